@@ -1,0 +1,184 @@
+/**
+ * Checks that span sections of the config: ids unique, references resolvable, routing kept inside
+ * one environment, ports not claimed twice.
+ * @module
+ */
+
+import type { Config } from "./schema.ts";
+import type { ConfigProblem } from "./load.ts";
+
+/** Every cross-section problem of an otherwise well-formed config. */
+export function crossCheck(config: Config): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const add = (path: string, message: string) => problems.push({ path, message });
+
+  const envs = uniqueIds(config.environments, "environments", add);
+  const sources = uniqueIds(config.sources, "sources", add);
+  const integrations = uniqueIds(config.integrations, "integrations", add);
+  const destinations = uniqueIds(config.destinations, "destinations", add);
+  uniqueIds(config.connections, "connections", add);
+  const subscriptionIds = config.subscriptions.flatMap((s) => (s.id ? [{ id: s.id }] : []));
+  uniqueIds(subscriptionIds, "subscriptions", add);
+
+  const envType = new Map(config.environments.map((e) => [e.id, e.type]));
+  const checkEnv = (section: string, items: readonly { environment: string }[]) =>
+    items.forEach((item, i) => {
+      if (!envs.has(item.environment)) {
+        add(
+          `$.${section}[${i}].environment`,
+          `unknown environment "${item.environment}" (known: ${[...envs].join(", ")})`,
+        );
+      }
+    });
+  checkEnv("sources", config.sources);
+  checkEnv("integrations", config.integrations);
+  checkEnv("destinations", config.destinations);
+
+  const clientIds = new Map<string, number>();
+  config.sources.forEach((s, i) => {
+    const first = clientIds.get(s.clientId);
+    if (first !== undefined) {
+      add(`$.sources[${i}].clientId`, `client id already used by $.sources[${first}]`);
+    } else clientIds.set(s.clientId, i);
+  });
+
+  config.destinations.forEach((d, i) => {
+    const type = envType.get(d.environment);
+    if (d.https && type !== undefined && type !== "development") {
+      if (!d.https.url.startsWith("https://")) {
+        add(`$.destinations[${i}].https.url`, `a ${type} destination must use https://`);
+      }
+    }
+  });
+
+  config.subscriptions.forEach((s, i) => {
+    const here = `$.subscriptions[${i}]`;
+    let fromEnv: string | undefined;
+    if (s.from.integration !== undefined) {
+      fromEnv = integrations.get(s.from.integration)?.environment;
+      if (!fromEnv) add(`${here}.from.integration`, `unknown integration "${s.from.integration}"`);
+    } else if (s.from.source !== undefined) {
+      fromEnv = sources.get(s.from.source)?.environment;
+      if (!fromEnv) add(`${here}.from.source`, `unknown source "${s.from.source}"`);
+    }
+    s.to.forEach((to, j) => {
+      const dest = destinations.get(to);
+      if (!dest) add(`${here}.to[${j}]`, `unknown destination "${to}"`);
+      else if (fromEnv && dest.environment !== fromEnv) {
+        add(
+          `${here}.to[${j}]`,
+          `routes across environments: the sender is in "${fromEnv}", destination "${to}" in "${dest.environment}"`,
+        );
+      }
+    });
+  });
+
+  config.connections.forEach((c, i) => {
+    const refs: [string, string[], Map<string, unknown>][] = [
+      ["integrations", c.integrations, integrations],
+      ["sources", c.sources, sources],
+      ["destinations", c.destinations, destinations],
+    ];
+    for (const [key, list, known] of refs) {
+      list.forEach((ref, j) => {
+        if (!known.has(ref)) {
+          add(`$.connections[${i}].${key}[${j}]`, `unknown ${key.slice(0, -1)} "${ref}"`);
+        }
+      });
+    }
+  });
+
+  checkPorts(config, add);
+  checkMllpClaims(config, add);
+  checkHostedFolder(config, integrations, add);
+  return problems;
+}
+
+function uniqueIds<T extends { id: string }>(
+  items: readonly T[],
+  section: string,
+  add: (path: string, message: string) => void,
+): Map<string, T> {
+  const seen = new Map<string, T>();
+  const index = new Map<string, number>();
+  items.forEach((item, i) => {
+    const first = index.get(item.id);
+    if (first !== undefined) {
+      add(`$.${section}[${i}].id`, `duplicate id "${item.id}" (first at $.${section}[${first}])`);
+    } else {
+      seen.set(item.id, item);
+      index.set(item.id, i);
+    }
+  });
+  return seen;
+}
+
+function checkPorts(config: Config, add: (path: string, message: string) => void): void {
+  const owners = new Map<number, string>();
+  const claim = (port: number, path: string) => {
+    const owner = owners.get(port);
+    if (owner !== undefined) add(path, `port ${port} is already used by ${owner}`);
+    else owners.set(port, path);
+  };
+  if (config.http.port !== 0) claim(config.http.port, "$.http.port");
+  if (config.sftpServer) claim(config.sftpServer.port, "$.sftpServer.port");
+  config.listeners.forEach((l, i) => claim(l.port, `$.listeners[${i}].port`));
+  config.integrations.forEach((integration, i) => {
+    const port = integration.mllp?.port;
+    if (port === undefined) return;
+    const owner = owners.get(port);
+    // An integration may share a port with a listener entry or another integration, never with
+    // the HTTP or SFTP server.
+    if (owner === "$.http.port" || owner === "$.sftpServer.port") {
+      add(`$.integrations[${i}].mllp.port`, `port ${port} is already used by ${owner}`);
+    }
+  });
+}
+
+function checkMllpClaims(config: Config, add: (path: string, message: string) => void): void {
+  const claims = new Map<string, number>();
+  config.integrations.forEach((integration, i) => {
+    const mllp = integration.mllp;
+    if (!mllp) return;
+    mllp.allowedIps.forEach((ip, j) => {
+      const key = `${mllp.port}|${ip}|${mllp.sendingFacility ?? ""}`;
+      const first = claims.get(key);
+      if (first !== undefined) {
+        add(
+          `$.integrations[${i}].mllp.allowedIps[${j}]`,
+          `port ${mllp.port} and address ${ip} are already claimed by $.integrations[${first}]; set a distinct "sendingFacility" on each to tell them apart`,
+        );
+      } else claims.set(key, i);
+    });
+  });
+}
+
+function checkHostedFolder(
+  config: Config,
+  integrations: Map<string, Config["integrations"][number]>,
+  add: (path: string, message: string) => void,
+): void {
+  const fed = new Set<string>();
+  config.sftpServer?.users.forEach((user, i) => {
+    const target = integrations.get(user.integration);
+    if (!target) {
+      add(`$.sftpServer.users[${i}].integration`, `unknown integration "${user.integration}"`);
+    } else if (target.mllp || target.sftp) {
+      add(
+        `$.sftpServer.users[${i}].integration`,
+        `integration "${user.integration}" already receives by ${
+          target.mllp ? "MLLP" : "SFTP polling"
+        }`,
+      );
+    }
+    fed.add(user.integration);
+  });
+  config.integrations.forEach((integration, i) => {
+    if (!integration.mllp && !integration.sftp && !fed.has(integration.id)) {
+      add(
+        `$.integrations[${i}]`,
+        'an integration needs "mllp", "sftp", or a user of the hosted sftpServer that feeds it',
+      );
+    }
+  });
+}

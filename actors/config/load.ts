@@ -1,0 +1,119 @@
+/**
+ * Turning config text into a validated {@link Config}, or into the full list of problems, each
+ * with its JSON path and reason: a wrong config is reported whole, never as a stack trace.
+ * @module
+ */
+
+import { type Config, configSchema, type ConfigSources } from "./schema.ts";
+import { crossCheck } from "./cross_check.ts";
+
+/** One thing wrong with a config: where (`$.integrations[0].mllp.port`) and why. */
+export interface ConfigProblem {
+  path: string;
+  message: string;
+}
+
+/** The outcome of validating a config. */
+export type ConfigResult =
+  | { ok: true; config: Config }
+  | { ok: false; problems: ConfigProblem[] };
+
+/** Formats a path of keys and indexes as `$.a.b[0].c`. */
+export function jsonPath(path: readonly PropertyKey[]): string {
+  let out = "$";
+  for (const key of path) {
+    if (typeof key === "number") out += `[${key}]`;
+    else if (typeof key === "string" && /^[A-Za-z_$][\w$]*$/.test(key)) out += `.${key}`;
+    else out += `[${JSON.stringify(String(key))}]`;
+  }
+  return out;
+}
+
+/** Validates an already-parsed JSON value. */
+export function parseConfig(value: unknown, sources: ConfigSources): ConfigResult {
+  const result = configSchema(sources).safeParse(value);
+  if (!result.success) {
+    const problems = result.error.issues.map((issue) => ({
+      path: jsonPath(issue.path),
+      message: issue.message,
+    }));
+    return { ok: false, problems: dedupe(problems) };
+  }
+  const problems = crossCheck(result.data);
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, config: result.data };
+}
+
+/** Validates config text; a JSON syntax error is reported with its line and column. */
+export function parseConfigText(text: string, sources: ConfigSources): ConfigResult {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    return {
+      ok: false,
+      problems: [{ path: "$", message: `not valid JSON: ${describeJsonError(text, error)}` }],
+    };
+  }
+  return parseConfig(value, sources);
+}
+
+/** Sources backed by the real process environment and file system. */
+export function processSources(baseDir = "."): ConfigSources {
+  return {
+    env: (name) => Deno.env.get(name),
+    readFile: (path) => {
+      try {
+        const full = path.startsWith("/") ? path : `${baseDir}/${path}`;
+        return Deno.readTextFileSync(full);
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound) return new Error("no such file");
+        if (error instanceof Deno.errors.PermissionDenied) return new Error("permission denied");
+        return error instanceof Error ? error : new Error(String(error));
+      }
+    },
+  };
+}
+
+/** Reads and validates a config file; a missing or unreadable file is a problem, not a throw. */
+export async function loadConfigFile(path: string): Promise<ConfigResult> {
+  let text: string;
+  try {
+    text = await Deno.readTextFile(path);
+  } catch (error) {
+    const reason = error instanceof Deno.errors.NotFound
+      ? "no such file"
+      : (error instanceof Error ? error.message : String(error));
+    return { ok: false, problems: [{ path: "$", message: `cannot read ${path}: ${reason}` }] };
+  }
+  const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
+  return parseConfigText(text, processSources(dir));
+}
+
+/** Prints problems one per line, the way `check` and `serve` report them. */
+export function formatProblems(file: string, problems: readonly ConfigProblem[]): string {
+  const lines = problems.map((p) => `  ${p.path}: ${p.message}`);
+  return `${file}: ${problems.length} problem${problems.length === 1 ? "" : "s"}\n${
+    lines.join("\n")
+  }`;
+}
+
+function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
+  const seen = new Set<string>();
+  return problems.filter((p) => {
+    const key = `${p.path}\u0000${p.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
+
+function describeJsonError(text: string, error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  const match = /position (\d+)/.exec(message);
+  if (!match) return message;
+  const offset = Number(match[1]);
+  const before = text.slice(0, offset);
+  const line = before.split("\n").length;
+  const column = offset - before.lastIndexOf("\n");
+  return `${message.replace(/ in JSON at position \d+.*$/, "")} at line ${line}, column ${column}`;
+}

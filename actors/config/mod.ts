@@ -1,0 +1,26 @@
+/**
+ * The engine's config: schema, secrets by reference, loading and cross-section checks.
+ * @module
+ */
+
+export {
+  type Config,
+  configSchema,
+  type ConfigSources,
+  type DestinationConfig,
+  type IntegrationConfig,
+  type LimitsConfig,
+  type SubscriptionConfig,
+} from "./schema.ts";
+export {
+  type ConfigProblem,
+  type ConfigResult,
+  formatProblems,
+  jsonPath,
+  loadConfigFile,
+  parseConfig,
+  parseConfigText,
+  processSources,
+} from "./load.ts";
+export { crossCheck } from "./cross_check.ts";
+export { Secret, timingSafeEqual } from "./secret.ts";

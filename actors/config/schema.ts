@@ -1,0 +1,381 @@
+/**
+ * The shape of the engine's one JSON config file, as zod schemas. Secrets are references
+ * (`{"env": "NAME"}` or `{"file": "path"}`) resolved while parsing, so a missing variable is a
+ * config error at its JSON path like any other.
+ * @module
+ */
+
+import { z } from "zod";
+import { Secret } from "./secret.ts";
+
+/** Reads a variable or a file while the config is parsed; injected so parsing stays pure. */
+export interface ConfigSources {
+  /** The value of an environment variable, or `undefined` when unset. */
+  env(name: string): string | undefined;
+  /** A file's text, or an `Error` saying why it cannot be read. */
+  readFile(path: string): string | Error;
+}
+
+const MiB = 1024 * 1024;
+
+const port = z.number().int().min(1).max(65535);
+const seconds = z.number().positive();
+const id = z.string().regex(
+  /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/,
+  "expected an id of letters, digits, '.', '_' or '-' (at most 128, starting with a letter or digit)",
+);
+const timeZone = z.string().refine((tz) => {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}, "expected an IANA time zone such as America/Chicago");
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+const IPV6 = /^[0-9A-Fa-f:.]+$/;
+/** An IPv4 or IPv6 address, optionally with a CIDR prefix length. */
+const ipOrCidr = z.string().refine((value) => {
+  const [addr = "", prefix, extra] = value.split("/");
+  if (extra !== undefined) return false;
+  const v4 = IPV4.test(addr);
+  const v6 = !v4 && addr.includes(":") && IPV6.test(addr);
+  if (!v4 && !v6) return false;
+  if (prefix === undefined) return true;
+  const bits = Number(prefix);
+  return /^\d+$/.test(prefix) && bits <= (v4 ? 32 : 128);
+}, "expected an IP address or CIDR range such as 10.0.0.0/8");
+
+/**
+ * An object with exactly one of `keys` set. Unlike a union, it keeps the nested issues of the
+ * chosen branch (a union would report only that no branch matched).
+ */
+function exactlyOne<T extends z.ZodObject>(schema: T, keys: readonly string[], hint: string) {
+  return schema.refine(
+    (value) => keys.filter((k) => (value as Record<string, unknown>)[k] !== undefined).length === 1,
+    { message: `expected exactly one of ${keys.map((k) => `"${k}"`).join(", ")}: ${hint}` },
+  );
+}
+
+function secretSchema(sources: ConfigSources) {
+  return exactlyOne(
+    z.strictObject({ env: z.string().min(1).optional(), file: z.string().min(1).optional() }),
+    ["env", "file"],
+    'a secret is referenced as {"env": "NAME"} or {"file": "path"}',
+  ).transform((ref, ctx) => {
+    if (ref.env !== undefined) {
+      const value = sources.env(ref.env);
+      if (value === undefined || value === "") {
+        ctx.issues.push({
+          code: "custom",
+          input: ref,
+          message: `environment variable ${ref.env} is not set`,
+        });
+        return z.NEVER;
+      }
+      return new Secret(value, `env:${ref.env}`);
+    }
+    const file = ref.file ?? "";
+    const text = sources.readFile(file);
+    if (text instanceof Error) {
+      ctx.issues.push({
+        code: "custom",
+        input: ref,
+        message: `cannot read ${file}: ${text.message}`,
+      });
+      return z.NEVER;
+    }
+    return new Secret(text, `file:${file}`);
+  });
+}
+
+/** Builds the schema; secret references are resolved through `sources`. */
+// The schema's inferred type is the contract (see `Config`); spelling it out would duplicate it.
+// deno-lint-ignore explicit-module-boundary-types
+export function configSchema(sources: ConfigSources) {
+  const secret = secretSchema(sources);
+
+  const tlsServer = z.strictObject({
+    cert: secret,
+    key: secret,
+    /** CA bundle that client certificates must chain to (mutual TLS). */
+    ca: secret.optional(),
+    requireClientCert: z.boolean().default(false),
+  });
+
+  const tlsClient = z.strictObject({
+    /** Extra CA bundle to trust for the server's certificate. */
+    ca: secret.optional(),
+    /** Name checked against the server certificate; defaults to the host. */
+    serverName: z.string().optional(),
+    cert: secret.optional(),
+    key: secret.optional(),
+  });
+
+  const node = z.strictObject({ id: id.default("node-1") });
+
+  const kv = z.strictObject({
+    /** `:memory:`, a file path, or an `https://` KV Connect URL. */
+    path: z.string().min(1).default("./data/engine.kv"),
+    /** Access token for a KV Connect URL (sent as DENO_KV_ACCESS_TOKEN). */
+    accessToken: secret.optional(),
+  });
+
+  const http = z.strictObject({
+    port: z.number().int().min(0).max(65535).default(8080),
+    hostname: z.string().default("127.0.0.1"),
+    tls: tlsServer.optional(),
+    /** Plain HTTP is refused unless the listener is marked as for development. */
+    development: z.boolean().default(false),
+  }).refine((h) => h.tls !== undefined || h.development, {
+    message: 'plain HTTP needs "development": true; otherwise configure http.tls',
+  });
+
+  const admin = z.strictObject({
+    /** Bearer token for /admin; when absent one is generated into the KV folder. */
+    token: secret.optional(),
+  });
+
+  const limits = z.strictObject({
+    maxHl7Bytes: z.number().int().positive().default(30 * MiB),
+    maxJsonBytes: z.number().int().positive().default(40 * 1000 * 1000),
+    maxEmbeddedFileBytes: z.number().int().positive().default(10 * 1000 * 1000),
+    rateLimitPerIp: z.number().int().positive().default(10_000),
+    rateLimitWindowSeconds: seconds.default(300),
+    dedupeWindowSeconds: seconds.default(24 * 3600),
+    logRetentionDays: z.number().positive().default(30),
+    queryTimeoutSeconds: seconds.default(120),
+    /** Fallback when MSH-18 is absent and the bytes are not valid UTF-8. */
+    fallbackCharset: z.string().default("windows-1252"),
+  });
+
+  const environment = z.strictObject({
+    id,
+    type: z.enum(["development", "staging", "production"]),
+  });
+
+  const jwk = z.record(z.string(), z.unknown());
+  const source = z.strictObject({
+    id,
+    name: z.string().optional(),
+    environment: id,
+    clientId: z.string().min(1),
+    auth: exactlyOne(
+      z.strictObject({
+        jwks: z.strictObject({ keys: z.array(jwk).min(1) }).optional(),
+        jwksUrl: z.url().optional(),
+        secret: secret.optional(),
+      }),
+      ["jwks", "jwksUrl", "secret"],
+      "inline JWKS, a JWKS URL, or a client secret",
+    ),
+  });
+
+  const listener = z.strictObject({
+    port,
+    hostname: z.string().default("0.0.0.0"),
+    tls: tlsServer.optional(),
+  });
+
+  const sshKey = z.strictObject({
+    privateKey: secret,
+    passphrase: secret.optional(),
+    /** ISO date-times bounding when the key may be used (rotation). */
+    notBefore: z.iso.datetime({ offset: true }).optional(),
+    notAfter: z.iso.datetime({ offset: true }).optional(),
+  });
+
+  const sftpEndpoint = {
+    host: z.string().min(1),
+    port: port.default(22),
+    user: z.string().min(1),
+    keys: z.array(sshKey).min(1),
+    /** `SHA256:…` as printed by `ssh-keygen -lf`; a different host key is refused. */
+    hostKeyFingerprint: z.string().regex(
+      /^SHA256:[A-Za-z0-9+/]{43}=?$/,
+      "expected SHA256:<base64>",
+    ),
+    folder: z.string().min(1),
+  };
+
+  const integration = z.strictObject({
+    id,
+    name: z.string().optional(),
+    environment: id,
+    /** Facility time zone for HL7 times without an offset. */
+    timeZone: timeZone.default("UTC"),
+    mllp: z.strictObject({
+      port,
+      allowedIps: z.array(ipOrCidr).min(1),
+      /** Tells apart two integrations that share a peer address. */
+      sendingFacility: z.string().optional(),
+      ackMode: z.enum(["original", "enhanced"]).default("original"),
+      idleTimeoutSeconds: seconds.default(600),
+    }).optional(),
+    sftp: z.strictObject({
+      ...sftpEndpoint,
+      pattern: z.string().default("*"),
+      intervalSeconds: seconds.default(60),
+      afterIngest: z.enum(["archive", "delete"]).default("archive"),
+      archiveFolder: z.string().default("archive"),
+      errorFolder: z.string().default("error"),
+    }).optional(),
+  }).refine((i) => i.mllp === undefined || i.sftp === undefined, {
+    message: 'an integration takes "mllp" or "sftp", not both',
+  });
+
+  const sftpServer = z.strictObject({
+    port,
+    hostname: z.string().default("0.0.0.0"),
+    hostKey: secret,
+    root: z.string().default("./data/sftp"),
+    maxConnectionsPerIp: z.number().int().positive().default(10),
+    maxFailedLoginsPerIp: z.number().int().positive().default(5),
+    users: z.array(z.strictObject({
+      name: z.string().min(1),
+      publicKeys: z.array(z.string().min(1)).min(1),
+      integration: id,
+    })),
+  });
+
+  const retryPolicy = z.enum(["retry", "dead-letter"]);
+
+  const httpsAuth = z.discriminatedUnion("type", [
+    z.strictObject({ type: z.literal("token") }),
+    z.strictObject({
+      type: z.literal("oauth2"),
+      tokenUrl: z.url(),
+      clientId: z.string(),
+      clientSecret: secret,
+      secretIn: z.enum(["basic", "body"]).default("basic"),
+      scope: z.string().optional(),
+    }),
+    z.strictObject({
+      type: z.literal("jwt-bearer"),
+      tokenUrl: z.url(),
+      issuer: z.string(),
+      subject: z.string(),
+      audience: z.string().optional(),
+      privateKey: secret,
+      keyId: z.string(),
+      algorithm: z.enum(["RS384", "ES384", "RS256", "ES256"]).default("RS384"),
+      scope: z.string().optional(),
+    }),
+    z.strictObject({
+      type: z.literal("smart-backend"),
+      tokenUrl: z.url(),
+      clientId: z.string(),
+      privateKey: secret,
+      keyId: z.string(),
+      algorithm: z.enum(["RS384", "ES384"]).default("RS384"),
+      scope: z.string(),
+    }),
+    z.strictObject({
+      type: z.literal("aws-sigv4"),
+      region: z.string(),
+      service: z.string(),
+      accessKeyId: secret,
+      secretAccessKey: secret,
+      sessionToken: secret.optional(),
+    }),
+  ]);
+
+  const destination = z.strictObject({
+    id,
+    name: z.string().optional(),
+    environment: id,
+    mllp: z.strictObject({
+      host: z.string().min(1),
+      port,
+      ackTimeoutSeconds: seconds.default(30),
+      onNack: retryPolicy.default("retry"),
+      idleCloseSeconds: seconds.default(7200),
+      connectTimeoutSeconds: seconds.default(10),
+      tls: tlsClient.optional(),
+    }).optional(),
+    https: z.strictObject({
+      url: z.url(),
+      verificationToken: secret,
+      auth: httpsAuth.default({ type: "token" }),
+      timeoutSeconds: seconds.default(30),
+      verifyMethod: z.enum(["POST", "GET"]).default("POST"),
+    }).optional(),
+    sftp: z.strictObject({
+      ...sftpEndpoint,
+      /** File name template: {id} message id, {ts} UTC time, {ext} extension. */
+      fileName: z.string().default("{ts}-{id}.{ext}"),
+    }).optional(),
+  }).refine(
+    (d) => [d.mllp, d.https, d.sftp].filter((x) => x !== undefined).length === 1,
+    { message: 'a destination needs exactly one of "mllp", "https" or "sftp"' },
+  );
+
+  const rule = z.strictObject({
+    /** A dotted JSON path into the data-model message, e.g. `Meta.EventType`. */
+    path: z.string().min(1),
+    op: z.enum(["in", "notIn"]),
+    values: z.array(z.union([z.string(), z.number(), z.boolean(), z.null()])).min(1),
+  });
+
+  const subscription = z.strictObject({
+    id: id.optional(),
+    from: exactlyOne(
+      z.strictObject({ integration: id.optional(), source: id.optional() }),
+      ["integration", "source"],
+      "the integration or API source the data comes from",
+    ),
+    to: z.array(id).min(1),
+    dataModels: z.array(z.string()).optional(),
+    eventTypes: z.array(z.string()).optional(),
+    format: z.enum(["hl7v2", "json"]).optional(),
+    filter: exactlyOne(
+      z.strictObject({
+        sendIf: z.array(rule).min(1).optional(),
+        blockAll: z.literal(true).optional(),
+      }),
+      ["sendIf", "blockAll"],
+      '"send if" rules that must all hold, or block all',
+    ).optional(),
+  });
+
+  const connection = z.strictObject({
+    id,
+    name: z.string(),
+    integrations: z.array(id).default([]),
+    sources: z.array(id).default([]),
+    destinations: z.array(id).default([]),
+  });
+
+  return z.strictObject({
+    $schema: z.string().optional(),
+    node: node.default({ id: "node-1" }),
+    kv: kv.default({ path: "./data/engine.kv" }),
+    http: http.default({ port: 8080, hostname: "127.0.0.1", development: true }),
+    admin: admin.default({}),
+    limits: limits.default(() => limits.parse({})),
+    environments: z.array(environment).min(1).default([
+      { id: "development", type: "development" },
+      { id: "staging", type: "staging" },
+      { id: "production", type: "production" },
+    ]),
+    sources: z.array(source).default([]),
+    listeners: z.array(listener).default([]),
+    integrations: z.array(integration).default([]),
+    sftpServer: sftpServer.optional(),
+    destinations: z.array(destination).default([]),
+    subscriptions: z.array(subscription).default([]),
+    connections: z.array(connection).default([]),
+  });
+}
+
+/** The validated config, with secrets resolved and defaults filled in. */
+export type Config = z.output<ReturnType<typeof configSchema>>;
+/** One inbound integration. */
+export type IntegrationConfig = Config["integrations"][number];
+/** One destination. */
+export type DestinationConfig = Config["destinations"][number];
+/** One subscription (data flow). */
+export type SubscriptionConfig = Config["subscriptions"][number];
+/** The limits section. */
+export type LimitsConfig = Config["limits"];
