@@ -1,0 +1,160 @@
+/**
+ * Group commit: concurrent writers share one KV atomic operation. Each write is a set of checks
+ * and mutations; a batch is flushed as soon as no commit is in flight, so under load many writes
+ * ride on one fsync, and alone a write waits for nothing. Each caller learns whether its own
+ * write is durable.
+ * @module
+ */
+
+import { withKvRetry } from "./kv.ts";
+
+/** One caller's share of a batch. Everything in it commits together or not at all. */
+export interface Write {
+  checks?: Deno.AtomicCheck[];
+  sets?: { key: Deno.KvKey; value: unknown; expireIn?: number }[];
+  deletes?: Deno.KvKey[];
+  sums?: { key: Deno.KvKey; n: bigint }[];
+  /** Approximate encoded size, to keep a batch under the atomic size limit. */
+  bytes: number;
+}
+
+/** What happened to a write. */
+export type WriteOutcome = { ok: true; versionstamp: string } | { ok: false; reason: "check" };
+
+/** Limits of one atomic operation. */
+export interface GroupCommitLimits {
+  /** Default 800 KiB less headroom. */
+  maxBytes?: number;
+  /** Default 1000. */
+  maxMutations?: number;
+  /** Default 100 (a self-hosted denokv allows 10). */
+  maxChecks?: number;
+}
+
+interface Pending {
+  write: Write;
+  resolve(outcome: WriteOutcome): void;
+  reject(error: unknown): void;
+}
+
+const U64_MAX = (1n << 64n) - 1n;
+
+/** Batches writes into shared atomics; see the module doc. */
+export class GroupCommitter {
+  readonly #kv: Deno.Kv;
+  readonly #maxBytes: number;
+  readonly #maxMutations: number;
+  readonly #maxChecks: number;
+  #queue: Pending[] = [];
+  #flushing = false;
+  #scheduled = false;
+  /** Batches committed so far (for metrics and tests). */
+  batches = 0;
+  /** Writes committed so far. */
+  writes = 0;
+
+  /** Commits into `kv` within `limits`. */
+  constructor(kv: Deno.Kv, limits: GroupCommitLimits = {}) {
+    this.#kv = kv;
+    this.#maxBytes = limits.maxBytes ?? 760 * 1024;
+    this.#maxMutations = limits.maxMutations ?? 1000;
+    this.#maxChecks = limits.maxChecks ?? 100;
+  }
+
+  /** Queues a write; resolves once it is durable (or its checks failed), rejects on KV error. */
+  commit(write: Write): Promise<WriteOutcome> {
+    if (
+      mutationCount(write) > this.#maxMutations || (write.checks?.length ?? 0) > this.#maxChecks
+    ) {
+      return Promise.reject(new RangeError("write exceeds the limits of one atomic operation"));
+    }
+    return new Promise((resolve, reject) => {
+      this.#queue.push({ write, resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  #schedule(): void {
+    if (this.#flushing || this.#scheduled) return;
+    this.#scheduled = true;
+    // A microtask lets writes issued in the same turn join the batch without adding latency.
+    queueMicrotask(() => {
+      this.#scheduled = false;
+      void this.#flush();
+    });
+  }
+
+  async #flush(): Promise<void> {
+    if (this.#flushing) return;
+    this.#flushing = true;
+    try {
+      while (this.#queue.length > 0) {
+        const batch = this.#take();
+        await this.#commitBatch(batch);
+      }
+    } finally {
+      this.#flushing = false;
+    }
+  }
+
+  #take(): Pending[] {
+    const batch: Pending[] = [];
+    let bytes = 0, mutations = 0, checks = 0;
+    while (this.#queue.length > 0) {
+      const next = this.#queue[0]!;
+      const b = next.write.bytes, m = mutationCount(next.write), c = next.write.checks?.length ?? 0;
+      if (
+        batch.length > 0 &&
+        (bytes + b > this.#maxBytes || mutations + m > this.#maxMutations ||
+          checks + c > this.#maxChecks)
+      ) break;
+      batch.push(this.#queue.shift()!);
+      bytes += b;
+      mutations += m;
+      checks += c;
+    }
+    return batch;
+  }
+
+  async #commitBatch(batch: Pending[]): Promise<void> {
+    let result: Deno.KvCommitResult | Deno.KvCommitError;
+    try {
+      result = await withKvRetry(() => this.#atomic(batch.map((p) => p.write)).commit());
+    } catch (error) {
+      for (const p of batch) p.reject(error);
+      return;
+    }
+    if (result.ok) {
+      this.batches++;
+      this.writes += batch.length;
+      for (const p of batch) p.resolve({ ok: true, versionstamp: result.versionstamp });
+      return;
+    }
+    if (batch.length === 1) {
+      batch[0]!.resolve({ ok: false, reason: "check" });
+      return;
+    }
+    // Some write's check failed: commit one by one so only that write is refused.
+    for (const p of batch) await this.#commitBatch([p]);
+  }
+
+  #atomic(writes: Write[]): Deno.AtomicOperation {
+    const op = this.#kv.atomic();
+    for (const w of writes) {
+      if (w.checks) op.check(...w.checks);
+      for (const s of w.sets ?? []) {
+        op.set(s.key, s.value, s.expireIn !== undefined ? { expireIn: s.expireIn } : undefined);
+      }
+      for (const k of w.deletes ?? []) op.delete(k);
+      for (const s of w.sums ?? []) {
+        // KvU64 sums wrap, so subtracting n is adding 2^64 - n.
+        op.sum(s.key, s.n >= 0n ? s.n : (U64_MAX + 1n + s.n) & U64_MAX);
+      }
+    }
+    return op;
+  }
+}
+
+function mutationCount(w: Write): number {
+  return (w.sets?.length ?? 0) + (w.deletes?.length ?? 0) + (w.sums?.length ?? 0);
+}

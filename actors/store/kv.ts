@@ -1,0 +1,57 @@
+/**
+ * Opening Deno KV from the config's `kv.path` (`:memory:`, a file, or a KV Connect URL) through one
+ * code path, and retrying `database is locked` when several processes share a local file.
+ * @module
+ */
+
+/** Where the KV lives and how to reach it. */
+export interface KvOptions {
+  /** `:memory:`, a file path, or an `http(s)://` KV Connect URL. */
+  path: string;
+  /** Access token for KV Connect; set as `DENO_KV_ACCESS_TOKEN` before opening. */
+  accessToken?: string;
+}
+
+/** Opens the KV; creates the folder of a local file. */
+export async function openKv(options: KvOptions): Promise<Deno.Kv> {
+  const { path } = options;
+  if (/^https?:\/\//.test(path)) {
+    if (options.accessToken) Deno.env.set("DENO_KV_ACCESS_TOKEN", options.accessToken);
+    return await Deno.openKv(path);
+  }
+  if (path === ":memory:") return await Deno.openKv(":memory:");
+  const slash = path.lastIndexOf("/");
+  if (slash > 0) await Deno.mkdir(path.slice(0, slash), { recursive: true });
+  return await Deno.openKv(path);
+}
+
+/** True for the transient error SQLite gives when another process holds the write lock. */
+export function isLockedError(error: unknown): boolean {
+  return error instanceof Error && /database is locked|SQLITE_BUSY/i.test(error.message);
+}
+
+/** How long {@link withKvRetry} keeps trying before giving up. */
+export interface RetryOptions {
+  /** Total attempts, default 20. */
+  attempts?: number;
+  /** First backoff in ms (doubled each time, jittered), default 2. */
+  baseMs?: number;
+  /** Largest single backoff in ms, default 250. */
+  maxMs?: number;
+}
+
+/** Runs `op`, retrying with jittered exponential backoff while the database is locked. */
+export async function withKvRetry<T>(op: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
+  const attempts = options.attempts ?? 20;
+  const base = options.baseMs ?? 2;
+  const max = options.maxMs ?? 250;
+  for (let i = 1;; i++) {
+    try {
+      return await op();
+    } catch (error) {
+      if (!isLockedError(error) || i >= attempts) throw error;
+      const ceiling = Math.min(max, base * 2 ** i);
+      await new Promise((r) => setTimeout(r, ceiling / 2 + Math.random() * ceiling / 2));
+    }
+  }
+}

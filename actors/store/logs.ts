@@ -1,0 +1,107 @@
+/**
+ * Listing logs with the filters operators use (status, type, data model, destination, time range)
+ * and a cursor, and sweeping logs and messages past their retention.
+ * @module
+ */
+
+import { idFloor } from "./ids.ts";
+import { keys } from "./keys.ts";
+import { deleteChunks } from "./payloads.ts";
+import type { LogRecord, LogStatus, LogType, MessageRecord } from "./types.ts";
+
+/** Filters for {@link listLogs}; every given one must hold. */
+export interface LogFilter {
+  status?: LogStatus;
+  type?: LogType;
+  dataModel?: string;
+  eventType?: string;
+  destinationId?: string;
+  integrationId?: string;
+  /** Only logs created at or after this time (ms). */
+  since?: number;
+  /** Only logs created before this time (ms). */
+  until?: number;
+  /** Continue after this log id (the `next` of a previous page). */
+  cursor?: string;
+  /** Page size, default 50, at most 500. */
+  limit?: number;
+}
+
+/** A page of logs, newest first, and the cursor for the next page if there is one. */
+export interface LogPage {
+  logs: LogRecord[];
+  next?: string;
+}
+
+/** Logs scanned per call at most, so a rare filter cannot make one request unbounded. */
+const SCAN_BUDGET = 20_000;
+
+/** Newest-first page of logs matching `filter`. */
+export async function listLogs(kv: Deno.Kv, filter: LogFilter = {}): Promise<LogPage> {
+  const limit = Math.min(Math.max(filter.limit ?? 50, 1), 500);
+  const start: Deno.KvKey = [...keys.logPrefix, idFloor(filter.since ?? 0)];
+  let end: Deno.KvKey = [
+    ...keys.logPrefix,
+    filter.until !== undefined ? idFloor(filter.until) : "\uffff",
+  ];
+  if (filter.cursor !== undefined && filter.cursor < String(end[1])) {
+    end = [...keys.logPrefix, filter.cursor];
+  }
+  const logs: LogRecord[] = [];
+  let scanned = 0;
+  let lastSeen: string | undefined;
+  for await (const e of kv.list<LogRecord>({ start, end }, { reverse: true, batchSize: 500 })) {
+    lastSeen = e.value.id;
+    if (++scanned > SCAN_BUDGET) return { logs, next: lastSeen };
+    if (matches(e.value, filter)) {
+      logs.push(e.value);
+      if (logs.length === limit) return { logs, next: e.value.id };
+    }
+  }
+  return { logs };
+}
+
+function matches(log: LogRecord, f: LogFilter): boolean {
+  return (f.status === undefined || log.status === f.status) &&
+    (f.type === undefined || log.type === f.type) &&
+    (f.dataModel === undefined || log.dataModel === f.dataModel) &&
+    (f.eventType === undefined || log.eventType === f.eventType) &&
+    (f.destinationId === undefined || log.destinationId === f.destinationId) &&
+    (f.integrationId === undefined || log.integrationId === f.integrationId);
+}
+
+/**
+ * Deletes finished logs and messages older than `retentionMs`. A message with a PENDING log
+ * (still queued somewhere) is kept whatever its age.
+ */
+export async function sweepRetention(
+  kv: Deno.Kv,
+  now: number,
+  retentionMs: number,
+): Promise<{ logs: number; messages: number }> {
+  const end: Deno.KvKey = [...keys.logPrefix, idFloor(now - retentionMs)];
+  let logs = 0;
+  for await (const e of kv.list<LogRecord>({ start: keys.logPrefix, end })) {
+    if (e.value.status === "PENDING") continue;
+    await kv.atomic().check(e).delete(e.key).delete(
+      keys.logByMessage(e.value.messageId, e.value.id),
+    )
+      .commit();
+    logs++;
+  }
+  let messages = 0;
+  const msgEnd: Deno.KvKey = ["msg", idFloor(now - retentionMs)];
+  for await (const e of kv.list<MessageRecord>({ start: ["msg"], end: msgEnd })) {
+    const original = e.value.derivedFrom ?? e.value.id;
+    let pending = false;
+    for await (const l of kv.list<string>({ prefix: keys.logByMessagePrefix(original) })) {
+      const log = await kv.get<LogRecord>(keys.log(l.value));
+      if (log.value?.status === "PENDING") pending = true;
+    }
+    if (pending) continue;
+    await kv.delete(e.key);
+    if (e.value.chunks > 0) await deleteChunks(kv, e.value.id);
+    messages++;
+  }
+  return { logs, messages };
+}

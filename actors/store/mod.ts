@@ -1,0 +1,21 @@
+/**
+ * The durable store on Deno KV: messages of any size, per-actor FIFO queues, group commit, logs.
+ * @module
+ */
+
+export {
+  type AcceptRequest,
+  type AcceptResult,
+  type Delivery,
+  type LogUpdate,
+  type QueueHead,
+  Store,
+  type StoreOptions,
+} from "./store.ts";
+export { GroupCommitter, type Write, type WriteOutcome } from "./group_commit.ts";
+export { idFloor, IdGenerator, idTime } from "./ids.ts";
+export { isLockedError, openKv, withKvRetry } from "./kv.ts";
+export { keys } from "./keys.ts";
+export { listLogs, type LogFilter, type LogPage, sweepRetention } from "./logs.ts";
+export { CHUNK_SIZE, collectOrphanChunks, INLINE_MAX, readPayload } from "./payloads.ts";
+export type * from "./types.ts";

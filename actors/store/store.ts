@@ -1,0 +1,498 @@
+/**
+ * The durable store on Deno KV: accepting messages (group-committed, deduplicated), per-actor FIFO
+ * queues, routing from one queue to many in one atomic step, and completing or dead-lettering a
+ * queue's head together with its log.
+ * @module
+ */
+
+import { GroupCommitter, type Write } from "./group_commit.ts";
+import { IdGenerator } from "./ids.ts";
+import { keys } from "./keys.ts";
+import { openKv } from "./kv.ts";
+import { readPayload, writePayload } from "./payloads.ts";
+import type {
+  ActorControl,
+  Attempt,
+  LogRecord,
+  MessageRecord,
+  Origin,
+  QueueEntry,
+} from "./types.ts";
+
+/** Attempts kept in full on a log; older ones are only counted. */
+const MAX_ATTEMPTS_KEPT = 50;
+/** Rough per-record overhead for batch sizing. */
+const RECORD_BYTES = 1024;
+
+/** How to open a {@link Store}. */
+export interface StoreOptions {
+  /** `:memory:`, a file path or a KV Connect URL. */
+  path: string;
+  accessToken?: string;
+  /** This process's node id (in ids and leases). */
+  node: string;
+  /** `Date.now` unless a test injects a clock. */
+  now?: () => number;
+}
+
+/** A message handed to {@link Store.accept}. */
+export interface AcceptRequest {
+  /** The inbound actor's queue. */
+  queue: string;
+  origin: Origin;
+  payload: Uint8Array;
+  contentType: string;
+  controlId?: string;
+  messageType?: string;
+  fileName?: string;
+  sha256?: string;
+  /** Remember this message so a repeat within `windowMs` is answered with `ack` again. */
+  dedupe?: { scope: string; key: string; ack: string; windowMs: number };
+  /** Fields of the RECEIVE log created with the message. */
+  log: Pick<LogRecord, "environment" | "integrationId" | "sourceId" | "type">;
+}
+
+/** The outcome of {@link Store.accept}. */
+export type AcceptResult =
+  | { status: "stored"; messageId: string; logId: string; seq: string }
+  | { status: "duplicate"; messageId: string; ack: string };
+
+/** A queue entry as read, with what a later atomic check needs. */
+export interface QueueHead {
+  queue: string;
+  entry: QueueEntry;
+  versionstamp: string;
+}
+
+/** One destination's share of a routing step. */
+export interface Delivery {
+  queue: string;
+  destinationId: string;
+  /** The payload to deliver: the original, or a translation stored with {@link Store.putDerived}. */
+  messageId: string;
+  originalId: string;
+  log: Pick<
+    LogRecord,
+    "environment" | "integrationId" | "sourceId" | "dataModel" | "eventType" | "controlId"
+  >;
+}
+
+interface DedupeRecord {
+  messageId: string;
+  ack: string;
+}
+
+/** See the module doc. */
+export class Store {
+  /** The KV handle (shared by other parts of the engine: leases, admin). */
+  readonly kv: Deno.Kv;
+  /** The node id this store writes ids with. */
+  readonly node: string;
+  readonly #ids: IdGenerator;
+  readonly #committer: GroupCommitter;
+  readonly #now: () => number;
+  readonly #inflightDedupe = new Map<string, Promise<AcceptResult>>();
+  #closed = false;
+
+  /** Wraps an open KV. Prefer {@link Store.open}. */
+  constructor(kv: Deno.Kv, options: { node: string; now?: () => number; maxChecks?: number }) {
+    this.kv = kv;
+    this.node = options.node;
+    this.#now = options.now ?? Date.now;
+    this.#ids = new IdGenerator(options.node);
+    this.#committer = new GroupCommitter(kv, { maxChecks: options.maxChecks ?? 100 });
+  }
+
+  /** Opens the KV at `options.path` and the store on it. */
+  static async open(options: StoreOptions): Promise<Store> {
+    const kv = await openKv(options);
+    const remote = /^https?:\/\//.test(options.path);
+    const store = new Store(kv, {
+      node: options.node,
+      ...(options.now ? { now: options.now } : {}),
+      maxChecks: remote ? 10 : 100,
+    });
+    await store.#raiseIdFloor();
+    return store;
+  }
+
+  /** Batches committed and writes in them, for metrics. */
+  get commitStats(): { batches: number; writes: number } {
+    return { batches: this.#committer.batches, writes: this.#committer.writes };
+  }
+
+  /** A new time-ordered id. */
+  newId(): string {
+    return this.#ids.next(this.#now());
+  }
+
+  /** Closes the KV. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.kv.close();
+  }
+
+  /** Commits a raw write through the group committer. */
+  commit(write: Write): ReturnType<GroupCommitter["commit"]> {
+    return this.#committer.commit(write);
+  }
+
+  /**
+   * Stores a received message durably with its RECEIVE log and queue entry, then resolves. Only
+   * after this resolves may a transport acknowledge. Rejects when KV fails: nothing was stored.
+   */
+  accept(request: AcceptRequest): Promise<AcceptResult> {
+    const dedupe = request.dedupe;
+    if (!dedupe) return this.#accept(request);
+    const flight = `${dedupe.scope}\u0000${dedupe.key}`;
+    const earlier = this.#inflightDedupe.get(flight);
+    if (earlier) {
+      // The same message is being stored right now (a sender retry): answer it like a duplicate.
+      return earlier.then((r) =>
+        r.status === "stored" ? { status: "duplicate", messageId: r.messageId, ack: dedupe.ack } : r
+      );
+    }
+    const promise = this.#accept(request).finally(() => this.#inflightDedupe.delete(flight));
+    this.#inflightDedupe.set(flight, promise);
+    return promise;
+  }
+
+  async #accept(request: AcceptRequest): Promise<AcceptResult> {
+    const { dedupe } = request;
+    const dedupeKey = dedupe ? keys.dedupe(dedupe.scope, dedupe.key) : undefined;
+    if (dedupeKey) {
+      const seen = await this.kv.get<DedupeRecord>(dedupeKey);
+      if (seen.value) return { status: "duplicate", ...seen.value };
+    }
+    const now = this.#now();
+    const messageId = this.newId();
+    const logId = this.newId();
+    const seq = this.newId();
+    const payload = await writePayload(this.kv, messageId, request.payload, now);
+    const record: MessageRecord = {
+      id: messageId,
+      origin: request.origin,
+      receivedAt: now,
+      contentType: request.contentType,
+      ...payload,
+      ...optional({
+        controlId: request.controlId,
+        messageType: request.messageType,
+        fileName: request.fileName,
+        sha256: request.sha256,
+      }),
+    };
+    const log: LogRecord = {
+      id: logId,
+      messageId,
+      type: request.log.type,
+      status: "PENDING",
+      createdAt: now,
+      updatedAt: now,
+      attempts: [],
+      attemptCount: 0,
+      actorId: request.queue,
+      ...optional({ ...request.log, controlId: request.controlId }),
+    };
+    const entry: QueueEntry = { seq, messageId, logId, enqueuedAt: now };
+    const write: Write = {
+      sets: [
+        { key: keys.message(messageId), value: record },
+        { key: keys.log(logId), value: log },
+        { key: keys.logByMessage(messageId, logId), value: logId },
+        { key: keys.queueEntry(request.queue, seq), value: entry },
+      ],
+      deletes: payload.chunks > 0 ? [keys.chunkPending(messageId)] : [],
+      sums: [{ key: keys.queueDepth(request.queue), n: 1n }],
+      bytes: (payload.inline?.length ?? 0) + RECORD_BYTES * 3,
+    };
+    if (dedupe && dedupeKey) {
+      write.checks = [{ key: dedupeKey, versionstamp: null }];
+      write.sets!.push({
+        key: dedupeKey,
+        value: { messageId, ack: dedupe.ack } satisfies DedupeRecord,
+        expireIn: dedupe.windowMs,
+      });
+    }
+    const outcome = await this.#committer.commit(write);
+    if (outcome.ok) return { status: "stored", messageId, logId, seq };
+    // Another process stored the same message first.
+    const seen = await this.kv.get<DedupeRecord>(dedupeKey!);
+    if (seen.value) return { status: "duplicate", ...seen.value };
+    throw new Error("accept: commit refused without a duplicate to explain it");
+  }
+
+  /** Stores a translation of `originalId` (e.g. HL7 as JSON) and returns its message id. */
+  async putDerived(originalId: string, payload: Uint8Array, contentType: string): Promise<string> {
+    const now = this.#now();
+    const id = this.newId();
+    const stored = await writePayload(this.kv, id, payload, now);
+    const record: MessageRecord = {
+      id,
+      origin: { kind: "engine", id: "translator" },
+      receivedAt: now,
+      contentType,
+      derivedFrom: originalId,
+      ...stored,
+    };
+    await this.#mustCommit({
+      sets: [{ key: keys.message(id), value: record }],
+      deletes: stored.chunks > 0 ? [keys.chunkPending(id)] : [],
+      bytes: (stored.inline?.length ?? 0) + RECORD_BYTES,
+    });
+    return id;
+  }
+
+  /** The first `limit` entries of a queue, in order. */
+  async peek(queue: string, limit = 1): Promise<QueueHead[]> {
+    const out: QueueHead[] = [];
+    const iter = this.kv.list<QueueEntry>({ prefix: keys.queuePrefix(queue) }, { limit });
+    for await (const e of iter) out.push({ queue, entry: e.value, versionstamp: e.versionstamp });
+    return out;
+  }
+
+  /** How many entries a queue holds. */
+  async depth(queue: string): Promise<number> {
+    const v = await this.kv.get<Deno.KvU64>(keys.queueDepth(queue));
+    return v.value ? Number(v.value.value) : 0;
+  }
+
+  /** Every queue that holds entries, with its depth: what must be restored at start. */
+  async nonEmptyQueues(): Promise<Map<string, number>> {
+    const out = new Map<string, number>();
+    for await (const e of this.kv.list<Deno.KvU64>({ prefix: keys.queueDepthPrefix })) {
+      const n = Number(e.value.value);
+      if (n > 0 && n < 2 ** 53 && typeof e.key[1] === "string") out.set(e.key[1], n);
+    }
+    return out;
+  }
+
+  /**
+   * Application step: in one atomic operation, removes `head` from its queue, appends an entry to
+   * each delivery's queue with a PENDING SEND log, and closes the RECEIVE log. Returns false if
+   * the head was already taken (by an operator or another process): nothing was written.
+   */
+  async route(head: QueueHead, deliveries: Delivery[], receive: LogUpdate): Promise<boolean> {
+    const now = this.#now();
+    const write: Write = {
+      checks: [{
+        key: keys.queueEntry(head.queue, head.entry.seq),
+        versionstamp: head.versionstamp,
+      }],
+      sets: [],
+      deletes: [keys.queueEntry(head.queue, head.entry.seq)],
+      sums: [{ key: keys.queueDepth(head.queue), n: -1n }],
+      bytes: RECORD_BYTES * (2 + deliveries.length * 3),
+    };
+    for (const d of deliveries) {
+      const logId = this.newId();
+      const seq = this.newId();
+      const log: LogRecord = {
+        id: logId,
+        messageId: d.originalId,
+        type: "SEND",
+        status: "PENDING",
+        destinationId: d.destinationId,
+        actorId: d.queue,
+        createdAt: now,
+        updatedAt: now,
+        attempts: [],
+        attemptCount: 0,
+        ...optional(d.log),
+      };
+      const entry: QueueEntry = {
+        seq,
+        messageId: d.messageId,
+        logId,
+        enqueuedAt: now,
+        destinationId: d.destinationId,
+        ...(d.messageId !== d.originalId ? { originalId: d.originalId } : {}),
+      };
+      write.sets!.push(
+        { key: keys.log(logId), value: log },
+        { key: keys.logByMessage(d.originalId, logId), value: logId },
+        { key: keys.queueEntry(d.queue, seq), value: entry },
+      );
+      write.sums!.push({ key: keys.queueDepth(d.queue), n: 1n });
+    }
+    const log = await this.#updatedLog(head.entry.logId, receive, now);
+    if (log) write.sets!.push({ key: keys.log(log.id), value: log });
+    const outcome = await this.#committer.commit(write);
+    return outcome.ok;
+  }
+
+  /**
+   * Delivery succeeded: removes the head and marks its log SUCCEEDED with the final attempt, in
+   * one atomic step. False if the head was already gone (skipped by an operator meanwhile).
+   */
+  async complete(head: QueueHead, attempt: Omit<Attempt, "n">): Promise<boolean> {
+    return await this.#finish(head, { status: "SUCCEEDED", attempt });
+  }
+
+  /**
+   * Moves the head aside to the dead-letter list and marks its log FAILED, saying who and why.
+   * False if the head was already gone.
+   */
+  async deadLetter(
+    head: QueueHead,
+    by: string,
+    reason: string,
+    attempt?: Omit<Attempt, "n">,
+  ): Promise<boolean> {
+    return await this.#finish(head, {
+      status: "FAILED",
+      reason,
+      deadLetter: { by, reason },
+      ...(attempt ? { attempt } : {}),
+    }, { key: keys.deadLetter(head.queue, head.entry.seq), value: { ...head.entry, by, reason } });
+  }
+
+  async #finish(
+    head: QueueHead,
+    update: LogUpdate,
+    extra?: { key: Deno.KvKey; value: unknown },
+  ): Promise<boolean> {
+    const now = this.#now();
+    const entryKey = keys.queueEntry(head.queue, head.entry.seq);
+    const log = await this.#updatedLog(head.entry.logId, update, now);
+    const outcome = await this.#committer.commit({
+      checks: [{ key: entryKey, versionstamp: head.versionstamp }],
+      sets: [...(log ? [{ key: keys.log(log.id), value: log }] : []), ...(extra ? [extra] : [])],
+      deletes: [entryKey],
+      sums: [{ key: keys.queueDepth(head.queue), n: -1n }],
+      bytes: RECORD_BYTES * 3,
+    });
+    return outcome.ok;
+  }
+
+  /** Records a failed attempt on a log; the head stays in its queue. */
+  async recordAttempt(logId: string, attempt: Omit<Attempt, "n">): Promise<void> {
+    const log = await this.#updatedLog(logId, { attempt }, this.#now());
+    if (log) {
+      await this.#mustCommit({
+        sets: [{ key: keys.log(logId), value: log }],
+        bytes: RECORD_BYTES * 2,
+      });
+    }
+  }
+
+  /** Changes a log's status (e.g. a RECEIVE log that failed to parse). */
+  async updateLog(logId: string, update: LogUpdate): Promise<LogRecord | null> {
+    const log = await this.#updatedLog(logId, update, this.#now());
+    if (log) {
+      await this.#mustCommit({
+        sets: [{ key: keys.log(logId), value: log }],
+        bytes: RECORD_BYTES * 2,
+      });
+    }
+    return log;
+  }
+
+  async #updatedLog(logId: string, update: LogUpdate, now: number): Promise<LogRecord | null> {
+    const current = (await this.kv.get<LogRecord>(keys.log(logId))).value;
+    if (!current) return null;
+    const log: LogRecord = { ...current, updatedAt: now };
+    if (update.status) log.status = update.status;
+    if (update.reason !== undefined) log.reason = update.reason;
+    if (update.dataModel !== undefined) log.dataModel = update.dataModel;
+    if (update.eventType !== undefined) log.eventType = update.eventType;
+    if (update.deadLetter) log.deadLetter = { ...update.deadLetter, at: now };
+    if (update.attempt) {
+      log.attemptCount = current.attemptCount + 1;
+      log.attempts = [...current.attempts, { n: log.attemptCount, ...update.attempt }].slice(
+        -MAX_ATTEMPTS_KEPT,
+      );
+    }
+    return log;
+  }
+
+  /** A log by id. */
+  async getLog(id: string): Promise<LogRecord | null> {
+    return (await this.kv.get<LogRecord>(keys.log(id))).value;
+  }
+
+  /** The logs of one message (its RECEIVE log and one SEND log per destination). */
+  async logsOfMessage(messageId: string): Promise<LogRecord[]> {
+    const ids: string[] = [];
+    for await (const e of this.kv.list<string>({ prefix: keys.logByMessagePrefix(messageId) })) {
+      ids.push(e.value);
+    }
+    const out: LogRecord[] = [];
+    for (let i = 0; i < ids.length; i += 10) {
+      const got = await this.kv.getMany<LogRecord[]>(ids.slice(i, i + 10).map(keys.log));
+      for (const g of got) if (g.value) out.push(g.value);
+    }
+    return out;
+  }
+
+  /** A message record by id. */
+  async getMessage(id: string): Promise<MessageRecord | null> {
+    return (await this.kv.get<MessageRecord>(keys.message(id))).value;
+  }
+
+  /** A message's payload bytes. */
+  async getPayload(record: MessageRecord): Promise<Uint8Array> {
+    return await readPayload(this.kv, record);
+  }
+
+  /** An operator's pause state of an actor. */
+  async getControl(actor: string): Promise<ActorControl> {
+    return (await this.kv.get<ActorControl>(keys.actorControl(actor))).value ?? { paused: false };
+  }
+
+  /** Saves an operator's pause or resume. */
+  async setControl(actor: string, control: ActorControl): Promise<void> {
+    await this.#mustCommit({
+      sets: [{ key: keys.actorControl(actor), value: control }],
+      bytes: RECORD_BYTES,
+    });
+  }
+
+  /** Entries moved aside from a queue. */
+  async deadLetters(
+    queue: string,
+    limit = 100,
+  ): Promise<(QueueEntry & { by: string; reason: string })[]> {
+    const out: (QueueEntry & { by: string; reason: string })[] = [];
+    const iter = this.kv.list<QueueEntry & { by: string; reason: string }>({
+      prefix: keys.deadLetterPrefix(queue),
+    }, { limit });
+    for await (const e of iter) out.push(e.value);
+    return out;
+  }
+
+  async #mustCommit(write: Write): Promise<void> {
+    const outcome = await this.#committer.commit(write);
+    if (!outcome.ok) throw new Error("commit refused");
+  }
+
+  async #raiseIdFloor(): Promise<void> {
+    // Ids must keep sorting after those already stored even if the clock went back.
+    for (const prefix of [keys.logPrefix, ["msg"]] as Deno.KvKey[]) {
+      for await (const e of this.kv.list({ prefix }, { reverse: true, limit: 1 })) {
+        const last = e.key[e.key.length - 1];
+        if (typeof last === "string") this.#ids.observe(last);
+      }
+    }
+  }
+}
+
+/** A change to a log. */
+export interface LogUpdate {
+  status?: LogRecord["status"];
+  reason?: string;
+  dataModel?: string;
+  eventType?: string;
+  attempt?: Omit<Attempt, "n">;
+  deadLetter?: { by: string; reason: string };
+}
+
+/** Drops undefined values, so records carry no `undefined` fields into KV. */
+function optional<T extends Record<string, unknown>>(fields: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(fields)) {
+    if (v !== undefined) out[k as keyof T] = v as T[keyof T];
+  }
+  return out;
+}

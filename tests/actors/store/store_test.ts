@@ -1,0 +1,246 @@
+import assert from "node:assert/strict";
+import {
+  collectOrphanChunks,
+  keys,
+  listLogs,
+  Store,
+  sweepRetention,
+} from "../../../actors/store/mod.ts";
+
+const enc = new TextEncoder();
+
+async function tempStore(now?: () => number): Promise<{ store: Store; path: string }> {
+  const dir = await Deno.makeTempDir();
+  const path = `${dir}/engine.kv`;
+  return { store: await Store.open({ path, node: "t", ...(now ? { now } : {}) }), path };
+}
+
+function acceptOne(store: Store, text: string, queue = "mllp-in:9960:127.0.0.1") {
+  return store.accept({
+    queue,
+    origin: { kind: "integration", id: "feed", peer: "127.0.0.1" },
+    payload: enc.encode(text),
+    contentType: "application/hl7-v2",
+    controlId: text,
+    log: { type: "RECEIVE", integrationId: "feed", environment: "dev" },
+  });
+}
+
+Deno.test("store keeps an accepted message after the KV file is closed and reopened", async () => {
+  const { store, path } = await tempStore();
+  const r = await acceptOne(store, "MSH|one");
+  assert.equal(r.status, "stored");
+  store.close();
+  const again = await Store.open({ path, node: "t" });
+  try {
+    const head = await again.peek("mllp-in:9960:127.0.0.1");
+    assert.equal(head.length, 1);
+    const record = await again.getMessage(head[0]!.entry.messageId);
+    assert.ok(record);
+    assert.equal(new TextDecoder().decode(await again.getPayload(record)), "MSH|one");
+    assert.equal(await again.depth("mllp-in:9960:127.0.0.1"), 1);
+    const log = await again.getLog(head[0]!.entry.logId);
+    assert.equal(log?.status, "PENDING");
+    assert.equal(log?.type, "RECEIVE");
+  } finally {
+    again.close();
+  }
+});
+
+Deno.test("store group-commits concurrent accepts and keeps their queue order", async () => {
+  const { store } = await tempStore();
+  try {
+    const n = 500;
+    const results = await Promise.all(
+      Array.from({ length: n }, (_, i) => acceptOne(store, `m${String(i).padStart(4, "0")}`)),
+    );
+    assert.ok(results.every((r) => r.status === "stored"));
+    const { batches, writes } = store.commitStats;
+    assert.equal(writes, n);
+    assert.ok(batches < n / 5, `expected batching, got ${batches} batches for ${n} writes`);
+    const heads = await store.peek("mllp-in:9960:127.0.0.1", n);
+    const order = await Promise.all(
+      heads.map(async (h) => (await store.getMessage(h.entry.messageId))?.controlId),
+    );
+    assert.deepEqual(order, results.map((_, i) => `m${String(i).padStart(4, "0")}`));
+    assert.equal(await store.depth("mllp-in:9960:127.0.0.1"), n);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("store answers a repeated control id with the stored ACK and enqueues it once", async () => {
+  const { store } = await tempStore();
+  try {
+    const request = (ack: string) => ({
+      queue: "in",
+      origin: { kind: "integration" as const, id: "feed" },
+      payload: enc.encode("MSH|x"),
+      contentType: "application/hl7-v2",
+      dedupe: { scope: "feed", key: "CTRL1", ack, windowMs: 60_000 },
+      log: { type: "RECEIVE" as const },
+    });
+    const [a, b] = await Promise.all([
+      store.accept(request("ACK-1")),
+      store.accept(request("ACK-2")),
+    ]);
+    const c = await store.accept(request("ACK-3"));
+    assert.equal(a.status, "stored");
+    assert.equal(b.status, "duplicate");
+    assert.equal(c.status, "duplicate");
+    if (c.status === "duplicate") assert.equal(c.ack, "ACK-1");
+    assert.equal(await store.depth("in"), 1);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("store round-trips a 3 MiB payload through chunks", async () => {
+  const { store } = await tempStore();
+  try {
+    const big = new Uint8Array(3 * 1024 * 1024 + 17);
+    for (let i = 0; i < big.length; i++) big[i] = (i * 31) & 0xff;
+    const r = await store.accept({
+      queue: "in",
+      origin: { kind: "integration", id: "feed" },
+      payload: big,
+      contentType: "application/hl7-v2",
+      log: { type: "RECEIVE" },
+    });
+    assert.equal(r.status, "stored");
+    const record = await store.getMessage(r.messageId);
+    assert.ok(record && record.chunks > 1);
+    assert.deepEqual(await store.getPayload(record), big);
+    assert.equal((await store.kv.get(keys.chunkPending(r.messageId))).value, null);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("store garbage-collects chunks a crash left without a message", async () => {
+  let now = 1_000_000;
+  const { store } = await tempStore(() => now);
+  try {
+    await store.kv.set(keys.chunkPending("orphan"), now);
+    await store.kv.set(keys.chunk("orphan", 0), new Uint8Array(10));
+    await store.kv.set(keys.chunk("orphan", 1), new Uint8Array(10));
+    assert.equal(await collectOrphanChunks(store.kv, now), 0, "a fresh write is left alone");
+    now += 11 * 60_000;
+    assert.equal(await collectOrphanChunks(store.kv, now), 1);
+    const left = [];
+    for await (const e of store.kv.list({ prefix: ["chunk"] })) left.push(e);
+    assert.equal(left.length, 0);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("store routes a head to several queues in one step and refuses a stale head", async () => {
+  const { store } = await tempStore();
+  try {
+    const r = await acceptOne(store, "MSH|route", "in");
+    assert.equal(r.status, "stored");
+    const [head] = await store.peek("in");
+    assert.ok(head);
+    const deliveries = ["a", "b"].map((d) => ({
+      queue: `out:${d}`,
+      destinationId: d,
+      messageId: head.entry.messageId,
+      originalId: head.entry.messageId,
+      log: { environment: "dev", dataModel: "PatientAdmin", eventType: "Arrival" },
+    }));
+    assert.equal(await store.route(head, deliveries, { status: "SUCCEEDED" }), true);
+    assert.equal(await store.route(head, deliveries, { status: "SUCCEEDED" }), false);
+    assert.equal(await store.depth("in"), 0);
+    assert.equal(await store.depth("out:a"), 1);
+    assert.equal(await store.depth("out:b"), 1);
+    const logs = await store.logsOfMessage(head.entry.messageId);
+    assert.deepEqual(logs.map((l) => `${l.type}:${l.status}`).sort(), [
+      "RECEIVE:SUCCEEDED",
+      "SEND:PENDING",
+      "SEND:PENDING",
+    ]);
+    const [outHead] = await store.peek("out:a");
+    assert.ok(outHead);
+    await store.recordAttempt(outHead.entry.logId, { at: 1, outcome: "FAILED", reason: "AE" });
+    assert.equal(
+      await store.complete(outHead, { at: 2, outcome: "SUCCEEDED", reason: "AA" }),
+      true,
+    );
+    assert.equal(await store.complete(outHead, { at: 3, outcome: "SUCCEEDED" }), false);
+    const log = await store.getLog(outHead.entry.logId);
+    assert.equal(log?.status, "SUCCEEDED");
+    assert.deepEqual(log?.attempts.map((a) => `${a.n}:${a.outcome}`), ["1:FAILED", "2:SUCCEEDED"]);
+    assert.equal(await store.depth("out:a"), 0);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("store dead-letters a head with who and why", async () => {
+  const { store } = await tempStore();
+  try {
+    await acceptOne(store, "MSH|dlq", "q1");
+    const [head] = await store.peek("q1");
+    assert.ok(head);
+    assert.equal(await store.deadLetter(head, "admin:ops", "bad PID"), true);
+    assert.equal(await store.depth("q1"), 0);
+    const dlq = await store.deadLetters("q1");
+    assert.equal(dlq.length, 1);
+    assert.equal(dlq[0]?.by, "admin:ops");
+    const log = await store.getLog(head.entry.logId);
+    assert.equal(log?.status, "FAILED");
+    assert.equal(log?.deadLetter?.reason, "bad PID");
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("store lists logs newest first with filters and a cursor", async () => {
+  let now = Date.UTC(2026, 0, 1);
+  const { store } = await tempStore(() => now);
+  try {
+    for (let i = 0; i < 30; i++) {
+      now += 1000;
+      await acceptOne(store, `m${i}`, `q${i % 3}`);
+    }
+    const page1 = await listLogs(store.kv, { limit: 10 });
+    assert.equal(page1.logs.length, 10);
+    assert.equal(page1.logs[0]?.controlId, "m29");
+    const page2 = await listLogs(store.kv, { limit: 10, cursor: page1.next! });
+    assert.equal(page2.logs[0]?.controlId, "m19");
+    const since = await listLogs(store.kv, { since: Date.UTC(2026, 0, 1) + 25_000 });
+    assert.deepEqual(since.logs.map((l) => l.controlId), [
+      "m29",
+      "m28",
+      "m27",
+      "m26",
+      "m25",
+      "m24",
+    ]);
+    const pending = await listLogs(store.kv, { status: "PENDING", type: "SEND" });
+    assert.equal(pending.logs.length, 0);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("store retention sweeps finished logs and messages but keeps queued ones", async () => {
+  let now = Date.UTC(2026, 0, 1);
+  const { store } = await tempStore(() => now);
+  try {
+    await acceptOne(store, "old-done", "q");
+    await acceptOne(store, "old-queued", "q");
+    const [done] = await store.peek("q");
+    assert.ok(done);
+    await store.complete(done, { at: now, outcome: "SUCCEEDED" });
+    now += 40 * 86_400_000;
+    const swept = await sweepRetention(store.kv, now, 30 * 86_400_000);
+    assert.deepEqual(swept, { logs: 1, messages: 1 });
+    assert.equal(await store.getMessage(done.entry.messageId), null);
+    const [queued] = await store.peek("q");
+    assert.ok(queued && (await store.getMessage(queued.entry.messageId)));
+  } finally {
+    store.close();
+  }
+});
