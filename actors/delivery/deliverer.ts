@@ -1,0 +1,40 @@
+/**
+ * What a delivery actor asks of the protocol that carries its messages (MLLP, HTTPS, SFTP). The
+ * actor owns the queue discipline (FIFO, one in flight, retries, pause, skip); a deliverer only
+ * sends one message and says how it went.
+ * @module
+ */
+
+import type { ActorState } from "../runtime/actor.ts";
+import type { QueueHead } from "../store/store.ts";
+import type { MessageRecord } from "../store/types.ts";
+
+/** One delivery attempt's input. */
+export interface DeliveryJob {
+  head: QueueHead;
+  record: MessageRecord;
+  payload: Uint8Array;
+  /** Aborts when the engine stops or an operator skips the message. */
+  signal: AbortSignal;
+  /** Reports progress (connecting, sending, awaiting-ack) for the admin endpoint. */
+  setState(state: ActorState): void;
+}
+
+/** How an attempt went. */
+export type DeliveryOutcome =
+  | { ok: true; detail: string }
+  | { ok: false; reason: string; deadLetter?: boolean };
+
+/** A protocol's side of delivery. */
+export interface Deliverer {
+  /** Sends `job.payload` and waits for the peer's verdict. Never throws for a peer's failure. */
+  deliver(job: DeliveryJob): Promise<DeliveryOutcome>;
+  /** Called while the queue is empty, e.g. to close a socket idle too long. */
+  idle?(now: number): Promise<void>;
+  /** True while the deliverer holds a resource (an open socket) that keeps the actor active. */
+  holdsConnection?(): boolean;
+  /** Releases everything (engine stop or actor deactivation). */
+  close(): Promise<void>;
+  /** Extra fields for the admin endpoint. */
+  detail?(): Record<string, unknown>;
+}

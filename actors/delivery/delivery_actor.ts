@@ -1,0 +1,262 @@
+/**
+ * A destination's delivery actor: takes its KV queue first-in-first-out with exactly one message
+ * in flight. Success completes the head; failure keeps it at the head and retries on the schedule
+ * of DESIGN.md while the queue waits; an operator may pause, resume, retry now or skip.
+ * @module
+ */
+
+import type {
+  Actor,
+  ActorCommand,
+  ActorState,
+  ActorStatus,
+  CommandResult,
+} from "../runtime/actor.ts";
+import { Wakeup } from "../runtime/actor.ts";
+import type { Clock } from "../runtime/clock.ts";
+import type { Logger } from "../runtime/log.ts";
+import { retryDelayMs } from "../runtime/retry.ts";
+import type { QueueHead, Store } from "../store/store.ts";
+import type { ActorControl } from "../store/types.ts";
+import type { Deliverer } from "./deliverer.ts";
+
+/** What a delivery actor is made of. */
+export interface DeliveryActorOptions {
+  id: string;
+  kind: string;
+  store: Store;
+  deliverer: Deliverer;
+  clock: Clock;
+  log: Logger;
+  /** How often an idle actor looks at its queue for writes by other processes, default 1 s. */
+  pollMs?: number;
+  /** Deactivate after this long with an empty queue and no open connection, default 5 min. */
+  idleDeactivateMs?: number;
+}
+
+interface InFlight {
+  head: QueueHead;
+  attempts: number;
+  skip: AbortController;
+}
+
+/** See the module doc. */
+export class DeliveryActor implements Actor {
+  readonly id: string;
+  readonly kind: string;
+  readonly #o: DeliveryActorOptions;
+  readonly #newWork = new Wakeup();
+  readonly #retryNow = new Wakeup();
+  #state: ActorState = "idle";
+  #control: ActorControl | undefined;
+  #inFlight: InFlight | undefined;
+  #failures = 0;
+  #nextRetryAt: number | undefined;
+  #lastActivityAt: number | undefined;
+  #lastError: string | undefined;
+
+  /** An actor for queue `options.id`. */
+  constructor(options: DeliveryActorOptions) {
+    this.id = options.id;
+    this.kind = options.kind;
+    this.#o = options;
+  }
+
+  /** New messages may be queued. */
+  notify(): void {
+    this.#newWork.wake();
+  }
+
+  /** The delivery loop; see the module doc. */
+  async run(signal: AbortSignal): Promise<void> {
+    const { store, clock, deliverer } = this.#o;
+    const pollMs = this.#o.pollMs ?? 1000;
+    const idleLimit = this.#o.idleDeactivateMs ?? 5 * 60_000;
+    this.#control = await store.getControl(this.id);
+    let idleSince = clock.now();
+    try {
+      while (!signal.aborted) {
+        if (this.#control.paused) {
+          this.#state = "paused";
+          await clock.sleep(pollMs, AbortSignal.any([signal, this.#newWork.signal()]));
+          continue;
+        }
+        const [head] = await store.peek(this.id);
+        if (!head) {
+          this.#state = "idle";
+          const now = clock.now();
+          await deliverer.idle?.(now);
+          if (now - idleSince >= idleLimit && !deliverer.holdsConnection?.()) return;
+          await clock.sleep(pollMs, AbortSignal.any([signal, this.#newWork.signal()]));
+          continue;
+        }
+        await this.#attempt(head, signal);
+        idleSince = clock.now();
+      }
+    } finally {
+      this.#state = "stopped";
+      await deliverer.close();
+    }
+  }
+
+  async #attempt(head: QueueHead, signal: AbortSignal): Promise<void> {
+    const { store, clock, deliverer, log } = this.#o;
+    const record = await store.getMessage(head.entry.messageId);
+    if (!record) {
+      // Should not happen (records are committed before entries); never block the queue on it.
+      await store.deadLetter(head, "engine", `message ${head.entry.messageId} is missing from KV`);
+      log.error("delivery.missing-message", { actor: this.id, messageId: head.entry.messageId });
+      return;
+    }
+    const payload = await store.getPayload(record);
+    const logRecord = await store.getLog(head.entry.logId);
+    const skip = new AbortController();
+    this.#inFlight = { head, attempts: logRecord?.attemptCount ?? 0, skip };
+    const started = clock.now();
+    let outcome;
+    try {
+      outcome = await deliverer.deliver({
+        head,
+        record,
+        payload,
+        signal: AbortSignal.any([signal, skip.signal]),
+        setState: (s) => (this.#state = s),
+      });
+    } finally {
+      this.#inFlight = undefined;
+    }
+    // Stopping or skipped: the head's fate is already decided elsewhere (kept, or dead-lettered).
+    if (signal.aborted || skip.signal.aborted) return;
+    const at = clock.now();
+    this.#lastActivityAt = at;
+    const durationMs = at - started;
+    if (outcome.ok) {
+      await store.complete(head, { at, outcome: "SUCCEEDED", reason: outcome.detail, durationMs });
+      this.#failures = 0;
+      this.#lastError = undefined;
+      log.debug("delivery.succeeded", {
+        actor: this.id,
+        messageId: record.id,
+        detail: outcome.detail,
+      });
+      return;
+    }
+    this.#lastError = outcome.reason;
+    if (outcome.deadLetter) {
+      await store.deadLetter(head, "policy:dead-letter", outcome.reason, {
+        at,
+        outcome: "FAILED",
+        reason: outcome.reason,
+        durationMs,
+      });
+      log.warn("delivery.dead-lettered", {
+        actor: this.id,
+        messageId: record.id,
+        reason: outcome.reason,
+      });
+      return;
+    }
+    this.#failures++;
+    await store.recordAttempt(head.entry.logId, {
+      at,
+      outcome: "FAILED",
+      reason: outcome.reason,
+      durationMs,
+    });
+    const delay = retryDelayMs(this.#failures);
+    this.#nextRetryAt = at + delay;
+    this.#state = "backoff";
+    log.warn("delivery.failed", {
+      actor: this.id,
+      messageId: record.id,
+      reason: outcome.reason,
+      failures: this.#failures,
+      retryInMs: delay,
+    });
+    // Only "retry now" (or stop) cuts the wait short; new messages queue behind the head.
+    await clock.sleep(delay, AbortSignal.any([signal, this.#retryNow.signal()]));
+    this.#nextRetryAt = undefined;
+  }
+
+  /** Carries out pause, resume, retry (now) or skip (head to the dead-letter list). */
+  async command(command: ActorCommand, by: string, reason: string): Promise<CommandResult> {
+    const { store, clock } = this.#o;
+    switch (command) {
+      case "pause": {
+        this.#control = { paused: true, by, reason, at: clock.now() };
+        await store.setControl(this.id, this.#control);
+        this.#newWork.wake();
+        return { ok: true, message: "paused; a message in flight finishes its attempt" };
+      }
+      case "resume": {
+        this.#control = { paused: false, by, reason, at: clock.now() };
+        await store.setControl(this.id, this.#control);
+        this.#newWork.wake();
+        this.#retryNow.wake();
+        return { ok: true, message: "resumed" };
+      }
+      case "retry": {
+        if (this.#nextRetryAt === undefined) return { ok: false, message: "no retry is waiting" };
+        this.#retryNow.wake();
+        return { ok: true, message: "retrying the head now" };
+      }
+      case "skip": {
+        const [head] = await store.peek(this.id);
+        if (!head) return { ok: false, message: "the queue is empty" };
+        const moved = await store.deadLetter(head, by, reason);
+        if (!moved) return { ok: false, message: "the head changed meanwhile; look again" };
+        if (this.#inFlight?.head.entry.seq === head.entry.seq) this.#inFlight.skip.abort();
+        this.#failures = 0;
+        this.#retryNow.wake();
+        this.#newWork.wake();
+        return {
+          ok: true,
+          message: `message ${head.entry.messageId} moved to the dead-letter list`,
+        };
+      }
+    }
+  }
+
+  /** A snapshot for the admin endpoint. */
+  async status(): Promise<ActorStatus> {
+    const { store, clock, deliverer } = this.#o;
+    const [depth, heads] = await Promise.all([store.depth(this.id), store.peek(this.id)]);
+    const control = this.#control ?? await store.getControl(this.id);
+    const status: ActorStatus = {
+      id: this.id,
+      kind: this.kind,
+      state: this.#state,
+      queueDepth: depth,
+    };
+    const head = heads[0];
+    if (head) status.oldestAgeMs = Math.max(0, clock.now() - head.entry.enqueuedAt);
+    if (this.#inFlight) {
+      status.inFlight = {
+        messageId: this.#inFlight.head.entry.messageId,
+        logId: this.#inFlight.head.entry.logId,
+        attempts: this.#inFlight.attempts,
+      };
+    } else if (head && this.#nextRetryAt !== undefined) {
+      const log = await store.getLog(head.entry.logId);
+      status.inFlight = {
+        messageId: head.entry.messageId,
+        logId: head.entry.logId,
+        attempts: log?.attemptCount ?? 0,
+      };
+    }
+    if (this.#nextRetryAt !== undefined) status.nextRetryAt = this.#nextRetryAt;
+    if (this.#lastActivityAt !== undefined) status.lastActivityAt = this.#lastActivityAt;
+    if (this.#lastError !== undefined) status.lastError = this.#lastError;
+    if (deliverer.holdsConnection) status.socket = deliverer.holdsConnection() ? "open" : "closed";
+    if (control.paused) {
+      status.paused = {
+        ...(control.by ? { by: control.by } : {}),
+        ...(control.reason ? { reason: control.reason } : {}),
+        ...(control.at ? { at: control.at } : {}),
+      };
+    }
+    const detail = deliverer.detail?.();
+    if (detail) status.detail = detail;
+    return status;
+  }
+}

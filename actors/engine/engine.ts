@@ -1,0 +1,176 @@
+/**
+ * The engine assembled from a config: the store, the router, an actor factory that knows every
+ * identity the config defines, and the MLLP intake that transports hand frames to. Connectors are
+ * injected, so this module never touches a socket.
+ * @module
+ */
+
+import type { Config } from "../config/mod.ts";
+import { DeliveryActor } from "../delivery/delivery_actor.ts";
+import type { MllpConnector } from "../mllp_out/connector.ts";
+import { MllpDeliverer } from "../mllp_out/mllp_deliverer.ts";
+import type { Actor } from "../runtime/actor.ts";
+import { type Clock, systemClock } from "../runtime/clock.ts";
+import { Leases } from "../runtime/lease.ts";
+import type { Logger } from "../runtime/log.ts";
+import { Router } from "../runtime/router.ts";
+import { Store } from "../store/store.ts";
+import { collectOrphanChunks } from "../store/payloads.ts";
+import { sweepRetention } from "../store/logs.ts";
+import { destinationActorId, parseActorId } from "./identities.ts";
+import { InboundActor } from "./inbound_actor.ts";
+import { MllpIntake } from "./intake.ts";
+import { decodeHl7Bytes } from "./decode.ts";
+
+/** What the engine is built from. */
+export interface EngineOptions {
+  config: Config;
+  log: Logger;
+  mllpConnector: MllpConnector;
+  clock?: Clock;
+  /** An already-open store (tests); otherwise opened from `config.kv`. */
+  store?: Store;
+  /** Poll period for work written by other processes, default 1 s. */
+  pollMs?: number;
+}
+
+/** See the module doc. */
+export class Engine {
+  readonly config: Config;
+  readonly store: Store;
+  readonly router: Router;
+  readonly intake: MllpIntake;
+  readonly #log: Logger;
+  readonly #housekeeping = new AbortController();
+  #housekeepingDone: Promise<void> = Promise.resolve();
+
+  private constructor(
+    config: Config,
+    store: Store,
+    router: Router,
+    intake: MllpIntake,
+    log: Logger,
+  ) {
+    this.config = config;
+    this.store = store;
+    this.router = router;
+    this.intake = intake;
+    this.#log = log;
+  }
+
+  /** Opens the store, restores every non-empty queue and starts the actors. */
+  static async start(options: EngineOptions): Promise<Engine> {
+    const { config, log } = options;
+    const clock = options.clock ?? systemClock;
+    const store = options.store ?? await Store.open({
+      path: config.kv.path,
+      node: config.node.id,
+      ...(config.kv.accessToken ? { accessToken: config.kv.accessToken.reveal() } : {}),
+    });
+    const fallback = config.limits.fallbackCharset;
+    const decode = (bytes: Uint8Array) => decodeHl7Bytes(bytes, fallback);
+    const pollMs = options.pollMs ?? 1000;
+    // The factory and intake wake actors through the router, which is built from the factory.
+    const routerRef: { current?: Router } = {};
+    const notify = (id: string) => routerRef.current?.notify(id);
+
+    const outbound = new Map<string, Config["destinations"]>();
+    for (const d of config.destinations) {
+      if (!d.mllp) continue;
+      const id = destinationActorId(d);
+      outbound.set(id, [...outbound.get(id) ?? [], d]);
+    }
+    const factory = (id: string): Actor | undefined => {
+      const parsed = parseActorId(id);
+      if (parsed?.kind === "mllp-out") {
+        const dests = outbound.get(id);
+        const first = dests?.[0]?.mllp;
+        if (!dests || !first) return undefined;
+        const deliverer = new MllpDeliverer({
+          actorId: id,
+          target: {
+            host: first.host,
+            port: first.port,
+            ...(first.tls
+              ? {
+                tls: {
+                  ...(first.tls.ca ? { ca: first.tls.ca.reveal() } : {}),
+                  ...(first.tls.serverName ? { serverName: first.tls.serverName } : {}),
+                  ...(first.tls.cert ? { cert: first.tls.cert.reveal() } : {}),
+                  ...(first.tls.key ? { key: first.tls.key.reveal() } : {}),
+                },
+              }
+              : {}),
+          },
+          connector: options.mllpConnector,
+          clock,
+          log,
+          idleCloseMs: first.idleCloseSeconds * 1000,
+          connectTimeoutMs: first.connectTimeoutSeconds * 1000,
+          settings: (destinationId) => {
+            const m = (dests.find((d) => d.id === destinationId) ?? dests[0]!).mllp!;
+            return { ackTimeoutMs: m.ackTimeoutSeconds * 1000, onNack: m.onNack };
+          },
+        });
+        return new DeliveryActor({ id, kind: "mllp-out", store, deliverer, clock, log, pollMs });
+      }
+      if (parsed?.kind === "mllp-in") {
+        const port = Number(parsed.rest.slice(0, parsed.rest.indexOf(":")));
+        if (!config.integrations.some((i) => i.mllp?.port === port)) return undefined;
+        return new InboundActor({ id, config, store, clock, log, notify, decode, pollMs });
+      }
+      return undefined;
+    };
+    const router = new Router({
+      store,
+      factory,
+      log,
+      clock,
+      pollMs,
+      leases: new Leases(store.kv, config.node.id, { now: () => clock.now() }),
+      knownIds: () => outbound.keys(),
+    });
+    routerRef.current = router;
+    const intake = new MllpIntake({ config, store, log, notify });
+    const engine = new Engine(config, store, router, intake, log);
+    await router.start();
+    engine.#housekeepingDone = engine.#housekeep(clock);
+    log.info("engine.started", {
+      node: config.node.id,
+      kv: config.kv.path,
+      actors: router.activeIds.length,
+    });
+    return engine;
+  }
+
+  /** Hourly: collects orphan chunks and sweeps logs and messages past retention. */
+  async #housekeep(clock: Clock): Promise<void> {
+    const signal = this.#housekeeping.signal;
+    while (!signal.aborted) {
+      try {
+        const now = clock.now();
+        const orphans = await collectOrphanChunks(this.store.kv, now);
+        const swept = await sweepRetention(
+          this.store.kv,
+          now,
+          this.config.limits.logRetentionDays * 86_400_000,
+        );
+        if (orphans || swept.logs || swept.messages) {
+          this.#log.info("engine.housekeeping", { orphans, ...swept });
+        }
+      } catch (error) {
+        this.#log.warn("engine.housekeeping-failed", { error });
+      }
+      await clock.sleep(3600_000, signal);
+    }
+  }
+
+  /** Stops every actor and closes the store. */
+  async stop(): Promise<void> {
+    this.#housekeeping.abort();
+    await this.router.stop();
+    await this.#housekeepingDone;
+    this.store.close();
+    this.#log.info("engine.stopped", {});
+  }
+}

@@ -1,0 +1,207 @@
+/**
+ * The application step of an inbound integration actor (`mllp-in:<port>:<peerIp>`): take the
+ * queue in order, parse, pick destinations by subscription, and move each message to their
+ * queues in one atomic step. What nobody wants is logged FILTERED; what cannot be read is moved
+ * aside FAILED with the reason, kept for reprocessing, and never blocks the queue.
+ * @module
+ */
+
+import { tryParseHl7 } from "../../codecs/hl7v2/mod.ts";
+import type { Config } from "../config/mod.ts";
+import {
+  type Actor,
+  type ActorCommand,
+  type ActorState,
+  type ActorStatus,
+  type CommandResult,
+  Wakeup,
+} from "../runtime/actor.ts";
+import type { Clock } from "../runtime/clock.ts";
+import type { Logger } from "../runtime/log.ts";
+import type { Delivery, QueueHead, Store } from "../store/store.ts";
+import type { ActorControl } from "../store/types.ts";
+import { destinationActorId } from "./identities.ts";
+import { selectRoutes } from "./subscriptions.ts";
+
+/** What an inbound actor is made of. */
+export interface InboundActorOptions {
+  id: string;
+  config: Config;
+  store: Store;
+  clock: Clock;
+  log: Logger;
+  /** Wakes a destination actor. */
+  notify(actorId: string): void;
+  /** Decodes raw HL7 bytes by MSH-18. */
+  decode(payload: Uint8Array): string;
+  pollMs?: number;
+  idleDeactivateMs?: number;
+}
+
+/** See the module doc. */
+export class InboundActor implements Actor {
+  readonly id: string;
+  readonly kind = "mllp-in";
+  readonly #o: InboundActorOptions;
+  readonly #wake = new Wakeup();
+  #state: ActorState = "idle";
+  #control: ActorControl | undefined;
+  #lastActivityAt: number | undefined;
+  #lastError: string | undefined;
+  #processed = 0;
+
+  /** An inbound actor for queue `options.id`. */
+  constructor(options: InboundActorOptions) {
+    this.id = options.id;
+    this.#o = options;
+  }
+
+  /** A new message was accepted. */
+  notify(): void {
+    this.#wake.wake();
+  }
+
+  /** Processes the queue until stopped or idle long enough to deactivate. */
+  async run(signal: AbortSignal): Promise<void> {
+    const { store, clock } = this.#o;
+    const pollMs = this.#o.pollMs ?? 1000;
+    const idleLimit = this.#o.idleDeactivateMs ?? 5 * 60_000;
+    this.#control = await store.getControl(this.id);
+    let idleSince = clock.now();
+    while (!signal.aborted) {
+      if (this.#control.paused) {
+        this.#state = "paused";
+        await clock.sleep(pollMs, AbortSignal.any([signal, this.#wake.signal()]));
+        continue;
+      }
+      const heads = await store.peek(this.id, 64);
+      if (heads.length === 0) {
+        this.#state = "idle";
+        if (clock.now() - idleSince >= idleLimit) return;
+        await clock.sleep(pollMs, AbortSignal.any([signal, this.#wake.signal()]));
+        continue;
+      }
+      this.#state = "processing";
+      for (const head of heads) {
+        if (signal.aborted || this.#control.paused) break;
+        await this.#process(head);
+      }
+      idleSince = clock.now();
+    }
+    this.#state = "stopped";
+  }
+
+  async #process(head: QueueHead): Promise<void> {
+    const { store, config, log, clock } = this.#o;
+    const record = await store.getMessage(head.entry.messageId);
+    if (!record) {
+      await store.deadLetter(head, "engine", `message ${head.entry.messageId} is missing from KV`);
+      return;
+    }
+    const integrationId = record.origin.id;
+    const parsed = tryParseHl7(this.#o.decode(await store.getPayload(record)));
+    if (!parsed.ok) {
+      const reason = `cannot parse: ${parsed.error.message}`;
+      await store.deadLetter(head, "engine", reason);
+      this.#lastError = reason;
+      log.warn("inbound.failed", { actor: this.id, messageId: record.id, reason });
+      return;
+    }
+    const routes = selectRoutes(
+      config.subscriptions,
+      { from: { integration: integrationId } },
+      () => "hl7v2",
+    );
+    const integration = config.integrations.find((i) => i.id === integrationId);
+    const deliveries: Delivery[] = [];
+    const problems: string[] = [];
+    for (const route of routes) {
+      const dest = config.destinations.find((d) => d.id === route.destinationId);
+      if (!dest) continue;
+      if (route.format === "json" || !dest.mllp) {
+        // HL7 to JSON needs the data-model translator; until one maps this message, say so.
+        problems.push(
+          `destination ${dest.id} wants ${
+            route.format === "json" ? "JSON" : "a transport"
+          } not available for ${parsed.message.messageType ?? "?"}^${
+            parsed.message.triggerEvent ?? "?"
+          }`,
+        );
+        continue;
+      }
+      deliveries.push({
+        queue: destinationActorId(dest),
+        destinationId: dest.id,
+        messageId: record.id,
+        originalId: record.id,
+        log: {
+          integrationId,
+          ...(integration ? { environment: integration.environment } : {}),
+          ...(record.controlId ? { controlId: record.controlId } : {}),
+        },
+      });
+    }
+    const ok = deliveries.length > 0
+      ? await store.route(head, deliveries, {
+        status: "SUCCEEDED",
+        ...(problems.length ? { reason: problems.join("; ") } : {}),
+      })
+      : problems.length > 0
+      ? await store.deadLetter(head, "engine", problems.join("; "))
+      : await store.route(head, [], {
+        status: "FILTERED",
+        reason: "no subscription wants this message",
+      });
+    if (!ok) return; // taken meanwhile (an operator skip): nothing was written
+    this.#processed++;
+    this.#lastActivityAt = clock.now();
+    for (const d of deliveries) this.#o.notify(d.queue);
+    log.debug("inbound.routed", {
+      actor: this.id,
+      messageId: record.id,
+      to: deliveries.map((d) => d.destinationId),
+    });
+  }
+
+  /** Pause, resume, retry (no-op here: nothing waits) or skip the head. */
+  async command(command: ActorCommand, by: string, reason: string): Promise<CommandResult> {
+    const { store, clock } = this.#o;
+    if (command === "pause" || command === "resume") {
+      this.#control = { paused: command === "pause", by, reason, at: clock.now() };
+      await store.setControl(this.id, this.#control);
+      this.#wake.wake();
+      return { ok: true, message: command === "pause" ? "paused" : "resumed" };
+    }
+    if (command === "retry") return { ok: false, message: "an inbound actor has no retry waiting" };
+    const [head] = await store.peek(this.id);
+    if (!head) return { ok: false, message: "the queue is empty" };
+    const moved = await store.deadLetter(head, by, reason);
+    return moved
+      ? { ok: true, message: `message ${head.entry.messageId} moved to the dead-letter list` }
+      : { ok: false, message: "the head changed meanwhile; look again" };
+  }
+
+  /** A snapshot for the admin endpoint. */
+  async status(): Promise<ActorStatus> {
+    const { store, clock } = this.#o;
+    const [depth, [head]] = await Promise.all([store.depth(this.id), store.peek(this.id)]);
+    const control = this.#control ?? await store.getControl(this.id);
+    const status: ActorStatus = {
+      id: this.id,
+      kind: this.kind,
+      state: this.#state,
+      queueDepth: depth,
+    };
+    if (head) status.oldestAgeMs = Math.max(0, clock.now() - head.entry.enqueuedAt);
+    if (this.#lastActivityAt !== undefined) status.lastActivityAt = this.#lastActivityAt;
+    if (this.#lastError !== undefined) status.lastError = this.#lastError;
+    if (control.paused) {
+      status.paused = {
+        ...(control.by ? { by: control.by } : {}),
+        ...(control.reason ? { reason: control.reason } : {}),
+      };
+    }
+    status.detail = { processed: this.#processed };
+    return status;
+  }
+}

@@ -1,0 +1,183 @@
+/**
+ * The communication step for MLLP: identify the sender, read MSH, store the message durably
+ * (group commit, dedupe by integration + MSH-10), and only then acknowledge. Every failure gets a
+ * negative ACK that says why, and a log line.
+ * @module
+ */
+
+import {
+  buildAck,
+  buildNakForUnparsable,
+  type Hl7Message,
+  tryParseHl7,
+} from "../../codecs/hl7v2/mod.ts";
+import type { Config, IntegrationConfig } from "../config/mod.ts";
+import type { Logger } from "../runtime/log.ts";
+import type { Store } from "../store/store.ts";
+import { inboundActorId } from "./identities.ts";
+import type { InboxReply, MllpInbox, ReceivedFrame } from "./inbox.ts";
+import { PeerDirectory } from "./peers.ts";
+import { decodeHl7Bytes } from "./decode.ts";
+
+/** What the intake needs. */
+export interface MllpIntakeOptions {
+  config: Config;
+  store: Store;
+  log: Logger;
+  /** Wakes the inbound actor once its queue has a new message. */
+  notify(actorId: string): void;
+}
+
+const encoder = new TextEncoder();
+
+/** See the module doc. */
+export class MllpIntake implements MllpInbox {
+  readonly #o: MllpIntakeOptions;
+  readonly #peers: PeerDirectory;
+  /** Largest frame accepted (config `limits.maxHl7Bytes`). */
+  readonly maxFrameBytes: number;
+
+  /** An intake for the integrations of `options.config`. */
+  constructor(options: MllpIntakeOptions) {
+    this.#o = options;
+    this.#peers = new PeerDirectory(options.config.integrations);
+    this.maxFrameBytes = options.config.limits.maxHl7Bytes;
+  }
+
+  /** The local ports MLLP integrations listen on. */
+  get ports(): number[] {
+    return this.#peers.ports;
+  }
+
+  /** Idle timeout of the integration that claims the peer (10 minutes when none does). */
+  idleTimeoutMs(localPort: number, peerIp: string): number {
+    const claim = this.#peers.claim(localPort, peerIp);
+    const list = claim.kind === "one"
+      ? [claim.integration]
+      : claim.kind === "by-facility"
+      ? claim.candidates
+      : [];
+    const seconds = Math.max(600, ...list.map((i) => i.mllp?.idleTimeoutSeconds ?? 0));
+    return (list.length ? Math.max(...list.map((i) => i.mllp!.idleTimeoutSeconds)) : seconds) *
+      1000;
+  }
+
+  /** AR for a frame over the limit. */
+  oversize(info: { localPort: number; peerIp: string; size: number; limit: number }): Uint8Array {
+    const reason = `message larger than the limit of ${info.limit} bytes; connection closed`;
+    this.#o.log.warn("mllp.oversize", {
+      port: info.localPort,
+      peer: info.peerIp,
+      size: info.size,
+      limit: info.limit,
+    });
+    return encoder.encode(buildNakForUnparsable({ reason, errorCode: "104" }).encode());
+  }
+
+  /** Handles one frame; see the module doc. */
+  async receive(frame: ReceivedFrame): Promise<InboxReply> {
+    const { log } = this.#o;
+    const where = { port: frame.localPort, peer: frame.peerIp, connection: frame.connection };
+    const text = this.#decode(frame.payload);
+    const parsed = tryParseHl7(text);
+    if (!parsed.ok) {
+      log.warn("mllp.unreadable", { ...where, reason: parsed.error.message });
+      return this.#nak(`cannot read the message: ${parsed.error.message}`, text);
+    }
+    const msg = parsed.message;
+    const integration = this.#identify(frame, msg);
+    if (typeof integration === "string") {
+      log.warn("mllp.unknown-sender", { ...where, reason: integration });
+      return { ...this.#nak(integration, text), close: true };
+    }
+    const enhanced = integration.mllp?.ackMode === "enhanced";
+    const controlId = msg.controlId;
+    if (!controlId) {
+      log.warn("mllp.no-control-id", { ...where, integration: integration.id });
+      return this.#reply(
+        msg,
+        enhanced ? "CR" : "AR",
+        "MSH-10 (message control id) is empty",
+        "101",
+      );
+    }
+    const ack = buildAck(msg, { code: enhanced ? "CA" : "AA" }).encode();
+    const queue = inboundActorId(frame.localPort, frame.peerIp);
+    try {
+      const result = await this.#o.store.accept({
+        queue,
+        origin: { kind: "integration", id: integration.id, peer: frame.peerIp },
+        payload: frame.payload,
+        contentType: "application/hl7-v2",
+        controlId,
+        messageType: [msg.messageType, msg.triggerEvent].filter(Boolean).join("^"),
+        dedupe: {
+          scope: integration.id,
+          key: controlId,
+          ack,
+          windowMs: this.#o.config.limits.dedupeWindowSeconds * 1000,
+        },
+        log: {
+          type: "RECEIVE",
+          integrationId: integration.id,
+          environment: integration.environment,
+        },
+      });
+      if (result.status === "duplicate") {
+        log.info("mllp.duplicate", {
+          ...where,
+          integration: integration.id,
+          controlId,
+          messageId: result.messageId,
+        });
+        return { reply: encoder.encode(result.ack) };
+      }
+      log.debug("mllp.accepted", {
+        ...where,
+        integration: integration.id,
+        controlId,
+        messageId: result.messageId,
+      });
+    } catch (error) {
+      log.error("mllp.store-failed", { ...where, integration: integration.id, controlId, error });
+      const reason = `could not store the message: ${
+        error instanceof Error ? error.message : error
+      }`;
+      return this.#reply(msg, enhanced ? "CE" : "AE", reason, "207");
+    }
+    this.#o.notify(queue);
+    return { reply: encoder.encode(ack) };
+  }
+
+  #identify(frame: ReceivedFrame, msg: Hl7Message): IntegrationConfig | string {
+    const claim = this.#peers.claim(frame.localPort, frame.peerIp);
+    if (claim.kind === "none") {
+      return `no integration accepts messages from ${frame.peerIp} on port ${frame.localPort}`;
+    }
+    if (claim.kind === "one") return claim.integration;
+    const facility = msg.get("MSH-4.1");
+    return PeerDirectory.byFacility(claim.candidates, facility) ??
+      `no integration accepts sending facility ${
+        JSON.stringify(facility ?? "")
+      } from ${frame.peerIp} on port ${frame.localPort}`;
+  }
+
+  #reply(
+    msg: Hl7Message,
+    code: "AR" | "AE" | "CR" | "CE",
+    text: string,
+    errorCode: string,
+  ): InboxReply {
+    return {
+      reply: encoder.encode(buildAck(msg, { code, error: { code: errorCode, text } }).encode()),
+    };
+  }
+
+  #nak(reason: string, raw: string): InboxReply {
+    return { reply: encoder.encode(buildNakForUnparsable({ reason, raw }).encode()) };
+  }
+
+  #decode(payload: Uint8Array): string {
+    return decodeHl7Bytes(payload, this.#o.config.limits.fallbackCharset);
+  }
+}

@@ -1,0 +1,79 @@
+/**
+ * What every actor is to the router: an identity, a loop that runs while it is active, a way to
+ * be woken, operator commands, and a status snapshot for the admin endpoint.
+ * @module
+ */
+
+/** The states shown to operators. */
+export type ActorState =
+  | "idle"
+  | "connecting"
+  | "sending"
+  | "awaiting-ack"
+  | "backoff"
+  | "paused"
+  | "processing"
+  | "stopped";
+
+/** An actor's status as the admin endpoint shows it. */
+export interface ActorStatus {
+  id: string;
+  kind: string;
+  state: ActorState;
+  queueDepth: number;
+  /** Age in ms of the oldest queued message, if any. */
+  oldestAgeMs?: number;
+  inFlight?: { messageId: string; logId: string; attempts: number };
+  nextRetryAt?: number;
+  lastActivityAt?: number;
+  lastError?: string;
+  /** For actors with a connection: whether its socket is open. */
+  socket?: "open" | "closed";
+  paused?: { by?: string; reason?: string; at?: number };
+  restarts?: number;
+  /** Anything particular to the kind (e.g. the peer address). */
+  detail?: Record<string, unknown>;
+}
+
+/** Operator commands. */
+export type ActorCommand = "pause" | "resume" | "retry" | "skip";
+
+/** The outcome of an operator command. */
+export interface CommandResult {
+  ok: boolean;
+  message: string;
+}
+
+/** An actor as the router runs it. */
+export interface Actor {
+  readonly id: string;
+  readonly kind: string;
+  /**
+   * Runs until `signal` aborts (resolve), the actor has been idle long enough to deactivate
+   * (resolve), or it crashes (reject: the router restarts it with backoff).
+   */
+  run(signal: AbortSignal): Promise<void>;
+  /** New work may be waiting: wake up if sleeping. */
+  notify(): void;
+  /** A snapshot for the admin endpoint. */
+  status(): Promise<ActorStatus>;
+  /** Carries out an operator command. */
+  command(command: ActorCommand, by: string, reason: string): Promise<CommandResult>;
+}
+
+/** Wakes a sleeping loop; a wake that comes while the loop is busy is remembered. */
+export class Wakeup {
+  #controller = new AbortController();
+
+  /** Wakes the current wait, or the next one if none is under way. */
+  wake(): void {
+    this.#controller.abort();
+  }
+
+  /** The signal for the next wait: already aborted once if a wake came since the last wait. */
+  signal(): AbortSignal {
+    const signal = this.#controller.signal;
+    if (signal.aborted) this.#controller = new AbortController();
+    return signal;
+  }
+}

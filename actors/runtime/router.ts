@@ -1,0 +1,227 @@
+/**
+ * The router: activates actors on their first message or at start when their queue is not empty,
+ * supervises them one-for-one (a crash restarts that actor with backoff; no other actor notices),
+ * lets idle ones deactivate, holds their leases, and answers inspection and operator commands.
+ * @module
+ */
+
+import type { Actor, ActorCommand, ActorStatus, CommandResult } from "./actor.ts";
+import { type Clock, systemClock } from "./clock.ts";
+import type { Leases } from "./lease.ts";
+import type { Logger } from "./log.ts";
+import type { Store } from "../store/store.ts";
+
+/** Makes the actor for an identity, or `undefined` if the identity is unknown. */
+export type ActorFactory = (id: string) => Actor | undefined;
+
+/** What the router needs. */
+export interface RouterOptions {
+  store: Store;
+  factory: ActorFactory;
+  log: Logger;
+  /** Every identity the config defines (shown by inspection even while inactive). */
+  knownIds?: () => Iterable<string>;
+  leases?: Leases;
+  clock?: Clock;
+  /** How often to look for queues written by other processes, default 1 s; 0 disables. */
+  pollMs?: number;
+  /** Restart backoff bounds in ms, default 100 ms doubling to 30 s. */
+  restartBaseMs?: number;
+  restartMaxMs?: number;
+}
+
+interface Activation {
+  actor: Actor;
+  abort: AbortController;
+  done: Promise<void>;
+  restarts: number;
+  lastCrash?: string;
+}
+
+/** See the module doc. */
+export class Router {
+  readonly #o: RouterOptions;
+  readonly #clock: Clock;
+  readonly #active = new Map<string, Activation>();
+  readonly #restarts = new Map<string, number>();
+  readonly #stopping = new AbortController();
+  #background: Promise<void>[] = [];
+
+  /** A router over `options.store`; call {@link start} to restore queues. */
+  constructor(options: RouterOptions) {
+    this.#o = options;
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  /** Activates every actor whose queue holds messages, and starts the background loops. */
+  async start(): Promise<void> {
+    await this.#restore();
+    const poll = this.#o.pollMs ?? 1000;
+    if (poll > 0) this.#background.push(this.#loop(poll, () => this.#restore()));
+    const leases = this.#o.leases;
+    if (leases) this.#background.push(this.#loop(leases.renewEveryMs, () => this.#renewLeases()));
+  }
+
+  /** Wakes (activating if needed) the actor `id`: new work is in its queue. */
+  notify(id: string): void {
+    const a = this.#active.get(id);
+    if (a) a.actor.notify();
+    else void this.activate(id);
+  }
+
+  /** Activates `id` if it is not already active; false if unknown or leased elsewhere. */
+  async activate(id: string): Promise<boolean> {
+    if (this.#active.has(id)) return true;
+    if (this.#stopping.signal.aborted) return false;
+    const actor = this.#o.factory(id);
+    if (!actor) return false;
+    if (this.#o.leases && !(await this.#o.leases.acquire(id))) return false;
+    if (this.#active.has(id)) return true; // activated while the lease was being taken
+    const abort = new AbortController();
+    const activation: Activation = {
+      actor,
+      abort,
+      done: Promise.resolve(),
+      restarts: this.#restarts.get(id) ?? 0,
+    };
+    this.#active.set(id, activation);
+    activation.done = this.#supervise(id, activation);
+    return true;
+  }
+
+  async #supervise(id: string, a: Activation): Promise<void> {
+    const base = this.#o.restartBaseMs ?? 100;
+    const max = this.#o.restartMaxMs ?? 30_000;
+    let crashes = 0;
+    while (!a.abort.signal.aborted) {
+      try {
+        await a.actor.run(a.abort.signal);
+        break;
+      } catch (error) {
+        crashes++;
+        a.restarts++;
+        this.#restarts.set(id, a.restarts);
+        a.lastCrash = error instanceof Error ? error.message : String(error);
+        const delay = Math.min(max, base * 2 ** (crashes - 1));
+        this.#o.log.error("actor.crashed", {
+          actor: id,
+          error,
+          restartInMs: delay,
+          restarts: a.restarts,
+        });
+        await this.#clock.sleep(delay, a.abort.signal);
+        if (a.abort.signal.aborted) break;
+        // A fresh instance: whatever state the crash left in memory is not trusted; KV is.
+        a.actor = this.#o.factory(id) ?? a.actor;
+      }
+    }
+    this.#active.delete(id);
+    await this.#o.leases?.release(id).catch(() => {});
+    this.#o.log.debug("actor.deactivated", { actor: id });
+  }
+
+  /** Stops every actor and waits for them; releases their leases. */
+  async stop(): Promise<void> {
+    this.#stopping.abort();
+    const all = [...this.#active.values()];
+    for (const a of all) a.abort.abort();
+    await Promise.all(all.map((a) => a.done));
+    await Promise.all(this.#background);
+  }
+
+  /** Ids of the active actors. */
+  get activeIds(): string[] {
+    return [...this.#active.keys()];
+  }
+
+  /** The actor instance for `id`, activating it (used by transports that hand it work). */
+  async get(id: string): Promise<Actor | undefined> {
+    await this.activate(id);
+    return this.#active.get(id)?.actor;
+  }
+
+  /** Status of one actor, active or not; undefined if the identity is unknown. */
+  async status(id: string): Promise<ActorStatus | undefined> {
+    const a = this.#active.get(id);
+    if (a) {
+      return {
+        ...(await a.actor.status()),
+        restarts: a.restarts,
+        ...(a.lastCrash ? { lastError: a.lastCrash } : {}),
+      };
+    }
+    const actor = this.#o.factory(id);
+    if (!actor) return undefined;
+    // Inactive: its queue and pause state are in KV; the actor object is built only to describe.
+    return {
+      ...(await actor.status()),
+      state: (await this.#o.store.getControl(id)).paused ? "paused" : "idle",
+    };
+  }
+
+  /** Status of every known or active actor. */
+  async statuses(): Promise<ActorStatus[]> {
+    const ids = new Set<string>([...this.#o.knownIds?.() ?? [], ...this.#active.keys()]);
+    for (const q of (await this.#o.store.nonEmptyQueues()).keys()) {
+      if (this.#o.factory(q)) ids.add(q);
+    }
+    const out: ActorStatus[] = [];
+    for (const id of [...ids].sort()) {
+      const s = await this.status(id);
+      if (s) out.push(s);
+    }
+    return out;
+  }
+
+  /** Runs an operator command on `id`, activating it first. */
+  async command(
+    id: string,
+    command: ActorCommand,
+    by: string,
+    reason: string,
+  ): Promise<CommandResult | undefined> {
+    const actor = await this.get(id);
+    if (!actor) {
+      if (!this.#o.factory(id)) return undefined;
+      return { ok: false, message: `actor ${id} is active on another node` };
+    }
+    const result = await actor.command(command, by, reason);
+    this.#o.log.info("actor.command", {
+      actor: id,
+      command,
+      by,
+      reason,
+      ok: result.ok,
+      result: result.message,
+    });
+    return result;
+  }
+
+  async #restore(): Promise<void> {
+    for (const [id] of await this.#o.store.nonEmptyQueues()) {
+      if (!this.#active.has(id)) await this.activate(id);
+    }
+  }
+
+  async #renewLeases(): Promise<void> {
+    for (const [id, a] of this.#active) {
+      if (!(await this.#o.leases!.acquire(id))) {
+        this.#o.log.warn("actor.lease-lost", { actor: id });
+        a.abort.abort();
+      }
+    }
+  }
+
+  async #loop(everyMs: number, fn: () => Promise<void>): Promise<void> {
+    const signal = this.#stopping.signal;
+    while (!signal.aborted) {
+      await this.#clock.sleep(everyMs, signal);
+      if (signal.aborted) break;
+      try {
+        await fn();
+      } catch (error) {
+        this.#o.log.warn("router.background-failed", { error });
+      }
+    }
+  }
+}

@@ -1,0 +1,229 @@
+/**
+ * The engine's command line: `serve --config FILE`, `check FILE`, `send HOST:PORT FILE...`,
+ * `listen PORT`. Wiring only: everything it starts lives in actors/ and transports/.
+ * @module
+ */
+
+import { Hono } from "hono";
+import { type Config, formatProblems, loadConfigFile, Secret } from "./actors/config/mod.ts";
+import { Engine } from "./actors/engine/engine.ts";
+import { createLogger, type Level, type Logger } from "./actors/runtime/log.ts";
+import { createAdminApp } from "./transports/http/mod.ts";
+import { socketMllpConnector } from "./transports/mllp/client.ts";
+import { listen } from "./transports/mllp/listen.ts";
+import { sendFiles } from "./transports/mllp/send.ts";
+import { type MllpServer, serveMllp } from "./transports/mllp/server.ts";
+
+const USAGE = `usage:
+  main.ts serve --config FILE [--log-level debug|info|warn|error]
+  main.ts check FILE
+  main.ts send HOST:PORT FILE... [--timeout SECONDS]
+  main.ts listen PORT [--reply AA|AE|AR] [--hostname ADDR]`;
+
+function out(line: string): void {
+  Deno.stdout.writeSync(new TextEncoder().encode(line + "\n"));
+}
+
+function fail(message: string, code = 2): never {
+  Deno.stderr.writeSync(new TextEncoder().encode(message + "\n"));
+  Deno.exit(code);
+}
+
+/** Splits `--name value` options from positional arguments. */
+function parseArgs(args: string[]): { positional: string[]; flags: Map<string, string> } {
+  const positional: string[] = [];
+  const flags = new Map<string, string>();
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    if (a.startsWith("--")) {
+      const eq = a.indexOf("=");
+      if (eq > 0) flags.set(a.slice(2, eq), a.slice(eq + 1));
+      else {
+        const value = args[i + 1];
+        if (value === undefined || value.startsWith("--")) {
+          fail(`option ${a} needs a value\n${USAGE}`);
+        }
+        flags.set(a.slice(2), value);
+        i++;
+      }
+    } else positional.push(a);
+  }
+  return { positional, flags };
+}
+
+async function check(file: string): Promise<void> {
+  const result = await loadConfigFile(file);
+  if (!result.ok) fail(formatProblems(file, result.problems), 1);
+  const c = result.config;
+  out(
+    `${file}: valid (${c.integrations.length} integrations, ${c.destinations.length} destinations, ${c.subscriptions.length} subscriptions)`,
+  );
+}
+
+/** The admin token: configured, or generated once into the KV folder (never printed). */
+async function adminToken(config: Config, log: Logger): Promise<Secret> {
+  if (config.admin.token) return config.admin.token;
+  const dir = /^https?:|^:memory:$/.test(config.kv.path)
+    ? "./data"
+    : config.kv.path.slice(0, Math.max(config.kv.path.lastIndexOf("/"), 0)) || ".";
+  const path = `${dir}/admin.token`;
+  try {
+    const existing = (await Deno.readTextFile(path)).trim();
+    if (existing) {
+      log.info("admin.token", { from: path });
+      return new Secret(existing, `file:${path}`);
+    }
+  } catch { /* not there yet */ }
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  const token = Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.writeTextFile(path, token + "\n", { mode: 0o600 });
+  log.info("admin.token-generated", {
+    file: path,
+    hint: "send it as Authorization: Bearer <token>",
+  });
+  return new Secret(token, `file:${path}`);
+}
+
+async function serve(file: string, level: Level): Promise<void> {
+  const log = createLogger({ level });
+  const result = await loadConfigFile(file);
+  if (!result.ok) fail(formatProblems(file, result.problems), 1);
+  const config = result.config;
+  const engine = await Engine.start({ config, log, mllpConnector: socketMllpConnector });
+  const servers: MllpServer[] = [];
+  try {
+    for (const port of engine.intake.ports) {
+      const l = config.listeners.find((x) => x.port === port);
+      servers.push(serveMllp({
+        port,
+        hostname: l?.hostname ?? "0.0.0.0",
+        ...(l?.tls ? { tls: { cert: l.tls.cert.reveal(), key: l.tls.key.reveal() } } : {}),
+        inbox: engine.intake,
+        log,
+      }));
+    }
+  } catch (error) {
+    await engine.stop();
+    fail(`cannot listen: ${error instanceof Error ? error.message : error}`, 1);
+  }
+  const app = new Hono();
+  app.get("/healthz", (c) => c.json({ status: "ok", node: config.node.id }));
+  app.get("/metrics", async (c) => {
+    const actors = await engine.router.statuses();
+    const lines = [
+      "# TYPE engine_queue_depth gauge",
+      ...actors.map((a) => `engine_queue_depth{actor="${a.id}",kind="${a.kind}"} ${a.queueDepth}`),
+      "# TYPE engine_kv_commits_total counter",
+      `engine_kv_commits_total ${engine.store.commitStats.batches}`,
+      "# TYPE engine_kv_writes_total counter",
+      `engine_kv_writes_total ${engine.store.commitStats.writes}`,
+      "# TYPE engine_mllp_connections gauge",
+      ...servers.map((s) => `engine_mllp_connections{port="${s.port}"} ${s.connections}`),
+    ];
+    return c.text(lines.join("\n") + "\n", 200, { "content-type": "text/plain; version=0.0.4" });
+  });
+  const token = await adminToken(config, log);
+  app.route("/", createAdminApp({ router: engine.router, store: engine.store, token, log }));
+  const tls = config.http.tls;
+  const http = Deno.serve({
+    port: config.http.port,
+    hostname: config.http.hostname,
+    ...(tls ? { cert: tls.cert.reveal(), key: tls.key.reveal() } : {}),
+    onListen: ({ port, hostname }) =>
+      log.info("http.listening", { hostname, port, tls: tls !== undefined }),
+  }, app.fetch);
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info("engine.stopping", { signal });
+    await http.shutdown();
+    await Promise.all(servers.map((s) => s.close()));
+    await engine.stop();
+    Deno.exit(0);
+  };
+  Deno.addSignalListener("SIGINT", () => void stop("SIGINT"));
+  Deno.addSignalListener("SIGTERM", () => void stop("SIGTERM"));
+}
+
+async function send(target: string, files: string[], timeoutSeconds: number): Promise<void> {
+  const m = /^(.+):(\d+)$/.exec(target);
+  if (!m) fail(`send: expected HOST:PORT, got ${JSON.stringify(target)}\n${USAGE}`);
+  if (files.length === 0) fail(`send: name at least one file\n${USAGE}`);
+  let bad = 0;
+  try {
+    const results = await sendFiles({
+      host: m[1]!.replace(/^\[|\]$/g, ""),
+      port: Number(m[2]),
+      files,
+      timeoutMs: timeoutSeconds * 1000,
+      onResult: (r) => {
+        const ok = r.code === "AA" || r.code === "CA";
+        if (!ok) bad++;
+        out(`${r.file} #${r.index} ${r.controlId ?? "(no MSH-10)"}: ${r.code}`);
+        if (r.ack) out("  " + r.ack.replace(/\r\n?|\n/g, "\n  ").trimEnd());
+      },
+    });
+    if (results.length === 0) bad++;
+  } catch (error) {
+    fail(`send: ${error instanceof Error ? error.message : error}`, 1);
+  }
+  if (bad > 0) Deno.exit(1);
+}
+
+async function main(args: string[]): Promise<void> {
+  const [command, ...rest] = args;
+  const { positional, flags } = parseArgs(rest);
+  switch (command) {
+    case "serve": {
+      const file = flags.get("config") ?? positional[0];
+      if (!file) fail(`serve: --config FILE is required\n${USAGE}`);
+      const level = (flags.get("log-level") ?? "info") as Level;
+      if (!["debug", "info", "warn", "error"].includes(level)) {
+        fail(`serve: unknown --log-level ${level}`);
+      }
+      return await serve(file, level);
+    }
+    case "check": {
+      const file = positional[0] ?? flags.get("config");
+      if (!file) fail(`check: name the config file\n${USAGE}`);
+      return await check(file);
+    }
+    case "send": {
+      const timeout = Number(flags.get("timeout") ?? 30);
+      if (!(timeout > 0)) fail("send: --timeout must be a positive number of seconds");
+      return await send(positional[0] ?? "", positional.slice(1), timeout);
+    }
+    case "listen": {
+      const port = Number(positional[0]);
+      if (!Number.isInteger(port) || port < 1 || port > 65535) {
+        fail(`listen: expected a port number\n${USAGE}`);
+      }
+      const reply = (flags.get("reply") ?? "AA").toUpperCase();
+      if (reply !== "AA" && reply !== "AE" && reply !== "AR") {
+        fail("listen: --reply must be AA, AE or AR");
+      }
+      listen({
+        port,
+        reply,
+        ...(flags.get("hostname") ? { hostname: flags.get("hostname")! } : {}),
+        print: out,
+        log: createLogger({ level: "info" }),
+      });
+      out(`listening for MLLP on port ${port}, answering ${reply}`);
+      return;
+    }
+    case "help":
+    case "--help":
+    case "-h":
+    case undefined:
+      out(USAGE);
+      return;
+    default:
+      fail(`unknown command ${JSON.stringify(command)}\n${USAGE}`);
+  }
+}
+
+if (import.meta.main) await main(Deno.args);

@@ -1,0 +1,79 @@
+import assert from "node:assert/strict";
+import { Hl7Message } from "@medplum/core";
+import { Hl7Client, Hl7Server } from "@medplum/hl7";
+import { parseConfig } from "../../../actors/config/mod.ts";
+import { Engine } from "../../../actors/engine/engine.ts";
+import { memoryLogger } from "../../../actors/runtime/log.ts";
+import { listLogs } from "../../../actors/store/mod.ts";
+import { socketMllpConnector } from "../../../transports/mllp/client.ts";
+import { serveMllp } from "../../../transports/mllp/server.ts";
+import { adt, freePort, waitFor } from "../../helpers/net.ts";
+
+function engineConfig(kvPath: string, inPort: number, outPort: number) {
+  const result = parseConfig({
+    node: { id: "test" },
+    kv: { path: kvPath },
+    environments: [{ id: "dev", type: "development" }],
+    integrations: [{
+      id: "feed",
+      environment: "dev",
+      mllp: { port: inPort, allowedIps: ["127.0.0.1"] },
+    }],
+    destinations: [{ id: "ehr", environment: "dev", mllp: { host: "127.0.0.1", port: outPort } }],
+    subscriptions: [{ from: { integration: "feed" }, to: ["ehr"] }],
+  }, { env: () => undefined, readFile: () => new Error("none") });
+  assert.ok(result.ok, JSON.stringify(!result.ok && result.problems));
+  return result.config;
+}
+
+Deno.test("engine carries MLLP in to an Hl7Server out, in order, every message logged", async () => {
+  const dir = await Deno.makeTempDir();
+  const inPort = freePort();
+  const outPort = freePort();
+  const received: string[] = [];
+  const receiver = new Hl7Server((connection) => {
+    connection.addEventListener("message", ({ message }) => {
+      received.push(message.getSegment("MSH")?.getField(10)?.toString() ?? "?");
+      connection.send(message.buildAck());
+    });
+  });
+  await receiver.start(outPort);
+  const log = memoryLogger();
+  const engine = await Engine.start({
+    config: engineConfig(`${dir}/engine.kv`, inPort, outPort),
+    log,
+    mllpConnector: socketMllpConnector,
+    pollMs: 50,
+  });
+  const listener = serveMllp({ port: inPort, hostname: "127.0.0.1", inbox: engine.intake, log });
+  const client = new Hl7Client({ host: "127.0.0.1", port: inPort });
+  try {
+    const ids = Array.from({ length: 30 }, (_, i) => `CTRL${String(i).padStart(3, "0")}`);
+    for (const id of ids) {
+      const ack = await client.sendAndWait(Hl7Message.parse(adt(id)));
+      assert.equal(ack.getSegment("MSA")?.getField(1)?.toString(), "AA");
+      assert.equal(ack.getSegment("MSA")?.getField(2)?.toString(), id);
+    }
+    await waitFor("all messages delivered", () => received.length >= ids.length);
+    assert.deepEqual(received, ids);
+    await waitFor("logs settled", async () => {
+      const { logs } = await listLogs(engine.store.kv, {
+        type: "SEND",
+        status: "SUCCEEDED",
+        limit: 500,
+      });
+      return logs.length === ids.length;
+    });
+    const receives = await listLogs(engine.store.kv, { type: "RECEIVE", limit: 500 });
+    assert.equal(receives.logs.length, ids.length);
+    assert.ok(receives.logs.every((l) => l.status === "SUCCEEDED"));
+    const status = await engine.router.status(`mllp-out:127.0.0.1:${outPort}`);
+    assert.equal(status?.queueDepth, 0);
+    assert.equal(status?.socket, "open");
+  } finally {
+    await client.close();
+    await listener.close();
+    await engine.stop();
+    await receiver.stop({ forceDrainTimeoutMs: 100 });
+  }
+});

@@ -1,0 +1,32 @@
+/** Test helpers for sockets on loopback. */
+
+/** A TCP port that was free a moment ago on 127.0.0.1. */
+export function freePort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
+/** Polls `check` every 10 ms until it returns true, or fails after `timeoutMs`. */
+export async function waitFor(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** An ADT^A01 with the given control id. */
+export function adt(controlId: string, extra = ""): string {
+  return [
+    `MSH|^~\\&|EPIC|HOSP|ENGINE|CLINIC|20240315123000||ADT^A01^ADT_A01|${controlId}|P|2.5.1|||AL|NE`,
+    "EVN|A01|20240315123000",
+    `PID|1||${controlId}^^^HOSP^MR||DOE^JANE${extra}||19800101|F`,
+    "PV1|1|I|4WEST^412^B",
+  ].join("\r");
+}

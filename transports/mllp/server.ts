@@ -1,0 +1,175 @@
+/**
+ * MLLP listeners: accept connections, decode frames, hand each to the engine's inbox in order and
+ * write its answer back in the same order. Stray bytes are skipped and counted; an over-size frame
+ * is answered and the connection closed; a silent connection is closed after its idle timeout,
+ * once everything received has been answered.
+ * @module
+ */
+
+import { encodeMllp, MllpDecoder } from "../../codecs/mllp/mod.ts";
+import type { MllpInbox } from "../../actors/engine/inbox.ts";
+import type { Logger } from "../../actors/runtime/log.ts";
+
+/** Where and how to listen. */
+export interface MllpServerOptions {
+  port: number;
+  hostname?: string;
+  /** PEM certificate and key: TLS 1.2+ when set. */
+  tls?: { cert: string; key: string };
+  inbox: MllpInbox;
+  log: Logger;
+}
+
+/** A running listener. */
+export interface MllpServer {
+  /** The bound port (useful with port 0). */
+  readonly port: number;
+  /** Connections currently open. */
+  readonly connections: number;
+  /** Stops accepting and closes every connection. */
+  close(): Promise<void>;
+}
+
+let connectionCounter = 0;
+
+/** Starts a listener; see the module doc. */
+export function serveMllp(options: MllpServerOptions): MllpServer {
+  const { inbox, log } = options;
+  const hostname = options.hostname ?? "0.0.0.0";
+  const listener: Deno.Listener = options.tls
+    ? Deno.listenTls({ port: options.port, hostname, cert: options.tls.cert, key: options.tls.key })
+    : Deno.listen({ port: options.port, hostname });
+  const port = (listener.addr as Deno.NetAddr).port;
+  const open = new Set<Deno.Conn>();
+  const handlers = new Set<Promise<void>>();
+
+  const acceptLoop = (async () => {
+    try {
+      for await (const conn of listener) {
+        open.add(conn);
+        const h = handle(conn, port, inbox, log).finally(() => {
+          open.delete(conn);
+          handlers.delete(h);
+        });
+        handlers.add(h);
+      }
+    } catch (error) {
+      if (!(error instanceof Deno.errors.BadResource)) {
+        log.error("mllp.listener-failed", { port, error });
+      }
+    }
+  })();
+  log.info("mllp.listening", { port, hostname, tls: options.tls !== undefined });
+
+  return {
+    port,
+    get connections() {
+      return open.size;
+    },
+    async close() {
+      try {
+        listener.close();
+      } catch { /* already closed */ }
+      for (const c of open) {
+        try {
+          c.close();
+        } catch { /* already closed */ }
+      }
+      await acceptLoop;
+      await Promise.allSettled([...handlers]);
+    },
+  };
+}
+
+async function handle(
+  conn: Deno.Conn,
+  localPort: number,
+  inbox: MllpInbox,
+  log: Logger,
+): Promise<void> {
+  const peer = conn.remoteAddr as Deno.NetAddr;
+  const peerIp = peer.hostname;
+  const connection = `c${++connectionCounter}@${peerIp}:${peer.port}`;
+  if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
+  const decoder = new MllpDecoder({ maxFrameBytes: inbox.maxFrameBytes });
+  const idleMs = inbox.idleTimeoutMs(localPort, peerIp);
+  let closing = false;
+  let idleTimer: ReturnType<typeof setTimeout> | undefined;
+  const closeConn = () => {
+    closing = true;
+    clearTimeout(idleTimer);
+    try {
+      conn.close();
+    } catch { /* already closed */ }
+  };
+  const armIdle = () => {
+    clearTimeout(idleTimer);
+    idleTimer = setTimeout(() => {
+      log.info("mllp.idle-close", { port: localPort, peer: peerIp, connection, idleMs });
+      // Answer what was received before closing: the chain below finishes first.
+      void chain.then(closeConn);
+    }, idleMs);
+  };
+  // Frames are answered strictly in arrival order, one after another.
+  let chain: Promise<void> = Promise.resolve();
+  const write = async (bytes: Uint8Array) => {
+    const frame = encodeMllp(bytes);
+    let off = 0;
+    while (off < frame.length) off += await conn.write(frame.subarray(off));
+  };
+  let skipped = 0;
+  log.debug("mllp.connection-opened", { port: localPort, peer: peerIp, connection });
+  armIdle();
+  const buf = new Uint8Array(64 * 1024);
+  try {
+    while (!closing) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      armIdle();
+      for (const event of decoder.push(buf.subarray(0, n))) {
+        if (event.type === "frame") {
+          const payload = event.payload;
+          chain = chain.then(async () => {
+            if (closing) return;
+            const answer = await inbox.receive({ payload, localPort, peerIp, connection });
+            await write(answer.reply);
+            if (answer.close) closeConn();
+          });
+        } else if (event.type === "skipped") {
+          skipped += event.bytes;
+        } else if (event.type === "oversize") {
+          const reply = inbox.oversize({ localPort, peerIp, size: event.size, limit: event.limit });
+          chain = chain.then(async () => {
+            await write(reply);
+            closeConn();
+          });
+        }
+      }
+    }
+  } catch (error) {
+    if (!closing) {
+      log.warn("mllp.connection-error", { port: localPort, peer: peerIp, connection, error });
+    }
+  }
+  try {
+    await chain;
+  } catch (error) {
+    if (!closing) {
+      log.warn("mllp.reply-failed", { port: localPort, peer: peerIp, connection, error });
+    }
+  }
+  const truncated = decoder.end().find((e) => e.type === "truncated");
+  if (truncated) {
+    log.warn("mllp.truncated-frame", {
+      port: localPort,
+      peer: peerIp,
+      connection,
+      bytes: truncated.bytes,
+    });
+  }
+  if (skipped > 0) {
+    log.warn("mllp.stray-bytes", { port: localPort, peer: peerIp, connection, bytes: skipped });
+  }
+  closeConn();
+  log.debug("mllp.connection-closed", { port: localPort, peer: peerIp, connection });
+}
