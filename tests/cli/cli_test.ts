@@ -1,0 +1,148 @@
+import assert from "node:assert/strict";
+import { freePort } from "../helpers/net.ts";
+
+const root = new URL("../../", import.meta.url).pathname;
+
+async function run(args: string[], env: Record<string, string> = {}) {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "main.ts", ...args],
+    cwd: root,
+    env: { NO_COLOR: "1", ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const dec = new TextDecoder();
+  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+}
+
+function spawn(args: string[]) {
+  return new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "main.ts", ...args],
+    cwd: root,
+    env: { NO_COLOR: "1" },
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+}
+
+async function readUntil(stream: ReadableStream<Uint8Array>, pattern: RegExp, timeoutMs = 15_000) {
+  const reader = stream.getReader();
+  const dec = new TextDecoder();
+  let text = "";
+  const deadline = Date.now() + timeoutMs;
+  try {
+    while (!pattern.test(text)) {
+      if (Date.now() > deadline) throw new Error(`no ${pattern} in output:\n${text}`);
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`output ended without ${pattern}:\n${text}`);
+      text += dec.decode(value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  return text;
+}
+
+Deno.test("check accepts the demo config", async () => {
+  const r = await run(["check", "config/demo.json"]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /config\/demo\.json: valid \(1 integrations, 1 destinations/);
+});
+
+Deno.test("check lists every problem with its JSON path and exits non-zero, without a stack trace", async () => {
+  const dir = await Deno.makeTempDir();
+  const file = `${dir}/bad.json`;
+  await Deno.writeTextFile(
+    file,
+    JSON.stringify({
+      admin: { token: { env: "SURELY_UNSET_TOKEN" } },
+      integrations: [{
+        id: "x",
+        environment: "development",
+        mllp: { port: "9960", allowedIps: [] },
+      }],
+    }),
+  );
+  const r = await run(["check", file]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /\$\.admin\.token: environment variable SURELY_UNSET_TOKEN is not set/);
+  assert.match(r.stderr, /\$\.integrations\[0\]\.mllp\.port: /);
+  assert.match(r.stderr, /\$\.integrations\[0\]\.mllp\.allowedIps: /);
+  assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+});
+
+Deno.test("serve refuses a wrong config with the problem list and no stack trace", async () => {
+  const r = await run(["serve", "--config", "does/not/exist.json"]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /cannot read does\/not\/exist\.json: no such file/);
+  assert.doesNotMatch(r.stderr, /\n\s+at /);
+});
+
+Deno.test("unknown command and bad arguments print usage and exit 2", async () => {
+  const r = await run(["frobnicate"]);
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /usage:/);
+  const s = await run(["send", "nohostport", "x.hl7"]);
+  assert.equal(s.code, 2);
+  assert.match(s.stderr, /expected HOST:PORT/);
+});
+
+Deno.test("send splits a batch file, prints each ACK from listen, and exits non-zero on AE", async () => {
+  const port = freePort();
+  const receiver = spawn(["listen", String(port)]);
+  try {
+    await readUntil(receiver.stdout, /listening for MLLP/);
+    const ok = await run(["send", `127.0.0.1:${port}`, "config/samples/lab_batch.hl7"]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /#1 DEMO0002: AA/);
+    assert.match(ok.stdout, /#2 DEMO0003: AA/);
+  } finally {
+    receiver.kill("SIGTERM");
+    await receiver.status;
+    await receiver.stdout.cancel().catch(() => {});
+    await receiver.stderr.cancel();
+  }
+  const port2 = freePort();
+  const nacker = spawn(["listen", String(port2), "--reply", "AE"]);
+  try {
+    await readUntil(nacker.stdout, /answering AE/);
+    const bad = await run(["send", `127.0.0.1:${port2}`, "config/samples/adt_a01.hl7"]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stdout, /DEMO0001: AE/);
+  } finally {
+    nacker.kill("SIGTERM");
+    await nacker.status;
+    await nacker.stdout.cancel().catch(() => {});
+    await nacker.stderr.cancel();
+  }
+});
+
+Deno.test("send exits non-zero when nobody answers within the timeout", async () => {
+  const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (silent.addr as Deno.NetAddr).port;
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const c of silent) held.push(c);
+  })();
+  try {
+    const r = await run([
+      "send",
+      `127.0.0.1:${port}`,
+      "config/samples/adt_a01.hl7",
+      "--timeout",
+      "0.5",
+    ]);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /DEMO0001: TIMEOUT/);
+  } finally {
+    silent.close();
+    for (const c of held) c.close();
+    await accepting.catch(() => {});
+  }
+});
+
+Deno.test("send reports a refused connection clearly", async () => {
+  const r = await run(["send", `127.0.0.1:${freePort()}`, "config/samples/adt_a01.hl7"]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /send: .*(refused|Connection)/i);
+});
