@@ -66,7 +66,9 @@ export class InboundActor implements Actor {
     const { store, clock } = this.#o;
     const pollMs = this.#o.pollMs ?? 1000;
     const idleLimit = this.#o.idleDeactivateMs ?? 5 * 60_000;
-    this.#control = await store.getControl(this.id);
+    // A command may have arrived while the actor was starting: it wins over what KV held.
+    const stored = await store.getControl(this.id);
+    this.#control ??= stored;
     let idleSince = clock.now();
     while (!signal.aborted) {
       if (this.#control.paused) {

@@ -57,9 +57,9 @@ export class MllpIntake implements MllpInbox {
       : claim.kind === "by-facility"
       ? claim.candidates
       : [];
-    const seconds = Math.max(600, ...list.map((i) => i.mllp?.idleTimeoutSeconds ?? 0));
-    return (list.length ? Math.max(...list.map((i) => i.mllp!.idleTimeoutSeconds)) : seconds) *
-      1000;
+    // An unknown peer still gets the default: it is answered AR and closed on its first message.
+    if (list.length === 0) return 600_000;
+    return Math.max(...list.map((i) => i.mllp!.idleTimeoutSeconds)) * 1000;
   }
 
   /** AR for a frame over the limit. */

@@ -1,0 +1,179 @@
+/**
+ * The admin HTTP endpoint (Hono), everything under `/admin` behind a bearer token: actor status
+ * and operator commands, logs with filters, messages with their payload, dead letters.
+ *
+ * Authentication runs before routing, so an unauthenticated client gets the same 401 for every
+ * path under `/admin`, existing or not. Errors are JSON `{"error": "..."}`; every response carries
+ * `Cache-Control: no-store`.
+ * @module
+ */
+
+import { type Context, Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { HTTPException } from "hono/http-exception";
+import type { ActorCommand, ActorStatus, CommandResult } from "../../actors/runtime/actor.ts";
+import type { Secret } from "../../actors/config/secret.ts";
+import type { Logger } from "../../actors/runtime/log.ts";
+import { listLogs } from "../../actors/store/logs.ts";
+import type { Store } from "../../actors/store/store.ts";
+import { requireBearer } from "./auth.ts";
+import { parseCommandBody, parseLimit, parseLogFilter } from "./params.ts";
+import { actorView, messageView, rawContentType } from "./present.ts";
+
+/** What the admin endpoint needs of the router (the runtime's `Router` provides it). */
+export interface AdminRouter {
+  /** Status of every known or active actor. */
+  statuses(): Promise<ActorStatus[]>;
+  /** Status of one actor; undefined if the identity is unknown. */
+  status(id: string): Promise<ActorStatus | undefined>;
+  /** Runs an operator command; undefined if the identity is unknown. */
+  command(
+    id: string,
+    command: ActorCommand,
+    by: string,
+    reason: string,
+  ): Promise<CommandResult | undefined>;
+}
+
+/** What {@link createAdminApp} is built from. */
+export interface AdminAppOptions {
+  router: AdminRouter;
+  store: Store;
+  /** The bearer token clients must present; must not be empty. */
+  token: Secret;
+  log: Logger;
+  /** The time stamped on actor listings, `Date.now` by default. */
+  now?: () => number;
+}
+
+/** Largest accepted command body. */
+const MAX_BODY = 16 * 1024;
+/** Ids longer than this exist nowhere (and would exceed KV's key size): answered with 404. */
+const MAX_ID = 512;
+
+/**
+ * The admin app. Routes (all need `Authorization: Bearer <token>`, else
+ * `401 {"error":"unauthorized"}` with `WWW-Authenticate: Bearer`):
+ *
+ * - `GET /admin/actors` → `{at, actors: ActorStatusView[]}` (`at`: ms, when the list was made).
+ * - `GET /admin/actors/:id` → `ActorStatusView`, or 404 `{"error":"no actor <id>"}`. Ids may
+ *   contain `:` as is or percent-encoded (`%3A`).
+ * - `POST /admin/actors/:id/{pause,resume,retry,skip}`, optional JSON body `{"by"?, "reason"?}`
+ *   (`by` defaults to `"admin"`; `reason` to `""`, but is required for `skip`) → `CommandResult`
+ *   `{ok, message}`: 200 when ok, 409 when refused, 404 for an unknown actor, 400 for a bad body,
+ *   413 for a body over 16 KiB.
+ * - `GET /admin/actors/:id/dead-letters[?limit=1..500]` → `{actor, deadLetters}` (default 100).
+ * - `GET /admin/logs?status&type&dataModel&eventType&destination&integration&since&until&cursor&limit`
+ *   → `{logs: LogRecord[], next: string | null}` newest first; pass `next` as `cursor` for the
+ *   next page. Times are ISO 8601 with a zone, a date, or ms. Bad values → 400 naming them.
+ * - `GET /admin/logs/:id` → the `LogRecord` (with its attempts), or 404.
+ * - `GET /admin/messages/:id` → `MessageView` (the record without `inline`, plus `receivedAtIso`,
+ *   `encoding`, `payload` and `logs`), or 404. With `?raw=1` the payload bytes themselves, with
+ *   the record's content type.
+ * - Any other path under `/admin` → 404 `{"error":"no route <METHOD> <path>"}` (after auth).
+ */
+export function createAdminApp(options: AdminAppOptions): Hono {
+  const { router, store, log } = options;
+  if (options.token.reveal() === "") {
+    throw new Error(`admin: the token from ${options.token.source} is empty`);
+  }
+  const now = options.now ?? Date.now;
+  const app = new Hono();
+
+  const noStore = async (c: Context, next: () => Promise<void>) => {
+    c.header("Cache-Control", "no-store");
+    await next();
+  };
+  const auth = requireBearer({ token: options.token, log });
+  app.use("/admin", noStore, auth);
+  app.use("/admin/*", noStore, auth);
+
+  app.get("/admin/actors", async (c) => {
+    const actors = (await router.statuses()).map(actorView);
+    return c.json({ at: now(), actors });
+  });
+
+  app.get("/admin/actors/:id", async (c) => {
+    const id = c.req.param("id");
+    const status = id.length <= MAX_ID ? await router.status(id) : undefined;
+    return status ? c.json(actorView(status)) : noActor(c, id);
+  });
+
+  app.get("/admin/actors/:id/dead-letters", async (c) => {
+    const id = c.req.param("id");
+    const limit = parseLimit(c.req.query("limit"), 100);
+    if (!limit.ok) return c.json({ error: limit.error }, 400);
+    if (id.length > MAX_ID || !(await router.status(id))) return noActor(c, id);
+    return c.json({ actor: id, deadLetters: await store.deadLetters(id, limit.value) });
+  });
+
+  app.post(
+    "/admin/actors/:id/:command{pause|resume|retry|skip}",
+    bodyLimit({ maxSize: MAX_BODY, onError: (c) => tooLarge(c) }),
+    async (c) => {
+      const id = c.req.param("id");
+      const command = c.req.param("command") as ActorCommand;
+      const body = parseCommandBody(await c.req.text(), command === "skip");
+      if (!body.ok) return c.json({ error: body.error }, 400);
+      const result = id.length <= MAX_ID
+        ? await router.command(id, command, body.value.by, body.value.reason)
+        : undefined;
+      if (!result) return noActor(c, id);
+      return c.json({ ok: result.ok, message: result.message }, result.ok ? 200 : 409);
+    },
+  );
+
+  app.get("/admin/logs", async (c) => {
+    const filter = parseLogFilter(new URL(c.req.url).searchParams);
+    if (!filter.ok) return c.json({ error: filter.error }, 400);
+    const page = await listLogs(store.kv, filter.value);
+    return c.json({ logs: page.logs, next: page.next ?? null });
+  });
+
+  app.get("/admin/logs/:id", async (c) => {
+    const id = c.req.param("id");
+    const record = id.length <= MAX_ID ? await store.getLog(id) : null;
+    return record ? c.json(record) : c.json({ error: `no log ${id}` }, 404);
+  });
+
+  app.get("/admin/messages/:id", async (c) => {
+    const id = c.req.param("id");
+    const rawFlag = c.req.query("raw") ?? "0";
+    if (!["0", "1", "true", "false"].includes(rawFlag)) {
+      return c.json(
+        { error: `raw: expected 1, true, 0 or false; got ${JSON.stringify(rawFlag)}` },
+        400,
+      );
+    }
+    const record = id.length <= MAX_ID ? await store.getMessage(id) : null;
+    if (!record) return c.json({ error: `no message ${id}` }, 404);
+    const payload = await store.getPayload(record);
+    if (rawFlag === "1" || rawFlag === "true") {
+      // The store builds payloads on plain ArrayBuffers (never shared ones).
+      return c.body(payload as Uint8Array<ArrayBuffer>, 200, {
+        "Content-Type": rawContentType(record),
+        "X-Content-Type-Options": "nosniff",
+      });
+    }
+    return c.json(messageView(record, payload, await store.logsOfMessage(id)));
+  });
+
+  app.all("/admin/*", (c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));
+
+  app.onError((error, c) => {
+    if (error instanceof HTTPException) return error.getResponse();
+    if (error.name === "BodyLimitError") return tooLarge(c);
+    log.error("admin.failed", { method: c.req.method, path: c.req.path, error });
+    return c.json({ error: "internal error" }, 500);
+  });
+
+  return app;
+}
+
+function noActor(c: Context, id: string): Response {
+  return c.json({ error: `no actor ${id.length > MAX_ID ? `${id.slice(0, 64)}…` : id}` }, 404);
+}
+
+function tooLarge(c: Context): Response {
+  return c.json({ error: `body larger than ${MAX_BODY} bytes` }, 413);
+}
