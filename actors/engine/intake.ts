@@ -88,7 +88,7 @@ export class MllpIntake implements MllpInbox {
     const integration = this.#identify(frame, msg);
     if (typeof integration === "string") {
       log.warn("mllp.unknown-sender", { ...where, reason: integration });
-      return { ...this.#nak(integration, text), close: true };
+      return { ...this.#reply(msg, "AR", integration, "207"), close: true };
     }
     const enhanced = integration.mllp?.ackMode === "enhanced";
     const controlId = msg.controlId;

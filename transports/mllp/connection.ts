@@ -44,7 +44,8 @@ export class SocketMllpConnection implements MllpConnection {
       while (this.#closed === undefined) {
         const n = await this.#conn.read(buf);
         if (n === null) break;
-        for (const event of this.#decoder.push(buf.subarray(0, n))) {
+        // A copy: the decoder keeps views of pushed chunks until their frame ends, and buf is reused.
+        for (const event of this.#decoder.push(buf.slice(0, n))) {
           if (event.type === "frame") this.#deliver(event.payload);
           else if (event.type === "oversize") {
             reason = `the peer sent a frame over ${event.limit} bytes`;

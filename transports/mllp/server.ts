@@ -126,7 +126,8 @@ async function handle(
       const n = await conn.read(buf);
       if (n === null) break;
       armIdle();
-      for (const event of decoder.push(buf.subarray(0, n))) {
+      // A copy: the decoder keeps views of pushed chunks until their frame ends, and buf is reused.
+      for (const event of decoder.push(buf.slice(0, n))) {
         if (event.type === "frame") {
           const payload = event.payload;
           chain = chain.then(async () => {

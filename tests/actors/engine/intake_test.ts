@@ -1,0 +1,182 @@
+import assert from "node:assert/strict";
+import { parseHl7 } from "../../../codecs/hl7v2/mod.ts";
+import { encodeMllp, MllpDecoder } from "../../../codecs/mllp/mod.ts";
+import { parseConfig } from "../../../actors/config/mod.ts";
+import { MllpIntake } from "../../../actors/engine/intake.ts";
+import { memoryLogger } from "../../../actors/runtime/log.ts";
+import { Store } from "../../../actors/store/mod.ts";
+import { serveMllp } from "../../../transports/mllp/server.ts";
+import { adt, freePort } from "../../helpers/net.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+async function setup(overrides: Record<string, unknown> = {}, port = 1) {
+  const dir = await Deno.makeTempDir();
+  const result = parseConfig({
+    kv: { path: `${dir}/engine.kv` },
+    environments: [{ id: "dev", type: "development" }],
+    integrations: [{
+      id: "feed",
+      environment: "dev",
+      mllp: { port, allowedIps: ["127.0.0.1"], ...overrides },
+    }],
+    limits: { maxHl7Bytes: 4096 },
+  }, { env: () => undefined, readFile: () => new Error("none") });
+  assert.ok(result.ok, JSON.stringify(!result.ok && result.problems));
+  const store = await Store.open({ path: `${dir}/engine.kv`, node: "t" });
+  const log = memoryLogger();
+  const notified: string[] = [];
+  const intake = new MllpIntake({
+    config: result.config,
+    store,
+    log,
+    notify: (id) => notified.push(id),
+  });
+  return { store, log, intake, notified };
+}
+
+const frame = (text: string, peerIp = "127.0.0.1") => ({
+  payload: enc.encode(text),
+  localPort: 1,
+  peerIp,
+  connection: "c1",
+});
+
+function msa(reply: Uint8Array) {
+  const m = parseHl7(dec.decode(reply));
+  return { code: m.get("MSA-1"), id: m.get("MSA-2"), err: m.get("ERR-8") ?? m.get("MSA-3") };
+}
+
+Deno.test("intake answers AA only after the message and its queue entry are in KV", async () => {
+  const { store, intake, notified } = await setup();
+  try {
+    const r = await intake.receive(frame(adt("A1")));
+    assert.deepEqual(msa(r.reply).code, "AA");
+    assert.equal(msa(r.reply).id, "A1");
+    const [head] = await store.peek("mllp-in:1:127.0.0.1");
+    assert.ok(head, "queued before the ACK was returned");
+    assert.equal((await store.getMessage(head.entry.messageId))?.controlId, "A1");
+    assert.deepEqual(notified, ["mllp-in:1:127.0.0.1"]);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("intake answers a repeated MSH-10 with the stored ACK and does not enqueue it twice", async () => {
+  const { store, intake } = await setup();
+  try {
+    const first = await intake.receive(frame(adt("DUP1")));
+    const again = await intake.receive(frame(adt("DUP1")));
+    assert.deepEqual(again.reply, first.reply);
+    assert.equal(await store.depth("mllp-in:1:127.0.0.1"), 1);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("intake rejects an unknown sender with AR naming the address and closes", async () => {
+  const { store, intake, log } = await setup();
+  try {
+    const r = await intake.receive(frame(adt("X1"), "127.0.0.9"));
+    assert.equal(msa(r.reply).code, "AR");
+    assert.match(
+      msa(r.reply).err ?? "",
+      /no integration accepts messages from 127\.0\.0\.9 on port 1/,
+    );
+    assert.equal(r.close, true);
+    assert.ok(log.lines.some((l) => l.includes("mllp.unknown-sender")));
+    assert.equal(await store.depth("mllp-in:1:127.0.0.9"), 0);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("intake rejects a message whose MSH cannot be read with AR and the reason", async () => {
+  const { store, intake } = await setup();
+  try {
+    const r = await intake.receive(frame("PID|1||123\rPV1|1"));
+    assert.equal(msa(r.reply).code, "AR");
+    assert.match(msa(r.reply).err ?? "", /cannot read the message/);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("intake answers CA in enhanced mode", async () => {
+  const { store, intake } = await setup({ ackMode: "enhanced" });
+  try {
+    assert.equal(msa((await intake.receive(frame(adt("E1")))).reply).code, "CA");
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("intake answers AE, never AA, when the store cannot commit, and stays up", async () => {
+  const { store, intake, log } = await setup();
+  store.close(); // every KV operation now fails
+  const r = await intake.receive(frame(adt("F1")));
+  assert.equal(msa(r.reply).code, "AE");
+  assert.match(msa(r.reply).err ?? "", /could not store the message/);
+  assert.ok(log.lines.some((l) => l.includes("mllp.store-failed")));
+});
+
+Deno.test("listener answers pipelined frames in order, skips stray bytes, and closes after an over-size frame", async () => {
+  const port = freePort();
+  const { store, intake, log } = await setup({}, port);
+  const server = serveMllp({ port, hostname: "127.0.0.1", inbox: intake, log });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  try {
+    const garbage = enc.encode("garbage\r\n");
+    const parts = [
+      garbage,
+      encodeMllp(adt("P1")),
+      garbage,
+      encodeMllp(adt("P2")),
+      encodeMllp(adt("P3")),
+    ];
+    const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+    let off = 0;
+    for (const p of parts) {
+      all.set(p, off);
+      off += p.length;
+    }
+    // Byte by byte for the first frame, then the rest in one write.
+    for (let i = 0; i < 40; i++) await conn.write(all.subarray(i, i + 1));
+    await conn.write(all.subarray(40));
+    const decoder = new MllpDecoder();
+    const acks: string[] = [];
+    const buf = new Uint8Array(65536);
+    while (acks.length < 3) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      for (const e of decoder.push(buf.subarray(0, n))) {
+        if (e.type === "frame") acks.push(`${msa(e.payload).code}:${msa(e.payload).id}`);
+      }
+    }
+    assert.deepEqual(acks, ["AA:P1", "AA:P2", "AA:P3"]);
+    await conn.write(encodeMllp("MSH|^~\\&|" + "X".repeat(8000)));
+    let reply: Uint8Array | undefined;
+    let closed = false;
+    while (!closed) {
+      const n = await conn.read(buf);
+      if (n === null) closed = true;
+      else {for (const e of decoder.push(buf.subarray(0, n))) {
+          if (e.type === "frame") reply = e.payload;
+        }}
+    }
+    assert.ok(reply, "an answer before the close");
+    assert.equal(msa(reply).code, "AR");
+    assert.match(msa(reply).err ?? "", /larger than the limit of 4096 bytes/);
+    assert.equal(
+      await store.depth("mllp-in:1:127.0.0.1"),
+      0,
+      "listener port 0 ≠ integration port 1",
+    );
+  } finally {
+    conn.close();
+    await server.close();
+    store.close();
+  }
+  assert.ok(log.lines.some((l) => l.includes("mllp.stray-bytes")), log.lines.join("\n"));
+});
