@@ -107,8 +107,6 @@ export function configSchema(sources: ConfigSources) {
   const tlsClient = z.strictObject({
     /** Extra CA bundle to trust for the server's certificate. */
     ca: secret.optional(),
-    /** Name checked against the server certificate; defaults to the host. */
-    serverName: z.string().optional(),
     cert: secret.optional(),
     key: secret.optional(),
   });

@@ -95,7 +95,6 @@ export class Engine {
               ? {
                 tls: {
                   ...(first.tls.ca ? { ca: first.tls.ca.reveal() } : {}),
-                  ...(first.tls.serverName ? { serverName: first.tls.serverName } : {}),
                   ...(first.tls.cert ? { cert: first.tls.cert.reveal() } : {}),
                   ...(first.tls.key ? { key: first.tls.key.reveal() } : {}),
                 },

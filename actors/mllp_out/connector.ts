@@ -8,8 +8,8 @@
 export interface MllpTarget {
   host: string;
   port: number;
-  /** TLS 1.2+ when present. PEM strings. */
-  tls?: { ca?: string; serverName?: string; cert?: string; key?: string };
+  /** TLS 1.2+ when present; the server certificate must name `host`. PEM strings. */
+  tls?: { ca?: string; cert?: string; key?: string };
 }
 
 /** What a wait for a frame ended with. */

@@ -39,16 +39,15 @@ export async function connectMllp(
   const where = `${target.host}:${target.port}`;
   let conn: Deno.Conn;
   if (target.tls) {
-    const { ca, serverName, cert, key } = target.tls;
+    const { ca, cert, key } = target.tls;
     // Deno's TLS (rustls) speaks TLS 1.2 and 1.3 only, with AEAD suites only, and checks the name.
     conn = await withDeadline(
       Deno.connectTls({
         hostname: target.host,
         port: target.port,
         ...(ca ? { caCerts: [ca] } : {}),
-        ...(serverName ? { serverName } : {}),
         ...(cert && key ? { cert, key } : {}),
-      } as Deno.ConnectTlsOptions),
+      }),
       options.timeoutMs,
       options.signal,
       where,

@@ -1,0 +1,120 @@
+import assert from "node:assert/strict";
+import { buildAck, parseHl7 } from "../../../codecs/hl7v2/mod.ts";
+import { memoryLogger } from "../../../actors/runtime/log.ts";
+import { connectMllp } from "../../../transports/mllp/client.ts";
+import { serveMllp } from "../../../transports/mllp/server.ts";
+import type { MllpInbox } from "../../../actors/engine/inbox.ts";
+import { adt } from "../../helpers/net.ts";
+import { makePki } from "../../helpers/tls.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+
+const echoAck: MllpInbox = {
+  maxFrameBytes: 1 << 20,
+  idleTimeoutMs: () => 5_000,
+  oversize: () => new Uint8Array(),
+  receive: (f) =>
+    Promise.resolve({
+      reply: enc.encode(buildAck(parseHl7(dec.decode(f.payload)), { code: "AA" }).encode()),
+    }),
+};
+
+Deno.test("MLLP over TLS: the client checks the server certificate against the configured CA", async () => {
+  const pki = await makePki();
+  const log = memoryLogger();
+  const server = serveMllp({
+    port: 0,
+    hostname: "127.0.0.1",
+    tls: { cert: pki.serverCert, key: pki.serverKey },
+    inbox: echoAck,
+    log,
+  });
+  const signal = new AbortController().signal;
+  try {
+    const conn = await connectMllp(
+      { host: "localhost", port: server.port, tls: { ca: pki.caCert } },
+      { timeoutMs: 5_000, signal },
+    );
+    try {
+      await conn.send(enc.encode(adt("TLS1")));
+      const got = await conn.receive(AbortSignal.timeout(5_000));
+      assert.equal(got.type, "frame");
+      if (got.type === "frame") {
+        assert.equal(parseHl7(dec.decode(got.payload)).get("MSA-2"), "TLS1");
+      }
+    } finally {
+      conn.close();
+    }
+    // Without the CA the certificate is not trusted; with a wrong name it does not match.
+    await assert.rejects(
+      connectMllp({ host: "localhost", port: server.port, tls: {} }, { timeoutMs: 5_000, signal }),
+    );
+    // 127.0.0.2 is loopback too, but the certificate names only localhost and 127.0.0.1.
+    const other = serveMllp({
+      port: 0,
+      hostname: "127.0.0.2",
+      tls: { cert: pki.serverCert, key: pki.serverKey },
+      inbox: echoAck,
+      log,
+    });
+    try {
+      await assert.rejects(
+        connectMllp({ host: "127.0.0.2", port: other.port, tls: { ca: pki.caCert } }, {
+          timeoutMs: 5_000,
+          signal,
+        }),
+        /certificate|name/i,
+      );
+    } finally {
+      await other.close();
+    }
+  } finally {
+    await server.close();
+    await Deno.remove(pki.dir, { recursive: true });
+  }
+});
+
+Deno.test("MLLP over TLS refuses TLS 1.1 and accepts TLS 1.2 and 1.3 (openssl s_client)", async () => {
+  const pki = await makePki();
+  const server = serveMllp({
+    port: 0,
+    hostname: "127.0.0.1",
+    tls: { cert: pki.serverCert, key: pki.serverKey },
+    inbox: echoAck,
+    log: memoryLogger(),
+  });
+  const probe = async (...flags: string[]) => {
+    const child = new Deno.Command("openssl", {
+      args: ["s_client", "-connect", `127.0.0.1:${server.port}`, ...flags],
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const w = child.stdin.getWriter();
+    await w.close();
+    const out = await child.output();
+    return dec.decode(out.stdout) + dec.decode(out.stderr);
+  };
+  try {
+    assert.match(await probe("-tls1_3"), /Protocol\s*:?\s*TLSv1\.3|TLSv1\.3/);
+    assert.match(
+      await probe("-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"),
+      /ECDHE-RSA-AES128-GCM-SHA256/,
+    );
+    // Refused handshakes end with no cipher negotiated.
+    const refused = [["-tls1_2", "-cipher", "AES128-SHA"], [
+      "-tls1_2",
+      "-cipher",
+      "AES256-GCM-SHA384",
+    ], [
+      "-tls1_1",
+    ]];
+    for (const flags of refused) {
+      assert.match(await probe(...flags), /Cipher is \(NONE\)/, flags.join(" "));
+    }
+  } finally {
+    await server.close();
+    await Deno.remove(pki.dir, { recursive: true });
+  }
+});
