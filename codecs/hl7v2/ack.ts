@@ -1,0 +1,291 @@
+/**
+ * Acknowledgments: ACK/NAK for a parsed message in original (AA/AE/AR) or enhanced (CA/CE/CR)
+ * mode, and a reject for input whose MSH could not be read.
+ *
+ * @module
+ */
+
+import { checkDelimiters, DEFAULT_DELIMITERS, type Hl7Delimiters } from "./delimiters.ts";
+import { encodeField, encodeSegment, type Hl7FieldValue } from "./encode.ts";
+import type { Hl7Message } from "./message.ts";
+import { parseHl7 } from "./parse.ts";
+import { parseHl7Path } from "./path.ts";
+
+/** MSA-1 codes: original mode AA/AE/AR, enhanced mode (accept level) CA/CE/CR. */
+export type AckCode = "AA" | "AE" | "AR" | "CA" | "CE" | "CR";
+
+/** ERR-4 severity (HL7 table 0516): Error, Warning, Information, Fatal. */
+export type ErrorSeverity = "E" | "W" | "I" | "F";
+
+/** HL7 table 0357 (message error condition codes) with their display texts. */
+export const HL70357: Readonly<Record<string, string>> = Object.freeze({
+  "0": "Message accepted",
+  "100": "Segment sequence error",
+  "101": "Required field missing",
+  "102": "Data type error",
+  "103": "Table value not found",
+  "104": "Value too long",
+  "200": "Unsupported message type",
+  "201": "Unsupported event code",
+  "202": "Unsupported processing id",
+  "203": "Unsupported version id",
+  "204": "Unknown key identifier",
+  "205": "Duplicate key identifier",
+  "206": "Application record locked",
+  "207": "Application internal error",
+});
+
+/** One error (or warning) reported in an ERR segment. */
+export interface AckError {
+  /** HL7 table 0357 code for ERR-3 (default `207`, Application internal error). */
+  readonly code?: string;
+  /** ERR-4 severity (default `E`). */
+  readonly severity?: ErrorSeverity;
+  /** Human-readable message for ERR-8 (escaped). */
+  readonly text: string;
+  /**
+   * ERR-2 error location: an HL7 path such as `PID-3[1].1` (converted to ERL `PID^1^3^1^1`) or
+   * text that is not a path, which is taken as already-encoded ERL.
+   */
+  readonly location?: string;
+}
+
+/** Options of {@link buildAck}. */
+export interface AckOptions {
+  /** MSA-1 acknowledgment code. */
+  readonly code: AckCode;
+  /** MSA-3 text (escaped). Defaults to the first error's text for negative codes. */
+  readonly text?: string;
+  /** Error(s) for ERR segments; a negative code without one gets a `207` error. */
+  readonly error?: AckError | readonly AckError[];
+  /** MSH-10 of the ACK (default: {@link newControlId}). */
+  readonly controlId?: string;
+  /** MSH-7 time (default: now), written in UTC as `YYYYMMDDHHMMSS+0000`. */
+  readonly now?: Date;
+  /** MSH-11 (default: copied from the original, else `P`). */
+  readonly processingId?: string;
+}
+
+/** Options of {@link buildNakForUnparsable}. */
+export interface NakOptions {
+  /** Why the message was rejected (ERR-8 and MSA-3). */
+  readonly reason: string;
+  /** The received text, from which whatever can be read of MSH is used. */
+  readonly raw?: string;
+  /** MSA-1 code: `AR` (default) or `CR` in enhanced mode (`AE`/`CE` also accepted). */
+  readonly code?: AckCode;
+  /** ERR-3 code from table 0357 (default `207`). */
+  readonly errorCode?: string;
+  /** Field separator to use when the received one is unusable (default `|`). */
+  readonly fieldSeparator?: string;
+  /** MSH-2 to use when the received one is unusable (default `^~\&`). */
+  readonly encodingCharacters?: string;
+  /** MSH-3 when the received MSH-5 is unknown. */
+  readonly sendingApplication?: string;
+  /** MSH-4 when the received MSH-6 is unknown. */
+  readonly sendingFacility?: string;
+  /** MSH-12 when the received one is unknown (default `2.5.1`). */
+  readonly version?: string;
+  /** MSH-10 of the reject (default: {@link newControlId}). */
+  readonly controlId?: string;
+  /** MSH-7 time (default: now). */
+  readonly now?: Date;
+}
+
+/** Raw (encoded) MSH-n of the message being acknowledged, or undefined if unknown. */
+type HeaderReader = (n: number) => string | undefined;
+
+let counter = 0;
+
+/** A fresh message control ID of at most 20 characters (time, counter and randomness). */
+export function newControlId(): string {
+  const rnd = new Uint32Array(1);
+  crypto.getRandomValues(rnd);
+  counter = (counter + 1) % 1296;
+  return (Date.now().toString(36) + counter.toString(36).padStart(2, "0") +
+    (rnd[0] as number).toString(36).padStart(7, "0")).toUpperCase().slice(0, 20);
+}
+
+/** HL7 DTM in UTC: `YYYYMMDDHHMMSS+0000`. */
+export function formatHl7Timestamp(date: Date): string {
+  const p = (n: number, w = 2) => String(n).padStart(w, "0");
+  return p(date.getUTCFullYear(), 4) + p(date.getUTCMonth() + 1) + p(date.getUTCDate()) +
+    p(date.getUTCHours()) + p(date.getUTCMinutes()) + p(date.getUTCSeconds()) + "+0000";
+}
+
+/** ERR-2 (ERL) from a path, or the text itself when it is not a path. */
+function errorLocation(location: string): Hl7FieldValue {
+  try {
+    const p = parseHl7Path(location);
+    const parts = [p.segment, String(p.segmentRep)];
+    if (p.field !== undefined) parts.push(String(p.field), String(p.fieldRep));
+    if (p.component !== undefined) parts.push(String(p.component));
+    if (p.subcomponent !== undefined) parts.push(String(p.subcomponent));
+    return parts;
+  } catch {
+    return { raw: location };
+  }
+}
+
+function isOldVersion(version: string | undefined): boolean {
+  return version !== undefined && /^2\.[1-4](\D|$)/.test(version);
+}
+
+function errSegment(e: AckError, d: Hl7Delimiters, version: string | undefined): string {
+  const code = e.code ?? "207";
+  const name = HL70357[code] ?? "";
+  if (isOldVersion(version)) {
+    // v2.1-2.4 only have ERR-1 (ELD): segment^sequence^field^code&text&HL70357.
+    const loc = e.location !== undefined ? errorLocation(e.location) : undefined;
+    const l = Array.isArray(loc) ? loc : ["", "", ""];
+    return encodeSegment("ERR", [[l[0] ?? "", l[1] ?? "", l[2] ?? "", [code, name, "HL70357"]]], {
+      delimiters: d,
+    });
+  }
+  return encodeSegment("ERR", [
+    null,
+    e.location !== undefined ? errorLocation(e.location) : null,
+    [code, name, "HL70357"],
+    e.severity ?? "E",
+    null,
+    null,
+    null,
+    e.text,
+  ], { delimiters: d });
+}
+
+interface AckParts {
+  readonly header: HeaderReader;
+  readonly delimiters: Hl7Delimiters;
+  readonly code: AckCode;
+  readonly text?: string;
+  readonly errors: readonly AckError[];
+  readonly controlId?: string;
+  readonly now?: Date;
+  readonly processingId?: string;
+  readonly fallbackVersion?: string;
+}
+
+function assemble(a: AckParts): Hl7Message {
+  const d = a.delimiters;
+  const h = (n: number): Hl7FieldValue => {
+    const v = a.header(n);
+    return v === undefined ? null : { raw: v };
+  };
+  const triggerRaw = a.header(9)?.split(d.repetition)[0]?.split(d.component)[1];
+  const version = a.header(12) ?? a.fallbackVersion;
+  const msh = encodeSegment("MSH", [
+    h(5),
+    h(6),
+    h(3),
+    h(4),
+    formatHl7Timestamp(a.now ?? new Date()),
+    null,
+    triggerRaw ? ["ACK", { raw: triggerRaw.split(d.subcomponent)[0] ?? "" }, "ACK"] : "ACK",
+    a.controlId ?? newControlId(),
+    a.processingId ?? (a.header(11) ? { raw: a.header(11) as string } : "P"),
+    version === undefined ? null : { raw: version },
+    null,
+    null,
+    null,
+    null,
+    null,
+    h(18),
+  ], { delimiters: d });
+  const negative = a.code !== "AA" && a.code !== "CA";
+  const errors = a.errors.length === 0 && negative
+    ? [{ code: "207", text: a.text ?? HL70357["207"] as string }]
+    : a.errors;
+  const msaText = a.text ?? (negative ? errors[0]?.text : undefined);
+  const msa = encodeSegment("MSA", [a.code, h(10), msaText], { delimiters: d });
+  const segs = [msh, msa, ...errors.map((e) => errSegment(e, d, version))];
+  return parseHl7(segs.join("\r") + "\r", { minMshFields: 2 });
+}
+
+/**
+ * Builds the acknowledgment of `original`: MSH-3/4 and MSH-5/6 swapped, MSH-9
+ * `ACK^<trigger>^ACK`, MSH-11, MSH-12 and MSH-18 copied, a fresh MSH-10; MSA-1 the code, MSA-2
+ * the original MSH-10; one ERR per error (ERR-2 location, ERR-3 `code^text^HL70357`, ERR-4
+ * severity, ERR-8 message; ERR-1 instead for v2.1-2.4). Negative codes always get an ERR.
+ * Uses the original's delimiters so copied fields stay valid; segments end with CR.
+ */
+export function buildAck(original: Hl7Message, options: AckOptions): Hl7Message {
+  const errors = options.error === undefined
+    ? []
+    : Array.isArray(options.error)
+    ? options.error as readonly AckError[]
+    : [options.error as AckError];
+  return assemble({
+    header: (n) => {
+      if (n === 18) {
+        const reps = original.getRepetitions("MSH-18", { raw: true });
+        return reps.length ? reps.join(original.delimiters.repetition) : undefined;
+      }
+      const v = original.getRaw(`MSH-${n}`);
+      return v === "" ? undefined : v;
+    },
+    delimiters: original.delimiters,
+    code: options.code,
+    errors,
+    ...(options.text !== undefined ? { text: options.text } : {}),
+    ...(options.controlId !== undefined ? { controlId: options.controlId } : {}),
+    ...(options.now !== undefined ? { now: options.now } : {}),
+    ...(options.processingId !== undefined ? { processingId: options.processingId } : {}),
+  });
+}
+
+const MAX_SCRAPED = 200;
+
+/** Reads what it can of the first MSH line of unparsable text. */
+function scrape(raw: string | undefined): { fields: string[]; delimiters?: Hl7Delimiters } {
+  if (typeof raw !== "string") return { fields: [] };
+  const m = /(?:^|[\r\n])[\s\ufeff]*MSH(.)/.exec(raw.slice(0, 65536));
+  if (!m || m[1] === undefined || /[\r\n]/.test(m[1])) return { fields: [] };
+  const from = m.index + m[0].length - 4;
+  const line = raw.slice(from).split(/[\r\n]/, 1)[0] ?? "";
+  const fields = line.split(m[1]).map((f) => f.slice(0, MAX_SCRAPED));
+  const checked = checkDelimiters(m[1], fields[1] ?? "");
+  return checked.ok ? { fields, delimiters: checked.delimiters } : { fields };
+}
+
+/**
+ * Builds a reject (AR by default) for input that could not be parsed. Whatever can be read of
+ * its first MSH line is used (sender/receiver swapped, MSA-2 = its MSH-10, version, charset);
+ * when its delimiters are unusable, the given or default ones are used and the scraped values
+ * are escaped as text.
+ */
+export function buildNakForUnparsable(options: NakOptions): Hl7Message {
+  const { fields, delimiters: theirs } = scrape(options.raw);
+  let d = theirs;
+  if (d === undefined) {
+    const c = checkDelimiters(
+      options.fieldSeparator ?? DEFAULT_DELIMITERS.field,
+      options.encodingCharacters ?? "^~\\&",
+    );
+    d = c.ok ? c.delimiters : DEFAULT_DELIMITERS;
+  }
+  const dd = d;
+  const header: HeaderReader = (n) => {
+    const v = fields[n - 1];
+    if (v === undefined || v === "" || n < 3) {
+      if (n === 5 && options.sendingApplication !== undefined) {
+        return encodeField(options.sendingApplication, dd);
+      }
+      if (n === 6 && options.sendingFacility !== undefined) {
+        return encodeField(options.sendingFacility, dd);
+      }
+      return undefined;
+    }
+    return theirs ? v : encodeField(v, dd);
+  };
+  return assemble({
+    header,
+    delimiters: dd,
+    code: options.code ?? "AR",
+    text: options.reason,
+    errors: [{ code: options.errorCode ?? "207", text: options.reason }],
+    fallbackVersion: options.version ?? "2.5.1",
+    ...(options.controlId !== undefined ? { controlId: options.controlId } : {}),
+    ...(options.now !== undefined ? { now: options.now } : {}),
+  });
+}

@@ -1,0 +1,161 @@
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import {
+  encodingCharacters,
+  escapeHl7,
+  type Hl7Delimiters,
+  parseHl7,
+  unescapeHl7,
+} from "../../../codecs/hl7v2/mod.ts";
+
+const DELIMITER_SETS: Hl7Delimiters[] = [
+  { field: "|", component: "^", repetition: "~", escape: "\\", subcomponent: "&" },
+  { field: "|", component: "^", repetition: "~", escape: "\\", subcomponent: "&", truncation: "#" },
+  { field: "#", component: "*", repetition: "@", escape: "!", subcomponent: "%" },
+];
+
+const RUNS = { numRuns: 300 };
+
+/** Text built from pieces that stress the codec: every delimiter, escapes, CR/LF, non-ASCII. */
+const tricky = fc.array(
+  fc.oneof(
+    fc.constantFrom("|", "^", "~", "\\", "&", "#", "*", "@", "!", "%", "\r", "\n", '"', " "),
+    fc.constantFrom("\\H\\", "\\.br\\", "\\E\\", "\\X41\\", "\\F\\", "!S!", "\\Zz\\", '""'),
+    fc.string({ unit: "binary", minLength: 1, maxLength: 1 }),
+    fc.string({ maxLength: 4 }),
+  ),
+  { maxLength: 12 },
+).map((parts) => parts.join(""));
+
+function header(d: Hl7Delimiters): string {
+  const f = d.field;
+  return ["MSH", encodingCharacters(d), "A", "B", "C", "D", "20240101", "", `ADT${d.component}A01`]
+    .concat(["1", "P", "2.5"]).join(f);
+}
+
+Deno.test("property: escape then unescape is the identity for any text", () => {
+  fc.assert(
+    fc.property(tricky, fc.constantFrom(...DELIMITER_SETS), (s, d) => {
+      assert.equal(unescapeHl7(escapeHl7(s, d), d), s);
+      const e = escapeHl7(s, d);
+      for (const ch of [d.field, d.component, d.repetition, d.subcomponent, "\r", "\n"]) {
+        assert.ok(!e.includes(ch), `escaped text contains ${JSON.stringify(ch)}`);
+      }
+    }),
+    RUNS,
+  );
+});
+
+Deno.test("property: values set at any level read back the same after encode and re-parse", () => {
+  const level = fc.record({
+    field: fc.integer({ min: 1, max: 6 }),
+    rep: fc.integer({ min: 1, max: 3 }),
+    component: fc.option(fc.integer({ min: 1, max: 4 }), { nil: undefined }),
+    sub: fc.integer({ min: 1, max: 3 }),
+    deep: fc.boolean(),
+  });
+  fc.assert(
+    fc.property(fc.constantFrom(...DELIMITER_SETS), level, tricky, (d, l, value) => {
+      let path = `ZZ1-${l.field}[${l.rep}]`;
+      if (l.component !== undefined) path += `.${l.component}` + (l.deep ? `.${l.sub}` : "");
+      const m = parseHl7(header(d) + `\rPID${d.field}1${d.field}${d.field}x`);
+      m.set(path, value);
+      assert.equal(m.get(path), value);
+      const again = parseHl7(m.encode());
+      assert.equal(again.get(path), value);
+      assert.equal(again.get("PID-3"), "x");
+    }),
+    RUNS,
+  );
+});
+
+Deno.test("property: many subcomponents set independently all read back", () => {
+  const cell = fc.tuple(
+    fc.integer({ min: 1, max: 4 }),
+    fc.integer({ min: 1, max: 2 }),
+    fc.integer({ min: 1, max: 3 }),
+    fc.integer({ min: 1, max: 3 }),
+  );
+  fc.assert(
+    fc.property(
+      fc.constantFrom(...DELIMITER_SETS),
+      fc.uniqueArray(fc.tuple(cell, tricky), { selector: ([c]) => c.join("."), maxLength: 12 }),
+      (d, cells) => {
+        const m = parseHl7(header(d));
+        const path = ([f, r, c, s]: number[]) => `PID-${f}[${r}].${c}.${s}`;
+        for (const [c, v] of cells) m.set(path(c), v);
+        const again = parseHl7(m.encode());
+        for (const [c, v] of cells) assert.equal(again.get(path(c)), v, path(c));
+      },
+    ),
+    { numRuns: 200 },
+  );
+});
+
+/** A structurally valid message: random names, nested content, random segment separators. */
+const wellFormed = fc.constantFrom(...DELIMITER_SETS).chain((d) => {
+  const e = d.escape;
+  const leaf = fc.array(
+    fc.oneof(
+      fc.constantFrom("a", "Z", "0", " ", "é", "李", "\u{1F600}", '""', "-", "."),
+      fc.constantFrom(`${e}F${e}`, `${e}H${e}`, `${e}X0D${e}`, `${e}.br${e}`, e),
+    ),
+    { maxLength: 5 },
+  ).map((p) => p.join(""));
+  const join = (arb: fc.Arbitrary<string>, sep: string, max: number) =>
+    fc.array(arb, { minLength: 1, maxLength: max }).map((a) => a.join(sep));
+  const field = join(join(join(leaf, d.subcomponent, 2), d.component, 3), d.repetition, 2);
+  const name = fc.stringMatching(/^[A-Z][A-Z0-9]{2}$/).filter((n) =>
+    !["MSH", "FHS", "BHS", "BTS", "FTS"].includes(n)
+  );
+  const segment = fc.tuple(name, fc.array(field, { maxLength: 6 })).map(([n, fs]) =>
+    [n, ...fs].join(d.field)
+  );
+  const sep = fc.constantFrom("\r", "\n", "\r\n", "\r\r", "\r\n\r\n");
+  return fc.tuple(
+    fc.array(fc.tuple(segment, sep), { maxLength: 8 }),
+    fc.constantFrom("", "\r", "\n", "\r\n"),
+    fc.constantFrom("", "\r\n", "\uFEFF"),
+    sep,
+  ).map(([segs, trailing, prefix, first]) => ({
+    d,
+    text: prefix + header(d) + (segs.length ? first : "") +
+      segs.map(([s, p], i) => s + (i < segs.length - 1 ? p : "")).join("") +
+      (segs.length ? trailing : ""),
+    count: segs.length + 1,
+  }));
+});
+
+Deno.test("property: parse then encode is the identity for well-formed messages", () => {
+  fc.assert(
+    fc.property(wellFormed, ({ text, count }) => {
+      const m = parseHl7(text);
+      assert.equal(m.segmentCount, count);
+      for (let i = 1; i <= 3; i++) m.getAll(`ZZ${i}-1`); // reads never change the text
+      assert.equal(m.encode(), text);
+      assert.equal(m.clone().encode(), text);
+    }),
+    RUNS,
+  );
+});
+
+Deno.test("property: rewriting any subcomponent with its own raw text keeps the bytes", () => {
+  fc.assert(
+    fc.property(wellFormed, fc.nat(), fc.nat(), ({ text }, a, b) => {
+      const m = parseHl7(text);
+      const names = m.segmentNames();
+      const k = 1 + (a % Math.max(1, names.length - 1));
+      if (k >= names.length) return;
+      const name = names[k] as string;
+      const rep = names.slice(0, k + 1).filter((n) => n === name).length;
+      const fields = (m.getRaw(`${name}[${rep}]`) as string).split(m.delimiters.field).length - 1;
+      if (fields === 0) return;
+      const path = `${name}[${rep}]-${1 + (b % fields)}.1.1`;
+      const raw = m.getRaw(path);
+      if (raw === undefined) return;
+      m.setRaw(path, raw);
+      assert.equal(m.encode(), text);
+    }),
+    RUNS,
+  );
+});
