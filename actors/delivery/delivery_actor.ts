@@ -46,7 +46,11 @@ export class DeliveryActor implements Actor {
   readonly kind: string;
   readonly #o: DeliveryActorOptions;
   readonly #newWork = new Wakeup();
-  readonly #retryNow = new Wakeup();
+  /**
+   * Ends the backoff under way early (retry now, resume, skip). A fresh controller per backoff: a
+   * Wakeup would also fire at the next backoff, cutting it short too.
+   */
+  #cutBackoff: AbortController | undefined;
   #state: ActorState = "idle";
   #control: ActorControl | undefined;
   #inFlight: InFlight | undefined;
@@ -103,20 +107,29 @@ export class DeliveryActor implements Actor {
 
   async #attempt(head: QueueHead, signal: AbortSignal): Promise<void> {
     const { store, clock, deliverer, log } = this.#o;
-    const record = await store.getMessage(head.entry.messageId);
-    if (!record) {
-      // Should not happen (records are committed before entries); never block the queue on it.
-      await store.deadLetter(head, "engine", `message ${head.entry.messageId} is missing from KV`);
-      log.error("delivery.missing-message", { actor: this.id, messageId: head.entry.messageId });
-      return;
-    }
-    const payload = await store.getPayload(record);
-    const logRecord = await store.getLog(head.entry.logId);
+    // In flight from the moment the head is read, so a skip arriving during the reads below
+    // aborts this attempt instead of letting a dead-lettered message go out.
     const skip = new AbortController();
-    this.#inFlight = { head, attempts: logRecord?.attemptCount ?? 0, skip };
-    const started = clock.now();
+    this.#inFlight = { head, attempts: 0, skip };
     let outcome;
+    let started = clock.now();
     try {
+      const record = await store.getMessage(head.entry.messageId);
+      if (!record) {
+        // Should not happen (records are committed before entries); never block the queue on it.
+        await store.deadLetter(
+          head,
+          "engine",
+          `message ${head.entry.messageId} is missing from KV`,
+        );
+        log.error("delivery.missing-message", { actor: this.id, messageId: head.entry.messageId });
+        return;
+      }
+      const payload = await store.getPayload(record);
+      const logRecord = await store.getLog(head.entry.logId);
+      this.#inFlight.attempts = logRecord?.attemptCount ?? 0;
+      if (signal.aborted || skip.signal.aborted) return;
+      started = clock.now();
       outcome = await deliverer.deliver({
         head,
         record,
@@ -127,8 +140,17 @@ export class DeliveryActor implements Actor {
     } finally {
       this.#inFlight = undefined;
     }
-    // Stopping or skipped: the head's fate is already decided elsewhere (kept, or dead-lettered).
-    if (signal.aborted || skip.signal.aborted) return;
+    if (signal.aborted) return; // stopping: the head stays and is sent again after the restart
+    if (skip.signal.aborted) {
+      // Already dead-lettered by the operator; say that the receiver may have it.
+      await store.recordAttempt(head.entry.logId, {
+        at: clock.now(),
+        outcome: "FAILED",
+        reason: "skipped by an operator during the attempt; the receiver may have received it",
+        durationMs: clock.now() - started,
+      });
+      return;
+    }
     const at = clock.now();
     this.#lastActivityAt = at;
     const durationMs = at - started;
@@ -138,7 +160,7 @@ export class DeliveryActor implements Actor {
       this.#lastError = undefined;
       log.debug("delivery.succeeded", {
         actor: this.id,
-        messageId: record.id,
+        messageId: head.entry.messageId,
         detail: outcome.detail,
       });
       return;
@@ -153,7 +175,7 @@ export class DeliveryActor implements Actor {
       });
       log.warn("delivery.dead-lettered", {
         actor: this.id,
-        messageId: record.id,
+        messageId: head.entry.messageId,
         reason: outcome.reason,
       });
       return;
@@ -170,13 +192,16 @@ export class DeliveryActor implements Actor {
     this.#state = "backoff";
     log.warn("delivery.failed", {
       actor: this.id,
-      messageId: record.id,
+      messageId: head.entry.messageId,
       reason: outcome.reason,
       failures: this.#failures,
       retryInMs: delay,
     });
-    // Only "retry now" (or stop) cuts the wait short; new messages queue behind the head.
-    await clock.sleep(delay, AbortSignal.any([signal, this.#retryNow.signal()]));
+    // Only retry now, resume, skip or stop cut the wait short; new messages queue behind the head.
+    const cut = new AbortController();
+    this.#cutBackoff = cut;
+    await clock.sleep(delay, AbortSignal.any([signal, cut.signal]));
+    this.#cutBackoff = undefined;
     this.#nextRetryAt = undefined;
   }
 
@@ -194,12 +219,12 @@ export class DeliveryActor implements Actor {
         this.#control = { paused: false, by, reason, at: clock.now() };
         await store.setControl(this.id, this.#control);
         this.#newWork.wake();
-        this.#retryNow.wake();
+        this.#cutBackoff?.abort();
         return { ok: true, message: "resumed" };
       }
       case "retry": {
         if (this.#nextRetryAt === undefined) return { ok: false, message: "no retry is waiting" };
-        this.#retryNow.wake();
+        this.#cutBackoff?.abort();
         return { ok: true, message: "retrying the head now" };
       }
       case "skip": {
@@ -209,7 +234,7 @@ export class DeliveryActor implements Actor {
         if (!moved) return { ok: false, message: "the head changed meanwhile; look again" };
         if (this.#inFlight?.head.entry.seq === head.entry.seq) this.#inFlight.skip.abort();
         this.#failures = 0;
-        this.#retryNow.wake();
+        this.#cutBackoff?.abort();
         this.#newWork.wake();
         return {
           ok: true,

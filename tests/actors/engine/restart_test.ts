@@ -1,0 +1,222 @@
+/**
+ * Nothing acknowledged is lost across a restart: messages queued for a slow receiver, one of them
+ * in flight, are all delivered in order by the next engine on the same KV file, whether the first
+ * engine stopped cleanly or was killed with SIGKILL (the latter in a child process running
+ * `main.ts serve`). The message in flight may be delivered twice; the tests count it.
+ */
+
+import assert from "node:assert/strict";
+import { Hl7Message } from "@medplum/core";
+import { Hl7Client, Hl7Server } from "@medplum/hl7";
+import { parseConfig } from "../../../actors/config/mod.ts";
+import { Engine } from "../../../actors/engine/engine.ts";
+import { memoryLogger } from "../../../actors/runtime/log.ts";
+import { listLogs } from "../../../actors/store/mod.ts";
+import { socketMllpConnector } from "../../../transports/mllp/client.ts";
+import { serveMllp } from "../../../transports/mllp/server.ts";
+import { adt, freePort, waitFor } from "../../helpers/net.ts";
+import { controlIds, startReceiver } from "../../helpers/receivers.ts";
+
+const REPO_ROOT = new URL("../../../", import.meta.url).pathname;
+
+/** The config both engines run, as JSON (the child process reads it from a file). */
+function configJson(kvPath: string, inPort: number, outPort: number) {
+  return {
+    node: { id: "restart" },
+    kv: { path: kvPath },
+    http: { port: 0, hostname: "127.0.0.1", development: true },
+    admin: { token: { env: "ADMIN_T" } },
+    environments: [{ id: "dev", type: "development" }],
+    integrations: [{
+      id: "feed",
+      environment: "dev",
+      mllp: { port: inPort, allowedIps: ["127.0.0.1"] },
+    }],
+    destinations: [{
+      id: "ehr",
+      environment: "dev",
+      // Long enough that the held message stays in flight until the engine goes away.
+      mllp: { host: "127.0.0.1", port: outPort, ackTimeoutSeconds: 30 },
+    }],
+    subscriptions: [{ from: { integration: "feed" }, to: ["ehr"] }],
+  };
+}
+
+function parsed(json: ReturnType<typeof configJson>) {
+  const result = parseConfig(json, {
+    env: (name) => (name === "ADMIN_T" ? "test-token" : undefined),
+    readFile: () => new Error("none"),
+  });
+  assert.ok(result.ok, JSON.stringify(!result.ok && result.problems));
+  return result.config;
+}
+
+/** Consecutive repeats collapsed: what the receiver got, each message once. */
+function collapse(ids: string[]): { order: string[]; duplicates: string[] } {
+  const order: string[] = [];
+  const duplicates: string[] = [];
+  for (const id of ids) {
+    if (order[order.length - 1] === id) duplicates.push(id);
+    else order.push(id);
+  }
+  return { order, duplicates };
+}
+
+const ids = (prefix: string, n: number) =>
+  Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(3, "0")}`);
+
+Deno.test("a stopped engine's queue, one message in flight, is delivered in order by the next engine on the same KV", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "restart-" });
+  const inPort = freePort();
+  let holding = true;
+  const held: (() => void)[] = [];
+  const receiver = startReceiver(async (f) => {
+    if (holding) await new Promise<void>((resolve) => held.push(resolve));
+    await f.ack("AA");
+  });
+  const config = parsed(configJson(`${dir}/engine.kv`, inPort, receiver.port));
+  const actorId = `mllp-out:127.0.0.1:${receiver.port}`;
+  const log = memoryLogger();
+  let engine: Engine | undefined;
+  try {
+    engine = await Engine.start({ config, log, mllpConnector: socketMllpConnector, pollMs: 50 });
+    const listener = serveMllp({ port: inPort, hostname: "127.0.0.1", inbox: engine.intake, log });
+    const client = new Hl7Client({ host: "127.0.0.1", port: inPort });
+    const sent = ids("STOP", 12);
+    try {
+      for (const id of sent) {
+        const ack = await client.sendAndWait(Hl7Message.parse(adt(id)));
+        assert.equal(ack.getSegment("MSA")?.getField(1)?.toString(), "AA", id);
+      }
+      await waitFor("the first message in flight", async () => {
+        const s = await engine!.router.status(actorId);
+        return s?.state === "awaiting-ack" && receiver.frames.length === 1;
+      });
+    } finally {
+      await client.close();
+      await listener.close();
+    }
+    await engine.stop();
+    engine = undefined;
+    assert.deepEqual(controlIds(receiver), [sent[0]]);
+
+    holding = false;
+    for (const release of held.splice(0)) release(); // its connection is gone: the ACK is lost
+    engine = await Engine.start({ config, log, mllpConnector: socketMllpConnector, pollMs: 50 });
+    const store = engine.store;
+    await waitFor("every message delivered", async () => {
+      const { logs } = await listLogs(store.kv, { type: "SEND", status: "SUCCEEDED", limit: 100 });
+      return logs.length === sent.length;
+    });
+    const { order, duplicates } = collapse(controlIds(receiver));
+    assert.deepEqual(order, sent, "lost or reordered");
+    // The in-flight one was never answered, so the next engine must send it again: exactly once.
+    assert.deepEqual(duplicates, [sent[0]]);
+    assert.equal(await store.depth(actorId), 0);
+    assert.equal(receiver.accepted, 2);
+  } finally {
+    holding = false;
+    for (const release of held.splice(0)) release();
+    await engine?.stop();
+    await receiver.close();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
+
+/** `main.ts serve` in a child process, its output collected for diagnostics. */
+function spawnServe(cfgPath: string) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "main.ts", "serve", "--config", cfgPath],
+    cwd: REPO_ROOT,
+    env: { ADMIN_T: "test-token" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let output = "";
+  const pump = async (stream: ReadableStream<Uint8Array>) => {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) output += chunk;
+  };
+  const drained = Promise.all([pump(child.stdout), pump(child.stderr)]);
+  return {
+    child,
+    get output() {
+      return output;
+    },
+    /** Kills the child with `signal` (if still running) and waits for it and its output. */
+    async end(signal: Deno.Signal): Promise<Deno.CommandStatus> {
+      try {
+        child.kill(signal);
+      } catch { /* already exited */ }
+      const status = await child.status;
+      await drained;
+      return status;
+    },
+  };
+}
+
+Deno.test("after SIGKILL, every message that got AA is delivered in order by the next process", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "sigkill-" });
+  const inPort = freePort();
+  const outPort = freePort();
+  const cfgPath = `${dir}/config.json`;
+  await Deno.writeTextFile(
+    cfgPath,
+    JSON.stringify(configJson(`${dir}/engine.kv`, inPort, outPort), null, 2),
+  );
+  const received: string[] = [];
+  let holding = true;
+  const receiver = new Hl7Server((connection) => {
+    connection.addEventListener("message", ({ message }) => {
+      received.push(message.getSegment("MSH")?.getField(10)?.toString() ?? "?");
+      if (!holding) connection.send(message.buildAck());
+      // While holding, the message stays unanswered: in flight until the process dies.
+    });
+  });
+  await receiver.start(outPort);
+  const first = spawnServe(cfgPath);
+  let second: ReturnType<typeof spawnServe> | undefined;
+  const sent = ids("KILL", 15);
+  try {
+    await waitFor(
+      "the first process listening",
+      () => first.output.includes("mllp.listening"),
+      30_000,
+    )
+      .catch((e) => {
+        throw new Error(`${e.message}\n${first.output}`);
+      });
+    const client = new Hl7Client({ host: "127.0.0.1", port: inPort });
+    try {
+      for (const id of sent) {
+        const ack = await client.sendAndWait(Hl7Message.parse(adt(id)), { timeoutMs: 10_000 });
+        assert.equal(ack.getSegment("MSA")?.getField(1)?.toString(), "AA", id);
+      }
+      await waitFor("the first message in flight", () => received.length === 1);
+    } finally {
+      await client.close();
+    }
+    const killed = await first.end("SIGKILL");
+    assert.equal(killed.signal, "SIGKILL");
+    assert.deepEqual(received, [sent[0]]);
+
+    holding = false;
+    second = spawnServe(cfgPath);
+    await waitFor(
+      "every acknowledged message delivered",
+      () => new Set(received).size === sent.length,
+      30_000,
+    ).catch((e) => {
+      throw new Error(`${e.message}; received ${received}\n${second?.output}`);
+    });
+    const { order, duplicates } = collapse(received);
+    assert.deepEqual(order, sent, "lost or reordered");
+    // Only the message in flight at the kill comes twice: it was never answered, so it is resent.
+    assert.deepEqual(duplicates, [sent[0]], `received ${received}`);
+  } finally {
+    await first.end("SIGKILL");
+    await second?.end("SIGTERM");
+    await receiver.stop({ forceDrainTimeoutMs: 100 });
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+});
