@@ -36,7 +36,6 @@ export interface DeliveryActorOptions {
 
 interface InFlight {
   head: QueueHead;
-  attempts: number;
   skip: AbortController;
 }
 
@@ -110,7 +109,7 @@ export class DeliveryActor implements Actor {
     // In flight from the moment the head is read, so a skip arriving during the reads below
     // aborts this attempt instead of letting a dead-lettered message go out.
     const skip = new AbortController();
-    this.#inFlight = { head, attempts: 0, skip };
+    this.#inFlight = { head, skip };
     let outcome;
     let started = clock.now();
     try {
@@ -126,8 +125,8 @@ export class DeliveryActor implements Actor {
         return;
       }
       const payload = await store.getPayload(record);
-      const logRecord = await store.getLog(head.entry.logId);
-      this.#inFlight.attempts = logRecord?.attemptCount ?? 0;
+      // The log's attempt count is read by status() when asked, not here on every message: one KV
+      // read less per delivery.
       if (signal.aborted || skip.signal.aborted) return;
       started = clock.now();
       outcome = await deliverer.deliver({
@@ -257,11 +256,14 @@ export class DeliveryActor implements Actor {
     };
     const head = heads[0];
     if (head) status.oldestAgeMs = Math.max(0, clock.now() - head.entry.enqueuedAt);
-    if (this.#inFlight) {
+    const inFlight = this.#inFlight;
+    if (inFlight) {
+      // Attempts made before this one (the one under way is recorded when it ends).
+      const log = await store.getLog(inFlight.head.entry.logId);
       status.inFlight = {
-        messageId: this.#inFlight.head.entry.messageId,
-        logId: this.#inFlight.head.entry.logId,
-        attempts: this.#inFlight.attempts,
+        messageId: inFlight.head.entry.messageId,
+        logId: inFlight.head.entry.logId,
+        attempts: log?.attemptCount ?? 0,
       };
     } else if (head && this.#nextRetryAt !== undefined) {
       const log = await store.getLog(head.entry.logId);

@@ -30,6 +30,9 @@ export interface RouterOptions {
   restartMaxMs?: number;
 }
 
+/** How many actors {@link Router} activates side by side when restoring non-empty queues. */
+const RESTORE_PARALLEL = 100;
+
 interface Activation {
   actor: Actor;
   abort: AbortController;
@@ -198,8 +201,13 @@ export class Router {
   }
 
   async #restore(): Promise<void> {
-    for (const [id] of await this.#o.store.nonEmptyQueues()) {
-      if (!this.#active.has(id)) await this.activate(id);
+    const waiting = [...(await this.#o.store.nonEmptyQueues()).keys()].filter((id) =>
+      !this.#active.has(id)
+    );
+    // Identities are independent: activate them side by side, a bounded number at a time. One by
+    // one, each waiting for its lease commit, 1,000 queues took seconds to all start after a restart.
+    for (let i = 0; i < waiting.length; i += RESTORE_PARALLEL) {
+      await Promise.all(waiting.slice(i, i + RESTORE_PARALLEL).map((id) => this.activate(id)));
     }
   }
 

@@ -9,7 +9,7 @@ import { GroupCommitter, type Write } from "./group_commit.ts";
 import { IdGenerator } from "./ids.ts";
 import { keys } from "./keys.ts";
 import { openKv } from "./kv.ts";
-import { readPayload, writePayload } from "./payloads.ts";
+import { INLINE_MAX, readPayload, writePayload } from "./payloads.ts";
 import type {
   ActorControl,
   Attempt,
@@ -161,7 +161,10 @@ export class Store {
   async #accept(request: AcceptRequest): Promise<AcceptResult> {
     const { dedupe } = request;
     const dedupeKey = dedupe ? keys.dedupe(dedupe.scope, dedupe.key) : undefined;
-    if (dedupeKey) {
+    // A small message goes straight to the commit, whose check on the dedupe key refuses a
+    // repeat (answered below): a read before every accept would wait behind the commit in flight
+    // on KV's one worker thread. A large one is looked up first, so a repeat does not write chunks.
+    if (dedupeKey && request.payload.length > INLINE_MAX) {
       const seen = await this.kv.get<DedupeRecord>(dedupeKey);
       if (seen.value) return { status: "duplicate", ...seen.value };
     }
@@ -217,7 +220,7 @@ export class Store {
     }
     const outcome = await this.#committer.commit(write);
     if (outcome.ok) return { status: "stored", messageId, logId, seq };
-    // Another process stored the same message first.
+    // A repeat: stored earlier (a small message is not looked up first), or by another process.
     const seen = await this.kv.get<DedupeRecord>(dedupeKey!);
     if (seen.value) return { status: "duplicate", ...seen.value };
     throw new Error("accept: commit refused without a duplicate to explain it");
