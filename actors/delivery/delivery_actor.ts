@@ -15,6 +15,7 @@ import type {
 import { Wakeup } from "../runtime/actor.ts";
 import type { Clock } from "../runtime/clock.ts";
 import type { Logger } from "../runtime/log.ts";
+import { queueStatus } from "../runtime/queue_status.ts";
 import { retryDelayMs } from "../runtime/retry.ts";
 import type { QueueHead, Store } from "../store/store.ts";
 import type { ActorControl } from "../store/types.ts";
@@ -246,30 +247,22 @@ export class DeliveryActor implements Actor {
   /** A snapshot for the admin endpoint. */
   async status(): Promise<ActorStatus> {
     const { store, clock, deliverer } = this.#o;
-    const [depth, heads] = await Promise.all([store.depth(this.id), store.peek(this.id)]);
-    const control = this.#control ?? await store.getControl(this.id);
-    const status: ActorStatus = {
+    const { status, head } = await queueStatus({
       id: this.id,
       kind: this.kind,
       state: this.#state,
-      queueDepth: depth,
-    };
-    const head = heads[0];
-    if (head) status.oldestAgeMs = Math.max(0, clock.now() - head.entry.enqueuedAt);
-    const inFlight = this.#inFlight;
-    if (inFlight) {
-      // Attempts made before this one (the one under way is recorded when it ends).
-      const log = await store.getLog(inFlight.head.entry.logId);
+      store,
+      now: clock.now(),
+      ...(this.#control ? { control: this.#control } : {}),
+    });
+    // The message being sent, or the head waiting for its retry.
+    const current = this.#inFlight?.head ?? (this.#nextRetryAt !== undefined ? head : undefined);
+    if (current) {
+      // Attempts made so far (one under way is recorded when it ends).
+      const log = await store.getLog(current.entry.logId);
       status.inFlight = {
-        messageId: inFlight.head.entry.messageId,
-        logId: inFlight.head.entry.logId,
-        attempts: log?.attemptCount ?? 0,
-      };
-    } else if (head && this.#nextRetryAt !== undefined) {
-      const log = await store.getLog(head.entry.logId);
-      status.inFlight = {
-        messageId: head.entry.messageId,
-        logId: head.entry.logId,
+        messageId: current.entry.messageId,
+        logId: current.entry.logId,
         attempts: log?.attemptCount ?? 0,
       };
     }
@@ -277,13 +270,6 @@ export class DeliveryActor implements Actor {
     if (this.#lastActivityAt !== undefined) status.lastActivityAt = this.#lastActivityAt;
     if (this.#lastError !== undefined) status.lastError = this.#lastError;
     if (deliverer.holdsConnection) status.socket = deliverer.holdsConnection() ? "open" : "closed";
-    if (control.paused) {
-      status.paused = {
-        ...(control.by ? { by: control.by } : {}),
-        ...(control.reason ? { reason: control.reason } : {}),
-        ...(control.at ? { at: control.at } : {}),
-      };
-    }
     const detail = deliverer.detail?.();
     if (detail) status.detail = detail;
     return status;

@@ -17,6 +17,7 @@ import {
   Wakeup,
 } from "../runtime/actor.ts";
 import type { Clock } from "../runtime/clock.ts";
+import { queueStatus } from "../runtime/queue_status.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Delivery, QueueHead, Store } from "../store/store.ts";
 import type { ActorControl } from "../store/types.ts";
@@ -186,23 +187,16 @@ export class InboundActor implements Actor {
   /** A snapshot for the admin endpoint. */
   async status(): Promise<ActorStatus> {
     const { store, clock } = this.#o;
-    const [depth, [head]] = await Promise.all([store.depth(this.id), store.peek(this.id)]);
-    const control = this.#control ?? await store.getControl(this.id);
-    const status: ActorStatus = {
+    const { status } = await queueStatus({
       id: this.id,
       kind: this.kind,
       state: this.#state,
-      queueDepth: depth,
-    };
-    if (head) status.oldestAgeMs = Math.max(0, clock.now() - head.entry.enqueuedAt);
+      store,
+      now: clock.now(),
+      ...(this.#control ? { control: this.#control } : {}),
+    });
     if (this.#lastActivityAt !== undefined) status.lastActivityAt = this.#lastActivityAt;
     if (this.#lastError !== undefined) status.lastError = this.#lastError;
-    if (control.paused) {
-      status.paused = {
-        ...(control.by ? { by: control.by } : {}),
-        ...(control.reason ? { reason: control.reason } : {}),
-      };
-    }
     status.detail = { processed: this.#processed };
     return status;
   }
