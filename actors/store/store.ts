@@ -133,11 +133,6 @@ export class Store {
     this.kv.close();
   }
 
-  /** Commits a raw write through the group committer. */
-  commit(write: Write): ReturnType<GroupCommitter["commit"]> {
-    return this.#committer.commit(write);
-  }
-
   /**
    * Stores a received message durably with its RECEIVE log and queue entry, then resolves. Only
    * after this resolves may a transport acknowledge. Rejects when KV fails: nothing was stored.

@@ -244,3 +244,37 @@ Deno.test("store retention sweeps finished logs and messages but keeps queued on
     store.close();
   }
 });
+
+Deno.test("store delivers a stored translation while logs stay on the original message", async () => {
+  const { store } = await tempStore();
+  try {
+    await acceptOne(store, "MSH|orig", "in");
+    const [head] = await store.peek("in");
+    assert.ok(head);
+    const derived = await store.putDerived(
+      head.entry.messageId,
+      enc.encode('{"Meta":{}}'),
+      "application/json",
+    );
+    assert.equal(
+      await store.route(head, [{
+        queue: "https:api",
+        destinationId: "api",
+        messageId: derived,
+        originalId: head.entry.messageId,
+        log: {},
+      }], { status: "SUCCEEDED" }),
+      true,
+    );
+    const [out] = await store.peek("https:api");
+    assert.equal(out?.entry.messageId, derived);
+    assert.equal(out?.entry.originalId, head.entry.messageId);
+    const record = await store.getMessage(derived);
+    assert.equal(record?.derivedFrom, head.entry.messageId);
+    assert.equal(new TextDecoder().decode(await store.getPayload(record!)), '{"Meta":{}}');
+    const logs = await store.logsOfMessage(head.entry.messageId);
+    assert.deepEqual(logs.map((l) => l.type).sort(), ["RECEIVE", "SEND"]);
+  } finally {
+    store.close();
+  }
+});
