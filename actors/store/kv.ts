@@ -22,7 +22,9 @@ export async function openKv(options: KvOptions): Promise<Deno.Kv> {
   if (path === ":memory:") return await Deno.openKv(":memory:");
   const slash = path.lastIndexOf("/");
   if (slash > 0) await Deno.mkdir(path.slice(0, slash), { recursive: true });
-  return await Deno.openKv(path);
+  // Opening a file runs SQLite's schema set-up under the write lock, so a second process starting
+  // at the same moment can see `database is locked` here too.
+  return await withKvRetry(() => Deno.openKv(path), { attempts: 40 });
 }
 
 /** True for the transient error SQLite gives when another process holds the write lock. */
