@@ -187,41 +187,10 @@ async function rawRate(port: number, messages: readonly Hl7Message[]): Promise<n
   }
 }
 
-/**
- * The delivery actor's KV work alone, in its order and one message at a time as it does it (peek
- * the head, read the record and payload, complete: read the log and commit), without a network:
- * what one actor can never go faster than on this machine's KV.
- */
-async function bookkeepingRate(path: string, texts: readonly string[]): Promise<number> {
-  const store = await Store.open({ path, node: "bench" });
-  try {
-    const queue = "mllp-out:bookkeeping:1";
-    await enqueue(
-      store,
-      texts.map((text) => ({ queue, text, controlId: text.split("|")[9]! })),
-    );
-    const t0 = performance.now();
-    for (let i = 0; i < texts.length; i++) {
-      const [head] = await store.peek(queue);
-      if (!head) throw new Error("bookkeeping: queue ended early");
-      const record = await store.getMessage(head.entry.messageId);
-      if (!record) throw new Error("bookkeeping: record missing");
-      await store.getPayload(record);
-      if (!(await store.complete(head, { at: Date.now(), outcome: "SUCCEEDED", reason: "AA" }))) {
-        throw new Error("bookkeeping: complete refused");
-      }
-    }
-    return texts.length * 1000 / (performance.now() - t0);
-  } finally {
-    store.close();
-  }
-}
-
 interface SingleResult {
   messages: number;
   rawMsgPerS: number;
   rawRounds: number[];
-  bookkeepingMsgPerS: number;
   engineMsgPerS: number;
   engineDurableMsgPerS: number;
   ratio: number;
@@ -260,9 +229,7 @@ async function single(): Promise<SingleResult> {
     rawRounds.push(await rawRate(port, parsed));
     const rawMsgPerS = Math.max(...rawRounds);
     const engineMsgPerS = texts.length * 1000 / (t1 - t0);
-    const bookkeepingMsgPerS = await bookkeepingRate(`${dir}/bookkeeping.kv`, texts);
     return {
-      bookkeepingMsgPerS,
       messages: texts.length,
       rawMsgPerS,
       rawRounds,
@@ -561,18 +528,6 @@ printTable(["one integration", "msg/s"], [
   ["engine: queued -> completed in KV", Math.round(a.engineDurableMsgPerS)],
 ]);
 printLine(`engine / raw = ${(a.ratio * 100).toFixed(1)} % (target >= 50 %)`);
-{
-  const rawUs = 1e6 / a.rawMsgPerS;
-  const kvUs = 1e6 / a.bookkeepingMsgPerS;
-  printLine(
-    `per message: raw round trip ${rawUs.toFixed(0)} µs; the actor's KV work alone ` +
-      `(peek, read, complete with its commit; no network) ${kvUs.toFixed(0)} µs ` +
-      `(${
-        Math.round(a.bookkeepingMsgPerS)
-      } msg/s); done one after the other, the engine can reach ` +
-      `at most ${(rawUs / (rawUs + kvUs) * 100).toFixed(0)} % of raw`,
-  );
-}
 printLine();
 
 printLine(`mllp_delivery: (b) ${ACTORS} integrations, ${PER_ACTOR} messages each`);
@@ -599,7 +554,6 @@ printJson({
     rawMsgPerS: Math.round(a.rawMsgPerS),
     engineMsgPerS: Math.round(a.engineMsgPerS),
     engineDurableMsgPerS: Math.round(a.engineDurableMsgPerS),
-    bookkeepingMsgPerS: Math.round(a.bookkeepingMsgPerS),
     ratio: Number(a.ratio.toFixed(3)),
     target: 0.5,
   },

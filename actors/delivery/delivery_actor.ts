@@ -18,7 +18,7 @@ import type { Logger } from "../runtime/log.ts";
 import { queueStatus } from "../runtime/queue_status.ts";
 import { retryDelayMs } from "../runtime/retry.ts";
 import type { QueueHead, Store } from "../store/store.ts";
-import type { ActorControl } from "../store/types.ts";
+import type { ActorControl, LogRecord, MessageRecord } from "../store/types.ts";
 import type { Deliverer } from "./deliverer.ts";
 
 /** What a delivery actor is made of. */
@@ -34,6 +34,16 @@ export interface DeliveryActorOptions {
   /** Deactivate after this long with an empty queue and no open connection, default 5 min. */
   idleDeactivateMs?: number;
 }
+
+/** Queue entries read at once. */
+const BATCH = 64;
+/** Most completions one actor lets commit in the background (the duplicates a crash may cause). */
+const MAX_UNSETTLED = 8;
+/**
+ * Past this many writes waiting in the store's group committer, actors wait for their own
+ * completions: many busy actors must not run ahead of durability, nor delay new accepts.
+ */
+const MAX_COMMIT_BACKLOG = 256;
 
 interface InFlight {
   head: QueueHead;
@@ -55,6 +65,10 @@ export class DeliveryActor implements Actor {
   #control: ActorControl | undefined;
   #inFlight: InFlight | undefined;
   #failures = 0;
+  /** Completions committing in the background; see {@link DeliveryActor.#defer}. */
+  #unsettled: Promise<void>[] = [];
+  /** Bumped by a skip, so a batch read before it is not sent on. */
+  #epoch = 0;
   #nextRetryAt: number | undefined;
   #lastActivityAt: number | undefined;
   #lastError: string | undefined;
@@ -87,8 +101,8 @@ export class DeliveryActor implements Actor {
           await clock.sleep(pollMs, AbortSignal.any([signal, this.#newWork.signal()]));
           continue;
         }
-        const [head] = await store.peek(this.id);
-        if (!head) {
+        const heads = await store.peek(this.id, BATCH);
+        if (heads.length === 0) {
           this.#state = "idle";
           const now = clock.now();
           await deliverer.idle?.(now);
@@ -96,25 +110,68 @@ export class DeliveryActor implements Actor {
           await clock.sleep(pollMs, AbortSignal.any([signal, this.#newWork.signal()]));
           continue;
         }
-        await this.#attempt(head, signal);
+        // A few reads for the records and logs of the whole batch instead of two per message.
+        // Only this actor changes the logs of its queued entries, so they stay current.
+        const [records, logs] = await Promise.all([
+          store.getMessages(heads.map((h) => h.entry.messageId)),
+          store.getLogs(heads.map((h) => h.entry.logId)),
+        ]);
+        const epoch = this.#epoch;
+        for (let i = 0; i < heads.length; i++) {
+          // A skip re-reads the queue: the batch read before it may hold the skipped head.
+          if (signal.aborted || this.#control.paused || epoch !== this.#epoch) break;
+          if (!await this.#attempt(heads[i]!, records[i] ?? null, logs[i] ?? null, signal)) break;
+        }
+        // The next batch is read only once this one's completions are in KV.
+        await this.#settle();
         idleSince = clock.now();
       }
     } finally {
       this.#state = "stopped";
-      await deliverer.close();
+      try {
+        await this.#settle();
+      } finally {
+        await deliverer.close();
+      }
     }
   }
 
-  async #attempt(head: QueueHead, signal: AbortSignal): Promise<void> {
+  /**
+   * Completing a delivered message (log SUCCEEDED, entry removed) commits while the next message
+   * is on the wire: the peer already has it, so order and one-in-flight hold, and under load the
+   * group committer puts several completions on one fsync. A crash before the commit resends that
+   * message after the restart (a counted duplicate), as with any in-flight message.
+   */
+  #defer(work: Promise<unknown>): void {
+    this.#unsettled.push(work.then(() => undefined));
+    // Observed at once so that a KV error is reported by #settle, not as an unhandled rejection.
+    work.catch(() => {});
+  }
+
+  /** Waits for deferred completions; rethrows a KV error so the supervisor restarts the actor. */
+  async #settle(): Promise<void> {
+    while (this.#unsettled.length > 0) {
+      const pending = this.#unsettled;
+      this.#unsettled = [];
+      await Promise.all(pending);
+    }
+  }
+
+  /** One attempt; false when the rest of the batch must not follow (failure, skip, stop). */
+  async #attempt(
+    head: QueueHead,
+    record: MessageRecord | null,
+    sendLog: LogRecord | null,
+    signal: AbortSignal,
+  ): Promise<boolean> {
     const { store, clock, deliverer, log } = this.#o;
-    // In flight from the moment the head is read, so a skip arriving during the reads below
+    // In flight from the moment the head is taken, so a skip arriving during the reads below
     // aborts this attempt instead of letting a dead-lettered message go out.
     const skip = new AbortController();
     this.#inFlight = { head, skip };
     let outcome;
     let started = clock.now();
     try {
-      const record = await store.getMessage(head.entry.messageId);
       if (!record) {
         // Should not happen (records are committed before entries); never block the queue on it.
         await store.deadLetter(
@@ -123,12 +180,14 @@ export class DeliveryActor implements Actor {
           `message ${head.entry.messageId} is missing from KV`,
         );
         log.error("delivery.missing-message", { actor: this.id, messageId: head.entry.messageId });
-        return;
+        return true;
       }
-      const payload = await store.getPayload(record);
+      const payload = record.chunks === 0 && record.inline
+        ? record.inline
+        : await store.getPayload(record);
       // The log's attempt count is read by status() when asked, not here on every message: one KV
       // read less per delivery.
-      if (signal.aborted || skip.signal.aborted) return;
+      if (signal.aborted || skip.signal.aborted) return false;
       started = clock.now();
       outcome = await deliverer.deliver({
         head,
@@ -140,7 +199,7 @@ export class DeliveryActor implements Actor {
     } finally {
       this.#inFlight = undefined;
     }
-    if (signal.aborted) return; // stopping: the head stays and is sent again after the restart
+    if (signal.aborted) return false; // stopping: the head stays and is sent again after restart
     if (skip.signal.aborted) {
       // Already dead-lettered by the operator; say that the receiver may have it.
       await store.recordAttempt(head.entry.logId, {
@@ -149,13 +208,22 @@ export class DeliveryActor implements Actor {
         reason: "skipped by an operator during the attempt; the receiver may have received it",
         durationMs: clock.now() - started,
       });
-      return;
+      return false;
     }
     const at = clock.now();
     this.#lastActivityAt = at;
     const durationMs = at - started;
     if (outcome.ok) {
-      await store.complete(head, { at, outcome: "SUCCEEDED", reason: outcome.detail, durationMs });
+      this.#defer(
+        store.complete(
+          head,
+          { at, outcome: "SUCCEEDED", reason: outcome.detail, durationMs },
+          sendLog ? { log: sendLog } : {},
+        ),
+      );
+      if (
+        this.#unsettled.length >= MAX_UNSETTLED || store.commitBacklog > MAX_COMMIT_BACKLOG
+      ) await this.#settle();
       this.#failures = 0;
       this.#lastError = undefined;
       log.debug("delivery.succeeded", {
@@ -163,9 +231,11 @@ export class DeliveryActor implements Actor {
         messageId: head.entry.messageId,
         detail: outcome.detail,
       });
-      return;
+      return true;
     }
     this.#lastError = outcome.reason;
+    // Earlier completions land before this failure is recorded and the queue waits.
+    await this.#settle();
     if (outcome.deadLetter) {
       await store.deadLetter(head, "policy:dead-letter", outcome.reason, {
         at,
@@ -178,7 +248,7 @@ export class DeliveryActor implements Actor {
         messageId: head.entry.messageId,
         reason: outcome.reason,
       });
-      return;
+      return true;
     }
     this.#failures++;
     await store.recordAttempt(head.entry.logId, {
@@ -203,6 +273,7 @@ export class DeliveryActor implements Actor {
     await clock.sleep(delay, AbortSignal.any([signal, cut.signal]));
     this.#cutBackoff = undefined;
     this.#nextRetryAt = undefined;
+    return false;
   }
 
   /** Carries out pause, resume, retry (now) or skip (head to the dead-letter list). */
@@ -228,10 +299,13 @@ export class DeliveryActor implements Actor {
         return { ok: true, message: "retrying the head now" };
       }
       case "skip": {
+        // Messages already delivered but not yet completed in KV are not the head to skip.
+        await this.#settle();
         const [head] = await store.peek(this.id);
         if (!head) return { ok: false, message: "the queue is empty" };
         const moved = await store.deadLetter(head, by, reason);
         if (!moved) return { ok: false, message: "the head changed meanwhile; look again" };
+        this.#epoch++;
         if (this.#inFlight?.head.entry.seq === head.entry.seq) this.#inFlight.skip.abort();
         this.#failures = 0;
         this.#cutBackoff?.abort();

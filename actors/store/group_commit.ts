@@ -61,6 +61,11 @@ export class GroupCommitter {
     this.#maxChecks = limits.maxChecks ?? 100;
   }
 
+  /** Writes queued and not yet in a batch being committed. */
+  get waiting(): number {
+    return this.#queue.length;
+  }
+
   /** Queues a write; resolves once it is durable (or its checks failed), rejects on KV error. */
   commit(write: Write): Promise<WriteOutcome> {
     if (

@@ -121,6 +121,11 @@ export class Store {
     return { batches: this.#committer.batches, writes: this.#committer.writes };
   }
 
+  /** Writes waiting for a commit: how far behind durability the engine's writers are. */
+  get commitBacklog(): number {
+    return this.#committer.waiting;
+  }
+
   /** A new time-ordered id. */
   newId(): string {
     return this.#ids.next(this.#now());
@@ -324,8 +329,12 @@ export class Store {
    * Delivery succeeded: removes the head and marks its log SUCCEEDED with the final attempt, in
    * one atomic step. False if the head was already gone (skipped by an operator meanwhile).
    */
-  async complete(head: QueueHead, attempt: Omit<Attempt, "n">): Promise<boolean> {
-    return await this.#finish(head, { status: "SUCCEEDED", attempt });
+  async complete(
+    head: QueueHead,
+    attempt: Omit<Attempt, "n">,
+    options: { log?: LogRecord } = {},
+  ): Promise<boolean> {
+    return await this.#finish(head, { status: "SUCCEEDED", attempt }, undefined, options.log);
   }
 
   /**
@@ -350,10 +359,13 @@ export class Store {
     head: QueueHead,
     update: LogUpdate,
     extra?: { key: Deno.KvKey; value: unknown },
+    known?: LogRecord,
   ): Promise<boolean> {
     const now = this.#now();
     const entryKey = keys.queueEntry(head.queue, head.entry.seq);
-    const log = await this.#updatedLog(head.entry.logId, update, now);
+    const log = known
+      ? applyLogUpdate(known, update, now)
+      : await this.#updatedLog(head.entry.logId, update, now);
     const outcome = await this.#committer.commit({
       checks: [{ key: entryKey, versionstamp: head.versionstamp }],
       sets: [...(log ? [{ key: keys.log(log.id), value: log }] : []), ...(extra ? [extra] : [])],
@@ -389,20 +401,7 @@ export class Store {
 
   async #updatedLog(logId: string, update: LogUpdate, now: number): Promise<LogRecord | null> {
     const current = (await this.kv.get<LogRecord>(keys.log(logId))).value;
-    if (!current) return null;
-    const log: LogRecord = { ...current, updatedAt: now };
-    if (update.status) log.status = update.status;
-    if (update.reason !== undefined) log.reason = update.reason;
-    if (update.dataModel !== undefined) log.dataModel = update.dataModel;
-    if (update.eventType !== undefined) log.eventType = update.eventType;
-    if (update.deadLetter) log.deadLetter = { ...update.deadLetter, at: now };
-    if (update.attempt) {
-      log.attemptCount = current.attemptCount + 1;
-      log.attempts = [...current.attempts, { n: log.attemptCount, ...update.attempt }].slice(
-        -MAX_ATTEMPTS_KEPT,
-      );
-    }
-    return log;
+    return current ? applyLogUpdate(current, update, now) : null;
   }
 
   /** A log by id. */
@@ -410,6 +409,15 @@ export class Store {
     return (await this.kv.get<LogRecord>(keys.log(id))).value;
   }
 
+  /** Several logs by id, in the same order (null where missing). */
+  async getLogs(ids: string[]): Promise<(LogRecord | null)[]> {
+    const out: (LogRecord | null)[] = [];
+    for (let i = 0; i < ids.length; i += 10) {
+      const got = await this.kv.getMany<LogRecord[]>(ids.slice(i, i + 10).map(keys.log));
+      for (const g of got) out.push(g.value);
+    }
+    return out;
+  }
   /** The logs of one message (its RECEIVE log and one SEND log per destination). */
   async logsOfMessage(messageId: string): Promise<LogRecord[]> {
     const ids: string[] = [];
@@ -427,6 +435,17 @@ export class Store {
   /** A message record by id. */
   async getMessage(id: string): Promise<MessageRecord | null> {
     return (await this.kv.get<MessageRecord>(keys.message(id))).value;
+  }
+
+  /** Several message records by id, in the same order (null where missing). */
+  async getMessages(ids: string[]): Promise<(MessageRecord | null)[]> {
+    const out: (MessageRecord | null)[] = [];
+    // getMany takes at most 10 keys.
+    for (let i = 0; i < ids.length; i += 10) {
+      const got = await this.kv.getMany<MessageRecord[]>(ids.slice(i, i + 10).map(keys.message));
+      for (const g of got) out.push(g.value);
+    }
+    return out;
   }
 
   /** A message's payload bytes. */
@@ -493,4 +512,21 @@ function optional<T extends Record<string, unknown>>(fields: T): Partial<T> {
     if (v !== undefined) out[k as keyof T] = v as T[keyof T];
   }
   return out;
+}
+
+/** `current` with `update` applied at `now`. */
+function applyLogUpdate(current: LogRecord, update: LogUpdate, now: number): LogRecord {
+  const log: LogRecord = { ...current, updatedAt: now };
+  if (update.status) log.status = update.status;
+  if (update.reason !== undefined) log.reason = update.reason;
+  if (update.dataModel !== undefined) log.dataModel = update.dataModel;
+  if (update.eventType !== undefined) log.eventType = update.eventType;
+  if (update.deadLetter) log.deadLetter = { ...update.deadLetter, at: now };
+  if (update.attempt) {
+    log.attemptCount = current.attemptCount + 1;
+    log.attempts = [...current.attempts, { n: log.attemptCount, ...update.attempt }].slice(
+      -MAX_ATTEMPTS_KEPT,
+    );
+  }
+  return log;
 }

@@ -292,3 +292,38 @@ Deno.test("outbound actor keeps an idle socket open under 2 h and closes it past
     await receiver.close();
   }
 });
+
+Deno.test("outbound actor has every delivered message completed in KV before it records a later failure", async () => {
+  // The sixth message is rejected once. Its resend comes only after its FAILED attempt is in the
+  // log, and by then the five before it (one batch, completed in the background while the next
+  // was sent) must be durable too.
+  let out: Awaited<ReturnType<typeof startOutbound>> | undefined;
+  let seenAtResend: { statuses: string[]; sixth: string[]; depth: number } | undefined;
+  const receiver = startReceiver(async (f) => {
+    if (f.controlId === "BATCH6" && f.n === 7 && out) {
+      const statuses = [];
+      for (const id of ["BATCH1", "BATCH2", "BATCH3", "BATCH4", "BATCH5"]) {
+        statuses.push((await out.logOf(id)).status);
+      }
+      const sixth = (await out.logOf("BATCH6")).attempts.map((a) => a.outcome);
+      seenAtResend = { statuses, sixth, depth: await out.store.depth(out.actorId) };
+    }
+    await f.ack(f.controlId === "BATCH6" && f.n === 6 ? "AE" : "AA");
+  });
+  out = await startOutbound({ port: receiver.port, deferStart: true });
+  try {
+    const ids = Array.from({ length: 8 }, (_, i) => `BATCH${i + 1}`);
+    await out.enqueue(...ids);
+    out.start();
+    await waitFor("all delivered", async () => (await out!.store.depth(out!.actorId)) === 0);
+    assert.deepEqual(controlIds(receiver), [...ids.slice(0, 6), ...ids.slice(5)]);
+    assert.deepEqual(seenAtResend, {
+      statuses: ["SUCCEEDED", "SUCCEEDED", "SUCCEEDED", "SUCCEEDED", "SUCCEEDED"],
+      sixth: ["FAILED"],
+      depth: 3,
+    });
+  } finally {
+    await out.stop();
+    await receiver.close();
+  }
+});
