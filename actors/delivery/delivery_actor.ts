@@ -15,6 +15,7 @@ import type {
 import { Wakeup } from "../runtime/actor.ts";
 import type { Clock } from "../runtime/clock.ts";
 import type { Logger } from "../runtime/log.ts";
+import { PendingWrites } from "../runtime/pending_writes.ts";
 import { queueStatus } from "../runtime/queue_status.ts";
 import { retryDelayMs } from "../runtime/retry.ts";
 import type { QueueHead, Store } from "../store/store.ts";
@@ -37,13 +38,6 @@ export interface DeliveryActorOptions {
 
 /** Queue entries read at once. */
 const BATCH = 64;
-/** Most completions one actor lets commit in the background (the duplicates a crash may cause). */
-const MAX_UNSETTLED = 8;
-/**
- * Past this many writes waiting in the store's group committer, actors wait for their own
- * completions: many busy actors must not run ahead of durability, nor delay new accepts.
- */
-const MAX_COMMIT_BACKLOG = 256;
 
 interface InFlight {
   head: QueueHead;
@@ -65,8 +59,13 @@ export class DeliveryActor implements Actor {
   #control: ActorControl | undefined;
   #inFlight: InFlight | undefined;
   #failures = 0;
-  /** Completions committing in the background; see {@link DeliveryActor.#defer}. */
-  #unsettled: Promise<void>[] = [];
+  /**
+   * Completing a delivered message (log SUCCEEDED, entry removed) commits while the next message
+   * is on the wire: the peer already has it, so order and one-in-flight hold, and under load the
+   * group committer puts several completions on one fsync. A crash before the commit resends that
+   * message after the restart (a counted duplicate), as with any in-flight message.
+   */
+  readonly #completions: PendingWrites;
   /** Bumped by a skip, so a batch read before it is not sent on. */
   #epoch = 0;
   #nextRetryAt: number | undefined;
@@ -78,6 +77,7 @@ export class DeliveryActor implements Actor {
     this.id = options.id;
     this.kind = options.kind;
     this.#o = options;
+    this.#completions = new PendingWrites({ backlog: () => options.store.commitBacklog });
   }
 
   /** New messages may be queued. */
@@ -123,37 +123,16 @@ export class DeliveryActor implements Actor {
           if (!await this.#attempt(heads[i]!, records[i] ?? null, logs[i] ?? null, signal)) break;
         }
         // The next batch is read only once this one's completions are in KV.
-        await this.#settle();
+        await this.#completions.settle();
         idleSince = clock.now();
       }
     } finally {
       this.#state = "stopped";
       try {
-        await this.#settle();
+        await this.#completions.settle();
       } finally {
         await deliverer.close();
       }
-    }
-  }
-
-  /**
-   * Completing a delivered message (log SUCCEEDED, entry removed) commits while the next message
-   * is on the wire: the peer already has it, so order and one-in-flight hold, and under load the
-   * group committer puts several completions on one fsync. A crash before the commit resends that
-   * message after the restart (a counted duplicate), as with any in-flight message.
-   */
-  #defer(work: Promise<unknown>): void {
-    this.#unsettled.push(work.then(() => undefined));
-    // Observed at once so that a KV error is reported by #settle, not as an unhandled rejection.
-    work.catch(() => {});
-  }
-
-  /** Waits for deferred completions; rethrows a KV error so the supervisor restarts the actor. */
-  async #settle(): Promise<void> {
-    while (this.#unsettled.length > 0) {
-      const pending = this.#unsettled;
-      this.#unsettled = [];
-      await Promise.all(pending);
     }
   }
 
@@ -214,16 +193,13 @@ export class DeliveryActor implements Actor {
     this.#lastActivityAt = at;
     const durationMs = at - started;
     if (outcome.ok) {
-      this.#defer(
+      await this.#completions.add(
         store.complete(
           head,
           { at, outcome: "SUCCEEDED", reason: outcome.detail, durationMs },
           sendLog ? { log: sendLog } : {},
         ),
       );
-      if (
-        this.#unsettled.length >= MAX_UNSETTLED || store.commitBacklog > MAX_COMMIT_BACKLOG
-      ) await this.#settle();
       this.#failures = 0;
       this.#lastError = undefined;
       log.debug("delivery.succeeded", {
@@ -235,7 +211,7 @@ export class DeliveryActor implements Actor {
     }
     this.#lastError = outcome.reason;
     // Earlier completions land before this failure is recorded and the queue waits.
-    await this.#settle();
+    await this.#completions.settle();
     if (outcome.deadLetter) {
       await store.deadLetter(head, "policy:dead-letter", outcome.reason, {
         at,
@@ -300,7 +276,7 @@ export class DeliveryActor implements Actor {
       }
       case "skip": {
         // Messages already delivered but not yet completed in KV are not the head to skip.
-        await this.#settle();
+        await this.#completions.settle();
         const [head] = await store.peek(this.id);
         if (!head) return { ok: false, message: "the queue is empty" };
         const moved = await store.deadLetter(head, by, reason);

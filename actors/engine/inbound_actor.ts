@@ -20,7 +20,8 @@ import type { Clock } from "../runtime/clock.ts";
 import { queueStatus } from "../runtime/queue_status.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Delivery, QueueHead, Store } from "../store/store.ts";
-import type { ActorControl } from "../store/types.ts";
+import type { ActorControl, LogRecord, MessageRecord } from "../store/types.ts";
+import { PendingWrites } from "../runtime/pending_writes.ts";
 import { destinationActorId } from "./identities.ts";
 import { selectRoutes } from "./subscriptions.ts";
 
@@ -50,11 +51,16 @@ export class InboundActor implements Actor {
   #lastActivityAt: number | undefined;
   #lastError: string | undefined;
   #processed = 0;
+  /** Bumped by a skip, so a batch read before it is not routed on. */
+  #epoch = 0;
+  /** Routing commits under way while the next message is parsed. */
+  readonly #routes: PendingWrites;
 
   /** An inbound actor for queue `options.id`. */
   constructor(options: InboundActorOptions) {
     this.id = options.id;
     this.#o = options;
+    this.#routes = new PendingWrites({ backlog: () => options.store.commitBacklog });
   }
 
   /** A new message was accepted. */
@@ -85,18 +91,32 @@ export class InboundActor implements Actor {
         continue;
       }
       this.#state = "processing";
-      for (const head of heads) {
-        if (signal.aborted || this.#control.paused) break;
-        await this.#process(head);
+      // A few reads for the whole batch; only this actor changes its entries' RECEIVE logs.
+      const [records, logs] = await Promise.all([
+        store.getMessages(heads.map((h) => h.entry.messageId)),
+        store.getLogs(heads.map((h) => h.entry.logId)),
+      ]);
+      const epoch = this.#epoch;
+      try {
+        for (let i = 0; i < heads.length; i++) {
+          // A skip re-reads the queue: the batch read before it may hold the skipped head.
+          if (signal.aborted || this.#control.paused || epoch !== this.#epoch) break;
+          await this.#process(heads[i]!, records[i] ?? null, logs[i] ?? null);
+        }
+      } finally {
+        await this.#routes.settle();
       }
       idleSince = clock.now();
     }
     this.#state = "stopped";
   }
 
-  async #process(head: QueueHead): Promise<void> {
-    const { store, config, log, clock } = this.#o;
-    const record = await store.getMessage(head.entry.messageId);
+  async #process(
+    head: QueueHead,
+    record: MessageRecord | null,
+    receiveLog: LogRecord | null,
+  ): Promise<void> {
+    const { store, config, log } = this.#o;
     if (!record) {
       await store.deadLetter(head, "engine", `message ${head.entry.messageId} is missing from KV`);
       return;
@@ -144,24 +164,33 @@ export class InboundActor implements Actor {
         },
       });
     }
-    const ok = deliveries.length > 0
-      ? await store.route(head, deliveries, {
+    if (deliveries.length === 0 && problems.length > 0) {
+      await this.#routes.settle();
+      await store.deadLetter(head, "engine", problems.join("; "));
+      return;
+    }
+    const known = receiveLog ? { log: receiveLog } : {};
+    const routed = deliveries.length > 0
+      ? store.route(head, deliveries, {
         status: "SUCCEEDED",
         ...(problems.length ? { reason: problems.join("; ") } : {}),
-      })
-      : problems.length > 0
-      ? await store.deadLetter(head, "engine", problems.join("; "))
-      : await store.route(head, [], {
+      }, known)
+      : store.route(head, [], {
         status: "FILTERED",
         reason: "no subscription wants this message",
-      });
+      }, known);
+    // The next message is read and parsed while this one commits; see PendingWrites.
+    await this.#routes.add(routed.then((ok) => this.#routed(ok, record.id, deliveries)));
+  }
+
+  #routed(ok: boolean, messageId: string, deliveries: Delivery[]): void {
     if (!ok) return; // taken meanwhile (an operator skip): nothing was written
     this.#processed++;
-    this.#lastActivityAt = clock.now();
+    this.#lastActivityAt = this.#o.clock.now();
     for (const d of deliveries) this.#o.notify(d.queue);
-    log.debug("inbound.routed", {
+    this.#o.log.debug("inbound.routed", {
       actor: this.id,
-      messageId: record.id,
+      messageId,
       to: deliveries.map((d) => d.destinationId),
     });
   }
@@ -176,9 +205,12 @@ export class InboundActor implements Actor {
       return { ok: true, message: command === "pause" ? "paused" : "resumed" };
     }
     if (command === "retry") return { ok: false, message: "an inbound actor has no retry waiting" };
+    // Messages already routed but not yet committed are not the head to skip.
+    await this.#routes.settle();
     const [head] = await store.peek(this.id);
     if (!head) return { ok: false, message: "the queue is empty" };
     const moved = await store.deadLetter(head, by, reason);
+    if (moved) this.#epoch++;
     return moved
       ? { ok: true, message: `message ${head.entry.messageId} moved to the dead-letter list` }
       : { ok: false, message: "the head changed meanwhile; look again" };

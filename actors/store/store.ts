@@ -273,10 +273,16 @@ export class Store {
 
   /**
    * Application step: in one atomic operation, removes `head` from its queue, appends an entry to
-   * each delivery's queue with a PENDING SEND log, and closes the RECEIVE log. Returns false if
-   * the head was already taken (by an operator or another process): nothing was written.
+   * each delivery's queue with a PENDING SEND log, and closes the RECEIVE log (`options.log`, when
+   * the caller read it already). Returns false if the head was already taken (by an operator or
+   * another process): nothing was written.
    */
-  async route(head: QueueHead, deliveries: Delivery[], receive: LogUpdate): Promise<boolean> {
+  async route(
+    head: QueueHead,
+    deliveries: Delivery[],
+    receive: LogUpdate,
+    options: { log?: LogRecord } = {},
+  ): Promise<boolean> {
     const now = this.#now();
     const write: Write = {
       checks: [{
@@ -319,7 +325,11 @@ export class Store {
       );
       write.sums!.push({ key: keys.queueDepth(d.queue), n: 1n });
     }
-    const log = await this.#updatedLog(head.entry.logId, receive, now);
+    // With the log known, nothing is awaited before the commit is queued: routes issued one after
+    // the other commit in that order, so the queue entries they append keep their order.
+    const log = options.log
+      ? applyLogUpdate(options.log, receive, now)
+      : await this.#updatedLog(head.entry.logId, receive, now);
     if (log) write.sets!.push({ key: keys.log(log.id), value: log });
     const outcome = await this.#committer.commit(write);
     return outcome.ok;
