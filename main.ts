@@ -95,13 +95,24 @@ async function serve(file: string, level: Level): Promise<void> {
   try {
     for (const port of engine.intake.ports) {
       const l = config.listeners.find((x) => x.port === port);
-      servers.push(serveMllp({
-        port,
-        hostname: l?.hostname ?? "0.0.0.0",
-        ...(l?.tls ? { tls: { cert: l.tls.cert.reveal(), key: l.tls.key.reveal() } } : {}),
-        inbox: engine.intake,
-        log,
-      }));
+      servers.push(
+        await serveMllp({
+          port,
+          hostname: l?.hostname ?? "0.0.0.0",
+          ...(l?.tls
+            ? {
+              tls: {
+                cert: l.tls.cert.reveal(),
+                key: l.tls.key.reveal(),
+                ...(l.tls.ca ? { ca: l.tls.ca.reveal() } : {}),
+                requireClientCert: l.tls.requireClientCert,
+              },
+            }
+            : {}),
+          inbox: engine.intake,
+          log,
+        }),
+      );
     }
   } catch (error) {
     await engine.stop();
@@ -205,7 +216,7 @@ async function main(args: string[]): Promise<void> {
       if (reply !== "AA" && reply !== "AE" && reply !== "AR") {
         fail("listen: --reply must be AA, AE or AR");
       }
-      listen({
+      await listen({
         port,
         reply,
         ...(flags.get("hostname") ? { hostname: flags.get("hostname")! } : {}),

@@ -229,8 +229,10 @@ await store.setControl(inboundActorId(intakePort, HOST), {
 });
 const log = quietLogger();
 const engine = await Engine.start({ config, log, mllpConnector: socketMllpConnector, store });
-const listeners = [intakePort, drainPort].map((port) =>
-  serveMllp({ port, hostname: HOST, inbox: engine.intake, log })
+const listeners = await Promise.all(
+  [intakePort, drainPort].map((port) =>
+    serveMllp({ port, hostname: HOST, inbox: engine.intake, log })
+  ),
 );
 const raw = await startRawServer();
 

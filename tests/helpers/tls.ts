@@ -77,3 +77,52 @@ export async function makePki(): Promise<TestPki> {
     serverKey: await Deno.readTextFile(`${dir}/server.key`),
   };
 }
+
+/** A client certificate (X.509 v3, clientAuth) for `cn`, signed by the PKI's CA, and its key. */
+export async function makeClientCert(
+  pki: TestPki,
+  cn: string,
+): Promise<{ cert: string; key: string }> {
+  const name = cn.replace(/[^A-Za-z0-9]/g, "_");
+  await openssl(
+    pki.dir,
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    `${name}.key`,
+    "-out",
+    `${name}.csr`,
+    "-subj",
+    `/CN=${cn}`,
+  );
+  // rustls refuses X.509 v1 certificates: the extensions make this one v3.
+  await Deno.writeTextFile(
+    `${pki.dir}/client.cnf`,
+    "basicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n" +
+      "extendedKeyUsage=clientAuth\n",
+  );
+  await openssl(
+    pki.dir,
+    "x509",
+    "-req",
+    "-in",
+    `${name}.csr`,
+    "-CA",
+    "ca.crt",
+    "-CAkey",
+    "ca.key",
+    "-CAcreateserial",
+    "-out",
+    `${name}.crt`,
+    "-days",
+    "2",
+    "-extfile",
+    "client.cnf",
+  );
+  return {
+    cert: await Deno.readTextFile(`${pki.dir}/${name}.crt`),
+    key: await Deno.readTextFile(`${pki.dir}/${name}.key`),
+  };
+}

@@ -23,7 +23,7 @@ export interface ListenOptions {
 const encoder = new TextEncoder();
 
 /** Starts the receiver. */
-export function listen(options: ListenOptions): MllpServer {
+export function listen(options: ListenOptions): Promise<MllpServer> {
   let count = 0;
   const inbox: MllpInbox = {
     maxFrameBytes: 30 * 1024 * 1024,

@@ -9,13 +9,17 @@
 import { encodeMllp, MllpDecoder } from "../../codecs/mllp/mod.ts";
 import type { MllpInbox } from "../../actors/engine/inbox.ts";
 import type { Logger } from "../../actors/runtime/log.ts";
+import { type ByteConn, type ByteListener, listenMutualTls } from "./node_tls.ts";
 
 /** Where and how to listen. */
 export interface MllpServerOptions {
   port: number;
   hostname?: string;
-  /** PEM certificate and key: TLS 1.2+ when set. */
-  tls?: { cert: string; key: string };
+  /**
+   * PEM certificate and key: TLS 1.2+ when set. With `ca`, clients are asked for a certificate
+   * that must chain to it (and must present one when `requireClientCert`): mutual TLS.
+   */
+  tls?: { cert: string; key: string; ca?: string; requireClientCert?: boolean };
   inbox: MllpInbox;
   log: Logger;
 }
@@ -32,15 +36,26 @@ export interface MllpServer {
 
 let connectionCounter = 0;
 
-/** Starts a listener; see the module doc. */
-export function serveMllp(options: MllpServerOptions): MllpServer {
+/** Starts a listener; see the module doc. Resolves once it is bound. */
+export async function serveMllp(options: MllpServerOptions): Promise<MllpServer> {
   const { inbox, log } = options;
   const hostname = options.hostname ?? "0.0.0.0";
-  const listener: Deno.Listener = options.tls
-    ? Deno.listenTls({ port: options.port, hostname, cert: options.tls.cert, key: options.tls.key })
+  const tlsOptions = options.tls;
+  const listener: ByteListener = tlsOptions?.ca || tlsOptions?.requireClientCert
+    ? await listenMutualTls({
+      port: options.port,
+      hostname,
+      cert: tlsOptions.cert,
+      key: tlsOptions.key,
+      ca: requireCa(tlsOptions.ca),
+      requireClientCert: tlsOptions.requireClientCert ?? false,
+      log,
+    })
+    : tlsOptions
+    ? Deno.listenTls({ port: options.port, hostname, cert: tlsOptions.cert, key: tlsOptions.key })
     : Deno.listen({ port: options.port, hostname });
   const port = (listener.addr as Deno.NetAddr).port;
-  const open = new Set<Deno.Conn>();
+  const open = new Set<ByteConn>();
   const handlers = new Set<Promise<void>>();
 
   const acceptLoop = (async () => {
@@ -59,7 +74,11 @@ export function serveMllp(options: MllpServerOptions): MllpServer {
       }
     }
   })();
-  log.info("mllp.listening", { port, hostname, tls: options.tls !== undefined });
+  log.info("mllp.listening", {
+    port,
+    hostname,
+    tls: tlsOptions ? (tlsOptions.ca ? "mutual" : "server") : "none",
+  });
 
   return {
     port,
@@ -81,8 +100,13 @@ export function serveMllp(options: MllpServerOptions): MllpServer {
   };
 }
 
+function requireCa(ca: string | undefined): string {
+  if (!ca) throw new Error("a listener that requires client certificates needs tls.ca");
+  return ca;
+}
+
 async function handle(
-  conn: Deno.Conn,
+  conn: ByteConn,
   localPort: number,
   inbox: MllpInbox,
   log: Logger,
@@ -90,7 +114,7 @@ async function handle(
   const peer = conn.remoteAddr as Deno.NetAddr;
   const peerIp = peer.hostname;
   const connection = `c${++connectionCounter}@${peerIp}:${peer.port}`;
-  if ("setNoDelay" in conn) (conn as Deno.TcpConn).setNoDelay(true);
+  conn.setNoDelay?.(true);
   const decoder = new MllpDecoder({ maxFrameBytes: inbox.maxFrameBytes });
   const idleMs = inbox.idleTimeoutMs(localPort, peerIp);
   let closing = false;

@@ -124,7 +124,7 @@ Deno.test("intake answers AE, never AA, when the store cannot commit, and stays 
 Deno.test("listener answers pipelined frames in order, skips stray bytes, and closes after an over-size frame", async () => {
   const port = freePort();
   const { store, intake, log } = await setup({}, port);
-  const server = serveMllp({ port, hostname: "127.0.0.1", inbox: intake, log });
+  const server = await serveMllp({ port, hostname: "127.0.0.1", inbox: intake, log });
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
   try {
     const garbage = enc.encode("garbage\r\n");

@@ -5,7 +5,7 @@ import { connectMllp } from "../../../transports/mllp/client.ts";
 import { serveMllp } from "../../../transports/mllp/server.ts";
 import type { MllpInbox } from "../../../actors/engine/inbox.ts";
 import { adt } from "../../helpers/net.ts";
-import { makePki } from "../../helpers/tls.ts";
+import { makeClientCert, makePki } from "../../helpers/tls.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -23,7 +23,7 @@ const echoAck: MllpInbox = {
 Deno.test("MLLP over TLS: the client checks the server certificate against the configured CA", async () => {
   const pki = await makePki();
   const log = memoryLogger();
-  const server = serveMllp({
+  const server = await serveMllp({
     port: 0,
     hostname: "127.0.0.1",
     tls: { cert: pki.serverCert, key: pki.serverKey },
@@ -51,7 +51,7 @@ Deno.test("MLLP over TLS: the client checks the server certificate against the c
       connectMllp({ host: "localhost", port: server.port, tls: {} }, { timeoutMs: 5_000, signal }),
     );
     // 127.0.0.2 is loopback too, but the certificate names only localhost and 127.0.0.1.
-    const other = serveMllp({
+    const other = await serveMllp({
       port: 0,
       hostname: "127.0.0.2",
       tls: { cert: pki.serverCert, key: pki.serverKey },
@@ -77,7 +77,7 @@ Deno.test("MLLP over TLS: the client checks the server certificate against the c
 
 Deno.test("MLLP over TLS refuses TLS 1.1 and accepts TLS 1.2 and 1.3 (openssl s_client)", async () => {
   const pki = await makePki();
-  const server = serveMllp({
+  const server = await serveMllp({
     port: 0,
     hostname: "127.0.0.1",
     tls: { cert: pki.serverCert, key: pki.serverKey },
@@ -116,5 +116,61 @@ Deno.test("MLLP over TLS refuses TLS 1.1 and accepts TLS 1.2 and 1.3 (openssl s_
   } finally {
     await server.close();
     await Deno.remove(pki.dir, { recursive: true });
+  }
+});
+
+Deno.test("MLLP over mutual TLS: a client certificate from the configured CA is required", async () => {
+  const pki = await makePki();
+  const other = await makePki();
+  const good = await makeClientCert(pki, "lab-interface");
+  const foreign = await makeClientCert(other, "lab-interface");
+  const log = memoryLogger();
+  const server = await serveMllp({
+    port: 0,
+    hostname: "127.0.0.1",
+    tls: { cert: pki.serverCert, key: pki.serverKey, ca: pki.caCert, requireClientCert: true },
+    inbox: echoAck,
+    log,
+  });
+  const signal = new AbortController().signal;
+  // Sends one message; the ACK's MSA-2, or why there was none.
+  const exchange = async (tls: { ca: string; cert?: string; key?: string }, id: string) => {
+    try {
+      const conn = await connectMllp(
+        { host: "localhost", port: server.port, tls },
+        { timeoutMs: 5_000, signal },
+      );
+      try {
+        await conn.send(enc.encode(adt(id)));
+        const got = await conn.receive(AbortSignal.timeout(5_000));
+        return got.type === "frame"
+          ? parseHl7(dec.decode(got.payload)).get("MSA-2")
+          : `no ACK: ${got.type}`;
+      } finally {
+        conn.close();
+      }
+    } catch (error) {
+      return `refused: ${error instanceof Error ? error.message : error}`;
+    }
+  };
+  try {
+    assert.equal(await exchange({ ca: pki.caCert, ...good }, "MTLS1"), "MTLS1");
+    assert.doesNotMatch(await exchange({ ca: pki.caCert }, "MTLS2") ?? "", /^MTLS2$/);
+    assert.doesNotMatch(await exchange({ ca: pki.caCert, ...foreign }, "MTLS3") ?? "", /^MTLS3$/);
+    assert.ok(log.lines.some((l) => l.includes("mllp.tls-client-refused")), log.lines.join("\n"));
+    assert.ok(log.lines.some((l) => l.includes("mllp.tls-client") && l.includes("lab-interface")));
+    // The same TLS floor as the other listeners.
+    const child = new Deno.Command("openssl", {
+      args: ["s_client", "-connect", `127.0.0.1:${server.port}`, "-tls1_1"],
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    });
+    const out = await child.output();
+    assert.match(dec.decode(out.stdout) + dec.decode(out.stderr), /Cipher is \(NONE\)/);
+  } finally {
+    await server.close();
+    await Deno.remove(pki.dir, { recursive: true });
+    await Deno.remove(other.dir, { recursive: true });
   }
 });
