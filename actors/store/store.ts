@@ -360,7 +360,7 @@ export class Store {
     return await this.#finish(head, {
       status: "FAILED",
       reason,
-      deadLetter: { by, reason },
+      deadLetter: { by, reason, queue: head.queue, seq: head.entry.seq },
       ...(attempt ? { attempt } : {}),
     }, { key: keys.deadLetter(head.queue, head.entry.seq), value: { ...head.entry, by, reason } });
   }
@@ -384,6 +384,72 @@ export class Store {
       bytes: RECORD_BYTES * 3,
     });
     return outcome.ok;
+  }
+
+  /**
+   * Sends a dead-lettered message back to the tail of the queue it was taken from (an inbound
+   * queue to be parsed and routed again, or a destination's queue to be delivered again), with
+   * its log PENDING again and who asked and why recorded. Refused with a reason when the log is
+   * not in a dead-letter list.
+   */
+  async reprocess(
+    logId: string,
+    by: string,
+    reason: string,
+  ): Promise<{ ok: true; queue: string; log: LogRecord } | { ok: false; error: string }> {
+    const current = await this.getLog(logId);
+    if (!current) return { ok: false, error: `no log ${logId}` };
+    const dl = current.deadLetter;
+    if (current.status !== "FAILED" || !dl) {
+      return {
+        ok: false,
+        error: `log ${logId} is ${current.status}, not in a dead-letter list: nothing to reprocess`,
+      };
+    }
+    const queue = dl.queue ?? current.actorId;
+    if (!queue) return { ok: false, error: `log ${logId} names no queue` };
+    let found: Deno.KvEntry<QueueEntry> | undefined;
+    if (dl.seq) {
+      const e = await this.kv.get<QueueEntry>(keys.deadLetter(queue, dl.seq));
+      if (e.versionstamp !== null) found = e as Deno.KvEntry<QueueEntry>;
+    } else {
+      // Dead-lettered before the log kept its place: look for it.
+      for await (const e of this.kv.list<QueueEntry>({ prefix: keys.deadLetterPrefix(queue) })) {
+        if (e.value.logId === logId) {
+          found = e;
+          break;
+        }
+      }
+    }
+    if (!found) return { ok: false, error: `log ${logId}: its dead-letter entry is gone` };
+    const now = this.#now();
+    const seq = this.newId();
+    const { by: _by, reason: _reason, ...entryFields } = found.value as QueueEntry & {
+      by?: string;
+      reason?: string;
+    };
+    const entry: QueueEntry = { ...entryFields, seq, enqueuedAt: now };
+    const { deadLetter: _dl, ...rest } = current;
+    const log: LogRecord = {
+      ...rest,
+      status: "PENDING",
+      reason: `reprocess requested by ${by}${reason ? `: ${reason}` : ""}`,
+      updatedAt: now,
+      reprocessed: { by, reason, at: now, count: (current.reprocessed?.count ?? 0) + 1 },
+    };
+    const outcome = await this.#committer.commit({
+      checks: [{ key: found.key, versionstamp: found.versionstamp }],
+      sets: [
+        { key: keys.queueEntry(queue, seq), value: entry },
+        { key: keys.log(logId), value: log },
+      ],
+      deletes: [found.key],
+      sums: [{ key: keys.queueDepth(queue), n: 1n }],
+      bytes: RECORD_BYTES * 3,
+    });
+    return outcome.ok
+      ? { ok: true, queue, log }
+      : { ok: false, error: `log ${logId} changed meanwhile; look again` };
   }
 
   /** Records a failed attempt on a log; the head stays in its queue. */
@@ -512,7 +578,7 @@ export interface LogUpdate {
   dataModel?: string;
   eventType?: string;
   attempt?: Omit<Attempt, "n">;
-  deadLetter?: { by: string; reason: string };
+  deadLetter?: { by: string; reason: string; queue?: string; seq?: string };
 }
 
 /** Drops undefined values, so records carry no `undefined` fields into KV. */

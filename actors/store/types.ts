@@ -64,7 +64,10 @@ export interface LogRecord {
   /** The latest attempts (older ones are counted in `attemptCount` only). */
   attempts: Attempt[];
   attemptCount: number;
-  deadLetter?: { by: string; reason: string; at: number };
+  /** Set while the message sits in a dead-letter list (`queue`, `seq` locate it there). */
+  deadLetter?: { by: string; reason: string; at: number; queue?: string; seq?: string };
+  /** Who last sent it back to its queue from the dead-letter list, and why. */
+  reprocessed?: { by: string; reason: string; at: number; count: number };
 }
 
 /** An entry in an actor's FIFO queue. */

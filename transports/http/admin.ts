@@ -33,6 +33,8 @@ export interface AdminRouter {
     by: string,
     reason: string,
   ): Promise<CommandResult | undefined>;
+  /** Wakes (or activates) the actor of a queue that just got work. */
+  notify(id: string): void;
 }
 
 /** What {@link createAdminApp} is built from. */
@@ -67,6 +69,10 @@ const MAX_ID = 512;
  *   → `{logs: LogRecord[], next: string | null}` newest first; pass `next` as `cursor` for the
  *   next page. Times are ISO 8601 with a zone, a date, or ms. Bad values → 400 naming them.
  * - `GET /admin/logs/:id` → the `LogRecord` (with its attempts), or 404.
+ * - `POST /admin/logs/:id/reprocess`, optional body `{"by"?, "reason"?}`: a dead-lettered
+ *   message (FAILED: unparsable, unmapped, skipped, or rejected under `onNack: dead-letter`) goes
+ *   back to the end of its queue, its log PENDING → `{ok, message, log}`; 409 when the log is not
+ *   in a dead-letter list, 404 for an unknown log.
  * - `GET /admin/messages/:id` → `MessageView` (the record without `inline`, plus `receivedAtIso`,
  *   `encoding`, `payload` and `logs`), or 404. With `?raw=1` the payload bytes themselves, with
  *   the record's content type.
@@ -135,6 +141,28 @@ export function createAdminApp(options: AdminAppOptions): Hono {
     const record = id.length <= MAX_ID ? await store.getLog(id) : null;
     return record ? c.json(record) : c.json({ error: `no log ${id}` }, 404);
   });
+
+  app.post(
+    "/admin/logs/:id/reprocess",
+    bodyLimit({ maxSize: MAX_BODY, onError: (c) => tooLarge(c) }),
+    async (c) => {
+      const id = c.req.param("id");
+      const body = parseCommandBody(await c.req.text(), false);
+      if (!body.ok) return c.json({ error: body.error }, 400);
+      if (id.length > MAX_ID || !(await store.getLog(id))) {
+        return c.json({ error: `no log ${id}` }, 404);
+      }
+      const result = await store.reprocess(id, body.value.by, body.value.reason);
+      if (!result.ok) return c.json({ ok: false, message: result.error }, 409);
+      log.info("admin.reprocess", { log: id, queue: result.queue, by: body.value.by });
+      router.notify(result.queue);
+      return c.json({
+        ok: true,
+        message: `message ${result.log.messageId} is back at the end of ${result.queue}`,
+        log: result.log,
+      });
+    },
+  );
 
   app.get("/admin/messages/:id", async (c) => {
     const id = c.req.param("id");

@@ -298,3 +298,47 @@ Deno.test({
     });
   },
 });
+
+Deno.test("admin reprocesses a dead-lettered message: back at the end of its queue, delivered, once", async () => {
+  await withEngine(async (e) => {
+    e.deliverer.mode = "fail";
+    const first = await enqueue(e.store, "MSH|fix-me");
+    e.router.notify(DEST);
+    await waitFor("backoff", async () => (await statusOf(e)).state === "backoff");
+    const skipped = await e.call(`/admin/actors/${DEST}/skip`, {
+      method: "POST",
+      body: JSON.stringify({ by: "bob", reason: "receiver rejects it until fixed" }),
+    });
+    assert.equal(skipped.status, 200);
+    const reprocess = (id: string, body?: string) =>
+      e.call(`/admin/logs/${id}/reprocess`, { method: "POST", body });
+    assert.equal((await reprocess("0000nolog")).status, 404);
+    assert.equal((await reprocess(first.sendLogId, "{oops")).status, 400);
+
+    e.deliverer.mode = "ok";
+    const triedBefore = e.deliverer.sent.length;
+    const done = await reprocess(
+      first.sendLogId,
+      JSON.stringify({ by: "carol", reason: "receiver fixed" }),
+    );
+    assert.equal(done.status, 200, JSON.stringify(done.json));
+    assert.equal(done.json.ok, true);
+    assert.equal(done.json.log.status, "PENDING");
+    assert.deepEqual(
+      (await e.call(`/admin/actors/${DEST}/dead-letters`)).json.deadLetters,
+      [],
+    );
+    const log = await waitFor("delivered again", async () => {
+      const l = await logOf(e, first.sendLogId);
+      return l.status === "SUCCEEDED" && l;
+    });
+    assert.equal(log.reprocessed?.by, "carol");
+    assert.equal(log.reprocessed?.count, 1);
+    assert.equal(log.deadLetter, undefined);
+    assert.deepEqual(e.deliverer.sent.slice(triedBefore), [first.messageId]);
+    // Delivered: nothing left to reprocess.
+    const again = await reprocess(first.sendLogId);
+    assert.equal(again.status, 409);
+    assert.match(again.json.message, /SUCCEEDED, not in a dead-letter list/);
+  });
+});
