@@ -20,6 +20,7 @@ import { sweepRetention } from "../store/logs.ts";
 import { destinationActorId, parseActorId } from "./identities.ts";
 import { InboundActor } from "./inbound_actor.ts";
 import { MllpIntake } from "./intake.ts";
+import { AppAcks } from "./app_acks.ts";
 import { decodeHl7Bytes } from "./decode.ts";
 
 /** What the engine is built from. */
@@ -43,6 +44,7 @@ export class Engine {
   readonly #log: Logger;
   readonly #housekeeping = new AbortController();
   #housekeepingDone: Promise<void> = Promise.resolve();
+  #appAcks: AppAcks | undefined;
 
   private constructor(
     config: Config,
@@ -73,6 +75,7 @@ export class Engine {
     // The factory and intake wake actors through the router, which is built from the factory.
     const routerRef: { current?: Router } = {};
     const notify = (id: string) => routerRef.current?.notify(id);
+    const appAcks = new AppAcks();
 
     const outbound = new Map<string, Config["destinations"]>();
     for (const d of config.destinations) {
@@ -116,7 +119,17 @@ export class Engine {
       if (parsed?.kind === "mllp-in") {
         const port = Number(parsed.rest.slice(0, parsed.rest.indexOf(":")));
         if (!config.integrations.some((i) => i.mllp?.port === port)) return undefined;
-        return new InboundActor({ id, config, store, clock, log, notify, decode, pollMs });
+        return new InboundActor({
+          id,
+          config,
+          store,
+          clock,
+          log,
+          notify,
+          decode,
+          pollMs,
+          appAcks,
+        });
       }
       return undefined;
     };
@@ -130,8 +143,9 @@ export class Engine {
       knownIds: () => outbound.keys(),
     });
     routerRef.current = router;
-    const intake = new MllpIntake({ config, store, log, notify });
+    const intake = new MllpIntake({ config, store, log, notify, appAcks });
     const engine = new Engine(config, store, router, intake, log);
+    engine.#appAcks = appAcks;
     await router.start();
     engine.#housekeepingDone = engine.#housekeep(clock);
     log.info("engine.started", {
@@ -168,6 +182,7 @@ export class Engine {
   async stop(): Promise<void> {
     this.#housekeeping.abort();
     await this.router.stop();
+    this.#appAcks?.clear();
     await this.#housekeepingDone;
     this.store.close();
     this.#log.info("engine.stopped", {});

@@ -22,6 +22,7 @@ import type { Logger } from "../runtime/log.ts";
 import type { Delivery, QueueHead, Store } from "../store/store.ts";
 import type { ActorControl, LogRecord, MessageRecord } from "../store/types.ts";
 import { PendingWrites } from "../runtime/pending_writes.ts";
+import type { AppAcks } from "./app_acks.ts";
 import { destinationActorId } from "./identities.ts";
 import { selectRoutes } from "./subscriptions.ts";
 
@@ -38,6 +39,8 @@ export interface InboundActorOptions {
   decode(payload: Uint8Array): string;
   pollMs?: number;
   idleDeactivateMs?: number;
+  /** Enhanced-mode application ACKs waiting for this step's verdict. */
+  appAcks?: AppAcks;
 }
 
 /** See the module doc. */
@@ -126,13 +129,16 @@ export class InboundActor implements Actor {
     if (!parsed.ok) {
       const reason = `cannot parse: ${parsed.error.message}`;
       await store.deadLetter(head, "engine", reason);
+      this.#o.appAcks?.settle(record.id, { code: "AE", text: reason });
       this.#lastError = reason;
       log.warn("inbound.failed", { actor: this.id, messageId: record.id, reason });
       return;
     }
+    const hl7Type = [parsed.message.messageType, parsed.message.triggerEvent].filter(Boolean)
+      .join("^");
     const routes = selectRoutes(
       config.subscriptions,
-      { from: { integration: integrationId } },
+      { from: { integration: integrationId }, ...(hl7Type ? { hl7Type } : {}) },
       () => "hl7v2",
     );
     const integration = config.integrations.find((i) => i.id === integrationId);
@@ -166,7 +172,10 @@ export class InboundActor implements Actor {
     }
     if (deliveries.length === 0 && problems.length > 0) {
       await this.#routes.settle();
-      await store.deadLetter(head, "engine", problems.join("; "));
+      const reason = problems.join("; ");
+      if (await store.deadLetter(head, "engine", reason)) {
+        this.#o.appAcks?.settle(record.id, { code: "AE", text: reason });
+      }
       return;
     }
     const known = receiveLog ? { log: receiveLog } : {};
@@ -185,6 +194,7 @@ export class InboundActor implements Actor {
 
   #routed(ok: boolean, messageId: string, deliveries: Delivery[]): void {
     if (!ok) return; // taken meanwhile (an operator skip): nothing was written
+    this.#o.appAcks?.settle(messageId, { code: "AA" });
     this.#processed++;
     this.#lastActivityAt = this.#o.clock.now();
     for (const d of deliveries) this.#o.notify(d.queue);

@@ -15,10 +15,18 @@ export interface ReceivedFrame {
 
 /** What to send back for a frame. */
 export interface InboxReply {
-  /** The ACK/NAK to write (an HL7 message; the transport frames it). */
-  reply: Uint8Array;
+  /**
+   * The ACK/NAK to write (an HL7 message; the transport frames it). None when the sender's
+   * MSH-15 asked for no accept acknowledgment of this outcome (enhanced mode).
+   */
+  reply?: Uint8Array;
   /** Close the connection after writing the reply. */
   close?: boolean;
+  /**
+   * An application acknowledgment to write on the same connection once the application step has
+   * handled the message (enhanced mode, MSH-16); undefined when none is to be sent.
+   */
+  later?: Promise<Uint8Array | undefined>;
 }
 
 /** Receives MLLP traffic for the engine. */

@@ -18,6 +18,7 @@ import { inboundActorId } from "./identities.ts";
 import type { InboxReply, MllpInbox, ReceivedFrame } from "./inbox.ts";
 import { PeerDirectory } from "./peers.ts";
 import { decodeHl7Bytes } from "./decode.ts";
+import { ackWanted, type AppAcks, type AppVerdict } from "./app_acks.ts";
 
 /** What the intake needs. */
 export interface MllpIntakeOptions {
@@ -26,6 +27,8 @@ export interface MllpIntakeOptions {
   log: Logger;
   /** Wakes the inbound actor once its queue has a new message. */
   notify(actorId: string): void;
+  /** Where enhanced-mode application ACKs wait for the application step. */
+  appAcks?: AppAcks;
 }
 
 const encoder = new TextEncoder();
@@ -91,17 +94,24 @@ export class MllpIntake implements MllpInbox {
       return { ...this.#reply(msg, "AR", integration, "207"), close: true };
     }
     const enhanced = integration.mllp?.ackMode === "enhanced";
+    // Enhanced mode: MSH-15 says which accept ACKs the sender wants (AL when empty), MSH-16 which
+    // application ACKs (none when empty).
+    const acceptWhen = enhanced ? msg.get("MSH-15") || "AL" : "AL";
+    const appWhen = enhanced ? msg.get("MSH-16") || "NE" : "NE";
+    const negative = (reply: InboxReply): InboxReply =>
+      ackWanted(acceptWhen, "error") ? reply : { ...reply, reply: undefined };
     const controlId = msg.controlId;
     if (!controlId) {
       log.warn("mllp.no-control-id", { ...where, integration: integration.id });
-      return this.#reply(
+      return negative(this.#reply(
         msg,
         enhanced ? "CR" : "AR",
         "MSH-10 (message control id) is empty",
         "101",
-      );
+      ));
     }
     const ack = buildAck(msg, { code: enhanced ? "CA" : "AA" }).encode();
+    let messageId: string;
     const queue = inboundActorId(frame.localPort, frame.peerIp);
     try {
       const result = await this.#o.store.accept({
@@ -130,8 +140,9 @@ export class MllpIntake implements MllpInbox {
           controlId,
           messageId: result.messageId,
         });
-        return { reply: encoder.encode(result.ack) };
+        return ackWanted(acceptWhen, "success") ? { reply: encoder.encode(result.ack) } : {};
       }
+      messageId = result.messageId;
       log.debug("mllp.accepted", {
         ...where,
         integration: integration.id,
@@ -143,10 +154,16 @@ export class MllpIntake implements MllpInbox {
       const reason = `could not store the message: ${
         error instanceof Error ? error.message : error
       }`;
-      return this.#reply(msg, enhanced ? "CE" : "AE", reason, "207");
+      return negative(this.#reply(msg, enhanced ? "CE" : "AE", reason, "207"));
+    }
+    const answer: InboxReply = ackWanted(acceptWhen, "success")
+      ? { reply: encoder.encode(ack) }
+      : {};
+    if (appWhen !== "NE" && this.#o.appAcks) {
+      answer.later = this.#o.appAcks.expect(messageId, appAckBuilder(text, appWhen));
     }
     this.#o.notify(queue);
-    return { reply: encoder.encode(ack) };
+    return answer;
   }
 
   #identify(frame: ReceivedFrame, msg: Hl7Message): IntegrationConfig | string {
@@ -180,4 +197,28 @@ export class MllpIntake implements MllpInbox {
   #decode(payload: Uint8Array): string {
     return decodeHl7Bytes(payload, this.#o.config.limits.fallbackCharset);
   }
+}
+
+/**
+ * Builds the application ACK for a verdict, or nothing when MSH-16 does not want it. Keeps only
+ * the header of the original, not the whole (possibly large) message, while it waits.
+ */
+function appAckBuilder(
+  text: string,
+  when: string,
+): (verdict: AppVerdict) => Uint8Array | undefined {
+  const end = text.search(/[\r\n]/);
+  const header = end < 0 ? text : text.slice(0, end);
+  return (verdict) => {
+    if (!ackWanted(when, verdict.code === "AA" ? "success" : "error")) return undefined;
+    const parsed = tryParseHl7(header);
+    if (!parsed.ok) return undefined;
+    const ack = buildAck(parsed.message, {
+      code: verdict.code,
+      ...(verdict.code !== "AA" && verdict.text
+        ? { error: { code: "207", text: verdict.text } }
+        : {}),
+    });
+    return encoder.encode(ack.encode());
+  };
 }

@@ -13,6 +13,8 @@ export interface RoutingFacts {
   from: { integration?: string; source?: string };
   dataModel?: string;
   eventType?: string;
+  /** For HL7 v2: message type and trigger event (`ADT^A01`); `eventTypes` may name it or `A01`. */
+  hl7Type?: string;
   /** The data-model JSON, when a mapping exists; filters read it. */
   json?: unknown;
 }
@@ -57,6 +59,13 @@ export function passesFilter(sub: SubscriptionConfig, facts: RoutingFacts): bool
   return true;
 }
 
+/** An `eventTypes` entry names the data-model event (`Arrival`), the HL7 type or its trigger. */
+function eventMatches(wanted: string, facts: RoutingFacts): boolean {
+  if (wanted === facts.eventType) return true;
+  if (!facts.hl7Type) return false;
+  return wanted === facts.hl7Type || wanted === facts.hl7Type.slice(facts.hl7Type.indexOf("^") + 1);
+}
+
 /** Every destination the subscriptions send this message to (each once). */
 export function selectRoutes(
   subscriptions: readonly SubscriptionConfig[],
@@ -70,7 +79,7 @@ export function selectRoutes(
       : sub.from.source === facts.from.source;
     if (!from) continue;
     if (sub.dataModels && !(facts.dataModel && sub.dataModels.includes(facts.dataModel))) continue;
-    if (sub.eventTypes && !(facts.eventType && sub.eventTypes.includes(facts.eventType))) continue;
+    if (sub.eventTypes && !sub.eventTypes.some((e) => eventMatches(e, facts))) continue;
     if (!passesFilter(sub, facts)) continue;
     for (const destinationId of sub.to) {
       if (!out.has(destinationId)) {

@@ -141,6 +141,17 @@ async function handle(
     let off = 0;
     while (off < frame.length) off += await conn.write(frame.subarray(off));
   };
+  // An application ACK (enhanced mode) goes out when the application step is done, in turn with
+  // the replies to frames received meanwhile; if the connection is gone by then it is only logged.
+  const sendLater = async (later: Promise<Uint8Array | undefined>) => {
+    const bytes = await later;
+    if (!bytes) return;
+    if (closing) {
+      log.info("mllp.app-ack-undelivered", { port: localPort, peer: peerIp, connection });
+      return;
+    }
+    chain = chain.then(() => closing ? undefined : write(bytes));
+  };
   let skipped = 0;
   log.debug("mllp.connection-opened", { port: localPort, peer: peerIp, connection });
   armIdle();
@@ -157,8 +168,9 @@ async function handle(
           chain = chain.then(async () => {
             if (closing) return;
             const answer = await inbox.receive({ payload, localPort, peerIp, connection });
-            await write(answer.reply);
+            if (answer.reply) await write(answer.reply);
             if (answer.close) closeConn();
+            if (answer.later) void sendLater(answer.later);
           });
         } else if (event.type === "skipped") {
           skipped += event.bytes;

@@ -43,7 +43,8 @@ const frame = (text: string, peerIp = "127.0.0.1") => ({
   connection: "c1",
 });
 
-function msa(reply: Uint8Array) {
+function msa(reply: Uint8Array | undefined) {
+  if (!reply) throw new Error("no reply");
   const m = parseHl7(dec.decode(reply));
   return { code: m.get("MSA-1"), id: m.get("MSA-2"), err: m.get("ERR-8") ?? m.get("MSA-3") };
 }

@@ -45,7 +45,12 @@ Deno.test("engine carries MLLP in to an Hl7Server out, in order, every message l
     mllpConnector: socketMllpConnector,
     pollMs: 50,
   });
-  const listener = await serveMllp({ port: inPort, hostname: "127.0.0.1", inbox: engine.intake, log });
+  const listener = await serveMllp({
+    port: inPort,
+    hostname: "127.0.0.1",
+    inbox: engine.intake,
+    log,
+  });
   const client = new Hl7Client({ host: "127.0.0.1", port: inPort });
   try {
     const ids = Array.from({ length: 30 }, (_, i) => `CTRL${String(i).padStart(3, "0")}`);

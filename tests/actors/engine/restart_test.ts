@@ -80,7 +80,12 @@ Deno.test("a stopped engine's queue, one message in flight, is delivered in orde
   let engine: Engine | undefined;
   try {
     engine = await Engine.start({ config, log, mllpConnector: socketMllpConnector, pollMs: 50 });
-    const listener = await serveMllp({ port: inPort, hostname: "127.0.0.1", inbox: engine.intake, log });
+    const listener = await serveMllp({
+      port: inPort,
+      hostname: "127.0.0.1",
+      inbox: engine.intake,
+      log,
+    });
     const client = new Hl7Client({ host: "127.0.0.1", port: inPort });
     const sent = ids("STOP", 12);
     try {

@@ -73,6 +73,7 @@ Deno.test("admin refuses to start with an empty token", () => {
           statuses: () => Promise.resolve([]),
           status: () => Promise.resolve(undefined),
           command: () => Promise.resolve(undefined),
+          notify: () => {},
         },
         store: undefined as unknown as Store,
         token: new Secret("", "env:EMPTY"),
