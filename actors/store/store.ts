@@ -91,7 +91,7 @@ export class Store {
   readonly #ids: IdGenerator;
   readonly #committer: GroupCommitter;
   readonly #now: () => number;
-  readonly #inflightDedupe = new Map<string, Promise<AcceptResult>>();
+  readonly #inflightDedupe = new Map<string, { promise: Promise<AcceptResult>; ack: string }>();
   #closed = false;
 
   /** Wraps an open KV. Prefer {@link Store.open}. */
@@ -148,13 +148,16 @@ export class Store {
     const flight = `${dedupe.scope}\u0000${dedupe.key}`;
     const earlier = this.#inflightDedupe.get(flight);
     if (earlier) {
-      // The same message is being stored right now (a sender retry): answer it like a duplicate.
-      return earlier.then((r) =>
-        r.status === "stored" ? { status: "duplicate", messageId: r.messageId, ack: dedupe.ack } : r
+      // The same message is being stored right now (a sender retry): answer it like a duplicate,
+      // with the ACK stored for the first copy, as every later repeat will get.
+      return earlier.promise.then((r) =>
+        r.status === "stored"
+          ? { status: "duplicate", messageId: r.messageId, ack: earlier.ack }
+          : r
       );
     }
     const promise = this.#accept(request).finally(() => this.#inflightDedupe.delete(flight));
-    this.#inflightDedupe.set(flight, promise);
+    this.#inflightDedupe.set(flight, { promise, ack: dedupe.ack });
     return promise;
   }
 

@@ -649,17 +649,9 @@ Deno.test("raw sender: the same MSH-10 sent on two connections at once is answer
   }
 });
 
-// Engine bug (minor; dedupe ACK identity): actors/store/store.ts, Store.accept, lines ~150-154.
-// A repeat that arrives while the first copy is still being committed is answered with
-// `dedupe.ack` of the *repeat's own* request, i.e. a freshly built ACK (its own MSH-10 and
-// MSH-7), instead of the ACK stored for the first copy; every later repeat gets the stored one.
-// So the same message ends up acknowledged with two different ACK control ids. Reproduction:
-// this test (two connections send the same MSH-10 at the same moment; 20 of 20 pairs differed).
-// Fix idea: keep the first request's ack with the in-flight promise and answer the repeat with it.
 Deno.test({
   name:
     "raw sender: the same MSH-10 sent on two connections at once gets byte-identical ACKs (the stored one)",
-  ignore: true,
   async fn() {
     const rig = await startRig();
     const a = await RawMllpSender.connect(rig.port);
