@@ -50,11 +50,26 @@ export interface AcceptRequest {
   dedupe?: { scope: string; key: string; ack: string; windowMs: number };
   /** Fields of the RECEIVE log created with the message. */
   log: Pick<LogRecord, "environment" | "integrationId" | "sourceId" | "type">;
+  /** The id to store the message under (when translations of it were stored first). */
+  messageId?: string;
+  /**
+   * Routed at once (an API request, whose answer names its SEND logs): instead of an entry in
+   * `queue`, the same commit appends one to each delivery's queue with its SEND log, and the
+   * RECEIVE log ends SUCCEEDED (FILTERED when the list is empty).
+   */
+  deliveries?: Delivery[];
 }
 
 /** The outcome of {@link Store.accept}. */
 export type AcceptResult =
-  | { status: "stored"; messageId: string; logId: string; seq: string }
+  | {
+    status: "stored";
+    messageId: string;
+    logId: string;
+    seq: string;
+    /** With `deliveries`: the SEND log of each, in the same order. */
+    sendLogIds?: string[];
+  }
   | { status: "duplicate"; messageId: string; ack: string };
 
 /** A queue entry as read, with what a later atomic check needs. */
@@ -172,7 +187,7 @@ export class Store {
       if (seen.value) return { status: "duplicate", ...seen.value };
     }
     const now = this.#now();
-    const messageId = this.newId();
+    const messageId = request.messageId ?? this.newId();
     const logId = this.newId();
     const seq = this.newId();
     const payload = await writePayload(this.kv, messageId, request.payload, now);
@@ -207,12 +222,20 @@ export class Store {
         { key: keys.message(messageId), value: record },
         { key: keys.log(logId), value: log },
         { key: keys.logByMessage(messageId, logId), value: logId },
-        { key: keys.queueEntry(request.queue, seq), value: entry },
       ],
       deletes: payload.chunks > 0 ? [keys.chunkPending(messageId)] : [],
-      sums: [{ key: keys.queueDepth(request.queue), n: 1n }],
+      sums: [],
       bytes: (payload.inline?.length ?? 0) + RECORD_BYTES * 3,
     };
+    let sendLogIds: string[] | undefined;
+    if (request.deliveries) {
+      log.status = request.deliveries.length > 0 ? "SUCCEEDED" : "FILTERED";
+      if (request.deliveries.length === 0) log.reason = "no subscription wants this message";
+      sendLogIds = this.#appendDeliveries(write, request.deliveries, now);
+    } else {
+      write.sets!.push({ key: keys.queueEntry(request.queue, seq), value: entry });
+      write.sums!.push({ key: keys.queueDepth(request.queue), n: 1n });
+    }
     if (dedupe && dedupeKey) {
       write.checks = [{ key: dedupeKey, versionstamp: null }];
       write.sets!.push({
@@ -222,7 +245,9 @@ export class Store {
       });
     }
     const outcome = await this.#committer.commit(write);
-    if (outcome.ok) return { status: "stored", messageId, logId, seq };
+    if (outcome.ok) {
+      return { status: "stored", messageId, logId, seq, ...(sendLogIds ? { sendLogIds } : {}) };
+    }
     // A repeat: stored earlier (a small message is not looked up first), or by another process.
     const seen = await this.kv.get<DedupeRecord>(dedupeKey!);
     if (seen.value) return { status: "duplicate", ...seen.value };
@@ -295,39 +320,9 @@ export class Store {
       sets: [],
       deletes: [keys.queueEntry(head.queue, head.entry.seq)],
       sums: [{ key: keys.queueDepth(head.queue), n: -1n }],
-      bytes: RECORD_BYTES * (2 + deliveries.length * 3),
+      bytes: RECORD_BYTES * 2,
     };
-    for (const d of deliveries) {
-      const logId = this.newId();
-      const seq = this.newId();
-      const log: LogRecord = {
-        id: logId,
-        messageId: d.originalId,
-        type: "SEND",
-        status: "PENDING",
-        destinationId: d.destinationId,
-        actorId: d.queue,
-        createdAt: now,
-        updatedAt: now,
-        attempts: [],
-        attemptCount: 0,
-        ...optional(d.log),
-      };
-      const entry: QueueEntry = {
-        seq,
-        messageId: d.messageId,
-        logId,
-        enqueuedAt: now,
-        destinationId: d.destinationId,
-        ...(d.messageId !== d.originalId ? { originalId: d.originalId } : {}),
-      };
-      write.sets!.push(
-        { key: keys.log(logId), value: log },
-        { key: keys.logByMessage(d.originalId, logId), value: logId },
-        { key: keys.queueEntry(d.queue, seq), value: entry },
-      );
-      write.sums!.push({ key: keys.queueDepth(d.queue), n: 1n });
-    }
+    this.#appendDeliveries(write, deliveries, now);
     // With the log known, nothing is awaited before the commit is queued: routes issued one after
     // the other commit in that order, so the queue entries they append keep their order.
     const log = options.log
@@ -453,6 +448,45 @@ export class Store {
     return outcome.ok
       ? { ok: true, queue, log }
       : { ok: false, error: `log ${logId} changed meanwhile; look again` };
+  }
+
+  /** Adds each delivery's SEND log and queue entry to `write`; returns the log ids. */
+  #appendDeliveries(write: Write, deliveries: Delivery[], now: number): string[] {
+    const ids: string[] = [];
+    for (const d of deliveries) {
+      const logId = this.newId();
+      const seq = this.newId();
+      ids.push(logId);
+      const log: LogRecord = {
+        id: logId,
+        messageId: d.originalId,
+        type: "SEND",
+        status: "PENDING",
+        destinationId: d.destinationId,
+        actorId: d.queue,
+        createdAt: now,
+        updatedAt: now,
+        attempts: [],
+        attemptCount: 0,
+        ...optional(d.log),
+      };
+      const entry: QueueEntry = {
+        seq,
+        messageId: d.messageId,
+        logId,
+        enqueuedAt: now,
+        destinationId: d.destinationId,
+        ...(d.messageId !== d.originalId ? { originalId: d.originalId } : {}),
+      };
+      write.sets!.push(
+        { key: keys.log(logId), value: log },
+        { key: keys.logByMessage(d.originalId, logId), value: logId },
+        { key: keys.queueEntry(d.queue, seq), value: entry },
+      );
+      write.sums!.push({ key: keys.queueDepth(d.queue), n: 1n });
+      write.bytes += RECORD_BYTES * 3;
+    }
+    return ids;
   }
 
   /** Records a failed attempt on a log; the head stays in its queue. */
