@@ -24,7 +24,9 @@ import type { ActorControl, LogRecord, MessageRecord } from "../store/types.ts";
 import { PendingWrites } from "../runtime/pending_writes.ts";
 import type { AppAcks } from "./app_acks.ts";
 import { destinationActorId } from "./identities.ts";
-import { selectRoutes } from "./subscriptions.ts";
+import { planHl7Routes } from "./hl7_routing.ts";
+
+const encoder = new TextEncoder();
 
 /** What an inbound actor is made of. */
 export interface InboundActorOptions {
@@ -134,42 +136,31 @@ export class InboundActor implements Actor {
       log.warn("inbound.failed", { actor: this.id, messageId: record.id, reason });
       return;
     }
-    const hl7Type = [parsed.message.messageType, parsed.message.triggerEvent].filter(Boolean)
-      .join("^");
-    const routes = selectRoutes(
-      config.subscriptions,
-      { from: { integration: integrationId }, ...(hl7Type ? { hl7Type } : {}) },
-      () => "hl7v2",
-    );
     const integration = config.integrations.find((i) => i.id === integrationId);
-    const deliveries: Delivery[] = [];
-    const problems: string[] = [];
-    for (const route of routes) {
-      const dest = config.destinations.find((d) => d.id === route.destinationId);
-      if (!dest) continue;
-      if (route.format === "json" || !dest.mllp) {
-        // HL7 to JSON needs the data-model translator; until one maps this message, say so.
-        problems.push(
-          `destination ${dest.id} wants ${
-            route.format === "json" ? "JSON" : "a transport"
-          } not available for ${parsed.message.messageType ?? "?"}^${
-            parsed.message.triggerEvent ?? "?"
-          }`,
-        );
-        continue;
-      }
-      deliveries.push({
-        queue: destinationActorId(dest),
-        destinationId: dest.id,
-        messageId: record.id,
-        originalId: record.id,
-        log: {
-          integrationId,
-          ...(integration ? { environment: integration.environment } : {}),
-          ...(record.controlId ? { controlId: record.controlId } : {}),
-        },
-      });
+    const plan = planHl7Routes({ config, integration, integrationId, message: parsed.message });
+    const problems = plan.problems;
+    let jsonId: string | undefined;
+    if (plan.json && plan.routes.some((r) => r.format === "json")) {
+      // The translation is stored before the routing commit that references it.
+      await this.#routes.settle();
+      jsonId = await store.putDerived(
+        record.id,
+        encoder.encode(JSON.stringify(plan.json)),
+        "application/json",
+      );
     }
+    const deliveries: Delivery[] = plan.routes.map((r) => ({
+      queue: destinationActorId(r.destination),
+      destinationId: r.destination.id,
+      messageId: r.format === "json" && jsonId ? jsonId : record.id,
+      originalId: record.id,
+      log: {
+        integrationId,
+        ...(integration ? { environment: integration.environment } : {}),
+        ...(record.controlId ? { controlId: record.controlId } : {}),
+        ...(plan.dataModel ? { dataModel: plan.dataModel, eventType: plan.eventType } : {}),
+      },
+    }));
     if (deliveries.length === 0 && problems.length > 0) {
       await this.#routes.settle();
       const reason = problems.join("; ");
@@ -179,13 +170,16 @@ export class InboundActor implements Actor {
       return;
     }
     const known = receiveLog ? { log: receiveLog } : {};
+    const model = plan.dataModel ? { dataModel: plan.dataModel, eventType: plan.eventType } : {};
     const routed = deliveries.length > 0
       ? store.route(head, deliveries, {
         status: "SUCCEEDED",
+        ...model,
         ...(problems.length ? { reason: problems.join("; ") } : {}),
       }, known)
       : store.route(head, [], {
         status: "FILTERED",
+        ...model,
         reason: "no subscription wants this message",
       }, known);
     // The next message is read and parsed while this one commits; see PendingWrites.

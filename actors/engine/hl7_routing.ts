@@ -1,0 +1,118 @@
+/**
+ * The application step's decision for one HL7 v2 message: which data model and event it carries
+ * (when one maps it), which destinations the subscriptions send it to, and in which form — the
+ * HL7 as received, or its data-model JSON. Pure: the inbound actor stores what this decides.
+ * @module
+ */
+
+import type { Hl7Message } from "../../codecs/hl7v2/mod.ts";
+import {
+  DataModelError,
+  type DataModelMessage,
+  hl7ToJson,
+  identifyHl7,
+} from "../../codecs/datamodel/mod.ts";
+import type { Config, DestinationConfig, IntegrationConfig } from "../config/mod.ts";
+import { selectRoutes } from "./subscriptions.ts";
+
+/** One destination and the form it gets the message in. */
+export interface PlannedRoute {
+  destination: DestinationConfig;
+  format: "hl7v2" | "json";
+}
+
+/** What {@link planHl7Routes} decided. */
+export interface Hl7Plan {
+  dataModel?: string;
+  eventType?: string;
+  routes: PlannedRoute[];
+  /** The translation, when a route wants JSON and a mapping exists. */
+  json?: DataModelMessage;
+  /** Why a destination gets nothing (no mapping to JSON, a value that cannot be translated). */
+  problems: string[];
+}
+
+/** The form a destination gets when its subscription does not say: JSON for HTTPS. */
+export function defaultFormat(destination: DestinationConfig | undefined): "hl7v2" | "json" {
+  return destination?.https ? "json" : "hl7v2";
+}
+
+/** Decides routes for `message` from `integration`; see the module doc. */
+export function planHl7Routes(options: {
+  config: Config;
+  integration: IntegrationConfig | undefined;
+  integrationId: string;
+  message: Hl7Message;
+}): Hl7Plan {
+  const { config, message, integration } = options;
+  const destinations = new Map(config.destinations.map((d) => [d.id, d]));
+  const event = identifyHl7(message);
+  const hl7Type = [message.messageType, message.triggerEvent].filter(Boolean).join("^");
+  const problems: string[] = [];
+  // Filters read the JSON, so it is made when a subscription of this integration filters or
+  // when a destination wants JSON; otherwise HL7 passes through untouched and untranslated.
+  const mine = config.subscriptions.filter((s) => s.from.integration === options.integrationId);
+  let json: DataModelMessage | undefined;
+  let jsonError: string | undefined;
+  const translate = () => {
+    if (json || jsonError) return;
+    if (!event) {
+      jsonError = `no data model maps ${hl7Type || "this message type"}`;
+      return;
+    }
+    try {
+      json = hl7ToJson(message, {
+        timeZone: integration?.timeZone ?? "UTC",
+        source: {
+          ID: options.integrationId,
+          ...(integration?.name ? { Name: integration.name } : {}),
+        },
+        maxEmbeddedFileBytes: config.limits.maxEmbeddedFileBytes,
+      });
+    } catch (error) {
+      jsonError = error instanceof DataModelError || error instanceof Error
+        ? error.message
+        : String(error);
+    }
+  };
+  if (event && mine.some((s) => s.filter?.sendIf)) translate();
+  const routes = selectRoutes(
+    config.subscriptions,
+    {
+      from: { integration: options.integrationId },
+      ...(hl7Type ? { hl7Type } : {}),
+      ...(event ? { dataModel: event.dataModel, eventType: event.eventType } : {}),
+      ...(json ? { json } : {}),
+    },
+    (id) => defaultFormat(destinations.get(id)),
+  );
+  const planned: PlannedRoute[] = [];
+  for (const route of routes) {
+    const destination = destinations.get(route.destinationId);
+    if (!destination) continue;
+    if (route.format === "json") {
+      if (destination.mllp) {
+        problems.push(`destination ${destination.id} is MLLP: it takes HL7 v2, not JSON`);
+        continue;
+      }
+      translate();
+      if (!json) {
+        problems.push(`destination ${destination.id} wants JSON: ${jsonError}`);
+        continue;
+      }
+    }
+    planned.push({ destination, format: route.format });
+  }
+  if (json && planned.some((r) => r.format === "json")) {
+    json.Meta.Destinations = planned.filter((r) => r.format === "json").map((r) => ({
+      ID: r.destination.id,
+      ...(r.destination.name ? { Name: r.destination.name } : {}),
+    }));
+  }
+  return {
+    ...(event ? { dataModel: event.dataModel, eventType: event.eventType } : {}),
+    routes: planned,
+    ...(json ? { json } : {}),
+    problems,
+  };
+}
