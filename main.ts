@@ -13,6 +13,7 @@ import { socketMllpConnector } from "./transports/mllp/client.ts";
 import { listen } from "./transports/mllp/listen.ts";
 import { sendFiles } from "./transports/mllp/send.ts";
 import { type MllpServer, serveMllp } from "./transports/mllp/server.ts";
+import { FetchSender } from "./transports/https/mod.ts";
 
 const USAGE = `usage:
   main.ts serve --config FILE [--log-level debug|info|warn|error]
@@ -90,7 +91,13 @@ async function serve(file: string, level: Level): Promise<void> {
   const result = await loadConfigFile(file);
   if (!result.ok) fail(formatProblems(file, result.problems), 1);
   const config = result.config;
-  const engine = await Engine.start({ config, log, mllpConnector: socketMllpConnector });
+  const httpSender = new FetchSender();
+  const engine = await Engine.start({
+    config,
+    log,
+    mllpConnector: socketMllpConnector,
+    httpSender,
+  });
   const servers: MllpServer[] = [];
   try {
     for (const port of engine.intake.ports) {
@@ -135,7 +142,31 @@ async function serve(file: string, level: Level): Promise<void> {
     return c.text(lines.join("\n") + "\n", 200, { "content-type": "text/plain; version=0.0.4" });
   });
   const token = await adminToken(config, log);
-  app.route("/", createAdminApp({ router: engine.router, store: engine.store, token, log }));
+  const https = engine.https;
+  app.route(
+    "/",
+    createAdminApp({
+      router: engine.router,
+      store: engine.store,
+      token,
+      log,
+      ...(https
+        ? {
+          destinations: {
+            list: () => https.list(),
+            verify: (id: string) =>
+              https.verify(id)?.then(async (result) => {
+                // A production queue waiting on its verification goes now, not at its next retry.
+                if (result.verified) {
+                  await engine.router.command(`https:${id}`, "retry", "admin", "verified");
+                }
+                return result;
+              }),
+          },
+        }
+        : {}),
+    }),
+  );
   const tls = config.http.tls;
   const http = Deno.serve({
     port: config.http.port,
@@ -153,6 +184,7 @@ async function serve(file: string, level: Level): Promise<void> {
     await http.shutdown();
     await Promise.all(servers.map((s) => s.close()));
     await engine.stop();
+    httpSender.close();
     Deno.exit(0);
   };
   Deno.addSignalListener("SIGINT", () => void stop("SIGINT"));

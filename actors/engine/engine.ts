@@ -8,6 +8,7 @@
 import type { Config } from "../config/mod.ts";
 import { DeliveryActor } from "../delivery/delivery_actor.ts";
 import type { MllpConnector } from "../mllp_out/connector.ts";
+import { type HttpSender, HttpsDestinations } from "../https_out/mod.ts";
 import { MllpDeliverer } from "../mllp_out/mllp_deliverer.ts";
 import type { Actor } from "../runtime/actor.ts";
 import { type Clock, systemClock } from "../runtime/clock.ts";
@@ -21,6 +22,7 @@ import { destinationActorId, parseActorId } from "./identities.ts";
 import { InboundActor } from "./inbound_actor.ts";
 import { MllpIntake } from "./intake.ts";
 import { AppAcks } from "./app_acks.ts";
+import { ApiIntake } from "./api_intake.ts";
 import { decodeHl7Bytes } from "./decode.ts";
 
 /** What the engine is built from. */
@@ -28,6 +30,8 @@ export interface EngineOptions {
   config: Config;
   log: Logger;
   mllpConnector: MllpConnector;
+  /** Sends HTTP requests for HTTPS destinations (the `fetch` sender from transports/https). */
+  httpSender?: HttpSender;
   clock?: Clock;
   /** An already-open store (tests); otherwise opened from `config.kv`. */
   store?: Store;
@@ -45,6 +49,10 @@ export class Engine {
   readonly #housekeeping = new AbortController();
   #housekeepingDone: Promise<void> = Promise.resolve();
   #appAcks: AppAcks | undefined;
+  /** HTTPS destinations (listing and verification for the admin endpoint), when wired. */
+  https: HttpsDestinations | undefined;
+  /** Where `POST /endpoint` hands API messages. */
+  api!: ApiIntake;
 
   private constructor(
     config: Config,
@@ -83,8 +91,16 @@ export class Engine {
       const id = destinationActorId(d);
       outbound.set(id, [...outbound.get(id) ?? [], d]);
     }
+    const https = options.httpSender
+      ? new HttpsDestinations({ config, kv: store.kv, sender: options.httpSender, clock, log })
+      : undefined;
     const factory = (id: string): Actor | undefined => {
       const parsed = parseActorId(id);
+      if (parsed?.kind === "https") {
+        const deliverer = https?.deliverer(parsed.rest);
+        return deliverer &&
+          new DeliveryActor({ id, kind: "https", store, deliverer, clock, log, pollMs });
+      }
       if (parsed?.kind === "mllp-out") {
         const dests = outbound.get(id);
         const first = dests?.[0]?.mllp;
@@ -140,12 +156,14 @@ export class Engine {
       clock,
       pollMs,
       leases: new Leases(store.kv, config.node.id, { now: () => clock.now() }),
-      knownIds: () => outbound.keys(),
+      knownIds: () => [...outbound.keys(), ...(https?.actorIds() ?? [])],
     });
     routerRef.current = router;
     const intake = new MllpIntake({ config, store, log, notify, appAcks });
     const engine = new Engine(config, store, router, intake, log);
     engine.#appAcks = appAcks;
+    engine.https = https;
+    engine.api = new ApiIntake({ config, store, log, notify });
     await router.start();
     engine.#housekeepingDone = engine.#housekeep(clock);
     log.info("engine.started", {

@@ -17,6 +17,7 @@ import type { Logger } from "../../actors/runtime/log.ts";
 import { listLogs } from "../../actors/store/logs.ts";
 import type { Store } from "../../actors/store/store.ts";
 import { requireBearer } from "./auth.ts";
+import { createDestinationsApp, type DestinationsAppOptions } from "./destinations.ts";
 import { parseCommandBody, parseLimit, parseLogFilter } from "./params.ts";
 import { actorView, messageView, rawContentType } from "./present.ts";
 
@@ -46,6 +47,8 @@ export interface AdminAppOptions {
   log: Logger;
   /** The time stamped on actor listings, `Date.now` by default. */
   now?: () => number;
+  /** `GET /admin/destinations` and `POST /admin/destinations/:id/verify`. */
+  destinations?: DestinationsAppOptions;
 }
 
 /** Largest accepted command body. */
@@ -76,6 +79,7 @@ const MAX_ID = 512;
  * - `GET /admin/messages/:id` → `MessageView` (the record without `inline`, plus `receivedAtIso`,
  *   `encoding`, `payload` and `logs`), or 404. With `?raw=1` the payload bytes themselves, with
  *   the record's content type.
+ * - `GET /admin/destinations`, `POST /admin/destinations/:id/verify`: see destinations.ts.
  * - Any other path under `/admin` → 404 `{"error":"no route <METHOD> <path>"}` (after auth).
  */
 export function createAdminApp(options: AdminAppOptions): Hono {
@@ -185,6 +189,8 @@ export function createAdminApp(options: AdminAppOptions): Hono {
     }
     return c.json(messageView(record, payload, await store.logsOfMessage(id)));
   });
+
+  if (options.destinations) app.route("/admin", createDestinationsApp(options.destinations));
 
   app.all("/admin/*", (c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));
 

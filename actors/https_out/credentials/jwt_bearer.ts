@@ -1,0 +1,47 @@
+/**
+ * The JWT bearer grant (RFC 7523 §2.1): a signed assertion (`iss` issuer, `sub` subject, `aud`
+ * the audience or the token URL) exchanged for a cached bearer token.
+ * @module
+ */
+
+import { AssertionSigner } from "./assertion.ts";
+import { BearerTokenStrategy } from "./bearer.ts";
+import type { AuthOf, CredentialStrategy, StrategyDeps } from "./strategy.ts";
+import { TokenCache } from "./token_cache.ts";
+import { requestToken } from "./token_endpoint.ts";
+
+/** The grant type of RFC 7523. */
+export const JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+
+/** A strategy for an `auth` of type `jwt-bearer`. */
+export function jwtBearer(auth: AuthOf<"jwt-bearer">, deps: StrategyDeps): CredentialStrategy {
+  const signer = new AssertionSigner({
+    privateKey: auth.privateKey,
+    algorithm: auth.algorithm,
+    keyId: auth.keyId,
+    clock: deps.clock,
+    label: `destination "${deps.destinationId}": https.auth.privateKey`,
+  });
+  const cache = new TokenCache({
+    clock: deps.clock,
+    log: deps.log,
+    destinationId: deps.destinationId,
+    fetch: async (signal) => {
+      const assertion = await signer.sign({
+        iss: auth.issuer,
+        sub: auth.subject,
+        aud: auth.audience ?? auth.tokenUrl,
+      });
+      const form = new URLSearchParams({ grant_type: JWT_BEARER_GRANT, assertion });
+      if (auth.scope) form.set("scope", auth.scope);
+      return await requestToken({
+        sender: deps.sender,
+        tokenUrl: auth.tokenUrl,
+        form,
+        timeoutMs: deps.timeoutMs,
+        ...(signal ? { signal } : {}),
+      });
+    },
+  });
+  return new BearerTokenStrategy("jwt-bearer", cache);
+}

@@ -1,0 +1,52 @@
+/**
+ * Credential strategies of HTTPS destinations, one module each, and the factory that picks one
+ * from a destination's `auth` config.
+ * @module
+ */
+
+import { AwsSigV4Strategy } from "./aws_sigv4.ts";
+import { jwtBearer } from "./jwt_bearer.ts";
+import { oauth2ClientCredentials } from "./oauth2.ts";
+import { smartBackend } from "./smart_backend.ts";
+import type { CredentialStrategy, HttpsConfig, StrategyDeps } from "./strategy.ts";
+import { StaticTokenStrategy } from "./token.ts";
+
+export {
+  type AuthOf,
+  CredentialError,
+  type CredentialInfo,
+  type CredentialStrategy,
+  type HttpsAuthConfig,
+  type HttpsConfig,
+  type OutgoingRequest,
+  type StrategyDeps,
+} from "./strategy.ts";
+export { ASSERTION_LIFETIME_S, AssertionSigner } from "./assertion.ts";
+export { AwsSigV4Strategy } from "./aws_sigv4.ts";
+export { BearerTokenStrategy } from "./bearer.ts";
+export { JWT_BEARER_GRANT, jwtBearer } from "./jwt_bearer.ts";
+export { basicAuthorization, oauth2ClientCredentials } from "./oauth2.ts";
+export { JWT_CLIENT_ASSERTION, smartBackend } from "./smart_backend.ts";
+export { StaticTokenStrategy } from "./token.ts";
+export { TokenCache } from "./token_cache.ts";
+export { requestToken, type TokenGrant, type TokenRequest } from "./token_endpoint.ts";
+
+/** The strategy for the `auth` of an HTTPS destination. */
+export function createCredentialStrategy(
+  https: HttpsConfig,
+  deps: StrategyDeps,
+): CredentialStrategy {
+  const auth = https.auth;
+  switch (auth.type) {
+    case "token":
+      return new StaticTokenStrategy(https.verificationToken);
+    case "oauth2":
+      return oauth2ClientCredentials(auth, deps);
+    case "jwt-bearer":
+      return jwtBearer(auth, deps);
+    case "smart-backend":
+      return smartBackend(auth, deps);
+    case "aws-sigv4":
+      return new AwsSigV4Strategy(auth, deps.clock);
+  }
+}

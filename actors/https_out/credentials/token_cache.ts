@@ -1,0 +1,101 @@
+/**
+ * An access token kept between requests: used until shortly before it expires (30 s, or a tenth
+ * of its lifetime when that is shorter), dropped on a 401, and fetched by one request at a time.
+ * @module
+ */
+
+import type { Clock } from "../../runtime/clock.ts";
+import type { Logger } from "../../runtime/log.ts";
+import type { TokenGrant } from "./token_endpoint.ts";
+
+/** How a {@link TokenCache} gets tokens. */
+export interface TokenCacheOptions {
+  clock: Clock;
+  log: Logger;
+  /** For log lines. */
+  destinationId: string;
+  /** Asks the token endpoint for a new token. */
+  fetch(signal: AbortSignal | undefined): Promise<TokenGrant>;
+  /** Lifetime assumed when the endpoint gives no `expires_in`, default 300 s. */
+  defaultLifetimeS?: number;
+}
+
+/** Refresh this long before expiry at most. */
+const MAX_MARGIN_MS = 30_000;
+
+interface Cached {
+  token: string;
+  fetchedAt: number;
+  /** When the endpoint said it expires (or the assumed lifetime ends). */
+  expiresAt: number;
+  /** When the token stops being used (shortly before the endpoint's expiry). */
+  useUntil: number;
+}
+
+/** See the module doc. */
+export class TokenCache {
+  readonly #o: TokenCacheOptions;
+  #cached: Cached | undefined;
+  #fetching: Promise<Cached> | undefined;
+  /** Bumped by invalidate(), so a fetch started before it cannot restore a refused token. */
+  #generation = 0;
+
+  /** A cache over `options.fetch`. */
+  constructor(options: TokenCacheOptions) {
+    this.#o = options;
+  }
+
+  /** A usable token: the cached one, or a new one. Rejects when the endpoint refuses. */
+  async get(signal?: AbortSignal): Promise<string> {
+    const now = this.#o.clock.now();
+    if (this.#cached && now < this.#cached.useUntil) return this.#cached.token;
+    this.#fetching ??= this.#fetch(signal).finally(() => (this.#fetching = undefined));
+    return (await this.#fetching).token;
+  }
+
+  /** Forgets the cached token. */
+  invalidate(): void {
+    if (this.#cached) {
+      this.#o.log.info("https.token-invalidated", { destination: this.#o.destinationId });
+    }
+    this.#cached = undefined;
+    this.#generation++;
+  }
+
+  /** When the cached token stops being used, if one is cached. */
+  get useUntil(): number | undefined {
+    return this.#cached?.useUntil;
+  }
+
+  /** When the cached token expires, if one is cached. */
+  get expiresAt(): number | undefined {
+    return this.#cached?.expiresAt;
+  }
+
+  /** When the cached token was fetched, if one is cached. */
+  get fetchedAt(): number | undefined {
+    return this.#cached?.fetchedAt;
+  }
+
+  async #fetch(signal: AbortSignal | undefined): Promise<Cached> {
+    const { clock, log } = this.#o;
+    const generation = this.#generation;
+    const fetchedAt = clock.now();
+    const grant = await this.#o.fetch(signal);
+    const lifetimeMs = (grant.expiresInS ?? this.#o.defaultLifetimeS ?? 300) * 1000;
+    const margin = Math.min(MAX_MARGIN_MS, lifetimeMs / 10);
+    const cached = {
+      token: grant.accessToken,
+      fetchedAt,
+      expiresAt: fetchedAt + lifetimeMs,
+      useUntil: fetchedAt + lifetimeMs - margin,
+    };
+    if (generation === this.#generation) this.#cached = cached;
+    log.info("https.token-fetched", {
+      destination: this.#o.destinationId,
+      expiresInS: grant.expiresInS ?? "unsaid",
+      useUntil: new Date(cached.useUntil).toISOString(),
+    });
+    return cached;
+  }
+}

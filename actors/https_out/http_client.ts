@@ -1,0 +1,84 @@
+/**
+ * The interface HTTPS delivery needs from a transport: send one request, get its status, headers
+ * and a bounded piece of its body. `main.ts` injects the `fetch` implementation from
+ * `transports/https/`; tests inject the same one (or fakes) through this interface.
+ * @module
+ */
+
+/** One request to send. */
+export interface HttpRequest {
+  url: string;
+  method: string;
+  /** Header names in lower case. */
+  headers: Record<string, string>;
+  body?: Uint8Array | string;
+  /** Deadline for the whole exchange: connect, send, status and reading the body. */
+  timeoutMs: number;
+  /** Aborts the exchange (engine stop, operator skip). */
+  signal?: AbortSignal;
+  /** Read at most this many bytes of the response body (default {@link DEFAULT_MAX_BODY_BYTES}). */
+  maxBodyBytes?: number;
+  /**
+   * Drop the body of a 2xx answer unread (`body` is then empty): a delivery only needs the
+   * status when it succeeds, and reading costs more than the rest of a small exchange.
+   */
+  discardSuccessBody?: boolean;
+}
+
+/** The answer, whatever its status: redirects are not followed, 3xx comes back as is. */
+export interface HttpResponse {
+  status: number;
+  headers: Headers;
+  /** The body decoded as UTF-8, at most `maxBodyBytes` of it. */
+  body: string;
+  /** True when the body was longer than `maxBodyBytes` and the rest was not read. */
+  truncated: boolean;
+}
+
+/** Why no response came. */
+export type HttpSendErrorKind = "timeout" | "network" | "aborted";
+
+/** A request that got no HTTP response: the deadline passed, the network failed, or it was aborted. */
+export class HttpSendError extends Error {
+  /** What went wrong. */
+  readonly kind: HttpSendErrorKind;
+
+  /** An error of `kind`; `message` says what happened (never a header or body value). */
+  constructor(kind: HttpSendErrorKind, message: string, options?: ErrorOptions) {
+    super(message, options);
+    this.name = "HttpSendError";
+    this.kind = kind;
+  }
+}
+
+/** Default bound on a response body read into memory. */
+export const DEFAULT_MAX_BODY_BYTES = 64 * 1024;
+
+/** Sends HTTP requests. */
+export interface HttpSender {
+  /** Resolves with any HTTP response (2xx or not); rejects only with an {@link HttpSendError}. */
+  send(request: HttpRequest): Promise<HttpResponse>;
+}
+
+/**
+ * A short one-line description of a response for logs and attempts: status, the redirect target
+ * when there is one, and at most `max` characters of the body with whitespace collapsed.
+ */
+export function describeResponse(response: HttpResponse, max = 256): string {
+  const parts = [`HTTP ${response.status}`];
+  const location = response.headers.get("location");
+  if (response.status >= 300 && response.status < 400 && location) {
+    parts.push(`redirect to ${location} (redirects are not followed)`);
+  }
+  const text = bodySnippet(response, max);
+  if (text) parts.push(text);
+  return parts.join(": ");
+}
+
+/** At most `max` characters of the body with whitespace collapsed, `…` when cut. */
+export function bodySnippet(response: HttpResponse, max = 256): string {
+  const text = response.body.replace(/\s+/g, " ").trim();
+  // Cut by code points so a snippet never ends in half a surrogate pair.
+  const head = Array.from(text.slice(0, max * 2)).slice(0, max).join("");
+  return head.length < text.length || (response.truncated && head) ? `${head}…` : head;
+}

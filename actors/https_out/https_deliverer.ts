@@ -1,0 +1,172 @@
+/**
+ * Delivering one message to an HTTPS destination: a `POST` of the payload with the
+ * `verification-token` header and the destination's credentials. `2xx` is success; any other
+ * status, a timeout or a network error is a failure whose reason holds the status and a bounded,
+ * redacted snippet of the answer. A `401` drops the cached token so the next attempt fetches a new
+ * one. A production destination gets nothing until it has been verified.
+ * @module
+ */
+
+import type { Deliverer, DeliveryJob, DeliveryOutcome } from "../delivery/deliverer.ts";
+import type { Clock } from "../runtime/clock.ts";
+import type { Logger } from "../runtime/log.ts";
+import { CredentialError, type CredentialStrategy, type HttpsConfig } from "./credentials/mod.ts";
+import { describeResponse, type HttpSender, HttpSendError } from "./http_client.ts";
+import { redact, secretValues } from "./redact.ts";
+import { deliveryBody } from "./request_body.ts";
+import { isVerifiedFor, type VerificationStore } from "./verification.ts";
+
+/** What an {@link HttpsDeliverer} is made of. */
+export interface HttpsDelivererOptions {
+  destinationId: string;
+  https: HttpsConfig;
+  credentials: CredentialStrategy;
+  sender: HttpSender;
+  /** True for a production destination: nothing is sent before a successful verification. */
+  requireVerification: boolean;
+  verifications: VerificationStore;
+  clock: Clock;
+  log: Logger;
+  /** Charset of unlabelled non-UTF-8 HL7 (config `limits.fallbackCharset`), default windows-1252. */
+  fallbackCharset?: string;
+  /** Characters of the answer kept in an attempt's reason, default 256. */
+  snippetChars?: number;
+}
+
+/** A verified state is read again from KV after this long (another process may re-verify). */
+const VERIFIED_RECHECK_MS = 10_000;
+/** Enough bytes for a 256-character snippet of any UTF-8 text. */
+const MAX_ANSWER_BYTES = 4096;
+
+/** See the module doc. */
+export class HttpsDeliverer implements Deliverer {
+  readonly #o: HttpsDelivererOptions;
+  /** Until when a successful KV read of the verification holds. */
+  #verifiedUntil = -Infinity;
+  /** The verification as last read from KV: undefined before the first attempt. */
+  #verification: { verified: boolean; at?: number } | undefined;
+  #last: { status?: number; at: number; outcome: string } | undefined;
+
+  /** A deliverer to `options.https.url`. */
+  constructor(options: HttpsDelivererOptions) {
+    this.#o = options;
+  }
+
+  /** One attempt; see the module doc. */
+  async deliver(job: DeliveryJob): Promise<DeliveryOutcome> {
+    const { https, credentials, sender, clock, log, destinationId } = this.#o;
+    // Only production destinations read their verification (from KV, now and then).
+    if (this.#o.requireVerification && !(await this.#verified())) {
+      return this.#fail(
+        `destination ${destinationId} is not verified ` +
+          `(POST /admin/destinations/${destinationId}/verify)`,
+      );
+    }
+    job.setState("sending");
+    const { contentType, body } = deliveryBody(job.record, job.payload, this.#o.fallbackCharset);
+    const headers: Record<string, string> = {
+      "content-type": contentType,
+      "verification-token": https.verificationToken.reveal(),
+    };
+    let auth: Record<string, string>;
+    try {
+      auth = await credentials.apply({
+        method: "POST",
+        url: https.url,
+        headers,
+        body,
+        signal: job.signal,
+      });
+    } catch (error) {
+      if (job.signal.aborted) return { ok: false, reason: "aborted" };
+      if (error instanceof CredentialError) return this.#fail(`credentials: ${error.message}`);
+      throw error;
+    }
+    const sent = { ...headers, ...auth };
+    job.setState("awaiting-ack");
+    let response;
+    try {
+      response = await sender.send({
+        url: https.url,
+        method: "POST",
+        headers: sent,
+        body,
+        timeoutMs: https.timeoutSeconds * 1000,
+        signal: job.signal,
+        maxBodyBytes: MAX_ANSWER_BYTES,
+        discardSuccessBody: true,
+      });
+    } catch (error) {
+      if (error instanceof HttpSendError) {
+        return error.kind === "aborted"
+          ? { ok: false, reason: "aborted" }
+          : this.#fail(error.message);
+      }
+      throw error;
+    }
+    if (response.status >= 200 && response.status < 300) {
+      this.#last = { status: response.status, at: clock.now(), outcome: "succeeded" };
+      return { ok: true, detail: `HTTP ${response.status}` };
+    }
+    const answer = redact(
+      describeResponse(response, this.#o.snippetChars ?? 256),
+      secretValues(sent),
+    );
+    if (response.status === 401) {
+      // The token may have been revoked or expired early: the next attempt gets a new one.
+      credentials.invalidate();
+      log.info("https.unauthorized", { destination: destinationId, auth: credentials.type });
+    }
+    return this.#fail(answer, response.status);
+  }
+
+  /** Nothing to release: connections belong to the sender's pool. */
+  close(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  /** URL, auth type, token expiry (never the token), verification and the last answer. */
+  detail(): Record<string, unknown> {
+    const { https, credentials, requireVerification } = this.#o;
+    const info = credentials.info();
+    return {
+      url: https.url,
+      auth: info.type,
+      ...(info.tokenExpiresAt !== undefined ? { tokenExpiresAt: info.tokenExpiresAt } : {}),
+      ...(info.tokenRefreshAt !== undefined ? { tokenRefreshAt: info.tokenRefreshAt } : {}),
+      verificationRequired: requireVerification,
+      // As of the latest attempt; GET /admin/destinations reads it from KV.
+      ...(requireVerification && this.#verification
+        ? { verified: this.#verification.verified }
+        : {}),
+      ...(this.#verification?.at !== undefined ? { verifiedAt: this.#verification.at } : {}),
+      ...(this.#last?.status !== undefined ? { lastStatus: this.#last.status } : {}),
+      ...(this.#last ? { lastOutcome: this.#last.outcome, lastAt: this.#last.at } : {}),
+    };
+  }
+
+  #fail(reason: string, status?: number): DeliveryOutcome {
+    this.#last = {
+      ...(status !== undefined ? { status } : {}),
+      at: this.#o.clock.now(),
+      outcome: reason,
+    };
+    return { ok: false, reason };
+  }
+
+  /** True when the latest verification succeeded for this URL. */
+  async #verified(): Promise<boolean> {
+    const { verifications, destinationId, https, clock } = this.#o;
+    const now = clock.now();
+    if (now < this.#verifiedUntil) return true;
+    const record = await verifications.get(destinationId);
+    if (isVerifiedFor(record, https.url)) {
+      this.#verifiedUntil = now + VERIFIED_RECHECK_MS;
+      this.#verification = { verified: true, at: record?.verifiedAt ?? record?.checkedAt ?? now };
+      return true;
+    }
+    this.#verifiedUntil = -Infinity;
+    this.#verification = { verified: false };
+    return false;
+  }
+}

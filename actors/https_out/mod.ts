@@ -1,0 +1,33 @@
+/**
+ * HTTPS destinations: one delivery actor each (`https:<destinationId>`), credential strategies,
+ * destination verification. No sockets here: requests go through the {@link HttpSender} that
+ * `main.ts` injects from `transports/https/`.
+ * @module
+ */
+
+export {
+  bodySnippet,
+  DEFAULT_MAX_BODY_BYTES,
+  describeResponse,
+  type HttpRequest,
+  type HttpResponse,
+  type HttpSender,
+  HttpSendError,
+  type HttpSendErrorKind,
+} from "./http_client.ts";
+export * from "./credentials/mod.ts";
+export { HttpsDeliverer, type HttpsDelivererOptions } from "./https_deliverer.ts";
+export {
+  type DestinationView,
+  HttpsDestinations,
+  type HttpsDestinationsOptions,
+} from "./https_destinations.ts";
+export { type DeliveryBody, deliveryBody } from "./request_body.ts";
+export { redact, secretValues } from "./redact.ts";
+export {
+  isVerifiedFor,
+  verificationKey,
+  type VerificationRecord,
+  VerificationStore,
+} from "./verification.ts";
+export { verifyDestination, type VerifyOptions, type VerifyResult } from "./verify.ts";

@@ -1,0 +1,38 @@
+/**
+ * What goes in the body of a delivery: JSON as `application/json`, HL7v2 as UTF-8 text (decoded by
+ * MSH-18, or the fallback charset for unlabelled non-UTF-8 bytes), anything else as stored.
+ * @module
+ */
+
+import { decodeHl7 } from "../../codecs/hl7v2/mod.ts";
+import type { MessageRecord } from "../store/types.ts";
+
+/** A body ready to send. */
+export interface DeliveryBody {
+  contentType: string;
+  body: Uint8Array;
+}
+
+const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
+const HL7_TYPE = /^(?:application|x-application)\/hl7-v2(?:\+er7)?\s*(?:;|$)/i;
+const HEADER_VALUE = /^[\w!#$&^.+-]+\/[\w!#$&^.+-]+(?:\s*;[\x20-\x7e]*)?$/;
+
+const encoder = new TextEncoder();
+
+/** The body and content type for `record`'s `payload`. */
+export function deliveryBody(
+  record: Pick<MessageRecord, "contentType">,
+  payload: Uint8Array,
+  fallbackCharset = "windows-1252",
+): DeliveryBody {
+  const type = record.contentType;
+  if (JSON_TYPE.test(type)) return { contentType: "application/json", body: payload };
+  if (HL7_TYPE.test(type)) {
+    const { text } = decodeHl7(payload, { fallbackCharset });
+    return { contentType: "text/plain; charset=utf-8", body: encoder.encode(text) };
+  }
+  return {
+    contentType: HEADER_VALUE.test(type) ? type : "application/octet-stream",
+    body: payload,
+  };
+}

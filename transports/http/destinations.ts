@@ -1,0 +1,53 @@
+/**
+ * The destinations part of the admin endpoint (Hono): the list of destinations with their
+ * verification state, and the verification of an HTTPS destination. Mounted under `/admin`, after
+ * its bearer-token check; on its own it authenticates nobody.
+ * @module
+ */
+
+import { Hono } from "hono";
+import type { DestinationView, VerifyResult } from "../../actors/https_out/mod.ts";
+
+/** What the routes need (the engine's `HttpsDestinations` provides both). */
+export interface DestinationsAppOptions {
+  /** Every destination with its verification state. */
+  list(): Promise<DestinationView[]>;
+  /** Verifies an HTTPS destination; undefined when `id` names none. */
+  verify(id: string): Promise<VerifyResult> | undefined;
+}
+
+/** Ids longer than config ids can be (128) name nothing. */
+const MAX_ID = 128;
+
+/**
+ * Routes, relative to where the app is mounted:
+ *
+ * - `GET /destinations` → `{destinations: DestinationView[]}` (id, environment, type, url, auth,
+ *   verificationRequired, verified, verifiedAt, lastVerification).
+ * - `POST /destinations/:id/verify` → 200 with the {@link VerifyResult} (`verified` true or false,
+ *   `status`, `reason`), or 404 `{"error": "no HTTPS destination <id>"}`.
+ */
+export function createDestinationsApp(options: DestinationsAppOptions): Hono {
+  const app = new Hono();
+  app.use("*", async (c, next) => {
+    await next();
+    c.header("Cache-Control", "no-store");
+  });
+  app.onError((error, c) =>
+    c.json(
+      { error: `destinations: ${error instanceof Error ? error.message : String(error)}` },
+      500,
+    )
+  );
+
+  app.get("/destinations", async (c) => c.json({ destinations: await options.list() }));
+
+  app.post("/destinations/:id/verify", async (c) => {
+    const id = c.req.param("id");
+    const verifying = id.length <= MAX_ID ? options.verify(id) : undefined;
+    if (!verifying) return c.json({ error: `no HTTPS destination ${JSON.stringify(id)}` }, 404);
+    return c.json(await verifying);
+  });
+
+  return app;
+}
