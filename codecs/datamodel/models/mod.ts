@@ -1,0 +1,63 @@
+/**
+ * The mapping table of every data model, and what each one requires of incoming JSON.
+ *
+ * @module
+ */
+
+import type { DataModelName } from "../events.ts";
+import type { ScopeItem } from "../rules.ts";
+import { MEDIA, NOTES } from "./documents.ts";
+import { ORDER } from "./orders.ts";
+import { PATIENT_ADMIN } from "./patient_admin.ts";
+import { RESULTS } from "./results.ts";
+import { SCHEDULING } from "./scheduling.ts";
+
+/** The scope items of each data model. */
+export const MODELS: Readonly<Record<DataModelName, readonly ScopeItem[]>> = {
+  PatientAdmin: PATIENT_ADMIN,
+  Results: RESULTS,
+  Scheduling: SCHEDULING,
+  Order: ORDER,
+  Notes: NOTES,
+  Media: MEDIA,
+};
+
+/**
+ * JSON paths a message must carry (`[]` = every element of an array; an array must also be
+ * non-empty). `*` applies to every event of the model.
+ */
+export const REQUIRED: Readonly<
+  Record<DataModelName, Readonly<Record<string, readonly string[]>>>
+> = {
+  PatientAdmin: {
+    "*": ["Patient.Identifiers", "Patient.Identifiers[].ID"],
+    Cancel: ["Meta.CanceledEvent"],
+    PatientMerge: ["MergedPatient.Identifiers", "MergedPatient.Identifiers[].ID"],
+  },
+  Results: {
+    "*": [
+      "Patient.Identifiers",
+      "Patient.Identifiers[].ID",
+      "Orders",
+      "Orders[].ID",
+      "Orders[].Results[].Code",
+    ],
+  },
+  Scheduling: {
+    "*": ["Patient.Identifiers", "Patient.Identifiers[].ID", "Visit.VisitDateTime"],
+  },
+  Order: {
+    "*": ["Patient.Identifiers", "Patient.Identifiers[].ID", "Order.ID"],
+  },
+  Notes: {
+    "*": ["Patient.Identifiers", "Patient.Identifiers[].ID", "Note.DocumentID"],
+  },
+  Media: {
+    "*": [
+      "Patient.Identifiers",
+      "Patient.Identifiers[].ID",
+      "Media.FileContents",
+      "Media.FileType",
+    ],
+  },
+};

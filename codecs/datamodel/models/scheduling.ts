@@ -1,0 +1,42 @@
+/**
+ * Scheduling (SIU): new, rescheduled, modified, canceled and no-show appointments.
+ *
+ * @module
+ */
+
+import {
+  asFallback,
+  leaf,
+  type ScopeItem,
+  segment,
+  under,
+  withFallbacks,
+  within,
+  without,
+} from "../rules.ts";
+import { dg1, location, MSH, nte, PD1, PID, providerAt, PV1 } from "./common.ts";
+
+/** SCH → the appointment. */
+const SCH = segment("SCH", "Visit", [
+  leaf("VisitNumber", "1"),
+  leaf("Reason", "7.2"),
+  leaf("Duration", "9", { t: "number" }),
+  leaf("DurationUnits", "10"),
+  leaf("VisitDateTime", "11.4", { t: "datetime" }),
+  leaf("Status", "25"),
+], { required: true });
+
+/** SIU_S12: the appointment, its notes, the patient, the visit and the first resources. */
+export const SCHEDULING: readonly ScopeItem[] = [
+  MSH,
+  SCH,
+  nte("Visit.Instructions"),
+  PID,
+  PD1,
+  // The appointment's own number, time and reason are in SCH: PV1 holds the visit's.
+  withFallbacks(without(PV1, ["VisitDateTime", "DischargeDateTime"]), ["VisitNumber"]),
+  dg1("Visit.Diagnoses"),
+  segment("AIS", "Visit", asFallback([leaf("VisitDateTime", "4", { t: "datetime" })])),
+  segment("AIL", "Visit", asFallback(within("Location", under(3, location())))),
+  segment("AIP", "Visit", providerAt("VisitProvider", 3)),
+];

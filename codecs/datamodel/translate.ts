@@ -1,0 +1,222 @@
+/**
+ * The translator's two directions and their options: {@link hl7ToJson} and {@link jsonToHl7}.
+ *
+ * @module
+ */
+
+import { escapeHl7, type Hl7Message, newControlId, parseHl7 } from "../hl7v2/mod.ts";
+import { tryHl7ToIso } from "../time/mod.ts";
+import { DataModelError, DataModelValidationError } from "./errors.ts";
+import { eventFor, identifyHl7, meansEvent, supportedTriggers } from "./events.ts";
+import { extensionOf } from "./extensions.ts";
+import { encodeTree, type FieldTree, fieldTree, rawSegments, STD } from "./hl7_tree.ts";
+import type { JsonObject } from "./json_path.ts";
+import { MODELS } from "./models/mod.ts";
+import { readModel } from "./read.ts";
+import { DEFAULT_MAX_EMBEDDED_FILE_BYTES, validateDataModel } from "./validate.ts";
+import { writeModel } from "./write.ts";
+
+/** A reference to an engine object in `Meta` (`Source`, `Destinations[]`). */
+export interface MetaRef {
+  ID: string;
+  Name?: string;
+}
+
+/** A log reference in `Meta.Logs[]`. */
+export interface MetaLog {
+  ID: string;
+  AttemptID?: string;
+}
+
+/** A translation problem in `Meta.Errors[]`. */
+export interface MetaError {
+  Text: string;
+  Type: string;
+  Module: string;
+}
+
+/** The envelope of every data-model message. */
+export interface DataModelMeta {
+  DataModel: string;
+  EventType: string;
+  /** `PatientAdmin.Cancel` only: `Arrival`, `Transfer` or `Discharge`. */
+  CanceledEvent?: string;
+  /** UTC ISO 8601 (`…Z`). */
+  EventDateTime?: string;
+  Test?: boolean;
+  Source?: MetaRef;
+  Destinations?: MetaRef[];
+  Logs?: MetaLog[];
+  FacilityCode?: string;
+  Errors?: MetaError[];
+  [key: string]: unknown;
+}
+
+/** A data-model message: `Meta` and the model's objects (`Patient`, `Visit`, `Orders`…). */
+export interface DataModelMessage {
+  Meta: DataModelMeta;
+  [key: string]: unknown;
+}
+
+/** Options of {@link hl7ToJson}. */
+export interface Hl7ToJsonOptions {
+  /** IANA zone of the facility, for HL7 times without offset. Default `UTC`. */
+  readonly timeZone?: string;
+  /** `Meta.Source`: the integration or source the message came from. */
+  readonly source?: MetaRef;
+  /** `Meta.Destinations`. */
+  readonly destinations?: readonly MetaRef[];
+  /** `Meta.Logs`. */
+  readonly logs?: readonly MetaLog[];
+  /** Largest embedded file (decoded bytes). Default 10 MB. */
+  readonly maxEmbeddedFileBytes?: number;
+  /**
+   * Keep what the tables do not map as `Extensions.HL7v2` (default true), so that HL7 → JSON →
+   * HL7 loses nothing. `false` gives only the mapped JSON, a little faster.
+   */
+  readonly extensions?: boolean;
+}
+
+/** Options of {@link jsonToHl7}. */
+export interface JsonToHl7Options {
+  /** IANA zone whose wall time (with offset) date-times are written in. Default `UTC`. */
+  readonly timeZone?: string;
+  /** MSH-10. Default: the one kept in the extensions, else a new one. */
+  readonly controlId?: string;
+  /** MSH-3, overriding what the JSON carries. */
+  readonly sendingApplication?: string;
+  /** MSH-4, overriding `Meta.FacilityCode`. */
+  readonly sendingFacility?: string;
+  /** MSH-5. */
+  readonly receivingApplication?: string;
+  /** MSH-6. */
+  readonly receivingFacility?: string;
+  /** MSH-12 when the JSON carries none. Default `2.5.1`. */
+  readonly version?: string;
+  /** The time (MSH-7, EVN-2) when `Meta.EventDateTime` is absent. Default: now. */
+  readonly now?: Date;
+  /** Largest embedded file (decoded bytes). Default 10 MB. */
+  readonly maxEmbeddedFileBytes?: number;
+}
+
+/** A date as UTC ISO 8601 to the second (`…T04:30:00Z`). */
+function isoSeconds(d: Date): string {
+  return new Date(Math.floor(d.getTime() / 1000) * 1000).toISOString().replace(".000Z", "Z");
+}
+
+const knownZones = new Set<string>();
+
+/** The zone to use (default UTC); an unknown one is an `invalid` error, not silent nonsense. */
+function checkZone(zone: string | undefined): string {
+  const z = zone ?? "UTC";
+  if (!knownZones.has(z)) {
+    const r = tryHl7ToIso("2000", { timeZone: z });
+    if (!r.ok) throw new DataModelError("invalid", r.error.message);
+    knownZones.add(z);
+  }
+  return z;
+}
+
+/**
+ * Translates an HL7 v2 message to its data-model JSON.
+ *
+ * @throws {DataModelError} `unmapped` when no data model maps MSH-9, `invalid` for an
+ * encapsulated file over the limit or an unknown time zone.
+ * @throws {Hl7ParseError} when given text that does not parse.
+ */
+export function hl7ToJson(
+  message: Hl7Message | string,
+  options: Hl7ToJsonOptions = {},
+): DataModelMessage {
+  const timeZone = checkZone(options.timeZone);
+  const msg = typeof message === "string" ? parseHl7(message) : message;
+  const ev = identifyHl7(msg);
+  if (ev === undefined) {
+    const type = msg.get("MSH-9.1") ?? "", trigger = msg.get("MSH-9.2") ?? "";
+    const what = type === "" && trigger === ""
+      ? "MSH-9 (message type) is empty"
+      : `no data model maps ${type}^${trigger}` +
+        (type === "ORM" || type === "OML"
+          ? ` with ORC-1 ${JSON.stringify(msg.get("ORC-1") ?? "")}`
+          : "");
+    throw new DataModelError(
+      "unmapped",
+      `${what} (supported: ${supportedTriggers().join(", ")})`,
+    );
+  }
+  const meta: JsonObject = { DataModel: ev.dataModel, EventType: ev.eventType };
+  if (ev.canceledEvent !== undefined) meta.CanceledEvent = ev.canceledEvent;
+  const root: JsonObject = { Meta: meta };
+  const segments = rawSegments(msg);
+  const extensions = options.extensions ?? true;
+  const { warnings } = readModel(MODELS[ev.dataModel], segments, root, msg.delimiters, {
+    timeZone,
+    maxEmbeddedFileBytes: options.maxEmbeddedFileBytes ?? DEFAULT_MAX_EMBEDDED_FILE_BYTES,
+    extensions,
+    trigger: ev.trigger,
+    eventType: ev.eventType,
+  });
+  const msh9 = encodeTree(fieldTree(segments[0]?.fields[9] ?? "", msg.delimiters));
+  if (extensions && msh9 !== `${ev.messageType}^${ev.trigger}^${ev.structure}`) {
+    // MSH-9 is not a JSON property: keep the original when it is not the canonical one.
+    const ext = extensionOf(root, true);
+    (ext.Fields ??= {})["MSH-9"] = msh9;
+  }
+  if (options.source) meta.Source = { ...options.source };
+  if (options.destinations) meta.Destinations = options.destinations.map((d) => ({ ...d }));
+  if (options.logs) meta.Logs = options.logs.map((l) => ({ ...l }));
+  meta.Errors = warnings.map((Text) => ({ Text, Type: "warning", Module: "datamodel" }));
+  return root as DataModelMessage;
+}
+
+/**
+ * Translates data-model JSON to an HL7 v2 message (segments separated by CR, delimiters
+ * `|^~\&`). The JSON is validated first.
+ *
+ * @throws {DataModelValidationError} listing every schema problem with its JSON path.
+ * @throws {DataModelError} `invalid` for an unknown time zone.
+ */
+export function jsonToHl7(json: unknown, options: JsonToHl7Options = {}): string {
+  const checked = validateDataModel(json, options);
+  if (!checked.ok) throw new DataModelValidationError(checked.issues);
+  const given = json as DataModelMessage;
+  // Without a time the message is stamped now: MSH-7 and EVN-2 both get it through the table.
+  const root: DataModelMessage = given.Meta.EventDateTime == null
+    ? { ...given, Meta: { ...given.Meta, EventDateTime: isoSeconds(options.now ?? new Date()) } }
+    : given;
+  const ev = eventFor(checked.dataModel, checked.eventType, root.Meta.CanceledEvent ?? undefined);
+  if (ev === undefined) {
+    throw new DataModelValidationError([{ path: "Meta.CanceledEvent", rule: "required" }]);
+  }
+  const timeZone = checkZone(options.timeZone);
+  // An MSH-9 kept from the HL7 it came from is written again if it still means this event
+  // (ADT^A34 stays A34, and EVN-1 follows it).
+  const kept = fieldTree(extensionOf(root)?.Fields?.["MSH-9"] ?? "", STD);
+  const keptType = kept[0]?.[0]?.[0] ?? "", keptTrigger = kept[0]?.[1]?.[0] ?? "";
+  const keep = meansEvent(keptType, keptTrigger, ev);
+  const trigger = keep ? keptTrigger : ev.trigger;
+  const leafTree = (v: string): FieldTree => [[[escapeHl7(v, STD)]]];
+  const finish = (name: string, t: FieldTree[]): void => {
+    if (name !== "MSH") return;
+    t[9] = keep ? kept : [[[ev.messageType], [ev.trigger], [ev.structure]]];
+    const overrides: [number, string | undefined][] = [
+      [3, options.sendingApplication],
+      [4, options.sendingFacility],
+      [5, options.receivingApplication],
+      [6, options.receivingFacility],
+      [10, options.controlId],
+    ];
+    for (const [f, v] of overrides) if (v !== undefined) t[f] = leafTree(v);
+    const empty = (f: number) => t[f] === undefined || encodeTree(t[f] as FieldTree) === "";
+    if (empty(10)) t[10] = leafTree(newControlId());
+    if (empty(11)) t[11] = leafTree("P");
+    if (empty(12)) t[12] = leafTree(options.version ?? "2.5.1");
+  };
+  const segments = writeModel(MODELS[ev.dataModel], root, {
+    timeZone,
+    trigger,
+    eventType: ev.eventType,
+    finish,
+  });
+  return segments.join("\r");
+}
