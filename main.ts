@@ -14,6 +14,8 @@ import { listen } from "./transports/mllp/listen.ts";
 import { sendFiles } from "./transports/mllp/send.ts";
 import { type MllpServer, serveMllp } from "./transports/mllp/server.ts";
 import { FetchSender } from "./transports/https/mod.ts";
+import { hostedOutboxSessions, HostedSftpServer, sshSftpConnector } from "./transports/sftp/mod.ts";
+import { isTemporaryName } from "./actors/sftp/mod.ts";
 
 const USAGE = `usage:
   main.ts serve --config FILE [--log-level debug|info|warn|error]
@@ -97,7 +99,38 @@ async function serve(file: string, level: Level): Promise<void> {
     log,
     mllpConnector: socketMllpConnector,
     httpSender,
+    sftp: {
+      connector: sshSftpConnector,
+      outboxSessions: (user) => hostedOutboxSessions(config.sftpServer?.root ?? "./data/sftp", user),
+    },
   });
+  let hosted: HostedSftpServer | undefined;
+  const s = config.sftpServer;
+  if (s) {
+    const integrations = new Map(config.integrations.map((i) => [i.id, i]));
+    try {
+      hosted = await HostedSftpServer.start({
+        ...s,
+        hostKey: s.hostKey.reveal(),
+        maxFileBytes: config.limits.maxHl7Bytes,
+        holdBack: isTemporaryName,
+        log,
+        onUpload: async (u) => {
+          const integration = integrations.get(u.integration);
+          if (!integration) throw new Error(`no integration ${u.integration}`);
+          await engine.files.ingest({
+            integration,
+            fileName: u.fileName,
+            bytes: u.bytes,
+            peer: u.peer,
+          });
+        },
+      });
+    } catch (error) {
+      await engine.stop();
+      fail(`cannot start the SFTP server: ${error instanceof Error ? error.message : error}`, 1);
+    }
+  }
   const servers: MllpServer[] = [];
   try {
     for (const port of engine.intake.ports) {
@@ -183,6 +216,8 @@ async function serve(file: string, level: Level): Promise<void> {
     log.info("engine.stopping", { signal });
     await http.shutdown();
     await Promise.all(servers.map((s) => s.close()));
+    // The hosted folder may be storing an upload: it stops before the store closes.
+    await hosted?.stop();
     await engine.stop();
     httpSender.close();
     Deno.exit(0);

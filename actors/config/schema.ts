@@ -7,6 +7,7 @@
 
 import { z } from "zod";
 import { Secret } from "./secret.ts";
+import { checkTemplate } from "../sftp/file_names.ts";
 
 /** Reads a variable or a file while the config is parsed; injected so parsing stays pure. */
 export interface ConfigSources {
@@ -126,6 +127,11 @@ export function configSchema(sources: ConfigSources) {
     tls: tlsServer.optional(),
     /** Plain HTTP is refused unless the listener is marked as for development. */
     development: z.boolean().default(false),
+    /**
+     * The base URL clients reach the engine at (e.g. https://engine.example.org): client
+     * assertions may name `<publicUrl>/v2/auth/token` as their audience.
+     */
+    publicUrl: z.url({ protocol: /^https?$/ }).optional(),
   }).refine((h) => h.tls !== undefined || h.development, {
     message: 'plain HTTP needs "development": true; otherwise configure http.tls',
   });
@@ -223,6 +229,15 @@ export function configSchema(sources: ConfigSources) {
     message: 'an integration takes "mllp" or "sftp", not both',
   });
 
+  /** File name template: {id} message id, {ts} UTC time, {ext} extension, {name} original name. */
+  const fileNameTemplate = z.string().default("{ts}-{id}.{ext}").superRefine((template, ctx) => {
+    try {
+      checkTemplate(template);
+    } catch (error) {
+      ctx.addIssue({ code: "custom", message: (error as Error).message });
+    }
+  });
+
   const sftpServer = z.strictObject({
     port,
     hostname: z.string().default("0.0.0.0"),
@@ -239,40 +254,46 @@ export function configSchema(sources: ConfigSources) {
 
   const retryPolicy = z.enum(["retry", "dead-letter"]);
 
+  /** Where HTTPS destinations and token endpoints live (development ones may be plain http). */
+  const httpUrl = z.url({
+    protocol: /^https?$/,
+    error: "expected an https:// URL (http:// only in a development environment)",
+  });
+
   const httpsAuth = z.discriminatedUnion("type", [
     z.strictObject({ type: z.literal("token") }),
     z.strictObject({
       type: z.literal("oauth2"),
-      tokenUrl: z.url(),
-      clientId: z.string(),
+      tokenUrl: httpUrl,
+      clientId: z.string().min(1),
       clientSecret: secret,
       secretIn: z.enum(["basic", "body"]).default("basic"),
       scope: z.string().optional(),
     }),
     z.strictObject({
       type: z.literal("jwt-bearer"),
-      tokenUrl: z.url(),
-      issuer: z.string(),
-      subject: z.string(),
-      audience: z.string().optional(),
+      tokenUrl: httpUrl,
+      issuer: z.string().min(1),
+      subject: z.string().min(1),
+      audience: z.string().min(1).optional(),
       privateKey: secret,
-      keyId: z.string(),
+      keyId: z.string().min(1),
       algorithm: z.enum(["RS384", "ES384", "RS256", "ES256"]).default("RS384"),
       scope: z.string().optional(),
     }),
     z.strictObject({
       type: z.literal("smart-backend"),
-      tokenUrl: z.url(),
-      clientId: z.string(),
+      tokenUrl: httpUrl,
+      clientId: z.string().min(1),
       privateKey: secret,
-      keyId: z.string(),
+      keyId: z.string().min(1),
       algorithm: z.enum(["RS384", "ES384"]).default("RS384"),
-      scope: z.string(),
+      scope: z.string().min(1),
     }),
     z.strictObject({
       type: z.literal("aws-sigv4"),
-      region: z.string(),
-      service: z.string(),
+      region: z.string().min(1),
+      service: z.string().min(1),
       accessKeyId: secret,
       secretAccessKey: secret,
       sessionToken: secret.optional(),
@@ -293,7 +314,7 @@ export function configSchema(sources: ConfigSources) {
       tls: tlsClient.optional(),
     }).optional(),
     https: z.strictObject({
-      url: z.url(),
+      url: httpUrl,
       verificationToken: secret,
       auth: httpsAuth.default({ type: "token" }),
       timeoutSeconds: seconds.default(30),
@@ -301,12 +322,16 @@ export function configSchema(sources: ConfigSources) {
     }).optional(),
     sftp: z.strictObject({
       ...sftpEndpoint,
-      /** File name template: {id} message id, {ts} UTC time, {ext} extension. */
-      fileName: z.string().default("{ts}-{id}.{ext}"),
+      fileName: fileNameTemplate,
+    }).optional(),
+    /** Files left in the `outbox/` of a user of the hosted `sftpServer`, for it to download. */
+    sftpOutbox: z.strictObject({
+      user: z.string().min(1),
+      fileName: fileNameTemplate,
     }).optional(),
   }).refine(
-    (d) => [d.mllp, d.https, d.sftp].filter((x) => x !== undefined).length === 1,
-    { message: 'a destination needs exactly one of "mllp", "https" or "sftp"' },
+    (d) => [d.mllp, d.https, d.sftp, d.sftpOutbox].filter((x) => x !== undefined).length === 1,
+    { message: 'a destination needs exactly one of "mllp", "https", "sftp" or "sftpOutbox"' },
   );
 
   const rule = z.strictObject({

@@ -8,7 +8,16 @@
 import type { Config } from "../config/mod.ts";
 import { DeliveryActor } from "../delivery/delivery_actor.ts";
 import type { MllpConnector } from "../mllp_out/connector.ts";
-import { type HttpSender, HttpsDestinations } from "../https_out/mod.ts";
+import { HttpsDestinations, type HttpSender } from "../https_out/mod.ts";
+import {
+  FileIntake,
+  pollActorId,
+  RemoteSftpEndpoint,
+  type SftpConnector,
+  SftpDeliverer,
+  SftpPollActor,
+  type SftpSessionSource,
+} from "../sftp/mod.ts";
 import { MllpDeliverer } from "../mllp_out/mllp_deliverer.ts";
 import type { Actor } from "../runtime/actor.ts";
 import { type Clock, systemClock } from "../runtime/clock.ts";
@@ -32,6 +41,11 @@ export interface EngineOptions {
   mllpConnector: MllpConnector;
   /** Sends HTTP requests for HTTPS destinations (the `fetch` sender from transports/https). */
   httpSender?: HttpSender;
+  /** SFTP for polled integrations and SFTP destinations, and the hosted folder's outboxes. */
+  sftp?: {
+    connector: SftpConnector;
+    outboxSessions(user: string): SftpSessionSource;
+  };
   clock?: Clock;
   /** An already-open store (tests); otherwise opened from `config.kv`. */
   store?: Store;
@@ -53,6 +67,8 @@ export class Engine {
   https: HttpsDestinations | undefined;
   /** Where `POST /endpoint` hands API messages. */
   api!: ApiIntake;
+  /** Where SFTP files (polled or uploaded to the hosted folder) are stored. */
+  files!: FileIntake;
 
   private constructor(
     config: Config,
@@ -94,8 +110,85 @@ export class Engine {
     const https = options.httpSender
       ? new HttpsDestinations({ config, kv: store.kv, sender: options.httpSender, clock, log })
       : undefined;
+    const fileIntake = new FileIntake({
+      store,
+      log,
+      dedupeWindowSeconds: config.limits.dedupeWindowSeconds,
+      fallbackCharset: config.limits.fallbackCharset,
+      maxFileBytes: config.limits.maxHl7Bytes,
+      notify,
+    });
+    const sftp = options.sftp;
+    const pollers = sftp
+      ? config.integrations.filter((i) => i.sftp).map((i) => pollActorId(i.id))
+      : [];
+    const sftpOut = config.destinations.filter((d) => d.sftp || d.sftpOutbox);
     const factory = (id: string): Actor | undefined => {
       const parsed = parseActorId(id);
+      if (parsed?.kind === "sftp-poll" && sftp) {
+        const i = config.integrations.find((x) => x.id === parsed.rest);
+        if (!i?.sftp) return undefined;
+        return new SftpPollActor({
+          integration: i,
+          settings: i.sftp,
+          sink: fileIntake,
+          store,
+          clock,
+          log,
+          maxFileBytes: config.limits.maxHl7Bytes,
+          sessions: new RemoteSftpEndpoint({
+            owner: id,
+            endpoint: i.sftp,
+            connector: sftp.connector,
+            clock,
+            log,
+          }),
+        });
+      }
+      if (parsed?.kind === "sftp-out" && sftp) {
+        const d = sftpOut.find((x) => x.id === parsed.rest);
+        if (!d) return undefined;
+        const deliverer = d.sftp
+          ? new SftpDeliverer({
+            actorId: id,
+            folder: d.sftp.folder,
+            fileName: d.sftp.fileName,
+            clock,
+            log,
+            sessions: new RemoteSftpEndpoint({
+              owner: id,
+              endpoint: d.sftp,
+              connector: sftp.connector,
+              clock,
+              log,
+            }),
+          })
+          : new SftpDeliverer({
+            actorId: id,
+            folder: "outbox",
+            fileName: d.sftpOutbox!.fileName,
+            clock,
+            log,
+            sessions: sftp.outboxSessions(d.sftpOutbox!.user),
+          });
+        return new DeliveryActor({ id, kind: "sftp-out", store, deliverer, clock, log, pollMs });
+      }
+      if (parsed?.kind === "sftp") {
+        // The inbound queue of an SFTP-fed integration (polled, or the hosted folder's user).
+        if (!config.integrations.some((i) => i.id === parsed.rest && !i.mllp)) return undefined;
+        return new InboundActor({
+          id,
+          kind: "sftp",
+          config,
+          store,
+          clock,
+          log,
+          notify,
+          decode,
+          pollMs,
+          appAcks,
+        });
+      }
       if (parsed?.kind === "https") {
         const deliverer = https?.deliverer(parsed.rest);
         return deliverer &&
@@ -156,7 +249,12 @@ export class Engine {
       clock,
       pollMs,
       leases: new Leases(store.kv, config.node.id, { now: () => clock.now() }),
-      knownIds: () => [...outbound.keys(), ...(https?.actorIds() ?? [])],
+      knownIds: () => [
+        ...outbound.keys(),
+        ...(https?.actorIds() ?? []),
+        ...pollers,
+        ...(sftp ? sftpOut.map((d) => destinationActorId(d)) : []),
+      ],
     });
     routerRef.current = router;
     const intake = new MllpIntake({ config, store, log, notify, appAcks });
@@ -164,7 +262,10 @@ export class Engine {
     engine.#appAcks = appAcks;
     engine.https = https;
     engine.api = new ApiIntake({ config, store, log, notify });
+    engine.files = fileIntake;
     await router.start();
+    // Pollers have no queue to be activated by: they start with the engine.
+    for (const id of pollers) await router.activate(id);
     engine.#housekeepingDone = engine.#housekeep(clock);
     log.info("engine.started", {
       node: config.node.id,

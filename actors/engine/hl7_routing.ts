@@ -116,3 +116,36 @@ export function planHl7Routes(options: {
     problems,
   };
 }
+
+/**
+ * Routes for a file that is not HL7 v2 (X12, C-CDA, a PDF…): the subscriptions of its
+ * integration, delivered as received; no data model maps it, so JSON routes get nothing.
+ */
+export function planFileRoutes(options: {
+  config: Config;
+  integrationId: string;
+  contentType: string;
+}): Hl7Plan {
+  const { config } = options;
+  const destinations = new Map(config.destinations.map((d) => [d.id, d]));
+  const routes = selectRoutes(
+    config.subscriptions,
+    { from: { integration: options.integrationId } },
+    // "hl7v2" here means as received: the file's own bytes.
+    () => "hl7v2",
+  );
+  const problems: string[] = [];
+  const planned: PlannedRoute[] = [];
+  for (const route of routes) {
+    const destination = destinations.get(route.destinationId);
+    if (!destination) continue;
+    if (route.format === "json") {
+      problems.push(
+        `destination ${destination.id} wants JSON: no data model maps ${options.contentType} files`,
+      );
+      continue;
+    }
+    planned.push({ destination, format: "hl7v2" });
+  }
+  return { routes: planned, problems };
+}

@@ -24,7 +24,7 @@ import type { ActorControl, LogRecord, MessageRecord } from "../store/types.ts";
 import { PendingWrites } from "../runtime/pending_writes.ts";
 import type { AppAcks } from "./app_acks.ts";
 import { destinationActorId } from "./identities.ts";
-import { planHl7Routes } from "./hl7_routing.ts";
+import { type Hl7Plan, planFileRoutes, planHl7Routes } from "./hl7_routing.ts";
 
 const encoder = new TextEncoder();
 
@@ -43,12 +43,14 @@ export interface InboundActorOptions {
   idleDeactivateMs?: number;
   /** Enhanced-mode application ACKs waiting for this step's verdict. */
   appAcks?: AppAcks;
+  /** `mllp-in` (default) or `sftp` (files polled or uploaded). */
+  kind?: string;
 }
 
 /** See the module doc. */
 export class InboundActor implements Actor {
   readonly id: string;
-  readonly kind = "mllp-in";
+  readonly kind: string;
   readonly #o: InboundActorOptions;
   readonly #wake = new Wakeup();
   #state: ActorState = "idle";
@@ -64,6 +66,7 @@ export class InboundActor implements Actor {
   /** An inbound actor for queue `options.id`. */
   constructor(options: InboundActorOptions) {
     this.id = options.id;
+    this.kind = options.kind ?? "mllp-in";
     this.#o = options;
     this.#routes = new PendingWrites({ backlog: () => options.store.commitBacklog });
   }
@@ -121,23 +124,17 @@ export class InboundActor implements Actor {
     record: MessageRecord | null,
     receiveLog: LogRecord | null,
   ): Promise<void> {
-    const { store, config, log } = this.#o;
+    const { store, config } = this.#o;
     if (!record) {
       await store.deadLetter(head, "engine", `message ${head.entry.messageId} is missing from KV`);
       return;
     }
     const integrationId = record.origin.id;
-    const parsed = tryParseHl7(this.#o.decode(await store.getPayload(record)));
-    if (!parsed.ok) {
-      const reason = `cannot parse: ${parsed.error.message}`;
-      await store.deadLetter(head, "engine", reason);
-      this.#o.appAcks?.settle(record.id, { code: "AE", text: reason });
-      this.#lastError = reason;
-      log.warn("inbound.failed", { actor: this.id, messageId: record.id, reason });
-      return;
-    }
     const integration = config.integrations.find((i) => i.id === integrationId);
-    const plan = planHl7Routes({ config, integration, integrationId, message: parsed.message });
+    const plan = record.contentType === "application/hl7-v2"
+      ? await this.#planHl7(head, record, integrationId)
+      : planFileRoutes({ config, integrationId, contentType: record.contentType });
+    if (!plan) return;
     const problems = plan.problems;
     let jsonId: string | undefined;
     if (plan.json && plan.routes.some((r) => r.format === "json")) {
@@ -184,6 +181,26 @@ export class InboundActor implements Actor {
       }, known);
     // The next message is read and parsed while this one commits; see PendingWrites.
     await this.#routes.add(routed.then((ok) => this.#routed(ok, record.id, deliveries)));
+  }
+
+  /** Parses an HL7 message and plans its routes; undefined when it failed (dead-lettered). */
+  async #planHl7(
+    head: QueueHead,
+    record: MessageRecord,
+    integrationId: string,
+  ): Promise<Hl7Plan | undefined> {
+    const { store, config, log } = this.#o;
+    const parsed = tryParseHl7(this.#o.decode(await store.getPayload(record)));
+    if (!parsed.ok) {
+      const reason = `cannot parse: ${parsed.error.message}`;
+      await store.deadLetter(head, "engine", reason);
+      this.#o.appAcks?.settle(record.id, { code: "AE", text: reason });
+      this.#lastError = reason;
+      log.warn("inbound.failed", { actor: this.id, messageId: record.id, reason });
+      return undefined;
+    }
+    const integration = config.integrations.find((i) => i.id === integrationId);
+    return planHl7Routes({ config, integration, integrationId, message: parsed.message });
   }
 
   #routed(ok: boolean, messageId: string, deliveries: Delivery[]): void {

@@ -1,0 +1,220 @@
+/**
+ * The communication step for files (polled over SFTP or uploaded to the hosted folder): store a
+ * file durably before the transport archives it. An HL7v2 batch (FHS/BHS envelopes or bare
+ * concatenated MSH messages) becomes one message per MSH, each routed like an MLLP message;
+ * anything else (X12, C-CDA, PDF…) travels as one message with its name, type and SHA-256.
+ *
+ * Every message is deduplicated on the file's SHA-256 and its index in the file, so a file
+ * downloaded again after a crash between storing and archiving is recognised and not enqueued
+ * twice. Rejects when the store fails: the caller must then leave the file where it is.
+ * @module
+ */
+
+import { splitBatch, tryParseHl7 } from "../../codecs/hl7v2/mod.ts";
+import { decodeHl7Bytes } from "../engine/decode.ts";
+import type { Logger } from "../runtime/log.ts";
+import type { AcceptRequest, AcceptResult, Store } from "../store/store.ts";
+import { INLINE_MAX } from "../store/payloads.ts";
+import { FileTooLargeError } from "./connector.ts";
+import { guessContentType, looksLikeHl7 } from "./file_names.ts";
+
+/** The inbound queue (and actor identity) of a file-fed integration: `sftp:<integrationId>`. */
+export function fileQueueId(integrationId: string): string {
+  return `sftp:${integrationId}`;
+}
+
+/** What a {@link FileIntake} needs. */
+export interface FileIntakeOptions {
+  store: Store;
+  log: Logger;
+  /** How long a file's content is remembered for deduplication (config `limits`). */
+  dedupeWindowSeconds: number;
+  /** Charset for unlabelled non-UTF-8 HL7 (config `limits.fallbackCharset`). */
+  fallbackCharset: string;
+  /** Largest file taken in (config `limits.maxHl7Bytes`). */
+  maxFileBytes: number;
+  /** Wakes the integration's inbound actor once its queue has new messages. */
+  notify(queue: string): void;
+}
+
+/** The integration a file is for. */
+export interface FileIntegration {
+  id: string;
+  environment: string;
+}
+
+/** One received file. */
+export interface ReceivedFile {
+  integration: FileIntegration;
+  /** The file's name (no folder), kept on every message made from it. */
+  fileName: string;
+  bytes: Uint8Array;
+  /** Who sent it: `user@host:port` polled, or the uploader's address. */
+  peer: string;
+}
+
+/** What became of a file. */
+export interface IntakeResult {
+  queue: string;
+  sha256: string;
+  contentType: string;
+  /** Messages found in the file (1 for a non-HL7 file). */
+  messages: number;
+  stored: number;
+  duplicates: number;
+}
+
+/** Concurrent accepts per group commit window (they share fsyncs). */
+const WINDOW = 256;
+const HL7 = "application/hl7-v2";
+const latin1 = new TextDecoder("latin1");
+
+/** See the module doc. */
+export class FileIntake {
+  readonly #o: FileIntakeOptions;
+
+  /** An intake writing to `options.store`. */
+  constructor(options: FileIntakeOptions) {
+    this.#o = options;
+  }
+
+  /** Stores the file's message(s) durably; see the module doc. */
+  async ingest(file: ReceivedFile): Promise<IntakeResult> {
+    const { log } = this.#o;
+    if (file.bytes.length > this.#o.maxFileBytes) {
+      throw new FileTooLargeError(file.fileName, file.bytes.length, this.#o.maxFileBytes);
+    }
+    const queue = fileQueueId(file.integration.id);
+    const sha256 = await sha256Hex(file.bytes);
+    const requests = looksLikeHl7(file.bytes)
+      ? this.#hl7Requests(file, queue, sha256)
+      : [this.#request(file, queue, sha256, 0, {
+        payload: file.bytes,
+        contentType: guessContentType(file.fileName, file.bytes),
+        sha256,
+      })];
+    const results = await this.#acceptInOrder(requests);
+    const stored = results.filter((r) => r.status === "stored").length;
+    const result: IntakeResult = {
+      queue,
+      sha256,
+      contentType: requests[0]?.contentType ?? HL7,
+      messages: requests.length,
+      stored,
+      duplicates: results.length - stored,
+    };
+    log.info("sftp.file-stored", {
+      integration: file.integration.id,
+      file: file.fileName,
+      peer: file.peer,
+      bytes: file.bytes.length,
+      sha256,
+      messages: result.messages,
+      stored,
+      duplicates: result.duplicates,
+    });
+    if (stored > 0) this.#o.notify(queue);
+    return result;
+  }
+
+  #hl7Requests(file: ReceivedFile, queue: string, sha256: string): AcceptRequest[] {
+    // Latin-1 maps bytes to characters one to one, so messages are cut at exact byte offsets
+    // whatever the charset (HL7 delimiters and segment names are ASCII).
+    const batch = splitBatch(latin1.decode(file.bytes));
+    for (const warning of batch.warnings.slice(0, 5)) {
+      this.#o.log.warn("sftp.batch-warning", {
+        integration: file.integration.id,
+        file: file.fileName,
+        code: warning.code,
+        reason: warning.message,
+      });
+    }
+    if (batch.messages.length === 0) {
+      this.#o.log.warn("sftp.batch-empty", {
+        integration: file.integration.id,
+        file: file.fileName,
+        reason: "the file has an HL7 envelope but no MSH message",
+      });
+    }
+    return batch.messages.map((text, index) => {
+      // HL7 ends segments with CR; files often carry CRLF or LF, which MLLP receivers may refuse.
+      const payload = latin1Bytes(text.replace(/\r\n|\n/g, "\r"));
+      const parsed = tryParseHl7(decodeHl7Bytes(payload, this.#o.fallbackCharset));
+      const msg = parsed.ok ? parsed.message : undefined;
+      const messageType = msg
+        ? [msg.messageType, msg.triggerEvent].filter(Boolean).join("^")
+        : undefined;
+      return this.#request(file, queue, sha256, index, {
+        payload,
+        contentType: HL7,
+        ...(msg?.controlId ? { controlId: msg.controlId } : {}),
+        ...(messageType ? { messageType } : {}),
+      });
+    });
+  }
+
+  #request(
+    file: ReceivedFile,
+    queue: string,
+    sha256: string,
+    index: number,
+    fields: Pick<AcceptRequest, "payload" | "contentType" | "controlId" | "messageType" | "sha256">,
+  ): AcceptRequest {
+    return {
+      queue,
+      origin: { kind: "integration", id: file.integration.id, peer: file.peer },
+      fileName: file.fileName,
+      ...fields,
+      dedupe: {
+        scope: file.integration.id,
+        key: `file:${sha256}:${index}`,
+        ack: "",
+        windowMs: this.#o.dedupeWindowSeconds * 1000,
+      },
+      log: {
+        type: "RECEIVE",
+        integrationId: file.integration.id,
+        environment: file.integration.environment,
+      },
+    };
+  }
+
+  /**
+   * Accepts in file order. Small messages go in windows of concurrent accepts (queue positions
+   * are taken in call order and they share group commits); a large one, which the store looks
+   * up before writing its chunks, goes alone so it cannot overtake.
+   */
+  async #acceptInOrder(requests: AcceptRequest[]): Promise<AcceptResult[]> {
+    const results: AcceptResult[] = [];
+    let i = 0;
+    while (i < requests.length) {
+      const window: AcceptRequest[] = [];
+      while (i < requests.length && window.length < WINDOW) {
+        const large = requests[i]!.payload.length > INLINE_MAX;
+        if (large && window.length > 0) break;
+        window.push(requests[i++]!);
+        if (large) break;
+      }
+      const settled = await Promise.allSettled(window.map((r) => this.#o.store.accept(r)));
+      for (const s of settled) {
+        if (s.status === "rejected") throw s.reason;
+        results.push(s.value);
+      }
+    }
+    return results;
+  }
+}
+
+/** Lower-case hex SHA-256 of `bytes`. */
+export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>),
+  );
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function latin1Bytes(text: string): Uint8Array {
+  const out = new Uint8Array(text.length);
+  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
+  return out;
+}

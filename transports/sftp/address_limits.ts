@@ -1,0 +1,96 @@
+/**
+ * Per-source-address limits of the hosted SFTP server: how many connections one address may hold
+ * at once, and how many failed logins it may make before it is refused for a while. A failed
+ * login is a connection that offered credentials and ended without logging in; a successful
+ * login clears the address's count.
+ * @module
+ */
+
+/** The limits (config `sftpServer.maxConnectionsPerIp`, `maxFailedLoginsPerIp`). */
+export interface AddressLimitsOptions {
+  maxConnectionsPerIp: number;
+  maxFailedLoginsPerIp: number;
+  /** How long an address stays refused after its last failed login, default 15 min. */
+  lockoutMs?: number;
+  now?: () => number;
+}
+
+interface Failures {
+  count: number;
+  last: number;
+}
+
+/** The verdict on a new connection. */
+export type Admission =
+  | { ok: true }
+  | { ok: false; kind: "locked" | "connections"; reason: string };
+
+/** See the module doc. */
+export class AddressLimits {
+  readonly #o: AddressLimitsOptions;
+  readonly #open = new Map<string, number>();
+  readonly #failures = new Map<string, Failures>();
+
+  /** Limits as configured. */
+  constructor(options: AddressLimitsOptions) {
+    this.#o = options;
+  }
+
+  #now(): number {
+    return (this.#o.now ?? Date.now)();
+  }
+
+  #lockoutMs(): number {
+    return this.#o.lockoutMs ?? 15 * 60_000;
+  }
+
+  /** Admits a new connection from `ip` (counting it) or says why not. */
+  admit(ip: string): Admission {
+    const failed = this.#failures.get(ip);
+    if (failed && this.#now() - failed.last >= this.#lockoutMs()) this.#failures.delete(ip);
+    const failures = this.#failures.get(ip)?.count ?? 0;
+    if (failures >= this.#o.maxFailedLoginsPerIp) {
+      return {
+        ok: false,
+        kind: "locked",
+        reason: `${failures} failed logins; refused for ${
+          Math.round(this.#lockoutMs() / 60_000)
+        } min after the last one`,
+      };
+    }
+    const open = this.#open.get(ip) ?? 0;
+    if (open >= this.#o.maxConnectionsPerIp) {
+      return {
+        ok: false,
+        kind: "connections",
+        reason: `already ${open} connections (limit ${this.#o.maxConnectionsPerIp})`,
+      };
+    }
+    this.#open.set(ip, open + 1);
+    return { ok: true };
+  }
+
+  /** A connection admitted by {@link admit} ended. */
+  closed(ip: string): void {
+    const open = (this.#open.get(ip) ?? 1) - 1;
+    if (open <= 0) this.#open.delete(ip);
+    else this.#open.set(ip, open);
+  }
+
+  /** Counts a failed login; returns the address's count. */
+  failed(ip: string): number {
+    const count = (this.#failures.get(ip)?.count ?? 0) + 1;
+    this.#failures.set(ip, { count, last: this.#now() });
+    return count;
+  }
+
+  /** A login succeeded: the address starts afresh. */
+  succeeded(ip: string): void {
+    this.#failures.delete(ip);
+  }
+
+  /** Connections open from `ip`. */
+  connections(ip: string): number {
+    return this.#open.get(ip) ?? 0;
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * Confinement of a hosted SFTP user to its folder. The folder is the user's `/`; every path the
+ * client sends, absolute or relative, is resolved inside it. A `..` that would climb above it is
+ * refused (not clamped), and so is any path that passes through a symbolic link, so nothing
+ * outside the folder can be named, read or written.
+ * @module
+ */
+
+import { join } from "node:path";
+
+/** A path was refused; answered with SFTP's PERMISSION_DENIED. */
+export class JailError extends Error {
+  /** `path` was refused because of `reason`. */
+  constructor(path: string, reason: string) {
+    super(`${JSON.stringify(path)}: ${reason}`);
+    this.name = "JailError";
+  }
+}
+
+/** A path resolved inside the folder. */
+export interface JailedPath {
+  /** As the client sees it: `/`, `/outbox/a.hl7`. */
+  virtual: string;
+  /** The segments of `virtual`. */
+  segments: string[];
+  /** On disk. */
+  real: string;
+}
+
+/** See the module doc. */
+export class FolderJail {
+  /** The folder on disk (absolute, no symlinks in it). */
+  readonly home: string;
+
+  /** Confines to `home`, which must be an absolute real path. */
+  constructor(home: string) {
+    this.home = home;
+  }
+
+  /** Resolves a client path; throws {@link JailError} if it escapes or holds a NUL. */
+  resolve(path: string): JailedPath {
+    if (path.includes("\0")) throw new JailError(path, "a path must not contain NUL");
+    const segments: string[] = [];
+    for (const part of path.split("/")) {
+      if (part === "" || part === ".") continue;
+      if (part === "..") {
+        if (segments.length === 0) throw new JailError(path, "the path leaves your folder");
+        segments.pop();
+      } else segments.push(part);
+    }
+    return {
+      virtual: "/" + segments.join("/"),
+      segments,
+      real: segments.length === 0 ? this.home : join(this.home, ...segments),
+    };
+  }
+
+  /**
+   * Resolves and checks that no existing component of the path is a symbolic link (a link placed
+   * in the folder by someone on the host must not lead out of it). Missing components are fine:
+   * the caller decides whether the path must exist.
+   */
+  resolveChecked(path: string): JailedPath {
+    const resolved = this.resolve(path);
+    let real = this.home;
+    for (const segment of resolved.segments) {
+      real = join(real, segment);
+      let info: Deno.FileInfo;
+      try {
+        info = Deno.lstatSync(real);
+      } catch (error) {
+        if (error instanceof Deno.errors.NotFound) break;
+        throw error;
+      }
+      if (info.isSymlink) {
+        throw new JailError(path, "symbolic links are not followed");
+      }
+    }
+    return resolved;
+  }
+}

@@ -1,0 +1,379 @@
+/**
+ * The hosted SFTP folder: an SSH server (ssh2) with its own host key where each counterparty logs
+ * in as its own user with one of its public keys (several per user for rotation; passwords and
+ * every other method refused) and reaches only its folder `<root>/<user>/` (see
+ * `folder_sftp.ts` for what it may do there). Completed uploads are handed to `onUpload` and
+ * archived only once it resolves.
+ *
+ * Per source address: at most `maxConnectionsPerIp` connections at once, and after
+ * `maxFailedLoginsPerIp` failed logins the address is refused for a while; both refusals happen
+ * at TCP accept (before any cryptography) and are logged. A connection must log in within the
+ * grace period. Algorithms are SHA-1-free (`algorithms.ts`); RSA logins must sign with SHA-2.
+ * @module
+ */
+
+import { createServer, type Server as NetServer, type Socket } from "node:net";
+import { join } from "node:path";
+// @ts-types="@types/ssh2"
+import ssh2 from "ssh2";
+import type { Logger } from "../../actors/runtime/log.ts";
+import { AddressLimits } from "./address_limits.ts";
+import { MODERN_ALGORITHMS } from "./algorithms.ts";
+import { sshFingerprint } from "./fingerprint.ts";
+import { FolderSftpSession } from "./folder_sftp.ts";
+import { FolderJail } from "./jail.ts";
+import {
+  checkSignature,
+  type HostedUser,
+  type HostedUserConfig,
+  UserDirectory,
+} from "./server_users.ts";
+import { RESERVED, type Upload, UploadDesk } from "./uploads.ts";
+
+export type { Upload } from "./uploads.ts";
+
+/** How to run the hosted folder (config `sftpServer` plus what the engine injects). */
+export interface HostedSftpServerOptions {
+  hostname: string;
+  /** 0 picks a free port (tests). */
+  port: number;
+  /** The server's private host key (OpenSSH or PEM); ed25519 recommended. */
+  hostKey: string;
+  /** Folder holding one folder per user. */
+  root: string;
+  users: readonly HostedUserConfig[];
+  maxConnectionsPerIp: number;
+  maxFailedLoginsPerIp: number;
+  /** How long an address stays refused after too many failed logins, default 15 min. */
+  lockoutMs?: number;
+  /** Larger uploads are refused while they are written (config `limits.maxHl7Bytes`). */
+  maxFileBytes: number;
+  /** Stores a completed upload durably; the file is archived only after it resolves. */
+  onUpload(upload: Upload): Promise<void>;
+  /** Names still being written (`x.filepart`…): taken in when renamed, not when closed. */
+  holdBack(name: string): boolean;
+  log: Logger;
+  /** A connection must log in within this time, default 30 s. */
+  loginGraceMs?: number;
+  /** Offer files left in place (engine refused, or a crash) again this often, default 60 s. */
+  rescanIntervalMs?: number;
+}
+
+/** Auth requests one connection may make before it is dropped. */
+const MAX_AUTH_ATTEMPTS = 10;
+/** Sessions (channels) one connection may open; each SFTP session may hold 64 open files. */
+const MAX_SESSIONS = 4;
+
+interface Connection {
+  ip: string;
+  socket: Socket;
+  closed: Promise<void>;
+  grace?: ReturnType<typeof setTimeout>;
+  client?: ssh2.Connection;
+  user?: string;
+  authenticated: boolean;
+  offeredCredentials: boolean;
+  lastRefusal?: string;
+  attempts: number;
+  sessions: FolderSftpSession[];
+}
+
+/** See the module doc. */
+export class HostedSftpServer {
+  readonly #o: HostedSftpServerOptions;
+  readonly #users: UserDirectory;
+  readonly #limits: AddressLimits;
+  readonly #desk: UploadDesk;
+  readonly #jails = new Map<string, FolderJail>();
+  readonly #connections = new Map<string, Connection>();
+  /** Address and cause of refusals logged in the last minute, with how many were not logged. */
+  readonly #refusals = new Map<string, { at: number; suppressed: number }>();
+  readonly #ssh: ssh2.Server;
+  readonly #net: NetServer;
+  #rescanTimer: ReturnType<typeof setInterval> | undefined;
+  #rescanning: Promise<void> | undefined;
+  #stopped = false;
+  /** The host key's fingerprint, for counterparties to pin. */
+  readonly hostKeyFingerprint: string;
+  /** The port listened on. */
+  port = 0;
+
+  private constructor(options: HostedSftpServerOptions, root: string) {
+    this.#o = options;
+    const hostKey = ssh2.utils.parseKey(options.hostKey);
+    const key = Array.isArray(hostKey) ? hostKey[0] : hostKey;
+    if (!key || key instanceof Error || !key.isPrivateKey()) {
+      const why = key instanceof Error ? key.message : "not a private key";
+      throw new Error(`sftpServer.hostKey: cannot use it as a host key (${why})`);
+    }
+    this.hostKeyFingerprint = sshFingerprint(key.getPublicSSH());
+    this.#users = new UserDirectory(options.users);
+    for (const user of this.#users.all) {
+      this.#jails.set(user.name, new FolderJail(join(root, user.name)));
+    }
+    this.#limits = new AddressLimits({
+      maxConnectionsPerIp: options.maxConnectionsPerIp,
+      maxFailedLoginsPerIp: options.maxFailedLoginsPerIp,
+      ...(options.lockoutMs !== undefined ? { lockoutMs: options.lockoutMs } : {}),
+    });
+    this.#desk = new UploadDesk({
+      onUpload: options.onUpload,
+      holdBack: options.holdBack,
+      maxFileBytes: options.maxFileBytes,
+      log: options.log,
+    });
+    this.#ssh = new ssh2.Server({
+      hostKeys: [options.hostKey],
+      algorithms: MODERN_ALGORITHMS,
+      keepaliveInterval: 15_000,
+      keepaliveCountMax: 3,
+    }, (client, info) => this.#onClient(client, info));
+    this.#net = createServer((socket) => this.#onSocket(socket));
+  }
+
+  /** Makes the users' folders, listens, and offers files left from before. */
+  static async start(options: HostedSftpServerOptions): Promise<HostedSftpServer> {
+    await Deno.mkdir(options.root, { recursive: true, mode: 0o750 });
+    const root = await Deno.realPath(options.root);
+    const server = new HostedSftpServer(options, root);
+    for (const user of server.#users.all) {
+      for (const sub of ["", ...RESERVED]) {
+        await Deno.mkdir(join(root, user.name, sub), { recursive: true, mode: 0o750 });
+      }
+    }
+    await new Promise<void>((resolve, reject) => {
+      server.#net.once("error", reject);
+      server.#net.listen(options.port, options.hostname, () => {
+        server.#net.off("error", reject);
+        resolve();
+      });
+    });
+    server.#net.on("error", (error) => options.log.error("sftp-server.error", { error }));
+    const address = server.#net.address();
+    server.port = typeof address === "object" && address ? address.port : options.port;
+    options.log.info("sftp-server.listening", {
+      hostname: options.hostname,
+      port: server.port,
+      hostKey: server.hostKeyFingerprint,
+      users: server.#users.all.length,
+    });
+    server.#rescan();
+    const every = options.rescanIntervalMs ?? 60_000;
+    if (every > 0) server.#rescanTimer = setInterval(() => server.#rescan(), every);
+    return server;
+  }
+
+  /** The folder on disk where the engine puts files for `user` to download. */
+  outbox(user: string): string {
+    const jail = this.#jails.get(user);
+    if (!jail) throw new Error(`no hosted SFTP user ${JSON.stringify(user)}`);
+    return join(jail.home, "outbox");
+  }
+
+  /** For the admin endpoint: where it listens, its host key, users with key fingerprints. */
+  describe(): Record<string, unknown> {
+    return {
+      port: this.port,
+      hostKeyFingerprint: this.hostKeyFingerprint,
+      users: this.#users.all.map((u) => ({
+        name: u.name,
+        integration: u.integration,
+        keys: u.keys.map((k) => k.fingerprint),
+      })),
+      connections: this.connections(),
+    };
+  }
+
+  /** Connections open now, by address. */
+  connections(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const c of this.#connections.values()) out[c.ip] = (out[c.ip] ?? 0) + 1;
+    return out;
+  }
+
+  /** Runs a rescan unless one is under way; resolves when the current one ends. */
+  rescan(): Promise<void> {
+    this.#rescan();
+    return this.#rescanning ?? Promise.resolve();
+  }
+
+  #rescan(): void {
+    if (this.#rescanning || this.#stopped) return;
+    const users = this.#users.all.map((user) => ({ user, jail: this.#jails.get(user.name)! }));
+    this.#rescanning = this.#desk.rescan(users)
+      .catch((error) => this.#o.log.error("sftp-server.rescan-failed", { error }))
+      .finally(() => (this.#rescanning = undefined));
+  }
+
+  /** Stops listening, drops every connection (uploads under way are discarded) and waits. */
+  async stop(): Promise<void> {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    clearInterval(this.#rescanTimer);
+    const closing = new Promise<void>((resolve) => this.#net.close(() => resolve()));
+    for (const c of this.#connections.values()) {
+      for (const s of c.sessions) s.end();
+      c.socket.destroy();
+    }
+    await Promise.all([closing, ...[...this.#connections.values()].map((c) => c.closed)]);
+    await this.#rescanning;
+  }
+
+  #onSocket(socket: Socket): void {
+    const ip = socket.remoteAddress ?? "?";
+    const key = `${ip}|${socket.remotePort}`;
+    if (this.#stopped) return void socket.destroy();
+    const admission = this.#limits.admit(ip);
+    if (!admission.ok) {
+      this.#logRefusal(ip, admission.kind, admission.reason);
+      socket.destroy();
+      return;
+    }
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 30_000);
+    const conn: Connection = {
+      ip,
+      socket,
+      closed: new Promise((resolve) => socket.once("close", () => resolve())),
+      authenticated: false,
+      offeredCredentials: false,
+      attempts: 0,
+      sessions: [],
+    };
+    this.#connections.set(key, conn);
+    const grace = this.#o.loginGraceMs ?? 30_000;
+    conn.grace = setTimeout(() => {
+      conn.lastRefusal = `no login within ${grace / 1000} s`;
+      socket.destroy();
+    }, grace);
+    socket.on("error", () => {}); // reported through close; ssh2 logs protocol errors
+    socket.once("close", () => this.#onClose(key, conn));
+    this.#ssh.injectSocket(socket);
+  }
+
+  /** Logs a refused connection, at most once a minute per address and cause (a flood stays short). */
+  #logRefusal(ip: string, kind: string, reason: string): void {
+    const now = Date.now();
+    const key = `${ip}|${kind}`;
+    const seen = this.#refusals.get(key);
+    if (seen && now - seen.at < 60_000) {
+      seen.suppressed++;
+      return;
+    }
+    for (const [k, v] of this.#refusals) if (now - v.at >= 60_000) this.#refusals.delete(k);
+    this.#refusals.set(key, { at: now, suppressed: 0 });
+    this.#o.log.warn("sftp-server.refused", {
+      peer: ip,
+      reason,
+      ...(seen?.suppressed ? { notLoggedBefore: seen.suppressed } : {}),
+    });
+  }
+
+  #onClose(key: string, conn: Connection): void {
+    clearTimeout(conn.grace);
+    this.#connections.delete(key);
+    this.#limits.closed(conn.ip);
+    for (const s of conn.sessions) s.end();
+    if (conn.authenticated) {
+      this.#o.log.debug("sftp-server.disconnected", { user: conn.user, peer: conn.ip });
+      return;
+    }
+    if (!conn.offeredCredentials) return;
+    const failures = this.#limits.failed(conn.ip);
+    this.#o.log.warn("sftp-server.login-failed", {
+      peer: conn.ip,
+      user: conn.user,
+      reason: conn.lastRefusal,
+      failures,
+      limit: this.#o.maxFailedLoginsPerIp,
+      ...(failures >= this.#o.maxFailedLoginsPerIp ? { locked: true } : {}),
+    });
+  }
+
+  #onClient(client: ssh2.Connection, info: ssh2.ClientInfo): void {
+    const conn = this.#connections.get(`${info.ip}|${info.port}`);
+    if (!conn) return void client.end();
+    conn.client = client;
+    client.on(
+      "error",
+      (error) => this.#o.log.debug("sftp-server.ssh-error", { peer: conn.ip, error }),
+    );
+    client.on("handshake", (negotiated) => {
+      // ssh2 always offers `ssh-rsa` with an RSA host key; a client that picks it gets no further.
+      if (negotiated.serverHostKey === "ssh-rsa") {
+        this.#o.log.warn("sftp-server.refused", {
+          peer: conn.ip,
+          reason: "the client chose SHA-1 (ssh-rsa) host key signatures; rsa-sha2-256/512 required",
+        });
+        client.end();
+      }
+    });
+    client.on("authentication", (ctx) => this.#authenticate(conn, ctx));
+    client.on("ready", () => {
+      conn.authenticated = true;
+      clearTimeout(conn.grace);
+      this.#limits.succeeded(conn.ip);
+    });
+    let sessions = 0;
+    client.on("session", (accept, reject) => {
+      if (++sessions > MAX_SESSIONS) return reject();
+      const session = accept();
+      session.on("sftp", (acceptSftp) => {
+        const user = conn.user ? this.#users.get(conn.user) : undefined;
+        if (!user) return;
+        conn.sessions.push(
+          new FolderSftpSession({
+            sftp: acceptSftp(),
+            user,
+            jail: this.#jails.get(user.name)!,
+            desk: this.#desk,
+            peer: conn.ip,
+            maxFileBytes: this.#o.maxFileBytes,
+            log: this.#o.log,
+          }),
+        );
+      });
+    });
+  }
+
+  #authenticate(conn: Connection, ctx: ssh2.AuthContext): void {
+    conn.user = ctx.username;
+    if (ctx.method === "none") return ctx.reject(["publickey"]);
+    conn.offeredCredentials = true;
+    if (++conn.attempts > MAX_AUTH_ATTEMPTS) {
+      conn.lastRefusal = `more than ${MAX_AUTH_ATTEMPTS} attempts`;
+      ctx.reject([]);
+      conn.socket.destroy();
+      return;
+    }
+    if (ctx.method !== "publickey") {
+      conn.lastRefusal = `${ctx.method} login is not allowed; use a key`;
+      return ctx.reject(["publickey"]);
+    }
+    const user: HostedUser | undefined = this.#users.get(ctx.username);
+    const key = user ? this.#users.key(ctx.username, ctx.key.data) : undefined;
+    if (!user || !key) {
+      conn.lastRefusal = user ? "key not authorised for this user" : "no such user";
+      return ctx.reject(["publickey"]);
+    }
+    // Without a signature the client only asks whether the key would do.
+    if (!ctx.signature || !ctx.blob) return ctx.accept();
+    const problem = checkSignature(key, {
+      algo: ctx.key.algo,
+      signature: ctx.signature,
+      blob: ctx.blob,
+      ...(ctx.hashAlgo ? { hashAlgo: ctx.hashAlgo } : {}),
+    });
+    if (problem) {
+      conn.lastRefusal = problem;
+      return ctx.reject(["publickey"]);
+    }
+    this.#o.log.info("sftp-server.login", {
+      user: user.name,
+      peer: conn.ip,
+      key: key.index,
+      fingerprint: key.fingerprint,
+    });
+    ctx.accept();
+  }
+}
