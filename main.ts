@@ -14,6 +14,12 @@ import { listen } from "./transports/mllp/listen.ts";
 import { sendFiles } from "./transports/mllp/send.ts";
 import { type MllpServer, serveMllp } from "./transports/mllp/server.ts";
 import { FetchSender } from "./transports/https/mod.ts";
+import { AccessTokens } from "./transports/http/access_token.ts";
+import { ClientAssertionVerifier } from "./transports/http/client_assertion.ts";
+import { createEndpointApp } from "./transports/http/endpoint.ts";
+import { type PublicServer, servePublic } from "./transports/http/serve.ts";
+import { createTokenApp, tokenUrlFor } from "./transports/http/token.ts";
+import { RateLimiter } from "./transports/http/rate_limit.ts";
 import { hostedOutboxSessions, HostedSftpServer, sshSftpConnector } from "./transports/sftp/mod.ts";
 import { isTemporaryName } from "./actors/sftp/mod.ts";
 
@@ -200,14 +206,33 @@ async function serve(file: string, level: Level): Promise<void> {
         : {}),
     }),
   );
-  const tls = config.http.tls;
-  const http = Deno.serve({
-    port: config.http.port,
-    hostname: config.http.hostname,
-    ...(tls ? { cert: tls.cert.reveal(), key: tls.key.reveal() } : {}),
-    onListen: ({ port, hostname }) =>
-      log.info("http.listening", { hostname, port, tls: tls !== undefined }),
-  }, app.fetch);
+  // The JSON API: OAuth 2.0 client credentials, then data-model messages.
+  const tokens = await AccessTokens.open({ kv: engine.store.kv });
+  app.route(
+    "/",
+    createTokenApp({
+      sources: config.sources,
+      tokens,
+      assertions: new ClientAssertionVerifier({ sources: config.sources, kv: engine.store.kv }),
+      ...(config.http.publicUrl ? { tokenUrls: [tokenUrlFor(config.http.publicUrl)] } : {}),
+      // Token requests are few; more than this per address in 5 minutes is a misbehaving client.
+      rateLimiter: new RateLimiter({ limit: 300, windowMs: 300_000 }),
+      log,
+    }),
+  );
+  app.route(
+    "/",
+    createEndpointApp({ tokens, inbox: engine.api, limits: config.limits, log }),
+  );
+  let http: PublicServer;
+  try {
+    http = servePublic({ fetch: app.fetch, http: config.http, log });
+  } catch (error) {
+    await hosted?.stop();
+    await Promise.all(servers.map((s) => s.close()));
+    await engine.stop();
+    fail(`cannot serve HTTP: ${error instanceof Error ? error.message : error}`, 1);
+  }
 
   let stopping = false;
   const stop = async (signal: string) => {

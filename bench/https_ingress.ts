@@ -1,0 +1,317 @@
+/**
+ * HTTPS ingress benchmark: `POST /endpoint` accepted per second with 64 concurrent keep-alive
+ * clients, through the real endpoint app (rate limit, bearer token check, streamed size-limited
+ * read, JSON parse) and an `ApiInbox` that stores every message durably with the real Store
+ * (group commit to a KV file) before answering 200 with `Meta.Logs`; next to a bare Hono handler
+ * that reads the body and answers 200, served the same way (`servePublic`, same certificate, TLS 1.3) in the
+ * same run. The load comes from a separate process (bench/load/https_post.ts, Deno fetch over
+ * HTTP/1.1 with 64 pooled connections), alternating between the servers. A third server runs the
+ * same endpoint app with an inbox that answers without storing, to tell the HTTP layer's cost
+ * from the store's.
+ *
+ * Targets: endpoint ≥ 40% of the bare handler's rate; endpoint p99 ≤ 20 ms.
+ *
+ * Run: `deno run -A bench/https_ingress.ts [seconds=5] [rounds=2]`. Takes about 40 s. Everything
+ * binds and connects to 127.0.0.1 only. Prints a table, then one JSON line.
+ *
+ * @module
+ */
+
+import { Hono } from "hono";
+import type { ApiAcceptResult, ApiInbox, ApiRequest } from "../actors/engine/api_inbox.ts";
+import { Secret } from "../actors/config/secret.ts";
+import type { Logger } from "../actors/runtime/log.ts";
+import { Store } from "../actors/store/mod.ts";
+import { AccessTokens } from "../transports/http/access_token.ts";
+import { createEndpointApp } from "../transports/http/endpoint.ts";
+import { servePublic } from "../transports/http/serve.ts";
+import { makePki } from "../tests/helpers/tls.ts";
+import { median, printJson, printLine, printTable } from "./harness.ts";
+
+const SECONDS = Number(Deno.args[0] ?? 5);
+const ROUNDS = Number(Deno.args[1] ?? 2);
+const CONC = 64;
+const LOAD = new URL("./load/https_post.ts", import.meta.url);
+
+const guard = setTimeout(() => {
+  printLine("https_ingress: timed out after 120 s");
+  Deno.exit(2);
+}, 120_000);
+Deno.unrefTimer(guard);
+
+/** One run of the load script, as it reports it. */
+interface LoadResult {
+  conc: number;
+  seconds: number;
+  ok: number;
+  bad: number;
+  errors: number;
+  per_s: number;
+  p50_ms: number | null;
+  p99_ms: number | null;
+  firstProblem?: string;
+}
+
+/** Stores each message with the real Store and answers with its log, as the engine would. */
+class StoreInbox implements ApiInbox {
+  constructor(readonly store: Store) {}
+  async accept(request: ApiRequest): Promise<ApiAcceptResult> {
+    const stored = await this.store.accept({
+      queue: `api-in:${request.sourceId}`,
+      origin: { kind: "source", id: request.sourceId, peer: request.peerIp },
+      payload: request.bytes,
+      contentType: "application/json",
+      log: { type: "RECEIVE", environment: request.environment, sourceId: request.sourceId },
+    });
+    if (stored.status !== "stored") return { ok: false, status: 500, error: "not stored" };
+    const meta = (request.json as { Meta?: Record<string, unknown> }).Meta ?? {};
+    return { ok: true, body: { Meta: { ...meta, Logs: [{ ID: stored.logId, AttemptID: 1 }] } } };
+  }
+}
+
+/** Only problems are printed (at most a few). */
+function quietLogger(): Logger & { problems: number } {
+  let printed = 0;
+  const problem = (level: string) => (event: string, fields?: Record<string, unknown>) => {
+    logger.problems++;
+    if (printed++ < 5) printLine(`  [${level}] ${event} ${JSON.stringify(fields ?? {})}`);
+  };
+  const logger = {
+    problems: 0,
+    debug() {},
+    info() {},
+    warn: problem("warn"),
+    error: problem("error"),
+  };
+  return logger;
+}
+
+/** A data-model message of a realistic size (~1.5 KB). */
+function sampleMessage(): string {
+  return JSON.stringify({
+    Meta: {
+      DataModel: "PatientAdmin",
+      EventType: "NewPatient",
+      EventDateTime: "2026-01-15T08:30:00.000Z",
+      Test: true,
+      Source: { ID: "7ce6f387-c33c-417d-8682-81e83628cbd9", Name: "Bench Source" },
+      Destinations: [{ ID: "af394f14-b34a-464f-8d24-895f370af4c9", Name: "Bench Destination" }],
+    },
+    Patient: {
+      Identifiers: [{ ID: "0000000001", IDType: "MR" }, { ID: "e167267c", IDType: "EHRID" }],
+      Demographics: {
+        FirstName: "Timothy",
+        MiddleName: "Paul",
+        LastName: "Bixby",
+        DOB: "2008-01-06",
+        SSN: "101-01-0001",
+        Sex: "Male",
+        Race: "White",
+        IsHispanic: null,
+        MaritalStatus: "Married",
+        IsDeceased: null,
+        DeathDateTime: null,
+        PhoneNumber: { Home: "+18088675301", Office: null, Mobile: null },
+        EmailAddresses: [],
+        Language: "en",
+        Citizenship: [],
+        Address: {
+          StreetAddress: "4762 Hickory Street",
+          City: "Monroe",
+          State: "WI",
+          ZIP: "53566",
+          County: "Green",
+          Country: "US",
+        },
+      },
+      Notes: [],
+      Contacts: [{
+        FirstName: "Barbara",
+        LastName: "Bixby",
+        Address: {
+          StreetAddress: "4762 Hickory Street",
+          City: "Monroe",
+          State: "WI",
+          ZIP: "53566",
+          County: "Green",
+          Country: "US",
+        },
+        PhoneNumber: { Home: "+18088675303", Office: "+17077543758", Mobile: "+19189368865" },
+        RelationToPatient: "Mother",
+        EmailAddresses: ["barb.bixby@test.net"],
+        Roles: ["Emergency Contact"],
+      }],
+    },
+  });
+}
+
+async function load(
+  url: string,
+  caFile: string,
+  bodyFile: string,
+  token = "",
+): Promise<LoadResult> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", LOAD.pathname, url, String(CONC), String(SECONDS), caFile, bodyFile, token],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const err = new TextDecoder().decode(out.stderr).trim();
+  if (err) printLine(`  [load] ${err.split("\n").slice(0, 3).join(" | ")}`);
+  if (!out.success) throw new Error(`load script exited with ${out.code}`);
+  const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
+  const result = JSON.parse(lines[lines.length - 1]!) as LoadResult;
+  if (result.bad > 0 || result.errors > 0) {
+    throw new Error(
+      `load: ${result.bad} bad answers, ${result.errors} errors: ${result.firstProblem}`,
+    );
+  }
+  return result;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+const dir = await Deno.makeTempDir({ prefix: "bench-https-" });
+const pki = await makePki();
+const caFile = `${pki.dir}/ca.crt`;
+const bodyFile = `${dir}/message.json`;
+await Deno.writeTextFile(bodyFile, sampleMessage());
+const tls = {
+  cert: new Secret(pki.serverCert, "bench"),
+  key: new Secret(pki.serverKey, "bench"),
+  requireClientCert: false,
+};
+const http = { port: 0, hostname: "127.0.0.1", development: false, tls };
+const log = quietLogger();
+
+const store = await Store.open({ path: `${dir}/engine.kv`, node: "bench" });
+const tokens = await AccessTokens.open({ kv: store.kv, lifetimeSeconds: 600 });
+const { token } = await tokens.issue({
+  sourceId: "bench-source",
+  environment: "development",
+  clientId: "bench-client",
+});
+const endpoint = servePublic({
+  fetch: createEndpointApp({
+    tokens,
+    inbox: new StoreInbox(store),
+    // The rate limit runs (its cost is measured) with a ceiling the load cannot reach.
+    limits: { maxJsonBytes: 40_000_000, rateLimitPerIp: 1e9, rateLimitWindowSeconds: 300 },
+    log,
+  }).fetch,
+  http,
+  log,
+});
+// The same app with an inbox that answers at once: what the HTTP layer costs without storage.
+const noStore = servePublic({
+  fetch: createEndpointApp({
+    tokens,
+    inbox: {
+      accept: (request) =>
+        Promise.resolve({
+          ok: true,
+          body: { Meta: { ...(request.json as { Meta?: object }).Meta, Logs: [{ ID: "x" }] } },
+        }),
+    },
+    limits: { maxJsonBytes: 40_000_000, rateLimitPerIp: 1e9, rateLimitWindowSeconds: 300 },
+    log,
+  }).fetch,
+  http,
+  log,
+});
+const bareApp = new Hono();
+// It reads the body: Deno closes the connection after a response whose request body was left
+// unread, so a handler that skipped it would measure a TLS handshake per request.
+bareApp.post("/endpoint", async (c) => {
+  await c.req.arrayBuffer();
+  return c.json({ ok: true });
+});
+const bare = servePublic({ fetch: bareApp.fetch, http, log });
+
+const endpointRuns: LoadResult[] = [];
+const noStoreRuns: LoadResult[] = [];
+const bareRuns: LoadResult[] = [];
+let stored = 0;
+try {
+  const endpointUrl = `https://127.0.0.1:${endpoint.port}/endpoint`;
+  const noStoreUrl = `https://127.0.0.1:${noStore.port}/endpoint`;
+  const bareUrl = `https://127.0.0.1:${bare.port}/endpoint`;
+  for (let r = 1; r <= ROUNDS; r++) {
+    printLine(`https_ingress: round ${r}/${ROUNDS}, ${CONC} clients, ${SECONDS} s per server`);
+    endpointRuns.push(await load(endpointUrl, caFile, bodyFile, token));
+    noStoreRuns.push(await load(noStoreUrl, caFile, bodyFile, token));
+    bareRuns.push(await load(bareUrl, caFile, bodyFile));
+  }
+  stored = await store.depth("api-in:bench-source");
+} finally {
+  await endpoint.shutdown();
+  await noStore.shutdown();
+  await bare.shutdown();
+  store.close();
+  await Deno.remove(dir, { recursive: true });
+  await Deno.remove(pki.dir, { recursive: true });
+}
+
+const accepted = endpointRuns.reduce((n, r) => n + r.ok, 0);
+if (stored !== accepted) {
+  throw new Error(`the endpoint answered 200 to ${accepted} messages but ${stored} are stored`);
+}
+const mid = (runs: LoadResult[], f: (r: LoadResult) => number | null) =>
+  median(runs.map((r) => f(r) ?? NaN));
+const e = {
+  perS: mid(endpointRuns, (r) => r.per_s),
+  p50: mid(endpointRuns, (r) => r.p50_ms),
+  p99: mid(endpointRuns, (r) => r.p99_ms),
+};
+const n = {
+  perS: mid(noStoreRuns, (r) => r.per_s),
+  p50: mid(noStoreRuns, (r) => r.p50_ms),
+  p99: mid(noStoreRuns, (r) => r.p99_ms),
+};
+const b = {
+  perS: mid(bareRuns, (r) => r.per_s),
+  p50: mid(bareRuns, (r) => r.p50_ms),
+  p99: mid(bareRuns, (r) => r.p99_ms),
+};
+const ratio = e.perS / b.perS;
+printLine();
+printTable(
+  ["server", "round", "req/s", "p50 ms", "p99 ms"],
+  [
+    ...endpointRuns.map((
+      r,
+      i,
+    ) => ["POST /endpoint, durable", i + 1, r.per_s, r.p50_ms!, r.p99_ms!]),
+    ...noStoreRuns.map((
+      r,
+      i,
+    ) => ["POST /endpoint, not stored", i + 1, r.per_s, r.p50_ms!, r.p99_ms!]),
+    ...bareRuns.map((r, i) => ["bare Hono 200", i + 1, r.per_s, r.p50_ms!, r.p99_ms!]),
+  ],
+);
+printLine(
+  `endpoint / bare: ${
+    ratio.toFixed(2)
+  } (target >= 0.4); endpoint p99 ${e.p99} ms (target <= 20); ` +
+    `${stored} messages stored, one per 200`,
+);
+if (log.problems > 0) printLine(`${log.problems} warnings or errors from the apps`);
+
+printJson({
+  bench: "https_ingress",
+  clients: CONC,
+  seconds: SECONDS,
+  rounds: ROUNDS,
+  endpoint: { reqPerS: e.perS, p50Ms: e.p50, p99Ms: e.p99 },
+  notStored: {
+    reqPerS: n.perS,
+    p50Ms: n.p50,
+    p99Ms: n.p99,
+    ratioToBare: Number((n.perS / b.perS).toFixed(2)),
+  },
+  bare: { reqPerS: b.perS, p50Ms: b.p50, p99Ms: b.p99 },
+  p99: { ms: e.p99, ratio: Number((e.p99 / 20).toFixed(2)), targetMax: 1 },
+  stored,
+  ratio: Number(ratio.toFixed(2)),
+  target: 0.4,
+});

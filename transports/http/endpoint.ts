@@ -1,0 +1,189 @@
+/**
+ * `POST /endpoint`: a data-model JSON message from an API source. In order: the per-IP rate
+ * limit, the bearer access token, the media type, the size limit (a `Content-Length` over it is
+ * refused before reading; a streamed body is cut off as soon as it crosses it), JSON parsing; then
+ * the message goes to the engine's {@link ApiInbox}, which validates and stores it and says what to
+ * answer.
+ *
+ * Every refusal has the same JSON shape, `{"Meta": {"Errors": [{"Text": "...", "Path": "..."}]}}`
+ * (`Path` only where a problem has a place in the message), and `Cache-Control: no-store`.
+ * Statuses: 200 (the inbox's body, with `Meta.Logs`), 400 (bad JSON: line, column and what was
+ * expected; or invalid message: one error per problem), 401 (no, bad or expired token, with
+ * `WWW-Authenticate: Bearer`), 403, 404, 405, 413, 415, 429 (with `Retry-After`), 500, 503.
+ * Every answer carries `X-RateLimit-Limit` and `X-RateLimit-Remaining`.
+ * @module
+ */
+
+import { type Context, Hono } from "hono";
+import type { ApiAcceptResult, ApiInbox, ApiProblem } from "../../actors/engine/api_inbox.ts";
+import type { LimitsConfig } from "../../actors/config/mod.ts";
+import type { Logger } from "../../actors/runtime/log.ts";
+import type { AccessTokenVerifier } from "./access_token.ts";
+import { readLimited } from "./body.ts";
+import { parseJsonBytes } from "./json_parse.ts";
+import { peerIp } from "./peer.ts";
+import { RateLimiter } from "./rate_limit.ts";
+import { sendJson } from "./respond.ts";
+
+/** The path served. */
+export const ENDPOINT_PATH = "/endpoint";
+
+/** What {@link createEndpointApp} is built from. */
+export interface EndpointAppOptions {
+  /** Checks bearer access tokens (an `AccessTokens`). */
+  tokens: AccessTokenVerifier;
+  /** The engine's side: validation, routing checks and durable storage. */
+  inbox: ApiInbox;
+  /** `maxJsonBytes`, and the per-IP rate limit unless `rateLimiter` is given. */
+  limits: Pick<LimitsConfig, "maxJsonBytes" | "rateLimitPerIp" | "rateLimitWindowSeconds">;
+  /** A limiter to use instead of one built from `limits` (e.g. shared with other routes). */
+  rateLimiter?: RateLimiter;
+  log: Logger;
+}
+
+/** One entry of `Meta.Errors` in a refusal. */
+export interface EndpointError {
+  Text: string;
+  Path?: string;
+}
+
+/** The body of every refusal. */
+export interface EndpointErrorBody {
+  Meta: { Errors: EndpointError[] };
+}
+
+type Status = 400 | 401 | 403 | 404 | 405 | 413 | 415 | 429 | 500 | 503;
+
+/** The endpoint app (see the module doc). */
+export function createEndpointApp(options: EndpointAppOptions): Hono {
+  const { tokens, inbox, log } = options;
+  const maxBytes = options.limits.maxJsonBytes;
+  const limiter = options.rateLimiter ?? new RateLimiter({
+    limit: options.limits.rateLimitPerIp,
+    windowMs: options.limits.rateLimitWindowSeconds * 1000,
+  });
+  const app = new Hono();
+
+  const refuse = (
+    c: Context,
+    status: Status,
+    errors: EndpointError[],
+    headers: Record<string, string> = {},
+  ) => {
+    for (const [name, value] of Object.entries(headers)) c.header(name, value);
+    return sendJson(c, { Meta: { Errors: errors } } satisfies EndpointErrorBody, status);
+  };
+
+  app.post(ENDPOINT_PATH, async (c) => {
+    c.header("Cache-Control", "no-store");
+    const ip = peerIp(c);
+    const verdict = limiter.take(ip);
+    c.header("X-RateLimit-Limit", String(verdict.limit));
+    c.header("X-RateLimit-Remaining", String(verdict.remaining));
+    if (!verdict.allowed) {
+      await c.req.raw.body?.cancel().catch(() => {});
+      log.warn("endpoint.rate-limited", { ip, limit: verdict.limit });
+      return refuse(c, 429, [{
+        Text: `more than ${verdict.limit} requests from ${ip} within ${
+          limiter.windowMs / 1000
+        } s; retry in ${verdict.retryAfterSeconds} s`,
+      }], { "Retry-After": String(verdict.retryAfterSeconds) });
+    }
+
+    const bearer = bearerToken(c.req.header("authorization"));
+    const checked = typeof bearer === "string"
+      ? await tokens.verify(bearer)
+      : { ok: false as const, error: bearer.error };
+    if (!checked.ok) {
+      await c.req.raw.body?.cancel().catch(() => {});
+      log.warn("endpoint.unauthorized", { ip, why: checked.error });
+      const challenge = typeof bearer === "string"
+        ? `Bearer error="invalid_token", error_description="${checked.error.replace(/"/g, "'")}"`
+        : "Bearer";
+      return refuse(c, 401, [{ Text: checked.error }], { "WWW-Authenticate": challenge });
+    }
+
+    const type = c.req.header("content-type");
+    if (type !== undefined && !/^application\/([\w.-]+\+)?json\s*(;|$)/i.test(type)) {
+      await c.req.raw.body?.cancel().catch(() => {});
+      return refuse(c, 415, [{
+        Text: `Content-Type must be application/json; got ${JSON.stringify(type)}`,
+      }]);
+    }
+
+    let body: Awaited<ReturnType<typeof readLimited>>;
+    try {
+      body = await readLimited(c.req.raw, maxBytes);
+    } catch (error) {
+      // The client went away mid-body (or sent broken chunked framing).
+      log.warn("endpoint.body-failed", { ip, source: checked.sourceId, error });
+      return refuse(c, 400, [{ Text: "the body could not be read to its end" }]);
+    }
+    if (!body.ok) {
+      log.warn("endpoint.too-large", {
+        ip,
+        source: checked.sourceId,
+        limit: body.limit,
+        ...(body.declared !== undefined ? { declared: body.declared } : { read: body.read }),
+      });
+      return refuse(c, 413, [{
+        Text: body.declared !== undefined
+          ? `the body (Content-Length ${body.declared}) is larger than the limit of ${maxBytes} bytes`
+          : `the body is larger than the limit of ${maxBytes} bytes`,
+      }], { Connection: "close" });
+    }
+    const parsed = parseJsonBytes(body.bytes);
+    if (!parsed.ok) return refuse(c, 400, [{ Text: parsed.error }]);
+
+    let result: ApiAcceptResult;
+    try {
+      result = await inbox.accept({
+        sourceId: checked.sourceId,
+        environment: checked.environment,
+        json: parsed.value,
+        bytes: body.bytes,
+        peerIp: ip,
+      });
+    } catch (error) {
+      log.error("endpoint.inbox-failed", { ip, source: checked.sourceId, error });
+      return refuse(c, 500, [{ Text: "the message could not be stored: try again" }]);
+    }
+    if (result.ok) return sendJson(c, result.body, 200);
+    return refuse(
+      c,
+      result.status,
+      result.problems?.length ? result.problems.map(problemError) : [{ Text: result.error }],
+      result.retryAfterSeconds !== undefined
+        ? { "Retry-After": String(Math.max(1, Math.ceil(result.retryAfterSeconds))) }
+        : {},
+    );
+  });
+
+  app.all(ENDPOINT_PATH, (c) =>
+    refuse(c, 405, [{ Text: `use POST, not ${c.req.method}` }], {
+      Allow: "POST",
+      "Cache-Control": "no-store",
+    }));
+
+  app.onError((error, c) => {
+    log.error("endpoint.failed", { ip: peerIp(c), error });
+    return refuse(c, 500, [{ Text: "internal error" }]);
+  });
+
+  return app;
+}
+
+function problemError(p: ApiProblem): EndpointError {
+  return p.path === "" ? { Text: p.rule } : { Text: p.rule, Path: p.path };
+}
+
+/** The credential of `Authorization: Bearer <token>`, or why there is none. */
+function bearerToken(header: string | undefined): string | { error: string } {
+  const value = header?.trim() ?? "";
+  if (value === "") {
+    return { error: "no access token: send Authorization: Bearer <token from /v2/auth/token>" };
+  }
+  const m = /^Bearer\s+([A-Za-z0-9._~+/-]+=*)$/i.exec(value);
+  if (!m) return { error: "the Authorization header must be Bearer <access token>" };
+  return m[1]!;
+}
