@@ -107,7 +107,8 @@ async function serve(file: string, level: Level): Promise<void> {
     httpSender,
     sftp: {
       connector: sshSftpConnector,
-      outboxSessions: (user) => hostedOutboxSessions(config.sftpServer?.root ?? "./data/sftp", user),
+      outboxSessions: (user) =>
+        hostedOutboxSessions(config.sftpServer?.root ?? "./data/sftp", user),
     },
   });
   let hosted: HostedSftpServer | undefined;

@@ -297,9 +297,11 @@ Deno.test("outbound actor has every delivered message completed in KV before it 
   // The sixth message is rejected once. Its resend comes only after its FAILED attempt is in the
   // log, and by then the five before it (one batch, completed in the background while the next
   // was sent) must be durable too.
-  let out: Awaited<ReturnType<typeof startOutbound>> | undefined;
+  // Filled in once the actor exists; the receiver reads KV through it.
+  const ref: { out?: Awaited<ReturnType<typeof startOutbound>> } = {};
   let seenAtResend: { statuses: string[]; sixth: string[]; depth: number } | undefined;
   const receiver = startReceiver(async (f) => {
+    const out = ref.out;
     if (f.controlId === "BATCH6" && f.n === 7 && out) {
       const statuses = [];
       for (const id of ["BATCH1", "BATCH2", "BATCH3", "BATCH4", "BATCH5"]) {
@@ -310,12 +312,12 @@ Deno.test("outbound actor has every delivered message completed in KV before it 
     }
     await f.ack(f.controlId === "BATCH6" && f.n === 6 ? "AE" : "AA");
   });
-  out = await startOutbound({ port: receiver.port, deferStart: true });
+  const out = ref.out = await startOutbound({ port: receiver.port, deferStart: true });
   try {
     const ids = Array.from({ length: 8 }, (_, i) => `BATCH${i + 1}`);
     await out.enqueue(...ids);
     out.start();
-    await waitFor("all delivered", async () => (await out!.store.depth(out!.actorId)) === 0);
+    await waitFor("all delivered", async () => (await out.store.depth(out.actorId)) === 0);
     assert.deepEqual(controlIds(receiver), [...ids.slice(0, 6), ...ids.slice(5)]);
     assert.deepEqual(seenAtResend, {
       statuses: ["SUCCEEDED", "SUCCEEDED", "SUCCEEDED", "SUCCEEDED", "SUCCEEDED"],
