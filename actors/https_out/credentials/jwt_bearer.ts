@@ -5,10 +5,8 @@
  */
 
 import { AssertionSigner } from "./assertion.ts";
-import { BearerTokenStrategy } from "./bearer.ts";
 import type { AuthOf, CredentialStrategy, StrategyDeps } from "./strategy.ts";
-import { TokenCache } from "./token_cache.ts";
-import { requestToken } from "./token_endpoint.ts";
+import { tokenGrantStrategy } from "./token_grant.ts";
 
 /** The grant type of RFC 7523. */
 export const JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer";
@@ -22,11 +20,11 @@ export function jwtBearer(auth: AuthOf<"jwt-bearer">, deps: StrategyDeps): Crede
     clock: deps.clock,
     label: `destination "${deps.destinationId}": https.auth.privateKey`,
   });
-  const cache = new TokenCache({
-    clock: deps.clock,
-    log: deps.log,
-    destinationId: deps.destinationId,
-    fetch: async (signal) => {
+  return tokenGrantStrategy({
+    type: "jwt-bearer",
+    tokenUrl: auth.tokenUrl,
+    deps,
+    grant: async () => {
       const assertion = await signer.sign({
         iss: auth.issuer,
         sub: auth.subject,
@@ -34,14 +32,7 @@ export function jwtBearer(auth: AuthOf<"jwt-bearer">, deps: StrategyDeps): Crede
       });
       const form = new URLSearchParams({ grant_type: JWT_BEARER_GRANT, assertion });
       if (auth.scope) form.set("scope", auth.scope);
-      return await requestToken({
-        sender: deps.sender,
-        tokenUrl: auth.tokenUrl,
-        form,
-        timeoutMs: deps.timeoutMs,
-        ...(signal ? { signal } : {}),
-      });
+      return { form };
     },
   });
-  return new BearerTokenStrategy("jwt-bearer", cache);
 }

@@ -4,21 +4,19 @@
  * @module
  */
 
-import { BearerTokenStrategy } from "./bearer.ts";
 import type { AuthOf, CredentialStrategy, StrategyDeps } from "./strategy.ts";
-import { TokenCache } from "./token_cache.ts";
-import { requestToken } from "./token_endpoint.ts";
+import { tokenGrantStrategy } from "./token_grant.ts";
 
 /** A strategy for an `auth` of type `oauth2`. */
 export function oauth2ClientCredentials(
   auth: AuthOf<"oauth2">,
   deps: StrategyDeps,
 ): CredentialStrategy {
-  const cache = new TokenCache({
-    clock: deps.clock,
-    log: deps.log,
-    destinationId: deps.destinationId,
-    fetch: (signal) => {
+  return tokenGrantStrategy({
+    type: "oauth2",
+    tokenUrl: auth.tokenUrl,
+    deps,
+    grant: () => {
       const form = new URLSearchParams({ grant_type: "client_credentials" });
       if (auth.scope) form.set("scope", auth.scope);
       const headers: Record<string, string> = {};
@@ -28,17 +26,9 @@ export function oauth2ClientCredentials(
         form.set("client_id", auth.clientId);
         form.set("client_secret", auth.clientSecret.reveal());
       }
-      return requestToken({
-        sender: deps.sender,
-        tokenUrl: auth.tokenUrl,
-        form,
-        headers,
-        timeoutMs: deps.timeoutMs,
-        ...(signal ? { signal } : {}),
-      });
+      return { form, headers };
     },
   });
-  return new BearerTokenStrategy("oauth2", cache);
 }
 
 /** `Basic base64(urlencode(id):urlencode(secret))` as RFC 6749 §2.3.1 says. */

@@ -6,10 +6,8 @@
  */
 
 import { AssertionSigner } from "./assertion.ts";
-import { BearerTokenStrategy } from "./bearer.ts";
 import type { AuthOf, CredentialStrategy, StrategyDeps } from "./strategy.ts";
-import { TokenCache } from "./token_cache.ts";
-import { requestToken } from "./token_endpoint.ts";
+import { tokenGrantStrategy } from "./token_grant.ts";
 
 /** The client assertion type of RFC 7523 §2.2. */
 export const JWT_CLIENT_ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -26,11 +24,11 @@ export function smartBackend(
     clock: deps.clock,
     label: `destination "${deps.destinationId}": https.auth.privateKey`,
   });
-  const cache = new TokenCache({
-    clock: deps.clock,
-    log: deps.log,
-    destinationId: deps.destinationId,
-    fetch: async (signal) => {
+  return tokenGrantStrategy({
+    type: "smart-backend",
+    tokenUrl: auth.tokenUrl,
+    deps,
+    grant: async () => {
       const assertion = await signer.sign({
         iss: auth.clientId,
         sub: auth.clientId,
@@ -42,14 +40,7 @@ export function smartBackend(
         client_assertion_type: JWT_CLIENT_ASSERTION,
         client_assertion: assertion,
       });
-      return await requestToken({
-        sender: deps.sender,
-        tokenUrl: auth.tokenUrl,
-        form,
-        timeoutMs: deps.timeoutMs,
-        ...(signal ? { signal } : {}),
-      });
+      return { form };
     },
   });
-  return new BearerTokenStrategy("smart-backend", cache);
 }
