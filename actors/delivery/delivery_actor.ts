@@ -161,9 +161,7 @@ export class DeliveryActor implements Actor {
         log.error("delivery.missing-message", { actor: this.id, messageId: head.entry.messageId });
         return true;
       }
-      const payload = record.chunks === 0 && record.inline
-        ? record.inline
-        : await store.getPayload(record);
+      const payload = await store.getPayload(record);
       // The log's attempt count is read by status() when asked, not here on every message: one KV
       // read less per delivery.
       if (signal.aborted || skip.signal.aborted) return false;
