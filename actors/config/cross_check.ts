@@ -91,6 +91,7 @@ export function crossCheck(config: Config): ConfigProblem[] {
   checkPorts(config, add);
   checkMllpClaims(config, add);
   checkHostedFolder(config, integrations, add);
+  checkOutboxes(config, add);
   return problems;
 }
 
@@ -178,6 +179,26 @@ function checkHostedFolder(
       add(
         `$.integrations[${i}]`,
         'an integration needs "mllp", "sftp", or a user of the hosted sftpServer that feeds it',
+      );
+    }
+  });
+}
+
+/** A destination of kind `sftpOutbox` delivers to a user of the hosted `sftpServer`. */
+function checkOutboxes(config: Config, add: (path: string, message: string) => void): void {
+  const users = config.sftpServer?.users.map((u) => u.name);
+  config.destinations.forEach((d, i) => {
+    if (!d.sftpOutbox) return;
+    const user = d.sftpOutbox.user;
+    if (!users) {
+      add(
+        `$.destinations[${i}].sftpOutbox`,
+        `an sftpOutbox destination needs the hosted "sftpServer" section, where user "${user}" downloads its files`,
+      );
+    } else if (!users.includes(user)) {
+      add(
+        `$.destinations[${i}].sftpOutbox.user`,
+        `unknown sftpServer user "${user}" (known: ${users.join(", ") || "none"})`,
       );
     }
   });
