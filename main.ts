@@ -223,7 +223,13 @@ async function serve(file: string, level: Level): Promise<void> {
   );
   app.route(
     "/",
-    createEndpointApp({ tokens, inbox: engine.api, limits: config.limits, log }),
+    createEndpointApp({
+      tokens,
+      inbox: engine.api,
+      queries: engine.queries,
+      limits: config.limits,
+      log,
+    }),
   );
   let http: PublicServer;
   try {

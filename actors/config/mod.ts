@@ -10,6 +10,7 @@ export {
   type DestinationConfig,
   type IntegrationConfig,
   type LimitsConfig,
+  type SourceConfig,
   type SubscriptionConfig,
 } from "./schema.ts";
 export {

@@ -312,6 +312,18 @@ export function configSchema(sources: ConfigSources) {
       idleCloseSeconds: seconds.default(7200),
       connectTimeoutSeconds: seconds.default(10),
       tls: tlsClient.optional(),
+      /** How `POST /query` asks this destination (on a connection of its own). */
+      query: z.strictObject({
+        message: z.enum(["QBP^Q22", "QRY^A19"]).default("QBP^Q22"),
+        /** Zone of the answer's times that carry no offset. */
+        timeZone: timeZone.default("UTC"),
+        maxResults: z.number().int().min(1).max(10_000).default(50),
+        /** MSH-3 to MSH-6 of the query. */
+        sendingApplication: z.string().optional(),
+        sendingFacility: z.string().optional(),
+        receivingApplication: z.string().optional(),
+        receivingFacility: z.string().optional(),
+      }).prefault({}),
     }).optional(),
     https: z.strictObject({
       url: httpUrl,
@@ -396,6 +408,8 @@ export function configSchema(sources: ConfigSources) {
 export type Config = z.output<ReturnType<typeof configSchema>>;
 /** One inbound integration. */
 export type IntegrationConfig = Config["integrations"][number];
+/** One API source (a client of `POST /endpoint` and `POST /query`). */
+export type SourceConfig = Config["sources"][number];
 /** One destination. */
 export type DestinationConfig = Config["destinations"][number];
 /** One subscription (data flow). */

@@ -62,3 +62,43 @@ export interface ApiInbox {
    */
   accept(request: ApiRequest): Promise<ApiAcceptResult>;
 }
+
+/** HTTP statuses a query may be refused with. */
+export type ApiQueryRefusalStatus = 400 | 403 | 404 | 502 | 503 | 504;
+
+/** What the engine answers a query with. */
+export type ApiQueryResult =
+  | {
+    ok: true;
+    /** The JSON answered with `200`. */
+    body: unknown;
+  }
+  | {
+    ok: true;
+    /** An HTTPS destination's `2xx` body that is not JSON, answered as it came. */
+    text: string;
+    contentType: string;
+  }
+  | {
+    ok: false;
+    /**
+     * 400 invalid query, 403 wrong environment / not subscribed / destination not verified,
+     * 404 unknown destination, 502 the destination could not be reached or answered nonsense,
+     * 503 the engine cannot query now, 504 no answer within the query timeout.
+     */
+    status: ApiQueryRefusalStatus;
+    /** One sentence saying what is wrong. */
+    error: string;
+    /** For 400: every problem found, each with its path. */
+    problems?: ApiProblem[];
+  };
+
+/** Answers synchronous queries (`POST /query`) from API sources. */
+export interface ApiQuerier {
+  /**
+   * Sends one query to the one destination it names and resolves with the answer, within the
+   * configured query timeout. `signal`, if given, stops it early (the client went away).
+   * Should not reject.
+   */
+  query(request: ApiRequest, signal?: AbortSignal): Promise<ApiQueryResult>;
+}

@@ -18,6 +18,7 @@ import {
   SftpPollActor,
   type SftpSessionSource,
 } from "../sftp/mod.ts";
+import { mllpTarget } from "../mllp_out/target.ts";
 import { MllpDeliverer } from "../mllp_out/mllp_deliverer.ts";
 import type { Actor } from "../runtime/actor.ts";
 import { type Clock, systemClock } from "../runtime/clock.ts";
@@ -32,6 +33,7 @@ import { InboundActor } from "./inbound_actor.ts";
 import { MllpIntake } from "./intake.ts";
 import { AppAcks } from "./app_acks.ts";
 import { ApiIntake } from "./api_intake.ts";
+import { ApiQuery } from "./api_query.ts";
 import { decodeHl7Bytes } from "./decode.ts";
 
 /** What the engine is built from. */
@@ -67,6 +69,8 @@ export class Engine {
   https: HttpsDestinations | undefined;
   /** Where `POST /endpoint` hands API messages. */
   api!: ApiIntake;
+  /** Where `POST /query` hands queries. */
+  queries!: ApiQuery;
   /** Where SFTP files (polled or uploaded to the hosted folder) are stored. */
   files!: FileIntake;
 
@@ -200,19 +204,7 @@ export class Engine {
         if (!dests || !first) return undefined;
         const deliverer = new MllpDeliverer({
           actorId: id,
-          target: {
-            host: first.host,
-            port: first.port,
-            ...(first.tls
-              ? {
-                tls: {
-                  ...(first.tls.ca ? { ca: first.tls.ca.reveal() } : {}),
-                  ...(first.tls.cert ? { cert: first.tls.cert.reveal() } : {}),
-                  ...(first.tls.key ? { key: first.tls.key.reveal() } : {}),
-                },
-              }
-              : {}),
-          },
+          target: mllpTarget(first),
           connector: options.mllpConnector,
           clock,
           log,
@@ -262,6 +254,13 @@ export class Engine {
     engine.#appAcks = appAcks;
     engine.https = https;
     engine.api = new ApiIntake({ config, store, log, notify });
+    engine.queries = new ApiQuery({
+      config,
+      store,
+      log,
+      ...(https ? { https } : {}),
+      mllpConnector: options.mllpConnector,
+    });
     engine.files = fileIntake;
     await router.start();
     // Pollers have no queue to be activated by: they start with the engine.

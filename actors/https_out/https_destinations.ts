@@ -13,6 +13,7 @@ import {
   type CredentialStrategy,
   type HttpsConfig,
 } from "./credentials/mod.ts";
+import { httpsExchange, type HttpsExchangeRequest, type HttpsExchangeResult } from "./exchange.ts";
 import type { HttpSender } from "./http_client.ts";
 import { HttpsDeliverer } from "./https_deliverer.ts";
 import { verifyDestination, type VerifyResult } from "./verify.ts";
@@ -115,6 +116,26 @@ export class HttpsDestinations {
       log,
       fallbackCharset: config.limits.fallbackCharset,
     });
+  }
+
+  /**
+   * One synchronous request to `destinationId` (a query); undefined when it is not an HTTPS
+   * destination.
+   */
+  exchange(
+    destinationId: string,
+    request: HttpsExchangeRequest,
+  ): Promise<HttpsExchangeResult> | undefined {
+    const e = this.#entries.get(destinationId);
+    if (!e) return undefined;
+    return httpsExchange({
+      destinationId,
+      https: e.https,
+      credentials: e.credentials,
+      sender: this.#o.sender,
+      requireVerification: e.requireVerification,
+      verifications: this.#records,
+    }, request);
   }
 
   /** Verifies `destinationId`; undefined when it is not an HTTPS destination. */

@@ -16,6 +16,12 @@ export {
   type HttpSendErrorKind,
 } from "./http_client.ts";
 export * from "./credentials/mod.ts";
+export {
+  httpsExchange,
+  type HttpsExchangeRequest,
+  type HttpsExchangeResult,
+  type HttpsExchangeTarget,
+} from "./exchange.ts";
 export { HttpsDeliverer, type HttpsDelivererOptions } from "./https_deliverer.ts";
 export {
   type DestinationView,

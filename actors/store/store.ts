@@ -14,6 +14,8 @@ import type {
   ActorControl,
   Attempt,
   LogRecord,
+  LogStatus,
+  LogType,
   MessageRecord,
   Origin,
   QueueEntry,
@@ -592,6 +594,63 @@ export class Store {
     return out;
   }
 
+  /**
+   * Records a synchronous exchange (a query) once it is over, in one commit: the request with its
+   * REQUEST log and, when an answer came, the answer (derived from the request) with its RESPOND
+   * log. Nothing is queued: the caller already has the answer.
+   */
+  async recordExchange(exchange: ExchangeRecord): Promise<ExchangeIds> {
+    const now = this.#now();
+    const requestId = this.newId();
+    const requestLogId = this.newId();
+    const write: Write = { sets: [], deletes: [], sums: [], bytes: RECORD_BYTES * 4 };
+    const put = async (id: string, part: ExchangePart, derivedFrom?: string) => {
+      const payload = await writePayload(this.kv, id, part.payload, now);
+      const record: MessageRecord = {
+        id,
+        origin: exchange.origin,
+        receivedAt: now,
+        contentType: part.contentType,
+        ...payload,
+        ...optional({ controlId: part.controlId, messageType: part.messageType, derivedFrom }),
+      };
+      write.sets!.push({ key: keys.message(id), value: record });
+      if (payload.chunks > 0) write.deletes!.push(keys.chunkPending(id));
+      write.bytes += payload.inline?.length ?? 0;
+    };
+    const log = (id: string, messageId: string, type: LogType, status: LogStatus): void => {
+      const record: LogRecord = {
+        id,
+        messageId,
+        type,
+        status,
+        createdAt: now,
+        updatedAt: now,
+        attempts: type === "REQUEST" ? [{ n: 1, ...exchange.attempt }] : [],
+        attemptCount: type === "REQUEST" ? 1 : 0,
+        ...optional({ ...exchange.log, reason: exchange.reason }),
+      };
+      write.sets!.push(
+        { key: keys.log(id), value: record },
+        // Both logs are listed under the request, as a translation's are under its original.
+        { key: keys.logByMessage(requestId, id), value: id },
+      );
+    };
+    await put(requestId, exchange.request);
+    if (exchange.sent) await put(this.newId(), exchange.sent, requestId);
+    log(requestLogId, requestId, "REQUEST", exchange.status);
+    if (!exchange.response) {
+      await this.#mustCommit(write);
+      return { requestId, requestLogId };
+    }
+    const responseId = this.newId();
+    const responseLogId = this.newId();
+    await put(responseId, exchange.response, requestId);
+    log(responseLogId, responseId, "RESPOND", exchange.status);
+    await this.#mustCommit(write);
+    return { requestId, requestLogId, responseId, responseLogId };
+  }
+
   async #mustCommit(write: Write): Promise<void> {
     const outcome = await this.#committer.commit(write);
     if (!outcome.ok) throw new Error("commit refused");
@@ -606,6 +665,40 @@ export class Store {
       }
     }
   }
+}
+
+/** One side of an exchange recorded with {@link Store.recordExchange}. */
+export interface ExchangePart {
+  payload: Uint8Array;
+  contentType: string;
+  controlId?: string;
+  messageType?: string;
+}
+
+/** A synchronous exchange to record: see {@link Store.recordExchange}. */
+export interface ExchangeRecord {
+  origin: Origin;
+  request: ExchangePart;
+  /** What was sent instead of the request, when it was translated (an HL7 v2 query). */
+  sent?: ExchangePart;
+  /** The answer, when one came. */
+  response?: ExchangePart;
+  /** Fields both logs carry. */
+  log: Pick<LogRecord, "environment" | "sourceId" | "destinationId" | "dataModel" | "eventType">;
+  /** SUCCEEDED when the destination answered positively. */
+  status: "SUCCEEDED" | "FAILED";
+  /** Why it failed, or what the destination said. */
+  reason?: string;
+  /** The one attempt, as the REQUEST log shows it. */
+  attempt: Omit<Attempt, "n">;
+}
+
+/** The ids {@link Store.recordExchange} stored under. */
+export interface ExchangeIds {
+  requestId: string;
+  requestLogId: string;
+  responseId?: string;
+  responseLogId?: string;
 }
 
 /** A change to a log. */

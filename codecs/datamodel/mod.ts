@@ -46,6 +46,18 @@ export {
 } from "./events.ts";
 export { type ExtensionSegment, HL7_EXTENSION, type Hl7Extension } from "./extensions.ts";
 export {
+  hl7ToQueryResponse,
+  QUERY_EVENT,
+  QUERY_MODEL,
+  type QueryResponse,
+  type QueryResponseOptions,
+  type QueryStyle,
+  queryToHl7,
+  type QueryToHl7Options,
+  RESPONSE_EVENT,
+  validateQuery,
+} from "./query.ts";
+export {
   type DataModelMessage,
   type DataModelMeta,
   hl7ToJson,

@@ -360,3 +360,17 @@ export function validateDataModel(json: unknown, options: ValidateOptions = {}):
     ? { ok: true, dataModel: model, eventType: event }
     : { ok: false, issues: c.issues };
 }
+
+/**
+ * Type-checks the objects of `json` against the shapes `model`'s tables give them, without
+ * `Meta` and without required properties: a query's `Patient` is checked with PatientAdmin's.
+ */
+export function checkModelShape(
+  model: DataModelName,
+  json: Record<string, unknown>,
+  options: ValidateOptions = {},
+): ValidationIssue[] {
+  const c = new Checker(options.maxEmbeddedFileBytes ?? DEFAULT_MAX_EMBEDDED_FILE_BYTES);
+  c.node(schemaOf(model), json, "");
+  return c.issues;
+}

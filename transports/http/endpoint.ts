@@ -1,21 +1,30 @@
 /**
- * `POST /endpoint`: a data-model JSON message from an API source. In order: the per-IP rate
- * limit, the bearer access token, the media type, the size limit (a `Content-Length` over it is
- * refused before reading; a streamed body is cut off as soon as it crosses it), JSON parsing; then
- * the message goes to the engine's {@link ApiInbox}, which validates and stores it and says what to
- * answer.
+ * `POST /endpoint` (a data-model JSON message from an API source) and `POST /query` (a
+ * synchronous query to one destination). Both check, in order: the per-IP rate limit, the bearer
+ * access token, the media type, the size limit (a `Content-Length` over it is refused before
+ * reading; a streamed body is cut off as soon as it crosses it), JSON parsing. Then a message goes
+ * to the engine's {@link ApiInbox}, which validates and stores it and says what to answer, and a
+ * query to its {@link ApiQuerier}, which asks the destination and returns the answer.
  *
  * Every refusal has the same JSON shape, `{"Meta": {"Errors": [{"Text": "...", "Path": "..."}]}}`
  * (`Path` only where a problem has a place in the message), and `Cache-Control: no-store`.
  * Statuses: 200 (the inbox's body, with `Meta.Logs`), 400 (bad JSON: line, column and what was
  * expected; or invalid message: one error per problem), 401 (no, bad or expired token, with
- * `WWW-Authenticate: Bearer`), 403, 404, 405, 413, 415, 429 (with `Retry-After`), 500, 503.
+ * `WWW-Authenticate: Bearer`), 403, 404, 405, 413, 415, 429 (with `Retry-After`), 500, 503;
+ * for queries also 502 (the destination failed or answered nonsense) and 504 (no answer in time).
  * Every answer carries `X-RateLimit-Limit` and `X-RateLimit-Remaining`.
  * @module
  */
 
 import { type Context, Hono } from "hono";
-import type { ApiAcceptResult, ApiInbox, ApiProblem } from "../../actors/engine/api_inbox.ts";
+import type {
+  ApiAcceptResult,
+  ApiInbox,
+  ApiProblem,
+  ApiQuerier,
+  ApiQueryResult,
+  ApiRequest,
+} from "../../actors/engine/api_inbox.ts";
 import type { LimitsConfig } from "../../actors/config/mod.ts";
 import type { Logger } from "../../actors/runtime/log.ts";
 import type { AccessTokenVerifier } from "./access_token.ts";
@@ -25,8 +34,10 @@ import { peerIp } from "./peer.ts";
 import { RateLimiter } from "./rate_limit.ts";
 import { sendJson } from "./respond.ts";
 
-/** The path served. */
+/** The path messages are posted to. */
 export const ENDPOINT_PATH = "/endpoint";
+/** The path queries are posted to. */
+export const QUERY_PATH = "/query";
 
 /** What {@link createEndpointApp} is built from. */
 export interface EndpointAppOptions {
@@ -34,6 +45,8 @@ export interface EndpointAppOptions {
   tokens: AccessTokenVerifier;
   /** The engine's side: validation, routing checks and durable storage. */
   inbox: ApiInbox;
+  /** The engine's side of `POST /query`; without it that route is not served. */
+  queries?: ApiQuerier;
   /** `maxJsonBytes`, and the per-IP rate limit unless `rateLimiter` is given. */
   limits: Pick<LimitsConfig, "maxJsonBytes" | "rateLimitPerIp" | "rateLimitWindowSeconds">;
   /** A limiter to use instead of one built from `limits` (e.g. shared with other routes). */
@@ -52,7 +65,7 @@ export interface EndpointErrorBody {
   Meta: { Errors: EndpointError[] };
 }
 
-type Status = 400 | 401 | 403 | 404 | 405 | 413 | 415 | 429 | 500 | 503;
+type Status = 400 | 401 | 403 | 404 | 405 | 413 | 415 | 429 | 500 | 502 | 503 | 504;
 
 /** The endpoint app (see the module doc). */
 export function createEndpointApp(options: EndpointAppOptions): Hono {
@@ -74,7 +87,11 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
     return sendJson(c, { Meta: { Errors: errors } } satisfies EndpointErrorBody, status);
   };
 
-  app.post(ENDPOINT_PATH, async (c) => {
+  /**
+   * What both routes check before the engine sees a request: rate limit, token, media type, size
+   * and JSON. A refusal is the Response to send; otherwise the request for the engine.
+   */
+  const admit = async (c: Context): Promise<Response | ApiRequest> => {
     c.header("Cache-Control", "no-store");
     const ip = peerIp(c);
     const verdict = limiter.take(ip);
@@ -134,18 +151,23 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
     }
     const parsed = parseJsonBytes(body.bytes);
     if (!parsed.ok) return refuse(c, 400, [{ Text: parsed.error }]);
+    return {
+      sourceId: checked.sourceId,
+      environment: checked.environment,
+      json: parsed.value,
+      bytes: body.bytes,
+      peerIp: ip,
+    };
+  };
 
+  app.post(ENDPOINT_PATH, async (c) => {
+    const request = await admit(c);
+    if (request instanceof Response) return request;
     let result: ApiAcceptResult;
     try {
-      result = await inbox.accept({
-        sourceId: checked.sourceId,
-        environment: checked.environment,
-        json: parsed.value,
-        bytes: body.bytes,
-        peerIp: ip,
-      });
+      result = await inbox.accept(request);
     } catch (error) {
-      log.error("endpoint.inbox-failed", { ip, source: checked.sourceId, error });
+      log.error("endpoint.inbox-failed", { ip: request.peerIp, source: request.sourceId, error });
       return refuse(c, 500, [{ Text: "the message could not be stored: try again" }]);
     }
     if (result.ok) return sendJson(c, result.body, 200);
@@ -158,6 +180,40 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
         : {},
     );
   });
+
+  const queries = options.queries;
+  if (queries) {
+    app.post(QUERY_PATH, async (c) => {
+      const request = await admit(c);
+      if (request instanceof Response) return request;
+      let result: ApiQueryResult;
+      try {
+        // Not `c.req.raw.signal`: under Deno it also fires after a successful answer (and warns);
+        // the query timeout bounds the work when a client goes away.
+        result = await queries.query(request);
+      } catch (error) {
+        log.error("query.failed", { ip: request.peerIp, source: request.sourceId, error });
+        return refuse(c, 500, [{ Text: "the query failed inside the engine" }]);
+      }
+      if (!result.ok) {
+        return refuse(
+          c,
+          result.status,
+          result.problems?.length ? result.problems.map(problemError) : [{ Text: result.error }],
+        );
+      }
+      if ("text" in result) {
+        c.header("Content-Type", result.contentType);
+        return c.body(result.text, 200);
+      }
+      return sendJson(c, result.body, 200);
+    });
+    app.all(QUERY_PATH, (c) =>
+      refuse(c, 405, [{ Text: `use POST, not ${c.req.method}` }], {
+        Allow: "POST",
+        "Cache-Control": "no-store",
+      }));
+  }
 
   app.all(ENDPOINT_PATH, (c) =>
     refuse(c, 405, [{ Text: `use POST, not ${c.req.method}` }], {

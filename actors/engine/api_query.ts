@@ -1,0 +1,408 @@
+/**
+ * The engine's side of `POST /query`: a synchronous request from an API source to exactly one
+ * destination (named in `Meta.Destinations` and subscribed to), answered within
+ * `limits.queryTimeoutSeconds` or `504`. Queries bypass the destination's FIFO queue: the client
+ * is waiting, and a query changes nothing at the other end.
+ *
+ * - HTTPS destination: the JSON is `POST`ed as is (with the destination's credentials); a `2xx`
+ *   answer's body is returned as it came. Any other status is a `200` whose `Meta.Errors[]` says
+ *   what the destination answered.
+ * - MLLP destination: a `PatientSearch.Query` becomes `QBP^Q22` or `QRY^A19` (per destination)
+ *   on a connection of its own; the `RSP^K22` / `ADR^A19` comes back as a
+ *   `PatientSearch.Response`, a refusal (MSA `AE`/`AR`, QAK `AE`/`AR`) in its `Meta.Errors[]`.
+ *
+ * Every query is recorded once it is over: a REQUEST log (with its one attempt) and, when an
+ * answer came, a RESPOND log, both listed under the request in the admin endpoint.
+ * @module
+ */
+
+import {
+  hl7ToQueryResponse,
+  QUERY_EVENT,
+  QUERY_MODEL,
+  queryToHl7,
+  RESPONSE_EVENT,
+  validateQuery,
+} from "../../codecs/datamodel/mod.ts";
+import { newControlId, tryParseHl7 } from "../../codecs/hl7v2/mod.ts";
+import type { Config, DestinationConfig, SourceConfig } from "../config/mod.ts";
+import { describeResponse, type HttpsDestinations } from "../https_out/mod.ts";
+import type { MllpConnector } from "../mllp_out/connector.ts";
+import { mllpExchange } from "../mllp_out/exchange.ts";
+import { mllpTarget } from "../mllp_out/target.ts";
+import type { Logger } from "../runtime/log.ts";
+import type { ExchangePart, Store } from "../store/store.ts";
+import { readDestinations, sourceOf } from "./api_checks.ts";
+import type { ApiQuerier, ApiQueryResult, ApiRequest } from "./api_inbox.ts";
+import { decodeHl7Bytes } from "./decode.ts";
+import { selectRoutes } from "./subscriptions.ts";
+
+/** What the query side needs. */
+export interface ApiQueryOptions {
+  config: Config;
+  store: Store;
+  log: Logger;
+  /** HTTPS destinations; absent when the engine has no HTTP sender. */
+  https?: HttpsDestinations;
+  mllpConnector: MllpConnector;
+}
+
+/** A `Meta.Errors[]` entry for what the destination said or did. */
+interface QueryError {
+  Text: string;
+  Type: string;
+  Module: string;
+}
+
+/** How one exchange went, for the logs. */
+interface Outcome {
+  status: "SUCCEEDED" | "FAILED";
+  reason: string;
+  sent?: ExchangePart;
+  response?: ExchangePart;
+}
+
+interface Query {
+  request: ApiRequest;
+  source: SourceConfig;
+  destination: DestinationConfig;
+  meta: Record<string, unknown>;
+  dataModel: string;
+  eventType: string;
+  started: number;
+}
+
+const encoder = new TextEncoder();
+/** The signal of a query nobody stops early: only its timeout ends it. */
+const NEVER = new AbortController().signal;
+/** Characters of a destination's answer quoted in an error. */
+const SNIPPET_CHARS = 256;
+
+/** See the module doc. */
+export class ApiQuery implements ApiQuerier {
+  readonly #o: ApiQueryOptions;
+  readonly #destinations: Map<string, DestinationConfig>;
+
+  /** Queries for the sources and destinations of `options.config`. */
+  constructor(options: ApiQueryOptions) {
+    this.#o = options;
+    this.#destinations = new Map(options.config.destinations.map((d) => [d.id, d]));
+  }
+
+  /** Checks, sends and answers one query; see the module doc. */
+  async query(request: ApiRequest, signal = NEVER): Promise<ApiQueryResult> {
+    const found = sourceOf(this.#o.config, request);
+    if (!found.ok) return found;
+    const source = found.source;
+    const json = request.json;
+    const meta = isObject(json) && isObject(json.Meta) ? json.Meta : undefined;
+    if (!meta) {
+      return invalid("the query has no Meta", isObject(json) ? "Meta" : "", "required (an object)");
+    }
+    for (const k of ["DataModel", "EventType"] as const) {
+      if (typeof meta[k] !== "string" || meta[k] === "") {
+        return invalid(`Meta.${k} is missing`, `Meta.${k}`, "required (a string)");
+      }
+    }
+    const dataModel = meta.DataModel as string, eventType = meta.EventType as string;
+    const named = readDestinations(meta.Destinations);
+    if (typeof named === "string") return invalid(named, "Meta.Destinations", named);
+    if (named === undefined || named.length !== 1) {
+      const rule = `a query names exactly one destination (found ${named?.length ?? 0})`;
+      return invalid(rule, "Meta.Destinations", rule);
+    }
+    const destination = this.#destinations.get(named[0]!);
+    if (!destination) return { ok: false, status: 404, error: `no destination ${named[0]}` };
+    if (destination.environment !== source.environment) {
+      return {
+        ok: false,
+        status: 403,
+        error: `destination ${destination.id} is in environment ${destination.environment}, ` +
+          `not ${source.environment}`,
+      };
+    }
+    const routes = selectRoutes(
+      this.#o.config.subscriptions,
+      { from: { source: source.id }, dataModel, eventType, json },
+      () => "json",
+    );
+    if (!routes.some((r) => r.destinationId === destination.id)) {
+      return {
+        ok: false,
+        status: 403,
+        error: `no subscription of source ${source.id} sends ${dataModel}.${eventType} ` +
+          `to ${destination.id}`,
+      };
+    }
+    const q: Query = {
+      request,
+      source,
+      destination,
+      meta,
+      dataModel,
+      eventType,
+      started: Date.now(),
+    };
+    if (destination.https) return await this.#https(q, signal);
+    if (destination.mllp) return await this.#mllp(q, signal);
+    return {
+      ok: false,
+      status: 400,
+      error: `destination ${destination.id} takes files; queries go to HTTPS or MLLP destinations`,
+    };
+  }
+
+  async #https(q: Query, signal: AbortSignal): Promise<ApiQueryResult> {
+    const { config } = this.#o;
+    const id = q.destination.id;
+    const exchange = this.#o.https?.exchange(id, {
+      body: q.request.bytes,
+      contentType: "application/json",
+      timeoutMs: config.limits.queryTimeoutSeconds * 1000,
+      signal,
+      maxBodyBytes: config.limits.maxJsonBytes,
+    });
+    if (!exchange) {
+      return { ok: false, status: 503, error: "this engine has no HTTPS client for queries" };
+    }
+    const result = await exchange;
+    if (!result.ok) {
+      await this.#record(q, { status: "FAILED", reason: result.reason });
+      if (result.kind === "unverified") return { ok: false, status: 403, error: result.reason };
+      if (result.kind === "timeout" || result.kind === "aborted") return this.#timedOut(q);
+      return { ok: false, status: 502, error: `destination ${id}: ${result.reason}` };
+    }
+    const { response } = result;
+    const answer: ExchangePart = {
+      payload: encoder.encode(response.body),
+      contentType: response.headers.get("content-type") ?? "application/octet-stream",
+    };
+    if (response.truncated) {
+      const reason = `the answer is larger than ${config.limits.maxJsonBytes} bytes`;
+      await this.#record(q, { status: "FAILED", reason, response: answer });
+      return { ok: false, status: 502, error: `destination ${id}: ${reason}` };
+    }
+    const described = describeResponse(response, SNIPPET_CHARS);
+    const parsed = parseJson(response.body);
+    if (response.status >= 200 && response.status < 300) {
+      await this.#record(q, {
+        status: "SUCCEEDED",
+        reason: `HTTP ${response.status}`,
+        response: answer,
+      });
+      if (parsed.ok) return { ok: true, body: parsed.value };
+      return { ok: true, text: response.body, contentType: answer.contentType };
+    }
+    await this.#record(q, { status: "FAILED", reason: described, response: answer });
+    const error: QueryError = {
+      Text: `destination ${id} answered ${described}`,
+      Type: "destination",
+      Module: "query",
+    };
+    // A JSON answer with a Meta keeps its own shape; the error joins its Meta.Errors.
+    if (parsed.ok && isObject(parsed.value) && isObject(parsed.value.Meta)) {
+      const m = parsed.value.Meta;
+      const errors = Array.isArray(m.Errors) ? m.Errors : [];
+      return { ok: true, body: { ...parsed.value, Meta: { ...m, Errors: [...errors, error] } } };
+    }
+    return {
+      ok: true,
+      body: {
+        Meta: { ...this.#answerMeta(q, responseEvent(q.dataModel, q.eventType)), Errors: [error] },
+      },
+    };
+  }
+
+  async #mllp(q: Query, signal: AbortSignal): Promise<ApiQueryResult> {
+    const { config, log } = this.#o;
+    const mllp = q.destination.mllp!;
+    const id = q.destination.id;
+    const issues = validateQuery(q.request.json);
+    if (issues.length > 0) {
+      return {
+        ok: false,
+        status: 400,
+        error: `MLLP destination ${id} answers ${QUERY_MODEL}.${QUERY_EVENT} queries; ` +
+          "this one cannot be sent",
+        problems: issues.map((i) => ({ path: i.path, rule: i.rule })),
+      };
+    }
+    const controlId = newControlId();
+    const settings = mllp.query;
+    const hl7 = queryToHl7(q.request.json, {
+      style: settings.message,
+      controlId,
+      maxResults: settings.maxResults,
+      ...optional({
+        sendingApplication: settings.sendingApplication,
+        sendingFacility: settings.sendingFacility,
+        receivingApplication: settings.receivingApplication,
+        receivingFacility: settings.receivingFacility,
+      }),
+    });
+    const sent: ExchangePart = {
+      payload: encoder.encode(hl7),
+      contentType: "application/hl7-v2",
+      controlId,
+      messageType: settings.message,
+    };
+    const deadline = AbortSignal.any([
+      signal,
+      AbortSignal.timeout(config.limits.queryTimeoutSeconds * 1000),
+    ]);
+    const result = await mllpExchange({
+      connector: this.#o.mllpConnector,
+      target: mllpTarget(mllp),
+      payload: sent.payload,
+      connectTimeoutMs: mllp.connectTimeoutSeconds * 1000,
+      signal: deadline,
+    });
+    if (!result.ok) {
+      await this.#record(q, { status: "FAILED", reason: result.reason, sent });
+      if (result.kind === "aborted") return this.#timedOut(q);
+      return { ok: false, status: 502, error: `destination ${id}: ${result.reason}` };
+    }
+    const text = decodeHl7Bytes(result.frame, config.limits.fallbackCharset);
+    const answer: ExchangePart = { payload: result.frame, contentType: "application/hl7-v2" };
+    const parsed = tryParseHl7(text);
+    if (!parsed.ok) {
+      const reason = `the answer is not HL7 v2: ${parsed.error.message}`;
+      await this.#record(q, { status: "FAILED", reason, sent, response: answer });
+      return { ok: false, status: 502, error: `destination ${id}: ${reason}` };
+    }
+    const msg = parsed.message;
+    answer.controlId = msg.controlId ?? "";
+    answer.messageType = `${msg.messageType ?? ""}^${msg.triggerEvent ?? ""}`;
+    const echoed = msg.get("MSA-2");
+    if (echoed !== controlId) {
+      const reason = `the answer's MSA-2 is ${JSON.stringify(echoed ?? "")}, ` +
+        `not the query's control id ${controlId}`;
+      await this.#record(q, { status: "FAILED", reason, sent, response: answer });
+      return { ok: false, status: 502, error: `destination ${id}: ${reason}` };
+    }
+    const response = hl7ToQueryResponse(msg, { timeZone: settings.timeZone });
+    const refused = response.Meta.Errors.filter((e) => e.Type === "destination");
+    const reason = refused.length > 0
+      ? refused.map((e) => e.Text).join("; ")
+      : `${answer.messageType}: ${response.Patients.length} patient(s)`;
+    const ids = await this.#record(q, {
+      status: refused.length > 0 ? "FAILED" : "SUCCEEDED",
+      reason,
+      sent,
+      response: answer,
+    });
+    log.debug("query.answered", { source: q.source.id, destination: id, controlId });
+    return {
+      ok: true,
+      body: {
+        ...response,
+        Meta: {
+          ...this.#answerMeta(q, RESPONSE_EVENT),
+          ...(response.Meta.EventDateTime ? { EventDateTime: response.Meta.EventDateTime } : {}),
+          ...(ids ? { Logs: ids.map((ID) => ({ ID })) } : {}),
+          Errors: response.Meta.Errors,
+        },
+      },
+    };
+  }
+
+  /** `Meta` of an answer the engine writes itself. */
+  #answerMeta(q: Query, eventType: string): Record<string, unknown> {
+    const { source, destination } = q;
+    return {
+      DataModel: q.dataModel,
+      EventType: eventType,
+      ...(typeof q.meta.Test === "boolean" ? { Test: q.meta.Test } : {}),
+      Source: { ID: source.id, ...(source.name ? { Name: source.name } : {}) },
+      Destinations: [{
+        ID: destination.id,
+        ...(destination.name ? { Name: destination.name } : {}),
+      }],
+    };
+  }
+
+  #timedOut(q: Query): ApiQueryResult {
+    const seconds = this.#o.config.limits.queryTimeoutSeconds;
+    return {
+      ok: false,
+      status: 504,
+      error: `destination ${q.destination.id} did not answer within ${seconds} s`,
+    };
+  }
+
+  /** Writes the REQUEST and RESPOND logs; their ids, or undefined when KV failed (logged). */
+  async #record(q: Query, outcome: Outcome): Promise<string[] | undefined> {
+    const { store, log } = this.#o;
+    const at = Date.now();
+    try {
+      const ids = await store.recordExchange({
+        origin: { kind: "source", id: q.source.id, peer: q.request.peerIp },
+        request: {
+          payload: q.request.bytes,
+          contentType: "application/json",
+          messageType: `${q.dataModel}.${q.eventType}`,
+        },
+        ...(outcome.sent ? { sent: outcome.sent } : {}),
+        ...(outcome.response ? { response: outcome.response } : {}),
+        log: {
+          environment: q.source.environment,
+          sourceId: q.source.id,
+          destinationId: q.destination.id,
+          dataModel: q.dataModel,
+          eventType: q.eventType,
+        },
+        status: outcome.status,
+        reason: outcome.reason,
+        attempt: {
+          at: q.started,
+          outcome: outcome.status,
+          reason: outcome.reason,
+          durationMs: at - q.started,
+        },
+      });
+      const level = outcome.status === "SUCCEEDED" ? "info" : "warn";
+      log[level]("query.done", {
+        source: q.source.id,
+        destination: q.destination.id,
+        outcome: outcome.status,
+        reason: outcome.reason,
+        ms: at - q.started,
+      });
+      return ids.responseLogId ? [ids.requestLogId, ids.responseLogId] : [ids.requestLogId];
+    } catch (error) {
+      // The client still gets its answer: the query itself went through.
+      log.error("query.record-failed", { source: q.source.id, error });
+      return undefined;
+    }
+  }
+}
+
+/** The answer's event type by the hosted platforms' naming: `Query` → `QueryResponse`, … */
+export function responseEvent(dataModel: string, eventType: string): string {
+  if (dataModel === QUERY_MODEL && eventType === QUERY_EVENT) return RESPONSE_EVENT;
+  return `${eventType}Response`;
+}
+
+function invalid(error: string, path: string, rule: string): ApiQueryResult {
+  return { ok: false, status: 400, error, problems: [{ path, rule }] };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+function parseJson(text: string): { ok: true; value: unknown } | { ok: false } {
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch {
+    return { ok: false };
+  }
+}
+
+function optional<T extends Record<string, unknown>>(fields: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(fields)) {
+    if (v !== undefined) out[k as keyof T] = v as T[keyof T];
+  }
+  return out;
+}

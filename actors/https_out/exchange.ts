@@ -1,0 +1,118 @@
+/**
+ * One synchronous request to an HTTPS destination (a query): `POST` of the JSON with the
+ * `verification-token` header and the destination's credentials, and its answer whatever the
+ * status. A `401` drops a cached token and the request is made once more with a fresh one, since
+ * the caller is waiting and a retry later is not an option. A production destination that is not
+ * verified is asked nothing.
+ * @module
+ */
+
+import { CredentialError, type CredentialStrategy, type HttpsConfig } from "./credentials/mod.ts";
+import type { HttpResponse, HttpSender } from "./http_client.ts";
+import { HttpSendError } from "./http_client.ts";
+import { isVerifiedFor, type VerificationStore } from "./verification.ts";
+
+/** One destination, as {@link httpsExchange} needs it. */
+export interface HttpsExchangeTarget {
+  destinationId: string;
+  https: HttpsConfig;
+  credentials: CredentialStrategy;
+  sender: HttpSender;
+  requireVerification: boolean;
+  verifications: VerificationStore;
+}
+
+/** The request. */
+export interface HttpsExchangeRequest {
+  body: Uint8Array;
+  contentType: string;
+  /** Deadline of the whole exchange, token request included. */
+  timeoutMs: number;
+  /** The client going away. */
+  signal: AbortSignal;
+  /** Most bytes of the answer read into memory. */
+  maxBodyBytes: number;
+}
+
+/** How the exchange ended. */
+export type HttpsExchangeResult =
+  | { ok: true; response: HttpResponse }
+  | {
+    ok: false;
+    /** `unverified`: a production destination not verified yet; `credentials`: no token. */
+    kind: "unverified" | "credentials" | "timeout" | "network" | "aborted";
+    reason: string;
+  };
+
+/** Sends the request; never rejects for a failure of the exchange itself. */
+export async function httpsExchange(
+  target: HttpsExchangeTarget,
+  request: HttpsExchangeRequest,
+): Promise<HttpsExchangeResult> {
+  const { destinationId, https, credentials, sender } = target;
+  if (
+    target.requireVerification &&
+    !isVerifiedFor(await target.verifications.get(destinationId), https.url)
+  ) {
+    return {
+      ok: false,
+      kind: "unverified",
+      reason: `destination ${destinationId} is not verified ` +
+        `(POST /admin/destinations/${destinationId}/verify)`,
+    };
+  }
+  const deadline = AbortSignal.any([request.signal, AbortSignal.timeout(request.timeoutMs)]);
+  const started = Date.now();
+  for (let attempt = 1;; attempt++) {
+    const headers: Record<string, string> = {
+      "content-type": request.contentType,
+      "verification-token": https.verificationToken.reveal(),
+    };
+    let auth: Record<string, string>;
+    try {
+      auth = await credentials.apply({
+        method: "POST",
+        url: https.url,
+        headers,
+        body: request.body,
+        signal: deadline,
+      });
+    } catch (error) {
+      if (deadline.aborted) return stopped(request.signal);
+      if (error instanceof CredentialError) {
+        return { ok: false, kind: "credentials", reason: `credentials: ${error.message}` };
+      }
+      throw error;
+    }
+    let response: HttpResponse;
+    try {
+      response = await sender.send({
+        url: https.url,
+        method: "POST",
+        headers: { ...headers, ...auth },
+        body: request.body,
+        timeoutMs: Math.max(1, request.timeoutMs - (Date.now() - started)),
+        signal: request.signal,
+        maxBodyBytes: request.maxBodyBytes,
+      });
+    } catch (error) {
+      if (error instanceof HttpSendError) {
+        if (error.kind === "aborted") return stopped(request.signal);
+        return { ok: false, kind: error.kind, reason: error.message };
+      }
+      throw error;
+    }
+    const fetchesTokens = credentials.type !== "token" && credentials.type !== "aws-sigv4";
+    if (response.status === 401 && attempt === 1 && fetchesTokens) {
+      credentials.invalidate();
+      continue;
+    }
+    return { ok: true, response };
+  }
+}
+
+function stopped(client: AbortSignal): HttpsExchangeResult {
+  return client.aborted
+    ? { ok: false, kind: "aborted", reason: "the client went away" }
+    : { ok: false, kind: "timeout", reason: "no answer in time" };
+}
