@@ -42,12 +42,30 @@ export function crossCheck(config: Config): ConfigProblem[] {
     } else clientIds.set(s.clientId, i);
   });
 
+  // Credentials and keys travel over these URLs: plain http only where nothing real is at stake.
   config.destinations.forEach((d, i) => {
     const type = envType.get(d.environment);
     if (d.https && type !== undefined && type !== "development") {
       if (!d.https.url.startsWith("https://")) {
         add(`$.destinations[${i}].https.url`, `a ${type} destination must use https://`);
       }
+      const auth = d.https.auth;
+      if ("tokenUrl" in auth && !auth.tokenUrl.startsWith("https://")) {
+        add(
+          `$.destinations[${i}].https.auth.tokenUrl`,
+          `a ${type} destination must fetch its tokens over https://`,
+        );
+      }
+    }
+  });
+  config.sources.forEach((s, i) => {
+    const url = s.auth.jwksUrl;
+    if (url === undefined) return;
+    const type = envType.get(s.environment);
+    if (!/^https?:\/\//.test(url)) {
+      add(`$.sources[${i}].auth.jwksUrl`, "expected an https:// URL");
+    } else if (type !== undefined && type !== "development" && !url.startsWith("https://")) {
+      add(`$.sources[${i}].auth.jwksUrl`, `a ${type} source must publish its keys over https://`);
     }
   });
 

@@ -1,6 +1,7 @@
 /**
- * Cross-section checks of destinations of kind `sftpOutbox`: they deliver into the outbox of a
- * user of the hosted `sftpServer`, so that section must exist and name the user.
+ * Cross-section checks: destinations of kind `sftpOutbox` deliver into the outbox of a user of the
+ * hosted `sftpServer`, so that section must exist and name the user; and outside development,
+ * token endpoints and JWKS URLs must be https.
  */
 
 import assert from "node:assert/strict";
@@ -79,4 +80,59 @@ Deno.test("config refuses an sftpOutbox user of a hosted folder that has no user
     ),
     JSON.stringify(problems),
   );
+});
+
+/** A staging source fetching its keys from `jwksUrl`, and a staging destination with OAuth. */
+function withUrls(env: "development" | "staging", jwksUrl: string, tokenUrl: string) {
+  return {
+    environments: [{ id: "env", type: env }],
+    sources: [{ id: "app", environment: "env", clientId: "app", auth: { jwksUrl } }],
+    destinations: [{
+      id: "hook",
+      environment: "env",
+      https: {
+        url: "https://hook.example.org/in",
+        verificationToken: { env: "T" },
+        auth: { type: "oauth2", tokenUrl, clientId: "engine", clientSecret: { env: "S" } },
+      },
+    }],
+  };
+}
+
+Deno.test("config refuses plain-http token and JWKS URLs outside development", () => {
+  const result = parseConfig(
+    withUrls("staging", "http://keys.example.org/jwks", "http://auth.example.org/token"),
+    lenient,
+  );
+  assert.equal(result.ok, false);
+  assert.deepEqual(!result.ok && result.problems, [
+    {
+      path: "$.destinations[0].https.auth.tokenUrl",
+      message: "a staging destination must fetch its tokens over https://",
+    },
+    {
+      path: "$.sources[0].auth.jwksUrl",
+      message: "a staging source must publish its keys over https://",
+    },
+  ]);
+  const ftp = parseConfig(
+    withUrls("development", "ftp://keys.example.org/jwks", "https://auth.example.org/token"),
+    lenient,
+  );
+  assert.deepEqual(!ftp.ok && ftp.problems, [{
+    path: "$.sources[0].auth.jwksUrl",
+    message: "expected an https:// URL",
+  }]);
+});
+
+Deno.test("config accepts plain-http token and JWKS URLs in development, https anywhere", () => {
+  for (
+    const [env, scheme] of [["development", "http"], ["staging", "https"]] as const
+  ) {
+    const result = parseConfig(
+      withUrls(env, `${scheme}://keys.example.org/jwks`, `${scheme}://auth.example.org/token`),
+      lenient,
+    );
+    assert.ok(result.ok, JSON.stringify(!result.ok && result.problems));
+  }
 });
