@@ -9,6 +9,7 @@
  */
 
 import { type Context, Hono } from "hono";
+import { sendJson } from "./respond.ts";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import type { ActorCommand, ActorStatus, CommandResult } from "../../actors/runtime/actor.ts";
@@ -100,21 +101,21 @@ export function createAdminApp(options: AdminAppOptions): Hono {
 
   app.get("/admin/actors", async (c) => {
     const actors = (await router.statuses()).map(actorView);
-    return c.json({ at: now(), actors });
+    return sendJson(c, { at: now(), actors });
   });
 
   app.get("/admin/actors/:id", async (c) => {
     const id = c.req.param("id");
     const status = id.length <= MAX_ID ? await router.status(id) : undefined;
-    return status ? c.json(actorView(status)) : noActor(c, id);
+    return status ? sendJson(c, actorView(status)) : noActor(c, id);
   });
 
   app.get("/admin/actors/:id/dead-letters", async (c) => {
     const id = c.req.param("id");
     const limit = parseLimit(c.req.query("limit"), 100);
-    if (!limit.ok) return c.json({ error: limit.error }, 400);
+    if (!limit.ok) return sendJson(c, { error: limit.error }, 400);
     if (id.length > MAX_ID || !(await router.status(id))) return noActor(c, id);
-    return c.json({ actor: id, deadLetters: await store.deadLetters(id, limit.value) });
+    return sendJson(c, { actor: id, deadLetters: await store.deadLetters(id, limit.value) });
   });
 
   app.post(
@@ -124,26 +125,26 @@ export function createAdminApp(options: AdminAppOptions): Hono {
       const id = c.req.param("id");
       const command = c.req.param("command") as ActorCommand;
       const body = parseCommandBody(await c.req.text(), command === "skip");
-      if (!body.ok) return c.json({ error: body.error }, 400);
+      if (!body.ok) return sendJson(c, { error: body.error }, 400);
       const result = id.length <= MAX_ID
         ? await router.command(id, command, body.value.by, body.value.reason)
         : undefined;
       if (!result) return noActor(c, id);
-      return c.json({ ok: result.ok, message: result.message }, result.ok ? 200 : 409);
+      return sendJson(c, { ok: result.ok, message: result.message }, result.ok ? 200 : 409);
     },
   );
 
   app.get("/admin/logs", async (c) => {
     const filter = parseLogFilter(new URL(c.req.url).searchParams);
-    if (!filter.ok) return c.json({ error: filter.error }, 400);
+    if (!filter.ok) return sendJson(c, { error: filter.error }, 400);
     const page = await listLogs(store.kv, filter.value);
-    return c.json({ logs: page.logs, next: page.next ?? null });
+    return sendJson(c, { logs: page.logs, next: page.next ?? null });
   });
 
   app.get("/admin/logs/:id", async (c) => {
     const id = c.req.param("id");
     const record = id.length <= MAX_ID ? await store.getLog(id) : null;
-    return record ? c.json(record) : c.json({ error: `no log ${id}` }, 404);
+    return record ? sendJson(c, record) : sendJson(c, { error: `no log ${id}` }, 404);
   });
 
   app.post(
@@ -152,15 +153,15 @@ export function createAdminApp(options: AdminAppOptions): Hono {
     async (c) => {
       const id = c.req.param("id");
       const body = parseCommandBody(await c.req.text(), false);
-      if (!body.ok) return c.json({ error: body.error }, 400);
+      if (!body.ok) return sendJson(c, { error: body.error }, 400);
       if (id.length > MAX_ID || !(await store.getLog(id))) {
-        return c.json({ error: `no log ${id}` }, 404);
+        return sendJson(c, { error: `no log ${id}` }, 404);
       }
       const result = await store.reprocess(id, body.value.by, body.value.reason);
-      if (!result.ok) return c.json({ ok: false, message: result.error }, 409);
+      if (!result.ok) return sendJson(c, { ok: false, message: result.error }, 409);
       log.info("admin.reprocess", { log: id, queue: result.queue, by: body.value.by });
       router.notify(result.queue);
-      return c.json({
+      return sendJson(c, {
         ok: true,
         message: `message ${result.log.messageId} is back at the end of ${result.queue}`,
         log: result.log,
@@ -172,13 +173,12 @@ export function createAdminApp(options: AdminAppOptions): Hono {
     const id = c.req.param("id");
     const rawFlag = c.req.query("raw") ?? "0";
     if (!["0", "1", "true", "false"].includes(rawFlag)) {
-      return c.json(
-        { error: `raw: expected 1, true, 0 or false; got ${JSON.stringify(rawFlag)}` },
-        400,
-      );
+      return sendJson(c, {
+        error: `raw: expected 1, true, 0 or false; got ${JSON.stringify(rawFlag)}`,
+      }, 400);
     }
     const record = id.length <= MAX_ID ? await store.getMessage(id) : null;
-    if (!record) return c.json({ error: `no message ${id}` }, 404);
+    if (!record) return sendJson(c, { error: `no message ${id}` }, 404);
     const payload = await store.getPayload(record);
     if (rawFlag === "1" || rawFlag === "true") {
       // The store builds payloads on plain ArrayBuffers (never shared ones).
@@ -187,27 +187,27 @@ export function createAdminApp(options: AdminAppOptions): Hono {
         "X-Content-Type-Options": "nosniff",
       });
     }
-    return c.json(messageView(record, payload, await store.logsOfMessage(id)));
+    return sendJson(c, messageView(record, payload, await store.logsOfMessage(id)));
   });
 
   if (options.destinations) app.route("/admin", createDestinationsApp(options.destinations));
 
-  app.all("/admin/*", (c) => c.json({ error: `no route ${c.req.method} ${c.req.path}` }, 404));
+  app.all("/admin/*", (c) => sendJson(c, { error: `no route ${c.req.method} ${c.req.path}` }, 404));
 
   app.onError((error, c) => {
     if (error instanceof HTTPException) return error.getResponse();
     if (error.name === "BodyLimitError") return tooLarge(c);
     log.error("admin.failed", { method: c.req.method, path: c.req.path, error });
-    return c.json({ error: "internal error" }, 500);
+    return sendJson(c, { error: "internal error" }, 500);
   });
 
   return app;
 }
 
 function noActor(c: Context, id: string): Response {
-  return c.json({ error: `no actor ${id.length > MAX_ID ? `${id.slice(0, 64)}…` : id}` }, 404);
+  return sendJson(c, { error: `no actor ${id.length > MAX_ID ? `${id.slice(0, 64)}…` : id}` }, 404);
 }
 
 function tooLarge(c: Context): Response {
-  return c.json({ error: `body larger than ${MAX_BODY} bytes` }, 413);
+  return sendJson(c, { error: `body larger than ${MAX_BODY} bytes` }, 413);
 }

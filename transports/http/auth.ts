@@ -6,6 +6,7 @@
  */
 
 import type { Context, MiddlewareHandler } from "hono";
+import { sendJson } from "./respond.ts";
 import type { Secret } from "../../actors/config/secret.ts";
 import type { Logger } from "../../actors/runtime/log.ts";
 
@@ -63,6 +64,6 @@ export function requireBearer(options: { token: Secret; log: Logger }): Middlewa
       path: path.length > MAX_LOGGED_PATH ? `${path.slice(0, MAX_LOGGED_PATH)}…` : path,
       why: check.why,
     });
-    return c.json({ error: "unauthorized" }, 401, { "WWW-Authenticate": "Bearer" });
+    return sendJson(c, { error: "unauthorized" }, 401, { "WWW-Authenticate": "Bearer" });
   };
 }

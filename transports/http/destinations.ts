@@ -6,6 +6,7 @@
  */
 
 import { Hono } from "hono";
+import { sendJson } from "./respond.ts";
 import type { DestinationView, VerifyResult } from "../../actors/https_out/mod.ts";
 
 /** What the routes need (the engine's `HttpsDestinations` provides both). */
@@ -34,19 +35,20 @@ export function createDestinationsApp(options: DestinationsAppOptions): Hono {
     c.header("Cache-Control", "no-store");
   });
   app.onError((error, c) =>
-    c.json(
-      { error: `destinations: ${error instanceof Error ? error.message : String(error)}` },
-      500,
-    )
+    sendJson(c, {
+      error: `destinations: ${error instanceof Error ? error.message : String(error)}`,
+    }, 500)
   );
 
-  app.get("/destinations", async (c) => c.json({ destinations: await options.list() }));
+  app.get("/destinations", async (c) => sendJson(c, { destinations: await options.list() }));
 
   app.post("/destinations/:id/verify", async (c) => {
     const id = c.req.param("id");
     const verifying = id.length <= MAX_ID ? options.verify(id) : undefined;
-    if (!verifying) return c.json({ error: `no HTTPS destination ${JSON.stringify(id)}` }, 404);
-    return c.json(await verifying);
+    if (!verifying) {
+      return sendJson(c, { error: `no HTTPS destination ${JSON.stringify(id)}` }, 404);
+    }
+    return sendJson(c, await verifying);
   });
 
   return app;

@@ -32,7 +32,9 @@ import { readLimited } from "./body.ts";
 import { parseJsonBytes } from "./json_parse.ts";
 import { peerIp } from "./peer.ts";
 import { RateLimiter } from "./rate_limit.ts";
-import { sendJson } from "./respond.ts";
+import { sendBody, sendJson } from "./respond.ts";
+
+const encoder = new TextEncoder();
 
 /** The path messages are posted to. */
 export const ENDPOINT_PATH = "/endpoint";
@@ -203,8 +205,9 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
         );
       }
       if ("text" in result) {
-        c.header("Content-Type", result.contentType);
-        return c.body(result.text, 200);
+        return sendBody(c, encoder.encode(result.text), 200, {
+          "Content-Type": result.contentType,
+        });
       }
       return sendJson(c, result.body, 200);
     });

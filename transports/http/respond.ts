@@ -19,12 +19,24 @@ export function sendJson(
   status: ContentfulStatusCode = 200,
   headers: Record<string, string> = {},
 ): Response {
-  const bytes = encoder.encode(JSON.stringify(value));
+  return sendBody(c, encoder.encode(JSON.stringify(value)), status, {
+    "Content-Type": "application/json",
+    ...headers,
+  });
+}
+
+/** Answers `bytes` with `status` and `headers` (which should name the Content-Type). */
+export function sendBody(
+  c: Context,
+  bytes: Uint8Array,
+  status: ContentfulStatusCode,
+  headers: Record<string, string>,
+): Response {
   const stream = new ReadableStream<Uint8Array>({
     start(controller) {
       controller.enqueue(bytes);
       controller.close();
     },
   });
-  return c.newResponse(stream, status, { "Content-Type": "application/json", ...headers });
+  return c.newResponse(stream, status, headers);
 }
