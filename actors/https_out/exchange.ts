@@ -10,6 +10,7 @@
 import { CredentialError, type CredentialStrategy, type HttpsConfig } from "./credentials/mod.ts";
 import type { HttpResponse, HttpSender } from "./http_client.ts";
 import { HttpSendError } from "./http_client.ts";
+import { postHeaders } from "./post_headers.ts";
 import { isVerifiedFor, type VerificationStore } from "./verification.ts";
 
 /** One destination, as {@link httpsExchange} needs it. */
@@ -64,16 +65,12 @@ export async function httpsExchange(
   const deadline = AbortSignal.any([request.signal, AbortSignal.timeout(request.timeoutMs)]);
   const started = Date.now();
   for (let attempt = 1;; attempt++) {
-    const headers: Record<string, string> = {
-      "content-type": request.contentType,
-      "verification-token": https.verificationToken.reveal(),
-    };
-    let auth: Record<string, string>;
+    let headers: Record<string, string>;
     try {
-      auth = await credentials.apply({
-        method: "POST",
-        url: https.url,
-        headers,
+      headers = await postHeaders({
+        https,
+        credentials,
+        contentType: request.contentType,
         body: request.body,
         signal: deadline,
       });
@@ -89,7 +86,7 @@ export async function httpsExchange(
       response = await sender.send({
         url: https.url,
         method: "POST",
-        headers: { ...headers, ...auth },
+        headers,
         body: request.body,
         timeoutMs: Math.max(1, request.timeoutMs - (Date.now() - started)),
         signal: request.signal,

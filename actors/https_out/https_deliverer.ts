@@ -13,6 +13,7 @@ import type { Logger } from "../runtime/log.ts";
 import { CredentialError, type CredentialStrategy, type HttpsConfig } from "./credentials/mod.ts";
 import { describeResponse, type HttpSender, HttpSendError } from "./http_client.ts";
 import { redact, secretValues } from "./redact.ts";
+import { postHeaders } from "./post_headers.ts";
 import { deliveryBody } from "./request_body.ts";
 import { isVerifiedFor, type VerificationStore } from "./verification.ts";
 
@@ -64,25 +65,14 @@ export class HttpsDeliverer implements Deliverer {
     }
     job.setState("sending");
     const { contentType, body } = deliveryBody(job.record, job.payload, this.#o.fallbackCharset);
-    const headers: Record<string, string> = {
-      "content-type": contentType,
-      "verification-token": https.verificationToken.reveal(),
-    };
-    let auth: Record<string, string>;
+    let sent: Record<string, string>;
     try {
-      auth = await credentials.apply({
-        method: "POST",
-        url: https.url,
-        headers,
-        body,
-        signal: job.signal,
-      });
+      sent = await postHeaders({ https, credentials, contentType, body, signal: job.signal });
     } catch (error) {
       if (job.signal.aborted) return { ok: false, reason: "aborted" };
       if (error instanceof CredentialError) return this.#fail(`credentials: ${error.message}`);
       throw error;
     }
-    const sent = { ...headers, ...auth };
     job.setState("awaiting-ack");
     let response;
     try {

@@ -5,16 +5,12 @@
  */
 
 import assert from "node:assert/strict";
-import { Hono } from "hono";
 import { Hl7Server } from "@medplum/hl7";
 import { hl7ToJson } from "../../../codecs/datamodel/mod.ts";
 import { parseConfig } from "../../../actors/config/mod.ts";
 import { Engine } from "../../../actors/engine/engine.ts";
 import { memoryLogger } from "../../../actors/runtime/log.ts";
-import { AccessTokens } from "../../../transports/http/access_token.ts";
-import { ClientAssertionVerifier } from "../../../transports/http/client_assertion.ts";
-import { createEndpointApp } from "../../../transports/http/endpoint.ts";
-import { createTokenApp } from "../../../transports/http/token.ts";
+import { serveApi } from "../../helpers/api.ts";
 import { FetchSender } from "../../../transports/https/mod.ts";
 import { socketMllpConnector } from "../../../transports/mllp/client.ts";
 import { adt, freePort, waitFor } from "../../helpers/net.ts";
@@ -72,28 +68,10 @@ Deno.test("token, then POST /endpoint: stored, answered with its logs, delivered
     httpSender,
     pollMs: 50,
   });
-  const tokens = await AccessTokens.open({ kv: engine.store.kv });
-  const app = new Hono();
-  app.route(
-    "/",
-    createTokenApp({
-      sources: config.sources,
-      tokens,
-      assertions: new ClientAssertionVerifier({ sources: config.sources, kv: engine.store.kv }),
-      log,
-    }),
-  );
-  app.route("/", createEndpointApp({ tokens, inbox: engine.api, limits: config.limits, log }));
-  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, app.fetch);
-  const base = `http://127.0.0.1:${server.addr.port}`;
+  const api = await serveApi(engine, config, log);
+  const base = api.base;
   try {
-    const tokenRes = await fetch(`${base}/v2/auth/token`, {
-      method: "POST",
-      headers: { authorization: `Basic ${btoa("app-client:app-s3cret")}` },
-      body: new URLSearchParams({ grant_type: "client_credentials" }),
-    });
-    assert.equal(tokenRes.status, 200);
-    const { access_token: token } = await tokenRes.json();
+    const token = await api.token("app-client", "app-s3cret");
     const message = hl7ToJson(adt("API1"), { timeZone: "UTC", extensions: false });
     const post = (body: unknown, bearer = token) =>
       fetch(`${base}/endpoint`, {
@@ -141,7 +119,7 @@ Deno.test("token, then POST /endpoint: stored, answered with its logs, delivered
       return now.every((l) => l?.status === "SUCCEEDED");
     });
   } finally {
-    await server.shutdown();
+    await api.close();
     await engine.stop();
     httpSender.close();
     await receiver.shutdown();

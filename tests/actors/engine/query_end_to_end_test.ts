@@ -5,16 +5,12 @@
  */
 
 import assert from "node:assert/strict";
-import { Hono } from "hono";
 import { Hl7Message } from "@medplum/core";
 import { Hl7Server } from "@medplum/hl7";
 import { type Config, parseConfig } from "../../../actors/config/mod.ts";
 import { Engine } from "../../../actors/engine/engine.ts";
 import { memoryLogger } from "../../../actors/runtime/log.ts";
-import { AccessTokens } from "../../../transports/http/access_token.ts";
-import { ClientAssertionVerifier } from "../../../transports/http/client_assertion.ts";
-import { createEndpointApp } from "../../../transports/http/endpoint.ts";
-import { createTokenApp } from "../../../transports/http/token.ts";
+import { serveApi } from "../../helpers/api.ts";
 import { FetchSender } from "../../../transports/https/mod.ts";
 import { socketMllpConnector } from "../../../transports/mllp/client.ts";
 import { freePort } from "../../helpers/net.ts";
@@ -191,36 +187,10 @@ Deno.test("POST /query asks MLLP and HTTPS destinations synchronously and answer
     httpSender,
     pollMs: 50,
   });
-  const tokens = await AccessTokens.open({ kv: engine.store.kv });
-  const app = new Hono();
-  app.route(
-    "/",
-    createTokenApp({
-      sources: config.sources,
-      tokens,
-      assertions: new ClientAssertionVerifier({ sources: config.sources, kv: engine.store.kv }),
-      log,
-    }),
-  );
-  app.route(
-    "/",
-    createEndpointApp({
-      tokens,
-      inbox: engine.api,
-      queries: engine.queries,
-      limits: config.limits,
-      log,
-    }),
-  );
-  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, app.fetch);
-  const base = `http://127.0.0.1:${server.addr.port}`;
+  const api = await serveApi(engine, config, log);
+  const base = api.base;
   try {
-    const tokenRes = await fetch(`${base}/v2/auth/token`, {
-      method: "POST",
-      headers: { authorization: `Basic ${btoa("app:app-s3cret")}` },
-      body: new URLSearchParams({ grant_type: "client_credentials" }),
-    });
-    const { access_token: token } = await tokenRes.json();
+    const token = await api.token("app", "app-s3cret");
     const query = async (body: unknown, bearer = token) => {
       const res = await fetch(`${base}/query`, {
         method: "POST",
@@ -393,7 +363,7 @@ Deno.test("POST /query asks MLLP and HTTPS destinations synchronously and answer
       await get.body?.cancel();
     });
   } finally {
-    await server.shutdown();
+    await api.close();
     await engine.stop();
     httpSender.close();
     await peers.stop();
