@@ -9,6 +9,7 @@ import { tryParseHl7 } from "../../codecs/hl7v2/mod.ts";
 import type { Clock } from "../runtime/clock.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Deliverer, DeliveryJob, DeliveryOutcome } from "../delivery/deliverer.ts";
+import { HeldLink } from "../delivery/held_link.ts";
 import type { MllpConnection, MllpConnector, MllpTarget } from "./connector.ts";
 
 /** Per-destination settings (several destinations may share one host:port actor). */
@@ -37,18 +38,22 @@ const decoder = new TextDecoder();
 /** See the module doc. */
 export class MllpDeliverer implements Deliverer {
   readonly #o: MllpDelivererOptions;
-  #conn: MllpConnection | undefined;
-  #lastTraffic = 0;
-  #connectedAt: number | undefined;
+  readonly #link: HeldLink<MllpConnection>;
 
   /** A deliverer to `options.target`. */
   constructor(options: MllpDelivererOptions) {
     this.#o = options;
+    this.#link = new HeldLink({
+      actorId: options.actorId,
+      idleCloseMs: options.idleCloseMs ?? 2 * 3600_000,
+      idleEvent: "mllp.idle-close",
+      log: options.log,
+    });
   }
 
   /** True while the socket is open. */
   holdsConnection(): boolean {
-    return this.#conn?.open === true;
+    return this.#link.current !== undefined;
   }
 
   /** Peer, local address and connection age for the admin endpoint. */
@@ -57,27 +62,19 @@ export class MllpDeliverer implements Deliverer {
     return {
       remote: `${host}:${port}`,
       tls: tls !== undefined,
-      ...(this.#conn?.open && this.#conn.local ? { local: this.#conn.local } : {}),
-      ...(this.#conn?.open && this.#connectedAt ? { connectedAt: this.#connectedAt } : {}),
+      ...this.#link.detail(),
     };
   }
 
   /** Closes a socket that has carried nothing for the idle period. */
   idle(now: number): Promise<void> {
-    const limit = this.#o.idleCloseMs ?? 2 * 3600_000;
-    if (this.#conn?.open && now - this.#lastTraffic >= limit) {
-      this.#o.log.info("mllp.idle-close", {
-        actor: this.#o.actorId,
-        idleMs: now - this.#lastTraffic,
-      });
-      this.#drop();
-    }
+    this.#link.idle(now);
     return Promise.resolve();
   }
 
   /** Closes the socket. */
   close(): Promise<void> {
-    this.#drop();
+    this.#link.drop();
     return Promise.resolve();
   }
 
@@ -93,8 +90,8 @@ export class MllpDeliverer implements Deliverer {
         deadLetter: true,
       };
     }
-    let conn = this.#conn;
-    if (!conn?.open) {
+    let conn = this.#link.current;
+    if (!conn) {
       job.setState("connecting");
       try {
         conn = await this.#o.connector.connect(this.#o.target, {
@@ -104,19 +101,17 @@ export class MllpDeliverer implements Deliverer {
       } catch (error) {
         return { ok: false, reason: `connect to ${this.#where()} failed: ${message(error)}` };
       }
-      this.#conn = conn;
-      this.#connectedAt = clock.now();
-      this.#lastTraffic = clock.now();
+      this.#link.hold(conn, clock.now());
       log.info("mllp.connected", { actor: actorId, remote: this.#where(), local: conn.local });
     }
     job.setState("sending");
     try {
       await conn.send(job.payload);
     } catch (error) {
-      this.#drop();
+      this.#link.drop();
       return { ok: false, reason: `send failed: ${message(error)}` };
     }
-    this.#lastTraffic = clock.now();
+    this.#link.touch(clock.now());
     job.setState("awaiting-ack");
     const deadline = clock.now() + settings.ackTimeoutMs;
     while (true) {
@@ -130,16 +125,16 @@ export class MllpDeliverer implements Deliverer {
       if (got.type === "aborted") {
         if (job.signal.aborted) {
           // Stopping or skipped mid-wait: the connection may still carry the old ACK; start clean.
-          this.#drop();
+          this.#link.drop();
           return { ok: false, reason: "aborted" };
         }
         return this.#timeout(settings);
       }
       if (got.type === "closed") {
-        this.#drop();
+        this.#link.drop();
         return { ok: false, reason: `connection closed before the ACK: ${got.reason}` };
       }
-      this.#lastTraffic = clock.now();
+      this.#link.touch(clock.now());
       const verdict = readAck(got.payload, controlId);
       if (verdict.kind === "uncorrelated") {
         log.warn("mllp.uncorrelated-reply", {
@@ -159,18 +154,12 @@ export class MllpDeliverer implements Deliverer {
   }
 
   #timeout(settings: MllpDeliverySettings): DeliveryOutcome {
-    this.#drop();
+    this.#link.drop();
     return { ok: false, reason: `no ACK within ${settings.ackTimeoutMs / 1000} s; socket closed` };
   }
 
   #where(): string {
     return `${this.#o.target.host}:${this.#o.target.port}`;
-  }
-
-  #drop(): void {
-    this.#conn?.close();
-    this.#conn = undefined;
-    this.#connectedAt = undefined;
   }
 }
 

@@ -8,6 +8,7 @@
  * @module
  */
 
+import { HeldLink } from "../delivery/held_link.ts";
 import type { Deliverer, DeliveryJob, DeliveryOutcome } from "../delivery/deliverer.ts";
 import type { Clock } from "../runtime/clock.ts";
 import type { Logger } from "../runtime/log.ts";
@@ -40,15 +41,19 @@ export interface SftpDelivererOptions {
 /** See the module doc. */
 export class SftpDeliverer implements Deliverer {
   readonly #o: SftpDelivererOptions;
-  #session: SftpSession | undefined;
-  #lastTraffic = 0;
-  #connectedAt: number | undefined;
+  readonly #link: HeldLink<SftpSession>;
   #lastFile: string | undefined;
 
   /** A deliverer; throws when the file name template is unusable. */
   constructor(options: SftpDelivererOptions) {
     checkTemplate(options.fileName);
     this.#o = options;
+    this.#link = new HeldLink({
+      actorId: options.actorId,
+      idleCloseMs: options.idleCloseMs ?? 5 * 60_000,
+      idleEvent: "sftp.idle-close",
+      log: options.log,
+    });
   }
 
   /** The final file name of a message (also used by tests and the admin endpoint). */
@@ -63,7 +68,7 @@ export class SftpDeliverer implements Deliverer {
 
   /** True while a session is open. */
   holdsConnection(): boolean {
-    return this.#session?.open === true;
+    return this.#link.current !== undefined;
   }
 
   /** Where it delivers, with which key, and the last file written. */
@@ -72,28 +77,20 @@ export class SftpDeliverer implements Deliverer {
       ...this.#o.sessions.describe(),
       folder: this.#o.folder,
       fileName: this.#o.fileName,
-      ...(this.#session?.open && this.#session.local ? { local: this.#session.local } : {}),
-      ...(this.#session?.open && this.#connectedAt ? { connectedAt: this.#connectedAt } : {}),
+      ...this.#link.detail(),
       ...(this.#lastFile ? { lastFile: this.#lastFile } : {}),
     };
   }
 
   /** Closes a session that has carried nothing for the idle period. */
   idle(now: number): Promise<void> {
-    const limit = this.#o.idleCloseMs ?? 5 * 60_000;
-    if (this.#session?.open && now - this.#lastTraffic >= limit) {
-      this.#o.log.info("sftp.idle-close", {
-        actor: this.#o.actorId,
-        idleMs: now - this.#lastTraffic,
-      });
-      this.#drop();
-    }
+    this.#link.idle(now);
     return Promise.resolve();
   }
 
   /** Closes the session. */
   close(): Promise<void> {
-    this.#drop();
+    this.#link.drop();
     return Promise.resolve();
   }
 
@@ -103,22 +100,21 @@ export class SftpDeliverer implements Deliverer {
     const name = this.fileNameFor(job.record);
     const final = this.#path(name);
     const temporary = this.#path(temporaryNameFor(name));
-    let session = this.#session;
-    if (!session?.open) {
+    let session = this.#link.current;
+    if (!session) {
       job.setState("connecting");
       try {
         session = await this.#o.sessions.open(job.signal);
       } catch (error) {
         return { ok: false, reason: `connect failed: ${errorMessage(error)}` };
       }
-      this.#session = session;
-      this.#connectedAt = clock.now();
+      this.#link.hold(session, clock.now());
       log.info("sftp.connected", { actor: actorId, local: session.local });
     }
-    this.#lastTraffic = clock.now();
+    this.#link.touch(clock.now());
     job.setState("sending");
     // Aborting (engine stop, operator skip) ends the session, which fails the request under way.
-    const onAbort = () => this.#drop();
+    const onAbort = () => this.#link.drop();
     job.signal.addEventListener("abort", onAbort, { once: true });
     try {
       await session.write(temporary, job.payload, { signal: job.signal });
@@ -139,11 +135,11 @@ export class SftpDeliverer implements Deliverer {
       // Leave nothing half-written behind when the session still works; the temporary name is
       // never taken for a final file anyway.
       if (session.open) await session.remove(temporary).catch(() => {});
-      this.#drop();
+      this.#link.drop();
       return { ok: false, reason: `writing ${final} failed: ${reason}` };
     } finally {
       job.signal.removeEventListener("abort", onAbort);
-      this.#lastTraffic = clock.now();
+      this.#link.touch(clock.now());
     }
   }
 
@@ -155,11 +151,5 @@ export class SftpDeliverer implements Deliverer {
 
   #path(name: string): string {
     return joinPath(this.#o.folder, name);
-  }
-
-  #drop(): void {
-    this.#session?.close();
-    this.#session = undefined;
-    this.#connectedAt = undefined;
   }
 }

@@ -1,0 +1,83 @@
+/**
+ * The connection a deliverer keeps open between messages (an MLLP socket, an SFTP session): when
+ * it was opened, when it last carried traffic, and closing it after an idle period.
+ * @module
+ */
+
+import type { Logger } from "../runtime/log.ts";
+
+/** What a held connection must offer. */
+export interface Link {
+  readonly open: boolean;
+  /** Local address and port, for the admin endpoint. */
+  readonly local?: string;
+  close(): void;
+}
+
+/** What a {@link HeldLink} is made of. */
+export interface HeldLinkOptions {
+  actorId: string;
+  /** Close after this long without traffic. */
+  idleCloseMs: number;
+  /** The log event of an idle close, e.g. `mllp.idle-close`. */
+  idleEvent: string;
+  log: Logger;
+}
+
+/** See the module doc. */
+export class HeldLink<T extends Link> {
+  readonly #o: HeldLinkOptions;
+  #link: T | undefined;
+  #lastTraffic = 0;
+  #connectedAt: number | undefined;
+
+  /** Holds nothing yet. */
+  constructor(options: HeldLinkOptions) {
+    this.#o = options;
+  }
+
+  /** The connection while it is open. */
+  get current(): T | undefined {
+    return this.#link?.open ? this.#link : undefined;
+  }
+
+  /** Holds a new connection opened at `now`. */
+  hold(link: T, now: number): void {
+    this.#link = link;
+    this.#connectedAt = now;
+    this.#lastTraffic = now;
+  }
+
+  /** Notes traffic at `now`, which postpones the idle close. */
+  touch(now: number): void {
+    this.#lastTraffic = now;
+  }
+
+  /** Closes the connection (if any) and forgets it. */
+  drop(): void {
+    this.#link?.close();
+    this.#link = undefined;
+    this.#connectedAt = undefined;
+  }
+
+  /** Closes a connection that has carried nothing for the idle period. */
+  idle(now: number): void {
+    if (this.#link?.open && now - this.#lastTraffic >= this.#o.idleCloseMs) {
+      this.#o.log.info(this.#o.idleEvent, {
+        actor: this.#o.actorId,
+        idleMs: now - this.#lastTraffic,
+      });
+      this.drop();
+    }
+  }
+
+  /** `local` and `connectedAt` while open, for the admin endpoint. */
+  detail(): { local?: string; connectedAt?: number } {
+    const link = this.current;
+    if (!link) return {};
+    return {
+      ...(link.local ? { local: link.local } : {}),
+      ...(this.#connectedAt ? { connectedAt: this.#connectedAt } : {}),
+    };
+  }
+}
