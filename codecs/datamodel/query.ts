@@ -95,7 +95,7 @@ export function validateQuery(json: unknown): ValidationIssue[] {
   if (meta.DataModel !== QUERY_MODEL) {
     issues.push({
       path: "Meta.DataModel",
-      rule: `an MLLP destination answers ${QUERY_MODEL} queries only, not ${
+      rule: `must be ${QUERY_MODEL} (HL7 v2 queries search for patients), not ${
         JSON.stringify(meta.DataModel)
       }`,
     });
