@@ -105,18 +105,24 @@ export class GroupCommitter {
   #take(): Pending[] {
     const batch: Pending[] = [];
     let bytes = 0, mutations = 0, checks = 0;
+    // Keys the batch so far changes. An atomic operation runs every check before any mutation, so
+    // a write checking one of them would not see the earlier write (two routes of one queue head
+    // would both pass): it goes to the next batch, which makes a batch commit as if one by one.
+    const changed = new ChangedKeys();
     while (this.#queue.length > 0) {
       const next = this.#queue[0]!;
-      const b = next.write.bytes, m = mutationCount(next.write), c = next.write.checks?.length ?? 0;
+      const w = next.write;
+      const b = w.bytes, m = mutationCount(w), c = w.checks?.length ?? 0;
       if (
         batch.length > 0 &&
         (bytes + b > this.#maxBytes || mutations + m > this.#maxMutations ||
-          checks + c > this.#maxChecks)
+          checks + c > this.#maxChecks || w.checks?.some((k) => changed.has(k.key)))
       ) break;
       batch.push(this.#queue.shift()!);
       bytes += b;
       mutations += m;
       checks += c;
+      changed.add(w);
     }
     return batch;
   }
@@ -145,6 +151,9 @@ export class GroupCommitter {
 
   #atomic(writes: Write[]): Deno.AtomicOperation {
     const op = this.#kv.atomic();
+    // Sums on one counter (a queue's depth) are added up first: one mutation per counter and
+    // batch instead of one per write, which is the same result since sums commute.
+    const sums = new Map<string, { key: Deno.KvKey; n: bigint }>();
     for (const w of writes) {
       if (w.checks) op.check(...w.checks);
       for (const s of w.sets ?? []) {
@@ -152,12 +161,73 @@ export class GroupCommitter {
       }
       for (const k of w.deletes ?? []) op.delete(k);
       for (const s of w.sums ?? []) {
-        // KvU64 sums wrap, so subtracting n is adding 2^64 - n.
-        op.sum(s.key, s.n >= 0n ? s.n : (U64_MAX + 1n + s.n) & U64_MAX);
+        const id = stringKeyId(s.key);
+        const seen = id === undefined ? undefined : sums.get(id);
+        if (seen) seen.n += s.n;
+        else if (id !== undefined) sums.set(id, { key: s.key, n: s.n });
+        else addSum(op, s.key, s.n);
       }
     }
+    for (const s of sums.values()) if (s.n !== 0n) addSum(op, s.key, s.n);
     return op;
   }
+}
+
+function addSum(op: Deno.AtomicOperation, key: Deno.KvKey, n: bigint): void {
+  // KvU64 sums wrap, so subtracting n is adding 2^64 - n.
+  op.sum(key, n >= 0n ? n & U64_MAX : (U64_MAX + 1n + (n % (U64_MAX + 1n))) & U64_MAX);
+}
+
+/** An identity for a key made of strings only (counter keys are); undefined otherwise. */
+function stringKeyId(key: Deno.KvKey): string | undefined {
+  let id = "";
+  for (const part of key) {
+    if (typeof part !== "string") return undefined;
+    id += part.length + ":" + part;
+  }
+  return id;
+}
+
+/**
+ * Keys a batch changes, grouped by their first part (a constant such as "q" or "dedupe", cheap to
+ * hash, unlike the ids that end most keys).
+ */
+class ChangedKeys {
+  readonly #byFirst = new Map<unknown, Deno.KvKey[]>();
+
+  add(write: Write): void {
+    for (const s of write.sets ?? []) this.#add(s.key);
+    for (const k of write.deletes ?? []) this.#add(k);
+    for (const s of write.sums ?? []) this.#add(s.key);
+  }
+
+  #add(key: Deno.KvKey): void {
+    const first = firstPart(key);
+    const list = this.#byFirst.get(first);
+    if (list) list.push(key);
+    else this.#byFirst.set(first, [key]);
+  }
+
+  has(key: Deno.KvKey): boolean {
+    return this.#byFirst.get(firstPart(key))?.some((k) => sameKey(k, key)) ?? false;
+  }
+}
+
+function firstPart(key: Deno.KvKey): unknown {
+  const first = key[0];
+  // Byte arrays go by content, not identity (a shared group only costs a comparison).
+  return first instanceof Uint8Array ? `u${first.join(",")}` : first;
+}
+
+function sameKey(a: Deno.KvKey, b: Deno.KvKey): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) {
+    const x = a[i], y = b[i];
+    if (x instanceof Uint8Array && y instanceof Uint8Array) {
+      if (x.length !== y.length || x.some((v, j) => v !== y[j])) return false;
+    } else if (x !== y && !(Number.isNaN(x) && Number.isNaN(y))) return false;
+  }
+  return true;
 }
 
 function mutationCount(w: Write): number {
