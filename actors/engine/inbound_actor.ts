@@ -73,7 +73,8 @@ export class InboundActor implements Actor {
 
   /** A new message was accepted. */
   notify(): void {
-    this.#wake.wake();
+    // A paused actor would only wake to sleep again; resuming wakes it.
+    if (!this.#control?.paused) this.#wake.wake();
   }
 
   /** Processes the queue until stopped or idle long enough to deactivate. */

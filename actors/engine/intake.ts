@@ -7,6 +7,7 @@
 
 import {
   buildAck,
+  buildAckText,
   buildNakForUnparsable,
   type Hl7Message,
   tryParseHl7,
@@ -110,7 +111,7 @@ export class MllpIntake implements MllpInbox {
         "101",
       ));
     }
-    const ack = buildAck(msg, { code: enhanced ? "CA" : "AA" }).encode();
+    const ack = buildAckText(msg, { code: enhanced ? "CA" : "AA" });
     let messageId: string;
     const queue = inboundActorId(frame.localPort, frame.peerIp);
     try {

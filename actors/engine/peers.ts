@@ -56,9 +56,13 @@ export type Claim =
   /** Several integrations claim the address: MSH-4 decides. */
   | { kind: "by-facility"; candidates: IntegrationConfig[] };
 
+/** Peers whose claim is remembered at most. */
+const MAX_CLAIMS = 4096;
+
 /** Looks up the integrations that claim peers on local ports. */
 export class PeerDirectory {
   readonly #byPort = new Map<number, IntegrationConfig[]>();
+  readonly #claims = new Map<string, Claim>();
 
   /** Indexes every MLLP integration by port. */
   constructor(integrations: readonly IntegrationConfig[]) {
@@ -77,12 +81,21 @@ export class PeerDirectory {
 
   /** Who claims `peerIp` on `localPort`. */
   claim(localPort: number, peerIp: string): Claim {
+    // Asked for every frame: the answer is remembered (the config does not change).
+    const id = `${localPort}|${peerIp}`;
+    const known = this.#claims.get(id);
+    if (known) return known;
     const candidates = (this.#byPort.get(localPort) ?? []).filter((i) =>
       i.mllp!.allowedIps.some((rule) => ipMatches(peerIp, rule))
     );
-    if (candidates.length === 0) return { kind: "none" };
-    if (candidates.length === 1) return { kind: "one", integration: candidates[0]! };
-    return { kind: "by-facility", candidates };
+    const claim: Claim = candidates.length === 0
+      ? { kind: "none" }
+      : candidates.length === 1
+      ? { kind: "one", integration: candidates[0]! }
+      : { kind: "by-facility", candidates };
+    if (this.#claims.size >= MAX_CLAIMS) this.#claims.clear();
+    this.#claims.set(id, claim);
+    return claim;
   }
 
   /** Picks among candidates by MSH-4; one without `sendingFacility` takes what no other names. */

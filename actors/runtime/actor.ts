@@ -61,13 +61,17 @@ export interface Actor {
   command(command: ActorCommand, by: string, reason: string): Promise<CommandResult>;
 }
 
+/** The abort reason of a wake. */
+const WOKEN = "woken";
+
 /** Wakes a sleeping loop; a wake that comes while the loop is busy is remembered. */
 export class Wakeup {
   #controller = new AbortController();
 
   /** Wakes the current wait, or the next one if none is under way. */
   wake(): void {
-    this.#controller.abort();
+    // A given reason: the default one is a DOMException, built with a stack on every wake.
+    this.#controller.abort(WOKEN);
   }
 
   /** The signal for the next wait: already aborted once if a wake came since the last wait. */

@@ -8,6 +8,8 @@
 export class IdGenerator {
   #last = 0;
   #counter = 0;
+  #prefixOf = -1;
+  #prefix = "";
   readonly #suffix: string;
 
   /** `node` tells apart ids made in the same millisecond by different processes. */
@@ -37,8 +39,12 @@ export class IdGenerator {
       this.#last++;
       this.#counter = 0;
     }
-    return this.#last.toString(36).padStart(11, "0") + this.#counter.toString(36).padStart(5, "0") +
-      this.#suffix;
+    // Several ids are made per millisecond under load: its digits are formatted once.
+    if (this.#prefixOf !== this.#last) {
+      this.#prefixOf = this.#last;
+      this.#prefix = this.#last.toString(36).padStart(11, "0");
+    }
+    return this.#prefix + this.#counter.toString(36).padStart(5, "0") + this.#suffix;
   }
 }
 

@@ -94,8 +94,17 @@ export async function sweepRetention(
   for await (const e of kv.list<MessageRecord>({ start: ["msg"], end: msgEnd })) {
     const original = e.value.derivedFrom ?? e.value.id;
     let pending = false;
+    const logIds: string[] = [];
+    // The RECEIVE log is named by the original's record, not listed under log_by_msg.
+    const originalRecord = e.value.derivedFrom
+      ? (await kv.get<MessageRecord>(keys.message(original))).value
+      : e.value;
+    if (originalRecord?.receiveLogId) logIds.push(originalRecord.receiveLogId);
     for await (const l of kv.list<string>({ prefix: keys.logByMessagePrefix(original) })) {
-      const log = await kv.get<LogRecord>(keys.log(l.value));
+      logIds.push(l.value);
+    }
+    for (const id of logIds) {
+      const log = await kv.get<LogRecord>(keys.log(id));
       if (log.value?.status === "PENDING") pending = true;
     }
     if (pending) continue;

@@ -32,6 +32,11 @@ export interface MessageRecord {
   sha256?: string;
   /** The message this one was derived from (a translation), if any. */
   derivedFrom?: string;
+  /**
+   * The RECEIVE log written with the message. It has no `log_by_msg` entry (one KV row less per
+   * accept): readers of a message's logs take it from here.
+   */
+  receiveLogId?: string;
 }
 
 /** One delivery attempt, as shown to operators. */

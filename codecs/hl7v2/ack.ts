@@ -96,14 +96,20 @@ export interface NakOptions {
 type HeaderReader = (n: number) => string | undefined;
 
 let counter = 0;
+/** Random words drawn 256 at a time: one call to the CSPRNG per 256 ids, not per id. */
+const randomPool = new Uint32Array(256);
+let randomLeft = 0;
 
 /** A fresh message control ID of at most 20 characters (time, counter and randomness). */
 export function newControlId(): string {
-  const rnd = new Uint32Array(1);
-  crypto.getRandomValues(rnd);
+  if (randomLeft === 0) {
+    crypto.getRandomValues(randomPool);
+    randomLeft = randomPool.length;
+  }
+  const rnd = randomPool[--randomLeft] as number;
   counter = (counter + 1) % 1296;
   return (Date.now().toString(36) + counter.toString(36).padStart(2, "0") +
-    (rnd[0] as number).toString(36).padStart(7, "0")).toUpperCase().slice(0, 20);
+    rnd.toString(36).padStart(7, "0")).toUpperCase().slice(0, 20);
 }
 
 /** HL7 DTM in UTC: `YYYYMMDDHHMMSS+0000`. */
@@ -167,6 +173,10 @@ interface AckParts {
 }
 
 function assemble(a: AckParts): Hl7Message {
+  return parseHl7(assembleText(a), { minMshFields: 2 });
+}
+
+function assembleText(a: AckParts): string {
   const d = a.delimiters;
   const h = (n: number): Hl7FieldValue => {
     const v = a.header(n);
@@ -199,7 +209,7 @@ function assemble(a: AckParts): Hl7Message {
   const msaText = a.text ?? (negative ? errors[0]?.text : undefined);
   const msa = encodeSegment("MSA", [a.code, h(10), msaText], { delimiters: d });
   const segs = [msh, msa, ...errors.map((e) => errSegment(e, d, version))];
-  return parseHl7(segs.join("\r") + "\r", { minMshFields: 2 });
+  return segs.join("\r") + "\r";
 }
 
 /**
@@ -210,12 +220,17 @@ function assemble(a: AckParts): Hl7Message {
  * Uses the original's delimiters so copied fields stay valid; segments end with CR.
  */
 export function buildAck(original: Hl7Message, options: AckOptions): Hl7Message {
+  return parseHl7(buildAckText(original, options), { minMshFields: 2 });
+}
+
+/** `buildAck(original, options).encode()`, without parsing the ACK it builds. */
+export function buildAckText(original: Hl7Message, options: AckOptions): string {
   const errors = options.error === undefined
     ? []
     : Array.isArray(options.error)
     ? options.error as readonly AckError[]
     : [options.error as AckError];
-  return assemble({
+  return assembleText({
     header: (n) => {
       if (n === 18) {
         const reps = original.getRepetitions("MSH-18", { raw: true });

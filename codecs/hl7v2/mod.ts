@@ -17,6 +17,7 @@ export {
   type AckError,
   type AckOptions,
   buildAck,
+  buildAckText,
   buildNakForUnparsable,
   type ErrorSeverity,
   formatHl7Timestamp,

@@ -9,14 +9,19 @@
 export type ParsedJson = { ok: true; value: unknown } | { ok: false; error: string };
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
+const utf8Lenient = new TextDecoder("utf-8");
 
 /** Decodes UTF-8 bytes (a leading BOM is dropped) and parses them as JSON. */
 export function parseJsonBytes(bytes: Uint8Array): ParsedJson {
-  let text: string;
-  try {
-    text = utf8.decode(bytes);
-  } catch {
-    return { ok: false, error: `body is not valid UTF-8 (at byte ${invalidUtf8At(bytes)})` };
+  // The lenient decoder has a fast path the fatal one lacks. Invalid bytes come out as U+FFFD,
+  // so only text holding one (invalid, or that character itself) is decoded again strictly.
+  let text = utf8Lenient.decode(bytes);
+  if (text.includes("\uFFFD")) {
+    try {
+      text = utf8.decode(bytes);
+    } catch {
+      return { ok: false, error: `body is not valid UTF-8 (at byte ${invalidUtf8At(bytes)})` };
+    }
   }
   try {
     return { ok: true, value: JSON.parse(text) };

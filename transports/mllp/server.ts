@@ -119,6 +119,7 @@ async function handle(
   const idleMs = inbox.idleTimeoutMs(localPort, peerIp);
   let closing = false;
   let idleTimer: ReturnType<typeof setTimeout> | undefined;
+  let lastActivity = performance.now();
   const closeConn = () => {
     closing = true;
     clearTimeout(idleTimer);
@@ -126,13 +127,22 @@ async function handle(
       conn.close();
     } catch { /* already closed */ }
   };
+  // One timer per idle period, not one per read: when it fires early (reads came meanwhile), it
+  // waits again for what is left of the timeout.
+  const onIdleTimer = () => {
+    const left = lastActivity + idleMs - performance.now();
+    if (left > 0) {
+      idleTimer = setTimeout(onIdleTimer, left);
+      return;
+    }
+    idleTimer = undefined;
+    log.info("mllp.idle-close", { port: localPort, peer: peerIp, connection, idleMs });
+    // Answer what was received before closing: the chain below finishes first.
+    void chain.then(closeConn);
+  };
   const armIdle = () => {
-    clearTimeout(idleTimer);
-    idleTimer = setTimeout(() => {
-      log.info("mllp.idle-close", { port: localPort, peer: peerIp, connection, idleMs });
-      // Answer what was received before closing: the chain below finishes first.
-      void chain.then(closeConn);
-    }, idleMs);
+    lastActivity = performance.now();
+    if (idleTimer === undefined && !closing) idleTimer = setTimeout(onIdleTimer, idleMs);
   };
   // Frames are answered strictly in arrival order, one after another.
   let chain: Promise<void> = Promise.resolve();

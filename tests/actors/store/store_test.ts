@@ -135,6 +135,59 @@ Deno.test("store garbage-collects chunks a crash left without a message", async 
   }
 });
 
+Deno.test("store keeps queue depths exact when accepts and routes of a queue share batches", async () => {
+  const { store } = await tempStore();
+  try {
+    for (let i = 0; i < 20; i++) await acceptOne(store, `first${i}`, "in");
+    const heads = await store.peek("in", 20);
+    const out = (h: (typeof heads)[number]) => [{
+      queue: "out",
+      destinationId: "d",
+      messageId: h.entry.messageId,
+      originalId: h.entry.messageId,
+      log: {},
+    }];
+    // Issued in one turn: +1s and -1s on "in", +1s on "out", in the same atomic operations.
+    const results = await Promise.all([
+      ...heads.map((h) => store.route(h, out(h), { status: "SUCCEEDED" })),
+      ...Array.from({ length: 15 }, (_, i) => acceptOne(store, `second${i}`, "in")),
+      // A stale head: refused, and its -1 must not count.
+      store.route(heads[0]!, out(heads[0]!), { status: "SUCCEEDED" }),
+    ]);
+    assert.equal(results.filter((r) => r === false).length, 1);
+    assert.equal(await store.depth("in"), 15);
+    assert.equal(await store.depth("out"), 20);
+    assert.deepEqual(await store.nonEmptyQueues(), new Map([["in", 15], ["out", 20]]));
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("store lists a message's logs in id order, its RECEIVE log first", async () => {
+  const { store } = await tempStore();
+  try {
+    await acceptOne(store, "MSH|logs", "in");
+    const [head] = await store.peek("in");
+    assert.ok(head);
+    const record = await store.getMessage(head.entry.messageId);
+    assert.equal(record?.receiveLogId, head.entry.logId);
+    const deliveries = ["a", "b"].map((d) => ({
+      queue: `out:${d}`,
+      destinationId: d,
+      messageId: head.entry.messageId,
+      originalId: head.entry.messageId,
+      log: {},
+    }));
+    assert.equal(await store.route(head, deliveries, { status: "SUCCEEDED" }), true);
+    const logs = await store.logsOfMessage(head.entry.messageId);
+    assert.deepEqual(logs.map((l) => l.type), ["RECEIVE", "SEND", "SEND"]);
+    assert.equal(logs[0]!.id, head.entry.logId);
+    assert.deepEqual(logs.map((l) => l.id), logs.map((l) => l.id).sort());
+  } finally {
+    store.close();
+  }
+});
+
 Deno.test("store routes a head to several queues in one step and refuses a stale head", async () => {
   const { store } = await tempStore();
   try {
