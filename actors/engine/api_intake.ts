@@ -15,6 +15,7 @@ import type { Config, DestinationConfig } from "../config/mod.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Delivery, Store } from "../store/store.ts";
 import type { ApiAcceptResult, ApiInbox, ApiRequest } from "./api_inbox.ts";
+import { readDestinations, sourceOf } from "./api_checks.ts";
 import { defaultFormat } from "./hl7_routing.ts";
 import { destinationActorId } from "./identities.ts";
 import { selectRoutes } from "./subscriptions.ts";
@@ -44,16 +45,9 @@ export class ApiIntake implements ApiInbox {
   /** Validates, routes and stores one message; see the module doc. */
   async accept(request: ApiRequest): Promise<ApiAcceptResult> {
     const { config, store, log } = this.#o;
-    const source = config.sources.find((s) => s.id === request.sourceId);
-    if (!source) return { ok: false, status: 403, error: `unknown source ${request.sourceId}` };
-    if (source.environment !== request.environment) {
-      return {
-        ok: false,
-        status: 403,
-        error: `the access token is for environment ${request.environment}, ` +
-          `but source ${source.id} belongs to ${source.environment}`,
-      };
-    }
+    const found = sourceOf(config, request);
+    if (!found.ok) return found;
+    const source = found.source;
     const checked = validateDataModel(request.json, {
       maxEmbeddedFileBytes: config.limits.maxEmbeddedFileBytes,
     });
@@ -199,19 +193,6 @@ function storeFailure(log: Logger, request: ApiRequest, error: unknown): ApiAcce
     error: `could not store the message: ${error instanceof Error ? error.message : error}`,
     retryAfterSeconds: 5,
   };
-}
-
-/** `Meta.Destinations` as ids: undefined when absent, a reason when malformed. */
-function readDestinations(value: unknown): string[] | undefined | string {
-  if (value === undefined) return undefined;
-  if (!Array.isArray(value)) return "Meta.Destinations: expected an array of {ID}";
-  const ids: string[] = [];
-  for (const [i, d] of value.entries()) {
-    const id = d && typeof d === "object" ? (d as Record<string, unknown>).ID : undefined;
-    if (typeof id !== "string" || id === "") return `Meta.Destinations[${i}].ID: expected a string`;
-    ids.push(id);
-  }
-  return ids;
 }
 
 function describe(json: unknown): string {
