@@ -5,26 +5,25 @@
  * @module
  */
 
+import { type ExchangeIds, type ExchangeRecord, exchangeWrite } from "./exchanges.ts";
 import { GroupCommitter, type Write } from "./group_commit.ts";
 import { IdGenerator } from "./ids.ts";
 import { keys } from "./keys.ts";
 import { openKv } from "./kv.ts";
 import { INLINE_MAX, readPayload, writePayload } from "./payloads.ts";
+import type { AcceptRequest, AcceptResult, Delivery, QueueHead } from "./requests.ts";
+import { applyLogUpdate, type LogUpdate, optional, RECORD_BYTES } from "./records.ts";
 import type {
   ActorControl,
   Attempt,
   LogRecord,
-  LogStatus,
-  LogType,
   MessageRecord,
-  Origin,
   QueueEntry,
 } from "./types.ts";
 
-/** Attempts kept in full on a log; older ones are only counted. */
-const MAX_ATTEMPTS_KEPT = 50;
-/** Rough per-record overhead for batch sizing. */
-const RECORD_BYTES = 1024;
+export type { ExchangeIds, ExchangePart, ExchangeRecord } from "./exchanges.ts";
+export type { LogUpdate } from "./records.ts";
+export type { AcceptRequest, AcceptResult, Delivery, QueueHead } from "./requests.ts";
 
 /** How to open a {@link Store}. */
 export interface StoreOptions {
@@ -35,63 +34,6 @@ export interface StoreOptions {
   node: string;
   /** `Date.now` unless a test injects a clock. */
   now?: () => number;
-}
-
-/** A message handed to {@link Store.accept}. */
-export interface AcceptRequest {
-  /** The inbound actor's queue. */
-  queue: string;
-  origin: Origin;
-  payload: Uint8Array;
-  contentType: string;
-  controlId?: string;
-  messageType?: string;
-  fileName?: string;
-  sha256?: string;
-  /** Remember this message so a repeat within `windowMs` is answered with `ack` again. */
-  dedupe?: { scope: string; key: string; ack: string; windowMs: number };
-  /** Fields of the RECEIVE log created with the message. */
-  log: Pick<LogRecord, "environment" | "integrationId" | "sourceId" | "type">;
-  /** The id to store the message under (when translations of it were stored first). */
-  messageId?: string;
-  /**
-   * Routed at once (an API request, whose answer names its SEND logs): instead of an entry in
-   * `queue`, the same commit appends one to each delivery's queue with its SEND log, and the
-   * RECEIVE log ends SUCCEEDED (FILTERED when the list is empty).
-   */
-  deliveries?: Delivery[];
-}
-
-/** The outcome of {@link Store.accept}. */
-export type AcceptResult =
-  | {
-    status: "stored";
-    messageId: string;
-    logId: string;
-    seq: string;
-    /** With `deliveries`: the SEND log of each, in the same order. */
-    sendLogIds?: string[];
-  }
-  | { status: "duplicate"; messageId: string; ack: string };
-
-/** A queue entry as read, with what a later atomic check needs. */
-export interface QueueHead {
-  queue: string;
-  entry: QueueEntry;
-  versionstamp: string;
-}
-
-/** One destination's share of a routing step. */
-export interface Delivery {
-  queue: string;
-  destinationId: string;
-  /** The payload to deliver: the original, or a translation stored with {@link Store.putDerived}. */
-  messageId: string;
-  originalId: string;
-  log: Pick<
-    LogRecord,
-    "environment" | "integrationId" | "sourceId" | "dataModel" | "eventType" | "controlId"
-  >;
 }
 
 interface DedupeRecord {
@@ -603,59 +545,15 @@ export class Store {
 
   /**
    * Records a synchronous exchange (a query) once it is over, in one commit: the request with its
-   * REQUEST log and, when an answer came, the answer (derived from the request) with its RESPOND
-   * log. Nothing is queued: the caller already has the answer.
+   * REQUEST log and, when an answer came, the answer with its RESPOND log. Nothing is queued.
    */
   async recordExchange(exchange: ExchangeRecord): Promise<ExchangeIds> {
-    const now = this.#now();
-    const requestId = this.newId();
-    const requestLogId = this.newId();
-    const write: Write = { sets: [], deletes: [], sums: [], bytes: RECORD_BYTES * 4 };
-    const put = async (id: string, part: ExchangePart, derivedFrom?: string) => {
-      const payload = await writePayload(this.kv, id, part.payload, now);
-      const record: MessageRecord = {
-        id,
-        origin: exchange.origin,
-        receivedAt: now,
-        contentType: part.contentType,
-        ...payload,
-        ...optional({ controlId: part.controlId, messageType: part.messageType, derivedFrom }),
-      };
-      write.sets!.push({ key: keys.message(id), value: record });
-      if (payload.chunks > 0) write.deletes!.push(keys.chunkPending(id));
-      write.bytes += payload.inline?.length ?? 0;
-    };
-    const log = (id: string, messageId: string, type: LogType, status: LogStatus): void => {
-      const record: LogRecord = {
-        id,
-        messageId,
-        type,
-        status,
-        createdAt: now,
-        updatedAt: now,
-        attempts: type === "REQUEST" ? [{ n: 1, ...exchange.attempt }] : [],
-        attemptCount: type === "REQUEST" ? 1 : 0,
-        ...optional({ ...exchange.log, reason: exchange.reason }),
-      };
-      write.sets!.push(
-        { key: keys.log(id), value: record },
-        // Both logs are listed under the request, as a translation's are under its original.
-        { key: keys.logByMessage(requestId, id), value: id },
-      );
-    };
-    await put(requestId, exchange.request);
-    if (exchange.sent) await put(this.newId(), exchange.sent, requestId);
-    log(requestLogId, requestId, "REQUEST", exchange.status);
-    if (!exchange.response) {
-      await this.#mustCommit(write);
-      return { requestId, requestLogId };
-    }
-    const responseId = this.newId();
-    const responseLogId = this.newId();
-    await put(responseId, exchange.response, requestId);
-    log(responseLogId, responseId, "RESPOND", exchange.status);
+    const { write, ids } = await exchangeWrite(this.kv, exchange, {
+      now: this.#now(),
+      newId: () => this.newId(),
+    });
     await this.#mustCommit(write);
-    return { requestId, requestLogId, responseId, responseLogId };
+    return ids;
   }
 
   async #mustCommit(write: Write): Promise<void> {
@@ -672,76 +570,4 @@ export class Store {
       }
     }
   }
-}
-
-/** One side of an exchange recorded with {@link Store.recordExchange}. */
-export interface ExchangePart {
-  payload: Uint8Array;
-  contentType: string;
-  controlId?: string;
-  messageType?: string;
-}
-
-/** A synchronous exchange to record: see {@link Store.recordExchange}. */
-export interface ExchangeRecord {
-  origin: Origin;
-  request: ExchangePart;
-  /** What was sent instead of the request, when it was translated (an HL7 v2 query). */
-  sent?: ExchangePart;
-  /** The answer, when one came. */
-  response?: ExchangePart;
-  /** Fields both logs carry. */
-  log: Pick<LogRecord, "environment" | "sourceId" | "destinationId" | "dataModel" | "eventType">;
-  /** SUCCEEDED when the destination answered positively. */
-  status: "SUCCEEDED" | "FAILED";
-  /** Why it failed, or what the destination said. */
-  reason?: string;
-  /** The one attempt, as the REQUEST log shows it. */
-  attempt: Omit<Attempt, "n">;
-}
-
-/** The ids {@link Store.recordExchange} stored under. */
-export interface ExchangeIds {
-  requestId: string;
-  requestLogId: string;
-  responseId?: string;
-  responseLogId?: string;
-}
-
-/** A change to a log. */
-export interface LogUpdate {
-  status?: LogRecord["status"];
-  reason?: string;
-  dataModel?: string;
-  eventType?: string;
-  attempt?: Omit<Attempt, "n">;
-  deadLetter?: { by: string; reason: string; queue?: string; seq?: string };
-}
-
-/** Drops undefined values, so records carry no `undefined` fields into KV. */
-function optional<T extends Record<string, unknown>>(fields: T): Partial<T> {
-  const out: Partial<T> = {};
-  // for-in, not Object.entries: no array of pairs per record on the accept path.
-  for (const k in fields) {
-    const v = fields[k];
-    if (v !== undefined) out[k] = v;
-  }
-  return out;
-}
-
-/** `current` with `update` applied at `now`. */
-function applyLogUpdate(current: LogRecord, update: LogUpdate, now: number): LogRecord {
-  const log: LogRecord = { ...current, updatedAt: now };
-  if (update.status) log.status = update.status;
-  if (update.reason !== undefined) log.reason = update.reason;
-  if (update.dataModel !== undefined) log.dataModel = update.dataModel;
-  if (update.eventType !== undefined) log.eventType = update.eventType;
-  if (update.deadLetter) log.deadLetter = { ...update.deadLetter, at: now };
-  if (update.attempt) {
-    log.attemptCount = current.attemptCount + 1;
-    log.attempts = [...current.attempts, { n: log.attemptCount, ...update.attempt }].slice(
-      -MAX_ATTEMPTS_KEPT,
-    );
-  }
-  return log;
 }

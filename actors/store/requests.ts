@@ -1,0 +1,64 @@
+/**
+ * What the store's writers hand it and get back: a message to accept, its outcome, a queue head
+ * as read, one destination's share of a routing step.
+ * @module
+ */
+
+import type { LogRecord, Origin, QueueEntry } from "./types.ts";
+
+/** A message handed to `Store.accept`. */
+export interface AcceptRequest {
+  /** The inbound actor's queue. */
+  queue: string;
+  origin: Origin;
+  payload: Uint8Array;
+  contentType: string;
+  controlId?: string;
+  messageType?: string;
+  fileName?: string;
+  sha256?: string;
+  /** Remember this message so a repeat within `windowMs` is answered with `ack` again. */
+  dedupe?: { scope: string; key: string; ack: string; windowMs: number };
+  /** Fields of the RECEIVE log created with the message. */
+  log: Pick<LogRecord, "environment" | "integrationId" | "sourceId" | "type">;
+  /** The id to store the message under (when translations of it were stored first). */
+  messageId?: string;
+  /**
+   * Routed at once (an API request, whose answer names its SEND logs): instead of an entry in
+   * `queue`, the same commit appends one to each delivery's queue with its SEND log, and the
+   * RECEIVE log ends SUCCEEDED (FILTERED when the list is empty).
+   */
+  deliveries?: Delivery[];
+}
+
+/** The outcome of `Store.accept`. */
+export type AcceptResult =
+  | {
+    status: "stored";
+    messageId: string;
+    logId: string;
+    seq: string;
+    /** With `deliveries`: the SEND log of each, in the same order. */
+    sendLogIds?: string[];
+  }
+  | { status: "duplicate"; messageId: string; ack: string };
+
+/** A queue entry as read, with what a later atomic check needs. */
+export interface QueueHead {
+  queue: string;
+  entry: QueueEntry;
+  versionstamp: string;
+}
+
+/** One destination's share of a routing step. */
+export interface Delivery {
+  queue: string;
+  destinationId: string;
+  /** The payload to deliver: the original, or a translation stored with `Store.putDerived`. */
+  messageId: string;
+  originalId: string;
+  log: Pick<
+    LogRecord,
+    "environment" | "integrationId" | "sourceId" | "dataModel" | "eventType" | "controlId"
+  >;
+}
