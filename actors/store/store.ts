@@ -13,13 +13,7 @@ import { openKv } from "./kv.ts";
 import { INLINE_MAX, readPayload, writePayload } from "./payloads.ts";
 import type { AcceptRequest, AcceptResult, Delivery, QueueHead } from "./requests.ts";
 import { applyLogUpdate, type LogUpdate, optional, RECORD_BYTES } from "./records.ts";
-import type {
-  ActorControl,
-  Attempt,
-  LogRecord,
-  MessageRecord,
-  QueueEntry,
-} from "./types.ts";
+import type { ActorControl, Attempt, LogRecord, MessageRecord, QueueEntry } from "./types.ts";
 
 export type { ExchangeIds, ExchangePart, ExchangeRecord } from "./exchanges.ts";
 export type { LogUpdate } from "./records.ts";
