@@ -1,8 +1,8 @@
 /**
  * HTTPS ingress benchmark: `POST /endpoint` accepted per second with 64 concurrent keep-alive
  * clients, through the real endpoint app (rate limit, bearer token check, streamed size-limited
- * read, JSON parse) and an `ApiInbox` that stores every message durably with the real Store
- * (group commit to a KV file) before answering 200 with `Meta.Logs`; next to a bare Hono handler
+ * read, JSON parse) and the engine's `ApiIntake` (data-model validation, routing by subscription,
+ * one group commit to a KV file) before answering 200 with `Meta.Logs`; next to a bare Hono handler
  * that reads the body and answers 200, served the same way (`servePublic`, same certificate, TLS 1.3) in the
  * same run. The load comes from a separate process (bench/load/https_post.ts, Deno fetch over
  * HTTP/1.1 with 64 pooled connections), alternating between the servers. A third server runs the
@@ -18,7 +18,8 @@
  */
 
 import { Hono } from "hono";
-import type { ApiAcceptResult, ApiInbox, ApiRequest } from "../actors/engine/api_inbox.ts";
+import { ApiIntake } from "../actors/engine/api_intake.ts";
+import { parseConfig } from "../actors/config/mod.ts";
 import { Secret } from "../actors/config/secret.ts";
 import type { Logger } from "../actors/runtime/log.ts";
 import { Store } from "../actors/store/mod.ts";
@@ -32,6 +33,7 @@ const SECONDS = Number(Deno.args[0] ?? 5);
 const ROUNDS = Number(Deno.args[1] ?? 2);
 const CONC = 64;
 const LOAD = new URL("./load/https_post.ts", import.meta.url);
+const DESTINATION = "af394f14-b34a-464f-8d24-895f370af4c9";
 
 const guard = setTimeout(() => {
   printLine("https_ingress: timed out after 120 s");
@@ -50,23 +52,6 @@ interface LoadResult {
   p50_ms: number | null;
   p99_ms: number | null;
   firstProblem?: string;
-}
-
-/** Stores each message with the real Store and answers with its log, as the engine would. */
-class StoreInbox implements ApiInbox {
-  constructor(readonly store: Store) {}
-  async accept(request: ApiRequest): Promise<ApiAcceptResult> {
-    const stored = await this.store.accept({
-      queue: `api-in:${request.sourceId}`,
-      origin: { kind: "source", id: request.sourceId, peer: request.peerIp },
-      payload: request.bytes,
-      contentType: "application/json",
-      log: { type: "RECEIVE", environment: request.environment, sourceId: request.sourceId },
-    });
-    if (stored.status !== "stored") return { ok: false, status: 500, error: "not stored" };
-    const meta = (request.json as { Meta?: Record<string, unknown> }).Meta ?? {};
-    return { ok: true, body: { Meta: { ...meta, Logs: [{ ID: stored.logId, AttemptID: 1 }] } } };
-  }
 }
 
 /** Only problems are printed (at most a few). */
@@ -95,7 +80,7 @@ function sampleMessage(): string {
       EventDateTime: "2026-01-15T08:30:00.000Z",
       Test: true,
       Source: { ID: "7ce6f387-c33c-417d-8682-81e83628cbd9", Name: "Bench Source" },
-      Destinations: [{ ID: "af394f14-b34a-464f-8d24-895f370af4c9", Name: "Bench Destination" }],
+      Destinations: [{ ID: DESTINATION, Name: "Bench Destination" }],
     },
     Patient: {
       Identifiers: [{ ID: "0000000001", IDType: "MR" }, { ID: "e167267c", IDType: "EHRID" }],
@@ -191,10 +176,30 @@ const { token } = await tokens.issue({
   environment: "development",
   clientId: "bench-client",
 });
+// The engine's own intake: validation, the source's subscription to the destination the message
+// names, and one commit with the message, its RECEIVE log and the destination's SEND log and
+// queue entry. No actor runs, so the queue only grows.
+const parsed = parseConfig({
+  environments: [{ id: "development", type: "development" }],
+  sources: [{
+    id: "bench-source",
+    environment: "development",
+    clientId: "bench-client",
+    auth: { secret: { env: "UNUSED" } },
+  }],
+  destinations: [{
+    id: DESTINATION,
+    environment: "development",
+    https: { url: "http://127.0.0.1:9/never", verificationToken: { env: "UNUSED" } },
+  }],
+  subscriptions: [{ from: { source: "bench-source" }, to: [DESTINATION] }],
+}, { env: () => "unused", readFile: () => new Error("none") });
+if (!parsed.ok) throw new Error(`bench config: ${JSON.stringify(parsed.problems)}`);
+const intake = new ApiIntake({ config: parsed.config, store, log, notify: () => {} });
 const endpoint = servePublic({
   fetch: createEndpointApp({
     tokens,
-    inbox: new StoreInbox(store),
+    inbox: intake,
     // The rate limit runs (its cost is measured) with a ceiling the load cannot reach.
     limits: { maxJsonBytes: 40_000_000, rateLimitPerIp: 1e9, rateLimitWindowSeconds: 300 },
     log,
@@ -242,7 +247,7 @@ try {
     noStoreRuns.push(await load(noStoreUrl, caFile, bodyFile, token));
     bareRuns.push(await load(bareUrl, caFile, bodyFile));
   }
-  stored = await store.depth("api-in:bench-source");
+  stored = await store.depth(`https:${DESTINATION}`);
 } finally {
   await endpoint.shutdown();
   await noStore.shutdown();
