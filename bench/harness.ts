@@ -101,3 +101,48 @@ export function printTable(
 export function printJson(value: Record<string, unknown>): void {
   printLine(JSON.stringify(value));
 }
+
+/** A logger for an engine under benchmark: counts, and prints only problems. */
+export interface BenchLogger {
+  debug(event: string, fields?: Record<string, unknown>): void;
+  info(event: string, fields?: Record<string, unknown>): void;
+  warn(event: string, fields?: Record<string, unknown>): void;
+  error(event: string, fields?: Record<string, unknown>): void;
+  /** `delivery.succeeded` events seen. */
+  succeeded: number;
+  /** Warnings and errors seen (the first few are printed). */
+  problems: number;
+}
+
+/** A {@link BenchLogger}: the first 5 problems are printed with `prefix`. */
+export function benchLogger(prefix = "engine"): BenchLogger {
+  let printed = 0;
+  const problem = (level: string) => (event: string, fields?: Record<string, unknown>) => {
+    logger.problems++;
+    if (printed++ < 5) printLine(`  [${prefix} ${level}] ${event} ${JSON.stringify(fields ?? {})}`);
+  };
+  const logger: BenchLogger = {
+    succeeded: 0,
+    problems: 0,
+    debug(event: string) {
+      if (event === "delivery.succeeded") logger.succeeded++;
+    },
+    info() {},
+    warn: problem("warn"),
+    error: problem("error"),
+  };
+  return logger;
+}
+
+/** Polls `check` every 2 ms until it holds; throws naming `what` after `timeoutMs`. */
+export async function waitUntil(
+  what: string,
+  check: () => boolean,
+  timeoutMs: number,
+): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!check()) {
+    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}

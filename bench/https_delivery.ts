@@ -17,11 +17,10 @@ import { parseConfig } from "../actors/config/mod.ts";
 import { DeliveryActor } from "../actors/delivery/delivery_actor.ts";
 import { HttpsDestinations } from "../actors/https_out/mod.ts";
 import { systemClock } from "../actors/runtime/clock.ts";
-import type { Logger } from "../actors/runtime/log.ts";
 import { Store } from "../actors/store/mod.ts";
 import { FetchSender } from "../transports/https/fetch_sender.ts";
 import { makePki } from "../tests/helpers/tls.ts";
-import { printJson, printLine, printTable } from "./harness.ts";
+import { benchLogger, printJson, printLine, printTable, waitUntil } from "./harness.ts";
 
 const N = Number(Deno.args[0] ?? 3000);
 const HOST = "127.0.0.1";
@@ -58,34 +57,6 @@ function message(i: number): string {
     },
     Visit: { VisitNumber: `V${i}`, Location: { Department: "4WEST", Room: "412", Bed: "B" } },
   });
-}
-
-/** A logger that counts successes and prints only problems (at most a few). */
-function countingLogger(): Logger & { succeeded: number; problems: number } {
-  let printed = 0;
-  const problem = (level: string) => (event: string, fields?: Record<string, unknown>) => {
-    counter.problems++;
-    if (printed++ < 5) printLine(`  [engine ${level}] ${event} ${JSON.stringify(fields ?? {})}`);
-  };
-  const counter = {
-    succeeded: 0,
-    problems: 0,
-    debug(event: string) {
-      if (event === "delivery.succeeded") counter.succeeded++;
-    },
-    info() {},
-    warn: problem("warn"),
-    error: problem("error"),
-  };
-  return counter;
-}
-
-async function waitUntil(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!check()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
 }
 
 /** The bare loop: fetch, one request at a time, same client setup, no persistence. */
@@ -151,7 +122,7 @@ async function engineRate(
         ),
       );
     }
-    const log = countingLogger();
+    const log = benchLogger();
     const destinations = new HttpsDestinations({
       config: parsed.config,
       kv: store.kv,

@@ -21,13 +21,12 @@ import { Hono } from "hono";
 import { ApiIntake } from "../actors/engine/api_intake.ts";
 import { parseConfig } from "../actors/config/mod.ts";
 import { Secret } from "../actors/config/secret.ts";
-import type { Logger } from "../actors/runtime/log.ts";
 import { Store } from "../actors/store/mod.ts";
 import { AccessTokens } from "../transports/http/access_token.ts";
 import { createEndpointApp } from "../transports/http/endpoint.ts";
 import { servePublic } from "../transports/http/serve.ts";
 import { makePki } from "../tests/helpers/tls.ts";
-import { median, printJson, printLine, printTable } from "./harness.ts";
+import { benchLogger, median, printJson, printLine, printTable } from "./harness.ts";
 
 const SECONDS = Number(Deno.args[0] ?? 5);
 const ROUNDS = Number(Deno.args[1] ?? 2);
@@ -52,23 +51,6 @@ interface LoadResult {
   p50_ms: number | null;
   p99_ms: number | null;
   firstProblem?: string;
-}
-
-/** Only problems are printed (at most a few). */
-function quietLogger(): Logger & { problems: number } {
-  let printed = 0;
-  const problem = (level: string) => (event: string, fields?: Record<string, unknown>) => {
-    logger.problems++;
-    if (printed++ < 5) printLine(`  [${level}] ${event} ${JSON.stringify(fields ?? {})}`);
-  };
-  const logger = {
-    problems: 0,
-    debug() {},
-    info() {},
-    warn: problem("warn"),
-    error: problem("error"),
-  };
-  return logger;
 }
 
 /** A data-model message of a realistic size (~1.5 KB). */
@@ -167,7 +149,7 @@ const tls = {
   requireClientCert: false,
 };
 const http = { port: 0, hostname: "127.0.0.1", development: false, tls };
-const log = quietLogger();
+const log = benchLogger("server");
 
 const store = await Store.open({ path: `${dir}/engine.kv`, node: "bench" });
 const tokens = await AccessTokens.open({ kv: store.kv, lifetimeSeconds: 600 });

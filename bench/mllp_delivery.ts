@@ -24,10 +24,9 @@ import { Hl7Message } from "@medplum/core";
 import { Hl7Client, Hl7Server } from "@medplum/hl7";
 import { type Config, parseConfig } from "../actors/config/mod.ts";
 import { Engine } from "../actors/engine/engine.ts";
-import type { Logger } from "../actors/runtime/log.ts";
 import { keys, type LogRecord, Store } from "../actors/store/mod.ts";
 import { socketMllpConnector } from "../transports/mllp/client.ts";
-import { printJson, printLine, printTable } from "./harness.ts";
+import { benchLogger, printJson, printLine, printTable, waitUntil } from "./harness.ts";
 
 interface Corpus {
   corpus(n: number, seed: number): string[];
@@ -68,26 +67,6 @@ const gen = await import(
 // Helpers
 // ---------------------------------------------------------------------------------------------
 
-/** A logger that counts what the bench needs and prints only problems (at most a few). */
-function countingLogger(): Logger & { succeeded: number; problems: number } {
-  let printed = 0;
-  const problem = (level: string) => (event: string, fields?: Record<string, unknown>) => {
-    counter.problems++;
-    if (printed++ < 5) printLine(`  [engine ${level}] ${event} ${JSON.stringify(fields ?? {})}`);
-  };
-  const counter = {
-    succeeded: 0,
-    problems: 0,
-    debug(event: string) {
-      if (event === "delivery.succeeded") counter.succeeded++;
-    },
-    info() {},
-    warn: problem("warn"),
-    error: problem("error"),
-  };
-  return counter;
-}
-
 function engineConfig(kvPath: string, ports: readonly number[]): Config {
   const result = parseConfig({
     node: { id: "bench" },
@@ -108,14 +87,6 @@ function withControlId(text: string, id: string): string {
   const f = text.split("|");
   f[9] = id;
   return f.join("|");
-}
-
-async function waitUntil(what: string, check: () => boolean, timeoutMs: number): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!check()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 2));
-  }
 }
 
 /** Queues `texts` on `queue` through the store's durable accept, `parallel` at a time. */
@@ -213,7 +184,7 @@ async function single(): Promise<SingleResult> {
       store,
       texts.map((text) => ({ queue, text, controlId: text.split("|")[9]! })),
     );
-    const log = countingLogger();
+    const log = benchLogger();
     received = 0;
     const t0 = performance.now();
     const engine = await Engine.start({ config, log, mllpConnector: socketMllpConnector, store });
@@ -342,7 +313,7 @@ async function idleMemory(count: number): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "bench-delivery-idle-" });
   const engine = await Engine.start({
     config: engineConfig(`${dir}/engine.kv`, ports),
-    log: countingLogger(),
+    log: benchLogger(),
     mllpConnector: socketMllpConnector,
   });
   try {
@@ -442,7 +413,7 @@ async function many(): Promise<ManyResult> {
     printLine(
       `  queued ${backlog.length} messages on ${ids.length} actors in ${Math.round(fillMs)} ms`,
     );
-    const log = countingLogger();
+    const log = benchLogger();
     const t0 = performance.now();
     const engine = await Engine.start({ config, log, mllpConnector: socketMllpConnector, store });
     let drainMs = 0;

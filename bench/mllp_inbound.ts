@@ -25,11 +25,10 @@ import { Hl7Server } from "@medplum/hl7";
 import { parseConfig } from "../actors/config/mod.ts";
 import { Engine } from "../actors/engine/engine.ts";
 import { inboundActorId } from "../actors/engine/identities.ts";
-import type { Logger } from "../actors/runtime/log.ts";
 import { Store } from "../actors/store/mod.ts";
 import { socketMllpConnector } from "../transports/mllp/client.ts";
 import { serveMllp } from "../transports/mllp/server.ts";
-import { printJson, printLine, printTable } from "./harness.ts";
+import { benchLogger, printJson, printLine, printTable } from "./harness.ts";
 
 const HOST = "127.0.0.1";
 const SECONDS = Number(Deno.args[0] ?? 5);
@@ -81,23 +80,6 @@ function freePort(): number {
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
   return port;
-}
-
-/** Only problems are printed (at most a few). */
-function quietLogger(): Logger & { problems: number } {
-  let printed = 0;
-  const problem = (level: string) => (event: string, fields?: Record<string, unknown>) => {
-    logger.problems++;
-    if (printed++ < 5) printLine(`  [engine ${level}] ${event} ${JSON.stringify(fields ?? {})}`);
-  };
-  const logger = {
-    problems: 0,
-    debug() {},
-    info() {},
-    warn: problem("warn"),
-    error: problem("error"),
-  };
-  return logger;
 }
 
 /** Resident set size and its peak since the last reset, in bytes (Linux). */
@@ -227,7 +209,7 @@ await store.setControl(inboundActorId(intakePort, HOST), {
   reason: "measure the communication step alone",
   at: Date.now(),
 });
-const log = quietLogger();
+const log = benchLogger();
 const engine = await Engine.start({ config, log, mllpConnector: socketMllpConnector, store });
 const listeners = await Promise.all(
   [intakePort, drainPort].map((port) =>
