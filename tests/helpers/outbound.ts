@@ -12,6 +12,7 @@ import { Store } from "../../actors/store/store.ts";
 import type { LogRecord } from "../../actors/store/types.ts";
 import { socketMllpConnector } from "../../transports/mllp/client.ts";
 import { adt, waitFor } from "./net.ts";
+import { acceptAndRoute } from "./queue.ts";
 
 const encoder = new TextEncoder();
 
@@ -95,32 +96,21 @@ export async function startOutbound(options: OutboundOptions): Promise<Outbound>
     log,
     async enqueue(...controlIds) {
       for (const controlId of controlIds) {
-        const accepted = await store.accept({
-          queue: "in:test",
-          origin: { kind: "integration", id: "feed", peer: "127.0.0.1" },
-          payload: encoder.encode(adt(controlId)),
-          contentType: "application/hl7-v2",
+        ids.set(
           controlId,
-          messageType: "ADT^A01",
-          log: { type: "RECEIVE", integrationId: "feed", environment: "dev" },
-        });
-        if (accepted.status !== "stored") throw new Error(`not stored: ${controlId}`);
-        const [head] = await store.peek("in:test");
-        if (!head || head.entry.messageId !== accepted.messageId) {
-          throw new Error("the inbound test queue is out of step");
-        }
-        const routed = await store.route(head, [{
-          queue: actorId,
-          destinationId: "ehr",
-          messageId: accepted.messageId,
-          originalId: accepted.messageId,
-          log: { environment: "dev", integrationId: "feed", controlId },
-        }], { status: "SUCCEEDED" });
-        if (!routed) throw new Error(`not routed: ${controlId}`);
-        const logs = await store.logsOfMessage(accepted.messageId);
-        const send = logs.find((l) => l.type === "SEND");
-        if (!send) throw new Error(`no SEND log for ${controlId}`);
-        ids.set(controlId, { messageId: accepted.messageId, logId: send.id });
+          await acceptAndRoute(store, {
+            origin: { kind: "integration", id: "feed", peer: "127.0.0.1" },
+            payload: encoder.encode(adt(controlId)),
+            contentType: "application/hl7-v2",
+            controlId,
+            messageType: "ADT^A01",
+            log: { type: "RECEIVE", integrationId: "feed", environment: "dev" },
+          }, {
+            queue: actorId,
+            destinationId: "ehr",
+            log: { environment: "dev", integrationId: "feed", controlId },
+          }, controlId),
+        );
         actor.notify();
       }
     },

@@ -44,6 +44,20 @@ export class AssertionSigner {
     this.#o = options;
   }
 
+  /** The signer of a destination's `https.auth` (its key, algorithm and `kid`). */
+  static forDestination(
+    auth: { privateKey: Secret; algorithm: AssertionAlgorithm; keyId: string },
+    deps: { clock: Clock; destinationId: string },
+  ): AssertionSigner {
+    return new AssertionSigner({
+      privateKey: auth.privateKey,
+      algorithm: auth.algorithm,
+      keyId: auth.keyId,
+      clock: deps.clock,
+      label: `destination "${deps.destinationId}": https.auth.privateKey`,
+    });
+  }
+
   /** A compact JWS of `claims` plus `iat`, `exp` and a new `jti`. */
   async sign(claims: AssertionClaims): Promise<string> {
     const { algorithm, keyId, clock } = this.#o;

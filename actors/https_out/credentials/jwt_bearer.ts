@@ -13,13 +13,7 @@ export const JWT_BEARER_GRANT = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 /** A strategy for an `auth` of type `jwt-bearer`. */
 export function jwtBearer(auth: AuthOf<"jwt-bearer">, deps: StrategyDeps): CredentialStrategy {
-  const signer = new AssertionSigner({
-    privateKey: auth.privateKey,
-    algorithm: auth.algorithm,
-    keyId: auth.keyId,
-    clock: deps.clock,
-    label: `destination "${deps.destinationId}": https.auth.privateKey`,
-  });
+  const signer = AssertionSigner.forDestination(auth, deps);
   return tokenGrantStrategy({
     type: "jwt-bearer",
     tokenUrl: auth.tokenUrl,

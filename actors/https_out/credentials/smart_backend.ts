@@ -17,13 +17,7 @@ export function smartBackend(
   auth: AuthOf<"smart-backend">,
   deps: StrategyDeps,
 ): CredentialStrategy {
-  const signer = new AssertionSigner({
-    privateKey: auth.privateKey,
-    algorithm: auth.algorithm,
-    keyId: auth.keyId,
-    clock: deps.clock,
-    label: `destination "${deps.destinationId}": https.auth.privateKey`,
-  });
+  const signer = AssertionSigner.forDestination(auth, deps);
   return tokenGrantStrategy({
     type: "smart-backend",
     tokenUrl: auth.tokenUrl,

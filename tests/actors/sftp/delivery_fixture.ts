@@ -15,6 +15,7 @@ import { SftpDeliverer } from "../../../actors/sftp/sftp_deliverer.ts";
 import { Store } from "../../../actors/store/mod.ts";
 import type { LogRecord, MessageRecord } from "../../../actors/store/types.ts";
 import { sshSftpConnector } from "../../../transports/sftp/client.ts";
+import { acceptAndRoute } from "../../helpers/queue.ts";
 import { testKey } from "../../helpers/sshd.ts";
 
 /** Where to deliver. */
@@ -114,29 +115,19 @@ export async function startDelivery(options: DeliveryOptions): Promise<Delivery>
     async enqueue(...payloads) {
       const records: MessageRecord[] = [];
       for (const p of payloads) {
-        const accepted = await store.accept({
-          queue: "in:test",
+        const { messageId, logId } = await acceptAndRoute(store, {
           origin: { kind: "integration", id: "feed" },
           payload: p.bytes,
           contentType: p.contentType ?? "application/hl7-v2",
           ...(p.fileName ? { fileName: p.fileName } : {}),
           log: { type: "RECEIVE", integrationId: "feed", environment: "dev" },
-        });
-        if (accepted.status !== "stored") throw new Error("not stored");
-        const [head] = await store.peek("in:test");
-        if (!head) throw new Error("the inbound test queue is empty");
-        const routed = await store.route(head, [{
+        }, {
           queue: actorId,
           destinationId: "partner",
-          messageId: accepted.messageId,
-          originalId: accepted.messageId,
           log: { environment: "dev", integrationId: "feed" },
-        }], { status: "SUCCEEDED" });
-        if (!routed) throw new Error("not routed");
-        const send = (await store.logsOfMessage(accepted.messageId)).find((l) => l.type === "SEND");
-        if (!send) throw new Error("no SEND log");
-        logs.set(accepted.messageId, send.id);
-        records.push((await store.getMessage(accepted.messageId))!);
+        }, p.fileName ?? "a payload");
+        logs.set(messageId, logId);
+        records.push((await store.getMessage(messageId))!);
         actor.notify();
       }
       return records;
