@@ -15,6 +15,9 @@ import type { AcceptRequest, AcceptResult, Delivery, QueueHead } from "./request
 import { applyLogUpdate, type LogUpdate, optional, RECORD_BYTES } from "./records.ts";
 import type { ActorControl, Attempt, LogRecord, MessageRecord, QueueEntry } from "./types.ts";
 
+/** Times a log update is read again after another writer changed the log first. */
+const MAX_LOG_RETRIES = 10;
+
 export type { ExchangeIds, ExchangePart, ExchangeRecord } from "./exchanges.ts";
 export type { LogUpdate } from "./records.ts";
 export type { AcceptRequest, AcceptResult, Delivery, QueueHead } from "./requests.ts";
@@ -267,9 +270,9 @@ export class Store {
     this.#appendDeliveries(write, deliveries, now);
     // With the log known, nothing is awaited before the commit is queued: routes issued one after
     // the other commit in that order, so the queue entries they append keep their order.
-    const log = options.log
-      ? applyLogUpdate(options.log, receive, now)
-      : await this.#updatedLog(head.entry.logId, receive, now);
+    // A RECEIVE log has no other writer while its message is queued: no check on it is needed.
+    const current = options.log ?? (await this.getLog(head.entry.logId));
+    const log = current ? applyLogUpdate(current, receive, now) : null;
     if (log) write.sets!.push({ key: keys.log(log.id), value: log });
     const outcome = await this.#committer.commit(write);
     return outcome.ok;
@@ -311,19 +314,29 @@ export class Store {
     extra?: { key: Deno.KvKey; value: unknown },
     known?: LogRecord,
   ): Promise<boolean> {
-    const now = this.#now();
     const entryKey = keys.queueEntry(head.queue, head.entry.seq);
-    const log = known
-      ? applyLogUpdate(known, update, now)
-      : await this.#updatedLog(head.entry.logId, update, now);
-    const outcome = await this.#committer.commit({
-      checks: [{ key: entryKey, versionstamp: head.versionstamp }],
-      sets: [...(log ? [{ key: keys.log(log.id), value: log }] : []), ...(extra ? [extra] : [])],
-      deletes: [entryKey],
-      sums: [{ key: keys.queueDepth(head.queue), n: -1n }],
-      bytes: RECORD_BYTES * 3,
-    });
-    return outcome.ok;
+    for (let attempt = 1;; attempt++) {
+      // A log read here is checked too: another writer (a recorded attempt) may change it
+      // meanwhile, and writing the stale copy back would lose that change.
+      const read = known ? undefined : await this.kv.get<LogRecord>(keys.log(head.entry.logId));
+      const base = known ?? read?.value ?? null;
+      const log = base ? applyLogUpdate(base, update, this.#now()) : null;
+      const outcome = await this.#committer.commit({
+        checks: [
+          { key: entryKey, versionstamp: head.versionstamp },
+          ...(read ? [{ key: read.key, versionstamp: read.versionstamp }] : []),
+        ],
+        sets: [...(log ? [{ key: keys.log(log.id), value: log }] : []), ...(extra ? [extra] : [])],
+        deletes: [entryKey],
+        sums: [{ key: keys.queueDepth(head.queue), n: -1n }],
+        bytes: RECORD_BYTES * 3,
+      });
+      if (outcome.ok) return true;
+      if (!read || attempt === MAX_LOG_RETRIES) return false;
+      // Refused: the head is gone (someone else finished it), or only its log changed.
+      const entry = await this.kv.get(entryKey);
+      if (entry.versionstamp !== head.versionstamp) return false;
+    }
   }
 
   /**
@@ -433,30 +446,31 @@ export class Store {
 
   /** Records a failed attempt on a log; the head stays in its queue. */
   async recordAttempt(logId: string, attempt: Omit<Attempt, "n">): Promise<void> {
-    const log = await this.#updatedLog(logId, { attempt }, this.#now());
-    if (log) {
-      await this.#mustCommit({
-        sets: [{ key: keys.log(logId), value: log }],
-        bytes: RECORD_BYTES * 2,
-      });
-    }
+    await this.#changeLog(logId, { attempt });
   }
 
   /** Changes a log's status (e.g. a RECEIVE log that failed to parse). */
-  async updateLog(logId: string, update: LogUpdate): Promise<LogRecord | null> {
-    const log = await this.#updatedLog(logId, update, this.#now());
-    if (log) {
-      await this.#mustCommit({
-        sets: [{ key: keys.log(logId), value: log }],
-        bytes: RECORD_BYTES * 2,
-      });
-    }
-    return log;
+  updateLog(logId: string, update: LogUpdate): Promise<LogRecord | null> {
+    return this.#changeLog(logId, update);
   }
 
-  async #updatedLog(logId: string, update: LogUpdate, now: number): Promise<LogRecord | null> {
-    const current = (await this.kv.get<LogRecord>(keys.log(logId))).value;
-    return current ? applyLogUpdate(current, update, now) : null;
+  /**
+   * Reads, changes and writes back one log, checked against its versionstamp and read again when
+   * another writer changed it in between (a skip and a recorded attempt may meet).
+   */
+  async #changeLog(logId: string, update: LogUpdate): Promise<LogRecord | null> {
+    for (let attempt = 1;; attempt++) {
+      const current = await this.kv.get<LogRecord>(keys.log(logId));
+      if (!current.value) return null;
+      const log = applyLogUpdate(current.value, update, this.#now());
+      const outcome = await this.#committer.commit({
+        checks: [{ key: current.key, versionstamp: current.versionstamp }],
+        sets: [{ key: current.key, value: log }],
+        bytes: RECORD_BYTES * 2,
+      });
+      if (outcome.ok) return log;
+      if (attempt === MAX_LOG_RETRIES) throw new Error(`log ${logId} kept changing; not updated`);
+    }
   }
 
   /** A log by id. */

@@ -249,6 +249,30 @@ Deno.test("store dead-letters a head with who and why", async () => {
   }
 });
 
+Deno.test("store keeps both an attempt and a dead-letter written to one log at the same moment", async () => {
+  const { store } = await tempStore();
+  try {
+    for (let i = 0; i < 10; i++) {
+      await acceptOne(store, `MSH|race${i}`, "q-race");
+      const [head] = await store.peek("q-race");
+      assert.ok(head);
+      // The actor records a failed attempt while an operator skips the head.
+      await Promise.all([
+        store.recordAttempt(head.entry.logId, { at: 1, outcome: "FAILED", reason: "AE" }),
+        store.deadLetter(head, "admin:bob", "skip"),
+        store.updateLog(head.entry.logId, { dataModel: "PatientAdmin" }),
+      ]);
+      const log = await store.getLog(head.entry.logId);
+      assert.equal(log?.status, "FAILED", `round ${i}`);
+      assert.equal(log?.deadLetter?.by, "admin:bob", `round ${i}`);
+      assert.equal(log?.attemptCount, 1, `round ${i}`);
+      assert.equal(log?.dataModel, "PatientAdmin", `round ${i}`);
+    }
+  } finally {
+    store.close();
+  }
+});
+
 Deno.test("store lists logs newest first with filters and a cursor", async () => {
   let now = Date.UTC(2026, 0, 1);
   const { store } = await tempStore(() => now);
