@@ -328,9 +328,10 @@ async function main(args: string[]): Promise<void> {
     case "help":
     case "--help":
     case "-h":
-    case undefined:
       out(USAGE);
       return;
+    case undefined:
+      fail(`name a command\n${USAGE}`);
     default:
       fail(`unknown command ${JSON.stringify(command)}\n${USAGE}`);
   }

@@ -6,9 +6,13 @@
 
 import type { Config } from "./schema.ts";
 import type { ConfigProblem } from "./load.ts";
+import { type Broken, isBroken, NOTHING_BROKEN } from "./salvage.ts";
 
-/** Every cross-section problem of an otherwise well-formed config. */
-export function crossCheck(config: Config): ConfigProblem[] {
+/**
+ * Every cross-section problem of a well-formed config, or of the well-formed parts of one
+ * (`broken` names what was left out: references to it are not reported as unknown).
+ */
+export function crossCheck(config: Config, broken: Broken = NOTHING_BROKEN): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
   const add = (path: string, message: string) => problems.push({ path, message });
 
@@ -23,10 +27,10 @@ export function crossCheck(config: Config): ConfigProblem[] {
   const envType = new Map(config.environments.map((e) => [e.id, e.type]));
   const checkEnv = (section: string, items: readonly { environment: string }[]) =>
     items.forEach((item, i) => {
-      if (!envs.has(item.environment)) {
+      if (!envs.has(item.environment) && !isBroken(broken, "environments", item.environment)) {
         add(
           `$.${section}[${i}].environment`,
-          `unknown environment "${item.environment}" (known: ${[...envs].join(", ")})`,
+          `unknown environment "${item.environment}" (known: ${[...envs.keys()].join(", ")})`,
         );
       }
     });
@@ -74,15 +78,27 @@ export function crossCheck(config: Config): ConfigProblem[] {
     let fromEnv: string | undefined;
     if (s.from.integration !== undefined) {
       fromEnv = integrations.get(s.from.integration)?.environment;
-      if (!fromEnv) add(`${here}.from.integration`, `unknown integration "${s.from.integration}"`);
+      if (!integrations.has(s.from.integration)) {
+        if (!isBroken(broken, "integrations", s.from.integration)) {
+          add(`${here}.from.integration`, `unknown integration "${s.from.integration}"`);
+        }
+      }
     } else if (s.from.source !== undefined) {
       fromEnv = sources.get(s.from.source)?.environment;
-      if (!fromEnv) add(`${here}.from.source`, `unknown source "${s.from.source}"`);
+      if (!sources.has(s.from.source) && !isBroken(broken, "sources", s.from.source)) {
+        add(`${here}.from.source`, `unknown source "${s.from.source}"`);
+      }
     }
     s.to.forEach((to, j) => {
       const dest = destinations.get(to);
-      if (!dest) add(`${here}.to[${j}]`, `unknown destination "${to}"`);
-      else if (fromEnv && dest.environment !== fromEnv) {
+      if (!dest) {
+        if (!isBroken(broken, "destinations", to)) {
+          add(`${here}.to[${j}]`, `unknown destination "${to}"`);
+        }
+      } else if (
+        // A sender or destination in an unknown environment is reported once, above.
+        fromEnv && envs.has(fromEnv) && envs.has(dest.environment) && dest.environment !== fromEnv
+      ) {
         add(
           `${here}.to[${j}]`,
           `routes across environments: the sender is in "${fromEnv}", destination "${to}" in "${dest.environment}"`,
@@ -99,17 +115,20 @@ export function crossCheck(config: Config): ConfigProblem[] {
     ];
     for (const [key, list, known] of refs) {
       list.forEach((ref, j) => {
-        if (!known.has(ref)) {
+        if (!known.has(ref) && !isBroken(broken, key, ref)) {
           add(`$.connections[${i}].${key}[${j}]`, `unknown ${key.slice(0, -1)} "${ref}"`);
         }
       });
     }
   });
 
-  checkPorts(config, add);
+  checkPorts(config, broken, add);
   checkMllpClaims(config, add);
-  checkHostedFolder(config, integrations, add);
-  checkOutboxes(config, add);
+  // Without a readable sftpServer section, who feeds an integration or takes an outbox is unknown.
+  if (!broken.sections.has("sftpServer")) {
+    checkHostedFolder(config, integrations, broken, add);
+    checkOutboxes(config, add);
+  }
   return problems;
 }
 
@@ -132,14 +151,20 @@ function uniqueIds<T extends { id: string }>(
   return seen;
 }
 
-function checkPorts(config: Config, add: (path: string, message: string) => void): void {
+function checkPorts(
+  config: Config,
+  broken: Broken,
+  add: (path: string, message: string) => void,
+): void {
   const owners = new Map<number, string>();
   const claim = (port: number, path: string) => {
     const owner = owners.get(port);
     if (owner !== undefined) add(path, `port ${port} is already used by ${owner}`);
     else owners.set(port, path);
   };
-  if (config.http.port !== 0) claim(config.http.port, "$.http.port");
+  if (!broken.sections.has("http") && config.http.port !== 0) {
+    claim(config.http.port, "$.http.port");
+  }
   if (config.sftpServer) claim(config.sftpServer.port, "$.sftpServer.port");
   config.listeners.forEach((l, i) => claim(l.port, `$.listeners[${i}].port`));
   config.integrations.forEach((integration, i) => {
@@ -175,12 +200,14 @@ function checkMllpClaims(config: Config, add: (path: string, message: string) =>
 function checkHostedFolder(
   config: Config,
   integrations: Map<string, Config["integrations"][number]>,
+  broken: Broken,
   add: (path: string, message: string) => void,
 ): void {
   const fed = new Set<string>();
   config.sftpServer?.users.forEach((user, i) => {
     const target = integrations.get(user.integration);
     if (!target) {
+      if (isBroken(broken, "integrations", user.integration)) return;
       add(`$.sftpServer.users[${i}].integration`, `unknown integration "${user.integration}"`);
     } else if (target.mllp || target.sftp) {
       add(

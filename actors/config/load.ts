@@ -6,6 +6,7 @@
 
 import { type Config, configSchema, type ConfigSources } from "./schema.ts";
 import { crossCheck } from "./cross_check.ts";
+import { originalPath, salvage } from "./salvage.ts";
 
 /** One thing wrong with a config: where (`$.integrations[0].mllp.port`) and why. */
 export interface ConfigProblem {
@@ -29,14 +30,22 @@ export function jsonPath(path: readonly PropertyKey[]): string {
   return out;
 }
 
-/** Validates an already-parsed JSON value. */
+/**
+ * Validates an already-parsed JSON value. When the schema fails, the well-formed parts are still
+ * cross-checked, so every problem is listed at once.
+ */
 export function parseConfig(value: unknown, sources: ConfigSources): ConfigResult {
-  const result = configSchema(sources).safeParse(value);
+  const schema = configSchema(sources);
+  const result = schema.safeParse(value);
   if (!result.success) {
     const problems = result.error.issues.map((issue) => ({
       path: jsonPath(issue.path),
       message: issue.message,
     }));
+    const { config, broken, indexes } = salvage(schema, value);
+    for (const problem of crossCheck(config, broken)) {
+      problems.push({ ...problem, path: originalPath(problem.path, indexes) });
+    }
     return { ok: false, problems: dedupe(problems) };
   }
   const problems = crossCheck(result.data);

@@ -85,6 +85,12 @@ Deno.test("unknown command and bad arguments print usage and exit 2", async () =
   const s = await run(["send", "nohostport", "x.hl7"]);
   assert.equal(s.code, 2);
   assert.match(s.stderr, /expected HOST:PORT/);
+  const none = await run([]);
+  assert.equal(none.code, 2);
+  assert.match(none.stderr, /name a command\nusage:/);
+  const help = await run(["--help"]);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^usage:/);
 });
 
 Deno.test("send splits a batch file, prints each ACK from listen, and exits non-zero on AE", async () => {
@@ -142,7 +148,38 @@ Deno.test("send exits non-zero when nobody answers within the timeout", async ()
 });
 
 Deno.test("send reports a refused connection clearly", async () => {
-  const r = await run(["send", `127.0.0.1:${freePort()}`, "config/samples/adt_a01.hl7"]);
+  const port = freePort();
+  const r = await run(["send", `127.0.0.1:${port}`, "config/samples/adt_a01.hl7"]);
   assert.equal(r.code, 1);
-  assert.match(r.stderr, /send: .*(refused|Connection)/i);
+  assert.match(
+    r.stderr,
+    new RegExp(`send: cannot connect to 127\\.0\\.0\\.1:${port}: .*refused`, "i"),
+  );
+});
+
+Deno.test("send names a missing or empty file and sends nothing before connecting", async () => {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let connections = 0;
+  const accepting = (async () => {
+    for await (const conn of listener) {
+      connections++;
+      conn.close();
+    }
+  })();
+  const empty = await Deno.makeTempFile({ suffix: ".hl7" });
+  try {
+    const target = `127.0.0.1:${listener.addr.port}`;
+    const missing = await run(["send", target, "config/samples/adt_a01.hl7", "no/such.hl7"]);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /send: cannot read no\/such\.hl7: no such file/);
+    await Deno.writeTextFile(empty, "not hl7 at all\n");
+    const blank = await run(["send", target, empty]);
+    assert.equal(blank.code, 1);
+    assert.match(blank.stderr, /no HL7 message \(no MSH segment\) found/);
+    assert.equal(connections, 0);
+  } finally {
+    listener.close();
+    await accepting.catch(() => {});
+    await Deno.remove(empty);
+  }
 });

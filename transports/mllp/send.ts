@@ -31,35 +31,69 @@ export interface SendOptions {
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** Sends every message of every file in order; stops at the first timeout or closed connection. */
+/** One message read from a file, ready to send. */
+interface Outgoing {
+  file: string;
+  index: number;
+  message: string;
+  controlId: string | undefined;
+}
+
+/**
+ * Sends every message of every file in order; stops at the first timeout or closed connection.
+ * Every file is read and split before connecting, so a missing or empty file sends nothing.
+ */
 export async function sendFiles(options: SendOptions): Promise<SendResult[]> {
+  const outgoing = await readMessages(options.files);
   const results: SendResult[] = [];
-  const conn = await connectMllp({ host: options.host, port: options.port }, {
-    timeoutMs: 10_000,
-    signal: new AbortController().signal,
-  });
+  let conn: Awaited<ReturnType<typeof connectMllp>>;
   try {
-    for (const file of options.files) {
-      const text = decodeHl7(await Deno.readFile(file)).text;
-      const batch = splitBatch(text);
-      if (batch.messages.length === 0) {
-        throw new Error(`${file}: no HL7 message (no MSH segment) found`);
-      }
-      for (const [index, message] of batch.messages.entries()) {
-        const parsed = tryParseHl7(message);
-        const controlId = parsed.ok ? parsed.message.controlId : undefined;
-        await conn.send(encoder.encode(message));
-        const result = await awaitAck(conn, controlId, options.timeoutMs ?? 30_000);
-        const full = { file, index: index + 1, controlId, ...result };
-        results.push(full);
-        options.onResult?.(full);
-        if (result.code === "TIMEOUT" || result.code === "CLOSED") return results;
-      }
+    conn = await connectMllp({ host: options.host, port: options.port }, {
+      timeoutMs: 10_000,
+      signal: new AbortController().signal,
+    });
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new Error(`cannot connect to ${options.host}:${options.port}: ${reason}`);
+  }
+  try {
+    for (const { file, index, message, controlId } of outgoing) {
+      await conn.send(encoder.encode(message));
+      const result = await awaitAck(conn, controlId, options.timeoutMs ?? 30_000);
+      const full = { file, index, controlId, ...result };
+      results.push(full);
+      options.onResult?.(full);
+      if (result.code === "TIMEOUT" || result.code === "CLOSED") return results;
     }
   } finally {
     conn.close();
   }
   return results;
+}
+
+async function readMessages(files: readonly string[]): Promise<Outgoing[]> {
+  const outgoing: Outgoing[] = [];
+  for (const file of files) {
+    let bytes: Uint8Array;
+    try {
+      bytes = await Deno.readFile(file);
+    } catch (error) {
+      const reason = error instanceof Deno.errors.NotFound
+        ? "no such file"
+        : (error instanceof Error ? error.message : String(error));
+      throw new Error(`cannot read ${file}: ${reason}`);
+    }
+    const batch = splitBatch(decodeHl7(bytes).text);
+    if (batch.messages.length === 0) {
+      throw new Error(`${file}: no HL7 message (no MSH segment) found`);
+    }
+    for (const [index, message] of batch.messages.entries()) {
+      const parsed = tryParseHl7(message);
+      const controlId = parsed.ok ? parsed.message.controlId : undefined;
+      outgoing.push({ file, index: index + 1, message, controlId });
+    }
+  }
+  return outgoing;
 }
 
 async function awaitAck(

@@ -1,7 +1,8 @@
 /**
  * Cross-section checks: destinations of kind `sftpOutbox` deliver into the outbox of a user of the
  * hosted `sftpServer`, so that section must exist and name the user; and outside development,
- * token endpoints and JWKS URLs must be https.
+ * token endpoints and JWKS URLs must be https. And a config that also fails its schema still has
+ * its well-formed parts cross-checked.
  */
 
 import assert from "node:assert/strict";
@@ -9,6 +10,12 @@ import { type ConfigSources, parseConfig } from "../../../actors/config/mod.ts";
 
 /** Every variable set, every file readable: only the config's own shape is under test. */
 const lenient: ConfigSources = { env: (name) => `value-of-${name}`, readFile: (p) => `pem:${p}` };
+
+function problemsOf(value: unknown) {
+  const result = parseConfig(value, lenient);
+  assert.equal(result.ok, false, "expected the config to be rejected");
+  return result.ok ? [] : result.problems;
+}
 
 const sftpServer = {
   port: 2222,
@@ -135,4 +142,41 @@ Deno.test("config accepts plain-http token and JWKS URLs in development, https a
     );
     assert.ok(result.ok, JSON.stringify(!result.ok && result.problems));
   }
+});
+
+Deno.test("config lists cross-section problems together with schema problems, at original indexes", () => {
+  const problems = problemsOf({
+    http: { port: 8080 }, // plain HTTP outside development: a schema problem of the section
+    integrations: [
+      { id: "broken", environment: "dev", mllp: { port: 99999 } },
+      { id: "feed", environment: "nowhere", mllp: { port: 8080, allowedIps: ["10.0.0.1"] } },
+    ],
+    destinations: [
+      { id: "half", environment: "development", mllp: { host: "h", port: "x" } },
+      { id: "out", environment: "development", mllp: { host: "h", port: 1 } },
+    ],
+    subscriptions: [
+      { from: { integration: "broken" }, to: ["half"] },
+      { from: { integration: "feed" }, to: ["out", "missing"] },
+      { from: { integration: "ghost" }, to: ["out"] },
+    ],
+  });
+  const lines = problems.map((p) => `${p.path}: ${p.message}`);
+  const has = (re: RegExp) => assert.ok(lines.some((l) => re.test(l)), lines.join("\n"));
+  has(/^\$\.http: plain HTTP/);
+  has(/^\$\.integrations\[0\]\.mllp\.port: Too big/);
+  has(/^\$\.destinations\[0\]\.mllp\.port: /);
+  // Cross-checks of the well-formed parts, with the paths of the original file.
+  has(
+    /^\$\.integrations\[1\]\.environment: unknown environment "nowhere" \(known: development, staging, production\)$/,
+  );
+  has(/^\$\.subscriptions\[1\]\.to\[1\]: unknown destination "missing"/);
+  has(/^\$\.subscriptions\[2\]\.from\.integration: unknown integration "ghost"/);
+  // References to elements that failed their schema are not blamed twice, and the broken http
+  // section claims no port.
+  assert.ok(
+    !lines.some((l) => /"broken"|"half"|already used by \$\.http/.test(l)),
+    lines.join("\n"),
+  );
+  assert.equal(lines.length, 7, lines.join("\n"));
 });
