@@ -15,7 +15,8 @@ RUN deno install --entrypoint main.ts && deno check main.ts
 
 FROM denoland/deno:2.9.6
 WORKDIR /app
-COPY --from=build /deno-dir /deno-dir
+# The dependency cache belongs to the runtime user: Deno writes its code cache there.
+COPY --from=build --chown=deno:deno /deno-dir /deno-dir
 COPY --from=build /src /app
 # KV lives on a volume; the engine runs as the image's unprivileged "deno" user.
 RUN mkdir -p /app/data && chown -R deno:deno /app/data

@@ -33,6 +33,10 @@ function out(line: string): void {
   Deno.stdout.writeSync(new TextEncoder().encode(line + "\n"));
 }
 
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
 function fail(message: string, code = 2): never {
   Deno.stderr.writeSync(new TextEncoder().encode(message + "\n"));
   Deno.exit(code);
@@ -100,17 +104,23 @@ async function serve(file: string, level: Level): Promise<void> {
   if (!result.ok) fail(formatProblems(file, result.problems), 1);
   const config = result.config;
   const httpSender = new FetchSender();
-  const engine = await Engine.start({
-    config,
-    log,
-    mllpConnector: socketMllpConnector,
-    httpSender,
-    sftp: {
-      connector: sshSftpConnector,
-      outboxSessions: (user) =>
-        hostedOutboxSessions(config.sftpServer?.root ?? "./data/sftp", user),
-    },
-  });
+  let engine: Engine;
+  try {
+    engine = await Engine.start({
+      config,
+      log,
+      mllpConnector: socketMllpConnector,
+      httpSender,
+      sftp: {
+        connector: sshSftpConnector,
+        outboxSessions: (user) =>
+          hostedOutboxSessions(config.sftpServer?.root ?? "./data/sftp", user),
+      },
+    });
+  } catch (error) {
+    // Typically the KV file: a folder that cannot be written, a full disk, a KV Connect refusal.
+    fail(`cannot start the engine (kv ${config.kv.path}): ${messageOf(error)}`, 1);
+  }
   let hosted: HostedSftpServer | undefined;
   const s = config.sftpServer;
   if (s) {
@@ -135,7 +145,7 @@ async function serve(file: string, level: Level): Promise<void> {
       });
     } catch (error) {
       await engine.stop();
-      fail(`cannot start the SFTP server: ${error instanceof Error ? error.message : error}`, 1);
+      fail(`cannot start the SFTP server: ${messageOf(error)}`, 1);
     }
   }
   const servers: MllpServer[] = [];
@@ -163,7 +173,7 @@ async function serve(file: string, level: Level): Promise<void> {
     }
   } catch (error) {
     await engine.stop();
-    fail(`cannot listen: ${error instanceof Error ? error.message : error}`, 1);
+    fail(`cannot listen: ${messageOf(error)}`, 1);
   }
   const app = new Hono();
   app.get("/healthz", (c) => c.json({ status: "ok", node: config.node.id }));
@@ -181,7 +191,15 @@ async function serve(file: string, level: Level): Promise<void> {
     ];
     return c.text(lines.join("\n") + "\n", 200, { "content-type": "text/plain; version=0.0.4" });
   });
-  const token = await adminToken(config, log);
+  let token: Secret;
+  try {
+    token = await adminToken(config, log);
+  } catch (error) {
+    await Promise.all(servers.map((s) => s.close()));
+    await hosted?.stop();
+    await engine.stop();
+    fail(`cannot create the admin token: ${messageOf(error)}`, 1);
+  }
   const https = engine.https;
   app.route(
     "/",
@@ -238,7 +256,7 @@ async function serve(file: string, level: Level): Promise<void> {
     await hosted?.stop();
     await Promise.all(servers.map((s) => s.close()));
     await engine.stop();
-    fail(`cannot serve HTTP: ${error instanceof Error ? error.message : error}`, 1);
+    fail(`cannot serve HTTP: ${messageOf(error)}`, 1);
   }
 
   let stopping = false;
@@ -278,7 +296,7 @@ async function send(target: string, files: string[], timeoutSeconds: number): Pr
     });
     if (results.length === 0) bad++;
   } catch (error) {
-    fail(`send: ${error instanceof Error ? error.message : error}`, 1);
+    fail(`send: ${messageOf(error)}`, 1);
   }
   if (bad > 0) Deno.exit(1);
 }

@@ -78,6 +78,27 @@ Deno.test("serve refuses a wrong config with the problem list and no stack trace
   assert.doesNotMatch(r.stderr, /\n\s+at /);
 });
 
+Deno.test("serve names a KV file it cannot open, without a stack trace", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "badkv-" });
+  try {
+    // The KV's folder is a regular file, so the store cannot be created.
+    await Deno.writeTextFile(`${dir}/occupied`, "");
+    await Deno.writeTextFile(
+      `${dir}/config.json`,
+      JSON.stringify({
+        kv: { path: `${dir}/occupied/engine.kv` },
+        http: { port: 0, development: true },
+      }),
+    );
+    const r = await run(["serve", "--config", `${dir}/config.json`]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^cannot start the engine \(kv .*occupied\/engine\.kv\): /);
+    assert.doesNotMatch(r.stderr, /\n\s+at /);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("unknown command and bad arguments print usage and exit 2", async () => {
   const r = await run(["frobnicate"]);
   assert.equal(r.code, 2);
