@@ -45,7 +45,8 @@ export interface AckError {
   readonly text: string;
   /**
    * ERR-2 error location: an HL7 path such as `PID-3[1].1` (converted to ERL `PID^1^3^1^1`) or
-   * text that is not a path, which is taken as already-encoded ERL.
+   * text that is not a path, which is taken as already-encoded ERL (escaped as plain text instead
+   * if it holds the field separator, CR or LF).
    */
   readonly location?: string;
 }
@@ -119,8 +120,12 @@ export function formatHl7Timestamp(date: Date): string {
     p(date.getUTCHours()) + p(date.getUTCMinutes()) + p(date.getUTCSeconds()) + "+0000";
 }
 
-/** ERR-2 (ERL) from a path, or the text itself when it is not a path. */
-function errorLocation(location: string): Hl7FieldValue {
+/**
+ * ERR-2 (ERL) from a path, or the text itself when it is not a path: verbatim (already-encoded
+ * ERL), unless it holds a field separator, CR or LF, which would end ERR-2 or the segment and
+ * make the ACK unparsable; such text is escaped as plain text instead.
+ */
+function errorLocation(location: string, d: Hl7Delimiters): Hl7FieldValue {
   try {
     const p = parseHl7Path(location);
     const parts = [p.segment, String(p.segmentRep)];
@@ -129,7 +134,9 @@ function errorLocation(location: string): Hl7FieldValue {
     if (p.subcomponent !== undefined) parts.push(String(p.subcomponent));
     return parts;
   } catch {
-    return { raw: location };
+    const unsafe = location.includes(d.field) || location.includes("\r") ||
+      location.includes("\n");
+    return unsafe ? location : { raw: location };
   }
 }
 
@@ -142,7 +149,7 @@ function errSegment(e: AckError, d: Hl7Delimiters, version: string | undefined):
   const name = HL70357[code] ?? "";
   if (isOldVersion(version)) {
     // v2.1-2.4 only have ERR-1 (ELD): segment^sequence^field^code&text&HL70357.
-    const loc = e.location !== undefined ? errorLocation(e.location) : undefined;
+    const loc = e.location !== undefined ? errorLocation(e.location, d) : undefined;
     const l = Array.isArray(loc) ? loc : ["", "", ""];
     return encodeSegment("ERR", [[l[0] ?? "", l[1] ?? "", l[2] ?? "", [code, name, "HL70357"]]], {
       delimiters: d,
@@ -150,7 +157,7 @@ function errSegment(e: AckError, d: Hl7Delimiters, version: string | undefined):
   }
   return encodeSegment("ERR", [
     null,
-    e.location !== undefined ? errorLocation(e.location) : null,
+    e.location !== undefined ? errorLocation(e.location, d) : null,
     [code, name, "HL70357"],
     e.severity ?? "E",
     null,

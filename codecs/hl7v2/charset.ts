@@ -91,6 +91,18 @@ function normalise(name: string): string {
   return name.trim().toUpperCase().replace(/[\s_-]/g, "");
 }
 
+const ENCODINGS = new Map<string, string>();
+
+/** The decoder's canonical name for a label, cached: every received message asks. */
+function encodingOf(label: string): string {
+  let name = ENCODINGS.get(label);
+  if (name === undefined) {
+    name = new TextDecoder(label).encoding;
+    ENCODINGS.set(label, name);
+  }
+  return name;
+}
+
 function isDecodable(label: string): boolean {
   try {
     new TextDecoder(label);
@@ -183,7 +195,9 @@ function bomOf(bytes: Uint8Array): string | undefined {
 /**
  * Decodes message bytes: a BOM wins, then MSH-18 (read from the bytes); when MSH-18 is absent,
  * unknown or says ASCII, the bytes are tried as strict UTF-8 and otherwise decoded with
- * `fallbackCharset` (default windows-1252, which never fails).
+ * `fallbackCharset` (default windows-1252, which never fails). The same detection applies when
+ * MSH-18 says UTF-8 but the bytes are not valid UTF-8, or says UTF-16 of one-byte text: a
+ * declaration the bytes contradict is not trusted.
  *
  * @throws {Hl7CharsetError} `UNKNOWN_CHARSET` if the fallback charset is unknown.
  */
@@ -195,7 +209,17 @@ export function decodeHl7(bytes: Uint8Array, options: DecodeOptions = {}): Decod
   const declared = readMsh18(bytes);
   const withDeclared = declared === undefined ? {} : { declared };
   const label = declared === undefined ? undefined : charsetLabel(declared);
-  if (label !== undefined && label !== "ascii") {
+  // The canonical name: WHATWG labels such as "unicode-1-1-utf-8" or "ucs-2" are UTF-8/UTF-16.
+  const encoding = label === undefined || label === "ascii" ? undefined : encodingOf(label);
+  const unicode = encoding === "utf-8" || encoding === "utf-16le" || encoding === "utf-16be";
+  const utf8 = encoding === undefined || unicode ? utf8OrUndefined(bytes) : undefined;
+  if (encoding === "utf-8" && utf8 !== undefined) {
+    return { text: utf8, charset: "utf-8", source: "msh18", ...withDeclared };
+  }
+  // A UTF-8 declaration the bytes contradict would turn each bad byte into U+FFFD (data lost);
+  // a UTF-16 declaration cannot be true of bytes in which MSH-18 was readable one byte per
+  // character (BOM-less UTF-16 was caught above). Both fall through to detection instead.
+  if (label !== undefined && encoding !== undefined && !unicode) {
     return {
       text: new TextDecoder(label).decode(bytes),
       charset: label,
@@ -203,7 +227,6 @@ export function decodeHl7(bytes: Uint8Array, options: DecodeOptions = {}): Decod
       ...withDeclared,
     };
   }
-  const utf8 = utf8OrUndefined(bytes);
   if (utf8 !== undefined) return { text: utf8, charset: "utf-8", source: "utf-8", ...withDeclared };
   const fallback = options.fallbackCharset ?? "windows-1252";
   const fb = charsetLabel(fallback);

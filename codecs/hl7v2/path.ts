@@ -86,7 +86,11 @@ class Reader {
 }
 
 function parse(text: string): Hl7Path {
-  if (typeof text !== "string" || text.length === 0) fail(String(text), "path is empty");
+  // Paths often come from configuration: say what was given rather than calling it empty.
+  if (typeof text !== "string") {
+    fail(String(text), `path must be a string, got ${text === null ? "null" : typeof text}`);
+  }
+  if (text.length === 0) fail(text, "path is empty");
   const a = text.charCodeAt(0), b = text.charCodeAt(1), c = text.charCodeAt(2);
   if (!(isUpper(a) && (isUpper(b) || isDigit(b)) && (isUpper(c) || isDigit(c)))) {
     fail(text, "must start with a segment ID of 3 upper-case letters/digits, e.g. PID-3");

@@ -150,3 +150,49 @@ Deno.test("formatHl7Timestamp and newControlId produce HL7-friendly values", () 
   assert.equal(ids.size, 500);
   for (const id of ids) assert.match(id, /^[0-9A-Z]{1,20}$/);
 });
+
+Deno.test("buildAck for a message without MSH-9 or MSH-10 writes MSH-9 ACK and an empty MSA-2", () => {
+  const m = parseHl7("MSH|^~\\&|A|B|C|D|2024||||P|2.5\rPID|1");
+  const ack = buildAck(m, { code: "AE", text: "no id", controlId: "K1", now: NOW });
+  assert.equal(ack.get("MSH-9"), "ACK");
+  assert.equal(ack.get("MSA-1"), "AE");
+  assert.equal(ack.get("MSA-2"), "");
+  assert.equal(ack.get("MSA-3"), "no id");
+  assert.equal(ack.get("MSH-3"), "C");
+  assert.equal(ack.get("MSH-5"), "A");
+  const noEvent = buildAck(parseHl7("MSH|^~\\&|A|B|C|D|2024||ADT|X7|P|2.5"), { code: "CA" });
+  assert.equal(noEvent.get("MSH-9"), "ACK");
+  assert.equal(noEvent.get("MSA-2"), "X7");
+});
+
+Deno.test("buildAck in enhanced mode puts the error in ERR for CE and CR", () => {
+  const original = parseHl7(ADT_A01);
+  const ce = buildAck(original, {
+    code: "CE",
+    error: { code: "200", text: "ADT not handled", location: "MSH-9" },
+    now: NOW,
+  });
+  assert.equal(ce.get("MSA-1"), "CE");
+  assert.equal(ce.get("MSA-2"), "MSG00001");
+  assert.equal(ce.get("ERR-2"), "MSH^1^9^1");
+  assert.equal(ce.get("ERR-3"), "200^Unsupported message type^HL70357");
+  assert.equal(ce.get("ERR-8"), "ADT not handled");
+  const cr = buildAck(original, { code: "CR", text: "queue full", now: NOW });
+  assert.equal(cr.get("ERR-3.1"), "207");
+  assert.equal(cr.get("ERR-8"), "queue full");
+  assert.equal(cr.get("MSA-3"), "queue full");
+});
+
+Deno.test("buildAck keeps an error location that is not a path inside ERR-2", () => {
+  const original = parseHl7(ADT_A01);
+  for (const location of ["PID|3", "line 2\rPID", "seg\nfield", "PID^1^3^1"]) {
+    const ack = buildAck(original, { code: "AE", error: { text: "bad", location }, now: NOW });
+    assert.deepEqual(ack.segmentNames(), ["MSH", "MSA", "ERR"], location);
+    assert.equal(ack.get("ERR-3.1"), "207", location);
+    assert.equal(ack.get("ERR-8"), "bad", location);
+  }
+  const raw = buildAck(original, { code: "AE", error: { text: "x", location: "PID^1^3^1" } });
+  assert.equal(raw.getRaw("ERR-2"), "PID^1^3^1"); // already-encoded ERL stays verbatim
+  const esc = buildAck(original, { code: "AE", error: { text: "x", location: "PID|3" } });
+  assert.equal(esc.get("ERR-2"), "PID|3"); // unsafe text is escaped, so it reads back
+});

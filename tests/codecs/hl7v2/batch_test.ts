@@ -85,3 +85,20 @@ Deno.test("splitBatch of empty or blank input gives no messages and no crash", (
     assert.deepEqual(b.batches, []);
   }
 });
+
+Deno.test("splitBatch reads an FHS/FTS file without BHS as one batch without header", () => {
+  const b = splitBatch([FHS, ADT_A01, ORU_R01, "FTS|1"].join("\r"));
+  assert.deepEqual(b.messages, [ADT_A01, ORU_R01]);
+  assert.equal(b.fileHeader, FHS);
+  assert.deepEqual(b.batches, [{ firstMessage: 0, messageCount: 2 }]);
+  assert.deepEqual(b.warnings, []);
+  const wrong = splitBatch([FHS, ADT_A01, "FTS|2"].join("\r"));
+  assert.deepEqual(wrong.warnings.map((w) => [w.code, w.line]), [["COUNT_MISMATCH", 8]]);
+});
+
+Deno.test("splitBatch splits LF messages separated by blank lines and reports each MSH line", () => {
+  const lf = (s: string) => s.replaceAll("\r", "\n");
+  const b = splitBatch(`${lf(ADT_A01)}\n\n${lf(ORU_R01)}\n\n\n${lf(SIU_S12)}\n`);
+  assert.deepEqual(b.messages, [lf(ADT_A01), lf(ORU_R01), lf(SIU_S12)]);
+  assert.deepEqual(b.lines, [1, 8, 17]);
+});

@@ -179,3 +179,35 @@ Deno.test("bytes -> text -> bytes is exact for every single-byte charset case", 
     assert.deepEqual(encodeHl7(text), bytes, cs);
   }
 });
+
+Deno.test("decodeHl7 decodes by the first repetition of a repeated MSH-18", () => {
+  // 0xE6 is "ć" in 8859/2 but "æ" in windows-1252, so the charset used is visible.
+  const r = decodeHl7(latin1(msh("8859/2~UNICODE UTF-8") + "\rNTE|1||\xe6"));
+  assert.equal(r.declared, "8859/2");
+  assert.equal(r.charset, "iso-8859-2");
+  assert.ok(r.text.endsWith("ć"));
+});
+
+Deno.test("decodeHl7 falls back instead of writing U+FFFD when MSH-18 says UTF-8 wrongly", () => {
+  const ok = decodeHl7(new TextEncoder().encode(msh("UNICODE UTF-8") + "\rNTE|1||é"));
+  assert.equal(ok.source, "msh18");
+  assert.ok(ok.text.endsWith("é"));
+  // Declared UTF-8, sent windows-1252: the bytes are kept as characters, none replaced.
+  const bytes = latin1(msh("UNICODE UTF-8") + "\rNTE|1||JOS\xc9 \x80");
+  const r = decodeHl7(bytes);
+  assert.ok(!r.text.includes("\ufffd"));
+  assert.ok(r.text.endsWith("JOSÉ €"));
+  assert.equal(r.source, "fallback");
+  assert.equal(r.declared, "UNICODE UTF-8");
+  assert.equal(decodeHl7(bytes, { fallbackCharset: "8859/2" }).text.slice(-6, -2), "JOSÉ");
+});
+
+Deno.test("decodeHl7 ignores a UTF-16 MSH-18 on bytes that are one byte per character", () => {
+  const text = msh("UNICODE UTF-16") + "\rPID|1||1||JOSE";
+  const r = decodeHl7(latin1(text));
+  assert.equal(r.text, text);
+  assert.equal(r.declared, "UNICODE UTF-16");
+  assert.equal(parseHl7(r.text).get("PID-5"), "JOSE");
+  // Real UTF-16 bytes are still read as UTF-16 (found without MSH-18).
+  assert.equal(decodeHl7(encodeHl7(text)).text, text);
+});

@@ -122,3 +122,14 @@ Deno.test("get decodes escapes in real messages, getRaw keeps them", () => {
   assert.equal(o.get("OBX[2]-5"), "High H value");
   assert.equal(o.get("NTE-3"), "Line one\\.br\\Line two \\ done");
 });
+
+Deno.test("unescape keeps an unterminated escape sequence (\\F at the end) as literal text", () => {
+  assert.equal(unescapeHl7("abc\\F", D), "abc\\F");
+  assert.equal(unescapeHl7("\\X41", D), "\\X41");
+  assert.equal(unescapeHl7("a\\S\\b\\T", D), "a^b\\T"); // the complete one is still decoded
+  const m = parseHl7("MSH|^~\\&|A|B|C|D|2024||ADT^A01|1|P|2.5\rNTE|1||cut \\F");
+  assert.equal(m.get("NTE-3"), "cut \\F");
+  m.set("NTE-3", m.get("NTE-3") as string); // written back escaped, reads back the same
+  assert.equal(m.getRaw("NTE-3"), "cut \\E\\F");
+  assert.equal(parseHl7(m.encode()).get("NTE-3"), "cut \\F");
+});

@@ -204,3 +204,55 @@ Deno.test("tryParseHl7 returns ok with the message for valid input", () => {
   assert.ok(r.ok);
   assert.equal(r.message.count("OBX"), 3);
 });
+
+Deno.test("parse reads a *@!$% delimiter set and decodes $-escapes with it", () => {
+  const m = parseHl7(
+    cr("MSH*@!$%*A*B*C*D*2024**ADT@A01*X1*P*2.5", "PID*1**a@b!c%d$F$e$X41$**x|y^z\\w"),
+  );
+  assert.deepEqual(m.delimiters, {
+    field: "*",
+    component: "@",
+    repetition: "!",
+    escape: "$",
+    subcomponent: "%",
+  });
+  assert.equal(m.get("PID-3"), "a@b"); // first repetition
+  assert.equal(m.get("PID-3[2].1.2"), "d*eA"); // $F$ is "*", $X41$ is "A"
+  assert.equal(m.get("PID-5"), "x|y^z\\w"); // the usual delimiters are plain text here
+  m.set("PID-5", "p*q@r");
+  assert.equal(m.getRaw("PID-5"), "p$F$q$S$r");
+});
+
+Deno.test("parse accepts a segment made of its name only; its fields read as absent", () => {
+  const text = cr(`MSH|^~\\&${TAIL}`, "PID", "ZZ1|x");
+  const m = parseHl7(text);
+  assert.deepEqual(m.segmentNames(), ["MSH", "PID", "ZZ1"]);
+  assert.equal(m.get("PID"), "PID");
+  assert.equal(m.get("PID-1"), undefined);
+  assert.equal(m.encode(), text);
+  m.set("PID-2", "v");
+  assert.equal(m.encode(), cr(`MSH|^~\\&${TAIL}`, "PID||v", "ZZ1|x"));
+});
+
+Deno.test("trailing empty fields are kept on re-encode and read as empty, not absent", () => {
+  const text = cr(`MSH|^~\\&${TAIL}||`, "PID|1|||", "PV1|1^^");
+  const m = parseHl7(text);
+  assert.equal(m.get("PID-4"), "");
+  assert.equal(m.get("PID-5"), undefined);
+  assert.equal(m.get("MSH-14"), "");
+  assert.equal(m.get("PV1-1.3"), "");
+  assert.equal(m.get("PV1-1.4"), undefined);
+  m.set("PV1-2", "I"); // an edit elsewhere keeps the other segments' trailing separators
+  assert.equal(m.encode(), cr(`MSH|^~\\&${TAIL}||`, "PID|1|||", "PV1|1^^|I"));
+});
+
+Deno.test("malformed input: MSH-2 cut short says MSH_TOO_SHORT at the offset where it stops", () => {
+  for (const [text, offset] of [["MSH|", 4], ["MSH|^~\\", 7], ["  MSH|^\r\nPID|1", 7]] as const) {
+    const r = tryParseHl7(text);
+    assert.ok(!r.ok, text);
+    assert.equal(r.error.code, "MSH_TOO_SHORT", text);
+    assert.equal(r.error.offset, offset, text);
+    assert.equal(r.error.line, 1, text);
+    assert.match(r.error.message, /MSH-2/);
+  }
+});

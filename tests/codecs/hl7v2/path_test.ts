@@ -159,3 +159,27 @@ Deno.test("the MSH field numbering counts MSH-1 as the field separator", () => {
   assert.equal(m.get("MSH-7"), "20240102030405+0100");
   assert.equal(m.get("MSH-10"), "MSG00001");
 });
+
+Deno.test("a path that is not a string is BAD_PATH saying so, not a TypeError", () => {
+  for (const bad of [undefined, null, 3, {}]) {
+    assert.throws(
+      () => parseHl7Path(bad as unknown as string),
+      (e) =>
+        e instanceof Hl7PathError && e.code === "BAD_PATH" &&
+        e.message.includes("must be a string"),
+      String(bad),
+    );
+  }
+  assert.throws(() => parseHl7(ADT_A01).get(7 as unknown as string), Hl7PathError);
+});
+
+Deno.test("reads past the last segment, field or repetition are undefined in every reader", () => {
+  const o = parseHl7(ORU_R01);
+  assert.equal(o.get("OBX[50]-5"), undefined);
+  assert.equal(o.getRaw("OBX[4]"), undefined);
+  assert.equal(o.isNull("OBX[50]-5"), false);
+  assert.deepEqual(o.getRepetitions("OBX[50]-5"), []);
+  assert.equal(o.get("OBX[3]-99999"), undefined);
+  assert.equal(o.get("OBX[3]-5[99]"), undefined);
+  assert.equal(o.get("OBX[3]-5.99.1"), undefined);
+});

@@ -1,10 +1,15 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
+  buildAck,
+  buildNakForUnparsable,
   encodingCharacters,
   escapeHl7,
   type Hl7Delimiters,
+  Hl7ParseError,
   parseHl7,
+  splitBatch,
+  tryParseHl7,
   unescapeHl7,
 } from "../../../codecs/hl7v2/mod.ts";
 
@@ -155,6 +160,61 @@ Deno.test("property: rewriting any subcomponent with its own raw text keeps the 
       if (raw === undefined) return;
       m.setRaw(path, raw);
       assert.equal(m.encode(), text);
+    }),
+    RUNS,
+  );
+});
+
+/** Text made of HL7 fragments, delimiters, control characters and random strings. */
+const garbage = fc.array(
+  fc.oneof(
+    fc.constantFrom("MSH", "MSH|^~\\&", "MSH|^~\\&#|", "MSH*@!$%*", "FHS|^~\\&", "BHS|^~\\&"),
+    fc.constantFrom("BTS|1", "FTS|1", "PID|", "OBX|1|", "|", "^", "~", "\\", "&", "#", '""'),
+    fc.constantFrom("\r", "\n", "\r\n", "\uFEFF", "\u000b", "\u001c", "\u0000", " "),
+    fc.string({ maxLength: 4 }),
+    fc.string({ unit: "binary", maxLength: 3 }),
+  ),
+  { maxLength: 30 },
+).map((parts) => parts.join(""));
+
+Deno.test("property: any text parses, or fails with Hl7ParseError, and nothing else throws", () => {
+  const valid = "MSH|^~\\&|A|B|C|D|2024||ADT^A01|1|P|2.5";
+  fc.assert(
+    fc.property(garbage, fc.boolean(), (tail, withHeader) => {
+      const text = withHeader ? `${valid}\r${tail}` : tail;
+      try {
+        const m = parseHl7(text, { minMshFields: 2 });
+        assert.equal(m.encode(), text);
+        m.get("PID-3[2].1.1");
+        m.getAll("OBX-5");
+      } catch (e) {
+        assert.ok(e instanceof Hl7ParseError, String(e));
+        assert.match(e.message, /segment \d+, line \d+, offset \d+/);
+      }
+      assert.equal(typeof tryParseHl7(text).ok, "boolean");
+      for (const msg of splitBatch(text).messages) assert.ok(msg.startsWith("MSH"));
+      const nak = buildNakForUnparsable({ reason: tail, raw: text });
+      assert.equal(nak.get("MSA-3") ?? "", tail);
+    }),
+    { numRuns: 1000 },
+  );
+});
+
+Deno.test("property: an ACK with any error text and location parses and answers MSH-10", () => {
+  fc.assert(
+    fc.property(wellFormed, garbage, garbage, fc.constantFrom("AE", "AR", "CE", "CR"), (
+      { text },
+      reason,
+      location,
+      code,
+    ) => {
+      const original = parseHl7(text);
+      original.set("MSH-10", reason);
+      const ack = buildAck(original, { code, error: { text: reason, location } });
+      assert.equal(ack.get("MSA-1"), code);
+      assert.equal(ack.get("MSA-2") ?? "", reason);
+      assert.equal(ack.get("ERR-8") ?? "", reason);
+      assert.deepEqual(parseHl7(ack.encode()).segmentNames(), ["MSH", "MSA", "ERR"]);
     }),
     RUNS,
   );
