@@ -349,7 +349,7 @@ async function main(args: string[]): Promise<void> {
       out(USAGE);
       return;
     case undefined:
-      fail(`name a command\n${USAGE}`);
+      return fail(`name a command\n${USAGE}`);
     default:
       fail(`unknown command ${JSON.stringify(command)}\n${USAGE}`);
   }
