@@ -4,6 +4,12 @@ import { findStartOrEnd, type WordView, wordViewOf } from "./scan.ts";
 
 // Stands in for an FS that turned out to be payload after the read it ended.
 const FS_BYTE = Uint8Array.of(MLLP_END);
+// Payload runs shorter than this are copied into a staging block rather than held as views of
+// the read: each view costs 100-200 bytes of objects, so a peer trickling 1-byte reads would
+// otherwise make a frame within the limit cost hundreds of times its size (GBs for 30 MiB).
+const COPY_BELOW = 4096;
+// Staging block size: at most one held object per this many staged bytes.
+const STAGE_BYTES = 16 * 1024;
 
 /**
  * Incremental MLLP decoder: feed reads with {@link MllpDecoder.push}, call
@@ -21,9 +27,10 @@ const FS_BYTE = Uint8Array.of(MLLP_END);
  * - A payload above `maxFrameBytes` yields one `oversize` event when the limit is crossed; the
  *   rest of the frame is counted and dropped until its end block, then decoding resumes.
  *
- * Ownership: payloads of multi-read frames are assembled from views of the pushed chunks,
- * copied once when the frame completes; so a chunk must not be modified after it is pushed
- * (as with any Web Stream chunk). Emitted payloads never alias a pushed chunk.
+ * Ownership: payloads of multi-read frames are assembled from views of the pushed chunks
+ * (runs under 4 KiB are copied into staging blocks at once), copied once when the frame
+ * completes; so a chunk must not be modified after it is pushed (as with any Web Stream
+ * chunk). Emitted payloads never alias a pushed chunk.
  */
 export class MllpDecoder {
   readonly #maxFrameBytes: number;
@@ -33,6 +40,9 @@ export class MllpDecoder {
   #pendingFs = false;
   #swallowCr = false;
   #pieces: Uint8Array[] = [];
+  /** Staging block for short runs (kept for reuse between frames), and bytes used in it. */
+  #stage: Uint8Array | null = null;
+  #staged = 0;
   #size = 0;
   #buffered = 0;
   #skipped = 0;
@@ -53,8 +63,9 @@ export class MllpDecoder {
   }
 
   /**
-   * Payload bytes currently held for the open frame; never above `maxFrameBytes`. (Held
-   * pieces are views, so memory retained is this plus the unused ends of at most two reads.)
+   * Payload bytes currently held for the open frame; never above `maxFrameBytes`. Memory held
+   * stays close to this however the input is split: runs of 4 KiB or more are held as views
+   * (which also keep the rest of their read alive), shorter ones are copied into 16 KiB blocks.
    */
   get bufferedBytes(): number {
     return this.#buffered;
@@ -163,16 +174,43 @@ export class MllpDecoder {
       this.#discarding = true;
       this.#pieces = [];
       this.#buffered = 0;
+      this.#staged = 0;
       return;
     }
-    this.#pieces.push(chunk.subarray(start, end));
     this.#buffered += n;
+    if (n >= COPY_BELOW) {
+      this.#flushStage();
+      this.#pieces.push(chunk.subarray(start, end));
+      return;
+    }
+    for (let at = start; at < end;) {
+      const stage = this.#stage ??= new Uint8Array(STAGE_BYTES);
+      const take = Math.min(end - at, STAGE_BYTES - this.#staged);
+      stage.set(chunk.subarray(at, at + take), this.#staged);
+      this.#staged += take;
+      at += take;
+      if (this.#staged === STAGE_BYTES) {
+        // A full block is handed over whole; the next short run starts a new one.
+        this.#pieces.push(stage);
+        this.#stage = null;
+        this.#staged = 0;
+      }
+    }
+  }
+
+  /** Moves staged bytes to the piece list (before a view, to keep order) as an exact copy. */
+  #flushStage(): void {
+    if (this.#staged === 0) return;
+    // A copy, not a view: a view would pin the whole block for what may be one byte.
+    this.#pieces.push(this.#stage!.slice(0, this.#staged));
+    this.#staged = 0;
   }
 
   /** Appends the frame's last bytes and finishes it, copying once. */
   #complete(chunk: Uint8Array, start: number, end: number, events: MllpEvent[]): void {
-    // Fast path for a frame that lies within one read: no piece list, a single slice.
-    if (this.#pieces.length === 0 && !this.#discarding && end - start <= this.#maxFrameBytes) {
+    // Fast path for a frame that lies within one read (nothing held, in pieces or staged):
+    // a single slice.
+    if (this.#buffered === 0 && !this.#discarding && end - start <= this.#maxFrameBytes) {
       events.push({ type: "frame", payload: chunk.slice(start, end) });
       this.#resetFrame();
       return;
@@ -188,7 +226,9 @@ export class MllpDecoder {
 
   #takePayload(): Uint8Array {
     const pieces = this.#pieces;
-    if (pieces.length === 1) return pieces[0]!.slice();
+    const staged = this.#staged;
+    if (pieces.length === 0) return this.#stage?.slice(0, staged) ?? new Uint8Array(0);
+    if (pieces.length === 1 && staged === 0) return pieces[0]!.slice();
     // One allocation and one copy per frame, however many reads it spanned.
     const out = new Uint8Array(this.#buffered);
     let at = 0;
@@ -196,6 +236,7 @@ export class MllpDecoder {
       out.set(piece, at);
       at += piece.length;
     }
+    if (staged > 0) out.set(this.#stage!.subarray(0, staged), at);
     return out;
   }
 
@@ -214,6 +255,7 @@ export class MllpDecoder {
     this.#inFrame = false;
     this.#discarding = false;
     if (this.#pieces.length > 0) this.#pieces = [];
+    this.#staged = 0;
     this.#size = 0;
     this.#buffered = 0;
   }

@@ -8,6 +8,16 @@ const formatters = new Map<string, Intl.DateTimeFormat>();
 
 /** The cached formatter for an IANA zone; throws a `time-zone` error for an unknown zone. */
 function formatterFor(timeZone: string): Intl.DateTimeFormat {
+  if (typeof timeZone !== "string") {
+    // Given `timeZone: undefined` (a JS caller, an unchecked config), Intl would silently use
+    // the host's zone: exactly the guess that reading local times in the facility zone avoids.
+    throw new Hl7TimeError({
+      value: String(timeZone),
+      reason: "no time zone given; expected an IANA name such as America/Chicago",
+      code: "time-zone",
+      subject: "Unknown time zone",
+    });
+  }
   let f = formatters.get(timeZone);
   if (f === undefined) {
     try {

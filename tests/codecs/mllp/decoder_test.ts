@@ -283,3 +283,94 @@ Deno.test("mllp decoder ignores empty reads", () => {
   assert.deepEqual(d.push(new Uint8Array(0)), []);
   assert.deepEqual(d.push(bytes([0x0d])).length, 1);
 });
+
+/**
+ * Tracks how far V8 heap plus array buffer memory rises above its lowest reading: garbage
+ * from earlier tests may be collected meanwhile, so a fixed starting point would hide growth.
+ */
+function memoryRise(): { sample(): void; readonly max: number } {
+  const inUse = () => Deno.memoryUsage().heapUsed + Deno.memoryUsage().external;
+  let low = inUse();
+  let max = 0;
+  return {
+    sample() {
+      const now = inUse();
+      low = Math.min(low, now);
+      max = Math.max(max, now - low);
+    },
+    get max() {
+      return max;
+    },
+  };
+}
+
+Deno.test("mllp decoder memory stays near the payload size when a frame arrives in 1-byte reads", () => {
+  // A peer can trickle a frame under the limit a byte per read; holding one view per read
+  // would cost ~200 bytes each (1 MiB of payload: ~200 MiB; 30 MiB: gigabytes).
+  const size = 1024 * 1024;
+  const d = new MllpDecoder();
+  d.push(Uint8Array.of(0x0b));
+  const rise = memoryRise();
+  for (let i = 0; i < size; i++) {
+    d.push(Uint8Array.of(0x20 + (i % 90)));
+    if ((i & 0xffff) === 0) rise.sample();
+  }
+  rise.sample();
+  assert.equal(d.bufferedBytes, size);
+  const mib = (rise.max / 2 ** 20).toFixed(1);
+  assert.ok(rise.max < 16 * size, `${mib} MiB held for 1 MiB of payload`);
+  const events = d.push(Uint8Array.of(0x1c, 0x0d));
+  const e = events[0];
+  assert.ok(events.length === 1 && e?.type === "frame");
+  assert.equal(e.payload.length, size);
+  for (let i = 0; i < size; i++) {
+    if (e.payload[i] !== 0x20 + (i % 90)) assert.fail(`payload byte ${i} is ${e.payload[i]}`);
+  }
+});
+
+Deno.test("mllp decoder memory stays bounded while 100 MiB of an oversize frame streams in", () => {
+  // 64-byte reads in fresh buffers, as a socket transport makes them.
+  const limit = 1024 * 1024;
+  const d = new MllpDecoder({ maxFrameBytes: limit });
+  d.push(Uint8Array.of(0x0b));
+  const rise = memoryRise();
+  const read = new Uint8Array(64).fill(0x41);
+  const reads = (100 * 1024 * 1024) / read.length;
+  const events: MllpEvent[] = [];
+  for (let i = 0; i < reads; i++) {
+    events.push(...d.push(read.slice()));
+    if ((i & 0xfff) === 0) rise.sample();
+    if (d.bufferedBytes > limit) assert.fail(`${d.bufferedBytes} bytes buffered`);
+  }
+  assert.deepEqual(events, [{ type: "oversize", size: limit + 64, limit }]);
+  assert.equal(d.bufferedBytes, 0);
+  // Holding the excess would take 100 MiB or more; the collector's slack is far below that.
+  assert.ok(rise.max < 32 * limit, `${(rise.max / 2 ** 20).toFixed(1)} MiB in use`);
+  // The excess was counted, not kept: the frame's end block is found and decoding resumes.
+  assert.deepEqual(run(d, [bytes("tail", END, VT, "next", END)]), [
+    { type: "frame", text: "next" },
+  ]);
+});
+
+Deno.test("mllp decoder emits 100k tiny frames from one read in order", () => {
+  // Payload lengths 0-6 put the delimiters at every word alignment of the scan.
+  const count = 100_000;
+  const wire: number[] = [];
+  for (let i = 0; i < count; i++) {
+    wire.push(0x0b);
+    for (let j = 0; j < i % 7; j++) wire.push(0x30 + ((i + j) % 10));
+    wire.push(0x1c, 0x0d);
+  }
+  const d = new MllpDecoder();
+  const events = d.push(Uint8Array.from(wire));
+  assert.equal(events.length, count);
+  for (let i = 0; i < count; i++) {
+    const e = events[i];
+    const expected = Array.from({ length: i % 7 }, (_, j) => 0x30 + ((i + j) % 10));
+    if (e?.type !== "frame" || e.payload.join() !== expected.join()) {
+      assert.fail(`frame ${i}: ${JSON.stringify(e)}`);
+    }
+  }
+  assert.deepEqual(d.end(), []);
+  assert.equal(d.skippedBytes, 0);
+});

@@ -128,3 +128,28 @@ Deno.test("tryHl7ToIso returns a result instead of throwing", () => {
   const zone = tryHl7ToIso("20240315", { timeZone: "Nowhere/Land" });
   assert.ok(!zone.ok && zone.error.code === "time-zone");
 });
+
+Deno.test("hl7ToIso applies the extreme real offsets and signed half/quarter-hour offsets", () => {
+  assert.equal(hl7ToIso("202403151230+1400", chicago), "2024-03-14T22:30Z"); // Kiritimati
+  assert.equal(hl7ToIso("202403151230-1200", chicago), "2024-03-16T00:30Z");
+  assert.equal(hl7ToIso("202403151230+0545", chicago), "2024-03-15T06:45Z"); // Kathmandu
+  // The sign applies to the minutes as well: -0330 is 3 h 30 min behind UTC.
+  assert.equal(hl7ToIso("202403151230-0330", chicago), "2024-03-15T16:00Z");
+});
+
+Deno.test("hl7ToIso resolves New York's DST gap forward and its overlap to the earlier instant", () => {
+  const ny = { timeZone: "America/New_York" };
+  // 2024-03-10 02:30 does not exist (02:00 EST → 03:00 EDT): read as 03:30 EDT.
+  assert.equal(hl7ToIso("202403100230", ny), "2024-03-10T07:30Z");
+  // 2024-11-03 01:30 happens twice (EDT, then EST): the earlier, EDT, instant.
+  assert.equal(hl7ToIso("202411030130", ny), "2024-11-03T05:30Z");
+  assert.equal(hl7ToIso("202411030130-0500", ny), "2024-11-03T06:30Z"); // the later one, explicit
+});
+
+Deno.test("hl7ToIso refuses to fall back to the host zone when no time zone is given", () => {
+  // A JS caller or an unchecked config can pass undefined; Intl would then use the host zone.
+  const result = tryHl7ToIso("202403151230", { timeZone: undefined as unknown as string });
+  assert.ok(!result.ok, `converted to ${result.ok && result.value}`);
+  assert.equal(result.error.code, "time-zone");
+  assert.match(result.error.message, /no time zone given/);
+});

@@ -61,6 +61,8 @@ Deno.test("hl7ToIso rejects out-of-range offsets", () => {
   rejects("202403151230+2500", "range", /UTC offset 2500 is out of range/);
   rejects("202403151230-1500", "range", /UTC offset 1500/);
   rejects("202403151230+0560", "range", /UTC offset 0560/);
+  rejects("202403151230+2400", "range", /UTC offset 2400/);
+  rejects("202403151230-2400", "range", /UTC offset 2400/);
 });
 
 Deno.test("hl7ToIso rejects malformed offsets", () => {
@@ -79,4 +81,11 @@ Deno.test("hl7ToIso rejects misplaced or overlong fractional seconds", () => {
 
 Deno.test("hl7ToIso rejects an empty value before a component separator", () => {
   rejects("^S", "syntax", /empty value/);
+});
+
+Deno.test('hl7ToIso rejects the HL7 null "" and whitespace instead of trimming or guessing', () => {
+  rejects('""', "syntax", /unexpected character """ at position 1/);
+  rejects(" 20240315", "syntax", /unexpected character " " at position 1/);
+  rejects("20240315\r", "syntax", /unexpected character "\r" at position 9/);
+  rejects("   ", "syntax", /unexpected character " " at position 1/);
 });

@@ -115,3 +115,43 @@ Deno.test("nowHl7 defaults to the current time", () => {
 Deno.test("nowHl7 rejects an invalid Date", () => {
   assert.throws(() => nowHl7(new Date(Number.NaN)), Hl7TimeError);
 });
+
+Deno.test("isoToHl7 applies half- and quarter-hour offsets with their sign", () => {
+  assert.equal(isoToHl7("2024-03-15T12:30:00+05:30"), "20240315070000+0000");
+  assert.equal(isoToHl7("2024-03-15T12:30:00-03:30"), "20240315160000+0000");
+  assert.equal(isoToHl7("2024-03-15T12:30+0545"), "202403150645+0000");
+  assert.equal(
+    isoToHl7("2024-03-15T12:30:00.25+05:30", { timeZone: "America/New_York" }),
+    "20240315030000.25-0400",
+  );
+});
+
+Deno.test("isoToHl7 resolves New York's DST gap forward and its overlap to the earlier instant", () => {
+  const ny = { timeZone: "America/New_York" };
+  assert.equal(isoToHl7("2024-03-10T02:30", ny), "202403100330-0400");
+  assert.equal(isoToHl7("2024-11-03T01:30", ny), "202411030130-0400");
+  assert.equal(isoToHl7("2024-11-03T01:30-05:00", ny), "202411030130-0500");
+});
+
+Deno.test("isoToHl7 rejects leap seconds, impossible offsets and stray text", () => {
+  for (
+    const [value, code] of [
+      ["2024-12-31T23:59:60Z", "range"],
+      ["2024-03-15T12:30:00+24:00", "range"],
+      ["2024-03-15T12:30:00+05:60", "range"],
+      ["2024-03-15T12:30:00.Z", "syntax"],
+      ["2024-03-15Z", "syntax"],
+      [" 2024-03-15", "syntax"],
+      ["2024-03-15T12:30:00Z ", "syntax"],
+      ["2024-03-15 12:30", "syntax"],
+      ["20240315T123000Z", "syntax"],
+      ["yesterday", "syntax"],
+    ] as const
+  ) {
+    const result = tryIsoToHl7(value, chicago);
+    assert.ok(!result.ok, `${value} converted to ${result.ok && result.value}`);
+    assert.ok(result.error instanceof Hl7TimeError);
+    assert.equal(result.error.code, code, `${value}: ${result.error.message}`);
+    assert.equal(result.error.value, value);
+  }
+});
