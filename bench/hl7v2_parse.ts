@@ -127,37 +127,30 @@ const corpusResults = rounds({
   })),
 });
 
-const bigResults = rounds({
-  rounds: ROUNDS,
-  budgetMs: 10_000,
-  contenders: readers.map(([name, read]) => ({
-    name,
-    minMs: 200,
-    fn: () => {
-      sink += read(bigText);
-      return bigBytes;
-    },
-  })),
-});
+/** Median MB/s of UTF-8 input per reader, parsing one big message over and over. */
+function megabytesPerSecond(text: string, bytes: number): Map<string, number> {
+  const results = rounds({
+    rounds: ROUNDS,
+    budgetMs: 10_000,
+    contenders: readers.map(([name, read]) => ({
+      name,
+      minMs: 200,
+      fn: () => {
+        sink += read(text);
+        return bytes;
+      },
+    })),
+  });
+  return new Map(
+    [...results].map(([name, s]) => [name, median(s.map((x) => x.perSecond)) / 1e6]),
+  );
+}
 
-const manyResults = rounds({
-  rounds: ROUNDS,
-  budgetMs: 10_000,
-  contenders: readers.map(([name, read]) => ({
-    name,
-    minMs: 200,
-    fn: () => {
-      sink += read(manyText);
-      return manyBytes;
-    },
-  })),
-});
+const mbPerSec = megabytesPerSecond(bigText, bigBytes);
+const manyMbPerSec = megabytesPerSecond(manyText, manyBytes);
 
 const msgPerSec = new Map(
   [...corpusResults].map(([name, s]) => [name, median(s.map((x) => x.perSecond))]),
-);
-const mbPerSec = new Map(
-  [...bigResults].map(([name, s]) => [name, median(s.map((x) => x.perSecond)) / 1e6]),
 );
 const oursRate = msgPerSec.get("ours") ?? NaN;
 const peers = readers.slice(1).map(([name]) => name);
@@ -166,9 +159,6 @@ const fastestPeer = peers.reduce((a, b) =>
 );
 const ratio = oursRate / (msgPerSec.get(fastestPeer) ?? NaN);
 const oursMb = mbPerSec.get("ours") ?? NaN;
-const manyMbPerSec = new Map(
-  [...manyResults].map(([name, s]) => [name, median(s.map((x) => x.perSecond)) / 1e6]),
-);
 const oursManyMb = manyMbPerSec.get("ours") ?? NaN;
 
 const segments = manyText.split("\r").length;
