@@ -78,10 +78,9 @@ export function crossCheck(config: Config, broken: Broken = NOTHING_BROKEN): Con
     let fromEnv: string | undefined;
     if (s.from.integration !== undefined) {
       fromEnv = integrations.get(s.from.integration)?.environment;
-      if (!integrations.has(s.from.integration)) {
-        if (!isBroken(broken, "integrations", s.from.integration)) {
-          add(`${here}.from.integration`, `unknown integration "${s.from.integration}"`);
-        }
+      const id = s.from.integration;
+      if (!integrations.has(id) && !isBroken(broken, "integrations", id)) {
+        add(`${here}.from.integration`, `unknown integration "${id}"`);
       }
     } else if (s.from.source !== undefined) {
       fromEnv = sources.get(s.from.source)?.environment;
