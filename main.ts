@@ -156,6 +156,7 @@ async function serve(file: string, level: Level): Promise<void> {
         await serveMllp({
           port,
           hostname: l?.hostname ?? "0.0.0.0",
+          requireFinalCr: l?.requireFinalCr ?? true,
           ...(l?.tls
             ? {
               tls: {

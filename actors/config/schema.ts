@@ -180,6 +180,8 @@ export function configSchema(sources: ConfigSources) {
     port,
     hostname: z.string().default("0.0.0.0"),
     tls: tlsServer.optional(),
+    /** False also ends a frame at FS without the CR, for senders that leave it out. */
+    requireFinalCr: z.boolean().default(true),
   });
 
   const sshKey = z.strictObject({

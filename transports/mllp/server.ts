@@ -20,6 +20,11 @@ export interface MllpServerOptions {
    * that must chain to it (and must present one when `requireClientCert`): mutual TLS.
    */
   tls?: { cert: string; key: string; ca?: string; requireClientCert?: boolean };
+  /**
+   * Whether a frame must end with FS CR, as MLLP says (default true). False also ends a frame at
+   * an FS alone, for senders that leave the CR out; FS never occurs in HL7 text.
+   */
+  requireFinalCr?: boolean;
   inbox: MllpInbox;
   log: Logger;
 }
@@ -62,7 +67,7 @@ export async function serveMllp(options: MllpServerOptions): Promise<MllpServer>
     try {
       for await (const conn of listener) {
         open.add(conn);
-        const h = handle(conn, port, inbox, log).finally(() => {
+        const h = handle(conn, port, inbox, log, options.requireFinalCr ?? true).finally(() => {
           open.delete(conn);
           handlers.delete(h);
         });
@@ -110,12 +115,13 @@ async function handle(
   localPort: number,
   inbox: MllpInbox,
   log: Logger,
+  requireFinalCr: boolean,
 ): Promise<void> {
   const peer = conn.remoteAddr as Deno.NetAddr;
   const peerIp = peer.hostname;
   const connection = `c${++connectionCounter}@${peerIp}:${peer.port}`;
   conn.setNoDelay?.(true);
-  const decoder = new MllpDecoder({ maxFrameBytes: inbox.maxFrameBytes });
+  const decoder = new MllpDecoder({ maxFrameBytes: inbox.maxFrameBytes, requireFinalCr });
   const idleMs = inbox.idleTimeoutMs(localPort, peerIp);
   let closing = false;
   let idleTimer: ReturnType<typeof setTimeout> | undefined;

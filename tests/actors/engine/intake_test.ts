@@ -181,3 +181,59 @@ Deno.test("listener answers pipelined frames in order, skips stray bytes, and cl
   }
   assert.ok(log.lines.some((l) => l.includes("mllp.stray-bytes")), log.lines.join("\n"));
 });
+
+Deno.test("listener waits for FS CR by default, and with requireFinalCr false answers a frame ended by FS alone", async () => {
+  const port = freePort();
+  const { store, intake, log } = await setup({}, port);
+  const lenient = await serveMllp({
+    port,
+    hostname: "127.0.0.1",
+    inbox: intake,
+    log,
+    requireFinalCr: false,
+  });
+  // Not an integration's port: its answers are AR, but they show where a frame ended.
+  const strict = await serveMllp({ port: freePort(), hostname: "127.0.0.1", inbox: intake, log });
+  const noCr = (id: string) => {
+    const framed = encodeMllp(adt(id));
+    return framed.subarray(0, framed.length - 1); // VT payload FS, without the CR
+  };
+  const decoder = new MllpDecoder();
+  const readAck = async (conn: Deno.Conn, timeoutMs: number) => {
+    const buf = new Uint8Array(65536);
+    const timer = setTimeout(() => conn.close(), timeoutMs);
+    try {
+      while (true) {
+        const n = await conn.read(buf).catch(() => null);
+        if (n === null) return undefined;
+        for (const e of decoder.push(buf.subarray(0, n))) {
+          if (e.type === "frame") return msa(e.payload);
+        }
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+  try {
+    const a = await Deno.connect({ hostname: "127.0.0.1", port });
+    await a.write(noCr("NOCR1"));
+    assert.deepEqual(await readAck(a, 5_000), { code: "AA", id: "NOCR1", err: undefined });
+    a.close();
+    assert.equal(await store.depth(`mllp-in:${port}:127.0.0.1`), 1);
+
+    // Strict: after FS the frame is still open, so nothing is answered until the CR arrives.
+    const b = await Deno.connect({ hostname: "127.0.0.1", port: strict.port });
+    await b.write(noCr("NOCR2"));
+    await new Promise((r) => setTimeout(r, 300));
+    await b.write(Uint8Array.of(0x0d));
+    assert.equal((await readAck(b, 5_000))?.id, "NOCR2");
+    b.close();
+    const c = await Deno.connect({ hostname: "127.0.0.1", port: strict.port });
+    await c.write(noCr("NOCR3"));
+    assert.equal(await readAck(c, 300), undefined, "answered a frame that had not ended");
+  } finally {
+    await strict.close();
+    await lenient.close();
+    store.close();
+  }
+});
