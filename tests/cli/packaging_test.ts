@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { Hl7Server } from "@medplum/hl7";
 import { sendFiles } from "../../transports/mllp/send.ts";
-import { freePort } from "../helpers/net.ts";
+import { freePort, waitFor } from "../helpers/net.ts";
 
 const root = new URL("../../", import.meta.url);
 
@@ -95,10 +95,13 @@ Deno.test("main.ts serve with exactly the compile task's flags receives, deliver
     for await (const chunk of stream.pipeThrough(new TextDecoderStream())) output += chunk;
   }));
   try {
-    await until(() => {
+    const showing = (e: Error) => {
+      throw new Error(`${e.message}\n${output}`);
+    };
+    await waitFor("the engine listening", () => {
       assert.ok(!exited, `the engine exited:\n${output}`);
       return /http\.listening/.test(output) && /mllp\.listening/.test(output);
-    }, () => output);
+    }, 30_000).catch(showing);
     const health = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
     assert.equal(health.status, 200, await health.text());
     const results = await sendFiles({
@@ -107,7 +110,7 @@ Deno.test("main.ts serve with exactly the compile task's flags receives, deliver
       files: [new URL("config/samples/lab_batch.hl7", root).pathname],
     });
     assert.deepEqual(results.map((r) => r.code), ["AA", "AA"]);
-    await until(() => received.length === 2, () => `${received}\n${output}`);
+    await waitFor("both messages delivered", () => received.length === 2, 30_000).catch(showing);
     assert.deepEqual(received, results.map((r) => r.controlId));
     // The admin token was generated beside the KV file, readable by its owner only.
     const token = await Deno.stat(`${dir}/admin.token`);
@@ -125,11 +128,3 @@ Deno.test("main.ts serve with exactly the compile task's flags receives, deliver
     assert.doesNotMatch(output, /PermissionDenied|NotCapable|Requires .* access/);
   }
 });
-
-async function until(ready: () => boolean, describe: () => string, timeoutMs = 30_000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!ready()) {
-    if (Date.now() > deadline) throw new Error(`timed out; saw:\n${describe()}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}

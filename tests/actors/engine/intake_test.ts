@@ -49,6 +49,31 @@ function msa(reply: Uint8Array | undefined) {
   return { code: m.get("MSA-1"), id: m.get("MSA-2"), err: m.get("ERR-8") ?? m.get("MSA-3") };
 }
 
+/**
+ * Reads the ACKs a listener writes on `conn`, one per call: the next one's MSA, or undefined once
+ * the connection closes (or `timeoutMs` passes, which closes it).
+ */
+function ackReader(conn: Deno.Conn) {
+  const decoder = new MllpDecoder();
+  const buf = new Uint8Array(65536);
+  const ready: Uint8Array[] = [];
+  return async (timeoutMs = 10_000) => {
+    const timer = setTimeout(() => conn.close(), timeoutMs);
+    try {
+      while (ready.length === 0) {
+        const n = await conn.read(buf).catch(() => null);
+        if (n === null) return undefined;
+        for (const e of decoder.push(buf.subarray(0, n))) {
+          if (e.type === "frame") ready.push(e.payload);
+        }
+      }
+      return msa(ready.shift());
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+}
+
 Deno.test("intake answers AA only after the message and its queue entry are in KV", async () => {
   const { store, intake, notified } = await setup();
   try {
@@ -145,30 +170,19 @@ Deno.test("listener answers pipelined frames in order, skips stray bytes, and cl
     // Byte by byte for the first frame, then the rest in one write.
     for (let i = 0; i < 40; i++) await conn.write(all.subarray(i, i + 1));
     await conn.write(all.subarray(40));
-    const decoder = new MllpDecoder();
+    const nextAck = ackReader(conn);
     const acks: string[] = [];
-    const buf = new Uint8Array(65536);
-    while (acks.length < 3) {
-      const n = await conn.read(buf);
-      if (n === null) break;
-      for (const e of decoder.push(buf.subarray(0, n))) {
-        if (e.type === "frame") acks.push(`${msa(e.payload).code}:${msa(e.payload).id}`);
-      }
+    for (let i = 0; i < 3; i++) {
+      const ack = await nextAck();
+      if (ack) acks.push(`${ack.code}:${ack.id}`);
     }
     assert.deepEqual(acks, ["AA:P1", "AA:P2", "AA:P3"]);
     await conn.write(encodeMllp("MSH|^~\\&|" + "X".repeat(8000)));
-    let reply: Uint8Array | undefined;
-    let closed = false;
-    while (!closed) {
-      const n = await conn.read(buf);
-      if (n === null) closed = true;
-      else {for (const e of decoder.push(buf.subarray(0, n))) {
-          if (e.type === "frame") reply = e.payload;
-        }}
-    }
+    const reply = await nextAck();
     assert.ok(reply, "an answer before the close");
-    assert.equal(msa(reply).code, "AR");
-    assert.match(msa(reply).err ?? "", /larger than the limit of 4096 bytes/);
+    assert.equal(reply.code, "AR");
+    assert.match(reply.err ?? "", /larger than the limit of 4096 bytes/);
+    assert.equal(await nextAck(), undefined, "the connection closed after the answer");
     assert.equal(
       await store.depth("mllp-in:1:127.0.0.1"),
       0,
@@ -198,26 +212,10 @@ Deno.test("listener waits for FS CR by default, and with requireFinalCr false an
     const framed = encodeMllp(adt(id));
     return framed.subarray(0, framed.length - 1); // VT payload FS, without the CR
   };
-  const decoder = new MllpDecoder();
-  const readAck = async (conn: Deno.Conn, timeoutMs: number) => {
-    const buf = new Uint8Array(65536);
-    const timer = setTimeout(() => conn.close(), timeoutMs);
-    try {
-      while (true) {
-        const n = await conn.read(buf).catch(() => null);
-        if (n === null) return undefined;
-        for (const e of decoder.push(buf.subarray(0, n))) {
-          if (e.type === "frame") return msa(e.payload);
-        }
-      }
-    } finally {
-      clearTimeout(timer);
-    }
-  };
   try {
     const a = await Deno.connect({ hostname: "127.0.0.1", port });
     await a.write(noCr("NOCR1"));
-    assert.deepEqual(await readAck(a, 5_000), { code: "AA", id: "NOCR1", err: undefined });
+    assert.deepEqual(await ackReader(a)(5_000), { code: "AA", id: "NOCR1", err: undefined });
     a.close();
     assert.equal(await store.depth(`mllp-in:${port}:127.0.0.1`), 1);
 
@@ -226,11 +224,11 @@ Deno.test("listener waits for FS CR by default, and with requireFinalCr false an
     await b.write(noCr("NOCR2"));
     await new Promise((r) => setTimeout(r, 300));
     await b.write(Uint8Array.of(0x0d));
-    assert.equal((await readAck(b, 5_000))?.id, "NOCR2");
+    assert.equal((await ackReader(b)(5_000))?.id, "NOCR2");
     b.close();
     const c = await Deno.connect({ hostname: "127.0.0.1", port: strict.port });
     await c.write(noCr("NOCR3"));
-    assert.equal(await readAck(c, 300), undefined, "answered a frame that had not ended");
+    assert.equal(await ackReader(c)(300), undefined, "answered a frame that had not ended");
   } finally {
     await strict.close();
     await lenient.close();
