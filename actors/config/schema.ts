@@ -152,6 +152,20 @@ export function configSchema(sources: ConfigSources) {
     queryTimeoutSeconds: seconds.default(120),
     /** Fallback when MSH-18 is absent and the bytes are not valid UTF-8. */
     fallbackCharset: z.string().default("windows-1252"),
+    /** A started MLLP frame must end within this many seconds, or the connection is closed. */
+    frameTimeoutSeconds: seconds.default(60),
+    /** Most open connections one MLLP listener holds; more are refused and logged. */
+    maxConnectionsPerListener: z.number().int().positive().default(1000),
+    /** Most open connections one peer address holds on one MLLP listener. */
+    maxConnectionsPerPeer: z.number().int().positive().default(100),
+    /** HTTP: the request line and headers must arrive within this many seconds. */
+    httpHeaderTimeoutSeconds: seconds.default(30),
+    /** HTTP: a request body must arrive within this many seconds, or `408`. */
+    httpBodyTimeoutSeconds: seconds.default(60),
+    /** Deepest nesting of arrays and objects a JSON body may have. */
+    maxJsonDepth: z.number().int().positive().default(64),
+    /** While KV cannot commit, a warning is logged at most once per this many seconds. */
+    storageWarningIntervalSeconds: seconds.default(30),
   });
 
   const environment = z.strictObject({
