@@ -12,6 +12,9 @@ import { RemoteSftpEndpoint } from "../../../actors/sftp/endpoint.ts";
 import { KeyRing, NoUsableKeyError, usableKeys } from "../../../actors/sftp/keys.ts";
 import { sshSftpConnector } from "../../../transports/sftp/client.ts";
 import { startSshd, testKey } from "../../helpers/sshd.ts";
+import { testNeeding } from "../../helpers/system_tools.ts";
+/** These tests drive sshd, ssh-keygen as a real peer. */
+const sshTest = testNeeding("sshd", "ssh-keygen");
 
 const NOW = Date.parse("2026-06-01T00:00:00Z");
 const key = (name: string, notBefore?: string, notAfter?: string) => ({
@@ -94,63 +97,69 @@ async function rotationSetup(authorized: string[]) {
   return { ...all, sshd, clock, log, endpoint };
 }
 
-Deno.test("key rotation logs in with the newest valid key and shows it; moves on when the next one starts", async () => {
-  const t = await rotationSetup(["oldKey", "currentKey", "nextKey"]);
-  try {
-    (await t.endpoint.open()).close();
-    const accepted = () => t.sshd.lines.filter((l) => l.includes("Accepted publickey"));
-    assert.equal(accepted().length, 1);
-    // sshd saw the current key: not the expired one (which it would also accept), not the next.
-    assert.ok(accepted()[0]!.includes(t.currentKey.fingerprint), accepted()[0]);
-    const described = t.endpoint.describe();
-    assert.deepEqual(
-      {
-        index: (described.keyInUse as { index: number }).index,
-        source: (described.keyInUse as { source: string }).source,
-      },
-      { index: 1, source: "env:CURRENT" },
-    );
-    assert.deepEqual((described.keys as { state: string }[]).map((k) => k.state), [
-      "expired",
-      "valid",
-      "not yet valid",
-    ]);
-    assert.doesNotMatch(JSON.stringify(described), /PRIVATE KEY/);
-    assert.equal(t.log.lines.filter((l) => l.includes("sftp.key-in-use")).length, 1);
-    // July: the next key's window opens and it takes over.
-    t.clock.advance(40 * 24 * 3600_000);
-    (await t.endpoint.open()).close();
-    assert.ok(accepted()[1]!.includes(t.nextKey.fingerprint), accepted()[1]);
-    assert.equal((t.endpoint.describe().keyInUse as { source: string }).source, "env:NEXT");
-    const rotations = t.log.lines.filter((l) => l.includes("sftp.key-in-use"));
-    assert.equal(rotations.length, 2);
-    assert.match(rotations[1]!, /key=2 source=env:NEXT/);
-  } finally {
-    await t.sshd.stop();
-  }
-});
+sshTest(
+  "key rotation logs in with the newest valid key and shows it; moves on when the next one starts",
+  async () => {
+    const t = await rotationSetup(["oldKey", "currentKey", "nextKey"]);
+    try {
+      (await t.endpoint.open()).close();
+      const accepted = () => t.sshd.lines.filter((l) => l.includes("Accepted publickey"));
+      assert.equal(accepted().length, 1);
+      // sshd saw the current key: not the expired one (which it would also accept), not the next.
+      assert.ok(accepted()[0]!.includes(t.currentKey.fingerprint), accepted()[0]);
+      const described = t.endpoint.describe();
+      assert.deepEqual(
+        {
+          index: (described.keyInUse as { index: number }).index,
+          source: (described.keyInUse as { source: string }).source,
+        },
+        { index: 1, source: "env:CURRENT" },
+      );
+      assert.deepEqual((described.keys as { state: string }[]).map((k) => k.state), [
+        "expired",
+        "valid",
+        "not yet valid",
+      ]);
+      assert.doesNotMatch(JSON.stringify(described), /PRIVATE KEY/);
+      assert.equal(t.log.lines.filter((l) => l.includes("sftp.key-in-use")).length, 1);
+      // July: the next key's window opens and it takes over.
+      t.clock.advance(40 * 24 * 3600_000);
+      (await t.endpoint.open()).close();
+      assert.ok(accepted()[1]!.includes(t.nextKey.fingerprint), accepted()[1]);
+      assert.equal((t.endpoint.describe().keyInUse as { source: string }).source, "env:NEXT");
+      const rotations = t.log.lines.filter((l) => l.includes("sftp.key-in-use"));
+      assert.equal(rotations.length, 2);
+      assert.match(rotations[1]!, /key=2 source=env:NEXT/);
+    } finally {
+      await t.sshd.stop();
+    }
+  },
+);
 
-Deno.test("key rotation falls back to an older valid key while the server does not know the new one yet", async () => {
-  // July: CURRENT and NEXT are both valid, but the counterparty has installed only CURRENT.
-  const t = await rotationSetup(["currentKey"]);
-  try {
-    t.clock.advance(40 * 24 * 3600_000);
-    (await t.endpoint.open()).close();
-    const inUse = t.endpoint.describe().keyInUse as { source: string; fallback?: boolean };
-    assert.equal(inUse.source, "env:CURRENT");
-    assert.equal(inUse.fallback, true);
-    assert.match(
-      t.log.lines.find((l) => l.includes("sftp.key-refused"))!,
-      /key=2 source=env:NEXT next=1/,
-    );
-    // When neither valid key is accepted, the error says which keys were tried.
-    await t.sshd.authorize(t.oldKey.publicKey);
-    await assert.rejects(t.endpoint.open(), (error: unknown) => {
-      assert.ok(error instanceof SftpAuthError);
-      assert.match(error.message, /every valid key was refused \(keys 2, 1\)/);
-      return true;
-    });
-  } finally {
-    await t.sshd.stop();
-  }
-});
+sshTest(
+  "key rotation falls back to an older valid key while the server does not know the new one yet",
+  async () => {
+    // July: CURRENT and NEXT are both valid, but the counterparty has installed only CURRENT.
+    const t = await rotationSetup(["currentKey"]);
+    try {
+      t.clock.advance(40 * 24 * 3600_000);
+      (await t.endpoint.open()).close();
+      const inUse = t.endpoint.describe().keyInUse as { source: string; fallback?: boolean };
+      assert.equal(inUse.source, "env:CURRENT");
+      assert.equal(inUse.fallback, true);
+      assert.match(
+        t.log.lines.find((l) => l.includes("sftp.key-refused"))!,
+        /key=2 source=env:NEXT next=1/,
+      );
+      // When neither valid key is accepted, the error says which keys were tried.
+      await t.sshd.authorize(t.oldKey.publicKey);
+      await assert.rejects(t.endpoint.open(), (error: unknown) => {
+        assert.ok(error instanceof SftpAuthError);
+        assert.match(error.message, /every valid key was refused \(keys 2, 1\)/);
+        return true;
+      });
+    } finally {
+      await t.sshd.stop();
+    }
+  },
+);

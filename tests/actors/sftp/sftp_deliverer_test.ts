@@ -9,6 +9,9 @@ import { delegate } from "./poll_fixture.ts";
 import { deliveryKey, startDelivery } from "./delivery_fixture.ts";
 import { waitFor } from "../../helpers/net.ts";
 import { type Sshd, startSshd, startTcpProxy } from "../../helpers/sshd.ts";
+import { testNeeding } from "../../helpers/system_tools.ts";
+/** These tests drive sshd, ssh-keygen as a real peer. */
+const sshTest = testNeeding("sshd", "ssh-keygen");
 
 const enc = new TextEncoder();
 
@@ -35,94 +38,100 @@ async function names(dir: string): Promise<string[]> {
   return out.sort();
 }
 
-Deno.test("sftp deliverer writes a temporary name then renames it, in FIFO order on one session", async () => {
-  await withSshd(async (sshd) => {
-    const out = `${sshd.files}/out`;
-    await Deno.mkdir(out);
-    const ops: string[] = [];
-    const d = await startDelivery({
-      target: target(sshd),
-      session: (real) => {
-        const spy = delegate(real);
-        spy.write = (path, bytes, o) => (ops.push(`write ${path}`), real.write(path, bytes, o));
-        spy.rename = (from, to) => (ops.push(`rename ${from} ${to}`), real.rename(from, to));
-        return spy;
-      },
+sshTest(
+  "sftp deliverer writes a temporary name then renames it, in FIFO order on one session",
+  async () => {
+    await withSshd(async (sshd) => {
+      const out = `${sshd.files}/out`;
+      await Deno.mkdir(out);
+      const ops: string[] = [];
+      const d = await startDelivery({
+        target: target(sshd),
+        session: (real) => {
+          const spy = delegate(real);
+          spy.write = (path, bytes, o) => (ops.push(`write ${path}`), real.write(path, bytes, o));
+          spy.rename = (from, to) => (ops.push(`rename ${from} ${to}`), real.rename(from, to));
+          return spy;
+        },
+      });
+      // The receiver's view, from the kernel.
+      const watcher = Deno.watchFs(out);
+      const events: Deno.FsEvent[] = [];
+      const watching = (async () => {
+        for await (const e of watcher) events.push(e);
+      })();
+      try {
+        // The watch is armed once it reports a file of our own; only then can it miss nothing.
+        await Deno.writeTextFile(`${out}/armed`, "");
+        await waitFor(
+          "the watch armed",
+          () => events.some((e) => e.paths.some((p) => p.endsWith("/armed"))),
+        );
+        await Deno.remove(`${out}/armed`);
+        await waitFor("the sentinel gone", () => events.some((e) => e.kind === "remove"));
+        events.length = 0;
+        const records = await d.enqueue(
+          ...["F1", "F2", "F3", "F4", "F5"].map((id) => ({ bytes: adt(id) })),
+        );
+        const finals = records.map((r) => d.deliverer.fileNameFor(r));
+        for (const [i, name] of finals.entries()) {
+          assert.match(name, new RegExp(`^\\d{8}T\\d{6}\\.\\d{3}Z-${records[i]!.id}\\.hl7$`));
+        }
+        await waitFor("all delivered", async () => (await d.store.depth(d.actorId)) === 0);
+        assert.deepEqual(await names(out), [...finals].sort());
+        for (const [i, name] of finals.entries()) {
+          assert.deepEqual(await Deno.readFile(`${out}/${name}`), adt(`F${i + 1}`));
+          const log = await d.logOf(records[i]!.id);
+          assert.equal(log.status, "SUCCEEDED");
+          assert.equal(log.attempts[0]?.reason, `out/${name} (${adt("F1").length} bytes)`);
+        }
+        // What the deliverer asked: each file under its temporary name, then renamed, in order.
+        assert.deepEqual(
+          ops,
+          finals.flatMap((n) => [`write out/.${n}.part`, `rename out/.${n}.part out/${n}`]),
+        );
+        // What the receiver saw. OpenSSH renames by link + unlink, so the final name appears as a
+        // new entry: it must appear only after its temporary file was completely written, and no
+        // data may ever be written under it.
+        const touched = (e: Deno.FsEvent, name: string) =>
+          e.paths.some((p) => p.endsWith(`/${name}`));
+        await waitFor("the last file seen", () => events.some((e) => touched(e, finals[4]!)));
+        const firstSeen: number[] = [];
+        for (const name of finals) {
+          const wrote = events.filter((e) => e.kind === "modify" && touched(e, name));
+          assert.deepEqual(wrote, [], `${name} was written in place`);
+          // inotify may fold a small file's writes into its create event, and the watcher may
+          // report a coalesced event as "any" or "other": anything but its removal counts.
+          const lastWrite = events.findLastIndex((e) =>
+            e.kind !== "remove" && touched(e, `.${name}.part`)
+          );
+          const appeared = events.findIndex((e) => touched(e, name));
+          assert.ok(
+            lastWrite >= 0,
+            `no write seen to .${name}.part; saw ${
+              JSON.stringify(events.map((e) => [e.kind, e.paths]))
+            }`,
+          );
+          assert.ok(
+            appeared > lastWrite,
+            `${name} appeared before its temporary file was complete`,
+          );
+          firstSeen.push(appeared);
+        }
+        assert.deepEqual(firstSeen, [...firstSeen].sort((a, b) => a - b), "delivered out of order");
+        // One login for all five: the session stayed open between messages.
+        assert.equal(sshd.lines.filter((l) => l.includes("Accepted publickey")).length, 1);
+        assert.equal((await d.actor.status()).socket, "open");
+      } finally {
+        watcher.close();
+        await watching;
+        await d.stop();
+      }
     });
-    // The receiver's view, from the kernel.
-    const watcher = Deno.watchFs(out);
-    const events: Deno.FsEvent[] = [];
-    const watching = (async () => {
-      for await (const e of watcher) events.push(e);
-    })();
-    try {
-      // The watch is armed once it reports a file of our own; only then can it miss nothing.
-      await Deno.writeTextFile(`${out}/armed`, "");
-      await waitFor(
-        "the watch armed",
-        () => events.some((e) => e.paths.some((p) => p.endsWith("/armed"))),
-      );
-      await Deno.remove(`${out}/armed`);
-      await waitFor("the sentinel gone", () => events.some((e) => e.kind === "remove"));
-      events.length = 0;
-      const records = await d.enqueue(
-        ...["F1", "F2", "F3", "F4", "F5"].map((id) => ({ bytes: adt(id) })),
-      );
-      const finals = records.map((r) => d.deliverer.fileNameFor(r));
-      for (const [i, name] of finals.entries()) {
-        assert.match(name, new RegExp(`^\\d{8}T\\d{6}\\.\\d{3}Z-${records[i]!.id}\\.hl7$`));
-      }
-      await waitFor("all delivered", async () => (await d.store.depth(d.actorId)) === 0);
-      assert.deepEqual(await names(out), [...finals].sort());
-      for (const [i, name] of finals.entries()) {
-        assert.deepEqual(await Deno.readFile(`${out}/${name}`), adt(`F${i + 1}`));
-        const log = await d.logOf(records[i]!.id);
-        assert.equal(log.status, "SUCCEEDED");
-        assert.equal(log.attempts[0]?.reason, `out/${name} (${adt("F1").length} bytes)`);
-      }
-      // What the deliverer asked: each file under its temporary name, then renamed, in order.
-      assert.deepEqual(
-        ops,
-        finals.flatMap((n) => [`write out/.${n}.part`, `rename out/.${n}.part out/${n}`]),
-      );
-      // What the receiver saw. OpenSSH renames by link + unlink, so the final name appears as a
-      // new entry: it must appear only after its temporary file was completely written, and no
-      // data may ever be written under it.
-      const touched = (e: Deno.FsEvent, name: string) =>
-        e.paths.some((p) => p.endsWith(`/${name}`));
-      await waitFor("the last file seen", () => events.some((e) => touched(e, finals[4]!)));
-      const firstSeen: number[] = [];
-      for (const name of finals) {
-        const wrote = events.filter((e) => e.kind === "modify" && touched(e, name));
-        assert.deepEqual(wrote, [], `${name} was written in place`);
-        // inotify may fold a small file's writes into its create event, and the watcher may
-        // report a coalesced event as "any" or "other": anything but its removal counts.
-        const lastWrite = events.findLastIndex((e) =>
-          e.kind !== "remove" && touched(e, `.${name}.part`)
-        );
-        const appeared = events.findIndex((e) => touched(e, name));
-        assert.ok(
-          lastWrite >= 0,
-          `no write seen to .${name}.part; saw ${
-            JSON.stringify(events.map((e) => [e.kind, e.paths]))
-          }`,
-        );
-        assert.ok(appeared > lastWrite, `${name} appeared before its temporary file was complete`);
-        firstSeen.push(appeared);
-      }
-      assert.deepEqual(firstSeen, [...firstSeen].sort((a, b) => a - b), "delivered out of order");
-      // One login for all five: the session stayed open between messages.
-      assert.equal(sshd.lines.filter((l) => l.includes("Accepted publickey")).length, 1);
-      assert.equal((await d.actor.status()).socket, "open");
-    } finally {
-      watcher.close();
-      await watching;
-      await d.stop();
-    }
-  });
-});
+  },
+);
 
-Deno.test("sftp deliverer keeps the head on failure and retries on the schedule", async () => {
+sshTest("sftp deliverer keeps the head on failure and retries on the schedule", async () => {
   await withSshd(async (sshd) => {
     const d = await startDelivery({ target: target(sshd) });
     try {
@@ -159,44 +168,47 @@ Deno.test("sftp deliverer keeps the head on failure and retries on the schedule"
   });
 });
 
-Deno.test("sftp deliverer: a connection killed mid-upload leaves no final file and the retry delivers it whole", async () => {
-  await withSshd(async (sshd) => {
-    const out = `${sshd.files}/out`;
-    await Deno.mkdir(out);
-    const proxy = startTcpProxy(sshd.port);
-    const d = await startDelivery({ target: target(sshd, proxy.port) });
-    try {
-      const bytes = new Uint8Array(8 * 1024 * 1024);
-      for (let i = 0; i < bytes.length; i += 65536) {
-        crypto.getRandomValues(bytes.subarray(i, i + 65536));
+sshTest(
+  "sftp deliverer: a connection killed mid-upload leaves no final file and the retry delivers it whole",
+  async () => {
+    await withSshd(async (sshd) => {
+      const out = `${sshd.files}/out`;
+      await Deno.mkdir(out);
+      const proxy = startTcpProxy(sshd.port);
+      const d = await startDelivery({ target: target(sshd, proxy.port) });
+      try {
+        const bytes = new Uint8Array(8 * 1024 * 1024);
+        for (let i = 0; i < bytes.length; i += 65536) {
+          crypto.getRandomValues(bytes.subarray(i, i + 65536));
+        }
+        // Once the handshake and 2 MB of the file have gone up, sshd's session dies.
+        proxy.when("up", 2 * 1024 * 1024, () => sshd.killSessions());
+        const [record] = await d.enqueue({
+          bytes,
+          contentType: "application/pdf",
+          fileName: "scan.pdf",
+        });
+        const name = d.deliverer.fileNameFor(record!);
+        assert.match(name, /-.*\.pdf$/);
+        await waitFor(
+          "the first attempt failed",
+          async () => (await d.logOf(record!.id)).attemptCount === 1,
+        );
+        assert.ok(!(await names(out)).includes(name), "a partial file got its final name");
+        d.clock.advance(0);
+        await waitFor("delivered", async () => (await d.logOf(record!.id)).status === "SUCCEEDED");
+        assert.deepEqual(await names(out), [name]);
+        assert.deepEqual(await Deno.readFile(`${out}/${name}`), bytes);
+        assert.match((await d.logOf(record!.id)).attempts[0]?.reason ?? "", /failed/);
+      } finally {
+        await d.stop();
+        await proxy.stop();
       }
-      // Once the handshake and 2 MB of the file have gone up, sshd's session dies.
-      proxy.when("up", 2 * 1024 * 1024, () => sshd.killSessions());
-      const [record] = await d.enqueue({
-        bytes,
-        contentType: "application/pdf",
-        fileName: "scan.pdf",
-      });
-      const name = d.deliverer.fileNameFor(record!);
-      assert.match(name, /-.*\.pdf$/);
-      await waitFor(
-        "the first attempt failed",
-        async () => (await d.logOf(record!.id)).attemptCount === 1,
-      );
-      assert.ok(!(await names(out)).includes(name), "a partial file got its final name");
-      d.clock.advance(0);
-      await waitFor("delivered", async () => (await d.logOf(record!.id)).status === "SUCCEEDED");
-      assert.deepEqual(await names(out), [name]);
-      assert.deepEqual(await Deno.readFile(`${out}/${name}`), bytes);
-      assert.match((await d.logOf(record!.id)).attempts[0]?.reason ?? "", /failed/);
-    } finally {
-      await d.stop();
-      await proxy.stop();
-    }
-  });
-});
+    });
+  },
+);
 
-Deno.test("sftp deliverer recognises a delivery whose rename answer was lost", async () => {
+sshTest("sftp deliverer recognises a delivery whose rename answer was lost", async () => {
   await withSshd(async (sshd) => {
     const out = `${sshd.files}/out`;
     await Deno.mkdir(out);
@@ -217,26 +229,29 @@ Deno.test("sftp deliverer recognises a delivery whose rename answer was lost", a
   });
 });
 
-Deno.test("sftp deliverer closes its session after the idle period and reconnects for the next file", async () => {
-  await withSshd(async (sshd) => {
-    await Deno.mkdir(`${sshd.files}/out`);
-    const d = await startDelivery({ target: target(sshd), idleCloseMs: 60_000 });
-    try {
-      const [a] = await d.enqueue({ bytes: adt("I1") });
-      await waitFor("delivered", async () => (await d.logOf(a!.id)).status === "SUCCEEDED");
-      assert.equal(d.deliverer.holdsConnection(), true);
-      await waitFor("idle", () => d.clock.pending === 1);
-      d.clock.advance(30_000);
-      await waitFor("idle again", () => d.clock.pending === 1);
-      assert.equal(d.deliverer.holdsConnection(), true, "closed before the idle period");
-      d.clock.advance(30_000);
-      await waitFor("closed", () => !d.deliverer.holdsConnection());
-      assert.equal(d.lines("sftp.idle-close").length, 1);
-      const [b] = await d.enqueue({ bytes: adt("I2") });
-      await waitFor("delivered again", async () => (await d.logOf(b!.id)).status === "SUCCEEDED");
-      assert.equal(sshd.lines.filter((l) => l.includes("Accepted publickey")).length, 2);
-    } finally {
-      await d.stop();
-    }
-  });
-});
+sshTest(
+  "sftp deliverer closes its session after the idle period and reconnects for the next file",
+  async () => {
+    await withSshd(async (sshd) => {
+      await Deno.mkdir(`${sshd.files}/out`);
+      const d = await startDelivery({ target: target(sshd), idleCloseMs: 60_000 });
+      try {
+        const [a] = await d.enqueue({ bytes: adt("I1") });
+        await waitFor("delivered", async () => (await d.logOf(a!.id)).status === "SUCCEEDED");
+        assert.equal(d.deliverer.holdsConnection(), true);
+        await waitFor("idle", () => d.clock.pending === 1);
+        d.clock.advance(30_000);
+        await waitFor("idle again", () => d.clock.pending === 1);
+        assert.equal(d.deliverer.holdsConnection(), true, "closed before the idle period");
+        d.clock.advance(30_000);
+        await waitFor("closed", () => !d.deliverer.holdsConnection());
+        assert.equal(d.lines("sftp.idle-close").length, 1);
+        const [b] = await d.enqueue({ bytes: adt("I2") });
+        await waitFor("delivered again", async () => (await d.logOf(b!.id)).status === "SUCCEEDED");
+        assert.equal(sshd.lines.filter((l) => l.includes("Accepted publickey")).length, 2);
+      } finally {
+        await d.stop();
+      }
+    });
+  },
+);

@@ -7,6 +7,9 @@ import {
   signAssertion,
   withIngress,
 } from "./ingress_fixture.ts";
+import { testNeeding } from "../../helpers/system_tools.ts";
+/** These tests drive curl as a real peer. */
+const curlTest = testNeeding("curl");
 
 const dec = new TextDecoder();
 
@@ -28,74 +31,85 @@ const message = {
   Orders: [{ ID: "157968300", Results: [{ Code: "2345-7", Value: "90" }] }],
 };
 
-Deno.test("curl gets a token with a client secret over HTTPS, then POST /endpoint stores the message", async () => {
-  await withIngress({}, async (e) => {
-    const dir = await Deno.makeTempDir();
-    try {
-      await Deno.writeTextFile(`${dir}/ca.pem`, e.pki.caCert);
-      await Deno.writeTextFile(`${dir}/message.json`, JSON.stringify(message));
-      const token = await curl(
-        "--cacert",
-        `${dir}/ca.pem`,
-        "-u",
-        `lab-secret-client:${LAB_SECRET}`,
-        "-d",
-        "grant_type=client_credentials",
-        `${e.base}/v2/auth/token`,
-      );
-      assert.equal(token.status, 200, token.body);
-      const { access_token: accessToken, token_type: type } = JSON.parse(token.body);
-      assert.equal(type, "Bearer");
+curlTest(
+  "curl gets a token with a client secret over HTTPS, then POST /endpoint stores the message",
+  async () => {
+    await withIngress({}, async (e) => {
+      const dir = await Deno.makeTempDir();
+      try {
+        await Deno.writeTextFile(`${dir}/ca.pem`, e.pki.caCert);
+        await Deno.writeTextFile(`${dir}/message.json`, JSON.stringify(message));
+        const token = await curl(
+          "--cacert",
+          `${dir}/ca.pem`,
+          "-u",
+          `lab-secret-client:${LAB_SECRET}`,
+          "-d",
+          "grant_type=client_credentials",
+          `${e.base}/v2/auth/token`,
+        );
+        assert.equal(token.status, 200, token.body);
+        const { access_token: accessToken, token_type: type } = JSON.parse(token.body);
+        assert.equal(type, "Bearer");
 
-      const posted = await curl(
-        "--cacert",
-        `${dir}/ca.pem`,
-        "-H",
-        `Authorization: Bearer ${accessToken}`,
-        "-H",
-        "Content-Type: application/json",
-        "--data-binary",
-        `@${dir}/message.json`,
-        `${e.base}/endpoint`,
-      );
-      assert.equal(posted.status, 200, posted.body);
-      const logId = JSON.parse(posted.body).Meta.Logs[0].ID;
-      const log = await e.store.getLog(logId);
-      assert.equal(log?.sourceId, "lab-secret");
-      const record = await e.store.getMessage(log!.messageId);
-      assert.deepEqual(JSON.parse(dec.decode(await e.store.getPayload(record!))), message);
+        const posted = await curl(
+          "--cacert",
+          `${dir}/ca.pem`,
+          "-H",
+          `Authorization: Bearer ${accessToken}`,
+          "-H",
+          "Content-Type: application/json",
+          "--data-binary",
+          `@${dir}/message.json`,
+          `${e.base}/endpoint`,
+        );
+        assert.equal(posted.status, 200, posted.body);
+        const logId = JSON.parse(posted.body).Meta.Logs[0].ID;
+        const log = await e.store.getLog(logId);
+        assert.equal(log?.sourceId, "lab-secret");
+        const record = await e.store.getMessage(log!.messageId);
+        assert.deepEqual(JSON.parse(dec.decode(await e.store.getPayload(record!))), message);
 
-      // Without the CA, curl does not trust the engine's certificate.
-      await assert.rejects(curl("-d", "grant_type=client_credentials", `${e.base}/v2/auth/token`));
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  });
-});
+        // Without the CA, curl does not trust the engine's certificate.
+        await assert.rejects(
+          curl("-d", "grant_type=client_credentials", `${e.base}/v2/auth/token`),
+        );
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    });
+  },
+);
 
-Deno.test("curl gets a token with a JWT client assertion (form fields as the README shows them)", async () => {
-  await withIngress({}, async (e) => {
-    const dir = await Deno.makeTempDir();
-    try {
-      await Deno.writeTextFile(`${dir}/ca.pem`, e.pki.caCert);
-      // Signed for the public URL (what clients are told), sent to the local address.
-      const assertion = await signAssertion(keys.rs, claimsFor("lab-rs-client", PUBLIC_TOKEN_URL));
-      const r = await curl(
-        "--cacert",
-        `${dir}/ca.pem`,
-        "-d",
-        "grant_type=client_credentials",
-        "-d",
-        "client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-        "-d",
-        `client_assertion=${assertion}`,
-        `${e.base}/v2/auth/token`,
-      );
-      assert.equal(r.status, 200, r.body);
-      const checked = await e.tokens.verify(JSON.parse(r.body).access_token);
-      assert.ok(checked.ok && checked.sourceId === "lab-rs");
-    } finally {
-      await Deno.remove(dir, { recursive: true });
-    }
-  });
-});
+curlTest(
+  "curl gets a token with a JWT client assertion (form fields as the README shows them)",
+  async () => {
+    await withIngress({}, async (e) => {
+      const dir = await Deno.makeTempDir();
+      try {
+        await Deno.writeTextFile(`${dir}/ca.pem`, e.pki.caCert);
+        // Signed for the public URL (what clients are told), sent to the local address.
+        const assertion = await signAssertion(
+          keys.rs,
+          claimsFor("lab-rs-client", PUBLIC_TOKEN_URL),
+        );
+        const r = await curl(
+          "--cacert",
+          `${dir}/ca.pem`,
+          "-d",
+          "grant_type=client_credentials",
+          "-d",
+          "client_assertion_type=urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+          "-d",
+          `client_assertion=${assertion}`,
+          `${e.base}/v2/auth/token`,
+        );
+        assert.equal(r.status, 200, r.body);
+        const checked = await e.tokens.verify(JSON.parse(r.body).access_token);
+        assert.ok(checked.ok && checked.sourceId === "lab-rs");
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
+    });
+  },
+);

@@ -3,6 +3,9 @@ import { Secret } from "../../../actors/config/secret.ts";
 import { memoryLogger } from "../../../actors/runtime/log.ts";
 import { servePublic } from "../../../transports/http/serve.ts";
 import { withIngress } from "./ingress_fixture.ts";
+import { testNeeding } from "../../helpers/system_tools.ts";
+/** These tests drive openssl as a real peer. */
+const opensslTest = testNeeding("openssl");
 
 const dec = new TextDecoder();
 
@@ -110,29 +113,32 @@ const RETIRED: [string, string[]][] = [
   ]],
 ];
 
-Deno.test("HTTPS refuses TLS 1.0, 1.1 and retired suites that openssl itself would negotiate", async () => {
-  await withIngress({}, async (e) => {
-    const control = await permissiveServer(e.pki.serverCert, e.pki.serverKey);
-    try {
-      for (const [name, flags] of RETIRED) {
-        const possible = await probe(control.port, flags);
-        assert.ok(possible, `control: openssl could not negotiate ${name} at all`);
-        assert.equal(await probe(e.port, flags), null, `engine accepted ${name}`);
+opensslTest(
+  "HTTPS refuses TLS 1.0, 1.1 and retired suites that openssl itself would negotiate",
+  async () => {
+    await withIngress({}, async (e) => {
+      const control = await permissiveServer(e.pki.serverCert, e.pki.serverKey);
+      try {
+        for (const [name, flags] of RETIRED) {
+          const possible = await probe(control.port, flags);
+          assert.ok(possible, `control: openssl could not negotiate ${name} at all`);
+          assert.equal(await probe(e.port, flags), null, `engine accepted ${name}`);
+        }
+      } finally {
+        await control.close();
       }
-    } finally {
-      await control.close();
-    }
-    assert.deepEqual(
-      await probe(e.port, ["-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"]),
-      { protocol: "TLSv1.2", cipher: "ECDHE-RSA-AES128-GCM-SHA256" },
-    );
-    assert.equal((await probe(e.port, ["-tls1_3"]))?.protocol, "TLSv1.3");
-    // The served app answers over it.
-    const r = await e.fetch(`${e.base}/endpoint`, { method: "POST", body: "{}" });
-    assert.equal(r.status, 401);
-    await r.body?.cancel();
-  });
-});
+      assert.deepEqual(
+        await probe(e.port, ["-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"]),
+        { protocol: "TLSv1.2", cipher: "ECDHE-RSA-AES128-GCM-SHA256" },
+      );
+      assert.equal((await probe(e.port, ["-tls1_3"]))?.protocol, "TLSv1.3");
+      // The served app answers over it.
+      const r = await e.fetch(`${e.base}/endpoint`, { method: "POST", body: "{}" });
+      assert.equal(r.status, 401);
+      await r.body?.cancel();
+    });
+  },
+);
 
 /** Every TLS 1.2 suite openssl knows for the given authentication ("RSA" or "ECDSA"). */
 async function tls12Suites(): Promise<{ name: string; au: string }[]> {
@@ -153,56 +159,59 @@ const TLS13 = [
   "TLS_AES_128_CCM_8_SHA256",
 ];
 
-Deno.test("HTTPS accepts exactly the ECDHE AEAD suites of TLS 1.2 and the GCM/ChaCha20 suites of 1.3", async () => {
-  const suites = await tls12Suites();
-  assert.ok(suites.length > 50, `openssl lists only ${suites.length} TLS 1.2 suites`);
-  // An RSA certificate (the fixture's) and an ECDSA one.
-  const ec = await ecdsaCertificate();
-  const log = memoryLogger();
-  const ecServer = servePublic({
-    fetch: () => new Response("ok"),
-    http: {
-      port: 0,
-      hostname: "127.0.0.1",
-      development: false,
-      tls: {
-        cert: new Secret(ec.cert, "t"),
-        key: new Secret(ec.key, "t"),
-        requireClientCert: false,
+opensslTest(
+  "HTTPS accepts exactly the ECDHE AEAD suites of TLS 1.2 and the GCM/ChaCha20 suites of 1.3",
+  async () => {
+    const suites = await tls12Suites();
+    assert.ok(suites.length > 50, `openssl lists only ${suites.length} TLS 1.2 suites`);
+    // An RSA certificate (the fixture's) and an ECDSA one.
+    const ec = await ecdsaCertificate();
+    const log = memoryLogger();
+    const ecServer = servePublic({
+      fetch: () => new Response("ok"),
+      http: {
+        port: 0,
+        hostname: "127.0.0.1",
+        development: false,
+        tls: {
+          cert: new Secret(ec.cert, "t"),
+          key: new Secret(ec.key, "t"),
+          requireClientCert: false,
+        },
       },
-    },
-    log,
-  });
-  try {
-    await withIngress({}, async (e) => {
-      const accepted = async (port: number, au: string) => {
-        const names = suites.filter((s) => s.au === au || s.au === "any").map((s) => s.name);
-        const got = await probeAll(
-          port,
-          names.map((n) => ["-tls1_2", "-cipher", `${n}:@SECLEVEL=0`]),
-        );
-        return names.filter((_, i) => got[i] !== null).sort();
-      };
-      assert.deepEqual(await accepted(e.port, "RSA"), [
-        "ECDHE-RSA-AES128-GCM-SHA256",
-        "ECDHE-RSA-AES256-GCM-SHA384",
-        "ECDHE-RSA-CHACHA20-POLY1305",
-      ]);
-      assert.deepEqual(await accepted(ecServer.port, "ECDSA"), [
-        "ECDHE-ECDSA-AES128-GCM-SHA256",
-        "ECDHE-ECDSA-AES256-GCM-SHA384",
-        "ECDHE-ECDSA-CHACHA20-POLY1305",
-      ]);
-      const tls13 = await probeAll(e.port, TLS13.map((s) => ["-tls1_3", "-ciphersuites", s]));
-      assert.deepEqual(
-        TLS13.filter((_, i) => tls13[i] !== null),
-        ["TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_GCM_SHA256"],
-      );
+      log,
     });
-  } finally {
-    await ecServer.shutdown();
-  }
-});
+    try {
+      await withIngress({}, async (e) => {
+        const accepted = async (port: number, au: string) => {
+          const names = suites.filter((s) => s.au === au || s.au === "any").map((s) => s.name);
+          const got = await probeAll(
+            port,
+            names.map((n) => ["-tls1_2", "-cipher", `${n}:@SECLEVEL=0`]),
+          );
+          return names.filter((_, i) => got[i] !== null).sort();
+        };
+        assert.deepEqual(await accepted(e.port, "RSA"), [
+          "ECDHE-RSA-AES128-GCM-SHA256",
+          "ECDHE-RSA-AES256-GCM-SHA384",
+          "ECDHE-RSA-CHACHA20-POLY1305",
+        ]);
+        assert.deepEqual(await accepted(ecServer.port, "ECDSA"), [
+          "ECDHE-ECDSA-AES128-GCM-SHA256",
+          "ECDHE-ECDSA-AES256-GCM-SHA384",
+          "ECDHE-ECDSA-CHACHA20-POLY1305",
+        ]);
+        const tls13 = await probeAll(e.port, TLS13.map((s) => ["-tls1_3", "-ciphersuites", s]));
+        assert.deepEqual(
+          TLS13.filter((_, i) => tls13[i] !== null),
+          ["TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256", "TLS_AES_128_GCM_SHA256"],
+        );
+      });
+    } finally {
+      await ecServer.shutdown();
+    }
+  },
+);
 
 /** A self-signed P-256 certificate for 127.0.0.1. */
 async function ecdsaCertificate(): Promise<{ cert: string; key: string }> {

@@ -6,6 +6,9 @@ import { serveMllp } from "../../../transports/mllp/server.ts";
 import type { MllpInbox } from "../../../actors/engine/inbox.ts";
 import { adt } from "../../helpers/net.ts";
 import { makeClientCert, makePki } from "../../helpers/tls.ts";
+import { testNeeding } from "../../helpers/system_tools.ts";
+/** These tests drive openssl as a real peer. */
+const opensslTest = testNeeding("openssl");
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -75,49 +78,52 @@ Deno.test("MLLP over TLS: the client checks the server certificate against the c
   }
 });
 
-Deno.test("MLLP over TLS refuses TLS 1.1 and accepts TLS 1.2 and 1.3 (openssl s_client)", async () => {
-  const pki = await makePki();
-  const server = await serveMllp({
-    port: 0,
-    hostname: "127.0.0.1",
-    tls: { cert: pki.serverCert, key: pki.serverKey },
-    inbox: echoAck,
-    log: memoryLogger(),
-  });
-  const probe = async (...flags: string[]) => {
-    const child = new Deno.Command("openssl", {
-      args: ["s_client", "-connect", `127.0.0.1:${server.port}`, ...flags],
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    const w = child.stdin.getWriter();
-    await w.close();
-    const out = await child.output();
-    return dec.decode(out.stdout) + dec.decode(out.stderr);
-  };
-  try {
-    assert.match(await probe("-tls1_3"), /Protocol\s*:?\s*TLSv1\.3|TLSv1\.3/);
-    assert.match(
-      await probe("-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"),
-      /ECDHE-RSA-AES128-GCM-SHA256/,
-    );
-    // Refused handshakes end with no cipher negotiated.
-    const refused = [["-tls1_2", "-cipher", "AES128-SHA"], [
-      "-tls1_2",
-      "-cipher",
-      "AES256-GCM-SHA384",
-    ], [
-      "-tls1_1",
-    ]];
-    for (const flags of refused) {
-      assert.match(await probe(...flags), /Cipher is \(NONE\)/, flags.join(" "));
+opensslTest(
+  "MLLP over TLS refuses TLS 1.1 and accepts TLS 1.2 and 1.3 (openssl s_client)",
+  async () => {
+    const pki = await makePki();
+    const server = await serveMllp({
+      port: 0,
+      hostname: "127.0.0.1",
+      tls: { cert: pki.serverCert, key: pki.serverKey },
+      inbox: echoAck,
+      log: memoryLogger(),
+    });
+    const probe = async (...flags: string[]) => {
+      const child = new Deno.Command("openssl", {
+        args: ["s_client", "-connect", `127.0.0.1:${server.port}`, ...flags],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const w = child.stdin.getWriter();
+      await w.close();
+      const out = await child.output();
+      return dec.decode(out.stdout) + dec.decode(out.stderr);
+    };
+    try {
+      assert.match(await probe("-tls1_3"), /Protocol\s*:?\s*TLSv1\.3|TLSv1\.3/);
+      assert.match(
+        await probe("-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"),
+        /ECDHE-RSA-AES128-GCM-SHA256/,
+      );
+      // Refused handshakes end with no cipher negotiated.
+      const refused = [["-tls1_2", "-cipher", "AES128-SHA"], [
+        "-tls1_2",
+        "-cipher",
+        "AES256-GCM-SHA384",
+      ], [
+        "-tls1_1",
+      ]];
+      for (const flags of refused) {
+        assert.match(await probe(...flags), /Cipher is \(NONE\)/, flags.join(" "));
+      }
+    } finally {
+      await server.close();
+      await Deno.remove(pki.dir, { recursive: true });
     }
-  } finally {
-    await server.close();
-    await Deno.remove(pki.dir, { recursive: true });
-  }
-});
+  },
+);
 
 Deno.test("MLLP over mutual TLS: a client certificate from the configured CA is required", async () => {
   const pki = await makePki();
@@ -159,18 +165,36 @@ Deno.test("MLLP over mutual TLS: a client certificate from the configured CA is 
     assert.doesNotMatch(await exchange({ ca: pki.caCert, ...foreign }, "MTLS3") ?? "", /^MTLS3$/);
     assert.ok(log.lines.some((l) => l.includes("mllp.tls-client-refused")), log.lines.join("\n"));
     assert.ok(log.lines.some((l) => l.includes("mllp.tls-client") && l.includes("lab-interface")));
-    // The same TLS floor as the other listeners.
-    const child = new Deno.Command("openssl", {
-      args: ["s_client", "-connect", `127.0.0.1:${server.port}`, "-tls1_1"],
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    });
-    const out = await child.output();
-    assert.match(dec.decode(out.stdout) + dec.decode(out.stderr), /Cipher is \(NONE\)/);
   } finally {
     await server.close();
     await Deno.remove(pki.dir, { recursive: true });
     await Deno.remove(other.dir, { recursive: true });
   }
 });
+
+opensslTest(
+  "MLLP over mutual TLS has the same TLS floor: TLS 1.1 is refused (openssl s_client)",
+  async () => {
+    const pki = await makePki();
+    const server = await serveMllp({
+      port: 0,
+      hostname: "127.0.0.1",
+      tls: { cert: pki.serverCert, key: pki.serverKey, ca: pki.caCert, requireClientCert: true },
+      inbox: echoAck,
+      log: memoryLogger(),
+    });
+    try {
+      const child = new Deno.Command("openssl", {
+        args: ["s_client", "-connect", `127.0.0.1:${server.port}`, "-tls1_1"],
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      });
+      const out = await child.output();
+      assert.match(dec.decode(out.stdout) + dec.decode(out.stderr), /Cipher is \(NONE\)/);
+    } finally {
+      await server.close();
+      await Deno.remove(pki.dir, { recursive: true });
+    }
+  },
+);
