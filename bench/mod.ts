@@ -54,7 +54,15 @@ printLine("=".repeat(100));
 printLine("Summary");
 printTable(
   ["script", "status", "seconds"],
-  outcomes.map((o) => [o.script, o.ok ? "ok" : `FAILED: ${o.why}`, Number(o.seconds.toFixed(1))]),
+  outcomes.map((o) => [
+    o.script,
+    !o.ok
+      ? `FAILED: ${o.why}`
+      : typeof o.result?.skipped === "string"
+      ? `skipped: ${o.result.skipped}`
+      : "ok",
+    Number(o.seconds.toFixed(1)),
+  ]),
 );
 const ratios = outcomes.flatMap((o) => o.result ? ratioRows(o.result) : []);
 if (ratios.length > 0) {

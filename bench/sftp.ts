@@ -29,7 +29,17 @@ import { Store } from "../actors/store/mod.ts";
 import { SshSftpConnector } from "../transports/sftp/client.ts";
 import { HostedSftpServer, type Upload } from "../transports/sftp/server.ts";
 import { makeKey, sftpBatch, startSshd } from "../tests/helpers/sshd.ts";
+import { hasTool, systemToolsRequired } from "../tests/helpers/system_tools.ts";
 import { median, printJson, printLine, printTable } from "./harness.ts";
+
+// Without OpenSSH there is no peer to compare with: say what to install instead of dying.
+const absent = (["sshd", "sftp", "ssh-keygen"] as const).filter((t) => !hasTool(t));
+if (absent.length > 0 && !systemToolsRequired()) {
+  const skipped = `needs ${absent.join(", ")}: apt-get install openssh-server openssh-client`;
+  printLine(`sftp: skipped, ${skipped}`);
+  printJson({ bench: "sftp", skipped });
+  Deno.exit(0);
+}
 
 const ROUNDS = Number(Deno.args[0] ?? 3);
 const SIZE = 30 * 1000 * 1000;
