@@ -8,21 +8,33 @@
 
 /**
  * Why a translation was refused: `unmapped` when no data model maps the message (the engine
- * then routes the HL7 as it is), `invalid` when a value cannot be translated (JSON that breaks
- * the schema, an embedded file over the limit, an unknown time zone).
+ * then routes the HL7 as it is), `incomplete` when the message lacks a segment its data model
+ * cannot do without, `invalid` when a value cannot be translated (JSON that breaks the schema,
+ * an embedded file over the limit, an unknown time zone).
  */
-export type DataModelErrorCode = "unmapped" | "invalid";
+export type DataModelErrorCode = "unmapped" | "incomplete" | "invalid";
+
+/** Where an HL7 v2 input went wrong, in HL7 terms (for an ERR segment). */
+export interface Hl7Fault {
+  /** HL7 table 0357 code (`100` segment missing, `200` message type, `201` event...). */
+  readonly condition: string;
+  /** HL7 path of the segment or field at fault (`PID`, `ORC-1`). */
+  readonly location?: string;
+}
 
 /** A translation failure with a machine-readable code. */
 export class DataModelError extends Error {
   /** What went wrong. */
   readonly code: DataModelErrorCode;
+  /** For HL7 v2 input: the fault in HL7 terms, when it is the sender's. */
+  readonly hl7?: Hl7Fault;
 
   /** An error with a code and a message that says what to fix. */
-  constructor(code: DataModelErrorCode, message: string) {
+  constructor(code: DataModelErrorCode, message: string, hl7?: Hl7Fault) {
     super(message);
     this.name = "DataModelError";
     this.code = code;
+    if (hl7) this.hl7 = hl7;
   }
 }
 

@@ -85,24 +85,30 @@ export const ORDER_CONTROL: Readonly<Record<string, string>> = {
   Cancel: "CA",
 };
 
-/** The Order event an ORC-1 code means, or `undefined`. */
+/** The ORC-1 order controls read (HL7 table 0119) and the Order event each means. */
+const ORDER_EVENT_OF: Readonly<Record<string, string>> = {
+  NW: "New",
+  XO: "Update",
+  XX: "Update",
+  SC: "Update",
+  CA: "Cancel",
+  OC: "Cancel",
+  DC: "Cancel",
+  OD: "Cancel",
+};
+
+/** The Order event an ORC-1 code means (an empty ORC-1 is New), or `undefined`. */
 export function orderEventOf(code: string): string | undefined {
-  switch (code) {
-    case "NW":
-    case "":
-      return "New";
-    case "XO":
-    case "XX":
-    case "SC":
-      return "Update";
-    case "CA":
-    case "OC":
-    case "DC":
-    case "OD":
-      return "Cancel";
-    default:
-      return undefined;
-  }
+  return code === ""
+    ? "New"
+    : Object.hasOwn(ORDER_EVENT_OF, code)
+    ? ORDER_EVENT_OF[code]
+    : undefined;
+}
+
+/** The ORC-1 order controls the reader understands, for error messages. */
+export function supportedOrderControls(): string[] {
+  return Object.keys(ORDER_EVENT_OF);
 }
 
 const byKey = new Map<string, EventSpec>();
@@ -208,4 +214,43 @@ export function mappedEvent(
 /** The MSH-9 values the reader understands, for error messages. */
 export function supportedTriggers(): string[] {
   return [...new Set([...byTrigger.keys(), ...Object.keys(ALSO)])];
+}
+
+/** Why no data model maps a message: the text, and where and what in HL7 terms. */
+export interface UnmappedReason {
+  /** Names the value at fault and what is supported. */
+  readonly text: string;
+  /** HL7 table 0357 code: 101 (MSH-9 empty), 200 (message type), 201 (event or ORC-1). */
+  readonly condition: string;
+  /** HL7 path of the field at fault. */
+  readonly location: string;
+}
+
+/**
+ * Why {@link identifyHl7} found no event for `message`: the message type, the trigger event,
+ * or, when MSH-9 is known but a field value selects the event (ORC-1 of an order), that field
+ * and its value.
+ */
+export function unmappedReason(message: Hl7Message): UnmappedReason {
+  const type = message.get("MSH-9.1") ?? "", trigger = message.get("MSH-9.2") ?? "";
+  const key = `${type}^${trigger}`;
+  if (type === "" && trigger === "") {
+    return { text: "MSH-9 (message type) is empty", condition: "101", location: "MSH-9" };
+  }
+  if (key === "ORM^O01" || ALSO[key] === "Order.*") {
+    const control = message.get("ORC-1") ?? "";
+    return {
+      text: `ORC-1 ${JSON.stringify(control)} is not a supported order control for ${key} ` +
+        `(supported: ${supportedOrderControls().join(", ")})`,
+      condition: "201",
+      location: "ORC-1",
+    };
+  }
+  const supported = supportedTriggers();
+  const typeKnown = supported.some((k) => k.startsWith(`${type}^`));
+  return {
+    text: `no data model maps ${key} (supported: ${supported.join(", ")})`,
+    condition: typeKnown ? "201" : "200",
+    location: typeKnown ? "MSH-9.2" : "MSH-9.1",
+  };
 }

@@ -43,7 +43,8 @@ export function rawSegments(message: Hl7Message): RawSegment[] {
     // The parser accepted the text: a line is a segment, blank, or holds what precedes MSH.
     const start = out.length === 0 ? line.indexOf("MSH") : 0;
     const c = line.charCodeAt(start);
-    if (start === -1 || c < 65 || c > 90) continue;
+    // An empty line (after a final terminator) gives NaN, which no comparison catches.
+    if (start === -1 || !(c >= 65 && c <= 90)) continue;
     const text = start > 0 ? line.slice(start) : line;
     const parts = text.split(d.field);
     const name = parts[0] as string;

@@ -31,6 +31,7 @@ export {
   type DataModelErrorCode,
   DataModelValidationError,
   formatIssue,
+  type Hl7Fault,
   type ValidationIssue,
 } from "./errors.ts";
 export {
@@ -43,6 +44,8 @@ export {
   eventTypes,
   identifyHl7,
   mappedEvent,
+  type UnmappedReason,
+  unmappedReason,
 } from "./events.ts";
 export { type ExtensionSegment, HL7_EXTENSION, type Hl7Extension } from "./extensions.ts";
 export {

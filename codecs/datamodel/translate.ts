@@ -7,11 +7,18 @@
 import { escapeHl7, type Hl7Message, newControlId, parseHl7 } from "../hl7v2/mod.ts";
 import { tryHl7ToIso } from "../time/mod.ts";
 import { DataModelError, DataModelValidationError } from "./errors.ts";
-import { eventFor, identifyHl7, meansEvent, supportedTriggers } from "./events.ts";
+import { eventFor, type EventSpec, identifyHl7, meansEvent, unmappedReason } from "./events.ts";
 import { extensionOf } from "./extensions.ts";
-import { encodeTree, type FieldTree, fieldTree, rawSegments, STD } from "./hl7_tree.ts";
+import {
+  encodeTree,
+  type FieldTree,
+  fieldTree,
+  type RawSegment,
+  rawSegments,
+  STD,
+} from "./hl7_tree.ts";
 import type { JsonObject } from "./json_path.ts";
-import { MODELS } from "./models/mod.ts";
+import { MODELS, REQUIRED_SEGMENTS } from "./models/mod.ts";
 import { readModel } from "./read.ts";
 import { DEFAULT_MAX_EMBEDDED_FILE_BYTES, validateDataModel } from "./validate.ts";
 import { writeModel } from "./write.ts";
@@ -99,6 +106,31 @@ export interface JsonToHl7Options {
   readonly maxEmbeddedFileBytes?: number;
 }
 
+/** "a PID", "an ORC": the article as the segment ID is spelled out. */
+function withArticle(id: string): string {
+  return `${"AEFHILMNORSX".includes(id[0] ?? "") ? "an" : "a"} ${id}`;
+}
+
+/**
+ * Refuses a message without a segment its data model cannot do without (segments joined by
+ * something other than a terminator leave one long MSH and nothing else).
+ *
+ * @throws {DataModelError} `incomplete`, naming the segment.
+ */
+function requireSegments(msg: Hl7Message, ev: EventSpec, segments: readonly RawSegment[]): void {
+  const table = REQUIRED_SEGMENTS[ev.dataModel];
+  const required = table[ev.eventType] ?? table["*"] ?? [];
+  for (const id of required) {
+    if (segments.some((s) => s.name === id)) continue;
+    const type = [msg.get("MSH-9.1") ?? "", msg.get("MSH-9.2") ?? ""].join("^");
+    throw new DataModelError(
+      "incomplete",
+      `${type} requires ${withArticle(id)} segment; none found`,
+      { condition: "100", location: id },
+    );
+  }
+}
+
 /** A date as UTC ISO 8601 to the second (`…T04:30:00Z`). */
 function isoSeconds(d: Date): string {
   return new Date(Math.floor(d.getTime() / 1000) * 1000).toISOString().replace(".000Z", "Z");
@@ -120,8 +152,9 @@ function checkZone(zone: string | undefined): string {
 /**
  * Translates an HL7 v2 message to its data-model JSON.
  *
- * @throws {DataModelError} `unmapped` when no data model maps MSH-9, `invalid` for an
- * encapsulated file over the limit or an unknown time zone.
+ * @throws {DataModelError} `unmapped` when no data model maps MSH-9 (or ORC-1 of an order),
+ * `incomplete` when a segment the model requires is missing, `invalid` for an encapsulated file
+ * over the limit or an unknown time zone. `error.hl7` says where, in HL7 table 0357 terms.
  * @throws {Hl7ParseError} when given text that does not parse.
  */
 export function hl7ToJson(
@@ -132,22 +165,17 @@ export function hl7ToJson(
   const msg = typeof message === "string" ? parseHl7(message) : message;
   const ev = identifyHl7(msg);
   if (ev === undefined) {
-    const type = msg.get("MSH-9.1") ?? "", trigger = msg.get("MSH-9.2") ?? "";
-    const what = type === "" && trigger === ""
-      ? "MSH-9 (message type) is empty"
-      : `no data model maps ${type}^${trigger}` +
-        (type === "ORM" || type === "OML"
-          ? ` with ORC-1 ${JSON.stringify(msg.get("ORC-1") ?? "")}`
-          : "");
-    throw new DataModelError(
-      "unmapped",
-      `${what} (supported: ${supportedTriggers().join(", ")})`,
-    );
+    const why = unmappedReason(msg);
+    throw new DataModelError("unmapped", why.text, {
+      condition: why.condition,
+      location: why.location,
+    });
   }
   const meta: JsonObject = { DataModel: ev.dataModel, EventType: ev.eventType };
   if (ev.canceledEvent !== undefined) meta.CanceledEvent = ev.canceledEvent;
   const root: JsonObject = { Meta: meta };
   const segments = rawSegments(msg);
+  requireSegments(msg, ev, segments);
   const extensions = options.extensions ?? true;
   const { warnings } = readModel(MODELS[ev.dataModel], segments, root, msg.delimiters, {
     timeZone,

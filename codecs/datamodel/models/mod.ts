@@ -61,3 +61,20 @@ export const REQUIRED: Readonly<
     ],
   },
 };
+
+/**
+ * Segments an HL7 v2 message must hold for its data model to read anything meaningful (from the
+ * v2.5.1 message structures, kept to what the model cannot do without: the patient every model
+ * requires, MRG for a merge, OBR for results, ORC for orders, SCH for appointments, TXA for
+ * notes). `*` applies to every event of the model.
+ */
+export const REQUIRED_SEGMENTS: Readonly<
+  Record<DataModelName, Readonly<Record<string, readonly string[]>>>
+> = {
+  PatientAdmin: { "*": ["PID"], PatientMerge: ["PID", "MRG"] },
+  Results: { "*": ["PID", "OBR"] },
+  Scheduling: { "*": ["SCH", "PID"] },
+  Order: { "*": ["PID", "ORC"] },
+  Notes: { "*": ["PID", "TXA"] },
+  Media: { "*": ["PID"] },
+};

@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { EVENTS, hl7ToJson, jsonToHl7 } from "../../../codecs/datamodel/mod.ts";
-import { MODELS } from "../../../codecs/datamodel/models/mod.ts";
+import { MODELS, REQUIRED_SEGMENTS } from "../../../codecs/datamodel/models/mod.ts";
 import type {
   Bucket,
   LeafRule,
@@ -333,14 +333,35 @@ for (const model of Object.keys(MODELS)) {
   });
 }
 
+/** Segment IDs in the order a model's table lists them (group leads before their anchor). */
+function segmentOrder(items: readonly ScopeItem[]): string[] {
+  return items.flatMap((i) =>
+    i.kind === "segment" ? [i.seg] : [...(i.lead ?? []), ...segmentOrder(i.items)]
+  );
+}
+
+/** The row's segments with the (empty) segments its model requires put in their place. */
+function withRequired(model: string, segments: readonly string[]): string[] {
+  const order = segmentOrder(MODELS[model as keyof typeof MODELS]);
+  const rank = (s: string) => order.indexOf(s.slice(0, 3));
+  const out = [...segments];
+  const table = REQUIRED_SEGMENTS[model as keyof typeof REQUIRED_SEGMENTS];
+  for (const id of table["*"] ?? []) {
+    if (out.some((s) => s.slice(0, 3) === id)) continue;
+    const text = id === "ORC" ? "ORC|NW" : id;
+    const at = out.findIndex((s) => rank(s) > rank(id));
+    out.splice(at === -1 ? out.length : at, 0, text);
+  }
+  return out;
+}
+
 function checkRow(row: Row): void {
   const extra = (EXTRA[row.model] ?? []).filter((x) =>
     !row.segments.some((s) => s.startsWith(x.slice(0, 4)))
   );
   const text = message(
     msh(ROWS_MSH9[row.model] as string, "ROW1", { 7: "" }),
-    ...row.segments,
-    ...extra,
+    ...withRequired(row.model, [...row.segments, ...extra]),
   );
   const json = hl7ToJson(text, { timeZone: ZONE });
   assert.deepEqual(at(json, row.jsonPath), row.json, `HL7 → JSON: ${text}`);

@@ -224,7 +224,7 @@ Deno.test("ORM: ORC-1 decides New, Update or Cancel; OML^O21 reads the same", ()
   }
   assert.throws(
     () => hl7ToJson(ORM_O01.replace("ORC|NW", "ORC|ZZ")),
-    /no data model maps ORM\^O01 with ORC-1 "ZZ"/,
+    /ORC-1 "ZZ" is not a supported order control for ORM\^O01 \(supported: NW, XO/,
   );
 });
 
