@@ -14,6 +14,7 @@ import {
 import type { Config, DestinationConfig } from "../config/mod.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Delivery, Store } from "../store/store.ts";
+import { StoreUnavailableError } from "../store/health.ts";
 import type { ApiAcceptResult, ApiInbox, ApiRequest } from "./api_inbox.ts";
 import { readDestinations, sourceOf } from "./api_checks.ts";
 import { defaultFormat } from "./hl7_routing.ts";
@@ -186,7 +187,10 @@ export class ApiIntake implements ApiInbox {
 }
 
 function storeFailure(log: Logger, request: ApiRequest, error: unknown): ApiAcceptResult {
-  log.error("api.store-failed", { source: request.sourceId, error });
+  // A full disk fails every message: the store's health logs that once per interval.
+  if (!(error instanceof StoreUnavailableError)) {
+    log.error("api.store-failed", { source: request.sourceId, error });
+  }
   return {
     ok: false,
     status: 503,

@@ -15,6 +15,7 @@ import {
 import type { Config, IntegrationConfig } from "../config/mod.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Store } from "../store/store.ts";
+import { StoreUnavailableError } from "../store/health.ts";
 import { inboundActorId } from "./identities.ts";
 import type { InboxReply, MllpInbox, ReceivedFrame } from "./inbox.ts";
 import { PeerDirectory } from "./peers.ts";
@@ -151,7 +152,10 @@ export class MllpIntake implements MllpInbox {
         messageId: result.messageId,
       });
     } catch (error) {
-      log.error("mllp.store-failed", { ...where, integration: integration.id, controlId, error });
+      // A full disk fails every message: the store's health logs that once per interval.
+      if (!(error instanceof StoreUnavailableError)) {
+        log.error("mllp.store-failed", { ...where, integration: integration.id, controlId, error });
+      }
       const reason = `could not store the message: ${
         error instanceof Error ? error.message : error
       }`;

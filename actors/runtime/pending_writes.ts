@@ -35,9 +35,11 @@ export class PendingWrites {
    * actors must not run ahead of durability, nor delay new accepts behind their completions.
    */
   async add(work: Promise<unknown>): Promise<void> {
-    this.#pending.push(work.then(() => undefined));
-    // Observed at once so that a KV error is reported by settle(), not as an unhandled rejection.
-    work.catch(() => {});
+    const done = work.then(() => undefined);
+    // The promise kept is observed at once, so a KV error is reported by settle() (or dropped
+    // with the actor), never as an unhandled rejection that ends the process.
+    done.catch(() => {});
+    this.#pending.push(done);
     if (
       this.#pending.length >= (this.#o.maxPending ?? 8) ||
       this.#o.backlog() > (this.#o.maxBacklog ?? 256)

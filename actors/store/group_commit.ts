@@ -6,6 +6,7 @@
  * @module
  */
 
+import { isStorageFault, StoreUnavailableError } from "./health.ts";
 import { withKvRetry } from "./kv.ts";
 
 /** One caller's share of a batch. Everything in it commits together or not at all. */
@@ -39,9 +40,16 @@ interface Pending {
 
 const U64_MAX = (1n << 64n) - 1n;
 
+/** Told the fate of every commit: how the store's health learns that KV can (not) commit. */
+export interface CommitObserver {
+  succeeded(): void;
+  failed(error: unknown): void;
+}
+
 /** Batches writes into shared atomics; see the module doc. */
 export class GroupCommitter {
   readonly #kv: Deno.Kv;
+  readonly #observer: CommitObserver | undefined;
   readonly #maxBytes: number;
   readonly #maxMutations: number;
   readonly #maxChecks: number;
@@ -53,9 +61,10 @@ export class GroupCommitter {
   /** Writes committed so far. */
   writes = 0;
 
-  /** Commits into `kv` within `limits`. */
-  constructor(kv: Deno.Kv, limits: GroupCommitLimits = {}) {
+  /** Commits into `kv` within `limits`, reporting each commit's fate to `observer`. */
+  constructor(kv: Deno.Kv, limits: GroupCommitLimits = {}, observer?: CommitObserver) {
     this.#kv = kv;
+    this.#observer = observer;
     this.#maxBytes = limits.maxBytes ?? 760 * 1024;
     this.#maxMutations = limits.maxMutations ?? 1000;
     this.#maxChecks = limits.maxChecks ?? 100;
@@ -66,7 +75,11 @@ export class GroupCommitter {
     return this.#queue.length;
   }
 
-  /** Queues a write; resolves once it is durable (or its checks failed), rejects on KV error. */
+  /**
+   * Queues a write; resolves once it is durable (or its checks failed). Rejects with a
+   * {@link StoreUnavailableError} when KV cannot commit (nothing of the write was stored), or with
+   * KV's error when this write alone is wrong (over a limit).
+   */
   commit(write: Write): Promise<WriteOutcome> {
     if (
       mutationCount(write) > this.#maxMutations || (write.checks?.length ?? 0) > this.#maxChecks
@@ -132,9 +145,21 @@ export class GroupCommitter {
     try {
       result = await withKvRetry(() => this.#atomic(batch.map((p) => p.write)).commit());
     } catch (error) {
-      for (const p of batch) p.reject(error);
+      if (isStorageFault(error)) {
+        this.#observer?.failed(error);
+        const refused = new StoreUnavailableError(error);
+        for (const p of batch) p.reject(refused);
+        return;
+      }
+      // One write over a limit fails the whole atomic: commit one by one so only it is refused.
+      if (batch.length > 1) {
+        for (const p of batch) await this.#commitBatch([p]);
+        return;
+      }
+      batch[0]!.reject(error);
       return;
     }
+    this.#observer?.succeeded();
     if (result.ok) {
       this.batches++;
       this.writes += batch.length;

@@ -1,26 +1,57 @@
 /**
- * The KV key layout, in one place.
+ * The KV key layout, in one place. KV refuses a key over 2 KiB (`Key too large`), and several key
+ * parts come from peers (an MSH-10, an id in an admin URL, a file's name): every string part goes
+ * through {@link keyPart}, which keeps a short one as it is and replaces a long one by its SHA-256,
+ * so a key stays small and still names exactly one value.
  * @module
  */
 
+import { createHash } from "node:crypto";
+
+/** Longest string part kept as it is (≤ 600 UTF-8 bytes, so 3 parts stay under 2 KiB). */
+export const MAX_KEY_PART_CHARS = 200;
+
+/**
+ * `part` itself when short, else `sha256:` and its hex digest plus its length. A short part
+ * cannot collide with a hashed one unless it is the digest of a long one (a SHA-256 preimage).
+ */
+export function keyPart(part: string): string {
+  if (part.length <= MAX_KEY_PART_CHARS) return part;
+  return `sha256:${createHash("sha256").update(part).digest("hex")}:${part.length}`;
+}
+
+/** `text` cut to `max` characters with a note of its full length (for values shown to people). */
+export function boundText(text: string, max: number): string {
+  if (text.length <= max) return text;
+  return `${text.slice(0, max)}… (${text.length} characters)`;
+}
+
 /** Key builders for every record the store writes. */
 export const keys = {
-  message: (id: string): Deno.KvKey => ["msg", id],
-  chunk: (id: string, i: number): Deno.KvKey => ["chunk", id, i],
-  chunkPrefix: (id: string): Deno.KvKey => ["chunk", id],
-  chunkPending: (id: string): Deno.KvKey => ["chunk_pending", id],
+  message: (id: string): Deno.KvKey => ["msg", keyPart(id)],
+  chunk: (id: string, i: number): Deno.KvKey => ["chunk", keyPart(id), i],
+  chunkPrefix: (id: string): Deno.KvKey => ["chunk", keyPart(id)],
+  chunkPending: (id: string): Deno.KvKey => ["chunk_pending", keyPart(id)],
   chunkPendingPrefix: ["chunk_pending"] as Deno.KvKey,
-  queueEntry: (queue: string, seq: string): Deno.KvKey => ["q", queue, seq],
+  // Queue names are actor ids the engine makes (config ids, a port and an address), read back
+  // from `qdepth` keys at start: they stay as they are.
+  queueEntry: (queue: string, seq: string): Deno.KvKey => ["q", queue, keyPart(seq)],
   queuePrefix: (queue: string): Deno.KvKey => ["q", queue],
   queueDepth: (queue: string): Deno.KvKey => ["qdepth", queue],
   queueDepthPrefix: ["qdepth"] as Deno.KvKey,
-  deadLetter: (queue: string, seq: string): Deno.KvKey => ["dlq", queue, seq],
+  deadLetter: (queue: string, seq: string): Deno.KvKey => ["dlq", queue, keyPart(seq)],
   deadLetterPrefix: (queue: string): Deno.KvKey => ["dlq", queue],
-  log: (id: string): Deno.KvKey => ["log", id],
+  log: (id: string): Deno.KvKey => ["log", keyPart(id)],
   logPrefix: ["log"] as Deno.KvKey,
-  logByMessage: (messageId: string, logId: string): Deno.KvKey => ["log_by_msg", messageId, logId],
-  logByMessagePrefix: (messageId: string): Deno.KvKey => ["log_by_msg", messageId],
-  dedupe: (scope: string, id: string): Deno.KvKey => ["dedupe", scope, id],
+  logByMessage: (messageId: string, logId: string): Deno.KvKey => [
+    "log_by_msg",
+    keyPart(messageId),
+    keyPart(logId),
+  ],
+  logByMessagePrefix: (messageId: string): Deno.KvKey => ["log_by_msg", keyPart(messageId)],
+  dedupe: (scope: string, id: string): Deno.KvKey => ["dedupe", keyPart(scope), keyPart(id)],
   actorControl: (actor: string): Deno.KvKey => ["actor", actor],
   lease: (actor: string): Deno.KvKey => ["lease", actor],
+  /** The store's probe write while it is not writable (one per node). */
+  healthProbe: (node: string): Deno.KvKey => ["health_probe", keyPart(node)],
 };

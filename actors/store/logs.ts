@@ -44,9 +44,9 @@ export async function listLogs(kv: Deno.Kv, filter: LogFilter = {}): Promise<Log
     ...keys.logPrefix,
     filter.until !== undefined ? idFloor(filter.until) : "\uffff",
   ];
-  if (filter.cursor !== undefined && filter.cursor < String(end[1])) {
-    end = [...keys.logPrefix, filter.cursor];
-  }
+  // A cursor is a log id; one from a URL may be anything, and a key part over KV's limit fails.
+  const cursor = filter.cursor?.slice(0, 200);
+  if (cursor !== undefined && cursor < String(end[1])) end = [...keys.logPrefix, cursor];
   const logs: LogRecord[] = [];
   let scanned = 0;
   let lastSeen: string | undefined;

@@ -7,8 +7,9 @@
 
 import { type ExchangeIds, type ExchangeRecord, exchangeWrite } from "./exchanges.ts";
 import { GroupCommitter, type Write } from "./group_commit.ts";
-import { IdGenerator } from "./ids.ts";
-import { keys } from "./keys.ts";
+import { isStorageFault, StoreHealth, StoreUnavailableError } from "./health.ts";
+import { IdGenerator, idTime } from "./ids.ts";
+import { boundText, keys } from "./keys.ts";
 import { openKv } from "./kv.ts";
 import { INLINE_MAX, readPayload, writePayload } from "./payloads.ts";
 import type { AcceptRequest, AcceptResult, Delivery, QueueHead } from "./requests.ts";
@@ -35,7 +36,20 @@ export interface StoreOptions {
 
 interface DedupeRecord {
   messageId: string;
-  ack: string;
+  /** Absent when the ACK was too large to keep: the request's own ACK is answered instead. */
+  ack?: string;
+  /** When the first copy was stored (ms); older records were written without it. */
+  at?: number;
+}
+
+/** Largest ACK kept in a dedupe record (a KV value holds 64 KiB; a peer's MSH-10 is unbounded). */
+const MAX_STORED_ACK = 8 * 1024;
+/** Largest MSH-10 kept in a message record or log (the full value is in the message itself). */
+const MAX_RECORD_CONTROL_ID = 1024;
+
+/** A duplicate's answer: the first copy's ACK, or the request's own when it was not kept. */
+function duplicate(record: DedupeRecord, ack: string): AcceptResult {
+  return { status: "duplicate", messageId: record.messageId, ack: record.ack ?? ack };
 }
 
 /** See the module doc. */
@@ -49,6 +63,8 @@ export class Store {
   readonly #now: () => number;
   readonly #inflightDedupe = new Map<string, { promise: Promise<AcceptResult>; ack: string }>();
   #closed = false;
+  /** Whether KV can commit now; see {@link StoreHealth}. */
+  readonly health: StoreHealth;
 
   /** Wraps an open KV. Prefer {@link Store.open}. */
   constructor(kv: Deno.Kv, options: { node: string; now?: () => number; maxChecks?: number }) {
@@ -56,7 +72,19 @@ export class Store {
     this.node = options.node;
     this.#now = options.now ?? Date.now;
     this.#ids = new IdGenerator(options.node);
-    this.#committer = new GroupCommitter(kv, { maxChecks: options.maxChecks ?? 100 });
+    this.health = new StoreHealth({
+      now: this.#now,
+      probe: () =>
+        this.#committer.commit({
+          sets: [{ key: keys.healthProbe(this.node), value: this.#now() }],
+          bytes: 64,
+        }),
+    });
+    this.#committer = new GroupCommitter(
+      kv,
+      { maxChecks: options.maxChecks ?? 100 },
+      this.health,
+    );
   }
 
   /** Opens the KV at `options.path` and the store on it. */
@@ -91,6 +119,7 @@ export class Store {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.health.close();
     this.kv.close();
   }
 
@@ -123,9 +152,13 @@ export class Store {
     // A small message goes straight to the commit, whose check on the dedupe key refuses a
     // repeat (answered below): a read before every accept would wait behind the commit in flight
     // on KV's one worker thread. A large one is looked up first, so a repeat does not write chunks.
-    if (dedupeKey && request.payload.length > INLINE_MAX) {
+    let seenVersion: string | null = null;
+    if (dedupe && dedupeKey && request.payload.length > INLINE_MAX) {
       const seen = await this.kv.get<DedupeRecord>(dedupeKey);
-      if (seen.value) return { status: "duplicate", ...seen.value };
+      if (seen.value) {
+        if (this.#fresh(seen.value, dedupe.windowMs)) return duplicate(seen.value, dedupe.ack);
+        seenVersion = seen.versionstamp; // past the window: replaced by this message
+      }
     }
     const now = this.#now();
     const messageId = request.messageId ?? this.newId();
@@ -134,7 +167,10 @@ export class Store {
     // A small payload is inline: no await (each one is a turn more before the commit is queued).
     const payload = request.payload.length <= INLINE_MAX
       ? { size: request.payload.length, chunks: 0, inline: request.payload }
-      : await writePayload(this.kv, messageId, request.payload, now);
+      : await this.#writePayload(messageId, request.payload, now);
+    const controlId = request.controlId === undefined
+      ? undefined
+      : boundText(request.controlId, MAX_RECORD_CONTROL_ID);
     const record: MessageRecord = {
       id: messageId,
       origin: request.origin,
@@ -142,7 +178,7 @@ export class Store {
       contentType: request.contentType,
       ...payload,
       ...optional({
-        controlId: request.controlId,
+        controlId,
         messageType: request.messageType,
         fileName: request.fileName,
         sha256: request.sha256,
@@ -159,7 +195,7 @@ export class Store {
       attempts: [],
       attemptCount: 0,
       actorId: request.queue,
-      ...optional({ ...request.log, controlId: request.controlId }),
+      ...optional({ ...request.log, controlId }),
     };
     const entry: QueueEntry = { seq, messageId, logId, enqueuedAt: now };
     const write: Write = {
@@ -181,29 +217,64 @@ export class Store {
       write.sets!.push({ key: keys.queueEntry(request.queue, seq), value: entry });
       write.sums!.push({ key: keys.queueDepth(request.queue), n: 1n });
     }
-    if (dedupe && dedupeKey) {
-      write.checks = [{ key: dedupeKey, versionstamp: null }];
-      write.sets!.push({
-        key: dedupeKey,
-        value: { messageId, ack: dedupe.ack } satisfies DedupeRecord,
-        expireIn: dedupe.windowMs,
-      });
+    const stored: AcceptResult = {
+      status: "stored",
+      messageId,
+      logId,
+      seq,
+      ...(sendLogIds ? { sendLogIds } : {}),
+    };
+    if (!dedupe || !dedupeKey) {
+      if ((await this.#committer.commit(write)).ok) return stored;
+      throw new Error("accept: commit refused without a check to explain it");
     }
-    const outcome = await this.#committer.commit(write);
-    if (outcome.ok) {
-      return { status: "stored", messageId, logId, seq, ...(sendLogIds ? { sendLogIds } : {}) };
+    const remembered: DedupeRecord = {
+      messageId,
+      at: now,
+      ...(dedupe.ack.length <= MAX_STORED_ACK ? { ack: dedupe.ack } : {}),
+    };
+    // KV's expireIn only cleans up, and lazily: the window is the record's time, compared here.
+    write.sets!.push({ key: dedupeKey, value: remembered, expireIn: dedupe.windowMs });
+    for (let attempt = 1; attempt <= 3; attempt++) {
+      write.checks = [{ key: dedupeKey, versionstamp: seenVersion }];
+      if ((await this.#committer.commit(write)).ok) return stored;
+      // A repeat: stored earlier (a small message is not looked up first), or by another process.
+      const seen = await this.kv.get<DedupeRecord>(dedupeKey);
+      if (seen.value && this.#fresh(seen.value, dedupe.windowMs)) {
+        return duplicate(seen.value, dedupe.ack);
+      }
+      // Gone, or older than the window: this message replaces it (checked, in case of a race).
+      seenVersion = seen.versionstamp;
     }
-    // A repeat: stored earlier (a small message is not looked up first), or by another process.
-    const seen = await this.kv.get<DedupeRecord>(dedupeKey!);
-    if (seen.value) return { status: "duplicate", ...seen.value };
-    throw new Error("accept: commit refused without a duplicate to explain it");
+    throw new Error("accept: the dedupe record kept changing; not stored");
+  }
+
+  /** Whether a dedupe record is still within `windowMs` of its first copy. */
+  #fresh(record: DedupeRecord, windowMs: number): boolean {
+    const at = record.at ?? idTime(record.messageId);
+    return !(this.#now() - at >= windowMs);
+  }
+
+  /** Writes a large payload's chunks; a KV fault is reported as the store being unwritable. */
+  async #writePayload(
+    id: string,
+    payload: Uint8Array,
+    now: number,
+  ): ReturnType<typeof writePayload> {
+    try {
+      return await writePayload(this.kv, id, payload, now);
+    } catch (error) {
+      if (!isStorageFault(error)) throw error;
+      this.health.failed(error);
+      throw new StoreUnavailableError(error);
+    }
   }
 
   /** Stores a translation of `originalId` (e.g. HL7 as JSON) and returns its message id. */
   async putDerived(originalId: string, payload: Uint8Array, contentType: string): Promise<string> {
     const now = this.#now();
     const id = this.newId();
-    const stored = await writePayload(this.kv, id, payload, now);
+    const stored = await this.#writePayload(id, payload, now);
     const record: MessageRecord = {
       id,
       origin: { kind: "engine", id: "translator" },

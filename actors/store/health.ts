@@ -1,0 +1,168 @@
+/**
+ * Whether KV can commit right now. The group committer reports every commit's fate here; intake,
+ * delivery and `/healthz` read it. While commits fail (a full disk, an I/O error, a KV Connect
+ * server gone) it holds the reason, logs one warning per interval however many writes fail, and
+ * lets readers probe (one small commit, at most once per probe interval) to learn that space came
+ * back without waiting for traffic.
+ * @module
+ */
+
+import type { Logger } from "../runtime/log.ts";
+
+/** A snapshot of the store's health. */
+export interface StoreHealthState {
+  writable: boolean;
+  /** Since when (ms) the store has been in this state. */
+  since: number;
+  /** Why commits fail (the KV error), while not writable. */
+  reason?: string;
+  /** Commits that failed since the store stopped being writable. */
+  failures: number;
+}
+
+/** A write refused because KV cannot commit: nothing of it was stored; try again later. */
+export class StoreUnavailableError extends Error {
+  /** The KV error, e.g. `database or disk is full`. */
+  readonly reason: string;
+
+  /** Wraps the KV error `cause`. */
+  constructor(cause: unknown) {
+    const reason = cause instanceof Error ? cause.message : String(cause);
+    super(`storage is not writable: ${reason}`, { cause });
+    this.name = "StoreUnavailableError";
+    this.reason = reason;
+  }
+}
+
+/**
+ * True when `error` says KV cannot commit at all, not that one write is wrong: anything but the
+ * errors of a write over KV's limits (key or value too large, too many mutations or checks).
+ */
+export function isStorageFault(error: unknown): boolean {
+  if (error instanceof StoreUnavailableError) return true;
+  if (error instanceof RangeError) return false;
+  const message = error instanceof Error ? error.message : String(error);
+  return !/too large|too many|exceeds|invalid|must be|not supported/i.test(message);
+}
+
+/** How a {@link StoreHealth} reports and probes. */
+export interface StoreHealthOptions {
+  now: () => number;
+  /** One small commit through the group committer (which reports its own outcome). */
+  probe: () => Promise<unknown>;
+  /** Least time between two probes, default 1 s. */
+  probeIntervalMs?: number;
+}
+
+/** See the module doc. */
+export class StoreHealth {
+  readonly #o: StoreHealthOptions;
+  #log: Logger | undefined;
+  #warnIntervalMs = 30_000;
+  #writable = true;
+  #since: number;
+  #reason: string | undefined;
+  #failures = 0;
+  #lastWarnAt: number | undefined;
+  #lastProbeAt: number | undefined;
+  #probing: Promise<void> | undefined;
+  #closed = false;
+
+  /** Writable until a commit fails. */
+  constructor(options: StoreHealthOptions) {
+    this.#o = options;
+    this.#since = options.now();
+  }
+
+  /** Where warnings go and how often (config `limits.storageWarningIntervalSeconds`). */
+  configure(options: { log: Logger; warnIntervalMs: number }): void {
+    this.#log = options.log;
+    this.#warnIntervalMs = options.warnIntervalMs;
+  }
+
+  /** True while commits succeed (no I/O: cheap to ask on every message). */
+  get writable(): boolean {
+    return this.#writable;
+  }
+
+  /** The current state. */
+  get state(): StoreHealthState {
+    return {
+      writable: this.#writable,
+      since: this.#since,
+      ...(this.#reason !== undefined ? { reason: this.#reason } : {}),
+      failures: this.#failures,
+    };
+  }
+
+  /** A commit failed with a storage fault. */
+  failed(error: unknown): void {
+    if (this.#closed) return;
+    const now = this.#o.now();
+    const reason = error instanceof StoreUnavailableError
+      ? error.reason
+      : error instanceof Error
+      ? error.message
+      : String(error);
+    if (this.#writable) {
+      this.#writable = false;
+      this.#since = now;
+      this.#failures = 0;
+    }
+    this.#reason = reason;
+    this.#failures++;
+    // One line per interval, not one per message: a full disk under load fails thousands.
+    if (this.#lastWarnAt === undefined || now - this.#lastWarnAt >= this.#warnIntervalMs) {
+      this.#lastWarnAt = now;
+      this.#log?.warn("store.not-writable", {
+        reason,
+        since: new Date(this.#since).toISOString(),
+        failedWrites: this.#failures,
+        effect: "senders get AE/CE or 503, deliveries and polls wait",
+        nextWarningInSeconds: Math.round(this.#warnIntervalMs / 1000),
+      });
+    }
+  }
+
+  /** A commit succeeded. */
+  succeeded(): void {
+    if (this.#writable) return;
+    const now = this.#o.now();
+    this.#log?.info("store.writable-again", {
+      downMs: now - this.#since,
+      failedWrites: this.#failures,
+      reason: this.#reason,
+    });
+    this.#writable = true;
+    this.#since = now;
+    this.#reason = undefined;
+    this.#failures = 0;
+    this.#lastWarnAt = undefined;
+  }
+
+  /**
+   * The state, after a probe commit when not writable and none ran within the probe interval.
+   * Callers waiting for storage (an actor, `/healthz`) call it; concurrent calls share one probe.
+   */
+  async check(): Promise<StoreHealthState> {
+    if (this.#writable || this.#closed) return this.state;
+    const now = this.#o.now();
+    const interval = this.#o.probeIntervalMs ?? 1000;
+    if (
+      !this.#probing && (this.#lastProbeAt === undefined || now - this.#lastProbeAt >= interval)
+    ) {
+      this.#lastProbeAt = now;
+      // The committer reports the outcome to this object; the error itself is not needed here.
+      this.#probing = this.#o.probe().then(() => {}, () => {}).finally(() => {
+        this.#probing = undefined;
+      });
+    }
+    await this.#probing;
+    return this.state;
+  }
+
+  /** The store is closing: commits failing from now on are not a fault of the disk. */
+  close(): void {
+    this.#closed = true;
+  }
+}
