@@ -1,16 +1,14 @@
 /**
  * The outbound actor's retry schedule and operator commands, driven by a ManualClock against real
- * receivers on loopback sockets (real waits only let I/O settle between clock moves).
+ * receivers on loopback sockets. "Nothing was sent yet" is asserted only while the actor is parked
+ * on the clock (its one sleep pending, due later), never after a fixed wait.
  */
 
 import assert from "node:assert/strict";
 import { ManualClock } from "../../../actors/runtime/clock.ts";
 import { waitFor } from "../../helpers/net.ts";
 import { startOutbound, waitForBackoff } from "../../helpers/outbound.ts";
-import { controlIds, delay, startReceiver } from "../../helpers/receivers.ts";
-
-/** Long enough for a wrongly started attempt to reach the receiver over loopback. */
-const SETTLE_MS = 60;
+import { controlIds, startReceiver } from "../../helpers/receivers.ts";
 
 Deno.test("outbound actor retries on the schedule 0, 10, 10, 20, 30, 50, 80, 120, 120 s", async () => {
   const clock = new ManualClock();
@@ -28,9 +26,11 @@ Deno.test("outbound actor retries on the schedule 0, 10, 10, 20, 30, 50, 80, 120
       assert.equal(status.inFlight?.attempts, failures);
       assert.match(status.lastError ?? "", /^AE: .*not now/);
       if (waitMs > 0) {
-        // One millisecond short of the retry: nothing may be sent yet.
+        // One millisecond short of the retry: still parked on the same wake-up, so nothing sent.
+        const due = clock.nextWake;
         clock.advance(waitMs - 1);
-        await delay(SETTLE_MS);
+        assert.equal(clock.pending, 1, `woke early after failure ${failures}`);
+        assert.equal(clock.nextWake, due);
         assert.equal(receiver.frames.length, failures, `retried early after failure ${failures}`);
         assert.equal((await out.actor.status()).state, "backoff");
         clock.advance(1);
@@ -65,10 +65,10 @@ Deno.test("operator retry cuts a backoff short and the schedule goes on after it
     assert.equal(result.ok, true, result.message);
     // Without moving the clock, the head goes out again at once.
     await waitFor("the retry", () => receiver.frames.length >= 3);
-    // ... and its failure waits for the third slot of the schedule, not less.
-    await delay(SETTLE_MS);
-    assert.equal(receiver.frames.length, 3, "a retry now also cut the next backoff short");
+    // ... and its failure waits for the third slot of the schedule, not less: parked again, with
+    // no fourth attempt.
     assert.equal(await waitForBackoff(out, clock, "RETRY1", 3), 10_000);
+    assert.equal(receiver.frames.length, 3, "a retry now also cut the next backoff short");
     clock.advance(10_000);
     assert.equal(await waitForBackoff(out, clock, "RETRY1", 4), 20_000);
   } finally {
@@ -78,14 +78,21 @@ Deno.test("operator retry cuts a backoff short and the schedule goes on after it
 });
 
 Deno.test("operator pause stops delivery and resume continues it", async () => {
+  const clock = new ManualClock();
   const receiver = startReceiver((f) => f.ack("AA"));
-  const out = await startOutbound({ port: receiver.port });
+  const out = await startOutbound({ port: receiver.port, clock });
   try {
     const paused = await out.actor.command("pause", "ops", "receiver maintenance");
     assert.equal(paused.ok, true);
     await waitFor("paused", async () => (await out.actor.status()).state === "paused");
     await out.enqueue("PAUSE1", "PAUSE2");
-    await delay(200); // several polls of the paused actor
+    // Several polls of the paused actor: each wake-up finds it paused and parks it again.
+    for (let poll = 0; poll < 3; poll++) {
+      await waitFor("parked", () => clock.pending === 1);
+      const due = clock.nextWake!;
+      clock.advance(due - clock.now());
+      await waitFor("parked again", () => clock.pending === 1 && clock.nextWake! > due);
+    }
     assert.deepEqual(controlIds(receiver), []);
     const status = await out.actor.status();
     assert.equal(status.state, "paused");
@@ -120,16 +127,17 @@ Deno.test("pause during a backoff holds the retry until resume; the next failure
     assert.equal((await out.actor.command("pause", "ops", "hold")).ok, true);
     clock.advance(10_000); // the backoff ends while paused
     await waitFor("paused", async () => (await out.actor.status()).state === "paused");
+    // An hour later the paused actor has only looked at its control and parked again.
+    const hourLater = clock.now() + 3600_000;
     clock.advance(3600_000);
-    await delay(SETTLE_MS);
+    await waitFor("parked while paused", () => clock.pending === 1 && clock.nextWake! > hourLater);
     assert.equal(receiver.frames.length, 2, "sent while paused");
     assert.equal((await out.actor.status()).state, "paused");
 
     assert.equal((await out.actor.command("resume", "ops", "go")).ok, true);
     await waitFor("the retry after resume", () => receiver.frames.length >= 3);
-    await delay(SETTLE_MS);
-    assert.equal(receiver.frames.length, 3, "the resume also cut the next backoff short");
     assert.equal(await waitForBackoff(out, clock, "HOLD1", 3), 10_000);
+    assert.equal(receiver.frames.length, 3, "the resume also cut the next backoff short");
   } finally {
     await out.stop();
     await receiver.close();

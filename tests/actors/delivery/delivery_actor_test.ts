@@ -1,0 +1,431 @@
+/**
+ * The delivery actor's state machine, driven through its port (`Deliverer`) with a scripted fake
+ * and a ManualClock over a real KV file: every transition (FIFO, one in flight, the retry
+ * schedule, pause, resume, retry now, skip, a crash between send and commit) is checked without a
+ * socket and without waiting on wall-clock time. "Nothing happened yet" is asserted only while
+ * the actor is provably parked on the clock. The real-socket interop tests stay in mllp_out/.
+ */
+
+import assert from "node:assert/strict";
+import { DeliveryActor } from "../../../actors/delivery/delivery_actor.ts";
+import type {
+  Deliverer,
+  DeliveryJob,
+  DeliveryOutcome,
+} from "../../../actors/delivery/deliverer.ts";
+import { ManualClock } from "../../../actors/runtime/clock.ts";
+import { memoryLogger } from "../../../actors/runtime/log.ts";
+import { Store } from "../../../actors/store/store.ts";
+import { adt, waitFor } from "../../helpers/net.ts";
+import { acceptAndRoute } from "../../helpers/queue.ts";
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const POLL_MS = 1000;
+
+/** One call of the fake deliverer, answered by the test. */
+interface Call {
+  controlId: string;
+  job: DeliveryJob;
+  answer(outcome: DeliveryOutcome): void;
+}
+
+/** A deliverer whose every attempt waits for the test to answer it. */
+class ScriptedDeliverer implements Deliverer {
+  readonly calls: Call[] = [];
+  inFlight = 0;
+  maxInFlight = 0;
+  closed = false;
+
+  deliver(job: DeliveryJob): Promise<DeliveryOutcome> {
+    this.inFlight++;
+    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
+    const controlId = /\rMSH\|[^\r]*|^MSH\|[^\r]*/.exec(decoder.decode(job.payload))![0]
+      .split("|")[9]!;
+    return new Promise((resolve) => {
+      this.calls.push({
+        controlId,
+        job,
+        answer: (outcome) => {
+          this.inFlight--;
+          resolve(outcome);
+        },
+      });
+    });
+  }
+
+  close(): Promise<void> {
+    this.closed = true;
+    return Promise.resolve();
+  }
+
+  /** Waits for attempt number `n` (1-based) to reach the deliverer. */
+  async call(n: number): Promise<Call> {
+    await waitFor(`attempt ${n}`, () => this.calls.length >= n);
+    return this.calls[n - 1]!;
+  }
+}
+
+interface Rig {
+  store: Store;
+  clock: ManualClock;
+  deliverer: ScriptedDeliverer;
+  actor: DeliveryActor;
+  ids: Map<string, { messageId: string; logId: string }>;
+  enqueue(...controlIds: string[]): Promise<void>;
+  /** Waits until the actor is parked on the clock with a wake-up at `at`. */
+  parkedUntil(at: number): Promise<void>;
+  /** Fails the first attempt (retried at once) and the second (then a 10 s backoff). */
+  failTwice(reason: string): Promise<void>;
+  /** Starts (or restarts, after {@link Rig.abandon}) an actor on the same KV. */
+  start(): void;
+  /** Stops the running activation where it is, without waiting for it: a crash, as KV sees it. */
+  abandon(): void;
+  stop(): Promise<void>;
+}
+
+const QUEUE = "mllp-out:fake:1";
+
+async function rig(options: { deferStart?: boolean } = {}): Promise<Rig> {
+  const dir = await Deno.makeTempDir({ prefix: "delivery-actor-" });
+  const store = await Store.open({ path: `${dir}/engine.kv`, node: "test" });
+  const clock = new ManualClock();
+  const ids = new Map<string, { messageId: string; logId: string }>();
+  let abort = new AbortController();
+  let running: Promise<void> | undefined;
+  const make = () =>
+    new DeliveryActor({
+      id: QUEUE,
+      kind: "mllp-out",
+      store,
+      deliverer: r.deliverer,
+      clock,
+      log: memoryLogger(),
+      pollMs: POLL_MS,
+      idleDeactivateMs: 24 * 3600_000,
+    });
+  const r: Rig = {
+    store,
+    clock,
+    deliverer: new ScriptedDeliverer(),
+    actor: undefined as unknown as DeliveryActor, // set by start()
+    ids,
+    async enqueue(...controlIds) {
+      for (const controlId of controlIds) {
+        ids.set(
+          controlId,
+          await acceptAndRoute(store, {
+            origin: { kind: "integration", id: "feed", peer: "127.0.0.1" },
+            payload: encoder.encode(adt(controlId)),
+            contentType: "application/hl7-v2",
+            controlId,
+            messageType: "ADT^A01",
+            log: { type: "RECEIVE", integrationId: "feed", environment: "dev" },
+          }, {
+            queue: QUEUE,
+            destinationId: "ehr",
+            log: { environment: "dev", integrationId: "feed", controlId },
+          }, controlId),
+        );
+        r.actor?.notify();
+      }
+    },
+    async parkedUntil(at) {
+      await waitFor(`parked until ${at}`, () => clock.pending === 1 && clock.nextWake === at);
+    },
+    async failTwice(reason) {
+      (await r.deliverer.call(1)).answer({ ok: false, reason });
+      await r.parkedUntil(clock.now());
+      clock.advance(0);
+      (await r.deliverer.call(2)).answer({ ok: false, reason });
+    },
+    start() {
+      abort = new AbortController();
+      r.actor = make();
+      running = r.actor.run(abort.signal);
+    },
+    abandon() {
+      // The old activation stops where it is: what it has not committed stays undone in KV.
+      abort.abort();
+      running?.catch(() => {});
+      running = undefined;
+      r.deliverer = new ScriptedDeliverer();
+    },
+    async stop() {
+      abort.abort();
+      for (const c of r.deliverer.calls) c.answer({ ok: false, reason: "stopping" });
+      await running;
+      store.close();
+      await Deno.remove(dir, { recursive: true });
+    },
+  };
+  if (!options.deferStart) r.start();
+  return r;
+}
+
+async function logOf(r: Rig, controlId: string) {
+  const log = await r.store.getLog(r.ids.get(controlId)!.logId);
+  assert.ok(log, `no log for ${controlId}`);
+  return log;
+}
+
+Deno.test("delivery actor sends FIFO with exactly one message in flight", async () => {
+  const r = await rig();
+  try {
+    await r.enqueue("F1", "F2", "F3");
+    for (let n = 1; n <= 3; n++) {
+      const call = await r.deliverer.call(n);
+      // The actor is waiting on this attempt: no other message can be on the wire.
+      assert.equal(r.deliverer.inFlight, 1);
+      assert.equal(r.deliverer.calls.length, n);
+      call.answer({ ok: true, detail: "AA" });
+    }
+    await waitFor("all completed", async () => (await r.store.depth(QUEUE)) === 0);
+    assert.deepEqual(r.deliverer.calls.map((c) => c.controlId), ["F1", "F2", "F3"]);
+    assert.equal(r.deliverer.maxInFlight, 1);
+    for (const id of ["F1", "F2", "F3"]) {
+      const log = await logOf(r, id);
+      assert.equal(log.status, "SUCCEEDED");
+      assert.equal(log.attemptCount, 1);
+    }
+  } finally {
+    await r.stop();
+  }
+});
+
+Deno.test("delivery actor retries the head on the schedule 0, 10, 10, 20, 30, 50, 80, 120, 120 s and never early", async () => {
+  const r = await rig();
+  try {
+    await r.enqueue("S1", "S2");
+    const schedule = [0, 10, 10, 20, 30, 50, 80, 120, 120].map((s) => s * 1000);
+    for (let failures = 1; failures <= schedule.length; failures++) {
+      const call = await r.deliverer.call(failures);
+      assert.equal(call.controlId, "S1", "only the head is retried");
+      call.answer({ ok: false, reason: `AE: try ${failures}` });
+      const waitMs = schedule[failures - 1]!;
+      const failedAt = r.clock.now();
+      await r.parkedUntil(failedAt + waitMs);
+      const status = await r.actor.status();
+      assert.equal(status.state, "backoff");
+      assert.equal(status.nextRetryAt, failedAt + waitMs);
+      assert.equal(status.inFlight?.attempts, failures);
+      assert.equal(status.lastError, `AE: try ${failures}`);
+      if (waitMs > 0) {
+        r.clock.advance(waitMs - 1);
+        // Still parked on the same wake-up: nothing can have been sent.
+        assert.equal(r.clock.nextWake, failedAt + waitMs);
+        assert.equal(r.deliverer.calls.length, failures);
+        r.clock.advance(1);
+      } else r.clock.advance(0);
+    }
+    const last = await r.deliverer.call(schedule.length + 1);
+    last.answer({ ok: true, detail: "AA" });
+    const next = await r.deliverer.call(schedule.length + 2);
+    assert.equal(next.controlId, "S2");
+    next.answer({ ok: true, detail: "AA" });
+    await waitFor("S2 done", async () => (await logOf(r, "S2")).status === "SUCCEEDED");
+    const log = await logOf(r, "S1");
+    assert.equal(log.status, "SUCCEEDED");
+    assert.equal(log.attemptCount, schedule.length + 1);
+    assert.equal((await logOf(r, "S2")).attemptCount, 1);
+  } finally {
+    await r.stop();
+  }
+});
+
+Deno.test("retry now cuts the backoff short; the next failure waits for the next slot", async () => {
+  const r = await rig();
+  try {
+    assert.equal((await r.actor.command("retry", "ops", "nothing waits")).ok, false);
+    await r.enqueue("R1");
+    await r.failTwice("AE");
+    const t = r.clock.now();
+    await r.parkedUntil(t + 10_000);
+    const result = await r.actor.command("retry", "ops", "receiver is back");
+    assert.equal(result.ok, true, result.message);
+    // Sent again without moving the clock.
+    const third = await r.deliverer.call(3);
+    assert.equal(r.clock.now(), t);
+    third.answer({ ok: false, reason: "AE" });
+    // The third failure waits the third slot (10 s), not the first (0).
+    await r.parkedUntil(t + 10_000);
+    assert.equal(r.deliverer.calls.length, 3);
+    r.clock.advance(10_000);
+    (await r.deliverer.call(4)).answer({ ok: true, detail: "AA" });
+    await waitFor("delivered", async () => (await logOf(r, "R1")).status === "SUCCEEDED");
+  } finally {
+    await r.stop();
+  }
+});
+
+Deno.test("pause holds the queue (and a backoff) for any time; resume sends at once", async () => {
+  const r = await rig();
+  try {
+    await r.enqueue("P1");
+    await r.failTwice("AE");
+    await r.parkedUntil(r.clock.now() + 10_000);
+    const paused = await r.actor.command("pause", "ops", "maintenance");
+    assert.equal(paused.ok, true);
+    await r.enqueue("P2");
+    // Hours go by in poll-sized steps; each wake-up finds the actor paused and parks it again.
+    for (let i = 0; i < 5; i++) {
+      const next = r.clock.now() + 3600_000;
+      r.clock.advance(3600_000);
+      await waitFor("paused again", async () => (await r.actor.status()).state === "paused");
+      await r.parkedUntil(r.clock.nextWake!);
+      assert.ok(r.clock.nextWake! > next - 1, "parked for a future wake-up");
+    }
+    assert.equal(r.deliverer.calls.length, 2, "sent while paused");
+    const status = await r.actor.status();
+    assert.equal(status.paused?.by, "ops");
+    assert.equal(status.paused?.reason, "maintenance");
+    assert.equal(status.queueDepth, 2);
+    assert.equal((await r.store.getControl(QUEUE)).paused, true, "pause not kept in KV");
+
+    assert.equal((await r.actor.command("resume", "ops", "done")).ok, true);
+    const third = await r.deliverer.call(3);
+    assert.equal(third.controlId, "P1");
+    third.answer({ ok: true, detail: "AA" });
+    (await r.deliverer.call(4)).answer({ ok: true, detail: "AA" });
+    assert.deepEqual(r.deliverer.calls.map((c) => c.controlId), ["P1", "P1", "P1", "P2"]);
+    await waitFor("drained", async () => (await r.store.depth(QUEUE)) === 0);
+  } finally {
+    await r.stop();
+  }
+});
+
+Deno.test("a pause survives a restart: the next activation reads it from KV and sends nothing", async () => {
+  const r = await rig();
+  try {
+    assert.equal((await r.actor.command("pause", "ops", "hold")).ok, true);
+    await r.enqueue("K1");
+    await waitFor("paused", async () => (await r.actor.status()).state === "paused");
+    r.abandon();
+    r.start();
+    await waitFor("paused again", async () => (await r.actor.status()).state === "paused");
+    await r.parkedUntil(r.clock.now() + POLL_MS);
+    r.clock.advance(POLL_MS);
+    await r.parkedUntil(r.clock.now() + POLL_MS);
+    assert.equal(r.deliverer.calls.length, 0);
+    assert.equal((await r.actor.command("resume", "ops", "go")).ok, true);
+    (await r.deliverer.call(1)).answer({ ok: true, detail: "AA" });
+    await waitFor("delivered", async () => (await logOf(r, "K1")).status === "SUCCEEDED");
+  } finally {
+    await r.stop();
+  }
+});
+
+Deno.test("skip during a backoff moves the head to the dead-letter list with who and why; the next goes", async () => {
+  const r = await rig();
+  try {
+    await r.enqueue("K1", "K2");
+    await r.failTwice("AE: bad data");
+    await r.parkedUntil(r.clock.now() + 10_000);
+    const skipped = await r.actor.command("skip", "ops", "bad data, fixed at source");
+    assert.equal(skipped.ok, true, skipped.message);
+    const next = await r.deliverer.call(3);
+    assert.equal(next.controlId, "K2");
+    next.answer({ ok: true, detail: "AA" });
+    await waitFor("K2 done", async () => (await logOf(r, "K2")).status === "SUCCEEDED");
+    const dead = await r.store.deadLetters(QUEUE);
+    assert.equal(dead.length, 1);
+    assert.equal(dead[0]!.messageId, r.ids.get("K1")!.messageId);
+    assert.equal(dead[0]!.by, "ops");
+    assert.equal(dead[0]!.reason, "bad data, fixed at source");
+    assert.equal((await logOf(r, "K1")).status, "FAILED");
+    // A retry of K1 after the skip would be a second message in flight: there was none.
+    assert.equal(r.deliverer.calls.filter((c) => c.controlId === "K1").length, 2);
+  } finally {
+    await r.stop();
+  }
+});
+
+Deno.test("skip during an attempt aborts it and records that the receiver may have it", async () => {
+  const r = await rig();
+  try {
+    await r.enqueue("A1", "A2");
+    const call = await r.deliverer.call(1);
+    const skipped = await r.actor.command("skip", "ops", "stuck");
+    assert.equal(skipped.ok, true, skipped.message);
+    assert.equal(call.job.signal.aborted, true, "the attempt's signal aborts");
+    call.answer({ ok: false, reason: "aborted" });
+    const next = await r.deliverer.call(2);
+    assert.equal(next.controlId, "A2");
+    next.answer({ ok: true, detail: "AA" });
+    await waitFor("A2 done", async () => (await logOf(r, "A2")).status === "SUCCEEDED");
+    const log = await logOf(r, "A1");
+    assert.equal(log.status, "FAILED");
+    assert.ok(
+      log.attempts.some((a) => /receiver may have received it/.test(a.reason ?? "")),
+      JSON.stringify(log.attempts),
+    );
+  } finally {
+    await r.stop();
+  }
+});
+
+Deno.test("an outcome marked deadLetter moves the head aside at once and the queue goes on", async () => {
+  const r = await rig();
+  try {
+    await r.enqueue("D1", "D2");
+    (await r.deliverer.call(1)).answer({ ok: false, reason: "AR: refused", deadLetter: true });
+    const next = await r.deliverer.call(2);
+    assert.equal(next.controlId, "D2");
+    next.answer({ ok: true, detail: "AA" });
+    await waitFor("D2 done", async () => (await logOf(r, "D2")).status === "SUCCEEDED");
+    const dead = await r.store.deadLetters(QUEUE);
+    assert.deepEqual(dead.map((d) => d.messageId), [r.ids.get("D1")!.messageId]);
+    assert.equal(dead[0]!.by, "policy:dead-letter");
+    assert.equal(r.clock.pending <= 1, true);
+  } finally {
+    await r.stop();
+  }
+});
+
+Deno.test("a crash between the peer's ACK and the commit resends that message after restart, in order", async () => {
+  const r = await rig({ deferStart: true });
+  try {
+    // Completions never reach KV: as if the process died right after the peer answered.
+    const complete = r.store.complete.bind(r.store);
+    r.store.complete = () => new Promise(() => {});
+    await r.enqueue("C1", "C2");
+    r.start();
+    (await r.deliverer.call(1)).answer({ ok: true, detail: "AA" });
+    // The next message goes out while C1's completion is still pending (pipelined commit).
+    const second = await r.deliverer.call(2);
+    assert.equal(second.controlId, "C2");
+    r.abandon();
+    r.store.complete = complete;
+    r.start();
+    // Both are still queued: the new activation sends C1 again (a duplicate the peer may see),
+    // then C2, in order, one at a time.
+    const again = await r.deliverer.call(1);
+    assert.equal(again.controlId, "C1");
+    again.answer({ ok: true, detail: "AA" });
+    const then = await r.deliverer.call(2);
+    assert.equal(then.controlId, "C2");
+    then.answer({ ok: true, detail: "AA" });
+    await waitFor("drained", async () => (await r.store.depth(QUEUE)) === 0);
+    assert.equal((await logOf(r, "C1")).status, "SUCCEEDED");
+    assert.equal((await logOf(r, "C2")).status, "SUCCEEDED");
+  } finally {
+    await r.stop();
+  }
+});
+
+Deno.test("stopping during an attempt leaves the head queued for the next activation", async () => {
+  const r = await rig();
+  try {
+    await r.enqueue("T1");
+    const call = await r.deliverer.call(1);
+    r.abandon();
+    call.answer({ ok: true, detail: "AA" });
+    r.start();
+    const again = await r.deliverer.call(1);
+    assert.equal(again.controlId, "T1");
+    again.answer({ ok: true, detail: "AA" });
+    await waitFor("delivered", async () => (await logOf(r, "T1")).status === "SUCCEEDED");
+  } finally {
+    await r.stop();
+  }
+});
