@@ -13,6 +13,10 @@ export interface AppVerdict {
   code: "AA" | "AE" | "AR";
   /** Why, for AE/AR. */
   text?: string;
+  /** ERR-3 (HL7 table 0357) for AE/AR: the sender's fault when known, else 207. */
+  errorCode?: string;
+  /** ERR-2: the segment or field at fault. */
+  location?: string;
 }
 
 interface Waiter {

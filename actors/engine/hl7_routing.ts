@@ -9,8 +9,10 @@ import type { Hl7Message } from "../../codecs/hl7v2/mod.ts";
 import {
   DataModelError,
   type DataModelMessage,
+  type Hl7Fault,
   hl7ToJson,
   identifyHl7,
+  unmappedReason,
 } from "../../codecs/datamodel/mod.ts";
 import type { Config, DestinationConfig, IntegrationConfig } from "../config/mod.ts";
 import { selectRoutes } from "./subscriptions.ts";
@@ -21,6 +23,18 @@ export interface PlannedRoute {
   format: "hl7v2" | "json";
 }
 
+/**
+ * A destination a subscription selects but whose form cannot be produced (no data model maps
+ * the message, a segment the model needs is missing, JSON asked of an MLLP destination).
+ */
+export interface FailedRoute {
+  destination: DestinationConfig;
+  /** Names the destination and says why. */
+  reason: string;
+  /** In HL7 terms when the sender's message is at fault; absent for a configuration problem. */
+  fault?: Hl7Fault;
+}
+
 /** What {@link planHl7Routes} decided. */
 export interface Hl7Plan {
   dataModel?: string;
@@ -28,7 +42,9 @@ export interface Hl7Plan {
   routes: PlannedRoute[];
   /** The translation, when a route wants JSON and a mapping exists. */
   json?: DataModelMessage;
-  /** Why a destination gets nothing (no mapping to JSON, a value that cannot be translated). */
+  /** Selected destinations that get nothing, and why: each gets a FAILED SEND log. */
+  failures: FailedRoute[];
+  /** The failures' reasons, for the RECEIVE log. */
   problems: string[];
 }
 
@@ -48,16 +64,16 @@ export function planHl7Routes(options: {
   const destinations = new Map(config.destinations.map((d) => [d.id, d]));
   const event = identifyHl7(message);
   const hl7Type = [message.messageType, message.triggerEvent].filter(Boolean).join("^");
-  const problems: string[] = [];
   // Filters read the JSON, so it is made when a subscription of this integration filters or
   // when a destination wants JSON; otherwise HL7 passes through untouched and untranslated.
   const mine = config.subscriptions.filter((s) => s.from.integration === options.integrationId);
   let json: DataModelMessage | undefined;
-  let jsonError: string | undefined;
+  let jsonError: { text: string; fault?: Hl7Fault } | undefined;
   const translate = () => {
     if (json || jsonError) return;
     if (!event) {
-      jsonError = `no data model maps ${hl7Type || "this message type"}`;
+      const why = unmappedReason(message);
+      jsonError = { text: why.text, fault: { condition: why.condition, location: why.location } };
       return;
     }
     try {
@@ -70,9 +86,9 @@ export function planHl7Routes(options: {
         maxEmbeddedFileBytes: config.limits.maxEmbeddedFileBytes,
       });
     } catch (error) {
-      jsonError = error instanceof DataModelError || error instanceof Error
-        ? error.message
-        : String(error);
+      jsonError = error instanceof DataModelError
+        ? { text: error.message, ...(error.hl7 ? { fault: error.hl7 } : {}) }
+        : { text: error instanceof Error ? error.message : String(error) };
     }
   };
   if (event && mine.some((s) => s.filter?.sendIf)) translate();
@@ -87,17 +103,25 @@ export function planHl7Routes(options: {
     (id) => defaultFormat(destinations.get(id)),
   );
   const planned: PlannedRoute[] = [];
+  const failures: FailedRoute[] = [];
   for (const route of routes) {
     const destination = destinations.get(route.destinationId);
     if (!destination) continue;
     if (route.format === "json") {
       if (destination.mllp) {
-        problems.push(`destination ${destination.id} is MLLP: it takes HL7 v2, not JSON`);
+        failures.push({
+          destination,
+          reason: `destination ${destination.id} is MLLP: it takes HL7 v2, not JSON`,
+        });
         continue;
       }
       translate();
       if (!json) {
-        problems.push(`destination ${destination.id} wants JSON: ${jsonError}`);
+        failures.push({
+          destination,
+          reason: `destination ${destination.id} wants JSON: ${jsonError?.text}`,
+          ...(jsonError?.fault ? { fault: jsonError.fault } : {}),
+        });
         continue;
       }
     }
@@ -113,7 +137,8 @@ export function planHl7Routes(options: {
     ...(event ? { dataModel: event.dataModel, eventType: event.eventType } : {}),
     routes: planned,
     ...(json ? { json } : {}),
-    problems,
+    failures,
+    problems: failures.map((f) => f.reason),
   };
 }
 
@@ -134,18 +159,20 @@ export function planFileRoutes(options: {
     // "hl7v2" here means as received: the file's own bytes.
     () => "hl7v2",
   );
-  const problems: string[] = [];
+  const failures: FailedRoute[] = [];
   const planned: PlannedRoute[] = [];
   for (const route of routes) {
     const destination = destinations.get(route.destinationId);
     if (!destination) continue;
     if (route.format === "json") {
-      problems.push(
-        `destination ${destination.id} wants JSON: no data model maps ${options.contentType} files`,
-      );
+      failures.push({
+        destination,
+        reason:
+          `destination ${destination.id} wants JSON: no data model maps ${options.contentType} files`,
+      });
       continue;
     }
     planned.push({ destination, format: "hl7v2" });
   }
-  return { routes: planned, problems };
+  return { routes: planned, failures, problems: failures.map((f) => f.reason) };
 }

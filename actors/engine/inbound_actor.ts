@@ -2,7 +2,10 @@
  * The application step of an inbound integration actor (`mllp-in:<port>:<peerIp>`): take the
  * queue in order, parse, pick destinations by subscription, and move each message to their
  * queues in one atomic step. What nobody wants is logged FILTERED; what cannot be read is moved
- * aside FAILED with the reason, kept for reprocessing, and never blocks the queue.
+ * aside FAILED with the reason, kept for reprocessing, and never blocks the queue. Every
+ * destination a subscription selects gets a SEND log: one whose form cannot be made (JSON of a
+ * message no data model maps) has its share queued back here, then dead-lettered FAILED with the
+ * reason; reprocessed, it is planned again for that destination alone.
  * @module
  */
 
@@ -22,7 +25,7 @@ import type { Logger } from "../runtime/log.ts";
 import type { Delivery, QueueHead, Store } from "../store/store.ts";
 import type { ActorControl, LogRecord, MessageRecord } from "../store/types.ts";
 import { PendingWrites } from "../runtime/pending_writes.ts";
-import type { AppAcks } from "./app_acks.ts";
+import type { AppAcks, AppVerdict } from "./app_acks.ts";
 import { destinationActorId } from "./identities.ts";
 import { type Hl7Plan, planFileRoutes, planHl7Routes } from "./hl7_routing.ts";
 
@@ -136,36 +139,27 @@ export class InboundActor implements Actor {
       ? await this.#planHl7(head, record, integrationId)
       : planFileRoutes({ config, integrationId, contentType: record.contentType });
     if (!plan) return;
+    // An entry naming a destination is one destination's share whose form could not be made.
+    const only = head.entry.destinationId;
+    if (only !== undefined) return await this.#retry(head, record, receiveLog, plan, only);
     const problems = plan.problems;
-    let jsonId: string | undefined;
-    if (plan.json && plan.routes.some((r) => r.format === "json")) {
-      // The translation is stored before the routing commit that references it.
-      await this.#routes.settle();
-      jsonId = await store.putDerived(
-        record.id,
-        encoder.encode(JSON.stringify(plan.json)),
-        "application/json",
-      );
-    }
-    const deliveries: Delivery[] = plan.routes.map((r) => ({
-      queue: destinationActorId(r.destination),
-      destinationId: r.destination.id,
-      messageId: r.format === "json" && jsonId ? jsonId : record.id,
-      originalId: record.id,
-      log: {
-        integrationId,
-        ...(integration ? { environment: integration.environment } : {}),
-        ...(record.controlId ? { controlId: record.controlId } : {}),
-        ...(plan.dataModel ? { dataModel: plan.dataModel, eventType: plan.eventType } : {}),
-      },
-    }));
-    if (deliveries.length === 0 && problems.length > 0) {
-      await this.#routes.settle();
-      const reason = problems.join("; ");
-      if (await store.deadLetter(head, "engine", reason)) {
-        this.#o.appAcks?.settle(record.id, { code: "AE", text: reason });
-      }
-      return;
+    const log = {
+      integrationId,
+      ...(integration ? { environment: integration.environment } : {}),
+      ...(record.controlId ? { controlId: record.controlId } : {}),
+      ...(plan.dataModel ? { dataModel: plan.dataModel, eventType: plan.eventType } : {}),
+    };
+    const deliveries = await this.#deliveries(record, plan, log);
+    // A destination whose form cannot be made gets its SEND log all the same: its share comes
+    // back to this queue, where it is dead-lettered with the reason and can be reprocessed.
+    for (const f of plan.failures) {
+      deliveries.push({
+        queue: this.id,
+        destinationId: f.destination.id,
+        messageId: record.id,
+        originalId: record.id,
+        log,
+      });
     }
     const known = receiveLog ? { log: receiveLog } : {};
     const model = plan.dataModel ? { dataModel: plan.dataModel, eventType: plan.eventType } : {};
@@ -180,8 +174,93 @@ export class InboundActor implements Actor {
         ...model,
         reason: "no subscription wants this message",
       }, known);
+    // Nothing could be delivered at all: the sender's application ACK says why.
+    const failed = plan.routes.length === 0 ? plan.failures[0] : undefined;
+    const verdict: AppVerdict = failed
+      ? {
+        code: "AE",
+        text: problems.join("; "),
+        errorCode: failed.fault?.condition ?? "207",
+        ...(failed.fault?.location ? { location: failed.fault.location } : {}),
+      }
+      : { code: "AA" };
     // The next message is read and parsed while this one commits; see PendingWrites.
-    await this.#routes.add(routed.then((ok) => this.#routed(ok, record.id, deliveries)));
+    await this.#routes.add(routed.then((ok) => this.#routed(ok, record.id, deliveries, verdict)));
+  }
+
+  /** The queue entries (and stored translation) of the routes a plan could make. */
+  async #deliveries(
+    record: MessageRecord,
+    plan: Hl7Plan,
+    log: Delivery["log"],
+  ): Promise<Delivery[]> {
+    let jsonId: string | undefined;
+    if (plan.json && plan.routes.some((r) => r.format === "json")) {
+      // The translation is stored before the routing commit that references it.
+      await this.#routes.settle();
+      jsonId = await this.#o.store.putDerived(
+        record.id,
+        encoder.encode(JSON.stringify(plan.json)),
+        "application/json",
+      );
+    }
+    return plan.routes.map((r) => ({
+      queue: destinationActorId(r.destination),
+      destinationId: r.destination.id,
+      messageId: r.format === "json" && jsonId ? jsonId : record.id,
+      originalId: record.id,
+      log,
+    }));
+  }
+
+  /**
+   * One destination's share (its SEND log is the head's): dead-lettered with the reason while
+   * its form cannot be made; once it can (after a reprocess), handed to the destination's queue
+   * under a new SEND log.
+   */
+  async #retry(
+    head: QueueHead,
+    record: MessageRecord,
+    sendLog: LogRecord | null,
+    plan: Hl7Plan,
+    destinationId: string,
+  ): Promise<void> {
+    const { store, log } = this.#o;
+    // Shares are taken in order: earlier commits first.
+    await this.#routes.settle();
+    const failure = plan.failures.find((f) => f.destination.id === destinationId);
+    if (failure) {
+      if (await store.deadLetter(head, "engine", failure.reason)) {
+        this.#lastError = failure.reason;
+        log.warn("inbound.destination-failed", {
+          actor: this.id,
+          messageId: record.id,
+          destination: destinationId,
+          reason: failure.reason,
+        });
+      }
+      return;
+    }
+    const known = sendLog ? { log: sendLog } : {};
+    const route = plan.routes.find((r) => r.destination.id === destinationId);
+    if (!route) {
+      await store.route(head, [], {
+        status: "FILTERED",
+        reason: `no subscription sends this message to ${destinationId} any more`,
+      }, known);
+      return;
+    }
+    const [delivery] = await this.#deliveries(record, { ...plan, routes: [route] }, {
+      ...(sendLog?.integrationId ? { integrationId: sendLog.integrationId } : {}),
+      ...(sendLog?.environment ? { environment: sendLog.environment } : {}),
+      ...(record.controlId ? { controlId: record.controlId } : {}),
+      ...(plan.dataModel ? { dataModel: plan.dataModel, eventType: plan.eventType } : {}),
+    });
+    const ok = await store.route(head, [delivery!], {
+      status: "SUCCEEDED",
+      reason: `made on reprocess; a new SEND log carries the delivery to ${destinationId}`,
+    }, known);
+    if (ok) this.#o.notify(delivery!.queue);
   }
 
   /** Parses an HL7 message and plans its routes; undefined when it failed (dead-lettered). */
@@ -204,9 +283,9 @@ export class InboundActor implements Actor {
     return planHl7Routes({ config, integration, integrationId, message: parsed.message });
   }
 
-  #routed(ok: boolean, messageId: string, deliveries: Delivery[]): void {
+  #routed(ok: boolean, messageId: string, deliveries: Delivery[], verdict: AppVerdict): void {
     if (!ok) return; // taken meanwhile (an operator skip): nothing was written
-    this.#o.appAcks?.settle(messageId, { code: "AA" });
+    this.#o.appAcks?.settle(messageId, verdict);
     this.#processed++;
     this.#lastActivityAt = this.#o.clock.now();
     for (const d of deliveries) this.#o.notify(d.queue);
