@@ -259,9 +259,11 @@ sshTest(
         const status = await p.actor.status();
         assert.match(status.lastError ?? "", /host key of 127\.0\.0\.1:\d+ is SHA256:/);
         assert.equal(status.nextRetryAt, p.clock.now() + 60_000);
-        // Nothing happens before the interval is up...
+        // Nothing happens before the interval is up: still parked on the same wake-up...
+        const due = p.clock.nextWake;
         p.clock.advance(59_999);
-        await new Promise((r) => setTimeout(r, 50));
+        assert.equal(p.clock.pending, 1);
+        assert.equal(p.clock.nextWake, due);
         assert.equal(p.lines("sftp.poll-failed").length, 1);
         // ... and at the interval it tries again.
         p.clock.advance(1);
@@ -307,8 +309,10 @@ sshTest(
       assert.equal((await p.actor.status()).paused?.by, "ops");
       await Deno.writeTextFile(`${sshd.files}/in/later.hl7`, oru("L2"));
       await waitFor("asleep", () => p.clock.pending === 1);
+      const due = p.clock.nextWake!;
       p.clock.advance(60_000);
-      await new Promise((r) => setTimeout(r, 100));
+      // Parked again for a later wake-up: a poll would have stored later.hl7 before that.
+      await waitFor("parked again", () => p.clock.pending === 1 && p.clock.nextWake! > due);
       assert.equal((await p.queued()).length, 1);
       await p.actor.command("resume", "ops", "done");
       await waitFor("the second file taken", async () => (await p.queued()).length === 2);

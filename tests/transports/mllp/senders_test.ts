@@ -122,6 +122,21 @@ async function assertStored(rig: Rig, ids: string[]): Promise<void> {
   assert.deepEqual(await receivedControlIds(rig), ids, "RECEIVE logs, in order");
 }
 
+let fences = 0;
+
+/**
+ * Proves that nothing more than `answered` frames came back: the listener answers in arrival
+ * order, so an extra answer would arrive before the answer to this fence message. Returns the
+ * fence's control id (it is stored like any message).
+ */
+async function fence(sender: RawMllpSender, answered: number, why: string): Promise<string> {
+  assert.equal(sender.frames.length, answered, why);
+  const id = `FENCE${++fences}`;
+  assert.equal(ackKey(await sender.request(adt(id))), `AA:${id}`, why);
+  assert.equal(sender.frames.length, answered + 1, why);
+  return id;
+}
+
 /** The log lines of `event` about the connection whose local end is `local` (`ip:port`). */
 function linesAbout(rig: Rig, event: string, local: string): string[] {
   return rig.log.lines.filter((l) => l.includes(` ${event} `) && l.includes(`@${local} `));
@@ -245,8 +260,7 @@ Deno.test("raw sender: a ~300-byte frame split in two writes at every byte bound
       ids.push(id);
     }
     // Nothing answered twice, nothing else answered.
-    await sleep(100);
-    assert.equal(sender.frames.length, frameLen - 1);
+    ids.push(await fence(sender, frameLen - 1, "an extra answer"));
     assert.equal(sender.strayBytes, 0);
     await assertStored(rig, ids);
   } finally {
@@ -262,22 +276,21 @@ Deno.test("raw sender: a frame written one byte per write is answered AA only on
   try {
     const frame = frameOf(adtOfSize("BYTE1", 300));
     for (let i = 0; i < frame.length - 1; i++) await sender.write(frame.subarray(i, i + 1));
-    // Everything but the final CR: strict MLLP, the frame is not complete yet.
-    await sleep(150);
-    assert.equal(sender.frames.length, 0, "no answer before the end block is complete");
-    assert.equal(await rig.store.depth(rig.queue), 0, "not stored before the end block");
+    // Everything but the final CR: strict MLLP, the frame is not complete yet. Had the listener
+    // ended it early (at FS, or before), it would answer more than once or count the CR as stray.
     await sender.write(frame.subarray(frame.length - 1));
     const [reply] = await sender.frameCount(1);
     assert.equal(ackKey(reply!), "AA:BYTE1");
-    // The same connection keeps working afterwards.
+    // The same connection keeps working afterwards, and nothing else was answered.
     assert.equal(ackKey(await sender.request(adt("BYTE2"))), "AA:BYTE2");
-    await sleep(50);
-    assert.equal(sender.frames.length, 2);
-    await assertStored(rig, ["BYTE1", "BYTE2"]);
+    const last = await fence(sender, 2, "an extra answer");
+    await assertStored(rig, ["BYTE1", "BYTE2", last]);
   } finally {
     await sender.close();
     await rig.close();
   }
+  await waitFor("the connection to end", () => rig.listener.connections === 0);
+  assert.equal(rig.log.lines.filter((l) => l.includes(" mllp.stray-bytes ")).length, 0);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -292,8 +305,7 @@ Deno.test("raw sender: 10 frames pipelined in one write get 10 ACKs in the same 
     await sender.write(concatBytes(...ids.map((id) => frameOf(adt(id)))));
     const replies = await sender.frameCount(10);
     assert.deepEqual(replies.map(ackKey), ids.map((id) => `AA:${id}`));
-    await sleep(150);
-    assert.equal(sender.frames.length, 10, "no extra answer");
+    ids.push(await fence(sender, 10, "no extra answer"));
     await assertStored(rig, ids);
   } finally {
     await sender.close();
@@ -350,8 +362,7 @@ Deno.test("raw sender: garbage between pipelined frames is skipped and counted, 
             await sender.writeEach(chunks, 1);
             const replies = await sender.frameCount(ids.length);
             assert.deepEqual(replies.map(ackKey), ids.map((id) => `AA:${id}`));
-            await sleep(100);
-            assert.equal(sender.frames.length, ids.length, "garbage is never answered");
+            ids.push(await fence(sender, ids.length, "garbage is never answered"));
           } finally {
             await sender.close();
           }
