@@ -2,6 +2,10 @@
  * A destination's delivery actor: takes its KV queue first-in-first-out with exactly one message
  * in flight. Success completes the head; failure keeps it at the head and retries on the schedule
  * of DESIGN.md while the queue waits; an operator may pause, resume, retry now or skip.
+ *
+ * While KV cannot commit (a full disk) deliveries pause: nothing new goes out, and a message
+ * already delivered waits for its completion to commit (tried again with a backoff) instead of
+ * being sent again by a restart.
  * @module
  */
 
@@ -18,6 +22,8 @@ import type { Logger } from "../runtime/log.ts";
 import { PendingWrites } from "../runtime/pending_writes.ts";
 import { queueStatus } from "../runtime/queue_status.ts";
 import { retryDelayMs } from "../runtime/retry.ts";
+import { waitWritable } from "../runtime/storage_wait.ts";
+import { StoreUnavailableError } from "../store/health.ts";
 import type { QueueHead, Store } from "../store/store.ts";
 import type { ActorControl, LogRecord, MessageRecord } from "../store/types.ts";
 import type { Deliverer } from "./deliverer.ts";
@@ -101,6 +107,12 @@ export class DeliveryActor implements Actor {
           await clock.sleep(pollMs, AbortSignal.any([signal, this.#newWork.signal()]));
           continue;
         }
+        if (!store.health.writable) {
+          // Nothing delivered now could be marked delivered: wait for KV, then go on.
+          this.#state = "backoff";
+          await waitWritable(store.health, clock, signal);
+          continue;
+        }
         const heads = await store.peek(this.id, BATCH);
         if (heads.length === 0) {
           this.#state = "idle";
@@ -120,6 +132,7 @@ export class DeliveryActor implements Actor {
         for (let i = 0; i < heads.length; i++) {
           // A skip re-reads the queue: the batch read before it may hold the skipped head.
           if (signal.aborted || this.#control.paused || epoch !== this.#epoch) break;
+          if (!store.health.writable) break;
           if (!await this.#attempt(heads[i]!, records[i] ?? null, logs[i] ?? null, signal)) break;
         }
         // The next batch is read only once this one's completions are in KV.
@@ -153,10 +166,10 @@ export class DeliveryActor implements Actor {
     try {
       if (!record) {
         // Should not happen (records are committed before entries); never block the queue on it.
-        await store.deadLetter(
-          head,
-          "engine",
-          `message ${head.entry.messageId} is missing from KV`,
+        await this.#durably(
+          () =>
+            store.deadLetter(head, "engine", `message ${head.entry.messageId} is missing from KV`),
+          signal,
         );
         log.error("delivery.missing-message", { actor: this.id, messageId: head.entry.messageId });
         return true;
@@ -179,25 +192,25 @@ export class DeliveryActor implements Actor {
     if (signal.aborted) return false; // stopping: the head stays and is sent again after restart
     if (skip.signal.aborted) {
       // Already dead-lettered by the operator; say that the receiver may have it.
-      await store.recordAttempt(head.entry.logId, {
-        at: clock.now(),
-        outcome: "FAILED",
-        reason: "skipped by an operator during the attempt; the receiver may have received it",
-        durationMs: clock.now() - started,
-      });
+      await this.#durably(() =>
+        store.recordAttempt(head.entry.logId, {
+          at: clock.now(),
+          outcome: "FAILED",
+          reason: "skipped by an operator during the attempt; the receiver may have received it",
+          durationMs: clock.now() - started,
+        }), signal);
       return false;
     }
     const at = clock.now();
     this.#lastActivityAt = at;
     const durationMs = at - started;
     if (outcome.ok) {
-      await this.#completions.add(
+      await this.#completions.add(this.#durably(() =>
         store.complete(
           head,
           { at, outcome: "SUCCEEDED", reason: outcome.detail, durationMs },
           sendLog ? { log: sendLog } : {},
-        ),
-      );
+        ), signal));
       this.#failures = 0;
       this.#lastError = undefined;
       log.debug("delivery.succeeded", {
@@ -211,12 +224,13 @@ export class DeliveryActor implements Actor {
     // Earlier completions land before this failure is recorded and the queue waits.
     await this.#completions.settle();
     if (outcome.deadLetter) {
-      await store.deadLetter(head, "policy:dead-letter", outcome.reason, {
-        at,
-        outcome: "FAILED",
-        reason: outcome.reason,
-        durationMs,
-      });
+      await this.#durably(() =>
+        store.deadLetter(head, "policy:dead-letter", outcome.reason, {
+          at,
+          outcome: "FAILED",
+          reason: outcome.reason,
+          durationMs,
+        }), signal);
       log.warn("delivery.dead-lettered", {
         actor: this.id,
         messageId: head.entry.messageId,
@@ -225,12 +239,13 @@ export class DeliveryActor implements Actor {
       return true;
     }
     this.#failures++;
-    await store.recordAttempt(head.entry.logId, {
-      at,
-      outcome: "FAILED",
-      reason: outcome.reason,
-      durationMs,
-    });
+    await this.#durably(() =>
+      store.recordAttempt(head.entry.logId, {
+        at,
+        outcome: "FAILED",
+        reason: outcome.reason,
+        durationMs,
+      }), signal);
     const delay = retryDelayMs(this.#failures);
     this.#nextRetryAt = at + delay;
     this.#state = "backoff";
@@ -248,6 +263,27 @@ export class DeliveryActor implements Actor {
     this.#cutBackoff = undefined;
     this.#nextRetryAt = undefined;
     return false;
+  }
+
+  /**
+   * Runs a store write, waiting for KV while it cannot commit and then trying again, so the actor
+   * neither crashes nor spins and a delivered message is completed, not sent again. Undefined when
+   * the actor stops first: the head stays queued, as any message in flight at a stop does.
+   */
+  async #durably<T>(write: () => Promise<T>, signal: AbortSignal): Promise<T | undefined> {
+    const { store, clock } = this.#o;
+    while (!signal.aborted) {
+      try {
+        return await write();
+      } catch (error) {
+        if (!(error instanceof StoreUnavailableError)) throw error;
+        const state = this.#state;
+        this.#state = "backoff";
+        await waitWritable(store.health, clock, signal);
+        this.#state = state;
+      }
+    }
+    return undefined;
   }
 
   /** Carries out pause, resume, retry (now) or skip (head to the dead-letter list). */

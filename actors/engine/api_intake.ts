@@ -187,10 +187,9 @@ export class ApiIntake implements ApiInbox {
 }
 
 function storeFailure(log: Logger, request: ApiRequest, error: unknown): ApiAcceptResult {
-  // A full disk fails every message: the store's health logs that once per interval.
-  if (!(error instanceof StoreUnavailableError)) {
-    log.error("api.store-failed", { source: request.sourceId, error });
-  }
+  // A full disk fails every message: the store's health warns once per interval.
+  const level = error instanceof StoreUnavailableError ? "debug" : "error";
+  log[level]("api.store-failed", { source: request.sourceId, error });
   return {
     ok: false,
     status: 503,

@@ -97,6 +97,11 @@ export class Engine {
       node: config.node.id,
       ...(config.kv.accessToken ? { accessToken: config.kv.accessToken.reveal() } : {}),
     });
+    // A full disk fails every write: one warning per interval, not one per message.
+    store.health.configure({
+      log,
+      warnIntervalMs: config.limits.storageWarningIntervalSeconds * 1000,
+    });
     const fallback = config.limits.fallbackCharset;
     const decode = (bytes: Uint8Array) => decodeHl7Bytes(bytes, fallback);
     const pollMs = options.pollMs ?? 1000;

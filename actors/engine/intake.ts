@@ -10,6 +10,8 @@ import {
   buildAckText,
   buildNakForUnparsable,
   type Hl7Message,
+  type Hl7ParseErrorCode,
+  parseErrorCondition,
   tryParseHl7,
 } from "../../codecs/hl7v2/mod.ts";
 import type { Config, IntegrationConfig } from "../config/mod.ts";
@@ -87,13 +89,15 @@ export class MllpIntake implements MllpInbox {
     const parsed = tryParseHl7(text);
     if (!parsed.ok) {
       log.warn("mllp.unreadable", { ...where, reason: parsed.error.message });
-      return this.#nak(`cannot read the message: ${parsed.error.message}`, text);
+      return this.#nak(`cannot read the message: ${parsed.error.message}`, text, parsed.error.code);
     }
     const msg = parsed.message;
     const integration = this.#identify(frame, msg);
-    if (typeof integration === "string") {
-      log.warn("mllp.unknown-sender", { ...where, reason: integration });
-      return { ...this.#reply(msg, "AR", integration, "207"), close: true };
+    if ("reason" in integration) {
+      log.warn("mllp.unknown-sender", { ...where, reason: integration.reason });
+      // 204 Unknown key identifier: the sender (its address, or MSH-4) is not one we know.
+      const { reason, location } = integration;
+      return { ...this.#reply(msg, "AR", reason, "204", location), close: true };
     }
     const enhanced = integration.mllp?.ackMode === "enhanced";
     // Enhanced mode: MSH-15 says which accept ACKs the sender wants (AL when empty), MSH-16 which
@@ -110,6 +114,7 @@ export class MllpIntake implements MllpInbox {
         enhanced ? "CR" : "AR",
         "MSH-10 (message control id) is empty",
         "101",
+        "MSH-10",
       ));
     }
     const ack = buildAckText(msg, { code: enhanced ? "CA" : "AA" });
@@ -152,10 +157,9 @@ export class MllpIntake implements MllpInbox {
         messageId: result.messageId,
       });
     } catch (error) {
-      // A full disk fails every message: the store's health logs that once per interval.
-      if (!(error instanceof StoreUnavailableError)) {
-        log.error("mllp.store-failed", { ...where, integration: integration.id, controlId, error });
-      }
+      // A full disk fails every message: the store's health warns once per interval.
+      const level = error instanceof StoreUnavailableError ? "debug" : "error";
+      log[level]("mllp.store-failed", { ...where, integration: integration.id, controlId, error });
       const reason = `could not store the message: ${
         error instanceof Error ? error.message : error
       }`;
@@ -171,17 +175,24 @@ export class MllpIntake implements MllpInbox {
     return answer;
   }
 
-  #identify(frame: ReceivedFrame, msg: Hl7Message): IntegrationConfig | string {
+  #identify(
+    frame: ReceivedFrame,
+    msg: Hl7Message,
+  ): IntegrationConfig | { reason: string; location?: string } {
     const claim = this.#peers.claim(frame.localPort, frame.peerIp);
     if (claim.kind === "none") {
-      return `no integration accepts messages from ${frame.peerIp} on port ${frame.localPort}`;
+      return {
+        reason: `no integration accepts messages from ${frame.peerIp} on port ${frame.localPort}`,
+      };
     }
     if (claim.kind === "one") return claim.integration;
     const facility = msg.get("MSH-4.1");
-    return PeerDirectory.byFacility(claim.candidates, facility) ??
-      `no integration accepts sending facility ${
+    return PeerDirectory.byFacility(claim.candidates, facility) ?? {
+      reason: `no integration accepts sending facility ${
         JSON.stringify(facility ?? "")
-      } from ${frame.peerIp} on port ${frame.localPort}`;
+      } from ${frame.peerIp} on port ${frame.localPort}`,
+      location: "MSH-4",
+    };
   }
 
   #reply(
@@ -189,14 +200,16 @@ export class MllpIntake implements MllpInbox {
     code: "AR" | "AE" | "CR" | "CE",
     text: string,
     errorCode: string,
+    location?: string,
   ): InboxReply {
-    return {
-      reply: encoder.encode(buildAck(msg, { code, error: { code: errorCode, text } }).encode()),
-    };
+    const error = { code: errorCode, text, ...(location ? { location } : {}) };
+    return { reply: encoder.encode(buildAck(msg, { code, error }).encode()) };
   }
 
-  #nak(reason: string, raw: string): InboxReply {
-    return { reply: encoder.encode(buildNakForUnparsable({ reason, raw }).encode()) };
+  #nak(reason: string, raw: string, parseError: Hl7ParseErrorCode): InboxReply {
+    const { code: errorCode, location: errorLocation } = parseErrorCondition(parseError);
+    const nak = buildNakForUnparsable({ reason, raw, errorCode, errorLocation });
+    return { reply: encoder.encode(nak.encode()) };
   }
 
   #decode(payload: Uint8Array): string {
@@ -221,7 +234,13 @@ function appAckBuilder(
     const ack = buildAck(parsed.message, {
       code: verdict.code,
       ...(verdict.code !== "AA" && verdict.text
-        ? { error: { code: "207", text: verdict.text } }
+        ? {
+          error: {
+            code: verdict.errorCode ?? "207",
+            text: verdict.text,
+            ...(verdict.location ? { location: verdict.location } : {}),
+          },
+        }
         : {}),
     });
     return encoder.encode(ack.encode());

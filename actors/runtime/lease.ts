@@ -6,6 +6,7 @@
 
 import { keys } from "../store/keys.ts";
 import { withKvRetry } from "../store/kv.ts";
+import { isStorageFault, StoreUnavailableError } from "../store/health.ts";
 
 interface LeaseValue {
   owner: string;
@@ -51,10 +52,17 @@ export class Leases {
       return false;
     }
     const value: LeaseValue = { owner: this.#node, expiresAt: now + this.#ttl };
-    const result = await withKvRetry(() =>
-      this.#kv.atomic().check(current).set(key, value, { expireIn: this.#ttl * 2 }).commit()
-    );
-    return result.ok;
+    try {
+      const result = await withKvRetry(() =>
+        this.#kv.atomic().check(current).set(key, value, { expireIn: this.#ttl * 2 }).commit()
+      );
+      return result.ok;
+    } catch (error) {
+      if (!isStorageFault(error)) throw error;
+      // KV cannot commit (a full disk): a lease of ours that has not expired is still ours.
+      if (current.value?.owner === this.#node && current.value.expiresAt > now) return true;
+      throw new StoreUnavailableError(error);
+    }
   }
 
   /** Gives the lease up if this node holds it. */

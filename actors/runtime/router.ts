@@ -10,6 +10,8 @@ import { type Clock, systemClock } from "./clock.ts";
 import type { Leases } from "./lease.ts";
 import type { Logger } from "./log.ts";
 import type { Store } from "../store/store.ts";
+import { StoreUnavailableError } from "../store/health.ts";
+import { waitWritable } from "./storage_wait.ts";
 
 /** Makes the actor for an identity, or `undefined` if the identity is unknown. */
 export type ActorFactory = (id: string) => Actor | undefined;
@@ -33,12 +35,27 @@ export interface RouterOptions {
 /** How many actors {@link Router} activates side by side when restoring non-empty queues. */
 const RESTORE_PARALLEL = 100;
 
+/** Crashes in a row (no run in between lasting the longest backoff) that make an actor failing. */
+export const CRASH_LOOP = 3;
+
 interface Activation {
   actor: Actor;
   abort: AbortController;
   done: Promise<void>;
   restarts: number;
   lastCrash?: string;
+  /** Crashes in a row; reset by a run that lasts. */
+  crashes: number;
+  /** Set while the actor waits for KV to take writes again (not a crash of its own). */
+  waitingForStorage: boolean;
+}
+
+/** An actor that is not running as it should, for `/healthz`. */
+export interface SupervisionProblem {
+  actor: string;
+  /** Crashes in a row. */
+  crashes: number;
+  reason: string;
 }
 
 /** See the module doc. */
@@ -69,7 +86,13 @@ export class Router {
   notify(id: string): void {
     const a = this.#active.get(id);
     if (a) a.actor.notify();
-    else void this.activate(id);
+    else {
+      this.activate(id).catch((error) => {
+        // Its queue keeps the work: the restore loop activates it on its next round.
+        if (error instanceof StoreUnavailableError) this.#o.store.health.failed(error);
+        else this.#o.log.error("actor.activate-failed", { actor: id, error });
+      });
+    }
   }
 
   /** Activates `id` if it is not already active; false if unknown or leased elsewhere. */
@@ -86,6 +109,8 @@ export class Router {
       abort,
       done: Promise.resolve(),
       restarts: this.#restarts.get(id) ?? 0,
+      crashes: 0,
+      waitingForStorage: false,
     };
     this.#active.set(id, activation);
     activation.done = this.#supervise(id, activation);
@@ -95,17 +120,30 @@ export class Router {
   async #supervise(id: string, a: Activation): Promise<void> {
     const base = this.#o.restartBaseMs ?? 100;
     const max = this.#o.restartMaxMs ?? 30_000;
-    let crashes = 0;
     while (!a.abort.signal.aborted) {
+      const started = this.#clock.now();
       try {
         await a.actor.run(a.abort.signal);
         break;
       } catch (error) {
-        crashes++;
+        if (error instanceof StoreUnavailableError) {
+          // KV cannot commit: not this actor's fault, and restarting it at once would only fail
+          // again. The store's health logged the fault (once per interval); the actor resumes
+          // from KV once writes succeed.
+          a.waitingForStorage = true;
+          await waitWritable(this.#o.store.health, this.#clock, a.abort.signal);
+          a.waitingForStorage = false;
+          if (a.abort.signal.aborted) break;
+          a.actor = this.#o.factory(id) ?? a.actor;
+          continue;
+        }
+        // A run that lasted longer than the longest backoff ends a crash loop.
+        if (this.#clock.now() - started >= max) a.crashes = 0;
+        a.crashes++;
         a.restarts++;
         this.#restarts.set(id, a.restarts);
         a.lastCrash = error instanceof Error ? error.message : String(error);
-        const delay = Math.min(max, base * 2 ** (crashes - 1));
+        const delay = Math.min(max, base * 2 ** (a.crashes - 1));
         this.#o.log.error("actor.crashed", {
           actor: id,
           error,
@@ -130,6 +168,20 @@ export class Router {
     for (const a of all) a.abort.abort();
     await Promise.all(all.map((a) => a.done));
     await Promise.all(this.#background);
+  }
+
+  /**
+   * Actors crashing in a loop ({@link CRASH_LOOP} crashes in a row or more). Actors waiting for KV
+   * are not listed: the store's health says why. Cheap: no KV read.
+   */
+  get problems(): SupervisionProblem[] {
+    const out: SupervisionProblem[] = [];
+    for (const [id, a] of this.#active) {
+      if (a.crashes >= CRASH_LOOP && !a.waitingForStorage) {
+        out.push({ actor: id, crashes: a.crashes, reason: a.lastCrash ?? "crashed" });
+      }
+    }
+    return out;
   }
 
   /** Ids of the active actors. */
@@ -228,7 +280,8 @@ export class Router {
       try {
         await fn();
       } catch (error) {
-        this.#o.log.warn("router.background-failed", { error });
+        if (error instanceof StoreUnavailableError) this.#o.store.health.failed(error);
+        else this.#o.log.warn("router.background-failed", { error });
       }
     }
   }

@@ -7,6 +7,7 @@
  *   poll), handed to the {@link FileSink} (which stores it durably in queue `sftp:<id>`), and only
  *   then moved to the archive folder or deleted.
  *
+ * While KV cannot commit (a full disk) no poll runs: files stay where they are until it can.
  * A failure before the store commits leaves the file in place; a crash between the commit and
  * the archive leads to a download next time that the sink recognises by content hash. Poll errors
  * are logged with their reason and retried at the next interval. Temporary names (`.x`, `*.part`,
@@ -135,7 +136,12 @@ export class SftpPollActor implements Actor {
 
   /** One poll; never throws (its error is logged and kept for the status). */
   async poll(signal: AbortSignal): Promise<PollSummary | undefined> {
-    const { clock, log, sessions, settings } = this.#o;
+    const { clock, log, sessions, settings, store } = this.#o;
+    if (!(await store.health.check()).writable) {
+      // Nothing taken now could be stored: leave every file in place (the store logs the fault).
+      this.#lastError = `not polled: storage is not writable: ${store.health.state.reason}`;
+      return undefined;
+    }
     const started = clock.now();
     const summary: PollSummary = {
       at: started,
