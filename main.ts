@@ -8,6 +8,8 @@ import { Hono } from "hono";
 import { type Config, formatProblems, loadConfigFile, Secret } from "./actors/config/mod.ts";
 import { Engine } from "./actors/engine/engine.ts";
 import { createLogger, type Level, type Logger } from "./actors/runtime/log.ts";
+import { healthReport } from "./actors/runtime/health.ts";
+import { containStrayErrors } from "./actors/runtime/stray_errors.ts";
 import { createAdminApp } from "./transports/http/mod.ts";
 import { socketMllpConnector } from "./transports/mllp/client.ts";
 import { listen } from "./transports/mllp/listen.ts";
@@ -100,6 +102,8 @@ async function adminToken(config: Config, log: Logger): Promise<Secret> {
 
 async function serve(file: string, level: Level): Promise<void> {
   const log = createLogger({ level });
+  // Anything that slips past its handler is logged and contained: the engine keeps running.
+  containStrayErrors(log);
   const result = await loadConfigFile(file);
   if (!result.ok) fail(formatProblems(file, result.problems), 1);
   const config = result.config;
@@ -177,7 +181,15 @@ async function serve(file: string, level: Level): Promise<void> {
     fail(`cannot listen: ${messageOf(error)}`, 1);
   }
   const app = new Hono();
-  app.get("/healthz", (c) => c.json({ status: "ok", node: config.node.id }));
+  app.get("/healthz", async (c) => {
+    const report = await healthReport({
+      node: config.node.id,
+      store: engine.store,
+      router: engine.router,
+      listeners: servers,
+    });
+    return c.json(report, report.status === "ok" ? 200 : 503, { "cache-control": "no-store" });
+  });
   app.get("/metrics", async (c) => {
     const actors = await engine.router.statuses();
     const lines = [

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { tryParseHl7 } from "../../codecs/hl7v2/mod.ts";
+import { parseErrorCondition, tryParseHl7 } from "../../codecs/hl7v2/mod.ts";
 import type { Config } from "../config/mod.ts";
 import {
   type Actor,
@@ -274,7 +274,13 @@ export class InboundActor implements Actor {
     if (!parsed.ok) {
       const reason = `cannot parse: ${parsed.error.message}`;
       await store.deadLetter(head, "engine", reason);
-      this.#o.appAcks?.settle(record.id, { code: "AE", text: reason });
+      const fault = parseErrorCondition(parsed.error.code);
+      this.#o.appAcks?.settle(record.id, {
+        code: "AE",
+        text: reason,
+        errorCode: fault.code,
+        location: fault.location,
+      });
       this.#lastError = reason;
       log.warn("inbound.failed", { actor: this.id, messageId: record.id, reason });
       return undefined;

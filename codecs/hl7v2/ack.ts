@@ -6,6 +6,7 @@
  */
 
 import { checkDelimiters, DEFAULT_DELIMITERS, type Hl7Delimiters } from "./delimiters.ts";
+import type { Hl7ParseErrorCode } from "./errors.ts";
 import { encodeField, encodeSegment, type Hl7FieldValue } from "./encode.ts";
 import type { Hl7Message } from "./message.ts";
 import { parseHl7 } from "./parse.ts";
@@ -34,6 +35,26 @@ export const HL70357: Readonly<Record<string, string>> = Object.freeze({
   "206": "Application record locked",
   "207": "Application internal error",
 });
+
+/**
+ * The HL7 table 0357 condition (and ERR-2 location) of a parse failure: the sender's message is
+ * at fault, so never 207. 100 when no MSH opens it or a segment is malformed or out of place,
+ * 101 when MSH ends before a required field, 102 when MSH-2 holds unusable delimiters.
+ */
+export function parseErrorCondition(code: Hl7ParseErrorCode): { code: string; location: string } {
+  switch (code) {
+    case "MSH_TOO_SHORT":
+      return { code: "101", location: "MSH-2" };
+    case "TRUNCATED":
+      return { code: "101", location: "MSH" };
+    case "BAD_DELIMITERS":
+    case "DUPLICATE_DELIMITER":
+    case "NON_PRINTABLE_DELIMITER":
+      return { code: "102", location: "MSH-2" };
+    default:
+      return { code: "100", location: "MSH" };
+  }
+}
 
 /** One error (or warning) reported in an ERR segment. */
 export interface AckError {
@@ -75,8 +96,13 @@ export interface NakOptions {
   readonly raw?: string;
   /** MSA-1 code: `AR` (default) or `CR` in enhanced mode (`AE`/`CE` also accepted). */
   readonly code?: AckCode;
-  /** ERR-3 code from table 0357 (default `207`). */
+  /**
+   * ERR-3 code from table 0357 (default `100`: the input is the sender's fault; see
+   * {@link parseErrorCondition}).
+   */
   readonly errorCode?: string;
+  /** ERR-2 location (an HL7 path such as `MSH-2`). */
+  readonly errorLocation?: string;
   /** Field separator to use when the received one is unusable (default `|`). */
   readonly fieldSeparator?: string;
   /** MSH-2 to use when the received one is unusable (default `^~\&`). */
@@ -305,7 +331,11 @@ export function buildNakForUnparsable(options: NakOptions): Hl7Message {
     delimiters: dd,
     code: options.code ?? "AR",
     text: options.reason,
-    errors: [{ code: options.errorCode ?? "207", text: options.reason }],
+    errors: [{
+      code: options.errorCode ?? "100",
+      text: options.reason,
+      ...(options.errorLocation !== undefined ? { location: options.errorLocation } : {}),
+    }],
     fallbackVersion: options.version ?? "2.5.1",
     ...(options.controlId !== undefined ? { controlId: options.controlId } : {}),
     ...(options.now !== undefined ? { now: options.now } : {}),

@@ -24,6 +24,7 @@ export {
   HL70357,
   type NakOptions,
   newControlId,
+  parseErrorCondition,
 } from "./ack.ts";
 export { type Hl7Batch, type Hl7BatchInfo, type Hl7BatchWarning, splitBatch } from "./batch.ts";
 export {

@@ -4,7 +4,13 @@
  * @module
  */
 
-import { buildAck, buildNakForUnparsable, decodeHl7, tryParseHl7 } from "../../codecs/hl7v2/mod.ts";
+import {
+  buildAck,
+  buildNakForUnparsable,
+  decodeHl7,
+  parseErrorCondition,
+  tryParseHl7,
+} from "../../codecs/hl7v2/mod.ts";
 import type { MllpInbox } from "../../actors/engine/inbox.ts";
 import type { Logger } from "../../actors/runtime/log.ts";
 import { type MllpServer, serveMllp } from "./server.ts";
@@ -30,7 +36,8 @@ export function listen(options: ListenOptions): Promise<MllpServer> {
     idleTimeoutMs: () => 10 * 60_000,
     oversize: ({ limit }) =>
       encoder.encode(
-        buildNakForUnparsable({ reason: `message larger than ${limit} bytes` }).encode(),
+        buildNakForUnparsable({ reason: `message larger than ${limit} bytes`, errorCode: "104" })
+          .encode(),
       ),
     receive: (frame) => {
       const text = decodeHl7(frame.payload).text;
@@ -42,12 +49,20 @@ export function listen(options: ListenOptions): Promise<MllpServer> {
       );
       const parsed = tryParseHl7(text);
       const code = options.reply ?? "AA";
-      const ack = parsed.ok
-        ? buildAck(
-          parsed.message,
-          code === "AA" ? { code } : { code, error: { text: `listen answers ${code} on request` } },
-        )
-        : buildNakForUnparsable({ reason: parsed.error.message, raw: text });
+      if (!parsed.ok) {
+        const fault = parseErrorCondition(parsed.error.code);
+        const nak = buildNakForUnparsable({
+          reason: parsed.error.message,
+          raw: text,
+          errorCode: fault.code,
+          errorLocation: fault.location,
+        });
+        return Promise.resolve({ reply: encoder.encode(nak.encode()) });
+      }
+      const ack = buildAck(
+        parsed.message,
+        code === "AA" ? { code } : { code, error: { text: `listen answers ${code} on request` } },
+      );
       return Promise.resolve({ reply: encoder.encode(ack.encode()) });
     },
   };

@@ -5,6 +5,7 @@ import {
   buildNakForUnparsable,
   formatHl7Timestamp,
   newControlId,
+  parseErrorCondition,
   parseHl7,
   tryParseHl7,
 } from "../../../codecs/hl7v2/mod.ts";
@@ -107,7 +108,35 @@ Deno.test("buildNakForUnparsable answers AR using what can be read of a broken M
   assert.equal(nak.get("MSH-5"), "LAB");
   assert.equal(nak.get("MSH-9"), "ACK^R01^ACK");
   assert.equal(nak.version, "2.4");
-  assert.equal(nak.get("ERR-1.4.2"), "Application internal error");
+  // The input is the sender's fault: 100 by default, never 207 (application internal error).
+  assert.equal(nak.get("ERR-1.4.1"), "100");
+  assert.equal(nak.get("ERR-1.4.2"), "Segment sequence error");
+});
+
+Deno.test("parseErrorCondition names each parse failure with table 0357 and where", () => {
+  const cases: [string, string, string][] = [
+    ["", "100", "MSH"],
+    ["PID|1\rMSH|^~\\&|A|B|C|D|2024||ADT^A01|X|P|2.5.1", "100", "MSH"],
+    ["MSH|", "101", "MSH-2"],
+    ["MSH|^~\\&|A|B|C|D|2024", "101", "MSH"],
+    ["MSH|^^\\&|A|B|C|D|2024||ADT^A01|X|P|2.5.1", "102", "MSH-2"],
+    ["MSH|abcd|A|B|C|D|2024||ADT^A01|X|P|2.5.1", "102", "MSH-2"],
+    ["MSH|^~\\&|A|B|C|D|2024||ADT^A01|X|P|2.5.1\rp1d|x", "100", "MSH"],
+    ["MSH|^~\\&|A|B|C|D|2024||ADT^A01|X|P|2.5.1\rMSH|^~\\&|A", "100", "MSH"],
+  ];
+  for (const [text, code, location] of cases) {
+    const parsed = tryParseHl7(text);
+    assert.ok(!parsed.ok, text);
+    assert.deepEqual(parseErrorCondition(parsed.error.code), { code, location }, text);
+    const nak = buildNakForUnparsable({
+      reason: parsed.error.message,
+      raw: text,
+      errorCode: code,
+      errorLocation: location,
+    });
+    assert.equal(nak.get("ERR-3.1"), code, text);
+    assert.equal(nak.getRaw("ERR-2.1"), "MSH", text);
+  }
 });
 
 Deno.test("buildNakForUnparsable works with delimiters that cannot be used", () => {
