@@ -169,6 +169,7 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
     try {
       result = await inbox.accept(request);
     } catch (error) {
+      if (storeUnavailable(error)) return unavailable(c, error);
       log.error("endpoint.inbox-failed", { ip: request.peerIp, source: request.sourceId, error });
       return refuse(c, 500, [{ Text: "the message could not be stored: try again" }]);
     }
@@ -194,6 +195,7 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
         // the query timeout bounds the work when a client goes away.
         result = await queries.query(request);
       } catch (error) {
+        if (storeUnavailable(error)) return unavailable(c, error);
         log.error("query.failed", { ip: request.peerIp, source: request.sourceId, error });
         return refuse(c, 500, [{ Text: "the query failed inside the engine" }]);
       }
@@ -224,12 +226,26 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
       "Cache-Control": "no-store",
     }));
 
+  /** KV cannot commit (a full disk): the store logs it once per interval; the client retries. */
+  const unavailable = (c: Context, error: Error) =>
+    refuse(c, 503, [{
+      Text: `the engine cannot store messages now (${error.message}); retry later`,
+    }], {
+      "Retry-After": "5",
+    });
+
   app.onError((error, c) => {
+    if (storeUnavailable(error)) return unavailable(c, error);
     log.error("endpoint.failed", { ip: peerIp(c), error });
     return refuse(c, 500, [{ Text: "internal error" }]);
   });
 
   return app;
+}
+
+/** The store's `StoreUnavailableError` (by name: transports do not import the store). */
+function storeUnavailable(error: unknown): error is Error {
+  return error instanceof Error && error.name === "StoreUnavailableError";
 }
 
 function problemError(p: ApiProblem): EndpointError {
