@@ -7,19 +7,26 @@
 
 import tls from "node:tls";
 import type { Logger } from "../../actors/runtime/log.ts";
+import { LogThrottle } from "./log_throttle.ts";
 
 /** What the MLLP server needs of a connection; `Deno.Conn` has the same shape. */
 export interface ByteConn {
   read(p: Uint8Array): Promise<number | null>;
   write(p: Uint8Array): Promise<number>;
+  /** Ends the write side (FIN, after TLS close_notify) while reading goes on. */
+  closeWrite(): Promise<void>;
   close(): void;
   readonly remoteAddr: Deno.Addr;
   setNoDelay?(noDelay?: boolean): void;
 }
 
-/** A listener yielding {@link ByteConn}s; `Deno.Listener` has the same shape. */
-export interface ByteListener extends AsyncIterable<ByteConn> {
+/**
+ * A listener yielding {@link ByteConn}s; `Deno.Listener` has the same shape. `accept` rejects
+ * with `Deno.errors.BadResource` once the listener is closed.
+ */
+export interface ByteListener {
   readonly addr: Deno.Addr;
+  accept(): Promise<ByteConn>;
   close(): void;
 }
 
@@ -40,7 +47,7 @@ export interface MutualTlsOptions {
 export async function listenMutualTls(options: MutualTlsOptions): Promise<ByteListener> {
   const { log } = options;
   const accepted: ByteConn[] = [];
-  let wake: (() => void) | undefined;
+  let waiter: { resolve(conn: ByteConn): void; reject(error: Error): void } | undefined;
   let closed = false;
   const server = tls.createServer({
     cert: options.cert,
@@ -50,34 +57,58 @@ export async function listenMutualTls(options: MutualTlsOptions): Promise<ByteLi
     rejectUnauthorized: options.requireClientCert,
     minVersion: "TLSv1.2",
   }, (socket) => {
-    // Optional client certificate: one that is presented must still be valid.
-    const peer = socket.getPeerCertificate();
-    const presented = peer && Object.keys(peer).length > 0;
-    if (presented && !socket.authorized) {
+    // A peer may reset at any moment: nothing here may throw into node's event emitter.
+    socket.on("error", () => {/* the connection's own listener below reports it */});
+    try {
+      // Optional client certificate: one that is presented must still be valid.
+      const peer = socket.getPeerCertificate();
+      const presented = peer && Object.keys(peer).length > 0;
+      if (presented && !socket.authorized) {
+        log.warn("mllp.tls-client-refused", {
+          port: options.port,
+          peer: socket.remoteAddress,
+          reason: String(socket.authorizationError),
+        });
+        socket.destroy();
+        return;
+      }
+      if (presented) {
+        log.info("mllp.tls-client", {
+          port: options.port,
+          peer: socket.remoteAddress,
+          subject: peer.subject?.CN,
+        });
+      }
+    } catch (error) {
       log.warn("mllp.tls-client-refused", {
         port: options.port,
         peer: socket.remoteAddress,
-        reason: String(socket.authorizationError),
+        reason: error instanceof Error ? error.message : String(error),
       });
       socket.destroy();
       return;
     }
-    if (presented) {
-      log.info("mllp.tls-client", {
+    const conn = new NodeSocketConn(socket);
+    if (closed) conn.close();
+    else if (waiter) {
+      const w = waiter;
+      waiter = undefined;
+      w.resolve(conn);
+    } else accepted.push(conn);
+  });
+  // A flood of failed handshakes (peers resetting mid-handshake) becomes a few lines.
+  const refusals = new LogThrottle(5_000);
+  server.on("tlsClientError", (error: Error, socket: tls.TLSSocket) => {
+    const peer = socket?.remoteAddress;
+    const count = refusals.note(`${peer} ${error.message}`);
+    if (count > 0) {
+      log.warn("mllp.tls-client-refused", {
         port: options.port,
-        peer: socket.remoteAddress,
-        subject: peer.subject?.CN,
+        peer,
+        reason: error.message,
+        ...(count > 1 ? { count } : {}),
       });
     }
-    accepted.push(new NodeSocketConn(socket));
-    wake?.();
-  });
-  server.on("tlsClientError", (error: Error, socket: tls.TLSSocket) => {
-    log.warn("mllp.tls-client-refused", {
-      port: options.port,
-      peer: socket?.remoteAddress,
-      reason: error.message,
-    });
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -86,6 +117,10 @@ export async function listenMutualTls(options: MutualTlsOptions): Promise<ByteLi
       resolve();
     });
   });
+  // Errors accepting a connection (EMFILE…) come here once listening: logged, never thrown.
+  server.on("error", (error: Error) => {
+    log.warn("mllp.accept-error", { port: options.port, reason: error.message });
+  });
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : options.port;
   return {
@@ -93,19 +128,17 @@ export async function listenMutualTls(options: MutualTlsOptions): Promise<ByteLi
     close() {
       closed = true;
       server.close();
-      wake?.();
+      for (const conn of accepted.splice(0)) conn.close();
+      const w = waiter;
+      waiter = undefined;
+      w?.reject(new Deno.errors.BadResource("listener closed"));
     },
-    async *[Symbol.asyncIterator]() {
-      while (true) {
-        const next = accepted.shift();
-        if (next) {
-          yield next;
-          continue;
-        }
-        if (closed) return;
-        await new Promise<void>((r) => (wake = r));
-        wake = undefined;
-      }
+    accept() {
+      const next = accepted.shift();
+      if (next) return Promise.resolve(next);
+      if (closed) return Promise.reject(new Deno.errors.BadResource("listener closed"));
+      if (waiter) return Promise.reject(new Error("accept: another accept is already waiting"));
+      return new Promise<ByteConn>((resolve, reject) => (waiter = { resolve, reject }));
     },
   };
 }
@@ -169,6 +202,16 @@ class NodeSocketConn implements ByteConn {
   write(p: Uint8Array): Promise<number> {
     return new Promise((resolve, reject) => {
       this.#socket.write(p, (error?: Error | null) => error ? reject(error) : resolve(p.length));
+    });
+  }
+
+  closeWrite(): Promise<void> {
+    const socket = this.#socket;
+    if (socket.destroyed) return Promise.reject(new Deno.errors.BadResource("connection closed"));
+    return new Promise((resolve) => {
+      // "close" too: a socket destroyed meanwhile never reports "finish".
+      socket.once("close", () => resolve());
+      socket.end(() => resolve());
     });
   }
 

@@ -1,14 +1,15 @@
 /**
- * MLLP listeners: accept connections, decode frames, hand each to the engine's inbox in order and
- * write its answer back in the same order. Stray bytes are skipped and counted; an over-size frame
- * is answered and the connection closed; a silent connection is closed after its idle timeout,
- * once everything received has been answered.
+ * MLLP listeners: bind, accept connections (see accept_loop.ts: an error on one connection never
+ * stops the listener), enforce the connection caps, and serve each connection (see
+ * inbound_connection.ts: frames answered in order, idle and frame timeouts, over-size `AR`).
  * @module
  */
 
-import { encodeMllp, MllpDecoder } from "../../codecs/mllp/mod.ts";
 import type { MllpInbox } from "../../actors/engine/inbox.ts";
 import type { Logger } from "../../actors/runtime/log.ts";
+import { type AcceptLoop, reasonOf, startAcceptLoop } from "./accept_loop.ts";
+import { handleInboundConnection } from "./inbound_connection.ts";
+import { LogThrottle } from "./log_throttle.ts";
 import { type ByteConn, type ByteListener, listenMutualTls } from "./node_tls.ts";
 
 /** Where and how to listen. */
@@ -25,6 +26,14 @@ export interface MllpServerOptions {
    * an FS alone, for senders that leave the CR out; FS never occurs in HL7 text.
    */
   requireFinalCr?: boolean;
+  /** A started frame must end within this many ms, or the connection is closed (60 000). */
+  frameTimeoutMs?: number;
+  /** Most open connections on this listener; more are closed at once and logged (1000). */
+  maxConnections?: number;
+  /** Most open connections from one peer address on this listener (100). */
+  maxConnectionsPerPeer?: number;
+  /** After an over-size `AR`, how long what the peer still sends is read and dropped (5000). */
+  oversizeDrainMs?: number;
   inbox: MllpInbox;
   log: Logger;
 }
@@ -35,54 +44,87 @@ export interface MllpServer {
   readonly port: number;
   /** Connections currently open. */
   readonly connections: number;
+  /**
+   * True while the accept loop runs and is not pausing after an error (out of file descriptors);
+   * false once it has stopped, or after close().
+   */
+  readonly accepting: boolean;
   /** Stops accepting and closes every connection. */
   close(): Promise<void>;
 }
 
-let connectionCounter = 0;
-
-/** Starts a listener; see the module doc. Resolves once it is bound. */
+/** Starts a listener; resolves once it is bound, or rejects naming the address it could not bind. */
 export async function serveMllp(options: MllpServerOptions): Promise<MllpServer> {
   const { inbox, log } = options;
   const hostname = options.hostname ?? "0.0.0.0";
-  const tlsOptions = options.tls;
-  const listener: ByteListener = tlsOptions?.ca || tlsOptions?.requireClientCert
-    ? await listenMutualTls({
-      port: options.port,
-      hostname,
-      cert: tlsOptions.cert,
-      key: tlsOptions.key,
-      ca: requireCa(tlsOptions.ca),
-      requireClientCert: tlsOptions.requireClientCert ?? false,
-      log,
-    })
-    : tlsOptions
-    ? Deno.listenTls({ port: options.port, hostname, cert: tlsOptions.cert, key: tlsOptions.key })
-    : Deno.listen({ port: options.port, hostname });
+  const frameTimeoutMs = options.frameTimeoutMs ?? 60_000;
+  const maxConnections = options.maxConnections ?? 1000;
+  const maxPerPeer = options.maxConnectionsPerPeer ?? 100;
+  const oversizeDrainMs = options.oversizeDrainMs ?? 5_000;
+  const listener = await bind(options, hostname, log);
   const port = (listener.addr as Deno.NetAddr).port;
   const open = new Set<ByteConn>();
+  const perPeer = new Map<string, number>();
   const handlers = new Set<Promise<void>>();
+  const refusals = new LogThrottle(5_000);
 
-  const acceptLoop = (async () => {
+  const refuse = (conn: ByteConn, peer: string, reason: string, cap: number) => {
     try {
-      for await (const conn of listener) {
-        open.add(conn);
-        const h = handle(conn, port, inbox, log, options.requireFinalCr ?? true).finally(() => {
-          open.delete(conn);
-          handlers.delete(h);
-        });
-        handlers.add(h);
-      }
-    } catch (error) {
-      if (!(error instanceof Deno.errors.BadResource)) {
-        log.error("mllp.listener-failed", { port, error });
-      }
+      conn.close();
+    } catch { /* already closed */ }
+    const refused = refusals.note(peer);
+    if (refused > 0) log.warn("mllp.connection-refused", { port, peer, reason, cap, refused });
+  };
+
+  const onConnection = (conn: ByteConn) => {
+    const peer = peerOf(conn);
+    if (!peer) {
+      // Reset before it could be served: there is no one to answer.
+      try {
+        conn.close();
+      } catch { /* already closed */ }
+      return;
     }
-  })();
+    const fromPeer = perPeer.get(peer.ip) ?? 0;
+    if (open.size >= maxConnections) {
+      return refuse(conn, peer.ip, "too many connections on this listener", maxConnections);
+    }
+    if (fromPeer >= maxPerPeer) {
+      return refuse(conn, peer.ip, "too many connections from this address", maxPerPeer);
+    }
+    open.add(conn);
+    perPeer.set(peer.ip, fromPeer + 1);
+    const h = handleInboundConnection({
+      conn,
+      localPort: port,
+      peerIp: peer.ip,
+      peerPort: peer.port,
+      inbox,
+      log,
+      requireFinalCr: options.requireFinalCr ?? true,
+      frameTimeoutMs,
+      oversizeDrainMs,
+    }).catch((error) => {
+      // Not expected (the handler contains its failures); logged rather than left unhandled.
+      log.warn("mllp.connection-error", { port, peer: peer.ip, reason: reasonOf(error) });
+    }).finally(() => {
+      try {
+        conn.close();
+      } catch { /* already closed */ }
+      open.delete(conn);
+      const left = (perPeer.get(peer.ip) ?? 1) - 1;
+      if (left > 0) perPeer.set(peer.ip, left);
+      else perPeer.delete(peer.ip);
+      handlers.delete(h);
+    });
+    handlers.add(h);
+  };
+
+  const loop: AcceptLoop = startAcceptLoop({ listener, port, log, onConnection });
   log.info("mllp.listening", {
     port,
     hostname,
-    tls: tlsOptions ? (tlsOptions.ca ? "mutual" : "server") : "none",
+    tls: options.tls ? (options.tls.ca ? "mutual" : "server") : "none",
   });
 
   return {
@@ -90,7 +132,11 @@ export async function serveMllp(options: MllpServerOptions): Promise<MllpServer>
     get connections() {
       return open.size;
     },
+    get accepting() {
+      return loop.accepting;
+    },
     async close() {
+      const stopped = loop.stop();
       try {
         listener.close();
       } catch { /* already closed */ }
@@ -99,10 +145,59 @@ export async function serveMllp(options: MllpServerOptions): Promise<MllpServer>
           c.close();
         } catch { /* already closed */ }
       }
-      await acceptLoop;
+      await stopped;
       await Promise.allSettled([...handlers]);
     },
   };
+}
+
+/** Opens the listening socket; a failure names the address (`cannot bind 0.0.0.0:2575: …`). */
+async function bind(
+  options: MllpServerOptions,
+  hostname: string,
+  log: Logger,
+): Promise<ByteListener> {
+  const tlsOptions = options.tls;
+  try {
+    if (tlsOptions?.ca || tlsOptions?.requireClientCert) {
+      return await listenMutualTls({
+        port: options.port,
+        hostname,
+        cert: tlsOptions.cert,
+        key: tlsOptions.key,
+        ca: requireCa(tlsOptions.ca),
+        requireClientCert: tlsOptions.requireClientCert ?? false,
+        log,
+      });
+    }
+    return tlsOptions
+      ? Deno.listenTls({ port: options.port, hostname, cert: tlsOptions.cert, key: tlsOptions.key })
+      : Deno.listen({ port: options.port, hostname });
+  } catch (error) {
+    const address = `${hostname}:${options.port}`;
+    const reason = bindFailure(error);
+    throw new Error(
+      reason
+        ? `MLLP listener cannot bind ${address}: ${reason}`
+        : `MLLP listener on ${address} cannot start: ${reasonOf(error)}`,
+      { cause: error },
+    );
+  }
+}
+
+/** A short reason when `error` is about the address itself, else undefined. */
+function bindFailure(error: unknown): string | undefined {
+  const code = (error as { code?: unknown })?.code;
+  if (error instanceof Deno.errors.AddrInUse || code === "EADDRINUSE") {
+    return "address already in use";
+  }
+  if (error instanceof Deno.errors.AddrNotAvailable || code === "EADDRNOTAVAIL") {
+    return "address not available on this host";
+  }
+  if (error instanceof Deno.errors.PermissionDenied || code === "EACCES") {
+    return "permission denied (ports below 1024 need privileges)";
+  }
+  return undefined;
 }
 
 function requireCa(ca: string | undefined): string {
@@ -110,119 +205,13 @@ function requireCa(ca: string | undefined): string {
   return ca;
 }
 
-async function handle(
-  conn: ByteConn,
-  localPort: number,
-  inbox: MllpInbox,
-  log: Logger,
-  requireFinalCr: boolean,
-): Promise<void> {
-  const peer = conn.remoteAddr as Deno.NetAddr;
-  const peerIp = peer.hostname;
-  const connection = `c${++connectionCounter}@${peerIp}:${peer.port}`;
-  conn.setNoDelay?.(true);
-  const decoder = new MllpDecoder({ maxFrameBytes: inbox.maxFrameBytes, requireFinalCr });
-  const idleMs = inbox.idleTimeoutMs(localPort, peerIp);
-  let closing = false;
-  let idleTimer: ReturnType<typeof setTimeout> | undefined;
-  let lastActivity = performance.now();
-  const closeConn = () => {
-    closing = true;
-    clearTimeout(idleTimer);
-    try {
-      conn.close();
-    } catch { /* already closed */ }
-  };
-  // One timer per idle period, not one per read: when it fires early (reads came meanwhile), it
-  // waits again for what is left of the timeout.
-  const onIdleTimer = () => {
-    const left = lastActivity + idleMs - performance.now();
-    if (left > 0) {
-      idleTimer = setTimeout(onIdleTimer, left);
-      return;
-    }
-    idleTimer = undefined;
-    log.info("mllp.idle-close", { port: localPort, peer: peerIp, connection, idleMs });
-    // Answer what was received before closing: the chain below finishes first.
-    void chain.then(closeConn);
-  };
-  const armIdle = () => {
-    lastActivity = performance.now();
-    if (idleTimer === undefined && !closing) idleTimer = setTimeout(onIdleTimer, idleMs);
-  };
-  // Frames are answered strictly in arrival order, one after another.
-  let chain: Promise<void> = Promise.resolve();
-  const write = async (bytes: Uint8Array) => {
-    const frame = encodeMllp(bytes);
-    let off = 0;
-    while (off < frame.length) off += await conn.write(frame.subarray(off));
-  };
-  // An application ACK (enhanced mode) goes out when the application step is done, in turn with
-  // the replies to frames received meanwhile; if the connection is gone by then it is only logged.
-  const sendLater = async (later: Promise<Uint8Array | undefined>) => {
-    const bytes = await later;
-    if (!bytes) return;
-    if (closing) {
-      log.info("mllp.app-ack-undelivered", { port: localPort, peer: peerIp, connection });
-      return;
-    }
-    chain = chain.then(() => closing ? undefined : write(bytes));
-  };
-  let skipped = 0;
-  log.debug("mllp.connection-opened", { port: localPort, peer: peerIp, connection });
-  armIdle();
-  const buf = new Uint8Array(64 * 1024);
+/** The peer's address, or undefined when the connection is already gone (reading it throws). */
+function peerOf(conn: ByteConn): { ip: string; port: number } | undefined {
   try {
-    while (!closing) {
-      const n = await conn.read(buf);
-      if (n === null) break;
-      armIdle();
-      // A copy: the decoder keeps views of pushed chunks until their frame ends, and buf is reused.
-      for (const event of decoder.push(buf.slice(0, n))) {
-        if (event.type === "frame") {
-          const payload = event.payload;
-          chain = chain.then(async () => {
-            if (closing) return;
-            const answer = await inbox.receive({ payload, localPort, peerIp, connection });
-            if (answer.reply) await write(answer.reply);
-            if (answer.close) closeConn();
-            if (answer.later) void sendLater(answer.later);
-          });
-        } else if (event.type === "skipped") {
-          skipped += event.bytes;
-        } else if (event.type === "oversize") {
-          const reply = inbox.oversize({ localPort, peerIp, size: event.size, limit: event.limit });
-          chain = chain.then(async () => {
-            await write(reply);
-            closeConn();
-          });
-        }
-      }
-    }
-  } catch (error) {
-    if (!closing) {
-      log.warn("mllp.connection-error", { port: localPort, peer: peerIp, connection, error });
-    }
+    const addr = conn.remoteAddr as Deno.NetAddr;
+    if (!addr?.hostname) return undefined;
+    return { ip: addr.hostname, port: addr.port };
+  } catch {
+    return undefined;
   }
-  try {
-    await chain;
-  } catch (error) {
-    if (!closing) {
-      log.warn("mllp.reply-failed", { port: localPort, peer: peerIp, connection, error });
-    }
-  }
-  const truncated = decoder.end().find((e) => e.type === "truncated");
-  if (truncated) {
-    log.warn("mllp.truncated-frame", {
-      port: localPort,
-      peer: peerIp,
-      connection,
-      bytes: truncated.bytes,
-    });
-  }
-  if (skipped > 0) {
-    log.warn("mllp.stray-bytes", { port: localPort, peer: peerIp, connection, bytes: skipped });
-  }
-  closeConn();
-  log.debug("mllp.connection-closed", { port: localPort, peer: peerIp, connection });
 }

@@ -1,0 +1,210 @@
+/**
+ * One accepted MLLP connection: decode frames, hand each to the inbox in order, write each answer
+ * back in the same order. Every step is contained: a failed write (the peer reset before reading
+ * its ACK) ends this connection with one `mllp.reply-failed` line, never anything else.
+ *
+ * Deadlines: a silent connection is closed after its idle timeout, once everything received has
+ * been answered; a started frame must end within the frame timeout. An over-size frame is answered
+ * `AR`, the write side is closed, and what follows is read and dropped until the peer closes (or
+ * the drain time passes): closing with unread bytes would reset the connection, and many stacks
+ * then drop the `AR` unread.
+ * @module
+ */
+
+import { encodeMllp, MllpDecoder } from "../../codecs/mllp/mod.ts";
+import type { MllpInbox } from "../../actors/engine/inbox.ts";
+import type { Logger } from "../../actors/runtime/log.ts";
+import type { ByteConn } from "./node_tls.ts";
+import { reasonOf } from "./accept_loop.ts";
+
+/** What {@link handleInboundConnection} needs. */
+export interface InboundConnectionOptions {
+  conn: ByteConn;
+  /** The listener's port. */
+  localPort: number;
+  peerIp: string;
+  peerPort: number;
+  inbox: MllpInbox;
+  log: Logger;
+  requireFinalCr: boolean;
+  /** A started frame must end within this, or the connection is closed. */
+  frameTimeoutMs: number;
+  /** After an over-size `AR`, how long to read and drop what follows before closing. */
+  oversizeDrainMs: number;
+}
+
+let connectionCounter = 0;
+
+/** Serves one connection until it ends; never rejects. */
+export async function handleInboundConnection(options: InboundConnectionOptions): Promise<void> {
+  const { conn, localPort, peerIp, inbox, log } = options;
+  const connection = `c${++connectionCounter}@${peerIp}:${options.peerPort}`;
+  const where = { port: localPort, peer: peerIp, connection };
+  try {
+    conn.setNoDelay?.(true);
+  } catch { /* a connection already reset: the first read says so */ }
+  const decoder = new MllpDecoder({
+    maxFrameBytes: inbox.maxFrameBytes,
+    requireFinalCr: options.requireFinalCr,
+  });
+  const idleMs = inbox.idleTimeoutMs(localPort, peerIp);
+  /** The socket is closed or being closed: nothing more is written. */
+  let closing = false;
+  /** Bytes still read are dropped (after an over-size frame or a frame timeout). */
+  let discarding = false;
+  let idleTimer: ReturnType<typeof setTimeout> | undefined;
+  let frameTimer: ReturnType<typeof setTimeout> | undefined;
+  let drainTimer: ReturnType<typeof setTimeout> | undefined;
+  let lastActivity = performance.now();
+  /** A failure of this connection was logged: one line per connection is enough. */
+  let reported = false;
+  const closeConn = () => {
+    closing = true;
+    clearTimeout(idleTimer);
+    clearTimeout(frameTimer);
+    clearTimeout(drainTimer);
+    try {
+      conn.close();
+    } catch { /* already closed */ }
+  };
+
+  // Frames are answered strictly in arrival order, one after another. The chain never rejects:
+  // each step catches its own failure, so no rejection can go unhandled while the read loop waits.
+  let chain: Promise<void> = Promise.resolve();
+  const step = (fn: () => Promise<void>) => {
+    chain = chain.then(async () => {
+      if (closing) return;
+      try {
+        await fn();
+      } catch (error) {
+        if (!closing && !reported) {
+          log.warn("mllp.reply-failed", { ...where, reason: reasonOf(error) });
+        }
+        reported = true;
+        closeConn();
+      }
+    });
+  };
+  /** Closes once everything received so far has been answered. */
+  const closeAfterReplies = () => void chain.then(closeConn);
+  const write = async (bytes: Uint8Array) => {
+    const frame = encodeMllp(bytes);
+    let off = 0;
+    while (off < frame.length) off += await conn.write(frame.subarray(off));
+  };
+
+  // One timer per idle period, not one per read: when it fires early (reads came meanwhile), it
+  // waits again for what is left of the timeout.
+  const onIdleTimer = () => {
+    const left = lastActivity + idleMs - performance.now();
+    if (left > 0) {
+      idleTimer = setTimeout(onIdleTimer, left);
+      return;
+    }
+    idleTimer = undefined;
+    log.info("mllp.idle-close", { ...where, idleMs });
+    closeAfterReplies();
+  };
+  const armIdle = () => {
+    lastActivity = performance.now();
+    if (idleTimer === undefined && !closing) idleTimer = setTimeout(onIdleTimer, idleMs);
+  };
+  const onFrameTimeout = () => {
+    frameTimer = undefined;
+    if (closing || discarding) return;
+    discarding = true;
+    log.warn("mllp.frame-timeout", {
+      ...where,
+      bytes: decoder.bufferedBytes,
+      timeoutMs: options.frameTimeoutMs,
+    });
+    closeAfterReplies();
+  };
+
+  // An application ACK (enhanced mode) goes out when the application step is done, in turn with
+  // the replies to frames received meanwhile; if the connection is gone by then it is only logged.
+  const sendLater = async (later: Promise<Uint8Array | undefined>) => {
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = await later;
+    } catch (error) {
+      log.warn("mllp.app-ack-failed", { ...where, reason: reasonOf(error) });
+      return;
+    }
+    if (!bytes) return;
+    if (closing) {
+      log.info("mllp.app-ack-undelivered", where);
+      return;
+    }
+    step(() => write(bytes));
+  };
+
+  const onOversize = (size: number, limit: number) => {
+    discarding = true;
+    clearTimeout(frameTimer);
+    const reply = inbox.oversize({ localPort, peerIp, size, limit });
+    step(async () => {
+      await write(reply);
+      await conn.closeWrite();
+      // The peer has its answer: it should close now; if it keeps sending, it is cut off.
+      if (!closing) drainTimer = setTimeout(closeConn, options.oversizeDrainMs);
+    });
+  };
+
+  let skipped = 0;
+  let dropped = 0;
+  log.debug("mllp.connection-opened", where);
+  armIdle();
+  const buf = new Uint8Array(64 * 1024);
+  try {
+    while (!closing) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      if (discarding) {
+        dropped += n;
+        continue;
+      }
+      armIdle();
+      let completed = false;
+      // A copy: the decoder keeps views of pushed chunks until their frame ends, and buf is reused.
+      for (const event of decoder.push(buf.slice(0, n))) {
+        if (event.type === "frame") {
+          completed = true;
+          const payload = event.payload;
+          step(async () => {
+            const answer = await inbox.receive({ payload, localPort, peerIp, connection });
+            if (answer.reply) await write(answer.reply);
+            if (answer.close) closeConn();
+            if (answer.later) void sendLater(answer.later);
+          });
+        } else if (event.type === "skipped") {
+          skipped += event.bytes;
+        } else if (event.type === "oversize") {
+          onOversize(event.size, event.limit);
+          break;
+        }
+      }
+      if (discarding) continue;
+      // The deadline runs from the first byte of a frame; a frame that ends stops it.
+      if (!decoder.inFrame) {
+        clearTimeout(frameTimer);
+        frameTimer = undefined;
+      } else if (frameTimer === undefined || completed) {
+        clearTimeout(frameTimer);
+        frameTimer = setTimeout(onFrameTimeout, options.frameTimeoutMs);
+      }
+    }
+  } catch (error) {
+    if (!closing) log.warn("mllp.connection-error", { ...where, reason: reasonOf(error) });
+    // Answers still due go out (the inbox may have stored their messages); if the peer is gone,
+    // writing them fails quietly: this line already says why.
+    reported = true;
+  }
+  clearTimeout(frameTimer);
+  await chain;
+  const truncated = discarding ? undefined : decoder.end().find((e) => e.type === "truncated");
+  if (truncated) log.warn("mllp.truncated-frame", { ...where, bytes: truncated.bytes });
+  if (skipped > 0) log.warn("mllp.stray-bytes", { ...where, bytes: skipped });
+  closeConn();
+  log.debug("mllp.connection-closed", { ...where, ...(dropped > 0 ? { dropped } : {}) });
+}
