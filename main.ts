@@ -161,6 +161,9 @@ async function serve(file: string, level: Level): Promise<void> {
           port,
           hostname: l?.hostname ?? "0.0.0.0",
           requireFinalCr: l?.requireFinalCr ?? true,
+          frameTimeoutMs: config.limits.frameTimeoutSeconds * 1000,
+          maxConnections: config.limits.maxConnectionsPerListener,
+          maxConnectionsPerPeer: config.limits.maxConnectionsPerPeer,
           ...(l?.tls
             ? {
               tls: {
