@@ -307,6 +307,11 @@ async function send(target: string, files: string[], timeoutSeconds: number): Pr
         const ok = r.code === "AA" || r.code === "CA";
         if (!ok) bad++;
         out(`${r.file} #${r.index} ${r.controlId ?? "(no MSH-10)"}: ${r.code}`);
+        // The reason first, escapes decoded; then the ACK as it came on the wire.
+        for (const e of r.errors ?? []) {
+          const name = e.code ? ` ${e.code}${e.name ? ` (${e.name})` : ""}` : "";
+          out(`  error${name}: ${e.text}`);
+        }
         if (r.ack) out("  " + r.ack.replace(/\r\n?|\n/g, "\n  ").trimEnd());
       },
     });

@@ -1,4 +1,6 @@
 import assert from "node:assert/strict";
+import { buildAck, buildNakForUnparsable, parseHl7 } from "../../codecs/hl7v2/mod.ts";
+import { encodeMllp, MllpDecoder } from "../../codecs/mllp/mod.ts";
 import { freePort } from "../helpers/net.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
@@ -202,5 +204,115 @@ Deno.test("send names a missing or empty file and sends nothing before connectin
     listener.close();
     await accepting.catch(() => {});
     await Deno.remove(empty);
+  }
+});
+
+/** A real MLLP receiver on loopback that keeps each frame's bytes and answers with `answer`. */
+function byteReceiver(answer: (payload: Uint8Array) => string) {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const received: Uint8Array[] = [];
+  const conns: Deno.Conn[] = [];
+  const serving = (async () => {
+    for await (const conn of listener) {
+      conns.push(conn);
+      (async () => {
+        const decoder = new MllpDecoder();
+        const buf = new Uint8Array(65536);
+        while (true) {
+          const n = await conn.read(buf);
+          if (n === null) break;
+          for (const e of decoder.push(buf.slice(0, n))) {
+            if (e.type !== "frame") continue;
+            received.push(e.payload);
+            await conn.write(encodeMllp(new TextEncoder().encode(answer(e.payload))));
+          }
+        }
+      })().catch(() => {}).finally(() => conn.close());
+    }
+  })().catch(() => {});
+  return {
+    port: (listener.addr as Deno.NetAddr).port,
+    received,
+    async close() {
+      listener.close();
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch { /* closed by the sender */ }
+      }
+      await serving;
+    },
+  };
+}
+
+const ackOf = (payload: Uint8Array) =>
+  buildAck(parseHl7(new TextDecoder("latin1").decode(payload)), { code: "AA" }).encode();
+
+Deno.test("send delivers each message exactly as in the file, final CR kept, in the file's charset", async () => {
+  const receiver = byteReceiver(ackOf);
+  const dir = await Deno.makeTempDir();
+  try {
+    const one = "MSH|^~\\&|A|B|C|D|20240101||ADT^A01^ADT_A01|C1|P|2.5.1\rEVN|A01\rPID|1||P1\r";
+    const two = "MSH|^~\\&|A|B|C|D|20240101||ADT^A08^ADT_A01|C2|P|2.5.1\rPID|1||P2\r";
+    await Deno.writeTextFile(`${dir}/cr.hl7`, one + two);
+    // The same messages with LF line ends (a file edited as text): sent with CR.
+    await Deno.writeTextFile(`${dir}/lf.hl7`, (one + two).replaceAll("\r", "\n"));
+    // ISO 8859-1, declared in MSH-18: the bytes go out as they are, not re-encoded as UTF-8.
+    const latin = "MSH|^~\\&|A|B|C|D|20240101||ADT^A08^ADT_A01|C3|P|2.5.1|||||8859/1\r" +
+      "PID|1||P3||M\xdcLLER^REN\xc9\r";
+    const latinBytes = Uint8Array.from(latin, (c) => c.charCodeAt(0));
+    await Deno.writeFile(`${dir}/latin.hl7`, latinBytes);
+    const r = await run([
+      "send",
+      `127.0.0.1:${receiver.port}`,
+      `${dir}/cr.hl7`,
+      `${dir}/lf.hl7`,
+      `${dir}/latin.hl7`,
+    ]);
+    assert.equal(r.code, 0, r.stdout + r.stderr);
+    const text = new TextEncoder();
+    assert.deepEqual(receiver.received, [
+      text.encode(one),
+      text.encode(two),
+      text.encode(one),
+      text.encode(two),
+      latinBytes,
+    ]);
+    assert.match(r.stdout, /cr\.hl7 #1 C1: AA\n/);
+    assert.match(r.stdout, /latin\.hl7 #1 C3: AA\n/);
+  } finally {
+    await receiver.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("send labels a refusal with the message's MSH-10 and prints its reason unescaped", async () => {
+  // The receiver cannot parse the message (a bad segment ID) and says so with an HL7-escaped `|`.
+  const receiver = byteReceiver((payload) =>
+    buildNakForUnparsable({
+      reason: "segment p1d|x: no valid segment ID",
+      raw: new TextDecoder().decode(payload),
+      errorCode: "100",
+    }).encode()
+  );
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.writeTextFile(
+      `${dir}/bad.hl7`,
+      "MSH|^~\\&|A|B|C|D|20240101||ADT^A01^ADT_A01|BAD7|P|2.5.1\rp1d|x\r",
+    );
+    const r = await run(["send", `127.0.0.1:${receiver.port}`, `${dir}/bad.hl7`]);
+    assert.equal(r.code, 1);
+    assert.match(r.stdout, /bad\.hl7 #1 BAD7: AR\n/);
+    assert.doesNotMatch(r.stdout, /no MSH-10/);
+    assert.match(
+      r.stdout,
+      /\n {2}error 100 \(Segment sequence error\): segment p1d\|x: no valid segment ID\n/,
+    );
+    // The ACK itself is shown as it came, escapes and all.
+    assert.match(r.stdout, /\n {2}ERR\|.*segment p1d\\F\\x/);
+  } finally {
+    await receiver.close();
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -1,20 +1,35 @@
 /**
  * `send HOST:PORT FILE...`: sends HL7 files (batch files split into messages) over one MLLP
- * connection, one message at a time, and reports each ACK.
+ * connection, one message at a time, and reports each ACK. Each message goes out as it is in the
+ * file, in the file's character set, every segment (the last one too) ended by CR.
  * @module
  */
 
-import { decodeHl7, splitBatch, tryParseHl7 } from "../../codecs/hl7v2/mod.ts";
+import { decodeHl7, encodeHl7, HL70357, splitBatch, tryParseHl7 } from "../../codecs/hl7v2/mod.ts";
 import { connectMllp } from "./client.ts";
+
+/** One error an ACK reports, its text unescaped. */
+export interface AckErrorText {
+  /** ERR-3.1 (HL7 table 0357), when the ACK has an ERR segment. */
+  code?: string;
+  /** The code's name in table 0357 (`Unknown key identifier`). */
+  name?: string;
+  /** ERR-8, else MSA-3, with HL7 escapes decoded. */
+  text: string;
+}
 
 /** One message's outcome. */
 export interface SendResult {
   file: string;
   index: number;
+  /** MSH-10 of the message sent (read even when the message does not parse), else MSA-2. */
   controlId: string | undefined;
-  /** MSA-1, or `TIMEOUT` / `CLOSED` / `UNCORRELATED`. */
+  /** MSA-1, or `TIMEOUT` / `CLOSED` / `UNREADABLE` / `NO-MSA`. */
   code: string;
+  /** The ACK as received. */
   ack?: string;
+  /** What a negative ACK says, unescaped for display. */
+  errors?: AckErrorText[];
 }
 
 /** Options for {@link sendFiles}. */
@@ -28,15 +43,17 @@ export interface SendOptions {
   onResult?(result: SendResult): void;
 }
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /** One message read from a file, ready to send. */
 interface Outgoing {
   file: string;
   index: number;
-  message: string;
+  payload: Uint8Array;
+  /** MSH-10 as written in the message. */
   controlId: string | undefined;
+  /** The MSA-2 to wait for: MSH-10 when the message parses (else any answer is taken). */
+  correlate: string | undefined;
 }
 
 /**
@@ -57,10 +74,11 @@ export async function sendFiles(options: SendOptions): Promise<SendResult[]> {
     throw new Error(`cannot connect to ${options.host}:${options.port}: ${reason}`);
   }
   try {
-    for (const { file, index, message, controlId } of outgoing) {
-      await conn.send(encoder.encode(message));
-      const result = await awaitAck(conn, controlId, options.timeoutMs ?? 30_000);
-      const full = { file, index, controlId, ...result };
+    for (const { file, index, payload, controlId, correlate } of outgoing) {
+      await conn.send(payload);
+      const result = await awaitAck(conn, correlate, options.timeoutMs ?? 30_000);
+      const { msa2, ...rest } = result;
+      const full: SendResult = { file, index, controlId: controlId ?? msa2, ...rest };
       results.push(full);
       options.onResult?.(full);
       if (result.code === "TIMEOUT" || result.code === "CLOSED") return results;
@@ -83,24 +101,42 @@ async function readMessages(files: readonly string[]): Promise<Outgoing[]> {
         : (error instanceof Error ? error.message : String(error));
       throw new Error(`cannot read ${file}: ${reason}`);
     }
-    const batch = splitBatch(decodeHl7(bytes).text);
+    const decoded = decodeHl7(bytes);
+    const batch = splitBatch(decoded.text);
     if (batch.messages.length === 0) {
       throw new Error(`${file}: no HL7 message (no MSH segment) found`);
     }
     for (const [index, message] of batch.messages.entries()) {
-      const parsed = tryParseHl7(message);
-      const controlId = parsed.ok ? parsed.message.controlId : undefined;
-      outgoing.push({ file, index: index + 1, message, controlId });
+      // splitBatch ends a message at its last segment: its terminator is put back, and LF or
+      // CRLF line ends (a file edited as text) become the CR that HL7 requires.
+      const text = message.split(/\r\n|\r|\n/).join("\r") + "\r";
+      const parsed = tryParseHl7(text);
+      const correlate = parsed.ok ? parsed.message.controlId : undefined;
+      outgoing.push({
+        file,
+        index: index + 1,
+        // Re-encoded in the charset it was read in: the bytes of the file.
+        payload: encodeHl7(text, decoded.charset),
+        controlId: correlate ?? mshField(text, 10),
+        correlate,
+      });
     }
   }
   return outgoing;
+}
+
+/** MSH-`n` as written, read from the first line even when the message does not parse. */
+function mshField(text: string, n: number): string | undefined {
+  const line = text.slice(0, text.indexOf("\r"));
+  if (!line.startsWith("MSH") || line.length < 4) return undefined;
+  return line.split(line[3]!)[n - 1] || undefined;
 }
 
 async function awaitAck(
   conn: Awaited<ReturnType<typeof connectMllp>>,
   controlId: string | undefined,
   timeoutMs: number,
-): Promise<{ code: string; ack?: string }> {
+): Promise<{ code: string; ack?: string; msa2?: string; errors?: AckErrorText[] }> {
   const deadline = AbortSignal.timeout(timeoutMs);
   while (true) {
     const got = await conn.receive(deadline);
@@ -109,8 +145,25 @@ async function awaitAck(
     const ack = decoder.decode(got.payload);
     const parsed = tryParseHl7(ack);
     if (!parsed.ok) return { code: "UNREADABLE", ack };
-    const answered = parsed.message.get("MSA-2");
+    const m = parsed.message;
+    const answered = m.get("MSA-2");
     if (controlId !== undefined && answered !== controlId) continue; // a stale reply
-    return { code: parsed.message.get("MSA-1") ?? "NO-MSA", ack };
+    const code = m.get("MSA-1") ?? "NO-MSA";
+    // get() decodes escapes: `\F\` in ERR-8 is shown as the `|` it stands for.
+    const codes = m.getAll("ERR-3.1");
+    const msa3 = m.get("MSA-3");
+    const coded = (c: string | undefined) =>
+      c ? { code: c, ...(HL70357[c] ? { name: HL70357[c] } : {}) } : {};
+    const errors: AckErrorText[] = [];
+    m.getAll("ERR-8").forEach((text, i) => {
+      if (text) errors.push({ ...coded(codes[i]), text });
+    });
+    if (errors.length === 0 && msa3) errors.push({ ...coded(codes[0]), text: msa3 });
+    return {
+      code,
+      ack,
+      ...(answered ? { msa2: answered } : {}),
+      ...(errors.length > 0 ? { errors } : {}),
+    };
   }
 }
