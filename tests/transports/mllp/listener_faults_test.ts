@@ -354,3 +354,51 @@ Deno.test("main.ts serve: a listener port already in use ends the start with one
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("MLLP listener: out of file descriptors (EMFILE) it pauses, says so, and accepts again once some are free", async () => {
+  // The listener runs in a child process whose open-files limit is 48.
+  const child = new Deno.Command("bash", {
+    args: [
+      "-c",
+      'ulimit -n 48 && exec "$0" run -A tests/transports/mllp/fd_limit_child.ts',
+      Deno.execPath(),
+    ],
+    cwd: new URL("../../../", import.meta.url).pathname,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let stderr = "";
+  const stderrDone = (async () => {
+    for await (const chunk of child.stderr.pipeThrough(new TextDecoderStream())) stderr += chunk;
+  })();
+  const stdoutLines: string[] = [];
+  const stdoutDone = (async () => {
+    let rest = "";
+    for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
+      const parts = (rest + chunk).split("\n");
+      rest = parts.pop() ?? "";
+      stdoutLines.push(...parts);
+    }
+  })();
+  const conns: Deno.Conn[] = [];
+  try {
+    await waitFor("the child to listen", () => stdoutLines.some((l) => l.startsWith("port=")));
+    const port = Number(stdoutLines.find((l) => l.startsWith("port="))!.slice(5));
+    // More connections than the child has descriptors: its accepts start failing with EMFILE.
+    for (let i = 0; i < 80; i++) conns.push(await Deno.connect({ hostname: "127.0.0.1", port }));
+    await waitFor("the listener to pause", () => stdoutLines.includes("accepting=false"));
+    await waitFor("the pause to be logged", () => stderr.includes("mllp.accept-backoff"));
+    assert.match(stderr, /mllp\.accept-backoff port=\d+ reason="Too many open files/);
+    for (const c of conns.splice(0)) c.close();
+    assert.equal(await ackOf(port, undefined, "FDS1"), "AA:FDS1");
+    await waitFor("accepting again", () => stdoutLines.at(-1) === "accepting=true");
+    assert.doesNotMatch(stderr, /listener-failed/);
+  } finally {
+    for (const c of conns) c.close();
+    await child.stdin.close();
+    const status = await child.status;
+    await Promise.all([stderrDone, stdoutDone]);
+    assert.equal(status.code, 0, stderr);
+  }
+});
