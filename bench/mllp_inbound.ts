@@ -213,7 +213,8 @@ const log = benchLogger();
 const engine = await Engine.start({ config, log, mllpConnector: socketMllpConnector, store });
 const listeners = await Promise.all(
   [intakePort, drainPort].map((port) =>
-    serveMllp({ port, hostname: HOST, inbox: engine.intake, log })
+    // All 128 load connections come from one address: above the default per-peer cap of 100.
+    serveMllp({ port, hostname: HOST, inbox: engine.intake, log, maxConnectionsPerPeer: 1000 })
   ),
 );
 const raw = await startRawServer();
