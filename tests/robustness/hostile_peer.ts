@@ -47,9 +47,12 @@ export class HostilePeer {
   error: (Error & { code?: string }) | undefined;
   #resetByUs = false;
   readonly #raw: Uint8Array[] = [];
+  readonly #localPort: number;
 
   private constructor(socket: net.Socket) {
     this.#socket = socket;
+    // Read now: a closed socket no longer knows its port.
+    this.#localPort = socket.localPort ?? 0;
     socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => {
       if (this.bytesReceived < RAW_KEPT) this.#raw.push(new Uint8Array(chunk));
@@ -108,7 +111,7 @@ export class HostilePeer {
 
   /** The local port of this connection (the engine logs it as the peer's port). */
   get localPort(): number {
-    return this.#socket.localPort ?? 0;
+    return this.#localPort;
   }
 
   #wake(): void {

@@ -150,6 +150,8 @@ Deno.test("MLLP: hostile senders never crash the engine or stop a listener", asy
           for (const l of listeners(engine)) {
             const peer = await HostilePeer.connect(l.port, l.options);
             try {
+              const port = peer.localPort;
+              assert.ok(port > 0);
               const f = frame("SLOW");
               const trickling = peer.trickle(f.bytes, 1, 100);
               // The whole frame would take ~30 s; the deadline is 1 s: allow generous slack.
@@ -163,7 +165,6 @@ Deno.test("MLLP: hostile senders never crash the engine or stop a listener", asy
                 true,
                 "no AA for a cut frame",
               );
-              const port = peer.localPort;
               await waitFor(
                 `a log line on the frame timeout of :${port}`,
                 () =>

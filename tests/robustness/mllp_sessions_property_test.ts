@@ -67,7 +67,11 @@ interface Conn {
 }
 
 /** Runs one session; returns every control id the engine answered `AA`. */
-async function runSession(engine: EngineProcess, actions: Action[]): Promise<string[]> {
+async function runSession(
+  engine: EngineProcess,
+  actions: Action[],
+  ending: "read" | "reset",
+): Promise<string[]> {
   const conns: (Conn | undefined)[] = [undefined, undefined, undefined];
   const all: Conn[] = [];
   const sentIds = new Set<string>();
@@ -82,16 +86,16 @@ async function runSession(engine: EngineProcess, actions: Action[]): Promise<str
   };
   try {
     for (const a of actions) {
-      const conn = conns[a.c];
-      if (a.t === "connect") {
-        if (conn) continue;
-        const port = a.tls ? engine.tlsPort : engine.mllpPort;
-        const peer = await HostilePeer.connect(port, a.tls ? { tlsCa: engine.pki.caCert } : {});
+      // A slot is connected by its first action (plain unless that action is a TLS connect).
+      if (!conns[a.c] || (a.t === "connect" && conns[a.c]!.peer.ended)) {
+        const tls = a.t === "connect" && a.tls;
+        const port = tls ? engine.tlsPort : engine.mllpPort;
+        const peer = await HostilePeer.connect(port, tls ? { tlsCa: engine.pki.caCert } : {});
         conns[a.c] = { peer, sent: [] };
         all.push(conns[a.c]!);
-        continue;
       }
-      if (!conn || conn.peer.ended) continue;
+      const conn = conns[a.c]!;
+      if (a.t === "connect" || conn.peer.ended) continue;
       switch (a.t) {
         case "valid": {
           const id = nextControlId("FC");
@@ -125,6 +129,10 @@ async function runSession(engine: EngineProcess, actions: Action[]): Promise<str
           break;
       }
     }
+    // The session ends politely (every answer read) or rudely (reset with answers in flight).
+    if (ending === "read") {
+      for (const c of conns) if (c && !c.peer.ended) await readAll(c);
+    }
   } finally {
     await Promise.all(all.map((c) => c.peer.reset()));
   }
@@ -145,21 +153,25 @@ Deno.test("MLLP: generated sessions of valid frames, junk, partial frames, reset
   try {
     await shared.runCase("generated sessions", async (engine) => {
       await fc.assert(
-        fc.asyncProperty(fc.array(action, { minLength: 1, maxLength: 12 }), async (actions) => {
-          assert.ok(engine.alive, "the engine is alive");
-          const acked = await runSession(engine, actions);
-          const stored = await engine.receivedControlIds();
-          for (const id of acked) assert.ok(stored.has(id), `${id} got AA but is not stored`);
-          assert.ok(engine.alive, `the engine died:\n${engine.output.slice(-3000)}`);
-          engine.assertNoUnhandled();
-          await engine.sendNormal().catch((e) => {
-            const errors = engine.output.split("\n").filter((l) => / (ERROR|WARN) /.test(l));
-            throw new Error(`${e.message}; engine errors:\n${errors.slice(-10).join("\n")}`);
-          });
-        }),
+        fc.asyncProperty(
+          fc.array(action, { minLength: 1, maxLength: 16 }),
+          fc.constantFrom("read" as const, "reset" as const),
+          async (actions, ending) => {
+            assert.ok(engine.alive, "the engine is alive");
+            const acked = await runSession(engine, actions, ending);
+            const stored = await engine.receivedControlIds();
+            for (const id of acked) assert.ok(stored.has(id), `${id} got AA but is not stored`);
+            assert.ok(engine.alive, `the engine died:\n${engine.output.slice(-3000)}`);
+            engine.assertNoUnhandled();
+            await engine.sendNormal().catch((e) => {
+              const errors = engine.output.split("\n").filter((l) => / (ERROR|WARN) /.test(l));
+              throw new Error(`${e.message}; engine errors:\n${errors.slice(-10).join("\n")}`);
+            });
+          },
+        ),
         // A broken engine fails every later session too: shrinking would only mislead.
         {
-          numRuns: 30,
+          numRuns: 100,
           endOnFailure: true,
           interruptAfterTimeLimit: 60_000,
           markInterruptAsFailure: false,
