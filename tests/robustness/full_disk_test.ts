@@ -10,12 +10,14 @@
  */
 
 import assert from "node:assert/strict";
+import { hl7ToJson } from "../../codecs/datamodel/mod.ts";
 import { adt, freePort, waitFor } from "../helpers/net.ts";
 import { RawMllpSender, summarizeAck } from "../helpers/raw_sender.ts";
 import { controlIds, startReceiver } from "../helpers/receivers.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const ADMIN_TOKEN = "full-disk-admin-token-0123456789";
+const CLIENT_SECRET = "full-disk-client-secret-0123456789";
 
 function run(cmd: string, args: string[]): { ok: boolean; output: string } {
   try {
@@ -95,6 +97,12 @@ Deno.test({
         // One warning for the whole test, however many writes fail.
         limits: { storageWarningIntervalSeconds: 3600 },
         environments: [{ id: "dev", type: "development" }],
+        sources: [{
+          id: "app",
+          environment: "dev",
+          clientId: "app-client",
+          auth: { secret: { env: "FULL_DISK_CLIENT_SECRET" } },
+        }],
         integrations: [{
           id: "feed",
           environment: "dev",
@@ -106,13 +114,20 @@ Deno.test({
           environment: "dev",
           mllp: { host: "127.0.0.1", port: receiver.port, ackTimeoutSeconds: 60 },
         }],
-        subscriptions: [{ id: "all", from: { integration: "feed" }, to: ["out"] }],
+        subscriptions: [
+          { id: "all", from: { integration: "feed" }, to: ["out"] },
+          { id: "api", from: { source: "app" }, to: ["out"] },
+        ],
       }),
     );
     const child = new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "main.ts", "serve", "--config", `${dir}/config.json`],
       cwd: root,
-      env: { NO_COLOR: "1", FULL_DISK_ADMIN_TOKEN: ADMIN_TOKEN },
+      env: {
+        NO_COLOR: "1",
+        FULL_DISK_ADMIN_TOKEN: ADMIN_TOKEN,
+        FULL_DISK_CLIENT_SECRET: CLIENT_SECRET,
+      },
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
@@ -137,12 +152,27 @@ Deno.test({
       sender ??= await RawMllpSender.connect(mllpPort);
       return summarizeAck(await sender.request(adt(id), 15_000));
     };
+    const base = `http://127.0.0.1:${httpPort}`;
+    let token = "";
+    const post = (id: string) =>
+      fetch(`${base}/endpoint`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify(hl7ToJson(adt(id), { timeZone: "UTC", extensions: false })),
+      });
     const filler = `${kvDir}/filler`;
     try {
       await waitFor("the engine listening", () => {
         assert.ok(!exited, `the engine exited${context()}`);
         return /http\.listening/.test(output) && /mllp\.listening/.test(output);
       }, 30_000);
+      const issued = await fetch(`${base}/v2/auth/token`, {
+        method: "POST",
+        headers: { authorization: `Basic ${btoa(`app-client:${CLIENT_SECRET}`)}` },
+        body: new URLSearchParams({ grant_type: "client_credentials" }),
+      });
+      token = (await issued.json()).access_token;
+      assert.ok(token, "an access token");
       const acknowledged: string[] = [];
       for (const id of ["BEFORE", "HOLD", "QUEUED"]) {
         assert.equal((await send(id)).code, "AA", `${id}${context()}`);
@@ -173,6 +203,11 @@ Deno.test({
         `the disk never filled (${filled} bytes written)${context()}`,
       );
 
+      const refusedApi = await post("APIFULL");
+      assert.equal(refusedApi.status, 503);
+      assert.ok(Number(refusedApi.headers.get("retry-after")) > 0, "Retry-After");
+      assert.match(JSON.stringify(await refusedApi.json()), /database or disk is full/);
+
       const sick = await health();
       assert.equal(sick.status, 503, JSON.stringify(sick.body));
       const kv = sick.body.checks.find((c: { name: string }) => c.name === "kv");
@@ -189,6 +224,8 @@ Deno.test({
       // A refused message was not stored: sent again, it is accepted as new.
       assert.equal((await send(refused[0]!)).code, "AA");
       acknowledged.push(refused[0]!);
+      const api = await post("APIAFTER");
+      assert.equal(api.status, 200, await api.text());
       await waitFor("/healthz 200", async () => (await health()).status === 200, 15_000);
       await waitFor(
         "every acknowledged message delivered",
