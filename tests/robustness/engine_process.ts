@@ -170,6 +170,11 @@ export class EngineProcess {
     return this.#exit === undefined;
   }
 
+  /** Resolves once the child has exited and its output is read. */
+  get exited(): Promise<void> {
+    return this.#child.status.then(() => this.#drained).then(() => {});
+  }
+
   /** The child's pid. */
   get pid(): number {
     return this.#child.pid;
@@ -371,7 +376,13 @@ export class SharedEngine {
       });
     } catch (error) {
       this.#suspect = true;
-      throw error;
+      if (engine.alive) throw error;
+      // Whatever the case saw (a refused connection…), the cause is the engine's last words.
+      await engine.exited;
+      throw new Error(
+        `${name}: the engine died (${(error as Error).message}); its output ends:\n` +
+          engine.output.slice(-3000),
+      );
     }
   }
 
