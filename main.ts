@@ -267,7 +267,7 @@ async function serve(file: string, level: Level): Promise<void> {
   );
   let http: PublicServer;
   try {
-    http = servePublic({ fetch: app.fetch, http: config.http, log });
+    http = await servePublic({ fetch: app.fetch, http: config.http, limits: config.limits, log });
   } catch (error) {
     await hosted?.stop();
     await Promise.all(servers.map((s) => s.close()));

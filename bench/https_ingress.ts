@@ -178,7 +178,7 @@ const parsed = parseConfig({
 }, { env: () => "unused", readFile: () => new Error("none") });
 if (!parsed.ok) throw new Error(`bench config: ${JSON.stringify(parsed.problems)}`);
 const intake = new ApiIntake({ config: parsed.config, store, log, notify: () => {} });
-const endpoint = servePublic({
+const endpoint = await servePublic({
   fetch: createEndpointApp({
     tokens,
     inbox: intake,
@@ -190,7 +190,7 @@ const endpoint = servePublic({
   log,
 });
 // The same app with an inbox that answers at once: what the HTTP layer costs without storage.
-const noStore = servePublic({
+const noStore = await servePublic({
   fetch: createEndpointApp({
     tokens,
     inbox: {
@@ -213,7 +213,7 @@ bareApp.post("/endpoint", async (c) => {
   await c.req.arrayBuffer();
   return c.json({ ok: true });
 });
-const bare = servePublic({ fetch: bareApp.fetch, http, log });
+const bare = await servePublic({ fetch: bareApp.fetch, http, log });
 
 const endpointRuns: LoadResult[] = [];
 const noStoreRuns: LoadResult[] = [];

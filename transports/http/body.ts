@@ -1,9 +1,24 @@
 /**
  * Reading a request body with a byte limit: a declared `Content-Length` over the limit is refused
  * before anything is read, and a streamed (chunked) body is cut off the moment it crosses the
- * limit, so an oversized upload never sits in memory.
+ * limit, so an oversized upload never sits in memory. A body that does not arrive in time fails
+ * with {@link BodyTimeoutError} (raised by the server, see node_bridge.ts).
  * @module
  */
+
+/** The request body did not arrive within `limits.httpBodyTimeoutSeconds`. */
+export class BodyTimeoutError extends Error {
+  /** The deadline, in seconds. */
+  readonly seconds: number;
+  /** A deadline of `seconds` passed. */
+  constructor(seconds: number) {
+    super(
+      `the body was not received within ${seconds} s (limits.httpBodyTimeoutSeconds)`,
+    );
+    this.name = "BodyTimeoutError";
+    this.seconds = seconds;
+  }
+}
 
 /** The outcome of {@link readLimited}. */
 export type LimitedBody =
@@ -19,11 +34,17 @@ export type LimitedBody =
   };
 
 /**
- * Reads `request`'s body, at most `limit` bytes: whole when its length is declared (and within
+ * Reads `request`'s body, at most `limit` bytes: into one buffer of the declared length (within
  * the limit), otherwise chunk by chunk, stopping at the first chunk over the limit. Rejects when
- * the client's stream fails (the connection dropped). An absent body reads as zero bytes.
+ * the client's stream fails (the connection dropped, or {@link BodyTimeoutError}). An absent body
+ * reads as zero bytes.
  */
-export async function readLimited(request: Request, limit: number): Promise<LimitedBody> {
+export async function readLimited(
+  request: Request,
+  limit: number,
+  /** Sees each chunk as it arrives (e.g. a streaming check), before the next is read. */
+  onChunk?: (chunk: Uint8Array) => void,
+): Promise<LimitedBody> {
   const header = request.headers.get("content-length");
   const declared = header !== null && /^\d+$/.test(header) ? Number(header) : undefined;
   if (declared !== undefined && declared > limit) {
@@ -31,12 +52,25 @@ export async function readLimited(request: Request, limit: number): Promise<Limi
     return { ok: false, limit, declared, read: 0 };
   }
   if (!request.body) return { ok: true, bytes: new Uint8Array(0) };
-  // The HTTP layer delivers no more than a declared length (it ends the body there), so such a
-  // body is read whole by the fast native path.
-  if (declared !== undefined) {
-    return { ok: true, bytes: new Uint8Array(await request.arrayBuffer()) };
-  }
   const reader = request.body.getReader();
+  if (declared !== undefined) {
+    // The HTTP layer delivers no more than a declared length (it ends the body there): one
+    // buffer of that size holds it, with no copy to join chunks.
+    const bytes = new Uint8Array(declared);
+    let at = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (at + value.length > declared) {
+        await reader.cancel().catch(() => {});
+        return { ok: false, limit, read: at + value.length };
+      }
+      bytes.set(value, at);
+      at += value.length;
+      onChunk?.(value);
+    }
+    return { ok: true, bytes: at === declared ? bytes : bytes.subarray(0, at) };
+  }
   const chunks: Uint8Array<ArrayBuffer>[] = [];
   let length = 0;
   for (;;) {
@@ -48,6 +82,7 @@ export async function readLimited(request: Request, limit: number): Promise<Limi
     }
     chunks.push(value);
     length += value.length;
+    onChunk?.(value);
   }
   if (chunks.length === 1) return { ok: true, bytes: chunks[0]! };
   const bytes = new Uint8Array(length);

@@ -1,16 +1,19 @@
 /**
  * `POST /endpoint` (a data-model JSON message from an API source) and `POST /query` (a
  * synchronous query to one destination). Both check, in order: the per-IP rate limit, the bearer
- * access token, the media type, the size limit (a `Content-Length` over it is refused before
- * reading; a streamed body is cut off as soon as it crosses it), JSON parsing. Then a message goes
+ * access token (before a byte of the body is read, so an unauthenticated client costs nothing),
+ * the media type, the size limit (a `Content-Length` over it is refused before reading; a
+ * streamed body is cut off as soon as it crosses it), the nesting depth, JSON parsing. Then a message goes
  * to the engine's {@link ApiInbox}, which validates and stores it and says what to answer, and a
  * query to its {@link ApiQuerier}, which asks the destination and returns the answer.
  *
  * Every refusal has the same JSON shape, `{"Meta": {"Errors": [{"Text": "...", "Path": "..."}]}}`
  * (`Path` only where a problem has a place in the message), and `Cache-Control: no-store`.
  * Statuses: 200 (the inbox's body, with `Meta.Logs`), 400 (bad JSON: line, column and what was
- * expected; or invalid message: one error per problem), 401 (no, bad or expired token, with
- * `WWW-Authenticate: Bearer`), 403, 404, 405, 413, 415, 429 (with `Retry-After`), 500, 503;
+ * expected; nested deeper than `limits.maxJsonDepth`, with the path; or invalid message: one
+ * error per problem), 401 (no, bad or expired token, with `WWW-Authenticate: Bearer`), 403, 404,
+ * 405, 408 (the body did not arrive within `limits.httpBodyTimeoutSeconds`; the connection is
+ * closed), 413, 415, 429 (with `Retry-After`), 500, 503;
  * for queries also 502 (the destination failed or answered nonsense) and 504 (no answer in time).
  * Every answer carries `X-RateLimit-Limit` and `X-RateLimit-Remaining`.
  * @module
@@ -28,7 +31,8 @@ import type {
 import type { LimitsConfig } from "../../actors/config/mod.ts";
 import type { Logger } from "../../actors/runtime/log.ts";
 import type { AccessTokenVerifier } from "./access_token.ts";
-import { readLimited } from "./body.ts";
+import { BodyTimeoutError, readLimited } from "./body.ts";
+import { DEFAULT_MAX_JSON_DEPTH, JsonDepthScanner } from "./json_depth.ts";
 import { parseJsonBytes } from "./json_parse.ts";
 import { peerIp } from "./peer.ts";
 import { RateLimiter } from "./rate_limit.ts";
@@ -49,8 +53,13 @@ export interface EndpointAppOptions {
   inbox: ApiInbox;
   /** The engine's side of `POST /query`; without it that route is not served. */
   queries?: ApiQuerier;
-  /** `maxJsonBytes`, and the per-IP rate limit unless `rateLimiter` is given. */
-  limits: Pick<LimitsConfig, "maxJsonBytes" | "rateLimitPerIp" | "rateLimitWindowSeconds">;
+  /**
+   * `maxJsonBytes`, `maxJsonDepth` (64 when absent), and the per-IP rate limit unless
+   * `rateLimiter` is given.
+   */
+  limits:
+    & Pick<LimitsConfig, "maxJsonBytes" | "rateLimitPerIp" | "rateLimitWindowSeconds">
+    & Partial<Pick<LimitsConfig, "maxJsonDepth">>;
   /** A limiter to use instead of one built from `limits` (e.g. shared with other routes). */
   rateLimiter?: RateLimiter;
   log: Logger;
@@ -67,12 +76,13 @@ export interface EndpointErrorBody {
   Meta: { Errors: EndpointError[] };
 }
 
-type Status = 400 | 401 | 403 | 404 | 405 | 413 | 415 | 429 | 500 | 502 | 503 | 504;
+type Status = 400 | 401 | 403 | 404 | 405 | 408 | 413 | 415 | 429 | 500 | 502 | 503 | 504;
 
 /** The endpoint app (see the module doc). */
 export function createEndpointApp(options: EndpointAppOptions): Hono {
   const { tokens, inbox, log } = options;
   const maxBytes = options.limits.maxJsonBytes;
+  const maxDepth = options.limits.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
   const limiter = options.rateLimiter ?? new RateLimiter({
     limit: options.limits.rateLimitPerIp,
     windowMs: options.limits.rateLimitWindowSeconds * 1000,
@@ -131,9 +141,17 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
     }
 
     let body: Awaited<ReturnType<typeof readLimited>>;
+    // Checked as the body arrives, before JSON.parse: a deeply nested body costs the parser
+    // memory and time out of all proportion to its size. The body is still read to its end, so
+    // the client (still sending) reliably gets the answer.
+    const depth = new JsonDepthScanner(maxDepth);
     try {
-      body = await readLimited(c.req.raw, maxBytes);
+      body = await readLimited(c.req.raw, maxBytes, (chunk) => depth.feed(chunk));
     } catch (error) {
+      if (error instanceof BodyTimeoutError) {
+        log.warn("endpoint.body-timeout", { ip, source: checked.sourceId, seconds: error.seconds });
+        return refuse(c, 408, [{ Text: error.message }], { Connection: "close" });
+      }
       // The client went away mid-body (or sent broken chunked framing).
       log.warn("endpoint.body-failed", { ip, source: checked.sourceId, error });
       return refuse(c, 400, [{ Text: "the body could not be read to its end" }]);
@@ -150,6 +168,15 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
           ? `the body (Content-Length ${body.declared}) is larger than the limit of ${maxBytes} bytes`
           : `the body is larger than the limit of ${maxBytes} bytes`,
       }], { Connection: "close" });
+    }
+    const nested = depth.result;
+    if (!nested.ok) {
+      log.warn("endpoint.too-deep", { ip, source: checked.sourceId, limit: maxDepth });
+      return refuse(c, 400, [{
+        Text:
+          `the JSON is nested more than ${maxDepth} levels deep (limits.maxJsonDepth) at ${nested.path}`,
+        Path: nested.path,
+      }]);
     }
     const parsed = parseJsonBytes(body.bytes);
     if (!parsed.ok) return refuse(c, 400, [{ Text: parsed.error }]);

@@ -6,7 +6,9 @@
  * Answers: `200 {access_token, token_type: "Bearer", expires_in}`; refusals are
  * `{error, error_description}` with `400 invalid_request` (malformed request),
  * `400 unsupported_grant_type`, `401 invalid_client` (authentication failed: the description says
- * exactly why) or `413 invalid_request` (body over 64 KiB). Every answer has
+ * exactly why), `408 invalid_request` (the form did not arrive within
+ * `limits.httpBodyTimeoutSeconds`; the connection is closed) or `413 invalid_request` (body over
+ * 64 KiB). Every answer has
  * `Cache-Control: no-store`.
  * @module
  */
@@ -15,7 +17,7 @@ import { type Context, Hono } from "hono";
 import type { Logger } from "../../actors/runtime/log.ts";
 import type { AccessTokens } from "./access_token.ts";
 import { remoteAddress } from "./auth.ts";
-import { readLimited } from "./body.ts";
+import { BodyTimeoutError, readLimited } from "./body.ts";
 import { peerIp } from "./peer.ts";
 import { type ClientAssertionVerifier, JWT_BEARER, type SourceConfig } from "./client_assertion.ts";
 import type { RateLimiter } from "./rate_limit.ts";
@@ -40,8 +42,10 @@ export interface TokenAppOptions {
   /** Checks JWT client assertions. */
   assertions: ClientAssertionVerifier;
   /**
-   * The URLs clients know this endpoint by (e.g. `https://engine.example.org/v2/auth/token`),
-   * accepted as an assertion's `aud` besides the URL the request itself arrived at.
+   * The URLs clients know this endpoint by (`tokenUrlFor(http.publicUrl)`, e.g.
+   * `https://engine.example.org/v2/auth/token`): the only audiences an assertion may name. Never
+   * taken from the request (its `Host` header is the client's to choose). Without any, every
+   * assertion is refused (the config check requires `http.publicUrl` for assertion sources).
    */
   tokenUrls?: readonly string[];
   /** Limits token requests per peer IP (none when absent). */
@@ -53,12 +57,18 @@ type OAuthError = "invalid_request" | "invalid_client" | "unsupported_grant_type
 
 /** A refusal: the OAuth error, its HTTP status and the description. */
 interface Refusal {
-  status: 400 | 401 | 413;
+  status: 400 | 401 | 408 | 413;
   error: OAuthError;
   description: string;
+  /** Close the connection after the answer (the client stalled). */
+  close?: boolean;
 }
 
-const refusal = (status: 400 | 401 | 413, error: OAuthError, description: string): Refusal => ({
+const refusal = (
+  status: Refusal["status"],
+  error: OAuthError,
+  description: string,
+): Refusal => ({
   status,
   error,
   description,
@@ -101,6 +111,7 @@ export function createTokenApp(options: TokenAppOptions): Hono {
         c,
         { error: outcome.error, error_description: outcome.description },
         outcome.status,
+        outcome.close ? { Connection: "close" } : {},
       );
     }
     const { source, method } = outcome;
@@ -181,7 +192,15 @@ export function createTokenApp(options: TokenAppOptions): Hono {
       const assertion = get("client_assertion");
       if (!assertion) return refusal(400, "invalid_request", "client_assertion is missing");
       const clientId = get("client_id");
-      const audiences = [...(options.tokenUrls ?? []), requestUrl(c.req.raw)];
+      const audiences = options.tokenUrls ?? [];
+      if (audiences.length === 0) {
+        return refusal(
+          401,
+          "invalid_client",
+          "this engine has no public token URL configured (http.publicUrl), so it cannot " +
+            "check an assertion's audience: use your client secret, or ask the operator",
+        );
+      }
       const result = await assertions.verify(assertion, {
         audiences,
         ...(clientId !== undefined ? { clientId } : {}),
@@ -251,7 +270,15 @@ async function readForm(request: Request): Promise<Map<string, string> | Refusal
       `Content-Type must be application/x-www-form-urlencoded; got ${JSON.stringify(type || null)}`,
     );
   }
-  const body = await readLimited(request, MAX_FORM_BYTES);
+  let body: Awaited<ReturnType<typeof readLimited>>;
+  try {
+    body = await readLimited(request, MAX_FORM_BYTES);
+  } catch (error) {
+    if (error instanceof BodyTimeoutError) {
+      return { ...refusal(408, "invalid_request", error.message), close: true };
+    }
+    return refusal(400, "invalid_request", "the form could not be read to its end");
+  }
   if (!body.ok) {
     return refusal(413, "invalid_request", `the form is larger than ${MAX_FORM_BYTES} bytes`);
   }
@@ -299,10 +326,4 @@ function parseBasic(header: string): { clientId: string; secret: string } | stri
   } catch {
     return "the Basic credentials are not valid form-urlencoded text";
   }
-}
-
-/** The URL the request arrived at, without its query (an accepted assertion audience). */
-function requestUrl(request: Request): string {
-  const url = new URL(request.url);
-  return `${url.origin}${url.pathname}`;
 }

@@ -14,6 +14,7 @@ import { memoryLogger } from "../../../actors/runtime/log.ts";
 import { Router } from "../../../actors/runtime/router.ts";
 import { type LogRecord, Store } from "../../../actors/store/mod.ts";
 import { createAdminApp } from "../../../transports/http/mod.ts";
+import { servePublic } from "../../../transports/http/serve.ts";
 
 /** The admin token the fixture serves with. */
 export const TOKEN = "adm-7f3c9e1b5d2a48c6b0e4f9a1c3d5e7f9";
@@ -101,8 +102,13 @@ export async function withEngine(fn: (e: Engine) => Promise<void>, mount = false
     log,
   });
   const app = mount ? new Hono().get("/healthz", (c) => c.text("ok")).route("/", admin) : admin;
-  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, app.fetch);
-  const base = `http://127.0.0.1:${server.addr.port}`;
+  // The engine's own server (plain HTTP, as a development listener).
+  const server = await servePublic({
+    fetch: app.fetch,
+    http: { port: 0, hostname: "127.0.0.1", development: true },
+    log,
+  });
+  const base = `http://127.0.0.1:${server.port}`;
   const call: Engine["call"] = async (path, init = {}) => {
     const headers = new Headers();
     const auth = init.auth === undefined ? `Bearer ${TOKEN}` : init.auth;

@@ -88,6 +88,7 @@ export function claimsFor(clientId: string, aud: string): Required<AssertionClai
 /** The test sources: RS384 (development), ES384 (production) and a secret (staging). */
 export function testSources(extra: unknown[] = []): Config["sources"] {
   const parsed = parseConfig({
+    http: { development: true, publicUrl: "https://engine.example.org" },
     sources: [
       {
         id: "lab-rs",
@@ -155,7 +156,10 @@ export interface Reply {
 export interface Ingress {
   /** `https://127.0.0.1:<port>`. */
   base: string;
-  /** The token URL as requests reach it. */
+  /**
+   * The token URL as requests reach it (`https://127.0.0.1:<port>/v2/auth/token`), configured as
+   * a public token URL next to {@link PUBLIC_TOKEN_URL} unless `tokenUrls` is given.
+   */
   tokenUrl: string;
   port: number;
   pki: TestPki;
@@ -182,6 +186,12 @@ export interface IngressOptions {
   assertion?: Partial<Omit<ClientAssertionOptions, "sources" | "kv">>;
   /** Token requests allowed per IP per minute (no limit when absent). */
   tokenRateLimit?: number;
+  /** The public token URLs assertions may name (default: the two of {@link Ingress.tokenUrl}). */
+  tokenUrls?: string[];
+  /** Header and body timeouts of the server (the config's defaults when absent). */
+  timeouts?: { httpHeaderTimeoutSeconds: number; httpBodyTimeoutSeconds: number };
+  /** `limits.maxJsonDepth` of the endpoint (its default when absent). */
+  maxJsonDepth?: number;
 }
 
 /** Serves the ingress over TLS, runs `fn`, then stops everything. */
@@ -200,6 +210,8 @@ export async function withIngress(
     kv: store.kv,
   });
   const inbox = new TestInbox(store);
+  // Filled in once the port is known (read per request).
+  const tokenUrls: string[] = options.tokenUrls ?? [PUBLIC_TOKEN_URL];
   const app = new Hono();
   app.route(
     "/",
@@ -207,7 +219,7 @@ export async function withIngress(
       sources,
       tokens,
       assertions,
-      tokenUrls: [PUBLIC_TOKEN_URL],
+      tokenUrls,
       log,
       ...(options.tokenRateLimit
         ? { rateLimiter: new RateLimiter({ limit: options.tokenRateLimit, windowMs: 60_000 }) }
@@ -223,12 +235,13 @@ export async function withIngress(
         maxJsonBytes: 1024 * 1024,
         rateLimitPerIp: 10_000,
         rateLimitWindowSeconds: 300,
+        ...(options.maxJsonDepth ? { maxJsonDepth: options.maxJsonDepth } : {}),
         ...options.limits,
       },
       log,
     }),
   );
-  const server = servePublic({
+  const server = await servePublic({
     fetch: app.fetch,
     http: {
       port: 0,
@@ -240,11 +253,13 @@ export async function withIngress(
         requireClientCert: false,
       },
     },
+    ...(options.timeouts ? { limits: options.timeouts } : {}),
     log,
   });
+  const base = `https://127.0.0.1:${server.port}`;
+  if (!options.tokenUrls) tokenUrls.push(`${base}/v2/auth/token`);
   const client = Deno.createHttpClient({ caCerts: [p.caCert] });
   const tlsFetch: typeof fetch = (input, init) => fetch(input, { ...init, client });
-  const base = `https://127.0.0.1:${server.port}`;
   const read = async (r: Response): Promise<Reply> => {
     const text = await r.text();
     let json: unknown = undefined;

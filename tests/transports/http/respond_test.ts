@@ -27,7 +27,7 @@ Deno.test("sendJson answers of every size are streamed whole, keeping the header
     await c.req.arrayBuffer();
     return sendJson(c, ofSize(Number(c.req.param("n"))), 201, { "X-Extra": "yes" });
   });
-  const server = servePublic({
+  const server = await servePublic({
     fetch: app.fetch,
     http: {
       port: 0,

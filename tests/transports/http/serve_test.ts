@@ -9,7 +9,7 @@ const secret = (value: string) => new Secret(value, "env:TEST");
 
 Deno.test("the public server refuses plain HTTP unless the config marks it for development", async () => {
   const log = memoryLogger();
-  assert.throws(
+  await assert.rejects(
     () =>
       servePublic({
         fetch: ok,
@@ -18,7 +18,7 @@ Deno.test("the public server refuses plain HTTP unless the config marks it for d
       }),
     /refusing to serve plain HTTP: configure http\.tls .* or set "development": true/,
   );
-  const dev = servePublic({
+  const dev = await servePublic({
     fetch: ok,
     http: { port: 0, hostname: "127.0.0.1", development: true },
     log,
@@ -37,7 +37,7 @@ Deno.test("the public server serves HTTPS with the configured certificate and re
   const pki = await testPki();
   const log = memoryLogger();
   const controller = new AbortController();
-  const server = servePublic({
+  const server = await servePublic({
     fetch: ok,
     http: {
       port: 0,
@@ -75,11 +75,11 @@ Deno.test("the public server refuses client certificates, an empty key and an un
       ...tls,
     },
   });
-  assert.throws(
+  await assert.rejects(
     () => servePublic({ fetch: ok, http: http({ requireClientCert: true }), log }),
     /client certificates \(ca, requireClientCert\) are not supported on the HTTP listener/,
   );
-  assert.throws(
+  await assert.rejects(
     () =>
       servePublic({
         fetch: ok,
@@ -88,7 +88,7 @@ Deno.test("the public server refuses client certificates, an empty key and an un
       }),
     /http\.tls: the key \(file:\/etc\/engine\/key\.pem\) is empty/,
   );
-  assert.throws(
+  await assert.rejects(
     () =>
       servePublic({
         fetch: ok,

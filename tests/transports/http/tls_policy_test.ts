@@ -167,7 +167,7 @@ opensslTest(
     // An RSA certificate (the fixture's) and an ECDSA one.
     const ec = await ecdsaCertificate();
     const log = memoryLogger();
-    const ecServer = servePublic({
+    const ecServer = await servePublic({
       fetch: () => new Response("ok"),
       http: {
         port: 0,

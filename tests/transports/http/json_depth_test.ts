@@ -1,0 +1,161 @@
+/**
+ * The JSON nesting-depth limit: the scanner itself, and `POST /endpoint` refusing a deeply nested
+ * body with the path, in bounded memory, while other requests are answered.
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { checkJsonDepth, JsonDepthScanner } from "../../../transports/http/json_depth.ts";
+import { testNeeding } from "../../helpers/system_tools.ts";
+import { withIngress } from "./ingress_fixture.ts";
+
+/** The unauthenticated uploads come from curl, whose memory is not this process's. */
+const curlTest = testNeeding("curl");
+
+const enc = new TextEncoder();
+const depthOf = (text: string, max: number) => checkJsonDepth(enc.encode(text), max);
+
+Deno.test("the depth scanner allows exactly the limit and names the path of the first deeper value", () => {
+  assert.deepEqual(depthOf("[[[]]]", 3), { ok: true });
+  assert.deepEqual(depthOf("[[[[]]]]", 3), { ok: false, path: "$[0][0][0]" });
+  assert.deepEqual(depthOf('[1, 2, [3, {"a": 1}], [[]]]', 2), { ok: false, path: "$[2][1]" });
+  assert.deepEqual(depthOf("[1, 2, [3, 4], [[]]]", 2), { ok: false, path: "$[3][0]" });
+  assert.deepEqual(
+    depthOf('{"Patient": {"Demographics": [{"Names": [1]}, {"Names": [[2]]}]}}', 5),
+    { ok: false, path: "$.Patient.Demographics[1].Names[0]" },
+  );
+  // Brackets, quotes and escapes inside strings (keys and values) do not count.
+  assert.deepEqual(depthOf('{"[[[": "]]]\\"[[[[", "b\\\\": ["\\u005b"]}', 2), { ok: true });
+  assert.deepEqual(
+    depthOf('{"a b": {"x": [{"é\\"": [[]]}]}}', 4),
+    { ok: false, path: '$["a b"].x[0]["é\\\\\\""]' },
+  );
+  // A long path keeps its start and end.
+  assert.deepEqual(
+    depthOf("[".repeat(100), 64),
+    { ok: false, path: "$[0][0][0][0][0][0]…(55 more)…[0][0][0]" },
+  );
+});
+
+Deno.test("the depth scanner gives the same verdict fed byte by byte as all at once", () => {
+  const text = '{"k\\"[": [{"Names": ["[[", {"x": [[1, [2]]]}]}], "z": 1}';
+  for (const max of [1, 2, 3, 4, 5, 6, 7]) {
+    const scanner = new JsonDepthScanner(max);
+    for (const byte of enc.encode(text)) scanner.feed(Uint8Array.of(byte));
+    assert.deepEqual(scanner.result, depthOf(text, max), `max ${max}`);
+  }
+});
+
+Deno.test("endpoint refuses JSON nested past limits.maxJsonDepth with 400 naming the limit and the path", async () => {
+  await withIngress({ maxJsonDepth: 8 }, async (e) => {
+    const token = await e.secretToken();
+    const ok = await e.post(JSON.stringify({ Meta: { a: [[[[[[1]]]]]] } }), token);
+    assert.equal(ok.status, 200, JSON.stringify(ok.json));
+    const deep = await e.post(JSON.stringify({ Meta: { a: [[[[[[[1]]]]]]] } }), token);
+    assert.equal(deep.status, 400);
+    assert.deepEqual(deep.json.Meta.Errors, [{
+      Text:
+        "the JSON is nested more than 8 levels deep (limits.maxJsonDepth) at $.Meta.a[0][0][0][0][0][0]",
+      Path: "$.Meta.a[0][0][0][0][0][0]",
+    }]);
+    assert.equal(e.inbox.requests.length, 1);
+    assert.ok(e.lines.some((l) => /WARN +endpoint\.too-deep .*limit=8/.test(l)));
+  });
+});
+
+/** A body of `size` bytes of `[`, streamed in 64 KiB chunks; `onHalf` runs when half is sent. */
+function nestedBody(size: number, onHalf: () => void): ReadableStream<Uint8Array> {
+  const chunk = new Uint8Array(64 * 1024).fill(0x5b);
+  let sent = 0;
+  return new ReadableStream({
+    pull(controller) {
+      if (sent >= size) return controller.close();
+      const n = Math.min(chunk.length, size - sent);
+      controller.enqueue(chunk.slice(0, n));
+      const before = sent;
+      sent += n;
+      if (before < size / 2 && sent >= size / 2) onHalf();
+    },
+  });
+}
+
+Deno.test("a 40 MB nested body is refused in bounded memory while a normal request is answered first", async () => {
+  const size = 40 * 1024 * 1024;
+  await withIngress({ limits: { maxJsonBytes: 41 * 1024 * 1024 } }, async (e) => {
+    const token = await e.secretToken();
+    const base = Deno.memoryUsage().rss;
+    let peak = base;
+    const sampler = setInterval(() => peak = Math.max(peak, Deno.memoryUsage().rss), 20);
+    try {
+      const order: string[] = [];
+      const started = Promise.withResolvers<void>();
+      const big = e.post(
+        nestedBody(size, () => started.resolve()),
+        token,
+      ).then((r) => {
+        order.push("big");
+        return r;
+      });
+      await started.promise;
+      const small = e.post(JSON.stringify({ small: true }), token).then((r) => {
+        assert.equal(r.status, 200, JSON.stringify(r.json));
+        order.push("small");
+      });
+      const refused = await big;
+      await small;
+      assert.equal(refused.status, 400, JSON.stringify(refused.json));
+      assert.match(
+        refused.json.Meta.Errors[0].Text,
+        /^the JSON is nested more than 64 levels deep \(limits\.maxJsonDepth\) at \$\[0\]\[0\]/,
+      );
+      assert.deepEqual(order, ["small", "big"]);
+    } finally {
+      clearInterval(sampler);
+    }
+    peak = Math.max(peak, Deno.memoryUsage().rss);
+    const growth = peak - base;
+    assert.ok(growth < 6 * size, `RSS grew ${(growth / 1e6).toFixed(0)} MB for a 40 MB body`);
+  });
+});
+
+curlTest("10 MB bodies from unauthenticated clients cost no memory", async () => {
+  const size = 10 * 1024 * 1024;
+  const file = await Deno.makeTempFile();
+  await Deno.writeFile(file, new Uint8Array(size).fill(0x5b));
+  try {
+    await withIngress({ limits: { maxJsonBytes: 41 * 1024 * 1024 } }, async (e) => {
+      const ca = await Deno.makeTempFile();
+      await Deno.writeTextFile(ca, e.pki.caCert);
+      // curl sends them, so only the server's memory is in this process.
+      const base = Deno.memoryUsage().rss;
+      for (let i = 0; i < 5; i++) {
+        const out = await new Deno.Command("curl", {
+          args: [
+            "--silent",
+            "--max-time",
+            "30",
+            "--cacert",
+            ca,
+            "-H",
+            "Content-Type: application/json",
+            "--data-binary",
+            `@${file}`,
+            "-w",
+            "%{http_code}",
+            "-o",
+            "/dev/null",
+            `${e.base}/endpoint`,
+          ],
+          stdout: "piped",
+        }).output();
+        assert.equal(new TextDecoder().decode(out.stdout), "401");
+      }
+      const growth = Deno.memoryUsage().rss - base;
+      await Deno.remove(ca);
+      assert.ok(growth < size, `RSS grew ${(growth / 1e6).toFixed(0)} MB`);
+      assert.equal(e.inbox.requests.length, 0);
+    });
+  } finally {
+    await Deno.remove(file);
+  }
+});

@@ -1,0 +1,227 @@
+/**
+ * Runs a fetch handler (`app.fetch` of Hono) on a `node:http` request: the request becomes a
+ * `Request` whose body is pulled from the socket only as the handler reads it, and the
+ * `Response` is written back with backpressure.
+ *
+ * The body has a deadline: it must have arrived within `bodyTimeoutMs` of the headers. Past it,
+ * a handler still reading gets a {@link BodyTimeoutError} from the stream (and answers 408); a
+ * client still sending a body that was already answered is disconnected.
+ * @module
+ */
+
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Logger } from "../../actors/runtime/log.ts";
+import { BodyTimeoutError } from "./body.ts";
+import type { FetchHandler } from "./serve.ts";
+
+/** What {@link bridgeRequest} needs besides the request. */
+export interface BridgeOptions {
+  fetch: FetchHandler;
+  /** `https://host:port` of the listener: the origin of every `Request.url`. */
+  origin: string;
+  /** How long a request body may take to arrive, from the end of its headers. */
+  bodyTimeoutMs: number;
+  log: Logger;
+}
+
+const encoder = new TextEncoder();
+
+/** Serves one request; never rejects (failures are logged and answered with 500). */
+export async function bridgeRequest(
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: BridgeOptions,
+): Promise<void> {
+  const remote = remoteAddr(req);
+  const method = req.method ?? "GET";
+  const path = requestPath(req.url ?? "/");
+  if (path === undefined) {
+    answerJson(res, 400, { error: "the request target is not a valid path" }, true);
+    return;
+  }
+  const body = method === "GET" || method === "HEAD" ? null : new BodyStream(req, res, options);
+  const headers = new Headers();
+  const raw = req.rawHeaders;
+  try {
+    for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
+  } catch {
+    answerJson(res, 400, { error: "a request header has a value HTTP does not allow" }, true);
+    return;
+  }
+  try {
+    const request = new Request(`${options.origin}${path}`, {
+      method,
+      headers,
+      ...(body ? { body: body.stream, duplex: "half" } : {}),
+    } as RequestInit);
+    const response = await options.fetch(request, { remoteAddr: remote, completed: done });
+    await writeResponse(res, response, method === "HEAD");
+  } catch (error) {
+    options.log.error("http.failed", { remote: `${remote.hostname}:${remote.port}`, error });
+    if (!res.headersSent) answerJson(res, 500, { error: "internal error" }, false);
+    else res.destroy();
+  }
+}
+
+/** `Deno.ServeHandlerInfo.completed` has no meaning here; handlers do not use it. */
+const done = Promise.resolve();
+
+/** The peer's address as `Deno.serve` would give it (IPv4-mapped IPv6 as plain IPv4). */
+function remoteAddr(req: IncomingMessage): Deno.NetAddr {
+  const address = req.socket.remoteAddress ?? "unknown";
+  const hostname = address.startsWith("::ffff:") && address.includes(".")
+    ? address.slice(7)
+    : address;
+  return { transport: "tcp", hostname, port: req.socket.remotePort ?? 0 };
+}
+
+/** The path and query of an origin-form or absolute-form request target. */
+function requestPath(target: string): string | undefined {
+  if (target.startsWith("/")) return target;
+  try {
+    const url = new URL(target);
+    return `${url.pathname}${url.search}`;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Answers a small JSON body (errors the handler never saw). */
+export function answerJson(
+  res: ServerResponse,
+  status: number,
+  value: unknown,
+  close: boolean,
+): void {
+  const bytes = encoder.encode(JSON.stringify(value));
+  res.writeHead(status, {
+    "Content-Type": "application/json",
+    "Content-Length": String(bytes.length),
+    "Cache-Control": "no-store",
+    ...(close ? { Connection: "close" } : {}),
+  });
+  res.end(bytes);
+}
+
+async function writeResponse(res: ServerResponse, response: Response, head: boolean) {
+  res.statusCode = response.status;
+  if (response.statusText) res.statusMessage = response.statusText;
+  for (const [name, value] of response.headers) {
+    if (name !== "set-cookie") res.setHeader(name, value);
+  }
+  const cookies = response.headers.getSetCookie();
+  if (cookies.length > 0) res.setHeader("set-cookie", cookies);
+  if (!response.body || head) {
+    await response.body?.cancel().catch(() => {});
+    res.end();
+    return;
+  }
+  const reader = response.body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (res.destroyed) {
+        await reader.cancel().catch(() => {});
+        return;
+      }
+      if (!res.write(value)) {
+        await new Promise<void>((resolve) => {
+          const go = () => {
+            res.off("drain", go);
+            res.off("close", go);
+            resolve();
+          };
+          res.on("drain", go);
+          res.on("close", go);
+        });
+      }
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  res.end();
+}
+
+/**
+ * A request body as a `ReadableStream` that reads from the socket only when the handler asks
+ * (an unread body is never buffered here: Node discards it after the answer), with the deadline
+ * of the module doc.
+ */
+class BodyStream {
+  readonly stream: ReadableStream<Uint8Array<ArrayBuffer>>;
+  #controller!: ReadableStreamDefaultController<Uint8Array<ArrayBuffer>>;
+  #listening = false;
+  #finished = false;
+  readonly #timer: ReturnType<typeof setTimeout>;
+  readonly #req: IncomingMessage;
+
+  constructor(req: IncomingMessage, res: ServerResponse, options: BridgeOptions) {
+    this.#req = req;
+    this.stream = new ReadableStream<Uint8Array<ArrayBuffer>>({
+      start: (controller) => {
+        this.#controller = controller;
+      },
+      pull: () => {
+        this.#listen();
+        req.resume();
+      },
+      cancel: () => {
+        this.#finished = true;
+        req.off("data", this.#onData);
+        req.resume(); // Node reads and discards the rest
+      },
+    }, { highWaterMark: 0 });
+    this.#timer = setTimeout(() => {
+      if (req.complete) return;
+      const seconds = options.bodyTimeoutMs / 1000;
+      options.log.warn("http.body-timeout", {
+        remote: `${remoteAddr(req).hostname}`,
+        seconds,
+        answered: res.headersSent,
+      });
+      if (res.writableEnded || res.headersSent) {
+        // Answered already, yet the client is still sending: it gets no more of our time.
+        req.socket.destroy();
+        return;
+      }
+      this.#fail(new BodyTimeoutError(seconds));
+    }, options.bodyTimeoutMs);
+    Deno.unrefTimer(this.#timer);
+    const stop = () => clearTimeout(this.#timer);
+    req.once("end", stop);
+    // Still armed after the answer while the client keeps sending: see the timer.
+    res.once("close", () => (req.complete || req.socket.destroyed) && stop());
+  }
+
+  #listen() {
+    if (this.#listening) return;
+    this.#listening = true;
+    const req = this.#req;
+    req.on("data", this.#onData);
+    req.once("end", () => {
+      if (this.#finished) return;
+      this.#finished = true;
+      this.#controller.close();
+    });
+    req.once("error", (error) => this.#fail(error));
+    req.once("close", () => {
+      if (!req.complete) this.#fail(new Error("the client closed the connection mid-body"));
+    });
+  }
+
+  #onData = (chunk: Uint8Array) => {
+    if (this.#finished) return;
+    this.#controller.enqueue(
+      new Uint8Array(chunk.buffer as ArrayBuffer, chunk.byteOffset, chunk.byteLength),
+    );
+    this.#req.pause();
+  };
+
+  #fail(error: Error) {
+    if (this.#finished) return;
+    this.#finished = true;
+    this.#req.off("data", this.#onData);
+    this.#controller.error(error);
+  }
+}
