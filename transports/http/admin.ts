@@ -18,6 +18,7 @@ import type { Logger } from "../../actors/runtime/log.ts";
 import { listLogs } from "../../actors/store/logs.ts";
 import type { Store } from "../../actors/store/store.ts";
 import { requireBearer } from "./auth.ts";
+import { BodyTimeoutError } from "./body.ts";
 import { createDestinationsApp, type DestinationsAppOptions } from "./destinations.ts";
 import { parseCommandBody, parseLimit, parseLogFilter } from "./params.ts";
 import { actorView, messageView, rawContentType } from "./present.ts";
@@ -54,11 +55,15 @@ export interface AdminAppOptions {
 
 /** Largest accepted command body. */
 const MAX_BODY = 16 * 1024;
-/** Ids longer than this exist nowhere (and would exceed KV's key size): answered with 404. */
-const MAX_ID = 512;
+/**
+ * Ids longer than this exist nowhere (store ids are short; config ids at most 128): refused with
+ * 400 before any lookup, so a client's value never makes a KV key over its 2 KiB limit.
+ */
+export const MAX_ID = 256;
 
 /**
- * The admin app. Routes (all need `Authorization: Bearer <token>`, else
+ * The admin app. An `:id` over {@link MAX_ID} characters is refused with
+ * `400 {"error": "id: at most 256 characters; got N"}`. Routes (all need `Authorization: Bearer <token>`, else
  * `401 {"error":"unauthorized"}` with `WWW-Authenticate: Bearer`):
  *
  * - `GET /admin/actors` → `{at, actors: ActorStatusView[]}` (`at`: ms, when the list was made).
@@ -106,29 +111,30 @@ export function createAdminApp(options: AdminAppOptions): Hono {
 
   app.get("/admin/actors/:id", async (c) => {
     const id = c.req.param("id");
-    const status = id.length <= MAX_ID ? await router.status(id) : undefined;
+    if (id.length > MAX_ID) return idTooLong(c, id);
+    const status = await router.status(id);
     return status ? sendJson(c, actorView(status)) : noActor(c, id);
   });
 
   app.get("/admin/actors/:id/dead-letters", async (c) => {
     const id = c.req.param("id");
+    if (id.length > MAX_ID) return idTooLong(c, id);
     const limit = parseLimit(c.req.query("limit"), 100);
     if (!limit.ok) return sendJson(c, { error: limit.error }, 400);
-    if (id.length > MAX_ID || !(await router.status(id))) return noActor(c, id);
+    if (!(await router.status(id))) return noActor(c, id);
     return sendJson(c, { actor: id, deadLetters: await store.deadLetters(id, limit.value) });
   });
 
   app.post(
     "/admin/actors/:id/:command{pause|resume|retry|skip}",
+    checkId,
     bodyLimit({ maxSize: MAX_BODY, onError: (c) => tooLarge(c) }),
     async (c) => {
       const id = c.req.param("id");
       const command = c.req.param("command") as ActorCommand;
       const body = parseCommandBody(await c.req.text(), command === "skip");
       if (!body.ok) return sendJson(c, { error: body.error }, 400);
-      const result = id.length <= MAX_ID
-        ? await router.command(id, command, body.value.by, body.value.reason)
-        : undefined;
+      const result = await router.command(id, command, body.value.by, body.value.reason);
       if (!result) return noActor(c, id);
       return sendJson(c, { ok: result.ok, message: result.message }, result.ok ? 200 : 409);
     },
@@ -143,18 +149,20 @@ export function createAdminApp(options: AdminAppOptions): Hono {
 
   app.get("/admin/logs/:id", async (c) => {
     const id = c.req.param("id");
-    const record = id.length <= MAX_ID ? await store.getLog(id) : null;
+    if (id.length > MAX_ID) return idTooLong(c, id);
+    const record = await store.getLog(id);
     return record ? sendJson(c, record) : sendJson(c, { error: `no log ${id}` }, 404);
   });
 
   app.post(
     "/admin/logs/:id/reprocess",
+    checkId,
     bodyLimit({ maxSize: MAX_BODY, onError: (c) => tooLarge(c) }),
     async (c) => {
       const id = c.req.param("id");
       const body = parseCommandBody(await c.req.text(), false);
       if (!body.ok) return sendJson(c, { error: body.error }, 400);
-      if (id.length > MAX_ID || !(await store.getLog(id))) {
+      if (!(await store.getLog(id))) {
         return sendJson(c, { error: `no log ${id}` }, 404);
       }
       const result = await store.reprocess(id, body.value.by, body.value.reason);
@@ -171,13 +179,14 @@ export function createAdminApp(options: AdminAppOptions): Hono {
 
   app.get("/admin/messages/:id", async (c) => {
     const id = c.req.param("id");
+    if (id.length > MAX_ID) return idTooLong(c, id);
     const rawFlag = c.req.query("raw") ?? "0";
     if (!["0", "1", "true", "false"].includes(rawFlag)) {
       return sendJson(c, {
         error: `raw: expected 1, true, 0 or false; got ${JSON.stringify(rawFlag)}`,
       }, 400);
     }
-    const record = id.length <= MAX_ID ? await store.getMessage(id) : null;
+    const record = await store.getMessage(id);
     if (!record) return sendJson(c, { error: `no message ${id}` }, 404);
     const payload = await store.getPayload(record);
     if (rawFlag === "1" || rawFlag === "true") {
@@ -196,6 +205,10 @@ export function createAdminApp(options: AdminAppOptions): Hono {
 
   app.onError((error, c) => {
     if (error instanceof HTTPException) return error.getResponse();
+    if (error instanceof BodyTimeoutError) {
+      log.warn("admin.body-timeout", { method: c.req.method, seconds: error.seconds });
+      return sendJson(c, { error: error.message }, 408, { Connection: "close" });
+    }
     if (error.name === "BodyLimitError") return tooLarge(c);
     log.error("admin.failed", { method: c.req.method, path: c.req.path, error });
     return sendJson(c, { error: "internal error" }, 500);
@@ -205,7 +218,19 @@ export function createAdminApp(options: AdminAppOptions): Hono {
 }
 
 function noActor(c: Context, id: string): Response {
-  return sendJson(c, { error: `no actor ${id.length > MAX_ID ? `${id.slice(0, 64)}…` : id}` }, 404);
+  return sendJson(c, { error: `no actor ${id}` }, 404);
+}
+
+/** The 400 for an over-long `:id`, which names the parameter and the limit (not the value). */
+function idTooLong(c: Context, id: string): Response {
+  return sendJson(c, { error: `id: at most ${MAX_ID} characters; got ${id.length}` }, 400);
+}
+
+/** Refuses an over-long `:id` before a body is read. */
+async function checkId(c: Context, next: () => Promise<void>): Promise<Response | void> {
+  const id = c.req.param("id") ?? "";
+  if (id.length > MAX_ID) return idTooLong(c, id);
+  await next();
 }
 
 function tooLarge(c: Context): Response {

@@ -17,7 +17,7 @@ export interface DestinationsAppOptions {
   verify(id: string): Promise<VerifyResult> | undefined;
 }
 
-/** Ids longer than config ids can be (128) name nothing. */
+/** Ids longer than config ids can be (128) name nothing: refused with 400 before any lookup. */
 const MAX_ID = 128;
 
 /**
@@ -26,7 +26,8 @@ const MAX_ID = 128;
  * - `GET /destinations` → `{destinations: DestinationView[]}` (id, environment, type, url, auth,
  *   verificationRequired, verified, verifiedAt, lastVerification).
  * - `POST /destinations/:id/verify` → 200 with the {@link VerifyResult} (`verified` true or false,
- *   `status`, `reason`), or 404 `{"error": "no HTTPS destination <id>"}`.
+ *   `status`, `reason`), or 404 `{"error": "no HTTPS destination <id>"}` (400 for an id over
+ *   128 characters).
  */
 export function createDestinationsApp(options: DestinationsAppOptions): Hono {
   const app = new Hono();
@@ -44,7 +45,10 @@ export function createDestinationsApp(options: DestinationsAppOptions): Hono {
 
   app.post("/destinations/:id/verify", async (c) => {
     const id = c.req.param("id");
-    const verifying = id.length <= MAX_ID ? options.verify(id) : undefined;
+    if (id.length > MAX_ID) {
+      return sendJson(c, { error: `id: at most ${MAX_ID} characters; got ${id.length}` }, 400);
+    }
+    const verifying = options.verify(id);
     if (!verifying) {
       return sendJson(c, { error: `no HTTPS destination ${JSON.stringify(id)}` }, 404);
     }

@@ -126,11 +126,16 @@ Deno.test("destinations app lists destinations and verifies an HTTPS one by id",
     assert.equal(badBody.verified, false);
     assert.equal(badBody.reason, "HTTP 200 but the answer does not echo the challenge: nope");
 
-    for (const id of ["lab", "unknown", "x".repeat(300)]) {
+    for (const id of ["lab", "unknown", "x".repeat(128)]) {
       const res = await app.request(`/destinations/${id}/verify`, { method: "POST" });
       assert.equal(res.status, 404, id);
       assert.equal((await res.json()).error, `no HTTPS destination ${JSON.stringify(id)}`);
     }
+    const long = await app.request(`/destinations/${"x".repeat(100 * 1024)}/verify`, {
+      method: "POST",
+    });
+    assert.equal(long.status, 400);
+    assert.deepEqual(await long.json(), { error: "id: at most 128 characters; got 102400" });
     assert.equal((await app.request("/destinations/ehr/verify")).status, 404, "GET verifies");
 
     const after = (await (await app.request("/destinations")).json()).destinations;
