@@ -62,6 +62,17 @@ export function crossCheck(config: Config, broken: Broken = NOTHING_BROKEN): Con
       }
     }
   });
+  // An assertion's audience is checked against the configured token URL only, never the Host
+  // header a client chose: without http.publicUrl no assertion could be accepted.
+  const assertionSource = config.sources.findIndex((s) => !s.auth.secret);
+  if (assertionSource >= 0 && !config.http.publicUrl && !broken.sections.has("http")) {
+    add(
+      "$.http.publicUrl",
+      `required: source "${config.sources[assertionSource]!.id}" signs JWT client assertions, ` +
+        "whose aud must be <publicUrl>/v2/auth/token; set the base URL clients reach the engine " +
+        'at (e.g. "https://engine.example.org", or "http://127.0.0.1:8080" for development)',
+    );
+  }
   config.sources.forEach((s, i) => {
     const url = s.auth.jwksUrl;
     if (url === undefined) return;

@@ -92,6 +92,7 @@ Deno.test("config refuses an sftpOutbox user of a hosted folder that has no user
 /** A staging source fetching its keys from `jwksUrl`, and a staging destination with OAuth. */
 function withUrls(env: "development" | "staging", jwksUrl: string, tokenUrl: string) {
   return {
+    http: { development: true, publicUrl: "https://engine.example.org" },
     environments: [{ id: "env", type: env }],
     sources: [{ id: "app", environment: "env", clientId: "app", auth: { jwksUrl } }],
     destinations: [{
