@@ -34,7 +34,7 @@ app.post("/c-json/:n", async (c) => {
   await c.req.arrayBuffer();
   return c.json(ofSize(Number(c.req.param("n"))));
 });
-const server = servePublic({
+const server = await servePublic({
   fetch: app.fetch,
   http: {
     port: 0,
