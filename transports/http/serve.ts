@@ -24,7 +24,7 @@
  * checks this list against every suite openssl knows.
  *
  * Beware: over TLS a known-length body of a few hundred bytes may still wait ~40 ms for the
- * client's delayed ACK on a keep-alive connection (respond_test.ts measures it). Apps answer
+ * client's delayed ACK on a keep-alive connection (bench/https_respond.ts measures it). Apps answer
  * through `respond.ts`, which streams bodies instead.
  * @module
  */
