@@ -36,6 +36,8 @@ function nestedMessage(bytes: number): string {
 }
 /** Growth allowed for a nested body: a small multiple of the body. */
 const NESTED_RSS_KB = (8 * NESTED_BYTES) / 1024;
+/** The issue's case: just under the default `limits.maxJsonBytes` (40 MB), authenticated. */
+const BIG_NESTED_BYTES = 39_900_000;
 
 Deno.test("HTTP: hostile clients never crash the engine, stall it or blow up its memory", async (t) => {
   try {
@@ -65,6 +67,24 @@ Deno.test("HTTP: hostile clients never crash the engine, stall it or blow up its
         assert.match(res.text, new RegExp(`\\b${LIMITS.maxJsonDepth}\\b`));
       }, { rssAllowanceKb: NESTED_RSS_KB });
     });
+
+    await t.step(
+      "40 MB of nested arrays with a token: 400, memory within 6x the body",
+      async () => {
+        await shared.runCase("nested JSON, 40 MB authenticated", async (engine) => {
+          const token = await engine.token();
+          const res = await rawHttp(
+            engine.httpPort,
+            post(engine.httpPort, nestedMessage(BIG_NESTED_BYTES), {
+              Authorization: `Bearer ${token}`,
+            }),
+            { timeoutMs: 30_000 },
+          );
+          assert.equal(res.status, 400, res.text.slice(0, 500));
+          assert.match(res.text, /depth/i);
+        }, { rssAllowanceKb: (6 * BIG_NESTED_BYTES) / 1024 });
+      },
+    );
 
     await t.step(
       `one level deeper than maxJsonDepth (${LIMITS.maxJsonDepth}): 400 naming depth and path`,

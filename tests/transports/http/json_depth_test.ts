@@ -79,14 +79,13 @@ function nestedBody(size: number, onHalf: () => void): ReadableStream<Uint8Array
   });
 }
 
-Deno.test("a 40 MB nested body is refused in bounded memory while a normal request is answered first", async () => {
+Deno.test("a 40 MB nested body is refused naming the depth while a normal request is answered first", async () => {
   const size = 40 * 1024 * 1024;
+  // Memory is measured on the engine as a process of its own, in tests/robustness: this process
+  // runs other test files beside this one.
   await withIngress({ limits: { maxJsonBytes: 41 * 1024 * 1024 } }, async (e) => {
     const token = await e.secretToken();
-    const base = Deno.memoryUsage().rss;
-    let peak = base;
-    const sampler = setInterval(() => peak = Math.max(peak, Deno.memoryUsage().rss), 20);
-    try {
+    {
       const order: string[] = [];
       const started = Promise.withResolvers<void>();
       const big = e.post(
@@ -109,53 +108,47 @@ Deno.test("a 40 MB nested body is refused in bounded memory while a normal reque
         /^the JSON is nested more than 64 levels deep \(limits\.maxJsonDepth\) at \$\[0\]\[0\]/,
       );
       assert.deepEqual(order, ["small", "big"]);
-    } finally {
-      clearInterval(sampler);
     }
-    peak = Math.max(peak, Deno.memoryUsage().rss);
-    const growth = peak - base;
-    assert.ok(growth < 6 * size, `RSS grew ${(growth / 1e6).toFixed(0)} MB for a 40 MB body`);
   });
 });
 
-curlTest("10 MB bodies from unauthenticated clients cost no memory", async () => {
-  const size = 10 * 1024 * 1024;
-  const file = await Deno.makeTempFile();
-  await Deno.writeFile(file, new Uint8Array(size).fill(0x5b));
-  try {
-    await withIngress({ limits: { maxJsonBytes: 41 * 1024 * 1024 } }, async (e) => {
-      const ca = await Deno.makeTempFile();
-      await Deno.writeTextFile(ca, e.pki.caCert);
-      // curl sends them, so only the server's memory is in this process.
-      const base = Deno.memoryUsage().rss;
-      for (let i = 0; i < 5; i++) {
-        const out = await new Deno.Command("curl", {
-          args: [
-            "--silent",
-            "--max-time",
-            "30",
-            "--cacert",
-            ca,
-            "-H",
-            "Content-Type: application/json",
-            "--data-binary",
-            `@${file}`,
-            "-w",
-            "%{http_code}",
-            "-o",
-            "/dev/null",
-            `${e.base}/endpoint`,
-          ],
-          stdout: "piped",
-        }).output();
-        assert.equal(new TextDecoder().decode(out.stdout), "401");
-      }
-      const growth = Deno.memoryUsage().rss - base;
-      await Deno.remove(ca);
-      assert.ok(growth < size, `RSS grew ${(growth / 1e6).toFixed(0)} MB`);
-      assert.equal(e.inbox.requests.length, 0);
-    });
-  } finally {
-    await Deno.remove(file);
-  }
-});
+curlTest(
+  "10 MB bodies from unauthenticated clients are refused 401 and never reach the inbox",
+  async () => {
+    const size = 10 * 1024 * 1024;
+    const file = await Deno.makeTempFile();
+    await Deno.writeFile(file, new Uint8Array(size).fill(0x5b));
+    try {
+      await withIngress({ limits: { maxJsonBytes: 41 * 1024 * 1024 } }, async (e) => {
+        const ca = await Deno.makeTempFile();
+        await Deno.writeTextFile(ca, e.pki.caCert);
+        for (let i = 0; i < 5; i++) {
+          const out = await new Deno.Command("curl", {
+            args: [
+              "--silent",
+              "--max-time",
+              "30",
+              "--cacert",
+              ca,
+              "-H",
+              "Content-Type: application/json",
+              "--data-binary",
+              `@${file}`,
+              "-w",
+              "%{http_code}",
+              "-o",
+              "/dev/null",
+              `${e.base}/endpoint`,
+            ],
+            stdout: "piped",
+          }).output();
+          assert.equal(new TextDecoder().decode(out.stdout), "401");
+        }
+        await Deno.remove(ca);
+        assert.equal(e.inbox.requests.length, 0);
+      });
+    } finally {
+      await Deno.remove(file);
+    }
+  },
+);
