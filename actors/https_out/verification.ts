@@ -1,57 +1,122 @@
 /**
- * Where the verification state of HTTPS destinations lives: one KV record per destination,
- * `["destinations", <id>, "verification"]`, so it survives restarts and is shared by every
- * process on the same KV. A verification holds for the URL it was made against only.
+ * Destination verification: a challenge sent to the destination's URL (a JSON body
+ * `{"verification-token": …, "challenge": <uuid>}` by POST, or the same as query parameters by
+ * GET), with the `verification-token` header and the destination's credentials. The destination
+ * is verified only when it answers 2xx with a body that contains the challenge. The outcome is
+ * kept in KV (see `verification.ts`), whatever it is: the latest check decides.
  * @module
  */
 
-/** The outcome of the latest verification of a destination. */
-export interface VerificationRecord {
-  verified: boolean;
-  /** The URL the challenge went to; a destination moved to another URL must be verified again. */
-  url: string;
-  /** When the check was made (ms). */
-  checkedAt: number;
-  /** Same as `checkedAt` when `verified`. */
-  verifiedAt?: number;
-  /** The destination's HTTP status, when it answered. */
-  status?: number;
-  /** What happened, in words. */
-  reason: string;
+import type { Clock } from "../runtime/clock.ts";
+import type { Logger } from "../runtime/log.ts";
+import { CredentialError, type CredentialStrategy, type HttpsConfig } from "./credentials/mod.ts";
+import { bodySnippet, type HttpSender, HttpSendError } from "./http_client.ts";
+import { redact, secretValues } from "./redact.ts";
+import type { VerificationRecord, VerificationStore } from "./verification.ts";
+
+/** What {@link verifyDestination} needs. */
+export interface VerifyOptions {
+  destinationId: string;
+  https: HttpsConfig;
+  sender: HttpSender;
+  /** The destination's strategy (shared with its deliverer, so a cached token is reused). */
+  credentials: CredentialStrategy;
+  records: VerificationStore;
+  clock: Clock;
+  log: Logger;
+  signal?: AbortSignal;
 }
 
-/** The KV key of a destination's verification record. */
-export function verificationKey(destinationId: string): Deno.KvKey {
-  return ["destinations", destinationId, "verification"];
+/** The outcome, as stored and as the admin endpoint returns it. */
+export interface VerifyResult extends VerificationRecord {
+  destinationId: string;
 }
 
-/** Reads and writes verification records. */
-export class VerificationStore {
-  readonly #kv: Deno.Kv;
+/** Enough to find a 36-character challenge in a sensible answer. */
+const MAX_ANSWER = 64 * 1024;
 
-  /** Records kept in `kv` (the store's KV). */
-  constructor(kv: Deno.Kv) {
-    this.#kv = kv;
+/** Sends the challenge, judges the answer, stores and returns the outcome. */
+export async function verifyDestination(options: VerifyOptions): Promise<VerifyResult> {
+  const { destinationId, https, sender, credentials, records, clock, log } = options;
+  const challenge = crypto.randomUUID();
+  const token = https.verificationToken.reveal();
+  let url = https.url;
+  let body = "";
+  const headers: Record<string, string> = { "verification-token": token };
+  if (https.verifyMethod === "GET") {
+    const u = new URL(https.url);
+    u.searchParams.set("verification-token", token);
+    u.searchParams.set("challenge", challenge);
+    url = u.toString();
+  } else {
+    body = JSON.stringify({ "verification-token": token, challenge });
+    headers["content-type"] = "application/json";
   }
+  const checkedAt = clock.now();
+  let secrets = secretValues(headers);
+  const finish = async (verified: boolean, said: string, status?: number) => {
+    // An answer may echo the request: never store or log the token it carried.
+    const reason = redact(said, secrets);
+    const record: VerificationRecord = {
+      verified,
+      url: https.url,
+      checkedAt,
+      ...(verified ? { verifiedAt: checkedAt } : {}),
+      ...(status !== undefined ? { status } : {}),
+      reason,
+    };
+    await records.set(destinationId, record);
+    (verified ? log.info : log.warn)("https.verification", {
+      destination: destinationId,
+      verified,
+      status,
+      reason,
+    });
+    return { destinationId, ...record };
+  };
 
-  /** The latest record of `destinationId`, if it was ever checked. */
-  async get(destinationId: string): Promise<VerificationRecord | undefined> {
-    const entry = await this.#kv.get<VerificationRecord>(verificationKey(destinationId));
-    return entry.value ?? undefined;
+  let response;
+  try {
+    const auth = await credentials.apply({
+      method: https.verifyMethod,
+      url,
+      headers,
+      body,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+    secrets = secretValues({ ...headers, ...auth });
+    response = await sender.send({
+      url,
+      method: https.verifyMethod,
+      headers: { ...headers, ...auth },
+      ...(https.verifyMethod === "POST" ? { body } : {}),
+      timeoutMs: https.timeoutSeconds * 1000,
+      maxBodyBytes: MAX_ANSWER,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
+  } catch (error) {
+    if (error instanceof CredentialError) {
+      return await finish(false, `credentials: ${error.message}`);
+    }
+    if (error instanceof HttpSendError) return await finish(false, error.message);
+    throw error;
   }
-
-  /** Replaces the record of `destinationId`: the latest check decides. */
-  async set(destinationId: string, record: VerificationRecord): Promise<void> {
-    await this.#kv.set(verificationKey(destinationId), record);
+  const status = response.status;
+  if (status === 401) credentials.invalidate();
+  const location = response.headers.get("location");
+  if (status < 200 || status >= 300) {
+    const what = status >= 300 && status < 400 && location
+      ? `redirect to ${location} (redirects are not followed)`
+      : bodySnippet(response) || "(empty body)";
+    return await finish(false, `HTTP ${status}, not 2xx: ${what}`, status);
   }
-
-  /** True when the latest check of `destinationId` succeeded against `url`. */
-  async isVerified(destinationId: string, url: string): Promise<boolean> {
-    return isVerifiedFor(await this.get(destinationId), url);
+  if (!response.body.includes(challenge)) {
+    const got = bodySnippet(response, 120) || "an empty body";
+    return await finish(
+      false,
+      `HTTP ${status} but the answer does not echo the challenge: ${got}`,
+      status,
+    );
   }
-}
-
-/** True when `record` is a success for `url`. */
-export function isVerifiedFor(record: VerificationRecord | undefined, url: string): boolean {
-  return record?.verified === true && record.url === url;
+  return await finish(true, `HTTP ${status}; the answer echoes the challenge`, status);
 }

@@ -2,14 +2,14 @@
  * Patient queries for MLLP destinations: a `PatientSearch.Query` JSON message becomes an HL7 v2
  * query — `QBP^Q22` (IHE PDQ "find candidates", a QPD of `@PID.n` criteria) or the older
  * `QRY^A19` (a QRD naming the patient) — and the answer (`RSP^K22` or `ADR^A19`) becomes a
- * `PatientSearch.Response` with one entry in `Patients[]` per PID, read with the same tables as
- * PatientAdmin. A negative answer (MSA-1 `AE`/`AR`, QAK-2 `AE`/`AR`) is reported in
+ * `PatientSearch.Response` in Redox's shape — the one match in `Patient`, several in
+ * `PotentialMatches[]` — read with the same tables as PatientAdmin. A negative answer (MSA-1 `AE`/`AR`, QAK-2 `AE`/`AR`) is reported in
  * `Meta.Errors[]` with the remote side's own words. Pure: no I/O.
  *
  * ```ts
  * const q = queryToHl7(json, { style: "QBP^Q22", controlId: "Q1" });
  * const answer = hl7ToQueryResponse(rspText, { timeZone: "America/Chicago" });
- * answer.Patients[0].Demographics.LastName; // "BIXBY"
+ * answer.Patient?.Demographics; // {LastName: "BIXBY", …} (or answer.PotentialMatches[])
  * ```
  *
  * @module
@@ -64,7 +64,10 @@ export interface QueryResponse {
     Errors: MetaError[];
     [key: string]: unknown;
   };
-  Patients: JsonObject[];
+  /** The patient found, when exactly one was; else `null`. */
+  Patient: JsonObject | null;
+  /** Every patient found, when more than one was; else empty. */
+  PotentialMatches: JsonObject[];
 }
 
 /** Options of {@link hl7ToQueryResponse}. */
@@ -292,7 +295,10 @@ export function hl7ToQueryResponse(
     for (const w of warnings) errors.push({ Text: w, Type: "warning", Module: "datamodel" });
     if (isObject(root.Patient)) patients.push(root.Patient);
   }
-  return { Meta: meta, Patients: patients };
+  // Redox's shape: one match is the Patient; several are PotentialMatches for the client to pick.
+  return patients.length === 1
+    ? { Meta: meta, Patient: patients[0] as JsonObject, PotentialMatches: [] }
+    : { Meta: meta, Patient: null, PotentialMatches: patients };
 }
 
 /** PID, PD1 and NK1 segments, one list per PID. */

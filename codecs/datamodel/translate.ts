@@ -19,6 +19,7 @@ import {
 } from "./hl7_tree.ts";
 import type { JsonObject } from "./json_path.ts";
 import { MODELS, REQUIRED_SEGMENTS } from "./models/mod.ts";
+import { componentsToNoteBody, noteBodyToComponents } from "./notes_body.ts";
 import { readModel } from "./read.ts";
 import { DEFAULT_MAX_EMBEDDED_FILE_BYTES, validateDataModel } from "./validate.ts";
 import { writeModel } from "./write.ts";
@@ -184,6 +185,7 @@ export function hl7ToJson(
     trigger: ev.trigger,
     eventType: ev.eventType,
   });
+  if (ev.dataModel === "Notes") componentsToNoteBody(root);
   const msh9 = encodeTree(fieldTree(segments[0]?.fields[9] ?? "", msg.delimiters));
   if (extensions && msh9 !== `${ev.messageType}^${ev.trigger}^${ev.structure}`) {
     // MSH-9 is not a JSON property: keep the original when it is not the canonical one.
@@ -240,7 +242,8 @@ export function jsonToHl7(json: unknown, options: JsonToHl7Options = {}): string
     if (empty(11)) t[11] = leafTree("P");
     if (empty(12)) t[12] = leafTree(options.version ?? "2.5.1");
   };
-  const segments = writeModel(MODELS[ev.dataModel], root, {
+  const body = ev.dataModel === "Notes" ? noteBodyToComponents(root) : root;
+  const segments = writeModel(MODELS[ev.dataModel], body, {
     timeZone,
     trigger,
     eventType: ev.eventType,

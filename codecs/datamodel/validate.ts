@@ -12,6 +12,7 @@ import type { ValidationIssue } from "./errors.ts";
 import { FIELD_KEY, HL7_EXTENSION, SEGMENT_KEY } from "./extensions.ts";
 import { isObject, keysOf } from "./json_path.ts";
 import { MODELS, REQUIRED } from "./models/mod.ts";
+import { isNoteFile, NOTE_CONTENT_TYPES } from "./notes_body.ts";
 import type { LeafRule, ScopeItem, ValueType } from "./rules.ts";
 import { BASE64, base64Bytes, DATE } from "./values.ts";
 import { tryIsoToHl7 } from "../time/mod.ts";
@@ -338,6 +339,27 @@ function checkMeta(c: Checker, meta: unknown): [DataModelName, string] | undefin
 }
 
 /**
+ * `Note.FileContents` and the properties that say how to read it (notes_body.ts): a declared
+ * base64 file must be base64 within the embedded-file limit, as `Media.FileContents` is.
+ */
+function checkNoteBody(c: Checker, note: unknown): void {
+  if (!isObject(note)) return;
+  const type = note.ContentType;
+  if (type !== undefined && type !== null && !NOTE_CONTENT_TYPES.includes(type as string)) {
+    c.add(
+      "Note.ContentType",
+      `must be one of ${NOTE_CONTENT_TYPES.map((t) => JSON.stringify(t)).join(", ")}`,
+    );
+  }
+  if (note.FileType !== undefined && note.FileType !== null) {
+    c.value("string", note.FileType, "Note.FileType");
+  }
+  const body = note.FileContents;
+  if (body === undefined || body === null) return;
+  c.value(isNoteFile(note) ? "base64" : "string", body, "Note.FileContents");
+}
+
+/**
  * Checks a JSON message against the schema of its `Meta.DataModel` and `Meta.EventType`.
  * Every problem is reported with its JSON path (`Patient.Demographics.DOB: not a date`); an
  * unknown model or event type is one such problem, never an exception.
@@ -352,6 +374,7 @@ export function validateDataModel(json: unknown, options: ValidateOptions = {}):
   if (found === undefined) return { ok: false, issues: c.issues };
   const [model, event] = found;
   c.node(schemaOf(model), json, "");
+  if (model === "Notes") checkNoteBody(c, json.Note);
   const req = REQUIRED[model];
   for (const path of [...(req["*"] ?? []), ...(req[event] ?? [])]) {
     c.required(json, path.split("."), 0, "");

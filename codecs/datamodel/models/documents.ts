@@ -5,7 +5,15 @@
  * @module
  */
 
-import { constant, leaf, type ScopeItem, segment, type SegmentMap, setId } from "../rules.ts";
+import {
+  type Condition,
+  constant,
+  leaf,
+  type ScopeItem,
+  segment,
+  type SegmentMap,
+  setId,
+} from "../rules.ts";
 import { codes } from "../values.ts";
 import { EVN, MSH, PID, providerAt, PV1 } from "./common.ts";
 
@@ -32,7 +40,25 @@ function txa(at: string, created: string): SegmentMap {
   ], { required: true });
 }
 
-/** MDM_T02 as Notes: each OBX line is one component of the note. */
+/**
+ * The OBX of a note's embedded file (`Note.ContentType` "Base64 Encoded"). notes_body.ts puts
+ * the file in a component of its own before writing; a message read back with an ED OBX is
+ * Media (events.ts), so only the writer meets these rules.
+ */
+const NOTE_FILE: Condition = {
+  read: (seg) => seg.text("2") === "ED",
+  write: (ctx) => ctx.obj.FileContents !== undefined,
+};
+
+const NOTE_TEXT: Condition = {
+  read: (seg) => seg.text("2") !== "ED",
+  write: (ctx) => ctx.obj.FileContents === undefined,
+};
+
+/**
+ * MDM_T02 as Notes: each OBX is one component of the note. The plain-text body
+ * (`Note.FileContents`) is one TX OBX per line, written before the components (notes_body.ts).
+ */
 export const NOTES: readonly ScopeItem[] = [
   MSH,
   EVN,
@@ -41,10 +67,15 @@ export const NOTES: readonly ScopeItem[] = [
   txa("Note", "DocumentationDateTime"),
   segment("OBX", "Note.Components", [
     setId(),
-    constant("2", () => "TX"),
+    constant("2", () => "TX", { when: NOTE_TEXT }),
+    constant("2", () => "ED", { when: NOTE_FILE }),
     leaf("ID", "3.1"),
     leaf("Name", "3.2"),
-    leaf("Value", "5"),
+    leaf("Value", "5", { when: NOTE_TEXT }),
+    leaf("FileType", "5.3", { when: NOTE_FILE }),
+    leaf("FileContents", "5.5", { t: "base64", when: NOTE_FILE }),
+    constant("5.2", () => "AP", { when: NOTE_FILE }),
+    constant("5.4", () => "Base64", { when: NOTE_FILE }),
   ], { many: true }),
 ];
 

@@ -32,7 +32,7 @@ export const REQUIRED: Readonly<
   PatientAdmin: {
     "*": ["Patient.Identifiers", "Patient.Identifiers[].ID"],
     Cancel: ["Meta.CanceledEvent"],
-    PatientMerge: ["MergedPatient.Identifiers", "MergedPatient.Identifiers[].ID"],
+    PatientMerge: ["Patient.PreviousIdentifiers", "Patient.PreviousIdentifiers[].ID"],
   },
   Results: {
     "*": [

@@ -8,8 +8,11 @@
 import { al1, dg1, EVN, gt1, identifiers, in1, MSH, nk1, PD1, PID, PV1, PV2 } from "./common.ts";
 import { type ScopeItem, segment } from "../rules.ts";
 
-/** MRG → the patient merged away (A40, A34). */
-const MRG = segment("MRG", "MergedPatient", [identifiers(1, "Identifiers")]);
+/**
+ * MRG-1 → the identifiers of the patient merged away (A40, A34), as Redox carries them:
+ * `Patient.PreviousIdentifiers`.
+ */
+const MRG = segment("MRG", "Patient", [identifiers(1, "PreviousIdentifiers")]);
 
 /** ADT segments in the order of the ADT_A01 structure (MRG where A39/A40 have it). */
 export const PATIENT_ADMIN: readonly ScopeItem[] = [

@@ -38,7 +38,8 @@ interface Row {
 const CONTEXT: Record<string, Record<string, Record<number, string>>> = {
   Order: { ORC: { 1: "NW" } },
   Media: { OBX: { 2: "ED" } },
-  Notes: { OBX: { 2: "TX" } },
+  // With a code in OBX-3 a line stays a component (a bare line is Note.FileContents).
+  Notes: { OBX: { 2: "TX", 3: "NOTE" } },
   Results: {},
   PatientAdmin: {},
   Scheduling: {},
@@ -193,6 +194,12 @@ function collect(): Row[] {
           };
           const segPath = [...prefix, ...keys(item.at), ...(item.many ? [0] : [])];
           const ctxFields = { ...(ctx[item.seg] ?? {}) };
+          // A note's embedded file is only written: an MDM with an ED OBX reads as Media
+          // (tested in notes_body_test.ts).
+          if (
+            model === "Notes" && rule.kind === "leaf" &&
+            rule.when?.read({ text: (h) => h === "2" ? "ED" : undefined })
+          ) continue;
           if (rule.kind === "leaf") {
             const v = sample(rule, ++n);
             const a = rule.h.split(".").map(Number) as [number, number?, number?];
@@ -311,7 +318,7 @@ Deno.test("the mapping tables have a row for every property the issue names", ()
       "Visit.Location.Bed",
       "Visit.Guarantor.LastName",
       "Visit.Insurances.0.MemberNumber",
-      "MergedPatient.Identifiers.0.ID",
+      "Patient.PreviousIdentifiers.0.ID",
       "Orders.0.Results.0.ObservedDateTime",
       "Orders.0.Results.0.FileType",
       "Orders.0.Results.0.ReferenceRange",

@@ -237,11 +237,17 @@ Deno.test("an MSH-9 kept in the extensions is not reused for another event", () 
   assert.equal(parseHl7(jsonToHl7(json)).get("MSH-9"), "ADT^A31^ADT_A05");
 });
 
-Deno.test("a merge carries the merged patient's identifiers", () => {
+Deno.test("a merge carries the merged patient's identifiers in Patient.PreviousIdentifiers", () => {
   const json = hl7ToJson(ADT_A40, { timeZone: ZONE });
-  assert.deepEqual(withoutExtensions(json.MergedPatient), {
-    Identifiers: [{ ID: "200002", IDType: "HOSP" }, { ID: "300003", IDType: "HOSP" }],
-  });
+  const patient = json.Patient as Record<string, unknown>;
+  assert.deepEqual(patient.PreviousIdentifiers, [
+    { ID: "200002", IDType: "HOSP" },
+    { ID: "300003", IDType: "HOSP" },
+  ]);
+  assert.equal(json.MergedPatient, undefined);
+  // Back to MRG-1, in the A40 structure.
+  const back = parseHl7(jsonToHl7(json, { timeZone: ZONE }));
+  assert.equal(back.get("MRG-1"), "200002^^^HOSP^MR");
 });
 
 Deno.test("missing optional segments leave their objects out", () => {

@@ -120,14 +120,15 @@ const RSP = [
   "PID|2||456^^^HOSP^MR||O'BRIEN^ANNA||19800301|F",
 ].join("\r");
 
-Deno.test("an RSP^K22 becomes a PatientSearch.Response with one patient per PID", () => {
+Deno.test("an RSP^K22 with several PIDs becomes a PatientSearch.Response with PotentialMatches", () => {
   const r = hl7ToQueryResponse(RSP, { timeZone: "America/Chicago" });
   assert.equal(r.Meta.DataModel, "PatientSearch");
   assert.equal(r.Meta.EventType, "Response");
   assert.equal(r.Meta.EventDateTime, "2025-01-01T18:00:00Z");
   assert.deepEqual(r.Meta.Errors, []);
-  assert.equal(r.Patients.length, 2);
-  assert.deepEqual(r.Patients[0], {
+  assert.equal(r.Patient, null);
+  assert.equal(r.PotentialMatches.length, 2);
+  assert.deepEqual(r.PotentialMatches[0], {
     Identifiers: [{ ID: "123", IDType: "HOSP" }, { ID: "999", IDType: "SSA" }],
     Demographics: {
       LastName: "O|BRIEN",
@@ -140,14 +141,15 @@ Deno.test("an RSP^K22 becomes a PatientSearch.Response with one patient per PID"
     PCP: { ID: "1234", LastName: "WELBY", FirstName: "MARCUS" },
     Contacts: [{ LastName: "O'BRIEN", FirstName: "JOE", RelationToPatient: "Spouse" }],
   });
-  assert.equal((r.Patients[1]!.Demographics as Record<string, unknown>).FirstName, "ANNA");
+  assert.equal((r.PotentialMatches[1]!.Demographics as Record<string, unknown>).FirstName, "ANNA");
 });
 
 Deno.test("no match, a refused query and a bare NAK are told apart in Meta.Errors", () => {
   const nf = hl7ToQueryResponse(
     "MSH|^~\\&|PDQ|H|E|X|20250101||RSP^K22^RSP_K21|R2|P|2.5.1\rMSA|AA|Q1\rQAK|Q1|NF",
   );
-  assert.deepEqual(nf.Patients, []);
+  assert.equal(nf.Patient, null);
+  assert.deepEqual(nf.PotentialMatches, []);
   assert.deepEqual(nf.Meta.Errors, []);
 
   const ae = hl7ToQueryResponse(
@@ -164,7 +166,8 @@ Deno.test("no match, a refused query and a bare NAK are told apart in Meta.Error
   const nak = hl7ToQueryResponse(
     "MSH|^~\\&|PDQ|H|E|X|20250101||ACK^Q22^ACK|R4|P|2.5.1\rMSA|AR|Q1|unsupported query",
   );
-  assert.deepEqual(nak.Patients, []);
+  assert.equal(nak.Patient, null);
+  assert.deepEqual(nak.PotentialMatches, []);
   assert.equal(
     nak.Meta.Errors[0]!.Text,
     "the destination refused the query (MSA-1 AR): unsupported query",
@@ -173,6 +176,8 @@ Deno.test("no match, a refused query and a bare NAK are told apart in Meta.Error
   const odd = hl7ToQueryResponse(
     "MSH|^~\\&|PDQ|H|E|X|20250101||ADT^A08|R5|P|2.5.1\rMSA|AA|Q1\rPID|1||7^^^H",
   );
-  assert.equal(odd.Patients.length, 1);
+  // One match is Redox's Patient, not a list.
+  assert.deepEqual(odd.Patient, { Identifiers: [{ ID: "7", IDType: "H" }] });
+  assert.deepEqual(odd.PotentialMatches, []);
   assert.match(odd.Meta.Errors[0]!.Text, /expected RSP\^K22 or ADR\^A19, got ADT\^A08/);
 });

@@ -121,7 +121,7 @@ Deno.test("required properties of each model are reported, arrays must not be em
       Patient: { Identifiers: [{ ID: "1" }] },
     }),
     [
-      { path: "MergedPatient", rule: "required" },
+      { path: "Patient.PreviousIdentifiers", rule: "required" },
     ],
   );
 });
