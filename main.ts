@@ -20,10 +20,11 @@ import { AccessTokens } from "./transports/http/access_token.ts";
 import { ClientAssertionVerifier } from "./transports/http/client_assertion.ts";
 import { createEndpointApp } from "./transports/http/endpoint.ts";
 import { type PublicServer, servePublic } from "./transports/http/serve.ts";
-import { createTokenApp, tokenUrlFor } from "./transports/http/token.ts";
+import { createTokenApp, tokenUrlFor } from "./transports/http/token_endpoint.ts";
 import { RateLimiter } from "./transports/http/rate_limit.ts";
 import { hostedOutboxSessions, HostedSftpServer, sshSftpConnector } from "./transports/sftp/mod.ts";
 import { isTemporaryName } from "./actors/sftp/mod.ts";
+import { errorMessage } from "./actors/mod.ts";
 
 const USAGE = `usage:
   main.ts serve --config FILE [--log-level debug|info|warn|error]
@@ -33,10 +34,6 @@ const USAGE = `usage:
 
 function out(line: string): void {
   Deno.stdout.writeSync(new TextEncoder().encode(line + "\n"));
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 function fail(message: string, code = 2): never {
@@ -123,7 +120,7 @@ async function serve(file: string, level: Level): Promise<void> {
     });
   } catch (error) {
     // Typically the KV file: a folder that cannot be written, a full disk, a KV Connect refusal.
-    fail(`cannot start the engine (kv ${config.kv.path}): ${messageOf(error)}`, 1);
+    fail(`cannot start the engine (kv ${config.kv.path}): ${errorMessage(error)}`, 1);
   }
   let hosted: HostedSftpServer | undefined;
   const s = config.sftpServer;
@@ -149,12 +146,12 @@ async function serve(file: string, level: Level): Promise<void> {
       });
     } catch (error) {
       await engine.stop();
-      fail(`cannot start the SFTP server: ${messageOf(error)}`, 1);
+      fail(`cannot start the SFTP server: ${errorMessage(error)}`, 1);
     }
   }
   const servers: MllpServer[] = [];
   try {
-    for (const port of engine.intake.ports) {
+    for (const port of engine.inbox.ports) {
       const l = config.listeners.find((x) => x.port === port);
       servers.push(
         await serveMllp({
@@ -174,27 +171,27 @@ async function serve(file: string, level: Level): Promise<void> {
               },
             }
             : {}),
-          inbox: engine.intake,
+          inbox: engine.inbox,
           log,
         }),
       );
     }
   } catch (error) {
     await engine.stop();
-    fail(`cannot listen: ${messageOf(error)}`, 1);
+    fail(`cannot listen: ${errorMessage(error)}`, 1);
   }
   const app = new Hono();
   app.get("/healthz", async (c) => {
     const report = await healthReport({
       node: config.node.id,
       store: engine.store,
-      router: engine.router,
+      supervisor: engine.supervisor,
       listeners: servers,
     });
     return c.json(report, report.status === "ok" ? 200 : 503, { "cache-control": "no-store" });
   });
   app.get("/metrics", async (c) => {
-    const actors = await engine.router.statuses();
+    const actors = await engine.supervisor.statuses();
     const lines = [
       "# TYPE engine_queue_depth gauge",
       ...actors.map((a) => `engine_queue_depth{actor="${a.id}",kind="${a.kind}"} ${a.queueDepth}`),
@@ -214,13 +211,13 @@ async function serve(file: string, level: Level): Promise<void> {
     await Promise.all(servers.map((s) => s.close()));
     await hosted?.stop();
     await engine.stop();
-    fail(`cannot create the admin token: ${messageOf(error)}`, 1);
+    fail(`cannot create the admin token: ${errorMessage(error)}`, 1);
   }
   const https = engine.https;
   app.route(
     "/",
     createAdminApp({
-      router: engine.router,
+      supervisor: engine.supervisor,
       store: engine.store,
       token,
       log,
@@ -232,7 +229,7 @@ async function serve(file: string, level: Level): Promise<void> {
               https.verify(id)?.then(async (result) => {
                 // A production queue waiting on its verification goes now, not at its next retry.
                 if (result.verified) {
-                  await engine.router.command(`https:${id}`, "retry", "admin", "verified");
+                  await engine.supervisor.command(`https:${id}`, "retry", "admin", "verified");
                 }
                 return result;
               }),
@@ -272,7 +269,7 @@ async function serve(file: string, level: Level): Promise<void> {
     await hosted?.stop();
     await Promise.all(servers.map((s) => s.close()));
     await engine.stop();
-    fail(`cannot serve HTTP: ${messageOf(error)}`, 1);
+    fail(`cannot serve HTTP: ${errorMessage(error)}`, 1);
   }
 
   let stopping = false;
@@ -317,7 +314,7 @@ async function send(target: string, files: string[], timeoutSeconds: number): Pr
     });
     if (results.length === 0) bad++;
   } catch (error) {
-    fail(`send: ${messageOf(error)}`, 1);
+    fail(`send: ${errorMessage(error)}`, 1);
   }
   if (bad > 0) Deno.exit(1);
 }

@@ -1,7 +1,7 @@
 /**
  * HTTPS ingress benchmark: `POST /endpoint` accepted per second with 64 concurrent keep-alive
  * clients, through the real endpoint app (rate limit, bearer token check, streamed size-limited
- * read, JSON parse) and the engine's `ApiIntake` (data-model validation, routing by subscription,
+ * read, JSON parse) and the engine's `EngineApiInbox` (data-model validation, routing by subscription,
  * one group commit to a KV file) before answering 200 with `Meta.Logs`; next to a bare Hono handler
  * that reads the body and answers 200, served the same way (`servePublic`, same certificate, TLS 1.3) in the
  * same run. The load comes from a separate process (bench/load/https_post.ts, Deno fetch over
@@ -18,7 +18,7 @@
  */
 
 import { Hono } from "hono";
-import { ApiIntake } from "../actors/engine/api_intake.ts";
+import { EngineApiInbox } from "../actors/engine/api_inbox.ts";
 import { parseConfig } from "../actors/config/mod.ts";
 import { Secret } from "../actors/config/secret.ts";
 import { Store } from "../actors/store/mod.ts";
@@ -158,7 +158,7 @@ const { token } = await tokens.issue({
   environment: "development",
   clientId: "bench-client",
 });
-// The engine's own intake: validation, the source's subscription to the destination the message
+// The engine's own inbox: validation, the source's subscription to the destination the message
 // names, and one commit with the message, its RECEIVE log and the destination's SEND log and
 // queue entry. No actor runs, so the queue only grows.
 const parsed = parseConfig({
@@ -177,11 +177,11 @@ const parsed = parseConfig({
   subscriptions: [{ from: { source: "bench-source" }, to: [DESTINATION] }],
 }, { env: () => "unused", readFile: () => new Error("none") });
 if (!parsed.ok) throw new Error(`bench config: ${JSON.stringify(parsed.problems)}`);
-const intake = new ApiIntake({ config: parsed.config, store, log, notify: () => {} });
+const inbox = new EngineApiInbox({ config: parsed.config, store, log, notify: () => {} });
 const endpoint = await servePublic({
   fetch: createEndpointApp({
     tokens,
-    inbox: intake,
+    inbox,
     // The rate limit runs (its cost is measured) with a ceiling the load cannot reach.
     limits: { maxJsonBytes: 40_000_000, rateLimitPerIp: 1e9, rateLimitWindowSeconds: 300 },
     log,

@@ -319,16 +319,16 @@ async function idleMemory(count: number): Promise<void> {
   try {
     const ids = ports.map((p) => `mllp-out:${HOST}:${p}`);
     // Warm the code paths with one actor, so the figure holds per-actor state, not compiled code.
-    await engine.router.activate(ids[0]!);
+    await engine.supervisor.activate(ids[0]!);
     await new Promise((r) => setTimeout(r, 200));
     gc();
     const before = Deno.memoryUsage();
-    for (const id of ids.slice(1)) await engine.router.activate(id);
+    for (const id of ids.slice(1)) await engine.supervisor.activate(id);
     // Every actor has read its control and its (empty) queue and sleeps until its next poll.
     await new Promise((r) => setTimeout(r, 500));
     gc();
     const after = Deno.memoryUsage();
-    if (engine.router.activeIds.length !== count) throw new Error("not every actor is active");
+    if (engine.supervisor.activeIds.length !== count) throw new Error("not every actor is active");
     Deno.stdout.writeSync(encoder.encode(
       JSON.stringify({
         rss: (after.rss - before.rss) * count / (count - 1),
@@ -434,7 +434,7 @@ async function many(): Promise<ManyResult> {
           const controlId = `P${paced}`;
           const text = withControlId(pacedTexts[paced % pacedTexts.length]!, controlId);
           inflight.push(
-            accept(store, { queue, text, controlId }).then(() => engine.router.notify(queue)),
+            accept(store, { queue, text, controlId }).then(() => engine.supervisor.notify(queue)),
           );
         }
         const next = start + (t + 1) * tick;

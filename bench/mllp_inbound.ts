@@ -13,7 +13,7 @@
  * log each message FILTERED. For the headline figures that actor is paused (an operator pause in
  * KV), so what is measured is the communication step alone; one more 16-connection run goes to a
  * second integration whose actor runs and drains its queue at the same time, to show how much the
- * application step takes away from intake on this machine.
+ * application step takes away from inbox on this machine.
  *
  * Run: `deno run -A bench/mllp_inbound.ts [seconds=5]`. Takes about 30 s. Everything binds and
  * connects to 127.0.0.1 only. Prints tables, then one JSON line.
@@ -186,7 +186,7 @@ async function startRawServer(): Promise<{ port: number; server: Hl7Server }> {
 // ---------------------------------------------------------------------------------------------
 
 const dir = await Deno.makeTempDir({ prefix: "bench-inbound-" });
-const intakePort = freePort(); // its inbound actor is paused: intake only
+const inboxPort = freePort(); // its inbound actor is paused: inbox only
 const drainPort = freePort(); // its inbound actor runs (logs FILTERED) during one extra run
 const parsed = parseConfig({
   node: { id: "bench" },
@@ -195,7 +195,7 @@ const parsed = parseConfig({
   // 30 MiB of base64 plus the ORU around it is a little over 30 MiB.
   limits: { maxHl7Bytes: 32 * MiB },
   integrations: [
-    { id: "feed", environment: "dev", mllp: { port: intakePort, allowedIps: [HOST] } },
+    { id: "feed", environment: "dev", mllp: { port: inboxPort, allowedIps: [HOST] } },
     { id: "feed-drained", environment: "dev", mllp: { port: drainPort, allowedIps: [HOST] } },
   ],
 }, { env: () => undefined, readFile: () => new Error("no files in the bench") });
@@ -203,7 +203,7 @@ if (!parsed.ok) throw new Error(`bench config: ${JSON.stringify(parsed.problems)
 const config = parsed.config;
 
 const store = await Store.open({ path: config.kv.path, node: "bench" });
-await store.setControl(inboundActorId(intakePort, HOST), {
+await store.setControl(inboundActorId(inboxPort, HOST), {
   paused: true,
   by: "bench",
   reason: "measure the communication step alone",
@@ -212,9 +212,9 @@ await store.setControl(inboundActorId(intakePort, HOST), {
 const log = benchLogger();
 const engine = await Engine.start({ config, log, mllpConnector: socketMllpConnector, store });
 const listeners = await Promise.all(
-  [intakePort, drainPort].map((port) =>
+  [inboxPort, drainPort].map((port) =>
     // All 128 load connections come from one address: above the default per-peer cap of 100.
-    serveMllp({ port, hostname: HOST, inbox: engine.intake, log, maxConnectionsPerPeer: 1000 })
+    serveMllp({ port, hostname: HOST, inbox: engine.inbox, log, maxConnectionsPerPeer: 1000 })
   ),
 );
 const raw = await startRawServer();
@@ -224,17 +224,17 @@ let drainedStatus = { processed: 0, left: 0 };
 const runs: { name: string; conc: number; engine?: LoadResult; raw?: LoadResult }[] = [];
 try {
   printLine(`mllp_inbound: one ${BIG_KIB / 1024} MiB message to the engine`);
-  big = await bigMessage(intakePort);
+  big = await bigMessage(inboxPort);
 
   for (const conc of [16, 128]) {
     printLine(`mllp_inbound: ${conc} connections, ${SECONDS} s each`);
-    const e = await load(intakePort, conc);
+    const e = await load(inboxPort, conc);
     const r = await load(raw.port, conc);
-    runs.push({ name: "intake only", conc, engine: e, raw: r });
+    runs.push({ name: "inbox only", conc, engine: e, raw: r });
   }
   printLine(`mllp_inbound: 16 connections, inbound actor draining the queue at the same time`);
-  runs.push({ name: "intake + FILTERED drain", conc: 16, engine: await load(drainPort, 16) });
-  const status = await engine.router.status(inboundActorId(drainPort, HOST));
+  runs.push({ name: "inbox + FILTERED drain", conc: 16, engine: await load(drainPort, 16) });
+  const status = await engine.supervisor.status(inboundActorId(drainPort, HOST));
   drainedStatus = {
     processed: Number(status?.detail?.processed ?? 0),
     left: status?.queueDepth ?? 0,
@@ -280,7 +280,7 @@ printLine(
 );
 printLine(
   `with the inbound actor draining: ${drained.msg_per_s} msg/s ` +
-    `(${(drained.msg_per_s / at(16).engine!.msg_per_s * 100).toFixed(0)} % of intake only); ` +
+    `(${(drained.msg_per_s / at(16).engine!.msg_per_s * 100).toFixed(0)} % of inbox only); ` +
     `it logged ${drainedStatus.processed} FILTERED meanwhile, ${drainedStatus.left} left queued`,
 );
 printLine();

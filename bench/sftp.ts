@@ -11,7 +11,7 @@
  * The reference runs twice: with OpenSSH's defaults (ChaCha20-Poly1305 between two OpenSSHs) and
  * with AES-128-GCM forced (what ssh2 prefers); each ratio is the engine figure's throughput over
  * the better of the two, so a cipher choice cannot flatter the engine. Target ≥ 0.5. One more
- * figure, for information: the `put` to the engine server with the real `FileIntake` storing the
+ * figure, for information: the `put` to the engine server with the real `FileInbox` storing the
  * file durably in KV before the client's close is answered.
  *
  * Rounds alternate the contenders; medians are reported. Loopback only; about 30 s.
@@ -23,8 +23,8 @@
 import { Secret } from "../actors/config/secret.ts";
 import { memoryLogger } from "../actors/runtime/log.ts";
 import type { SftpConnectOptions } from "../actors/sftp/connector.ts";
-import { FileIntake } from "../actors/sftp/file_intake.ts";
-import { isTemporaryName } from "../actors/sftp/file_names.ts";
+import { FileInbox } from "../actors/sftp/file_inbox.ts";
+import { isTemporaryName } from "../codecs/files/mod.ts";
 import { Store } from "../actors/store/mod.ts";
 import { SshSftpConnector } from "../transports/sftp/client.ts";
 import { HostedSftpServer, type Upload } from "../transports/sftp/server.ts";
@@ -88,7 +88,7 @@ async function main(): Promise<Record<string, unknown>> {
 
   const store = await Store.open({ path: `${dir}/engine.kv`, node: "bench" });
   cleanups.push(() => store.close());
-  const intake = new FileIntake({
+  const inbox = new FileInbox({
     store,
     log: memoryLogger(),
     dedupeWindowSeconds: 60,
@@ -208,7 +208,7 @@ async function main(): Promise<Record<string, unknown>> {
     for (const [name, run] of Object.entries(contenders)) samples.get(name)!.push(await run());
     // For information: the same put, with the file stored durably in KV before the close's answer.
     onUpload = async (u) => {
-      const r = await intake.ingest({
+      const r = await inbox.ingest({
         integration: { id: "bench", environment: "dev" },
         fileName: u.fileName,
         bytes: u.bytes,

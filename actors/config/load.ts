@@ -7,6 +7,7 @@
 import { type Config, configSchema, type ConfigSources } from "./schema.ts";
 import { crossCheck } from "./cross_check.ts";
 import { originalPath, salvage } from "./salvage.ts";
+import { errorMessage } from "../runtime/errors.ts";
 
 /** One thing wrong with a config: where (`$.integrations[0].mllp.port`) and why. */
 export interface ConfigProblem {
@@ -89,9 +90,7 @@ export async function loadConfigFile(path: string): Promise<ConfigResult> {
   try {
     text = await Deno.readTextFile(path);
   } catch (error) {
-    const reason = error instanceof Deno.errors.NotFound
-      ? "no such file"
-      : (error instanceof Error ? error.message : String(error));
+    const reason = error instanceof Deno.errors.NotFound ? "no such file" : errorMessage(error);
     return { ok: false, problems: [{ path: "$", message: `cannot read ${path}: ${reason}` }] };
   }
   const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
@@ -117,7 +116,7 @@ function dedupe(problems: ConfigProblem[]): ConfigProblem[] {
 }
 
 function describeJsonError(text: string, error: unknown): string {
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   const match = /position (\d+)/.exec(message);
   if (!match) return message;
   const offset = Number(match[1]);

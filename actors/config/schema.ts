@@ -7,7 +7,7 @@
 
 import { z } from "zod";
 import { Secret } from "./secret.ts";
-import { checkTemplate } from "../sftp/file_names.ts";
+import { checkTemplate } from "../../codecs/files/mod.ts";
 
 /** Reads a variable or a file while the config is parsed; injected so parsing stays pure. */
 export interface ConfigSources {

@@ -5,7 +5,7 @@
  */
 
 import type { Config, SourceConfig } from "../config/mod.ts";
-import type { ApiRequest } from "./api_inbox.ts";
+import type { ApiRequest } from "../ports.ts";
 
 /** The source of `request`, or why it may not send. */
 export function sourceOf(

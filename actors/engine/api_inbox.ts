@@ -15,14 +15,15 @@ import type { Config, DestinationConfig } from "../config/mod.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Delivery, Store } from "../store/store.ts";
 import { StoreUnavailableError } from "../store/health.ts";
-import type { ApiAcceptResult, ApiInbox, ApiRequest } from "./api_inbox.ts";
+import type { ApiAcceptResult, ApiInbox, ApiRequest } from "../ports.ts";
 import { readDestinations, sourceOf } from "./api_checks.ts";
 import { defaultFormat } from "./hl7_routing.ts";
 import { destinationActorId } from "./identities.ts";
 import { selectRoutes } from "./subscriptions.ts";
+import { errorMessage } from "../runtime/errors.ts";
 
-/** What the API intake needs. */
-export interface ApiIntakeOptions {
+/** What the API inbox needs. */
+export interface EngineApiInboxOptions {
   config: Config;
   store: Store;
   log: Logger;
@@ -33,12 +34,12 @@ export interface ApiIntakeOptions {
 const encoder = new TextEncoder();
 
 /** See the module doc. */
-export class ApiIntake implements ApiInbox {
-  readonly #o: ApiIntakeOptions;
+export class EngineApiInbox implements ApiInbox {
+  readonly #o: EngineApiInboxOptions;
   readonly #destinations: Map<string, DestinationConfig>;
 
-  /** An intake for the sources of `options.config`. */
-  constructor(options: ApiIntakeOptions) {
+  /** An inbox for the sources of `options.config`. */
+  constructor(options: EngineApiInboxOptions) {
     this.#o = options;
     this.#destinations = new Map(options.config.destinations.map((d) => [d.id, d]));
   }
@@ -193,7 +194,7 @@ function storeFailure(log: Logger, request: ApiRequest, error: unknown): ApiAcce
   return {
     ok: false,
     status: 503,
-    error: `could not store the message: ${error instanceof Error ? error.message : error}`,
+    error: `could not store the message: ${errorMessage(error)}`,
     retryAfterSeconds: 5,
   };
 }

@@ -28,13 +28,13 @@ import { newControlId, tryParseHl7 } from "../../codecs/hl7v2/mod.ts";
 import type { Config, DestinationConfig, SourceConfig } from "../config/mod.ts";
 import { describeResponse, type HttpsDestinations } from "../https_out/mod.ts";
 import type { MllpConnector } from "../mllp_out/connector.ts";
-import { mllpExchange } from "../mllp_out/exchange.ts";
+import { mllpQuery } from "../mllp_out/query.ts";
 import { mllpTarget } from "../mllp_out/target.ts";
 import type { Logger } from "../runtime/log.ts";
-import type { ExchangePart, Store } from "../store/store.ts";
+import type { QueryPart, Store } from "../store/store.ts";
 import { readDestinations, sourceOf } from "./api_checks.ts";
-import type { ApiQuerier, ApiQueryResult, ApiRequest } from "./api_inbox.ts";
-import { decodeHl7Bytes } from "./decode.ts";
+import type { ApiQuerier, ApiQueryResult, ApiRequest } from "../ports.ts";
+import { decodeHl7Bytes } from "../../codecs/hl7v2/mod.ts";
 import { selectRoutes } from "./subscriptions.ts";
 
 /** What the query side needs. */
@@ -58,8 +58,8 @@ interface QueryError {
 interface Outcome {
   status: "SUCCEEDED" | "FAILED";
   reason: string;
-  sent?: ExchangePart;
-  response?: ExchangePart;
+  sent?: QueryPart;
+  response?: QueryPart;
 }
 
 interface Query {
@@ -155,17 +155,17 @@ export class ApiQuery implements ApiQuerier {
   async #https(q: Query, signal: AbortSignal): Promise<ApiQueryResult> {
     const { config } = this.#o;
     const id = q.destination.id;
-    const exchange = this.#o.https?.exchange(id, {
+    const pending = this.#o.https?.query(id, {
       body: q.request.bytes,
       contentType: "application/json",
       timeoutMs: config.limits.queryTimeoutSeconds * 1000,
       signal,
       maxBodyBytes: config.limits.maxJsonBytes,
     });
-    if (!exchange) {
+    if (!pending) {
       return { ok: false, status: 503, error: "this engine has no HTTPS client for queries" };
     }
-    const result = await exchange;
+    const result = await pending;
     if (!result.ok) {
       await this.#record(q, { status: "FAILED", reason: result.reason });
       if (result.kind === "unverified") return { ok: false, status: 403, error: result.reason };
@@ -173,7 +173,7 @@ export class ApiQuery implements ApiQuerier {
       return { ok: false, status: 502, error: `destination ${id}: ${result.reason}` };
     }
     const { response } = result;
-    const answer: ExchangePart = {
+    const answer: QueryPart = {
       payload: encoder.encode(response.body),
       contentType: response.headers.get("content-type") ?? "application/octet-stream",
     };
@@ -240,7 +240,7 @@ export class ApiQuery implements ApiQuerier {
         receivingFacility: settings.receivingFacility,
       }),
     });
-    const sent: ExchangePart = {
+    const sent: QueryPart = {
       payload: encoder.encode(hl7),
       contentType: "application/hl7-v2",
       controlId,
@@ -250,7 +250,7 @@ export class ApiQuery implements ApiQuerier {
       signal,
       AbortSignal.timeout(config.limits.queryTimeoutSeconds * 1000),
     ]);
-    const result = await mllpExchange({
+    const result = await mllpQuery({
       connector: this.#o.mllpConnector,
       target: mllpTarget(mllp),
       payload: sent.payload,
@@ -263,7 +263,7 @@ export class ApiQuery implements ApiQuerier {
       return { ok: false, status: 502, error: `destination ${id}: ${result.reason}` };
     }
     const text = decodeHl7Bytes(result.frame, config.limits.fallbackCharset);
-    const answer: ExchangePart = { payload: result.frame, contentType: "application/hl7-v2" };
+    const answer: QueryPart = { payload: result.frame, contentType: "application/hl7-v2" };
     const parsed = tryParseHl7(text);
     if (!parsed.ok) {
       const reason = `the answer is not HL7 v2: ${parsed.error.message}`;
@@ -335,7 +335,7 @@ export class ApiQuery implements ApiQuerier {
     const { store, log } = this.#o;
     const at = Date.now();
     try {
-      const ids = await store.recordExchange({
+      const ids = await store.recordQuery({
         origin: { kind: "source", id: q.source.id, peer: q.request.peerIp },
         request: {
           payload: q.request.bytes,

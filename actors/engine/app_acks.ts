@@ -1,5 +1,5 @@
 /**
- * Enhanced-mode application acknowledgments (HL7 v2 MSH-16). The intake answers CA once a message
+ * Enhanced-mode application acknowledgments (HL7 v2 MSH-16). The inbox answers CA once a message
  * is durable; when the sender asked for an application ACK, it registers here and the transport
  * waits for the verdict the inbound actor gives after the application step (AA once routed or
  * filtered, AE when it cannot be parsed or mapped), then writes it on the same connection.

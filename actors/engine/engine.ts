@@ -1,6 +1,6 @@
 /**
- * The engine assembled from a config: the store, the router, an actor factory that knows every
- * identity the config defines, and the MLLP intake that transports hand frames to. Connectors are
+ * The engine assembled from a config: the store, the supervisor, an actor factory that knows every
+ * identity the config defines, and the MLLP inbox that transports hand frames to. Connectors are
  * injected, so this module never touches a socket.
  * @module
  */
@@ -10,7 +10,7 @@ import { DeliveryActor } from "../delivery/delivery_actor.ts";
 import type { MllpConnector } from "../mllp_out/connector.ts";
 import { HttpsDestinations, type HttpSender } from "../https_out/mod.ts";
 import {
-  FileIntake,
+  FileInbox,
   pollActorId,
   RemoteSftpEndpoint,
   type SftpConnector,
@@ -24,17 +24,17 @@ import type { Actor } from "../runtime/actor.ts";
 import { type Clock, systemClock } from "../runtime/clock.ts";
 import { Leases } from "../runtime/lease.ts";
 import type { Logger } from "../runtime/log.ts";
-import { Router } from "../runtime/router.ts";
+import { Supervisor } from "../runtime/supervisor.ts";
 import { Store } from "../store/store.ts";
 import { collectOrphanChunks } from "../store/payloads.ts";
 import { sweepRetention } from "../store/logs.ts";
 import { destinationActorId, parseActorId } from "./identities.ts";
 import { InboundActor } from "./inbound_actor.ts";
-import { MllpIntake } from "./intake.ts";
+import { EngineMllpInbox } from "./mllp_inbox.ts";
 import { AppAcks } from "./app_acks.ts";
-import { ApiIntake } from "./api_intake.ts";
+import { EngineApiInbox } from "./api_inbox.ts";
 import { ApiQuery } from "./api_query.ts";
-import { decodeHl7Bytes } from "./decode.ts";
+import { decodeHl7Bytes } from "../../codecs/hl7v2/mod.ts";
 
 /** What the engine is built from. */
 export interface EngineOptions {
@@ -59,8 +59,8 @@ export interface EngineOptions {
 export class Engine {
   readonly config: Config;
   readonly store: Store;
-  readonly router: Router;
-  readonly intake: MllpIntake;
+  readonly supervisor: Supervisor;
+  readonly inbox: EngineMllpInbox;
   readonly #log: Logger;
   readonly #housekeeping = new AbortController();
   #housekeepingDone: Promise<void> = Promise.resolve();
@@ -68,23 +68,23 @@ export class Engine {
   /** HTTPS destinations (listing and verification for the admin endpoint), when wired. */
   https: HttpsDestinations | undefined;
   /** Where `POST /endpoint` hands API messages. */
-  api!: ApiIntake;
+  api!: EngineApiInbox;
   /** Where `POST /query` hands queries. */
   queries!: ApiQuery;
   /** Where SFTP files (polled or uploaded to the hosted folder) are stored. */
-  files!: FileIntake;
+  files!: FileInbox;
 
   private constructor(
     config: Config,
     store: Store,
-    router: Router,
-    intake: MllpIntake,
+    supervisor: Supervisor,
+    inbox: EngineMllpInbox,
     log: Logger,
   ) {
     this.config = config;
     this.store = store;
-    this.router = router;
-    this.intake = intake;
+    this.supervisor = supervisor;
+    this.inbox = inbox;
     this.#log = log;
   }
 
@@ -105,9 +105,9 @@ export class Engine {
     const fallback = config.limits.fallbackCharset;
     const decode = (bytes: Uint8Array) => decodeHl7Bytes(bytes, fallback);
     const pollMs = options.pollMs ?? 1000;
-    // The factory and intake wake actors through the router, which is built from the factory.
-    const routerRef: { current?: Router } = {};
-    const notify = (id: string) => routerRef.current?.notify(id);
+    // The factory and inbox wake actors through the supervisor, which is built from the factory.
+    const supervisorRef: { current?: Supervisor } = {};
+    const notify = (id: string) => supervisorRef.current?.notify(id);
     const appAcks = new AppAcks();
 
     const outbound = new Map<string, Config["destinations"]>();
@@ -119,7 +119,7 @@ export class Engine {
     const https = options.httpSender
       ? new HttpsDestinations({ config, kv: store.kv, sender: options.httpSender, clock, log })
       : undefined;
-    const fileIntake = new FileIntake({
+    const fileInbox = new FileInbox({
       store,
       log,
       dedupeWindowSeconds: config.limits.dedupeWindowSeconds,
@@ -140,7 +140,7 @@ export class Engine {
         return new SftpPollActor({
           integration: i,
           settings: i.sftp,
-          sink: fileIntake,
+          sink: fileInbox,
           store,
           clock,
           log,
@@ -239,7 +239,7 @@ export class Engine {
       }
       return undefined;
     };
-    const router = new Router({
+    const supervisor = new Supervisor({
       store,
       factory,
       log,
@@ -253,12 +253,12 @@ export class Engine {
         ...(sftp ? sftpOut.map((d) => destinationActorId(d)) : []),
       ],
     });
-    routerRef.current = router;
-    const intake = new MllpIntake({ config, store, log, notify, appAcks });
-    const engine = new Engine(config, store, router, intake, log);
+    supervisorRef.current = supervisor;
+    const inbox = new EngineMllpInbox({ config, store, log, notify, appAcks });
+    const engine = new Engine(config, store, supervisor, inbox, log);
     engine.#appAcks = appAcks;
     engine.https = https;
-    engine.api = new ApiIntake({ config, store, log, notify });
+    engine.api = new EngineApiInbox({ config, store, log, notify });
     engine.queries = new ApiQuery({
       config,
       store,
@@ -266,15 +266,15 @@ export class Engine {
       ...(https ? { https } : {}),
       mllpConnector: options.mllpConnector,
     });
-    engine.files = fileIntake;
-    await router.start();
+    engine.files = fileInbox;
+    await supervisor.start();
     // Pollers have no queue to be activated by: they start with the engine.
-    for (const id of pollers) await router.activate(id);
+    for (const id of pollers) await supervisor.activate(id);
     engine.#housekeepingDone = engine.#housekeep(clock);
     log.info("engine.started", {
       node: config.node.id,
       kv: config.kv.path,
-      actors: router.activeIds.length,
+      actors: supervisor.activeIds.length,
     });
     return engine;
   }
@@ -304,7 +304,7 @@ export class Engine {
   /** Stops every actor and closes the store. */
   async stop(): Promise<void> {
     this.#housekeeping.abort();
-    await this.router.stop();
+    await this.supervisor.stop();
     this.#appAcks?.clear();
     await this.#housekeepingDone;
     this.store.close();

@@ -16,6 +16,7 @@ import {
 } from "../../codecs/datamodel/mod.ts";
 import type { Config, DestinationConfig, IntegrationConfig } from "../config/mod.ts";
 import { selectRoutes } from "./subscriptions.ts";
+import { errorMessage } from "../runtime/errors.ts";
 
 /** One destination and the form it gets the message in. */
 export interface PlannedRoute {
@@ -88,7 +89,7 @@ export function planHl7Routes(options: {
     } catch (error) {
       jsonError = error instanceof DataModelError
         ? { text: error.message, ...(error.hl7 ? { fault: error.hl7 } : {}) }
-        : { text: error instanceof Error ? error.message : String(error) };
+        : { text: errorMessage(error) };
     }
   };
   if (event && mine.some((s) => s.filter?.sendIf)) translate();

@@ -19,13 +19,14 @@ import type { Logger } from "../runtime/log.ts";
 import type { Store } from "../store/store.ts";
 import { StoreUnavailableError } from "../store/health.ts";
 import { inboundActorId } from "./identities.ts";
-import type { InboxReply, MllpInbox, ReceivedFrame } from "./inbox.ts";
+import type { InboxReply, MllpInbox, ReceivedFrame } from "../ports.ts";
 import { PeerDirectory } from "./peers.ts";
-import { decodeHl7Bytes } from "./decode.ts";
+import { decodeHl7Bytes } from "../../codecs/hl7v2/mod.ts";
 import { ackWanted, type AppAcks, type AppVerdict } from "./app_acks.ts";
+import { errorMessage } from "../runtime/errors.ts";
 
-/** What the intake needs. */
-export interface MllpIntakeOptions {
+/** What the inbox needs. */
+export interface EngineMllpInboxOptions {
   config: Config;
   store: Store;
   log: Logger;
@@ -38,14 +39,14 @@ export interface MllpIntakeOptions {
 const encoder = new TextEncoder();
 
 /** See the module doc. */
-export class MllpIntake implements MllpInbox {
-  readonly #o: MllpIntakeOptions;
+export class EngineMllpInbox implements MllpInbox {
+  readonly #o: EngineMllpInboxOptions;
   readonly #peers: PeerDirectory;
   /** Largest frame accepted (config `limits.maxHl7Bytes`). */
   readonly maxFrameBytes: number;
 
-  /** An intake for the integrations of `options.config`. */
-  constructor(options: MllpIntakeOptions) {
+  /** An inbox for the integrations of `options.config`. */
+  constructor(options: EngineMllpInboxOptions) {
     this.#o = options;
     this.#peers = new PeerDirectory(options.config.integrations);
     this.maxFrameBytes = options.config.limits.maxHl7Bytes;
@@ -160,9 +161,7 @@ export class MllpIntake implements MllpInbox {
       // A full disk fails every message: the store's health warns once per interval.
       const level = error instanceof StoreUnavailableError ? "debug" : "error";
       log[level]("mllp.store-failed", { ...where, integration: integration.id, controlId, error });
-      const reason = `could not store the message: ${
-        error instanceof Error ? error.message : error
-      }`;
+      const reason = `could not store the message: ${errorMessage(error)}`;
       return negative(this.#reply(msg, enhanced ? "CE" : "AE", reason, "207"));
     }
     const answer: InboxReply = ackWanted(acceptWhen, "success")

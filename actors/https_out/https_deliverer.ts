@@ -15,7 +15,7 @@ import { describeResponse, type HttpSender, HttpSendError } from "./http_client.
 import { redact, secretValues } from "./redact.ts";
 import { postHeaders } from "./post_headers.ts";
 import { deliveryBody } from "./request_body.ts";
-import { isVerifiedFor, type VerificationStore } from "./verification.ts";
+import { isVerifiedFor, type VerificationStore } from "../store/verifications.ts";
 
 /** What an {@link HttpsDeliverer} is made of. */
 export interface HttpsDelivererOptions {

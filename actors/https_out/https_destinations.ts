@@ -13,11 +13,15 @@ import {
   type CredentialStrategy,
   type HttpsConfig,
 } from "./credentials/mod.ts";
-import { httpsExchange, type HttpsExchangeRequest, type HttpsExchangeResult } from "./exchange.ts";
+import { httpsQuery, type HttpsQueryRequest, type HttpsQueryResult } from "./query.ts";
 import type { HttpSender } from "./http_client.ts";
 import { HttpsDeliverer } from "./https_deliverer.ts";
-import { verifyDestination, type VerifyResult } from "./verify.ts";
-import { isVerifiedFor, type VerificationRecord, VerificationStore } from "./verification.ts";
+import { verifyDestination, type VerifyResult } from "./verification.ts";
+import {
+  isVerifiedFor,
+  type VerificationRecord,
+  VerificationStore,
+} from "../store/verifications.ts";
 
 /** What {@link HttpsDestinations} is built from. */
 export interface HttpsDestinationsOptions {
@@ -122,13 +126,13 @@ export class HttpsDestinations {
    * One synchronous request to `destinationId` (a query); undefined when it is not an HTTPS
    * destination.
    */
-  exchange(
+  query(
     destinationId: string,
-    request: HttpsExchangeRequest,
-  ): Promise<HttpsExchangeResult> | undefined {
+    request: HttpsQueryRequest,
+  ): Promise<HttpsQueryResult> | undefined {
     const e = this.#entries.get(destinationId);
     if (!e) return undefined;
-    return httpsExchange({
+    return httpsQuery({
       destinationId,
       https: e.https,
       credentials: e.credentials,

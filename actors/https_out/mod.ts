@@ -17,11 +17,11 @@ export {
 } from "./http_client.ts";
 export * from "./credentials/mod.ts";
 export {
-  httpsExchange,
-  type HttpsExchangeRequest,
-  type HttpsExchangeResult,
-  type HttpsExchangeTarget,
-} from "./exchange.ts";
+  httpsQuery,
+  type HttpsQueryRequest,
+  type HttpsQueryResult,
+  type HttpsQueryTarget,
+} from "./query.ts";
 export { HttpsDeliverer, type HttpsDelivererOptions } from "./https_deliverer.ts";
 export {
   type DestinationView,
@@ -35,5 +35,5 @@ export {
   verificationKey,
   type VerificationRecord,
   VerificationStore,
-} from "./verification.ts";
-export { verifyDestination, type VerifyOptions, type VerifyResult } from "./verify.ts";
+} from "../store/verifications.ts";
+export { verifyDestination, type VerifyOptions, type VerifyResult } from "./verification.ts";

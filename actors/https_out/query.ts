@@ -11,10 +11,10 @@ import { CredentialError, type CredentialStrategy, type HttpsConfig } from "./cr
 import type { HttpResponse, HttpSender } from "./http_client.ts";
 import { HttpSendError } from "./http_client.ts";
 import { postHeaders } from "./post_headers.ts";
-import { isVerifiedFor, type VerificationStore } from "./verification.ts";
+import { isVerifiedFor, type VerificationStore } from "../store/verifications.ts";
 
-/** One destination, as {@link httpsExchange} needs it. */
-export interface HttpsExchangeTarget {
+/** One destination, as {@link httpsQuery} needs it. */
+export interface HttpsQueryTarget {
   destinationId: string;
   https: HttpsConfig;
   credentials: CredentialStrategy;
@@ -24,7 +24,7 @@ export interface HttpsExchangeTarget {
 }
 
 /** The request. */
-export interface HttpsExchangeRequest {
+export interface HttpsQueryRequest {
   body: Uint8Array;
   contentType: string;
   /** Deadline of the whole exchange, token request included. */
@@ -36,7 +36,7 @@ export interface HttpsExchangeRequest {
 }
 
 /** How the exchange ended. */
-export type HttpsExchangeResult =
+export type HttpsQueryResult =
   | { ok: true; response: HttpResponse }
   | {
     ok: false;
@@ -46,10 +46,10 @@ export type HttpsExchangeResult =
   };
 
 /** Sends the request; never rejects for a failure of the exchange itself. */
-export async function httpsExchange(
-  target: HttpsExchangeTarget,
-  request: HttpsExchangeRequest,
-): Promise<HttpsExchangeResult> {
+export async function httpsQuery(
+  target: HttpsQueryTarget,
+  request: HttpsQueryRequest,
+): Promise<HttpsQueryResult> {
   const { destinationId, https, credentials, sender } = target;
   if (
     target.requireVerification &&
@@ -108,7 +108,7 @@ export async function httpsExchange(
   }
 }
 
-function stopped(client: AbortSignal): HttpsExchangeResult {
+function stopped(client: AbortSignal): HttpsQueryResult {
   return client.aborted
     ? { ok: false, kind: "aborted", reason: "the client went away" }
     : { ok: false, kind: "timeout", reason: "no answer in time" };

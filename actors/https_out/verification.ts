@@ -12,7 +12,7 @@ import type { Logger } from "../runtime/log.ts";
 import { CredentialError, type CredentialStrategy, type HttpsConfig } from "./credentials/mod.ts";
 import { bodySnippet, type HttpSender, HttpSendError } from "./http_client.ts";
 import { redact, secretValues } from "./redact.ts";
-import type { VerificationRecord, VerificationStore } from "./verification.ts";
+import type { VerificationRecord, VerificationStore } from "../store/verifications.ts";
 
 /** What {@link verifyDestination} needs. */
 export interface VerifyOptions {

@@ -11,6 +11,7 @@ import type { Logger } from "../runtime/log.ts";
 import type { Deliverer, DeliveryJob, DeliveryOutcome } from "../delivery/deliverer.ts";
 import { HeldLink } from "../delivery/held_link.ts";
 import type { MllpConnection, MllpConnector, MllpTarget } from "./connector.ts";
+import { errorMessage } from "../runtime/errors.ts";
 
 /** Per-destination settings (several destinations may share one host:port actor). */
 export interface MllpDeliverySettings {
@@ -99,7 +100,7 @@ export class MllpDeliverer implements Deliverer {
           signal: job.signal,
         });
       } catch (error) {
-        return { ok: false, reason: `connect to ${this.#where()} failed: ${message(error)}` };
+        return { ok: false, reason: `connect to ${this.#where()} failed: ${errorMessage(error)}` };
       }
       this.#link.hold(conn, clock.now());
       log.info("mllp.connected", { actor: actorId, remote: this.#where(), local: conn.local });
@@ -109,7 +110,7 @@ export class MllpDeliverer implements Deliverer {
       await conn.send(job.payload);
     } catch (error) {
       this.#link.drop();
-      return { ok: false, reason: `send failed: ${message(error)}` };
+      return { ok: false, reason: `send failed: ${errorMessage(error)}` };
     }
     this.#link.touch(clock.now());
     job.setState("awaiting-ack");
@@ -201,8 +202,4 @@ function readControlId(payload: Uint8Array): string | undefined {
   if (!head.startsWith("MSH") || head.length < 4) return undefined;
   const first = head.split(/\r|\n/, 1)[0] ?? "";
   return first.split(head[3]!)[9] || undefined;
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -6,9 +6,10 @@
  */
 
 import type { MllpConnection, MllpConnector, MllpTarget } from "./connector.ts";
+import { errorMessage } from "../runtime/errors.ts";
 
-/** What {@link mllpExchange} needs. */
-export interface MllpExchangeOptions {
+/** What {@link mllpQuery} needs. */
+export interface MllpQueryOptions {
   connector: MllpConnector;
   target: MllpTarget;
   /** The encoded message (no MLLP framing). */
@@ -20,7 +21,7 @@ export interface MllpExchangeOptions {
 }
 
 /** How an exchange ended. */
-export type MllpExchangeResult =
+export type MllpQueryResult =
   | { ok: true; frame: Uint8Array }
   | {
     ok: false;
@@ -31,7 +32,7 @@ export type MllpExchangeResult =
   };
 
 /** Sends `payload` and waits for one answer; never rejects. */
-export async function mllpExchange(options: MllpExchangeOptions): Promise<MllpExchangeResult> {
+export async function mllpQuery(options: MllpQueryOptions): Promise<MllpQueryResult> {
   const { connector, target, payload, signal } = options;
   if (signal.aborted) return { ok: false, kind: "aborted", reason: "aborted before connecting" };
   let conn: MllpConnection;
@@ -42,14 +43,14 @@ export async function mllpExchange(options: MllpExchangeOptions): Promise<MllpEx
     return {
       ok: false,
       kind: "connect",
-      reason: `cannot connect to ${target.host}:${target.port}: ${message(error)}`,
+      reason: `cannot connect to ${target.host}:${target.port}: ${errorMessage(error)}`,
     };
   }
   try {
     try {
       await conn.send(payload);
     } catch (error) {
-      return { ok: false, kind: "closed", reason: `sending failed: ${message(error)}` };
+      return { ok: false, kind: "closed", reason: `sending failed: ${errorMessage(error)}` };
     }
     const got = await conn.receive(signal);
     if (got.type === "frame") return { ok: true, frame: got.payload };
@@ -62,8 +63,4 @@ export async function mllpExchange(options: MllpExchangeOptions): Promise<MllpEx
   } finally {
     conn.close();
   }
-}
-
-function message(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,5 +1,5 @@
 /**
- * What every actor is to the router: an identity, a loop that runs while it is active, a way to
+ * What every actor is to the supervisor: an identity, a loop that runs while it is active, a way to
  * be woken, operator commands, and a status snapshot for the admin endpoint.
  * @module
  */
@@ -44,13 +44,13 @@ export interface CommandResult {
   message: string;
 }
 
-/** An actor as the router runs it. */
+/** An actor as the supervisor runs it. */
 export interface Actor {
   readonly id: string;
   readonly kind: string;
   /**
    * Runs until `signal` aborts (resolve), the actor has been idle long enough to deactivate
-   * (resolve), or it crashes (reject: the router restarts it with backoff).
+   * (resolve), or it crashes (reject: the supervisor restarts it with backoff).
    */
   run(signal: AbortSignal): Promise<void>;
   /** New work may be waiting: wake up if sleeping. */

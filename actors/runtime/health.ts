@@ -7,7 +7,7 @@
  */
 
 import type { Store } from "../store/store.ts";
-import type { Router } from "./router.ts";
+import type { Supervisor } from "./supervisor.ts";
 
 /** One check of {@link HealthReport}. */
 export interface HealthCheck {
@@ -30,7 +30,7 @@ export interface HealthReport {
 export interface HealthSources {
   node: string;
   store: Store;
-  router: Router;
+  supervisor: Supervisor;
   /** The MLLP listeners (`accepting` turns false when a listener's accept loop has stopped). */
   listeners: readonly { readonly port: number; readonly accepting: boolean }[];
 }
@@ -56,7 +56,7 @@ export async function healthReport(sources: HealthSources): Promise<HealthReport
       },
     );
   }
-  const problems = sources.router.problems;
+  const problems = sources.supervisor.problems;
   checks.push(
     problems.length === 0 ? { name: "actors", ok: true } : {
       name: "actors",

@@ -1,5 +1,5 @@
 /**
- * The router: activates actors on their first message or at start when their queue is not empty,
+ * The supervisor: activates actors on their first message or at start when their queue is not empty,
  * supervises them one-for-one (a crash restarts that actor with backoff; no other actor notices),
  * lets idle ones deactivate, holds their leases, and answers inspection and operator commands.
  * @module
@@ -12,12 +12,13 @@ import type { Logger } from "./log.ts";
 import type { Store } from "../store/store.ts";
 import { StoreUnavailableError } from "../store/health.ts";
 import { waitWritable } from "./storage_wait.ts";
+import { errorMessage } from "./errors.ts";
 
 /** Makes the actor for an identity, or `undefined` if the identity is unknown. */
 export type ActorFactory = (id: string) => Actor | undefined;
 
-/** What the router needs. */
-export interface RouterOptions {
+/** What the supervisor needs. */
+export interface SupervisorOptions {
   store: Store;
   factory: ActorFactory;
   log: Logger;
@@ -32,7 +33,7 @@ export interface RouterOptions {
   restartMaxMs?: number;
 }
 
-/** How many actors {@link Router} activates side by side when restoring non-empty queues. */
+/** How many actors {@link Supervisor} activates side by side when restoring non-empty queues. */
 const RESTORE_PARALLEL = 100;
 
 /** Crashes in a row (no run in between lasting the longest backoff) that make an actor failing. */
@@ -59,16 +60,16 @@ export interface SupervisionProblem {
 }
 
 /** See the module doc. */
-export class Router {
-  readonly #o: RouterOptions;
+export class Supervisor {
+  readonly #o: SupervisorOptions;
   readonly #clock: Clock;
   readonly #active = new Map<string, Activation>();
   readonly #restarts = new Map<string, number>();
   readonly #stopping = new AbortController();
   #background: Promise<void>[] = [];
 
-  /** A router over `options.store`; call {@link start} to restore queues. */
-  constructor(options: RouterOptions) {
+  /** A supervisor over `options.store`; call {@link start} to restore queues. */
+  constructor(options: SupervisorOptions) {
     this.#o = options;
     this.#clock = options.clock ?? systemClock;
   }
@@ -142,7 +143,7 @@ export class Router {
         a.crashes++;
         a.restarts++;
         this.#restarts.set(id, a.restarts);
-        a.lastCrash = error instanceof Error ? error.message : String(error);
+        a.lastCrash = errorMessage(error);
         const delay = Math.min(max, base * 2 ** (a.crashes - 1));
         this.#o.log.error("actor.crashed", {
           actor: id,
@@ -281,7 +282,7 @@ export class Router {
         await fn();
       } catch (error) {
         if (error instanceof StoreUnavailableError) this.#o.store.health.failed(error);
-        else this.#o.log.warn("router.background-failed", { error });
+        else this.#o.log.warn("supervisor.background-failed", { error });
       }
     }
   }

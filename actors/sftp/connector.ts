@@ -145,8 +145,3 @@ export class SftpStatusError extends Error {
     this.kind = kind;
   }
 }
-
-/** The message of anything thrown. */
-export function errorMessage(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}

@@ -8,13 +8,13 @@
 import type { Clock } from "../runtime/clock.ts";
 import type { Logger } from "../runtime/log.ts";
 import {
-  errorMessage,
   HostKeyMismatchError,
   SftpAuthError,
   type SftpConnector,
   type SftpSession,
   type SftpSessionSource,
 } from "./connector.ts";
+import { errorMessage } from "../runtime/errors.ts";
 import { KeyRing, NoUsableKeyError, type SshKeyConfig } from "./keys.ts";
 
 /** The endpoint fields of an SFTP integration or destination config. */

@@ -11,20 +11,20 @@
  */
 
 import { splitBatch, tryParseHl7 } from "../../codecs/hl7v2/mod.ts";
-import { decodeHl7Bytes } from "../engine/decode.ts";
+import { decodeHl7Bytes } from "../../codecs/hl7v2/mod.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { AcceptRequest, AcceptResult, Store } from "../store/store.ts";
 import { INLINE_MAX } from "../store/payloads.ts";
 import { FileTooLargeError } from "./connector.ts";
-import { guessContentType, looksLikeHl7 } from "./file_names.ts";
+import { guessContentType, looksLikeHl7 } from "../../codecs/files/mod.ts";
 
 /** The inbound queue (and actor identity) of a file-fed integration: `sftp:<integrationId>`. */
 export function fileQueueId(integrationId: string): string {
   return `sftp:${integrationId}`;
 }
 
-/** What a {@link FileIntake} needs. */
-export interface FileIntakeOptions {
+/** What a {@link FileInbox} needs. */
+export interface FileInboxOptions {
   store: Store;
   log: Logger;
   /** How long a file's content is remembered for deduplication (config `limits`). */
@@ -54,7 +54,7 @@ export interface ReceivedFile {
 }
 
 /** What became of a file. */
-export interface IntakeResult {
+export interface FileInboxResult {
   queue: string;
   sha256: string;
   contentType: string;
@@ -70,16 +70,16 @@ const HL7 = "application/hl7-v2";
 const latin1 = new TextDecoder("latin1");
 
 /** See the module doc. */
-export class FileIntake {
-  readonly #o: FileIntakeOptions;
+export class FileInbox {
+  readonly #o: FileInboxOptions;
 
-  /** An intake writing to `options.store`. */
-  constructor(options: FileIntakeOptions) {
+  /** An inbox writing to `options.store`. */
+  constructor(options: FileInboxOptions) {
     this.#o = options;
   }
 
   /** Stores the file's message(s) durably; see the module doc. */
-  async ingest(file: ReceivedFile): Promise<IntakeResult> {
+  async ingest(file: ReceivedFile): Promise<FileInboxResult> {
     const { log } = this.#o;
     if (file.bytes.length > this.#o.maxFileBytes) {
       throw new FileTooLargeError(file.fileName, file.bytes.length, this.#o.maxFileBytes);
@@ -95,7 +95,7 @@ export class FileIntake {
       })];
     const results = await this.#acceptInOrder(requests);
     const stored = results.filter((r) => r.status === "stored").length;
-    const result: IntakeResult = {
+    const result: FileInboxResult = {
       queue,
       sha256,
       contentType: requests[0]?.contentType ?? HL7,

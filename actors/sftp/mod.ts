@@ -1,13 +1,12 @@
 /**
  * SFTP in the engine: polling remote folders (one {@link SftpPollActor} per integration),
- * taking files in durably ({@link FileIntake}: HL7 batches split, other files whole, re-downloads
+ * taking files in durably ({@link FileInbox}: HL7 batches split, other files whole, re-downloads
  * recognised), delivering files ({@link SftpDeliverer}: temporary name then rename), and key
  * rotation. No sockets here: `transports/sftp/` implements {@link SftpConnector}.
  * @module
  */
 
 export {
-  errorMessage,
   FileTooLargeError,
   HostKeyMismatchError,
   SftpAuthError,
@@ -26,14 +25,14 @@ export {
   type SftpEndpointConfig,
 } from "./endpoint.ts";
 export {
-  FileIntake,
-  type FileIntakeOptions,
+  FileInbox,
+  type FileInboxOptions,
+  type FileInboxResult,
   type FileIntegration,
   fileQueueId,
-  type IntakeResult,
   type ReceivedFile,
   sha256Hex,
-} from "./file_intake.ts";
+} from "./file_inbox.ts";
 export {
   checkTemplate,
   extensionFor,
@@ -42,7 +41,7 @@ export {
   isTemporaryName,
   renderFileName,
   temporaryNameFor,
-} from "./file_names.ts";
+} from "../../codecs/files/mod.ts";
 export {
   type KeyInUse,
   KeyRing,

@@ -28,14 +28,14 @@ import type { Logger } from "../runtime/log.ts";
 import type { Store } from "../store/store.ts";
 import type { ActorControl } from "../store/types.ts";
 import {
-  errorMessage,
   FileTooLargeError,
   type SftpEntry,
   type SftpSession,
   type SftpSessionSource,
 } from "./connector.ts";
-import type { IntakeResult, ReceivedFile } from "./file_intake.ts";
-import { fileTimestamp, globMatcher, isTemporaryName, joinPath } from "./file_names.ts";
+import { errorMessage } from "../runtime/errors.ts";
+import type { FileInboxResult, ReceivedFile } from "./file_inbox.ts";
+import { fileTimestamp, globMatcher, isTemporaryName, joinPath } from "../../codecs/files/mod.ts";
 
 /** The identity of an integration's poller. */
 export function pollActorId(integrationId: string): string {
@@ -54,9 +54,9 @@ export interface SftpPollSettings {
   errorFolder: string;
 }
 
-/** Takes a downloaded file in durably (a {@link FileIntake}). */
+/** Takes a downloaded file in durably (a {@link FileInbox}). */
 export interface FileSink {
-  ingest(file: ReceivedFile): Promise<IntakeResult>;
+  ingest(file: ReceivedFile): Promise<FileInboxResult>;
 }
 
 /** What a poller is made of. */

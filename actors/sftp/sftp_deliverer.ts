@@ -13,7 +13,8 @@ import type { Deliverer, DeliveryJob, DeliveryOutcome } from "../delivery/delive
 import type { Clock } from "../runtime/clock.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { MessageRecord } from "../store/types.ts";
-import { errorMessage, type SftpSession, type SftpSessionSource } from "./connector.ts";
+import type { SftpSession, SftpSessionSource } from "./connector.ts";
+import { errorMessage } from "../runtime/errors.ts";
 import {
   baseName,
   checkTemplate,
@@ -21,7 +22,7 @@ import {
   joinPath,
   renderFileName,
   temporaryNameFor,
-} from "./file_names.ts";
+} from "../../codecs/files/mod.ts";
 
 /** What an {@link SftpDeliverer} is made of. */
 export interface SftpDelivererOptions {

@@ -1,5 +1,5 @@
 /**
- * Whether KV can commit right now. The group committer reports every commit's fate here; intake,
+ * Whether KV can commit right now. The group committer reports every commit's fate here; inbox,
  * delivery and `/healthz` read it. While commits fail (a full disk, an I/O error, a KV Connect
  * server gone) it holds the reason, logs one warning per interval however many writes fail, and
  * lets readers probe (one small commit, at most once per probe interval) to learn that space came
@@ -8,6 +8,7 @@
  */
 
 import type { Logger } from "../runtime/log.ts";
+import { errorMessage } from "../runtime/errors.ts";
 
 /** A snapshot of the store's health. */
 export interface StoreHealthState {
@@ -27,7 +28,7 @@ export class StoreUnavailableError extends Error {
 
   /** Wraps the KV error `cause`. */
   constructor(cause: unknown) {
-    const reason = cause instanceof Error ? cause.message : String(cause);
+    const reason = errorMessage(cause);
     super(`storage is not writable: ${reason}`, { cause });
     this.name = "StoreUnavailableError";
     this.reason = reason;
@@ -41,7 +42,7 @@ export class StoreUnavailableError extends Error {
 export function isStorageFault(error: unknown): boolean {
   if (error instanceof StoreUnavailableError) return true;
   if (error instanceof RangeError) return false;
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   return !/too large|too many|exceeds|invalid|must be|not supported/i.test(message);
 }
 

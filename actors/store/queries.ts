@@ -1,5 +1,5 @@
 /**
- * Recording a synchronous exchange (a query) once it is over: the request with its REQUEST log
+ * Recording a synchronous query (a query) once it is over: the request with its REQUEST log
  * (and its one attempt), the translation actually sent, and the answer with its RESPOND log, all
  * listed under the request as a translation's logs are under its original.
  * @module
@@ -11,22 +11,22 @@ import { writePayload } from "./payloads.ts";
 import { optional, RECORD_BYTES } from "./records.ts";
 import type { Attempt, LogRecord, LogStatus, LogType, MessageRecord, Origin } from "./types.ts";
 
-/** One side of an exchange recorded with `Store.recordExchange`. */
-export interface ExchangePart {
+/** One side of an query recorded with `Store.recordQuery`. */
+export interface QueryPart {
   payload: Uint8Array;
   contentType: string;
   controlId?: string;
   messageType?: string;
 }
 
-/** A synchronous exchange to record: see `Store.recordExchange`. */
-export interface ExchangeRecord {
+/** A synchronous query to record: see `Store.recordQuery`. */
+export interface QueryRecord {
   origin: Origin;
-  request: ExchangePart;
+  request: QueryPart;
   /** What was sent instead of the request, when it was translated (an HL7 v2 query). */
-  sent?: ExchangePart;
+  sent?: QueryPart;
   /** The answer, when one came. */
-  response?: ExchangePart;
+  response?: QueryPart;
   /** Fields both logs carry. */
   log: Pick<LogRecord, "environment" | "sourceId" | "destinationId" | "dataModel" | "eventType">;
   /** SUCCEEDED when the destination answered positively. */
@@ -37,8 +37,8 @@ export interface ExchangeRecord {
   attempt: Omit<Attempt, "n">;
 }
 
-/** The ids `Store.recordExchange` stored under. */
-export interface ExchangeIds {
+/** The ids `Store.recordQuery` stored under. */
+export interface QueryIds {
   requestId: string;
   requestLogId: string;
   responseId?: string;
@@ -46,23 +46,23 @@ export interface ExchangeIds {
 }
 
 /**
- * The write recording `exchange` (large payloads' chunks are written first, as for any message),
+ * The write recording `query` (large payloads' chunks are written first, as for any message),
  * and the ids it stores under.
  */
-export async function exchangeWrite(
+export async function queryWrite(
   kv: Deno.Kv,
-  exchange: ExchangeRecord,
+  query: QueryRecord,
   clock: { now: number; newId(): string },
-): Promise<{ write: Write; ids: ExchangeIds }> {
+): Promise<{ write: Write; ids: QueryIds }> {
   const { now } = clock;
   const requestId = clock.newId();
   const requestLogId = clock.newId();
   const write: Write = { sets: [], deletes: [], sums: [], bytes: RECORD_BYTES * 4 };
-  const put = async (id: string, part: ExchangePart, derivedFrom?: string) => {
+  const put = async (id: string, part: QueryPart, derivedFrom?: string) => {
     const payload = await writePayload(kv, id, part.payload, now);
     const record: MessageRecord = {
       id,
-      origin: exchange.origin,
+      origin: query.origin,
       receivedAt: now,
       contentType: part.contentType,
       ...payload,
@@ -80,22 +80,22 @@ export async function exchangeWrite(
       status,
       createdAt: now,
       updatedAt: now,
-      attempts: type === "REQUEST" ? [{ n: 1, ...exchange.attempt }] : [],
+      attempts: type === "REQUEST" ? [{ n: 1, ...query.attempt }] : [],
       attemptCount: type === "REQUEST" ? 1 : 0,
-      ...optional({ ...exchange.log, reason: exchange.reason }),
+      ...optional({ ...query.log, reason: query.reason }),
     };
     write.sets!.push(
       { key: keys.log(id), value: record },
       { key: keys.logByMessage(requestId, id), value: id },
     );
   };
-  await put(requestId, exchange.request);
-  if (exchange.sent) await put(clock.newId(), exchange.sent, requestId);
-  log(requestLogId, requestId, "REQUEST", exchange.status);
-  if (!exchange.response) return { write, ids: { requestId, requestLogId } };
+  await put(requestId, query.request);
+  if (query.sent) await put(clock.newId(), query.sent, requestId);
+  log(requestLogId, requestId, "REQUEST", query.status);
+  if (!query.response) return { write, ids: { requestId, requestLogId } };
   const responseId = clock.newId();
   const responseLogId = clock.newId();
-  await put(responseId, exchange.response, requestId);
-  log(responseLogId, responseId, "RESPOND", exchange.status);
+  await put(responseId, query.response, requestId);
+  log(responseLogId, responseId, "RESPOND", query.status);
   return { write, ids: { requestId, requestLogId, responseId, responseLogId } };
 }

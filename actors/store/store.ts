@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type ExchangeIds, type ExchangeRecord, exchangeWrite } from "./exchanges.ts";
+import { type QueryIds, type QueryRecord, queryWrite } from "./queries.ts";
 import { GroupCommitter, type Write } from "./group_commit.ts";
 import { isStorageFault, StoreHealth, StoreUnavailableError } from "./health.ts";
 import { IdGenerator, idTime } from "./ids.ts";
@@ -19,7 +19,7 @@ import type { ActorControl, Attempt, LogRecord, MessageRecord, QueueEntry } from
 /** Times a log update is read again after another writer changed the log first. */
 const MAX_LOG_RETRIES = 10;
 
-export type { ExchangeIds, ExchangePart, ExchangeRecord } from "./exchanges.ts";
+export type { QueryIds, QueryPart, QueryRecord } from "./queries.ts";
 export type { LogUpdate } from "./records.ts";
 export type { AcceptRequest, AcceptResult, Delivery, QueueHead } from "./requests.ts";
 
@@ -623,11 +623,11 @@ export class Store {
   }
 
   /**
-   * Records a synchronous exchange (a query) once it is over, in one commit: the request with its
+   * Records a synchronous query (a query) once it is over, in one commit: the request with its
    * REQUEST log and, when an answer came, the answer with its RESPOND log. Nothing is queued.
    */
-  async recordExchange(exchange: ExchangeRecord): Promise<ExchangeIds> {
-    const { write, ids } = await exchangeWrite(this.kv, exchange, {
+  async recordQuery(query: QueryRecord): Promise<QueryIds> {
+    const { write, ids } = await queryWrite(this.kv, query, {
       now: this.#now(),
       newId: () => this.newId(),
     });

@@ -192,6 +192,12 @@ function bomOf(bytes: Uint8Array): string | undefined {
   return undefined;
 }
 
+/** The text of received message bytes by {@link decodeHl7}, with `fallbackCharset` for unlabelled
+ * non-UTF-8 bytes (the bytes themselves are what the store keeps). */
+export function decodeHl7Bytes(bytes: Uint8Array, fallbackCharset: string): string {
+  return decodeHl7(bytes, { fallbackCharset }).text;
+}
+
 /**
  * Decodes message bytes: a BOM wins, then MSH-18 (read from the bytes); when MSH-18 is absent,
  * unknown or says ASCII, the bytes are tried as strict UTF-8 and otherwise decoded with

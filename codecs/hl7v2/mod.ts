@@ -32,6 +32,7 @@ export {
   type CharsetSource,
   type DecodedHl7,
   decodeHl7,
+  decodeHl7Bytes,
   type DecodeOptions,
   encodeHl7,
   type EncodeOptions,

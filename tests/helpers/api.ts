@@ -7,7 +7,7 @@ import type { Logger } from "../../actors/runtime/log.ts";
 import { AccessTokens } from "../../transports/http/access_token.ts";
 import { ClientAssertionVerifier } from "../../transports/http/client_assertion.ts";
 import { createEndpointApp } from "../../transports/http/endpoint.ts";
-import { createTokenApp } from "../../transports/http/token.ts";
+import { createTokenApp } from "../../transports/http/token_endpoint.ts";
 
 /** A served API. */
 export interface ApiServer {

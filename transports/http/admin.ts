@@ -23,8 +23,8 @@ import { createDestinationsApp, type DestinationsAppOptions } from "./destinatio
 import { parseCommandBody, parseLimit, parseLogFilter } from "./params.ts";
 import { actorView, messageView, rawContentType } from "./present.ts";
 
-/** What the admin endpoint needs of the router (the runtime's `Router` provides it). */
-export interface AdminRouter {
+/** What the admin endpoint needs of the supervisor (the runtime's `Supervisor` provides it). */
+export interface AdminSupervisor {
   /** Status of every known or active actor. */
   statuses(): Promise<ActorStatus[]>;
   /** Status of one actor; undefined if the identity is unknown. */
@@ -42,7 +42,7 @@ export interface AdminRouter {
 
 /** What {@link createAdminApp} is built from. */
 export interface AdminAppOptions {
-  router: AdminRouter;
+  supervisor: AdminSupervisor;
   store: Store;
   /** The bearer token clients must present; must not be empty. */
   token: Secret;
@@ -89,7 +89,7 @@ export const MAX_ID = 256;
  * - Any other path under `/admin` → 404 `{"error":"no route <METHOD> <path>"}` (after auth).
  */
 export function createAdminApp(options: AdminAppOptions): Hono {
-  const { router, store, log } = options;
+  const { supervisor, store, log } = options;
   if (options.token.reveal() === "") {
     throw new Error(`admin: the token from ${options.token.source} is empty`);
   }
@@ -105,14 +105,14 @@ export function createAdminApp(options: AdminAppOptions): Hono {
   app.use("/admin/*", noStore, auth);
 
   app.get("/admin/actors", async (c) => {
-    const actors = (await router.statuses()).map(actorView);
+    const actors = (await supervisor.statuses()).map(actorView);
     return sendJson(c, { at: now(), actors });
   });
 
   app.get("/admin/actors/:id", async (c) => {
     const id = c.req.param("id");
     if (id.length > MAX_ID) return idTooLong(c, id);
-    const status = await router.status(id);
+    const status = await supervisor.status(id);
     return status ? sendJson(c, actorView(status)) : noActor(c, id);
   });
 
@@ -121,7 +121,7 @@ export function createAdminApp(options: AdminAppOptions): Hono {
     if (id.length > MAX_ID) return idTooLong(c, id);
     const limit = parseLimit(c.req.query("limit"), 100);
     if (!limit.ok) return sendJson(c, { error: limit.error }, 400);
-    if (!(await router.status(id))) return noActor(c, id);
+    if (!(await supervisor.status(id))) return noActor(c, id);
     return sendJson(c, { actor: id, deadLetters: await store.deadLetters(id, limit.value) });
   });
 
@@ -134,7 +134,7 @@ export function createAdminApp(options: AdminAppOptions): Hono {
       const command = c.req.param("command") as ActorCommand;
       const body = parseCommandBody(await c.req.text(), command === "skip");
       if (!body.ok) return sendJson(c, { error: body.error }, 400);
-      const result = await router.command(id, command, body.value.by, body.value.reason);
+      const result = await supervisor.command(id, command, body.value.by, body.value.reason);
       if (!result) return noActor(c, id);
       return sendJson(c, { ok: result.ok, message: result.message }, result.ok ? 200 : 409);
     },
@@ -168,7 +168,7 @@ export function createAdminApp(options: AdminAppOptions): Hono {
       const result = await store.reprocess(id, body.value.by, body.value.reason);
       if (!result.ok) return sendJson(c, { ok: false, message: result.error }, 409);
       log.info("admin.reprocess", { log: id, queue: result.queue, by: body.value.by });
-      router.notify(result.queue);
+      supervisor.notify(result.queue);
       return sendJson(c, {
         ok: true,
         message: `message ${result.log.messageId} is back at the end of ${result.queue}`,

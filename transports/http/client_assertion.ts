@@ -22,6 +22,7 @@ import {
 } from "jose";
 import type { Config } from "../../actors/config/mod.ts";
 import { ReplayGuard } from "./replay_guard.ts";
+import { errorMessage } from "../../actors/mod.ts";
 
 /** An API source from the config. */
 export type SourceConfig = Config["sources"][number];
@@ -240,7 +241,7 @@ async function keyProblem(
   }
   if (error instanceof errors.JWKSTimeout) return `fetching ${where} timed out`;
   if (error instanceof errors.JWKSInvalid) return `${where} is not a valid JWKS`;
-  const reason = error instanceof Error ? error.message : String(error);
+  const reason = errorMessage(error);
   return source.auth.jwksUrl
     ? `cannot fetch ${where}: ${reason}`
     : `key ${JSON.stringify(kid)} in ${where} cannot be used: ${reason}`;
@@ -270,5 +271,5 @@ function claimProblem(
     return `the assertion's ${error.claim} claim is invalid: ${error.reason}`;
   }
   if (error instanceof errors.JWTInvalid) return `the assertion is invalid: ${error.message}`;
-  return `the assertion cannot be verified: ${error instanceof Error ? error.message : error}`;
+  return `the assertion cannot be verified: ${errorMessage(error)}`;
 }

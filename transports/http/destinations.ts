@@ -8,6 +8,7 @@
 import { Hono } from "hono";
 import { sendJson } from "./respond.ts";
 import type { DestinationView, VerifyResult } from "../../actors/https_out/mod.ts";
+import { errorMessage } from "../../actors/mod.ts";
 
 /** What the routes need (the engine's `HttpsDestinations` provides both). */
 export interface DestinationsAppOptions {
@@ -37,7 +38,7 @@ export function createDestinationsApp(options: DestinationsAppOptions): Hono {
   });
   app.onError((error, c) =>
     sendJson(c, {
-      error: `destinations: ${error instanceof Error ? error.message : String(error)}`,
+      error: `destinations: ${errorMessage(error)}`,
     }, 500)
   );
 

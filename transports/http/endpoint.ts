@@ -27,7 +27,7 @@ import type {
   ApiQuerier,
   ApiQueryResult,
   ApiRequest,
-} from "../../actors/engine/api_inbox.ts";
+} from "../../actors/ports.ts";
 import type { LimitsConfig } from "../../actors/config/mod.ts";
 import type { Logger } from "../../actors/runtime/log.ts";
 import type { AccessTokenVerifier } from "./access_token.ts";

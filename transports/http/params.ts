@@ -6,6 +6,7 @@
 
 import type { LogFilter } from "../../actors/store/logs.ts";
 import type { LogStatus, LogType } from "../../actors/store/types.ts";
+import { errorMessage } from "../../actors/mod.ts";
 
 /** A parsed value, or the message of a 400 answer. */
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
@@ -139,7 +140,7 @@ export function parseCommandBody(text: string, reasonRequired: boolean): Parsed<
     try {
       body = JSON.parse(text);
     } catch (error) {
-      return fail(`invalid JSON body: ${error instanceof Error ? error.message : String(error)}`);
+      return fail(`invalid JSON body: ${errorMessage(error)}`);
     }
   }
   if (typeof body !== "object" || body === null || Array.isArray(body)) {

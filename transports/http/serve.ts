@@ -35,6 +35,7 @@ import type { Duplex } from "node:stream";
 import type { Config, LimitsConfig } from "../../actors/config/mod.ts";
 import type { Logger } from "../../actors/runtime/log.ts";
 import { bridgeRequest } from "./node_bridge.ts";
+import { errorMessage } from "../../actors/mod.ts";
 
 /** What the server passes to the app as Hono's `env` (the shape `Deno.serve` passes). */
 export type ServeInfo = Pick<Deno.ServeHandlerInfo<Deno.NetAddr>, "remoteAddr" | "completed">;
@@ -111,7 +112,7 @@ export async function servePublic(options: ServePublicOptions): Promise<PublicSe
     } catch (error) {
       throw new Error(
         `http.tls: cannot serve with the certificate (${tls.cert.source}) and key (${tls.key.source}): ${
-          messageOf(error)
+          errorMessage(error)
         }`,
       );
     }
@@ -156,7 +157,7 @@ export async function servePublic(options: ServePublicOptions): Promise<PublicSe
       });
     });
   } catch (error) {
-    throw new Error(`http: cannot listen on ${http.hostname}:${http.port}: ${messageOf(error)}`);
+    throw new Error(`http: cannot listen on ${http.hostname}:${http.port}: ${errorMessage(error)}`);
   }
   server.on("error", (error) => log.error("http.failed", { error }));
   const addr = server.address();
@@ -225,8 +226,4 @@ function answerClientError(
 function remoteOf(socket: Duplex): string {
   const s = socket as Duplex & { remoteAddress?: string; remotePort?: number };
   return `${s.remoteAddress ?? "unknown"}:${s.remotePort ?? 0}`;
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -13,6 +13,7 @@ import {
   type HttpSender,
   HttpSendError,
 } from "../../actors/https_out/http_client.ts";
+import { errorMessage } from "../../actors/mod.ts";
 
 /** How to build a {@link FetchSender}. */
 export interface FetchSenderOptions {
@@ -182,7 +183,7 @@ function safeUrl(url: string): string {
 function errorText(error: unknown, url: string): string {
   const texts: string[] = [];
   for (let e: unknown = error, depth = 0; e !== undefined && depth < 4; depth++) {
-    const text = e instanceof Error ? e.message : String(e);
+    const text = errorMessage(e);
     if (text && !/^fetch failed$/i.test(text)) texts.push(text);
     e = e instanceof Error ? e.cause : undefined;
   }

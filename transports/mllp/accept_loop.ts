@@ -10,6 +10,7 @@ import type { Logger } from "../../actors/runtime/log.ts";
 import { type Clock, systemClock } from "../../actors/runtime/clock.ts";
 import type { ByteConn, ByteListener } from "./node_tls.ts";
 import { LogThrottle } from "./log_throttle.ts";
+import { errorMessage } from "../../actors/mod.ts";
 
 /** Options for {@link startAcceptLoop}. */
 export interface AcceptLoopOptions {
@@ -63,21 +64,21 @@ export function startAcceptLoop(options: AcceptLoopOptions): AcceptLoop {
         if (stopping.signal.aborted) break;
         if (error instanceof Deno.errors.BadResource) {
           // The listener is gone without close(): nothing more can be accepted.
-          log.error("mllp.listener-failed", { port, reason: reasonOf(error) });
+          log.error("mllp.listener-failed", { port, reason: errorMessage(error) });
           break;
         }
         if (PER_CONNECTION.some((kind) => error instanceof kind)) {
           const count = throttle.note((error as Error).name);
           if (count > 0) {
-            log.warn("mllp.accept-error", { port, reason: reasonOf(error), count });
+            log.warn("mllp.accept-error", { port, reason: errorMessage(error), count });
           }
           continue;
         }
         // Out of descriptors (or something unknown): retrying at once would spin.
         accepting = false;
-        const count = throttle.note(`backoff:${reasonOf(error)}`);
+        const count = throttle.note(`backoff:${errorMessage(error)}`);
         if (count > 0) {
-          log.warn("mllp.accept-backoff", { port, reason: reasonOf(error), backoffMs, count });
+          log.warn("mllp.accept-backoff", { port, reason: errorMessage(error), backoffMs, count });
         }
         await clock.sleep(backoffMs, stopping.signal);
         backoffMs = Math.min(backoffMs * 2, MAX_BACKOFF_MS);
@@ -88,7 +89,7 @@ export function startAcceptLoop(options: AcceptLoopOptions): AcceptLoop {
       try {
         options.onConnection(conn);
       } catch (error) {
-        log.warn("mllp.connection-error", { port, reason: reasonOf(error) });
+        log.warn("mllp.connection-error", { port, reason: errorMessage(error) });
         try {
           conn.close();
         } catch { /* already closed */ }
@@ -99,7 +100,7 @@ export function startAcceptLoop(options: AcceptLoopOptions): AcceptLoop {
   const done = run().catch((error) => {
     // Not expected: run() catches what it awaits. Logged so the listener never fails silently.
     accepting = false;
-    log.error("mllp.listener-failed", { port, reason: reasonOf(error) });
+    log.error("mllp.listener-failed", { port, reason: errorMessage(error) });
   });
   return {
     get accepting() {
@@ -111,9 +112,4 @@ export function startAcceptLoop(options: AcceptLoopOptions): AcceptLoop {
       await done;
     },
   };
-}
-
-/** The message of an error, for log lines. */
-export function reasonOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -6,6 +6,7 @@
 
 import { encodeMllp, MllpDecoder } from "../../codecs/mllp/mod.ts";
 import type { MllpConnection, Received } from "../../actors/mllp_out/connector.ts";
+import { errorMessage } from "../../actors/mod.ts";
 
 /** Options for {@link SocketMllpConnection}. */
 export interface SocketMllpConnectionOptions {
@@ -55,7 +56,7 @@ export class SocketMllpConnection implements MllpConnection {
       }
     } catch (error) {
       if (this.#closed === undefined) {
-        reason = error instanceof Error ? error.message : String(error);
+        reason = errorMessage(error);
       }
     }
     this.#finish(reason);

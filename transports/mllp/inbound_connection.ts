@@ -12,10 +12,10 @@
  */
 
 import { encodeMllp, MllpDecoder } from "../../codecs/mllp/mod.ts";
-import type { MllpInbox } from "../../actors/engine/inbox.ts";
+import type { MllpInbox } from "../../actors/ports.ts";
 import type { Logger } from "../../actors/runtime/log.ts";
 import type { ByteConn } from "./node_tls.ts";
-import { reasonOf } from "./accept_loop.ts";
+import { errorMessage } from "../../actors/mod.ts";
 
 /** What {@link handleInboundConnection} needs. */
 export interface InboundConnectionOptions {
@@ -78,7 +78,7 @@ export async function handleInboundConnection(options: InboundConnectionOptions)
         await fn();
       } catch (error) {
         if (!closing && !reported) {
-          log.warn("mllp.reply-failed", { ...where, reason: reasonOf(error) });
+          log.warn("mllp.reply-failed", { ...where, reason: errorMessage(error) });
         }
         reported = true;
         closeConn();
@@ -128,7 +128,7 @@ export async function handleInboundConnection(options: InboundConnectionOptions)
     try {
       bytes = await later;
     } catch (error) {
-      log.warn("mllp.app-ack-failed", { ...where, reason: reasonOf(error) });
+      log.warn("mllp.app-ack-failed", { ...where, reason: errorMessage(error) });
       return;
     }
     if (!bytes) return;
@@ -195,7 +195,7 @@ export async function handleInboundConnection(options: InboundConnectionOptions)
       }
     }
   } catch (error) {
-    if (!closing) log.warn("mllp.connection-error", { ...where, reason: reasonOf(error) });
+    if (!closing) log.warn("mllp.connection-error", { ...where, reason: errorMessage(error) });
     // Answers still due go out (the inbox may have stored their messages); if the peer is gone,
     // writing them fails quietly: this line already says why.
     reported = true;

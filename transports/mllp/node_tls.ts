@@ -8,6 +8,7 @@
 import tls from "node:tls";
 import type { Logger } from "../../actors/runtime/log.ts";
 import { LogThrottle } from "./log_throttle.ts";
+import { errorMessage } from "../../actors/mod.ts";
 
 /** What the MLLP server needs of a connection; `Deno.Conn` has the same shape. */
 export interface ByteConn {
@@ -83,7 +84,7 @@ export async function listenMutualTls(options: MutualTlsOptions): Promise<ByteLi
       log.warn("mllp.tls-client-refused", {
         port: options.port,
         peer: socket.remoteAddress,
-        reason: error instanceof Error ? error.message : String(error),
+        reason: errorMessage(error),
       });
       socket.destroy();
       return;

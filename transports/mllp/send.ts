@@ -7,6 +7,7 @@
 
 import { decodeHl7, encodeHl7, HL70357, splitBatch, tryParseHl7 } from "../../codecs/hl7v2/mod.ts";
 import { connectMllp } from "./client.ts";
+import { errorMessage } from "../../actors/mod.ts";
 
 /** One error an ACK reports, its text unescaped. */
 export interface AckErrorText {
@@ -70,7 +71,7 @@ export async function sendFiles(options: SendOptions): Promise<SendResult[]> {
       signal: new AbortController().signal,
     });
   } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
+    const reason = errorMessage(error);
     throw new Error(`cannot connect to ${options.host}:${options.port}: ${reason}`);
   }
   try {
@@ -96,9 +97,7 @@ async function readMessages(files: readonly string[]): Promise<Outgoing[]> {
     try {
       bytes = await Deno.readFile(file);
     } catch (error) {
-      const reason = error instanceof Deno.errors.NotFound
-        ? "no such file"
-        : (error instanceof Error ? error.message : String(error));
+      const reason = error instanceof Deno.errors.NotFound ? "no such file" : errorMessage(error);
       throw new Error(`cannot read ${file}: ${reason}`);
     }
     const decoded = decodeHl7(bytes);

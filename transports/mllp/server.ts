@@ -5,12 +5,13 @@
  * @module
  */
 
-import type { MllpInbox } from "../../actors/engine/inbox.ts";
+import type { MllpInbox } from "../../actors/ports.ts";
 import type { Logger } from "../../actors/runtime/log.ts";
-import { type AcceptLoop, reasonOf, startAcceptLoop } from "./accept_loop.ts";
+import { type AcceptLoop, startAcceptLoop } from "./accept_loop.ts";
 import { handleInboundConnection } from "./inbound_connection.ts";
 import { LogThrottle } from "./log_throttle.ts";
 import { type ByteConn, type ByteListener, listenMutualTls } from "./node_tls.ts";
+import { errorMessage } from "../../actors/mod.ts";
 
 /** Where and how to listen. */
 export interface MllpServerOptions {
@@ -106,7 +107,7 @@ export async function serveMllp(options: MllpServerOptions): Promise<MllpServer>
       oversizeDrainMs,
     }).catch((error) => {
       // Not expected (the handler contains its failures); logged rather than left unhandled.
-      log.warn("mllp.connection-error", { port, peer: peer.ip, reason: reasonOf(error) });
+      log.warn("mllp.connection-error", { port, peer: peer.ip, reason: errorMessage(error) });
     }).finally(() => {
       try {
         conn.close();
@@ -179,7 +180,7 @@ async function bind(
     throw new Error(
       reason
         ? `MLLP listener cannot bind ${address}: ${reason}`
-        : `MLLP listener on ${address} cannot start: ${reasonOf(error)}`,
+        : `MLLP listener on ${address} cannot start: ${errorMessage(error)}`,
       { cause: error },
     );
   }

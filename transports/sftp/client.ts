@@ -10,8 +10,8 @@
 import { connect as tcpConnect, type Socket } from "node:net";
 // @ts-types="@types/ssh2"
 import ssh2 from "ssh2";
+import { errorMessage } from "../../actors/mod.ts";
 import {
-  errorMessage,
   HostKeyMismatchError,
   SftpAuthError,
   type SftpConnectOptions,

@@ -7,6 +7,7 @@
 // @ts-types="@types/ssh2"
 import ssh2 from "ssh2";
 import { JailError } from "./jail.ts";
+import { errorMessage } from "../../actors/mod.ts";
 
 const { STATUS_CODE } = ssh2.utils.sftp;
 
@@ -44,7 +45,7 @@ export function replyFor(error: unknown): { code: number; message: string; unexp
   return {
     code: STATUS_CODE.FAILURE,
     message: "the server could not do that",
-    unexpected: error instanceof Error ? error.message : String(error),
+    unexpected: errorMessage(error),
   };
 }
 

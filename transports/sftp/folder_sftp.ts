@@ -21,6 +21,7 @@ import { attrsOf, longName, Refusal, replyFor } from "./folder_replies.ts";
 import type { FolderJail, JailedPath } from "./jail.ts";
 import type { HostedUser } from "./server_users.ts";
 import { RESERVED, STAGING, type UploadDesk } from "./uploads.ts";
+import { errorMessage } from "../../actors/mod.ts";
 
 const { STATUS_CODE, OPEN_MODE } = ssh2.utils.sftp;
 
@@ -332,7 +333,7 @@ export class FolderSftpSession {
       throw new Refusal(
         STATUS_CODE.FAILURE,
         `received, but the engine could not store it (${
-          error instanceof Error ? error.message : String(error)
+          errorMessage(error)
         }); it stays here and will be retried`,
       );
     }

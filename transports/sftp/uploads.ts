@@ -10,6 +10,7 @@ import { dirname, join, relative } from "node:path";
 import type { Logger } from "../../actors/runtime/log.ts";
 import type { FolderJail, JailedPath } from "./jail.ts";
 import type { HostedUser } from "./server_users.ts";
+import { errorMessage } from "../../actors/mod.ts";
 
 /** A completed upload handed to the engine. */
 export interface Upload {
@@ -114,7 +115,7 @@ export class UploadDesk {
         user: user.name,
         file: path.virtual,
         bytes: bytes.length,
-        reason: error instanceof Error ? error.message : String(error),
+        reason: errorMessage(error),
       });
       throw error;
     }
@@ -145,7 +146,7 @@ export class UploadDesk {
       // Stored but not moved: the rescan offers it again and the engine recognises it.
       this.#o.log.error("sftp-server.archive-failed", {
         file: path.virtual,
-        reason: error instanceof Error ? error.message : String(error),
+        reason: errorMessage(error),
       });
       return undefined;
     }

@@ -9,6 +9,7 @@ import { importPKCS8, SignJWT } from "jose";
 import type { Secret } from "../../config/mod.ts";
 import type { Clock } from "../../runtime/clock.ts";
 import { CredentialError } from "./strategy.ts";
+import { errorMessage } from "../../runtime/errors.ts";
 
 /** Signing algorithms the config allows. */
 export type AssertionAlgorithm = "RS384" | "ES384" | "RS256" | "ES256";
@@ -90,7 +91,7 @@ export class AssertionSigner {
     try {
       return await importPKCS8(pem, algorithm);
     } catch (error) {
-      const why = error instanceof Error ? error.message : String(error);
+      const why = errorMessage(error);
       throw new CredentialError(
         `${where} is not a PKCS#8 PEM private key for ${algorithm}: ${why}`,
         { cause: error },

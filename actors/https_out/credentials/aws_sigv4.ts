@@ -10,6 +10,7 @@ import aws4 from "aws4";
 import type { Clock } from "../../runtime/clock.ts";
 import type { AuthOf, CredentialInfo, CredentialStrategy, OutgoingRequest } from "./strategy.ts";
 import { CredentialError } from "./strategy.ts";
+import { errorMessage } from "../../runtime/errors.ts";
 
 /** Headers `fetch` sets itself from the URL and body; sending them twice is refused. */
 const SET_BY_FETCH = new Set(["host", "content-length"]);
@@ -53,7 +54,7 @@ export class AwsSigV4Strategy implements CredentialStrategy {
         ...(auth.sessionToken ? { sessionToken: auth.sessionToken.reveal() } : {}),
       });
     } catch (error) {
-      const why = error instanceof Error ? error.message : String(error);
+      const why = errorMessage(error);
       throw new CredentialError(`AWS SigV4 signing failed: ${why}`, { cause: error });
     }
     const out: Record<string, string> = {};

@@ -9,7 +9,7 @@ import { jwtBearer } from "./jwt_bearer.ts";
 import { oauth2ClientCredentials } from "./oauth2.ts";
 import { smartBackend } from "./smart_backend.ts";
 import type { CredentialStrategy, HttpsConfig, StrategyDeps } from "./strategy.ts";
-import { StaticTokenStrategy } from "./token.ts";
+import { StaticTokenStrategy } from "./static_token.ts";
 
 export {
   type AuthOf,
@@ -23,13 +23,12 @@ export {
 } from "./strategy.ts";
 export { ASSERTION_LIFETIME_S, AssertionSigner } from "./assertion.ts";
 export { AwsSigV4Strategy } from "./aws_sigv4.ts";
-export { BearerTokenStrategy } from "./bearer.ts";
+export { BearerTokenStrategy, requestToken, type TokenRequest } from "./token_grant.ts";
 export { JWT_BEARER_GRANT, jwtBearer } from "./jwt_bearer.ts";
 export { basicAuthorization, oauth2ClientCredentials } from "./oauth2.ts";
 export { JWT_CLIENT_ASSERTION, smartBackend } from "./smart_backend.ts";
-export { StaticTokenStrategy } from "./token.ts";
-export { TokenCache } from "./token_cache.ts";
-export { requestToken, type TokenGrant, type TokenRequest } from "./token_endpoint.ts";
+export { StaticTokenStrategy } from "./static_token.ts";
+export { TokenCache, type TokenGrant } from "./token_cache.ts";
 
 /** The strategy for the `auth` of an HTTPS destination. */
 export function createCredentialStrategy(

@@ -6,7 +6,13 @@
 
 import type { Clock } from "../../runtime/clock.ts";
 import type { Logger } from "../../runtime/log.ts";
-import type { TokenGrant } from "./token_endpoint.ts";
+
+/** An access token as granted. */
+export interface TokenGrant {
+  accessToken: string;
+  /** `expires_in` in seconds, when the endpoint said. */
+  expiresInS?: number;
+}
 
 /** How a {@link TokenCache} gets tokens. */
 export interface TokenCacheOptions {

@@ -67,7 +67,7 @@ Deno.test("enhanced mode answers CA on commit, then the application ACK MSH-16 a
   const listener = await serveMllp({
     port: inPort,
     hostname: "127.0.0.1",
-    inbox: engine.intake,
+    inbox: engine.inbox,
     log,
   });
   const conn = await connectMllp({ host: "127.0.0.1", port: inPort }, {

@@ -1,14 +1,14 @@
 /**
  * Every refusal names its cause with HL7 table 0357 in ERR-3 (and the segment or field in ERR-2
  * where there is one): 207 (Application internal error) is kept for the engine's own failures.
- * The intake runs on a real KV file; the application ACKs come through a real listener.
+ * The inbox runs on a real KV file; the application ACKs come through a real listener.
  */
 
 import assert from "node:assert/strict";
 import { parseHl7 } from "../../../codecs/hl7v2/mod.ts";
 import { parseConfig } from "../../../actors/config/mod.ts";
 import { Engine } from "../../../actors/engine/engine.ts";
-import { MllpIntake } from "../../../actors/engine/intake.ts";
+import { EngineMllpInbox } from "../../../actors/engine/mllp_inbox.ts";
 import { memoryLogger } from "../../../actors/runtime/log.ts";
 import { Store } from "../../../actors/store/mod.ts";
 import { socketMllpConnector } from "../../../transports/mllp/client.ts";
@@ -31,8 +31,8 @@ function err(reply: Uint8Array | undefined) {
   };
 }
 
-/** An intake on a fresh KV file: `feed` takes 127.0.0.1 on port 1, `lab` and `ris` port 2. */
-async function withIntake(run: (intake: MllpIntake) => Promise<void>): Promise<void> {
+/** An inbox on a fresh KV file: `feed` takes 127.0.0.1 on port 1, `lab` and `ris` port 2. */
+async function withInbox(run: (inbox: EngineMllpInbox) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir();
   const result = parseConfig({
     kv: { path: `${dir}/engine.kv` },
@@ -55,7 +55,9 @@ async function withIntake(run: (intake: MllpIntake) => Promise<void>): Promise<v
   assert.ok(result.ok, JSON.stringify(!result.ok && result.problems));
   const store = await Store.open({ path: `${dir}/engine.kv`, node: "t" });
   try {
-    await run(new MllpIntake({ config: result.config, store, log: memoryLogger(), notify() {} }));
+    await run(
+      new EngineMllpInbox({ config: result.config, store, log: memoryLogger(), notify() {} }),
+    );
   } finally {
     store.close();
     await Deno.remove(dir, { recursive: true });
@@ -70,8 +72,8 @@ const frame = (text: string, peerIp = "127.0.0.1", localPort = 1) => ({
 });
 
 Deno.test("an unknown sender is refused with 204 (unknown key identifier), MSH-4 named when it decides", async () => {
-  await withIntake(async (intake) => {
-    const peer = await intake.receive(frame(adt("U1"), "10.1.2.3"));
+  await withInbox(async (inbox) => {
+    const peer = await inbox.receive(frame(adt("U1"), "10.1.2.3"));
     assert.deepEqual(err(peer.reply), {
       code: "AR",
       location: "",
@@ -79,7 +81,7 @@ Deno.test("an unknown sender is refused with 204 (unknown key identifier), MSH-4
       text: "no integration accepts messages from 10.1.2.3 on port 1",
     });
     assert.equal(peer.close, true);
-    const facility = await intake.receive(frame(adt("U2"), "127.0.0.1", 2));
+    const facility = await inbox.receive(frame(adt("U2"), "127.0.0.1", 2));
     assert.deepEqual(err(facility.reply), {
       code: "AR",
       location: "MSH^1^4^1",
@@ -90,8 +92,8 @@ Deno.test("an unknown sender is refused with 204 (unknown key identifier), MSH-4
 });
 
 Deno.test("an empty MSH-10 is refused with 101 (required field missing) at MSH-10", async () => {
-  await withIntake(async (intake) => {
-    const r = await intake.receive(
+  await withInbox(async (inbox) => {
+    const r = await inbox.receive(
       frame(adt("").replace("|ADT^A01^ADT_A01||", "|ADT^A01^ADT_A01||")),
     );
     assert.deepEqual(err(r.reply), {
@@ -104,7 +106,7 @@ Deno.test("an empty MSH-10 is refused with 101 (required field missing) at MSH-1
 });
 
 Deno.test("unreadable messages are refused with 100, 101 or 102 by what is wrong, never 207", async () => {
-  await withIntake(async (intake) => {
+  await withInbox(async (inbox) => {
     const cases: [string, string, string][] = [
       // No MSH at the start: a segment sequence error.
       ["PID|1||X\rMSH|^~\\&|A|B|C|D|2024||ADT^A01|X1|P|2.5.1", "100", "MSH^1"],
@@ -116,7 +118,7 @@ Deno.test("unreadable messages are refused with 100, 101 or 102 by what is wrong
       [adt("X3") + "\rp1d|x", "100", "MSH^1"],
     ];
     for (const [text, condition, location] of cases) {
-      const r = err((await intake.receive(frame(text))).reply);
+      const r = err((await inbox.receive(frame(text))).reply);
       assert.equal(r.code, "AR", text);
       assert.equal(r.condition, condition, text);
       assert.equal(r.location, location, text);
@@ -126,8 +128,8 @@ Deno.test("unreadable messages are refused with 100, 101 or 102 by what is wrong
 });
 
 Deno.test("an over-size frame is refused with 104 (value too long)", async () => {
-  await withIntake((intake) => {
-    const r = err(intake.oversize({ localPort: 1, peerIp: "127.0.0.1", size: 5000, limit: 4096 }));
+  await withInbox((inbox) => {
+    const r = err(inbox.oversize({ localPort: 1, peerIp: "127.0.0.1", size: 5000, limit: 4096 }));
     assert.equal(r.code, "AR");
     assert.equal(r.condition, "104");
     return Promise.resolve();
@@ -164,7 +166,7 @@ Deno.test("application ACKs name the fault: 200 for an unmapped type, 100 for a 
   const listener = await serveMllp({
     port: inPort,
     hostname: "127.0.0.1",
-    inbox: engine.intake,
+    inbox: engine.inbox,
     log,
   });
   const sender = await RawMllpSender.connect(inPort);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { parseHl7 } from "../../../codecs/hl7v2/mod.ts";
 import { encodeMllp, MllpDecoder } from "../../../codecs/mllp/mod.ts";
 import { parseConfig } from "../../../actors/config/mod.ts";
-import { MllpIntake } from "../../../actors/engine/intake.ts";
+import { EngineMllpInbox } from "../../../actors/engine/mllp_inbox.ts";
 import { memoryLogger } from "../../../actors/runtime/log.ts";
 import { Store } from "../../../actors/store/mod.ts";
 import { serveMllp } from "../../../transports/mllp/server.ts";
@@ -27,13 +27,13 @@ async function setup(overrides: Record<string, unknown> = {}, port = 1) {
   const store = await Store.open({ path: `${dir}/engine.kv`, node: "t" });
   const log = memoryLogger();
   const notified: string[] = [];
-  const intake = new MllpIntake({
+  const inbox = new EngineMllpInbox({
     config: result.config,
     store,
     log,
     notify: (id) => notified.push(id),
   });
-  return { store, log, intake, notified };
+  return { store, log, inbox, notified };
 }
 
 const frame = (text: string, peerIp = "127.0.0.1") => ({
@@ -74,10 +74,10 @@ function ackReader(conn: Deno.Conn) {
   };
 }
 
-Deno.test("intake answers AA only after the message and its queue entry are in KV", async () => {
-  const { store, intake, notified } = await setup();
+Deno.test("inbox answers AA only after the message and its queue entry are in KV", async () => {
+  const { store, inbox, notified } = await setup();
   try {
-    const r = await intake.receive(frame(adt("A1")));
+    const r = await inbox.receive(frame(adt("A1")));
     assert.deepEqual(msa(r.reply).code, "AA");
     assert.equal(msa(r.reply).id, "A1");
     const [head] = await store.peek("mllp-in:1:127.0.0.1");
@@ -89,11 +89,11 @@ Deno.test("intake answers AA only after the message and its queue entry are in K
   }
 });
 
-Deno.test("intake answers a repeated MSH-10 with the stored ACK and does not enqueue it twice", async () => {
-  const { store, intake } = await setup();
+Deno.test("inbox answers a repeated MSH-10 with the stored ACK and does not enqueue it twice", async () => {
+  const { store, inbox } = await setup();
   try {
-    const first = await intake.receive(frame(adt("DUP1")));
-    const again = await intake.receive(frame(adt("DUP1")));
+    const first = await inbox.receive(frame(adt("DUP1")));
+    const again = await inbox.receive(frame(adt("DUP1")));
     assert.deepEqual(again.reply, first.reply);
     assert.equal(await store.depth("mllp-in:1:127.0.0.1"), 1);
   } finally {
@@ -101,10 +101,10 @@ Deno.test("intake answers a repeated MSH-10 with the stored ACK and does not enq
   }
 });
 
-Deno.test("intake rejects an unknown sender with AR naming the address and closes", async () => {
-  const { store, intake, log } = await setup();
+Deno.test("inbox rejects an unknown sender with AR naming the address and closes", async () => {
+  const { store, inbox, log } = await setup();
   try {
-    const r = await intake.receive(frame(adt("X1"), "127.0.0.9"));
+    const r = await inbox.receive(frame(adt("X1"), "127.0.0.9"));
     assert.equal(msa(r.reply).code, "AR");
     assert.match(
       msa(r.reply).err ?? "",
@@ -118,10 +118,10 @@ Deno.test("intake rejects an unknown sender with AR naming the address and close
   }
 });
 
-Deno.test("intake rejects a message whose MSH cannot be read with AR and the reason", async () => {
-  const { store, intake } = await setup();
+Deno.test("inbox rejects a message whose MSH cannot be read with AR and the reason", async () => {
+  const { store, inbox } = await setup();
   try {
-    const r = await intake.receive(frame("PID|1||123\rPV1|1"));
+    const r = await inbox.receive(frame("PID|1||123\rPV1|1"));
     assert.equal(msa(r.reply).code, "AR");
     assert.match(msa(r.reply).err ?? "", /cannot read the message/);
   } finally {
@@ -129,19 +129,19 @@ Deno.test("intake rejects a message whose MSH cannot be read with AR and the rea
   }
 });
 
-Deno.test("intake answers CA in enhanced mode", async () => {
-  const { store, intake } = await setup({ ackMode: "enhanced" });
+Deno.test("inbox answers CA in enhanced mode", async () => {
+  const { store, inbox } = await setup({ ackMode: "enhanced" });
   try {
-    assert.equal(msa((await intake.receive(frame(adt("E1")))).reply).code, "CA");
+    assert.equal(msa((await inbox.receive(frame(adt("E1")))).reply).code, "CA");
   } finally {
     store.close();
   }
 });
 
-Deno.test("intake answers AE, never AA, when the store cannot commit, and stays up", async () => {
-  const { store, intake, log } = await setup();
+Deno.test("inbox answers AE, never AA, when the store cannot commit, and stays up", async () => {
+  const { store, inbox, log } = await setup();
   store.close(); // every KV operation now fails
-  const r = await intake.receive(frame(adt("F1")));
+  const r = await inbox.receive(frame(adt("F1")));
   assert.equal(msa(r.reply).code, "AE");
   assert.match(msa(r.reply).err ?? "", /could not store the message/);
   assert.ok(log.lines.some((l) => l.includes("mllp.store-failed")));
@@ -149,8 +149,8 @@ Deno.test("intake answers AE, never AA, when the store cannot commit, and stays 
 
 Deno.test("listener answers pipelined frames in order, skips stray bytes, and closes after an over-size frame", async () => {
   const port = freePort();
-  const { store, intake, log } = await setup({}, port);
-  const server = await serveMllp({ port, hostname: "127.0.0.1", inbox: intake, log });
+  const { store, inbox, log } = await setup({}, port);
+  const server = await serveMllp({ port, hostname: "127.0.0.1", inbox, log });
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
   try {
     const garbage = enc.encode("garbage\r\n");
@@ -198,16 +198,16 @@ Deno.test("listener answers pipelined frames in order, skips stray bytes, and cl
 
 Deno.test("listener waits for FS CR by default, and with requireFinalCr false answers a frame ended by FS alone", async () => {
   const port = freePort();
-  const { store, intake, log } = await setup({}, port);
+  const { store, inbox, log } = await setup({}, port);
   const lenient = await serveMllp({
     port,
     hostname: "127.0.0.1",
-    inbox: intake,
+    inbox,
     log,
     requireFinalCr: false,
   });
   // Not an integration's port: its answers are AR, but they show where a frame ended.
-  const strict = await serveMllp({ port: freePort(), hostname: "127.0.0.1", inbox: intake, log });
+  const strict = await serveMllp({ port: freePort(), hostname: "127.0.0.1", inbox, log });
   const noCr = (id: string) => {
     const framed = encodeMllp(adt(id));
     return framed.subarray(0, framed.length - 1); // VT payload FS, without the CR

@@ -48,7 +48,7 @@ Deno.test("engine carries MLLP in to an Hl7Server out, in order, every message l
   const listener = await serveMllp({
     port: inPort,
     hostname: "127.0.0.1",
-    inbox: engine.intake,
+    inbox: engine.inbox,
     log,
   });
   const client = new Hl7Client({ host: "127.0.0.1", port: inPort });
@@ -72,7 +72,7 @@ Deno.test("engine carries MLLP in to an Hl7Server out, in order, every message l
     const receives = await listLogs(engine.store.kv, { type: "RECEIVE", limit: 500 });
     assert.equal(receives.logs.length, ids.length);
     assert.ok(receives.logs.every((l) => l.status === "SUCCEEDED"));
-    const status = await engine.router.status(`mllp-out:127.0.0.1:${outPort}`);
+    const status = await engine.supervisor.status(`mllp-out:127.0.0.1:${outPort}`);
     assert.equal(status?.queueDepth, 0);
     assert.equal(status?.socket, "open");
   } finally {

@@ -69,7 +69,7 @@ Deno.test("MLLP in reaches an HTTPS destination as data-model JSON with its toke
   const listener = await serveMllp({
     port: inPort,
     hostname: "127.0.0.1",
-    inbox: engine.intake,
+    inbox: engine.inbox,
     log,
   });
   const client = new Hl7Client({ host: "127.0.0.1", port: inPort });

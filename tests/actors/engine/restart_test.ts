@@ -83,7 +83,7 @@ Deno.test("a stopped engine's queue, one message in flight, is delivered in orde
     const listener = await serveMllp({
       port: inPort,
       hostname: "127.0.0.1",
-      inbox: engine.intake,
+      inbox: engine.inbox,
       log,
     });
     const client = new Hl7Client({ host: "127.0.0.1", port: inPort });
@@ -94,7 +94,7 @@ Deno.test("a stopped engine's queue, one message in flight, is delivered in orde
         assert.equal(ack.getSegment("MSA")?.getField(1)?.toString(), "AA", id);
       }
       await waitFor("the first message in flight", async () => {
-        const s = await engine!.router.status(actorId);
+        const s = await engine!.supervisor.status(actorId);
         return s?.state === "awaiting-ack" && receiver.frames.length === 1;
       });
     } finally {

@@ -193,7 +193,7 @@ sshTest(
       }
 
       // The admin view: every queue drained, the poller running without an error.
-      const statuses = await engine.router.statuses();
+      const statuses = await engine.supervisor.statuses();
       const poller = statuses.find((s) => s.id === "sftp-poll:lab-adt");
       assert.ok(poller, JSON.stringify(statuses.map((s) => s.id)));
       assert.equal(poller.lastError, undefined);
@@ -341,7 +341,7 @@ sshTest(
         subscriptions: [{ from: { integration: "clinic-uploads" }, to: ["ehr", "records-outbox"] }],
       }, { SFTP_HOST_KEY: hostKey.privateKey });
       engine = await startEngine(config, log);
-      // As `main.ts serve` wires it: uploads are stored by the engine's file intake.
+      // As `main.ts serve` wires it: uploads are stored by the engine's file inbox.
       const s = config.sftpServer!;
       const integrations = new Map(config.integrations.map((i) => [i.id, i]));
       const files = engine.files;

@@ -86,11 +86,11 @@ async function startEngine(dir: string, inPort: number, peers: Peers, appFormat?
   const listener = await serveMllp({
     port: inPort,
     hostname: "127.0.0.1",
-    inbox: engine.intake,
+    inbox: engine.inbox,
     log,
   });
   const admin = createAdminApp({
-    router: engine.router,
+    supervisor: engine.supervisor,
     store: engine.store,
     token: new Secret("admin-token", "test"),
     log,

@@ -5,7 +5,7 @@ import { type Actor, type ActorStatus, Wakeup } from "../../../actors/runtime/ac
 import { ManualClock } from "../../../actors/runtime/clock.ts";
 import { healthReport } from "../../../actors/runtime/health.ts";
 import { memoryLogger } from "../../../actors/runtime/log.ts";
-import { CRASH_LOOP, Router } from "../../../actors/runtime/router.ts";
+import { CRASH_LOOP, Supervisor } from "../../../actors/runtime/supervisor.ts";
 import { StoreUnavailableError } from "../../../actors/store/health.ts";
 import { Store } from "../../../actors/store/mod.ts";
 import { openFaultyKv } from "../store/fixtures/faulty_kv.ts";
@@ -75,7 +75,7 @@ class ScriptedActor implements Actor {
 Deno.test("an actor stopped by a full disk waits for KV and resumes, without crash-looping or being reported crashed", async () => {
   const { faulty, clock, store, log } = await setup();
   let runs = 0;
-  const router = new Router({
+  const supervisor = new Supervisor({
     store,
     log,
     clock,
@@ -90,8 +90,8 @@ Deno.test("an actor stopped by a full disk waits for KV and resumes, without cra
   });
   try {
     faulty.full = true;
-    await router.start();
-    await router.activate("a");
+    await supervisor.start();
+    await supervisor.activate("a");
     await waitFor("the actor waiting for KV", () => clock.pending > 0 && !store.health.writable);
     // Still full: probing on the backoff, never restarted and never counted as a crash.
     for (let i = 0; i < 5; i++) {
@@ -99,22 +99,22 @@ Deno.test("an actor stopped by a full disk waits for KV and resumes, without cra
       await waitFor("the next backoff", () => clock.pending > 0);
     }
     assert.equal(runs, 1);
-    assert.deepEqual(router.problems, []);
+    assert.deepEqual(supervisor.problems, []);
     faulty.full = false;
     await advanceUntil(clock, "the actor running again", () => runs === 2);
     assert.ok(store.health.writable);
-    assert.equal((await router.status("a"))?.restarts, 0);
+    assert.equal((await supervisor.status("a"))?.restarts, 0);
     assert.ok(!log.lines.some((l) => l.includes("actor.crashed")), log.lines.join("\n"));
     assert.equal(log.lines.filter((l) => l.includes("store.not-writable")).length, 1);
   } finally {
-    await router.stop();
+    await supervisor.stop();
     store.close();
   }
 });
 
 Deno.test("/healthz fails for KV that cannot commit, a listener that stopped accepting and a crash-looping actor", async () => {
   const { faulty, clock, store, log } = await setup();
-  const router = new Router({
+  const supervisor = new Supervisor({
     store,
     log,
     clock,
@@ -127,9 +127,9 @@ Deno.test("/healthz fails for KV that cannot commit, a listener that stopped acc
         : undefined,
   });
   const listeners = [{ port: 2575, accepting: true }];
-  const report = () => healthReport({ node: "n1", store, router, listeners });
+  const report = () => healthReport({ node: "n1", store, supervisor, listeners });
   try {
-    await router.start();
+    await supervisor.start();
     let r = await report();
     assert.equal(r.status, "ok");
     assert.deepEqual(r.checks.map((c) => [c.name, c.ok]), [
@@ -141,8 +141,8 @@ Deno.test("/healthz fails for KV that cannot commit, a listener that stopped acc
     faulty.full = true;
     await assert.rejects(enqueue(store, "q", "X"), StoreUnavailableError);
     listeners.push({ port: 2576, accepting: false });
-    await router.activate("bad");
-    await advanceUntil(clock, "a crash loop", () => router.problems.length > 0);
+    await supervisor.activate("bad");
+    await advanceUntil(clock, "a crash loop", () => supervisor.problems.length > 0);
     r = await report();
     assert.equal(r.status, "failing");
     const failing = Object.fromEntries(r.checks.filter((c) => !c.ok).map((c) => [c.name, c]));
@@ -159,7 +159,7 @@ Deno.test("/healthz fails for KV that cannot commit, a listener that stopped acc
     r = await report();
     assert.ok(r.checks.find((c) => c.name === "kv")!.ok);
   } finally {
-    await router.stop();
+    await supervisor.stop();
     store.close();
   }
 });

@@ -4,7 +4,7 @@ import { Wakeup } from "../../../actors/runtime/actor.ts";
 import { systemClock } from "../../../actors/runtime/clock.ts";
 import { memoryLogger } from "../../../actors/runtime/log.ts";
 import { retryDelayMs } from "../../../actors/runtime/retry.ts";
-import { Router } from "../../../actors/runtime/router.ts";
+import { Supervisor } from "../../../actors/runtime/supervisor.ts";
 import { Store } from "../../../actors/store/mod.ts";
 import { waitFor } from "../../helpers/net.ts";
 
@@ -33,12 +33,12 @@ class ScriptedActor implements Actor {
   }
 }
 
-Deno.test("router restarts a crashing actor with backoff and no other actor notices", async () => {
+Deno.test("supervisor restarts a crashing actor with backoff and no other actor notices", async () => {
   const store = await Store.open({ path: ":memory:", node: "t" });
   const log = memoryLogger();
   const plans = new Map([["bad", { crashes: 2, runs: 0 }], ["good", { crashes: 0, runs: 0 }]]);
   const instances = new Map<string, ScriptedActor>();
-  const router = new Router({
+  const supervisor = new Supervisor({
     store,
     log,
     pollMs: 0,
@@ -53,26 +53,26 @@ Deno.test("router restarts a crashing actor with backoff and no other actor noti
     knownIds: () => plans.keys(),
   });
   try {
-    await router.start();
-    assert.equal(await router.activate("good"), true);
-    assert.equal(await router.activate("bad"), true);
-    assert.equal(await router.activate("nobody"), false);
+    await supervisor.start();
+    assert.equal(await supervisor.activate("good"), true);
+    assert.equal(await supervisor.activate("bad"), true);
+    assert.equal(await supervisor.activate("nobody"), false);
     await waitFor("bad restarted twice", () => plans.get("bad")!.runs === 3);
-    const bad = await router.status("bad");
+    const bad = await supervisor.status("bad");
     assert.equal(bad?.restarts, 2);
     assert.equal(bad?.lastError, "boom in bad");
     assert.equal(plans.get("good")!.runs, 1, "the good actor ran once, undisturbed");
-    router.notify("good");
+    supervisor.notify("good");
     assert.equal(instances.get("good")!.notified, 1);
     assert.equal(log.lines.filter((l) => l.includes("actor.crashed")).length, 2);
-    assert.deepEqual((await router.statuses()).map((s) => s.id), ["bad", "good"]);
+    assert.deepEqual((await supervisor.statuses()).map((s) => s.id), ["bad", "good"]);
   } finally {
-    await router.stop();
+    await supervisor.stop();
     store.close();
   }
 });
 
-Deno.test("router activates at start every actor whose queue holds messages", async () => {
+Deno.test("supervisor activates at start every actor whose queue holds messages", async () => {
   const store = await Store.open({ path: ":memory:", node: "t" });
   await store.accept({
     queue: "q-one",
@@ -82,7 +82,7 @@ Deno.test("router activates at start every actor whose queue holds messages", as
     log: { type: "RECEIVE" },
   });
   const started: string[] = [];
-  const router = new Router({
+  const supervisor = new Supervisor({
     store,
     log: memoryLogger(),
     pollMs: 0,
@@ -92,11 +92,11 @@ Deno.test("router activates at start every actor whose queue holds messages", as
     },
   });
   try {
-    await router.start();
-    assert.deepEqual(router.activeIds, ["q-one"]);
+    await supervisor.start();
+    assert.deepEqual(supervisor.activeIds, ["q-one"]);
     assert.deepEqual(started, ["q-one"]);
   } finally {
-    await router.stop();
+    await supervisor.stop();
     store.close();
   }
 });

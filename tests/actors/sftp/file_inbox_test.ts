@@ -1,10 +1,10 @@
 /**
- * The file intake on a real KV store: HL7 batches split into messages in file order, other files
+ * The file inbox on a real KV store: HL7 batches split into messages in file order, other files
  * kept whole with their type and hash, and a file taken in twice stored once.
  */
 
 import assert from "node:assert/strict";
-import { FileIntake, fileQueueId, sha256Hex } from "../../../actors/sftp/file_intake.ts";
+import { FileInbox, fileQueueId, sha256Hex } from "../../../actors/sftp/file_inbox.ts";
 import { memoryLogger } from "../../../actors/runtime/log.ts";
 import { Store } from "../../../actors/store/mod.ts";
 
@@ -12,11 +12,11 @@ const enc = new TextEncoder();
 const dec = new TextDecoder();
 
 async function setup(options: { maxFileBytes?: number } = {}) {
-  const dir = await Deno.makeTempDir({ prefix: "file-intake-" });
+  const dir = await Deno.makeTempDir({ prefix: "file-inbox-" });
   const store = await Store.open({ path: `${dir}/engine.kv`, node: "t" });
   const log = memoryLogger();
   const notified: string[] = [];
-  const intake = new FileIntake({
+  const inbox = new FileInbox({
     store,
     log,
     dedupeWindowSeconds: 3600,
@@ -34,7 +34,7 @@ async function setup(options: { maxFileBytes?: number } = {}) {
   return {
     store,
     log,
-    intake,
+    inbox,
     notified,
     queued,
     async close() {
@@ -54,7 +54,7 @@ function oru(id: string, eol = "\r"): string {
   ].join(eol);
 }
 
-Deno.test("file intake splits an FHS/BHS batch into messages queued in file order", async () => {
+Deno.test("file inbox splits an FHS/BHS batch into messages queued in file order", async () => {
   const t = await setup();
   try {
     const ids = Array.from({ length: 40 }, (_, i) => `B${String(i).padStart(3, "0")}`);
@@ -67,7 +67,7 @@ Deno.test("file intake splits an FHS/BHS batch into messages queued in file orde
       "",
     ].join("\r\n");
     const bytes = enc.encode(file);
-    const result = await t.intake.ingest({
+    const result = await t.inbox.ingest({
       integration: lab,
       fileName: "batch.hl7",
       bytes,
@@ -99,20 +99,20 @@ Deno.test("file intake splits an FHS/BHS batch into messages queued in file orde
   }
 });
 
-Deno.test("file intake takes the same file twice but stores its messages once", async () => {
+Deno.test("file inbox takes the same file twice but stores its messages once", async () => {
   const t = await setup();
   try {
     const bytes = enc.encode([oru("D1"), oru("D2"), oru("D3")].join("\r"));
-    const first = await t.intake.ingest({ integration: lab, fileName: "d.hl7", bytes, peer: "p" });
+    const first = await t.inbox.ingest({ integration: lab, fileName: "d.hl7", bytes, peer: "p" });
     assert.deepEqual([first.stored, first.duplicates], [3, 0]);
     // A re-download after a crash between storing and archiving (even under another name).
-    const again = await t.intake.ingest({ integration: lab, fileName: "d.hl7", bytes, peer: "p" });
+    const again = await t.inbox.ingest({ integration: lab, fileName: "d.hl7", bytes, peer: "p" });
     assert.deepEqual([again.stored, again.duplicates], [0, 3]);
     assert.equal((await t.queued()).length, 3);
     assert.deepEqual(t.notified, ["sftp:lab"], "a file of duplicates woke the actor");
     // A different file is new, even if it shares messages by control id.
     const other = enc.encode([oru("D1"), oru("D4")].join("\r"));
-    const third = await t.intake.ingest({
+    const third = await t.inbox.ingest({
       integration: lab,
       fileName: "e.hl7",
       bytes: other,
@@ -120,7 +120,7 @@ Deno.test("file intake takes the same file twice but stores its messages once", 
     });
     assert.deepEqual([third.stored, third.duplicates], [2, 0]);
     // Another integration's copy is its own.
-    const mine = await t.intake.ingest({
+    const mine = await t.inbox.ingest({
       integration: { id: "clinic", environment: "dev" },
       fileName: "d.hl7",
       bytes,
@@ -132,7 +132,7 @@ Deno.test("file intake takes the same file twice but stores its messages once", 
   }
 });
 
-Deno.test("file intake keeps other files whole with their name, type and SHA-256", async () => {
+Deno.test("file inbox keeps other files whole with their name, type and SHA-256", async () => {
   const t = await setup();
   try {
     const pdf = enc.encode("%PDF-1.7\n%âãÏÓ\n1 0 obj\n<<>>\nendobj\n%%EOF\n");
@@ -149,7 +149,7 @@ Deno.test("file intake keeps other files whole with their name, type and SHA-256
       ["notes.csv", enc.encode("a,b\n1,2\n"), "text/csv"],
     ];
     for (const [fileName, bytes, type] of cases) {
-      const r = await t.intake.ingest({ integration: lab, fileName, bytes, peer: "p" });
+      const r = await t.inbox.ingest({ integration: lab, fileName, bytes, peer: "p" });
       assert.equal(r.messages, 1, fileName);
       assert.equal(r.contentType, type, fileName);
     }
@@ -167,7 +167,7 @@ Deno.test("file intake keeps other files whole with their name, type and SHA-256
   }
 });
 
-Deno.test("file intake keeps non-UTF-8 HL7 bytes exact and cuts large batches in order", async () => {
+Deno.test("file inbox keeps non-UTF-8 HL7 bytes exact and cuts large batches in order", async () => {
   const t = await setup();
   try {
     // A windows-1252 name (é = 0xE9) must reach the store byte for byte.
@@ -177,7 +177,7 @@ Deno.test("file intake keeps non-UTF-8 HL7 bytes exact and cuts large batches in
       ...latin,
       ...enc.encode("\r" + oru("L2") + `\rNTE|1||${big}\r` + oru("L3")),
     ]);
-    const r = await t.intake.ingest({
+    const r = await t.inbox.ingest({
       integration: lab,
       fileName: "l.hl7",
       bytes: file,
@@ -193,16 +193,16 @@ Deno.test("file intake keeps non-UTF-8 HL7 bytes exact and cuts large batches in
   }
 });
 
-Deno.test("file intake refuses a file over the limit and fails when the store does", async () => {
+Deno.test("file inbox refuses a file over the limit and fails when the store does", async () => {
   const t = await setup({ maxFileBytes: 100 });
   try {
     await assert.rejects(
-      t.intake.ingest({ integration: lab, fileName: "x", bytes: new Uint8Array(101), peer: "p" }),
+      t.inbox.ingest({ integration: lab, fileName: "x", bytes: new Uint8Array(101), peer: "p" }),
       /x has 101 bytes, more than the limit of 100/,
     );
     t.store.close();
     await assert.rejects(
-      t.intake.ingest({
+      t.inbox.ingest({
         integration: lab,
         fileName: "y.hl7",
         bytes: enc.encode(oru("S1")),

@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import type { SftpSession } from "../../../actors/sftp/connector.ts";
-import { sha256Hex } from "../../../actors/sftp/file_intake.ts";
+import { sha256Hex } from "../../../actors/sftp/file_inbox.ts";
 import { freePort, waitFor } from "../../helpers/net.ts";
 import { currentUser, type Sshd, startSshd, startTcpProxy, testKey } from "../../helpers/sshd.ts";
 import { delegate, pollKey, startPoll } from "./poll_fixture.ts";

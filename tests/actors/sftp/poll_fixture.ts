@@ -1,6 +1,6 @@
 /**
  * A real SFTP poller for tests: an `SftpPollActor` with a `RemoteSftpEndpoint` over the ssh2
- * connector to a real sshd, a `FileIntake` on a KV file in a temp dir, and a ManualClock.
+ * connector to a real sshd, a `FileInbox` on a KV file in a temp dir, and a ManualClock.
  * @module
  */
 
@@ -9,7 +9,7 @@ import { ManualClock } from "../../../actors/runtime/clock.ts";
 import { memoryLogger } from "../../../actors/runtime/log.ts";
 import type { SftpSession, SftpSessionSource } from "../../../actors/sftp/connector.ts";
 import { RemoteSftpEndpoint } from "../../../actors/sftp/endpoint.ts";
-import { FileIntake, fileQueueId } from "../../../actors/sftp/file_intake.ts";
+import { FileInbox, fileQueueId } from "../../../actors/sftp/file_inbox.ts";
 import {
   type FileSink,
   SftpPollActor,
@@ -28,8 +28,8 @@ export interface PollOptions {
   hostKeyFingerprint?: string;
   settings?: Partial<SftpPollSettings>;
   maxFileBytes?: number;
-  /** Wraps the real intake (to act between storing and archiving). */
-  sink?: (real: FileIntake) => FileSink;
+  /** Wraps the real inbox (to act between storing and archiving). */
+  sink?: (real: FileInbox) => FileSink;
   /** Wraps each session (to act during a transfer). */
   session?: (real: SftpSession) => SftpSession;
 }
@@ -100,7 +100,7 @@ export async function startPoll(sshd: Sshd, options: PollOptions = {}): Promise<
       describe: () => endpoint.describe(),
     }
     : endpoint;
-  const intake = new FileIntake({
+  const inbox = new FileInbox({
     store,
     log,
     dedupeWindowSeconds: 3600,
@@ -120,7 +120,7 @@ export async function startPoll(sshd: Sshd, options: PollOptions = {}): Promise<
       ...options.settings,
     },
     sessions,
-    sink: options.sink ? options.sink(intake) : intake,
+    sink: options.sink ? options.sink(inbox) : inbox,
     store,
     clock,
     log,

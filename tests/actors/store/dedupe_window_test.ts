@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { parseConfig } from "../../../actors/config/mod.ts";
-import { MllpIntake } from "../../../actors/engine/intake.ts";
+import { EngineMllpInbox } from "../../../actors/engine/mllp_inbox.ts";
 import { ManualClock } from "../../../actors/runtime/clock.ts";
 import { memoryLogger } from "../../../actors/runtime/log.ts";
-import { FileIntake } from "../../../actors/sftp/file_intake.ts";
+import { FileInbox } from "../../../actors/sftp/file_inbox.ts";
 import { Store } from "../../../actors/store/mod.ts";
 import { parseHl7 } from "../../../codecs/hl7v2/mod.ts";
 import { adt } from "../../helpers/net.ts";
@@ -74,7 +74,7 @@ Deno.test("with the default 24 h window a control id reused after a day is accep
   }
 });
 
-function intake(store: Store): MllpIntake {
+function inbox(store: Store): EngineMllpInbox {
   const parsed = parseConfig({
     kv: { path: ":memory:" },
     environments: [{ id: "dev", type: "development" }],
@@ -85,7 +85,12 @@ function intake(store: Store): MllpIntake {
     }],
   }, { env: () => undefined, readFile: () => new Error("none") });
   assert.ok(parsed.ok, JSON.stringify(!parsed.ok && parsed.problems));
-  return new MllpIntake({ config: parsed.config, store, log: memoryLogger(), notify: () => {} });
+  return new EngineMllpInbox({
+    config: parsed.config,
+    store,
+    log: memoryLogger(),
+    notify: () => {},
+  });
 }
 
 function msa(reply: Uint8Array | undefined) {
@@ -97,7 +102,7 @@ function msa(reply: Uint8Array | undefined) {
 Deno.test("a 100 KB MSH-10 gets AA, and its repeat is answered as a duplicate and stored once", async () => {
   const { store } = await clockedStore();
   try {
-    const mllp = intake(store);
+    const mllp = inbox(store);
     const controlId = "K".repeat(100_000);
     const frame = { payload: enc.encode(adt(controlId)), localPort: 1, peerIp: "127.0.0.1" };
     const first = msa((await mllp.receive({ ...frame, connection: "c1" })).reply);
@@ -120,7 +125,7 @@ Deno.test("a 100 KB MSH-10 gets AA, and its repeat is answered as a duplicate an
 Deno.test("a file with a very long name is stored, and stored once when taken again", async () => {
   const { store } = await clockedStore();
   try {
-    const files = new FileIntake({
+    const files = new FileInbox({
       store,
       log: memoryLogger(),
       dedupeWindowSeconds: 3600,

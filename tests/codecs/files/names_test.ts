@@ -11,7 +11,7 @@ import {
   globMatcher,
   isTemporaryName,
   renderFileName,
-} from "../../../actors/sftp/file_names.ts";
+} from "../../../codecs/files/mod.ts";
 
 const fields = {
   id: "01J0ABC",

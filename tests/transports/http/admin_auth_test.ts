@@ -68,8 +68,8 @@ Deno.test("admin refuses to start with an empty token", () => {
   assert.throws(
     () =>
       createAdminApp({
-        // Only the constructor runs: no router or store is touched.
-        router: {
+        // Only the constructor runs: no supervisor or store is touched.
+        supervisor: {
           statuses: () => Promise.resolve([]),
           status: () => Promise.resolve(undefined),
           command: () => Promise.resolve(undefined),

@@ -59,7 +59,7 @@ Deno.test("admin pauses an actor with who and why, shows it paused, and resumes 
   await withEngine(async (e) => {
     // Activate first and let the loop load its state: pausing an actor that is not yet running
     // races with DeliveryActor.run reading its control from KV (see the test below).
-    await e.router.activate(DEST);
+    await e.supervisor.activate(DEST);
     await waitFor("actor running", () => Promise.resolve(e.deliverer.idles > 0));
     const paused = await e.call(`/admin/actors/${DEST}/pause`, {
       method: "POST",
@@ -76,7 +76,7 @@ Deno.test("admin pauses an actor with who and why, shows it paused, and resumes 
     const atIso = (status.paused as { atIso?: string }).atIso;
     assert.equal(atIso, new Date(status.paused!.at!).toISOString());
     const { sendLogId } = await enqueue(e.store, "MSH|while-paused");
-    e.router.notify(DEST);
+    e.supervisor.notify(DEST);
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(e.deliverer.sent.length, 0);
     assert.equal((await statusOf(e)).queueDepth, 1);
@@ -95,7 +95,7 @@ Deno.test("admin refuses a skip without a reason and, with one, moves the head t
     e.deliverer.mode = "fail";
     const first = await enqueue(e.store, "MSH|bad-pid");
     const second = await enqueue(e.store, "MSH|next");
-    e.router.notify(DEST);
+    e.supervisor.notify(DEST);
     const backoff = await waitFor("backoff", async () => {
       const s = await statusOf(e);
       return s.state === "backoff" && s.inFlight?.attempts === 2 && s;
@@ -151,7 +151,7 @@ Deno.test("admin retries a waiting head now and answers 409 when no retry is wai
     assert.deepEqual(idle.json, { ok: false, message: "no retry is waiting" });
     e.deliverer.mode = "fail";
     const { sendLogId } = await enqueue(e.store, "MSH|retry-me");
-    e.router.notify(DEST);
+    e.supervisor.notify(DEST);
     await waitFor("backoff", async () => {
       const s = await statusOf(e);
       return s.state === "backoff" && s.inFlight?.attempts === 2;
@@ -292,7 +292,7 @@ Deno.test({
       assert.equal(r.status, 200);
       await waitFor("paused", async () => (await statusOf(e)).state === "paused");
       const { sendLogId } = await enqueue(e.store, "MSH|while-paused");
-      e.router.notify(DEST);
+      e.supervisor.notify(DEST);
       await new Promise((r) => setTimeout(r, 100));
       assert.equal((await logOf(e, sendLogId)).status, "PENDING");
       assert.equal(e.deliverer.sent.length, 0);
@@ -304,7 +304,7 @@ Deno.test("admin reprocesses a dead-lettered message: back at the end of its que
   await withEngine(async (e) => {
     e.deliverer.mode = "fail";
     const first = await enqueue(e.store, "MSH|fix-me");
-    e.router.notify(DEST);
+    e.supervisor.notify(DEST);
     await waitFor("backoff", async () => (await statusOf(e)).state === "backoff");
     const skipped = await e.call(`/admin/actors/${DEST}/skip`, {
       method: "POST",

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { ApiAcceptResult } from "../../../actors/engine/api_inbox.ts";
+import type { ApiAcceptResult } from "../../../actors/ports.ts";
 import { AccessTokens } from "../../../transports/http/access_token.ts";
 import { withIngress } from "./ingress_fixture.ts";
 

@@ -11,7 +11,7 @@ import { DeliveryActor } from "../../../actors/delivery/delivery_actor.ts";
 import type { ActorStatus } from "../../../actors/runtime/actor.ts";
 import { systemClock } from "../../../actors/runtime/clock.ts";
 import { memoryLogger } from "../../../actors/runtime/log.ts";
-import { Router } from "../../../actors/runtime/router.ts";
+import { Supervisor } from "../../../actors/runtime/supervisor.ts";
 import { type LogRecord, Store } from "../../../actors/store/mod.ts";
 import { createAdminApp } from "../../../transports/http/mod.ts";
 import { servePublic } from "../../../transports/http/serve.ts";
@@ -55,10 +55,10 @@ export interface Reply {
   bytes: Uint8Array;
 }
 
-/** A served admin app over a real store and router. */
+/** A served admin app over a real store and supervisor. */
 export interface Engine {
   store: Store;
-  router: Router;
+  supervisor: Supervisor;
   deliverer: TestDeliverer;
   lines: string[];
   /** Calls the served app; `auth` is the whole Authorization header (default: the token). */
@@ -69,7 +69,7 @@ export interface Engine {
 
 /**
  * Runs `fn` against the admin app served on a random port, over a real Store on a temp KV file and
- * a Router of DeliveryActors; shuts everything down afterwards. `mount` serves it inside a larger
+ * a Supervisor of DeliveryActors; shuts everything down afterwards. `mount` serves it inside a larger
  * Hono app.
  */
 export async function withEngine(fn: (e: Engine) => Promise<void>, mount = false): Promise<void> {
@@ -77,7 +77,7 @@ export async function withEngine(fn: (e: Engine) => Promise<void>, mount = false
   const store = await Store.open({ path: `${dir}/engine.kv`, node: "t" });
   const log = memoryLogger();
   const deliverer = new TestDeliverer();
-  const router = new Router({
+  const supervisor = new Supervisor({
     store,
     log,
     pollMs: 0,
@@ -96,7 +96,7 @@ export async function withEngine(fn: (e: Engine) => Promise<void>, mount = false
         : undefined,
   });
   const admin = createAdminApp({
-    router,
+    supervisor,
     store,
     token: new Secret(TOKEN, "env:ENGINE_ADMIN_TOKEN"),
     log,
@@ -124,9 +124,9 @@ export async function withEngine(fn: (e: Engine) => Promise<void>, mount = false
     return { status: res.status, headers: res.headers, json, bytes };
   };
   try {
-    await fn({ store, router, deliverer, lines: log.lines, call });
+    await fn({ store, supervisor, deliverer, lines: log.lines, call });
   } finally {
-    await router.stop();
+    await supervisor.stop();
     await server.shutdown();
     store.close();
     await Deno.remove(dir, { recursive: true });

@@ -6,7 +6,7 @@
 
 import { Hono } from "hono";
 import { exportJWK, generateKeyPair, type JWK, SignJWT } from "jose";
-import type { ApiAcceptResult, ApiInbox, ApiRequest } from "../../../actors/engine/api_inbox.ts";
+import type { ApiAcceptResult, ApiInbox, ApiRequest } from "../../../actors/ports.ts";
 import { type Config, parseConfig, Secret } from "../../../actors/config/mod.ts";
 import { memoryLogger } from "../../../actors/runtime/log.ts";
 import { Store } from "../../../actors/store/mod.ts";
@@ -19,7 +19,7 @@ import {
 import { createEndpointApp } from "../../../transports/http/endpoint.ts";
 import { RateLimiter } from "../../../transports/http/rate_limit.ts";
 import { servePublic } from "../../../transports/http/serve.ts";
-import { createTokenApp } from "../../../transports/http/token.ts";
+import { createTokenApp } from "../../../transports/http/token_endpoint.ts";
 import { makePki, type TestPki } from "../../helpers/tls.ts";
 
 /** The client secret of the `lab-secret` source. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ClientAssertionVerifier } from "../../../transports/http/client_assertion.ts";
-import { tokenUrlFor } from "../../../transports/http/token.ts";
+import { tokenUrlFor } from "../../../transports/http/token_endpoint.ts";
 import {
   assertionForm,
   claimsFor,

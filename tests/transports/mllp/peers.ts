@@ -10,7 +10,7 @@ import net from "node:net";
 import tls from "node:tls";
 import { buildAck, buildNakForUnparsable, parseHl7 } from "../../../codecs/hl7v2/mod.ts";
 import { encodeMllp } from "../../../codecs/mllp/mod.ts";
-import type { MllpInbox } from "../../../actors/engine/inbox.ts";
+import type { MllpInbox } from "../../../actors/ports.ts";
 import { connectMllp } from "../../../transports/mllp/client.ts";
 import {
   type MllpServer,

@@ -66,8 +66,8 @@ async function startRig(
   assert.ok(result.ok, JSON.stringify(!result.ok && result.problems));
   const queue = `mllp-in:${port}:127.0.0.1`;
   const store = await Store.open({ path: kvPath, node: "senders" });
-  // Paused: the application step leaves the queue alone, so it shows what intake stored.
-  await store.setControl(queue, { paused: true, by: "senders_test", reason: "inspect intake" });
+  // Paused: the application step leaves the queue alone, so it shows what inbox stored.
+  await store.setControl(queue, { paused: true, by: "senders_test", reason: "inspect inbox" });
   const log = memoryLogger();
   const engine = await Engine.start({
     config: result.config,
@@ -80,7 +80,7 @@ async function startRig(
   const listener: MllpServer = await serveMllp({
     port,
     hostname: "127.0.0.1",
-    inbox: engine.intake,
+    inbox: engine.inbox,
     log,
   });
   return {

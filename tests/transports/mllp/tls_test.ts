@@ -3,7 +3,7 @@ import { buildAck, parseHl7 } from "../../../codecs/hl7v2/mod.ts";
 import { memoryLogger } from "../../../actors/runtime/log.ts";
 import { connectMllp } from "../../../transports/mllp/client.ts";
 import { serveMllp } from "../../../transports/mllp/server.ts";
-import type { MllpInbox } from "../../../actors/engine/inbox.ts";
+import type { MllpInbox } from "../../../actors/ports.ts";
 import { adt } from "../../helpers/net.ts";
 import { makeClientCert, makePki } from "../../helpers/tls.ts";
 import { testNeeding } from "../../helpers/system_tools.ts";

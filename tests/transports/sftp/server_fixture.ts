@@ -4,7 +4,7 @@
  */
 
 import { memoryLogger } from "../../../actors/runtime/log.ts";
-import { isTemporaryName } from "../../../actors/sftp/file_names.ts";
+import { isTemporaryName } from "../../../codecs/files/mod.ts";
 import {
   HostedSftpServer,
   type HostedSftpServerOptions,
