@@ -173,11 +173,20 @@ export function configSchema(sources: ConfigSources) {
     type: z.enum(["development", "staging", "production"]),
   });
 
+  /** MSH-3 to MSH-6 of HL7 v2 the engine writes from JSON (per source and per destination). */
+  const msh = z.strictObject({
+    sendingApplication: z.string().min(1).optional(),
+    sendingFacility: z.string().min(1).optional(),
+    receivingApplication: z.string().min(1).optional(),
+    receivingFacility: z.string().min(1).optional(),
+  });
+
   const jwk = z.record(z.string(), z.unknown());
   const source = z.strictObject({
     id,
     name: z.string().optional(),
     environment: id,
+    msh: msh.optional(),
     clientId: z.string().min(1),
     auth: exactlyOne(
       z.strictObject({
@@ -320,6 +329,7 @@ export function configSchema(sources: ConfigSources) {
     id,
     name: z.string().optional(),
     environment: id,
+    msh: msh.optional(),
     mllp: z.strictObject({
       host: z.string().min(1),
       port,

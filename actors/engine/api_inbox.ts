@@ -11,7 +11,7 @@ import {
   jsonToHl7,
   validateDataModel,
 } from "../../codecs/datamodel/mod.ts";
-import type { Config, DestinationConfig } from "../config/mod.ts";
+import type { Config, DestinationConfig, SourceConfig } from "../config/mod.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Delivery, Store } from "../store/store.ts";
 import { StoreUnavailableError } from "../store/health.ts";
@@ -66,18 +66,23 @@ export class EngineApiInbox implements ApiInbox {
       };
     }
     const json = request.json as { Meta: Record<string, unknown> };
-    const named = readDestinations(json.Meta.Destinations);
-    if (typeof named === "string") {
-      return {
-        ok: false,
-        status: 400,
-        error: named,
-        problems: [{ path: "Meta.Destinations", rule: named }],
-      };
+    const read = readDestinations(json.Meta.Destinations, config.destinations, source.environment);
+    if (!read.ok) {
+      return read.status === 400
+        ? {
+          ok: false,
+          status: 400,
+          error: read.error,
+          problems: [{ path: read.path, rule: read.error }],
+        }
+        : { ok: false, status: 404, error: read.error };
+    }
+    const named = read.matches?.map((m) => m.id);
+    if (read.notes.length > 0) {
+      log.info("api.destination-by-name", { source: source.id, notes: read.notes });
     }
     for (const id of named ?? []) {
-      const d = this.#destinations.get(id);
-      if (!d) return { ok: false, status: 404, error: `no destination ${id}` };
+      const d = this.#destinations.get(id)!;
       if (d.environment !== source.environment) {
         return {
           ok: false,
@@ -110,14 +115,23 @@ export class EngineApiInbox implements ApiInbox {
     }
 
     const messageId = store.newId();
-    let hl7Id: string | undefined;
+    // One HL7 translation per distinct MSH-3..6 (destinations may name themselves differently).
+    const hl7Ids = new Map<string, string>();
     try {
-      if (routes.some((r) => r.format === "hl7v2")) {
+      for (const r of routes) {
+        if (r.format !== "hl7v2") continue;
+        const header = mshOptions(json.Meta, source, this.#destinations.get(r.destinationId));
+        const key = JSON.stringify(header);
+        if (hl7Ids.has(key)) continue;
         const hl7 = jsonToHl7(request.json, {
           timeZone: "UTC",
           maxEmbeddedFileBytes: config.limits.maxEmbeddedFileBytes,
+          ...header,
         });
-        hl7Id = await store.putDerived(messageId, encoder.encode(hl7), "application/hl7-v2");
+        hl7Ids.set(
+          key,
+          await store.putDerived(messageId, encoder.encode(hl7), "application/hl7-v2"),
+        );
       }
     } catch (error) {
       if (error instanceof DataModelValidationError) {
@@ -133,10 +147,13 @@ export class EngineApiInbox implements ApiInbox {
     const deliveries: Delivery[] = [];
     for (const r of routes) {
       const d = this.#destinations.get(r.destinationId)!;
+      const hl7Id = r.format === "hl7v2"
+        ? hl7Ids.get(JSON.stringify(mshOptions(json.Meta, source, d)))
+        : undefined;
       deliveries.push({
         queue: destinationActorId(d),
         destinationId: d.id,
-        messageId: r.format === "hl7v2" && hl7Id ? hl7Id : messageId,
+        messageId: hl7Id ?? messageId,
         originalId: messageId,
         log: {
           sourceId: source.id,
@@ -164,7 +181,8 @@ export class EngineApiInbox implements ApiInbox {
         messageId,
         to: deliveries.map((d) => d.destinationId),
       });
-      const logs = (result.sendLogIds ?? []).map((ID) => ({ ID }));
+      // Redox's Logs[] name a log and its attempt: here the delivery's first attempt.
+      const logs = (result.sendLogIds ?? []).map((ID) => ({ ID, AttemptID: firstAttemptId(ID) }));
       return {
         ok: true,
         body: {
@@ -177,7 +195,7 @@ export class EngineApiInbox implements ApiInbox {
             }),
             Logs: logs,
             Message: { ID: messageId },
-            Errors: [],
+            Errors: read.notes.map((Text) => ({ Text, Type: "warning", Module: "routing" })),
           },
         },
       };
@@ -186,6 +204,40 @@ export class EngineApiInbox implements ApiInbox {
     }
   }
 }
+
+/** The id of a log's first delivery attempt, as `Meta.Logs[].AttemptID` names it. */
+export function firstAttemptId(logId: string): string {
+  return `${logId}-1`;
+}
+
+/** MSH-3 to MSH-6 for a destination: its own values, else the source's; MSH-4 `Meta.FacilityCode`. */
+function mshOptions(
+  meta: Record<string, unknown>,
+  source: SourceConfig,
+  destination: DestinationConfig | undefined,
+): {
+  sendingApplication?: string;
+  sendingFacility?: string;
+  receivingApplication?: string;
+  receivingFacility?: string;
+} {
+  const out: Record<string, string> = {};
+  for (const k of MSH_KEYS) {
+    const v = destination?.msh?.[k] ?? source.msh?.[k];
+    if (v !== undefined) out[k] = v;
+  }
+  if (typeof meta.FacilityCode === "string" && meta.FacilityCode !== "") {
+    out.sendingFacility = meta.FacilityCode;
+  }
+  return out;
+}
+
+const MSH_KEYS = [
+  "sendingApplication",
+  "sendingFacility",
+  "receivingApplication",
+  "receivingFacility",
+] as const;
 
 function storeFailure(log: Logger, request: ApiRequest, error: unknown): ApiAcceptResult {
   // A full disk fails every message: the store's health warns once per interval.

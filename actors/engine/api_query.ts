@@ -105,14 +105,22 @@ export class ApiQuery implements ApiQuerier {
       }
     }
     const dataModel = meta.DataModel as string, eventType = meta.EventType as string;
-    const named = readDestinations(meta.Destinations);
-    if (typeof named === "string") return invalid(named, "Meta.Destinations", named);
+    const read = readDestinations(
+      meta.Destinations,
+      this.#o.config.destinations,
+      source.environment,
+    );
+    if (!read.ok && read.status === 400) return invalid(read.error, read.path, read.error);
+    if (!read.ok) return { ok: false, status: 404, error: read.error };
+    const named = read.matches;
     if (named === undefined || named.length !== 1) {
       const rule = `a query names exactly one destination (found ${named?.length ?? 0})`;
       return invalid(rule, "Meta.Destinations", rule);
     }
-    const destination = this.#destinations.get(named[0]!);
-    if (!destination) return { ok: false, status: 404, error: `no destination ${named[0]}` };
+    if (read.notes.length > 0) {
+      this.#o.log.info("query.destination-by-name", { source: source.id, notes: read.notes });
+    }
+    const destination = this.#destinations.get(named[0]!.id)!;
     if (destination.environment !== source.environment) {
       return {
         ok: false,
@@ -284,7 +292,9 @@ export class ApiQuery implements ApiQuerier {
     const refused = response.Meta.Errors.filter((e) => e.Type === "destination");
     const reason = refused.length > 0
       ? refused.map((e) => e.Text).join("; ")
-      : `${answer.messageType}: ${response.Patients.length} patient(s)`;
+      : `${answer.messageType}: ${
+        response.Patient ? 1 : response.PotentialMatches.length
+      } patient(s)`;
     const ids = await this.#record(q, {
       status: refused.length > 0 ? "FAILED" : "SUCCEEDED",
       reason,

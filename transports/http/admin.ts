@@ -9,41 +9,36 @@
  */
 
 import { type Context, Hono } from "hono";
-import { sendJson } from "./respond.ts";
+import { sendJson as sendRaw } from "./respond.ts";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
-import type { ActorCommand, ActorStatus, CommandResult } from "../../actors/runtime/actor.ts";
-import type { Secret } from "../../actors/config/secret.ts";
-import type { Logger } from "../../actors/runtime/log.ts";
-import { listLogs } from "../../actors/store/logs.ts";
-import type { Store } from "../../actors/store/store.ts";
+import type {
+  ActorCommand,
+  AdminService,
+  AdminSupervisor,
+  Logger,
+  Secret,
+} from "../../actors/ports.ts";
 import { requireBearer } from "./auth.ts";
 import { BodyTimeoutError } from "./body.ts";
 import { createDestinationsApp, type DestinationsAppOptions } from "./destinations.ts";
 import { parseCommandBody, parseLimit, parseLogFilter } from "./params.ts";
-import { actorView, messageView, rawContentType } from "./present.ts";
+import { actorView, isoTimes, messageView, rawContentType } from "./present.ts";
 
-/** What the admin endpoint needs of the supervisor (the runtime's `Supervisor` provides it). */
-export interface AdminSupervisor {
-  /** Status of every known or active actor. */
-  statuses(): Promise<ActorStatus[]>;
-  /** Status of one actor; undefined if the identity is unknown. */
-  status(id: string): Promise<ActorStatus | undefined>;
-  /** Runs an operator command; undefined if the identity is unknown. */
-  command(
-    id: string,
-    command: ActorCommand,
-    by: string,
-    reason: string,
-  ): Promise<CommandResult | undefined>;
-  /** Wakes (or activates) the actor of a queue that just got work. */
-  notify(id: string): void;
-}
+export type { AdminSupervisor } from "../../actors/ports.ts";
+
+/** Every admin answer, with its times as ISO 8601 UTC. */
+const sendJson = (
+  c: Context,
+  value: unknown,
+  ...rest: Parameters<typeof sendRaw> extends [Context, unknown, ...infer R] ? R : never
+) => sendRaw(c, isoTimes(value), ...rest);
 
 /** What {@link createAdminApp} is built from. */
 export interface AdminAppOptions {
   supervisor: AdminSupervisor;
-  store: Store;
+  /** Logs, messages, dead letters and reprocessing (the engine's store). */
+  store: AdminService;
   /** The bearer token clients must present; must not be empty. */
   token: Secret;
   log: Logger;
@@ -66,7 +61,8 @@ export const MAX_ID = 256;
  * `400 {"error": "id: at most 256 characters; got N"}`. Routes (all need `Authorization: Bearer <token>`, else
  * `401 {"error":"unauthorized"}` with `WWW-Authenticate: Bearer`):
  *
- * - `GET /admin/actors` → `{at, actors: ActorStatusView[]}` (`at`: ms, when the list was made).
+ * - `GET /admin/actors` → `{at, actors: ActorStatusView[]}` (`at`: when the list was made). Every time in
+ *   every answer is ISO 8601 UTC to the millisecond (`2024-03-15T17:30:00.123Z`).
  * - `GET /admin/actors/:id` → `ActorStatusView`, or 404 `{"error":"no actor <id>"}`. Ids may
  *   contain `:` as is or percent-encoded (`%3A`).
  * - `POST /admin/actors/:id/{pause,resume,retry,skip}`, optional JSON body `{"by"?, "reason"?}`
@@ -82,7 +78,7 @@ export const MAX_ID = 256;
  *   message (FAILED: unparsable, unmapped, skipped, or rejected under `onNack: dead-letter`) goes
  *   back to the end of its queue, its log PENDING → `{ok, message, log}`; 409 when the log is not
  *   in a dead-letter list, 404 for an unknown log.
- * - `GET /admin/messages/:id` → `MessageView` (the record without `inline`, plus `receivedAtIso`,
+ * - `GET /admin/messages/:id` → `MessageView` (the record without `inline`, plus
  *   `encoding`, `payload` and `logs`), or 404. With `?raw=1` the payload bytes themselves, with
  *   the record's content type.
  * - `GET /admin/destinations`, `POST /admin/destinations/:id/verify`: see destinations.ts.
@@ -143,7 +139,7 @@ export function createAdminApp(options: AdminAppOptions): Hono {
   app.get("/admin/logs", async (c) => {
     const filter = parseLogFilter(new URL(c.req.url).searchParams);
     if (!filter.ok) return sendJson(c, { error: filter.error }, 400);
-    const page = await listLogs(store.kv, filter.value);
+    const page = await store.listLogs(filter.value);
     return sendJson(c, { logs: page.logs, next: page.next ?? null });
   });
 

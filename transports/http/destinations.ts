@@ -6,8 +6,9 @@
  */
 
 import { Hono } from "hono";
+import { isoTimes } from "./present.ts";
 import { sendJson } from "./respond.ts";
-import type { DestinationView, VerifyResult } from "../../actors/https_out/mod.ts";
+import type { DestinationView, VerifyResult } from "../../actors/ports.ts";
 import { errorMessage } from "../../actors/mod.ts";
 
 /** What the routes need (the engine's `HttpsDestinations` provides both). */
@@ -42,7 +43,10 @@ export function createDestinationsApp(options: DestinationsAppOptions): Hono {
     }, 500)
   );
 
-  app.get("/destinations", async (c) => sendJson(c, { destinations: await options.list() }));
+  app.get(
+    "/destinations",
+    async (c) => sendJson(c, isoTimes({ destinations: await options.list() })),
+  );
 
   app.post("/destinations/:id/verify", async (c) => {
     const id = c.req.param("id");
@@ -53,7 +57,7 @@ export function createDestinationsApp(options: DestinationsAppOptions): Hono {
     if (!verifying) {
       return sendJson(c, { error: `no HTTPS destination ${JSON.stringify(id)}` }, 404);
     }
-    return sendJson(c, await verifying);
+    return sendJson(c, isoTimes(await verifying));
   });
 
   return app;

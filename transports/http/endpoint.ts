@@ -27,10 +27,11 @@ import type {
   ApiQuerier,
   ApiQueryResult,
   ApiRequest,
+  LimitsConfig,
+  Logger,
 } from "../../actors/ports.ts";
-import type { LimitsConfig } from "../../actors/config/mod.ts";
-import type { Logger } from "../../actors/runtime/log.ts";
 import type { AccessTokenVerifier } from "./access_token.ts";
+import { QUERY_MODEL } from "../../codecs/datamodel/mod.ts";
 import { BodyTimeoutError, readLimited } from "./body.ts";
 import { DEFAULT_MAX_JSON_DEPTH, JsonDepthScanner } from "./json_depth.ts";
 import { parseJsonBytes } from "./json_parse.ts";
@@ -189,9 +190,46 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
     };
   };
 
+  const queries = options.queries;
+
+  /** Asks the engine's querier and answers what it says. */
+  const answerQuery = async (c: Context, request: ApiRequest, querier: ApiQuerier) => {
+    let result: ApiQueryResult;
+    try {
+      // Not `c.req.raw.signal`: under Deno it also fires after a successful answer (and warns);
+      // the query timeout bounds the work when a client goes away.
+      result = await querier.query(request);
+    } catch (error) {
+      if (storeUnavailable(error)) return unavailable(c, error);
+      log.error("query.failed", { ip: request.peerIp, source: request.sourceId, error });
+      return refuse(c, 500, [{ Text: "the query failed inside the engine" }]);
+    }
+    if (!result.ok) {
+      return refuse(
+        c,
+        result.status,
+        result.problems?.length ? result.problems.map(problemError) : [{ Text: result.error }],
+      );
+    }
+    if ("text" in result) {
+      return sendBody(c, encoder.encode(result.text), 200, {
+        "Content-Type": result.contentType,
+      });
+    }
+    return sendJson(c, result.body, 200);
+  };
+
   app.post(ENDPOINT_PATH, async (c) => {
     const request = await admit(c);
     if (request instanceof Response) return request;
+    // Redox's clients post every data model to /endpoint: a query is answered synchronously.
+    if (isQuery(request.json)) {
+      if (queries) return answerQuery(c, request, queries);
+      return refuse(c, 400, [{
+        Text: `${QUERY_MODEL} is a query, and this engine answers no queries`,
+        Path: "Meta.DataModel",
+      }]);
+    }
     let result: ApiAcceptResult;
     try {
       result = await inbox.accept(request);
@@ -211,34 +249,11 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
     );
   });
 
-  const queries = options.queries;
   if (queries) {
     app.post(QUERY_PATH, async (c) => {
       const request = await admit(c);
       if (request instanceof Response) return request;
-      let result: ApiQueryResult;
-      try {
-        // Not `c.req.raw.signal`: under Deno it also fires after a successful answer (and warns);
-        // the query timeout bounds the work when a client goes away.
-        result = await queries.query(request);
-      } catch (error) {
-        if (storeUnavailable(error)) return unavailable(c, error);
-        log.error("query.failed", { ip: request.peerIp, source: request.sourceId, error });
-        return refuse(c, 500, [{ Text: "the query failed inside the engine" }]);
-      }
-      if (!result.ok) {
-        return refuse(
-          c,
-          result.status,
-          result.problems?.length ? result.problems.map(problemError) : [{ Text: result.error }],
-        );
-      }
-      if ("text" in result) {
-        return sendBody(c, encoder.encode(result.text), 200, {
-          "Content-Type": result.contentType,
-        });
-      }
-      return sendJson(c, result.body, 200);
+      return answerQuery(c, request, queries);
     });
     app.all(QUERY_PATH, (c) =>
       refuse(c, 405, [{ Text: `use POST, not ${c.req.method}` }], {
@@ -268,6 +283,14 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
   });
 
   return app;
+}
+
+/** Whether a message is a query (`Meta.DataModel` PatientSearch), answered synchronously. */
+function isQuery(json: unknown): boolean {
+  if (typeof json !== "object" || json === null) return false;
+  const meta = (json as Record<string, unknown>).Meta;
+  return typeof meta === "object" && meta !== null &&
+    (meta as Record<string, unknown>).DataModel === QUERY_MODEL;
 }
 
 /** The store's `StoreUnavailableError` (by name: transports do not import the store). */

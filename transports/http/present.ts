@@ -1,26 +1,19 @@
 /**
- * How the admin endpoint shows records: actor statuses with ISO times beside the numbers, and
+ * How the admin endpoint shows records: every time as ISO 8601 UTC ({@link isoTimes}), and
  * messages with their payload as text or base64 instead of raw bytes.
  * @module
  */
 
-import type { ActorStatus } from "../../actors/runtime/actor.ts";
-import type { LogRecord, MessageRecord } from "../../actors/store/types.ts";
+import type { ActorStatus, LogRecord, MessageRecord } from "../../actors/ports.ts";
 
 /**
- * An {@link ActorStatus} as `GET /admin/actors` shows it: every field kept (times stay ms since
- * the epoch), plus `nextRetryAtIso`, `lastActivityAtIso` and `paused.atIso` as ISO 8601 strings
- * when the matching number is present.
+ * An {@link ActorStatus} as `GET /admin/actors` shows it; {@link isoTimes} writes its times
+ * (`nextRetryAt`, `lastActivityAt`, `paused.at`) as ISO 8601.
  */
-export type ActorStatusView = Omit<ActorStatus, "paused"> & {
-  nextRetryAtIso?: string;
-  lastActivityAtIso?: string;
-  paused?: NonNullable<ActorStatus["paused"]> & { atIso?: string };
-};
+export type ActorStatusView = ActorStatus;
 
 /** A message as `GET /admin/messages/:id` shows it. */
 export type MessageView = Omit<MessageRecord, "inline"> & {
-  receivedAtIso: string;
   /** `utf-8` when the payload decodes as UTF-8 (`payload` is then the text), else `base64`. */
   encoding: "utf-8" | "base64";
   payload: string;
@@ -28,23 +21,48 @@ export type MessageView = Omit<MessageRecord, "inline"> & {
   logs: LogRecord[];
 };
 
+/**
+ * Properties that hold a time as ms since the epoch in the engine's records (actors, logs and
+ * their attempts, messages, dead letters, verifications, the storage state).
+ */
+const TIME_KEYS: ReadonlySet<string> = new Set([
+  "at",
+  "since",
+  "createdAt",
+  "updatedAt",
+  "receivedAt",
+  "enqueuedAt",
+  "nextRetryAt",
+  "lastActivityAt",
+  "connectedAt",
+  "checkedAt",
+  "verifiedAt",
+  "expiresAt",
+]);
+
+/**
+ * `value` with every time (a number under one of the engine's time properties) written as
+ * ISO 8601 UTC to the millisecond (`2024-03-15T17:30:00.123Z`), as every JSON answer gives
+ * times. Durations (`durationMs`) and counts stay numbers.
+ */
+export function isoTimes(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(isoTimes);
+  if (typeof value !== "object" || value === null) return value;
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value)) {
+    out[k] = typeof v === "number" && TIME_KEYS.has(k) ? iso(v) : isoTimes(v);
+  }
+  return out;
+}
+
 const iso = (ms: number): string => {
   const d = new Date(ms);
   return Number.isFinite(d.getTime()) ? d.toISOString() : "";
 };
 
-/** Adds the ISO strings of {@link ActorStatusView} to a status. */
+/** A status as the admin endpoint shows it (its times become ISO 8601 on the way out). */
 export function actorView(status: ActorStatus): ActorStatusView {
-  const view: ActorStatusView = { ...status };
-  if (status.nextRetryAt !== undefined) view.nextRetryAtIso = iso(status.nextRetryAt);
-  if (status.lastActivityAt !== undefined) view.lastActivityAtIso = iso(status.lastActivityAt);
-  if (status.paused) {
-    view.paused = {
-      ...status.paused,
-      ...(status.paused.at !== undefined ? { atIso: iso(status.paused.at) } : {}),
-    };
-  }
-  return view;
+  return status;
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
@@ -65,7 +83,7 @@ export function messageView(
   logs: LogRecord[],
 ): MessageView {
   const { inline: _inline, ...rest } = record;
-  return { ...rest, receivedAtIso: iso(record.receivedAt), ...encodePayload(payload), logs };
+  return { ...rest, ...encodePayload(payload), logs };
 }
 
 function toBase64(bytes: Uint8Array): string {

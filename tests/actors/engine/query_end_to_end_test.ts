@@ -191,8 +191,8 @@ Deno.test("POST /query asks MLLP and HTTPS destinations synchronously and answer
   const base = api.base;
   try {
     const token = await api.token("app", "app-s3cret");
-    const query = async (body: unknown, bearer = token) => {
-      const res = await fetch(`${base}/query`, {
+    const query = async (body: unknown, bearer = token, path = "/query") => {
+      const res = await fetch(`${base}${path}`, {
         method: "POST",
         headers: { authorization: `Bearer ${bearer}`, "content-type": "application/json" },
         body: JSON.stringify(body),
@@ -220,8 +220,10 @@ Deno.test("POST /query asks MLLP and HTTPS destinations synchronously and answer
       assert.equal(res.json.Meta.EventType, "Response");
       assert.deepEqual(res.json.Meta.Errors, []);
       assert.deepEqual(res.json.Meta.Destinations, [{ ID: "pdq" }]);
-      assert.equal(res.json.Patients.length, 2);
-      const [first, second] = res.json.Patients;
+      // Several matches: Redox's PotentialMatches, and no single Patient.
+      assert.equal(res.json.Patient, null);
+      assert.equal(res.json.PotentialMatches.length, 2);
+      const [first, second] = res.json.PotentialMatches;
       assert.deepEqual(first.Identifiers, [{ ID: "0000123", IDType: "HOSP" }]);
       assert.equal(first.Demographics.LastName, "BIXBY");
       assert.equal(first.Demographics.MiddleName, "Q");
@@ -257,8 +259,20 @@ Deno.test("POST /query asks MLLP and HTTPS destinations synchronously and answer
           sent,
           /\rQRD\|\d+[^|]*\|R\|I\|[^|]+\|\|\|50\^RD\|0000123\^BIXBY\^TIMOTHY\|DEM/,
         );
-        assert.equal(res.json.Patients.length, 1);
-        assert.equal(res.json.Patients[0].Demographics.DOB, "2008-01-06");
+        assert.deepEqual(res.json.PotentialMatches, []);
+        assert.equal(res.json.Patient.Demographics.DOB, "2008-01-06");
+      },
+    );
+
+    await t.step(
+      "a PatientSearch posted to /endpoint, as Redox clients do, is answered the same way",
+      async () => {
+        const res = await query(to("adt"), token, "/endpoint");
+        assert.equal(res.status, 200, res.text);
+        assert.match(peers.received.at(-1)!, /\|QRY\^A19\^QRY_A19\|/);
+        assert.equal(res.json.Meta.DataModel, "PatientSearch");
+        assert.equal(res.json.Patient.Demographics.DOB, "2008-01-06");
+        assert.equal(res.json.Meta.Logs.length, 2);
       },
     );
 
@@ -267,7 +281,8 @@ Deno.test("POST /query asks MLLP and HTTPS destinations synchronously and answer
       async () => {
         const res = await query(to("refuse"));
         assert.equal(res.status, 200, res.text);
-        assert.deepEqual(res.json.Patients, []);
+        assert.equal(res.json.Patient, null);
+        assert.deepEqual(res.json.PotentialMatches, []);
         assert.equal(res.json.Meta.Errors.length, 1);
         assert.match(res.json.Meta.Errors[0].Text, /refused the query \(MSA-1 AR\)/);
         const request = await engine.store.getLog(res.json.Meta.Logs[0].ID);

@@ -52,7 +52,7 @@ Deno.test("destinations app lists destinations and verifies an HTTPS one by id",
     if (!parsed.ok) throw new Error(JSON.stringify(parsed.problems));
     const destinations = new HttpsDestinations({
       config: parsed.config,
-      kv: store.kv,
+      records: store.verifications,
       sender,
       clock,
       log: memoryLogger(),
@@ -140,7 +140,7 @@ Deno.test("destinations app lists destinations and verifies an HTTPS one by id",
 
     const after = (await (await app.request("/destinations")).json()).destinations;
     assert.equal(after[0].verified, true);
-    assert.equal(after[0].verifiedAt, clock.now());
+    assert.equal(after[0].verifiedAt, new Date(clock.now()).toISOString());
     assert.equal(after[0].lastVerification.reason, "HTTP 200; the answer echoes the challenge");
     assert.equal(after[1].verified, false);
     assert.equal(after[1].lastVerification.status, 200);
