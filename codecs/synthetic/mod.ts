@@ -38,3 +38,12 @@ export {
   supportedLabels,
   type SyntheticMessage,
 } from "./stream.ts";
+export {
+  answerHl7Query,
+  answerJsonSearch,
+  type Hl7QueryAnswer,
+  type Hl7QueryAnswerOptions,
+  isPatientQuery,
+  type JsonSearchAnswer,
+  patientSegments,
+} from "./answers.ts";
