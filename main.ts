@@ -239,13 +239,16 @@ async function serve(file: string, level: Level): Promise<void> {
     }),
   );
   // The JSON API: OAuth 2.0 client credentials, then data-model messages.
-  const tokens = await AccessTokens.open({ kv: engine.store.kv });
+  const tokens = await AccessTokens.open({ state: engine.store.auth });
   app.route(
     "/",
     createTokenApp({
       sources: config.sources,
       tokens,
-      assertions: new ClientAssertionVerifier({ sources: config.sources, kv: engine.store.kv }),
+      assertions: new ClientAssertionVerifier({
+        sources: config.sources,
+        state: engine.store.auth,
+      }),
       ...(config.http.publicUrl ? { tokenUrls: [tokenUrlFor(config.http.publicUrl)] } : {}),
       // Token requests are few; more than this per address in 5 minutes is a misbehaving client.
       rateLimiter: new RateLimiter({ limit: 300, windowMs: 300_000 }),

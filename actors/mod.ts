@@ -1,7 +1,17 @@
 /**
- * The engine's public face for the layers above it (`app/`, and transports for the few values
- * they share with it). Transports otherwise depend on `./ports.ts`, types only.
+ * The engine's public face: what `app/` composes (the engine, the store, the config) and the few
+ * values transports share with it (errors they throw or recognise, limits). Transports otherwise
+ * depend on `./ports.ts`, types only.
  * @module
  */
 
+export type * from "./ports.ts";
 export { errorMessage } from "./runtime/errors.ts";
+export { systemClock } from "./runtime/clock.ts";
+export { DEFAULT_MAX_BODY_BYTES, HttpSendError } from "./https_out/http_client.ts";
+export {
+  FileTooLargeError,
+  HostKeyMismatchError,
+  SftpAuthError,
+  SftpStatusError,
+} from "./sftp/connector.ts";

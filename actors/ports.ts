@@ -140,3 +140,82 @@ export interface ApiQuerier {
    */
   query(request: ApiRequest, signal?: AbortSignal): Promise<ApiQueryResult>;
 }
+
+// ---------------------------------------------------------------------------------------------
+// What the engine needs from transports (implemented by transports/, injected by app/compose.ts),
+// and the engine's values transports show or take. Type re-exports only: this module has no code.
+
+export type { MllpConnection, MllpConnector, MllpTarget, Received } from "./mllp_out/connector.ts";
+export type { HttpRequest, HttpResponse, HttpSender } from "./https_out/http_client.ts";
+export type {
+  SftpConnectOptions,
+  SftpConnector,
+  SftpEntry,
+  SftpSession,
+  SftpSessionSource,
+  SftpStat,
+  SftpStatusKind,
+} from "./sftp/connector.ts";
+export type { Logger } from "./runtime/log.ts";
+export type { Clock } from "./runtime/clock.ts";
+export type { Secret } from "./config/secret.ts";
+export type { Config, LimitsConfig, SourceConfig } from "./config/mod.ts";
+export type { ActorCommand, ActorStatus, CommandResult } from "./runtime/actor.ts";
+export type { LogFilter, LogPage } from "./store/logs.ts";
+export type { LogRecord, LogStatus, LogType, MessageRecord } from "./store/types.ts";
+export type { DestinationView } from "./https_out/https_destinations.ts";
+export type { VerifyResult } from "./https_out/verification.ts";
+export type { SigningKeyRecord } from "./store/auth_state.ts";
+export type { ActorKind } from "./engine/identities.ts";
+
+import type { ActorCommand, ActorStatus, CommandResult } from "./runtime/actor.ts";
+import type { Store } from "./store/store.ts";
+import type { DestinationView } from "./https_out/https_destinations.ts";
+import type { VerifyResult } from "./https_out/verification.ts";
+import type { SigningKeyRecord } from "./store/auth_state.ts";
+
+/** What the admin endpoint needs of the supervisor (the runtime's `Supervisor` provides it). */
+export interface AdminSupervisor {
+  /** Status of every known or active actor. */
+  statuses(): Promise<ActorStatus[]>;
+  /** Status of one actor; undefined if the identity is unknown. */
+  status(id: string): Promise<ActorStatus | undefined>;
+  /** Runs an operator command; undefined if the identity is unknown. */
+  command(
+    id: string,
+    command: ActorCommand,
+    by: string,
+    reason: string,
+  ): Promise<CommandResult | undefined>;
+  /** Wakes (or activates) the actor of a queue that just got work. */
+  notify(id: string): void;
+}
+
+/** What the admin endpoint reads and changes in the store: logs, messages, dead letters,
+ * reprocessing (the engine's `Store` provides it). */
+export type AdminService = Pick<
+  Store,
+  | "deadLetters"
+  | "listLogs"
+  | "getLog"
+  | "reprocess"
+  | "getMessage"
+  | "getPayload"
+  | "logsOfMessage"
+>;
+
+/** HTTPS destinations as the admin endpoint lists and verifies them. */
+export interface DestinationAdmin {
+  /** Every HTTPS destination with its verification state. */
+  list(): Promise<DestinationView[]>;
+  /** Verifies one destination now; undefined if there is no HTTPS destination `id`. */
+  verify(id: string): Promise<VerifyResult> | undefined;
+}
+
+/** The HTTP API's state shared by every process on the KV (the store's `auth` provides it). */
+export interface AuthStateStore {
+  /** The key access tokens are signed with, created on first use. */
+  signingKey(now: number): Promise<SigningKeyRecord>;
+  /** Records a client assertion's `jti`: true the first time, false for a replay before expiry. */
+  useJti(clientId: string, jti: string, expiresAt: number, now: () => number): Promise<boolean>;
+}

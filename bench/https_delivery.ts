@@ -125,7 +125,7 @@ async function engineRate(
     const log = benchLogger();
     const destinations = new HttpsDestinations({
       config: parsed.config,
-      kv: store.kv,
+      records: store.verifications,
       sender,
       clock: systemClock,
       log,

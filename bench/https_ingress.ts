@@ -152,7 +152,7 @@ const http = { port: 0, hostname: "127.0.0.1", development: false, tls };
 const log = benchLogger("server");
 
 const store = await Store.open({ path: `${dir}/engine.kv`, node: "bench" });
-const tokens = await AccessTokens.open({ kv: store.kv, lifetimeSeconds: 600 });
+const tokens = await AccessTokens.open({ state: store.auth, lifetimeSeconds: 600 });
 const { token } = await tokens.issue({
   sourceId: "bench-source",
   environment: "development",

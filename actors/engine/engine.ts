@@ -22,12 +22,9 @@ import { mllpTarget } from "../mllp_out/target.ts";
 import { MllpDeliverer } from "../mllp_out/mllp_deliverer.ts";
 import type { Actor } from "../runtime/actor.ts";
 import { type Clock, systemClock } from "../runtime/clock.ts";
-import { Leases } from "../runtime/lease.ts";
 import type { Logger } from "../runtime/log.ts";
 import { Supervisor } from "../runtime/supervisor.ts";
 import { Store } from "../store/store.ts";
-import { collectOrphanChunks } from "../store/payloads.ts";
-import { sweepRetention } from "../store/logs.ts";
 import { destinationActorId, parseActorId } from "./identities.ts";
 import { InboundActor } from "./inbound_actor.ts";
 import { EngineMllpInbox } from "./mllp_inbox.ts";
@@ -117,7 +114,13 @@ export class Engine {
       outbound.set(id, [...outbound.get(id) ?? [], d]);
     }
     const https = options.httpSender
-      ? new HttpsDestinations({ config, kv: store.kv, sender: options.httpSender, clock, log })
+      ? new HttpsDestinations({
+        config,
+        records: store.verifications,
+        sender: options.httpSender,
+        clock,
+        log,
+      })
       : undefined;
     const fileInbox = new FileInbox({
       store,
@@ -245,7 +248,7 @@ export class Engine {
       log,
       clock,
       pollMs,
-      leases: new Leases(store.kv, config.node.id, { now: () => clock.now() }),
+      leases: store.leases({ now: () => clock.now() }),
       knownIds: () => [
         ...outbound.keys(),
         ...(https?.actorIds() ?? []),
@@ -285,14 +288,12 @@ export class Engine {
     while (!signal.aborted) {
       try {
         const now = clock.now();
-        const orphans = await collectOrphanChunks(this.store.kv, now);
-        const swept = await sweepRetention(
-          this.store.kv,
+        const swept = await this.store.housekeep(
           now,
           this.config.limits.logRetentionDays * 86_400_000,
         );
-        if (orphans || swept.logs || swept.messages) {
-          this.#log.info("engine.housekeeping", { orphans, ...swept });
+        if (swept.orphans || swept.logs || swept.messages) {
+          this.#log.info("engine.housekeeping", swept);
         }
       } catch (error) {
         this.#log.warn("engine.housekeeping-failed", { error });

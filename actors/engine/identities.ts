@@ -18,8 +18,27 @@ export function inboundActorId(localPort: number, peerIp: string): string {
   return `mllp-in:${localPort}:${peerIp}`;
 }
 
-/** Splits an identity into its kind and the rest; undefined if it has no kind prefix. */
-export function parseActorId(id: string): { kind: string; rest: string } | undefined {
+/** Every kind of actor, the prefix of its identity. */
+export const ACTOR_KINDS = [
+  "mllp-in",
+  "mllp-out",
+  "https",
+  "sftp",
+  "sftp-out",
+  "sftp-poll",
+] as const;
+
+/** The kind of an actor: which factory in `app/compose.ts` makes it. */
+export type ActorKind = typeof ACTOR_KINDS[number];
+
+/** Splits an identity into its kind and the rest; undefined if it has no known kind prefix. */
+export function parseActorId(id: string): { kind: ActorKind; rest: string } | undefined {
   const i = id.indexOf(":");
-  return i > 0 ? { kind: id.slice(0, i), rest: id.slice(i + 1) } : undefined;
+  if (i <= 0) return undefined;
+  const kind = id.slice(0, i);
+  return isActorKind(kind) ? { kind, rest: id.slice(i + 1) } : undefined;
+}
+
+function isActorKind(kind: string): kind is ActorKind {
+  return (ACTOR_KINDS as readonly string[]).includes(kind);
 }

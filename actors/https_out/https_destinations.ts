@@ -20,14 +20,14 @@ import { verifyDestination, type VerifyResult } from "./verification.ts";
 import {
   isVerifiedFor,
   type VerificationRecord,
-  VerificationStore,
+  type VerificationStore,
 } from "../store/verifications.ts";
 
 /** What {@link HttpsDestinations} is built from. */
 export interface HttpsDestinationsOptions {
   config: Pick<Config, "destinations" | "environments" | "limits">;
-  /** The store's KV (verification records live there). */
-  kv: Deno.Kv;
+  /** Where verification records live (the store's `verifications`). */
+  records: VerificationStore;
   sender: HttpSender;
   clock: Clock;
   log: Logger;
@@ -75,7 +75,7 @@ export class HttpsDestinations {
   /** Builds a strategy for every HTTPS destination of `options.config`. */
   constructor(options: HttpsDestinationsOptions) {
     this.#o = options;
-    this.#records = new VerificationStore(options.kv);
+    this.#records = options.records;
     this.#envType = new Map(options.config.environments.map((e) => [e.id, e.type]));
     for (const d of options.config.destinations) {
       if (!d.https) continue;

@@ -7,7 +7,7 @@
 
 import type { Actor, ActorCommand, ActorStatus, CommandResult } from "./actor.ts";
 import { type Clock, systemClock } from "./clock.ts";
-import type { Leases } from "./lease.ts";
+import type { Leases } from "../store/leases.ts";
 import type { Logger } from "./log.ts";
 import type { Store } from "../store/store.ts";
 import { StoreUnavailableError } from "../store/health.ts";

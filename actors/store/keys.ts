@@ -52,6 +52,16 @@ export const keys = {
   dedupe: (scope: string, id: string): Deno.KvKey => ["dedupe", keyPart(scope), keyPart(id)],
   actorControl: (actor: string): Deno.KvKey => ["actor", actor],
   lease: (actor: string): Deno.KvKey => ["lease", actor],
+  /** The latest verification of an HTTPS destination (shared by every process on the KV). */
+  verification: (destinationId: string): Deno.KvKey => [
+    "destinations",
+    keyPart(destinationId),
+    "verification",
+  ],
+  /** The key access tokens are signed with (one per KV, so every process accepts them). */
+  accessTokenKey: ["auth", "access-token-key"] as Deno.KvKey,
+  /** A used client-assertion `jti`, by the SHA-256 of client id and jti (a jti may be long). */
+  usedJti: (digest: Uint8Array): Deno.KvKey => ["auth", "jti", digest],
   /** The store's probe write while it is not writable (one per node). */
   healthProbe: (node: string): Deno.KvKey => ["health_probe", keyPart(node)],
 };

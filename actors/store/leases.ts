@@ -4,9 +4,9 @@
  * @module
  */
 
-import { keys } from "../store/keys.ts";
-import { withKvRetry } from "../store/kv.ts";
-import { isStorageFault, StoreUnavailableError } from "../store/health.ts";
+import { keys } from "./keys.ts";
+import { withKvRetry } from "./kv.ts";
+import { isStorageFault, StoreUnavailableError } from "./health.ts";
 
 interface LeaseValue {
   owner: string;

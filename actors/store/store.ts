@@ -11,7 +11,11 @@ import { isStorageFault, StoreHealth, StoreUnavailableError } from "./health.ts"
 import { IdGenerator, idTime } from "./ids.ts";
 import { boundText, keys } from "./keys.ts";
 import { openKv } from "./kv.ts";
-import { INLINE_MAX, readPayload, writePayload } from "./payloads.ts";
+import { AuthState } from "./auth_state.ts";
+import { type LeaseOptions, Leases } from "./leases.ts";
+import { listLogs, type LogFilter, type LogPage, sweepRetention } from "./logs.ts";
+import { VerificationStore } from "./verifications.ts";
+import { collectOrphanChunks, INLINE_MAX, readPayload, writePayload } from "./payloads.ts";
 import type { AcceptRequest, AcceptResult, Delivery, QueueHead } from "./requests.ts";
 import { applyLogUpdate, type LogUpdate, optional, RECORD_BYTES } from "./records.ts";
 import type { ActorControl, Attempt, LogRecord, MessageRecord, QueueEntry } from "./types.ts";
@@ -54,8 +58,13 @@ function duplicate(record: DedupeRecord, ack: string): AcceptResult {
 
 /** See the module doc. */
 export class Store {
-  /** The KV handle (shared by other parts of the engine: leases, admin). */
+  /** The KV handle: the store is its sole owner (tests may read it; production code goes
+   * through the store's methods and the state objects below). */
   readonly kv: Deno.Kv;
+  /** HTTPS destinations' verification records. */
+  readonly verifications: VerificationStore;
+  /** The HTTP API's signing key and used client-assertion `jti`s. */
+  readonly auth: AuthState;
   /** The node id this store writes ids with. */
   readonly node: string;
   readonly #ids: IdGenerator;
@@ -69,6 +78,8 @@ export class Store {
   /** Wraps an open KV. Prefer {@link Store.open}. */
   constructor(kv: Deno.Kv, options: { node: string; now?: () => number; maxChecks?: number }) {
     this.kv = kv;
+    this.verifications = new VerificationStore(kv);
+    this.auth = new AuthState(kv);
     this.node = options.node;
     this.#now = options.now ?? Date.now;
     this.#ids = new IdGenerator(options.node);
@@ -108,6 +119,26 @@ export class Store {
   /** Writes waiting for a commit: how far behind durability the engine's writers are. */
   get commitBacklog(): number {
     return this.#committer.waiting;
+  }
+
+  /** Actor leases held on behalf of this store's node (one live activation per identity). */
+  leases(options: LeaseOptions = {}): Leases {
+    return new Leases(this.kv, this.node, options);
+  }
+
+  /** One page of logs, newest first; see {@link listLogs}. */
+  listLogs(filter: LogFilter = {}): Promise<LogPage> {
+    return listLogs(this.kv, filter);
+  }
+
+  /** Hourly housekeeping: orphan chunks collected, logs and messages past `retentionMs` swept. */
+  async housekeep(
+    now: number,
+    retentionMs: number,
+  ): Promise<{ orphans: number; logs: number; messages: number }> {
+    const orphans = await collectOrphanChunks(this.kv, now);
+    const swept = await sweepRetention(this.kv, now, retentionMs);
+    return { orphans, ...swept };
   }
 
   /** A new time-ordered id. */

@@ -5,6 +5,8 @@
  * @module
  */
 
+import { keys } from "./keys.ts";
+
 /** The outcome of the latest verification of a destination. */
 export interface VerificationRecord {
   verified: boolean;
@@ -22,7 +24,7 @@ export interface VerificationRecord {
 
 /** The KV key of a destination's verification record. */
 export function verificationKey(destinationId: string): Deno.KvKey {
-  return ["destinations", destinationId, "verification"];
+  return keys.verification(destinationId);
 }
 
 /** Reads and writes verification records. */

@@ -20,14 +20,17 @@ export interface ApiServer {
 
 /** Serves `/v2/auth/token`, `/endpoint` and `/query` of `engine` on a free loopback port. */
 export async function serveApi(engine: Engine, config: Config, log: Logger): Promise<ApiServer> {
-  const tokens = await AccessTokens.open({ kv: engine.store.kv });
+  const tokens = await AccessTokens.open({ state: engine.store.auth });
   const app = new Hono();
   app.route(
     "/",
     createTokenApp({
       sources: config.sources,
       tokens,
-      assertions: new ClientAssertionVerifier({ sources: config.sources, kv: engine.store.kv }),
+      assertions: new ClientAssertionVerifier({
+        sources: config.sources,
+        state: engine.store.auth,
+      }),
       log,
     }),
   );

@@ -7,7 +7,7 @@
  */
 
 import { errors, jwtVerify, SignJWT } from "jose";
-import { withKvRetry } from "../../actors/store/kv.ts";
+import type { AuthStateStore } from "../../actors/ports.ts";
 
 /** Who a token was issued to. */
 export interface TokenSubject {
@@ -36,8 +36,8 @@ export interface AccessTokenVerifier {
 
 /** How {@link AccessTokens.open} is set up. */
 export interface AccessTokensOptions {
-  /** The KV holding the signing key (the engine's store KV). */
-  kv: Deno.Kv;
+  /** Where the signing key is kept (the engine's store: `store.auth`). */
+  state: AuthStateStore;
   /** Token lifetime in seconds (default 300). */
   lifetimeSeconds?: number;
   /** Allowed clock difference between nodes when checking expiry, seconds (default 5). */
@@ -46,14 +46,6 @@ export interface AccessTokensOptions {
   now?: () => number;
 }
 
-interface StoredKey {
-  kid: string;
-  secret: Uint8Array;
-  createdAt: number;
-}
-
-/** Where the signing key lives in KV. */
-export const ACCESS_TOKEN_KEY: Deno.KvKey = ["auth", "access-token-key"];
 /** Verified tokens remembered at most (clients reuse one token for its whole lifetime). */
 const MAX_REMEMBERED = 10_000;
 const ISSUER = "urn:engine";
@@ -81,7 +73,7 @@ export class AccessTokens implements AccessTokenVerifier {
 
   /** Reads the signing key from KV, creating it on first use. */
   static async open(options: AccessTokensOptions): Promise<AccessTokens> {
-    const stored = await loadOrCreateKey(options.kv, (options.now ?? Date.now)());
+    const stored = await options.state.signingKey((options.now ?? Date.now)());
     const key = await crypto.subtle.importKey(
       "raw",
       stored.secret as Uint8Array<ArrayBuffer>,
@@ -162,23 +154,4 @@ function describe(error: unknown): string {
     return "the access token is not signed the way this engine signs its tokens";
   }
   return "the access token is not a well-formed JWT";
-}
-
-/** The stored key, or a new one inserted atomically (a concurrent insert wins and is read). */
-async function loadOrCreateKey(kv: Deno.Kv, now: number): Promise<StoredKey> {
-  for (let attempt = 0; attempt < 5; attempt++) {
-    const existing = await kv.get<StoredKey>(ACCESS_TOKEN_KEY);
-    if (existing.value) return existing.value;
-    const fresh: StoredKey = {
-      kid: crypto.randomUUID(),
-      secret: crypto.getRandomValues(new Uint8Array(32)),
-      createdAt: now,
-    };
-    const result = await withKvRetry(() =>
-      kv.atomic().check({ key: ACCESS_TOKEN_KEY, versionstamp: null })
-        .set(ACCESS_TOKEN_KEY, fresh).commit()
-    );
-    if (result.ok) return fresh;
-  }
-  throw new Error("access tokens: could not read or create the signing key in KV");
 }

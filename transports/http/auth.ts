@@ -7,8 +7,7 @@
 
 import type { Context, MiddlewareHandler } from "hono";
 import { sendJson } from "./respond.ts";
-import type { Secret } from "../../actors/config/secret.ts";
-import type { Logger } from "../../actors/runtime/log.ts";
+import type { Logger, Secret } from "../../actors/ports.ts";
 
 /** Why a request was refused: logged for the operator, never told to the client. */
 export type DenialReason = "missing" | "scheme" | "malformed" | "mismatch";

@@ -1,7 +1,7 @@
 /**
  * Verifying a signed JWT client assertion (RFC 7523, `private_key_jwt`) against the source's keys:
  * RS384 or ES384 only, `kid` required, `iss = sub = client id`, `aud` one of the token URLs,
- * `exp` present and at most 5 minutes ahead, `jti` used once (see {@link ReplayGuard}).
+ * `exp` present and at most 5 minutes ahead, `jti` used once (see `AuthStateStore.useJti`).
  *
  * Keys come from the source's inline JWKS or its JWKS URL. A fetched JWKS is cached (10 minutes
  * by default); an unknown `kid` triggers one refetch, at most once per cooldown (30 s by default),
@@ -20,8 +20,7 @@ import {
   type JWTPayload,
   jwtVerify,
 } from "jose";
-import type { Config } from "../../actors/config/mod.ts";
-import { ReplayGuard } from "./replay_guard.ts";
+import type { AuthStateStore, Config } from "../../actors/ports.ts";
 import { errorMessage } from "../../actors/mod.ts";
 
 /** An API source from the config. */
@@ -47,8 +46,9 @@ export type AssertionResult =
 export interface ClientAssertionOptions {
   /** The API sources of the config; those with `jwks` or `jwksUrl` may use assertions. */
   sources: readonly SourceConfig[];
-  /** Where used `jti` values are recorded (the engine's store KV). */
-  kv: Deno.Kv;
+  /** Where used `jti` values are recorded (the engine's store: `store.auth`), so one assertion
+   * is accepted once across every process sharing the KV. */
+  state: AuthStateStore;
   /** Latest `exp` accepted, in seconds from now (default 300). */
   maxLifetimeSeconds?: number;
   /** Allowed clock difference with the client, seconds (default 10). */
@@ -77,7 +77,6 @@ const refuse = (description: string): AssertionResult => ({
 export class ClientAssertionVerifier {
   readonly #byClientId = new Map<string, SourceConfig>();
   readonly #keySets = new Map<string, KeySet>();
-  readonly #replay: ReplayGuard;
   readonly #options: ClientAssertionOptions;
   readonly #now: () => number;
 
@@ -86,7 +85,6 @@ export class ClientAssertionVerifier {
     for (const s of options.sources) this.#byClientId.set(s.clientId, s);
     this.#options = options;
     this.#now = options.now ?? Date.now;
-    this.#replay = new ReplayGuard(options.kv, { now: this.#now });
   }
 
   /**
@@ -168,7 +166,12 @@ export class ClientAssertionVerifier {
     } catch (error) {
       return refuse(claimProblem(error, claims, context.audiences, kid));
     }
-    const used = await this.#replay.use(iss, claims.jti, (claims.exp as number) * 1000);
+    const used = await this.#options.state.useJti(
+      iss,
+      claims.jti,
+      (claims.exp as number) * 1000,
+      this.#now,
+    );
     if (!used) {
       return refuse(
         `jti ${JSON.stringify(claims.jti)} was already used: assertions are single-use`,

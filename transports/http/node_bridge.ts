@@ -10,7 +10,7 @@
  */
 
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Logger } from "../../actors/runtime/log.ts";
+import type { Logger } from "../../actors/ports.ts";
 import { BodyTimeoutError } from "./body.ts";
 import type { FetchHandler } from "./serve.ts";
 

@@ -4,8 +4,7 @@
  * @module
  */
 
-import type { LogFilter } from "../../actors/store/logs.ts";
-import type { LogStatus, LogType } from "../../actors/store/types.ts";
+import type { LogFilter, LogStatus, LogType } from "../../actors/ports.ts";
 import { errorMessage } from "../../actors/mod.ts";
 
 /** A parsed value, or the message of a 400 answer. */

@@ -32,8 +32,7 @@
 import { createServer as createHttpServer, type Server } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { Duplex } from "node:stream";
-import type { Config, LimitsConfig } from "../../actors/config/mod.ts";
-import type { Logger } from "../../actors/runtime/log.ts";
+import type { Config, LimitsConfig, Logger } from "../../actors/ports.ts";
 import { bridgeRequest } from "./node_bridge.ts";
 import { errorMessage } from "../../actors/mod.ts";
 

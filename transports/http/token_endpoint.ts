@@ -14,7 +14,7 @@
  */
 
 import { type Context, Hono } from "hono";
-import type { Logger } from "../../actors/runtime/log.ts";
+import type { Logger } from "../../actors/ports.ts";
 import type { AccessTokens } from "./access_token.ts";
 import { remoteAddress } from "./auth.ts";
 import { BodyTimeoutError, readLimited } from "./body.ts";

@@ -6,14 +6,8 @@
  * @module
  */
 
-import {
-  DEFAULT_MAX_BODY_BYTES,
-  type HttpRequest,
-  type HttpResponse,
-  type HttpSender,
-  HttpSendError,
-} from "../../actors/https_out/http_client.ts";
-import { errorMessage } from "../../actors/mod.ts";
+import type { HttpRequest, HttpResponse, HttpSender } from "../../actors/ports.ts";
+import { DEFAULT_MAX_BODY_BYTES, errorMessage, HttpSendError } from "../../actors/mod.ts";
 
 /** How to build a {@link FetchSender}. */
 export interface FetchSenderOptions {

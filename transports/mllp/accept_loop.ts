@@ -6,11 +6,10 @@
  * @module
  */
 
-import type { Logger } from "../../actors/runtime/log.ts";
-import { type Clock, systemClock } from "../../actors/runtime/clock.ts";
+import type { Clock, Logger } from "../../actors/ports.ts";
+import { errorMessage, systemClock } from "../../actors/mod.ts";
 import type { ByteConn, ByteListener } from "./node_tls.ts";
 import { LogThrottle } from "./log_throttle.ts";
-import { errorMessage } from "../../actors/mod.ts";
 
 /** Options for {@link startAcceptLoop}. */
 export interface AcceptLoopOptions {

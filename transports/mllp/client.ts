@@ -3,7 +3,7 @@
  * @module
  */
 
-import type { MllpConnection, MllpConnector, MllpTarget } from "../../actors/mllp_out/connector.ts";
+import type { MllpConnection, MllpConnector, MllpTarget } from "../../actors/ports.ts";
 import { SocketMllpConnection } from "./connection.ts";
 
 /** Connects with a deadline; a connection that arrives after it is closed at once. */

@@ -5,7 +5,7 @@
  */
 
 import { encodeMllp, MllpDecoder } from "../../codecs/mllp/mod.ts";
-import type { MllpConnection, Received } from "../../actors/mllp_out/connector.ts";
+import type { MllpConnection, Received } from "../../actors/ports.ts";
 import { errorMessage } from "../../actors/mod.ts";
 
 /** Options for {@link SocketMllpConnection}. */

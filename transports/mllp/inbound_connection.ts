@@ -12,8 +12,7 @@
  */
 
 import { encodeMllp, MllpDecoder } from "../../codecs/mllp/mod.ts";
-import type { MllpInbox } from "../../actors/ports.ts";
-import type { Logger } from "../../actors/runtime/log.ts";
+import type { Logger, MllpInbox } from "../../actors/ports.ts";
 import type { ByteConn } from "./node_tls.ts";
 import { errorMessage } from "../../actors/mod.ts";
 

@@ -11,8 +11,7 @@ import {
   parseErrorCondition,
   tryParseHl7,
 } from "../../codecs/hl7v2/mod.ts";
-import type { MllpInbox } from "../../actors/ports.ts";
-import type { Logger } from "../../actors/runtime/log.ts";
+import type { Logger, MllpInbox } from "../../actors/ports.ts";
 import { type MllpServer, serveMllp } from "./server.ts";
 
 /** Options for {@link listen}. */

@@ -6,7 +6,7 @@
  */
 
 import tls from "node:tls";
-import type { Logger } from "../../actors/runtime/log.ts";
+import type { Logger } from "../../actors/ports.ts";
 import { LogThrottle } from "./log_throttle.ts";
 import { errorMessage } from "../../actors/mod.ts";
 

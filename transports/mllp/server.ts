@@ -5,8 +5,7 @@
  * @module
  */
 
-import type { MllpInbox } from "../../actors/ports.ts";
-import type { Logger } from "../../actors/runtime/log.ts";
+import type { Logger, MllpInbox } from "../../actors/ports.ts";
 import { type AcceptLoop, startAcceptLoop } from "./accept_loop.ts";
 import { handleInboundConnection } from "./inbound_connection.ts";
 import { LogThrottle } from "./log_throttle.ts";

@@ -10,14 +10,8 @@
 import { connect as tcpConnect, type Socket } from "node:net";
 // @ts-types="@types/ssh2"
 import ssh2 from "ssh2";
-import { errorMessage } from "../../actors/mod.ts";
-import {
-  HostKeyMismatchError,
-  SftpAuthError,
-  type SftpConnectOptions,
-  type SftpConnector,
-  type SftpSession,
-} from "../../actors/sftp/connector.ts";
+import { errorMessage, HostKeyMismatchError, SftpAuthError } from "../../actors/mod.ts";
+import type { SftpConnectOptions, SftpConnector, SftpSession } from "../../actors/ports.ts";
 import { MODERN_ALGORITHMS } from "./algorithms.ts";
 import { SshSftpSession } from "./client_session.ts";
 import { sameFingerprint, sshFingerprint } from "./fingerprint.ts";

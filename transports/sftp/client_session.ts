@@ -9,14 +9,8 @@
 import { Buffer } from "node:buffer";
 // @ts-types="@types/ssh2"
 import type ssh2 from "ssh2";
-import {
-  FileTooLargeError,
-  type SftpEntry,
-  type SftpSession,
-  type SftpStat,
-  SftpStatusError,
-  type SftpStatusKind,
-} from "../../actors/sftp/connector.ts";
+import type { SftpEntry, SftpSession, SftpStat, SftpStatusKind } from "../../actors/ports.ts";
+import { FileTooLargeError, SftpStatusError } from "../../actors/mod.ts";
 
 /** Bytes per read or write request. */
 export const CHUNK = 64 * 1024;

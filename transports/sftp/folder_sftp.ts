@@ -16,7 +16,7 @@ import { Buffer } from "node:buffer";
 import { join } from "node:path";
 // @ts-types="@types/ssh2"
 import ssh2 from "ssh2";
-import type { Logger } from "../../actors/runtime/log.ts";
+import type { Logger } from "../../actors/ports.ts";
 import { attrsOf, longName, Refusal, replyFor } from "./folder_replies.ts";
 import type { FolderJail, JailedPath } from "./jail.ts";
 import type { HostedUser } from "./server_users.ts";

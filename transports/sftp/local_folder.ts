@@ -6,14 +6,8 @@
  */
 
 import { dirname } from "node:path";
-import {
-  FileTooLargeError,
-  type SftpEntry,
-  type SftpSession,
-  type SftpSessionSource,
-  type SftpStat,
-  SftpStatusError,
-} from "../../actors/sftp/connector.ts";
+import type { SftpEntry, SftpSession, SftpSessionSource, SftpStat } from "../../actors/ports.ts";
+import { FileTooLargeError, SftpStatusError } from "../../actors/mod.ts";
 import { FolderJail } from "./jail.ts";
 
 function statOf(info: Deno.FileInfo): SftpStat {

@@ -16,7 +16,7 @@ import { createServer, type Server as NetServer, type Socket } from "node:net";
 import { join } from "node:path";
 // @ts-types="@types/ssh2"
 import ssh2 from "ssh2";
-import type { Logger } from "../../actors/runtime/log.ts";
+import type { Logger } from "../../actors/ports.ts";
 import { AddressLimits } from "./address_limits.ts";
 import { MODERN_ALGORITHMS } from "./algorithms.ts";
 import { sshFingerprint } from "./fingerprint.ts";

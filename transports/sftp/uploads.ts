@@ -7,7 +7,7 @@
  */
 
 import { dirname, join, relative } from "node:path";
-import type { Logger } from "../../actors/runtime/log.ts";
+import type { Logger } from "../../actors/ports.ts";
 import type { FolderJail, JailedPath } from "./jail.ts";
 import type { HostedUser } from "./server_users.ts";
 import { errorMessage } from "../../actors/mod.ts";

@@ -59,7 +59,13 @@ async function setup(
     },
     env: { VT: TOKEN },
   });
-  const destinations = new HttpsDestinations({ config, kv: store.kv, sender, clock, log });
+  const destinations = new HttpsDestinations({
+    config,
+    records: store.verifications,
+    sender,
+    clock,
+    log,
+  });
   return {
     destinations,
     store,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Leases } from "../../../actors/runtime/lease.ts";
+import { Leases } from "../../../actors/store/leases.ts";
 import { Store } from "../../../actors/store/mod.ts";
 
 Deno.test("two processes accepting into one KV file both succeed, retrying 'database is locked'", async () => {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import type { ApiAcceptResult } from "../../../actors/ports.ts";
+import { AuthState } from "../../../actors/store/auth_state.ts";
 import { AccessTokens } from "../../../transports/http/access_token.ts";
 import { withIngress } from "./ingress_fixture.ts";
 
@@ -42,14 +43,14 @@ Deno.test("endpoint refuses a missing, malformed, forged or expired token with 4
   await withIngress({}, async (e) => {
     const otherKv = await Deno.openKv(":memory:");
     try {
-      const forged = await (await AccessTokens.open({ kv: otherKv })).issue({
+      const forged = await (await AccessTokens.open({ state: new AuthState(otherKv) })).issue({
         sourceId: "lab-secret",
         environment: "staging",
         clientId: "lab-secret-client",
       });
       // Issued with this engine's key, ten minutes ago.
       const stale = await (await AccessTokens.open({
-        kv: e.kv,
+        state: e.store.auth,
         now: () => Date.now() - 600_000,
       })).issue({ sourceId: "lab-secret", environment: "staging", clientId: "lab-secret-client" });
       const body = JSON.stringify(message);

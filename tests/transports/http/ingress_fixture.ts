@@ -203,11 +203,11 @@ export async function withIngress(
   const store = await Store.open({ path: ":memory:", node: "t" });
   const log = memoryLogger();
   const sources = options.sources ?? testSources();
-  const tokens = await AccessTokens.open({ kv: store.kv });
+  const tokens = await AccessTokens.open({ state: store.auth });
   const assertions = new ClientAssertionVerifier({
     ...options.assertion,
     sources,
-    kv: store.kv,
+    state: store.auth,
   });
   const inbox = new TestInbox(store);
   // Filled in once the port is known (read per request).

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { ClientAssertionVerifier } from "../../../transports/http/client_assertion.ts";
 import { tokenUrlFor } from "../../../transports/http/token_endpoint.ts";
+import { AuthState } from "../../../actors/store/auth_state.ts";
 import {
   assertionForm,
   claimsFor,
@@ -136,7 +137,9 @@ Deno.test("a jti is accepted once even when verifiers on two KV connections race
   const kvs = [await Deno.openKv(`${dir}/auth.kv`), await Deno.openKv(`${dir}/auth.kv`)];
   try {
     const sources = testSources();
-    const verifiers = kvs.map((kv) => new ClientAssertionVerifier({ sources, kv }));
+    const verifiers = kvs.map((kv) =>
+      new ClientAssertionVerifier({ sources, state: new AuthState(kv) })
+    );
     const aud = "https://engine.example.org/v2/auth/token";
     const assertion = await signAssertion(keys.es, claimsFor("lab-es-client", aud));
     const results = await Promise.all(
