@@ -1,13 +1,9 @@
-/** The HTTPS API of a running engine on loopback, wired as `main.ts` wires it. */
+/** The HTTPS API of a running engine on loopback, wired by `app/compose.ts` (`apiApp`). */
 
-import { Hono } from "hono";
 import type { Config } from "../../actors/config/mod.ts";
 import type { Engine } from "../../actors/engine/engine.ts";
 import type { Logger } from "../../actors/runtime/log.ts";
-import { AccessTokens } from "../../transports/http/access_token.ts";
-import { ClientAssertionVerifier } from "../../transports/http/client_assertion.ts";
-import { createEndpointApp } from "../../transports/http/endpoint.ts";
-import { createTokenApp } from "../../transports/http/token_endpoint.ts";
+import { apiApp } from "../../app/compose.ts";
 
 /** A served API. */
 export interface ApiServer {
@@ -20,30 +16,7 @@ export interface ApiServer {
 
 /** Serves `/v2/auth/token`, `/endpoint` and `/query` of `engine` on a free loopback port. */
 export async function serveApi(engine: Engine, config: Config, log: Logger): Promise<ApiServer> {
-  const tokens = await AccessTokens.open({ state: engine.store.auth });
-  const app = new Hono();
-  app.route(
-    "/",
-    createTokenApp({
-      sources: config.sources,
-      tokens,
-      assertions: new ClientAssertionVerifier({
-        sources: config.sources,
-        state: engine.store.auth,
-      }),
-      log,
-    }),
-  );
-  app.route(
-    "/",
-    createEndpointApp({
-      tokens,
-      inbox: engine.api,
-      queries: engine.queries,
-      limits: config.limits,
-      log,
-    }),
-  );
+  const app = await apiApp(config, engine, log);
   const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, app.fetch);
   const base = `http://127.0.0.1:${server.addr.port}`;
   return {

@@ -1,0 +1,291 @@
+/**
+ * The one composition root: `compose(config, adapters)` opens the store, starts the engine and its
+ * actors, the hosted SFTP folder, the MLLP listeners and the HTTP server (health, metrics, admin,
+ * token endpoint, JSON API), and gives back `{ engine, servers, close() }`. main.ts, tests and
+ * benchmarks all wire the engine through it; adapters (connectors, senders, clock, an open store)
+ * replace the real ones where a test wants fakes.
+ *
+ * Every step that fails closes, in reverse order, what the steps before it opened
+ * (`AsyncDisposableStack`), then throws a {@link ComposeError} saying which step failed.
+ * @module
+ */
+
+import { Hono } from "hono";
+import type { Config } from "../actors/config/mod.ts";
+import { Engine } from "../actors/engine/engine.ts";
+import type { HttpSender, MllpConnector, SftpConnector } from "../actors/ports.ts";
+import type { Clock } from "../actors/runtime/clock.ts";
+import { healthReport } from "../actors/runtime/health.ts";
+import type { Logger } from "../actors/runtime/log.ts";
+import type { Store } from "../actors/store/store.ts";
+import { errorMessage } from "../actors/mod.ts";
+import { isTemporaryName } from "../codecs/files/mod.ts";
+import { createAdminApp } from "../transports/http/mod.ts";
+import { AccessTokens } from "../transports/http/access_token.ts";
+import { ClientAssertionVerifier } from "../transports/http/client_assertion.ts";
+import { createEndpointApp } from "../transports/http/endpoint.ts";
+import { RateLimiter } from "../transports/http/rate_limit.ts";
+import { type PublicServer, servePublic } from "../transports/http/serve.ts";
+import { createTokenApp, tokenUrlFor } from "../transports/http/token_endpoint.ts";
+import { FetchSender } from "../transports/https/mod.ts";
+import { socketMllpConnector } from "../transports/mllp/client.ts";
+import { type MllpServer, serveMllp } from "../transports/mllp/server.ts";
+import {
+  hostedOutboxSessions,
+  HostedSftpServer,
+  sshSftpConnector,
+} from "../transports/sftp/mod.ts";
+import { adminToken } from "./admin_token.ts";
+
+/** What {@link compose} may be given instead of the real thing (all optional but `log`). */
+export interface Adapters {
+  log: Logger;
+  /** Outbound MLLP; the socket connector by default. */
+  mllpConnector?: MllpConnector;
+  /** HTTPS destinations; a `fetch` sender by default (closed by `close()` when it made it). */
+  httpSender?: HttpSender;
+  /** SFTP polls and destinations; ssh2 by default. */
+  sftpConnector?: SftpConnector;
+  clock?: Clock;
+  /** An already-open store (tests); otherwise opened from `config.kv` and closed by `close()`. */
+  store?: Store;
+  /** Poll period for work written by other processes, default 1 s. */
+  pollMs?: number;
+  /** Leave out the HTTP server (tests of MLLP or SFTP only). */
+  http?: boolean;
+}
+
+/** The servers {@link compose} started, with the ports they are bound to. */
+export interface Servers {
+  /** The public HTTP(S) server; `http.port` is the bound port (config `http.port` may be 0). */
+  http?: PublicServer;
+  /** One per MLLP listener port of the config. */
+  mllp: MllpServer[];
+  /** The hosted SFTP folder, when the config has `sftpServer`. */
+  sftp?: HostedSftpServer;
+}
+
+/** A running engine and its servers. */
+export interface Composed extends AsyncDisposable {
+  engine: Engine;
+  servers: Servers;
+  /** The Hono app served over HTTP (tests may `fetch` it without a socket). */
+  app: Hono;
+  /** Stops everything: HTTP, MLLP, the SFTP folder, the engine (and its store), the sender. */
+  close(): Promise<void>;
+}
+
+/** A step of {@link compose} failed; the message says which (`cannot listen: …`). */
+export class ComposeError extends Error {
+  /** The step's own error. */
+  override readonly cause: unknown;
+
+  /** `step` says what could not be done. */
+  constructor(step: string, cause: unknown) {
+    super(`${step}: ${errorMessage(cause)}`);
+    this.name = "ComposeError";
+    this.cause = cause;
+  }
+}
+
+async function step<T>(what: string, run: () => Promise<T>): Promise<T> {
+  try {
+    return await run();
+  } catch (error) {
+    throw new ComposeError(what, error);
+  }
+}
+
+/** See the module doc. */
+export async function compose(config: Config, adapters: Adapters): Promise<Composed> {
+  const { log } = adapters;
+  await using stack = new AsyncDisposableStack();
+  const ownSender = adapters.httpSender ? undefined : new FetchSender();
+  if (ownSender) stack.defer(() => ownSender.close());
+  const httpSender = adapters.httpSender ?? ownSender!;
+
+  // Typically the KV file: a folder that cannot be written, a full disk, a KV Connect refusal.
+  const engine = await step(`cannot start the engine (kv ${config.kv.path})`, () =>
+    Engine.start({
+      config,
+      log,
+      mllpConnector: adapters.mllpConnector ?? socketMllpConnector,
+      httpSender,
+      sftp: {
+        connector: adapters.sftpConnector ?? sshSftpConnector,
+        outboxSessions: (user) =>
+          hostedOutboxSessions(config.sftpServer?.root ?? "./data/sftp", user),
+      },
+      ...(adapters.clock ? { clock: adapters.clock } : {}),
+      ...(adapters.store ? { store: adapters.store } : {}),
+      ...(adapters.pollMs !== undefined ? { pollMs: adapters.pollMs } : {}),
+    }));
+  stack.defer(() => engine.stop());
+
+  const servers: Servers = { mllp: [] };
+  const s = config.sftpServer;
+  if (s) {
+    const integrations = new Map(config.integrations.map((i) => [i.id, i]));
+    const hosted = await step("cannot start the SFTP server", () =>
+      HostedSftpServer.start({
+        ...s,
+        hostKey: s.hostKey.reveal(),
+        maxFileBytes: config.limits.maxHl7Bytes,
+        holdBack: isTemporaryName,
+        log,
+        onUpload: async (u) => {
+          const integration = integrations.get(u.integration);
+          if (!integration) throw new Error(`no integration ${u.integration}`);
+          await engine.files.ingest({
+            integration,
+            fileName: u.fileName,
+            bytes: u.bytes,
+            peer: u.peer,
+          });
+        },
+      }));
+    // The hosted folder may be storing an upload: it stops before the store closes.
+    stack.defer(() => hosted.stop());
+    servers.sftp = hosted;
+  }
+
+  for (const port of engine.inbox.ports) {
+    const l = config.listeners.find((x) => x.port === port);
+    const server = await step("cannot listen", () =>
+      serveMllp({
+        port,
+        hostname: l?.hostname ?? "0.0.0.0",
+        requireFinalCr: l?.requireFinalCr ?? true,
+        frameTimeoutMs: config.limits.frameTimeoutSeconds * 1000,
+        maxConnections: config.limits.maxConnectionsPerListener,
+        maxConnectionsPerPeer: config.limits.maxConnectionsPerPeer,
+        ...(l?.tls
+          ? {
+            tls: {
+              cert: l.tls.cert.reveal(),
+              key: l.tls.key.reveal(),
+              ...(l.tls.ca ? { ca: l.tls.ca.reveal() } : {}),
+              requireClientCert: l.tls.requireClientCert,
+            },
+          }
+          : {}),
+        inbox: engine.inbox,
+        log,
+      }));
+    stack.defer(() => server.close());
+    servers.mllp.push(server);
+  }
+
+  const app = await step(
+    "cannot create the admin token",
+    () => httpApp(config, engine, servers, log),
+  );
+  if (adapters.http !== false) {
+    const http = await step(
+      "cannot serve HTTP",
+      () => servePublic({ fetch: app.fetch, http: config.http, limits: config.limits, log }),
+    );
+    stack.defer(() => http.shutdown());
+    servers.http = http;
+  }
+
+  // Everything is up: from here on, close() owns what the stack holds.
+  const owned = stack.move();
+  let closing: Promise<void> | undefined;
+  const close = () => closing ??= owned.disposeAsync();
+  return { engine, servers, app, close, [Symbol.asyncDispose]: close };
+}
+
+/** Health, metrics, admin, the token endpoint and the JSON API on one Hono app. */
+async function httpApp(
+  config: Config,
+  engine: Engine,
+  servers: Servers,
+  log: Logger,
+): Promise<Hono> {
+  const app = new Hono();
+  app.get("/healthz", async (c) => {
+    const report = await healthReport({
+      node: config.node.id,
+      store: engine.store,
+      supervisor: engine.supervisor,
+      listeners: servers.mllp,
+    });
+    return c.json(report, report.status === "ok" ? 200 : 503, { "cache-control": "no-store" });
+  });
+  app.get("/metrics", async (c) => {
+    const actors = await engine.supervisor.statuses();
+    const lines = [
+      "# TYPE engine_queue_depth gauge",
+      ...actors.map((a) => `engine_queue_depth{actor="${a.id}",kind="${a.kind}"} ${a.queueDepth}`),
+      "# TYPE engine_kv_commits_total counter",
+      `engine_kv_commits_total ${engine.store.commitStats.batches}`,
+      "# TYPE engine_kv_writes_total counter",
+      `engine_kv_writes_total ${engine.store.commitStats.writes}`,
+      "# TYPE engine_mllp_connections gauge",
+      ...servers.mllp.map((s) => `engine_mllp_connections{port="${s.port}"} ${s.connections}`),
+    ];
+    return c.text(lines.join("\n") + "\n", 200, { "content-type": "text/plain; version=0.0.4" });
+  });
+  const token = await adminToken(config, log);
+  const https = engine.https;
+  app.route(
+    "/",
+    createAdminApp({
+      supervisor: engine.supervisor,
+      store: engine.store,
+      token,
+      log,
+      ...(https
+        ? {
+          destinations: {
+            list: () => https.list(),
+            verify: (id: string) =>
+              https.verify(id)?.then(async (result) => {
+                // A production queue waiting on its verification goes now, not at its next retry.
+                if (result.verified) {
+                  await engine.supervisor.command(`https:${id}`, "retry", "admin", "verified");
+                }
+                return result;
+              }),
+          },
+        }
+        : {}),
+    }),
+  );
+  app.route("/", await apiApp(config, engine, log));
+  return app;
+}
+
+/** The JSON API: OAuth 2.0 client credentials (`/v2/auth/token`), then data-model messages
+ * (`/endpoint`, `/query`). Tests that serve only the API use this too. */
+export async function apiApp(config: Config, engine: Engine, log: Logger): Promise<Hono> {
+  const app = new Hono();
+  const tokens = await AccessTokens.open({ state: engine.store.auth });
+  app.route(
+    "/",
+    createTokenApp({
+      sources: config.sources,
+      tokens,
+      assertions: new ClientAssertionVerifier({
+        sources: config.sources,
+        state: engine.store.auth,
+      }),
+      ...(config.http.publicUrl ? { tokenUrls: [tokenUrlFor(config.http.publicUrl)] } : {}),
+      // Token requests are few; more than this per address in 5 minutes is a misbehaving client.
+      rateLimiter: new RateLimiter({ limit: 300, windowMs: 300_000 }),
+      log,
+    }),
+  );
+  app.route(
+    "/",
+    createEndpointApp({
+      tokens,
+      inbox: engine.api,
+      queries: engine.queries,
+      limits: config.limits,
+      log,
+    }),
+  );
+  return app;
+}
