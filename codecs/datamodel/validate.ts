@@ -397,3 +397,27 @@ export function checkModelShape(
   c.node(schemaOf(model), json, "");
   return c.issues;
 }
+
+/**
+ * Every JSON property the tables of `model` map, as paths with `[]` after an array
+ * (`Patient.Identifiers[].ID`, `Patient.Demographics.EmailAddresses[]`), `Meta` excluded.
+ */
+export function mappedPaths(model: DataModelName): string[] {
+  const out: string[] = [];
+  const walk = (n: Node, path: string): void => {
+    switch (n.kind) {
+      case "value":
+        out.push(path);
+        return;
+      case "range":
+        for (const k of ["Low", "High", "Text"]) out.push(join(path, k));
+        return;
+      case "array":
+        return walk(n.of, `${path}[]`);
+      case "object":
+        for (const [k, child] of n.props) walk(child, join(path, k));
+    }
+  };
+  walk(schemaOf(model), "");
+  return out;
+}
