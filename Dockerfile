@@ -2,27 +2,33 @@
 # Build: docker build -t hl7-engine .
 # Run:   docker run -p 8080:8080 -p 9960:9960 -v engine-data:/app/data hl7-engine
 
+# Stage 1: one binary, built exactly as `deno task compile` builds it (same flags as
+# `deno task start`, plus --unstable-kv: a binary cannot read deno.json).
 FROM denoland/deno:2.9.6 AS build
 WORKDIR /src
 COPY deno.json deno.lock ./
 COPY main.ts ./
+COPY app ./app
 COPY codecs ./codecs
 COPY actors ./actors
 COPY transports ./transports
-COPY config ./config
-# Resolve and cache every dependency at build time, so the image needs no network at run time.
-RUN deno install --entrypoint main.ts && deno check main.ts
+RUN deno compile --unstable-kv --allow-net --allow-read --allow-write --allow-env --allow-sys --output dist/engine main.ts
+# The runtime image has no shell: the data folder is made here, owned by the unprivileged user.
+RUN mkdir -p /out/data && chown -R 65532:65532 /out/data
 
-FROM denoland/deno:2.9.6
+# Stage 2: only the binary, its config and the glibc it links against; no Deno, no sources.
+FROM gcr.io/distroless/cc-debian12:nonroot
 WORKDIR /app
-# The dependency cache belongs to the runtime user: Deno writes its code cache there.
-COPY --from=build --chown=deno:deno /deno-dir /deno-dir
-COPY --from=build /src /app
-# KV lives on a volume; the engine runs as the image's unprivileged "deno" user.
-RUN mkdir -p /app/data && chown -R deno:deno /app/data
+COPY --from=build /src/dist/engine /app/engine
+COPY config ./config
+COPY --from=build --chown=65532:65532 /out/data /app/data
+# KV (./data/engine.kv) and the generated admin token live on a volume.
 VOLUME ["/app/data"]
-USER deno
+USER 65532:65532
 EXPOSE 8080 9960
-# The same entry point and permissions as `deno task start`.
-ENTRYPOINT ["deno", "run", "--allow-net", "--allow-read", "--allow-write", "--allow-env", "--allow-sys", "main.ts"]
+# The binary answers its own health check (no curl in the image): `engine health URL`.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
+  CMD ["/app/engine", "health", "http://127.0.0.1:8080/healthz"]
+# The same entry point and arguments as `deno task start`.
+ENTRYPOINT ["/app/engine"]
 CMD ["serve", "--config", "config/demo.json"]

@@ -20,7 +20,8 @@ const USAGE = `usage:
   main.ts serve --config FILE [--log-level debug|info|warn|error]
   main.ts check FILE
   main.ts send HOST:PORT FILE... [--timeout SECONDS]
-  main.ts listen PORT [--reply AA|AE|AR] [--hostname ADDR]`;
+  main.ts listen PORT [--reply AA|AE|AR] [--hostname ADDR]
+  main.ts health URL`;
 
 function out(line: string): void {
   Deno.stdout.writeSync(new TextEncoder().encode(line + "\n"));
@@ -157,6 +158,20 @@ async function main(args: string[]): Promise<void> {
         log: createLogger({ level: "info" }),
       });
       out(`listening for MLLP on port ${port}, answering ${reply}`);
+      return;
+    }
+    case "health": {
+      // The container's HEALTHCHECK: the runtime image has the binary and nothing else.
+      const url = positional[0];
+      if (!url) fail(`health: name the URL, e.g. http://127.0.0.1:8080/healthz\n${USAGE}`);
+      try {
+        const res = await fetch(url, { signal: AbortSignal.timeout(5000) });
+        await res.body?.cancel();
+        out(`${url}: ${res.status}`);
+        if (res.status !== 200) Deno.exit(1);
+      } catch (error) {
+        fail(`health: ${url}: ${errorMessage(error)}`, 1);
+      }
       return;
     }
     case "help":

@@ -40,15 +40,30 @@ Deno.test("the compile task, the start task and the Dockerfile run main.ts with 
   assert.deepEqual(flagsOf(start.replace(/ main\.ts.*$/, "")).sort(), permissions);
 
   const dockerfile = await Deno.readTextFile(new URL("Dockerfile", root));
-  const entry = /^ENTRYPOINT (\[.*\])$/m.exec(dockerfile);
+  const stages = dockerfile.split(/^FROM /m).slice(1);
+  assert.equal(stages.length, 2, "multi-stage: build, then runtime");
+  // The first stage builds the binary with the compile task's command, word for word.
+  const build = /^RUN (deno compile .*)$/m.exec(stages[0]!);
+  assert.ok(build, "the build stage runs deno compile");
+  assert.equal(build[1], compile);
+  // The runtime stage ships the binary only: no Deno, no sources.
+  const runtime = stages[1]!;
+  assert.doesNotMatch(runtime.split("\n")[0]!, /deno/, "the runtime image has no Deno");
+  assert.match(runtime, /^COPY --from=build \/src\/dist\/engine \/app\/engine$/m);
+  assert.doesNotMatch(runtime, /^COPY (actors|transports|codecs|app|main\.ts)\b/m);
+  const entry = /^ENTRYPOINT (\[.*\])$/m.exec(runtime);
   assert.ok(entry, "Dockerfile has an exec-form ENTRYPOINT");
-  const argv: string[] = JSON.parse(entry[1]!);
-  assert.deepEqual(argv.slice(0, 2), ["deno", "run"]);
-  assert.equal(argv.at(-1), "main.ts");
-  assert.deepEqual(argv.filter((a) => a.startsWith("--")).sort(), permissions);
-  assert.match(dockerfile, /^USER deno$/m, "the image runs as the unprivileged user");
-  assert.match(dockerfile, /^VOLUME \["\/app\/data"\]$/m, "KV lives on a volume");
-  assert.equal((dockerfile.match(/^FROM /gm) ?? []).length, 2, "multi-stage");
+  assert.deepEqual(JSON.parse(entry[1]!), ["/app/engine"]);
+  const cmd = /^CMD (\[.*\])$/m.exec(runtime);
+  assert.ok(cmd, "Dockerfile has an exec-form CMD");
+  assert.equal((JSON.parse(cmd[1]!) as string[]).join(" "), start.replace(/^.* main\.ts /, ""));
+  assert.match(runtime, /^USER (?!0|root)\S+$/m, "the image runs as an unprivileged user");
+  assert.match(runtime, /^VOLUME \["\/app\/data"\]$/m, "KV lives on a volume");
+  assert.match(
+    runtime,
+    /^HEALTHCHECK .*\n\s+CMD \["\/app\/engine", "health", "http:\/\/127\.0\.0\.1:8080\/healthz"\]$/m,
+    "the image checks /healthz with the binary itself",
+  );
 });
 
 Deno.test("main.ts serve with exactly the compile task's flags receives, delivers, answers /healthz and stops on SIGTERM", async () => {
@@ -127,4 +142,28 @@ Deno.test("main.ts serve with exactly the compile task's flags receives, deliver
     assert.doesNotMatch(output, /\n\s+at /, "no stack trace");
     assert.doesNotMatch(output, /PermissionDenied|NotCapable|Requires .* access/);
   }
+});
+
+Deno.test("main.ts health exits 0 on a 200 from /healthz and 1 otherwise (the image's HEALTHCHECK)", async () => {
+  let status = 200;
+  const server = Deno.serve(
+    { port: 0, hostname: "127.0.0.1", onListen: () => {} },
+    () => new Response("{}", { status }),
+  );
+  const url = `http://127.0.0.1:${server.addr.port}/healthz`;
+  const run = async () =>
+    (await new Deno.Command(Deno.execPath(), {
+      args: ["run", "--allow-net", "main.ts", "health", url],
+      cwd: new URL(".", root),
+      stdout: "null",
+      stderr: "null",
+    }).output()).code;
+  try {
+    assert.equal(await run(), 0);
+    status = 503;
+    assert.equal(await run(), 1);
+  } finally {
+    await server.shutdown();
+  }
+  assert.equal(await run(), 1, "nothing listening");
 });
