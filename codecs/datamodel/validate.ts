@@ -403,14 +403,21 @@ export function checkModelShape(
  * (`Patient.Identifiers[].ID`, `Patient.Demographics.EmailAddresses[]`), `Meta` excluded.
  */
 export function mappedPaths(model: DataModelName): string[] {
-  const out: string[] = [];
+  return mappedFields(model).map((f) => f.path);
+}
+
+/** {@link mappedPaths} with the value type of each (`range` parts are numbers and text). */
+export function mappedFields(model: DataModelName): { path: string; t: ValueType }[] {
+  const out: { path: string; t: ValueType }[] = [];
   const walk = (n: Node, path: string): void => {
     switch (n.kind) {
       case "value":
-        out.push(path);
+        out.push({ path, t: n.t });
         return;
       case "range":
-        for (const k of ["Low", "High", "Text"]) out.push(join(path, k));
+        out.push({ path: join(path, "Low"), t: "number" });
+        out.push({ path: join(path, "High"), t: "number" });
+        out.push({ path: join(path, "Text"), t: "string" });
         return;
       case "array":
         return walk(n.of, `${path}[]`);
