@@ -6,8 +6,10 @@
  * `ratio` they report (with its `target`, a minimum, or `targetMax`, a maximum, when given) is
  * printed at the end.
  *
- * A filter argument runs only the scripts whose file name contains it. Exits non-zero when a
- * script fails, prints no JSON line, or runs longer than its time limit (it is then killed).
+ * A filter argument runs only the scripts whose file name contains it. A long script (`soak.ts`,
+ * 10 minutes) runs only when a filter names it (`deno task bench soak`) and has its own time
+ * limit; without a filter it is listed as skipped. Exits non-zero when a script fails, prints no
+ * JSON line, or runs longer than its time limit (it is then killed).
  *
  * @module
  */
@@ -17,6 +19,8 @@ import { printLine, printTable } from "./harness.ts";
 /** Longest a single script may run before it is stopped. */
 const SCRIPT_LIMIT_MS = 300_000;
 const NOT_BENCHES = new Set(["mod.ts", "harness.ts"]);
+/** Scripts run only when the filter names them, with their time limit. */
+const LONG = new Map([["soak.ts", 1_200_000]]);
 
 interface Outcome {
   script: string;
@@ -40,7 +44,9 @@ const all = [...Deno.readDirSync(dir)]
   .filter((e) => e.isFile && e.name.endsWith(".ts") && !NOT_BENCHES.has(e.name))
   .map((e) => e.name)
   .sort();
-const scripts = all.filter((name) => filter === undefined || name.includes(filter));
+const scripts = all.filter((name) =>
+  filter === undefined ? !LONG.has(name) : name.includes(filter)
+);
 if (scripts.length === 0) {
   printLine(`bench: no script matches ${JSON.stringify(filter)} (have: ${all.join(", ")})`);
   Deno.exit(1);
@@ -48,6 +54,12 @@ if (scripts.length === 0) {
 
 const outcomes: Outcome[] = [];
 for (const script of scripts) outcomes.push(await run(script));
+if (filter === undefined) {
+  for (const script of LONG.keys()) {
+    const skipped = `long run: deno task bench ${script.replace(/\.ts$/, "")}`;
+    outcomes.push({ script, ok: true, seconds: 0, result: { skipped } });
+  }
+}
 
 printLine();
 printLine("=".repeat(100));
@@ -90,12 +102,13 @@ async function run(script: string): Promise<Outcome> {
     stderr: "inherit",
   }).spawn();
   let timedOut = false;
+  const limitMs = LONG.get(script) ?? SCRIPT_LIMIT_MS;
   const timer = setTimeout(() => {
     timedOut = true;
     try {
       child.kill("SIGKILL");
     } catch { /* already gone */ }
-  }, SCRIPT_LIMIT_MS);
+  }, limitMs);
   let last: string | undefined;
   let partial = "";
   const decoder = new TextDecoder();
@@ -115,7 +128,7 @@ async function run(script: string): Promise<Outcome> {
   clearTimeout(timer);
   const seconds = (performance.now() - t0) / 1000;
   if (timedOut) {
-    return { script, ok: false, why: `killed after ${SCRIPT_LIMIT_MS / 1000} s`, seconds };
+    return { script, ok: false, why: `killed after ${limitMs / 1000} s`, seconds };
   }
   if (!status.success) return { script, ok: false, why: `exit code ${status.code}`, seconds };
   if (last === undefined) return { script, ok: false, why: "no JSON result line", seconds };

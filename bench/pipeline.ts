@@ -1,0 +1,357 @@
+/**
+ * The whole pipeline as a user runs it, nothing paused: the real engine (`main.ts serve` in a
+ * child process) with one MLLP integration, one subscription and one MLLP destination, loaded by
+ * `../shared/tools/mllp-load.mjs` (16 connections, one message in flight each), every message
+ * counted at the destination, the drain included. Next to it, in the same run and under the same
+ * load: `@medplum/hl7`'s `Hl7Server` in Node answering `buildAck()` without persistence, and
+ * `../shared/tools/kv-limit-server.ts` in `kv1` (one KV row per message, group commit) and `kv4x`
+ * (the rows of the engine's accept) modes.
+ *
+ * Figures (issue 23), each with its target:
+ * 1. Sustained: delivered ÷ (load seconds + drain seconds); ≥ 0.35× Hl7Server, ≥ 0.35× kv1. Also
+ *    the ACK rate during the load, the backlog (acked − delivered) when the load ends, the drain.
+ * 2. CPU per delivered message, per thread group of the engine process (/proc/<pid>/task/*\/stat,
+ *    before the load and after the drain); total ≤ 350 µs.
+ * 3. Intake: the ACK rate and p99 of that same run (the pipeline running normally) ÷ kv4x;
+ *    ≥ 0.9×, p99 ≤ 10 ms.
+ * 4. Paced: the highest offered rate (`mllp-paced.mjs`, 16 connections, steps of 5 s, at most 6,
+ *    bisecting) the engine sustains: every message ACKed, ≤ 5 % sent late, the backlog at the end
+ *    of the step ≤ 1 s of traffic and drained. Then a run at 70 % of it: p99 receive → delivered
+ *    from the engine's own records (attempt time of each SUCCEEDED SEND log less its message's
+ *    `receivedAt`, read from the KV file once the engine stopped); ≤ 50 ms. A probe of 20 msg/s
+ *    of that rate on a connection of its own (send → arrival at the destination, timed by this
+ *    script) cross-checks it from outside.
+ * 5. Storage: KV file (+ -wal, -shm) once the engine stopped cleanly ÷ messages delivered over the
+ *    whole run, in KiB; ≤ 2.5.
+ *
+ * The destination is an in-process MLLP ACK server (bench/pipeline/rig.ts `Receiver`): it does
+ * not parse the message, so it takes the least CPU from the engine on a small machine, and it
+ * counts without any inter-process protocol. A 1 s warm-up load (drained) precedes the figures.
+ *
+ * Run: `deno run -A bench/pipeline.ts [seconds=10]` (or `deno task bench pipeline`). About 3
+ * minutes. Everything binds and connects to 127.0.0.1 only. Prints tables, then one JSON line.
+ *
+ * @module
+ */
+
+import { printJson, printLine, printTable } from "./harness.ts";
+import {
+  corpusStats,
+  cpuByGroup,
+  cpuSnapshot,
+  deliveredLatencies,
+  EngineChild,
+  installGuard,
+  killAll,
+  kvBytes,
+  type LoadResult,
+  mllpLoad,
+  mllpPaced,
+  type Peer,
+  Probe,
+  quantile,
+  Receiver,
+  round,
+  sleep,
+  startHl7ServerNode,
+  startKvLimit,
+  ticksPerSecond,
+  waitDelivered,
+} from "./pipeline/rig.ts";
+
+const SECONDS = Number(Deno.args[0] ?? 10);
+const CONNS = 16;
+const STEP_SECONDS = 5;
+const MAX_STEPS = 6;
+const DRAIN_MS = 120_000;
+const STEP_DRAIN_MS = 30_000;
+const PROBE_RATE = 20;
+
+const disarm = installGuard("pipeline", 285_000);
+
+/** One load against a peer, started and stopped around it. */
+async function peerRun(start: () => Promise<Peer>): Promise<{ name: string; load: LoadResult }> {
+  const peer = await start();
+  try {
+    const load = await mllpLoad(peer.port, CONNS, SECONDS);
+    if (load.bad > 0 || load.errors > 0) {
+      throw new Error(`${peer.name}: ${load.bad} bad ACKs, ${load.errors} errors`);
+    }
+    return { name: peer.name, load };
+  } finally {
+    await peer.stop();
+  }
+}
+
+/** Starts the engine; others may be editing it: a failed start is retried twice, 20 s apart. */
+async function startEngine(dir: string, destPort: number): Promise<EngineChild> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await EngineChild.start(await Deno.makeTempDir({ dir }), destPort);
+    } catch (error) {
+      printLine(`  engine start ${attempt} failed: ${(error as Error).message}`);
+      if (attempt >= 3) throw error;
+      await sleep(20_000);
+    }
+  }
+}
+
+interface Step {
+  rate: number;
+  load: LoadResult;
+  backlogAtEnd: number;
+  drainSeconds: number;
+  drained: boolean;
+  pass: boolean;
+  why: string;
+}
+
+const dir = await Deno.makeTempDir({ prefix: "bench-pipeline-" });
+const receiver = Receiver.start();
+let engine: EngineChild | undefined;
+/** Messages the engine ACKed so far (every run against it). */
+let acked = 0;
+try {
+  const corpus = await corpusStats();
+  printLine(`pipeline: peers, ${CONNS} connections, ${SECONDS} s each`);
+  const hl7 = await peerRun(() => startHl7ServerNode(dir));
+  const kv1 = await peerRun(() => startKvLimit(dir, "kv1"));
+  const kv4x = await peerRun(() => startKvLimit(dir, "kv4x"));
+
+  printLine("pipeline: the engine (main.ts serve) in a child process");
+  engine = await startEngine(dir, receiver.port);
+  const e = engine;
+  const alive = () => e.alive;
+
+  // Warm-up: compile the hot paths, then start from an empty pipeline.
+  const warm = await mllpLoad(e.mllpPort, CONNS, 1);
+  acked += warm.ok;
+  if (!(await waitDelivered(receiver, acked, DRAIN_MS, alive)).done) {
+    throw new Error(`the warm-up did not drain:\n  ${e.tail()}`);
+  }
+
+  // 1-3. Sustained, end to end, with CPU per thread.
+  printLine(`pipeline: engine, sustained, ${CONNS} connections, ${SECONDS} s + drain`);
+  const tps = await ticksPerSecond();
+  const base = receiver.count;
+  const cpu0 = cpuSnapshot(e.pid);
+  const load = await mllpLoad(e.mllpPort, CONNS, SECONDS);
+  acked += load.ok;
+  const deliveredAtLoadEnd = receiver.count - base;
+  const drain = await waitDelivered(receiver, acked, DRAIN_MS, alive);
+  const cpu1 = cpuSnapshot(e.pid);
+  const delivered = receiver.count - base;
+  if (load.bad > 0 || load.errors > 0) {
+    printLine(`  engine: ${load.bad} bad ACKs, ${load.errors} connection errors during the load`);
+  }
+  const sustained = delivered / (load.seconds + drain.seconds);
+  const cpuRows = cpuByGroup(e.pid, cpu0, cpu1, tps);
+  const cpuTotalUs = cpuRows.reduce((s, r) => s + r.ms, 0) * 1000 / Math.max(1, delivered);
+
+  // 4. Paced: bisect for the highest sustained offered rate.
+  const ceiling = load.msg_per_s;
+  const steps: Step[] = [];
+  let lo = 0, hi = Infinity;
+  let rate = Math.round(Math.min(Math.max(sustained, 100), ceiling) / 10) * 10;
+  for (let s = 0; s < MAX_STEPS; s++) {
+    printLine(`pipeline: paced step ${s + 1}: ${rate} msg/s offered for ${STEP_SECONDS} s`);
+    const p = await mllpPaced(e.mllpPort, CONNS, STEP_SECONDS, rate);
+    acked += p.ok;
+    const backlogAtEnd = Math.max(0, acked - receiver.count);
+    const d = await waitDelivered(receiver, acked, STEP_DRAIN_MS, alive);
+    const expected = rate * STEP_SECONDS;
+    const why = p.bad > 0 || p.errors > 0
+      ? `${p.bad} bad, ${p.errors} errors`
+      : p.ok < 0.97 * expected
+      ? `only ${p.ok} of ~${Math.round(expected)} ACKed`
+      : (p.late ?? 0) > 0.05 * p.ok
+      ? `${p.late} sent late`
+      : backlogAtEnd > rate
+      ? `backlog ${backlogAtEnd} > 1 s of traffic`
+      : !d.done
+      ? `not drained in ${STEP_DRAIN_MS / 1000} s`
+      : "";
+    steps.push({
+      rate,
+      load: p,
+      backlogAtEnd,
+      drainSeconds: d.seconds,
+      drained: d.done,
+      pass: why === "",
+      why,
+    });
+    if (why === "") lo = rate;
+    else hi = rate;
+    if (!d.done && !(await waitDelivered(receiver, acked, DRAIN_MS, alive)).done) {
+      throw new Error(`the engine did not drain after the paced step at ${rate} msg/s`);
+    }
+    if (lo > 0 && hi < Infinity && (hi - lo) / lo < 0.1) break;
+    const next = hi === Infinity ? lo * 1.3 : lo === 0 ? hi * 0.6 : (lo + hi) / 2;
+    rate = Math.max(10, Math.round(next / 10) * 10);
+  }
+  const best = lo;
+  const rate70 = Math.round(0.7 * (best > 0 ? best : Math.min(...steps.map((s) => s.rate))));
+  printLine(`pipeline: paced at ${rate70} msg/s (70 %) for ${SECONDS} s`);
+  // A probe of its own beside it cross-checks the engine's records from outside.
+  receiver.arrivalPrefix = "PROBE-";
+  const since = Date.now();
+  const probe = await Probe.start(e.mllpPort, PROBE_RATE);
+  const at70 = await mllpPaced(e.mllpPort, CONNS, SECONDS, Math.max(1, rate70 - PROBE_RATE));
+  await probe.stop();
+  const until = Date.now();
+  acked += at70.ok + probe.acked;
+  const drain70 = await waitDelivered(receiver, acked, DRAIN_MS, alive);
+  const probed = probe.take(receiver, until);
+
+  // 5. Storage, then the latencies from the engine's records.
+  const problems = e.problems();
+  const stoppedAs = await e.stop();
+  const kv = kvBytes(e.kvPath);
+  const totalDelivered = receiver.count;
+  const lat = await deliveredLatencies(e.kvPath, since, until);
+
+  // ------------------------------------------------------------------------------------------
+  printLine();
+  printTable(["16 connections, same load", "msg/s", "p50 ms", "p99 ms"], [
+    [hl7.name, hl7.load.msg_per_s, hl7.load.p50_ms ?? NaN, hl7.load.p99_ms ?? NaN],
+    [kv1.name, kv1.load.msg_per_s, kv1.load.p50_ms ?? NaN, kv1.load.p99_ms ?? NaN],
+    [kv4x.name, kv4x.load.msg_per_s, kv4x.load.p50_ms ?? NaN, kv4x.load.p99_ms ?? NaN],
+    ["engine: ACK rate, pipeline running", load.msg_per_s, load.p50_ms ?? NaN, load.p99_ms ?? NaN],
+    ["engine: delivered / (load + drain)", Math.round(sustained), "", ""],
+  ]);
+  const vsHl7 = sustained / hl7.load.msg_per_s;
+  const vsKv1 = sustained / kv1.load.msg_per_s;
+  const vsKv4x = load.msg_per_s / kv4x.load.msg_per_s;
+  printLine(
+    `engine sustained ${Math.round(sustained)} msg/s: ${vsHl7.toFixed(2)}x Hl7Server ` +
+      `(target >= 0.35), ${vsKv1.toFixed(2)}x kv1 (target >= 0.35)`,
+  );
+  printLine(
+    `engine intake ${load.msg_per_s} msg/s: ${vsKv4x.toFixed(2)}x kv4x (target >= 0.9), ` +
+      `p99 ${load.p99_ms} ms (target <= 10)`,
+  );
+  printLine();
+  printTable(["sustained run", "value"], [
+    ["load seconds", load.seconds],
+    ["ACKed", load.ok],
+    ["delivered when the load ended", deliveredAtLoadEnd],
+    ["backlog when the load ended (ACKed - delivered)", load.ok - deliveredAtLoadEnd],
+    ["drain seconds", round(drain.seconds, 2)],
+    ["undelivered after the drain", Math.max(0, load.ok - delivered)],
+    ["duplicates at the destination (whole run)", receiver.duplicates],
+  ]);
+  printLine();
+  printTable(
+    ["engine CPU per delivered message", "threads", "µs/msg"],
+    [
+      ...cpuRows.map((r) => [r.group, r.threads, r.ms * 1000 / Math.max(1, delivered)]),
+      ["total (target <= 350)", cpuRows.reduce((s, r) => s + r.threads, 0), cpuTotalUs],
+    ],
+  );
+  printLine();
+  printTable(
+    ["paced step msg/s", "ACKed", "late", "ACK p99 ms", "backlog at end", "drain s", "sustained"],
+    steps.map((s) => [
+      s.rate,
+      s.load.ok,
+      s.load.late ?? 0,
+      s.load.p99_ms ?? NaN,
+      s.backlogAtEnd,
+      round(s.drainSeconds, 2),
+      s.pass ? "yes" : `no: ${s.why}`,
+    ]),
+  );
+  const p50 = quantile(lat.sorted, 0.5), p99 = quantile(lat.sorted, 0.99);
+  const max = lat.sorted[lat.sorted.length - 1] ?? NaN;
+  printLine(
+    `highest sustained offered rate: ${best} msg/s` +
+      (best === 0 ? " (none of the steps was sustained)" : ""),
+  );
+  printTable([`paced at ${rate70} msg/s (70 %), ${SECONDS} s`, "value"], [
+    ["ACKed", at70.ok],
+    ["late", at70.late ?? 0],
+    ["ACK p99 ms", at70.p99_ms ?? NaN],
+    ["drained in s", round(drain70.seconds, 2)],
+    ["SEND logs read back (SUCCEEDED, attempt time)", `${lat.sorted.length} of ${lat.sendLogs}`],
+    ["receive -> delivered p50 ms", p50],
+    ["receive -> delivered p99 ms (target <= 50)", p99],
+    ["receive -> delivered max ms", max],
+    [`probe (${PROBE_RATE} msg/s of it): sent -> delivered p50 ms`, quantile(probed.sorted, 0.5)],
+    ["probe: sent -> delivered p99 ms", quantile(probed.sorted, 0.99)],
+  ]);
+  printLine();
+  const kib = kv.total / 1024 / Math.max(1, totalDelivered);
+  printTable(["storage at rest (engine stopped: " + stoppedAs + ")", "value"], [
+    ["KV file bytes", kv.main],
+    ["-wal + -shm bytes", kv.wal + kv.shm],
+    ["messages delivered (whole run)", totalDelivered],
+    ["KiB per delivered message (target <= 2.5)", round(kib, 2)],
+    ["mean message size of the corpus (bytes)", Math.round(corpus.meanBytes)],
+  ]);
+  if (problems.length > 0) {
+    printLine(`${problems.length} warnings or errors from the engine, first: ${problems[0]}`);
+  }
+
+  const fig = (r: LoadResult) => ({ msgPerS: r.msg_per_s, p50Ms: r.p50_ms, p99Ms: r.p99_ms });
+  printJson({
+    bench: "pipeline",
+    seconds: SECONDS,
+    connections: CONNS,
+    peers: { hl7Server: fig(hl7.load), kv1: fig(kv1.load), kv4x: fig(kv4x.load) },
+    sustained: {
+      deliveredPerS: Math.round(sustained),
+      ackPerS: load.msg_per_s,
+      acked: load.ok,
+      backlogAtLoadEnd: load.ok - deliveredAtLoadEnd,
+      drainSeconds: round(drain.seconds, 2),
+      undelivered: Math.max(0, load.ok - delivered),
+      duplicates: receiver.duplicates,
+      vsHl7Server: { ratio: round(vsHl7, 3), target: 0.35 },
+      vsKv1: { ratio: round(vsKv1, 3), target: 0.35 },
+    },
+    intake: {
+      ackPerS: load.msg_per_s,
+      p99Ms: load.p99_ms,
+      vsKv4x: { ratio: round(vsKv4x, 3), target: 0.9 },
+      p99: { ratio: load.p99_ms ?? NaN, targetMax: 10 },
+    },
+    cpu: {
+      perThreadUsPerMsg: Object.fromEntries(
+        cpuRows.map((r) => [r.group, round(r.ms * 1000 / Math.max(1, delivered))]),
+      ),
+      usPerMsg: { ratio: round(cpuTotalUs), targetMax: 350 },
+    },
+    paced: {
+      sustainedRate: best,
+      steps: steps.map((s) => ({
+        rate: s.rate,
+        ok: s.load.ok,
+        late: s.load.late,
+        backlogAtEnd: s.backlogAtEnd,
+        pass: s.pass,
+      })),
+      at70: {
+        rate: rate70,
+        acked: at70.ok,
+        latencies: lat.sorted.length,
+        p50Ms: p50,
+        maxMs: max,
+        probeP50Ms: quantile(probed.sorted, 0.5),
+        probeP99Ms: quantile(probed.sorted, 0.99),
+        p99Ms: { ratio: p99, targetMax: 50 },
+      },
+    },
+    storage: {
+      kvBytes: kv.total,
+      delivered: totalDelivered,
+      meanMessageBytes: Math.round(corpus.meanBytes),
+      kibPerMsg: { ratio: round(kib, 2), targetMax: 2.5 },
+    },
+    ratio: round(vsHl7, 3),
+  });
+} finally {
+  receiver.close();
+  killAll();
+  disarm();
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+}

@@ -1,0 +1,219 @@
+/**
+ * A long run of the whole pipeline (issue 23): the real engine (`main.ts serve` in a child
+ * process, one MLLP integration → one MLLP destination, as in bench/pipeline.ts) under
+ * `../shared/tools/mllp-paced.mjs` (16 connections) at 70 % of a sustained rate, for 10 minutes by
+ * default. The sustained rate is measured first (10 s of `mllp-load.mjs`, 16 connections,
+ * delivered ÷ (load + drain)) unless given.
+ *
+ * Every 30 s window prints: the messages offered and ACKed, late sends and the ACK p99 (all of
+ * mllp-paced: the probe's messages apart), sent → delivered p50/p99 of a probe (20 msg/s of the offered rate on a connection
+ * of its own, timed from its send to its arrival at the destination; one still on its way counts
+ * with its age), the engine's RSS, the backlog (ACKed − delivered) and the KV files' bytes per
+ * delivered message. At the end: whether each stayed flat, last window ÷ first window (p99 ≤ 1.5×,
+ * RSS ≤ 1.2×, KV bytes per message ≤ 1.2×; backlog at the end ≤ 1 s of traffic), and the KV
+ * bytes per delivered message at rest (engine stopped).
+ *
+ * Run: `deno task bench soak` (10 minutes; `deno task bench` without a filter skips it), or
+ * `deno run -A bench/soak.ts [seconds=600] [rate]` (e.g. `60` while developing);
+ * `BENCH_SOAK_SECONDS` and `BENCH_SOAK_RATE` do the same through the runner. Prints one JSON line.
+ *
+ * @module
+ */
+
+import { printJson, printLine, printTable } from "./harness.ts";
+import {
+  EngineChild,
+  installGuard,
+  killAll,
+  kvBytes,
+  mllpLoad,
+  mllpPaced,
+  Probe,
+  quantile,
+  Receiver,
+  round,
+  sleep,
+  waitDelivered,
+} from "./pipeline/rig.ts";
+
+const SECONDS = Number(Deno.args[0] ?? Deno.env.get("BENCH_SOAK_SECONDS") ?? 600);
+const GIVEN_RATE = Deno.args[1] ?? Deno.env.get("BENCH_SOAK_RATE");
+const WINDOW = Math.min(30, SECONDS);
+const CONNS = 16;
+const PROBE_RATE = 20;
+const DRAIN_MS = 120_000;
+const MiB = 1024 * 1024;
+
+const disarm = installGuard("soak", SECONDS * 1000 + 300_000);
+
+interface Window {
+  endS: number;
+  /** By mllp-paced (the probe's messages apart). */
+  offered: number;
+  acked: number;
+  late: number;
+  ackP99Ms: number;
+  p50Ms: number;
+  p99Ms: number;
+  probes: number;
+  pending: number;
+  backlog: number;
+  rssMiB: number;
+  kvKiBPerMsg: number;
+}
+
+const dir = await Deno.makeTempDir({ prefix: "bench-soak-" });
+const receiver = Receiver.start();
+receiver.trackIds = false; // hundreds of thousands of ids: count only
+receiver.arrivalPrefix = "PROBE-";
+let probe: Probe | undefined;
+try {
+  let engine: EngineChild | undefined;
+  for (let attempt = 1; !engine; attempt++) {
+    try {
+      engine = await EngineChild.start(dir, receiver.port);
+    } catch (error) {
+      // Others may be editing the engine: retry a failed start twice, 20 s apart.
+      printLine(`  engine start ${attempt} failed: ${(error as Error).message}`);
+      if (attempt >= 3) throw error;
+      await sleep(20_000);
+    }
+  }
+  const e = engine;
+  const alive = () => e.alive;
+  let acked = 0;
+
+  let sustained: number;
+  if (GIVEN_RATE !== undefined) sustained = Number(GIVEN_RATE) / 0.7;
+  else {
+    printLine(`soak: sustained rate, ${CONNS} connections, 10 s + drain`);
+    const load = await mllpLoad(e.mllpPort, CONNS, 10);
+    acked += load.ok;
+    const drain = await waitDelivered(receiver, acked, DRAIN_MS, alive);
+    if (!drain.done) throw new Error(`the sustained run did not drain:\n  ${e.tail()}`);
+    sustained = receiver.count / (load.seconds + drain.seconds);
+  }
+  const rate = Math.round(0.7 * sustained);
+  printLine(
+    `soak: ${rate} msg/s (70 % of ${Math.round(sustained)}) for ${SECONDS} s, ` +
+      `windows of ${WINDOW} s (${PROBE_RATE} msg/s of it by the probe)`,
+  );
+  const head = [
+    "t s",
+    "offered",
+    "ACKed",
+    "late",
+    "ACK p99",
+    "probe p50",
+    "probe p99",
+    "pending",
+    "backlog",
+    "RSS MiB",
+    "KV KiB/msg",
+  ];
+  printLine(head.map((h) => h.padStart(10)).join(" "));
+
+  probe = await Probe.start(e.mllpPort, PROBE_RATE);
+  const windows: Window[] = [];
+  const t0 = performance.now();
+  for (let k = 0; k * WINDOW < SECONDS && e.alive; k++) {
+    const paced = await mllpPaced(e.mllpPort, CONNS, WINDOW, rate - PROBE_RATE);
+    acked += paced.ok;
+    const lat = probe.take(receiver, Date.now());
+    const backlog = Math.max(0, acked + probe.acked - receiver.count);
+    const w: Window = {
+      endS: Math.round((performance.now() - t0) / 1000),
+      offered: Math.round((rate - PROBE_RATE) * WINDOW),
+      acked: paced.ok,
+      late: paced.late ?? 0,
+      ackP99Ms: paced.p99_ms ?? NaN,
+      p50Ms: quantile(lat.sorted, 0.5),
+      p99Ms: quantile(lat.sorted, 0.99),
+      probes: lat.sorted.length,
+      pending: lat.pending,
+      backlog,
+      rssMiB: round(e.rss() / MiB),
+      kvKiBPerMsg: round(kvBytes(e.kvPath).total / 1024 / Math.max(1, receiver.count), 2),
+    };
+    windows.push(w);
+    printLine(
+      [
+        w.endS,
+        w.offered,
+        w.acked,
+        w.late,
+        w.ackP99Ms,
+        w.p50Ms,
+        w.p99Ms,
+        w.pending,
+        w.backlog,
+        w.rssMiB,
+        w.kvKiBPerMsg,
+      ].map((v) => String(v).padStart(10)).join(" "),
+    );
+  }
+  await probe.stop();
+  if (!e.alive) throw new Error(`the engine died during the soak:\n  ${e.tail()}`);
+  const drain = await waitDelivered(receiver, acked + probe.acked, DRAIN_MS, alive);
+  const problems = e.problems();
+  const stoppedAs = await e.stop();
+  const atRest = kvBytes(e.kvPath);
+  const kibAtRest = atRest.total / 1024 / Math.max(1, receiver.count);
+
+  const first = windows[0]!, last = windows[windows.length - 1]!;
+  const flat = {
+    p99: { first: first.p99Ms, last: last.p99Ms, ratio: round(last.p99Ms / first.p99Ms, 2) },
+    rss: { first: first.rssMiB, last: last.rssMiB, ratio: round(last.rssMiB / first.rssMiB, 2) },
+    kvPerMsg: {
+      first: first.kvKiBPerMsg,
+      last: last.kvKiBPerMsg,
+      ratio: round(last.kvKiBPerMsg / first.kvKiBPerMsg, 2),
+    },
+    backlogSeconds: { last: last.backlog, ratio: round(last.backlog / rate, 2) },
+  };
+  printLine();
+  printTable(["stayed flat? (last window vs first)", "first", "last", "ratio", "target"], [
+    ["probe sent -> delivered p99 ms", first.p99Ms, last.p99Ms, flat.p99.ratio, "<= 1.5"],
+    ["engine RSS MiB", first.rssMiB, last.rssMiB, flat.rss.ratio, "<= 1.2"],
+    [
+      "KV KiB per delivered message",
+      first.kvKiBPerMsg,
+      last.kvKiBPerMsg,
+      flat.kvPerMsg.ratio,
+      "<= 1.2",
+    ],
+    ["backlog, seconds of traffic", "", last.backlog, flat.backlogSeconds.ratio, "<= 1"],
+  ]);
+  printLine(
+    `drained after the last window in ${round(drain.seconds, 2)} s` +
+      (drain.done ? "" : ` (NOT drained: ${acked + probe.acked - receiver.count} undelivered)`) +
+      `; engine stopped: ${stoppedAs}; KV at rest ${round(atRest.total / MiB)} MiB for ` +
+      `${receiver.count} messages = ${round(kibAtRest, 2)} KiB per message (target <= 2.5)` +
+      `; probe: ${probe.failed} not answered AA`,
+  );
+  if (problems.length > 0) {
+    printLine(`${problems.length} warnings or errors from the engine, first: ${problems[0]}`);
+  }
+  printJson({
+    bench: "soak",
+    seconds: SECONDS,
+    windowSeconds: WINDOW,
+    rate,
+    sustainedRate: Math.round(sustained),
+    windows,
+    drained: drain.done,
+    flat: {
+      p99: { ...flat.p99, targetMax: 1.5 },
+      rss: { ...flat.rss, targetMax: 1.2 },
+      kvPerMsg: { ...flat.kvPerMsg, targetMax: 1.2 },
+      backlogSeconds: { ...flat.backlogSeconds, targetMax: 1 },
+    },
+    kibPerMsgAtRest: { ratio: round(kibAtRest, 2), targetMax: 2.5 },
+  });
+} finally {
+  await probe?.stop().catch(() => {});
+  receiver.close();
+  killAll();
+  disarm();
+  await Deno.remove(dir, { recursive: true }).catch(() => {});
+}
