@@ -1,0 +1,201 @@
+/**
+ * The walker of the FHIR tables: a data-model object → a resource ({@link toResource}) and a
+ * resource → a data-model object ({@link fromResource}), and what the table did not carry
+ * ({@link residueOf}), so that data model → FHIR → data model gives the object back.
+ *
+ * A property counts as carried when reading the resource back gives the same value; whatever
+ * is not carried (an unmapped property, a code FHIR has no word for, `13.20` written as 13.2)
+ * stays in the residue, kept on the resource as an extension (extensions.ts).
+ *
+ * @module
+ */
+
+import { getPath, isObject, type JsonObject, setPath } from "../datamodel/json_path.ts";
+import { compact, readFhir, writeFhir } from "./fhir_path.ts";
+import type { MapContext, ResourceMap, Rule } from "./rules.ts";
+
+function present(v: unknown): boolean {
+  return v !== undefined && v !== null && v !== "";
+}
+
+function applyToFhir(rules: readonly Rule[], obj: JsonObject, res: JsonObject, ctx: MapContext) {
+  for (const r of rules) {
+    switch (r.kind) {
+      case "path": {
+        if (r.when !== undefined && !r.when.toFhir(obj, ctx)) break;
+        // `dm: ""` is a scalar array element, wrapped as `{"": value}` by the array rule.
+        const v = r.dm === "" ? obj[""] : getPath(obj, r.dm);
+        if (!present(v)) break;
+        const f = r.conv ? r.conv.toFhir(v, ctx) : v;
+        if (f !== undefined) writeFhir(res, r.fx, f);
+        break;
+      }
+      case "each": {
+        const v = r.dm === "" ? obj : getPath(obj, r.dm);
+        // An object (not an array) is one element: a Coverage class from the plan's fields.
+        const arr = isObject(v) ? [v] : v;
+        if (!Array.isArray(arr)) break;
+        const out: unknown[] = [];
+        for (const el of arr) {
+          const e: JsonObject = r.fixed ? structuredClone(r.fixed) as JsonObject : {};
+          // A scalar element (`EmailAddresses[]`) is read by rules with `dm: ""` as `{"": v}`.
+          applyToFhir(r.rules, isObject(el) ? el : { "": el }, e, ctx);
+          if (!same(e, r.fixed ?? {})) out.push(e);
+        }
+        if (out.length === 0) break;
+        const existing = readArray(res, r.fx);
+        if (Array.isArray(existing)) existing.push(...out);
+        else writeFhir(res, r.fx, out);
+        break;
+      }
+      case "fixed": {
+        const v = r.value(obj, ctx);
+        if (v !== undefined) writeFhir(res, r.fx, v);
+        break;
+      }
+      case "fn":
+        r.toFhir(obj, res, ctx);
+        break;
+    }
+  }
+}
+
+/** The array at a path whose last step names the array (`identifier`, `name[0].given`). */
+function readArray(res: JsonObject, fx: string): unknown {
+  const dot = fx.lastIndexOf(".");
+  const parent = dot < 0 ? res : readFhir(res, fx.slice(0, dot));
+  return isObject(parent) ? parent[fx.slice(dot + 1)] : undefined;
+}
+
+function applyToDm(rules: readonly Rule[], res: JsonObject, obj: JsonObject, ctx: MapContext) {
+  for (const r of rules) {
+    switch (r.kind) {
+      case "path": {
+        if (r.when !== undefined && !r.when.toDm(res, ctx)) break;
+        const f = readFhir(res, r.fx);
+        if (f === undefined || f === null) break;
+        const v = r.conv ? r.conv.toDm(f, ctx) : f;
+        if (v === undefined) break;
+        if (r.dm === "") obj[""] = v;
+        else if (getPath(obj, r.dm) === undefined) setPath(obj, r.dm, v);
+        break;
+      }
+      case "each": {
+        const arr = readArray(res, r.fx);
+        if (!Array.isArray(arr)) break;
+        const fixedEntries = Object.entries(r.fixed ?? {});
+        const out: unknown[] = [];
+        for (const el of arr) {
+          if (!isObject(el)) continue;
+          if (fixedEntries.some(([k, v]) => !contains(el[k], v))) continue;
+          if (r.skip?.(el)) continue;
+          const o: JsonObject = {};
+          applyToDm(r.rules, el, o, ctx);
+          if ("" in o) out.push(o[""]);
+          else if (Object.keys(o).length > 0) out.push(o);
+        }
+        if (out.length === 0) break;
+        if (r.single) {
+          const one = out[0] as JsonObject;
+          if (r.dm === "") merge(obj, one);
+          else if (getPath(obj, r.dm) === undefined) setPath(obj, r.dm, one);
+        } else if (getPath(obj, r.dm) === undefined) setPath(obj, r.dm, out);
+        break;
+      }
+      case "fixed":
+        break;
+      case "fn":
+        r.toDm(res, obj, ctx);
+        break;
+    }
+  }
+}
+
+/** A data-model object → a resource of the table's type (without id, residue or references). */
+export function toResource(map: ResourceMap, obj: JsonObject, ctx: MapContext): JsonObject {
+  const res: JsonObject = { resourceType: map.resourceType };
+  applyToFhir(map.rules, obj, res, ctx);
+  const out = (compact(res) ?? {}) as JsonObject;
+  if (map.profile !== undefined) out.meta = { profile: [map.profile] };
+  return out;
+}
+
+/** A resource → the data-model object the table reads from it. */
+export function fromResource(map: ResourceMap, res: JsonObject, ctx: MapContext): JsonObject {
+  const obj: JsonObject = {};
+  applyToDm(map.rules, res, obj, ctx);
+  return obj;
+}
+
+/** What reading a resource back did not give: values to put back, paths to remove. */
+export interface Residue {
+  /** Properties (a sparse copy of the object) whose value the resource does not carry. */
+  Keep?: JsonObject;
+  /** Dotted paths the resource gives that the object did not have. */
+  Drop?: string[];
+}
+
+function same(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    const bb = b as unknown[];
+    return a.length === bb.length && a.every((x, i) => same(x, bb[i]));
+  }
+  const ka = Object.keys(a), kb = Object.keys(b);
+  if (ka.length !== kb.length) return false;
+  return ka.every((k) => same((a as JsonObject)[k], (b as JsonObject)[k]));
+}
+
+/** Whether `value` holds everything `pattern` has (arrays element by element). */
+function contains(value: unknown, pattern: unknown): boolean {
+  if (Array.isArray(pattern)) {
+    return Array.isArray(value) && pattern.every((p, i) => contains(value[i], p));
+  }
+  if (isObject(pattern)) {
+    return isObject(value) && Object.keys(pattern).every((k) => contains(value[k], pattern[k]));
+  }
+  return value === pattern;
+}
+
+function diff(orig: JsonObject, back: JsonObject, prefix: string, out: Residue): JsonObject {
+  const keep: JsonObject = {};
+  for (const k of Object.keys(orig)) {
+    const o = orig[k], b = back[k];
+    if (isObject(o) && isObject(b)) {
+      const sub = diff(o, b, `${prefix}${k}.`, out);
+      if (Object.keys(sub).length > 0) keep[k] = sub;
+    } else if (!same(o, b)) keep[k] = o;
+  }
+  for (const k of Object.keys(back)) {
+    if (!(k in orig)) (out.Drop ??= []).push(`${prefix}${k}`);
+  }
+  return keep;
+}
+
+/** What `back` (the object read from the resource) lacks or has too much of `orig`. */
+export function residueOf(orig: JsonObject, back: JsonObject): Residue | undefined {
+  const out: Residue = {};
+  const keep = diff(orig, back, "", out);
+  if (Object.keys(keep).length > 0) out.Keep = keep;
+  return out.Keep === undefined && out.Drop === undefined ? undefined : out;
+}
+
+function merge(into: JsonObject, keep: JsonObject): void {
+  for (const [k, v] of Object.entries(keep)) {
+    if (isObject(v) && isObject(into[k])) merge(into[k] as JsonObject, v);
+    else into[k] = structuredClone(v);
+  }
+}
+
+/** Applies a residue to an object read from a resource: the original object again. */
+export function applyResidue(obj: JsonObject, residue: Residue | undefined): void {
+  if (residue === undefined) return;
+  for (const p of residue.Drop ?? []) {
+    const keys = p.split(".");
+    const parent = keys.length === 1 ? obj : getPath(obj, keys.slice(0, -1).join("."));
+    if (isObject(parent)) delete parent[keys[keys.length - 1] as string];
+  }
+  if (residue.Keep !== undefined) merge(obj, residue.Keep);
+}

@@ -1,0 +1,191 @@
+/**
+ * Results (ORU^R01): an order → DiagnosticReport, each result → Observation with value[x]
+ * chosen by OBX-2 (the data model's `ValueType`).
+ *
+ * @module
+ */
+
+import type { JsonObject } from "../../datamodel/json_path.ts";
+import { ABNORMAL_FLAG } from "../../datamodel/models/results.ts";
+import { tryHl7ToIso, tryIsoToHl7 } from "../../time/mod.ts";
+import {
+  code,
+  type Conv,
+  dateTime,
+  instant,
+  LOCAL_ID_SYSTEM,
+  mimeType,
+  num,
+  number,
+  str,
+  UCUM,
+  v2Concept,
+} from "../codes.ts";
+import { dmUnder, each, fixed, type FnRule, path, type ResourceMap, type When } from "../rules.ts";
+import { concept, practitioner, refTo } from "./common.ts";
+
+/** Placer and filler order numbers (ORC-2/OBR-2, ORC-3/OBR-3). */
+export const PLACER_SYSTEM = `${LOCAL_ID_SYSTEM}placer-order`;
+/** The filler order number's identifier system. */
+export const FILLER_SYSTEM = `${LOCAL_ID_SYSTEM}filler-order`;
+
+/** The R5 Observation.value as an R4 extension: how encapsulated data (ED) travels. */
+export const OBSERVATION_ATTACHMENT =
+  "http://hl7.org/fhir/5.0/StructureDefinition/extension-Observation.value";
+
+/** HL7 0085 (data-model words) ⇄ Observation.status. */
+const RESULT_STATUS = code([
+  ["Final", "final"],
+  ["Preliminary", "preliminary"],
+  ["Corrected", "corrected"],
+  ["Canceled", "cancelled"],
+  ["Deleted", "entered-in-error"],
+  ["Incomplete", "registered"],
+  ["Unverified", "preliminary"],
+], { otherwise: "unknown" });
+
+/** HL7 0123 (data-model words) ⇄ DiagnosticReport.status. */
+const REPORT_STATUS = code([
+  ["Final", "final"],
+  ["Preliminary", "preliminary"],
+  ["Corrected", "corrected"],
+  ["Canceled", "cancelled"],
+  ["Partial", "partial"],
+  ["Scheduled", "registered"],
+  ["Incomplete", "registered"],
+  ["Unverified", "preliminary"],
+], { otherwise: "unknown" });
+
+/** An HL7 DT/DTM text (OBX-5 of type DT, TS, DTM) ⇄ FHIR dateTime, in the facility's zone. */
+const hl7Time: Conv = {
+  toFhir: (v, ctx) => {
+    if (typeof v !== "string") return undefined;
+    const r = tryHl7ToIso(v, { timeZone: ctx.timeZone, alwaysSeconds: true });
+    return r.ok ? r.value : undefined;
+  },
+  toDm: (v, ctx) => {
+    if (typeof v !== "string") return undefined;
+    const r = tryIsoToHl7(v, { timeZone: ctx.timeZone });
+    return r.ok ? r.value : undefined;
+  },
+};
+
+function valueType(...types: string[]): When {
+  return {
+    toFhir: (o) => types.includes(String(o.ValueType ?? "")),
+    toDm: () => true,
+  };
+}
+
+const NUMERIC = valueType("Numeric");
+const CODED = valueType("Coded Entry");
+const TIME = valueType("Date", "DateTime");
+const ED = valueType("Encapsulated Data");
+const TEXT_TYPES = ["String", "Text", "Formatted Text", "Time", "Structured Numeric"];
+/** Any value type the others do not take (a code outside table 0125 included). */
+const TEXT: When = {
+  toFhir: (o) =>
+    TEXT_TYPES.includes(String(o.ValueType ?? "String")) ||
+    ![
+      "Numeric",
+      "Coded Entry",
+      "Date",
+      "DateTime",
+      "Encapsulated Data",
+    ].includes(String(o.ValueType)),
+  toDm: () => true,
+};
+
+/** `ValueType` read back from the value[x] the resource carries. */
+const VALUE_TYPE_OF: FnRule = {
+  kind: "fn",
+  toFhir() {},
+  toDm(res, obj) {
+    if (obj.ValueType !== undefined) return;
+    const t = res.valueQuantity !== undefined
+      ? "Numeric"
+      : res.valueCodeableConcept !== undefined
+      ? "Coded Entry"
+      : res.valueDateTime !== undefined
+      ? "DateTime"
+      : res.valueString !== undefined
+      ? "String"
+      : Array.isArray(res.extension) &&
+          res.extension.some((e: JsonObject) => e?.url === OBSERVATION_ATTACHMENT)
+      ? "Encapsulated Data"
+      : undefined;
+    if (t !== undefined) obj.ValueType = t;
+  },
+};
+
+/** A result (OBX) → Observation. */
+export const OBSERVATION: ResourceMap = {
+  resourceType: "Observation",
+  rules: [
+    path("Status", "status", RESULT_STATUS),
+    fixed("status", (o) => o.Status == null ? "unknown" : undefined),
+    fixed("category[0]", () => ({
+      coding: [{
+        system: "http://terminology.hl7.org/CodeSystem/observation-category",
+        code: "laboratory",
+      }],
+    })),
+    ...concept("code"),
+    fixed("code.text", (o) => o.Code == null && o.Description == null ? "unknown" : undefined),
+    refTo("subject", "Patient"),
+    refTo("encounter", "Encounter"),
+    path("ObservedDateTime", "effectiveDateTime", dateTime),
+    path("Value", "valueQuantity.value", num, NUMERIC),
+    path("Units", "valueQuantity.unit", str, NUMERIC),
+    fixed("valueQuantity.system", (o) => NUMERIC.toFhir(o, never) && o.Units ? UCUM : undefined),
+    fixed("valueQuantity.code", (o) => NUMERIC.toFhir(o, never) && o.Units ? o.Units : undefined),
+    path("Value", "valueCodeableConcept.coding[0].code", str, CODED),
+    path("Value", "valueDateTime", hl7Time, TIME),
+    path("Value", "valueString", str, TEXT),
+    path("Value", `extension[url=${OBSERVATION_ATTACHMENT}].valueAttachment.data`, str, ED),
+    path(
+      "FileType",
+      `extension[url=${OBSERVATION_ATTACHMENT}].valueAttachment.contentType`,
+      mimeType,
+      ED,
+    ),
+    VALUE_TYPE_OF,
+    ...dmUnder("ReferenceRange", [
+      path("Low", "referenceRange[0].low.value", number),
+      path("High", "referenceRange[0].high.value", number),
+      path("Text", "referenceRange[0].text"),
+    ]),
+    path(
+      "AbnormalFlag",
+      "interpretation[0]",
+      v2Concept(
+        "http://terminology.hl7.org/CodeSystem/v3-ObservationInterpretation",
+        ABNORMAL_FLAG,
+      ),
+    ),
+    practitioner("Performer", { fx: "performer[0]" }),
+    each("Notes", "note", [path("", "text")]),
+  ],
+};
+
+const never = undefined as never;
+
+/** An order with results (ORC/OBR) → DiagnosticReport; its results are linked by the bundle. */
+export const DIAGNOSTIC_REPORT: ResourceMap = {
+  resourceType: "DiagnosticReport",
+  rules: [
+    path("ID", `identifier[system=${PLACER_SYSTEM}].value`),
+    path("ApplicationOrderID", `identifier[system=${FILLER_SYSTEM}].value`),
+    path("ResultsStatus", "status", REPORT_STATUS),
+    fixed("status", (o) => o.ResultsStatus == null ? "unknown" : undefined),
+    fixed("category[0]", () => ({
+      coding: [{ system: "http://terminology.hl7.org/CodeSystem/v2-0074", code: "LAB" }],
+    })),
+    ...dmUnder("Procedure", concept("code")),
+    fixed("code.text", (o) => o.Procedure == null ? "unknown" : undefined),
+    refTo("subject", "Patient"),
+    refTo("encounter", "Encounter"),
+    path("CollectionDateTime", "effectiveDateTime", dateTime),
+    path("CompletionDateTime", "issued", instant),
+  ],
+};
