@@ -154,13 +154,18 @@ try {
   }
   await probe.stop();
   if (!e.alive) throw new Error(`the engine died during the soak:\n  ${e.tail()}`);
+  if (windows.length === 0) throw new Error("no window was measured (seconds must be > 0)");
   const drain = await waitDelivered(receiver, acked + probe.acked, DRAIN_MS, alive);
   const problems = e.problems();
   const stoppedAs = await e.stop();
   const atRest = kvBytes(e.kvPath);
   const kibAtRest = atRest.total / 1024 / Math.max(1, receiver.count);
 
-  const first = windows[0]!, last = windows[windows.length - 1]!;
+  // With one window there is nothing to compare: the ratios are left out (NaN, null in JSON).
+  const first = windows.length > 1
+    ? windows[0]!
+    : { ...windows[0]!, p99Ms: NaN, rssMiB: NaN, kvKiBPerMsg: NaN };
+  const last = windows[windows.length - 1]!;
   const flat = {
     p99: { first: first.p99Ms, last: last.p99Ms, ratio: round(last.p99Ms / first.p99Ms, 2) },
     rss: { first: first.rssMiB, last: last.rssMiB, ratio: round(last.rssMiB / first.rssMiB, 2) },
@@ -199,7 +204,7 @@ try {
     seconds: SECONDS,
     windowSeconds: WINDOW,
     rate,
-    sustainedRate: Math.round(sustained),
+    sustainedRate: GIVEN_RATE === undefined ? Math.round(sustained) : null,
     windows,
     drained: drain.done,
     flat: {
