@@ -52,7 +52,10 @@ export interface StreamX12Options {
  * interchanges as they complete. Throws {@link X12ParseError} as soon as the text cannot be read.
  */
 export async function* streamX12(
-  source: AsyncIterable<Uint8Array | string> | ReadableStream<Uint8Array>,
+  source:
+    | AsyncIterable<Uint8Array | string>
+    | Iterable<Uint8Array | string>
+    | ReadableStream<Uint8Array>,
   options: StreamX12Options = {},
 ): AsyncGenerator<X12StreamItem> {
   const decoder = new TextDecoder(options.encoding ?? "utf-8");

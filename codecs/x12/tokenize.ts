@@ -201,6 +201,8 @@ export class X12Tokenizer {
       const elements = body.split(separators.element);
       const id = elements[0]!;
       if (!isSegmentId(id)) {
+        // Whitespace after the last segment (a blank line when the terminator is a newline).
+        if (/^\s*$/.test(buf.slice(pos))) break;
         throw new X12ParseError(
           "INVALID_SEGMENT_ID",
           `Segment ID ${JSON.stringify(id.slice(0, 10))} is not 2-3 upper-case letters or digits`,
