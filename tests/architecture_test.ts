@@ -97,7 +97,12 @@ async function* tsFiles(dir: string): AsyncGenerator<string> {
 /** Every violation in the tree rooted at `root` (the repository by default). */
 export async function violations(): Promise<Violation[]> {
   const found: Violation[] = [];
-  for await (const file of tsFiles(".")) {
+  // The folders of the Layout table (a scratch file at the root is no part of the product).
+  const files: string[] = ["main.ts"];
+  for (const dir of ["app", "codecs", "actors", "transports", "tests", "bench"]) {
+    for await (const f of tsFiles(dir)) files.push(f);
+  }
+  for (const file of files) {
     const text = await Deno.readTextFile(join(ROOT, file));
     for (const edge of importsOf(file, text)) {
       const rule = ruleBroken(edge);
