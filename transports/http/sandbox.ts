@@ -13,7 +13,7 @@
 
 import { type Context, Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
-import type { Logger } from "../../actors/runtime/log.ts";
+import type { Logger } from "../../actors/ports.ts";
 import { readLimited } from "./body.ts";
 import { sendJson } from "./respond.ts";
 
