@@ -37,4 +37,5 @@ export {
   type Hl7ToFhirOptions,
 } from "./hl7.ts";
 export { MESSAGE_PARTS } from "./messages.ts";
+export { conditionalUrl, messageToTransaction } from "./transaction.ts";
 export { uuidV5 } from "./uuid.ts";

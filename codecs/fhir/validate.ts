@@ -117,7 +117,7 @@ export function validateFhirBundle(bundle: unknown): FhirIssue[] {
   if (!isObject(bundle) || bundle.resourceType !== "Bundle") {
     return [{ path: "Bundle", text: "not a FHIR Bundle (resourceType)" }];
   }
-  const out = validateOne(bundle as Resource, "", undefined);
+  const out = validateOne(bundle as unknown as Resource, "", undefined);
   const entries = Array.isArray(bundle.entry) ? bundle.entry : [];
   entries.forEach((e: unknown, i: number) => {
     const res = isObject(e) ? e.resource : undefined;
