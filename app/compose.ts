@@ -36,6 +36,7 @@ import {
   sshSftpConnector,
 } from "../transports/sftp/mod.ts";
 import { adminToken } from "./admin_token.ts";
+import { type Sandbox, startSandbox } from "./sandbox.ts";
 
 /** What {@link compose} may be given instead of the real thing (all optional but `log`). */
 export interface Adapters {
@@ -71,6 +72,8 @@ export interface Composed extends AsyncDisposable {
   servers: Servers;
   /** The Hono app served over HTTP (tests may `fetch` it without a socket). */
   app: Hono;
+  /** The development sandbox, when the config has `sandbox`. */
+  sandbox?: Sandbox;
   /** Stops everything: HTTP, MLLP, the SFTP folder, the engine (and its store), the sender. */
   close(): Promise<void>;
 }
@@ -176,9 +179,21 @@ export async function compose(config: Config, adapters: Adapters): Promise<Compo
     servers.mllp.push(server);
   }
 
+  // The sandbox's peers listen before the engine delivers to them (config `sandbox`).
+  const sandbox = config.sandbox
+    ? await step("cannot start the sandbox", () =>
+      startSandbox(config, {
+        log,
+        mllpConnector: adapters.mllpConnector ?? socketMllpConnector,
+        httpSender,
+        ...(adapters.clock ? { clock: adapters.clock } : {}),
+      }))
+    : undefined;
+  if (sandbox) stack.defer(() => sandbox.close());
+
   const app = await step(
     "cannot create the admin token",
-    () => httpApp(config, engine, servers, log),
+    () => httpApp(config, engine, servers, log, sandbox),
   );
   if (adapters.http !== false) {
     const http = await step(
@@ -193,7 +208,14 @@ export async function compose(config: Config, adapters: Adapters): Promise<Compo
   const owned = stack.move();
   let closing: Promise<void> | undefined;
   const close = () => closing ??= owned.disposeAsync();
-  return { engine, servers, app, close, [Symbol.asyncDispose]: close };
+  return {
+    engine,
+    servers,
+    app,
+    ...(sandbox ? { sandbox } : {}),
+    close,
+    [Symbol.asyncDispose]: close,
+  };
 }
 
 /** Health, metrics, admin, the token endpoint and the JSON API on one Hono app. */
@@ -202,6 +224,7 @@ async function httpApp(
   engine: Engine,
   servers: Servers,
   log: Logger,
+  sandbox?: Sandbox,
 ): Promise<Hono> {
   const app = new Hono();
   app.get("/healthz", async (c) => {
@@ -228,6 +251,8 @@ async function httpApp(
     return c.text(lines.join("\n") + "\n", 200, { "content-type": "text/plain; version=0.0.4" });
   });
   const token = await adminToken(config, log);
+  // Before the admin app: its catch-all would answer /admin/sandbox with 404.
+  if (sandbox) sandbox.mount(app, token);
   const https = engine.https;
   app.route(
     "/",

@@ -6,8 +6,14 @@
 
 import { type Config, configSchema, type ConfigSources } from "./schema.ts";
 import { crossCheck } from "./cross_check.ts";
+import { expandSandbox, SANDBOX_TOKEN_ENV, SANDBOX_TOKEN_PLACEHOLDER } from "./sandbox.ts";
 import { originalPath, salvage } from "./salvage.ts";
 import { errorMessage } from "../runtime/errors.ts";
+
+/** The sandbox's own placeholder for its (unchecked) verification token. */
+function sandboxEnv(name: string): string | undefined {
+  return name === SANDBOX_TOKEN_ENV ? SANDBOX_TOKEN_PLACEHOLDER : undefined;
+}
 
 /** One thing wrong with a config: where (`$.integrations[0].mllp.port`) and why. */
 export interface ConfigProblem {
@@ -35,8 +41,14 @@ export function jsonPath(path: readonly PropertyKey[]): string {
  * Validates an already-parsed JSON value. When the schema fails, the well-formed parts are still
  * cross-checked, so every problem is listed at once.
  */
-export function parseConfig(value: unknown, sources: ConfigSources): ConfigResult {
-  const schema = configSchema(sources);
+export function parseConfig(raw: unknown, sources: ConfigSources): ConfigResult {
+  // The sandbox's connections are added first, so that they are checked like written ones.
+  const sandbox = expandSandbox(raw);
+  if (!sandbox.ok) return { ok: false, problems: sandbox.problems };
+  const value = sandbox.value;
+  const schema = configSchema(
+    sandbox.sandbox ? { ...sources, env: (n) => sources.env(n) ?? sandboxEnv(n) } : sources,
+  );
   const result = schema.safeParse(value);
   if (!result.success) {
     const problems = result.error.issues.map((issue) => ({

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { SandboxConfig } from "./sandbox.ts";
 import { z } from "zod";
 import { Secret } from "./secret.ts";
 import { checkTemplate } from "../../codecs/files/mod.ts";
@@ -427,6 +428,8 @@ export function configSchema(sources: ConfigSources) {
     destinations: z.array(destination).default([]),
     subscriptions: z.array(subscription).default([]),
     connections: z.array(connection).default([]),
+    /** Set by expandSandbox (sandbox.ts) from `"sandbox": true` or its settings. */
+    sandbox: z.custom<SandboxConfig>((v) => typeof v === "object" && v !== null).optional(),
   });
 }
 
