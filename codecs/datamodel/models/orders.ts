@@ -55,6 +55,8 @@ export const ORDER: readonly ScopeItem[] = [
       leaf("OrderingFacility.Address.City", "22.3"),
       leaf("OrderingFacility.Address.State", "22.4"),
       leaf("OrderingFacility.Address.ZIP", "22.5"),
+      leaf("OrderingFacility.Address.Country", "22.6"),
+      leaf("OrderingFacility.Address.County", "22.9"),
       leaf("OrderingFacility.PhoneNumber", "23"),
     ], { required: true }),
     segment("OBR", "", [
