@@ -13,11 +13,15 @@ import {
   type Level,
   listen,
   loadConfigFile,
+  parseConfig,
+  processSources,
   sendFiles,
 } from "./app/mod.ts";
 
 const USAGE = `usage:
-  main.ts serve --config FILE [--log-level debug|info|warn|error]
+  main.ts serve [--config FILE] [--log-level debug|info|warn|error]
+  main.ts simulate [--event ADT^A01] [--count N] [--rate 50/s] [--format hl7v2|json]
+                   [--url http://127.0.0.1:8080] [--token-file data/admin.token]
   main.ts check FILE
   main.ts send HOST:PORT FILE... [--timeout SECONDS]
   main.ts listen PORT [--reply AA|AE|AR] [--hostname ADDR]
@@ -63,12 +67,15 @@ async function check(file: string): Promise<void> {
   );
 }
 
-async function serve(file: string, level: Level): Promise<void> {
+async function serve(file: string | undefined, level: Level): Promise<void> {
   const log = createLogger({ level });
   // Anything that slips past its handler is logged and contained: the engine keeps running.
   containStrayErrors(log);
-  const result = await loadConfigFile(file);
-  if (!result.ok) fail(formatProblems(file, result.problems), 1);
+  // No config: every default, and the development sandbox as a counterpart to try things with.
+  const result = file === undefined
+    ? parseConfig({ sandbox: true }, processSources())
+    : await loadConfigFile(file);
+  if (!result.ok) fail(formatProblems(file ?? "(no config)", result.problems), 1);
   let composed: Awaited<ReturnType<typeof compose>>;
   try {
     composed = await compose(result.config, { log });
@@ -118,19 +125,69 @@ async function send(target: string, files: string[], timeoutSeconds: number): Pr
   if (bad > 0) Deno.exit(1);
 }
 
+/** Asks a running engine's simulated health system to send (POST /admin/sandbox/send). */
+async function simulate(flags: Map<string, string>): Promise<void> {
+  const url = (flags.get("url") ?? "http://127.0.0.1:8080").replace(/\/+$/, "");
+  const tokenFile = flags.get("token-file") ?? "./data/admin.token";
+  let token = Deno.env.get("ENGINE_ADMIN_TOKEN") ?? "";
+  if (!token) {
+    try {
+      token = (await Deno.readTextFile(tokenFile)).trim();
+    } catch (error) {
+      fail(`simulate: cannot read the admin token from ${tokenFile}: ${errorMessage(error)}`, 1);
+    }
+  }
+  const count = Number(flags.get("count") ?? 1);
+  const rateText = flags.get("rate");
+  const rate = rateText === undefined ? undefined : Number(rateText.replace(/\/s$/, ""));
+  if (rate !== undefined && !(rate > 0)) fail("simulate: --rate must be like 50/s");
+  const body = {
+    count,
+    ...(flags.get("event") ? { event: flags.get("event") } : {}),
+    ...(rate ? { rate } : {}),
+    ...(flags.get("format") ? { format: flags.get("format") } : {}),
+  };
+  let response: Response;
+  try {
+    response = await fetch(`${url}/admin/sandbox/send`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify(body),
+    });
+  } catch (error) {
+    fail(`simulate: cannot reach the engine at ${url}: ${errorMessage(error)}`, 1);
+  }
+  const text = await response.text();
+  if (response.status === 404) {
+    fail(`simulate: the engine at ${url} has no sandbox (config "sandbox": true)`, 1);
+  }
+  if (!response.ok) fail(`simulate: HTTP ${response.status}: ${text}`, 1);
+  const r = JSON.parse(text) as Record<string, unknown>;
+  out(
+    `sent ${r.sent} (${r.generated} generated): ${r.accepted} accepted, ${r.refused} refused, ` +
+      `${r.failed} failed in ${r.durationMs} ms`,
+  );
+  for (const [label, n] of Object.entries((r.byLabel ?? {}) as Record<string, number>)) {
+    out(`  ${label} ${n}`);
+  }
+  for (const e of (r.errors ?? []) as string[]) out(`  error: ${e}`);
+  if ((r.refused as number) > 0 || (r.failed as number) > 0) Deno.exit(1);
+}
+
 async function main(args: string[]): Promise<void> {
   const [command, ...rest] = args;
   const { positional, flags } = parseArgs(rest);
   switch (command) {
     case "serve": {
       const file = flags.get("config") ?? positional[0];
-      if (!file) fail(`serve: --config FILE is required\n${USAGE}`);
       const level = (flags.get("log-level") ?? "info") as Level;
       if (!["debug", "info", "warn", "error"].includes(level)) {
         fail(`serve: unknown --log-level ${level}`);
       }
       return await serve(file, level);
     }
+    case "simulate":
+      return await simulate(flags);
     case "check": {
       const file = positional[0] ?? flags.get("config");
       if (!file) fail(`check: name the config file\n${USAGE}`);

@@ -5,7 +5,12 @@
 
 export { type Adapters, compose, type Composed, ComposeError, type Servers } from "./compose.ts";
 export { adminToken } from "./admin_token.ts";
-export { formatProblems, loadConfigFile } from "../actors/config/mod.ts";
+export {
+  formatProblems,
+  loadConfigFile,
+  parseConfig,
+  processSources,
+} from "../actors/config/mod.ts";
 export { createLogger, type Level, type Logger } from "../actors/runtime/log.ts";
 export { containStrayErrors } from "../actors/runtime/stray_errors.ts";
 export { errorMessage } from "../actors/mod.ts";
