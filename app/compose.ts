@@ -179,7 +179,7 @@ export async function compose(config: Config, adapters: Adapters): Promise<Compo
     servers.mllp.push(server);
   }
 
-  // The sandbox's peers listen before the engine delivers to them (config `sandbox`).
+  // The sandbox's peers (config `sandbox`); deliveries to them before they listen are retried.
   const sandbox = config.sandbox
     ? await step("cannot start the sandbox", () =>
       startSandbox(config, {
