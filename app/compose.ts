@@ -24,6 +24,7 @@ import { createAdminApp } from "../transports/http/mod.ts";
 import { AccessTokens } from "../transports/http/access_token.ts";
 import { ClientAssertionVerifier } from "../transports/http/client_assertion.ts";
 import { createEndpointApp } from "../transports/http/endpoint.ts";
+import { createFhirApp } from "../transports/http/fhir.ts";
 import { RateLimiter } from "../transports/http/rate_limit.ts";
 import { type PublicServer, servePublic } from "../transports/http/serve.ts";
 import { createTokenApp, tokenUrlFor } from "../transports/http/token_endpoint.ts";
@@ -302,6 +303,11 @@ export async function apiApp(config: Config, engine: Engine, log: Logger): Promi
       log,
     }),
   );
+  // One per-IP limit for the JSON and the FHIR API.
+  const rateLimiter = new RateLimiter({
+    limit: config.limits.rateLimitPerIp,
+    windowMs: config.limits.rateLimitWindowSeconds * 1000,
+  });
   app.route(
     "/",
     createEndpointApp({
@@ -309,8 +315,13 @@ export async function apiApp(config: Config, engine: Engine, log: Logger): Promi
       inbox: engine.api,
       queries: engine.queries,
       limits: config.limits,
+      rateLimiter,
       log,
     }),
+  );
+  app.route(
+    "/",
+    createFhirApp({ tokens, inbox: engine.api, limits: config.limits, rateLimiter, log }),
   );
   return app;
 }

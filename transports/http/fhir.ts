@@ -1,0 +1,211 @@
+/**
+ * The FHIR API: `POST /fhir/R4/$process-message` and `POST /fhir/R4/Bundle` take a FHIR R4
+ * message Bundle, on the same tokens, limits, rate limit and logs as `POST /endpoint`, in the
+ * same order (rate limit, token before any of the body, media type, size, nesting depth, JSON).
+ * The bundle is validated against the R4 definitions (@medplum/core), converted to the data
+ * model by the FHIR tables, and handed to the same {@link ApiInbox} as `/endpoint`: same
+ * validation, routing, storage and logs. Answers are `application/fhir+json`: an
+ * OperationOutcome, whose issues carry FHIRPath locations (`Bundle.entry[1].resource.birthDate`)
+ * for refusals.
+ *
+ * @module
+ */
+
+import { type Context, Hono } from "hono";
+import type { ApiAcceptResult, ApiInbox, Logger } from "../../actors/ports.ts";
+import { FhirError, type FhirIssue, fhirToModel, operationOutcome } from "../../codecs/fhir/mod.ts";
+import { locateInBundle } from "../../codecs/fhir/locate.ts";
+import { validateFhirBundle } from "../../codecs/fhir/validate.ts";
+import type { AccessTokenVerifier } from "./access_token.ts";
+import { BodyTimeoutError, readLimited } from "./body.ts";
+import type { EndpointAppOptions } from "./endpoint.ts";
+import { DEFAULT_MAX_JSON_DEPTH, JsonDepthScanner } from "./json_depth.ts";
+import { parseJsonBytes } from "./json_parse.ts";
+import { peerIp } from "./peer.ts";
+import { RateLimiter } from "./rate_limit.ts";
+import { sendBody } from "./respond.ts";
+
+/** The FHIR base path. */
+export const FHIR_BASE = "/fhir/R4";
+
+const encoder = new TextEncoder();
+const FHIR_JSON = "application/fhir+json";
+
+/** What {@link createFhirApp} is built from: what `/endpoint` is built from. */
+export interface FhirAppOptions {
+  tokens: AccessTokenVerifier;
+  inbox: ApiInbox;
+  limits: EndpointAppOptions["limits"];
+  /** Shared with `/endpoint`, so that both count against one per-IP limit. */
+  rateLimiter?: RateLimiter;
+  log: Logger;
+}
+
+type Status = 200 | 400 | 401 | 403 | 404 | 405 | 408 | 413 | 415 | 429 | 500 | 503;
+
+/** The FHIR app (see the module doc). */
+export function createFhirApp(options: FhirAppOptions): Hono {
+  const { tokens, inbox, log } = options;
+  const maxBytes = options.limits.maxJsonBytes;
+  const maxDepth = options.limits.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
+  const limiter = options.rateLimiter ?? new RateLimiter({
+    limit: options.limits.rateLimitPerIp,
+    windowMs: options.limits.rateLimitWindowSeconds * 1000,
+  });
+  const app = new Hono();
+
+  const answer = (
+    c: Context,
+    status: Status,
+    issues: FhirIssue[],
+    headers: Record<string, string> = {},
+  ) =>
+    sendBody(c, encoder.encode(JSON.stringify(operationOutcome(issues))), status, {
+      "Content-Type": FHIR_JSON,
+      "Cache-Control": "no-store",
+      ...headers,
+    });
+  const refuse = (c: Context, status: Status, text: string, headers?: Record<string, string>) =>
+    answer(c, status, [{ path: "", text, code: codeOf(status) }], headers);
+
+  const post = async (c: Context, route: string) => {
+    const ip = peerIp(c);
+    const verdict = limiter.take(ip);
+    c.header("X-RateLimit-Limit", String(verdict.limit));
+    c.header("X-RateLimit-Remaining", String(verdict.remaining));
+    if (!verdict.allowed) {
+      await c.req.raw.body?.cancel().catch(() => {});
+      log.warn("fhir.rate-limited", { ip, limit: verdict.limit });
+      return refuse(c, 429, `more than ${verdict.limit} requests from ${ip}; retry later`, {
+        "Retry-After": String(verdict.retryAfterSeconds),
+      });
+    }
+    const bearer = /^Bearer\s+([A-Za-z0-9._~+/-]+=*)$/i.exec(c.req.header("authorization") ?? "");
+    const checked = bearer
+      ? await tokens.verify(bearer[1] as string)
+      : { ok: false as const, error: "no access token: send Authorization: Bearer <token>" };
+    if (!checked.ok) {
+      await c.req.raw.body?.cancel().catch(() => {});
+      log.warn("fhir.unauthorized", { ip, why: checked.error });
+      return refuse(c, 401, checked.error, { "WWW-Authenticate": "Bearer" });
+    }
+    const type = c.req.header("content-type");
+    if (type !== undefined && !/^application\/(fhir\+)?json\s*(;|$)/i.test(type)) {
+      await c.req.raw.body?.cancel().catch(() => {});
+      return refuse(c, 415, `Content-Type must be ${FHIR_JSON}; got ${JSON.stringify(type)}`);
+    }
+    const depth = new JsonDepthScanner(maxDepth);
+    let body: Awaited<ReturnType<typeof readLimited>>;
+    try {
+      body = await readLimited(c.req.raw, maxBytes, (chunk) => depth.feed(chunk));
+    } catch (error) {
+      if (error instanceof BodyTimeoutError) {
+        log.warn("fhir.body-timeout", { ip, source: checked.sourceId, seconds: error.seconds });
+        return refuse(c, 408, error.message, { Connection: "close" });
+      }
+      log.warn("fhir.body-failed", { ip, source: checked.sourceId, error });
+      return refuse(c, 400, "the body could not be read to its end");
+    }
+    if (!body.ok) {
+      log.warn("fhir.too-large", { ip, source: checked.sourceId, limit: body.limit });
+      return refuse(c, 413, `the body is larger than the limit of ${maxBytes} bytes`, {
+        Connection: "close",
+      });
+    }
+    const nested = depth.result;
+    if (!nested.ok) {
+      return refuse(
+        c,
+        400,
+        `the JSON is nested more than ${maxDepth} levels deep at ${nested.path}`,
+      );
+    }
+    const parsed = parseJsonBytes(body.bytes);
+    if (!parsed.ok) return refuse(c, 400, parsed.error);
+    const bundle = parsed.value;
+
+    const issues = validateFhirBundle(bundle);
+    if (issues.length > 0) {
+      log.warn("fhir.invalid", { ip, source: checked.sourceId, route, issues: issues.length });
+      return answer(c, 400, issues);
+    }
+    let dm;
+    try {
+      dm = fhirToModel(bundle);
+    } catch (error) {
+      if (!(error instanceof FhirError)) throw error;
+      log.warn("fhir.unmapped", { ip, source: checked.sourceId, why: error.message });
+      return answer(c, 400, error.issues);
+    }
+    const json = encoder.encode(JSON.stringify(dm));
+    let result: ApiAcceptResult;
+    try {
+      result = await inbox.accept({
+        sourceId: checked.sourceId,
+        environment: checked.environment,
+        json: dm,
+        bytes: json,
+        peerIp: ip,
+      });
+    } catch (error) {
+      log.error("fhir.inbox-failed", { ip, source: checked.sourceId, error });
+      return refuse(c, 500, "the message could not be stored: try again");
+    }
+    if (result.ok) {
+      return answer(c, 200, [{
+        path: "",
+        text: `accepted: ${JSON.stringify(result.body)}`,
+        code: "informational",
+        severity: "information",
+      }]);
+    }
+    const located = (result.problems ?? []).map((p) => ({
+      path: locateInBundle(dm.Meta.DataModel, bundle, p.path),
+      text: p.path === "" ? p.rule : `${p.path}: ${p.rule}`,
+      code: codeOf(result.status),
+    }));
+    return answer(
+      c,
+      result.status,
+      located.length > 0
+        ? located
+        : [{ path: "", text: result.error, code: codeOf(result.status) }],
+      result.retryAfterSeconds !== undefined
+        ? { "Retry-After": String(Math.max(1, Math.ceil(result.retryAfterSeconds))) }
+        : {},
+    );
+  };
+
+  for (const route of [`${FHIR_BASE}/$process-message`, `${FHIR_BASE}/Bundle`]) {
+    app.post(route, (c) => post(c, route));
+    app.all(route, (c) => refuse(c, 405, `use POST, not ${c.req.method}`, { Allow: "POST" }));
+  }
+  app.onError((error, c) => {
+    log.error("fhir.failed", { ip: peerIp(c), error });
+    return refuse(c, 500, "internal error");
+  });
+  return app;
+}
+
+/** The OperationOutcome issue type of a status. */
+function codeOf(status: number): string {
+  switch (status) {
+    case 401:
+      return "login";
+    case 403:
+      return "forbidden";
+    case 404:
+      return "not-found";
+    case 408:
+      return "timeout";
+    case 413:
+      return "too-costly";
+    case 429:
+      return "throttled";
+    case 500:
+    case 503:
+      return "exception";
+    default:
+      return "invalid";
+  }
+}
