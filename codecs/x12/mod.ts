@@ -48,7 +48,13 @@ export {
   X12PathError,
 } from "./errors.ts";
 export { loopJson, segmentJson, transactionJson, type X12Json } from "./json.ts";
-export { allLoops, buildLoops, type X12Loop, type X12LoopTree } from "./loops/build.ts";
+export {
+  allLoops,
+  buildLoops,
+  missingRequired,
+  type X12Loop,
+  type X12LoopTree,
+} from "./loops/build.ts";
 export { findTransactionDef, TRANSACTION_DEFS } from "./loops/defs.ts";
 export type { LoopDef, LoopTrigger, SegmentSlot, TransactionDef } from "./loops/schema.ts";
 export {
@@ -65,7 +71,7 @@ export {
   element,
   encodeSegment,
   repetitions,
-  type X12Segment,
+  X12Segment,
   type X12Separators,
 } from "./segment.ts";
 export { streamX12, type StreamX12Options, type X12StreamItem } from "./stream.ts";

@@ -25,12 +25,14 @@ export const DEFAULT_SEPARATORS: X12Separators = {
   segment: "~",
 };
 
-/** One segment as read. `elements[0]` is the segment ID, so `elements[n]` is element n. */
-export interface X12Segment {
+/**
+ * One segment as read. `elements[0]` is the segment ID, so `elements[n]` is element n. The
+ * elements are split from the raw text on first access only: most segments of a large file are
+ * never read element by element, and splitting is the main cost of parsing.
+ */
+export class X12Segment {
   /** Segment ID (`ISA`, `NM1`...). */
   readonly id: string;
-  /** The ID then every data element, raw (components and repetitions not split). */
-  elements: string[];
   /** What followed the segment in the input: its terminator and any CR/LF ('' at a cut end). */
   end: string;
   /** The separators of the interchange the segment belongs to. */
@@ -39,6 +41,46 @@ export interface X12Segment {
   readonly index: number;
   /** 0-based character offset of the segment in the input. */
   readonly offset: number;
+  #raw: string | undefined;
+  #elements: string[] | undefined;
+
+  /** Creates a segment from its raw text (without terminator) or from its elements. */
+  constructor(init: {
+    id: string;
+    raw?: string;
+    elements?: string[];
+    end: string;
+    separators: X12Separators;
+    index: number;
+    offset: number;
+  }) {
+    this.id = init.id;
+    this.end = init.end;
+    this.separators = init.separators;
+    this.index = init.index;
+    this.offset = init.offset;
+    this.#raw = init.raw;
+    this.#elements = init.elements;
+  }
+
+  /** The ID then every data element, raw (components and repetitions not split). */
+  get elements(): string[] {
+    return this.#elements ??= (this.#raw ?? this.id).split(this.separators.element);
+  }
+
+  /** Replaces the elements (the segment is then written from them). */
+  set elements(value: string[]) {
+    this.#elements = value;
+    this.#raw = undefined;
+  }
+
+  /** The segment's text without its terminator. */
+  get text(): string {
+    // Once elements were handed out they may have been edited in place: write from them.
+    return this.#elements !== undefined
+      ? this.#elements.join(this.separators.element)
+      : this.#raw ?? this.id;
+  }
 }
 
 /** Element `n` (1-based) of a segment, '' when absent. */
@@ -63,5 +105,5 @@ export function repetitions(seg: X12Segment, n: number): string[] {
 
 /** The segment's text exactly as it will be written: elements joined, then its `end`. */
 export function encodeSegment(seg: X12Segment): string {
-  return seg.elements.join(seg.separators.element) + seg.end;
+  return seg.text + seg.end;
 }

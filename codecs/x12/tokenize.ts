@@ -8,7 +8,7 @@
  */
 
 import { X12ParseError } from "./errors.ts";
-import type { X12Segment, X12Separators } from "./segment.ts";
+import { X12Segment, type X12Separators } from "./segment.ts";
 
 /** Characters that may not be separators: letters, digits and space. */
 function isAlphanumeric(ch: string): boolean {
@@ -22,7 +22,12 @@ function isBreak(code: number): boolean {
 
 /** A segment ID: an upper-case letter then one or two upper-case letters or digits. */
 function isSegmentId(id: string): boolean {
-  return /^[A-Z][A-Z0-9]{1,2}$/.test(id);
+  if (id.length < 2 || id.length > 3) return false;
+  for (let i = 0; i < id.length; i++) {
+    const c = id.charCodeAt(i);
+    if (!((c >= 65 && c <= 90) || (i > 0 && c >= 48 && c <= 57))) return false;
+  }
+  return true;
 }
 
 /** Result of reading an ISA's separators at the start of a buffer. */
@@ -198,8 +203,9 @@ export class X12Tokenizer {
         if (stop > end + 1) break;
       }
       const body = buf.slice(pos, end);
-      const elements = body.split(separators.element);
-      const id = elements[0]!;
+      let idEnd = body.indexOf(separators.element);
+      if (idEnd === -1) idEnd = body.length;
+      const id = body.slice(0, idEnd);
       if (!isSegmentId(id)) {
         // Whitespace after the last segment (a blank line when the terminator is a newline).
         if (/^\s*$/.test(buf.slice(pos))) break;
@@ -209,14 +215,16 @@ export class X12Tokenizer {
           { segmentIndex: this.#index, offset },
         );
       }
-      out.push({
-        id,
-        elements,
-        end: buf.slice(end, stop),
-        separators,
-        index: this.#index++,
-        offset,
-      });
+      out.push(
+        new X12Segment({
+          id,
+          raw: body,
+          end: buf.slice(end, stop),
+          separators,
+          index: this.#index++,
+          offset,
+        }),
+      );
       pos = stop;
     }
     this.#buf = buf.slice(pos);

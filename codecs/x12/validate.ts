@@ -9,7 +9,7 @@
 
 import { isValidDate, isValidTime, makeIssue, type X12Transaction } from "./envelope.ts";
 import type { X12Issue } from "./errors.ts";
-import { buildLoops, type X12Loop, type X12LoopTree } from "./loops/build.ts";
+import { buildLoops, missingRequired, type X12Loop, type X12LoopTree } from "./loops/build.ts";
 import type { X12Segment } from "./segment.ts";
 
 /** Per segment ID: required element positions, dates, times and decimal numbers. */
@@ -126,7 +126,7 @@ function loopOf(tree: X12LoopTree): Map<X12Segment, X12Loop> {
  * (in `tx.issues`) are not repeated.
  */
 export function validateTransaction(tx: X12Transaction, tree = buildLoops(tx)): X12Issue[] {
-  const issues = [...tree.issues];
+  const issues = [...tree.issues, ...missingRequired(tree)];
   const loops = loopOf(tree);
   tx.segments.forEach((seg, i) => {
     if (seg.id === "ST" || seg.id === "SE") return;

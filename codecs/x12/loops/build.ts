@@ -47,6 +47,16 @@ function allSegmentIds(def: LoopDef, into = new Set<string>()): Set<string> {
   return into;
 }
 
+const knownIds = new WeakMap<LoopDef, Set<string>>();
+const slotIds = new WeakMap<LoopDef, Set<string>>();
+
+/** The segment IDs a loop lists (cached: definitions are constants). */
+function slotsOf(def: LoopDef): Set<string> {
+  let s = slotIds.get(def);
+  if (s === undefined) slotIds.set(def, s = new Set(def.segments.map((x) => x.segment)));
+  return s;
+}
+
 /** Reads a transaction set's segments into loops (by ST01 and ST03/GS08 unless `def` is given). */
 export function buildLoops(tx: X12Transaction, def?: TransactionDef): X12LoopTree {
   const d = def ?? findTransactionDef(tx.setId, tx.implementation);
@@ -71,9 +81,10 @@ export function buildLoops(tx: X12Transaction, def?: TransactionDef): X12LoopTre
     root.segments.push(...tx.segments);
     return { def: d, root, issues };
   }
-  const known = allSegmentIds(headerDef);
-  const position = new Map<X12Segment, number>();
-  tx.segments.forEach((s, i) => position.set(s, i + 1));
+  let known = knownIds.get(headerDef);
+  if (known === undefined) knownIds.set(headerDef, known = allSegmentIds(headerDef));
+  // Segments of a set are contiguous in the input: position in set from the file index.
+  const base = tx.segments[0]!.index - 1;
   const hlById = new Map<string, X12Loop>();
   const stack: X12Loop[] = [root];
   const [st, ...rest] = tx.segments;
@@ -82,13 +93,15 @@ export function buildLoops(tx: X12Transaction, def?: TransactionDef): X12LoopTre
     let placed = false;
     for (let depth = stack.length - 1; depth >= 0 && !placed; depth--) {
       const open = stack[depth]!;
-      if (open.def.segments.some((s) => s.segment === seg.id)) {
+      if (slotsOf(open.def).has(seg.id)) {
         stack.length = depth + 1;
         open.segments.push(seg);
         placed = true;
         break;
       }
-      const child = open.def.loops.find((c) => triggers(c.trigger, seg.elements));
+      const child = open.def.loops.find((c) =>
+        c.trigger.segment === seg.id && triggers(c.trigger, seg.elements)
+      );
       if (child) {
         let parent = open;
         if (child.trigger.segment === "HL") {
@@ -112,7 +125,7 @@ export function buildLoops(tx: X12Transaction, def?: TransactionDef): X12LoopTre
     if (!placed) {
       const where = stack[stack.length - 1]!;
       where.segments.push(seg);
-      const inSet = known.has(seg.id);
+      const inSet = known!.has(seg.id);
       issues.push(makeIssue({
         code: "UNEXPECTED_LOOP_SEGMENT",
         level: "transaction",
@@ -123,20 +136,23 @@ export function buildLoops(tx: X12Transaction, def?: TransactionDef): X12LoopTre
         ik3: inSet ? "2" : "6",
         ik5: "5",
         loop: where.id === "header" ? undefined : where.id,
-        positionInSet: position.get(seg),
+        positionInSet: seg.index - base,
       }));
     }
   }
-  checkRequired(root, d, position, issues);
   return { def: d, root, issues };
 }
 
-function checkRequired(
-  root: X12Loop,
-  d: TransactionDef,
-  position: Map<X12Segment, number>,
-  issues: X12Issue[],
-): void {
+/**
+ * Required segments and loops of the guide that a tree lacks (IK3 code 3), reported at the
+ * position after the loop occurrence's last segment, where a reader notices the absence.
+ */
+export function missingRequired(tree: X12LoopTree): X12Issue[] {
+  const issues: X12Issue[] = [];
+  const d = tree.def;
+  const root = tree.root;
+  if (d === undefined) return issues;
+  const base = root.segments[0]!.index - 1;
   const all: X12Loop[] = [];
   const walk = (l: X12Loop) => {
     all.push(l);
@@ -146,10 +162,8 @@ function checkRequired(
   const hlSeen = new Set(all.filter((l) => l.def.trigger.segment === "HL").map((l) => l.def));
   for (const inst of all) {
     const first = inst.segments[0]!;
-    // The error is reported at the segment after the loop occurrence's last one, where a reader
-    // notices the absence; the trigger's position stands in when nothing follows.
     const last = inst.segments[inst.segments.length - 1]!;
-    const at = (position.get(last) ?? position.get(first) ?? 1) + (inst === root ? 0 : 1);
+    const at = last.index - base + (inst === root ? 0 : 1);
     for (const slot of inst.def.segments) {
       if (slot.required && !inst.segments.some((s) => s.id === slot.segment)) {
         issues.push(makeIssue({
@@ -185,6 +199,7 @@ function checkRequired(
       }
     }
   }
+  return issues;
 }
 
 /** Every loop occurrence of a tree in document order (the header first). */

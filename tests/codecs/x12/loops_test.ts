@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- navigating parsed JSON in assertions
 import assert from "node:assert/strict";
 import {
   buildLoops,
