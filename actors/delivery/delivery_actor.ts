@@ -54,7 +54,7 @@ interface InFlight {
 export class DeliveryActor implements Actor {
   readonly id: string;
   readonly kind: string;
-  readonly #o: DeliveryActorOptions;
+  readonly #options: DeliveryActorOptions;
   readonly #newWork = new Wakeup();
   /**
    * Ends the backoff under way early (retry now, resume, skip). A fresh controller per backoff: a
@@ -82,7 +82,7 @@ export class DeliveryActor implements Actor {
   constructor(options: DeliveryActorOptions) {
     this.id = options.id;
     this.kind = options.kind;
-    this.#o = options;
+    this.#options = options;
     this.#completions = new PendingWrites({ backlog: () => options.store.commitBacklog });
   }
 
@@ -93,9 +93,9 @@ export class DeliveryActor implements Actor {
 
   /** The delivery loop; see the module doc. */
   async run(signal: AbortSignal): Promise<void> {
-    const { store, clock, deliverer } = this.#o;
-    const pollMs = this.#o.pollMs ?? 1000;
-    const idleLimit = this.#o.idleDeactivateMs ?? 5 * 60_000;
+    const { store, clock, deliverer } = this.#options;
+    const pollMs = this.#options.pollMs ?? 1000;
+    const idleLimit = this.#options.idleDeactivateMs ?? 5 * 60_000;
     // A command may have arrived while the actor was starting: it wins over what KV held.
     const stored = await store.getControl(this.id);
     this.#control ??= stored;
@@ -156,7 +156,7 @@ export class DeliveryActor implements Actor {
     sendLog: LogRecord | null,
     signal: AbortSignal,
   ): Promise<boolean> {
-    const { store, clock, deliverer, log } = this.#o;
+    const { store, clock, deliverer, log } = this.#options;
     // In flight from the moment the head is taken, so a skip arriving during the reads below
     // aborts this attempt instead of letting a dead-lettered message go out.
     const skip = new AbortController();
@@ -271,7 +271,7 @@ export class DeliveryActor implements Actor {
    * the actor stops first: the head stays queued, as any message in flight at a stop does.
    */
   async #durably<T>(write: () => Promise<T>, signal: AbortSignal): Promise<T | undefined> {
-    const { store, clock } = this.#o;
+    const { store, clock } = this.#options;
     while (!signal.aborted) {
       try {
         return await write();
@@ -288,7 +288,7 @@ export class DeliveryActor implements Actor {
 
   /** Carries out pause, resume, retry (now) or skip (head to the dead-letter list). */
   async command(command: ActorCommand, by: string, reason: string): Promise<CommandResult> {
-    const { store, clock } = this.#o;
+    const { store, clock } = this.#options;
     switch (command) {
       case "pause": {
         this.#control = { paused: true, by, reason, at: clock.now() };
@@ -330,7 +330,7 @@ export class DeliveryActor implements Actor {
 
   /** A snapshot for the admin endpoint. */
   async status(): Promise<ActorStatus> {
-    const { store, clock, deliverer } = this.#o;
+    const { store, clock, deliverer } = this.#options;
     const { status, head } = await queueStatus({
       id: this.id,
       kind: this.kind,

@@ -54,7 +54,7 @@ export interface InboundActorOptions {
 export class InboundActor implements Actor {
   readonly id: string;
   readonly kind: string;
-  readonly #o: InboundActorOptions;
+  readonly #options: InboundActorOptions;
   readonly #wake = new Wakeup();
   #state: ActorState = "idle";
   #control: ActorControl | undefined;
@@ -70,7 +70,7 @@ export class InboundActor implements Actor {
   constructor(options: InboundActorOptions) {
     this.id = options.id;
     this.kind = options.kind ?? "mllp-in";
-    this.#o = options;
+    this.#options = options;
     this.#routes = new PendingWrites({ backlog: () => options.store.commitBacklog });
   }
 
@@ -82,9 +82,9 @@ export class InboundActor implements Actor {
 
   /** Processes the queue until stopped or idle long enough to deactivate. */
   async run(signal: AbortSignal): Promise<void> {
-    const { store, clock } = this.#o;
-    const pollMs = this.#o.pollMs ?? 1000;
-    const idleLimit = this.#o.idleDeactivateMs ?? 5 * 60_000;
+    const { store, clock } = this.#options;
+    const pollMs = this.#options.pollMs ?? 1000;
+    const idleLimit = this.#options.idleDeactivateMs ?? 5 * 60_000;
     // A command may have arrived while the actor was starting: it wins over what KV held.
     const stored = await store.getControl(this.id);
     this.#control ??= stored;
@@ -128,7 +128,7 @@ export class InboundActor implements Actor {
     record: MessageRecord | null,
     receiveLog: LogRecord | null,
   ): Promise<void> {
-    const { store, config } = this.#o;
+    const { store, config } = this.#options;
     if (!record) {
       await store.deadLetter(head, "engine", `message ${head.entry.messageId} is missing from KV`);
       return;
@@ -198,7 +198,7 @@ export class InboundActor implements Actor {
     if (plan.json && plan.routes.some((r) => r.format === "json")) {
       // The translation is stored before the routing commit that references it.
       await this.#routes.settle();
-      jsonId = await this.#o.store.putDerived(
+      jsonId = await this.#options.store.putDerived(
         record.id,
         encoder.encode(JSON.stringify(plan.json)),
         "application/json",
@@ -225,7 +225,7 @@ export class InboundActor implements Actor {
     plan: Hl7Plan,
     destinationId: string,
   ): Promise<void> {
-    const { store, log } = this.#o;
+    const { store, log } = this.#options;
     // Shares are taken in order: earlier commits first.
     await this.#routes.settle();
     const failure = plan.failures.find((f) => f.destination.id === destinationId);
@@ -260,7 +260,7 @@ export class InboundActor implements Actor {
       status: "SUCCEEDED",
       reason: `made on reprocess; a new SEND log carries the delivery to ${destinationId}`,
     }, known);
-    if (ok) this.#o.notify(delivery!.queue);
+    if (ok) this.#options.notify(delivery!.queue);
   }
 
   /** Parses an HL7 message and plans its routes; undefined when it failed (dead-lettered). */
@@ -269,13 +269,13 @@ export class InboundActor implements Actor {
     record: MessageRecord,
     integrationId: string,
   ): Promise<Hl7Plan | undefined> {
-    const { store, config, log } = this.#o;
-    const parsed = tryParseHl7(this.#o.decode(await store.getPayload(record)));
+    const { store, config, log } = this.#options;
+    const parsed = tryParseHl7(this.#options.decode(await store.getPayload(record)));
     if (!parsed.ok) {
       const reason = `cannot parse: ${parsed.error.message}`;
       await store.deadLetter(head, "engine", reason);
       const fault = parseErrorCondition(parsed.error.code);
-      this.#o.appAcks?.settle(record.id, {
+      this.#options.appAcks?.settle(record.id, {
         code: "AE",
         text: reason,
         errorCode: fault.code,
@@ -291,11 +291,11 @@ export class InboundActor implements Actor {
 
   #routed(ok: boolean, messageId: string, deliveries: Delivery[], verdict: AppVerdict): void {
     if (!ok) return; // taken meanwhile (an operator skip): nothing was written
-    this.#o.appAcks?.settle(messageId, verdict);
+    this.#options.appAcks?.settle(messageId, verdict);
     this.#processed++;
-    this.#lastActivityAt = this.#o.clock.now();
-    for (const d of deliveries) this.#o.notify(d.queue);
-    this.#o.log.debug("inbound.routed", {
+    this.#lastActivityAt = this.#options.clock.now();
+    for (const d of deliveries) this.#options.notify(d.queue);
+    this.#options.log.debug("inbound.routed", {
       actor: this.id,
       messageId,
       to: deliveries.map((d) => d.destinationId),
@@ -304,7 +304,7 @@ export class InboundActor implements Actor {
 
   /** Pause, resume, retry (no-op here: nothing waits) or skip the head. */
   async command(command: ActorCommand, by: string, reason: string): Promise<CommandResult> {
-    const { store, clock } = this.#o;
+    const { store, clock } = this.#options;
     if (command === "pause" || command === "resume") {
       this.#control = { paused: command === "pause", by, reason, at: clock.now() };
       await store.setControl(this.id, this.#control);
@@ -325,7 +325,7 @@ export class InboundActor implements Actor {
 
   /** A snapshot for the admin endpoint. */
   async status(): Promise<ActorStatus> {
-    const { store, clock } = this.#o;
+    const { store, clock } = this.#options;
     const { status } = await queueStatus({
       id: this.id,
       kind: this.kind,

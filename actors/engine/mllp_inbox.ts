@@ -40,14 +40,14 @@ const encoder = new TextEncoder();
 
 /** See the module doc. */
 export class EngineMllpInbox implements MllpInbox {
-  readonly #o: EngineMllpInboxOptions;
+  readonly #options: EngineMllpInboxOptions;
   readonly #peers: PeerDirectory;
   /** Largest frame accepted (config `limits.maxHl7Bytes`). */
   readonly maxFrameBytes: number;
 
   /** An inbox for the integrations of `options.config`. */
   constructor(options: EngineMllpInboxOptions) {
-    this.#o = options;
+    this.#options = options;
     this.#peers = new PeerDirectory(options.config.integrations);
     this.maxFrameBytes = options.config.limits.maxHl7Bytes;
   }
@@ -73,7 +73,7 @@ export class EngineMllpInbox implements MllpInbox {
   /** AR for a frame over the limit. */
   oversize(info: { localPort: number; peerIp: string; size: number; limit: number }): Uint8Array {
     const reason = `message larger than the limit of ${info.limit} bytes; connection closed`;
-    this.#o.log.warn("mllp.oversize", {
+    this.#options.log.warn("mllp.oversize", {
       port: info.localPort,
       peer: info.peerIp,
       size: info.size,
@@ -84,7 +84,7 @@ export class EngineMllpInbox implements MllpInbox {
 
   /** Handles one frame; see the module doc. */
   async receive(frame: ReceivedFrame): Promise<InboxReply> {
-    const { log } = this.#o;
+    const { log } = this.#options;
     const where = { port: frame.localPort, peer: frame.peerIp, connection: frame.connection };
     const text = this.#decode(frame.payload);
     const parsed = tryParseHl7(text);
@@ -122,7 +122,7 @@ export class EngineMllpInbox implements MllpInbox {
     let messageId: string;
     const queue = inboundActorId(frame.localPort, frame.peerIp);
     try {
-      const result = await this.#o.store.accept({
+      const result = await this.#options.store.accept({
         queue,
         origin: { kind: "integration", id: integration.id, peer: frame.peerIp },
         payload: frame.payload,
@@ -133,7 +133,7 @@ export class EngineMllpInbox implements MllpInbox {
           scope: integration.id,
           key: controlId,
           ack,
-          windowMs: this.#o.config.limits.dedupeWindowSeconds * 1000,
+          windowMs: this.#options.config.limits.dedupeWindowSeconds * 1000,
         },
         log: {
           type: "RECEIVE",
@@ -167,10 +167,10 @@ export class EngineMllpInbox implements MllpInbox {
     const answer: InboxReply = ackWanted(acceptWhen, "success")
       ? { reply: encoder.encode(ack) }
       : {};
-    if (appWhen !== "NE" && this.#o.appAcks) {
-      answer.later = this.#o.appAcks.expect(messageId, appAckBuilder(text, appWhen));
+    if (appWhen !== "NE" && this.#options.appAcks) {
+      answer.later = this.#options.appAcks.expect(messageId, appAckBuilder(text, appWhen));
     }
-    this.#o.notify(queue);
+    this.#options.notify(queue);
     return answer;
   }
 
@@ -212,7 +212,7 @@ export class EngineMllpInbox implements MllpInbox {
   }
 
   #decode(payload: Uint8Array): string {
-    return decodeHl7Bytes(payload, this.#o.config.limits.fallbackCharset);
+    return decodeHl7Bytes(payload, this.#options.config.limits.fallbackCharset);
   }
 }
 

@@ -38,12 +38,12 @@ const decoder = new TextDecoder();
 
 /** See the module doc. */
 export class MllpDeliverer implements Deliverer {
-  readonly #o: MllpDelivererOptions;
+  readonly #options: MllpDelivererOptions;
   readonly #link: HeldLink<MllpConnection>;
 
   /** A deliverer to `options.target`. */
   constructor(options: MllpDelivererOptions) {
-    this.#o = options;
+    this.#options = options;
     this.#link = new HeldLink({
       actorId: options.actorId,
       idleCloseMs: options.idleCloseMs ?? 2 * 3600_000,
@@ -59,7 +59,7 @@ export class MllpDeliverer implements Deliverer {
 
   /** Peer, local address and connection age for the admin endpoint. */
   detail(): Record<string, unknown> {
-    const { host, port, tls } = this.#o.target;
+    const { host, port, tls } = this.#options.target;
     return {
       remote: `${host}:${port}`,
       tls: tls !== undefined,
@@ -81,8 +81,8 @@ export class MllpDeliverer implements Deliverer {
 
   /** One attempt: connect if needed, send, await the correlated ACK. */
   async deliver(job: DeliveryJob): Promise<DeliveryOutcome> {
-    const { clock, log, actorId } = this.#o;
-    const settings = this.#o.settings(job.head.entry.destinationId);
+    const { clock, log, actorId } = this.#options;
+    const settings = this.#options.settings(job.head.entry.destinationId);
     const controlId = job.record.controlId ?? readControlId(job.payload);
     if (controlId === undefined) {
       return {
@@ -95,8 +95,8 @@ export class MllpDeliverer implements Deliverer {
     if (!conn) {
       job.setState("connecting");
       try {
-        conn = await this.#o.connector.connect(this.#o.target, {
-          timeoutMs: this.#o.connectTimeoutMs ?? 10_000,
+        conn = await this.#options.connector.connect(this.#options.target, {
+          timeoutMs: this.#options.connectTimeoutMs ?? 10_000,
           signal: job.signal,
         });
       } catch (error) {
@@ -160,7 +160,7 @@ export class MllpDeliverer implements Deliverer {
   }
 
   #where(): string {
-    return `${this.#o.target.host}:${this.#o.target.port}`;
+    return `${this.#options.target.host}:${this.#options.target.port}`;
   }
 }
 

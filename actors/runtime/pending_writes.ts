@@ -17,12 +17,12 @@ export interface PendingWritesOptions {
 
 /** See the module doc. */
 export class PendingWrites {
-  readonly #o: PendingWritesOptions;
+  readonly #options: PendingWritesOptions;
   #pending: Promise<void>[] = [];
 
   /** Background commits bounded by `options`. */
   constructor(options: PendingWritesOptions) {
-    this.#o = options;
+    this.#options = options;
   }
 
   /** Commits not yet known to be durable. */
@@ -41,8 +41,8 @@ export class PendingWrites {
     done.catch(() => {});
     this.#pending.push(done);
     if (
-      this.#pending.length >= (this.#o.maxPending ?? 8) ||
-      this.#o.backlog() > (this.#o.maxBacklog ?? 256)
+      this.#pending.length >= (this.#options.maxPending ?? 8) ||
+      this.#options.backlog() > (this.#options.maxBacklog ?? 256)
     ) await this.settle();
   }
 
