@@ -26,14 +26,14 @@ export interface HeldLinkOptions {
 
 /** See the module doc. */
 export class HeldLink<T extends Link> {
-  readonly #o: HeldLinkOptions;
+  readonly #options: HeldLinkOptions;
   #link: T | undefined;
   #lastTraffic = 0;
   #connectedAt: number | undefined;
 
   /** Holds nothing yet. */
   constructor(options: HeldLinkOptions) {
-    this.#o = options;
+    this.#options = options;
   }
 
   /** The connection while it is open. */
@@ -62,9 +62,9 @@ export class HeldLink<T extends Link> {
 
   /** Closes a connection that has carried nothing for the idle period. */
   idle(now: number): void {
-    if (this.#link?.open && now - this.#lastTraffic >= this.#o.idleCloseMs) {
-      this.#o.log.info(this.#o.idleEvent, {
-        actor: this.#o.actorId,
+    if (this.#link?.open && now - this.#lastTraffic >= this.#options.idleCloseMs) {
+      this.#options.log.info(this.#options.idleEvent, {
+        actor: this.#options.actorId,
         idleMs: now - this.#lastTraffic,
       });
       this.drop();

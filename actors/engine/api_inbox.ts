@@ -35,18 +35,18 @@ const encoder = new TextEncoder();
 
 /** See the module doc. */
 export class EngineApiInbox implements ApiInbox {
-  readonly #o: EngineApiInboxOptions;
+  readonly #options: EngineApiInboxOptions;
   readonly #destinations: Map<string, DestinationConfig>;
 
   /** An inbox for the sources of `options.config`. */
   constructor(options: EngineApiInboxOptions) {
-    this.#o = options;
+    this.#options = options;
     this.#destinations = new Map(options.config.destinations.map((d) => [d.id, d]));
   }
 
   /** Validates, routes and stores one message; see the module doc. */
   async accept(request: ApiRequest): Promise<ApiAcceptResult> {
-    const { config, store, log } = this.#o;
+    const { config, store, log } = this.#options;
     const found = sourceOf(config, request);
     if (!found.ok) return found;
     const source = found.source;
@@ -175,7 +175,7 @@ export class EngineApiInbox implements ApiInbox {
         deliveries,
       });
       if (result.status !== "stored") throw new Error("unexpected duplicate");
-      for (const d of deliveries) this.#o.notify(d.queue);
+      for (const d of deliveries) this.#options.notify(d.queue);
       log.debug("api.accepted", {
         source: source.id,
         messageId,

@@ -80,18 +80,18 @@ const SNIPPET_CHARS = 256;
 
 /** See the module doc. */
 export class ApiQuery implements ApiQuerier {
-  readonly #o: ApiQueryOptions;
+  readonly #options: ApiQueryOptions;
   readonly #destinations: Map<string, DestinationConfig>;
 
   /** Queries for the sources and destinations of `options.config`. */
   constructor(options: ApiQueryOptions) {
-    this.#o = options;
+    this.#options = options;
     this.#destinations = new Map(options.config.destinations.map((d) => [d.id, d]));
   }
 
   /** Checks, sends and answers one query; see the module doc. */
   async query(request: ApiRequest, signal = NEVER): Promise<ApiQueryResult> {
-    const found = sourceOf(this.#o.config, request);
+    const found = sourceOf(this.#options.config, request);
     if (!found.ok) return found;
     const source = found.source;
     const json = request.json;
@@ -107,7 +107,7 @@ export class ApiQuery implements ApiQuerier {
     const dataModel = meta.DataModel as string, eventType = meta.EventType as string;
     const read = readDestinations(
       meta.Destinations,
-      this.#o.config.destinations,
+      this.#options.config.destinations,
       source.environment,
     );
     if (!read.ok && read.status === 400) return invalid(read.error, read.path, read.error);
@@ -118,7 +118,7 @@ export class ApiQuery implements ApiQuerier {
       return invalid(rule, "Meta.Destinations", rule);
     }
     if (read.notes.length > 0) {
-      this.#o.log.info("query.destination-by-name", { source: source.id, notes: read.notes });
+      this.#options.log.info("query.destination-by-name", { source: source.id, notes: read.notes });
     }
     const destination = this.#destinations.get(named[0]!.id)!;
     if (destination.environment !== source.environment) {
@@ -130,7 +130,7 @@ export class ApiQuery implements ApiQuerier {
       };
     }
     const routes = selectRoutes(
-      this.#o.config.subscriptions,
+      this.#options.config.subscriptions,
       { from: { source: source.id }, dataModel, eventType, json },
       () => "json",
     );
@@ -161,9 +161,9 @@ export class ApiQuery implements ApiQuerier {
   }
 
   async #https(q: Query, signal: AbortSignal): Promise<ApiQueryResult> {
-    const { config } = this.#o;
+    const { config } = this.#options;
     const id = q.destination.id;
-    const pending = this.#o.https?.query(id, {
+    const pending = this.#options.https?.query(id, {
       body: q.request.bytes,
       contentType: "application/json",
       timeoutMs: config.limits.queryTimeoutSeconds * 1000,
@@ -222,7 +222,7 @@ export class ApiQuery implements ApiQuerier {
   }
 
   async #mllp(q: Query, signal: AbortSignal): Promise<ApiQueryResult> {
-    const { config, log } = this.#o;
+    const { config, log } = this.#options;
     const mllp = q.destination.mllp!;
     const id = q.destination.id;
     const issues = validateQuery(q.request.json);
@@ -259,7 +259,7 @@ export class ApiQuery implements ApiQuerier {
       AbortSignal.timeout(config.limits.queryTimeoutSeconds * 1000),
     ]);
     const result = await mllpQuery({
-      connector: this.#o.mllpConnector,
+      connector: this.#options.mllpConnector,
       target: mllpTarget(mllp),
       payload: sent.payload,
       connectTimeoutMs: mllp.connectTimeoutSeconds * 1000,
@@ -332,7 +332,7 @@ export class ApiQuery implements ApiQuerier {
   }
 
   #timedOut(q: Query): ApiQueryResult {
-    const seconds = this.#o.config.limits.queryTimeoutSeconds;
+    const seconds = this.#options.config.limits.queryTimeoutSeconds;
     return {
       ok: false,
       status: 504,
@@ -342,7 +342,7 @@ export class ApiQuery implements ApiQuerier {
 
   /** Writes the REQUEST and RESPOND logs; their ids, or undefined when KV failed (logged). */
   async #record(q: Query, outcome: Outcome): Promise<string[] | undefined> {
-    const { store, log } = this.#o;
+    const { store, log } = this.#options;
     const at = Date.now();
     try {
       const ids = await store.recordQuery({

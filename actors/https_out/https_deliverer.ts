@@ -41,7 +41,7 @@ const MAX_ANSWER_BYTES = 4096;
 
 /** See the module doc. */
 export class HttpsDeliverer implements Deliverer {
-  readonly #o: HttpsDelivererOptions;
+  readonly #options: HttpsDelivererOptions;
   /** Until when a successful KV read of the verification holds. */
   #verifiedUntil = -Infinity;
   /** The verification as last read from KV: undefined before the first attempt. */
@@ -50,21 +50,25 @@ export class HttpsDeliverer implements Deliverer {
 
   /** A deliverer to `options.https.url`. */
   constructor(options: HttpsDelivererOptions) {
-    this.#o = options;
+    this.#options = options;
   }
 
   /** One attempt; see the module doc. */
   async deliver(job: DeliveryJob): Promise<DeliveryOutcome> {
-    const { https, credentials, sender, clock, log, destinationId } = this.#o;
+    const { https, credentials, sender, clock, log, destinationId } = this.#options;
     // Only production destinations read their verification (from KV, now and then).
-    if (this.#o.requireVerification && !(await this.#verified())) {
+    if (this.#options.requireVerification && !(await this.#verified())) {
       return this.#fail(
         `destination ${destinationId} is not verified ` +
           `(POST /admin/destinations/${destinationId}/verify)`,
       );
     }
     job.setState("sending");
-    const { contentType, body } = deliveryBody(job.record, job.payload, this.#o.fallbackCharset);
+    const { contentType, body } = deliveryBody(
+      job.record,
+      job.payload,
+      this.#options.fallbackCharset,
+    );
     let sent: Record<string, string>;
     try {
       sent = await postHeaders({ https, credentials, contentType, body, signal: job.signal });
@@ -99,7 +103,7 @@ export class HttpsDeliverer implements Deliverer {
       return { ok: true, detail: `HTTP ${response.status}` };
     }
     const answer = redact(
-      describeResponse(response, this.#o.snippetChars ?? 256),
+      describeResponse(response, this.#options.snippetChars ?? 256),
       secretValues(sent),
     );
     if (response.status === 401) {
@@ -117,7 +121,7 @@ export class HttpsDeliverer implements Deliverer {
 
   /** URL, auth type, token expiry (never the token), verification and the last answer. */
   detail(): Record<string, unknown> {
-    const { https, credentials, requireVerification } = this.#o;
+    const { https, credentials, requireVerification } = this.#options;
     const info = credentials.info();
     return {
       url: https.url,
@@ -138,7 +142,7 @@ export class HttpsDeliverer implements Deliverer {
   #fail(reason: string, status?: number): DeliveryOutcome {
     this.#last = {
       ...(status !== undefined ? { status } : {}),
-      at: this.#o.clock.now(),
+      at: this.#options.clock.now(),
       outcome: reason,
     };
     return { ok: false, reason };
@@ -146,7 +150,7 @@ export class HttpsDeliverer implements Deliverer {
 
   /** True when the latest verification succeeded for this URL. */
   async #verified(): Promise<boolean> {
-    const { verifications, destinationId, https, clock } = this.#o;
+    const { verifications, destinationId, https, clock } = this.#options;
     const now = clock.now();
     if (now < this.#verifiedUntil) return true;
     const record = await verifications.get(destinationId);

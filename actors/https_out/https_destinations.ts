@@ -67,14 +67,14 @@ interface Entry {
 
 /** See the module doc. */
 export class HttpsDestinations {
-  readonly #o: HttpsDestinationsOptions;
+  readonly #options: HttpsDestinationsOptions;
   readonly #records: VerificationStore;
   readonly #entries = new Map<string, Entry>();
   readonly #envType: Map<string, string>;
 
   /** Builds a strategy for every HTTPS destination of `options.config`. */
   constructor(options: HttpsDestinationsOptions) {
-    this.#o = options;
+    this.#options = options;
     this.#records = options.records;
     this.#envType = new Map(options.config.environments.map((e) => [e.id, e.type]));
     for (const d of options.config.destinations) {
@@ -108,7 +108,7 @@ export class HttpsDestinations {
   deliverer(destinationId: string): HttpsDeliverer | undefined {
     const e = this.#entries.get(destinationId);
     if (!e) return undefined;
-    const { sender, clock, log, config } = this.#o;
+    const { sender, clock, log, config } = this.#options;
     return new HttpsDeliverer({
       destinationId,
       https: e.https,
@@ -136,7 +136,7 @@ export class HttpsDestinations {
       destinationId,
       https: e.https,
       credentials: e.credentials,
-      sender: this.#o.sender,
+      sender: this.#options.sender,
       requireVerification: e.requireVerification,
       verifications: this.#records,
     }, request);
@@ -146,7 +146,7 @@ export class HttpsDestinations {
   verify(destinationId: string, signal?: AbortSignal): Promise<VerifyResult> | undefined {
     const e = this.#entries.get(destinationId);
     if (!e) return undefined;
-    const { sender, clock, log } = this.#o;
+    const { sender, clock, log } = this.#options;
     return verifyDestination({
       destinationId,
       https: e.https,
@@ -162,7 +162,7 @@ export class HttpsDestinations {
   /** Every destination of the config (HTTPS or not), with its verification state from KV. */
   async list(): Promise<DestinationView[]> {
     const out: DestinationView[] = [];
-    for (const d of this.#o.config.destinations) {
+    for (const d of this.#options.config.destinations) {
       const e = this.#entries.get(d.id);
       const base = {
         id: d.id,

@@ -61,7 +61,7 @@ export interface SupervisionProblem {
 
 /** See the module doc. */
 export class Supervisor {
-  readonly #o: SupervisorOptions;
+  readonly #options: SupervisorOptions;
   readonly #clock: Clock;
   readonly #active = new Map<string, Activation>();
   readonly #restarts = new Map<string, number>();
@@ -70,16 +70,16 @@ export class Supervisor {
 
   /** A supervisor over `options.store`; call {@link start} to restore queues. */
   constructor(options: SupervisorOptions) {
-    this.#o = options;
+    this.#options = options;
     this.#clock = options.clock ?? systemClock;
   }
 
   /** Activates every actor whose queue holds messages, and starts the background loops. */
   async start(): Promise<void> {
     await this.#restore();
-    const poll = this.#o.pollMs ?? 1000;
+    const poll = this.#options.pollMs ?? 1000;
     if (poll > 0) this.#background.push(this.#loop(poll, () => this.#restore()));
-    const leases = this.#o.leases;
+    const leases = this.#options.leases;
     if (leases) this.#background.push(this.#loop(leases.renewEveryMs, () => this.#renewLeases()));
   }
 
@@ -90,8 +90,8 @@ export class Supervisor {
     else {
       this.activate(id).catch((error) => {
         // Its queue keeps the work: the restore loop activates it on its next round.
-        if (error instanceof StoreUnavailableError) this.#o.store.health.failed(error);
-        else this.#o.log.error("actor.activate-failed", { actor: id, error });
+        if (error instanceof StoreUnavailableError) this.#options.store.health.failed(error);
+        else this.#options.log.error("actor.activate-failed", { actor: id, error });
       });
     }
   }
@@ -100,9 +100,9 @@ export class Supervisor {
   async activate(id: string): Promise<boolean> {
     if (this.#active.has(id)) return true;
     if (this.#stopping.signal.aborted) return false;
-    const actor = this.#o.factory(id);
+    const actor = this.#options.factory(id);
     if (!actor) return false;
-    if (this.#o.leases && !(await this.#o.leases.acquire(id))) return false;
+    if (this.#options.leases && !(await this.#options.leases.acquire(id))) return false;
     if (this.#active.has(id)) return true; // activated while the lease was being taken
     const abort = new AbortController();
     const activation: Activation = {
@@ -119,8 +119,8 @@ export class Supervisor {
   }
 
   async #supervise(id: string, a: Activation): Promise<void> {
-    const base = this.#o.restartBaseMs ?? 100;
-    const max = this.#o.restartMaxMs ?? 30_000;
+    const base = this.#options.restartBaseMs ?? 100;
+    const max = this.#options.restartMaxMs ?? 30_000;
     while (!a.abort.signal.aborted) {
       const started = this.#clock.now();
       try {
@@ -132,10 +132,10 @@ export class Supervisor {
           // again. The store's health logged the fault (once per interval); the actor resumes
           // from KV once writes succeed.
           a.waitingForStorage = true;
-          await waitWritable(this.#o.store.health, this.#clock, a.abort.signal);
+          await waitWritable(this.#options.store.health, this.#clock, a.abort.signal);
           a.waitingForStorage = false;
           if (a.abort.signal.aborted) break;
-          a.actor = this.#o.factory(id) ?? a.actor;
+          a.actor = this.#options.factory(id) ?? a.actor;
           continue;
         }
         // A run that lasted longer than the longest backoff ends a crash loop.
@@ -145,7 +145,7 @@ export class Supervisor {
         this.#restarts.set(id, a.restarts);
         a.lastCrash = errorMessage(error);
         const delay = Math.min(max, base * 2 ** (a.crashes - 1));
-        this.#o.log.error("actor.crashed", {
+        this.#options.log.error("actor.crashed", {
           actor: id,
           error,
           restartInMs: delay,
@@ -154,12 +154,12 @@ export class Supervisor {
         await this.#clock.sleep(delay, a.abort.signal);
         if (a.abort.signal.aborted) break;
         // A fresh instance: whatever state the crash left in memory is not trusted; KV is.
-        a.actor = this.#o.factory(id) ?? a.actor;
+        a.actor = this.#options.factory(id) ?? a.actor;
       }
     }
     this.#active.delete(id);
-    await this.#o.leases?.release(id).catch(() => {});
-    this.#o.log.debug("actor.deactivated", { actor: id });
+    await this.#options.leases?.release(id).catch(() => {});
+    this.#options.log.debug("actor.deactivated", { actor: id });
   }
 
   /** Stops every actor and waits for them; releases their leases. */
@@ -206,20 +206,20 @@ export class Supervisor {
         ...(a.lastCrash ? { lastError: a.lastCrash } : {}),
       };
     }
-    const actor = this.#o.factory(id);
+    const actor = this.#options.factory(id);
     if (!actor) return undefined;
     // Inactive: its queue and pause state are in KV; the actor object is built only to describe.
     return {
       ...(await actor.status()),
-      state: (await this.#o.store.getControl(id)).paused ? "paused" : "idle",
+      state: (await this.#options.store.getControl(id)).paused ? "paused" : "idle",
     };
   }
 
   /** Status of every known or active actor. */
   async statuses(): Promise<ActorStatus[]> {
-    const ids = new Set<string>([...this.#o.knownIds?.() ?? [], ...this.#active.keys()]);
-    for (const q of (await this.#o.store.nonEmptyQueues()).keys()) {
-      if (this.#o.factory(q)) ids.add(q);
+    const ids = new Set<string>([...this.#options.knownIds?.() ?? [], ...this.#active.keys()]);
+    for (const q of (await this.#options.store.nonEmptyQueues()).keys()) {
+      if (this.#options.factory(q)) ids.add(q);
     }
     const out: ActorStatus[] = [];
     for (const id of [...ids].sort()) {
@@ -238,11 +238,11 @@ export class Supervisor {
   ): Promise<CommandResult | undefined> {
     const actor = await this.get(id);
     if (!actor) {
-      if (!this.#o.factory(id)) return undefined;
+      if (!this.#options.factory(id)) return undefined;
       return { ok: false, message: `actor ${id} is active on another node` };
     }
     const result = await actor.command(command, by, reason);
-    this.#o.log.info("actor.command", {
+    this.#options.log.info("actor.command", {
       actor: id,
       command,
       by,
@@ -254,7 +254,7 @@ export class Supervisor {
   }
 
   async #restore(): Promise<void> {
-    const waiting = [...(await this.#o.store.nonEmptyQueues()).keys()].filter((id) =>
+    const waiting = [...(await this.#options.store.nonEmptyQueues()).keys()].filter((id) =>
       !this.#active.has(id)
     );
     // Identities are independent: activate them side by side, a bounded number at a time. One by
@@ -266,8 +266,8 @@ export class Supervisor {
 
   async #renewLeases(): Promise<void> {
     for (const [id, a] of this.#active) {
-      if (!(await this.#o.leases!.acquire(id))) {
-        this.#o.log.warn("actor.lease-lost", { actor: id });
+      if (!(await this.#options.leases!.acquire(id))) {
+        this.#options.log.warn("actor.lease-lost", { actor: id });
         a.abort.abort();
       }
     }
@@ -281,8 +281,8 @@ export class Supervisor {
       try {
         await fn();
       } catch (error) {
-        if (error instanceof StoreUnavailableError) this.#o.store.health.failed(error);
-        else this.#o.log.warn("supervisor.background-failed", { error });
+        if (error instanceof StoreUnavailableError) this.#options.store.health.failed(error);
+        else this.#options.log.warn("supervisor.background-failed", { error });
       }
     }
   }

@@ -34,7 +34,7 @@ const decoder = new TextDecoder();
 /** See the module doc. */
 export class EngineEcho implements MllpInbox {
   readonly maxFrameBytes = 30 * 1024 * 1024;
-  readonly #o: EngineEchoOptions;
+  readonly #options: EngineEchoOptions;
   #chain: Promise<void> = Promise.resolve();
   #backlog = 0;
   #conn: MllpConnection | undefined;
@@ -44,7 +44,7 @@ export class EngineEcho implements MllpInbox {
 
   /** An echo returning to `options.returnMllp` / `options.returnHttps`. */
   constructor(options: EngineEchoOptions) {
-    this.#o = options;
+    this.#options = options;
   }
 
   /** Messages received and messages sent back so far. */
@@ -63,8 +63,8 @@ export class EngineEcho implements MllpInbox {
         formatHl7Timestamp(new Date())
       }||ACK|${newControlId()}|P|2.5.1` +
         "\rMSA|AA|";
-    if (this.#o.returnMllp) {
-      const target = this.#o.returnMllp;
+    if (this.#options.returnMllp) {
+      const target = this.#options.returnMllp;
       this.#enqueue(() => this.#sendMllp(target, frame.payload));
     }
     return Promise.resolve({ reply: encoder.encode(reply) });
@@ -86,9 +86,9 @@ export class EngineEcho implements MllpInbox {
   /** Any JSON body is accepted (`200`) and sent back to `returnHttps`. */
   receiveJson(body: string): { status: number; body: unknown } {
     this.#received++;
-    const back = this.#o.returnHttps;
-    if (back && this.#o.http) {
-      const http = this.#o.http;
+    const back = this.#options.returnHttps;
+    if (back && this.#options.http) {
+      const http = this.#options.http;
       this.#enqueue(async () => {
         const r = await http.send({
           url: back.url,
@@ -111,8 +111,8 @@ export class EngineEcho implements MllpInbox {
   }
 
   #enqueue(job: () => Promise<void>): void {
-    if (this.#backlog >= (this.#o.maxBacklog ?? 10_000)) {
-      this.#o.log.warn("sandbox.echo.backlog-full", { backlog: this.#backlog });
+    if (this.#backlog >= (this.#options.maxBacklog ?? 10_000)) {
+      this.#options.log.warn("sandbox.echo.backlog-full", { backlog: this.#backlog });
       return;
     }
     this.#backlog++;
@@ -123,7 +123,7 @@ export class EngineEcho implements MllpInbox {
           this.#echoed++;
         }
       } catch (error) {
-        this.#o.log.warn("sandbox.echo.return-failed", {
+        this.#options.log.warn("sandbox.echo.return-failed", {
           reason: error instanceof Error ? error.message : String(error),
         });
       } finally {
@@ -135,7 +135,7 @@ export class EngineEcho implements MllpInbox {
   async #sendMllp(target: MllpTarget, payload: Uint8Array): Promise<void> {
     const signal = AbortSignal.any([this.#stop.signal, AbortSignal.timeout(30_000)]);
     if (!this.#conn?.open) {
-      this.#conn = await this.#o.connector.connect(target, { timeoutMs: 10_000, signal });
+      this.#conn = await this.#options.connector.connect(target, { timeoutMs: 10_000, signal });
     }
     const conn = this.#conn;
     try {

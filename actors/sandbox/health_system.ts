@@ -87,7 +87,7 @@ export class SimulatedHealthSystem {
   readonly registry: Registry;
   /** Its receiving side (serve it over MLLP and HTTP). */
   readonly receiver: SandboxReceiver;
-  readonly #o: SimulatedHealthSystemOptions;
+  readonly #options: SimulatedHealthSystemOptions;
   readonly #clock: Clock;
   readonly #mischief: Mischief;
   readonly #seed: string;
@@ -97,7 +97,7 @@ export class SimulatedHealthSystem {
 
   /** A health system with its registry built from the seed. */
   constructor(options: SimulatedHealthSystemOptions) {
-    this.#o = options;
+    this.#options = options;
     this.#seed = options.seed ?? "sandbox";
     this.#clock = options.clock ?? systemClock;
     this.#mischief = new Mischief(this.#seed);
@@ -119,7 +119,7 @@ export class SimulatedHealthSystem {
   /** Changes the misbehaviour (unnamed settings stay); throws RangeError on a bad value. */
   misbehave(m: Partial<Misbehaviour>): Misbehaviour {
     const now = this.#mischief.set(m);
-    this.#o.log.info("sandbox.misbehaviour", { ...now });
+    this.#options.log.info("sandbox.misbehaviour", { ...now });
     return now;
   }
 
@@ -149,20 +149,24 @@ export class SimulatedHealthSystem {
     const problem = checkSendRequest(r);
     if (problem) throw new RangeError(problem);
     const where = "mllp" in r.to ? `${r.to.mllp.host}:${r.to.mllp.port}` : r.to.https.url;
-    this.#o.log.info("sandbox.send", { event: r.event ?? "stream", count: r.count, to: where });
+    this.#options.log.info("sandbox.send", {
+      event: r.event ?? "stream",
+      count: r.count,
+      to: where,
+    });
     const signal = r.signal ? AbortSignal.any([r.signal, this.#stop.signal]) : this.#stop.signal;
     const report = await sendMessages({
       to: r.to,
       messages: this.messages(r),
-      connector: this.#o.connector,
-      ...(this.#o.http ? { http: this.#o.http } : {}),
+      connector: this.#options.connector,
+      ...(this.#options.http ? { http: this.#options.http } : {}),
       clock: this.#clock,
-      log: this.#o.log,
+      log: this.#options.log,
       mischief: this.#mischief,
       ...(r.ratePerSecond ? { ratePerSecond: r.ratePerSecond } : {}),
       signal,
     });
-    this.#o.log.info("sandbox.sent", {
+    this.#options.log.info("sandbox.sent", {
       to: where,
       generated: report.generated,
       accepted: report.accepted,
@@ -197,7 +201,7 @@ export class SimulatedHealthSystem {
       }
     };
     // send() never rejects; a throwing onReport must not become an unhandled rejection.
-    loop().catch((error) => this.#o.log.error("sandbox.schedule-failed", { reason: error }));
+    loop().catch((error) => this.#options.log.error("sandbox.schedule-failed", { reason: error }));
   }
 
   /** Stops the schedule and any send in progress. */

@@ -81,7 +81,7 @@ const encoder = new TextEncoder();
 /** See the module doc. */
 export class SandboxReceiver implements MllpInbox {
   readonly maxFrameBytes: number;
-  readonly #o: SandboxReceiverOptions;
+  readonly #options: SandboxReceiverOptions;
   readonly #receipts: Receipt[] = [];
   readonly #counts = new Map<string, number>();
   #total = 0;
@@ -89,7 +89,7 @@ export class SandboxReceiver implements MllpInbox {
 
   /** A receiver answering from `options.registry`. */
   constructor(options: SandboxReceiverOptions) {
-    this.#o = options;
+    this.#options = options;
     this.maxFrameBytes = options.maxBytes ?? 30 * 1024 * 1024;
   }
 
@@ -123,7 +123,7 @@ export class SandboxReceiver implements MllpInbox {
 
   #record(r: Receipt): void {
     this.#receipts.push(r);
-    if (this.#receipts.length > (this.#o.keep ?? 200)) this.#receipts.shift();
+    if (this.#receipts.length > (this.#options.keep ?? 200)) this.#receipts.shift();
     this.#total++;
     for (const key of [r.outcome, `${r.outcome} ${r.label}`]) {
       this.#counts.set(key, (this.#counts.get(key) ?? 0) + 1);
@@ -134,12 +134,12 @@ export class SandboxReceiver implements MllpInbox {
       ...(r.controlId ? { controlId: r.controlId } : {}),
       outcome: r.outcome,
     };
-    const name = this.#o.name ?? "sandbox.ehr";
+    const name = this.#options.name ?? "sandbox.ehr";
     if (r.outcome === "rejected") {
-      this.#o.log.warn(`${name}.rejected`, { ...fields, reason: r.problems.join("; ") });
+      this.#options.log.warn(`${name}.rejected`, { ...fields, reason: r.problems.join("; ") });
     } else if (r.outcome === "nacked" || r.outcome === "dropped") {
-      this.#o.log.info(`${name}.misbehaved`, { ...fields, reason: r.problems.join("; ") });
-    } else this.#o.log.debug(`${name}.received`, fields);
+      this.#options.log.info(`${name}.misbehaved`, { ...fields, reason: r.problems.join("; ") });
+    } else this.#options.log.debug(`${name}.received`, fields);
     const ready = this.#waiters.filter((w) => this.#total >= w.n);
     this.#waiters = this.#waiters.filter((w) => this.#total < w.n);
     for (const w of ready) w.resolve();
@@ -160,7 +160,7 @@ export class SandboxReceiver implements MllpInbox {
   async receive(frame: ReceivedFrame): Promise<InboxReply> {
     const text = decoder.decode(frame.payload);
     const parsed = tryParseHl7(text);
-    const at = this.#o.clock.now();
+    const at = this.#options.clock.now();
     if (!parsed.ok) {
       const reason = `not an HL7 v2 message: ${parsed.error.message}`;
       this.#record({ at, via: "mllp", label: "unknown", outcome: "rejected", problems: [reason] });
@@ -174,13 +174,13 @@ export class SandboxReceiver implements MllpInbox {
       encoder.encode(buildAckText(msg, {
         code,
         controlId: newControlId(),
-        now: new Date(this.#o.clock.now()),
+        now: new Date(this.#options.clock.now()),
         ...(errors.length > 0 ? { error: errors } : {}),
         ...(text ? { text } : {}),
       }));
-    const reaction = this.#o.mischief.react();
-    const delay = this.#o.mischief.delayMs();
-    if (delay > 0) await this.#o.clock.sleep(delay);
+    const reaction = this.#options.mischief.react();
+    const delay = this.#options.mischief.delayMs();
+    if (delay > 0) await this.#options.clock.sleep(delay);
     if (reaction === "drop") {
       this.#record({ ...base, outcome: "dropped", problems: ["simulated dropped connection"] });
       return { close: true };
@@ -191,8 +191,8 @@ export class SandboxReceiver implements MllpInbox {
       return { reply: ack("AE", [{ code: "207", text: why }]) };
     }
     if (isPatientQuery(msg)) {
-      const answer = answerHl7Query(this.#o.registry, msg, {
-        now: new Date(this.#o.clock.now()),
+      const answer = answerHl7Query(this.#options.registry, msg, {
+        now: new Date(this.#options.clock.now()),
         controlId: newControlId(),
       });
       const ok = answer.matches !== undefined;
@@ -221,7 +221,7 @@ export class SandboxReceiver implements MllpInbox {
   /** The data-model problems of an HL7 message, as ACK errors (none: it is valid). */
   #checkHl7(msg: Hl7Message): AckError[] {
     try {
-      const json = hl7ToJson(msg, { timeZone: this.#o.timeZone ?? "UTC", extensions: false });
+      const json = hl7ToJson(msg, { timeZone: this.#options.timeZone ?? "UTC", extensions: false });
       const checked = validateDataModel(json);
       if (checked.ok) return [];
       return checked.issues.map((i) => ({ code: "102", text: formatIssue(i) }));
@@ -243,7 +243,7 @@ export class SandboxReceiver implements MllpInbox {
    * every problem when not, `400` when it is not JSON.
    */
   async receiveJson(body: string): Promise<JsonAnswer> {
-    const at = this.#o.clock.now();
+    const at = this.#options.clock.now();
     let json: unknown;
     try {
       json = JSON.parse(body);
@@ -255,9 +255,9 @@ export class SandboxReceiver implements MllpInbox {
     const meta = (json as { Meta?: Record<string, unknown> } | null)?.Meta;
     const label = `${meta?.DataModel ?? "?"}.${meta?.EventType ?? "?"}`;
     const base = { at, via: "https" as const, label };
-    const reaction = this.#o.mischief.react();
-    const delay = this.#o.mischief.delayMs();
-    if (delay > 0) await this.#o.clock.sleep(delay);
+    const reaction = this.#options.mischief.react();
+    const delay = this.#options.mischief.delayMs();
+    if (delay > 0) await this.#options.clock.sleep(delay);
     if (reaction !== "accept") {
       // An HTTP answer cannot drop its connection from here: both misbehaviours are a 503.
       const why = reaction === "drop" ? "simulated outage" : "simulated failure";
@@ -272,7 +272,7 @@ export class SandboxReceiver implements MllpInbox {
       };
     }
     if (meta?.DataModel === "PatientSearch") {
-      const answer = answerJsonSearch(this.#o.registry, json, new Date(at));
+      const answer = answerJsonSearch(this.#options.registry, json, new Date(at));
       if (!answer.ok) return this.#rejectJson(base, answer.issues);
       this.#record({ ...base, outcome: "answered", problems: [`${answer.matches} patient(s)`] });
       return { status: 200, body: answer.response };

@@ -40,25 +40,25 @@ export interface RemoteSftpEndpointOptions {
 
 /** See the module doc. */
 export class RemoteSftpEndpoint implements SftpSessionSource {
-  readonly #o: RemoteSftpEndpointOptions;
+  readonly #options: RemoteSftpEndpointOptions;
   readonly #ring: KeyRing;
   #lastError: string | undefined;
 
   /** An endpoint; nothing connects until {@link open}. */
   constructor(options: RemoteSftpEndpointOptions) {
-    this.#o = options;
+    this.#options = options;
     this.#ring = new KeyRing(options.endpoint.keys);
   }
 
   /** `user@host:port`. */
   get where(): string {
-    const { user, host, port } = this.#o.endpoint;
+    const { user, host, port } = this.#options.endpoint;
     return `${user}@${host}:${port}`;
   }
 
   /** Logs in with the newest valid key that the server accepts; see the module doc. */
   async open(signal?: AbortSignal): Promise<SftpSession> {
-    const { endpoint, connector, clock, log, owner } = this.#o;
+    const { endpoint, connector, clock, log, owner } = this.#options;
     let candidates;
     try {
       candidates = this.#ring.candidates(clock.now());
@@ -79,7 +79,7 @@ export class RemoteSftpEndpoint implements SftpSessionSource {
           privateKey: key.privateKey,
           ...(key.passphrase !== undefined ? { passphrase: key.passphrase } : {}),
           hostKeyFingerprint: endpoint.hostKeyFingerprint,
-          timeoutMs: this.#o.timeoutMs ?? 20_000,
+          timeoutMs: this.#options.timeoutMs ?? 20_000,
           ...(signal ? { signal } : {}),
         });
         const fallback = i > 0;
@@ -130,9 +130,9 @@ export class RemoteSftpEndpoint implements SftpSessionSource {
     const inUse = this.#ring.inUse;
     return {
       remote: this.where,
-      hostKeyFingerprint: this.#o.endpoint.hostKeyFingerprint,
+      hostKeyFingerprint: this.#options.endpoint.hostKeyFingerprint,
       ...(inUse ? { keyInUse: inUse } : {}),
-      keys: this.#ring.describe(this.#o.clock.now()),
+      keys: this.#ring.describe(this.#options.clock.now()),
       ...(this.#lastError ? { lastConnectError: this.#lastError } : {}),
     };
   }

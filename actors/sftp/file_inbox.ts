@@ -71,18 +71,18 @@ const latin1 = new TextDecoder("latin1");
 
 /** See the module doc. */
 export class FileInbox {
-  readonly #o: FileInboxOptions;
+  readonly #options: FileInboxOptions;
 
   /** An inbox writing to `options.store`. */
   constructor(options: FileInboxOptions) {
-    this.#o = options;
+    this.#options = options;
   }
 
   /** Stores the file's message(s) durably; see the module doc. */
   async ingest(file: ReceivedFile): Promise<FileInboxResult> {
-    const { log } = this.#o;
-    if (file.bytes.length > this.#o.maxFileBytes) {
-      throw new FileTooLargeError(file.fileName, file.bytes.length, this.#o.maxFileBytes);
+    const { log } = this.#options;
+    if (file.bytes.length > this.#options.maxFileBytes) {
+      throw new FileTooLargeError(file.fileName, file.bytes.length, this.#options.maxFileBytes);
     }
     const queue = fileQueueId(file.integration.id);
     const sha256 = await sha256Hex(file.bytes);
@@ -113,7 +113,7 @@ export class FileInbox {
       stored,
       duplicates: result.duplicates,
     });
-    if (stored > 0) this.#o.notify(queue);
+    if (stored > 0) this.#options.notify(queue);
     return result;
   }
 
@@ -122,7 +122,7 @@ export class FileInbox {
     // whatever the charset (HL7 delimiters and segment names are ASCII).
     const batch = splitBatch(latin1.decode(file.bytes));
     for (const warning of batch.warnings.slice(0, 5)) {
-      this.#o.log.warn("sftp.batch-warning", {
+      this.#options.log.warn("sftp.batch-warning", {
         integration: file.integration.id,
         file: file.fileName,
         code: warning.code,
@@ -130,7 +130,7 @@ export class FileInbox {
       });
     }
     if (batch.messages.length === 0) {
-      this.#o.log.warn("sftp.batch-empty", {
+      this.#options.log.warn("sftp.batch-empty", {
         integration: file.integration.id,
         file: file.fileName,
         reason: "the file has an HL7 envelope but no MSH message",
@@ -139,7 +139,7 @@ export class FileInbox {
     return batch.messages.map((text, index) => {
       // HL7 ends segments with CR; files often carry CRLF or LF, which MLLP receivers may refuse.
       const payload = latin1Bytes(text.replace(/\r\n|\n/g, "\r"));
-      const parsed = tryParseHl7(decodeHl7Bytes(payload, this.#o.fallbackCharset));
+      const parsed = tryParseHl7(decodeHl7Bytes(payload, this.#options.fallbackCharset));
       const msg = parsed.ok ? parsed.message : undefined;
       const messageType = msg
         ? [msg.messageType, msg.triggerEvent].filter(Boolean).join("^")
@@ -169,7 +169,7 @@ export class FileInbox {
         scope: file.integration.id,
         key: `file:${sha256}:${index}`,
         ack: "",
-        windowMs: this.#o.dedupeWindowSeconds * 1000,
+        windowMs: this.#options.dedupeWindowSeconds * 1000,
       },
       log: {
         type: "RECEIVE",
@@ -195,7 +195,7 @@ export class FileInbox {
         window.push(requests[i++]!);
         if (large) break;
       }
-      const settled = await Promise.allSettled(window.map((r) => this.#o.store.accept(r)));
+      const settled = await Promise.allSettled(window.map((r) => this.#options.store.accept(r)));
       for (const s of settled) {
         if (s.status === "rejected") throw s.reason;
         results.push(s.value);

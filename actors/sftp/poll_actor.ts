@@ -90,7 +90,7 @@ export interface PollSummary {
 export class SftpPollActor implements Actor {
   readonly id: string;
   readonly kind = "sftp-poll";
-  readonly #o: SftpPollActorOptions;
+  readonly #options: SftpPollActorOptions;
   readonly #match: (name: string) => boolean;
   readonly #wake = new Wakeup();
   #state: ActorState = "idle";
@@ -103,7 +103,7 @@ export class SftpPollActor implements Actor {
   /** A poller; throws when the pattern is unusable. */
   constructor(options: SftpPollActorOptions) {
     this.id = pollActorId(options.integration.id);
-    this.#o = options;
+    this.#options = options;
     this.#match = globMatcher(options.settings.pattern);
   }
 
@@ -114,8 +114,8 @@ export class SftpPollActor implements Actor {
 
   /** Polls every interval until stopped; a poller does not deactivate. */
   async run(signal: AbortSignal): Promise<void> {
-    const { store, clock } = this.#o;
-    const intervalMs = this.#o.settings.intervalSeconds * 1000;
+    const { store, clock } = this.#options;
+    const intervalMs = this.#options.settings.intervalSeconds * 1000;
     const stored = await store.getControl(this.id);
     this.#control ??= stored;
     try {
@@ -136,7 +136,7 @@ export class SftpPollActor implements Actor {
 
   /** One poll; never throws (its error is logged and kept for the status). */
   async poll(signal: AbortSignal): Promise<PollSummary | undefined> {
-    const { clock, log, sessions, settings, store } = this.#o;
+    const { clock, log, sessions, settings, store } = this.#options;
     if (!(await store.health.check()).writable) {
       // Nothing taken now could be stored: leave every file in place (the store logs the fault).
       this.#lastError = `not polled: storage is not writable: ${store.health.state.reason}`;
@@ -202,7 +202,7 @@ export class SftpPollActor implements Actor {
     made: Set<string>,
     signal: AbortSignal,
   ): Promise<void> {
-    const { settings, log, maxFileBytes } = this.#o;
+    const { settings, log, maxFileBytes } = this.#options;
     const path = joinPath(settings.folder, entry.name);
     if (entry.size > maxFileBytes) {
       await this.#moveAside(session, entry.name, entry.size, made);
@@ -231,11 +231,11 @@ export class SftpPollActor implements Actor {
       });
       return;
     }
-    const result = await this.#o.sink.ingest({
-      integration: this.#o.integration,
+    const result = await this.#options.sink.ingest({
+      integration: this.#options.integration,
       fileName: entry.name,
       bytes,
-      peer: String(this.#o.sessions.describe()["remote"] ?? ""),
+      peer: String(this.#options.sessions.describe()["remote"] ?? ""),
     });
     summary.taken++;
     summary.stored += result.stored;
@@ -261,7 +261,7 @@ export class SftpPollActor implements Actor {
     size: number,
     made: Set<string>,
   ): Promise<void> {
-    const { settings, log, maxFileBytes } = this.#o;
+    const { settings, log, maxFileBytes } = this.#options;
     const to = await this.#moveTo(session, settings.errorFolder, name, made);
     log.warn("sftp.file-too-large", {
       actor: this.id,
@@ -279,7 +279,7 @@ export class SftpPollActor implements Actor {
     name: string,
     made: Set<string>,
   ): Promise<string> {
-    const { settings, clock } = this.#o;
+    const { settings, clock } = this.#options;
     const dir = folder.startsWith("/") ? folder : joinPath(settings.folder, folder);
     if (!made.has(dir)) {
       await session.mkdir(dir, { recursive: true });
@@ -294,7 +294,7 @@ export class SftpPollActor implements Actor {
 
   /** Pause and resume polling; retry polls now; skip does not apply. */
   async command(command: ActorCommand, by: string, reason: string): Promise<CommandResult> {
-    const { store, clock } = this.#o;
+    const { store, clock } = this.#options;
     switch (command) {
       case "pause":
       case "resume": {
@@ -315,7 +315,7 @@ export class SftpPollActor implements Actor {
 
   /** Last poll, last error, next poll and the endpoint with the key in use. */
   status(): Promise<ActorStatus> {
-    const { settings, sessions } = this.#o;
+    const { settings, sessions } = this.#options;
     const status: ActorStatus = {
       id: this.id,
       kind: this.kind,

@@ -41,14 +41,14 @@ export interface SftpDelivererOptions {
 
 /** See the module doc. */
 export class SftpDeliverer implements Deliverer {
-  readonly #o: SftpDelivererOptions;
+  readonly #options: SftpDelivererOptions;
   readonly #link: HeldLink<SftpSession>;
   #lastFile: string | undefined;
 
   /** A deliverer; throws when the file name template is unusable. */
   constructor(options: SftpDelivererOptions) {
     checkTemplate(options.fileName);
-    this.#o = options;
+    this.#options = options;
     this.#link = new HeldLink({
       actorId: options.actorId,
       idleCloseMs: options.idleCloseMs ?? 5 * 60_000,
@@ -59,7 +59,7 @@ export class SftpDeliverer implements Deliverer {
 
   /** The final file name of a message (also used by tests and the admin endpoint). */
   fileNameFor(record: MessageRecord): string {
-    return renderFileName(this.#o.fileName, {
+    return renderFileName(this.#options.fileName, {
       id: record.id,
       receivedAt: record.receivedAt,
       ext: extensionFor(record.contentType, record.fileName),
@@ -75,9 +75,9 @@ export class SftpDeliverer implements Deliverer {
   /** Where it delivers, with which key, and the last file written. */
   detail(): Record<string, unknown> {
     return {
-      ...this.#o.sessions.describe(),
-      folder: this.#o.folder,
-      fileName: this.#o.fileName,
+      ...this.#options.sessions.describe(),
+      folder: this.#options.folder,
+      fileName: this.#options.fileName,
       ...this.#link.detail(),
       ...(this.#lastFile ? { lastFile: this.#lastFile } : {}),
     };
@@ -97,7 +97,7 @@ export class SftpDeliverer implements Deliverer {
 
   /** One attempt: connect if needed, write the temporary file, rename it. */
   async deliver(job: DeliveryJob): Promise<DeliveryOutcome> {
-    const { clock, log, actorId } = this.#o;
+    const { clock, log, actorId } = this.#options;
     const name = this.fileNameFor(job.record);
     const final = this.#path(name);
     const temporary = this.#path(temporaryNameFor(name));
@@ -105,7 +105,7 @@ export class SftpDeliverer implements Deliverer {
     if (!session) {
       job.setState("connecting");
       try {
-        session = await this.#o.sessions.open(job.signal);
+        session = await this.#options.sessions.open(job.signal);
       } catch (error) {
         return { ok: false, reason: `connect failed: ${errorMessage(error)}` };
       }
@@ -146,11 +146,16 @@ export class SftpDeliverer implements Deliverer {
 
   #done(final: string, size: number, note?: string): DeliveryOutcome {
     this.#lastFile = final;
-    this.#o.log.debug("sftp.delivered", { actor: this.#o.actorId, file: final, size, note });
+    this.#options.log.debug("sftp.delivered", {
+      actor: this.#options.actorId,
+      file: final,
+      size,
+      note,
+    });
     return { ok: true, detail: `${final} (${size} bytes)${note ? `, ${note}` : ""}` };
   }
 
   #path(name: string): string {
-    return joinPath(this.#o.folder, name);
+    return joinPath(this.#options.folder, name);
   }
 }

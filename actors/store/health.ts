@@ -57,7 +57,7 @@ export interface StoreHealthOptions {
 
 /** See the module doc. */
 export class StoreHealth {
-  readonly #o: StoreHealthOptions;
+  readonly #options: StoreHealthOptions;
   #log: Logger | undefined;
   #warnIntervalMs = 30_000;
   #writable = true;
@@ -71,7 +71,7 @@ export class StoreHealth {
 
   /** Writable until a commit fails. */
   constructor(options: StoreHealthOptions) {
-    this.#o = options;
+    this.#options = options;
     this.#since = options.now();
   }
 
@@ -99,7 +99,7 @@ export class StoreHealth {
   /** A commit failed with a storage fault. */
   failed(error: unknown): void {
     if (this.#closed) return;
-    const now = this.#o.now();
+    const now = this.#options.now();
     const reason = error instanceof StoreUnavailableError
       ? error.reason
       : error instanceof Error
@@ -128,7 +128,7 @@ export class StoreHealth {
   /** A commit succeeded. */
   succeeded(): void {
     if (this.#writable) return;
-    const now = this.#o.now();
+    const now = this.#options.now();
     this.#log?.info("store.writable-again", {
       downMs: now - this.#since,
       failedWrites: this.#failures,
@@ -147,14 +147,14 @@ export class StoreHealth {
    */
   async check(): Promise<StoreHealthState> {
     if (this.#writable || this.#closed) return this.state;
-    const now = this.#o.now();
-    const interval = this.#o.probeIntervalMs ?? 1000;
+    const now = this.#options.now();
+    const interval = this.#options.probeIntervalMs ?? 1000;
     if (
       !this.#probing && (this.#lastProbeAt === undefined || now - this.#lastProbeAt >= interval)
     ) {
       this.#lastProbeAt = now;
       // The committer reports the outcome to this object; the error itself is not needed here.
-      this.#probing = this.#o.probe().then(() => {}, () => {}).finally(() => {
+      this.#probing = this.#options.probe().then(() => {}, () => {}).finally(() => {
         this.#probing = undefined;
       });
     }

@@ -27,21 +27,21 @@ export type Admission =
 
 /** See the module doc. */
 export class AddressLimits {
-  readonly #o: AddressLimitsOptions;
+  readonly #options: AddressLimitsOptions;
   readonly #open = new Map<string, number>();
   readonly #failures = new Map<string, Failures>();
 
   /** Limits as configured. */
   constructor(options: AddressLimitsOptions) {
-    this.#o = options;
+    this.#options = options;
   }
 
   #now(): number {
-    return (this.#o.now ?? Date.now)();
+    return (this.#options.now ?? Date.now)();
   }
 
   #lockoutMs(): number {
-    return this.#o.lockoutMs ?? 15 * 60_000;
+    return this.#options.lockoutMs ?? 15 * 60_000;
   }
 
   /** Admits a new connection from `ip` (counting it) or says why not. */
@@ -49,7 +49,7 @@ export class AddressLimits {
     const failed = this.#failures.get(ip);
     if (failed && this.#now() - failed.last >= this.#lockoutMs()) this.#failures.delete(ip);
     const failures = this.#failures.get(ip)?.count ?? 0;
-    if (failures >= this.#o.maxFailedLoginsPerIp) {
+    if (failures >= this.#options.maxFailedLoginsPerIp) {
       return {
         ok: false,
         kind: "locked",
@@ -59,11 +59,11 @@ export class AddressLimits {
       };
     }
     const open = this.#open.get(ip) ?? 0;
-    if (open >= this.#o.maxConnectionsPerIp) {
+    if (open >= this.#options.maxConnectionsPerIp) {
       return {
         ok: false,
         kind: "connections",
-        reason: `already ${open} connections (limit ${this.#o.maxConnectionsPerIp})`,
+        reason: `already ${open} connections (limit ${this.#options.maxConnectionsPerIp})`,
       };
     }
     this.#open.set(ip, open + 1);

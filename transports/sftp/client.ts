@@ -26,11 +26,11 @@ export interface SshSftpConnectorOptions {
 
 /** See the module doc. */
 export class SshSftpConnector implements SftpConnector {
-  readonly #o: SshSftpConnectorOptions;
+  readonly #options: SshSftpConnectorOptions;
 
   /** A connector; it holds no connection itself. */
   constructor(options: SshSftpConnectorOptions = {}) {
-    this.#o = options;
+    this.#options = options;
   }
 
   /** See {@link SftpConnector.connect}. */
@@ -94,8 +94,8 @@ export class SshSftpConnector implements SftpConnector {
           ...(options.passphrase !== undefined ? { passphrase: options.passphrase } : {}),
           authHandler: ["publickey"],
           readyTimeout: timeoutMs,
-          keepaliveInterval: this.#o.keepaliveIntervalMs ?? 15_000,
-          keepaliveCountMax: this.#o.keepaliveCountMax ?? 3,
+          keepaliveInterval: this.#options.keepaliveIntervalMs ?? 15_000,
+          keepaliveCountMax: this.#options.keepaliveCountMax ?? 3,
           algorithms: MODERN_ALGORITHMS,
           hostVerifier: (key: Buffer) => {
             presented = sshFingerprint(key);

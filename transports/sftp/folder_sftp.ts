@@ -57,13 +57,13 @@ export interface FolderSftpOptions {
 
 /** See the module doc. */
 export class FolderSftpSession {
-  readonly #o: FolderSftpOptions;
+  readonly #options: FolderSftpOptions;
   readonly #handles = new Map<number, Handle>();
   #nextHandle = 1;
 
   /** Serves `options.sftp` until the channel closes. */
   constructor(options: FolderSftpOptions) {
-    this.#o = options;
+    this.#options = options;
     const s = options.sftp;
     s.on("REALPATH", (id, path) => this.#run(id, "realpath", path, () => this.#realpath(id, path)));
     s.on("STAT", (id, path) => this.#run(id, "stat", path, () => this.#stat(id, path)));
@@ -117,19 +117,19 @@ export class FolderSftpSession {
 
   #fail(id: number, op: string, path: string, error: unknown): void {
     const { code, message, unexpected } = replyFor(error);
-    const where = { user: this.#o.user.name, peer: this.#o.peer, op, path };
+    const where = { user: this.#options.user.name, peer: this.#options.peer, op, path };
     if (unexpected) {
-      this.#o.log.error("sftp-server.request-failed", { ...where, reason: unexpected });
+      this.#options.log.error("sftp-server.request-failed", { ...where, reason: unexpected });
     }
     if (code === STATUS_CODE.PERMISSION_DENIED) {
-      this.#o.log.warn("sftp-server.denied", { ...where, reason: message });
+      this.#options.log.warn("sftp-server.denied", { ...where, reason: message });
     }
     this.#status(id, code, message);
   }
 
   #status(id: number, code: number, message?: string): void {
     try {
-      this.#o.sftp.status(id, code, message);
+      this.#options.sftp.status(id, code, message);
     } catch {
       // The channel closed meanwhile.
     }
@@ -137,7 +137,7 @@ export class FolderSftpSession {
 
   /** Resolves inside the folder, refusing links and our own hidden files. */
   #resolve(path: string): JailedPath {
-    const p = this.#o.jail.resolveChecked(path);
+    const p = this.#options.jail.resolveChecked(path);
     const leaf = p.segments[p.segments.length - 1];
     if (leaf && this.#hidden(p.segments.slice(0, -1), leaf)) {
       throw new Refusal(STATUS_CODE.NO_SUCH_FILE, "no such file or folder");
@@ -148,7 +148,7 @@ export class FolderSftpSession {
   /** Staging files anywhere, and deliveries still being written in `outbox/`. */
   #hidden(parent: string[], name: string): boolean {
     if (STAGING.test(name)) return true;
-    return parent[0] === "outbox" && this.#o.desk.holdBack(name);
+    return parent[0] === "outbox" && this.#options.desk.holdBack(name);
   }
 
   #mustBeUploadSpace(p: JailedPath, what: string): void {
@@ -172,24 +172,28 @@ export class FolderSftpSession {
     this.#handles.set(n, handle);
     const raw = Buffer.alloc(4);
     raw.writeUInt32BE(n, 0);
-    this.#o.sftp.handle(id, raw);
+    this.#options.sftp.handle(id, raw);
   }
 
   #realpath(id: number, path: string): void {
-    const virtual = this.#o.jail.resolve(path).virtual;
-    this.#o.sftp.name(id, [{ filename: virtual, longname: virtual, attrs: {} as ssh2.Attributes }]);
+    const virtual = this.#options.jail.resolve(path).virtual;
+    this.#options.sftp.name(id, [{
+      filename: virtual,
+      longname: virtual,
+      attrs: {} as ssh2.Attributes,
+    }]);
   }
 
   #stat(id: number, path: string): void {
     const p = this.#resolve(path);
-    this.#o.sftp.attrs(id, attrsOf(Deno.statSync(p.real)));
+    this.#options.sftp.attrs(id, attrsOf(Deno.statSync(p.real)));
   }
 
   #fstat(id: number, raw: Buffer): void {
     const [, h] = this.#handleOf(raw);
     if (h.kind === "dir") throw new Refusal(STATUS_CODE.FAILURE, "not a file handle");
     const info = h.file.statSync();
-    this.#o.sftp.attrs(id, attrsOf(h.kind === "write" ? { ...info, size: h.size } : info));
+    this.#options.sftp.attrs(id, attrsOf(h.kind === "write" ? { ...info, size: h.size } : info));
   }
 
   #opendir(id: number, path: string): void {
@@ -209,7 +213,7 @@ export class FolderSftpSession {
       }
       entries.push({
         filename: e.name,
-        longname: longName(e.name, info, this.#o.user.name),
+        longname: longName(e.name, info, this.#options.user.name),
         attrs: attrsOf(info),
       });
     }
@@ -221,7 +225,7 @@ export class FolderSftpSession {
     const [, h] = this.#handleOf(raw);
     if (h.kind !== "dir") throw new Refusal(STATUS_CODE.FAILURE, "not a folder handle");
     if (h.entries.length === 0) return this.#status(id, STATUS_CODE.EOF);
-    this.#o.sftp.name(id, h.entries.splice(0, DIR_BATCH));
+    this.#options.sftp.name(id, h.entries.splice(0, DIR_BATCH));
   }
 
   #open(id: number, path: string, flags: number): void {
@@ -252,12 +256,12 @@ export class FolderSftpSession {
         "appending to or resuming an upload is not supported; upload the whole file again",
       );
     }
-    const staging = this.#o.desk.stage(p.real);
+    const staging = this.#options.desk.stage(p.real);
     let file: Deno.FsFile;
     try {
       file = Deno.openSync(staging, { write: true, createNew: true, mode: 0o640 });
     } catch (error) {
-      this.#o.desk.unstage(staging);
+      this.#options.desk.unstage(staging);
       throw error;
     }
     this.#newHandle(id, { kind: "write", file, path: p, staging, size: 0, tooLarge: false });
@@ -275,18 +279,18 @@ export class FolderSftpSession {
       n += got;
     }
     if (n === 0) return this.#status(id, STATUS_CODE.EOF);
-    this.#o.sftp.data(id, n === buf.length ? buf : buf.subarray(0, n));
+    this.#options.sftp.data(id, n === buf.length ? buf : buf.subarray(0, n));
   }
 
   #write(id: number, raw: Buffer, offset: number, data: Buffer): void {
     const [, h] = this.#handleOf(raw);
     if (h.kind !== "write") throw new Refusal(STATUS_CODE.FAILURE, "not opened for writing");
     const end = offset + data.length;
-    if (h.tooLarge || end > this.#o.maxFileBytes) {
+    if (h.tooLarge || end > this.#options.maxFileBytes) {
       h.tooLarge = true;
       throw new Refusal(
         STATUS_CODE.FAILURE,
-        `file larger than the limit of ${this.#o.maxFileBytes} bytes: refused`,
+        `file larger than the limit of ${this.#options.maxFileBytes} bytes: refused`,
       );
     }
     h.file.seekSync(offset, Deno.SeekMode.Start);
@@ -302,17 +306,17 @@ export class FolderSftpSession {
     if (h.kind === "dir") return this.#status(id, STATUS_CODE.OK);
     h.file.close();
     if (h.kind === "read") return this.#status(id, STATUS_CODE.OK);
-    const { desk, user, log } = this.#o;
+    const { desk, user, log } = this.#options;
     if (h.tooLarge) {
       this.#discard(h.staging);
       log.warn("sftp-server.upload-too-large", {
         user: user.name,
         file: h.path.virtual,
-        limit: this.#o.maxFileBytes,
+        limit: this.#options.maxFileBytes,
       });
       throw new Refusal(
         STATUS_CODE.FAILURE,
-        `file larger than the limit of ${this.#o.maxFileBytes} bytes: discarded`,
+        `file larger than the limit of ${this.#options.maxFileBytes} bytes: discarded`,
       );
     }
     // Complete: it takes its name now (replacing an earlier upload of the same name).
@@ -326,7 +330,7 @@ export class FolderSftpSession {
 
   /** Takes a completed file in and answers the request that completed it. */
   async #takeIn(id: number, p: JailedPath): Promise<void> {
-    const { desk, user, jail, peer } = this.#o;
+    const { desk, user, jail, peer } = this.#options;
     try {
       await desk.takeIn(user, jail, p, peer);
     } catch (error) {
@@ -366,7 +370,7 @@ export class FolderSftpSession {
     Deno.renameSync(a.real, b.real);
     const leafA = a.segments[a.segments.length - 1]!;
     const leafB = b.segments[b.segments.length - 1]!;
-    const { desk } = this.#o;
+    const { desk } = this.#options;
     if (info.isFile && desk.holdBack(leafA) && !desk.holdBack(leafB)) {
       return await this.#takeIn(id, b);
     }
@@ -412,9 +416,9 @@ export class FolderSftpSession {
       }
       if (h.kind === "write") {
         this.#discard(h.staging);
-        this.#o.log.warn("sftp-server.upload-interrupted", {
-          user: this.#o.user.name,
-          peer: this.#o.peer,
+        this.#options.log.warn("sftp-server.upload-interrupted", {
+          user: this.#options.user.name,
+          peer: this.#options.peer,
           file: h.path.virtual,
           received: h.size,
           reason: "connection closed before the file was closed; discarded",
@@ -423,7 +427,7 @@ export class FolderSftpSession {
     }
     this.#handles.clear();
     // The client sent EOF (or went away): close our side of the channel too.
-    this.#o.sftp.end();
+    this.#options.sftp.end();
   }
 
   #discard(staging: string): void {
@@ -432,6 +436,6 @@ export class FolderSftpSession {
     } catch {
       // gone already
     }
-    this.#o.desk.unstage(staging);
+    this.#options.desk.unstage(staging);
   }
 }

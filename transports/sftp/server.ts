@@ -80,7 +80,7 @@ interface Connection {
 
 /** See the module doc. */
 export class HostedSftpServer {
-  readonly #o: HostedSftpServerOptions;
+  readonly #options: HostedSftpServerOptions;
   readonly #users: UserDirectory;
   readonly #limits: AddressLimits;
   readonly #desk: UploadDesk;
@@ -99,7 +99,7 @@ export class HostedSftpServer {
   port = 0;
 
   private constructor(options: HostedSftpServerOptions, root: string) {
-    this.#o = options;
+    this.#options = options;
     const hostKey = ssh2.utils.parseKey(options.hostKey);
     const key = Array.isArray(hostKey) ? hostKey[0] : hostKey;
     if (!key || key instanceof Error || !key.isPrivateKey()) {
@@ -201,7 +201,7 @@ export class HostedSftpServer {
     if (this.#rescanning || this.#stopped) return;
     const users = this.#users.all.map((user) => ({ user, jail: this.#jails.get(user.name)! }));
     this.#rescanning = this.#desk.rescan(users)
-      .catch((error) => this.#o.log.error("sftp-server.rescan-failed", { error }))
+      .catch((error) => this.#options.log.error("sftp-server.rescan-failed", { error }))
       .finally(() => (this.#rescanning = undefined));
   }
 
@@ -241,7 +241,7 @@ export class HostedSftpServer {
       sessions: [],
     };
     this.#connections.set(key, conn);
-    const grace = this.#o.loginGraceMs ?? 30_000;
+    const grace = this.#options.loginGraceMs ?? 30_000;
     conn.grace = setTimeout(() => {
       conn.lastRefusal = `no login within ${grace / 1000} s`;
       socket.destroy();
@@ -262,7 +262,7 @@ export class HostedSftpServer {
     }
     for (const [k, v] of this.#refusals) if (now - v.at >= 60_000) this.#refusals.delete(k);
     this.#refusals.set(key, { at: now, suppressed: 0 });
-    this.#o.log.warn("sftp-server.refused", {
+    this.#options.log.warn("sftp-server.refused", {
       peer: ip,
       reason,
       ...(seen?.suppressed ? { notLoggedBefore: seen.suppressed } : {}),
@@ -275,18 +275,18 @@ export class HostedSftpServer {
     this.#limits.closed(conn.ip);
     for (const s of conn.sessions) s.end();
     if (conn.authenticated) {
-      this.#o.log.debug("sftp-server.disconnected", { user: conn.user, peer: conn.ip });
+      this.#options.log.debug("sftp-server.disconnected", { user: conn.user, peer: conn.ip });
       return;
     }
     if (!conn.offeredCredentials) return;
     const failures = this.#limits.failed(conn.ip);
-    this.#o.log.warn("sftp-server.login-failed", {
+    this.#options.log.warn("sftp-server.login-failed", {
       peer: conn.ip,
       user: conn.user,
       reason: conn.lastRefusal,
       failures,
-      limit: this.#o.maxFailedLoginsPerIp,
-      ...(failures >= this.#o.maxFailedLoginsPerIp ? { locked: true } : {}),
+      limit: this.#options.maxFailedLoginsPerIp,
+      ...(failures >= this.#options.maxFailedLoginsPerIp ? { locked: true } : {}),
     });
   }
 
@@ -296,12 +296,12 @@ export class HostedSftpServer {
     conn.client = client;
     client.on(
       "error",
-      (error) => this.#o.log.debug("sftp-server.ssh-error", { peer: conn.ip, error }),
+      (error) => this.#options.log.debug("sftp-server.ssh-error", { peer: conn.ip, error }),
     );
     client.on("handshake", (negotiated) => {
       // ssh2 always offers `ssh-rsa` with an RSA host key; a client that picks it gets no further.
       if (negotiated.serverHostKey === "ssh-rsa") {
-        this.#o.log.warn("sftp-server.refused", {
+        this.#options.log.warn("sftp-server.refused", {
           peer: conn.ip,
           reason: "the client chose SHA-1 (ssh-rsa) host key signatures; rsa-sha2-256/512 required",
         });
@@ -328,8 +328,8 @@ export class HostedSftpServer {
             jail: this.#jails.get(user.name)!,
             desk: this.#desk,
             peer: conn.ip,
-            maxFileBytes: this.#o.maxFileBytes,
-            log: this.#o.log,
+            maxFileBytes: this.#options.maxFileBytes,
+            log: this.#options.log,
           }),
         );
       });
@@ -368,7 +368,7 @@ export class HostedSftpServer {
       conn.lastRefusal = problem;
       return ctx.reject(["publickey"]);
     }
-    this.#o.log.info("sftp-server.login", {
+    this.#options.log.info("sftp-server.login", {
       user: user.name,
       peer: conn.ip,
       key: key.index,

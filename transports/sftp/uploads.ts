@@ -44,7 +44,7 @@ export interface UploadDeskOptions {
 
 /** See the module doc. */
 export class UploadDesk {
-  readonly #o: UploadDeskOptions;
+  readonly #options: UploadDeskOptions;
   /** Real paths being taken in right now, with the work under way. */
   readonly #busy = new Map<string, Promise<void>>();
   /** Staging files of uploads under way. */
@@ -52,12 +52,12 @@ export class UploadDesk {
 
   /** A desk handing uploads to `options.onUpload`. */
   constructor(options: UploadDeskOptions) {
-    this.#o = options;
+    this.#options = options;
   }
 
   /** Whether a name is held back until renamed. */
   holdBack(name: string): boolean {
-    return this.#o.holdBack(name);
+    return this.#options.holdBack(name);
   }
 
   /** A fresh staging path next to `real`, registered as in use. */
@@ -94,15 +94,17 @@ export class UploadDesk {
   }
 
   async #takeIn(user: HostedUser, jail: FolderJail, path: JailedPath, peer: string): Promise<void> {
-    const { log } = this.#o;
+    const { log } = this.#options;
     const info = await Deno.stat(path.real);
-    if (info.size > this.#o.maxFileBytes) {
-      throw new Error(`the file has ${info.size} bytes, over the limit of ${this.#o.maxFileBytes}`);
+    if (info.size > this.#options.maxFileBytes) {
+      throw new Error(
+        `the file has ${info.size} bytes, over the limit of ${this.#options.maxFileBytes}`,
+      );
     }
     const bytes = await Deno.readFile(path.real);
     const fileName = path.segments[path.segments.length - 1] ?? "file";
     try {
-      await this.#o.onUpload({
+      await this.#options.onUpload({
         user: user.name,
         integration: user.integration,
         path: path.virtual,
@@ -144,7 +146,7 @@ export class UploadDesk {
       return "/" + relative(jail.home, target);
     } catch (error) {
       // Stored but not moved: the rescan offers it again and the engine recognises it.
-      this.#o.log.error("sftp-server.archive-failed", {
+      this.#options.log.error("sftp-server.archive-failed", {
         file: path.virtual,
         reason: errorMessage(error),
       });
@@ -164,7 +166,7 @@ export class UploadDesk {
           if (!this.#staging.has(path.real)) await Deno.remove(path.real).catch(() => {});
           continue;
         }
-        if (this.#o.holdBack(leaf)) continue;
+        if (this.#options.holdBack(leaf)) continue;
         await this.takeIn(user, jail, path, "rescan").catch(() => {});
       }
     }

@@ -37,12 +37,12 @@ export const ASSERTION_LIFETIME_S = 240;
 
 /** Signs assertions with one key, imported once. */
 export class AssertionSigner {
-  readonly #o: AssertionSignerOptions;
+  readonly #options: AssertionSignerOptions;
   #key: Promise<CryptoKey> | undefined;
 
   /** A signer with `options.privateKey`; the key is read at the first {@link sign}. */
   constructor(options: AssertionSignerOptions) {
-    this.#o = options;
+    this.#options = options;
   }
 
   /** The signer of a destination's `https.auth` (its key, algorithm and `kid`). */
@@ -61,7 +61,7 @@ export class AssertionSigner {
 
   /** A compact JWS of `claims` plus `iat`, `exp` and a new `jti`. */
   async sign(claims: AssertionClaims): Promise<string> {
-    const { algorithm, keyId, clock } = this.#o;
+    const { algorithm, keyId, clock } = this.#options;
     const key = await (this.#key ??= this.#import());
     const now = Math.floor(clock.now() / 1000);
     return await new SignJWT({})
@@ -76,7 +76,7 @@ export class AssertionSigner {
   }
 
   async #import(): Promise<CryptoKey> {
-    const { privateKey, algorithm, label } = this.#o;
+    const { privateKey, algorithm, label } = this.#options;
     const pem = privateKey.reveal().trim();
     const where = `${label} (${privateKey.source})`;
     if (/-----BEGIN (RSA|EC) PRIVATE KEY-----/.test(pem)) {

@@ -40,7 +40,7 @@ interface Cached {
 
 /** See the module doc. */
 export class TokenCache {
-  readonly #o: TokenCacheOptions;
+  readonly #options: TokenCacheOptions;
   #cached: Cached | undefined;
   #fetching: Promise<Cached> | undefined;
   /** Bumped by invalidate(), so a fetch started before it cannot restore a refused token. */
@@ -48,12 +48,12 @@ export class TokenCache {
 
   /** A cache over `options.fetch`. */
   constructor(options: TokenCacheOptions) {
-    this.#o = options;
+    this.#options = options;
   }
 
   /** A usable token: the cached one, or a new one. Rejects when the endpoint refuses. */
   async get(signal?: AbortSignal): Promise<string> {
-    const now = this.#o.clock.now();
+    const now = this.#options.clock.now();
     if (this.#cached && now < this.#cached.useUntil) return this.#cached.token;
     this.#fetching ??= this.#fetch(signal).finally(() => (this.#fetching = undefined));
     return (await this.#fetching).token;
@@ -62,7 +62,9 @@ export class TokenCache {
   /** Forgets the cached token. */
   invalidate(): void {
     if (this.#cached) {
-      this.#o.log.info("https.token-invalidated", { destination: this.#o.destinationId });
+      this.#options.log.info("https.token-invalidated", {
+        destination: this.#options.destinationId,
+      });
     }
     this.#cached = undefined;
     this.#generation++;
@@ -84,11 +86,11 @@ export class TokenCache {
   }
 
   async #fetch(signal: AbortSignal | undefined): Promise<Cached> {
-    const { clock, log } = this.#o;
+    const { clock, log } = this.#options;
     const generation = this.#generation;
     const fetchedAt = clock.now();
-    const grant = await this.#o.fetch(signal);
-    const lifetimeMs = (grant.expiresInS ?? this.#o.defaultLifetimeS ?? 300) * 1000;
+    const grant = await this.#options.fetch(signal);
+    const lifetimeMs = (grant.expiresInS ?? this.#options.defaultLifetimeS ?? 300) * 1000;
     const margin = Math.min(MAX_MARGIN_MS, lifetimeMs / 10);
     const cached = {
       token: grant.accessToken,
@@ -98,7 +100,7 @@ export class TokenCache {
     };
     if (generation === this.#generation) this.#cached = cached;
     log.info("https.token-fetched", {
-      destination: this.#o.destinationId,
+      destination: this.#options.destinationId,
       expiresInS: grant.expiresInS ?? "unsaid",
       useUntil: new Date(cached.useUntil).toISOString(),
     });
