@@ -48,7 +48,8 @@ async function readUntil(stream: ReadableStream<Uint8Array>, pattern: RegExp, ti
 Deno.test("check accepts the demo config", async () => {
   const r = await run(["check", "config/demo.json"]);
   assert.equal(r.code, 0, r.stderr);
-  assert.match(r.stdout, /config\/demo\.json: valid \(1 integrations, 1 destinations/);
+  // The demo feed and receiver, plus the sandbox's two connections (2 integrations, 3 destinations).
+  assert.match(r.stdout, /config\/demo\.json: valid \(3 integrations, 4 destinations/);
 });
 
 Deno.test("check lists every problem with its JSON path and exits non-zero, without a stack trace", async () => {
