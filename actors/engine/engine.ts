@@ -25,7 +25,7 @@ import { type Clock, systemClock } from "../runtime/clock.ts";
 import type { Logger } from "../runtime/log.ts";
 import { Supervisor } from "../runtime/supervisor.ts";
 import { Store } from "../store/store.ts";
-import { destinationActorId, parseActorId } from "./identities.ts";
+import { type ActorKind, destinationActorId, parseActorId } from "./identities.ts";
 import { InboundActor } from "./inbound_actor.ts";
 import { EngineMllpInbox } from "./mllp_inbox.ts";
 import { AppAcks } from "./app_acks.ts";
@@ -135,10 +135,11 @@ export class Engine {
       ? config.integrations.filter((i) => i.sftp).map((i) => pollActorId(i.id))
       : [];
     const sftpOut = config.destinations.filter((d) => d.sftp || d.sftpOutbox);
-    const factory = (id: string): Actor | undefined => {
-      const parsed = parseActorId(id);
-      if (parsed?.kind === "sftp-poll" && sftp) {
-        const i = config.integrations.find((x) => x.id === parsed.rest);
+    // One maker per kind of actor; each gets the whole identity and the part after the kind.
+    const makers: Record<ActorKind, (id: string, rest: string) => Actor | undefined> = {
+      "sftp-poll": (id, integrationId) => {
+        if (!sftp) return undefined;
+        const i = config.integrations.find((x) => x.id === integrationId);
         if (!i?.sftp) return undefined;
         return new SftpPollActor({
           integration: i,
@@ -156,9 +157,10 @@ export class Engine {
             log,
           }),
         });
-      }
-      if (parsed?.kind === "sftp-out" && sftp) {
-        const d = sftpOut.find((x) => x.id === parsed.rest);
+      },
+      "sftp-out": (id, destinationId) => {
+        if (!sftp) return undefined;
+        const d = sftpOut.find((x) => x.id === destinationId);
         if (!d) return undefined;
         const deliverer = d.sftp
           ? new SftpDeliverer({
@@ -184,10 +186,10 @@ export class Engine {
             sessions: sftp.outboxSessions(d.sftpOutbox!.user),
           });
         return new DeliveryActor({ id, kind: "sftp-out", store, deliverer, clock, log, pollMs });
-      }
-      if (parsed?.kind === "sftp") {
-        // The inbound queue of an SFTP-fed integration (polled, or the hosted folder's user).
-        if (!config.integrations.some((i) => i.id === parsed.rest && !i.mllp)) return undefined;
+      },
+      // The inbound queue of an SFTP-fed integration (polled, or the hosted folder's user).
+      sftp: (id, integrationId) => {
+        if (!config.integrations.some((i) => i.id === integrationId && !i.mllp)) return undefined;
         return new InboundActor({
           id,
           kind: "sftp",
@@ -200,13 +202,13 @@ export class Engine {
           pollMs,
           appAcks,
         });
-      }
-      if (parsed?.kind === "https") {
-        const deliverer = https?.deliverer(parsed.rest);
+      },
+      https: (id, destinationId) => {
+        const deliverer = https?.deliverer(destinationId);
         return deliverer &&
           new DeliveryActor({ id, kind: "https", store, deliverer, clock, log, pollMs });
-      }
-      if (parsed?.kind === "mllp-out") {
+      },
+      "mllp-out": (id) => {
         const dests = outbound.get(id);
         const first = dests?.[0]?.mllp;
         if (!dests || !first) return undefined;
@@ -224,9 +226,10 @@ export class Engine {
           },
         });
         return new DeliveryActor({ id, kind: "mllp-out", store, deliverer, clock, log, pollMs });
-      }
-      if (parsed?.kind === "mllp-in") {
-        const port = Number(parsed.rest.slice(0, parsed.rest.indexOf(":")));
+      },
+      // `<localPort>:<peerIp>`: any peer of a configured listener port.
+      "mllp-in": (id, portAndPeer) => {
+        const port = Number(portAndPeer.slice(0, portAndPeer.indexOf(":")));
         if (!config.integrations.some((i) => i.mllp?.port === port)) return undefined;
         return new InboundActor({
           id,
@@ -239,8 +242,11 @@ export class Engine {
           pollMs,
           appAcks,
         });
-      }
-      return undefined;
+      },
+    };
+    const factory = (id: string): Actor | undefined => {
+      const parsed = parseActorId(id);
+      return parsed && makers[parsed.kind](id, parsed.rest);
     };
     const supervisor = new Supervisor({
       store,

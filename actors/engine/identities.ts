@@ -28,7 +28,7 @@ export const ACTOR_KINDS = [
   "sftp-poll",
 ] as const;
 
-/** The kind of an actor: which factory in `app/compose.ts` makes it. */
+/** The kind of an actor: which maker of the engine's factory table (engine.ts) makes it. */
 export type ActorKind = typeof ACTOR_KINDS[number];
 
 /** Splits an identity into its kind and the rest; undefined if it has no known kind prefix. */
