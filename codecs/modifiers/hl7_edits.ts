@@ -13,8 +13,9 @@
  * ```
  *
  * Every edit may carry `if`, a condition (see `condition.ts`) whose `get` is an HL7 path; without
- * `get` it reads the value at the edit's path (for each match of a `[*]` path). `name` and
- * `comment` are allowed on every edit.
+ * `get` it reads the value at the edit's path (for each match of a `[*]` path). A `get` naming
+ * the edited segment without an occurrence (`OBX-3.1` in an edit of `OBX[*]-3.3`) reads the
+ * occurrence being edited. `name` and `comment` are allowed on every edit.
  *
  * Edits are applied to a copy, in order. A segment nobody edits keeps its bytes, and so does
  * every field of an edited segment that was not edited; an edit that would write the value
@@ -219,7 +220,15 @@ function editCondition(raw: unknown, at: string, problems: Problems, hasPath: bo
       const p = compilePattern(g, gat, pr, { wildcard: false });
       if (p === undefined) return undefined;
       const path = p.text;
-      return ({ msg }) => msg.get(path);
+      if (p.segRep !== undefined) return ({ msg }) => msg.get(path);
+      // Same segment as the edit, no occurrence given: read the occurrence being edited, so
+      // that `OBX[*]-3.3` can depend on its own OBX-3.1.
+      const tail = path.slice(3);
+      return ({ msg, path: current }) => {
+        const m = current === undefined ? null : SEG_REP.exec(current);
+        if (m === null || m[1] !== p.segment) return msg.get(path);
+        return msg.get(`${p.segment}[${m[2]}]${tail}`);
+      };
     },
     ...(hasPath
       ? { current: ({ msg, path }: EditContext) => path === undefined ? undefined : msg.get(path) }
@@ -227,6 +236,8 @@ function editCondition(raw: unknown, at: string, problems: Problems, hasPath: bo
     needOperand: "required here (an HL7 path): this edit has no single path to read",
   });
 }
+
+const SEG_REP = /^([A-Z][A-Z0-9]{2})\[(\d+)\]/;
 
 /** Writes `raw` (encoded) at a concrete path unless it is already there; true when written. */
 function writeRaw(msg: Hl7Message, path: string, raw: string): boolean {
@@ -260,7 +271,7 @@ function compileOne(
   knownSets: ReadonlySet<string> | undefined,
 ): ((msg: Hl7Message, ctx: RunContext) => string[]) | undefined {
   const op = e.op as Hl7Op;
-  const rel = at.replace(/^\[\d+\]\.?/, "");
+  const rel = op as string;
   switch (op) {
     case "set": {
       const p = compilePattern(e.path, join(at, "path"), problems, { writable: true });
@@ -299,7 +310,7 @@ function compileOne(
         if (raw === undefined || raw === "") {
           if (required) {
             ctx.target = from.text;
-            throw new EvalError(`${rel}.from`, `required path ${from.text} is absent`);
+            throw new EvalError("copy.from", `required path ${from.text} is absent`);
           }
           return [];
         }
@@ -524,7 +535,7 @@ export function applyHl7Edits(
         : `cannot apply: ${(err as Error).message}`;
       return {
         ok: false,
-        failure: new ModifierFailure(e.index, e.name, at, ctx.target, reason),
+        failure: new ModifierFailure(e.index, e.name, at, ctx.target, reason, "edit"),
         runs,
       };
     }

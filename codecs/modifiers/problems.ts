@@ -56,10 +56,20 @@ export class ModifierFailure extends Error {
   /** Why, without values. */
   readonly reason: string;
 
-  /** A failure of modifier `index` at definition path `at` on payload location `target`. */
-  constructor(index: number, name: string | undefined, at: string, target: string, reason: string) {
+  /**
+   * A failure of modifier (or, with `kind` "edit", HL7 edit) `index` at definition path `at` on
+   * payload location `target`.
+   */
+  constructor(
+    index: number,
+    name: string | undefined,
+    at: string,
+    target: string,
+    reason: string,
+    kind: "modifier" | "edit" = "modifier",
+  ) {
     const who = name === undefined ? `[${index}]` : `[${index}] (${name})`;
-    super(`modifier ${who} ${at} at ${target || "the root"}: ${reason}`);
+    super(`${kind} ${who} ${at} at ${target || "the root"}: ${reason}`);
     this.name = "ModifierFailure";
     this.index = index;
     if (name !== undefined) this.modifierName = name;

@@ -207,7 +207,7 @@ function csvRows(text: string, problems: string[]): string[][] {
     }
   }
   if (quoted) problems.push(`line ${line}: a quoted cell is not closed`);
-  if (cell !== "" || row.length > 0) {
+  else if (cell !== "" || row.length > 0) {
     row.push(cell);
     rows.push(row);
   }
