@@ -30,7 +30,7 @@ import { type PublicServer, servePublic } from "../transports/http/serve.ts";
 import { createTokenApp, tokenUrlFor } from "../transports/http/token_endpoint.ts";
 import { FetchSender } from "../transports/https/mod.ts";
 import { socketMllpConnector } from "../transports/mllp/client.ts";
-import { type MllpServer, serveMllp } from "../transports/mllp/server.ts";
+import { bindMllp, type BoundMllpListener, type MllpServer } from "../transports/mllp/server.ts";
 import {
   hostedOutboxSessions,
   HostedSftpServer,
@@ -61,7 +61,7 @@ export interface Adapters {
 export interface Servers {
   /** The public HTTP(S) server; `http.port` is the bound port (config `http.port` may be 0). */
   http?: PublicServer;
-  /** One per MLLP listener port of the config. */
+  /** One per MLLP integration port of the config, in the order the config first names them. */
   mllp: MllpServer[];
   /** The hosted SFTP folder, when the config has `sftpServer`. */
   sftp?: HostedSftpServer;
@@ -100,13 +100,47 @@ async function step<T>(what: string, run: () => Promise<T>): Promise<T> {
   }
 }
 
-/** See the module doc. */
-export async function compose(config: Config, adapters: Adapters): Promise<Composed> {
+/**
+ * See the module doc. A listener port of 0 (MLLP, hosted SFTP, HTTP) binds a port the system
+ * chooses: `servers` gives the bound ports, and `engine.config` is the config with them in place
+ * of the zeros (an MLLP integration's identity is its port).
+ */
+export async function compose(configured: Config, adapters: Adapters): Promise<Composed> {
   const { log } = adapters;
   await using stack = new AsyncDisposableStack();
   const ownSender = adapters.httpSender ? undefined : new FetchSender();
   if (ownSender) stack.defer(() => ownSender.close());
   const httpSender = adapters.httpSender ?? ownSender!;
+
+  // MLLP listeners bind before the engine starts (they accept once it has): the engine is given
+  // the ports they are bound to.
+  const bound = new Map<number, BoundMllpListener>();
+  for (const port of mllpPorts(configured)) {
+    const l = configured.listeners.find((x) => x.port === port);
+    const listener = await step("cannot listen", () =>
+      bindMllp({
+        port,
+        hostname: l?.hostname ?? "0.0.0.0",
+        requireFinalCr: l?.requireFinalCr ?? true,
+        frameTimeoutMs: configured.limits.frameTimeoutSeconds * 1000,
+        maxConnections: configured.limits.maxConnectionsPerListener,
+        maxConnectionsPerPeer: configured.limits.maxConnectionsPerPeer,
+        ...(l?.tls
+          ? {
+            tls: {
+              cert: l.tls.cert.reveal(),
+              key: l.tls.key.reveal(),
+              ...(l.tls.ca ? { ca: l.tls.ca.reveal() } : {}),
+              requireClientCert: l.tls.requireClientCert,
+            },
+          }
+          : {}),
+        log,
+      }));
+    stack.defer(() => listener.close());
+    bound.set(port, listener);
+  }
+  const config = withBoundPorts(configured, bound);
 
   // Typically the KV file: a folder that cannot be written, a full disk, a KV Connect refusal.
   const engine = await step(`cannot start the engine (kv ${config.kv.path})`, () =>
@@ -153,29 +187,8 @@ export async function compose(config: Config, adapters: Adapters): Promise<Compo
     servers.sftp = hosted;
   }
 
-  for (const port of engine.inbox.ports) {
-    const l = config.listeners.find((x) => x.port === port);
-    const server = await step("cannot listen", () =>
-      serveMllp({
-        port,
-        hostname: l?.hostname ?? "0.0.0.0",
-        requireFinalCr: l?.requireFinalCr ?? true,
-        frameTimeoutMs: config.limits.frameTimeoutSeconds * 1000,
-        maxConnections: config.limits.maxConnectionsPerListener,
-        maxConnectionsPerPeer: config.limits.maxConnectionsPerPeer,
-        ...(l?.tls
-          ? {
-            tls: {
-              cert: l.tls.cert.reveal(),
-              key: l.tls.key.reveal(),
-              ...(l.tls.ca ? { ca: l.tls.ca.reveal() } : {}),
-              requireClientCert: l.tls.requireClientCert,
-            },
-          }
-          : {}),
-        inbox: engine.inbox,
-        log,
-      }));
+  for (const listener of bound.values()) {
+    const server = listener.serve(engine.inbox);
     stack.defer(() => server.close());
     servers.mllp.push(server);
   }
@@ -216,6 +229,24 @@ export async function compose(config: Config, adapters: Adapters): Promise<Compo
     ...(sandbox ? { sandbox } : {}),
     close,
     [Symbol.asyncDispose]: close,
+  };
+}
+
+/** The local ports of MLLP integrations, each once, in the order the config first names them. */
+function mllpPorts(config: Config): number[] {
+  return [...new Set(config.integrations.flatMap((i) => i.mllp ? [i.mllp.port] : []))];
+}
+
+/** `config` with each MLLP port 0 (integrations and listeners) replaced by the bound port. */
+function withBoundPorts(config: Config, bound: ReadonlyMap<number, BoundMllpListener>): Config {
+  const chosen = bound.get(0)?.port;
+  if (chosen === undefined) return config;
+  return {
+    ...config,
+    integrations: config.integrations.map((i) =>
+      i.mllp?.port === 0 ? { ...i, mllp: { ...i.mllp, port: chosen } } : i
+    ),
+    listeners: config.listeners.map((l) => l.port === 0 ? { ...l, port: chosen } : l),
   };
 }
 

@@ -175,7 +175,10 @@ function checkPorts(
   if (!broken.sections.has("http") && config.http.port !== 0) {
     claim(config.http.port, "$.http.port");
   }
-  if (config.sftpServer) claim(config.sftpServer.port, "$.sftpServer.port");
+  // Port 0 is a port the system chooses when it binds: never the same as another.
+  if (config.sftpServer && config.sftpServer.port !== 0) {
+    claim(config.sftpServer.port, "$.sftpServer.port");
+  }
   config.listeners.forEach((l, i) => claim(l.port, `$.listeners[${i}].port`));
   config.integrations.forEach((integration, i) => {
     const port = integration.mllp?.port;

@@ -21,6 +21,8 @@ export interface ConfigSources {
 const MiB = 1024 * 1024;
 
 const port = z.number().int().min(1).max(65535);
+/** A port this engine listens on: 0 lets the system choose (tests); compose reports the bound one. */
+const listenPort = z.number().int().min(0).max(65535);
 const seconds = z.number().positive();
 const id = z.string().regex(
   /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/,
@@ -201,7 +203,7 @@ export function configSchema(sources: ConfigSources) {
   });
 
   const listener = z.strictObject({
-    port,
+    port: listenPort,
     hostname: z.string().default("0.0.0.0"),
     tls: tlsServer.optional(),
     /** False also ends a frame at FS without the CR, for senders that leave it out. */
@@ -236,7 +238,7 @@ export function configSchema(sources: ConfigSources) {
     /** Facility time zone for HL7 times without an offset. */
     timeZone: timeZone.default("UTC"),
     mllp: z.strictObject({
-      port,
+      port: listenPort,
       allowedIps: z.array(ipOrCidr).min(1),
       /** Tells apart two integrations that share a peer address. */
       sendingFacility: z.string().optional(),
@@ -265,7 +267,7 @@ export function configSchema(sources: ConfigSources) {
   });
 
   const sftpServer = z.strictObject({
-    port,
+    port: listenPort,
     hostname: z.string().default("0.0.0.0"),
     hostKey: secret,
     root: z.string().default("./data/sftp"),

@@ -1,5 +1,8 @@
 /** Test helpers for sockets on loopback. */
 
+import type { AddressInfo } from "node:net";
+import type { Hl7Server } from "@medplum/hl7";
+
 /** A TCP port that was free a moment ago on 127.0.0.1. */
 export function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -29,4 +32,10 @@ export function adt(controlId: string, extra = ""): string {
     `PID|1||${controlId}^^^HOSP^MR||DOE^JANE${extra}||19800101|F`,
     "PV1|1|I|4WEST^412^B",
   ].join("\r");
+}
+
+/** Starts a @medplum/hl7 `Hl7Server` on a loopback port the system picks; returns that port. */
+export async function startHl7Server(server: Hl7Server): Promise<number> {
+  await server.start(0);
+  return (server.server!.address() as AddressInfo).port;
 }

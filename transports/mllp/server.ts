@@ -55,14 +55,58 @@ export interface MllpServer {
 
 /** Starts a listener; resolves once it is bound, or rejects naming the address it could not bind. */
 export async function serveMllp(options: MllpServerOptions): Promise<MllpServer> {
-  const { inbox, log } = options;
+  return (await bindMllp(options)).serve(options.inbox);
+}
+
+/**
+ * A bound listening socket that does not accept yet: the kernel queues connections until
+ * {@link BoundMllpListener.serve}. With port 0 this is how the composition root learns the port
+ * (an integration's identity) before the engine that needs it starts.
+ */
+export interface BoundMllpListener {
+  /** The bound port (the configured one, or the one the system chose for port 0). */
+  readonly port: number;
+  /** Starts accepting: frames go to `inbox`. Call once. */
+  serve(inbox: MllpInbox): MllpServer;
+  /** Closes the socket without serving (a later step failed). */
+  close(): void;
+}
+
+/** Binds like {@link serveMllp} without accepting; rejects naming the address it could not bind. */
+export async function bindMllp(
+  options: Omit<MllpServerOptions, "inbox">,
+): Promise<BoundMllpListener> {
   const hostname = options.hostname ?? "0.0.0.0";
+  const listener = await bind(options, hostname, options.log);
+  const port = (listener.addr as Deno.NetAddr).port;
+  let served = false;
+  return {
+    port,
+    serve(inbox) {
+      if (served) throw new Error(`the MLLP listener on port ${port} is already served`);
+      served = true;
+      return serveBound(listener, port, hostname, { ...options, inbox });
+    },
+    close() {
+      if (served) return;
+      try {
+        listener.close();
+      } catch { /* already closed */ }
+    },
+  };
+}
+
+function serveBound(
+  listener: ByteListener,
+  port: number,
+  hostname: string,
+  options: MllpServerOptions,
+): MllpServer {
+  const { inbox, log } = options;
   const frameTimeoutMs = options.frameTimeoutMs ?? 60_000;
   const maxConnections = options.maxConnections ?? 1000;
   const maxPerPeer = options.maxConnectionsPerPeer ?? 100;
   const oversizeDrainMs = options.oversizeDrainMs ?? 5_000;
-  const listener = await bind(options, hostname, log);
-  const port = (listener.addr as Deno.NetAddr).port;
   const open = new Set<ByteConn>();
   const perPeer = new Map<string, number>();
   const handlers = new Set<Promise<void>>();
@@ -153,7 +197,7 @@ export async function serveMllp(options: MllpServerOptions): Promise<MllpServer>
 
 /** Opens the listening socket; a failure names the address (`cannot bind 0.0.0.0:2575: …`). */
 async function bind(
-  options: MllpServerOptions,
+  options: Omit<MllpServerOptions, "inbox">,
   hostname: string,
   log: Logger,
 ): Promise<ByteListener> {
