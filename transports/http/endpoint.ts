@@ -5,7 +5,8 @@
  * the media type, the size limit (a `Content-Length` over it is refused before reading; a
  * streamed body is cut off as soon as it crosses it), the nesting depth, JSON parsing. Then a message goes
  * to the engine's {@link ApiInbox}, which validates and stores it and says what to answer, and a
- * query to its {@link ApiQuerier}, which asks the destination and returns the answer.
+ * query to its {@link ApiQuerier}, which asks the destination and returns the answer. A
+ * `PatientSearch` posted to `/endpoint` (where Redox's clients post every data model) is a query.
  *
  * Every refusal has the same JSON shape, `{"Meta": {"Errors": [{"Text": "...", "Path": "..."}]}}`
  * (`Path` only where a problem has a place in the message), and `Cache-Control: no-store`.
