@@ -42,3 +42,18 @@ export async function startEngine(
     base: http ? `http://127.0.0.1:${http.port}` : "",
   });
 }
+
+/** `config` with a loopback `listeners` entry for each MLLP port that has none. */
+function onLoopback(config: Config): Config {
+  const listed = new Set(config.listeners.map((l) => l.port));
+  const ports = new Set(
+    config.integrations.flatMap((i) => i.mllp && !listed.has(i.mllp.port) ? [i.mllp.port] : []),
+  );
+  if (ports.size === 0) return config;
+  const loopback = [...ports].map((port) => ({
+    port,
+    hostname: "127.0.0.1",
+    requireFinalCr: true,
+  }));
+  return { ...config, listeners: [...config.listeners, ...loopback] };
+}

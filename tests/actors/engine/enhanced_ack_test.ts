@@ -8,12 +8,9 @@ import assert from "node:assert/strict";
 import { Hl7Server } from "@medplum/hl7";
 import { parseHl7 } from "../../../codecs/hl7v2/mod.ts";
 import { parseConfig } from "../../../actors/config/mod.ts";
-import { Engine } from "../../../actors/engine/engine.ts";
-import { memoryLogger } from "../../../actors/runtime/log.ts";
 import { connectMllp } from "../../../transports/mllp/client.ts";
-import { socketMllpConnector } from "../../../transports/mllp/client.ts";
-import { serveMllp } from "../../../transports/mllp/server.ts";
-import { freePort } from "../../helpers/net.ts";
+import { startHl7Server } from "../../helpers/net.ts";
+import { startEngine } from "../../helpers/engine.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -27,12 +24,10 @@ function message(controlId: string, type: string, acceptAck: string, appAck: str
 
 Deno.test("enhanced mode answers CA on commit, then the application ACK MSH-16 asks for", async () => {
   const dir = await Deno.makeTempDir();
-  const inPort = freePort();
-  const outPort = freePort();
   const receiver = new Hl7Server((connection) => {
     connection.addEventListener("message", ({ message }) => connection.send(message.buildAck()));
   });
-  await receiver.start(outPort);
+  const outPort = await startHl7Server(receiver);
   const parsed = parseConfig({
     node: { id: "test" },
     kv: { path: `${dir}/engine.kv` },
@@ -40,7 +35,7 @@ Deno.test("enhanced mode answers CA on commit, then the application ACK MSH-16 a
     integrations: [{
       id: "lab",
       environment: "dev",
-      mllp: { port: inPort, allowedIps: ["127.0.0.1"], ackMode: "enhanced" },
+      mllp: { port: 0, allowedIps: ["127.0.0.1"], ackMode: "enhanced" },
     }],
     destinations: [
       { id: "ehr", environment: "dev", mllp: { host: "127.0.0.1", port: outPort } },
@@ -57,19 +52,8 @@ Deno.test("enhanced mode answers CA on commit, then the application ACK MSH-16 a
     ],
   }, { env: (name) => name === "TOKEN" ? "t0ken" : undefined, readFile: () => new Error("none") });
   assert.ok(parsed.ok, JSON.stringify(!parsed.ok && parsed.problems));
-  const log = memoryLogger();
-  const engine = await Engine.start({
-    config: parsed.config,
-    log,
-    mllpConnector: socketMllpConnector,
-    pollMs: 50,
-  });
-  const listener = await serveMllp({
-    port: inPort,
-    hostname: "127.0.0.1",
-    inbox: engine.inbox,
-    log,
-  });
+  const e = await startEngine(parsed.config);
+  const inPort = e.mllpPort;
   const conn = await connectMllp({ host: "127.0.0.1", port: inPort }, {
     timeoutMs: 5_000,
     signal: new AbortController().signal,
@@ -101,8 +85,7 @@ Deno.test("enhanced mode answers CA on commit, then the application ACK MSH-16 a
     assert.match(app.err ?? "", /ZZZ/);
   } finally {
     conn.close();
-    await listener.close();
-    await engine.stop();
+    await e.close();
     await receiver.stop({ forceDrainTimeoutMs: 100 });
     await Deno.remove(dir, { recursive: true });
   }

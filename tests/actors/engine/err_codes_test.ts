@@ -7,14 +7,12 @@
 import assert from "node:assert/strict";
 import { parseHl7 } from "../../../codecs/hl7v2/mod.ts";
 import { parseConfig } from "../../../actors/config/mod.ts";
-import { Engine } from "../../../actors/engine/engine.ts";
 import { EngineMllpInbox } from "../../../actors/engine/mllp_inbox.ts";
 import { memoryLogger } from "../../../actors/runtime/log.ts";
 import { Store } from "../../../actors/store/mod.ts";
-import { socketMllpConnector } from "../../../transports/mllp/client.ts";
-import { serveMllp } from "../../../transports/mllp/server.ts";
-import { adt, freePort } from "../../helpers/net.ts";
+import { adt } from "../../helpers/net.ts";
 import { frameOf, RawMllpSender } from "../../helpers/raw_sender.ts";
+import { startEngine } from "../../helpers/engine.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -138,7 +136,6 @@ Deno.test("an over-size frame is refused with 104 (value too long)", async () =>
 
 Deno.test("application ACKs name the fault: 200 for an unmapped type, 100 for a missing segment, 201 for an order control", async () => {
   const dir = await Deno.makeTempDir();
-  const inPort = freePort();
   const parsed = parseConfig({
     node: { id: "test" },
     kv: { path: `${dir}/engine.kv` },
@@ -146,7 +143,7 @@ Deno.test("application ACKs name the fault: 200 for an unmapped type, 100 for a 
     integrations: [{
       id: "lab",
       environment: "dev",
-      mllp: { port: inPort, allowedIps: ["127.0.0.1"], ackMode: "enhanced" },
+      mllp: { port: 0, allowedIps: ["127.0.0.1"], ackMode: "enhanced" },
     }],
     destinations: [{
       id: "app",
@@ -156,19 +153,8 @@ Deno.test("application ACKs name the fault: 200 for an unmapped type, 100 for a 
     subscriptions: [{ from: { integration: "lab" }, to: ["app"] }],
   }, { env: (n) => n === "TOKEN" ? "t0ken" : undefined, readFile: () => new Error("none") });
   assert.ok(parsed.ok, JSON.stringify(!parsed.ok && parsed.problems));
-  const log = memoryLogger();
-  const engine = await Engine.start({
-    config: parsed.config,
-    log,
-    mllpConnector: socketMllpConnector,
-    pollMs: 50,
-  });
-  const listener = await serveMllp({
-    port: inPort,
-    hostname: "127.0.0.1",
-    inbox: engine.inbox,
-    log,
-  });
+  const e = await startEngine(parsed.config);
+  const inPort = e.mllpPort;
   const sender = await RawMllpSender.connect(inPort);
   try {
     const header = (type: string, id: string) =>
@@ -202,8 +188,7 @@ Deno.test("application ACKs name the fault: 200 for an unmapped type, 100 for a 
     }
   } finally {
     await sender.close();
-    await listener.close();
-    await engine.stop();
+    await e.close();
     await Deno.remove(dir, { recursive: true });
   }
 });

@@ -2,12 +2,9 @@ import assert from "node:assert/strict";
 import { Hl7Message } from "@medplum/core";
 import { Hl7Client, Hl7Server } from "@medplum/hl7";
 import { parseConfig } from "../../../actors/config/mod.ts";
-import { Engine } from "../../../actors/engine/engine.ts";
-import { memoryLogger } from "../../../actors/runtime/log.ts";
 import { listLogs } from "../../../actors/store/mod.ts";
-import { socketMllpConnector } from "../../../transports/mllp/client.ts";
-import { serveMllp } from "../../../transports/mllp/server.ts";
-import { adt, freePort, waitFor } from "../../helpers/net.ts";
+import { startEngine } from "../../helpers/engine.ts";
+import { adt, startHl7Server, waitFor } from "../../helpers/net.ts";
 
 function engineConfig(kvPath: string, inPort: number, outPort: number) {
   const result = parseConfig({
@@ -28,8 +25,6 @@ function engineConfig(kvPath: string, inPort: number, outPort: number) {
 
 Deno.test("engine carries MLLP in to an Hl7Server out, in order, every message logged", async () => {
   const dir = await Deno.makeTempDir();
-  const inPort = freePort();
-  const outPort = freePort();
   const received: string[] = [];
   const receiver = new Hl7Server((connection) => {
     connection.addEventListener("message", ({ message }) => {
@@ -37,20 +32,10 @@ Deno.test("engine carries MLLP in to an Hl7Server out, in order, every message l
       connection.send(message.buildAck());
     });
   });
-  await receiver.start(outPort);
-  const log = memoryLogger();
-  const engine = await Engine.start({
-    config: engineConfig(`${dir}/engine.kv`, inPort, outPort),
-    log,
-    mllpConnector: socketMllpConnector,
-    pollMs: 50,
-  });
-  const listener = await serveMllp({
-    port: inPort,
-    hostname: "127.0.0.1",
-    inbox: engine.inbox,
-    log,
-  });
+  const outPort = await startHl7Server(receiver);
+  const e = await startEngine(engineConfig(`${dir}/engine.kv`, 0, outPort));
+  const { engine } = e;
+  const inPort = e.mllpPort;
   const client = new Hl7Client({ host: "127.0.0.1", port: inPort });
   try {
     const ids = Array.from({ length: 30 }, (_, i) => `CTRL${String(i).padStart(3, "0")}`);
@@ -77,8 +62,7 @@ Deno.test("engine carries MLLP in to an Hl7Server out, in order, every message l
     assert.equal(status?.socket, "open");
   } finally {
     await client.close();
-    await listener.close();
-    await engine.stop();
+    await e.close();
     await receiver.stop({ forceDrainTimeoutMs: 100 });
   }
 });

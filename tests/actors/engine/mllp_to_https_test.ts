@@ -8,17 +8,13 @@ import assert from "node:assert/strict";
 import { Hl7Message } from "@medplum/core";
 import { Hl7Client } from "@medplum/hl7";
 import { parseConfig } from "../../../actors/config/mod.ts";
-import { Engine } from "../../../actors/engine/engine.ts";
-import { memoryLogger } from "../../../actors/runtime/log.ts";
 import { listLogs } from "../../../actors/store/mod.ts";
 import { FetchSender } from "../../../transports/https/mod.ts";
-import { socketMllpConnector } from "../../../transports/mllp/client.ts";
-import { serveMllp } from "../../../transports/mllp/server.ts";
-import { adt, freePort, waitFor } from "../../helpers/net.ts";
+import { adt, waitFor } from "../../helpers/net.ts";
+import { startEngine } from "../../helpers/engine.ts";
 
 Deno.test("MLLP in reaches an HTTPS destination as data-model JSON with its token headers", async () => {
   const dir = await Deno.makeTempDir();
-  const inPort = freePort();
   // deno-lint-ignore no-explicit-any -- the test reads deep into the JSON it received
   const received: { headers: Headers; body: Record<string, any> }[] = [];
   const receiver = Deno.serve(
@@ -37,7 +33,7 @@ Deno.test("MLLP in reaches an HTTPS destination as data-model JSON with its toke
       name: "Hospital ADT",
       environment: "dev",
       timeZone: "America/New_York",
-      mllp: { port: inPort, allowedIps: ["127.0.0.1"] },
+      mllp: { port: 0, allowedIps: ["127.0.0.1"] },
     }],
     destinations: [{
       id: "app",
@@ -57,21 +53,10 @@ Deno.test("MLLP in reaches an HTTPS destination as data-model JSON with its toke
     readFile: () => new Error("-"),
   });
   assert.ok(parsed.ok, JSON.stringify(!parsed.ok && parsed.problems));
-  const log = memoryLogger();
   const httpSender = new FetchSender();
-  const engine = await Engine.start({
-    config: parsed.config,
-    log,
-    mllpConnector: socketMllpConnector,
-    httpSender,
-    pollMs: 50,
-  });
-  const listener = await serveMllp({
-    port: inPort,
-    hostname: "127.0.0.1",
-    inbox: engine.inbox,
-    log,
-  });
+  const e = await startEngine(parsed.config, { httpSender });
+  const { engine, log } = e;
+  const inPort = e.mllpPort;
   const client = new Hl7Client({ host: "127.0.0.1", port: inPort });
   try {
     for (const id of ["J1", "J2"]) {
@@ -102,8 +87,7 @@ Deno.test("MLLP in reaches an HTTPS destination as data-model JSON with its toke
     assert.ok(!log.lines.some((l) => l.includes("s3cret-token")), "the token was logged");
   } finally {
     await client.close();
-    await listener.close();
-    await engine.stop();
+    await e.close();
     httpSender.close();
     await receiver.shutdown();
     await Deno.remove(dir, { recursive: true });
