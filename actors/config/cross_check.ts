@@ -7,6 +7,7 @@
 import type { Config } from "./schema.ts";
 import type { ConfigProblem } from "./load.ts";
 import { type Broken, isBroken, NOTHING_BROKEN } from "./salvage.ts";
+import { shapingOf } from "./shaping.ts";
 
 /**
  * Every cross-section problem of a well-formed config, or of the well-formed parts of one
@@ -132,6 +133,7 @@ export function crossCheck(config: Config, broken: Broken = NOTHING_BROKEN): Con
     }
   });
 
+  problems.push(...shapingOf(config).problems);
   checkPorts(config, broken, add);
   checkMllpClaims(config, add);
   // Without a readable sftpServer section, who feeds an integration or takes an outbox is unknown.

@@ -370,6 +370,10 @@ export function configSchema(sources: ConfigSources) {
       user: z.string().min(1),
       fileName: fileNameTemplate,
     }).optional(),
+    /** Config modifiers on the JSON it gets (checked in shaping.ts). */
+    modifiers: z.array(z.unknown()).optional(),
+    /** HL7 v2 edits on the HL7 it gets (checked in shaping.ts). */
+    hl7Edits: z.array(z.unknown()).optional(),
   }).refine(
     (d) => [d.mllp, d.https, d.sftp, d.sftpOutbox].filter((x) => x !== undefined).length === 1,
     { message: 'a destination needs exactly one of "mllp", "https", "sftp" or "sftpOutbox"' },
@@ -401,6 +405,10 @@ export function configSchema(sources: ConfigSources) {
       ["sendIf", "blockAll"],
       '"send if" rules that must all hold, or block all',
     ).optional(),
+    /** Config modifiers on the JSON of this flow (checked in shaping.ts). */
+    modifiers: z.array(z.unknown()).optional(),
+    /** HL7 v2 edits on the HL7 of this flow (checked in shaping.ts). */
+    hl7Edits: z.array(z.unknown()).optional(),
   });
 
   const connection = z.strictObject({
@@ -430,6 +438,8 @@ export function configSchema(sources: ConfigSources) {
     destinations: z.array(destination).default([]),
     subscriptions: z.array(subscription).default([]),
     connections: z.array(connection).default([]),
+    /** Named code tables for `translate` (checked in shaping.ts). */
+    translationSets: z.record(z.string(), z.unknown()).optional(),
     /** Set by expandSandbox (sandbox.ts) from `"sandbox": true` or its settings. */
     sandbox: z.custom<SandboxConfig>((v) => typeof v === "object" && v !== null).optional(),
   });
