@@ -61,7 +61,7 @@ Deno.test("admin keeps its authentication when mounted into a larger app", async
     assertUnauthorized(await e.call("/admin/whatever", { auth: null }));
     assert.equal((await e.call("/healthz", { auth: null })).status, 200);
     assert.equal((await e.call("/admin/actors")).status, 200);
-  }, true);
+  }, { mount: true });
 });
 
 Deno.test("admin refuses to start with an empty token", () => {

@@ -1,9 +1,11 @@
 import assert from "node:assert/strict";
 import type { ActorStatus } from "../../../actors/runtime/actor.ts";
+import { ManualClock } from "../../../actors/runtime/clock.ts";
 import { INLINE_MAX, type LogRecord } from "../../../actors/store/mod.ts";
 import {
   DEST,
   enc,
+  type Engine,
   enqueue,
   logOf,
   type Reply,
@@ -58,7 +60,23 @@ Deno.test("admin answers 404 for unknown actors, logs and messages", async () =>
   });
 });
 
+/**
+ * Notifies DEST of new work and waits until its loop has seen the notify and parked again: the
+ * ManualClock moves 1 ms first, so only a sleep begun after the notify ends later than `before`.
+ * Afterwards nothing more happens until the clock moves or another wake-up comes.
+ */
+async function notifyAndWaitParked(e: Engine, clock: ManualClock): Promise<void> {
+  const before = clock.nextWake ?? -Infinity;
+  clock.advance(1);
+  e.supervisor.notify(DEST);
+  await waitFor(
+    "the actor parked again after the notify",
+    () => Promise.resolve(clock.pending === 1 && clock.nextWake! > before),
+  );
+}
+
 Deno.test("admin pauses an actor with who and why, shows it paused, and resumes it", async () => {
+  const clock = new ManualClock();
   await withEngine(async (e) => {
     // Activate first and let the loop load its state: pausing an actor that is not yet running
     // races with DeliveryActor.run reading its control from KV (see the test below).
@@ -78,10 +96,12 @@ Deno.test("admin pauses an actor with who and why, shows it paused, and resumes 
     assert.equal(status.paused?.reason, "peer maintenance");
     assert.match(String(status.paused?.at), ISO_UTC);
     const { sendLogId } = await enqueue(e.store, "MSH|while-paused");
-    e.supervisor.notify(DEST);
-    await new Promise((r) => setTimeout(r, 100));
+    await waitFor("parked", () => Promise.resolve(clock.pending === 1));
+    await notifyAndWaitParked(e, clock);
     assert.equal(e.deliverer.sent.length, 0);
-    assert.equal((await statusOf(e)).queueDepth, 1);
+    const held = await statusOf(e);
+    assert.equal(held.state, "paused");
+    assert.equal(held.queueDepth, 1);
     const resumed = await e.call(`/admin/actors/${DEST}/resume`, { method: "POST" });
     assert.deepEqual(resumed.json, { ok: true, message: "resumed" });
     await waitFor("delivery", async () => (await logOf(e, sendLogId)).status === "SUCCEEDED");
@@ -89,7 +109,7 @@ Deno.test("admin pauses an actor with who and why, shows it paused, and resumes 
     assert.equal(after.queueDepth, 0);
     assert.equal(after.paused, undefined);
     assert.ok(e.lines.some((l) => /actor\.command .*command=pause by=alice/.test(l)));
-  });
+  }, { clock });
 });
 
 Deno.test("admin refuses a skip without a reason and, with one, moves the head to the dead-letter list", async () => {
@@ -286,6 +306,7 @@ Deno.test("admin shows a binary payload as base64 and a chunked one whole", asyn
 Deno.test({
   name: "admin pause holds for an actor that was not active yet",
   fn: async () => {
+    const clock = new ManualClock();
     await withEngine(async (e) => {
       const r = await e.call(`/admin/actors/${DEST}/pause`, {
         method: "POST",
@@ -294,11 +315,12 @@ Deno.test({
       assert.equal(r.status, 200);
       await waitFor("paused", async () => (await statusOf(e)).state === "paused");
       const { sendLogId } = await enqueue(e.store, "MSH|while-paused");
-      e.supervisor.notify(DEST);
-      await new Promise((r) => setTimeout(r, 100));
+      // The notify activates the actor: it reads its control from KV and parks, paused.
+      await notifyAndWaitParked(e, clock);
+      assert.equal((await statusOf(e)).state, "paused");
       assert.equal((await logOf(e, sendLogId)).status, "PENDING");
       assert.equal(e.deliverer.sent.length, 0);
-    });
+    }, { clock });
   },
 });
 

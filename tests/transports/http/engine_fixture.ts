@@ -9,7 +9,7 @@ import { Secret } from "../../../actors/config/secret.ts";
 import type { Deliverer, DeliveryOutcome } from "../../../actors/delivery/deliverer.ts";
 import { DeliveryActor } from "../../../actors/delivery/delivery_actor.ts";
 import type { ActorStatus } from "../../../actors/runtime/actor.ts";
-import { systemClock } from "../../../actors/runtime/clock.ts";
+import { type Clock, systemClock } from "../../../actors/runtime/clock.ts";
 import { memoryLogger } from "../../../actors/runtime/log.ts";
 import { Supervisor } from "../../../actors/runtime/supervisor.ts";
 import { type LogRecord, Store } from "../../../actors/store/mod.ts";
@@ -58,6 +58,8 @@ export interface Reply {
 /** A served admin app over a real store and supervisor. */
 export interface Engine {
   store: Store;
+  /** The delivery actors' clock (`systemClock` unless the test gave one). */
+  clock: Clock;
   supervisor: Supervisor;
   deliverer: TestDeliverer;
   lines: string[];
@@ -70,9 +72,12 @@ export interface Engine {
 /**
  * Runs `fn` against the admin app served on a random port, over a real Store on a temp KV file and
  * a Supervisor of DeliveryActors; shuts everything down afterwards. `mount` serves it inside a larger
- * Hono app.
+ * Hono app; `clock` is the delivery actors' clock (a ManualClock to prove where an actor waits).
  */
-export async function withEngine(fn: (e: Engine) => Promise<void>, mount = false): Promise<void> {
+export async function withEngine(
+  fn: (e: Engine) => Promise<void>,
+  { mount = false, clock = systemClock }: { mount?: boolean; clock?: Clock } = {},
+): Promise<void> {
   const dir = await Deno.makeTempDir();
   const store = await Store.open({ path: `${dir}/engine.kv`, node: "t" });
   const log = memoryLogger();
@@ -89,7 +94,7 @@ export async function withEngine(fn: (e: Engine) => Promise<void>, mount = false
           kind: "mllp-out",
           store,
           deliverer,
-          clock: systemClock,
+          clock,
           log,
           pollMs: 20,
         })
@@ -124,7 +129,7 @@ export async function withEngine(fn: (e: Engine) => Promise<void>, mount = false
     return { status: res.status, headers: res.headers, json, bytes };
   };
   try {
-    await fn({ store, supervisor, deliverer, lines: log.lines, call });
+    await fn({ store, clock, supervisor, deliverer, lines: log.lines, call });
   } finally {
     await supervisor.stop();
     await server.shutdown();
