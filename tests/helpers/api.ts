@@ -1,24 +1,19 @@
-/** The HTTPS API of a running engine on loopback, wired by `app/compose.ts` (`apiApp`). */
+/** The JSON API of an engine composed by `startEngine()` (helpers/engine.ts) with `http: true`. */
 
-import type { Config } from "../../actors/config/mod.ts";
-import type { Engine } from "../../actors/engine/engine.ts";
-import type { Logger } from "../../actors/runtime/log.ts";
-import { apiApp } from "../../app/compose.ts";
+import type { TestEngine } from "./engine.ts";
 
-/** A served API. */
-export interface ApiServer {
+/** Where a test reaches the API. */
+export interface Api {
   /** `http://127.0.0.1:<port>`. */
   base: string;
   /** An access token for a source with a client secret (fails the test on a refusal). */
   token(clientId: string, secret: string): Promise<string>;
-  close(): Promise<void>;
 }
 
-/** Serves `/v2/auth/token`, `/endpoint` and `/query` of `engine` on a free loopback port. */
-export async function serveApi(engine: Engine, config: Config, log: Logger): Promise<ApiServer> {
-  const app = await apiApp(config, engine, log);
-  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, app.fetch);
-  const base = `http://127.0.0.1:${server.addr.port}`;
+/** The API of `engine`, which must serve HTTP (`startEngine(config, { http: true })`). */
+export function apiOf(engine: TestEngine): Api {
+  const base = engine.base;
+  if (!base) throw new Error("the engine serves no HTTP: start it with { http: true }");
   return {
     base,
     async token(clientId, secret) {
@@ -31,6 +26,5 @@ export async function serveApi(engine: Engine, config: Config, log: Logger): Pro
       if (res.status !== 200) throw new Error(`token refused: ${JSON.stringify(body)}`);
       return body.access_token;
     },
-    close: () => server.shutdown(),
   };
 }

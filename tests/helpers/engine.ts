@@ -26,14 +26,15 @@ export type TestAdapters = Partial<Adapters> & { log?: Adapters["log"] & { lines
 
 /**
  * Composes `config` with `adapters` (defaults: a memory logger, `pollMs` 50, `http: false`).
- * With `http: true`, the config's `http.port` should be 0.
+ * MLLP ports without a `listeners` entry listen on 127.0.0.1, and with `http: true` the HTTP
+ * server on 127.0.0.1 port 0 (tests stay on loopback, on ports nobody else can be given).
  */
 export async function startEngine(
   config: Config,
   adapters: TestAdapters = {},
 ): Promise<TestEngine> {
   const log = adapters.log ?? memoryLogger();
-  const composed = await compose(config, { pollMs: 50, http: false, ...adapters, log });
+  const composed = await compose(onLoopback(config), { pollMs: 50, http: false, ...adapters, log });
   const http = composed.servers.http;
   return Object.assign(composed, {
     config: composed.engine.config,
@@ -43,8 +44,9 @@ export async function startEngine(
   });
 }
 
-/** `config` with a loopback `listeners` entry for each MLLP port that has none. */
+/** `config` with HTTP on 127.0.0.1:0 and a loopback `listeners` entry per MLLP port without one. */
 function onLoopback(config: Config): Config {
+  config = { ...config, http: { ...config.http, port: 0, hostname: "127.0.0.1" } };
   const listed = new Set(config.listeners.map((l) => l.port));
   const ports = new Set(
     config.integrations.flatMap((i) => i.mllp && !listed.has(i.mllp.port) ? [i.mllp.port] : []),

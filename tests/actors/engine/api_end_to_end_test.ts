@@ -8,16 +8,13 @@ import assert from "node:assert/strict";
 import { Hl7Server } from "@medplum/hl7";
 import { hl7ToJson } from "../../../codecs/datamodel/mod.ts";
 import { parseConfig } from "../../../actors/config/mod.ts";
-import { Engine } from "../../../actors/engine/engine.ts";
-import { memoryLogger } from "../../../actors/runtime/log.ts";
-import { serveApi } from "../../helpers/api.ts";
+import { apiOf } from "../../helpers/api.ts";
 import { FetchSender } from "../../../transports/https/mod.ts";
-import { socketMllpConnector } from "../../../transports/mllp/client.ts";
-import { adt, freePort, waitFor } from "../../helpers/net.ts";
+import { adt, startHl7Server, waitFor } from "../../helpers/net.ts";
+import { startEngine } from "../../helpers/engine.ts";
 
 Deno.test("token, then POST /endpoint: stored, answered with its logs, delivered as JSON and as HL7", async () => {
   const dir = await Deno.makeTempDir();
-  const mllpPort = freePort();
   const hl7Received: string[] = [];
   const hl7Server = new Hl7Server((connection) => {
     connection.addEventListener("message", ({ message }) => {
@@ -25,7 +22,7 @@ Deno.test("token, then POST /endpoint: stored, answered with its logs, delivered
       connection.send(message.buildAck());
     });
   });
-  await hl7Server.start(mllpPort);
+  const mllpPort = await startHl7Server(hl7Server);
   const jsonReceived: Record<string, unknown>[] = [];
   const receiver = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, async (r) => {
     jsonReceived.push(await r.json());
@@ -59,16 +56,10 @@ Deno.test("token, then POST /endpoint: stored, answered with its logs, delivered
   });
   assert.ok(parsed.ok, JSON.stringify(!parsed.ok && parsed.problems));
   const config = parsed.config;
-  const log = memoryLogger();
   const httpSender = new FetchSender();
-  const engine = await Engine.start({
-    config,
-    log,
-    mllpConnector: socketMllpConnector,
-    httpSender,
-    pollMs: 50,
-  });
-  const api = await serveApi(engine, config, log);
+  const e = await startEngine(config, { httpSender, http: true });
+  const { engine } = e;
+  const api = apiOf(e);
   const base = api.base;
   try {
     const token = await api.token("app-client", "app-s3cret");
@@ -119,8 +110,7 @@ Deno.test("token, then POST /endpoint: stored, answered with its logs, delivered
       return now.every((l) => l?.status === "SUCCEEDED");
     });
   } finally {
-    await api.close();
-    await engine.stop();
+    await e.close();
     httpSender.close();
     await receiver.shutdown();
     await hl7Server.stop({ forceDrainTimeoutMs: 100 });

@@ -8,12 +8,10 @@ import assert from "node:assert/strict";
 import { Hl7Message } from "@medplum/core";
 import { Hl7Server } from "@medplum/hl7";
 import { type Config, parseConfig } from "../../../actors/config/mod.ts";
-import { Engine } from "../../../actors/engine/engine.ts";
-import { memoryLogger } from "../../../actors/runtime/log.ts";
-import { serveApi } from "../../helpers/api.ts";
+import { apiOf } from "../../helpers/api.ts";
 import { FetchSender } from "../../../transports/https/mod.ts";
-import { socketMllpConnector } from "../../../transports/mllp/client.ts";
 import { freePort } from "../../helpers/net.ts";
+import { startEngine } from "../../helpers/engine.ts";
 
 const QUERY = {
   Meta: { DataModel: "PatientSearch", EventType: "Query", Destinations: [{ ID: "pdq" }] },
@@ -178,16 +176,10 @@ Deno.test("POST /query asks MLLP and HTTPS destinations synchronously and answer
   const dir = await Deno.makeTempDir();
   const { peers, ports } = await startPeers();
   const config = configFor(dir, ports);
-  const log = memoryLogger();
   const httpSender = new FetchSender();
-  const engine = await Engine.start({
-    config,
-    log,
-    mllpConnector: socketMllpConnector,
-    httpSender,
-    pollMs: 50,
-  });
-  const api = await serveApi(engine, config, log);
+  const e = await startEngine(config, { httpSender, http: true });
+  const { engine } = e;
+  const api = apiOf(e);
   const base = api.base;
   try {
     const token = await api.token("app", "app-s3cret");
@@ -378,8 +370,7 @@ Deno.test("POST /query asks MLLP and HTTPS destinations synchronously and answer
       await get.body?.cancel();
     });
   } finally {
-    await api.close();
-    await engine.stop();
+    await e.close();
     httpSender.close();
     await peers.stop();
     await Deno.remove(dir, { recursive: true });

@@ -13,14 +13,12 @@ import { hl7ToJson } from "../../../codecs/datamodel/mod.ts";
 import { notMapped } from "../../../codecs/datamodel/not_mapped.ts";
 import { parseHl7 } from "../../../codecs/hl7v2/mod.ts";
 import { parseConfig } from "../../../actors/config/mod.ts";
-import { Engine } from "../../../actors/engine/engine.ts";
-import { memoryLogger } from "../../../actors/runtime/log.ts";
 import { FetchSender } from "../../../transports/https/mod.ts";
-import { socketMllpConnector } from "../../../transports/mllp/client.ts";
-import { serveApi } from "../../helpers/api.ts";
-import { freePort, waitFor } from "../../helpers/net.ts";
+import { apiOf } from "../../helpers/api.ts";
+import { startHl7Server, waitFor } from "../../helpers/net.ts";
 import { makePki } from "../../helpers/tls.ts";
 import { REDOX_FIXTURES } from "./redox_fixtures.ts";
+import { startEngine } from "../../helpers/engine.ts";
 
 /** Every non-null leaf: [path with indexes, path with `[]`, value]. */
 function leaves(
@@ -48,7 +46,6 @@ function at(v: unknown, path: string): unknown {
 Deno.test("Redox-shaped payloads of every listed event are accepted unchanged and lose nothing on the way to HL7", async (t) => {
   const dir = await Deno.makeTempDir();
   const pki = await makePki();
-  const mllpPort = freePort();
   const hl7Received: string[] = [];
   const hl7Server = new Hl7Server((connection) => {
     connection.addEventListener("message", ({ message }) => {
@@ -56,7 +53,7 @@ Deno.test("Redox-shaped payloads of every listed event are accepted unchanged an
       connection.send(message.buildAck());
     });
   });
-  await hl7Server.start(mllpPort);
+  const mllpPort = await startHl7Server(hl7Server);
   const jsonReceived: Record<string, unknown>[] = [];
   const receiver = Deno.serve({
     port: 0,
@@ -104,16 +101,9 @@ Deno.test("Redox-shaped payloads of every listed event are accepted unchanged an
   });
   assert.ok(parsed.ok, JSON.stringify(!parsed.ok && parsed.problems));
   const config = parsed.config;
-  const log = memoryLogger();
   const httpSender = new FetchSender({ caCerts: [pki.caCert] });
-  const engine = await Engine.start({
-    config,
-    log,
-    mllpConnector: socketMllpConnector,
-    httpSender,
-    pollMs: 50,
-  });
-  const api = await serveApi(engine, config, log);
+  const e = await startEngine(config, { httpSender, http: true });
+  const api = apiOf(e);
   try {
     const token = await api.token("app-client", "app-s3cret");
     const post = async (body: unknown) => {
@@ -201,8 +191,7 @@ Deno.test("Redox-shaped payloads of every listed event are accepted unchanged an
       });
     }
   } finally {
-    await api.close();
-    await engine.stop();
+    await e.close();
     httpSender.close();
     await receiver.shutdown();
     await hl7Server.stop({ forceDrainTimeoutMs: 100 });

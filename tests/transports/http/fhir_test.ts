@@ -8,17 +8,14 @@
 import assert from "node:assert/strict";
 import { Hl7Server } from "@medplum/hl7";
 import { parseConfig } from "../../../actors/config/mod.ts";
-import { Engine } from "../../../actors/engine/engine.ts";
-import { memoryLogger } from "../../../actors/runtime/log.ts";
 import { hl7ToFhir, V2_EVENT_SYSTEM } from "../../../codecs/fhir/mod.ts";
-import { socketMllpConnector } from "../../../transports/mllp/client.ts";
 import { FetchSender } from "../../../transports/https/mod.ts";
-import { serveApi } from "../../helpers/api.ts";
-import { adt, freePort, waitFor } from "../../helpers/net.ts";
+import { apiOf } from "../../helpers/api.ts";
+import { adt, startHl7Server, waitFor } from "../../helpers/net.ts";
+import { startEngine } from "../../helpers/engine.ts";
 
 Deno.test("POST /fhir/R4/$process-message: a message bundle reaches an Hl7Server as HL7 v2; refusals are OperationOutcomes", async () => {
   const dir = await Deno.makeTempDir();
-  const mllpPort = freePort();
   const hl7Received: string[] = [];
   const hl7Server = new Hl7Server((connection) => {
     connection.addEventListener("message", ({ message }) => {
@@ -26,7 +23,7 @@ Deno.test("POST /fhir/R4/$process-message: a message bundle reaches an Hl7Server
       connection.send(message.buildAck());
     });
   });
-  await hl7Server.start(mllpPort);
+  const mllpPort = await startHl7Server(hl7Server);
   const parsed = parseConfig({
     node: { id: "test" },
     kv: { path: `${dir}/engine.kv` },
@@ -45,16 +42,9 @@ Deno.test("POST /fhir/R4/$process-message: a message bundle reaches an Hl7Server
   });
   assert.ok(parsed.ok, JSON.stringify(!parsed.ok && parsed.problems));
   const config = parsed.config;
-  const log = memoryLogger();
   const httpSender = new FetchSender();
-  const engine = await Engine.start({
-    config,
-    log,
-    mllpConnector: socketMllpConnector,
-    httpSender,
-    pollMs: 50,
-  });
-  const api = await serveApi(engine, config, log);
+  const e = await startEngine(config, { httpSender, http: true });
+  const api = apiOf(e);
   try {
     const token = await api.token("app-client", "app-s3cret");
     const post = (path: string, body: unknown, headers: Record<string, string> = {}) =>
@@ -139,8 +129,7 @@ Deno.test("POST /fhir/R4/$process-message: a message bundle reaches an Hl7Server
     assert.match(hl7, /PID\|[^\r]*DOE\^JANE/);
     assert.match(hl7, /MSH\|[^\r]*\|FHIR1\|/, "the control id travels through FHIR");
   } finally {
-    await api.close();
-    await engine.stop();
+    await e.close();
     httpSender.close();
     await hl7Server.stop({ forceDrainTimeoutMs: 100 });
     await Deno.remove(dir, { recursive: true });
