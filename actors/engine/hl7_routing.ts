@@ -14,14 +14,24 @@ import {
   identifyHl7,
   unmappedReason,
 } from "../../codecs/datamodel/mod.ts";
-import type { Config, DestinationConfig, IntegrationConfig } from "../config/mod.ts";
+import type {
+  Config,
+  DestinationConfig,
+  IntegrationConfig,
+  SubscriptionConfig,
+} from "../config/mod.ts";
 import { selectRoutes } from "./subscriptions.ts";
 import { errorMessage } from "../runtime/errors.ts";
+import { type Shaped, shapeHl7, shapeJson } from "./shaping.ts";
 
 /** One destination and the form it gets the message in. */
 export interface PlannedRoute {
   destination: DestinationConfig;
   format: "hl7v2" | "json";
+  /** The subscription that selected it (its modifiers / HL7 edits apply). */
+  subscription?: SubscriptionConfig;
+  /** The payload after the route's modifiers or HL7 edits, when it has any. */
+  shaped?: Shaped;
 }
 
 /**
@@ -126,7 +136,7 @@ export function planHl7Routes(options: {
         continue;
       }
     }
-    planned.push({ destination, format: route.format });
+    planned.push({ destination, format: route.format, subscription: route.subscription });
   }
   if (json && planned.some((r) => r.format === "json")) {
     json.Meta.Destinations = planned.filter((r) => r.format === "json").map((r) => ({
@@ -134,9 +144,25 @@ export function planHl7Routes(options: {
       ...(r.destination.name ? { Name: r.destination.name } : {}),
     }));
   }
+  // Modifiers and HL7 edits, after the base translation: a route they fail on fails alone.
+  const shapedRoutes: PlannedRoute[] = [];
+  for (const r of planned) {
+    const sub = r.subscription;
+    const result = sub === undefined
+      ? { ok: true as const }
+      : r.format === "json"
+      ? shapeJson(config, sub, r.destination, json)
+      : shapeHl7(config, sub, r.destination, message);
+    if (!result.ok) {
+      failures.push({
+        destination: r.destination,
+        reason: `destination ${r.destination.id}: ${result.reason}`,
+      });
+    } else shapedRoutes.push(result.shaped ? { ...r, shaped: result.shaped } : r);
+  }
   return {
     ...(event ? { dataModel: event.dataModel, eventType: event.eventType } : {}),
-    routes: planned,
+    routes: shapedRoutes,
     ...(json ? { json } : {}),
     failures,
     problems: failures.map((f) => f.reason),

@@ -195,7 +195,7 @@ export class InboundActor implements Actor {
     log: Delivery["log"],
   ): Promise<Delivery[]> {
     let jsonId: string | undefined;
-    if (plan.json && plan.routes.some((r) => r.format === "json")) {
+    if (plan.json && plan.routes.some((r) => r.format === "json" && !r.shaped)) {
       // The translation is stored before the routing commit that references it.
       await this.#routes.settle();
       jsonId = await this.#options.store.putDerived(
@@ -204,13 +204,30 @@ export class InboundActor implements Actor {
         "application/json",
       );
     }
-    return plan.routes.map((r) => ({
-      queue: destinationActorId(r.destination),
-      destinationId: r.destination.id,
-      messageId: r.format === "json" && jsonId ? jsonId : record.id,
-      originalId: record.id,
-      log,
-    }));
+    const out: Delivery[] = [];
+    for (const r of plan.routes) {
+      let messageId = r.format === "json" && jsonId ? jsonId : record.id;
+      let sendLog = log;
+      if (r.shaped) {
+        // Modified by the route's modifiers or HL7 edits: its own payload, and what ran (paths).
+        await this.#routes.settle();
+        messageId = await this.#options.store.putDerived(
+          record.id,
+          r.shaped.bytes,
+          r.shaped.contentType,
+        );
+        const withShaping = { ...log, shaping: r.shaped.log };
+        sendLog = withShaping;
+      }
+      out.push({
+        queue: destinationActorId(r.destination),
+        destinationId: r.destination.id,
+        messageId,
+        originalId: record.id,
+        log: sendLog,
+      });
+    }
+    return out;
   }
 
   /**

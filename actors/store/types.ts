@@ -73,6 +73,23 @@ export interface LogRecord {
   deadLetter?: { by: string; reason: string; at: number; queue?: string; seq?: string };
   /** Who last sent it back to its queue from the dead-letter list, and why. */
   reprocessed?: { by: string; reason: string; at: number; count: number };
+  /**
+   * SEND logs: the modifiers and HL7 edits that ran on this delivery and the paths each changed
+   * (never values), with the translation set versions used.
+   */
+  shaping?: {
+    steps: readonly {
+      list: string;
+      kind: string;
+      ran: readonly {
+        index: number;
+        name?: string;
+        changed: readonly string[];
+        skipped?: boolean;
+      }[];
+    }[];
+    translationSets: readonly { name: string; version: number }[];
+  };
 }
 
 /** An entry in an actor's FIFO queue. */
