@@ -219,6 +219,7 @@ function passes(el: unknown, step: SelectorStep & { kind: "filter" }): boolean {
  * match existing array elements only. Without it, only present values (not undefined) match.
  */
 export function selectAll(root: unknown, sel: Selector, forWrite = false): SelectorMatch[] {
+  if (!sel.multi) return selectOne(root, sel, forWrite);
   const out: SelectorMatch[] = [];
   const keys: (string | number)[] = [];
   const steps = sel.steps;
@@ -258,6 +259,25 @@ export function selectAll(root: unknown, sel: Selector, forWrite = false): Selec
   };
   walk(root, 0);
   return out;
+}
+
+/** {@link selectAll} for a selector of names and indexes: at most one match, no closure. */
+function selectOne(root: unknown, sel: Selector, forWrite: boolean): SelectorMatch[] {
+  const keys: (string | number)[] = new Array(sel.steps.length);
+  let v = root;
+  let k = 0;
+  for (const step of sel.steps) {
+    if (step.kind === "name") {
+      if (isPlainObject(v)) v = Object.hasOwn(v, step.key) ? v[step.key] : undefined;
+      else if (!(v === undefined && forWrite)) return [];
+      keys[k++] = step.key;
+    } else if (step.kind === "index") {
+      if (!Array.isArray(v) || step.index >= v.length) return [];
+      v = v[step.index];
+      keys[k++] = step.index;
+    }
+  }
+  return forWrite || v !== undefined ? [{ keys, value: v }] : [];
 }
 
 /**

@@ -372,16 +372,40 @@ class Compiler {
   }
 }
 
-/** Runs the program over the input: breadth-first over NFA states, each state once per step. */
-function run(prog: readonly Inst[], input: string): boolean {
-  const n = prog.length;
-  let clist = new Int32Array(n), nlist = new Int32Array(n);
-  const mark = new Int32Array(n).fill(-1);
-  const stack = new Int32Array(n * 2 + 2);
-  let gen = 0;
+/**
+ * Runs a program over inputs: breadth-first over NFA states, each state at most once per input
+ * position. The buffers are allocated once per pattern (tests never run re-entrantly).
+ */
+class Machine {
+  readonly #prog: readonly Inst[];
+  #clist: Int32Array;
+  #nlist: Int32Array;
+  readonly #mark: Int32Array;
+  readonly #stack: Int32Array;
+  #gen = 0;
+  /** The pattern starts with `^`: attempts start at position 0 only. */
+  readonly #anchored: boolean;
 
-  // Adds pc and what it reaches without consuming a character; true when MATCH is reached.
-  const add = (list: Int32Array, count: number, pc0: number, pos: number): number => {
+  constructor(prog: readonly Inst[]) {
+    const n = prog.length;
+    this.#prog = prog;
+    this.#clist = new Int32Array(n);
+    this.#nlist = new Int32Array(n);
+    this.#mark = new Int32Array(n);
+    this.#stack = new Int32Array(n * 2 + 2);
+    this.#anchored = prog[0]?.op === BOL;
+  }
+
+  #nextGen(): void {
+    if (++this.#gen > 0x3fffffff) {
+      this.#mark.fill(0);
+      this.#gen = 1;
+    }
+  }
+
+  /** Adds pc and what it reaches without consuming a character; -1 when MATCH is reached. */
+  #add(list: Int32Array, count: number, pc0: number, pos: number, len: number): number {
+    const prog = this.#prog, mark = this.#mark, stack = this.#stack, gen = this.#gen;
     let sp = 0;
     stack[sp++] = pc0;
     while (sp > 0) {
@@ -401,7 +425,7 @@ function run(prog: readonly Inst[], input: string): boolean {
           if (pos === 0) stack[sp++] = pc + 1;
           break;
         case EOL:
-          if (pos === input.length) stack[sp++] = pc + 1;
+          if (pos === len) stack[sp++] = pc + 1;
           break;
         case MATCH:
           return -1;
@@ -410,29 +434,37 @@ function run(prog: readonly Inst[], input: string): boolean {
       }
     }
     return count;
-  };
+  }
 
-  gen++;
-  let ccount = add(clist, 0, 0, 0);
-  if (ccount === -1) return true;
-  for (let pos = 0; pos < input.length; pos++) {
-    const c = input.charCodeAt(pos);
-    gen++;
-    let ncount = 0;
-    for (let k = 0; k < ccount; k++) {
-      const pc = clist[k] as number;
-      if ((prog[pc]?.test as CharTest)(c)) {
-        ncount = add(nlist, ncount, pc + 1, pos + 1);
+  test(input: string): boolean {
+    const prog = this.#prog, len = input.length;
+    this.#nextGen();
+    let ccount = this.#add(this.#clist, 0, 0, 0, len);
+    if (ccount === -1) return true;
+    for (let pos = 0; pos < len; pos++) {
+      if (ccount === 0 && this.#anchored) return false;
+      const c = input.charCodeAt(pos);
+      const clist = this.#clist, nlist = this.#nlist;
+      this.#nextGen();
+      let ncount = 0;
+      for (let k = 0; k < ccount; k++) {
+        const pc = clist[k] as number;
+        if ((prog[pc]?.test as CharTest)(c)) {
+          ncount = this.#add(nlist, ncount, pc + 1, pos + 1, len);
+          if (ncount === -1) return true;
+        }
+      }
+      // Unanchored search: a new attempt starts at every position, deduplicated with the rest.
+      if (!this.#anchored) {
+        ncount = this.#add(nlist, ncount, 0, pos + 1, len);
         if (ncount === -1) return true;
       }
+      this.#clist = nlist;
+      this.#nlist = clist;
+      ccount = ncount;
     }
-    // Unanchored search: a new attempt starts at every position, deduplicated with the rest.
-    ncount = add(nlist, ncount, 0, pos + 1);
-    if (ncount === -1) return true;
-    [clist, nlist] = [nlist, clist];
-    ccount = ncount;
+    return false;
   }
-  return false;
 }
 
 /**
@@ -452,9 +484,9 @@ export function compileSafeRegex(pattern: string, flags = ""): SafeRegex {
   const c = new Compiler();
   c.node(ast);
   c.emit({ op: MATCH });
-  const prog = c.prog;
+  const machine = new Machine(c.prog);
   return {
     source: pattern,
-    test: (input: string) => input.length <= MAX_INPUT_LENGTH && run(prog, input),
+    test: (input: string) => input.length <= MAX_INPUT_LENGTH && machine.test(input),
   };
 }
