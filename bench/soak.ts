@@ -31,6 +31,7 @@ import {
   Probe,
   quantile,
   Receiver,
+  removeNow,
   round,
   sleep,
   waitDelivered,
@@ -43,8 +44,6 @@ const CONNS = 16;
 const PROBE_RATE = 20;
 const DRAIN_MS = 120_000;
 const MiB = 1024 * 1024;
-
-const disarm = installGuard("soak", SECONDS * 1000 + 300_000);
 
 interface Window {
   endS: number;
@@ -63,6 +62,7 @@ interface Window {
 }
 
 const dir = await Deno.makeTempDir({ prefix: "bench-soak-" });
+const disarm = installGuard("soak", SECONDS * 1000 + 300_000, () => removeNow(dir));
 const receiver = Receiver.start();
 receiver.trackIds = false; // hundreds of thousands of ids: count only
 receiver.arrivalPrefix = "PROBE-";

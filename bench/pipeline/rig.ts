@@ -57,23 +57,34 @@ export function killAll(): void {
 }
 
 /**
- * A hard stop: after `ms`, prints why, kills every child and exits 2. SIGINT and SIGTERM kill the
- * children too. Returns a function that disarms the timer.
+ * A hard stop: after `ms`, prints why, kills every child, runs `cleanup` (synchronous: removing
+ * the temp folder) and exits 2. SIGINT and SIGTERM do the same with exit code 130. Returns a
+ * function that disarms the timer.
  */
-export function installGuard(name: string, ms: number): () => void {
+export function installGuard(name: string, ms: number, cleanup: () => void = () => {}): () => void {
+  const stop = (code: number) => {
+    killAll();
+    try {
+      cleanup();
+    } catch { /* best effort on the way out */ }
+    Deno.exit(code);
+  };
   const timer = setTimeout(() => {
     printLine(`${name}: timed out after ${Math.round(ms / 1000)} s; stopping every child`);
-    killAll();
-    Deno.exit(2);
+    stop(2);
   }, ms);
   Deno.unrefTimer(timer);
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    Deno.addSignalListener(signal, () => {
-      killAll();
-      Deno.exit(130);
-    });
+    Deno.addSignalListener(signal, () => stop(130));
   }
   return () => clearTimeout(timer);
+}
+
+/** Removes a folder and what it holds, now; nothing when it is already gone. */
+export function removeNow(path: string): void {
+  try {
+    Deno.removeSync(path, { recursive: true });
+  } catch { /* gone */ }
 }
 
 /** Waits for a child's exit for at most `ms`; SIGKILLs it after that. */
