@@ -25,8 +25,10 @@ import { retryDelayMs } from "../runtime/retry.ts";
 import { waitWritable } from "../runtime/storage_wait.ts";
 import { StoreUnavailableError } from "../store/health.ts";
 import type { QueueHead, Store } from "../store/store.ts";
-import type { ActorControl, LogRecord, MessageRecord } from "../store/types.ts";
+import type { QueueItem } from "../store/requests.ts";
+import type { ActorControl } from "../store/types.ts";
 import type { Deliverer } from "./deliverer.ts";
+import { ReadyQueue } from "./ready_queue.ts";
 
 /** What a delivery actor is made of. */
 export interface DeliveryActorOptions {
@@ -42,8 +44,16 @@ export interface DeliveryActorOptions {
   idleDeactivateMs?: number;
 }
 
-/** Queue entries read at once. */
+/** Queue entries read from KV at once. */
 const BATCH = 64;
+/**
+ * Completions committing in the background while the next messages go out. A crash before they
+ * commit resends at most this many messages that their receiver already has (each counted as an
+ * attempt of its log); in exchange, under load many completions share one fsync.
+ */
+const MAX_COMPLETING = 64;
+/** A payload larger than this is not kept in memory with its entry; it is read when sent. */
+const MAX_HELD_PAYLOAD = 64 * 1024;
 
 interface InFlight {
   head: QueueHead;
@@ -65,6 +75,12 @@ export class DeliveryActor implements Actor {
   #control: ActorControl | undefined;
   #inFlight: InFlight | undefined;
   #failures = 0;
+  /** The queue in memory: what the KV queue holds, as far as this actor knows it. */
+  readonly #ready = new ReadyQueue();
+  /** A writer that does not hand entries over said the KV queue changed: look after the cursor. */
+  #look = false;
+  /** When KV was last scanned from the head (for other processes' writes). */
+  #lastScan = -Infinity;
   /**
    * Completing a delivered message (log SUCCEEDED, entry removed) commits while the next message
    * is on the wire: the peer already has it, so order and one-in-flight hold, and under load the
@@ -72,7 +88,9 @@ export class DeliveryActor implements Actor {
    * message after the restart (a counted duplicate), as with any in-flight message.
    */
   readonly #completions: PendingWrites;
-  /** Bumped by a skip, so a batch read before it is not sent on. */
+  /** Seqs delivered whose completion has not committed yet (KV still lists them). */
+  readonly #completing = new Set<string>();
+  /** Bumped by a skip, so what was read before it is not sent on. */
   #epoch = 0;
   #nextRetryAt: number | undefined;
   #lastActivityAt: number | undefined;
@@ -83,11 +101,27 @@ export class DeliveryActor implements Actor {
     this.id = options.id;
     this.kind = options.kind;
     this.#options = options;
-    this.#completions = new PendingWrites({ backlog: () => options.store.commitBacklog });
+    this.#completions = new PendingWrites({
+      maxPending: MAX_COMPLETING,
+      backlog: () => options.store.commitBacklog,
+    });
   }
 
-  /** New messages may be queued. */
+  /** New messages may be queued in KV. */
   notify(): void {
+    this.#look = true;
+    this.#newWork.wake();
+  }
+
+  /** Entries just committed to this actor's queue, handed over so they need not be read back. */
+  take(items: readonly QueueItem[]): void {
+    this.#ready.take(
+      items.map((item) =>
+        item.payload && item.payload.length > MAX_HELD_PAYLOAD
+          ? { head: item.head, record: item.record, log: item.log }
+          : item
+      ),
+    );
     this.#newWork.wake();
   }
 
@@ -113,31 +147,34 @@ export class DeliveryActor implements Actor {
           await waitWritable(store.health, clock, signal);
           continue;
         }
-        const heads = await store.peek(this.id, BATCH);
-        if (heads.length === 0) {
+        const now = clock.now();
+        if (now - this.#lastScan >= pollMs) {
+          // Other processes write to this queue too (scale-out), and a commit may land out of
+          // seq order: a look from the head every poll period finds what was not handed over.
+          this.#lastScan = now;
+          await this.#read(false);
+        }
+        // After a notify, or while KV may hold what comes next, read on from the cursor.
+        if (this.#look || (this.#ready.cold && !this.#ready.headIsNext)) {
+          this.#look = false;
+          await this.#read(true);
+        }
+        const item = this.#ready.headIsNext ? this.#ready.head : undefined;
+        if (!item) {
+          if (this.#ready.cold && this.#ready.room > 0) {
+            // KV listed only entries still completing: once those commit, read on.
+            await this.#completions.settle();
+            this.#look = true;
+            continue;
+          }
           this.#state = "idle";
-          const now = clock.now();
           await deliverer.idle?.(now);
           if (now - idleSince >= idleLimit && !deliverer.holdsConnection?.()) return;
           await clock.sleep(pollMs, AbortSignal.any([signal, this.#newWork.signal()]));
           continue;
         }
-        // A few reads for the records and logs of the whole batch instead of two per message.
-        // Only this actor changes the logs of its queued entries, so they stay current.
-        const [records, logs] = await Promise.all([
-          store.getMessages(heads.map((h) => h.entry.messageId)),
-          store.getLogs(heads.map((h) => h.entry.logId)),
-        ]);
-        const epoch = this.#epoch;
-        for (let i = 0; i < heads.length; i++) {
-          // A skip re-reads the queue: the batch read before it may hold the skipped head.
-          if (signal.aborted || this.#control.paused || epoch !== this.#epoch) break;
-          if (!store.health.writable) break;
-          if (!await this.#attempt(heads[i]!, records[i] ?? null, logs[i] ?? null, signal)) break;
-        }
-        // The next batch is read only once this one's completions are in KV.
-        await this.#completions.settle();
-        idleSince = clock.now();
+        idleSince = now;
+        await this.#attempt(item, signal);
       }
     } finally {
       this.#state = "stopped";
@@ -149,35 +186,53 @@ export class DeliveryActor implements Actor {
     }
   }
 
-  /** One attempt; false when the rest of the batch must not follow (failure, skip, stop). */
-  async #attempt(
-    head: QueueHead,
-    record: MessageRecord | null,
-    sendLog: LogRecord | null,
-    signal: AbortSignal,
-  ): Promise<boolean> {
+  /**
+   * Reads entries from KV into memory: after the cursor (`advance`), or from the head of the
+   * queue. Entries known already (waiting, in flight, completing) are not read again.
+   */
+  async #read(advance: boolean): Promise<void> {
+    const { store } = this.#options;
+    const room = this.#ready.room;
+    if (advance && room === 0) return; // memory is full: read on once some are sent
+    const epoch = this.#epoch;
+    const listed = await store.peek(this.id, BATCH, advance ? this.#ready.cursor : undefined);
+    const fresh = listed.filter((h) => !this.#ready.knows(h.entry.seq)).slice(0, room);
+    const [records, logs] = fresh.length === 0 ? [[], []] : await Promise.all([
+      store.getMessages(fresh.map((h) => h.entry.messageId)),
+      store.getLogs(fresh.map((h) => h.entry.logId)),
+    ]);
+    if (epoch !== this.#epoch) return; // a skip reset the queue meanwhile
+    const read = new Map<string, QueueItem | null>();
+    for (let i = 0; i < fresh.length; i++) {
+      const head = fresh[i]!;
+      const record = records[i];
+      read.set(head.entry.seq, record ? { head, record, log: logs[i] ?? null } : null);
+      if (!record) await this.#missing(head);
+    }
+    this.#ready.merge(listed, read, { advance, complete: listed.length < BATCH });
+  }
+
+  /** An entry whose message is gone (should not happen): never block the queue on it. */
+  async #missing(head: QueueHead): Promise<void> {
+    const { store, log } = this.#options;
+    await store.deadLetter(head, "engine", `message ${head.entry.messageId} is missing from KV`);
+    log.error("delivery.missing-message", { actor: this.id, messageId: head.entry.messageId });
+  }
+
+  /** One attempt at the head of the queue. */
+  async #attempt(item: QueueItem, signal: AbortSignal): Promise<void> {
     const { store, clock, deliverer, log } = this.#options;
-    // In flight from the moment the head is taken, so a skip arriving during the reads below
+    const { head, record } = item;
+    const epoch = this.#epoch;
+    // In flight from the moment the head is taken, so a skip arriving during the read below
     // aborts this attempt instead of letting a dead-lettered message go out.
     const skip = new AbortController();
     this.#inFlight = { head, skip };
     let outcome;
     let started = clock.now();
     try {
-      if (!record) {
-        // Should not happen (records are committed before entries); never block the queue on it.
-        await this.#durably(
-          () =>
-            store.deadLetter(head, "engine", `message ${head.entry.messageId} is missing from KV`),
-          signal,
-        );
-        log.error("delivery.missing-message", { actor: this.id, messageId: head.entry.messageId });
-        return true;
-      }
-      const payload = await store.getPayload(record);
-      // The log's attempt count is read by status() when asked, not here on every message: one KV
-      // read less per delivery.
-      if (signal.aborted || skip.signal.aborted) return false;
+      const payload = item.payload ?? await store.getPayload(record);
+      if (signal.aborted || skip.signal.aborted) return;
       started = clock.now();
       outcome = await deliverer.deliver({
         head,
@@ -189,7 +244,7 @@ export class DeliveryActor implements Actor {
     } finally {
       this.#inFlight = undefined;
     }
-    if (signal.aborted) return false; // stopping: the head stays and is sent again after restart
+    if (signal.aborted) return; // stopping: the head stays and is sent again after restart
     if (skip.signal.aborted) {
       // Already dead-lettered by the operator; say that the receiver may have it.
       await this.#durably(() =>
@@ -199,18 +254,27 @@ export class DeliveryActor implements Actor {
           reason: "skipped by an operator during the attempt; the receiver may have received it",
           durationMs: clock.now() - started,
         }), signal);
-      return false;
+      return;
     }
     const at = clock.now();
     this.#lastActivityAt = at;
     const durationMs = at - started;
     if (outcome.ok) {
-      await this.#completions.add(this.#durably(() =>
+      const seq = head.entry.seq;
+      if (epoch === this.#epoch) this.#ready.shift();
+      this.#completing.add(seq);
+      const completed = this.#durably(() =>
         store.complete(
           head,
           { at, outcome: "SUCCEEDED", reason: outcome.detail, durationMs },
-          sendLog ? { log: sendLog } : {},
-        ), signal));
+          item.log ? { log: item.log } : {},
+        ), signal).then((result) => {
+          // Out of KV now (or stopping, when the next activation reads KV afresh).
+          this.#completing.delete(seq);
+          this.#ready.forget(seq);
+          return result;
+        });
+      await this.#completions.add(completed);
       this.#failures = 0;
       this.#lastError = undefined;
       log.debug("delivery.succeeded", {
@@ -218,7 +282,7 @@ export class DeliveryActor implements Actor {
         messageId: head.entry.messageId,
         detail: outcome.detail,
       });
-      return true;
+      return;
     }
     this.#lastError = outcome.reason;
     // Earlier completions land before this failure is recorded and the queue waits.
@@ -231,12 +295,14 @@ export class DeliveryActor implements Actor {
           reason: outcome.reason,
           durationMs,
         }), signal);
+      if (epoch === this.#epoch) this.#ready.shift();
+      this.#ready.forget(head.entry.seq);
       log.warn("delivery.dead-lettered", {
         actor: this.id,
         messageId: head.entry.messageId,
         reason: outcome.reason,
       });
-      return true;
+      return;
     }
     this.#failures++;
     await this.#durably(() =>
@@ -246,6 +312,8 @@ export class DeliveryActor implements Actor {
         reason: outcome.reason,
         durationMs,
       }), signal);
+    // The log changed in KV: the completion reads it again instead of writing a stale copy.
+    item.log = null;
     const delay = retryDelayMs(this.#failures);
     this.#nextRetryAt = at + delay;
     this.#state = "backoff";
@@ -262,7 +330,6 @@ export class DeliveryActor implements Actor {
     await clock.sleep(delay, AbortSignal.any([signal, cut.signal]));
     this.#cutBackoff = undefined;
     this.#nextRetryAt = undefined;
-    return false;
   }
 
   /**
@@ -316,6 +383,8 @@ export class DeliveryActor implements Actor {
         const moved = await store.deadLetter(head, by, reason);
         if (!moved) return { ok: false, message: "the head changed meanwhile; look again" };
         this.#epoch++;
+        // What memory holds may include the skipped head: read the queue again from KV.
+        this.#ready.reset(this.#completing);
         if (this.#inFlight?.head.entry.seq === head.entry.seq) this.#inFlight.skip.abort();
         this.#failures = 0;
         this.#cutBackoff?.abort();

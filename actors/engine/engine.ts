@@ -263,7 +263,14 @@ export class Engine {
       ],
     });
     supervisorRef.current = supervisor;
-    const inbox = new EngineMllpInbox({ config, store, log, notify, appAcks });
+    const inbox = new EngineMllpInbox({
+      config,
+      store,
+      log,
+      notify,
+      handOver: (id, items) => supervisorRef.current?.handOver(id, items),
+      appAcks,
+    });
     const engine = new Engine(config, store, supervisor, inbox, log);
     engine.#appAcks = appAcks;
     engine.https = https;

@@ -203,3 +203,42 @@ export function planFileRoutes(options: {
   }
   return { routes: planned, failures, problems: failures.map((f) => f.reason) };
 }
+
+/** Subscription settings whose meaning {@link routesWithoutApplicationStep} knows. */
+const PLAIN_SUBSCRIPTION = new Set([
+  "id",
+  "from",
+  "to",
+  "dataModels",
+  "eventTypes",
+  "format",
+  "filter",
+]);
+
+/**
+ * Whether every message of `integration` can be routed as it is received: each subscription from
+ * it sends the HL7 as received (no JSON form, nothing that changes the message) to destinations
+ * that exist. Decided from the config alone, so every message of the integration takes the same
+ * path and one destination never gets a later message of a sender before an earlier one. Routing
+ * such a message needs no stored translation: the communication step can do it in the commit
+ * that stores the message.
+ */
+export function routesWithoutApplicationStep(
+  config: Config,
+  integration: IntegrationConfig,
+): boolean {
+  // Enhanced mode: the application ACK is the inbound actor's to send.
+  if (integration.mllp?.ackMode === "enhanced") return false;
+  const destinations = new Map(config.destinations.map((d) => [d.id, d]));
+  for (const sub of config.subscriptions) {
+    if (sub.from.integration !== integration.id) continue;
+    // A setting this check does not know (a modifier, an edit) may need the application step.
+    if (Object.keys(sub).some((k) => !PLAIN_SUBSCRIPTION.has(k))) return false;
+    for (const id of sub.to) {
+      const destination = destinations.get(id);
+      if (!destination || "modifiers" in destination || "edits" in destination) return false;
+      if ((sub.format ?? defaultFormat(destination)) !== "hl7v2") return false;
+    }
+  }
+  return true;
+}

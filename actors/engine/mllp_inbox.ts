@@ -18,7 +18,9 @@ import type { Config, IntegrationConfig } from "../config/mod.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Store } from "../store/store.ts";
 import { StoreUnavailableError } from "../store/health.ts";
-import { inboundActorId } from "./identities.ts";
+import { destinationActorId, inboundActorId } from "./identities.ts";
+import { planHl7Routes, routesWithoutApplicationStep } from "./hl7_routing.ts";
+import type { Delivery, QueueItem } from "../store/requests.ts";
 import type { InboxReply, MllpInbox, ReceivedFrame } from "../ports.ts";
 import { PeerDirectory } from "./peers.ts";
 import { decodeHl7Bytes } from "../../codecs/hl7v2/mod.ts";
@@ -32,6 +34,8 @@ export interface EngineMllpInboxOptions {
   log: Logger;
   /** Wakes the inbound actor once its queue has a new message. */
   notify(actorId: string): void;
+  /** Hands entries routed at intake to their destination actors (notified when absent). */
+  handOver?(actorId: string, items: readonly QueueItem[]): void;
   /** Where enhanced-mode application ACKs wait for the application step. */
   appAcks?: AppAcks;
 }
@@ -42,6 +46,10 @@ const encoder = new TextEncoder();
 export class EngineMllpInbox implements MllpInbox {
   readonly #options: EngineMllpInboxOptions;
   readonly #peers: PeerDirectory;
+  /** Per integration: whether its messages are routed in the commit that stores them. */
+  readonly #routeAtIntake = new Map<string, boolean>();
+  /** Inbound queues seen empty: new messages of their integration skip them for good. */
+  readonly #drained = new Set<string>();
   /** Largest frame accepted (config `limits.maxHl7Bytes`). */
   readonly maxFrameBytes: number;
 
@@ -120,9 +128,13 @@ export class EngineMllpInbox implements MllpInbox {
     }
     const ack = buildAckText(msg, { code: enhanced ? "CA" : "AA" });
     let messageId: string;
+    let routedAtIntake = false;
     const queue = inboundActorId(frame.localPort, frame.peerIp);
     try {
+      const routing = await this.#routeNow(integration, queue, msg);
+      routedAtIntake = routing !== undefined;
       const result = await this.#options.store.accept({
+        ...(routing ? { messageId: routing.messageId, deliveries: routing.deliveries } : {}),
         queue,
         origin: { kind: "integration", id: integration.id, peer: frame.peerIp },
         payload: frame.payload,
@@ -139,6 +151,7 @@ export class EngineMllpInbox implements MllpInbox {
           type: "RECEIVE",
           integrationId: integration.id,
           environment: integration.environment,
+          ...routing?.model,
         },
       });
       if (result.status === "duplicate") {
@@ -151,6 +164,12 @@ export class EngineMllpInbox implements MllpInbox {
         return ackWanted(acceptWhen, "success") ? { reply: encoder.encode(result.ack) } : {};
       }
       messageId = result.messageId;
+      if (result.routed) {
+        // Routed in the same commit: each destination actor gets its entry in memory.
+        for (const item of result.routed) {
+          this.#handOver(item.head.queue, { ...item, payload: frame.payload });
+        }
+      }
       log.debug("mllp.accepted", {
         ...where,
         integration: integration.id,
@@ -170,8 +189,71 @@ export class EngineMllpInbox implements MllpInbox {
     if (appWhen !== "NE" && this.#options.appAcks) {
       answer.later = this.#options.appAcks.expect(messageId, appAckBuilder(text, appWhen));
     }
-    this.#options.notify(queue);
+    if (!routedAtIntake) this.#options.notify(queue);
     return answer;
+  }
+
+  /**
+   * The routes of a message whose integration needs no application step (see
+   * {@link routesWithoutApplicationStep}), decided now so that the commit storing it also queues
+   * it for its destinations; undefined when it goes to the inbound actor's queue. The inbound
+   * queue is used while it still holds messages (after a restart), so none overtakes them.
+   */
+  async #routeNow(
+    integration: IntegrationConfig,
+    queue: string,
+    msg: Hl7Message,
+  ): Promise<
+    | {
+      messageId: string;
+      deliveries: Delivery[];
+      model: { dataModel?: string; eventType?: string };
+    }
+    | undefined
+  > {
+    const { config, store } = this.#options;
+    let eligible = this.#routeAtIntake.get(integration.id);
+    if (eligible === undefined) {
+      eligible = routesWithoutApplicationStep(config, integration);
+      this.#routeAtIntake.set(integration.id, eligible);
+    }
+    if (!eligible) return undefined;
+    if (!this.#drained.has(queue)) {
+      if ((await store.depth(queue)) > 0) return undefined;
+      this.#drained.add(queue);
+    }
+    const plan = planHl7Routes({
+      config,
+      integration,
+      integrationId: integration.id,
+      message: msg,
+    });
+    // Not expected of an eligible integration; the inbound actor reports it properly.
+    if (plan.failures.length > 0 || plan.routes.some((r) => r.format !== "hl7v2")) return undefined;
+    const messageId = store.newId();
+    const model = plan.dataModel ? { dataModel: plan.dataModel, eventType: plan.eventType } : {};
+    const log = {
+      integrationId: integration.id,
+      environment: integration.environment,
+      ...(msg.controlId ? { controlId: msg.controlId } : {}),
+      ...model,
+    };
+    return {
+      messageId,
+      deliveries: plan.routes.map((r) => ({
+        queue: destinationActorId(r.destination),
+        destinationId: r.destination.id,
+        messageId,
+        originalId: messageId,
+        log,
+      })),
+      model,
+    };
+  }
+
+  #handOver(queue: string, item: QueueItem): void {
+    if (this.#options.handOver) this.#options.handOver(queue, [item]);
+    else this.#options.notify(queue);
   }
 
   #identify(

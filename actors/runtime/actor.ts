@@ -4,6 +4,8 @@
  * @module
  */
 
+import type { QueueItem } from "../store/requests.ts";
+
 /** The states shown to operators. */
 export type ActorState =
   | "idle"
@@ -55,6 +57,11 @@ export interface Actor {
   run(signal: AbortSignal): Promise<void>;
   /** New work may be waiting: wake up if sleeping. */
   notify(): void;
+  /**
+   * Entries just committed to this actor's queue, handed over in memory so it need not read them
+   * back; actors without it are notified instead (they read KV).
+   */
+  take?(items: readonly QueueItem[]): void;
   /** A snapshot for the admin endpoint. */
   status(): Promise<ActorStatus>;
   /** Carries out an operator command. */

@@ -5,6 +5,8 @@
  * @module
  */
 
+import type { QueueItem } from "../store/requests.ts";
+
 import type { Actor, ActorCommand, ActorStatus, CommandResult } from "./actor.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import type { Leases } from "../store/leases.ts";
@@ -94,6 +96,16 @@ export class Supervisor {
         else this.#options.log.error("actor.activate-failed", { actor: id, error });
       });
     }
+  }
+
+  /**
+   * Hands entries just committed to queue `id` to its actor in memory (activating it if needed;
+   * a fresh activation reads them from KV).
+   */
+  handOver(id: string, items: readonly QueueItem[]): void {
+    const a = this.#active.get(id);
+    if (a?.actor.take) a.actor.take(items);
+    else this.notify(id);
   }
 
   /** Activates `id` if it is not already active; false if unknown or leased elsewhere. */

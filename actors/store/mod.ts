@@ -12,6 +12,7 @@ export {
   type QueryPart,
   type QueryRecord,
   type QueueHead,
+  type QueueItem,
   Store,
   type StoreOptions,
 } from "./store.ts";

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { LogRecord, Origin, QueueEntry } from "./types.ts";
+import type { LogRecord, MessageRecord, Origin, QueueEntry } from "./types.ts";
 
 /** A message handed to `Store.accept`. */
 export interface AcceptRequest {
@@ -20,7 +20,10 @@ export interface AcceptRequest {
   /** Remember this message so a repeat within `windowMs` is answered with `ack` again. */
   dedupe?: { scope: string; key: string; ack: string; windowMs: number };
   /** Fields of the RECEIVE log created with the message. */
-  log: Pick<LogRecord, "environment" | "integrationId" | "sourceId" | "type">;
+  log: Pick<
+    LogRecord,
+    "environment" | "integrationId" | "sourceId" | "type" | "dataModel" | "eventType"
+  >;
   /** The id to store the message under (when translations of it were stored first). */
   messageId?: string;
   /**
@@ -40,6 +43,11 @@ export type AcceptResult =
     seq: string;
     /** With `deliveries`: the SEND log of each, in the same order. */
     sendLogIds?: string[];
+    /**
+     * With `deliveries`: each one's queue entry as committed (with its SEND log and the message),
+     * for handing to the destination's actor without reading KV back.
+     */
+    routed?: QueueItem[];
   }
   | { status: "duplicate"; messageId: string; ack: string };
 
@@ -48,6 +56,19 @@ export interface QueueHead {
   queue: string;
   entry: QueueEntry;
   versionstamp: string;
+}
+
+/**
+ * A committed queue entry handed to its actor in memory, with what the actor would otherwise read
+ * back from KV: the message record, the entry's log, and (when small) the payload.
+ */
+export interface QueueItem {
+  head: QueueHead;
+  record: MessageRecord;
+  /** The entry's log as committed; null when it must be read (it may have changed). */
+  log: LogRecord | null;
+  /** The payload, when the sender kept it (large ones are read from KV when sent). */
+  payload?: Uint8Array;
 }
 
 /** One destination's share of a routing step. */

@@ -25,7 +25,7 @@ const MAX_LOG_RETRIES = 10;
 
 export type { QueryIds, QueryPart, QueryRecord } from "./queries.ts";
 export type { LogUpdate } from "./records.ts";
-export type { AcceptRequest, AcceptResult, Delivery, QueueHead } from "./requests.ts";
+export type { AcceptRequest, AcceptResult, Delivery, QueueHead, QueueItem } from "./requests.ts";
 
 /** How to open a {@link Store}. */
 export interface StoreOptions {
@@ -54,6 +54,13 @@ const MAX_RECORD_CONTROL_ID = 1024;
 /** A duplicate's answer: the first copy's ACK, or the request's own when it was not kept. */
 function duplicate(record: DedupeRecord, ack: string): AcceptResult {
   return { status: "duplicate", messageId: record.messageId, ack: record.ack ?? ack };
+}
+
+/** A delivery appended to a write: its queue, its entry and its SEND log. */
+interface Appended {
+  queue: string;
+  entry: QueueEntry;
+  log: LogRecord;
 }
 
 /** See the module doc. */
@@ -239,24 +246,35 @@ export class Store {
       sums: [],
       bytes: (payload.inline?.length ?? 0) + RECORD_BYTES * 3,
     };
-    let sendLogIds: string[] | undefined;
+    let appended: Appended[] | undefined;
     if (request.deliveries) {
       log.status = request.deliveries.length > 0 ? "SUCCEEDED" : "FILTERED";
       if (request.deliveries.length === 0) log.reason = "no subscription wants this message";
-      sendLogIds = this.#appendDeliveries(write, request.deliveries, now);
+      appended = this.#appendDeliveries(write, request.deliveries, now);
     } else {
       write.sets!.push({ key: keys.queueEntry(request.queue, seq), value: entry });
       write.sums!.push({ key: keys.queueDepth(request.queue), n: 1n });
     }
-    const stored: AcceptResult = {
+    // What was routed is handed on with the versionstamp of the commit that stored it.
+    const stored = (versionstamp: string): AcceptResult => ({
       status: "stored",
       messageId,
       logId,
       seq,
-      ...(sendLogIds ? { sendLogIds } : {}),
-    };
+      ...(appended
+        ? {
+          sendLogIds: appended.map((a) => a.log.id),
+          routed: appended.map((a) => ({
+            head: { queue: a.queue, entry: a.entry, versionstamp },
+            record,
+            log: a.log,
+          })),
+        }
+        : {}),
+    });
     if (!dedupe || !dedupeKey) {
-      if ((await this.#committer.commit(write)).ok) return stored;
+      const outcome = await this.#committer.commit(write);
+      if (outcome.ok) return stored(outcome.versionstamp);
       throw new Error("accept: commit refused without a check to explain it");
     }
     const remembered: DedupeRecord = {
@@ -268,7 +286,8 @@ export class Store {
     write.sets!.push({ key: dedupeKey, value: remembered, expireIn: dedupe.windowMs });
     for (let attempt = 1; attempt <= 3; attempt++) {
       write.checks = [{ key: dedupeKey, versionstamp: seenVersion }];
-      if ((await this.#committer.commit(write)).ok) return stored;
+      const outcome = await this.#committer.commit(write);
+      if (outcome.ok) return stored(outcome.versionstamp);
       // A repeat: stored earlier (a small message is not looked up first), or by another process.
       const seen = await this.kv.get<DedupeRecord>(dedupeKey);
       if (seen.value && this.#fresh(seen.value, dedupe.windowMs)) {
@@ -322,11 +341,20 @@ export class Store {
     return id;
   }
 
-  /** The first `limit` entries of a queue, in order. */
-  async peek(queue: string, limit = 1): Promise<QueueHead[]> {
+  /** The first `limit` entries of a queue, in order (those after the seq `after`, if given). */
+  async peek(queue: string, limit = 1, after?: string): Promise<QueueHead[]> {
     const out: QueueHead[] = [];
-    const iter = this.kv.list<QueueEntry>({ prefix: keys.queuePrefix(queue) }, { limit });
-    for await (const e of iter) out.push({ queue, entry: e.value, versionstamp: e.versionstamp });
+    // After a seq: from that entry's key (inclusive), skipping it.
+    const selector = after === undefined
+      ? { prefix: keys.queuePrefix(queue) }
+      : { prefix: keys.queuePrefix(queue), start: keys.queueEntry(queue, after) };
+    const iter = this.kv.list<QueueEntry>(selector, {
+      limit: after === undefined ? limit : limit + 1,
+    });
+    for await (const e of iter) {
+      if (after !== undefined && e.value.seq <= after) continue;
+      if (out.length < limit) out.push({ queue, entry: e.value, versionstamp: e.versionstamp });
+    }
     return out;
   }
 
@@ -508,12 +536,11 @@ export class Store {
   }
 
   /** Adds each delivery's SEND log and queue entry to `write`; returns the log ids. */
-  #appendDeliveries(write: Write, deliveries: Delivery[], now: number): string[] {
-    const ids: string[] = [];
+  #appendDeliveries(write: Write, deliveries: Delivery[], now: number): Appended[] {
+    const out: Appended[] = [];
     for (const d of deliveries) {
       const logId = this.newId();
       const seq = this.newId();
-      ids.push(logId);
       const log: LogRecord = {
         id: logId,
         messageId: d.originalId,
@@ -526,6 +553,10 @@ export class Store {
         attempts: [],
         attemptCount: 0,
         ...optional(d.log),
+        // A peer's MSH-10 may be huge: the log keeps a bounded copy, as the message record does.
+        ...(d.log.controlId !== undefined
+          ? { controlId: boundText(d.log.controlId, MAX_RECORD_CONTROL_ID) }
+          : {}),
       };
       const entry: QueueEntry = {
         seq,
@@ -542,8 +573,9 @@ export class Store {
       );
       write.sums!.push({ key: keys.queueDepth(d.queue), n: 1n });
       write.bytes += RECORD_BYTES * 3;
+      out.push({ queue: d.queue, entry, log });
     }
-    return ids;
+    return out;
   }
 
   /** Records a failed attempt on a log; the head stays in its queue. */

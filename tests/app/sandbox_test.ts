@@ -53,9 +53,15 @@ Deno.test("every event type goes out from the simulated EHR, through the engine 
         `mllp-out:127.0.0.1:${sandbox.servers.echo.port}`,
         `mllp-out:127.0.0.1:${sandbox.servers.ehr.port}`,
         "https:sandbox-ehr-https",
-        `mllp-in:${sandbox.feed.port}:127.0.0.1`,
       ]
     ) assert.ok(ids.includes(`"id":"${id}"`), id);
+    // The feed's HL7 passes through to the echo: routed as it is stored, with no inbound actor,
+    // and its messages are in the logs like any integration's.
+    const received = await (await composed.app.request(
+      "/admin/logs?type=RECEIVE&integration=sandbox-ehr",
+      { headers: auth },
+    )).json();
+    assert.equal(received.logs.length >= count, true, JSON.stringify(received).slice(0, 300));
     const metrics = await (await composed.app.request("/metrics")).text();
     assert.match(metrics, /engine_queue_depth\{actor="https:sandbox-ehr-https"/);
   } finally {

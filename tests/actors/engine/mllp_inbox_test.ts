@@ -4,14 +4,26 @@ import { encodeMllp, MllpDecoder } from "../../../codecs/mllp/mod.ts";
 import { parseConfig } from "../../../actors/config/mod.ts";
 import { EngineMllpInbox } from "../../../actors/engine/mllp_inbox.ts";
 import { memoryLogger } from "../../../actors/runtime/log.ts";
-import { Store } from "../../../actors/store/mod.ts";
+import { type QueueItem, Store } from "../../../actors/store/mod.ts";
 import { serveMllp } from "../../../transports/mllp/server.ts";
 import { adt, freePort } from "../../helpers/net.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 
-async function setup(overrides: Record<string, unknown> = {}, port = 1) {
+/** The MLLP destination the feed's subscription sends to, and its actor's queue. */
+const OUT = "mllp-out:127.0.0.1:9";
+
+/**
+ * An inbox for integration `feed` on `port`. By default its subscription passes HL7 through to
+ * an MLLP destination, so messages are routed in the commit that stores them; with `json`, the
+ * destination is HTTPS and wants the data-model JSON, which is the inbound actor's work.
+ */
+async function setup(
+  overrides: Record<string, unknown> = {},
+  port = 1,
+  options: { json?: boolean } = {},
+) {
   const dir = await Deno.makeTempDir();
   const result = parseConfig({
     kv: { path: `${dir}/engine.kv` },
@@ -21,19 +33,31 @@ async function setup(overrides: Record<string, unknown> = {}, port = 1) {
       environment: "dev",
       mllp: { port, allowedIps: ["127.0.0.1"], ...overrides },
     }],
+    destinations: [
+      options.json
+        ? {
+          id: "out",
+          environment: "dev",
+          https: { url: "http://127.0.0.1:9/in", verificationToken: { env: "APP_TOKEN" } },
+        }
+        : { id: "out", environment: "dev", mllp: { host: "127.0.0.1", port: 9 } },
+    ],
+    subscriptions: [{ from: { integration: "feed" }, to: ["out"] }],
     limits: { maxHl7Bytes: 4096 },
-  }, { env: () => undefined, readFile: () => new Error("none") });
+  }, { env: (name) => name === "APP_TOKEN" ? "t" : undefined, readFile: () => new Error("none") });
   assert.ok(result.ok, JSON.stringify(!result.ok && result.problems));
   const store = await Store.open({ path: `${dir}/engine.kv`, node: "t" });
   const log = memoryLogger();
   const notified: string[] = [];
+  const handed: { queue: string; items: readonly QueueItem[] }[] = [];
   const inbox = new EngineMllpInbox({
     config: result.config,
     store,
     log,
     notify: (id) => notified.push(id),
+    handOver: (queue, items) => handed.push({ queue, items }),
   });
-  return { store, log, inbox, notified };
+  return { store, log, inbox, notified, handed };
 }
 
 const frame = (text: string, peerIp = "127.0.0.1") => ({
@@ -74,28 +98,85 @@ function ackReader(conn: Deno.Conn) {
   };
 }
 
-Deno.test("inbox answers AA only after the message and its queue entry are in KV", async () => {
-  const { store, inbox, notified } = await setup();
+Deno.test("inbox answers AA only after the message is stored and queued for its destination", async () => {
+  const { store, inbox, notified, handed } = await setup();
   try {
     const r = await inbox.receive(frame(adt("A1")));
     assert.deepEqual(msa(r.reply).code, "AA");
     assert.equal(msa(r.reply).id, "A1");
+    // Routed in the commit that stored it: the destination's queue, not the inbound one.
+    const [head] = await store.peek(OUT);
+    assert.ok(head, "queued before the ACK was returned");
+    assert.equal(await store.depth("mllp-in:1:127.0.0.1"), 0);
+    const record = await store.getMessage(head.entry.messageId);
+    assert.equal(record?.controlId, "A1");
+    const receive = await store.getLog(record!.receiveLogId!);
+    assert.equal(receive?.status, "SUCCEEDED");
+    assert.equal(receive?.dataModel, "PatientAdmin");
+    assert.equal((await store.getLog(head.entry.logId))?.status, "PENDING");
+    // The destination actor gets the committed entry in memory, payload included.
+    assert.deepEqual(notified, []);
+    assert.equal(handed.length, 1);
+    assert.equal(handed[0]!.queue, OUT);
+    const [item] = handed[0]!.items;
+    assert.deepEqual(item!.head, head);
+    assert.equal(dec.decode(item!.payload), adt("A1"));
+    assert.equal(item!.log?.id, head.entry.logId);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("inbox queues a message for the inbound actor when a subscription needs the application step", async () => {
+  const { store, inbox, notified, handed } = await setup({}, 1, { json: true });
+  try {
+    const r = await inbox.receive(frame(adt("J1")));
+    assert.equal(msa(r.reply).code, "AA");
     const [head] = await store.peek("mllp-in:1:127.0.0.1");
     assert.ok(head, "queued before the ACK was returned");
-    assert.equal((await store.getMessage(head.entry.messageId))?.controlId, "A1");
+    assert.equal((await store.getMessage(head.entry.messageId))?.controlId, "J1");
     assert.deepEqual(notified, ["mllp-in:1:127.0.0.1"]);
+    assert.deepEqual(handed, []);
+  } finally {
+    store.close();
+  }
+});
+
+Deno.test("inbox keeps using the inbound queue while it holds messages, so none is overtaken", async () => {
+  const { store, inbox, notified } = await setup();
+  try {
+    // Left from before a restart: a message waiting for the inbound actor.
+    await store.accept({
+      queue: "mllp-in:1:127.0.0.1",
+      origin: { kind: "integration", id: "feed", peer: "127.0.0.1" },
+      payload: enc.encode(adt("OLD1")),
+      contentType: "application/hl7-v2",
+      controlId: "OLD1",
+      log: { type: "RECEIVE", integrationId: "feed", environment: "dev" },
+    });
+    assert.equal(msa((await inbox.receive(frame(adt("NEW1")))).reply).code, "AA");
+    assert.equal(await store.depth("mllp-in:1:127.0.0.1"), 2);
+    assert.equal(await store.depth(OUT), 0);
+    assert.deepEqual(notified, ["mllp-in:1:127.0.0.1"]);
+    // Once it is empty, messages are routed at intake again.
+    for (const head of await store.peek("mllp-in:1:127.0.0.1", 10)) {
+      await store.route(head, [], { status: "FILTERED" });
+    }
+    assert.equal(msa((await inbox.receive(frame(adt("NEW2")))).reply).code, "AA");
+    assert.equal(await store.depth(OUT), 1);
   } finally {
     store.close();
   }
 });
 
 Deno.test("inbox answers a repeated MSH-10 with the stored ACK and does not enqueue it twice", async () => {
-  const { store, inbox } = await setup();
+  const { store, inbox, handed } = await setup();
   try {
     const first = await inbox.receive(frame(adt("DUP1")));
     const again = await inbox.receive(frame(adt("DUP1")));
     assert.deepEqual(again.reply, first.reply);
-    assert.equal(await store.depth("mllp-in:1:127.0.0.1"), 1);
+    assert.equal(await store.depth(OUT), 1);
+    assert.equal(handed.length, 1);
   } finally {
     store.close();
   }
@@ -217,7 +298,7 @@ Deno.test("listener waits for FS CR by default, and with requireFinalCr false an
     await a.write(noCr("NOCR1"));
     assert.deepEqual(await ackReader(a)(5_000), { code: "AA", id: "NOCR1", err: undefined });
     a.close();
-    assert.equal(await store.depth(`mllp-in:${port}:127.0.0.1`), 1);
+    assert.equal(await store.depth(OUT), 1);
 
     // Strict: after FS the frame is still open, so nothing is answered until the CR arrives.
     const b = await Deno.connect({ hostname: "127.0.0.1", port: strict.port });

@@ -11,6 +11,8 @@ import { adt } from "../../helpers/net.ts";
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const QUEUE = "mllp-in:1:127.0.0.1";
+/** The destination queue of the inbox below. */
+const OUT = "mllp-out:127.0.0.1:9";
 const DAY = 86_400_000;
 
 async function clockedStore() {
@@ -83,8 +85,11 @@ function inbox(store: Store): EngineMllpInbox {
       environment: "dev",
       mllp: { port: 1, allowedIps: ["127.0.0.1"] },
     }],
+    destinations: [{ id: "out", environment: "dev", mllp: { host: "127.0.0.1", port: 9 } }],
+    subscriptions: [{ from: { integration: "feed" }, to: ["out"] }],
   }, { env: () => undefined, readFile: () => new Error("none") });
   assert.ok(parsed.ok, JSON.stringify(!parsed.ok && parsed.problems));
+  // HL7 passed through: routed in the commit that stores it, to the destination's queue.
   return new EngineMllpInbox({
     config: parsed.config,
     store,
@@ -111,9 +116,9 @@ Deno.test("a 100 KB MSH-10 gets AA, and its repeat is answered as a duplicate an
     const again = msa((await mllp.receive({ ...frame, connection: "c2" })).reply);
     assert.equal(again.code, "AA", again.err);
     assert.equal(again.id, controlId);
-    assert.equal(await store.depth(QUEUE), 1);
+    assert.equal(await store.depth(OUT), 1);
     // The full MSH-10 stays in the message; records keep a bounded copy for people to read.
-    const [head] = await store.peek(QUEUE);
+    const [head] = await store.peek(OUT);
     const record = await store.getMessage(head!.entry.messageId);
     assert.ok(record!.controlId!.length < 2_000);
     assert.ok(record!.controlId!.startsWith("KKKK"));

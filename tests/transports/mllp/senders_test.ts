@@ -5,9 +5,10 @@
  * over-size frame. Each test runs the real engine (KV file in a temp dir) behind the real listener
  * on loopback, and checks both what went back on the wire and what the store holds.
  *
- * The inbound actor of the sender's queue is paused before the engine starts, so the inbound
- * queue keeps exactly what the communication step stored, in order: its depth and contents are
- * the count and order of the stored messages.
+ * The feed's HL7 passes through to one MLLP destination, so the communication step routes each
+ * message in the commit that stores it. That destination's actor is paused before the engine
+ * starts, so its queue keeps exactly what the communication step stored, in order: its depth and
+ * contents are the count and order of the stored messages.
  * @module
  */
 
@@ -40,7 +41,7 @@ interface Rig {
   store: Store;
   listener: MllpServer;
   port: number;
-  /** The inbound queue of 127.0.0.1 on the listener's port. */
+  /** The queue of the (paused) destination every message is routed to. */
   queue: string;
   log: ReturnType<typeof memoryLogger>;
   close(): Promise<void>;
@@ -61,12 +62,14 @@ async function startRig(
       environment: "dev",
       mllp: { port, allowedIps: options.allowedIps ?? ["127.0.0.1"] },
     }],
+    destinations: [{ id: "out", environment: "dev", mllp: { host: "127.0.0.1", port: 9 } }],
+    subscriptions: [{ from: { integration: "feed" }, to: ["out"] }],
     ...(options.maxHl7Bytes ? { limits: { maxHl7Bytes: options.maxHl7Bytes } } : {}),
   }, { env: () => undefined, readFile: () => new Error("none") });
   assert.ok(result.ok, JSON.stringify(!result.ok && result.problems));
-  const queue = `mllp-in:${port}:127.0.0.1`;
+  const queue = "mllp-out:127.0.0.1:9";
   const store = await Store.open({ path: kvPath, node: "senders" });
-  // Paused: the application step leaves the queue alone, so it shows what inbox stored.
+  // Paused: delivery leaves the queue alone, so it shows what the inbox stored.
   await store.setControl(queue, { paused: true, by: "senders_test", reason: "inspect inbox" });
   const log = memoryLogger();
   const engine = await Engine.start({
@@ -98,7 +101,7 @@ async function startRig(
   };
 }
 
-/** MSH-10 of every message in the inbound queue, in queue order. */
+/** MSH-10 of every message in the destination's queue, in queue order. */
 async function queuedControlIds(rig: Rig): Promise<string[]> {
   const heads = await rig.store.peek(rig.queue, 10_000);
   const records = await rig.store.getMessages(heads.map((h) => h.entry.messageId));
@@ -118,7 +121,7 @@ async function receivedControlIds(rig: Rig): Promise<string[]> {
 /** Asserts the queue and the RECEIVE logs both hold exactly `ids`, in this order. */
 async function assertStored(rig: Rig, ids: string[]): Promise<void> {
   assert.equal(await rig.store.depth(rig.queue), ids.length, "queue depth");
-  assert.deepEqual(await queuedControlIds(rig), ids, "inbound queue, in order");
+  assert.deepEqual(await queuedControlIds(rig), ids, "queue, in order");
   assert.deepEqual(await receivedControlIds(rig), ids, "RECEIVE logs, in order");
 }
 
@@ -183,8 +186,13 @@ Deno.test("Hl7Client: 20 ADTs sent and awaited one by one are each answered AA w
       assert.equal(dec.decode(await rig.store.getPayload(record)), sent.get(record.controlId!));
       assert.equal(record.messageType, "ADT^A01");
     }
+    // Routed in the commit that stored them: each RECEIVE log is done, each SEND log waits.
     const { logs } = await listLogs(rig.store.kv, { type: "RECEIVE", limit: 500 });
-    assert.ok(logs.every((l) => l.status === "PENDING" && l.actorId === rig.queue));
+    assert.equal(logs.length, 20);
+    assert.ok(logs.every((l) => l.status === "SUCCEEDED" && l.dataModel === "PatientAdmin"));
+    const sends = await listLogs(rig.store.kv, { type: "SEND", limit: 500 });
+    assert.equal(sends.logs.length, 20);
+    assert.ok(sends.logs.every((l) => l.status === "PENDING" && l.actorId === rig.queue));
     // One connection carried all 20.
     assert.equal(rig.log.lines.filter((l) => l.includes(" mllp.connection-opened ")).length, 1);
   } finally {

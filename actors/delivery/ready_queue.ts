@@ -1,0 +1,158 @@
+/**
+ * A delivery actor's queue in memory: the entries of its KV queue it knows of, in queue order,
+ * with what sending them needs (record, log, payload). The KV queue stays the truth; this is
+ * what spares the actor reading back what the same process has just written.
+ *
+ * Entries come in two ways: handed over by the writer once committed ({@link ReadyQueue.take}),
+ * or read from KV ({@link ReadyQueue.merge}) — at activation, after a notify from a writer that
+ * does not hand over, on a periodic scan for other processes' writes, and whenever memory is
+ * full. `cursor` and `cold` keep the two consistent: every KV entry up to `cursor` is known
+ * (waiting here, in flight, or completing), and while `cold` KV may hold entries after `cursor`
+ * that are not, so nothing after `cursor` is sent before they are read.
+ * @module
+ */
+
+import type { QueueHead, QueueItem } from "../store/requests.ts";
+
+/** Bounds of what is held in memory; past them handed-over entries stay in KV only. */
+export interface ReadyQueueLimits {
+  /** Entries held, default 1,024. */
+  maxItems?: number;
+  /** Payload bytes held, default 8 MiB. */
+  maxBytes?: number;
+}
+
+/** See the module doc. */
+export class ReadyQueue {
+  readonly #maxItems: number;
+  readonly #maxBytes: number;
+  #items: QueueItem[] = [];
+  #bytes = 0;
+  /** Seqs waiting here, in flight, or delivered and completing. */
+  #known = new Set<string>();
+  /** Every KV entry up to here is known. */
+  cursor: string | undefined;
+  /** KV may hold unknown entries after {@link cursor}. */
+  cold = true;
+
+  /** An empty queue; it starts cold (KV not read yet). */
+  constructor(limits: ReadyQueueLimits = {}) {
+    this.#maxItems = limits.maxItems ?? 1024;
+    this.#maxBytes = limits.maxBytes ?? 8 * 1024 * 1024;
+  }
+
+  /** Entries waiting to be sent. */
+  get length(): number {
+    return this.#items.length;
+  }
+
+  /** The next entry to send. */
+  get head(): QueueItem | undefined {
+    return this.#items[0];
+  }
+
+  /** Whether the entry `seq` is waiting, in flight or completing. */
+  knows(seq: string): boolean {
+    return this.#known.has(seq);
+  }
+
+  /**
+   * Whether the head may be sent now: nothing unknown in KV comes before it. False while cold
+   * and the head lies after the cursor (read KV first).
+   */
+  get headIsNext(): boolean {
+    const head = this.#items[0];
+    if (!head) return false;
+    return !this.cold || (this.cursor !== undefined && head.head.entry.seq <= this.cursor);
+  }
+
+  /** Whether memory is full: handed-over entries are then left in KV. */
+  get full(): boolean {
+    return this.#items.length >= this.#maxItems || this.#bytes >= this.#maxBytes;
+  }
+
+  /**
+   * Entries committed by a writer of this process. Past the memory bounds they are not held:
+   * the queue turns cold and reads them back from KV in order. While cold, none is held either:
+   * older entries not read yet must come first, and KV gives them in order.
+   */
+  take(items: readonly QueueItem[]): void {
+    for (const item of items) {
+      const seq = item.head.entry.seq;
+      if (this.#known.has(seq)) continue;
+      if (this.cold || this.full) {
+        this.cold = true;
+        continue;
+      }
+      this.#insert(item);
+      // Caught up with KV: a handed-over entry is the newest there is.
+      if (this.cursor === undefined || seq > this.cursor) this.cursor = seq;
+    }
+  }
+
+  /** How many more entries memory may hold now. */
+  get room(): number {
+    return this.#bytes >= this.#maxBytes ? 0 : Math.max(0, this.#maxItems - this.#items.length);
+  }
+
+  /**
+   * Entries listed from KV, in queue order, with the ones read in full (`read`; null for one that
+   * was dealt with otherwise). A listed entry neither known nor read (no room) stops the merge:
+   * with `advance` (listed after the cursor) the cursor moves to the last entry accounted for,
+   * and `complete` (fewer listed than asked) means KV is caught up if everything was.
+   */
+  merge(
+    listed: readonly QueueHead[],
+    read: ReadonlyMap<string, QueueItem | null>,
+    options: { advance: boolean; complete: boolean },
+  ): void {
+    let all = true;
+    for (const head of listed) {
+      const seq = head.entry.seq;
+      if (!this.#known.has(seq)) {
+        if (!read.has(seq)) {
+          all = false;
+          break;
+        }
+        const item = read.get(seq);
+        if (item) this.#insert(item);
+      }
+      if (options.advance && (this.cursor === undefined || seq > this.cursor)) this.cursor = seq;
+    }
+    if (options.advance && options.complete && all && !this.full) this.cold = false;
+  }
+
+  /** The head was delivered or moved aside: it leaves the queue, still known until `forget`. */
+  shift(): QueueItem | undefined {
+    const item = this.#items.shift();
+    if (item) this.#bytes -= item.payload?.length ?? 0;
+    return item;
+  }
+
+  /** The entry `seq` is gone from KV (its completion committed): it may be forgotten. */
+  forget(seq: string): void {
+    this.#known.delete(seq);
+  }
+
+  /**
+   * Drops what memory holds (an operator changed the queue under it): everything is read from KV
+   * again, except `keep` (entries still completing, which KV may still list).
+   */
+  reset(keep: Iterable<string>): void {
+    this.#items = [];
+    this.#bytes = 0;
+    this.#known = new Set(keep);
+    this.cursor = undefined;
+    this.cold = true;
+  }
+
+  #insert(item: QueueItem): void {
+    const seq = item.head.entry.seq;
+    this.#known.add(seq);
+    this.#bytes += item.payload?.length ?? 0;
+    // Almost always the newest: search from the end.
+    let i = this.#items.length;
+    while (i > 0 && this.#items[i - 1]!.head.entry.seq > seq) i--;
+    this.#items.splice(i, 0, item);
+  }
+}

@@ -1,0 +1,134 @@
+/**
+ * The delivery actor's in-memory queue: handed-over and KV-read entries merge in seq order, the
+ * cursor says what KV holds that memory knows, and nothing after an unread KV entry is sent.
+ */
+
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { ReadyQueue } from "../../../actors/delivery/ready_queue.ts";
+import type { QueueHead, QueueItem } from "../../../actors/store/requests.ts";
+import type { MessageRecord } from "../../../actors/store/types.ts";
+
+const record = { id: "m", receivedAt: 0, contentType: "x", size: 0, chunks: 0 } as
+  & MessageRecord
+  & Record<string, unknown>;
+
+function head(seq: string): QueueHead {
+  return {
+    queue: "q",
+    entry: { seq, messageId: `m${seq}`, logId: `l${seq}`, enqueuedAt: 0 },
+    versionstamp: "v",
+  };
+}
+
+function item(seq: string, payload?: Uint8Array): QueueItem {
+  return { head: head(seq), record, log: null, ...(payload ? { payload } : {}) };
+}
+
+const seqOf = (n: number) => String(n).padStart(6, "0");
+
+/** Reads `listed` (all of which fit) from KV into `q`. */
+function readAll(q: ReadyQueue, listed: string[], complete: boolean) {
+  const heads = listed.map(head);
+  const read = new Map(listed.filter((s) => !q.knows(s)).map((s) => [s, item(s)]));
+  q.merge(heads, read, { advance: true, complete });
+}
+
+Deno.test("ready queue starts cold: handed-over entries wait for KV to be read first", () => {
+  const q = new ReadyQueue();
+  q.take([item(seqOf(5))]);
+  assert.equal(q.length, 0, "not held while KV is unread");
+  readAll(q, [seqOf(1), seqOf(5)], true);
+  assert.equal(q.cold, false);
+  assert.deepEqual([q.head?.head.entry.seq, q.length], [seqOf(1), 2]);
+  assert.equal(q.headIsNext, true);
+});
+
+Deno.test("ready queue, warm, takes handed-over entries in seq order and moves the cursor", () => {
+  const q = new ReadyQueue();
+  readAll(q, [], true);
+  q.take([item(seqOf(3)), item(seqOf(1)), item(seqOf(2)), item(seqOf(2))]);
+  const seqs: string[] = [];
+  while (q.head) seqs.push(q.shift()!.head.entry.seq);
+  assert.deepEqual(seqs, [seqOf(1), seqOf(2), seqOf(3)]);
+  assert.equal(q.cursor, seqOf(3));
+  // Shifted but not forgotten: a KV scan listing them (completions not committed) skips them.
+  q.merge([head(seqOf(1))], new Map(), { advance: false, complete: true });
+  assert.equal(q.length, 0);
+  q.forget(seqOf(1));
+  assert.equal(q.knows(seqOf(1)), false);
+});
+
+Deno.test("ready queue, full, leaves new entries in KV and reads them back in order", () => {
+  const q = new ReadyQueue({ maxItems: 2 });
+  readAll(q, [], true);
+  q.take([item(seqOf(1)), item(seqOf(2)), item(seqOf(3)), item(seqOf(4))]);
+  assert.equal(q.length, 2);
+  assert.equal(q.cold, true);
+  assert.equal(q.cursor, seqOf(2));
+  q.shift();
+  // Cold: a newer handed-over entry is not held before the older ones in KV.
+  q.take([item(seqOf(5))]);
+  assert.equal(q.length, 1);
+  assert.equal(q.room, 1);
+  // Only what fits is read; the cursor stops before what was not.
+  readAll(q, [seqOf(3), seqOf(4)].slice(0, q.room), false);
+  assert.equal(q.cursor, seqOf(3));
+  assert.equal(q.cold, true);
+});
+
+Deno.test("ready queue never lets the head out before an unread KV entry that precedes it", () => {
+  // Any interleaving of hand-overs (some dropped when full), KV reads and sends delivers every
+  // entry exactly once, in seq order.
+  fc.assert(
+    fc.property(
+      fc.array(fc.constantFrom("take", "read", "send"), { minLength: 1, maxLength: 200 }),
+      fc.integer({ min: 1, max: 6 }),
+      (ops, maxItems) => {
+        const q = new ReadyQueue({ maxItems });
+        const kv: string[] = []; // the KV queue: committed, not yet completed
+        let next = 0;
+        const sent: string[] = [];
+        const step = (op: string) => {
+          if (op === "take") {
+            const seq = seqOf(next++);
+            kv.push(seq);
+            q.take([item(seq)]);
+          } else if (op === "read" || (op === "send" && !q.headIsNext && q.cold)) {
+            const after = q.cursor;
+            const listed = kv.filter((s) => after === undefined || s > after).slice(0, 3);
+            const fresh = listed.filter((s) => !q.knows(s)).slice(0, q.room);
+            q.merge(listed.map(head), new Map(fresh.map((s) => [s, item(s)])), {
+              advance: true,
+              complete: listed.length < 3,
+            });
+          } else if (q.headIsNext) {
+            const done = q.shift()!.head.entry.seq;
+            sent.push(done);
+            kv.splice(kv.indexOf(done), 1);
+            q.forget(done);
+          }
+        };
+        for (const op of ops) step(op);
+        // Drain: read and send until KV is empty.
+        for (let i = 0; i < 10_000 && kv.length > 0; i++) step(q.headIsNext ? "send" : "read");
+        assert.deepEqual(kv, []);
+        assert.deepEqual(sent, [...sent].sort());
+        assert.equal(new Set(sent).size, next);
+      },
+    ),
+    { numRuns: 300 },
+  );
+});
+
+Deno.test("ready queue reset forgets everything but the entries still completing", () => {
+  const q = new ReadyQueue();
+  readAll(q, [seqOf(1), seqOf(2)], true);
+  q.shift();
+  q.reset([seqOf(1)]);
+  assert.equal(q.length, 0);
+  assert.equal(q.cold, true);
+  assert.equal(q.cursor, undefined);
+  assert.equal(q.knows(seqOf(1)), true);
+  assert.equal(q.knows(seqOf(2)), false);
+});
