@@ -236,7 +236,9 @@ export function routesWithoutApplicationStep(
     if (Object.keys(sub).some((k) => !PLAIN_SUBSCRIPTION.has(k))) return false;
     for (const id of sub.to) {
       const destination = destinations.get(id);
-      if (!destination || "modifiers" in destination || "edits" in destination) return false;
+      if (!destination || destination.modifiers?.length || destination.hl7Edits?.length) {
+        return false;
+      }
       if ((sub.format ?? defaultFormat(destination)) !== "hl7v2") return false;
     }
   }
