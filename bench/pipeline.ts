@@ -143,6 +143,7 @@ try {
   const deliveredAtLoadEnd = receiver.count - base;
   const drain = await waitDelivered(receiver, acked, DRAIN_MS, alive);
   const cpu1 = cpuSnapshot(e.pid);
+  if (!drain.done) printLine(`  not drained in ${DRAIN_MS / 1000} s; actors: ${await e.actors()}`);
   const delivered = receiver.count - base;
   if (load.bad > 0 || load.errors > 0) {
     printLine(`  engine: ${load.bad} bad ACKs, ${load.errors} connection errors during the load`);

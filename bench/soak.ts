@@ -90,7 +90,11 @@ try {
     const load = await mllpLoad(e.mllpPort, CONNS, 10);
     acked += load.ok;
     const drain = await waitDelivered(receiver, acked, DRAIN_MS, alive);
-    if (!drain.done) throw new Error(`the sustained run did not drain:\n  ${e.tail()}`);
+    if (!drain.done) {
+      throw new Error(
+        `the sustained run did not drain; actors: ${await e.actors()}\n  ${e.tail()}`,
+      );
+    }
     sustained = receiver.count / (load.seconds + drain.seconds);
   }
   const rate = Math.round(0.7 * sustained);

@@ -470,13 +470,39 @@ export class EngineChild {
   /** Its stdout and stderr. */
   readonly logPath: string;
   readonly #t: Tracked;
+  readonly #admin: string;
+  readonly #dir: string;
 
-  private constructor(t: Tracked, mllpPort: number, kvPath: string, logPath: string) {
+  private constructor(t: Tracked, ports: { mllp: number; http: number }, dir: string) {
     this.#t = t;
     this.pid = t.child.pid;
-    this.mllpPort = mllpPort;
-    this.kvPath = kvPath;
-    this.logPath = logPath;
+    this.mllpPort = ports.mllp;
+    this.kvPath = `${dir}/engine.kv`;
+    this.logPath = `${dir}/engine.log`;
+    this.#admin = `http://${HOST}:${ports.http}/admin`;
+    this.#dir = dir;
+  }
+
+  /**
+   * The actors as `GET /admin/actors` shows them, one short line each (id, state, queue depth),
+   * for a report when the pipeline does not drain. The token is the one the engine generated
+   * into its KV folder.
+   */
+  async actors(): Promise<string> {
+    try {
+      const token = (await Deno.readTextFile(`${this.#dir}/admin.token`)).trim();
+      const r = await fetch(`${this.#admin}/actors`, {
+        headers: { authorization: `Bearer ${token}` },
+        signal: AbortSignal.timeout(5000),
+      });
+      const body = await r.json() as {
+        actors?: { id: string; state?: string; queueDepth?: number }[];
+      };
+      return (body.actors ?? []).map((a) => `${a.id} ${a.state} queue=${a.queueDepth}`)
+        .join("; ");
+    } catch (error) {
+      return `(GET /admin/actors failed: ${(error as Error).message})`;
+    }
   }
 
   /**
@@ -532,7 +558,7 @@ export class EngineChild {
         stderr: "null",
       }),
     );
-    const engine = new EngineChild(t, mllpPort, kvPath, logPath);
+    const engine = new EngineChild(t, { mllp: mllpPort, http: httpPort }, dir);
     const deadline = performance.now() + 60_000;
     while (true) {
       if (t.done) throw new Error(`the engine exited at start:\n  ${engine.tail()}`);
