@@ -15,9 +15,13 @@
  * 3. Intake: the ACK rate and p99 of that same run (the pipeline running normally) ÷ kv4x;
  *    ≥ 0.9×, p99 ≤ 10 ms.
  * 4. Paced: the highest offered rate (`mllp-paced.mjs`, 16 connections, steps of 5 s, at most 6,
- *    bisecting) the engine sustains: every message ACKed, ≤ 5 % sent late, the backlog at the end
- *    of the step ≤ 1 s of traffic and drained. Then a run at 70 % of it: p99 receive → delivered
- *    from the engine's own records (attempt time of each SUCCEEDED SEND log less its message's
+ *    bisecting) the engine sustains with no backlog growth: the offered messages ACKed (≥ 97 %,
+ *    none refused), the backlog at the end of the step ≤ 1 s of traffic, drained within 30 s.
+ *    The share of late sends (due while the connection still awaited the previous ACK, i.e. an ACK
+ *    slower than 16 ÷ rate) is shown per step, and the highest rate that also kept it ≤ 5 % is
+ *    printed beside; it is not a condition of the search because on a shared machine it follows
+ *    the ACK latency's jitter more than the pipeline. Then a run at 70 % of the rate: p99
+ *    receive → delivered from the engine's own records (attempt time of each SUCCEEDED SEND log less its message's
  *    `receivedAt`, read from the KV file once the engine stopped); ≤ 50 ms. A probe of 20 msg/s
  *    of that rate on a connection of its own (send → arrival at the destination, timed by this
  *    script) cross-checks it from outside.
@@ -102,6 +106,8 @@ interface Step {
   drainSeconds: number;
   drained: boolean;
   pass: boolean;
+  /** At most 5 % of the sends were late (their due time passed while the previous ACK was awaited). */
+  fewLate: boolean;
   why: string;
 }
 
@@ -174,8 +180,6 @@ try {
       ? `${p.bad} bad, ${p.errors} errors`
       : p.ok < 0.97 * expected
       ? `only ${p.ok} of ~${Math.round(expected)} ACKed`
-      : (p.late ?? 0) > 0.05 * p.ok
-      ? `${p.late} sent late`
       : backlogAtEnd > rate
       ? `backlog ${backlogAtEnd} > 1 s of traffic`
       : !d.done
@@ -188,6 +192,7 @@ try {
       drainSeconds: d.seconds,
       drained: d.done,
       pass: why === "",
+      fewLate: (p.late ?? 0) <= 0.05 * p.ok,
       why,
     });
     if (why === "") lo = rate;
@@ -204,6 +209,8 @@ try {
     rate = Math.max(10, Math.round(next / 10) * 10);
   }
   const best = lo;
+  // The same steps, also asking that the sender kept its pace (≤ 5 % of its sends late).
+  const bestFewLate = Math.max(0, ...steps.filter((s) => s.pass && s.fewLate).map((s) => s.rate));
   const rate70 = Math.round(0.7 * (best > 0 ? best : Math.min(rate, ...steps.map((s) => s.rate))));
   printLine(`pipeline: paced at ${rate70} msg/s (70 %) for ${SECONDS} s`);
   // A probe of its own beside it cross-checks the engine's records from outside.
@@ -269,11 +276,11 @@ try {
   );
   printLine();
   printTable(
-    ["paced step msg/s", "ACKed", "late", "ACK p99 ms", "backlog at end", "drain s", "sustained"],
+    ["paced step msg/s", "ACKed", "late %", "ACK p99 ms", "backlog at end", "drain s", "sustained"],
     steps.map((s) => [
       s.rate,
       s.load.ok,
-      s.load.late ?? 0,
+      round((s.load.late ?? 0) * 100 / Math.max(1, s.load.ok)),
       s.load.p99_ms ?? NaN,
       s.backlogAtEnd,
       round(s.drainSeconds, 2),
@@ -285,7 +292,8 @@ try {
   printLine(
     `highest sustained offered rate: ${best} msg/s` +
       (best === 0 ? " (none of the steps was sustained)" : "") +
-      (stoppedEarly ? ` (search stopped: ${stoppedEarly})` : ""),
+      (stoppedEarly ? ` (search stopped: ${stoppedEarly})` : "") +
+      `; with <= 5 % of the sends late as well: ${bestFewLate} msg/s`,
   );
   printTable([`paced at ${rate70} msg/s (70 %), ${SECONDS} s`, "value"], [
     ["ACKed", at70.ok],
@@ -343,6 +351,7 @@ try {
     },
     paced: {
       sustainedRate: best,
+      sustainedRateFewLate: bestFewLate,
       stoppedEarly: stoppedEarly || undefined,
       steps: steps.map((s) => ({
         rate: s.rate,
