@@ -21,8 +21,8 @@
  *    slower than 16 ÷ rate) is shown per step, and the highest rate that also kept it ≤ 5 % is
  *    printed beside; it is not a condition of the search because on a shared machine it follows
  *    the ACK latency's jitter more than the pipeline. Then a run at 70 % of the rate: p99
- *    receive → delivered from the engine's own records (attempt time of each SUCCEEDED SEND log less its message's
- *    `receivedAt`, read from the KV file once the engine stopped); ≤ 50 ms. A probe of 20 msg/s
+ *    receive → delivered from the engine's own records (attempt time of each SUCCEEDED SEND log
+ *    less its message's `receivedAt`, read from the KV file once the engine stopped); ≤ 50 ms. A probe of 20 msg/s
  *    of that rate on a connection of its own (send → arrival at the destination, timed by this
  *    script) cross-checks it from outside.
  * 5. Storage: KV file (+ -wal, -shm) once the engine stopped cleanly ÷ messages delivered over the
@@ -106,7 +106,7 @@ interface Step {
   drainSeconds: number;
   drained: boolean;
   pass: boolean;
-  /** At most 5 % of the sends were late (their due time passed while the previous ACK was awaited). */
+  /** At most 5 % of the sends were late (due while the previous ACK was still awaited). */
   fewLate: boolean;
   why: string;
 }

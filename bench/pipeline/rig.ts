@@ -225,7 +225,7 @@ export class Receiver {
   count = 0;
   /** Frames whose MSH-10 had been seen before (only while {@link trackIds} is on). */
   duplicates = 0;
-  /** Arrival time (`Date.now()`) by MSH-10 of the messages whose MSH-10 starts with {@link arrivalPrefix}. */
+  /** Arrival time (`Date.now()`) by MSH-10, of the MSH-10s starting with {@link arrivalPrefix}. */
   readonly arrivals = new Map<string, number>();
   /** Records arrival times of the MSH-10s that start with it (none when undefined). */
   arrivalPrefix: string | undefined;
@@ -358,8 +358,8 @@ export async function waitDelivered(
 
 /**
  * A slow sender of its own messages beside the load, for latency measured from outside while the
- * engine runs: one connection, one message in flight, `rate` per second, MSH-10 `PROBE-<tag>-<n>`, the
- * send time of each kept; the {@link Receiver} (with `arrivalPrefix = "PROBE-"`) keeps arrivals.
+ * engine runs: one connection, one message in flight, `rate` per second, MSH-10
+ * `PROBE-<tag>-<n>`, the send time of each kept; the {@link Receiver} (with `arrivalPrefix = "PROBE-"`) keeps arrivals.
  */
 export class Probe {
   /** Send time (`Date.now()`) by MSH-10, until {@link take} removes it. */
