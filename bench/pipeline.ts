@@ -22,9 +22,9 @@
  *    printed beside; it is not a condition of the search because on a shared machine it follows
  *    the ACK latency's jitter more than the pipeline. Then a run at 70 % of the rate: p99
  *    receive → delivered from the engine's own records (attempt time of each SUCCEEDED SEND log
- *    less its message's `receivedAt`, read from the KV file once the engine stopped); ≤ 50 ms. A probe of 20 msg/s
- *    of that rate on a connection of its own (send → arrival at the destination, timed by this
- *    script) cross-checks it from outside.
+ *    less its message's `receivedAt`, read from the KV file once the engine stopped); ≤ 50 ms.
+ *    A probe of 20 msg/s of that rate on a connection of its own (send → arrival at the
+ *    destination, timed by this script) cross-checks it from outside.
  * 5. Storage: KV file (+ -wal, -shm) once the engine stopped cleanly ÷ messages delivered over the
  *    whole run, in KiB; ≤ 2.5.
  *

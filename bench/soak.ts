@@ -9,8 +9,9 @@
  * mllp-paced: the probe's messages apart), sent → delivered p50/p99 of a probe (20 msg/s of the
  * offered rate on a connection of its own, timed from its send to its arrival at the destination;
  * one still on its way counts with its age), the engine's RSS, the backlog (ACKed − delivered) and
- * the KV files' bytes per delivered message. At the end: whether each stayed flat, last window ÷ first window (p99 ≤ 1.5×,
- * RSS ≤ 1.2×, KV bytes per message ≤ 1.2×; backlog at the end ≤ 1 s of traffic), and the KV
+ * the KV files' bytes per delivered message. At the end: whether each stayed flat, last window ÷
+ * first window (p99 ≤ 1.5×, RSS ≤ 1.2×, KV bytes per message ≤ 1.2×; backlog at the end ≤ 1 s
+ * of traffic), and the KV
  * bytes per delivered message at rest (engine stopped).
  *
  * Run: `deno task bench soak` (10 minutes; `deno task bench` without a filter skips it), or

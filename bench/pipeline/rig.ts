@@ -359,7 +359,8 @@ export async function waitDelivered(
 /**
  * A slow sender of its own messages beside the load, for latency measured from outside while the
  * engine runs: one connection, one message in flight, `rate` per second, MSH-10
- * `PROBE-<tag>-<n>`, the send time of each kept; the {@link Receiver} (with `arrivalPrefix = "PROBE-"`) keeps arrivals.
+ * `PROBE-<tag>-<n>`, the send time of each kept; the {@link Receiver} (with
+ * `arrivalPrefix = "PROBE-"`) keeps arrivals.
  */
 export class Probe {
   /** Send time (`Date.now()`) by MSH-10, until {@link take} removes it. */
