@@ -11,8 +11,7 @@
  * one still on its way counts with its age), the engine's RSS, the backlog (ACKed − delivered) and
  * the KV files' bytes per delivered message. At the end: whether each stayed flat, last window ÷
  * first window (p99 ≤ 1.5×, RSS ≤ 1.2×, KV bytes per message ≤ 1.2×; backlog at the end ≤ 1 s
- * of traffic), and the KV
- * bytes per delivered message at rest (engine stopped).
+ * of traffic), and the KV bytes per delivered message at rest (engine stopped).
  *
  * Run: `deno task bench soak` (10 minutes; `deno task bench` without a filter skips it), or
  * `deno run -A bench/soak.ts [seconds=600] [rate]` (e.g. `60` while developing);
