@@ -79,6 +79,8 @@ export class Store {
   readonly #now: () => number;
   readonly #inflightDedupe = new Map<string, { promise: Promise<AcceptResult>; ack: string }>();
   #closed = false;
+  /** The lease check a queue's writes carry (scale-out fencing); see {@link fenceWith}. */
+  #fence: ((queue: string) => Deno.AtomicCheck | undefined) | undefined;
   /** Whether KV can commit now; see {@link StoreHealth}. */
   readonly health: StoreHealth;
 
@@ -131,6 +133,21 @@ export class Store {
   /** Actor leases held on behalf of this store's node (one live activation per identity). */
   leases(options: LeaseOptions = {}): Leases {
     return new Leases(this.kv, this.node, options);
+  }
+
+  /**
+   * Fencing: `fence(queue)` gives the lease check of the actor owning `queue` on this node (or
+   * undefined), and every route, completion and dead-lettering of that queue's head carries it,
+   * so once another node took the lease over, a stale owner's commit is refused.
+   */
+  fenceWith(fence: (queue: string) => Deno.AtomicCheck | undefined): void {
+    this.#fence = fence;
+  }
+
+  /** The fencing check of `queue`, as a list to spread into a write's checks. */
+  #fenced(queue: string): Deno.AtomicCheck[] {
+    const check = this.#fence?.(queue);
+    return check ? [check] : [];
   }
 
   /** One page of logs, newest first; see {@link listLogs}. */
@@ -391,7 +408,7 @@ export class Store {
       checks: [{
         key: keys.queueEntry(head.queue, head.entry.seq),
         versionstamp: head.versionstamp,
-      }],
+      }, ...this.#fenced(head.queue)],
       sets: [],
       deletes: [keys.queueEntry(head.queue, head.entry.seq)],
       sums: [{ key: keys.queueDepth(head.queue), n: -1n }],
@@ -455,6 +472,7 @@ export class Store {
         checks: [
           { key: entryKey, versionstamp: head.versionstamp },
           ...(read ? [{ key: read.key, versionstamp: read.versionstamp }] : []),
+          ...this.#fenced(head.queue),
         ],
         sets: [...(log ? [{ key: keys.log(log.id), value: log }] : []), ...(extra ? [extra] : [])],
         deletes: [entryKey],
