@@ -360,6 +360,15 @@ export function configSchema(sources: ConfigSources) {
       auth: httpsAuth.default({ type: "token" }),
       timeoutSeconds: seconds.default(30),
       verifyMethod: z.enum(["POST", "GET"]).default("POST"),
+      /**
+       * A FHIR R4 server: `url` is its base; message bundles go to `<url>/$process-message`,
+       * transaction bundles to `<url>`, as `application/fhir+json`.
+       */
+      fhir: z.strictObject({
+        bundle: z.enum(["message", "transaction"]).default("message"),
+        /** Identifier systems by assigning authority (`{"HOSP": "urn:oid:1.2.3"}`). */
+        identifierSystems: z.record(z.string(), z.string().min(1)).optional(),
+      }).optional(),
     }).optional(),
     sftp: z.strictObject({
       ...sftpEndpoint,
@@ -396,7 +405,7 @@ export function configSchema(sources: ConfigSources) {
     to: z.array(id).min(1),
     dataModels: z.array(z.string()).optional(),
     eventTypes: z.array(z.string()).optional(),
-    format: z.enum(["hl7v2", "json"]).optional(),
+    format: z.enum(["hl7v2", "json", "fhir"]).optional(),
     filter: exactlyOne(
       z.strictObject({
         sendIf: z.array(rule).min(1).optional(),

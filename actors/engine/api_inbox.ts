@@ -7,6 +7,7 @@
  */
 
 import {
+  type DataModelMessage,
   DataModelValidationError,
   jsonToHl7,
   validateDataModel,
@@ -20,6 +21,7 @@ import { readDestinations, sourceOf } from "./api_checks.ts";
 import { defaultFormat } from "./hl7_routing.ts";
 import { destinationActorId } from "./identities.ts";
 import { selectRoutes } from "./subscriptions.ts";
+import { fhirKey, fhirPayload } from "./fhir_routing.ts";
 import { errorMessage } from "../runtime/errors.ts";
 
 /** What the API inbox needs. */
@@ -117,7 +119,25 @@ export class EngineApiInbox implements ApiInbox {
     const messageId = store.newId();
     // One HL7 translation per distinct MSH-3..6 (destinations may name themselves differently).
     const hl7Ids = new Map<string, string>();
+    // One FHIR bundle per distinct destination setting (message or transaction, systems).
+    const fhirIds = new Map<string, string>();
     try {
+      for (const r of routes) {
+        if (r.format !== "fhir") continue;
+        const d = this.#destinations.get(r.destinationId)!;
+        if (fhirIds.has(fhirKey(d))) continue;
+        const made = fhirPayload(request.json as DataModelMessage, d);
+        if (!made.ok) {
+          return {
+            ok: false,
+            status: 400,
+            error: `destination ${d.id} wants FHIR: ${made.reason}`,
+            problems: [{ path: "Meta.EventType", rule: made.reason }],
+          };
+        }
+        const { bytes, contentType } = made.payload;
+        fhirIds.set(made.payload.key, await store.putDerived(messageId, bytes, contentType));
+      }
       for (const r of routes) {
         if (r.format !== "hl7v2") continue;
         const header = mshOptions(json.Meta, source, this.#destinations.get(r.destinationId));
@@ -149,6 +169,8 @@ export class EngineApiInbox implements ApiInbox {
       const d = this.#destinations.get(r.destinationId)!;
       const hl7Id = r.format === "hl7v2"
         ? hl7Ids.get(JSON.stringify(mshOptions(json.Meta, source, d)))
+        : r.format === "fhir"
+        ? fhirIds.get(fhirKey(d))
         : undefined;
       deliveries.push({
         queue: destinationActorId(d),

@@ -20,18 +20,21 @@ import type {
   IntegrationConfig,
   SubscriptionConfig,
 } from "../config/mod.ts";
-import { selectRoutes } from "./subscriptions.ts";
+import { type RouteFormat, selectRoutes } from "./subscriptions.ts";
+import { type FhirPayload, type FhirResult, fhirPayload } from "./fhir_routing.ts";
 import { errorMessage } from "../runtime/errors.ts";
 import { type Shaped, shapeHl7, shapeJson } from "./shaping.ts";
 
 /** One destination and the form it gets the message in. */
 export interface PlannedRoute {
   destination: DestinationConfig;
-  format: "hl7v2" | "json";
+  format: RouteFormat;
   /** The subscription that selected it (its modifiers / HL7 edits apply). */
   subscription?: SubscriptionConfig;
   /** The payload after the route's modifiers or HL7 edits, when it has any. */
   shaped?: Shaped;
+  /** A FHIR route's bundle (made from the shaped JSON when the route has modifiers). */
+  fhir?: FhirPayload;
 }
 
 /**
@@ -59,9 +62,12 @@ export interface Hl7Plan {
   problems: string[];
 }
 
-/** The form a destination gets when its subscription does not say: JSON for HTTPS. */
-export function defaultFormat(destination: DestinationConfig | undefined): "hl7v2" | "json" {
-  return destination?.https ? "json" : "hl7v2";
+/**
+ * The form a destination gets when its subscription does not say: FHIR for a FHIR server, JSON
+ * for other HTTPS destinations, HL7 v2 for the rest.
+ */
+export function defaultFormat(destination: DestinationConfig | undefined): RouteFormat {
+  return destination?.https?.fhir ? "fhir" : destination?.https ? "json" : "hl7v2";
 }
 
 /** Decides routes for `message` from `integration`; see the module doc. */
@@ -118,11 +124,12 @@ export function planHl7Routes(options: {
   for (const route of routes) {
     const destination = destinations.get(route.destinationId);
     if (!destination) continue;
-    if (route.format === "json") {
+    if (route.format !== "hl7v2") {
+      const form = route.format === "json" ? "JSON" : "FHIR";
       if (destination.mllp) {
         failures.push({
           destination,
-          reason: `destination ${destination.id} is MLLP: it takes HL7 v2, not JSON`,
+          reason: `destination ${destination.id} is MLLP: it takes HL7 v2, not ${form}`,
         });
         continue;
       }
@@ -130,7 +137,7 @@ export function planHl7Routes(options: {
       if (!json) {
         failures.push({
           destination,
-          reason: `destination ${destination.id} wants JSON: ${jsonError?.text}`,
+          reason: `destination ${destination.id} wants ${form}: ${jsonError?.text}`,
           ...(jsonError?.fault ? { fault: jsonError.fault } : {}),
         });
         continue;
@@ -146,11 +153,13 @@ export function planHl7Routes(options: {
   }
   // Modifiers and HL7 edits, after the base translation: a route they fail on fails alone.
   const shapedRoutes: PlannedRoute[] = [];
+  // One bundle per distinct FHIR setting, unless modifiers made the route's JSON its own.
+  const bundles = new Map<string, FhirResult>();
   for (const r of planned) {
     const sub = r.subscription;
     const result = sub === undefined
       ? { ok: true as const }
-      : r.format === "json"
+      : r.format !== "hl7v2"
       ? shapeJson(config, sub, r.destination, json)
       : shapeHl7(config, sub, r.destination, message);
     if (!result.ok) {
@@ -158,7 +167,28 @@ export function planHl7Routes(options: {
         destination: r.destination,
         reason: `destination ${r.destination.id}: ${result.reason}`,
       });
-    } else shapedRoutes.push(result.shaped ? { ...r, shaped: result.shaped } : r);
+      continue;
+    }
+    const route = result.shaped ? { ...r, shaped: result.shaped } : r;
+    if (r.format === "fhir" && json) {
+      const made = result.shaped
+        ? fhirPayload(JSON.parse(new TextDecoder().decode(result.shaped.bytes)), r.destination, {
+          timeZone: integration?.timeZone ?? "UTC",
+        })
+        : fhirPayload(json, r.destination, {
+          timeZone: integration?.timeZone ?? "UTC",
+          cache: bundles,
+        });
+      if (!made.ok) {
+        failures.push({
+          destination: r.destination,
+          reason: `destination ${r.destination.id} wants FHIR: ${made.reason}`,
+        });
+        continue;
+      }
+      route.fhir = made.payload;
+    }
+    shapedRoutes.push(route);
   }
   return {
     ...(event ? { dataModel: event.dataModel, eventType: event.eventType } : {}),

@@ -205,10 +205,25 @@ export class InboundActor implements Actor {
       );
     }
     const out: Delivery[] = [];
+    // FHIR bundles stored once per distinct setting (a shaped route's is its own).
+    const fhirIds = new Map<string, string>();
     for (const r of plan.routes) {
       let messageId = r.format === "json" && jsonId ? jsonId : record.id;
       let sendLog = log;
-      if (r.shaped) {
+      if (r.fhir) {
+        const key = r.shaped ? undefined : r.fhir.key;
+        let id = key === undefined ? undefined : fhirIds.get(key);
+        if (id === undefined) {
+          await this.#routes.settle();
+          id = await this.#options.store.putDerived(record.id, r.fhir.bytes, r.fhir.contentType);
+          if (key !== undefined) fhirIds.set(key, id);
+        }
+        messageId = id;
+        if (r.shaped) {
+          const withShaping = { ...log, shaping: r.shaped.log };
+          sendLog = withShaping;
+        }
+      } else if (r.shaped) {
         // Modified by the route's modifiers or HL7 edits: its own payload, and what ran (paths).
         await this.#routes.settle();
         messageId = await this.#options.store.putDerived(

@@ -68,9 +68,10 @@ function subscriptionName(config: Config, sub: SubscriptionConfig): string {
 export function hasShaping(
   sub: SubscriptionConfig,
   dest: DestinationConfig,
-  format: "hl7v2" | "json",
+  format: "hl7v2" | "json" | "fhir",
 ): boolean {
-  return format === "json"
+  // A FHIR route's modifiers apply to the data-model JSON it is made from.
+  return format !== "hl7v2"
     ? sub.modifiers !== undefined || dest.modifiers !== undefined
     : sub.hl7Edits !== undefined || dest.hl7Edits !== undefined;
 }

@@ -19,11 +19,14 @@ export interface RoutingFacts {
   json?: unknown;
 }
 
+/** The form a destination gets a message in: HL7 v2, data-model JSON, or a FHIR R4 bundle. */
+export type RouteFormat = "hl7v2" | "json" | "fhir";
+
 /** One destination chosen by one subscription. */
 export interface Route {
   destinationId: string;
   subscription: SubscriptionConfig;
-  format: "hl7v2" | "json";
+  format: RouteFormat;
 }
 
 /** Reads a dotted path (`Patient.Identifiers.0.ID`) from JSON; arrays are searched when no index is given. */
@@ -70,7 +73,7 @@ function eventMatches(wanted: string, facts: RoutingFacts): boolean {
 export function selectRoutes(
   subscriptions: readonly SubscriptionConfig[],
   facts: RoutingFacts,
-  defaultFormat: (destinationId: string) => "hl7v2" | "json",
+  defaultFormat: (destinationId: string) => RouteFormat,
 ): Route[] {
   const out = new Map<string, Route>();
   for (const sub of subscriptions) {

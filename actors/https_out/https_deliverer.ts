@@ -15,6 +15,7 @@ import { describeResponse, type HttpSender, HttpSendError } from "./http_client.
 import { redact, secretValues } from "./redact.ts";
 import { postHeaders } from "./post_headers.ts";
 import { deliveryBody } from "./request_body.ts";
+import { describeFhirFailure, fhirTarget, processMessageFailure } from "./fhir_answer.ts";
 import { isVerifiedFor, type VerificationStore } from "../store/verifications.ts";
 
 /** What an {@link HttpsDeliverer} is made of. */
@@ -38,6 +39,8 @@ export interface HttpsDelivererOptions {
 const VERIFIED_RECHECK_MS = 10_000;
 /** Enough bytes for a 256-character snippet of any UTF-8 text. */
 const MAX_ANSWER_BYTES = 4096;
+/** A FHIR server's OperationOutcome or `$process-message` answer is read whole up to this. */
+const MAX_FHIR_ANSWER_BYTES = 256 * 1024;
 
 /** See the module doc. */
 export class HttpsDeliverer implements Deliverer {
@@ -69,9 +72,19 @@ export class HttpsDeliverer implements Deliverer {
       job.payload,
       this.#options.fallbackCharset,
     );
+    // A FHIR server: `url` is its base; the bundle kind says where it goes.
+    const fhir = https.fhir;
+    const url = fhir ? fhirTarget(https.url, fhir.bundle) : https.url;
     let sent: Record<string, string>;
     try {
-      sent = await postHeaders({ https, credentials, contentType, body, signal: job.signal });
+      sent = await postHeaders({
+        https,
+        credentials,
+        contentType,
+        body,
+        signal: job.signal,
+        ...(fhir ? { url, headers: { accept: "application/fhir+json" } } : {}),
+      });
     } catch (error) {
       if (job.signal.aborted) return { ok: false, reason: "aborted" };
       if (error instanceof CredentialError) return this.#fail(`credentials: ${error.message}`);
@@ -81,14 +94,15 @@ export class HttpsDeliverer implements Deliverer {
     let response;
     try {
       response = await sender.send({
-        url: https.url,
+        url,
         method: "POST",
         headers: sent,
         body,
         timeoutMs: https.timeoutSeconds * 1000,
         signal: job.signal,
-        maxBodyBytes: MAX_ANSWER_BYTES,
-        discardSuccessBody: true,
+        maxBodyBytes: fhir ? MAX_FHIR_ANSWER_BYTES : MAX_ANSWER_BYTES,
+        // `$process-message` may answer 200 with an error in its MessageHeader.
+        discardSuccessBody: fhir?.bundle !== "message",
       });
     } catch (error) {
       if (error instanceof HttpSendError) {
@@ -98,12 +112,16 @@ export class HttpsDeliverer implements Deliverer {
       }
       throw error;
     }
-    if (response.status >= 200 && response.status < 300) {
+    const ok = response.status >= 200 && response.status < 300;
+    const refused = ok && fhir?.bundle === "message" ? processMessageFailure(response) : undefined;
+    if (refused !== undefined) return this.#fail(redact(refused, secretValues(sent)), 200);
+    if (ok) {
       this.#last = { status: response.status, at: clock.now(), outcome: "succeeded" };
       return { ok: true, detail: `HTTP ${response.status}` };
     }
     const answer = redact(
-      describeResponse(response, this.#options.snippetChars ?? 256),
+      (fhir ? describeFhirFailure(response) : undefined) ??
+        describeResponse(response, this.#options.snippetChars ?? 256),
       secretValues(sent),
     );
     if (response.status === 401) {
@@ -125,6 +143,7 @@ export class HttpsDeliverer implements Deliverer {
     const info = credentials.info();
     return {
       url: https.url,
+      ...(https.fhir ? { fhir: https.fhir.bundle } : {}),
       auth: info.type,
       ...(info.tokenExpiresAt !== undefined ? { tokenExpiresAt: info.tokenExpiresAt } : {}),
       ...(info.tokenRefreshAt !== undefined ? { tokenRefreshAt: info.tokenRefreshAt } : {}),

@@ -13,6 +13,10 @@ export interface PostOptions {
   credentials: CredentialStrategy;
   contentType: string;
   body: Uint8Array;
+  /** Where the request goes, when not `https.url` (a FHIR server's `$process-message`). */
+  url?: string;
+  /** Extra headers, signed with the rest (`accept`). */
+  headers?: Record<string, string>;
   /** Aborts a token request made on the way. */
   signal?: AbortSignal;
 }
@@ -24,12 +28,13 @@ export interface PostOptions {
 export async function postHeaders(options: PostOptions): Promise<Record<string, string>> {
   const { https, credentials, body } = options;
   const headers: Record<string, string> = {
+    ...options.headers,
     "content-type": options.contentType,
     "verification-token": https.verificationToken.reveal(),
   };
   const auth = await credentials.apply({
     method: "POST",
-    url: https.url,
+    url: options.url ?? https.url,
     headers,
     body,
     ...(options.signal ? { signal: options.signal } : {}),

@@ -1,5 +1,5 @@
 /**
- * What goes in the body of a delivery: JSON as `application/json`, HL7v2 as UTF-8 text (decoded by
+ * What goes in the body of a delivery: FHIR as `application/fhir+json`, JSON as `application/json`, HL7v2 as UTF-8 text (decoded by
  * MSH-18, or the fallback charset for unlabelled non-UTF-8 bytes), anything else as stored.
  * @module
  */
@@ -13,6 +13,7 @@ export interface DeliveryBody {
   body: Uint8Array;
 }
 
+const FHIR_TYPE = /^application\/fhir\+json\s*(?:;|$)/i;
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 const HL7_TYPE = /^(?:application|x-application)\/hl7-v2(?:\+er7)?\s*(?:;|$)/i;
 const HEADER_VALUE = /^[\w!#$&^.+-]+\/[\w!#$&^.+-]+(?:\s*;[\x20-\x7e]*)?$/;
@@ -26,6 +27,8 @@ export function deliveryBody(
   fallbackCharset = "windows-1252",
 ): DeliveryBody {
   const type = record.contentType;
+  // FHIR servers answer 415 to plain JSON: a FHIR bundle keeps its media type.
+  if (FHIR_TYPE.test(type)) return { contentType: "application/fhir+json", body: payload };
   if (JSON_TYPE.test(type)) return { contentType: "application/json", body: payload };
   if (HL7_TYPE.test(type)) {
     const { text } = decodeHl7(payload, { fallbackCharset });

@@ -4,6 +4,9 @@
  * GET), with the `verification-token` header and the destination's credentials. The destination
  * is verified only when it answers 2xx with a body that contains the challenge. The outcome is
  * kept in KV (see `verification.ts`), whatever it is: the latest check decides.
+ *
+ * A FHIR server (`https.fhir`) echoes no challenge: it is verified by `GET <base>/metadata`
+ * answering 2xx with an R4 (`4.0.x`) CapabilityStatement, with the same credentials.
  * @module
  */
 
@@ -43,7 +46,12 @@ export async function verifyDestination(options: VerifyOptions): Promise<VerifyR
   let url = https.url;
   let body = "";
   const headers: Record<string, string> = { "verification-token": token };
-  if (https.verifyMethod === "GET") {
+  const fhir = https.fhir !== undefined;
+  const method = fhir ? "GET" : https.verifyMethod;
+  if (fhir) {
+    url = `${https.url.replace(/\/+$/, "")}/metadata`;
+    headers.accept = "application/fhir+json";
+  } else if (https.verifyMethod === "GET") {
     const u = new URL(https.url);
     u.searchParams.set("verification-token", token);
     u.searchParams.set("challenge", challenge);
@@ -78,7 +86,7 @@ export async function verifyDestination(options: VerifyOptions): Promise<VerifyR
   let response;
   try {
     const auth = await credentials.apply({
-      method: https.verifyMethod,
+      method,
       url,
       headers,
       body,
@@ -87,9 +95,9 @@ export async function verifyDestination(options: VerifyOptions): Promise<VerifyR
     secrets = secretValues({ ...headers, ...auth });
     response = await sender.send({
       url,
-      method: https.verifyMethod,
+      method,
       headers: { ...headers, ...auth },
-      ...(https.verifyMethod === "POST" ? { body } : {}),
+      ...(method === "POST" ? { body } : {}),
       timeoutMs: https.timeoutSeconds * 1000,
       maxBodyBytes: MAX_ANSWER,
       ...(options.signal ? { signal: options.signal } : {}),
@@ -110,6 +118,17 @@ export async function verifyDestination(options: VerifyOptions): Promise<VerifyR
       : bodySnippet(response) || "(empty body)";
     return await finish(false, `HTTP ${status}, not 2xx: ${what}`, status);
   }
+  if (fhir) {
+    const version = capabilityVersion(response.body);
+    return version?.startsWith("4.0")
+      ? await finish(true, `HTTP ${status}; a FHIR ${version} CapabilityStatement`, status)
+      : await finish(
+        false,
+        `HTTP ${status} but GET ${url} gave no FHIR R4 CapabilityStatement` +
+          (version ? ` (fhirVersion ${version})` : ""),
+        status,
+      );
+  }
   if (!response.body.includes(challenge)) {
     const got = bodySnippet(response, 120) || "an empty body";
     return await finish(
@@ -119,4 +138,16 @@ export async function verifyDestination(options: VerifyOptions): Promise<VerifyR
     );
   }
   return await finish(true, `HTTP ${status}; the answer echoes the challenge`, status);
+}
+
+/** The `fhirVersion` of a CapabilityStatement body; undefined for anything else. */
+function capabilityVersion(body: string): string | undefined {
+  try {
+    const v = JSON.parse(body) as { resourceType?: unknown; fhirVersion?: unknown };
+    return v?.resourceType === "CapabilityStatement" && typeof v.fhirVersion === "string"
+      ? v.fhirVersion
+      : undefined;
+  } catch {
+    return undefined;
+  }
 }
