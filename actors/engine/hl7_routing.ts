@@ -21,7 +21,7 @@ import type {
   SubscriptionConfig,
 } from "../config/mod.ts";
 import { type RouteFormat, selectRoutes } from "./subscriptions.ts";
-import { type FhirPayload, type FhirResult, fhirPayload } from "./fhir_routing.ts";
+import { type FhirPayload, fhirPayload, type FhirResult } from "./fhir_routing.ts";
 import { errorMessage } from "../runtime/errors.ts";
 import { type Shaped, shapeHl7, shapeJson } from "./shaping.ts";
 
