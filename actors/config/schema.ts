@@ -9,6 +9,11 @@ import type { SandboxConfig } from "./sandbox.ts";
 import { z } from "zod";
 import { Secret } from "./secret.ts";
 import { checkTemplate } from "../../codecs/files/mod.ts";
+import {
+  GOOGLE_CLOUD_PLATFORM_SCOPE,
+  googleExternalAccountJson,
+  googleServiceAccountJson,
+} from "./google_credentials.ts";
 
 /** Reads a variable or a file while the config is parsed; injected so parsing stays pure. */
 export interface ConfigSources {
@@ -245,6 +250,14 @@ export function configSchema(sources: ConfigSources) {
       ackMode: z.enum(["original", "enhanced"]).default("original"),
       idleTimeoutSeconds: seconds.default(600),
     }).optional(),
+    /**
+     * Messages another engine forwards (`POST /forward`, agent mode) with a token of `source`
+     * (and, when set, from that engine's integration `sourceIntegration`) are stored here.
+     */
+    forward: z.strictObject({
+      source: id,
+      sourceIntegration: z.string().min(1).optional(),
+    }).optional(),
     sftp: z.strictObject({
       ...sftpEndpoint,
       pattern: z.string().default("*"),
@@ -319,6 +332,20 @@ export function configSchema(sources: ConfigSources) {
       scope: z.string().min(1),
     }),
     z.strictObject({
+      /** Workload Identity Federation: Google's `external_account` credential JSON, unchanged. */
+      type: z.literal("google-external-account"),
+      credentials: googleExternalAccountJson(secret),
+      scope: z.string().min(1).default(GOOGLE_CLOUD_PLATFORM_SCOPE),
+    }),
+    z.strictObject({
+      /** A service-account key JSON (`service_account`) signing a JWT bearer assertion. */
+      type: z.literal("google-service-account"),
+      credentials: googleServiceAccountJson(secret),
+      scope: z.string().min(1).default(GOOGLE_CLOUD_PLATFORM_SCOPE),
+      /** Domain-wide delegation: the user the token acts for (`sub`). */
+      subject: z.string().min(1).optional(),
+    }),
+    z.strictObject({
       type: z.literal("aws-sigv4"),
       region: z.string().min(1),
       service: z.string().min(1),
@@ -374,6 +401,21 @@ export function configSchema(sources: ConfigSources) {
       ...sftpEndpoint,
       fileName: fileNameTemplate,
     }).optional(),
+    /** Another engine's `POST /forward` (agent mode): original bytes, stored there, then done. */
+    forward: z.strictObject({
+      /** The central engine's base URL (`/forward` is appended) or its full `/forward` URL. */
+      url: httpUrl,
+      auth: httpsAuth.refine((a) => a.type !== "token", {
+        message: 'forward needs credentials for the central engine, e.g. "oauth2" against its ' +
+          "/v2/auth/token",
+      }),
+      timeoutSeconds: seconds.default(30),
+      /**
+       * How long the central engine may hold its answer for its application verdict when the
+       * site's sender waits for an enhanced-mode application ACK.
+       */
+      appAckWaitSeconds: seconds.max(300).default(30),
+    }).optional(),
     /** Files left in the `outbox/` of a user of the hosted `sftpServer`, for it to download. */
     sftpOutbox: z.strictObject({
       user: z.string().min(1),
@@ -384,8 +426,13 @@ export function configSchema(sources: ConfigSources) {
     /** HL7 v2 edits on the HL7 it gets (checked in shaping.ts). */
     hl7Edits: z.array(z.unknown()).optional(),
   }).refine(
-    (d) => [d.mllp, d.https, d.sftp, d.sftpOutbox].filter((x) => x !== undefined).length === 1,
-    { message: 'a destination needs exactly one of "mllp", "https", "sftp" or "sftpOutbox"' },
+    (d) =>
+      [d.mllp, d.https, d.sftp, d.sftpOutbox, d.forward].filter((x) => x !== undefined).length ===
+        1,
+    {
+      message:
+        'a destination needs exactly one of "mllp", "https", "sftp", "sftpOutbox" or "forward"',
+    },
   );
 
   const rule = z.strictObject({

@@ -10,6 +10,8 @@ import { oauth2ClientCredentials } from "./oauth2.ts";
 import { smartBackend } from "./smart_backend.ts";
 import type { CredentialStrategy, HttpsConfig, StrategyDeps } from "./strategy.ts";
 import { StaticTokenStrategy } from "./static_token.ts";
+import { googleExternalAccount } from "./google_external_account.ts";
+import { googleServiceAccount } from "./google_service_account.ts";
 
 export {
   type AuthOf,
@@ -29,6 +31,13 @@ export { basicAuthorization, oauth2ClientCredentials } from "./oauth2.ts";
 export { JWT_CLIENT_ASSERTION, smartBackend } from "./smart_backend.ts";
 export { StaticTokenStrategy } from "./static_token.ts";
 export { TokenCache, type TokenGrant } from "./token_cache.ts";
+export {
+  ACCESS_TOKEN_TYPE,
+  googleExternalAccount,
+  TOKEN_EXCHANGE_GRANT,
+} from "./google_external_account.ts";
+export { GOOGLE_ASSERTION_LIFETIME_S, googleServiceAccount } from "./google_service_account.ts";
+export { ALLOW_EXECUTABLES } from "./google_subject_token.ts";
 
 /** The strategy for the `auth` of an HTTPS destination. */
 export function createCredentialStrategy(
@@ -47,5 +56,9 @@ export function createCredentialStrategy(
       return smartBackend(auth, deps);
     case "aws-sigv4":
       return new AwsSigV4Strategy(auth, deps.clock);
+    case "google-external-account":
+      return googleExternalAccount(auth, deps);
+    case "google-service-account":
+      return googleServiceAccount(auth, deps);
   }
 }
