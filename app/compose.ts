@@ -38,6 +38,7 @@ import {
 } from "../transports/sftp/mod.ts";
 import { adminToken } from "./admin_token.ts";
 import { type Sandbox, startSandbox } from "./sandbox.ts";
+import { type ShapingRuntime, startShaping } from "./shaping.ts";
 
 /** What {@link compose} may be given instead of the real thing (all optional but `log`). */
 export interface Adapters {
@@ -159,6 +160,12 @@ export async function compose(configured: Config, adapters: Adapters): Promise<C
       ...(adapters.pollMs !== undefined ? { pollMs: adapters.pollMs } : {}),
     }));
   stack.defer(() => engine.stop());
+  // Translation sets imported into KV override the config's from the first message on.
+  const shaping = await step(
+    "cannot load the translation sets",
+    () => startShaping(engine, log, adapters.clock),
+  );
+  stack.defer(() => shaping.close());
 
   const servers: Servers = { mllp: [] };
   const s = config.sftpServer;
@@ -207,7 +214,7 @@ export async function compose(configured: Config, adapters: Adapters): Promise<C
 
   const app = await step(
     "cannot create the admin token",
-    () => httpApp(config, engine, servers, log, sandbox),
+    () => httpApp(config, engine, servers, log, sandbox, shaping),
   );
   if (adapters.http !== false) {
     const http = await step(
@@ -257,6 +264,7 @@ async function httpApp(
   servers: Servers,
   log: Logger,
   sandbox?: Sandbox,
+  shaping?: ShapingRuntime,
 ): Promise<Hono> {
   const app = new Hono();
   app.get("/healthz", async (c) => {
@@ -285,6 +293,7 @@ async function httpApp(
   const token = await adminToken(config, log);
   // Before the admin app: its catch-all would answer /admin/sandbox with 404.
   if (sandbox) sandbox.mount(app, token);
+  shaping?.mount(app, token);
   const https = engine.https;
   app.route(
     "/",

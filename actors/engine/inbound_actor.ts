@@ -231,7 +231,8 @@ export class InboundActor implements Actor {
           r.shaped.bytes,
           r.shaped.contentType,
         );
-        const withShaping = { ...log, shaping: r.shaped.log };
+        // The log names the payload it sends: GET /admin/messages/:id shows it beside the original.
+        const withShaping = { ...log, shaping: { ...r.shaped.log, messageId } };
         sendLog = withShaping;
       }
       out.push({

@@ -11,6 +11,7 @@ import { encodeHl7, type Hl7Message } from "../../codecs/hl7v2/mod.ts";
 import { applyHl7Edits, applyModifiers } from "../../codecs/modifiers/mod.ts";
 import type { Config, DestinationConfig, SubscriptionConfig } from "../config/mod.ts";
 import { shapingOf } from "../config/shaping.ts";
+import { translationSetsFor } from "./translation_sets.ts";
 
 /** One list that ran on a delivery, as its SEND log shows it. */
 export interface ShapingStep {
@@ -97,7 +98,7 @@ export function shapeJson(
     const compiled = shaping.modifiers.get(raw);
     if (compiled === undefined) return { ok: false, reason: `${list}: modifiers did not compile` };
     const r = applyModifiers(compiled, value, {
-      translationSets: shaping.sets,
+      translationSets: translationSetsFor(config),
       inputs: { environment: dest.environment, destination: dest.id },
     });
     if (!r.ok) return { ok: false, reason: failureReason(list, r.failure.message) };
@@ -144,7 +145,7 @@ export function shapeHl7(
     if (raw === undefined) continue;
     const compiled = shaping.edits.get(raw);
     if (compiled === undefined) return { ok: false, reason: `${list}: hl7Edits did not compile` };
-    const r = applyHl7Edits(compiled, msg, { translationSets: shaping.sets });
+    const r = applyHl7Edits(compiled, msg, { translationSets: translationSetsFor(config) });
     if (!r.ok) return { ok: false, reason: failureReason(list, r.failure.message) };
     msg = r.message;
     for (const s of r.translationSets) sets.set(s.name, s.version);

@@ -62,6 +62,20 @@ export const keys = {
   accessTokenKey: ["auth", "access-token-key"] as Deno.KvKey,
   /** A used client-assertion `jti`, by the SHA-256 of client id and jti (a jti may be long). */
   usedJti: (digest: Uint8Array): Deno.KvKey => ["auth", "jti", digest],
+  /** An imported translation set's latest version (translation_sets.ts). */
+  translationSetHead: (name: string): Deno.KvKey => ["tset", keyPart(name), "head"],
+  /** One version's record of an imported translation set. */
+  translationSetVersion: (name: string, v: number): Deno.KvKey => ["tset", keyPart(name), "v", v],
+  translationSetVersions: (name: string): Deno.KvKey => ["tset", keyPart(name), "v"],
+  /** A piece of one version's entries (a table may be larger than one KV value). */
+  translationSetChunk: (name: string, dataId: string, i: number): Deno.KvKey => [
+    "tset",
+    keyPart(name),
+    "data",
+    dataId,
+    i,
+  ],
+  translationSetPrefix: ["tset"] as Deno.KvKey,
   /** The store's probe write while it is not writable (one per node). */
   healthProbe: (node: string): Deno.KvKey => ["health_probe", keyPart(node)],
 };

@@ -15,6 +15,7 @@ import { AuthState } from "./auth_state.ts";
 import { type LeaseOptions, Leases } from "./leases.ts";
 import { listLogs, type LogFilter, type LogPage, sweepRetention } from "./logs.ts";
 import { VerificationStore } from "./verifications.ts";
+import { TranslationSetStore } from "./translation_sets.ts";
 import { collectOrphanChunks, INLINE_MAX, readPayload, writePayload } from "./payloads.ts";
 import type { AcceptRequest, AcceptResult, Delivery, QueueHead } from "./requests.ts";
 import { applyLogUpdate, type LogUpdate, optional, RECORD_BYTES } from "./records.ts";
@@ -72,6 +73,8 @@ export class Store {
   readonly verifications: VerificationStore;
   /** The HTTP API's signing key and used client-assertion `jti`s. */
   readonly auth: AuthState;
+  /** Translation sets imported through the admin endpoint, each import a version. */
+  readonly translationSets: TranslationSetStore;
   /** The node id this store writes ids with. */
   readonly node: string;
   readonly #ids: IdGenerator;
@@ -89,6 +92,7 @@ export class Store {
     this.kv = kv;
     this.verifications = new VerificationStore(kv);
     this.auth = new AuthState(kv);
+    this.translationSets = new TranslationSetStore(kv);
     this.node = options.node;
     this.#now = options.now ?? Date.now;
     this.#ids = new IdGenerator(options.node);

@@ -89,6 +89,8 @@ export interface LogRecord {
       }[];
     }[];
     translationSets: readonly { name: string; version: number }[];
+    /** The stored payload this delivery sends (the modified one). */
+    messageId?: string;
   };
 }
 

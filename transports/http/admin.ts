@@ -24,6 +24,7 @@ import { BodyTimeoutError } from "./body.ts";
 import { createDestinationsApp, type DestinationsAppOptions } from "./destinations.ts";
 import { parseCommandBody, parseLimit, parseLogFilter } from "./params.ts";
 import { actorView, isoTimes, messageView, rawContentType } from "./present.ts";
+import { withModified } from "./shaped_view.ts";
 
 export type { AdminSupervisor } from "../../actors/ports.ts";
 
@@ -192,7 +193,9 @@ export function createAdminApp(options: AdminAppOptions): Hono {
         "X-Content-Type-Options": "nosniff",
       });
     }
-    return sendJson(c, messageView(record, payload, await store.logsOfMessage(id)));
+    const view = messageView(record, payload, await store.logsOfMessage(id));
+    // A shaped delivery's own payload is shown beside the original (shaped_view.ts).
+    return sendJson(c, await withModified(view, store));
   });
 
   if (options.destinations) app.route("/admin", createDestinationsApp(options.destinations));

@@ -179,7 +179,11 @@ Deno.test("shaping: HL7 edits to an Hl7Server and modifiers to HTTPS, logged by 
     });
     const [ehrLog] = await sendLogs(e.engine.store.kv, "ehr");
     const [appLog] = await sendLogs(e.engine.store.kv, "app");
-    assert.deepEqual(ehrLog!.shaping, {
+    // Each names the stored payload it sends (the modified one), shown by GET /admin/messages.
+    const { messageId: ehrPayload, ...ehrShaping } = ehrLog!.shaping!;
+    const { messageId: appPayload, ...appShaping } = appLog!.shaping!;
+    assert.ok(ehrPayload && appPayload && ehrPayload !== appPayload);
+    assert.deepEqual(ehrShaping, {
       steps: [{
         list: "destination",
         kind: "hl7Edits",
@@ -193,7 +197,7 @@ Deno.test("shaping: HL7 edits to an Hl7Server and modifiers to HTTPS, logged by 
       }],
       translationSets: [{ name: "localSex", version: 0 }],
     });
-    assert.deepEqual(appLog!.shaping, {
+    assert.deepEqual(appShaping, {
       steps: [
         {
           list: "subscription to-app",
