@@ -38,6 +38,7 @@ import {
 } from "../transports/sftp/mod.ts";
 import { adminToken } from "./admin_token.ts";
 import { type Sandbox, startSandbox } from "./sandbox.ts";
+import { leaveInOutbox } from "./hosted_acks.ts";
 import { type ShapingRuntime, startShaping } from "./shaping.ts";
 
 /** What {@link compose} may be given instead of the real thing (all optional but `log`). */
@@ -181,12 +182,15 @@ export async function compose(configured: Config, adapters: Adapters): Promise<C
         onUpload: async (u) => {
           const integration = integrations.get(u.integration);
           if (!integration) throw new Error(`no integration ${u.integration}`);
-          await engine.files.ingest({
+          const taken = await engine.files.ingest({
             integration,
             fileName: u.fileName,
             bytes: u.bytes,
             peer: u.peer,
           });
+          if (taken.acknowledgment) {
+            await leaveInOutbox(s.root, u.user, u.path, taken.acknowledgment, log);
+          }
         },
       }));
     // The hosted folder may be storing an upload: it stops before the store closes.

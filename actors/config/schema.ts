@@ -189,6 +189,14 @@ export function configSchema(sources: ConfigSources) {
     receivingFacility: z.string().min(1).optional(),
   });
 
+  /** X12 intake settings of an integration or API source (README "X12 and C-CDA"). */
+  const x12Intake = {
+    /** Answer each interchange with a TA1 (when asked or needed) and a 999 per group. */
+    acknowledge: z.boolean().default(false),
+    /** A transaction set with content errors is rejected (`IK5*R`) or accepted with errors. */
+    contentErrors: z.enum(["reject", "accept-with-errors"]).default("reject"),
+  };
+
   const jwk = z.record(z.string(), z.unknown());
   const source = z.strictObject({
     id,
@@ -205,6 +213,7 @@ export function configSchema(sources: ConfigSources) {
       ["jwks", "jwksUrl", "secret"],
       "inline JWKS, a JWKS URL, or a client secret",
     ),
+    x12: z.strictObject(x12Intake).optional(),
   });
 
   const listener = z.strictObject({
@@ -265,6 +274,11 @@ export function configSchema(sources: ConfigSources) {
       afterIngest: z.enum(["archive", "delete"]).default("archive"),
       archiveFolder: z.string().default("archive"),
       errorFolder: z.string().default("error"),
+    }).optional(),
+    x12: z.strictObject({
+      ...x12Intake,
+      /** Polled SFTP: the remote folder acknowledgments are written to (relative to `folder`). */
+      ackFolder: z.string().min(1).optional(),
     }).optional(),
   }).refine((i) => i.mllp === undefined || i.sftp === undefined, {
     message: 'an integration takes "mllp" or "sftp", not both',
@@ -453,6 +467,19 @@ export function configSchema(sources: ConfigSources) {
     dataModels: z.array(z.string()).optional(),
     eventTypes: z.array(z.string()).optional(),
     format: z.enum(["hl7v2", "json", "fhir"]).optional(),
+    /** X12 transaction sets this flow takes: every list given must match (README "X12"). */
+    x12: z.strictObject({
+      /** ST01 (`837`), the guide's short name (`837P`) or GS08 / ST03 (`005010X222A1`). */
+      transactionSets: z.array(z.string().min(1)).min(1).optional(),
+      /** GS08 versions (`005010X222A1`). */
+      versions: z.array(z.string().min(1)).min(1).optional(),
+      /** ISA06 or GS02 of the sender. */
+      senderIds: z.array(z.string().min(1)).min(1).optional(),
+      /** ISA08 or GS03 of the receiver. */
+      receiverIds: z.array(z.string().min(1)).min(1).optional(),
+    }).optional(),
+    /** C-CDA document types (`CCD`, `Discharge Summary`...), in a file or in an MDM's OBX-5. */
+    documentTypes: z.array(z.string().min(1)).min(1).optional(),
     filter: exactlyOne(
       z.strictObject({
         sendIf: z.array(rule).min(1).optional(),

@@ -129,6 +129,7 @@ export class Engine {
       fallbackCharset: config.limits.fallbackCharset,
       maxFileBytes: config.limits.maxHl7Bytes,
       notify,
+      config,
     });
     const sftp = options.sftp;
     const pollers = sftp
@@ -145,6 +146,7 @@ export class Engine {
           integration: i,
           settings: i.sftp,
           sink: fileInbox,
+          ...(i.x12?.ackFolder ? { ackFolder: i.x12.ackFolder } : {}),
           store,
           clock,
           log,

@@ -23,6 +23,7 @@ import type {
 import { type RouteFormat, selectRoutes } from "./subscriptions.ts";
 import { type FhirPayload, fhirPayload, type FhirResult } from "./fhir_routing.ts";
 import { errorMessage } from "../runtime/errors.ts";
+import { documentTypeFact } from "./embedded_ccda.ts";
 import { type Shaped, shapeHl7, shapeJson } from "./shaping.ts";
 
 /** One destination and the form it gets the message in. */
@@ -116,6 +117,8 @@ export function planHl7Routes(options: {
       ...(hl7Type ? { hl7Type } : {}),
       ...(event ? { dataModel: event.dataModel, eventType: event.eventType } : {}),
       ...(json ? { json } : {}),
+      // Read only when a subscription routes by it: it parses the embedded document.
+      ...(mine.some((s) => s.documentTypes) ? documentTypeFact(message) : {}),
     },
     (id) => defaultFormat(destinations.get(id)),
   );

@@ -28,6 +28,7 @@ import { PendingWrites } from "../runtime/pending_writes.ts";
 import type { AppAcks, AppVerdict } from "./app_acks.ts";
 import { destinationActorId } from "./identities.ts";
 import { type Hl7Plan, planFileRoutes, planHl7Routes } from "./hl7_routing.ts";
+import { planStoredDocument } from "./document_routing.ts";
 
 const encoder = new TextEncoder();
 
@@ -137,7 +138,7 @@ export class InboundActor implements Actor {
     const integration = config.integrations.find((i) => i.id === integrationId);
     const plan = record.contentType === "application/hl7-v2"
       ? await this.#planHl7(head, record, integrationId)
-      : planFileRoutes({ config, integrationId, contentType: record.contentType });
+      : await this.#planDocument(head, record, integrationId);
     if (!plan) return;
     // An entry naming a destination is one destination's share whose form could not be made.
     const only = head.entry.destinationId;
@@ -296,6 +297,27 @@ export class InboundActor implements Actor {
     if (ok) this.#options.notify(delivery!.queue);
   }
 
+  /** Plans a file (X12, C-CDA, anything else); undefined when it failed (dead-lettered). */
+  async #planDocument(
+    head: QueueHead,
+    record: MessageRecord,
+    integrationId: string,
+  ): Promise<Hl7Plan | undefined> {
+    const { store, config, log } = this.#options;
+    const planned = await planStoredDocument({
+      config,
+      integrationId,
+      contentType: record.contentType,
+      payload: () => store.getPayload(record),
+      planFile: () => planFileRoutes({ config, integrationId, contentType: record.contentType }),
+    });
+    if (planned.ok) return planned.plan;
+    await store.deadLetter(head, "engine", planned.reason);
+    this.#lastError = planned.reason;
+    log.warn("inbound.failed", { actor: this.id, messageId: record.id, reason: planned.reason });
+    return undefined;
+  }
+
   /** Parses an HL7 message and plans its routes; undefined when it failed (dead-lettered). */
   async #planHl7(
     head: QueueHead,
@@ -324,7 +346,7 @@ export class InboundActor implements Actor {
 
   #routed(ok: boolean, messageId: string, deliveries: Delivery[], verdict: AppVerdict): void {
     if (!ok) return; // taken meanwhile (an operator skip): nothing was written
-    this.#options.appAcks?.settle(messageId, verdict);
+    this.#options.appAcks?.settle(messageId, verdict, deliveries.map((d) => d.destinationId));
     this.#processed++;
     this.#lastActivityAt = this.#options.clock.now();
     for (const d of deliveries) this.#options.notify(d.queue);

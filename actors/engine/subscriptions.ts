@@ -6,6 +6,7 @@
  */
 
 import type { SubscriptionConfig } from "../config/mod.ts";
+import { type X12Facts, x12Matches } from "./x12_facts.ts";
 
 /** What routing knows of a message. */
 export interface RoutingFacts {
@@ -17,6 +18,10 @@ export interface RoutingFacts {
   hl7Type?: string;
   /** The data-model JSON, when a mapping exists; filters read it. */
   json?: unknown;
+  /** For an X12 transaction set: what a subscription's `x12` lists match (x12_routing.ts). */
+  x12?: X12Facts;
+  /** For a C-CDA (a file, or in an MDM's OBX-5): its document type (`CCD`). */
+  documentType?: string;
 }
 
 /** The form a destination gets a message in: HL7 v2, data-model JSON, or a FHIR R4 bundle. */
@@ -83,6 +88,8 @@ export function selectRoutes(
     if (!from) continue;
     if (sub.dataModels && !(facts.dataModel && sub.dataModels.includes(facts.dataModel))) continue;
     if (sub.eventTypes && !sub.eventTypes.some((e) => eventMatches(e, facts))) continue;
+    if (sub.x12 && !(facts.x12 && x12Matches(sub.x12, facts.x12))) continue;
+    if (sub.documentTypes && !sub.documentTypes.includes(facts.documentType ?? "")) continue;
     if (!passesFilter(sub, facts)) continue;
     for (const destinationId of sub.to) {
       if (!out.has(destinationId)) {

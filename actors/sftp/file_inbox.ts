@@ -17,6 +17,16 @@ import type { AcceptRequest, AcceptResult, Store } from "../store/store.ts";
 import { INLINE_MAX } from "../store/payloads.ts";
 import { FileTooLargeError } from "./connector.ts";
 import { guessContentType, looksLikeHl7 } from "../../codecs/files/mod.ts";
+import type { Config } from "../config/mod.ts";
+import {
+  ackFileName,
+  environmentType,
+  latin1Bytes,
+  NO_ACKS,
+  takeInX12,
+} from "../engine/x12_intake.ts";
+
+const X12_TYPE = "application/edi-x12";
 
 /** The inbound queue (and actor identity) of a file-fed integration: `sftp:<integrationId>`. */
 export function fileQueueId(integrationId: string): string {
@@ -35,6 +45,8 @@ export interface FileInboxOptions {
   maxFileBytes: number;
   /** Wakes the integration's inbound actor once its queue has new messages. */
   notify(queue: string): void;
+  /** The config: integrations' `x12` settings and environment types (X12 intake). */
+  config?: Config;
 }
 
 /** The integration a file is for. */
@@ -62,6 +74,8 @@ export interface FileInboxResult {
   messages: number;
   stored: number;
   duplicates: number;
+  /** The TA1 / 999 answering an X12 file, to leave where the sender picks it up. */
+  acknowledgment?: { fileName: string; bytes: Uint8Array };
 }
 
 /** Concurrent accepts per group commit window (they share fsyncs). */
@@ -86,13 +100,23 @@ export class FileInbox {
     }
     const queue = fileQueueId(file.integration.id);
     const sha256 = await sha256Hex(file.bytes);
-    const requests = looksLikeHl7(file.bytes)
-      ? this.#hl7Requests(file, queue, sha256)
-      : [this.#request(file, queue, sha256, 0, {
+    const contentType = looksLikeHl7(file.bytes)
+      ? HL7
+      : guessContentType(file.fileName, file.bytes);
+    let acknowledgment: FileInboxResult["acknowledgment"];
+    let requests: AcceptRequest[];
+    if (contentType === HL7) requests = this.#hl7Requests(file, queue, sha256);
+    else if (contentType === X12_TYPE) {
+      const x12 = this.#x12Requests(file, queue, sha256);
+      requests = x12.requests;
+      acknowledgment = x12.acknowledgment;
+    } else {
+      requests = [this.#request(file, queue, sha256, 0, {
         payload: file.bytes,
-        contentType: guessContentType(file.fileName, file.bytes),
+        contentType,
         sha256,
       })];
+    }
     const results = await this.#acceptInOrder(requests);
     const stored = results.filter((r) => r.status === "stored").length;
     const result: FileInboxResult = {
@@ -102,6 +126,7 @@ export class FileInbox {
       messages: requests.length,
       stored,
       duplicates: results.length - stored,
+      ...(acknowledgment ? { acknowledgment } : {}),
     };
     log.info("sftp.file-stored", {
       integration: file.integration.id,
@@ -115,6 +140,48 @@ export class FileInbox {
     });
     if (stored > 0) this.#options.notify(queue);
     return result;
+  }
+
+  /**
+   * An X12 file: one message per transaction set (the whole file when its envelopes are broken),
+   * and the TA1 / 999 when the integration's `x12.acknowledge` asks for them.
+   */
+  #x12Requests(file: ReceivedFile, queue: string, sha256: string): {
+    requests: AcceptRequest[];
+    acknowledgment?: { fileName: string; bytes: Uint8Array };
+  } {
+    const config = this.#options.config;
+    const integration = config?.integrations.find((i) => i.id === file.integration.id);
+    const taken = takeInX12(file.bytes, {
+      who: `integration ${file.integration.id}`,
+      environment: file.integration.environment,
+      environmentType: config ? environmentType(config, file.integration.environment) : undefined,
+      settings: integration?.x12 ?? NO_ACKS,
+    });
+    if (taken.unreadable) {
+      this.#options.log.warn("sftp.x12-unreadable", {
+        integration: file.integration.id,
+        file: file.fileName,
+        reason: taken.unreadable,
+      });
+    }
+    const whole = taken.messages.length === 1 && taken.messages[0]!.bytes === file.bytes;
+    const requests = taken.messages.map((m, index) =>
+      this.#request(file, queue, sha256, index, {
+        payload: m.bytes,
+        contentType: X12_TYPE,
+        ...(whole ? { sha256 } : {}),
+        ...(m.controlId ? { controlId: m.controlId } : {}),
+        ...(m.messageType ? { messageType: m.messageType } : {}),
+      })
+    );
+    const ack = taken.acknowledgment;
+    return {
+      requests,
+      ...(ack
+        ? { acknowledgment: { fileName: ackFileName(file.fileName, ack), bytes: latin1Bytes(ack) } }
+        : {}),
+    };
   }
 
   #hl7Requests(file: ReceivedFile, queue: string, sha256: string): AcceptRequest[] {
@@ -211,10 +278,4 @@ export async function sha256Hex(bytes: Uint8Array): Promise<string> {
     await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>),
   );
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-function latin1Bytes(text: string): Uint8Array {
-  const out = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
-  return out;
 }

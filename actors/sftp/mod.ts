@@ -60,3 +60,4 @@ export {
   type SftpPollSettings,
 } from "./poll_actor.ts";
 export { SftpDeliverer, type SftpDelivererOptions } from "./sftp_deliverer.ts";
+export { writeAcknowledgment } from "./ack_writer.ts";

@@ -35,6 +35,7 @@ import {
 } from "./connector.ts";
 import { errorMessage } from "../runtime/errors.ts";
 import type { FileInboxResult, ReceivedFile } from "./file_inbox.ts";
+import { writeAcknowledgment } from "./ack_writer.ts";
 import { fileTimestamp, globMatcher, isTemporaryName, joinPath } from "../../codecs/files/mod.ts";
 
 /** The identity of an integration's poller. */
@@ -72,6 +73,8 @@ export interface SftpPollActorOptions {
   log: Logger;
   /** Files above this size go to the error folder (config `limits.maxHl7Bytes`). */
   maxFileBytes: number;
+  /** Where X12 acknowledgments are written (config `x12.ackFolder`, relative to `folder`). */
+  ackFolder?: string;
 }
 
 /** What the last poll did. */
@@ -237,6 +240,9 @@ export class SftpPollActor implements Actor {
       bytes,
       peer: String(this.#options.sessions.describe()["remote"] ?? ""),
     });
+    if (result.acknowledgment && this.#options.ackFolder !== undefined) {
+      await this.#acknowledge(session, entry.name, result.acknowledgment);
+    }
     summary.taken++;
     summary.stored += result.stored;
     summary.duplicates += result.duplicates;
@@ -251,6 +257,24 @@ export class SftpPollActor implements Actor {
         afterIngest: settings.afterIngest,
         reason: errorMessage(error),
       });
+      if (!session.open) throw error;
+    }
+  }
+
+  /** Writes a file's TA1 / 999; a failure is logged (the file is stored all the same). */
+  async #acknowledge(
+    session: SftpSession,
+    name: string,
+    ack: { fileName: string; bytes: Uint8Array },
+  ): Promise<void> {
+    const { settings, log, clock } = this.#options;
+    const folder = this.#options.ackFolder!;
+    const dir = folder.startsWith("/") ? folder : joinPath(settings.folder, folder);
+    try {
+      const path = await writeAcknowledgment(session, dir, ack.fileName, ack.bytes, clock.now());
+      log.info("sftp.x12-acknowledged", { actor: this.id, file: name, ack: path });
+    } catch (error) {
+      log.error("sftp.x12-ack-failed", { actor: this.id, file: name, reason: errorMessage(error) });
       if (!session.open) throw error;
     }
   }

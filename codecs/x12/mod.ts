@@ -74,6 +74,7 @@ export {
   X12Segment,
   type X12Separators,
 } from "./segment.ts";
+export { canSplitX12, looksLikeX12, splitX12, type X12Piece } from "./split.ts";
 export { streamX12, type StreamX12Options, type X12StreamItem } from "./stream.ts";
 export { X12Tokenizer } from "./tokenize.ts";
 export { checkSegment, validateTransaction } from "./validate.ts";
