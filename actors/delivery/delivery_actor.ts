@@ -195,8 +195,12 @@ export class DeliveryActor implements Actor {
     const room = this.#ready.room;
     if (advance && room === 0) return; // memory is full: read on once some are sent
     const epoch = this.#epoch;
+    this.#ready.beginRead();
     const listed = await store.peek(this.id, BATCH, advance ? this.#ready.cursor : undefined);
-    const fresh = listed.filter((h) => !this.#ready.knows(h.entry.seq)).slice(0, room);
+    const fresh = listed.filter((h) =>
+      !this.#ready.knows(h.entry.seq) && !this.#ready.forgotten(h.entry.seq)
+    )
+      .slice(0, room);
     const [records, logs] = fresh.length === 0 ? [[], []] : await Promise.all([
       store.getMessages(fresh.map((h) => h.entry.messageId)),
       store.getLogs(fresh.map((h) => h.entry.logId)),

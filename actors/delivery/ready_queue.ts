@@ -30,6 +30,11 @@ export class ReadyQueue {
   #bytes = 0;
   /** Seqs waiting here, in flight, or delivered and completing. */
   #known = new Set<string>();
+  /**
+   * Seqs forgotten since the current KV read began: a list taken before their completion
+   * committed may still name them, and they must not come back.
+   */
+  #forgottenDuringRead = new Set<string>();
   /** Every KV entry up to here is known. */
   cursor: string | undefined;
   /** KV may hold unknown entries after {@link cursor}. */
@@ -49,6 +54,11 @@ export class ReadyQueue {
   /** The next entry to send. */
   get head(): QueueItem | undefined {
     return this.#items[0];
+  }
+
+  /** Whether the entry `seq` was forgotten (gone from KV) since the current read began. */
+  forgotten(seq: string): boolean {
+    return this.#forgottenDuringRead.has(seq);
   }
 
   /** Whether the entry `seq` is waiting, in flight or completing. */
@@ -109,7 +119,7 @@ export class ReadyQueue {
     let all = true;
     for (const head of listed) {
       const seq = head.entry.seq;
-      if (!this.#known.has(seq)) {
+      if (!this.#known.has(seq) && !this.#forgottenDuringRead.has(seq)) {
         if (!read.has(seq)) {
           all = false;
           break;
@@ -132,6 +142,15 @@ export class ReadyQueue {
   /** The entry `seq` is gone from KV (its completion committed): it may be forgotten. */
   forget(seq: string): void {
     this.#known.delete(seq);
+    this.#forgottenDuringRead.add(seq);
+  }
+
+  /**
+   * A KV read begins: what was forgotten before it cannot be in what it lists (those entries were
+   * gone from KV already), what is forgotten from now on until {@link merge} may be.
+   */
+  beginRead(): void {
+    this.#forgottenDuringRead.clear();
   }
 
   /**

@@ -21,6 +21,7 @@ import { StoreUnavailableError } from "../store/health.ts";
 import { destinationActorId, inboundActorId } from "./identities.ts";
 import { planHl7Routes, routesWithoutApplicationStep } from "./hl7_routing.ts";
 import type { Delivery, QueueItem } from "../store/requests.ts";
+import { idTime } from "../store/ids.ts";
 import type { InboxReply, MllpInbox, ReceivedFrame } from "../ports.ts";
 import { PeerDirectory } from "./peers.ts";
 import { decodeHl7Bytes } from "../../codecs/hl7v2/mod.ts";
@@ -126,15 +127,20 @@ export class EngineMllpInbox implements MllpInbox {
         "MSH-10",
       ));
     }
-    const ack = buildAckText(msg, { code: enhanced ? "CA" : "AA" });
-    let messageId: string;
+    // The ACK is made from the message id (its MSH-10) and time (MSH-7), so a repeat within the
+    // dedupe window is answered with the very same ACK without storing it.
+    const ackOf = (id: string) =>
+      buildAckText(msg, { code: enhanced ? "CA" : "AA", controlId: id, now: new Date(idTime(id)) });
+    let messageId = this.#options.store.newId();
+    const ack = ackOf(messageId);
     let routedAtIntake = false;
     const queue = inboundActorId(frame.localPort, frame.peerIp);
     try {
-      const routing = await this.#routeNow(integration, queue, msg);
+      const routing = await this.#routeNow(integration, queue, msg, messageId);
       routedAtIntake = routing !== undefined;
       const result = await this.#options.store.accept({
-        ...(routing ? { messageId: routing.messageId, deliveries: routing.deliveries } : {}),
+        messageId,
+        ...(routing ? { deliveries: routing.deliveries } : {}),
         queue,
         origin: { kind: "integration", id: integration.id, peer: frame.peerIp },
         payload: frame.payload,
@@ -144,7 +150,7 @@ export class EngineMllpInbox implements MllpInbox {
         dedupe: {
           scope: integration.id,
           key: controlId,
-          ack,
+          ack: "",
           windowMs: this.#options.config.limits.dedupeWindowSeconds * 1000,
         },
         log: {
@@ -161,7 +167,8 @@ export class EngineMllpInbox implements MllpInbox {
           controlId,
           messageId: result.messageId,
         });
-        return ackWanted(acceptWhen, "success") ? { reply: encoder.encode(result.ack) } : {};
+        const again = result.ack || ackOf(result.messageId);
+        return ackWanted(acceptWhen, "success") ? { reply: encoder.encode(again) } : {};
       }
       messageId = result.messageId;
       if (result.routed) {
@@ -203,13 +210,9 @@ export class EngineMllpInbox implements MllpInbox {
     integration: IntegrationConfig,
     queue: string,
     msg: Hl7Message,
+    messageId: string,
   ): Promise<
-    | {
-      messageId: string;
-      deliveries: Delivery[];
-      model: { dataModel?: string; eventType?: string };
-    }
-    | undefined
+    { deliveries: Delivery[]; model: { dataModel?: string; eventType?: string } } | undefined
   > {
     const { config, store } = this.#options;
     let eligible = this.#routeAtIntake.get(integration.id);
@@ -230,7 +233,6 @@ export class EngineMllpInbox implements MllpInbox {
     });
     // Not expected of an eligible integration; the inbound actor reports it properly.
     if (plan.failures.length > 0 || plan.routes.some((r) => r.format !== "hl7v2")) return undefined;
-    const messageId = store.newId();
     const model = plan.dataModel ? { dataModel: plan.dataModel, eventType: plan.eventType } : {};
     const log = {
       integrationId: integration.id,
@@ -239,7 +241,6 @@ export class EngineMllpInbox implements MllpInbox {
       ...model,
     };
     return {
-      messageId,
       deliveries: plan.routes.map((r) => ({
         queue: destinationActorId(r.destination),
         destinationId: r.destination.id,

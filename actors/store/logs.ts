@@ -17,6 +17,8 @@ export interface LogFilter {
   eventType?: string;
   destinationId?: string;
   integrationId?: string;
+  /** The MSH-10 control id (exact). */
+  controlId?: string;
   /** Only logs created at or after this time (ms). */
   since?: number;
   /** Only logs created before this time (ms). */
@@ -67,7 +69,8 @@ function matches(log: LogRecord, f: LogFilter): boolean {
     (f.dataModel === undefined || log.dataModel === f.dataModel) &&
     (f.eventType === undefined || log.eventType === f.eventType) &&
     (f.destinationId === undefined || log.destinationId === f.destinationId) &&
-    (f.integrationId === undefined || log.integrationId === f.integrationId);
+    (f.integrationId === undefined || log.integrationId === f.integrationId) &&
+    (f.controlId === undefined || log.controlId === f.controlId);
 }
 
 /**
@@ -100,6 +103,7 @@ export async function sweepRetention(
       ? (await kv.get<MessageRecord>(keys.message(original))).value
       : e.value;
     if (originalRecord?.receiveLogId) logIds.push(originalRecord.receiveLogId);
+    logIds.push(...originalRecord?.sendLogIds ?? []);
     for await (const l of kv.list<string>({ prefix: keys.logByMessagePrefix(original) })) {
       logIds.push(l.value);
     }

@@ -5,9 +5,32 @@
  * @module
  */
 
+import { deflateRawSync, inflateRawSync } from "node:zlib";
 import { keys } from "./keys.ts";
 import type { MessageRecord } from "./types.ts";
 import { withKvRetry } from "./kv.ts";
+
+/**
+ * An inline payload larger than this is stored deflated. SQLite keeps a row of up to ~1,000 bytes
+ * (key and record included) in its b-tree page; a larger one spills into an overflow page of its
+ * own (4 KiB), which was most of the bytes stored per message. HL7 halves under deflate, so a
+ * typical 1–2 KB message stays in the page. Smaller payloads fit as they are.
+ */
+export const DEFLATE_FROM = 640;
+
+/** The record fields of a payload stored inline: deflated when that keeps the row small. */
+export function inlinePayload(
+  payload: Uint8Array,
+): Pick<MessageRecord, "size" | "chunks" | "inline" | "deflated"> {
+  if (payload.length > DEFLATE_FROM) {
+    // Level 3: as small as 6 on HL7, in less time.
+    const packed = deflateRawSync(payload, { level: 3 });
+    if (packed.length < payload.length) {
+      return { size: payload.length, chunks: 0, inline: new Uint8Array(packed), deflated: true };
+    }
+  }
+  return { size: payload.length, chunks: 0, inline: payload };
+}
 
 /** Payloads up to this size live inside the message record (the KV value limit is 64 KiB). */
 export const INLINE_MAX = 48 * 1024;
@@ -15,6 +38,30 @@ export const INLINE_MAX = 48 * 1024;
 export const CHUNK_SIZE = 63 * 1024;
 /** Chunks per atomic: ~756 KiB, under the 800 KiB atomic limit. */
 const CHUNKS_PER_ATOMIC = 12;
+
+/**
+ * Largest payload (as stored: deflated when that helps) kept inside the message record. A larger
+ * small one goes to a chunk row of its own in the same commit, so that no row passes SQLite's
+ * in-page limit and takes an overflow page (see {@link DEFLATE_FROM}).
+ */
+export const IN_RECORD_MAX = 640;
+
+/**
+ * A payload of up to {@link INLINE_MAX} bytes: the record's fields, and the rows to write with
+ * the record in the same commit (none when it fits in the record).
+ */
+export function smallPayload(id: string, payload: Uint8Array): {
+  fields: Pick<MessageRecord, "size" | "chunks" | "inline" | "deflated">;
+  rows: { key: Deno.KvKey; value: Uint8Array }[];
+} {
+  const fields = inlinePayload(payload);
+  const stored = fields.inline!;
+  if (stored.length <= IN_RECORD_MAX) return { fields, rows: [] };
+  return {
+    fields: { size: fields.size, chunks: 1, ...(fields.deflated ? { deflated: true } : {}) },
+    rows: [{ key: keys.chunk(id, 0), value: stored }],
+  };
+}
 
 /**
  * Writes the chunks of a large payload (nothing for a small one) and returns the fields of the
@@ -26,8 +73,8 @@ export async function writePayload(
   id: string,
   payload: Uint8Array,
   now: number,
-): Promise<Pick<MessageRecord, "size" | "chunks" | "inline">> {
-  if (payload.length <= INLINE_MAX) return { size: payload.length, chunks: 0, inline: payload };
+): Promise<Pick<MessageRecord, "size" | "chunks" | "inline" | "deflated">> {
+  if (payload.length <= INLINE_MAX) return inlinePayload(payload);
   const count = Math.ceil(payload.length / CHUNK_SIZE);
   await withKvRetry(() => kv.set(keys.chunkPending(id), now));
   for (let first = 0; first < count; first += CHUNKS_PER_ATOMIC) {
@@ -43,7 +90,25 @@ export async function writePayload(
 
 /** Reads a message's payload back into one buffer. */
 export async function readPayload(kv: Deno.Kv, record: MessageRecord): Promise<Uint8Array> {
-  if (record.chunks === 0) return record.inline ?? new Uint8Array();
+  if (record.chunks === 0) {
+    const inline = record.inline ?? new Uint8Array();
+    return record.deflated ? new Uint8Array(inflateRawSync(inline)) : inline;
+  }
+  if (record.deflated) {
+    // One deflated chunk (see smallPayload).
+    const parts: Uint8Array[] = [];
+    for await (const entry of kv.list<Uint8Array>({ prefix: keys.chunkPrefix(record.id) })) {
+      parts.push(entry.value);
+    }
+    const packed = parts.length === 1 ? parts[0]! : concat(parts);
+    const out = new Uint8Array(inflateRawSync(packed));
+    if (out.length !== record.size) {
+      throw new Error(
+        `message ${record.id}: payload has ${out.length} of ${record.size} bytes in KV`,
+      );
+    }
+    return out;
+  }
   const out = new Uint8Array(record.size);
   let offset = 0;
   for await (const entry of kv.list<Uint8Array>({ prefix: keys.chunkPrefix(record.id) })) {
@@ -93,4 +158,14 @@ export async function collectOrphanChunks(
     }
   }
   return removed;
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const p of parts) {
+    out.set(p, offset);
+    offset += p.length;
+  }
+  return out;
 }

@@ -17,7 +17,10 @@ export interface AcceptRequest {
   messageType?: string;
   fileName?: string;
   sha256?: string;
-  /** Remember this message so a repeat within `windowMs` is answered with `ack` again. */
+  /**
+   * Remember this message so a repeat within `windowMs` is answered with `ack` again (an empty
+   * `ack` is not stored: the caller rebuilds it from the message id the duplicate names).
+   */
   dedupe?: { scope: string; key: string; ack: string; windowMs: number };
   /** Fields of the RECEIVE log created with the message. */
   log: Pick<

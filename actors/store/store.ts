@@ -12,11 +12,18 @@ import { IdGenerator, idTime } from "./ids.ts";
 import { boundText, keys } from "./keys.ts";
 import { openKv } from "./kv.ts";
 import { AuthState } from "./auth_state.ts";
+import { ConsoleState } from "./console_state.ts";
 import { type LeaseOptions, Leases } from "./leases.ts";
 import { listLogs, type LogFilter, type LogPage, sweepRetention } from "./logs.ts";
 import { VerificationStore } from "./verifications.ts";
 import { TranslationSetStore } from "./translation_sets.ts";
-import { collectOrphanChunks, INLINE_MAX, readPayload, writePayload } from "./payloads.ts";
+import {
+  collectOrphanChunks,
+  INLINE_MAX,
+  readPayload,
+  smallPayload,
+  writePayload,
+} from "./payloads.ts";
 import type { AcceptRequest, AcceptResult, Delivery, QueueHead } from "./requests.ts";
 import { applyLogUpdate, type LogUpdate, optional, RECORD_BYTES } from "./records.ts";
 import type { ActorControl, Attempt, LogRecord, MessageRecord, QueueEntry } from "./types.ts";
@@ -75,6 +82,8 @@ export class Store {
   readonly auth: AuthState;
   /** Translation sets imported through the admin endpoint, each import a version. */
   readonly translationSets: TranslationSetStore;
+  /** The operator console's audit log and users. */
+  readonly console: ConsoleState;
   /** The node id this store writes ids with. */
   readonly node: string;
   readonly #ids: IdGenerator;
@@ -93,6 +102,7 @@ export class Store {
     this.verifications = new VerificationStore(kv);
     this.auth = new AuthState(kv);
     this.translationSets = new TranslationSetStore(kv);
+    this.console = new ConsoleState(kv);
     this.node = options.node;
     this.#now = options.now ?? Date.now;
     this.#ids = new IdGenerator(options.node);
@@ -224,8 +234,11 @@ export class Store {
     const logId = this.newId();
     const seq = this.newId();
     // A small payload is inline: no await (each one is a turn more before the commit is queued).
-    const payload = request.payload.length <= INLINE_MAX
-      ? { size: request.payload.length, chunks: 0, inline: request.payload }
+    const small = request.payload.length <= INLINE_MAX
+      ? smallPayload(messageId, request.payload)
+      : undefined;
+    const payload = small
+      ? small.fields
       : await this.#writePayload(messageId, request.payload, now);
     const controlId = request.controlId === undefined
       ? undefined
@@ -262,16 +275,19 @@ export class Store {
       sets: [
         { key: keys.message(messageId), value: record },
         { key: keys.log(logId), value: log },
+        ...(small?.rows ?? []),
       ],
-      deletes: payload.chunks > 0 ? [keys.chunkPending(messageId)] : [],
+      deletes: !small && payload.chunks > 0 ? [keys.chunkPending(messageId)] : [],
       sums: [],
-      bytes: (payload.inline?.length ?? 0) + RECORD_BYTES * 3,
+      bytes: request.payload.length + RECORD_BYTES * 3,
     };
     let appended: Appended[] | undefined;
     if (request.deliveries) {
       log.status = request.deliveries.length > 0 ? "SUCCEEDED" : "FILTERED";
       if (request.deliveries.length === 0) log.reason = "no subscription wants this message";
-      appended = this.#appendDeliveries(write, request.deliveries, now);
+      // Routed with the message: the record names its SEND logs (no log_by_msg row each).
+      appended = this.#appendDeliveries(write, request.deliveries, now, { indexed: false });
+      if (appended.length > 0) record.sendLogIds = appended.map((a) => a.log.id);
     } else {
       write.sets!.push({ key: keys.queueEntry(request.queue, seq), value: entry });
       write.sums!.push({ key: keys.queueDepth(request.queue), n: 1n });
@@ -301,7 +317,8 @@ export class Store {
     const remembered: DedupeRecord = {
       messageId,
       at: now,
-      ...(dedupe.ack.length <= MAX_STORED_ACK ? { ack: dedupe.ack } : {}),
+      // An empty one is not kept: the sender rebuilds its ACK (from the message id) instead.
+      ...(dedupe.ack && dedupe.ack.length <= MAX_STORED_ACK ? { ack: dedupe.ack } : {}),
     };
     // KV's expireIn only cleans up, and lazily: the window is the record's time, compared here.
     write.sets!.push({ key: dedupeKey, value: remembered, expireIn: dedupe.windowMs });
@@ -558,7 +575,12 @@ export class Store {
   }
 
   /** Adds each delivery's SEND log and queue entry to `write`; returns the log ids. */
-  #appendDeliveries(write: Write, deliveries: Delivery[], now: number): Appended[] {
+  #appendDeliveries(
+    write: Write,
+    deliveries: Delivery[],
+    now: number,
+    options: { indexed?: boolean } = {},
+  ): Appended[] {
     const out: Appended[] = [];
     for (const d of deliveries) {
       const logId = this.newId();
@@ -590,9 +612,11 @@ export class Store {
       };
       write.sets!.push(
         { key: keys.log(logId), value: log },
-        { key: keys.logByMessage(d.originalId, logId), value: logId },
         { key: keys.queueEntry(d.queue, seq), value: entry },
       );
+      if (options.indexed !== false) {
+        write.sets!.push({ key: keys.logByMessage(d.originalId, logId), value: logId });
+      }
       write.sums!.push({ key: keys.queueDepth(d.queue), n: 1n });
       write.bytes += RECORD_BYTES * 3;
       out.push({ queue: d.queue, entry, log });
@@ -646,8 +670,11 @@ export class Store {
   /** The logs of one message (its RECEIVE log and one SEND log per destination). */
   async logsOfMessage(messageId: string): Promise<LogRecord[]> {
     const ids: string[] = [];
-    const receive = (await this.getMessage(messageId))?.receiveLogId;
+    const record = await this.getMessage(messageId);
+    const receive = record?.receiveLogId;
     if (receive !== undefined) ids.push(receive);
+    // SEND logs made with the message are named by its record; later ones are indexed.
+    ids.push(...record?.sendLogIds ?? []);
     for await (const e of this.kv.list<string>({ prefix: keys.logByMessagePrefix(messageId) })) {
       if (e.value !== receive) ids.push(e.value);
     }

@@ -26,6 +26,10 @@ export interface MessageRecord {
   /** 0: the payload is `inline`; otherwise the number of chunk keys. */
   chunks: number;
   inline?: Uint8Array;
+  /** `inline` holds the payload deflated (raw deflate); `size` is the payload's own size. */
+  deflated?: boolean;
+  /** SEND logs made in the commit that stored the message (later ones are under log_by_msg). */
+  sendLogIds?: string[];
   controlId?: string;
   messageType?: string;
   fileName?: string;

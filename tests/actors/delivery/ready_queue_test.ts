@@ -132,3 +132,20 @@ Deno.test("ready queue reset forgets everything but the entries still completing
   assert.equal(q.knows(seqOf(1)), true);
   assert.equal(q.knows(seqOf(2)), false);
 });
+
+Deno.test("ready queue: an entry completed while a KV read was under way does not come back", () => {
+  const q = new ReadyQueue();
+  readAll(q, [seqOf(1)], true);
+  q.shift(); // delivered; its completion commits meanwhile
+  q.beginRead(); // a scan lists KV before the completion is committed...
+  q.forget(seqOf(1)); // ...the completion commits...
+  // ...and the scan's list, taken before, still names the entry.
+  q.merge([head(seqOf(1))], new Map([[seqOf(1), item(seqOf(1))]]), {
+    advance: false,
+    complete: true,
+  });
+  assert.equal(q.length, 0, "a delivered message would be sent again");
+  // A read begun after the completion never lists it; nothing is kept for it.
+  q.beginRead();
+  assert.equal(q.forgotten(seqOf(1)), false);
+});
