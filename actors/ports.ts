@@ -66,8 +66,11 @@ export interface ApiProblem {
   rule: string;
 }
 
-/** HTTP statuses an {@link ApiInbox} may refuse a message with. */
-export type ApiRefusalStatus = 400 | 403 | 404 | 413 | 500 | 503;
+/**
+ * HTTP statuses an {@link ApiInbox} may refuse a message with (422: a route's modifier or HL7
+ * edit failed on it).
+ */
+export type ApiRefusalStatus = 400 | 403 | 404 | 413 | 422 | 500 | 503;
 
 /** What the engine answers for a message. */
 export type ApiAcceptResult =

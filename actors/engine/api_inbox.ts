@@ -16,13 +16,21 @@ import type { Config, DestinationConfig, SourceConfig } from "../config/mod.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Delivery, Store } from "../store/store.ts";
 import { StoreUnavailableError } from "../store/health.ts";
-import type { ApiAcceptResult, ApiInbox, ApiRequest } from "../ports.ts";
+import type {
+  ApiAcceptResult,
+  ApiDocumentRequest,
+  ApiDocumentResult,
+  ApiInbox,
+  ApiRequest,
+} from "../ports.ts";
 import { readDestinations, sourceOf } from "./api_checks.ts";
 import { defaultFormat } from "./hl7_routing.ts";
 import { destinationActorId } from "./identities.ts";
 import { selectRoutes } from "./subscriptions.ts";
 import { fhirKey, fhirPayload } from "./fhir_routing.ts";
 import { errorMessage } from "../runtime/errors.ts";
+import { acceptApiDocument } from "./api_documents.ts";
+import { shapeApiRoutes, type ShapedRoute, storeShaped } from "./api_shaping.ts";
 
 /** What the API inbox needs. */
 export interface EngineApiInboxOptions {
@@ -44,6 +52,11 @@ export class EngineApiInbox implements ApiInbox {
   constructor(options: EngineApiInboxOptions) {
     this.#options = options;
     this.#destinations = new Map(options.config.destinations.map((d) => [d.id, d]));
+  }
+
+  /** Reads, routes and stores an X12 or C-CDA body (api_documents.ts). */
+  acceptDocument(request: ApiDocumentRequest): Promise<ApiDocumentResult> {
+    return acceptApiDocument(this.#options, request);
   }
 
   /** Validates, routes and stores one message; see the module doc. */
@@ -121,7 +134,26 @@ export class EngineApiInbox implements ApiInbox {
     const hl7Ids = new Map<string, string>();
     // One FHIR bundle per distinct destination setting (message or transaction, systems).
     const fhirIds = new Map<string, string>();
+    // Routes with modifiers (JSON) or HL7 edits get a payload of their own (api_shaping.ts).
+    let shaped: Map<string, ShapedRoute>;
     try {
+      const planned = shapeApiRoutes(
+        config,
+        routes,
+        this.#destinations,
+        request.json,
+        (d) =>
+          jsonToHl7(request.json, {
+            timeZone: "UTC",
+            maxEmbeddedFileBytes: config.limits.maxEmbeddedFileBytes,
+            ...mshOptions(json.Meta, source, d),
+          }),
+      );
+      if (!planned.ok) {
+        log.warn("api.shaping-failed", { source: source.id, reason: planned.reason });
+        return { ok: false, status: 422, error: planned.reason };
+      }
+      shaped = await storeShaped(store, messageId, planned.shaped);
       for (const r of routes) {
         if (r.format !== "fhir") continue;
         const d = this.#destinations.get(r.destinationId)!;
@@ -139,7 +171,7 @@ export class EngineApiInbox implements ApiInbox {
         fhirIds.set(made.payload.key, await store.putDerived(messageId, bytes, contentType));
       }
       for (const r of routes) {
-        if (r.format !== "hl7v2") continue;
+        if (r.format !== "hl7v2" || shaped.has(r.destinationId)) continue;
         const header = mshOptions(json.Meta, source, this.#destinations.get(r.destinationId));
         const key = JSON.stringify(header);
         if (hl7Ids.has(key)) continue;
@@ -172,17 +204,21 @@ export class EngineApiInbox implements ApiInbox {
         : r.format === "fhir"
         ? fhirIds.get(fhirKey(d))
         : undefined;
+      const own = shaped.get(d.id);
+      const log = {
+        sourceId: source.id,
+        environment: source.environment,
+        dataModel: checked.dataModel,
+        eventType: checked.eventType,
+        // What ran, the paths it changed and the payload it made (never values).
+        ...(own ? { shaping: own.log } : {}),
+      };
       deliveries.push({
         queue: destinationActorId(d),
         destinationId: d.id,
-        messageId: hl7Id ?? messageId,
+        messageId: own?.messageId ?? hl7Id ?? messageId,
         originalId: messageId,
-        log: {
-          sourceId: source.id,
-          environment: source.environment,
-          dataModel: checked.dataModel,
-          eventType: checked.eventType,
-        },
+        log,
       });
     }
     try {
