@@ -170,6 +170,8 @@ export type { DestinationView } from "./https_out/https_destinations.ts";
 export type { VerifyResult } from "./https_out/verification.ts";
 export type { SigningKeyRecord } from "./store/auth_state.ts";
 export type { ActorKind } from "./engine/identities.ts";
+export type { MailMessage, MailSender } from "./alerts/channels.ts";
+export type { AlertsAdmin } from "./alerts/admin.ts";
 
 import type { ActorCommand, ActorStatus, CommandResult } from "./runtime/actor.ts";
 import type { Store } from "./store/store.ts";

@@ -14,7 +14,7 @@ import { Hono } from "hono";
 import type { Config } from "../actors/config/mod.ts";
 import { Engine } from "../actors/engine/engine.ts";
 import type { HttpSender, MllpConnector, SftpConnector } from "../actors/ports.ts";
-import type { Clock } from "../actors/runtime/clock.ts";
+import { type Clock, systemClock } from "../actors/runtime/clock.ts";
 import { healthReport } from "../actors/runtime/health.ts";
 import type { Logger } from "../actors/runtime/log.ts";
 import type { Store } from "../actors/store/store.ts";
@@ -36,6 +36,12 @@ import {
   HostedSftpServer,
   sshSftpConnector,
 } from "../transports/sftp/mod.ts";
+import { NodemailerSender } from "../transports/smtp/mod.ts";
+import type { OperationsAppOptions } from "../transports/http/operations.ts";
+import { AlertMonitor } from "../actors/alerts/monitor.ts";
+import { alertsAdmin } from "../actors/alerts/admin.ts";
+import { engineInputs } from "../actors/alerts/inputs.ts";
+import type { MailSender } from "../actors/ports.ts";
 import { adminToken } from "./admin_token.ts";
 import { type Sandbox, startSandbox } from "./sandbox.ts";
 import { leaveInOutbox } from "./hosted_acks.ts";
@@ -57,6 +63,8 @@ export interface Adapters {
   pollMs?: number;
   /** Leave out the HTTP server (tests of MLLP or SFTP only). */
   http?: boolean;
+  /** E-mail for alert channels; SMTP through nodemailer by default. */
+  mailSender?: MailSender;
 }
 
 /** The servers {@link compose} started, with the ports they are bound to. */
@@ -77,6 +85,8 @@ export interface Composed extends AsyncDisposable {
   app: Hono;
   /** The development sandbox, when the config has `sandbox`. */
   sandbox?: Sandbox;
+  /** The alert monitor (config `alerts`). */
+  alerts: AlertMonitor;
   /** Stops everything: HTTP, MLLP, the SFTP folder, the engine (and its store), the sender. */
   close(): Promise<void>;
 }
@@ -161,6 +171,22 @@ export async function compose(configured: Config, adapters: Adapters): Promise<C
       ...(adapters.pollMs !== undefined ? { pollMs: adapters.pollMs } : {}),
     }));
   stack.defer(() => engine.stop());
+
+  // Alerts: deferred after the engine, so stopped before the store closes.
+  const alerts = new AlertMonitor({
+    store: engine.store,
+    inputs: engineInputs({
+      store: engine.store,
+      actors: () => engine.supervisor.statuses(),
+      config: () => config,
+    }),
+    config: () => config.alerts,
+    deps: { http: httpSender, mail: adapters.mailSender ?? new NodemailerSender() },
+    clock: adapters.clock ?? systemClock,
+    log,
+  });
+  alerts.start();
+  stack.defer(() => alerts.stop());
   // Translation sets imported into KV override the config's from the first message on.
   const shaping = await step(
     "cannot load the translation sets",
@@ -218,7 +244,10 @@ export async function compose(configured: Config, adapters: Adapters): Promise<C
 
   const app = await step(
     "cannot create the admin token",
-    () => httpApp(config, engine, servers, log, sandbox, shaping),
+    () =>
+      httpApp(config, engine, servers, log, sandbox, shaping, {
+        alerts: alertsAdmin(alerts, () => config),
+      }),
   );
   if (adapters.http !== false) {
     const http = await step(
@@ -238,6 +267,7 @@ export async function compose(configured: Config, adapters: Adapters): Promise<C
     servers,
     app,
     ...(sandbox ? { sandbox } : {}),
+    alerts,
     close,
     [Symbol.asyncDispose]: close,
   };
@@ -269,6 +299,7 @@ async function httpApp(
   log: Logger,
   sandbox?: Sandbox,
   shaping?: ShapingRuntime,
+  operations: OperationsAppOptions = {},
 ): Promise<Hono> {
   const app = new Hono();
   app.get("/healthz", async (c) => {
@@ -306,6 +337,7 @@ async function httpApp(
       store: engine.store,
       token,
       log,
+      operations,
       ...(https
         ? {
           destinations: {

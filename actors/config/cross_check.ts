@@ -8,6 +8,7 @@ import type { Config } from "./schema.ts";
 import type { ConfigProblem } from "./load.ts";
 import { type Broken, isBroken, NOTHING_BROKEN } from "./salvage.ts";
 import { shapingOf } from "./shaping.ts";
+import { crossCheckAlerts } from "./alerts.ts";
 
 /**
  * Every cross-section problem of a well-formed config, or of the well-formed parts of one
@@ -134,6 +135,9 @@ export function crossCheck(config: Config, broken: Broken = NOTHING_BROKEN): Con
   });
 
   problems.push(...shapingOf(config).problems);
+  if (config.alerts && !broken.sections.has("alerts")) {
+    problems.push(...crossCheckAlerts(config.alerts, { integrations, destinations }));
+  }
   checkPorts(config, broken, add);
   checkMllpClaims(config, add);
   // Without a readable sftpServer section, who feeds an integration or takes an outbox is unknown.

@@ -9,6 +9,7 @@ import type { SandboxConfig } from "./sandbox.ts";
 import { z } from "zod";
 import { Secret } from "./secret.ts";
 import { checkTemplate } from "../../codecs/files/mod.ts";
+import { alertsSchema } from "./alerts.ts";
 import {
   GOOGLE_CLOUD_PLATFORM_SCOPE,
   googleExternalAccountJson,
@@ -521,6 +522,8 @@ export function configSchema(sources: ConfigSources) {
     destinations: z.array(destination).default([]),
     subscriptions: z.array(subscription).default([]),
     connections: z.array(connection).default([]),
+    /** Alert channels and rules (checked in alerts.ts). */
+    alerts: alertsSchema(secret).prefault({}),
     /** Named code tables for `translate` (checked in shaping.ts). */
     translationSets: z.record(z.string(), z.unknown()).optional(),
     /** Set by expandSandbox (sandbox.ts) from `"sandbox": true` or its settings. */

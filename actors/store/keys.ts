@@ -62,6 +62,21 @@ export const keys = {
   accessTokenKey: ["auth", "access-token-key"] as Deno.KvKey,
   /** A used client-assertion `jti`, by the SHA-256 of client id and jti (a jti may be long). */
   usedJti: (digest: Uint8Array): Deno.KvKey => ["auth", "jti", digest],
+  /** An alert that is firing: its rule and subject (what it is about). */
+  alertState: (rule: string, subject: string): Deno.KvKey => [
+    "alert_state",
+    keyPart(rule),
+    keyPart(subject),
+  ],
+  alertStatePrefix: ["alert_state"] as Deno.KvKey,
+  /** A notification of an alert still to be sent on some channel. */
+  alertOutbox: (id: string): Deno.KvKey => ["alert_outbox", id],
+  alertOutboxPrefix: ["alert_outbox"] as Deno.KvKey,
+  /** Every notification sent (firing, reminder, resolved), by time-ordered id. */
+  alertHistory: (id: string): Deno.KvKey => ["alert_hist", keyPart(id)],
+  alertHistoryPrefix: ["alert_hist"] as Deno.KvKey,
+  /** Alert rules set through `PUT /admin/alerts` (they replace the config's). */
+  alertRules: ["alert_rules"] as Deno.KvKey,
   /** An imported translation set's latest version (translation_sets.ts). */
   translationSetHead: (name: string): Deno.KvKey => ["tset", keyPart(name), "head"],
   /** One version's record of an imported translation set. */

@@ -125,24 +125,36 @@ export function writeFhir(resource: JsonObject, path: string, value: unknown): v
  */
 export function compact(value: unknown): unknown {
   if (Array.isArray(value)) {
-    const out: unknown[] = [];
-    for (const e of value) {
+    // Copied only from the first element that changes: most arrays have nothing to remove.
+    let out: unknown[] | undefined;
+    for (let i = 0; i < value.length; i++) {
+      const e = value[i];
       const c = compact(e);
-      if (c !== undefined) out.push(c);
+      if (out === undefined && c !== e) out = value.slice(0, i);
+      if (out !== undefined && c !== undefined) out.push(c);
     }
-    return out.length === 0 ? undefined : out;
+    const result = out ?? value;
+    return result.length === 0 ? undefined : result;
   }
   if (isObject(value)) {
+    let out: JsonObject | undefined;
     let any = false;
-    const out: JsonObject = {};
     for (const k in value) {
-      const c = compact(value[k]);
+      const v = value[k];
+      const c = compact(v);
+      if (out === undefined && c !== v) {
+        out = {};
+        for (const j in value) {
+          if (j === k) break;
+          out[j] = value[j];
+        }
+      }
       if (c !== undefined) {
-        out[k] = c;
+        if (out !== undefined) out[k] = c;
         any = true;
       }
     }
-    return any ? out : undefined;
+    return any ? out ?? value : undefined;
   }
   return value === null || value === "" ? undefined : value;
 }

@@ -14,6 +14,20 @@ import { getPath, isObject, type JsonObject, setPath } from "../datamodel/json_p
 import { compact, readFhir, writeFhir } from "./fhir_path.ts";
 import type { MapContext, ResourceMap, Rule } from "./rules.ts";
 
+/**
+ * A copy of plain JSON (what the tables and residues hold): structuredClone's generality (and
+ * its op call) cost more than the copy itself on these small values.
+ */
+function cloneJson(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(cloneJson);
+  if (isObject(v)) {
+    const out: JsonObject = {};
+    for (const k in v) out[k] = cloneJson(v[k]);
+    return out;
+  }
+  return v;
+}
+
 function present(v: unknown): boolean {
   return v !== undefined && v !== null && v !== "";
 }
@@ -37,7 +51,7 @@ function applyToFhir(rules: readonly Rule[], obj: JsonObject, res: JsonObject, c
         if (!Array.isArray(arr)) break;
         const out: unknown[] = [];
         for (const el of arr) {
-          const e: JsonObject = r.fixed ? structuredClone(r.fixed) as JsonObject : {};
+          const e: JsonObject = r.fixed ? cloneJson(r.fixed) as JsonObject : {};
           // A scalar element (`EmailAddresses[]`) is read by rules with `dm: ""` as `{"": v}`.
           applyToFhir(r.rules, isObject(el) ? el : { "": el }, e, ctx);
           if (!same(e, r.fixed ?? {})) out.push(e);
@@ -185,7 +199,7 @@ export function residueOf(orig: JsonObject, back: JsonObject): Residue | undefin
 function merge(into: JsonObject, keep: JsonObject): void {
   for (const [k, v] of Object.entries(keep)) {
     if (isObject(v) && isObject(into[k])) merge(into[k] as JsonObject, v);
-    else into[k] = structuredClone(v);
+    else into[k] = cloneJson(v);
   }
 }
 

@@ -2,15 +2,15 @@
  * Deterministic resource ids: UUID version 5 (RFC 9562, SHA-1 of a namespace and a name), so
  * the same patient, encounter or order gets the same id in every message that names it.
  *
+ * SHA-1 is computed here, in a reused buffer: an id's name is a few dozen bytes, where the
+ * fixed cost of a `node:crypto` hash object (an op call to create, to update, to digest, a
+ * Buffer) was most of the work; a bundle makes one id per resource.
+ *
  * @module
  */
 
-import { createHash } from "node:crypto";
-
 /** The namespace of every id the engine derives (a fixed random UUID). */
 export const ID_NAMESPACE = "5f0c6a1e-8d1b-4b7e-9f3a-2c4d6e8fa0b1";
-
-const nsBytes = hexBytes(ID_NAMESPACE);
 
 function hexBytes(uuid: string): Uint8Array {
   const hex = uuid.replaceAll("-", "");
@@ -19,18 +19,99 @@ function hexBytes(uuid: string): Uint8Array {
   return out;
 }
 
+const nsBytes = hexBytes(ID_NAMESPACE);
 const encoder = new TextEncoder();
+const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+const W = new Int32Array(80);
+/** The message being hashed (namespace + name + padding); grown when a name is long. */
+let buf = new Uint8Array(256);
+
+/** Writes `name` as UTF-8 at `at` in `buf`; returns the end. */
+function putName(name: string, at: number): number {
+  // ASCII (the usual id) without an encoder call; anything else through TextEncoder.
+  if (buf.length < at + name.length * 3 + 72) grow(at + name.length * 3 + 72);
+  let p = at;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c >= 0x80) return at + encoder.encodeInto(name, buf.subarray(at)).written;
+    buf[p++] = c;
+  }
+  return p;
+}
+
+function grow(size: number): void {
+  const next = new Uint8Array(Math.max(size, buf.length * 2));
+  next.set(buf);
+  buf = next;
+}
+
+/** SHA-1 of `buf[0, len)` (pads `buf` in place); the first four words of the digest. */
+function sha1(len: number): [number, number, number, number] {
+  const padded = (((len + 8) >> 6) + 1) * 64;
+  if (buf.length < padded) grow(padded);
+  buf.fill(0, len, padded);
+  buf[len] = 0x80;
+  const bits = len * 8;
+  const v = new DataView(buf.buffer, buf.byteOffset, padded);
+  v.setUint32(padded - 8, Math.floor(bits / 0x1_0000_0000));
+  v.setUint32(padded - 4, bits >>> 0);
+  let h0 = 0x67452301,
+    h1 = 0xefcdab89 | 0,
+    h2 = 0x98badcfe | 0,
+    h3 = 0x10325476,
+    h4 = 0xc3d2e1f0 | 0;
+  for (let off = 0; off < padded; off += 64) {
+    for (let t = 0; t < 16; t++) W[t] = v.getInt32(off + t * 4);
+    for (let t = 16; t < 80; t++) {
+      const x = W[t - 3]! ^ W[t - 8]! ^ W[t - 14]! ^ W[t - 16]!;
+      W[t] = (x << 1) | (x >>> 31);
+    }
+    let a = h0, b = h1, c = h2, d = h3, e = h4;
+    for (let t = 0; t < 80; t++) {
+      let f: number, k: number;
+      if (t < 20) {
+        f = (b & c) | (~b & d);
+        k = 0x5a827999;
+      } else if (t < 40) {
+        f = b ^ c ^ d;
+        k = 0x6ed9eba1;
+      } else if (t < 60) {
+        f = (b & c) | (b & d) | (c & d);
+        k = 0x8f1bbcdc | 0;
+      } else {
+        f = b ^ c ^ d;
+        k = 0xca62c1d6 | 0;
+      }
+      const temp = (((a << 5) | (a >>> 27)) + f + e + k + W[t]!) | 0;
+      e = d;
+      d = c;
+      c = (b << 30) | (b >>> 2);
+      b = a;
+      a = temp;
+    }
+    h0 = (h0 + a) | 0;
+    h1 = (h1 + b) | 0;
+    h2 = (h2 + c) | 0;
+    h3 = (h3 + d) | 0;
+    h4 = (h4 + e) | 0;
+  }
+  return [h0, h1, h2, h3];
+}
+
+function hexWord(w: number): string {
+  return HEX[(w >>> 24) & 0xff]! + HEX[(w >>> 16) & 0xff]! + HEX[(w >>> 8) & 0xff]! +
+    HEX[w & 0xff]!;
+}
 
 /** UUID v5 of `name` in `namespace` (default {@link ID_NAMESPACE}). */
 export function uuidV5(name: string, namespace: string = ID_NAMESPACE): string {
-  const ns = namespace === ID_NAMESPACE ? nsBytes : hexBytes(namespace);
-  const digest = createHash("sha1").update(ns).update(encoder.encode(name)).digest();
-  const b = new Uint8Array(digest.buffer, digest.byteOffset, 16);
-  b[6] = ((b[6] as number) & 0x0f) | 0x50;
-  b[8] = ((b[8] as number) & 0x3f) | 0x80;
-  let hex = "";
-  for (let i = 0; i < 16; i++) hex += (b[i] as number).toString(16).padStart(2, "0");
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${
-    hex.slice(20)
+  buf.set(namespace === ID_NAMESPACE ? nsBytes : hexBytes(namespace), 0);
+  const [a, b0, c0, d] = sha1(putName(name, 16));
+  // Version 5 in the high nibble of byte 6, the RFC 9562 variant in the top bits of byte 8.
+  const b = (b0 & ~0xf000) | 0x5000;
+  const c = (c0 & ~0xc0000000) | 0x80000000;
+  const bh = hexWord(b), ch = hexWord(c);
+  return `${hexWord(a)}-${bh.slice(0, 4)}-${bh.slice(4)}-${ch.slice(0, 4)}-${ch.slice(4)}${
+    hexWord(d)
   }`;
 }

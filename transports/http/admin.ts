@@ -22,6 +22,7 @@ import type {
 import { requireBearer } from "./auth.ts";
 import { BodyTimeoutError } from "./body.ts";
 import { createDestinationsApp, type DestinationsAppOptions } from "./destinations.ts";
+import { createOperationsApp, type OperationsAppOptions } from "./operations.ts";
 import { parseCommandBody, parseLimit, parseLogFilter } from "./params.ts";
 import { actorView, isoTimes, messageView, rawContentType } from "./present.ts";
 import { withModified } from "./shaped_view.ts";
@@ -47,6 +48,8 @@ export interface AdminAppOptions {
   now?: () => number;
   /** `GET /admin/destinations` and `POST /admin/destinations/:id/verify`. */
   destinations?: DestinationsAppOptions;
+  /** Alerts, config reload, storage (operations.ts). */
+  operations?: OperationsAppOptions;
 }
 
 /** Largest accepted command body. */
@@ -199,6 +202,7 @@ export function createAdminApp(options: AdminAppOptions): Hono {
   });
 
   if (options.destinations) app.route("/admin", createDestinationsApp(options.destinations));
+  if (options.operations) app.route("/admin", createOperationsApp(options.operations));
 
   app.all("/admin/*", (c) => sendJson(c, { error: `no route ${c.req.method} ${c.req.path}` }, 404));
 

@@ -1,0 +1,209 @@
+/**
+ * What each kind of alert rule watches, as a function from what the engine shows now to the
+ * subjects in alarm (a queue, an actor, an integration, a key…). Durations ("paused for longer
+ * than T") are enforced by the monitor from each condition's `since`.
+ * @module
+ */
+
+import type { AlertRule } from "../config/alerts.ts";
+import { WEEKDAYS } from "../config/alerts.ts";
+import type { ActorStatus } from "../runtime/actor.ts";
+
+/** What rules are evaluated against (the engine provides it; tests may fake parts). */
+export interface AlertInputs {
+  /** FAILED logs created since `since`, counted up to `atLeast` (no need to count further). */
+  countFailed(
+    filter: { since: number; integrationId?: string; destinationId?: string },
+    atLeast: number,
+  ): Promise<number>;
+  /** Every known actor's status. */
+  actors(): Promise<ActorStatus[]>;
+  /** When the integration last received a message (ms), if ever. */
+  lastReceived(integrationId: string): Promise<number | undefined>;
+  /** Whether KV can commit, and since when. */
+  storeHealth(): { writable: boolean; since: number; reason?: string };
+  /** Certificates and SSH keys of the config with an end of validity. */
+  expiries(): { subject: string; notAfter: number }[];
+  /** The actor delivering to a destination. */
+  actorOfDestination(id: string): string | undefined;
+}
+
+/** A subject in alarm. */
+export interface Condition {
+  subject: string;
+  summary: string;
+  /** Since when it has held, when known (else the monitor counts from its first sight). */
+  since?: number;
+}
+
+const DAY_MS = 86_400_000;
+
+/** The subjects in alarm for `rule` now. `startedAt`: the baseline of "no traffic yet". */
+export async function evaluateRule(
+  rule: AlertRule,
+  inputs: AlertInputs,
+  now: number,
+  startedAt: number,
+): Promise<Condition[]> {
+  switch (rule.kind) {
+    case "failed-logs": {
+      const n = await inputs.countFailed({
+        since: now - rule.windowSeconds * 1000,
+        ...(rule.integration ? { integrationId: rule.integration } : {}),
+        ...(rule.destination ? { destinationId: rule.destination } : {}),
+      }, rule.threshold);
+      if (n < rule.threshold) return [];
+      const scope = rule.integration
+        ? `integration ${rule.integration}`
+        : rule.destination
+        ? `destination ${rule.destination}`
+        : "all";
+      return [{
+        subject: scope,
+        summary: `at least ${rule.threshold} failed logs (${scope}) within ${rule.windowSeconds} s`,
+      }];
+    }
+    case "queue": {
+      const wanted = rule.actor ??
+        (rule.destination ? inputs.actorOfDestination(rule.destination) : undefined);
+      const out: Condition[] = [];
+      for (const a of await inputs.actors()) {
+        if (wanted !== undefined && a.id !== wanted) continue;
+        const reasons: string[] = [];
+        if (rule.maxDepth !== undefined && a.queueDepth > rule.maxDepth) {
+          reasons.push(`depth ${a.queueDepth} > ${rule.maxDepth}`);
+        }
+        const age = a.oldestAgeMs;
+        if (
+          rule.maxAgeSeconds !== undefined && age !== undefined && age > rule.maxAgeSeconds * 1000
+        ) {
+          reasons.push(`oldest message ${Math.round(age / 1000)} s old > ${rule.maxAgeSeconds} s`);
+        }
+        if (reasons.length) {
+          out.push({ subject: a.id, summary: `queue ${a.id}: ${reasons.join(", ")}` });
+        }
+      }
+      return out;
+    }
+    case "actor-stalled": {
+      const out: Condition[] = [];
+      for (const a of await inputs.actors()) {
+        if (rule.actor !== undefined && a.id !== rule.actor) continue;
+        if (a.state !== "paused" && a.state !== "backoff") continue;
+        const why = a.state === "paused"
+          ? `paused${a.paused?.by ? ` by ${a.paused.by}` : ""}${
+            a.paused?.reason ? `: ${a.paused.reason}` : ""
+          }`
+          : `backing off${a.lastError ? ` (${a.lastError})` : ""}`;
+        out.push({
+          subject: a.id,
+          summary: `actor ${a.id} ${why}`,
+          ...(a.state === "paused" && a.paused?.at !== undefined ? { since: a.paused.at } : {}),
+        });
+      }
+      return out;
+    }
+    case "no-traffic": {
+      const last = (await inputs.lastReceived(rule.integration)) ?? startedAt;
+      const forMs = rule.forSeconds * 1000;
+      const silent = rule.hours ? activeMs(last, now, rule.hours, forMs) : now - last;
+      if (rule.hours && !withinHours(now, rule.hours)) return [];
+      if (silent < forMs) return [];
+      return [{
+        subject: rule.integration,
+        summary: `integration ${rule.integration} received nothing for ${
+          Math.round((now - last) / 1000)
+        } s (limit ${rule.forSeconds} s${rule.hours ? " within its hours" : ""})`,
+      }];
+    }
+    case "store-unavailable": {
+      const h = inputs.storeHealth();
+      if (h.writable) return [];
+      return [{
+        subject: "kv",
+        summary: `the store cannot commit: ${h.reason ?? "unknown reason"}`,
+        since: h.since,
+      }];
+    }
+    case "certificate-expiry": {
+      const out: Condition[] = [];
+      for (const e of inputs.expiries()) {
+        const left = e.notAfter - now;
+        if (left > rule.withinDays * DAY_MS) continue;
+        out.push({
+          subject: e.subject,
+          summary: left <= 0
+            ? `${e.subject} expired on ${new Date(e.notAfter).toISOString()}`
+            : `${e.subject} expires on ${new Date(e.notAfter).toISOString()} (in ${
+              Math.ceil(left / DAY_MS)
+            } days)`,
+        });
+      }
+      return out;
+    }
+  }
+}
+
+/** Watched hours of a no-traffic rule. */
+export interface Hours {
+  days: readonly (typeof WEEKDAYS)[number][];
+  from: string;
+  to: string;
+  timeZone: string;
+}
+
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function localParts(at: number, timeZone: string): { day: string; minutes: number } {
+  let f = formatters.get(timeZone);
+  if (!f) {
+    f = new Intl.DateTimeFormat("en-US", {
+      timeZone,
+      weekday: "short",
+      hour: "2-digit",
+      minute: "2-digit",
+      hourCycle: "h23",
+    });
+    formatters.set(timeZone, f);
+  }
+  let day = "", hour = 0, minute = 0;
+  for (const p of f.formatToParts(at)) {
+    if (p.type === "weekday") day = p.value.toLowerCase().slice(0, 3);
+    else if (p.type === "hour") hour = Number(p.value);
+    else if (p.type === "minute") minute = Number(p.value);
+  }
+  return { day, minutes: hour * 60 + minute };
+}
+
+/** Whether `at` falls within the watched hours (`to` before `from` spans midnight). */
+export function withinHours(at: number, hours: Hours): boolean {
+  const { day, minutes } = localParts(at, hours.timeZone);
+  if (!hours.days.includes(day as (typeof WEEKDAYS)[number])) return false;
+  const from = minutesOf(hours.from);
+  const to = minutesOf(hours.to);
+  return from <= to ? minutes >= from && minutes < to : minutes >= from || minutes < to;
+}
+
+function minutesOf(hhmm: string): number {
+  return Number(hhmm.slice(0, 2)) * 60 + Number(hhmm.slice(3, 5));
+}
+
+const STEP_MS = 60_000;
+/** Steps looked back at most (two weeks of minutes): silence beyond is counted as enough. */
+const MAX_STEPS = 14 * 24 * 60;
+
+/**
+ * Watched time between `from` and `to`, by the minute, walking back from `to` and stopping once
+ * `enough` is reached (a long silence costs no more than the rule needs).
+ */
+export function activeMs(from: number, to: number, hours: Hours, enough: number): number {
+  let total = 0;
+  let t = to;
+  for (let i = 0; i < MAX_STEPS && t > from; i++) {
+    const step = Math.min(STEP_MS, t - from);
+    if (withinHours(t - step, hours)) total += step;
+    if (total >= enough) return total;
+    t -= step;
+  }
+  return t > from ? Math.max(total, enough) : total;
+}

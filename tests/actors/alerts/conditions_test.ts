@@ -1,0 +1,185 @@
+/**
+ * Every alert rule kind, on what the engine shows, through the monitor on a manual clock: fires,
+ * reminds, resolves; durations counted from when the condition started; watched hours.
+ */
+
+import assert from "node:assert/strict";
+import { activeMs, type AlertInputs, withinHours } from "../../../actors/alerts/conditions.ts";
+import { AlertMonitor } from "../../../actors/alerts/monitor.ts";
+import { alertRuleSchema } from "../../../actors/config/alerts.ts";
+import type { ActorStatus } from "../../../actors/runtime/actor.ts";
+import { ManualClock } from "../../../actors/runtime/clock.ts";
+import { memoryLogger } from "../../../actors/runtime/log.ts";
+import { Store } from "../../../actors/store/store.ts";
+import { FetchSender } from "../../../transports/https/mod.ts";
+import { alertConfig, startHookReceiver } from "./fixture.ts";
+
+/** What the engine shows, set by each test step. */
+interface World {
+  actors: ActorStatus[];
+  lastReceived?: number;
+  health: { writable: boolean; since: number; reason?: string };
+  expiries: { subject: string; notAfter: number }[];
+}
+
+async function cycle(
+  rule: Record<string, unknown>,
+  steps: (w: World, clock: ManualClock) => (() => string[])[],
+): Promise<void> {
+  const hook = startHookReceiver();
+  const clock = new ManualClock(Date.UTC(2026, 0, 5, 12)); // a Monday, 12:00 UTC
+  const store = await Store.open({ path: ":memory:", node: "n1", now: () => clock.now() });
+  const sender = new FetchSender();
+  const world: World = { actors: [], health: { writable: true, since: 0 }, expiries: [] };
+  const inputs: AlertInputs = {
+    countFailed: () => Promise.resolve(0),
+    actors: () => Promise.resolve(world.actors),
+    lastReceived: () => Promise.resolve(world.lastReceived),
+    storeHealth: () => world.health,
+    expiries: () => world.expiries,
+    actorOfDestination: (id) => `https:${id}`,
+  };
+  const config = alertConfig({
+    integrations: [{
+      id: "lab",
+      environment: "development",
+      mllp: { port: 0, allowedIps: ["127.0.0.1"] },
+    }],
+    destinations: [{
+      id: "lab",
+      environment: "development",
+      https: { url: "http://127.0.0.1:9/x", verificationToken: { env: "HOOK_SECRET" } },
+    }],
+    alerts: {
+      channels: [{ id: "ops", webhook: { url: hook.url, secret: { env: "HOOK_SECRET" } } }],
+      rules: [{ id: "r", remindEverySeconds: 600, ...rule }],
+    },
+  });
+  const monitor = new AlertMonitor({
+    store,
+    inputs,
+    config: () => config.alerts,
+    deps: { http: sender },
+    clock,
+    log: memoryLogger(),
+  });
+  try {
+    const events: string[] = [];
+    for (const [i, step] of steps(world, clock).entries()) {
+      const expect = step();
+      await monitor.tick();
+      events.push(...hook.hooks.splice(0).map((h) => `${h.body.event}:${h.body.subject}`));
+      assert.deepEqual(events.splice(0), expect, `step ${i}`);
+    }
+  } finally {
+    await monitor.stop();
+    store.close();
+    await sender.close();
+    await hook.close();
+  }
+}
+
+const actor = (over: Partial<ActorStatus>): ActorStatus => ({
+  id: "https:lab",
+  kind: "https",
+  state: "idle",
+  queueDepth: 0,
+  ...over,
+});
+
+Deno.test("queue rule: depth and oldest age fire, remind, resolve", async () => {
+  await cycle({ kind: "queue", destination: "lab", maxDepth: 10, maxAgeSeconds: 300 }, (w, c) => [
+    () => [],
+    () => (w.actors = [actor({ queueDepth: 11 })], ["firing:https:lab"]),
+    () => (c.advance(600_000),
+      w.actors = [actor({ queueDepth: 5, oldestAgeMs: 400_000 })],
+      ["reminder:https:lab"]),
+    () => (w.actors = [actor({ queueDepth: 5, oldestAgeMs: 10_000 })], ["resolved:https:lab"]),
+  ]);
+});
+
+Deno.test("actor-stalled rule: paused or backing off for longer than T", async () => {
+  await cycle({ kind: "actor-stalled", forSeconds: 300 }, (w, c) => [
+    () => (w.actors = [actor({ state: "backoff", lastError: "connection refused" })], []),
+    () => (c.advance(200_000), []),
+    () => (c.advance(100_000), ["firing:https:lab"]),
+    () => (w.actors = [actor({ state: "idle" })], ["resolved:https:lab"]),
+    // Paused since a known time: counted from then, not from the first sight.
+    () => (w.actors = [actor({ state: "paused", paused: { by: "ops", at: c.now() - 301_000 } })],
+      ["firing:https:lab"]),
+  ]);
+});
+
+Deno.test("no-traffic rule, within weekday hours in a time zone", async () => {
+  const hours = { days: ["mon", "tue", "wed", "thu", "fri"], from: "06:00", to: "22:00" };
+  await cycle(
+    {
+      kind: "no-traffic",
+      integration: "lab",
+      forSeconds: 3600,
+      hours: { ...hours, timeZone: "UTC" },
+    },
+    (w, c) => [
+      () => (w.lastReceived = c.now() - 1800_000, []),
+      () => (c.advance(1800_000), ["firing:lab"]),
+      () => (w.lastReceived = c.now(), ["resolved:lab"]),
+      // Last message Monday 21:30; at 22:30 outside the hours nothing fires. Tuesday 06:20 is 9 h
+      // of silence but 50 watched minutes; at 06:30 the hour is full.
+      () => (c.advance(10 * 3600_000), w.lastReceived = c.now() - 3600_000, []),
+      () => (c.advance(7 * 3600_000 + 50 * 60_000), []),
+      () => (c.advance(10 * 60_000), ["firing:lab"]),
+    ],
+  );
+});
+
+Deno.test("store-unavailable rule, after forSeconds of refused commits", async () => {
+  await cycle({ kind: "store-unavailable", forSeconds: 60 }, (w, c) => [
+    () => (w.health = { writable: false, since: c.now(), reason: "database or disk is full" }, []),
+    () => (c.advance(60_000), ["firing:kv"]),
+    () => (w.health = { writable: true, since: c.now() }, ["resolved:kv"]),
+  ]);
+});
+
+Deno.test("certificate-expiry rule: each certificate or key within D days", async () => {
+  await cycle({ kind: "certificate-expiry", withinDays: 14 }, (w, c) => [
+    () => (w.expiries = [
+      { subject: "listener 6661 tls.cert", notAfter: c.now() + 20 * 86_400_000 },
+      { subject: "integration lab sftp key 0", notAfter: c.now() + 10 * 86_400_000 },
+    ],
+      ["firing:integration lab sftp key 0"]),
+    () => (c.advance(7 * 86_400_000),
+      ["firing:listener 6661 tls.cert", "reminder:integration lab sftp key 0"]),
+    () => (w.expiries = [],
+      ["resolved:integration lab sftp key 0", "resolved:listener 6661 tls.cert"]),
+  ]);
+});
+
+Deno.test("watched hours: spans midnight, zone-aware; active time counted by the minute", () => {
+  const night = { days: ["mon"] as const, from: "22:00", to: "06:00", timeZone: "UTC" };
+  assert.ok(withinHours(Date.UTC(2026, 0, 5, 23), { ...night, days: [...night.days] }));
+  assert.ok(!withinHours(Date.UTC(2026, 0, 5, 12), { ...night, days: [...night.days] }));
+  const chicago = {
+    days: ["mon" as const],
+    from: "06:00",
+    to: "22:00",
+    timeZone: "America/Chicago",
+  };
+  // 11:00 UTC is 05:00 in Chicago (CST): not yet.
+  assert.ok(!withinHours(Date.UTC(2026, 0, 5, 11), chicago));
+  assert.ok(withinHours(Date.UTC(2026, 0, 5, 13), chicago));
+  const from = Date.UTC(2026, 0, 5, 11);
+  assert.equal(activeMs(from, Date.UTC(2026, 0, 5, 13), chicago, Infinity), 3600_000);
+});
+
+Deno.test("rule schema: a queue rule needs a limit; unknown fields refused with their path", () => {
+  const bad = alertRuleSchema.safeParse({ id: "q", kind: "queue" });
+  assert.equal(bad.success, false);
+  const extra = alertRuleSchema.safeParse({
+    id: "f",
+    kind: "failed-logs",
+    threshold: 1,
+    windowSeconds: 1,
+    colour: "red",
+  });
+  assert.equal(extra.success, false);
+});
