@@ -102,7 +102,9 @@ export class AlertMonitor {
   }
 
   /** Notifications sent, newest first. */
-  history(options: { limit?: number; before?: string } = {}) {
+  history(
+    options: { limit?: number; before?: string } = {},
+  ): Promise<{ notifications: AlertNotification[]; next?: string }> {
     return this.#alerts.history(options);
   }
 
