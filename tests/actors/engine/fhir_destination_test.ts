@@ -15,6 +15,7 @@ import { listLogs } from "../../../actors/store/mod.ts";
 import type { LogRecord } from "../../../actors/store/types.ts";
 import { FetchSender } from "../../../transports/https/mod.ts";
 import { ORU_R01 } from "../../codecs/datamodel/fixtures.ts";
+import { apiOf } from "../../helpers/api.ts";
 import { startEngine, type TestEngine } from "../../helpers/engine.ts";
 import { adt, waitFor } from "../../helpers/net.ts";
 import { makePki } from "../../helpers/tls.ts";
@@ -75,11 +76,12 @@ async function withFhirEngine(
   peer: { refuseIdentifier?: string },
   config: (dir: string, server: FhirServer) => Config,
   body: (e: TestEngine, server: FhirServer, client: Hl7Client) => Promise<void>,
+  http = false,
 ): Promise<void> {
   const dir = await Deno.makeTempDir();
   const server = await startFhirServer(pki, peer);
   const httpSender = new FetchSender({ caCerts: [pki.caCert] });
-  const e = await startEngine(config(dir, server), { httpSender });
+  const e = await startEngine(config(dir, server), { httpSender, http });
   const client = new Hl7Client({ host: "127.0.0.1", port: e.mllpPort });
   try {
     await body(e, server, client);
@@ -227,4 +229,51 @@ Deno.test("a FHIR subscription or a FHIR destination keeps its integration off t
     await server.close();
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test("data-model JSON posted to /endpoint reaches a FHIR server as a message bundle", async () => {
+  await withFhirEngine(
+    {},
+    (dir, server) => {
+      const config = fhirConfig(dir, server, [{ id: "fhir" }]);
+      const parsed = parseConfig({
+        environments: [{ id: "prod", type: "production" }],
+        sources: [{
+          id: "app",
+          environment: "prod",
+          clientId: "app-client",
+          auth: { secret: { env: "APP_SECRET" } },
+        }],
+      }, { env: () => "app-secret-value", readFile: () => new Error("-") });
+      assert.ok(parsed.ok);
+      config.sources = parsed.config.sources;
+      config.subscriptions.push({ from: { source: "app" }, to: ["fhir"] });
+      return config;
+    },
+    async (e, server) => {
+      await verify(e, "fhir");
+      const api = apiOf(e);
+      const token = await api.token("app-client", "app-secret-value");
+      const res = await fetch(`${api.base}/endpoint`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({
+          Meta: { DataModel: "PatientAdmin", EventType: "NewPatient" },
+          Patient: {
+            Identifiers: [{ ID: "API7", IDType: "MR" }],
+            Demographics: { FirstName: "ADA", LastName: "LOVELACE", DOB: "1815-12-10" },
+          },
+        }),
+      });
+      assert.equal(res.status, 200, await res.text());
+      await waitFor("one message bundle", () => server.messages.length >= 1);
+      const patient =
+        server.messages[0]!.entry.find((x: { resource: { resourceType: string } }) =>
+          x.resource.resourceType === "Patient"
+        ).resource;
+      assert.equal(patient.identifier[0].value, "API7");
+      assert.equal(patient.birthDate, "1815-12-10");
+    },
+    true,
+  );
 });
