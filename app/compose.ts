@@ -43,6 +43,7 @@ import { alertsAdmin } from "../actors/alerts/admin.ts";
 import { engineInputs } from "../actors/alerts/inputs.ts";
 import type { MailSender } from "../actors/ports.ts";
 import { adminToken } from "./admin_token.ts";
+import { mountNodes } from "./cluster_admin.ts";
 import { type Sandbox, startSandbox } from "./sandbox.ts";
 import { leaveInOutbox } from "./hosted_acks.ts";
 import { type ShapingRuntime, startShaping } from "./shaping.ts";
@@ -328,6 +329,7 @@ async function httpApp(
   const token = await adminToken(config, log);
   // Before the admin app: its catch-all would answer /admin/sandbox with 404.
   if (sandbox) sandbox.mount(app, token);
+  mountNodes(app, engine, token, log);
   shaping?.mount(app, token);
   const https = engine.https;
   app.route(

@@ -123,6 +123,16 @@ export function configSchema(sources: ConfigSources) {
 
   const node = z.strictObject({ id: id.default("node-1") });
 
+  /** Scale-out: several processes on one KV (README "Scale-out"). */
+  const cluster = z.strictObject({
+    /** Lease lifetime: a dead node's actors resume elsewhere about this long after. */
+    leaseSeconds: z.number().min(1).max(600).default(10),
+    /** This node's share of actors in rendezvous hashing (capacity), default 1. */
+    weight: z.number().positive().max(1000).default(1),
+    /** Where operators reach this node (shown by GET /admin/nodes). */
+    address: z.string().min(1).optional(),
+  });
+
   const kv = z.strictObject({
     /** `:memory:`, a file path, or an `https://` KV Connect URL. */
     path: z.string().min(1).default("./data/engine.kv"),
@@ -507,6 +517,7 @@ export function configSchema(sources: ConfigSources) {
     $schema: z.string().optional(),
     node: node.default({ id: "node-1" }),
     kv: kv.default({ path: "./data/engine.kv" }),
+    cluster: cluster.prefault({}),
     http: http.default({ port: 8080, hostname: "127.0.0.1", development: true }),
     admin: admin.default({}),
     limits: limits.default(() => limits.parse({})),

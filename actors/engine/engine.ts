@@ -25,6 +25,10 @@ import { type Clock, systemClock } from "../runtime/clock.ts";
 import type { Logger } from "../runtime/log.ts";
 import { Supervisor } from "../runtime/supervisor.ts";
 import { Store } from "../store/store.ts";
+import { NodeRegistry } from "../store/nodes.ts";
+import { Cluster } from "../runtime/cluster.ts";
+import type { Deliverer } from "../delivery/deliverer.ts";
+import { fencedDeliverer } from "../delivery/fenced_deliverer.ts";
 import { type ActorKind, destinationActorId, parseActorId } from "./identities.ts";
 import { InboundActor } from "./inbound_actor.ts";
 import { EngineMllpInbox } from "./mllp_inbox.ts";
@@ -64,6 +68,8 @@ export class Engine {
   #appAcks: AppAcks | undefined;
   /** HTTPS destinations (listing and verification for the admin endpoint), when wired. */
   https: HttpsDestinations | undefined;
+  /** The processes sharing the KV, and which one each actor belongs to. */
+  cluster!: Cluster;
   /** Where `POST /endpoint` hands API messages. */
   api!: EngineApiInbox;
   /** Where `POST /query` hands queries. */
@@ -105,6 +111,9 @@ export class Engine {
     // The factory and inbox wake actors through the supervisor, which is built from the factory.
     const supervisorRef: { current?: Supervisor } = {};
     const notify = (id: string) => supervisorRef.current?.notify(id);
+    // Every deliverer asks the supervisor before a message goes out (fencing, handover).
+    const fenced = (id: string, d: Deliverer) =>
+      fencedDeliverer(id, d, () => supervisorRef.current);
     const appAcks = new AppAcks();
 
     const outbound = new Map<string, Config["destinations"]>();
@@ -187,7 +196,15 @@ export class Engine {
             log,
             sessions: sftp.outboxSessions(d.sftpOutbox!.user),
           });
-        return new DeliveryActor({ id, kind: "sftp-out", store, deliverer, clock, log, pollMs });
+        return new DeliveryActor({
+          id,
+          kind: "sftp-out",
+          store,
+          deliverer: fenced(id, deliverer),
+          clock,
+          log,
+          pollMs,
+        });
       },
       // The inbound queue of an SFTP-fed integration (polled, or the hosted folder's user).
       sftp: (id, integrationId) => {
@@ -208,7 +225,15 @@ export class Engine {
       https: (id, destinationId) => {
         const deliverer = https?.deliverer(destinationId);
         return deliverer &&
-          new DeliveryActor({ id, kind: "https", store, deliverer, clock, log, pollMs });
+          new DeliveryActor({
+            id,
+            kind: "https",
+            store,
+            deliverer: fenced(id, deliverer),
+            clock,
+            log,
+            pollMs,
+          });
       },
       "mllp-out": (id) => {
         const dests = outbound.get(id);
@@ -227,7 +252,15 @@ export class Engine {
             return { ackTimeoutMs: m.ackTimeoutSeconds * 1000, onNack: m.onNack };
           },
         });
-        return new DeliveryActor({ id, kind: "mllp-out", store, deliverer, clock, log, pollMs });
+        return new DeliveryActor({
+          id,
+          kind: "mllp-out",
+          store,
+          deliverer: fenced(id, deliverer),
+          clock,
+          log,
+          pollMs,
+        });
       },
       // `<localPort>:<peerIp>`: any peer of a configured listener port.
       "mllp-in": (id, portAndPeer) => {
@@ -250,13 +283,31 @@ export class Engine {
       const parsed = parseActorId(id);
       return parsed && makers[parsed.kind](id, parsed.rest);
     };
+    // Scale-out: leases fence every commit of an actor's queue; membership spreads actors.
+    const leaseMs = config.cluster.leaseSeconds * 1000;
+    const leases = store.leases({ ttlMs: leaseMs, now: () => clock.now() });
+    store.fenceWith((queue) => leases.fence(queue));
+    const cluster = new Cluster({
+      registry: new NodeRegistry(store.kv),
+      node: config.node.id,
+      ...(config.cluster.address ? { address: config.cluster.address } : {}),
+      weight: config.cluster.weight,
+      leaseMs,
+      now: Date.now,
+      load: () => ({
+        actors: supervisorRef.current?.activeIds.length ?? 0,
+        load: store.commitBacklog,
+      }),
+    });
     const supervisor = new Supervisor({
       store,
       factory,
       log,
       clock,
       pollMs,
-      leases: store.leases({ now: () => clock.now() }),
+      leases,
+      cluster,
+      alwaysOn: () => pollers,
       knownIds: () => [
         ...outbound.keys(),
         ...(https?.actorIds() ?? []),
@@ -285,6 +336,7 @@ export class Engine {
       mllpConnector: options.mllpConnector,
     });
     engine.files = fileInbox;
+    engine.cluster = cluster;
     await supervisor.start();
     // Pollers have no queue to be activated by: they start with the engine.
     for (const id of pollers) await supervisor.activate(id);

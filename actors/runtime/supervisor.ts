@@ -9,6 +9,7 @@ import type { QueueItem } from "../store/requests.ts";
 
 import type { Actor, ActorCommand, ActorStatus, CommandResult } from "./actor.ts";
 import { type Clock, systemClock } from "./clock.ts";
+import type { Cluster } from "./cluster.ts";
 import type { Leases } from "../store/leases.ts";
 import type { Logger } from "./log.ts";
 import type { Store } from "../store/store.ts";
@@ -27,6 +28,14 @@ export interface SupervisorOptions {
   /** Every identity the config defines (shown by inspection even while inactive). */
   knownIds?: () => Iterable<string>;
   leases?: Leases;
+  /**
+   * Scale-out: the live nodes and which one each actor belongs to. An actor is activated only on
+   * its node; when nodes come or go, actors that belong elsewhere now are handed over (the
+   * message in flight finishes, then the lease is released).
+   */
+  cluster?: Cluster;
+  /** Actors with no queue to be activated by (SFTP pollers): kept active on their node. */
+  alwaysOn?: () => Iterable<string>;
   clock?: Clock;
   /** How often to look for queues written by other processes, default 1 s; 0 disables. */
   pollMs?: number;
@@ -51,6 +60,10 @@ interface Activation {
   crashes: number;
   /** Set while the actor waits for KV to take writes again (not a crash of its own). */
   waitingForStorage: boolean;
+  /** Belongs to another node now: stops once its message in flight is done. */
+  handingOver: boolean;
+  /** A message is on the wire (between {@link Supervisor.beginSend} and `endSend`). */
+  sending: boolean;
 }
 
 /** An actor that is not running as it should, for `/healthz`. */
@@ -78,11 +91,54 @@ export class Supervisor {
 
   /** Activates every actor whose queue holds messages, and starts the background loops. */
   async start(): Promise<void> {
+    const { cluster, leases } = this.#options;
+    if (cluster) await cluster.refresh();
     await this.#restore();
     const poll = this.#options.pollMs ?? 1000;
     if (poll > 0) this.#background.push(this.#loop(poll, () => this.#restore()));
+    if (leases) {
+      // Leases age in real time whatever clock the actors are given (see Leases.valid).
+      const every = leases.renewEveryMs;
+      this.#background.push(this.#loop(every, () => this.#renewLeases(), systemClock));
+      const watch = Math.max(20, Math.min(250, Math.floor(leases.stopAfterMs / 8)));
+      this.#background.push(this.#loop(watch, () => this.#fenceExpired(), systemClock));
+      if (cluster) {
+        this.#background.push(this.#loop(every, () => this.#membership(), systemClock));
+      }
+    }
+  }
+
+  /**
+   * Called by an actor's deliverer just before a message goes on the wire: false (and the actor
+   * is stopped) when it may not send — its lease is no longer certainly held (not renewed for two
+   * thirds of its lifetime: a frozen or partitioned node), or it is being handed over.
+   */
+  beginSend(id: string): boolean {
+    const a = this.#active.get(id);
+    if (!a || a.abort.signal.aborted) return false;
     const leases = this.#options.leases;
-    if (leases) this.#background.push(this.#loop(leases.renewEveryMs, () => this.#renewLeases()));
+    if (a.handingOver || (leases && !leases.valid(id))) {
+      if (!a.handingOver) this.#options.log.warn("actor.lease-expired", { actor: id });
+      a.abort.abort();
+      return false;
+    }
+    a.sending = true;
+    return true;
+  }
+
+  /** The message `beginSend` allowed is done (its outcome is being recorded). */
+  endSend(id: string): void {
+    const a = this.#active.get(id);
+    if (!a) return;
+    a.sending = false;
+    // A handover waits for this: once the actor has started its completion (it does so as soon
+    // as it has the outcome, before a timer can fire), it stops.
+    if (a.handingOver) setTimeout(() => a.abort.abort(), 0);
+  }
+
+  /** Which node an actor belongs to (this one without a cluster). */
+  ownerOf(id: string): string | undefined {
+    return this.#options.cluster?.ownerOf(id);
   }
 
   /** Wakes (activating if needed) the actor `id`: new work is in its queue. */
@@ -112,6 +168,7 @@ export class Supervisor {
   async activate(id: string): Promise<boolean> {
     if (this.#active.has(id)) return true;
     if (this.#stopping.signal.aborted) return false;
+    if (this.#options.cluster && !this.#options.cluster.isMine(id)) return false;
     const actor = this.#options.factory(id);
     if (!actor) return false;
     if (this.#options.leases && !(await this.#options.leases.acquire(id))) return false;
@@ -124,6 +181,8 @@ export class Supervisor {
       restarts: this.#restarts.get(id) ?? 0,
       crashes: 0,
       waitingForStorage: false,
+      handingOver: false,
+      sending: false,
     };
     this.#active.set(id, activation);
     activation.done = this.#supervise(id, activation);
@@ -150,6 +209,9 @@ export class Supervisor {
           a.actor = this.#options.factory(id) ?? a.actor;
           continue;
         }
+        // Fenced or handed over meanwhile: not restarted here (the new owner resumes from KV).
+        const leases = this.#options.leases;
+        if (a.handingOver || (leases && !leases.valid(id))) break;
         // A run that lasted longer than the longest backoff ends a crash loop.
         if (this.#clock.now() - started >= max) a.crashes = 0;
         a.crashes++;
@@ -174,13 +236,15 @@ export class Supervisor {
     this.#options.log.debug("actor.deactivated", { actor: id });
   }
 
-  /** Stops every actor and waits for them; releases their leases. */
+  /** Stops every actor and waits for them; releases their leases; leaves the cluster. */
   async stop(): Promise<void> {
     this.#stopping.abort();
     const all = [...this.#active.values()];
     for (const a of all) a.abort.abort();
     await Promise.all(all.map((a) => a.done));
     await Promise.all(this.#background);
+    // The others take this node's actors at their next membership look, not a lease later.
+    await this.#options.cluster?.leave().catch(() => {});
   }
 
   /**
@@ -251,7 +315,13 @@ export class Supervisor {
     const actor = await this.get(id);
     if (!actor) {
       if (!this.#options.factory(id)) return undefined;
-      return { ok: false, message: `actor ${id} is active on another node` };
+      const owner = this.#options.cluster?.ownerOf(id);
+      return {
+        ok: false,
+        message: owner && owner !== this.#options.cluster?.node
+          ? `actor ${id} belongs to node ${owner}: send the command there`
+          : `actor ${id} is active on another node`,
+      };
     }
     const result = await actor.command(command, by, reason);
     this.#options.log.info("actor.command", {
@@ -266,8 +336,13 @@ export class Supervisor {
   }
 
   async #restore(): Promise<void> {
-    const waiting = [...(await this.#options.store.nonEmptyQueues()).keys()].filter((id) =>
-      !this.#active.has(id)
+    const cluster = this.#options.cluster;
+    const ids = [
+      ...(await this.#options.store.nonEmptyQueues()).keys(),
+      ...this.#options.alwaysOn?.() ?? [],
+    ];
+    const waiting = [...new Set(ids)].filter((id) =>
+      !this.#active.has(id) && (!cluster || cluster.isMine(id))
     );
     // Identities are independent: activate them side by side, a bounded number at a time. One by
     // one, each waiting for its lease commit, 1,000 queues took seconds to all start after a restart.
@@ -277,18 +352,51 @@ export class Supervisor {
   }
 
   async #renewLeases(): Promise<void> {
-    for (const [id, a] of this.#active) {
-      if (!(await this.#options.leases!.acquire(id))) {
-        this.#options.log.warn("actor.lease-lost", { actor: id });
-        a.abort.abort();
-      }
+    const lost = await this.#options.leases!.renew([...this.#active.keys()]);
+    for (const id of lost) {
+      const a = this.#active.get(id);
+      if (!a) continue;
+      this.#options.log.warn("actor.lease-lost", { actor: id });
+      a.abort.abort();
     }
   }
 
-  async #loop(everyMs: number, fn: () => Promise<void>): Promise<void> {
+  /** Stops at once every actor whose lease is no longer certainly held (fencing). */
+  #fenceExpired(): Promise<void> {
+    const leases = this.#options.leases!;
+    for (const [id, a] of this.#active) {
+      if (a.abort.signal.aborted || leases.valid(id)) continue;
+      this.#options.log.warn("actor.lease-expired", {
+        actor: id,
+        reason: `not renewed for ${leases.stopAfterMs} ms`,
+      });
+      a.abort.abort();
+    }
+    return Promise.resolve();
+  }
+
+  /** Heartbeat; when the live nodes changed, hands over what belongs elsewhere now. */
+  async #membership(): Promise<void> {
+    const cluster = this.#options.cluster!;
+    if (!(await cluster.refresh())) return;
+    this.#options.log.info("cluster.changed", { live: cluster.liveIds });
+    for (const [id, a] of this.#active) {
+      if (cluster.isMine(id) || a.handingOver) continue;
+      a.handingOver = true;
+      this.#options.log.info("actor.handover", { actor: id, to: cluster.ownerOf(id) });
+      if (!a.sending) a.abort.abort();
+    }
+    await this.#restore();
+  }
+
+  async #loop(
+    everyMs: number,
+    fn: () => Promise<void>,
+    clock: Clock = this.#clock,
+  ): Promise<void> {
     const signal = this.#stopping.signal;
     while (!signal.aborted) {
-      await this.#clock.sleep(everyMs, signal);
+      await clock.sleep(everyMs, signal);
       if (signal.aborted) break;
       try {
         await fn();

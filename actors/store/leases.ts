@@ -1,6 +1,15 @@
 /**
- * One live activation per actor identity across every process sharing the KV: a lease key holding
- * the owner node and an expiry, taken and renewed with a versionstamp check.
+ * One live activation per actor identity across every process sharing the KV, with fencing.
+ *
+ * A lease is two keys: `["lease", actor]` holds the owner and is written only when a node takes
+ * the lease, so its versionstamp is the owner's *fencing token*; `["lease", actor, "renew"]`
+ * holds the expiry and is rewritten by every renewal, checked against the token. A commit an
+ * actor makes carries a check of its token ({@link Leases.fence}), so once another node has taken
+ * the lease, nothing the old owner commits can land, however late it wakes up. Renewals never
+ * change the token, so they never fail a commit of the rightful owner.
+ *
+ * Timing: renew every third of the lifetime; an owner that has not renewed for two thirds of it
+ * must stop ({@link Leases.valid} turns false), a third before anyone else may take over.
  * @module
  */
 
@@ -10,6 +19,12 @@ import { isStorageFault, StoreUnavailableError } from "./health.ts";
 
 interface LeaseValue {
   owner: string;
+  /** Kept for readers of older records; the renewal key is the truth. */
+  expiresAt?: number;
+}
+
+interface RenewalValue {
+  owner: string;
   expiresAt: number;
 }
 
@@ -18,6 +33,23 @@ export interface LeaseOptions {
   /** How long a lease lives without renewal, default 30 s. */
   ttlMs?: number;
   now?: () => number;
+  /**
+   * Elapsed time for {@link Leases.valid}, default `performance.now` (real and monotonic: it runs
+   * on while the process is frozen, and a test's manual clock does not age leases).
+   */
+  elapsed?: () => number;
+}
+
+/** Renewals per atomic operation: a self-hosted denokv allows 10 checks. */
+const RENEW_BATCH = 10;
+
+const renewalKey = (actor: string): Deno.KvKey => [...keys.lease(actor), "renew"];
+
+interface Held {
+  /** Versionstamp of the lease key: the fencing token. */
+  token: string;
+  /** When the last successful renewal (or the take) started, by `elapsed()`. */
+  renewedAt: number;
 }
 
 /** Takes, renews and releases actor leases for one node. */
@@ -26,6 +58,8 @@ export class Leases {
   readonly #node: string;
   readonly #ttl: number;
   readonly #now: () => number;
+  readonly #elapsed: () => number;
+  readonly #held = new Map<string, Held>();
 
   /** Leases held in `kv` on behalf of `node`. */
   constructor(kv: Deno.Kv, node: string, options: LeaseOptions = {}) {
@@ -33,6 +67,12 @@ export class Leases {
     this.#node = node;
     this.#ttl = options.ttlMs ?? 30_000;
     this.#now = options.now ?? Date.now;
+    this.#elapsed = options.elapsed ?? (() => performance.now());
+  }
+
+  /** The lease lifetime in ms. */
+  get ttlMs(): number {
+    return this.#ttl;
   }
 
   /** Renewal period: a third of the lifetime. */
@@ -40,42 +80,141 @@ export class Leases {
     return Math.floor(this.#ttl / 3);
   }
 
+  /** Without a renewal for this long, the owner stops: two thirds of the lifetime. */
+  get stopAfterMs(): number {
+    return Math.floor(this.#ttl * 2 / 3);
+  }
+
+  /**
+   * True while this node holds the lease of `actor` and renewed it less than two thirds of the
+   * lifetime ago: only then may the actor send or commit.
+   */
+  valid(actor: string): boolean {
+    const h = this.#held.get(actor);
+    return h !== undefined && this.#elapsed() - h.renewedAt < this.stopAfterMs;
+  }
+
+  /** The check that fences a commit of `actor`'s: the lease is still the one this node took. */
+  fence(actor: string): Deno.AtomicCheck | undefined {
+    const h = this.#held.get(actor);
+    return h && { key: keys.lease(actor), versionstamp: h.token };
+  }
+
   /**
    * Takes or renews the lease. True when this node holds it afterwards: it was free, expired, or
    * already ours (a restart of this same node takes its own lease back at once).
    */
   async acquire(actor: string): Promise<boolean> {
-    const key = keys.lease(actor);
-    const current = await this.#kv.get<LeaseValue>(key);
-    const now = this.#now();
-    if (current.value && current.value.owner !== this.#node && current.value.expiresAt > now) {
-      return false;
-    }
-    const value: LeaseValue = { owner: this.#node, expiresAt: now + this.#ttl };
+    if (this.#held.has(actor)) return (await this.renew([actor])).length === 0;
+    const started = this.#now();
+    const since = this.#elapsed();
+    const [lease, renewal] = await this.#kv.getMany<[LeaseValue, RenewalValue]>([
+      keys.lease(actor),
+      renewalKey(actor),
+    ]);
+    const expiresAt = renewal.value?.expiresAt ?? lease.value?.expiresAt ?? 0;
+    if (lease.value && lease.value.owner !== this.#node && expiresAt > started) return false;
     try {
       const result = await withKvRetry(() =>
-        this.#kv.atomic().check(current).set(key, value, { expireIn: this.#ttl * 2 }).commit()
+        this.#kv.atomic()
+          .check(lease, renewal)
+          .set(keys.lease(actor), { owner: this.#node }, { expireIn: this.#ttl * 4 })
+          .set(renewalKey(actor), { owner: this.#node, expiresAt: started + this.#ttl }, {
+            expireIn: this.#ttl * 2,
+          })
+          .commit()
       );
-      return result.ok;
+      if (!result.ok) return false;
+      this.#held.set(actor, { token: result.versionstamp, renewedAt: since });
+      return true;
     } catch (error) {
       if (!isStorageFault(error)) throw error;
-      // KV cannot commit (a full disk): a lease of ours that has not expired is still ours.
-      if (current.value?.owner === this.#node && current.value.expiresAt > now) return true;
       throw new StoreUnavailableError(error);
+    }
+  }
+
+  /**
+   * Renews the leases of `actors` (this node's), a few per atomic operation; returns those lost
+   * (another node took them). A renewal that cannot commit leaves the lease to age: the caller
+   * stops an actor once {@link valid} says so.
+   */
+  async renew(actors: readonly string[]): Promise<string[]> {
+    const lost: string[] = [];
+    const mine = actors.filter((a) => {
+      if (this.#held.has(a)) return true;
+      lost.push(a);
+      return false;
+    });
+    for (let i = 0; i < mine.length; i += RENEW_BATCH) {
+      const batch = mine.slice(i, i + RENEW_BATCH);
+      const started = this.#now();
+      const since = this.#elapsed();
+      const ok = await this.#renewBatch(batch, started);
+      if (ok) {
+        for (const a of batch) {
+          const h = this.#held.get(a);
+          if (h) h.renewedAt = since;
+        }
+        continue;
+      }
+      // One of them was taken: renew one by one to learn which.
+      for (const a of batch) {
+        const h = this.#held.get(a);
+        if (h && await this.#renewBatch([a], started)) h.renewedAt = since;
+        else {
+          this.#held.delete(a);
+          lost.push(a);
+        }
+      }
+    }
+    return lost;
+  }
+
+  async #renewBatch(actors: string[], started: number): Promise<boolean> {
+    const op = this.#kv.atomic();
+    for (const a of actors) {
+      const h = this.#held.get(a);
+      if (!h) return false;
+      op.check({ key: keys.lease(a), versionstamp: h.token })
+        .set(renewalKey(a), { owner: this.#node, expiresAt: started + this.#ttl }, {
+          expireIn: this.#ttl * 2,
+        });
+    }
+    try {
+      return (await withKvRetry(() => op.commit())).ok;
+    } catch (error) {
+      if (!isStorageFault(error)) throw error;
+      // KV refuses every commit (a full disk): no other node can take the lease over either, so
+      // it stays ours. A KV that cannot be reached never answers instead, and `valid` turns false.
+      return true;
     }
   }
 
   /** Gives the lease up if this node holds it. */
   async release(actor: string): Promise<void> {
-    const key = keys.lease(actor);
-    const current = await this.#kv.get<LeaseValue>(key);
-    if (current.value?.owner !== this.#node) return;
-    await withKvRetry(() => this.#kv.atomic().check(current).delete(key).commit());
+    const h = this.#held.get(actor);
+    this.#held.delete(actor);
+    const lease = await this.#kv.get<LeaseValue>(keys.lease(actor));
+    if (lease.value?.owner !== this.#node) return;
+    // Only the lease this node took (the token), not a newer one of the same node id.
+    if (h && lease.versionstamp !== h.token) return;
+    await withKvRetry(() =>
+      this.#kv.atomic().check(lease).delete(keys.lease(actor)).delete(renewalKey(actor)).commit()
+    );
   }
 
-  /** The node holding an actor's lease, if any. */
+  /** The node holding an actor's lease, if any (unexpired). */
   async owner(actor: string): Promise<string | undefined> {
-    const v = (await this.#kv.get<LeaseValue>(keys.lease(actor))).value;
-    return v && v.expiresAt > this.#now() ? v.owner : undefined;
+    const [lease, renewal] = await this.#kv.getMany<[LeaseValue, RenewalValue]>([
+      keys.lease(actor),
+      renewalKey(actor),
+    ]);
+    const expiresAt = renewal.value?.expiresAt ?? lease.value?.expiresAt ?? 0;
+    return lease.value && expiresAt > this.#now() ? lease.value.owner : undefined;
+  }
+
+  /** Actors whose lease this node holds. */
+  get held(): string[] {
+    return [...this.#held.keys()];
   }
 }
