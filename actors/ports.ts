@@ -102,7 +102,25 @@ export interface ApiInbox {
    * still answers a rejection with 500.)
    */
   accept(request: ApiRequest): Promise<ApiAcceptResult>;
+  /** Like `accept`, for an X12 or C-CDA body; absent: such bodies are refused with 415. */
+  acceptDocument?(request: ApiDocumentRequest): Promise<ApiDocumentResult>;
 }
+
+/** An X12 (`application/edi-x12`) or C-CDA (XML) body posted by an API source. */
+export interface ApiDocumentRequest {
+  sourceId: string;
+  environment: string;
+  /** The media type as sent, e.g. `application/edi-x12`. */
+  contentType: string;
+  /** The body exactly as received. */
+  bytes: Uint8Array;
+  peerIp: string;
+  /** The `destination` URL parameter (a query to one of several destinations). */
+  destination?: string;
+}
+
+/** The answer to a document: as for JSON, or an X12 acknowledgment (`application/edi-x12`). */
+export type ApiDocumentResult = ApiAcceptResult | { ok: true; text: string; contentType: string };
 
 /** HTTP statuses a query may be refused with. */
 export type ApiQueryRefusalStatus = 400 | 403 | 404 | 502 | 503 | 504;
@@ -142,6 +160,8 @@ export interface ApiQuerier {
    * Should not reject.
    */
   query(request: ApiRequest, signal?: AbortSignal): Promise<ApiQueryResult>;
+  /** An X12 query (a 270) sent to the one destination subscribed to it; see `query`. */
+  queryDocument?(request: ApiDocumentRequest): Promise<ApiQueryResult>;
 }
 
 // ---------------------------------------------------------------------------------------------

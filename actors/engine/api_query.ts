@@ -33,7 +33,8 @@ import { mllpTarget } from "../mllp_out/target.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { QueryPart, Store } from "../store/store.ts";
 import { readDestinations, sourceOf } from "./api_checks.ts";
-import type { ApiQuerier, ApiQueryResult, ApiRequest } from "../ports.ts";
+import type { ApiDocumentRequest, ApiQuerier, ApiQueryResult, ApiRequest } from "../ports.ts";
+import { planX12Query } from "./x12_query.ts";
 import { decodeHl7Bytes } from "../../codecs/hl7v2/mod.ts";
 import { selectRoutes } from "./subscriptions.ts";
 
@@ -70,6 +71,8 @@ interface Query {
   dataModel: string;
   eventType: string;
   started: number;
+  /** The request's media type, when not JSON (an X12 query). */
+  contentType?: string;
 }
 
 const encoder = new TextEncoder();
@@ -160,12 +163,44 @@ export class ApiQuery implements ApiQuerier {
     };
   }
 
+  /**
+   * An X12 query (a 270, or any single transaction set): sent as it came to the one HTTPS
+   * destination a subscription of the source sends it to (by `x12`, or the `destination` URL
+   * parameter among several); the destination's synchronous answer (the 271) comes back as it
+   * came. SFTP and MLLP destinations answer nothing synchronously: `400`.
+   */
+  async queryDocument(request: ApiDocumentRequest): Promise<ApiQueryResult> {
+    const { config } = this.#options;
+    const planned = planX12Query(config, request);
+    if (!planned.ok) return planned.result;
+    const { source, destination, setId } = planned;
+    if (!destination.https) {
+      return {
+        ok: false,
+        status: 400,
+        error: `destination ${destination.id} does not answer synchronously: ` +
+          "X12 queries go to HTTPS destinations (post to /endpoint to send it as a message)",
+      };
+    }
+    const q: Query = {
+      request: { ...request, json: undefined },
+      source,
+      destination,
+      meta: {},
+      dataModel: "X12",
+      eventType: setId,
+      started: Date.now(),
+      contentType: request.contentType,
+    };
+    return await this.#https(q, NEVER);
+  }
+
   async #https(q: Query, signal: AbortSignal): Promise<ApiQueryResult> {
     const { config } = this.#options;
     const id = q.destination.id;
     const pending = this.#options.https?.query(id, {
       body: q.request.bytes,
-      contentType: "application/json",
+      contentType: q.contentType ?? "application/json",
       timeoutMs: config.limits.queryTimeoutSeconds * 1000,
       signal,
       maxBodyBytes: config.limits.maxJsonBytes,
@@ -349,7 +384,7 @@ export class ApiQuery implements ApiQuerier {
         origin: { kind: "source", id: q.source.id, peer: q.request.peerIp },
         request: {
           payload: q.request.bytes,
-          contentType: "application/json",
+          contentType: q.contentType ?? "application/json",
           messageType: `${q.dataModel}.${q.eventType}`,
         },
         ...(outcome.sent ? { sent: outcome.sent } : {}),

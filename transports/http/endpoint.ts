@@ -78,7 +78,7 @@ export interface EndpointErrorBody {
   Meta: { Errors: EndpointError[] };
 }
 
-type Status = 400 | 401 | 403 | 404 | 405 | 408 | 413 | 415 | 429 | 500 | 502 | 503 | 504;
+type Status = 400 | 401 | 403 | 404 | 405 | 408 | 413 | 415 | 422 | 429 | 500 | 502 | 503 | 504;
 
 /** The endpoint app (see the module doc). */
 export function createEndpointApp(options: EndpointAppOptions): Hono {

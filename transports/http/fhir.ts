@@ -41,7 +41,7 @@ export interface FhirAppOptions {
   log: Logger;
 }
 
-type Status = 200 | 400 | 401 | 403 | 404 | 405 | 408 | 413 | 415 | 429 | 500 | 503;
+type Status = 200 | 400 | 401 | 403 | 404 | 405 | 408 | 413 | 415 | 422 | 429 | 500 | 503;
 
 /** The FHIR app (see the module doc). */
 export function createFhirApp(options: FhirAppOptions): Hono {

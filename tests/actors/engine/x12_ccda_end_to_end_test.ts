@@ -13,7 +13,17 @@ import { waitFor } from "../../helpers/net.ts";
 import { startEngine, type TestEngine } from "../../helpers/engine.ts";
 import { sftpBatch, testKey } from "../../helpers/sshd.ts";
 import { testNeeding } from "../../helpers/system_tools.ts";
-import { wrap, X837I_BODY, X837P_BODY } from "../../codecs/x12/fixtures.ts";
+import {
+  wrap,
+  X270_BODY,
+  X271_BODY,
+  X276_BODY,
+  X837I_BODY,
+  X837P_BODY,
+} from "../../codecs/x12/fixtures.ts";
+import { CCD, documentOf } from "../../codecs/ccda/fixtures.ts";
+import { parseCcda } from "../../../codecs/ccda/mod.ts";
+import { apiOf } from "../../helpers/api.ts";
 
 const sftpTest = testNeeding("sftp", "ssh-keygen");
 const WAIT_MS = 15_000;
@@ -199,3 +209,178 @@ sftpTest(
     }
   },
 );
+
+/** An engine with HTTP, an API source `clinic` and one HTTPS destination per receiver. */
+async function apiEngine(
+  dir: string,
+  destinations: { id: string; url: string }[],
+  subscriptions: unknown[],
+  sourceExtra: Record<string, unknown> = {},
+  httpSender = new FetchSender(),
+) {
+  const config = configOf({
+    kv: { path: `${dir}/engine.kv` },
+    http: { port: 0, development: true },
+    sources: [{
+      id: "clinic",
+      environment: "dev",
+      clientId: "clinic",
+      auth: { secret: { env: "CLINIC_SECRET" } },
+      ...sourceExtra,
+    }],
+    destinations: destinations.map((d) => ({
+      id: d.id,
+      environment: "dev",
+      https: { url: d.url, verificationToken: { env: "APP_TOKEN" } },
+    })),
+    subscriptions,
+  }, { CLINIC_SECRET: "clinic-secret" });
+  const e = await startEngine(config, { httpSender, http: true });
+  const token = await apiOf(e).token("clinic", "clinic-secret");
+  return { e, token, httpSender };
+}
+
+Deno.test("a CCD posted to /endpoint reaches an HTTPS destination as ClinicalSummary JSON", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "ccda-e2e-" });
+  const app = startReceiver();
+  const { e, token, httpSender } = await apiEngine(dir, [{ id: "app", url: app.url }], [{
+    from: { source: "clinic" },
+    to: ["app"],
+    documentTypes: ["CCD"],
+  }]);
+  try {
+    const res = await fetch(`${e.base}/endpoint`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/xml" },
+      body: CCD,
+    });
+    const answer = await res.json();
+    assert.equal(res.status, 200, JSON.stringify(answer));
+    assert.equal(answer.Meta.DataModel, "Clinical Summary");
+    assert.equal(answer.Meta.EventType, "CCD");
+    assert.deepEqual(answer.Meta.Destinations, [{ ID: "app" }]);
+    assert.equal(answer.Meta.Logs.length, 1);
+
+    await waitFor("the summary delivered", () => app.received.length >= 1, WAIT_MS);
+    const got = app.received[0]!;
+    assert.match(got.type, /^application\/json/);
+    assert.equal(got.body.Meta.DataModel, "Clinical Summary");
+    assert.equal(got.body.Meta.DocumentType, "CCD");
+    assert.deepEqual(got.body.Meta.Source, { ID: "clinic" });
+    assert.deepEqual(got.body.Meta.Destinations, [{ ID: "app" }]);
+    // The same summary the codec reads from the document, sections and all.
+    const expected = parseCcda(CCD);
+    assert.deepEqual(got.body.Patient, expected.Patient);
+    assert.deepEqual(got.body.Results, expected.Results);
+    assert.ok(got.body.Results.length > 0 && got.body.Allergies.length > 0);
+    await waitFor("the SEND log succeeded", async () => {
+      const logs = await logsOf(e, { type: "SEND", status: "SUCCEEDED" });
+      return logs.length === 1 && logs[0]!.dataModel === "Clinical Summary";
+    }, WAIT_MS);
+
+    // A document of another type is stored and filtered; something that is not a C-CDA is 400.
+    const note = documentOf("2.16.840.1.113883.10.20.22.1.9", "Progress Note");
+    const filtered = await fetch(`${e.base}/endpoint`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/xml" },
+      body: note,
+    });
+    assert.equal(filtered.status, 200);
+    assert.deepEqual((await filtered.json()).Meta.Destinations, []);
+    const bad = await fetch(`${e.base}/endpoint`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/xml" },
+      body: '<!DOCTYPE x [<!ENTITY a "b">]><ClinicalDocument/>',
+    });
+    assert.equal(bad.status, 400);
+    assert.match((await bad.json()).Meta.Errors[0].Text, /not a C-CDA: .*DTD|DOCTYPE/i);
+  } finally {
+    await e.close();
+    httpSender.close();
+    await app.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("X12 over /endpoint: split and routed, the 999 answered in the response; ISA15 must fit the environment", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "x12-api-" });
+  const payer = startReceiver();
+  const { e, token, httpSender } = await apiEngine(
+    dir,
+    [{ id: "payer", url: payer.url }],
+    [{ from: { source: "clinic" }, to: ["payer"], x12: { transactionSets: ["837"] } }],
+    { x12: { acknowledge: true } },
+  );
+  try {
+    const post = (body: string) =>
+      fetch(`${e.base}/endpoint`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/edi-x12" },
+        body,
+      });
+    const res = await post(wrap([X837P_BODY, X837I_BODY], { control: 77 }));
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type") ?? "", /^application\/edi-x12/);
+    const ack = parseX12(await res.text()).interchanges[0]!;
+    assert.equal(ack.receiver.id, "SUBMITTERID");
+    const ak9 = ack.groups.flatMap((g) => g.transactions[0]!.segments.map((s) => s.text))
+      .filter((t) => t.startsWith("AK9"));
+    assert.deepEqual(ak9, ["AK9*A*1*1*1", "AK9*A*1*1*1"]);
+    await waitFor("two sets delivered", () => payer.received.length >= 2, WAIT_MS);
+    assert.deepEqual(payer.received.map((r) => r.body.type).sort(), ["837I", "837P"]);
+
+    // A production interchange from a development source is refused, saying why.
+    const prod = await post(wrap([X837P_BODY], { usage: "P" }));
+    assert.equal(prod.status, 400);
+    assert.match(
+      (await prod.json()).Meta.Errors[0].Text,
+      /ISA15 is "P" \(production\) but source clinic is in environment dev \(development\)/,
+    );
+  } finally {
+    await e.close();
+    httpSender.close();
+    await payer.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a 270 posted to /query goes to the HTTPS payer and its synchronous 271 comes back", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "x12-query-" });
+  const reply = wrap([X271_BODY], { sender: "PAYER", receiver: "CLINIC", control: 9 });
+  const payer = startReceiver(() =>
+    new Response(reply, { headers: { "content-type": "application/edi-x12" } })
+  );
+  const { e, token, httpSender } = await apiEngine(
+    dir,
+    [{ id: "payer", url: payer.url }],
+    [{ from: { source: "clinic" }, to: ["payer"], x12: { transactionSets: ["270"] } }],
+  );
+  try {
+    const query = wrap([X270_BODY], { control: 8 });
+    const res = await fetch(`${e.base}/query`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/edi-x12" },
+      body: query,
+    });
+    assert.equal(res.status, 200);
+    assert.match(res.headers.get("content-type") ?? "", /^application\/edi-x12/);
+    assert.equal(await res.text(), reply);
+    assert.equal(payer.received.length, 1);
+    assert.equal(payer.received[0]!.text, query, "the 270 is sent as it came");
+    assert.match(payer.received[0]!.type, /^application\/edi-x12/);
+
+    // A set no subscription sends is refused.
+    const other = await fetch(`${e.base}/query`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/edi-x12" },
+      body: wrap([X276_BODY]),
+    });
+    assert.equal(other.status, 403);
+    assert.match((await other.json()).Meta.Errors[0].Text, /no subscription .* X12 276/);
+  } finally {
+    await e.close();
+    httpSender.close();
+    await payer.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
