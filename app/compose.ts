@@ -42,7 +42,10 @@ import { AlertMonitor } from "../actors/alerts/monitor.ts";
 import { alertsAdmin } from "../actors/alerts/admin.ts";
 import { engineInputs } from "../actors/alerts/inputs.ts";
 import type { MailSender } from "../actors/ports.ts";
+import { EngineMetrics } from "../actors/engine/metrics.ts";
+import { metricsText, processMetrics } from "./metrics.ts";
 import { adminToken } from "./admin_token.ts";
+import { mountConsole } from "./console.ts";
 import { mountNodes } from "./cluster_admin.ts";
 import { type Sandbox, startSandbox } from "./sandbox.ts";
 import { leaveInOutbox } from "./hosted_acks.ts";
@@ -243,12 +246,23 @@ export async function compose(configured: Config, adapters: Adapters): Promise<C
     : undefined;
   if (sandbox) stack.defer(() => sandbox.close());
 
+  const closers: (() => void)[] = [];
   const app = await step(
     "cannot create the admin token",
     () =>
-      httpApp(config, engine, servers, log, sandbox, shaping, {
-        alerts: alertsAdmin(alerts, () => config),
-      }),
+      httpApp(
+        config,
+        engine,
+        servers,
+        log,
+        sandbox,
+        shaping,
+        {
+          alerts: alertsAdmin(alerts, () => config),
+        },
+        closers,
+        { metrics, middleware: observed.middleware },
+      ),
   );
   if (adapters.http !== false) {
     const http = await step(
@@ -258,6 +272,8 @@ export async function compose(configured: Config, adapters: Adapters): Promise<C
     stack.defer(() => http.shutdown());
     servers.http = http;
   }
+  // The console's event streams end first: an open stream would hold the HTTP shutdown.
+  stack.defer(() => closers.forEach((close) => close()));
 
   // Everything is up: from here on, close() owns what the stack holds.
   const owned = stack.move();
@@ -301,8 +317,11 @@ async function httpApp(
   sandbox?: Sandbox,
   shaping?: ShapingRuntime,
   operations: OperationsAppOptions = {},
+  closers: (() => void)[] = [],
+  observability?: { metrics: EngineMetrics; middleware: MiddlewareHandler },
 ): Promise<Hono> {
   const app = new Hono();
+  if (observability) app.use(observability.middleware);
   app.get("/healthz", async (c) => {
     const report = await healthReport({
       node: config.node.id,
@@ -331,6 +350,8 @@ async function httpApp(
   if (sandbox) sandbox.mount(app, token);
   mountNodes(app, engine, token, log);
   shaping?.mount(app, token);
+  const console = mountConsole(app, config, engine, token, log);
+  closers.push(console.close);
   const https = engine.https;
   app.route(
     "/",
@@ -339,6 +360,7 @@ async function httpApp(
       store: engine.store,
       token,
       log,
+      users: console.users,
       operations,
       ...(https
         ? {

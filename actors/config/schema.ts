@@ -155,9 +155,26 @@ export function configSchema(sources: ConfigSources) {
     message: 'plain HTTP needs "development": true; otherwise configure http.tls',
   });
 
+  /** A user of the console and the admin API (more are kept in KV, managed by an admin). */
+  const consoleUser = z.strictObject({
+    name: z.string().min(1).max(100).regex(/^[\w.@-]+$/, "letters, digits, _ . @ - only"),
+    role: z.enum(["viewer", "operator", "admin"]),
+    /** An argon2id PHC string (`$argon2id$v=19$…`), never the password itself. */
+    passwordHash: z.string().regex(/^\$argon2id?\$/, "expected an argon2 PHC string").optional(),
+    /** A bearer token for `/admin` with this user's role. */
+    token: secret.optional(),
+  });
+
   const admin = z.strictObject({
     /** Bearer token for /admin; when absent one is generated into the KV folder. */
     token: secret.optional(),
+    users: z.array(consoleUser).default([]),
+    /** A console session ends after this long without a request… */
+    sessionIdleMinutes: z.number().positive().default(30),
+    /** …and this long after sign-in, whatever. */
+    sessionMaxHours: z.number().positive().default(12),
+    /** Sign-in attempts allowed per address in 5 minutes. */
+    loginAttemptsPerIp: z.number().int().positive().default(10),
   });
 
   const limits = z.strictObject({
@@ -519,7 +536,7 @@ export function configSchema(sources: ConfigSources) {
     kv: kv.default({ path: "./data/engine.kv" }),
     cluster: cluster.prefault({}),
     http: http.default({ port: 8080, hostname: "127.0.0.1", development: true }),
-    admin: admin.default({}),
+    admin: admin.prefault({}),
     limits: limits.default(() => limits.parse({})),
     environments: z.array(environment).min(1).default([
       { id: "development", type: "development" },

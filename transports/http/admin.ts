@@ -20,6 +20,7 @@ import type {
   Secret,
 } from "../../actors/ports.ts";
 import { requireBearer } from "./auth.ts";
+import { type AdminUsers, auditApi, requireRoleByToken } from "./admin_roles.ts";
 import { BodyTimeoutError } from "./body.ts";
 import { createDestinationsApp, type DestinationsAppOptions } from "./destinations.ts";
 import { createOperationsApp, type OperationsAppOptions } from "./operations.ts";
@@ -50,6 +51,8 @@ export interface AdminAppOptions {
   destinations?: DestinationsAppOptions;
   /** Alerts, config reload, storage (operations.ts). */
   operations?: OperationsAppOptions;
+  /** Users by bearer token with roles (viewer: GET only), the audit log; else the token only. */
+  users?: AdminUsers;
 }
 
 /** Largest accepted command body. */
@@ -100,7 +103,9 @@ export function createAdminApp(options: AdminAppOptions): Hono {
     c.header("Cache-Control", "no-store");
     await next();
   };
-  const auth = requireBearer({ token: options.token, log });
+  const auth = options.users
+    ? requireRoleByToken(options.users, log)
+    : requireBearer({ token: options.token, log });
   app.use("/admin", noStore, auth);
   app.use("/admin/*", noStore, auth);
 
@@ -136,6 +141,8 @@ export function createAdminApp(options: AdminAppOptions): Hono {
       if (!body.ok) return sendJson(c, { error: body.error }, 400);
       const result = await supervisor.command(id, command, body.value.by, body.value.reason);
       if (!result) return noActor(c, id);
+      const { reason } = body.value;
+      await auditApi(options.users, c, { action: command, target: `actor:${id}`, reason, ...result });
       return sendJson(c, { ok: result.ok, message: result.message }, result.ok ? 200 : 409);
     },
   );
@@ -166,6 +173,13 @@ export function createAdminApp(options: AdminAppOptions): Hono {
         return sendJson(c, { error: `no log ${id}` }, 404);
       }
       const result = await store.reprocess(id, body.value.by, body.value.reason);
+      await auditApi(options.users, c, {
+        action: "reprocess",
+        target: `log:${id}`,
+        reason: body.value.reason,
+        ok: result.ok,
+        message: result.ok ? `back at the end of ${result.queue}` : result.error,
+      });
       if (!result.ok) return sendJson(c, { ok: false, message: result.error }, 409);
       log.info("admin.reprocess", { log: id, queue: result.queue, by: body.value.by });
       supervisor.notify(result.queue);
@@ -200,6 +214,17 @@ export function createAdminApp(options: AdminAppOptions): Hono {
     // A shaped delivery's own payload is shown beside the original (shaped_view.ts).
     return sendJson(c, await withModified(view, store));
   });
+
+  const users = options.users;
+  if (users) {
+    app.get("/admin/audit", async (c) => {
+      const limit = parseLimit(c.req.query("limit"), 100);
+      if (!limit.ok) return sendJson(c, { error: limit.error }, 400);
+      const cursor = c.req.query("cursor")?.slice(0, 64);
+      const page = await users.listAudit({ limit: limit.value, ...(cursor ? { cursor } : {}) });
+      return sendJson(c, { entries: page.entries, next: page.next ?? null });
+    });
+  }
 
   if (options.destinations) app.route("/admin", createDestinationsApp(options.destinations));
   if (options.operations) app.route("/admin", createOperationsApp(options.operations));

@@ -23,6 +23,8 @@
 import { type Context, Hono } from "hono";
 import type {
   ApiAcceptResult,
+  ApiDocumentRequest,
+  ApiDocumentResult,
   ApiInbox,
   ApiProblem,
   ApiQuerier,
@@ -105,7 +107,10 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
    * What both routes check before the engine sees a request: rate limit, token, media type, size
    * and JSON. A refusal is the Response to send; otherwise the request for the engine.
    */
-  const admit = async (c: Context): Promise<Response | ApiRequest> => {
+  const admit = async (
+    c: Context,
+    documents = false,
+  ): Promise<Response | ApiRequest | ApiDocumentRequest> => {
     c.header("Cache-Control", "no-store");
     const ip = peerIp(c);
     const verdict = limiter.take(ip);
@@ -135,10 +140,16 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
     }
 
     const type = c.req.header("content-type");
-    if (type !== undefined && !/^application\/([\w.-]+\+)?json\s*(;|$)/i.test(type)) {
+    // X12 and C-CDA bodies go to the engine as they are, when it takes them.
+    const document = type !== undefined && DOCUMENT_TYPE.test(type) && documents;
+    if (
+      type !== undefined && !document && !/^application\/([\w.-]+\+)?json\s*(;|$)/i.test(type)
+    ) {
       await c.req.raw.body?.cancel().catch(() => {});
       return refuse(c, 415, [{
-        Text: `Content-Type must be application/json; got ${JSON.stringify(type)}`,
+        Text: `Content-Type must be application/json${
+          documents ? ", application/edi-x12 or an XML type (C-CDA)" : ""
+        }; got ${JSON.stringify(type)}`,
       }]);
     }
 
@@ -148,7 +159,7 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
     // the client (still sending) reliably gets the answer.
     const depth = new JsonDepthScanner(maxDepth);
     try {
-      body = await readLimited(c.req.raw, maxBytes, (chunk) => depth.feed(chunk));
+      body = await readLimited(c.req.raw, maxBytes, (chunk) => document || depth.feed(chunk));
     } catch (error) {
       if (error instanceof BodyTimeoutError) {
         log.warn("endpoint.body-timeout", { ip, source: checked.sourceId, seconds: error.seconds });
@@ -170,6 +181,17 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
           ? `the body (Content-Length ${body.declared}) is larger than the limit of ${maxBytes} bytes`
           : `the body is larger than the limit of ${maxBytes} bytes`,
       }], { Connection: "close" });
+    }
+    if (document) {
+      const destination = new URL(c.req.url).searchParams.get("destination");
+      return {
+        sourceId: checked.sourceId,
+        environment: checked.environment,
+        contentType: type!,
+        bytes: body.bytes,
+        peerIp: ip,
+        ...(destination ? { destination } : {}),
+      } satisfies ApiDocumentRequest;
     }
     const nested = depth.result;
     if (!nested.ok) {
@@ -194,12 +216,20 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
   const queries = options.queries;
 
   /** Asks the engine's querier and answers what it says. */
-  const answerQuery = async (c: Context, request: ApiRequest, querier: ApiQuerier) => {
+  const answerQuery = (c: Context, request: ApiRequest, querier: ApiQuerier) =>
+    // Not `c.req.raw.signal`: under Deno it also fires after a successful answer (and warns);
+    // the query timeout bounds the work when a client goes away.
+    answerQueryResult(c, () => querier.query(request), request);
+
+  /** Answers what a query resolved to. */
+  const answerQueryResult = async (
+    c: Context,
+    ask: () => Promise<ApiQueryResult>,
+    request: { peerIp: string; sourceId: string },
+  ) => {
     let result: ApiQueryResult;
     try {
-      // Not `c.req.raw.signal`: under Deno it also fires after a successful answer (and warns);
-      // the query timeout bounds the work when a client goes away.
-      result = await querier.query(request);
+      result = await ask();
     } catch (error) {
       if (storeUnavailable(error)) return unavailable(c, error);
       log.error("query.failed", { ip: request.peerIp, source: request.sourceId, error });
@@ -221,8 +251,9 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
   };
 
   app.post(ENDPOINT_PATH, async (c) => {
-    const request = await admit(c);
+    const request = await admit(c, inbox.acceptDocument !== undefined);
     if (request instanceof Response) return request;
+    if ("contentType" in request) return answerDocument(c, request, inbox);
     // Redox's clients post every data model to /endpoint: a query is answered synchronously.
     if (isQuery(request.json)) {
       if (queries) return answerQuery(c, request, queries);
@@ -252,8 +283,11 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
 
   if (queries) {
     app.post(QUERY_PATH, async (c) => {
-      const request = await admit(c);
+      const request = await admit(c, queries.queryDocument !== undefined);
       if (request instanceof Response) return request;
+      if ("contentType" in request) {
+        return answerQueryResult(c, () => queries.queryDocument!(request), request);
+      }
       return answerQuery(c, request, queries);
     });
     app.all(QUERY_PATH, (c) =>
@@ -262,6 +296,30 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
         "Cache-Control": "no-store",
       }));
   }
+
+  /** Hands an X12 or C-CDA body to the engine and answers what it says. */
+  const answerDocument = async (c: Context, request: ApiDocumentRequest, to: ApiInbox) => {
+    let result: ApiDocumentResult;
+    try {
+      result = await to.acceptDocument!(request);
+    } catch (error) {
+      if (storeUnavailable(error)) return unavailable(c, error);
+      log.error("endpoint.inbox-failed", { ip: request.peerIp, source: request.sourceId, error });
+      return refuse(c, 500, [{ Text: "the message could not be stored: try again" }]);
+    }
+    if (result.ok && "text" in result) {
+      return sendBody(c, encoder.encode(result.text), 200, { "Content-Type": result.contentType });
+    }
+    if (result.ok) return sendJson(c, result.body, 200);
+    return refuse(
+      c,
+      result.status,
+      result.problems?.length ? result.problems.map(problemError) : [{ Text: result.error }],
+      result.retryAfterSeconds !== undefined
+        ? { "Retry-After": String(Math.max(1, Math.ceil(result.retryAfterSeconds))) }
+        : {},
+    );
+  };
 
   app.all(ENDPOINT_PATH, (c) =>
     refuse(c, 405, [{ Text: `use POST, not ${c.req.method}` }], {
@@ -285,6 +343,9 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
 
   return app;
 }
+
+/** Bodies taken as they are: X12 (`application/edi-x12`) and XML (a C-CDA). */
+const DOCUMENT_TYPE = /^(application\/(edi-x12|x12)|(application|text)\/([\w.-]+\+)?xml)\s*(;|$)/i;
 
 /** Whether a message is a query (`Meta.DataModel` PatientSearch), answered synchronously. */
 function isQuery(json: unknown): boolean {

@@ -1,0 +1,206 @@
+/** @jsxImportSource hono/jsx */
+/**
+ * `/console/actors`: every actor with kind, state, queue depth, age of its oldest message, the
+ * message in flight, next retry and node; pause, resume, retry now, and skip the head to the
+ * dead-letter list with a reason. Each row carries `data-actor-id`. Dead letters per actor with
+ * reprocess.
+ * @module
+ */
+
+import type { Hono } from "hono";
+import type { ActorCommand, ActorStatus } from "../../../actors/ports.ts";
+import { peerIp } from "../peer.ts";
+import { writeAudit } from "./audit.ts";
+import type { ConsoleDeps, ConsoleEnv } from "./context.ts";
+import { age, Csrf, href, Page, time } from "./layout.tsx";
+import { requireRole } from "./roles.ts";
+import type { Session } from "./sessions.ts";
+import { allows } from "./users.ts";
+
+const COMMANDS: readonly ActorCommand[] = ["pause", "resume", "retry", "skip"];
+/** Actors whose dead letters are listed at most, and letters per actor. */
+const MAX_DL_ACTORS = 100;
+const DL_PER_ACTOR = 20;
+
+function Actions(props: { a: ActorStatus; session: Session }) {
+  const { a, session } = props;
+  if (!allows(session.principal.role, "operator")) return <span class="muted">read only</span>;
+  const action = (cmd: ActorCommand) => `${href("/console/actors", a.id)}/${cmd}`;
+  const paused = a.paused !== undefined || a.state === "paused";
+  return (
+    <>
+      <form method="post" action={action(paused ? "resume" : "pause")} class="inline">
+        <Csrf session={session} />
+        <button type="submit" name="do" value={paused ? "resume" : "pause"}>
+          {paused ? "Resume" : "Pause"}
+        </button>
+      </form>{" "}
+      <form method="post" action={action("retry")} class="inline">
+        <Csrf session={session} />
+        <button type="submit">Retry now</button>
+      </form>{" "}
+      {a.queueDepth > 0
+        ? (
+          <form
+            method="post"
+            action={action("skip")}
+            class="inline"
+            data-confirm="Move the head of this queue to its dead-letter list?"
+          >
+            <Csrf session={session} />
+            <input name="reason" required placeholder="reason to skip" size={16} maxlength={1000} />
+            <button type="submit" class="danger">Skip head</button>
+          </form>
+        )
+        : null}
+    </>
+  );
+}
+
+/** Adds the actors page and its commands. */
+export function actorRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
+  app.get("/console/actors", async (c) => {
+    const now = deps.now();
+    const statuses = (await deps.supervisor.statuses()).sort((a, b) => a.id.localeCompare(b.id));
+    const letters = await Promise.all(
+      statuses.slice(0, MAX_DL_ACTORS).map(async (a) => ({
+        actor: a.id,
+        entries: await deps.store.deadLetters(a.id, DL_PER_ACTOR),
+      })),
+    );
+    const flash = c.req.query("done");
+    const session = c.var.session;
+    return c.html(
+      <Page title="Actors" active="/console/actors" session={session}>
+        <h1>Actors</h1>
+        {flash ? <p class="notice" role="status">{flash.slice(0, 300)}</p> : null}
+        <div id="live" data-live>
+          <table>
+            <thead>
+              <tr>
+                <th>Actor</th>
+                <th>Kind</th>
+                <th>State</th>
+                <th class="num">Queue</th>
+                <th>Oldest</th>
+                <th>In flight</th>
+                <th>Next retry</th>
+                <th>Node</th>
+                <th>Last error</th>
+                <th></th>
+              </tr>
+            </thead>
+            <tbody>
+              {statuses.map((a) => (
+                <tr data-actor-id={a.id} data-state={a.paused ? "paused" : a.state}>
+                  <td>{a.id}</td>
+                  <td>{a.kind}</td>
+                  <td>
+                    {a.paused ? `paused by ${a.paused.by ?? "?"}` : a.state}
+                  </td>
+                  <td class="num">{a.queueDepth}</td>
+                  <td>{age(a.oldestAgeMs)}</td>
+                  <td>
+                    {a.inFlight
+                      ? (
+                        <a href={href("/console/logs", a.inFlight.logId)}>
+                          {a.inFlight.attempts} attempt(s)
+                        </a>
+                      )
+                      : "–"}
+                  </td>
+                  <td>{a.nextRetryAt ? `in ${age(a.nextRetryAt - now)}` : "–"}</td>
+                  <td>{String(a.detail?.node ?? deps.config.node.id)}</td>
+                  <td class="muted">{a.lastError ? a.lastError.slice(0, 120) : ""}</td>
+                  <td>
+                    <Actions a={a} session={session} />
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+          {statuses.length === 0 ? <p class="muted">No actor is active.</p> : null}
+          <h2>Dead letters</h2>
+          {letters.every((l) => l.entries.length === 0)
+            ? <p class="muted">No dead letter.</p>
+            : (
+              <table>
+                <thead>
+                  <tr>
+                    <th>Actor</th>
+                    <th>Log</th>
+                    <th>By</th>
+                    <th>Reason</th>
+                    <th>Queued</th>
+                    <th></th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {letters.flatMap((l) =>
+                    l.entries.map((e) => (
+                      <tr data-dead-letter={e.logId} data-actor-id={l.actor}>
+                        <td>{l.actor}</td>
+                        <td>
+                          <a href={href("/console/logs", e.logId)}>{e.logId}</a>
+                        </td>
+                        <td>{e.by}</td>
+                        <td>{e.reason}</td>
+                        <td>{time(e.enqueuedAt)}</td>
+                        <td>
+                          {allows(session.principal.role, "operator")
+                            ? (
+                              <form
+                                method="post"
+                                action={`${href("/console/logs", e.logId)}/reprocess`}
+                                class="inline"
+                              >
+                                <Csrf session={session} />
+                                <button type="submit">Reprocess</button>
+                              </form>
+                            )
+                            : null}
+                        </td>
+                      </tr>
+                    ))
+                  )}
+                </tbody>
+              </table>
+            )}
+        </div>
+      </Page>,
+    );
+  });
+
+  app.post(
+    "/console/actors/:id/:command{pause|resume|retry|skip}",
+    requireRole("operator"),
+    async (c) => {
+      const id = c.req.param("id").slice(0, 256);
+      const command = c.req.param("command") as ActorCommand;
+      if (!COMMANDS.includes(command)) return c.text("no such command", 404);
+      const form = await c.req.parseBody();
+      const reason = typeof form.reason === "string" ? form.reason.trim().slice(0, 1000) : "";
+      if (command === "skip" && reason === "") {
+        return c.text("skip needs a reason (it is written to the audit log)", 400);
+      }
+      const who = c.var.session.principal;
+      const result = await deps.supervisor.command(id, command, who.name, reason);
+      const message = result ? result.message : `no actor ${id}`;
+      await writeAudit(deps, who, {
+        action: command,
+        target: `actor:${id}`,
+        reason,
+        address: peerIp(c),
+        via: "console",
+        ok: result?.ok ?? false,
+        message,
+      });
+      deps.log.info("console.command", { actor: id, command, by: who.name, ok: result?.ok });
+      if (!result) return c.text(message, 404);
+      return c.redirect(
+        `/console/actors?done=${encodeURIComponent(`${command}: ${message}`)}`,
+        303,
+      );
+    },
+  );
+}

@@ -1,0 +1,86 @@
+/**
+ * Console sessions, in this process's memory: a random id in an `HttpOnly`, `SameSite=Strict`
+ * cookie (`Secure` over TLS), a CSRF token per session, and two expiries: idle (no request for
+ * `idleMs`) and absolute (`maxMs` after sign-in), both read from an injectable clock.
+ * @module
+ */
+
+import type { Principal } from "./users.ts";
+
+/** One signed-in browser. */
+export interface Session {
+  id: string;
+  /** Sent back with every state-changing form (`_csrf`) or htmx request (`X-CSRF-Token`). */
+  csrf: string;
+  principal: Principal;
+  createdAt: number;
+  lastSeenAt: number;
+  address: string;
+}
+
+/** Random URL-safe text of `bytes` random bytes. */
+export function randomToken(bytes = 32): string {
+  const b = crypto.getRandomValues(new Uint8Array(bytes));
+  return btoa(String.fromCharCode(...b)).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+/** Sessions kept at most; past it the oldest is dropped. */
+const MAX_SESSIONS = 10_000;
+
+/** See the module doc. */
+export class Sessions {
+  readonly #sessions = new Map<string, Session>();
+  readonly idleMs: number;
+  readonly maxMs: number;
+  readonly #now: () => number;
+
+  /** Expiries in ms; `now` is the clock (a ManualClock's in tests). */
+  constructor(options: { idleMs: number; maxMs: number; now: () => number }) {
+    this.idleMs = options.idleMs;
+    this.maxMs = options.maxMs;
+    this.#now = options.now;
+  }
+
+  /** Starts a session for `principal`. */
+  create(principal: Principal, address: string): Session {
+    if (this.#sessions.size >= MAX_SESSIONS) {
+      const oldest = this.#sessions.keys().next().value;
+      if (oldest !== undefined) this.#sessions.delete(oldest);
+    }
+    const now = this.#now();
+    const session: Session = {
+      id: randomToken(),
+      csrf: randomToken(),
+      principal,
+      createdAt: now,
+      lastSeenAt: now,
+      address,
+    };
+    this.#sessions.set(session.id, session);
+    return session;
+  }
+
+  /** The live session of `id` (its idle time restarted), or undefined when unknown or expired. */
+  touch(id: string | undefined): Session | undefined {
+    if (!id) return undefined;
+    const s = this.#sessions.get(id);
+    if (!s) return undefined;
+    const now = this.#now();
+    if (now - s.lastSeenAt >= this.idleMs || now - s.createdAt >= this.maxMs) {
+      this.#sessions.delete(id);
+      return undefined;
+    }
+    s.lastSeenAt = now;
+    return s;
+  }
+
+  /** Ends a session (sign-out). */
+  end(id: string): void {
+    this.#sessions.delete(id);
+  }
+
+  /** Ends every session of a user (deleted by an admin). */
+  endUser(name: string): void {
+    for (const [id, s] of this.#sessions) if (s.principal.name === name) this.#sessions.delete(id);
+  }
+}

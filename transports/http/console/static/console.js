@@ -1,0 +1,92 @@
+// deno-lint-ignore-file -- a browser script (ES5, globals of the page), not a Deno module
+// The console's only script (the Content-Security-Policy allows no inline script): CSRF header
+// on htmx requests, live refresh of [data-live] regions on server-sent events, confirmations,
+// and the metrics charts (uPlot).
+(function () {
+  "use strict";
+  var meta = document.querySelector('meta[name="csrf-token"]');
+  var csrf = meta ? meta.getAttribute("content") : "";
+  document.body.addEventListener("htmx:configRequest", function (e) {
+    if (csrf) e.detail.headers["X-CSRF-Token"] = csrf;
+  });
+
+  // Forms that ask first (skip, delete): data-confirm holds the question.
+  document.addEventListener("submit", function (e) {
+    var q = e.target.getAttribute && e.target.getAttribute("data-confirm");
+    if (q && !window.confirm(q)) e.preventDefault();
+  });
+
+  var pending = false;
+  function busy(region) {
+    var a = document.activeElement;
+    return a && region.contains(a) && (a.tagName === "INPUT" || a.tagName === "TEXTAREA" ||
+      a.tagName === "SELECT");
+  }
+  function refresh() {
+    var regions = document.querySelectorAll("[data-live]");
+    for (var i = 0; i < regions.length; i++) {
+      var r = regions[i];
+      if (busy(r)) {
+        pending = true;
+        continue;
+      }
+      window.htmx.ajax("GET", window.location.href, {
+        target: "#" + r.id,
+        select: "#" + r.id,
+        swap: "outerHTML",
+      });
+    }
+    if (document.getElementById("charts")) loadCharts();
+  }
+  document.addEventListener("focusout", function () {
+    if (pending) {
+      pending = false;
+      setTimeout(refresh, 0);
+    }
+  });
+  if (document.querySelector("[data-live]") || document.getElementById("charts")) {
+    var source = new EventSource("/console/events");
+    source.addEventListener("change", refresh);
+  }
+
+  // Metrics: one chart per series group, data from /console/metrics/data.json.
+  var plots = [];
+  function loadCharts() {
+    var box = document.getElementById("charts");
+    var range = box.getAttribute("data-range") || "hour";
+    fetch("/console/metrics/data.json?range=" + encodeURIComponent(range), {
+      credentials: "same-origin",
+    }).then(function (r) {
+      return r.json();
+    }).then(function (data) {
+      for (var i = 0; i < plots.length; i++) plots[i].destroy();
+      plots = [];
+      box.textContent = "";
+      data.charts.forEach(function (chart) {
+        var h = document.createElement("h2");
+        h.textContent = chart.title;
+        box.appendChild(h);
+        var holder = document.createElement("div");
+        holder.className = "chart";
+        box.appendChild(holder);
+        if (chart.series.length === 0) {
+          var p = document.createElement("p");
+          p.className = "muted";
+          p.textContent = "no data in this range";
+          holder.appendChild(p);
+          return;
+        }
+        var series = [{}].concat(chart.series.map(function (s, n) {
+          return { label: s.label, stroke: palette[n % palette.length], width: 1.5 };
+        }));
+        var values = [data.times].concat(chart.series.map(function (s) {
+          return s.values;
+        }));
+        var width = Math.max(320, Math.min(box.clientWidth, 1200));
+        plots.push(new window.uPlot({ width: width, height: 220, series: series }, values, holder));
+      });
+    });
+  }
+  var palette = ["#2563eb", "#dc2626", "#16a34a", "#d97706", "#7c3aed", "#0891b2", "#db2777"];
+  if (document.getElementById("charts")) loadCharts();
+})();

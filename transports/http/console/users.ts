@@ -1,0 +1,108 @@
+/**
+ * Who may use the console and the admin API, with which role: users from config (`admin.users`)
+ * and from KV (managed by an admin), signed in by password (argon2id, a memory-hard KDF) or by a
+ * bearer token (the admin token, or a user's own token).
+ * @module
+ */
+
+import { hash, verify } from "@node-rs/argon2";
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { ConsoleStateStore, Role, Secret } from "../../../actors/ports.ts";
+
+/** Roles, weakest first. */
+export const ROLES: readonly Role[] = ["viewer", "operator", "admin"];
+
+/** Who is asking, with the role they act in. */
+export interface Principal {
+  name: string;
+  role: Role;
+}
+
+/** Whether `role` may do what `needed` may. */
+export function allows(role: Role, needed: Role): boolean {
+  return ROLES.indexOf(role) >= ROLES.indexOf(needed);
+}
+
+/** A user as config gives it. */
+export interface ConfiguredUser {
+  name: string;
+  role: Role;
+  passwordHash?: string;
+  token?: Secret;
+}
+
+/** The name the admin token signs in as. */
+export const ADMIN_TOKEN_USER = "admin";
+
+/** Hex SHA-256 of a token (KV keeps only this). */
+export function tokenDigest(token: string): string {
+  return createHash("sha256").update(token).digest("hex");
+}
+
+// A hash verified for unknown names too, so a wrong name takes as long as a wrong password.
+let dummy: Promise<string> | undefined;
+
+/** See the module doc. */
+export class Users {
+  readonly #configured: Map<string, ConfiguredUser>;
+  readonly #adminToken: Secret;
+  readonly #state: ConsoleStateStore;
+
+  /** `configured`: config's users; `adminToken` signs in as `admin`. */
+  constructor(options: {
+    configured: readonly ConfiguredUser[];
+    adminToken: Secret;
+    state: ConsoleStateStore;
+  }) {
+    this.#configured = new Map(options.configured.map((u) => [u.name, u]));
+    this.#adminToken = options.adminToken;
+    this.#state = options.state;
+  }
+
+  /** Hashes a password with argon2id (the library's defaults: 19 MiB, 2 passes). */
+  static hashPassword(password: string): Promise<string> {
+    return hash(password);
+  }
+
+  /** The principal for a name and password, or undefined (after the same work either way). */
+  async signIn(name: string, password: string): Promise<Principal | undefined> {
+    const configured = this.#configured.get(name);
+    const stored = configured ? undefined : await this.#state.getUser(name);
+    const phc = configured?.passwordHash ?? stored?.passwordHash;
+    const role = configured?.role ?? stored?.role;
+    if (!phc || !role || password === "") {
+      await verify(await (dummy ??= hash("not a password")), password || "x").catch(() => false);
+      return undefined;
+    }
+    const ok = await verify(phc, password).catch(() => false);
+    return ok ? { name, role } : undefined;
+  }
+
+  /** The principal a bearer token stands for: the admin token, a configured or a KV user's. */
+  async byToken(token: string): Promise<Principal | undefined> {
+    if (token === "") return undefined;
+    if (this.#adminToken.equals(token)) return { name: ADMIN_TOKEN_USER, role: "admin" };
+    for (const u of this.#configured.values()) {
+      if (u.token && u.token.equals(token)) return { name: u.name, role: u.role };
+    }
+    const user = await this.#state.userByTokenSha256(tokenDigest(token));
+    return user ? { name: user.name, role: user.role } : undefined;
+  }
+
+  /** Whether `name` is taken by a configured user (those cannot be changed in the console). */
+  isConfigured(name: string): boolean {
+    return this.#configured.has(name);
+  }
+
+  /** Configured users, for the users page. */
+  configured(): ConfiguredUser[] {
+    return [...this.#configured.values()];
+  }
+}
+
+/** Constant-time equality of two strings (CSRF tokens). */
+export function sameString(a: string, b: string): boolean {
+  const x = new TextEncoder().encode(a);
+  const y = new TextEncoder().encode(b);
+  return x.length === y.length && timingSafeEqual(x, y);
+}
