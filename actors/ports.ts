@@ -190,14 +190,17 @@ export type { DestinationView } from "./https_out/https_destinations.ts";
 export type { VerifyResult } from "./https_out/verification.ts";
 export type { SigningKeyRecord } from "./store/auth_state.ts";
 export type { ActorKind } from "./engine/identities.ts";
+export type { ForwardInboxPort, ForwardRequest, ForwardResult } from "./forward/forward_inbox.ts";
 export type { MailMessage, MailSender } from "./alerts/channels.ts";
 export type { AlertsAdmin } from "./alerts/admin.ts";
+export type { AuditEntry, AuditPage, Role, UserRecord } from "./store/console_state.ts";
 
 import type { ActorCommand, ActorStatus, CommandResult } from "./runtime/actor.ts";
 import type { Store } from "./store/store.ts";
 import type { DestinationView } from "./https_out/https_destinations.ts";
 import type { VerifyResult } from "./https_out/verification.ts";
 import type { SigningKeyRecord } from "./store/auth_state.ts";
+import type { ConsoleState } from "./store/console_state.ts";
 
 /** What the admin endpoint needs of the supervisor (the runtime's `Supervisor` provides it). */
 export interface AdminSupervisor {
@@ -244,3 +247,16 @@ export interface AuthStateStore {
   /** Records a client assertion's `jti`: true the first time, false for a replay before expiry. */
   useJti(clientId: string, jti: string, expiresAt: number, now: () => number): Promise<boolean>;
 }
+
+/** The console's audit log and users in KV, shared by every process (the store's `console`). */
+export type ConsoleStateStore = Pick<
+  ConsoleState,
+  | "appendAudit"
+  | "listAudit"
+  | "listUsers"
+  | "getUser"
+  | "userByTokenSha256"
+  | "createUser"
+  | "deleteUser"
+  | "messageByControlId"
+>;
