@@ -10,7 +10,7 @@
  * @module
  */
 
-import { Hono } from "hono";
+import { Hono, type MiddlewareHandler } from "hono";
 import type { Config } from "../actors/config/mod.ts";
 import { Engine } from "../actors/engine/engine.ts";
 import type { HttpSender, MllpConnector, SftpConnector } from "../actors/ports.ts";
@@ -191,6 +191,11 @@ export async function compose(configured: Config, adapters: Adapters): Promise<C
   });
   alerts.start();
   stack.defer(() => alerts.stop());
+  // Counted where the store is called, from here on (engine/metrics.ts).
+  const metrics = new EngineMetrics(() => config);
+  metrics.instrument(engine.store, () => (adapters.clock ?? systemClock).now());
+  const observed = processMetrics(metrics);
+  stack.defer(() => observed.stop());
   // Translation sets imported into KV override the config's from the first message on.
   const shaping = await step(
     "cannot load the translation sets",
@@ -332,18 +337,12 @@ async function httpApp(
     return c.json(report, report.status === "ok" ? 200 : 503, { "cache-control": "no-store" });
   });
   app.get("/metrics", async (c) => {
-    const actors = await engine.supervisor.statuses();
-    const lines = [
-      "# TYPE engine_queue_depth gauge",
-      ...actors.map((a) => `engine_queue_depth{actor="${a.id}",kind="${a.kind}"} ${a.queueDepth}`),
-      "# TYPE engine_kv_commits_total counter",
-      `engine_kv_commits_total ${engine.store.commitStats.batches}`,
-      "# TYPE engine_kv_writes_total counter",
-      `engine_kv_writes_total ${engine.store.commitStats.writes}`,
-      "# TYPE engine_mllp_connections gauge",
-      ...servers.mllp.map((s) => `engine_mllp_connections{port="${s.port}"} ${s.connections}`),
-    ];
-    return c.text(lines.join("\n") + "\n", 200, { "content-type": "text/plain; version=0.0.4" });
+    const text = await metricsText(
+      observability?.metrics ?? new EngineMetrics(() => config),
+      engine,
+      servers.mllp,
+    );
+    return c.text(text, 200, { "content-type": "text/plain; version=0.0.4" });
   });
   const token = await adminToken(config, log);
   // Before the admin app: its catch-all would answer /admin/sandbox with 404.

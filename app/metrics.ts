@@ -1,0 +1,95 @@
+/**
+ * Process-level metrics and the HTTP request counter, next to the engine's own (engine/metrics.ts):
+ * memory, event-loop lag, build info, HTTP requests by route and status, and the `/metrics` text
+ * with queue depths, oldest message ages, KV commits and MLLP connections.
+ * @module
+ */
+
+import type { Context, Next } from "hono";
+import type { EngineMetrics } from "../actors/engine/metrics.ts";
+import type { Engine } from "../actors/engine/engine.ts";
+import type { MllpServer } from "../transports/mllp/server.ts";
+
+/** The engine's version as built (shown by `engine_build_info`). */
+export const ENGINE_VERSION = "0.1.0";
+
+/** How often the event-loop lag is sampled. */
+const LAG_SAMPLE_MS = 500;
+
+/**
+ * Adds the process gauges and the HTTP counter to `metrics`; returns the middleware counting
+ * requests and a function stopping the lag sampler.
+ */
+export function processMetrics(metrics: EngineMetrics): {
+  middleware: (c: Context, next: Next) => Promise<void>;
+  stop(): void;
+} {
+  const r = metrics.registry;
+  let lag = 0;
+  let expected = performance.now() + LAG_SAMPLE_MS;
+  const timer = setInterval(() => {
+    const t = performance.now();
+    lag = Math.max(0, t - expected) / 1000;
+    expected = t + LAG_SAMPLE_MS;
+  }, LAG_SAMPLE_MS);
+  // The sampler must not keep a process alive that has nothing else to do.
+  Deno.unrefTimer(timer);
+  r.gauge("engine_process_resident_memory_bytes", "Resident set size.", () => [{
+    value: Deno.memoryUsage().rss,
+  }]);
+  r.gauge("engine_process_heap_used_bytes", "V8 heap in use.", () => [{
+    value: Deno.memoryUsage().heapUsed,
+  }]);
+  r.gauge(
+    "engine_event_loop_lag_seconds",
+    `How late the last ${LAG_SAMPLE_MS} ms timer fired.`,
+    () => [{ value: lag }],
+  );
+  r.gauge("engine_build_info", "The engine's version and runtime; always 1.", () => [{
+    labels: { version: ENGINE_VERSION, deno: Deno.version.deno, v8: Deno.version.v8 },
+    value: 1,
+  }]);
+  const requests = r.counter("engine_http_requests_total", "HTTP requests by route and status.");
+  const middleware = async (c: Context, next: Next) => {
+    await next();
+    // The route pattern (never the raw path: ids would make unbounded series).
+    const route = c.req.matchedRoutes.filter((m) => m.method !== "ALL").at(-1)?.path ??
+      "unmatched";
+    requests.inc({ method: c.req.method, route, status: String(c.res.status) });
+  };
+  return { middleware, stop: () => clearInterval(timer) };
+}
+
+/** The `/metrics` text: every registered family, then queue and connection gauges. */
+export async function metricsText(
+  metrics: EngineMetrics,
+  engine: Engine,
+  mllp: readonly MllpServer[],
+): Promise<string> {
+  const actors = await engine.supervisor.statuses();
+  const stats = engine.store.commitStats;
+  return metrics.registry.render([
+    "# HELP engine_queue_depth Messages waiting in an actor's queue.",
+    "# TYPE engine_queue_depth gauge",
+    ...actors.map((a) => `engine_queue_depth{actor="${a.id}",kind="${a.kind}"} ${a.queueDepth}`),
+    "# HELP engine_queue_oldest_age_seconds Age of the oldest message waiting in a queue.",
+    "# TYPE engine_queue_oldest_age_seconds gauge",
+    ...actors.map((a) =>
+      `engine_queue_oldest_age_seconds{actor="${a.id}",kind="${a.kind}"} ${
+        (a.oldestAgeMs ?? 0) / 1000
+      }`
+    ),
+    "# HELP engine_kv_commits_total Group commits to KV.",
+    "# TYPE engine_kv_commits_total counter",
+    `engine_kv_commits_total ${stats.batches}`,
+    "# HELP engine_kv_writes_total Writes carried by those commits.",
+    "# TYPE engine_kv_writes_total counter",
+    `engine_kv_writes_total ${stats.writes}`,
+    "# HELP engine_kv_commit_batch_size_average Writes per group commit, on average.",
+    "# TYPE engine_kv_commit_batch_size_average gauge",
+    `engine_kv_commit_batch_size_average ${stats.batches ? stats.writes / stats.batches : 0}`,
+    "# HELP engine_mllp_connections Open inbound MLLP connections per port.",
+    "# TYPE engine_mllp_connections gauge",
+    ...mllp.map((s) => `engine_mllp_connections{port="${s.port}"} ${s.connections}`),
+  ]);
+}
