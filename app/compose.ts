@@ -247,6 +247,8 @@ export async function compose(configured: Config, adapters: Adapters): Promise<C
         mllpConnector: adapters.mllpConnector ?? socketMllpConnector,
         httpSender,
         ...(adapters.clock ? { clock: adapters.clock } : {}),
+        // Its API source's tokens are signed with the engine's key.
+        auth: engine.store.auth,
       }))
     : undefined;
   if (sandbox) stack.defer(() => sandbox.close());

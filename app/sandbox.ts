@@ -8,11 +8,13 @@
 
 import { Hono } from "hono";
 import type { Config } from "../actors/config/mod.ts";
-import type { HttpSender, MllpConnector } from "../actors/ports.ts";
+import type { AuthStateStore, HttpSender, MllpConnector } from "../actors/ports.ts";
+import { SANDBOX_CLIENT_ID, SANDBOX_IDS } from "../actors/config/mod.ts";
 import type { Clock } from "../actors/runtime/clock.ts";
 import type { Logger } from "../actors/runtime/log.ts";
 import type { Secret } from "../actors/config/secret.ts";
 import { EngineEcho, SimulatedHealthSystem } from "../actors/sandbox/mod.ts";
+import { AccessTokens } from "../transports/http/access_token.ts";
 import { requireBearer } from "../transports/http/auth.ts";
 import { createSandboxAdminApp, createSandboxApp } from "../transports/http/sandbox.ts";
 import { type MllpServer, serveMllp } from "../transports/mllp/server.ts";
@@ -30,10 +32,48 @@ export interface Sandbox {
   close(): Promise<void>;
 }
 
-/** Starts the sandbox's peers; `config.sandbox` must be set. */
+/** How long the sandbox's own access tokens live (it makes a new one before this runs out). */
+const TOKEN_SECONDS = 3600;
+
+/**
+ * The `Authorization` header of the sandbox's API source: a token the sandbox issues itself
+ * (signed with the engine's key in KV), made again a minute before it expires. Real time: the
+ * endpoint checks expiry on the real clock.
+ */
+function ownToken(
+  auth: AuthStateStore,
+  environment: string,
+): () => Promise<Record<string, string>> {
+  let tokens: Promise<AccessTokens> | undefined;
+  let current: { token: string; until: number } | undefined;
+  return async () => {
+    const now = Date.now();
+    if (!current || current.until - 60_000 < now) {
+      tokens ??= AccessTokens.open({ state: auth, lifetimeSeconds: TOKEN_SECONDS });
+      const t = await (await tokens).issue({
+        sourceId: SANDBOX_IDS.api,
+        environment,
+        clientId: SANDBOX_CLIENT_ID,
+      });
+      current = { token: t.token, until: now + t.expiresIn * 1000 };
+    }
+    return { authorization: `Bearer ${current.token}` };
+  };
+}
+
+/**
+ * Starts the sandbox's peers; `config.sandbox` must be set. With `auth` (the engine's store)
+ * the simulated EHR sends JSON to `POST /endpoint` as its own API source.
+ */
 export async function startSandbox(
   config: Config,
-  adapters: { log: Logger; mllpConnector: MllpConnector; httpSender: HttpSender; clock?: Clock },
+  adapters: {
+    log: Logger;
+    mllpConnector: MllpConnector;
+    httpSender: HttpSender;
+    clock?: Clock;
+    auth?: AuthStateStore;
+  },
 ): Promise<Sandbox> {
   const s = config.sandbox;
   if (!s) throw new Error("no sandbox in the config");
@@ -66,6 +106,30 @@ export async function startSandbox(
     throw error;
   }
   const feed = { host: "127.0.0.1", port: s.feedPort };
+  const json = adapters.auth
+    ? { url: s.endpointUrl, headers: ownToken(adapters.auth, s.environment) }
+    : undefined;
+  if (s.schedule) {
+    const { schedule } = s;
+    if (schedule.format === "json" && !json) {
+      await Promise.all([ehrServer.close(), echoServer.close()]);
+      throw new Error("sandbox.schedule: JSON needs the engine's API (its store)");
+    }
+    ehr.schedule({
+      to: schedule.format === "json" ? { https: json! } : { mllp: feed },
+      count: schedule.count,
+      everyMs: schedule.everySeconds * 1000,
+      ...(schedule.event !== undefined ? { event: schedule.event } : {}),
+      ...(schedule.rate !== undefined ? { ratePerSecond: schedule.rate } : {}),
+    }, (report) =>
+      log.info("sandbox.scheduled-round", {
+        format: schedule.format,
+        generated: report.generated,
+        accepted: report.accepted,
+        refused: report.refused,
+        failed: report.failed,
+      }));
+  }
   log.info("sandbox.started", {
     environment: s.environment,
     patients: ehr.registry.patients.length,
@@ -84,7 +148,15 @@ export async function startSandbox(
       const auth = requireBearer({ token, log });
       admin.use("/admin/sandbox", auth);
       admin.use("/admin/sandbox/*", auth);
-      admin.route("/admin", createSandboxAdminApp({ ehr, mllpTarget: feed, log }));
+      admin.route(
+        "/admin",
+        createSandboxAdminApp({
+          ehr,
+          mllpTarget: feed,
+          ...(json ? { httpsTarget: json } : {}),
+          log,
+        }),
+      );
       app.route("/", admin);
     },
     async close() {

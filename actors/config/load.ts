@@ -6,12 +6,23 @@
 
 import { type Config, configSchema, type ConfigSources } from "./schema.ts";
 import { crossCheck } from "./cross_check.ts";
-import { expandSandbox, SANDBOX_TOKEN_ENV, SANDBOX_TOKEN_PLACEHOLDER } from "./sandbox.ts";
+import {
+  expandSandbox,
+  SANDBOX_SECRET_ENV,
+  SANDBOX_TOKEN_ENV,
+  SANDBOX_TOKEN_PLACEHOLDER,
+} from "./sandbox.ts";
 import { originalPath, salvage } from "./salvage.ts";
 import { errorMessage } from "../runtime/errors.ts";
 
-/** The sandbox's own placeholder for its (unchecked) verification token. */
+const sandboxSecret = crypto.randomUUID();
+
+/**
+ * The sandbox's own placeholder for its (unchecked) verification token, and a random client
+ * secret for its API source (it issues its own tokens: nobody needs to know the secret).
+ */
 function sandboxEnv(name: string): string | undefined {
+  if (name === SANDBOX_SECRET_ENV) return sandboxSecret;
   return name === SANDBOX_TOKEN_ENV ? SANDBOX_TOKEN_PLACEHOLDER : undefined;
 }
 

@@ -25,4 +25,4 @@ export {
 } from "./load.ts";
 export { crossCheck } from "./cross_check.ts";
 export { Secret, timingSafeEqual } from "./secret.ts";
-export { expandSandbox, SANDBOX_IDS, type SandboxConfig } from "./sandbox.ts";
+export { expandSandbox, SANDBOX_CLIENT_ID, SANDBOX_IDS, type SandboxConfig } from "./sandbox.ts";

@@ -7,11 +7,15 @@
  *   `sandbox-ehr` (MLLP, where the simulated EHR sends), destinations `sandbox-ehr-mllp` (its
  *   MLLP receiver, also answering QBP^Q22) and `sandbox-ehr-https` (its JSON receiver on the
  *   engine's own HTTP server, `/sandbox/ehr/endpoint`).
+ *   It also sends data-model JSON to the engine's `POST /endpoint` as API source
+ *   `sandbox-ehr-api` (client id `sandbox-ehr`; the sandbox issues its own tokens, so its
+ *   secret is random unless `ENGINE_SANDBOX_CLIENT_SECRET` is set).
  * - **Engine echo** (connection `engine-echo`): destination `engine-echo` (accepts anything) and
  *   integration `engine-echo-return` (where the echo sends back what it received).
  *
- * Data flows: `sandbox-ehr` → `engine-echo`; `engine-echo-return` → `sandbox-ehr-mllp` (HL7 v2)
- * and `sandbox-ehr-https` (JSON). So one simulated message goes out and comes back both ways.
+ * Data flows: `sandbox-ehr` and `sandbox-ehr-api` → `engine-echo`; `engine-echo-return` →
+ * `sandbox-ehr-mllp` (HL7 v2) and `sandbox-ehr-https` (JSON). So one simulated message goes out
+ * and comes back both ways. `schedule` makes the simulated EHR send on its own, every interval.
  * Refused outside a development environment.
  *
  * @module
@@ -36,6 +40,17 @@ export const sandboxSchema = z.union([
     ehrPort: z.number().int().min(1).max(65535).default(9964),
     /** The echo's MLLP receiver. */
     echoPort: z.number().int().min(1).max(65535).default(9965),
+    /** Sending on its own: `count` messages every `everySeconds` (none by default). */
+    schedule: z.strictObject({
+      /** A data model, `Model.Event`, an HL7 type (`ADT^A01`) or `all`; absent: stories. */
+      event: z.string().min(1).optional(),
+      count: z.number().int().min(1).max(100_000).default(1),
+      everySeconds: z.number().min(0.1).max(86_400),
+      /** `hl7v2` over MLLP into `sandbox-ehr`, or `json` to `POST /endpoint`. */
+      format: z.enum(["hl7v2", "json"]).default("hl7v2"),
+      /** Messages per second within a round. */
+      rate: z.number().gt(0).max(100_000).optional(),
+    }).optional(),
   }),
 ]);
 
@@ -50,6 +65,15 @@ export type SandboxConfig = {
   echoPort: number;
   /** The simulated EHR's JSON receiver, on the engine's HTTP server. */
   jsonUrl: string;
+  /** The engine's `POST /endpoint`, where the simulated EHR sends JSON. */
+  endpointUrl: string;
+  schedule?: {
+    event?: string;
+    count: number;
+    everySeconds: number;
+    format: "hl7v2" | "json";
+    rate?: number;
+  };
 };
 
 /** Ids of what the sandbox adds. */
@@ -59,7 +83,18 @@ export const SANDBOX_IDS = {
   ehrMllp: "sandbox-ehr-mllp",
   ehrHttps: "sandbox-ehr-https",
   echo: "engine-echo",
+  /** The API source the simulated EHR sends JSON as. */
+  api: "sandbox-ehr-api",
 } as const;
+
+/** The API client id of {@link SANDBOX_IDS}.api. */
+export const SANDBOX_CLIENT_ID = "sandbox-ehr";
+
+/**
+ * The environment variable holding the sandbox source's client secret; when unset, a random one
+ * (the sandbox issues its own tokens and never uses it).
+ */
+export const SANDBOX_SECRET_ENV = "ENGINE_SANDBOX_CLIENT_SECRET";
 
 /**
  * The environment variable the JSON receiver's verification token is read from; when unset, the
@@ -90,7 +125,10 @@ export function expandSandbox(
     const { sandbox: _off, ...rest } = value;
     return { ok: true, value: rest };
   }
-  const parsed = sandboxSchema.safeParse(value.sandbox);
+  // An object is checked against the settings alone, so problems name the setting at fault.
+  const parsed = isObject(value.sandbox)
+    ? sandboxSchema.options[1].safeParse(value.sandbox)
+    : sandboxSchema.safeParse(value.sandbox);
   if (!parsed.success) {
     return {
       ok: false,
@@ -133,6 +171,7 @@ export function expandSandbox(
   const port = typeof http.port === "number" ? http.port : 8080;
   const scheme = http.tls ? "https" : "http";
   const jsonUrl = `${scheme}://127.0.0.1:${port}/sandbox/ehr/endpoint`;
+  const endpointUrl = `${scheme}://127.0.0.1:${port}/endpoint`;
   const list = (k: string) => (Array.isArray(value[k]) ? value[k] as unknown[] : []);
   const ids = SANDBOX_IDS;
   const expanded: Raw = {
@@ -152,6 +191,16 @@ export function expandSandbox(
         environment: env,
         timeZone: "UTC",
         mllp: { port: s.echoReturnPort, allowedIps: LOOPBACK },
+      },
+    ],
+    sources: [
+      ...list("sources"),
+      {
+        id: ids.api,
+        name: "Simulated health system (API)",
+        environment: env,
+        clientId: SANDBOX_CLIENT_ID,
+        auth: { secret: { env: SANDBOX_SECRET_ENV } },
       },
     ],
     listeners: [
@@ -183,6 +232,7 @@ export function expandSandbox(
     subscriptions: [
       ...list("subscriptions"),
       { id: "sandbox-to-echo", from: { integration: ids.feed }, to: [ids.echo] },
+      { id: "sandbox-api-to-echo", from: { source: ids.api }, to: [ids.echo] },
       {
         id: "echo-to-sandbox-hl7",
         from: { integration: ids.echoReturn },
@@ -202,6 +252,7 @@ export function expandSandbox(
         id: "simulated-health-system",
         name: "Simulated health system",
         integrations: [ids.feed],
+        sources: [ids.api],
         destinations: [ids.ehrMllp, ids.ehrHttps],
       },
       {
@@ -212,7 +263,7 @@ export function expandSandbox(
       },
     ],
   };
-  const sandbox: SandboxConfig = { ...s, environment: env, jsonUrl };
+  const sandbox: SandboxConfig = { ...s, environment: env, jsonUrl, endpointUrl };
   expanded.sandbox = sandbox;
   return { ok: true, value: expanded, sandbox };
 }

@@ -14,10 +14,13 @@ import type { Clock } from "../runtime/clock.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Mischief } from "./misbehaviour.ts";
 
+/** Headers of a JSON post: fixed, or made for each request (an access token that expires). */
+export type SendHeaders = Record<string, string> | (() => Promise<Record<string, string>>);
+
 /** Where generated messages go. */
 export type SendTarget =
   | { readonly mllp: MllpTarget }
-  | { readonly https: { readonly url: string; readonly headers?: Record<string, string> } };
+  | { readonly https: { readonly url: string; readonly headers?: SendHeaders } };
 
 /** How a run went. */
 export interface SendReport {
@@ -100,7 +103,7 @@ export async function sendMessages(options: SendOptions): Promise<SendReport> {
         report.sent++;
         const r = link
           ? await link.send(m, options.signal)
-          : await postJson(options, (to as { https: { url: string } }).https, m);
+          : await postJson(options, (to as Extract<SendTarget, { https: unknown }>).https, m);
         if (r.ok) report.accepted++;
         else {
           if (r.kind === "refused") report.refused++;
@@ -185,15 +188,16 @@ function checkAck(text: string, controlId: string): Outcome {
 
 async function postJson(
   options: SendOptions,
-  target: { url: string; headers?: Record<string, string> },
+  target: { url: string; headers?: SendHeaders },
   m: SyntheticMessage,
 ): Promise<Outcome> {
   if (!options.http) return { ok: false, kind: "failed", reason: "no HTTP sender" };
   try {
+    const headers = typeof target.headers === "function" ? await target.headers() : target.headers;
     const response = await options.http.send({
       url: target.url,
       method: "POST",
-      headers: { "content-type": "application/json", ...target.headers },
+      headers: { "content-type": "application/json", ...headers },
       body: JSON.stringify(m.json),
       timeoutMs: options.answerTimeoutMs ?? 30_000,
       ...(options.signal ? { signal: options.signal } : {}),

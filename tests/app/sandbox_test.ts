@@ -4,8 +4,17 @@ import { formatProblems, parseConfig, processSources } from "../../actors/config
 import { createLogger } from "../../actors/runtime/log.ts";
 import { EVENTS } from "../../codecs/datamodel/mod.ts";
 import { freePort, waitFor } from "../helpers/net.ts";
+import { startReceiver } from "../helpers/receivers.ts";
+import { ManualClock } from "../../actors/runtime/clock.ts";
+import { startSandbox } from "../../app/sandbox.ts";
+import { socketMllpConnector } from "../../transports/mllp/client.ts";
+import { FetchSender } from "../../transports/https/mod.ts";
 
-function sandboxConfig(dir: string, extra: Record<string, unknown> = {}) {
+function sandboxConfig(
+  dir: string,
+  extra: Record<string, unknown> = {},
+  settings: Record<string, unknown> = {},
+) {
   const result = parseConfig({
     kv: { path: `${dir}/engine.kv` },
     http: { port: freePort(), hostname: "127.0.0.1", development: true },
@@ -16,6 +25,7 @@ function sandboxConfig(dir: string, extra: Record<string, unknown> = {}) {
       ehrPort: freePort(),
       echoPort: freePort(),
       registrySize: 60,
+      ...settings,
     },
     ...extra,
   }, {
@@ -153,4 +163,85 @@ Deno.test("the sandbox is refused outside a development environment", () => {
   assert.ok(dev.config.destinations.every((d) => d.environment === "development"));
   const off = parseConfig({ sandbox: false }, sources);
   assert.ok(off.ok && off.config.sandbox === undefined && off.config.destinations.length === 0);
+});
+
+Deno.test("POST /admin/sandbox/send with format json: the simulated EHR posts to /endpoint as its own API source, with nothing configured, and the messages come back through the echo", async () => {
+  const dir = await Deno.makeTempDir();
+  const lines: string[] = [];
+  const log = createLogger({ level: "info", write: (l) => lines.push(l) });
+  const composed = await compose(sandboxConfig(dir), { log });
+  try {
+    const auth = { authorization: "Bearer t0ken", "content-type": "application/json" };
+    const sent = await composed.app.request("/admin/sandbox/send", {
+      method: "POST",
+      headers: auth,
+      body: JSON.stringify({
+        dataModel: "PatientAdmin",
+        event: "Arrival",
+        count: 3,
+        format: "json",
+      }),
+    });
+    assert.equal(sent.status, 200);
+    const report = await sent.json();
+    assert.equal(report.accepted, 3, JSON.stringify(report.errors));
+    // Received from source sandbox-ehr-api, routed to the echo, and back to the EHR both ways.
+    const received = await (await composed.app.request(
+      "/admin/logs?type=RECEIVE",
+      { headers: auth },
+    )).json();
+    assert.ok(
+      received.logs.filter((l: { sourceId?: string }) => l.sourceId === "sandbox-ehr-api")
+        .length === 3,
+      JSON.stringify(received.logs).slice(0, 500),
+    );
+    const ehr = composed.sandbox!.ehr;
+    await ehr.receiver.whenReceived(6, AbortSignal.timeout(30_000));
+    assert.equal(ehr.receiver.counts().rejected ?? 0, 0);
+  } finally {
+    await composed.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("sandbox.schedule: the simulated EHR sends count messages every interval on its own (manual clock)", async () => {
+  const clock = new ManualClock();
+  const frames: string[] = [];
+  const feed = startReceiver((f) => {
+    frames.push(f.controlId);
+    return f.ack("AA");
+  });
+  const config = sandboxConfig("/tmp/unused", {}, {
+    feedPort: feed.port,
+    schedule: { event: "ADT^A04", count: 2, everySeconds: 60 },
+  });
+  const lines: string[] = [];
+  const log = createLogger({ level: "info", write: (l) => lines.push(l) });
+  const sandbox = await startSandbox(config, {
+    log,
+    mllpConnector: socketMllpConnector,
+    httpSender: new FetchSender(),
+    clock,
+  });
+  try {
+    await waitFor("the schedule to wait", () => clock.pending >= 1);
+    assert.equal(frames.length, 0);
+    clock.advance(60_000);
+    await waitFor("round 1", () => frames.length === 2);
+    await waitFor("round 1 logged", () => lines.some((l) => /sandbox\.scheduled-round/.test(l)));
+    clock.advance(60_000);
+    await waitFor("round 2", () => frames.length === 4);
+    assert.equal(new Set(frames).size, 4, "every message its own control id");
+  } finally {
+    await sandbox.close();
+    await feed.close();
+  }
+});
+
+Deno.test("sandbox.schedule is checked at start", () => {
+  const bad = parseConfig({ sandbox: { schedule: { count: 0 } } }, processSources());
+  assert.ok(!bad.ok);
+  const text = formatProblems("c", bad.problems);
+  assert.match(text, /\$\.sandbox\.schedule\.count/);
+  assert.match(text, /\$\.sandbox\.schedule\.everySeconds/);
 });

@@ -26,7 +26,13 @@ export interface JsonAnswer {
 /** Where the sandbox sends: an MLLP address, or a URL with its headers. */
 export type SendTarget =
   | { readonly mllp: { readonly host: string; readonly port: number } }
-  | { readonly https: { readonly url: string; readonly headers?: Record<string, string> } };
+  | {
+    readonly https: {
+      readonly url: string;
+      /** Fixed, or made for each request (an access token that expires). */
+      readonly headers?: Record<string, string> | (() => Promise<Record<string, string>>);
+    };
+  };
 
 /** A JSON receiver (the simulated health system's, or the echo's). */
 export interface JsonReceiver {
