@@ -25,6 +25,7 @@ import { AccessTokens } from "../transports/http/access_token.ts";
 import { ClientAssertionVerifier } from "../transports/http/client_assertion.ts";
 import { createEndpointApp } from "../transports/http/endpoint.ts";
 import { createFhirApp } from "../transports/http/fhir.ts";
+import { createForwardApp } from "../transports/http/forward.ts";
 import { RateLimiter } from "../transports/http/rate_limit.ts";
 import { type PublicServer, servePublic } from "../transports/http/serve.ts";
 import { createTokenApp, tokenUrlFor } from "../transports/http/token_endpoint.ts";
@@ -424,5 +425,7 @@ export async function apiApp(config: Config, engine: Engine, log: Logger): Promi
     "/",
     createFhirApp({ tokens, inbox: engine.api, limits: config.limits, rateLimiter, log }),
   );
+  // Agent mode: messages other engines forward (a source's token, mapped to an integration).
+  app.route("/", createForwardApp({ tokens, inbox: engine.forwards, rateLimiter, log }));
   return app;
 }

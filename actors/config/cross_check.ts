@@ -239,11 +239,18 @@ function checkHostedFolder(
     fed.add(user.integration);
   });
   config.integrations.forEach((integration, i) => {
-    if (!integration.mllp && !integration.sftp && !fed.has(integration.id)) {
+    if (
+      !integration.mllp && !integration.sftp && !integration.forward && !fed.has(integration.id)
+    ) {
       add(
         `$.integrations[${i}]`,
-        'an integration needs "mllp", "sftp", or a user of the hosted sftpServer that feeds it',
+        'an integration needs "mllp", "sftp", "forward", or a user of the hosted sftpServer that ' +
+          "feeds it",
       );
+    }
+    const from = integration.forward?.source;
+    if (from !== undefined && !config.sources.some((s) => s.id === from)) {
+      add(`$.integrations[${i}].forward.source`, `unknown source "${from}"`);
     }
   });
 }

@@ -25,14 +25,32 @@ interface Waiter {
   timer: ReturnType<typeof setTimeout>;
 }
 
+/** What {@link AppAcks} is built with. */
+export interface AppAcksOptions {
+  /** Waiters are dropped after this long without a verdict, default 10 minutes. */
+  timeoutMs?: number;
+  /**
+   * Destinations whose receiver gives the application verdict (agent mode's `forward`): a message
+   * routed to one of them waits for {@link AppAcks.settleFromPeer} instead of this engine's AA.
+   */
+  peerVerdicts?: Iterable<string>;
+}
+
 /** See the module doc. */
 export class AppAcks {
   readonly #waiting = new Map<string, Waiter>();
   readonly #timeoutMs: number;
+  readonly #peerVerdicts: ReadonlySet<string>;
 
-  /** Waiters are dropped after `timeoutMs` (default 10 minutes) without a verdict. */
-  constructor(options: { timeoutMs?: number } = {}) {
+  /** See {@link AppAcksOptions}. */
+  constructor(options: AppAcksOptions = {}) {
     this.#timeoutMs = options.timeoutMs ?? 600_000;
+    this.#peerVerdicts = new Set(options.peerVerdicts ?? []);
+  }
+
+  /** Whether an application ACK waits for message `messageId`'s verdict. */
+  waiting(messageId: string): boolean {
+    return this.#waiting.has(messageId);
   }
 
   /** Application ACKs still waiting for a verdict. */
@@ -59,13 +77,32 @@ export class AppAcks {
     });
   }
 
-  /** Gives message `messageId`'s verdict; a no-op when nobody waits for it. */
-  settle(messageId: string, verdict: AppVerdict): void {
+  /**
+   * Gives message `messageId`'s verdict; a no-op when nobody waits for it. An AA for a message
+   * routed to a destination of `peerVerdicts` (its ids in `destinations`) is not final: the
+   * waiter stays for that receiver's verdict.
+   */
+  settle(messageId: string, verdict: AppVerdict, destinations?: readonly string[]): void {
+    if (verdict.code === "AA" && destinations?.some((d) => this.#peerVerdicts.has(d))) return;
+    this.settleFromPeer(messageId, verdict);
+  }
+
+  /** The verdict a receiver of `peerVerdicts` gave (the central engine's application step). */
+  settleFromPeer(messageId: string, verdict: AppVerdict): void {
     const w = this.#waiting.get(messageId);
     if (!w) return;
     this.#waiting.delete(messageId);
     clearTimeout(w.timer);
     w.resolve(w.build(verdict));
+  }
+
+  /** Drops the waiter of `messageId`: no application ACK will be sent for it. */
+  forget(messageId: string): void {
+    const w = this.#waiting.get(messageId);
+    if (!w) return;
+    this.#waiting.delete(messageId);
+    clearTimeout(w.timer);
+    w.resolve(undefined);
   }
 
   /** Drops every waiter (engine stop). */

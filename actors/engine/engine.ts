@@ -25,6 +25,7 @@ import { type Clock, systemClock } from "../runtime/clock.ts";
 import type { Logger } from "../runtime/log.ts";
 import { Supervisor } from "../runtime/supervisor.ts";
 import { Store } from "../store/store.ts";
+import { sweepStore } from "../store/retention.ts";
 import { NodeRegistry } from "../store/nodes.ts";
 import { Cluster } from "../runtime/cluster.ts";
 import type { Deliverer } from "../delivery/deliverer.ts";
@@ -36,6 +37,8 @@ import { AppAcks } from "./app_acks.ts";
 import { EngineApiInbox } from "./api_inbox.ts";
 import { ApiQuery } from "./api_query.ts";
 import { decodeHl7Bytes } from "../../codecs/hl7v2/mod.ts";
+import { forwardActors } from "../forward/actors.ts";
+import { ForwardInbox } from "../forward/forward_inbox.ts";
 
 /** What the engine is built from. */
 export interface EngineOptions {
@@ -76,6 +79,8 @@ export class Engine {
   queries!: ApiQuery;
   /** Where SFTP files (polled or uploaded to the hosted folder) are stored. */
   files!: FileInbox;
+  /** Where `POST /forward` (agent mode) hands messages other engines forward. */
+  forwards!: ForwardInbox;
 
   private constructor(
     config: Config,
@@ -114,7 +119,22 @@ export class Engine {
     // Every deliverer asks the supervisor before a message goes out (fencing, handover).
     const fenced = (id: string, d: Deliverer) =>
       fencedDeliverer(id, d, () => supervisorRef.current);
-    const appAcks = new AppAcks();
+    // A message routed to a `forward` destination gets the central engine's application verdict.
+    const appAcks = new AppAcks({
+      peerVerdicts: config.destinations.filter((d) => d.forward).map((d) => d.id),
+    });
+    const forward = forwardActors({
+      config,
+      store,
+      clock,
+      log,
+      ...(options.httpSender ? { sender: options.httpSender } : {}),
+      appAcks,
+      notify,
+      decode,
+      pollMs,
+      wrap: fenced,
+    });
 
     const outbound = new Map<string, Config["destinations"]>();
     for (const d of config.destinations) {
@@ -147,6 +167,7 @@ export class Engine {
     const sftpOut = config.destinations.filter((d) => d.sftp || d.sftpOutbox);
     // One maker per kind of actor; each gets the whole identity and the part after the kind.
     const makers: Record<ActorKind, (id: string, rest: string) => Actor | undefined> = {
+      ...forward.makers,
       "sftp-poll": (id, integrationId) => {
         if (!sftp) return undefined;
         const i = config.integrations.find((x) => x.id === integrationId);
@@ -311,6 +332,7 @@ export class Engine {
       knownIds: () => [
         ...outbound.keys(),
         ...(https?.actorIds() ?? []),
+        ...forward.actorIds,
         ...pollers,
         ...(sftp ? sftpOut.map((d) => destinationActorId(d)) : []),
       ],
@@ -336,6 +358,7 @@ export class Engine {
       mllpConnector: options.mllpConnector,
     });
     engine.files = fileInbox;
+    engine.forwards = new ForwardInbox({ config, store, log, notify, appAcks });
     engine.cluster = cluster;
     await supervisor.start();
     // Pollers have no queue to be activated by: they start with the engine.
@@ -355,12 +378,15 @@ export class Engine {
     while (!signal.aborted) {
       try {
         const now = clock.now();
-        const swept = await this.store.housekeep(
+        // In bounded batches, yielding between commits: intake goes on during a sweep.
+        const swept = await sweepStore(this.store, {
           now,
-          this.config.limits.logRetentionDays * 86_400_000,
-        );
-        if (swept.orphans || swept.logs || swept.messages) {
-          this.#log.info("engine.housekeeping", swept);
+          retentionMs: this.config.limits.logRetentionDays * 86_400_000,
+          dedupeWindowMs: this.config.limits.dedupeWindowSeconds * 1000,
+          signal,
+        });
+        if (swept.commits > 0 || swept.orphanChunks > 0) {
+          this.#log.info("engine.housekeeping", { ...swept });
         }
       } catch (error) {
         this.#log.warn("engine.housekeeping-failed", { error });

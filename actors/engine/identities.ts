@@ -1,6 +1,7 @@
 /**
  * Actor identities (DESIGN.md): `mllp-out:<host>:<port>`, `mllp-in:<localPort>:<peerIp>`,
- * `https:<destinationId>`, `sftp:<integrationId>`.
+ * `https:<destinationId>`, `sftp:<integrationId>`; agent mode adds `forward:<destinationId>` (to
+ * another engine) and `forward-in:<integrationId>` (what other engines forward here).
  * @module
  */
 
@@ -10,6 +11,7 @@ import type { DestinationConfig } from "../config/mod.ts";
 export function destinationActorId(d: DestinationConfig): string {
   if (d.mllp) return `mllp-out:${d.mllp.host}:${d.mllp.port}`;
   if (d.https) return `https:${d.id}`;
+  if (d.forward) return `forward:${d.id}`;
   return `sftp-out:${d.id}`;
 }
 
@@ -26,6 +28,8 @@ export const ACTOR_KINDS = [
   "sftp",
   "sftp-out",
   "sftp-poll",
+  "forward",
+  "forward-in",
 ] as const;
 
 /** The kind of an actor: which maker of the engine's factory table (engine.ts) makes it. */
