@@ -12,7 +12,7 @@
  */
 
 /** A system tool some tests need, with the Debian package that provides it. */
-export type SystemTool = "sshd" | "sftp" | "ssh-keygen" | "openssl" | "curl";
+export type SystemTool = "sshd" | "sftp" | "ssh-keygen" | "openssl" | "curl" | "chromium";
 
 const PACKAGES: Record<SystemTool, string> = {
   sshd: "openssh-server",
@@ -20,6 +20,7 @@ const PACKAGES: Record<SystemTool, string> = {
   "ssh-keygen": "openssh-client",
   openssl: "openssl",
   curl: "curl",
+  chromium: "chromium",
 };
 
 const found = new Map<SystemTool, boolean>();

@@ -1,0 +1,129 @@
+/**
+ * The console in a real browser: playwright-core driving Debian's Chromium against a running
+ * engine. Sign in, the data flow, a message found by its control id with its attempts, pause and
+ * resume, skip and reprocess, the audit entries, and XSS payloads in PID-5, OBX-5 and a file
+ * name that stay text. Screenshots go to a folder under the OS temp dir.
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { tmpdir } from "node:os";
+import { chromium } from "playwright-core";
+import { testNeeding } from "../../../helpers/system_tools.ts";
+import { sendHl7, startConsoleEngine, TOKEN } from "./fixture.ts";
+
+const browserTest = testNeeding("chromium");
+
+const XSS_NAME = `<script>window.__xss=1</script>^"><img src=x onerror="window.__xss=2">`;
+const XSS_OBX = `javascript:window.__xss=3`;
+
+function message(controlId: string): string {
+  return [
+    `MSH|^~\\&|EPIC|HOSP|ENGINE|CLINIC|20240315123000||ORU^R01^ORU_R01|${controlId}|P|2.5.1|||AL|NE`,
+    `PID|1||${controlId}^^^HOSP^MR||${XSS_NAME}||19800101|F`,
+    `OBR|1||ORD1|CBC`,
+    `OBX|1|ST|TEST^Test||${XSS_OBX}<a href="javascript:alert(1)">x</a>|||N|||F`,
+  ].join("\r");
+}
+
+browserTest(
+  "console in Chromium: sign in, flow, find, attempts, pause/resume, skip, reprocess, audit, XSS inert",
+  async () => {
+    const e = await startConsoleEngine();
+    const shots = await Deno.makeTempDir({ dir: tmpdir(), prefix: "console-screenshots-" });
+    const browser = await chromium.launch({
+      executablePath: Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium",
+      args: ["--no-sandbox"],
+    });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const errors: string[] = [];
+      page.on("pageerror", (err) => errors.push(String(err)));
+      const dialogs: string[] = [];
+      page.on("dialog", (d) => {
+        dialogs.push(d.message());
+        void d.accept();
+      });
+      await sendHl7(e.mllpPort, message("CTRL-XSS-1"));
+
+      // Signed out: /console goes to the sign-in page.
+      await page.goto(`${e.base}/console`);
+      assert.match(page.url(), /\/console\/login$/);
+      await page.fill('input[name="token"]', TOKEN);
+      await page.click("text=Sign in with the token");
+      await page.waitForURL(/\/console\/connections$/);
+      await page.screenshot({ path: join(shots, "connections.png") });
+      assert.ok(await page.locator('[data-connection-id="acme"]').isVisible());
+
+      await page.click("text=Acme Lab");
+      await page.waitForURL(/\/console\/connections\/acme$/);
+      assert.ok(await page.locator(".arrow").first().isVisible());
+      await page.screenshot({ path: join(shots, "flow.png") });
+
+      // Find by control id, open the SEND log, see its attempts (the lab port refuses).
+      await page.goto(`${e.base}/console/logs`);
+      await page.fill('input[name="q"]', "CTRL-XSS-1");
+      await page.click("form.filters button[type=submit]");
+      await page.waitForSelector("tr[data-log-id]");
+      const send = page.locator("tr[data-log-id]", { hasText: "SEND" }).first();
+      await send.locator("a").click();
+      await page.waitForURL(/\/console\/logs\/[^/]+$/);
+      for (let i = 0; i < 50 && (await page.locator("#attempts li").count()) === 0; i++) {
+        await page.waitForTimeout(200);
+        await page.reload();
+      }
+      assert.ok((await page.locator("#attempts li").count()) > 0, "attempts shown");
+      await page.screenshot({ path: join(shots, "log.png"), fullPage: true });
+      const sendUrl = page.url();
+
+      // XSS payloads: text on the page, nothing ran.
+      const body = await page.textContent("body");
+      assert.ok(body?.includes("<script>window.__xss=1</script>"), "PID-5 shown as text");
+      assert.ok(body?.includes("javascript:window.__xss=3"), "OBX-5 shown as text");
+      assert.equal(await page.locator("img[src=x]").count(), 0);
+      assert.equal(await page.locator('a[href^="javascript:"]').count(), 0);
+      assert.equal(await page.evaluate(() => (globalThis as { __xss?: number }).__xss), undefined);
+      assert.equal(await page.getAttribute('[data-path="PID-5"] .c >> nth=0', "title"), "PID-5.1");
+
+      // Pause and resume the destination's actor.
+      const actor = "mllp-out:127.0.0.1:1";
+      await page.goto(`${e.base}/console/actors`);
+      const row = () => page.locator(`tr[data-actor-id="${actor}"]`);
+      await row().locator("text=Pause").click();
+      await page.waitForSelector(`tr[data-actor-id="${actor}"][data-state="paused"]`);
+      await row().locator("text=Resume").click();
+      await page.waitForURL(/done=resume/);
+      assert.notEqual(await row().getAttribute("data-state"), "paused");
+
+      // Skip the head to the dead letters (with a reason), then reprocess it.
+      await row().locator('input[name="reason"]').fill("lab is down for the day");
+      await row().locator("text=Skip head").click();
+      await page.waitForURL(/done=skip/);
+      await page.waitForSelector("tr[data-dead-letter]");
+      await page.screenshot({ path: join(shots, "actors.png"), fullPage: true });
+      await page.locator("tr[data-dead-letter] >> text=Reprocess").click();
+      await page.waitForURL(sendUrl);
+      assert.equal(await page.getAttribute("table[data-log-id]", "data-status"), "PENDING");
+
+      // The audit log has every action, with who and from where.
+      await page.goto(`${e.base}/console/audit`);
+      for (const action of ["pause", "resume", "skip", "reprocess"]) {
+        assert.ok(await page.locator(`tr[data-action="${action}"]`).count() >= 1, action);
+      }
+      assert.ok((await page.textContent("body"))?.includes("lab is down for the day"));
+      await page.screenshot({ path: join(shots, "audit.png") });
+
+      // Metrics draw with uPlot; the file name payload downloads, never renders.
+      await page.goto(`${e.base}/console/metrics`);
+      await page.waitForSelector("#charts .chart");
+      await page.screenshot({ path: join(shots, "metrics.png") });
+      assert.deepEqual(errors, [], "no script error (the CSP let everything of ours run)");
+      assert.equal(dialogs.length, 1, "only the skip confirmation");
+    } finally {
+      await browser.close();
+      await e.close();
+      await Deno.remove(e.dir, { recursive: true });
+    }
+  },
+);
