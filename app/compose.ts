@@ -270,6 +270,7 @@ export async function compose(configured: Config, adapters: Adapters): Promise<C
         },
         closers,
         { metrics, middleware: observed.middleware },
+        adapters.clock ? () => adapters.clock!.now() : Date.now,
       ),
   );
   if (adapters.http !== false) {
@@ -327,6 +328,7 @@ async function httpApp(
   operations: OperationsAppOptions = {},
   closers: (() => void)[] = [],
   observability?: { metrics: EngineMetrics; middleware: MiddlewareHandler },
+  now: () => number = Date.now,
 ): Promise<Hono> {
   const app = new Hono();
   if (observability) app.use(observability.middleware);
@@ -352,7 +354,7 @@ async function httpApp(
   if (sandbox) sandbox.mount(app, token);
   mountNodes(app, engine, token, log);
   shaping?.mount(app, token);
-  const console = mountConsole(app, config, engine, token, log);
+  const console = mountConsole(app, config, engine, token, log, now);
   closers.push(console.close);
   const https = engine.https;
   app.route(

@@ -27,6 +27,7 @@ export function mountConsole(
   engine: Engine,
   token: Secret,
   log: Logger,
+  now: () => number = Date.now,
 ): MountedConsole {
   const store = engine.store;
   const https = engine.https;
@@ -53,6 +54,7 @@ export function mountConsole(
       : {}),
     adminToken: token,
     log,
+    now,
     newId: () => store.newId(),
     secure: config.http.tls !== undefined,
     actorOfDestination: (id) => actors.get(id),
@@ -61,7 +63,7 @@ export function mountConsole(
   return {
     users: {
       byToken: (t) => console.users.byToken(t),
-      audit: (entry) => store.console.appendAudit({ id: store.newId(), at: Date.now(), ...entry }),
+      audit: (entry) => store.console.appendAudit({ id: store.newId(), at: now(), ...entry }),
       listAudit: (options) => store.console.listAudit(options),
     },
     close: () => console.close(),
