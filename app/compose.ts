@@ -44,6 +44,7 @@ import { alertsAdmin } from "../actors/alerts/admin.ts";
 import { engineInputs } from "../actors/alerts/inputs.ts";
 import type { MailSender } from "../actors/ports.ts";
 import { EngineMetrics } from "../actors/engine/metrics.ts";
+import { storageReport } from "../actors/store/retention.ts";
 import { metricsText, processMetrics } from "./metrics.ts";
 import { adminToken } from "./admin_token.ts";
 import { mountConsole } from "./console.ts";
@@ -267,6 +268,7 @@ export async function compose(configured: Config, adapters: Adapters): Promise<C
         shaping,
         {
           alerts: alertsAdmin(alerts, () => config),
+        storage: { report: () => storageReport(engine.store) },
         },
         closers,
         { metrics, middleware: observed.middleware },

@@ -104,9 +104,9 @@ export async function startSmtp(pki: TestPki): Promise<SmtpPeer> {
   });
   const port = await new Promise<number>((resolve, reject) => {
     server.once("error", reject);
-    // After listening: a client's refused handshake is the test's business, not a crash.
-    server.once("listening", () => server.on("error", () => {}));
     server.listen(0, "127.0.0.1", () => {
+      // Listening: a client's refused handshake is the test's business, not a crash.
+      server.on("error", () => {});
       const addr = server.server.address();
       resolve(typeof addr === "object" && addr ? addr.port : 0);
     });

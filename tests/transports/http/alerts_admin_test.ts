@@ -109,6 +109,11 @@ Deno.test("admin alerts: config rules, a refused PUT with paths, a PUT rule firi
     assert.match(got.json.notifications[0].at, /^\d{4}-\d\d-\d\dT/);
     assert.equal((await call(e, "/admin/alerts")).json.firing.length, 1);
     assert.equal((await call(e, "/admin/alerts/history?limit=0")).status, 400);
+    const storage = await call(e, "/admin/storage");
+    assert.equal(storage.status, 200);
+    assert.equal(storage.json.complete, true);
+    assert.ok(storage.json.kinds.messages.count >= 1);
+    assert.ok(storage.json.kinds.alertHistory.approxBytes > 0);
   } finally {
     client.close();
     await e.close();

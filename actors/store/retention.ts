@@ -1,0 +1,231 @@
+/**
+ * Retention in bounded batches, so a sweep never holds KV's one writer for long and intake goes
+ * on between its commits: finished logs and messages (with their payload chunks) older than the
+ * retention, dedupe records past their window, chunks of abandoned uploads, used client-assertion
+ * `jti`s and alert history past their time. And what the store holds, counted by record kind.
+ * @module
+ */
+
+import { idFloor } from "./ids.ts";
+import { keys } from "./keys.ts";
+import { withKvRetry } from "./kv.ts";
+import { collectOrphanChunks } from "./payloads.ts";
+import type { Store } from "./store.ts";
+import type { LogRecord, MessageRecord } from "./types.ts";
+
+/** How a sweep runs. */
+export interface SweepOptions {
+  now: number;
+  /** Logs, messages and alert history older than this go (config `limits.logRetentionDays`). */
+  retentionMs: number;
+  /** Dedupe records older than this go (config `limits.dedupeWindowSeconds`). */
+  dedupeWindowMs: number;
+  /** Records per atomic commit, default 10 (a KV Connect server takes at most 10 checks). */
+  batch?: number;
+  /** Called between two commits: a pause lets intake's commits go first. */
+  between?: () => Promise<void>;
+  /** Stops the sweep between two batches. */
+  signal?: AbortSignal;
+}
+
+/** What one sweep removed. */
+export interface SweepResult {
+  logs: number;
+  messages: number;
+  chunks: number;
+  dedupe: number;
+  orphanChunks: number;
+  tokens: number;
+  alerts: number;
+  commits: number;
+}
+
+const yieldTurn = () => new Promise<void>((r) => setTimeout(r, 0));
+
+/** Sweeps `store`'s KV; see the module doc. A PENDING message is kept whatever its age. */
+export async function sweepStore(store: Store, o: SweepOptions): Promise<SweepResult> {
+  const kv = store.kv;
+  const batch = Math.max(1, Math.min(o.batch ?? 10, 10));
+  const between = o.between ?? yieldTurn;
+  const out: SweepResult = {
+    logs: 0,
+    messages: 0,
+    chunks: 0,
+    dedupe: 0,
+    orphanChunks: 0,
+    tokens: 0,
+    alerts: 0,
+    commits: 0,
+  };
+  const cutoff = o.now - o.retentionMs;
+  const commit = async (op: Deno.AtomicOperation) => {
+    await withKvRetry(() => op.commit());
+    out.commits++;
+    await between();
+  };
+
+  // Logs: checked, so a log reprocessed meanwhile (PENDING again) is not deleted.
+  let pending: Deno.KvEntry<LogRecord>[] = [];
+  const flushLogs = async () => {
+    if (pending.length === 0) return;
+    const op = kv.atomic();
+    for (const e of pending) {
+      op.check(e).delete(e.key).delete(keys.logByMessage(e.value.messageId, e.value.id));
+    }
+    const r = await withKvRetry(() => op.commit());
+    out.commits++;
+    if (r.ok) out.logs += pending.length;
+    pending = [];
+    await between();
+  };
+  const logEnd: Deno.KvKey = [...keys.logPrefix, idFloor(cutoff)];
+  for await (const e of kv.list<LogRecord>({ start: keys.logPrefix, end: logEnd })) {
+    if (o.signal?.aborted) return out;
+    if (e.value.status === "PENDING") continue;
+    pending.push(e);
+    if (pending.length >= batch) await flushLogs();
+  }
+  await flushLogs();
+
+  // Messages (and their chunks) none of whose logs is still PENDING.
+  const msgEnd: Deno.KvKey = ["msg", idFloor(cutoff)];
+  for await (const e of kv.list<MessageRecord>({ start: ["msg"], end: msgEnd })) {
+    if (o.signal?.aborted) return out;
+    if (await hasPendingLog(kv, e.value)) continue;
+    const op = kv.atomic().check(e).delete(e.key);
+    await commit(op);
+    out.messages++;
+    for (let first = 0; first < e.value.chunks; first += batch * 10) {
+      const chunks = kv.atomic();
+      const last = Math.min(e.value.chunks, first + batch * 10);
+      for (let i = first; i < last; i++) chunks.delete(keys.chunk(e.value.id, i));
+      await commit(chunks);
+      out.chunks += last - first;
+    }
+  }
+
+  // Dedupe records past the window (KV's own expiry is lazy).
+  let op = kv.atomic();
+  let n = 0;
+  const flush = async () => {
+    if (n === 0) return;
+    await commit(op);
+    op = kv.atomic();
+    n = 0;
+  };
+  for await (const e of kv.list<{ at?: number }>({ prefix: ["dedupe"] })) {
+    if (o.signal?.aborted) return out;
+    if ((e.value?.at ?? Infinity) > o.now - o.dedupeWindowMs) continue;
+    op.check(e).delete(e.key);
+    out.dedupe++;
+    if (++n >= batch) await flush();
+  }
+  await flush();
+
+  // Used jtis whose assertion expired.
+  for await (const e of kv.list<{ until?: number }>({ prefix: ["auth", "jti"] })) {
+    if (o.signal?.aborted) return out;
+    if ((e.value?.until ?? Infinity) > o.now) continue;
+    op.check(e).delete(e.key);
+    out.tokens++;
+    if (++n >= batch) await flush();
+  }
+  await flush();
+
+  // Alert history past retention (never what is still in the outbox).
+  const histEnd: Deno.KvKey = [...keys.alertHistoryPrefix, idFloor(cutoff)];
+  for await (const e of kv.list({ start: keys.alertHistoryPrefix, end: histEnd })) {
+    if (o.signal?.aborted) return out;
+    const id = e.key[1];
+    if (typeof id !== "string") continue;
+    if ((await kv.get(keys.alertOutbox(id))).versionstamp !== null) continue;
+    op.delete(e.key);
+    out.alerts++;
+    if (++n >= batch) await flush();
+  }
+  await flush();
+
+  out.orphanChunks = await collectOrphanChunks(kv, o.now);
+  return out;
+}
+
+async function hasPendingLog(kv: Deno.Kv, m: MessageRecord): Promise<boolean> {
+  const original = m.derivedFrom ?? m.id;
+  const ids: string[] = [];
+  const originalRecord = m.derivedFrom
+    ? (await kv.get<MessageRecord>(keys.message(original))).value
+    : m;
+  if (originalRecord?.receiveLogId) ids.push(originalRecord.receiveLogId);
+  for await (const l of kv.list<string>({ prefix: keys.logByMessagePrefix(original) })) {
+    ids.push(l.value);
+  }
+  for (let i = 0; i < ids.length; i += 10) {
+    const got = await kv.getMany<LogRecord[]>(ids.slice(i, i + 10).map(keys.log));
+    if (got.some((g) => g.value?.status === "PENDING")) return true;
+  }
+  return false;
+}
+
+/** Record kinds of {@link storageReport}, by the first part of their keys. */
+const KINDS: Record<string, string> = {
+  msg: "messages",
+  chunk: "payloadChunks",
+  chunk_pending: "uploadsInProgress",
+  q: "queueEntries",
+  dlq: "deadLetters",
+  log: "logs",
+  log_by_msg: "logIndex",
+  dedupe: "dedupeKeys",
+  auth: "auth",
+  alert_hist: "alertHistory",
+};
+
+/** Entries read at most per report (the counts say when they stopped short). */
+const REPORT_BUDGET = 200_000;
+
+/** One kind's share of the store. */
+export interface StorageKind {
+  count: number;
+  /** Keys plus values, approximately (values as their JSON or byte length). */
+  approxBytes: number;
+}
+
+/**
+ * Counts and approximate sizes of what the store holds, by record kind, reading at most
+ * {@link REPORT_BUDGET} entries (`complete: false` when it stopped there).
+ */
+export async function storageReport(
+  store: Store,
+): Promise<{ kinds: Record<string, StorageKind>; scanned: number; complete: boolean }> {
+  const kinds: Record<string, StorageKind> = {};
+  let scanned = 0;
+  for await (const e of store.kv.list({ prefix: [] }, { batchSize: 1000 })) {
+    if (++scanned > REPORT_BUDGET) return { kinds, scanned: scanned - 1, complete: false };
+    const first = String(e.key[0]);
+    const kind = KINDS[first] ?? "other";
+    const k = kinds[kind] ??= { count: 0, approxBytes: 0 };
+    k.count++;
+    k.approxBytes += sizeOf(e.key) + sizeOf(e.value);
+  }
+  return { kinds, scanned, complete: true };
+}
+
+function sizeOf(value: unknown): number {
+  if (value instanceof Uint8Array) return value.byteLength;
+  if (typeof value === "string") return value.length;
+  if (typeof value === "bigint" || typeof value === "number") return 8;
+  if (value instanceof Deno.KvU64) return 8;
+  try {
+    let bytes = 0;
+    const json = JSON.stringify(value, (_k, v) => {
+      if (v instanceof Uint8Array) {
+        bytes += v.byteLength;
+        return 0;
+      }
+      return typeof v === "bigint" ? 0 : v;
+    });
+    return (json?.length ?? 0) + bytes;
+  } catch {
+    return 0;
+  }
+}
