@@ -90,7 +90,7 @@ async function* tsFiles(dir: string): AsyncGenerator<string> {
     const path = dir === "." ? e.name : `${dir}/${e.name}`;
     if (e.isDirectory) {
       if (!["node_modules", ".git", "data", "dist"].includes(e.name)) yield* tsFiles(path);
-    } else if (e.isFile && path.endsWith(".ts")) yield path;
+    } else if (e.isFile && (path.endsWith(".ts") || path.endsWith(".tsx"))) yield path;
   }
 }
 
