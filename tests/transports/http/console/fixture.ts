@@ -4,6 +4,7 @@
  * @module
  */
 
+import { Users } from "../../../../transports/http/console/mod.ts";
 import assert from "node:assert/strict";
 import { type Config, parseConfig } from "../../../../actors/config/mod.ts";
 import { startEngine, type TestEngine } from "../../../helpers/engine.ts";
@@ -17,14 +18,17 @@ export const VIEWER_PASSWORD = "viewer-password-123";
 
 /** The config: `feed` (MLLP, port 0) → `lab` (MLLP to a closed port), connection `acme`. */
 export async function consoleConfig(kvPath: string): Promise<Config> {
-  const { hash } = await import("@node-rs/argon2");
   const result = parseConfig({
     node: { id: "test" },
     kv: { path: kvPath },
     http: { port: 0, hostname: "127.0.0.1", development: true },
     admin: {
       token: { env: "CONSOLE_TEST_TOKEN" },
-      users: [{ name: "vera", role: "viewer", passwordHash: await hash(VIEWER_PASSWORD) }],
+      users: [{
+        name: "vera",
+        role: "viewer",
+        passwordHash: await Users.hashPassword(VIEWER_PASSWORD),
+      }],
     },
     environments: [{ id: "dev", type: "development" }],
     listeners: [{ port: 0, hostname: "127.0.0.1", requireFinalCr: false }],
