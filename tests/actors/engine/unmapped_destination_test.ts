@@ -6,15 +6,10 @@
 
 import assert from "node:assert/strict";
 import { parseConfig } from "../../../actors/config/mod.ts";
-import { Secret } from "../../../actors/config/secret.ts";
-import { Engine } from "../../../actors/engine/engine.ts";
-import { memoryLogger } from "../../../actors/runtime/log.ts";
+import type { Engine } from "../../../actors/engine/engine.ts";
 import { listLogs, type LogRecord } from "../../../actors/store/mod.ts";
-import { FetchSender } from "../../../transports/https/mod.ts";
-import { socketMllpConnector } from "../../../transports/mllp/client.ts";
-import { serveMllp } from "../../../transports/mllp/server.ts";
-import { createAdminApp } from "../../../transports/http/mod.ts";
-import { adt, freePort, waitFor } from "../../helpers/net.ts";
+import { startEngine } from "../../helpers/engine.ts";
+import { adt, waitFor } from "../../helpers/net.ts";
 import { RawMllpSender, summarizeAck } from "../../helpers/raw_sender.ts";
 import { type RawReceiver, startReceiver } from "../../helpers/receivers.ts";
 
@@ -42,16 +37,17 @@ function startPeers(): Peers {
   return { posted, app, mllp: startReceiver((f) => f.ack("AA")) };
 }
 
-/** An engine on `dir`'s KV with an MLLP and an HTTPS subscriber, its listener and admin app. */
-async function startEngine(dir: string, inPort: number, peers: Peers, appFormat?: "hl7v2") {
+/** An engine on `dir`'s KV with an MLLP and an HTTPS subscriber, composed as main.ts does. */
+async function startBilling(dir: string, peers: Peers, port = 0, appFormat?: "hl7v2") {
   const parsed = parseConfig({
     node: { id: "test" },
     kv: { path: `${dir}/engine.kv` },
+    admin: { token: { env: "ADMIN_T" } },
     environments: [{ id: "dev", type: "development" }],
     integrations: [{
       id: "billing",
       environment: "dev",
-      mllp: { port: inPort, allowedIps: ["127.0.0.1"] },
+      mllp: { port, allowedIps: ["127.0.0.1"] },
     }],
     destinations: [
       { id: "ledger", environment: "dev", mllp: { host: "127.0.0.1", port: peers.mllp.port } },
@@ -72,45 +68,19 @@ async function startEngine(dir: string, inPort: number, peers: Peers, appFormat?
         ...(appFormat ? { format: appFormat } : {}),
       },
     ],
-  }, { env: (n) => n === "APP_TOKEN" ? "tok" : undefined, readFile: () => new Error("-") });
+  }, {
+    env: (n) => ({ APP_TOKEN: "tok", ADMIN_T: "admin-token" } as Record<string, string>)[n],
+    readFile: () => new Error("-"),
+  });
   assert.ok(parsed.ok, JSON.stringify(!parsed.ok && parsed.problems));
-  const log = memoryLogger();
-  const httpSender = new FetchSender();
-  const engine = await Engine.start({
-    config: parsed.config,
-    log,
-    mllpConnector: socketMllpConnector,
-    httpSender,
-    pollMs: 50,
-  });
-  const listener = await serveMllp({
-    port: inPort,
-    hostname: "127.0.0.1",
-    inbox: engine.inbox,
-    log,
-  });
-  const admin = createAdminApp({
-    supervisor: engine.supervisor,
-    store: engine.store,
-    token: new Secret("admin-token", "test"),
-    log,
-  });
+  const running = await startEngine(parsed.config);
   const reprocess = (logId: string) =>
-    admin.request(`/admin/logs/${logId}/reprocess`, {
+    running.app.request(`/admin/logs/${logId}/reprocess`, {
       method: "POST",
       headers: { authorization: "Bearer admin-token" },
       body: JSON.stringify({ by: "ops", reason: "try again" }),
     });
-  return {
-    engine,
-    log,
-    reprocess,
-    async stop() {
-      await listener.close();
-      await engine.stop();
-      httpSender.close();
-    },
-  };
+  return { ...running, reprocess, stop: () => running.close() };
 }
 
 /** The one SEND log of destination `app` once it is FAILED. */
@@ -126,11 +96,10 @@ async function failedSendLog(engine: Engine): Promise<LogRecord> {
 
 Deno.test("a JSON destination of an unmapped DFT^P03 gets a FAILED SEND log and a dead letter; the MLLP one gets the message", async () => {
   const dir = await Deno.makeTempDir();
-  const inPort = freePort();
   const peers = startPeers();
   const { mllp, posted } = peers;
-  const { engine, log, reprocess, stop } = await startEngine(dir, inPort, peers);
-  const sender = await RawMllpSender.connect(inPort);
+  const { engine, log, reprocess, stop, mllpPort } = await startBilling(dir, peers);
+  const sender = await RawMllpSender.connect(mllpPort);
   try {
     const ack = summarizeAck(await sender.request(DFT));
     assert.equal(ack.code, "AA");
@@ -191,13 +160,12 @@ Deno.test("a JSON destination of an unmapped DFT^P03 gets a FAILED SEND log and 
 
 Deno.test("an ADT^A01 without PID fails its JSON destination naming the segment; reprocessed after the subscription asks for HL7, it is delivered under a new SEND log", async () => {
   const dir = await Deno.makeTempDir();
-  const inPort = freePort();
   const peers = startPeers();
   // Segments joined by spaces: one long MSH, no PID.
   const joined = adt("NOPID").replaceAll("\r", " ");
-  let running = await startEngine(dir, inPort, peers);
+  let running = await startBilling(dir, peers);
   try {
-    const sender = await RawMllpSender.connect(inPort);
+    const sender = await RawMllpSender.connect(running.mllpPort);
     try {
       assert.equal(summarizeAck(await sender.request(joined)).code, "AA");
     } finally {
@@ -211,8 +179,10 @@ Deno.test("an ADT^A01 without PID fails its JSON destination naming the segment;
     await waitFor("the MLLP destination got it", () => peers.mllp.frames.length === 1);
 
     // The operator changes the subscription to HL7 and reprocesses the dead letter.
+    // The same port again: an MLLP integration's queue is named after its port (mllp-in:<port>).
+    const port = running.mllpPort;
     await running.stop();
-    running = await startEngine(dir, inPort, peers, "hl7v2");
+    running = await startBilling(dir, peers, port, "hl7v2");
     const res = await running.reprocess(failed.id);
     assert.equal(res.status, 200, await res.clone().text());
     await waitFor("the HTTPS destination got the HL7", () => peers.posted.length === 1);
