@@ -35,6 +35,11 @@ export class ReadyQueue {
    * committed may still name them, and they must not come back.
    */
   #forgottenDuringRead = new Set<string>();
+  /**
+   * An entry was handed over and left to KV since the current read began: that read may have
+   * listed KV before it was committed, so it cannot be the one that catches up.
+   */
+  #droppedDuringRead = false;
   /** Every KV entry up to here is known. */
   cursor: string | undefined;
   /** KV may hold unknown entries after {@link cursor}. */
@@ -92,6 +97,7 @@ export class ReadyQueue {
       if (this.#known.has(seq)) continue;
       if (this.cold || this.full) {
         this.cold = true;
+        this.#droppedDuringRead = true;
         continue;
       }
       this.#insert(item);
@@ -129,7 +135,9 @@ export class ReadyQueue {
       }
       if (options.advance && (this.cursor === undefined || seq > this.cursor)) this.cursor = seq;
     }
-    if (options.advance && options.complete && all && !this.full) this.cold = false;
+    if (options.advance && options.complete && all && !this.full && !this.#droppedDuringRead) {
+      this.cold = false;
+    }
   }
 
   /** The head was delivered or moved aside: it leaves the queue, still known until `forget`. */
@@ -151,6 +159,7 @@ export class ReadyQueue {
    */
   beginRead(): void {
     this.#forgottenDuringRead.clear();
+    this.#droppedDuringRead = false;
   }
 
   /**

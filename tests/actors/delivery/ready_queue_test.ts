@@ -29,6 +29,7 @@ const seqOf = (n: number) => String(n).padStart(6, "0");
 
 /** Reads `listed` (all of which fit) from KV into `q`. */
 function readAll(q: ReadyQueue, listed: string[], complete: boolean) {
+  q.beginRead();
   const heads = listed.map(head);
   const read = new Map(listed.filter((s) => !q.knows(s)).map((s) => [s, item(s)]));
   q.merge(heads, read, { advance: true, complete });
@@ -78,30 +79,44 @@ Deno.test("ready queue, full, leaves new entries in KV and reads them back in or
 });
 
 Deno.test("ready queue never lets the head out before an unread KV entry that precedes it", () => {
-  // Any interleaving of hand-overs (some dropped when full), KV reads and sends delivers every
+  // Any interleaving of hand-overs (some dropped when cold or full), KV reads (listed at one
+  // moment, merged at a later one, as an await in between allows) and sends delivers every
   // entry exactly once, in seq order.
   fc.assert(
     fc.property(
-      fc.array(fc.constantFrom("take", "read", "send"), { minLength: 1, maxLength: 200 }),
+      fc.array(fc.constantFrom("take", "list", "merge", "send"), { minLength: 1, maxLength: 200 }),
       fc.integer({ min: 1, max: 6 }),
       (ops, maxItems) => {
         const q = new ReadyQueue({ maxItems });
         const kv: string[] = []; // the KV queue: committed, not yet completed
         let next = 0;
         const sent: string[] = [];
+        let listing: { listed: string[]; complete: boolean } | undefined;
+        const list = () => {
+          q.beginRead();
+          const after = q.cursor;
+          const listed = kv.filter((s) => after === undefined || s > after).slice(0, 3);
+          listing = { listed, complete: listed.length < 3 };
+        };
+        const merge = () => {
+          if (!listing) return;
+          const fresh = listing.listed.filter((s) => !q.knows(s) && !q.forgotten(s))
+            .slice(0, q.room);
+          q.merge(listing.listed.map(head), new Map(fresh.map((s) => [s, item(s)])), {
+            advance: true,
+            complete: listing.complete,
+          });
+          listing = undefined;
+        };
         const step = (op: string) => {
           if (op === "take") {
             const seq = seqOf(next++);
             kv.push(seq);
             q.take([item(seq)]);
-          } else if (op === "read" || (op === "send" && !q.headIsNext && q.cold)) {
-            const after = q.cursor;
-            const listed = kv.filter((s) => after === undefined || s > after).slice(0, 3);
-            const fresh = listed.filter((s) => !q.knows(s)).slice(0, q.room);
-            q.merge(listed.map(head), new Map(fresh.map((s) => [s, item(s)])), {
-              advance: true,
-              complete: listed.length < 3,
-            });
+          } else if (op === "list") {
+            if (!listing) list();
+          } else if (op === "merge") {
+            merge();
           } else if (q.headIsNext) {
             const done = q.shift()!.head.entry.seq;
             sent.push(done);
@@ -111,13 +126,20 @@ Deno.test("ready queue never lets the head out before an unread KV entry that pr
         };
         for (const op of ops) step(op);
         // Drain: read and send until KV is empty.
-        for (let i = 0; i < 10_000 && kv.length > 0; i++) step(q.headIsNext ? "send" : "read");
+        merge();
+        for (let i = 0; i < 10_000 && kv.length > 0; i++) {
+          if (q.headIsNext) step("send");
+          else {
+            list();
+            merge();
+          }
+        }
         assert.deepEqual(kv, []);
         assert.deepEqual(sent, [...sent].sort());
         assert.equal(new Set(sent).size, next);
       },
     ),
-    { numRuns: 300 },
+    { numRuns: 500 },
   );
 });
 
@@ -148,4 +170,25 @@ Deno.test("ready queue: an entry completed while a KV read was under way does no
   // A read begun after the completion never lists it; nothing is kept for it.
   q.beginRead();
   assert.equal(q.forgotten(seqOf(1)), false);
+});
+
+Deno.test("ready queue: an entry handed over while a read was under way keeps it cold until read", () => {
+  const q = new ReadyQueue();
+  q.beginRead(); // activation: KV is listed (empty so far)...
+  q.take([item(seqOf(1))]); // ...an entry commits and is handed over meanwhile: left to KV
+  q.merge([], new Map(), { advance: true, complete: true });
+  assert.equal(q.cold, true, "the read began before the entry was committed");
+  q.take([item(seqOf(2))]); // a later one must not be held ahead of it
+  assert.equal(q.length, 0);
+  q.beginRead();
+  q.merge(
+    [head(seqOf(1)), head(seqOf(2))],
+    new Map([[seqOf(1), item(seqOf(1))], [seqOf(2), item(seqOf(2))]]),
+    {
+      advance: true,
+      complete: true,
+    },
+  );
+  assert.equal(q.cold, false);
+  assert.deepEqual([q.shift()?.head.entry.seq, q.shift()?.head.entry.seq], [seqOf(1), seqOf(2)]);
 });
