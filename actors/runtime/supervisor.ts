@@ -160,7 +160,10 @@ export class Supervisor {
    */
   handOver(id: string, items: readonly QueueItem[]): void {
     const a = this.#active.get(id);
-    if (a?.actor.take) a.actor.take(items);
+    // With other live nodes, another process may have committed older entries to this queue:
+    // the actor reads KV in seq order instead of taking these ahead of them.
+    const shared = (this.#options.cluster?.liveIds.length ?? 1) > 1;
+    if (a?.actor.take && !shared) a.actor.take(items);
     else this.notify(id);
   }
 
