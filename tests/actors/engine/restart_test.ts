@@ -9,12 +9,9 @@ import assert from "node:assert/strict";
 import { Hl7Message } from "@medplum/core";
 import { Hl7Client, Hl7Server } from "@medplum/hl7";
 import { parseConfig } from "../../../actors/config/mod.ts";
-import { Engine } from "../../../actors/engine/engine.ts";
-import { memoryLogger } from "../../../actors/runtime/log.ts";
 import { listLogs } from "../../../actors/store/mod.ts";
-import { socketMllpConnector } from "../../../transports/mllp/client.ts";
-import { serveMllp } from "../../../transports/mllp/server.ts";
-import { adt, freePort, waitFor } from "../../helpers/net.ts";
+import { startEngine, type TestEngine } from "../../helpers/engine.ts";
+import { adt, startHl7Server, waitFor } from "../../helpers/net.ts";
 import { controlIds, startReceiver } from "../../helpers/receivers.ts";
 
 const REPO_ROOT = new URL("../../../", import.meta.url).pathname;
@@ -67,26 +64,18 @@ const ids = (prefix: string, n: number) =>
 
 Deno.test("a stopped engine's queue, one message in flight, is delivered in order by the next engine on the same KV", async () => {
   const dir = await Deno.makeTempDir({ prefix: "restart-" });
-  const inPort = freePort();
   let holding = true;
   const held: (() => void)[] = [];
   const receiver = startReceiver(async (f) => {
     if (holding) await new Promise<void>((resolve) => held.push(resolve));
     await f.ack("AA");
   });
-  const config = parsed(configJson(`${dir}/engine.kv`, inPort, receiver.port));
+  const config = parsed(configJson(`${dir}/engine.kv`, 0, receiver.port));
   const actorId = `mllp-out:127.0.0.1:${receiver.port}`;
-  const log = memoryLogger();
-  let engine: Engine | undefined;
+  let engine: TestEngine | undefined;
   try {
-    engine = await Engine.start({ config, log, mllpConnector: socketMllpConnector, pollMs: 50 });
-    const listener = await serveMllp({
-      port: inPort,
-      hostname: "127.0.0.1",
-      inbox: engine.inbox,
-      log,
-    });
-    const client = new Hl7Client({ host: "127.0.0.1", port: inPort });
+    engine = await startEngine(config);
+    const client = new Hl7Client({ host: "127.0.0.1", port: engine.mllpPort });
     const sent = ids("STOP", 12);
     try {
       for (const id of sent) {
@@ -94,21 +83,22 @@ Deno.test("a stopped engine's queue, one message in flight, is delivered in orde
         assert.equal(ack.getSegment("MSA")?.getField(1)?.toString(), "AA", id);
       }
       await waitFor("the first message in flight", async () => {
-        const s = await engine!.supervisor.status(actorId);
+        const s = await engine!.engine.supervisor.status(actorId);
         return s?.state === "awaiting-ack" && receiver.frames.length === 1;
       });
     } finally {
       await client.close();
-      await listener.close();
     }
-    await engine.stop();
+    // The next engine runs the bound config: the same port, the integration's queue named after it.
+    const bound = engine.config;
+    await engine.close();
     engine = undefined;
     assert.deepEqual(controlIds(receiver), [sent[0]]);
 
     holding = false;
     for (const release of held.splice(0)) release(); // its connection is gone: the ACK is lost
-    engine = await Engine.start({ config, log, mllpConnector: socketMllpConnector, pollMs: 50 });
-    const store = engine.store;
+    engine = await startEngine(bound);
+    const store = engine.engine.store;
     await waitFor("every message delivered", async () => {
       const { logs } = await listLogs(store.kv, { type: "SEND", status: "SUCCEEDED", limit: 100 });
       return logs.length === sent.length;
@@ -122,7 +112,7 @@ Deno.test("a stopped engine's queue, one message in flight, is delivered in orde
   } finally {
     holding = false;
     for (const release of held.splice(0)) release();
-    await engine?.stop();
+    await engine?.close();
     await receiver.close();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
@@ -162,13 +152,7 @@ function spawnServe(cfgPath: string) {
 
 Deno.test("after SIGKILL, every message that got AA is delivered in order by the next process", async () => {
   const dir = await Deno.makeTempDir({ prefix: "sigkill-" });
-  const inPort = freePort();
-  const outPort = freePort();
   const cfgPath = `${dir}/config.json`;
-  await Deno.writeTextFile(
-    cfgPath,
-    JSON.stringify(configJson(`${dir}/engine.kv`, inPort, outPort), null, 2),
-  );
   const received: string[] = [];
   let holding = true;
   const receiver = new Hl7Server((connection) => {
@@ -178,7 +162,12 @@ Deno.test("after SIGKILL, every message that got AA is delivered in order by the
       // While holding, the message stays unanswered: in flight until the process dies.
     });
   });
-  await receiver.start(outPort);
+  const outPort = await startHl7Server(receiver);
+  // The first process listens on a port of the system's choosing and logs it.
+  await Deno.writeTextFile(
+    cfgPath,
+    JSON.stringify(configJson(`${dir}/engine.kv`, 0, outPort), null, 2),
+  );
   const first = spawnServe(cfgPath);
   let second: ReturnType<typeof spawnServe> | undefined;
   const sent = ids("KILL", 15);
@@ -191,6 +180,8 @@ Deno.test("after SIGKILL, every message that got AA is delivered in order by the
       .catch((e) => {
         throw new Error(`${e.message}\n${first.output}`);
       });
+    const inPort = Number(/mllp\.listening port=(\d+)/.exec(first.output)?.[1]);
+    assert.ok(inPort > 0, first.output);
     const client = new Hl7Client({ host: "127.0.0.1", port: inPort });
     try {
       for (const id of sent) {
@@ -206,6 +197,11 @@ Deno.test("after SIGKILL, every message that got AA is delivered in order by the
     assert.deepEqual(received, [sent[0]]);
 
     holding = false;
+    // The second process on the first one's port: the integration's queue is named after it.
+    await Deno.writeTextFile(
+      cfgPath,
+      JSON.stringify(configJson(`${dir}/engine.kv`, inPort, outPort), null, 2),
+    );
     second = spawnServe(cfgPath);
     await waitFor(
       "every acknowledged message delivered",
