@@ -13,6 +13,7 @@ import { apiOf } from "../../helpers/api.ts";
 import { FetchSender } from "../../../transports/https/mod.ts";
 import { adt, startHl7Server, waitFor } from "../../helpers/net.ts";
 import { startEngine } from "../../helpers/engine.ts";
+import type { LogRecord } from "../../../actors/store/mod.ts";
 
 Deno.test("API sources: modifiers shape the JSON an HTTPS destination gets, HL7 edits the HL7 an MLLP destination gets; logged by path; a failing modifier is a 422", async () => {
   const dir = await Deno.makeTempDir();
@@ -84,8 +85,10 @@ Deno.test("API sources: modifiers shape the JSON an HTTPS destination gets, HL7 
         headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
         body: JSON.stringify(body),
       });
-    const message = hl7ToJson(adt("API1"), { timeZone: "UTC", extensions: false });
-    message.Patient.Demographics!.SSN = "123-45-6789";
+    const message = hl7ToJson(adt("API1"), { timeZone: "UTC", extensions: false }) as unknown as {
+      Patient: { Demographics: Record<string, unknown> };
+    };
+    message.Patient.Demographics.SSN = "123-45-6789";
     const ok = await post(message);
     assert.equal(ok.status, 200, await ok.clone().text());
     const answer = await ok.json();
@@ -100,7 +103,7 @@ Deno.test("API sources: modifiers shape the JSON an HTTPS destination gets, HL7 
     assert.match(hl7Received[0]!, /\rPID\|1\|\|API1\^\^\^ENGINE\|/);
     assert.match(hl7Received[0]!, /\rPID\|([^|\r]*\|){7}F\|/);
 
-    const logs = await Promise.all(
+    const logs: (LogRecord | null)[] = await Promise.all(
       answer.Meta.Logs.map((l: { ID: string }) => e.engine.store.getLog(l.ID)),
     );
     const hookLog = logs.find((l) => l?.destinationId === "hook")!;
@@ -132,11 +135,12 @@ Deno.test("API sources: modifiers shape the JSON an HTTPS destination gets, HL7 
     assert.equal(JSON.parse(hookPayload.payload).Patient.Demographics.Sex, "1");
 
     // A sex code the set lacks (onMissing fail): refused at once, nothing stored or sent.
-    const before = (await e.app.request("/admin/logs", {
-      headers: { authorization: "Bearer adm" },
-    }).then((r) => r.json())).logs.length;
+    const logCount = async () =>
+      (await (await e.app.request("/admin/logs", { headers: { authorization: "Bearer adm" } }))
+        .json()).logs.length;
+    const before = await logCount();
     const odd = structuredClone(message);
-    odd.Patient.Demographics!.Sex = "Other";
+    odd.Patient.Demographics.Sex = "Other";
     const refused = await post(odd);
     assert.equal(refused.status, 422);
     assert.match(
@@ -144,10 +148,7 @@ Deno.test("API sources: modifiers shape the JSON an HTTPS destination gets, HL7 
       /destination (ehr|hook): subscriptions\[0\]: modifier \[0\] \(sex\) schema.translate at Patient.Demographics.Sex: no entry in translation set sexCodes/,
     );
     assert.ok(e.log.lines.some((l) => /api\.shaping-failed/.test(l)));
-    const after = (await e.app.request("/admin/logs", {
-      headers: { authorization: "Bearer adm" },
-    }).then((r) => r.json())).logs.length;
-    assert.equal(after, before);
+    assert.equal(await logCount(), before);
   } finally {
     await e.close();
     httpSender.close();
