@@ -139,6 +139,7 @@ export async function startSshd(
   const authorize = (...keys: string[]) =>
     Deno.writeTextFile(authorizedKeys, keys.join("\n") + "\n", { mode: 0o600 });
   await authorize(...(options.authorizedKeys ?? []));
+  // sshd (an external process) binds it and cannot report a port 0: chosen ahead, raced for.
   const port = options.port ?? freePort();
   const user = currentUser();
   await Deno.writeTextFile(

@@ -4,7 +4,7 @@
  * - polled integrations against Debian's OpenSSH sshd: an HL7 batch file is split and each
  *   message delivered over MLLP (to a `@medplum/hl7` `Hl7Server`) in file order, the file is
  *   archived and every message logged; a PDF goes to an SFTP destination on the same sshd;
- * - the hosted SFTP folder wired as `main.ts serve` wires it: a file uploaded with OpenSSH's
+ * - the hosted SFTP folder composed as `main.ts serve` composes it: a file uploaded with OpenSSH's
  *   `sftp -b` is routed over MLLP, and a destination of kind `sftpOutbox` leaves files that
  *   another hosted user downloads with `sftp -b`.
  */
@@ -13,17 +13,10 @@ import assert from "node:assert/strict";
 import { Hl7Server } from "@medplum/hl7";
 import { parseHl7 } from "../../../codecs/hl7v2/mod.ts";
 import { type Config, parseConfig } from "../../../actors/config/mod.ts";
-import { Engine } from "../../../actors/engine/engine.ts";
-import { memoryLogger } from "../../../actors/runtime/log.ts";
-import { isTemporaryName } from "../../../actors/sftp/mod.ts";
+import type { Engine } from "../../../actors/engine/engine.ts";
 import { listLogs, type LogRecord } from "../../../actors/store/mod.ts";
-import { socketMllpConnector } from "../../../transports/mllp/client.ts";
-import {
-  hostedOutboxSessions,
-  HostedSftpServer,
-  sshSftpConnector,
-} from "../../../transports/sftp/mod.ts";
-import { adt, freePort, waitFor } from "../../helpers/net.ts";
+import { startEngine, type TestEngine } from "../../helpers/engine.ts";
+import { adt, startHl7Server, waitFor } from "../../helpers/net.ts";
 import { sftpBatch, type Sshd, startSshd, testKey } from "../../helpers/sshd.ts";
 import { testNeeding } from "../../helpers/system_tools.ts";
 /** These tests drive sshd, sftp, ssh-keygen as a real peer. */
@@ -33,9 +26,8 @@ const encoder = new TextEncoder();
 /** Every wait in these tests ends within this. */
 const WAIT_MS = 15_000;
 
-/** An MLLP receiver (`Hl7Server`) on a free port, answering AA, recording what it got. */
+/** An MLLP receiver (`Hl7Server`) on a port of the system's choosing, answering AA. */
 async function startHl7Receiver() {
-  const port = freePort();
   const received: string[] = [];
   const server = new Hl7Server((connection) => {
     connection.addEventListener("message", ({ message }) => {
@@ -43,7 +35,7 @@ async function startHl7Receiver() {
       connection.send(message.buildAck());
     });
   });
-  await server.start(port);
+  const port = await startHl7Server(server);
   return {
     port,
     received,
@@ -61,21 +53,6 @@ function configOf(value: unknown, secrets: Record<string, string>): Config {
   });
   assert.ok(parsed.ok, JSON.stringify(!parsed.ok && parsed.problems));
   return parsed.config;
-}
-
-/** The engine with the transports `main.ts serve` injects. */
-function startEngine(config: Config, log: ReturnType<typeof memoryLogger>): Promise<Engine> {
-  return Engine.start({
-    config,
-    log,
-    mllpConnector: socketMllpConnector,
-    sftp: {
-      connector: sshSftpConnector,
-      outboxSessions: (user) =>
-        hostedOutboxSessions(config.sftpServer?.root ?? "./data/sftp", user),
-    },
-    pollMs: 50,
-  });
 }
 
 /** Names in a folder (folders with a trailing `/`), hidden ones included, sorted. */
@@ -126,8 +103,7 @@ sshTest(
     const dir = await Deno.makeTempDir({ prefix: "sftp-e2e-" });
     const { sshd, endpoint } = await startRemote();
     const ehr = await startHl7Receiver();
-    const log = memoryLogger();
-    let engine: Engine | undefined;
+    let running: TestEngine | undefined;
     try {
       const ids = ["ADT1001", "ADT1002", "ADT1003", "ADT1004"];
       const messages = ids.map((id) => adt(id));
@@ -150,7 +126,8 @@ sshTest(
         }],
         subscriptions: [{ from: { integration: "lab-adt" }, to: ["ehr"] }],
       }, { ENGINE_KEY: (await testKey("engine_e2e")).privateKey });
-      engine = await startEngine(config, log);
+      running = await startEngine(config);
+      const { engine, log } = running;
 
       await waitFor("four messages over MLLP", () => ehr.received.length >= ids.length, WAIT_MS);
       assert.deepEqual(ehr.controlIds(), ids, "delivered in file order, each once");
@@ -166,7 +143,7 @@ sshTest(
 
       // The logs account for every message: received and routed, then sent and acknowledged.
       await waitFor("SEND logs succeeded", async () => {
-        const logs = await logsOf(engine!, "lab-adt");
+        const logs = await logsOf(engine, "lab-adt");
         return logs.filter((l) => l.type === "SEND" && l.status === "SUCCEEDED").length === 4;
       }, WAIT_MS);
       const logs = await logsOf(engine, "lab-adt");
@@ -200,7 +177,7 @@ sshTest(
       assert.ok(statuses.every((s) => s.queueDepth === 0), JSON.stringify(statuses));
       assert.equal(log.lines.filter((l) => l.includes("sftp.poll-failed")).length, 0);
     } finally {
-      await engine?.stop();
+      await running?.close();
       await ehr.stop();
       await sshd.stop();
       await Deno.remove(dir, { recursive: true });
@@ -213,8 +190,7 @@ sshTest(
   async () => {
     const dir = await Deno.makeTempDir({ prefix: "sftp-e2e-" });
     const { sshd, endpoint } = await startRemote();
-    const log = memoryLogger();
-    let engine: Engine | undefined;
+    let running: TestEngine | undefined;
     let stopWatching = () => Promise.resolve();
     try {
       // A PDF header, then bytes of every value (CR, LF, NUL, high bytes) that must pass untouched.
@@ -252,10 +228,11 @@ sshTest(
         watcher.close();
         await watching;
       };
-      engine = await startEngine(config, log);
+      running = await startEngine(config);
+      const { engine, log } = running;
 
       await waitFor("the SEND log succeeded", async () => {
-        const logs = await logsOf(engine!, "lab-docs");
+        const logs = await logsOf(engine, "lab-docs");
         return logs.some((l) => l.type === "SEND" && l.status === "SUCCEEDED");
       }, WAIT_MS);
       const logs = await logsOf(engine, "lab-docs");
@@ -291,7 +268,7 @@ sshTest(
       assert.match(logs[1]!.attempts[0]?.reason ?? "", new RegExp(`outgoing/${final}`));
     } finally {
       await stopWatching();
-      await engine?.stop();
+      await running?.close();
       await sshd.stop();
       await Deno.remove(dir, { recursive: true });
     }
@@ -308,9 +285,7 @@ sshTest(
       testKey("hosted_e2e_records"),
     ]);
     const ehr = await startHl7Receiver();
-    const log = memoryLogger();
-    let engine: Engine | undefined;
-    let hosted: HostedSftpServer | undefined;
+    let running: TestEngine | undefined;
     try {
       const config = configOf({
         node: { id: "e2e" },
@@ -321,7 +296,7 @@ sshTest(
           { id: "records-uploads", environment: "dev" },
         ],
         sftpServer: {
-          port: freePort(),
+          port: 0,
           hostname: "127.0.0.1",
           hostKey: { env: "SFTP_HOST_KEY" },
           root: `${dir}/sftp`,
@@ -340,28 +315,11 @@ sshTest(
         ],
         subscriptions: [{ from: { integration: "clinic-uploads" }, to: ["ehr", "records-outbox"] }],
       }, { SFTP_HOST_KEY: hostKey.privateKey });
-      engine = await startEngine(config, log);
-      // As `main.ts serve` wires it: uploads are stored by the engine's file inbox.
-      const s = config.sftpServer!;
-      const integrations = new Map(config.integrations.map((i) => [i.id, i]));
-      const files = engine.files;
-      hosted = await HostedSftpServer.start({
-        ...s,
-        hostKey: s.hostKey.reveal(),
-        maxFileBytes: config.limits.maxHl7Bytes,
-        holdBack: isTemporaryName,
-        log,
-        onUpload: async (u) => {
-          const integration = integrations.get(u.integration);
-          if (!integration) throw new Error(`no integration ${u.integration}`);
-          await files.ingest({
-            integration,
-            fileName: u.fileName,
-            bytes: u.bytes,
-            peer: u.peer,
-          });
-        },
-      });
+      running = await startEngine(config);
+      // Composed as `main.ts serve` composes it: uploads are stored by the engine's file inbox.
+      const { engine } = running;
+      const hosted = running.servers.sftp!;
+      const s = running.config.sftpServer!;
 
       // Three messages back to back without an envelope, LF line ends.
       const ids = ["UP2001", "UP2002", "UP2003"];
@@ -390,7 +348,7 @@ sshTest(
       assert.deepEqual(ehr.received.map((m) => m.replace(/\r$/, "")), messages);
 
       await waitFor("every SEND log succeeded", async () => {
-        const logs = await logsOf(engine!, "clinic-uploads");
+        const logs = await logsOf(engine, "clinic-uploads");
         return logs.filter((l) => l.type === "SEND" && l.status === "SUCCEEDED").length === 6;
       }, WAIT_MS);
       const logs = await logsOf(engine, "clinic-uploads");
@@ -430,8 +388,7 @@ sshTest(
       // The outbox is not upload space: nothing the engine delivered came back in as an upload.
       assert.equal((await logsOf(engine, "records-uploads")).length, 0);
     } finally {
-      await hosted?.stop();
-      await engine?.stop();
+      await running?.close();
       await ehr.stop();
       await Deno.remove(dir, { recursive: true });
     }
