@@ -2,8 +2,8 @@
  * Interop tests of the inbound MLLP path with real senders (issue #4, "Tests (real components)",
  * Senders): `npm:@medplum/hl7`'s `Hl7Client`, and a raw socket that splits frames at every byte,
  * pipelines frames, sends garbage between them, drops the connection mid-frame and sends an
- * over-size frame. Each test runs the real engine (KV file in a temp dir) behind the real listener
- * on loopback, and checks both what went back on the wire and what the store holds.
+ * over-size frame. Each test runs the real engine as compose() wires it (KV file in a temp dir)
+ * behind the real listener on loopback, and checks what went back on the wire and what is stored.
  *
  * The feed's HL7 passes through to one MLLP destination, so the communication step routes each
  * message in the commit that stores it. That destination's actor is paused before the engine
@@ -17,12 +17,12 @@ import fc from "fast-check";
 import { Hl7Message } from "@medplum/core";
 import { Hl7Client } from "@medplum/hl7";
 import { parseConfig } from "../../../actors/config/mod.ts";
-import { Engine } from "../../../actors/engine/engine.ts";
-import { memoryLogger } from "../../../actors/runtime/log.ts";
+import type { Engine } from "../../../actors/engine/engine.ts";
+import type { memoryLogger } from "../../../actors/runtime/log.ts";
 import { listLogs, Store } from "../../../actors/store/mod.ts";
-import { socketMllpConnector } from "../../../transports/mllp/client.ts";
-import { type MllpServer, serveMllp } from "../../../transports/mllp/server.ts";
-import { adt, freePort, waitFor } from "../../helpers/net.ts";
+import type { MllpServer } from "../../../transports/mllp/server.ts";
+import { startEngine } from "../../helpers/engine.ts";
+import { adt, waitFor } from "../../helpers/net.ts";
 import {
   ackKey,
   concatBytes,
@@ -51,7 +51,6 @@ async function startRig(
   options: { maxHl7Bytes?: number; allowedIps?: string[] } = {},
 ): Promise<Rig> {
   const dir = await Deno.makeTempDir({ prefix: "senders_test_" });
-  const port = freePort();
   const kvPath = `${dir}/engine.kv`;
   const result = parseConfig({
     node: { id: "senders" },
@@ -60,7 +59,7 @@ async function startRig(
     integrations: [{
       id: "feed",
       environment: "dev",
-      mllp: { port, allowedIps: options.allowedIps ?? ["127.0.0.1"] },
+      mllp: { port: 0, allowedIps: options.allowedIps ?? ["127.0.0.1"] },
     }],
     destinations: [{ id: "out", environment: "dev", mllp: { host: "127.0.0.1", port: 9 } }],
     subscriptions: [{ from: { integration: "feed" }, to: ["out"] }],
@@ -71,31 +70,17 @@ async function startRig(
   const store = await Store.open({ path: kvPath, node: "senders" });
   // Paused: delivery leaves the queue alone, so it shows what the inbox stored.
   await store.setControl(queue, { paused: true, by: "senders_test", reason: "inspect inbox" });
-  const log = memoryLogger();
-  const engine = await Engine.start({
-    config: result.config,
-    log,
-    mllpConnector: socketMllpConnector,
-    store,
-    pollMs: 50,
-  });
-  // Awaited: the listener resolves once bound (a plain value is fine too).
-  const listener: MllpServer = await serveMllp({
-    port,
-    hostname: "127.0.0.1",
-    inbox: engine.inbox,
-    log,
-  });
+  // Composed as main.ts composes it, on that store; the listener on a port the system picks.
+  const { engine, log, servers, mllpPort, close } = await startEngine(result.config, { store });
   return {
     engine,
     store,
-    listener,
-    port,
+    listener: servers.mllp[0]!,
+    port: mllpPort,
     queue,
     log,
     async close() {
-      await listener.close();
-      await engine.stop();
+      await close();
       await Deno.remove(dir, { recursive: true });
     },
   };
