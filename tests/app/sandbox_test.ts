@@ -1,15 +1,19 @@
 import assert from "node:assert/strict";
 import { compose } from "../../app/compose.ts";
 import { formatProblems, parseConfig, processSources } from "../../actors/config/mod.ts";
-import { createLogger } from "../../actors/runtime/log.ts";
+import { createLogger, type Logger } from "../../actors/runtime/log.ts";
 import { EVENTS } from "../../codecs/datamodel/mod.ts";
-import { freePort, waitFor } from "../helpers/net.ts";
+import { freePort, retryOnPortTaken, waitFor } from "../helpers/net.ts";
 import { startReceiver } from "../helpers/receivers.ts";
 import { ManualClock } from "../../actors/runtime/clock.ts";
 import { startSandbox } from "../../app/sandbox.ts";
 import { socketMllpConnector } from "../../transports/mllp/client.ts";
 import { FetchSender } from "../../transports/https/mod.ts";
 
+/**
+ * The sandbox's config on free ports. Chosen ahead (freePort), not 0: the expanded config points
+ * destinations at the EHR and echo receivers and the JSON URLs at the HTTP port when it is parsed.
+ */
 function sandboxConfig(
   dir: string,
   extra: Record<string, unknown> = {},
@@ -36,11 +40,16 @@ function sandboxConfig(
   return result.config;
 }
 
+/** {@link compose} of {@link sandboxConfig}, on new ports when another test took one. */
+function composeSandbox(dir: string, log: Logger) {
+  return retryOnPortTaken(() => compose(sandboxConfig(dir), { log }));
+}
+
 Deno.test("every event type goes out from the simulated EHR, through the engine and the echo, and back to the EHR over MLLP and as JSON without a validation error", async () => {
   const dir = await Deno.makeTempDir();
   const lines: string[] = [];
   const log = createLogger({ level: "info", write: (l) => lines.push(l) });
-  const composed = await compose(sandboxConfig(dir), { log });
+  const composed = await composeSandbox(dir, log);
   try {
     const sandbox = composed.sandbox!;
     const count = EVENTS.length;
@@ -84,7 +93,7 @@ Deno.test("POST /admin/sandbox/send sends through the engine; /admin/sandbox/mis
   const dir = await Deno.makeTempDir();
   const lines: string[] = [];
   const log = createLogger({ level: "info", write: (l) => lines.push(l) });
-  const composed = await compose(sandboxConfig(dir), { log });
+  const composed = await composeSandbox(dir, log);
   try {
     const auth = { authorization: "Bearer t0ken", "content-type": "application/json" };
     const denied = await composed.app.request("/admin/sandbox/send", {
@@ -169,7 +178,7 @@ Deno.test("POST /admin/sandbox/send with format json: the simulated EHR posts to
   const dir = await Deno.makeTempDir();
   const lines: string[] = [];
   const log = createLogger({ level: "info", write: (l) => lines.push(l) });
-  const composed = await compose(sandboxConfig(dir), { log });
+  const composed = await composeSandbox(dir, log);
   try {
     const auth = { authorization: "Bearer t0ken", "content-type": "application/json" };
     const sent = await composed.app.request("/admin/sandbox/send", {
@@ -211,18 +220,18 @@ Deno.test("sandbox.schedule: the simulated EHR sends count messages every interv
     frames.push(f.controlId);
     return f.ack("AA");
   });
-  const config = sandboxConfig("/tmp/unused", {}, {
-    feedPort: feed.port,
-    schedule: { event: "ADT^A04", count: 2, everySeconds: 60 },
-  });
   const lines: string[] = [];
   const log = createLogger({ level: "info", write: (l) => lines.push(l) });
-  const sandbox = await startSandbox(config, {
-    log,
-    mllpConnector: socketMllpConnector,
-    httpSender: new FetchSender(),
-    clock,
-  });
+  // The sandbox alone (no engine): its schedule, on the manual clock, sending to `feed`.
+  const sandbox = await retryOnPortTaken(() =>
+    startSandbox(
+      sandboxConfig("/tmp/unused", {}, {
+        feedPort: feed.port,
+        schedule: { event: "ADT^A04", count: 2, everySeconds: 60 },
+      }),
+      { log, mllpConnector: socketMllpConnector, httpSender: new FetchSender(), clock },
+    )
+  );
   try {
     await waitFor("the schedule to wait", () => clock.pending >= 1);
     assert.equal(frames.length, 0);

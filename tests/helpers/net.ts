@@ -3,12 +3,40 @@
 import type { AddressInfo } from "node:net";
 import type { Hl7Server } from "@medplum/hl7";
 
-/** A TCP port that was free a moment ago on 127.0.0.1. */
+/**
+ * A TCP port that was free a moment ago on 127.0.0.1. Racy (another test may bind it before the
+ * caller does): only for ports that must be known before they are bound; otherwise listen on
+ * port 0 and read the port back. See {@link retryOnPortTaken}.
+ */
 export function freePort(): number {
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
   l.close();
   return port;
+}
+
+/**
+ * Runs `start` again, at most `tries` times in all, while it fails because a port was taken
+ * (`EADDRINUSE` anywhere in the error's `cause` chain): `start` chooses its {@link freePort}s
+ * afresh each time, so the race those ports lose under `--parallel` costs a retry, not a failure.
+ */
+export async function retryOnPortTaken<T>(start: () => Promise<T>, tries = 3): Promise<T> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await start();
+    } catch (error) {
+      if (attempt >= tries || !portTaken(error)) throw error;
+    }
+  }
+}
+
+function portTaken(error: unknown): boolean {
+  for (let e = error, depth = 0; e instanceof Error && depth < 10; e = e.cause, depth++) {
+    if (e instanceof Deno.errors.AddrInUse || (e as { code?: unknown }).code === "EADDRINUSE") {
+      return true;
+    }
+  }
+  return false;
 }
 
 /** Polls `check` every 10 ms until it returns true, or fails after `timeoutMs`. */
