@@ -10,7 +10,7 @@ import { Hl7Server } from "@medplum/hl7";
 import { type Config, parseConfig } from "../../../actors/config/mod.ts";
 import { apiOf } from "../../helpers/api.ts";
 import { FetchSender } from "../../../transports/https/mod.ts";
-import { freePort } from "../../helpers/net.ts";
+import { freePort, startHl7Server } from "../../helpers/net.ts";
 import { startEngine } from "../../helpers/engine.ts";
 
 const QUERY = {
@@ -64,23 +64,23 @@ interface Peers {
 async function startPeers(): Promise<{ peers: Peers; ports: Record<string, number> }> {
   const received: string[] = [];
   const httpHeaders: Headers[] = [];
-  const pdqPort = freePort(), refusePort = freePort(), silentPort = freePort();
   const pdq = new Hl7Server((connection) => {
     connection.addEventListener("message", ({ message }) => {
       received.push(message.toString());
       connection.send(answer(message));
     });
   });
-  await pdq.start(pdqPort);
+  const pdqPort = await startHl7Server(pdq);
   const refuser = new Hl7Server((connection) => {
     connection.addEventListener("message", ({ message }) => {
       received.push(message.toString());
       connection.send(message.buildAck({ ackCode: "AR", errSegment: undefined }));
     });
   });
-  await refuser.start(refusePort);
+  const refusePort = await startHl7Server(refuser);
   // Accepts connections and reads, but never answers.
-  const silent = Deno.listen({ hostname: "127.0.0.1", port: silentPort });
+  const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const silentPort = silent.addr.port;
   const held: Deno.Conn[] = [];
   (async () => {
     for await (const c of silent) {
@@ -99,6 +99,7 @@ async function startPeers(): Promise<{ peers: Peers; ports: Record<string, numbe
       Echo: body.Patient,
     });
   });
+  // Nothing listens there: a port free a moment ago is the best a test can name (none of ours).
   const closedPort = freePort();
   return {
     ports: {
