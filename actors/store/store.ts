@@ -95,6 +95,8 @@ export class Store {
   #fence: ((queue: string) => Deno.AtomicCheck | undefined) | undefined;
   /** Whether KV can commit now; see {@link StoreHealth}. */
   readonly health: StoreHealth;
+  /** The running config's version, stamped on each RECEIVE and SEND log (set by the engine). */
+  configVersion: () => string | undefined = () => undefined;
 
   /** Wraps an open KV. Prefer {@link Store.open}. */
   constructor(kv: Deno.Kv, options: { node: string; now?: () => number; maxChecks?: number }) {
@@ -267,6 +269,7 @@ export class Store {
       attempts: [],
       attemptCount: 0,
       actorId: request.queue,
+      ...optional({ configVersion: this.configVersion() }),
       ...optional({ ...request.log, controlId }),
     };
     const entry: QueueEntry = { seq, messageId, logId, enqueuedAt: now };
@@ -592,11 +595,14 @@ export class Store {
         status: "PENDING",
         destinationId: d.destinationId,
         actorId: d.queue,
+        ...optional({ configVersion: this.configVersion() }),
         createdAt: now,
         updatedAt: now,
         attempts: [],
         attemptCount: 0,
         ...optional(d.log),
+        // Queue entries go once delivered: the log keeps which translation was sent.
+        ...(d.messageId !== d.originalId ? { deliveredId: d.messageId } : {}),
         // A peer's MSH-10 may be huge: the log keeps a bounded copy, as the message record does.
         ...(d.log.controlId !== undefined
           ? { controlId: boundText(d.log.controlId, MAX_RECORD_CONTROL_ID) }

@@ -67,9 +67,13 @@ export interface LogRecord {
   dataModel?: string;
   eventType?: string;
   controlId?: string;
+  /** RECEIVE and SEND logs: the config version they were routed under (`hash@generation`). */
+  configVersion?: string;
   createdAt: number;
   updatedAt: number;
   reason?: string;
+  /** SEND logs: the payload delivered, when a translation of `messageId` (the original). */
+  deliveredId?: string;
   /** The latest attempts (older ones are counted in `attemptCount` only). */
   attempts: Attempt[];
   attemptCount: number;

@@ -142,7 +142,12 @@ export function createAdminApp(options: AdminAppOptions): Hono {
       const result = await supervisor.command(id, command, body.value.by, body.value.reason);
       if (!result) return noActor(c, id);
       const { reason } = body.value;
-      await auditApi(options.users, c, { action: command, target: `actor:${id}`, reason, ...result });
+      await auditApi(options.users, c, {
+        action: command,
+        target: `actor:${id}`,
+        reason,
+        ...result,
+      });
       return sendJson(c, { ok: result.ok, message: result.message }, result.ok ? 200 : 409);
     },
   );
@@ -226,7 +231,17 @@ export function createAdminApp(options: AdminAppOptions): Hono {
     });
   }
 
-  if (options.destinations) app.route("/admin", createDestinationsApp(options.destinations));
+  const destinations = options.destinations;
+  if (destinations) {
+    app.route(
+      "/admin",
+      createDestinationsApp({
+        list: () => destinations.list(),
+        verify: (id) => destinations.verify(id),
+        audit: (c, facts) => auditApi(options.users, c, facts),
+      }),
+    );
+  }
   if (options.operations) app.route("/admin", createOperationsApp(options.operations));
 
   app.all("/admin/*", (c) => sendJson(c, { error: `no route ${c.req.method} ${c.req.path}` }, 404));

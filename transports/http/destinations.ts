@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { isoTimes } from "./present.ts";
 import { sendJson } from "./respond.ts";
 import type { DestinationView, VerifyResult } from "../../actors/ports.ts";
@@ -17,6 +17,11 @@ export interface DestinationsAppOptions {
   list(): Promise<DestinationView[]>;
   /** Verifies an HTTPS destination; undefined when `id` names none. */
   verify(id: string): Promise<VerifyResult> | undefined;
+  /** Records a verification in the audit log (who is the caller's to tell from `c`). */
+  audit?(
+    c: Context,
+    facts: { action: string; target: string; reason: string; ok: boolean; message: string },
+  ): Promise<void>;
 }
 
 /** Ids longer than config ids can be (128) name nothing: refused with 400 before any lookup. */
@@ -29,7 +34,7 @@ const MAX_ID = 128;
  *   verificationRequired, verified, verifiedAt, lastVerification).
  * - `POST /destinations/:id/verify` → 200 with the {@link VerifyResult} (`verified` true or false,
  *   `status`, `reason`), or 404 `{"error": "no HTTPS destination <id>"}` (400 for an id over
- *   128 characters).
+ *   128 characters); written to the audit log through `audit` when given.
  */
 export function createDestinationsApp(options: DestinationsAppOptions): Hono {
   const app = new Hono();
@@ -54,10 +59,22 @@ export function createDestinationsApp(options: DestinationsAppOptions): Hono {
       return sendJson(c, { error: `id: at most ${MAX_ID} characters; got ${id.length}` }, 400);
     }
     const verifying = options.verify(id);
-    if (!verifying) {
-      return sendJson(c, { error: `no HTTPS destination ${JSON.stringify(id)}` }, 404);
-    }
-    return sendJson(c, isoTimes(await verifying));
+    const result = verifying ? await verifying : undefined;
+    const message = !result
+      ? `no HTTPS destination ${JSON.stringify(id)}`
+      : result.verified
+      ? "verified"
+      : `not verified: ${result.reason ?? ""}`;
+    // An operator action, as the console's verify button is: audited whatever its outcome.
+    await options.audit?.(c, {
+      action: "verify",
+      target: `destination:${id}`,
+      reason: "",
+      ok: result?.verified ?? false,
+      message,
+    });
+    if (!result) return sendJson(c, { error: message }, 404);
+    return sendJson(c, isoTimes(result));
   });
 
   return app;

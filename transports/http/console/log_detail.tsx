@@ -1,7 +1,8 @@
 /** @jsxImportSource hono/jsx */
 /**
  * `/console/logs/:id`: a log with its attempts as a timeline, the message as received, the
- * related logs, and reprocess when it applies; the raw message as a download.
+ * translation a SEND log delivered (when not the original), the related logs, and reprocess when
+ * it applies; the raw message as a download.
  * @module
  */
 
@@ -40,6 +41,12 @@ export function logDetailRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void 
       deps.store.logsOfMessage(log.messageId),
     ]);
     const bytes = message ? await deps.store.getPayload(message) : undefined;
+    // A SEND log of a translation names the payload it delivered (a shaped one, its own).
+    const deliveredId = log.deliveredId ?? log.shaping?.messageId;
+    const delivered = deliveredId && deliveredId !== log.messageId
+      ? await deps.store.getMessage(deliveredId)
+      : undefined;
+    const deliveredBytes = delivered ? await deps.store.getPayload(delivered) : undefined;
     const canReprocess = log.status === "FAILED" && log.deadLetter !== undefined;
     const attempts = [...log.attempts].sort((a, b) => a.n - b.n);
     return c.html(
@@ -173,6 +180,31 @@ export function logDetailRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void 
             </>
           )
           : <p class="muted">The message is no longer stored (retention).</p>}
+        {deliveredId && deliveredId !== log.messageId
+          ? (
+            <section id="delivered" data-message-id={deliveredId}>
+              <h2>Translation delivered</h2>
+              {delivered && deliveredBytes
+                ? (
+                  <>
+                    <p class="muted">
+                      {delivered.contentType} · {delivered.size} bytes · message{" "}
+                      <code>{delivered.id}</code> ·{" "}
+                      <a href={`${href("/console/messages", delivered.id)}/raw`} download>
+                        download
+                      </a>
+                    </p>
+                    <Payload
+                      bytes={deliveredBytes}
+                      contentType={delivered.contentType}
+                      download={`${href("/console/messages", delivered.id)}/raw`}
+                    />
+                  </>
+                )
+                : <p class="muted">The translation is no longer stored (retention).</p>}
+            </section>
+          )
+          : null}
       </Page>,
     );
   });

@@ -8,25 +8,7 @@
 import assert from "node:assert/strict";
 import { ManualClock } from "../../../../actors/runtime/clock.ts";
 import { STATE_CHANGING_ROUTES } from "../../../../transports/http/console/mod.ts";
-import { startConsoleEngine, TOKEN, VIEWER_PASSWORD } from "./fixture.ts";
-
-/** Signs in through the form; returns the cookie header and the page's CSRF token. */
-async function signIn(base: string, fields: Record<string, string>) {
-  const form = await fetch(`${base}/console/login`);
-  const loginCookie = form.headers.get("set-cookie")!.split(";")[0]!;
-  const token = /name="_login" value="([^"]+)"/.exec(await form.text())![1]!;
-  const r = await fetch(`${base}/console/login`, {
-    method: "POST",
-    redirect: "manual",
-    headers: { cookie: loginCookie, "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({ _login: token, ...fields }),
-  });
-  assert.equal(r.status, 303);
-  const cookie = r.headers.get("set-cookie")!.split(";")[0]!;
-  const page = await fetch(`${base}/console/actors`, { headers: { cookie } });
-  const csrf = /name="csrf-token" content="([^"]+)"/.exec(await page.text())![1]!;
-  return { cookie, csrf };
-}
+import { signIn, startConsoleEngine, TOKEN, VIEWER_PASSWORD } from "./fixture.ts";
 
 const post = (base: string, path: string, cookie: string, body: Record<string, string>) =>
   fetch(`${base}${path}`, {

@@ -1,6 +1,7 @@
 /**
  * An engine composed with HTTP for console tests: one MLLP integration, an MLLP destination that
- * refuses connections (so its head has attempts), a connection grouping them, and a viewer user.
+ * refuses connections (so its head has attempts), an HTTPS destination `hook` that refuses too,
+ * a connection grouping them, and a viewer user.
  * @module
  */
 
@@ -41,6 +42,15 @@ export async function consoleConfig(kvPath: string): Promise<Config> {
       id: "lab",
       environment: "dev",
       mllp: { host: "127.0.0.1", port: 1, connectTimeoutSeconds: 1 },
+    }, {
+      // Subscribed to nothing: only verified (it refuses, so verification fails).
+      id: "hook",
+      environment: "dev",
+      https: {
+        url: "http://127.0.0.1:1/hook",
+        verificationToken: { env: "CONSOLE_TEST_TOKEN" },
+        timeoutSeconds: 1,
+      },
     }],
     subscriptions: [{ from: { integration: "feed" }, to: ["lab"] }],
     connections: [{ id: "acme", name: "Acme Lab", integrations: [], destinations: ["lab"] }],
@@ -62,6 +72,28 @@ export async function startConsoleEngine(
     ...(options.clock ? { clock: options.clock } : {}),
   });
   return Object.assign(e, { dir });
+}
+
+/** Signs in through the form; returns the session cookie and its CSRF token. */
+export async function signIn(
+  base: string,
+  fields: Record<string, string>,
+): Promise<{ cookie: string; csrf: string }> {
+  const form = await fetch(`${base}/console/login`);
+  const loginCookie = form.headers.get("set-cookie")!.split(";")[0]!;
+  const token = /name="_login" value="([^"]+)"/.exec(await form.text())![1]!;
+  const r = await fetch(`${base}/console/login`, {
+    method: "POST",
+    redirect: "manual",
+    headers: { cookie: loginCookie, "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ _login: token, ...fields }),
+  });
+  assert.equal(r.status, 303);
+  await r.body?.cancel();
+  const cookie = r.headers.get("set-cookie")!.split(";")[0]!;
+  const page = await fetch(`${base}/console/actors`, { headers: { cookie } });
+  const csrf = /name="csrf-token" content="([^"]+)"/.exec(await page.text())![1]!;
+  return { cookie, csrf };
 }
 
 /** Sends one HL7 message over MLLP and asserts an AA. */
