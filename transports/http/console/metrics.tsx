@@ -15,11 +15,25 @@ import { recentLogs } from "./tally.ts";
 const BUDGET = 20_000;
 /** Queue-depth samples kept (one per data request at most every 10 s). */
 const MAX_SAMPLES = 360;
+/**
+ * How long one range's chart data is served again: every open metrics page refetches on each
+ * change the event stream reports (up to once a second), and a day's scan costs ~100 ms at a
+ * million logs (bench/console.ts), so viewers share one scan per range and period.
+ */
+const DATA_TTL_MS = 5_000;
 
 /** One chart's series. */
 interface Chart {
   title: string;
   series: { label: string; values: number[] }[];
+}
+
+/** What `/console/metrics/data.json` answers. */
+interface ChartData {
+  times: number[];
+  charts: Chart[];
+  /** The scan stopped at its bound: the older buckets count only part of the logs. */
+  truncated: boolean;
 }
 
 /** Adds the metrics page and its data. */
@@ -45,9 +59,21 @@ export function metricsRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
     );
   });
 
+  const cached = new Map<string, { at: number; data: Promise<ChartData> }>();
   app.get("/console/metrics/data.json", async (c) => {
     const day = c.req.query("range") === "day";
     const now = deps.now();
+    const key = day ? "day" : "hour";
+    let hit = cached.get(key);
+    if (!hit || now - hit.at >= DATA_TTL_MS || now < hit.at) {
+      hit = { at: now, data: chartData(day, now) };
+      cached.set(key, hit);
+      hit.data.catch(() => cached.delete(key));
+    }
+    return c.json(await hit.data, 200, { "Cache-Control": "no-store" });
+  });
+
+  async function chartData(day: boolean, now: number): Promise<ChartData> {
     const bucketMs = day ? 15 * 60_000 : 60_000;
     const buckets = day ? 96 : 60;
     const start = Math.floor(now / bucketMs) * bucketMs - (buckets - 1) * bucketMs;
@@ -103,6 +129,6 @@ export function metricsRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
       { title: "Failures per minute", series: pick("failed:") },
       { title: "Queue depths", series: depthSeries },
     ];
-    return c.json({ times, charts, truncated: r.value }, 200, { "Cache-Control": "no-store" });
-  });
+    return { times, charts, truncated: r.value };
+  }
 }
