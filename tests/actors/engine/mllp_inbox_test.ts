@@ -5,8 +5,8 @@ import { parseConfig } from "../../../actors/config/mod.ts";
 import { EngineMllpInbox } from "../../../actors/engine/mllp_inbox.ts";
 import { memoryLogger } from "../../../actors/runtime/log.ts";
 import { type QueueItem, Store } from "../../../actors/store/mod.ts";
-import { serveMllp } from "../../../transports/mllp/server.ts";
-import { adt, freePort } from "../../helpers/net.ts";
+import { bindMllp, serveMllp } from "../../../transports/mllp/server.ts";
+import { adt } from "../../helpers/net.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -22,7 +22,7 @@ const OUT = "mllp-out:127.0.0.1:9";
 async function setup(
   overrides: Record<string, unknown> = {},
   port = 1,
-  options: { json?: boolean } = {},
+  options: { json?: boolean; log?: ReturnType<typeof memoryLogger> } = {},
 ) {
   const dir = await Deno.makeTempDir();
   const result = parseConfig({
@@ -47,7 +47,7 @@ async function setup(
   }, { env: (name) => name === "APP_TOKEN" ? "t" : undefined, readFile: () => new Error("none") });
   assert.ok(result.ok, JSON.stringify(!result.ok && result.problems));
   const store = await Store.open({ path: `${dir}/engine.kv`, node: "t" });
-  const log = memoryLogger();
+  const log = options.log ?? memoryLogger();
   const notified: string[] = [];
   const handed: { queue: string; items: readonly QueueItem[] }[] = [];
   const inbox = new EngineMllpInbox({
@@ -229,9 +229,11 @@ Deno.test("inbox answers AE, never AA, when the store cannot commit, and stays u
 });
 
 Deno.test("listener answers pipelined frames in order, skips stray bytes, and closes after an over-size frame", async () => {
-  const port = freePort();
-  const { store, inbox, log } = await setup({}, port);
-  const server = await serveMllp({ port, hostname: "127.0.0.1", inbox, log });
+  const log = memoryLogger();
+  // Bound first, on port 0: the integration is configured with the port the system chose.
+  const bound = await bindMllp({ port: 0, hostname: "127.0.0.1", log });
+  const { store, inbox } = await setup({}, bound.port, { log });
+  const server = bound.serve(inbox);
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
   try {
     const garbage = enc.encode("garbage\r\n");
@@ -278,17 +280,14 @@ Deno.test("listener answers pipelined frames in order, skips stray bytes, and cl
 });
 
 Deno.test("listener waits for FS CR by default, and with requireFinalCr false answers a frame ended by FS alone", async () => {
-  const port = freePort();
-  const { store, inbox, log } = await setup({}, port);
-  const lenient = await serveMllp({
-    port,
-    hostname: "127.0.0.1",
-    inbox,
-    log,
-    requireFinalCr: false,
-  });
+  const log = memoryLogger();
+  // Bound first, on port 0: the integration is configured with the port the system chose.
+  const bound = await bindMllp({ port: 0, hostname: "127.0.0.1", log, requireFinalCr: false });
+  const port = bound.port;
+  const { store, inbox } = await setup({}, port, { log });
+  const lenient = bound.serve(inbox);
   // Not an integration's port: its answers are AR, but they show where a frame ended.
-  const strict = await serveMllp({ port: freePort(), hostname: "127.0.0.1", inbox, log });
+  const strict = await serveMllp({ port: 0, hostname: "127.0.0.1", inbox, log });
   const noCr = (id: string) => {
     const framed = encodeMllp(adt(id));
     return framed.subarray(0, framed.length - 1); // VT payload FS, without the CR

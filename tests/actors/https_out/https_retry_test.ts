@@ -87,6 +87,7 @@ Deno.test("https deliverer takes no answer within timeoutSeconds as a failure an
 
 Deno.test("https deliverer retries after a network error until the receiver is up", async () => {
   const clock = new ManualClock();
+  // Chosen ahead, not 0: refused at first, so nothing may listen before the receiver starts.
   const port = freePort();
   const out = await startHttpsOutbound({
     config: tokenConfig(`https://127.0.0.1:${port}/hook`),

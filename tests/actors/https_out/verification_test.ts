@@ -245,6 +245,7 @@ Deno.test("a failed re-verification, or a changed URL, leaves the destination un
 });
 
 Deno.test("verification of an unreachable destination fails with the network error", async () => {
+  // Nothing listens there: a port free a moment ago is the best a test can name.
   const port = freePort();
   const s = await setup(`https://127.0.0.1:${port}/hook`, { verifyMethod: "GET" });
   try {

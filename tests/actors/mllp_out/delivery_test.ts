@@ -7,12 +7,11 @@
 import assert from "node:assert/strict";
 import { Hl7Server } from "@medplum/hl7";
 import { ManualClock } from "../../../actors/runtime/clock.ts";
-import { freePort, waitFor } from "../../helpers/net.ts";
+import { freePort, startHl7Server, waitFor } from "../../helpers/net.ts";
 import { startOutbound, waitForBackoff } from "../../helpers/outbound.ts";
 import { controlIds, delay, startReceiver } from "../../helpers/receivers.ts";
 
 Deno.test("outbound actor delivers 50 messages to an Hl7Server in order, one in flight, on one connection", async () => {
-  const port = freePort();
   const received: string[] = [];
   let connections = 0;
   let unanswered = 0;
@@ -30,7 +29,7 @@ Deno.test("outbound actor delivers 50 messages to an Hl7Server in order, one in 
       }, 2);
     });
   });
-  await server.start(port);
+  const port = await startHl7Server(server);
   const out = await startOutbound({ port, deferStart: true });
   try {
     const ids = Array.from({ length: 50 }, (_, i) => `FIFO${String(i).padStart(3, "0")}`);
@@ -196,7 +195,8 @@ Deno.test("outbound actor resends the head on a new connection after an ACK time
 });
 
 Deno.test("outbound actor records refused connections and delivers once the receiver listens", async () => {
-  const port = freePort(); // nothing listens here yet
+  // Chosen ahead, not 0: refused at first, so nothing may listen before the receiver starts.
+  const port = freePort();
   const clock = new ManualClock();
   const out = await startOutbound({ port, clock });
   let receiver: ReturnType<typeof startReceiver> | undefined;

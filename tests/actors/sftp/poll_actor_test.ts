@@ -280,6 +280,7 @@ sshTest(
 sshTest(
   "sftp poller retries at the next interval after the server was down, then takes the files",
   async () => {
+    // Chosen ahead, not 0: sshd (an external process, started later) binds it.
     const port = freePort();
     const key = await pollKey();
     // sshd is not up yet: the poller knows where it will be and which host key it will have.

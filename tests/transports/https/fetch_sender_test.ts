@@ -205,6 +205,7 @@ Deno.test("fetch sender returns a redirect as it is and does not follow it", asy
 });
 
 Deno.test("fetch sender reports a refused connection as a network error without the query", async () => {
+  // Nothing listens there: a port free a moment ago is the best a test can name.
   const port = freePort();
   const sender = new FetchSender();
   try {
