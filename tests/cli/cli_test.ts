@@ -118,6 +118,7 @@ Deno.test("unknown command and bad arguments print usage and exit 2", async () =
 });
 
 Deno.test("send splits a batch file, prints each ACK from listen, and exits non-zero on AE", async () => {
+  // Chosen ahead, not 0: `main.ts listen` (a child process) binds the port it is given.
   const port = freePort();
   const receiver = spawn(["listen", String(port)]);
   try {
@@ -172,6 +173,7 @@ Deno.test("send exits non-zero when nobody answers within the timeout", async ()
 });
 
 Deno.test("send reports a refused connection clearly", async () => {
+  // Nothing listens there: a port free a moment ago is the best a test can name.
   const port = freePort();
   const r = await run(["send", `127.0.0.1:${port}`, "config/samples/adt_a01.hl7"]);
   assert.equal(r.code, 1);

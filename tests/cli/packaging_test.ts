@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { Hl7Server } from "@medplum/hl7";
 import { sendFiles } from "../../transports/mllp/send.ts";
-import { freePort, waitFor } from "../helpers/net.ts";
+import { freePort, startHl7Server, waitFor } from "../helpers/net.ts";
 
 const root = new URL("../../", import.meta.url);
 
@@ -70,7 +70,8 @@ Deno.test("main.ts serve with exactly the compile task's flags receives, deliver
   const { compile } = await tasks();
   assert.ok(compile);
   const dir = await Deno.makeTempDir({ prefix: "packaged-" });
-  const [inPort, outPort, httpPort] = [freePort(), freePort(), freePort()];
+  // Chosen ahead, not 0: the compiled engine (a child process) binds them from its config file.
+  const [inPort, httpPort] = [freePort(), freePort()];
   const received: string[] = [];
   const receiver = new Hl7Server((connection) => {
     connection.addEventListener("message", ({ message }) => {
@@ -78,7 +79,7 @@ Deno.test("main.ts serve with exactly the compile task's flags receives, deliver
       connection.send(message.buildAck());
     });
   });
-  await receiver.start(outPort);
+  const outPort = await startHl7Server(receiver);
   await Deno.writeTextFile(
     `${dir}/config.json`,
     JSON.stringify({

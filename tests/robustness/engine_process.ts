@@ -88,6 +88,7 @@ export class EngineProcess {
     await Deno.writeTextFile(`${dir}/server.crt`, pki.serverCert);
     await Deno.writeTextFile(`${dir}/server.key`, pki.serverKey);
     const receiver = startReceiver((f) => f.ack("AA"));
+    // Chosen ahead, not 0: the engine child process binds them from its config file.
     const ports = { mllp: freePort(), tls: freePort(), http: freePort() };
     const config = {
       node: { id: "robust" },

@@ -86,6 +86,7 @@ Deno.test({
       if (f.controlId === "HOLD") await gate;
       await f.ack("AA");
     });
+    // Chosen ahead, not 0: the engine child process binds them from its config file.
     const [mllpPort, httpPort] = [freePort(), freePort()];
     await Deno.writeTextFile(
       `${dir}/config.json`,

@@ -58,6 +58,7 @@ Deno.test("a later test", () => {});
 
 Deno.test("main.ts serve logs an unhandled rejection and an uncaught error and keeps serving", async () => {
   const dir = await Deno.makeTempDir({ prefix: "stray-engine-" });
+  // Chosen ahead, not 0: the engine child process binds them from its config file.
   const [mllpPort, httpPort] = [freePort(), freePort()];
   await Deno.writeTextFile(
     `${dir}/config.json`,

@@ -160,6 +160,7 @@ export async function startAgentPair(options: {
   forwardTimeoutSeconds?: number;
 }): Promise<AgentPair> {
   const dir = await Deno.makeTempDir({ prefix: "agent-pair-" });
+  // Chosen ahead, not 0: child processes bind them, and the site's config names central's port.
   const centralHttp = freePort();
   const siteHttp = freePort();
   const sitePorts = { original: freePort(), enhanced: freePort(), enhancedJson: freePort() };

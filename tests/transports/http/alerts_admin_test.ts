@@ -52,6 +52,7 @@ async function call(
 Deno.test("admin alerts: config rules, a refused PUT with paths, a PUT rule firing on a stuck queue", async () => {
   const dir = await Deno.makeTempDir({ prefix: "alerts-admin-" });
   const hook = startHookReceiver();
+  // Nothing listens on the destination's port: a port free a moment ago is all a test can name.
   const e = await startEngine(config(dir, hook.url, freePort()));
   const client = new Hl7Client({ host: "127.0.0.1", port: e.mllpPort });
   try {
