@@ -78,7 +78,7 @@ async function serve(file: string | undefined, level: Level): Promise<void> {
   if (!result.ok) fail(formatProblems(file ?? "(no config)", result.problems), 1);
   let composed: Awaited<ReturnType<typeof compose>>;
   try {
-    composed = await compose(result.config, { log });
+    composed = await compose(result.config, { log, ...(file ? { configFile: file } : {}) });
   } catch (error) {
     // compose() closed whatever it had opened; its message names the step that failed.
     fail(errorMessage(error), 1);
@@ -93,6 +93,10 @@ async function serve(file: string | undefined, level: Level): Promise<void> {
   };
   Deno.addSignalListener("SIGINT", () => void stop("SIGINT"));
   Deno.addSignalListener("SIGTERM", () => void stop("SIGTERM"));
+  // SIGHUP reads the config file again (as POST /admin/config/reload); the answer is logged.
+  if (file !== undefined && Deno.build.os !== "windows") {
+    Deno.addSignalListener("SIGHUP", () => void composed.reload("SIGHUP"));
+  }
 }
 
 async function send(target: string, files: string[], timeoutSeconds: number): Promise<void> {

@@ -31,7 +31,7 @@ import { type PublicServer, servePublic } from "../transports/http/serve.ts";
 import { createTokenApp, tokenUrlFor } from "../transports/http/token_endpoint.ts";
 import { FetchSender } from "../transports/https/mod.ts";
 import { socketMllpConnector } from "../transports/mllp/client.ts";
-import { bindMllp, type BoundMllpListener, type MllpServer } from "../transports/mllp/server.ts";
+import type { BoundMllpListener, MllpServer } from "../transports/mllp/server.ts";
 import {
   hostedOutboxSessions,
   HostedSftpServer,
@@ -52,6 +52,7 @@ import { mountNodes } from "./cluster_admin.ts";
 import { type Sandbox, startSandbox } from "./sandbox.ts";
 import { leaveInOutbox } from "./hosted_acks.ts";
 import { type ShapingRuntime, startShaping } from "./shaping.ts";
+import { bindListener, ConfigReloader, mllpPorts, type ReloadResult } from "./reload.ts";
 
 /** What {@link compose} may be given instead of the real thing (all optional but `log`). */
 export interface Adapters {
@@ -71,6 +72,8 @@ export interface Adapters {
   http?: boolean;
   /** E-mail for alert channels; SMTP through nodemailer by default. */
   mailSender?: MailSender;
+  /** The file the config came from: `POST /admin/config/reload` and SIGHUP read it again. */
+  configFile?: string;
 }
 
 /** The servers {@link compose} started, with the ports they are bound to. */
@@ -93,6 +96,8 @@ export interface Composed extends AsyncDisposable {
   sandbox?: Sandbox;
   /** The alert monitor (config `alerts`). */
   alerts: AlertMonitor;
+  /** Reads the config file again and applies it (app/reload.ts); refused without a file. */
+  reload(by: string): Promise<ReloadResult>;
   /** Stops everything: HTTP, MLLP, the SFTP folder, the engine (and its store), the sender. */
   close(): Promise<void>;
 }
@@ -134,31 +139,14 @@ export async function compose(configured: Config, adapters: Adapters): Promise<C
   // the ports they are bound to.
   const bound = new Map<number, BoundMllpListener>();
   for (const port of mllpPorts(configured)) {
-    const l = configured.listeners.find((x) => x.port === port);
-    const listener = await step("cannot listen", () =>
-      bindMllp({
-        port,
-        hostname: l?.hostname ?? "0.0.0.0",
-        requireFinalCr: l?.requireFinalCr ?? true,
-        frameTimeoutMs: configured.limits.frameTimeoutSeconds * 1000,
-        maxConnections: configured.limits.maxConnectionsPerListener,
-        maxConnectionsPerPeer: configured.limits.maxConnectionsPerPeer,
-        ...(l?.tls
-          ? {
-            tls: {
-              cert: l.tls.cert.reveal(),
-              key: l.tls.key.reveal(),
-              ...(l.tls.ca ? { ca: l.tls.ca.reveal() } : {}),
-              requireClientCert: l.tls.requireClientCert,
-            },
-          }
-          : {}),
-        log,
-      }));
+    const listener = await step("cannot listen", () => bindListener(port, configured, log));
     stack.defer(() => listener.close());
     bound.set(port, listener);
   }
   const config = withBoundPorts(configured, bound);
+  const configHash = adapters.configFile
+    ? await ConfigReloader.hashOf(adapters.configFile)
+    : undefined;
 
   // Typically the KV file: a folder that cannot be written, a full disk, a KV Connect refusal.
   const engine = await step(`cannot start the engine (kv ${config.kv.path})`, () =>
@@ -175,6 +163,7 @@ export async function compose(configured: Config, adapters: Adapters): Promise<C
       ...(adapters.clock ? { clock: adapters.clock } : {}),
       ...(adapters.store ? { store: adapters.store } : {}),
       ...(adapters.pollMs !== undefined ? { pollMs: adapters.pollMs } : {}),
+      ...(configHash ? { configHash } : {}),
     }));
   stack.defer(() => engine.stop());
 
@@ -184,9 +173,9 @@ export async function compose(configured: Config, adapters: Adapters): Promise<C
     inputs: engineInputs({
       store: engine.store,
       actors: () => engine.supervisor.statuses(),
-      config: () => config,
+      config: () => engine.config,
     }),
-    config: () => config.alerts,
+    config: () => engine.config.alerts,
     deps: { http: httpSender, mail: adapters.mailSender ?? new NodemailerSender() },
     clock: adapters.clock ?? systemClock,
     log,
@@ -194,7 +183,7 @@ export async function compose(configured: Config, adapters: Adapters): Promise<C
   alerts.start();
   stack.defer(() => alerts.stop());
   // Counted where the store is called, from here on (engine/metrics.ts).
-  const metrics = new EngineMetrics(() => config);
+  const metrics = new EngineMetrics(() => engine.config);
   metrics.instrument(engine.store, () => (adapters.clock ?? systemClock).now());
   const observed = processMetrics(metrics);
   stack.defer(() => observed.stop());
@@ -240,6 +229,18 @@ export async function compose(configured: Config, adapters: Adapters): Promise<C
     stack.defer(() => server.close());
     servers.mllp.push(server);
   }
+  // Reloads open and close MLLP ports in `servers.mllp`; the ones they opened close with it.
+  const reloader = adapters.configFile
+    ? new ConfigReloader({
+      file: adapters.configFile,
+      engine,
+      servers: servers.mllp,
+      ...(bound.has(0) ? { port0: bound.get(0)!.port } : {}),
+      log,
+      ...(adapters.clock ? { now: () => adapters.clock!.now() } : {}),
+    })
+    : undefined;
+  if (reloader) stack.defer(() => reloader.close());
 
   // The sandbox's peers (config `sandbox`); deliveries to them before they listen are retried.
   const sandbox = config.sandbox
@@ -267,8 +268,9 @@ export async function compose(configured: Config, adapters: Adapters): Promise<C
         sandbox,
         shaping,
         {
-          alerts: alertsAdmin(alerts, () => config),
-        storage: { report: () => storageReport(engine.store) },
+          alerts: alertsAdmin(alerts, () => engine.config),
+          storage: { report: () => storageReport(engine.store) },
+          ...(reloader ? { config: reloader } : {}),
         },
         closers,
         { metrics, middleware: observed.middleware },
@@ -296,14 +298,16 @@ export async function compose(configured: Config, adapters: Adapters): Promise<C
     app,
     ...(sandbox ? { sandbox } : {}),
     alerts,
+    reload: (by) =>
+      reloader?.reload(by) ??
+        Promise.resolve({
+          ok: false,
+          status: 409,
+          error: "the engine was started without a config file: nothing to reload",
+        }),
     close,
     [Symbol.asyncDispose]: close,
   };
-}
-
-/** The local ports of MLLP integrations, each once, in the order the config first names them. */
-function mllpPorts(config: Config): number[] {
-  return [...new Set(config.integrations.flatMap((i) => i.mllp ? [i.mllp.port] : []))];
 }
 
 /** `config` with each MLLP port 0 (integrations and listeners) replaced by the bound port. */
@@ -371,9 +375,9 @@ async function httpApp(
       ...(https
         ? {
           destinations: {
-            list: () => https.list(),
+            list: () => (engine.https ?? https).list(),
             verify: (id: string) =>
-              https.verify(id)?.then(async (result) => {
+              (engine.https ?? https).verify(id)?.then(async (result) => {
                 // A production queue waiting on its verification goes now, not at its next retry.
                 if (result.verified) {
                   await engine.supervisor.command(`https:${id}`, "retry", "admin", "verified");

@@ -46,12 +46,20 @@ const encoder = new TextEncoder();
 /** See the module doc. */
 export class EngineApiInbox implements ApiInbox {
   readonly #options: EngineApiInboxOptions;
-  readonly #destinations: Map<string, DestinationConfig>;
+  #byId: { of: Config; map: Map<string, DestinationConfig> } | undefined;
+
+  /** The running config's destinations by id (rebuilt when a reload swaps the config). */
+  get #destinations(): Map<string, DestinationConfig> {
+    const config = this.#options.config;
+    if (this.#byId?.of !== config) {
+      this.#byId = { of: config, map: new Map(config.destinations.map((d) => [d.id, d])) };
+    }
+    return this.#byId.map;
+  }
 
   /** An inbox for the sources of `options.config`. */
   constructor(options: EngineApiInboxOptions) {
     this.#options = options;
-    this.#destinations = new Map(options.config.destinations.map((d) => [d.id, d]));
   }
 
   /** Reads, routes and stores an X12 or C-CDA body (api_documents.ts). */

@@ -84,12 +84,20 @@ const SNIPPET_CHARS = 256;
 /** See the module doc. */
 export class ApiQuery implements ApiQuerier {
   readonly #options: ApiQueryOptions;
-  readonly #destinations: Map<string, DestinationConfig>;
+  #byId: { of: Config; map: Map<string, DestinationConfig> } | undefined;
+
+  /** The running config's destinations by id (rebuilt when a reload swaps the config). */
+  get #destinations(): Map<string, DestinationConfig> {
+    const config = this.#options.config;
+    if (this.#byId?.of !== config) {
+      this.#byId = { of: config, map: new Map(config.destinations.map((d) => [d.id, d])) };
+    }
+    return this.#byId.map;
+  }
 
   /** Queries for the sources and destinations of `options.config`. */
   constructor(options: ApiQueryOptions) {
     this.#options = options;
-    this.#destinations = new Map(options.config.destinations.map((d) => [d.id, d]));
   }
 
   /** Checks, sends and answers one query; see the module doc. */

@@ -39,6 +39,8 @@ import { ApiQuery } from "./api_query.ts";
 import { decodeHl7Bytes } from "../../codecs/hl7v2/mod.ts";
 import { forwardActors } from "../forward/actors.ts";
 import { ForwardInbox } from "../forward/forward_inbox.ts";
+import { configHash, ConfigHolder, type ConfigVersion } from "./config_holder.ts";
+import { actorChanges } from "./reconfigure.ts";
 
 /** What the engine is built from. */
 export interface EngineOptions {
@@ -57,15 +59,29 @@ export interface EngineOptions {
   store?: Store;
   /** Poll period for work written by other processes, default 1 s. */
   pollMs?: number;
+  /** The version of `config` (its file's hash), when it came from a file. */
+  configHash?: string;
+}
+
+/** What the actor factory derives from the config (rebuilt by a reload). */
+interface Derived {
+  outbound: Map<string, Config["destinations"]>;
+  https: HttpsDestinations | undefined;
+  pollers: string[];
+  sftpOut: Config["destinations"];
+  /** Moved MLLP queues (old actor id → new): the old one drains to the new address first. */
+  moved: Map<string, string>;
 }
 
 /** See the module doc. */
 export class Engine {
-  readonly config: Config;
   readonly store: Store;
   readonly supervisor: Supervisor;
   readonly inbox: EngineMllpInbox;
   readonly #log: Logger;
+  readonly #holder: ConfigHolder;
+  /** Applies a new config to the actors (set by {@link Engine.start}). */
+  #apply!: (next: Config, hash: string, loadedAt: number) => Promise<string[]>;
   readonly #housekeeping = new AbortController();
   #housekeepingDone: Promise<void> = Promise.resolve();
   #appAcks: AppAcks | undefined;
@@ -83,22 +99,49 @@ export class Engine {
   forwards!: ForwardInbox;
 
   private constructor(
-    config: Config,
+    holder: ConfigHolder,
     store: Store,
     supervisor: Supervisor,
     inbox: EngineMllpInbox,
     log: Logger,
   ) {
-    this.config = config;
+    this.#holder = holder;
     this.store = store;
     this.supervisor = supervisor;
     this.inbox = inbox;
     this.#log = log;
   }
 
+  /** The running config: the one the next message is routed under (a reload swaps it). */
+  get config(): Config {
+    return this.#holder.current;
+  }
+
+  /** The running config's version. */
+  get configVersion(): ConfigVersion {
+    return this.#holder.version;
+  }
+
+  /**
+   * Makes `next` the running config (app/reload.ts validated it and checked what it may change):
+   * the next message is routed under it; delivery actors whose settings changed are restarted
+   * after their message in flight; removed ones stopped; pollers stopped and started. Returns
+   * what was done, one line each.
+   */
+  async reconfigure(next: Config, hash: string, loadedAt: number): Promise<string[]> {
+    const applied = await this.#apply(next, hash, loadedAt);
+    this.#log.info("config.applied", { version: this.#holder.label, applied });
+    return applied;
+  }
+
   /** Opens the store, restores every non-empty queue and starts the actors. */
   static async start(options: EngineOptions): Promise<Engine> {
     const { config, log } = options;
+    const holder = new ConfigHolder(config, {
+      hash: options.configHash ?? await configHash(JSON.stringify(config)),
+      loadedAt: Date.now(),
+      generation: 1,
+    });
     const clock = options.clock ?? systemClock;
     const store = options.store ?? await Store.open({
       path: config.kv.path,
@@ -110,6 +153,8 @@ export class Engine {
       log,
       warnIntervalMs: config.limits.storageWarningIntervalSeconds * 1000,
     });
+    // Each RECEIVE and SEND log records the config version it was routed under.
+    store.configVersion = () => holder.label;
     const fallback = config.limits.fallbackCharset;
     const decode = (bytes: Uint8Array) => decodeHl7Bytes(bytes, fallback);
     const pollMs = options.pollMs ?? 1000;
@@ -124,7 +169,9 @@ export class Engine {
       peerVerdicts: config.destinations.filter((d) => d.forward).map((d) => d.id),
     });
     const forward = forwardActors({
-      config,
+      get config() {
+        return holder.current;
+      },
       store,
       clock,
       log,
@@ -136,21 +183,37 @@ export class Engine {
       wrap: fenced,
     });
 
-    const outbound = new Map<string, Config["destinations"]>();
-    for (const d of config.destinations) {
-      if (!d.mllp) continue;
-      const id = destinationActorId(d);
-      outbound.set(id, [...outbound.get(id) ?? [], d]);
-    }
-    const https = options.httpSender
-      ? new HttpsDestinations({
-        config,
-        records: store.verifications,
-        sender: options.httpSender,
-        clock,
-        log,
-      })
-      : undefined;
+    const sftp = options.sftp;
+    // What the factory needs from the config, rebuilt when a reload swaps it.
+    const derive = (c: Config, moved = new Map<string, string>()): Derived => {
+      const outbound = new Map<string, Config["destinations"]>();
+      for (const d of c.destinations) {
+        if (!d.mllp) continue;
+        const id = destinationActorId(d);
+        outbound.set(id, [...outbound.get(id) ?? [], d]);
+      }
+      // A moved queue is delivered with the settings of the address it moved to.
+      for (const [from, to] of moved) {
+        const dests = outbound.get(to);
+        if (dests) outbound.set(from, dests);
+      }
+      return {
+        outbound,
+        https: options.httpSender
+          ? new HttpsDestinations({
+            config: c,
+            records: store.verifications,
+            sender: options.httpSender,
+            clock,
+            log,
+          })
+          : undefined,
+        pollers: sftp ? c.integrations.filter((i) => i.sftp).map((i) => pollActorId(i.id)) : [],
+        sftpOut: c.destinations.filter((d) => d.sftp || d.sftpOutbox),
+        moved,
+      };
+    };
+    let derived = derive(config);
     const fileInbox = new FileInbox({
       store,
       log,
@@ -158,19 +221,16 @@ export class Engine {
       fallbackCharset: config.limits.fallbackCharset,
       maxFileBytes: config.limits.maxHl7Bytes,
       notify,
-      config,
+      get config() {
+        return holder.current;
+      },
     });
-    const sftp = options.sftp;
-    const pollers = sftp
-      ? config.integrations.filter((i) => i.sftp).map((i) => pollActorId(i.id))
-      : [];
-    const sftpOut = config.destinations.filter((d) => d.sftp || d.sftpOutbox);
     // One maker per kind of actor; each gets the whole identity and the part after the kind.
     const makers: Record<ActorKind, (id: string, rest: string) => Actor | undefined> = {
       ...forward.makers,
       "sftp-poll": (id, integrationId) => {
         if (!sftp) return undefined;
-        const i = config.integrations.find((x) => x.id === integrationId);
+        const i = holder.current.integrations.find((x) => x.id === integrationId);
         if (!i?.sftp) return undefined;
         return new SftpPollActor({
           integration: i,
@@ -180,7 +240,7 @@ export class Engine {
           store,
           clock,
           log,
-          maxFileBytes: config.limits.maxHl7Bytes,
+          maxFileBytes: holder.current.limits.maxHl7Bytes,
           sessions: new RemoteSftpEndpoint({
             owner: id,
             endpoint: i.sftp,
@@ -192,7 +252,7 @@ export class Engine {
       },
       "sftp-out": (id, destinationId) => {
         if (!sftp) return undefined;
-        const d = sftpOut.find((x) => x.id === destinationId);
+        const d = derived.sftpOut.find((x) => x.id === destinationId);
         if (!d) return undefined;
         const deliverer = d.sftp
           ? new SftpDeliverer({
@@ -229,11 +289,14 @@ export class Engine {
       },
       // The inbound queue of an SFTP-fed integration (polled, or the hosted folder's user).
       sftp: (id, integrationId) => {
-        if (!config.integrations.some((i) => i.id === integrationId && !i.mllp)) return undefined;
+        const c = holder.current;
+        if (!c.integrations.some((i) => i.id === integrationId && !i.mllp)) return undefined;
         return new InboundActor({
           id,
           kind: "sftp",
-          config,
+          get config() {
+            return holder.current;
+          },
           store,
           clock,
           log,
@@ -244,7 +307,7 @@ export class Engine {
         });
       },
       https: (id, destinationId) => {
-        const deliverer = https?.deliverer(destinationId);
+        const deliverer = derived.https?.deliverer(destinationId);
         return deliverer &&
           new DeliveryActor({
             id,
@@ -257,7 +320,9 @@ export class Engine {
           });
       },
       "mllp-out": (id) => {
-        const dests = outbound.get(id);
+        // Held back while the queue it moved from still drains (FIFO across a port change).
+        if ([...derived.moved.values()].includes(id)) return undefined;
+        const dests = derived.outbound.get(id);
         const first = dests?.[0]?.mllp;
         if (!dests || !first) return undefined;
         const deliverer = new MllpDeliverer({
@@ -286,10 +351,12 @@ export class Engine {
       // `<localPort>:<peerIp>`: any peer of a configured listener port.
       "mllp-in": (id, portAndPeer) => {
         const port = Number(portAndPeer.slice(0, portAndPeer.indexOf(":")));
-        if (!config.integrations.some((i) => i.mllp?.port === port)) return undefined;
+        if (!holder.current.integrations.some((i) => i.mllp?.port === port)) return undefined;
         return new InboundActor({
           id,
-          config,
+          get config() {
+            return holder.current;
+          },
           store,
           clock,
           log,
@@ -328,41 +395,107 @@ export class Engine {
       pollMs,
       leases,
       cluster,
-      alwaysOn: () => pollers,
+      alwaysOn: () => derived.pollers,
       knownIds: () => [
-        ...outbound.keys(),
-        ...(https?.actorIds() ?? []),
+        ...derived.outbound.keys(),
+        ...(derived.https?.actorIds() ?? []),
         ...forward.actorIds,
-        ...pollers,
-        ...(sftp ? sftpOut.map((d) => destinationActorId(d)) : []),
+        ...derived.pollers,
+        ...(sftp ? derived.sftpOut.map((d) => destinationActorId(d)) : []),
       ],
     });
     supervisorRef.current = supervisor;
     const inbox = new EngineMllpInbox({
-      config,
+      get config() {
+        return holder.current;
+      },
       store,
       log,
       notify,
       handOver: (id, items) => supervisorRef.current?.handOver(id, items),
       appAcks,
     });
-    const engine = new Engine(config, store, supervisor, inbox, log);
+    const engine = new Engine(holder, store, supervisor, inbox, log);
     engine.#appAcks = appAcks;
-    engine.https = https;
-    engine.api = new EngineApiInbox({ config, store, log, notify });
-    engine.queries = new ApiQuery({
-      config,
+    engine.https = derived.https;
+    engine.api = new EngineApiInbox({
+      get config() {
+        return holder.current;
+      },
       store,
       log,
-      ...(https ? { https } : {}),
+      notify,
+    });
+    engine.queries = new ApiQuery({
+      get config() {
+        return holder.current;
+      },
+      store,
+      log,
+      get https() {
+        return derived.https;
+      },
       mllpConnector: options.mllpConnector,
     });
     engine.files = fileInbox;
-    engine.forwards = new ForwardInbox({ config, store, log, notify, appAcks });
+    engine.forwards = new ForwardInbox({
+      get config() {
+        return holder.current;
+      },
+      store,
+      log,
+      notify,
+      appAcks,
+    });
+    engine.#apply = async (next, hash, loadedAt) => {
+      const running = holder.current;
+      const changes = actorChanges(running, next, sftp !== undefined);
+      // Only queues that still hold messages move; an empty one has nothing to keep in order.
+      const moved = new Map<string, string>();
+      for (const [from, to] of changes.moved) {
+        if (await store.depth(from) > 0) moved.set(from, to);
+      }
+      derived = derive(next, new Map([...derived.moved, ...moved]));
+      engine.https = derived.https;
+      // One assignment: the next message is routed under `next`.
+      holder.swap(next, hash, loadedAt);
+      const applied: string[] = [];
+      for (const id of [...changes.stop, ...changes.pollersStop]) {
+        await supervisor.retire(id);
+        applied.push(`stopped ${id}`);
+      }
+      for (const id of changes.restart) {
+        // After its message in flight; its queue waits in KV for the new instance.
+        if (await supervisor.retire(id)) supervisor.notify(id);
+        applied.push(`restarted ${id}`);
+      }
+      for (const [from, to] of moved) {
+        // The old queue now goes to the new address; the new queue waits until it is empty.
+        await supervisor.retire(from);
+        supervisor.notify(from);
+        applied.push(`moved ${from} to ${to}`);
+        engine.#drain(
+          from,
+          to,
+          () => {
+            derived.moved.delete(from);
+            supervisor.notify(to);
+          },
+          clock,
+          pollMs,
+        );
+      }
+      for (const id of changes.pollersStart) {
+        await supervisor.activate(id);
+        applied.push(`started ${id}`);
+      }
+      for (const id of changes.start) applied.push(`added ${id}`);
+      return applied;
+    };
     engine.cluster = cluster;
     await supervisor.start();
     // Pollers have no queue to be activated by: they start with the engine.
-    for (const id of pollers) await supervisor.activate(id);
+    for (const id of derived.pollers) await supervisor.activate(id);
     engine.#housekeepingDone = engine.#housekeep(clock);
     log.info("engine.started", {
       node: config.node.id,
@@ -393,6 +526,25 @@ export class Engine {
       }
       await clock.sleep(3600_000, signal);
     }
+  }
+
+  /** Waits until queue `from` is empty, then calls `done` (a moved MLLP queue, see #apply). */
+  #drain(from: string, to: string, done: () => void, clock: Clock, pollMs: number): void {
+    const signal = this.#housekeeping.signal;
+    const watch = (async () => {
+      while (!signal.aborted) {
+        try {
+          if (await this.store.depth(from) === 0) {
+            this.#log.info("config.queue-moved", { from, to });
+            return done();
+          }
+        } catch (error) {
+          this.#log.warn("config.move-check-failed", { from, to, error });
+        }
+        await clock.sleep(Math.max(pollMs, 50), signal);
+      }
+    })();
+    this.#housekeepingDone = Promise.all([this.#housekeepingDone, watch]).then(() => {});
   }
 
   /** Stops every actor and closes the store. */

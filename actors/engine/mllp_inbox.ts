@@ -46,7 +46,9 @@ const encoder = new TextEncoder();
 /** See the module doc. */
 export class EngineMllpInbox implements MllpInbox {
   readonly #options: EngineMllpInboxOptions;
-  readonly #peers: PeerDirectory;
+  #peers: PeerDirectory;
+  /** The config `#peers` and the caches below were made from (a reload swaps it). */
+  #seen: Config;
   /** Per integration: whether its messages are routed in the commit that stores them. */
   readonly #routeAtIntake = new Map<string, boolean>();
   /** Inbound queues seen empty: new messages of their integration skip them for good. */
@@ -57,18 +59,19 @@ export class EngineMllpInbox implements MllpInbox {
   /** An inbox for the integrations of `options.config`. */
   constructor(options: EngineMllpInboxOptions) {
     this.#options = options;
-    this.#peers = new PeerDirectory(options.config.integrations);
+    this.#seen = options.config;
+    this.#peers = new PeerDirectory(this.#seen.integrations);
     this.maxFrameBytes = options.config.limits.maxHl7Bytes;
   }
 
   /** The local ports MLLP integrations listen on. */
   get ports(): number[] {
-    return this.#peers.ports;
+    return this.#directory().ports;
   }
 
   /** Idle timeout of the integration that claims the peer (10 minutes when none does). */
   idleTimeoutMs(localPort: number, peerIp: string): number {
-    const claim = this.#peers.claim(localPort, peerIp);
+    const claim = this.#directory().claim(localPort, peerIp);
     const list = claim.kind === "one"
       ? [claim.integration]
       : claim.kind === "by-facility"
@@ -261,7 +264,7 @@ export class EngineMllpInbox implements MllpInbox {
     frame: ReceivedFrame,
     msg: Hl7Message,
   ): IntegrationConfig | { reason: string; location?: string } {
-    const claim = this.#peers.claim(frame.localPort, frame.peerIp);
+    const claim = this.#directory().claim(frame.localPort, frame.peerIp);
     if (claim.kind === "none") {
       return {
         reason: `no integration accepts messages from ${frame.peerIp} on port ${frame.localPort}`,
@@ -292,6 +295,18 @@ export class EngineMllpInbox implements MllpInbox {
     const { code: errorCode, location: errorLocation } = parseErrorCondition(parseError);
     const nak = buildNakForUnparsable({ reason, raw, errorCode, errorLocation });
     return { reply: encoder.encode(nak.encode()) };
+  }
+
+  /** The peers of the running config; a new config also forgets what was decided for the old. */
+  #directory(): PeerDirectory {
+    const config = this.#options.config;
+    if (config !== this.#seen) {
+      this.#seen = config;
+      this.#peers = new PeerDirectory(config.integrations);
+      this.#routeAtIntake.clear();
+      this.#drained.clear();
+    }
+    return this.#peers;
   }
 
   #decode(payload: Uint8Array): string {

@@ -62,10 +62,20 @@ export function translationSetsFor(config: Config): TranslationSets {
   return attached.get(config)?.inUse() ?? shapingOf(config).sets;
 }
 
+/**
+ * A config reload: the imported sets attached to `running` apply to `next` too (its own tables
+ * are what imports override from now on).
+ */
+export function carryImportedSets(running: Config, next: Config): void {
+  const sets = attached.get(running);
+  if (!sets) return;
+  sets.follow(next);
+}
+
 /** See the module doc. */
 export class ImportedSets {
   readonly #store: TranslationSetStore;
-  readonly #config: Config;
+  #config: Config;
   readonly #log: Logger;
   readonly #now: () => number;
   /** Imported versions in use, by name. */
@@ -103,6 +113,13 @@ export class ImportedSets {
     await sets.refresh();
     attached.set(options.config, sets);
     return sets;
+  }
+
+  /** Makes these the imported sets of `config` (see {@link carryImportedSets}). */
+  follow(config: Config): void {
+    this.#config = config;
+    this.#merged = undefined;
+    attached.set(config, this);
   }
 
   /** The config's sets with the imported versions in place. */

@@ -86,7 +86,10 @@ export function forwardActors(deps: ForwardActorDeps): {
         return new InboundActor({
           id,
           kind: "forward-in",
-          config,
+          // The running config per message (a reload swaps what `deps.config` gives).
+          get config() {
+            return deps.config;
+          },
           store,
           clock,
           log,

@@ -239,6 +239,20 @@ export class Supervisor {
     this.#options.log.debug("actor.deactivated", { actor: id });
   }
 
+  /**
+   * Stops `id` once its message in flight is done, as a handover does (a config reload changed
+   * or removed it); resolves when it has stopped. False if it was not active. Its queue stays in
+   * KV: the next activation (through the factory, with the new settings) resumes it in order.
+   */
+  async retire(id: string): Promise<boolean> {
+    const a = this.#active.get(id);
+    if (!a) return false;
+    a.handingOver = true;
+    if (!a.sending) a.abort.abort();
+    await a.done;
+    return true;
+  }
+
   /** Stops every actor and waits for them; releases their leases; leaves the cluster. */
   async stop(): Promise<void> {
     this.#stopping.abort();

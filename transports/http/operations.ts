@@ -93,7 +93,16 @@ export function createOperationsApp(options: OperationsAppOptions): Hono {
   if (config) {
     app.get("/config", (c) => sendJson(c, isoTimes(config.current())));
     app.post("/config/reload", async (c) => {
-      const result = await config.reload("admin");
+      // Reloading changes listeners and destinations: the admin role only (an operator gets 403).
+      const who = c.get("principal" as never) as { name: string; role: string } | undefined;
+      if (who && who.role !== "admin") {
+        return sendJson(
+          c,
+          { error: `forbidden: ${who.name} is ${who.role}; this needs admin` },
+          403,
+        );
+      }
+      const result = await config.reload(who?.name ?? "admin");
       if (result.ok) return sendJson(c, result);
       return sendJson(c, result, result.status);
     });
