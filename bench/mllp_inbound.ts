@@ -23,11 +23,9 @@
 
 import { Hl7Server } from "@medplum/hl7";
 import { parseConfig } from "../actors/config/mod.ts";
-import { Engine } from "../actors/engine/engine.ts";
 import { inboundActorId } from "../actors/engine/identities.ts";
 import { Store } from "../actors/store/mod.ts";
-import { socketMllpConnector } from "../transports/mllp/client.ts";
-import { serveMllp } from "../transports/mllp/server.ts";
+import { compose } from "../app/compose.ts";
 import { benchLogger, printJson, printLine, printTable } from "./harness.ts";
 
 const HOST = "127.0.0.1";
@@ -74,7 +72,10 @@ async function load(port: number, connections: number): Promise<LoadResult> {
   return result;
 }
 
-/** A port that was free a moment ago on 127.0.0.1 (the config needs it before listening). */
+/**
+ * A port that was free a moment ago on 127.0.0.1. Not 0: the paused actor's id is its port, set
+ * in KV before the engine starts, and compose gives the system's choice to one port 0 only.
+ */
 function freePort(): number {
   const l = Deno.listen({ hostname: HOST, port: 0 });
   const port = (l.addr as Deno.NetAddr).port;
@@ -193,7 +194,9 @@ const parsed = parseConfig({
   kv: { path: `${dir}/engine.kv` },
   environments: [{ id: "dev", type: "development" }],
   // 30 MiB of base64 plus the ORU around it is a little over 30 MiB.
-  limits: { maxHl7Bytes: 32 * MiB },
+  // All 128 load connections come from one address: above the default per-peer cap of 100.
+  limits: { maxHl7Bytes: 32 * MiB, maxConnectionsPerPeer: 1000 },
+  listeners: [{ port: inboxPort, hostname: HOST }, { port: drainPort, hostname: HOST }],
   integrations: [
     { id: "feed", environment: "dev", mllp: { port: inboxPort, allowedIps: [HOST] } },
     { id: "feed-drained", environment: "dev", mllp: { port: drainPort, allowedIps: [HOST] } },
@@ -210,13 +213,9 @@ await store.setControl(inboundActorId(inboxPort, HOST), {
   at: Date.now(),
 });
 const log = benchLogger();
-const engine = await Engine.start({ config, log, mllpConnector: socketMllpConnector, store });
-const listeners = await Promise.all(
-  [inboxPort, drainPort].map((port) =>
-    // All 128 load connections come from one address: above the default per-peer cap of 100.
-    serveMllp({ port, hostname: HOST, inbox: engine.inbox, log, maxConnectionsPerPeer: 1000 })
-  ),
-);
+// The engine as main.ts serve composes it, on that store; no HTTP server.
+const composed = await compose(config, { log, store, http: false });
+const { engine } = composed;
 const raw = await startRawServer();
 
 let big: BigResult;
@@ -240,8 +239,7 @@ try {
     left: status?.queueDepth ?? 0,
   };
 } finally {
-  await Promise.all(listeners.map((l) => l.close()));
-  await engine.stop();
+  await composed.close();
   await raw.server.stop({ forceDrainTimeoutMs: 100 });
   await Deno.remove(dir, { recursive: true });
 }
