@@ -2,7 +2,7 @@
  * The console in a real browser: playwright-core driving Debian's Chromium against a running
  * engine. Sign in, the data flow, a message found by its control id with its attempts, pause and
  * resume, skip and reprocess, the audit entries, and XSS payloads in PID-5, OBX-5 and a file
- * name that stay text. Screenshots go to a folder under the OS temp dir.
+ * name (and a peer) that stay text. Screenshots go to a folder under the OS temp dir.
  * @module
  */
 
@@ -85,6 +85,23 @@ browserTest(
       assert.equal(await page.locator('a[href^="javascript:"]').count(), 0);
       assert.equal(await page.evaluate(() => (globalThis as { __xss?: number }).__xss), undefined);
       assert.equal(await page.getAttribute('[data-path="PID-5"] .c >> nth=0', "title"), "PID-5.1");
+
+      // A file's name (as an SFTP poll stores it) with the same payloads: text, nothing ran.
+      const file = await e.engine.store.accept({
+        queue: "sftp-in:feed",
+        origin: { kind: "integration", id: "feed", peer: XSS_OBX },
+        payload: new TextEncoder().encode(XSS_NAME),
+        contentType: "text/plain",
+        fileName: `${XSS_NAME}.hl7`,
+        log: { type: "RECEIVE", integrationId: "feed" },
+        deliveries: [],
+      });
+      assert.equal(file.status, "stored");
+      await page.goto(`${e.base}/console/logs/${file.status === "stored" ? file.logId : ""}`);
+      assert.ok((await page.textContent("body"))?.includes(`file ${XSS_NAME}.hl7`));
+      assert.equal(await page.locator("img[src=x]").count(), 0);
+      assert.equal(await page.locator('a[href^="javascript:"]').count(), 0);
+      assert.equal(await page.evaluate(() => (globalThis as { __xss?: number }).__xss), undefined);
 
       // Pause and resume the destination's actor.
       const actor = "mllp-out:127.0.0.1:1";

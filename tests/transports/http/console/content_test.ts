@@ -7,6 +7,7 @@
  */
 
 import assert from "node:assert/strict";
+import { ManualClock } from "../../../../actors/runtime/clock.ts";
 import { STATE_CHANGING_ROUTES } from "../../../../transports/http/console/mod.ts";
 import { signIn, startConsoleEngine, TOKEN } from "./fixture.ts";
 
@@ -174,6 +175,41 @@ Deno.test("admin API: POST /admin/destinations/:id/verify is audited", async () 
     assert.equal(hook.address, "127.0.0.1");
     const nope = entries.find((x) => x.target === "destination:nope");
     assert.equal(nope?.ok, false);
+  } finally {
+    await e.close();
+    await Deno.remove(e.dir, { recursive: true });
+  }
+});
+
+Deno.test("console: viewers share one scan of the metrics data for 5 s, then see new logs", async () => {
+  const clock = new ManualClock(Date.now());
+  const e = await startConsoleEngine({ clock });
+  try {
+    const receive = () =>
+      e.engine.store.accept({
+        queue: "mllp-in:feed",
+        origin: { kind: "integration", id: "feed" },
+        payload: new TextEncoder().encode("MSH|^~\\&|A|B|C|D|20240101||ADT^A01|X|P|2.5.1"),
+        contentType: "application/hl7-v2",
+        log: { type: "RECEIVE", integrationId: "feed" },
+        deliveries: [],
+      });
+    const admin = await signIn(e.base, { token: TOKEN });
+    const received = async () => {
+      // In-process (no socket): the charts' JSON as the page's script gets it.
+      const r = await e.app.request("/console/metrics/data.json?range=hour", {
+        headers: { cookie: admin.cookie },
+      });
+      const data = await r.json() as { charts: { series: { values: number[] }[] }[] };
+      return data.charts[0]!.series.flatMap((s) => s.values).reduce((a, b) => a + b, 0);
+    };
+    await receive();
+    assert.equal(await received(), 1);
+    await receive();
+    clock.advance(4_999);
+    assert.equal(await received(), 1, "the same data within 5 s");
+    clock.advance(1);
+    assert.equal(await received(), 2, "a new scan after 5 s");
   } finally {
     await e.close();
     await Deno.remove(e.dir, { recursive: true });
