@@ -187,6 +187,7 @@ async function single(): Promise<SingleResult> {
     const log = benchLogger();
     received = 0;
     const t0 = performance.now();
+    // Engine.start, not compose: outbound only (no listener), and the timed window starts here.
     const engine = await Engine.start({ config, log, mllpConnector: socketMllpConnector, store });
     let t1 = 0, t2 = 0;
     try {
