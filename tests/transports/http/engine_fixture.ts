@@ -1,5 +1,6 @@
 /**
- * A served admin app over real components, shared by the admin tests.
+ * A served admin app over real components, shared by the admin tests. Not compose(): the admin
+ * layer alone, over one delivery actor whose deliverer the test drives.
  * @module
  */
 

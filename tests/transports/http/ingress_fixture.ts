@@ -1,6 +1,7 @@
 /**
  * The public ingress (token endpoint and `POST /endpoint`) served over real TLS on 127.0.0.1 with
  * a real KV, shared by the ingress tests: client keys, assertion signing, a store-backed inbox.
+ * Not compose(): the ingress layer alone, with an inbox the tests inspect or make fail.
  * @module
  */
 
