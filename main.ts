@@ -76,7 +76,15 @@ async function serve(file: string | undefined, level: Level): Promise<void> {
     ? parseConfig({ sandbox: true }, processSources())
     : await loadConfigFile(file);
   if (!result.ok) fail(formatProblems(file ?? "(no config)", result.problems), 1);
-  let composed: Awaited<ReturnType<typeof compose>>;
+  let composed: Awaited<ReturnType<typeof compose>> | undefined;
+  // SIGHUP reads the config file again (as POST /admin/config/reload); the answer is logged.
+  // Listened for before the engine starts: the default action of an early SIGHUP is to exit.
+  if (file !== undefined && Deno.build.os !== "windows") {
+    Deno.addSignalListener("SIGHUP", () => {
+      if (composed) void composed.reload("SIGHUP");
+      else log.warn("config.reload-ignored", { reason: "the engine is still starting" });
+    });
+  }
   try {
     composed = await compose(result.config, { log, ...(file ? { configFile: file } : {}) });
   } catch (error) {
@@ -93,10 +101,6 @@ async function serve(file: string | undefined, level: Level): Promise<void> {
   };
   Deno.addSignalListener("SIGINT", () => void stop("SIGINT"));
   Deno.addSignalListener("SIGTERM", () => void stop("SIGTERM"));
-  // SIGHUP reads the config file again (as POST /admin/config/reload); the answer is logged.
-  if (file !== undefined && Deno.build.os !== "windows") {
-    Deno.addSignalListener("SIGHUP", () => void composed.reload("SIGHUP"));
-  }
 }
 
 async function send(target: string, files: string[], timeoutSeconds: number): Promise<void> {

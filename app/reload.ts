@@ -152,7 +152,9 @@ export class ConfigReloader implements ConfigAdmin {
     const running = engine.config;
     let next = withPort0(parsed.config, this.#port0);
     const hash = await configHash(text);
-    if (sameJson(running, next)) return { ok: true, version: hash, changed: false, applied: [] };
+    if (sameJson(running, next)) {
+      return { ok: true, version: this.current().version, changed: false, applied: [] };
+    }
 
     const live = restartNeeded(running, next);
     if (live.length > 0) {

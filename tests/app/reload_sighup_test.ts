@@ -1,0 +1,75 @@
+/**
+ * SIGHUP on `main.ts serve` reloads the config file (as `POST /admin/config/reload` does): a real
+ * child process, a new MLLP port added to its file, the signal, then a message on that port.
+ */
+
+import assert from "node:assert/strict";
+import { adt, freePort, waitFor } from "../helpers/net.ts";
+import { RawMllpSender, summarizeAck } from "../helpers/raw_sender.ts";
+
+const root = new URL("../../", import.meta.url).pathname;
+
+function configFor(dir: string, ports: number[]): string {
+  return JSON.stringify({
+    node: { id: "hup" },
+    kv: { path: `${dir}/engine.kv` },
+    http: { port: 0, hostname: "127.0.0.1", development: true },
+    environments: [{ id: "dev", type: "development" }],
+    listeners: ports.map((port) => ({ port, hostname: "127.0.0.1" })),
+    integrations: ports.map((port, i) => ({
+      id: `feed${i}`,
+      environment: "dev",
+      mllp: { port, allowedIps: ["127.0.0.1"] },
+    })),
+  });
+}
+
+Deno.test("SIGHUP makes a child-process engine reload its config file", async () => {
+  const dir = await Deno.makeTempDir();
+  // Chosen ahead, not 0: the child binds them from its config file.
+  const first = freePort();
+  const second = freePort();
+  const file = `${dir}/engine.json`;
+  await Deno.writeTextFile(file, configFor(dir, [first]));
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "main.ts", "serve", "--config", file],
+    cwd: root,
+    env: { NO_COLOR: "1" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let output = "";
+  let exited = false;
+  const status = child.status.then((s) => {
+    exited = true;
+    return s;
+  });
+  const drained = Promise.all([child.stdout, child.stderr].map(async (stream) => {
+    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) output += chunk;
+  }));
+  const seen = (event: string) => output.split("\n").some((l) => l.split(" ").includes(event));
+  try {
+    await waitFor("the engine started", () => {
+      if (exited) throw new Error(`the engine exited:\n${output}`);
+      return seen("engine.started") && seen("http.listening");
+    }, 60_000);
+    await Deno.writeTextFile(file, configFor(dir, [first, second]));
+    child.kill("SIGHUP");
+    await waitFor("the reload", () => {
+      if (exited) throw new Error(`the engine exited:\n${output}`);
+      return seen("config.reloaded");
+    }, 30_000);
+    const sender = await RawMllpSender.connect(second);
+    try {
+      assert.equal(summarizeAck(await sender.request(adt("H1"))).code, "AA");
+    } finally {
+      await sender.close();
+    }
+  } finally {
+    if (!exited) child.kill("SIGTERM");
+    await status;
+    await drained;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
