@@ -64,6 +64,8 @@ interface Activation {
   handingOver: boolean;
   /** A message is on the wire (between {@link Supervisor.beginSend} and `endSend`). */
   sending: boolean;
+  /** The lease this activation took: released at its end only if still the one held. */
+  leaseToken?: string;
 }
 
 /** An actor that is not running as it should, for `/healthz`. */
@@ -187,6 +189,8 @@ export class Supervisor {
       handingOver: false,
       sending: false,
     };
+    const token = this.#options.leases?.tokenOf(id);
+    if (token !== undefined) activation.leaseToken = token;
     this.#active.set(id, activation);
     activation.done = this.#supervise(id, activation);
     return true;
@@ -235,7 +239,9 @@ export class Supervisor {
       }
     }
     this.#active.delete(id);
-    await this.#options.leases?.release(id).catch(() => {});
+    // A newer activation of the same actor may hold the lease by now (taken again after this one
+    // was stopped): only this activation's own lease is released.
+    await this.#options.leases?.release(id, a.leaseToken).catch(() => {});
     this.#options.log.debug("actor.deactivated", { actor: id });
   }
 

@@ -94,6 +94,11 @@ export class Leases {
     return h !== undefined && this.#elapsed() - h.renewedAt < this.stopAfterMs;
   }
 
+  /** The token (versionstamp) of the lease this node holds for `actor`, if any. */
+  tokenOf(actor: string): string | undefined {
+    return this.#held.get(actor)?.token;
+  }
+
   /** The check that fences a commit of `actor`'s: the lease is still the one this node took. */
   fence(actor: string): Deno.AtomicCheck | undefined {
     const h = this.#held.get(actor);
@@ -118,7 +123,10 @@ export class Leases {
       const result = await withKvRetry(() =>
         this.#kv.atomic()
           .check(lease, renewal)
-          .set(keys.lease(actor), { owner: this.#node }, { expireIn: this.#ttl * 4 })
+          // No expiry on the owner key: its versionstamp is the fencing token every commit of the
+          // actor checks, and KV expiring it under a live owner (after 4 lifetimes, it used to)
+          // lost the lease of every actor that ran that long. The renewal key says when it ends.
+          .set(keys.lease(actor), { owner: this.#node })
           .set(renewalKey(actor), { owner: this.#node, expiresAt: started + this.#ttl }, {
             expireIn: this.#ttl * 2,
           })
@@ -191,8 +199,10 @@ export class Leases {
   }
 
   /** Gives the lease up if this node holds it. */
-  async release(actor: string): Promise<void> {
+  async release(actor: string, token?: string): Promise<void> {
     const h = this.#held.get(actor);
+    // A stale release (of an activation whose lease was since taken again) leaves the new one be.
+    if (token !== undefined && h !== undefined && h.token !== token) return;
     this.#held.delete(actor);
     const lease = await this.#kv.get<LeaseValue>(keys.lease(actor));
     if (lease.value?.owner !== this.#node) return;

@@ -1,0 +1,54 @@
+/**
+ * A lease held by a live owner stays held however long the actor runs: renewals keep it, and
+ * nothing in KV expires the owner key (its versionstamp is the fencing token every commit checks).
+ */
+
+import assert from "node:assert/strict";
+import { Store } from "../../../actors/store/mod.ts";
+
+Deno.test("renewals keep a lease and its fencing token for many lifetimes", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "lease-life-" });
+  const store = await Store.open({ path: `${dir}/engine.kv`, node: "n1" });
+  try {
+    // A 150 ms lifetime. (The owner key also used to carry a KV expiry of 4 lifetimes; KV expires
+    // lazily, so that loss showed only after minutes under load, not within this test.)
+    const leases = store.leases({ ttlMs: 150 });
+    assert.equal(await leases.acquire("mllp-out:h:1"), true);
+    const token = leases.tokenOf("mllp-out:h:1");
+    const until = performance.now() + 1_500;
+    let renewals = 0;
+    while (performance.now() < until) {
+      await new Promise((r) => setTimeout(r, leases.renewEveryMs));
+      assert.deepEqual(await leases.renew(["mllp-out:h:1"]), [], `lost after ${renewals} renewals`);
+      renewals++;
+    }
+    assert.ok(renewals >= 10, `${renewals} renewals`);
+    // The fencing token did not change: commits fenced before still pass.
+    assert.equal(leases.tokenOf("mllp-out:h:1"), token);
+    assert.equal(leases.valid("mllp-out:h:1"), true);
+  } finally {
+    store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a stale release does not give up the lease a newer activation took", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "lease-release-" });
+  const store = await Store.open({ path: `${dir}/engine.kv`, node: "n1" });
+  try {
+    const leases = store.leases({ ttlMs: 10_000 });
+    assert.equal(await leases.acquire("a"), true);
+    const first = leases.tokenOf("a")!;
+    await leases.release("a", first);
+    assert.equal(await leases.acquire("a"), true);
+    const second = leases.tokenOf("a")!;
+    assert.notEqual(second, first);
+    // The first activation's late release: the second keeps its lease.
+    await leases.release("a", first);
+    assert.equal(leases.tokenOf("a"), second);
+    assert.deepEqual(await leases.renew(["a"]), []);
+  } finally {
+    store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
