@@ -146,6 +146,10 @@ async function simulate(flags: Map<string, string>): Promise<void> {
     }
   }
   const count = Number(flags.get("count") ?? 1);
+  // Checked here: NaN would travel as null and the engine would read a missing count (1).
+  if (!Number.isInteger(count) || count < 1) {
+    fail("simulate: --count must be a whole number of at least 1");
+  }
   const rateText = flags.get("rate");
   const rate = rateText === undefined ? undefined : Number(rateText.replace(/\/s$/, ""));
   if (rate !== undefined && !(rate > 0)) fail("simulate: --rate must be like 50/s");
@@ -169,7 +173,15 @@ async function simulate(flags: Map<string, string>): Promise<void> {
   if (response.status === 404) {
     fail(`simulate: the engine at ${url} has no sandbox (config "sandbox": true)`, 1);
   }
-  if (!response.ok) fail(`simulate: HTTP ${response.status}: ${text}`, 1);
+  if (!response.ok) {
+    // A refusal names the field at fault in `error`: that is the line, not the JSON around it.
+    let reason = text;
+    try {
+      const error = (JSON.parse(text) as { error?: unknown }).error;
+      if (typeof error === "string") reason = error;
+    } catch { /* not JSON: shown as it came */ }
+    fail(`simulate: ${response.status === 400 ? "" : `HTTP ${response.status}: `}${reason}`, 1);
+  }
   const r = JSON.parse(text) as Record<string, unknown>;
   out(
     `sent ${r.sent} (${r.generated} generated): ${r.accepted} accepted, ${r.refused} refused, ` +

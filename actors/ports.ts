@@ -194,6 +194,7 @@ export type { ForwardInboxPort, ForwardRequest, ForwardResult } from "./forward/
 export type { MailMessage, MailSender } from "./alerts/channels.ts";
 export type { AlertsAdmin } from "./alerts/admin.ts";
 export type { AuditEntry, AuditPage, Role, UserRecord } from "./store/console_state.ts";
+export type { NodeView } from "./runtime/cluster.ts";
 
 import type { ActorCommand, ActorStatus, CommandResult } from "./runtime/actor.ts";
 import type { Store } from "./store/store.ts";
@@ -201,6 +202,7 @@ import type { DestinationView } from "./https_out/https_destinations.ts";
 import type { VerifyResult } from "./https_out/verification.ts";
 import type { SigningKeyRecord } from "./store/auth_state.ts";
 import type { ConsoleState } from "./store/console_state.ts";
+import type { NodeView } from "./runtime/cluster.ts";
 
 /** What the admin endpoint needs of the supervisor (the runtime's `Supervisor` provides it). */
 export interface AdminSupervisor {
@@ -238,6 +240,16 @@ export interface DestinationAdmin {
   list(): Promise<DestinationView[]>;
   /** Verifies one destination now; undefined if there is no HTTPS destination `id`. */
   verify(id: string): Promise<VerifyResult> | undefined;
+}
+
+/** Scale-out membership as the console reads it (the engine's `Cluster` provides it). */
+export interface ClusterView {
+  /** This process's node id. */
+  readonly node: string;
+  /** The live node `actor` belongs to (rendezvous hashing over the live nodes). */
+  ownerOf(actor: string): string;
+  /** Every node with a heartbeat record, live or not. */
+  nodes(): Promise<NodeView[]>;
 }
 
 /** The HTTP API's state shared by every process on the KV (the store's `auth` provides it). */

@@ -58,6 +58,7 @@ export function mountConsole(
     newId: () => store.newId(),
     secure: config.http.tls !== undefined,
     actorOfDestination: (id) => actors.get(id),
+    cluster: engine.cluster,
   });
   app.route("/", console.app);
   return {

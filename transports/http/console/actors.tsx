@@ -1,14 +1,16 @@
 /** @jsxImportSource hono/jsx */
 /**
  * `/console/actors`: every actor with kind, state, queue depth, age of its oldest message, the
- * message in flight, next retry and node; pause, resume, retry now, and skip the head to the
- * dead-letter list with a reason. Each row carries `data-actor-id`. Dead letters per actor with
+ * message in flight, next retry and owning node (rendezvous over the live nodes, through the
+ * `ClusterView` port); pause, resume, retry now, and skip the head to the dead-letter list with a
+ * reason. Each row carries `data-actor-id` and `data-node`. The nodes sharing the KV (from their
+ * heartbeats) are listed above, each row with `data-node-id`. Dead letters per actor with
  * reprocess.
  * @module
  */
 
 import type { Hono } from "hono";
-import type { ActorCommand, ActorStatus } from "../../../actors/ports.ts";
+import type { ActorCommand, ActorStatus, NodeView } from "../../../actors/ports.ts";
 import { peerIp } from "../peer.ts";
 import { writeAudit } from "./audit.ts";
 import type { ConsoleDeps, ConsoleEnv } from "./context.ts";
@@ -57,11 +59,52 @@ function Actions(props: { a: ActorStatus; session: Session }) {
   );
 }
 
+/** The nodes sharing the KV, this one marked; nothing without a cluster view. */
+function Nodes(props: { nodes: NodeView[]; now: number }) {
+  if (props.nodes.length === 0) return null;
+  return (
+    <>
+      <h2>Nodes</h2>
+      <table>
+        <thead>
+          <tr>
+            <th>Node</th>
+            <th>State</th>
+            <th>Address</th>
+            <th class="num">Actors</th>
+            <th class="num">Load</th>
+            <th>Last seen</th>
+            <th>Started</th>
+            <th>Version</th>
+          </tr>
+        </thead>
+        <tbody>
+          {props.nodes.map((n) => (
+            <tr data-node-id={n.id} data-live={String(n.live)}>
+              <td>{n.self ? `${n.id} (this node)` : n.id}</td>
+              <td>{n.live ? "live" : "dead"}</td>
+              <td>{n.address ?? "–"}</td>
+              <td class="num">{n.actors}</td>
+              <td class="num">{n.load}</td>
+              <td>{age(Math.max(0, props.now - n.lastSeen))} ago</td>
+              <td>{time(n.startedAt)}</td>
+              <td class="muted">{n.version}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </>
+  );
+}
+
 /** Adds the actors page and its commands. */
 export function actorRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
   app.get("/console/actors", async (c) => {
     const now = deps.now();
     const statuses = (await deps.supervisor.statuses()).sort((a, b) => a.id.localeCompare(b.id));
+    const nodes = (await deps.cluster?.nodes()) ?? [];
+    const ownerOf = (a: ActorStatus) =>
+      deps.cluster?.ownerOf(a.id) ?? String(a.detail?.node ?? deps.config.node.id);
     const letters = await Promise.all(
       statuses.slice(0, MAX_DL_ACTORS).map(async (a) => ({
         actor: a.id,
@@ -75,6 +118,8 @@ export function actorRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
         <h1>Actors</h1>
         {flash ? <p class="notice" role="status">{flash.slice(0, 300)}</p> : null}
         <div id="live" data-live>
+          <Nodes nodes={nodes} now={now} />
+          {nodes.length > 0 ? <h2>Actors</h2> : null}
           <table>
             <thead>
               <tr>
@@ -92,7 +137,11 @@ export function actorRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
             </thead>
             <tbody>
               {statuses.map((a) => (
-                <tr data-actor-id={a.id} data-state={a.paused ? "paused" : a.state}>
+                <tr
+                  data-actor-id={a.id}
+                  data-state={a.paused ? "paused" : a.state}
+                  data-node={ownerOf(a)}
+                >
                   <td>{a.id}</td>
                   <td>{a.kind}</td>
                   <td>
@@ -110,7 +159,7 @@ export function actorRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
                       : "–"}
                   </td>
                   <td>{a.nextRetryAt ? `in ${age(a.nextRetryAt - now)}` : "–"}</td>
-                  <td>{String(a.detail?.node ?? deps.config.node.id)}</td>
+                  <td>{ownerOf(a)}</td>
                   <td class="muted">{a.lastError ? a.lastError.slice(0, 120) : ""}</td>
                   <td>
                     <Actions a={a} session={session} />

@@ -6,6 +6,7 @@
 import type {
   AdminService,
   AdminSupervisor,
+  ClusterView,
   Config,
   ConsoleStateStore,
   DestinationAdmin,
@@ -35,6 +36,8 @@ export interface ConsoleDeps {
   secure: boolean;
   /** The delivery actor of a destination id, if it has one. */
   actorOfDestination: (destinationId: string) => string | undefined;
+  /** The nodes sharing the KV and which one owns each actor (absent: this node owns all). */
+  cluster?: ClusterView;
 }
 
 /** Hono's environment for console routes. */

@@ -14,6 +14,7 @@ import { Hono } from "hono";
 import type {
   AdminService,
   AdminSupervisor,
+  ClusterView,
   Config,
   ConsoleStateStore,
   DestinationAdmin,
@@ -57,6 +58,8 @@ export interface ConsoleOptions {
   /** Served over TLS: cookies get `Secure` and the `__Host-` prefix. */
   secure: boolean;
   actorOfDestination: (destinationId: string) => string | undefined;
+  /** The nodes sharing the KV and each actor's owner (the actors page shows them). */
+  cluster?: ClusterView;
   /** How often the live-update stream looks for changes, default 1 s. */
   pollMs?: number;
 }
@@ -112,6 +115,7 @@ export function createConsole(options: ConsoleOptions): ConsoleApp {
     newId: options.newId,
     secure: options.secure,
     actorOfDestination: options.actorOfDestination,
+    ...(options.cluster ? { cluster: options.cluster } : {}),
   };
   const feed = new ChangeFeed(deps, options.pollMs ?? 1000);
   const app = new Hono<ConsoleEnv>();
