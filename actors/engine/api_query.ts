@@ -7,6 +7,10 @@
  * - HTTPS destination: the JSON is `POST`ed as is (with the destination's credentials); a `2xx`
  *   answer's body is returned as it came. Any other status is a `200` whose `Meta.Errors[]` says
  *   what the destination answered.
+ * - FHIR server (an HTTPS destination with `https.fhir`): a `PatientSearch.Query` becomes
+ *   `GET <base>/Patient?identifier=…&family=…` (codecs/fhir/search.ts) with the destination's
+ *   credentials; the `searchset` Bundle comes back as a `PatientSearch.Response`, an
+ *   OperationOutcome or any other status in its `Meta.Errors[]`.
  * - MLLP destination: a `PatientSearch.Query` becomes `QBP^Q22` or `QRY^A19` (per destination)
  *   on a connection of its own; the `RSP^K22` / `ADR^A19` comes back as a
  *   `PatientSearch.Response`, a refusal (MSA `AE`/`AR`, QAK `AE`/`AR`) in its `Meta.Errors[]`.
@@ -25,8 +29,10 @@ import {
   validateQuery,
 } from "../../codecs/datamodel/mod.ts";
 import { newControlId, tryParseHl7 } from "../../codecs/hl7v2/mod.ts";
+import { FhirError, patientSearchParams, searchsetToQueryResponse } from "../../codecs/fhir/mod.ts";
 import type { Config, DestinationConfig, SourceConfig } from "../config/mod.ts";
 import { describeResponse, type HttpsDestinations } from "../https_out/mod.ts";
+import { describeFhirFailure } from "../https_out/fhir_answer.ts";
 import type { MllpConnector } from "../mllp_out/connector.ts";
 import { mllpQuery } from "../mllp_out/query.ts";
 import { mllpTarget } from "../mllp_out/target.ts";
@@ -162,6 +168,7 @@ export class ApiQuery implements ApiQuerier {
       eventType,
       started: Date.now(),
     };
+    if (destination.https?.fhir) return await this.#fhir(q, signal);
     if (destination.https) return await this.#https(q, signal);
     if (destination.mllp) return await this.#mllp(q, signal);
     return {
@@ -260,6 +267,110 @@ export class ApiQuery implements ApiQuerier {
       ok: true,
       body: {
         Meta: { ...this.#answerMeta(q, responseEvent(q.dataModel, q.eventType)), Errors: [error] },
+      },
+    };
+  }
+
+  /** A Patient search on a FHIR server; see the module doc. */
+  async #fhir(q: Query, signal: AbortSignal): Promise<ApiQueryResult> {
+    const { config, log } = this.#options;
+    const https = q.destination.https!;
+    const id = q.destination.id;
+    const issues = validateQuery(q.request.json);
+    if (issues.length > 0) {
+      return {
+        ok: false,
+        status: 400,
+        error: `FHIR destination ${id} answers ${QUERY_MODEL}.${QUERY_EVENT} queries ` +
+          "(a Patient search); this one cannot be sent",
+        problems: issues.map((i) => ({ path: i.path, rule: i.rule })),
+      };
+    }
+    const options = https.fhir?.identifierSystems
+      ? { identifierSystems: https.fhir.identifierSystems }
+      : {};
+    const url = `${https.url.replace(/\/+$/, "")}/Patient?` +
+      patientSearchParams(q.request.json as Record<string, unknown>, options);
+    const sent: QueryPart = {
+      payload: encoder.encode(`GET ${url}`),
+      contentType: "text/plain",
+      messageType: "GET Patient",
+    };
+    const pending = this.#options.https?.query(id, {
+      method: "GET",
+      url,
+      headers: { accept: "application/fhir+json" },
+      body: new Uint8Array(),
+      contentType: "application/fhir+json",
+      timeoutMs: config.limits.queryTimeoutSeconds * 1000,
+      signal,
+      maxBodyBytes: config.limits.maxJsonBytes,
+    });
+    if (!pending) {
+      return { ok: false, status: 503, error: "this engine has no HTTPS client for queries" };
+    }
+    const result = await pending;
+    if (!result.ok) {
+      await this.#record(q, { status: "FAILED", reason: result.reason, sent });
+      if (result.kind === "unverified") return { ok: false, status: 403, error: result.reason };
+      if (result.kind === "timeout" || result.kind === "aborted") return this.#timedOut(q);
+      return { ok: false, status: 502, error: `destination ${id}: ${result.reason}` };
+    }
+    const { response } = result;
+    const answer: QueryPart = {
+      payload: encoder.encode(response.body),
+      contentType: response.headers.get("content-type") ?? "application/octet-stream",
+    };
+    if (response.truncated) {
+      const reason = `the answer is larger than ${config.limits.maxJsonBytes} bytes`;
+      await this.#record(q, { status: "FAILED", reason, sent, response: answer });
+      return { ok: false, status: 502, error: `destination ${id}: ${reason}` };
+    }
+    const ok = response.status >= 200 && response.status < 300;
+    const parsed = parseJson(response.body);
+    let read: ReturnType<typeof searchsetToQueryResponse> | undefined;
+    let failure: string | undefined;
+    if (!ok) {
+      failure = describeFhirFailure(response) ?? describeResponse(response, SNIPPET_CHARS);
+    } else if (!parsed.ok) {
+      failure = `HTTP ${response.status} but the answer is not JSON`;
+    } else {
+      try {
+        read = searchsetToQueryResponse(parsed.value, options);
+      } catch (error) {
+        if (!(error instanceof FhirError)) throw error;
+        // A 2xx OperationOutcome (no bundle) is the server's refusal in its own words.
+        failure = describeFhirFailure(response) ??
+          `HTTP ${response.status}: ${error.issues.map((i) => i.text).join("; ")}`;
+      }
+    }
+    const found = read ? (read.Patient ? 1 : read.PotentialMatches.length) : 0;
+    const ids = await this.#record(q, {
+      status: read ? "SUCCEEDED" : "FAILED",
+      reason: failure ?? `HTTP ${response.status}: searchset, ${found} patient(s)`,
+      sent,
+      response: answer,
+    });
+    log.debug("query.answered", { source: q.source.id, destination: id, fhir: true });
+    const errors = read?.Meta.Errors ?? [];
+    if (failure !== undefined) {
+      errors.push({
+        Text: `destination ${id} answered ${failure}`,
+        Type: "destination",
+        Module: "query",
+      });
+    }
+    return {
+      ok: true,
+      body: {
+        Patient: read?.Patient ?? null,
+        PotentialMatches: read?.PotentialMatches ?? [],
+        Meta: {
+          ...this.#answerMeta(q, RESPONSE_EVENT),
+          ...(read?.Meta.EventDateTime ? { EventDateTime: read.Meta.EventDateTime } : {}),
+          ...(ids ? { Logs: ids.map((ID) => ({ ID })) } : {}),
+          Errors: errors,
+        },
       },
     };
   }

@@ -15,6 +15,8 @@ export interface PostOptions {
   body: Uint8Array;
   /** Where the request goes, when not `https.url` (a FHIR server's `$process-message`). */
   url?: string;
+  /** `GET` for a FHIR search (no body, no content type). Default `POST`. */
+  method?: "POST" | "GET";
   /** Extra headers, signed with the rest (`accept`). */
   headers?: Record<string, string>;
   /** Aborts a token request made on the way. */
@@ -27,13 +29,14 @@ export interface PostOptions {
  */
 export async function postHeaders(options: PostOptions): Promise<Record<string, string>> {
   const { https, credentials, body } = options;
+  const method = options.method ?? "POST";
   const headers: Record<string, string> = {
     ...options.headers,
-    "content-type": options.contentType,
+    ...(method === "POST" ? { "content-type": options.contentType } : {}),
     "verification-token": https.verificationToken.reveal(),
   };
   const auth = await credentials.apply({
-    method: "POST",
+    method,
     url: options.url ?? https.url,
     headers,
     body,

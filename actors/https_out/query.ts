@@ -1,5 +1,6 @@
 /**
- * One synchronous request to an HTTPS destination (a query): `POST` of the JSON with the
+ * One synchronous request to an HTTPS destination (a query): `POST` of the JSON (or, for a FHIR
+ * server, `GET` of a search URL) with the
  * `verification-token` header and the destination's credentials, and its answer whatever the
  * status. A `401` drops a cached token and the request is made once more with a fresh one, since
  * the caller is waiting and a retry later is not an option. A production destination that is not
@@ -25,6 +26,12 @@ export interface HttpsQueryTarget {
 
 /** The request. */
 export interface HttpsQueryRequest {
+  /** `GET` (a FHIR search: `url` is then required, `body` empty). Default `POST`. */
+  method?: "POST" | "GET";
+  /** Where the request goes, when not the destination's URL (`<base>/Patient?…`). */
+  url?: string;
+  /** Extra headers (`accept`), signed with the rest. */
+  headers?: Record<string, string>;
   body: Uint8Array;
   contentType: string;
   /** Deadline of the whole exchange, token request included. */
@@ -73,6 +80,9 @@ export async function httpsQuery(
         contentType: request.contentType,
         body: request.body,
         signal: deadline,
+        ...(request.method ? { method: request.method } : {}),
+        ...(request.url ? { url: request.url } : {}),
+        ...(request.headers ? { headers: request.headers } : {}),
       });
     } catch (error) {
       if (deadline.aborted) return stopped(request.signal);
@@ -84,10 +94,10 @@ export async function httpsQuery(
     let response: HttpResponse;
     try {
       response = await sender.send({
-        url: https.url,
-        method: "POST",
+        url: request.url ?? https.url,
+        method: request.method ?? "POST",
         headers,
-        body: request.body,
+        ...(request.method === "GET" ? {} : { body: request.body }),
         timeoutMs: Math.max(1, request.timeoutMs - (Date.now() - started)),
         signal: request.signal,
         maxBodyBytes: request.maxBodyBytes,

@@ -52,6 +52,8 @@ export {
   hl7ToQueryResponse,
   QUERY_EVENT,
   QUERY_MODEL,
+  type QueryCriteria,
+  queryCriteria,
   type QueryResponse,
   type QueryResponseOptions,
   type QueryStyle,

@@ -115,7 +115,7 @@ export function validateQuery(json: unknown): ValidationIssue[] {
     return issues;
   }
   issues.push(...checkModelShape("PatientAdmin", { Patient: patient }));
-  const c = criteria(json);
+  const c = queryCriteria(json);
   if (c.identifiers.length === 0 && Object.keys(c.demographics).length === 0) {
     issues.push({
       path: "Patient",
@@ -133,13 +133,14 @@ export function validateQuery(json: unknown): ValidationIssue[] {
   return issues;
 }
 
-interface Criteria {
+/** The criteria of a query: its identifiers (with their authority) and demographics. */
+export interface QueryCriteria {
   identifiers: { id: string; type?: string }[];
   demographics: Partial<Record<(typeof DEMOGRAPHIC_CRITERIA)[number], string>>;
 }
 
 /** The criteria of a query that passed {@link validateQuery}. */
-function criteria(json: JsonObject): Criteria {
+export function queryCriteria(json: JsonObject): QueryCriteria {
   const patient = json.Patient as JsonObject;
   const ids = Array.isArray(patient.Identifiers) ? patient.Identifiers : [];
   const identifiers = ids.filter(isObject)
@@ -148,7 +149,7 @@ function criteria(json: JsonObject): Criteria {
       id: i.ID as string,
       ...(typeof i.IDType === "string" && i.IDType !== "" ? { type: i.IDType } : {}),
     }));
-  const demographics: Criteria["demographics"] = {};
+  const demographics: QueryCriteria["demographics"] = {};
   const d = isObject(patient.Demographics) ? patient.Demographics : {};
   for (const k of DEMOGRAPHIC_CRITERIA) {
     const v = d[k];
@@ -175,7 +176,7 @@ export function queryToHl7(json: unknown, options: QueryToHl7Options): string {
   if (issues.length > 0) {
     throw new Error(`not a valid query: ${issues.map((i) => `${i.path}: ${i.rule}`).join("; ")}`);
   }
-  const c = criteria(json as JsonObject);
+  const c = queryCriteria(json as JsonObject);
   const style = options.style ?? "QBP^Q22";
   const now = hl7Now(options.now ?? new Date());
   const tag = esc(options.queryTag ?? options.controlId);
@@ -211,7 +212,7 @@ export function queryToHl7(json: unknown, options: QueryToHl7Options): string {
 }
 
 /** QPD-3 of a PDQ query: one `@PID.n^value` repetition per criterion. */
-function qip(c: Criteria): string {
+function qip(c: QueryCriteria): string {
   const reps: string[] = [];
   const first = c.identifiers[0];
   if (first) {

@@ -405,3 +405,17 @@ export function fhirToModel(bundle: unknown, options: FhirOptions = {}): DataMod
 export function issuesOf(error: unknown): FhirIssue[] {
   return error instanceof FhirError ? error.issues : [];
 }
+
+/** One resource read back with `map` alone, outside a message (a search's match). */
+export function resourceToModel(
+  map: ResourceMap,
+  resource: JsonObject,
+  options: FhirOptions = {},
+): JsonObject {
+  return read(map, resource, context(options, "").ctx);
+}
+
+/** The conversion context of `options` outside a message (identifier systems, time zone). */
+export function fhirContext(options: FhirOptions = {}): MapContext {
+  return context(options, "").ctx;
+}

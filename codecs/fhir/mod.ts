@@ -39,3 +39,4 @@ export {
 export { MESSAGE_PARTS } from "./messages.ts";
 export { conditionalUrl, messageToTransaction } from "./transaction.ts";
 export { uuidV5 } from "./uuid.ts";
+export { patientSearchParams, searchsetToQueryResponse } from "./search.ts";

@@ -4,9 +4,10 @@
  * `/api/fhir/R4` it answers like a FHIR server: `GET metadata` (a CapabilityStatement),
  * `POST $process-message` (a message Bundle: 200 with a response message, or 422 with an
  * OperationOutcome), `POST` of a transaction Bundle (each entry `PUT`, conditional by identifier:
- * created once, updated after), and `GET Patient?identifier=…` (a searchset). Every resource it
- * is given is validated with `@medplum/core`'s `validateResource` against the R4 definitions;
- * an invalid one is refused with the validator's OperationOutcome, as a server would.
+ * created once, updated after), and `GET Patient?identifier=…&family=…&given=…&birthdate=…`
+ * (a searchset). Every resource it is given is validated with `@medplum/core`'s
+ * `validateResource` against the R4 definitions; an invalid one is refused with the validator's
+ * OperationOutcome, as a server would.
  * @module
  */
 
@@ -83,14 +84,24 @@ function invalid(bundle: Json): Json[] {
   return issues;
 }
 
+/** How the peer misbehaves, on purpose. */
+export interface FhirServerOptions {
+  /** A Patient with this identifier value is refused (`422`, `business-rule`). */
+  refuseIdentifier?: string;
+  /** A search with this `identifier` token is answered `status` with an OperationOutcome. */
+  failSearch?: { identifier: string; status: number };
+  /** A search with this `identifier` token is not answered until the peer closes. */
+  hangSearchIdentifier?: string;
+}
+
 /**
  * Starts the peer on HTTPS with `pki`. A Patient with an identifier value `refuseIdentifier`
  * is refused with `422` and an OperationOutcome (`business-rule`), as a server enforcing its
- * own rules would.
+ * own rules would; searches fail or hang as `options` say.
  */
 export async function startFhirServer(
   pki: TestPki,
-  options: { refuseIdentifier?: string } = {},
+  options: FhirServerOptions = {},
 ): Promise<FhirServer> {
   loadDefinitions();
   const keyPair = await generateKeyPair("ES384", { extractable: true });
@@ -106,7 +117,9 @@ export async function startFhirServer(
     return outcome(status, issue);
   };
 
-  const handle = (req: Received): Response => {
+  // Searches held unanswered (hangSearchIdentifier), answered when the peer closes.
+  const hung: (() => void)[] = [];
+  const handle = (req: Received): Response | Promise<Response> => {
     const path = req.path.slice(FHIR_BASE_PATH.length);
     if (req.method === "GET" && path === "/metadata") {
       return fhirJson({
@@ -119,17 +132,31 @@ export async function startFhirServer(
       });
     }
     if (req.method === "GET" && path.startsWith("/Patient?")) {
-      const token = new URLSearchParams(path.slice("/Patient?".length)).get("identifier") ?? "";
-      const [system, value] = token.split("|");
+      const params = new URLSearchParams(path.slice("/Patient?".length));
+      const ids = params.getAll("identifier");
+      if (options.failSearch && ids.includes(options.failSearch.identifier)) {
+        return refuse(options.failSearch.status, [{
+          severity: "error",
+          code: "exception",
+          diagnostics: "the patient index is offline",
+        }]);
+      }
+      if (options.hangSearchIdentifier && ids.includes(options.hangSearchIdentifier)) {
+        return new Promise((resolve) => hung.push(() => resolve(outcome(503, []))));
+      }
       const found = [...resources.values()].filter((r) =>
-        r.resourceType === "Patient" &&
-        r.identifier?.some((i: Json) => i.system === system && i.value === value)
+        r.resourceType === "Patient" && matchesSearch(r, params)
       );
       return fhirJson({
         resourceType: "Bundle",
         type: "searchset",
+        timestamp: "2026-12-04T10:00:00Z",
         total: found.length,
-        entry: found.map((resource) => ({ resource, search: { mode: "match" } })),
+        entry: found.map((resource) => ({
+          fullUrl: `${FHIR_BASE_PATH}/Patient/${resource.id}`,
+          resource,
+          search: { mode: "match" },
+        })),
       });
     }
     if (req.method !== "POST") return refuse(405, [{ severity: "error", code: "not-supported" }]);
@@ -222,7 +249,12 @@ export async function startFhirServer(
         ? handle(req)
         : outcome(404, [{ severity: "error", code: "not-found" }]),
   });
+  const close = server.close.bind(server);
   return Object.assign(server, {
+    close: async () => {
+      for (const release of hung.splice(0)) release();
+      await close();
+    },
     base: `${server.origin}${FHIR_BASE_PATH}`,
     privateKey: await exportPKCS8(keyPair.privateKey),
     keyId,
@@ -231,6 +263,33 @@ export async function startFhirServer(
     resources,
     refusals,
   });
+}
+
+/**
+ * Whether `patient` matches a search, as a FHIR server reads the parameters: `identifier`
+ * tokens (`system|value`, or a value in any system), `family` and `given` (case-insensitive
+ * prefix), `birthdate` and `gender` (exact); every parameter must match.
+ */
+function matchesSearch(patient: Json, params: URLSearchParams): boolean {
+  const names: Json[] = patient.name ?? [];
+  const prefix = (values: unknown[], wanted: string) =>
+    values.some((v) => typeof v === "string" && v.toLowerCase().startsWith(wanted.toLowerCase()));
+  for (const [key, value] of params) {
+    let ok = false;
+    if (key === "identifier") {
+      const bar = value.indexOf("|");
+      const system = bar >= 0 ? value.slice(0, bar) : undefined;
+      const v = bar >= 0 ? value.slice(bar + 1) : value;
+      ok = (patient.identifier ?? []).some((i: Json) =>
+        i.value === v && (system === undefined || i.system === system)
+      );
+    } else if (key === "family") ok = prefix(names.map((n) => n.family), value);
+    else if (key === "given") ok = prefix(names.flatMap((n) => n.given ?? []), value);
+    else if (key === "birthdate") ok = patient.birthDate === value;
+    else if (key === "gender") ok = patient.gender === value;
+    if (!ok) return false;
+  }
+  return true;
 }
 
 /** A transaction entry's `PUT`: conditional (`Type?identifier=s|v`) or by id. */
