@@ -1,6 +1,7 @@
 /**
  * Small generic helpers for standalone benchmark scripts: timing, medians, a plain-text table
- * and the final machine-readable JSON line. Output goes to stdout without `console`.
+ * and the final machine-readable JSON line, and the minimal MLLP peer their destinations share
+ * (framing, MSH-10, a fixed `AA` ACK). Output goes to stdout without `console`.
  *
  * @module
  */
@@ -145,4 +146,71 @@ export async function waitUntil(
     if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 2));
   }
+}
+
+/**
+ * Serves one MLLP connection for a benchmark peer: frames what it reads (VT … FS CR, partial
+ * frames kept across reads, bytes outside a frame dropped) and writes back `reply(message)` for
+ * each message, until the peer closes or an error; then closes `conn`. Minimal on purpose (no
+ * HL7 parse), so that the peer takes as little CPU as possible from the engine measured.
+ */
+export async function serveMllpReplies(
+  conn: Deno.TcpConn,
+  reply: (message: Uint8Array) => Uint8Array,
+): Promise<void> {
+  conn.setNoDelay(true);
+  const buf = new Uint8Array(64 * 1024);
+  let pending = new Uint8Array(0);
+  try {
+    while (true) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      let data = buf.subarray(0, n);
+      if (pending.length) {
+        const joined = new Uint8Array(pending.length + n);
+        joined.set(pending);
+        joined.set(data, pending.length);
+        data = joined;
+      }
+      let start = 0;
+      const replies: Uint8Array[] = [];
+      while (true) {
+        const vt = data.indexOf(0x0b, start);
+        if (vt < 0) {
+          start = data.length;
+          break;
+        }
+        const fs = data.indexOf(0x1c, vt);
+        if (fs < 0 || fs + 1 >= data.length) {
+          start = vt;
+          break;
+        }
+        replies.push(reply(data.subarray(vt + 1, fs)));
+        start = fs + 2;
+      }
+      pending = data.slice(start);
+      for (const r of replies) {
+        let off = 0;
+        while (off < r.length) off += await conn.write(r.subarray(off));
+      }
+    }
+  } catch { /* peer gone */ }
+  try {
+    conn.close();
+  } catch { /* closed */ }
+}
+
+const mllpDecoder = new TextDecoder();
+const mllpEncoder = new TextEncoder();
+
+/** MSH-10 of an HL7 v2 message, read from its first 512 bytes only ("" when there is none). */
+export function mshControlId(message: Uint8Array): string {
+  const head = mllpDecoder.decode(message.subarray(0, Math.min(message.length, 512)));
+  return head.split("\r", 1)[0]!.split("|")[9] ?? "";
+}
+
+/** The MLLP frame of a fixed `AA` ACK whose MSA-2 is `id` (an MSH-10). */
+export function ackFrame(id: string): Uint8Array {
+  const ack = `MSH|^~\\&|RCV|RCV|ENGINE|ENGINE|20240101000000||ACK|A${id}|P|2.5.1\rMSA|AA|${id}`;
+  return mllpEncoder.encode(`\x0b${ack}\x1c\r`);
 }

@@ -26,7 +26,16 @@ import { type Config, parseConfig } from "../actors/config/mod.ts";
 import { Engine } from "../actors/engine/engine.ts";
 import { keys, type LogRecord, Store } from "../actors/store/mod.ts";
 import { socketMllpConnector } from "../transports/mllp/client.ts";
-import { benchLogger, printJson, printLine, printTable, waitUntil } from "./harness.ts";
+import {
+  ackFrame,
+  benchLogger,
+  mshControlId,
+  printJson,
+  printLine,
+  printTable,
+  serveMllpReplies,
+  waitUntil,
+} from "./harness.ts";
 
 interface Corpus {
   corpus(n: number, seed: number): string[];
@@ -229,7 +238,11 @@ async function ackServer(count: number): Promise<void> {
       try {
         for await (const conn of l) {
           conns.add(conn);
-          void serveAcks(conn, () => frames++).finally(() => conns.delete(conn));
+          void serveMllpReplies(conn, (message) => {
+            const ack = ackFrame(mshControlId(message));
+            frames++;
+            return ack;
+          }).finally(() => conns.delete(conn));
         }
       } catch { /* closed */ }
     })();
@@ -250,57 +263,6 @@ async function ackServer(count: number): Promise<void> {
     } catch { /* closed */ }
   }
   Deno.stderr.writeSync(encoder.encode(`ack-server: ${frames} frames acknowledged\n`));
-}
-
-async function serveAcks(conn: Deno.Conn, counted: () => void): Promise<void> {
-  (conn as Deno.TcpConn).setNoDelay(true);
-  const buf = new Uint8Array(64 * 1024);
-  let pending = new Uint8Array(0);
-  try {
-    while (true) {
-      const n = await conn.read(buf);
-      if (n === null) return;
-      let data = buf.subarray(0, n);
-      if (pending.length) {
-        const joined = new Uint8Array(pending.length + n);
-        joined.set(pending);
-        joined.set(data, pending.length);
-        data = joined;
-      }
-      let start = 0;
-      const replies: Uint8Array[] = [];
-      while (true) {
-        const vt = data.indexOf(0x0b, start);
-        if (vt < 0) {
-          start = data.length;
-          break;
-        }
-        const fs = data.indexOf(0x1c, vt);
-        if (fs < 0 || fs + 1 >= data.length) {
-          start = vt;
-          break;
-        }
-        replies.push(ackFrame(data.subarray(vt + 1, fs)));
-        counted();
-        start = fs + 2;
-      }
-      pending = data.slice(start);
-      for (const r of replies) {
-        let off = 0;
-        while (off < r.length) off += await conn.write(r.subarray(off));
-      }
-    }
-  } catch { /* peer gone */ }
-  try {
-    conn.close();
-  } catch { /* closed */ }
-}
-
-function ackFrame(message: Uint8Array): Uint8Array {
-  const msh = decoder.decode(message.subarray(0, Math.min(message.length, 512))).split("\r", 1)[0]!;
-  const id = msh.split("|")[9] ?? "";
-  const ack = `MSH|^~\\&|RCV|RCV|ENGINE|ENGINE|20240101000000||ACK|A${id}|P|2.5.1\rMSA|AA|${id}`;
-  return encoder.encode(`\x0b${ack}\x1c\r`);
 }
 
 /**

@@ -15,7 +15,7 @@
  */
 
 import { keys, type LogRecord, type MessageRecord } from "../../actors/store/mod.ts";
-import { printLine } from "../harness.ts";
+import { ackFrame, mshControlId, printLine, serveMllpReplies } from "../harness.ts";
 
 /** Every socket binds and connects here. */
 export const HOST = "127.0.0.1";
@@ -266,57 +266,15 @@ export class Receiver {
     try {
       for await (const conn of this.#listener) {
         this.#conns.add(conn);
-        void this.#serve(conn).finally(() => this.#conns.delete(conn));
+        void serveMllpReplies(conn, (m) => this.#received(m)).finally(() =>
+          this.#conns.delete(conn)
+        );
       }
-    } catch { /* closed */ }
-  }
-
-  async #serve(conn: Deno.TcpConn): Promise<void> {
-    conn.setNoDelay(true);
-    const buf = new Uint8Array(64 * 1024);
-    let pending = new Uint8Array(0);
-    try {
-      while (true) {
-        const n = await conn.read(buf);
-        if (n === null) break;
-        let data = buf.subarray(0, n);
-        if (pending.length) {
-          const joined = new Uint8Array(pending.length + n);
-          joined.set(pending);
-          joined.set(data, pending.length);
-          data = joined;
-        }
-        let start = 0;
-        const replies: Uint8Array[] = [];
-        while (true) {
-          const vt = data.indexOf(0x0b, start);
-          if (vt < 0) {
-            start = data.length;
-            break;
-          }
-          const fs = data.indexOf(0x1c, vt);
-          if (fs < 0 || fs + 1 >= data.length) {
-            start = vt;
-            break;
-          }
-          replies.push(this.#received(data.subarray(vt + 1, fs)));
-          start = fs + 2;
-        }
-        pending = data.slice(start);
-        for (const r of replies) {
-          let off = 0;
-          while (off < r.length) off += await conn.write(r.subarray(off));
-        }
-      }
-    } catch { /* peer gone */ }
-    try {
-      conn.close();
     } catch { /* closed */ }
   }
 
   #received(message: Uint8Array): Uint8Array {
-    const head = decoder.decode(message.subarray(0, Math.min(message.length, 512)));
-    const id = head.split("\r", 1)[0]!.split("|")[9] ?? "";
+    const id = mshControlId(message);
     this.count++;
     if (this.trackIds) {
       if (this.#seen.has(id)) this.duplicates++;
@@ -325,8 +283,7 @@ export class Receiver {
     if (this.arrivalPrefix !== undefined && id.startsWith(this.arrivalPrefix)) {
       this.arrivals.set(id, Date.now());
     }
-    const ack = `MSH|^~\\&|RCV|RCV|ENGINE|ENGINE|20240101000000||ACK|A${id}|P|2.5.1\rMSA|AA|${id}`;
-    return encoder.encode(`\x0b${ack}\x1c\r`);
+    return ackFrame(id);
   }
 }
 
