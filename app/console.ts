@@ -59,6 +59,8 @@ export function mountConsole(
     secure: config.http.tls !== undefined,
     actorOfDestination: (id) => actors.get(id),
     cluster: engine.cluster,
+    // Uploads go through the SFTP folders' intake: split, stored, routed and acknowledged alike.
+    files: { maxBytes: config.limits.maxHl7Bytes, ingest: (file) => engine.files.ingest(file) },
   });
   app.route("/", console.app);
   return {

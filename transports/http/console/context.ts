@@ -38,6 +38,33 @@ export interface ConsoleDeps {
   actorOfDestination: (destinationId: string) => string | undefined;
   /** The nodes sharing the KV and which one owns each actor (absent: this node owns all). */
   cluster?: ClusterView;
+  /** The engine's file intake (the SFTP folders'), for uploads; none: uploads are refused. */
+  files?: ConsoleFileIntake;
+}
+
+/** What became of an uploaded file (the file intake's answer). */
+export interface UploadOutcome {
+  contentType: string;
+  sha256: string;
+  /** Messages found in the file (one per HL7 message or X12 transaction set). */
+  messages: number;
+  stored: number;
+  duplicates: number;
+  /** The TA1 / 999 answering an X12 file. */
+  acknowledgment?: { fileName: string; bytes: Uint8Array };
+}
+
+/** The file intake uploads go through: the same one the SFTP folders use. */
+export interface ConsoleFileIntake {
+  /** Largest file taken (config `limits.maxHl7Bytes`). */
+  maxBytes: number;
+  /** Stores, splits and acknowledges a file; rejects when it could not be stored. */
+  ingest(file: {
+    integration: { id: string; environment: string };
+    fileName: string;
+    bytes: Uint8Array;
+    peer: string;
+  }): Promise<UploadOutcome>;
 }
 
 /** Hono's environment for console routes. */

@@ -2,7 +2,8 @@
  * The operator console (HTML, server-rendered with `hono/jsx`, htmx and Server-Sent Events):
  * connections and data flows, logs with attempts, actors and queues, destinations, metrics, the
  * audit log and users. Routes under `/console` (DESIGN.md's contract): `login`, `connections`,
- * `connections/:id`, `logs`, `logs/:id`, `actors`, `destinations`, `metrics`, `audit`, `users`.
+ * `connections/:id`, `logs`, `logs/:id`, `actors`, `destinations`, `metrics`, `audit`, `users`,
+ * `upload`.
  *
  * Everything goes through the engine's ports (`AdminService`, `AdminSupervisor`,
  * `ConsoleStateStore`, `DestinationAdmin`); sign-in by password (argon2id) or token, sessions
@@ -25,7 +26,7 @@ import { actorRoutes } from "./actors.tsx";
 import { ASSETS } from "./assets.ts";
 import { auditRoutes } from "./audit_page.tsx";
 import { connectionRoutes } from "./connections.tsx";
-import type { ConsoleDeps, ConsoleEnv } from "./context.ts";
+import type { ConsoleDeps, ConsoleEnv, ConsoleFileIntake } from "./context.ts";
 import { destinationRoutes } from "./destinations.tsx";
 import { ChangeFeed, eventRoutes } from "./events.ts";
 import { logDetailRoutes } from "./log_detail.tsx";
@@ -35,6 +36,7 @@ import { metricsRoutes } from "./metrics.tsx";
 import { requireCsrf, requireSession, securityHeaders } from "./security.ts";
 import { Sessions } from "./sessions.ts";
 import { TallyCache } from "./tally.ts";
+import { uploadBodyLimit, uploadRoutes } from "./upload.tsx";
 import { userRoutes } from "./users_page.tsx";
 import { Users } from "./users.ts";
 
@@ -62,6 +64,8 @@ export interface ConsoleOptions {
   cluster?: ClusterView;
   /** How often the live-update stream looks for changes, default 1 s. */
   pollMs?: number;
+  /** The engine's file intake, for `/console/upload` (refused without it). */
+  files?: ConsoleFileIntake;
 }
 
 /** The console app and what the rest of the engine shares with it. */
@@ -85,6 +89,7 @@ export const STATE_CHANGING_ROUTES: readonly { path: string; role: string }[] = 
   { path: "/console/actors/:id/skip", role: "operator" },
   { path: "/console/logs/:id/reprocess", role: "operator" },
   { path: "/console/destinations/:id/verify", role: "operator" },
+  { path: "/console/upload", role: "operator" },
   { path: "/console/users", role: "admin" },
   { path: "/console/users/:name/delete", role: "admin" },
 ];
@@ -116,6 +121,7 @@ export function createConsole(options: ConsoleOptions): ConsoleApp {
     secure: options.secure,
     actorOfDestination: options.actorOfDestination,
     ...(options.cluster ? { cluster: options.cluster } : {}),
+    ...(options.files ? { files: options.files } : {}),
   };
   const feed = new ChangeFeed(deps, options.pollMs ?? 1000);
   const app = new Hono<ConsoleEnv>();
@@ -135,6 +141,8 @@ export function createConsole(options: ConsoleOptions): ConsoleApp {
     windowMs: 300_000,
   });
 
+  // An upload's size is checked before anything (the CSRF check included) reads its body.
+  app.use("/console/upload", uploadBodyLimit(options.files));
   // Everything below needs a session; every POST also its CSRF token.
   app.use("/console", requireSession(deps));
   app.use("/console/*", requireSession(deps), requireCsrf());
@@ -147,6 +155,7 @@ export function createConsole(options: ConsoleOptions): ConsoleApp {
   metricsRoutes(app, deps);
   auditRoutes(app, deps);
   userRoutes(app, deps);
+  uploadRoutes(app, deps);
   eventRoutes(app, feed);
   app.all("/console/*", (c) => c.text(`no page ${c.req.method} ${c.req.path}`, 404));
   app.onError((error, c) => {
