@@ -137,13 +137,12 @@ export class EngineMetrics {
         const labels = this.destination(head.entry.destinationId ?? options?.log?.destinationId);
         const t = now();
         this.delivered.inc(labels);
-        this.attempts.inc({ ...labels, outcome: "success" });
         this.delivery.observe(labels, Math.max(0, t - head.entry.enqueuedAt) / 1000);
         const received = idTime(head.entry.originalId ?? head.entry.messageId);
         if (Number.isFinite(received)) {
           this.endToEnd.observe(labels, Math.max(0, t - received) / 1000);
         }
-        this.#ack(labels, attempt);
+        this.#attempted(labels, "success", attempt);
       }
       return ok;
     };
@@ -153,10 +152,7 @@ export class EngineMetrics {
       if (ok) {
         const labels = this.destination(head.entry.destinationId);
         this.failed.inc(labels);
-        if (attempt) {
-          this.attempts.inc({ ...labels, outcome: "failure" });
-          this.#ack(labels, attempt);
-        }
+        if (attempt) this.#attempted(labels, "failure", attempt);
       }
       return ok;
     };
@@ -166,16 +162,18 @@ export class EngineMetrics {
       // A failure path: reading the log back for its destination costs nothing that matters.
       const log = await store.getLog(logId).catch(() => null);
       const labels = this.destination(log?.destinationId);
-      this.attempts.inc({
-        ...labels,
-        outcome: attempt.outcome === "SUCCEEDED" ? "success" : "failure",
-      });
+      this.#attempted(labels, attempt.outcome === "SUCCEEDED" ? "success" : "failure", attempt);
       if (attempt.outcome === "FAILED") this.retries.inc(labels);
-      this.#ack(labels, attempt);
     };
   }
 
-  #ack(labels: Record<string, string>, attempt: Omit<Attempt, "n">): void {
+  /** Counts one delivery attempt by outcome, and the ACK code its reason names if any. */
+  #attempted(
+    labels: Record<string, string>,
+    outcome: "success" | "failure",
+    attempt: Omit<Attempt, "n">,
+  ): void {
+    this.attempts.inc({ ...labels, outcome });
     const code = attempt.reason ? ACK_CODE.exec(attempt.reason)?.[1] : undefined;
     if (code) this.acks.inc({ ...labels, code });
   }
