@@ -18,12 +18,11 @@
  * @module
  */
 
-import process from "node:process";
 import { Hl7Message as MedplumMessage } from "@medplum/core";
 import { hl7ToModel, type ModelMessage, modelToHl7 } from "../codecs/datamodel/mod.ts";
 import { PATIENT_ADMIN } from "../codecs/datamodel/models/patient_admin.ts";
 import { parseHl7 } from "../codecs/hl7v2/mod.ts";
-import { median, printJson, printLine, printTable } from "./harness.ts";
+import { cpuRates, over, type Pass, printJson, printLine, printTable } from "./harness.ts";
 
 interface Corpus {
   corpus(n: number, seed: number): string[];
@@ -92,20 +91,7 @@ function medplumReads(text: string): number {
   return n;
 }
 
-interface Contender {
-  name: string;
-  /** One pass over its messages; returns how many. */
-  pass: () => number;
-}
-
-function over<T>(items: readonly T[], fn: (item: T) => unknown): () => number {
-  return () => {
-    for (const item of items) fn(item);
-    return items.length;
-  };
-}
-
-const contenders: Contender[] = [
+const contenders: Pass[] = [
   { name: "ADT^A01: parse + hl7ToModel", pass: over(adt, translate) },
   {
     name: "ADT^A01: parse + hl7ToModel, extensions off",
@@ -120,32 +106,8 @@ const contenders: Contender[] = [
   },
 ];
 
-// Warm-up: every path until the JIT has settled (and the zone-offset cache is filled).
-for (const c of contenders) {
-  const t0 = performance.now();
-  while (performance.now() - t0 < 700) c.pass();
-}
-
-const samples = new Map<string, { wall: number[]; cpu: number[] }>(
-  contenders.map((c) => [c.name, { wall: [], cpu: [] }]),
-);
-for (let r = 0; r < ROUNDS; r++) {
-  for (const c of contenders) {
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    let n = 0;
-    do n += c.pass(); while (performance.now() - t0 < 300);
-    const ms = performance.now() - t0;
-    const used = process.cpuUsage(c0);
-    const s = samples.get(c.name) as { wall: number[]; cpu: number[] };
-    s.wall.push((n * 1000) / ms);
-    s.cpu.push(n / ((used.user + used.system) / 1e6));
-  }
-}
-const rates = contenders.map((c) => {
-  const s = samples.get(c.name) as { wall: number[]; cpu: number[] };
-  return { name: c.name, wall: median(s.wall), cpu: median(s.cpu) };
-});
+// The 700 ms warm-up also fills the zone-offset cache.
+const rates = cpuRates(contenders, { rounds: ROUNDS, warmupMs: 700 });
 
 printLine(`corpus: ${all.length} messages (${adt.length} ADT^A01 of ${avgBytes} bytes on average)`);
 printTable(

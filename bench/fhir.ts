@@ -17,12 +17,11 @@
  * @module
  */
 
-import process from "node:process";
 import { Hl7Message as MedplumMessage } from "@medplum/core";
 import { hl7ToModel } from "../codecs/datamodel/mod.ts";
 import { type FhirBundle, fhirToHl7, hl7ToFhir } from "../codecs/fhir/mod.ts";
 import { parseHl7 } from "../codecs/hl7v2/mod.ts";
-import { median, printJson, printLine, printTable } from "./harness.ts";
+import { cpuRates, over, type Pass, printJson, printLine, printTable } from "./harness.ts";
 
 interface Corpus {
   corpus(n: number, seed: number): string[];
@@ -82,19 +81,7 @@ function medplumBundle(text: string): unknown {
   };
 }
 
-interface Contender {
-  name: string;
-  pass: () => number;
-}
-
-function over<T>(items: readonly T[], fn: (item: T) => unknown): () => number {
-  return () => {
-    for (const item of items) fn(item);
-    return items.length;
-  };
-}
-
-const contenders: Contender[] = [
+const contenders: Pass[] = [
   {
     name: "ADT^A01 → FHIR Bundle (hl7ToFhir)",
     pass: over(adt, (m) => hl7ToFhir(m, { timeZone: ZONE })),
@@ -110,30 +97,7 @@ const contenders: Contender[] = [
   },
 ];
 
-for (const c of contenders) {
-  const t0 = performance.now();
-  while (performance.now() - t0 < 600) c.pass();
-}
-const samples = new Map(
-  contenders.map((c) => [c.name, { wall: [] as number[], cpu: [] as number[] }]),
-);
-for (let r = 0; r < ROUNDS; r++) {
-  for (const c of contenders) {
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    let n = 0;
-    do n += c.pass(); while (performance.now() - t0 < 300);
-    const ms = performance.now() - t0;
-    const used = process.cpuUsage(c0);
-    const s = samples.get(c.name)!;
-    s.wall.push((n * 1000) / ms);
-    s.cpu.push(n / ((used.user + used.system) / 1e6));
-  }
-}
-const rates = contenders.map((c) => {
-  const s = samples.get(c.name)!;
-  return { name: c.name, wall: median(s.wall), cpu: median(s.cpu) };
-});
+const rates = cpuRates(contenders, { rounds: ROUNDS, warmupMs: 600 });
 printLine(`corpus: ${adt.length} ADT^A01 messages`);
 printTable(
   ["conversion", "msg/s (wall)", "msg/s (CPU)"],

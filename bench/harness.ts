@@ -6,6 +6,8 @@
  * @module
  */
 
+import process from "node:process";
+
 /** Options of {@link measure}. */
 export interface MeasureOptions {
   /** Label of the measurement. */
@@ -37,6 +39,66 @@ export function measure(options: MeasureOptions): Sample {
     ms = performance.now() - t0;
   } while (ms < minMs);
   return { items, ms, perSecond: (items * 1000) / ms };
+}
+
+/** A contender of {@link cpuRates}. */
+export interface Pass {
+  /** Label of the contender. */
+  readonly name: string;
+  /** One pass over its items; returns how many. */
+  readonly pass: () => number;
+}
+
+/** A {@link Pass} of `fn` over `items`. */
+export function over<T>(items: readonly T[], fn: (item: T) => unknown): () => number {
+  return () => {
+    for (const item of items) fn(item);
+    return items.length;
+  };
+}
+
+/** Median items per second of one contender of {@link cpuRates}. */
+export interface Rate {
+  /** Label of the contender. */
+  readonly name: string;
+  /** Per second of wall time. */
+  readonly wall: number;
+  /** Per second of this process's CPU time (`process.cpuUsage`, GC threads included). */
+  readonly cpu: number;
+}
+
+/**
+ * Runs every contender for `warmupMs` (until the JIT has settled), then `rounds` rounds that
+ * alternate them, each sample at least 300 ms of passes; returns their median rates, in order.
+ */
+export function cpuRates(
+  contenders: readonly Pass[],
+  options: { readonly rounds: number; readonly warmupMs: number },
+): Rate[] {
+  for (const c of contenders) {
+    const t0 = performance.now();
+    while (performance.now() - t0 < options.warmupMs) c.pass();
+  }
+  const samples = new Map<string, { wall: number[]; cpu: number[] }>(
+    contenders.map((c) => [c.name, { wall: [], cpu: [] }]),
+  );
+  for (let r = 0; r < options.rounds; r++) {
+    for (const c of contenders) {
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      let n = 0;
+      do n += c.pass(); while (performance.now() - t0 < 300);
+      const ms = performance.now() - t0;
+      const used = process.cpuUsage(c0);
+      const s = samples.get(c.name) as { wall: number[]; cpu: number[] };
+      s.wall.push((n * 1000) / ms);
+      s.cpu.push(n / ((used.user + used.system) / 1e6));
+    }
+  }
+  return contenders.map((c) => {
+    const s = samples.get(c.name) as { wall: number[]; cpu: number[] };
+    return { name: c.name, wall: median(s.wall), cpu: median(s.cpu) };
+  });
 }
 
 /** Options of {@link rounds}. */
