@@ -11,10 +11,8 @@ import { memoryLogger } from "../../actors/runtime/log.ts";
 import { Store } from "../../actors/store/store.ts";
 import type { LogRecord } from "../../actors/store/types.ts";
 import { socketMllpConnector } from "../../transports/mllp/client.ts";
-import { adt, waitFor } from "./net.ts";
-import { acceptAndRoute } from "./queue.ts";
-
-const encoder = new TextEncoder();
+import { waitFor } from "./net.ts";
+import { enqueueAdt } from "./queue.ts";
 
 /** How to build the actor. */
 export interface OutboundOptions {
@@ -96,21 +94,7 @@ export async function startOutbound(options: OutboundOptions): Promise<Outbound>
     log,
     async enqueue(...controlIds) {
       for (const controlId of controlIds) {
-        ids.set(
-          controlId,
-          await acceptAndRoute(store, {
-            origin: { kind: "integration", id: "feed", peer: "127.0.0.1" },
-            payload: encoder.encode(adt(controlId)),
-            contentType: "application/hl7-v2",
-            controlId,
-            messageType: "ADT^A01",
-            log: { type: "RECEIVE", integrationId: "feed", environment: "dev" },
-          }, {
-            queue: actorId,
-            destinationId: "ehr",
-            log: { environment: "dev", integrationId: "feed", controlId },
-          }, controlId),
-        );
+        ids.set(controlId, await enqueueAdt(store, actorId, controlId));
         actor.notify();
       }
     },

@@ -1,6 +1,7 @@
 /** Feeding a destination actor's queue in tests the way the engine does: accept, then route. */
 
 import type { AcceptRequest, Delivery, Store } from "../../actors/store/store.ts";
+import { adt } from "./net.ts";
 
 /** The queue messages are accepted into before they are routed on. */
 export const TEST_INBOUND_QUEUE = "in:test";
@@ -30,4 +31,27 @@ export async function acceptAndRoute(
   const send = (await store.logsOfMessage(accepted.messageId)).find((l) => l.type === "SEND");
   if (!send) throw new Error(`no SEND log for ${name}`);
   return { messageId: accepted.messageId, logId: send.id };
+}
+
+/**
+ * Accepts an ADT^A01 with MSH-10 `controlId` from integration `feed` and routes it to `queue`
+ * for destination `ehr`, as {@link acceptAndRoute} does; returns its message and SEND log ids.
+ */
+export function enqueueAdt(
+  store: Store,
+  queue: string,
+  controlId: string,
+): Promise<{ messageId: string; logId: string }> {
+  return acceptAndRoute(store, {
+    origin: { kind: "integration", id: "feed", peer: "127.0.0.1" },
+    payload: new TextEncoder().encode(adt(controlId)),
+    contentType: "application/hl7-v2",
+    controlId,
+    messageType: "ADT^A01",
+    log: { type: "RECEIVE", integrationId: "feed", environment: "dev" },
+  }, {
+    queue,
+    destinationId: "ehr",
+    log: { environment: "dev", integrationId: "feed", controlId },
+  }, controlId);
 }

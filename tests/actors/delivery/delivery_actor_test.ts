@@ -16,10 +16,9 @@ import type {
 import { ManualClock } from "../../../actors/runtime/clock.ts";
 import { memoryLogger } from "../../../actors/runtime/log.ts";
 import { Store } from "../../../actors/store/store.ts";
-import { adt, waitFor } from "../../helpers/net.ts";
-import { acceptAndRoute } from "../../helpers/queue.ts";
+import { waitFor } from "../../helpers/net.ts";
+import { enqueueAdt } from "../../helpers/queue.ts";
 
-const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const POLL_MS = 1000;
 
@@ -112,21 +111,7 @@ async function rig(options: { deferStart?: boolean } = {}): Promise<Rig> {
     ids,
     async enqueue(...controlIds) {
       for (const controlId of controlIds) {
-        ids.set(
-          controlId,
-          await acceptAndRoute(store, {
-            origin: { kind: "integration", id: "feed", peer: "127.0.0.1" },
-            payload: encoder.encode(adt(controlId)),
-            contentType: "application/hl7-v2",
-            controlId,
-            messageType: "ADT^A01",
-            log: { type: "RECEIVE", integrationId: "feed", environment: "dev" },
-          }, {
-            queue: QUEUE,
-            destinationId: "ehr",
-            log: { environment: "dev", integrationId: "feed", controlId },
-          }, controlId),
-        );
+        ids.set(controlId, await enqueueAdt(store, QUEUE, controlId));
         r.actor?.notify();
       }
     },
