@@ -26,6 +26,21 @@ import { errorMessage } from "../runtime/errors.ts";
 import { documentTypeFact } from "./embedded_ccda.ts";
 import { type Shaped, shapeHl7, shapeJson } from "./shaping.ts";
 
+const byId = new WeakMap<Config, ReadonlyMap<string, DestinationConfig>>();
+
+/**
+ * The config's destinations by id, made once per config (a reload brings a new config object):
+ * routing runs per message, and a map of 1,000 destinations per message was work for nothing.
+ */
+function destinationsById(config: Config): ReadonlyMap<string, DestinationConfig> {
+  let map = byId.get(config);
+  if (!map) {
+    map = new Map(config.destinations.map((d) => [d.id, d]));
+    byId.set(config, map);
+  }
+  return map;
+}
+
 /** One destination and the form it gets the message in. */
 export interface PlannedRoute {
   destination: DestinationConfig;
@@ -79,7 +94,7 @@ export function planHl7Routes(options: {
   message: Hl7Message;
 }): Hl7Plan {
   const { config, message, integration } = options;
-  const destinations = new Map(config.destinations.map((d) => [d.id, d]));
+  const destinations = destinationsById(config);
   const event = identifyHl7(message);
   const hl7Type = [message.messageType, message.triggerEvent].filter(Boolean).join("^");
   // Filters read the JSON, so it is made when a subscription of this integration filters or
@@ -212,7 +227,7 @@ export function planFileRoutes(options: {
   contentType: string;
 }): Hl7Plan {
   const { config } = options;
-  const destinations = new Map(config.destinations.map((d) => [d.id, d]));
+  const destinations = destinationsById(config);
   const routes = selectRoutes(
     config.subscriptions,
     { from: { integration: options.integrationId } },
@@ -262,7 +277,7 @@ export function routesWithoutApplicationStep(
 ): boolean {
   // Enhanced mode: the application ACK is the inbound actor's to send.
   if (integration.mllp?.ackMode === "enhanced") return false;
-  const destinations = new Map(config.destinations.map((d) => [d.id, d]));
+  const destinations = destinationsById(config);
   for (const sub of config.subscriptions) {
     if (sub.from.integration !== integration.id) continue;
     // A setting this check does not know (a modifier, an edit) may need the application step.
