@@ -80,7 +80,7 @@ function Nodes(props: { nodes: NodeView[]; now: number }) {
         </thead>
         <tbody>
           {props.nodes.map((n) => (
-            <tr data-node-id={n.id} data-live={String(n.live)}>
+            <tr data-node-id={n.id} data-node-live={String(n.live)}>
               <td>{n.self ? `${n.id} (this node)` : n.id}</td>
               <td>{n.live ? "live" : "dead"}</td>
               <td>{n.address ?? "–"}</td>

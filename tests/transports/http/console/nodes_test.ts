@@ -48,7 +48,7 @@ Deno.test("console: the actors page lists the nodes and each actor's owning node
 
     // The node list: both nodes, live, this one marked.
     const nodeRow = (id: string) =>
-      new RegExp(`<tr data-node-id="${id}" data-live="true">(.*?)</tr>`, "s").exec(html)?.[1];
+      new RegExp(`<tr data-node-id="${id}" data-node-live="true">(.*?)</tr>`, "s").exec(html)?.[1];
     assert.match(nodeRow("test") ?? "", /test \(this node\)/);
     assert.match(nodeRow("peer") ?? "", /http:\/\/10\.0\.0\.2:8080/);
     assert.match(nodeRow("peer") ?? "", />7</);

@@ -23,7 +23,7 @@
       a.tagName === "SELECT");
   }
   function refresh() {
-    var regions = document.querySelectorAll("[data-live]");
+    var regions = document.querySelectorAll("[data-live][id]");
     for (var i = 0; i < regions.length; i++) {
       var r = regions[i];
       if (busy(r)) {
