@@ -46,16 +46,21 @@ export interface ClusterPeer {
  * /proc/<pid>/fd the process holding it. One scan serves every lookup made while it runs.
  */
 class SenderLookup {
-  #map = new Map<number, number>();
+  #map = new Map<string, number>();
   #builtAt = 0;
   #scan: Promise<void> | undefined;
 
   constructor(readonly pids: () => number[]) {}
 
-  /** The pid behind `port`, from a scan begun after `since` (a port may be reused). */
-  async pidOf(port: number, since: number): Promise<number> {
+  /**
+   * The pid behind the connection from `port` to `to`, from a scan begun after `since`. Keyed by
+   * both ends: one ephemeral port may be open in two processes at once, to two destinations (a
+   * frozen node keeps its sockets while another node connects from the same port elsewhere).
+   */
+  async pidOf(port: number, to: number, since: number): Promise<number> {
+    const key = `${port}>${to}`;
     for (let i = 0; i < 5; i++) {
-      if (this.#builtAt > since && this.#map.has(port)) return this.#map.get(port)!;
+      if (this.#builtAt > since && this.#map.has(key)) return this.#map.get(key)!;
       const scan = this.#scan ??= this.#rescan().finally(() => (this.#scan = undefined));
       await scan;
     }
@@ -64,7 +69,7 @@ class SenderLookup {
 
   async #rescan(): Promise<void> {
     const startedAt = performance.now();
-    const map = new Map<number, number>();
+    const map = new Map<string, number>();
     const owner = new Map<string, number>();
     for (const pid of this.pids()) {
       try {
@@ -79,8 +84,9 @@ class SenderLookup {
     for (const line of table.split("\n").slice(1)) {
       const f = line.trim().split(/\s+/);
       const port = parseInt(f[1]?.split(":")[1] ?? "", 16);
+      const to = parseInt(f[2]?.split(":")[1] ?? "", 16);
       const pid = owner.get(f[9] ?? "");
-      if (pid && port) map.set(port, pid);
+      if (pid && port && to) map.set(`${port}>${to}`, pid);
     }
     this.#map = map;
     this.#builtAt = startedAt;
@@ -116,8 +122,9 @@ export function startClusterPeer(count: number, ackDelayMs = 2): ClusterPeer {
     const connection = ++connections;
     const connectedAt = Date.now();
     const remote = (conn.remoteAddr as Deno.NetAddr).port;
+    const local = (conn.localAddr as Deno.NetAddr).port;
     // Looked up aside: the ACK never waits for it.
-    const pid = lookup.pidOf(remote, performance.now()).catch(() => 0);
+    const pid = lookup.pidOf(remote, local, performance.now()).catch(() => 0);
     const decoder = new MllpDecoder();
     const buf = new Uint8Array(64 * 1024);
     try {
