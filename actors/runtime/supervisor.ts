@@ -10,7 +10,7 @@ import type { QueueItem } from "../store/requests.ts";
 import type { Actor, ActorCommand, ActorStatus, CommandResult } from "./actor.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import type { Cluster } from "./cluster.ts";
-import type { Leases } from "../store/leases.ts";
+import { ACQUIRE_BATCH, type Leases } from "../store/leases.ts";
 import type { Logger } from "./log.ts";
 import type { Store } from "../store/store.ts";
 import { StoreUnavailableError } from "../store/health.ts";
@@ -44,8 +44,12 @@ export interface SupervisorOptions {
   restartMaxMs?: number;
 }
 
-/** How many actors {@link Supervisor} activates side by side when restoring non-empty queues. */
-const RESTORE_PARALLEL = 100;
+/**
+ * Lease commits {@link Supervisor} has in flight side by side when restoring non-empty queues
+ * (each takes up to {@link ACQUIRE_BATCH} leases): enough to hide a remote KV's round trips,
+ * few enough not to crowd out the commits of the actors already running.
+ */
+const RESTORE_PARALLEL = 20;
 
 /** Crashes in a row (no run in between lasting the longest backoff) that make an actor failing. */
 export const CRASH_LOOP = 3;
@@ -105,7 +109,11 @@ export class Supervisor {
       const watch = Math.max(20, Math.min(250, Math.floor(leases.stopAfterMs / 8)));
       this.#background.push(this.#loop(watch, () => this.#fenceExpired(), systemClock));
       if (cluster) {
-        this.#background.push(this.#loop(every, () => this.#membership(), systemClock));
+        // Looked at as often as queues are (a heartbeat is one small write): a dead node is seen
+        // within a poll of its heartbeat going stale, not a third of a lease later, and its
+        // actors are restored at once (see #membership).
+        const look = poll > 0 ? Math.min(every, poll) : every;
+        this.#background.push(this.#loop(look, () => this.#membership(), systemClock));
       }
     }
   }
@@ -178,6 +186,12 @@ export class Supervisor {
     if (!actor) return false;
     if (this.#options.leases && !(await this.#options.leases.acquire(id))) return false;
     if (this.#active.has(id)) return true; // activated while the lease was being taken
+    this.#begin(id, actor);
+    return true;
+  }
+
+  /** Runs `actor` as `id`, whose lease (if any) this node has just taken. */
+  #begin(id: string, actor: Actor): void {
     const abort = new AbortController();
     const activation: Activation = {
       actor,
@@ -193,7 +207,6 @@ export class Supervisor {
     if (token !== undefined) activation.leaseToken = token;
     this.#active.set(id, activation);
     activation.done = this.#supervise(id, activation);
-    return true;
   }
 
   async #supervise(id: string, a: Activation): Promise<void> {
@@ -367,11 +380,40 @@ export class Supervisor {
     const waiting = [...new Set(ids)].filter((id) =>
       !this.#active.has(id) && (!cluster || cluster.isMine(id))
     );
-    // Identities are independent: activate them side by side, a bounded number at a time. One by
-    // one, each waiting for its lease commit, 1,000 queues took seconds to all start after a restart.
-    for (let i = 0; i < waiting.length; i += RESTORE_PARALLEL) {
-      await Promise.all(waiting.slice(i, i + RESTORE_PARALLEL).map((id) => this.activate(id)));
+    const leases = this.#options.leases;
+    if (!leases) {
+      await Promise.all(waiting.map((id) => this.activate(id)));
+      return;
     }
+    const actors = new Map<string, Actor>();
+    for (const id of waiting) {
+      const actor = this.#options.factory(id);
+      if (actor) actors.set(id, actor);
+    }
+    // A takeover (a node died) or a restart finds hundreds of actors waiting: their leases are
+    // taken a batch per commit, several commits side by side. One lease per commit, the last of
+    // 300 actors of a killed node started seconds after the first on a loaded machine.
+    const batches: string[][] = [];
+    const all = [...actors.keys()];
+    for (let i = 0; i < all.length; i += ACQUIRE_BATCH) {
+      batches.push(all.slice(i, i + ACQUIRE_BATCH));
+    }
+    let next = 0;
+    const lane = async () => {
+      while (next < batches.length && !this.#stopping.signal.aborted) {
+        const batch = batches[next++]!.filter((id) => !this.#active.has(id));
+        for (const id of await leases.acquireMany(batch)) {
+          // Activated meanwhile (a message came): that activation runs under this same lease.
+          if (this.#active.has(id)) continue;
+          if (this.#stopping.signal.aborted || (cluster && !cluster.isMine(id))) {
+            await leases.release(id).catch(() => {});
+            continue;
+          }
+          this.#begin(id, actors.get(id)!);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(RESTORE_PARALLEL, batches.length) }, lane));
   }
 
   async #renewLeases(): Promise<void> {

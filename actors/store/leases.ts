@@ -43,6 +43,18 @@ export interface LeaseOptions {
 /** Renewals per atomic operation: a self-hosted denokv allows 10 checks. */
 const RENEW_BATCH = 10;
 
+/**
+ * Leases taken per atomic operation by {@link Leases.acquireMany}: two checks each (owner and
+ * renewal key), and a self-hosted denokv allows 10 checks (and 10 keys per read).
+ */
+export const ACQUIRE_BATCH = 5;
+
+interface Take {
+  actor: string;
+  lease: Deno.KvEntryMaybe<LeaseValue>;
+  renewal: Deno.KvEntryMaybe<RenewalValue>;
+}
+
 const renewalKey = (actor: string): Deno.KvKey => [...keys.lease(actor), "renew"];
 
 interface Held {
@@ -117,23 +129,82 @@ export class Leases {
       keys.lease(actor),
       renewalKey(actor),
     ]);
+    if (!this.#takeable(lease, renewal, started)) return false;
+    return await this.#take([{ actor, lease, renewal }], started, since);
+  }
+
+  /**
+   * {@link acquire} for many actors, {@link ACQUIRE_BATCH} per read and per atomic operation
+   * (a takeover of hundreds of actors is then a few dozen commits, not hundreds); returns those
+   * this node holds afterwards. When a batch's check fails (another node took one of them
+   * meanwhile), its actors are taken one by one, so only the contested ones are missed. Every
+   * lease taken in one commit has that commit's versionstamp as its token, as a lone take has.
+   */
+  async acquireMany(actors: readonly string[]): Promise<string[]> {
+    const got: string[] = [];
+    const ours: string[] = [];
+    const fresh: string[] = [];
+    for (const a of new Set(actors)) (this.#held.has(a) ? ours : fresh).push(a);
+    if (ours.length > 0) {
+      const lost = new Set(await this.renew(ours));
+      got.push(...ours.filter((a) => !lost.has(a)));
+    }
+    for (let i = 0; i < fresh.length; i += ACQUIRE_BATCH) {
+      got.push(...await this.#acquireBatch(fresh.slice(i, i + ACQUIRE_BATCH)));
+    }
+    return got;
+  }
+
+  async #acquireBatch(actors: string[]): Promise<string[]> {
+    const started = this.#now();
+    const since = this.#elapsed();
+    const entries = await this.#kv.getMany(actors.flatMap((a) => [keys.lease(a), renewalKey(a)]));
+    const free: Take[] = [];
+    actors.forEach((actor, i) => {
+      const lease = entries[2 * i] as Deno.KvEntryMaybe<LeaseValue>;
+      const renewal = entries[2 * i + 1] as Deno.KvEntryMaybe<RenewalValue>;
+      if (this.#takeable(lease, renewal, started)) free.push({ actor, lease, renewal });
+    });
+    if (free.length === 0) return [];
+    if (await this.#take(free, started, since)) return free.map((t) => t.actor);
+    // A check failed: some lease changed since the read. One by one, each with a fresh read.
+    const got: string[] = [];
+    for (const t of free) if (await this.acquire(t.actor)) got.push(t.actor);
+    return got;
+  }
+
+  /** Free, expired, or this node's own (a restart of this node takes its leases back at once). */
+  #takeable(
+    lease: Deno.KvEntryMaybe<LeaseValue>,
+    renewal: Deno.KvEntryMaybe<RenewalValue>,
+    now: number,
+  ): boolean {
     const expiresAt = renewal.value?.expiresAt ?? lease.value?.expiresAt ?? 0;
-    if (lease.value && lease.value.owner !== this.#node && expiresAt > started) return false;
+    return !lease.value || lease.value.owner === this.#node || expiresAt <= now;
+  }
+
+  /** Takes every lease of `takes` in one atomic operation, checked against what was read. */
+  async #take(takes: Take[], started: number, since: number): Promise<boolean> {
     try {
-      const result = await withKvRetry(() =>
-        this.#kv.atomic()
-          .check(lease, renewal)
-          // No expiry on the owner key: its versionstamp is the fencing token every commit of the
-          // actor checks, and KV expiring it under a live owner (after 4 lifetimes, it used to)
-          // lost the lease of every actor that ran that long. The renewal key says when it ends.
-          .set(keys.lease(actor), { owner: this.#node })
-          .set(renewalKey(actor), { owner: this.#node, expiresAt: started + this.#ttl }, {
-            expireIn: this.#ttl * 2,
-          })
-          .commit()
-      );
+      const result = await withKvRetry(() => {
+        const op = this.#kv.atomic();
+        for (const { actor, lease, renewal } of takes) {
+          op.check(lease, renewal)
+            // No expiry on the owner key: its versionstamp is the fencing token every commit of
+            // the actor checks, and KV expiring it under a live owner (after 4 lifetimes, it used
+            // to) lost the lease of every actor that ran that long. The renewal key says when it
+            // ends.
+            .set(keys.lease(actor), { owner: this.#node })
+            .set(renewalKey(actor), { owner: this.#node, expiresAt: started + this.#ttl }, {
+              expireIn: this.#ttl * 2,
+            });
+        }
+        return op.commit();
+      });
       if (!result.ok) return false;
-      this.#held.set(actor, { token: result.versionstamp, renewedAt: since });
+      for (const { actor } of takes) {
+        this.#held.set(actor, { token: result.versionstamp, renewedAt: since });
+      }
       return true;
     } catch (error) {
       if (!isStorageFault(error)) throw error;
