@@ -39,4 +39,12 @@ export {
 export { MESSAGE_PARTS } from "./messages.ts";
 export { conditionalUrl, messageToTransaction } from "./transaction.ts";
 export { uuidV5 } from "./uuid.ts";
+export {
+  CVX_SYSTEM,
+  fhirToVxu,
+  IMMUNIZATION_FIELDS,
+  MVX_SYSTEM,
+  type VxuFhirOptions,
+  vxuToFhir,
+} from "./vxu.ts";
 export { patientSearchParams, searchsetToQueryResponse } from "./search.ts";
