@@ -6,7 +6,15 @@
  */
 
 import type { DataModelMessage } from "../../codecs/datamodel/mod.ts";
-import { FhirError, messageToTransaction, modelToFhir } from "../../codecs/fhir/mod.ts";
+import {
+  type FhirBundle,
+  FhirError,
+  type FhirOptions,
+  messageToTransaction,
+  modelToFhir,
+  vxuToFhir,
+} from "../../codecs/fhir/mod.ts";
+import type { Hl7Message } from "../../codecs/hl7v2/mod.ts";
 import type { DestinationConfig } from "../config/mod.ts";
 import { errorMessage } from "../runtime/errors.ts";
 
@@ -46,21 +54,48 @@ export function fhirPayload(
   const key = fhirKey(destination);
   const cached = options.cache?.get(key);
   if (cached) return cached;
-  const result = makePayload(json, destination, key, options.timeZone ?? "UTC");
+  const { Destinations: _named, ...meta } = json.Meta;
+  const result = makePayload(
+    (o) => modelToFhir({ ...json, Meta: meta } as DataModelMessage, o),
+    destination,
+    key,
+    options.timeZone ?? "UTC",
+  );
+  options.cache?.set(key, result);
+  return result;
+}
+
+/**
+ * The bundle `destination` wants of a VXU^V04, which no data model maps: converted from the
+ * HL7 itself (codecs/fhir/vxu.ts).
+ */
+export function vxuPayload(
+  message: Hl7Message,
+  destination: DestinationConfig,
+  options: { timeZone?: string; cache?: Map<string, FhirResult> } = {},
+): FhirResult {
+  const key = fhirKey(destination);
+  const cached = options.cache?.get(key);
+  if (cached) return cached;
+  const result = makePayload(
+    (o) => vxuToFhir(message, o),
+    destination,
+    key,
+    options.timeZone ?? "UTC",
+  );
   options.cache?.set(key, result);
   return result;
 }
 
 function makePayload(
-  json: DataModelMessage,
+  make: (options: FhirOptions) => FhirBundle,
   destination: DestinationConfig,
   key: string,
   timeZone: string,
 ): FhirResult {
   const fhir = destination.https?.fhir;
-  const { Destinations: _named, ...meta } = json.Meta;
   try {
-    const message = modelToFhir({ ...json, Meta: meta } as DataModelMessage, {
+    const message = make({
       timeZone,
       ...(fhir?.identifierSystems ? { identifierSystems: fhir.identifierSystems } : {}),
     });

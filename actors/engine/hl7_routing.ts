@@ -21,7 +21,7 @@ import type {
   SubscriptionConfig,
 } from "../config/mod.ts";
 import { type RouteFormat, selectRoutes } from "./subscriptions.ts";
-import { type FhirPayload, fhirPayload, type FhirResult } from "./fhir_routing.ts";
+import { type FhirPayload, fhirPayload, type FhirResult, vxuPayload } from "./fhir_routing.ts";
 import { errorMessage } from "../runtime/errors.ts";
 import { documentTypeFact } from "./embedded_ccda.ts";
 import { type Shaped, shapeHl7, shapeJson } from "./shaping.ts";
@@ -97,6 +97,8 @@ export function planHl7Routes(options: {
   const destinations = destinationsById(config);
   const event = identifyHl7(message);
   const hl7Type = [message.messageType, message.triggerEvent].filter(Boolean).join("^");
+  // VXU^V04 has no data model: a FHIR route converts the HL7 itself (codecs/fhir/vxu.ts).
+  const directFhir = hl7Type === "VXU^V04";
   // Filters read the JSON, so it is made when a subscription of this integration filters or
   // when a destination wants JSON; otherwise HL7 passes through untouched and untranslated.
   const mine = config.subscriptions.filter((s) => s.from.integration === options.integrationId);
@@ -151,6 +153,10 @@ export function planHl7Routes(options: {
         });
         continue;
       }
+      if (route.format === "fhir" && directFhir) {
+        planned.push({ destination, format: route.format, subscription: route.subscription });
+        continue;
+      }
       translate();
       if (!json) {
         failures.push({
@@ -175,7 +181,8 @@ export function planHl7Routes(options: {
   const bundles = new Map<string, FhirResult>();
   for (const r of planned) {
     const sub = r.subscription;
-    const result = sub === undefined
+    // Modifiers edit data-model JSON: a VXU's FHIR route has none to edit.
+    const result = sub === undefined || (r.format === "fhir" && !json)
       ? { ok: true as const }
       : r.format !== "hl7v2"
       ? shapeJson(config, sub, r.destination, json)
@@ -188,8 +195,13 @@ export function planHl7Routes(options: {
       continue;
     }
     const route = result.shaped ? { ...r, shaped: result.shaped } : r;
-    if (r.format === "fhir" && json) {
-      const made = result.shaped
+    if (r.format === "fhir" && (json || directFhir)) {
+      const made = !json
+        ? vxuPayload(message, r.destination, {
+          timeZone: integration?.timeZone ?? "UTC",
+          cache: bundles,
+        })
+        : result.shaped
         ? fhirPayload(JSON.parse(new TextDecoder().decode(result.shaped.bytes)), r.destination, {
           timeZone: integration?.timeZone ?? "UTC",
         })

@@ -15,6 +15,7 @@ import { listLogs } from "../../../actors/store/mod.ts";
 import type { LogRecord } from "../../../actors/store/types.ts";
 import { FetchSender } from "../../../transports/https/mod.ts";
 import { ORU_R01 } from "../../codecs/datamodel/fixtures.ts";
+import { VXU_V04 } from "../../codecs/fhir/vxu_fixture.ts";
 import { apiOf } from "../../helpers/api.ts";
 import { startEngine, type TestEngine } from "../../helpers/engine.ts";
 import { adt, waitFor } from "../../helpers/net.ts";
@@ -275,5 +276,51 @@ Deno.test("data-model JSON posted to /endpoint reaches a FHIR server as a messag
       assert.equal(patient.birthDate, "1815-12-10");
     },
     true,
+  );
+});
+
+Deno.test("MLLP VXU^V04 (no data model) reaches a FHIR server as a valid message bundle with Immunizations", async () => {
+  await withFhirEngine(
+    {},
+    (dir, server) => fhirConfig(dir, server, [{ id: "fhir" }]),
+    async (e, server, client) => {
+      await verify(e, "fhir");
+      await send(client, VXU_V04);
+      await waitFor("the VXU bundle", () => server.messages.length >= 1);
+      const [vxu] = server.messages;
+      assert.equal(vxu!.entry[0].resource.eventCoding.display, "VXU^V04");
+      const resources = vxu!.entry.map((x: { resource: Record<string, unknown> }) => x.resource);
+      const types = resources.map((r: { resourceType: string }) => r.resourceType);
+      assert.deepEqual(types, ["MessageHeader", "Patient", "Immunization", "Immunization"]);
+      assert.equal(resources[2].vaccineCode.coding[0].system, "http://hl7.org/fhir/sid/cvx");
+      assert.equal(resources[2].vaccineCode.coding[0].code, "48");
+      await waitFor("the SEND log succeeded", async () => {
+        const logs = await sendLogs(e, "fhir");
+        return logs.length === 1 && logs[0]!.status === "SUCCEEDED";
+      });
+    },
+  );
+});
+
+Deno.test("MLLP VXU^V04 to a FHIR server as a transaction bundle: Immunizations PUT by their ORC-3 identifier", async () => {
+  await withFhirEngine(
+    {},
+    (dir, server) =>
+      fhirConfig(dir, server, [{ id: "ehr", bundle: "transaction", format: "fhir" }]),
+    async (e, server, client) => {
+      await verify(e, "ehr");
+      await send(client, VXU_V04);
+      await waitFor("the transaction", () => server.transactions.length >= 1);
+      const urls = server.transactions[0]!.entry.map((x: { request: { url: string } }) =>
+        x.request.url
+      );
+      assert.equal(urls.filter((u: string) => u.startsWith("Immunization?identifier=")).length, 2);
+      const imms = [...server.resources.values()].filter((r) => r.resourceType === "Immunization");
+      assert.equal(imms.length, 2);
+      await waitFor("the SEND log succeeded", async () => {
+        const logs = await sendLogs(e, "ehr");
+        return logs.length === 1 && logs[0]!.status === "SUCCEEDED";
+      });
+    },
   );
 });
