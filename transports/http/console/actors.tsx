@@ -14,7 +14,7 @@ import type { ActorCommand, ActorStatus, NodeView } from "../../../actors/ports.
 import { peerIp } from "../peer.ts";
 import { writeAudit } from "./audit.ts";
 import type { ConsoleDeps, ConsoleEnv } from "./context.ts";
-import { age, Csrf, href, Page, time } from "./layout.tsx";
+import { age, Csrf, href, Page, PostButton, time } from "./layout.tsx";
 import { requireRole } from "./roles.ts";
 import type { Session } from "./sessions.ts";
 import { allows } from "./users.ts";
@@ -37,11 +37,7 @@ function Actions(props: { a: ActorStatus; session: Session }) {
           {paused ? "Resume" : "Pause"}
         </button>
       </form>{" "}
-      <form method="post" action={action("retry")} class="inline">
-        <Csrf session={session} />
-        <button type="submit">Retry now</button>
-      </form>{" "}
-      {a.queueDepth > 0
+      <PostButton session={session} action={action("retry")} label="Retry now" /> {a.queueDepth > 0
         ? (
           <form
             method="post"
@@ -198,14 +194,11 @@ export function actorRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
                         <td>
                           {allows(session.principal.role, "operator")
                             ? (
-                              <form
-                                method="post"
+                              <PostButton
+                                session={session}
                                 action={`${href("/console/logs", e.logId)}/reprocess`}
-                                class="inline"
-                              >
-                                <Csrf session={session} />
-                                <button type="submit">Reprocess</button>
-                              </form>
+                                label="Reprocess"
+                              />
                             )
                             : null}
                         </td>

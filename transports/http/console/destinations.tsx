@@ -10,7 +10,7 @@ import type { DestinationView } from "../../../actors/ports.ts";
 import { peerIp } from "../peer.ts";
 import { writeAudit } from "./audit.ts";
 import type { ConsoleDeps, ConsoleEnv } from "./context.ts";
-import { Csrf, href, Page, time } from "./layout.tsx";
+import { href, Page, PostButton, time } from "./layout.tsx";
 import { requireRole } from "./roles.ts";
 import { allows } from "./users.ts";
 
@@ -68,14 +68,11 @@ export function destinationRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): voi
                     <td>
                       {d.https && allows(session.principal.role, "operator")
                         ? (
-                          <form
-                            method="post"
+                          <PostButton
+                            session={session}
                             action={`${href("/console/destinations", d.id)}/verify`}
-                            class="inline"
-                          >
-                            <Csrf session={session} />
-                            <button type="submit">Verify</button>
-                          </form>
+                            label="Verify"
+                          />
                         )
                         : null}
                     </td>

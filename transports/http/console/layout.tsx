@@ -66,10 +66,7 @@ export function Page(props: {
               <span class="who">
                 {s.principal.name} ({s.principal.role})
               </span>
-              <form method="post" action="/console/logout" class="inline">
-                <input type="hidden" name="_csrf" value={s.csrf} />
-                <button type="submit">Sign out</button>
-              </form>
+              <PostButton session={s} action="/console/logout" label="Sign out" />
             </header>
           )
           : null}
@@ -82,6 +79,18 @@ export function Page(props: {
 /** The hidden CSRF field every state-changing form carries. */
 export function Csrf(props: { session: Session }): JSX.Element {
   return <input type="hidden" name="_csrf" value={props.session.csrf} />;
+}
+
+/** A one-button form that POSTs to `action` with the session's CSRF token. */
+export function PostButton(
+  props: { session: Session; action: string; label: string },
+): JSX.Element {
+  return (
+    <form method="post" action={props.action} class="inline">
+      <Csrf session={props.session} />
+      <button type="submit">{props.label}</button>
+    </form>
+  );
 }
 
 /** A time as `2026-01-15 08:30:00Z` (UTC), or a dash. */
