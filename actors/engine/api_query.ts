@@ -31,7 +31,12 @@ import {
 import { newControlId, tryParseHl7 } from "../../codecs/hl7v2/mod.ts";
 import { FhirError, patientSearchParams, searchsetToQueryResponse } from "../../codecs/fhir/mod.ts";
 import type { Config, DestinationConfig, SourceConfig } from "../config/mod.ts";
-import { describeResponse, type HttpsDestinations } from "../https_out/mod.ts";
+import {
+  describeResponse,
+  type HttpResponse,
+  type HttpsDestinations,
+  type HttpsQueryResult,
+} from "../https_out/mod.ts";
 import { describeFhirFailure } from "../https_out/fhir_answer.ts";
 import type { MllpConnector } from "../mllp_out/connector.ts";
 import { mllpQuery } from "../mllp_out/query.ts";
@@ -220,26 +225,9 @@ export class ApiQuery implements ApiQuerier {
       signal,
       maxBodyBytes: config.limits.maxJsonBytes,
     });
-    if (!pending) {
-      return { ok: false, status: 503, error: "this engine has no HTTPS client for queries" };
-    }
-    const result = await pending;
-    if (!result.ok) {
-      await this.#record(q, { status: "FAILED", reason: result.reason });
-      if (result.kind === "unverified") return { ok: false, status: 403, error: result.reason };
-      if (result.kind === "timeout" || result.kind === "aborted") return this.#timedOut(q);
-      return { ok: false, status: 502, error: `destination ${id}: ${result.reason}` };
-    }
-    const { response } = result;
-    const answer: QueryPart = {
-      payload: encoder.encode(response.body),
-      contentType: response.headers.get("content-type") ?? "application/octet-stream",
-    };
-    if (response.truncated) {
-      const reason = `the answer is larger than ${config.limits.maxJsonBytes} bytes`;
-      await this.#record(q, { status: "FAILED", reason, response: answer });
-      return { ok: false, status: 502, error: `destination ${id}: ${reason}` };
-    }
+    const received = await this.#httpsAnswer(q, pending);
+    if ("done" in received) return received.done;
+    const { response, answer } = received;
     const described = describeResponse(response, SNIPPET_CHARS);
     const parsed = parseJson(response.body);
     if (response.status >= 200 && response.status < 300) {
@@ -306,26 +294,9 @@ export class ApiQuery implements ApiQuerier {
       signal,
       maxBodyBytes: config.limits.maxJsonBytes,
     });
-    if (!pending) {
-      return { ok: false, status: 503, error: "this engine has no HTTPS client for queries" };
-    }
-    const result = await pending;
-    if (!result.ok) {
-      await this.#record(q, { status: "FAILED", reason: result.reason, sent });
-      if (result.kind === "unverified") return { ok: false, status: 403, error: result.reason };
-      if (result.kind === "timeout" || result.kind === "aborted") return this.#timedOut(q);
-      return { ok: false, status: 502, error: `destination ${id}: ${result.reason}` };
-    }
-    const { response } = result;
-    const answer: QueryPart = {
-      payload: encoder.encode(response.body),
-      contentType: response.headers.get("content-type") ?? "application/octet-stream",
-    };
-    if (response.truncated) {
-      const reason = `the answer is larger than ${config.limits.maxJsonBytes} bytes`;
-      await this.#record(q, { status: "FAILED", reason, sent, response: answer });
-      return { ok: false, status: 502, error: `destination ${id}: ${reason}` };
-    }
+    const received = await this.#httpsAnswer(q, pending, sent);
+    if ("done" in received) return received.done;
+    const { response, answer } = received;
     const ok = response.status >= 200 && response.status < 300;
     const parsed = parseJson(response.body);
     let read: ReturnType<typeof searchsetToQueryResponse> | undefined;
@@ -483,6 +454,51 @@ export class ApiQuery implements ApiQuerier {
         ...(destination.name ? { Name: destination.name } : {}),
       }],
     };
+  }
+
+  /**
+   * The HTTPS destination's answer to a query, or, when there is none to read (no HTTPS client,
+   * refused, timed out, unreachable, or larger than `limits.maxJsonBytes`), the API's answer,
+   * with the failure logged.
+   */
+  async #httpsAnswer(
+    q: Query,
+    pending: Promise<HttpsQueryResult> | undefined,
+    sent?: QueryPart,
+  ): Promise<{ done: ApiQueryResult } | { response: HttpResponse; answer: QueryPart }> {
+    const id = q.destination.id;
+    if (!pending) {
+      return {
+        done: { ok: false, status: 503, error: "this engine has no HTTPS client for queries" },
+      };
+    }
+    const result = await pending;
+    if (!result.ok) {
+      await this.#record(q, { status: "FAILED", reason: result.reason, ...(sent ? { sent } : {}) });
+      if (result.kind === "unverified") {
+        return { done: { ok: false, status: 403, error: result.reason } };
+      }
+      if (result.kind === "timeout" || result.kind === "aborted") {
+        return { done: this.#timedOut(q) };
+      }
+      return { done: { ok: false, status: 502, error: `destination ${id}: ${result.reason}` } };
+    }
+    const { response } = result;
+    const answer: QueryPart = {
+      payload: encoder.encode(response.body),
+      contentType: response.headers.get("content-type") ?? "application/octet-stream",
+    };
+    if (response.truncated) {
+      const reason = `the answer is larger than ${this.#options.config.limits.maxJsonBytes} bytes`;
+      await this.#record(q, {
+        status: "FAILED",
+        reason,
+        ...(sent ? { sent } : {}),
+        response: answer,
+      });
+      return { done: { ok: false, status: 502, error: `destination ${id}: ${reason}` } };
+    }
+    return { response, answer };
   }
 
   #timedOut(q: Query): ApiQueryResult {
