@@ -19,29 +19,7 @@ import { startHl7Server, waitFor } from "../../helpers/net.ts";
 import { makePki } from "../../helpers/tls.ts";
 import { REDOX_FIXTURES } from "./redox_fixtures.ts";
 import { startEngine } from "../../helpers/engine.ts";
-
-/** Every non-null leaf: [path with indexes, path with `[]`, value]. */
-function leaves(
-  v: unknown,
-  at: string[] = [],
-  generic: string[] = [],
-): [string, string, unknown][] {
-  if (Array.isArray(v)) {
-    return v.flatMap((x, i) =>
-      leaves(x, [...at, String(i)], [...generic.slice(0, -1), `${generic.at(-1)}[]`])
-    );
-  }
-  if (typeof v === "object" && v !== null) {
-    return Object.entries(v).flatMap(([k, x]) => leaves(x, [...at, k], [...generic, k]));
-  }
-  return v === null ? [] : [[at.join("."), generic.join("."), v]];
-}
-
-function at(v: unknown, path: string): unknown {
-  let x = v;
-  for (const k of path.split(".")) x = (x as Record<string, unknown> | undefined)?.[k];
-  return x;
-}
+import { at, leaves } from "../../helpers/json_leaves.ts";
 
 Deno.test("Redox-shaped payloads of every listed event are accepted unchanged and lose nothing on the way to HL7", async (t) => {
   const dir = await Deno.makeTempDir();

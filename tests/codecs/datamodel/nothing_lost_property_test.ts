@@ -12,6 +12,7 @@ import { MAPPED_ELSEWHERE, notMapped } from "../../../codecs/datamodel/not_mappe
 import type { ValueType } from "../../../codecs/datamodel/rules.ts";
 import { mappedFields } from "../../../codecs/datamodel/validate.ts";
 import { REDOX_FIELDS } from "./redox_fields.ts";
+import { at, leaves } from "../../helpers/json_leaves.ts";
 
 /** A small seeded generator, so that one fast-check seed gives one payload. */
 function prng(seed: number): () => number {
@@ -112,29 +113,6 @@ function payload(model: DataModelName, eventType: string, seed: number): Record<
     Source: { ID: "7ce6f387-c33c-417d-8682-81e83628cbd9", Name: "Redox Dev Tools" },
   };
   return root;
-}
-
-/** Every non-null leaf of `v` as [path with indexes, path with `[]`, value]. */
-function leaves(
-  v: unknown,
-  at: string[] = [],
-  generic: string[] = [],
-): [string, string, unknown][] {
-  if (Array.isArray(v)) {
-    return v.flatMap((x, i) =>
-      leaves(x, [...at, String(i)], [...generic.slice(0, -1), `${generic.at(-1)}[]`])
-    );
-  }
-  if (typeof v === "object" && v !== null) {
-    return Object.entries(v).flatMap(([k, x]) => leaves(x, [...at, k], [...generic, k]));
-  }
-  return v === null ? [] : [[at.join("."), generic.join("."), v]];
-}
-
-function at(v: unknown, path: string): unknown {
-  let x = v;
-  for (const k of path.split(".")) x = (x as Record<string, unknown> | undefined)?.[k];
-  return x;
 }
 
 const models = [...new Set(EVENTS.map((e) => e.dataModel))];
