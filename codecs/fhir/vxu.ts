@@ -14,14 +14,7 @@
  */
 
 import { isObject, type JsonObject } from "../datamodel/json_path.ts";
-import {
-  escapeHl7,
-  type Hl7Delimiters,
-  type Hl7Message,
-  parseHl7,
-  unescapeHl7,
-} from "../hl7v2/mod.ts";
-import { tryHl7ToIso, tryIsoToHl7 } from "../time/mod.ts";
+import { type Hl7Message, parseHl7 } from "../hl7v2/mod.ts";
 import { type FhirBundle, type FhirOptions, type FhirResource } from "./bundle.ts";
 import {
   EXT_DATA_MODEL_EVENT,
@@ -34,6 +27,15 @@ import { FhirError } from "./errors.ts";
 import { addExtensions, findExtension, hl7v2Extension, readHl7v2Extension } from "./extensions.ts";
 import { readFhir, writeFhir } from "./fhir_path.ts";
 import { fhirToHl7, hl7ToFhir } from "./hl7.ts";
+import {
+  cwe,
+  dtm,
+  type FieldConv,
+  type FieldRow,
+  Seg,
+  STD_DELIMITERS,
+  text,
+} from "./segment_fields.ts";
 import { uuidV5 } from "./uuid.ts";
 
 /** CVX, the CDC's vaccine codes (RXA-5 with coding system CVX). */
@@ -43,68 +45,6 @@ export const MVX_SYSTEM = "http://hl7.org/fhir/sid/mvx";
 
 const VXU_TYPE = "VXU^V04^VXU_V04";
 const A31_TYPE = "ADT^A31^ADT_A05";
-
-/** One field's value converter: HL7 components (decoded) ⇄ a FHIR value. */
-interface FieldConv {
-  toFhir(comps: string[], o: Required<Pick<FhirOptions, "timeZone">>): unknown;
-  /** The field's components (decoded), or undefined when the resource says nothing. */
-  toHl7(v: unknown, o: Required<Pick<FhirOptions, "timeZone">>): string[] | undefined;
-}
-
-/** A row of the table: `RXA-5` ⇄ `vaccineCode`. */
-interface FieldRow {
-  readonly hl7: string;
-  readonly fx: string;
-  readonly conv: FieldConv;
-}
-
-const text: FieldConv = {
-  toFhir: (c) => c[0] || undefined,
-  toHl7: (v) => (typeof v === "string" && v !== "" ? [v] : undefined),
-};
-
-/** HL7 CWE (code^text^system) ⇄ CodeableConcept; the system by CWE-3 (CVX, HL70162…). */
-function cwe(defaultSystem?: string): FieldConv {
-  return {
-    toFhir: ([code, display, system]) => {
-      if (!code && !display) return undefined;
-      const coding: JsonObject = {};
-      const sys = system || defaultSystem;
-      if (sys) coding.system = systemUri(sys);
-      if (code) coding.code = code;
-      if (display) coding.display = display;
-      return code ? { coding: [coding] } : { text: display };
-    },
-    toHl7: (v) => {
-      if (!isObject(v)) return undefined;
-      const c = Array.isArray(v.coding) && isObject(v.coding[0]) ? v.coding[0] : {};
-      const code = typeof c.code === "string" ? c.code : "";
-      const display = typeof c.display === "string"
-        ? c.display
-        : typeof v.text === "string"
-        ? v.text
-        : "";
-      const system = typeof c.system === "string" && code !== "" ? systemName(c.system) : "";
-      return code === "" && display === "" ? undefined : [code, display, system];
-    },
-  };
-}
-
-/** HL7 DTM ⇄ FHIR dateTime (seconds; a date alone stays a date). */
-const dtm: FieldConv = {
-  toFhir: ([v], o) => {
-    if (!v) return undefined;
-    if (/^\d{8}$/.test(v)) return `${v.slice(0, 4)}-${v.slice(4, 6)}-${v.slice(6)}`;
-    const r = tryHl7ToIso(v, { timeZone: o.timeZone, alwaysSeconds: true });
-    return r.ok ? r.value : undefined;
-  },
-  toHl7: (v, o) => {
-    if (typeof v !== "string") return undefined;
-    if (/^\d{4}-\d{2}-\d{2}$/.test(v)) return [v.replaceAll("-", "")];
-    const r = tryIsoToHl7(v, { timeZone: o.timeZone });
-    return r.ok ? [r.value] : undefined;
-  },
-};
 
 /** HL7 DTM (an expiration date) ⇄ FHIR date. */
 const day: FieldConv = {
@@ -201,30 +141,6 @@ export const IMMUNIZATION_FIELDS: readonly FieldRow[] = [
   { hl7: "RXR-1", fx: "route", conv: cwe("HL70162") },
   { hl7: "RXR-2", fx: "site", conv: cwe("HL70163") },
 ];
-
-/** A segment split into raw (encoded) fields; index 0 is the segment id. */
-class Seg {
-  constructor(readonly fields: string[], readonly d: Hl7Delimiters) {}
-  get name(): string {
-    return this.fields[0] ?? "";
-  }
-  /** Decoded components of the first repetition of field n. */
-  comps(n: number): string[] {
-    const raw = (this.fields[n] ?? "").split(this.d.repetition)[0] ?? "";
-    return raw.split(this.d.component).map((c) => unescapeHl7(c, this.d));
-  }
-  static encode(comps: string[], d: Hl7Delimiters): string {
-    const out = comps.map((c) => escapeHl7(c, d));
-    while (out.length > 0 && out[out.length - 1] === "") out.pop();
-    return out.join(d.component);
-  }
-  text(): string {
-    // MSH-1 is the separator between the id and MSH-2, not a field of its own.
-    const f = this.name === "MSH" ? ["MSH", ...this.fields.slice(2)] : [...this.fields];
-    while (f.length > 1 && f[f.length - 1] === "") f.pop();
-    return f.join(this.d.field);
-  }
-}
 
 function segmentsOf(message: Hl7Message): Seg[] {
   const d = message.delimiters;
@@ -399,13 +315,7 @@ function immunization(g: Group, o: { timeZone: string }): JsonObject {
 
 /** ORC, RXA and RXR of an Immunization by the table alone (with IG defaults). */
 function groupSegments(res: JsonObject, o: { timeZone: string }): Record<SegName, Seg> {
-  const d = {
-    field: "|",
-    component: "^",
-    repetition: "~",
-    escape: "\\",
-    subcomponent: "&",
-  } as Hl7Delimiters;
+  const d = STD_DELIMITERS;
   const out: Record<SegName, Seg> = {
     ORC: new Seg(["ORC", "RE"], d),
     RXA: new Seg(["RXA", "0", "1"], d),
