@@ -117,16 +117,24 @@ function build(
   only?: readonly string[],
 ) {
   const obj = only === undefined ? whole : pick(whole, only);
-  const base = without(obj, [...skip, "Extensions"]);
+  // One pass over the object (no intermediate key lists): this runs once per resource.
+  const base: JsonObject = {};
+  for (const k in obj) if (k !== "Extensions" && !skip.includes(k)) base[k] = obj[k];
   const extensions = isObject(obj.Extensions) ? obj.Extensions : undefined;
-  const hl7 = extensions?.[HL7_EXTENSION];
-  // Other keys of Extensions than HL7v2 travel in the residue.
-  const otherExt = extensions ? without(extensions, [HL7_EXTENSION]) : {};
-  if (Object.keys(otherExt).length > 0) base.Extensions = otherExt;
+  let hl7: unknown;
+  if (extensions !== undefined) {
+    hl7 = extensions[HL7_EXTENSION];
+    // Other keys of Extensions than HL7v2 travel in the residue.
+    let otherExt: JsonObject | undefined;
+    for (const k in extensions) if (k !== HL7_EXTENSION) (otherExt ??= {})[k] = extensions[k];
+    if (otherExt !== undefined) base.Extensions = otherExt;
+  }
   const res = toResource(map, base, ctx);
   const back = fromResource(map, res, ctx);
   addExtensions(res, hl7v2Extension(hl7), residueExtension(residueOf(base, back)));
-  return { res, empty: Object.keys(base).length === 0 && hl7 === undefined };
+  let empty = hl7 === undefined;
+  if (empty) { for (const _ in base) empty = false; }
+  return { res, empty };
 }
 
 /** A resource back to its object: table, residue, extensions. */

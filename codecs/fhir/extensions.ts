@@ -22,18 +22,22 @@ function sub(url: string, value: string): JsonObject {
 /** `Extensions.HL7v2` as an extension (`undefined` when there is nothing to keep). */
 export function hl7v2Extension(ext: unknown): JsonObject | undefined {
   if (!isObject(ext)) return undefined;
+  // Plain loops and literals: a message has dozens of fields to keep, one bundle per message.
   const parts: JsonObject[] = [];
-  if (isObject(ext.Fields)) {
-    for (const [p, v] of Object.entries(ext.Fields)) {
+  const fields = ext.Fields;
+  if (isObject(fields)) {
+    for (const p in fields) {
+      const v = fields[p];
       if (typeof v !== "string") continue;
       parts.push({
         url: "field",
-        extension: [sub("path", p), ...(v === "" ? [] : [sub("value", v)])],
+        extension: v === "" ? [sub("path", p)] : [sub("path", p), sub("value", v)],
       });
     }
   }
-  if (Array.isArray(ext.Segments)) {
-    for (const seg of ext.Segments) {
+  const segments = ext.Segments;
+  if (Array.isArray(segments)) {
+    for (const seg of segments) {
       if (!isObject(seg) || typeof seg.Segment !== "string") continue;
       parts.push({
         url: "segment",

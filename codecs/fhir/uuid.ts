@@ -49,48 +49,68 @@ function grow(size: number): void {
 function sha1(len: number): [number, number, number, number] {
   const padded = (((len + 8) >> 6) + 1) * 64;
   if (buf.length < padded) grow(padded);
-  buf.fill(0, len, padded);
-  buf[len] = 0x80;
-  const bits = len * 8;
-  const v = new DataView(buf.buffer, buf.byteOffset, padded);
-  v.setUint32(padded - 8, Math.floor(bits / 0x1_0000_0000));
-  v.setUint32(padded - 4, bits >>> 0);
+  const b = buf;
+  b.fill(0, len, padded);
+  b[len] = 0x80;
+  const bits = len * 8, high = Math.floor(bits / 0x1_0000_0000);
+  b[padded - 8] = high >>> 24;
+  b[padded - 7] = (high >>> 16) & 0xff;
+  b[padded - 6] = (high >>> 8) & 0xff;
+  b[padded - 5] = high & 0xff;
+  b[padded - 4] = (bits >>> 24) & 0xff;
+  b[padded - 3] = (bits >>> 16) & 0xff;
+  b[padded - 2] = (bits >>> 8) & 0xff;
+  b[padded - 1] = bits & 0xff;
   let h0 = 0x67452301,
     h1 = 0xefcdab89 | 0,
     h2 = 0x98badcfe | 0,
     h3 = 0x10325476,
     h4 = 0xc3d2e1f0 | 0;
   for (let off = 0; off < padded; off += 64) {
-    for (let t = 0; t < 16; t++) W[t] = v.getInt32(off + t * 4);
+    for (let t = 0, i = off; t < 16; t++, i += 4) {
+      W[t] = (b[i]! << 24) | (b[i + 1]! << 16) | (b[i + 2]! << 8) | b[i + 3]!;
+    }
     for (let t = 16; t < 80; t++) {
       const x = W[t - 3]! ^ W[t - 8]! ^ W[t - 14]! ^ W[t - 16]!;
       W[t] = (x << 1) | (x >>> 31);
     }
-    let a = h0, b = h1, c = h2, d = h3, e = h4;
-    for (let t = 0; t < 80; t++) {
-      let f: number, k: number;
-      if (t < 20) {
-        f = (b & c) | (~b & d);
-        k = 0x5a827999;
-      } else if (t < 40) {
-        f = b ^ c ^ d;
-        k = 0x6ed9eba1;
-      } else if (t < 60) {
-        f = (b & c) | (b & d) | (c & d);
-        k = 0x8f1bbcdc | 0;
-      } else {
-        f = b ^ c ^ d;
-        k = 0xca62c1d6 | 0;
-      }
-      const temp = (((a << 5) | (a >>> 27)) + f + e + k + W[t]!) | 0;
+    let a = h0, bb = h1, c = h2, d = h3, e = h4, temp = 0;
+    // The four rounds as separate loops: no branch per step.
+    for (let t = 0; t < 20; t++) {
+      temp = (((a << 5) | (a >>> 27)) + ((bb & c) | (~bb & d)) + e + 0x5a827999 + W[t]!) | 0;
       e = d;
       d = c;
-      c = (b << 30) | (b >>> 2);
-      b = a;
+      c = (bb << 30) | (bb >>> 2);
+      bb = a;
+      a = temp;
+    }
+    for (let t = 20; t < 40; t++) {
+      temp = (((a << 5) | (a >>> 27)) + (bb ^ c ^ d) + e + 0x6ed9eba1 + W[t]!) | 0;
+      e = d;
+      d = c;
+      c = (bb << 30) | (bb >>> 2);
+      bb = a;
+      a = temp;
+    }
+    for (let t = 40; t < 60; t++) {
+      temp = (((a << 5) | (a >>> 27)) + ((bb & c) | (bb & d) | (c & d)) + e + (0x8f1bbcdc | 0) +
+        W[t]!) | 0;
+      e = d;
+      d = c;
+      c = (bb << 30) | (bb >>> 2);
+      bb = a;
+      a = temp;
+    }
+    for (let t = 60; t < 80; t++) {
+      temp = (((a << 5) | (a >>> 27)) + (bb ^ c ^ d) + e + (0xca62c1d6 | 0) + W[t]!) | 0;
+      e = d;
+      d = c;
+      c = (bb << 30) | (bb >>> 2);
+      bb = a;
       a = temp;
     }
     h0 = (h0 + a) | 0;
-    h1 = (h1 + b) | 0;
+    h1 = (h1 + bb) | 0;
     h2 = (h2 + c) | 0;
     h3 = (h3 + d) | 0;
     h4 = (h4 + e) | 0;
