@@ -73,9 +73,15 @@ function pick(value: unknown, step: Step): unknown {
 
 /** The value a path addresses in a resource, `undefined` when absent. */
 export function readFhir(resource: unknown, path: string): unknown {
+  return readSteps(resource, steps(path));
+}
+
+/** {@link readFhir} with the path already parsed (tables compiled once, map.ts). */
+export function readSteps(resource: unknown, all: readonly Step[]): unknown {
   let v: unknown = resource;
-  for (const step of steps(path)) {
+  for (let i = 0; i < all.length; i++) {
     if (!isObject(v)) return undefined;
+    const step = all[i] as Step;
     v = pick(v[step.name], step);
   }
   return v;
@@ -83,7 +89,16 @@ export function readFhir(resource: unknown, path: string): unknown {
 
 /** Writes a value at a path, creating the objects and array elements on the way. */
 export function writeFhir(resource: JsonObject, path: string, value: unknown): void {
-  const all = steps(path);
+  writeSteps(resource, steps(path), value, path);
+}
+
+/** {@link writeFhir} with the path already parsed (`path` only names it in errors). */
+export function writeSteps(
+  resource: JsonObject,
+  all: readonly Step[],
+  value: unknown,
+  path: string,
+): void {
   let o = resource;
   for (let i = 0; i < all.length; i++) {
     const step = all[i] as Step, last = i === all.length - 1;

@@ -10,8 +10,16 @@
  * @module
  */
 
-import { getPath, isObject, type JsonObject, setPath } from "../datamodel/json_path.ts";
-import { compact, readFhir, writeFhir } from "./fhir_path.ts";
+import { getPath, isObject, type JsonObject, keysOf, setPath } from "../datamodel/json_path.ts";
+import {
+  compact,
+  readFhir,
+  readSteps,
+  type Step,
+  steps,
+  writeFhir,
+  writeSteps,
+} from "./fhir_path.ts";
 import type { MapContext, ResourceMap, Rule } from "./rules.ts";
 
 /**
@@ -32,20 +40,84 @@ function present(v: unknown): boolean {
   return v !== undefined && v !== null && v !== "";
 }
 
+/**
+ * A rule with its paths parsed once: the tables are constants, and a bundle walks them dozens of
+ * times (each walk otherwise looked every path up in the parse caches). A path that does not
+ * parse is left to the string functions, which throw where they always did.
+ */
+interface Compiled {
+  readonly r: Rule;
+  /** Keys of `dm` (path and each rules). */
+  readonly dm: readonly string[];
+  /** Steps of `fx` (path, each and fixed rules), `undefined` when it does not parse. */
+  readonly fx: readonly Step[] | undefined;
+  /** An each rule's array: the steps to its parent (`undefined`: see `readArray`) and its key. */
+  readonly arrParent: readonly Step[] | undefined;
+  readonly arrKey: string;
+  /** An each rule's `fixed` as entries. */
+  readonly fixedEntries: readonly (readonly [string, unknown])[];
+}
+
+const compiledRules = new WeakMap<readonly Rule[], readonly Compiled[]>();
+
+function tryParse(fx: string): readonly Step[] | undefined {
+  try {
+    return steps(fx);
+  } catch {
+    return undefined;
+  }
+}
+
+function compile(rules: readonly Rule[]): readonly Compiled[] {
+  let out = compiledRules.get(rules);
+  if (out !== undefined) return out;
+  out = rules.map((r): Compiled => {
+    const dm = r.kind === "path" || r.kind === "each" ? keysOf(r.dm) : [];
+    const fx = r.kind === "fn" ? undefined : tryParse(r.fx);
+    let arrParent: readonly Step[] | undefined, arrKey = "";
+    let fixedEntries: (readonly [string, unknown])[] = [];
+    if (r.kind === "each") {
+      const dot = r.fx.lastIndexOf(".");
+      arrParent = dot < 0 ? [] : tryParse(r.fx.slice(0, dot));
+      arrKey = r.fx.slice(dot + 1);
+      fixedEntries = Object.entries(r.fixed ?? {});
+    }
+    return { r, dm, fx, arrParent, arrKey, fixedEntries };
+  });
+  compiledRules.set(rules, out);
+  return out;
+}
+
+function getKeys(obj: unknown, keys: readonly string[]): unknown {
+  let v: unknown = obj;
+  for (let i = 0; i < keys.length; i++) {
+    if (!isObject(v)) return undefined;
+    v = v[keys[i] as string];
+  }
+  return v;
+}
+
+function write(res: JsonObject, c: Compiled, fx: string, value: unknown): void {
+  if (c.fx === undefined) writeFhir(res, fx, value);
+  else writeSteps(res, c.fx, value, fx);
+}
+
 function applyToFhir(rules: readonly Rule[], obj: JsonObject, res: JsonObject, ctx: MapContext) {
-  for (const r of rules) {
+  const all = compile(rules);
+  for (let i = 0; i < all.length; i++) {
+    const c = all[i] as Compiled, r = c.r;
     switch (r.kind) {
       case "path": {
         if (r.when !== undefined && !r.when.toFhir(obj, ctx)) break;
         // `dm: ""` is a scalar array element, wrapped as `{"": value}` by the array rule.
-        const v = r.dm === "" ? obj[""] : getPath(obj, r.dm);
+        const v = r.dm === "" ? obj[""] : getKeys(obj, c.dm);
         if (!present(v)) break;
         const f = r.conv ? r.conv.toFhir(v, ctx) : v;
-        if (f !== undefined) writeFhir(res, r.fx, f);
+        if (f !== undefined) write(res, c, r.fx, f);
         break;
       }
       case "each": {
-        const v = r.dm === "" ? obj : getPath(obj, r.dm);
+        const v = r.dm === "" ? obj : getKeys(obj, c.dm);
         // An object (not an array) is one element: a Coverage class from the plan's fields.
         const arr = isObject(v) ? [v] : v;
         if (!Array.isArray(arr)) break;
@@ -57,14 +129,14 @@ function applyToFhir(rules: readonly Rule[], obj: JsonObject, res: JsonObject, c
           if (!same(e, r.fixed ?? {})) out.push(e);
         }
         if (out.length === 0) break;
-        const existing = readArray(res, r.fx);
+        const existing = arrayOf(res, c, r.fx);
         if (Array.isArray(existing)) existing.push(...out);
-        else writeFhir(res, r.fx, out);
+        else write(res, c, r.fx, out);
         break;
       }
       case "fixed": {
         const v = r.value(obj, ctx);
-        if (v !== undefined) writeFhir(res, r.fx, v);
+        if (v !== undefined) write(res, c, r.fx, v);
         break;
       }
       case "fn":
@@ -81,23 +153,32 @@ function readArray(res: JsonObject, fx: string): unknown {
   return isObject(parent) ? parent[fx.slice(dot + 1)] : undefined;
 }
 
+/** {@link readArray} with the rule's path parsed once. */
+function arrayOf(res: JsonObject, c: Compiled, fx: string): unknown {
+  if (c.arrParent === undefined) return readArray(res, fx);
+  const parent = c.arrParent.length === 0 ? res : readSteps(res, c.arrParent);
+  return isObject(parent) ? parent[c.arrKey] : undefined;
+}
+
 function applyToDm(rules: readonly Rule[], res: JsonObject, obj: JsonObject, ctx: MapContext) {
-  for (const r of rules) {
+  const all = compile(rules);
+  for (let i = 0; i < all.length; i++) {
+    const c = all[i] as Compiled, r = c.r;
     switch (r.kind) {
       case "path": {
         if (r.when !== undefined && !r.when.toDm(res, ctx)) break;
-        const f = readFhir(res, r.fx);
+        const f = c.fx === undefined ? readFhir(res, r.fx) : readSteps(res, c.fx);
         if (f === undefined || f === null) break;
         const v = r.conv ? r.conv.toDm(f, ctx) : f;
         if (v === undefined) break;
         if (r.dm === "") obj[""] = v;
-        else if (getPath(obj, r.dm) === undefined) setPath(obj, r.dm, v);
+        else if (getKeys(obj, c.dm) === undefined) setPath(obj, r.dm, v);
         break;
       }
       case "each": {
-        const arr = readArray(res, r.fx);
+        const arr = arrayOf(res, c, r.fx);
         if (!Array.isArray(arr)) break;
-        const fixedEntries = Object.entries(r.fixed ?? {});
+        const fixedEntries = c.fixedEntries;
         const out: unknown[] = [];
         for (const el of arr) {
           if (!isObject(el)) continue;
@@ -112,8 +193,8 @@ function applyToDm(rules: readonly Rule[], res: JsonObject, obj: JsonObject, ctx
         if (r.single) {
           const one = out[0] as JsonObject;
           if (r.dm === "") merge(obj, one);
-          else if (getPath(obj, r.dm) === undefined) setPath(obj, r.dm, one);
-        } else if (getPath(obj, r.dm) === undefined) setPath(obj, r.dm, out);
+          else if (getKeys(obj, c.dm) === undefined) setPath(obj, r.dm, one);
+        } else if (getKeys(obj, c.dm) === undefined) setPath(obj, r.dm, out);
         break;
       }
       case "fixed":
