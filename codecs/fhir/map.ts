@@ -230,6 +230,13 @@ export interface Residue {
   Drop?: string[];
 }
 
+/** The number of own keys of a plain object, without making the list of them. */
+function keyCount(o: object): number {
+  let n = 0;
+  for (const _ in o) n++;
+  return n;
+}
+
 function same(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== "object" || typeof b !== "object" || a === null || b === null) return false;
@@ -238,9 +245,12 @@ function same(a: unknown, b: unknown): boolean {
     const bb = b as unknown[];
     return a.length === bb.length && a.every((x, i) => same(x, bb[i]));
   }
-  const ka = Object.keys(a), kb = Object.keys(b);
-  if (ka.length !== kb.length) return false;
-  return ka.every((k) => same((a as JsonObject)[k], (b as JsonObject)[k]));
+  let n = 0;
+  for (const k in a) {
+    if (!same((a as JsonObject)[k], (b as JsonObject)[k])) return false;
+    n++;
+  }
+  return n === keyCount(b);
 }
 
 /** Whether `value` holds everything `pattern` has (arrays element by element). */
@@ -249,22 +259,36 @@ function contains(value: unknown, pattern: unknown): boolean {
     return Array.isArray(value) && pattern.every((p, i) => contains(value[i], p));
   }
   if (isObject(pattern)) {
-    return isObject(value) && Object.keys(pattern).every((k) => contains(value[k], pattern[k]));
+    if (!isObject(value)) return false;
+    for (const k in pattern) if (!contains(value[k], pattern[k])) return false;
+    return true;
   }
   return value === pattern;
 }
 
-function diff(orig: JsonObject, back: JsonObject, prefix: string, out: Residue): JsonObject {
-  const keep: JsonObject = {};
-  for (const k of Object.keys(orig)) {
+/**
+ * The properties of `orig` that `back` lacks or has otherwise (into `keep`, created on the first
+ * one), and the paths `back` has that `orig` does not (into `out.Drop`). `path` is the keys down
+ * to here; the dotted string is only made for a path to drop.
+ */
+function diff(
+  orig: JsonObject,
+  back: JsonObject,
+  path: string[],
+  out: Residue,
+): JsonObject | undefined {
+  let keep: JsonObject | undefined;
+  for (const k in orig) {
     const o = orig[k], b = back[k];
     if (isObject(o) && isObject(b)) {
-      const sub = diff(o, b, `${prefix}${k}.`, out);
-      if (Object.keys(sub).length > 0) keep[k] = sub;
-    } else if (!same(o, b)) keep[k] = o;
+      path.push(k);
+      const sub = diff(o, b, path, out);
+      path.pop();
+      if (sub !== undefined) (keep ??= {})[k] = sub;
+    } else if (!same(o, b)) (keep ??= {})[k] = o;
   }
-  for (const k of Object.keys(back)) {
-    if (!(k in orig)) (out.Drop ??= []).push(`${prefix}${k}`);
+  for (const k in back) {
+    if (!(k in orig)) (out.Drop ??= []).push(path.length === 0 ? k : `${path.join(".")}.${k}`);
   }
   return keep;
 }
@@ -272,8 +296,8 @@ function diff(orig: JsonObject, back: JsonObject, prefix: string, out: Residue):
 /** What `back` (the object read from the resource) lacks or has too much of `orig`. */
 export function residueOf(orig: JsonObject, back: JsonObject): Residue | undefined {
   const out: Residue = {};
-  const keep = diff(orig, back, "", out);
-  if (Object.keys(keep).length > 0) out.Keep = keep;
+  const keep = diff(orig, back, [], out);
+  if (keep !== undefined) out.Keep = keep;
   return out.Keep === undefined && out.Drop === undefined ? undefined : out;
 }
 

@@ -21,7 +21,6 @@ function hexBytes(uuid: string): Uint8Array {
 
 const nsBytes = hexBytes(ID_NAMESPACE);
 const encoder = new TextEncoder();
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 const W = new Int32Array(80);
 /** The message being hashed (namespace + name + padding); grown when a name is long. */
 let buf = new Uint8Array(256);
@@ -45,8 +44,11 @@ function grow(size: number): void {
   buf = next;
 }
 
-/** SHA-1 of `buf[0, len)` (pads `buf` in place); the first four words of the digest. */
-function sha1(len: number): [number, number, number, number] {
+/** The first four words of the last digest (not a tuple per call: one id per resource). */
+let d0 = 0, d1 = 0, d2 = 0, d3 = 0;
+
+/** SHA-1 of `buf[0, len)` (pads `buf` in place) into `d0`…`d3`. */
+function sha1(len: number): void {
   const padded = (((len + 8) >> 6) + 1) * 64;
   if (buf.length < padded) grow(padded);
   const b = buf;
@@ -115,23 +117,32 @@ function sha1(len: number): [number, number, number, number] {
     h3 = (h3 + d) | 0;
     h4 = (h4 + e) | 0;
   }
-  return [h0, h1, h2, h3];
+  d0 = h0;
+  d1 = h1;
+  d2 = h2;
+  d3 = h3;
 }
 
-function hexWord(w: number): string {
-  return HEX[(w >>> 24) & 0xff]! + HEX[(w >>> 16) & 0xff]! + HEX[(w >>> 8) & 0xff]! +
-    HEX[w & 0xff]!;
+/** The 36 character codes of an id, reused: the id is made as one flat string. */
+const CHARS: number[] = new Array(36).fill(0x2d);
+const HEX_CODES = Array.from({ length: 16 }, (_, i) => i.toString(16).charCodeAt(0));
+
+/** Writes the 8 hex digits of `w` at `at` in CHARS, skipping the dash positions. */
+function putWord(w: number, at: number): void {
+  for (let i = 0, p = at; i < 8; i++, p++) {
+    if (p === 8 || p === 13 || p === 18 || p === 23) p++;
+    CHARS[p] = HEX_CODES[(w >>> (28 - i * 4)) & 0xf]!;
+  }
 }
 
 /** UUID v5 of `name` in `namespace` (default {@link ID_NAMESPACE}). */
 export function uuidV5(name: string, namespace: string = ID_NAMESPACE): string {
   buf.set(namespace === ID_NAMESPACE ? nsBytes : hexBytes(namespace), 0);
-  const [a, b0, c0, d] = sha1(putName(name, 16));
+  sha1(putName(name, 16));
   // Version 5 in the high nibble of byte 6, the RFC 9562 variant in the top bits of byte 8.
-  const b = (b0 & ~0xf000) | 0x5000;
-  const c = (c0 & ~0xc0000000) | 0x80000000;
-  const bh = hexWord(b), ch = hexWord(c);
-  return `${hexWord(a)}-${bh.slice(0, 4)}-${bh.slice(4)}-${ch.slice(0, 4)}-${ch.slice(4)}${
-    hexWord(d)
-  }`;
+  putWord(d0, 0);
+  putWord((d1 & ~0xf000) | 0x5000, 9);
+  putWord((d2 & ~0xc0000000) | 0x80000000, 19);
+  putWord(d3, 28);
+  return String.fromCharCode.apply(null, CHARS);
 }
