@@ -40,6 +40,7 @@ import { applyResidue, fromResource, residueOf, toResource } from "./map.ts";
 import { type KeyContext, MESSAGE_PARTS, type Part } from "./messages.ts";
 import { orderEventOfStatus } from "./resources/orders.ts";
 import { fixed, type MapContext, path, type ResourceMap } from "./rules.ts";
+import { liftSpecimens, lowerSpecimens } from "./specimen.ts";
 import { uuidV5 } from "./uuid.ts";
 
 /** Options of {@link modelToFhir} and {@link fhirToModel}. */
@@ -228,6 +229,8 @@ export function modelToFhir(message: DataModelMessage, options: FhirOptions = {}
   const ts = instant.toFhir(meta.EventDateTime, ctx);
   if (typeof ts === "string") bundle.timestamp = ts;
   bundle.entry = [header, ...entries];
+  // SPM, which the data model keeps as segments, as Specimens (specimen.ts).
+  if (ev.dataModel === "Results") liftSpecimens(bundle, options);
   return bundle;
 }
 
@@ -338,7 +341,8 @@ function eventOf(header: JsonObject, resources: FhirResource[]): EventSpec {
  * @throws {FhirError} for a bundle that is not a message with a MessageHeader first, or whose
  * event is not supported; each issue has a FHIRPath location.
  */
-export function fhirToModel(bundle: unknown, options: FhirOptions = {}): DataModelMessage {
+export function fhirToModel(input: unknown, options: FhirOptions = {}): DataModelMessage {
+  const bundle = lowerSpecimens(input, options);
   if (!isObject(bundle) || bundle.resourceType !== "Bundle") {
     throw new FhirError([{ path: "Bundle", text: "not a FHIR Bundle (resourceType)" }]);
   }

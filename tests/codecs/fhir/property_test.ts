@@ -1,14 +1,16 @@
 /**
  * Property: for generated ADT^A01 and ORU^R01 messages, HL7 → FHIR → HL7 gives what HL7 → data
  * model → HL7 gives (every mapped field kept), and the patient's identifier, names, birth date,
- * sex and every result's code and value are carried by FHIR elements themselves.
+ * sex and every result's code and value are carried by FHIR elements themselves. An ORU's SPM
+ * comes back from its Specimen's elements alone (SPM-2, -4, -17).
  */
 
-import { deepStrictEqual, equal } from "node:assert/strict";
+import { deepStrictEqual, equal, ok } from "node:assert/strict";
 import fc from "fast-check";
 import { hl7ToJson, jsonToHl7 } from "../../../codecs/datamodel/mod.ts";
 import { fhirToHl7, fhirToModel, hl7ToFhir } from "../../../codecs/fhir/mod.ts";
 import { message, msh, seg, ZONE } from "../datamodel/fixtures.ts";
+import { tryHl7ToIso } from "../../../codecs/time/mod.ts";
 import { stripOurs } from "./strip.ts";
 
 const opts = { timeZone: ZONE };
@@ -29,6 +31,15 @@ const obx = fc.oneof(
   fc.record({ t: fc.constant("NM"), v: numeric, u: fc.constantFrom("g/dL", "mg/dL", "%", "") }),
   fc.record({ t: fc.constant("ST"), v: word, u: fc.constant("") }),
   fc.record({ t: fc.constant("CWE"), v: id, u: fc.constant("") }),
+);
+
+const specimen = fc.option(
+  fc.record({
+    id: id,
+    type: fc.constantFrom("119297000^Blood specimen^SCT", "SER^Serum^HL70487", "UR^Urine^HL70487"),
+    collected: date.map((d) => `${d}0930-0500`),
+  }),
+  { nil: undefined },
 );
 
 const patient = fc.record({
@@ -59,6 +70,11 @@ interface Patient {
   middle: string;
   dob: string;
   sex: string;
+}
+
+function instant(hl7: string | undefined): number {
+  const r = tryHl7ToIso(hl7 ?? "", { timeZone: ZONE });
+  return r.ok ? Date.parse(r.value) : NaN;
 }
 
 function check(text: string): void {
@@ -105,23 +121,42 @@ Deno.test("property: ADT^A01 patients survive HL7 → FHIR → HL7 and are in FH
 
 Deno.test("property: ORU^R01 results survive HL7 → FHIR → HL7 and are in FHIR itself", () => {
   fc.assert(
-    fc.property(patient, fc.array(obx, { minLength: 1, maxLength: 5 }), (p, results) => {
-      check(message(
-        msh("ORU^R01^ORU_R01", "P2"),
-        pid(p),
-        seg("OBR", { 1: "1", 2: "ORD1", 4: "58410-2^CBC^LN", 25: "F" }),
-        ...results.map((r, i) =>
-          seg("OBX", {
-            1: String(i + 1),
-            2: r.t,
-            3: `${1000 + i}-1^Test^LN`,
-            5: r.v,
-            6: r.u,
-            11: "F",
-          })
-        ),
-      ));
-    }),
+    fc.property(
+      patient,
+      fc.array(obx, { minLength: 1, maxLength: 5 }),
+      specimen,
+      (p, results, sp) => {
+        const spm = sp && seg("SPM", { 1: "1", 2: sp.id, 4: sp.type, 17: sp.collected });
+        const text = message(
+          msh("ORU^R01^ORU_R01", "P2"),
+          pid(p),
+          seg("OBR", { 1: "1", 2: "ORD1", 4: "58410-2^CBC^LN", 25: "F" }),
+          ...results.map((r, i) =>
+            seg("OBX", {
+              1: String(i + 1),
+              2: r.t,
+              3: `${1000 + i}-1^Test^LN`,
+              5: r.v,
+              6: r.u,
+              11: "F",
+            })
+          ),
+          ...(spm ? [spm] : []),
+        );
+        check(text);
+        // The SPM from the Specimen's FHIR elements alone (a FHIR app's bundle): the same ids and
+        // type, the same collection instant (written in the facility's zone).
+        const plain = fhirToHl7(stripOurs(hl7ToFhir(text, opts)), opts);
+        const back = plain.split("\r").filter((l) => l.startsWith("SPM"));
+        equal(back.length, spm ? 1 : 0);
+        if (spm) {
+          const [a, b] = [spm, back[0] as string].map((l) => l.split("|"));
+          deepStrictEqual(b?.slice(0, 17), a?.slice(0, 17));
+          ok(!Number.isNaN(instant(a?.[17])));
+          equal(instant(b?.[17]), instant(a?.[17]));
+        }
+      },
+    ),
     { numRuns: 60 },
   );
 });
