@@ -48,7 +48,9 @@ export interface DeliveryActorOptions {
 const STOPPING = "stopping";
 
 /** Queue entries read from KV at once. */
-const BATCH = 64;
+const BATCH = 128;
+/** While cold, the next batch is read ahead once fewer entries than this wait in memory. */
+const READ_AHEAD_BELOW = BATCH;
 /**
  * Completions committing in the background while the next messages go out. A crash before they
  * commit resends at most this many messages that their receiver already has (each counted as an
@@ -93,6 +95,8 @@ export class DeliveryActor implements Actor {
   readonly #completions: PendingWrites;
   /** Seqs delivered whose completion has not committed yet (KV still lists them). */
   readonly #completing = new Set<string>();
+  /** A read ahead under way (see {@link #readAhead}). */
+  #reading: Promise<void> | undefined;
   /** Bumped by a skip, so what was read before it is not sent on. */
   #epoch = 0;
   #nextRetryAt: number | undefined;
@@ -155,12 +159,17 @@ export class DeliveryActor implements Actor {
           // Other processes write to this queue too (scale-out), and a commit may land out of
           // seq order: a look from the head every poll period finds what was not handed over.
           this.#lastScan = now;
+          await this.#readDone();
           await this.#read(false);
         }
-        // After a notify, or while KV may hold what comes next, read on from the cursor.
+        // After a notify, or while KV may hold what comes next, read on from the cursor (a read
+        // ahead under way may bring it).
         if (this.#look || (this.#ready.cold && !this.#ready.headIsNext)) {
-          this.#look = false;
-          await this.#read(true);
+          await this.#readDone();
+          if (this.#look || (this.#ready.cold && !this.#ready.headIsNext)) {
+            this.#look = false;
+            await this.#read(true);
+          }
         }
         const item = this.#ready.headIsNext ? this.#ready.head : undefined;
         if (!item) {
@@ -177,16 +186,41 @@ export class DeliveryActor implements Actor {
           continue;
         }
         idleSince = now;
+        this.#readAhead();
         await this.#attempt(item, signal);
       }
     } finally {
       this.#state = "stopped";
       try {
+        await this.#reading?.catch(() => {});
         await this.#completions.settle();
       } finally {
         await deliverer.close();
       }
     }
+  }
+
+  /**
+   * While KV holds more than memory (cold), the next batch is read after the cursor while the
+   * head is on the wire, so the wait for KV under load does not stop deliveries. Only reads after
+   * the cursor run ahead: their entries all come after the head in flight (`headIsNext`), so the
+   * head stays first. One read at a time.
+   */
+  #readAhead(): void {
+    if (this.#reading || !this.#ready.cold || this.#ready.length > READ_AHEAD_BELOW) return;
+    if (this.#ready.room === 0) return;
+    const reading = this.#read(true).finally(() => {
+      if (this.#reading === reading) this.#reading = undefined;
+    });
+    // Awaited by the loop (which rethrows a KV error so the supervisor restarts the actor);
+    // observed here so that it is never an unhandled rejection meanwhile.
+    reading.catch(() => {});
+    this.#reading = reading;
+  }
+
+  /** Waits for a read ahead under way; rethrows its failure. */
+  async #readDone(): Promise<void> {
+    if (this.#reading) await this.#reading;
   }
 
   /**
@@ -208,13 +242,26 @@ export class DeliveryActor implements Actor {
       store.getMessages(fresh.map((h) => h.entry.messageId)),
       store.getLogs(fresh.map((h) => h.entry.logId)),
     ]);
+    // Payloads come with their entries: one read for the batch, not one per message sent.
+    const found = records.filter((r) => r !== null);
+    const payloads = found.length === 0
+      ? []
+      : await store.getSmallPayloads(found, MAX_HELD_PAYLOAD);
     if (epoch !== this.#epoch) return; // a skip reset the queue meanwhile
     const read = new Map<string, QueueItem | null>();
+    let p = 0;
     for (let i = 0; i < fresh.length; i++) {
       const head = fresh[i]!;
       const record = records[i];
-      read.set(head.entry.seq, record ? { head, record, log: logs[i] ?? null } : null);
-      if (!record) await this.#missing(head);
+      if (!record) {
+        read.set(head.entry.seq, null);
+        await this.#missing(head);
+        continue;
+      }
+      const payload = payloads[p++];
+      const item: QueueItem = { head, record, log: logs[i] ?? null };
+      if (payload) item.payload = payload;
+      read.set(head.entry.seq, item);
     }
     this.#ready.merge(listed, read, { advance, complete: listed.length < BATCH });
   }

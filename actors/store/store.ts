@@ -21,6 +21,7 @@ import {
   collectOrphanChunks,
   INLINE_MAX,
   readPayload,
+  readSmallPayloads,
   smallPayload,
   writePayload,
 } from "./payloads.ts";
@@ -665,13 +666,8 @@ export class Store {
   }
 
   /** Several logs by id, in the same order (null where missing). */
-  async getLogs(ids: string[]): Promise<(LogRecord | null)[]> {
-    const out: (LogRecord | null)[] = [];
-    for (let i = 0; i < ids.length; i += 10) {
-      const got = await this.kv.getMany<LogRecord[]>(ids.slice(i, i + 10).map(keys.log));
-      for (const g of got) out.push(g.value);
-    }
-    return out;
+  getLogs(ids: string[]): Promise<(LogRecord | null)[]> {
+    return getAll<LogRecord>(this.kv, ids.map(keys.log));
   }
   /** The logs of one message (its RECEIVE log and one SEND log per destination). */
   async logsOfMessage(messageId: string): Promise<LogRecord[]> {
@@ -699,19 +695,24 @@ export class Store {
   }
 
   /** Several message records by id, in the same order (null where missing). */
-  async getMessages(ids: string[]): Promise<(MessageRecord | null)[]> {
-    const out: (MessageRecord | null)[] = [];
-    // getMany takes at most 10 keys.
-    for (let i = 0; i < ids.length; i += 10) {
-      const got = await this.kv.getMany<MessageRecord[]>(ids.slice(i, i + 10).map(keys.message));
-      for (const g of got) out.push(g.value);
-    }
-    return out;
+  getMessages(ids: string[]): Promise<(MessageRecord | null)[]> {
+    return getAll<MessageRecord>(this.kv, ids.map(keys.message));
   }
 
   /** A message's payload bytes. */
   async getPayload(record: MessageRecord): Promise<Uint8Array> {
     return await readPayload(this.kv, record);
+  }
+
+  /**
+   * The payloads of `records` up to `maxBytes` each, read together (undefined for larger ones,
+   * which {@link getPayload} reads when needed).
+   */
+  getSmallPayloads(
+    records: readonly MessageRecord[],
+    maxBytes: number,
+  ): Promise<(Uint8Array | undefined)[]> {
+    return readSmallPayloads(this.kv, records, maxBytes);
   }
 
   /** An operator's pause state of an actor. */
@@ -767,4 +768,14 @@ export class Store {
       }
     }
   }
+}
+
+/**
+ * The values at `keys`, in order (null where missing): getMany takes at most 10 keys, so groups of
+ * ten are read in parallel rather than one after another.
+ */
+async function getAll<T>(kv: Deno.Kv, all: Deno.KvKey[]): Promise<(T | null)[]> {
+  const groups: Promise<Deno.KvEntryMaybe<T>[]>[] = [];
+  for (let i = 0; i < all.length; i += 10) groups.push(kv.getMany<T[]>(all.slice(i, i + 10)));
+  return (await Promise.all(groups)).flat().map((g) => g.value);
 }

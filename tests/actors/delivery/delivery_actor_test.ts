@@ -16,8 +16,8 @@ import type {
 import { ManualClock } from "../../../actors/runtime/clock.ts";
 import { memoryLogger } from "../../../actors/runtime/log.ts";
 import { Store } from "../../../actors/store/store.ts";
-import { waitFor } from "../../helpers/net.ts";
-import { enqueueAdt } from "../../helpers/queue.ts";
+import { adt, waitFor } from "../../helpers/net.ts";
+import { acceptAndRoute, enqueueAdt } from "../../helpers/queue.ts";
 
 const decoder = new TextDecoder();
 const POLL_MS = 1000;
@@ -410,6 +410,70 @@ Deno.test("stopping during an attempt leaves the head queued for the next activa
     assert.equal(again.controlId, "T1");
     again.answer({ ok: true, detail: "AA" });
     await waitFor("delivered", async () => (await logOf(r, "T1")).status === "SUCCEEDED");
+  } finally {
+    await r.stop();
+  }
+});
+
+Deno.test("a queue longer than a KV read is sent in order, the next batch read while the head is on the wire", async () => {
+  const r = await rig({ deferStart: true });
+  try {
+    // Every third message carries a note that keeps it over the in-record limit even deflated,
+    // so its payload lives in a row of its own: those come from KV with the batch too.
+    const noise = () => btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(700))));
+    const n = 300;
+    const order: string[] = [];
+    for (let i = 0; i < n; i++) {
+      const controlId = `R${String(i).padStart(3, "0")}`;
+      order.push(controlId);
+      const text = adt(controlId) + (i % 3 === 0 ? `\rNTE|1||${noise()}` : "");
+      r.ids.set(
+        controlId,
+        await acceptAndRoute(r.store, {
+          origin: { kind: "integration", id: "feed", peer: "127.0.0.1" },
+          payload: new TextEncoder().encode(text),
+          contentType: "application/hl7-v2",
+          controlId,
+          messageType: "ADT^A01",
+          log: { type: "RECEIVE", integrationId: "feed", environment: "dev" },
+        }, {
+          queue: QUEUE,
+          destinationId: "ehr",
+          log: { environment: "dev", integrationId: "feed", controlId },
+        }, controlId),
+      );
+    }
+    const peeks: (string | undefined)[] = [];
+    const peek = r.store.peek.bind(r.store);
+    r.store.peek = (queue, limit, after) => {
+      peeks.push(after);
+      return peek(queue, limit, after);
+    };
+    let payloadReads = 0;
+    const getPayload = r.store.getPayload.bind(r.store);
+    r.store.getPayload = (record) => {
+      payloadReads++;
+      return getPayload(record);
+    };
+    r.start();
+    const first = await r.deliverer.call(1);
+    // The first read listed from the head; the next batch is asked for after its cursor while
+    // the first message is still unanswered.
+    await waitFor(
+      "a read ahead during the first attempt",
+      () => peeks.some((p) => p !== undefined),
+    );
+    assert.equal(r.deliverer.calls.length, 1);
+    first.answer({ ok: true, detail: "AA" });
+    for (let i = 2; i <= n; i++) (await r.deliverer.call(i)).answer({ ok: true, detail: "AA" });
+    await waitFor("all completed", async () => (await r.store.depth(QUEUE)) === 0);
+    assert.deepEqual(r.deliverer.calls.map((c) => c.controlId), order);
+    assert.equal(r.deliverer.maxInFlight, 1);
+    // Each payload came with its batch, none read on its own when sent.
+    assert.equal(payloadReads, 0);
+    for (const [i, c] of r.deliverer.calls.entries()) {
+      assert.ok(decoder.decode(c.job.payload).startsWith(adt(order[i]!)), `payload of ${order[i]}`);
+    }
   } finally {
     await r.stop();
   }

@@ -117,6 +117,62 @@ Deno.test("store round-trips a 3 MiB payload through chunks", async () => {
   }
 });
 
+Deno.test("store reads many payloads together: in the record, deflated, in a row of their own; large ones later", async () => {
+  const { store } = await tempStore();
+  try {
+    const random = (n: number) => {
+      const out = new Uint8Array(n);
+      for (let at = 0; at < n; at += 65536) crypto.getRandomValues(out.subarray(at, at + 65536));
+      return out;
+    };
+    const text = (n: number) =>
+      enc.encode("MSH|^~\\&|" + "PID|1||12345^^^HOSP||DOE^JANE\r".repeat(n));
+    // Small (as is), text that deflates into the record, base64 still too big deflated, random
+    // bytes that do not deflate, one 50 KiB chunk, and a payload of several chunks; 25 of them,
+    // so the reads span groups of ten.
+    const shapes = [
+      () => enc.encode("MSH|small"),
+      () => text(30),
+      () => enc.encode("MSH|" + btoa(String.fromCharCode(...random(900)))),
+      () => random(900),
+      () => random(50 * 1024),
+      () => random(200 * 1024),
+    ];
+    const payloads = Array.from({ length: 25 }, (_, i) => shapes[i % shapes.length]!());
+    const records = [];
+    for (const payload of payloads) {
+      const r = await store.accept({
+        queue: "in",
+        origin: { kind: "integration", id: "feed" },
+        payload,
+        contentType: "application/hl7-v2",
+        log: { type: "RECEIVE" },
+      });
+      records.push((await store.getMessage(r.messageId))!);
+    }
+    // Every way a payload is kept is among them.
+    assert.ok(records.some((r) => r.chunks === 0 && !r.deflated));
+    assert.ok(records.some((r) => r.chunks === 0 && r.deflated));
+    assert.ok(records.some((r) => r.chunks === 1 && r.deflated));
+    assert.ok(records.some((r) => r.chunks === 1 && !r.deflated));
+    assert.ok(records.some((r) => r.chunks > 1));
+    const got = await store.getSmallPayloads(records, 64 * 1024);
+    assert.equal(got.length, records.length);
+    for (const [i, record] of records.entries()) {
+      if (record.chunks > 1) assert.equal(got[i], undefined, `message ${i} has several chunks`);
+      else assert.deepEqual(got[i], payloads[i], `payload ${i}`);
+      assert.deepEqual(await store.getPayload(record), payloads[i], `getPayload ${i}`);
+    }
+    // Past maxBytes a payload is left for later, even in one row.
+    const capped = await store.getSmallPayloads(records, 1024);
+    for (const [i, record] of records.entries()) {
+      assert.equal(capped[i] === undefined, record.size > 1024, `payload ${i} capped`);
+    }
+  } finally {
+    store.close();
+  }
+});
+
 Deno.test("store garbage-collects chunks a crash left without a message", async () => {
   let now = 1_000_000;
   const { store } = await tempStore(() => now);
