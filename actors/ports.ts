@@ -104,6 +104,11 @@ export interface ApiInbox {
   accept(request: ApiRequest): Promise<ApiAcceptResult>;
   /** Like `accept`, for an X12 or C-CDA body; absent: such bodies are refused with 415. */
   acceptDocument?(request: ApiDocumentRequest): Promise<ApiDocumentResult>;
+  /**
+   * Like `accept`, for a FHIR message Bundle of VXU^V04 (no data model maps it): `json` is the
+   * bundle, `bytes` its body; the problems' paths are FHIRPaths. Absent: it goes to `accept`.
+   */
+  acceptFhirVxu?(request: ApiRequest): Promise<ApiAcceptResult>;
 }
 
 /** An X12 (`application/edi-x12`) or C-CDA (XML) body posted by an API source. */

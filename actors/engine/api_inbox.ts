@@ -30,6 +30,7 @@ import { selectRoutes } from "./subscriptions.ts";
 import { fhirKey, fhirPayload } from "./fhir_routing.ts";
 import { errorMessage } from "../runtime/errors.ts";
 import { acceptApiDocument } from "./api_documents.ts";
+import { acceptApiVxu } from "./api_vxu.ts";
 import { shapeApiRoutes, type ShapedRoute, storeShaped } from "./api_shaping.ts";
 
 /** What the API inbox needs. */
@@ -60,6 +61,11 @@ export class EngineApiInbox implements ApiInbox {
   /** An inbox for the sources of `options.config`. */
   constructor(options: EngineApiInboxOptions) {
     this.#options = options;
+  }
+
+  /** Checks, routes and stores a FHIR VXU^V04 bundle (api_vxu.ts). */
+  acceptFhirVxu(request: ApiRequest): Promise<ApiAcceptResult> {
+    return acceptApiVxu(this.#options, this.#destinations, request);
   }
 
   /** Reads, routes and stores an X12 or C-CDA body (api_documents.ts). */
@@ -277,7 +283,7 @@ export function firstAttemptId(logId: string): string {
 }
 
 /** MSH-3 to MSH-6 for a destination: its own values, else the source's; MSH-4 `Meta.FacilityCode`. */
-function mshOptions(
+export function mshOptions(
   meta: Record<string, unknown>,
   source: SourceConfig,
   destination: DestinationConfig | undefined,
@@ -305,7 +311,12 @@ const MSH_KEYS = [
   "receivingFacility",
 ] as const;
 
-function storeFailure(log: Logger, request: ApiRequest, error: unknown): ApiAcceptResult {
+/** The answer when storing failed: 503 with a retry, logged (debug when the store is down). */
+export function storeFailure(
+  log: Logger,
+  request: Pick<ApiRequest, "sourceId">,
+  error: unknown,
+): ApiAcceptResult {
   // A full disk fails every message: the store's health warns once per interval.
   const level = error instanceof StoreUnavailableError ? "debug" : "error";
   log[level]("api.store-failed", { source: request.sourceId, error });

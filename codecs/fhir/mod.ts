@@ -43,6 +43,7 @@ export {
   CVX_SYSTEM,
   fhirToVxu,
   IMMUNIZATION_FIELDS,
+  isVxuBundle,
   MVX_SYSTEM,
   type VxuFhirOptions,
   vxuToFhir,

@@ -352,6 +352,15 @@ function groupSegments(res: JsonObject, o: { timeZone: string }): Record<SegName
   return out;
 }
 
+/** Whether `bundle` is a message whose MessageHeader (first entry) names the event V04. */
+export function isVxuBundle(bundle: unknown): boolean {
+  if (!isObject(bundle) || !Array.isArray(bundle.entry)) return false;
+  const first = bundle.entry[0];
+  const mh = isObject(first) ? first.resource : undefined;
+  return isObject(mh) && mh.resourceType === "MessageHeader" &&
+    readFhir(mh, "eventCoding.code") === "V04";
+}
+
 /**
  * A FHIR R4 message Bundle (MessageHeader event V04, a Patient, Immunizations) → a VXU^V04
  * (segments separated by CR). Fields and segments kept in the `hl7v2` extension are put back.

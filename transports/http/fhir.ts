@@ -13,7 +13,13 @@
 
 import { type Context, Hono } from "hono";
 import type { ApiAcceptResult, ApiInbox, Logger } from "../../actors/ports.ts";
-import { FhirError, type FhirIssue, fhirToModel, operationOutcome } from "../../codecs/fhir/mod.ts";
+import {
+  FhirError,
+  type FhirIssue,
+  fhirToModel,
+  isVxuBundle,
+  operationOutcome,
+} from "../../codecs/fhir/mod.ts";
 import { locateInBundle } from "../../codecs/fhir/locate.ts";
 import { validateFhirBundle } from "../../codecs/fhir/validate.ts";
 import type { AccessTokenVerifier } from "./access_token.ts";
@@ -129,6 +135,26 @@ export function createFhirApp(options: FhirAppOptions): Hono {
       log.warn("fhir.invalid", { ip, source: checked.sourceId, route, issues: issues.length });
       return answer(c, 400, issues);
     }
+    // VXU^V04 has no data model: the engine writes it as HL7 itself (api_vxu.ts).
+    if (isVxuBundle(bundle) && inbox.acceptFhirVxu !== undefined) {
+      let vxu: ApiAcceptResult;
+      try {
+        vxu = await inbox.acceptFhirVxu({
+          sourceId: checked.sourceId,
+          environment: checked.environment,
+          json: bundle,
+          bytes: body.bytes,
+          peerIp: ip,
+        });
+      } catch (error) {
+        log.error("fhir.inbox-failed", { ip, source: checked.sourceId, error });
+        return refuse(c, 500, "the message could not be stored: try again");
+      }
+      if (!vxu.ok && vxu.status === 400) {
+        log.warn("fhir.unmapped", { ip, source: checked.sourceId, why: vxu.error });
+      }
+      return outcomeOf(c, vxu, (p) => p.path);
+    }
     let dm;
     try {
       dm = fhirToModel(bundle);
@@ -151,6 +177,15 @@ export function createFhirApp(options: FhirAppOptions): Hono {
       log.error("fhir.inbox-failed", { ip, source: checked.sourceId, error });
       return refuse(c, 500, "the message could not be stored: try again");
     }
+    return outcomeOf(c, result, (p) => locateInBundle(dm.Meta.DataModel, bundle, p.path));
+  };
+
+  /** The inbox's answer as an OperationOutcome; `locate` gives a problem's FHIRPath. */
+  const outcomeOf = (
+    c: Context,
+    result: ApiAcceptResult,
+    locate: (p: { path: string; rule: string }) => string,
+  ) => {
     if (result.ok) {
       return answer(c, 200, [{
         path: "",
@@ -160,8 +195,8 @@ export function createFhirApp(options: FhirAppOptions): Hono {
       }]);
     }
     const located = (result.problems ?? []).map((p) => ({
-      path: locateInBundle(dm.Meta.DataModel, bundle, p.path),
-      text: p.path === "" ? p.rule : `${p.path}: ${p.rule}`,
+      path: locate(p),
+      text: p.path === "" || p.path === locate(p) ? p.rule : `${p.path}: ${p.rule}`,
       code: codeOf(result.status),
     }));
     return answer(
