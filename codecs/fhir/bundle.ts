@@ -248,6 +248,18 @@ function linkMerge(entries: { fullUrl: string; resource: FhirResource }[], refs:
   }
 }
 
+const headerSkips = new Map<string, readonly string[]>();
+
+/** The root keys the parts of a data model's messages take (the header gets the rest). */
+function headerSkip(model: EventSpec["dataModel"]): readonly string[] {
+  let skip = headerSkips.get(model);
+  if (skip === undefined) {
+    skip = MESSAGE_PARTS[model].map((p) => p.dm.split(".")[0] as string);
+    headerSkips.set(model, skip);
+  }
+  return skip;
+}
+
 function buildHeader(
   root: JsonObject,
   ev: EventSpec,
@@ -257,7 +269,7 @@ function buildHeader(
   controlId: string,
 ): { fullUrl: string; resource: FhirResource } {
   const meta = root.Meta as JsonObject;
-  const skip = Object.values(MESSAGE_PARTS[ev.dataModel]).map((p) => p.dm.split(".")[0] as string);
+  const skip = headerSkip(ev.dataModel);
   const base = without(root, skip);
   base.Meta = without(meta, EVENT_KEYS);
   const { res } = build(MESSAGE_HEADER, base, [], ctx);
