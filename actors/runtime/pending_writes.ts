@@ -18,7 +18,10 @@ export interface PendingWritesOptions {
 /** See the module doc. */
 export class PendingWrites {
   readonly #options: PendingWritesOptions;
-  #pending: Promise<void>[] = [];
+  /** Oldest first; an entry is `done` once its commit settled (and stays until pruned). */
+  #pending: { done: boolean; promise: Promise<void> }[] = [];
+  /** A commit that failed, reported by the next {@link add} or {@link settle}. */
+  #failure: { error: unknown } | undefined;
 
   /** Background commits bounded by `options`. */
   constructor(options: PendingWritesOptions) {
@@ -27,23 +30,43 @@ export class PendingWrites {
 
   /** Commits not yet known to be durable. */
   get size(): number {
+    this.#prune();
     return this.#pending.length;
   }
 
   /**
-   * Adds a commit; waits for all of them when this actor or the store is too far ahead. Many busy
-   * actors must not run ahead of durability, nor delay new accepts behind their completions.
+   * Adds a commit. When this actor has `maxPending` in the background it waits for its oldest
+   * one (a sliding window: commits land in the order issued, so the actor goes on as soon as one
+   * does instead of waiting for all); when the store is too far behind it waits for all of them.
+   * Many busy actors must not run ahead of durability, nor delay new accepts behind their
+   * completions. Rethrows the failure of an earlier commit.
    */
   async add(work: Promise<unknown>): Promise<void> {
-    const done = work.then(() => undefined);
-    // The promise kept is observed at once, so a KV error is reported by settle() (or dropped
-    // with the actor), never as an unhandled rejection that ends the process.
-    done.catch(() => {});
-    this.#pending.push(done);
-    if (
-      this.#pending.length >= (this.#options.maxPending ?? 8) ||
-      this.#options.backlog() > (this.#options.maxBacklog ?? 256)
-    ) await this.settle();
+    const entry = { done: false, promise: Promise.resolve() };
+    entry.promise = work.then(
+      () => {
+        entry.done = true;
+      },
+      (error) => {
+        entry.done = true;
+        // Kept (the first one) for add/settle to rethrow; observed here, so a KV error is never
+        // an unhandled rejection that ends the process.
+        this.#failure ??= { error };
+      },
+    );
+    this.#pending.push(entry);
+    this.#throwFailure();
+    if (this.#options.backlog() > (this.#options.maxBacklog ?? 256)) {
+      await this.settle();
+      return;
+    }
+    const max = this.#options.maxPending ?? 8;
+    this.#prune();
+    while (this.#pending.length >= max) {
+      await this.#pending[0]!.promise;
+      this.#prune();
+      this.#throwFailure();
+    }
   }
 
   /** Waits for every commit so far; rethrows a KV error so the supervisor restarts the actor. */
@@ -51,7 +74,21 @@ export class PendingWrites {
     while (this.#pending.length > 0) {
       const pending = this.#pending;
       this.#pending = [];
-      await Promise.all(pending);
+      await Promise.all(pending.map((p) => p.promise));
     }
+    this.#throwFailure();
+  }
+
+  #prune(): void {
+    let i = 0;
+    while (i < this.#pending.length && this.#pending[i]!.done) i++;
+    if (i > 0) this.#pending.splice(0, i);
+  }
+
+  #throwFailure(): void {
+    const failure = this.#failure;
+    if (!failure) return;
+    this.#failure = undefined;
+    throw failure.error;
   }
 }
