@@ -10,7 +10,7 @@
  * @module
  */
 
-import { getPath, isObject, type JsonObject, keysOf, setPath } from "../datamodel/json_path.ts";
+import { getPath, isObject, type JsonObject, keysOf } from "../datamodel/json_path.ts";
 import {
   compact,
   readFhir,
@@ -97,6 +97,19 @@ function getKeys(obj: unknown, keys: readonly string[]): unknown {
   return v;
 }
 
+/** `setPath` with the keys already split. */
+function setKeys(obj: JsonObject, keys: readonly string[], value: unknown): void {
+  let o = obj;
+  const last = keys.length - 1;
+  for (let i = 0; i < last; i++) {
+    const k = keys[i] as string;
+    let next = o[k];
+    if (!isObject(next)) o[k] = next = {};
+    o = next as JsonObject;
+  }
+  o[keys[last] as string] = value;
+}
+
 function write(res: JsonObject, c: Compiled, fx: string, value: unknown): void {
   if (c.fx === undefined) writeFhir(res, fx, value);
   else writeSteps(res, c.fx, value, fx);
@@ -172,7 +185,7 @@ function applyToDm(rules: readonly Rule[], res: JsonObject, obj: JsonObject, ctx
         const v = r.conv ? r.conv.toDm(f, ctx) : f;
         if (v === undefined) break;
         if (r.dm === "") obj[""] = v;
-        else if (getKeys(obj, c.dm) === undefined) setPath(obj, r.dm, v);
+        else if (getKeys(obj, c.dm) === undefined) setKeys(obj, c.dm, v);
         break;
       }
       case "each": {
@@ -193,8 +206,8 @@ function applyToDm(rules: readonly Rule[], res: JsonObject, obj: JsonObject, ctx
         if (r.single) {
           const one = out[0] as JsonObject;
           if (r.dm === "") merge(obj, one);
-          else if (getKeys(obj, c.dm) === undefined) setPath(obj, r.dm, one);
-        } else if (getKeys(obj, c.dm) === undefined) setPath(obj, r.dm, out);
+          else if (getKeys(obj, c.dm) === undefined) setKeys(obj, c.dm, one);
+        } else if (getKeys(obj, c.dm) === undefined) setKeys(obj, c.dm, out);
         break;
       }
       case "fixed":
