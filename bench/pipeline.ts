@@ -27,6 +27,12 @@
  *    destination, timed by this script) cross-checks it from outside.
  * 5. Storage: KV file (+ -wal, -shm) once the engine stopped cleanly ÷ messages delivered over the
  *    whole run, in KiB; ≤ 2.5.
+ * 6. Rows: KV rows the engine changed per delivered message in the sustained run
+ *    (`engine_kv_mutations_total`), and the KV limit run once more in `kvN:<that many>` mode (a
+ *    message row and small rows): intake and sustained as a share of what that many rows per
+ *    message cost on this disk. kv4x writes 4; the engine writes more (RECEIVE and SEND logs,
+ *    queue entry, dedupe, a payload row for ~30 % of the corpus, and the completion's log and
+ *    entry), and every one of them shares KV's single commit cycle.
  *
  * The destination is an in-process MLLP ACK server (bench/pipeline/rig.ts `Receiver`): it does
  * not parse the message, so it takes the least CPU from the engine on a small machine, and it
@@ -144,11 +150,15 @@ try {
   const tps = await ticksPerSecond();
   const base = receiver.count;
   const cpu0 = cpuSnapshot(e.pid);
+  const rows0 = await e.metric("engine_kv_mutations_total");
   const load = await mllpLoad(e.mllpPort, CONNS, SECONDS);
   acked += load.ok;
   const deliveredAtLoadEnd = receiver.count - base;
   const drain = await waitDelivered(receiver, acked, DRAIN_MS, alive);
   const cpu1 = cpuSnapshot(e.pid);
+  // Rows KV changed per delivered message: what the KV limit is run with below, for comparison.
+  const rowsPerMsg = ((await e.metric("engine_kv_mutations_total")) - rows0) /
+    Math.max(1, receiver.count - base);
   if (!drain.done) printLine(`  not drained in ${DRAIN_MS / 1000} s; actors: ${await e.actors()}`);
   const delivered = receiver.count - base;
   if (load.bad > 0 || load.errors > 0) {
@@ -235,6 +245,11 @@ try {
   const kv = kvBytes(e.kvPath);
   const totalDelivered = receiver.count;
   const lat = await deliveredLatencies(e.kvPath, since, until);
+  // The KV limit once more, writing as many rows per message as the engine did (message row and
+  // small rows): how far the engine is from what its rows cost on this disk.
+  const rowsN = Number.isFinite(rowsPerMsg) ? Math.max(2, Math.round(rowsPerMsg)) : 8;
+  printLine(`pipeline: kv-limit-server kvN:${rowsN} (the engine's rows per delivered message)`);
+  const kvRows = await peerRun(() => startKvLimit(dir, `kvN:${rowsN}`));
 
   // ------------------------------------------------------------------------------------------
   printLine();
@@ -242,12 +257,15 @@ try {
     [hl7.name, hl7.load.msg_per_s, hl7.load.p50_ms ?? NaN, hl7.load.p99_ms ?? NaN],
     [kv1.name, kv1.load.msg_per_s, kv1.load.p50_ms ?? NaN, kv1.load.p99_ms ?? NaN],
     [kv4x.name, kv4x.load.msg_per_s, kv4x.load.p50_ms ?? NaN, kv4x.load.p99_ms ?? NaN],
+    [kvRows.name, kvRows.load.msg_per_s, kvRows.load.p50_ms ?? NaN, kvRows.load.p99_ms ?? NaN],
     ["engine: ACK rate, pipeline running", load.msg_per_s, load.p50_ms ?? NaN, load.p99_ms ?? NaN],
     ["engine: delivered / (load + drain)", Math.round(sustained), "", ""],
   ]);
   const vsHl7 = sustained / hl7.load.msg_per_s;
   const vsKv1 = sustained / kv1.load.msg_per_s;
   const vsKv4x = load.msg_per_s / kv4x.load.msg_per_s;
+  const intakeVsRows = load.msg_per_s / kvRows.load.msg_per_s;
+  const sustainedVsRows = sustained / kvRows.load.msg_per_s;
   printLine(
     `engine sustained ${Math.round(sustained)} msg/s: ${vsHl7.toFixed(2)}x Hl7Server ` +
       `(target >= 0.35), ${vsKv1.toFixed(2)}x kv1 (target >= 0.35)`,
@@ -255,6 +273,11 @@ try {
   printLine(
     `engine intake ${load.msg_per_s} msg/s: ${vsKv4x.toFixed(2)}x kv4x (target >= 0.9), ` +
       `p99 ${load.p99_ms} ms (target <= 10)`,
+  );
+  printLine(
+    `engine rows per delivered message ${round(rowsPerMsg, 2)} (kv4x writes 4): ` +
+      `${kvRows.name} ${kvRows.load.msg_per_s} msg/s; intake ${intakeVsRows.toFixed(2)}x, ` +
+      `sustained ${sustainedVsRows.toFixed(2)}x of it`,
   );
   printLine();
   printTable(["sustained run", "value"], [
@@ -325,7 +348,13 @@ try {
     bench: "pipeline",
     seconds: SECONDS,
     connections: CONNS,
-    peers: { hl7Server: fig(hl7.load), kv1: fig(kv1.load), kv4x: fig(kv4x.load) },
+    peers: {
+      hl7Server: fig(hl7.load),
+      kv1: fig(kv1.load),
+      kv4x: fig(kv4x.load),
+      kvRows: { rows: rowsN, ...fig(kvRows.load) },
+    },
+    rowsPerDeliveredMessage: round(rowsPerMsg, 2),
     sustained: {
       deliveredPerS: Math.round(sustained),
       ackPerS: load.msg_per_s,
@@ -336,11 +365,13 @@ try {
       duplicates: receiver.duplicates,
       vsHl7Server: { ratio: round(vsHl7, 3), target: 0.35 },
       vsKv1: { ratio: round(vsKv1, 3), target: 0.35 },
+      vsKvSameRows: round(sustainedVsRows, 3),
     },
     intake: {
       ackPerS: load.msg_per_s,
       p99Ms: load.p99_ms,
       vsKv4x: { ratio: round(vsKv4x, 3), target: 0.9 },
+      vsKvSameRows: round(intakeVsRows, 3),
       p99: { ratio: load.p99_ms ?? NaN, targetMax: 10 },
     },
     cpu: {

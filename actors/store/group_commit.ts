@@ -55,11 +55,15 @@ export class GroupCommitter {
   readonly #maxChecks: number;
   #queue: Pending[] = [];
   #flushing = false;
+  /** Mutations of the atomic operation built last (counted once it commits). */
+  #lastMutations = 0;
   #scheduled = false;
   /** Batches committed so far (for metrics and tests). */
   batches = 0;
   /** Writes committed so far. */
   writes = 0;
+  /** Rows set, deleted or summed by those commits (sums on one counter count once per batch). */
+  mutations = 0;
 
   /** Commits into `kv` within `limits`, reporting each commit's fate to `observer`. */
   constructor(kv: Deno.Kv, limits: GroupCommitLimits = {}, observer?: CommitObserver) {
@@ -163,6 +167,7 @@ export class GroupCommitter {
     if (result.ok) {
       this.batches++;
       this.writes += batch.length;
+      this.mutations += this.#lastMutations;
       for (const p of batch) p.resolve({ ok: true, versionstamp: result.versionstamp });
       return;
     }
@@ -176,6 +181,7 @@ export class GroupCommitter {
 
   #atomic(writes: Write[]): Deno.AtomicOperation {
     const op = this.#kv.atomic();
+    let mutations = 0;
     // Sums on one counter (a queue's depth) are added up first: one mutation per counter and
     // batch instead of one per write, which is the same result since sums commute.
     const sums = new Map<string, { key: Deno.KvKey; n: bigint }>();
@@ -185,15 +191,24 @@ export class GroupCommitter {
         op.set(s.key, s.value, s.expireIn !== undefined ? { expireIn: s.expireIn } : undefined);
       }
       for (const k of w.deletes ?? []) op.delete(k);
+      mutations += (w.sets?.length ?? 0) + (w.deletes?.length ?? 0);
       for (const s of w.sums ?? []) {
         const id = stringKeyId(s.key);
         const seen = id === undefined ? undefined : sums.get(id);
         if (seen) seen.n += s.n;
         else if (id !== undefined) sums.set(id, { key: s.key, n: s.n });
-        else addSum(op, s.key, s.n);
+        else {
+          addSum(op, s.key, s.n);
+          mutations++;
+        }
       }
     }
-    for (const s of sums.values()) if (s.n !== 0n) addSum(op, s.key, s.n);
+    for (const s of sums.values()) {
+      if (s.n === 0n) continue;
+      addSum(op, s.key, s.n);
+      mutations++;
+    }
+    this.#lastMutations = mutations;
     return op;
   }
 }

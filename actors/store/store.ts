@@ -137,9 +137,10 @@ export class Store {
     return store;
   }
 
-  /** Batches committed and writes in them, for metrics. */
-  get commitStats(): { batches: number; writes: number } {
-    return { batches: this.#committer.batches, writes: this.#committer.writes };
+  /** Batches committed, writes in them and rows they changed, for metrics. */
+  get commitStats(): { batches: number; writes: number; mutations: number } {
+    const c = this.#committer;
+    return { batches: c.batches, writes: c.writes, mutations: c.mutations };
   }
 
   /** Writes waiting for a commit: how far behind durability the engine's writers are. */

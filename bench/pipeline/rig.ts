@@ -441,6 +441,20 @@ export class EngineChild {
     this.#dir = dir;
   }
 
+  /** A metric without labels from `GET /metrics` (a counter or gauge); NaN when unreadable. */
+  async metric(name: string): Promise<number> {
+    try {
+      const r = await fetch(`${this.#admin.replace(/\/admin$/, "")}/metrics`, {
+        signal: AbortSignal.timeout(5000),
+      });
+      const text = await r.text();
+      const line = text.split("\n").find((l) => l.startsWith(`${name} `));
+      return line ? Number(line.slice(name.length + 1)) : NaN;
+    } catch {
+      return NaN;
+    }
+  }
+
   /**
    * The actors as `GET /admin/actors` shows them, one short line each (id, state, queue depth),
    * for a report when the pipeline does not drain. The token is the one the engine generated

@@ -55,9 +55,11 @@ Deno.test("store group-commits concurrent accepts and keeps their queue order", 
       Array.from({ length: n }, (_, i) => acceptOne(store, `m${String(i).padStart(4, "0")}`)),
     );
     assert.ok(results.every((r) => r.status === "stored"));
-    const { batches, writes } = store.commitStats;
+    const { batches, writes, mutations } = store.commitStats;
     assert.equal(writes, n);
     assert.ok(batches < n / 5, `expected batching, got ${batches} batches for ${n} writes`);
+    // Message, log and queue entry per write; the queue's depth summed once per batch.
+    assert.equal(mutations, 3 * n + batches);
     const heads = await store.peek("mllp-in:9960:127.0.0.1", n);
     const order = await Promise.all(
       heads.map(async (h) => (await store.getMessage(h.entry.messageId))?.controlId),
