@@ -122,8 +122,13 @@ Deno.test("a JSON destination of an unmapped DFT^P03 gets a FAILED SEND log and 
       "one log line for the operator",
     );
 
-    // Both SEND logs exist; the RECEIVE log is routed and says what failed.
-    const sends = (await listLogs(engine.store.kv, { type: "SEND" })).logs;
+    // Both SEND logs exist; the RECEIVE log is routed and says what failed. The MLLP one is
+    // completed in the background once its ACK came back: wait for that commit.
+    let sends = (await listLogs(engine.store.kv, { type: "SEND" })).logs;
+    await waitFor("the MLLP delivery completed", async () => {
+      sends = (await listLogs(engine.store.kv, { type: "SEND" })).logs;
+      return sends.some((l) => l.destinationId === "ledger" && l.status !== "PENDING");
+    });
     assert.deepEqual(
       sends.map((l) => [l.destinationId, l.status]).sort(),
       [
