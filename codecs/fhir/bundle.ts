@@ -98,8 +98,9 @@ function context(options: FhirOptions, eventType: string, resolve?: MapContext["
 }
 
 function without(obj: JsonObject, keys: readonly string[]): JsonObject {
+  // for-in, not Object.entries: the same keys in the same order without an array of pairs.
   const out: JsonObject = {};
-  for (const [k, v] of Object.entries(obj)) if (!keys.includes(k)) out[k] = v;
+  for (const k in obj) if (!keys.includes(k)) out[k] = obj[k];
   return out;
 }
 
@@ -132,7 +133,14 @@ function build(
   }
   const res = toResource(map, base, ctx);
   const back = fromResource(map, res, ctx);
-  addExtensions(res, hl7v2Extension(hl7), residueExtension(residueOf(base, back)));
+  // As addExtensions (appended in this order, no list when both are absent), without its
+  // rest array and filter: this runs once per resource.
+  const kept = hl7v2Extension(hl7), residue = residueExtension(residueOf(base, back));
+  if (kept !== undefined || residue !== undefined) {
+    const list = (Array.isArray(res.extension) ? res.extension : (res.extension = [])) as unknown[];
+    if (kept !== undefined) list.push(kept);
+    if (residue !== undefined) list.push(residue);
+  }
   let empty = hl7 === undefined;
   if (empty) { for (const _ in base) empty = false; }
   return { res, empty };
@@ -190,7 +198,9 @@ export function modelToFhir(message: DataModelMessage, options: FhirOptions = {}
         if (empty && !part.required) return;
         const id = uuidV5(key);
         const fullUrl = `urn:uuid:${id}`;
-        const resource = { resourceType: part.map.resourceType, id, ...res } as FhirResource;
+        // As `{resourceType, id, ...res}` (same keys, same order) without the generic spread.
+        const resource = { resourceType: part.map.resourceType, id } as FhirResource;
+        for (const k in res) resource[k] = res[k];
         entries.push({ fullUrl, resource });
         urls.push(fullUrl);
         if (!part.many) refs[part.name] = fullUrl;

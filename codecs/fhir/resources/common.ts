@@ -155,10 +155,14 @@ export function contained(
       const v = getPath(obj, dm);
       if (!isObject(v)) return;
       const r = toResource(map, v, ctx);
-      if (Object.keys(r).length <= 1) return;
-      r.id = id;
+      let keys = 0;
+      for (const _ in r) if (++keys > 1) break;
+      if (keys <= 1) return;
+      // `{resourceType, id, ...r}` with `r.id` set (same keys, same order), without the spread.
+      const copy: JsonObject = { resourceType: r.resourceType, id };
+      for (const k in r) if (k !== "id") copy[k] = r[k];
       const list = Array.isArray(res.contained) ? res.contained : (res.contained = []);
-      (list as unknown[]).push({ resourceType: r.resourceType, id, ...r });
+      (list as unknown[]).push(copy);
       const ref = { reference: `#${id}` };
       if (place.element === undefined) writeFhir(res, place.fx, ref);
       else {

@@ -65,13 +65,15 @@ export const MARITAL: Conv = conceptOf("http://terminology.hl7.org/CodeSystem/v3
 /** A code table as a CodeableConcept of one system (codes outside the table are not written). */
 function conceptOf(system: string, pairs: readonly (readonly [string, string])[]): Conv {
   const inner = code(pairs);
+  // The path is made once, not on every read (a read then finds it parsed).
+  const codeAt = `coding[system=${system}].code`;
   return {
     toFhir: (v, ctx) => {
       const c = inner.toFhir(v, ctx);
       return c === undefined ? undefined : { coding: [{ system, code: c }] };
     },
     toDm: (v, ctx) => {
-      const c = readFhir(v, `coding[system=${system}].code`);
+      const c = readFhir(v, codeAt);
       return c === undefined ? undefined : inner.toDm(c, ctx);
     },
   };
@@ -103,6 +105,7 @@ function ombExtension(
   url: string,
   table: { toHl7(v: string): string | undefined; toJson(c: string): unknown },
 ): FnRule {
+  const extAt = `extension[url=${url}]`;
   return {
     kind: "fn",
     toFhir(obj, res) {
@@ -119,7 +122,7 @@ function ombExtension(
       (list as unknown[]).push({ url, extension: ext });
     },
     toDm(res, obj) {
-      const ext = readFhir(res, `extension[url=${url}]`);
+      const ext = readFhir(res, extAt);
       if (!isObject(ext) || !Array.isArray(ext.extension)) return;
       const omb = readFhir(ext, "extension[url=ombCategory].valueCoding.code");
       const text = readFhir(ext, "extension[url=text].valueString");
