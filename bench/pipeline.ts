@@ -32,7 +32,9 @@
  *    message row and small rows): intake and sustained as a share of what that many rows per
  *    message cost on this disk. kv4x writes 4; the engine writes more (RECEIVE and SEND logs,
  *    queue entry, dedupe, a payload row for ~30 % of the corpus, and the completion's log and
- *    entry), and every one of them shares KV's single commit cycle.
+ *    entry), and every one of them shares KV's single commit cycle. Beside it, the engine's own
+ *    `Store` alone (bench/pipeline/store_limit.ts: 16 writers storing and routing the same
+ *    messages, a completer completing them; no sockets, no HL7): what its rows cost here.
  *
  * The destination is an in-process MLLP ACK server (bench/pipeline/rig.ts `Receiver`): it does
  * not parse the message, so it takes the least CPU from the engine on a small machine, and it
@@ -69,6 +71,7 @@ import {
   ticksPerSecond,
   waitDelivered,
 } from "./pipeline/rig.ts";
+import { storeLimit } from "./pipeline/store_limit.ts";
 
 const SECONDS = Number(Deno.args[0] ?? 10);
 const CONNS = 16;
@@ -250,6 +253,8 @@ try {
   const rowsN = Number.isFinite(rowsPerMsg) ? Math.max(2, Math.round(rowsPerMsg)) : 8;
   printLine(`pipeline: kv-limit-server kvN:${rowsN} (the engine's rows per delivered message)`);
   const kvRows = await peerRun(() => startKvLimit(dir, `kvN:${rowsN}`));
+  printLine("pipeline: the engine's own KV writes alone (Store, 16 writers and a completer)");
+  const rowsLimit = await storeLimit(dir, corpus.bytes, SECONDS);
 
   // ------------------------------------------------------------------------------------------
   printLine();
@@ -258,6 +263,7 @@ try {
     [kv1.name, kv1.load.msg_per_s, kv1.load.p50_ms ?? NaN, kv1.load.p99_ms ?? NaN],
     [kv4x.name, kv4x.load.msg_per_s, kv4x.load.p50_ms ?? NaN, kv4x.load.p99_ms ?? NaN],
     [kvRows.name, kvRows.load.msg_per_s, kvRows.load.p50_ms ?? NaN, kvRows.load.p99_ms ?? NaN],
+    ["engine's KV writes alone (no sockets, no HL7)", rowsLimit.msgPerS, "", ""],
     ["engine: ACK rate, pipeline running", load.msg_per_s, load.p50_ms ?? NaN, load.p99_ms ?? NaN],
     ["engine: delivered / (load + drain)", Math.round(sustained), "", ""],
   ]);
@@ -278,6 +284,12 @@ try {
     `engine rows per delivered message ${round(rowsPerMsg, 2)} (kv4x writes 4): ` +
       `${kvRows.name} ${kvRows.load.msg_per_s} msg/s; intake ${intakeVsRows.toFixed(2)}x, ` +
       `sustained ${sustainedVsRows.toFixed(2)}x of it`,
+  );
+  printLine(
+    `engine's KV writes alone (${round(rowsLimit.rowsPerMsg, 2)} rows per message): ` +
+      `${rowsLimit.msgPerS} msg/s stored and completed; intake ` +
+      `${(load.msg_per_s / rowsLimit.msgPerS).toFixed(2)}x, sustained ` +
+      `${(sustained / rowsLimit.msgPerS).toFixed(2)}x of it`,
   );
   printLine();
   printTable(["sustained run", "value"], [
@@ -353,6 +365,10 @@ try {
       kv1: fig(kv1.load),
       kv4x: fig(kv4x.load),
       kvRows: { rows: rowsN, ...fig(kvRows.load) },
+      engineKvWritesAlone: {
+        msgPerS: rowsLimit.msgPerS,
+        rowsPerMsg: round(rowsLimit.rowsPerMsg, 2),
+      },
     },
     rowsPerDeliveredMessage: round(rowsPerMsg, 2),
     sustained: {

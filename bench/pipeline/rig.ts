@@ -202,13 +202,15 @@ export function mllpPaced(
 }
 
 /** The corpus mllp-load and mllp-paced send (their first 3,000 messages of hl7corpus.mjs). */
-export async function corpusStats(): Promise<{ messages: number; meanBytes: number }> {
+export async function corpusStats(): Promise<
+  { messages: number; meanBytes: number; bytes: Uint8Array[] }
+> {
   const gen = await import(new URL("hl7corpus.mjs", TOOLS).href) as {
     corpus(n: number, seed?: number): string[];
   };
-  const texts = gen.corpus(3000);
-  const bytes = texts.reduce((s, t) => s + encoder.encode(t).length, 0);
-  return { messages: texts.length, meanBytes: bytes / texts.length };
+  const all = gen.corpus(3000).map((t) => encoder.encode(t));
+  const bytes = all.reduce((s, b) => s + b.length, 0);
+  return { messages: all.length, meanBytes: bytes / all.length, bytes: all };
 }
 
 // ---------------------------------------------------------------------------------------------
