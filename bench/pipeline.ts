@@ -16,7 +16,9 @@
  *    ≥ 0.9×, p99 ≤ 10 ms.
  * 4. Paced: the highest offered rate (`mllp-paced.mjs`, 16 connections, steps of 5 s, at most 6,
  *    bisecting) the engine sustains with no backlog growth: the offered messages ACKed (≥ 97 %,
- *    none refused), the backlog at the end of the step ≤ 1 s of traffic, drained within 30 s.
+ *    none refused) at ≥ 97 % of the offered rate (a sender held back by slow ACKs sends the
+ *    step's messages late, over a longer time), the backlog at the end of the step ≤ 1 s of
+ *    traffic, drained within 30 s.
  *    The share of late sends (due while the connection still awaited the previous ACK, i.e. an ACK
  *    slower than 16 ÷ rate) is shown per step, and the highest rate that also kept it ≤ 5 % is
  *    printed beside; it is not a condition of the search because on a shared machine it follows
@@ -193,6 +195,8 @@ try {
       ? `${p.bad} bad, ${p.errors} errors`
       : p.ok < 0.97 * expected
       ? `only ${p.ok} of ~${Math.round(expected)} ACKed`
+      : p.msg_per_s < 0.97 * rate
+      ? `ACKed at ${p.msg_per_s} msg/s: ACKs too slow to keep the offered pace`
       : backlogAtEnd > rate
       ? `backlog ${backlogAtEnd} > 1 s of traffic`
       : !d.done
