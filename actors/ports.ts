@@ -56,6 +56,11 @@ export interface ApiRequest {
   bytes: Uint8Array;
   /** The peer's IP address, for logs. */
   peerIp: string;
+  /**
+   * The client asked for FHIR answers (`Accept: application/fhir+json` on `POST /query`): a
+   * `searchset` Bundle from a FHIR-server destination, `406` from any other.
+   */
+  fhir?: boolean;
 }
 
 /** One reason a message was refused, at a dotted JSON path such as `Patient.Demographics.DOB`. */
@@ -128,7 +133,7 @@ export interface ApiDocumentRequest {
 export type ApiDocumentResult = ApiAcceptResult | { ok: true; text: string; contentType: string };
 
 /** HTTP statuses a query may be refused with. */
-export type ApiQueryRefusalStatus = 400 | 403 | 404 | 502 | 503 | 504;
+export type ApiQueryRefusalStatus = 400 | 403 | 404 | 406 | 502 | 503 | 504;
 
 /** What the engine answers a query with. */
 export type ApiQueryResult =
@@ -136,6 +141,8 @@ export type ApiQueryResult =
     ok: true;
     /** The JSON answered with `200`. */
     body: unknown;
+    /** Its media type when not `application/json` (a FHIR searchset: `application/fhir+json`). */
+    contentType?: string;
   }
   | {
     ok: true;
@@ -147,14 +154,17 @@ export type ApiQueryResult =
     ok: false;
     /**
      * 400 invalid query, 403 wrong environment / not subscribed / destination not verified,
-     * 404 unknown destination, 502 the destination could not be reached or answered nonsense,
-     * 503 the engine cannot query now, 504 no answer within the query timeout.
+     * 404 unknown destination, 406 a FHIR answer asked of a destination that is no FHIR server,
+     * 502 the destination could not be reached or answered nonsense (or, for a FHIR answer, an
+     * error), 503 the engine cannot query now, 504 no answer within the query timeout.
      */
     status: ApiQueryRefusalStatus;
     /** One sentence saying what is wrong. */
     error: string;
     /** For 400: every problem found, each with its path. */
     problems?: ApiProblem[];
+    /** For a FHIR answer: the FHIR server's own OperationOutcome issues, as it sent them. */
+    fhirIssues?: Record<string, unknown>[];
   };
 
 /** Answers synchronous queries (`POST /query`) from API sources. */

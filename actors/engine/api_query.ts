@@ -10,7 +10,11 @@
  * - FHIR server (an HTTPS destination with `https.fhir`): a `PatientSearch.Query` becomes
  *   `GET <base>/Patient?identifier=…&family=…` (codecs/fhir/search.ts) with the destination's
  *   credentials; the `searchset` Bundle comes back as a `PatientSearch.Response`, an
- *   OperationOutcome or any other status in its `Meta.Errors[]`.
+ *   OperationOutcome or any other status in its `Meta.Errors[]`. A client that asked for FHIR
+ *   (`ApiRequest.fhir`) gets a `searchset` Bundle instead (codecs/fhir/search.ts
+ *   `searchsetAnswer`: the server's resources as they came; `Bundle.id` the REQUEST log's), and a `502` carrying the server's
+ *   OperationOutcome issues for an error status or an answer that is no searchset. Any other
+ *   destination answers such a client `406`: FHIR answers come only from FHIR servers.
  * - MLLP destination: a `PatientSearch.Query` becomes `QBP^Q22` or `QRY^A19` (per destination)
  *   on a connection of its own; the `RSP^K22` / `ADR^A19` comes back as a
  *   `PatientSearch.Response`, a refusal (MSA `AE`/`AR`, QAK `AE`/`AR`) in its `Meta.Errors[]`.
@@ -29,7 +33,13 @@ import {
   validateQuery,
 } from "../../codecs/datamodel/mod.ts";
 import { newControlId, tryParseHl7 } from "../../codecs/hl7v2/mod.ts";
-import { FhirError, patientSearchParams, searchsetToQueryResponse } from "../../codecs/fhir/mod.ts";
+import {
+  FhirError,
+  outcomeIssuesOf,
+  patientSearchParams,
+  searchsetAnswer,
+  searchsetToQueryResponse,
+} from "../../codecs/fhir/mod.ts";
 import type { Config, DestinationConfig, SourceConfig } from "../config/mod.ts";
 import {
   describeResponse,
@@ -173,6 +183,15 @@ export class ApiQuery implements ApiQuerier {
       eventType,
       started: Date.now(),
     };
+    if (request.fhir && (destination.https || destination.mllp) && !destination.https?.fhir) {
+      return {
+        ok: false,
+        status: 406,
+        error: `destination ${destination.id} is not a FHIR server: FHIR answers ` +
+          "(Accept: application/fhir+json) are only available from FHIR-server destinations " +
+          "(https.fhir); ask without that Accept header for the data model's answer",
+      };
+    }
     if (destination.https?.fhir) return await this.#fhir(q, signal);
     if (destination.https) return await this.#https(q, signal);
     if (destination.mllp) return await this.#mllp(q, signal);
@@ -323,6 +342,22 @@ export class ApiQuery implements ApiQuerier {
       response: answer,
     });
     log.debug("query.answered", { source: q.source.id, destination: id, fhir: true });
+    if (q.request.fhir) {
+      if (read === undefined || !parsed.ok) {
+        return {
+          ok: false,
+          status: 502,
+          error: `destination ${id} answered ${failure ?? "no searchset"}`,
+          fhirIssues: parsed.ok ? outcomeIssuesOf(parsed.value) : [],
+        };
+      }
+      return {
+        ok: true,
+        // Its id is the REQUEST log's, as `Meta.Logs` names it in the data model's answer.
+        body: searchsetAnswer(parsed.value, { base: https.url, ...(ids ? { id: ids[0] } : {}) }),
+        contentType: "application/fhir+json",
+      };
+    }
     const errors = read?.Meta.Errors ?? [];
     if (failure !== undefined) {
       errors.push({

@@ -48,4 +48,10 @@ export {
   type VxuFhirOptions,
   vxuToFhir,
 } from "./vxu.ts";
-export { patientSearchParams, searchsetToQueryResponse } from "./search.ts";
+export {
+  outcomeIssuesOf,
+  patientSearchParams,
+  searchsetAnswer,
+  type SearchsetAnswerOptions,
+  searchsetToQueryResponse,
+} from "./search.ts";

@@ -17,6 +17,11 @@
  * closed), 413, 415, 429 (with `Retry-After`), 500, 503;
  * for queries also 502 (the destination failed or answered nonsense) and 504 (no answer in time).
  * Every answer carries `X-RateLimit-Limit` and `X-RateLimit-Remaining`.
+ *
+ * A `POST /query` whose `Accept` prefers `application/fhir+json` is answered in FHIR: the
+ * engine's `searchset` Bundle (from a FHIR-server destination), and every refusal as an
+ * `OperationOutcome` (`application/fhir+json`, one issue per error, then the FHIR server's own
+ * issues) with the status the JSON refusal has; `406` when the destination is no FHIR server.
  * @module
  */
 
@@ -40,6 +45,7 @@ import { DEFAULT_MAX_JSON_DEPTH, JsonDepthScanner } from "./json_depth.ts";
 import { parseJsonBytes } from "./json_parse.ts";
 import { peerIp } from "./peer.ts";
 import { RateLimiter } from "./rate_limit.ts";
+import { codeOf, FHIR_JSON, prefersFhir } from "./fhir_outcome.ts";
 import { sendBody, sendJson } from "./respond.ts";
 
 const encoder = new TextEncoder();
@@ -80,7 +86,22 @@ export interface EndpointErrorBody {
   Meta: { Errors: EndpointError[] };
 }
 
-type Status = 400 | 401 | 403 | 404 | 405 | 408 | 413 | 415 | 422 | 429 | 500 | 502 | 503 | 504;
+type Status =
+  | 400
+  | 401
+  | 403
+  | 404
+  | 405
+  | 406
+  | 408
+  | 413
+  | 415
+  | 422
+  | 429
+  | 500
+  | 502
+  | 503
+  | 504;
 
 /** The endpoint app (see the module doc). */
 export function createEndpointApp(options: EndpointAppOptions): Hono {
@@ -98,8 +119,23 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
     status: Status,
     errors: EndpointError[],
     headers: Record<string, string> = {},
+    fhirIssues: Record<string, unknown>[] = [],
   ) => {
     for (const [name, value] of Object.entries(headers)) c.header(name, value);
+    if (wantsFhir(c)) {
+      const issue = [
+        ...errors.map((e) => ({
+          severity: "error",
+          code: codeOf(status),
+          // The paths are the data-model query's, not FHIRPaths: said, not located.
+          diagnostics: e.Path ? `${e.Path}: ${e.Text}` : e.Text,
+        })),
+        ...fhirIssues,
+      ];
+      return sendJson(c, { resourceType: "OperationOutcome", issue }, status, {
+        "Content-Type": FHIR_JSON,
+      });
+    }
     return sendJson(c, { Meta: { Errors: errors } } satisfies EndpointErrorBody, status);
   };
 
@@ -240,6 +276,8 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
         c,
         result.status,
         result.problems?.length ? result.problems.map(problemError) : [{ Text: result.error }],
+        {},
+        result.fhirIssues,
       );
     }
     if ("text" in result) {
@@ -247,7 +285,12 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
         "Content-Type": result.contentType,
       });
     }
-    return sendJson(c, result.body, 200);
+    return sendJson(
+      c,
+      result.body,
+      200,
+      result.contentType ? { "Content-Type": result.contentType } : {},
+    );
   };
 
   app.post(ENDPOINT_PATH, async (c) => {
@@ -288,7 +331,7 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
       if ("contentType" in request) {
         return answerQueryResult(c, () => queries.queryDocument!(request), request);
       }
-      return answerQuery(c, request, queries);
+      return answerQuery(c, wantsFhir(c) ? { ...request, fhir: true } : request, queries);
     });
     app.all(QUERY_PATH, (c) =>
       refuse(c, 405, [{ Text: `use POST, not ${c.req.method}` }], {
@@ -342,6 +385,11 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
   });
 
   return app;
+}
+
+/** Whether `c` is a `POST /query` (or a wrong method on it) whose client prefers FHIR answers. */
+function wantsFhir(c: Context): boolean {
+  return c.req.path === QUERY_PATH && prefersFhir(c.req.header("accept"));
 }
 
 /** Bodies taken as they are: X12 (`application/edi-x12`) and XML (a C-CDA). */

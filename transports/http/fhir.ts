@@ -29,6 +29,7 @@ import { DEFAULT_MAX_JSON_DEPTH, JsonDepthScanner } from "./json_depth.ts";
 import { parseJsonBytes } from "./json_parse.ts";
 import { peerIp } from "./peer.ts";
 import { RateLimiter } from "./rate_limit.ts";
+import { codeOf } from "./fhir_outcome.ts";
 import { sendBody } from "./respond.ts";
 
 /** The FHIR base path. */
@@ -220,27 +221,4 @@ export function createFhirApp(options: FhirAppOptions): Hono {
     return refuse(c, 500, "internal error");
   });
   return app;
-}
-
-/** The OperationOutcome issue type of a status. */
-function codeOf(status: number): string {
-  switch (status) {
-    case 401:
-      return "login";
-    case 403:
-      return "forbidden";
-    case 404:
-      return "not-found";
-    case 408:
-      return "timeout";
-    case 413:
-      return "too-costly";
-    case 429:
-      return "throttled";
-    case 500:
-    case 503:
-      return "exception";
-    default:
-      return "invalid";
-  }
 }

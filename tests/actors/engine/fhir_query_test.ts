@@ -2,14 +2,18 @@
  * `POST /query` to a FHIR destination end to end: an API source's `PatientSearch.Query`, the
  * engine, and `GET <base>/Patient?…` on the FHIR R4 server peer (fhir_server.ts, real HTTPS
  * behind SMART Backend Services) whose `searchset` comes back as a `PatientSearch.Response`:
- * one match, several, none, an OperationOutcome, no answer in time.
+ * one match, several, none, an OperationOutcome, no answer in time. With
+ * `Accept: application/fhir+json` the answer is a `searchset` Bundle (the server's Patients as it
+ * sent them) and every refusal an OperationOutcome; other destinations answer such a client 406.
  */
 
 import assert from "node:assert/strict";
 import { type Config, parseConfig } from "../../../actors/config/mod.ts";
+import { validateFhirBundle, validateFhirResource } from "../../../codecs/fhir/validate.ts";
 import { FetchSender } from "../../../transports/https/mod.ts";
 import { apiOf } from "../../helpers/api.ts";
 import { startEngine } from "../../helpers/engine.ts";
+import { freePort } from "../../helpers/net.ts";
 import { makePki } from "../../helpers/tls.ts";
 import {
   FHIR_BASE_PATH,
@@ -60,8 +64,15 @@ function search(patient: Record<string, unknown>): Record<string, unknown> {
   };
 }
 
-/** A production API source querying a FHIR destination with SMART Backend Services. */
-function configFor(dir: string, server: FhirServer): Config {
+/**
+ * A production API source querying a FHIR destination with SMART Backend Services (and, when
+ * given, destinations that are no FHIR server).
+ */
+function configFor(
+  dir: string,
+  server: FhirServer,
+  others: Record<string, unknown>[] = [],
+): Config {
   const parsed = parseConfig({
     node: { id: "test" },
     kv: { path: `${dir}/engine.kv` },
@@ -87,8 +98,8 @@ function configFor(dir: string, server: FhirServer): Config {
           scope: SMART_SCOPE,
         },
       },
-    }],
-    subscriptions: [{ from: { source: "app" }, to: ["fhir"] }],
+    }, ...others],
+    subscriptions: [{ from: { source: "app" }, to: ["fhir", ...others.map((d) => d.id)] }],
   }, {
     env: (n) => ({ APP_SECRET: "app-s3cret", VT: "vt-secret", FHIR_KEY: server.privateKey })[n],
     readFile: () => new Error("-"),
@@ -248,6 +259,261 @@ Deno.test("POST /query to a FHIR destination searches its Patients and answers i
       assert.match(res.text, /no search criteria/);
       assert.equal(searches().length, asked);
     });
+  } finally {
+    await e.close();
+    httpSender.close();
+    await server.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("POST /query with Accept: application/fhir+json answers a searchset Bundle, refusals as OperationOutcomes", async (t) => {
+  const dir = await Deno.makeTempDir();
+  const server = await startFhirServer(pki, {
+    failSearch: { identifier: `${HOSP}|BROKEN`, status: 500 },
+    hangSearchIdentifier: `${HOSP}|SLOW`,
+    searchWarning: { family: "WELBY", diagnostics: "name search is approximate" },
+  });
+  for (const p of PATIENTS) server.resources.set(`Patient/${p.id}`, p);
+  // Nothing listens there: a query that went out would be a 502, not a 406.
+  const closed = await freePort();
+  const others = [
+    { id: "pdq", environment: "prod", mllp: { host: "127.0.0.1", port: closed } },
+    {
+      id: "hook",
+      environment: "prod",
+      https: { url: `https://127.0.0.1:${closed}/hook`, verificationToken: { env: "VT" } },
+    },
+  ];
+  const httpSender = new FetchSender({ caCerts: [pki.caCert] });
+  const e = await startEngine(configFor(dir, server, others), { httpSender, http: true });
+  const { engine } = e;
+  try {
+    const api = apiOf(e);
+    const token = await api.token("app", "app-s3cret");
+    const query = async (body: unknown, accept = "application/fhir+json") => {
+      const res = await fetch(`${api.base}/query`, {
+        method: "POST",
+        headers: {
+          authorization: `Bearer ${token}`,
+          "content-type": "application/json",
+          ...(accept ? { accept } : {}),
+        },
+        body: JSON.stringify(body),
+      });
+      const text = await res.text();
+      // deno-lint-ignore no-explicit-any -- the assertions read deep into the answers
+      let json: Record<string, any> = {};
+      try {
+        json = JSON.parse(text);
+      } catch { /* not JSON: the assertions say so */ }
+      return { status: res.status, type: res.headers.get("content-type"), json, text };
+    };
+    const to = (id: string, patient: Record<string, unknown>) => ({
+      ...search(patient),
+      Meta: { DataModel: "PatientSearch", EventType: "Query", Destinations: [{ ID: id }] },
+    });
+    /** The newest REQUEST and RESPOND logs of the FHIR destination, with their messages. */
+    const lastLogs = async () => {
+      const [request] = (await engine.store.listLogs({
+        type: "REQUEST",
+        destinationId: "fhir",
+        limit: 1,
+      })).logs;
+      const [respond] = (await engine.store.listLogs({
+        type: "RESPOND",
+        destinationId: "fhir",
+        limit: 1,
+      })).logs;
+      return {
+        request: request!,
+        respond: respond!,
+        asked: await engine.store.getMessage(request!.messageId),
+        answered: await engine.store.getMessage(respond!.messageId),
+      };
+    };
+    const entries = (json: Record<string, unknown>) =>
+      (json.entry ?? []) as { fullUrl?: string; resource: { id?: string }; search: unknown }[];
+
+    await t.step("an unverified production destination is a 403 OperationOutcome", async () => {
+      const res = await query(search({ Identifiers: [{ ID: "0000123", IDType: "HOSP" }] }));
+      assert.equal(res.status, 403, res.text);
+      assert.equal(res.type, "application/fhir+json");
+      assert.equal(res.json.resourceType, "OperationOutcome");
+      assert.equal(res.json.issue[0].code, "forbidden");
+      assert.match(res.json.issue[0].diagnostics, /not verified/);
+      assert.deepEqual(validateFhirResource(res.json), []);
+      const verified = await engine.https!.verify("fhir");
+      assert.ok(verified?.verified, JSON.stringify(verified));
+    });
+
+    await t.step(
+      "one match is a searchset Bundle holding the server's Patient as it sent it",
+      async () => {
+        const res = await query(search({ Identifiers: [{ ID: "0000123", IDType: "HOSP" }] }));
+        assert.equal(res.status, 200, res.text);
+        assert.equal(res.type, "application/fhir+json");
+        assert.equal(res.json.resourceType, "Bundle");
+        assert.equal(res.json.type, "searchset");
+        assert.equal(res.json.total, 1);
+        assert.equal(res.json.timestamp, "2026-12-04T10:00:00Z");
+        assert.deepEqual(entries(res.json), [{
+          fullUrl: `${server.base}/Patient/p1`,
+          resource: PATIENTS[0],
+          search: { mode: "match" },
+        }]);
+        assert.deepEqual(validateFhirBundle(res.json), []);
+        // The logs store what they stored before: the data-model query, the GET, the searchset.
+        const logs = await lastLogs();
+        assert.equal(res.json.id, logs.request.id);
+        assert.equal(logs.request.status, "SUCCEEDED");
+        assert.match(logs.request.reason ?? "", /HTTP 200: searchset, 1 patient/);
+        assert.equal(logs.asked?.contentType, "application/json");
+        assert.equal(logs.answered?.contentType, "application/fhir+json");
+      },
+    );
+
+    await t.step("several matches are one entry each, in the server's order", async () => {
+      const res = await query(search({ Demographics: { LastName: "Bixby", Sex: "Male" } }));
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.json.total, 2);
+      assert.deepEqual(
+        entries(res.json).map((e) => [e.fullUrl, e.resource, e.search]),
+        [PATIENTS[0], PATIENTS[1]].map((p) => [
+          `${server.base}/Patient/${p!.id}`,
+          p,
+          { mode: "match" },
+        ]),
+      );
+      assert.deepEqual(validateFhirBundle(res.json), []);
+    });
+
+    await t.step("no match is an empty searchset with total 0", async () => {
+      const res = await query(search({ Identifiers: [{ ID: "0000999", IDType: "HOSP" }] }));
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.json.type, "searchset");
+      assert.equal(res.json.total, 0);
+      assert.deepEqual(entries(res.json), []);
+      assert.deepEqual(validateFhirBundle(res.json), []);
+    });
+
+    await t.step(
+      "the server's OperationOutcome entry is kept with search.mode outcome",
+      async () => {
+        const res = await query(search({ Demographics: { LastName: "WELBY" } }));
+        assert.equal(res.status, 200, res.text);
+        assert.equal(res.json.total, 1);
+        const [match, outcome] = entries(res.json);
+        assert.deepEqual(match?.resource, PATIENTS[2]);
+        assert.deepEqual(outcome, {
+          resource: {
+            resourceType: "OperationOutcome",
+            issue: [{
+              severity: "warning",
+              code: "informational",
+              diagnostics: "name search is approximate",
+            }],
+          },
+          search: { mode: "outcome" },
+        });
+        assert.deepEqual(validateFhirBundle(res.json), []);
+      },
+    );
+
+    await t.step(
+      "a server error is a 502 OperationOutcome: what happened, then the server's issues",
+      async () => {
+        const res = await query(search({ Identifiers: [{ ID: "BROKEN", IDType: "HOSP" }] }));
+        assert.equal(res.status, 502, res.text);
+        assert.equal(res.type, "application/fhir+json");
+        assert.equal(res.json.resourceType, "OperationOutcome");
+        assert.deepEqual(res.json.issue, [
+          {
+            severity: "error",
+            code: "exception",
+            diagnostics: "destination fhir answered HTTP 500: OperationOutcome: error exception: " +
+              "the patient index is offline",
+          },
+          { severity: "error", code: "exception", diagnostics: "the patient index is offline" },
+        ]);
+        assert.deepEqual(validateFhirResource(res.json), []);
+        const logs = await lastLogs();
+        assert.equal(logs.request.status, "FAILED");
+        assert.match(logs.request.reason ?? "", /HTTP 500: OperationOutcome/);
+      },
+    );
+
+    await t.step("no answer in time is a 504 OperationOutcome", async () => {
+      const res = await query(search({ Identifiers: [{ ID: "SLOW", IDType: "HOSP" }] }));
+      assert.equal(res.status, 504, res.text);
+      assert.equal(res.json.resourceType, "OperationOutcome");
+      assert.equal(res.json.issue[0].code, "timeout");
+      assert.match(res.json.issue[0].diagnostics, /destination fhir did not answer within 1 s/);
+      assert.deepEqual(validateFhirResource(res.json), []);
+    });
+
+    await t.step("a query without criteria is a 400 OperationOutcome", async () => {
+      const res = await query(search({ Demographics: {} }));
+      assert.equal(res.status, 400, res.text);
+      assert.equal(res.json.resourceType, "OperationOutcome");
+      assert.equal(res.json.issue[0].code, "invalid");
+      assert.match(res.json.issue[0].diagnostics, /no search criteria/);
+    });
+
+    await t.step(
+      "a destination that is no FHIR server answers 406, before anything is sent",
+      async () => {
+        for (const id of ["pdq", "hook"]) {
+          const res = await query(to(id, { Identifiers: [{ ID: "0000123", IDType: "HOSP" }] }));
+          assert.equal(res.status, 406, `${id}: ${res.text}`);
+          assert.equal(res.type, "application/fhir+json");
+          assert.equal(res.json.resourceType, "OperationOutcome");
+          assert.equal(res.json.issue[0].code, "not-supported");
+          assert.match(
+            res.json.issue[0].diagnostics,
+            new RegExp(`^destination ${id} is not a FHIR server: FHIR answers .* only available`),
+          );
+        }
+        // Without the Accept header the same query goes out (and finds nobody there).
+        const plain = await query(to("pdq", { Identifiers: [{ ID: "1", IDType: "HOSP" }] }), "");
+        assert.equal(plain.status, 502, plain.text);
+        assert.deepEqual(Object.keys(plain.json), ["Meta"]);
+      },
+    );
+
+    await t.step(
+      "the API's own refusals (no token, wrong method) are OperationOutcomes",
+      async () => {
+        const accept = "application/fhir+json";
+        const unauthorized = await fetch(`${api.base}/query`, {
+          method: "POST",
+          headers: { "content-type": "application/json", accept },
+          body: JSON.stringify(search({ Identifiers: [{ ID: "0000123", IDType: "HOSP" }] })),
+        });
+        assert.equal(unauthorized.status, 401);
+        assert.equal(unauthorized.headers.get("content-type"), "application/fhir+json");
+        const outcome = await unauthorized.json();
+        assert.equal(outcome.issue[0].code, "login");
+        assert.match(outcome.issue[0].diagnostics, /no access token/);
+        const get = await fetch(`${api.base}/query`, { headers: { accept } });
+        assert.equal(get.status, 405);
+        assert.equal((await get.json()).resourceType, "OperationOutcome");
+      },
+    );
+
+    await t.step(
+      "an Accept preferring application/json keeps the data model's answer",
+      async () => {
+        const res = await query(
+          search({ Identifiers: [{ ID: "0000123", IDType: "HOSP" }] }),
+          "application/json, application/fhir+json;q=0.5",
+        );
+        assert.equal(res.status, 200, res.text);
+        assert.equal(res.type, "application/json");
+        assert.equal(res.json.Meta.EventType, "Response");
+        assert.equal(res.json.Patient.Demographics.LastName, "BIXBY");
+      },
+    );
   } finally {
     await e.close();
     httpSender.close();

@@ -92,6 +92,11 @@ export interface FhirServerOptions {
   failSearch?: { identifier: string; status: number };
   /** A search with this `identifier` token is not answered until the peer closes. */
   hangSearchIdentifier?: string;
+  /**
+   * A search with this `family` is answered with its matches and, last, an OperationOutcome
+   * entry (`search.mode` `outcome`) whose warning says `diagnostics`.
+   */
+  searchWarning?: { family: string; diagnostics: string };
 }
 
 /**
@@ -147,16 +152,32 @@ export async function startFhirServer(
       const found = [...resources.values()].filter((r) =>
         r.resourceType === "Patient" && matchesSearch(r, params)
       );
+      const warning = options.searchWarning?.family === params.get("family")
+        ? [{
+          resource: {
+            resourceType: "OperationOutcome",
+            issue: [{
+              severity: "warning",
+              code: "informational",
+              diagnostics: options.searchWarning!.diagnostics,
+            }],
+          },
+          search: { mode: "outcome" },
+        }]
+        : [];
       return fhirJson({
         resourceType: "Bundle",
         type: "searchset",
         timestamp: "2026-12-04T10:00:00Z",
         total: found.length,
-        entry: found.map((resource) => ({
-          fullUrl: `${FHIR_BASE_PATH}/Patient/${resource.id}`,
-          resource,
-          search: { mode: "match" },
-        })),
+        entry: [
+          ...found.map((resource) => ({
+            fullUrl: `${FHIR_BASE_PATH}/Patient/${resource.id}`,
+            resource,
+            search: { mode: "match" },
+          })),
+          ...warning,
+        ],
       });
     }
     if (req.method !== "POST") return refuse(405, [{ severity: "error", code: "not-supported" }]);

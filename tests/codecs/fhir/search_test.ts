@@ -3,9 +3,12 @@
 import assert from "node:assert/strict";
 import {
   FhirError,
+  outcomeIssuesOf,
   patientSearchParams,
+  searchsetAnswer,
   searchsetToQueryResponse,
 } from "../../../codecs/fhir/mod.ts";
+import { validateFhirBundle } from "../../../codecs/fhir/validate.ts";
 
 const query = (patient: Record<string, unknown>) => ({
   Meta: { DataModel: "PatientSearch", EventType: "Query" },
@@ -98,4 +101,125 @@ Deno.test("searchsetToQueryResponse: anything but a searchset Bundle is a FhirEr
     Patient: null,
     PotentialMatches: [],
   });
+});
+
+const BASE = "https://fhir.example/api/R4/";
+const patient = (id: string, family: string) => ({
+  resourceType: "Patient",
+  id,
+  meta: { versionId: "3", lastUpdated: "2026-11-30T08:00:00Z" },
+  identifier: [{ system: "urn:oid:1.2.3", value: id }],
+  name: [{ family }],
+  // Not in the data model's Patient table: a FHIR answer keeps it all the same.
+  communication: [{ language: { coding: [{ system: "urn:ietf:bcp:47", code: "fr" }] } }],
+});
+
+Deno.test("searchsetAnswer: the server's entries and resources as they came, fullUrl and search.mode for each", () => {
+  const outcome = {
+    resourceType: "OperationOutcome",
+    issue: [{ severity: "information", code: "informational", diagnostics: "fuzzy match" }],
+  };
+  const org = { resourceType: "Organization", id: "o1", name: "Monroe Clinic" };
+  const server = {
+    resourceType: "Bundle",
+    id: "server-bundle",
+    type: "searchset",
+    timestamp: "2026-12-04T10:00:00Z",
+    total: 2,
+    link: [{ relation: "self", url: `${BASE}Patient?family=A` }],
+    entry: [
+      {
+        fullUrl: "https://fhir.example/api/R4/Patient/a1",
+        resource: patient("a1", "A"),
+        search: { mode: "match", score: 0.9 },
+      },
+      // Relative, and none: made absolute against the server's base.
+      { fullUrl: "Patient/a2", resource: patient("a2", "AB") },
+      { fullUrl: "urn:uuid:1f0e5b9e-6b5f-4a4e-9f4e-7d0f3c1a2b3c", resource: outcome },
+      { resource: org, search: { mode: "include" } },
+      { fullUrl: "Patient/nothing" },
+    ],
+  };
+  const before = structuredClone(server);
+  const answer = searchsetAnswer(server, { base: BASE.slice(0, -1), id: "log1" });
+  assert.deepEqual(server, before, "the server's bundle is not changed");
+  assert.deepEqual(answer, {
+    resourceType: "Bundle",
+    id: "log1",
+    type: "searchset",
+    timestamp: "2026-12-04T10:00:00Z",
+    total: 2,
+    entry: [
+      {
+        fullUrl: "https://fhir.example/api/R4/Patient/a1",
+        resource: server.entry[0]!.resource,
+        search: { mode: "match", score: 0.9 },
+      },
+      {
+        fullUrl: "https://fhir.example/api/R4/Patient/a2",
+        resource: server.entry[1]!.resource,
+        search: { mode: "match" },
+      },
+      {
+        fullUrl: "urn:uuid:1f0e5b9e-6b5f-4a4e-9f4e-7d0f3c1a2b3c",
+        resource: outcome,
+        search: { mode: "outcome" },
+      },
+      {
+        fullUrl: "https://fhir.example/api/R4/Organization/o1",
+        resource: org,
+        search: { mode: "include" },
+      },
+    ],
+  });
+  assert.deepEqual(validateFhirBundle(answer), []);
+});
+
+Deno.test("searchsetAnswer: total is the server's, else the matches; more pages are an outcome entry", () => {
+  const none = searchsetAnswer({ resourceType: "Bundle", type: "searchset" }, { base: BASE });
+  assert.deepEqual(none, { resourceType: "Bundle", type: "searchset", total: 0 });
+  assert.deepEqual(validateFhirBundle(none), []);
+  const counted = searchsetAnswer({
+    resourceType: "Bundle",
+    type: "searchset",
+    entry: [{ resource: patient("p", "P") }],
+  }, { base: BASE });
+  assert.equal(counted.total, 1);
+  const paged = searchsetAnswer({
+    resourceType: "Bundle",
+    type: "searchset",
+    total: 40,
+    link: [{ relation: "next", url: `${BASE}Patient?page=2` }],
+    entry: [{ resource: patient("p", "P"), search: { mode: "match" } }],
+  }, { base: BASE });
+  assert.equal(paged.total, 40);
+  assert.equal(paged.link, undefined, "the server's paging URLs need its credentials");
+  const entries = paged.entry as Record<string, unknown>[];
+  assert.equal(entries.length, 2);
+  assert.deepEqual(entries[1], {
+    resource: {
+      resourceType: "OperationOutcome",
+      issue: [{
+        severity: "warning",
+        code: "incomplete",
+        diagnostics: "the FHIR server found more patients (total 40) than its first page " +
+          "holds; only the first page (1) is answered",
+      }],
+    },
+    search: { mode: "outcome" },
+  });
+  assert.deepEqual(validateFhirBundle(paged), []);
+  for (const body of [{ resourceType: "OperationOutcome" }, { resourceType: "Bundle" }, null]) {
+    assert.throws(() => searchsetAnswer(body, { base: BASE }), FhirError);
+  }
+});
+
+Deno.test("outcomeIssuesOf: an OperationOutcome's issues as sent, nothing from anything else", () => {
+  const issue = { severity: "error", code: "exception", diagnostics: "offline", extra: 1 };
+  assert.deepEqual(
+    outcomeIssuesOf({ resourceType: "OperationOutcome", issue: [issue, { code: "x" }, 3] }),
+    [issue],
+  );
+  assert.deepEqual(outcomeIssuesOf({ resourceType: "Bundle", issue: [issue] }), []);
+  assert.deepEqual(outcomeIssuesOf("text"), []);
 });
