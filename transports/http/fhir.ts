@@ -12,7 +12,7 @@
  */
 
 import { type Context, Hono } from "hono";
-import type { ApiAcceptResult, ApiInbox, Logger } from "../../actors/ports.ts";
+import type { ApiAcceptResult, ApiInbox, ApiRequest, Logger } from "../../actors/ports.ts";
 import {
   FhirError,
   type FhirIssue,
@@ -137,20 +137,24 @@ export function createFhirApp(options: FhirAppOptions): Hono {
       return answer(c, 400, issues);
     }
     // VXU^V04 has no data model: the engine writes it as HL7 itself (api_vxu.ts).
-    if (isVxuBundle(bundle) && inbox.acceptFhirVxu !== undefined) {
-      let vxu: ApiAcceptResult;
+    // The inbox stores before it answers; when it throws, nothing was acknowledged: try again.
+    const store = async (
+      accept: (request: ApiRequest) => Promise<ApiAcceptResult>,
+      json: unknown,
+      bytes: Uint8Array,
+    ): Promise<ApiAcceptResult | Response> => {
       try {
-        vxu = await inbox.acceptFhirVxu({
-          sourceId: checked.sourceId,
-          environment: checked.environment,
-          json: bundle,
-          bytes: body.bytes,
-          peerIp: ip,
-        });
+        const { sourceId, environment } = checked;
+        return await accept({ sourceId, environment, json, bytes, peerIp: ip });
       } catch (error) {
         log.error("fhir.inbox-failed", { ip, source: checked.sourceId, error });
         return refuse(c, 500, "the message could not be stored: try again");
       }
+    };
+    const vxuInbox = inbox.acceptFhirVxu?.bind(inbox);
+    if (isVxuBundle(bundle) && vxuInbox !== undefined) {
+      const vxu = await store(vxuInbox, bundle, body.bytes);
+      if (vxu instanceof Response) return vxu;
       if (!vxu.ok && vxu.status === 400) {
         log.warn("fhir.unmapped", { ip, source: checked.sourceId, why: vxu.error });
       }
@@ -164,20 +168,12 @@ export function createFhirApp(options: FhirAppOptions): Hono {
       log.warn("fhir.unmapped", { ip, source: checked.sourceId, why: error.message });
       return answer(c, 400, error.issues);
     }
-    const json = encoder.encode(JSON.stringify(dm));
-    let result: ApiAcceptResult;
-    try {
-      result = await inbox.accept({
-        sourceId: checked.sourceId,
-        environment: checked.environment,
-        json: dm,
-        bytes: json,
-        peerIp: ip,
-      });
-    } catch (error) {
-      log.error("fhir.inbox-failed", { ip, source: checked.sourceId, error });
-      return refuse(c, 500, "the message could not be stored: try again");
-    }
+    const result = await store(
+      (request) => inbox.accept(request),
+      dm,
+      encoder.encode(JSON.stringify(dm)),
+    );
+    if (result instanceof Response) return result;
     return outcomeOf(c, result, (p) => locateInBundle(dm.Meta.DataModel, bundle, p.path));
   };
 
