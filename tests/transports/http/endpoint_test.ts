@@ -3,6 +3,8 @@ import type { ApiAcceptResult } from "../../../actors/ports.ts";
 import { AuthState } from "../../../actors/store/auth_state.ts";
 import { AccessTokens } from "../../../transports/http/access_token.ts";
 import { withIngress } from "./ingress_fixture.ts";
+import { hl7ToFhir } from "../../../codecs/fhir/mod.ts";
+import { adt } from "../../helpers/net.ts";
 
 const message = {
   Meta: { DataModel: "PatientAdmin", EventType: "NewPatient", Test: true },
@@ -188,5 +190,29 @@ Deno.test("endpoint passes each inbox refusal on with its status and Meta.Errors
     assert.equal(get.status, 405);
     assert.equal(get.headers.get("allow"), "POST");
     await get.body?.cancel();
+  });
+});
+
+Deno.test("a FHIR bundle the inbox fails to store gets a 500 OperationOutcome saying to try again, and one log line", async () => {
+  await withIngress({}, async (e) => {
+    const token = await e.secretToken();
+    const bundle = hl7ToFhir(adt("FHIR500"));
+    e.inbox.crash = new Error("kv boom");
+    const r = await e.fetch(`${e.base}/fhir/R4/$process-message`, {
+      method: "POST",
+      headers: { "content-type": "application/fhir+json", authorization: `Bearer ${token}` },
+      body: JSON.stringify(bundle),
+    });
+    const outcome = await r.json();
+    assert.equal(r.status, 500);
+    assert.equal(r.headers.get("content-type"), "application/fhir+json");
+    assert.equal(outcome.resourceType, "OperationOutcome");
+    assert.equal(outcome.issue[0].severity, "error");
+    assert.match(outcome.issue[0].diagnostics, /could not be stored: try again/);
+    assert.equal(
+      e.lines.filter((l) => /ERROR fhir\.inbox-failed .*source=lab-secret .*kv boom/.test(l))
+        .length,
+      1,
+    );
   });
 });

@@ -18,6 +18,7 @@ import {
   JWT_BEARER,
 } from "../../../transports/http/client_assertion.ts";
 import { createEndpointApp } from "../../../transports/http/endpoint.ts";
+import { createFhirApp } from "../../../transports/http/fhir.ts";
 import { RateLimiter } from "../../../transports/http/rate_limit.ts";
 import { servePublic } from "../../../transports/http/serve.ts";
 import { createTokenApp } from "../../../transports/http/token_endpoint.ts";
@@ -227,21 +228,16 @@ export async function withIngress(
         : {}),
     }),
   );
-  app.route(
-    "/",
-    createEndpointApp({
-      tokens,
-      inbox,
-      limits: {
-        maxJsonBytes: 1024 * 1024,
-        rateLimitPerIp: 10_000,
-        rateLimitWindowSeconds: 300,
-        ...(options.maxJsonDepth ? { maxJsonDepth: options.maxJsonDepth } : {}),
-        ...options.limits,
-      },
-      log,
-    }),
-  );
+  const limits = {
+    maxJsonBytes: 1024 * 1024,
+    rateLimitPerIp: 10_000,
+    rateLimitWindowSeconds: 300,
+    ...(options.maxJsonDepth ? { maxJsonDepth: options.maxJsonDepth } : {}),
+    ...options.limits,
+  };
+  app.route("/", createEndpointApp({ tokens, inbox, limits, log }));
+  // The FHIR API on the same tokens, limits and inbox, as compose mounts it.
+  app.route("/", createFhirApp({ tokens, inbox, limits, log }));
   const server = await servePublic({
     fetch: app.fetch,
     http: {
