@@ -27,11 +27,23 @@ export const LATENCY_BUCKETS = [
   300,
 ];
 
+// Called for every series update, several times per message: one pass, and no replacing unless
+// a value has something to escape.
 function labelKey(labels: Labels): string {
-  return Object.keys(labels).sort().map((k) => `${k}="${escape(labels[k]!)}"`).join(",");
+  const keys = Object.keys(labels);
+  if (keys.length > 1) keys.sort();
+  let out = "";
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    out += `${i > 0 ? "," : ""}${k}="${escape(labels[k]!)}"`;
+  }
+  return out;
 }
 
+const NEEDS_ESCAPE = /[\\\n"]/;
+
 function escape(v: string): string {
+  if (!NEEDS_ESCAPE.test(v)) return v;
   return v.replace(/\\/g, "\\\\").replace(/\n/g, "\\n").replace(/"/g, '\\"');
 }
 
