@@ -7,7 +7,7 @@
  */
 
 import { keys } from "./keys.ts";
-import { withKvRetry } from "./kv.ts";
+import { getValues, withKvRetry } from "./kv.ts";
 import type { Store } from "./store.ts";
 
 /** What a notification says happened. */
@@ -105,14 +105,8 @@ export class AlertStore {
     for await (const e of this.#kv.list<string>({ prefix: keys.alertOutboxPrefix }, { limit })) {
       ids.push(e.value);
     }
-    const out: AlertNotification[] = [];
-    for (let i = 0; i < ids.length; i += 10) {
-      const got = await this.#kv.getMany<AlertNotification[]>(
-        ids.slice(i, i + 10).map(keys.alertHistory),
-      );
-      for (const g of got) if (g.value) out.push(g.value);
-    }
-    return out;
+    const found = await getValues<AlertNotification>(this.#kv, ids.map(keys.alertHistory));
+    return found.filter((n) => n !== null);
   }
 
   /** Saves a notification's delivery progress; it leaves the outbox when no channel is pending. */

@@ -6,6 +6,7 @@
  */
 
 import { keyPart, keys } from "./keys.ts";
+import { getValues } from "./kv.ts";
 
 /** Roles, weakest first: `viewer` reads, `operator` acts on queues and logs, `admin` manages users. */
 export type Role = "viewer" | "operator" | "admin";
@@ -127,13 +128,10 @@ export class ConsoleState {
    * named (`scopes`), from the dedupe records the store keeps anyway: no scan of the logs.
    */
   async messageByControlId(scopes: readonly string[], controlId: string): Promise<string[]> {
-    const found: string[] = [];
-    for (let i = 0; i < scopes.length; i += 10) {
-      const got = await this.#kv.getMany<{ messageId: string }[]>(
-        scopes.slice(i, i + 10).map((s) => keys.dedupe(s, controlId)),
-      );
-      for (const g of got) if (g.value?.messageId) found.push(g.value.messageId);
-    }
-    return found;
+    const got = await getValues<{ messageId: string }>(
+      this.#kv,
+      scopes.map((s) => keys.dedupe(s, controlId)),
+    );
+    return got.flatMap((g) => g?.messageId ? [g.messageId] : []);
   }
 }

@@ -57,3 +57,21 @@ export async function withKvRetry<T>(op: () => Promise<T>, options: RetryOptions
     }
   }
 }
+
+/** Keys one `getMany` takes at most. */
+const GET_MANY_MAX = 10;
+
+/**
+ * The values at `keys`, in order (null where there is none). `getMany` takes at most ten keys:
+ * the groups of ten are read in parallel, not one after another.
+ */
+export async function getValues<T>(
+  kv: Deno.Kv,
+  keys: readonly Deno.KvKey[],
+): Promise<(T | null)[]> {
+  const groups: Promise<Deno.KvEntryMaybe<T>[]>[] = [];
+  for (let i = 0; i < keys.length; i += GET_MANY_MAX) {
+    groups.push(kv.getMany<T[]>(keys.slice(i, i + GET_MANY_MAX)));
+  }
+  return (await Promise.all(groups)).flat().map((g) => g.value);
+}

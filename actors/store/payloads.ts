@@ -8,7 +8,7 @@
 import { deflateRawSync, inflateRawSync } from "node:zlib";
 import { keys } from "./keys.ts";
 import type { MessageRecord } from "./types.ts";
-import { withKvRetry } from "./kv.ts";
+import { getValues, withKvRetry } from "./kv.ts";
 
 /**
  * An inline payload larger than this is stored deflated. SQLite keeps a row of up to ~1,000 bytes
@@ -108,9 +108,8 @@ export async function readPayload(kv: Deno.Kv, record: MessageRecord): Promise<U
 }
 
 /**
- * The payloads of many messages, read together: inline ones decoded, one-chunk ones fetched ten
- * rows per read with the reads in parallel (one KV round trip under load instead of one per
- * message). A payload of several chunks, or larger than `maxBytes`, is left undefined: it is
+ * The payloads of many messages, read together: inline ones decoded, one-chunk ones fetched with
+ * one parallel read ({@link getValues}: one KV round trip under load instead of one per message). A payload of several chunks, or larger than `maxBytes`, is left undefined: it is
  * read when needed.
  */
 export async function readSmallPayloads(
@@ -125,20 +124,8 @@ export async function readSmallPayloads(
     if (r.chunks === 0) out[i] = inlineBytes(r);
     else wanted.push(i);
   });
-  const reads: Promise<void>[] = [];
-  // getMany takes at most 10 keys.
-  for (let at = 0; at < wanted.length; at += 10) {
-    const group = wanted.slice(at, at + 10);
-    reads.push(
-      kv.getMany<Uint8Array[]>(group.map((i) => keys.chunk(records[i]!.id, 0))).then((got) => {
-        got.forEach((g, j) => {
-          const i = group[j]!;
-          out[i] = oneChunk(records[i]!, g.value);
-        });
-      }),
-    );
-  }
-  await Promise.all(reads);
+  const rows = await getValues<Uint8Array>(kv, wanted.map((i) => keys.chunk(records[i]!.id, 0)));
+  wanted.forEach((i, j) => (out[i] = oneChunk(records[i]!, rows[j] ?? null)));
   return out;
 }
 

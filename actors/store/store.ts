@@ -10,7 +10,7 @@ import { GroupCommitter, type Write } from "./group_commit.ts";
 import { isStorageFault, StoreHealth, StoreUnavailableError } from "./health.ts";
 import { IdGenerator, idTime } from "./ids.ts";
 import { boundText, keys } from "./keys.ts";
-import { openKv } from "./kv.ts";
+import { getValues, openKv } from "./kv.ts";
 import { AuthState } from "./auth_state.ts";
 import { ConsoleState } from "./console_state.ts";
 import { type LeaseOptions, Leases } from "./leases.ts";
@@ -668,7 +668,7 @@ export class Store {
 
   /** Several logs by id, in the same order (null where missing). */
   getLogs(ids: string[]): Promise<(LogRecord | null)[]> {
-    return getAll<LogRecord>(this.kv, ids.map(keys.log));
+    return getValues<LogRecord>(this.kv, ids.map(keys.log));
   }
   /** The logs of one message (its RECEIVE log and one SEND log per destination). */
   async logsOfMessage(messageId: string): Promise<LogRecord[]> {
@@ -682,12 +682,8 @@ export class Store {
       if (e.value !== receive) ids.push(e.value);
     }
     ids.sort();
-    const out: LogRecord[] = [];
-    for (let i = 0; i < ids.length; i += 10) {
-      const got = await this.kv.getMany<LogRecord[]>(ids.slice(i, i + 10).map(keys.log));
-      for (const g of got) if (g.value) out.push(g.value);
-    }
-    return out;
+    const logs = await getValues<LogRecord>(this.kv, ids.map(keys.log));
+    return logs.filter((l) => l !== null);
   }
 
   /** A message record by id. */
@@ -697,7 +693,7 @@ export class Store {
 
   /** Several message records by id, in the same order (null where missing). */
   getMessages(ids: string[]): Promise<(MessageRecord | null)[]> {
-    return getAll<MessageRecord>(this.kv, ids.map(keys.message));
+    return getValues<MessageRecord>(this.kv, ids.map(keys.message));
   }
 
   /** A message's payload bytes. */
@@ -769,14 +765,4 @@ export class Store {
       }
     }
   }
-}
-
-/**
- * The values at `keys`, in order (null where missing): getMany takes at most 10 keys, so groups of
- * ten are read in parallel rather than one after another.
- */
-async function getAll<T>(kv: Deno.Kv, all: Deno.KvKey[]): Promise<(T | null)[]> {
-  const groups: Promise<Deno.KvEntryMaybe<T>[]>[] = [];
-  for (let i = 0; i < all.length; i += 10) groups.push(kv.getMany<T[]>(all.slice(i, i + 10)));
-  return (await Promise.all(groups)).flat().map((g) => g.value);
 }
