@@ -75,6 +75,23 @@ export interface EndpointAppOptions {
   log: Logger;
 }
 
+/**
+ * The body size and depth limits and the per-IP rate limiter of `options`: the same for
+ * `/endpoint` and the FHIR API, which take the same options.
+ */
+export function requestLimits(
+  options: Pick<EndpointAppOptions, "limits" | "rateLimiter">,
+): { maxBytes: number; maxDepth: number; limiter: RateLimiter } {
+  return {
+    maxBytes: options.limits.maxJsonBytes,
+    maxDepth: options.limits.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH,
+    limiter: options.rateLimiter ?? new RateLimiter({
+      limit: options.limits.rateLimitPerIp,
+      windowMs: options.limits.rateLimitWindowSeconds * 1000,
+    }),
+  };
+}
+
 /** One entry of `Meta.Errors` in a refusal. */
 export interface EndpointError {
   Text: string;
@@ -106,12 +123,7 @@ type Status =
 /** The endpoint app (see the module doc). */
 export function createEndpointApp(options: EndpointAppOptions): Hono {
   const { tokens, inbox, log } = options;
-  const maxBytes = options.limits.maxJsonBytes;
-  const maxDepth = options.limits.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
-  const limiter = options.rateLimiter ?? new RateLimiter({
-    limit: options.limits.rateLimitPerIp,
-    windowMs: options.limits.rateLimitWindowSeconds * 1000,
-  });
+  const { maxBytes, maxDepth, limiter } = requestLimits(options);
   const app = new Hono();
 
   const refuse = (

@@ -24,11 +24,11 @@ import { locateInBundle } from "../../codecs/fhir/locate.ts";
 import { validateFhirBundle } from "../../codecs/fhir/validate.ts";
 import type { AccessTokenVerifier } from "./access_token.ts";
 import { BodyTimeoutError, readLimited } from "./body.ts";
-import type { EndpointAppOptions } from "./endpoint.ts";
-import { DEFAULT_MAX_JSON_DEPTH, JsonDepthScanner } from "./json_depth.ts";
+import { type EndpointAppOptions, requestLimits } from "./endpoint.ts";
+import { JsonDepthScanner } from "./json_depth.ts";
 import { parseJsonBytes } from "./json_parse.ts";
 import { peerIp } from "./peer.ts";
-import { RateLimiter } from "./rate_limit.ts";
+import type { RateLimiter } from "./rate_limit.ts";
 import { codeOf } from "./fhir_outcome.ts";
 import { sendBody } from "./respond.ts";
 
@@ -53,12 +53,7 @@ type Status = 200 | 400 | 401 | 403 | 404 | 405 | 408 | 413 | 415 | 422 | 429 | 
 /** The FHIR app (see the module doc). */
 export function createFhirApp(options: FhirAppOptions): Hono {
   const { tokens, inbox, log } = options;
-  const maxBytes = options.limits.maxJsonBytes;
-  const maxDepth = options.limits.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
-  const limiter = options.rateLimiter ?? new RateLimiter({
-    limit: options.limits.rateLimitPerIp,
-    windowMs: options.limits.rateLimitWindowSeconds * 1000,
-  });
+  const { maxBytes, maxDepth, limiter } = requestLimits(options);
   const app = new Hono();
 
   const answer = (
