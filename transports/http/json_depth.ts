@@ -45,13 +45,18 @@ export class JsonDepthScanner {
   // Per open container: array (true) or object, the current index, the current key's bytes.
   readonly #isArray: boolean[] = [];
   readonly #index: number[] = [];
-  readonly #key: Uint8Array[] = [];
+  // The current key's bytes: keyChunk[level] from keyFrom to keyTo (NO_KEY when none yet).
+  readonly #keyChunk: Uint8Array[] = [];
+  readonly #keyFrom: number[] = [];
+  readonly #keyTo: number[] = [];
   #depth = 0;
   #inString = false;
   #escaped = false;
   #expectKey = false;
-  /** The key being read, while a string that is a key is open. */
-  #keyBytes: number[] | undefined;
+  /** A key string is open (it started in an earlier chunk when a chunk begins inside it). */
+  #keyOpen = false;
+  /** The bytes of the open key that earlier chunks held. */
+  #keyHead: Uint8Array = NO_KEY;
   #result: DepthCheck = { ok: true };
 
   /** A scanner allowing `maxDepth` nested containers (`[]` is depth 1). */
@@ -67,56 +72,104 @@ export class JsonDepthScanner {
   /** Scans the next bytes; once the limit is crossed, further bytes are ignored. */
   feed(bytes: Uint8Array): DepthCheck {
     if (!this.#result.ok) return this.#result;
+    // The state lives in locals while the loop runs: private fields read per byte cost ~10×.
+    const max = this.#max;
+    const isArray = this.#isArray;
+    const index = this.#index;
+    const keyChunk = this.#keyChunk;
+    let depth = this.#depth;
+    let inString = this.#inString;
+    let escaped = this.#escaped;
+    let expectKey = this.#expectKey;
+    // Where the key being read starts in this chunk (-1: no key string open here).
+    let keyStart = this.#keyOpen ? 0 : -1;
     const n = bytes.length;
     for (let i = 0; i < n; i++) {
       const b = bytes[i]!;
-      if (this.#inString) {
-        if (this.#escaped) this.#escaped = false;
-        else if (b === BACKSLASH) this.#escaped = true;
+      if (inString) {
+        if (escaped) escaped = false;
+        else if (b === BACKSLASH) escaped = true;
         else if (b === QUOTE) {
-          this.#inString = false;
-          if (this.#keyBytes) {
-            this.#key[this.#depth - 1] = Uint8Array.from(this.#keyBytes);
-            this.#keyBytes = undefined;
+          inString = false;
+          if (keyStart >= 0) {
+            this.#endKey(depth - 1, bytes, keyStart, i);
+            keyStart = -1;
           }
-          continue;
         }
-        if (this.#keyBytes && this.#keyBytes.length < MAX_KEY_BYTES) this.#keyBytes.push(b);
         continue;
       }
       if (b === QUOTE) {
-        this.#inString = true;
-        if (this.#expectKey) {
-          this.#keyBytes = [];
-          this.#expectKey = false;
+        inString = true;
+        if (expectKey) {
+          keyStart = i + 1;
+          this.#keyOpen = true;
+          this.#keyHead = NO_KEY;
+          expectKey = false;
         }
       } else if (b === OPEN_ARRAY || b === OPEN_OBJECT) {
-        if (this.#depth >= this.#max) {
+        if (depth >= max) {
+          this.#depth = depth;
           this.#result = { ok: false, path: this.#path() };
           return this.#result;
         }
-        const d = this.#depth++;
-        this.#isArray[d] = b === OPEN_ARRAY;
-        this.#index[d] = 0;
-        this.#key[d] = NO_KEY;
-        this.#expectKey = b === OPEN_OBJECT;
+        const d = depth++;
+        isArray[d] = b === OPEN_ARRAY;
+        index[d] = 0;
+        keyChunk[d] = NO_KEY;
+        expectKey = b === OPEN_OBJECT;
       } else if (b === CLOSE_ARRAY || b === CLOSE_OBJECT) {
-        if (this.#depth > 0) this.#depth--;
-        this.#expectKey = false;
-      } else if (b === COMMA && this.#depth > 0) {
-        const d = this.#depth - 1;
-        if (this.#isArray[d]) this.#index[d] = this.#index[d]! + 1;
-        else this.#expectKey = true;
+        if (depth > 0) depth--;
+        expectKey = false;
+      } else if (b === COMMA && depth > 0) {
+        const d = depth - 1;
+        if (isArray[d]) index[d] = index[d]! + 1;
+        else expectKey = true;
       }
     }
+    // A key still open at the chunk's end: keep what it has so far.
+    if (keyStart >= 0) this.#keyHead = this.#keyBytes(this.#keyHead, bytes, keyStart, n);
+    this.#depth = depth;
+    this.#inString = inString;
+    this.#escaped = escaped;
+    this.#expectKey = expectKey;
     return this.#result;
+  }
+
+  /**
+   * Records the key of level `level`, which ends at `end` of `bytes`: where it lies in the chunk
+   * (no copy: the body's reader holds its chunks anyway), or a copy when it began in an earlier one.
+   */
+  #endKey(level: number, bytes: Uint8Array, start: number, end: number): void {
+    if (this.#keyHead === NO_KEY || start > 0) {
+      this.#keyChunk[level] = bytes;
+      this.#keyFrom[level] = start;
+      this.#keyTo[level] = end;
+    } else {
+      const key = this.#keyBytes(this.#keyHead, bytes, start, end);
+      this.#keyChunk[level] = key;
+      this.#keyFrom[level] = 0;
+      this.#keyTo[level] = key.length;
+    }
+    this.#keyOpen = false;
+    this.#keyHead = NO_KEY;
+  }
+
+  /** `head` followed by `bytes[start..end)`, cut at {@link MAX_KEY_BYTES}; a copy. */
+  #keyBytes(head: Uint8Array, bytes: Uint8Array, start: number, end: number): Uint8Array {
+    const take = Math.max(0, Math.min(end - start, MAX_KEY_BYTES - head.length));
+    const out = new Uint8Array(head.length + take);
+    out.set(head);
+    out.set(bytes.subarray(start, start + take), head.length);
+    return out;
   }
 
   /** The JSON path of the value each open container is at. */
   #path(): string {
     const segment = (level: number): string => {
       if (this.#isArray[level]) return `[${this.#index[level]}]`;
-      let key = utf8.decode(this.#key[level]!);
+      const from = this.#keyFrom[level]!;
+      const to = Math.min(this.#keyTo[level]!, from + MAX_KEY_BYTES);
+      let key = utf8.decode(this.#keyChunk[level]!.subarray(from, to));
       if (key.length > MAX_KEY_CHARS) key = `${key.slice(0, MAX_KEY_CHARS)}…`;
       return /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
     };

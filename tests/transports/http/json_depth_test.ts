@@ -5,6 +5,7 @@
  */
 
 import assert from "node:assert/strict";
+import fc from "fast-check";
 import { checkJsonDepth, JsonDepthScanner } from "../../../transports/http/json_depth.ts";
 import { testNeeding } from "../../helpers/system_tools.ts";
 import { withIngress } from "./ingress_fixture.ts";
@@ -152,3 +153,76 @@ curlTest(
     }
   },
 );
+
+/**
+ * A plain reading of the rules, character by character on the text: the container past `max`
+ * and the path to it (raw key text between its quotes, as the scanner shows it).
+ */
+function referenceDepth(text: string, max: number): { ok: true } | { ok: false; path: string } {
+  const open: { array: boolean; index: number; key: string }[] = [];
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i]!;
+    if (c === '"') {
+      let j = i + 1;
+      while (text[j] !== '"') j += text[j] === "\\" ? 2 : 1;
+      if (expectKey) open.at(-1)!.key = text.slice(i + 1, j);
+      expectKey = false;
+      i = j;
+    } else if (c === "[" || c === "{") {
+      if (open.length >= max) {
+        const segments = open.map((o) =>
+          o.array
+            ? `[${o.index}]`
+            : /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(o.key)
+            ? `.${o.key}`
+            : `[${JSON.stringify(o.key)}]`
+        );
+        return { ok: false, path: `$${segments.join("")}` };
+      }
+      open.push({ array: c === "[", index: 0, key: "" });
+      expectKey = c === "{";
+    } else if (c === "]" || c === "}") {
+      open.pop();
+      expectKey = false;
+    } else if (c === "," && open.length > 0) {
+      if (open.at(-1)!.array) open.at(-1)!.index++;
+      else expectKey = true;
+    }
+  }
+  return { ok: true };
+}
+
+Deno.test("the depth scanner agrees with a plain reading of the rules on any JSON, however the bytes are split", () => {
+  // Keys of up to 40 characters and paths of up to 9 levels are shown whole, as the reference does.
+  const key = fc.string({ maxLength: 12, unit: "grapheme" });
+  const doc = fc.letrec((tie) => ({
+    value: fc.oneof(
+      { depthSize: "small" },
+      fc.oneof(fc.string({ unit: "grapheme" }), fc.integer(), fc.boolean(), fc.constant(null)),
+      fc.array(tie("value"), { maxLength: 4 }),
+      fc.dictionary(key, tie("value"), { maxKeys: 4 }),
+    ),
+  })).value;
+  fc.assert(
+    fc.property(
+      doc,
+      fc.integer({ min: 1, max: 9 }),
+      fc.array(fc.integer({ min: 1, max: 7 }), { minLength: 1, maxLength: 20 }),
+      (value, max, cuts) => {
+        const text = JSON.stringify(value);
+        const bytes = enc.encode(text);
+        const expected = referenceDepth(text, max);
+        assert.deepEqual(checkJsonDepth(bytes, max), expected);
+        const scanner = new JsonDepthScanner(max);
+        for (let at = 0, k = 0; at < bytes.length; k++) {
+          const size = cuts[k % cuts.length]!;
+          scanner.feed(bytes.subarray(at, at + size));
+          at += size;
+        }
+        assert.deepEqual(scanner.result, expected);
+      },
+    ),
+    { numRuns: 500 },
+  );
+});
