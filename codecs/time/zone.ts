@@ -1,5 +1,5 @@
 import { Hl7TimeError } from "./errors.ts";
-import { type Fields, fieldsToEpochMs } from "./fields.ts";
+import { epochMsToFields, type Fields, fieldsToEpochMs } from "./fields.ts";
 
 const DAY_MS = 86_400_000;
 
@@ -52,6 +52,8 @@ export function assertTimeZone(timeZone: string): void {
 
 /** Wall-clock fields in `timeZone` at an instant (milliseconds since the epoch). */
 export function wallFields(timeZone: string, epochMs: number): Fields {
+  // UTC (the API's and the validator's zone) needs no Intl: formatToParts costs ~5 µs a call.
+  if (timeZone === "UTC") return epochMsToFields(epochMs);
   const f: Fields = { year: 0, month: 1, day: 1, hour: 0, minute: 0, second: 0 };
   let bc = false;
   for (const part of formatterFor(timeZone).formatToParts(epochMs)) {
@@ -89,6 +91,7 @@ export function wallFields(timeZone: string, epochMs: number): Fields {
  * seconds part for local mean time before a zone adopted standard time.
  */
 export function zoneOffsetMs(timeZone: string, epochMs: number): number {
+  if (timeZone === "UTC") return 0;
   const whole = Math.floor(epochMs / 1000) * 1000;
   return fieldsToEpochMs(wallFields(timeZone, whole)) - whole;
 }
