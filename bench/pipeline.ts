@@ -37,6 +37,10 @@
  *    entry), and every one of them shares KV's single commit cycle. Beside it, the engine's own
  *    `Store` alone (bench/pipeline/store_limit.ts: 16 writers storing and routing the same
  *    messages, a completer completing them; no sockets, no HL7): what its rows cost here.
+ * 7. Machine: the CPU the whole machine used (/proc/stat: every process, the load generator and
+ *    the destination included) during each peer's load and the engine's sustained run, as cores
+ *    busy and µs per message, and the share of the run the engine's JS main thread was on a
+ *    core: whether a run was bound by the cores, or by one thread.
  *
  * The destination is an in-process MLLP ACK server (bench/pipeline/rig.ts `Receiver`): it does
  * not parse the message, so it takes the least CPU from the engine on a small machine, and it
@@ -59,6 +63,8 @@ import {
   killAll,
   kvBytes,
   type LoadResult,
+  machineCpu,
+  machineShare,
   mllpLoad,
   mllpPaced,
   type Peer,
@@ -75,6 +81,8 @@ import {
 } from "./pipeline/rig.ts";
 import { storeLimit } from "./pipeline/store_limit.ts";
 
+type MachineShare = ReturnType<typeof machineShare>;
+
 const SECONDS = Number(Deno.args[0] ?? 10);
 const CONNS = 16;
 const STEP_SECONDS = 5;
@@ -84,14 +92,19 @@ const STEP_DRAIN_MS = 30_000;
 const PROBE_RATE = 20;
 
 /** One load against a peer, started and stopped around it. */
-async function peerRun(start: () => Promise<Peer>): Promise<{ name: string; load: LoadResult }> {
+async function peerRun(
+  start: () => Promise<Peer>,
+): Promise<{ name: string; load: LoadResult; machine: MachineShare }> {
   const peer = await start();
   try {
+    const tps = await ticksPerSecond();
+    const m0 = machineCpu();
     const load = await mllpLoad(peer.port, CONNS, SECONDS);
+    const machine = machineShare(m0, machineCpu(), tps, load.seconds, load.ok);
     if (load.bad > 0 || load.errors > 0) {
       throw new Error(`${peer.name}: ${load.bad} bad ACKs, ${load.errors} errors`);
     }
-    return { name: peer.name, load };
+    return { name: peer.name, load, machine };
   } finally {
     await peer.stop();
   }
@@ -155,12 +168,14 @@ try {
   const tps = await ticksPerSecond();
   const base = receiver.count;
   const cpu0 = cpuSnapshot(e.pid);
+  const m0 = machineCpu();
   const rows0 = await e.metric("engine_kv_mutations_total");
   const load = await mllpLoad(e.mllpPort, CONNS, SECONDS);
   acked += load.ok;
   const deliveredAtLoadEnd = receiver.count - base;
   const drain = await waitDelivered(receiver, acked, DRAIN_MS, alive);
   const cpu1 = cpuSnapshot(e.pid);
+  const m1 = machineCpu();
   // Rows KV changed per delivered message: what the KV limit is run with below, for comparison.
   const rowsPerMsg = ((await e.metric("engine_kv_mutations_total")) - rows0) /
     Math.max(1, receiver.count - base);
@@ -172,6 +187,11 @@ try {
   const sustained = delivered / (load.seconds + drain.seconds);
   const cpuRows = cpuByGroup(e.pid, cpu0, cpu1, tps);
   const cpuTotalUs = cpuRows.reduce((s, r) => s + r.ms, 0) * 1000 / Math.max(1, delivered);
+  const runSeconds = load.seconds + drain.seconds;
+  const machine = machineShare(m0, m1, tps, runSeconds, delivered);
+  // The share of the run the engine's one JS thread was on a core.
+  const mainMs = cpuRows.find((r) => r.group === "main thread (JS)")?.ms ?? NaN;
+  const mainBusy = mainMs / (runSeconds * 1000);
 
   // 4. Paced: bisect for the highest sustained offered rate.
   const ceiling = load.msg_per_s;
@@ -296,6 +316,16 @@ try {
       `${(sustained / rowsLimit.msgPerS).toFixed(2)}x of it`,
   );
   printLine();
+  printTable(["whole machine during the load", "cores busy", "CPU µs/msg"], [
+    ...[hl7, kv1, kv4x].map((p) => [p.name, round(p.machine.coresBusy, 2), p.machine.usPerMsg]),
+    ["engine, sustained (load + drain)", round(machine.coresBusy, 2), machine.usPerMsg],
+  ]);
+  printLine(
+    `machine: ${machine.cores} cores; engine run used ${round(machine.coresBusy, 2)} ` +
+      `(load generator and destination included); the engine's JS main thread was on a core ` +
+      `${Math.round(mainBusy * 100)} % of the run`,
+  );
+  printLine();
   printTable(["sustained run", "value"], [
     ["load seconds", load.seconds],
     ["ACKed", load.ok],
@@ -375,6 +405,22 @@ try {
       },
     },
     rowsPerDeliveredMessage: round(rowsPerMsg, 2),
+    machine: {
+      cores: machine.cores,
+      coresBusy: {
+        hl7Server: round(hl7.machine.coresBusy, 2),
+        kv1: round(kv1.machine.coresBusy, 2),
+        kv4x: round(kv4x.machine.coresBusy, 2),
+        engine: round(machine.coresBusy, 2),
+      },
+      usPerMsg: {
+        hl7Server: round(hl7.machine.usPerMsg),
+        kv1: round(kv1.machine.usPerMsg),
+        kv4x: round(kv4x.machine.usPerMsg),
+        engine: round(machine.usPerMsg),
+      },
+      engineMainThreadBusy: round(mainBusy, 3),
+    },
     sustained: {
       deliveredPerS: Math.round(sustained),
       ackPerS: load.msg_per_s,

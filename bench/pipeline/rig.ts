@@ -824,6 +824,39 @@ export function cpuByGroup(
     .sort((a, b) => b.ms - a.ms);
 }
 
+/** The whole machine's CPU time from /proc/stat, in clock ticks. */
+export interface MachineCpu {
+  /** Ticks not idle and not waiting for I/O, summed over every core. */
+  busy: number;
+  /** Cores (the `cpuN` lines). */
+  cores: number;
+}
+
+/** Reads the machine's CPU time: every process, the load generators and peers included. */
+export function machineCpu(): MachineCpu {
+  const lines = Deno.readTextFileSync("/proc/stat").split("\n");
+  // cpu  user nice system idle iowait irq softirq steal …
+  const f = lines[0]!.trim().split(/\s+/).slice(1).map(Number);
+  const all = f.slice(0, 8).reduce((a, b) => a + b, 0);
+  return { busy: all - f[3]! - f[4]!, cores: lines.filter((l) => /^cpu\d/.test(l)).length };
+}
+
+/** Machine CPU between two readings over `seconds`: cores busy, and µs per message of `count`. */
+export function machineShare(
+  before: MachineCpu,
+  after: MachineCpu,
+  ticksPerS: number,
+  seconds: number,
+  count: number,
+): { coresBusy: number; cores: number; usPerMsg: number } {
+  const s = (after.busy - before.busy) / ticksPerS;
+  return {
+    coresBusy: s / Math.max(1e-9, seconds),
+    cores: after.cores,
+    usPerMsg: (s * 1e6) / Math.max(1, count),
+  };
+}
+
 // ---------------------------------------------------------------------------------------------
 // Latency from the engine's own records (read after it stopped)
 // ---------------------------------------------------------------------------------------------
