@@ -42,6 +42,10 @@
  *    busy and µs per message, and the share of the run the engine's JS main thread was on a
  *    core: whether a run was bound by the cores, or by one thread.
  *
+ * Each KV limit run's file is deleted when it stops and the disk is synced (`sync`), and synced
+ * again before the engine's sustained run: no run pays in its fsyncs for the writeback of the
+ * one before.
+ *
  * The destination is an in-process MLLP ACK server (bench/pipeline/rig.ts `Receiver`): it does
  * not parse the message, so it takes the least CPU from the engine on a small machine, and it
  * counts without any inter-process protocol. A 1 s warm-up load (drained) precedes the figures.
@@ -73,6 +77,7 @@ import {
   Receiver,
   removeNow,
   round,
+  settleDisk,
   sleep,
   startHl7ServerNode,
   startKvLimit,
@@ -166,6 +171,7 @@ try {
   // 1-3. Sustained, end to end, with CPU per thread.
   printLine(`pipeline: engine, sustained, ${CONNS} connections, ${SECONDS} s + drain`);
   const tps = await ticksPerSecond();
+  await settleDisk();
   const base = receiver.count;
   const cpu0 = cpuSnapshot(e.pid);
   const m0 = machineCpu();

@@ -679,6 +679,7 @@ export async function startHl7ServerNode(dir: string): Promise<Peer> {
 
 /** `../shared/tools/kv-limit-server.ts` in `mode` (kv1, kv4x, …), its KV file in `dir`. */
 export async function startKvLimit(dir: string, mode: string): Promise<Peer> {
+  const kvPath = `${dir}/kv-limit-${mode.replace(/\W/g, "_")}.kv`;
   const t = spawn(
     `kv-limit ${mode}`,
     new Deno.Command(Deno.execPath(), {
@@ -689,7 +690,7 @@ export async function startKvLimit(dir: string, mode: string): Promise<Peer> {
         new URL("kv-limit-server.ts", TOOLS).pathname,
         "0",
         mode,
-        `${dir}/kv-limit-${mode}.kv`,
+        kvPath,
       ],
       cwd: dir,
       stdin: "null",
@@ -697,10 +698,24 @@ export async function startKvLimit(dir: string, mode: string): Promise<Peer> {
       stderr: "inherit",
     }),
   );
-  return await peer(`kv-limit-server ${mode}`, t);
+  return await peer(`kv-limit-server ${mode}`, t, async () => {
+    // Its file goes with it: its dirty pages are dropped instead of written back during the next run.
+    for (const suffix of ["", "-wal", "-shm"]) removeNow(kvPath + suffix);
+    await settleDisk();
+  });
 }
 
-async function peer(name: string, t: Tracked): Promise<Peer> {
+/**
+ * Flushes the page cache's dirty pages (`sync`), so a run does not pay for the writeback of the
+ * one before it in its own fsyncs. Does nothing where `sync` is missing.
+ */
+export async function settleDisk(): Promise<void> {
+  try {
+    await new Deno.Command("sync", { stdout: "null", stderr: "null" }).output();
+  } catch { /* no sync here */ }
+}
+
+async function peer(name: string, t: Tracked, after?: () => Promise<void>): Promise<Peer> {
   let port: number;
   try {
     const first = JSON.parse(await firstLine(t, name)) as { listening: number };
@@ -714,6 +729,7 @@ async function peer(name: string, t: Tracked): Promise<Peer> {
     port,
     stop: async () => {
       await stopChild(t, "SIGTERM", 5000);
+      await after?.();
     },
   };
 }
@@ -826,7 +842,7 @@ export function cpuByGroup(
 
 /** The whole machine's CPU time from /proc/stat, in clock ticks. */
 export interface MachineCpu {
-  /** Ticks not idle and not waiting for I/O, summed over every core. */
+  /** Ticks not idle, not waiting for I/O and not stolen, summed over every core. */
   busy: number;
   /** Cores (the `cpuN` lines). */
   cores: number;
@@ -835,10 +851,11 @@ export interface MachineCpu {
 /** Reads the machine's CPU time: every process, the load generators and peers included. */
 export function machineCpu(): MachineCpu {
   const lines = Deno.readTextFileSync("/proc/stat").split("\n");
-  // cpu  user nice system idle iowait irq softirq steal …
+  // cpu  user nice system idle iowait irq softirq steal …: busy is user to softirq less idle and
+  // iowait (steal is time the hypervisor gave to others).
   const f = lines[0]!.trim().split(/\s+/).slice(1).map(Number);
-  const all = f.slice(0, 8).reduce((a, b) => a + b, 0);
-  return { busy: all - f[3]! - f[4]!, cores: lines.filter((l) => /^cpu\d/.test(l)).length };
+  const busy = f.slice(0, 7).reduce((a, b) => a + b, 0) - f[3]! - f[4]!;
+  return { busy, cores: lines.filter((l) => /^cpu\d/.test(l)).length };
 }
 
 /** Machine CPU between two readings over `seconds`: cores busy, and µs per message of `count`. */
