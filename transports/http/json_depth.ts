@@ -128,6 +128,14 @@ export class JsonDepthScanner {
     }
     // A key still open at the chunk's end: keep what it has so far.
     if (keyStart >= 0) this.#keyHead = this.#keyBytes(this.#keyHead, bytes, keyStart, n);
+    // Keys of the levels still open that lie in this chunk are copied: the caller may reuse it.
+    const keyFrom = this.#keyFrom, keyTo = this.#keyTo;
+    for (let d = 0; d < depth; d++) {
+      if (keyChunk[d] !== bytes) continue;
+      keyChunk[d] = this.#keyBytes(NO_KEY, bytes, keyFrom[d]!, keyTo[d]!);
+      keyFrom[d] = 0;
+      keyTo[d] = keyChunk[d]!.length;
+    }
     this.#depth = depth;
     this.#inString = inString;
     this.#escaped = escaped;
@@ -137,7 +145,8 @@ export class JsonDepthScanner {
 
   /**
    * Records the key of level `level`, which ends at `end` of `bytes`: where it lies in the chunk
-   * (no copy: the body's reader holds its chunks anyway), or a copy when it began in an earlier one.
+   * (copied at the end of `feed` only if its level is still open then), or a copy when it began
+   * in an earlier chunk.
    */
   #endKey(level: number, bytes: Uint8Array, start: number, end: number): void {
     if (this.#keyHead === NO_KEY || start > 0) {
