@@ -8,14 +8,16 @@
  * a group commit, served the same way. The load comes from a separate process (bench/load/https_post.ts, Deno fetch over
  * HTTP/1.1 with 64 pooled connections), alternating between the servers. A third server runs the
  * same endpoint app with an inbox that answers without storing, to tell the HTTP layer's cost
- * from the store's.
+ * from the store's. A fifth is the bare handler storing as many rows per request as the
+ * endpoint's commits changed during its warm-up (the body and small rows, as kv-limit-server's
+ * kvN mode): what the endpoint's rows alone cost on this disk.
  *
  * Targets: endpoint ≥ 75% of the one-KV-row handler's rate, ≥ 40% of the bare handler's; endpoint
  * p99 ≤ 20 ms.
  *
  * A 1 s load against each server, not counted, warms them up before the rounds.
  *
- * Run: `deno run -A bench/https_ingress.ts [seconds=5] [rounds=2]`. Takes about 45 s. Everything
+ * Run: `deno run -A bench/https_ingress.ts [seconds=5] [rounds=2]`. Takes about 60 s. Everything
  * binds and connects to 127.0.0.1 only. Prints a table, then one JSON line.
  *
  * @module
@@ -220,24 +222,42 @@ bareApp.post("/endpoint", async (c) => {
   return c.json({ ok: true });
 });
 const bare = await servePublic({ fetch: bareApp.fetch, http, log });
-// The issue's peer: a bare Hono handler storing one KV row per request through a group commit
-// (one atomic per batch of concurrent requests, on a KV file of its own), served the same way.
-const kvRowKv = await Deno.openKv(`${dir}/kv-row.kv`);
-const kvRowCommitter = new GroupCommitter(kvRowKv);
-let kvRowId = 0;
-const kvRowApp = new Hono();
-kvRowApp.post("/endpoint", async (c) => {
-  const body = new Uint8Array(await c.req.arrayBuffer());
-  const id = `${Date.now().toString(36)}-${(kvRowId++).toString(36)}`;
-  await kvRowCommitter.commit({ sets: [{ key: ["msg", id], value: body }], bytes: body.length });
-  return c.json({ ok: true, id });
-});
-const kvRow = await servePublic({ fetch: kvRowApp.fetch, http, log });
+/**
+ * A bare Hono handler storing the body and `rows() - 1` small rows (as kv-limit-server's kvN mode)
+ * per request through a group commit (one atomic per batch of concurrent requests), on a KV file
+ * of its own, served the same way.
+ */
+async function rowsServer(name: string, rows: () => number) {
+  const kv = await Deno.openKv(`${dir}/${name}.kv`);
+  const committer = new GroupCommitter(kv);
+  let next = 0;
+  const app = new Hono();
+  app.post("/endpoint", async (c) => {
+    const body = new Uint8Array(await c.req.arrayBuffer());
+    const id = `${Date.now().toString(36)}-${(next++).toString(36)}`;
+    const at = Date.now();
+    const sets: { key: Deno.KvKey; value: unknown }[] = [{ key: ["msg", id], value: body }];
+    for (let i = 1; i < rows(); i++) {
+      sets.push({ key: ["x", id, i], value: { id, i, at, status: "PENDING", note: "row" } });
+    }
+    await committer.commit({ sets, bytes: body.length });
+    return c.json({ ok: true, id });
+  });
+  const server = await servePublic({ fetch: app.fetch, http, log });
+  return { port: server.port, shutdown: () => server.shutdown().finally(() => kv.close()) };
+}
+// The issue's peer: one KV row per request.
+const kvRow = await rowsServer("kv-row", () => 1);
+// Beside it, as many rows per request as the endpoint's own commits changed in its warm-up: how
+// far the endpoint is from what its rows alone cost here.
+let endpointRows = 0;
+const kvRows = await rowsServer("kv-rows", () => endpointRows);
 
 const endpointRuns: LoadResult[] = [];
 const noStoreRuns: LoadResult[] = [];
 const bareRuns: LoadResult[] = [];
 const kvRowRuns: LoadResult[] = [];
+const kvRowsRuns: LoadResult[] = [];
 let stored = 0;
 /** Messages the endpoint stored during the warm-up. */
 let warmUpStored = 0;
@@ -246,9 +266,11 @@ try {
   const noStoreUrl = `https://127.0.0.1:${noStore.port}/endpoint`;
   const bareUrl = `https://127.0.0.1:${bare.port}/endpoint`;
   const kvRowUrl = `https://127.0.0.1:${kvRow.port}/endpoint`;
+  const kvRowsUrl = `https://127.0.0.1:${kvRows.port}/endpoint`;
   // Warm-up, not counted: every server's code compiled before the first measured round (the
   // endpoint, measured first, would otherwise pay for the JIT the others then share).
   printLine(`https_ingress: warm-up, ${CONC} clients, ${WARM_UP_SECONDS} s per server`);
+  const mutations0 = store.commitStats.mutations;
   const warmed = [
     await load(endpointUrl, caFile, bodyFile, token, WARM_UP_SECONDS),
     await load(noStoreUrl, caFile, bodyFile, token, WARM_UP_SECONDS),
@@ -256,12 +278,15 @@ try {
     await load(kvRowUrl, caFile, bodyFile, "", WARM_UP_SECONDS),
   ];
   warmUpStored = warmed[0]!.ok;
+  endpointRows = Math.max(1, Math.round((store.commitStats.mutations - mutations0) / warmUpStored));
+  await load(kvRowsUrl, caFile, bodyFile, "", WARM_UP_SECONDS);
   for (let r = 1; r <= ROUNDS; r++) {
     printLine(`https_ingress: round ${r}/${ROUNDS}, ${CONC} clients, ${SECONDS} s per server`);
     endpointRuns.push(await load(endpointUrl, caFile, bodyFile, token));
     noStoreRuns.push(await load(noStoreUrl, caFile, bodyFile, token));
     bareRuns.push(await load(bareUrl, caFile, bodyFile));
     kvRowRuns.push(await load(kvRowUrl, caFile, bodyFile));
+    kvRowsRuns.push(await load(kvRowsUrl, caFile, bodyFile));
   }
   stored = await store.depth(`https:${DESTINATION}`);
 } finally {
@@ -269,7 +294,7 @@ try {
   await noStore.shutdown();
   await bare.shutdown();
   await kvRow.shutdown();
-  kvRowKv.close();
+  await kvRows.shutdown();
   store.close();
   await Deno.remove(dir, { recursive: true });
   await Deno.remove(pki.dir, { recursive: true });
@@ -301,6 +326,11 @@ const k = {
   p50: mid(kvRowRuns, (r) => r.p50_ms),
   p99: mid(kvRowRuns, (r) => r.p99_ms),
 };
+const kr = {
+  perS: mid(kvRowsRuns, (r) => r.per_s),
+  p50: mid(kvRowsRuns, (r) => r.p50_ms),
+  p99: mid(kvRowsRuns, (r) => r.p99_ms),
+};
 const ratio = e.perS / b.perS;
 const ratioToKvRow = e.perS / k.perS;
 printLine();
@@ -323,6 +353,13 @@ printTable(
       r.p50_ms!,
       r.p99_ms!,
     ]),
+    ...kvRowsRuns.map((r, i) => [
+      `bare Hono, ${endpointRows} KV rows, as the endpoint (group commit)`,
+      i + 1,
+      r.per_s,
+      r.p50_ms!,
+      r.p99_ms!,
+    ]),
   ],
 );
 printLine(
@@ -333,6 +370,11 @@ printLine(
     ratio.toFixed(2)
   } (target >= 0.4); endpoint p99 ${e.p99} ms (target <= 20); ` +
     `${stored} messages stored, one per 200`,
+);
+printLine(
+  `endpoint / bare Hono storing the endpoint's ${endpointRows} rows: ${
+    (e.perS / kr.perS).toFixed(2)
+  }; those rows alone: ${(kr.perS / k.perS).toFixed(2)} of one row`,
 );
 if (log.problems > 0) printLine(`${log.problems} warnings or errors from the apps`);
 
@@ -355,6 +397,13 @@ printJson({
     p99Ms: k.p99,
     ratio: Number(ratioToKvRow.toFixed(2)),
     target: 0.75,
+  },
+  kvRows: {
+    rows: endpointRows,
+    reqPerS: kr.perS,
+    p50Ms: kr.p50,
+    p99Ms: kr.p99,
+    ratio: Number((e.perS / kr.perS).toFixed(2)),
   },
   p99: { ms: e.p99, ratio: Number((e.p99 / 20).toFixed(2)), targetMax: 1 },
   stored,
