@@ -127,6 +127,9 @@ async function liveNodes(node: Node): Promise<string[]> {
   return body.nodes.filter((n) => n.live).map((n) => n.id);
 }
 
+/** How long a sender waits for each ACK. */
+const ACK_PATIENCE_MS = 45_000;
+
 /**
  * Sends `perPhase` messages per feed, each feed through one node of `nodes` (as a sender behind a
  * load balancer keeps its connection; a feed moves to a survivor when its node is gone); every
@@ -139,7 +142,9 @@ async function sendPhase(nodes: Node[], shape: Shape, phase: number, acked: stri
     try {
       for (let i = 0; i < shape.perPhase; i++) {
         const id = `F${f}P${phase}N${String(i).padStart(4, "0")}`;
-        const ack = summarizeAck(await sender.request(adt(id), 15_000));
+        // As patient as the test's other waits: three engines and the suite's other files share
+        // two cores, and an ACK waits for SQLite's one write lock in turn on the shared file.
+        const ack = summarizeAck(await sender.request(adt(id), ACK_PATIENCE_MS));
         assert.equal(ack.code, "AA", id);
         acked[f]!.push(id);
       }
@@ -187,7 +192,11 @@ async function scenario(name: string, shape: Shape, kv: (dir: string) => Promise
       });
 
     // Phase 1: load on all three; then SIGKILL n3 while deliveries are going on.
-    await sendPhase(nodes, shape, 1, acked);
+    const phase = (on: Node[], n: number) =>
+      sendPhase(on, shape, n, acked).catch((e) => {
+        throw new Error(`phase ${n}: ${e.message}\n${context()}`);
+      });
+    await phase(nodes, 1);
     await waitFor("some of n3's deliveries", () => destinationsOf(peer, n3.child.pid).length > 0)
       .catch((e) => {
         const pids = new Map<number, number>();
@@ -198,7 +207,7 @@ async function scenario(name: string, shape: Shape, kv: (dir: string) => Promise
     const killedAt = Date.now();
     assert.equal((await end(n3, "SIGKILL")).signal, "SIGKILL");
     // Phase 2 goes on through the survivors while they take over.
-    await sendPhase([n1, n2], shape, 2, acked);
+    await phase([n1, n2], 2);
     await waitFor("phases 1-2 delivered", deliveredAll(acked), 45_000).catch((e) => {
       throw new Error(`${e.message}\n${context()}`);
     });
@@ -208,7 +217,7 @@ async function scenario(name: string, shape: Shape, kv: (dir: string) => Promise
     const n2Pid = n2.child.pid;
     const frozenAt = Date.now();
     n2.child.kill("SIGSTOP");
-    await sendPhase([n1], shape, 3, acked);
+    await phase([n1], 3);
     const n2Dests = destinationsOf(peer, n2Pid).filter((d) =>
       peer.frames[d]!.some((f) => f.pid === n2Pid && f.at < frozenAt)
     );
