@@ -23,13 +23,25 @@ export function inlinePayload(
   payload: Uint8Array,
 ): Pick<MessageRecord, "size" | "chunks" | "inline" | "deflated"> {
   if (payload.length > DEFLATE_FROM) {
-    // Level 3: as small as 6 on HL7, in less time.
-    const packed = deflateRawSync(payload, { level: 3 });
+    const packed = deflateRawSync(payload, deflateOptions(payload.length));
     if (packed.length < payload.length) {
       return { size: payload.length, chunks: 0, inline: new Uint8Array(packed), deflated: true };
     }
   }
   return { size: payload.length, chunks: 0, inline: payload };
+}
+
+/**
+ * Level 3 (as small as 6 on HL7, in less time), with a window that still reaches back over the
+ * whole payload (zlib matches up to the window less 262 bytes) and a hash table to match: zlib's
+ * state for a 1–2 KB message is ~40 KB instead of ~260 KB, allocated and cleared on every call,
+ * for output within a few bytes of the default's. Under the pipeline's load that took ~10 µs a
+ * message off the main thread (caches), ~6 % more delivered. Any window inflates with the
+ * default settings.
+ */
+function deflateOptions(length: number): { level: number; windowBits: number; memLevel: number } {
+  const windowBits = Math.max(9, Math.min(15, Math.ceil(Math.log2(length + 262))));
+  return { level: 3, windowBits, memLevel: Math.min(8, windowBits - 5) };
 }
 
 /** Payloads up to this size live inside the message record (the KV value limit is 64 KiB). */
