@@ -36,7 +36,7 @@ export function inlinePayload(
  * whole payload (zlib matches up to the window less 262 bytes) and a hash table to match: zlib's
  * state for a 1–2 KB message is ~40 KB instead of ~260 KB, allocated and cleared on every call,
  * for output within a few bytes of the default's. Under the pipeline's load that took ~10 µs a
- * message off the main thread (caches), ~6 % more delivered. Any window inflates with the
+ * message off the main thread (caches), 6–10 % more delivered. Any window inflates with the
  * default settings.
  */
 function deflateOptions(length: number): { level: number; windowBits: number; memLevel: number } {
