@@ -304,33 +304,16 @@ const accepted = warmUpStored + endpointRuns.reduce((n, r) => n + r.ok, 0);
 if (stored !== accepted) {
   throw new Error(`the endpoint answered 200 to ${accepted} messages but ${stored} are stored`);
 }
-const mid = (runs: LoadResult[], f: (r: LoadResult) => number | null) =>
-  median(runs.map((r) => f(r) ?? NaN));
-const e = {
-  perS: mid(endpointRuns, (r) => r.per_s),
-  p50: mid(endpointRuns, (r) => r.p50_ms),
-  p99: mid(endpointRuns, (r) => r.p99_ms),
-};
-const n = {
-  perS: mid(noStoreRuns, (r) => r.per_s),
-  p50: mid(noStoreRuns, (r) => r.p50_ms),
-  p99: mid(noStoreRuns, (r) => r.p99_ms),
-};
-const b = {
-  perS: mid(bareRuns, (r) => r.per_s),
-  p50: mid(bareRuns, (r) => r.p50_ms),
-  p99: mid(bareRuns, (r) => r.p99_ms),
-};
-const k = {
-  perS: mid(kvRowRuns, (r) => r.per_s),
-  p50: mid(kvRowRuns, (r) => r.p50_ms),
-  p99: mid(kvRowRuns, (r) => r.p99_ms),
-};
-const kr = {
-  perS: mid(kvRowsRuns, (r) => r.per_s),
-  p50: mid(kvRowsRuns, (r) => r.p50_ms),
-  p99: mid(kvRowsRuns, (r) => r.p99_ms),
-};
+/** The median rate and latencies of a server's rounds. */
+function medians(runs: LoadResult[]): { perS: number; p50: number; p99: number } {
+  const mid = (f: (r: LoadResult) => number | null) => median(runs.map((r) => f(r) ?? NaN));
+  return { perS: mid((r) => r.per_s), p50: mid((r) => r.p50_ms), p99: mid((r) => r.p99_ms) };
+}
+const e = medians(endpointRuns);
+const n = medians(noStoreRuns);
+const b = medians(bareRuns);
+const k = medians(kvRowRuns);
+const kr = medians(kvRowsRuns);
 const ratio = e.perS / b.perS;
 const ratioToKvRow = e.perS / k.perS;
 printLine();
