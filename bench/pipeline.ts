@@ -190,10 +190,10 @@ try {
   if (load.bad > 0 || load.errors > 0) {
     printLine(`  engine: ${load.bad} bad ACKs, ${load.errors} connection errors during the load`);
   }
-  const sustained = delivered / (load.seconds + drain.seconds);
+  const runSeconds = load.seconds + drain.seconds;
+  const sustained = delivered / runSeconds;
   const cpuRows = cpuByGroup(e.pid, cpu0, cpu1, tps);
   const cpuTotalUs = cpuRows.reduce((s, r) => s + r.ms, 0) * 1000 / Math.max(1, delivered);
-  const runSeconds = load.seconds + drain.seconds;
   const machine = machineShare(m0, m1, tps, runSeconds, delivered);
   // The share of the run the engine's one JS thread was on a core.
   const mainMs = cpuRows.find((r) => r.group === "main thread (JS)")?.ms ?? NaN;
