@@ -9,11 +9,23 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { tmpdir } from "node:os";
-import { chromium } from "playwright-core";
+import { chromium, type Page, type Response } from "playwright-core";
 import { testNeeding } from "../../../helpers/system_tools.ts";
 import { sendHl7, startConsoleEngine, TOKEN } from "./fixture.ts";
 
 const browserTest = testNeeding("chromium");
+
+/**
+ * Clicks an actor command's button and checks the engine's answer to the form (a 303 to the page
+ * saying what was done), so a refusal or a slow answer is named instead of a bare navigation
+ * timeout.
+ */
+async function submitted(page: Page, command: string, click: () => Promise<void>): Promise<void> {
+  const posted = (r: Response) =>
+    r.request().method() === "POST" && new URL(r.url()).pathname.endsWith(`/${command}`);
+  const [answer] = await Promise.all([page.waitForResponse(posted), click()]);
+  assert.equal(answer.status(), 303, `${command}: answered ${answer.status()}`);
+}
 
 const XSS_NAME = `<script>window.__xss=1</script>^"><img src=x onerror="window.__xss=2">`;
 const XSS_OBX = `javascript:window.__xss=3`;
@@ -109,13 +121,13 @@ browserTest(
       const row = () => page.locator(`tr[data-actor-id="${actor}"]`);
       await row().locator("text=Pause").click();
       await page.waitForSelector(`tr[data-actor-id="${actor}"][data-state="paused"]`);
-      await row().locator("text=Resume").click();
+      await submitted(page, "resume", () => row().locator("text=Resume").click());
       await page.waitForURL(/done=resume/);
       assert.notEqual(await row().getAttribute("data-state"), "paused");
 
       // Skip the head to the dead letters (with a reason), then reprocess it.
       await row().locator('input[name="reason"]').fill("lab is down for the day");
-      await row().locator("text=Skip head").click();
+      await submitted(page, "skip", () => row().locator("text=Skip head").click());
       await page.waitForURL(/done=skip/);
       await page.waitForSelector("tr[data-dead-letter]");
       await page.screenshot({ path: join(shots, "actors.png"), fullPage: true });
