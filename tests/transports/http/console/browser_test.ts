@@ -23,7 +23,17 @@ const browserTest = testNeeding("chromium");
 async function submitted(page: Page, command: string, click: () => Promise<void>): Promise<void> {
   const posted = (r: Response) =>
     r.request().method() === "POST" && new URL(r.url()).pathname.endsWith(`/${command}`);
-  const [answer] = await Promise.all([page.waitForResponse(posted), click()]);
+  const started = Date.now();
+  const [answer] = await Promise.all([
+    page.waitForResponse(posted).catch(async (error) => {
+      const body = (await page.textContent("body").catch(() => ""))?.replace(/\s+/g, " ");
+      throw new Error(
+        `${command}: no answer to the form after ${Date.now() - started} ms, at ${page.url()}: ` +
+          `${body?.slice(0, 600)} (${(error as Error).message})`,
+      );
+    }),
+    click(),
+  ]);
   assert.equal(answer.status(), 303, `${command}: answered ${answer.status()}`);
 }
 
@@ -126,7 +136,14 @@ browserTest(
       assert.notEqual(await row().getAttribute("data-state"), "paused");
 
       // Skip the head to the dead letters (with a reason), then reprocess it.
-      await row().locator('input[name="reason"]').fill("lab is down for the day");
+      // A reason typed, then the focus elsewhere: the live refresh a new log sets off must not
+      // replace the form (and lose the reason) before it is submitted.
+      const reason = row().locator('input[name="reason"]');
+      await reason.fill("lab is down for the day");
+      await page.locator("h1").click();
+      await sendHl7(e.mllpPort, message("CTRL-LIVE-1"));
+      await page.waitForSelector("#live[data-refresh-pending]");
+      assert.equal(await reason.inputValue(), "lab is down for the day");
       await submitted(page, "skip", () => row().locator("text=Skip head").click());
       await page.waitForURL(/done=skip/);
       await page.waitForSelector("tr[data-dead-letter]");

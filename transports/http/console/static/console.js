@@ -17,10 +17,20 @@
   });
 
   var pending = false;
+  // A region is not replaced while the operator works in it: a field has focus, or holds text
+  // they typed (a skip reason outlives its focus: a refresh between the click on "Skip head" and
+  // the submit would swap in an empty form under the click, and the reason would be lost).
   function busy(region) {
     var a = document.activeElement;
-    return a && region.contains(a) && (a.tagName === "INPUT" || a.tagName === "TEXTAREA" ||
-      a.tagName === "SELECT");
+    if (
+      a && region.contains(a) && (a.tagName === "INPUT" || a.tagName === "TEXTAREA" ||
+        a.tagName === "SELECT")
+    ) return true;
+    var fields = region.querySelectorAll("input, textarea");
+    for (var i = 0; i < fields.length; i++) {
+      if (fields[i].type !== "hidden" && fields[i].value !== fields[i].defaultValue) return true;
+    }
+    return false;
   }
   function refresh() {
     var regions = document.querySelectorAll("[data-live][id]");
@@ -28,6 +38,8 @@
       var r = regions[i];
       if (busy(r)) {
         pending = true;
+        // Says the region is behind, until the next refresh replaces it.
+        r.setAttribute("data-refresh-pending", "");
         continue;
       }
       window.htmx.ajax("GET", window.location.href, {
