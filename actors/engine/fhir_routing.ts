@@ -51,18 +51,12 @@ export function fhirPayload(
   destination: DestinationConfig,
   options: { timeZone?: string; cache?: Map<string, FhirResult> } = {},
 ): FhirResult {
-  const key = fhirKey(destination);
-  const cached = options.cache?.get(key);
-  if (cached) return cached;
   const { Destinations: _named, ...meta } = json.Meta;
-  const result = makePayload(
+  return makePayload(
     (o) => modelToFhir({ ...json, Meta: meta } as DataModelMessage, o),
     destination,
-    key,
-    options.timeZone ?? "UTC",
+    options,
   );
-  options.cache?.set(key, result);
-  return result;
 }
 
 /**
@@ -74,20 +68,24 @@ export function vxuPayload(
   destination: DestinationConfig,
   options: { timeZone?: string; cache?: Map<string, FhirResult> } = {},
 ): FhirResult {
+  return makePayload((o) => vxuToFhir(message, o), destination, options);
+}
+
+/** The bundle `make` gives for `destination`, or what `options.cache` holds for its kind. */
+function makePayload(
+  make: (options: FhirOptions) => FhirBundle,
+  destination: DestinationConfig,
+  options: { timeZone?: string; cache?: Map<string, FhirResult> },
+): FhirResult {
   const key = fhirKey(destination);
   const cached = options.cache?.get(key);
   if (cached) return cached;
-  const result = makePayload(
-    (o) => vxuToFhir(message, o),
-    destination,
-    key,
-    options.timeZone ?? "UTC",
-  );
+  const result = bundlePayload(make, destination, key, options.timeZone ?? "UTC");
   options.cache?.set(key, result);
   return result;
 }
 
-function makePayload(
+function bundlePayload(
   make: (options: FhirOptions) => FhirBundle,
   destination: DestinationConfig,
   key: string,
