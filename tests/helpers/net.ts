@@ -1,7 +1,7 @@
 /** Test helpers for sockets on loopback. */
 
 import type { AddressInfo } from "node:net";
-import type { Hl7Server } from "@medplum/hl7";
+import { Hl7Server } from "@medplum/hl7";
 
 /**
  * A TCP port that was free a moment ago on 127.0.0.1. Racy (another test may bind it before the
@@ -60,6 +60,23 @@ export function adt(controlId: string, extra = ""): string {
     `PID|1||${controlId}^^^HOSP^MR||DOE^JANE${extra}||19800101|F`,
     "PV1|1|I|4WEST^412^B",
   ].join("\r");
+}
+
+/**
+ * A real `Hl7Server` on a loopback port the system picks that answers every message with
+ * `buildAck()` and keeps its text, in arrival order, in `received`.
+ */
+export async function startRecordingHl7Server(): Promise<
+  { server: Hl7Server; port: number; received: string[] }
+> {
+  const received: string[] = [];
+  const server = new Hl7Server((connection) => {
+    connection.addEventListener("message", ({ message }) => {
+      received.push(message.toString());
+      connection.send(message.buildAck());
+    });
+  });
+  return { server, port: await startHl7Server(server), received };
 }
 
 /** Starts a @medplum/hl7 `Hl7Server` on a loopback port the system picks; returns that port. */

@@ -6,25 +6,18 @@
  */
 
 import assert from "node:assert/strict";
-import { Hl7Server } from "@medplum/hl7";
 import { hl7ToJson } from "../../../codecs/datamodel/mod.ts";
 import { parseConfig } from "../../../actors/config/mod.ts";
 import { apiOf } from "../../helpers/api.ts";
 import { FetchSender } from "../../../transports/https/mod.ts";
-import { adt, startHl7Server, waitFor } from "../../helpers/net.ts";
+import { adt, startRecordingHl7Server, waitFor } from "../../helpers/net.ts";
 import { startEngine } from "../../helpers/engine.ts";
 import type { LogRecord } from "../../../actors/store/mod.ts";
 
 Deno.test("API sources: modifiers shape the JSON an HTTPS destination gets, HL7 edits the HL7 an MLLP destination gets; logged by path; a failing modifier is a 422", async () => {
   const dir = await Deno.makeTempDir();
-  const hl7Received: string[] = [];
-  const hl7Server = new Hl7Server((connection) => {
-    connection.addEventListener("message", ({ message }) => {
-      hl7Received.push(message.toString());
-      connection.send(message.buildAck());
-    });
-  });
-  const mllpPort = await startHl7Server(hl7Server);
+  const { received: hl7Received, server: hl7Server, port: mllpPort } =
+    await startRecordingHl7Server();
   // deno-lint-ignore no-explicit-any -- the test reads deep into the JSON it received
   const jsonReceived: any[] = [];
   const receiver = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, async (r) => {

@@ -9,11 +9,11 @@
 
 import assert from "node:assert/strict";
 import { Hl7Message } from "@medplum/core";
-import { Hl7Client, Hl7Server } from "@medplum/hl7";
+import { Hl7Client } from "@medplum/hl7";
 import { type Config, parseConfig } from "../../../actors/config/mod.ts";
 import { listLogs, type LogRecord } from "../../../actors/store/mod.ts";
 import { FetchSender } from "../../../transports/https/mod.ts";
-import { startHl7Server, waitFor } from "../../helpers/net.ts";
+import { startRecordingHl7Server, waitFor } from "../../helpers/net.ts";
 import { startEngine } from "../../helpers/engine.ts";
 
 const ADMIN = "admin-token-for-shaping";
@@ -123,14 +123,7 @@ async function sendLogs(kv: Deno.Kv, destinationId: string): Promise<LogRecord[]
 
 Deno.test("shaping: HL7 edits to an Hl7Server and modifiers to HTTPS, logged by path; a failure is FAILED, dead-lettered and reprocessed after the fix", async () => {
   const dir = await Deno.makeTempDir();
-  const hl7Received: string[] = [];
-  const ehr = new Hl7Server((connection) => {
-    connection.addEventListener("message", ({ message }) => {
-      hl7Received.push(message.toString());
-      connection.send(message.buildAck());
-    });
-  });
-  const ehrPort = await startHl7Server(ehr);
+  const { received: hl7Received, server: ehr, port: ehrPort } = await startRecordingHl7Server();
   // deno-lint-ignore no-explicit-any -- the test reads deep into the JSON it received
   const posted: any[] = [];
   const receiver = Deno.serve(

@@ -8,14 +8,13 @@
  */
 
 import assert from "node:assert/strict";
-import { Hl7Server } from "@medplum/hl7";
 import { hl7ToJson } from "../../../codecs/datamodel/mod.ts";
 import { notMapped } from "../../../codecs/datamodel/not_mapped.ts";
 import { parseHl7 } from "../../../codecs/hl7v2/mod.ts";
 import { parseConfig } from "../../../actors/config/mod.ts";
 import { FetchSender } from "../../../transports/https/mod.ts";
 import { apiOf } from "../../helpers/api.ts";
-import { startHl7Server, waitFor } from "../../helpers/net.ts";
+import { startRecordingHl7Server, waitFor } from "../../helpers/net.ts";
 import { makePki } from "../../helpers/tls.ts";
 import { REDOX_FIXTURES } from "./redox_fixtures.ts";
 import { startEngine } from "../../helpers/engine.ts";
@@ -24,14 +23,8 @@ import { at, leaves } from "../../helpers/json_leaves.ts";
 Deno.test("Redox-shaped payloads of every listed event are accepted unchanged and lose nothing on the way to HL7", async (t) => {
   const dir = await Deno.makeTempDir();
   const pki = await makePki();
-  const hl7Received: string[] = [];
-  const hl7Server = new Hl7Server((connection) => {
-    connection.addEventListener("message", ({ message }) => {
-      hl7Received.push(message.toString());
-      connection.send(message.buildAck());
-    });
-  });
-  const mllpPort = await startHl7Server(hl7Server);
+  const { received: hl7Received, server: hl7Server, port: mllpPort } =
+    await startRecordingHl7Server();
   const jsonReceived: Record<string, unknown>[] = [];
   const receiver = Deno.serve({
     port: 0,

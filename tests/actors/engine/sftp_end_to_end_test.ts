@@ -10,13 +10,12 @@
  */
 
 import assert from "node:assert/strict";
-import { Hl7Server } from "@medplum/hl7";
 import { parseHl7 } from "../../../codecs/hl7v2/mod.ts";
 import { type Config, parseConfig } from "../../../actors/config/mod.ts";
 import type { Engine } from "../../../actors/engine/engine.ts";
 import { listLogs, type LogRecord } from "../../../actors/store/mod.ts";
 import { startEngine, type TestEngine } from "../../helpers/engine.ts";
-import { adt, startHl7Server, waitFor } from "../../helpers/net.ts";
+import { adt, startRecordingHl7Server, waitFor } from "../../helpers/net.ts";
 import { sftpBatch, type Sshd, startSshd, testKey } from "../../helpers/sshd.ts";
 import { testNeeding } from "../../helpers/system_tools.ts";
 /** These tests drive sshd, sftp, ssh-keygen as a real peer. */
@@ -28,14 +27,7 @@ const WAIT_MS = 15_000;
 
 /** An MLLP receiver (`Hl7Server`) on a port of the system's choosing, answering AA. */
 async function startHl7Receiver() {
-  const received: string[] = [];
-  const server = new Hl7Server((connection) => {
-    connection.addEventListener("message", ({ message }) => {
-      received.push(message.toString());
-      connection.send(message.buildAck());
-    });
-  });
-  const port = await startHl7Server(server);
+  const { received, server, port } = await startRecordingHl7Server();
   return {
     port,
     received,

@@ -7,10 +7,10 @@
 
 import assert from "node:assert/strict";
 import { Hl7Message } from "@medplum/core";
-import { Hl7Client, Hl7Server } from "@medplum/hl7";
+import { Hl7Client } from "@medplum/hl7";
 import { type Config, parseConfig } from "../../../actors/config/mod.ts";
 import { listLogs, type LogRecord } from "../../../actors/store/mod.ts";
-import { startHl7Server, waitFor } from "../../helpers/net.ts";
+import { startRecordingHl7Server, waitFor } from "../../helpers/net.ts";
 import { startEngine, type TestEngine } from "../../helpers/engine.ts";
 
 const ADMIN = "admin-token-for-sets";
@@ -76,14 +76,7 @@ async function ehrLog(e: TestEngine, controlId: string): Promise<LogRecord | und
 
 Deno.test("translation sets: a CSV import is a new version in KV, used from the next message on and named in its SEND log; a reprocess after the import delivers what failed; it outlives a restart", async () => {
   const dir = await Deno.makeTempDir();
-  const received: string[] = [];
-  const ehr = new Hl7Server((connection) => {
-    connection.addEventListener("message", ({ message }) => {
-      received.push(message.toString());
-      connection.send(message.buildAck());
-    });
-  });
-  const ehrPort = await startHl7Server(ehr);
+  const { received, server: ehr, port: ehrPort } = await startRecordingHl7Server();
   let e = await startEngine(config(dir, ehrPort));
   let client = new Hl7Client({ host: "127.0.0.1", port: e.mllpPort });
   try {
@@ -188,14 +181,7 @@ Deno.test("translation sets: a CSV import is a new version in KV, used from the 
 
 Deno.test("POST /admin/modifiers/try runs modifiers on a stored message's JSON and HL7 edits on its HL7, answers the result and the paths changed, and delivers nothing", async () => {
   const dir = await Deno.makeTempDir();
-  const received: string[] = [];
-  const ehr = new Hl7Server((connection) => {
-    connection.addEventListener("message", ({ message }) => {
-      received.push(message.toString());
-      connection.send(message.buildAck());
-    });
-  });
-  const ehrPort = await startHl7Server(ehr);
+  const { received, server: ehr, port: ehrPort } = await startRecordingHl7Server();
   const e = await startEngine(config(dir, ehrPort));
   const client = new Hl7Client({ host: "127.0.0.1", port: e.mllpPort });
   try {

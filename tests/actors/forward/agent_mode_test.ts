@@ -5,21 +5,13 @@
  */
 
 import assert from "node:assert/strict";
-import { Hl7Server } from "@medplum/hl7";
-import { adt, startHl7Server, waitFor } from "../../helpers/net.ts";
+import { adt, startRecordingHl7Server, waitFor } from "../../helpers/net.ts";
 import { RawMllpSender, summarizeAck } from "../../helpers/raw_sender.ts";
 import { type AgentPair, startAgentPair } from "./agent_pair.ts";
 
 /** An Hl7Server that ACKs everything and keeps what it got, as text. */
 async function startSink(): Promise<{ port: number; got: string[]; stop(): Promise<void> }> {
-  const got: string[] = [];
-  const server = new Hl7Server((connection) => {
-    connection.addEventListener("message", ({ message }) => {
-      got.push(message.toString());
-      connection.send(message.buildAck());
-    });
-  });
-  const port = await startHl7Server(server);
+  const { received: got, server, port } = await startRecordingHl7Server();
   return { port, got, stop: () => server.stop({ forceDrainTimeoutMs: 100 }) };
 }
 

@@ -6,24 +6,17 @@
  */
 
 import assert from "node:assert/strict";
-import { Hl7Server } from "@medplum/hl7";
 import { parseConfig } from "../../../actors/config/mod.ts";
 import { hl7ToFhir, V2_EVENT_SYSTEM } from "../../../codecs/fhir/mod.ts";
 import { FetchSender } from "../../../transports/https/mod.ts";
 import { apiOf } from "../../helpers/api.ts";
-import { adt, startHl7Server, waitFor } from "../../helpers/net.ts";
+import { adt, startRecordingHl7Server, waitFor } from "../../helpers/net.ts";
 import { startEngine } from "../../helpers/engine.ts";
 
 Deno.test("POST /fhir/R4/$process-message: a message bundle reaches an Hl7Server as HL7 v2; refusals are OperationOutcomes", async () => {
   const dir = await Deno.makeTempDir();
-  const hl7Received: string[] = [];
-  const hl7Server = new Hl7Server((connection) => {
-    connection.addEventListener("message", ({ message }) => {
-      hl7Received.push(message.toString());
-      connection.send(message.buildAck());
-    });
-  });
-  const mllpPort = await startHl7Server(hl7Server);
+  const { received: hl7Received, server: hl7Server, port: mllpPort } =
+    await startRecordingHl7Server();
   const parsed = parseConfig({
     node: { id: "test" },
     kv: { path: `${dir}/engine.kv` },

@@ -7,7 +7,6 @@
  */
 
 import assert from "node:assert/strict";
-import { Hl7Server } from "@medplum/hl7";
 import { parseConfig } from "../../../actors/config/mod.ts";
 import { listLogs } from "../../../actors/store/mod.ts";
 import { fhirToVxu, vxuToFhir } from "../../../codecs/fhir/mod.ts";
@@ -16,7 +15,7 @@ import { FetchSender } from "../../../transports/https/mod.ts";
 import { VXU_V04 } from "../../codecs/fhir/vxu_fixture.ts";
 import { apiOf } from "../../helpers/api.ts";
 import { startEngine } from "../../helpers/engine.ts";
-import { startHl7Server, waitFor } from "../../helpers/net.ts";
+import { startRecordingHl7Server, waitFor } from "../../helpers/net.ts";
 import { makePki } from "../../helpers/tls.ts";
 import { SMART_CLIENT_ID, SMART_SCOPE, startFhirServer } from "../../actors/engine/fhir_server.ts";
 
@@ -25,14 +24,8 @@ await Deno.remove(pki.dir, { recursive: true });
 
 Deno.test("POST /fhir/R4/$process-message: a V04 bundle reaches an Hl7Server as VXU^V04 and a FHIR server as the bundle; unwritable V04 bundles are 400s located by FHIRPath", async () => {
   const dir = await Deno.makeTempDir();
-  const hl7Received: string[] = [];
-  const hl7Server = new Hl7Server((connection) => {
-    connection.addEventListener("message", ({ message }) => {
-      hl7Received.push(message.toString());
-      connection.send(message.buildAck());
-    });
-  });
-  const mllpPort = await startHl7Server(hl7Server);
+  const { received: hl7Received, server: hl7Server, port: mllpPort } =
+    await startRecordingHl7Server();
   const fhir = await startFhirServer(pki, {});
   const parsed = parseConfig({
     node: { id: "test" },
