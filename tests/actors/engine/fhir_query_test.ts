@@ -23,6 +23,26 @@ import {
   startFhirServer,
 } from "./fhir_server.ts";
 
+/** `POST /query` with `body` (and `Accept: accept` unless empty): status, content type and JSON. */
+async function postQuery(base: string, token: string, body: unknown, accept: string) {
+  const res = await fetch(`${base}/query`, {
+    method: "POST",
+    headers: {
+      authorization: `Bearer ${token}`,
+      "content-type": "application/json",
+      ...(accept ? { accept } : {}),
+    },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  // deno-lint-ignore no-explicit-any -- the assertions read deep into the answers
+  let json: Record<string, any> = {};
+  try {
+    json = JSON.parse(text);
+  } catch { /* not JSON: the assertions say so */ }
+  return { status: res.status, type: res.headers.get("content-type"), json, text };
+}
+
 const pki = await makePki();
 await Deno.remove(pki.dir, { recursive: true });
 
@@ -121,20 +141,7 @@ Deno.test("POST /query to a FHIR destination searches its Patients and answers i
   try {
     const api = apiOf(e);
     const token = await api.token("app", "app-s3cret");
-    const query = async (body: unknown) => {
-      const res = await fetch(`${api.base}/query`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-        body: JSON.stringify(body),
-      });
-      const text = await res.text();
-      // deno-lint-ignore no-explicit-any -- the assertions read deep into the answers
-      let json: Record<string, any> = {};
-      try {
-        json = JSON.parse(text);
-      } catch { /* not JSON: the assertions say so */ }
-      return { status: res.status, json, text };
-    };
+    const query = (body: unknown) => postQuery(api.base, token, body, "");
     const searches = () => server.requests.filter((r) => r.path.startsWith(FHIR_BASE_PATH));
 
     await t.step(
@@ -291,24 +298,8 @@ Deno.test("POST /query with Accept: application/fhir+json answers a searchset Bu
   try {
     const api = apiOf(e);
     const token = await api.token("app", "app-s3cret");
-    const query = async (body: unknown, accept = "application/fhir+json") => {
-      const res = await fetch(`${api.base}/query`, {
-        method: "POST",
-        headers: {
-          authorization: `Bearer ${token}`,
-          "content-type": "application/json",
-          ...(accept ? { accept } : {}),
-        },
-        body: JSON.stringify(body),
-      });
-      const text = await res.text();
-      // deno-lint-ignore no-explicit-any -- the assertions read deep into the answers
-      let json: Record<string, any> = {};
-      try {
-        json = JSON.parse(text);
-      } catch { /* not JSON: the assertions say so */ }
-      return { status: res.status, type: res.headers.get("content-type"), json, text };
-    };
+    const query = (body: unknown, accept = "application/fhir+json") =>
+      postQuery(api.base, token, body, accept);
     const to = (id: string, patient: Record<string, unknown>) => ({
       ...search(patient),
       Meta: { DataModel: "PatientSearch", EventType: "Query", Destinations: [{ ID: id }] },
