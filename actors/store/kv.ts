@@ -40,18 +40,38 @@ export interface RetryOptions {
   baseMs?: number;
   /** Largest single backoff in ms, default 250. */
   maxMs?: number;
+  /**
+   * No attempt starts once this many ms have passed since the first, default 10,000. Deno KV's
+   * SQLite already waits up to 5 s for the lock inside each attempt, so the attempts alone could
+   * keep a caller (and the sender waiting for its ACK) silent for minutes behind a stalled process.
+   */
+  budgetMs?: number;
 }
 
-/** Runs `op`, retrying with jittered exponential backoff while the database is locked. */
+/**
+ * Runs `op`, retrying with jittered exponential backoff while the database is locked. When the lock
+ * is still held at the end of the budget, the error says for how long, and still matches
+ * {@link isLockedError}.
+ */
 export async function withKvRetry<T>(op: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
   const attempts = options.attempts ?? 20;
   const base = options.baseMs ?? 2;
   const max = options.maxMs ?? 250;
+  const budget = options.budgetMs ?? 10_000;
+  const start = Date.now();
   for (let i = 1;; i++) {
     try {
       return await op();
     } catch (error) {
-      if (!isLockedError(error) || i >= attempts) throw error;
+      if (!isLockedError(error)) throw error;
+      const waited = Date.now() - start;
+      if (i >= attempts || waited >= budget) {
+        throw new Error(
+          `the KV file stayed locked by another process for ${(waited / 1000).toFixed(1)} s ` +
+            `over ${i} attempts (database is locked)`,
+          { cause: error },
+        );
+      }
       const ceiling = Math.min(max, base * 2 ** i);
       await new Promise((r) => setTimeout(r, ceiling / 2 + Math.random() * ceiling / 2));
     }

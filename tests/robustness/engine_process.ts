@@ -176,6 +176,11 @@ export class EngineProcess {
     return this.#child.status.then(() => this.#drained).then(() => {});
   }
 
+  /** The engine's KV file. */
+  get kvPath(): string {
+    return `${this.#dir}/engine.kv`;
+  }
+
   /** The child's pid. */
   get pid(): number {
     return this.#child.pid;
