@@ -38,6 +38,11 @@ export interface ClusterPeer {
   }[];
   /** The pids the sender lookup considers (the engine processes). */
   pids: number[];
+  /**
+   * Resolves once every frame received so far has its `pid` (the lookup runs aside, so a frame
+   * just received may still say 0): read pids after this, not straight after waiting for frames.
+   */
+  sendersKnown(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -102,11 +107,15 @@ export function startClusterPeer(count: number, ackDelayMs = 2): ClusterPeer {
   const conns = new Set<Deno.Conn>();
   const tasks = new Set<Promise<void>>();
   let connections = 0;
+  const lookups = new Set<Promise<unknown>>();
   const peer: ClusterPeer = {
     ports: [],
     frames,
     overlaps,
     pids: [],
+    async sendersKnown() {
+      await Promise.all([...lookups]);
+    },
     async close() {
       for (const l of listeners) l.close();
       for (const c of conns) {
@@ -149,7 +158,9 @@ export function startClusterPeer(count: number, ackDelayMs = 2): ClusterPeer {
               otherConnection: last?.connection ?? 0,
             });
           }
-          pid.then((p) => (frame.pid = p));
+          const known = pid.then((p) => (frame.pid = p));
+          lookups.add(known);
+          known.finally(() => lookups.delete(known));
           await new Promise((r) => setTimeout(r, ackDelayMs));
           unanswered[destination]!--;
           const ack = encodeMllp(

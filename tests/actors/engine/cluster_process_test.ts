@@ -115,6 +115,42 @@ function end(node: Node, signal: Deno.Signal): Promise<Deno.CommandStatus> {
   return node.exited;
 }
 
+/** Resolves once `pid` is stopped (state `T` in /proc/<pid>/stat): `kill` only sends the signal. */
+async function stopped(pid: number): Promise<void> {
+  await waitFor(`process ${pid} stopped`, async () => {
+    const stat = await Deno.readTextFile(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2).startsWith("T");
+  }, 10_000);
+}
+
+/**
+ * SIGSTOPs `node` at a moment it does not hold SQLite's write lock on the local KV file `kvPath`
+ * (in /proc/locks, the WAL write lock is byte 120 of the `-shm` file). A process frozen inside a
+ * write transaction stalls every process on the file until it resumes, and no other process can
+ * break that lock (README, Scale-out): the nodes then answer `AE`, which
+ * `tests/robustness/kv_write_lock_test.ts` checks. Over KV Connect there is no such lock. Returns
+ * how many tries it took.
+ */
+async function freezeOutsideWriteLock(node: Node, kvPath: string): Promise<number> {
+  const pid = node.child.pid;
+  if (kvPath.startsWith("http")) {
+    node.child.kill("SIGSTOP");
+    await stopped(pid);
+    return 1;
+  }
+  const { ino } = await Deno.stat(`${kvPath}-shm`);
+  const holds = new RegExp(`^\\d+: POSIX +ADVISORY +WRITE +${pid} +\\S+:${ino} 120 120$`, "m");
+  for (let tries = 1; tries <= 200; tries++) {
+    node.child.kill("SIGSTOP");
+    await stopped(pid);
+    if (!holds.test(await Deno.readTextFile("/proc/locks"))) return tries;
+    node.child.kill("SIGCONT");
+    // Let it finish that commit before the next try.
+    await new Promise((r) => setTimeout(r, 2 + Math.random() * 8));
+  }
+  throw new Error(`${node.id} held the KV file's write lock at each of 200 tries to freeze it`);
+}
+
 async function liveNodes(node: Node): Promise<string[]> {
   const res = await fetch(`http://127.0.0.1:${node.httpPort}/admin/nodes`, {
     headers: { authorization: `Bearer ${ADMIN}` },
@@ -138,14 +174,24 @@ const ACK_PATIENCE_MS = 45_000;
 async function sendPhase(nodes: Node[], shape: Shape, phase: number, acked: string[][]) {
   await Promise.all(Array.from({ length: shape.feeds }, async (_, f) => {
     const node = nodes[f % nodes.length]!;
-    const sender = await RawMllpSender.connect(node.feedPorts[f]!);
+    const port = node.feedPorts[f]!;
+    const sender = await RawMllpSender.connect(port);
     try {
       for (let i = 0; i < shape.perPhase; i++) {
         const id = `F${f}P${phase}N${String(i).padStart(4, "0")}`;
+        const where = `${id} to ${node.id} port ${port}`;
+        const sentAt = Date.now();
         // As patient as the test's other waits: three engines and the suite's other files share
         // two cores, and an ACK waits for SQLite's one write lock in turn on the shared file.
-        const ack = summarizeAck(await sender.request(adt(id), ACK_PATIENCE_MS));
-        assert.equal(ack.code, "AA", id);
+        const reply = await sender.request(adt(id), ACK_PATIENCE_MS).catch((e) => {
+          throw new Error(`${where}: no ACK after ${Date.now() - sentAt} ms: ${e.message}`);
+        });
+        const ack = summarizeAck(reply);
+        assert.equal(
+          ack.code,
+          "AA",
+          `${where}: ${ack.code} after ${Date.now() - sentAt} ms (${ack.reason ?? "no reason"})`,
+        );
         acked[f]!.push(id);
       }
     } finally {
@@ -176,7 +222,14 @@ async function scenario(name: string, shape: Shape, kv: (dir: string) => Promise
   try {
     for (const id of ["n1", "n2", "n3"]) nodes.push(await startNode(id, dir, kvPath, shape, peer));
     peer.pids = nodes.map((n) => n.child.pid);
-    const context = () => nodes.map((n) => `--- ${n.id}\n${n.output().slice(-2500)}`).join("\n");
+    // Each node's warnings and errors first (a tail alone is mostly routine connection lines).
+    const context = () =>
+      nodes.map((n) => {
+        const out = n.output();
+        const notable = out.split("\n").filter((l) => / (WARN|ERROR) /.test(l)).slice(-30);
+        return `--- ${n.id} (${notable.length} of its last warnings and errors, then its tail)\n` +
+          `${notable.join("\n")}\n...\n${out.slice(-1200)}`;
+      }).join("\n");
     await waitFor("three live nodes", async () => (await liveNodes(nodes[0]!)).length === 3, 60_000)
       .catch((e) => {
         throw new Error(`${e.message}\n${context()}`);
@@ -211,20 +264,22 @@ async function scenario(name: string, shape: Shape, kv: (dir: string) => Promise
     await waitFor("phases 1-2 delivered", deliveredAll(acked), 45_000).catch((e) => {
       throw new Error(`${e.message}\n${context()}`);
     });
+    await peer.sendersKnown();
     const killTakeover = takeoverMs(peer, n3Dests, n3.child.pid, killedAt);
 
     // SIGSTOP n2 past its lease; n1 takes its destinations over; then SIGCONT.
     const n2Pid = n2.child.pid;
+    const freezeTries = await freezeOutsideWriteLock(n2, kvPath);
     const frozenAt = Date.now();
-    n2.child.kill("SIGSTOP");
     await phase([n1], 3);
-    const n2Dests = destinationsOf(peer, n2Pid).filter((d) =>
-      peer.frames[d]!.some((f) => f.pid === n2Pid && f.at < frozenAt)
-    );
     await waitFor("phase 3 delivered while n2 is frozen", deliveredAll(acked), 45_000)
       .catch((e) => {
         throw new Error(`${e.message}\n${context()}`);
       });
+    await peer.sendersKnown();
+    const n2Dests = destinationsOf(peer, n2Pid).filter((d) =>
+      peer.frames[d]!.some((f) => f.pid === n2Pid && f.at < frozenAt)
+    );
     const stopTakeover = takeoverMs(peer, n2Dests, n2Pid, frozenAt);
     const resumedAt0 = Date.now();
     // A frozen process writes nothing; what it wrote just before SIGSTOP may still be read by a
@@ -249,6 +304,7 @@ async function scenario(name: string, shape: Shape, kv: (dir: string) => Promise
     );
 
     // Invariants.
+    await peer.sendersKnown();
     assert.deepEqual(peer.overlaps, [], "never two messages in flight to one destination");
     const stale = peer.frames.flatMap((fs, d) =>
       fs.filter((f) => f.pid === n2Pid && f.at >= resumedAt && f.connectedAt < frozenAt)
@@ -283,7 +339,8 @@ async function scenario(name: string, shape: Shape, kv: (dir: string) => Promise
         `(${killTakeover.length}/${n3Dests.length}), after SIGSTOP max ` +
         `${
           Math.max(...stopTakeover)
-        } ms (${stopTakeover.length}/${n2Dests.length}); lease ${LEASE_S} s`,
+        } ms (${stopTakeover.length}/${n2Dests.length}), frozen at try ${freezeTries}; ` +
+        `lease ${LEASE_S} s`,
     );
     // A lease and a membership look, plus the poll: well within 15 s for the default 10 s lease.
     assert.ok(Math.max(...killTakeover) < LEASE_S * 1000 + 5000, `kill takeover ${killTakeover}`);
