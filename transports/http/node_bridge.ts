@@ -55,6 +55,11 @@ export async function bridgeRequest(
       ...(body ? { body: body.stream, duplex: "half" } : {}),
     } as RequestInit);
     const response = await options.fetch(request, { remoteAddr: remote, completed: done });
+    // Answered before the body was read (a 413 on Content-Length, a 401 before the body): the
+    // rest is read and dropped, as Node's own server does, so the connection reaches its next
+    // request. Left unread, a client reusing the connection got no answer until a timeout closed
+    // it. The body's deadline bounds how long a client may go on sending.
+    if (body && !req.complete) body.discard();
     await writeResponse(res, response, method === "HEAD");
   } catch (error) {
     options.log.error("http.failed", { remote: `${remote.hostname}:${remote.port}`, error });
@@ -145,7 +150,7 @@ async function writeResponse(res: ServerResponse, response: Response, head: bool
 
 /**
  * A request body as a `ReadableStream` that reads from the socket only when the handler asks
- * (an unread body is never buffered here: Node discards it after the answer), with the deadline
+ * (an unread body is never buffered here: {@link BodyStream.discard} drops it), with the deadline
  * of the module doc.
  */
 class BodyStream {
@@ -192,6 +197,12 @@ class BodyStream {
     req.once("end", stop);
     // Still armed after the answer while the client keeps sending: see the timer.
     res.once("close", () => (req.complete || req.socket.destroyed) && stop());
+  }
+
+  /** The handler answered without reading the rest: it is read and dropped from here on. */
+  discard(): void {
+    this.#fail(new Error("the request was answered before its body was read"));
+    this.#req.resume();
   }
 
   #listen() {

@@ -103,3 +103,51 @@ Deno.test("the public server refuses client certificates, an empty key and an un
     /http\.tls: cannot serve with the certificate \(env:CERT\) and key \(env:TEST\)/,
   );
 });
+
+Deno.test("an answer given before the body is read: the rest is dropped and the same connection answers the next request", async () => {
+  // Refuses on Content-Length alone, as a body limit does, without reading the body.
+  const server = await servePublic({
+    fetch: (req) =>
+      new URL(req.url).pathname === "/up"
+        ? new Response("too large", { status: 413 })
+        : new Response("next"),
+    http: { port: 0, hostname: "127.0.0.1", development: true },
+    log: memoryLogger(),
+  });
+  const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  try {
+    const write = async (bytes: Uint8Array) => {
+      for (let off = 0; off < bytes.length;) off += await conn.write(bytes.subarray(off));
+    };
+    let text = "";
+    const reading = (async () => {
+      const buf = new Uint8Array(64 * 1024);
+      for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) {
+        text += new TextDecoder().decode(buf.subarray(0, n));
+        if (text.includes("next")) return;
+      }
+    })();
+    // Bounds the whole exchange: on failure the writes below block, or the answer never comes.
+    const timer = setTimeout(() => conn.close(), 10_000);
+    // More than the socket buffers hold: the client can only finish if the server reads it.
+    const size = 8 * 1024 * 1024;
+    await write(
+      new TextEncoder().encode(`POST /up HTTP/1.1\r\nHost: x\r\nContent-Length: ${size}\r\n\r\n`),
+    );
+    await write(new Uint8Array(size)).catch(() => {});
+    await write(new TextEncoder().encode("GET /again HTTP/1.1\r\nHost: x\r\n\r\n")).catch(() => {});
+    await reading.catch(() => {});
+    clearTimeout(timer);
+    assert.match(text, /^HTTP\/1\.1 413 /, text);
+    assert.match(
+      text,
+      /\r\n\r\n[\s\S]*HTTP\/1\.1 200 [\s\S]*next/,
+      `no answer to the next request:\n${text}`,
+    );
+  } finally {
+    try {
+      conn.close();
+    } catch { /* closed by the timer */ }
+    await server.shutdown();
+  }
+});
