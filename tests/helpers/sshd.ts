@@ -100,6 +100,7 @@ export function currentUser(): string {
 }
 
 const SSHD = "/usr/sbin/sshd";
+const SFTP_SERVER = "/usr/lib/openssh/sftp-server";
 
 /** A running sshd. */
 export interface Sshd {
@@ -110,6 +111,8 @@ export interface Sshd {
   files: string;
   /** sshd's log lines so far (connections, logins). */
   lines: string[];
+  /** With `sftpLog`: the SFTP server's log lines so far (open, close, rename...). */
+  sftpLog(): Promise<string[]>;
   /** Replaces the accepted public keys (takes effect for the next login). */
   authorize(...publicKeys: string[]): Promise<void>;
   /** SIGKILLs every session process (the listener stays): connections die mid-transfer. */
@@ -120,7 +123,13 @@ export interface Sshd {
 
 /** Starts sshd; see the module doc. */
 export async function startSshd(
-  options: { authorizedKeys?: string[]; hostKey?: KeyPair; port?: number } = {},
+  options: {
+    authorizedKeys?: string[];
+    hostKey?: KeyPair;
+    port?: number;
+    /** Serve SFTP with OpenSSH's `sftp-server` logging every file operation (see `sftpLog`). */
+    sftpLog?: boolean;
+  } = {},
 ): Promise<Sshd> {
   try {
     await Deno.stat(SSHD);
@@ -158,7 +167,11 @@ export async function startSshd(
       "PermitRootLogin prohibit-password",
       `AllowUsers ${user}`,
       "LogLevel VERBOSE",
-      `Subsystem sftp internal-sftp -d ${files}`,
+      options.sftpLog
+        // sftp-server (run by the user's shell, so its stderr can go to a file) logs at INFO each
+        // open (with its flags), close (with the bytes written) and rename it serves.
+        ? `Subsystem sftp ${SFTP_SERVER} -e -l INFO -d ${files} 2>>${dir}/sftp.log`
+        : `Subsystem sftp internal-sftp -d ${files}`,
       "",
     ].join("\n"),
   );
@@ -217,7 +230,9 @@ export async function startSshd(
     await stop();
     throw new Error(`sshd did not start (${started}):\n${lines.join("\n")}`);
   }
-  return { port, user, hostKey, files, lines, authorize, killSessions, stop };
+  const sftpLog = async () =>
+    (await Deno.readTextFile(`${dir}/sftp.log`).catch(() => "")).split(/\r?\n/).filter((l) => l);
+  return { port, user, hostKey, files, lines, sftpLog, authorize, killSessions, stop };
 }
 
 /** Every process below `pid` (children first found through /proc). */

@@ -1,7 +1,7 @@
 /**
  * SFTP delivery against Debian's OpenSSH sshd: a DeliveryActor with an SftpDeliverer on real KV,
- * driven by a ManualClock. The receiver's folder is watched through the kernel (inotify) to see
- * what it saw.
+ * driven by a ManualClock. What the receiver saw comes from OpenSSH's `sftp-server` log of every
+ * open, close and rename it served.
  */
 
 import assert from "node:assert/strict";
@@ -19,8 +19,11 @@ function adt(id: string): Uint8Array {
   return enc.encode(`MSH|^~\\&|A|B|C|D|20240315||ADT^A01|${id}|P|2.5.1\rPID|1||${id}`);
 }
 
-async function withSshd(fn: (sshd: Sshd) => Promise<void>): Promise<void> {
-  const sshd = await startSshd({ authorizedKeys: [(await deliveryKey()).publicKey] });
+async function withSshd(
+  fn: (sshd: Sshd) => Promise<void>,
+  options: { sftpLog?: boolean } = {},
+): Promise<void> {
+  const sshd = await startSshd({ authorizedKeys: [(await deliveryKey()).publicKey], ...options });
   try {
     await fn(sshd);
   } finally {
@@ -54,22 +57,7 @@ sshTest(
           return spy;
         },
       });
-      // The receiver's view, from the kernel.
-      const watcher = Deno.watchFs(out);
-      const events: Deno.FsEvent[] = [];
-      const watching = (async () => {
-        for await (const e of watcher) events.push(e);
-      })();
       try {
-        // The watch is armed once it reports a file of our own; only then can it miss nothing.
-        await Deno.writeTextFile(`${out}/armed`, "");
-        await waitFor(
-          "the watch armed",
-          () => events.some((e) => e.paths.some((p) => p.endsWith("/armed"))),
-        );
-        await Deno.remove(`${out}/armed`);
-        await waitFor("the sentinel gone", () => events.some((e) => e.kind === "remove"));
-        events.length = 0;
         const records = await d.enqueue(
           ...["F1", "F2", "F3", "F4", "F5"].map((id) => ({ bytes: adt(id) })),
         );
@@ -90,44 +78,27 @@ sshTest(
           ops,
           finals.flatMap((n) => [`write out/.${n}.part`, `rename out/.${n}.part out/${n}`]),
         );
-        // What the receiver saw. OpenSSH renames by link + unlink, so the final name appears as a
-        // new entry: it must appear only after its temporary file was completely written, and no
-        // data may ever be written under it.
-        const touched = (e: Deno.FsEvent, name: string) =>
-          e.paths.some((p) => p.endsWith(`/${name}`));
-        await waitFor("the last file seen", () => events.some((e) => touched(e, finals[4]!)));
-        const firstSeen: number[] = [];
-        for (const name of finals) {
-          const wrote = events.filter((e) => e.kind === "modify" && touched(e, name));
-          assert.deepEqual(wrote, [], `${name} was written in place`);
-          // inotify may fold a small file's writes into its create event, and the watcher may
-          // report a coalesced event as "any" or "other": anything but its removal counts.
-          const lastWrite = events.findLastIndex((e) =>
-            e.kind !== "remove" && touched(e, `.${name}.part`)
-          );
-          const appeared = events.findIndex((e) => touched(e, name));
-          assert.ok(
-            lastWrite >= 0,
-            `no write seen to .${name}.part; saw ${
-              JSON.stringify(events.map((e) => [e.kind, e.paths]))
-            }`,
-          );
-          assert.ok(
-            appeared > lastWrite,
-            `${name} appeared before its temporary file was complete`,
-          );
-          firstSeen.push(appeared);
-        }
-        assert.deepEqual(firstSeen, [...firstSeen].sort((a, b) => a - b), "delivered out of order");
+        // What the receiver's SFTP server served, in its own log: each file opened under its
+        // temporary name, closed with all its bytes written, and only then renamed, in order;
+        // nothing ever opened under a final name.
+        const served = (await sshd.sftpLog())
+          .filter((l) => /^(open|close|rename) /.test(l))
+          .map((l) => l.replace(/ mode \d+$/, ""));
+        assert.deepEqual(
+          served,
+          finals.flatMap((n, i) => [
+            `open "out/.${n}.part" flags WRITE,CREATE,TRUNCATE`,
+            `close "out/.${n}.part" bytes read 0 written ${adt(`F${i + 1}`).length}`,
+            `rename old "out/.${n}.part" new "out/${n}"`,
+          ]),
+        );
         // One login for all five: the session stayed open between messages.
         assert.equal(sshd.lines.filter((l) => l.includes("Accepted publickey")).length, 1);
         assert.equal((await d.actor.status()).socket, "open");
       } finally {
-        watcher.close();
-        await watching;
         await d.stop();
       }
-    });
+    }, { sftpLog: true });
   },
 );
 
