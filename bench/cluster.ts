@@ -18,6 +18,7 @@
  */
 
 import { adt, freePort } from "../tests/helpers/net.ts";
+import { firstLine } from "../tests/helpers/child_output.ts";
 import { RawMllpSender } from "../tests/helpers/raw_sender.ts";
 import { type ClusterPeer, startClusterPeer } from "../tests/helpers/cluster_peer.ts";
 import { median, printJson, printLine, printTable } from "./harness.ts";
@@ -313,19 +314,10 @@ async function kvConnect(dir: string): Promise<{ url: string; child: Deno.ChildP
     ["run", "-A", "--no-check", "tests/helpers/kv_connect_server.ts", `${dir}/remote.kv`, KV_TOKEN],
     {},
   );
-  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let seen = "";
-  while (!/kv-connect listening (\d+)/.test(seen)) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error("the KV Connect server ended before listening");
-    seen += value;
-  }
-  // Keep draining so the pipe never fills.
-  (async () => {
-    while (!(await reader.read()).done) { /* drain */ }
-  })().catch(() => {});
+  const seen = await firstLine(child.stdout, "the KV Connect server");
   child.stderr.cancel().catch(() => {});
-  const port = /kv-connect listening (\d+)/.exec(seen)![1];
+  const port = /^kv-connect listening (\d+)$/.exec(seen)?.[1];
+  if (!port) throw new Error(`the KV Connect server said "${seen}", not its port`);
   return { url: `http://127.0.0.1:${port}`, child };
 }
 

@@ -26,6 +26,7 @@ import { type Config, parseConfig } from "../actors/config/mod.ts";
 import { Engine } from "../actors/engine/engine.ts";
 import { keys, type LogRecord, Store } from "../actors/store/mod.ts";
 import { socketMllpConnector } from "../transports/mllp/client.ts";
+import { firstLine } from "../tests/helpers/child_output.ts";
 import {
   ackFrame,
   benchLogger,
@@ -338,17 +339,8 @@ async function many(): Promise<ManyResult> {
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let first = "";
-  while (!first.includes("\n")) {
-    const { value, done } = await lines.read();
-    if (done) throw new Error("ack server ended before listening");
-    first += value;
-  }
-  void (async () => {
-    while (!(await lines.read()).done) { /* drain */ }
-  })();
-  const ports = (JSON.parse(first.split("\n")[0]!) as { ports: number[] }).ports;
+  const first = await firstLine(child.stdout, "the ack server");
+  const ports = (JSON.parse(first) as { ports: number[] }).ports;
   const ids = ports.map((p) => `mllp-out:${HOST}:${p}`);
   const dir = await Deno.makeTempDir({ prefix: "bench-delivery-many-" });
   try {

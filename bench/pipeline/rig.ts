@@ -16,6 +16,7 @@
 
 import { keys, type LogRecord, type MessageRecord } from "../../actors/store/mod.ts";
 import { ackFrame, mshControlId, printLine, serveMllpReplies } from "../harness.ts";
+import { firstLine } from "../../tests/helpers/child_output.ts";
 
 /** Every socket binds and connects here. */
 export const HOST = "127.0.0.1";
@@ -103,30 +104,6 @@ async function stopChild(t: Tracked, signal: Deno.Signal, ms: number): Promise<D
     t.child.kill("SIGKILL");
   } catch { /* already gone */ }
   return await t.child.status;
-}
-
-/** Reads a child's stdout until its first line (bounded in time), then drains the rest. */
-async function firstLine(t: Tracked, what: string, ms = 30_000): Promise<string> {
-  const reader = t.child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let text = "";
-  const deadline = performance.now() + ms;
-  while (!text.includes("\n")) {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const late = new Promise<"late">((r) =>
-      timer = setTimeout(() => r("late"), Math.max(0, deadline - performance.now()))
-    );
-    const got = await Promise.race([reader.read(), late]);
-    clearTimeout(timer);
-    if (got === "late") throw new Error(`${what}: no first line in ${ms / 1000} s`);
-    if (got.done) throw new Error(`${what} ended before printing its first line`);
-    text += got.value;
-  }
-  void (async () => {
-    try {
-      while (!(await reader.read()).done) { /* drain */ }
-    } catch { /* closed */ }
-  })();
-  return text.split("\n")[0]!;
 }
 
 /** A port that was free a moment ago on 127.0.0.1 (a config needs it before listening). */
@@ -718,7 +695,7 @@ export async function settleDisk(): Promise<void> {
 async function peer(name: string, t: Tracked, after?: () => Promise<void>): Promise<Peer> {
   let port: number;
   try {
-    const first = JSON.parse(await firstLine(t, name)) as { listening: number };
+    const first = JSON.parse(await firstLine(t.child.stdout, name)) as { listening: number };
     port = first.listening;
   } catch (error) {
     await stopChild(t, "SIGKILL", 5000);

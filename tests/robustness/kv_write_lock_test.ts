@@ -8,6 +8,7 @@
  */
 
 import assert from "node:assert/strict";
+import { firstLine } from "../helpers/child_output.ts";
 import { adt, waitFor } from "../helpers/net.ts";
 import { RawMllpSender, summarizeAck } from "../helpers/raw_sender.ts";
 import { EngineProcess, nextControlId } from "./engine_process.ts";
@@ -20,18 +21,11 @@ async function holdWriteLock(kvPath: string): Promise<{ release: () => Promise<v
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
-  const reader = holder.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let said = "";
-  while (!said.includes("held\n")) {
-    const { value, done } = await reader.read();
-    if (done) throw new Error(`the lock holder ended without taking the lock: ${said}`);
-    said += value;
-  }
+  const said = await firstLine(holder.stdout, "the lock holder");
+  assert.equal(said, "held");
   return {
     release: async () => {
       await holder.stdin.close();
-      reader.releaseLock();
-      await holder.stdout.cancel().catch(() => {});
       const status = await holder.status;
       assert.equal(status.code, 0, "the lock holder released the lock and exited");
     },
