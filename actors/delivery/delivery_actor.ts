@@ -28,7 +28,7 @@ import type { QueueHead, Store } from "../store/store.ts";
 import type { QueueItem } from "../store/requests.ts";
 import type { ActorControl } from "../store/types.ts";
 import type { Deliverer } from "./deliverer.ts";
-import { ReadyQueue } from "./ready_queue.ts";
+import { type HeldBudget, ReadyQueue } from "./ready_queue.ts";
 
 /** What a delivery actor is made of. */
 export interface DeliveryActorOptions {
@@ -42,6 +42,11 @@ export interface DeliveryActorOptions {
   pollMs?: number;
   /** Deactivate after this long with an empty queue and no open connection, default 5 min. */
   idleDeactivateMs?: number;
+  /**
+   * Room to hold queue entries beyond the actor's own 1,024 (and 8 MiB), shared by the process's
+   * delivery actors (none when absent).
+   */
+  held?: HeldBudget;
 }
 
 /** The reason an attempt is aborted with when the actor stops (a skip uses the default). */
@@ -81,7 +86,7 @@ export class DeliveryActor implements Actor {
   #inFlight: InFlight | undefined;
   #failures = 0;
   /** The queue in memory: what the KV queue holds, as far as this actor knows it. */
-  readonly #ready = new ReadyQueue();
+  readonly #ready: ReadyQueue;
   /** A writer that does not hand entries over said the KV queue changed: look after the cursor. */
   #look = false;
   /** When KV was last scanned from the head (for other processes' writes). */
@@ -108,6 +113,7 @@ export class DeliveryActor implements Actor {
     this.id = options.id;
     this.kind = options.kind;
     this.#options = options;
+    this.#ready = new ReadyQueue(options.held ? { budget: options.held } : {});
     this.#completions = new PendingWrites({
       maxPending: MAX_COMPLETING,
       backlog: () => options.store.commitBacklog,
@@ -195,6 +201,9 @@ export class DeliveryActor implements Actor {
         await this.#reading?.catch(() => {});
         await this.#completions.settle();
       } finally {
+        // What memory held goes back (to the shared budget too). The queue is cold again: nothing
+        // handed over is held until a next run has read KV from its head.
+        this.#ready.reset(this.#completing);
         await deliverer.close();
       }
     }

@@ -16,16 +16,56 @@ import type { QueueHead, QueueItem } from "../store/requests.ts";
 
 /** Bounds of what is held in memory; past them handed-over entries stay in KV only. */
 export interface ReadyQueueLimits {
-  /** Entries held, default 1,024. */
+  /** Entries held, default 1,024: always this queue's own, whatever the others hold. */
   maxItems?: number;
-  /** Payload bytes held, default 8 MiB. */
+  /** Payload bytes held, default 8 MiB: likewise. */
   maxBytes?: number;
+  /** Room beyond those, shared with the process's other queues (none when absent). */
+  budget?: HeldBudget;
+}
+
+/**
+ * Entries the delivery actors of one process may hold beyond each one's own bounds, shared: a
+ * destination with a long backlog keeps it in memory instead of reading every entry back from KV,
+ * while the process's memory stays bounded however many destinations are backlogged. Each queue
+ * keeps its own bounds whatever the others take, so a paused or failing destination holding its
+ * share never starves another.
+ *
+ * @example
+ * ```ts
+ * const budget = new HeldBudget({ maxItems: 8192, maxBytes: 32 * 1024 * 1024 });
+ * const queue = new ReadyQueue({ budget });
+ * ```
+ */
+export class HeldBudget {
+  /** Entries the queues may hold beyond their own bounds, all together. */
+  readonly maxItems: number;
+  /** Payload bytes likewise. */
+  readonly maxBytes: number;
+  /** Entries held beyond the queues' own bounds now. */
+  items = 0;
+  /** Payload bytes likewise. */
+  bytes = 0;
+
+  /** Defaults: 8,192 entries, 32 MiB of payloads. */
+  constructor(limits: { maxItems?: number; maxBytes?: number } = {}) {
+    this.maxItems = limits.maxItems ?? 8192;
+    this.maxBytes = limits.maxBytes ?? 32 * 1024 * 1024;
+  }
+
+  /** Entries still to be had (none once either bound is reached). */
+  get room(): number {
+    return this.bytes >= this.maxBytes ? 0 : Math.max(0, this.maxItems - this.items);
+  }
 }
 
 /** See the module doc. */
 export class ReadyQueue {
   readonly #maxItems: number;
   readonly #maxBytes: number;
+  readonly #budget: HeldBudget | undefined;
+  /** What this queue holds beyond its own bounds, counted in {@link HeldBudget}. */
+  #charged = { items: 0, bytes: 0 };
   #items: QueueItem[] = [];
   #bytes = 0;
   /** Seqs waiting here, in flight, or delivered and completing. */
@@ -49,6 +89,7 @@ export class ReadyQueue {
   constructor(limits: ReadyQueueLimits = {}) {
     this.#maxItems = limits.maxItems ?? 1024;
     this.#maxBytes = limits.maxBytes ?? 8 * 1024 * 1024;
+    this.#budget = limits.budget;
   }
 
   /** Entries waiting to be sent. */
@@ -83,7 +124,7 @@ export class ReadyQueue {
 
   /** Whether memory is full: handed-over entries are then left in KV. */
   get full(): boolean {
-    return this.#items.length >= this.#maxItems || this.#bytes >= this.#maxBytes;
+    return this.room === 0;
   }
 
   /**
@@ -108,7 +149,10 @@ export class ReadyQueue {
 
   /** How many more entries memory may hold now. */
   get room(): number {
-    return this.#bytes >= this.#maxBytes ? 0 : Math.max(0, this.#maxItems - this.#items.length);
+    const own = this.#bytes >= this.#maxBytes
+      ? 0
+      : Math.max(0, this.#maxItems - this.#items.length);
+    return own + (this.#budget?.room ?? 0);
   }
 
   /**
@@ -143,7 +187,10 @@ export class ReadyQueue {
   /** The head was delivered or moved aside: it leaves the queue, still known until `forget`. */
   shift(): QueueItem | undefined {
     const item = this.#items.shift();
-    if (item) this.#bytes -= item.payload?.length ?? 0;
+    if (item) {
+      this.#bytes -= item.payload?.length ?? 0;
+      this.#settle();
+    }
     return item;
   }
 
@@ -169,6 +216,7 @@ export class ReadyQueue {
   reset(keep: Iterable<string>): void {
     this.#items = [];
     this.#bytes = 0;
+    this.#settle();
     this.#known = new Set(keep);
     this.cursor = undefined;
     this.cold = true;
@@ -182,5 +230,17 @@ export class ReadyQueue {
     let i = this.#items.length;
     while (i > 0 && this.#items[i - 1]!.head.entry.seq > seq) i--;
     this.#items.splice(i, 0, item);
+    this.#settle();
+  }
+
+  /** Counts in the shared budget what this queue now holds beyond its own bounds. */
+  #settle(): void {
+    const budget = this.#budget;
+    if (!budget) return;
+    const items = Math.max(0, this.#items.length - this.#maxItems);
+    const bytes = Math.max(0, this.#bytes - this.#maxBytes);
+    budget.items += items - this.#charged.items;
+    budget.bytes += bytes - this.#charged.bytes;
+    this.#charged = { items, bytes };
   }
 }

@@ -7,6 +7,7 @@
 
 import type { Config } from "../config/mod.ts";
 import { DeliveryActor } from "../delivery/delivery_actor.ts";
+import { HeldBudget } from "../delivery/ready_queue.ts";
 import type { MllpConnector } from "../mllp_out/connector.ts";
 import { HttpsDestinations, type HttpSender } from "../https_out/mod.ts";
 import {
@@ -158,6 +159,8 @@ export class Engine {
     const fallback = config.limits.fallbackCharset;
     const decode = (bytes: Uint8Array) => decodeHl7Bytes(bytes, fallback);
     const pollMs = options.pollMs ?? 1000;
+    // What the delivery actors hold in memory beyond each one's own 1,024 entries, all together.
+    const held = new HeldBudget();
     // The factory and inbox wake actors through the supervisor, which is built from the factory.
     const supervisorRef: { current?: Supervisor } = {};
     const notify = (id: string) => supervisorRef.current?.notify(id);
@@ -285,6 +288,7 @@ export class Engine {
           clock,
           log,
           pollMs,
+          held,
         });
       },
       // The inbound queue of an SFTP-fed integration (polled, or the hosted folder's user).
@@ -317,6 +321,7 @@ export class Engine {
             clock,
             log,
             pollMs,
+            held,
           });
       },
       "mllp-out": (id) => {
@@ -346,6 +351,7 @@ export class Engine {
           clock,
           log,
           pollMs,
+          held,
         });
       },
       // `<localPort>:<peerIp>`: any peer of a configured listener port.

@@ -8,6 +8,8 @@
 
 import assert from "node:assert/strict";
 import { DeliveryActor } from "../../../actors/delivery/delivery_actor.ts";
+import { HeldBudget } from "../../../actors/delivery/ready_queue.ts";
+import type { QueueItem } from "../../../actors/store/requests.ts";
 import type {
   Deliverer,
   DeliveryJob,
@@ -85,7 +87,7 @@ interface Rig {
 
 const QUEUE = "mllp-out:fake:1";
 
-async function rig(options: { deferStart?: boolean } = {}): Promise<Rig> {
+async function rig(options: { deferStart?: boolean; held?: HeldBudget } = {}): Promise<Rig> {
   const dir = await Deno.makeTempDir({ prefix: "delivery-actor-" });
   const store = await Store.open({ path: `${dir}/engine.kv`, node: "test" });
   const clock = new ManualClock();
@@ -102,6 +104,7 @@ async function rig(options: { deferStart?: boolean } = {}): Promise<Rig> {
       log: memoryLogger(),
       pollMs: POLL_MS,
       idleDeactivateMs: 24 * 3600_000,
+      ...(options.held ? { held: options.held } : {}),
     });
   const r: Rig = {
     store,
@@ -474,6 +477,34 @@ Deno.test("a queue longer than a KV read is sent in order, the next batch read w
     for (const [i, c] of r.deliverer.calls.entries()) {
       assert.ok(decoder.decode(c.job.payload).startsWith(adt(order[i]!)), `payload of ${order[i]}`);
     }
+  } finally {
+    await r.stop();
+  }
+});
+
+Deno.test("entries held past an actor's own bound come from the shared budget and go back when it stops; a stopped actor holds none", async () => {
+  const held = new HeldBudget({ maxItems: 500 });
+  const r = await rig({ held });
+  try {
+    await r.enqueue("H0000");
+    const first = await r.deliverer.call(1);
+    const [head] = await r.store.peek(QUEUE);
+    const record = (await r.store.getMessage(head!.entry.messageId))!;
+    // Entries after it, as a writer of this process would hand them over once committed.
+    const items: QueueItem[] = Array.from({ length: 1100 }, (_, i) => ({
+      head: { ...head!, entry: { ...head!.entry, seq: `${head!.entry.seq}~${i + 10000}` } },
+      record,
+      log: null,
+      payload: new Uint8Array(1),
+    }));
+    r.actor.take(items);
+    // With the head still held while on the wire: 1,024 of the actor's own, 77 from the budget.
+    assert.equal(held.items, 1 + 1100 - 1024);
+    first.answer({ ok: false, reason: "stopping" });
+    r.abandon();
+    await waitFor("the stopped actor's share back", () => held.items === 0);
+    r.actor.take(items);
+    assert.equal(held.items, 0, "a stopped actor holds nothing");
   } finally {
     await r.stop();
   }

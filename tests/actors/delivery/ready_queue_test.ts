@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { ReadyQueue } from "../../../actors/delivery/ready_queue.ts";
+import { HeldBudget, ReadyQueue } from "../../../actors/delivery/ready_queue.ts";
 import type { QueueHead, QueueItem } from "../../../actors/store/requests.ts";
 import type { MessageRecord } from "../../../actors/store/types.ts";
 
@@ -86,8 +86,14 @@ Deno.test("ready queue never lets the head out before an unread KV entry that pr
     fc.property(
       fc.array(fc.constantFrom("take", "list", "merge", "send"), { minLength: 1, maxLength: 200 }),
       fc.integer({ min: 1, max: 6 }),
-      (ops, maxItems) => {
-        const q = new ReadyQueue({ maxItems });
+      fc.integer({ min: 0, max: 4 }),
+      (ops, maxItems, shared) => {
+        // Some room beyond its own, shared with a queue that takes part of it.
+        const budget = new HeldBudget({ maxItems: shared });
+        const other = new ReadyQueue({ maxItems: 0, budget });
+        readAll(other, [], true);
+        other.take([item("x")]);
+        const q = new ReadyQueue({ maxItems, budget });
         const kv: string[] = []; // the KV queue: committed, not yet completed
         let next = 0;
         const sent: string[] = [];
@@ -137,6 +143,8 @@ Deno.test("ready queue never lets the head out before an unread KV entry that pr
         assert.deepEqual(kv, []);
         assert.deepEqual(sent, [...sent].sort());
         assert.equal(new Set(sent).size, next);
+        other.shift();
+        assert.deepEqual([budget.items, budget.bytes], [0, 0], "everything held went back");
       },
     ),
     { numRuns: 500 },
@@ -191,4 +199,28 @@ Deno.test("ready queue: an entry handed over while a read was under way keeps it
   );
   assert.equal(q.cold, false);
   assert.deepEqual([q.shift()?.head.entry.seq, q.shift()?.head.entry.seq], [seqOf(1), seqOf(2)]);
+});
+
+Deno.test("ready queues share a budget beyond their own bounds; each keeps its own whatever the others take", () => {
+  const budget = new HeldBudget({ maxItems: 3, maxBytes: 1000 });
+  const a = new ReadyQueue({ maxItems: 2, budget });
+  const b = new ReadyQueue({ maxItems: 2, budget });
+  readAll(a, [], true);
+  readAll(b, [], true);
+  a.take([1, 2, 3, 4, 5, 6].map((n) => item(seqOf(n))));
+  assert.deepEqual([a.length, a.cold, budget.items], [5, true, 3], "2 of its own and the 3 shared");
+  assert.deepEqual([b.room, b.full], [2, false], "b still has its own 2");
+  b.take([item(seqOf(7)), item(seqOf(8)), item(seqOf(9))]);
+  assert.deepEqual([b.length, b.cold], [2, true]);
+  a.shift();
+  assert.deepEqual([budget.items, budget.room, b.room], [2, 1, 1], "a's share shrinks as it sends");
+  a.reset([]);
+  assert.deepEqual([budget.items, a.room], [0, 5], "a reset gives its share back");
+  // Payload bytes past a queue's own bound count too.
+  const c = new ReadyQueue({ maxItems: 10, maxBytes: 100, budget });
+  readAll(c, [], true);
+  c.take([item(seqOf(10), new Uint8Array(80)), item(seqOf(11), new Uint8Array(80))]);
+  assert.equal(budget.bytes, 60);
+  c.shift();
+  assert.equal(budget.bytes, 0);
 });
