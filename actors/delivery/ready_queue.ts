@@ -64,8 +64,9 @@ export class ReadyQueue {
   readonly #maxItems: number;
   readonly #maxBytes: number;
   readonly #budget: HeldBudget | undefined;
-  /** What this queue holds beyond its own bounds, counted in {@link HeldBudget}. */
-  #charged = { items: 0, bytes: 0 };
+  /** Entries and payload bytes this queue holds beyond its own bounds, counted in the budget. */
+  #chargedItems = 0;
+  #chargedBytes = 0;
   #items: QueueItem[] = [];
   #bytes = 0;
   /** Seqs waiting here, in flight, or delivered and completing. */
@@ -239,8 +240,9 @@ export class ReadyQueue {
     if (!budget) return;
     const items = Math.max(0, this.#items.length - this.#maxItems);
     const bytes = Math.max(0, this.#bytes - this.#maxBytes);
-    budget.items += items - this.#charged.items;
-    budget.bytes += bytes - this.#charged.bytes;
-    this.#charged = { items, bytes };
+    budget.items += items - this.#chargedItems;
+    budget.bytes += bytes - this.#chargedBytes;
+    this.#chargedItems = items;
+    this.#chargedBytes = bytes;
   }
 }
