@@ -121,8 +121,9 @@ export async function readPayload(kv: Deno.Kv, record: MessageRecord): Promise<U
 
 /**
  * The payloads of many messages, read together: inline ones decoded, one-chunk ones fetched with
- * one parallel read ({@link getValues}: one KV round trip under load instead of one per message). A payload of several chunks, or larger than `maxBytes`, is left undefined: it is
- * read when needed.
+ * one parallel read ({@link getValues}: one KV round trip under load instead of one per message).
+ * A payload of several chunks, or larger than `maxBytes`, is left undefined: it is read when
+ * needed.
  */
 export async function readSmallPayloads(
   kv: Deno.Kv,

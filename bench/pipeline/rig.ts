@@ -676,7 +676,7 @@ export async function startKvLimit(dir: string, mode: string): Promise<Peer> {
     }),
   );
   return await peer(`kv-limit-server ${mode}`, t, async () => {
-    // Its file goes with it: its dirty pages are dropped instead of written back during the next run.
+    // Its file goes with it: its dirty pages are dropped, not written back during the next run.
     for (const suffix of ["", "-wal", "-shm"]) removeNow(kvPath + suffix);
     await settleDisk();
   });
