@@ -13,7 +13,9 @@
  * 2. CPU per delivered message, per thread group of the engine process (/proc/<pid>/task/*\/stat,
  *    before the load and after the drain); total ≤ 350 µs.
  * 3. Intake: the ACK rate and p99 of that same run (the pipeline running normally) ÷ kv4x;
- *    ≥ 0.9×, p99 ≤ 10 ms.
+ *    ≥ 0.9×, p99 ≤ 10 ms. Beside it, an extra labelled row, intake alone: the destination's
+ *    actor paused (`POST /admin/actors/:id/pause`) for a 5 s load, so the engine only receives,
+ *    stores, routes and ACKs, with the whole machine's CPU per message; then resumed and drained.
  * 4. Paced: the highest offered rate (`mllp-paced.mjs`, 16 connections, steps of 5 s, at most 6,
  *    bisecting) the engine sustains with no backlog growth: the offered messages ACKed (≥ 97 %,
  *    none refused) at ≥ 97 % of the offered rate (a sender held back by slow ACKs sends the
@@ -64,6 +66,7 @@ import {
   cpuSnapshot,
   deliveredLatencies,
   EngineChild,
+  HOST,
   installGuard,
   killAll,
   kvBytes,
@@ -202,6 +205,24 @@ try {
   const mainMs = cpuRows.find((r) => r.group === "main thread (JS)")?.ms ?? NaN;
   const mainBusy = mainMs / (runSeconds * 1000);
 
+  // 3. Intake alone (an extra row, not a headline): the same intake with no delivery beside it.
+  printLine(`pipeline: engine, intake alone (destination paused), ${STEP_SECONDS} s + drain`);
+  const destActor = `mllp-out:${HOST}:${receiver.port}`;
+  await e.command(destActor, "pause");
+  const mi0 = machineCpu();
+  const intakeOnly = await mllpLoad(e.mllpPort, CONNS, STEP_SECONDS);
+  const intakeMachine = machineShare(
+    mi0,
+    machineCpu(),
+    tps,
+    intakeOnly.seconds,
+    intakeOnly.ok,
+  );
+  acked += intakeOnly.ok;
+  await e.command(destActor, "resume");
+  const intakeDrain = await waitDelivered(receiver, acked, DRAIN_MS, alive);
+  if (!intakeDrain.done) throw new Error(`intake alone: not drained; actors: ${await e.actors()}`);
+
   // 4. Paced: bisect for the highest sustained offered rate.
   const ceiling = load.msg_per_s;
   const steps: Step[] = [];
@@ -298,12 +319,19 @@ try {
     [kvRows.name, kvRows.load.msg_per_s, kvRows.load.p50_ms ?? NaN, kvRows.load.p99_ms ?? NaN],
     ["engine's KV writes alone (no sockets, no HL7)", rowsLimit.msgPerS, "", ""],
     ["engine: ACK rate, pipeline running", load.msg_per_s, load.p50_ms ?? NaN, load.p99_ms ?? NaN],
+    [
+      "engine: ACK rate, intake alone (destination paused)",
+      intakeOnly.msg_per_s,
+      intakeOnly.p50_ms ?? NaN,
+      intakeOnly.p99_ms ?? NaN,
+    ],
     ["engine: delivered / (load + drain)", Math.round(sustained), "", ""],
   ]);
   const vsHl7 = sustained / hl7.load.msg_per_s;
   const vsKv1 = sustained / kv1.load.msg_per_s;
   const vsKv4x = load.msg_per_s / kv4x.load.msg_per_s;
   const intakeVsRows = load.msg_per_s / kvRows.load.msg_per_s;
+  const aloneVsKv4x = intakeOnly.msg_per_s / kv4x.load.msg_per_s;
   const sustainedVsRows = sustained / kvRows.load.msg_per_s;
   printLine(
     `engine sustained ${Math.round(sustained)} msg/s: ${vsHl7.toFixed(2)}x Hl7Server ` +
@@ -311,7 +339,8 @@ try {
   );
   printLine(
     `engine intake ${load.msg_per_s} msg/s: ${vsKv4x.toFixed(2)}x kv4x (target >= 0.9), ` +
-      `p99 ${load.p99_ms} ms (target <= 10)`,
+      `p99 ${load.p99_ms} ms (target <= 10); intake alone (destination paused) ` +
+      `${intakeOnly.msg_per_s} msg/s: ${aloneVsKv4x.toFixed(2)}x kv4x, p99 ${intakeOnly.p99_ms} ms`,
   );
   printLine(
     `engine rows per delivered message ${round(rowsPerMsg, 2)} (kv4x writes 4): ` +
@@ -328,6 +357,7 @@ try {
   printTable(["whole machine during the load", "cores busy", "CPU µs/msg"], [
     ...[hl7, kv1, kv4x].map((p) => [p.name, round(p.machine.coresBusy, 2), p.machine.usPerMsg]),
     ["engine, sustained (load + drain)", round(machine.coresBusy, 2), machine.usPerMsg],
+    ["engine, intake alone", round(intakeMachine.coresBusy, 2), intakeMachine.usPerMsg],
   ]);
   printLine(
     `machine: ${machine.cores} cores; engine run used ${round(machine.coresBusy, 2)} ` +
@@ -421,12 +451,14 @@ try {
         kv1: round(kv1.machine.coresBusy, 2),
         kv4x: round(kv4x.machine.coresBusy, 2),
         engine: round(machine.coresBusy, 2),
+        engineIntakeAlone: round(intakeMachine.coresBusy, 2),
       },
       usPerMsg: {
         hl7Server: round(hl7.machine.usPerMsg),
         kv1: round(kv1.machine.usPerMsg),
         kv4x: round(kv4x.machine.usPerMsg),
         engine: round(machine.usPerMsg),
+        engineIntakeAlone: round(intakeMachine.usPerMsg),
       },
       engineMainThreadBusy: round(mainBusy, 3),
     },
@@ -448,6 +480,12 @@ try {
       vsKv4x: { ratio: round(vsKv4x, 3), target: 0.9 },
       vsKvSameRows: round(intakeVsRows, 3),
       p99: { ratio: load.p99_ms ?? NaN, targetMax: 10 },
+      alone: {
+        ackPerS: intakeOnly.msg_per_s,
+        p99Ms: intakeOnly.p99_ms,
+        vsKv4x: round(aloneVsKv4x, 3),
+        drainSeconds: round(intakeDrain.seconds, 2),
+      },
     },
     cpu: {
       perThreadUsPerMsg: Object.fromEntries(

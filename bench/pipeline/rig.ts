@@ -457,6 +457,23 @@ export class EngineChild {
   }
 
   /**
+   * Sends an operator command (`pause`, `resume`) to an actor through
+   * `POST /admin/actors/:id/:command`, with the token the engine generated into its KV folder.
+   * Throws unless the engine answers 2xx.
+   */
+  async command(actor: string, command: "pause" | "resume"): Promise<void> {
+    const token = (await Deno.readTextFile(`${this.#dir}/admin.token`)).trim();
+    const r = await fetch(`${this.#admin}/actors/${encodeURIComponent(actor)}/${command}`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: JSON.stringify({ by: "bench", reason: "intake measured alone" }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    const text = await r.text();
+    if (!r.ok) throw new Error(`${command} ${actor}: ${r.status} ${text}`);
+  }
+
+  /**
    * Writes a config into `dir` (KV file there too; integration `feed` on 127.0.0.1 allowing
    * 127.0.0.0/8, destination `out` = 127.0.0.1:`destPort`, subscription `feed` → `out` in HL7v2;
    * plain HTTP in development) and starts the engine; resolves once `/healthz` answers 200.
