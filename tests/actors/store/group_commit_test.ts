@@ -1,0 +1,236 @@
+import assert from "node:assert/strict";
+import { GroupCommitter } from "../../../actors/store/mod.ts";
+
+/** A real in-memory KV whose commits can be made to fail with a chosen error, counted. */
+async function kvWithFaults(): Promise<{
+  kv: Deno.Kv;
+  commits: () => number;
+  failNext: (error: Error, times?: number) => void;
+}> {
+  const real = await Deno.openKv(":memory:");
+  let commits = 0;
+  const failures: Error[] = [];
+  const kv = new Proxy(real, {
+    get(target, prop) {
+      if (prop !== "atomic") {
+        const v = Reflect.get(target, prop, target);
+        return typeof v === "function" ? v.bind(target) : v;
+      }
+      return () => {
+        const op = target.atomic();
+        return new Proxy(op, {
+          get(o, p) {
+            const v = Reflect.get(o, p, o);
+            if (p !== "commit") return typeof v === "function" ? v.bind(o) : v;
+            return () => {
+              commits++;
+              const error = failures.shift();
+              return error ? Promise.reject(error) : o.commit();
+            };
+          },
+        });
+      };
+    },
+  });
+  return {
+    kv,
+    commits: () => commits,
+    failNext: (error, times = 1) => {
+      for (let i = 0; i < times; i++) failures.push(error);
+    },
+  };
+}
+
+Deno.test("group commit: writes made in one turn share one atomic commit", async () => {
+  const { kv, commits } = await kvWithFaults();
+  try {
+    const committer = new GroupCommitter(kv);
+    const outcomes = await Promise.all(
+      [1, 2, 3, 4].map((n) => committer.commit({ sets: [{ key: ["k", n], value: n }], bytes: 8 })),
+    );
+    assert.equal(commits(), 1);
+    assert.equal(committer.batches, 1);
+    assert.equal(committer.writes, 4);
+    assert.ok(
+      outcomes.every((o) => o.ok && o.versionstamp === (outcomes[0] as typeof o).versionstamp),
+    );
+    for (const n of [1, 2, 3, 4]) assert.equal((await kv.get(["k", n])).value, n);
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("group commit: writes made while a commit is in flight go in the next, in order", async () => {
+  const { kv, commits } = await kvWithFaults();
+  try {
+    const committer = new GroupCommitter(kv);
+    const first = committer.commit({ sets: [{ key: ["seq"], value: 1 }], bytes: 8 });
+    // The first batch leaves on a microtask; these come after it has left.
+    await Promise.resolve();
+    await Promise.resolve();
+    const later = [2, 3, 4].map((n) =>
+      committer.commit({
+        sets: [{ key: ["seq"], value: n }, { key: ["n", n], value: n }],
+        bytes: 8,
+      })
+    );
+    assert.equal(committer.waiting, 3);
+    const all = await Promise.all([first, ...later]);
+    assert.equal(commits(), 2);
+    assert.equal(committer.waiting, 0);
+    const stamps = all.map((o) => (o.ok ? o.versionstamp : ""));
+    assert.ok(stamps[0]! < stamps[1]!);
+    assert.equal(stamps[1], stamps[3]);
+    // Within a batch the last set of a key wins, as if the writes were made one by one.
+    assert.equal((await kv.get(["seq"])).value, 4);
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("group commit: a write checking a key the batch changes waits for the next batch", async () => {
+  const { kv, commits } = await kvWithFaults();
+  try {
+    await kv.set(["head"], "entry");
+    const head = await kv.get(["head"]);
+    const committer = new GroupCommitter(kv);
+    // Two takers of one queue head, each checking the version they read: only one may win.
+    const take = (by: string) =>
+      committer.commit({
+        checks: [{ key: ["head"], versionstamp: head.versionstamp }],
+        deletes: [["head"]],
+        sets: [{ key: ["taken", by], value: true }],
+        bytes: 16,
+      });
+    const [a, b] = await Promise.all([take("a"), take("b")]);
+    assert.equal(a.ok, true);
+    assert.deepEqual(b, { ok: false, reason: "check" });
+    assert.equal(commits(), 2);
+    assert.equal((await kv.get(["taken", "a"])).value, true);
+    assert.equal((await kv.get(["taken", "b"])).value, null);
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("group commit: a failed check refuses only its own write in a shared batch", async () => {
+  const { kv } = await kvWithFaults();
+  try {
+    await kv.set(["x"], 1);
+    const committer = new GroupCommitter(kv);
+    const [stale, fine1, fine2] = await Promise.all([
+      committer.commit({
+        checks: [{ key: ["x"], versionstamp: null }], // x exists: this check fails
+        sets: [{ key: ["stale"], value: 1 }],
+        bytes: 8,
+      }),
+      committer.commit({ sets: [{ key: ["fine", 1], value: 1 }], bytes: 8 }),
+      committer.commit({ sets: [{ key: ["fine", 2], value: 2 }], bytes: 8 }),
+    ]);
+    assert.deepEqual(stale, { ok: false, reason: "check" });
+    assert.equal(fine1.ok && fine2.ok, true);
+    assert.equal((await kv.get(["stale"])).value, null);
+    assert.equal((await kv.get(["fine", 2])).value, 2);
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("group commit: a value KV cannot store refuses that write alone", async () => {
+  const { kv } = await kvWithFaults();
+  try {
+    const committer = new GroupCommitter(kv);
+    const results = await Promise.allSettled([
+      committer.commit({ sets: [{ key: ["a"], value: 1 }], bytes: 8 }),
+      committer.commit({ sets: [{ key: ["bad"], value: () => 1 }], bytes: 8 }),
+      committer.commit({ sets: [{ key: ["b"], value: 2 }], bytes: 8 }),
+    ]);
+    assert.equal(results[0].status, "fulfilled");
+    assert.equal(results[1].status, "rejected");
+    assert.equal(results[2].status, "fulfilled");
+    assert.equal((await kv.get(["a"])).value, 1);
+    assert.equal((await kv.get(["b"])).value, 2);
+    assert.equal((await kv.get(["bad"])).versionstamp, null);
+    // The committer goes on batching afterwards.
+    await Promise.all([
+      committer.commit({ sets: [{ key: ["c"], value: 3 }], bytes: 8 }),
+      committer.commit({ sets: [{ key: ["d"], value: 4 }], bytes: 8 }),
+    ]);
+    assert.equal((await kv.get(["d"])).value, 4);
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("group commit: a batch is closed at the byte and mutation limits", async () => {
+  const { kv, commits } = await kvWithFaults();
+  try {
+    const committer = new GroupCommitter(kv, { maxBytes: 100, maxMutations: 5 });
+    const bytes = [60, 60, 30]; // 60 + 60 > 100: the second write opens a batch of its own
+    await Promise.all(
+      bytes.map((b, i) => committer.commit({ sets: [{ key: ["b", i], value: i }], bytes: b })),
+    );
+    assert.equal(commits(), 2);
+    const three = (i: number) => ({
+      sets: [0, 1, 2].map((j) => ({ key: ["m", i, j], value: j })),
+      bytes: 1,
+    });
+    await Promise.all([committer.commit(three(1)), committer.commit(three(2))]); // 3 + 3 > 5
+    assert.equal(commits(), 4);
+    await assert.rejects(
+      committer.commit({
+        sets: [0, 1, 2, 3, 4, 5].map((j) => ({ key: ["x", j], value: j })),
+        bytes: 1,
+      }),
+      RangeError,
+    );
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("group commit: sums on one counter become one mutation per batch", async () => {
+  const { kv } = await kvWithFaults();
+  try {
+    const committer = new GroupCommitter(kv);
+    const depth = ["qdepth", "out"];
+    await Promise.all([
+      committer.commit({ sums: [{ key: depth, n: 3n }], bytes: 8 }),
+      committer.commit({ sums: [{ key: depth, n: -1n }], bytes: 8 }),
+      committer.commit({ sums: [{ key: depth, n: 2n }], bytes: 8 }),
+    ]);
+    assert.equal(committer.mutations, 1);
+    assert.equal((await kv.get<Deno.KvU64>(depth)).value?.value, 4n);
+    await committer.commit({ sums: [{ key: depth, n: -4n }], bytes: 8 });
+    assert.equal((await kv.get<Deno.KvU64>(depth)).value?.value, 0n);
+  } finally {
+    kv.close();
+  }
+});
+
+Deno.test("group commit: a commit retried while the file is locked stores every write once", async () => {
+  const { kv, commits, failNext } = await kvWithFaults();
+  try {
+    const committer = new GroupCommitter(kv);
+    failNext(new Error("database is locked"), 2);
+    const outcomes = await Promise.all([
+      committer.commit({
+        sets: [{ key: ["r", 1], value: 1 }],
+        sums: [{ key: ["c"], n: 1n }],
+        bytes: 8,
+      }),
+      committer.commit({
+        sets: [{ key: ["r", 2], value: 2 }],
+        sums: [{ key: ["c"], n: 1n }],
+        bytes: 8,
+      }),
+    ]);
+    assert.ok(outcomes.every((o) => o.ok));
+    assert.equal(commits(), 3);
+    assert.equal((await kv.get(["r", 2])).value, 2);
+    // The counter was summed once, by the attempt that committed.
+    assert.equal((await kv.get<Deno.KvU64>(["c"])).value?.value, 2n);
+  } finally {
+    kv.close();
+  }
+});
