@@ -38,28 +38,6 @@ interface Pending {
   reject(error: unknown): void;
 }
 
-/**
- * A batch: its writers and, built as they joined, its atomic operation (KV serializes a value as
- * it is set, so that work is done while the commit before it is in flight, not after).
- */
-interface Batch {
-  pending: Pending[];
-  op: Deno.AtomicOperation;
-  bytes: number;
-  /** Counted as the limits count them: every set, delete and sum of every write. */
-  mutations: number;
-  checks: number;
-  changed: ChangedKeys;
-  /** Sums on one counter (a queue's depth), added up: one mutation per counter and batch. */
-  sums: Map<string, { key: Deno.KvKey; n: bigint }>;
-  /** Sums on keys that are not only strings, each its own mutation. */
-  otherSums: { key: Deno.KvKey; n: bigint }[];
-  /** Rows the operation changes (what {@link GroupCommitter.mutations} counts). */
-  rows: number;
-  /** A write could not be added (KV refused a value): the batch commits write by write. */
-  broken: boolean;
-}
-
 const U64_MAX = (1n << 64n) - 1n;
 
 /** Told the fate of every commit: how the store's health learns that KV can (not) commit. */
@@ -75,12 +53,10 @@ export class GroupCommitter {
   readonly #maxBytes: number;
   readonly #maxMutations: number;
   readonly #maxChecks: number;
-  /** Full batches waiting their turn, oldest first. */
-  #closed: Batch[] = [];
-  /** The batch writes join now (after those in `#closed`). */
-  #open: Batch | undefined;
-  #waiting = 0;
+  #queue: Pending[] = [];
   #flushing = false;
+  /** Mutations of the atomic operation built last (counted once it commits). */
+  #lastMutations = 0;
   #scheduled = false;
   /** Batches committed so far (for metrics and tests). */
   batches = 0;
@@ -100,7 +76,7 @@ export class GroupCommitter {
 
   /** Writes queued and not yet in a batch being committed. */
   get waiting(): number {
-    return this.#waiting;
+    return this.#queue.length;
   }
 
   /**
@@ -115,58 +91,9 @@ export class GroupCommitter {
       return Promise.reject(new RangeError("write exceeds the limits of one atomic operation"));
     }
     return new Promise((resolve, reject) => {
-      this.#join({ write, resolve, reject });
+      this.#queue.push({ write, resolve, reject });
       this.#schedule();
     });
-  }
-
-  /**
-   * Adds a write to the open batch, or closes that batch and opens another when the write does
-   * not fit. An atomic operation runs every check before any mutation, so a write checking a key
-   * the batch changes would not see that change (two routes of one queue head would both pass):
-   * it starts the next batch, which makes a batch commit as if one by one.
-   */
-  #join(p: Pending): void {
-    const w = p.write;
-    const b = w.bytes, m = mutationCount(w), c = w.checks?.length ?? 0;
-    let batch = this.#open;
-    if (
-      batch && batch.pending.length > 0 &&
-      (batch.bytes + b > this.#maxBytes || batch.mutations + m > this.#maxMutations ||
-        batch.checks + c > this.#maxChecks || w.checks?.some((k) => batch!.changed.has(k.key)))
-    ) {
-      this.#closed.push(batch);
-      batch = undefined;
-    }
-    if (!batch) batch = this.#open = this.#newBatch();
-    batch.pending.push(p);
-    batch.bytes += b;
-    batch.mutations += m;
-    batch.checks += c;
-    batch.changed.add(w);
-    this.#waiting++;
-    if (batch.broken) return;
-    try {
-      addWrite(batch, w);
-    } catch {
-      // A value KV cannot store: the batch's writes commit alone, so only that one is refused.
-      batch.broken = true;
-    }
-  }
-
-  #newBatch(): Batch {
-    return {
-      pending: [],
-      op: this.#kv.atomic(),
-      bytes: 0,
-      mutations: 0,
-      checks: 0,
-      changed: new ChangedKeys(),
-      sums: new Map(),
-      otherSums: [],
-      rows: 0,
-      broken: false,
-    };
   }
 
   #schedule(): void {
@@ -183,11 +110,8 @@ export class GroupCommitter {
     if (this.#flushing) return;
     this.#flushing = true;
     try {
-      while (true) {
-        const batch = this.#closed.shift() ?? this.#open;
-        if (!batch) break;
-        if (batch === this.#open) this.#open = undefined;
-        this.#waiting -= batch.pending.length;
+      while (this.#queue.length > 0) {
+        const batch = this.#take();
         await this.#commitBatch(batch);
       }
     } finally {
@@ -195,96 +119,113 @@ export class GroupCommitter {
     }
   }
 
-  async #commitBatch(batch: Batch): Promise<void> {
-    if (batch.broken) return await this.#oneByOne(batch.pending);
-    finish(batch);
+  #take(): Pending[] {
+    const batch: Pending[] = [];
+    let bytes = 0, mutations = 0, checks = 0;
+    // Keys the batch so far changes. An atomic operation runs every check before any mutation, so
+    // a write checking one of them would not see the earlier write (two routes of one queue head
+    // would both pass): it goes to the next batch, which makes a batch commit as if one by one.
+    const changed = new ChangedKeys();
+    while (this.#queue.length > 0) {
+      const next = this.#queue[0]!;
+      const w = next.write;
+      const b = w.bytes, m = mutationCount(w), c = w.checks?.length ?? 0;
+      if (
+        batch.length > 0 &&
+        (bytes + b > this.#maxBytes || mutations + m > this.#maxMutations ||
+          checks + c > this.#maxChecks || w.checks?.some((k) => changed.has(k.key)))
+      ) break;
+      batch.push(this.#queue.shift()!);
+      bytes += b;
+      mutations += m;
+      checks += c;
+      changed.add(w);
+    }
+    return batch;
+  }
+
+  async #commitBatch(batch: Pending[]): Promise<void> {
+    const writes = batch.map((p) => p.write);
+    let op: Deno.AtomicOperation;
+    try {
+      op = this.#atomic(writes);
+    } catch (error) {
+      // A value KV cannot store (it serializes each as it is set): not a storage fault. Commit one
+      // by one so only that write is refused.
+      if (batch.length > 1) {
+        for (const p of batch) await this.#commitBatch([p]);
+        return;
+      }
+      batch[0]!.reject(error);
+      return;
+    }
     let result: Deno.KvCommitResult | Deno.KvCommitError;
     let attempt = 0;
     try {
-      // A retry (KV busy) sends the same operation again, built afresh.
-      result = await withKvRetry(() =>
-        (attempt++ === 0 ? batch : this.#rebuilt(batch)).op.commit()
-      );
+      // A retry (KV busy) sends the same writes again, in an operation built afresh.
+      result = await withKvRetry(() => (attempt++ === 0 ? op : this.#atomic(writes)).commit());
     } catch (error) {
       if (isStorageFault(error)) {
         this.#observer?.failed(error);
         const refused = new StoreUnavailableError(error);
-        for (const p of batch.pending) p.reject(refused);
+        for (const p of batch) p.reject(refused);
         return;
       }
       // One write over a limit fails the whole atomic: commit one by one so only it is refused.
-      if (batch.pending.length > 1) return await this.#oneByOne(batch.pending);
-      batch.pending[0]!.reject(error);
+      if (batch.length > 1) {
+        for (const p of batch) await this.#commitBatch([p]);
+        return;
+      }
+      batch[0]!.reject(error);
       return;
     }
     this.#observer?.succeeded();
     if (result.ok) {
       this.batches++;
-      this.writes += batch.pending.length;
-      this.mutations += batch.rows;
-      for (const p of batch.pending) p.resolve({ ok: true, versionstamp: result.versionstamp });
+      this.writes += batch.length;
+      this.mutations += this.#lastMutations;
+      for (const p of batch) p.resolve({ ok: true, versionstamp: result.versionstamp });
       return;
     }
-    if (batch.pending.length === 1) {
-      batch.pending[0]!.resolve({ ok: false, reason: "check" });
+    if (batch.length === 1) {
+      batch[0]!.resolve({ ok: false, reason: "check" });
       return;
     }
     // Some write's check failed: commit one by one so only that write is refused.
-    await this.#oneByOne(batch.pending);
+    for (const p of batch) await this.#commitBatch([p]);
   }
 
-  /** Commits each write alone, in order; a write KV refuses to take is refused with KV's error. */
-  async #oneByOne(pending: Pending[]): Promise<void> {
-    for (const p of pending) {
-      const alone = this.#newBatch();
-      alone.pending.push(p);
-      try {
-        addWrite(alone, p.write);
-      } catch (error) {
-        p.reject(error);
-        continue;
+  #atomic(writes: Write[]): Deno.AtomicOperation {
+    const op = this.#kv.atomic();
+    let mutations = 0;
+    // Sums on one counter (a queue's depth) are added up first: one mutation per counter and
+    // batch instead of one per write, which is the same result since sums commute.
+    const sums = new Map<string, { key: Deno.KvKey; n: bigint }>();
+    for (const w of writes) {
+      if (w.checks) op.check(...w.checks);
+      for (const s of w.sets ?? []) {
+        op.set(s.key, s.value, s.expireIn !== undefined ? { expireIn: s.expireIn } : undefined);
       }
-      await this.#commitBatch(alone);
+      for (const k of w.deletes ?? []) op.delete(k);
+      mutations += (w.sets?.length ?? 0) + (w.deletes?.length ?? 0);
+      for (const s of w.sums ?? []) {
+        const id = stringKeyId(s.key);
+        const seen = id === undefined ? undefined : sums.get(id);
+        if (seen) seen.n += s.n;
+        else if (id !== undefined) sums.set(id, { key: s.key, n: s.n });
+        else {
+          addSum(op, s.key, s.n);
+          mutations++;
+        }
+      }
     }
-  }
-
-  /** `batch`'s operation built again from its writes (they were all added once already). */
-  #rebuilt(batch: Batch): Batch {
-    const again = this.#newBatch();
-    for (const p of batch.pending) addWrite(again, p.write);
-    finish(again);
-    return again;
-  }
-}
-
-/** Adds a write's checks and mutations to a batch's operation (sums are added at its end). */
-function addWrite(batch: Batch, w: Write): void {
-  const op = batch.op;
-  if (w.checks) op.check(...w.checks);
-  for (const s of w.sets ?? []) {
-    op.set(s.key, s.value, s.expireIn !== undefined ? { expireIn: s.expireIn } : undefined);
-  }
-  for (const k of w.deletes ?? []) op.delete(k);
-  batch.rows += (w.sets?.length ?? 0) + (w.deletes?.length ?? 0);
-  for (const s of w.sums ?? []) {
-    const id = stringKeyId(s.key);
-    const seen = id === undefined ? undefined : batch.sums.get(id);
-    if (seen) seen.n += s.n;
-    else if (id !== undefined) batch.sums.set(id, { key: s.key, n: s.n });
-    else batch.otherSums.push({ key: s.key, n: s.n });
-  }
-}
-
-/** Adds a batch's sums to its operation, one per counter: the same result, since sums commute. */
-function finish(batch: Batch): void {
-  for (const s of batch.sums.values()) {
-    if (s.n === 0n) continue;
-    addSum(batch.op, s.key, s.n);
-    batch.rows++;
-  }
-  for (const s of batch.otherSums) {
-    addSum(batch.op, s.key, s.n);
-    batch.rows++;
+    for (const s of sums.values()) {
+      if (s.n === 0n) continue;
+      addSum(op, s.key, s.n);
+      mutations++;
+    }
+    this.#lastMutations = mutations;
+    return op;
   }
 }
 
