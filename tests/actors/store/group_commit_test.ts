@@ -1,54 +1,18 @@
+/** The group committer: what shares a commit, what waits for the next, what is refused alone. */
+
 import assert from "node:assert/strict";
 import { GroupCommitter } from "../../../actors/store/mod.ts";
-
-/** A real in-memory KV whose commits can be made to fail with a chosen error, counted. */
-async function kvWithFaults(): Promise<{
-  kv: Deno.Kv;
-  commits: () => number;
-  failNext: (error: Error, times?: number) => void;
-}> {
-  const real = await Deno.openKv(":memory:");
-  let commits = 0;
-  const failures: Error[] = [];
-  const kv = new Proxy(real, {
-    get(target, prop) {
-      if (prop !== "atomic") {
-        const v = Reflect.get(target, prop, target);
-        return typeof v === "function" ? v.bind(target) : v;
-      }
-      return () => {
-        const op = target.atomic();
-        return new Proxy(op, {
-          get(o, p) {
-            const v = Reflect.get(o, p, o);
-            if (p !== "commit") return typeof v === "function" ? v.bind(o) : v;
-            return () => {
-              commits++;
-              const error = failures.shift();
-              return error ? Promise.reject(error) : o.commit();
-            };
-          },
-        });
-      };
-    },
-  });
-  return {
-    kv,
-    commits: () => commits,
-    failNext: (error, times = 1) => {
-      for (let i = 0; i < times; i++) failures.push(error);
-    },
-  };
-}
+import { openFaultyKv } from "./fixtures/faulty_kv.ts";
 
 Deno.test("group commit: writes made in one turn share one atomic commit", async () => {
-  const { kv, commits } = await kvWithFaults();
+  const faulty = await openFaultyKv();
+  const { kv } = faulty;
   try {
     const committer = new GroupCommitter(kv);
     const outcomes = await Promise.all(
       [1, 2, 3, 4].map((n) => committer.commit({ sets: [{ key: ["k", n], value: n }], bytes: 8 })),
     );
-    assert.equal(commits(), 1);
+    assert.equal(faulty.commits, 1);
     assert.equal(committer.batches, 1);
     assert.equal(committer.writes, 4);
     assert.ok(
@@ -61,7 +25,8 @@ Deno.test("group commit: writes made in one turn share one atomic commit", async
 });
 
 Deno.test("group commit: writes made while a commit is in flight go in the next, in order", async () => {
-  const { kv, commits } = await kvWithFaults();
+  const faulty = await openFaultyKv();
+  const { kv } = faulty;
   try {
     const committer = new GroupCommitter(kv);
     const first = committer.commit({ sets: [{ key: ["seq"], value: 1 }], bytes: 8 });
@@ -76,7 +41,7 @@ Deno.test("group commit: writes made while a commit is in flight go in the next,
     );
     assert.equal(committer.waiting, 3);
     const all = await Promise.all([first, ...later]);
-    assert.equal(commits(), 2);
+    assert.equal(faulty.commits, 2);
     assert.equal(committer.waiting, 0);
     const stamps = all.map((o) => (o.ok ? o.versionstamp : ""));
     assert.ok(stamps[0]! < stamps[1]!);
@@ -89,7 +54,8 @@ Deno.test("group commit: writes made while a commit is in flight go in the next,
 });
 
 Deno.test("group commit: a write checking a key the batch changes waits for the next batch", async () => {
-  const { kv, commits } = await kvWithFaults();
+  const faulty = await openFaultyKv();
+  const { kv } = faulty;
   try {
     await kv.set(["head"], "entry");
     const head = await kv.get(["head"]);
@@ -105,7 +71,7 @@ Deno.test("group commit: a write checking a key the batch changes waits for the 
     const [a, b] = await Promise.all([take("a"), take("b")]);
     assert.equal(a.ok, true);
     assert.deepEqual(b, { ok: false, reason: "check" });
-    assert.equal(commits(), 2);
+    assert.equal(faulty.commits, 2);
     assert.equal((await kv.get(["taken", "a"])).value, true);
     assert.equal((await kv.get(["taken", "b"])).value, null);
   } finally {
@@ -114,7 +80,7 @@ Deno.test("group commit: a write checking a key the batch changes waits for the 
 });
 
 Deno.test("group commit: a failed check refuses only its own write in a shared batch", async () => {
-  const { kv } = await kvWithFaults();
+  const { kv } = await openFaultyKv();
   try {
     await kv.set(["x"], 1);
     const committer = new GroupCommitter(kv);
@@ -137,7 +103,7 @@ Deno.test("group commit: a failed check refuses only its own write in a shared b
 });
 
 Deno.test("group commit: a value KV cannot store refuses that write alone", async () => {
-  const { kv } = await kvWithFaults();
+  const { kv } = await openFaultyKv();
   try {
     const committer = new GroupCommitter(kv);
     const results = await Promise.allSettled([
@@ -163,20 +129,21 @@ Deno.test("group commit: a value KV cannot store refuses that write alone", asyn
 });
 
 Deno.test("group commit: a batch is closed at the byte and mutation limits", async () => {
-  const { kv, commits } = await kvWithFaults();
+  const faulty = await openFaultyKv();
+  const { kv } = faulty;
   try {
     const committer = new GroupCommitter(kv, { maxBytes: 100, maxMutations: 5 });
     const bytes = [60, 60, 30]; // 60 + 60 > 100: the second write opens a batch of its own
     await Promise.all(
       bytes.map((b, i) => committer.commit({ sets: [{ key: ["b", i], value: i }], bytes: b })),
     );
-    assert.equal(commits(), 2);
+    assert.equal(faulty.commits, 2);
     const three = (i: number) => ({
       sets: [0, 1, 2].map((j) => ({ key: ["m", i, j], value: j })),
       bytes: 1,
     });
     await Promise.all([committer.commit(three(1)), committer.commit(three(2))]); // 3 + 3 > 5
-    assert.equal(commits(), 4);
+    assert.equal(faulty.commits, 4);
     await assert.rejects(
       committer.commit({
         sets: [0, 1, 2, 3, 4, 5].map((j) => ({ key: ["x", j], value: j })),
@@ -190,7 +157,7 @@ Deno.test("group commit: a batch is closed at the byte and mutation limits", asy
 });
 
 Deno.test("group commit: sums on one counter become one mutation per batch", async () => {
-  const { kv } = await kvWithFaults();
+  const { kv } = await openFaultyKv();
   try {
     const committer = new GroupCommitter(kv);
     const depth = ["qdepth", "out"];
@@ -209,10 +176,11 @@ Deno.test("group commit: sums on one counter become one mutation per batch", asy
 });
 
 Deno.test("group commit: a commit retried while the file is locked stores every write once", async () => {
-  const { kv, commits, failNext } = await kvWithFaults();
+  const faulty = await openFaultyKv();
+  const { kv } = faulty;
   try {
     const committer = new GroupCommitter(kv);
-    failNext(new Error("database is locked"), 2);
+    faulty.failNext.push(new Error("database is locked"), new Error("database is locked"));
     const outcomes = await Promise.all([
       committer.commit({
         sets: [{ key: ["r", 1], value: 1 }],
@@ -226,7 +194,7 @@ Deno.test("group commit: a commit retried while the file is locked stores every 
       }),
     ]);
     assert.ok(outcomes.every((o) => o.ok));
-    assert.equal(commits(), 3);
+    assert.equal(faulty.commits, 3);
     assert.equal((await kv.get(["r", 2])).value, 2);
     // The counter was summed once, by the attempt that committed.
     assert.equal((await kv.get<Deno.KvU64>(["c"])).value?.value, 2n);
