@@ -150,14 +150,8 @@ export class GroupCommitter {
     try {
       op = this.#atomic(writes);
     } catch (error) {
-      // A value KV cannot store (it serializes each as it is set): not a storage fault. Commit one
-      // by one so only that write is refused.
-      if (batch.length > 1) {
-        for (const p of batch) await this.#commitBatch([p]);
-        return;
-      }
-      batch[0]!.reject(error);
-      return;
+      // A value KV cannot store (it serializes each as it is set): not a storage fault.
+      return await this.#refuseAlone(batch, error);
     }
     let result: Deno.KvCommitResult | Deno.KvCommitError;
     let attempt = 0;
@@ -171,13 +165,8 @@ export class GroupCommitter {
         for (const p of batch) p.reject(refused);
         return;
       }
-      // One write over a limit fails the whole atomic: commit one by one so only it is refused.
-      if (batch.length > 1) {
-        for (const p of batch) await this.#commitBatch([p]);
-        return;
-      }
-      batch[0]!.reject(error);
-      return;
+      // One write over a limit fails the whole atomic.
+      return await this.#refuseAlone(batch, error);
     }
     this.#observer?.succeeded();
     if (result.ok) {
@@ -192,6 +181,12 @@ export class GroupCommitter {
       return;
     }
     // Some write's check failed: commit one by one so only that write is refused.
+    for (const p of batch) await this.#commitBatch([p]);
+  }
+
+  /** A write of `batch` is wrong (`error`): each commits alone, so only that one is refused. */
+  async #refuseAlone(batch: Pending[], error: unknown): Promise<void> {
+    if (batch.length === 1) return batch[0]!.reject(error);
     for (const p of batch) await this.#commitBatch([p]);
   }
 
