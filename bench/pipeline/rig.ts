@@ -441,11 +441,7 @@ export class EngineChild {
    */
   async actors(): Promise<string> {
     try {
-      const token = (await Deno.readTextFile(`${this.#dir}/admin.token`)).trim();
-      const r = await fetch(`${this.#admin}/actors`, {
-        headers: { authorization: `Bearer ${token}` },
-        signal: AbortSignal.timeout(5000),
-      });
+      const r = await this.#adminFetch("/actors");
       const body = await r.json() as {
         actors?: { id: string; state?: string; queueDepth?: number }[];
       };
@@ -462,15 +458,25 @@ export class EngineChild {
    * Throws unless the engine answers 2xx.
    */
   async command(actor: string, command: "pause" | "resume"): Promise<void> {
-    const token = (await Deno.readTextFile(`${this.#dir}/admin.token`)).trim();
-    const r = await fetch(`${this.#admin}/actors/${encodeURIComponent(actor)}/${command}`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-      body: JSON.stringify({ by: "bench", reason: "intake measured alone" }),
-      signal: AbortSignal.timeout(10_000),
+    const r = await this.#adminFetch(`/actors/${encodeURIComponent(actor)}/${command}`, {
+      by: "bench",
+      reason: "intake measured alone",
     });
     const text = await r.text();
     if (!r.ok) throw new Error(`${command} ${actor}: ${r.status} ${text}`);
+  }
+
+  /** `GET` (or, with a body, `POST` as JSON) an admin path, with the engine's generated token. */
+  async #adminFetch(path: string, body?: unknown): Promise<Response> {
+    const token = (await Deno.readTextFile(`${this.#dir}/admin.token`)).trim();
+    return await fetch(`${this.#admin}${path}`, {
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { "content-type": "application/json" }),
+      },
+      ...(body === undefined ? {} : { method: "POST", body: JSON.stringify(body) }),
+      signal: AbortSignal.timeout(10_000),
+    });
   }
 
   /**
