@@ -2,12 +2,20 @@
 
 import assert from "node:assert/strict";
 import { GroupCommitter } from "../../../actors/store/mod.ts";
-import { openFaultyKv } from "./fixtures/faulty_kv.ts";
+import { type FaultyKv, openFaultyKv } from "./fixtures/faulty_kv.ts";
+
+/** Runs `fn` on a fresh in-memory KV (see the fixture), closed afterwards. */
+async function withKv(fn: (faulty: FaultyKv, kv: Deno.Kv) => Promise<void>): Promise<void> {
+  const faulty = await openFaultyKv();
+  try {
+    await fn(faulty, faulty.kv);
+  } finally {
+    faulty.kv.close();
+  }
+}
 
 Deno.test("group commit: writes made in one turn share one atomic commit", async () => {
-  const faulty = await openFaultyKv();
-  const { kv } = faulty;
-  try {
+  await withKv(async (faulty, kv) => {
     const committer = new GroupCommitter(kv);
     const outcomes = await Promise.all(
       [1, 2, 3, 4].map((n) => committer.commit({ sets: [{ key: ["k", n], value: n }], bytes: 8 })),
@@ -19,15 +27,11 @@ Deno.test("group commit: writes made in one turn share one atomic commit", async
       outcomes.every((o) => o.ok && o.versionstamp === (outcomes[0] as typeof o).versionstamp),
     );
     for (const n of [1, 2, 3, 4]) assert.equal((await kv.get(["k", n])).value, n);
-  } finally {
-    kv.close();
-  }
+  });
 });
 
 Deno.test("group commit: writes made while a commit is in flight go in the next, in order", async () => {
-  const faulty = await openFaultyKv();
-  const { kv } = faulty;
-  try {
+  await withKv(async (faulty, kv) => {
     const committer = new GroupCommitter(kv);
     const first = committer.commit({ sets: [{ key: ["seq"], value: 1 }], bytes: 8 });
     // The first batch leaves on a microtask; these come after it has left.
@@ -48,15 +52,11 @@ Deno.test("group commit: writes made while a commit is in flight go in the next,
     assert.equal(stamps[1], stamps[3]);
     // Within a batch the last set of a key wins, as if the writes were made one by one.
     assert.equal((await kv.get(["seq"])).value, 4);
-  } finally {
-    kv.close();
-  }
+  });
 });
 
 Deno.test("group commit: a write checking a key the batch changes waits for the next batch", async () => {
-  const faulty = await openFaultyKv();
-  const { kv } = faulty;
-  try {
+  await withKv(async (faulty, kv) => {
     await kv.set(["head"], "entry");
     const head = await kv.get(["head"]);
     const committer = new GroupCommitter(kv);
@@ -74,14 +74,11 @@ Deno.test("group commit: a write checking a key the batch changes waits for the 
     assert.equal(faulty.commits, 2);
     assert.equal((await kv.get(["taken", "a"])).value, true);
     assert.equal((await kv.get(["taken", "b"])).value, null);
-  } finally {
-    kv.close();
-  }
+  });
 });
 
 Deno.test("group commit: a failed check refuses only its own write in a shared batch", async () => {
-  const { kv } = await openFaultyKv();
-  try {
+  await withKv(async (_faulty, kv) => {
     await kv.set(["x"], 1);
     const committer = new GroupCommitter(kv);
     const [stale, fine1, fine2] = await Promise.all([
@@ -97,14 +94,11 @@ Deno.test("group commit: a failed check refuses only its own write in a shared b
     assert.equal(fine1.ok && fine2.ok, true);
     assert.equal((await kv.get(["stale"])).value, null);
     assert.equal((await kv.get(["fine", 2])).value, 2);
-  } finally {
-    kv.close();
-  }
+  });
 });
 
 Deno.test("group commit: a value KV cannot store refuses that write alone", async () => {
-  const { kv } = await openFaultyKv();
-  try {
+  await withKv(async (_faulty, kv) => {
     const committer = new GroupCommitter(kv);
     const results = await Promise.allSettled([
       committer.commit({ sets: [{ key: ["a"], value: 1 }], bytes: 8 }),
@@ -123,15 +117,11 @@ Deno.test("group commit: a value KV cannot store refuses that write alone", asyn
       committer.commit({ sets: [{ key: ["d"], value: 4 }], bytes: 8 }),
     ]);
     assert.equal((await kv.get(["d"])).value, 4);
-  } finally {
-    kv.close();
-  }
+  });
 });
 
 Deno.test("group commit: a batch is closed at the byte and mutation limits", async () => {
-  const faulty = await openFaultyKv();
-  const { kv } = faulty;
-  try {
+  await withKv(async (faulty, kv) => {
     const committer = new GroupCommitter(kv, { maxBytes: 100, maxMutations: 5 });
     const bytes = [60, 60, 30]; // 60 + 60 > 100: the second write opens a batch of its own
     await Promise.all(
@@ -151,14 +141,11 @@ Deno.test("group commit: a batch is closed at the byte and mutation limits", asy
       }),
       RangeError,
     );
-  } finally {
-    kv.close();
-  }
+  });
 });
 
 Deno.test("group commit: sums on one counter become one mutation per batch", async () => {
-  const { kv } = await openFaultyKv();
-  try {
+  await withKv(async (_faulty, kv) => {
     const committer = new GroupCommitter(kv);
     const depth = ["qdepth", "out"];
     await Promise.all([
@@ -170,15 +157,11 @@ Deno.test("group commit: sums on one counter become one mutation per batch", asy
     assert.equal((await kv.get<Deno.KvU64>(depth)).value?.value, 4n);
     await committer.commit({ sums: [{ key: depth, n: -4n }], bytes: 8 });
     assert.equal((await kv.get<Deno.KvU64>(depth)).value?.value, 0n);
-  } finally {
-    kv.close();
-  }
+  });
 });
 
 Deno.test("group commit: a commit retried while the file is locked stores every write once", async () => {
-  const faulty = await openFaultyKv();
-  const { kv } = faulty;
-  try {
+  await withKv(async (faulty, kv) => {
     const committer = new GroupCommitter(kv);
     faulty.failNext.push(new Error("database is locked"), new Error("database is locked"));
     const outcomes = await Promise.all([
@@ -198,7 +181,5 @@ Deno.test("group commit: a commit retried while the file is locked stores every 
     assert.equal((await kv.get(["r", 2])).value, 2);
     // The counter was summed once, by the attempt that committed.
     assert.equal((await kv.get<Deno.KvU64>(["c"])).value?.value, 2n);
-  } finally {
-    kv.close();
-  }
+  });
 });
