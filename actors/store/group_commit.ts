@@ -55,8 +55,6 @@ export class GroupCommitter {
   readonly #maxChecks: number;
   #queue: Pending[] = [];
   #flushing = false;
-  /** Mutations of the atomic operation built last (counted once it commits). */
-  #lastMutations = 0;
   #scheduled = false;
   /** Batches committed so far (for metrics and tests). */
   batches = 0;
@@ -145,19 +143,17 @@ export class GroupCommitter {
   }
 
   async #commitBatch(batch: Pending[]): Promise<void> {
-    const writes = batch.map((p) => p.write);
-    let op: Deno.AtomicOperation;
+    let op: Deno.AtomicOperation, mutations: number;
     try {
-      op = this.#atomic(writes);
+      ({ op, mutations } = this.#atomic(batch.map((p) => p.write)));
     } catch (error) {
       // A value KV cannot store (it serializes each as it is set): not a storage fault.
       return await this.#refuseAlone(batch, error);
     }
     let result: Deno.KvCommitResult | Deno.KvCommitError;
-    let attempt = 0;
     try {
-      // A retry (KV busy) sends the same writes again, in an operation built afresh.
-      result = await withKvRetry(() => (attempt++ === 0 ? op : this.#atomic(writes)).commit());
+      // A retry (KV busy) sends the same operation again: committing it leaves it as it was.
+      result = await withKvRetry(() => op.commit());
     } catch (error) {
       if (isStorageFault(error)) {
         this.#observer?.failed(error);
@@ -172,7 +168,7 @@ export class GroupCommitter {
     if (result.ok) {
       this.batches++;
       this.writes += batch.length;
-      this.mutations += this.#lastMutations;
+      this.mutations += mutations;
       for (const p of batch) p.resolve({ ok: true, versionstamp: result.versionstamp });
       return;
     }
@@ -190,7 +186,8 @@ export class GroupCommitter {
     for (const p of batch) await this.#commitBatch([p]);
   }
 
-  #atomic(writes: Write[]): Deno.AtomicOperation {
+  /** One atomic operation for `writes`, and the rows it changes. */
+  #atomic(writes: Write[]): { op: Deno.AtomicOperation; mutations: number } {
     const op = this.#kv.atomic();
     let mutations = 0;
     // Sums on one counter (a queue's depth) are added up first: one mutation per counter and
@@ -219,8 +216,7 @@ export class GroupCommitter {
       addSum(op, s.key, s.n);
       mutations++;
     }
-    this.#lastMutations = mutations;
-    return op;
+    return { op, mutations };
   }
 }
 
