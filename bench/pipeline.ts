@@ -103,16 +103,24 @@ const STEP_DRAIN_MS = 30_000;
 const MAX_STEP_BACKLOG = 0.03;
 const PROBE_RATE = 20;
 
+/** A load of `seconds` on `port`, with the whole machine's CPU during it. */
+async function machineLoad(
+  port: number,
+  seconds: number,
+): Promise<{ load: LoadResult; machine: MachineShare }> {
+  const tps = await ticksPerSecond();
+  const m0 = machineCpu();
+  const load = await mllpLoad(port, CONNS, seconds);
+  return { load, machine: machineShare(m0, machineCpu(), tps, load.seconds, load.ok) };
+}
+
 /** One load against a peer, started and stopped around it. */
 async function peerRun(
   start: () => Promise<Peer>,
 ): Promise<{ name: string; load: LoadResult; machine: MachineShare }> {
   const peer = await start();
   try {
-    const tps = await ticksPerSecond();
-    const m0 = machineCpu();
-    const load = await mllpLoad(peer.port, CONNS, SECONDS);
-    const machine = machineShare(m0, machineCpu(), tps, load.seconds, load.ok);
+    const { load, machine } = await machineLoad(peer.port, SECONDS);
     if (load.bad > 0 || load.errors > 0) {
       throw new Error(`${peer.name}: ${load.bad} bad ACKs, ${load.errors} errors`);
     }
@@ -210,15 +218,7 @@ try {
   printLine(`pipeline: engine, intake alone (destination paused), ${STEP_SECONDS} s + drain`);
   const destActor = `mllp-out:${HOST}:${receiver.port}`;
   await e.command(destActor, "pause");
-  const mi0 = machineCpu();
-  const intakeOnly = await mllpLoad(e.mllpPort, CONNS, STEP_SECONDS);
-  const intakeMachine = machineShare(
-    mi0,
-    machineCpu(),
-    tps,
-    intakeOnly.seconds,
-    intakeOnly.ok,
-  );
+  const { load: intakeOnly, machine: intakeMachine } = await machineLoad(e.mllpPort, STEP_SECONDS);
   acked += intakeOnly.ok;
   await e.command(destActor, "resume");
   const intakeDrain = await waitDelivered(receiver, acked, DRAIN_MS, alive);
