@@ -40,7 +40,13 @@
  *    entry), and every one of them shares KV's single commit cycle. Beside it, the engine's own
  *    `Store` alone (bench/pipeline/store_limit.ts: 16 writers storing and routing the same
  *    messages, a completer completing them; no sockets, no HL7): what its rows cost here.
- * 7. Machine: the CPU the whole machine used (/proc/stat: every process, the load generator and
+ * 7. The bare pipeline (bench/pipeline/bare_pipeline.ts), under the same load to the same
+ *    destination: the engine's rows, commits, deflate, ACK after the commit and FIFO delivery with
+ *    one in flight, in one Deno process, and nothing else. Its sustained and intake figures are
+ *    what one process doing the required work gets on this machine; the engine's divided by them
+ *    say what everything else costs, and the targets divided by them say whether any engine with
+ *    the same guarantees could meet them here.
+ * 8. Machine: the CPU the whole machine used (/proc/stat: every process, the load generator and
  *    the destination included) during each peer's load and the engine's sustained run, as cores
  *    busy and µs per message, and the share of the run the engine's JS main thread was on a
  *    core: whether a run was bound by the cores, or by one thread.
@@ -84,6 +90,7 @@ import {
   round,
   settleDisk,
   sleep,
+  startBarePipeline,
   startHl7ServerNode,
   startKvLimit,
   ticksPerSecond,
@@ -143,6 +150,57 @@ async function startEngine(dir: string, destPort: number): Promise<EngineChild> 
   }
 }
 
+/** What {@link barePipelineRun} measured. */
+interface BareRun {
+  name: string;
+  load: LoadResult;
+  machine: MachineShare;
+  sustained: number;
+  backlogAtLoadEnd: number;
+}
+
+/** The bare pipeline (see 7. above), loaded like the engine, to a receiver like the engine's. */
+async function barePipelineRun(): Promise<BareRun> {
+  printLine(`pipeline: the bare pipeline, sustained, ${CONNS} connections, ${SECONDS} s + drain`);
+  // A destination of its own: the engine's figures count every frame of the shared one.
+  const destination = Receiver.start();
+  const peer = await startBarePipeline(dir, destination.port).catch((error) => {
+    destination.close();
+    throw error;
+  });
+  try {
+    let target = destination.count + (await mllpLoad(peer.port, CONNS, 1)).ok;
+    if (!(await waitDelivered(destination, target, DRAIN_MS)).done) {
+      throw new Error(`${peer.name}: the warm-up did not drain`);
+    }
+    await settleDisk();
+    const base = destination.count;
+    const tps = await ticksPerSecond();
+    const m0 = machineCpu();
+    const load = await mllpLoad(peer.port, CONNS, SECONDS);
+    const atLoadEnd = destination.count - base;
+    target = base + load.ok;
+    const drain = await waitDelivered(destination, target, DRAIN_MS);
+    if (load.bad > 0 || load.errors > 0 || !drain.done) {
+      throw new Error(
+        `${peer.name}: ${load.bad} bad ACKs, ${load.errors} errors, drained ${drain.done}`,
+      );
+    }
+    const seconds = load.seconds + drain.seconds;
+    const delivered = destination.count - base;
+    return {
+      name: peer.name,
+      load,
+      machine: machineShare(m0, machineCpu(), tps, seconds, delivered),
+      sustained: delivered / seconds,
+      backlogAtLoadEnd: load.ok - atLoadEnd,
+    };
+  } finally {
+    await peer.stop();
+    destination.close();
+  }
+}
+
 interface Step {
   rate: number;
   load: LoadResult;
@@ -156,10 +214,10 @@ interface Step {
 }
 
 const dir = await Deno.makeTempDir({ prefix: "bench-pipeline-" });
-const disarm = installGuard("pipeline", 285_000, () => removeNow(dir));
+const disarm = installGuard("pipeline", 315_000, () => removeNow(dir));
 /** The paced search stops early rather than leave too little time for the rest. */
 const started = performance.now();
-const leftMs = () => 250_000 - (performance.now() - started);
+const leftMs = () => 280_000 - (performance.now() - started);
 const receiver = Receiver.start();
 let engine: EngineChild | undefined;
 /** Messages the engine ACKed so far (every run against it). */
@@ -170,6 +228,7 @@ try {
   const hl7 = await peerRun(() => startHl7ServerNode(dir));
   const kv1 = await peerRun(() => startKvLimit(dir, "kv1"));
   const kv4x = await peerRun(() => startKvLimit(dir, "kv4x"));
+  const bare = await barePipelineRun();
 
   printLine("pipeline: the engine (main.ts serve) in a child process");
   engine = await startEngine(dir, receiver.port);
@@ -321,6 +380,13 @@ try {
     [kv4x.name, kv4x.load.msg_per_s, kv4x.load.p50_ms ?? NaN, kv4x.load.p99_ms ?? NaN],
     [kvRows.name, kvRows.load.msg_per_s, kvRows.load.p50_ms ?? NaN, kvRows.load.p99_ms ?? NaN],
     ["engine's KV writes alone (no sockets, no HL7)", rowsLimit.msgPerS, "", ""],
+    [
+      `${bare.name}: ACK rate`,
+      bare.load.msg_per_s,
+      bare.load.p50_ms ?? NaN,
+      bare.load.p99_ms ?? NaN,
+    ],
+    ["bare pipeline: delivered / (load + drain)", Math.round(bare.sustained), "", ""],
     ["engine: ACK rate, pipeline running", load.msg_per_s, load.p50_ms ?? NaN, load.p99_ms ?? NaN],
     [
       "engine: ACK rate, intake alone (destination paused)",
@@ -336,6 +402,8 @@ try {
   const intakeVsRows = load.msg_per_s / kvRows.load.msg_per_s;
   const aloneVsKv4x = intakeOnly.msg_per_s / kv4x.load.msg_per_s;
   const sustainedVsRows = sustained / kvRows.load.msg_per_s;
+  const vsBare = sustained / bare.sustained;
+  const intakeVsBare = load.msg_per_s / bare.load.msg_per_s;
   printLine(
     `engine sustained ${Math.round(sustained)} msg/s: ${vsHl7.toFixed(2)}x Hl7Server ` +
       `(target >= 0.35), ${vsKv1.toFixed(2)}x kv1 (target >= 0.35)`,
@@ -344,6 +412,14 @@ try {
     `engine intake ${load.msg_per_s} msg/s: ${vsKv4x.toFixed(2)}x kv4x (target >= 0.9), ` +
       `p99 ${load.p99_ms} ms (target <= 10); intake alone (destination paused) ` +
       `${intakeOnly.msg_per_s} msg/s: ${aloneVsKv4x.toFixed(2)}x kv4x, p99 ${intakeOnly.p99_ms} ms`,
+  );
+  printLine(
+    `bare pipeline (the same rows and guarantees, nothing else, one process): sustained ` +
+      `${Math.round(bare.sustained)} msg/s, ${(bare.sustained / hl7.load.msg_per_s).toFixed(2)}x ` +
+      `Hl7Server, ${(bare.sustained / kv1.load.msg_per_s).toFixed(2)}x kv1; intake ` +
+      `${bare.load.msg_per_s} msg/s, ${(bare.load.msg_per_s / kv4x.load.msg_per_s).toFixed(2)}x ` +
+      `kv4x, p99 ${bare.load.p99_ms} ms. The engine: sustained ${vsBare.toFixed(2)}x, intake ` +
+      `${intakeVsBare.toFixed(2)}x of it`,
   );
   printLine(
     `engine rows per delivered message ${round(rowsPerMsg, 2)} (kv4x writes 4): ` +
@@ -359,6 +435,7 @@ try {
   printLine();
   printTable(["whole machine during the load", "cores busy", "CPU µs/msg"], [
     ...[hl7, kv1, kv4x].map((p) => [p.name, round(p.machine.coresBusy, 2), p.machine.usPerMsg]),
+    ["bare pipeline (load + drain)", round(bare.machine.coresBusy, 2), bare.machine.usPerMsg],
     ["engine, sustained (load + drain)", round(machine.coresBusy, 2), machine.usPerMsg],
     ["engine, intake alone", round(intakeMachine.coresBusy, 2), intakeMachine.usPerMsg],
   ]);
@@ -441,6 +518,14 @@ try {
       kv1: fig(kv1.load),
       kv4x: fig(kv4x.load),
       kvRows: { rows: rowsN, ...fig(kvRows.load) },
+      barePipeline: {
+        ...fig(bare.load),
+        deliveredPerS: Math.round(bare.sustained),
+        backlogAtLoadEnd: bare.backlogAtLoadEnd,
+        sustainedVsHl7Server: round(bare.sustained / hl7.load.msg_per_s, 3),
+        sustainedVsKv1: round(bare.sustained / kv1.load.msg_per_s, 3),
+        intakeVsKv4x: round(bare.load.msg_per_s / kv4x.load.msg_per_s, 3),
+      },
       engineKvWritesAlone: {
         msgPerS: rowsLimit.msgPerS,
         rowsPerMsg: round(rowsLimit.rowsPerMsg, 2),
@@ -453,6 +538,7 @@ try {
         hl7Server: round(hl7.machine.coresBusy, 2),
         kv1: round(kv1.machine.coresBusy, 2),
         kv4x: round(kv4x.machine.coresBusy, 2),
+        barePipeline: round(bare.machine.coresBusy, 2),
         engine: round(machine.coresBusy, 2),
         engineIntakeAlone: round(intakeMachine.coresBusy, 2),
       },
@@ -460,6 +546,7 @@ try {
         hl7Server: round(hl7.machine.usPerMsg),
         kv1: round(kv1.machine.usPerMsg),
         kv4x: round(kv4x.machine.usPerMsg),
+        barePipeline: round(bare.machine.usPerMsg),
         engine: round(machine.usPerMsg),
         engineIntakeAlone: round(intakeMachine.usPerMsg),
       },
@@ -476,12 +563,14 @@ try {
       vsHl7Server: { ratio: round(vsHl7, 3), target: 0.35 },
       vsKv1: { ratio: round(vsKv1, 3), target: 0.35 },
       vsKvSameRows: round(sustainedVsRows, 3),
+      vsBarePipeline: round(vsBare, 3),
     },
     intake: {
       ackPerS: load.msg_per_s,
       p99Ms: load.p99_ms,
       vsKv4x: { ratio: round(vsKv4x, 3), target: 0.9 },
       vsKvSameRows: round(intakeVsRows, 3),
+      vsBarePipeline: round(intakeVsBare, 3),
       p99: { ratio: load.p99_ms ?? NaN, targetMax: 10 },
       alone: {
         ackPerS: intakeOnly.msg_per_s,

@@ -706,6 +706,35 @@ export async function startKvLimit(dir: string, mode: string): Promise<Peer> {
 }
 
 /**
+ * bench/pipeline/bare_pipeline.ts delivering to `destPort`, its KV file in `dir`: the engine's
+ * pipeline with only what its guarantees need, the limit for the whole pipeline in one process.
+ */
+export async function startBarePipeline(dir: string, destPort: number): Promise<Peer> {
+  const kvPath = `${dir}/bare-pipeline.kv`;
+  const t = spawn(
+    "bare pipeline",
+    new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "--unstable-kv",
+        new URL("bare_pipeline.ts", import.meta.url).pathname,
+        String(destPort),
+        kvPath,
+      ],
+      cwd: dir,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "inherit",
+    }),
+  );
+  return await peer("bare pipeline (same rows and guarantees, nothing else)", t, async () => {
+    for (const suffix of ["", "-wal", "-shm"]) removeNow(kvPath + suffix);
+    await settleDisk();
+  });
+}
+
+/**
  * Flushes the page cache's dirty pages (`sync`), so a run does not pay for the writeback of the
  * one before it in its own fsyncs. Does nothing where `sync` is missing.
  */
