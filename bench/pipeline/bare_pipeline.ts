@@ -25,10 +25,15 @@
  */
 
 import { inlinePayload } from "../../actors/store/payloads.ts";
+import {
+  encodeMllp,
+  MLLP_CR as CR,
+  MLLP_END as FS,
+  MLLP_START as VT,
+} from "../../codecs/mllp/mod.ts";
 
 const [DEST_PORT, KV_PATH = "./bare-pipeline.kv"] = Deno.args;
 const HOST = "127.0.0.1";
-const VT = 0x0b, FS = 0x1c, CR = 0x0d;
 const QUEUE = `mllp-out:${HOST}:${DEST_PORT}`;
 const IN_RECORD_MAX = 640;
 const MAX_COMPLETING = 64;
@@ -166,13 +171,9 @@ async function accept(payload: Uint8Array, conn: Deno.Conn): Promise<void> {
   wake?.();
 }
 
+/** An MLLP frame around `body`, unchecked: the ACK is ours and the payload came in one frame. */
 function frame(body: Uint8Array): Uint8Array {
-  const out = new Uint8Array(body.length + 3);
-  out[0] = VT;
-  out.set(body, 1);
-  out[body.length + 1] = FS;
-  out[body.length + 2] = CR;
-  return out;
+  return encodeMllp(body, { validate: false });
 }
 
 /** Calls `onFrame` for each MLLP frame `conn` sends, in order, one at a time. */
