@@ -25,12 +25,7 @@
  */
 
 import { inlinePayload } from "../../actors/store/payloads.ts";
-import {
-  encodeMllp,
-  MLLP_CR as CR,
-  MLLP_END as FS,
-  MLLP_START as VT,
-} from "../../codecs/mllp/mod.ts";
+import { encodeMllp, MllpDecoder } from "../../codecs/mllp/mod.ts";
 
 const [DEST_PORT, KV_PATH = "./bare-pipeline.kv"] = Deno.args;
 const HOST = "127.0.0.1";
@@ -97,7 +92,6 @@ async function flush(): Promise<void> {
 /** A message held for the destination. */
 interface Held {
   seq: string;
-  messageId: string;
   logId: string;
   log: Record<string, unknown>;
   frame: Uint8Array;
@@ -167,7 +161,7 @@ async function accept(payload: Uint8Array, conn: Deno.Conn): Promise<void> {
   }, 1n);
   await conn.write(frame(encoder.encode(ok ? ackText : ackText.replace("MSA|AA", "MSA|AE"))));
   if (!ok) return;
-  ready.push({ seq, messageId, logId: sendId, log: sendLog, frame: frame(payload) });
+  ready.push({ seq, logId: sendId, log: sendLog, frame: frame(payload) });
   wake?.();
 }
 
@@ -181,34 +175,15 @@ async function readFrames(
   conn: Deno.Conn,
   onFrame: (body: Uint8Array) => Promise<void> | void,
 ): Promise<void> {
+  const decoder = new MllpDecoder();
   const buf = new Uint8Array(1 << 16);
-  let pending = new Uint8Array(0);
   for (;;) {
     const n = await conn.read(buf);
     if (n === null) return;
-    let data = buf.subarray(0, n);
-    if (pending.length > 0) {
-      const joined = new Uint8Array(pending.length + n);
-      joined.set(pending);
-      joined.set(data, pending.length);
-      data = joined;
+    // A copy: the decoder keeps views of pushed chunks until their frame ends, and buf is reused.
+    for (const event of decoder.push(buf.slice(0, n))) {
+      if (event.type === "frame") await onFrame(event.payload);
     }
-    let start = 0;
-    for (;;) {
-      const vt = data.indexOf(VT, start);
-      if (vt < 0) {
-        start = data.length;
-        break;
-      }
-      const fs = data.indexOf(FS, vt + 1);
-      if (fs < 0 || fs + 1 >= data.length) {
-        start = vt;
-        break;
-      }
-      await onFrame(data.slice(vt + 1, fs));
-      start = fs + (data[fs + 1] === CR ? 2 : 1);
-    }
-    pending = data.slice(start);
   }
 }
 
