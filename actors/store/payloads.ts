@@ -5,7 +5,8 @@
  * @module
  */
 
-import { deflateRawSync, inflateRawSync } from "node:zlib";
+import { inflateRawSync } from "node:zlib";
+import { deflateSmaller } from "./raw_deflate.ts";
 import { keys } from "./keys.ts";
 import type { MessageRecord } from "./types.ts";
 import { getValues, withKvRetry } from "./kv.ts";
@@ -23,10 +24,8 @@ export function inlinePayload(
   payload: Uint8Array,
 ): Pick<MessageRecord, "size" | "chunks" | "inline" | "deflated"> {
   if (payload.length > DEFLATE_FROM) {
-    const packed = deflateRawSync(payload, deflateOptions(payload.length));
-    if (packed.length < payload.length) {
-      return { size: payload.length, chunks: 0, inline: new Uint8Array(packed), deflated: true };
-    }
+    const packed = deflateSmaller(payload, deflateOptions(payload.length));
+    if (packed) return { size: payload.length, chunks: 0, inline: packed, deflated: true };
   }
   return { size: payload.length, chunks: 0, inline: payload };
 }
