@@ -5,8 +5,7 @@
  * @module
  */
 
-import { inflateRawSync } from "node:zlib";
-import { deflateSmaller } from "./raw_deflate.ts";
+import { deflateSmaller, inflateExact } from "./raw_deflate.ts";
 import { keys } from "./keys.ts";
 import type { MessageRecord } from "./types.ts";
 import { getValues, withKvRetry } from "./kv.ts";
@@ -143,7 +142,7 @@ export async function readSmallPayloads(
 
 function inlineBytes(record: MessageRecord): Uint8Array {
   const inline = record.inline ?? new Uint8Array();
-  return record.deflated ? new Uint8Array(inflateRawSync(inline)) : inline;
+  return record.deflated ? inflateExact(inline, record.size) : inline;
 }
 
 /** The payload of a one-chunk record from its chunk row (deflated or not), checked for size. */
@@ -151,7 +150,7 @@ function oneChunk(record: MessageRecord, stored: Uint8Array | null): Uint8Array 
   const out = stored === null
     ? new Uint8Array()
     : record.deflated
-    ? new Uint8Array(inflateRawSync(stored))
+    ? inflateExact(stored, record.size)
     : stored;
   if (out.length !== record.size) {
     throw new Error(

@@ -1,17 +1,25 @@
 /**
- * Raw deflate of small payloads with zlib streams kept between calls. `deflateRawSync` builds a
- * zlib stream (and its state) for every call and frees it after; at intake rates that setup was
- * a third of the deflate's cost on the main thread. Here one stream per window size is reset
- * after each payload instead; the output is byte for byte that of `deflateRawSync` with the same
- * options (a test holds it to that).
+ * Raw deflate and inflate of small payloads with zlib streams kept between calls.
+ * `deflateRawSync` and `inflateRawSync` build a zlib stream (and its state) for every call and
+ * free it after; at intake rates that setup was a third of the deflate's cost on the main thread.
+ * Here one stream per setting is reset after each payload instead; the bytes are those of
+ * `deflateRawSync` and `inflateRawSync` (tests hold them to that).
  *
  * Node's zlib has no public synchronous call on a stream it keeps, so this uses the stream's
- * binding (`_handle.writeSync`, `_handle.reset`, `_writeState`), as `deflateRawSync` does inside.
- * Where a runtime lacks it, or it fails, the payload goes through `deflateRawSync` instead.
+ * binding (`_handle.writeSync`, `_handle.reset`, `_writeState`), as the `…Sync` functions do
+ * inside. The binding's error callback is replaced, so a failure is seen at once and the stream is
+ * never destroyed under it; whatever fails, or where a runtime lacks the binding, the payload goes
+ * through `deflateRawSync` or `inflateRawSync`, whose answer (or error) is the one returned.
  * @module
  */
 
-import { constants, createDeflateRaw, deflateRawSync } from "node:zlib";
+import {
+  constants,
+  createDeflateRaw,
+  createInflateRaw,
+  deflateRawSync,
+  inflateRawSync,
+} from "node:zlib";
 
 /** The settings of one raw deflate. */
 export interface RawDeflateOptions {
@@ -32,17 +40,20 @@ interface ZlibBinding {
     outLen: number,
   ): void;
   reset(): void;
+  onerror: (message: string, errno: number) => void;
 }
 
 interface KeptStream {
   binding: ZlibBinding;
   /** `[avail_out, avail_in]` after the last `writeSync`, written by the binding. */
   state: Uint32Array;
+  /** Set by the binding's error callback during a write. */
+  failed: boolean;
 }
 
 /** Streams kept by their settings; undefined once a runtime is seen to lack the binding. */
 let kept: Map<string, KeptStream> | undefined = new Map();
-/** Output room for one payload, grown as needed. */
+/** Output room for one payload, grown as needed (every call copies its result out). */
 let scratch = new Uint8Array(64 * 1024);
 
 /**
@@ -59,47 +70,72 @@ export function deflateSmaller(
   input: Uint8Array,
   options: RawDeflateOptions,
 ): Uint8Array | undefined {
-  const stream = keptStream(options);
-  if (stream) {
-    const out = input.length <= scratch.length ? scratch : (scratch = new Uint8Array(input.length));
-    try {
-      // Room for input.length bytes only: output that does not fit is not smaller anyway.
-      stream.binding.writeSync(constants.Z_FINISH, input, 0, input.length, out, 0, input.length);
-      const [availOut, availIn] = stream.state;
-      stream.binding.reset();
-      if (availOut === undefined || availIn === undefined) throw new Error("no write state");
-      // Whole input read and output short of the room: the stream ended within it.
-      if (availIn === 0 && availOut > 0) return out.slice(0, input.length - availOut);
-      return undefined;
-    } catch {
-      kept?.delete(key(options)); // a stream in an unknown state is not used again
-    }
+  if (input.length === 0) return undefined;
+  const k = `d:${options.level}:${options.windowBits}:${options.memLevel}`;
+  const stream = keptStream(k, () => createDeflateRaw(options));
+  // Room for input.length bytes only: output that does not fit is not smaller anyway.
+  const done = stream && write(stream, input, input.length);
+  if (done) {
+    // Whole input read and output short of the room: the stream ended within it.
+    if (done.availIn === 0 && done.availOut > 0) return done.out.slice(0, done.produced);
+    if (done.availOut === 0) return undefined;
   }
   const packed = deflateRawSync(input, options);
   return packed.length < input.length ? new Uint8Array(packed) : undefined;
 }
 
-/** True while payloads are deflated by kept streams (false: by `deflateRawSync` each time). */
+/**
+ * `inflateRawSync(stored)` for a payload known to inflate to `size` bytes. When it does not (a
+ * damaged row), `inflateRawSync`'s own result or error is what comes back, for the caller's
+ * checks to name.
+ */
+export function inflateExact(stored: Uint8Array, size: number): Uint8Array {
+  const stream = keptStream("i", () => createInflateRaw());
+  // One byte more than expected: a payload that inflates longer does not pass unseen.
+  const done = stream && write(stream, stored, size + 1);
+  if (done && done.availIn === 0 && done.produced === size) return done.out.slice(0, size);
+  return new Uint8Array(inflateRawSync(stored));
+}
+
+/** True while payloads go through kept streams (false: a stream per call). */
 export function keepsStreams(): boolean {
   return kept !== undefined;
 }
 
-function key(o: RawDeflateOptions): string {
-  return `${o.level}:${o.windowBits}:${o.memLevel}`;
+/**
+ * One `Z_FINISH` write of `input` into `room` bytes of the scratch buffer, the stream reset after.
+ * Undefined when the binding reported an error or threw.
+ */
+function write(
+  stream: KeptStream,
+  input: Uint8Array,
+  room: number,
+): { out: Uint8Array; produced: number; availOut: number; availIn: number } | undefined {
+  if (scratch.length < room) scratch = new Uint8Array(room);
+  const out = scratch;
+  stream.failed = false;
+  try {
+    stream.binding.writeSync(constants.Z_FINISH, input, 0, input.length, out, 0, room);
+  } catch {
+    stream.failed = true;
+  }
+  const [availOut = 0, availIn = 0] = stream.state;
+  try {
+    stream.binding.reset();
+  } catch {
+    // A stream that cannot be reset is not used again.
+    for (const [k, s] of kept ?? []) if (s === stream) kept?.delete(k);
+    return undefined;
+  }
+  if (stream.failed) return undefined;
+  return { out, produced: room - availOut, availOut, availIn };
 }
 
-function keptStream(options: RawDeflateOptions): KeptStream | undefined {
+function keptStream(k: string, create: () => unknown): KeptStream | undefined {
   if (!kept) return undefined;
-  const k = key(options);
   const found = kept.get(k);
   if (found) return found;
-  const stream = createDeflateRaw(options) as unknown as {
-    _handle?: Partial<ZlibBinding>;
-    _writeState?: unknown;
-    on(event: "error", f: () => void): void;
-  };
-  // The binding reports a failure by an 'error' event as well: never an unhandled one.
-  stream.on("error", () => kept?.delete(k));
+  const stream = create() as { _handle?: Partial<ZlibBinding>; _writeState?: unknown };
   const binding = stream._handle;
   const state = stream._writeState;
   if (
@@ -109,7 +145,12 @@ function keptStream(options: RawDeflateOptions): KeptStream | undefined {
     kept = undefined;
     return undefined;
   }
-  const made: KeptStream = { binding: binding as ZlibBinding, state };
+  const made: KeptStream = { binding: binding as ZlibBinding, state, failed: false };
+  // Seen at once, instead of the stream's own handler destroying the stream on the next tick
+  // (using a destroyed binding ends the process).
+  made.binding.onerror = () => {
+    made.failed = true;
+  };
   kept.set(k, made);
   return made;
 }

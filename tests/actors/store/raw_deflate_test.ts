@@ -1,13 +1,14 @@
 /**
- * Raw deflate with kept zlib streams: the very bytes of `deflateRawSync`, call after call, whatever
- * came before (other settings, output that did not fit, inputs larger than the scratch buffer).
+ * Raw deflate and inflate with kept zlib streams: the very bytes of `deflateRawSync` and
+ * `inflateRawSync`, call after call, whatever came before (other settings, output that did not
+ * fit, damaged input, inputs larger than the scratch buffer).
  * @module
  */
 
 import assert from "node:assert/strict";
-import { deflateRawSync } from "node:zlib";
+import { deflateRawSync, inflateRawSync } from "node:zlib";
 import fc from "fast-check";
-import { deflateSmaller, keepsStreams } from "../../../actors/store/raw_deflate.ts";
+import { deflateSmaller, inflateExact, keepsStreams } from "../../../actors/store/raw_deflate.ts";
 
 const options = fc.record({
   level: fc.integer({ min: 1, max: 9 }),
@@ -65,4 +66,51 @@ Deno.test("a payload larger than the scratch buffer deflates exactly, and so doe
   assert.ok(big.length > 64 * 1024);
   assert.deepEqual(deflateSmaller(big, o), reference(big, o));
   assert.deepEqual(deflateSmaller(small, o), reference(small, o));
+});
+
+Deno.test("a kept stream inflates what deflateRawSync made, whatever the settings, call after call", () => {
+  fc.assert(
+    fc.property(fc.array(fc.tuple(payload, options), { minLength: 1, maxLength: 12 }), (calls) => {
+      for (const [input, o] of calls) {
+        assert.deepEqual(inflateExact(deflateRawSync(input, o), input.length), input);
+      }
+    }),
+    { numRuns: 300 },
+  );
+  assert.equal(keepsStreams(), true);
+});
+
+/** The error `inflateRawSync` gives for `bytes`, or undefined when it inflates them. */
+function inflateError(bytes: Uint8Array): string | undefined {
+  try {
+    inflateRawSync(bytes);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+Deno.test("damaged input gets inflateRawSync's error, and the kept stream goes on inflating", async () => {
+  const text = new TextEncoder().encode("OBX|1|TX|||result text\r".repeat(60));
+  const packed = new Uint8Array(deflateRawSync(text, { level: 3 }));
+  const garbage = new Uint8Array([0xff, 0xfe, 0x00, 0x12, 0x99, 0x44]);
+  const truncated = packed.subarray(0, packed.length - 3);
+  for (const bad of [garbage, truncated]) {
+    const expected = inflateError(bad);
+    assert.ok(expected, "the reference refuses it too");
+    assert.throws(() => inflateExact(bad, text.length), { message: expected });
+    assert.deepEqual(inflateExact(packed, text.length), text);
+    // After the tick on which zlib's own error handling would have destroyed the stream.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assert.deepEqual(inflateExact(packed, text.length), text);
+  }
+});
+
+Deno.test("a payload inflating to another size than recorded comes back as it inflates", () => {
+  const text = new TextEncoder().encode("PID|1||12345^^^HOSP||DOE^JANE\r".repeat(40));
+  const packed = new Uint8Array(deflateRawSync(text, { level: 3 }));
+  // The caller compares the length with the record's size and names the damage.
+  assert.deepEqual(inflateExact(packed, text.length - 1), text);
+  assert.deepEqual(inflateExact(packed, text.length + 5), text);
+  assert.deepEqual(inflateExact(packed, text.length), text);
 });
