@@ -224,3 +224,42 @@ Deno.test("ready queues share a budget beyond their own bounds; each keeps its o
   c.shift();
   assert.equal(budget.bytes, 0);
 });
+
+Deno.test("ready queue keeps FIFO order and its counts through a long backlog, taken and sent interleaved", () => {
+  // Long enough that the sent front is dropped from memory several times over, with entries
+  // arriving out of order (a commit may land out of seq order) among them.
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: 40 })), {
+        minLength: 200,
+        maxLength: 400,
+      }),
+      (rounds) => {
+        const budget = new HeldBudget({ maxItems: 100_000, maxBytes: 1 << 30 });
+        const q = new ReadyQueue({ maxItems: 50, budget });
+        readAll(q, [], true);
+        const model: string[] = [];
+        let next = 0;
+        for (const [taken, toSend] of rounds) {
+          const batch = Array.from({ length: taken }, () => seqOf(next++));
+          // Swap the last two of the batch: the later one handed over first.
+          if (batch.length >= 2) batch.push(...batch.splice(-2).reverse());
+          q.take(batch.map((s) => item(s, new Uint8Array(3))));
+          model.push(...batch);
+          model.sort();
+          for (let i = 0; i < toSend && model.length > 0; i++) {
+            assert.equal(q.shift()?.head.entry.seq, model.shift());
+          }
+          assert.equal(q.length, model.length);
+          assert.equal(q.head?.head.entry.seq, model[0]);
+          assert.equal(budget.items, Math.max(0, model.length - 50));
+          assert.equal(budget.bytes, 0, "3-byte payloads stay within the queue's own 8 MiB");
+        }
+        while (model.length > 0) assert.equal(q.shift()?.head.entry.seq, model.shift());
+        assert.equal(q.shift(), undefined);
+        assert.deepEqual([q.length, budget.items], [0, 0]);
+      },
+    ),
+    { numRuns: 30 },
+  );
+});
