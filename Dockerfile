@@ -3,7 +3,7 @@
 # Run:   docker run -p 8080:8080 -p 9960:9960 -v engine-data:/app/data hl7-engine
 
 # Stage 1: one binary, built exactly as `deno task compile` builds it (same flags as
-# `deno task start`, plus --unstable-kv: a binary cannot read deno.json).
+# `deno task start`, V8's included, plus --unstable-kv: a binary cannot read deno.json).
 FROM denoland/deno:2.9.6 AS build
 WORKDIR /src
 COPY deno.json deno.lock ./
@@ -12,7 +12,7 @@ COPY app ./app
 COPY codecs ./codecs
 COPY actors ./actors
 COPY transports ./transports
-RUN deno compile --unstable-kv --allow-net --allow-read --allow-write --allow-env --allow-sys --output dist/engine main.ts
+RUN deno compile --unstable-kv --allow-net --allow-read --allow-write --allow-env --allow-sys --v8-flags=--no-memory-reducer --output dist/engine main.ts
 # The runtime image has no shell: the data folder is made here, owned by the unprivileged user.
 RUN mkdir -p /out/data && chown -R 65532:65532 /out/data
 

@@ -21,7 +21,7 @@ import { adt, freePort } from "../tests/helpers/net.ts";
 import { firstLine } from "../tests/helpers/child_output.ts";
 import { RawMllpSender } from "../tests/helpers/raw_sender.ts";
 import { type ClusterPeer, startClusterPeer } from "../tests/helpers/cluster_peer.ts";
-import { median, printJson, printLine, printTable } from "./harness.ts";
+import { ENGINE_V8_FLAGS, median, printJson, printLine, printTable } from "./harness.ts";
 
 const DESTINATIONS = Number(Deno.args[0] ?? 1000);
 const WINDOW_MS = Number(Deno.args[1] ?? 5) * 1000;
@@ -119,7 +119,17 @@ async function startNode(id: string, dir: string, kvPath: string, peer: ClusterP
   };
   const file = `${dir}/${id}.json`;
   await Deno.writeTextFile(file, JSON.stringify(config));
-  const child = spawn(["run", "-A", "--no-check", "main.ts", "serve", "--config", file], {
+  const args = [
+    "run",
+    "-A",
+    "--no-check",
+    ...ENGINE_V8_FLAGS,
+    "main.ts",
+    "serve",
+    "--config",
+    file,
+  ];
+  const child = spawn(args, {
     ADMIN_T: ADMIN,
     KV_T: KV_TOKEN,
   });

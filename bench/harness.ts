@@ -134,6 +134,15 @@ export function median(values: readonly number[]): number {
   return s.length % 2 ? s[mid] as number : ((s[mid - 1] as number) + (s[mid] as number)) / 2;
 }
 
+/**
+ * The V8 flags of `deno task start` (deno.json), for a bench that starts the engine as a child:
+ * it runs the engine as users start it.
+ */
+export const ENGINE_V8_FLAGS: string[] = (JSON.parse(
+  Deno.readTextFileSync(new URL("../deno.json", import.meta.url)),
+) as { tasks: Record<string, string> }).tasks.start!.split(/\s+/)
+  .filter((w) => w.startsWith("--v8-flags="));
+
 const encoder = new TextEncoder();
 
 /** Writes one line to stdout. */

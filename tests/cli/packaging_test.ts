@@ -24,20 +24,22 @@ function flagsOf(command: string): string[] {
   );
 }
 
-Deno.test("the compile task, the start task and the Dockerfile run main.ts with the same permissions", async () => {
+Deno.test("the compile task, the start task and the Dockerfile run main.ts with the same permissions and V8 flags", async () => {
   const { compile, start } = await tasks();
   assert.ok(compile && start);
   assert.match(compile, /^deno compile .* main\.ts$/);
   const compiled = flagsOf(compile);
   // A binary cannot read deno.json, so it must carry the KV flag itself.
   assert.ok(compiled.includes("--unstable-kv"), compile);
-  const permissions = compiled.filter((f) => f !== "--unstable-kv").sort();
+  const runFlags = compiled.filter((f) => f !== "--unstable-kv").sort();
   assert.deepEqual(
-    permissions,
+    runFlags.filter((f) => !f.startsWith("--v8-flags=")),
     ["--allow-env", "--allow-net", "--allow-read", "--allow-sys", "--allow-write"],
   );
+  // V8 keeps the heap and the optimized code it has while the engine is idle (see the README).
+  assert.ok(runFlags.includes("--v8-flags=--no-memory-reducer"), compile);
   assert.match(start, /^deno run .* main\.ts serve --config config\/demo\.json$/);
-  assert.deepEqual(flagsOf(start.replace(/ main\.ts.*$/, "")).sort(), permissions);
+  assert.deepEqual(flagsOf(start.replace(/ main\.ts.*$/, "")).sort(), runFlags);
 
   const dockerfile = await Deno.readTextFile(new URL("Dockerfile", root));
   const stages = dockerfile.split(/^FROM /m).slice(1);
