@@ -21,7 +21,7 @@ import { adt, freePort } from "../tests/helpers/net.ts";
 import { firstLine } from "../tests/helpers/child_output.ts";
 import { RawMllpSender } from "../tests/helpers/raw_sender.ts";
 import { type ClusterPeer, startClusterPeer } from "../tests/helpers/cluster_peer.ts";
-import { ENGINE_V8_FLAGS, median, printJson, printLine, printTable } from "./harness.ts";
+import { engineV8Flags, median, printJson, printLine, printTable } from "./harness.ts";
 
 const DESTINATIONS = Number(Deno.args[0] ?? 1000);
 const WINDOW_MS = Number(Deno.args[1] ?? 5) * 1000;
@@ -123,7 +123,7 @@ async function startNode(id: string, dir: string, kvPath: string, peer: ClusterP
     "run",
     "-A",
     "--no-check",
-    ...ENGINE_V8_FLAGS,
+    ...engineV8Flags(),
     "main.ts",
     "serve",
     "--config",

@@ -138,10 +138,11 @@ export function median(values: readonly number[]): number {
  * The V8 flags of `deno task start` (deno.json), for a bench that starts the engine as a child:
  * it runs the engine as users start it.
  */
-export const ENGINE_V8_FLAGS: string[] = (JSON.parse(
-  Deno.readTextFileSync(new URL("../deno.json", import.meta.url)),
-) as { tasks: Record<string, string> }).tasks.start!.split(/\s+/)
-  .filter((w) => w.startsWith("--v8-flags="));
+export function engineV8Flags(): string[] {
+  const json = JSON.parse(Deno.readTextFileSync(new URL("../deno.json", import.meta.url)));
+  const start = (json as { tasks: Record<string, string> }).tasks.start ?? "";
+  return start.split(/\s+/).filter((w) => w.startsWith("--v8-flags="));
+}
 
 const encoder = new TextEncoder();
 

@@ -44,6 +44,8 @@ interface ZlibBinding {
 }
 
 interface KeptStream {
+  /** Its settings, its key in {@link kept}. */
+  key: string;
   binding: ZlibBinding;
   /** `[avail_out, avail_in]` after the last `writeSync`, written by the binding. */
   state: Uint32Array;
@@ -123,8 +125,7 @@ function write(
   try {
     stream.binding.reset();
   } catch {
-    // A stream that cannot be reset is not used again.
-    for (const [k, s] of kept ?? []) if (s === stream) kept?.delete(k);
+    kept?.delete(stream.key); // a stream that cannot be reset is not used again
     return undefined;
   }
   if (stream.failed) return undefined;
@@ -145,7 +146,7 @@ function keptStream(k: string, create: () => unknown): KeptStream | undefined {
     kept = undefined;
     return undefined;
   }
-  const made: KeptStream = { binding: binding as ZlibBinding, state, failed: false };
+  const made: KeptStream = { key: k, binding: binding as ZlibBinding, state, failed: false };
   // Seen at once, instead of the stream's own handler destroying the stream on the next tick
   // (using a destroyed binding ends the process).
   made.binding.onerror = () => {

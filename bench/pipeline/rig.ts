@@ -15,20 +15,13 @@
  */
 
 import { keys, type LogRecord, type MessageRecord } from "../../actors/store/mod.ts";
-import {
-  ackFrame,
-  ENGINE_V8_FLAGS,
-  mshControlId,
-  printLine,
-  serveMllpReplies,
-} from "../harness.ts";
+import { ackFrame, engineV8Flags, mshControlId, printLine, serveMllpReplies } from "../harness.ts";
 import { firstLine } from "../../tests/helpers/child_output.ts";
 
 /** Every socket binds and connects here. */
 export const HOST = "127.0.0.1";
 const TOOLS = new URL("../../../shared/tools/", import.meta.url);
 const REPO = new URL("../../", import.meta.url);
-
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -527,7 +520,7 @@ export class EngineChild {
           Deno.execPath(),
           "run",
           "--allow-all",
-          ...ENGINE_V8_FLAGS,
+          ...engineV8Flags(),
           "main.ts",
           "serve",
           "--config",
