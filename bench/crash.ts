@@ -14,7 +14,7 @@
 
 import { encodeMllp, MllpDecoder } from "../codecs/mllp/mod.ts";
 import { printJson, printLine, printTable } from "./harness.ts";
-import { EngineChild, installGuard, killAll, Receiver, sleep } from "./pipeline/rig.ts";
+import { EngineChild, installGuard, killAll, Receiver, sleep } from "./pipeline/mod.ts";
 
 const ROUNDS = Number(Deno.args[0] ?? 3);
 const BEFORE_KILL_MS = Number(Deno.args[1] ?? 3) * 1000;

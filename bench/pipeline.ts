@@ -56,7 +56,7 @@
  * for the writeback of the one before (the soak measures the engine's own, at 70 %, for 10
  * minutes).
  *
- * The destination is an in-process MLLP ACK server (bench/pipeline/rig.ts `Receiver`): it does
+ * The destination is an in-process MLLP ACK server (bench/pipeline/receiver.ts `Receiver`): it does
  * not parse the message, so it takes the least CPU from the engine on a small machine, and it
  * counts without any inter-process protocol. A 1 s warm-up load (drained) precedes the figures.
  *
@@ -95,7 +95,7 @@ import {
   startKvLimit,
   ticksPerSecond,
   waitDelivered,
-} from "./pipeline/rig.ts";
+} from "./pipeline/mod.ts";
 import { storeLimit } from "./pipeline/store_limit.ts";
 
 type MachineShare = ReturnType<typeof machineShare>;

@@ -35,7 +35,7 @@ import {
   round,
   sleep,
   waitDelivered,
-} from "./pipeline/rig.ts";
+} from "./pipeline/mod.ts";
 
 const SECONDS = Number(Deno.args[0] ?? Deno.env.get("BENCH_SOAK_SECONDS") ?? 600);
 const GIVEN_RATE = Deno.args[1] ?? Deno.env.get("BENCH_SOAK_RATE");
