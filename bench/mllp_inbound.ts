@@ -27,6 +27,7 @@ import { inboundActorId } from "../actors/engine/identities.ts";
 import { Store } from "../actors/store/mod.ts";
 import { compose } from "../app/compose.ts";
 import { benchLogger, printJson, printLine, printTable } from "./harness.ts";
+import type { LoadResult } from "./pipeline/mod.ts";
 
 const HOST = "127.0.0.1";
 const SECONDS = Number(Deno.args[0] ?? 5);
@@ -41,18 +42,6 @@ const guard = setTimeout(() => {
   Deno.exit(2);
 }, 150_000);
 Deno.unrefTimer(guard);
-
-/** One run of mllp-load.mjs, as it reports it. */
-interface LoadResult {
-  conc: number;
-  seconds: number;
-  ok: number;
-  bad: number;
-  errors: number;
-  msg_per_s: number;
-  p50_ms: number | null;
-  p99_ms: number | null;
-}
 
 /** Runs the Node load generator against `port` and returns its JSON line. */
 async function load(port: number, connections: number): Promise<LoadResult> {
