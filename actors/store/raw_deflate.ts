@@ -79,8 +79,8 @@ export function deflateSmaller(
   const done = stream && write(stream, input, input.length);
   if (done) {
     // Whole input read and output short of the room: the stream ended within it.
-    if (done.availIn === 0 && done.availOut > 0) return done.out.slice(0, done.produced);
-    if (done.availOut === 0) return undefined;
+    if (done.availIn === 0 && done.produced < input.length) return done.out.slice(0, done.produced);
+    if (done.produced === input.length) return undefined;
   }
   const packed = deflateRawSync(input, options);
   return packed.length < input.length ? new Uint8Array(packed) : undefined;
@@ -112,7 +112,7 @@ function write(
   stream: KeptStream,
   input: Uint8Array,
   room: number,
-): { out: Uint8Array; produced: number; availOut: number; availIn: number } | undefined {
+): { out: Uint8Array; produced: number; availIn: number } | undefined {
   if (scratch.length < room) scratch = new Uint8Array(room);
   const out = scratch;
   stream.failed = false;
@@ -129,7 +129,7 @@ function write(
     return undefined;
   }
   if (stream.failed) return undefined;
-  return { out, produced: room - availOut, availOut, availIn };
+  return { out, produced: room - availOut, availIn };
 }
 
 function keptStream(k: string, create: () => unknown): KeptStream | undefined {
