@@ -3,13 +3,16 @@
  * process, one MLLP integration → one MLLP destination, as in bench/pipeline.ts) under
  * `../shared/tools/mllp-paced.mjs` (16 connections) at 70 % of a sustained rate, for 10 minutes by
  * default. The sustained rate is measured first (10 s of `mllp-load.mjs`, 16 connections,
- * delivered ÷ (load + drain)) unless given.
+ * delivered ÷ (load + drain)) unless given; a given rate is offered for 5 s first, to warm the
+ * engine as the sustained run would.
  *
  * Every 30 s window prints: the messages offered and ACKed, late sends and the ACK p99 (all of
  * mllp-paced: the probe's messages apart), sent → delivered p50/p99 of a probe (20 msg/s of the
  * offered rate on a connection of its own, timed from its send to its arrival at the destination;
  * one still on its way counts with its age), the engine's RSS, the backlog (ACKed − delivered) and
- * the KV files' bytes per delivered message. At the end: whether each stayed flat, last window ÷
+ * the KV files' bytes per delivered message, and the longest this bench's own event loop (which
+ * runs the receiver and the probe) was held up, so a slow window can be told apart from a stall of
+ * the measuring side or the machine. At the end: whether each stayed flat, last window ÷
  * first window (p99 ≤ 1.5×, RSS ≤ 1.2×, KV bytes per message ≤ 1.2×; backlog at the end ≤ 1 s
  * of traffic), and the KV bytes per delivered message at rest (engine stopped).
  *
@@ -42,6 +45,8 @@ const GIVEN_RATE = Deno.args[1] ?? Deno.env.get("BENCH_SOAK_RATE");
 const WINDOW = Math.min(30, SECONDS);
 const CONNS = 16;
 const PROBE_RATE = 20;
+/** Seconds of load at the given rate before the windows, when the rate is given. */
+const WARM_UP_SECONDS = 5;
 const DRAIN_MS = 120_000;
 const MiB = 1024 * 1024;
 
@@ -59,6 +64,35 @@ interface Window {
   backlog: number;
   rssMiB: number;
   kvKiBPerMsg: number;
+  /** The longest this process's event loop (receiver and probe) was held up in the window. */
+  lagMs: number;
+}
+
+/**
+ * The longest delay of this process's event loop since the last `take()`, from a 10 ms timer. The
+ * receiver and the probe run here: when a window's probe p99 jumps, a jump here too says the
+ * measuring side or the machine stalled, not the engine alone.
+ */
+class LagMonitor {
+  #last = performance.now();
+  #max = 0;
+  readonly #timer = setInterval(() => {
+    const now = performance.now();
+    this.#max = Math.max(this.#max, now - this.#last - 10);
+    this.#last = now;
+  }, 10);
+
+  /** The longest delay since the last call, in ms; starts the next span. */
+  take(): number {
+    const max = this.#max;
+    this.#max = 0;
+    return round(Math.max(0, max), 1);
+  }
+
+  /** Stops the timer. */
+  stop(): void {
+    clearInterval(this.#timer);
+  }
 }
 
 const dir = await Deno.makeTempDir({ prefix: "bench-soak-" });
@@ -67,6 +101,7 @@ const receiver = Receiver.start();
 receiver.trackIds = false; // hundreds of thousands of ids: count only
 receiver.arrivalPrefix = "PROBE-";
 let probe: Probe | undefined;
+let lag: LagMonitor | undefined;
 try {
   let engine: EngineChild | undefined;
   for (let attempt = 1; !engine; attempt++) {
@@ -84,8 +119,15 @@ try {
   let acked = 0;
 
   let sustained: number;
-  if (GIVEN_RATE !== undefined) sustained = Number(GIVEN_RATE) / 0.7;
-  else {
+  if (GIVEN_RATE !== undefined) {
+    sustained = Number(GIVEN_RATE) / 0.7;
+    // Without the sustained run the engine starts cold: warm it at the rate first, so the first
+    // window, the one the last is compared with, measures the engine and not its JIT warm-up.
+    const warm = await mllpPaced(e.mllpPort, CONNS, WARM_UP_SECONDS, Number(GIVEN_RATE));
+    acked += warm.ok;
+    const drain = await waitDelivered(receiver, acked, DRAIN_MS, alive);
+    if (!drain.done) throw new Error(`the warm-up did not drain:\n  ${e.tail()}`);
+  } else {
     printLine(`soak: sustained rate, ${CONNS} connections, 10 s + drain`);
     const load = await mllpLoad(e.mllpPort, CONNS, 10);
     acked += load.ok;
@@ -114,11 +156,13 @@ try {
     "backlog",
     "RSS MiB",
     "KV KiB/msg",
+    "bench lag",
   ];
   printLine(head.map((h) => h.padStart(10)).join(" "));
 
   probe = await Probe.start(e.mllpPort, PROBE_RATE);
   const windows: Window[] = [];
+  lag = new LagMonitor();
   const t0 = performance.now();
   for (let k = 0; k * WINDOW < SECONDS && e.alive; k++) {
     const paced = await mllpPaced(e.mllpPort, CONNS, WINDOW, rate - PROBE_RATE);
@@ -138,6 +182,7 @@ try {
       backlog,
       rssMiB: round(e.rss() / MiB),
       kvKiBPerMsg: round(kvBytes(e.kvPath).total / 1024 / Math.max(1, receiver.count), 2),
+      lagMs: lag.take(),
     };
     windows.push(w);
     printLine(
@@ -153,6 +198,7 @@ try {
         w.backlog,
         w.rssMiB,
         w.kvKiBPerMsg,
+        w.lagMs,
       ].map((v) => String(v).padStart(10)).join(" "),
     );
   }
@@ -220,6 +266,7 @@ try {
     kibPerMsgAtRest: { ratio: round(kibAtRest, 2), targetMax: 2.5 },
   });
 } finally {
+  lag?.stop();
   await probe?.stop().catch(() => {});
   receiver.close();
   killAll();
