@@ -29,7 +29,10 @@
  *    receive → delivered from the engine's own records (attempt time of each SUCCEEDED SEND log
  *    less its message's `receivedAt`, read from the KV file once the engine stopped); ≤ 50 ms.
  *    A probe of 20 msg/s of that rate on a connection of its own (send → arrival at the
- *    destination, timed by this script) cross-checks it from outside.
+ *    destination, timed by this script) cross-checks it from outside. Beside them: how many
+ *    messages took over 50 ms and when in the run they were received (one stall, or a slow run),
+ *    and the longest this script's own event loop was held up (a stall of the machine or of the
+ *    measuring side shows there too).
  * 5. Storage: KV file (+ -wal, -shm) once the engine stopped cleanly ÷ messages delivered over the
  *    whole run, in KiB; ≤ 2.5.
  * 6. Rows: KV rows the engine changed per delivered message in the sustained run
@@ -77,6 +80,7 @@ import {
   installGuard,
   killAll,
   kvBytes,
+  LagMonitor,
   type LoadResult,
   machineCpu,
   machineShare,
@@ -346,7 +350,10 @@ try {
   receiver.arrivalPrefix = "PROBE-";
   const since = Date.now();
   const probe = await Probe.start(e.mllpPort, PROBE_RATE);
+  const lag = new LagMonitor();
   const at70 = await mllpPaced(e.mllpPort, CONNS, SECONDS, Math.max(1, rate70 - PROBE_RATE));
+  const lagMs = lag.take();
+  lag.stop();
   await probe.stop();
   const until = Date.now();
   acked += at70.ok + probe.acked;
@@ -498,6 +505,11 @@ try {
     ["receive -> delivered max ms", max],
     [`probe (${PROBE_RATE} msg/s of it): sent -> delivered p50 ms`, quantile(probed.sorted, 0.5)],
     ["probe: sent -> delivered p99 ms", quantile(probed.sorted, 0.99)],
+    [
+      "messages over 50 ms (received at s into the run)",
+      lat.slow.count === 0 ? "0" : `${lat.slow.count} (${lat.slow.fromS}-${lat.slow.toS} s)`,
+    ],
+    ["the bench's own event loop held up at most, ms", lagMs],
   ]);
   printLine();
   const kib = kv.total / 1024 / Math.max(1, totalDelivered);
@@ -608,6 +620,8 @@ try {
         maxMs: max,
         probeP50Ms: quantile(probed.sorted, 0.5),
         probeP99Ms: quantile(probed.sorted, 0.99),
+        over50Ms: lat.slow,
+        benchLagMs: lagMs,
         p99Ms: { ratio: p99, targetMax: 50 },
       },
     },

@@ -29,6 +29,7 @@ import {
   installGuard,
   killAll,
   kvBytes,
+  LagMonitor,
   mllpLoad,
   mllpPaced,
   Probe,
@@ -66,33 +67,6 @@ interface Window {
   kvKiBPerMsg: number;
   /** The longest this process's event loop (receiver and probe) was held up in the window. */
   lagMs: number;
-}
-
-/**
- * The longest delay of this process's event loop since the last `take()`, from a 10 ms timer. The
- * receiver and the probe run here: when a window's probe p99 jumps, a jump here too says the
- * measuring side or the machine stalled, not the engine alone.
- */
-class LagMonitor {
-  #last = performance.now();
-  #max = 0;
-  readonly #timer = setInterval(() => {
-    const now = performance.now();
-    this.#max = Math.max(this.#max, now - this.#last - 10);
-    this.#last = now;
-  }, 10);
-
-  /** The longest delay since the last call, in ms; starts the next span. */
-  take(): number {
-    const max = this.#max;
-    this.#max = 0;
-    return round(Math.max(0, max), 1);
-  }
-
-  /** Stops the timer. */
-  stop(): void {
-    clearInterval(this.#timer);
-  }
 }
 
 const dir = await Deno.makeTempDir({ prefix: "bench-soak-" });

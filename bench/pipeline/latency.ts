@@ -10,16 +10,20 @@ import { keys, type LogRecord, type MessageRecord } from "../../actors/store/mod
  * Receive → delivered latencies in ms of the messages received in [`since`, `until`) (`Date.now()`
  * times), from the engine's KV file once the engine has stopped: for each SUCCEEDED SEND log, the
  * time of its last attempt (stamped when the destination's ACK came back) less the `receivedAt`
- * of the message it sent (or of the message that one was derived from). Sorted ascending.
+ * of the message it sent (or of the message that one was derived from). Sorted ascending. With
+ * them, the messages that took longer than `slowMs` (default 50): how many, and the first and last
+ * of their receive times in seconds after `since`, to tell one stall from a slow run.
  */
 export async function deliveredLatencies(
   kvPath: string,
   since: number,
   until: number,
-): Promise<{ sorted: number[]; sendLogs: number; noAttempt: number }> {
+  slowMs = 50,
+): Promise<{ sorted: number[]; sendLogs: number; noAttempt: number; slow: SlowSpan }> {
   const kv = await Deno.openKv(kvPath);
   const out: number[] = [];
   let sendLogs = 0, noAttempt = 0;
+  const slow: SlowSpan = { count: 0, fromS: NaN, toS: NaN };
   const received = new Map<string, number | undefined>();
   const receivedAt = async (id: string): Promise<number | undefined> => {
     if (received.has(id)) return received.get(id);
@@ -42,11 +46,31 @@ export async function deliveredLatencies(
         continue;
       }
       out.push(at - r);
+      if (at - r > slowMs) {
+        const s = (r - since) / 1000;
+        slow.count++;
+        if (!(s >= slow.fromS)) slow.fromS = s;
+        if (!(s <= slow.toS)) slow.toS = s;
+      }
     }
   } finally {
     kv.close();
   }
-  return { sorted: out.sort((a, b) => a - b), sendLogs, noAttempt };
+  return {
+    sorted: out.sort((a, b) => a - b),
+    sendLogs,
+    noAttempt,
+    slow: { count: slow.count, fromS: round(slow.fromS, 2), toS: round(slow.toS, 2) },
+  };
+}
+
+/** Messages slower than a threshold: how many, and when (s into the run) they were received. */
+export interface SlowSpan {
+  count: number;
+  /** Receive time of the earliest, in seconds after the run's start (NaN when none). */
+  fromS: number;
+  /** Receive time of the latest (NaN when none). */
+  toS: number;
 }
 
 /** The `p` quantile (0..1) of an ascending list (NaN when empty). */

@@ -36,4 +36,5 @@ export {
   machineShare,
   ticksPerSecond,
 } from "./cpu.ts";
-export { deliveredLatencies, quantile, round } from "./latency.ts";
+export { deliveredLatencies, quantile, round, type SlowSpan } from "./latency.ts";
+export { LagMonitor } from "./lag.ts";
