@@ -14,24 +14,40 @@ import { round } from "./latency.ts";
  * ```ts
  * const lag = new LagMonitor();
  * // … a run …
- * console.log(`bench lag max ${lag.take()} ms`);
+ * const { ms, atS } = lag.takeWithTime();
+ * console.log(`bench lag max ${ms} ms, at ${atS} s`);
  * lag.stop();
  * ```
  */
 export class LagMonitor {
-  #last = performance.now();
+  readonly #start = performance.now();
+  #last = this.#start;
   #max = 0;
+  #maxAt = NaN;
   readonly #timer = setInterval(() => {
     const now = performance.now();
-    this.#max = Math.max(this.#max, now - this.#last - 10);
+    const late = now - this.#last - 10;
+    if (late > this.#max) {
+      this.#max = late;
+      this.#maxAt = now;
+    }
     this.#last = now;
   }, 10);
 
   /** The longest delay since the last call, in ms; starts the next span. */
   take(): number {
-    const max = this.#max;
+    return this.takeWithTime().ms;
+  }
+
+  /** As {@link take}, with when it ended, in seconds after the monitor started (NaN if none). */
+  takeWithTime(): { ms: number; atS: number } {
+    const taken = {
+      ms: round(Math.max(0, this.#max), 1),
+      atS: round((this.#maxAt - this.#start) / 1000, 2),
+    };
     this.#max = 0;
-    return round(Math.max(0, max), 1);
+    this.#maxAt = NaN;
+    return taken;
   }
 
   /** Stops the timer. */
