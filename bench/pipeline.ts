@@ -31,8 +31,8 @@
  *    A probe of 20 msg/s of that rate on a connection of its own (send → arrival at the
  *    destination, timed by this script) cross-checks it from outside. Beside them: how many
  *    messages took over 50 ms and when in the run they were received (one stall, or a slow run),
- *    and the longest this script's own event loop was held up and when (a stall of the machine or of the
- *    measuring side shows there too).
+ *    and the longest this script's own event loop was held up, and when (a stall of the machine
+ *    or of the measuring side shows there too).
  * 5. Storage: KV file (+ -wal, -shm) once the engine stopped cleanly ÷ messages delivered over the
  *    whole run, in KiB; ≤ 2.5.
  * 6. Rows: KV rows the engine changed per delivered message in the sustained run
