@@ -156,7 +156,13 @@ export async function servePublic(options: ServePublicOptions): Promise<PublicSe
       });
     });
   } catch (error) {
-    throw new Error(`http: cannot listen on ${http.hostname}:${http.port}: ${errorMessage(error)}`);
+    // The cause is kept: callers (and tests choosing ports ahead) tell a taken port by its code.
+    throw new Error(
+      `http: cannot listen on ${http.hostname}:${http.port}: ${errorMessage(error)}`,
+      {
+        cause: error,
+      },
+    );
   }
   server.on("error", (error) => log.error("http.failed", { error }));
   const addr = server.address();

@@ -151,3 +151,20 @@ Deno.test("an answer given before the body is read: the rest is dropped and the 
     await server.shutdown();
   }
 });
+
+Deno.test("the public server on a taken port names the address and keeps EADDRINUSE as the cause", async () => {
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (taken.addr as Deno.NetAddr).port;
+  try {
+    const error = await servePublic({
+      fetch: ok,
+      http: { port, hostname: "127.0.0.1", development: true },
+      log: memoryLogger(),
+    }).then(() => undefined, (e: Error) => e);
+    assert.ok(error, "listening on a taken port failed");
+    assert.match(error.message, new RegExp(`http: cannot listen on 127\\.0\\.0\\.1:${port}: `));
+    assert.equal((error.cause as { code?: string } | undefined)?.code, "EADDRINUSE");
+  } finally {
+    taken.close();
+  }
+});
