@@ -173,3 +173,53 @@ browserTest(
     }
   },
 );
+
+browserTest(
+  "console in Chromium: a live refresh answered after the operator began typing keeps the typed reason",
+  async () => {
+    const e = await startConsoleEngine();
+    const browser = await chromium.launch({
+      executablePath: Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium",
+      args: ["--no-sandbox"],
+    });
+    try {
+      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+      const errors: string[] = [];
+      page.on("pageerror", (err) => errors.push(String(err)));
+      await page.goto(`${e.base}/console/login`);
+      await page.fill('input[name="token"]', TOKEN);
+      await page.click("text=Sign in with the token");
+      await page.waitForURL(/\/console\/connections$/);
+      // A first message activates the destination's actor: its row (with the skip form) shows.
+      await sendHl7(e.mllpPort, message("CTRL-RACE-0"));
+      const row = 'tr[data-actor-id="mllp-out:127.0.0.1:1"]';
+      await page.goto(`${e.base}/console/actors`);
+      await page.waitForSelector(row);
+      // The live refresh's request (htmx sends HX-Request) is held until the reason is typed, so
+      // its answer comes while the form holds text: the order that lost the reason before.
+      let release!: () => void;
+      const released = new Promise<void>((resolve) => release = resolve);
+      let held!: () => void;
+      const holding = new Promise<void>((resolve) => held = resolve);
+      await page.route(/\/console\/actors$/, async (route) => {
+        if (!route.request().headers()["hx-request"]) return route.continue();
+        held();
+        await released;
+        await route.continue();
+      });
+      await sendHl7(e.mllpPort, message("CTRL-RACE-1")); // a new log: the page refreshes
+      await holding;
+      const reason = page.locator(`${row} input[name="reason"]`);
+      await reason.fill("typed while a refresh was on its way");
+      await page.locator("h1").click();
+      release();
+      await page.waitForSelector("#live[data-refresh-pending]", { timeout: 10_000 });
+      assert.equal(await reason.inputValue(), "typed while a refresh was on its way");
+      assert.deepEqual(errors, []);
+    } finally {
+      await browser.close();
+      await e.close();
+      await Deno.remove(e.dir, { recursive: true });
+    }
+  },
+);

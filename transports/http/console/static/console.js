@@ -42,6 +42,8 @@
         r.setAttribute("data-refresh-pending", "");
         continue;
       }
+      // Checked again when the answer comes (below): the operator may start typing meanwhile.
+      r.setAttribute("data-refreshing", "");
       window.htmx.ajax("GET", window.location.href, {
         target: "#" + r.id,
         select: "#" + r.id,
@@ -50,6 +52,17 @@
     }
     if (document.getElementById("charts")) loadCharts();
   }
+  // A refresh answered after the operator began typing in its region is not swapped in: the
+  // region says it is behind, and refreshes once the focus leaves it (as when busy at the start).
+  document.body.addEventListener("htmx:beforeSwap", function (e) {
+    var target = e.detail.target;
+    if (!target || !target.hasAttribute || !target.hasAttribute("data-refreshing")) return;
+    target.removeAttribute("data-refreshing");
+    if (!busy(target)) return;
+    e.detail.shouldSwap = false;
+    pending = true;
+    target.setAttribute("data-refresh-pending", "");
+  });
   document.addEventListener("focusout", function () {
     if (pending) {
       pending = false;
