@@ -351,9 +351,9 @@ try {
   const since = Date.now();
   const probe = await Probe.start(e.mllpPort, PROBE_RATE);
   const lag = new LagMonitor();
-  const at70 = await mllpPaced(e.mllpPort, CONNS, SECONDS, Math.max(1, rate70 - PROBE_RATE));
+  const at70 = await mllpPaced(e.mllpPort, CONNS, SECONDS, Math.max(1, rate70 - PROBE_RATE))
+    .finally(() => lag.stop());
   const lagged = lag.takeWithTime();
-  lag.stop();
   await probe.stop();
   const until = Date.now();
   acked += at70.ok + probe.acked;

@@ -98,7 +98,7 @@ try {
   if (GIVEN_RATE !== undefined) {
     sustained = Number(GIVEN_RATE) / 0.7;
     // Without the sustained run the engine starts cold: warm it at the rate first, so the first
-    // window, the one the last is compared with, measures the engine and not its JIT warm-up.
+    // windows measure the engine and not its JIT warm-up.
     const warm = await mllpPaced(e.mllpPort, CONNS, WARM_UP_SECONDS, Number(GIVEN_RATE));
     acked += warm.ok;
     const drain = await waitDelivered(receiver, acked, DRAIN_MS, alive);

@@ -49,8 +49,8 @@ export async function deliveredLatencies(
       if (at - r > slowMs) {
         const s = (r - since) / 1000;
         slow.count++;
-        if (!(s >= slow.fromS)) slow.fromS = s;
-        if (!(s <= slow.toS)) slow.toS = s;
+        slow.fromS = Number.isNaN(slow.fromS) ? s : Math.min(slow.fromS, s);
+        slow.toS = Number.isNaN(slow.toS) ? s : Math.max(slow.toS, s);
       }
     }
   } finally {
