@@ -6,8 +6,7 @@
 import assert from "node:assert/strict";
 import { adt, freePort, waitFor } from "../helpers/net.ts";
 import { RawMllpSender, summarizeAck } from "../helpers/raw_sender.ts";
-
-const root = new URL("../../", import.meta.url).pathname;
+import { spawnEngine } from "../helpers/engine_process.ts";
 
 function configFor(dir: string, ports: number[]): string {
   return JSON.stringify({
@@ -31,33 +30,20 @@ Deno.test("SIGHUP makes a child-process engine reload its config file", async ()
   const second = freePort();
   const file = `${dir}/engine.json`;
   await Deno.writeTextFile(file, configFor(dir, [first]));
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "main.ts", "serve", "--config", file],
-    cwd: root,
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let output = "";
-  let exited = false;
-  const status = child.status.then((s) => {
-    exited = true;
-    return s;
+  const { child, status, drained, output, exited } = spawnEngine({
+    flags: ["-A"],
+    args: ["serve", "--config", file],
   });
-  const drained = Promise.all([child.stdout, child.stderr].map(async (stream) => {
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) output += chunk;
-  }));
-  const seen = (event: string) => output.split("\n").some((l) => l.split(" ").includes(event));
+  const seen = (event: string) => output().split("\n").some((l) => l.split(" ").includes(event));
   try {
     await waitFor("the engine started", () => {
-      if (exited) throw new Error(`the engine exited:\n${output}`);
+      if (exited()) throw new Error(`the engine exited:\n${output()}`);
       return seen("engine.started") && seen("http.listening");
     }, 60_000);
     await Deno.writeTextFile(file, configFor(dir, [first, second]));
     child.kill("SIGHUP");
     await waitFor("the reload", () => {
-      if (exited) throw new Error(`the engine exited:\n${output}`);
+      if (exited()) throw new Error(`the engine exited:\n${output()}`);
       return seen("config.reloaded");
     }, 30_000);
     const sender = await RawMllpSender.connect(second);
@@ -67,7 +53,7 @@ Deno.test("SIGHUP makes a child-process engine reload its config file", async ()
       await sender.close();
     }
   } finally {
-    if (!exited) child.kill("SIGTERM");
+    if (!exited()) child.kill("SIGTERM");
     await status;
     await drained;
     await Deno.remove(dir, { recursive: true });

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { Hl7Server } from "@medplum/hl7";
 import { sendFiles } from "../../transports/mllp/send.ts";
 import { freePort, startHl7Server, waitFor } from "../helpers/net.ts";
+import { type EngineProcess, spawnEngine } from "../helpers/engine_process.ts";
 
 const root = new URL("../../", import.meta.url);
 
@@ -68,23 +69,17 @@ Deno.test("the compile task, the start task and the Dockerfile run main.ts with 
   );
 });
 
-/** A `main.ts serve` child and what it printed so far. */
-interface Served {
-  child: Deno.ChildProcess;
-  inPort: number;
-  httpPort: number;
-  output(): string;
-  /** Resolves once both of its output streams ended. */
-  drained: Promise<unknown>;
-}
-
 /**
  * Starts `main.ts serve` with `flags` on a config in `dir` (integration `feed` → destination `out`
  * at `outPort`) and waits until it listens. Its ports are chosen ahead (the child binds them from
  * its config file), so another socket may take one meanwhile: that start is made again with new
  * ports, at most three times in all.
  */
-async function serveWith(flags: string[], dir: string, outPort: number): Promise<Served> {
+async function serveWith(
+  flags: string[],
+  dir: string,
+  outPort: number,
+): Promise<{ engine: EngineProcess; inPort: number; httpPort: number }> {
   for (let attempt = 1;; attempt++) {
     const [inPort, httpPort] = [freePort(), freePort()];
     await Deno.writeTextFile(
@@ -106,34 +101,22 @@ async function serveWith(flags: string[], dir: string, outPort: number): Promise
         subscriptions: [{ from: { integration: "feed" }, to: ["out"] }],
       }),
     );
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", ...flags, "main.ts", "serve", "--config", `${dir}/config.json`],
-      cwd: root,
-      env: { NO_COLOR: "1" },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    let output = "";
-    let exited = false;
-    child.status.then(() => exited = true);
-    const drained = Promise.all([child.stdout, child.stderr].map(async (stream) => {
-      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) output += chunk;
-    }));
+    const engine = spawnEngine({ flags, args: ["serve", "--config", `${dir}/config.json`] });
+    const { child, output, exited } = engine;
     try {
       await waitFor("the engine listening", () => {
-        assert.ok(!exited, `the engine exited:\n${output}`);
-        return /http\.listening/.test(output) && /mllp\.listening/.test(output);
+        assert.ok(!exited(), `the engine exited:\n${output()}`);
+        return /http\.listening/.test(output()) && /mllp\.listening/.test(output());
       }, 30_000);
-      return { child, inPort, httpPort, output: () => output, drained };
+      return { engine, inPort, httpPort };
     } catch (error) {
       try {
         child.kill("SIGTERM");
       } catch { /* already exited */ }
-      await child.status;
-      await drained;
-      if (attempt < 3 && /address already in use/i.test(output)) continue;
-      throw new Error(`${(error as Error).message}\n${output}`);
+      await engine.status;
+      await engine.drained;
+      if (attempt < 3 && /address already in use/i.test(output())) continue;
+      throw new Error(`${(error as Error).message}\n${output()}`);
     }
   }
 }
@@ -156,7 +139,7 @@ Deno.test("main.ts serve with exactly the compile task's flags receives, deliver
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     throw error;
   });
-  const { child, inPort, httpPort, output } = served;
+  const { engine: { child, output }, inPort, httpPort } = served;
   try {
     const showing = (e: Error) => {
       throw new Error(`${e.message}\n${output()}`);
@@ -178,8 +161,8 @@ Deno.test("main.ts serve with exactly the compile task's flags receives, deliver
     try {
       child.kill("SIGTERM");
     } catch { /* already exited */ }
-    const status = await child.status;
-    await served.drained;
+    const status = await served.engine.status;
+    await served.engine.drained;
     await receiver.stop();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     assert.equal(status.code, 0, output());

@@ -14,8 +14,7 @@ import { hl7ToJson } from "../../codecs/datamodel/mod.ts";
 import { adt, freePort, waitFor } from "../helpers/net.ts";
 import { RawMllpSender, summarizeAck } from "../helpers/raw_sender.ts";
 import { controlIds, startReceiver } from "../helpers/receivers.ts";
-
-const root = new URL("../../", import.meta.url).pathname;
+import { spawnEngine } from "../helpers/engine_process.ts";
 const ADMIN_TOKEN = "full-disk-admin-token-0123456789";
 const CLIENT_SECRET = "full-disk-client-secret-0123456789";
 
@@ -121,29 +120,13 @@ Deno.test({
         ],
       }),
     );
-    const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "main.ts", "serve", "--config", `${dir}/config.json`],
-      cwd: root,
-      env: {
-        NO_COLOR: "1",
-        FULL_DISK_ADMIN_TOKEN: ADMIN_TOKEN,
-        FULL_DISK_CLIENT_SECRET: CLIENT_SECRET,
-      },
-      stdin: "null",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    let output = "";
-    let exited = false;
-    const status = child.status.then((s) => {
-      exited = true;
-      return s;
+    const { child, status, drained, output, exited } = spawnEngine({
+      flags: ["-A"],
+      args: ["serve", "--config", `${dir}/config.json`],
+      env: { FULL_DISK_ADMIN_TOKEN: ADMIN_TOKEN, FULL_DISK_CLIENT_SECRET: CLIENT_SECRET },
     });
-    const drained = Promise.all([child.stdout, child.stderr].map(async (stream) => {
-      for await (const chunk of stream.pipeThrough(new TextDecoderStream())) output += chunk;
-    }));
-    const context = () => `\nengine output:\n${output.slice(-6000)}`;
-    const lines = (event: string) => output.split("\n").filter((l) => l.includes(` ${event} `));
+    const context = () => `\nengine output:\n${output().slice(-6000)}`;
+    const lines = (event: string) => output().split("\n").filter((l) => l.includes(` ${event} `));
     const health = async () => {
       const res = await fetch(`http://127.0.0.1:${httpPort}/healthz`);
       return { status: res.status, body: await res.json() };
@@ -164,8 +147,8 @@ Deno.test({
     const filler = `${kvDir}/filler`;
     try {
       await waitFor("the engine listening", () => {
-        assert.ok(!exited, `the engine exited${context()}`);
-        return /http\.listening/.test(output) && /mllp\.listening/.test(output);
+        assert.ok(!exited(), `the engine exited${context()}`);
+        return /http\.listening/.test(output()) && /mllp\.listening/.test(output());
       }, 30_000);
       const issued = await fetch(`${base}/v2/auth/token`, {
         method: "POST",
@@ -214,7 +197,7 @@ Deno.test({
       const kv = sick.body.checks.find((c: { name: string }) => c.name === "kv");
       assert.equal(kv.ok, false);
       assert.match(kv.reason, /database or disk is full/);
-      assert.ok(!exited, `the engine exited${context()}`);
+      assert.ok(!exited(), `the engine exited${context()}`);
       assert.equal(lines("store.not-writable").length, 1, context());
 
       // Space again: no restart; new messages get AA, deliveries resume.
@@ -241,8 +224,8 @@ Deno.test({
       }
       for (const id of refused.slice(1)) assert.ok(!got.includes(id), `${id} was refused`);
       assert.equal(lines("store.writable-again").length, 1, context());
-      assert.ok(!exited, `the engine exited${context()}`);
-      assert.doesNotMatch(output, /uncaught|unhandled|actor\.crashed/i, context());
+      assert.ok(!exited(), `the engine exited${context()}`);
+      assert.doesNotMatch(output(), /uncaught|unhandled|actor\.crashed/i, context());
     } finally {
       await sender?.close();
       try {

@@ -8,8 +8,7 @@
 import assert from "node:assert/strict";
 import { adt, freePort, waitFor } from "../helpers/net.ts";
 import { RawMllpSender, summarizeAck } from "../helpers/raw_sender.ts";
-
-const root = new URL("../../", import.meta.url).pathname;
+import { spawnEngine } from "../helpers/engine_process.ts";
 
 /** Runs `deno <args>` to the end; exit code and both outputs. */
 async function deno(args: string[], cwd: string): Promise<{ code: number; output: string }> {
@@ -89,41 +88,20 @@ Deno.addSignalListener("SIGUSR1", () => {
 });
 `,
   );
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--preload",
-      `${dir}/stray.ts`,
-      "main.ts",
-      "serve",
-      "--config",
-      `${dir}/config.json`,
-    ],
-    cwd: root,
-    env: { NO_COLOR: "1", STRAY_ADMIN_TOKEN: "stray-admin-token-0123456789" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  let output = "";
-  let exited = false;
-  const status = child.status.then((s) => {
-    exited = true;
-    return s;
+  const { child, status, drained, output, exited } = spawnEngine({
+    flags: ["-A", "--preload", `${dir}/stray.ts`],
+    args: ["serve", "--config", `${dir}/config.json`],
+    env: { STRAY_ADMIN_TOKEN: "stray-admin-token-0123456789" },
   });
-  const drained = Promise.all([child.stdout, child.stderr].map(async (stream) => {
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) output += chunk;
-  }));
   const seen = (what: string, pattern: RegExp) =>
     waitFor(what, () => {
-      assert.ok(!exited, `the engine exited:\n${output}`);
-      return pattern.test(output);
+      assert.ok(!exited(), `the engine exited:\n${output()}`);
+      return pattern.test(output());
     }, 30_000);
   try {
     await waitFor("the engine listening", () => {
-      assert.ok(!exited, `the engine exited:\n${output}`);
-      return /http\.listening/.test(output) && /mllp\.listening/.test(output);
+      assert.ok(!exited(), `the engine exited:\n${output()}`);
+      return /http\.listening/.test(output()) && /mllp\.listening/.test(output());
     }, 30_000);
 
     child.kill("SIGUSR2");
@@ -144,7 +122,7 @@ Deno.addSignalListener("SIGUSR1", () => {
     } finally {
       await sender.close();
     }
-    assert.ok(!exited, output);
+    assert.ok(!exited(), output());
   } finally {
     try {
       child.kill("SIGTERM");
@@ -152,6 +130,6 @@ Deno.addSignalListener("SIGUSR1", () => {
     const s = await status;
     await drained;
     await Deno.remove(dir, { recursive: true }).catch(() => {});
-    assert.equal(s.code, 0, output);
+    assert.equal(s.code, 0, output());
   }
 });

@@ -37,6 +37,32 @@ async function submitted(page: Page, command: string, click: () => Promise<void>
   assert.equal(answer.status(), 303, `${command}: answered ${answer.status()}`);
 }
 
+/**
+ * Runs `body` against a fresh console engine in Chromium, on one page whose script errors are
+ * collected in `errors`; closes the browser and the engine after.
+ */
+async function inChromium(
+  body: (
+    t: { e: Awaited<ReturnType<typeof startConsoleEngine>>; page: Page; errors: string[] },
+  ) => Promise<void>,
+): Promise<void> {
+  const e = await startConsoleEngine();
+  const browser = await chromium.launch({
+    executablePath: Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium",
+    args: ["--no-sandbox"],
+  });
+  try {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    const errors: string[] = [];
+    page.on("pageerror", (err) => errors.push(String(err)));
+    await body({ e, page, errors });
+  } finally {
+    await browser.close();
+    await e.close();
+    await Deno.remove(e.dir, { recursive: true });
+  }
+}
+
 const XSS_NAME = `<script>window.__xss=1</script>^"><img src=x onerror="window.__xss=2">`;
 const XSS_OBX = `javascript:window.__xss=3`;
 
@@ -51,17 +77,9 @@ function message(controlId: string): string {
 
 browserTest(
   "console in Chromium: sign in, flow, find, attempts, pause/resume, skip, reprocess, audit, XSS inert",
-  async () => {
-    const e = await startConsoleEngine();
-    const shots = await Deno.makeTempDir({ dir: tmpdir(), prefix: "console-screenshots-" });
-    const browser = await chromium.launch({
-      executablePath: Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium",
-      args: ["--no-sandbox"],
-    });
-    try {
-      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-      const errors: string[] = [];
-      page.on("pageerror", (err) => errors.push(String(err)));
+  () =>
+    inChromium(async ({ e, page, errors }) => {
+      const shots = await Deno.makeTempDir({ dir: tmpdir(), prefix: "console-screenshots-" });
       const dialogs: string[] = [];
       page.on("dialog", (d) => {
         dialogs.push(d.message());
@@ -166,26 +184,13 @@ browserTest(
       await page.screenshot({ path: join(shots, "metrics.png") });
       assert.deepEqual(errors, [], "no script error (the CSP let everything of ours run)");
       assert.equal(dialogs.length, 1, "only the skip confirmation");
-    } finally {
-      await browser.close();
-      await e.close();
-      await Deno.remove(e.dir, { recursive: true });
-    }
-  },
+    }),
 );
 
 browserTest(
   "console in Chromium: a live refresh answered after the operator began typing keeps the typed reason",
-  async () => {
-    const e = await startConsoleEngine();
-    const browser = await chromium.launch({
-      executablePath: Deno.env.get("CHROMIUM_PATH") ?? "/usr/bin/chromium",
-      args: ["--no-sandbox"],
-    });
-    try {
-      const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-      const errors: string[] = [];
-      page.on("pageerror", (err) => errors.push(String(err)));
+  () =>
+    inChromium(async ({ e, page, errors }) => {
       await page.goto(`${e.base}/console/login`);
       await page.fill('input[name="token"]', TOKEN);
       await page.click("text=Sign in with the token");
@@ -216,10 +221,5 @@ browserTest(
       await page.waitForSelector("#live[data-refresh-pending]", { timeout: 10_000 });
       assert.equal(await reason.inputValue(), "typed while a refresh was on its way");
       assert.deepEqual(errors, []);
-    } finally {
-      await browser.close();
-      await e.close();
-      await Deno.remove(e.dir, { recursive: true });
-    }
-  },
+    }),
 );
