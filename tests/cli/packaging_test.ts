@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { Hl7Server } from "@medplum/hl7";
 import { sendFiles } from "../../transports/mllp/send.ts";
-import { freePort, startHl7Server, waitFor } from "../helpers/net.ts";
+import { freePort, retryOnPortTaken, startHl7Server, waitFor } from "../helpers/net.ts";
 import { type EngineProcess, spawnEngine } from "../helpers/engine_process.ts";
 
 const root = new URL("../../", import.meta.url);
@@ -72,15 +72,16 @@ Deno.test("the compile task, the start task and the Dockerfile run main.ts with 
 /**
  * Starts `main.ts serve` with `flags` on a config in `dir` (integration `feed` → destination `out`
  * at `outPort`) and waits until it listens. Its ports are chosen ahead (the child binds them from
- * its config file), so another socket may take one meanwhile: that start is made again with new
- * ports, at most three times in all.
+ * its config file), so another socket may take one meanwhile: a start the child refused with
+ * "address already in use" fails with `Deno.errors.AddrInUse` as its cause, and
+ * {@link retryOnPortTaken} makes it again with new ports.
  */
 async function serveWith(
   flags: string[],
   dir: string,
   outPort: number,
 ): Promise<{ engine: EngineProcess; inPort: number; httpPort: number }> {
-  for (let attempt = 1;; attempt++) {
+  return await retryOnPortTaken(async () => {
     const [inPort, httpPort] = [freePort(), freePort()];
     await Deno.writeTextFile(
       `${dir}/config.json`,
@@ -115,10 +116,13 @@ async function serveWith(
       } catch { /* already exited */ }
       await engine.status;
       await engine.drained;
-      if (attempt < 3 && /address already in use/i.test(output())) continue;
-      throw new Error(`${(error as Error).message}\n${output()}`);
+      const taken = /address already in use/i.test(output());
+      throw new Error(
+        `${(error as Error).message}\n${output()}`,
+        taken ? { cause: new Deno.errors.AddrInUse("a port chosen ahead was taken") } : {},
+      );
     }
-  }
+  });
 }
 
 Deno.test("main.ts serve with exactly the compile task's flags receives, delivers, answers /healthz and stops on SIGTERM", async () => {
