@@ -32,14 +32,17 @@
     }
     return false;
   }
+  // Says the region is behind, until a refresh once the focus leaves replaces it.
+  function markBehind(region) {
+    pending = true;
+    region.setAttribute("data-refresh-pending", "");
+  }
   function refresh() {
     var regions = document.querySelectorAll("[data-live][id]");
     for (var i = 0; i < regions.length; i++) {
       var r = regions[i];
       if (busy(r)) {
-        pending = true;
-        // Says the region is behind, until the next refresh replaces it.
-        r.setAttribute("data-refresh-pending", "");
+        markBehind(r);
         continue;
       }
       // Checked again when the answer comes (below): the operator may start typing meanwhile.
@@ -60,8 +63,7 @@
     target.removeAttribute("data-refreshing");
     if (!busy(target)) return;
     e.detail.shouldSwap = false;
-    pending = true;
-    target.setAttribute("data-refresh-pending", "");
+    markBehind(target);
   });
   document.addEventListener("focusout", function () {
     if (pending) {
