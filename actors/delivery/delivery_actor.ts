@@ -329,7 +329,7 @@ export class DeliveryActor implements Actor {
     const durationMs = at - started;
     if (outcome.ok) {
       const seq = head.entry.seq;
-      if (epoch === this.#epoch) this.#ready.shift();
+      if (epoch === this.#epoch) this.#ready.remove(head.entry.seq);
       this.#completing.add(seq);
       const completed = this.#durably(() =>
         store.complete(
@@ -363,7 +363,7 @@ export class DeliveryActor implements Actor {
           reason: outcome.reason,
           durationMs,
         }), signal);
-      if (epoch === this.#epoch) this.#ready.shift();
+      if (epoch === this.#epoch) this.#ready.remove(head.entry.seq);
       this.#ready.forget(head.entry.seq);
       log.warn("delivery.dead-lettered", {
         actor: this.id,

@@ -206,6 +206,24 @@ export class ReadyQueue {
     return item;
   }
 
+  /**
+   * The entry `seq` (the one that was sent) was delivered or moved aside: it leaves the queue,
+   * still known until `forget`. Usually the head; but a commit that landed out of seq order may
+   * have put an entry before it meanwhile, which stays, and goes next.
+   */
+  remove(seq: string): QueueItem | undefined {
+    if (this.#items[this.#start]?.head.entry.seq === seq) return this.shift();
+    for (let i = this.#start + 1; i < this.#items.length; i++) {
+      const item = this.#items[i];
+      if (item?.head.entry.seq !== seq) continue;
+      this.#items.splice(i, 1);
+      this.#bytes -= item.payload?.length ?? 0;
+      this.#settle();
+      return item;
+    }
+    return undefined;
+  }
+
   /** The entry `seq` is gone from KV (its completion committed): it may be forgotten. */
   forget(seq: string): void {
     this.#known.delete(seq);

@@ -69,6 +69,8 @@ class ScriptedDeliverer implements Deliverer {
 
 interface Rig {
   store: Store;
+  /** The KV file, for a second writer on it. */
+  kvPath: string;
   clock: ManualClock;
   deliverer: ScriptedDeliverer;
   actor: DeliveryActor;
@@ -108,6 +110,7 @@ async function rig(options: { deferStart?: boolean; held?: HeldBudget } = {}): P
     });
   const r: Rig = {
     store,
+    kvPath: `${dir}/engine.kv`,
     clock,
     deliverer: new ScriptedDeliverer(),
     actor: undefined as unknown as DeliveryActor, // set by start()
@@ -506,6 +509,37 @@ Deno.test("entries held past an actor's own bound come from the shared budget an
     r.actor.take(items);
     assert.equal(held.items, 0, "a stopped actor holds nothing");
   } finally {
+    await r.stop();
+  }
+});
+
+Deno.test("an entry committed out of seq order while the head is on the wire goes next; the head is sent once", async () => {
+  const r = await rig({ deferStart: true });
+  // A writer whose ids sort before this one's: its commit lands after a later entry's.
+  const other = await Store.open({ path: r.kvPath, node: "other", now: () => Date.now() - 60_000 });
+  try {
+    r.start();
+    await r.enqueue("LATE2");
+    const first = await r.deliverer.call(1);
+    assert.equal(first.controlId, "LATE2");
+    const early = await enqueueAdt(other, QUEUE, "EARLY1");
+    const [entry] = (await r.store.peek(QUEUE, 10)).filter((h) =>
+      h.entry.messageId === early.messageId
+    );
+    assert.ok(entry && entry.entry.seq < first.job.head.entry.seq, "its seq sorts first");
+    const record = (await r.store.getMessage(early.messageId))!;
+    // Handed over while LATE2 is on the wire, as a writer of this process does once committed.
+    r.actor.take([{ head: entry, record, log: null, payload: await r.store.getPayload(record) }]);
+    first.answer({ ok: true, detail: "AA" });
+    const second = await r.deliverer.call(2);
+    assert.equal(second.controlId, "EARLY1", "the delivered head is not sent again");
+    second.answer({ ok: true, detail: "AA" });
+    await waitFor("all completed", async () => (await r.store.depth(QUEUE)) === 0);
+    assert.deepEqual(r.deliverer.calls.map((c) => c.controlId), ["LATE2", "EARLY1"]);
+    assert.equal((await r.store.getLog(early.logId))?.status, "SUCCEEDED");
+    assert.equal((await logOf(r, "LATE2")).attemptCount, 1);
+  } finally {
+    other.close();
     await r.stop();
   }
 });

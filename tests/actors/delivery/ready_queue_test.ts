@@ -225,6 +225,22 @@ Deno.test("ready queues share a budget beyond their own bounds; each keeps its o
   assert.equal(budget.bytes, 0);
 });
 
+Deno.test("ready queue: the entry sent leaves by its seq, not an entry that came before it meanwhile", () => {
+  const q = new ReadyQueue();
+  readAll(q, [], true);
+  q.take([item(seqOf(2), new Uint8Array(5)), item(seqOf(3))]);
+  // 2 is on the wire when 1, committed out of seq order, is handed over: it becomes the head.
+  const sent = q.head!;
+  q.take([item(seqOf(1), new Uint8Array(7))]);
+  assert.equal(q.head?.head.entry.seq, seqOf(1));
+  assert.equal(q.remove(sent.head.entry.seq), sent);
+  assert.deepEqual([q.head?.head.entry.seq, q.length, q.knows(seqOf(2))], [seqOf(1), 2, true]);
+  assert.equal(q.remove(seqOf(9)), undefined, "an entry it does not hold");
+  assert.equal(q.remove(seqOf(1))?.head.entry.seq, seqOf(1));
+  assert.equal(q.remove(seqOf(3))?.head.entry.seq, seqOf(3));
+  assert.equal(q.length, 0);
+});
+
 Deno.test("ready queue keeps FIFO order and its counts through a long backlog, taken and sent interleaved", () => {
   // Long enough that the sent front is dropped from memory several times over, with entries
   // arriving out of order (a commit may land out of seq order) among them.
