@@ -6,6 +6,12 @@
 export { type Adapters, compose, type Composed, ComposeError, type Servers } from "./compose.ts";
 export { adminToken } from "./admin_token.ts";
 export {
+  type AllocatorInfo,
+  allocatorReport,
+  currentAllocator,
+  findJemalloc,
+} from "./allocator.ts";
+export {
   formatProblems,
   loadConfigFile,
   parseConfig,

@@ -1,8 +1,9 @@
 /**
  * Tests that drive a system tool (OpenSSH's sshd, sftp and ssh-keygen, openssl, curl) as a real
- * peer. On a machine without the tool such a test is reported as ignored, with one line saying
- * what to install; with `CI_REQUIRE_SYSTEM_TOOLS=1` (set by `.ci/run`, which installs them) it
- * runs anyway, so a missing tool fails in CI instead of hiding.
+ * peer, or run the engine with jemalloc preloaded. On a machine without the tool such a test is
+ * reported as ignored, with one line saying what to install; with `CI_REQUIRE_SYSTEM_TOOLS=1`
+ * (set by `.ci/run`, which installs them) it runs anyway, so a missing tool fails in CI instead of
+ * hiding.
  *
  * @example
  * ```ts
@@ -11,8 +12,17 @@
  * @module
  */
 
+import { findJemalloc } from "../../app/allocator.ts";
+
 /** A system tool some tests need, with the Debian package that provides it. */
-export type SystemTool = "sshd" | "sftp" | "ssh-keygen" | "openssl" | "curl" | "chromium";
+export type SystemTool =
+  | "sshd"
+  | "sftp"
+  | "ssh-keygen"
+  | "openssl"
+  | "curl"
+  | "chromium"
+  | "jemalloc";
 
 const PACKAGES: Record<SystemTool, string> = {
   sshd: "openssh-server",
@@ -21,14 +31,22 @@ const PACKAGES: Record<SystemTool, string> = {
   openssl: "openssl",
   curl: "curl",
   chromium: "chromium",
+  jemalloc: "libjemalloc2",
 };
 
 const found = new Map<SystemTool, boolean>();
 const reported = new Set<SystemTool>();
 
-/** Whether `tool` is on the PATH (sshd: also /usr/sbin, where Debian puts it). */
+/**
+ * Whether `tool` is on the PATH (sshd: also /usr/sbin, where Debian puts it; jemalloc: its
+ * library where the engine looks for it).
+ */
 export function hasTool(tool: SystemTool): boolean {
   let seen = found.get(tool);
+  if (seen === undefined && tool === "jemalloc") {
+    seen = findJemalloc() !== undefined;
+    found.set(tool, seen);
+  }
   if (seen === undefined) {
     const dirs = (Deno.env.get("PATH") ?? "").split(":").filter(Boolean);
     if (tool === "sshd") dirs.push("/usr/sbin");
