@@ -16,10 +16,20 @@ RUN deno compile --unstable-kv --allow-net --allow-read --allow-write --allow-en
 # The runtime image has no shell: the data folder is made here, owned by the unprivileged user.
 RUN mkdir -p /out/data && chown -R 65532:65532 /out/data
 
-# Stage 2: only the binary, its config and the glibc it links against; no Deno, no sources.
+# Stage 2: jemalloc, from the Debian release the runtime image is built on (bookworm is
+# distroless's debian12). Preloaded, it takes ~10 % off the engine's CPU per message: glibc's
+# malloc spent ~15 % of the main thread under load (README, "Command line").
+FROM debian:bookworm-slim AS jemalloc
+RUN apt-get update && apt-get install -y --no-install-recommends libjemalloc2 \
+  && cp "$(ls /usr/lib/*-linux-gnu/libjemalloc.so.2)" /libjemalloc.so.2
+
+# Stage 3: only the binary, its config, jemalloc and the glibc they link against; no Deno, no
+# sources.
 FROM gcr.io/distroless/cc-debian12:nonroot
 WORKDIR /app
 COPY --from=build /src/dist/engine /app/engine
+COPY --from=jemalloc /libjemalloc.so.2 /usr/local/lib/libjemalloc.so.2
+ENV LD_PRELOAD=/usr/local/lib/libjemalloc.so.2
 COPY config ./config
 COPY --from=build --chown=65532:65532 /out/data /app/data
 # KV (./data/engine.kv) and the generated admin token live on a volume.

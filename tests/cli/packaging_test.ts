@@ -9,6 +9,8 @@ import { Hl7Server } from "@medplum/hl7";
 import { sendFiles } from "../../transports/mllp/send.ts";
 import { freePort, retryOnPortTaken, startHl7Server, waitFor } from "../helpers/net.ts";
 import { type EngineProcess, spawnEngine } from "../helpers/engine_process.ts";
+import { systemToolsRequired } from "../helpers/system_tools.ts";
+import { findJemalloc } from "../../app/allocator.ts";
 
 const root = new URL("../../", import.meta.url);
 
@@ -44,13 +46,13 @@ Deno.test("the compile task, the start task and the Dockerfile run main.ts with 
 
   const dockerfile = await Deno.readTextFile(new URL("Dockerfile", root));
   const stages = dockerfile.split(/^FROM /m).slice(1);
-  assert.equal(stages.length, 2, "multi-stage: build, then runtime");
+  assert.equal(stages.length, 3, "multi-stage: build, jemalloc, then runtime");
   // The first stage builds the binary with the compile task's command, word for word.
   const build = /^RUN (deno compile .*)$/m.exec(stages[0]!);
   assert.ok(build, "the build stage runs deno compile");
   assert.equal(build[1], compile);
   // The runtime stage ships the binary only: no Deno, no sources.
-  const runtime = stages[1]!;
+  const runtime = stages[2]!;
   assert.doesNotMatch(runtime.split("\n")[0]!, /deno/, "the runtime image has no Deno");
   assert.match(runtime, /^COPY --from=build \/src\/dist\/engine \/app\/engine$/m);
   assert.doesNotMatch(runtime, /^COPY (actors|transports|codecs|app|main\.ts)\b/m);
@@ -69,6 +71,25 @@ Deno.test("the compile task, the start task and the Dockerfile run main.ts with 
   );
 });
 
+Deno.test("the image preloads jemalloc from the Debian release its runtime is built on", async () => {
+  const dockerfile = await Deno.readTextFile(new URL("Dockerfile", root));
+  const [, jemalloc, runtime] = dockerfile.split(/^FROM /m).slice(1) as [string, string, string];
+  // distroless's cc-debian12 is Debian 12, bookworm: the library links against the same glibc.
+  assert.match(runtime.split("\n")[0]!, /^gcr\.io\/distroless\/cc-debian12\b/);
+  assert.match(jemalloc.split("\n")[0]!, /^debian:bookworm-slim AS jemalloc$/);
+  assert.match(jemalloc, /apt-get install -y --no-install-recommends libjemalloc2/);
+  const staged = /cp "\$\(ls \/usr\/lib\/\*-linux-gnu\/libjemalloc\.so\.2\)" (\S+)$/m.exec(
+    jemalloc,
+  );
+  assert.ok(staged, "the jemalloc stage copies the library out of its arch folder");
+  const copied = /^COPY --from=jemalloc (\S+) (\S+)$/m.exec(runtime);
+  assert.ok(copied, "the runtime stage copies the library in");
+  assert.equal(copied[1], staged[1]);
+  const preload = /^ENV LD_PRELOAD=(\S+)$/m.exec(runtime);
+  assert.ok(preload, "the runtime stage preloads it");
+  assert.equal(preload[1], copied[2]);
+});
+
 /**
  * Starts `main.ts serve` with `flags` on a config in `dir` (integration `feed` → destination `out`
  * at `outPort`) and waits until it listens. Its ports are chosen ahead (the child binds them from
@@ -80,6 +101,7 @@ async function serveWith(
   flags: string[],
   dir: string,
   outPort: number,
+  env: Record<string, string> = {},
 ): Promise<{ engine: EngineProcess; inPort: number; httpPort: number }> {
   return await retryOnPortTaken(async () => {
     const [inPort, httpPort] = [freePort(), freePort()];
@@ -102,7 +124,7 @@ async function serveWith(
         subscriptions: [{ from: { integration: "feed" }, to: ["out"] }],
       }),
     );
-    const engine = spawnEngine({ flags, args: ["serve", "--config", `${dir}/config.json`] });
+    const engine = spawnEngine({ flags, args: ["serve", "--config", `${dir}/config.json`], env });
     const { child, output, exited } = engine;
     try {
       await waitFor("the engine listening", () => {
@@ -125,7 +147,7 @@ async function serveWith(
   });
 }
 
-Deno.test("main.ts serve with exactly the compile task's flags receives, delivers, answers /healthz and stops on SIGTERM", async () => {
+Deno.test("main.ts serve with exactly the compile task's flags and jemalloc preloaded, as in the image, receives, delivers, answers /healthz and stops on SIGTERM", async () => {
   const { compile } = await tasks();
   assert.ok(compile);
   const dir = await Deno.makeTempDir({ prefix: "packaged-" });
@@ -137,8 +159,12 @@ Deno.test("main.ts serve with exactly the compile task's flags receives, deliver
     });
   });
   const outPort = await startHl7Server(receiver);
+  // As the image runs it: jemalloc preloaded where it is installed (CI installs it).
+  const jemalloc = findJemalloc();
+  assert.ok(jemalloc || !systemToolsRequired(), "libjemalloc2 is installed (.ci/run installs it)");
+  const env: Record<string, string> = jemalloc ? { LD_PRELOAD: jemalloc } : {};
   // Exactly the binary's flags: no -A, so a permission the engine needs but the binary lacks fails.
-  const served = await serveWith(flagsOf(compile), dir, outPort).catch(async (error) => {
+  const served = await serveWith(flagsOf(compile), dir, outPort, env).catch(async (error) => {
     await receiver.stop();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     throw error;
@@ -158,6 +184,11 @@ Deno.test("main.ts serve with exactly the compile task's flags receives, deliver
     assert.deepEqual(results.map((r) => r.code), ["AA", "AA"]);
     await waitFor("both messages delivered", () => received.length === 2, 30_000).catch(showing);
     assert.deepEqual(received, results.map((r) => r.controlId));
+    // It says which allocator it runs with (without jemalloc: how to preload it).
+    const said = jemalloc
+      ? `engine.allocator allocator=jemalloc library=${jemalloc}`
+      : "engine.allocator allocator=system";
+    await waitFor("the allocator logged", () => output().includes(said), 10_000).catch(showing);
     // The admin token was generated beside the KV file, readable by its owner only.
     const token = await Deno.stat(`${dir}/admin.token`);
     assert.equal((token.mode ?? 0) & 0o077, 0);
