@@ -7,6 +7,7 @@
  */
 
 import process from "node:process";
+import { findJemalloc } from "../app/allocator.ts";
 
 /** Options of {@link measure}. */
 export interface MeasureOptions {
@@ -142,6 +143,27 @@ export function engineV8Flags(): string[] {
   const json = JSON.parse(Deno.readTextFileSync(new URL("../deno.json", import.meta.url)));
   const start = (json as { tasks: Record<string, string> }).tasks.start ?? "";
   return start.split(/\s+/).filter((w) => w.startsWith("--v8-flags="));
+}
+
+/** The allocator a bench starts the engine with, and the environment that selects it. */
+export interface BenchAllocator {
+  /** `jemalloc` or `system` (the C library's malloc). */
+  readonly name: string;
+  /** Added to the child's environment (`LD_PRELOAD` for jemalloc). */
+  readonly env: Readonly<Record<string, string>>;
+}
+
+/**
+ * jemalloc preloaded when this machine has it, as the image runs the engine (Dockerfile), else
+ * the C library's malloc; `BENCH_ALLOCATOR=system` measures without it where it is installed.
+ * Benches give the same to the bare pipeline, and say which one ran.
+ */
+export function engineAllocator(): BenchAllocator {
+  const wanted = Deno.env.get("BENCH_ALLOCATOR") ?? "jemalloc";
+  const jemalloc = wanted === "system" ? undefined : findJemalloc();
+  return jemalloc
+    ? { name: "jemalloc", env: { LD_PRELOAD: jemalloc } }
+    : { name: "system malloc", env: {} };
 }
 
 const encoder = new TextEncoder();

@@ -54,6 +54,11 @@
  *    busy and µs per message, and the share of the run the engine's JS main thread was on a
  *    core: whether a run was bound by the cores, or by one thread.
  *
+ * Allocator: the engine and the bare pipeline run with jemalloc preloaded when this machine has
+ * it (`LD_PRELOAD`, as the image runs the engine; `BENCH_ALLOCATOR=system` to measure without),
+ * and kv1 then runs a second time under it, an extra row: the ratios to kv1 are printed against
+ * both, the limit as given and the limit with the same allocator.
+ *
  * Each KV limit run's file is deleted when it stops and the disk is synced (`sync`), and synced
  * again before the engine's sustained run and before its run at 70 %: no run pays in its fsyncs
  * for the writeback of the one before (the soak measures the engine's own, at 70 %, for 10
@@ -69,7 +74,7 @@
  * @module
  */
 
-import { printJson, printLine, printTable } from "./harness.ts";
+import { engineAllocator, printJson, printLine, printTable } from "./harness.ts";
 import {
   corpusStats,
   cpuByGroup,
@@ -218,19 +223,28 @@ interface Step {
 }
 
 const dir = await Deno.makeTempDir({ prefix: "bench-pipeline-" });
-const disarm = installGuard("pipeline", 315_000, () => removeNow(dir));
+const disarm = installGuard("pipeline", 330_000, () => removeNow(dir));
 /** The paced search stops early rather than leave too little time for the rest. */
 const started = performance.now();
-const leftMs = () => 280_000 - (performance.now() - started);
+const leftMs = () => 295_000 - (performance.now() - started);
 const receiver = Receiver.start();
 let engine: EngineChild | undefined;
 /** Messages the engine ACKed so far (every run against it). */
 let acked = 0;
 try {
   const corpus = await corpusStats();
+  const allocator = engineAllocator();
+  printLine(
+    `pipeline: the engine and the bare pipeline run with ${allocator.name}` +
+      (allocator.name === "jemalloc" ? " preloaded, as the image runs the engine" : ""),
+  );
   printLine(`pipeline: peers, ${CONNS} connections, ${SECONDS} s each`);
   const hl7 = await peerRun(() => startHl7ServerNode(dir));
   const kv1 = await peerRun(() => startKvLimit(dir, "kv1"));
+  // The limit under the engine's allocator too: how much of the engine's ratio that gave it.
+  const kv1Same = allocator.env.LD_PRELOAD
+    ? await peerRun(() => startKvLimit(dir, "kv1", allocator))
+    : undefined;
   const kv4x = await peerRun(() => startKvLimit(dir, "kv4x"));
   const bare = await barePipelineRun();
 
@@ -384,6 +398,14 @@ try {
   printTable(["16 connections, same load", "msg/s", "p50 ms", "p99 ms"], [
     [hl7.name, hl7.load.msg_per_s, hl7.load.p50_ms ?? NaN, hl7.load.p99_ms ?? NaN],
     [kv1.name, kv1.load.msg_per_s, kv1.load.p50_ms ?? NaN, kv1.load.p99_ms ?? NaN],
+    ...(kv1Same
+      ? [[
+        kv1Same.name,
+        kv1Same.load.msg_per_s,
+        kv1Same.load.p50_ms ?? NaN,
+        kv1Same.load.p99_ms ?? NaN,
+      ]]
+      : []),
     [kv4x.name, kv4x.load.msg_per_s, kv4x.load.p50_ms ?? NaN, kv4x.load.p99_ms ?? NaN],
     [kvRows.name, kvRows.load.msg_per_s, kvRows.load.p50_ms ?? NaN, kvRows.load.p99_ms ?? NaN],
     ["engine's KV writes alone (no sockets, no HL7)", rowsLimit.msgPerS, "", ""],
@@ -405,6 +427,7 @@ try {
   ]);
   const vsHl7 = sustained / hl7.load.msg_per_s;
   const vsKv1 = sustained / kv1.load.msg_per_s;
+  const vsKv1Same = kv1Same ? sustained / kv1Same.load.msg_per_s : undefined;
   const vsKv4x = load.msg_per_s / kv4x.load.msg_per_s;
   const intakeVsRows = load.msg_per_s / kvRows.load.msg_per_s;
   const aloneVsKv4x = intakeOnly.msg_per_s / kv4x.load.msg_per_s;
@@ -416,7 +439,10 @@ try {
   const bareVsKv4x = bare.load.msg_per_s / kv4x.load.msg_per_s;
   printLine(
     `engine sustained ${Math.round(sustained)} msg/s: ${vsHl7.toFixed(2)}x Hl7Server ` +
-      `(target >= 0.35), ${vsKv1.toFixed(2)}x kv1 (target >= 0.35)`,
+      `(target >= 0.35), ${vsKv1.toFixed(2)}x kv1 (target >= 0.35)` +
+      (vsKv1Same === undefined
+        ? ""
+        : `; ${vsKv1Same.toFixed(2)}x kv1 run with ${allocator.name} as well`),
   );
   printLine(
     `engine intake ${load.msg_per_s} msg/s: ${vsKv4x.toFixed(2)}x kv4x (target >= 0.9), ` +
@@ -445,7 +471,9 @@ try {
   );
   printLine();
   printTable(["whole machine during the load", "cores busy", "CPU µs/msg"], [
-    ...[hl7, kv1, kv4x].map((p) => [p.name, round(p.machine.coresBusy, 2), p.machine.usPerMsg]),
+    ...[hl7, kv1, ...(kv1Same ? [kv1Same] : []), kv4x].map((
+      p,
+    ) => [p.name, round(p.machine.coresBusy, 2), p.machine.usPerMsg]),
     ["bare pipeline (load + drain)", round(bare.machine.coresBusy, 2), bare.machine.usPerMsg],
     ["engine, sustained (load + drain)", round(machine.coresBusy, 2), machine.usPerMsg],
     ["engine, intake alone", round(intakeMachine.coresBusy, 2), intakeMachine.usPerMsg],
@@ -532,9 +560,11 @@ try {
     bench: "pipeline",
     seconds: SECONDS,
     connections: CONNS,
+    allocator: allocator.name,
     peers: {
       hl7Server: fig(hl7.load),
       kv1: fig(kv1.load),
+      ...(kv1Same ? { kv1SameAllocator: fig(kv1Same.load) } : {}),
       kv4x: fig(kv4x.load),
       kvRows: { rows: rowsN, ...fig(kvRows.load) },
       barePipeline: {
@@ -581,6 +611,7 @@ try {
       duplicates: receiver.duplicates,
       vsHl7Server: { ratio: round(vsHl7, 3), target: 0.35 },
       vsKv1: { ratio: round(vsKv1, 3), target: 0.35 },
+      ...(vsKv1Same === undefined ? {} : { vsKv1SameAllocator: round(vsKv1Same, 3) }),
       vsKvSameRows: round(sustainedVsRows, 3),
       vsBarePipeline: round(vsBare, 3),
     },

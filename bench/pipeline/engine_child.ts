@@ -1,10 +1,11 @@
 /**
- * The real engine (`main.ts serve`) in a child process, started as `deno task start` starts it,
+ * The real engine (`main.ts serve`) in a child process, started as `deno task start` starts it
+ * (with jemalloc preloaded when the machine has it, as the image runs it: `engineAllocator()`),
  * with its admin API, metrics and output at hand; RSS and KV file sizes from outside.
  * @module
  */
 
-import { engineV8Flags } from "../harness.ts";
+import { engineAllocator, engineV8Flags } from "../harness.ts";
 import { freePort, HOST, REPO, sleep, spawn, stopChild, type Tracked } from "./children.ts";
 
 /** The real engine (`main.ts serve`) in a child process, one MLLP integration → one destination. */
@@ -138,7 +139,7 @@ export class EngineChild {
           configPath,
         ],
         cwd: REPO.pathname,
-        env: { ENGINE_LOG: logPath, NO_COLOR: "1" },
+        env: { ...engineAllocator().env, ENGINE_LOG: logPath, NO_COLOR: "1" },
         stdin: "null",
         stdout: "null",
         stderr: "null",

@@ -7,6 +7,7 @@
 
 import { firstLine } from "../../tests/helpers/child_output.ts";
 import { removeNow, spawn, stopChild, TOOLS, type Tracked } from "./children.ts";
+import { type BenchAllocator, engineAllocator } from "../harness.ts";
 
 const decoder = new TextDecoder();
 
@@ -72,8 +73,15 @@ export async function startHl7ServerNode(dir: string): Promise<Peer> {
   return await peer("Hl7Server (@medplum/hl7, Node, buildAck)", t);
 }
 
-/** `../shared/tools/kv-limit-server.ts` in `mode` (kv1, kv4x, …), its KV file in `dir`. */
-export async function startKvLimit(dir: string, mode: string): Promise<Peer> {
+/**
+ * `../shared/tools/kv-limit-server.ts` in `mode` (kv1, kv4x, …), its KV file in `dir`; with
+ * `allocator`, run under the engine's allocator too (named in its label).
+ */
+export async function startKvLimit(
+  dir: string,
+  mode: string,
+  allocator?: BenchAllocator,
+): Promise<Peer> {
   const kvPath = `${dir}/kv-limit-${mode.replace(/\W/g, "_")}.kv`;
   const t = spawn(
     `kv-limit ${mode}`,
@@ -88,12 +96,14 @@ export async function startKvLimit(dir: string, mode: string): Promise<Peer> {
         kvPath,
       ],
       cwd: dir,
+      env: { ...allocator?.env },
       stdin: "null",
       stdout: "piped",
       stderr: "inherit",
     }),
   );
-  return await peer(`kv-limit-server ${mode}`, t, async () => {
+  const label = allocator ? ` (${allocator.name}, as the engine)` : "";
+  return await peer(`kv-limit-server ${mode}${label}`, t, async () => {
     // Its file goes with it: its dirty pages are dropped, not written back during the next run.
     for (const suffix of ["", "-wal", "-shm"]) removeNow(kvPath + suffix);
     await settleDisk();
@@ -103,8 +113,13 @@ export async function startKvLimit(dir: string, mode: string): Promise<Peer> {
 /**
  * bench/pipeline/bare_pipeline.ts delivering to `destPort`, its KV file in `dir`: the engine's
  * pipeline with only what its guarantees need, the limit for the whole pipeline in one process.
+ * It runs under the engine's allocator, so that the two differ only in their own work.
  */
-export async function startBarePipeline(dir: string, destPort: number): Promise<Peer> {
+export async function startBarePipeline(
+  dir: string,
+  destPort: number,
+  allocator: BenchAllocator = engineAllocator(),
+): Promise<Peer> {
   const kvPath = `${dir}/bare-pipeline.kv`;
   const t = spawn(
     "bare pipeline",
@@ -118,6 +133,7 @@ export async function startBarePipeline(dir: string, destPort: number): Promise<
         kvPath,
       ],
       cwd: dir,
+      env: { ...allocator.env },
       stdin: "null",
       stdout: "piped",
       stderr: "inherit",
