@@ -29,6 +29,12 @@ const KNOWN: readonly { name: Exclude<AllocatorName, "system">; file: RegExp }[]
   { name: "mimalloc", file: /\/libmimalloc[^/]*\.so[^/]*$/ },
 ];
 
+/** The allocator whose library `path` is, if any. */
+function allocatorOf(path: string): AllocatorInfo | undefined {
+  const known = path.startsWith("/") ? KNOWN.find((k) => k.file.test(path)) : undefined;
+  return known && { name: known.name, library: path };
+}
+
 /**
  * The allocator named by a process's memory map (the text of `/proc/<pid>/maps`): the first
  * known allocator library mapped, else `system`.
@@ -36,9 +42,8 @@ const KNOWN: readonly { name: Exclude<AllocatorName, "system">; file: RegExp }[]
 export function allocatorFromMaps(maps: string): AllocatorInfo {
   for (const line of maps.split("\n")) {
     // address perms offset dev inode path: the path is the sixth field, and may hold spaces.
-    const path = line.trim().split(/\s+/).slice(5).join(" ");
-    if (!path.startsWith("/")) continue;
-    for (const k of KNOWN) if (k.file.test(path)) return { name: k.name, library: path };
+    const found = allocatorOf(line.trim().split(/\s+/).slice(5).join(" "));
+    if (found) return found;
   }
   return { name: "system" };
 }
@@ -52,10 +57,8 @@ export function allocatorFromPreload(
   exists: (path: string) => boolean = isFile,
 ): AllocatorInfo {
   for (const path of preload.split(/[\s:]+/)) {
-    if (!path.startsWith("/")) continue;
-    for (const k of KNOWN) {
-      if (k.file.test(path) && exists(path)) return { name: k.name, library: path };
-    }
+    const found = allocatorOf(path);
+    if (found && exists(path)) return found;
   }
   return { name: "system" };
 }

@@ -5,12 +5,7 @@
 
 export { type Adapters, compose, type Composed, ComposeError, type Servers } from "./compose.ts";
 export { adminToken } from "./admin_token.ts";
-export {
-  type AllocatorInfo,
-  allocatorReport,
-  currentAllocator,
-  findJemalloc,
-} from "./allocator.ts";
+export { allocatorReport } from "./allocator.ts";
 export {
   formatProblems,
   loadConfigFile,

@@ -470,10 +470,9 @@ try {
       `${(sustained / rowsLimit.msgPerS).toFixed(2)}x of it`,
   );
   printLine();
+  const limits = [hl7, kv1, ...(kv1Same ? [kv1Same] : []), kv4x];
   printTable(["whole machine during the load", "cores busy", "CPU µs/msg"], [
-    ...[hl7, kv1, ...(kv1Same ? [kv1Same] : []), kv4x].map((
-      p,
-    ) => [p.name, round(p.machine.coresBusy, 2), p.machine.usPerMsg]),
+    ...limits.map((p) => [p.name, round(p.machine.coresBusy, 2), p.machine.usPerMsg]),
     ["bare pipeline (load + drain)", round(bare.machine.coresBusy, 2), bare.machine.usPerMsg],
     ["engine, sustained (load + drain)", round(machine.coresBusy, 2), machine.usPerMsg],
     ["engine, intake alone", round(intakeMachine.coresBusy, 2), intakeMachine.usPerMsg],

@@ -329,7 +329,7 @@ export class DeliveryActor implements Actor {
     const durationMs = at - started;
     if (outcome.ok) {
       const seq = head.entry.seq;
-      if (epoch === this.#epoch) this.#ready.remove(head.entry.seq);
+      if (epoch === this.#epoch) this.#ready.remove(seq);
       this.#completing.add(seq);
       const completed = this.#durably(() =>
         store.complete(
