@@ -65,7 +65,9 @@ export function allocatorFromPreload(
 
 /**
  * The allocator this process runs with: from `/proc/self/maps` where it may be read (Deno asks
- * for `--allow-all` to read `/proc`), else from `LD_PRELOAD` (the engine's own permissions).
+ * for `--allow-all` to read `/proc`), else from `LD_PRELOAD` (the engine's own permissions): what
+ * the loader was asked to preload. A library there that the loader could not load (another
+ * architecture, a missing dependency) is reported all the same; the loader says so on stderr.
  */
 export function currentAllocator(): AllocatorInfo {
   if (Deno.build.os !== "linux") return { name: "system" };
