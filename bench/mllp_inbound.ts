@@ -27,13 +27,12 @@ import { inboundActorId } from "../actors/engine/identities.ts";
 import { Store } from "../actors/store/mod.ts";
 import { compose } from "../app/compose.ts";
 import { benchLogger, printJson, printLine, printTable } from "./harness.ts";
-import type { LoadResult } from "./pipeline/mod.ts";
+import { freePort, type LoadResult, mllpLoad } from "./pipeline/mod.ts";
 
 const HOST = "127.0.0.1";
 const SECONDS = Number(Deno.args[0] ?? 5);
 const BIG_KIB = 30 * 1024;
 const MiB = 1024 * 1024;
-const LOAD = new URL("../../shared/tools/mllp-load.mjs", import.meta.url);
 const CORPUS = new URL("../../shared/tools/hl7corpus.mjs", import.meta.url);
 
 // Hard stop: the script must end on its own even if something hangs.
@@ -43,33 +42,13 @@ const guard = setTimeout(() => {
 }, 150_000);
 Deno.unrefTimer(guard);
 
-/** Runs the Node load generator against `port` and returns its JSON line. */
+/** A run of the Node load generator against `port`; one with bad ACKs or errors fails. */
 async function load(port: number, connections: number): Promise<LoadResult> {
-  const out = await new Deno.Command("node", {
-    args: [LOAD.pathname, HOST, String(port), String(connections), String(SECONDS)],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const err = new TextDecoder().decode(out.stderr).trim();
-  if (err) printLine(`  [mllp-load] ${err.split("\n").slice(0, 3).join(" | ")}`);
-  if (!out.success) throw new Error(`mllp-load exited with ${out.code}`);
-  const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
-  const result = JSON.parse(lines[lines.length - 1]!) as LoadResult;
+  const result = await mllpLoad(port, connections, SECONDS);
   if (result.bad > 0 || result.errors > 0) {
     throw new Error(`mllp-load: ${result.bad} bad ACKs, ${result.errors} errors on port ${port}`);
   }
   return result;
-}
-
-/**
- * A port that was free a moment ago on 127.0.0.1. Not 0: the paused actor's id is its port, set
- * in KV before the engine starts, and compose gives the system's choice to one port 0 only.
- */
-function freePort(): number {
-  const l = Deno.listen({ hostname: HOST, port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
 }
 
 /** Resident set size and its peak since the last reset, in bytes (Linux). */
@@ -176,6 +155,8 @@ async function startRawServer(): Promise<{ port: number; server: Hl7Server }> {
 // ---------------------------------------------------------------------------------------------
 
 const dir = await Deno.makeTempDir({ prefix: "bench-inbound-" });
+// Ports chosen ahead, not 0: the paused actor's id is its port, set in KV before the engine
+// starts, and compose gives the system's choice to one port 0 only.
 const inboxPort = freePort(); // its inbound actor is paused: inbox only
 const drainPort = freePort(); // its inbound actor runs (logs FILTERED) during one extra run
 const parsed = parseConfig({
