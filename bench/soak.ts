@@ -25,7 +25,7 @@
  * @module
  */
 
-import { printJson, printLine, printTable } from "./harness.ts";
+import { median, printJson, printLine, printTable } from "./harness.ts";
 import {
   EngineChild,
   installGuard,
@@ -272,12 +272,4 @@ try {
   killAll();
   disarm();
   await Deno.remove(dir, { recursive: true }).catch(() => {});
-}
-
-/** The median of a list of numbers (NaN when empty). */
-function median(values: readonly number[]): number {
-  if (values.length === 0) return NaN;
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
