@@ -103,11 +103,7 @@ export async function startKvLimit(
     }),
   );
   const label = allocator ? ` (${allocator.name}, as the engine)` : "";
-  return await peer(`kv-limit-server ${mode}${label}`, t, async () => {
-    // Its file goes with it: its dirty pages are dropped, not written back during the next run.
-    for (const suffix of ["", "-wal", "-shm"]) removeNow(kvPath + suffix);
-    await settleDisk();
-  });
+  return await peer(`kv-limit-server ${mode}${label}`, t, () => dropKv(kvPath));
 }
 
 /**
@@ -139,10 +135,20 @@ export async function startBarePipeline(
       stderr: "inherit",
     }),
   );
-  return await peer("bare pipeline (same rows and guarantees, nothing else)", t, async () => {
-    for (const suffix of ["", "-wal", "-shm"]) removeNow(kvPath + suffix);
-    await settleDisk();
-  });
+  return await peer(
+    "bare pipeline (same rows and guarantees, nothing else)",
+    t,
+    () => dropKv(kvPath),
+  );
+}
+
+/**
+ * A stopped peer's KV file goes with it (and its -wal and -shm): its dirty pages are dropped, not
+ * written back during the next run.
+ */
+async function dropKv(kvPath: string): Promise<void> {
+  for (const suffix of ["", "-wal", "-shm"]) removeNow(kvPath + suffix);
+  await settleDisk();
 }
 
 /**
