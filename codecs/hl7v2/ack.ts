@@ -11,6 +11,7 @@ import { encodeField, encodeSegment, type Hl7FieldValue } from "./encode.ts";
 import type { Hl7Message } from "./message.ts";
 import { parseHl7 } from "./parse.ts";
 import { parseHl7Path } from "./path.ts";
+import { nthPart } from "./structure.ts";
 
 /** MSA-1 codes: original mode AA/AE/AR, enhanced mode (accept level) CA/CE/CR. */
 export type AckCode = "AA" | "AE" | "AR" | "CA" | "CE" | "CR";
@@ -263,14 +264,14 @@ export function buildAckText(original: Hl7Message, options: AckOptions): string 
     : Array.isArray(options.error)
     ? options.error as readonly AckError[]
     : [options.error as AckError];
+  const repetition = original.delimiters.repetition;
   return assembleText({
     header: (n) => {
-      if (n === 18) {
-        const reps = original.getRepetitions("MSH-18", { raw: true });
-        return reps.length ? reps.join(original.delimiters.repetition) : undefined;
-      }
-      const v = original.getRaw(`MSH-${n}`);
-      return v === "" ? undefined : v;
+      const whole = original.mshField(n);
+      if (!whole) return undefined;
+      // MSH-18 whole (its repetitions name the character sets); any other field's first one.
+      const first = n === 18 ? whole : nthPart(whole, repetition, 1);
+      return first === "" ? undefined : first;
     },
     delimiters: original.delimiters,
     code: options.code,

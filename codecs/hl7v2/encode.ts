@@ -79,13 +79,20 @@ export function encodeSegment(
   options: EncodeSegmentOptions = {},
 ): string {
   const d = options.delimiters ?? DEFAULT_DELIMITERS;
-  if (!/^[A-Z][A-Z0-9]{2}$/.test(name)) {
-    throw new Hl7ValueError("BAD_SEGMENT", `Invalid segment ID ${JSON.stringify(name)}`);
+  if (!SEGMENT_IDS.has(name)) {
+    if (!/^[A-Z][A-Z0-9]{2}$/.test(name)) {
+      throw new Hl7ValueError("BAD_SEGMENT", `Invalid segment ID ${JSON.stringify(name)}`);
+    }
+    if (SEGMENT_IDS.size < 1024) SEGMENT_IDS.add(name);
   }
   const parts = fields.map((f) => encodeField(f, d));
-  if (!options.keepTrailingEmpty) {
-    while (parts.length > 0 && parts[parts.length - 1] === "") parts.pop();
-  }
-  const head = name === "MSH" ? [name, encodingCharacters(d)] : [name];
-  return [...head, ...parts].join(d.field);
+  let end = parts.length;
+  if (!options.keepTrailingEmpty) { while (end > 0 && parts[end - 1] === "") end--; }
+  // Built as one string: ACKs are encoded for every message received.
+  let out = name === "MSH" ? name + d.field + encodingCharacters(d) : name;
+  for (let i = 0; i < end; i++) out += d.field + parts[i];
+  return out;
 }
+
+/** Segment IDs already checked (bounded: IDs come from code, not from messages). */
+const SEGMENT_IDS = new Set<string>();

@@ -120,6 +120,17 @@ export class Hl7Message extends SegmentStore {
     return i === -1 ? undefined : this.#locate(p, i);
   }
 
+  /**
+   * MSH-`n` (n ≥ 3) exactly as on the wire, every repetition, or `undefined` when the MSH has
+   * fewer fields: `getRaw` and `getRepetitions` without a path to read, for code that copies
+   * header fields for every message (an ACK).
+   */
+  mshField(n: number): string | undefined {
+    if (!(n >= 3)) throw new Hl7PathError("BAD_PATH", `MSH-${n}`, "mshField reads MSH-3 on");
+    const i = this.findSegment("MSH", 1);
+    return i === -1 ? undefined : this.fieldAt(i, n - 1);
+  }
+
   /** Whether the value at `path` is an HL7 null (`""` on the wire). */
   isNull(path: string): boolean {
     return this.getRaw(path) === HL7_NULL;

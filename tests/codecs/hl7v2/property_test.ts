@@ -219,3 +219,32 @@ Deno.test("property: an ACK with any error text and location parses and answers 
     RUNS,
   );
 });
+
+Deno.test("property: mshField(n) reads MSH-n as getRaw (its first repetition) and getRepetitions (all) do", () => {
+  fc.assert(
+    fc.property(
+      fc.constantFrom(...DELIMITER_SETS),
+      fc.array(fc.array(fc.constantFrom("a", "B", "1", " ", "x"), { maxLength: 3 }), {
+        maxLength: 20,
+      }),
+      fc.array(fc.nat({ max: 3 }), { minLength: 20, maxLength: 20 }),
+      (d, letters, kinds) => {
+        // Field values mixing text with the component, repetition and subcomponent delimiters.
+        const inner = [d.component, d.repetition, d.subcomponent, ""];
+        const fields = letters.map((l, i) => l.join(inner[kinds[i]!]!));
+        const text = ["MSH", encodingCharacters(d), ...fields].join(d.field) + `\rPID${d.field}1\r`;
+        const msg = parseHl7(text, { minMshFields: 2 });
+        for (let n = 3; n <= fields.length + 4; n++) {
+          const whole = msg.mshField(n);
+          const first = whole === undefined ? undefined : whole.split(d.repetition)[0];
+          assert.equal(first, msg.getRaw(`MSH-${n}`), `MSH-${n} of ${JSON.stringify(text)}`);
+          assert.deepEqual(
+            whole ? whole.split(d.repetition) : [],
+            msg.getRepetitions(`MSH-${n}`, { raw: true }),
+          );
+        }
+      },
+    ),
+    RUNS,
+  );
+});
