@@ -33,6 +33,10 @@ export class EngineMetrics {
   readonly delivery: Histogram;
   readonly accept: Histogram;
   #config: () => Config;
+  /** The config the cached label objects were made from. */
+  #labelsOf: Config | undefined;
+  #labelCache = new Map<string, Readonly<Record<string, string>>>();
+  #withCache = new WeakMap<object, Map<string, Readonly<Record<string, string>>>>();
 
   /** Metrics whose environment labels come from the running config. */
   constructor(config: () => Config) {
@@ -76,21 +80,61 @@ export class EngineMetrics {
     );
   }
 
-  /** Labels of a destination. */
-  destination(id: string | undefined): Record<string, string> {
-    const d = id === undefined ? undefined : this.#config().destinations.find((x) => x.id === id);
-    return { destination: id ?? "unknown", environment: d?.environment ?? "unknown" };
+  /** Labels of a destination (the same frozen object for the same config and id). */
+  destination(id: string | undefined): Readonly<Record<string, string>> {
+    return this.#labels(`d\u0000${id ?? ""}`, (c) => {
+      const d = id === undefined ? undefined : c.destinations.find((x) => x.id === id);
+      return { destination: id ?? "unknown", environment: d?.environment ?? "unknown" };
+    });
   }
 
-  /** Labels of an integration or an API source. */
-  origin(kind: string, id: string): Record<string, string> {
-    const c = this.#config();
-    const env = kind === "source"
-      ? c.sources.find((s) => s.id === id)?.environment
-      : c.integrations.find((i) => i.id === id)?.environment;
-    return kind === "source"
-      ? { source: id, environment: env ?? "unknown" }
-      : { integration: id, environment: env ?? "unknown" };
+  /** Labels of an integration or an API source (likewise the same object each time). */
+  origin(kind: string, id: string): Readonly<Record<string, string>> {
+    return this.#labels(`${kind}\u0000${id}`, (c): Record<string, string> => {
+      const env = kind === "source"
+        ? c.sources.find((s) => s.id === id)?.environment
+        : c.integrations.find((i) => i.id === id)?.environment;
+      return kind === "source"
+        ? { source: id, environment: env ?? "unknown" }
+        : { integration: id, environment: env ?? "unknown" };
+    });
+  }
+
+  /**
+   * Label objects are made once per config and frozen, so the registry builds each series' key
+   * once instead of for every message. A reload (a new config object) starts afresh; ids that
+   * come and go only ever number as many as the configs name, plus "unknown".
+   */
+  #labels(
+    key: string,
+    make: (config: Config) => Record<string, string>,
+  ): Readonly<Record<string, string>> {
+    const config = this.#config();
+    if (config !== this.#labelsOf) {
+      this.#labelsOf = config;
+      this.#labelCache.clear();
+      this.#withCache = new WeakMap();
+    }
+    let labels = this.#labelCache.get(key);
+    if (!labels) {
+      labels = Object.freeze(make(config));
+      this.#labelCache.set(key, labels);
+    }
+    return labels;
+  }
+
+  /** `labels` with one more label, as one frozen object per combination (see {@link #labels}). */
+  #with(
+    labels: Readonly<Record<string, string>>,
+    name: string,
+    value: string,
+  ): Readonly<Record<string, string>> {
+    let byValue = this.#withCache.get(labels);
+    if (!byValue) this.#withCache.set(labels, byValue = new Map());
+    const key = `${name}\u0000${value}`;
+    let out = byValue.get(key);
+    if (!out) byValue.set(key, out = Object.freeze({ ...labels, [name]: value }));
+    return out;
   }
 
   /** Wraps `store`'s writing methods on the instance to count what they did. */
@@ -169,12 +213,12 @@ export class EngineMetrics {
 
   /** Counts one delivery attempt by outcome, and the ACK code its reason names if any. */
   #attempted(
-    labels: Record<string, string>,
+    labels: Readonly<Record<string, string>>,
     outcome: "success" | "failure",
     attempt: Omit<Attempt, "n">,
   ): void {
-    this.attempts.inc({ ...labels, outcome });
+    this.attempts.inc(this.#with(labels, "outcome", outcome));
     const code = attempt.reason ? ACK_CODE.exec(attempt.reason)?.[1] : undefined;
-    if (code) this.acks.inc({ ...labels, code });
+    if (code) this.acks.inc(this.#with(labels, "code", code));
   }
 }

@@ -27,9 +27,24 @@ export const LATENCY_BUCKETS = [
   300,
 ];
 
-// Called for every series update, several times per message: one pass, and no replacing unless
-// a value has something to escape.
+/**
+ * Keys of label objects already seen. Callers that count every message pass the same (frozen)
+ * object each time (see `EngineMetrics`), so the key is built once per series, not per message.
+ */
+const keyOfFrozen = new WeakMap<Labels, string>();
+
+// Called for every series update, several times per message: a frozen object's key is
+// remembered; otherwise one pass, and no replacing unless a value has something to escape.
 function labelKey(labels: Labels): string {
+  const known = keyOfFrozen.get(labels);
+  if (known !== undefined) return known;
+  const key = buildLabelKey(labels);
+  // Only a frozen object cannot change after its key is remembered.
+  if (Object.isFrozen(labels)) keyOfFrozen.set(labels, key);
+  return key;
+}
+
+function buildLabelKey(labels: Labels): string {
   const keys = Object.keys(labels);
   if (keys.length > 1) keys.sort();
   let out = "";
@@ -88,7 +103,11 @@ export class Histogram {
       s = { counts: this.#buckets.map(() => 0), sum: 0, count: 0 };
       this.#series.set(k, s);
     }
-    for (let i = 0; i < this.#buckets.length; i++) if (value <= this.#buckets[i]!) s.counts[i]!++;
+    // Counted in its own bucket only (the first bound it is within); rendering adds them up.
+    const buckets = this.#buckets;
+    let i = 0;
+    while (i < buckets.length && !(value <= buckets[i]!)) i++;
+    if (i < buckets.length) s.counts[i]!++;
     s.sum += value;
     s.count++;
   }
@@ -96,9 +115,11 @@ export class Histogram {
   render(name: string, out: string[]): void {
     for (const [k, s] of this.#series) {
       const sep = k ? "," : "";
-      this.#buckets.forEach((b, i) =>
-        out.push(`${name}_bucket{${k}${sep}le="${b}"} ${s.counts[i]}`)
-      );
+      let cumulative = 0;
+      this.#buckets.forEach((b, i) => {
+        cumulative += s.counts[i]!;
+        out.push(`${name}_bucket{${k}${sep}le="${b}"} ${cumulative}`);
+      });
       out.push(`${name}_bucket{${k}${sep}le="+Inf"} ${s.count}`);
       out.push(`${name}_sum${k ? `{${k}}` : ""} ${s.sum}`);
       out.push(`${name}_count${k ? `{${k}}` : ""} ${s.count}`);
