@@ -10,6 +10,13 @@
  * inside. The binding's error callback is replaced, so a failure is seen at once and the stream is
  * never destroyed under it; whatever fails, or where a runtime lacks the binding, the payload goes
  * through `deflateRawSync` or `inflateRawSync`, whose answer (or error) is the one returned.
+ *
+ * A payload may also be deflated after a dictionary ({@link deflateWithDictionary}): an earlier
+ * message of the same kind, whose text the payload's matches may point back into. `node:zlib`'s
+ * `dictionary` option is ignored by Deno, so the dictionary is written into the stream first and
+ * flushed (`Z_SYNC_FLUSH`: byte-aligned, the window kept), and only what follows is stored. To
+ * read it back, the dictionary goes in front as a stored (uncompressed) deflate block, which any
+ * inflater decodes into the same window, whatever zlib wrote the payload.
  * @module
  */
 
@@ -91,12 +98,76 @@ export function deflateSmaller(
  * damaged row), `inflateRawSync`'s own result or error is what comes back, for the caller's
  * checks to name.
  */
-export function inflateExact(stored: Uint8Array, size: number): Uint8Array {
+export function inflateExact(
+  stored: Uint8Array,
+  size: number,
+  dictionary?: Uint8Array,
+): Uint8Array {
+  if (dictionary) {
+    const whole = inflateExact(withStoredBlock(dictionary, stored), dictionary.length + size);
+    return whole.slice(dictionary.length);
+  }
   const stream = keptStream("i", () => createInflateRaw());
   // One byte more than expected: a payload that inflates longer does not pass unseen.
   const done = stream && write(stream, stored, size + 1);
   if (done && done.availIn === 0 && done.produced === size) return done.out.slice(0, size);
   return new Uint8Array(inflateRawSync(stored));
+}
+
+/** Largest dictionary: one stored block, and room in zlib's 32 KiB window for the payload. */
+export const MAX_DICTIONARY_BYTES = 8 * 1024;
+/** Largest payload deflated after a dictionary (the window must reach over both). */
+export const MAX_WITH_DICTIONARY = 32 * 1024 - 262 - MAX_DICTIONARY_BYTES;
+
+/**
+ * `input` raw-deflated after `dictionary` (level 1: with a dictionary that matches, as small as
+ * level 3 without one, in half the time), or undefined when that is not smaller than `input`, or
+ * when either is over its limit ({@link MAX_DICTIONARY_BYTES}, {@link MAX_WITH_DICTIONARY}).
+ * {@link inflateExact} with the same dictionary gives `input` back.
+ *
+ * @example
+ * ```ts
+ * const packed = deflateWithDictionary(bytes, earlier) ?? deflateSmaller(bytes, settings);
+ * ```
+ */
+export function deflateWithDictionary(
+  input: Uint8Array,
+  dictionary: Uint8Array,
+): Uint8Array | undefined {
+  if (
+    input.length === 0 || input.length > MAX_WITH_DICTIONARY ||
+    dictionary.length > MAX_DICTIONARY_BYTES
+  ) return undefined;
+  const stream = keptStream(
+    "d:1:15:8",
+    () => createDeflateRaw({ level: 1, windowBits: 15, memLevel: 8 }),
+  );
+  if (!stream) return undefined;
+  // The dictionary's own output is dropped: it only fills the window. Room for it stored.
+  const room = dictionary.length + 64;
+  if (scratch.length < room) scratch = new Uint8Array(room);
+  const primed = writeOnly(stream, constants.Z_SYNC_FLUSH, dictionary, room);
+  const done = primed && primed.availIn === 0 && primed.produced < room &&
+    writeOnly(stream, constants.Z_FINISH, input, input.length);
+  if (!reset(stream) || !done) return undefined;
+  // Whole input read and output short of the room: the stream ended within it.
+  return done.availIn === 0 && done.produced < input.length
+    ? done.out.slice(0, done.produced)
+    : undefined;
+}
+
+/** `dictionary` as a stored deflate block (not the last), followed by `rest`. */
+function withStoredBlock(dictionary: Uint8Array, rest: Uint8Array): Uint8Array {
+  const n = dictionary.length; // at most MAX_DICTIONARY_BYTES: one block holds 65,535
+  const out = new Uint8Array(5 + n + rest.length);
+  // BFINAL 0, BTYPE 00 (stored), then LEN and its complement, little-endian.
+  out[1] = n & 0xff;
+  out[2] = n >>> 8;
+  out[3] = ~n & 0xff;
+  out[4] = (~n >>> 8) & 0xff;
+  out.set(dictionary, 5);
+  out.set(rest, 5 + n);
+  return out;
 }
 
 /** True while payloads go through kept streams (false: a stream per call). */
@@ -112,24 +183,45 @@ function write(
   stream: KeptStream,
   input: Uint8Array,
   room: number,
-): { out: Uint8Array; produced: number; availIn: number } | undefined {
+): WriteResult | undefined {
+  const done = writeOnly(stream, constants.Z_FINISH, input, room);
+  return reset(stream) ? done : undefined;
+}
+
+interface WriteResult {
+  out: Uint8Array;
+  produced: number;
+  availIn: number;
+}
+
+/** One write into `room` bytes of the scratch buffer, without a reset; undefined on an error. */
+function writeOnly(
+  stream: KeptStream,
+  flush: number,
+  input: Uint8Array,
+  room: number,
+): WriteResult | undefined {
   if (scratch.length < room) scratch = new Uint8Array(room);
   const out = scratch;
   stream.failed = false;
   try {
-    stream.binding.writeSync(constants.Z_FINISH, input, 0, input.length, out, 0, room);
+    stream.binding.writeSync(flush, input, 0, input.length, out, 0, room);
   } catch {
     stream.failed = true;
   }
   const [availOut = 0, availIn = 0] = stream.state;
+  return stream.failed ? undefined : { out, produced: room - availOut, availIn };
+}
+
+/** Resets `stream` for the next payload; false (and the stream dropped) when it cannot be. */
+function reset(stream: KeptStream): boolean {
   try {
     stream.binding.reset();
+    return true;
   } catch {
     kept?.delete(stream.key); // a stream that cannot be reset is not used again
-    return undefined;
+    return false;
   }
-  if (stream.failed) return undefined;
-  return { out, produced: room - availOut, availIn };
 }
 
 function keptStream(k: string, create: () => unknown): KeptStream | undefined {

@@ -8,7 +8,14 @@
 import assert from "node:assert/strict";
 import { deflateRawSync, inflateRawSync } from "node:zlib";
 import fc from "fast-check";
-import { deflateSmaller, inflateExact, keepsStreams } from "../../../actors/store/raw_deflate.ts";
+import {
+  deflateSmaller,
+  deflateWithDictionary,
+  inflateExact,
+  keepsStreams,
+  MAX_DICTIONARY_BYTES,
+  MAX_WITH_DICTIONARY,
+} from "../../../actors/store/raw_deflate.ts";
 
 const options = fc.record({
   level: fc.integer({ min: 1, max: 9 }),
@@ -113,4 +120,80 @@ Deno.test("a payload inflating to another size than recorded comes back as it in
   assert.deepEqual(inflateExact(packed, text.length - 1), text);
   assert.deepEqual(inflateExact(packed, text.length + 5), text);
   assert.deepEqual(inflateExact(packed, text.length), text);
+});
+
+/** Two HL7-like messages of one kind: what a dictionary is made of, and what it serves. */
+function lab(n: number): Uint8Array {
+  return new TextEncoder().encode(
+    `MSH|^~\\&|LAB|HOSP|EHR|HOSP|2026120${n % 10}1200||ORU^R01^ORU_R01|C${n}|P|2.5.1\r` +
+      `PID|1||${1000 + n}^^^HOSP^MR||DOE^JANE^${n}||19800101|F\r` +
+      Array.from(
+        { length: 6 },
+        (_, i) => `OBX|${i + 1}|NM|2345-${i}^GLUCOSE^LN||${90 + n + i}|mg/dL|70-110|N|||F\r`,
+      ).join(""),
+  );
+}
+
+Deno.test("a payload deflated after a dictionary inflates back with it, for any bytes and any dictionary", () => {
+  const dictionary = fc.oneof(
+    fc.uint8Array({ maxLength: MAX_DICTIONARY_BYTES }),
+    fc.string({ maxLength: 2000 }).map((s) => new TextEncoder().encode(s.repeat(2))),
+  );
+  let shrunk = 0;
+  fc.assert(
+    fc.property(
+      fc.array(fc.tuple(payload, dictionary), { minLength: 1, maxLength: 8 }),
+      (calls) => {
+        for (const [input, dict] of calls) {
+          const packed = deflateWithDictionary(input, dict);
+          if (!packed) continue;
+          shrunk++;
+          assert.ok(packed.length < input.length);
+          assert.deepEqual(inflateExact(packed, input.length, dict), input);
+          // Interleaved with plain payloads on the same kept streams.
+          assert.deepEqual(inflateExact(deflateRawSync(input), input.length), input);
+        }
+      },
+    ),
+    { numRuns: 300 },
+  );
+  assert.ok(shrunk > 300, `only ${shrunk} payloads shrank`);
+  assert.equal(keepsStreams(), true);
+});
+
+Deno.test("a dictionary of the same kind of message makes a payload much smaller than deflate alone", () => {
+  const dict = lab(1);
+  const input = lab(2);
+  const alone = deflateSmaller(input, { level: 3, windowBits: 11, memLevel: 6 })!;
+  const withDict = deflateWithDictionary(input, dict)!;
+  assert.ok(withDict.length * 2 < alone.length, `${withDict.length} against ${alone.length}`);
+  assert.deepEqual(inflateExact(withDict, input.length, dict), input);
+  // Without its dictionary it does not inflate to the payload (an error, or other bytes).
+  let plain: Uint8Array | undefined;
+  try {
+    plain = inflateExact(withDict, input.length);
+  } catch {
+    plain = undefined;
+  }
+  assert.notDeepEqual(plain, input);
+});
+
+Deno.test("deflating after a dictionary declines what is over its limits or does not shrink", () => {
+  const dict = lab(1);
+  assert.equal(deflateWithDictionary(new Uint8Array(), dict), undefined);
+  assert.equal(
+    deflateWithDictionary(crypto.getRandomValues(new Uint8Array(2000)), dict),
+    undefined,
+  );
+  const long = new TextEncoder().encode("x".repeat(MAX_WITH_DICTIONARY + 1));
+  assert.equal(deflateWithDictionary(long, dict), undefined);
+  const bigDict = new Uint8Array(MAX_DICTIONARY_BYTES + 1);
+  assert.equal(deflateWithDictionary(lab(2), bigDict), undefined);
+  // Just within both limits it works.
+  const edge = new TextEncoder().encode("OBX|1|".repeat(MAX_WITH_DICTIONARY / 6));
+  const packed = deflateWithDictionary(edge, new Uint8Array(MAX_DICTIONARY_BYTES).fill(65))!;
+  assert.deepEqual(
+    inflateExact(packed, edge.length, new Uint8Array(MAX_DICTIONARY_BYTES).fill(65)),
+    edge,
+  );
 });
