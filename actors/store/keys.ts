@@ -50,6 +50,15 @@ export const keys = {
   ],
   logByMessagePrefix: (messageId: string): Deno.KvKey => ["log_by_msg", keyPart(messageId)],
   dedupe: (scope: string, id: string): Deno.KvKey => ["dedupe", keyPart(scope), keyPart(id)],
+  /** Payload compression dictionaries, by day (see dictionaryKey in dictionaries.ts). */
+  dictionaryPrefix: ["dict"] as Deno.KvKey,
+  /** How many dictionaries a sender has on a day (bounded). */
+  dictionaryCount: (day: number, sender: string): Deno.KvKey => [
+    "dict_count",
+    day,
+    keyPart(sender),
+  ],
+  dictionaryCountPrefix: (day: number): Deno.KvKey => ["dict_count", day],
   actorControl: (actor: string): Deno.KvKey => ["actor", actor],
   lease: (actor: string): Deno.KvKey => ["lease", actor],
   /** The latest verification of an HTTPS destination (shared by every process on the KV). */

@@ -5,7 +5,8 @@
  * @module
  */
 
-import { deflateSmaller, inflateExact } from "./raw_deflate.ts";
+import { deflateSmaller, deflateWithDictionary, inflateExact } from "./raw_deflate.ts";
+import { type Dictionary, type DictionarySource, readDictionary } from "./dictionaries.ts";
 import { keys } from "./keys.ts";
 import type { MessageRecord } from "./types.ts";
 import { getValues, withKvRetry } from "./kv.ts";
@@ -18,11 +19,28 @@ import { getValues, withKvRetry } from "./kv.ts";
  */
 export const DEFLATE_FROM = 640;
 
-/** The record fields of a payload stored inline: deflated when that keeps the row small. */
-export function inlinePayload(
-  payload: Uint8Array,
-): Pick<MessageRecord, "size" | "chunks" | "inline" | "deflated"> {
+/** The record fields that describe a payload. */
+export type PayloadFields = Pick<
+  MessageRecord,
+  "size" | "chunks" | "inline" | "deflated" | "dictionary"
+>;
+
+/**
+ * The record fields of a payload stored inline: deflated when that keeps the row small, after
+ * `dictionary` when one is given and that is smaller still.
+ */
+export function inlinePayload(payload: Uint8Array, dictionary?: Dictionary): PayloadFields {
   if (payload.length > DEFLATE_FROM) {
+    const primed = dictionary && deflateWithDictionary(payload, dictionary.bytes);
+    if (primed) {
+      return {
+        size: payload.length,
+        chunks: 0,
+        inline: primed,
+        deflated: true,
+        dictionary: dictionary.id,
+      };
+    }
     const packed = deflateSmaller(payload, deflateOptions(payload.length));
     if (packed) return { size: payload.length, chunks: 0, inline: packed, deflated: true };
   }
@@ -60,15 +78,16 @@ export const IN_RECORD_MAX = 640;
  * A payload of up to {@link INLINE_MAX} bytes: the record's fields, and the rows to write with
  * the record in the same commit (none when it fits in the record).
  */
-export function smallPayload(id: string, payload: Uint8Array): {
-  fields: Pick<MessageRecord, "size" | "chunks" | "inline" | "deflated">;
+export function smallPayload(id: string, payload: Uint8Array, dictionary?: Dictionary): {
+  fields: PayloadFields;
   rows: { key: Deno.KvKey; value: Uint8Array }[];
 } {
-  const fields = inlinePayload(payload);
+  const fields = inlinePayload(payload, dictionary);
   const stored = fields.inline!;
   if (stored.length <= IN_RECORD_MAX) return { fields, rows: [] };
+  const { inline: _, ...rest } = fields;
   return {
-    fields: { size: fields.size, chunks: 1, ...(fields.deflated ? { deflated: true } : {}) },
+    fields: { ...rest, chunks: 1 },
     rows: [{ key: keys.chunk(id, 0), value: stored }],
   };
 }
@@ -83,7 +102,7 @@ export async function writePayload(
   id: string,
   payload: Uint8Array,
   now: number,
-): Promise<Pick<MessageRecord, "size" | "chunks" | "inline" | "deflated">> {
+): Promise<PayloadFields> {
   if (payload.length <= INLINE_MAX) return inlinePayload(payload);
   const count = Math.ceil(payload.length / CHUNK_SIZE);
   await withKvRetry(() => kv.set(keys.chunkPending(id), now));
@@ -98,12 +117,22 @@ export async function writePayload(
   return { size: payload.length, chunks: count };
 }
 
-/** Reads a message's payload back into one buffer. */
-export async function readPayload(kv: Deno.Kv, record: MessageRecord): Promise<Uint8Array> {
-  if (record.chunks === 0) return inlineBytes(record);
+/**
+ * Reads a message's payload back into one buffer. A payload deflated after a dictionary takes it
+ * from `dictionaries` (by default read from KV each time).
+ */
+export async function readPayload(
+  kv: Deno.Kv,
+  record: MessageRecord,
+  dictionaries: DictionarySource = kvDictionaries(kv),
+): Promise<Uint8Array> {
+  const dict = record.dictionary === undefined
+    ? undefined
+    : await dictionaries.bytes(record.dictionary);
+  if (record.chunks === 0) return inlineBytes(record, dict);
   if (record.chunks === 1) {
     // One row (a small payload that did not fit in its record): a point read, not a scan.
-    return oneChunk(record, (await kv.get<Uint8Array>(keys.chunk(record.id, 0))).value);
+    return oneChunk(record, (await kv.get<Uint8Array>(keys.chunk(record.id, 0))).value, dict);
   }
   const out = new Uint8Array(record.size);
   let offset = 0;
@@ -127,36 +156,64 @@ export async function readSmallPayloads(
   kv: Deno.Kv,
   records: readonly MessageRecord[],
   maxBytes: number,
+  dictionaries: DictionarySource = kvDictionaries(kv),
 ): Promise<(Uint8Array | undefined)[]> {
   const out: (Uint8Array | undefined)[] = new Array(records.length);
   const wanted: number[] = [];
+  const taken = records.map((r) => r.size <= maxBytes && r.chunks <= 1);
+  // Each dictionary once, from memory in the usual case.
+  const dicts = new Map<string, Uint8Array>();
+  for (const [i, r] of records.entries()) {
+    if (taken[i] && r.dictionary !== undefined && !dicts.has(r.dictionary)) {
+      dicts.set(r.dictionary, await dictionaries.bytes(r.dictionary));
+    }
+  }
   records.forEach((r, i) => {
-    if (r.size > maxBytes || r.chunks > 1) return;
-    if (r.chunks === 0) out[i] = inlineBytes(r);
+    if (!taken[i]) return;
+    const dict = r.dictionary === undefined ? undefined : dicts.get(r.dictionary);
+    if (r.chunks === 0) out[i] = inlineBytes(r, dict);
     else wanted.push(i);
   });
   const rows = await getValues<Uint8Array>(kv, wanted.map((i) => keys.chunk(records[i]!.id, 0)));
-  wanted.forEach((i, j) => (out[i] = oneChunk(records[i]!, rows[j] ?? null)));
+  wanted.forEach((i, j) => {
+    const r = records[i]!;
+    out[i] = oneChunk(
+      r,
+      rows[j] ?? null,
+      r.dictionary === undefined ? undefined : dicts.get(r.dictionary),
+    );
+  });
   return out;
 }
 
-function inlineBytes(record: MessageRecord): Uint8Array {
+/** Reads dictionaries from KV, with nothing kept (for readers without a store). */
+function kvDictionaries(kv: Deno.Kv): DictionarySource {
+  return { bytes: (id) => readDictionary(kv, id) };
+}
+
+function inlineBytes(record: MessageRecord, dict: Uint8Array | undefined): Uint8Array {
   const inline = record.inline ?? new Uint8Array();
-  return record.deflated ? inflateExact(inline, record.size) : inline;
+  const out = record.deflated ? inflateExact(inline, record.size, dict) : inline;
+  if (out.length !== record.size) throw damaged(record, out.length);
+  return out;
+}
+
+function damaged(record: MessageRecord, length: number): Error {
+  return new Error(`message ${record.id}: payload has ${length} of ${record.size} bytes in KV`);
 }
 
 /** The payload of a one-chunk record from its chunk row (deflated or not), checked for size. */
-function oneChunk(record: MessageRecord, stored: Uint8Array | null): Uint8Array {
+function oneChunk(
+  record: MessageRecord,
+  stored: Uint8Array | null,
+  dict: Uint8Array | undefined,
+): Uint8Array {
   const out = stored === null
     ? new Uint8Array()
     : record.deflated
-    ? inflateExact(stored, record.size)
+    ? inflateExact(stored, record.size, dict)
     : stored;
-  if (out.length !== record.size) {
-    throw new Error(
-      `message ${record.id}: payload has ${out.length} of ${record.size} bytes in KV`,
-    );
-  }
+  if (out.length !== record.size) throw damaged(record, out.length);
   return out;
 }
 

@@ -1,12 +1,14 @@
 /**
  * Retention in bounded batches, so a sweep never holds KV's one writer for long and intake goes
  * on between its commits: finished logs and messages (with their payload chunks) older than the
- * retention, dedupe records past their window, chunks of abandoned uploads, used client-assertion
- * `jti`s and alert history past their time. And what the store holds, counted by record kind.
+ * retention, dedupe records past their window, compression dictionaries no kept message needs,
+ * chunks of abandoned uploads, used client-assertion `jti`s and alert history past their time. And
+ * what the store holds, counted by record kind.
  * @module
  */
 
 import { idFloor } from "./ids.ts";
+import { sweepDictionaries } from "./dictionaries.ts";
 import { keys } from "./keys.ts";
 import { withKvRetry } from "./kv.ts";
 import { collectOrphanChunks } from "./payloads.ts";
@@ -34,6 +36,8 @@ export interface SweepResult {
   messages: number;
   chunks: number;
   dedupe: number;
+  /** Compression dictionaries no kept message needs any more. */
+  dictionaries: number;
   orphanChunks: number;
   tokens: number;
   alerts: number;
@@ -52,6 +56,7 @@ export async function sweepStore(store: Store, o: SweepOptions): Promise<SweepRe
     messages: 0,
     chunks: 0,
     dedupe: 0,
+    dictionaries: 0,
     orphanChunks: 0,
     tokens: 0,
     alerts: 0,
@@ -103,6 +108,15 @@ export async function sweepStore(store: Store, o: SweepOptions): Promise<SweepRe
       out.chunks += last - first;
     }
   }
+
+  // Compression dictionaries of days past retention that no remaining message names.
+  const dictionaries = await sweepDictionaries(kv, cutoff, {
+    between,
+    ...(o.signal ? { signal: o.signal } : {}),
+  });
+  out.dictionaries = dictionaries.removed;
+  out.commits += dictionaries.commits;
+  if (o.signal?.aborted) return out;
 
   // Dedupe records past the window (KV's own expiry is lazy).
   let op = kv.atomic();
@@ -176,6 +190,8 @@ const KINDS: Record<string, string> = {
   log: "logs",
   log_by_msg: "logIndex",
   dedupe: "dedupeKeys",
+  dict: "compressionDictionaries",
+  dict_count: "compressionDictionaries",
   auth: "auth",
   alert_hist: "alertHistory",
 };

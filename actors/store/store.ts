@@ -17,8 +17,11 @@ import { type LeaseOptions, Leases } from "./leases.ts";
 import { listLogs, type LogFilter, type LogPage, sweepRetention } from "./logs.ts";
 import { VerificationStore } from "./verifications.ts";
 import { TranslationSetStore } from "./translation_sets.ts";
+import { type Dictionary, PayloadDictionaries } from "./dictionaries.ts";
+import { MAX_WITH_DICTIONARY } from "./raw_deflate.ts";
 import {
   collectOrphanChunks,
+  DEFLATE_FROM,
   INLINE_MAX,
   readPayload,
   readSmallPayloads,
@@ -89,6 +92,8 @@ export class Store {
   readonly node: string;
   readonly #ids: IdGenerator;
   readonly #committer: GroupCommitter;
+  /** Payload compression dictionaries (see dictionaries.ts). */
+  readonly dictionaries: PayloadDictionaries;
   readonly #now: () => number;
   readonly #inflightDedupe = new Map<string, { promise: Promise<AcceptResult>; ack: string }>();
   #closed = false;
@@ -109,6 +114,7 @@ export class Store {
     this.node = options.node;
     this.#now = options.now ?? Date.now;
     this.#ids = new IdGenerator(options.node);
+    this.dictionaries = new PayloadDictionaries(kv, { now: this.#now });
     this.health = new StoreHealth({
       now: this.#now,
       probe: () =>
@@ -219,6 +225,15 @@ export class Store {
     return promise;
   }
 
+  /** The compression dictionary of the sender's messages of this kind, once there is one. */
+  #dictionaryFor(request: AcceptRequest, messageId: string): Dictionary | undefined {
+    const { payload } = request;
+    if (payload.length <= DEFLATE_FROM || payload.length > MAX_WITH_DICTIONARY) return undefined;
+    const sender = `${request.origin.kind}:${request.origin.id}`;
+    const kind = request.messageType ?? request.contentType;
+    return this.dictionaries.forWrite(sender, kind, messageId, payload);
+  }
+
   async #accept(request: AcceptRequest): Promise<AcceptResult> {
     const { dedupe } = request;
     const dedupeKey = dedupe ? keys.dedupe(dedupe.scope, dedupe.key) : undefined;
@@ -239,7 +254,7 @@ export class Store {
     const seq = this.newId();
     // A small payload is inline: no await (each one is a turn more before the commit is queued).
     const small = request.payload.length <= INLINE_MAX
-      ? smallPayload(messageId, request.payload)
+      ? smallPayload(messageId, request.payload, this.#dictionaryFor(request, messageId))
       : undefined;
     const payload = small
       ? small.fields
@@ -698,7 +713,7 @@ export class Store {
 
   /** A message's payload bytes. */
   async getPayload(record: MessageRecord): Promise<Uint8Array> {
-    return await readPayload(this.kv, record);
+    return await readPayload(this.kv, record, this.dictionaries);
   }
 
   /**
@@ -709,7 +724,7 @@ export class Store {
     records: readonly MessageRecord[],
     maxBytes: number,
   ): Promise<(Uint8Array | undefined)[]> {
-    return readSmallPayloads(this.kv, records, maxBytes);
+    return readSmallPayloads(this.kv, records, maxBytes, this.dictionaries);
   }
 
   /** An operator's pause state of an actor. */

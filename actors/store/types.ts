@@ -28,6 +28,11 @@ export interface MessageRecord {
   inline?: Uint8Array;
   /** `inline` holds the payload deflated (raw deflate); `size` is the payload's own size. */
   deflated?: boolean;
+  /**
+   * The payload (inline or its one chunk) was deflated after this compression dictionary, which
+   * reading it back needs (see dictionaries.ts).
+   */
+  dictionary?: string;
   /** SEND logs made in the commit that stored the message (later ones are under log_by_msg). */
   sendLogIds?: string[];
   controlId?: string;
