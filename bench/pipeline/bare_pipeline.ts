@@ -4,7 +4,9 @@
  *
  * What it does, as the engine does under the bench's load:
  * - frames MLLP, reads MSH-9 and MSH-10, deflates a payload over 640 bytes with the engine's
- *   settings (a stored form over 640 bytes goes to a row of its own, as the engine's does);
+ *   settings, after a dictionary per kind of message as the engine does (the first message of the
+ *   kind, written once to KV in a commit of its own) (a stored form over 640 bytes goes to a row
+ *   of its own, as the engine's does);
  * - stores in one group commit per batch (one commit in flight): the message, its RECEIVE log,
  *   its SEND log, the destination's queue entry and the dedupe record (checked absent, with an
  *   expiry), and a queue-depth sum per batch;
@@ -25,6 +27,7 @@
  */
 
 import { inlinePayload } from "../../actors/store/payloads.ts";
+import type { Dictionary } from "../../actors/store/dictionaries.ts";
 import { encodeMllp, MllpDecoder } from "../../codecs/mllp/mod.ts";
 
 const [DEST_PORT, KV_PATH = "./bare-pipeline.kv"] = Deno.args;
@@ -98,6 +101,20 @@ interface Held {
 }
 
 const ready: Held[] = [];
+/** Dictionaries by kind of message: undefined while its KV row is being written. */
+const dictionaries = new Map<string, Dictionary | undefined>();
+
+/** The kind's dictionary once written; the first message of a kind becomes it. */
+function dictionaryFor(kind: string, payload: Uint8Array): Dictionary | undefined {
+  if (dictionaries.has(kind)) return dictionaries.get(kind);
+  dictionaries.set(kind, undefined);
+  const dict = { id: `feed\u0000${kind}`, bytes: payload.slice(0, 8192) };
+  void kv.set(["dict", dict.id], dict.bytes).then(
+    () => dictionaries.set(kind, dict),
+    () => dictionaries.delete(kind), // the next message of the kind tries again
+  );
+  return undefined;
+}
 let wake: (() => void) | undefined;
 
 /** Stores one message, then answers its ACK. */
@@ -108,7 +125,11 @@ async function accept(payload: Uint8Array, conn: Deno.Conn): Promise<void> {
   const messageType = msh[8] ?? "";
   const now = Date.now();
   const messageId = newId(), receiveId = newId(), sendId = newId(), seq = newId();
-  const packed = inlinePayload(payload).inline!;
+  const fields = inlinePayload(
+    payload,
+    payload.length > 640 ? dictionaryFor(messageType, payload) : undefined,
+  );
+  const packed = fields.inline!;
   const ownRow = packed.length > IN_RECORD_MAX;
   const record = {
     id: messageId,
@@ -119,6 +140,7 @@ async function accept(payload: Uint8Array, conn: Deno.Conn): Promise<void> {
     chunks: ownRow ? 1 : 0,
     ...(ownRow ? {} : { inline: packed }),
     deflated: packed.length !== payload.length,
+    ...(fields.dictionary ? { dictionary: fields.dictionary } : {}),
     controlId,
     messageType,
     receiveLogId: receiveId,
