@@ -7,7 +7,8 @@
 
 import { checkDelimiters, DEFAULT_DELIMITERS, type Hl7Delimiters } from "./delimiters.ts";
 import type { Hl7ParseErrorCode } from "./errors.ts";
-import { encodeField, encodeSegment, type Hl7FieldValue } from "./encode.ts";
+import { encodeField, encodeSegment, type Hl7FieldValue, joinSegment } from "./encode.ts";
+import { escapeHl7 } from "./escape.ts";
 import type { Hl7Message } from "./message.ts";
 import { parseHl7 } from "./parse.ts";
 import { parseHl7Path } from "./path.ts";
@@ -212,36 +213,44 @@ function assemble(a: AckParts): Hl7Message {
 
 function assembleText(a: AckParts): string {
   const d = a.delimiters;
-  const h = (n: number): Hl7FieldValue => {
-    const v = a.header(n);
-    return v === undefined ? null : { raw: v };
-  };
+  // Fields as encoded text: header fields are copied as they are, text is escaped. (An ACK is
+  // built for every message received: no field objects on the way.)
+  const raw = (n: number): string => a.header(n) ?? "";
+  const text = (v: string): string => escapeHl7(v, d);
   const triggerRaw = a.header(9)?.split(d.repetition)[0]?.split(d.component)[1];
   const version = a.header(12) ?? a.fallbackVersion;
-  const msh = encodeSegment("MSH", [
-    h(5),
-    h(6),
-    h(3),
-    h(4),
-    formatHl7Timestamp(a.now ?? new Date()),
-    null,
-    triggerRaw ? ["ACK", { raw: triggerRaw.split(d.subcomponent)[0] ?? "" }, "ACK"] : "ACK",
-    a.controlId ?? newControlId(),
-    a.processingId ?? (a.header(11) ? { raw: a.header(11) as string } : "P"),
-    version === undefined ? null : { raw: version },
-    null,
-    null,
-    null,
-    null,
-    null,
-    h(18),
+  const ack = text("ACK");
+  const header11 = a.header(11);
+  const msh = joinSegment("MSH", [
+    raw(5),
+    raw(6),
+    raw(3),
+    raw(4),
+    text(formatHl7Timestamp(a.now ?? new Date())),
+    "",
+    triggerRaw
+      ? ack + d.component + (triggerRaw.split(d.subcomponent)[0] ?? "") + d.component + ack
+      : ack,
+    text(a.controlId ?? newControlId()),
+    a.processingId !== undefined ? text(a.processingId) : header11 ? header11 : text("P"),
+    version ?? "",
+    "",
+    "",
+    "",
+    "",
+    "",
+    raw(18),
   ], { delimiters: d });
   const negative = a.code !== "AA" && a.code !== "CA";
   const errors = a.errors.length === 0 && negative
     ? [{ code: "207", text: a.text ?? HL70357["207"] as string }]
     : a.errors;
   const msaText = a.text ?? (negative ? errors[0]?.text : undefined);
-  const msa = encodeSegment("MSA", [a.code, h(10), msaText], { delimiters: d });
+  const msa = joinSegment(
+    "MSA",
+    [text(a.code), raw(10), msaText === undefined ? "" : text(msaText)],
+    { delimiters: d },
+  );
   const segs = [msh, msa, ...errors.map((e) => errSegment(e, d, version))];
   return segs.join("\r") + "\r";
 }

@@ -85,12 +85,24 @@ export function encodeSegment(
     }
     if (SEGMENT_IDS.size < 1024) SEGMENT_IDS.add(name);
   }
-  const parts = fields.map((f) => encodeField(f, d));
-  let end = parts.length;
-  if (!options.keepTrailingEmpty) { while (end > 0 && parts[end - 1] === "") end--; }
+  return joinSegment(name, fields.map((f) => encodeField(f, d)), options);
+}
+
+/**
+ * A segment from fields already encoded (`fields[0]` is field 1; for `MSH`, MSH-3), trailing empty
+ * ones dropped unless `keepTrailingEmpty`. The segment ID is not checked: callers pass their own.
+ */
+export function joinSegment(
+  name: string,
+  fields: readonly string[],
+  options: EncodeSegmentOptions = {},
+): string {
+  const d = options.delimiters ?? DEFAULT_DELIMITERS;
+  let end = fields.length;
+  if (!options.keepTrailingEmpty) { while (end > 0 && fields[end - 1] === "") end--; }
   // Built as one string: ACKs are encoded for every message received.
   let out = name === "MSH" ? name + d.field + encodingCharacters(d) : name;
-  for (let i = 0; i < end; i++) out += d.field + parts[i];
+  for (let i = 0; i < end; i++) out += d.field + fields[i];
   return out;
 }
 

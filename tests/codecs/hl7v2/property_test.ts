@@ -2,9 +2,12 @@ import assert from "node:assert/strict";
 import fc from "fast-check";
 import {
   buildAck,
+  buildAckText,
   buildNakForUnparsable,
+  encodeSegment,
   encodingCharacters,
   escapeHl7,
+  formatHl7Timestamp,
   type Hl7Delimiters,
   Hl7ParseError,
   parseHl7,
@@ -243,6 +246,95 @@ Deno.test("property: mshField(n) reads MSH-n as getRaw (its first repetition) an
             msg.getRepetitions(`MSH-${n}`, { raw: true }),
           );
         }
+      },
+    ),
+    RUNS,
+  );
+});
+
+/** The ACK's MSH and MSA as `encodeSegment` makes them from field values (the reference). */
+function referenceAckHead(
+  original: ReturnType<typeof parseHl7>,
+  o: { code: string; controlId: string; now: Date; text?: string; processingId?: string },
+): string {
+  const d = original.delimiters;
+  const header = (n: number) => {
+    const whole = original.mshField(n);
+    if (!whole) return undefined;
+    const first = n === 18 ? whole : whole.split(d.repetition)[0]!;
+    return first === "" ? undefined : first;
+  };
+  const h = (n: number) => {
+    const v = header(n);
+    return v === undefined ? null : { raw: v };
+  };
+  const trigger = header(9)?.split(d.repetition)[0]?.split(d.component)[1];
+  const version = header(12);
+  const msh = encodeSegment("MSH", [
+    h(5),
+    h(6),
+    h(3),
+    h(4),
+    formatHl7Timestamp(o.now),
+    null,
+    trigger ? ["ACK", { raw: trigger.split(d.subcomponent)[0] ?? "" }, "ACK"] : "ACK",
+    o.controlId,
+    o.processingId ?? (header(11) ? { raw: header(11)! } : "P"),
+    version === undefined ? null : { raw: version },
+    null,
+    null,
+    null,
+    null,
+    null,
+    h(18),
+  ], { delimiters: d });
+  const negative = o.code !== "AA" && o.code !== "CA";
+  const msaText = o.text ?? (negative ? o.text ?? "Application internal error" : undefined);
+  return msh + "\r" + encodeSegment("MSA", [o.code, h(10), msaText], { delimiters: d }) + "\r";
+}
+
+Deno.test("property: an ACK's MSH and MSA are what encodeSegment makes of the same fields", () => {
+  const field = fc.array(fc.constantFrom("a", "Z", "1", " ", "^", "~", "&", "\\", "#"), {
+    maxLength: 6,
+  }).map((c) => c.join(""));
+  fc.assert(
+    fc.property(
+      fc.constantFrom(...DELIMITER_SETS),
+      fc.array(field, { minLength: 16, maxLength: 18 }),
+      fc.constantFrom("AA", "CA", "AE", "AR"),
+      fc.option(tricky, { nil: undefined }),
+      fc.option(fc.constantFrom("P", "T", "D^T"), { nil: undefined }),
+      tricky,
+      (d, raw, code, text, processingId, controlId) => {
+        // The default set's characters become the message's own delimiters.
+        const own = (v: string) =>
+          v.replace(
+            /[\^~&\\#]/g,
+            (c) =>
+              ({
+                "^": d.component,
+                "~": d.repetition,
+                "&": d.subcomponent,
+                "\\": d.escape,
+                "#": "x",
+              })[
+                c
+              ]!,
+          );
+        const fields = raw.map(own);
+        const text0 = ["MSH", encodingCharacters(d), ...fields].join(d.field);
+        const original = parseHl7(`${text0}\rPID${d.field}1\r`, { minMshFields: 2 });
+        const now = new Date(Date.UTC(2026, 11, 5, 12, 30, 1));
+        const options = {
+          code,
+          controlId: controlId.replace(/[\r\n]/g, " "),
+          now,
+          ...(text !== undefined ? { text } : {}),
+          ...(processingId !== undefined ? { processingId } : {}),
+        } as const;
+        const built = buildAckText(original, options);
+        const head = built.split("\r").slice(0, 2).join("\r") + "\r";
+        assert.equal(head, referenceAckHead(original, options));
       },
     ),
     RUNS,
