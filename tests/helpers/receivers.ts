@@ -189,3 +189,23 @@ export function startReceiver(handler: FrameHandler, options: ReceiverOptions = 
     },
   };
 }
+
+/**
+ * A receiver that holds every frame's `AA` until {@link release} (a destination slow enough that
+ * a message stays in flight), then answers what it held and everything after at once.
+ */
+export function startHoldingReceiver(): { receiver: RawReceiver; release(): void } {
+  let holding = true;
+  const held: (() => void)[] = [];
+  const receiver = startReceiver(async (f) => {
+    if (holding) await new Promise<void>((resolve) => held.push(resolve));
+    await f.ack("AA");
+  });
+  return {
+    receiver,
+    release() {
+      holding = false;
+      for (const answer of held.splice(0)) answer();
+    },
+  };
+}

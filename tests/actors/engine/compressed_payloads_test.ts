@@ -10,7 +10,7 @@ import { parseConfig } from "../../../actors/config/mod.ts";
 import { listLogs, type MessageRecord } from "../../../actors/store/mod.ts";
 import { startEngine, type TestEngine } from "../../helpers/engine.ts";
 import { waitFor } from "../../helpers/net.ts";
-import { startReceiver } from "../../helpers/receivers.ts";
+import { startHoldingReceiver } from "../../helpers/receivers.ts";
 
 /** An ORU^R01 of ~1.5 KB: a lab result with a dozen observations. */
 function oru(n: number): string {
@@ -32,12 +32,7 @@ function oru(n: number): string {
 
 Deno.test("payloads stored after a dictionary are delivered byte for byte, also read back from KV by the next engine", async () => {
   const dir = await Deno.makeTempDir({ prefix: "dict-e2e-" });
-  let holding = true;
-  const held: (() => void)[] = [];
-  const receiver = startReceiver(async (f) => {
-    if (holding) await new Promise<void>((resolve) => held.push(resolve));
-    await f.ack("AA");
-  });
+  const { receiver, release } = startHoldingReceiver();
   const result = parseConfig({
     node: { id: "dict" },
     kv: { path: `${dir}/engine.kv` },
@@ -77,8 +72,7 @@ Deno.test("payloads stored after a dictionary are delivered byte for byte, also 
     const bound = engine.config;
     await engine.close();
     engine = undefined;
-    holding = false;
-    for (const release of held.splice(0)) release();
+    release();
     engine = await startEngine(bound);
     const store = engine.engine.store;
     await waitFor("every message delivered", async () => {
@@ -90,8 +84,7 @@ Deno.test("payloads stored after a dictionary are delivered byte for byte, also 
     const once = got.filter((t, i) => i === 0 || t !== got[i - 1]);
     assert.deepEqual(once, sent);
   } finally {
-    holding = false;
-    for (const release of held.splice(0)) release();
+    release();
     await engine?.close();
     await receiver.close();
     await Deno.remove(dir, { recursive: true }).catch(() => {});

@@ -12,7 +12,7 @@ import { parseConfig } from "../../../actors/config/mod.ts";
 import { listLogs } from "../../../actors/store/mod.ts";
 import { startEngine, type TestEngine } from "../../helpers/engine.ts";
 import { adt, startHl7Server, waitFor } from "../../helpers/net.ts";
-import { controlIds, startReceiver } from "../../helpers/receivers.ts";
+import { controlIds, startHoldingReceiver } from "../../helpers/receivers.ts";
 
 const REPO_ROOT = new URL("../../../", import.meta.url).pathname;
 
@@ -64,12 +64,7 @@ const ids = (prefix: string, n: number) =>
 
 Deno.test("a stopped engine's queue, one message in flight, is delivered in order by the next engine on the same KV", async () => {
   const dir = await Deno.makeTempDir({ prefix: "restart-" });
-  let holding = true;
-  const held: (() => void)[] = [];
-  const receiver = startReceiver(async (f) => {
-    if (holding) await new Promise<void>((resolve) => held.push(resolve));
-    await f.ack("AA");
-  });
+  const { receiver, release } = startHoldingReceiver();
   const config = parsed(configJson(`${dir}/engine.kv`, 0, receiver.port));
   const actorId = `mllp-out:127.0.0.1:${receiver.port}`;
   let engine: TestEngine | undefined;
@@ -95,8 +90,7 @@ Deno.test("a stopped engine's queue, one message in flight, is delivered in orde
     engine = undefined;
     assert.deepEqual(controlIds(receiver), [sent[0]]);
 
-    holding = false;
-    for (const release of held.splice(0)) release(); // its connection is gone: the ACK is lost
+    release(); // its connection is gone: the ACK is lost
     engine = await startEngine(bound);
     const store = engine.engine.store;
     await waitFor("every message delivered", async () => {
@@ -110,8 +104,7 @@ Deno.test("a stopped engine's queue, one message in flight, is delivered in orde
     assert.equal(await store.depth(actorId), 0);
     assert.equal(receiver.accepted, 2);
   } finally {
-    holding = false;
-    for (const release of held.splice(0)) release();
+    release();
     await engine?.close();
     await receiver.close();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
