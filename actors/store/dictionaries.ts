@@ -58,7 +58,7 @@ interface SenderCount {
  * @example
  * ```ts
  * const dictionaries = new PayloadDictionaries(kv);
- * const dict = dictionaries.forWrite("integration:lab", "ORU^R01", payload);
+ * const dict = dictionaries.forWrite("integration:lab", "ORU^R01", messageId, payload);
  * const packed = dict && deflateWithDictionary(payload, dict.bytes);
  * ```
  */
@@ -199,12 +199,14 @@ export async function readDictionary(kv: Deno.Kv, id: string): Promise<Uint8Arra
  * Deletes the dictionaries of days wholly before `cutoff` (the retention's) that no remaining
  * message of their day names, and those days' per-sender counts. Run after the messages' own
  * sweep: what is left of such a day is only what is kept (a message still PENDING somewhere).
- * `between` runs after each commit. Returns the dictionaries removed and the commits made.
+ * Never a day after the one before yesterday (by `now`), whatever the retention: a message with an
+ * id of yesterday may still be getting its dictionary. `between` runs after each commit. Returns
+ * the dictionaries removed and the commits made.
  */
 export async function sweepDictionaries(
   kv: Deno.Kv,
   cutoff: number,
-  options: { signal?: AbortSignal; between?: () => Promise<void> } = {},
+  options: { now: number; signal?: AbortSignal; between?: () => Promise<void> },
 ): Promise<{ removed: number; commits: number }> {
   const out = { removed: 0, commits: 0 };
   const commit = async (op: Deno.AtomicOperation) => {
@@ -212,7 +214,11 @@ export async function sweepDictionaries(
     out.commits++;
     await options.between?.();
   };
-  const end: Deno.KvKey = [...keys.dictionaryPrefix, Math.floor(cutoff / DICTIONARY_DAY_MS)];
+  const endDay = Math.min(
+    Math.floor(cutoff / DICTIONARY_DAY_MS),
+    Math.floor(options.now / DICTIONARY_DAY_MS) - 1,
+  );
+  const end: Deno.KvKey = [...keys.dictionaryPrefix, endDay];
   let day: number | undefined;
   let named = new Set<string>();
   for await (const e of kv.list<Uint8Array>({ start: keys.dictionaryPrefix, end })) {

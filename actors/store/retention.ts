@@ -111,6 +111,7 @@ export async function sweepStore(store: Store, o: SweepOptions): Promise<SweepRe
 
   // Compression dictionaries of days past retention that no remaining message names.
   const dictionaries = await sweepDictionaries(kv, cutoff, {
+    now: o.now,
     between,
     ...(o.signal ? { signal: o.signal } : {}),
   });

@@ -222,9 +222,10 @@ Deno.test("a day's dictionaries go once the day is past retention, except one a 
     for await (const e of store.kv.list<MessageRecord>({ prefix: ["msg"] })) {
       if (e.value.id !== oruKept.id && e.value.receivedAt < now) await store.kv.delete(e.key);
     }
-    // Retention ends inside day 2: only day 1 is wholly past it.
+    // Retention ends inside day 2: only day 1 is wholly past it (and it is before yesterday).
     const cutoff = now + 3_600_000;
-    const swept = await sweepDictionaries(store.kv, cutoff);
+    assert.equal((await sweepDictionaries(store.kv, cutoff, { now })).removed, 0, "yesterday's");
+    const swept = await sweepDictionaries(store.kv, cutoff, { now: now + DICTIONARY_DAY_MS });
     assert.equal(swept.removed, 1, "day 1's ADT^A01 dictionary");
     assert.equal(await dictionaryRows(store.kv), 2);
     // Read from KV itself (this store still has both in memory).
