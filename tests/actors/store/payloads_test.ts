@@ -7,7 +7,13 @@
 import assert from "node:assert/strict";
 import { deflateRawSync, inflateRawSync } from "node:zlib";
 import fc from "fast-check";
-import { DEFLATE_FROM, INLINE_MAX, inlinePayload } from "../../../actors/store/payloads.ts";
+import {
+  DEFLATE_FROM,
+  INLINE_MAX,
+  inlinePayload,
+  readPayload,
+} from "../../../actors/store/payloads.ts";
+import type { MessageRecord } from "../../../actors/store/types.ts";
 
 const encoder = new TextEncoder();
 
@@ -48,4 +54,28 @@ Deno.test("an inline payload is deflated to the bytes zlib's default window give
     // small by zlib's 262-byte lookahead did not).
     { numRuns: 1000, seed: 20261204 },
   );
+});
+
+Deno.test("an inline payload that inflates to another size than its record's is refused, naming the message", async () => {
+  const kv = await Deno.openKv(":memory:");
+  try {
+    const text = encoder.encode("OBX|1|TX|||result text\r".repeat(60));
+    const fields = inlinePayload(text);
+    assert.equal(fields.deflated, true);
+    const record: MessageRecord = {
+      id: "m1",
+      origin: { kind: "integration", id: "feed" },
+      receivedAt: 0,
+      contentType: "application/hl7-v2",
+      ...fields,
+      size: text.length + 1,
+    };
+    await assert.rejects(
+      readPayload(kv, record),
+      /message m1: payload has 1380 of 1381 bytes in KV/,
+    );
+    assert.deepEqual(await readPayload(kv, { ...record, size: text.length }), text);
+  } finally {
+    kv.close();
+  }
 });
