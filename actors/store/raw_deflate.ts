@@ -103,15 +103,24 @@ export function inflateExact(
   size: number,
   dictionary?: Uint8Array,
 ): Uint8Array {
-  if (dictionary) {
-    const whole = inflateExact(withStoredBlock(dictionary, stored), dictionary.length + size);
-    return whole.slice(dictionary.length);
-  }
+  return dictionary
+    ? inflateAfter(withStoredBlock(dictionary, stored), dictionary.length, size)
+    : inflateAfter(stored, 0, size);
+}
+
+/**
+ * The `size` bytes that follow the first `skip` of what `stored` inflates to, copied out once
+ * (with a dictionary in front, `skip` is its length); else `inflateRawSync`'s result after `skip`.
+ */
+function inflateAfter(stored: Uint8Array, skip: number, size: number): Uint8Array {
   const stream = keptStream("i", () => createInflateRaw());
   // One byte more than expected: a payload that inflates longer does not pass unseen.
-  const done = stream && write(stream, stored, size + 1);
-  if (done && done.availIn === 0 && done.produced === size) return done.out.slice(0, size);
-  return new Uint8Array(inflateRawSync(stored));
+  const done = stream && write(stream, stored, skip + size + 1);
+  if (done && done.availIn === 0 && done.produced === skip + size) {
+    return done.out.slice(skip, skip + size);
+  }
+  const all = new Uint8Array(inflateRawSync(stored));
+  return skip === 0 ? all : all.slice(skip);
 }
 
 /** Largest dictionary: one stored block, and room in zlib's 32 KiB window for the payload. */
