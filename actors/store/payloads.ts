@@ -168,21 +168,15 @@ export async function readSmallPayloads(
       dicts.set(r.dictionary, await dictionaries.bytes(r.dictionary));
     }
   }
+  const dictOf = (r: MessageRecord) =>
+    r.dictionary === undefined ? undefined : dicts.get(r.dictionary);
   records.forEach((r, i) => {
     if (!taken[i]) return;
-    const dict = r.dictionary === undefined ? undefined : dicts.get(r.dictionary);
-    if (r.chunks === 0) out[i] = inlineBytes(r, dict);
+    if (r.chunks === 0) out[i] = inlineBytes(r, dictOf(r));
     else wanted.push(i);
   });
   const rows = await getValues<Uint8Array>(kv, wanted.map((i) => keys.chunk(records[i]!.id, 0)));
-  wanted.forEach((i, j) => {
-    const r = records[i]!;
-    out[i] = oneChunk(
-      r,
-      rows[j] ?? null,
-      r.dictionary === undefined ? undefined : dicts.get(r.dictionary),
-    );
-  });
+  wanted.forEach((i, j) => (out[i] = oneChunk(records[i]!, rows[j] ?? null, dictOf(records[i]!))));
   return out;
 }
 
