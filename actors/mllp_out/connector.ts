@@ -24,6 +24,11 @@ export interface MllpConnection {
   send(payload: Uint8Array): Promise<void>;
   /** The next frame received (in order), the connection's end, or `aborted` when `signal` aborts. */
   receive(signal: AbortSignal): Promise<Received>;
+  /**
+   * Ends the {@link receive} under way (if any) with `aborted`, as its signal would: how a caller
+   * times a wait out without a signal (and its listeners) made for every wait.
+   */
+  interrupt(): void;
   /** Closes the socket (idempotent). */
   close(): void;
   /** False once the socket closed for any reason. */

@@ -40,6 +40,11 @@ const decoder = new TextDecoder();
 export class MllpDeliverer implements Deliverer {
   readonly #options: MllpDelivererOptions;
   readonly #link: HeldLink<MllpConnection>;
+  /** The ACK wait under way: its connection, and when it times out. */
+  #waiting: { conn: MllpConnection; deadline: number } | undefined;
+  /** The ACK watchdog's sleep, and when it wakes (see {@link #watch}). */
+  #watchdog: AbortController | undefined;
+  #watchdogAt: number | undefined;
 
   /** A deliverer to `options.target`. */
   constructor(options: MllpDelivererOptions) {
@@ -69,18 +74,28 @@ export class MllpDeliverer implements Deliverer {
 
   /** Closes a socket that has carried nothing for the idle period. */
   idle(now: number): Promise<void> {
+    // Nothing to send: the watchdog is not needed until the next wait arms it again.
+    this.#unwatch();
     this.#link.idle(now);
     return Promise.resolve();
   }
 
   /** Closes the socket. */
   close(): Promise<void> {
+    this.#unwatch();
     this.#link.drop();
     return Promise.resolve();
   }
 
   /** One attempt: connect if needed, send, await the correlated ACK. */
   async deliver(job: DeliveryJob): Promise<DeliveryOutcome> {
+    const outcome = await this.#attempt(job);
+    // The actor backs off after a failure: no watchdog sleep is left behind meanwhile.
+    if (!outcome.ok) this.#unwatch();
+    return outcome;
+  }
+
+  async #attempt(job: DeliveryJob): Promise<DeliveryOutcome> {
     const { clock, log, actorId } = this.#options;
     const settings = this.#options.settings(job.head.entry.destinationId);
     const controlId = job.record.controlId ?? readControlId(job.payload);
@@ -116,18 +131,12 @@ export class MllpDeliverer implements Deliverer {
     job.setState("awaiting-ack");
     const deadline = clock.now() + settings.ackTimeoutMs;
     while (true) {
-      const remaining = deadline - clock.now();
-      if (remaining <= 0) return this.#timeout(settings);
-      // One controller per wait, ended by the ACK, the timeout or the job's signal. Cheaper on
-      // the hot path than AbortSignal.any, and aborted with a reason: the default one is a
-      // DOMException built with a stack on every message.
-      const wait = new AbortController();
-      const stop = () => wait.abort(ENDED);
-      job.signal.addEventListener("abort", stop, { once: true });
-      void clock.sleep(remaining, wait.signal).then(stop);
-      const got = await conn.receive(wait.signal);
-      job.signal.removeEventListener("abort", stop);
-      stop();
+      if (deadline - clock.now() <= 0) return this.#timeout(settings);
+      // The job's signal ends the wait on a skip or stop; the watchdog interrupts it at the deadline.
+      this.#waiting = { conn, deadline };
+      this.#watch(deadline);
+      const got = await conn.receive(job.signal);
+      this.#waiting = undefined;
       if (got.type === "aborted") {
         if (job.signal.aborted) {
           // Stopping or skipped mid-wait: the connection may still carry the old ACK; start clean.
@@ -159,6 +168,36 @@ export class MllpDeliverer implements Deliverer {
     }
   }
 
+  /**
+   * Arms the ACK watchdog to wake by `deadline`. One sleep serves many waits: under load a wait
+   * ends long before its deadline, and the next one's deadline is later, so the sleep armed for
+   * an earlier wait is kept; when it wakes early it sleeps again until the current wait's deadline.
+   * (A sleep and its controller for every wait cost the hot path more than the rest of the wait.)
+   */
+  #watch(deadline: number): void {
+    if (this.#watchdogAt !== undefined && this.#watchdogAt <= deadline) return;
+    this.#watchdog?.abort(ENDED);
+    const armed = new AbortController();
+    this.#watchdog = armed;
+    this.#watchdogAt = deadline;
+    void this.#options.clock.sleep(deadline - this.#options.clock.now(), armed.signal).then(() => {
+      if (this.#watchdog !== armed) return; // cancelled or replaced meanwhile
+      this.#watchdog = undefined;
+      this.#watchdogAt = undefined;
+      const waiting = this.#waiting;
+      if (!waiting) return;
+      if (this.#options.clock.now() >= waiting.deadline) waiting.conn.interrupt();
+      else this.#watch(waiting.deadline);
+    });
+  }
+
+  /** Cancels the watchdog (the deliverer closes: no timer may outlive it). */
+  #unwatch(): void {
+    this.#watchdog?.abort(ENDED);
+    this.#watchdog = undefined;
+    this.#watchdogAt = undefined;
+  }
+
   #timeout(settings: MllpDeliverySettings): DeliveryOutcome {
     this.#link.drop();
     return { ok: false, reason: `no ACK within ${settings.ackTimeoutMs / 1000} s; socket closed` };
@@ -169,7 +208,7 @@ export class MllpDeliverer implements Deliverer {
   }
 }
 
-/** The reason a wait for an ACK ends with (not an error: read `job.signal` for a stop). */
+/** Why a watchdog sleep is cut short (cancelled or replaced; not an error). */
 const ENDED = "ended";
 
 type AckVerdict =

@@ -69,9 +69,10 @@ Deno.test("outbound actor takes a slow ACK that comes within the timeout as succ
   try {
     await out.enqueue("SLOW1", "SLOW2");
     for (let n = 1; n <= 2; n++) {
-      // Waiting for the ACK: the frame is at the receiver and the timeout is armed on the clock.
+      // Waiting for the ACK: the frame is at the receiver and the timeout is armed on the clock
+      // (one watchdog for both waits: armed by the first, it wakes before the second's deadline).
       await waitFor(`frame ${n} waiting`, () => gates.length === n && clock.pending === 1);
-      assert.equal(clock.nextWake, clock.now() + 700);
+      assert.ok(clock.nextWake! <= clock.now() + 700, `wakes at +${clock.nextWake! - clock.now()}`);
       clock.advance(300);
       gates[n - 1]!();
     }
@@ -85,6 +86,46 @@ Deno.test("outbound actor takes a slow ACK that comes within the timeout as succ
     assert.deepEqual(controlIds(receiver), ["SLOW1", "SLOW2"]);
     assert.equal(receiver.accepted, 1);
     assert.deepEqual(out.lines("delivery.failed"), []);
+  } finally {
+    await out.stop();
+    await receiver.close();
+  }
+});
+
+Deno.test("an ACK wait times out exactly its timeout after its own send, though an earlier wait armed the timer", async () => {
+  const clock = new ManualClock();
+  const gates: (() => void)[] = [];
+  const receiver = startReceiver(async (f) => {
+    if (f.controlId !== "EARLY1") return; // LATE2 is never answered
+    await new Promise<void>((release) => gates.push(release));
+    await f.ack("AA");
+  });
+  const out = await startOutbound({ port: receiver.port, clock, ackTimeoutMs: 700 });
+  try {
+    await out.enqueue("EARLY1", "LATE2");
+    await waitFor("EARLY1 waiting", () => gates.length === 1 && clock.pending === 1);
+    const firstWake = clock.nextWake!;
+    clock.advance(300);
+    gates[0]!();
+    await waitFor("LATE2 sent", () => receiver.frames.length === 2);
+    const sentAt = clock.now();
+    await waitFor(
+      "LATE2 awaiting its ACK",
+      async () => (await out.actor.status()).state === "awaiting-ack",
+    );
+    // The watchdog armed for EARLY1 wakes first: LATE2 has time left, so it sleeps again.
+    assert.equal(firstWake, sentAt - 300 + 700);
+    clock.advance(firstWake - clock.now());
+    await waitFor("watchdog sleeps again", () => clock.nextWake === sentAt + 700);
+    clock.advance(699 - (clock.now() - sentAt));
+    assert.equal((await out.logOf("LATE2")).attemptCount, 0);
+    assert.equal((await out.actor.status()).state, "awaiting-ack");
+    clock.advance(1);
+    await waitFor("LATE2 timed out", async () => (await out.logOf("LATE2")).attemptCount === 1);
+    const log = await out.logOf("LATE2");
+    assert.equal(log.attempts[0]?.reason, "no ACK within 0.7 s; socket closed");
+    assert.equal(log.attempts[0]?.durationMs, 700);
+    assert.equal((await out.logOf("EARLY1")).status, "SUCCEEDED");
   } finally {
     await out.stop();
     await receiver.close();
