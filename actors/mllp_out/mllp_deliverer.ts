@@ -191,7 +191,10 @@ export class MllpDeliverer implements Deliverer {
     });
   }
 
-  /** Cancels the watchdog (the deliverer closes: no timer may outlive it). */
+  /**
+   * Cancels the watchdog: on close (no timer may outlive the deliverer), when idle, and after a
+   * failed attempt (the actor's own clock waits then, with nothing of this one left sleeping).
+   */
   #unwatch(): void {
     this.#watchdog?.abort(ENDED);
     this.#watchdog = undefined;
