@@ -20,8 +20,6 @@ export class SocketMllpConnection implements MllpConnection {
   readonly #decoder: MllpDecoder;
   readonly #frames: Uint8Array[] = [];
   #waiter: ((r: Received) => void) | undefined;
-  /** Ends the current wait with `aborted` (set with {@link #waiter}). */
-  #interrupt: (() => void) | undefined;
   #closed: string | undefined;
   /** `ip:port` of this end. */
   readonly local: string;
@@ -104,7 +102,6 @@ export class SocketMllpConnection implements MllpConnection {
     return new Promise((resolve) => {
       const onAbort = () => {
         if (this.#waiter === done) this.#waiter = undefined;
-        signal.removeEventListener("abort", onAbort);
         resolve({ type: "aborted" });
       };
       const done = (r: Received) => {
@@ -112,7 +109,6 @@ export class SocketMllpConnection implements MllpConnection {
         resolve(r);
       };
       this.#waiter = done;
-      this.#interrupt = onAbort;
       signal.addEventListener("abort", onAbort, { once: true });
     });
   }
@@ -120,8 +116,8 @@ export class SocketMllpConnection implements MllpConnection {
   /** Ends the wait under way, if any, with `aborted`. */
   interrupt(): void {
     const waiter = this.#waiter;
-    if (!waiter) return;
-    this.#interrupt?.();
+    this.#waiter = undefined;
+    waiter?.({ type: "aborted" });
   }
 
   /** Closes the socket. */
