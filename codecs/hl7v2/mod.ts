@@ -26,6 +26,7 @@ export {
   newControlId,
   parseErrorCondition,
 } from "./ack.ts";
+export { type AckVerdict, readAck, readControlId } from "./ack_verdict.ts";
 export { type Hl7Batch, type Hl7BatchInfo, type Hl7BatchWarning, splitBatch } from "./batch.ts";
 export {
   charsetLabel,

@@ -1,0 +1,66 @@
+/**
+ * What an HL7v2 acknowledgment says about the message it answers: accepted, rejected (with the
+ * peer's reason), or not an answer to it at all. Read the same way by whoever decides on it (the
+ * delivery actor, and the socket thread that sends the next message on an accept).
+ * @module
+ */
+
+import { tryParseHl7 } from "./parse.ts";
+
+/** The verdict of one reply on the message whose MSH-10 is `controlId`. */
+export type AckVerdict =
+  | { kind: "accept"; code: string }
+  | { kind: "reject"; code: string; text?: string }
+  | { kind: "uncorrelated"; detail: string };
+
+const decoder = new TextDecoder();
+
+/**
+ * Reads MSA-1/MSA-2 (and the error text) of a reply, checking it answers `controlId`.
+ *
+ * @example
+ * ```ts
+ * const v = readAck(new TextEncoder().encode("MSH|^~\\&|||||||ACK|1|P|2.5\rMSA|AA|42"), "42");
+ * v.kind; // "accept"
+ * ```
+ */
+export function readAck(payload: Uint8Array, controlId: string): AckVerdict {
+  const parsed = tryParseHl7(decoder.decode(payload));
+  if (!parsed.ok) {
+    return { kind: "uncorrelated", detail: `unreadable reply: ${parsed.error.message}` };
+  }
+  const msg = parsed.message;
+  const code = msg.get("MSA-1");
+  const answered = msg.get("MSA-2");
+  if (code === undefined) {
+    return { kind: "uncorrelated", detail: `reply has no MSA segment (${msg.messageType ?? "?"})` };
+  }
+  if (answered !== controlId) {
+    return { kind: "uncorrelated", detail: `MSA-2 is ${JSON.stringify(answered ?? "")}` };
+  }
+  if (code === "AA" || code === "CA") return { kind: "accept", code };
+  const text = msg.get("ERR-8") || msg.get("MSA-3") || msg.get("ERR-3.2") || msg.get("ERR-1.4.2");
+  if (["AE", "AR", "CE", "CR"].includes(code)) {
+    return { kind: "reject", code, ...(text ? { text } : {}) };
+  }
+  return {
+    kind: "reject",
+    code: `unknown acknowledgment code ${JSON.stringify(code)}`,
+    ...(text ? { text } : {}),
+  };
+}
+
+/**
+ * MSH-10 read straight from the first segment, without parsing the whole message.
+ *
+ * @example
+ * ```ts
+ * readControlId(new TextEncoder().encode("MSH|^~\\&|A|B|C|D|20260101||ADT^A01|42|P|2.5")); // "42"
+ * ```
+ */
+export function readControlId(payload: Uint8Array): string | undefined {
+  const head = decoder.decode(payload.subarray(0, 2048));
+  if (!head.startsWith("MSH") || head.length < 4) return undefined;
+  const first = head.split(/\r|\n/, 1)[0] ?? "";
+  return first.split(head[3]!)[9] || undefined;
+}
