@@ -50,6 +50,7 @@ export class SocketMllpConnection implements MllpConnection {
           if (event.type === "frame") this.#deliver(event.payload);
           else if (event.type === "oversize") {
             reason = `the peer sent a frame over ${event.limit} bytes`;
+            this.#closed ??= reason; // the reason, not close()'s "closed by the engine"
             this.close();
           }
         }
