@@ -183,7 +183,14 @@ export interface ApiQuerier {
 // What the engine needs from transports (implemented by transports/, injected by app/compose.ts),
 // and the engine's values transports show or take. Type re-exports only: this module has no code.
 
-export type { MllpConnection, MllpConnector, MllpTarget, Received } from "./mllp_out/connector.ts";
+export type {
+  AheadMessage,
+  MllpConnection,
+  MllpConnector,
+  MllpRunAhead,
+  MllpTarget,
+  Received,
+} from "./mllp_out/connector.ts";
 export type { HttpRequest, HttpResponse, HttpSender } from "./https_out/http_client.ts";
 export type {
   SftpConnectOptions,

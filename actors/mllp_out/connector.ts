@@ -14,7 +14,15 @@ export interface MllpTarget {
 
 /** What a wait for a frame ended with. */
 export type Received =
-  | { type: "frame"; payload: Uint8Array }
+  | {
+    type: "frame";
+    payload: Uint8Array;
+    /**
+     * The key of the message the connection sent on its own as soon as this frame accepted the
+     * one before it (see {@link MllpRunAhead}); absent when it sent nothing.
+     */
+    followedBy?: string;
+  }
   | { type: "closed"; reason: string }
   | { type: "aborted" };
 
@@ -35,6 +43,37 @@ export interface MllpConnection {
   readonly open: boolean;
   /** Local address and port, for the admin endpoint. */
   readonly local?: string;
+  /** Present when the connection can send queued messages on its own (see the type). */
+  readonly runAhead?: MllpRunAhead;
+}
+
+/** A message a connection may send on its own (see {@link MllpRunAhead}). */
+export interface AheadMessage {
+  /** Which message this is (its queue entry's seq). */
+  key: string;
+  /** Its MSH-10, which an accepting ACK names in MSA-2. */
+  controlId: string;
+  payload: Uint8Array;
+}
+
+/**
+ * A connection whose socket is read and written on a thread of its own may send the next queued
+ * message itself the moment an accepting ACK (MSA-1 AA or CA, MSA-2 the control ID of the message
+ * on the wire) arrives, instead of waiting for the caller's thread to take the ACK and send: FIFO
+ * and one message in flight still hold, and a frame that was followed so says which message
+ * followed it ({@link Received} `followedBy`). It sends on its own only while allowed (a deadline
+ * the caller renews each time its gate lets a message go) and not held, and only the message
+ * listed right after the one on the wire.
+ */
+export interface MllpRunAhead {
+  /** Like `send`, naming the message so that its accepting ACK can be followed. */
+  sendKeyed(message: AheadMessage): Promise<void>;
+  /** The messages that follow message `after`, in queue order (replaces the previous list). */
+  follow(after: string, next: readonly AheadMessage[]): void;
+  /** Allows sending on its own for `ms` from now. */
+  allow(ms: number): void;
+  /** Sends nothing more on its own until {@link allow} is called again. */
+  hold(): void;
 }
 
 /** Opens connections. */

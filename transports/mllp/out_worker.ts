@@ -1,0 +1,177 @@
+/**
+ * The thread that holds outbound MLLP sockets (started by {@link ThreadMllpConnector}). Under
+ * load the engine's thread takes an ACK only at its next turn, after the intake work that became
+ * ready meanwhile; here an ACK is read at once, and when it accepts the message on the wire the
+ * next message of the destination's list goes out in the same turn. Everything else (timeouts,
+ * retries, what a NAK means) stays with the delivery actor on the engine's thread.
+ *
+ * Protocol: see `thread_protocol.ts`.
+ * @module
+ */
+
+/// <reference lib="deno.worker" />
+
+import { readAck } from "../../codecs/hl7v2/mod.ts";
+import type { AheadMessage, MllpConnection } from "../../actors/ports.ts";
+import { errorMessage } from "../../actors/mod.ts";
+import { connectMllp } from "./client.ts";
+import type { ToMain, ToThread } from "./thread_protocol.ts";
+import { nowMs } from "./thread_protocol.ts";
+
+interface Held {
+  conn?: MllpConnection;
+  /** Closed by the engine before the connection was made. */
+  cancelled?: AbortController;
+  /** `allowed until` (ms, see nowMs) in slot 0; 0 holds. */
+  control: BigInt64Array;
+  /** The message on the wire, when named. */
+  onWire?: { key: string; controlId: string };
+  /** The messages that follow `after`. */
+  after?: string;
+  next: AheadMessage[];
+}
+
+const held = new Map<number, Held>();
+
+function post(message: ToMain): void {
+  self.postMessage(message);
+}
+
+self.onmessage = (event: MessageEvent<ToThread>) => {
+  const m = event.data;
+  try {
+    handle(m);
+  } catch (error) {
+    // Nothing here should throw; if it does, that connection ends with the reason.
+    fail(m.id, `the MLLP socket thread failed: ${errorMessage(error)}`);
+  }
+};
+
+// A promise nobody awaited must not end the thread (and with it every destination's socket).
+self.addEventListener("unhandledrejection", (event) => event.preventDefault());
+
+function handle(m: ToThread): void {
+  switch (m.op) {
+    case "connect": {
+      const h: Held = {
+        control: new BigInt64Array(m.control),
+        next: [],
+        cancelled: new AbortController(),
+      };
+      held.set(m.id, h);
+      void open(m.id, h, m);
+      return;
+    }
+    case "send": {
+      const h = held.get(m.id);
+      if (!h?.conn) {
+        post({ id: m.id, ev: "write-failed", req: m.req, error: "connection closed" });
+        return;
+      }
+      h.onWire = m.key !== undefined && m.controlId !== undefined
+        ? { key: m.key, controlId: m.controlId }
+        : undefined;
+      h.conn.send(m.payload).then(
+        () => post({ id: m.id, ev: "written", req: m.req }),
+        (error) => post({ id: m.id, ev: "write-failed", req: m.req, error: errorMessage(error) }),
+      );
+      return;
+    }
+    case "follow": {
+      const h = held.get(m.id);
+      if (!h) return;
+      h.after = m.after;
+      h.next = m.next;
+      return;
+    }
+    case "close": {
+      const h = held.get(m.id);
+      if (!h) return;
+      h.control[0] = 0n;
+      h.cancelled?.abort();
+      h.conn?.close();
+      return;
+    }
+  }
+}
+
+async function open(id: number, h: Held, m: Extract<ToThread, { op: "connect" }>): Promise<void> {
+  let conn: MllpConnection;
+  try {
+    conn = await connectMllp(m.target, {
+      timeoutMs: m.timeoutMs,
+      signal: h.cancelled!.signal,
+      ...(m.maxFrameBytes ? { maxFrameBytes: m.maxFrameBytes } : {}),
+    });
+  } catch (error) {
+    held.delete(id);
+    post({ id, ev: "connect-failed", error: errorMessage(error) });
+    return;
+  }
+  if (h.cancelled!.signal.aborted) {
+    conn.close();
+    held.delete(id);
+    post({ id, ev: "connect-failed", error: "aborted" });
+    return;
+  }
+  delete h.cancelled;
+  h.conn = conn;
+  post({ id, ev: "connected", ...(conn.local ? { local: conn.local } : {}) });
+  await pump(id, h, conn);
+}
+
+/** Reads frames as they come, following an accepted message with the next one listed. */
+async function pump(id: number, h: Held, conn: MllpConnection): Promise<void> {
+  const never = new AbortController().signal;
+  try {
+    while (true) {
+      const got = await conn.receive(never);
+      if (got.type !== "frame") {
+        post({ id, ev: "closed", reason: got.type === "closed" ? got.reason : "aborted" });
+        return;
+      }
+      const followedBy = follow(h, conn, got.payload);
+      post({ id, ev: "frame", payload: got.payload, ...(followedBy ? { followedBy } : {}) });
+    }
+  } catch (error) {
+    conn.close();
+    post({ id, ev: "closed", reason: errorMessage(error) });
+  } finally {
+    held.delete(id);
+  }
+}
+
+/**
+ * Sends the message listed after the one on the wire if `frame` accepts that one and sending on
+ * its own is allowed now; its key, or undefined.
+ */
+function follow(h: Held, conn: MllpConnection, frame: Uint8Array): string | undefined {
+  const wire = h.onWire;
+  if (!wire) return undefined;
+  const verdict = readAck(frame, wire.controlId).kind;
+  if (verdict === "uncorrelated") return undefined; // the engine waits on for the real answer
+  // Answered: a later reply to the same message (a repeat, an AA after an AE) follows nothing.
+  h.onWire = undefined;
+  if (verdict !== "accept" || h.next.length === 0) return undefined;
+  if (Number(Atomics.load(h.control, 0)) <= nowMs()) return undefined;
+  let i = 0;
+  if (h.after !== wire.key) {
+    i = h.next.findIndex((n) => n.key === wire.key) + 1;
+    if (i === 0) return undefined; // the list is not about the message on the wire
+  }
+  const next = h.next[i];
+  if (!next) return undefined;
+  h.onWire = { key: next.key, controlId: next.controlId };
+  h.after = next.key;
+  h.next = h.next.slice(i + 1);
+  // A failed write closes the socket: the engine learns it from the `closed` that follows.
+  conn.send(next.payload).catch(() => conn.close());
+  return next.key;
+}
+
+function fail(id: number, reason: string): void {
+  const h = held.get(id);
+  h?.conn?.close();
+  held.delete(id);
+  post({ id, ev: "closed", reason });
+}
