@@ -7,6 +7,7 @@
 
 import type { ActorState } from "../runtime/actor.ts";
 import type { QueueHead } from "../store/store.ts";
+import type { QueueItem } from "../store/requests.ts";
 import type { MessageRecord } from "../store/types.ts";
 
 /** One delivery attempt's input. */
@@ -18,6 +19,11 @@ export interface DeliveryJob {
   signal: AbortSignal;
   /** Reports progress (connecting, sending, awaiting-ack) for the admin endpoint. */
   setState(state: ActorState): void;
+  /**
+   * Up to `max` of the entries queued right after this one, in order, that may be sent next as
+   * they are (held in memory with their payload); for a deliverer that sends ahead on an accept.
+   */
+  upcoming?(max: number): readonly QueueItem[];
 }
 
 /** How an attempt went. */
@@ -29,6 +35,18 @@ export type DeliveryOutcome =
 export interface Deliverer {
   /** Sends `job.payload` and waits for the peer's verdict. Never throws for a peer's failure. */
   deliver(job: DeliveryJob): Promise<DeliveryOutcome>;
+  /**
+   * Sends nothing more on its own (a pause, a handover): the message on the wire, if any, is
+   * taken in by the next `deliver`. Until {@link release}.
+   */
+  hold?(): void;
+  /** Ends a {@link hold}. */
+  release?(): void;
+  /**
+   * The key (queue seq) of a message it sent on its own, ahead of being asked, whose outcome no
+   * `deliver` has taken yet: the next `deliver` must be for it.
+   */
+  sentAhead?(): string | undefined;
   /** Called while the queue is empty, e.g. to close a socket idle too long. */
   idle?(now: number): Promise<void>;
   /** True while the deliverer holds a resource (an open socket) that keeps the actor active. */

@@ -120,6 +120,18 @@ export class DeliveryActor implements Actor {
     });
   }
 
+  /** Handing over: nothing more goes out on its own (see {@link Deliverer.hold}). */
+  hold(): void {
+    this.#options.deliverer.hold?.();
+  }
+
+  /** Whether the deliverer sent the head ahead and its outcome is still to be taken. */
+  #aheadIsHead(): boolean {
+    const ahead = this.#options.deliverer.sentAhead?.();
+    return ahead !== undefined && ahead === this.#ready.head?.head.entry.seq &&
+      this.#ready.headIsNext;
+  }
+
   /** New messages may be queued in KV. */
   notify(): void {
     this.#look = true;
@@ -149,7 +161,9 @@ export class DeliveryActor implements Actor {
     let idleSince = clock.now();
     try {
       while (!signal.aborted) {
-        if (this.#control.paused) {
+        // Paused: a message its socket sent ahead before the pause is still taken in (its
+        // attempt finishes, as the one in flight does); nothing else goes.
+        if (this.#control.paused && !this.#aheadIsHead()) {
           this.#state = "paused";
           await clock.sleep(pollMs, AbortSignal.any([signal, this.#newWork.signal()]));
           continue;
@@ -307,6 +321,7 @@ export class DeliveryActor implements Actor {
         payload,
         signal: skip.signal,
         setState: (s) => (this.#state = s),
+        upcoming: (max) => this.#ready.following(head.entry.seq, max),
       });
     } finally {
       this.#inFlight = undefined;
@@ -427,12 +442,14 @@ export class DeliveryActor implements Actor {
     switch (command) {
       case "pause": {
         this.#control = { paused: true, by, reason, at: clock.now() };
+        this.#options.deliverer.hold?.();
         await store.setControl(this.id, this.#control);
         this.#newWork.wake();
         return { ok: true, message: "paused; a message in flight finishes its attempt" };
       }
       case "resume": {
         this.#control = { paused: false, by, reason, at: clock.now() };
+        this.#options.deliverer.release?.();
         await store.setControl(this.id, this.#control);
         this.#newWork.wake();
         this.#cutBackoff?.abort();

@@ -9,8 +9,11 @@ import type { Deliverer, DeliveryJob, DeliveryOutcome } from "./deliverer.ts";
 
 /** What the wrapper asks (the supervisor). */
 export interface SendGate {
-  /** False when `id` may not send now (the actor is stopped). */
-  beginSend(id: string): boolean;
+  /**
+   * False when `id` may not send now (the actor is stopped). `onWire`: the message went out
+   * already (sent ahead by its socket) and only its outcome is to be taken.
+   */
+  beginSend(id: string, options?: { onWire?: boolean }): boolean;
   /** The message allowed by `beginSend` is done. */
   endSend(id: string): void;
 }
@@ -21,21 +24,36 @@ export function fencedDeliverer(
   inner: Deliverer,
   gate: () => SendGate | undefined,
 ): Deliverer {
+  /** An `endSend` put off while a message sent ahead is on the wire (the actor is "sending"). */
+  let owed = false;
   const fenced: Deliverer = {
     async deliver(job: DeliveryJob): Promise<DeliveryOutcome> {
       const g = gate();
-      if (g && !g.beginSend(id)) {
-        // The actor's signal is aborted by now: it records nothing and stops.
+      const onWire = inner.sentAhead?.() === job.head.entry.seq;
+      if (g && !g.beginSend(id, { onWire })) {
+        owed = false;
+        // The actor's signal is aborted by now: it records nothing and stops; nor does the socket
+        // go on by itself.
+        inner.hold?.();
         return { ok: false, reason: "this node may no longer deliver for this queue" };
       }
       try {
         return await inner.deliver(job);
       } finally {
-        g?.endSend(id);
+        // Still sending while the socket went on with the next message by itself.
+        owed = inner.sentAhead?.() !== undefined;
+        if (!owed) g?.endSend(id);
       }
     },
-    close: () => inner.close(),
+    close: async () => {
+      await inner.close();
+      if (owed) gate()?.endSend(id);
+      owed = false;
+    },
   };
+  if (inner.hold) fenced.hold = () => inner.hold!();
+  if (inner.release) fenced.release = () => inner.release!();
+  if (inner.sentAhead) fenced.sentAhead = () => inner.sentAhead!();
   if (inner.idle) fenced.idle = (now) => inner.idle!(now);
   if (inner.holdsConnection) fenced.holdsConnection = () => inner.holdsConnection!();
   if (inner.detail) fenced.detail = () => inner.detail!();

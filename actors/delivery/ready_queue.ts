@@ -129,6 +129,27 @@ export class ReadyQueue {
     return !this.cold || (this.cursor !== undefined && head.head.entry.seq <= this.cursor);
   }
 
+  /**
+   * Up to `max` entries waiting right after `seq` (normally the head), in order, each held with
+   * its payload and certainly next (nothing unknown in KV before it): what may be sent after it
+   * without asking KV. Stops at the first that is not.
+   */
+  following(seq: string, max: number): QueueItem[] {
+    let i = this.#start;
+    if (this.#items[i]?.head.entry.seq !== seq) {
+      i = this.#items.findIndex((item, j) => j >= this.#start && item?.head.entry.seq === seq);
+      if (i < 0) return [];
+    }
+    const out: QueueItem[] = [];
+    for (let j = i + 1; j < this.#items.length && out.length < max; j++) {
+      const item = this.#items[j]!;
+      if (!item.payload) break;
+      if (this.cold && (this.cursor === undefined || item.head.entry.seq > this.cursor)) break;
+      out.push(item);
+    }
+    return out;
+  }
+
   /** Whether memory is full: handed-over entries are then left in KV. */
   get full(): boolean {
     return this.room === 0;

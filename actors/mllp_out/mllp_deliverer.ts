@@ -5,12 +5,18 @@
  * @module
  */
 
-import { tryParseHl7 } from "../../codecs/hl7v2/mod.ts";
+import { readAck, readControlId } from "../../codecs/hl7v2/mod.ts";
 import type { Clock } from "../runtime/clock.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Deliverer, DeliveryJob, DeliveryOutcome } from "../delivery/deliverer.ts";
 import { HeldLink } from "../delivery/held_link.ts";
-import type { MllpConnection, MllpConnector, MllpTarget } from "./connector.ts";
+import type {
+  AheadMessage,
+  MllpConnection,
+  MllpConnector,
+  MllpRunAhead,
+  MllpTarget,
+} from "./connector.ts";
 import { errorMessage } from "../runtime/errors.ts";
 
 /** Per-destination settings (several destinations may share one host:port actor). */
@@ -34,8 +40,6 @@ export interface MllpDelivererOptions {
   connectTimeoutMs?: number;
 }
 
-const decoder = new TextDecoder();
-
 /** See the module doc. */
 export class MllpDeliverer implements Deliverer {
   readonly #options: MllpDelivererOptions;
@@ -45,6 +49,14 @@ export class MllpDeliverer implements Deliverer {
   /** The ACK watchdog's sleep, and when it wakes (see {@link #watch}). */
   #watchdog: AbortController | undefined;
   #watchdogAt: number | undefined;
+  /** The message a run-ahead connection sent on its own after the last ACK, and on which. */
+  #followed: { conn: MllpConnection; key: string } | undefined;
+  /** How many messages the connection's follow list still holds after the one in flight. */
+  #listed = 0;
+  /** The connection whose follow list is not empty, if any. */
+  #listedOn: MllpRunAhead | undefined;
+  /** Paused or handing over: nothing goes out on the connection's own. */
+  #held = false;
 
   /** A deliverer to `options.target`. */
   constructor(options: MllpDelivererOptions) {
@@ -69,7 +81,25 @@ export class MllpDeliverer implements Deliverer {
       remote: `${host}:${port}`,
       tls: tls !== undefined,
       ...this.#link.detail(),
+      ...(this.#link.current?.runAhead ? { sendsAhead: true } : {}),
     };
+  }
+
+  /** Nothing more goes out on the connection's own (a pause, a handover) until {@link release}. */
+  hold(): void {
+    this.#held = true;
+    this.#link.current?.runAhead?.hold();
+  }
+
+  /** Ends a {@link hold}: the next message let through may be followed again. */
+  release(): void {
+    this.#held = false;
+  }
+
+  /** The message the connection sent on its own and whose ACK is still to be taken, if any. */
+  sentAhead(): string | undefined {
+    const f = this.#followed;
+    return f && f.conn === this.#link.current ? f.key : undefined;
   }
 
   /** Closes a socket that has carried nothing for the idle period. */
@@ -106,8 +136,21 @@ export class MllpDeliverer implements Deliverer {
         deadLetter: true,
       };
     }
+    const key = job.head.entry.seq;
+    const followed = this.#followed;
+    this.#followed = undefined;
+    // Sent already by the connection on its own, when the last ACK accepted the message before.
+    let onWire = followed !== undefined && followed.conn === this.#link.current &&
+      followed.key === key;
+    if (followed && !onWire && followed.conn === this.#link.current) {
+      // The connection went on with a message that is not the one asked for now (the queue
+      // changed under it: a skip, an entry committed out of order): its ACK is not awaited here,
+      // so the resend goes on a fresh connection rather than after an answer meant for it.
+      this.#link.drop();
+    }
     let conn = this.#link.current;
     if (!conn) {
+      onWire = false;
       job.setState("connecting");
       try {
         conn = await this.#options.connector.connect(this.#options.target, {
@@ -120,14 +163,30 @@ export class MllpDeliverer implements Deliverer {
       this.#link.hold(conn, clock.now());
       log.info("mllp.connected", { actor: actorId, remote: this.#where(), local: conn.local });
     }
-    job.setState("sending");
-    try {
-      await conn.send(job.payload);
-    } catch (error) {
-      this.#link.drop();
-      return { ok: false, reason: `send failed: ${errorMessage(error)}` };
+    const ahead = conn.runAhead;
+    if (ahead) {
+      // Let through just now by the actor's gate (fencing): the connection may go on by itself
+      // briefly, unless paused or handing over.
+      if (this.#held) ahead.hold();
+      else ahead.allow(AHEAD_ALLOWED_MS);
+      if (onWire) this.#listed--;
+      else this.#listed = 0;
     }
-    this.#link.touch(clock.now());
+    if (!onWire) {
+      job.setState("sending");
+      try {
+        const sent = ahead
+          ? ahead.sendKeyed({ key, controlId, payload: job.payload })
+          : conn.send(job.payload);
+        // The list follows the send at once, before its ACK can come back.
+        if (ahead) this.#refill(ahead, job, key);
+        await sent;
+      } catch (error) {
+        this.#link.drop();
+        return { ok: false, reason: `send failed: ${errorMessage(error)}` };
+      }
+      this.#link.touch(clock.now());
+    } else if (ahead && this.#listed < AHEAD_REFILL_BELOW) this.#refill(ahead, job, key);
     job.setState("awaiting-ack");
     const deadline = clock.now() + settings.ackTimeoutMs;
     while (true) {
@@ -159,7 +218,10 @@ export class MllpDeliverer implements Deliverer {
         });
         continue;
       }
-      if (verdict.kind === "accept") return { ok: true, detail: verdict.code };
+      if (verdict.kind === "accept") {
+        if (got.followedBy !== undefined) this.#followed = { conn, key: got.followedBy };
+        return { ok: true, detail: verdict.code };
+      }
       return {
         ok: false,
         reason: `${verdict.code}${verdict.text ? `: ${verdict.text}` : ""}`,
@@ -201,6 +263,21 @@ export class MllpDeliverer implements Deliverer {
     this.#watchdogAt = undefined;
   }
 
+  /** Gives the connection the messages queued after `key` to send on its own. */
+  #refill(ahead: MllpRunAhead, job: DeliveryJob, key: string): void {
+    const next: AheadMessage[] = [];
+    for (const item of job.upcoming?.(AHEAD_LIST) ?? []) {
+      const controlId = item.record.controlId ?? (item.payload && readControlId(item.payload));
+      // One without its payload in memory or its MSH-10 is sent (or refused) by the actor.
+      if (!item.payload || !controlId) break;
+      next.push({ key: item.head.entry.seq, controlId, payload: item.payload });
+    }
+    // Nothing queued behind it and the connection's list is empty already: nothing to say.
+    if (next.length > 0 || this.#listedOn === ahead) ahead.follow(key, next);
+    this.#listed = next.length;
+    this.#listedOn = next.length > 0 ? ahead : undefined;
+  }
+
   #timeout(settings: MllpDeliverySettings): DeliveryOutcome {
     this.#link.drop();
     return { ok: false, reason: `no ACK within ${settings.ackTimeoutMs / 1000} s; socket closed` };
@@ -211,45 +288,15 @@ export class MllpDeliverer implements Deliverer {
   }
 }
 
+/**
+ * How long a run-ahead connection may go on sending by itself after the actor's gate last let a
+ * message go: a frozen or fenced node's socket thread stops within this, far inside a lease's
+ * last third.
+ */
+const AHEAD_ALLOWED_MS = 200;
+/** Messages listed to a run-ahead connection at a time, and when the list is refilled. */
+const AHEAD_LIST = 32;
+const AHEAD_REFILL_BELOW = 8;
+
 /** Why a watchdog sleep is cut short (cancelled or replaced; not an error). */
 const ENDED = "ended";
-
-type AckVerdict =
-  | { kind: "accept"; code: string }
-  | { kind: "reject"; code: string; text?: string }
-  | { kind: "uncorrelated"; detail: string };
-
-/** Reads MSA-1/MSA-2 (and the error text) of a reply, checking it answers `controlId`. */
-export function readAck(payload: Uint8Array, controlId: string): AckVerdict {
-  const parsed = tryParseHl7(decoder.decode(payload));
-  if (!parsed.ok) {
-    return { kind: "uncorrelated", detail: `unreadable reply: ${parsed.error.message}` };
-  }
-  const msg = parsed.message;
-  const code = msg.get("MSA-1");
-  const answered = msg.get("MSA-2");
-  if (code === undefined) {
-    return { kind: "uncorrelated", detail: `reply has no MSA segment (${msg.messageType ?? "?"})` };
-  }
-  if (answered !== controlId) {
-    return { kind: "uncorrelated", detail: `MSA-2 is ${JSON.stringify(answered ?? "")}` };
-  }
-  if (code === "AA" || code === "CA") return { kind: "accept", code };
-  const text = msg.get("ERR-8") || msg.get("MSA-3") || msg.get("ERR-3.2") || msg.get("ERR-1.4.2");
-  if (["AE", "AR", "CE", "CR"].includes(code)) {
-    return { kind: "reject", code, ...(text ? { text } : {}) };
-  }
-  return {
-    kind: "reject",
-    code: `unknown acknowledgment code ${JSON.stringify(code)}`,
-    ...(text ? { text } : {}),
-  };
-}
-
-/** MSH-10 read straight from the first segment, without parsing the whole message. */
-function readControlId(payload: Uint8Array): string | undefined {
-  const head = decoder.decode(payload.subarray(0, 2048));
-  if (!head.startsWith("MSH") || head.length < 4) return undefined;
-  const first = head.split(/\r|\n/, 1)[0] ?? "";
-  return first.split(head[3]!)[9] || undefined;
-}

@@ -62,6 +62,11 @@ export interface Actor {
    * back; actors without it are notified instead (they read KV).
    */
   take?(items: readonly QueueItem[]): void;
+  /**
+   * It is being stopped once its message in flight is done (a handover): nothing more may go out
+   * on its own account meanwhile (a socket that sends ahead stops doing so).
+   */
+  hold?(): void;
   /** A snapshot for the admin endpoint. */
   status(): Promise<ActorStatus>;
   /** Carries out an operator command. */

@@ -123,11 +123,13 @@ export class Supervisor {
    * is stopped) when it may not send — its lease is no longer certainly held (not renewed for two
    * thirds of its lifetime: a frozen or partitioned node), or it is being handed over.
    */
-  beginSend(id: string): boolean {
+  beginSend(id: string, options: { onWire?: boolean } = {}): boolean {
     const a = this.#active.get(id);
     if (!a || a.abort.signal.aborted) return false;
     const leases = this.#options.leases;
-    if (a.handingOver || (leases && !leases.valid(id))) {
+    // A message that went out already (sent ahead by its socket) is taken in even while handing
+    // over: its ACK is on its way, and the next owner would send it again.
+    if ((a.handingOver && !options.onWire) || (leases && !leases.valid(id))) {
       if (!a.handingOver) this.#options.log.warn("actor.lease-expired", { actor: id });
       a.abort.abort();
       return false;
@@ -267,6 +269,7 @@ export class Supervisor {
     const a = this.#active.get(id);
     if (!a) return false;
     a.handingOver = true;
+    a.actor.hold?.();
     if (!a.sending) a.abort.abort();
     await a.done;
     return true;

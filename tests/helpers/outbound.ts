@@ -1,6 +1,7 @@
 /**
  * A real outbound MLLP delivery actor for tests: a `DeliveryActor` with a real `MllpDeliverer` and
- * the socket connector, on a KV file in a temp dir, fed through `store.accept` + `store.route`.
+ * the socket connector (or, after {@link useThreadConnector}, the engine's default: sockets on a
+ * thread of their own), on a KV file in a temp dir, fed through `store.accept` + `store.route`.
  * @module
  */
 
@@ -10,9 +11,21 @@ import { type Clock, systemClock } from "../../actors/runtime/clock.ts";
 import { memoryLogger } from "../../actors/runtime/log.ts";
 import { Store } from "../../actors/store/store.ts";
 import type { LogRecord } from "../../actors/store/types.ts";
+import type { MllpConnector } from "../../actors/ports.ts";
 import { socketMllpConnector } from "../../transports/mllp/client.ts";
+import { ThreadMllpConnector } from "../../transports/mllp/thread_connector.ts";
 import { waitFor } from "./net.ts";
 import { enqueueAdt } from "./queue.ts";
+
+let threaded = false;
+
+/**
+ * Every actor started from now on in this process uses a {@link ThreadMllpConnector} (what the
+ * engine runs), so that one test file can run another's behaviours on it.
+ */
+export function useThreadConnector(): void {
+  threaded = true;
+}
 
 /** How to build the actor. */
 export interface OutboundOptions {
@@ -55,10 +68,12 @@ export async function startOutbound(options: OutboundOptions): Promise<Outbound>
   const clock = options.clock ?? systemClock;
   const log = memoryLogger();
   const actorId = `mllp-out:127.0.0.1:${options.port}`;
+  const thread = threaded ? new ThreadMllpConnector() : undefined;
+  const connector: MllpConnector = thread ?? socketMllpConnector;
   const deliverer = new MllpDeliverer({
     actorId,
     target: { host: "127.0.0.1", port: options.port },
-    connector: socketMllpConnector,
+    connector,
     clock,
     log,
     connectTimeoutMs: 2000,
@@ -119,6 +134,7 @@ export async function startOutbound(options: OutboundOptions): Promise<Outbound>
       try {
         await running;
       } finally {
+        thread?.close();
         store.close();
         await Deno.remove(dir, { recursive: true }).catch(() => {});
       }

@@ -279,3 +279,39 @@ Deno.test("ready queue keeps FIFO order and its counts through a long backlog, t
     { numRuns: 30 },
   );
 });
+
+Deno.test("ready queue: what follows the head is only entries held with their payload and certainly next", () => {
+  const bytes = new Uint8Array([1]);
+  const q = new ReadyQueue();
+  readAll(q, [], true);
+  q.take([1, 2, 3, 4, 5].map((n) => item(seqOf(n), n === 4 ? undefined : bytes)));
+  const following = (seq: string, max: number) =>
+    q.following(seq, max).map((i) => i.head.entry.seq);
+  // Up to the first without its payload (read from KV when its turn comes), and at most `max`.
+  assert.deepEqual(following(seqOf(1), 10), [seqOf(2), seqOf(3)]);
+  assert.deepEqual(following(seqOf(1), 1), [seqOf(2)]);
+  // From an entry other than the head too (one committed out of order may precede it).
+  assert.deepEqual(following(seqOf(2), 10), [seqOf(3)]);
+  assert.deepEqual(following(seqOf(5), 10), []);
+  assert.deepEqual(following(seqOf(9), 10), [], "an entry not held: nothing follows it");
+
+  // Cold: KV may hold unknown entries after the cursor; nothing past it follows.
+  const cold = new ReadyQueue();
+  cold.beginRead();
+  const first = [1, 2, 3].map((n) => seqOf(n));
+  cold.merge(first.map(head), new Map(first.map((s) => [s, item(s, bytes)])), {
+    advance: true,
+    complete: false,
+  });
+  assert.deepEqual([cold.cold, cold.cursor], [true, seqOf(3)]);
+  // A look from the head finds 4 and 5 (the cursor stays: what lies between is not known).
+  cold.beginRead();
+  const scan = [1, 2, 3, 4, 5].map((n) => seqOf(n));
+  cold.merge(scan.map(head), new Map(scan.slice(3).map((s) => [s, item(s, bytes)])), {
+    advance: false,
+    complete: true,
+  });
+  assert.equal(cold.length, 5);
+  const after1 = cold.following(seqOf(1), 10).map((i) => i.head.entry.seq);
+  assert.deepEqual(after1, [seqOf(2), seqOf(3)]);
+});
