@@ -30,7 +30,7 @@ import { RateLimiter } from "../transports/http/rate_limit.ts";
 import { type PublicServer, servePublic } from "../transports/http/serve.ts";
 import { createTokenApp, tokenUrlFor } from "../transports/http/token_endpoint.ts";
 import { FetchSender } from "../transports/https/mod.ts";
-import { socketMllpConnector } from "../transports/mllp/client.ts";
+import { ThreadMllpConnector } from "../transports/mllp/thread_connector.ts";
 import type { BoundMllpListener, MllpServer } from "../transports/mllp/server.ts";
 import {
   hostedOutboxSessions,
@@ -148,12 +148,20 @@ export async function compose(configured: Config, adapters: Adapters): Promise<C
     ? await ConfigReloader.hashOf(adapters.configFile)
     : undefined;
 
+  // Outbound MLLP sockets live on a thread of their own (see thread_connector.ts).
+  let mllpConnector = adapters.mllpConnector;
+  if (!mllpConnector) {
+    const threaded = new ThreadMllpConnector();
+    // Deferred first, so it runs last: after the engine and the sandbox closed their sockets.
+    stack.defer(() => threaded.close());
+    mllpConnector = threaded;
+  }
   // Typically the KV file: a folder that cannot be written, a full disk, a KV Connect refusal.
   const engine = await step(`cannot start the engine (kv ${config.kv.path})`, () =>
     Engine.start({
       config,
       log,
-      mllpConnector: adapters.mllpConnector ?? socketMllpConnector,
+      mllpConnector,
       httpSender,
       sftp: {
         connector: adapters.sftpConnector ?? sshSftpConnector,
@@ -247,7 +255,7 @@ export async function compose(configured: Config, adapters: Adapters): Promise<C
     ? await step("cannot start the sandbox", () =>
       startSandbox(config, {
         log,
-        mllpConnector: adapters.mllpConnector ?? socketMllpConnector,
+        mllpConnector,
         httpSender,
         ...(adapters.clock ? { clock: adapters.clock } : {}),
         // Its API source's tokens are signed with the engine's key.

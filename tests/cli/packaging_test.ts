@@ -23,9 +23,40 @@ async function tasks(): Promise<Record<string, string>> {
 function flagsOf(command: string): string[] {
   const words = command.split(/\s+/);
   return words.filter((w, i) =>
-    w.startsWith("--") && w !== "--output" && words[i - 1] !== "--output"
+    w.startsWith("--") && !["--output", "--include"].includes(w) &&
+    !["--output", "--include"].includes(words[i - 1]!)
   );
 }
+
+/** The modules the engine starts as Workers (`new Worker(new URL("./x.ts", import.meta.url)…`). */
+async function workerModules(): Promise<string[]> {
+  const found: string[] = [];
+  async function walk(dir: URL, rel: string): Promise<void> {
+    for await (const e of Deno.readDir(dir)) {
+      if (e.isDirectory) await walk(new URL(`${e.name}/`, dir), `${rel}${e.name}/`);
+      else if (e.name.endsWith(".ts")) {
+        const text = await Deno.readTextFile(new URL(e.name, dir));
+        for (const m of text.matchAll(/new Worker\(\s*new URL\("([^"]+)", import\.meta\.url\)/g)) {
+          found.push(new URL(m[1]!, `file:///${rel}${e.name}`).pathname.slice(1));
+        }
+      }
+    }
+  }
+  for (const top of ["app", "actors", "transports", "codecs"]) {
+    await walk(new URL(`${top}/`, root), `${top}/`);
+  }
+  return found.sort();
+}
+
+Deno.test("the compile task includes every module the engine starts as a Worker (a binary holds only what it is told to)", async () => {
+  const { compile } = await tasks();
+  assert.ok(compile);
+  const words = compile.split(/\s+/);
+  const included = words.filter((_, i) => words[i - 1] === "--include").sort();
+  const workers = await workerModules();
+  assert.ok(workers.includes("transports/mllp/out_worker.ts"), workers.join(", "));
+  assert.deepEqual(included, workers);
+});
 
 Deno.test("the compile task, the start task and the Dockerfile run main.ts with the same permissions and V8 flags", async () => {
   const { compile, start } = await tasks();

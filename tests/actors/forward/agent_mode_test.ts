@@ -200,6 +200,8 @@ Deno.test("agent mode: an enhanced-mode sender at the site gets the central engi
         await bad.close();
       }
       assert.match(pair.site.output, /forward\.app-ack .*code=AE/);
+      // The central engine answers once it has routed; it delivers to the sink after that.
+      await waitFor("the sink has ENH-1", () => sink.got.length >= 1);
       assert.deepEqual(sink.got.map(controlIdOf), ["ENH-1"]);
     });
   } finally {
