@@ -5,7 +5,8 @@
  * senders got an `AA` for must reach the destination (lost: 0). Messages the destination got twice
  * are the price of pipelined completions: a delivered message whose completion had not committed
  * is sent again after the restart. The bound is the completions a delivery actor lets commit in
- * the background (64) plus the one in flight, per destination.
+ * the background (64), the one in flight, and the messages its socket thread may have sent ahead
+ * of the actor taking their ACKs (32), per destination.
  *
  * Run: `deno run -A bench/crash.ts [rounds=3] [secondsBeforeKill=3]` (or `deno task bench crash`).
  * About 30 s. Everything binds and connects to 127.0.0.1 only. Prints a table, then one JSON line.
@@ -19,8 +20,11 @@ import { EngineChild, installGuard, killAll, Receiver, sleep } from "./pipeline/
 const ROUNDS = Number(Deno.args[0] ?? 3);
 const BEFORE_KILL_MS = Number(Deno.args[1] ?? 3) * 1000;
 const CONNS = 16;
-/** Completions in the background (delivery_actor.ts MAX_COMPLETING) and the one in flight. */
-const BOUND = 64 + 1;
+/**
+ * Completions in the background (delivery_actor.ts MAX_COMPLETING), the one in flight, and those
+ * sent ahead by the socket thread (mllp_deliverer.ts AHEAD_LIST).
+ */
+const BOUND = 64 + 1 + 32;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 

@@ -26,6 +26,7 @@ import { type Config, parseConfig } from "../actors/config/mod.ts";
 import { Engine } from "../actors/engine/engine.ts";
 import { keys, type LogRecord, Store } from "../actors/store/mod.ts";
 import { socketMllpConnector } from "../transports/mllp/client.ts";
+import { ThreadMllpConnector } from "../transports/mllp/thread_connector.ts";
 import { firstLine } from "../tests/helpers/child_output.ts";
 import {
   ackFrame,
@@ -198,7 +199,9 @@ async function single(): Promise<SingleResult> {
     received = 0;
     const t0 = performance.now();
     // Engine.start, not compose: outbound only (no listener), and the timed window starts here.
-    const engine = await Engine.start({ config, log, mllpConnector: socketMllpConnector, store });
+    // As the engine runs it (compose): sockets on their own thread.
+    const mllpConnector = new ThreadMllpConnector();
+    const engine = await Engine.start({ config, log, mllpConnector, store });
     let t1 = 0, t2 = 0;
     try {
       await waitUntil("the receiver to get every message", () => received >= texts.length, 60_000);
@@ -207,6 +210,7 @@ async function single(): Promise<SingleResult> {
       t2 = performance.now();
     } finally {
       await engine.stop();
+      mllpConnector.close();
     }
     rawRounds.push(await rawRate(port, parsed));
     const rawMsgPerS = Math.max(...rawRounds);
@@ -370,7 +374,8 @@ async function many(): Promise<ManyResult> {
     );
     const log = benchLogger();
     const t0 = performance.now();
-    const engine = await Engine.start({ config, log, mllpConnector: socketMllpConnector, store });
+    const mllpConnector = new ThreadMllpConnector();
+    const engine = await Engine.start({ config, log, mllpConnector, store });
     let drainMs = 0;
     let paced = 0;
     try {
@@ -403,6 +408,7 @@ async function many(): Promise<ManyResult> {
       );
     } finally {
       await engine.stop();
+      mllpConnector.close();
     }
     if (log.problems > 0) printLine(`  ${log.problems} warnings or errors from the engine`);
 
