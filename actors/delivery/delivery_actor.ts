@@ -471,6 +471,15 @@ export class DeliveryActor implements Actor {
         // What memory holds may include the skipped head: read the queue again from KV.
         this.#ready.reset(this.#completing);
         if (this.#inFlight?.head.entry.seq === head.entry.seq) this.#inFlight.skip.abort();
+        else if (this.#options.deliverer.sentAhead?.() === head.entry.seq) {
+          // Sent ahead by its socket, its ACK not taken yet: no attempt of the actor's will say so.
+          await store.recordAttempt(head.entry.logId, {
+            at: clock.now(),
+            outcome: "FAILED",
+            reason: "skipped by an operator while on the wire; the receiver may have received it",
+            durationMs: 0,
+          });
+        }
         this.#failures = 0;
         this.#cutBackoff?.abort();
         this.#newWork.wake();

@@ -60,6 +60,20 @@ class ScriptedDeliverer implements Deliverer {
     return Promise.resolve();
   }
 
+  /** The seq of a message "its socket sent ahead", as the test sets it. */
+  ahead: string | undefined;
+  /** hold() and release() calls, in order. */
+  readonly holds: string[] = [];
+  sentAhead(): string | undefined {
+    return this.ahead;
+  }
+  hold(): void {
+    this.holds.push("hold");
+  }
+  release(): void {
+    this.holds.push("release");
+  }
+
   /** Waits for attempt number `n` (1-based) to reach the deliverer. */
   async call(n: number): Promise<Call> {
     await waitFor(`attempt ${n}`, () => this.calls.length >= n);
@@ -540,6 +554,63 @@ Deno.test("an entry committed out of seq order while the head is on the wire goe
     assert.equal((await logOf(r, "LATE2")).attemptCount, 1);
   } finally {
     other.close();
+    await r.stop();
+  }
+});
+
+Deno.test("a pause holds the deliverer; the message its socket sent ahead still finishes its attempt, then nothing goes until resume releases it", async () => {
+  // Queued before the start: all three are in memory, as what a socket is given to send is.
+  const r = await rig({ deferStart: true });
+  try {
+    await r.enqueue("B1", "B2", "B3");
+    r.start();
+    const first = await r.deliverer.call(1);
+    assert.equal((await r.actor.command("pause", "ops", "look")).ok, true);
+    assert.deepEqual(r.deliverer.holds, ["hold"]);
+    // B2 went out on B1's ACK before the pause reached the socket.
+    r.deliverer.ahead = (await r.store.peek(QUEUE, 2))[1]!.entry.seq;
+    first.answer({ ok: true, detail: "AA" });
+    const second = await r.deliverer.call(2);
+    assert.equal(second.controlId, "B2");
+    r.deliverer.ahead = undefined;
+    second.answer({ ok: true, detail: "AA" });
+    await waitFor("B2 done", async () => (await logOf(r, "B2")).status === "SUCCEEDED");
+    await waitFor("paused", async () => (await r.actor.status()).state === "paused");
+    await r.parkedUntil(r.clock.now() + POLL_MS);
+    r.clock.advance(POLL_MS);
+    await r.parkedUntil(r.clock.now() + POLL_MS);
+    assert.equal(r.deliverer.calls.length, 2, "nothing more while paused");
+    assert.equal((await r.actor.command("resume", "ops", "go")).ok, true);
+    assert.deepEqual(r.deliverer.holds, ["hold", "release"]);
+    const third = await r.deliverer.call(3);
+    assert.equal(third.controlId, "B3");
+    third.answer({ ok: true, detail: "AA" });
+    await waitFor("drained", async () => (await r.store.depth(QUEUE)) === 0);
+  } finally {
+    await r.stop();
+  }
+});
+
+Deno.test("a skip of a head its socket sent ahead, its ACK not taken in yet, records that the receiver may have it", async () => {
+  const r = await rig();
+  try {
+    assert.equal((await r.actor.command("pause", "ops", "hold")).ok, true);
+    await r.enqueue("S1", "S2");
+    await waitFor("paused", async () => (await r.actor.status()).state === "paused");
+    const [head] = await r.store.peek(QUEUE);
+    r.deliverer.ahead = head!.entry.seq;
+    const skipped = await r.actor.command("skip", "ops", "wrong patient");
+    assert.equal(skipped.ok, true, skipped.message);
+    const log = await logOf(r, "S1");
+    assert.equal(log.status, "FAILED");
+    assert.ok(
+      log.attempts.some((a) =>
+        /on the wire; the receiver may have received it/.test(a.reason ?? "")
+      ),
+      JSON.stringify(log.attempts),
+    );
+    assert.equal((await r.store.deadLetters(QUEUE))[0]?.messageId, r.ids.get("S1")!.messageId);
+  } finally {
     await r.stop();
   }
 });
