@@ -5,7 +5,7 @@
  * @module
  */
 
-import { readAck, readControlId } from "../../codecs/hl7v2/mod.ts";
+import { readAck, readControlId, scanAck } from "../../codecs/hl7v2/mod.ts";
 import type { Clock } from "../runtime/clock.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Deliverer, DeliveryJob, DeliveryOutcome } from "../delivery/deliverer.ts";
@@ -209,7 +209,9 @@ export class MllpDeliverer implements Deliverer {
         return { ok: false, reason: `connection closed before the ACK: ${got.reason}` };
       }
       this.#link.touch(clock.now());
-      const verdict = readAck(got.payload, controlId);
+      // A glance first, as the socket thread reads it (so both take the same ACK as an accept).
+      const scan = scanAck(got.payload, controlId);
+      const verdict = scan.kind === "accept" ? scan : readAck(got.payload, controlId);
       if (verdict.kind === "uncorrelated") {
         log.warn("mllp.uncorrelated-reply", {
           actor: actorId,

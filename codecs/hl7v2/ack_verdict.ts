@@ -50,6 +50,55 @@ export function readAck(payload: Uint8Array, controlId: string): AckVerdict {
   };
 }
 
+/** What {@link scanAck} could tell at a glance. */
+export type AckScan =
+  | { kind: "accept"; code: "AA" | "CA" }
+  | { kind: "other" }
+  | { kind: "unsure" };
+
+/**
+ * A glance at a reply without parsing it: `accept` when its first MSA accepts `controlId` (MSA-1
+ * `AA` or `CA`, MSA-2 exactly `controlId`), `other` when it plainly answers another message
+ * (MSA-2 another value), `unsure` for anything else — a reject, escapes or components in
+ * MSA-1/MSA-2, no MSA, not HL7 — which {@link readAck} reads in full. It never says `accept` or
+ * `other` where `readAck` reads another verdict; it does say `accept` of a reply `readAck` cannot
+ * read at all (an MSH short of MSH-12, say) whose MSA accepts the message plainly, as receivers
+ * with sloppy ACKs mean it. A fraction of a full parse's cost.
+ *
+ * @example
+ * ```ts
+ * const ack = new TextEncoder().encode("MSH|^~\\&|||||||ACK|1|P|2.5\rMSA|AA|42");
+ * scanAck(ack, "42"); // { kind: "accept", code: "AA" }
+ * ```
+ */
+export function scanAck(payload: Uint8Array, controlId: string): AckScan {
+  const text = decoder.decode(payload);
+  if (!text.startsWith("MSH") || text.length < 8) return UNSURE;
+  const sep = text[3]!;
+  // MSH-2: component, repetition, escape, subcomponent; a field holding any is read in full.
+  const end = text.indexOf(sep, 4);
+  if (end < 0) return UNSURE;
+  const special = text.slice(4, end) + "\r\n";
+  let at = -1;
+  for (const eol of ["\r", "\n"]) {
+    const i = text.indexOf(`${eol}MSA${sep}`);
+    if (i >= 0 && (at < 0 || i < at)) at = i;
+  }
+  if (at < 0) return UNSURE;
+  const fields = text.slice(at + 5).split(/[\r\n]/, 1)[0]!.split(sep);
+  const code = fields[0] ?? "";
+  const answered = fields[1] ?? "";
+  if (answered === "" || [...special].some((c) => code.includes(c) || answered.includes(c))) {
+    return UNSURE;
+  }
+  if (answered !== controlId) return OTHER;
+  if (code === "AA" || code === "CA") return { kind: "accept", code };
+  return UNSURE;
+}
+
+const UNSURE: AckScan = { kind: "unsure" };
+const OTHER: AckScan = { kind: "other" };
+
 /**
  * MSH-10 read straight from the first segment, without parsing the whole message.
  *

@@ -26,7 +26,13 @@ export {
   newControlId,
   parseErrorCondition,
 } from "./ack.ts";
-export { type AckVerdict, readAck, readControlId } from "./ack_verdict.ts";
+export {
+  type AckScan,
+  type AckVerdict,
+  readAck,
+  readControlId,
+  scanAck,
+} from "./ack_verdict.ts";
 export { type Hl7Batch, type Hl7BatchInfo, type Hl7BatchWarning, splitBatch } from "./batch.ts";
 export {
   charsetLabel,

@@ -11,7 +11,7 @@
 
 /// <reference lib="deno.worker" />
 
-import { readAck } from "../../codecs/hl7v2/mod.ts";
+import { scanAck } from "../../codecs/hl7v2/mod.ts";
 import type { AheadMessage, MllpConnection } from "../../actors/ports.ts";
 import { errorMessage } from "../../actors/mod.ts";
 import { connectMllp } from "./client.ts";
@@ -148,9 +148,11 @@ async function pump(id: number, h: Held, conn: MllpConnection): Promise<void> {
 function follow(h: Held, conn: MllpConnection, frame: Uint8Array): string | undefined {
   const wire = h.onWire;
   if (!wire) return undefined;
-  const verdict = readAck(frame, wire.controlId).kind;
-  if (verdict === "uncorrelated") return undefined; // the engine waits on for the real answer
-  // Answered: a later reply to the same message (a repeat, an AA after an AE) follows nothing.
+  // The same glance the delivery actor takes first: an accept here is an accept there.
+  const verdict = scanAck(frame, wire.controlId).kind;
+  if (verdict === "other") return undefined; // the engine waits on for the real answer
+  // Answered (or to be read in full by the engine): a later reply to the same message (a
+  // repeat, an AA after an AE) follows nothing.
   h.onWire = undefined;
   if (verdict !== "accept" || h.next.length === 0) return undefined;
   if (Number(Atomics.load(h.control, 0)) <= nowMs()) return undefined;
