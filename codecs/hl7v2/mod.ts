@@ -26,13 +26,7 @@ export {
   newControlId,
   parseErrorCondition,
 } from "./ack.ts";
-export {
-  type AckScan,
-  type AckVerdict,
-  readAck,
-  readControlId,
-  scanAck,
-} from "./ack_verdict.ts";
+export { type AckScan, type AckVerdict, readAck, readControlId, scanAck } from "./ack_verdict.ts";
 export { type Hl7Batch, type Hl7BatchInfo, type Hl7BatchWarning, splitBatch } from "./batch.ts";
 export {
   charsetLabel,
