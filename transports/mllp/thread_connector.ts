@@ -15,6 +15,7 @@ import type {
   MllpTarget,
   Received,
 } from "../../actors/ports.ts";
+import { FrameInbox } from "./frame_inbox.ts";
 import { nowMs, type ToMain, type ToThread } from "./thread_protocol.ts";
 
 /** Options for {@link ThreadMllpConnector}. */
@@ -172,11 +173,9 @@ class ThreadMllpConnection implements MllpConnection, MllpRunAhead {
   readonly #control: BigInt64Array;
   readonly #post: (m: ToThread) => void;
   readonly #onEnd: () => void;
-  readonly #frames: Extract<Received, { type: "frame" }>[] = [];
+  readonly #inbox = new FrameInbox();
   readonly #writes = new Map<number, { resolve(): void; reject(e: Error): void }>();
   #nextReq = 1;
-  #waiter: ((r: Received) => void) | undefined;
-  #closed: string | undefined;
   #connected = false;
   local: string | undefined;
 
@@ -198,12 +197,12 @@ class ThreadMllpConnection implements MllpConnection, MllpRunAhead {
   }
 
   get open(): boolean {
-    return this.#closed === undefined;
+    return this.#inbox.ended === undefined;
   }
 
   /** The thread connected it; false when the engine closed it meanwhile. */
   opened(local: string | undefined): boolean {
-    if (this.#closed !== undefined) return false;
+    if (this.#inbox.ended !== undefined) return false;
     this.#connected = true;
     this.local = local;
     return true;
@@ -220,20 +219,13 @@ class ThreadMllpConnection implements MllpConnection, MllpRunAhead {
         this.#writes.get(m.req)?.reject(new Error(m.error));
         this.#writes.delete(m.req);
         return;
-      case "frame": {
-        if (this.#closed !== undefined) return;
-        const frame: Received = {
+      case "frame":
+        this.#inbox.put({
           type: "frame",
           payload: m.payload,
           ...(m.followedBy ? { followedBy: m.followedBy } : {}),
-        };
-        const waiter = this.#waiter;
-        if (waiter) {
-          this.#waiter = undefined;
-          waiter(frame);
-        } else this.#frames.push(frame);
+        });
         return;
-      }
       case "closed":
         this.ended(m.reason);
         return;
@@ -242,14 +234,13 @@ class ThreadMllpConnection implements MllpConnection, MllpRunAhead {
 
   /** The connection ended (`reason`); whoever waits learns it. */
   ended(reason: string): void {
-    if (this.#closed === undefined) this.#closed = reason;
+    const first = this.#inbox.ended === undefined;
+    this.#inbox.end(reason);
     Atomics.store(this.#control, 0, 0n);
-    for (const w of this.#writes.values()) w.reject(new Error(`connection closed: ${reason}`));
+    const closed = new Error(`connection closed: ${this.#inbox.ended}`);
+    for (const w of this.#writes.values()) w.reject(closed);
     this.#writes.clear();
-    const waiter = this.#waiter;
-    this.#waiter = undefined;
-    waiter?.({ type: "closed", reason: this.#closed });
-    this.#onEnd();
+    if (first) this.#onEnd();
   }
 
   send(payload: Uint8Array): Promise<void> {
@@ -261,9 +252,8 @@ class ThreadMllpConnection implements MllpConnection, MllpRunAhead {
   }
 
   #write(m: { payload: Uint8Array; key?: string; controlId?: string }): Promise<void> {
-    if (this.#closed !== undefined) {
-      return Promise.reject(new Error(`connection closed: ${this.#closed}`));
-    }
+    const ended = this.#inbox.ended;
+    if (ended !== undefined) return Promise.reject(new Error(`connection closed: ${ended}`));
     const req = this.#nextReq++;
     return new Promise<void>((resolve, reject) => {
       this.#writes.set(req, { resolve, reject });
@@ -272,12 +262,12 @@ class ThreadMllpConnection implements MllpConnection, MllpRunAhead {
   }
 
   follow(after: string, next: readonly AheadMessage[]): void {
-    if (this.#closed !== undefined) return;
+    if (this.#inbox.ended !== undefined) return;
     this.#post({ op: "follow", id: this.#id, after, next: [...next] });
   }
 
   allow(ms: number): void {
-    if (this.#closed !== undefined) return;
+    if (this.#inbox.ended !== undefined) return;
     Atomics.store(this.#control, 0, BigInt(Math.floor(nowMs() + ms)));
   }
 
@@ -286,37 +276,15 @@ class ThreadMllpConnection implements MllpConnection, MllpRunAhead {
   }
 
   receive(signal: AbortSignal): Promise<Received> {
-    const queued = this.#frames.shift();
-    if (queued) return Promise.resolve(queued);
-    if (this.#closed !== undefined) {
-      return Promise.resolve({ type: "closed", reason: this.#closed });
-    }
-    if (signal.aborted) return Promise.resolve({ type: "aborted" });
-    if (this.#waiter) {
-      return Promise.reject(new Error("receive: another wait is already under way"));
-    }
-    return new Promise((resolve) => {
-      const onAbort = () => {
-        if (this.#waiter === done) this.#waiter = undefined;
-        resolve({ type: "aborted" });
-      };
-      const done = (r: Received) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(r);
-      };
-      this.#waiter = done;
-      signal.addEventListener("abort", onAbort, { once: true });
-    });
+    return this.#inbox.receive(signal);
   }
 
   interrupt(): void {
-    const waiter = this.#waiter;
-    this.#waiter = undefined;
-    waiter?.({ type: "aborted" });
+    this.#inbox.interrupt();
   }
 
   close(): void {
-    if (this.#closed !== undefined) return;
+    if (this.#inbox.ended !== undefined) return;
     // Held first: from here the thread sends nothing more on its own, whatever is queued to it.
     Atomics.store(this.#control, 0, 0n);
     this.#post({ op: "close", id: this.#id });
