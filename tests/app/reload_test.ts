@@ -4,9 +4,9 @@
  */
 
 import assert from "node:assert/strict";
-import { type Config, parseConfig } from "../../actors/config/mod.ts";
+import type { Config } from "../../actors/config/mod.ts";
 import { listLogs } from "../../actors/store/mod.ts";
-import { startEngine, type TestEngine } from "../helpers/engine.ts";
+import { configFrom, startEngine, type TestEngine } from "../helpers/engine.ts";
 import { adt, freePort, waitFor } from "../helpers/net.ts";
 import { RawMllpSender, summarizeAck } from "../helpers/raw_sender.ts";
 import { controlIds, delay, type RawReceiver, startReceiver } from "../helpers/receivers.ts";
@@ -43,11 +43,7 @@ function configJson(
   };
 }
 
-function parsed(json: Json): Config {
-  const r = parseConfig(json, { env: () => undefined, readFile: () => new Error("none") });
-  assert.ok(r.ok, JSON.stringify(!r.ok && r.problems));
-  return r.config;
-}
+const parsed = (json: Json): Config => configFrom(json);
 
 interface Rig {
   e: TestEngine;

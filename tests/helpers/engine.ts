@@ -5,9 +5,23 @@
  * @module
  */
 
-import type { Config } from "../../actors/config/mod.ts";
+import assert from "node:assert/strict";
+import { type Config, parseConfig } from "../../actors/config/mod.ts";
 import { memoryLogger } from "../../actors/runtime/log.ts";
 import { type Adapters, compose, type Composed } from "../../app/compose.ts";
+
+/**
+ * `json` parsed as a config file would be, failing the test with the problems if it is not valid;
+ * `env` answers `{ env: "NAME" }` references (none by default).
+ */
+export function configFrom(
+  json: unknown,
+  env: (name: string) => string | undefined = () => undefined,
+): Config {
+  const r = parseConfig(json, { env, readFile: () => new Error("none") });
+  assert.ok(r.ok, JSON.stringify(!r.ok && r.problems));
+  return r.config;
+}
 
 /** A composed engine and what a test reads from it. */
 export interface TestEngine extends Composed {

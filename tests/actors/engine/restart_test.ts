@@ -8,9 +8,8 @@
 import assert from "node:assert/strict";
 import { Hl7Message } from "@medplum/core";
 import { Hl7Client, Hl7Server } from "@medplum/hl7";
-import { parseConfig } from "../../../actors/config/mod.ts";
 import { listLogs } from "../../../actors/store/mod.ts";
-import { startEngine, type TestEngine } from "../../helpers/engine.ts";
+import { configFrom, startEngine, type TestEngine } from "../../helpers/engine.ts";
 import { adt, startHl7Server, waitFor } from "../../helpers/net.ts";
 import { controlIds, startHoldingReceiver } from "../../helpers/receivers.ts";
 
@@ -39,14 +38,8 @@ function configJson(kvPath: string, inPort: number, outPort: number) {
   };
 }
 
-function parsed(json: ReturnType<typeof configJson>) {
-  const result = parseConfig(json, {
-    env: (name) => (name === "ADMIN_T" ? "test-token" : undefined),
-    readFile: () => new Error("none"),
-  });
-  assert.ok(result.ok, JSON.stringify(!result.ok && result.problems));
-  return result.config;
-}
+const parsed = (json: ReturnType<typeof configJson>) =>
+  configFrom(json, (name) => (name === "ADMIN_T" ? "test-token" : undefined));
 
 /** Consecutive repeats collapsed: what the receiver got, each message once. */
 function collapse(ids: string[]): { order: string[]; duplicates: string[] } {

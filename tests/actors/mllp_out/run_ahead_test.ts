@@ -11,7 +11,7 @@
  */
 
 import assert from "node:assert/strict";
-import { type Config, parseConfig } from "../../../actors/config/mod.ts";
+import type { Config } from "../../../actors/config/mod.ts";
 import type {
   MllpConnection,
   MllpConnector,
@@ -21,7 +21,7 @@ import type {
 import type { Store } from "../../../actors/store/store.ts";
 import type { LogRecord } from "../../../actors/store/types.ts";
 import { ThreadMllpConnector } from "../../../transports/mllp/thread_connector.ts";
-import { startEngine, type TestEngine } from "../../helpers/engine.ts";
+import { configFrom, startEngine, type TestEngine } from "../../helpers/engine.ts";
 import { adt, waitFor } from "../../helpers/net.ts";
 import { concatBytes, frameOf, RawMllpSender, summarizeAck } from "../../helpers/raw_sender.ts";
 import {
@@ -206,11 +206,7 @@ function configJson(kv: string, dest: { port: number; ackTimeoutSeconds?: number
   };
 }
 
-function parsed(json: Json): Config {
-  const r = parseConfig(json, { env: () => undefined, readFile: () => new Error("none") });
-  assert.ok(r.ok, JSON.stringify(!r.ok && r.problems));
-  return r.config;
-}
+const parsed = (json: Json): Config => configFrom(json);
 
 interface Rig {
   e: TestEngine;
@@ -448,15 +444,28 @@ Deno.test("run-ahead: a pause while the socket thread sends ahead lets at most t
   }
 });
 
-Deno.test("run-ahead: an AE in the middle of a run is retried before the next message goes out, and its log has the FAILED attempt then SUCCEEDED", async () => {
-  const ids = idsOf("N", 120);
+/**
+ * 120 messages queued while the receiver holds its answers, then a run; the 61st (`x`) is answered
+ * `first` the first time, AA after. Checks what that case always means — the receiver got every
+ * message in order and `x` twice in a row, one unanswered at a time; `x`'s log is FAILED (`failed`)
+ * then SUCCEEDED; the socket thread had sent `x` on its own and went on after the retry — then
+ * runs `more` for the case's own checks.
+ */
+async function retriedMidRun(
+  prefix: string,
+  first: "AE" | "silent",
+  failed: RegExp,
+  options: { ackTimeoutSeconds?: number },
+  more: (c: { dest: Peer; x: string; failedMs: number }) => void,
+): Promise<void> {
+  const ids = idsOf(prefix, 120);
   const x = ids[60]!;
   const dest = peer({
     ackDelayMs: 1,
     holdAnswers: true,
-    answer: (controlId, nth) => controlId === x && nth === 1 ? "AE" : "AA",
+    answer: (controlId, nth) => controlId === x && nth === 1 ? first : "AA",
   });
-  const r = await rig({ port: dest.port });
+  const r = await rig({ port: dest.port, ...options });
   try {
     // The whole queue is behind the first message when the run starts.
     await feed(r.e.mllpPort, ids, 40);
@@ -466,59 +475,47 @@ Deno.test("run-ahead: an AE in the middle of a run is retried before the next me
 
     assert.deepEqual(controlIds(dest.receiver), [...ids.slice(0, 61), x, ...ids.slice(61)]);
     assert.equal(dest.maxUnanswered, 1);
-    const [failed, succeeded] = logs.get(x)!.attempts;
-    assert.equal(failed?.outcome, "FAILED");
-    assert.match(failed?.reason ?? "", /^AE/);
-    assert.equal(succeeded?.outcome, "SUCCEEDED");
-    assert.equal(succeeded?.reason, "AA");
-    // In a run: the socket thread sent the NAKed message on its own, and went on after the retry.
+    const [attempt1, attempt2] = logs.get(x)!.attempts;
+    assert.equal(attempt1?.outcome, "FAILED");
+    assert.match(attempt1?.reason ?? "", failed);
+    assert.equal(attempt2?.outcome, "SUCCEEDED");
+    assert.equal(attempt2?.reason, "AA");
     assert.ok(r.spy.sentAhead.includes(x), r.spy.sentAhead.join());
     assert.ok(r.spy.sentAhead.some((m) => ids.indexOf(m) > 61), r.spy.sentAhead.join());
+    more({ dest, x, failedMs: attempt1?.durationMs ?? 0 });
   } finally {
     await r.close();
     await dest.close();
   }
+}
+
+Deno.test("run-ahead: an AE in the middle of a run is retried before the next message goes out, and its log has the FAILED attempt then SUCCEEDED", async () => {
+  await retriedMidRun("N", "AE", /^AE/, {}, () => {});
 });
 
 Deno.test("run-ahead: an ACK that never comes in the middle of a run ends in a resend on a fresh connection after ackTimeoutSeconds, with nothing after it sent before, then the rest in order", async () => {
-  const ids = idsOf("T", 120);
-  const x = ids[60]!;
-  const dest = peer({
-    ackDelayMs: 1,
-    holdAnswers: true,
-    answer: (controlId, nth) => controlId === x && nth === 1 ? "silent" : "AA",
-  });
-  const r = await rig({ port: dest.port, ackTimeoutSeconds: 0.3 });
-  try {
-    await feed(r.e.mllpPort, ids, 40);
-    dest.release();
-    await waitFor("every message at the receiver", () => dest.receiver.frames.length >= 121);
-    const logs = await expectSucceeded(r.store, ids, (id) => id === x ? 2 : 1);
-
-    assert.deepEqual(controlIds(dest.receiver), [...ids.slice(0, 61), x, ...ids.slice(61)]);
-    assertNothingAfterSilent(dest);
-    const [first, again] = dest.receiver.frames.filter((f) => f.controlId === x);
-    assert.ok(first && again && again.connection > first.connection, "resent on a new connection");
-    assert.deepEqual(dest.receiver.ended.find((c) => c.connection === first.connection), {
-      connection: first.connection,
-      by: "peer",
-    });
-    // Everything after the resend went on the fresh connection.
-    const rest = dest.receiver.frames.slice(again.n - 1);
-    assert.ok(rest.every((f) => f.connection === again.connection));
-    assert.equal(dest.maxUnanswered, 1);
-    const [failed, succeeded] = logs.get(x)!.attempts;
-    assert.equal(failed?.outcome, "FAILED");
-    assert.match(failed?.reason ?? "", /no ACK within 0\.3 s/);
-    assert.ok((failed?.durationMs ?? 0) >= 300, `timed out after ${failed?.durationMs} ms`);
-    assert.equal(succeeded?.outcome, "SUCCEEDED");
-    // In a run: the socket thread sent the unanswered message on its own, and went on after.
-    assert.ok(r.spy.sentAhead.includes(x), r.spy.sentAhead.join());
-    assert.ok(r.spy.sentAhead.some((m) => ids.indexOf(m) > 61), r.spy.sentAhead.join());
-  } finally {
-    await r.close();
-    await dest.close();
-  }
+  await retriedMidRun(
+    "T",
+    "silent",
+    /no ACK within 0\.3 s/,
+    { ackTimeoutSeconds: 0.3 },
+    ({ dest, x, failedMs }) => {
+      assertNothingAfterSilent(dest);
+      const [first, again] = dest.receiver.frames.filter((f) => f.controlId === x);
+      assert.ok(
+        first && again && again.connection > first.connection,
+        "resent on a new connection",
+      );
+      assert.deepEqual(dest.receiver.ended.find((c) => c.connection === first.connection), {
+        connection: first.connection,
+        by: "peer",
+      });
+      // Everything after the resend went on the fresh connection.
+      const rest = dest.receiver.frames.slice(again.n - 1);
+      assert.ok(rest.every((f) => f.connection === again.connection));
+      assert.ok(failedMs >= 300, `timed out after ${failedMs} ms`);
+    },
+  );
 });
 
 Deno.test("run-ahead: a skip while the head waits for an ACK that does not come dead-letters the head; the rest follow in order on a fresh connection", async () => {
