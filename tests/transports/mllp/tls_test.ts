@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { buildAck, parseHl7 } from "../../../codecs/hl7v2/mod.ts";
 import { memoryLogger } from "../../../actors/runtime/log.ts";
 import { connectMllp } from "../../../transports/mllp/client.ts";
+import { ThreadMllpConnector } from "../../../transports/mllp/thread_connector.ts";
 import { serveMllp } from "../../../transports/mllp/server.ts";
-import type { MllpInbox } from "../../../actors/ports.ts";
+import type { MllpConnection, MllpInbox, MllpTarget } from "../../../actors/ports.ts";
 import { adt } from "../../helpers/net.ts";
 import { makeClientCert, makePki } from "../../helpers/tls.ts";
 import { testNeeding } from "../../helpers/system_tools.ts";
@@ -12,6 +13,27 @@ const opensslTest = testNeeding("openssl");
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
+
+type Connect = (
+  target: MllpTarget,
+  options: { timeoutMs: number; signal: AbortSignal },
+) => Promise<MllpConnection>;
+
+/**
+ * The client tests run with both outbound connectors: a socket on the caller's thread, and the
+ * engine's default, sockets on a thread of their own.
+ */
+function withConnectors(name: string, body: (connect: Connect) => Promise<void>): void {
+  Deno.test(name, () => body(connectMllp));
+  Deno.test(`${name} (socket thread)`, async () => {
+    const connector = new ThreadMllpConnector();
+    try {
+      await body((target, options) => connector.connect(target, options));
+    } finally {
+      connector.close();
+    }
+  });
+}
 
 const echoAck: MllpInbox = {
   maxFrameBytes: 1 << 20,
@@ -23,60 +45,66 @@ const echoAck: MllpInbox = {
     }),
 };
 
-Deno.test("MLLP over TLS: the client checks the server certificate against the configured CA", async () => {
-  const pki = await makePki();
-  const log = memoryLogger();
-  const server = await serveMllp({
-    port: 0,
-    hostname: "127.0.0.1",
-    tls: { cert: pki.serverCert, key: pki.serverKey },
-    inbox: echoAck,
-    log,
-  });
-  const signal = new AbortController().signal;
-  try {
-    const conn = await connectMllp(
-      { host: "localhost", port: server.port, tls: { ca: pki.caCert } },
-      { timeoutMs: 5_000, signal },
-    );
-    try {
-      await conn.send(enc.encode(adt("TLS1")));
-      const got = await conn.receive(AbortSignal.timeout(5_000));
-      assert.equal(got.type, "frame");
-      if (got.type === "frame") {
-        assert.equal(parseHl7(dec.decode(got.payload)).get("MSA-2"), "TLS1");
-      }
-    } finally {
-      conn.close();
-    }
-    // Without the CA the certificate is not trusted; with a wrong name it does not match.
-    await assert.rejects(
-      connectMllp({ host: "localhost", port: server.port, tls: {} }, { timeoutMs: 5_000, signal }),
-    );
-    // 127.0.0.2 is loopback too, but the certificate names only localhost and 127.0.0.1.
-    const other = await serveMllp({
+withConnectors(
+  "MLLP over TLS: the client checks the server certificate against the configured CA",
+  async (connectMllp) => {
+    const pki = await makePki();
+    const log = memoryLogger();
+    const server = await serveMllp({
       port: 0,
-      hostname: "127.0.0.2",
+      hostname: "127.0.0.1",
       tls: { cert: pki.serverCert, key: pki.serverKey },
       inbox: echoAck,
       log,
     });
+    const signal = new AbortController().signal;
     try {
+      const conn = await connectMllp(
+        { host: "localhost", port: server.port, tls: { ca: pki.caCert } },
+        { timeoutMs: 5_000, signal },
+      );
+      try {
+        await conn.send(enc.encode(adt("TLS1")));
+        const got = await conn.receive(AbortSignal.timeout(5_000));
+        assert.equal(got.type, "frame");
+        if (got.type === "frame") {
+          assert.equal(parseHl7(dec.decode(got.payload)).get("MSA-2"), "TLS1");
+        }
+      } finally {
+        conn.close();
+      }
+      // Without the CA the certificate is not trusted; with a wrong name it does not match.
       await assert.rejects(
-        connectMllp({ host: "127.0.0.2", port: other.port, tls: { ca: pki.caCert } }, {
+        connectMllp({ host: "localhost", port: server.port, tls: {} }, {
           timeoutMs: 5_000,
           signal,
         }),
-        /certificate|name/i,
       );
+      // 127.0.0.2 is loopback too, but the certificate names only localhost and 127.0.0.1.
+      const other = await serveMllp({
+        port: 0,
+        hostname: "127.0.0.2",
+        tls: { cert: pki.serverCert, key: pki.serverKey },
+        inbox: echoAck,
+        log,
+      });
+      try {
+        await assert.rejects(
+          connectMllp({ host: "127.0.0.2", port: other.port, tls: { ca: pki.caCert } }, {
+            timeoutMs: 5_000,
+            signal,
+          }),
+          /certificate|name/i,
+        );
+      } finally {
+        await other.close();
+      }
     } finally {
-      await other.close();
+      await server.close();
+      await Deno.remove(pki.dir, { recursive: true });
     }
-  } finally {
-    await server.close();
-    await Deno.remove(pki.dir, { recursive: true });
-  }
-});
+  },
+);
 
 opensslTest(
   "MLLP over TLS refuses TLS 1.1 and accepts TLS 1.2 and 1.3 (openssl s_client)",
@@ -125,52 +153,57 @@ opensslTest(
   },
 );
 
-Deno.test("MLLP over mutual TLS: a client certificate from the configured CA is required", async () => {
-  const pki = await makePki();
-  const other = await makePki();
-  const good = await makeClientCert(pki, "lab-interface");
-  const foreign = await makeClientCert(other, "lab-interface");
-  const log = memoryLogger();
-  const server = await serveMllp({
-    port: 0,
-    hostname: "127.0.0.1",
-    tls: { cert: pki.serverCert, key: pki.serverKey, ca: pki.caCert, requireClientCert: true },
-    inbox: echoAck,
-    log,
-  });
-  const signal = new AbortController().signal;
-  // Sends one message; the ACK's MSA-2, or why there was none.
-  const exchange = async (tls: { ca: string; cert?: string; key?: string }, id: string) => {
-    try {
-      const conn = await connectMllp(
-        { host: "localhost", port: server.port, tls },
-        { timeoutMs: 5_000, signal },
-      );
+withConnectors(
+  "MLLP over mutual TLS: a client certificate from the configured CA is required",
+  async (connectMllp) => {
+    const pki = await makePki();
+    const other = await makePki();
+    const good = await makeClientCert(pki, "lab-interface");
+    const foreign = await makeClientCert(other, "lab-interface");
+    const log = memoryLogger();
+    const server = await serveMllp({
+      port: 0,
+      hostname: "127.0.0.1",
+      tls: { cert: pki.serverCert, key: pki.serverKey, ca: pki.caCert, requireClientCert: true },
+      inbox: echoAck,
+      log,
+    });
+    const signal = new AbortController().signal;
+    // Sends one message; the ACK's MSA-2, or why there was none.
+    const exchange = async (tls: { ca: string; cert?: string; key?: string }, id: string) => {
       try {
-        await conn.send(enc.encode(adt(id)));
-        const got = await conn.receive(AbortSignal.timeout(5_000));
-        return got.type === "frame"
-          ? parseHl7(dec.decode(got.payload)).get("MSA-2")
-          : `no ACK: ${got.type}`;
-      } finally {
-        conn.close();
+        const conn = await connectMllp(
+          { host: "localhost", port: server.port, tls },
+          { timeoutMs: 5_000, signal },
+        );
+        try {
+          await conn.send(enc.encode(adt(id)));
+          const got = await conn.receive(AbortSignal.timeout(5_000));
+          return got.type === "frame"
+            ? parseHl7(dec.decode(got.payload)).get("MSA-2")
+            : `no ACK: ${got.type}`;
+        } finally {
+          conn.close();
+        }
+      } catch (error) {
+        return `refused: ${error instanceof Error ? error.message : error}`;
       }
-    } catch (error) {
-      return `refused: ${error instanceof Error ? error.message : error}`;
+    };
+    try {
+      assert.equal(await exchange({ ca: pki.caCert, ...good }, "MTLS1"), "MTLS1");
+      assert.doesNotMatch(await exchange({ ca: pki.caCert }, "MTLS2") ?? "", /^MTLS2$/);
+      assert.doesNotMatch(await exchange({ ca: pki.caCert, ...foreign }, "MTLS3") ?? "", /^MTLS3$/);
+      assert.ok(log.lines.some((l) => l.includes("mllp.tls-client-refused")), log.lines.join("\n"));
+      assert.ok(
+        log.lines.some((l) => l.includes("mllp.tls-client") && l.includes("lab-interface")),
+      );
+    } finally {
+      await server.close();
+      await Deno.remove(pki.dir, { recursive: true });
+      await Deno.remove(other.dir, { recursive: true });
     }
-  };
-  try {
-    assert.equal(await exchange({ ca: pki.caCert, ...good }, "MTLS1"), "MTLS1");
-    assert.doesNotMatch(await exchange({ ca: pki.caCert }, "MTLS2") ?? "", /^MTLS2$/);
-    assert.doesNotMatch(await exchange({ ca: pki.caCert, ...foreign }, "MTLS3") ?? "", /^MTLS3$/);
-    assert.ok(log.lines.some((l) => l.includes("mllp.tls-client-refused")), log.lines.join("\n"));
-    assert.ok(log.lines.some((l) => l.includes("mllp.tls-client") && l.includes("lab-interface")));
-  } finally {
-    await server.close();
-    await Deno.remove(pki.dir, { recursive: true });
-    await Deno.remove(other.dir, { recursive: true });
-  }
-});
+  },
+);
 
 opensslTest(
   "MLLP over mutual TLS has the same TLS floor: TLS 1.1 is refused (openssl s_client)",
