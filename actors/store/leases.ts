@@ -38,10 +38,14 @@ export interface LeaseOptions {
    * on while the process is frozen, and a test's manual clock does not age leases).
    */
   elapsed?: () => number;
+  /**
+   * Renewals per atomic operation (each checks its lease): what the KV allows, default 10 (a
+   * self-hosted denokv); a local KV file takes 100 (`Store.leases` passes the store's own limit).
+   * Fewer, larger renewals keep the renewal of many actors short when commits queue up under
+   * load, so their leases do not lapse for want of a turn.
+   */
+  maxChecks?: number;
 }
-
-/** Renewals per atomic operation: a self-hosted denokv allows 10 checks. */
-const RENEW_BATCH = 10;
 
 /**
  * Leases taken per atomic operation by {@link Leases.acquireMany}: two checks each (owner and
@@ -71,6 +75,7 @@ export class Leases {
   readonly #ttl: number;
   readonly #now: () => number;
   readonly #elapsed: () => number;
+  readonly #renewPerCommit: number;
   readonly #held = new Map<string, Held>();
 
   /** Leases held in `kv` on behalf of `node`. */
@@ -80,6 +85,7 @@ export class Leases {
     this.#ttl = options.ttlMs ?? 30_000;
     this.#now = options.now ?? Date.now;
     this.#elapsed = options.elapsed ?? (() => performance.now());
+    this.#renewPerCommit = Math.max(1, options.maxChecks ?? 10);
   }
 
   /** The lease lifetime in ms. */
@@ -224,8 +230,8 @@ export class Leases {
       lost.push(a);
       return false;
     });
-    for (let i = 0; i < mine.length; i += RENEW_BATCH) {
-      const batch = mine.slice(i, i + RENEW_BATCH);
+    for (let i = 0; i < mine.length; i += this.#renewPerCommit) {
+      const batch = mine.slice(i, i + this.#renewPerCommit);
       const started = this.#now();
       const since = this.#elapsed();
       const ok = await this.#renewBatch(batch, started);

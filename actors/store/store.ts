@@ -101,6 +101,8 @@ export class Store {
   #fence: ((queue: string) => Deno.AtomicCheck | undefined) | undefined;
   /** Whether KV can commit now; see {@link StoreHealth}. */
   readonly health: StoreHealth;
+  /** Checks an atomic operation may carry on this KV (100 on a file, 10 over KV Connect). */
+  readonly #maxChecks: number;
   /** The running config's version, stamped on each RECEIVE and SEND log (set by the engine). */
   configVersion: () => string | undefined = () => undefined;
 
@@ -123,11 +125,8 @@ export class Store {
           bytes: 64,
         }),
     });
-    this.#committer = new GroupCommitter(
-      kv,
-      { maxChecks: options.maxChecks ?? 100 },
-      this.health,
-    );
+    this.#maxChecks = options.maxChecks ?? 100;
+    this.#committer = new GroupCommitter(kv, { maxChecks: this.#maxChecks }, this.health);
   }
 
   /** Opens the KV at `options.path` and the store on it. */
@@ -156,7 +155,7 @@ export class Store {
 
   /** Actor leases held on behalf of this store's node (one live activation per identity). */
   leases(options: LeaseOptions = {}): Leases {
-    return new Leases(this.kv, this.node, options);
+    return new Leases(this.kv, this.node, { maxChecks: this.#maxChecks, ...options });
   }
 
   /**

@@ -123,3 +123,33 @@ Deno.test("acquireMany over KV Connect keeps within denokv's 10 checks per atomi
     await server.close();
   }
 });
+
+Deno.test("renewals take as many leases a commit as the KV allows checks: 250 leases, 3 commits on a KV file with 100, 25 with 10", async () => {
+  await withKvFile(async (kv) => {
+    let commits = 0;
+    const counting = new Proxy(kv, {
+      get(target, prop) {
+        const value = Reflect.get(target, prop, target);
+        if (prop !== "atomic") return typeof value === "function" ? value.bind(target) : value;
+        return () => {
+          const op = target.atomic();
+          const commit = op.commit.bind(op);
+          op.commit = () => {
+            commits++;
+            return commit();
+          };
+          return op;
+        };
+      },
+    });
+    for (const [maxChecks, expected] of [[100, 3], [10, 25]] as const) {
+      const actors = Array.from({ length: 250 }, (_, i) => `mllp-out:h${maxChecks}:${i}`);
+      const leases = new Leases(counting, "node-a", { ttlMs: 10_000, maxChecks });
+      assert.deepEqual((await leases.acquireMany(actors)).length, actors.length);
+      commits = 0;
+      assert.deepEqual(await leases.renew(actors), []);
+      assert.equal(commits, expected, `${maxChecks} checks a commit`);
+      for (const id of actors) assert.equal(leases.valid(id), true);
+    }
+  });
+});
