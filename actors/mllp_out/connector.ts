@@ -68,7 +68,11 @@ export interface AheadMessage {
 export interface MllpRunAhead {
   /** Like `send`, naming the message so that its accepting ACK can be followed. */
   sendKeyed(message: AheadMessage): Promise<void>;
-  /** The messages that follow message `after`, in queue order (replaces the previous list). */
+  /**
+   * The messages that follow message `after`, in queue order: what the list holds up to `after`
+   * stays, what it holds after it is replaced (so a caller may send only what is new, after the
+   * list's last message); a list that does not hold `after` is replaced whole.
+   */
   follow(after: string, next: readonly AheadMessage[]): void;
   /** Allows sending on its own for `ms` from now. */
   allow(ms: number): void;

@@ -53,8 +53,9 @@ export class MllpDeliverer implements Deliverer {
   #followed: { conn: MllpConnection; key: string } | undefined;
   /** How many messages the connection's follow list still holds after the one in flight. */
   #listed = 0;
-  /** The connection whose follow list is not empty, if any. */
+  /** The connection whose follow list is not empty, if any, and the last message on it. */
   #listedOn: MllpRunAhead | undefined;
+  #tail: string | undefined;
   /** Paused or handing over: nothing goes out on the connection's own. */
   #held = false;
 
@@ -179,14 +180,14 @@ export class MllpDeliverer implements Deliverer {
           ? ahead.sendKeyed({ key, controlId, payload: job.payload })
           : conn.send(job.payload);
         // The list follows the send at once, before its ACK can come back.
-        if (ahead) this.#refill(ahead, job, key);
+        if (ahead) this.#refill(ahead, job, key, false);
         await sent;
       } catch (error) {
         this.#link.drop();
         return { ok: false, reason: `send failed: ${errorMessage(error)}` };
       }
       this.#link.touch(clock.now());
-    } else if (ahead && this.#listed < AHEAD_REFILL_BELOW) this.#refill(ahead, job, key);
+    } else if (ahead && this.#listed < AHEAD_REFILL_BELOW) this.#refill(ahead, job, key, true);
     job.setState("awaiting-ack");
     const deadline = clock.now() + settings.ackTimeoutMs;
     while (true) {
@@ -265,19 +266,31 @@ export class MllpDeliverer implements Deliverer {
     this.#watchdogAt = undefined;
   }
 
-  /** Gives the connection the messages queued after `key` to send on its own. */
-  #refill(ahead: MllpRunAhead, job: DeliveryJob, key: string): void {
+  /**
+   * Gives the connection the messages queued after `key` to send on its own. When `key` came from
+   * its list, only what lies beyond the list's end is sent (each message crosses to the socket
+   * thread once); otherwise the whole list after `key`.
+   */
+  #refill(ahead: MllpRunAhead, job: DeliveryJob, key: string, continuing: boolean): void {
+    const items = job.upcoming?.(AHEAD_LIST) ?? [];
+    const tail = this.#listedOn === ahead ? this.#tail : undefined;
+    let from = 0;
+    if (continuing && tail !== undefined) {
+      from = items.findIndex((i) => i.head.entry.seq === tail) + 1;
+    }
     const next: AheadMessage[] = [];
-    for (const item of job.upcoming?.(AHEAD_LIST) ?? []) {
+    for (const item of from > 0 ? items.slice(from) : items) {
       const controlId = item.record.controlId ?? (item.payload && readControlId(item.payload));
       // One without its payload in memory or its MSH-10 is sent (or refused) by the actor.
       if (!item.payload || !controlId) break;
       next.push({ key: item.head.entry.seq, controlId, payload: item.payload });
     }
-    // Nothing queued behind it and the connection's list is empty already: nothing to say.
-    if (next.length > 0 || this.#listedOn === ahead) ahead.follow(key, next);
-    this.#listed = next.length;
-    this.#listedOn = next.length > 0 ? ahead : undefined;
+    this.#listed = from + next.length;
+    if (next.length === 0 && (from > 0 || this.#listedOn !== ahead)) return; // nothing new to say
+    const after = from > 0 ? tail! : key;
+    ahead.follow(after, next);
+    this.#tail = next.at(-1)?.key ?? after;
+    this.#listedOn = this.#listed > 0 ? ahead : undefined;
   }
 
   #timeout(settings: MllpDeliverySettings): DeliveryOutcome {

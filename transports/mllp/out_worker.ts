@@ -80,8 +80,12 @@ function handle(m: ToThread): void {
     case "follow": {
       const h = held.get(m.id);
       if (!h) return;
-      h.after = m.after;
-      h.next = m.next;
+      // The messages after `m.after` are `m.next`: what the list holds up to it stays.
+      const at = h.after === m.after ? 0 : h.next.findIndex((n) => n.key === m.after) + 1;
+      if (at === 0 && h.after !== m.after) {
+        h.after = m.after;
+        h.next = m.next;
+      } else h.next = h.next.slice(0, at).concat(m.next);
       return;
     }
     case "close": {

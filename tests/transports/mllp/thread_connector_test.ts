@@ -570,6 +570,27 @@ Deno.test("a list anchored before the message on the wire is re-anchored on it: 
   });
 });
 
+Deno.test("a list given after its last message is added to, and what it holds up to that message stays", async () => {
+  await withRig(async (rig) => {
+    const { conn, side, got } = await answerFirst(rig, (id) => ack("AA", id), (conn) => {
+      conn.runAhead!.allow(5_000);
+      conn.runAhead!.follow("1", [message("2"), message("3")]);
+    });
+    assert.equal(got.followedBy, "2");
+    assert.equal(controlIdOf(await side.frames.next("message 2")), "C2");
+    // Message 2 is on the wire, 3 is listed; 4 and 5 come after 3, the list's end.
+    conn.runAhead!.follow("3", [message("4"), message("5")]);
+    await barrier(rig.connector, rig.sink);
+    for (const [id, next] of [["2", "3"], ["3", "4"], ["4", "5"], ["5", undefined]] as const) {
+      await side.answer(ack("AA", `C${id}`));
+      assert.equal((await frame(conn)).followedBy, next, `after ${id}`);
+      if (next) assert.equal(controlIdOf(await side.frames.next(`message ${next}`)), `C${next}`);
+    }
+    assert.deepEqual(side.seenIds, ["C1", "C2", "C3", "C4", "C5"]);
+    assert.deepEqual(side.overlapped, []);
+  });
+});
+
 Deno.test("a peer that closes after reading a frame ends the pending receive closed, and send then rejects", async () => {
   await withRig(async (rig) => {
     const { conn, side } = await rig.open();
