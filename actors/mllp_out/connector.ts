@@ -66,8 +66,11 @@ export interface AheadMessage {
  * listed right after the one on the wire.
  */
 export interface MllpRunAhead {
-  /** Like `send`, naming the message so that its accepting ACK can be followed. */
-  sendKeyed(message: AheadMessage): Promise<void>;
+  /**
+   * Like `send`, naming the message so that its accepting ACK can be followed; with `next`, the
+   * messages that follow it too, as {@link follow} would give them (one crossing, not two).
+   */
+  sendKeyed(message: AheadMessage, next?: readonly AheadMessage[]): Promise<void>;
   /**
    * The messages that follow message `after`, in queue order: what the list holds up to `after`
    * stays, what it holds after it is replaced (so a caller may send only what is new, after the

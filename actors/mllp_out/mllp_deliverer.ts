@@ -176,18 +176,22 @@ export class MllpDeliverer implements Deliverer {
     if (!onWire) {
       job.setState("sending");
       try {
-        const sent = ahead
-          ? ahead.sendKeyed({ key, controlId, payload: job.payload })
-          : conn.send(job.payload);
-        // The list follows the send at once, before its ACK can come back.
-        if (ahead) this.#refill(ahead, job, key, false);
-        await sent;
+        // The list goes with the message, before its ACK can come back.
+        await (ahead
+          ? ahead.sendKeyed(
+            { key, controlId, payload: job.payload },
+            this.#list(ahead, job, key)?.next,
+          )
+          : conn.send(job.payload));
       } catch (error) {
         this.#link.drop();
         return { ok: false, reason: `send failed: ${errorMessage(error)}` };
       }
       this.#link.touch(clock.now());
-    } else if (ahead && this.#listed < AHEAD_REFILL_BELOW) this.#refill(ahead, job, key, true);
+    } else if (ahead && this.#listed < AHEAD_REFILL_BELOW) {
+      const list = this.#list(ahead, job, key, this.#tail);
+      if (list) ahead.follow(list.after, list.next);
+    }
     job.setState("awaiting-ack");
     const deadline = clock.now() + settings.ackTimeoutMs;
     while (true) {
@@ -267,17 +271,20 @@ export class MllpDeliverer implements Deliverer {
   }
 
   /**
-   * Gives the connection the messages queued after `key` to send on its own. When `key` came from
-   * its list, only what lies beyond the list's end is sent (each message crosses to the socket
-   * thread once); otherwise the whole list after `key`.
+   * The messages queued after `key` to give the connection to send on its own, or undefined when
+   * it has nothing new to be told. Continuing from `tail` (the end of the list it holds, when
+   * `key` came from that list), only what lies beyond `tail` (each message crosses to the socket
+   * thread once), to follow `tail`; otherwise the whole list, to follow `key`.
    */
-  #refill(ahead: MllpRunAhead, job: DeliveryJob, key: string, continuing: boolean): void {
+  #list(
+    ahead: MllpRunAhead,
+    job: DeliveryJob,
+    key: string,
+    tail?: string,
+  ): { after: string; next: AheadMessage[] } | undefined {
     const items = job.upcoming?.(AHEAD_LIST) ?? [];
-    const tail = this.#listedOn === ahead ? this.#tail : undefined;
-    let from = 0;
-    if (continuing && tail !== undefined) {
-      from = items.findIndex((i) => i.head.entry.seq === tail) + 1;
-    }
+    if (this.#listedOn !== ahead) tail = undefined;
+    const from = tail === undefined ? 0 : items.findIndex((i) => i.head.entry.seq === tail) + 1;
     const next: AheadMessage[] = [];
     for (const item of from > 0 ? items.slice(from) : items) {
       const controlId = item.record.controlId ?? (item.payload && readControlId(item.payload));
@@ -286,11 +293,11 @@ export class MllpDeliverer implements Deliverer {
       next.push({ key: item.head.entry.seq, controlId, payload: item.payload });
     }
     this.#listed = from + next.length;
-    if (next.length === 0 && (from > 0 || this.#listedOn !== ahead)) return; // nothing new to say
+    if (next.length === 0 && (from > 0 || this.#listedOn !== ahead)) return undefined;
     const after = from > 0 ? tail! : key;
-    ahead.follow(after, next);
     this.#tail = next.at(-1)?.key ?? after;
     this.#listedOn = this.#listed > 0 ? ahead : undefined;
+    return { after, next };
   }
 
   #timeout(settings: MllpDeliverySettings): DeliveryOutcome {

@@ -71,6 +71,7 @@ function handle(m: ToThread): void {
       h.onWire = m.key !== undefined && m.controlId !== undefined
         ? { key: m.key, controlId: m.controlId }
         : undefined;
+      if (m.key !== undefined && m.next) list(h, m.key, m.next);
       h.conn.send(m.payload).then(
         () => post({ id: m.id, ev: "written", req: m.req }),
         (error) => post({ id: m.id, ev: "write-failed", req: m.req, error: errorMessage(error) }),
@@ -79,13 +80,7 @@ function handle(m: ToThread): void {
     }
     case "follow": {
       const h = held.get(m.id);
-      if (!h) return;
-      // The messages after `m.after` are `m.next`: what the list holds up to it stays.
-      const at = h.after === m.after ? 0 : h.next.findIndex((n) => n.key === m.after) + 1;
-      if (at === 0 && h.after !== m.after) {
-        h.after = m.after;
-        h.next = m.next;
-      } else h.next = h.next.slice(0, at).concat(m.next);
+      if (h) list(h, m.after, m.next);
       return;
     }
     case "close": {
@@ -97,6 +92,15 @@ function handle(m: ToThread): void {
       return;
     }
   }
+}
+
+/** The messages after `after` are `next`: what the list holds up to `after` stays. */
+function list(h: Held, after: string, next: AheadMessage[]): void {
+  const at = h.after === after ? 0 : h.next.findIndex((n) => n.key === after) + 1;
+  if (at === 0 && h.after !== after) {
+    h.after = after;
+    h.next = next;
+  } else h.next = h.next.slice(0, at).concat(next);
 }
 
 async function open(id: number, h: Held, m: Extract<ToThread, { op: "connect" }>): Promise<void> {

@@ -247,11 +247,13 @@ class ThreadMllpConnection implements MllpConnection, MllpRunAhead {
     return this.#write({ payload });
   }
 
-  sendKeyed(message: AheadMessage): Promise<void> {
-    return this.#write(message);
+  sendKeyed(message: AheadMessage, next?: readonly AheadMessage[]): Promise<void> {
+    return this.#write(next ? { ...message, next: [...next] } : message);
   }
 
-  #write(m: { payload: Uint8Array; key?: string; controlId?: string }): Promise<void> {
+  #write(
+    m: { payload: Uint8Array; key?: string; controlId?: string; next?: AheadMessage[] },
+  ): Promise<void> {
     const ended = this.#inbox.ended;
     if (ended !== undefined) return Promise.reject(new Error(`connection closed: ${ended}`));
     const req = this.#nextReq++;

@@ -17,7 +17,16 @@ export type ToThread =
     /** 8 bytes: `allowed until` (see {@link nowMs}), 0 to hold. */
     control: SharedArrayBuffer;
   }
-  | { op: "send"; id: number; req: number; payload: Uint8Array; key?: string; controlId?: string }
+  | {
+    op: "send";
+    id: number;
+    req: number;
+    payload: Uint8Array;
+    key?: string;
+    controlId?: string;
+    /** The messages after this one (as `follow` with `after` its key). */
+    next?: AheadMessage[];
+  }
   | { op: "follow"; id: number; after: string; next: AheadMessage[] }
   | { op: "close"; id: number };
 

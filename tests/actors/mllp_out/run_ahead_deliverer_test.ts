@@ -39,8 +39,9 @@ class ScriptedConnection implements MllpConnection, MllpRunAhead {
     this.calls.push("send");
     return Promise.resolve();
   }
-  sendKeyed(m: AheadMessage): Promise<void> {
+  sendKeyed(m: AheadMessage, next?: readonly AheadMessage[]): Promise<void> {
     this.calls.push(`send ${m.key}`);
+    if (next) this.follow(m.key, next);
     return Promise.resolve();
   }
   follow(after: string, next: readonly AheadMessage[]): void {

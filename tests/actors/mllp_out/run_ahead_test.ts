@@ -68,9 +68,10 @@ class WatchedConnector implements MllpConnector {
     if (ahead) {
       this.aheadCapable++;
       runAhead = {
-        sendKeyed: (m) => {
+        sendKeyed: (m, next) => {
           names.set(m.key, m.controlId);
-          return ahead.sendKeyed(m);
+          for (const n of next ?? []) names.set(n.key, n.controlId);
+          return ahead.sendKeyed(m, next);
         },
         follow: (after, next) => {
           for (const n of next) names.set(n.key, n.controlId);

@@ -591,6 +591,21 @@ Deno.test("a list given after its last message is added to, and what it holds up
   });
 });
 
+Deno.test("a message sent with the list that follows it is followed as with a list given apart", async () => {
+  await withRig(async (rig) => {
+    const { conn, side } = await rig.open();
+    conn.runAhead!.allow(5_000);
+    await conn.runAhead!.sendKeyed(message("1"), [message("2"), message("3")]);
+    for (const [id, next] of [["1", "2"], ["2", "3"], ["3", undefined]] as const) {
+      assert.equal(controlIdOf(await side.frames.next(`message ${id}`)), `C${id}`);
+      await side.answer(ack("AA", `C${id}`));
+      assert.equal((await frame(conn)).followedBy, next, `after ${id}`);
+    }
+    assert.deepEqual(side.seenIds, ["C1", "C2", "C3"]);
+    assert.deepEqual(side.overlapped, []);
+  });
+});
+
 Deno.test("a peer that closes after reading a frame ends the pending receive closed, and send then rejects", async () => {
   await withRig(async (rig) => {
     const { conn, side } = await rig.open();
