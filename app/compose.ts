@@ -151,7 +151,7 @@ export async function compose(configured: Config, adapters: Adapters): Promise<C
   // Outbound MLLP sockets live on a thread of their own (see thread_connector.ts).
   let mllpConnector = adapters.mllpConnector;
   if (!mllpConnector) {
-    const threaded = new ThreadMllpConnector();
+    const threaded = new ThreadMllpConnector({ log });
     // Deferred first, so it runs last: after the engine and the sandbox closed their sockets.
     stack.defer(() => threaded.close());
     mllpConnector = threaded;

@@ -9,6 +9,7 @@
 
 import type {
   AheadMessage,
+  Logger,
   MllpConnection,
   MllpConnector,
   MllpRunAhead,
@@ -22,6 +23,10 @@ import { nowMs, type ToMain, type ToThread } from "./thread_protocol.ts";
 export interface ThreadMllpConnectorOptions {
   /** Largest frame accepted from a peer, default 30 MiB. */
   maxFrameBytes?: number;
+  /** The thread's module, default `out_worker.ts` (tests give one that fails on purpose). */
+  threadModule?: URL;
+  /** Where the thread's failure is told (`mllp.thread-failed`), besides each connection's end. */
+  log?: Logger;
 }
 
 /**
@@ -100,9 +105,9 @@ export class ThreadMllpConnector implements MllpConnector {
 
   #thread(): Worker {
     if (this.#worker) return this.#worker;
-    const worker = new Worker(new URL("./out_worker.ts", import.meta.url).href, {
-      type: "module",
-    });
+    const worker = this.#options.threadModule
+      ? new Worker(this.#options.threadModule.href, { type: "module" })
+      : new Worker(new URL("./out_worker.ts", import.meta.url).href, { type: "module" });
     worker.onmessage = (event: MessageEvent<ToMain>) => this.#receive(event.data);
     worker.onerror = (event) => {
       // Not the engine's end: every connection ends with the reason, the next connect starts a
@@ -134,6 +139,11 @@ export class ThreadMllpConnector implements MllpConnector {
 
   /** The thread is gone: every connection ends. */
   #lost(reason: string): void {
+    this.#options.log?.error("mllp.thread-failed", {
+      reason,
+      connections: this.#conns.size,
+      next: "each destination retries; its next connection starts the thread again",
+    });
     const worker = this.#worker;
     this.#worker = undefined;
     worker?.terminate();

@@ -11,6 +11,7 @@
  */
 
 import assert from "node:assert/strict";
+import { memoryLogger } from "../../../actors/runtime/log.ts";
 import net from "node:net";
 import type { AddressInfo } from "node:net";
 import type { AheadMessage, MllpConnection, Received } from "../../../actors/ports.ts";
@@ -604,6 +605,41 @@ Deno.test("a message sent with the list that follows it is followed as with a li
     assert.deepEqual(side.seenIds, ["C1", "C2", "C3"]);
     assert.deepEqual(side.overlapped, []);
   });
+});
+
+Deno.test("a socket thread that fails ends its connections with the reason, the process stays up, and the next connect starts a thread again", async () => {
+  const log = memoryLogger();
+  const connector = new ThreadMllpConnector({
+    threadModule: new URL("./failing_thread.ts", import.meta.url),
+    log,
+  });
+  const peer = new Peer();
+  try {
+    const conn = await connectTo(connector, peer.port);
+    const side = await peer.sides.next("the peer to accept");
+    const waiting = receive(conn);
+    await conn.send(enc.encode("FAIL")).catch(() => {});
+    const ended = await waiting;
+    assert.equal(ended.type, "closed");
+    assert.match(ended.type === "closed" ? ended.reason : "", /MLLP socket thread failed/);
+    assert.equal(conn.open, false);
+    await assert.rejects(conn.send(enc.encode(adt("AFTER"))), /connection closed/);
+    const told = log.lines.filter((l) => l.includes("mllp.thread-failed"));
+    assert.equal(told.length, 1, log.lines.join("\n"));
+    assert.match(told[0]!, /ERROR .*the test's thread fails here.*connections=1/);
+    // A new thread for the next connection, which works.
+    const again = await connectTo(connector, peer.port);
+    const side2 = await peer.sides.next("the peer to accept again");
+    await again.send(enc.encode(adt("AGAIN")));
+    assert.equal(controlIdOf(await side2.frames.next("AGAIN")), "AGAIN");
+    await side2.answer(ack("AA", "AGAIN"));
+    assert.match((await frame(again)).text, /MSA\|AA\|AGAIN/);
+    again.close();
+    void side;
+  } finally {
+    connector.close();
+    await peer.close();
+  }
 });
 
 Deno.test("a peer that closes after reading a frame ends the pending receive closed, and send then rejects", async () => {
