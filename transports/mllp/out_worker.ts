@@ -138,7 +138,7 @@ async function pump(id: number, h: Held, conn: MllpConnection): Promise<void> {
         post({ id, ev: "closed", reason: got.type === "closed" ? got.reason : "aborted" });
         return;
       }
-      const followedBy = follow(h, conn, got.payload);
+      const followedBy = follow(id, h, conn, got.payload);
       post({ id, ev: "frame", payload: got.payload, ...(followedBy ? { followedBy } : {}) });
     }
   } catch (error) {
@@ -153,7 +153,12 @@ async function pump(id: number, h: Held, conn: MllpConnection): Promise<void> {
  * Sends the message listed after the one on the wire if `frame` accepts that one and sending on
  * its own is allowed now; its key, or undefined.
  */
-function follow(h: Held, conn: MllpConnection, frame: Uint8Array): string | undefined {
+function follow(
+  id: number,
+  h: Held,
+  conn: MllpConnection,
+  frame: Uint8Array,
+): string | undefined {
   const wire = h.onWire;
   if (!wire) return undefined;
   // The same glance the delivery actor takes first: an accept here is an accept there.
@@ -174,8 +179,11 @@ function follow(h: Held, conn: MllpConnection, frame: Uint8Array): string | unde
   h.onWire = { key: next.key, controlId: next.controlId };
   h.after = next.key;
   h.next = h.next.slice(i + 1);
-  // A failed write closes the socket: the engine learns it from the `closed` that follows.
-  conn.send(next.payload).catch(() => conn.close());
+  // A failed write ends the connection, with that reason (the first the engine hears stays).
+  conn.send(next.payload).catch((error) => {
+    post({ id, ev: "closed", reason: `send failed: ${errorMessage(error)}` });
+    conn.close();
+  });
   return next.key;
 }
 
