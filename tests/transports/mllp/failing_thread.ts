@@ -7,7 +7,7 @@
 
 import "../../../transports/mllp/out_worker.ts";
 
-const handle = self.onmessage!;
+const handle = self.onmessage as (event: MessageEvent) => void;
 self.onmessage = (event: MessageEvent) => {
   const m = event.data as { op: string; payload?: Uint8Array };
   if (m.op === "send" && new TextDecoder().decode(m.payload) === "FAIL") {
