@@ -1,9 +1,10 @@
 /**
  * Outbound MLLP connections whose sockets live on a thread of their own (`out_worker.ts`), one
  * thread for all of a process's destinations, started with the first connection and ended by
- * {@link ThreadMllpConnector.close} (the engine's stop). The engine's thread sees the same {@link MllpConnection} as with a socket of its own,
- * plus {@link MllpRunAhead}: under load an ACK is taken and the next message sent on that thread
- * at once, rather than at the engine thread's next turn behind the intake's work.
+ * {@link ThreadMllpConnector.close} (the engine's stop). The engine's thread sees the same
+ * {@link MllpConnection} as with a socket of its own, plus {@link MllpRunAhead}: under load an ACK
+ * is taken and the next message sent on that thread at once, rather than at the engine thread's
+ * next turn behind the intake's work.
  * @module
  */
 
@@ -58,7 +59,7 @@ export class ThreadMllpConnector implements MllpConnector {
     this.#options = options;
   }
 
-  /** Connections open or being opened (the thread runs while there are any). */
+  /** Connections open or being opened (each is forgotten when it ends). */
   get connections(): number {
     return this.#conns.size;
   }
