@@ -26,7 +26,10 @@ export interface ThreadMllpConnectorOptions {
   maxFrameBytes?: number;
   /** The thread's module, default `out_worker.ts` (tests give one that fails on purpose). */
   threadModule?: URL;
-  /** Where the thread's failure is told (`mllp.thread-failed`), besides each connection's end. */
+  /**
+   * Where the thread's start (`mllp.thread-started`, with the nice value it runs at) and failure
+   * (`mllp.thread-failed`) are told, besides each connection's end.
+   */
   log?: Logger;
 }
 
@@ -122,6 +125,20 @@ export class ThreadMllpConnector implements MllpConnector {
   }
 
   #receive(m: ToMain): void {
+    if (m.ev === "started") {
+      if (m.error === undefined) {
+        this.#options.log?.info(
+          "mllp.thread-started",
+          m.nice !== undefined ? { nice: m.nice } : {},
+        );
+      } else {
+        this.#options.log?.warn("mllp.thread-started", {
+          nice: "unchanged",
+          reason: `could not lower the socket thread's priority: ${m.error}`,
+        });
+      }
+      return;
+    }
     if (m.ev === "connected" || m.ev === "connect-failed") {
       const waiting = this.#connecting.get(m.id);
       this.#connecting.delete(m.id);

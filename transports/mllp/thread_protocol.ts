@@ -32,6 +32,8 @@ export type ToThread =
 
 /** From the socket thread to the engine's thread. */
 export type ToMain =
+  /** The thread runs, at nice value `nice` (Linux), or could not lower its priority (`error`). */
+  | { id: 0; ev: "started"; nice?: number; error?: string }
   | { id: number; ev: "connected"; local?: string }
   | { id: number; ev: "connect-failed"; error: string }
   | { id: number; ev: "written"; req: number }

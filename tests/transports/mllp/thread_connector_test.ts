@@ -782,3 +782,106 @@ Deno.test("close() while a message sent ahead is in flight: the peer receives no
     assert.deepEqual(await receive(conn), { type: "closed", reason: "closed by the engine" });
   });
 });
+
+/** Nice values of this process's threads whose name starts with `prefix` (Linux). */
+function threadNices(prefix: string): number[] {
+  const out: number[] = [];
+  for (const t of Deno.readDirSync(`/proc/${Deno.pid}/task`)) {
+    try {
+      const comm = Deno.readTextFileSync(`/proc/${Deno.pid}/task/${t.name}/comm`).trim();
+      if (!comm.startsWith(prefix)) continue;
+      const stat = Deno.readTextFileSync(`/proc/${Deno.pid}/task/${t.name}/stat`);
+      // Field 19 (nice), counted after the command name's closing parenthesis.
+      out.push(Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[16]));
+    } catch { /* the thread ended meanwhile */ }
+  }
+  return out;
+}
+
+Deno.test({
+  name:
+    "the socket thread runs at a nice value ten above the engine's thread (a lower priority), says so once, and the engine's thread keeps its own",
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    const { getPriority } = await import("node:os");
+    const mine = getPriority(0);
+    const log = memoryLogger();
+    const connector = new ThreadMllpConnector({ log });
+    const peer = new Peer();
+    try {
+      const conn = await connectTo(connector, peer.port);
+      await waitFor(
+        "the thread to say it started",
+        () => log.lines.some((l) => l.includes("mllp.thread-started")),
+      );
+      const started = log.lines.filter((l) => l.includes("mllp.thread-started"));
+      const expected = Math.min(19, mine + 10);
+      assert.equal(started.length, 1, started.join("\n"));
+      assert.match(started[0]!, new RegExp(`INFO .*nice=${expected}\\b`));
+      // Seen from outside the thread too: a worker thread of this process at that nice value.
+      assert.ok(threadNices("worker").includes(expected), JSON.stringify(threadNices("worker")));
+      assert.equal(getPriority(0), mine, "the engine's own thread was lowered too");
+      // A second connection uses the same thread: it does not start (or lower) again.
+      const second = await connectTo(connector, peer.port);
+      assert.equal(log.lines.filter((l) => l.includes("mllp.thread-started")).length, 1);
+      conn.close();
+      second.close();
+    } finally {
+      connector.close();
+      await peer.close();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a socket thread not permitted to lower its priority says why in a warning and still carries messages",
+  ignore: Deno.build.os !== "linux",
+  fn: async () => {
+    const peer = new Peer();
+    const module = (path: string) => JSON.stringify(new URL(path, import.meta.url).href);
+    try {
+      const code = [
+        `import { ThreadMllpConnector } from ${
+          module("../../../transports/mllp/thread_connector.ts")
+        };`,
+        `import { memoryLogger } from ${module("../../../actors/runtime/log.ts")};`,
+        `const log = memoryLogger();`,
+        `const connector = new ThreadMllpConnector({ log });`,
+        `const conn = await connector.connect({ host: "127.0.0.1", port: ${peer.port} },`,
+        `  { timeoutMs: 5000, signal: new AbortController().signal });`,
+        `await conn.send(new TextEncoder().encode("MSH|^~\\\\&|A|B|C|D|20260101||ADT^A01|P1|P|2.5"));`,
+        `const got = await conn.receive(AbortSignal.timeout(5000));`,
+        `console.log(JSON.stringify({ got: got.type, log: log.lines }));`,
+        `connector.close();`,
+      ].join("\n");
+      const child = new Deno.Command(Deno.execPath(), {
+        // Everything it needs but the right to change a thread's priority.
+        args: [
+          "run",
+          "--allow-net=127.0.0.1",
+          "--allow-read",
+          "--allow-sys=getPriority",
+          `data:application/typescript;base64,${btoa(code)}`,
+        ],
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+      const side = await peer.sides.next("the child's connection");
+      await side.frames.next("the child's message");
+      await side.answer(ack("AA", "P1"));
+      const out = await child.output();
+      assert.equal(out.code, 0, dec.decode(out.stderr));
+      const result = JSON.parse(dec.decode(out.stdout)) as { got: string; log: string[] };
+      assert.equal(result.got, "frame");
+      const started = result.log.filter((l) => l.includes("mllp.thread-started"));
+      assert.equal(started.length, 1, result.log.join("\n"));
+      assert.match(
+        started[0]!,
+        /WARN .*nice=unchanged.*could not lower the socket thread's priority: .*setPriority/,
+      );
+    } finally {
+      await peer.close();
+    }
+  },
+});
