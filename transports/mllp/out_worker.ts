@@ -51,6 +51,12 @@ const NICER_BY = 5;
 /** Lowers this thread's priority (Linux, where a nice value is a thread's own) and says so. */
 function lowerPriority(): void {
   if (Deno.build.os !== "linux") return post({ id: 0, ev: "started" });
+  // Asked first: without the permission, calling would prompt on a terminal and hold the thread.
+  for (const kind of ["getPriority", "setPriority"] as const) {
+    if (Deno.permissions.querySync({ name: "sys", kind }).state !== "granted") {
+      return post({ id: 0, ev: "started", error: `no sys access to "${kind}" (--allow-sys)` });
+    }
+  }
   try {
     setPriority(0, Math.min(19, getPriority(0) + NICER_BY));
     post({ id: 0, ev: "started", nice: getPriority(0) });
