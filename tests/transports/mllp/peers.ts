@@ -8,9 +8,8 @@
 
 import net from "node:net";
 import tls from "node:tls";
-import { buildAck, buildNakForUnparsable, parseHl7 } from "../../../codecs/hl7v2/mod.ts";
+import { parseHl7 } from "../../../codecs/hl7v2/mod.ts";
 import { encodeMllp } from "../../../codecs/mllp/mod.ts";
-import type { MllpInbox } from "../../../actors/ports.ts";
 import { connectMllp } from "../../../transports/mllp/client.ts";
 import {
   type MllpServer,
@@ -19,6 +18,9 @@ import {
 } from "../../../transports/mllp/server.ts";
 import { makeClientCert, makePki, type TestPki } from "../../helpers/tls.ts";
 import { adt } from "../../helpers/net.ts";
+import { ackInbox } from "./ack_inbox.ts";
+
+export { ackInbox };
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -39,25 +41,6 @@ export interface Rig {
   /** Client TLS settings (undefined for plain TCP). */
   tls: PeerTls | undefined;
   close(): Promise<void>;
-}
-
-/** An inbox answering AA (after `delayMs()` when given), and AR to an over-size frame. */
-export function ackInbox(
-  options: { maxFrameBytes?: number; delayMs?: () => number } = {},
-): MllpInbox {
-  return {
-    maxFrameBytes: options.maxFrameBytes ?? 1 << 20,
-    idleTimeoutMs: () => 10_000,
-    oversize: ({ limit }) =>
-      enc.encode(buildNakForUnparsable({ reason: `message larger than ${limit} bytes` }).encode()),
-    receive: async (f) => {
-      const delay = options.delayMs?.() ?? 0;
-      if (delay > 0) await new Promise((r) => setTimeout(r, delay));
-      return {
-        reply: enc.encode(buildAck(parseHl7(dec.decode(f.payload)), { code: "AA" }).encode()),
-      };
-    },
-  };
 }
 
 /** Starts a listener of `kind` on loopback with `options` (certificates made here). */
