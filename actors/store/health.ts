@@ -65,6 +65,10 @@ export class StoreHealth {
   #reason: string | undefined;
   #failures = 0;
   #lastWarnAt: number | undefined;
+  /** The current outage was logged (its end is logged too). */
+  #warned = false;
+  /** Outages that began and ended within a warning interval, unlogged (a disk that flaps). */
+  #quietOutages = 0;
   #lastProbeAt: number | undefined;
   #probing: Promise<void> | undefined;
   #closed = false;
@@ -112,16 +116,21 @@ export class StoreHealth {
     }
     this.#reason = reason;
     this.#failures++;
-    // One line per interval, not one per message: a full disk under load fails thousands.
+    // One line per interval, not one per message (a full disk under load fails thousands), nor
+    // one per outage: a nearly full disk takes a small commit now and then, and would otherwise
+    // log a pair of lines for each.
     if (this.#lastWarnAt === undefined || now - this.#lastWarnAt >= this.#warnIntervalMs) {
       this.#lastWarnAt = now;
+      this.#warned = true;
       this.#log?.warn("store.not-writable", {
         reason,
         since: new Date(this.#since).toISOString(),
         failedWrites: this.#failures,
+        ...(this.#quietOutages > 0 ? { briefOutagesNotLogged: this.#quietOutages } : {}),
         effect: "senders get AE/CE or 503, deliveries and polls wait",
         nextWarningInSeconds: Math.round(this.#warnIntervalMs / 1000),
       });
+      this.#quietOutages = 0;
     }
   }
 
@@ -129,16 +138,20 @@ export class StoreHealth {
   succeeded(): void {
     if (this.#writable) return;
     const now = this.#options.now();
-    this.#log?.info("store.writable-again", {
-      downMs: now - this.#since,
-      failedWrites: this.#failures,
-      reason: this.#reason,
-    });
+    // The end of an outage is logged when its start was; the warning interval runs on, so the
+    // next outage within it is counted in the next warning instead of logged on its own.
+    if (this.#warned) {
+      this.#log?.info("store.writable-again", {
+        downMs: now - this.#since,
+        failedWrites: this.#failures,
+        reason: this.#reason,
+      });
+    } else this.#quietOutages++;
+    this.#warned = false;
     this.#writable = true;
     this.#since = now;
     this.#reason = undefined;
     this.#failures = 0;
-    this.#lastWarnAt = undefined;
   }
 
   /**

@@ -71,6 +71,35 @@ Deno.test("a full disk refuses writes with StoreUnavailableError, warns once per
   }
 });
 
+Deno.test("a disk that flaps (full, a commit fits, full again) warns once per interval, not once per outage", async () => {
+  const { faulty, clock, store, log } = await faultyStore();
+  const lines = (event: string) => log.lines.filter((l) => l.includes(` ${event} `));
+  try {
+    for (let i = 0; i < 5; i++) {
+      faulty.full = true;
+      await assert.rejects(accept(store, `F${i}`), StoreUnavailableError);
+      faulty.full = false;
+      assert.equal((await accept(store, `S${i}`)).status, "stored");
+      clock.advance(1_000);
+    }
+    // The first outage is logged, start and end; the four after it, within the interval, are not.
+    assert.equal(lines("store.not-writable").length, 1, log.lines.join("\n"));
+    assert.equal(lines("store.writable-again").length, 1, log.lines.join("\n"));
+    // Past the interval the next outage is logged, with the count of those that were not.
+    clock.advance(30_000);
+    faulty.full = true;
+    await assert.rejects(accept(store, "F9"), StoreUnavailableError);
+    const warnings = lines("store.not-writable");
+    assert.equal(warnings.length, 2);
+    assert.match(warnings[1]!, /briefOutagesNotLogged=4/);
+    faulty.full = false;
+    assert.equal((await accept(store, "S9")).status, "stored");
+    assert.equal(lines("store.writable-again").length, 2);
+  } finally {
+    store.close();
+  }
+});
+
 Deno.test("a probe runs at most once per interval however often health is asked", async () => {
   const { faulty, clock, store } = await faultyStore();
   try {
