@@ -204,3 +204,53 @@ Deno.test("a delivery whose completion meets a full disk is completed once space
     store.close();
   }
 });
+
+Deno.test("a disk that takes small commits and refuses larger ones: the actor waits, sends nothing twice, and finishes once space returns", async () => {
+  const { faulty, clock, store } = await setup();
+  const sent: string[] = [];
+  const deliverer: Deliverer = {
+    deliver: ({ record }) => {
+      sent.push(record.controlId!);
+      // The disk nearly fills while the first message is on the wire: a probe or a lease renewal
+      // (one row) commits, a completion (a log, the entry, the depth) does not.
+      if (sent.length === 1) faulty.fullAbove = 1;
+      return Promise.resolve({ ok: true, detail: "AA" });
+    },
+    close: () => Promise.resolve(),
+  };
+  // As the engine runs it: supervised, under a lease that fences each completion.
+  const leases = store.leases({ ttlMs: 30_000, now: () => clock.now() });
+  store.fenceWith((q) => leases.fence(q));
+  const log = memoryLogger();
+  const supervisor = new Supervisor({
+    store,
+    clock,
+    leases,
+    log,
+    pollMs: 1000,
+    factory: (id) =>
+      id === "out"
+        ? new DeliveryActor({ id, kind: "test", store, deliverer, clock, log: memoryLogger() })
+        : undefined,
+  });
+  for (const id of ["D1", "D2", "D3"]) await enqueue(store, "out", id);
+  await supervisor.start();
+  try {
+    await waitFor("the completion refused", () => !store.health.writable);
+    // Many probe and poll periods while the store flaps: each small commit makes it writable
+    // for a moment, the next completion fails again.
+    for (let i = 0; i < 40; i++) {
+      await waitFor("a sleeper", () => clock.pending > 0, 5_000);
+      clock.advance(clock.nextWake! - clock.now());
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    assert.ok(await store.depth("out") > 0, "completions are still refused");
+    faulty.fullAbove = undefined;
+    await advanceUntil(clock, "the queue delivered", async () => await store.depth("out") === 0);
+    assert.deepEqual(sent, ["D1", "D2", "D3"], "each sent once");
+    assert.doesNotMatch(log.lines.join("\n"), /actor\.crashed|lease/);
+  } finally {
+    await supervisor.stop();
+    store.close();
+  }
+});
