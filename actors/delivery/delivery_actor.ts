@@ -5,7 +5,9 @@
  *
  * While KV cannot commit (a full disk) deliveries pause: nothing new goes out, and a message
  * already delivered waits for its completion to commit (tried again with a backoff) instead of
- * being sent again by a restart.
+ * being sent again by a restart. An activation that ends first (stopped, handed over, restarted)
+ * leaves its completions owed in the store ({@link Store.owed}); the next activation in this
+ * process completes them and does not send them again.
  * @module
  */
 
@@ -26,7 +28,7 @@ import { waitWritable } from "../runtime/storage_wait.ts";
 import { StoreUnavailableError } from "../store/health.ts";
 import type { QueueHead, Store } from "../store/store.ts";
 import type { QueueItem } from "../store/requests.ts";
-import type { ActorControl } from "../store/types.ts";
+import type { ActorControl, Attempt, LogRecord } from "../store/types.ts";
 import type { Deliverer } from "./deliverer.ts";
 import { type HeldBudget, ReadyQueue } from "./ready_queue.ts";
 
@@ -158,6 +160,19 @@ export class DeliveryActor implements Actor {
     // A command may have arrived while the actor was starting: it wins over what KV held.
     const stored = await store.getControl(this.id);
     this.#control ??= stored;
+    // Delivered by an earlier activation in this process, not completed when it ended: completed
+    // now, and known meanwhile, so that KV listing them does not send them again.
+    const owed = store.owed.of(this.id);
+    if (owed.length > 0) {
+      const completions = owed.map((o) => this.#complete(o.head, o.attempt, o.log, signal));
+      this.#ready.reset(this.#completing);
+      this.#options.log.info("delivery.completing-owed", {
+        actor: this.id,
+        messages: owed.length,
+        why: "delivered before this activation, not yet marked delivered: not sent again",
+      });
+      for (const c of completions) await this.#completions.add(c);
+    }
     let idleSince = clock.now();
     try {
       while (!signal.aborted) {
@@ -343,21 +358,10 @@ export class DeliveryActor implements Actor {
     this.#lastActivityAt = at;
     const durationMs = at - started;
     if (outcome.ok) {
-      const seq = head.entry.seq;
-      if (epoch === this.#epoch) this.#ready.remove(seq);
-      this.#completing.add(seq);
-      const completed = this.#durably(() =>
-        store.complete(
-          head,
-          { at, outcome: "SUCCEEDED", reason: outcome.detail, durationMs },
-          item.log ? { log: item.log } : {},
-        ), signal).then((result) => {
-          // Out of KV now (or stopping, when the next activation reads KV afresh).
-          this.#completing.delete(seq);
-          this.#ready.forget(seq);
-          return result;
-        });
-      await this.#completions.add(completed);
+      if (epoch === this.#epoch) this.#ready.remove(head.entry.seq);
+      const attempt = { at, outcome: "SUCCEEDED" as const, reason: outcome.detail, durationMs };
+      store.owed.add(head, attempt, item.log ?? undefined);
+      await this.#completions.add(this.#complete(head, attempt, item.log ?? undefined, signal));
       this.#failures = 0;
       this.#lastError = undefined;
       log.debug("delivery.succeeded", {
@@ -413,6 +417,31 @@ export class DeliveryActor implements Actor {
     await clock.sleep(delay, AbortSignal.any([signal, cut.signal]));
     this.#cutBackoff = undefined;
     this.#nextRetryAt = undefined;
+  }
+
+  /**
+   * Completes `head`, delivered (log SUCCEEDED with `attempt`, entry removed), in the background
+   * of the next deliveries; it stays owed to the next activation if this one stops first.
+   */
+  #complete(
+    head: QueueHead,
+    attempt: Omit<Attempt, "n">,
+    log: LogRecord | undefined,
+    signal: AbortSignal,
+  ): Promise<boolean | undefined> {
+    const { store } = this.#options;
+    const seq = head.entry.seq;
+    this.#completing.add(seq);
+    return this.#durably(() => store.complete(head, attempt, log ? { log } : {}), signal).then(
+      (result) => {
+        // Committed, or the entry was gone: nothing is owed. Undefined: stopped before it could
+        // commit; the next activation of this process completes it.
+        if (result !== undefined) store.owed.settled(head.queue, seq);
+        this.#completing.delete(seq);
+        this.#ready.forget(seq);
+        return result;
+      },
+    );
   }
 
   /**

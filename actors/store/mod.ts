@@ -18,6 +18,7 @@ export {
 } from "./store.ts";
 export { GroupCommitter, type Write, type WriteOutcome } from "./group_commit.ts";
 export { idFloor, IdGenerator, idTime } from "./ids.ts";
+export { type OwedCompletion, OwedCompletions } from "./owed_completions.ts";
 export { isLockedError, openKv, withKvRetry } from "./kv.ts";
 export { keys } from "./keys.ts";
 export { listLogs, type LogFilter, type LogPage, sweepRetention } from "./logs.ts";

@@ -7,6 +7,7 @@
 
 import { type QueryIds, type QueryRecord, queryWrite } from "./queries.ts";
 import { GroupCommitter, type Write } from "./group_commit.ts";
+import { OwedCompletions } from "./owed_completions.ts";
 import { isStorageFault, StoreHealth, StoreUnavailableError } from "./health.ts";
 import { IdGenerator, idTime } from "./ids.ts";
 import { boundText, keys } from "./keys.ts";
@@ -101,6 +102,8 @@ export class Store {
   #fence: ((queue: string) => Deno.AtomicCheck | undefined) | undefined;
   /** Whether KV can commit now; see {@link StoreHealth}. */
   readonly health: StoreHealth;
+  /** Deliveries whose completion has not committed, kept across actor activations. */
+  readonly owed: OwedCompletions = new OwedCompletions();
   /** Checks an atomic operation may carry on this KV (100 on a file, 10 over KV Connect). */
   readonly #maxChecks: number;
   /** The running config's version, stamped on each RECEIVE and SEND log (set by the engine). */

@@ -96,8 +96,13 @@ interface Rig {
   failTwice(reason: string): Promise<void>;
   /** Starts (or restarts, after {@link Rig.abandon}) an actor on the same KV. */
   start(): void;
-  /** Stops the running activation where it is, without waiting for it: a crash, as KV sees it. */
+  /** Stops the running activation where it is, without waiting for it (a stop, as KV sees it). */
   abandon(): void;
+  /**
+   * The process dies: the activation stops where it is, what the process kept in memory is gone,
+   * and a new process opens the same KV ({@link Rig.store} is its store from then on).
+   */
+  crash(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -105,7 +110,7 @@ const QUEUE = "mllp-out:fake:1";
 
 async function rig(options: { deferStart?: boolean; held?: HeldBudget } = {}): Promise<Rig> {
   const dir = await Deno.makeTempDir({ prefix: "delivery-actor-" });
-  const store = await Store.open({ path: `${dir}/engine.kv`, node: "test" });
+  let store = await Store.open({ path: `${dir}/engine.kv`, node: "test" });
   const clock = new ManualClock();
   const ids = new Map<string, { messageId: string; logId: string }>();
   let abort = new AbortController();
@@ -155,6 +160,13 @@ async function rig(options: { deferStart?: boolean; held?: HeldBudget } = {}): P
       running?.catch(() => {});
       running = undefined;
       r.deliverer = new ScriptedDeliverer();
+    },
+    async crash() {
+      r.abandon();
+      const dead = store;
+      store = await Store.open({ path: r.kvPath, node: "test" });
+      r.store = store;
+      dead.close();
     },
     async stop() {
       abort.abort();
@@ -391,7 +403,6 @@ Deno.test("a crash between the peer's ACK and the commit resends that message af
   const r = await rig({ deferStart: true });
   try {
     // Completions never reach KV: as if the process died right after the peer answered.
-    const complete = r.store.complete.bind(r.store);
     r.store.complete = () => new Promise(() => {});
     await r.enqueue("C1", "C2");
     r.start();
@@ -399,10 +410,9 @@ Deno.test("a crash between the peer's ACK and the commit resends that message af
     // The next message goes out while C1's completion is still pending (pipelined commit).
     const second = await r.deliverer.call(2);
     assert.equal(second.controlId, "C2");
-    r.abandon();
-    r.store.complete = complete;
+    await r.crash();
     r.start();
-    // Both are still queued: the new activation sends C1 again (a duplicate the peer may see),
+    // Both are still queued: the new process sends C1 again (a duplicate the peer may see),
     // then C2, in order, one at a time.
     const again = await r.deliverer.call(1);
     assert.equal(again.controlId, "C1");
@@ -413,6 +423,34 @@ Deno.test("a crash between the peer's ACK and the commit resends that message af
     await waitFor("drained", async () => (await r.store.depth(QUEUE)) === 0);
     assert.equal((await logOf(r, "C1")).status, "SUCCEEDED");
     assert.equal((await logOf(r, "C2")).status, "SUCCEEDED");
+  } finally {
+    await r.stop();
+  }
+});
+
+Deno.test("an activation stopped between the peer's ACK and the commit: the next one in the process completes that message and does not send it again", async () => {
+  const r = await rig({ deferStart: true });
+  try {
+    const complete = r.store.complete.bind(r.store);
+    r.store.complete = () => new Promise(() => {});
+    await r.enqueue("S1", "S2");
+    r.start();
+    (await r.deliverer.call(1)).answer({ ok: true, detail: "AA" });
+    const second = await r.deliverer.call(2);
+    assert.equal(second.controlId, "S2");
+    // Stopped (a handover, a reload) with S1's completion still pending, S2 unanswered.
+    r.abandon();
+    r.store.complete = complete;
+    r.start();
+    // S1 was delivered: completed, not sent again. S2 was not: sent again.
+    const next = await r.deliverer.call(1);
+    assert.equal(next.controlId, "S2");
+    next.answer({ ok: true, detail: "AA" });
+    await waitFor("drained", async () => (await r.store.depth(QUEUE)) === 0);
+    assert.equal((await logOf(r, "S1")).status, "SUCCEEDED");
+    assert.equal((await logOf(r, "S1")).attemptCount, 1);
+    assert.equal((await logOf(r, "S2")).status, "SUCCEEDED");
+    assert.equal(r.store.owed.size, 0);
   } finally {
     await r.stop();
   }

@@ -254,3 +254,59 @@ Deno.test("a disk that takes small commits and refuses larger ones: the actor wa
     store.close();
   }
 });
+
+Deno.test("a message delivered by an activation that stopped before its completion could commit is completed by the next one, never sent again", async () => {
+  const { faulty, clock, store } = await setup();
+  const sent: string[] = [];
+  const deliverer: Deliverer = {
+    deliver: ({ record }) => {
+      sent.push(record.controlId!);
+      if (sent.length === 1) faulty.full = true;
+      return Promise.resolve({ ok: true, detail: "AA" });
+    },
+    close: () => Promise.resolve(),
+  };
+  const log = memoryLogger();
+  const actor = () => new DeliveryActor({ id: "out", kind: "test", store, deliverer, clock, log });
+  const logIds: string[] = [];
+  for (const id of ["D1", "D2", "D3"]) {
+    const stored = await enqueue(store, "out", id);
+    assert.equal(stored.status, "stored");
+    if (stored.status === "stored") logIds.push(stored.logId);
+  }
+  const first = new AbortController();
+  const running = actor().run(first.signal);
+  await waitFor("the completion refused", () => !store.health.writable && clock.pending > 0);
+  // Stopped (a handover, a reload, a restart) while KV still refuses the completion.
+  first.abort();
+  await running;
+  const delivered = [...sent];
+  assert.ok(store.owed.size >= 1, "the completion is owed");
+  assert.ok(await store.depth("out") === 3, "KV still lists what was delivered");
+
+  const second = new AbortController();
+  const again = actor().run(second.signal);
+  try {
+    for (let i = 0; i < 5; i++) {
+      await waitFor("a sleeper", () => clock.pending > 0, 5_000);
+      clock.advance(clock.nextWake! - clock.now());
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    assert.deepEqual(sent, delivered, "nothing sent while KV is full");
+    faulty.full = false;
+    await advanceUntil(clock, "the queue delivered", async () => await store.depth("out") === 0);
+    assert.deepEqual(sent, ["D1", "D2", "D3"], "each sent once");
+    assert.equal(store.owed.size, 0);
+    assert.match(log.lines.join("\n"), /delivery\.completing-owed actor=out messages=\d/);
+    // Each log: one attempt, SUCCEEDED (the owed completion recorded the attempt once).
+    for (const id of logIds) {
+      const l = await store.getLog(id);
+      assert.equal(l?.status, "SUCCEEDED");
+      assert.equal(l?.attemptCount, 1, JSON.stringify(l));
+    }
+  } finally {
+    second.abort();
+    await again;
+    store.close();
+  }
+});
