@@ -42,9 +42,8 @@ export class OwedCompletions {
 
   /** The completion of `seq` committed, or found the entry gone: nothing is owed for it. */
   settled(queue: string, seq: string): void {
-    const owed = this.#byQueue.get(queue);
-    if (!owed?.delete(seq)) return;
-    if (owed.size === 0) this.#byQueue.delete(queue);
+    // A queue's map stays when empty: under load it would empty and fill again with each message.
+    this.#byQueue.get(queue)?.delete(seq);
   }
 
   /** What is owed for `queue`, oldest first. */
