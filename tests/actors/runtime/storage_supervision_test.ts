@@ -33,6 +33,18 @@ function enqueue(store: Store, queue: string, id: string) {
   });
 }
 
+/** A deliverer that accepts every message, noting its MSH-10 in `sent`; `onFirst` runs on the first. */
+function acceptingDeliverer(sent: string[], onFirst: () => void): Deliverer {
+  return {
+    deliver: ({ record }) => {
+      sent.push(record.controlId!);
+      if (sent.length === 1) onFirst();
+      return Promise.resolve({ ok: true, detail: "AA" });
+    },
+    close: () => Promise.resolve(),
+  };
+}
+
 /** Moves the manual clock until `done`, a bounded number of times. */
 async function advanceUntil(
   clock: ManualClock,
@@ -167,15 +179,8 @@ Deno.test("/healthz fails for KV that cannot commit, a listener that stopped acc
 Deno.test("a delivery whose completion meets a full disk is completed once space returns, never sent again", async () => {
   const { faulty, clock, store, log } = await setup();
   const sent: string[] = [];
-  const deliverer: Deliverer = {
-    deliver: ({ record }) => {
-      sent.push(record.controlId!);
-      // The disk fills while the first message is on the wire: its completion cannot commit.
-      if (sent.length === 1) faulty.full = true;
-      return Promise.resolve({ ok: true, detail: "AA" });
-    },
-    close: () => Promise.resolve(),
-  };
+  // The disk fills while the first message is on the wire: its completion cannot commit.
+  const deliverer = acceptingDeliverer(sent, () => faulty.full = true);
   const actor = new DeliveryActor({ id: "out", kind: "test", store, deliverer, clock, log });
   for (const id of ["D1", "D2", "D3"]) await enqueue(store, "out", id);
   const stop = new AbortController();
@@ -208,16 +213,9 @@ Deno.test("a delivery whose completion meets a full disk is completed once space
 Deno.test("a disk that takes small commits and refuses larger ones: the actor waits, sends nothing twice, and finishes once space returns", async () => {
   const { faulty, clock, store } = await setup();
   const sent: string[] = [];
-  const deliverer: Deliverer = {
-    deliver: ({ record }) => {
-      sent.push(record.controlId!);
-      // The disk nearly fills while the first message is on the wire: a probe or a lease renewal
-      // (one row) commits, a completion (a log, the entry, the depth) does not.
-      if (sent.length === 1) faulty.fullAbove = 1;
-      return Promise.resolve({ ok: true, detail: "AA" });
-    },
-    close: () => Promise.resolve(),
-  };
+  // The disk nearly fills while the first message is on the wire: a probe or a lease renewal
+  // (one row) commits, a completion (a log, the entry, the depth) does not.
+  const deliverer = acceptingDeliverer(sent, () => faulty.fullAbove = 1);
   // As the engine runs it: supervised, under a lease that fences each completion.
   const leases = store.leases({ ttlMs: 30_000, now: () => clock.now() });
   store.fenceWith((q) => leases.fence(q));
@@ -258,14 +256,7 @@ Deno.test("a disk that takes small commits and refuses larger ones: the actor wa
 Deno.test("a message delivered by an activation that stopped before its completion could commit is completed by the next one, never sent again", async () => {
   const { faulty, clock, store } = await setup();
   const sent: string[] = [];
-  const deliverer: Deliverer = {
-    deliver: ({ record }) => {
-      sent.push(record.controlId!);
-      if (sent.length === 1) faulty.full = true;
-      return Promise.resolve({ ok: true, detail: "AA" });
-    },
-    close: () => Promise.resolve(),
-  };
+  const deliverer = acceptingDeliverer(sent, () => faulty.full = true);
   const log = memoryLogger();
   const actor = () => new DeliveryActor({ id: "out", kind: "test", store, deliverer, clock, log });
   const logIds: string[] = [];
