@@ -164,8 +164,10 @@ export class GroupCommitter {
       // One write over a limit fails the whole atomic.
       return await this.#refuseAlone(batch, error);
     }
-    this.#observer?.succeeded();
     if (result.ok) {
+      // Only a commit that wrote says the disk takes writes: a refused check writes nothing, and
+      // KV answers it on a full disk as well.
+      this.#observer?.succeeded();
       this.batches++;
       this.writes += batch.length;
       this.mutations += mutations;

@@ -52,6 +52,22 @@ export interface LeaseOptions {
  * renewal key), and a self-hosted denokv allows 10 checks (and 10 keys per read).
  */
 export const ACQUIRE_BATCH = 5;
+/**
+ * A write of a queue's head refused by the lease check again and again while the head stayed as
+ * it was: this node's lease of the queue is not the one in KV (another node took it over). Not
+ * "the head is gone": the head is still queued, for the lease's holder.
+ */
+export class FencedError extends Error {
+  /** `queue`'s write of entry `seq` was refused `attempts` times. */
+  constructor(queue: string, seq: string, attempts: number) {
+    super(
+      `queue ${queue}: finishing entry ${seq} was refused ${attempts} times while the entry ` +
+        `stayed unchanged: this node's lease of the queue is no longer the one in KV (or the ` +
+        `entry's log kept changing)`,
+    );
+    this.name = "FencedError";
+  }
+}
 
 interface Take {
   actor: string;
@@ -77,6 +93,12 @@ export class Leases {
   readonly #elapsed: () => number;
   readonly #renewPerCommit: number;
   readonly #held = new Map<string, Held>();
+  /**
+   * Takes under way, by actor. A second take of a lease this node is taking would take it again
+   * (a lease this node owns is takeable: a restart takes its own leases back) and change the
+   * fencing token under the activation the first one started, whose commits would then be refused.
+   */
+  readonly #taking = new Map<string, Promise<unknown>>();
 
   /** Leases held in `kv` on behalf of `node`. */
   constructor(kv: Deno.Kv, node: string, options: LeaseOptions = {}) {
@@ -128,6 +150,26 @@ export class Leases {
    * already ours (a restart of this same node takes its own lease back at once).
    */
   async acquire(actor: string): Promise<boolean> {
+    // One take at a time per actor: a caller that finds one under way waits for it, then renews.
+    for (let pending = this.#taking.get(actor); pending; pending = this.#taking.get(actor)) {
+      await pending.catch(() => {});
+    }
+    if (this.#held.has(actor)) return (await this.renew([actor])).length === 0;
+    return await this.#taken([actor], this.#acquireOne(actor));
+  }
+
+  /** Runs `take` as the take under way of each of `actors`. */
+  async #taken<T>(actors: readonly string[], take: Promise<T>): Promise<T> {
+    for (const a of actors) this.#taking.set(a, take);
+    try {
+      return await take;
+    } finally {
+      for (const a of actors) if (this.#taking.get(a) === take) this.#taking.delete(a);
+    }
+  }
+
+  /** {@link acquire} without waiting for a take under way (the caller is that take). */
+  async #acquireOne(actor: string): Promise<boolean> {
     if (this.#held.has(actor)) return (await this.renew([actor])).length === 0;
     const started = this.#now();
     const since = this.#elapsed();
@@ -150,14 +192,23 @@ export class Leases {
     const got: string[] = [];
     const ours: string[] = [];
     const fresh: string[] = [];
-    for (const a of new Set(actors)) (this.#held.has(a) ? ours : fresh).push(a);
+    const busy: string[] = [];
+    for (const a of new Set(actors)) {
+      (this.#held.has(a) ? ours : this.#taking.has(a) ? busy : fresh).push(a);
+    }
     if (ours.length > 0) {
       const lost = new Set(await this.renew(ours));
       got.push(...ours.filter((a) => !lost.has(a)));
     }
     for (let i = 0; i < fresh.length; i += ACQUIRE_BATCH) {
-      got.push(...await this.#acquireBatch(fresh.slice(i, i + ACQUIRE_BATCH)));
+      // Taken or being taken by another caller since: that one's take stands.
+      const slice = fresh.slice(i, i + ACQUIRE_BATCH);
+      const batch = slice.filter((a) => !this.#taking.has(a) && !this.#held.has(a));
+      busy.push(...slice.filter((a) => !batch.includes(a)));
+      if (batch.length > 0) got.push(...await this.#taken(batch, this.#acquireBatch(batch)));
     }
+    // Being taken by another caller: waited for, then renewed.
+    for (const a of busy) if (await this.acquire(a)) got.push(a);
     return got;
   }
 
@@ -175,7 +226,7 @@ export class Leases {
     if (await this.#take(free, started, since)) return free.map((t) => t.actor);
     // A check failed: some lease changed since the read. One by one, each with a fresh read.
     const got: string[] = [];
-    for (const t of free) if (await this.acquire(t.actor)) got.push(t.actor);
+    for (const t of free) if (await this.#acquireOne(t.actor)) got.push(t.actor);
     return got;
   }
 

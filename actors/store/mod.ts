@@ -21,6 +21,7 @@ export { idFloor, IdGenerator, idTime } from "./ids.ts";
 export { type OwedCompletion, OwedCompletions } from "./owed_completions.ts";
 export { isLockedError, openKv, withKvRetry } from "./kv.ts";
 export { keys } from "./keys.ts";
+export { FencedError } from "./leases.ts";
 export { listLogs, type LogFilter, type LogPage, sweepRetention } from "./logs.ts";
 export { CHUNK_SIZE, collectOrphanChunks, INLINE_MAX, readPayload } from "./payloads.ts";
 export type * from "./types.ts";

@@ -14,7 +14,7 @@ import { boundText, keys } from "./keys.ts";
 import { getValues, openKv } from "./kv.ts";
 import { AuthState } from "./auth_state.ts";
 import { ConsoleState } from "./console_state.ts";
-import { type LeaseOptions, Leases } from "./leases.ts";
+import { FencedError, type LeaseOptions, Leases } from "./leases.ts";
 import { listLogs, type LogFilter, type LogPage, sweepRetention } from "./logs.ts";
 import { VerificationStore } from "./verifications.ts";
 import { TranslationSetStore } from "./translation_sets.ts";
@@ -470,7 +470,8 @@ export class Store {
 
   /**
    * Delivery succeeded: removes the head and marks its log SUCCEEDED with the final attempt, in
-   * one atomic step. False if the head was already gone (skipped by an operator meanwhile).
+   * one atomic step. False if the head was already gone (skipped by an operator meanwhile); a
+   * {@link FencedError} if this node's lease of the queue is not the one in KV.
    */
   async complete(
     head: QueueHead,
@@ -482,7 +483,8 @@ export class Store {
 
   /**
    * Moves the head aside to the dead-letter list and marks its log FAILED, saying who and why.
-   * False if the head was already gone.
+   * False if the head was already gone; a {@link FencedError} if this node's lease of the queue
+   * is not the one in KV.
    */
   async deadLetter(
     head: QueueHead,
@@ -523,10 +525,13 @@ export class Store {
         bytes: RECORD_BYTES * 3,
       });
       if (outcome.ok) return true;
-      if (!read || attempt === MAX_LOG_RETRIES) return false;
-      // Refused: the head is gone (someone else finished it), or only its log changed.
+      // Refused: the head is gone (someone else finished it), its log changed (read again), or
+      // the lease check failed. Only the first means the entry is done with: the others are tried
+      // again, with the log and the lease as they are now. Taken as gone, a head still queued
+      // would be read back and sent again.
       const entry = await this.kv.get(entryKey);
       if (entry.versionstamp !== head.versionstamp) return false;
+      if (attempt === MAX_LOG_RETRIES) throw new FencedError(head.queue, head.entry.seq, attempt);
     }
   }
 

@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { Cluster, rendezvous } from "../../../actors/runtime/cluster.ts";
 import { Leases } from "../../../actors/store/leases.ts";
 import { NodeRegistry } from "../../../actors/store/nodes.ts";
-import { Store } from "../../../actors/store/mod.ts";
+import { FencedError, Store } from "../../../actors/store/mod.ts";
 import { acceptAndRoute } from "../../helpers/queue.ts";
 
 const actors = Array.from({ length: 3000 }, (_, i) => `https:dest-${i}`);
@@ -105,12 +105,13 @@ Deno.test("fencing: after another node took the lease, the old owner's completio
     assert.equal(await b.acquire(queue), false, "not expired yet: b waits");
     now += 9_001;
     assert.equal(await b.acquire(queue), true, "expired: b takes over");
-    // a wakes up and tries to complete (or skip) the next head: refused, the head stays for b.
-    assert.equal(
-      await store.complete(h2!, { at: now, outcome: "SUCCEEDED", durationMs: 1 }),
-      false,
+    // a wakes up and tries to complete (or skip) the next head: refused as fenced (not "gone",
+    // which would let a read it back and send it again), the head stays for b.
+    await assert.rejects(
+      store.complete(h2!, { at: now, outcome: "SUCCEEDED", durationMs: 1 }),
+      FencedError,
     );
-    assert.equal(await store.deadLetter(h2!, "a", "stale"), false);
+    await assert.rejects(store.deadLetter(h2!, "a", "stale"), FencedError);
     assert.equal(await store.depth(queue), 1);
     assert.deepEqual(await a.renew([queue]), [queue], "a learns it lost the lease");
     assert.equal(await b.owner(queue), "b");

@@ -183,3 +183,29 @@ Deno.test("group commit: a commit retried while the file is locked stores every 
     assert.equal((await kv.get<Deno.KvU64>(["c"])).value?.value, 2n);
   });
 });
+
+Deno.test("a commit refused by its check does not tell the store's health that KV takes writes", async () => {
+  const kv = await Deno.openKv(":memory:");
+  const seen: string[] = [];
+  const committer = new GroupCommitter(kv, {}, {
+    succeeded: () => seen.push("succeeded"),
+    failed: () => seen.push("failed"),
+  });
+  try {
+    // On a full disk KV still answers a failed check: that answer wrote nothing.
+    const refused = await committer.commit({
+      checks: [{ key: ["x"], versionstamp: "00000000000000000001" }],
+      sets: [{ key: ["y"], value: 1 }],
+      bytes: 16,
+    });
+    assert.equal(refused.ok, false);
+    assert.deepEqual(seen, []);
+    assert.equal(
+      (await committer.commit({ sets: [{ key: ["y"], value: 1 }], bytes: 16 })).ok,
+      true,
+    );
+    assert.deepEqual(seen, ["succeeded"]);
+  } finally {
+    kv.close();
+  }
+});
