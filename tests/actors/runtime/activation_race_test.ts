@@ -63,7 +63,6 @@ async function hookedKv(hooks: {
 
 Deno.test("an actor asked to activate again while its lease is being taken keeps that lease: its completions commit, nothing is sent twice", async () => {
   const clock = new ManualClock();
-  let supervisor!: Supervisor;
   let takes = 0;
   let second: Promise<boolean> | undefined;
   let completionBuilt!: () => void;
@@ -100,7 +99,8 @@ Deno.test("an actor asked to activate again while its lease is being taken keeps
     close: () => Promise.resolve(),
   };
   const log = memoryLogger();
-  supervisor = new Supervisor({
+  // The hooks above call it only once commits run, after it is made.
+  const supervisor: Supervisor = new Supervisor({
     store,
     clock,
     leases,
