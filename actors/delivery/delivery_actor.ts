@@ -360,8 +360,9 @@ export class DeliveryActor implements Actor {
     if (outcome.ok) {
       if (epoch === this.#epoch) this.#ready.remove(head.entry.seq);
       const attempt = { at, outcome: "SUCCEEDED" as const, reason: outcome.detail, durationMs };
-      store.owed.add(head, attempt, item.log ?? undefined);
-      await this.#completions.add(this.#complete(head, attempt, item.log ?? undefined, signal));
+      const known = item.log ?? undefined;
+      store.owed.add(head, attempt, known);
+      await this.#completions.add(this.#complete(head, attempt, known, signal));
       this.#failures = 0;
       this.#lastError = undefined;
       log.debug("delivery.succeeded", {
