@@ -109,8 +109,9 @@ export class ThreadMllpConnector implements MllpConnector {
 
   #thread(): Worker {
     if (this.#worker) return this.#worker;
-    const module = this.#options.threadModule ?? new URL("./out_worker.ts", import.meta.url);
-    const worker = new Worker(module.href, { type: "module" });
+    const worker = this.#options.threadModule
+      ? new Worker(this.#options.threadModule.href, { type: "module" })
+      : new Worker(new URL("./out_worker.ts", import.meta.url).href, { type: "module" });
     worker.onmessage = (event: MessageEvent<ToMain>) => this.#receive(event.data);
     worker.onerror = (event) => {
       // Not the engine's end: every connection ends with the reason, the next connect starts a
