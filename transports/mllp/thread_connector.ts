@@ -111,6 +111,7 @@ export class ThreadMllpConnector implements MllpConnector {
     if (this.#worker) return this.#worker;
     const worker = this.#options.threadModule
       ? new Worker(this.#options.threadModule.href, { type: "module" })
+      // Written out whole: tests/cli/packaging_test.ts finds the module for the compile task here.
       : new Worker(new URL("./out_worker.ts", import.meta.url).href, { type: "module" });
     worker.onmessage = (event: MessageEvent<ToMain>) => this.#receive(event.data);
     worker.onerror = (event) => {
