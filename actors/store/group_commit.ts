@@ -124,10 +124,11 @@ export class GroupCommitter {
     // a write checking one of them would not see the earlier write (two routes of one queue head
     // would both pass): it goes to the next batch, which makes a batch commit as if one by one.
     const changed = new ChangedKeys();
+    const checked = new Set<string>();
     while (this.#queue.length > 0) {
       const next = this.#queue[0]!;
       const w = next.write;
-      const b = w.bytes, m = mutationCount(w), c = w.checks?.length ?? 0;
+      const b = w.bytes, m = mutationCount(w), c = newChecks(w, checked);
       if (
         batch.length > 0 &&
         (bytes + b > this.#maxBytes || mutations + m > this.#maxMutations ||
@@ -138,6 +139,10 @@ export class GroupCommitter {
       mutations += m;
       checks += c;
       changed.add(w);
+      for (const k of w.checks ?? []) {
+        const id = checkId(k);
+        if (id !== undefined) checked.add(id);
+      }
     }
     return batch;
   }
@@ -195,8 +200,18 @@ export class GroupCommitter {
     // Sums on one counter (a queue's depth) are added up first: one mutation per counter and
     // batch instead of one per write, which is the same result since sums commute.
     const sums = new Map<string, { key: Deno.KvKey; n: bigint }>();
+    // The same check made by several writes (each completion of one queue carries its lease's)
+    // is made once: checks run before any mutation, so once is the same as many times.
+    const checked = new Set<string>();
     for (const w of writes) {
-      if (w.checks) op.check(...w.checks);
+      for (const k of w.checks ?? []) {
+        const id = checkId(k);
+        if (id !== undefined) {
+          if (checked.has(id)) continue;
+          checked.add(id);
+        }
+        op.check(k);
+      }
       for (const s of w.sets ?? []) {
         op.set(s.key, s.value, s.expireIn !== undefined ? { expireIn: s.expireIn } : undefined);
       }
@@ -225,6 +240,22 @@ export class GroupCommitter {
 function addSum(op: Deno.AtomicOperation, key: Deno.KvKey, n: bigint): void {
   // KvU64 sums wrap, so subtracting n is adding 2^64 - n.
   op.sum(key, n >= 0n ? n & U64_MAX : (U64_MAX + 1n + (n % (U64_MAX + 1n))) & U64_MAX);
+}
+
+/** An identity for a check on a key made of strings only; undefined otherwise. */
+function checkId(check: Deno.AtomicCheck): string | undefined {
+  const id = stringKeyId(check.key);
+  return id === undefined ? undefined : `${check.versionstamp ?? "-"}\u0000${id}`;
+}
+
+/** How many checks `write` adds to a batch already making the checks `checked`. */
+function newChecks(write: Write, checked: Set<string>): number {
+  let n = 0;
+  for (const k of write.checks ?? []) {
+    const id = checkId(k);
+    if (id === undefined || !checked.has(id)) n++;
+  }
+  return n;
 }
 
 /** An identity for a key made of strings only (counter keys are); undefined otherwise. */

@@ -209,3 +209,54 @@ Deno.test("a commit refused by its check does not tell the store's health that K
     kv.close();
   }
 });
+
+Deno.test("group commit: a check several writes of a batch make is made once, and refuses each of them when it fails", async () => {
+  await withKv(async (faulty, kv) => {
+    const lease = ["lease", "actor-1"];
+    const held = await kv.set(lease, "node-a");
+    const committer = new GroupCommitter(kv);
+    // Three completions under one lease, each with its own check too: 1 + 3 checks, not 6.
+    const fenced = (n: number) => ({
+      checks: [{ key: lease, versionstamp: held.versionstamp }, {
+        key: ["entry", `${n}`],
+        versionstamp: null,
+      }],
+      sets: [{ key: ["done", `${n}`], value: n }],
+      bytes: 8,
+    });
+    const outcomes = await Promise.all([1, 2, 3].map((n) => committer.commit(fenced(n))));
+    assert.ok(outcomes.every((o) => o.ok));
+    assert.equal(faulty.commits, 1);
+    assert.equal(faulty.checks, 4);
+    for (const n of [1, 2, 3]) assert.equal((await kv.get(["done", `${n}`])).value, n);
+
+    // Another node took the lease: the one shared check fails, and every write under it is refused.
+    await kv.set(lease, "node-b");
+    const stale = await Promise.all([4, 5].map((n) => committer.commit(fenced(n))));
+    assert.deepEqual(stale, [{ ok: false, reason: "check" }, { ok: false, reason: "check" }]);
+    for (const n of [4, 5]) assert.equal((await kv.get(["done", `${n}`])).value, null);
+  });
+});
+
+Deno.test("group commit: a check shared by writes counts once against the batch's check limit", async () => {
+  await withKv(async (faulty, kv) => {
+    const lease = ["lease", "actor-1"];
+    const held = await kv.set(lease, "node-a");
+    // KV Connect allows 10 checks: five writes with the lease and one own check each fit in one
+    // batch (6 checks) where counted one by one (10) they would need two.
+    const committer = new GroupCommitter(kv, { maxChecks: 6 });
+    const outcomes = await Promise.all([1, 2, 3, 4, 5].map((n) =>
+      committer.commit({
+        checks: [{ key: lease, versionstamp: held.versionstamp }, {
+          key: ["entry", `${n}`],
+          versionstamp: null,
+        }],
+        sets: [{ key: ["done", `${n}`], value: n }],
+        bytes: 8,
+      })
+    ));
+    assert.ok(outcomes.every((o) => o.ok));
+    assert.equal(faulty.commits, 1);
+    assert.equal(faulty.checks, 6);
+  });
+});
