@@ -124,7 +124,7 @@ export class GroupCommitter {
     // a write checking one of them would not see the earlier write (two routes of one queue head
     // would both pass): it goes to the next batch, which makes a batch commit as if one by one.
     const changed = new ChangedKeys();
-    const checked = new Set<string>();
+    const checked = new CheckSet();
     while (this.#queue.length > 0) {
       const next = this.#queue[0]!;
       const w = next.write;
@@ -139,10 +139,7 @@ export class GroupCommitter {
       mutations += m;
       checks += c;
       changed.add(w);
-      for (const k of w.checks ?? []) {
-        const id = checkId(k);
-        if (id !== undefined) checked.add(id);
-      }
+      for (const k of w.checks ?? []) checked.add(k);
     }
     return batch;
   }
@@ -202,14 +199,11 @@ export class GroupCommitter {
     const sums = new Map<string, { key: Deno.KvKey; n: bigint }>();
     // The same check made by several writes (each completion of one queue carries its lease's)
     // is made once: checks run before any mutation, so once is the same as many times.
-    const checked = new Set<string>();
+    const checked = new CheckSet();
     for (const w of writes) {
       for (const k of w.checks ?? []) {
-        const id = checkId(k);
-        if (id !== undefined) {
-          if (checked.has(id)) continue;
-          checked.add(id);
-        }
+        if (checked.has(k)) continue;
+        checked.add(k);
         op.check(k);
       }
       for (const s of w.sets ?? []) {
@@ -242,19 +236,28 @@ function addSum(op: Deno.AtomicOperation, key: Deno.KvKey, n: bigint): void {
   op.sum(key, n >= 0n ? n & U64_MAX : (U64_MAX + 1n + (n % (U64_MAX + 1n))) & U64_MAX);
 }
 
-/** An identity for a check on a key made of strings only; undefined otherwise. */
-function checkId(check: Deno.AtomicCheck): string | undefined {
-  const id = stringKeyId(check.key);
-  return id === undefined ? undefined : `${check.versionstamp ?? "-"}\u0000${id}`;
+/**
+ * Checks, grouped by the versionstamp they expect (a string KV made: no key is built on the hot
+ * path to look one up).
+ */
+class CheckSet {
+  readonly #byVersion = new Map<string | null, Deno.KvKey[]>();
+
+  add(check: Deno.AtomicCheck): void {
+    const list = this.#byVersion.get(check.versionstamp);
+    if (list) list.push(check.key);
+    else this.#byVersion.set(check.versionstamp, [check.key]);
+  }
+
+  has(check: Deno.AtomicCheck): boolean {
+    return this.#byVersion.get(check.versionstamp)?.some((k) => sameKey(k, check.key)) ?? false;
+  }
 }
 
 /** How many checks `write` adds to a batch already making the checks `checked`. */
-function newChecks(write: Write, checked: Set<string>): number {
+function newChecks(write: Write, checked: CheckSet): number {
   let n = 0;
-  for (const k of write.checks ?? []) {
-    const id = checkId(k);
-    if (id === undefined || !checked.has(id)) n++;
-  }
+  for (const k of write.checks ?? []) if (!checked.has(k)) n++;
   return n;
 }
 
