@@ -41,6 +41,16 @@ export interface EngineMllpInboxOptions {
   appAcks?: AppAcks;
 }
 
+/**
+ * `text` as a string of its own. A field read from a message is a slice of the message's text, and
+ * V8 keeps the whole text (a kilobyte or more) alive for as long as any slice of it is: a control
+ * id kept in the records waiting for delivery kept every message's text until then, which the
+ * garbage collector then copied and promoted. Flattening a concatenation copies only the field.
+ */
+function detached<T extends string | undefined>(text: T): T {
+  return (text === undefined ? text : (" " + text).slice(1)) as T;
+}
+
 const encoder = new TextEncoder();
 
 /** See the module doc. */
@@ -119,7 +129,8 @@ export class EngineMllpInbox implements MllpInbox {
     const appWhen = enhanced ? msg.get("MSH-16") || "NE" : "NE";
     const negative = (reply: InboxReply): InboxReply =>
       ackWanted(acceptWhen, "error") ? reply : { ...reply, reply: undefined };
-    const controlId = msg.controlId;
+    // Kept in the records that wait in memory for delivery: a copy, not a slice of the text.
+    const controlId = detached(msg.controlId);
     if (!controlId) {
       log.warn("mllp.no-control-id", { ...where, integration: integration.id });
       return negative(this.#reply(
@@ -139,7 +150,7 @@ export class EngineMllpInbox implements MllpInbox {
     let routedAtIntake = false;
     const queue = inboundActorId(frame.localPort, frame.peerIp);
     try {
-      const routing = await this.#routeNow(integration, queue, msg, messageId);
+      const routing = await this.#routeNow(integration, queue, msg, messageId, controlId);
       routedAtIntake = routing !== undefined;
       const result = await this.#options.store.accept({
         messageId,
@@ -214,6 +225,7 @@ export class EngineMllpInbox implements MllpInbox {
     queue: string,
     msg: Hl7Message,
     messageId: string,
+    controlId: string,
   ): Promise<
     { deliveries: Delivery[]; model: { dataModel?: string; eventType?: string } } | undefined
   > {
@@ -240,7 +252,7 @@ export class EngineMllpInbox implements MllpInbox {
     const log = {
       integrationId: integration.id,
       environment: integration.environment,
-      ...(msg.controlId ? { controlId: msg.controlId } : {}),
+      ...(controlId ? { controlId } : {}),
       ...model,
     };
     return {
