@@ -47,7 +47,8 @@ export async function startHl7ServerNode(dir: string): Promise<Peer> {
     .output();
   const npmCache = (JSON.parse(decoder.decode(info.stdout)) as { npmCache: string }).npmCache;
   const registry = `${npmCache}/registry.npmjs.org`;
-  const peerDir = `${dir}/hl7server-node`;
+  // A folder of its own each time: the bench starts it more than once in one `dir`.
+  const peerDir = await Deno.makeTempDir({ dir, prefix: "hl7server-node-" });
   for (const name of NODE_PACKAGES) {
     const versions = [...Deno.readDirSync(`${registry}/${name}`)].filter((e) => e.isDirectory)
       .map((e) => e.name).sort();
