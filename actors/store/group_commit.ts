@@ -237,8 +237,8 @@ function addSum(op: Deno.AtomicOperation, key: Deno.KvKey, n: bigint): void {
 }
 
 /**
- * Checks, grouped by the versionstamp they expect (a string KV made: no key is built on the hot
- * path to look one up).
+ * Checks, grouped by the versionstamp they expect: finding one compares a few keys part by part,
+ * and builds no string from a key on the hot path.
  */
 class CheckSet {
   readonly #byVersion = new Map<string | null, Deno.KvKey[]>();
