@@ -242,8 +242,8 @@ Deno.test("group commit: a check shared by writes counts once against the batch'
   await withKv(async (faulty, kv) => {
     const lease = ["lease", "actor-1"];
     const held = await kv.set(lease, "node-a");
-    // KV Connect allows 10 checks: five writes with the lease and one own check each fit in one
-    // batch (6 checks) where counted one by one (10) they would need two.
+    // A limit of 6 checks: five writes, each checking the lease and a key of its own, fit in one
+    // batch (1 + 5 checks); counted one by one (10) they would need two.
     const committer = new GroupCommitter(kv, { maxChecks: 6 });
     const outcomes = await Promise.all([1, 2, 3, 4, 5].map((n) =>
       committer.commit({
