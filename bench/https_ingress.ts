@@ -346,7 +346,7 @@ printTable(
   ],
 );
 printLine(
-  `endpoint / bare Hono storing one KV row: ${ratioToKvRow.toFixed(2)} (target >= 0.75)`,
+  `endpoint / bare Hono storing one KV row: ${ratioToKvRow.toFixed(3)} (target >= 0.75)`,
 );
 printLine(
   `endpoint / bare: ${
@@ -378,7 +378,8 @@ printJson({
     reqPerS: k.perS,
     p50Ms: k.p50,
     p99Ms: k.p99,
-    ratio: Number(ratioToKvRow.toFixed(2)),
+    // Three decimals where a target judges it: two made 0.7487 read as meeting 0.75.
+    ratio: Number(ratioToKvRow.toFixed(3)),
     target: 0.75,
   },
   kvRows: {
@@ -388,8 +389,8 @@ printJson({
     p99Ms: kr.p99,
     ratio: Number((e.perS / kr.perS).toFixed(2)),
   },
-  p99: { ms: e.p99, ratio: Number((e.p99 / 20).toFixed(2)), targetMax: 1 },
+  p99: { ms: e.p99, ratio: Number((e.p99 / 20).toFixed(3)), targetMax: 1 },
   stored,
-  ratio: Number(ratio.toFixed(2)),
+  ratio: Number(ratio.toFixed(3)),
   target: 0.4,
 });

@@ -83,7 +83,14 @@ if (ratios.length > 0) {
   printLine();
   printTable(
     ["bench", "figure", "ratio", "target", "met"],
-    ratios.map((r) => [r.bench, r.figure, r.ratio.toFixed(2), r.target, r.verdict]),
+    // Three decimals below 10, so that a ratio just short of its target does not print as it.
+    ratios.map((r) => [
+      r.bench,
+      r.figure,
+      r.ratio.toFixed(Math.abs(r.ratio) < 10 ? 3 : 2),
+      r.target,
+      r.verdict,
+    ]),
   );
 }
 const failed = outcomes.filter((o) => !o.ok);
