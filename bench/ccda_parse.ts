@@ -51,7 +51,7 @@ printJson({
   bench: "ccda_parse",
   bytes,
   docsPerSec: Object.fromEntries([...perSec].map(([k, v]) => [k, Math.round(v)])),
-  mappingOverhead: { ratio: Number(ratio.toFixed(2)) },
+  mappingOverhead: { ratio: Number(ratio.toFixed(3)) },
   billionLaughsRefusedMs: Number(refuseMs.toFixed(2)),
   sink: sink % 997,
 });

@@ -204,7 +204,7 @@ printJson({
   messages: N,
   msgPerSec: Object.fromEntries([...msgPerSec].map(([k, v]) => [k, Math.round(v)])),
   fastestPeer,
-  ratio: Number(ratio.toFixed(2)),
+  ratio: Number(ratio.toFixed(3)),
   target: 5,
   bigMessageBytes: bigBytes,
   bigMBPerSecTarget: 200,

@@ -179,7 +179,7 @@ printJson({
     oursFramesPerS: Math.round(smallOurs.framesPerS),
     baselineMBps: Math.round(smallBase.mbPerS),
     baselineFramesPerS: Math.round(smallBase.framesPerS),
-    ratio: Number(smallRatio.toFixed(2)),
+    ratio: Number(smallRatio.toFixed(3)),
   },
   large: {
     frameBytes: 30 * 1024 * 1024,

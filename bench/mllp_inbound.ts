@@ -271,21 +271,21 @@ printJson({
   c16: {
     engine: figures(at(16).engine!),
     raw: figures(at(16).raw!),
-    ratio: Number(ratio16.toFixed(2)),
+    ratio: Number(ratio16.toFixed(3)),
     target: 1.5,
   },
   c128: {
     engine: figures(at(128).engine!),
     raw: figures(at(128).raw!),
-    ratio: Number(ratio128.toFixed(2)),
+    ratio: Number(ratio128.toFixed(3)),
   },
   c16Draining: { ...figures(drained), ...drainedStatus },
   big: {
     bytes: big.bytes,
     ackMs: Math.round(big.ms),
     peakRssGrowthMiB: Number((big.peakGrowth / MiB).toFixed(1)),
-    ratio: Number(growthRatio.toFixed(2)),
+    ratio: Number(growthRatio.toFixed(3)),
     targetMax: 4,
   },
-  ratio: Number(ratio16.toFixed(2)),
+  ratio: Number(ratio16.toFixed(3)),
 });

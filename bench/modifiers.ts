@@ -201,7 +201,7 @@ printLine(
 printJson({
   bench: "modifiers",
   sink: sink > 0,
-  usPerMessage: { ratio: Number(list.us.toFixed(2)), targetMax: TARGET_US },
+  usPerMessage: { ratio: Number(list.us.toFixed(3)), targetMax: TARGET_US },
   usPerMessageWall: Number(list.wall.toFixed(2)),
   translationUsPerMessage: Number(base.us.toFixed(2)),
   hl7EditsUsPerMessage: Number(hl7.us.toFixed(2)),

@@ -231,8 +231,8 @@ printJson({
   claims: CLAIMS,
   valuesAgree: agreement,
   mbPerSec: results,
-  x837: { ratio: Number(ratio837.toFixed(2)), target: 1 },
-  x835: { ratio: Number(ratio835.toFixed(2)), target: 1 },
+  x837: { ratio: Number(ratio837.toFixed(3)), target: 1 },
+  x835: { ratio: Number(ratio835.toFixed(3)), target: 1 },
   stream: {
     bytes: big.length,
     claims: streamed,
