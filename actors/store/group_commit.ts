@@ -201,11 +201,7 @@ export class GroupCommitter {
     // is made once: checks run before any mutation, so once is the same as many times.
     const checked = new CheckSet();
     for (const w of writes) {
-      for (const k of w.checks ?? []) {
-        if (checked.has(k)) continue;
-        checked.add(k);
-        op.check(k);
-      }
+      for (const k of w.checks ?? []) if (checked.add(k)) op.check(k);
       for (const s of w.sets ?? []) {
         op.set(s.key, s.value, s.expireIn !== undefined ? { expireIn: s.expireIn } : undefined);
       }
@@ -243,10 +239,13 @@ function addSum(op: Deno.AtomicOperation, key: Deno.KvKey, n: bigint): void {
 class CheckSet {
   readonly #byVersion = new Map<string | null, Deno.KvKey[]>();
 
-  add(check: Deno.AtomicCheck): void {
+  /** Adds `check`; false when it was made already. */
+  add(check: Deno.AtomicCheck): boolean {
     const list = this.#byVersion.get(check.versionstamp);
-    if (list) list.push(check.key);
-    else this.#byVersion.set(check.versionstamp, [check.key]);
+    if (!list) this.#byVersion.set(check.versionstamp, [check.key]);
+    else if (list.some((k) => sameKey(k, check.key))) return false;
+    else list.push(check.key);
+    return true;
   }
 
   has(check: Deno.AtomicCheck): boolean {
