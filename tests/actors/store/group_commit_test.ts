@@ -1,7 +1,7 @@
 /** The group committer: what shares a commit, what waits for the next, what is refused alone. */
 
 import assert from "node:assert/strict";
-import { GroupCommitter } from "../../../actors/store/mod.ts";
+import { GroupCommitter, type Write } from "../../../actors/store/mod.ts";
 import { type FaultyKv, openFaultyKv } from "./fixtures/faulty_kv.ts";
 
 /** Runs `fn` on a fresh in-memory KV (see the fixture), closed afterwards. */
@@ -210,29 +210,35 @@ Deno.test("a commit refused by its check does not tell the store's health that K
   }
 });
 
+const LEASE = ["lease", "actor-1"];
+
+/** A completion-like write `n`: the lease check (held at `versionstamp`) and a check of its own. */
+function fenced(n: number, versionstamp: string): Write {
+  return {
+    checks: [{ key: LEASE, versionstamp }, { key: ["entry", `${n}`], versionstamp: null }],
+    sets: [{ key: ["done", `${n}`], value: n }],
+    bytes: 8,
+  };
+}
+
 Deno.test("group commit: a check several writes of a batch make is made once, and refuses each of them when it fails", async () => {
   await withKv(async (faulty, kv) => {
-    const lease = ["lease", "actor-1"];
-    const held = await kv.set(lease, "node-a");
+    const held = await kv.set(LEASE, "node-a");
     const committer = new GroupCommitter(kv);
     // Three completions under one lease, each with its own check too: 1 + 3 checks, not 6.
-    const fenced = (n: number) => ({
-      checks: [{ key: lease, versionstamp: held.versionstamp }, {
-        key: ["entry", `${n}`],
-        versionstamp: null,
-      }],
-      sets: [{ key: ["done", `${n}`], value: n }],
-      bytes: 8,
-    });
-    const outcomes = await Promise.all([1, 2, 3].map((n) => committer.commit(fenced(n))));
+    const outcomes = await Promise.all(
+      [1, 2, 3].map((n) => committer.commit(fenced(n, held.versionstamp))),
+    );
     assert.ok(outcomes.every((o) => o.ok));
     assert.equal(faulty.commits, 1);
     assert.equal(faulty.checks, 4);
     for (const n of [1, 2, 3]) assert.equal((await kv.get(["done", `${n}`])).value, n);
 
     // Another node took the lease: the one shared check fails, and every write under it is refused.
-    await kv.set(lease, "node-b");
-    const stale = await Promise.all([4, 5].map((n) => committer.commit(fenced(n))));
+    await kv.set(LEASE, "node-b");
+    const stale = await Promise.all(
+      [4, 5].map((n) => committer.commit(fenced(n, held.versionstamp))),
+    );
     assert.deepEqual(stale, [{ ok: false, reason: "check" }, { ok: false, reason: "check" }]);
     for (const n of [4, 5]) assert.equal((await kv.get(["done", `${n}`])).value, null);
   });
@@ -240,21 +246,13 @@ Deno.test("group commit: a check several writes of a batch make is made once, an
 
 Deno.test("group commit: a check shared by writes counts once against the batch's check limit", async () => {
   await withKv(async (faulty, kv) => {
-    const lease = ["lease", "actor-1"];
-    const held = await kv.set(lease, "node-a");
+    const held = await kv.set(LEASE, "node-a");
     // A limit of 6 checks: five writes, each checking the lease and a key of its own, fit in one
     // batch (1 + 5 checks); counted one by one (10) they would need two.
     const committer = new GroupCommitter(kv, { maxChecks: 6 });
-    const outcomes = await Promise.all([1, 2, 3, 4, 5].map((n) =>
-      committer.commit({
-        checks: [{ key: lease, versionstamp: held.versionstamp }, {
-          key: ["entry", `${n}`],
-          versionstamp: null,
-        }],
-        sets: [{ key: ["done", `${n}`], value: n }],
-        bytes: 8,
-      })
-    ));
+    const outcomes = await Promise.all(
+      [1, 2, 3, 4, 5].map((n) => committer.commit(fenced(n, held.versionstamp))),
+    );
     assert.ok(outcomes.every((o) => o.ok));
     assert.equal(faulty.commits, 1);
     assert.equal(faulty.checks, 6);
