@@ -303,7 +303,9 @@ function firstPart(key: Deno.KvKey): unknown {
 
 function sameKey(a: Deno.KvKey, b: Deno.KvKey): boolean {
   if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) {
+  // From the end: keys compared here mostly share their first part (grouped by it, or checked at
+  // one versionstamp) and end in an id of their own, so two keys differ at the first comparison.
+  for (let i = a.length - 1; i >= 0; i--) {
     const x = a[i], y = b[i];
     if (x instanceof Uint8Array && y instanceof Uint8Array) {
       if (x.length !== y.length || x.some((v, j) => v !== y[j])) return false;

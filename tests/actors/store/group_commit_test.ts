@@ -258,3 +258,44 @@ Deno.test("group commit: a check shared by writes counts once against the batch'
     assert.equal(faulty.checks, 6);
   });
 });
+
+Deno.test("group commit: keys that end alike are told apart, in the keys a batch changes and in its checks", async () => {
+  await withKv(async (faulty, kv) => {
+    const committer = new GroupCommitter(kv);
+    const other = await kv.set(["b", "x"], "b");
+    // The second write checks ["b", "x"], which ends like the ["a", "x"] the first one sets but is
+    // another key: both share a batch. Its check of ["c", "x"] (absent) is a check of its own.
+    const outcomes = await Promise.all([
+      committer.commit({ sets: [{ key: ["a", "x"], value: 1 }], bytes: 8 }),
+      committer.commit({
+        checks: [
+          { key: ["b", "x"], versionstamp: other.versionstamp },
+          { key: ["c", "x"], versionstamp: null },
+        ],
+        sets: [{ key: ["d", "x"], value: 2 }],
+        bytes: 8,
+      }),
+    ]);
+    assert.ok(outcomes.every((o) => o.ok));
+    assert.equal(faulty.commits, 1);
+    assert.equal(faulty.checks, 2);
+
+    // The same key checked at two versions is two checks, and the stale one refuses its write.
+    const [fresh, stale] = await Promise.all([
+      committer.commit({
+        checks: [{ key: ["b", "x"], versionstamp: other.versionstamp }],
+        sets: [{ key: ["e", "x"], value: 3 }],
+        bytes: 8,
+      }),
+      committer.commit({
+        checks: [{ key: ["b", "x"], versionstamp: null }],
+        sets: [{ key: ["f", "x"], value: 4 }],
+        bytes: 8,
+      }),
+    ]);
+    assert.equal(fresh.ok, true);
+    assert.deepEqual(stale, { ok: false, reason: "check" });
+    assert.equal((await kv.get(["e", "x"])).value, 3);
+    assert.equal((await kv.get(["f", "x"])).value, null);
+  });
+});
