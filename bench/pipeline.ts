@@ -75,13 +75,13 @@
  * not parse the message, so it takes the least CPU from the engine on a small machine, and it
  * counts without any inter-process protocol.
  *
- * Warm-up: every process measured (engine, bare pipeline, peers) first gets 10 s of the same load,
- * drained, and the disk is synced after it. A user's engine runs for days; its first seconds are
+ * Warm-up: every process measured (engine, bare pipeline, peers) first gets 10 s of the same load
+ * (a pipeline's deliveries drained), and the disk is synced after it. A user's engine runs for days; its first seconds are
  * V8 compiling its hot paths. In 5 s windows of one continuous load the engine's V8 platform
  * threads (GC and compilation) used 41, 26, 19, then 9-16 µs a message, and its JS thread 190,
  * 176, then 155-176 µs: after the 1 s warm-up used before, the measured 10 s were mostly that.
  *
- * Run: `deno run -A bench/pipeline.ts [seconds=10]` (or `deno task bench pipeline`). About 6
+ * Run: `deno run -A bench/pipeline.ts [seconds=10]` (or `deno task bench pipeline`). About 5
  * minutes. Everything binds and connects to 127.0.0.1 only. Prints tables, then one JSON line.
  *
  * @module
