@@ -76,10 +76,11 @@
  * counts without any inter-process protocol.
  *
  * Warm-up: every process measured (engine, bare pipeline, peers) first gets 10 s of the same load
- * (a pipeline's deliveries drained), and the disk is synced after it. A user's engine runs for days; its first seconds are
- * V8 compiling its hot paths. In 5 s windows of one continuous load the engine's V8 platform
- * threads (GC and compilation) used 41, 26, 19, then 9-16 µs a message, and its JS thread 190,
- * 176, then 155-176 µs: after the 1 s warm-up used before, the measured 10 s were mostly that.
+ * (a pipeline's deliveries drained), and the disk is synced after it. A user's engine runs for
+ * days; its first seconds are V8 compiling its hot paths. In 5 s windows of one continuous load
+ * the engine's V8 platform threads (GC and compilation) used 41, 26, 19, then 9-16 µs a message,
+ * and its JS thread 190, 176, then 155-176 µs: after the 1 s warm-up used before, the measured
+ * 10 s were mostly that.
  *
  * Run: `deno run -A bench/pipeline.ts [seconds=10]` (or `deno task bench pipeline`). About 5
  * minutes. Everything binds and connects to 127.0.0.1 only. Prints tables, then one JSON line.
@@ -124,8 +125,8 @@ type MachineShare = ReturnType<typeof machineShare>;
 
 const SECONDS = Number(Deno.args[0] ?? 10);
 /**
- * The load every process measured here gets first, drained, before its figures (see the module
- * doc): V8 was still compiling the engine's hot paths 10 s into its load.
+ * Seconds of load every process measured here gets before its figures (see the module doc): V8
+ * was still compiling the engine's hot paths 10 s into its load.
  */
 const WARM_SECONDS = 10;
 const CONNS = 16;
@@ -246,7 +247,7 @@ const dir = await Deno.makeTempDir({ prefix: "bench-pipeline-" });
 const disarm = installGuard("pipeline", 500_000, () => removeNow(dir));
 /** The paced search stops early rather than leave too little time for the rest. */
 const started = performance.now();
-const leftMs = () => 340_000 - (performance.now() - started);
+const leftMs = () => 440_000 - (performance.now() - started);
 const receiver = Receiver.start();
 let engine: EngineChild | undefined;
 /** Messages the engine ACKed so far (every run against it). */
