@@ -233,23 +233,45 @@ function addSum(op: Deno.AtomicOperation, key: Deno.KvKey, n: bigint): void {
 }
 
 /**
- * Checks, grouped by the versionstamp they expect: finding one compares a few keys part by part,
- * and builds no string from a key on the hot path.
+ * Keys kept in groups by a cheap value (a key's first part, a check's versionstamp); one is found
+ * by comparing the keys of its group part by part, so no string is built from a key on the hot
+ * path.
  */
-class CheckSet {
-  readonly #byVersion = new Map<string | null, Deno.KvKey[]>();
+class KeyGroups {
+  readonly #groups = new Map<unknown, Deno.KvKey[]>();
 
-  /** Adds `check`; false when it was made already. */
-  add(check: Deno.AtomicCheck): boolean {
-    const list = this.#byVersion.get(check.versionstamp);
-    if (!list) this.#byVersion.set(check.versionstamp, [check.key]);
-    else if (list.some((k) => sameKey(k, check.key))) return false;
-    else list.push(check.key);
+  /** Appends `key` to `group` without looking for it there (a repeat costs only a comparison). */
+  put(group: unknown, key: Deno.KvKey): void {
+    const list = this.#groups.get(group);
+    if (list) list.push(key);
+    else this.#groups.set(group, [key]);
+  }
+
+  /** Adds `key` to `group`; false when it was there already. */
+  add(group: unknown, key: Deno.KvKey): boolean {
+    const list = this.#groups.get(group);
+    if (!list) this.#groups.set(group, [key]);
+    else if (list.some((k) => sameKey(k, key))) return false;
+    else list.push(key);
     return true;
   }
 
+  has(group: unknown, key: Deno.KvKey): boolean {
+    return this.#groups.get(group)?.some((k) => sameKey(k, key)) ?? false;
+  }
+}
+
+/** Checks a batch makes, grouped by the versionstamp they expect. */
+class CheckSet {
+  readonly #keys = new KeyGroups();
+
+  /** Adds `check`; false when it was made already. */
+  add(check: Deno.AtomicCheck): boolean {
+    return this.#keys.add(check.versionstamp, check.key);
+  }
+
   has(check: Deno.AtomicCheck): boolean {
-    return this.#byVersion.get(check.versionstamp)?.some((k) => sameKey(k, check.key)) ?? false;
+    return this.#keys.has(check.versionstamp, check.key);
   }
 }
 
@@ -275,23 +297,17 @@ function stringKeyId(key: Deno.KvKey): string | undefined {
  * hash, unlike the ids that end most keys).
  */
 class ChangedKeys {
-  readonly #byFirst = new Map<unknown, Deno.KvKey[]>();
+  readonly #keys = new KeyGroups();
 
   add(write: Write): void {
-    for (const s of write.sets ?? []) this.#add(s.key);
-    for (const k of write.deletes ?? []) this.#add(k);
-    for (const s of write.sums ?? []) this.#add(s.key);
-  }
-
-  #add(key: Deno.KvKey): void {
-    const first = firstPart(key);
-    const list = this.#byFirst.get(first);
-    if (list) list.push(key);
-    else this.#byFirst.set(first, [key]);
+    // Appended, not looked up: most are never asked for (only checked keys are).
+    for (const s of write.sets ?? []) this.#keys.put(firstPart(s.key), s.key);
+    for (const k of write.deletes ?? []) this.#keys.put(firstPart(k), k);
+    for (const s of write.sums ?? []) this.#keys.put(firstPart(s.key), s.key);
   }
 
   has(key: Deno.KvKey): boolean {
-    return this.#byFirst.get(firstPart(key))?.some((k) => sameKey(k, key)) ?? false;
+    return this.#keys.has(firstPart(key), key);
   }
 }
 
