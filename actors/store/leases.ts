@@ -168,9 +168,12 @@ export class Leases {
     }
   }
 
-  /** {@link acquire} without waiting for a take under way (the caller is that take). */
+  /**
+   * {@link acquire} of a lease this node does not hold, without waiting for a take under way (the
+   * caller is that take: {@link acquire} has looked for it in `#held`, and {@link acquireMany}'s
+   * batches hold only actors it found neither held nor being taken).
+   */
   async #acquireOne(actor: string): Promise<boolean> {
-    if (this.#held.has(actor)) return (await this.renew([actor])).length === 0;
     const started = this.#now();
     const since = this.#elapsed();
     const [lease, renewal] = await this.#kv.getMany<[LeaseValue, RenewalValue]>([
