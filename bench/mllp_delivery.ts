@@ -38,6 +38,16 @@ import {
   serveMllpReplies,
   waitUntil,
 } from "./harness.ts";
+import {
+  cpuByGroup,
+  type CpuSnapshot,
+  cpuSnapshot,
+  type MachineCpu,
+  machineCpu,
+  ticksPerSecond,
+} from "./pipeline/cpu.ts";
+
+type CommitStats = Store["commitStats"];
 
 interface Corpus {
   corpus(n: number, seed: number): string[];
@@ -334,6 +344,56 @@ interface ManyResult {
   pacedP50Ms: number;
   pacedP99Ms: number;
   pacedMaxMs: number;
+  drain: DrainCost;
+}
+
+/** What the backlog's drain cost: CPU per delivered message and the shape of its KV commits. */
+interface DrainCost {
+  /** This process's CPU per delivered message by thread group, µs (the engine runs here). */
+  cpuUsPerMsg: Record<string, number>;
+  /** The ACK server's (a child process) CPU per delivered message, µs. */
+  ackServerUsPerMsg: number;
+  /** Cores busy on the whole machine over the drain. */
+  coresBusy: number;
+  cores: number;
+  /** The whole machine's CPU per delivered message (every process), µs. */
+  machineUsPerMsg: number;
+  /** What the cores carry at that cost (cores ÷ it), msg/s. */
+  ceilingMsgPerS: number;
+  /** Group commits during the drain, and the writes (completions, leases…) each carried. */
+  commits: number;
+  writesPerCommit: number;
+}
+
+/** CPU per delivered message and commit shape between two sets of readings (before, after). */
+function drainCost(r: {
+  tps: number;
+  seconds: number;
+  delivered: number;
+  cpu: [CpuSnapshot, CpuSnapshot];
+  ack: [CpuSnapshot, CpuSnapshot];
+  machine: [MachineCpu, MachineCpu];
+  commits: [CommitStats, CommitStats];
+}): DrainCost {
+  const us = (ms: number) => Math.round(ms * 1000 / r.delivered);
+  const cpuUsPerMsg: Record<string, number> = {};
+  for (const row of cpuByGroup(Deno.pid, r.cpu[0], r.cpu[1], r.tps)) {
+    // The one Worker here is the engine's MLLP socket thread (ThreadMllpConnector).
+    const group = /^worker-\d+$/.test(row.group) ? "MLLP socket thread (a Worker)" : row.group;
+    if (row.ms > 0) cpuUsPerMsg[group] = (cpuUsPerMsg[group] ?? 0) + us(row.ms);
+  }
+  const commits = r.commits[1].batches - r.commits[0].batches;
+  const busyS = (r.machine[1].busy - r.machine[0].busy) / r.tps;
+  return {
+    cpuUsPerMsg,
+    ackServerUsPerMsg: us((r.ack[1].total - r.ack[0].total) * 1000 / r.tps),
+    coresBusy: round1(busyS / r.seconds),
+    cores: r.machine[1].cores,
+    machineUsPerMsg: us(busyS * 1000),
+    ceilingMsgPerS: Math.round(r.machine[1].cores * r.delivered / Math.max(1e-9, busyS)),
+    commits,
+    writesPerCommit: round1((r.commits[1].writes - r.commits[0].writes) / Math.max(1, commits)),
+  };
 }
 
 async function many(): Promise<ManyResult> {
@@ -373,14 +433,27 @@ async function many(): Promise<ManyResult> {
       `  queued ${backlog.length} messages on ${ids.length} actors in ${Math.round(fillMs)} ms`,
     );
     const log = benchLogger();
+    const tps = await ticksPerSecond();
+    const cpu0 = cpuSnapshot(Deno.pid), ack0 = cpuSnapshot(child.pid), machine0 = machineCpu();
+    const commits0 = store.commitStats;
     const t0 = performance.now();
     const mllpConnector = new ThreadMllpConnector();
     const engine = await Engine.start({ config, log, mllpConnector, store });
     let drainMs = 0;
+    let drain: DrainCost | undefined;
     let paced = 0;
     try {
       await waitUntil("the backlog to drain", () => log.succeeded >= backlog.length, 45_000);
       drainMs = performance.now() - t0;
+      drain = drainCost({
+        tps,
+        seconds: drainMs / 1000,
+        delivered: backlog.length,
+        cpu: [cpu0, cpuSnapshot(Deno.pid)],
+        ack: [ack0, cpuSnapshot(child.pid)],
+        machine: [machine0, machineCpu()],
+        commits: [commits0, store.commitStats],
+      });
 
       // Latency: a paced offered load spread over every actor, enqueued while the engine runs.
       const pacedTexts = gen.corpus(50, 5);
@@ -415,19 +488,19 @@ async function many(): Promise<ManyResult> {
     // Enqueue-to-ACK latency from the logs: createdAt is the entry's enqueuedAt, the last attempt
     // is stamped when the ACK came back.
     store = await Store.open({ path: config.kv.path, node: "bench" });
-    const drain: number[] = [];
+    const drainLat: number[] = [];
     const pacedLat: number[] = [];
     try {
       for await (const e of store.kv.list<LogRecord>({ prefix: keys.logPrefix })) {
         const l = e.value;
         const at = l.attempts[l.attempts.length - 1]?.at;
         if (at === undefined || l.status !== "SUCCEEDED") continue;
-        (l.controlId?.startsWith("P") ? pacedLat : drain).push(at - l.createdAt);
+        (l.controlId?.startsWith("P") ? pacedLat : drainLat).push(at - l.createdAt);
       }
     } finally {
       store.close();
     }
-    drain.sort((a, b) => a - b);
+    drainLat.sort((a, b) => a - b);
     pacedLat.sort((a, b) => a - b);
     return {
       actors: ids.length,
@@ -435,13 +508,14 @@ async function many(): Promise<ManyResult> {
       idleActorHeapKiB: kib(idle.heap / ACTORS),
       backlogMessages: backlog.length,
       aggregateMsgPerS: backlog.length * 1000 / drainMs,
-      drainP50Ms: quantile(drain, 0.5),
-      drainP99Ms: quantile(drain, 0.99),
+      drainP50Ms: quantile(drainLat, 0.5),
+      drainP99Ms: quantile(drainLat, 0.99),
       pacedRate: PACED_RATE,
       pacedMessages: pacedLat.length,
       pacedP50Ms: quantile(pacedLat, 0.5),
       pacedP99Ms: quantile(pacedLat, 0.99),
       pacedMaxMs: pacedLat[pacedLat.length - 1] ?? NaN,
+      drain: drain!,
     };
   } finally {
     child.stdin.close();
@@ -478,6 +552,21 @@ printTable(["1,000 integrations", "value", "target"], [
   [`paced ${b.pacedRate} msg/s: enqueue-to-ACK p99 (ms)`, b.pacedP99Ms, ""],
   [`paced ${b.pacedRate} msg/s: enqueue-to-ACK max (ms)`, b.pacedMaxMs, ""],
 ]);
+printLine(
+  `the backlog's drain: ${b.drain.coresBusy} of ${b.drain.cores} cores busy, ` +
+    `${b.drain.machineUsPerMsg} µs per delivered message on the whole machine (ACK server ` +
+    `included): ${b.drain.cores} cores carry at most ${b.drain.ceilingMsgPerS} msg/s at that ` +
+    `cost, the drain reached ${(b.aggregateMsgPerS / b.drain.ceilingMsgPerS).toFixed(2)}x of it`,
+);
+printLine(
+  `  ${b.drain.commits} KV commits, ${b.drain.writesPerCommit} writes each ` +
+    "(a completion carries 2 checks, KV allows 100 an atomic)",
+);
+printTable(["the drain's CPU per delivered message", "µs"], [
+  // The engine runs in this process: its main thread also runs this script's wait (a poll).
+  ...Object.entries(b.drain.cpuUsPerMsg).map(([group, us]) => [`engine: ${group}`, us]),
+  ["ACK server (child process)", b.drain.ackServerUsPerMsg],
+]);
 
 printJson({
   bench: "mllp_delivery",
@@ -503,6 +592,7 @@ printJson({
     pacedMessages: b.pacedMessages,
     pacedP50Ms: b.pacedP50Ms,
     pacedP99Ms: b.pacedP99Ms,
+    drain: b.drain,
   },
   ratio: Number(a.ratio.toFixed(3)),
 });
