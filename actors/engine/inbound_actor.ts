@@ -22,7 +22,7 @@ import {
 import type { Clock } from "../runtime/clock.ts";
 import { queueStatus } from "../runtime/queue_status.ts";
 import type { Logger } from "../runtime/log.ts";
-import type { Delivery, QueueHead, Store } from "../store/store.ts";
+import type { Delivery, DerivedMessage, QueueHead, Store } from "../store/store.ts";
 import type { ActorControl, LogRecord, MessageRecord } from "../store/types.ts";
 import { PendingWrites } from "../runtime/pending_writes.ts";
 import type { AppAcks, AppVerdict } from "./app_acks.ts";
@@ -150,7 +150,7 @@ export class InboundActor implements Actor {
       ...(record.controlId ? { controlId: record.controlId } : {}),
       ...(plan.dataModel ? { dataModel: plan.dataModel, eventType: plan.eventType } : {}),
     };
-    const deliveries = await this.#deliveries(record, plan, log);
+    const { deliveries, derived } = await this.#deliveries(record, plan, log);
     // A destination whose form cannot be made gets its SEND log all the same: its share comes
     // back to this queue, where it is dead-lettered with the reason and can be reprocessed.
     for (const f of plan.failures) {
@@ -162,7 +162,7 @@ export class InboundActor implements Actor {
         log,
       });
     }
-    const known = receiveLog ? { log: receiveLog } : {};
+    const known = receiveLog ? { log: receiveLog, derived } : { derived };
     const model = plan.dataModel ? { dataModel: plan.dataModel, eventType: plan.eventType } : {};
     const routed = deliveries.length > 0
       ? store.route(head, deliveries, {
@@ -189,21 +189,25 @@ export class InboundActor implements Actor {
     await this.#routes.add(routed.then((ok) => this.#routed(ok, record.id, deliveries, verdict)));
   }
 
-  /** The queue entries (and stored translation) of the routes a plan could make. */
+  /**
+   * The queue entries of the routes a plan could make, and the translations they send, which the
+   * routing commit stores with them (so the next message need not wait for a commit of its own).
+   */
   async #deliveries(
     record: MessageRecord,
     plan: Hl7Plan,
     log: Delivery["log"],
-  ): Promise<Delivery[]> {
+  ): Promise<{ deliveries: Delivery[]; derived: DerivedMessage[] }> {
+    const { store } = this.#options;
+    const derived: DerivedMessage[] = [];
+    const translation = async (bytes: Uint8Array, contentType: string) => {
+      const d = await store.prepareDerived(record.id, bytes, contentType);
+      derived.push(d);
+      return d.id;
+    };
     let jsonId: string | undefined;
     if (plan.json && plan.routes.some((r) => r.format === "json" && !r.shaped)) {
-      // The translation is stored before the routing commit that references it.
-      await this.#routes.settle();
-      jsonId = await this.#options.store.putDerived(
-        record.id,
-        encoder.encode(JSON.stringify(plan.json)),
-        "application/json",
-      );
+      jsonId = await translation(encoder.encode(JSON.stringify(plan.json)), "application/json");
     }
     const out: Delivery[] = [];
     // FHIR bundles stored once per distinct setting (a shaped route's is its own).
@@ -215,8 +219,7 @@ export class InboundActor implements Actor {
         const key = r.shaped ? undefined : r.fhir.key;
         let id = key === undefined ? undefined : fhirIds.get(key);
         if (id === undefined) {
-          await this.#routes.settle();
-          id = await this.#options.store.putDerived(record.id, r.fhir.bytes, r.fhir.contentType);
+          id = await translation(r.fhir.bytes, r.fhir.contentType);
           if (key !== undefined) fhirIds.set(key, id);
         }
         messageId = id;
@@ -226,12 +229,7 @@ export class InboundActor implements Actor {
         }
       } else if (r.shaped) {
         // Modified by the route's modifiers or HL7 edits: its own payload, and what ran (paths).
-        await this.#routes.settle();
-        messageId = await this.#options.store.putDerived(
-          record.id,
-          r.shaped.bytes,
-          r.shaped.contentType,
-        );
+        messageId = await translation(r.shaped.bytes, r.shaped.contentType);
         // The log names the payload it sends: GET /admin/messages/:id shows it beside the original.
         const withShaping = { ...log, shaping: { ...r.shaped.log, messageId } };
         sendLog = withShaping;
@@ -244,7 +242,7 @@ export class InboundActor implements Actor {
         log: sendLog,
       });
     }
-    return out;
+    return { deliveries: out, derived };
   }
 
   /**
@@ -284,7 +282,10 @@ export class InboundActor implements Actor {
       }, known);
       return;
     }
-    const [delivery] = await this.#deliveries(record, { ...plan, routes: [route] }, {
+    const { deliveries: [delivery], derived } = await this.#deliveries(record, {
+      ...plan,
+      routes: [route],
+    }, {
       ...(sendLog?.integrationId ? { integrationId: sendLog.integrationId } : {}),
       ...(sendLog?.environment ? { environment: sendLog.environment } : {}),
       ...(record.controlId ? { controlId: record.controlId } : {}),
@@ -293,7 +294,7 @@ export class InboundActor implements Actor {
     const ok = await store.route(head, [delivery!], {
       status: "SUCCEEDED",
       reason: `made on reprocess; a new SEND log carries the delivery to ${destinationId}`,
-    }, known);
+    }, { ...known, derived });
     if (ok) this.#options.notify(delivery!.queue);
   }
 

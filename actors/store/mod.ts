@@ -7,6 +7,7 @@ export {
   type AcceptRequest,
   type AcceptResult,
   type Delivery,
+  type DerivedMessage,
   type LogUpdate,
   type QueryIds,
   type QueryPart,

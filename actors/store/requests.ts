@@ -5,6 +5,7 @@
  */
 
 import type { LogRecord, MessageRecord, Origin, QueueEntry } from "./types.ts";
+import type { Write } from "./group_commit.ts";
 
 /** A message handed to `Store.accept`. */
 export interface AcceptRequest {
@@ -85,4 +86,14 @@ export interface Delivery {
     LogRecord,
     "environment" | "integrationId" | "sourceId" | "dataModel" | "eventType" | "controlId"
   >;
+}
+
+/**
+ * A translation ready to be stored by the commit that routes it (`Store.prepareDerived`): its id
+ * (for the delivery's `messageId`), its record, and the rows that commit writes for it.
+ */
+export interface DerivedMessage {
+  id: string;
+  record: MessageRecord;
+  rows: Pick<Write, "sets" | "deletes" | "bytes">;
 }

@@ -29,7 +29,13 @@ import {
   smallPayload,
   writePayload,
 } from "./payloads.ts";
-import type { AcceptRequest, AcceptResult, Delivery, QueueHead } from "./requests.ts";
+import type {
+  AcceptRequest,
+  AcceptResult,
+  Delivery,
+  DerivedMessage,
+  QueueHead,
+} from "./requests.ts";
 import { applyLogUpdate, type LogUpdate, optional, RECORD_BYTES } from "./records.ts";
 import type { ActorControl, Attempt, LogRecord, MessageRecord, QueueEntry } from "./types.ts";
 
@@ -38,7 +44,14 @@ const MAX_LOG_RETRIES = 10;
 
 export type { QueryIds, QueryPart, QueryRecord } from "./queries.ts";
 export type { LogUpdate } from "./records.ts";
-export type { AcceptRequest, AcceptResult, Delivery, QueueHead, QueueItem } from "./requests.ts";
+export type {
+  AcceptRequest,
+  AcceptResult,
+  Delivery,
+  DerivedMessage,
+  QueueHead,
+  QueueItem,
+} from "./requests.ts";
 
 /** How to open a {@link Store}. */
 export interface StoreOptions {
@@ -382,6 +395,22 @@ export class Store {
 
   /** Stores a translation of `originalId` (e.g. HL7 as JSON) and returns its message id. */
   async putDerived(originalId: string, payload: Uint8Array, contentType: string): Promise<string> {
+    const derived = await this.prepareDerived(originalId, payload, contentType);
+    await this.#mustCommit({ ...derived.rows });
+    return derived.id;
+  }
+
+  /**
+   * A translation of `originalId` made ready for the commit that routes it (`derived` of
+   * {@link route}): its id, its record and the rows that store it, the same as
+   * {@link putDerived} writes. A large payload's chunks are written now, marked pending until
+   * that commit; a small one writes nothing before it.
+   */
+  async prepareDerived(
+    originalId: string,
+    payload: Uint8Array,
+    contentType: string,
+  ): Promise<DerivedMessage> {
     const now = this.#now();
     const id = this.newId();
     const stored = await this.#writePayload(id, payload, now);
@@ -393,12 +422,15 @@ export class Store {
       derivedFrom: originalId,
       ...stored,
     };
-    await this.#mustCommit({
-      sets: [{ key: keys.message(id), value: record }],
-      deletes: stored.chunks > 0 ? [keys.chunkPending(id)] : [],
-      bytes: (stored.inline?.length ?? 0) + RECORD_BYTES,
-    });
-    return id;
+    return {
+      id,
+      record,
+      rows: {
+        sets: [{ key: keys.message(id), value: record }],
+        deletes: stored.chunks > 0 ? [keys.chunkPending(id)] : [],
+        bytes: (stored.inline?.length ?? 0) + RECORD_BYTES,
+      },
+    };
   }
 
   /** The first `limit` entries of a queue, in order (those after the seq `after`, if given). */
@@ -444,7 +476,7 @@ export class Store {
     head: QueueHead,
     deliveries: Delivery[],
     receive: LogUpdate,
-    options: { log?: LogRecord } = {},
+    options: { log?: LogRecord; derived?: readonly DerivedMessage[] } = {},
   ): Promise<boolean> {
     const now = this.#now();
     const write: Write = {
@@ -457,6 +489,12 @@ export class Store {
       sums: [{ key: keys.queueDepth(head.queue), n: -1n }],
       bytes: RECORD_BYTES * 2,
     };
+    // The translations the deliveries send are stored by this commit too: never one without it.
+    for (const d of options.derived ?? []) {
+      write.sets!.push(...d.rows.sets ?? []);
+      write.deletes!.push(...d.rows.deletes ?? []);
+      write.bytes += d.rows.bytes;
+    }
     this.#appendDeliveries(write, deliveries, now);
     // With the log known, nothing is awaited before the commit is queued: routes issued one after
     // the other commit in that order, so the queue entries they append keep their order.

@@ -413,3 +413,48 @@ Deno.test("store delivers a stored translation while logs stay on the original m
     store.close();
   }
 });
+
+Deno.test("store: a translation prepared for a route is stored by the routing commit, and not at all when the route is refused", async () => {
+  const { store } = await tempStore();
+  try {
+    await acceptOne(store, "MSH|translated", "in");
+    const [head] = await store.peek("in");
+    assert.ok(head);
+    const bytes = new TextEncoder().encode('{"Meta":{"DataModel":"PatientAdmin"}}');
+    const batches = store.commitStats.batches;
+    const derived = await store.prepareDerived(head.entry.messageId, bytes, "application/json");
+    // Prepared, a small translation has written nothing yet.
+    assert.equal(store.commitStats.batches, batches);
+    assert.equal(await store.getMessage(derived.id), null);
+    const delivery = {
+      queue: "out:json",
+      destinationId: "json",
+      messageId: derived.id,
+      originalId: head.entry.messageId,
+      log: {},
+    };
+    assert.equal(
+      await store.route(head, [delivery], { status: "SUCCEEDED" }, { derived: [derived] }),
+      true,
+    );
+    // One commit stored the translation with the route that sends it.
+    assert.equal(store.commitStats.batches, batches + 1);
+    const record = await store.getMessage(derived.id);
+    assert.equal(record?.derivedFrom, head.entry.messageId);
+    assert.deepEqual(await store.getPayload(record!), bytes);
+    const [entry] = await store.peek("out:json");
+    assert.equal(entry?.entry.messageId, derived.id);
+    // The head is gone: a second route is refused, and its translation is not written either.
+    const stale = await store.prepareDerived(head.entry.messageId, bytes, "application/json");
+    assert.equal(
+      await store.route(head, [{ ...delivery, messageId: stale.id }], { status: "SUCCEEDED" }, {
+        derived: [stale],
+      }),
+      false,
+    );
+    assert.equal(await store.getMessage(stale.id), null);
+    assert.equal(await store.depth("out:json"), 1);
+  } finally {
+    store.close();
+  }
+});
