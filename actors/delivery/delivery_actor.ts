@@ -197,9 +197,18 @@ export class DeliveryActor implements Actor {
           await this.#readDone();
           await this.#read(false);
         }
-        // After a notify, or while KV may hold what comes next, read on from the cursor (a read
-        // ahead under way may bring it).
-        if (this.#look || (this.#ready.cold && !this.#ready.headIsNext)) {
+        if (this.#look && this.#ready.headIsNext) {
+          // A notify while the head may go: what it announces comes after the cursor, so it is
+          // read while the head is on the wire instead of before (a writer that notifies every
+          // message would otherwise put a KV read before every send). One read at a time: one
+          // under way keeps the notify for the next.
+          if (!this.#reading) {
+            this.#look = false;
+            this.#readOn();
+          }
+        } else if (this.#look || (this.#ready.cold && !this.#ready.headIsNext)) {
+          // After a notify, or while KV may hold what comes next, read on from the cursor (a
+          // read ahead under way may bring it).
           await this.#readDone();
           if (this.#look || (this.#ready.cold && !this.#ready.headIsNext)) {
             this.#look = false;
@@ -208,6 +217,11 @@ export class DeliveryActor implements Actor {
         }
         const item = this.#ready.headIsNext ? this.#ready.head : undefined;
         if (!item) {
+          if (this.#reading) {
+            // A read on from the cursor is under way: what it brings goes next.
+            await this.#readDone();
+            continue;
+          }
           if (this.#ready.cold && this.#ready.room > 0) {
             // KV listed only entries still completing: once those commit, read on.
             await this.#completions.settle();
@@ -247,6 +261,11 @@ export class DeliveryActor implements Actor {
   #readAhead(): void {
     if (this.#reading || !this.#ready.cold || this.#ready.length > READ_AHEAD_BELOW) return;
     if (this.#ready.room === 0) return;
+    this.#readOn();
+  }
+
+  /** Reads after the cursor in the background (see {@link #readAhead}); one at a time. */
+  #readOn(): void {
     const reading = this.#read(true).finally(() => {
       if (this.#reading === reading) this.#reading = undefined;
     });

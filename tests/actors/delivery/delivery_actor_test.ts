@@ -652,3 +652,40 @@ Deno.test("a skip of a head its socket sent ahead, its ACK not taken in yet, rec
     await r.stop();
   }
 });
+
+Deno.test("a notify while the next message is already in memory does not hold its send back for a KV read", async () => {
+  const r = await rig({ deferStart: true });
+  try {
+    // Both are read from the head at activation, with their payloads.
+    await r.enqueue("N1", "N2");
+    r.start();
+    const first = await r.deliverer.call(1);
+    // From here, a read after the cursor (what a notify announces) waits until the test opens it.
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => open = resolve);
+    let gated = 0;
+    const peek = r.store.peek.bind(r.store);
+    r.store.peek = async (queue, limit, after) => {
+      if (queue === QUEUE && after !== undefined) {
+        gated++;
+        await gate;
+      }
+      return peek(queue, limit, after);
+    };
+    // A writer that does not hand over (another actor routing here) commits N3 and notifies.
+    await r.enqueue("N3");
+    first.answer({ ok: true, detail: "AA" });
+    // N2 was read with N1: it goes while the read for N3 is still waiting on KV.
+    const second = await r.deliverer.call(2);
+    assert.equal(second.controlId, "N2");
+    assert.ok(gated >= 1, "the read N3's notify asked for is under way");
+    open();
+    second.answer({ ok: true, detail: "AA" });
+    (await r.deliverer.call(3)).answer({ ok: true, detail: "AA" });
+    await waitFor("all completed", async () => (await r.store.depth(QUEUE)) === 0);
+    assert.deepEqual(r.deliverer.calls.map((c) => c.controlId), ["N1", "N2", "N3"]);
+    assert.equal(r.deliverer.maxInFlight, 1);
+  } finally {
+    await r.stop();
+  }
+});
