@@ -12,7 +12,10 @@
  *     activating 1,000 actors with empty queues, no sockets, divided by 1,000; target ≤ 20 KiB),
  *     aggregate delivered messages/s draining a backlog queued on every actor (target ≥ 5,000),
  *     and enqueue-to-ACK latency at a paced offered load (from the queue entry's `enqueuedAt` to
- *     the attempt that got the ACK, read back from the logs; p50/p99).
+ *     the attempt that got the ACK, read back from the logs; p50/p99), each message stored as the
+ *     MLLP intake stores it: routed to its destination in its accept commit, its entry handed to
+ *     the destination's actor in memory. For the drain: CPU per delivered message by thread, the
+ *     machine's ceiling at that cost, and the KV commits' shape.
  *
  * Run: `deno run -A bench/mllp_delivery.ts [single=5000] [perActor=20]`. Takes about 15-25 s.
  * Everything binds and connects to 127.0.0.1 only. Prints tables, then one JSON line.
@@ -25,6 +28,7 @@ import { Hl7Client, Hl7Server } from "@medplum/hl7";
 import { type Config, parseConfig } from "../actors/config/mod.ts";
 import { Engine } from "../actors/engine/engine.ts";
 import { keys, type LogRecord, Store } from "../actors/store/mod.ts";
+import type { QueueItem } from "../actors/store/requests.ts";
 import { socketMllpConnector } from "../transports/mllp/client.ts";
 import { ThreadMllpConnector } from "../transports/mllp/thread_connector.ts";
 import { firstLine } from "../tests/helpers/child_output.ts";
@@ -134,6 +138,37 @@ function accept(
     messageType: "ADT^A01",
     log: { type: "SEND", integrationId: "bench", environment: "dev" },
   });
+}
+
+/**
+ * Stores a message the way intake does (mllp_inbox.ts): routed to its destination in the accept
+ * commit. Returns the destination's entry, with the payload, to hand to its actor in memory.
+ */
+async function acceptRouted(
+  store: Store,
+  m: { queue: string; destinationId: string; text: string; controlId: string },
+): Promise<QueueItem[]> {
+  const id = store.newId();
+  const payload = encoder.encode(m.text);
+  const result = await store.accept({
+    queue: "mllp-in:bench",
+    messageId: id,
+    origin: { kind: "integration", id: "bench", peer: HOST },
+    payload,
+    contentType: "application/hl7-v2",
+    controlId: m.controlId,
+    messageType: "ADT^A01",
+    log: { type: "RECEIVE", integrationId: "bench", environment: "dev" },
+    deliveries: [{
+      queue: m.queue,
+      destinationId: m.destinationId,
+      messageId: id,
+      originalId: id,
+      log: { environment: "dev", integrationId: "bench", controlId: m.controlId },
+    }],
+  });
+  if (result.status !== "stored" || !result.routed) throw new Error("bench: not routed");
+  return result.routed.map((item) => ({ ...item, payload }));
 }
 
 function quantile(sorted: readonly number[], p: number): number {
@@ -455,7 +490,8 @@ async function many(): Promise<ManyResult> {
         commits: [commits0, store.commitStats],
       });
 
-      // Latency: a paced offered load spread over every actor, enqueued while the engine runs.
+      // Latency: a paced offered load spread over every actor while the engine runs, each
+      // message stored as intake stores it: routed in its accept commit, handed over in memory.
       const pacedTexts = gen.corpus(50, 5);
       const tick = 10;
       const perTick = Math.round(PACED_RATE * tick / 1000);
@@ -466,8 +502,10 @@ async function many(): Promise<ManyResult> {
           const queue = ids[paced % ids.length]!;
           const controlId = `P${paced}`;
           const text = withControlId(pacedTexts[paced % pacedTexts.length]!, controlId);
+          const d = paced % ids.length;
           inflight.push(
-            accept(store, { queue, text, controlId }).then(() => engine.supervisor.notify(queue)),
+            acceptRouted(store, { queue, destinationId: `d${d}`, text, controlId })
+              .then((items) => engine.supervisor.handOver(queue, items)),
           );
         }
         const next = start + (t + 1) * tick;

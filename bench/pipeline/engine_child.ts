@@ -95,8 +95,14 @@ export class EngineChild {
    * Writes a config into `dir` (KV file there too; integration `feed` on 127.0.0.1 allowing
    * 127.0.0.0/8, destination `out` = 127.0.0.1:`destPort`, subscription `feed` → `out` in HL7v2;
    * plain HTTP in development) and starts the engine; resolves once `/healthz` answers 200.
+   * `options.destination` adds settings to `out` (say `hl7Edits`, which route every message
+   * through the inbound actor's application step).
    */
-  static async start(dir: string, destPort: number): Promise<EngineChild> {
+  static async start(
+    dir: string,
+    destPort: number,
+    options: { destination?: Record<string, unknown> } = {},
+  ): Promise<EngineChild> {
     const mllpPort = freePort();
     const httpPort = freePort();
     const kvPath = `${dir}/engine.kv`;
@@ -116,6 +122,7 @@ export class EngineChild {
         id: "out",
         environment: "development",
         mllp: { host: HOST, port: destPort, ackTimeoutSeconds: 30 },
+        ...options.destination,
       }],
       subscriptions: [{ id: "feed-to-out", from: { integration: "feed" }, to: ["out"] }],
     };
