@@ -25,7 +25,7 @@ import type { Actor } from "../runtime/actor.ts";
 import { type Clock, systemClock } from "../runtime/clock.ts";
 import type { Logger } from "../runtime/log.ts";
 import { Supervisor } from "../runtime/supervisor.ts";
-import { Store } from "../store/store.ts";
+import { type QueueItem, Store } from "../store/store.ts";
 import { sweepStore } from "../store/retention.ts";
 import { NodeRegistry } from "../store/nodes.ts";
 import { Cluster } from "../runtime/cluster.ts";
@@ -164,6 +164,8 @@ export class Engine {
     // The factory and inbox wake actors through the supervisor, which is built from the factory.
     const supervisorRef: { current?: Supervisor } = {};
     const notify = (id: string) => supervisorRef.current?.notify(id);
+    const handOver = (id: string, items: readonly QueueItem[]) =>
+      supervisorRef.current?.handOver(id, items);
     // Every deliverer asks the supervisor before a message goes out (fencing, handover).
     const fenced = (id: string, d: Deliverer) =>
       fencedDeliverer(id, d, () => supervisorRef.current);
@@ -305,6 +307,7 @@ export class Engine {
           clock,
           log,
           notify,
+          handOver,
           decode,
           pollMs,
           appAcks,
@@ -367,6 +370,7 @@ export class Engine {
           clock,
           log,
           notify,
+          handOver,
           decode,
           pollMs,
           appAcks,
@@ -418,7 +422,7 @@ export class Engine {
       store,
       log,
       notify,
-      handOver: (id, items) => supervisorRef.current?.handOver(id, items),
+      handOver,
       appAcks,
     });
     const engine = new Engine(holder, store, supervisor, inbox, log);

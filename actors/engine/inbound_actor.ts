@@ -22,7 +22,14 @@ import {
 import type { Clock } from "../runtime/clock.ts";
 import { queueStatus } from "../runtime/queue_status.ts";
 import type { Logger } from "../runtime/log.ts";
-import type { Delivery, DerivedMessage, QueueHead, Store } from "../store/store.ts";
+import type {
+  Delivery,
+  DerivedMessage,
+  QueueHead,
+  QueueItem,
+  RoutedEntry,
+  Store,
+} from "../store/store.ts";
 import type { ActorControl, LogRecord, MessageRecord } from "../store/types.ts";
 import { PendingWrites } from "../runtime/pending_writes.ts";
 import type { AppAcks, AppVerdict } from "./app_acks.ts";
@@ -41,6 +48,11 @@ export interface InboundActorOptions {
   log: Logger;
   /** Wakes a destination actor. */
   notify(actorId: string): void;
+  /**
+   * Hands entries just routed to a destination actor in memory, so it need not read them back
+   * (the supervisor's `handOver`); without it, the actor is only woken.
+   */
+  handOver?(actorId: string, items: readonly QueueItem[]): void;
   /** Decodes raw HL7 bytes by MSH-18. */
   decode(payload: Uint8Array): string;
   pollMs?: number;
@@ -165,12 +177,12 @@ export class InboundActor implements Actor {
     const known = receiveLog ? { log: receiveLog, derived } : { derived };
     const model = plan.dataModel ? { dataModel: plan.dataModel, eventType: plan.eventType } : {};
     const routed = deliveries.length > 0
-      ? store.route(head, deliveries, {
+      ? store.routeEntries(head, deliveries, {
         status: "SUCCEEDED",
         ...model,
         ...(problems.length ? { reason: problems.join("; ") } : {}),
       }, known)
-      : store.route(head, [], {
+      : store.routeEntries(head, [], {
         status: "FILTERED",
         ...model,
         reason: "no subscription wants this message",
@@ -186,7 +198,9 @@ export class InboundActor implements Actor {
       }
       : { code: "AA" };
     // The next message is read and parsed while this one commits; see PendingWrites.
-    await this.#routes.add(routed.then((ok) => this.#routed(ok, record.id, deliveries, verdict)));
+    await this.#routes.add(
+      routed.then((entries) => this.#routed(entries, record, derived, deliveries, verdict)),
+    );
   }
 
   /**
@@ -345,12 +359,31 @@ export class InboundActor implements Actor {
     return planHl7Routes({ config, integration, integrationId, message: parsed.message });
   }
 
-  #routed(ok: boolean, messageId: string, deliveries: Delivery[], verdict: AppVerdict): void {
-    if (!ok) return; // taken meanwhile (an operator skip): nothing was written
+  /**
+   * Gives a routed entry to its destination's actor in memory, with the record of the message it
+   * sends (the original or a translation stored by the same commit); wakes the actor otherwise.
+   */
+  #handOver(entry: RoutedEntry, record: MessageRecord, derived: readonly DerivedMessage[]): void {
+    const { handOver, notify } = this.#options;
+    const id = entry.head.entry.messageId;
+    const sent = id === record.id ? record : derived.find((d) => d.id === id)?.record;
+    if (handOver && sent) handOver(entry.head.queue, [{ ...entry, record: sent }]);
+    else notify(entry.head.queue);
+  }
+
+  #routed(
+    entries: RoutedEntry[] | undefined,
+    record: MessageRecord,
+    derived: readonly DerivedMessage[],
+    deliveries: Delivery[],
+    verdict: AppVerdict,
+  ): void {
+    if (!entries) return; // taken meanwhile (an operator skip): nothing was written
+    const messageId = record.id;
     this.#options.appAcks?.settle(messageId, verdict, deliveries.map((d) => d.destinationId));
     this.#processed++;
     this.#lastActivityAt = this.#options.clock.now();
-    for (const d of deliveries) this.#options.notify(d.queue);
+    for (const entry of entries) this.#handOver(entry, record, derived);
     this.#options.log.debug("inbound.routed", {
       actor: this.id,
       messageId,

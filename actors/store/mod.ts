@@ -14,6 +14,7 @@ export {
   type QueryRecord,
   type QueueHead,
   type QueueItem,
+  type RoutedEntry,
   Store,
   type StoreOptions,
 } from "./store.ts";

@@ -97,3 +97,9 @@ export interface DerivedMessage {
   record: MessageRecord;
   rows: Pick<Write, "sets" | "deletes" | "bytes">;
 }
+
+/** A delivery's queue entry as the routing commit wrote it, with its SEND log (`Store.routeEntries`). */
+export interface RoutedEntry {
+  head: QueueHead;
+  log: LogRecord;
+}

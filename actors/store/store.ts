@@ -35,6 +35,7 @@ import type {
   Delivery,
   DerivedMessage,
   QueueHead,
+  RoutedEntry,
 } from "./requests.ts";
 import { applyLogUpdate, type LogUpdate, optional, RECORD_BYTES } from "./records.ts";
 import type { ActorControl, Attempt, LogRecord, MessageRecord, QueueEntry } from "./types.ts";
@@ -51,6 +52,7 @@ export type {
   DerivedMessage,
   QueueHead,
   QueueItem,
+  RoutedEntry,
 } from "./requests.ts";
 
 /** How to open a {@link Store}. */
@@ -478,6 +480,19 @@ export class Store {
     receive: LogUpdate,
     options: { log?: LogRecord; derived?: readonly DerivedMessage[] } = {},
   ): Promise<boolean> {
+    return (await this.routeEntries(head, deliveries, receive, options)) !== undefined;
+  }
+
+  /**
+   * {@link route}, giving back each delivery's queue entry as committed (in the order of
+   * `deliveries`), to hand to its actor in memory; undefined if the head was already taken.
+   */
+  async routeEntries(
+    head: QueueHead,
+    deliveries: Delivery[],
+    receive: LogUpdate,
+    options: { log?: LogRecord; derived?: readonly DerivedMessage[] } = {},
+  ): Promise<RoutedEntry[] | undefined> {
     const now = this.#now();
     const write: Write = {
       checks: [{
@@ -495,7 +510,7 @@ export class Store {
       write.deletes!.push(...d.rows.deletes ?? []);
       write.bytes += d.rows.bytes;
     }
-    this.#appendDeliveries(write, deliveries, now);
+    const appended = this.#appendDeliveries(write, deliveries, now);
     // With the log known, nothing is awaited before the commit is queued: routes issued one after
     // the other commit in that order, so the queue entries they append keep their order.
     // A RECEIVE log has no other writer while its message is queued: no check on it is needed.
@@ -503,7 +518,11 @@ export class Store {
     const log = current ? applyLogUpdate(current, receive, now) : null;
     if (log) write.sets!.push({ key: keys.log(log.id), value: log });
     const outcome = await this.#committer.commit(write);
-    return outcome.ok;
+    if (!outcome.ok) return undefined;
+    return appended.map((a) => ({
+      head: { queue: a.queue, entry: a.entry, versionstamp: outcome.versionstamp },
+      log: a.log,
+    }));
   }
 
   /**
