@@ -305,11 +305,11 @@ export class InboundActor implements Actor {
       ...(record.controlId ? { controlId: record.controlId } : {}),
       ...(plan.dataModel ? { dataModel: plan.dataModel, eventType: plan.eventType } : {}),
     });
-    const ok = await store.route(head, [delivery!], {
+    const entries = await store.routeEntries(head, [delivery!], {
       status: "SUCCEEDED",
       reason: `made on reprocess; a new SEND log carries the delivery to ${destinationId}`,
     }, { ...known, derived });
-    if (ok) this.#options.notify(delivery!.queue);
+    for (const entry of entries ?? []) this.#handOver(entry, record, derived);
   }
 
   /** Plans a file (X12, C-CDA, anything else); undefined when it failed (dead-lettered). */
