@@ -91,17 +91,11 @@ function share(x: number): string {
   return `${Math.round(x * 100)} %`;
 }
 
-/** The SQLite thread's tid (`sw-0`): it exists once a KV is open. */
-function sqliteTid(): number {
-  for (const e of Deno.readDirSync(`/proc/${Deno.pid}/task`)) {
-    const comm = Deno.readTextFileSync(`/proc/${Deno.pid}/task/${e.name}/comm`).trim();
-    if (comm.startsWith("sw-")) return Number(e.name);
-  }
-  throw new Error("no KV SQLite thread (sw-N) in this process");
-}
-
 async function phase(busy: boolean, tps: number): Promise<Phase> {
-  const tid = sqliteTid();
+  const before = cpuSnapshot(Deno.pid);
+  // KV's SQLite thread (`sw-0`): it exists once a KV is open.
+  const tid = [...before.threads].find(([, t]) => t.comm.startsWith("sw-"))?.[0];
+  if (tid === undefined) throw new Error("no KV SQLite thread (sw-N) in this process");
   const burner = busy
     ? setInterval(() => {
       const end = performance.now() + BUSY_MS;
@@ -110,7 +104,6 @@ async function phase(busy: boolean, tps: number): Promise<Phase> {
     : undefined;
   const latencies: number[] = [];
   let next = 0;
-  const before = cpuSnapshot(Deno.pid);
   const t0 = performance.now();
   const end = t0 + SECONDS * 1000;
   try {

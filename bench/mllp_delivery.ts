@@ -48,6 +48,7 @@ import {
   cpuSnapshot,
   type MachineCpu,
   machineCpu,
+  machineShare,
   ticksPerSecond,
 } from "./pipeline/cpu.ts";
 
@@ -418,14 +419,14 @@ function drainCost(r: {
     if (row.ms > 0) cpuUsPerMsg[group] = (cpuUsPerMsg[group] ?? 0) + us(row.ms);
   }
   const commits = r.commits[1].batches - r.commits[0].batches;
-  const busyS = (r.machine[1].busy - r.machine[0].busy) / r.tps;
+  const machine = machineShare(r.machine[0], r.machine[1], r.tps, r.seconds, r.delivered);
   return {
     cpuUsPerMsg,
     ackServerUsPerMsg: us((r.ack[1].total - r.ack[0].total) * 1000 / r.tps),
-    coresBusy: round1(busyS / r.seconds),
-    cores: r.machine[1].cores,
-    machineUsPerMsg: us(busyS * 1000),
-    ceilingMsgPerS: Math.round(r.machine[1].cores * r.delivered / Math.max(1e-9, busyS)),
+    coresBusy: round1(machine.coresBusy),
+    cores: machine.cores,
+    machineUsPerMsg: Math.round(machine.usPerMsg),
+    ceilingMsgPerS: Math.round(machine.cores * 1e6 / Math.max(1e-9, machine.usPerMsg)),
     commits,
     writesPerCommit: round1((r.commits[1].writes - r.commits[0].writes) / Math.max(1, commits)),
   };
@@ -499,10 +500,10 @@ async function many(): Promise<ManyResult> {
       const inflight: Promise<unknown>[] = [];
       for (let t = 0; performance.now() - start < PACED_MS; t++) {
         for (let j = 0; j < perTick; j++, paced++) {
-          const queue = ids[paced % ids.length]!;
+          const d = paced % ids.length;
+          const queue = ids[d]!;
           const controlId = `P${paced}`;
           const text = withControlId(pacedTexts[paced % pacedTexts.length]!, controlId);
-          const d = paced % ids.length;
           inflight.push(
             acceptRouted(store, { queue, destinationId: `d${d}`, text, controlId })
               .then((items) => engine.supervisor.handOver(queue, items)),
