@@ -156,10 +156,11 @@ export class EngineMetrics {
       }
       return result;
     };
-    const route = store.route.bind(store);
-    store.route = async (head, deliveries, receive, options) => {
-      const ok = await route(head, deliveries, receive, options);
-      if (ok) {
+    // `route` is built on `routeEntries`, which it calls through the instance: one wrap counts both.
+    const routeEntries = store.routeEntries.bind(store);
+    store.routeEntries = async (head, deliveries, receive, options) => {
+      const entries = await routeEntries(head, deliveries, receive, options);
+      if (entries) {
         if (deliveries.length === 0 && receive.status === "FILTERED") {
           const log = options?.log;
           this.filtered.inc(
@@ -172,7 +173,7 @@ export class EngineMetrics {
         }
         for (const d of deliveries) this.routed.inc(this.destination(d.destinationId));
       }
-      return ok;
+      return entries;
     };
     const complete = store.complete.bind(store);
     store.complete = async (head, attempt, options) => {

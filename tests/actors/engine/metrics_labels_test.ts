@@ -1,13 +1,19 @@
-/** The engine's metric labels: made once per config, and made again after a reload. */
+/**
+ * The engine's metrics: labels made once per config and again after a reload; routes counted
+ * however the store was asked to make them.
+ */
 
 import assert from "node:assert/strict";
 import { EngineMetrics } from "../../../actors/engine/metrics.ts";
 import type { Config } from "../../../actors/config/mod.ts";
+import { Store } from "../../../actors/store/mod.ts";
+import type { Delivery, QueueHead } from "../../../actors/store/mod.ts";
 
 /** The parts of a config the metrics read (a reload gives a new object). */
 function config(environment: string): Config {
   const destinations = [{ id: "out", environment }];
-  return { destinations, sources: [], integrations: [] } as unknown as Config;
+  const integrations = [{ id: "feed", environment }];
+  return { destinations, sources: [], integrations } as unknown as Config;
 }
 
 Deno.test("engine metrics: a destination's labels are one object per config, and follow a reload", () => {
@@ -24,4 +30,53 @@ Deno.test("engine metrics: a destination's labels are one object per config, and
   metrics.delivered.inc(metrics.destination("out"));
   assert.equal(metrics.delivered.get({ destination: "out", environment: "dev" }), 1);
   assert.equal(metrics.delivered.get({ destination: "out", environment: "staging" }), 1);
+});
+
+Deno.test("engine metrics: a message routed by the application step is counted, through routeEntries as through route", async () => {
+  const dir = await Deno.makeTempDir();
+  const store = await Store.open({ path: `${dir}/engine.kv`, node: "t" });
+  const metrics = new EngineMetrics(() => config("dev"));
+  metrics.instrument(store, () => Date.now());
+  const queue = "mllp-in:9960:127.0.0.1";
+  try {
+    const headOf = async (text: string) => {
+      const r = await store.accept({
+        queue,
+        origin: { kind: "integration", id: "feed", peer: "127.0.0.1" },
+        payload: new TextEncoder().encode(text),
+        contentType: "application/hl7-v2",
+        log: { type: "RECEIVE", integrationId: "feed", environment: "dev" },
+      });
+      assert.equal(r.status, "stored");
+      const [head] = await store.peek(queue);
+      assert.ok(head);
+      return head;
+    };
+    const to = (head: QueueHead): Delivery[] => [{
+      queue: "mllp-out:127.0.0.1:1",
+      destinationId: "out",
+      messageId: head.entry.messageId,
+      originalId: head.entry.messageId,
+      log: { integrationId: "feed", environment: "dev" },
+    }];
+    const out = { destination: "out", environment: "dev" };
+    // The inbound actor routes with routeEntries (to hand the entries over in memory).
+    const first = await headOf("MSH|one");
+    assert.equal((await store.routeEntries(first, to(first), { status: "SUCCEEDED" }))?.length, 1);
+    assert.equal(metrics.routed.get(out), 1);
+    const second = await headOf("MSH|two");
+    assert.ok(await store.route(second, to(second), { status: "SUCCEEDED" }));
+    assert.equal(metrics.routed.get(out), 2, "route, built on routeEntries, counts once");
+    const third = await headOf("MSH|three");
+    const log = await store.getLog(third.entry.logId);
+    assert.ok(log);
+    const filtered = await store.routeEntries(third, [], { status: "FILTERED" }, { log });
+    assert.deepEqual(filtered, []);
+    assert.equal(metrics.filtered.get({ integration: "feed", environment: "dev" }), 1);
+    // A head already taken routes nothing and counts nothing.
+    assert.equal(await store.routeEntries(first, to(first), { status: "SUCCEEDED" }), undefined);
+    assert.equal(metrics.routed.get(out), 2);
+  } finally {
+    store.close();
+  }
 });
