@@ -34,16 +34,17 @@ import type { Hl7Plan } from "./hl7_routing.ts";
 import { destinationActorId } from "./identities.ts";
 import { environmentType, NO_ACKS, takeInX12, usageProblem } from "./x12_intake.ts";
 import { errorMessage } from "../runtime/errors.ts";
+import { passOn, type PassOnTargets } from "./pass_on.ts";
+import { Translations } from "./translations.ts";
 
 const encoder = new TextEncoder();
 const utf8 = new TextDecoder();
 
 /** What the document side of the API inbox needs. */
-export interface ApiDocumentOptions {
+export interface ApiDocumentOptions extends PassOnTargets {
   config: Config;
   store: Store;
   log: Logger;
-  notify(actorId: string): void;
 }
 
 /** One stored message, as the JSON answer lists it. */
@@ -208,7 +209,7 @@ async function acceptCcda(
   };
 }
 
-/** Stores one message with its routes in one commit (its JSON form first, when wanted). */
+/** Stores one message with its routes and its translations (its JSON form, when wanted) in one commit. */
 async function store(
   options: ApiDocumentOptions,
   request: ApiDocumentRequest,
@@ -218,6 +219,8 @@ async function store(
 ): Promise<Stored | { error: ApiDocumentResult }> {
   const { store, config } = options;
   const messageId = store.newId();
+  // Stored by the commit that stores the message and its routes (none without them).
+  const translations = new Translations(store, messageId);
   let jsonId: string | undefined;
   const deliveries: Delivery[] = [];
   const log = {
@@ -229,10 +232,9 @@ async function store(
   for (const r of plan.routes) {
     let id = messageId;
     if (r.shaped) {
-      id = await store.putDerived(messageId, r.shaped.bytes, r.shaped.contentType);
+      id = await translations.add(r.shaped.bytes, r.shaped.contentType);
     } else if (r.format === "json" && plan.json) {
-      jsonId ??= await store.putDerived(
-        messageId,
+      jsonId ??= await translations.add(
         encoder.encode(JSON.stringify(plan.json)),
         "application/json",
       );
@@ -258,11 +260,12 @@ async function store(
     ...(message.controlId ? { controlId: message.controlId } : {}),
     log: { type: "RECEIVE", sourceId: source.id, environment: source.environment },
     deliveries,
+    derived: translations.prepared,
   });
   if (result.status !== "stored") {
     return { error: { ok: false, status: 500, error: "unexpected duplicate" } };
   }
-  for (const d of deliveries) options.notify(d.queue);
+  passOn(result.routed, deliveries, options);
   const names = new Map(config.destinations.map((d) => [d.id, d.name]));
   return {
     ID: messageId,

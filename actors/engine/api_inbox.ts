@@ -31,15 +31,15 @@ import { fhirKey, fhirPayload } from "./fhir_routing.ts";
 import { errorMessage } from "../runtime/errors.ts";
 import { acceptApiDocument } from "./api_documents.ts";
 import { acceptApiVxu } from "./api_vxu.ts";
-import { shapeApiRoutes, type ShapedRoute, storeShaped } from "./api_shaping.ts";
+import { prepareShaped, shapeApiRoutes, type ShapedRoute } from "./api_shaping.ts";
+import { passOn, type PassOnTargets } from "./pass_on.ts";
+import { Translations } from "./translations.ts";
 
-/** What the API inbox needs. */
-export interface EngineApiInboxOptions {
+/** What the API inbox needs; routed entries go to their actors through `handOver`/`notify`. */
+export interface EngineApiInboxOptions extends PassOnTargets {
   config: Config;
   store: Store;
   log: Logger;
-  /** Wakes a destination actor. */
-  notify(actorId: string): void;
 }
 
 const encoder = new TextEncoder();
@@ -144,6 +144,8 @@ export class EngineApiInbox implements ApiInbox {
     }
 
     const messageId = store.newId();
+    // Stored by the commit that stores the message and its routes (none without them).
+    const translations = new Translations(store, messageId);
     // One HL7 translation per distinct MSH-3..6 (destinations may name themselves differently).
     const hl7Ids = new Map<string, string>();
     // One FHIR bundle per distinct destination setting (message or transaction, systems).
@@ -167,7 +169,7 @@ export class EngineApiInbox implements ApiInbox {
         log.warn("api.shaping-failed", { source: source.id, reason: planned.reason });
         return { ok: false, status: 422, error: planned.reason };
       }
-      shaped = await storeShaped(store, messageId, planned.shaped);
+      shaped = await prepareShaped(translations, planned.shaped);
       for (const r of routes) {
         if (r.format !== "fhir") continue;
         const d = this.#destinations.get(r.destinationId)!;
@@ -182,7 +184,7 @@ export class EngineApiInbox implements ApiInbox {
           };
         }
         const { bytes, contentType } = made.payload;
-        fhirIds.set(made.payload.key, await store.putDerived(messageId, bytes, contentType));
+        fhirIds.set(made.payload.key, await translations.add(bytes, contentType));
       }
       for (const r of routes) {
         if (r.format !== "hl7v2" || shaped.has(r.destinationId)) continue;
@@ -194,10 +196,7 @@ export class EngineApiInbox implements ApiInbox {
           maxEmbeddedFileBytes: config.limits.maxEmbeddedFileBytes,
           ...header,
         });
-        hl7Ids.set(
-          key,
-          await store.putDerived(messageId, encoder.encode(hl7), "application/hl7-v2"),
-        );
+        hl7Ids.set(key, await translations.add(encoder.encode(hl7), "application/hl7-v2"));
       }
     } catch (error) {
       if (error instanceof DataModelValidationError) {
@@ -245,9 +244,10 @@ export class EngineApiInbox implements ApiInbox {
         messageType: `${checked.dataModel}.${checked.eventType}`,
         log: { type: "RECEIVE", sourceId: source.id, environment: source.environment },
         deliveries,
+        derived: translations.prepared,
       });
       if (result.status !== "stored") throw new Error("unexpected duplicate");
-      for (const d of deliveries) this.#options.notify(d.queue);
+      passOn(result.routed, deliveries, this.#options);
       log.debug("api.accepted", {
         source: source.id,
         messageId,

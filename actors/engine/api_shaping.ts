@@ -2,7 +2,8 @@
  * Modifiers and HL7 edits on messages from API sources (`POST /endpoint`): a JSON route's
  * `modifiers` (its subscription's, then its destination's) apply to the posted data-model JSON,
  * an HL7 v2 route's `hl7Edits` to the HL7 written from it. Each shaped route gets a payload of
- * its own, stored before the commit that routes the message, and its SEND log says what ran.
+ * its own, stored by the commit that stores and routes the message, and its SEND log says what
+ * ran.
  *
  * The API answers at once, so a modifier that fails refuses the whole request (nothing stored):
  * the sender hears why now, and sends again once the config is fixed.
@@ -12,7 +13,7 @@
 import { tryParseHl7 } from "../../codecs/hl7v2/mod.ts";
 import type { DestinationConfig } from "../config/mod.ts";
 import type { Config } from "../config/mod.ts";
-import type { Store } from "../store/store.ts";
+import type { Translations } from "./translations.ts";
 import { type Shaped, shapeHl7, shapeJson, type ShapingLog } from "./shaping.ts";
 import type { Route } from "./subscriptions.ts";
 
@@ -57,15 +58,14 @@ export function shapeApiRoutes(
   return { ok: true, shaped };
 }
 
-/** Stores each shaped payload (derived from `originalId`); by destination id. */
-export async function storeShaped(
-  store: Pick<Store, "putDerived">,
-  originalId: string,
+/** Prepares each shaped payload for the accept commit (`translations`); by destination id. */
+export async function prepareShaped(
+  translations: Translations,
   shaped: ReadonlyMap<string, Shaped>,
 ): Promise<Map<string, ShapedRoute>> {
   const out = new Map<string, ShapedRoute>();
   for (const [destinationId, s] of shaped) {
-    const messageId = await store.putDerived(originalId, s.bytes, s.contentType);
+    const messageId = await translations.add(s.bytes, s.contentType);
     out.set(destinationId, { messageId, log: { ...s.log, messageId } });
   }
   return out;

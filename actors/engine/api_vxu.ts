@@ -24,13 +24,14 @@ import { defaultFormat } from "./hl7_routing.ts";
 import { destinationActorId } from "./identities.ts";
 import { type Shaped, shapeHl7 } from "./shaping.ts";
 import { selectRoutes } from "./subscriptions.ts";
+import { passOn, type PassOnTargets } from "./pass_on.ts";
+import { Translations } from "./translations.ts";
 
 /** What a V04 bundle's intake needs (the API inbox's options). */
-export interface ApiVxuOptions {
+export interface ApiVxuOptions extends PassOnTargets {
   config: Config;
   store: Store;
   log: Logger;
-  notify(actorId: string): void;
 }
 
 const encoder = new TextEncoder();
@@ -87,6 +88,8 @@ export async function acceptApiVxu(
   }
 
   const messageId = store.newId();
+  // Stored by the commit that stores the bundle and its routes (none without them).
+  const translations = new Translations(store, messageId);
   const payloads = new Map<string, string>();
   const deliveries: Delivery[] = [];
   const logBase = { sourceId: source.id, environment: source.environment, eventType: VXU };
@@ -104,7 +107,7 @@ export async function acceptApiVxu(
             const t = messageToTransaction(bundle as Parameters<typeof messageToTransaction>[0]);
             payloads.set(
               key,
-              await store.putDerived(messageId, encoder.encode(JSON.stringify(t)), FHIR_JSON),
+              await translations.add(encoder.encode(JSON.stringify(t)), FHIR_JSON),
             );
           }
           id = payloads.get(key)!;
@@ -117,15 +120,12 @@ export async function acceptApiVxu(
           return { ok: false, status: 422, error: `destination ${d.id}: ${shaped.reason}` };
         }
         if (shaped.shaped) {
-          id = await store.putDerived(messageId, shaped.shaped.bytes, shaped.shaped.contentType);
+          id = await translations.add(shaped.shaped.bytes, shaped.shaped.contentType);
           shaping = shaped.shaped.log;
         } else {
           const key = `hl7:${text}`;
           if (!payloads.has(key)) {
-            payloads.set(
-              key,
-              await store.putDerived(messageId, encoder.encode(text), "application/hl7-v2"),
-            );
+            payloads.set(key, await translations.add(encoder.encode(text), "application/hl7-v2"));
           }
           id = payloads.get(key)!;
         }
@@ -147,9 +147,10 @@ export async function acceptApiVxu(
       messageType: VXU,
       log: { type: "RECEIVE", sourceId: source.id, environment: source.environment },
       deliveries,
+      derived: translations.prepared,
     });
     if (result.status !== "stored") throw new Error("unexpected duplicate");
-    for (const d of deliveries) options.notify(d.queue);
+    passOn(result.routed, deliveries, options);
     log.debug("api.accepted", {
       source: source.id,
       messageId,

@@ -435,6 +435,7 @@ export class Engine {
       store,
       log,
       notify,
+      handOver,
     });
     engine.queries = new ApiQuery({
       get config() {

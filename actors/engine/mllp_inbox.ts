@@ -27,6 +27,7 @@ import { PeerDirectory } from "./peers.ts";
 import { decodeHl7Bytes } from "../../codecs/hl7v2/mod.ts";
 import { ackWanted, type AppAcks, type AppVerdict } from "./app_acks.ts";
 import { errorMessage } from "../runtime/errors.ts";
+import { passOn } from "./pass_on.ts";
 
 /** What the inbox needs. */
 export interface EngineMllpInboxOptions {
@@ -185,12 +186,8 @@ export class EngineMllpInbox implements MllpInbox {
         return ackWanted(acceptWhen, "success") ? { reply: encoder.encode(again) } : {};
       }
       messageId = result.messageId;
-      if (result.routed) {
-        // Routed in the same commit: each destination actor gets its entry in memory.
-        for (const item of result.routed) {
-          this.#handOver(item.head.queue, { ...item, payload: frame.payload });
-        }
-      }
+      // Routed in the same commit: each destination actor gets its entry in memory.
+      if (routing) passOn(result.routed, routing.deliveries, this.#options);
       log.debug("mllp.accepted", {
         ...where,
         integration: integration.id,
@@ -265,11 +262,6 @@ export class EngineMllpInbox implements MllpInbox {
       })),
       model,
     };
-  }
-
-  #handOver(queue: string, item: QueueItem): void {
-    if (this.#options.handOver) this.#options.handOver(queue, [item]);
-    else this.#options.notify(queue);
   }
 
   #identify(

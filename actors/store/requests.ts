@@ -36,6 +36,11 @@ export interface AcceptRequest {
    * RECEIVE log ends SUCCEEDED (FILTERED when the list is empty).
    */
   deliveries?: Delivery[];
+  /**
+   * With `deliveries`: the translations they send (`Store.prepareDerived`), stored by the same
+   * commit, so none is stored without its message and routes.
+   */
+  derived?: readonly DerivedMessage[];
 }
 
 /** The outcome of `Store.accept`. */
@@ -48,8 +53,10 @@ export type AcceptResult =
     /** With `deliveries`: the SEND log of each, in the same order. */
     sendLogIds?: string[];
     /**
-     * With `deliveries`: each one's queue entry as committed (with its SEND log and the message),
-     * for handing to the destination's actor without reading KV back.
+     * With `deliveries`: each one's queue entry as committed, with its SEND log and the message it
+     * sends (the original with its payload, or a translation from `derived`), for handing to the
+     * destination's actor without reading KV back. An entry sending a message stored before the
+     * accept is not here: its actor must be woken to read it.
      */
     routed?: QueueItem[];
   }
@@ -79,7 +86,10 @@ export interface QueueItem {
 export interface Delivery {
   queue: string;
   destinationId: string;
-  /** The payload to deliver: the original, or a translation stored with `Store.putDerived`. */
+  /**
+   * The payload to deliver: the original, or a translation (prepared with `Store.prepareDerived`
+   * for the routing commit, or stored before it with `Store.putDerived`).
+   */
   messageId: string;
   originalId: string;
   log: Pick<

@@ -35,6 +35,7 @@ import type {
   Delivery,
   DerivedMessage,
   QueueHead,
+  QueueItem,
   RoutedEntry,
 } from "./requests.ts";
 import { applyLogUpdate, type LogUpdate, optional, RECORD_BYTES } from "./records.ts";
@@ -89,6 +90,37 @@ interface Appended {
   queue: string;
   entry: QueueEntry;
   log: LogRecord;
+}
+
+/** Adds a prepared translation's rows to the write that routes it. */
+function addRows(write: Write, derived: DerivedMessage): void {
+  write.sets!.push(...derived.rows.sets ?? []);
+  write.deletes!.push(...derived.rows.deletes ?? []);
+  write.bytes += derived.rows.bytes;
+}
+
+/**
+ * The entries an accept routed, each with the record of the message it sends: the original (with
+ * the payload the sender gave) or a translation stored by the same commit. An entry sending a
+ * message stored earlier is left out: its actor reads it from KV.
+ */
+function routedItems(
+  appended: readonly Appended[],
+  versionstamp: string,
+  record: MessageRecord,
+  request: AcceptRequest,
+): QueueItem[] {
+  const out: QueueItem[] = [];
+  for (const a of appended) {
+    const head = { queue: a.queue, entry: a.entry, versionstamp };
+    const id = a.entry.messageId;
+    if (id === record.id) out.push({ head, record, log: a.log, payload: request.payload });
+    else {
+      const sent = request.derived?.find((d) => d.id === id)?.record;
+      if (sent) out.push({ head, record: sent, log: a.log });
+    }
+  }
+  return out;
 }
 
 /** See the module doc. */
@@ -318,6 +350,8 @@ export class Store {
       sums: [],
       bytes: request.payload.length + RECORD_BYTES * 3,
     };
+    // The translations the deliveries send are stored by this commit too: never one without it.
+    for (const d of request.derived ?? []) addRows(write, d);
     let appended: Appended[] | undefined;
     if (request.deliveries) {
       log.status = request.deliveries.length > 0 ? "SUCCEEDED" : "FILTERED";
@@ -338,11 +372,7 @@ export class Store {
       ...(appended
         ? {
           sendLogIds: appended.map((a) => a.log.id),
-          routed: appended.map((a) => ({
-            head: { queue: a.queue, entry: a.entry, versionstamp },
-            record,
-            log: a.log,
-          })),
+          routed: routedItems(appended, versionstamp, record, request),
         }
         : {}),
     });
@@ -505,11 +535,7 @@ export class Store {
       bytes: RECORD_BYTES * 2,
     };
     // The translations the deliveries send are stored by this commit too: never one without it.
-    for (const d of options.derived ?? []) {
-      write.sets!.push(...d.rows.sets ?? []);
-      write.deletes!.push(...d.rows.deletes ?? []);
-      write.bytes += d.rows.bytes;
-    }
+    for (const d of options.derived ?? []) addRows(write, d);
     const appended = this.#appendDeliveries(write, deliveries, now);
     // With the log known, nothing is awaited before the commit is queued: routes issued one after
     // the other commit in that order, so the queue entries they append keep their order.

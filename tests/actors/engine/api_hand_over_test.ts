@@ -1,0 +1,111 @@
+/**
+ * A message posted to `POST /endpoint` is stored with its routes and its translations in one
+ * commit, and reaches each destination's actor in memory, as a message routed at MLLP intake
+ * does: the HL7 written for an MLLP destination and the JSON for an HTTPS one go out without
+ * their actors reading the entries back from KV. A real engine and API, a real `@medplum/hl7`
+ * receiver and a real HTTP receiver on loopback.
+ */
+
+import assert from "node:assert/strict";
+import { hl7ToJson } from "../../../codecs/datamodel/mod.ts";
+import { parseConfig } from "../../../actors/config/mod.ts";
+import { FetchSender } from "../../../transports/https/mod.ts";
+import { apiOf } from "../../helpers/api.ts";
+import { adt, startRecordingHl7Server, waitFor } from "../../helpers/net.ts";
+import { startEngine } from "../../helpers/engine.ts";
+
+Deno.test("a message posted to the API is handed to its destinations' actors with its HL7 translation, which they send without reading back from KV", async () => {
+  const dir = await Deno.makeTempDir();
+  const { received: hl7Received, server: hl7Server, port: mllpPort } =
+    await startRecordingHl7Server();
+  const jsonReceived: string[] = [];
+  const receiver = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, async (r) => {
+    const body = await r.json() as { Meta: { Message?: { ID?: string } }; Visit?: unknown };
+    jsonReceived.push(JSON.stringify(body));
+    return new Response("ok");
+  });
+  const parsed = parseConfig({
+    node: { id: "api-hand-over" },
+    kv: { path: `${dir}/engine.kv` },
+    environments: [{ id: "dev", type: "development" }],
+    sources: [{
+      id: "app",
+      environment: "dev",
+      clientId: "app-client",
+      auth: { secret: { env: "APP_SECRET" } },
+    }],
+    destinations: [
+      { id: "ehr", environment: "dev", mllp: { host: "127.0.0.1", port: mllpPort } },
+      {
+        id: "hook",
+        environment: "dev",
+        https: {
+          url: `http://127.0.0.1:${receiver.addr.port}/in`,
+          verificationToken: { env: "HOOK_TOKEN" },
+        },
+      },
+    ],
+    subscriptions: [{ from: { source: "app" }, to: ["ehr", "hook"] }],
+  }, {
+    env: (n) => ({ APP_SECRET: "app-s3cret", HOOK_TOKEN: "hook-token" })[n],
+    readFile: () => new Error("none"),
+  });
+  assert.ok(parsed.ok, JSON.stringify(!parsed.ok && parsed.problems));
+  const httpSender = new FetchSender();
+  const e = await startEngine(parsed.config, { httpSender, http: true });
+  const api = apiOf(e);
+  try {
+    const token = await api.token("app-client", "app-s3cret");
+    const post = async (controlId: string) => {
+      const message = hl7ToJson(adt(controlId), { timeZone: "UTC", extensions: false });
+      const res = await fetch(`${api.base}/endpoint`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify(message),
+      });
+      assert.equal(res.status, 200, await res.clone().text());
+      const answer = await res.json() as { Meta: { Message: { ID: string } } };
+      await waitFor(
+        `${controlId} delivered to both`,
+        () =>
+          hl7Received.some((m) => m.includes(controlId)) &&
+          jsonReceived.some((m) => m.includes(controlId)),
+      );
+      return answer.Meta.Message.ID;
+    };
+    // The first one activates both destination actors, which read their queues from KV.
+    await post("P0");
+    const store = e.engine.store;
+    const readBacks: string[] = [];
+    const peek = store.peek.bind(store);
+    store.peek = (queue, limit, after) => {
+      if (after !== undefined) readBacks.push(queue);
+      return peek(queue, limit, after);
+    };
+    const ids: string[] = [];
+    for (let i = 1; i <= 5; i++) ids.push(await post(`P${i}`));
+    assert.deepEqual(readBacks, [], "a destination's actor read routed entries back from KV");
+    // What went out, in order: HL7 written from the JSON to the MLLP destination, the JSON itself
+    // to the HTTPS one.
+    const order = (texts: string[]) =>
+      texts.map((t) => /P\d/.exec(t)?.[0]).filter((c) => c !== undefined);
+    assert.deepEqual(order(hl7Received), ["P0", "P1", "P2", "P3", "P4", "P5"]);
+    assert.deepEqual(order(jsonReceived), ["P0", "P1", "P2", "P3", "P4", "P5"]);
+    for (const m of hl7Received) assert.match(m, /^MSH\|\^~\\&\|[^\r]*ADT\^A01/);
+    // The translation is stored, named by the SEND log that sent it, derived from the original.
+    for (const id of ids) {
+      const logs = await store.logsOfMessage(id);
+      const ehr = logs.find((l) => l.type === "SEND" && l.destinationId === "ehr");
+      assert.ok(ehr?.deliveredId, "the MLLP destination's log names the translation it sent");
+      const translation = await store.getMessage(ehr.deliveredId);
+      assert.equal(translation?.derivedFrom, id);
+      assert.equal(translation?.contentType, "application/hl7-v2");
+    }
+  } finally {
+    await e.close();
+    httpSender.close();
+    await receiver.shutdown();
+    await hl7Server.stop({ forceDrainTimeoutMs: 100 });
+    await Deno.remove(dir, { recursive: true });
+  }
+});
