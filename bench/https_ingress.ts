@@ -12,6 +12,9 @@
  * endpoint's commits changed during its warm-up (the body and small rows, as kv-limit-server's
  * kvN mode): what the endpoint's rows alone cost on this disk.
  *
+ * An extra, labelled row posts the same message through the same app to a source whose destination
+ * speaks MLLP: the inbox also writes it as HL7 v2 and stores that translation in the same commit.
+ *
  * Targets: endpoint ≥ 75% of the one-KV-row handler's rate, ≥ 40% of the bare handler's; endpoint
  * p99 ≤ 20 ms.
  *
@@ -169,34 +172,41 @@ const { token } = await tokens.issue({
 // The engine's own inbox: validation, the source's subscription to the destination the message
 // names, and one commit with the message, its RECEIVE log and the destination's SEND log and
 // queue entry. No actor runs, so the queue only grows.
-const parsed = parseConfig({
-  environments: [{ id: "development", type: "development" }],
-  sources: [{
-    id: "bench-source",
-    environment: "development",
-    clientId: "bench-client",
-    auth: { secret: { env: "UNUSED" } },
-  }],
-  destinations: [{
-    id: DESTINATION,
-    environment: "development",
-    https: { url: "http://127.0.0.1:9/never", verificationToken: { env: "UNUSED" } },
-  }],
-  subscriptions: [{ from: { source: "bench-source" }, to: [DESTINATION] }],
-}, { env: () => "unused", readFile: () => new Error("none") });
-if (!parsed.ok) throw new Error(`bench config: ${JSON.stringify(parsed.problems)}`);
-const inbox = new EngineApiInbox({ config: parsed.config, store, log, notify: () => {} });
-const endpoint = await servePublic({
-  fetch: createEndpointApp({
-    tokens,
-    inbox,
-    // The rate limit runs (its cost is measured) with a ceiling the load cannot reach.
-    limits: { maxJsonBytes: 40_000_000, rateLimitPerIp: 1e9, rateLimitWindowSeconds: 300 },
+/** The real endpoint app and inbox, for a source subscribed to `destination`, on `store`. */
+async function endpointTo(destination: Record<string, unknown>) {
+  const parsed = parseConfig({
+    environments: [{ id: "development", type: "development" }],
+    sources: [{
+      id: "bench-source",
+      environment: "development",
+      clientId: "bench-client",
+      auth: { secret: { env: "UNUSED" } },
+    }],
+    destinations: [{ id: DESTINATION, environment: "development", ...destination }],
+    subscriptions: [{ from: { source: "bench-source" }, to: [DESTINATION] }],
+  }, { env: () => "unused", readFile: () => new Error("none") });
+  if (!parsed.ok) throw new Error(`bench config: ${JSON.stringify(parsed.problems)}`);
+  const inbox = new EngineApiInbox({ config: parsed.config, store, log, notify: () => {} });
+  return await servePublic({
+    fetch: createEndpointApp({
+      tokens,
+      inbox,
+      // The rate limit runs (its cost is measured) with a ceiling the load cannot reach.
+      limits: { maxJsonBytes: 40_000_000, rateLimitPerIp: 1e9, rateLimitWindowSeconds: 300 },
+      log,
+    }).fetch,
+    http,
     log,
-  }).fetch,
-  http,
-  log,
+  });
+}
+// The headline: a JSON destination, which is sent the message as posted.
+const endpoint = await endpointTo({
+  https: { url: "http://127.0.0.1:9/never", verificationToken: { env: "UNUSED" } },
 });
+// An extra, labelled row: an MLLP destination, for which the inbox writes the message as HL7 v2
+// and stores that translation with it (what a Redox-style sender to an EHR runs).
+const MLLP_QUEUE = "mllp-out:127.0.0.1:9";
+const translating = await endpointTo({ mllp: { host: "127.0.0.1", port: 9 } });
 // The same app with an inbox that answers at once: what the HTTP layer costs without storage.
 const noStore = await servePublic({
   fetch: createEndpointApp({
@@ -254,15 +264,19 @@ let endpointRows = 0;
 const kvRows = await rowsServer("kv-rows", () => endpointRows);
 
 const endpointRuns: LoadResult[] = [];
+const translatingRuns: LoadResult[] = [];
 const noStoreRuns: LoadResult[] = [];
 const bareRuns: LoadResult[] = [];
 const kvRowRuns: LoadResult[] = [];
 const kvRowsRuns: LoadResult[] = [];
 let stored = 0;
-/** Messages the endpoint stored during the warm-up. */
+let translated = 0;
+/** Messages the endpoints stored during the warm-up. */
 let warmUpStored = 0;
+let warmUpTranslated = 0;
 try {
   const endpointUrl = `https://127.0.0.1:${endpoint.port}/endpoint`;
+  const translatingUrl = `https://127.0.0.1:${translating.port}/endpoint`;
   const noStoreUrl = `https://127.0.0.1:${noStore.port}/endpoint`;
   const bareUrl = `https://127.0.0.1:${bare.port}/endpoint`;
   const kvRowUrl = `https://127.0.0.1:${kvRow.port}/endpoint`;
@@ -280,6 +294,7 @@ try {
   warmUpStored = warmed[0]!.ok;
   endpointRows = Math.max(1, Math.round((store.commitStats.mutations - mutations0) / warmUpStored));
   await load(kvRowsUrl, caFile, bodyFile, "", WARM_UP_SECONDS);
+  warmUpTranslated = (await load(translatingUrl, caFile, bodyFile, token, WARM_UP_SECONDS)).ok;
   for (let r = 1; r <= ROUNDS; r++) {
     printLine(`https_ingress: round ${r}/${ROUNDS}, ${CONC} clients, ${SECONDS} s per server`);
     endpointRuns.push(await load(endpointUrl, caFile, bodyFile, token));
@@ -287,10 +302,13 @@ try {
     bareRuns.push(await load(bareUrl, caFile, bodyFile));
     kvRowRuns.push(await load(kvRowUrl, caFile, bodyFile));
     kvRowsRuns.push(await load(kvRowsUrl, caFile, bodyFile));
+    translatingRuns.push(await load(translatingUrl, caFile, bodyFile, token));
   }
   stored = await store.depth(`https:${DESTINATION}`);
+  translated = await store.depth(MLLP_QUEUE);
 } finally {
   await endpoint.shutdown();
+  await translating.shutdown();
   await noStore.shutdown();
   await bare.shutdown();
   await kvRow.shutdown();
@@ -304,6 +322,12 @@ const accepted = warmUpStored + endpointRuns.reduce((n, r) => n + r.ok, 0);
 if (stored !== accepted) {
   throw new Error(`the endpoint answered 200 to ${accepted} messages but ${stored} are stored`);
 }
+const acceptedTranslated = warmUpTranslated + translatingRuns.reduce((n, r) => n + r.ok, 0);
+if (translated !== acceptedTranslated) {
+  throw new Error(
+    `the translating endpoint answered 200 to ${acceptedTranslated} messages but ${translated} are queued`,
+  );
+}
 /** The median rate and latencies of a server's rounds. */
 function medians(runs: LoadResult[]): { perS: number; p50: number; p99: number } {
   const mid = (f: (r: LoadResult) => number | null) => median(runs.map((r) => f(r) ?? NaN));
@@ -314,6 +338,7 @@ const n = medians(noStoreRuns);
 const b = medians(bareRuns);
 const k = medians(kvRowRuns);
 const kr = medians(kvRowsRuns);
+const t = medians(translatingRuns);
 const ratio = e.perS / b.perS;
 const ratioToKvRow = e.perS / k.perS;
 printLine();
@@ -324,6 +349,13 @@ printTable(
       r,
       i,
     ) => ["POST /endpoint, durable", i + 1, r.per_s, r.p50_ms!, r.p99_ms!]),
+    ...translatingRuns.map((r, i) => [
+      "POST /endpoint, durable, to MLLP (HL7 written and stored)",
+      i + 1,
+      r.per_s,
+      r.p50_ms!,
+      r.p99_ms!,
+    ]),
     ...noStoreRuns.map((
       r,
       i,
@@ -359,6 +391,11 @@ printLine(
     (e.perS / kr.perS).toFixed(2)
   }; those rows alone: ${(kr.perS / k.perS).toFixed(2)} of one row`,
 );
+printLine(
+  `endpoint to MLLP (HL7 written and stored with it): ${t.perS} req/s, ${
+    (t.perS / e.perS).toFixed(2)
+  } of the JSON endpoint, ${(t.perS / k.perS).toFixed(3)} of one KV row; p99 ${t.p99} ms`,
+);
 if (log.problems > 0) printLine(`${log.problems} warnings or errors from the apps`);
 
 printJson({
@@ -367,6 +404,13 @@ printJson({
   seconds: SECONDS,
   rounds: ROUNDS,
   endpoint: { reqPerS: e.perS, p50Ms: e.p50, p99Ms: e.p99 },
+  translating: {
+    reqPerS: t.perS,
+    p50Ms: t.p50,
+    p99Ms: t.p99,
+    ratioToEndpoint: Number((t.perS / e.perS).toFixed(3)),
+    ratioToKvRow: Number((t.perS / k.perS).toFixed(3)),
+  },
   notStored: {
     reqPerS: n.perS,
     p50Ms: n.p50,
