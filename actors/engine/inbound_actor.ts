@@ -37,6 +37,12 @@ import { destinationActorId } from "./identities.ts";
 import { type Hl7Plan, planFileRoutes, planHl7Routes } from "./hl7_routing.ts";
 import { planStoredDocument } from "./document_routing.ts";
 
+/** A message an entry sends: its record, and its payload when it was read already. */
+interface Sent {
+  record: MessageRecord;
+  payload?: Uint8Array;
+}
+
 const encoder = new TextEncoder();
 
 /** What an inbound actor is made of. */
@@ -148,13 +154,15 @@ export class InboundActor implements Actor {
     }
     const integrationId = record.origin.id;
     const integration = config.integrations.find((i) => i.id === integrationId);
+    // An HL7 message's payload is read to parse it; it goes on with its entries, to be sent as is.
+    const original: Sent = { record };
     const plan = record.contentType === "application/hl7-v2"
-      ? await this.#planHl7(head, record, integrationId)
+      ? await this.#planHl7(head, original, integrationId)
       : await this.#planDocument(head, record, integrationId);
     if (!plan) return;
     // An entry naming a destination is one destination's share whose form could not be made.
     const only = head.entry.destinationId;
-    if (only !== undefined) return await this.#retry(head, record, receiveLog, plan, only);
+    if (only !== undefined) return await this.#retry(head, original, receiveLog, plan, only);
     const problems = plan.problems;
     const log = {
       integrationId,
@@ -199,7 +207,7 @@ export class InboundActor implements Actor {
       : { code: "AA" };
     // The next message is read and parsed while this one commits; see PendingWrites.
     await this.#routes.add(
-      routed.then((entries) => this.#routed(entries, record, derived, deliveries, verdict)),
+      routed.then((entries) => this.#routed(entries, original, derived, deliveries, verdict)),
     );
   }
 
@@ -266,12 +274,13 @@ export class InboundActor implements Actor {
    */
   async #retry(
     head: QueueHead,
-    record: MessageRecord,
+    original: Sent,
     sendLog: LogRecord | null,
     plan: Hl7Plan,
     destinationId: string,
   ): Promise<void> {
     const { store, log } = this.#options;
+    const { record } = original;
     // Shares are taken in order: earlier commits first.
     await this.#routes.settle();
     const failure = plan.failures.find((f) => f.destination.id === destinationId);
@@ -309,7 +318,7 @@ export class InboundActor implements Actor {
       status: "SUCCEEDED",
       reason: `made on reprocess; a new SEND log carries the delivery to ${destinationId}`,
     }, { ...known, derived });
-    for (const entry of entries ?? []) this.#handOver(entry, record, derived);
+    for (const entry of entries ?? []) this.#handOver(entry, original, derived);
   }
 
   /** Plans a file (X12, C-CDA, anything else); undefined when it failed (dead-lettered). */
@@ -336,11 +345,13 @@ export class InboundActor implements Actor {
   /** Parses an HL7 message and plans its routes; undefined when it failed (dead-lettered). */
   async #planHl7(
     head: QueueHead,
-    record: MessageRecord,
+    original: Sent,
     integrationId: string,
   ): Promise<Hl7Plan | undefined> {
     const { store, config, log } = this.#options;
-    const parsed = tryParseHl7(this.#options.decode(await store.getPayload(record)));
+    const { record } = original;
+    original.payload = await store.getPayload(record);
+    const parsed = tryParseHl7(this.#options.decode(original.payload));
     if (!parsed.ok) {
       const reason = `cannot parse: ${parsed.error.message}`;
       await store.deadLetter(head, "engine", reason);
@@ -363,27 +374,30 @@ export class InboundActor implements Actor {
    * Gives a routed entry to its destination's actor in memory, with the record of the message it
    * sends (the original or a translation stored by the same commit); wakes the actor otherwise.
    */
-  #handOver(entry: RoutedEntry, record: MessageRecord, derived: readonly DerivedMessage[]): void {
+  #handOver(entry: RoutedEntry, original: Sent, derived: readonly DerivedMessage[]): void {
     const { handOver, notify } = this.#options;
     const id = entry.head.entry.messageId;
-    const sent = id === record.id ? record : derived.find((d) => d.id === id)?.record;
-    if (handOver && sent) handOver(entry.head.queue, [{ ...entry, record: sent }]);
-    else notify(entry.head.queue);
+    // With its payload, the entry may be sent ahead by a socket that runs ahead (MLLP).
+    const sent = id === original.record.id ? original : derived.find((d) => d.id === id);
+    if (handOver && sent) {
+      const payload = sent.payload ? { payload: sent.payload } : {};
+      handOver(entry.head.queue, [{ ...entry, record: sent.record, ...payload }]);
+    } else notify(entry.head.queue);
   }
 
   #routed(
     entries: RoutedEntry[] | undefined,
-    record: MessageRecord,
+    original: Sent,
     derived: readonly DerivedMessage[],
     deliveries: Delivery[],
     verdict: AppVerdict,
   ): void {
     if (!entries) return; // taken meanwhile (an operator skip): nothing was written
-    const messageId = record.id;
+    const messageId = original.record.id;
     this.#options.appAcks?.settle(messageId, verdict, deliveries.map((d) => d.destinationId));
     this.#processed++;
     this.#lastActivityAt = this.#options.clock.now();
-    for (const entry of entries) this.#handOver(entry, record, derived);
+    for (const entry of entries) this.#handOver(entry, original, derived);
     this.#options.log.debug("inbound.routed", {
       actor: this.id,
       messageId,

@@ -100,11 +100,14 @@ export interface Delivery {
 
 /**
  * A translation ready to be stored by the commit that routes it (`Store.prepareDerived`): its id
- * (for the delivery's `messageId`), its record, and the rows that commit writes for it.
+ * (for the delivery's `messageId`), its record, its payload, and the rows that commit writes for
+ * it.
  */
 export interface DerivedMessage {
   id: string;
   record: MessageRecord;
+  /** The translation itself, for handing its entries over with it (see {@link QueueItem}). */
+  payload: Uint8Array;
   rows: Pick<Write, "sets" | "deletes" | "bytes">;
 }
 

@@ -100,9 +100,9 @@ function addRows(write: Write, derived: DerivedMessage): void {
 }
 
 /**
- * The entries an accept routed, each with the record of the message it sends: the original (with
- * the payload the sender gave) or a translation stored by the same commit. An entry sending a
- * message stored earlier is left out: its actor reads it from KV.
+ * The entries an accept routed, each with the message it sends (record and payload): the original
+ * or a translation stored by the same commit. An entry sending a message stored earlier is left
+ * out: its actor reads it from KV.
  */
 function routedItems(
   appended: readonly Appended[],
@@ -116,8 +116,8 @@ function routedItems(
     const id = a.entry.messageId;
     if (id === record.id) out.push({ head, record, log: a.log, payload: request.payload });
     else {
-      const sent = request.derived?.find((d) => d.id === id)?.record;
-      if (sent) out.push({ head, record: sent, log: a.log });
+      const sent = request.derived?.find((d) => d.id === id);
+      if (sent) out.push({ head, record: sent.record, log: a.log, payload: sent.payload });
     }
   }
   return out;
@@ -457,6 +457,7 @@ export class Store {
     return {
       id,
       record,
+      payload,
       rows: {
         sets: [{ key: keys.message(id), value: record }],
         deletes: stored.chunks > 0 ? [keys.chunkPending(id)] : [],

@@ -56,8 +56,8 @@ Deno.test("a message posted to the API is handed to its destinations' actors wit
   const api = apiOf(e);
   try {
     const token = await api.token("app-client", "app-s3cret");
-    const post = async (controlId: string) => {
-      const message = hl7ToJson(adt(controlId), { timeZone: "UTC", extensions: false });
+    const post = async (id: string) => {
+      const message = hl7ToJson(adt(id), { timeZone: "UTC", extensions: false });
       const res = await fetch(`${api.base}/endpoint`, {
         method: "POST",
         headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
@@ -66,16 +66,29 @@ Deno.test("a message posted to the API is handed to its destinations' actors wit
       assert.equal(res.status, 200, await res.clone().text());
       const answer = await res.json() as { Meta: { Message: { ID: string } } };
       await waitFor(
-        `${controlId} delivered to both`,
+        `${id} delivered to both`,
         () =>
-          hl7Received.some((m) => m.includes(controlId)) &&
-          jsonReceived.some((m) => m.includes(controlId)),
+          hl7Received.some((m) => m.includes(`\rPID|1||${id}^`)) &&
+          jsonReceived.some((m) => m.includes(`"ID":"${id}"`)),
       );
       return answer.Meta.Message.ID;
     };
     // The first one activates both destination actors, which read their queues from KV.
     await post("P0");
     const store = e.engine.store;
+    // What is handed over carries its payload (without it, an MLLP socket cannot send ahead).
+    const handed: { queue: string; payload?: string }[] = [];
+    const supervisor = e.engine.supervisor;
+    const handOver = supervisor.handOver.bind(supervisor);
+    supervisor.handOver = (id, items) => {
+      for (const i of items) {
+        handed.push({
+          queue: id,
+          ...(i.payload ? { payload: new TextDecoder().decode(i.payload) } : {}),
+        });
+      }
+      handOver(id, items);
+    };
     const readBacks: string[] = [];
     const peek = store.peek.bind(store);
     store.peek = (queue, limit, after) => {
@@ -85,12 +98,21 @@ Deno.test("a message posted to the API is handed to its destinations' actors wit
     const ids: string[] = [];
     for (let i = 1; i <= 5; i++) ids.push(await post(`P${i}`));
     assert.deepEqual(readBacks, [], "a destination's actor read routed entries back from KV");
+    assert.equal(handed.length, 10);
+    for (const h of handed) {
+      assert.match(
+        h.payload ?? "",
+        h.queue.startsWith("mllp-out:") ? /^MSH\|/ : /^\{"Meta"/,
+        h.queue,
+      );
+    }
     // What went out, in order: HL7 written from the JSON to the MLLP destination, the JSON itself
     // to the HTTPS one.
-    const order = (texts: string[]) =>
-      texts.map((t) => /P\d/.exec(t)?.[0]).filter((c) => c !== undefined);
-    assert.deepEqual(order(hl7Received), ["P0", "P1", "P2", "P3", "P4", "P5"]);
-    assert.deepEqual(order(jsonReceived), ["P0", "P1", "P2", "P3", "P4", "P5"]);
+    // Each message is told by its patient's identifier (the control ids are made by the engine).
+    const order = (texts: string[], id: RegExp) => texts.map((t) => id.exec(t)?.[1]);
+    const all = ["P0", "P1", "P2", "P3", "P4", "P5"];
+    assert.deepEqual(order(hl7Received, /\rPID\|1\|\|(P\d)\^/), all);
+    assert.deepEqual(order(jsonReceived, /"ID":"(P\d)"/), all);
     for (const m of hl7Received) assert.match(m, /^MSH\|\^~\\&\|[^\r]*ADT\^A01/);
     // The translation is stored, named by the SEND log that sent it, derived from the original.
     for (const id of ids) {

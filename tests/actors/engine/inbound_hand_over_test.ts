@@ -54,6 +54,14 @@ Deno.test("a message edited by the application step is handed to its destination
     await send("H0");
     const store = e.engine.store;
     const destination = `mllp-out:127.0.0.1:${ehrPort}`;
+    // What is handed over carries its payload (without it, an MLLP socket cannot send ahead).
+    const handed: string[] = [];
+    const supervisor = e.engine.supervisor;
+    const handOver = supervisor.handOver.bind(supervisor);
+    supervisor.handOver = (id, items) => {
+      for (const i of items) handed.push(i.payload ? new TextDecoder().decode(i.payload) : "");
+      handOver(id, items);
+    };
     const readBacks: string[] = [];
     const peek = store.peek.bind(store);
     store.peek = (queue, limit, after) => {
@@ -62,6 +70,8 @@ Deno.test("a message edited by the application step is handed to its destination
     };
     for (let i = 1; i <= 5; i++) await send(`H${i}`);
     assert.deepEqual(readBacks, [], "the destination's actor read routed entries back from KV");
+    assert.equal(handed.length, 5);
+    for (const h of handed) assert.equal(h.split("|")[3], "EDITED", h.slice(0, 60));
     // What went out is the edit (the translation's record came with the entry), in order.
     const sent = received.filter((m) => /\|H\d\|/.test(m));
     assert.deepEqual(sent.map((m) => m.split("|")[9]), ["H0", "H1", "H2", "H3", "H4", "H5"]);

@@ -31,7 +31,7 @@ function request(messageId: string, deliveries: Delivery[]): AcceptRequest {
   };
 }
 
-Deno.test("store: an accept stores its deliveries' translations in its own commit, and gives back each entry with the record it sends", async () => {
+Deno.test("store: an accept stores its deliveries' translations in its own commit, and gives back each entry with the message it sends", async () => {
   const store = await tempStore();
   try {
     const id = store.newId();
@@ -60,7 +60,8 @@ Deno.test("store: an accept stores its deliveries' translations in its own commi
     ]);
     assert.deepEqual(routed[0]!.payload, request(id, []).payload);
     assert.equal(routed[1]!.record.contentType, "application/hl7-v2");
-    assert.equal(routed[1]!.payload, undefined);
+    // With its payload, an entry can be sent ahead by a socket that runs ahead.
+    assert.deepEqual(routed[1]!.payload, hl7);
     assert.equal(routed[1]!.head.entry.messageId, translation.id);
     for (const r of routed) assert.equal(r.log?.id, r.head.entry.logId);
     const [head] = await store.peek("out:old");
