@@ -30,11 +30,13 @@ import { Hono } from "hono";
 import { EngineApiInbox } from "../actors/engine/api_inbox.ts";
 import { parseConfig } from "../actors/config/mod.ts";
 import { Secret } from "../actors/config/secret.ts";
-import { GroupCommitter, Store } from "../actors/store/mod.ts";
+import { Store } from "../actors/store/mod.ts";
 import { AccessTokens } from "../transports/http/access_token.ts";
 import { createEndpointApp } from "../transports/http/endpoint.ts";
 import { servePublic } from "../transports/http/serve.ts";
 import { makePki } from "../tests/helpers/tls.ts";
+import { apiMessage } from "./pipeline/api_message.ts";
+import { kvRowsApp } from "./pipeline/kv_rows_app.ts";
 import { benchLogger, median, printJson, printLine, printTable } from "./harness.ts";
 
 const SECONDS = Number(Deno.args[0] ?? 5);
@@ -61,65 +63,6 @@ interface LoadResult {
   p50_ms: number | null;
   p99_ms: number | null;
   firstProblem?: string;
-}
-
-/** A data-model message of a realistic size (~1.5 KB). */
-function sampleMessage(): string {
-  return JSON.stringify({
-    Meta: {
-      DataModel: "PatientAdmin",
-      EventType: "NewPatient",
-      EventDateTime: "2026-01-15T08:30:00.000Z",
-      Test: true,
-      Source: { ID: "7ce6f387-c33c-417d-8682-81e83628cbd9", Name: "Bench Source" },
-      Destinations: [{ ID: DESTINATION, Name: "Bench Destination" }],
-    },
-    Patient: {
-      Identifiers: [{ ID: "0000000001", IDType: "MR" }, { ID: "e167267c", IDType: "EHRID" }],
-      Demographics: {
-        FirstName: "Timothy",
-        MiddleName: "Paul",
-        LastName: "Bixby",
-        DOB: "2008-01-06",
-        SSN: "101-01-0001",
-        Sex: "Male",
-        Race: "White",
-        IsHispanic: null,
-        MaritalStatus: "Married",
-        IsDeceased: null,
-        DeathDateTime: null,
-        PhoneNumber: { Home: "+18088675301", Office: null, Mobile: null },
-        EmailAddresses: [],
-        Language: "en",
-        Citizenship: [],
-        Address: {
-          StreetAddress: "4762 Hickory Street",
-          City: "Monroe",
-          State: "WI",
-          ZIP: "53566",
-          County: "Green",
-          Country: "US",
-        },
-      },
-      Notes: [],
-      Contacts: [{
-        FirstName: "Barbara",
-        LastName: "Bixby",
-        Address: {
-          StreetAddress: "4762 Hickory Street",
-          City: "Monroe",
-          State: "WI",
-          ZIP: "53566",
-          County: "Green",
-          Country: "US",
-        },
-        PhoneNumber: { Home: "+18088675303", Office: "+17077543758", Mobile: "+19189368865" },
-        RelationToPatient: "Mother",
-        EmailAddresses: ["barb.bixby@test.net"],
-        Roles: ["Emergency Contact"],
-      }],
-    },
-  });
 }
 
 async function load(
@@ -153,7 +96,10 @@ const dir = await Deno.makeTempDir({ prefix: "bench-https-" });
 const pki = await makePki();
 const caFile = `${pki.dir}/ca.crt`;
 const bodyFile = `${dir}/message.json`;
-await Deno.writeTextFile(bodyFile, sampleMessage());
+await Deno.writeTextFile(
+  bodyFile,
+  apiMessage([{ ID: DESTINATION, Name: "Bench Destination" }]),
+);
 const tls = {
   cert: new Secret(pki.serverCert, "bench"),
   key: new Secret(pki.serverKey, "bench"),
@@ -239,21 +185,7 @@ const bare = await servePublic({ fetch: bareApp.fetch, http, log });
  */
 async function rowsServer(name: string, rows: () => number) {
   const kv = await Deno.openKv(`${dir}/${name}.kv`);
-  const committer = new GroupCommitter(kv);
-  let next = 0;
-  const app = new Hono();
-  app.post("/endpoint", async (c) => {
-    const body = new Uint8Array(await c.req.arrayBuffer());
-    const id = `${Date.now().toString(36)}-${(next++).toString(36)}`;
-    const at = Date.now();
-    const sets: { key: Deno.KvKey; value: unknown }[] = [{ key: ["msg", id], value: body }];
-    for (let i = 1; i < rows(); i++) {
-      sets.push({ key: ["x", id, i], value: { id, i, at, status: "PENDING", note: "row" } });
-    }
-    await committer.commit({ sets, bytes: body.length });
-    return c.json({ ok: true, id });
-  });
-  const server = await servePublic({ fetch: app.fetch, http, log });
+  const server = await servePublic({ fetch: kvRowsApp(kv, rows).fetch, http, log });
   return { port: server.port, shutdown: () => server.shutdown().finally(() => kv.close()) };
 }
 // The issue's peer: one KV row per request.

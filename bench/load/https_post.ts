@@ -1,9 +1,10 @@
 /**
- * Load generator for bench/https_ingress.ts, run in its own process: `CONC` clients, each a loop
+ * Load generator for bench/https_ingress.ts and bench/api_pipeline.ts, run in its own process: `CONC` clients, each a loop
  * of keep-alive HTTP/1.1 `POST`s over TLS (one request in flight per client), for `SECONDS`.
  * Every answer must be 200; latency is measured per request. Prints one JSON line.
  *
- * Usage: `deno run -A bench/load/https_post.ts URL CONC SECONDS CA_FILE BODY_FILE [TOKEN]`
+ * Usage: `deno run -A bench/load/https_post.ts URL CONC SECONDS CA_FILE BODY_FILE [TOKEN]`, with
+ * `CA_FILE` "-" for a plain `http://` URL.
  * @module
  */
 
@@ -15,7 +16,8 @@ const conc = Number(concArg);
 const seconds = Number(secondsArg);
 const body = await Deno.readFile(bodyFile);
 const client = Deno.createHttpClient({
-  caCerts: [await Deno.readTextFile(caFile)],
+  // "-" for plain HTTP (no certificate to trust).
+  caCerts: caFile === "-" ? [] : [await Deno.readTextFile(caFile)],
   http1: true,
   http2: false,
   poolMaxIdlePerHost: conc,

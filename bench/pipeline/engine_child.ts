@@ -32,10 +32,15 @@ export class EngineChild {
     this.#dir = dir;
   }
 
+  /** Its public HTTP server (`/endpoint`, `/v2/auth/token`): `http://127.0.0.1:<port>`. */
+  get base(): string {
+    return this.#admin.replace(/\/admin$/, "");
+  }
+
   /** A metric without labels from `GET /metrics` (a counter or gauge); NaN when unreadable. */
   async metric(name: string): Promise<number> {
     try {
-      const r = await fetch(`${this.#admin.replace(/\/admin$/, "")}/metrics`, {
+      const r = await fetch(`${this.base}/metrics`, {
         signal: AbortSignal.timeout(5000),
       });
       const text = await r.text();
@@ -96,12 +101,18 @@ export class EngineChild {
    * 127.0.0.0/8, destination `out` = 127.0.0.1:`destPort`, subscription `feed` → `out` in HL7v2;
    * plain HTTP in development) and starts the engine; resolves once `/healthz` answers 200.
    * `options.destination` adds settings to `out` (say `hl7Edits`, which route every message
-   * through the inbound actor's application step).
+   * through the inbound actor's application step); `options.config` adds (or replaces) top-level
+   * sections (say an API source, its subscription and `limits`), and `options.env` the
+   * variables its secrets name.
    */
   static async start(
     dir: string,
     destPort: number,
-    options: { destination?: Record<string, unknown> } = {},
+    options: {
+      destination?: Record<string, unknown>;
+      config?: Record<string, unknown>;
+      env?: Record<string, string>;
+    } = {},
   ): Promise<EngineChild> {
     const mllpPort = freePort();
     const httpPort = freePort();
@@ -125,6 +136,7 @@ export class EngineChild {
         ...options.destination,
       }],
       subscriptions: [{ id: "feed-to-out", from: { integration: "feed" }, to: ["out"] }],
+      ...options.config,
     };
     const configPath = `${dir}/config.json`;
     await Deno.writeTextFile(configPath, JSON.stringify(config, null, 2));
@@ -146,7 +158,7 @@ export class EngineChild {
           configPath,
         ],
         cwd: REPO.pathname,
-        env: { ...engineAllocator().env, ENGINE_LOG: logPath, NO_COLOR: "1" },
+        env: { ...engineAllocator().env, ...options.env, ENGINE_LOG: logPath, NO_COLOR: "1" },
         stdin: "null",
         stdout: "null",
         stderr: "null",

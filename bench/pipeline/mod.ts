@@ -38,3 +38,5 @@ export {
 } from "./cpu.ts";
 export { deliveredLatencies, quantile, round, type SlowSpan } from "./latency.ts";
 export { LagMonitor } from "./lag.ts";
+export { kvRowsApp } from "./kv_rows_app.ts";
+export { apiMessage } from "./api_message.ts";
