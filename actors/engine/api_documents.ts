@@ -220,7 +220,11 @@ async function store(
   const { store, config } = options;
   const messageId = store.newId();
   // Stored by the commit that stores the message and its routes (none without them).
-  const translations = new Translations(store, messageId);
+  const translations = new Translations(store, {
+    id: messageId,
+    sender: { kind: "source", id: source.id },
+    kind: message.messageType,
+  });
   let jsonId: string | undefined;
   const deliveries: Delivery[] = [];
   const log = {

@@ -145,7 +145,11 @@ export class EngineApiInbox implements ApiInbox {
 
     const messageId = store.newId();
     // Stored by the commit that stores the message and its routes (none without them).
-    const translations = new Translations(store, messageId);
+    const translations = new Translations(store, {
+      id: messageId,
+      sender: { kind: "source", id: source.id },
+      kind: `${checked.dataModel}.${checked.eventType}`,
+    });
     // One HL7 translation per distinct MSH-3..6 (destinations may name themselves differently).
     const hl7Ids = new Map<string, string>();
     // One FHIR bundle per distinct destination setting (message or transaction, systems).

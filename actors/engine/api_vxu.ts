@@ -89,7 +89,11 @@ export async function acceptApiVxu(
 
   const messageId = store.newId();
   // Stored by the commit that stores the bundle and its routes (none without them).
-  const translations = new Translations(store, messageId);
+  const translations = new Translations(store, {
+    id: messageId,
+    sender: { kind: "source", id: source.id },
+    kind: VXU,
+  });
   const payloads = new Map<string, string>();
   const deliveries: Delivery[] = [];
   const logBase = { sourceId: source.id, environment: source.environment, eventType: VXU };

@@ -9,6 +9,7 @@
  * @module
  */
 
+import { Translations } from "./translations.ts";
 import { parseErrorCondition, tryParseHl7 } from "../../codecs/hl7v2/mod.ts";
 import type { Config } from "../config/mod.ts";
 import {
@@ -220,13 +221,13 @@ export class InboundActor implements Actor {
     plan: Hl7Plan,
     log: Delivery["log"],
   ): Promise<{ deliveries: Delivery[]; derived: DerivedMessage[] }> {
-    const { store } = this.#options;
-    const derived: DerivedMessage[] = [];
-    const translation = async (bytes: Uint8Array, contentType: string) => {
-      const d = await store.prepareDerived(record.id, bytes, contentType);
-      derived.push(d);
-      return d.id;
-    };
+    const translations = new Translations(this.#options.store, {
+      id: record.id,
+      sender: record.origin,
+      kind: record.messageType ?? record.contentType,
+    });
+    const translation = (bytes: Uint8Array, contentType: string) =>
+      translations.add(bytes, contentType);
     let jsonId: string | undefined;
     if (plan.json && plan.routes.some((r) => r.format === "json" && !r.shaped)) {
       jsonId = await translation(encoder.encode(JSON.stringify(plan.json)), "application/json");
@@ -264,7 +265,7 @@ export class InboundActor implements Actor {
         log: sendLog,
       });
     }
-    return { deliveries: out, derived };
+    return { deliveries: out, derived: translations.prepared };
   }
 
   /**

@@ -1,7 +1,8 @@
 /**
  * The translations of one received message (HL7 from JSON, a FHIR bundle, a shaped payload),
- * prepared for the commit that stores the message with its routes: none is stored without them,
- * and the request waits for one commit instead of one more per translation.
+ * prepared for the commit that stores the message with its routes (the API's accept, the inbound
+ * actor's route): none is stored without them, and the message waits for one commit instead of
+ * one more per translation.
  * @module
  */
 
@@ -12,31 +13,46 @@ import type { DerivedMessage, Store } from "../store/mod.ts";
  *
  * @example
  * ```ts ignore
- * const translations = new Translations(store, messageId);
+ * const translations = new Translations(store, {
+ *   id: messageId,
+ *   sender: { kind: "source", id: source.id },
+ *   kind: "PatientAdmin.NewPatient",
+ * });
  * const hl7Id = await translations.add(encoder.encode(hl7), "application/hl7-v2");
  * await store.accept({ ...request, messageId, deliveries, derived: translations.prepared });
  * ```
  */
 export class Translations {
-  /** What the accept commit stores, in the order added. */
+  /** What the commit stores, in the order added. */
   readonly prepared: DerivedMessage[] = [];
   readonly #store: Pick<Store, "prepareDerived">;
-  readonly #originalId: string;
+  readonly #original: TranslatedMessage;
 
-  /** Translations of the message to be stored as `originalId`. */
-  constructor(store: Pick<Store, "prepareDerived">, originalId: string) {
+  /** Translations of `original`, the message to be stored (or stored) under its id. */
+  constructor(store: Pick<Store, "prepareDerived">, original: TranslatedMessage) {
     this.#store = store;
-    this.#originalId = originalId;
+    this.#original = original;
   }
 
   /**
    * Prepares one translation and returns its message id, for a delivery's `messageId`. A large
-   * payload's chunks are written now (marked pending until the accept commit); a small one writes
-   * nothing before it.
+   * payload's chunks are written now (marked pending until the commit); a small one writes nothing
+   * before it, and is deflated after a dictionary of the sender's translations of this kind of
+   * message to `contentType` (they share most of their text).
    */
   async add(payload: Uint8Array, contentType: string): Promise<string> {
-    const made = await this.#store.prepareDerived(this.#originalId, payload, contentType);
+    const { id, sender, kind } = this.#original;
+    const made = await this.#store.prepareDerived(id, payload, contentType, {
+      dictionary: { sender: `${sender.kind}:${sender.id}`, kind: `${kind} as ${contentType}` },
+    });
     this.prepared.push(made);
     return made.id;
   }
+}
+
+/** The message translated: its id, who sent it, and its kind (its type, or its content type). */
+export interface TranslatedMessage {
+  id: string;
+  sender: { kind: string; id: string };
+  kind: string;
 }

@@ -276,10 +276,18 @@ export class Store {
 
   /** The compression dictionary of the sender's messages of this kind, once there is one. */
   #dictionaryFor(request: AcceptRequest, messageId: string): Dictionary | undefined {
-    const { payload } = request;
-    if (payload.length <= DEFLATE_FROM || payload.length > MAX_WITH_DICTIONARY) return undefined;
     const sender = `${request.origin.kind}:${request.origin.id}`;
     const kind = request.messageType ?? request.contentType;
+    return this.#dictionaryOf(sender, kind, messageId, request.payload);
+  }
+
+  #dictionaryOf(
+    sender: string,
+    kind: string,
+    messageId: string,
+    payload: Uint8Array,
+  ): Dictionary | undefined {
+    if (payload.length <= DEFLATE_FROM || payload.length > MAX_WITH_DICTIONARY) return undefined;
     return this.dictionaries.forWrite(sender, kind, messageId, payload);
   }
 
@@ -434,18 +442,26 @@ export class Store {
 
   /**
    * A translation of `originalId` made ready for the commit that routes it (`derived` of
-   * {@link route}): its id, its record and the rows that store it, the same as
-   * {@link putDerived} writes. A large payload's chunks are written now, marked pending until
-   * that commit; a small one writes nothing before it.
+   * {@link route}, of {@link accept}): its id, its record, its payload and the rows that store it,
+   * the same as {@link putDerived} writes. A small payload is stored as a received one is (in the
+   * record, or a row of its own beside it) and writes nothing before that commit; with
+   * `options.dictionary` (the original's sender, and the kind of translation) it is deflated after
+   * that sender's dictionary for that kind, once there is one. A large payload's chunks are
+   * written now, marked pending until that commit.
    */
   async prepareDerived(
     originalId: string,
     payload: Uint8Array,
     contentType: string,
+    options: { dictionary?: { sender: string; kind: string } } = {},
   ): Promise<DerivedMessage> {
     const now = this.#now();
     const id = this.newId();
-    const stored = await this.#writePayload(id, payload, now);
+    const by = options.dictionary;
+    const small = payload.length <= INLINE_MAX
+      ? smallPayload(id, payload, by && this.#dictionaryOf(by.sender, by.kind, id, payload))
+      : undefined;
+    const stored = small ? small.fields : await this.#writePayload(id, payload, now);
     const record: MessageRecord = {
       id,
       origin: { kind: "engine", id: "translator" },
@@ -459,9 +475,10 @@ export class Store {
       record,
       payload,
       rows: {
-        sets: [{ key: keys.message(id), value: record }],
-        deletes: stored.chunks > 0 ? [keys.chunkPending(id)] : [],
-        bytes: (stored.inline?.length ?? 0) + RECORD_BYTES,
+        sets: [{ key: keys.message(id), value: record }, ...(small?.rows ?? [])],
+        deletes: !small && stored.chunks > 0 ? [keys.chunkPending(id)] : [],
+        // A large payload is in its chunks already: only the record goes with the commit.
+        bytes: (small ? payload.length : 0) + RECORD_BYTES,
       },
     };
   }

@@ -118,3 +118,50 @@ Deno.test("store: a large translation's chunks are written first and claimed by 
     store.close();
   }
 });
+
+Deno.test("store: a translation is deflated after its sender's dictionary for that kind once there is one, and reads back", async () => {
+  const store = await tempStore();
+  try {
+    // A 1 KB HL7 message, as an edit would write it: most of its text repeats from one to the next.
+    const hl7 = (n: number) =>
+      enc.encode(
+        [
+          `MSH|^~\\&|EPIC|ENGINE|LAB|CLINIC|20240315123000||ADT^A01^ADT_A01|C${n}|P|2.5.1`,
+          "EVN|A01|20240315123000",
+          `PID|1||MRN${n}^^^HOSP^MR||DOE^JANE^Q||19800101|F|||1 MAIN ST^^SPRINGFIELD^IL^62701`,
+          "PV1|1|I|4WEST^412^B^HOSP||||1234^WELBY^MARCUS^^^DR|||MED||||7|||1234^WELBY^MARCUS",
+          ...Array.from({ length: 16 }, (_, i) =>
+            `OBX|${i + 1}|NM|8867-4^HEART RATE^LN||${70 + n}|/min`),
+        ].join("\r"),
+      );
+    const dictionary = { sender: "integration:feed", kind: "ADT^A01 as application/hl7-v2" };
+    const accept = async (n: number) => {
+      const id = store.newId();
+      const t = await store.prepareDerived(id, hl7(n), "application/hl7-v2", { dictionary });
+      const r = await store.accept({
+        ...request(id, [delivery("out:hl7", t.id, id)]),
+        derived: [t],
+      });
+      assert.equal(r.status, "stored");
+      return t;
+    };
+    const first = await accept(1);
+    // The first of the day has no dictionary yet: it is made from it, in the background.
+    assert.equal(first.record.dictionary, undefined);
+    await store.dictionaries.settled();
+    const second = await accept(2);
+    assert.ok(second.record.dictionary, "the second translation names its dictionary");
+    assert.ok(second.record.deflated);
+    const inRecord = (t: typeof first) => t.record.inline?.length ?? Infinity;
+    assert.ok(
+      inRecord(second) < inRecord(first) / 2,
+      `${inRecord(second)} bytes with the dictionary, ${inRecord(first)} without`,
+    );
+    for (const [t, n] of [[first, 1], [second, 2]] as const) {
+      const stored = await store.getMessage(t.id);
+      assert.deepEqual(await store.getPayload(stored!), hl7(n));
+    }
+  } finally {
+    store.close();
+  }
+});
