@@ -166,6 +166,7 @@ export class EngineApiInbox implements ApiInbox {
           jsonToHl7(request.json, {
             timeZone: "UTC",
             maxEmbeddedFileBytes: config.limits.maxEmbeddedFileBytes,
+            validated: checked,
             ...mshOptions(json.Meta, source, d),
           }),
       );
@@ -198,6 +199,7 @@ export class EngineApiInbox implements ApiInbox {
         const hl7 = jsonToHl7(request.json, {
           timeZone: "UTC",
           maxEmbeddedFileBytes: config.limits.maxEmbeddedFileBytes,
+          validated: checked,
           ...header,
         });
         hl7Ids.set(key, await translations.add(encoder.encode(hl7), "application/hl7-v2"));

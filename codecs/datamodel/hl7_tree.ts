@@ -131,13 +131,20 @@ export function getLeaf(t: FieldTree, rep: number, comp: number, sub: number): s
 
 /** Encodes a tree with the standard delimiters, dropping trailing empty parts at every level. */
 export function encodeTree(t: FieldTree): string {
-  const reps = t.map((rep) => trimJoin(rep.map((comp) => trimJoin(comp, "&")), "^"));
-  return trimJoin(reps, "~");
+  // Most fields are one repetition of one component of one leaf: no arrays for those.
+  if (t.length === 1) return encodeRep(t[0]!);
+  return trimJoin(t.map(encodeRep), "~");
+}
+
+function encodeRep(rep: string[][]): string {
+  if (rep.length === 1) return trimJoin(rep[0]!, "&");
+  return trimJoin(rep.map((comp) => trimJoin(comp, "&")), "^");
 }
 
 function trimJoin(parts: string[], sep: string): string {
   let n = parts.length;
   while (n > 0 && parts[n - 1] === "") n--;
+  if (n <= 1) return n === 0 ? "" : parts[0]!;
   return n === parts.length ? parts.join(sep) : parts.slice(0, n).join(sep);
 }
 

@@ -21,7 +21,11 @@ import type { JsonObject } from "./json_path.ts";
 import { MODELS, REQUIRED_SEGMENTS } from "./models/mod.ts";
 import { componentsToNoteBody, noteBodyToComponents } from "./notes_body.ts";
 import { readModel } from "./read.ts";
-import { DEFAULT_MAX_EMBEDDED_FILE_BYTES, validateDataModel } from "./validate.ts";
+import {
+  DEFAULT_MAX_EMBEDDED_FILE_BYTES,
+  validateDataModel,
+  type ValidationResult,
+} from "./validate.ts";
 import { writeModel } from "./write.ts";
 
 /** A reference to an engine object in `Meta` (`Source`, `Destinations[]`). */
@@ -105,6 +109,12 @@ export interface JsonToHl7Options {
   readonly now?: Date;
   /** Largest embedded file (decoded bytes). Default 10 MB. */
   readonly maxEmbeddedFileBytes?: number;
+  /**
+   * What {@link validateDataModel} said of this same JSON, with the same `maxEmbeddedFileBytes`,
+   * when the caller has just validated it (a message written for several destinations): it is
+   * not validated again.
+   */
+  readonly validated?: Extract<ValidationResult, { ok: true }>;
 }
 
 /** "a PID", "an ORC": the article as the segment ID is spelled out. */
@@ -201,13 +211,13 @@ export function hl7ToJson(
 
 /**
  * Translates data-model JSON to an HL7 v2 message (segments separated by CR, delimiters
- * `|^~\&`). The JSON is validated first.
+ * `|^~\&`). The JSON is validated first (unless `options.validated` says it was).
  *
  * @throws {DataModelValidationError} listing every schema problem with its JSON path.
  * @throws {DataModelError} `invalid` for an unknown time zone.
  */
 export function jsonToHl7(json: unknown, options: JsonToHl7Options = {}): string {
-  const checked = validateDataModel(json, options);
+  const checked = options.validated ?? validateDataModel(json, options);
   if (!checked.ok) throw new DataModelValidationError(checked.issues);
   const given = json as DataModelMessage;
   // Without a time the message is stamped now: MSH-7 and EVN-2 both get it through the table.

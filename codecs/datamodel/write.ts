@@ -23,6 +23,7 @@ import {
 } from "./hl7_tree.ts";
 import { getPath, isObject, type JsonObject, keysOf } from "./json_path.ts";
 import {
+  type LeafAddress,
   type LeafRule,
   parseAddress,
   type RangeRule,
@@ -46,22 +47,55 @@ export interface WriterOptions {
 /** Whether an extension leaf may replace what a rule wrote. */
 type Check = (raw: string) => boolean;
 
+/**
+ * The keys of path `j` under `prefix` (a `/` path: of the scope object), by prefix then path: the
+ * tables' strings are looked up as they are, instead of a path joined and hashed afresh for every
+ * rule of every message.
+ */
+const joined = new Map<string, Map<string, readonly string[]>>();
+
+function keysUnder(prefix: string, j: string): readonly string[] {
+  let paths = joined.get(prefix);
+  if (paths === undefined) joined.set(prefix, paths = new Map());
+  let keys = paths.get(j);
+  if (keys === undefined) {
+    if (j.charCodeAt(0) === 47 /* "/" */) keys = keysOf(j.slice(1));
+    else keys = keysOf(prefix === "" ? j : j === "" ? prefix : `${prefix}.${j}`);
+    paths.set(j, keys);
+  }
+  return keys;
+}
+
 /** Reads values of a segment's JSON object, or of the scope object for `/` paths. */
 function lookup(base: unknown, prefix: string, scope: JsonObject, j: string): unknown {
-  if (j.charCodeAt(0) === 47 /* "/" */) return getPath(scope, j.slice(1));
-  const path = prefix === "" ? j : j === "" ? prefix : `${prefix}.${j}`;
-  if (path === "") return base;
-  const keys = keysOf(path);
-  if (keys.length === 1) return isObject(base) ? base[path] : undefined;
-  return getPath(base, path);
+  const keys = keysUnder(prefix, j);
+  let v: unknown = j.charCodeAt(0) === 47 /* "/" */ ? scope : base;
+  for (let i = 0; i < keys.length; i++) {
+    if (!isObject(v)) return undefined;
+    v = v[keys[i]!];
+  }
+  return v;
 }
+
+/** A component's address within a repetition (`1.<h>`), parsed once per table string. */
+const inRepetition = new Map<string, LeafAddress>();
+
+function repetitionAddress(h: string): LeafAddress {
+  let a = inRepetition.get(h);
+  if (a === undefined) inRepetition.set(h, a = parseAddress(`1.${h}`));
+  return a;
+}
+
+/** What a leaf's check is when the segment has no extension fields to lay over it: unused. */
+const UNCHECKED: Check = () => true;
 
 class SegmentWriter {
   readonly trees: FieldTree[] = [];
   readonly claims = new Map<string, Check>();
   content = false;
 
-  constructor(readonly o: WriterOptions) {}
+  /** `overlaid`: extension fields are laid over this segment, so each leaf's claim is kept. */
+  constructor(readonly o: WriterOptions, readonly overlaid: boolean) {}
 
   tree(f: number): FieldTree {
     let t = this.trees[f];
@@ -71,7 +105,7 @@ class SegmentWriter {
 
   put(f: number, r: number, c: number, s: number, enc: string, check: Check): void {
     setLeaf(this.tree(f), r, c, s, enc);
-    this.claims.set(`${f}.${r}.${c}.${s}`, check);
+    if (this.overlaid) this.claims.set(`${f}.${r}.${c}.${s}`, check);
   }
 
   /** Writes a leaf rule's value; returns whether it wrote. */
@@ -83,7 +117,7 @@ class SegmentWriter {
     }
     const text = toHl7Text(v, rule.t, rule.codes, this.o);
     if (text === undefined || text === "") return false;
-    const check: Check = rule.fallback ? () => true : (raw) =>
+    const check: Check = !this.overlaid || rule.fallback ? UNCHECKED : (raw) =>
       raw !== '""' &&
       sameValue(toJsonValue(decodeLeaf(raw, STD), rule.t, rule.codes, this.o), v, rule.t);
     this.put(f, r, c, s, escapeHl7(text, STD), check);
@@ -100,7 +134,7 @@ class SegmentWriter {
         let wrote = false;
         for (const lr of b.leaves) {
           if (lr.fallback === "read") continue;
-          const a = parseAddress(`1.${lr.h}`);
+          const a = repetitionAddress(lr.h);
           const value = lr.j === "" ? el : lookup(el, "", scope, lr.j);
           if (this.leaf(lr, value, rule.f, r, a.comp, a.sub)) wrote = true;
         }
@@ -110,7 +144,7 @@ class SegmentWriter {
         }
         this.content = true;
         for (const [comp, value] of Object.entries(b.fill ?? {})) {
-          const a = parseAddress(`1.${comp}`);
+          const a = repetitionAddress(comp);
           this.put(rule.f, r, a.comp, a.sub, value, () => true);
         }
       }
@@ -223,7 +257,7 @@ class Writer {
     ext: readonly [number, string][] | undefined,
     force: boolean,
   ): string | undefined {
-    const w = new SegmentWriter(this.o);
+    const w = new SegmentWriter(this.o, ext !== undefined);
     const self = lookup(base, prefix, scope, "");
     const ctx: WriteContext = {
       obj: isObject(self) ? self : {},
@@ -253,7 +287,9 @@ class Writer {
             a.comp,
             a.sub,
             escapeHl7(v, STD),
-            (raw) => accepts === undefined || accepts(decodeLeaf(raw, STD), readCtx),
+            w.overlaid && accepts !== undefined
+              ? (raw) => accepts(decodeLeaf(raw, STD), readCtx)
+              : UNCHECKED,
           );
           break;
         }

@@ -152,17 +152,22 @@ export interface EscapeOptions {
 }
 
 const specialCache = new Map<string, RegExp>();
+/** By delimiters object too: a message's (and the standard set) is asked for once per value. */
+const specialsOf = new WeakMap<Hl7Delimiters, RegExp>();
 
 function specials(d: Hl7Delimiters): RegExp {
+  let re = specialsOf.get(d);
+  if (re !== undefined) return re;
   const key = d.field + d.component + d.repetition + d.escape + d.subcomponent +
     (d.truncation ?? "");
-  let re = specialCache.get(key);
+  re = specialCache.get(key);
   if (re === undefined) {
     const chars = key.split("").map((c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"));
     re = new RegExp(`[${chars.join("")}\\r\\n]`);
     if (specialCache.size > 64) specialCache.clear();
     specialCache.set(key, re);
   }
+  specialsOf.set(d, re);
   return re;
 }
 

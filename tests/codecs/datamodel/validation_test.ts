@@ -231,3 +231,17 @@ Deno.test("property: any JSON value gets a verdict, never an exception", () => {
     { numRuns: 400 },
   );
 });
+
+Deno.test("jsonToHl7 validates the JSON unless told what validating it just said", () => {
+  const message = admit({ Patient: { Identifiers: [{ ID: "1", IDType: "MR" }] } });
+  const validated = validateDataModel(message);
+  assert.ok(validated.ok);
+  // A caller writing one message for several destinations validates it once, then says so.
+  const wrong = admit({
+    Patient: { Identifiers: [{ ID: "1", IDType: "MR" }], Demographics: { FirstName: 5 } },
+  });
+  assert.throws(() => jsonToHl7(wrong), DataModelValidationError);
+  const written = jsonToHl7(wrong, { validated, controlId: "C1", now: new Date(0) });
+  assert.match(written, /^MSH\|\^~\\&\|/);
+  assert.equal(written, jsonToHl7(message, { controlId: "C1", now: new Date(0) }));
+});
