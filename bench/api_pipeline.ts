@@ -9,8 +9,9 @@
  * gets {@link WARM_SECONDS} s of the same load first (V8 compiles the hot paths over about that
  * long), drained, then the disk is synced, then {@link CLIENTS} keep-alive clients post for
  * {@link SECONDS} s (bench/load/https_post.ts, a process of its own) and the backlog drains.
- * Next to it in the same run, the issue's HTTP peer under the same load, served the same way: a
- * bare Hono handler storing one KV row per request with a group commit.
+ * Next to it in the same run, the issue's HTTP peer under the same load, served the same way
+ * (`servePublic`, plain HTTP on loopback): a bare Hono handler storing one KV row per request with
+ * a group commit.
  *
  * Figures: delivered ÷ (load + drain), and that ÷ the peer's rate; the 200 rate and its p99; the
  * backlog when the load ended and the drain; CPU µs per delivered message by thread. The issue
@@ -23,7 +24,8 @@
  * @module
  */
 
-import { printJson, printLine, printTable } from "./harness.ts";
+import { servePublic } from "../transports/http/serve.ts";
+import { benchLogger, printJson, printLine, printTable } from "./harness.ts";
 import {
   apiMessage,
   cpuByGroup,
@@ -169,12 +171,14 @@ async function pipeline() {
 /** The peer, warmed up the same way, then measured for as long. */
 async function oneRowPeer(): Promise<LoadResult> {
   const kv = await Deno.openKv(`${dir}/kv-row.kv`);
-  const server = Deno.serve(
-    { port: 0, hostname: HOST, onListen: () => {} },
-    kvRowsApp(kv, () => 1).fetch,
-  );
+  // Served as the engine serves its API (node:http with its timeouts; plain HTTP in development).
+  const server = await servePublic({
+    fetch: kvRowsApp(kv, () => 1).fetch,
+    http: { port: 0, hostname: HOST, development: true },
+    log: benchLogger("kv-row"),
+  });
   try {
-    const url = `http://${HOST}:${server.addr.port}/endpoint`;
+    const url = `http://${HOST}:${server.port}/endpoint`;
     await load(url, "", WARM_SECONDS);
     await settleDisk();
     return await load(url, "", SECONDS);
