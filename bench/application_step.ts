@@ -1,8 +1,8 @@
 /**
  * The pipeline through the application step, as users run it when a route changes the message:
  * MLLP in → the inbound actor (the full parse, the route's plan, an HL7 edit on the destination,
- * the edited message stored with the routing commit) → one MLLP destination, whose actor is woken
- * and reads its new entries back from KV. Next to it, in the same run, the same engine passing the
+ * the edited message stored with the routing commit and handed to the destination's actor with
+ * its payload) → one MLLP destination. Next to it, in the same run, the same engine passing the
  * messages straight through (routed in the accept commit, handed to the destination in memory:
  * what `deno task bench pipeline` measures).
  *
@@ -11,8 +11,7 @@
  * connections for {@link SECONDS} s and the drain. Figures: delivered ÷ (load + drain), the ACK
  * rate, the backlog when the load ended, the drain, and CPU µs per delivered message per thread;
  * `ratio` is the application step's sustained rate ÷ the straight-through one's (no target: the
- * issue sets none, and the extra work is real — a parse, a plan, an edit, a second message stored
- * and read back).
+ * issue sets none, and the extra work is real — a parse, a plan, an edit, a second message stored).
  *
  * Run: `deno run -A bench/application_step.ts [seconds=10]`. Takes about 1½ minutes. Everything
  * binds and connects to 127.0.0.1 only. Prints a table, then one JSON line.

@@ -1,6 +1,7 @@
 /**
- * Load generator for bench/https_ingress.ts and bench/api_pipeline.ts, run in its own process: `CONC` clients, each a loop
- * of keep-alive HTTP/1.1 `POST`s over TLS (one request in flight per client), for `SECONDS`.
+ * Load generator for bench/https_ingress.ts and bench/api_to_mllp.ts, run in its own process:
+ * `CONC` clients, each a loop of keep-alive HTTP/1.1 `POST`s over TLS or plain HTTP (one request in
+ * flight per client), for `SECONDS`.
  * Every answer must be 200; latency is measured per request. Prints one JSON line.
  *
  * Usage: `deno run -A bench/load/https_post.ts URL CONC SECONDS CA_FILE BODY_FILE [TOKEN]`, with

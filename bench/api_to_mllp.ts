@@ -18,7 +18,7 @@
  * sets no target for this path (its HTTPS ingress target is measured by bench/https_ingress.ts,
  * without delivery); the row shows what a Redox-style sender gets end to end.
  *
- * Run: `deno run -A bench/api_pipeline.ts [seconds=10]`. Takes about 1 minute. Everything binds
+ * Run: `deno run -A bench/api_to_mllp.ts [seconds=10]`. Takes about 1 minute. Everything binds
  * and connects to 127.0.0.1 only. Prints a table, then one JSON line.
  *
  * @module
@@ -61,13 +61,13 @@ interface LoadResult {
   firstProblem?: string;
 }
 
-const release = installGuard("api_pipeline", 300_000);
+const release = installGuard("api_to_mllp", 300_000);
 const receiver = Receiver.start();
 const dir = await Deno.makeTempDir({ prefix: "bench-api-pipeline-" });
 const bodyFile = `${dir}/message.json`;
 await Deno.writeTextFile(bodyFile, apiMessage());
 try {
-  printLine(`api_pipeline: ${CLIENTS} clients, ${SECONDS} s + drain, after ${WARM_SECONDS} s`);
+  printLine(`api_to_mllp: ${CLIENTS} clients, ${SECONDS} s + drain, after ${WARM_SECONDS} s`);
   const engine = await pipeline();
   const peer = await oneRowPeer();
   const ratio = engine.sustainedMsgPerS / peer.per_s;
@@ -99,7 +99,7 @@ try {
       `in the same run`,
   );
   printJson({
-    bench: "api_pipeline",
+    bench: "api_to_mllp",
     clients: CLIENTS,
     seconds: SECONDS,
     engine,
