@@ -315,7 +315,7 @@ printLine(
 printLine(
   `endpoint / bare: ${
     ratio.toFixed(2)
-  } (target >= 0.4); endpoint p99 ${e.p99} ms (target <= 20); ` +
+  } (target >= 0.4); endpoint p99 ${e.p99.toFixed(1)} ms (target <= 20); ` +
     `${stored} messages stored, one per 200`,
 );
 printLine(
@@ -326,7 +326,7 @@ printLine(
 printLine(
   `endpoint to MLLP (HL7 written and stored with it): ${t.perS} req/s, ${
     (t.perS / e.perS).toFixed(2)
-  } of the JSON endpoint, ${(t.perS / k.perS).toFixed(3)} of one KV row; p99 ${t.p99} ms`,
+  } of the JSON endpoint, ${(t.perS / k.perS).toFixed(3)} of one KV row; p99 ${t.p99.toFixed(1)} ms`,
 );
 if (log.problems > 0) printLine(`${log.problems} warnings or errors from the apps`);
 
