@@ -9,7 +9,6 @@
  * @module
  */
 
-import { Translations } from "./translations.ts";
 import { parseErrorCondition, tryParseHl7 } from "../../codecs/hl7v2/mod.ts";
 import type { Config } from "../config/mod.ts";
 import {
@@ -37,6 +36,7 @@ import type { AppAcks, AppVerdict } from "./app_acks.ts";
 import { destinationActorId } from "./identities.ts";
 import { type Hl7Plan, planFileRoutes, planHl7Routes } from "./hl7_routing.ts";
 import { planStoredDocument } from "./document_routing.ts";
+import { Translations } from "./translations.ts";
 
 /** A message an entry sends: its record, and its payload when it was read already. */
 interface Sent {
