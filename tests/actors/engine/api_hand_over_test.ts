@@ -13,6 +13,8 @@ import { FetchSender } from "../../../transports/https/mod.ts";
 import { apiOf } from "../../helpers/api.ts";
 import { adt, startRecordingHl7Server, waitFor } from "../../helpers/net.ts";
 import { startEngine } from "../../helpers/engine.ts";
+import { keys } from "../../../actors/store/mod.ts";
+import { REDOX_FIXTURES } from "./redox_fixtures.ts";
 
 Deno.test("a message posted to the API is handed to its destinations' actors with its HL7 translation, which they send without reading back from KV", async () => {
   const dir = await Deno.makeTempDir();
@@ -127,6 +129,70 @@ Deno.test("a message posted to the API is handed to its destinations' actors wit
     await e.close();
     httpSender.close();
     await receiver.shutdown();
+    await hl7Server.stop({ forceDrainTimeoutMs: 100 });
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a large message posted to the API reaches its MLLP destination whole and in order: its HL7 is written in chunks before the accept commit and read back by the actor", async () => {
+  const dir = await Deno.makeTempDir();
+  const { received, server: hl7Server, port: mllpPort } = await startRecordingHl7Server();
+  const parsed = parseConfig({
+    node: { id: "api-large" },
+    kv: { path: `${dir}/engine.kv` },
+    environments: [{ id: "dev", type: "development" }],
+    sources: [{
+      id: "app",
+      environment: "dev",
+      clientId: "app-client",
+      auth: { secret: { env: "APP_SECRET" } },
+    }],
+    destinations: [{ id: "ehr", environment: "dev", mllp: { host: "127.0.0.1", port: mllpPort } }],
+    subscriptions: [{ from: { source: "app" }, to: ["ehr"] }],
+  }, { env: (n) => ({ APP_SECRET: "app-s3cret" })[n], readFile: () => new Error("none") });
+  assert.ok(parsed.ok, JSON.stringify(!parsed.ok && parsed.problems));
+  const e = await startEngine(parsed.config, { http: true });
+  const api = apiOf(e);
+  try {
+    const token = await api.token("app-client", "app-s3cret");
+    const media = REDOX_FIXTURES.find((f) => f.name === "Media.New")!.json as {
+      Meta: Record<string, unknown>;
+      Media: Record<string, unknown>;
+    };
+    // A 300 KB document: its HL7 passes the 48 KiB kept in a record and the 64 KiB an actor holds.
+    const pdf = btoa("%PDF-1.4 ".padEnd(300 * 1024, "x"));
+    const post = async (name: string, contents: string) => {
+      // Routed by the source's subscription (the fixture names Redox's destination).
+      const body = {
+        ...media,
+        Meta: { ...media.Meta, Destinations: undefined },
+        Media: { ...media.Media, FileName: name, FileContents: contents },
+      };
+      const res = await fetch(`${api.base}/endpoint`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify(body),
+      });
+      assert.equal(res.status, 200, await res.clone().text());
+      return (await res.json() as { Meta: { Message: { ID: string } } }).Meta.Message.ID;
+    };
+    const first = btoa("%PDF-1.4 first\n");
+    const after = btoa("%PDF-1.4 after\n");
+    await post("first", first);
+    const id = await post("large", pdf);
+    await post("after", after);
+    await waitFor("three delivered", () => received.length === 3);
+    // In order, and the large one whole (OBX-5.5 carries the document as posted).
+    const which = (m: string) =>
+      m.includes(pdf) ? "large" : m.includes(first) ? "first" : m.includes(after) ? "after" : "?";
+    assert.deepEqual(received.map(which), ["first", "large", "after"]);
+    const store = e.engine.store;
+    const [send] = (await store.logsOfMessage(id)).filter((l) => l.type === "SEND");
+    const translation = await store.getMessage(send!.deliveredId!);
+    assert.ok((translation?.chunks ?? 0) > 0, "the translation is stored in chunks");
+    assert.equal((await store.kv.get(keys.chunkPending(translation!.id))).value, null);
+  } finally {
+    await e.close();
     await hl7Server.stop({ forceDrainTimeoutMs: 100 });
     await Deno.remove(dir, { recursive: true });
   }
