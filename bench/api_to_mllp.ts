@@ -32,6 +32,8 @@ import {
   cpuSnapshot,
   EngineChild,
   HOST,
+  httpLoad,
+  type HttpLoadResult,
   installGuard,
   killAll,
   kvRowsApp,
@@ -45,21 +47,8 @@ const SECONDS = Number(Deno.args[0] ?? 10);
 const WARM_SECONDS = 10;
 const CLIENTS = 64;
 const DRAIN_MS = 120_000;
-const LOAD = new URL("./load/https_post.ts", import.meta.url);
 const SECRET_ENV = "BENCH_API_SECRET";
 const SECRET = "bench-api-secret";
-
-/** One run of the load script, as it reports it. */
-interface LoadResult {
-  seconds: number;
-  ok: number;
-  bad: number;
-  errors: number;
-  per_s: number;
-  p50_ms: number | null;
-  p99_ms: number | null;
-  firstProblem?: string;
-}
 
 const release = installGuard("api_to_mllp", 300_000);
 const receiver = Receiver.start();
@@ -169,7 +158,7 @@ async function pipeline() {
 }
 
 /** The peer, warmed up the same way, then measured for as long. */
-async function oneRowPeer(): Promise<LoadResult> {
+async function oneRowPeer(): Promise<HttpLoadResult> {
   const kv = await Deno.openKv(`${dir}/kv-row.kv`);
   // Served as the engine serves its API (node:http with its timeouts; plain HTTP in development).
   const server = await servePublic({
@@ -201,21 +190,6 @@ async function tokenOf(base: string): Promise<string> {
 }
 
 /** `CLIENTS` clients posting the message to `url` for `seconds`; every answer must be 200. */
-async function load(url: string, token: string, seconds: number): Promise<LoadResult> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", LOAD.pathname, url, String(CLIENTS), String(seconds), "-", bodyFile, token],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const err = new TextDecoder().decode(out.stderr).trim();
-  if (err) printLine(`  [load] ${err.split("\n").slice(0, 3).join(" | ")}`);
-  if (!out.success) throw new Error(`load script exited with ${out.code}`);
-  const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
-  const result = JSON.parse(lines[lines.length - 1]!) as LoadResult;
-  if (result.bad > 0 || result.errors > 0) {
-    throw new Error(
-      `load: ${result.bad} bad answers, ${result.errors} errors: ${result.firstProblem}`,
-    );
-  }
-  return result;
+function load(url: string, token: string, seconds: number): Promise<HttpLoadResult> {
+  return httpLoad({ url, clients: CLIENTS, seconds, bodyFile, token });
 }

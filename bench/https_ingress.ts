@@ -37,13 +37,13 @@ import { servePublic } from "../transports/http/serve.ts";
 import { makePki } from "../tests/helpers/tls.ts";
 import { apiMessage } from "./pipeline/api_message.ts";
 import { kvRowsApp } from "./pipeline/kv_rows_app.ts";
+import { httpLoad, type HttpLoadResult as LoadResult } from "./pipeline/http_load.ts";
 import { benchLogger, median, printJson, printLine, printTable } from "./harness.ts";
 
 const SECONDS = Number(Deno.args[0] ?? 5);
 const ROUNDS = Number(Deno.args[1] ?? 2);
 const CONC = 64;
 const WARM_UP_SECONDS = 1;
-const LOAD = new URL("./load/https_post.ts", import.meta.url);
 const DESTINATION = "af394f14-b34a-464f-8d24-895f370af4c9";
 
 const guard = setTimeout(() => {
@@ -52,42 +52,15 @@ const guard = setTimeout(() => {
 }, 180_000);
 Deno.unrefTimer(guard);
 
-/** One run of the load script, as it reports it. */
-interface LoadResult {
-  conc: number;
-  seconds: number;
-  ok: number;
-  bad: number;
-  errors: number;
-  per_s: number;
-  p50_ms: number | null;
-  p99_ms: number | null;
-  firstProblem?: string;
-}
-
-async function load(
+/** One run of the load script against `url` (bench/pipeline/http_load.ts). */
+function load(
   url: string,
   caFile: string,
   bodyFile: string,
   token = "",
   seconds = SECONDS,
 ): Promise<LoadResult> {
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", LOAD.pathname, url, String(CONC), String(seconds), caFile, bodyFile, token],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const err = new TextDecoder().decode(out.stderr).trim();
-  if (err) printLine(`  [load] ${err.split("\n").slice(0, 3).join(" | ")}`);
-  if (!out.success) throw new Error(`load script exited with ${out.code}`);
-  const lines = new TextDecoder().decode(out.stdout).trim().split("\n");
-  const result = JSON.parse(lines[lines.length - 1]!) as LoadResult;
-  if (result.bad > 0 || result.errors > 0) {
-    throw new Error(
-      `load: ${result.bad} bad answers, ${result.errors} errors: ${result.firstProblem}`,
-    );
-  }
-  return result;
+  return httpLoad({ url, clients: CONC, seconds, bodyFile, caFile, token });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -313,9 +286,9 @@ printLine(
   `endpoint / bare Hono storing one KV row: ${ratioToKvRow.toFixed(3)} (target >= 0.75)`,
 );
 printLine(
-  `endpoint / bare: ${
-    ratio.toFixed(2)
-  } (target >= 0.4); endpoint p99 ${e.p99.toFixed(1)} ms (target <= 20); ` +
+  `endpoint / bare: ${ratio.toFixed(2)} (target >= 0.4); endpoint p99 ${
+    e.p99.toFixed(1)
+  } ms (target <= 20); ` +
     `${stored} messages stored, one per 200`,
 );
 printLine(
@@ -326,7 +299,9 @@ printLine(
 printLine(
   `endpoint to MLLP (HL7 written and stored with it): ${t.perS} req/s, ${
     (t.perS / e.perS).toFixed(2)
-  } of the JSON endpoint, ${(t.perS / k.perS).toFixed(3)} of one KV row; p99 ${t.p99.toFixed(1)} ms`,
+  } of the JSON endpoint, ${(t.perS / k.perS).toFixed(3)} of one KV row; p99 ${
+    t.p99.toFixed(1)
+  } ms`,
 );
 if (log.problems > 0) printLine(`${log.problems} warnings or errors from the apps`);
 

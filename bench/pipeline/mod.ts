@@ -40,3 +40,4 @@ export { deliveredLatencies, quantile, round, type SlowSpan } from "./latency.ts
 export { LagMonitor } from "./lag.ts";
 export { kvRowsApp } from "./kv_rows_app.ts";
 export { apiMessage } from "./api_message.ts";
+export { httpLoad, type HttpLoadOptions, type HttpLoadResult } from "./http_load.ts";
