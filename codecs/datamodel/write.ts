@@ -145,7 +145,7 @@ class SegmentWriter {
         this.content = true;
         for (const [comp, value] of Object.entries(b.fill ?? {})) {
           const a = repetitionAddress(comp);
-          this.put(rule.f, r, a.comp, a.sub, value, () => true);
+          this.put(rule.f, r, a.comp, a.sub, value, UNCHECKED);
         }
       }
     }
