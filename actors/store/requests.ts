@@ -87,8 +87,8 @@ export interface Delivery {
   queue: string;
   destinationId: string;
   /**
-   * The payload to deliver: the original, or a translation (prepared with `Store.prepareDerived`
-   * for the routing commit, or stored before it with `Store.putDerived`).
+   * The payload to deliver: the original, or a translation prepared with `Store.prepareDerived`
+   * for the commit that routes it.
    */
   messageId: string;
   originalId: string;

@@ -433,17 +433,10 @@ export class Store {
     }
   }
 
-  /** Stores a translation of `originalId` (e.g. HL7 as JSON) and returns its message id. */
-  async putDerived(originalId: string, payload: Uint8Array, contentType: string): Promise<string> {
-    const derived = await this.prepareDerived(originalId, payload, contentType);
-    await this.#mustCommit({ ...derived.rows });
-    return derived.id;
-  }
-
   /**
    * A translation of `originalId` made ready for the commit that routes it (`derived` of
-   * {@link route}, of {@link accept}): its id, its record, its payload and the rows that store it,
-   * the same as {@link putDerived} writes. A small payload is stored as a received one is (in the
+   * {@link route}, of {@link accept}): its id, its record, its payload and the rows that store it
+   * (none is stored on its own: always by the commit that routes it). A small payload is stored as a received one is (in the
    * record, or a row of its own beside it) and writes nothing before that commit; with
    * `options.dictionary` (the original's sender, and the kind of translation) it is deflated after
    * that sender's dictionary for that kind, once there is one. A large payload's chunks are

@@ -386,19 +386,25 @@ Deno.test("store delivers a stored translation while logs stay on the original m
     await acceptOne(store, "MSH|orig", "in");
     const [head] = await store.peek("in");
     assert.ok(head);
-    const derived = await store.putDerived(
+    const prepared = await store.prepareDerived(
       head.entry.messageId,
       enc.encode('{"Meta":{}}'),
       "application/json",
     );
+    const derived = prepared.id;
     assert.equal(
-      await store.route(head, [{
-        queue: "https:api",
-        destinationId: "api",
-        messageId: derived,
-        originalId: head.entry.messageId,
-        log: {},
-      }], { status: "SUCCEEDED" }),
+      await store.route(
+        head,
+        [{
+          queue: "https:api",
+          destinationId: "api",
+          messageId: derived,
+          originalId: head.entry.messageId,
+          log: {},
+        }],
+        { status: "SUCCEEDED" },
+        { derived: [prepared] },
+      ),
       true,
     );
     const [out] = await store.peek("https:api");

@@ -63,11 +63,12 @@ Deno.test("console: a SEND log of a translation shows the translation it deliver
     const store = e.engine.store;
     const encoder = new TextEncoder();
     const originalId = store.newId();
-    const translated = await store.putDerived(
+    const prepared = await store.prepareDerived(
       originalId,
       encoder.encode(JSON.stringify({ patient: { name: "DOE^JANE" }, marker: "TRANSLATED-1" })),
       "application/json",
     );
+    const translated = prepared.id;
     const stored = await store.accept({
       messageId: originalId,
       queue: "mllp-in:feed",
@@ -84,6 +85,7 @@ Deno.test("console: a SEND log of a translation shows the translation it deliver
         originalId,
         log: { integrationId: "feed", controlId: "CTL-T1" },
       }],
+      derived: [prepared],
     });
     assert.equal(stored.status, "stored");
     if (stored.status !== "stored") return;
