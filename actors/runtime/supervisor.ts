@@ -99,15 +99,21 @@ export class Supervisor {
   async start(): Promise<void> {
     const { cluster, leases } = this.#options;
     if (cluster) await cluster.refresh();
+    if (leases) {
+      // Leases age in real time whatever clock the actors are given (see Leases.valid). Renewed
+      // from the start: restoring hundreds of actors can take longer than a lease lives without
+      // renewal, and the first ones started would lapse before the last were.
+      this.#background.push(
+        this.#loop(leases.renewEveryMs, () => this.#renewLeases(), systemClock),
+      );
+      const watch = Math.max(20, Math.min(250, Math.floor(leases.stopAfterMs / 8)));
+      this.#background.push(this.#loop(watch, () => this.#fenceExpired(), systemClock));
+    }
     await this.#restore();
     const poll = this.#options.pollMs ?? 1000;
     if (poll > 0) this.#background.push(this.#loop(poll, () => this.#restore()));
     if (leases) {
-      // Leases age in real time whatever clock the actors are given (see Leases.valid).
       const every = leases.renewEveryMs;
-      this.#background.push(this.#loop(every, () => this.#renewLeases(), systemClock));
-      const watch = Math.max(20, Math.min(250, Math.floor(leases.stopAfterMs / 8)));
-      this.#background.push(this.#loop(watch, () => this.#fenceExpired(), systemClock));
       if (cluster) {
         // Looked at as often as queues are (a heartbeat is one small write): a dead node is seen
         // within a poll of its heartbeat going stale, not a third of a lease later, and its

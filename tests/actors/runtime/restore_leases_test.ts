@@ -1,0 +1,96 @@
+/**
+ * A start that takes long to restore its actors (hundreds of queues after a restart, commits
+ * queued behind their reads) keeps renewing the leases it has already taken: the first actors
+ * started do not find their lease lapsed (`actor.lease-expired`) when the last are still being
+ * started. Before, the renewal loop began only once every actor was started.
+ */
+
+import assert from "node:assert/strict";
+import type { Actor } from "../../../actors/runtime/actor.ts";
+import { memoryLogger } from "../../../actors/runtime/log.ts";
+import { Supervisor } from "../../../actors/runtime/supervisor.ts";
+import { Store } from "../../../actors/store/mod.ts";
+import { waitFor } from "../../helpers/net.ts";
+
+/** An in-memory KV whose commits taking a lease take `delayMs` each (a loaded KV). */
+async function slowTakesKv(delayMs: number): Promise<Deno.Kv> {
+  const real = await Deno.openKv(":memory:");
+  const wrap = (op: Deno.AtomicOperation): Deno.AtomicOperation => {
+    let take = false;
+    const proxy: Deno.AtomicOperation = new Proxy(op, {
+      get(o, q) {
+        if (q === "commit") {
+          return async () => {
+            if (take) await new Promise((r) => setTimeout(r, delayMs));
+            return await o.commit();
+          };
+        }
+        const v = Reflect.get(o, q, o);
+        if (typeof v !== "function") return v;
+        return (...args: unknown[]) => {
+          const key = args[0] as Deno.KvKey;
+          // A take sets ["lease", actor]; a renewal sets ["lease", actor, "renew"].
+          if (q === "set" && key.length === 2 && key[0] === "lease") take = true;
+          const out = v.apply(o, args);
+          return out === o ? proxy : out;
+        };
+      },
+    });
+    return proxy;
+  };
+  return new Proxy(real, {
+    get(t, p) {
+      if (p === "atomic") return () => wrap(t.atomic());
+      const v = Reflect.get(t, p, t);
+      return typeof v === "function" ? v.bind(t) : v;
+    },
+  });
+}
+
+/** An actor that only waits to be stopped. */
+function idleActor(id: string): Actor {
+  return {
+    id,
+    kind: "test",
+    run: (signal) =>
+      new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve())),
+    notify() {},
+    status: () => Promise.resolve({ id, kind: "test", state: "idle" } as never),
+    command: () => Promise.resolve({ ok: true } as never),
+  };
+}
+
+Deno.test("a slow start renews the leases it has taken: the first actors keep theirs while the last are still being started", async () => {
+  // 400 actors, 5 leases a commit, 20 commits side by side, each take 300 ms: the start takes
+  // four rounds (~1.2 s), longer than a lease may go unrenewed (1 s of its 1.5 s).
+  const ids = Array.from({ length: 400 }, (_, i) => `actor-${i}`);
+  const kv = await slowTakesKv(300);
+  const store = new Store(kv, { node: "n1" });
+  const leases = store.leases({ ttlMs: 1500 }); // renewed every 500 ms, stopped after 1,000 ms
+  const log = memoryLogger();
+  const supervisor = new Supervisor({
+    store,
+    leases,
+    log,
+    pollMs: 0,
+    alwaysOn: () => ids,
+    factory: (id) => idleActor(id),
+  });
+  const t0 = performance.now();
+  const started = supervisor.start();
+  try {
+    await started;
+    const took = performance.now() - t0;
+    assert.ok(took > 900, `the start took ${Math.round(took)} ms: not slow enough to tell`);
+    // Past the point where the first leases (taken ~300 ms in) lapse unless renewed, with the
+    // fence's looks (every 125 ms) in between.
+    await waitFor("the first leases' deadline passed", () => performance.now() - t0 > 1900);
+    const expired = log.lines.filter((l) => l.includes("actor.lease-expired"));
+    assert.deepEqual(expired.slice(0, 3), [], `${expired.length} leases lapsed during the start`);
+    for (const id of ids) assert.ok(leases.valid(id), `${id}'s lease is valid`);
+  } finally {
+    await started.catch(() => {});
+    await supervisor.stop();
+    store.close();
+  }
+});
