@@ -226,11 +226,12 @@ export class InboundActor implements Actor {
       sender: record.origin,
       kind: record.messageType ?? record.contentType,
     });
-    const translation = (bytes: Uint8Array, contentType: string) =>
-      translations.add(bytes, contentType);
     let jsonId: string | undefined;
     if (plan.json && plan.routes.some((r) => r.format === "json" && !r.shaped)) {
-      jsonId = await translation(encoder.encode(JSON.stringify(plan.json)), "application/json");
+      jsonId = await translations.add(
+        encoder.encode(JSON.stringify(plan.json)),
+        "application/json",
+      );
     }
     const out: Delivery[] = [];
     // FHIR bundles stored once per distinct setting (a shaped route's is its own).
@@ -242,7 +243,7 @@ export class InboundActor implements Actor {
         const key = r.shaped ? undefined : r.fhir.key;
         let id = key === undefined ? undefined : fhirIds.get(key);
         if (id === undefined) {
-          id = await translation(r.fhir.bytes, r.fhir.contentType);
+          id = await translations.add(r.fhir.bytes, r.fhir.contentType);
           if (key !== undefined) fhirIds.set(key, id);
         }
         messageId = id;
@@ -252,7 +253,7 @@ export class InboundActor implements Actor {
         }
       } else if (r.shaped) {
         // Modified by the route's modifiers or HL7 edits: its own payload, and what ran (paths).
-        messageId = await translation(r.shaped.bytes, r.shaped.contentType);
+        messageId = await translations.add(r.shaped.bytes, r.shaped.contentType);
         // The log names the payload it sends: GET /admin/messages/:id shows it beside the original.
         const withShaping = { ...log, shaping: { ...r.shaped.log, messageId } };
         sendLog = withShaping;
