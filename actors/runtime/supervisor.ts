@@ -112,15 +112,13 @@ export class Supervisor {
     await this.#restore();
     const poll = this.#options.pollMs ?? 1000;
     if (poll > 0) this.#background.push(this.#loop(poll, () => this.#restore()));
-    if (leases) {
+    if (leases && cluster) {
+      // Looked at as often as queues are (a heartbeat is one small write): a dead node is seen
+      // within a poll of its heartbeat going stale, not a third of a lease later, and its actors
+      // are restored at once (see #membership).
       const every = leases.renewEveryMs;
-      if (cluster) {
-        // Looked at as often as queues are (a heartbeat is one small write): a dead node is seen
-        // within a poll of its heartbeat going stale, not a third of a lease later, and its
-        // actors are restored at once (see #membership).
-        const look = poll > 0 ? Math.min(every, poll) : every;
-        this.#background.push(this.#loop(look, () => this.#membership(), systemClock));
-      }
+      const look = poll > 0 ? Math.min(every, poll) : every;
+      this.#background.push(this.#loop(look, () => this.#membership(), systemClock));
     }
   }
 
