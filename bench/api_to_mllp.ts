@@ -28,8 +28,8 @@ import { servePublic } from "../transports/http/serve.ts";
 import { benchLogger, printJson, printLine, printTable } from "./harness.ts";
 import {
   apiMessage,
-  cpuByGroup,
   cpuSnapshot,
+  cpuUsPerMessage,
   EngineChild,
   HOST,
   httpLoad,
@@ -136,11 +136,7 @@ async function pipeline() {
     const drain = await waitDelivered(receiver, posted, DRAIN_MS, alive);
     if (!drain.done) throw new Error(`not drained in ${DRAIN_MS / 1000} s:\n  ${e.tail()}`);
     const delivered = receiver.count - base;
-    const cpuUsPerMsg: Record<string, number> = {};
-    for (const row of cpuByGroup(e.pid, cpu0, cpuSnapshot(e.pid), tps)) {
-      const us = Math.round(row.ms * 1000 / Math.max(1, delivered));
-      if (us > 0) cpuUsPerMsg[row.group] = us;
-    }
+    const cpuUsPerMsg = cpuUsPerMessage(e.pid, cpu0, tps, delivered);
     const problems = e.problems();
     if (problems.length > 0) printLine(`engine warnings or errors: ${problems.slice(0, 3)}`);
     return {

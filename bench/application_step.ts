@@ -21,8 +21,8 @@
 
 import { printJson, printLine, printTable } from "./harness.ts";
 import {
-  cpuByGroup,
   cpuSnapshot,
+  cpuUsPerMessage,
   EngineChild,
   installGuard,
   killAll,
@@ -115,11 +115,7 @@ async function run(name: string, destination: Record<string, unknown>): Promise<
     const drain = await waitDelivered(receiver, acked, DRAIN_MS, alive);
     if (!drain.done) throw new Error(`${name}: not drained in ${DRAIN_MS / 1000} s`);
     const delivered = receiver.count - base;
-    const cpuUsPerMsg: Record<string, number> = {};
-    for (const row of cpuByGroup(e.pid, cpu0, cpuSnapshot(e.pid), tps)) {
-      const us = Math.round(row.ms * 1000 / Math.max(1, delivered));
-      if (us > 0) cpuUsPerMsg[row.group] = us;
-    }
+    const cpuUsPerMsg = cpuUsPerMessage(e.pid, cpu0, tps, delivered);
     return {
       name,
       sustainedMsgPerS: Math.round(delivered / (load.seconds + drain.seconds)),

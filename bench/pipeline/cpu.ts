@@ -107,6 +107,30 @@ export function cpuByGroup(
     .sort((a, b) => b.ms - a.ms);
 }
 
+/**
+ * CPU µs per message of each thread group of `pid` since `before` (groups under 1 µs left out).
+ *
+ * @example
+ * ```ts ignore
+ * const cpu0 = cpuSnapshot(pid);
+ * // … the load and its drain …
+ * const perMessage = cpuUsPerMessage(pid, cpu0, tps, delivered);
+ * ```
+ */
+export function cpuUsPerMessage(
+  pid: number,
+  before: CpuSnapshot,
+  ticksPerS: number,
+  messages: number,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const row of cpuByGroup(pid, before, cpuSnapshot(pid), ticksPerS)) {
+    const us = Math.round(row.ms * 1000 / Math.max(1, messages));
+    if (us > 0) out[row.group] = us;
+  }
+  return out;
+}
+
 /** The whole machine's CPU time from /proc/stat, in clock ticks. */
 export interface MachineCpu {
   /** Ticks not idle, not waiting for I/O and not stolen, summed over every core. */

@@ -31,6 +31,7 @@ export {
   type CpuRow,
   type CpuSnapshot,
   cpuSnapshot,
+  cpuUsPerMessage,
   type MachineCpu,
   machineCpu,
   machineShare,
