@@ -141,11 +141,23 @@ export function newControlId(): string {
     rnd.toString(36).padStart(7, "0")).toUpperCase().slice(0, 20);
 }
 
+/** The last second formatted, and its text: an ACK is built for every message received. */
+let stampSecond = NaN;
+let stampText = "";
+
 /** HL7 DTM in UTC: `YYYYMMDDHHMMSS+0000`. */
 export function formatHl7Timestamp(date: Date): string {
+  const second = Math.floor(date.getTime() / 1000);
+  if (second === stampSecond) return stampText;
   const p = (n: number, w = 2) => String(n).padStart(w, "0");
-  return p(date.getUTCFullYear(), 4) + p(date.getUTCMonth() + 1) + p(date.getUTCDate()) +
+  const text = p(date.getUTCFullYear(), 4) + p(date.getUTCMonth() + 1) + p(date.getUTCDate()) +
     p(date.getUTCHours()) + p(date.getUTCMinutes()) + p(date.getUTCSeconds()) + "+0000";
+  // An invalid date (NaN) is formatted each time, and never remembered.
+  if (second === second) {
+    stampSecond = second;
+    stampText = text;
+  }
+  return text;
 }
 
 /**
@@ -217,7 +229,9 @@ function assembleText(a: AckParts): string {
   // built for every message received: no field objects on the way.)
   const raw = (n: number): string => a.header(n) ?? "";
   const text = (v: string): string => escapeHl7(v, d);
-  const triggerRaw = a.header(9)?.split(d.repetition)[0]?.split(d.component)[1];
+  // MSH-9's first repetition is already taken by `header`.
+  const msh9 = a.header(9);
+  const triggerRaw = msh9 === undefined ? undefined : nthPart(msh9, d.component, 2);
   const version = a.header(12) ?? a.fallbackVersion;
   const ack = text("ACK");
   const header11 = a.header(11);
@@ -229,7 +243,7 @@ function assembleText(a: AckParts): string {
     text(formatHl7Timestamp(a.now ?? new Date())),
     "",
     triggerRaw
-      ? ack + d.component + (triggerRaw.split(d.subcomponent)[0] ?? "") + d.component + ack
+      ? ack + d.component + (nthPart(triggerRaw, d.subcomponent, 1) ?? "") + d.component + ack
       : ack,
     text(a.controlId ?? newControlId()),
     a.processingId !== undefined ? text(a.processingId) : header11 ? header11 : text("P"),
@@ -251,8 +265,9 @@ function assembleText(a: AckParts): string {
     [text(a.code), raw(10), msaText === undefined ? "" : text(msaText)],
     { delimiters: d },
   );
-  const segs = [msh, msa, ...errors.map((e) => errSegment(e, d, version))];
-  return segs.join("\r") + "\r";
+  let out = msh + "\r" + msa + "\r";
+  for (const e of errors) out += errSegment(e, d, version) + "\r";
+  return out;
 }
 
 /**
@@ -266,10 +281,12 @@ export function buildAck(original: Hl7Message, options: AckOptions): Hl7Message 
   return parseHl7(buildAckText(original, options), { minMshFields: 2 });
 }
 
+const NO_ERRORS: readonly AckError[] = Object.freeze([]);
+
 /** `buildAck(original, options).encode()`, without parsing the ACK it builds. */
 export function buildAckText(original: Hl7Message, options: AckOptions): string {
   const errors = options.error === undefined
-    ? []
+    ? NO_ERRORS
     : Array.isArray(options.error)
     ? options.error as readonly AckError[]
     : [options.error as AckError];

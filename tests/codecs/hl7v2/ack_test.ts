@@ -180,6 +180,19 @@ Deno.test("formatHl7Timestamp and newControlId produce HL7-friendly values", () 
   for (const id of ids) assert.match(id, /^[0-9A-Z]{1,20}$/);
 });
 
+Deno.test("formatHl7Timestamp gives each second its own text, the same second the same", () => {
+  const t = Date.UTC(2024, 4, 6, 7, 8, 9);
+  // Within one second, across seconds (forward and back) and across a year: each its own text.
+  assert.equal(formatHl7Timestamp(new Date(t + 999)), "20240506070809+0000");
+  assert.equal(formatHl7Timestamp(new Date(t + 1000)), "20240506070810+0000");
+  assert.equal(formatHl7Timestamp(new Date(t)), "20240506070809+0000");
+  assert.equal(formatHl7Timestamp(new Date(Date.UTC(2031, 0, 2, 3, 4, 5))), "20310102030405+0000");
+  assert.equal(formatHl7Timestamp(new Date(t + 1)), "20240506070809+0000");
+  // An invalid date is not remembered as a second.
+  assert.notEqual(formatHl7Timestamp(new Date(NaN)), "20240506070809+0000");
+  assert.equal(formatHl7Timestamp(new Date(t)), "20240506070809+0000");
+});
+
 Deno.test("buildAck for a message without MSH-9 or MSH-10 writes MSH-9 ACK and an empty MSA-2", () => {
   const m = parseHl7("MSH|^~\\&|A|B|C|D|2024||||P|2.5\rPID|1");
   const ack = buildAck(m, { code: "AE", text: "no id", controlId: "K1", now: NOW });
