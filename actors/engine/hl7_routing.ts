@@ -41,6 +41,35 @@ function destinationsById(config: Config): ReadonlyMap<string, DestinationConfig
   return map;
 }
 
+/** What one integration's subscriptions ask of every message it sends (see {@link factsOf}). */
+interface IntegrationNeeds {
+  /** A subscription of it filters (`sendIf`): the JSON is made for every message. */
+  filters: boolean;
+  /** A subscription of it routes by embedded document type: the document is read. */
+  documentTypes: boolean;
+}
+
+const needsByConfig = new WeakMap<Config, Map<string, IntegrationNeeds>>();
+
+/** What `integrationId`'s subscriptions need, worked out once per config, not per message. */
+function needsOf(config: Config, integrationId: string): IntegrationNeeds {
+  let byIntegration = needsByConfig.get(config);
+  if (!byIntegration) {
+    byIntegration = new Map();
+    needsByConfig.set(config, byIntegration);
+  }
+  let needs = byIntegration.get(integrationId);
+  if (!needs) {
+    const mine = config.subscriptions.filter((s) => s.from.integration === integrationId);
+    needs = {
+      filters: mine.some((s) => s.filter?.sendIf),
+      documentTypes: mine.some((s) => s.documentTypes),
+    };
+    byIntegration.set(integrationId, needs);
+  }
+  return needs;
+}
+
 /** One destination and the form it gets the message in. */
 export interface PlannedRoute {
   destination: DestinationConfig;
@@ -86,6 +115,21 @@ export function defaultFormat(destination: DestinationConfig | undefined): Route
   return destination?.https?.fhir ? "fhir" : destination?.https ? "json" : "hl7v2";
 }
 
+/**
+ * MSH-9's message type and trigger event as `ADT^A01` (either alone when the other is empty).
+ *
+ * @example
+ * ```ts
+ * hl7TypeOf(parseHl7("MSH|^~\\&|A|B|C|D|2024||ADT^A01|1|P|2.5")); // "ADT^A01"
+ * ```
+ */
+export function hl7TypeOf(message: Hl7Message): string {
+  const { messageType, triggerEvent } = message;
+  return messageType && triggerEvent
+    ? `${messageType}^${triggerEvent}`
+    : messageType || triggerEvent || "";
+}
+
 /** Decides routes for `message` from `integration`; see the module doc. */
 export function planHl7Routes(options: {
   config: Config;
@@ -96,12 +140,12 @@ export function planHl7Routes(options: {
   const { config, message, integration } = options;
   const destinations = destinationsById(config);
   const event = identifyHl7(message);
-  const hl7Type = [message.messageType, message.triggerEvent].filter(Boolean).join("^");
+  const hl7Type = hl7TypeOf(message);
   // VXU^V04 has no data model: a FHIR route converts the HL7 itself (codecs/fhir/vxu.ts).
   const directFhir = hl7Type === "VXU^V04";
   // Filters read the JSON, so it is made when a subscription of this integration filters or
   // when a destination wants JSON; otherwise HL7 passes through untouched and untranslated.
-  const mine = config.subscriptions.filter((s) => s.from.integration === options.integrationId);
+  const needs = needsOf(config, options.integrationId);
   let json: DataModelMessage | undefined;
   let jsonError: { text: string; fault?: Hl7Fault } | undefined;
   const translate = () => {
@@ -126,7 +170,7 @@ export function planHl7Routes(options: {
         : { text: errorMessage(error) };
     }
   };
-  if (event && mine.some((s) => s.filter?.sendIf)) translate();
+  if (event && needs.filters) translate();
   const routes = selectRoutes(
     config.subscriptions,
     {
@@ -135,7 +179,7 @@ export function planHl7Routes(options: {
       ...(event ? { dataModel: event.dataModel, eventType: event.eventType } : {}),
       ...(json ? { json } : {}),
       // Read only when a subscription routes by it: it parses the embedded document.
-      ...(mine.some((s) => s.documentTypes) ? documentTypeFact(message) : {}),
+      ...(needs.documentTypes ? documentTypeFact(message) : {}),
     },
     (id) => defaultFormat(destinations.get(id)),
   );
@@ -178,7 +222,7 @@ export function planHl7Routes(options: {
   // Modifiers and HL7 edits, after the base translation: a route they fail on fails alone.
   const shapedRoutes: PlannedRoute[] = [];
   // One bundle per distinct FHIR setting, unless modifiers made the route's JSON its own.
-  const bundles = new Map<string, FhirResult>();
+  let bundles: Map<string, FhirResult> | undefined;
   for (const r of planned) {
     const sub = r.subscription;
     // Modifiers edit data-model JSON: a VXU's FHIR route has none to edit.
@@ -199,7 +243,7 @@ export function planHl7Routes(options: {
       const made = !json
         ? vxuPayload(message, r.destination, {
           timeZone: integration?.timeZone ?? "UTC",
-          cache: bundles,
+          cache: bundles ??= new Map(),
         })
         : result.shaped
         ? fhirPayload(JSON.parse(new TextDecoder().decode(result.shaped.bytes)), r.destination, {
@@ -207,7 +251,7 @@ export function planHl7Routes(options: {
         })
         : fhirPayload(json, r.destination, {
           timeZone: integration?.timeZone ?? "UTC",
-          cache: bundles,
+          cache: bundles ??= new Map(),
         });
       if (!made.ok) {
         failures.push({

@@ -19,7 +19,7 @@ import type { Logger } from "../runtime/log.ts";
 import type { Store } from "../store/store.ts";
 import { StoreUnavailableError } from "../store/health.ts";
 import { destinationActorId, inboundActorId } from "./identities.ts";
-import { planHl7Routes, routesWithoutApplicationStep } from "./hl7_routing.ts";
+import { hl7TypeOf, planHl7Routes, routesWithoutApplicationStep } from "./hl7_routing.ts";
 import type { Delivery, QueueItem } from "../store/requests.ts";
 import { idTime } from "../store/ids.ts";
 import type { InboxReply, MllpInbox, ReceivedFrame } from "../ports.ts";
@@ -161,7 +161,7 @@ export class EngineMllpInbox implements MllpInbox {
         payload: frame.payload,
         contentType: "application/hl7-v2",
         controlId,
-        messageType: [msg.messageType, msg.triggerEvent].filter(Boolean).join("^"),
+        messageType: hl7TypeOf(msg),
         dedupe: {
           scope: integration.id,
           key: controlId,
