@@ -32,7 +32,7 @@ function config(kvPath: string, mllpPort: number, extra: Record<string, unknown>
 }
 
 Deno.test("compose binds MLLP and HTTP port 0 and gives the engine the bound MLLP port", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir({ prefix: "compose-" });
   const e = await startEngine(config(`${dir}/engine.kv`, 0), { http: true });
   try {
     const port = e.servers.mllp[0]!.port;
@@ -60,7 +60,7 @@ Deno.test("compose binds MLLP and HTTP port 0 and gives the engine the bound MLL
 });
 
 Deno.test("compose fails naming a taken MLLP port, and opens nothing", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir({ prefix: "compose-" });
   const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (taken.addr as Deno.NetAddr).port;
   try {
@@ -79,7 +79,7 @@ Deno.test("compose fails naming a taken MLLP port, and opens nothing", async () 
 });
 
 Deno.test("compose closes the listeners it bound when the engine cannot start", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir({ prefix: "compose-" });
   // Holding 127.0.0.1:P keeps P from every other test (port 0 binds), while compose may bind
   // 127.0.0.2:P: binding it again afterwards proves compose closed it.
   const hold = Deno.listen({ hostname: "127.0.0.1", port: 0 });

@@ -24,7 +24,7 @@ function configFor(dir: string, ports: number[]): string {
 }
 
 Deno.test("SIGHUP makes a child-process engine reload its config file", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir({ prefix: "reload-sighup-" });
   // Chosen ahead, not 0: the child binds them from its config file.
   const first = freePort();
   const second = freePort();

@@ -92,7 +92,7 @@ function receiver(delayMs = 0): RawReceiver {
 }
 
 Deno.test("reload under load: a subscription added and a destination's port changed lose nothing and keep order", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir({ prefix: "reload-" });
   const a = receiver();
   // b's first address is slow: its queue is not empty when it moves.
   const b1 = receiver(15);
@@ -163,7 +163,7 @@ Deno.test("reload under load: a subscription added and a destination's port chan
 });
 
 Deno.test("reload of an invalid config changes nothing and answers every problem with its path", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir({ prefix: "reload-" });
   const a = receiver();
   const v1 = configJson(`${dir}/engine.kv`, {
     destinations: { a: a.port },
@@ -204,7 +204,7 @@ Deno.test("reload of an invalid config changes nothing and answers every problem
 });
 
 Deno.test("reload refuses to remove a destination whose queue is not empty, naming it and its depth", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir({ prefix: "reload-" });
   const down = freePort(); // nothing listens: its queue stays
   const v1 = configJson(`${dir}/engine.kv`, {
     destinations: { gone: down },
@@ -236,7 +236,7 @@ Deno.test("reload refuses to remove a destination whose queue is not empty, nami
 });
 
 Deno.test("reload opens a new MLLP listener and closes a removed one; the other's connection stays up", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir({ prefix: "reload-" });
   const a = receiver();
   const second = freePort();
   const v1 = configJson(`${dir}/engine.kv`, {

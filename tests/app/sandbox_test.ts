@@ -46,7 +46,7 @@ function composeSandbox(dir: string, log: Logger) {
 }
 
 Deno.test("every event type goes out from the simulated EHR, through the engine and the echo, and back to the EHR over MLLP and as JSON without a validation error", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir({ prefix: "sandbox-" });
   const lines: string[] = [];
   const log = createLogger({ level: "info", write: (l) => lines.push(l) });
   const composed = await composeSandbox(dir, log);
@@ -90,7 +90,7 @@ Deno.test("every event type goes out from the simulated EHR, through the engine 
 });
 
 Deno.test("POST /admin/sandbox/send sends through the engine; /admin/sandbox/misbehave NACKs show as retries", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir({ prefix: "sandbox-" });
   const lines: string[] = [];
   const log = createLogger({ level: "info", write: (l) => lines.push(l) });
   const composed = await composeSandbox(dir, log);
@@ -175,7 +175,7 @@ Deno.test("the sandbox is refused outside a development environment", () => {
 });
 
 Deno.test("POST /admin/sandbox/send with format json: the simulated EHR posts to /endpoint as its own API source, with nothing configured, and the messages come back through the echo", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir({ prefix: "sandbox-" });
   const lines: string[] = [];
   const log = createLogger({ level: "info", write: (l) => lines.push(l) });
   const composed = await composeSandbox(dir, log);

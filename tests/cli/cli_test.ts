@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { buildAck, buildNakForUnparsable, parseHl7 } from "../../codecs/hl7v2/mod.ts";
 import { encodeMllp, MllpDecoder } from "../../codecs/mllp/mod.ts";
 import { freePort } from "../helpers/net.ts";
+import { tempDir } from "../helpers/temp.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 
@@ -53,8 +54,8 @@ Deno.test("check accepts the demo config", async () => {
 });
 
 Deno.test("check lists every problem with its JSON path and exits non-zero, without a stack trace", async () => {
-  const dir = await Deno.makeTempDir();
-  const file = `${dir}/bad.json`;
+  await using dir = await tempDir({ prefix: "cli-check-" });
+  const file = `${dir.path}/bad.json`;
   await Deno.writeTextFile(
     file,
     JSON.stringify({
@@ -192,7 +193,7 @@ Deno.test("send names a missing or empty file and sends nothing before connectin
       conn.close();
     }
   })();
-  const empty = await Deno.makeTempFile({ suffix: ".hl7" });
+  const empty = await Deno.makeTempFile({ prefix: "cli-send-", suffix: ".hl7" });
   try {
     const target = `127.0.0.1:${listener.addr.port}`;
     const missing = await run(["send", target, "config/samples/adt_a01.hl7", "no/such.hl7"]);
@@ -253,7 +254,7 @@ const ackOf = (payload: Uint8Array) =>
 
 Deno.test("send delivers each message exactly as in the file, final CR kept, in the file's charset", async () => {
   const receiver = byteReceiver(ackOf);
-  const dir = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir({ prefix: "cli-" });
   try {
     const one = "MSH|^~\\&|A|B|C|D|20240101||ADT^A01^ADT_A01|C1|P|2.5.1\rEVN|A01\rPID|1||P1\r";
     const two = "MSH|^~\\&|A|B|C|D|20240101||ADT^A08^ADT_A01|C2|P|2.5.1\rPID|1||P2\r";
@@ -298,7 +299,7 @@ Deno.test("send labels a refusal with the message's MSH-10 and prints its reason
       errorCode: "100",
     }).encode()
   );
-  const dir = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir({ prefix: "cli-" });
   try {
     await Deno.writeTextFile(
       `${dir}/bad.hl7`,

@@ -90,10 +90,13 @@ async function rig(): Promise<Rig> {
       return { store, monitor };
     },
     async close() {
-      for (const m of monitors) await m.stop();
-      for (const s of stores) s.close();
-      await sender.close();
-      await Deno.remove(dir, { recursive: true });
+      try {
+        for (const m of monitors) await m.stop();
+      } finally {
+        for (const s of stores) s.close();
+        await sender.close();
+        await Deno.remove(dir, { recursive: true });
+      }
     },
   };
 }

@@ -171,9 +171,12 @@ async function rig(options: { deferStart?: boolean; held?: HeldBudget } = {}): P
     async stop() {
       abort.abort();
       for (const c of r.deliverer.calls) c.answer({ ok: false, reason: "stopping" });
-      await running;
-      store.close();
-      await Deno.remove(dir, { recursive: true });
+      try {
+        await running;
+      } finally {
+        store.close();
+        await Deno.remove(dir, { recursive: true });
+      }
     },
   };
   if (!options.deferStart) r.start();

@@ -13,7 +13,7 @@ import { adt, startRecordingHl7Server, waitFor } from "../../helpers/net.ts";
 import { startEngine } from "../../helpers/engine.ts";
 
 Deno.test("token, then POST /endpoint: stored, answered with its logs, delivered as JSON and as HL7", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir({ prefix: "api-end-to-end-" });
   const { received: hl7Received, server: hl7Server, port: mllpPort } =
     await startRecordingHl7Server();
   const jsonReceived: Record<string, unknown>[] = [];

@@ -17,7 +17,7 @@ import { keys } from "../../../actors/store/mod.ts";
 import { REDOX_FIXTURES } from "./redox_fixtures.ts";
 
 Deno.test("a message posted to the API is handed to its destinations' actors with its HL7 translation, which they send without reading back from KV", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir({ prefix: "api-hand-over-" });
   const { received: hl7Received, server: hl7Server, port: mllpPort } =
     await startRecordingHl7Server();
   const jsonReceived: string[] = [];
@@ -135,7 +135,7 @@ Deno.test("a message posted to the API is handed to its destinations' actors wit
 });
 
 Deno.test("a large message posted to the API reaches its MLLP destination whole and in order: its HL7 is written in chunks before the accept commit and read back by the actor", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir({ prefix: "api-hand-over-" });
   const { received, server: hl7Server, port: mllpPort } = await startRecordingHl7Server();
   const parsed = parseConfig({
     node: { id: "api-large" },

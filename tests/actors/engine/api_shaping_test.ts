@@ -15,7 +15,7 @@ import { startEngine } from "../../helpers/engine.ts";
 import type { LogRecord } from "../../../actors/store/mod.ts";
 
 Deno.test("API sources: modifiers shape the JSON an HTTPS destination gets, HL7 edits the HL7 an MLLP destination gets; logged by path; a failing modifier is a 422", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir({ prefix: "api-shaping-" });
   const { received: hl7Received, server: hl7Server, port: mllpPort } =
     await startRecordingHl7Server();
   // deno-lint-ignore no-explicit-any -- the test reads deep into the JSON it received

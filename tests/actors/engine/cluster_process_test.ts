@@ -12,6 +12,7 @@ import { adt, freePort, waitFor } from "../../helpers/net.ts";
 import { RawMllpSender, summarizeAck } from "../../helpers/raw_sender.ts";
 import { type ClusterPeer, startClusterPeer } from "../../helpers/cluster_peer.ts";
 import { type KvConnectServer, startKvConnectServer } from "../../helpers/kv_connect_server.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 const ROOT = new URL("../../../", import.meta.url).pathname;
 const ADMIN = "cluster-admin-token-0123456789";
@@ -369,13 +370,18 @@ Deno.test({
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
+    // The server's KV file outlives the scenario's folder: removed once the server closed it.
+    await using remote = await tempDir({ prefix: "cluster-kv-connect-remote-" });
     let server: KvConnectServer | undefined;
     try {
       await scenario(
         "kv-connect",
         { destinations: 100, feeds: 10, perPhase: 4 },
-        async (dir) => {
-          server = await startKvConnectServer({ path: `${dir}/remote.kv`, accessToken: KV_TOKEN });
+        async () => {
+          server = await startKvConnectServer({
+            path: `${remote.path}/remote.kv`,
+            accessToken: KV_TOKEN,
+          });
           return server.url;
         },
       );

@@ -23,7 +23,7 @@ function message(controlId: string, type: string, acceptAck: string, appAck: str
 }
 
 Deno.test("enhanced mode answers CA on commit, then the application ACK MSH-16 asks for", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir({ prefix: "enhanced-ack-" });
   const receiver = new Hl7Server((connection) => {
     connection.addEventListener("message", ({ message }) => connection.send(message.buildAck()));
   });

@@ -31,7 +31,7 @@ function err(reply: Uint8Array | undefined) {
 
 /** An inbox on a fresh KV file: `feed` takes 127.0.0.1 on port 1, `lab` and `ris` port 2. */
 async function withInbox(run: (inbox: EngineMllpInbox) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir({ prefix: "err-codes-" });
   const result = parseConfig({
     kv: { path: `${dir}/engine.kv` },
     environments: [{ id: "dev", type: "development" }],
@@ -135,7 +135,7 @@ Deno.test("an over-size frame is refused with 104 (value too long)", async () =>
 });
 
 Deno.test("application ACKs name the fault: 200 for an unmapped type, 100 for a missing segment, 201 for an order control", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir({ prefix: "err-codes-" });
   const parsed = parseConfig({
     node: { id: "test" },
     kv: { path: `${dir}/engine.kv` },

@@ -79,7 +79,7 @@ async function withFhirEngine(
   body: (e: TestEngine, server: FhirServer, client: Hl7Client) => Promise<void>,
   http = false,
 ): Promise<void> {
-  const dir = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir({ prefix: "fhir-destination-" });
   const server = await startFhirServer(pki, peer);
   const httpSender = new FetchSender({ caCerts: [pki.caCert] });
   const e = await startEngine(config(dir, server), { httpSender, http });
@@ -211,7 +211,7 @@ Deno.test("MLLP ADT to a FHIR server as transaction bundles: PUT by identifier, 
 });
 
 Deno.test("a FHIR subscription or a FHIR destination keeps its integration off the intake path", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir({ prefix: "fhir-destination-" });
   const server = await startFhirServer(pki);
   try {
     const byDestination = fhirConfig(dir, server, [{ id: "fhir" }]);

@@ -129,7 +129,7 @@ function configFor(
 }
 
 Deno.test("POST /query to a FHIR destination searches its Patients and answers in the data model", async (t) => {
-  const dir = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir({ prefix: "fhir-query-" });
   const server = await startFhirServer(pki, {
     failSearch: { identifier: `${HOSP}|BROKEN`, status: 500 },
     hangSearchIdentifier: `${HOSP}|SLOW`,
@@ -275,7 +275,7 @@ Deno.test("POST /query to a FHIR destination searches its Patients and answers i
 });
 
 Deno.test("POST /query with Accept: application/fhir+json answers a searchset Bundle, refusals as OperationOutcomes", async (t) => {
-  const dir = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir({ prefix: "fhir-query-" });
   const server = await startFhirServer(pki, {
     failSearch: { identifier: `${HOSP}|BROKEN`, status: 500 },
     hangSearchIdentifier: `${HOSP}|SLOW`,

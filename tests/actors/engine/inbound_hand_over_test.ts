@@ -22,7 +22,7 @@ function adt(controlId: string): string {
 }
 
 Deno.test("a message edited by the application step is handed to its destination's actor, which sends the edit without reading it back from KV", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir({ prefix: "inbound-hand-over-" });
   const { received, server: ehr, port: ehrPort } = await startRecordingHl7Server();
   const parsed = parseConfig({
     node: { id: "hand-over" },

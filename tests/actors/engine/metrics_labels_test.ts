@@ -8,6 +8,7 @@ import { EngineMetrics } from "../../../actors/engine/metrics.ts";
 import type { Config } from "../../../actors/config/mod.ts";
 import { Store } from "../../../actors/store/mod.ts";
 import type { Delivery, QueueHead } from "../../../actors/store/mod.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 /** The parts of a config the metrics read (a reload gives a new object). */
 function config(environment: string): Config {
@@ -33,8 +34,8 @@ Deno.test("engine metrics: a destination's labels are one object per config, and
 });
 
 Deno.test("engine metrics: a message routed by the application step is counted, through routeEntries as through route", async () => {
-  const dir = await Deno.makeTempDir();
-  const store = await Store.open({ path: `${dir}/engine.kv`, node: "t" });
+  await using dir = await tempDir({ prefix: "metrics-labels-" });
+  const store = await Store.open({ path: `${dir.path}/engine.kv`, node: "t" });
   const metrics = new EngineMetrics(() => config("dev"));
   metrics.instrument(store, () => Date.now());
   const queue = "mllp-in:9960:127.0.0.1";

@@ -7,6 +7,7 @@ import { memoryLogger } from "../../../actors/runtime/log.ts";
 import { type QueueItem, Store } from "../../../actors/store/mod.ts";
 import { bindMllp, serveMllp } from "../../../transports/mllp/server.ts";
 import { adt } from "../../helpers/net.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -18,15 +19,16 @@ const OUT = "mllp-out:127.0.0.1:9";
  * An inbox for integration `feed` on `port`. By default its subscription passes HL7 through to
  * an MLLP destination, so messages are routed in the commit that stores them; with `json`, the
  * destination is HTTPS and wants the data-model JSON, which is the inbound actor's work.
+ * Disposing of it closes the store and removes its temp folder.
  */
 async function setup(
   overrides: Record<string, unknown> = {},
   port = 1,
   options: { json?: boolean; log?: ReturnType<typeof memoryLogger> } = {},
 ) {
-  const dir = await Deno.makeTempDir();
+  const dir = await tempDir({ prefix: "mllp-inbox-" });
   const result = parseConfig({
-    kv: { path: `${dir}/engine.kv` },
+    kv: { path: `${dir.path}/engine.kv` },
     environments: [{ id: "dev", type: "development" }],
     integrations: [{
       id: "feed",
@@ -46,7 +48,7 @@ async function setup(
     limits: { maxHl7Bytes: 4096 },
   }, { env: (name) => name === "APP_TOKEN" ? "t" : undefined, readFile: () => new Error("none") });
   assert.ok(result.ok, JSON.stringify(!result.ok && result.problems));
-  const store = await Store.open({ path: `${dir}/engine.kv`, node: "t" });
+  const store = await Store.open({ path: `${dir.path}/engine.kv`, node: "t" });
   const log = options.log ?? memoryLogger();
   const notified: string[] = [];
   const handed: { queue: string; items: readonly QueueItem[] }[] = [];
@@ -57,7 +59,17 @@ async function setup(
     notify: (id) => notified.push(id),
     handOver: (queue, items) => handed.push({ queue, items }),
   });
-  return { store, log, inbox, notified, handed };
+  return {
+    store,
+    log,
+    inbox,
+    notified,
+    handed,
+    async [Symbol.asyncDispose]() {
+      store.close();
+      await dir[Symbol.asyncDispose]();
+    },
+  };
 }
 
 const frame = (text: string, peerIp = "127.0.0.1") => ({
@@ -99,7 +111,8 @@ function ackReader(conn: Deno.Conn) {
 }
 
 Deno.test("inbox answers AA only after the message is stored and queued for its destination", async () => {
-  const { store, inbox, notified, handed } = await setup();
+  await using rig = await setup();
+  const { store, inbox, notified, handed } = rig;
   try {
     const r = await inbox.receive(frame(adt("A1")));
     assert.deepEqual(msa(r.reply).code, "AA");
@@ -128,7 +141,8 @@ Deno.test("inbox answers AA only after the message is stored and queued for its 
 });
 
 Deno.test("inbox queues a message for the inbound actor when a subscription needs the application step", async () => {
-  const { store, inbox, notified, handed } = await setup({}, 1, { json: true });
+  await using rig = await setup({}, 1, { json: true });
+  const { store, inbox, notified, handed } = rig;
   try {
     const r = await inbox.receive(frame(adt("J1")));
     assert.equal(msa(r.reply).code, "AA");
@@ -143,7 +157,8 @@ Deno.test("inbox queues a message for the inbound actor when a subscription need
 });
 
 Deno.test("inbox keeps using the inbound queue while it holds messages, so none is overtaken", async () => {
-  const { store, inbox, notified } = await setup();
+  await using rig = await setup();
+  const { store, inbox, notified } = rig;
   try {
     // Left from before a restart: a message waiting for the inbound actor.
     await store.accept({
@@ -170,7 +185,8 @@ Deno.test("inbox keeps using the inbound queue while it holds messages, so none 
 });
 
 Deno.test("inbox answers a repeated MSH-10 with the stored ACK and does not enqueue it twice", async () => {
-  const { store, inbox, handed } = await setup();
+  await using rig = await setup();
+  const { store, inbox, handed } = rig;
   try {
     const first = await inbox.receive(frame(adt("DUP1")));
     const again = await inbox.receive(frame(adt("DUP1")));
@@ -183,7 +199,8 @@ Deno.test("inbox answers a repeated MSH-10 with the stored ACK and does not enqu
 });
 
 Deno.test("inbox rejects an unknown sender with AR naming the address and closes", async () => {
-  const { store, inbox, log } = await setup();
+  await using rig = await setup();
+  const { store, inbox, log } = rig;
   try {
     const r = await inbox.receive(frame(adt("X1"), "127.0.0.9"));
     assert.equal(msa(r.reply).code, "AR");
@@ -200,7 +217,8 @@ Deno.test("inbox rejects an unknown sender with AR naming the address and closes
 });
 
 Deno.test("inbox rejects a message whose MSH cannot be read with AR and the reason", async () => {
-  const { store, inbox } = await setup();
+  await using rig = await setup();
+  const { store, inbox } = rig;
   try {
     const r = await inbox.receive(frame("PID|1||123\rPV1|1"));
     assert.equal(msa(r.reply).code, "AR");
@@ -211,7 +229,8 @@ Deno.test("inbox rejects a message whose MSH cannot be read with AR and the reas
 });
 
 Deno.test("inbox answers CA in enhanced mode", async () => {
-  const { store, inbox } = await setup({ ackMode: "enhanced" });
+  await using rig = await setup({ ackMode: "enhanced" });
+  const { store, inbox } = rig;
   try {
     assert.equal(msa((await inbox.receive(frame(adt("E1")))).reply).code, "CA");
   } finally {
@@ -220,7 +239,8 @@ Deno.test("inbox answers CA in enhanced mode", async () => {
 });
 
 Deno.test("inbox answers AE, never AA, when the store cannot commit, and stays up", async () => {
-  const { store, inbox, log } = await setup();
+  await using rig = await setup();
+  const { store, inbox, log } = rig;
   store.close(); // every KV operation now fails
   const r = await inbox.receive(frame(adt("F1")));
   assert.equal(msa(r.reply).code, "AE");
@@ -232,7 +252,8 @@ Deno.test("listener answers pipelined frames in order, skips stray bytes, and cl
   const log = memoryLogger();
   // Bound first, on port 0: the integration is configured with the port the system chose.
   const bound = await bindMllp({ port: 0, hostname: "127.0.0.1", log });
-  const { store, inbox } = await setup({}, bound.port, { log });
+  await using rig = await setup({}, bound.port, { log });
+  const { store, inbox } = rig;
   const server = bound.serve(inbox);
   const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
   try {
@@ -284,7 +305,8 @@ Deno.test("listener waits for FS CR by default, and with requireFinalCr false an
   // Bound first, on port 0: the integration is configured with the port the system chose.
   const bound = await bindMllp({ port: 0, hostname: "127.0.0.1", log, requireFinalCr: false });
   const port = bound.port;
-  const { store, inbox } = await setup({}, port, { log });
+  await using rig = await setup({}, port, { log });
+  const { store, inbox } = rig;
   const lenient = bound.serve(inbox);
   // Not an integration's port: its answers are AR, but they show where a frame ended.
   const strict = await serveMllp({ port: 0, hostname: "127.0.0.1", inbox, log });

@@ -5,6 +5,7 @@ import { parseConfig } from "../../../actors/config/mod.ts";
 import { listLogs } from "../../../actors/store/mod.ts";
 import { startEngine } from "../../helpers/engine.ts";
 import { adt, startHl7Server, waitFor } from "../../helpers/net.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 function engineConfig(kvPath: string, inPort: number, outPort: number) {
   const result = parseConfig({
@@ -24,7 +25,7 @@ function engineConfig(kvPath: string, inPort: number, outPort: number) {
 }
 
 Deno.test("engine carries MLLP in to an Hl7Server out, in order, every message logged", async () => {
-  const dir = await Deno.makeTempDir();
+  await using dir = await tempDir({ prefix: "mllp-loop-" });
   const received: string[] = [];
   const receiver = new Hl7Server((connection) => {
     connection.addEventListener("message", ({ message }) => {
@@ -33,7 +34,7 @@ Deno.test("engine carries MLLP in to an Hl7Server out, in order, every message l
     });
   });
   const outPort = await startHl7Server(receiver);
-  const e = await startEngine(engineConfig(`${dir}/engine.kv`, 0, outPort));
+  const e = await startEngine(engineConfig(`${dir.path}/engine.kv`, 0, outPort));
   const { engine } = e;
   const inPort = e.mllpPort;
   const client = new Hl7Client({ host: "127.0.0.1", port: inPort });

@@ -14,7 +14,7 @@ import { adt, waitFor } from "../../helpers/net.ts";
 import { startEngine } from "../../helpers/engine.ts";
 
 Deno.test("MLLP in reaches an HTTPS destination as data-model JSON with its token headers", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir({ prefix: "mllp-to-https-" });
   // deno-lint-ignore no-explicit-any -- the test reads deep into the JSON it received
   const received: { headers: Headers; body: Record<string, any> }[] = [];
   const receiver = Deno.serve(

@@ -122,7 +122,7 @@ async function sendLogs(kv: Deno.Kv, destinationId: string): Promise<LogRecord[]
 }
 
 Deno.test("shaping: HL7 edits to an Hl7Server and modifiers to HTTPS, logged by path; a failure is FAILED, dead-lettered and reprocessed after the fix", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir({ prefix: "modifiers-end-to-end-" });
   const { received: hl7Received, server: ehr, port: ehrPort } = await startRecordingHl7Server();
   // deno-lint-ignore no-explicit-any -- the test reads deep into the JSON it received
   const posted: any[] = [];

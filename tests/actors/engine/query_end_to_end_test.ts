@@ -174,7 +174,7 @@ function configFor(dir: string, ports: Record<string, number>): Config {
 }
 
 Deno.test("POST /query asks MLLP and HTTPS destinations synchronously and answers or explains", async (t) => {
-  const dir = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir({ prefix: "query-end-to-end-" });
   const { peers, ports } = await startPeers();
   const config = configFor(dir, ports);
   const httpSender = new FetchSender();

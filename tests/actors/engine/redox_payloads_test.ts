@@ -21,7 +21,7 @@ import { startEngine } from "../../helpers/engine.ts";
 import { at, leaves } from "../../helpers/json_leaves.ts";
 
 Deno.test("Redox-shaped payloads of every listed event are accepted unchanged and lose nothing on the way to HL7", async (t) => {
-  const dir = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir({ prefix: "redox-payloads-" });
   const pki = await makePki();
   const { received: hl7Received, server: hl7Server, port: mllpPort } =
     await startRecordingHl7Server();

@@ -75,7 +75,7 @@ async function ehrLog(e: TestEngine, controlId: string): Promise<LogRecord | und
 }
 
 Deno.test("translation sets: a CSV import is a new version in KV, used from the next message on and named in its SEND log; a reprocess after the import delivers what failed; it outlives a restart", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir({ prefix: "shaping-admin-" });
   const { received, server: ehr, port: ehrPort } = await startRecordingHl7Server();
   let e = await startEngine(config(dir, ehrPort));
   let client = new Hl7Client({ host: "127.0.0.1", port: e.mllpPort });
@@ -180,7 +180,7 @@ Deno.test("translation sets: a CSV import is a new version in KV, used from the 
 });
 
 Deno.test("POST /admin/modifiers/try runs modifiers on a stored message's JSON and HL7 edits on its HL7, answers the result and the paths changed, and delivers nothing", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir({ prefix: "shaping-admin-" });
   const { received, server: ehr, port: ehrPort } = await startRecordingHl7Server();
   const e = await startEngine(config(dir, ehrPort));
   const client = new Hl7Client({ host: "127.0.0.1", port: e.mllpPort });

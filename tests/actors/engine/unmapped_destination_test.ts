@@ -95,7 +95,7 @@ async function failedSendLog(engine: Engine): Promise<LogRecord> {
 }
 
 Deno.test("a JSON destination of an unmapped DFT^P03 gets a FAILED SEND log and a dead letter; the MLLP one gets the message", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir({ prefix: "unmapped-destination-" });
   const peers = startPeers();
   const { mllp, posted } = peers;
   const { engine, log, reprocess, stop, mllpPort } = await startBilling(dir, peers);
@@ -164,7 +164,7 @@ Deno.test("a JSON destination of an unmapped DFT^P03 gets a FAILED SEND log and 
 });
 
 Deno.test("an ADT^A01 without PID fails its JSON destination naming the segment; reprocessed after the subscription asks for HL7, it is delivered under a new SEND log", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir({ prefix: "unmapped-destination-" });
   const peers = startPeers();
   // Segments joined by spaces: one long MSH, no PID.
   const joined = adt("NOPID").replaceAll("\r", " ");

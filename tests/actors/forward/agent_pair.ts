@@ -44,7 +44,13 @@ export class EngineChild {
     const file = `${dir}/${name}.json`;
     await Deno.writeTextFile(file, JSON.stringify(config, null, 2));
     const engine = new EngineChild(name, file, httpPort);
-    await engine.restart(mllpListeners);
+    try {
+      await engine.restart(mllpListeners);
+    } catch (error) {
+      // Not listening in time: it may still run, on a KV in the folder the caller removes next.
+      await engine.stop("SIGKILL");
+      throw error;
+    }
     return engine;
   }
 

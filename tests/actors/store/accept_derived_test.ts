@@ -7,12 +7,13 @@
 import assert from "node:assert/strict";
 import { keys, Store } from "../../../actors/store/mod.ts";
 import type { AcceptRequest, Delivery } from "../../../actors/store/mod.ts";
+import { type TempDir, tempDir } from "../../helpers/temp.ts";
 
 const enc = new TextEncoder();
 
-async function tempStore(): Promise<Store> {
-  const dir = await Deno.makeTempDir();
-  return await Store.open({ path: `${dir}/engine.kv`, node: "t" });
+/** A store on a KV file in `dir`. */
+async function tempStore(dir: TempDir): Promise<Store> {
+  return await Store.open({ path: `${dir.path}/engine.kv`, node: "t" });
 }
 
 function delivery(queue: string, messageId: string, originalId: string): Delivery {
@@ -32,7 +33,8 @@ function request(messageId: string, deliveries: Delivery[]): AcceptRequest {
 }
 
 Deno.test("store: an accept stores its deliveries' translations in its own commit, and gives back each entry with the message it sends", async () => {
-  const store = await tempStore();
+  await using dir = await tempDir({ prefix: "accept-derived-" });
+  const store = await tempStore(dir);
   try {
     const id = store.newId();
     const hl7 = enc.encode("MSH|^~\\&|APP|||||||ADT^A01|C1|P|2.5.1");
@@ -74,7 +76,8 @@ Deno.test("store: an accept stores its deliveries' translations in its own commi
 });
 
 Deno.test("store: a refused accept (a repeat within the dedupe window) stores none of its translations", async () => {
-  const store = await tempStore();
+  await using dir = await tempDir({ prefix: "accept-derived-" });
+  const store = await tempStore(dir);
   try {
     const dedupe = { scope: "app", key: "C1", ack: "", windowMs: 60_000 };
     const first = store.newId();
@@ -99,7 +102,8 @@ Deno.test("store: a refused accept (a repeat within the dedupe window) stores no
 });
 
 Deno.test("store: a large translation's chunks are written first and claimed by the accept commit", async () => {
-  const store = await tempStore();
+  await using dir = await tempDir({ prefix: "accept-derived-" });
+  const store = await tempStore(dir);
   try {
     const id = store.newId();
     const big = enc.encode("OBX|".padEnd(200 * 1024, "x"));
@@ -122,7 +126,8 @@ Deno.test("store: a large translation's chunks are written first and claimed by 
 });
 
 Deno.test("store: a translation is deflated after its sender's dictionary for that kind once there is one, and reads back", async () => {
-  const store = await tempStore();
+  await using dir = await tempDir({ prefix: "accept-derived-" });
+  const store = await tempStore(dir);
   try {
     // A 1 KB HL7 message, as an edit would write it: most of its text repeats from one to the next.
     const hl7 = (n: number) =>

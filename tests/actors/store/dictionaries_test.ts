@@ -16,6 +16,7 @@ import {
 import { sweepStore } from "../../../actors/store/retention.ts";
 import { ManualClock } from "../../../actors/runtime/clock.ts";
 import { openFaultyKv } from "./fixtures/faulty_kv.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 const enc = new TextEncoder();
 
@@ -56,12 +57,9 @@ async function dictionaryRows(kv: Deno.Kv): Promise<number> {
   return n;
 }
 
-async function tempPath(): Promise<string> {
-  return `${await Deno.makeTempDir()}/engine.kv`;
-}
-
 Deno.test("a sender's first message of a kind makes its dictionary; the next ones are stored after it, smaller, and read back exactly", async () => {
-  const path = await tempPath();
+  await using dir = await tempDir({ prefix: "dictionaries-" });
+  const path = `${dir.path}/engine.kv`;
   const store = await Store.open({ path, node: "t" });
   let later: MessageRecord;
   try {
@@ -99,7 +97,8 @@ Deno.test("a sender's first message of a kind makes its dictionary; the next one
 });
 
 Deno.test("two processes on one KV agree on one dictionary per sender and kind, and read each other's messages", async () => {
-  const path = await tempPath();
+  await using dir = await tempDir({ prefix: "dictionaries-" });
+  const path = `${dir.path}/engine.kv`;
   // The stores' clock, moved on between rounds: past the wait a process keeps after losing the
   // race three times (1 s) or a KV error such as the other handle's lock (30 s).
   let now = Date.now();
@@ -133,7 +132,8 @@ Deno.test("two processes on one KV agree on one dictionary per sender and kind, 
 });
 
 Deno.test("a sender that makes up kinds of message gets at most its bounded number of dictionaries", async () => {
-  const store = await Store.open({ path: await tempPath(), node: "t" });
+  await using dir = await tempDir({ prefix: "dictionaries-" });
+  const store = await Store.open({ path: `${dir.path}/engine.kv`, node: "t" });
   try {
     const kinds = Array.from({ length: MAX_PER_SENDER + 8 }, (_, i) => `Z${i}^X${i}`);
     for (const kind of kinds) {
@@ -155,7 +155,8 @@ Deno.test("a sender that makes up kinds of message gets at most its bounded numb
 });
 
 Deno.test("a message whose dictionary is gone from KV is refused with an error naming it", async () => {
-  const path = await tempPath();
+  await using dir = await tempDir({ prefix: "dictionaries-" });
+  const path = `${dir.path}/engine.kv`;
   const store = await Store.open({ path, node: "t" });
   let record: MessageRecord;
   try {
@@ -211,7 +212,8 @@ Deno.test("while KV cannot write a dictionary, messages are stored without one; 
 
 Deno.test("a day's dictionaries go once the day is past retention, except one a kept message still names", async () => {
   let now = Date.UTC(2026, 10, 2, 9);
-  const store = await Store.open({ path: await tempPath(), node: "t", now: () => now });
+  await using dir = await tempDir({ prefix: "dictionaries-" });
+  const store = await Store.open({ path: `${dir.path}/engine.kv`, node: "t", now: () => now });
   try {
     // Day 1: dictionaries for two kinds; a message of each stored after its dictionary.
     for (const kind of ["ORU^R01", "ADT^A01"]) await accept(store, oru(1, kind), kind);
@@ -248,7 +250,8 @@ Deno.test("a day's dictionaries go once the day is past retention, except one a 
 
 Deno.test("a message id of an earlier day gets no dictionary (that day's may be swept already)", async () => {
   const now = Date.UTC(2026, 10, 20, 9);
-  const store = await Store.open({ path: await tempPath(), node: "t", now: () => now });
+  await using dir = await tempDir({ prefix: "dictionaries-" });
+  const store = await Store.open({ path: `${dir.path}/engine.kv`, node: "t", now: () => now });
   try {
     const old = store.newId().replace(
       /^.{11}/,
@@ -264,7 +267,8 @@ Deno.test("a message id of an earlier day gets no dictionary (that day's may be 
 
 Deno.test("the hourly sweep removes dictionaries no kept message needs, and counts them", async () => {
   let now = Date.UTC(2026, 10, 2, 9);
-  const store = await Store.open({ path: await tempPath(), node: "t", now: () => now });
+  await using dir = await tempDir({ prefix: "dictionaries-" });
+  const store = await Store.open({ path: `${dir.path}/engine.kv`, node: "t", now: () => now });
   try {
     await accept(store, oru(1));
     await store.dictionaries.settled();

@@ -1,10 +1,11 @@
 import assert from "node:assert/strict";
 import { Leases } from "../../../actors/store/leases.ts";
 import { Store } from "../../../actors/store/mod.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 Deno.test("two processes accepting into one KV file both succeed, retrying 'database is locked'", async () => {
-  const dir = await Deno.makeTempDir();
-  const path = `${dir}/engine.kv`;
+  await using dir = await tempDir({ prefix: "shared-file-" });
+  const path = `${dir.path}/engine.kv`;
   const worker = new URL("./fixtures/accept_worker.ts", import.meta.url).pathname;
   const run = (node: string) =>
     new Deno.Command(Deno.execPath(), {

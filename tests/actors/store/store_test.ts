@@ -6,12 +6,16 @@ import {
   Store,
   sweepRetention,
 } from "../../../actors/store/mod.ts";
+import { type TempDir, tempDir } from "../../helpers/temp.ts";
 
 const enc = new TextEncoder();
 
-async function tempStore(now?: () => number): Promise<{ store: Store; path: string }> {
-  const dir = await Deno.makeTempDir();
-  const path = `${dir}/engine.kv`;
+/** A store on a KV file in `dir`. */
+async function tempStore(
+  dir: TempDir,
+  now?: () => number,
+): Promise<{ store: Store; path: string }> {
+  const path = `${dir.path}/engine.kv`;
   return { store: await Store.open({ path, node: "t", ...(now ? { now } : {}) }), path };
 }
 
@@ -27,7 +31,8 @@ function acceptOne(store: Store, text: string, queue = "mllp-in:9960:127.0.0.1")
 }
 
 Deno.test("store keeps an accepted message after the KV file is closed and reopened", async () => {
-  const { store, path } = await tempStore();
+  await using dir = await tempDir({ prefix: "store-test-" });
+  const { store, path } = await tempStore(dir);
   const r = await acceptOne(store, "MSH|one");
   assert.equal(r.status, "stored");
   store.close();
@@ -48,7 +53,8 @@ Deno.test("store keeps an accepted message after the KV file is closed and reope
 });
 
 Deno.test("store group-commits concurrent accepts and keeps their queue order", async () => {
-  const { store } = await tempStore();
+  await using dir = await tempDir({ prefix: "store-test-" });
+  const { store } = await tempStore(dir);
   try {
     const n = 500;
     const results = await Promise.all(
@@ -72,7 +78,8 @@ Deno.test("store group-commits concurrent accepts and keeps their queue order", 
 });
 
 Deno.test("store answers a repeated control id with the stored ACK and enqueues it once", async () => {
-  const { store } = await tempStore();
+  await using dir = await tempDir({ prefix: "store-test-" });
+  const { store } = await tempStore(dir);
   try {
     const request = (ack: string) => ({
       queue: "in",
@@ -98,7 +105,8 @@ Deno.test("store answers a repeated control id with the stored ACK and enqueues 
 });
 
 Deno.test("store round-trips a 3 MiB payload through chunks", async () => {
-  const { store } = await tempStore();
+  await using dir = await tempDir({ prefix: "store-test-" });
+  const { store } = await tempStore(dir);
   try {
     const big = new Uint8Array(3 * 1024 * 1024 + 17);
     for (let i = 0; i < big.length; i++) big[i] = (i * 31) & 0xff;
@@ -120,7 +128,8 @@ Deno.test("store round-trips a 3 MiB payload through chunks", async () => {
 });
 
 Deno.test("store reads many payloads together: in the record, deflated, in a row of their own; large ones later", async () => {
-  const { store } = await tempStore();
+  await using dir = await tempDir({ prefix: "store-test-" });
+  const { store } = await tempStore(dir);
   try {
     const random = (n: number) => {
       const out = new Uint8Array(n);
@@ -177,7 +186,8 @@ Deno.test("store reads many payloads together: in the record, deflated, in a row
 
 Deno.test("store garbage-collects chunks a crash left without a message", async () => {
   let now = 1_000_000;
-  const { store } = await tempStore(() => now);
+  await using dir = await tempDir({ prefix: "store-test-" });
+  const { store } = await tempStore(dir, () => now);
   try {
     await store.kv.set(keys.chunkPending("orphan"), now);
     await store.kv.set(keys.chunk("orphan", 0), new Uint8Array(10));
@@ -194,7 +204,8 @@ Deno.test("store garbage-collects chunks a crash left without a message", async 
 });
 
 Deno.test("store keeps queue depths exact when accepts and routes of a queue share batches", async () => {
-  const { store } = await tempStore();
+  await using dir = await tempDir({ prefix: "store-test-" });
+  const { store } = await tempStore(dir);
   try {
     for (let i = 0; i < 20; i++) await acceptOne(store, `first${i}`, "in");
     const heads = await store.peek("in", 20);
@@ -222,7 +233,8 @@ Deno.test("store keeps queue depths exact when accepts and routes of a queue sha
 });
 
 Deno.test("store lists a message's logs in id order, its RECEIVE log first", async () => {
-  const { store } = await tempStore();
+  await using dir = await tempDir({ prefix: "store-test-" });
+  const { store } = await tempStore(dir);
   try {
     await acceptOne(store, "MSH|logs", "in");
     const [head] = await store.peek("in");
@@ -247,7 +259,8 @@ Deno.test("store lists a message's logs in id order, its RECEIVE log first", asy
 });
 
 Deno.test("store routes a head to several queues in one step and refuses a stale head", async () => {
-  const { store } = await tempStore();
+  await using dir = await tempDir({ prefix: "store-test-" });
+  const { store } = await tempStore(dir);
   try {
     const r = await acceptOne(store, "MSH|route", "in");
     assert.equal(r.status, "stored");
@@ -289,7 +302,8 @@ Deno.test("store routes a head to several queues in one step and refuses a stale
 });
 
 Deno.test("store dead-letters a head with who and why", async () => {
-  const { store } = await tempStore();
+  await using dir = await tempDir({ prefix: "store-test-" });
+  const { store } = await tempStore(dir);
   try {
     await acceptOne(store, "MSH|dlq", "q1");
     const [head] = await store.peek("q1");
@@ -308,7 +322,8 @@ Deno.test("store dead-letters a head with who and why", async () => {
 });
 
 Deno.test("store keeps both an attempt and a dead-letter written to one log at the same moment", async () => {
-  const { store } = await tempStore();
+  await using dir = await tempDir({ prefix: "store-test-" });
+  const { store } = await tempStore(dir);
   try {
     for (let i = 0; i < 10; i++) {
       await acceptOne(store, `MSH|race${i}`, "q-race");
@@ -333,7 +348,8 @@ Deno.test("store keeps both an attempt and a dead-letter written to one log at t
 
 Deno.test("store lists logs newest first with filters and a cursor", async () => {
   let now = Date.UTC(2026, 0, 1);
-  const { store } = await tempStore(() => now);
+  await using dir = await tempDir({ prefix: "store-test-" });
+  const { store } = await tempStore(dir, () => now);
   try {
     for (let i = 0; i < 30; i++) {
       now += 1000;
@@ -362,7 +378,8 @@ Deno.test("store lists logs newest first with filters and a cursor", async () =>
 
 Deno.test("store retention sweeps finished logs and messages but keeps queued ones", async () => {
   let now = Date.UTC(2026, 0, 1);
-  const { store } = await tempStore(() => now);
+  await using dir = await tempDir({ prefix: "store-test-" });
+  const { store } = await tempStore(dir, () => now);
   try {
     await acceptOne(store, "old-done", "q");
     await acceptOne(store, "old-queued", "q");
@@ -381,7 +398,8 @@ Deno.test("store retention sweeps finished logs and messages but keeps queued on
 });
 
 Deno.test("store delivers a stored translation while logs stay on the original message", async () => {
-  const { store } = await tempStore();
+  await using dir = await tempDir({ prefix: "store-test-" });
+  const { store } = await tempStore(dir);
   try {
     await acceptOne(store, "MSH|orig", "in");
     const [head] = await store.peek("in");
@@ -421,7 +439,8 @@ Deno.test("store delivers a stored translation while logs stay on the original m
 });
 
 Deno.test("store: a translation prepared for a route is stored by the routing commit, and not at all when the route is refused", async () => {
-  const { store } = await tempStore();
+  await using dir = await tempDir({ prefix: "store-test-" });
+  const { store } = await tempStore(dir);
   try {
     await acceptOne(store, "MSH|translated", "in");
     const [head] = await store.peek("in");

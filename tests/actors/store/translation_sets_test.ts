@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Store } from "../../../actors/store/store.ts";
 
 Deno.test("translation set store: a table larger than one KV value reads back whole; concurrent imports get distinct versions; every version stays readable", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir({ prefix: "translation-sets-" });
   const store = await Store.open({ path: `${dir}/engine.kv`, node: "n1" });
   try {
     const sets = store.translationSets;

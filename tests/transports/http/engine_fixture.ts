@@ -79,7 +79,7 @@ export async function withEngine(
   fn: (e: Engine) => Promise<void>,
   { mount = false, clock = systemClock }: { mount?: boolean; clock?: Clock } = {},
 ): Promise<void> {
-  const dir = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir({ prefix: "http-engine-" });
   const store = await Store.open({ path: `${dir}/engine.kv`, node: "t" });
   const log = memoryLogger();
   const deliverer = new TestDeliverer();

@@ -14,7 +14,7 @@ import { adt, startRecordingHl7Server, waitFor } from "../../helpers/net.ts";
 import { startEngine } from "../../helpers/engine.ts";
 
 Deno.test("POST /fhir/R4/$process-message: a message bundle reaches an Hl7Server as HL7 v2; refusals are OperationOutcomes", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir({ prefix: "fhir-" });
   const { received: hl7Received, server: hl7Server, port: mllpPort } =
     await startRecordingHl7Server();
   const parsed = parseConfig({

@@ -23,7 +23,7 @@ const pki = await makePki();
 await Deno.remove(pki.dir, { recursive: true });
 
 Deno.test("POST /fhir/R4/$process-message: a V04 bundle reaches an Hl7Server as VXU^V04 and a FHIR server as the bundle; unwritable V04 bundles are 400s located by FHIRPath", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir({ prefix: "fhir-vxu-" });
   const { received: hl7Received, server: hl7Server, port: mllpPort } =
     await startRecordingHl7Server();
   const fhir = await startFhirServer(pki, {});

@@ -35,7 +35,7 @@ curlTest(
   "curl gets a token with a client secret over HTTPS, then POST /endpoint stores the message",
   async () => {
     await withIngress({}, async (e) => {
-      const dir = await Deno.makeTempDir();
+      const dir = await Deno.makeTempDir({ prefix: "https-e2e-" });
       try {
         await Deno.writeTextFile(`${dir}/ca.pem`, e.pki.caCert);
         await Deno.writeTextFile(`${dir}/message.json`, JSON.stringify(message));
@@ -85,7 +85,7 @@ curlTest(
   "curl gets a token with a JWT client assertion (form fields as the README shows them)",
   async () => {
     await withIngress({}, async (e) => {
-      const dir = await Deno.makeTempDir();
+      const dir = await Deno.makeTempDir({ prefix: "https-e2e-" });
       try {
         await Deno.writeTextFile(`${dir}/ca.pem`, e.pki.caCert);
         // Signed for the public URL (what clients are told), sent to the local address.

@@ -117,35 +117,38 @@ curlTest(
   "10 MB bodies from unauthenticated clients are refused 401 and never reach the inbox",
   async () => {
     const size = 10 * 1024 * 1024;
-    const file = await Deno.makeTempFile();
-    await Deno.writeFile(file, new Uint8Array(size).fill(0x5b));
+    const file = await Deno.makeTempFile({ prefix: "json-depth-" });
     try {
+      await Deno.writeFile(file, new Uint8Array(size).fill(0x5b));
       await withIngress({ limits: { maxJsonBytes: 41 * 1024 * 1024 } }, async (e) => {
-        const ca = await Deno.makeTempFile();
-        await Deno.writeTextFile(ca, e.pki.caCert);
-        for (let i = 0; i < 5; i++) {
-          const out = await new Deno.Command("curl", {
-            args: [
-              "--silent",
-              "--max-time",
-              "30",
-              "--cacert",
-              ca,
-              "-H",
-              "Content-Type: application/json",
-              "--data-binary",
-              `@${file}`,
-              "-w",
-              "%{http_code}",
-              "-o",
-              "/dev/null",
-              `${e.base}/endpoint`,
-            ],
-            stdout: "piped",
-          }).output();
-          assert.equal(new TextDecoder().decode(out.stdout), "401");
+        const ca = await Deno.makeTempFile({ prefix: "json-depth-" });
+        try {
+          await Deno.writeTextFile(ca, e.pki.caCert);
+          for (let i = 0; i < 5; i++) {
+            const out = await new Deno.Command("curl", {
+              args: [
+                "--silent",
+                "--max-time",
+                "30",
+                "--cacert",
+                ca,
+                "-H",
+                "Content-Type: application/json",
+                "--data-binary",
+                `@${file}`,
+                "-w",
+                "%{http_code}",
+                "-o",
+                "/dev/null",
+                `${e.base}/endpoint`,
+              ],
+              stdout: "piped",
+            }).output();
+            assert.equal(new TextDecoder().decode(out.stdout), "401");
+          }
+        } finally {
+          await Deno.remove(ca);
         }
-        await Deno.remove(ca);
         assert.equal(e.inbox.requests.length, 0);
       });
     } finally {

@@ -54,7 +54,7 @@ async function probeAll(port: number, sets: string[][]): Promise<Handshake[]> {
 
 /** An `openssl s_server` that accepts every protocol and suite: proof the client can use them. */
 async function permissiveServer(cert: string, key: string) {
-  const dir = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir({ prefix: "tls-policy-" });
   await Deno.writeTextFile(`${dir}/cert.pem`, cert);
   await Deno.writeTextFile(`${dir}/key.pem`, key);
   const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
@@ -215,7 +215,7 @@ opensslTest(
 
 /** A self-signed P-256 certificate for 127.0.0.1. */
 async function ecdsaCertificate(): Promise<{ cert: string; key: string }> {
-  const dir = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir({ prefix: "tls-policy-" });
   try {
     const out = await new Deno.Command("openssl", {
       args: [

@@ -133,7 +133,7 @@ Deno.test("token endpoint refuses a replayed jti", async () => {
 });
 
 Deno.test("a jti is accepted once even when verifiers on two KV connections race for it", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir({ prefix: "token-assertion-" });
   const kvs = [await Deno.openKv(`${dir}/auth.kv`), await Deno.openKv(`${dir}/auth.kv`)];
   try {
     const sources = testSources();

@@ -80,8 +80,11 @@ async function startRig(
     queue,
     log,
     async close() {
-      await close();
-      await Deno.remove(dir, { recursive: true });
+      try {
+        await close();
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
     },
   };
 }

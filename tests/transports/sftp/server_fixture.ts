@@ -104,8 +104,11 @@ export async function startHosted(
       return log.lines.filter((l) => l.includes(` ${event} `) || l.endsWith(` ${event}`));
     },
     async stop() {
-      await server.stop();
-      await Deno.remove(dir, { recursive: true });
+      try {
+        await server.stop();
+      } finally {
+        await Deno.remove(dir, { recursive: true });
+      }
     },
   };
 }

@@ -62,16 +62,24 @@ export async function consoleConfig(kvPath: string): Promise<Config> {
   return result.config;
 }
 
-/** Starts the engine with HTTP on a temp KV; `clock` for session expiry. */
+/**
+ * Starts the engine with HTTP on a KV in the temp folder `dir`, which the caller removes after
+ * closing the engine; `clock` for session expiry.
+ */
 export async function startConsoleEngine(
   options: { clock?: Clock } = {},
 ): Promise<TestEngine & { dir: string }> {
-  const dir = await Deno.makeTempDir();
-  const e = await startEngine(await consoleConfig(`${dir}/engine.kv`), {
-    http: true,
-    ...(options.clock ? { clock: options.clock } : {}),
-  });
-  return Object.assign(e, { dir });
+  const dir = await Deno.makeTempDir({ prefix: "console-engine-" });
+  try {
+    const e = await startEngine(await consoleConfig(`${dir}/engine.kv`), {
+      http: true,
+      ...(options.clock ? { clock: options.clock } : {}),
+    });
+    return Object.assign(e, { dir });
+  } catch (error) {
+    await Deno.remove(dir, { recursive: true });
+    throw error;
+  }
 }
 
 /** Signs in through the form; returns the session cookie and its CSRF token. */

@@ -14,7 +14,7 @@ import { waitFor } from "../../../helpers/net.ts";
 import { consoleConfig, signIn, TOKEN } from "./fixture.ts";
 
 Deno.test("console: the actors page lists the nodes and each actor's owning node", async () => {
-  const dir = await Deno.makeTempDir();
+  const dir = await Deno.makeTempDir({ prefix: "console-nodes-" });
   const config = await consoleConfig(`${dir}/engine.kv`);
   // A short lease: membership is re-read every third of it.
   const e = await startEngine({ ...config, cluster: { ...config.cluster, leaseSeconds: 3 } }, {
