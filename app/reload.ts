@@ -6,7 +6,12 @@
  * @module
  */
 
-import { type Config, parseConfigText, processSources } from "../actors/config/mod.ts";
+import {
+  type Config,
+  parseConfigText,
+  processSources,
+  readConfigText,
+} from "../actors/config/mod.ts";
 import type { Engine } from "../actors/engine/engine.ts";
 import { configHash } from "../actors/engine/config_holder.ts";
 import {
@@ -99,11 +104,8 @@ export class ConfigReloader implements ConfigAdmin {
 
   /** The version hash of the file's text as it is now (the engine starts with it). */
   static async hashOf(file: string): Promise<string | undefined> {
-    try {
-      return await configHash(await Deno.readTextFile(file));
-    } catch {
-      return undefined;
-    }
+    const read = await readConfigText(file);
+    return read.ok ? await configHash(read.text) : undefined;
   }
 
   /** The running version. */
@@ -133,14 +135,11 @@ export class ConfigReloader implements ConfigAdmin {
       log.warn("config.reload-refused", { by, file, error, problems });
       return { ok: false as const, status, error, ...(problems ? { problems } : {}) };
     };
-    let text: string;
-    try {
-      text = await Deno.readTextFile(file);
-    } catch (error) {
-      return refuse(400, `cannot read ${file}: ${errorMessage(error)}`, [
-        { path: "$", message: `cannot read ${file}: ${errorMessage(error)}` },
-      ]);
-    }
+    // A file that is not a regular one (a FIFO would block the reload queue) or over 16 MiB is
+    // refused before it is read.
+    const read = await readConfigText(file);
+    if (!read.ok) return refuse(400, read.message, [{ path: "$", message: read.message }]);
+    const text = read.text;
     const dir = file.includes("/") ? file.slice(0, file.lastIndexOf("/")) || "/" : ".";
     const parsed = parseConfigText(text, processSources(dir));
     if (!parsed.ok) {

@@ -97,6 +97,11 @@ export function processSources(baseDir = "."): ConfigSources {
     readFile: (path) => {
       try {
         const full = path.startsWith("/") ? path : `${baseDir}/${path}`;
+        // Checked first: reading a device or a FIFO would block, or never end.
+        const info = Deno.statSync(full);
+        const kind = notRegular(info);
+        if (kind) return new Error(`not a regular file (${kind})`);
+        if (info.size > MAX_CONFIG_BYTES) return new Error(tooBig(info.size));
         return Deno.readTextFileSync(full);
       } catch (error) {
         if (error instanceof Deno.errors.NotFound) return new Error("no such file");
@@ -107,15 +112,83 @@ export function processSources(baseDir = "."): ConfigSources {
   };
 }
 
+/**
+ * The largest config file (or file a config names) that is read: a config is a few KiB, so a
+ * bigger one is a mistake, refused with its size before it is read.
+ */
+export const MAX_CONFIG_BYTES = 16 * 1024 * 1024;
+
+/** What a file is when it is not a regular file (a FIFO or a device would block or never end). */
+function notRegular(info: Deno.FileInfo): string | undefined {
+  if (info.isFile) return undefined;
+  if (info.isDirectory) return "a directory";
+  if (info.isFifo) return "a FIFO";
+  if (info.isCharDevice) return "a character device";
+  if (info.isBlockDevice) return "a block device";
+  if (info.isSocket) return "a socket";
+  return "not a file";
+}
+
+const tooBig = (size: number | string) =>
+  `${size} bytes; a config file is at most 16 MiB (${MAX_CONFIG_BYTES} bytes)`;
+
+/**
+ * The text of a config file, or why it cannot be read: missing, not a regular file (checked with
+ * `stat` before anything opens it, so a FIFO or `/dev/zero` is refused instead of read for ever)
+ * or over {@link MAX_CONFIG_BYTES} (refused from its size, and the read stops there anyway in case
+ * it grows). Invalid UTF-8 is read as U+FFFD, as `Deno.readTextFile` does.
+ */
+export async function readConfigText(
+  path: string,
+): Promise<{ ok: true; text: string } | { ok: false; message: string }> {
+  const unreadable = (error: unknown) => ({
+    ok: false as const,
+    message: `cannot read ${path}: ${
+      error instanceof Deno.errors.NotFound ? "no such file" : errorMessage(error)
+    }`,
+  });
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(path);
+  } catch (error) {
+    return unreadable(error);
+  }
+  const kind = notRegular(info);
+  if (kind) return { ok: false, message: `${path} is not a regular file (${kind})` };
+  if (info.size > MAX_CONFIG_BYTES) {
+    return { ok: false, message: `${path} is ${tooBig(info.size)}` };
+  }
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  try {
+    using file = await Deno.open(path);
+    const buffer = new Uint8Array(64 * 1024);
+    while (total <= MAX_CONFIG_BYTES) {
+      const n = await file.read(buffer);
+      if (n === null) break;
+      chunks.push(buffer.slice(0, n));
+      total += n;
+    }
+  } catch (error) {
+    return unreadable(error);
+  }
+  if (total > MAX_CONFIG_BYTES) {
+    return { ok: false, message: `${path} is ${tooBig(`over ${MAX_CONFIG_BYTES}`)}` };
+  }
+  const bytes = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.length;
+  }
+  return { ok: true, text: new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes) };
+}
+
 /** Reads and validates a config file; a missing or unreadable file is a problem, not a throw. */
 export async function loadConfigFile(path: string): Promise<ConfigResult> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (error) {
-    const reason = error instanceof Deno.errors.NotFound ? "no such file" : errorMessage(error);
-    return { ok: false, problems: [{ path: "$", message: `cannot read ${path}: ${reason}` }] };
-  }
+  const read = await readConfigText(path);
+  if (!read.ok) return { ok: false, problems: [{ path: "$", message: read.message }] };
+  const text = read.text;
   const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
   return parseConfigText(text, processSources(dir));
 }

@@ -19,9 +19,11 @@ export {
   formatProblems,
   jsonPath,
   loadConfigFile,
+  MAX_CONFIG_BYTES,
   parseConfig,
   parseConfigText,
   processSources,
+  readConfigText,
 } from "./load.ts";
 export { crossCheck } from "./cross_check.ts";
 export { Secret, timingSafeEqual } from "./secret.ts";

@@ -24,7 +24,7 @@ import { type AdminUsers, auditApi, requireRoleByToken } from "./admin_roles.ts"
 import { BodyTimeoutError } from "./body.ts";
 import { createDestinationsApp, type DestinationsAppOptions } from "./destinations.ts";
 import { createOperationsApp, type OperationsAppOptions } from "./operations.ts";
-import { parseCommandBody, parseLimit, parseLogFilter } from "./params.ts";
+import { parseCommandBody, parseLimit, parseLogFilter, parsePageQuery } from "./params.ts";
 import { actorView, isoTimes, messageView, rawContentType } from "./present.ts";
 import { withModified } from "./shaped_view.ts";
 
@@ -88,6 +88,8 @@ export const MAX_ID = 256;
  * - `GET /admin/messages/:id` → `MessageView` (the record without `inline`, plus
  *   `encoding`, `payload` and `logs`), or 404. With `?raw=1` the payload bytes themselves, with
  *   the record's content type.
+ * - `GET /admin/audit?limit=1..500&cursor=<next>` (with users) → `{entries, next}` newest first
+ *   (default 100); another parameter, or a bad value, → 400 naming it, as on `/admin/logs`.
  * - `GET /admin/destinations`, `POST /admin/destinations/:id/verify`: see destinations.ts.
  * - Any other path under `/admin` → 404 `{"error":"no route <METHOD> <path>"}` (after auth).
  */
@@ -223,10 +225,9 @@ export function createAdminApp(options: AdminAppOptions): Hono {
   const users = options.users;
   if (users) {
     app.get("/admin/audit", async (c) => {
-      const limit = parseLimit(c.req.query("limit"), 100);
-      if (!limit.ok) return sendJson(c, { error: limit.error }, 400);
-      const cursor = c.req.query("cursor")?.slice(0, 64);
-      const page = await users.listAudit({ limit: limit.value, ...(cursor ? { cursor } : {}) });
+      const query = parsePageQuery(new URL(c.req.url).searchParams, "cursor", 100);
+      if (!query.ok) return sendJson(c, { error: query.error }, 400);
+      const page = await users.listAudit(query.value);
       return sendJson(c, { entries: page.entries, next: page.next ?? null });
     });
   }

@@ -8,6 +8,7 @@
 import { Hono } from "hono";
 import type { AlertsAdmin } from "../../actors/ports.ts";
 import { errorMessage } from "../../actors/mod.ts";
+import { parsePageQuery } from "./params.ts";
 import { isoTimes } from "./present.ts";
 import { sendJson } from "./respond.ts";
 
@@ -49,8 +50,9 @@ const MAX_BODY = 256 * 1024;
  * - `GET /alerts` → `{source, evaluateEverySeconds, channels, rules, firing}`.
  * - `PUT /alerts` with `{"rules": [...]}` (or `{"rules": null}`: back to the config's) → 200
  *   `{ok: true, rules}`, or 400 `{error, problems: [{path, message}]}`.
- * - `GET /alerts/history?limit=1..500&before=<id>` → `{notifications, next}` newest first.
- * - `GET /config` → `{version, loadedAt, file}`.
+ * - `GET /alerts/history?limit=1..500&before=<next>` → `{notifications, next}` newest first;
+ *   another parameter, or a bad value, → 400 naming it.
+ * - `GET /config` → `{version, hash, generation, loadedAt, file}`, `loadedAt` as ISO 8601.
  * - `POST /config/reload` → 200 `{ok, version, changed, applied}`; 400 with `problems` for an
  *   invalid file, 409 when a removed destination still has queued messages.
  * - `GET /storage` → counts and approximate bytes per record kind.
@@ -78,13 +80,10 @@ export function createOperationsApp(options: OperationsAppOptions): Hono {
       return sendJson(c, { ok: true, rules: result.rules });
     });
     app.get("/alerts/history", async (c) => {
-      const raw = c.req.query("limit");
-      const limit = raw === undefined ? 50 : Number(raw);
-      if (!Number.isInteger(limit) || limit < 1 || limit > 500) {
-        return sendJson(c, { error: "limit: expected an integer from 1 to 500" }, 400);
-      }
-      const before = c.req.query("before");
-      const page = await alerts.history({ limit, ...(before ? { before } : {}) });
+      const query = parsePageQuery(new URL(c.req.url).searchParams, "before", 50);
+      if (!query.ok) return sendJson(c, { error: query.error }, 400);
+      const { limit, cursor } = query.value;
+      const page = await alerts.history({ limit, ...(cursor ? { before: cursor } : {}) });
       return sendJson(c, isoTimes({ notifications: page.notifications, next: page.next ?? null }));
     });
   }

@@ -74,18 +74,64 @@ export function parseLimit(raw: string | null | undefined, fallback: number): Pa
 }
 
 /**
+ * A page cursor under the parameter `name` (`cursor`, or `before` for the alerts history): the
+ * `next` of a previous page, which is an id made by the store.
+ */
+export function parseCursor(name: string, raw: string): Parsed<string> {
+  return CURSOR.test(raw)
+    ? { ok: true, value: raw }
+    : fail(`${name}: expected the "next" of a previous page; got ${shown(raw)}`);
+}
+
+/** Refuses a query parameter that is not in `allowed`, or one given more than once. */
+function checkNames(query: URLSearchParams, allowed: readonly string[]): Parsed<void> {
+  const seen = new Set<string>();
+  for (const name of query.keys()) {
+    if (!allowed.includes(name)) {
+      return fail(`unknown parameter ${shown(name)}; allowed: ${allowed.join(", ")}`);
+    }
+    if (seen.has(name)) return fail(`${name}: given more than once`);
+    seen.add(name);
+  }
+  return { ok: true, value: undefined };
+}
+
+/** One page of a list: its size and where it starts (after the `next` of the previous page). */
+export interface PageQuery {
+  limit: number;
+  cursor?: string;
+}
+
+/**
+ * The query string of a paged list without filters (`GET /admin/audit?limit&cursor`,
+ * `GET /admin/alerts/history?limit&before`): `limit` (1 to {@link MAX_LIMIT}, else
+ * `defaultLimit`) and the cursor under `cursorName`. Bad values, unknown or repeated parameters are
+ * refused as {@link parseLogFilter} refuses them.
+ */
+export function parsePageQuery(
+  query: URLSearchParams,
+  cursorName: "cursor" | "before",
+  defaultLimit: number,
+): Parsed<PageQuery> {
+  const names = checkNames(query, ["limit", cursorName]);
+  if (!names.ok) return names;
+  const limit = parseLimit(query.get("limit"), defaultLimit);
+  if (!limit.ok) return limit;
+  const raw = query.get(cursorName);
+  if (raw === null) return { ok: true, value: { limit: limit.value } };
+  const cursor = parseCursor(cursorName, raw);
+  return cursor.ok ? { ok: true, value: { limit: limit.value, cursor: cursor.value } } : cursor;
+}
+
+/**
  * The filter of `GET /admin/logs` from its query string. Unknown or repeated parameters are
  * refused too, so a misspelt filter never silently returns every log.
  */
 export function parseLogFilter(query: URLSearchParams): Parsed<LogFilter> {
   const filter: LogFilter = {};
-  const seen = new Set<string>();
+  const names = checkNames(query, LOG_PARAMS);
+  if (!names.ok) return names;
   for (const [name, raw] of query) {
-    if (!LOG_PARAMS.includes(name)) {
-      return fail(`unknown parameter ${shown(name)}; allowed: ${LOG_PARAMS.join(", ")}`);
-    }
-    if (seen.has(name)) return fail(`${name}: given more than once`);
-    seen.add(name);
     if (name === "status" || name === "type") {
       const allowed: readonly string[] = name === "status" ? LOG_STATUSES : LOG_TYPES;
       const value = raw.toUpperCase();
@@ -103,10 +149,9 @@ export function parseLogFilter(query: URLSearchParams): Parsed<LogFilter> {
       if (!l.ok) return l;
       filter.limit = l.value;
     } else if (name === "cursor") {
-      if (!CURSOR.test(raw)) {
-        return fail(`cursor: expected the "next" of a previous page; got ${shown(raw)}`);
-      }
-      filter.cursor = raw;
+      const cursor = parseCursor(name, raw);
+      if (!cursor.ok) return cursor;
+      filter.cursor = cursor.value;
     } else {
       if (raw === "" || raw.length > MAX_TEXT) {
         return fail(`${name}: expected 1 to ${MAX_TEXT} characters; got ${raw.length}`);

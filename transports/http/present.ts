@@ -23,7 +23,8 @@ export type MessageView = Omit<MessageRecord, "inline"> & {
 
 /**
  * Properties that hold a time as ms since the epoch in the engine's records (actors, logs and
- * their attempts, messages, dead letters, verifications, the storage state).
+ * their attempts, messages, dead letters, verifications, the storage state, the running config's
+ * `loadedAt`, alerts and their notifications' channels).
  */
 const TIME_KEYS: ReadonlySet<string> = new Set([
   "at",
@@ -38,6 +39,10 @@ const TIME_KEYS: ReadonlySet<string> = new Set([
   "checkedAt",
   "verifiedAt",
   "expiresAt",
+  "loadedAt",
+  "lastNotifiedAt",
+  "nextAt",
+  "sentAt",
 ]);
 
 /**

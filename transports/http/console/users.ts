@@ -54,6 +54,21 @@ export interface ConfiguredUser {
 /** The name the admin token signs in as. */
 export const ADMIN_TOKEN_USER = "admin";
 
+/**
+ * Names no user added in the console may take, in any case: each already stands for someone who
+ * is not a user, in the audit log's `by` (`admin`: the admin token) or in the reload logs' `by`
+ * (`SIGHUP`: a reload by signal). A user so named would be indistinguishable from them.
+ */
+export const RESERVED_USER_NAMES: readonly string[] = [ADMIN_TOKEN_USER, "SIGHUP"];
+
+/** Why `name` may not be a user's name, or undefined when it may. */
+export function reservedUserName(name: string): string | undefined {
+  const lower = name.toLowerCase();
+  if (!RESERVED_USER_NAMES.some((r) => r.toLowerCase() === lower)) return undefined;
+  return `Name: ${RESERVED_USER_NAMES.join(" and ")} are reserved, in any case ` +
+    `(${ADMIN_TOKEN_USER} is the admin token in the audit log, SIGHUP a reload by signal)`;
+}
+
 /** Hex SHA-256 of a token (KV keeps only this). */
 export function tokenDigest(token: string): string {
   return createHash("sha256").update(token).digest("hex");

@@ -14,7 +14,7 @@ import type { ConsoleDeps, ConsoleEnv } from "./context.ts";
 import { Csrf, href, Page, time } from "./layout.tsx";
 import { requireRole } from "./roles.ts";
 import { randomToken } from "./sessions.ts";
-import { ROLES, tokenDigest, Users } from "./users.ts";
+import { reservedUserName, ROLES, tokenDigest, Users } from "./users.ts";
 
 const NAME = /^[\w.@-]{1,100}$/;
 
@@ -118,6 +118,8 @@ export function userRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
     if (!NAME.test(name)) {
       return page(c, { text: "Name: 1 to 100 letters, digits, _ . @ -", error: true }, 400);
     }
+    const reserved = reservedUserName(name);
+    if (reserved) return page(c, { text: reserved, error: true }, 400);
     if (!(ROLES as readonly string[]).includes(role)) {
       return page(c, { text: "Role: viewer, operator or admin", error: true }, 400);
     }
