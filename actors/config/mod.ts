@@ -26,5 +26,6 @@ export {
   readConfigText,
 } from "./load.ts";
 export { crossCheck } from "./cross_check.ts";
+export { RESERVED_USER_NAMES, reservedUserName } from "./reserved_names.ts";
 export { Secret, timingSafeEqual } from "./secret.ts";
 export { expandSandbox, SANDBOX_CLIENT_ID, SANDBOX_IDS, type SandboxConfig } from "./sandbox.ts";

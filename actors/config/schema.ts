@@ -7,6 +7,7 @@
 
 import type { SandboxConfig } from "./sandbox.ts";
 import { z } from "zod";
+import { reservedUserName } from "./reserved_names.ts";
 import { Secret } from "./secret.ts";
 import { checkTemplate } from "../../codecs/files/mod.ts";
 import { alertsSchema } from "./alerts.ts";
@@ -157,7 +158,10 @@ export function configSchema(sources: ConfigSources) {
 
   /** A user of the console and the admin API (more are kept in KV, managed by an admin). */
   const consoleUser = z.strictObject({
-    name: z.string().min(1).max(100).regex(/^[\w.@-]+$/, "letters, digits, _ . @ - only"),
+    name: z.string().min(1).max(100).regex(/^[\w.@-]+$/, "letters, digits, _ . @ - only")
+      .refine((name) => reservedUserName(name) === undefined, {
+        message: reservedUserName("admin"),
+      }),
     role: z.enum(["viewer", "operator", "admin"]),
     /** An argon2id PHC string (`$argon2id$v=19$…`), never the password itself. */
     passwordHash: z.string().regex(/^\$argon2id?\$/, "expected an argon2 PHC string").optional(),

@@ -24,7 +24,12 @@ import { type AdminUsers, auditApi, requireRoleByToken } from "./admin_roles.ts"
 import { BodyTimeoutError } from "./body.ts";
 import { createDestinationsApp, type DestinationsAppOptions } from "./destinations.ts";
 import { createOperationsApp, type OperationsAppOptions } from "./operations.ts";
-import { parseCommandBody, parseLimit, parseLogFilter, parsePageQuery } from "./params.ts";
+import {
+  parseCommandBody,
+  parseLimitQuery,
+  parseLogFilter,
+  parsePageQuery,
+} from "./params.ts";
 import { actorView, isoTimes, messageView, rawContentType } from "./present.ts";
 import { withModified } from "./shaped_view.ts";
 
@@ -126,7 +131,7 @@ export function createAdminApp(options: AdminAppOptions): Hono {
   app.get("/admin/actors/:id/dead-letters", async (c) => {
     const id = c.req.param("id");
     if (id.length > MAX_ID) return idTooLong(c, id);
-    const limit = parseLimit(c.req.query("limit"), 100);
+    const limit = parseLimitQuery(new URL(c.req.url).searchParams, 100);
     if (!limit.ok) return sendJson(c, { error: limit.error }, 400);
     if (!(await supervisor.status(id))) return noActor(c, id);
     return sendJson(c, { actor: id, deadLetters: await store.deadLetters(id, limit.value) });

@@ -124,6 +124,16 @@ export function parsePageQuery(
 }
 
 /**
+ * The query string of a list that takes only `limit` (`GET /admin/actors/:id/dead-letters`):
+ * unknown or repeated parameters and bad values are refused as {@link parseLogFilter} refuses
+ * them.
+ */
+export function parseLimitQuery(query: URLSearchParams, defaultLimit: number): Parsed<number> {
+  const names = checkNames(query, ["limit"]);
+  return names.ok ? parseLimit(query.get("limit"), defaultLimit) : names;
+}
+
+/**
  * The filter of `GET /admin/logs` from its query string. Unknown or repeated parameters are
  * refused too, so a misspelt filter never silently returns every log.
  */

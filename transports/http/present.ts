@@ -24,7 +24,7 @@ export type MessageView = Omit<MessageRecord, "inline"> & {
 /**
  * Properties that hold a time as ms since the epoch in the engine's records (actors, logs and
  * their attempts, messages, dead letters, verifications, the storage state, the running config's
- * `loadedAt`, alerts and their notifications' channels).
+ * `loadedAt`, alerts and their notifications' channels, the nodes' heartbeats).
  */
 const TIME_KEYS: ReadonlySet<string> = new Set([
   "at",
@@ -43,6 +43,8 @@ const TIME_KEYS: ReadonlySet<string> = new Set([
   "lastNotifiedAt",
   "nextAt",
   "sentAt",
+  "startedAt",
+  "lastSeen",
 ]);
 
 /**

@@ -191,3 +191,20 @@ Deno.test("timingSafeEqual compares whole strings, lengths included", () => {
   assert.ok(!timingSafeEqual("", "a"));
   assert.ok(timingSafeEqual("", ""));
 });
+
+Deno.test("a console user in the config may not be named admin or SIGHUP, in any case", () => {
+  const hash = "$argon2id$v=19$m=19456,t=2,p=1$c2FsdHNhbHQ$aGFzaGhhc2hoYXNo";
+  for (const name of ["admin", "Admin", "sighup"]) {
+    const problems = problemsOf({
+      ...minimal,
+      admin: { users: [{ name, role: "viewer", passwordHash: hash }] },
+    });
+    assert.deepEqual(problems.map((p) => p.path), ["$.admin.users[0].name"]);
+    assert.match(problems[0]!.message, /admin and SIGHUP are reserved, in any case/);
+  }
+  const ok = parseConfig({
+    ...minimal,
+    admin: { users: [{ name: "admin2", role: "viewer", passwordHash: hash }] },
+  }, lenient);
+  assert.ok(ok.ok, JSON.stringify(!ok.ok && ok.problems));
+});

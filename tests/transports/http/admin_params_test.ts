@@ -145,3 +145,32 @@ Deno.test("isoTimes writes the config's and the alerts' times as ISO 8601 (loade
     },
   );
 });
+
+Deno.test("isoTimes writes the nodes' heartbeat times as ISO 8601 and leaves their durations as numbers", () => {
+  const t = Date.UTC(2026, 0, 15, 8, 30, 0, 250);
+  const iso = "2026-01-15T08:30:00.250Z";
+  assert.deepEqual(
+    isoTimes({
+      node: "a",
+      nodes: [{
+        id: "a",
+        startedAt: t,
+        lastSeen: t + 1000,
+        leaseMs: 10_000,
+        actors: 3,
+        live: true,
+      }],
+    }),
+    {
+      node: "a",
+      nodes: [{
+        id: "a",
+        startedAt: iso,
+        lastSeen: "2026-01-15T08:30:01.250Z",
+        leaseMs: 10_000,
+        actors: 3,
+        live: true,
+      }],
+    },
+  );
+});

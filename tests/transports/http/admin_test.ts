@@ -37,6 +37,13 @@ Deno.test("admin lists actors and shows one whose id contains colons, encoded or
     assert.equal(encoded.json.id, DEST);
     const dl = await e.call(`/admin/actors/${encodeURIComponent(DEST)}/dead-letters`);
     assert.deepEqual(dl.json, { actor: DEST, deadLetters: [] });
+    // A parameter it does not take, or a limit given twice, is refused, not ignored.
+    const path = `/admin/actors/${encodeURIComponent(DEST)}/dead-letters`;
+    const unknown = await e.call(`${path}?limit=5&cursor=x`);
+    assert.equal(unknown.status, 400);
+    assert.deepEqual(unknown.json, { error: 'unknown parameter "cursor"; allowed: limit' });
+    const twice = await e.call(`${path}?limit=5&limit=6`);
+    assert.deepEqual([twice.status, twice.json], [400, { error: "limit: given more than once" }]);
     // Not activated by looking: nothing was delivered.
     assert.equal(e.deliverer.sent.length, 0);
   });

@@ -28,6 +28,7 @@ function verify(phc: string, password: string): Promise<boolean> {
 }
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { ConsoleStateStore, Role, Secret } from "../../../actors/ports.ts";
+import { RESERVED_USER_NAMES, reservedUserName as reservedName } from "../../../actors/mod.ts";
 
 /** Roles, weakest first. */
 export const ROLES: readonly Role[] = ["viewer", "operator", "admin"];
@@ -55,18 +56,12 @@ export interface ConfiguredUser {
 export const ADMIN_TOKEN_USER = "admin";
 
 /**
- * Names no user added in the console may take, in any case: each already stands for someone who
- * is not a user, in the audit log's `by` (`admin`: the admin token) or in the reload logs' `by`
- * (`SIGHUP`: a reload by signal). A user so named would be indistinguishable from them.
+ * Why `name` may not be the name of a user added in the console, or undefined when it may (the
+ * config's users follow the same rule: see {@link RESERVED_USER_NAMES}).
  */
-export const RESERVED_USER_NAMES: readonly string[] = [ADMIN_TOKEN_USER, "SIGHUP"];
-
-/** Why `name` may not be a user's name, or undefined when it may. */
 export function reservedUserName(name: string): string | undefined {
-  const lower = name.toLowerCase();
-  if (!RESERVED_USER_NAMES.some((r) => r.toLowerCase() === lower)) return undefined;
-  return `Name: ${RESERVED_USER_NAMES.join(" and ")} are reserved, in any case ` +
-    `(${ADMIN_TOKEN_USER} is the admin token in the audit log, SIGHUP a reload by signal)`;
+  const why = reservedName(name);
+  return why === undefined ? undefined : `Name: ${why}`;
 }
 
 /** Hex SHA-256 of a token (KV keeps only this). */
