@@ -24,7 +24,7 @@ import type { Delivery, QueueItem } from "../store/requests.ts";
 import { idTime } from "../store/ids.ts";
 import type { InboxReply, MllpInbox, ReceivedFrame } from "../ports.ts";
 import { PeerDirectory } from "./peers.ts";
-import { decodeHl7Bytes } from "../../codecs/hl7v2/mod.ts";
+import { type DecodedHl7, decodeHl7 } from "../../codecs/hl7v2/mod.ts";
 import { ackWanted, type AppAcks, type AppVerdict } from "./app_acks.ts";
 import { errorMessage } from "../runtime/errors.ts";
 import { passOn } from "./pass_on.ts";
@@ -109,7 +109,8 @@ export class EngineMllpInbox implements MllpInbox {
   async receive(frame: ReceivedFrame): Promise<InboxReply> {
     const { log } = this.#options;
     const where = { port: frame.localPort, peer: frame.peerIp, connection: frame.connection };
-    const text = this.#decode(frame.payload);
+    const decoded = this.#decode(frame.payload);
+    const text = decoded.text;
     const parsed = tryParseHl7(text);
     if (!parsed.ok) {
       log.warn("mllp.unreadable", { ...where, reason: parsed.error.message });
@@ -130,6 +131,33 @@ export class EngineMllpInbox implements MllpInbox {
     const appWhen = enhanced ? msg.get("MSH-16") || "NE" : "NE";
     const negative = (reply: InboxReply): InboxReply =>
       ackWanted(acceptWhen, "error") ? reply : { ...reply, reply: undefined };
+    // A start block (0x0B) or end block (0x1C) in the content (the strict decoder keeps an FS not
+    // followed by CR): no MLLP destination could ever send it on, so it is refused, not stored.
+    const bad = controlByteAt(frame.payload, decoded);
+    if (bad !== -1) {
+      const byte = frame.payload[bad]!;
+      const hex = byte.toString(16).toUpperCase().padStart(2, "0");
+      // Read from the bytes, which only a charset where ASCII bytes are characters allows.
+      const location = ASCII_SAFE.has(decoded.charset) ? locationOf(frame.payload, bad) : undefined;
+      log.warn("mllp.control-byte", {
+        ...where,
+        integration: integration.id,
+        byte: `0x${hex}`,
+        offset: bad,
+        ...(location ? { location } : {}),
+        controlId: msg.controlId,
+      });
+      return negative(this.#reply(
+        msg,
+        enhanced ? "CR" : "AR",
+        `the message holds the MLLP control byte 0x${hex} at byte ${bad} (counted from 0 after ` +
+          `the start block${location ? `, in ${location}` : ""}); MLLP cannot carry it, ` +
+          `escape it as \\X${hex}\\`,
+        // 102 Data type error: a control character is not allowed in any HL7 text data type.
+        "102",
+        location,
+      ));
+    }
     // Kept in the records that wait in memory for delivery: a copy, not a slice of the text.
     const controlId = detached(msg.controlId);
     if (!controlId) {
@@ -313,9 +341,60 @@ export class EngineMllpInbox implements MllpInbox {
     return this.#peers;
   }
 
-  #decode(payload: Uint8Array): string {
-    return decodeHl7Bytes(payload, this.#options.config.limits.fallbackCharset);
+  #decode(payload: Uint8Array): DecodedHl7 {
+    return decodeHl7(payload, { fallbackCharset: this.#options.config.limits.fallbackCharset });
   }
+}
+
+/**
+ * Charsets whose text holds U+000B and U+001C exactly where the bytes hold 0x0B and 0x1C (every
+ * ASCII byte is its own character, never part of another).
+ */
+const ASCII_SAFE = new Set(["utf-8", "windows-1252", "iso-8859-1"]);
+
+/**
+ * Offset of the first MLLP start (0x0B) or end block (0x1C) byte in `payload`, or -1. Every
+ * message is checked: a scan of the decoded text (`String#indexOf`, tens of nanoseconds for a few
+ * KB) answers for the common charsets; the bytes are scanned (`Uint8Array#indexOf`, about 1 µs
+ * per KB) only when the text has one, or in a charset such as UTF-16 where it cannot tell.
+ */
+function controlByteAt(payload: Uint8Array, decoded: DecodedHl7): number {
+  if (
+    ASCII_SAFE.has(decoded.charset) && decoded.text.indexOf("\x0b") === -1 &&
+    decoded.text.indexOf("\x1c") === -1
+  ) return -1;
+  const start = payload.indexOf(0x0b);
+  const end = payload.indexOf(0x1c);
+  return start === -1 ? end : end === -1 ? start : Math.min(start, end);
+}
+
+/**
+ * The HL7 path (`PID-5`, `OBX[2]-5`, or the segment alone) of the byte at `offset`, read from the
+ * bytes (segment IDs and the field separator are ASCII); undefined when it cannot be told.
+ */
+function locationOf(payload: Uint8Array, offset: number): string | undefined {
+  const separator = payload[3];
+  if (separator === undefined) return undefined;
+  let start = 0;
+  const seen = new Map<string, number>();
+  for (let i = 0; i < offset; i++) {
+    const b = payload[i];
+    if (b !== 0x0d && b !== 0x0a) continue;
+    if (i > start) {
+      const id = String.fromCharCode(...payload.subarray(start, Math.min(start + 3, i)));
+      seen.set(id, (seen.get(id) ?? 0) + 1);
+    }
+    start = i + 1;
+  }
+  if (offset - start < 3) return undefined;
+  const id = String.fromCharCode(...payload.subarray(start, start + 3));
+  if (!/^[A-Z][A-Z0-9]{2}$/.test(id)) return undefined;
+  let fields = 0;
+  for (let i = start + 3; i < offset; i++) if (payload[i] === separator) fields++;
+  const rep = (seen.get(id) ?? 0) + 1;
+  const segment = rep > 1 ? `${id}[${rep}]` : id;
+  if (fields === 0) return segment;
+  return `${segment}-${id === "MSH" ? fields + 1 : fields}`;
 }
 
 /**

@@ -163,7 +163,9 @@ function specials(d: Hl7Delimiters): RegExp {
   re = specialCache.get(key);
   if (re === undefined) {
     const chars = key.split("").map((c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"));
-    re = new RegExp(`[${chars.join("")}\\r\\n]`);
+    // Every C0 control but TAB: CR and LF would end the segment, VT (0x0B) and FS (0x1C) are
+    // MLLP's framing bytes, and the others are not allowed in HL7 text (all become \Xhh\).
+    re = new RegExp(`[${chars.join("")}\\x00-\\x08\\x0a-\\x1f]`);
     if (specialCache.size > 64) specialCache.clear();
     specialCache.set(key, re);
   }
@@ -171,10 +173,18 @@ function specials(d: Hl7Delimiters): RegExp {
   return re;
 }
 
+/** `X00` ... `X1F`: the hex escape bodies of the C0 controls (upper-case hex). */
+const CONTROL_ESCAPES: readonly string[] = Array.from(
+  { length: 0x20 },
+  (_, c) => "X" + c.toString(16).toUpperCase().padStart(2, "0"),
+);
+
 /**
  * Escapes a text value so that it can be placed in a field, component or subcomponent: every
- * delimiter becomes its escape sequence, CR and LF become `\X0D\` and `\X0A\` (so that a value
- * can never end a segment). Text without special characters is returned as is.
+ * delimiter becomes its escape sequence, and every C0 control character but TAB its hex escape:
+ * CR and LF become `\X0D\` and `\X0A\` (so that a value can never end a segment), MLLP's framing
+ * bytes VT and FS `\X0B\` and `\X1C\` (so that the message can be sent over MLLP), and so on.
+ * Text without special characters is returned as is.
  */
 export function escapeHl7(
   value: string,
@@ -202,8 +212,10 @@ export function escapeHl7(
     else if (ch === d.subcomponent) rep = "T";
     else if (ch === d.repetition) rep = "R";
     else if (ch === d.truncation) rep = "P";
-    else if (ch === "\r") rep = "X0D";
-    else if (ch === "\n") rep = "X0A";
+    else {
+      const c = ch.charCodeAt(0);
+      if (c < 0x20 && c !== 0x09) rep = CONTROL_ESCAPES[c];
+    }
     if (rep !== undefined) {
       out += value.slice(last, i) + e + rep + e;
       last = i + 1;
