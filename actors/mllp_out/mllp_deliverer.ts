@@ -1,11 +1,13 @@
 /**
  * Delivering one HL7v2 message over MLLP: keep one socket open between messages (closed after
- * an idle period), send, and wait for the ACK whose MSA-2 equals the sent MSH-10. An ACK timeout
- * closes the socket so the resend goes on a fresh connection.
+ * an idle period), send, and wait for the ACK whose MSA-2 equals the sent MSH-10 (read from the
+ * payload when the record keeps only a bounded copy of a long one). An ACK timeout closes the
+ * socket so the resend goes on a fresh connection. A message MLLP cannot frame (a 0x0B or 0x1C
+ * byte in it) fails for good at once: the actor dead-letters it and the queue goes on.
  * @module
  */
 
-import { readAck, readControlId, scanAck } from "../../codecs/hl7v2/mod.ts";
+import { readAck, scanAck } from "../../codecs/hl7v2/mod.ts";
 import type { Clock } from "../runtime/clock.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Deliverer, DeliveryJob, DeliveryOutcome } from "../delivery/deliverer.ts";
@@ -18,6 +20,12 @@ import type {
   MllpTarget,
 } from "./connector.ts";
 import { errorMessage } from "../runtime/errors.ts";
+import {
+  clipPeerText,
+  correlationId,
+  describeStrayReplies,
+  unframeableReason,
+} from "./correlation.ts";
 
 /** Per-destination settings (several destinations may share one host:port actor). */
 export interface MllpDeliverySettings {
@@ -129,7 +137,8 @@ export class MllpDeliverer implements Deliverer {
   async #attempt(job: DeliveryJob): Promise<DeliveryOutcome> {
     const { clock, log, actorId } = this.#options;
     const settings = this.#options.settings(job.head.entry.destinationId);
-    const controlId = job.record.controlId ?? readControlId(job.payload);
+    // The record's MSH-10, or the payload's when the record keeps only a bounded copy of it.
+    const controlId = correlationId(job.record.controlId, job.payload);
     if (controlId === undefined) {
       return {
         ok: false,
@@ -185,7 +194,9 @@ export class MllpDeliverer implements Deliverer {
           : conn.send(job.payload));
       } catch (error) {
         this.#link.drop();
-        return { ok: false, reason: `send failed: ${errorMessage(error)}` };
+        // Nothing went out; if MLLP cannot frame this message at all, no retry ever will.
+        return this.#unframeable(job) ??
+          { ok: false, reason: `send failed: ${errorMessage(error)}` };
       }
       this.#link.touch(clock.now());
     } else if (ahead && this.#listed < AHEAD_REFILL_BELOW) {
@@ -194,8 +205,15 @@ export class MllpDeliverer implements Deliverer {
     }
     job.setState("awaiting-ack");
     const deadline = clock.now() + settings.ackTimeoutMs;
+    // Replies that acknowledge another message (or nothing): named in the reason if no ACK comes.
+    // The wait goes on after one until the timeout, rather than failing at once: a receiver may
+    // send a late or repeated ACK of an earlier message (an AA after an AE, one for a message
+    // whose wait timed out) before the ACK of this one, and failing then would resend a message
+    // about to be accepted. Such a reply is never taken as this message's ACK.
+    let strays = 0;
+    let firstStray = "";
     while (true) {
-      if (deadline - clock.now() <= 0) return this.#timeout(settings);
+      if (deadline - clock.now() <= 0) return this.#timeout(settings, strays, firstStray);
       // The job's signal ends the wait on a skip or stop; the watchdog interrupts it at the deadline.
       this.#waiting = { conn, deadline };
       this.#watch(deadline);
@@ -207,21 +225,29 @@ export class MllpDeliverer implements Deliverer {
           this.#link.drop();
           return { ok: false, reason: "aborted" };
         }
-        return this.#timeout(settings);
+        return this.#timeout(settings, strays, firstStray);
       }
       if (got.type === "closed") {
         this.#link.drop();
-        return { ok: false, reason: `connection closed before the ACK: ${got.reason}` };
+        // Sent on its own by the socket thread, a message MLLP cannot frame ends the connection
+        // there (its encoder refuses it; nothing of it is written): failed for good here.
+        if (onWire) {
+          const unframeable = this.#unframeable(job);
+          if (unframeable) return unframeable;
+        }
+        const stray = strays > 0 ? `; ${describeStrayReplies(strays, firstStray)}` : "";
+        return { ok: false, reason: `connection closed before the ACK: ${got.reason}${stray}` };
       }
       this.#link.touch(clock.now());
       // A glance first, as the socket thread reads it (so both take the same ACK as an accept).
       const scan = scanAck(got.payload, controlId);
       const verdict = scan.kind === "accept" ? scan : readAck(got.payload, controlId);
       if (verdict.kind === "uncorrelated") {
+        if (strays++ === 0) firstStray = verdict.detail;
         log.warn("mllp.uncorrelated-reply", {
           actor: actorId,
-          expected: controlId,
-          detail: verdict.detail,
+          expected: clipPeerText(controlId, LOGGED_CONTROL_ID_MAX),
+          detail: clipPeerText(verdict.detail),
         });
         continue;
       }
@@ -287,7 +313,7 @@ export class MllpDeliverer implements Deliverer {
     const from = tail === undefined ? 0 : items.findIndex((i) => i.head.entry.seq === tail) + 1;
     const next: AheadMessage[] = [];
     for (const item of from > 0 ? items.slice(from) : items) {
-      const controlId = item.record.controlId ?? (item.payload && readControlId(item.payload));
+      const controlId = correlationId(item.record.controlId, item.payload);
       // One without its payload in memory or its MSH-10 is sent (or refused) by the actor.
       if (!item.payload || !controlId) break;
       next.push({ key: item.head.entry.seq, controlId, payload: item.payload });
@@ -300,9 +326,23 @@ export class MllpDeliverer implements Deliverer {
     return { after, next };
   }
 
-  #timeout(settings: MllpDeliverySettings): DeliveryOutcome {
+  #timeout(settings: MllpDeliverySettings, strays: number, firstStray: string): DeliveryOutcome {
     this.#link.drop();
-    return { ok: false, reason: `no ACK within ${settings.ackTimeoutMs / 1000} s; socket closed` };
+    const stray = strays > 0 ? `; ${describeStrayReplies(strays, firstStray)}` : "";
+    return {
+      ok: false,
+      reason: `no ACK within ${settings.ackTimeoutMs / 1000} s${stray}; socket closed`,
+    };
+  }
+
+  /**
+   * A permanent failure (dead-lettered at once) when MLLP cannot frame the job's message: it
+   * holds a start- or end-block byte, which the encoder refuses. Looked for only once a send
+   * failed, so that a message that goes out is not scanned once more.
+   */
+  #unframeable(job: DeliveryJob): DeliveryOutcome | undefined {
+    const reason = unframeableReason(job.payload);
+    return reason === undefined ? undefined : { ok: false, reason, deadLetter: true };
   }
 
   #where(): string {
@@ -319,6 +359,9 @@ const AHEAD_ALLOWED_MS = 200;
 /** Messages listed to a run-ahead connection at a time, and when the list is refilled. */
 const AHEAD_LIST = 32;
 const AHEAD_REFILL_BELOW = 8;
+
+/** Characters of the awaited MSH-10 in an `mllp.uncorrelated-reply` line. */
+const LOGGED_CONTROL_ID_MAX = 256;
 
 /** Why a watchdog sleep is cut short (cancelled or replaced; not an error). */
 const ENDED = "ended";

@@ -210,6 +210,10 @@ function follow(
   h.after = next.key;
   h.next = h.next.slice(i + 1);
   // A failed write ends the connection, with that reason (the first the engine hears stays).
+  // A payload MLLP cannot frame (a 0x0B or 0x1C byte in it) fails here too, in the encoder,
+  // before any byte is written: not scanned for beforehand (a second pass over every message),
+  // it ends the connection so, and the engine's thread, taking the message as sent ahead, sees
+  // that end and fails it for good (mllp_deliverer.ts dead-letters it).
   conn.send(next.payload).catch((error) => {
     post({ id, ev: "closed", reason: `send failed: ${errorMessage(error)}` });
     conn.close();
