@@ -53,6 +53,31 @@ export interface Hl7Batch {
   readonly warnings: Hl7BatchWarning[];
 }
 
+/** White space (as `trim` sees it, the MLLP start block 0x0B included) and MLLP end blocks. */
+const LEADING = /^[\s\x1c]*/;
+/** One white space character, as `trim` sees it. */
+const SPACE = /\s/;
+
+/** How many characters at the start of a line are white space or MLLP framing bytes. */
+function leadingFraming(line: string): number {
+  return LEADING.exec(line)![0].length;
+}
+
+/**
+ * How many characters at the end of a line are an MLLP end block (0x1C) and the white space
+ * around it; 0 when the line does not end so (a segment's own trailing spaces are content).
+ */
+function trailingFraming(line: string): number {
+  if (line.indexOf("\x1c") === -1) return 0;
+  let i = line.length, endBlock = false;
+  for (; i > 0; i--) {
+    const c = line[i - 1]!;
+    if (c === "\x1c") endBlock = true;
+    else if (!SPACE.test(c)) break;
+  }
+  return endBlock ? line.length - i : 0;
+}
+
 interface OpenBatch {
   header?: string;
   firstMessage: number;
@@ -125,15 +150,18 @@ export function splitBatch(text: string): Hl7Batch {
     let end = pos;
     while (end < src.length && src.charCodeAt(end) !== 13 && src.charCodeAt(end) !== 10) end++;
     const seg = src.slice(pos, end);
-    const name = seg.trimStart().slice(0, 3);
-    const blank = seg.trim() === "";
+    // MLLP's framing bytes around a message (a capture of MLLP traffic: VT before MSH, FS and CR
+    // after the last segment) are not part of it.
+    const lead = leadingFraming(seg);
+    const name = seg.slice(lead, lead + 3);
+    const blank = lead === seg.length;
     if (!blank) {
       const here = line;
       if (name === "MSH") {
         endMessage();
         if (batch === undefined) batch = { firstMessage: messages.length, line: here };
-        msgStart = pos + (seg.length - seg.trimStart().length);
-        msgEnd = end;
+        msgStart = pos + lead;
+        msgEnd = end - trailingFraming(seg);
         msgLine = here;
       } else if (name === "FHS") {
         if (fileHeader !== undefined || messages.length > 0 || msgStart !== -1) {
@@ -184,7 +212,7 @@ export function splitBatch(text: string): Hl7Batch {
           });
         }
       } else if (msgStart !== -1) {
-        msgEnd = end;
+        msgEnd = end - trailingFraming(seg);
       } else {
         warnings.push({
           code: "ORPHAN_SEGMENT",

@@ -102,3 +102,25 @@ Deno.test("splitBatch splits LF messages separated by blank lines and reports ea
   assert.deepEqual(b.messages, [lf(ADT_A01), lf(ORU_R01), lf(SIU_S12)]);
   assert.deepEqual(b.lines, [1, 8, 17]);
 });
+
+Deno.test("splitBatch takes a capture of MLLP traffic apart without its framing bytes", () => {
+  const a = "MSH|^~\\&|A|B|C|D|2024||ADT^A01|1|P|2.5\rPID|1||X";
+  const b = "MSH|^~\\&|A|B|C|D|2024||ADT^A01|2|P|2.5\rPID|1||Y  ";
+  // VT before MSH, FS CR after the last segment; or FS straight before the next VT; or FS at the
+  // end of the last segment's line.
+  for (
+    const text of [
+      `\x0b${a}\r\x1c\r\x0b${b}\r\x1c\r`,
+      `\x0b${a}\r\x1c\x0b${b}\r\x1c`,
+      `${a}\x1c\r\n${b}\r`,
+    ]
+  ) {
+    const batch = splitBatch(text);
+    assert.deepEqual(batch.messages, [a, b], JSON.stringify(text));
+    assert.deepEqual(batch.warnings, []);
+    for (const m of batch.messages) assert.doesNotMatch(m, /[\x0b\x1c]/);
+  }
+  // A 0x1C inside a segment is content, not framing: the message keeps it (MLLP destinations
+  // dead-letter it, naming the byte).
+  assert.deepEqual(splitBatch(`${a}\rZZZ|1|p\x1cq\r`).messages, [`${a}\rZZZ|1|p\x1cq`]);
+});
