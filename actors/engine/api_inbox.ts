@@ -248,7 +248,15 @@ export class EngineApiInbox implements ApiInbox {
         payload: request.bytes,
         contentType: "application/json",
         messageType: `${checked.dataModel}.${checked.eventType}`,
-        log: { type: "RECEIVE", sourceId: source.id, environment: source.environment },
+        log: {
+          type: "RECEIVE",
+          sourceId: source.id,
+          environment: source.environment,
+          // Said in the sender's terms: it asked for no destination (subscriptions or not).
+          ...(named?.length === 0
+            ? { reason: "Meta.Destinations is empty: the sender addressed no destination" }
+            : {}),
+        },
         deliveries,
         derived: translations.prepared,
       });

@@ -48,6 +48,7 @@ import {
   type HttpsQueryResult,
 } from "../https_out/mod.ts";
 import { describeFhirFailure } from "../https_out/fhir_answer.ts";
+import { redact } from "../https_out/redact.ts";
 import type { MllpConnector } from "../mllp_out/connector.ts";
 import { mllpQuery } from "../mllp_out/query.ts";
 import { mllpTarget } from "../mllp_out/target.ts";
@@ -518,7 +519,9 @@ export class ApiQuery implements ApiQuerier {
       }
       return { done: { ok: false, status: 502, error: `destination ${id}: ${result.reason}` } };
     }
-    const { response } = result;
+    // A destination may echo the credentials it was sent (an error page quoting the request):
+    // they leave the engine in no answer, log or stored RESPOND payload.
+    const response = redactedResponse(result.response, result.secrets);
     const answer: QueryPart = {
       payload: encoder.encode(response.body),
       contentType: response.headers.get("content-type") ?? "application/octet-stream",
@@ -596,6 +599,14 @@ export class ApiQuery implements ApiQuerier {
 export function responseEvent(dataModel: string, eventType: string): string {
   if (dataModel === QUERY_MODEL && eventType === QUERY_EVENT) return RESPONSE_EVENT;
   return `${eventType}Response`;
+}
+
+/** `response` with every credential of `secrets` in its body and headers `[redacted]`. */
+function redactedResponse(response: HttpResponse, secrets: readonly string[]): HttpResponse {
+  if (secrets.length === 0) return response;
+  const headers = new Headers();
+  for (const [name, value] of response.headers) headers.append(name, redact(value, secrets));
+  return { ...response, headers, body: redact(response.body, secrets) };
 }
 
 function invalid(error: string, path: string, rule: string): ApiQueryResult {

@@ -12,6 +12,7 @@ import { CredentialError, type CredentialStrategy, type HttpsConfig } from "./cr
 import type { HttpResponse, HttpSender } from "./http_client.ts";
 import { HttpSendError } from "./http_client.ts";
 import { postHeaders } from "./post_headers.ts";
+import { secretValues } from "./redact.ts";
 import { isVerifiedFor, type VerificationStore } from "../store/verifications.ts";
 
 /** One destination, as {@link httpsQuery} needs it. */
@@ -44,7 +45,12 @@ export interface HttpsQueryRequest {
 
 /** How the exchange ended. */
 export type HttpsQueryResult =
-  | { ok: true; response: HttpResponse }
+  | {
+    ok: true;
+    response: HttpResponse;
+    /** The credentials sent (redact.ts `secretValues`): an answer may echo them. */
+    secrets: string[];
+  }
   | {
     ok: false;
     /** `unverified`: a production destination not verified yet; `credentials`: no token. */
@@ -114,7 +120,7 @@ export async function httpsQuery(
       credentials.invalidate();
       continue;
     }
-    return { ok: true, response };
+    return { ok: true, response, secrets: secretValues(headers) };
   }
 }
 

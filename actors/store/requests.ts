@@ -23,11 +23,16 @@ export interface AcceptRequest {
    * `ack` is not stored: the caller rebuilds it from the message id the duplicate names).
    */
   dedupe?: { scope: string; key: string; ack: string; windowMs: number };
-  /** Fields of the RECEIVE log created with the message. */
-  log: Pick<
-    LogRecord,
-    "environment" | "integrationId" | "sourceId" | "type" | "dataModel" | "eventType"
-  >;
+  /**
+   * Fields of the RECEIVE log created with the message (`reason`: why it was FILTERED, when
+   * `deliveries` is empty).
+   */
+  log:
+    & Pick<
+      LogRecord,
+      "environment" | "integrationId" | "sourceId" | "type" | "dataModel" | "eventType"
+    >
+    & Partial<Pick<LogRecord, "reason">>;
   /** The id to store the message under (when translations of it were stored first). */
   messageId?: string;
   /**

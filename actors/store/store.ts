@@ -363,7 +363,7 @@ export class Store {
     let appended: Appended[] | undefined;
     if (request.deliveries) {
       log.status = request.deliveries.length > 0 ? "SUCCEEDED" : "FILTERED";
-      if (request.deliveries.length === 0) log.reason = "no subscription wants this message";
+      if (request.deliveries.length === 0) log.reason ??= "no subscription wants this message";
       // Routed with the message: the record names its SEND logs (no log_by_msg row each).
       appended = this.#appendDeliveries(write, request.deliveries, now, { indexed: false });
       if (appended.length > 0) record.sendLogIds = appended.map((a) => a.log.id);

@@ -11,12 +11,19 @@
  * Every refusal has the same JSON shape, `{"Meta": {"Errors": [{"Text": "...", "Path": "..."}]}}`
  * (`Path` only where a problem has a place in the message), and `Cache-Control: no-store`.
  * Statuses: 200 (the inbox's body, with `Meta.Logs`), 400 (bad JSON: line, column and what was
- * expected; nested deeper than `limits.maxJsonDepth`, with the path; or invalid message: one
- * error per problem), 401 (no, bad or expired token, with `WWW-Authenticate: Bearer`), 403, 404,
- * 405, 408 (the body did not arrive within `limits.httpBodyTimeoutSeconds`; the connection is
- * closed), 413, 415, 429 (with `Retry-After`), 500, 503;
+ * expected; nested deeper than `limits.maxJsonDepth`, with the path; invalid message: one
+ * error per problem; or a body that could not be read to its end, e.g. malformed chunked
+ * encoding, after which the connection is closed), 401 (no, bad or expired token, with
+ * `WWW-Authenticate: Bearer`), 403, 404, 405, 408 (the body did not arrive within
+ * `limits.httpBodyTimeoutSeconds`; the connection is closed), 413, 415 (a media type, or a
+ * `Content-Encoding` other than `identity`: bodies are taken uncompressed), 429 (with
+ * `Retry-After`), 500, 503;
  * for queries also 502 (the destination failed or answered nonsense) and 504 (no answer in time).
- * Every answer carries `X-RateLimit-Limit` and `X-RateLimit-Remaining`.
+ * Every answer carries `X-RateLimit-Limit` and `X-RateLimit-Remaining`. Every refusal is logged
+ * (warn) with the client's address and, once authenticated, its source: `endpoint.rate-limited`,
+ * `endpoint.unauthorized`, `endpoint.body-timeout`, `endpoint.body-failed`, `endpoint.too-large`,
+ * `endpoint.too-deep`, and `endpoint.invalid` for the rest below 500 (the status and the first
+ * problem, cut to 300 characters; never the body).
  *
  * A `POST /query` whose `Accept` prefers `application/fhir+json` is answered in FHIR: the
  * engine's `searchset` Bundle (from a FHIR-server destination), and every refusal as an
@@ -43,6 +50,7 @@ import { QUERY_MODEL } from "../../codecs/datamodel/mod.ts";
 import { BodyTimeoutError, readLimited } from "./body.ts";
 import { DEFAULT_MAX_JSON_DEPTH, JsonDepthScanner } from "./json_depth.ts";
 import { parseJsonBytes } from "./json_parse.ts";
+import { BodyFramingError } from "./node_bridge.ts";
 import { peerIp } from "./peer.ts";
 import { RateLimiter } from "./rate_limit.ts";
 import { codeOf, FHIR_JSON, prefersFhir } from "./fhir_outcome.ts";
@@ -152,6 +160,33 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
   };
 
   /**
+   * Refuses a request whose message (not its transport) is wrong: 400 invalid JSON or message,
+   * 403, 404, 406, 413, 415, 422, with one `endpoint.invalid` line naming the source and the
+   * first problem (cut: a problem may quote the request), never the body. A 5xx is only
+   * answered: the engine logged it (`api.store-failed`, `query.done`).
+   */
+  const invalid = (
+    c: Context,
+    request: { peerIp: string; sourceId: string | undefined },
+    status: Status,
+    errors: EndpointError[],
+    headers: Record<string, string> = {},
+    fhirIssues: Record<string, unknown>[] = [],
+  ) => {
+    if (status >= 500) return refuse(c, status, errors, headers, fhirIssues);
+    const first = errors[0];
+    log.warn("endpoint.invalid", {
+      ip: request.peerIp,
+      source: request.sourceId,
+      route: c.req.path,
+      status,
+      problem: first ? clip(first.Path ? `${first.Path}: ${first.Text}` : first.Text) : undefined,
+      ...(errors.length > 1 ? { problems: errors.length } : {}),
+    });
+    return refuse(c, status, errors, headers, fhirIssues);
+  };
+
+  /**
    * What both routes check before the engine sees a request: rate limit, token, media type, size
    * and JSON. A refusal is the Response to send; otherwise the request for the engine.
    */
@@ -187,6 +222,7 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
       return refuse(c, 401, [{ Text: checked.error }], { "WWW-Authenticate": challenge });
     }
 
+    const who = { peerIp: ip, sourceId: checked.sourceId };
     const type = c.req.header("content-type");
     // X12 and C-CDA bodies go to the engine as they are, when it takes them.
     const document = type !== undefined && DOCUMENT_TYPE.test(type) && documents;
@@ -194,10 +230,18 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
       type !== undefined && !document && !/^application\/([\w.-]+\+)?json\s*(;|$)/i.test(type)
     ) {
       await c.req.raw.body?.cancel().catch(() => {});
-      return refuse(c, 415, [{
+      return invalid(c, who, 415, [{
         Text: `Content-Type must be application/json${
           documents ? ", application/edi-x12 or an XML type (C-CDA)" : ""
-        }; got ${JSON.stringify(type)}`,
+        }; got ${JSON.stringify(clip(type))}`,
+      }]);
+    }
+    // Bodies are read as they are: a compressed one would only fail later as "not UTF-8".
+    const encoding = c.req.header("content-encoding")?.trim();
+    if (encoding && !/^identity$/i.test(encoding)) {
+      await c.req.raw.body?.cancel().catch(() => {});
+      return invalid(c, who, 415, [{
+        Text: `Content-Encoding ${clip(encoding)} is not supported; send the body uncompressed`,
       }]);
     }
 
@@ -213,9 +257,13 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
         log.warn("endpoint.body-timeout", { ip, source: checked.sourceId, seconds: error.seconds });
         return refuse(c, 408, [{ Text: error.message }], { Connection: "close" });
       }
-      // The client went away mid-body (or sent broken chunked framing).
+      // The client went away mid-body (no one reads the answer), or sent broken framing (a
+      // BodyFramingError: the answer goes out, then the connection closes).
       log.warn("endpoint.body-failed", { ip, source: checked.sourceId, error });
-      return refuse(c, 400, [{ Text: "the body could not be read to its end" }]);
+      const why = error instanceof BodyFramingError ? `: ${error.message}` : "";
+      return refuse(c, 400, [{ Text: `the body could not be read to its end${why}` }], {
+        Connection: "close",
+      });
     }
     if (!body.ok) {
       log.warn("endpoint.too-large", {
@@ -251,7 +299,7 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
       }]);
     }
     const parsed = parseJsonBytes(body.bytes);
-    if (!parsed.ok) return refuse(c, 400, [{ Text: parsed.error }]);
+    if (!parsed.ok) return invalid(c, who, 400, [{ Text: parsed.error }]);
     return {
       sourceId: checked.sourceId,
       environment: checked.environment,
@@ -284,8 +332,9 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
       return refuse(c, 500, [{ Text: "the query failed inside the engine" }]);
     }
     if (!result.ok) {
-      return refuse(
+      return invalid(
         c,
+        request,
         result.status,
         result.problems?.length ? result.problems.map(problemError) : [{ Text: result.error }],
         {},
@@ -312,7 +361,7 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
     // Redox's clients post every data model to /endpoint: a query is answered synchronously.
     if (isQuery(request.json)) {
       if (queries) return answerQuery(c, request, queries);
-      return refuse(c, 400, [{
+      return invalid(c, request, 400, [{
         Text: `${QUERY_MODEL} is a query, and this engine answers no queries`,
         Path: "Meta.DataModel",
       }]);
@@ -326,8 +375,9 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
       return refuse(c, 500, [{ Text: "the message could not be stored: try again" }]);
     }
     if (result.ok) return sendJson(c, result.body, 200);
-    return refuse(
+    return invalid(
       c,
+      request,
       result.status,
       result.problems?.length ? result.problems.map(problemError) : [{ Text: result.error }],
       result.retryAfterSeconds !== undefined
@@ -366,8 +416,9 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
       return sendBody(c, encoder.encode(result.text), 200, { "Content-Type": result.contentType });
     }
     if (result.ok) return sendJson(c, result.body, 200);
-    return refuse(
+    return invalid(
       c,
+      request,
       result.status,
       result.problems?.length ? result.problems.map(problemError) : [{ Text: result.error }],
       result.retryAfterSeconds !== undefined
@@ -397,6 +448,16 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
   });
 
   return app;
+}
+
+/** Most characters of a problem (or a header value) quoted in a log line or an answer. */
+const CLIP_CHARS = 300;
+
+/** `text`, cut to {@link CLIP_CHARS} characters with the length said. */
+function clip(text: string): string {
+  return text.length <= CLIP_CHARS
+    ? text
+    : `${text.slice(0, CLIP_CHARS)}… (${text.length} characters)`;
 }
 
 /** Whether `c` is a `POST /query` (or a wrong method on it) whose client prefers FHIR answers. */

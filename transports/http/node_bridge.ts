@@ -14,6 +14,41 @@ import type { Logger } from "../../actors/ports.ts";
 import { BodyTimeoutError } from "./body.ts";
 import type { FetchHandler } from "./serve.ts";
 
+/**
+ * The request body broke HTTP/1.1 framing (a bad chunk size, no CRLF after a chunk's data, a chunk
+ * size too large to be one): Node's parser refused it mid-body. The handler reading the body gets
+ * this error; its answer goes out with `Connection: close` (see {@link refuseBodyFraming}).
+ */
+export class BodyFramingError extends Error {
+  /** `what` says what was malformed, e.g. "malformed chunked encoding". */
+  constructor(what: string) {
+    super(what);
+    this.name = "BodyFramingError";
+  }
+}
+
+/** The body streams of requests being served, for {@link refuseBodyFraming}. */
+const bodies = new WeakMap<IncomingMessage, BodyStream>();
+
+/**
+ * Node's parser refused the body of the request `res` answers (the server's `clientError`):
+ * unless that request was answered already or its body had arrived whole, the handler's read of
+ * the body fails with a {@link BodyFramingError}, the answer it then writes carries
+ * `Connection: close`, and the connection closes once it is written. Returns what was malformed,
+ * or `undefined` when there is no answer to wait for (the caller closes the connection).
+ */
+export function refuseBodyFraming(res: ServerResponse): string | undefined {
+  const req = res.req;
+  if (!req || req.complete || res.headersSent || res.writableEnded || !res.socket?.writable) {
+    return undefined;
+  }
+  res.shouldKeepAlive = false;
+  const chunked = /\bchunked\b/i.test(String(req.headers["transfer-encoding"] ?? ""));
+  const what = chunked ? "malformed chunked encoding" : "malformed body framing";
+  bodies.get(req)?.refuse(new BodyFramingError(what));
+  return what;
+}
+
 /** What {@link bridgeRequest} needs besides the request. */
 export interface BridgeOptions {
   fetch: FetchHandler;
@@ -163,6 +198,7 @@ class BodyStream {
 
   constructor(req: IncomingMessage, res: ServerResponse, options: BridgeOptions) {
     this.#req = req;
+    bodies.set(req, this);
     this.stream = new ReadableStream<Uint8Array<ArrayBuffer>>({
       start: (controller) => {
         this.#controller = controller;
@@ -203,6 +239,12 @@ class BodyStream {
   discard(): void {
     this.#fail(new Error("the request was answered before its body was read"));
     this.#req.resume();
+  }
+
+  /** Node's parser refused the rest of the body: the handler's read fails with `error`. */
+  refuse(error: BodyFramingError): void {
+    clearTimeout(this.#timer);
+    this.#fail(error);
   }
 
   #listen() {

@@ -10,7 +10,10 @@
  * `limits.httpBodyTimeoutSeconds` of its headers (node_bridge.ts: the handler answers `408`
  * with a JSON error and `Connection: close`; a server-wide backstop closes any request still
  * open 5 s after both); request line and headers over 16 KiB get `431` and close; anything
- * that is not HTTP gets `400` and close. Each of these is logged once (`http.client-error`).
+ * that is not HTTP gets `400` and close. A body whose framing breaks mid-request (malformed
+ * chunked encoding) fails the handler's read with a `BodyFramingError` (node_bridge.ts): the app
+ * answers (`POST /endpoint`: `400`) with `Connection: close`, then the connection closes. Each
+ * of these is logged once (`http.client-error`).
  * The cost, measured with bench/https_ingress.ts on this project's 2-core machine (64 keep-alive
  * TLS clients, one round each, noisy): a bare handler answers about 5,800 requests/s instead of
  * 16,000, the durable `POST /endpoint` about 2,300 instead of 3,200 (a quarter fewer).
@@ -29,11 +32,11 @@
  * @module
  */
 
-import { createServer as createHttpServer, type Server } from "node:http";
+import { createServer as createHttpServer, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
 import type { Duplex } from "node:stream";
 import type { Config, LimitsConfig, Logger } from "../../actors/ports.ts";
-import { bridgeRequest } from "./node_bridge.ts";
+import { bridgeRequest, refuseBodyFraming } from "./node_bridge.ts";
 import { errorMessage } from "../../actors/mod.ts";
 
 /** What the server passes to the app as Hono's `env` (the shape `Deno.serve` passes). */
@@ -197,7 +200,22 @@ function answerClientError(
   log: Logger,
 ): void {
   const code = error.code ?? "unknown";
-  const answering = (socket as Duplex & { _httpMessage?: unknown })._httpMessage;
+  if (refused.has(socket)) return; // the parser says it again for every later read
+  const answering = (socket as Duplex & { _httpMessage?: ServerResponse })._httpMessage;
+  if (answering && code.startsWith("HPE_") && socket.writable) {
+    // The body of a request being served broke its framing (e.g. malformed chunked encoding):
+    // its handler, reading that body, answers (400) and the connection closes after the answer.
+    const what = refuseBodyFraming(answering);
+    if (what !== undefined) {
+      refused.add(socket);
+      log.warn("http.client-error", { remote: remoteOf(socket), code, body: what });
+      // A handler that never answers does not keep the connection.
+      const timer = setTimeout(() => socket.destroy(), BACKSTOP_MS);
+      Deno.unrefTimer(timer);
+      socket.once("close", () => clearTimeout(timer));
+      return;
+    }
+  }
   if (code === "ECONNRESET" || code === "EPIPE" || !socket.writable || answering) {
     socket.destroy();
     return;
@@ -227,6 +245,9 @@ function answerClientError(
   Deno.unrefTimer(timer);
   socket.once("close", () => clearTimeout(timer));
 }
+
+/** Connections whose request body Node's parser refused, answered by their handler. */
+const refused = new WeakSet<Duplex>();
 
 function remoteOf(socket: Duplex): string {
   const s = socket as Duplex & { remoteAddress?: string; remotePort?: number };
