@@ -3,11 +3,19 @@
  * back in the same order. Every step is contained: a failed write (the peer reset before reading
  * its ACK) ends this connection with one `mllp.reply-failed` line, never anything else.
  *
+ * Push-back: a connection holds at most {@link MAX_UNANSWERED_FRAMES} frames received and not yet
+ * answered (and {@link MAX_UNANSWERED_BYTES} of their payloads); beyond that its socket is not read
+ * until the answers have caught up to half of that, so TCP holds the sender back: one that outruns
+ * the store, or never reads its ACKs (once they no longer fit in the socket buffers), is read no
+ * faster than it is answered.
+ *
  * Deadlines: a silent connection is closed after its idle timeout, once everything received has
- * been answered; a started frame must end within the frame timeout. An over-size frame is answered
- * `AR`, the write side is closed, and what follows is read and dropped until the peer closes (or
- * the drain time passes): closing with unread bytes would reset the connection, and many stacks
- * then drop the `AR` unread.
+ * been answered, or at once when an answer has waited the whole idle timeout for the peer to take
+ * any of its bytes (a peer that reads nothing would otherwise hold the connection and what it sent
+ * for ever; what it sent is stored, its resend is a duplicate). A started frame must end within the
+ * frame timeout. An over-size frame is answered `AR`, the write side is closed, and what follows
+ * is read and dropped until the peer closes (or the drain time passes): closing with unread bytes
+ * would reset the connection, and many stacks then drop the `AR` unread.
  * @module
  */
 
@@ -31,6 +39,17 @@ export interface InboundConnectionOptions {
   /** After an over-size `AR`, how long to read and drop what follows before closing. */
   oversizeDrainMs: number;
 }
+
+/**
+ * Most frames of one connection received and not yet answered: a pipelining sender keeps the inbox
+ * busy with far fewer, and a sender that never reads its ACKs holds at most this many in memory.
+ */
+export const MAX_UNANSWERED_FRAMES = 64;
+/** Most payload bytes of those frames: 64 large messages would be a lot of memory for one peer. */
+export const MAX_UNANSWERED_BYTES = 4 * 1024 * 1024;
+/** Reading resumes at half the bounds: one pause per half-window, not one per frame. */
+const RESUME_FRAMES = MAX_UNANSWERED_FRAMES / 2;
+const RESUME_BYTES = MAX_UNANSWERED_BYTES / 2;
 
 let connectionCounter = 0;
 
@@ -57,6 +76,23 @@ export async function handleInboundConnection(options: InboundConnectionOptions)
   let lastActivity = performance.now();
   /** A failure of this connection was logged: one line per connection is enough. */
   let reported = false;
+  /** Frames received and not yet answered, and their payload bytes. */
+  let unanswered = 0;
+  let unansweredBytes = 0;
+  /** Set while reading waits for the answers to catch up (or the close). */
+  let resumeReading: (() => void) | undefined;
+  const wakeReader = () => {
+    const resume = resumeReading;
+    resumeReading = undefined;
+    resume?.();
+  };
+  const onAnswered = (bytes: number) => {
+    unanswered--;
+    unansweredBytes -= bytes;
+    if (
+      resumeReading !== undefined && unanswered <= RESUME_FRAMES && unansweredBytes <= RESUME_BYTES
+    ) wakeReader();
+  };
   const closeConn = () => {
     closing = true;
     clearTimeout(idleTimer);
@@ -65,6 +101,7 @@ export async function handleInboundConnection(options: InboundConnectionOptions)
     try {
       conn.close();
     } catch { /* already closed */ }
+    wakeReader();
   };
 
   // Frames are answered strictly in arrival order, one after another. The chain never rejects:
@@ -86,23 +123,52 @@ export async function handleInboundConnection(options: InboundConnectionOptions)
   };
   /** Closes once everything received so far has been answered. */
   const closeAfterReplies = () => void chain.then(closeConn);
+  /** A write waits for the peer to take bytes, since `writeStart[0]` (a typed array: no allocation). */
+  let writing = false;
+  const writeStart = new Float64Array(1);
   const write = async (bytes: Uint8Array) => {
     const frame = encodeMllp(bytes);
     let off = 0;
-    while (off < frame.length) off += await conn.write(frame.subarray(off));
+    writing = true;
+    try {
+      while (off < frame.length) {
+        writeStart[0] = performance.now();
+        off += await conn.write(frame.subarray(off));
+      }
+    } finally {
+      writing = false;
+    }
   };
 
+  /** The idle timeout passed: the connection closes once its answers are out. */
+  let idled = false;
   // One timer per idle period, not one per read: when it fires early (reads came meanwhile), it
-  // waits again for what is left of the timeout.
+  // waits again for what is left of the timeout. A write the peer has taken no byte of for the
+  // whole idle timeout is never waited for: the peer reads nothing, and waiting would hold the
+  // connection (and what it sent, which reading paused on) for ever.
   const onIdleTimer = () => {
-    const left = lastActivity + idleMs - performance.now();
-    if (left > 0) {
-      idleTimer = setTimeout(onIdleTimer, left);
-      return;
-    }
     idleTimer = undefined;
-    log.info("mllp.idle-close", { ...where, idleMs });
-    closeAfterReplies();
+    if (closing) return;
+    const now = performance.now();
+    const blockedMs = writing ? now - writeStart[0]! : 0;
+    if (!idled) {
+      // An answer going out meanwhile: decide once it is out, or once blocked for the timeout.
+      const left = Math.max(lastActivity + idleMs - now, writing ? idleMs - blockedMs : 0);
+      if (left > 0) {
+        idleTimer = setTimeout(onIdleTimer, left);
+        return;
+      }
+      idled = true;
+      log.info("mllp.idle-close", { ...where, idleMs, ...(unanswered > 0 ? { unanswered } : {}) });
+      if (writing) return closeConn();
+      closeAfterReplies();
+    } else if (writing && blockedMs >= idleMs) {
+      // Idle already, and an answer due since then has not been taken for the timeout either.
+      log.warn("mllp.replies-unread", { ...where, idleMs, unanswered });
+      return closeConn();
+    }
+    // Answers still due are watched until they are out (closeConn clears this timer).
+    idleTimer = setTimeout(onIdleTimer, writing ? idleMs - blockedMs : idleMs);
   };
   const armIdle = () => {
     lastActivity = performance.now();
@@ -170,12 +236,29 @@ export async function handleInboundConnection(options: InboundConnectionOptions)
         if (event.type === "frame") {
           completed = true;
           const payload = event.payload;
+          unanswered++;
+          unansweredBytes += payload.length;
           step(async () => {
-            const answer = await inbox.receive({ payload, localPort, peerIp, connection });
-            if (answer.reply) await write(answer.reply);
-            if (answer.close) closeConn();
-            if (answer.later) void sendLater(answer.later);
+            try {
+              const answer = await inbox.receive({ payload, localPort, peerIp, connection });
+              if (answer.reply) await write(answer.reply);
+              if (answer.close) closeConn();
+              if (answer.later) void sendLater(answer.later);
+            } finally {
+              onAnswered(payload.length);
+            }
           });
+          if (
+            (unanswered >= MAX_UNANSWERED_FRAMES || unansweredBytes >= MAX_UNANSWERED_BYTES) &&
+            !closing
+          ) {
+            // Not read until the answers catch up: TCP holds the sender back. The pause is ours,
+            // so the frame deadline stops meanwhile (it starts again below for an open frame).
+            clearTimeout(frameTimer);
+            frameTimer = undefined;
+            await new Promise<void>((resume) => (resumeReading = resume));
+            if (closing) break;
+          }
         } else if (event.type === "skipped") {
           skipped += event.bytes;
         } else if (event.type === "oversize") {
