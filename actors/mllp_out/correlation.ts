@@ -7,12 +7,8 @@
 
 import { tryParseHl7 } from "../../codecs/hl7v2/mod.ts";
 import { MLLP_END, MLLP_START } from "../../codecs/mllp/mod.ts";
-
-/**
- * The longest MSH-10 a message record holds as it is: the store cuts a longer one to this many
- * characters followed by "… (N characters)" (`MAX_RECORD_CONTROL_ID` in actors/store/store.ts).
- */
-const RECORD_CONTROL_ID_MAX = 1024;
+// The longest MSH-10 a record holds as it is: the store cuts a longer one, adding its length.
+import { MAX_RECORD_CONTROL_ID } from "../store/keys.ts";
 
 const decoder = new TextDecoder();
 const CR = 0x0d;
@@ -27,7 +23,7 @@ export function correlationId(
   recorded: string | undefined,
   payload: Uint8Array | undefined,
 ): string | undefined {
-  if (recorded !== undefined && recorded.length <= RECORD_CONTROL_ID_MAX) return recorded;
+  if (recorded !== undefined && recorded.length <= MAX_RECORD_CONTROL_ID) return recorded;
   if (!payload) return undefined;
   // Should the payload not say (not HL7 after all), the record's copy is all there is.
   return messageControlId(payload) ?? recorded;

@@ -20,6 +20,12 @@ export function keyPart(part: string): string {
   return `sha256:${createHash("sha256").update(part).digest("hex")}:${part.length}`;
 }
 
+/**
+ * Largest MSH-10 kept as it is in a message record or log; a longer one is kept cut
+ * ({@link boundText}), and the whole value is in the message itself.
+ */
+export const MAX_RECORD_CONTROL_ID = 1024;
+
 /** `text` cut to `max` characters with a note of its full length (for values shown to people). */
 export function boundText(text: string, max: number): string {
   if (text.length <= max) return text;

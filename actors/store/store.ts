@@ -10,7 +10,7 @@ import { GroupCommitter, type Write } from "./group_commit.ts";
 import { OwedCompletions } from "./owed_completions.ts";
 import { isStorageFault, StoreHealth, StoreUnavailableError } from "./health.ts";
 import { IdGenerator, idTime } from "./ids.ts";
-import { boundText, keys } from "./keys.ts";
+import { boundText, keys, MAX_RECORD_CONTROL_ID } from "./keys.ts";
 import { getValues, openKv } from "./kv.ts";
 import { AuthState } from "./auth_state.ts";
 import { ConsoleState } from "./console_state.ts";
@@ -77,8 +77,6 @@ interface DedupeRecord {
 
 /** Largest ACK kept in a dedupe record (a KV value holds 64 KiB; a peer's MSH-10 is unbounded). */
 const MAX_STORED_ACK = 8 * 1024;
-/** Largest MSH-10 kept in a message record or log (the full value is in the message itself). */
-const MAX_RECORD_CONTROL_ID = 1024;
 
 /** A duplicate's answer: the first copy's ACK, or the request's own when it was not kept. */
 function duplicate(record: DedupeRecord, ack: string): AcceptResult {
