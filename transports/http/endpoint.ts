@@ -55,6 +55,7 @@ import { peerIp } from "./peer.ts";
 import { RateLimiter } from "./rate_limit.ts";
 import { codeOf, FHIR_JSON, prefersFhir } from "./fhir_outcome.ts";
 import { sendBody, sendJson } from "./respond.ts";
+import { clip } from "./clip.ts";
 
 const encoder = new TextEncoder();
 
@@ -396,10 +397,9 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
       return answerQuery(c, wantsFhir(c) ? { ...request, fhir: true } : request, queries);
     });
     app.all(QUERY_PATH, (c) =>
-      refuse(c, 405, [{ Text: `use POST, not ${c.req.method}` }], {
-        Allow: "POST",
-        "Cache-Control": "no-store",
-      }));
+      invalid(c, { peerIp: peerIp(c), sourceId: undefined }, 405, [{
+        Text: `use POST, not ${clip(c.req.method)}`,
+      }], { Allow: "POST", "Cache-Control": "no-store" }));
   }
 
   /** Hands an X12 or C-CDA body to the engine and answers what it says. */
@@ -428,10 +428,9 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
   };
 
   app.all(ENDPOINT_PATH, (c) =>
-    refuse(c, 405, [{ Text: `use POST, not ${c.req.method}` }], {
-      Allow: "POST",
-      "Cache-Control": "no-store",
-    }));
+    invalid(c, { peerIp: peerIp(c), sourceId: undefined }, 405, [{
+      Text: `use POST, not ${clip(c.req.method)}`,
+    }], { Allow: "POST", "Cache-Control": "no-store" }));
 
   /** KV cannot commit (a full disk): the store logs it once per interval; the client retries. */
   const unavailable = (c: Context, error: Error) =>
@@ -448,16 +447,6 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
   });
 
   return app;
-}
-
-/** Most characters of a problem (or a header value) quoted in a log line or an answer. */
-const CLIP_CHARS = 300;
-
-/** `text`, cut to {@link CLIP_CHARS} characters with the length said. */
-function clip(text: string): string {
-  return text.length <= CLIP_CHARS
-    ? text
-    : `${text.slice(0, CLIP_CHARS)}… (${text.length} characters)`;
 }
 
 /** Whether `c` is a `POST /query` (or a wrong method on it) whose client prefers FHIR answers. */

@@ -6,7 +6,11 @@
  * model by the FHIR tables, and handed to the same {@link ApiInbox} as `/endpoint`: same
  * validation, routing, storage and logs. Answers are `application/fhir+json`: an
  * OperationOutcome, whose issues carry FHIRPath locations (`Bundle.entry[1].resource.birthDate`)
- * for refusals.
+ * for refusals. Bodies are taken uncompressed: a `Content-Encoding` other than `identity` is a 415.
+ * Every refusal is logged (warn): `fhir.rate-limited`, `fhir.unauthorized`, `fhir.body-timeout`,
+ * `fhir.body-failed`, `fhir.too-large`, `fhir.too-deep`, `fhir.unmapped`, and `fhir.invalid` for
+ * the rest below 500 (the route, the status, the first issue cut to 300 characters and how many
+ * issues; never the body).
  *
  * @module
  */
@@ -31,6 +35,8 @@ import { peerIp } from "./peer.ts";
 import type { RateLimiter } from "./rate_limit.ts";
 import { codeOf } from "./fhir_outcome.ts";
 import { sendBody } from "./respond.ts";
+import { clip } from "./clip.ts";
+import { BodyFramingError } from "./node_bridge.ts";
 
 /** The FHIR base path. */
 export const FHIR_BASE = "/fhir/R4";
@@ -46,6 +52,13 @@ export interface FhirAppOptions {
   /** Shared with `/endpoint`, so that both count against one per-IP limit. */
   rateLimiter?: RateLimiter;
   log: Logger;
+}
+
+/** Who a refusal is logged for: the client's address, its source once known, the route. */
+interface Who {
+  ip: string;
+  source: string | undefined;
+  route: string;
 }
 
 type Status = 200 | 400 | 401 | 403 | 404 | 405 | 408 | 413 | 415 | 422 | 429 | 500 | 503;
@@ -69,6 +82,34 @@ export function createFhirApp(options: FhirAppOptions): Hono {
     });
   const refuse = (c: Context, status: Status, text: string, headers?: Record<string, string>) =>
     answer(c, status, [{ path: "", text, code: codeOf(status) }], headers);
+  /**
+   * Refuses a request whose message (not its transport) is wrong, with one `fhir.invalid` line
+   * naming the source and the first issue (cut: an issue may quote the request), never the body.
+   * A 5xx is only answered: the engine logged it.
+   */
+  const invalid = (
+    c: Context,
+    who: Who,
+    status: Status,
+    issues: FhirIssue[],
+    headers: Record<string, string> = {},
+  ) => {
+    if (status < 500) {
+      const first = issues[0];
+      log.warn("fhir.invalid", {
+        ip: who.ip,
+        source: who.source,
+        route: who.route,
+        status,
+        problem: first ? clip(first.path ? `${first.path}: ${first.text}` : first.text) : undefined,
+        issues: issues.length,
+      });
+    }
+    return answer(c, status, issues, headers);
+  };
+  /** {@link invalid} with one issue that has no place in the bundle. */
+  const invalidText = (c: Context, who: Who, status: Status, text: string) =>
+    invalid(c, who, status, [{ path: "", text, code: codeOf(status) }]);
 
   const post = async (c: Context, route: string) => {
     const ip = peerIp(c);
@@ -91,10 +132,27 @@ export function createFhirApp(options: FhirAppOptions): Hono {
       log.warn("fhir.unauthorized", { ip, why: checked.error });
       return refuse(c, 401, checked.error, { "WWW-Authenticate": "Bearer" });
     }
+    const who: Who = { ip, source: checked.sourceId, route };
     const type = c.req.header("content-type");
     if (type !== undefined && !/^application\/(fhir\+)?json\s*(;|$)/i.test(type)) {
       await c.req.raw.body?.cancel().catch(() => {});
-      return refuse(c, 415, `Content-Type must be ${FHIR_JSON}; got ${JSON.stringify(type)}`);
+      return invalidText(
+        c,
+        who,
+        415,
+        `Content-Type must be ${FHIR_JSON}; got ${JSON.stringify(clip(type))}`,
+      );
+    }
+    // Bodies are read as they are: a compressed one would only fail later as "not UTF-8".
+    const encoding = c.req.header("content-encoding")?.trim();
+    if (encoding && !/^identity$/i.test(encoding)) {
+      await c.req.raw.body?.cancel().catch(() => {});
+      return invalidText(
+        c,
+        who,
+        415,
+        `Content-Encoding ${clip(encoding)} is not supported; send the body uncompressed`,
+      );
     }
     const depth = new JsonDepthScanner(maxDepth);
     let body: Awaited<ReturnType<typeof readLimited>>;
@@ -105,8 +163,13 @@ export function createFhirApp(options: FhirAppOptions): Hono {
         log.warn("fhir.body-timeout", { ip, source: checked.sourceId, seconds: error.seconds });
         return refuse(c, 408, error.message, { Connection: "close" });
       }
+      // The client went away mid-body, or broke the body's framing (a BodyFramingError: the
+      // answer goes out, then the connection closes), as on POST /endpoint.
       log.warn("fhir.body-failed", { ip, source: checked.sourceId, error });
-      return refuse(c, 400, "the body could not be read to its end");
+      const why = error instanceof BodyFramingError ? `: ${error.message}` : "";
+      return refuse(c, 400, `the body could not be read to its end${why}`, {
+        Connection: "close",
+      });
     }
     if (!body.ok) {
       log.warn("fhir.too-large", { ip, source: checked.sourceId, limit: body.limit });
@@ -116,6 +179,7 @@ export function createFhirApp(options: FhirAppOptions): Hono {
     }
     const nested = depth.result;
     if (!nested.ok) {
+      log.warn("fhir.too-deep", { ip, source: checked.sourceId, limit: maxDepth });
       return refuse(
         c,
         400,
@@ -123,14 +187,11 @@ export function createFhirApp(options: FhirAppOptions): Hono {
       );
     }
     const parsed = parseJsonBytes(body.bytes);
-    if (!parsed.ok) return refuse(c, 400, parsed.error);
+    if (!parsed.ok) return invalidText(c, who, 400, parsed.error);
     const bundle = parsed.value;
 
     const issues = validateFhirBundle(bundle);
-    if (issues.length > 0) {
-      log.warn("fhir.invalid", { ip, source: checked.sourceId, route, issues: issues.length });
-      return answer(c, 400, issues);
-    }
+    if (issues.length > 0) return invalid(c, who, 400, issues);
     // VXU^V04 has no data model: the engine writes it as HL7 itself (api_vxu.ts).
     // The inbox stores before it answers; when it throws, nothing was acknowledged: try again.
     const store = async (
@@ -150,17 +211,19 @@ export function createFhirApp(options: FhirAppOptions): Hono {
     if (isVxuBundle(bundle) && vxuInbox !== undefined) {
       const vxu = await store(vxuInbox, bundle, body.bytes);
       if (vxu instanceof Response) return vxu;
+      // A 400 is a bundle fhirToVxu cannot write: its own line, like fhirToModel's below.
       if (!vxu.ok && vxu.status === 400) {
-        log.warn("fhir.unmapped", { ip, source: checked.sourceId, why: vxu.error });
+        log.warn("fhir.unmapped", { ip, source: checked.sourceId, why: clip(vxu.error) });
+        return outcomeOf(c, vxu, (p) => p.path);
       }
-      return outcomeOf(c, vxu, (p) => p.path);
+      return outcomeOf(c, vxu, (p) => p.path, who);
     }
     let dm;
     try {
       dm = fhirToModel(bundle);
     } catch (error) {
       if (!(error instanceof FhirError)) throw error;
-      log.warn("fhir.unmapped", { ip, source: checked.sourceId, why: error.message });
+      log.warn("fhir.unmapped", { ip, source: checked.sourceId, why: clip(error.message) });
       return answer(c, 400, error.issues);
     }
     const result = await store(
@@ -169,14 +232,18 @@ export function createFhirApp(options: FhirAppOptions): Hono {
       encoder.encode(JSON.stringify(dm)),
     );
     if (result instanceof Response) return result;
-    return outcomeOf(c, result, (p) => locateInBundle(dm.Meta.DataModel, bundle, p.path));
+    return outcomeOf(c, result, (p) => locateInBundle(dm.Meta.DataModel, bundle, p.path), who);
   };
 
-  /** The inbox's answer as an OperationOutcome; `locate` gives a problem's FHIRPath. */
+  /**
+   * The inbox's answer as an OperationOutcome; `locate` gives a problem's FHIRPath. A refusal is
+   * logged as `fhir.invalid` for `who`; without `who`, the caller logged it.
+   */
   const outcomeOf = (
     c: Context,
     result: ApiAcceptResult,
     locate: (p: { path: string; rule: string }) => string,
+    who?: Who,
   ) => {
     if (result.ok) {
       return answer(c, 200, [{
@@ -191,8 +258,12 @@ export function createFhirApp(options: FhirAppOptions): Hono {
       text: p.path === "" || p.path === locate(p) ? p.rule : `${p.path}: ${p.rule}`,
       code: codeOf(result.status),
     }));
-    return answer(
-      c,
+    const respond = (
+      status: Status,
+      issues: FhirIssue[],
+      headers: Record<string, string>,
+    ) => who ? invalid(c, who, status, issues, headers) : answer(c, status, issues, headers);
+    return respond(
       result.status,
       located.length > 0
         ? located
@@ -205,7 +276,14 @@ export function createFhirApp(options: FhirAppOptions): Hono {
 
   for (const route of [`${FHIR_BASE}/$process-message`, `${FHIR_BASE}/Bundle`]) {
     app.post(route, (c) => post(c, route));
-    app.all(route, (c) => refuse(c, 405, `use POST, not ${c.req.method}`, { Allow: "POST" }));
+    app.all(route, (c) => {
+      const who = { ip: peerIp(c), source: undefined, route };
+      return invalid(c, who, 405, [{
+        path: "",
+        text: `use POST, not ${c.req.method}`,
+        code: codeOf(405),
+      }], { Allow: "POST" });
+    });
   }
   app.onError((error, c) => {
     log.error("fhir.failed", { ip: peerIp(c), error });

@@ -188,3 +188,36 @@ Deno.test("endpoint logs each refusal of the message with its source and problem
     });
   });
 });
+
+Deno.test("a wrong method on /endpoint is logged once; a FHIR body with broken chunked framing gets 400 and a close", async () => {
+  await withIngress({}, async (e) => {
+    const token = await e.secretToken();
+    const from = e.lines.length;
+    const get = await fetch(`https://127.0.0.1:${e.port}/endpoint`, {
+      client: Deno.createHttpClient({ caCerts: [e.pki.caCert] }),
+    });
+    assert.equal(get.status, 405);
+    await get.body?.cancel();
+    await waitFor("the 405 logged", () => invalidLines(e, from).length > 0);
+    assert.match(
+      invalidLines(e, from)[0]!,
+      /route=\/endpoint status=405 problem="use POST, not GET"/,
+    );
+
+    const conn = await connect(e);
+    try {
+      await conn.write(enc.encode(
+        `POST /fhir/R4/Bundle HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\n` +
+          "Content-Type: application/fhir+json\r\nTransfer-Encoding: chunked\r\n\r\n" +
+          'zz\r\n{"a":1}\r\n0\r\n\r\n',
+      ));
+      const r = await readResponse(conn, 5_000);
+      assert.equal(r.status, 400, r.body);
+      assert.equal(r.headers.get("connection"), "close");
+      assert.match(r.body, /the body could not be read to its end: malformed chunked encoding/);
+      await readUntilClosed(conn, 5_000);
+    } finally {
+      conn.close();
+    }
+  });
+});
