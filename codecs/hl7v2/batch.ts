@@ -53,14 +53,14 @@ export interface Hl7Batch {
   readonly warnings: Hl7BatchWarning[];
 }
 
-/** White space (as `trim` sees it, the MLLP start block 0x0B included) and MLLP end blocks. */
-const LEADING = /^[\s\x1c]*/;
-/** One white space character, as `trim` sees it. */
+/** One white space character, as `trim` sees it (the MLLP start block 0x0B is one). */
 const SPACE = /\s/;
 
 /** How many characters at the start of a line are white space or MLLP framing bytes. */
 function leadingFraming(line: string): number {
-  return LEADING.exec(line)![0].length;
+  let i = 0;
+  while (i < line.length && (line[i] === "\x1c" || SPACE.test(line[i]!))) i++;
+  return i;
 }
 
 /**

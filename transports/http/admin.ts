@@ -24,12 +24,7 @@ import { type AdminUsers, auditApi, requireRoleByToken } from "./admin_roles.ts"
 import { BodyTimeoutError } from "./body.ts";
 import { createDestinationsApp, type DestinationsAppOptions } from "./destinations.ts";
 import { createOperationsApp, type OperationsAppOptions } from "./operations.ts";
-import {
-  parseCommandBody,
-  parseLimitQuery,
-  parseLogFilter,
-  parsePageQuery,
-} from "./params.ts";
+import { parseCommandBody, parseLimitQuery, parseLogFilter, parsePageQuery } from "./params.ts";
 import { actorView, isoTimes, messageView, rawContentType } from "./present.ts";
 import { withModified } from "./shaped_view.ts";
 

@@ -28,7 +28,7 @@ function verify(phc: string, password: string): Promise<boolean> {
 }
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { ConsoleStateStore, Role, Secret } from "../../../actors/ports.ts";
-import { RESERVED_USER_NAMES, reservedUserName as reservedName } from "../../../actors/mod.ts";
+import { reservedUserName as reservedName } from "../../../actors/mod.ts";
 
 /** Roles, weakest first. */
 export const ROLES: readonly Role[] = ["viewer", "operator", "admin"];
@@ -57,7 +57,7 @@ export const ADMIN_TOKEN_USER = "admin";
 
 /**
  * Why `name` may not be the name of a user added in the console, or undefined when it may (the
- * config's users follow the same rule: see {@link RESERVED_USER_NAMES}).
+ * config's users follow the same rule: `RESERVED_USER_NAMES` of actors/config).
  */
 export function reservedUserName(name: string): string | undefined {
   const why = reservedName(name);
