@@ -7,24 +7,15 @@
  */
 
 import assert from "node:assert/strict";
-import { configFrom, startEngine } from "../helpers/engine.ts";
+import { startConfigFileEngine } from "../helpers/config_file_engine.ts";
+import {
+  canMkfifo,
+  CONFIG_FILE_LIMIT as LIMIT,
+  mkfifo,
+  sparseFile,
+} from "../helpers/special_files.ts";
 import { tempDir } from "../helpers/temp.ts";
 
-const LIMIT = 16 * 1024 * 1024;
-
-async function canMkfifo(): Promise<boolean> {
-  if (Deno.build.os === "windows") return false;
-  try {
-    return (await new Deno.Command("mkfifo", {
-      args: ["--version"],
-      stdout: "null",
-      stderr: "null",
-    })
-      .output()).success;
-  } catch {
-    return false;
-  }
-}
 const noFifo = !(await canMkfifo());
 
 Deno.test({
@@ -32,23 +23,9 @@ Deno.test({
   ignore: noFifo,
   fn: async () => {
     await using dir = await tempDir({ prefix: "reload-file-" });
-    const file = `${dir.path}/engine.json`;
-    const json = {
-      node: { id: "test" },
-      kv: { path: `${dir.path}/engine.kv` },
-      http: { port: 0, hostname: "127.0.0.1", development: true },
-      environments: [{ id: "dev", type: "development" }],
-      integrations: [],
-      destinations: [],
-      subscriptions: [],
-    };
-    const text = JSON.stringify(json);
-    await Deno.writeTextFile(file, text);
-    const e = await startEngine(configFrom(json), { http: true, configFile: file });
+    const { e, file, text, token } = await startConfigFileEngine(dir.path);
     try {
-      const headers = {
-        authorization: `Bearer ${(await Deno.readTextFile(`${dir.path}/admin.token`)).trim()}`,
-      };
+      const headers = { authorization: `Bearer ${token}` };
       const reload = async () => {
         // A deadline: a reload blocked on the FIFO fails the test instead of hanging it.
         const res = await fetch(`${e.base}/admin/config/reload`, {
@@ -60,8 +37,7 @@ Deno.test({
       };
 
       await Deno.remove(file);
-      const made = await new Deno.Command("mkfifo", { args: [file], stderr: "piped" }).output();
-      assert.ok(made.success, new TextDecoder().decode(made.stderr));
+      await mkfifo(file);
       const fifo = await reload();
       const notRegular = `${file} is not a regular file (a FIFO)`;
       assert.equal(fifo.status, 400, JSON.stringify(fifo.body));
@@ -73,8 +49,7 @@ Deno.test({
       });
 
       await Deno.remove(file);
-      await Deno.writeTextFile(file, "");
-      await Deno.truncate(file, LIMIT + 1);
+      await sparseFile(file, LIMIT + 1);
       const big = await reload();
       assert.equal(big.status, 400, JSON.stringify(big.body));
       assert.equal(

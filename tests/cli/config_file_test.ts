@@ -8,11 +8,16 @@
  */
 
 import assert from "node:assert/strict";
+import {
+  canMkfifo,
+  CONFIG_FILE_LIMIT as LIMIT,
+  mkfifo,
+  sparseFile,
+} from "../helpers/special_files.ts";
 import { tempDir } from "../helpers/temp.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const DEADLINE_MS = 60_000;
-const LIMIT = 16 * 1024 * 1024;
 
 /** Runs `main.ts args…`; a run still going after {@link DEADLINE_MS} is killed and fails. */
 async function run(args: string[]) {
@@ -32,27 +37,8 @@ async function run(args: string[]) {
   return { code: out.code, stdout: dec.decode(out.stdout), stderr };
 }
 
-/** Whether `mkfifo` can make a FIFO here (not on Windows, nor where coreutils are missing). */
-async function canMkfifo(): Promise<boolean> {
-  if (Deno.build.os === "windows") return false;
-  try {
-    return (await new Deno.Command("mkfifo", {
-      args: ["--version"],
-      stdout: "null",
-      stderr: "null",
-    })
-      .output()).success;
-  } catch {
-    return false;
-  }
-}
 const noFifo = !(await canMkfifo());
 const noDevZero = await Deno.stat("/dev/zero").then((s) => !s.isCharDevice, () => true);
-
-async function mkfifo(path: string): Promise<void> {
-  const made = await new Deno.Command("mkfifo", { args: [path], stderr: "piped" }).output();
-  assert.ok(made.success, new TextDecoder().decode(made.stderr));
-}
 
 /** The refusal is the only problem, on one line, with no stack trace. */
 function assertRefused(r: { code: number; stderr: string }, file: string, reason: string) {
@@ -92,8 +78,7 @@ Deno.test("check refuses a config over 16 MiB from its size, naming it; one of e
   await using dir = await tempDir({ prefix: "cli-big-" });
   const big = `${dir.path}/big.json`;
   // Sparse files: nothing is written but their size.
-  await Deno.writeTextFile(big, "");
-  await Deno.truncate(big, LIMIT + 1);
+  await sparseFile(big, LIMIT + 1);
   assertRefused(
     await run(["check", big]),
     big,

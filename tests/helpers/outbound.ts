@@ -1,7 +1,10 @@
 /**
  * A real outbound MLLP delivery actor for tests: a `DeliveryActor` with a real `MllpDeliverer` and
- * the socket connector (or, after {@link useThreadConnector}, the engine's default: sockets on a
- * thread of their own), on a KV file in a temp dir, fed through `store.accept` + `store.route`.
+ * either connector — sockets on the engine's thread, or (with `threaded`, or after
+ * {@link useThreadConnector}) the engine's default: sockets on a thread of their own, watched by a
+ * {@link WatchedThreadConnector} so that a test can tell which messages that thread sent on its own
+ * — on a KV file in a temp dir, fed through `store.accept` + `store.route` (an ADT^A01 per control
+ * id, or any MSH-10 or payload under a name).
  * @module
  */
 
@@ -11,26 +14,111 @@ import { type Clock, systemClock } from "../../actors/runtime/clock.ts";
 import { memoryLogger } from "../../actors/runtime/log.ts";
 import { Store } from "../../actors/store/store.ts";
 import type { LogRecord } from "../../actors/store/types.ts";
-import type { MllpConnector } from "../../actors/ports.ts";
+import type {
+  MllpConnection,
+  MllpConnector,
+  MllpRunAhead,
+  MllpTarget,
+} from "../../actors/ports.ts";
 import { socketMllpConnector } from "../../transports/mllp/client.ts";
 import { ThreadMllpConnector } from "../../transports/mllp/thread_connector.ts";
-import { waitFor } from "./net.ts";
-import { enqueueAdt } from "./queue.ts";
-
-let threaded = false;
+import { adt, waitFor } from "./net.ts";
+import { acceptAndRoute, enqueueAdt } from "./queue.ts";
 
 /**
- * Every actor started from now on in this process uses a {@link ThreadMllpConnector} (what the
- * engine runs), so that one test file can run another's behaviours on it.
+ * A {@link ThreadMllpConnector} (the engine's default) whose connections are passed through
+ * unchanged, noting every message the socket thread sent on its own (a frame taken with
+ * `followedBy`) and how many connections could send ahead. Close it to end the socket thread.
+ */
+export class WatchedThreadConnector implements MllpConnector {
+  readonly #inner = new ThreadMllpConnector();
+  readonly #controlIds = new Map<string, string>();
+  /** Queue keys (seqs) the socket thread sent by itself, in the order the engine learnt it. */
+  readonly sentAheadKeys: string[] = [];
+  /**
+   * Control ids the socket thread sent by itself, in the same order: the MSH-10 the engine gave
+   * the thread with each key (`?<key>` for a key it never named).
+   */
+  readonly sentAhead: string[] = [];
+  /** Connections that could send ahead / all connections made. */
+  aheadCapable = 0;
+  connections = 0;
+
+  async connect(
+    target: MllpTarget,
+    options: { timeoutMs: number; signal: AbortSignal },
+  ): Promise<MllpConnection> {
+    const conn = await this.#inner.connect(target, options);
+    this.connections++;
+    const ahead = conn.runAhead;
+    const names = this.#controlIds;
+    const keys = this.sentAheadKeys;
+    const sent = this.sentAhead;
+    let runAhead: MllpRunAhead | undefined;
+    if (ahead) {
+      this.aheadCapable++;
+      runAhead = {
+        sendKeyed: (m, next) => {
+          names.set(m.key, m.controlId);
+          for (const n of next ?? []) names.set(n.key, n.controlId);
+          return ahead.sendKeyed(m, next);
+        },
+        follow: (after, next) => {
+          for (const n of next) names.set(n.key, n.controlId);
+          ahead.follow(after, next);
+        },
+        allow: (ms) => ahead.allow(ms),
+        hold: () => ahead.hold(),
+      };
+    }
+    return {
+      send: (payload) => conn.send(payload),
+      receive: async (signal) => {
+        const got = await conn.receive(signal);
+        if (got.type === "frame" && got.followedBy !== undefined) {
+          keys.push(got.followedBy);
+          sent.push(names.get(got.followedBy) ?? `?${got.followedBy}`);
+        }
+        return got;
+      },
+      interrupt: () => conn.interrupt(),
+      close: () => conn.close(),
+      get open() {
+        return conn.open;
+      },
+      get local() {
+        return conn.local;
+      },
+      ...(runAhead ? { runAhead } : {}),
+    };
+  }
+
+  /** Ends the socket thread. */
+  close(): void {
+    this.#inner.close();
+  }
+}
+
+let threadedByDefault = false;
+
+/**
+ * Every actor started from now on in this process without its own `threaded` option uses a
+ * {@link ThreadMllpConnector} (what the engine runs), so that one test file can run another's
+ * behaviours on it.
  */
 export function useThreadConnector(): void {
-  threaded = true;
+  threadedByDefault = true;
 }
 
 /** How to build the actor. */
 export interface OutboundOptions {
   /** The receiver's port on 127.0.0.1. */
   port: number;
+  /**
+   * Sockets on the socket thread (a {@link WatchedThreadConnector}) rather than on the engine's
+   * thread; default: whether {@link useThreadConnector} was called.
+   */
+  threaded?: boolean;
   clock?: Clock;
   ackTimeoutMs?: number;
   onNack?: MllpDeliverySettings["onNack"];
@@ -47,17 +135,34 @@ export interface Outbound {
   readonly store: Store;
   readonly actor: DeliveryActor;
   readonly log: ReturnType<typeof memoryLogger>;
-  /** Stores an ADT^A01 per control id and routes each to the actor's queue, in order. */
+  /**
+   * Stores an ADT^A01 per control id and routes each to the actor's queue, in order; each is
+   * named by its control id (for {@link logOf}, {@link messageIdOf}, {@link sentAhead}).
+   */
   enqueue(...controlIds: string[]): Promise<void>;
-  /** The SEND log of a control id enqueued here. */
-  logOf(controlId: string): Promise<LogRecord>;
-  /** The message id of a control id enqueued here. */
-  messageIdOf(controlId: string): string;
+  /**
+   * Stores a message under `name` and routes it to the actor's queue: an ADT^A01 whose MSH-10 is
+   * `controlId` (default `name`), or `payload` as it is.
+   */
+  enqueueMessage(name: string, options?: { controlId?: string; payload?: string }): Promise<void>;
+  /** The SEND log of a message enqueued here, by name (a control id given to `enqueue`). */
+  logOf(name: string): Promise<LogRecord>;
+  /** The message id of a message enqueued here, by name. */
+  messageIdOf(name: string): string;
+  /**
+   * Names of the messages the socket thread sent on its own, in the order the engine learnt it
+   * (always empty unthreaded): the name given to {@link enqueueMessage}, else the control id the
+   * engine gave the thread (a message from {@link enqueue}), else `?<queue seq>`.
+   */
+  sentAhead(): string[];
   /** Log lines containing `event`. */
   lines(event: string): string[];
   /** Starts the actor when it was built with `deferStart`. */
   start(): void;
-  /** Stops the actor (rethrowing a crash), closes the store and removes the temp dir. */
+  /**
+   * Stops the actor (rethrowing a crash), ends the socket thread, closes the store and removes
+   * the temp dir.
+   */
   stop(): Promise<void>;
 }
 
@@ -68,7 +173,7 @@ export async function startOutbound(options: OutboundOptions): Promise<Outbound>
   const clock = options.clock ?? systemClock;
   const log = memoryLogger();
   const actorId = `mllp-out:127.0.0.1:${options.port}`;
-  const thread = threaded ? new ThreadMllpConnector() : undefined;
+  const thread = (options.threaded ?? threadedByDefault) ? new WatchedThreadConnector() : undefined;
   const connector: MllpConnector = thread ?? socketMllpConnector;
   const deliverer = new MllpDeliverer({
     actorId,
@@ -94,6 +199,7 @@ export async function startOutbound(options: OutboundOptions): Promise<Outbound>
     idleDeactivateMs: 24 * 3600_000,
   });
   const ids = new Map<string, { messageId: string; logId: string }>();
+  const names = new Map<string, string>(); // queue seq -> name given to enqueueMessage
   const abort = new AbortController();
   let running: Promise<void> | undefined;
   const start = () => {
@@ -101,6 +207,11 @@ export async function startOutbound(options: OutboundOptions): Promise<Outbound>
   };
   if (!options.deferStart) start();
   let stopped = false;
+  const idOf = (name: string) => {
+    const id = ids.get(name);
+    if (!id) throw new Error(`${name} was not enqueued`);
+    return id;
+  };
 
   return {
     actorId,
@@ -113,18 +224,35 @@ export async function startOutbound(options: OutboundOptions): Promise<Outbound>
         actor.notify();
       }
     },
-    async logOf(controlId) {
-      const id = ids.get(controlId);
-      if (!id) throw new Error(`${controlId} was not enqueued`);
-      const record = await store.getLog(id.logId);
-      if (!record) throw new Error(`the log of ${controlId} is missing`);
+    async enqueueMessage(name, o = {}) {
+      const controlId = o.controlId ?? name;
+      const id = await acceptAndRoute(store, {
+        origin: { kind: "integration", id: "feed", peer: "127.0.0.1" },
+        payload: new TextEncoder().encode(o.payload ?? adt(controlId)),
+        contentType: "application/hl7-v2",
+        controlId,
+        messageType: "ADT^A01",
+        log: { type: "RECEIVE", integrationId: "feed", environment: "dev" },
+      }, {
+        queue: actorId,
+        destinationId: "ehr",
+        log: { environment: "dev", integrationId: "feed", controlId },
+      }, name);
+      ids.set(name, id);
+      const entry = (await store.peek(actorId, 1000)).find((h) =>
+        h.entry.messageId === id.messageId
+      );
+      if (entry) names.set(entry.entry.seq, name);
+      actor.notify();
+    },
+    async logOf(name) {
+      const record = await store.getLog(idOf(name).logId);
+      if (!record) throw new Error(`the log of ${name} is missing`);
       return record;
     },
-    messageIdOf(controlId) {
-      const id = ids.get(controlId);
-      if (!id) throw new Error(`${controlId} was not enqueued`);
-      return id.messageId;
-    },
+    messageIdOf: (name) => idOf(name).messageId,
+    sentAhead: () =>
+      (thread?.sentAheadKeys ?? []).map((key, i) => names.get(key) ?? thread!.sentAhead[i]!),
     lines: (event) => log.lines.filter((l) => l.includes(` ${event} `) || l.endsWith(` ${event}`)),
     start,
     async stop() {

@@ -2,13 +2,13 @@
  * An MSH-10 longer than the copy a message record keeps (1,024 characters, then "… (N
  * characters)"): the destination's ACK names the full MSH-10 in MSA-2 and must be taken as the
  * ACK of the message, whether the engine's thread sent it or the socket thread sent it on its own.
- * Real receivers on loopback, a real delivery actor and store (see `outbound_rig.ts`).
+ * Real receivers on loopback, a real delivery actor and store (see `tests/helpers/outbound.ts`).
  */
 
 import assert from "node:assert/strict";
 import { waitFor } from "../../helpers/net.ts";
 import { startReceiver } from "../../helpers/receivers.ts";
-import { startRig } from "./outbound_rig.ts";
+import { startOutbound } from "../../helpers/outbound.ts";
 
 /** A control id of `length` characters that starts with `prefix`. */
 function longId(prefix: string, length: number): string {
@@ -20,10 +20,10 @@ for (const threaded of [false, true]) {
 
   Deno.test(`an 8 KB MSH-10 is delivered once and SUCCEEDED, over ${where}`, async () => {
     const receiver = startReceiver((f) => f.ack("AA"));
-    const rig = await startRig({ port: receiver.port, threaded, ackTimeoutMs: 2000 });
+    const rig = await startOutbound({ port: receiver.port, threaded, ackTimeoutMs: 2000 });
     try {
       const id = longId("LONG1-", 8 * 1024);
-      await rig.enqueue("LONG1", { controlId: id });
+      await rig.enqueueMessage("LONG1", { controlId: id });
       // The record keeps the bounded copy: that is what the deliverer had to see past.
       const record = await rig.store.getMessage(rig.messageIdOf("LONG1"));
       assert.match(record?.controlId ?? "", /… \(8192 characters\)$/);
@@ -45,7 +45,7 @@ for (const threaded of [false, true]) {
 
 Deno.test("queued 8 KB MSH-10s are sent ahead by the socket thread and each is SUCCEEDED once", async () => {
   const receiver = startReceiver((f) => f.ack("AA"));
-  const rig = await startRig({
+  const rig = await startOutbound({
     port: receiver.port,
     threaded: true,
     ackTimeoutMs: 2000,
@@ -55,7 +55,7 @@ Deno.test("queued 8 KB MSH-10s are sent ahead by the socket thread and each is S
     const names = Array.from({ length: 6 }, (_, i) => `LONG${i}`);
     const ids = names.map((n) => longId(`${n}-`, 8 * 1024 + 7));
     for (let i = 0; i < names.length; i++) {
-      await rig.enqueue(names[i]!, { controlId: ids[i]! });
+      await rig.enqueueMessage(names[i]!, { controlId: ids[i]! });
     }
     rig.start();
     await waitFor("the queue drained", async () => (await rig.store.depth(rig.actorId)) === 0);

@@ -1,9 +1,9 @@
 /**
  * The outbound MLLP actor's run-ahead through the real engine: `compose()` (tests/helpers/engine.ts)
  * with a real KV file in a temp dir, the MLLP listener fed by raw senders, the destination's socket
- * on the socket thread (a real `ThreadMllpConnector`, watched by a connector that passes every call
- * through and notes which messages the thread sent on its own), receivers on loopback that decide
- * every answer, and the operator's commands over the admin HTTP API.
+ * on the socket thread (a real `ThreadMllpConnector`, watched by `WatchedThreadConnector` of
+ * tests/helpers/outbound.ts, which passes every call through and notes which messages the thread
+ * sent on its own), receivers on loopback that decide every answer, and the operator's commands over the admin HTTP API.
  *
  * Every receiver checks, before each ACK it writes, that the frame it answers is the only one
  * received and not answered (frames left unanswered on purpose count once their connection is
@@ -12,17 +12,11 @@
 
 import assert from "node:assert/strict";
 import type { Config } from "../../../actors/config/mod.ts";
-import type {
-  MllpConnection,
-  MllpConnector,
-  MllpRunAhead,
-  MllpTarget,
-} from "../../../actors/mllp_out/connector.ts";
 import type { Store } from "../../../actors/store/store.ts";
 import type { LogRecord } from "../../../actors/store/types.ts";
-import { ThreadMllpConnector } from "../../../transports/mllp/thread_connector.ts";
 import { configFrom, startEngine, type TestEngine } from "../../helpers/engine.ts";
 import { adt, waitFor } from "../../helpers/net.ts";
+import { WatchedThreadConnector } from "../../helpers/outbound.ts";
 import { concatBytes, frameOf, RawMllpSender, summarizeAck } from "../../helpers/raw_sender.ts";
 import {
   controlIds,
@@ -37,75 +31,6 @@ type Json = Record<string, unknown>;
 /** Control ids `<prefix>000`, `<prefix>001`, … */
 function idsOf(prefix: string, n: number): string[] {
   return Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(3, "0")}`);
-}
-
-// ---------------------------------------------------------------------------------------------
-// The connector: the engine's own socket thread, with what it sent on its own noted.
-
-/**
- * A {@link ThreadMllpConnector} whose connections are passed through unchanged, noting the control
- * id of every message the socket thread sent on its own (a frame taken with `followedBy`).
- */
-class WatchedConnector implements MllpConnector {
-  readonly #inner = new ThreadMllpConnector();
-  readonly #controlIds = new Map<string, string>();
-  /** Control ids the socket thread sent by itself, in the order the engine learnt it. */
-  readonly sentAhead: string[] = [];
-  /** Connections that could send ahead / all connections made. */
-  aheadCapable = 0;
-  connections = 0;
-
-  async connect(
-    target: MllpTarget,
-    options: { timeoutMs: number; signal: AbortSignal },
-  ): Promise<MllpConnection> {
-    const conn = await this.#inner.connect(target, options);
-    this.connections++;
-    const ahead = conn.runAhead;
-    const names = this.#controlIds;
-    const sent = this.sentAhead;
-    let runAhead: MllpRunAhead | undefined;
-    if (ahead) {
-      this.aheadCapable++;
-      runAhead = {
-        sendKeyed: (m, next) => {
-          names.set(m.key, m.controlId);
-          for (const n of next ?? []) names.set(n.key, n.controlId);
-          return ahead.sendKeyed(m, next);
-        },
-        follow: (after, next) => {
-          for (const n of next) names.set(n.key, n.controlId);
-          ahead.follow(after, next);
-        },
-        allow: (ms) => ahead.allow(ms),
-        hold: () => ahead.hold(),
-      };
-    }
-    return {
-      send: (payload) => conn.send(payload),
-      receive: async (signal) => {
-        const got = await conn.receive(signal);
-        if (got.type === "frame" && got.followedBy !== undefined) {
-          sent.push(names.get(got.followedBy) ?? `?${got.followedBy}`);
-        }
-        return got;
-      },
-      interrupt: () => conn.interrupt(),
-      close: () => conn.close(),
-      get open() {
-        return conn.open;
-      },
-      get local() {
-        return conn.local;
-      },
-      ...(runAhead ? { runAhead } : {}),
-    };
-  }
-
-  /** Ends the socket thread. */
-  close(): void {
-    this.#inner.close();
-  }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -212,7 +137,7 @@ const parsed = (json: Json): Config => configFrom(json);
 interface Rig {
   e: TestEngine;
   store: Store;
-  spy: WatchedConnector;
+  spy: WatchedThreadConnector;
   dir: string;
   /** Writes the config file (a reload reads it). */
   write(json: Json): Promise<void>;
@@ -229,7 +154,7 @@ async function rig(dest: { port: number; ackTimeoutSeconds?: number }): Promise<
   const write = (json: Json) => Deno.writeTextFile(file, JSON.stringify(json, null, 2));
   const json = configJson(`${dir}/engine.kv`, dest);
   await write(json);
-  const spy = new WatchedConnector();
+  const spy = new WatchedThreadConnector();
   let e: TestEngine;
   try {
     e = await startEngine(parsed(json), { http: true, configFile: file, mllpConnector: spy });

@@ -2,13 +2,13 @@
  * A destination that answers with frames that do not acknowledge the message on the wire (not
  * HL7, or an ACK whose MSA-2 names another message): the attempt is never taken as delivered, and
  * its failure reason says what came back, bounded and with control characters escaped. Real
- * receivers on loopback, a real delivery actor and store (see `outbound_rig.ts`).
+ * receivers on loopback, a real delivery actor and store (see `tests/helpers/outbound.ts`).
  */
 
 import assert from "node:assert/strict";
 import { waitFor } from "../../helpers/net.ts";
 import { controlIds, startReceiver } from "../../helpers/receivers.ts";
-import { startRig } from "./outbound_rig.ts";
+import { startOutbound } from "../../helpers/outbound.ts";
 
 const ACK_OF = (msa2: string) => `MSH|^~\\&|R|R|E|E|20260101||ACK|R1|P|2.5\rMSA|AA|${msa2}`;
 
@@ -23,9 +23,9 @@ for (const threaded of [false, true]) {
         await f.send("this is not HL7");
       } else await f.ack("AA");
     });
-    const rig = await startRig({ port: receiver.port, threaded, ackTimeoutMs: 500 });
+    const rig = await startOutbound({ port: receiver.port, threaded, ackTimeoutMs: 500 });
     try {
-      await rig.enqueue("STRAY1");
+      await rig.enqueueMessage("STRAY1");
       await waitFor(
         "the first attempt failed",
         async () => (await rig.logOf("STRAY1")).attemptCount >= 1,
@@ -56,9 +56,9 @@ Deno.test("a reply's untrusted text in the reason is cut short and its control c
     if (f.n === 1) await f.send(ACK_OF(huge));
     else await f.ack("AA");
   });
-  const rig = await startRig({ port: receiver.port, threaded: false, ackTimeoutMs: 500 });
+  const rig = await startOutbound({ port: receiver.port, threaded: false, ackTimeoutMs: 500 });
   try {
-    await rig.enqueue("STRAY2");
+    await rig.enqueueMessage("STRAY2");
     await waitFor(
       "the first attempt failed",
       async () => (await rig.logOf("STRAY2")).attemptCount >= 1,
@@ -86,9 +86,9 @@ Deno.test("control characters of a reply that is no ACK are escaped in the reaso
     if (f.n === 1) await f.send("MSH|^~\\&|R|R|E|E|20260101||\u0003X^A01|1|P|2.5\rPID|1");
     else await f.ack("AA");
   });
-  const rig = await startRig({ port: receiver.port, threaded: false, ackTimeoutMs: 500 });
+  const rig = await startOutbound({ port: receiver.port, threaded: false, ackTimeoutMs: 500 });
   try {
-    await rig.enqueue("STRAY3");
+    await rig.enqueueMessage("STRAY3");
     await waitFor(
       "the first attempt failed",
       async () => (await rig.logOf("STRAY3")).attemptCount >= 1,

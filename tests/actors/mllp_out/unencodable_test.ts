@@ -3,16 +3,16 @@
  * its first attempt with a reason that says so, nothing of it reaches the destination, and the
  * message queued behind it is delivered, whether the engine's thread would send it or the socket
  * thread would send it on its own. Real receivers on loopback, a real delivery actor and store
- * (see `outbound_rig.ts`).
+ * (see `tests/helpers/outbound.ts`).
  */
 
 import assert from "node:assert/strict";
 import { adt, waitFor } from "../../helpers/net.ts";
 import { controlIds, startReceiver } from "../../helpers/receivers.ts";
-import { type Rig, startRig } from "./outbound_rig.ts";
+import { type Outbound, startOutbound } from "../../helpers/outbound.ts";
 
 /** Checks that `name` was dead-lettered by its first attempt for holding `byte` at `offset`. */
-async function assertDeadLettered(rig: Rig, name: string, byte: string, offset: number) {
+async function assertDeadLettered(rig: Outbound, name: string, byte: string, offset: number) {
   const reason = `the message holds the MLLP control byte ${byte} at byte offset ${offset}; ` +
     "MLLP cannot carry it";
   const log = await rig.logOf(name);
@@ -31,11 +31,11 @@ for (const threaded of [false, true]) {
 
   Deno.test(`a raw 0x1C is dead-lettered at once and the next message is delivered, over ${where}`, async () => {
     const receiver = startReceiver((f) => f.ack("AA"));
-    const rig = await startRig({ port: receiver.port, threaded });
+    const rig = await startOutbound({ port: receiver.port, threaded, ackTimeoutMs: 2000 });
     try {
       const poison = adt("POISON1", "\x1c");
-      await rig.enqueue("POISON1", { payload: poison });
-      await rig.enqueue("NEXT2");
+      await rig.enqueueMessage("POISON1", { payload: poison });
+      await rig.enqueueMessage("NEXT2");
       await waitFor(
         "NEXT2 delivered",
         async () => (await rig.logOf("NEXT2")).status === "SUCCEEDED",
@@ -58,13 +58,18 @@ for (const threaded of [false, true]) {
 
 Deno.test("the socket thread does not send a 0x0B payload on its own; it is dead-lettered and the queue goes on", async () => {
   const receiver = startReceiver((f) => f.ack("AA"));
-  const rig = await startRig({ port: receiver.port, threaded: true, deferStart: true });
+  const rig = await startOutbound({
+    port: receiver.port,
+    threaded: true,
+    ackTimeoutMs: 2000,
+    deferStart: true,
+  });
   try {
     const poison = adt("POISON2", "\x0b");
-    await rig.enqueue("GOOD1");
-    await rig.enqueue("POISON2", { payload: poison });
-    await rig.enqueue("GOOD3");
-    await rig.enqueue("GOOD4");
+    await rig.enqueueMessage("GOOD1");
+    await rig.enqueueMessage("POISON2", { payload: poison });
+    await rig.enqueueMessage("GOOD3");
+    await rig.enqueueMessage("GOOD4");
     rig.start();
     await waitFor("the queue drained", async () => (await rig.store.depth(rig.actorId)) === 0);
     await assertDeadLettered(

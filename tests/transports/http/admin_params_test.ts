@@ -9,7 +9,7 @@
 
 import assert from "node:assert/strict";
 import { isoTimes } from "../../../transports/http/present.ts";
-import { configFrom, startEngine } from "../../helpers/engine.ts";
+import { startConfigFileEngine } from "../../helpers/config_file_engine.ts";
 import { tempDir } from "../../helpers/temp.ts";
 import { startConsoleEngine, TOKEN } from "./console/fixture.ts";
 
@@ -97,21 +97,8 @@ Deno.test("admin alerts history: cursor is an unknown parameter (it pages by bef
 
 Deno.test("admin config: loadedAt is ISO 8601 UTC, the time the config was loaded", async () => {
   await using dir = await tempDir({ prefix: "admin-config-" });
-  const file = `${dir.path}/engine.json`;
-  const json = {
-    node: { id: "test" },
-    kv: { path: `${dir.path}/engine.kv` },
-    http: { port: 0, hostname: "127.0.0.1", development: true },
-    environments: [{ id: "dev", type: "development" }],
-    integrations: [],
-    destinations: [],
-    subscriptions: [],
-  };
-  await Deno.writeTextFile(file, JSON.stringify(json));
-  const startedAt = Date.now();
-  const e = await startEngine(configFrom(json), { http: true, configFile: file });
+  const { e, file, token, startedAt } = await startConfigFileEngine(dir.path);
   try {
-    const token = (await Deno.readTextFile(`${dir.path}/admin.token`)).trim();
     const got = await get(e.base, "/admin/config", token);
     assert.equal(got.status, 200);
     assert.equal(typeof got.json.loadedAt, "string", JSON.stringify(got.json));
