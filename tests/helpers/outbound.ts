@@ -22,8 +22,8 @@ import type {
 } from "../../actors/ports.ts";
 import { socketMllpConnector } from "../../transports/mllp/client.ts";
 import { ThreadMllpConnector } from "../../transports/mllp/thread_connector.ts";
-import { adt, waitFor } from "./net.ts";
-import { acceptAndRoute, enqueueAdt } from "./queue.ts";
+import { waitFor } from "./net.ts";
+import { enqueueAdt } from "./queue.ts";
 
 /**
  * A {@link ThreadMllpConnector} (the engine's default) whose connections are passed through
@@ -226,18 +226,10 @@ export async function startOutbound(options: OutboundOptions): Promise<Outbound>
     },
     async enqueueMessage(name, o = {}) {
       const controlId = o.controlId ?? name;
-      const id = await acceptAndRoute(store, {
-        origin: { kind: "integration", id: "feed", peer: "127.0.0.1" },
-        payload: new TextEncoder().encode(o.payload ?? adt(controlId)),
-        contentType: "application/hl7-v2",
-        controlId,
-        messageType: "ADT^A01",
-        log: { type: "RECEIVE", integrationId: "feed", environment: "dev" },
-      }, {
-        queue: actorId,
-        destinationId: "ehr",
-        log: { environment: "dev", integrationId: "feed", controlId },
-      }, name);
+      const id = await enqueueAdt(store, actorId, controlId, {
+        ...(o.payload !== undefined ? { payload: o.payload } : {}),
+        name,
+      });
       ids.set(name, id);
       const entry = (await store.peek(actorId, 1000)).find((h) =>
         h.entry.messageId === id.messageId

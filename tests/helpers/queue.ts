@@ -34,17 +34,19 @@ export async function acceptAndRoute(
 }
 
 /**
- * Accepts an ADT^A01 with MSH-10 `controlId` from integration `feed` and routes it to `queue`
- * for destination `ehr`, as {@link acceptAndRoute} does; returns its message and SEND log ids.
+ * Accepts an ADT^A01 with MSH-10 `controlId` (or `options.payload` as it is, stored under that
+ * control id) from integration `feed` and routes it to `queue` for destination `ehr`, as
+ * {@link acceptAndRoute} does; returns its message and SEND log ids.
  */
 export function enqueueAdt(
   store: Store,
   queue: string,
   controlId: string,
+  options: { payload?: string; name?: string } = {},
 ): Promise<{ messageId: string; logId: string }> {
   return acceptAndRoute(store, {
     origin: { kind: "integration", id: "feed", peer: "127.0.0.1" },
-    payload: new TextEncoder().encode(adt(controlId)),
+    payload: new TextEncoder().encode(options.payload ?? adt(controlId)),
     contentType: "application/hl7-v2",
     controlId,
     messageType: "ADT^A01",
@@ -53,5 +55,5 @@ export function enqueueAdt(
     queue,
     destinationId: "ehr",
     log: { environment: "dev", integrationId: "feed", controlId },
-  }, controlId);
+  }, options.name ?? controlId);
 }

@@ -19,7 +19,7 @@ import { ManualClock } from "../../../actors/runtime/clock.ts";
 import { memoryLogger } from "../../../actors/runtime/log.ts";
 import { Store } from "../../../actors/store/store.ts";
 import { adt, waitFor } from "../../helpers/net.ts";
-import { acceptAndRoute, enqueueAdt } from "../../helpers/queue.ts";
+import { enqueueAdt } from "../../helpers/queue.ts";
 
 const decoder = new TextDecoder();
 const POLL_MS = 1000;
@@ -488,21 +488,7 @@ Deno.test("a queue longer than a KV read is sent in order, the next batch read w
       const controlId = `R${String(i).padStart(3, "0")}`;
       order.push(controlId);
       const text = adt(controlId) + (i % 3 === 0 ? `\rNTE|1||${noise()}` : "");
-      r.ids.set(
-        controlId,
-        await acceptAndRoute(r.store, {
-          origin: { kind: "integration", id: "feed", peer: "127.0.0.1" },
-          payload: new TextEncoder().encode(text),
-          contentType: "application/hl7-v2",
-          controlId,
-          messageType: "ADT^A01",
-          log: { type: "RECEIVE", integrationId: "feed", environment: "dev" },
-        }, {
-          queue: QUEUE,
-          destinationId: "ehr",
-          log: { environment: "dev", integrationId: "feed", controlId },
-        }, controlId),
-      );
+      r.ids.set(controlId, await enqueueAdt(r.store, QUEUE, controlId, { payload: text }));
     }
     const peeks: (string | undefined)[] = [];
     const peek = r.store.peek.bind(r.store);
