@@ -173,11 +173,25 @@ export async function servePublic(options: ServePublicOptions): Promise<PublicSe
   const hostname = typeof addr === "object" && addr ? addr.address : http.hostname;
   origin = `${scheme}://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
   const finished = new Promise<void>((resolve) => server.once("close", () => resolve()));
+  // Requests being answered: shutdown waits for these, and for nothing else. `closeIdleConnections`
+  // leaves a connection that has not sent a request yet (a client's spare or a probe's), which
+  // held every shutdown for the whole grace.
+  let answering = 0;
+  let answered: (() => void) | undefined;
+  server.on("request", (_req, res: ServerResponse) => {
+    answering++;
+    res.once("close", () => {
+      if (--answering === 0) answered?.();
+    });
+  });
   let stopping: Promise<void> | undefined;
   const shutdown = () => {
     stopping ??= (async () => {
       server.close();
       server.closeIdleConnections();
+      // Once the requests in flight are answered, no connection holds anything worth waiting for.
+      answered = () => server.closeAllConnections();
+      if (answering === 0) answered();
       const grace = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
       await finished;
       clearTimeout(grace);

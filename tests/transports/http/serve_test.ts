@@ -168,3 +168,40 @@ Deno.test("the public server on a taken port names the address and keeps EADDRIN
     taken.close();
   }
 });
+
+Deno.test("shutdown lets a request in flight finish and does not wait for a connection that never sent one", async () => {
+  let release: (() => void) | undefined;
+  const started = Promise.withResolvers<void>();
+  const server = await servePublic({
+    fetch: async () => {
+      started.resolve();
+      await new Promise<void>((r) => (release = r));
+      return new Response("finished");
+    },
+    http: { port: 0, hostname: "127.0.0.1", development: true },
+    log: memoryLogger(),
+  });
+  // A client's spare connection: open, nothing sent (Node's closeIdleConnections leaves it).
+  const silent = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+  const client = Deno.createHttpClient({});
+  const inFlight = fetch(`http://127.0.0.1:${server.port}/slow`, { client });
+  try {
+    await started.promise;
+    const t0 = performance.now();
+    const stopped = server.shutdown();
+    release!();
+    const r = await inFlight;
+    assert.equal(await r.text(), "finished", "the request in flight is answered");
+    await stopped;
+    // The grace for requests in flight is 10 s; nothing was in flight once the answer went.
+    const tookMs = performance.now() - t0;
+    assert.ok(tookMs < 5_000, `shutdown took ${tookMs.toFixed(0)} ms`);
+    // The silent connection was closed by the server.
+    const n = await silent.read(new Uint8Array(16)).catch(() => null);
+    assert.equal(n, null);
+  } finally {
+    release?.();
+    silent.close();
+    client.close();
+  }
+});
