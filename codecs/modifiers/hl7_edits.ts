@@ -239,6 +239,15 @@ function editCondition(raw: unknown, at: string, problems: Problems, hasPath: bo
 
 const SEG_REP = /^([A-Z][A-Z0-9]{2})\[(\d+)\]/;
 
+/** Where `text` holds a C0 control character other than TAB, or -1. */
+function controlAt(text: string): number {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x20 && c !== 0x09) return i;
+  }
+  return -1;
+}
+
 /** Writes `raw` (encoded) at a concrete path unless it is already there; true when written. */
 function writeRaw(msg: Hl7Message, path: string, raw: string): boolean {
   if (msg.getRaw(path) === raw) return false;
@@ -282,6 +291,18 @@ function compileOne(
       if (p === undefined || typeof e.value !== "string") return undefined;
       if (p.field === undefined) {
         problems.add(join(at, "path"), "set needs a field, e.g. PID-3");
+        return undefined;
+      }
+      // A raw value is written as it is: a control character in it (a CR ending the segment,
+      // MLLP's framing bytes) would break the message. An escaped one is written \Xhh\.
+      const control = e.raw === true ? controlAt(e.value) : -1;
+      if (control !== -1) {
+        const hex = e.value.charCodeAt(control).toString(16).toUpperCase().padStart(2, "0");
+        problems.add(
+          join(at, "value"),
+          `a raw value may not hold the control character 0x${hex} (at ${control}); ` +
+            `write it as \\X${hex}\\, or leave "raw" out to have it escaped`,
+        );
         return undefined;
       }
       const value = e.value, raw = e.raw === true;

@@ -231,3 +231,20 @@ Deno.test("hl7 edit validation: problems with paths relative to the list", () =>
     "destinations[0].hl7Edits[9].value: must be a string",
   ]);
 });
+
+Deno.test("hl7 edit validation: a raw value may not hold a control character; an escaped one is written \\Xhh\\", () => {
+  const c = compileHl7Edits([
+    { op: "set", path: "PID-11", value: "2 SIDE ST\r^^CITY", raw: true },
+    { op: "set", path: "PID-5", value: "DOE\x1cJANE", raw: true },
+    { op: "set", path: "PID-13", value: "555\t0100", raw: true },
+  ]);
+  assert.ok(!c.ok);
+  assert.deepEqual(formatProblems(c.problems, "hl7Edits"), [
+    'hl7Edits[0].value: a raw value may not hold the control character 0x0D (at 9); write it as \\X0D\\, or leave "raw" out to have it escaped',
+    'hl7Edits[1].value: a raw value may not hold the control character 0x1C (at 3); write it as \\X1C\\, or leave "raw" out to have it escaped',
+  ]);
+  // Without "raw" the same value is escaped, and the message stays one message MLLP can carry.
+  const { out } = run([{ op: "set", path: "PID-5", value: "DOE\x1cJANE" }], ADT_A01);
+  assert.match(out, /\|DOE\\X1C\\JANE~SMITH/);
+  assert.ok(!out.includes("\x1c"));
+});
