@@ -79,8 +79,10 @@ export class Sessions {
     this.#sessions.delete(id);
   }
 
-  /** Ends every session of a user (deleted by an admin). */
+  /** Ends every session of a user (deleted by an admin); the admin token's are not a user's. */
   endUser(name: string): void {
-    for (const [id, s] of this.#sessions) if (s.principal.name === name) this.#sessions.delete(id);
+    for (const [id, s] of this.#sessions) {
+      if (s.principal.name === name && !s.principal.adminToken) this.#sessions.delete(id);
+    }
   }
 }

@@ -37,6 +37,11 @@ export const ROLES: readonly Role[] = ["viewer", "operator", "admin"];
 export interface Principal {
   name: string;
   role: Role;
+  /**
+   * Signed in with the admin token (named {@link ADMIN_TOKEN_USER}), not as a user: a user of
+   * that name, created before the name was reserved, is someone else.
+   */
+  adminToken?: true;
 }
 
 /** Whether `role` may do what `needed` may. */
@@ -111,7 +116,9 @@ export class Users {
   /** The principal a bearer token stands for: the admin token, a configured or a KV user's. */
   async byToken(token: string): Promise<Principal | undefined> {
     if (token === "") return undefined;
-    if (this.#adminToken.equals(token)) return { name: ADMIN_TOKEN_USER, role: "admin" };
+    if (this.#adminToken.equals(token)) {
+      return { name: ADMIN_TOKEN_USER, role: "admin", adminToken: true };
+    }
     for (const u of this.#configured.values()) {
       if (u.token && u.token.equals(token)) return { name: u.name, role: u.role };
     }
