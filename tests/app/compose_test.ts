@@ -11,6 +11,7 @@ import { compose, ComposeError } from "../../app/compose.ts";
 import { startEngine } from "../helpers/engine.ts";
 import { adt } from "../helpers/net.ts";
 import { RawMllpSender, summarizeAck } from "../helpers/raw_sender.ts";
+import { tempDir } from "../helpers/temp.ts";
 
 function config(kvPath: string, mllpPort: number, extra: Record<string, unknown> = {}): Config {
   const result = parseConfig({
@@ -32,8 +33,8 @@ function config(kvPath: string, mllpPort: number, extra: Record<string, unknown>
 }
 
 Deno.test("compose binds MLLP and HTTP port 0 and gives the engine the bound MLLP port", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "compose-" });
-  const e = await startEngine(config(`${dir}/engine.kv`, 0), { http: true });
+  await using dir = await tempDir({ prefix: "compose-" });
+  const e = await startEngine(config(`${dir.path}/engine.kv`, 0), { http: true });
   try {
     const port = e.servers.mllp[0]!.port;
     assert.notEqual(port, 0);
@@ -55,38 +56,37 @@ Deno.test("compose binds MLLP and HTTP port 0 and gives the engine the bound MLL
     }
   } finally {
     await e.close();
-    await Deno.remove(dir, { recursive: true });
   }
 });
 
 Deno.test("compose fails naming a taken MLLP port, and opens nothing", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "compose-" });
+  await using dir = await tempDir({ prefix: "compose-" });
   const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (taken.addr as Deno.NetAddr).port;
   try {
-    const error = await compose(config(`${dir}/engine.kv`, port), { log: memoryLogger() }).then(
-      () => undefined,
-      (e) => e,
-    );
+    const error = await compose(config(`${dir.path}/engine.kv`, port), { log: memoryLogger() })
+      .then(
+        () => undefined,
+        (e) => e,
+      );
     assert.ok(error instanceof ComposeError);
     assert.match(error.message, /cannot listen: .*address already in use/);
     // Listeners bind before the store opens: no KV file was created.
-    await assert.rejects(Deno.stat(`${dir}/engine.kv`), Deno.errors.NotFound);
+    await assert.rejects(Deno.stat(`${dir.path}/engine.kv`), Deno.errors.NotFound);
   } finally {
     taken.close();
-    await Deno.remove(dir, { recursive: true });
   }
 });
 
 Deno.test("compose closes the listeners it bound when the engine cannot start", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "compose-" });
+  await using dir = await tempDir({ prefix: "compose-" });
   // Holding 127.0.0.1:P keeps P from every other test (port 0 binds), while compose may bind
   // 127.0.0.2:P: binding it again afterwards proves compose closed it.
   const hold = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (hold.addr as Deno.NetAddr).port;
   // A KV path under a regular file cannot be opened.
-  await Deno.writeTextFile(`${dir}/file`, "");
-  const broken = config(`${dir}/file/engine.kv`, port);
+  await Deno.writeTextFile(`${dir.path}/file`, "");
+  const broken = config(`${dir.path}/file/engine.kv`, port);
   broken.listeners[0]!.hostname = "127.0.0.2";
   try {
     const error = await compose(broken, { log: memoryLogger() }).then(() => undefined, (e) => e);
@@ -95,6 +95,5 @@ Deno.test("compose closes the listeners it bound when the engine cannot start", 
     Deno.listen({ hostname: "127.0.0.2", port }).close();
   } finally {
     hold.close();
-    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -11,6 +11,7 @@ import { Hl7Client, Hl7Server } from "@medplum/hl7";
 import { parseConfig } from "../../actors/config/mod.ts";
 import { startEngine } from "../helpers/engine.ts";
 import { adt, startHl7Server, waitFor } from "../helpers/net.ts";
+import { tempDir } from "../helpers/temp.ts";
 
 interface Sample {
   name: string;
@@ -54,7 +55,7 @@ function parseProm(text: string): Map<string, Family> {
 }
 
 Deno.test("/metrics: labelled counters and histograms after traffic, in Prometheus format", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "metrics-" });
+  await using dir = await tempDir({ prefix: "metrics-" });
   const received: string[] = [];
   const ehr = new Hl7Server((conn) => {
     conn.addEventListener("message", ({ message }) => {
@@ -64,7 +65,7 @@ Deno.test("/metrics: labelled counters and histograms after traffic, in Promethe
   });
   const ehrPort = await startHl7Server(ehr);
   const parsed = parseConfig({
-    kv: { path: `${dir}/engine.kv` },
+    kv: { path: `${dir.path}/engine.kv` },
     admin: { token: { env: "T" } },
     environments: [{ id: "dev", type: "development" }],
     integrations: [{
@@ -140,6 +141,5 @@ Deno.test("/metrics: labelled counters and histograms after traffic, in Promethe
     client.close();
     await e.close();
     await ehr.stop();
-    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { adt, freePort, waitFor } from "../helpers/net.ts";
 import { RawMllpSender, summarizeAck } from "../helpers/raw_sender.ts";
 import { spawnEngine } from "../helpers/engine_process.ts";
+import { tempDir } from "../helpers/temp.ts";
 
 function configFor(dir: string, ports: number[]): string {
   return JSON.stringify({
@@ -24,12 +25,12 @@ function configFor(dir: string, ports: number[]): string {
 }
 
 Deno.test("SIGHUP makes a child-process engine reload its config file", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "reload-sighup-" });
+  await using dir = await tempDir({ prefix: "reload-sighup-" });
   // Chosen ahead, not 0: the child binds them from its config file.
   const first = freePort();
   const second = freePort();
-  const file = `${dir}/engine.json`;
-  await Deno.writeTextFile(file, configFor(dir, [first]));
+  const file = `${dir.path}/engine.json`;
+  await Deno.writeTextFile(file, configFor(dir.path, [first]));
   const { child, status, drained, output, exited } = spawnEngine({
     flags: ["-A"],
     args: ["serve", "--config", file],
@@ -40,7 +41,7 @@ Deno.test("SIGHUP makes a child-process engine reload its config file", async ()
       if (exited()) throw new Error(`the engine exited:\n${output()}`);
       return seen("engine.started") && seen("http.listening");
     }, 60_000);
-    await Deno.writeTextFile(file, configFor(dir, [first, second]));
+    await Deno.writeTextFile(file, configFor(dir.path, [first, second]));
     child.kill("SIGHUP");
     await waitFor("the reload", () => {
       if (exited()) throw new Error(`the engine exited:\n${output()}`);
@@ -56,6 +57,5 @@ Deno.test("SIGHUP makes a child-process engine reload its config file", async ()
     if (!exited()) child.kill("SIGTERM");
     await status;
     await drained;
-    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -10,6 +10,7 @@ import { configFrom, startEngine, type TestEngine } from "../helpers/engine.ts";
 import { adt, freePort, waitFor } from "../helpers/net.ts";
 import { RawMllpSender, summarizeAck } from "../helpers/raw_sender.ts";
 import { controlIds, delay, type RawReceiver, startReceiver } from "../helpers/receivers.ts";
+import { tempDir } from "../helpers/temp.ts";
 
 type Json = Record<string, unknown>;
 
@@ -92,17 +93,17 @@ function receiver(delayMs = 0): RawReceiver {
 }
 
 Deno.test("reload under load: a subscription added and a destination's port changed lose nothing and keep order", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "reload-" });
+  await using dir = await tempDir({ prefix: "reload-" });
   const a = receiver();
   // b's first address is slow: its queue is not empty when it moves.
   const b1 = receiver(15);
   const b2 = receiver();
   const c = receiver();
-  const v1 = configJson(`${dir}/engine.kv`, {
+  const v1 = configJson(`${dir.path}/engine.kv`, {
     destinations: { a: a.port, b: b1.port },
     subscriptions: [["a"], ["b"]],
   });
-  const r = await rig(v1, dir);
+  const r = await rig(v1, dir.path);
   const sender = await RawMllpSender.connect(r.e.mllpPort);
   try {
     const before = await r.admin("/admin/config");
@@ -117,7 +118,7 @@ Deno.test("reload under load: a subscription added and a destination's port chan
       }
     })();
     await waitFor("40 messages accepted", () => sent >= 40);
-    await r.write(configJson(`${dir}/engine.kv`, {
+    await r.write(configJson(`${dir.path}/engine.kv`, {
       destinations: { a: a.port, b: b2.port, c: c.port },
       subscriptions: [["a"], ["b"], ["c"]],
     }));
@@ -158,21 +159,20 @@ Deno.test("reload under load: a subscription added and a destination's port chan
     await sender.close();
     await r.close();
     await Promise.all([a, b1, b2, c].map((x) => x.close()));
-    await Deno.remove(dir, { recursive: true });
   }
 });
 
 Deno.test("reload of an invalid config changes nothing and answers every problem with its path", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "reload-" });
+  await using dir = await tempDir({ prefix: "reload-" });
   const a = receiver();
-  const v1 = configJson(`${dir}/engine.kv`, {
+  const v1 = configJson(`${dir.path}/engine.kv`, {
     destinations: { a: a.port },
     subscriptions: [["a"]],
   });
-  const r = await rig(v1, dir);
+  const r = await rig(v1, dir.path);
   try {
     const before = await r.admin("/admin/config");
-    const bad = configJson(`${dir}/engine.kv`, {
+    const bad = configJson(`${dir.path}/engine.kv`, {
       destinations: { a: a.port },
       subscriptions: [["a"], ["nowhere"]],
     });
@@ -199,18 +199,17 @@ Deno.test("reload of an invalid config changes nothing and answers every problem
   } finally {
     await r.close();
     await a.close();
-    await Deno.remove(dir, { recursive: true });
   }
 });
 
 Deno.test("reload refuses to remove a destination whose queue is not empty, naming it and its depth", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "reload-" });
+  await using dir = await tempDir({ prefix: "reload-" });
   const down = freePort(); // nothing listens: its queue stays
-  const v1 = configJson(`${dir}/engine.kv`, {
+  const v1 = configJson(`${dir.path}/engine.kv`, {
     destinations: { gone: down },
     subscriptions: [["gone"]],
   });
-  const r = await rig(v1, dir);
+  const r = await rig(v1, dir.path);
   try {
     const sender = await RawMllpSender.connect(r.e.mllpPort);
     try {
@@ -222,7 +221,7 @@ Deno.test("reload refuses to remove a destination whose queue is not empty, nami
     }
     const queue = `mllp-out:127.0.0.1:${down}`;
     await waitFor("2 queued", async () => await r.e.engine.store.depth(queue) === 2);
-    await r.write(configJson(`${dir}/engine.kv`, { destinations: {}, subscriptions: [] }));
+    await r.write(configJson(`${dir.path}/engine.kv`, { destinations: {}, subscriptions: [] }));
     const refused = await r.reload();
     assert.equal(refused.status, 409);
     const [problem] = refused.body.problems as { path: string; message: string }[];
@@ -231,25 +230,24 @@ Deno.test("reload refuses to remove a destination whose queue is not empty, nami
     assert.equal((await r.admin("/admin/config")).generation, 1);
   } finally {
     await r.close();
-    await Deno.remove(dir, { recursive: true });
   }
 });
 
 Deno.test("reload opens a new MLLP listener and closes a removed one; the other's connection stays up", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "reload-" });
+  await using dir = await tempDir({ prefix: "reload-" });
   const a = receiver();
   const second = freePort();
-  const v1 = configJson(`${dir}/engine.kv`, {
+  const v1 = configJson(`${dir.path}/engine.kv`, {
     destinations: { a: a.port },
     subscriptions: [["a"]],
   });
-  const r = await rig(v1, dir);
+  const r = await rig(v1, dir.path);
   const kept = await RawMllpSender.connect(r.e.mllpPort);
   try {
     assert.equal(summarizeAck(await kept.request(adt("K1"))).code, "AA");
     // port 0 in the file stays the port it was bound to.
     await r.write(
-      configJson(`${dir}/engine.kv`, {
+      configJson(`${dir.path}/engine.kv`, {
         ports: [0, second],
         destinations: { a: a.port },
         subscriptions: [["a"]],
@@ -276,6 +274,5 @@ Deno.test("reload opens a new MLLP listener and closes a removed one; the other'
     await kept.close();
     await r.close();
     await a.close();
-    await Deno.remove(dir, { recursive: true });
   }
 });

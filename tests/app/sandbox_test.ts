@@ -9,6 +9,7 @@ import { ManualClock } from "../../actors/runtime/clock.ts";
 import { startSandbox } from "../../app/sandbox.ts";
 import { socketMllpConnector } from "../../transports/mllp/client.ts";
 import { FetchSender } from "../../transports/https/mod.ts";
+import { tempDir } from "../helpers/temp.ts";
 
 /**
  * The sandbox's config on free ports. Chosen ahead (freePort), not 0: the expanded config points
@@ -46,10 +47,10 @@ function composeSandbox(dir: string, log: Logger) {
 }
 
 Deno.test("every event type goes out from the simulated EHR, through the engine and the echo, and back to the EHR over MLLP and as JSON without a validation error", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "sandbox-" });
+  await using dir = await tempDir({ prefix: "sandbox-" });
   const lines: string[] = [];
   const log = createLogger({ level: "info", write: (l) => lines.push(l) });
-  const composed = await composeSandbox(dir, log);
+  const composed = await composeSandbox(dir.path, log);
   try {
     const sandbox = composed.sandbox!;
     const count = EVENTS.length;
@@ -85,15 +86,14 @@ Deno.test("every event type goes out from the simulated EHR, through the engine 
     assert.match(metrics, /engine_queue_depth\{actor="https:sandbox-ehr-https"/);
   } finally {
     await composed.close();
-    await Deno.remove(dir, { recursive: true });
   }
 });
 
 Deno.test("POST /admin/sandbox/send sends through the engine; /admin/sandbox/misbehave NACKs show as retries", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "sandbox-" });
+  await using dir = await tempDir({ prefix: "sandbox-" });
   const lines: string[] = [];
   const log = createLogger({ level: "info", write: (l) => lines.push(l) });
-  const composed = await composeSandbox(dir, log);
+  const composed = await composeSandbox(dir.path, log);
   try {
     const auth = { authorization: "Bearer t0ken", "content-type": "application/json" };
     const denied = await composed.app.request("/admin/sandbox/send", {
@@ -145,7 +145,6 @@ Deno.test("POST /admin/sandbox/send sends through the engine; /admin/sandbox/mis
     assert.equal(state.patients, 60);
   } finally {
     await composed.close();
-    await Deno.remove(dir, { recursive: true });
   }
 });
 
@@ -175,10 +174,10 @@ Deno.test("the sandbox is refused outside a development environment", () => {
 });
 
 Deno.test("POST /admin/sandbox/send with format json: the simulated EHR posts to /endpoint as its own API source, with nothing configured, and the messages come back through the echo", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "sandbox-" });
+  await using dir = await tempDir({ prefix: "sandbox-" });
   const lines: string[] = [];
   const log = createLogger({ level: "info", write: (l) => lines.push(l) });
-  const composed = await composeSandbox(dir, log);
+  const composed = await composeSandbox(dir.path, log);
   try {
     const auth = { authorization: "Bearer t0ken", "content-type": "application/json" };
     const sent = await composed.app.request("/admin/sandbox/send", {
@@ -209,7 +208,6 @@ Deno.test("POST /admin/sandbox/send with format json: the simulated EHR posts to
     assert.equal(ehr.receiver.counts().rejected ?? 0, 0);
   } finally {
     await composed.close();
-    await Deno.remove(dir, { recursive: true });
   }
 });
 

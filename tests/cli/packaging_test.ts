@@ -11,6 +11,7 @@ import { freePort, retryOnPortTaken, startHl7Server, waitFor } from "../helpers/
 import { type EngineProcess, spawnEngine } from "../helpers/engine_process.ts";
 import { systemToolsRequired } from "../helpers/system_tools.ts";
 import { findJemalloc } from "../../app/allocator.ts";
+import { tempDir } from "../helpers/temp.ts";
 
 const root = new URL("../../", import.meta.url);
 
@@ -181,7 +182,7 @@ async function serveWith(
 Deno.test("main.ts serve with exactly the compile task's flags and jemalloc preloaded, as in the image, receives, delivers, answers /healthz and stops on SIGTERM", async () => {
   const { compile } = await tasks();
   assert.ok(compile);
-  const dir = await Deno.makeTempDir({ prefix: "packaged-" });
+  await using dir = await tempDir({ prefix: "packaged-" });
   const received: string[] = [];
   const receiver = new Hl7Server((connection) => {
     connection.addEventListener("message", ({ message }) => {
@@ -195,9 +196,8 @@ Deno.test("main.ts serve with exactly the compile task's flags and jemalloc prel
   assert.ok(jemalloc || !systemToolsRequired(), "libjemalloc2 is installed (.ci/run installs it)");
   const env: Record<string, string> = jemalloc ? { LD_PRELOAD: jemalloc } : {};
   // Exactly the binary's flags: no -A, so a permission the engine needs but the binary lacks fails.
-  const served = await serveWith(flagsOf(compile), dir, outPort, env).catch(async (error) => {
+  const served = await serveWith(flagsOf(compile), dir.path, outPort, env).catch(async (error) => {
     await receiver.stop();
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
     throw error;
   });
   const { engine: { child, output }, inPort, httpPort } = served;
@@ -221,7 +221,7 @@ Deno.test("main.ts serve with exactly the compile task's flags and jemalloc prel
       : "engine.allocator allocator=system";
     await waitFor("the allocator logged", () => output().includes(said), 10_000).catch(showing);
     // The admin token was generated beside the KV file, readable by its owner only.
-    const token = await Deno.stat(`${dir}/admin.token`);
+    const token = await Deno.stat(`${dir.path}/admin.token`);
     assert.equal((token.mode ?? 0) & 0o077, 0);
   } finally {
     try {
@@ -230,7 +230,6 @@ Deno.test("main.ts serve with exactly the compile task's flags and jemalloc prel
     const status = await served.engine.status;
     await served.engine.drained;
     await receiver.stop();
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
     assert.equal(status.code, 0, output());
     assert.doesNotMatch(output(), /\n\s+at /, "no stack trace");
     assert.doesNotMatch(output(), /PermissionDenied|NotCapable|Requires .* access/);

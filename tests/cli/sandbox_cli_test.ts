@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { EVENTS } from "../../codecs/datamodel/mod.ts";
 import { freePort, waitFor } from "../helpers/net.ts";
+import { tempDir } from "../helpers/temp.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const SERVE_PERMISSIONS = ["--allow-net", "--allow-read", "--allow-write", "--allow-env"];
@@ -150,8 +151,8 @@ function expectedRoutes(times: number): Map<string, number> {
 const sorted = (m: Map<string, number>) => [...m].sort(([a], [b]) => a.localeCompare(b));
 
 Deno.test("serve with a sandbox config and simulate --event all, as child processes: every event of every data model goes out (HL7 v2 and JSON) and comes back over MLLP and as JSON; a bad event or count is refused with a reason", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "sandbox-cli-" });
-  const engine = await startEngine(dir);
+  await using dir = await tempDir({ prefix: "sandbox-cli-" });
+  const engine = await startEngine(dir.path);
   try {
     const n = EVENTS.length;
     // HL7 v2 over MLLP into integration sandbox-ehr.
@@ -201,7 +202,6 @@ Deno.test("serve with a sandbox config and simulate --event all, as child proces
     assert.match(count.stderr, /^simulate: --count must be a whole number of at least 1/);
   } finally {
     await engine.stop();
-    await Deno.remove(dir, { recursive: true });
   }
 });
 

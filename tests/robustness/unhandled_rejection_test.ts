@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { adt, freePort, waitFor } from "../helpers/net.ts";
 import { RawMllpSender, summarizeAck } from "../helpers/raw_sender.ts";
 import { spawnEngine } from "../helpers/engine_process.ts";
+import { tempDir } from "../helpers/temp.ts";
 
 /** Runs `deno <args>` to the end; exit code and both outputs. */
 async function deno(args: string[], cwd: string): Promise<{ code: number; output: string }> {
@@ -56,14 +57,14 @@ Deno.test("a later test", () => {});
 });
 
 Deno.test("main.ts serve logs an unhandled rejection and an uncaught error and keeps serving", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "stray-engine-" });
+  await using dir = await tempDir({ prefix: "stray-engine-" });
   // Chosen ahead, not 0: the engine child process binds them from its config file.
   const [mllpPort, httpPort] = [freePort(), freePort()];
   await Deno.writeTextFile(
-    `${dir}/config.json`,
+    `${dir.path}/config.json`,
     JSON.stringify({
       node: { id: "stray" },
-      kv: { path: `${dir}/engine.kv` },
+      kv: { path: `${dir.path}/engine.kv` },
       http: { port: httpPort, hostname: "127.0.0.1", development: true },
       admin: { token: { env: "STRAY_ADMIN_TOKEN" } },
       environments: [{ id: "dev", type: "development" }],
@@ -77,7 +78,7 @@ Deno.test("main.ts serve logs an unhandled rejection and an uncaught error and k
   // Test-only code in the engine's process: SIGUSR2 leaves a rejection unhandled, SIGUSR1 throws
   // from a timer callback, as a bug in any module would.
   await Deno.writeTextFile(
-    `${dir}/stray.ts`,
+    `${dir.path}/stray.ts`,
     `Deno.addSignalListener("SIGUSR2", () => {
   Promise.reject(new Error("deliberate stray rejection"));
 });
@@ -89,8 +90,8 @@ Deno.addSignalListener("SIGUSR1", () => {
 `,
   );
   const { child, status, drained, output, exited } = spawnEngine({
-    flags: ["-A", "--preload", `${dir}/stray.ts`],
-    args: ["serve", "--config", `${dir}/config.json`],
+    flags: ["-A", "--preload", `${dir.path}/stray.ts`],
+    args: ["serve", "--config", `${dir.path}/config.json`],
     env: { STRAY_ADMIN_TOKEN: "stray-admin-token-0123456789" },
   });
   const seen = (what: string, pattern: RegExp) =>
@@ -129,7 +130,6 @@ Deno.addSignalListener("SIGUSR1", () => {
     } catch { /* already exited */ }
     const s = await status;
     await drained;
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
     assert.equal(s.code, 0, output());
   }
 });

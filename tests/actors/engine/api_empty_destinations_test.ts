@@ -12,13 +12,14 @@ import { parseConfig } from "../../../actors/config/mod.ts";
 import { apiOf } from "../../helpers/api.ts";
 import { adt, startRecordingHl7Server } from "../../helpers/net.ts";
 import { startEngine } from "../../helpers/engine.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 Deno.test("POST /endpoint with Meta.Destinations [] is FILTERED because the sender addressed no destination", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "api-empty-destinations-" });
+  await using dir = await tempDir({ prefix: "api-empty-destinations-" });
   const { received, server: hl7Server, port } = await startRecordingHl7Server();
   const parsed = parseConfig({
     node: { id: "test" },
-    kv: { path: `${dir}/engine.kv` },
+    kv: { path: `${dir.path}/engine.kv` },
     environments: [{ id: "dev", type: "development" }],
     sources: [{
       id: "app",
@@ -79,7 +80,6 @@ Deno.test("POST /endpoint with Meta.Destinations [] is FILTERED because the send
   } finally {
     await e.close();
     await hl7Server.stop({ forceDrainTimeoutMs: 100 });
-    await Deno.remove(dir, { recursive: true });
   }
   assert.ok(received.length <= 1, "only the message without Destinations may reach ehr");
 });

@@ -11,9 +11,10 @@ import { apiOf } from "../../helpers/api.ts";
 import { FetchSender } from "../../../transports/https/mod.ts";
 import { adt, startRecordingHl7Server, waitFor } from "../../helpers/net.ts";
 import { startEngine } from "../../helpers/engine.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 Deno.test("token, then POST /endpoint: stored, answered with its logs, delivered as JSON and as HL7", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "api-end-to-end-" });
+  await using dir = await tempDir({ prefix: "api-end-to-end-" });
   const { received: hl7Received, server: hl7Server, port: mllpPort } =
     await startRecordingHl7Server();
   const jsonReceived: Record<string, unknown>[] = [];
@@ -23,7 +24,7 @@ Deno.test("token, then POST /endpoint: stored, answered with its logs, delivered
   });
   const parsed = parseConfig({
     node: { id: "test" },
-    kv: { path: `${dir}/engine.kv` },
+    kv: { path: `${dir.path}/engine.kv` },
     environments: [{ id: "dev", type: "development" }, { id: "prod", type: "production" }],
     sources: [{
       id: "app",
@@ -107,6 +108,5 @@ Deno.test("token, then POST /endpoint: stored, answered with its logs, delivered
     httpSender.close();
     await receiver.shutdown();
     await hl7Server.stop({ forceDrainTimeoutMs: 100 });
-    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -15,9 +15,10 @@ import { adt, startRecordingHl7Server, waitFor } from "../../helpers/net.ts";
 import { startEngine } from "../../helpers/engine.ts";
 import { keys } from "../../../actors/store/mod.ts";
 import { REDOX_FIXTURES } from "./redox_fixtures.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 Deno.test("a message posted to the API is handed to its destinations' actors with its HL7 translation, which they send without reading back from KV", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "api-hand-over-" });
+  await using dir = await tempDir({ prefix: "api-hand-over-" });
   const { received: hl7Received, server: hl7Server, port: mllpPort } =
     await startRecordingHl7Server();
   const jsonReceived: string[] = [];
@@ -28,7 +29,7 @@ Deno.test("a message posted to the API is handed to its destinations' actors wit
   });
   const parsed = parseConfig({
     node: { id: "api-hand-over" },
-    kv: { path: `${dir}/engine.kv` },
+    kv: { path: `${dir.path}/engine.kv` },
     environments: [{ id: "dev", type: "development" }],
     sources: [{
       id: "app",
@@ -130,16 +131,15 @@ Deno.test("a message posted to the API is handed to its destinations' actors wit
     httpSender.close();
     await receiver.shutdown();
     await hl7Server.stop({ forceDrainTimeoutMs: 100 });
-    await Deno.remove(dir, { recursive: true });
   }
 });
 
 Deno.test("a large message posted to the API reaches its MLLP destination whole and in order: its HL7 is written in chunks before the accept commit and read back by the actor", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "api-hand-over-" });
+  await using dir = await tempDir({ prefix: "api-hand-over-" });
   const { received, server: hl7Server, port: mllpPort } = await startRecordingHl7Server();
   const parsed = parseConfig({
     node: { id: "api-large" },
-    kv: { path: `${dir}/engine.kv` },
+    kv: { path: `${dir.path}/engine.kv` },
     environments: [{ id: "dev", type: "development" }],
     sources: [{
       id: "app",
@@ -194,6 +194,5 @@ Deno.test("a large message posted to the API reaches its MLLP destination whole 
   } finally {
     await e.close();
     await hl7Server.stop({ forceDrainTimeoutMs: 100 });
-    await Deno.remove(dir, { recursive: true });
   }
 });

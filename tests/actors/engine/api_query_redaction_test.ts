@@ -11,6 +11,7 @@ import { parseConfig } from "../../../actors/config/mod.ts";
 import { FetchSender } from "../../../transports/https/mod.ts";
 import { apiOf } from "../../helpers/api.ts";
 import { startEngine } from "../../helpers/engine.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 /** The OAuth access token the engine gets and sends as `Authorization: Bearer …`. */
 const ACCESS = "acc-7Hq2xV9pL4sN8wR1tY6uZ3";
@@ -25,7 +26,7 @@ function echo(r: Request): string {
 }
 
 Deno.test("POST /query redacts the credentials a destination echoes from the answer, the logs and the stored RESPOND", async (t) => {
-  const dir = await Deno.makeTempDir({ prefix: "query-redaction-" });
+  await using dir = await tempDir({ prefix: "query-redaction-" });
   const peer = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, async (r) => {
     const path = new URL(r.url).pathname;
     await r.body?.cancel();
@@ -62,7 +63,7 @@ Deno.test("POST /query redacts the credentials a destination echoes from the ans
   });
   const parsed = parseConfig({
     node: { id: "test" },
-    kv: { path: `${dir}/engine.kv` },
+    kv: { path: `${dir.path}/engine.kv` },
     admin: { token: { env: "ADMIN" } },
     limits: { queryTimeoutSeconds: 5 },
     environments: [{ id: "dev", type: "development" }],
@@ -186,6 +187,5 @@ Deno.test("POST /query redacts the credentials a destination echoes from the ans
   } finally {
     await e.close();
     await peer.shutdown();
-    await Deno.remove(dir, { recursive: true });
   }
 });

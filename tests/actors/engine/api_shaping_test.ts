@@ -13,9 +13,10 @@ import { FetchSender } from "../../../transports/https/mod.ts";
 import { adt, startRecordingHl7Server, waitFor } from "../../helpers/net.ts";
 import { startEngine } from "../../helpers/engine.ts";
 import type { LogRecord } from "../../../actors/store/mod.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 Deno.test("API sources: modifiers shape the JSON an HTTPS destination gets, HL7 edits the HL7 an MLLP destination gets; logged by path; a failing modifier is a 422", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "api-shaping-" });
+  await using dir = await tempDir({ prefix: "api-shaping-" });
   const { received: hl7Received, server: hl7Server, port: mllpPort } =
     await startRecordingHl7Server();
   // deno-lint-ignore no-explicit-any -- the test reads deep into the JSON it received
@@ -25,7 +26,7 @@ Deno.test("API sources: modifiers shape the JSON an HTTPS destination gets, HL7 
     return new Response("ok");
   });
   const parsed = parseConfig({
-    kv: { path: `${dir}/engine.kv` },
+    kv: { path: `${dir.path}/engine.kv` },
     admin: { token: { env: "ADMIN" } },
     environments: [{ id: "dev", type: "development" }],
     translationSets: { sexCodes: { entries: { Female: "1", Male: "2" }, onMissing: "fail" } },
@@ -147,6 +148,5 @@ Deno.test("API sources: modifiers shape the JSON an HTTPS destination gets, HL7 
     httpSender.close();
     await receiver.shutdown();
     await hl7Server.stop({ forceDrainTimeoutMs: 100 });
-    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -215,13 +215,15 @@ function takeoverMs(peer: ClusterPeer, ds: number[], pid: number, t0: number): n
 }
 
 async function scenario(name: string, shape: Shape, kv: (dir: string) => Promise<string>) {
-  const dir = await Deno.makeTempDir({ prefix: `cluster-${name}-` });
+  await using dir = await tempDir({ prefix: `cluster-${name}-` });
   const peer = startClusterPeer(shape.destinations, 2);
-  const kvPath = await kv(dir);
+  const kvPath = await kv(dir.path);
   const nodes: Node[] = [];
   const report = (m: string) => Deno.stdout.writeSync(new TextEncoder().encode(`  ${m}\n`));
   try {
-    for (const id of ["n1", "n2", "n3"]) nodes.push(await startNode(id, dir, kvPath, shape, peer));
+    for (const id of ["n1", "n2", "n3"]) {
+      nodes.push(await startNode(id, dir.path, kvPath, shape, peer));
+    }
     peer.pids = nodes.map((n) => n.child.pid);
     // Each node's warnings and errors first (a tail alone is mostly routine connection lines).
     const context = () =>
@@ -348,7 +350,6 @@ async function scenario(name: string, shape: Shape, kv: (dir: string) => Promise
   } finally {
     await Promise.all(nodes.map((n) => end(n, "SIGTERM")));
     await peer.close();
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 }
 

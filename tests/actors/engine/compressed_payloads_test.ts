@@ -11,6 +11,7 @@ import { listLogs, type MessageRecord } from "../../../actors/store/mod.ts";
 import { startEngine, type TestEngine } from "../../helpers/engine.ts";
 import { waitFor } from "../../helpers/net.ts";
 import { startHoldingReceiver } from "../../helpers/receivers.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 /** An ORU^R01 of ~1.5 KB: a lab result with a dozen observations. */
 function oru(n: number): string {
@@ -31,11 +32,11 @@ function oru(n: number): string {
 }
 
 Deno.test("payloads stored after a dictionary are delivered byte for byte, also read back from KV by the next engine", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "dict-e2e-" });
+  await using dir = await tempDir({ prefix: "dict-e2e-" });
   const { receiver, release } = startHoldingReceiver();
   const result = parseConfig({
     node: { id: "dict" },
-    kv: { path: `${dir}/engine.kv` },
+    kv: { path: `${dir.path}/engine.kv` },
     http: { port: 0, hostname: "127.0.0.1", development: true },
     environments: [{ id: "dev", type: "development" }],
     integrations: [{ id: "lab", environment: "dev", mllp: { port: 0, allowedIps: ["127.0.0.1"] } }],
@@ -87,6 +88,5 @@ Deno.test("payloads stored after a dictionary are delivered byte for byte, also 
     release();
     await engine?.close();
     await receiver.close();
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });

@@ -11,6 +11,7 @@ import { parseConfig } from "../../../actors/config/mod.ts";
 import { connectMllp } from "../../../transports/mllp/client.ts";
 import { startHl7Server } from "../../helpers/net.ts";
 import { startEngine } from "../../helpers/engine.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -23,14 +24,14 @@ function message(controlId: string, type: string, acceptAck: string, appAck: str
 }
 
 Deno.test("enhanced mode answers CA on commit, then the application ACK MSH-16 asks for", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "enhanced-ack-" });
+  await using dir = await tempDir({ prefix: "enhanced-ack-" });
   const receiver = new Hl7Server((connection) => {
     connection.addEventListener("message", ({ message }) => connection.send(message.buildAck()));
   });
   const outPort = await startHl7Server(receiver);
   const parsed = parseConfig({
     node: { id: "test" },
-    kv: { path: `${dir}/engine.kv` },
+    kv: { path: `${dir.path}/engine.kv` },
     environments: [{ id: "dev", type: "development" }],
     integrations: [{
       id: "lab",
@@ -87,6 +88,5 @@ Deno.test("enhanced mode answers CA on commit, then the application ACK MSH-16 a
     conn.close();
     await e.close();
     await receiver.stop({ forceDrainTimeoutMs: 100 });
-    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -13,6 +13,7 @@ import { Store } from "../../../actors/store/mod.ts";
 import { adt } from "../../helpers/net.ts";
 import { frameOf, RawMllpSender } from "../../helpers/raw_sender.ts";
 import { startEngine } from "../../helpers/engine.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -31,9 +32,9 @@ function err(reply: Uint8Array | undefined) {
 
 /** An inbox on a fresh KV file: `feed` takes 127.0.0.1 on port 1, `lab` and `ris` port 2. */
 async function withInbox(run: (inbox: EngineMllpInbox) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "err-codes-" });
+  await using dir = await tempDir({ prefix: "err-codes-" });
   const result = parseConfig({
-    kv: { path: `${dir}/engine.kv` },
+    kv: { path: `${dir.path}/engine.kv` },
     environments: [{ id: "dev", type: "development" }],
     integrations: [
       { id: "feed", environment: "dev", mllp: { port: 1, allowedIps: ["127.0.0.1"] } },
@@ -51,14 +52,13 @@ async function withInbox(run: (inbox: EngineMllpInbox) => Promise<void>): Promis
     limits: { maxHl7Bytes: 4096 },
   }, { env: () => undefined, readFile: () => new Error("none") });
   assert.ok(result.ok, JSON.stringify(!result.ok && result.problems));
-  const store = await Store.open({ path: `${dir}/engine.kv`, node: "t" });
+  const store = await Store.open({ path: `${dir.path}/engine.kv`, node: "t" });
   try {
     await run(
       new EngineMllpInbox({ config: result.config, store, log: memoryLogger(), notify() {} }),
     );
   } finally {
     store.close();
-    await Deno.remove(dir, { recursive: true });
   }
 }
 
@@ -135,10 +135,10 @@ Deno.test("an over-size frame is refused with 104 (value too long)", async () =>
 });
 
 Deno.test("application ACKs name the fault: 200 for an unmapped type, 100 for a missing segment, 201 for an order control", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "err-codes-" });
+  await using dir = await tempDir({ prefix: "err-codes-" });
   const parsed = parseConfig({
     node: { id: "test" },
-    kv: { path: `${dir}/engine.kv` },
+    kv: { path: `${dir.path}/engine.kv` },
     environments: [{ id: "dev", type: "development" }],
     integrations: [{
       id: "lab",
@@ -189,6 +189,5 @@ Deno.test("application ACKs name the fault: 200 for an unmapped type, 100 for a 
   } finally {
     await sender.close();
     await e.close();
-    await Deno.remove(dir, { recursive: true });
   }
 });

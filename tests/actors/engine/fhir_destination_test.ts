@@ -21,6 +21,7 @@ import { startEngine, type TestEngine } from "../../helpers/engine.ts";
 import { adt, waitFor } from "../../helpers/net.ts";
 import { makePki } from "../../helpers/tls.ts";
 import { type FhirServer, SMART_CLIENT_ID, SMART_SCOPE, startFhirServer } from "./fhir_server.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 const pki = await makePki();
 await Deno.remove(pki.dir, { recursive: true });
@@ -79,10 +80,10 @@ async function withFhirEngine(
   body: (e: TestEngine, server: FhirServer, client: Hl7Client) => Promise<void>,
   http = false,
 ): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "fhir-destination-" });
+  await using dir = await tempDir({ prefix: "fhir-destination-" });
   const server = await startFhirServer(pki, peer);
   const httpSender = new FetchSender({ caCerts: [pki.caCert] });
-  const e = await startEngine(config(dir, server), { httpSender, http });
+  const e = await startEngine(config(dir.path, server), { httpSender, http });
   const client = new Hl7Client({ host: "127.0.0.1", port: e.mllpPort });
   try {
     await body(e, server, client);
@@ -91,7 +92,6 @@ async function withFhirEngine(
     await e.close();
     httpSender.close();
     await server.close();
-    await Deno.remove(dir, { recursive: true });
   }
 }
 
@@ -211,16 +211,16 @@ Deno.test("MLLP ADT to a FHIR server as transaction bundles: PUT by identifier, 
 });
 
 Deno.test("a FHIR subscription or a FHIR destination keeps its integration off the intake path", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "fhir-destination-" });
+  await using dir = await tempDir({ prefix: "fhir-destination-" });
   const server = await startFhirServer(pki);
   try {
-    const byDestination = fhirConfig(dir, server, [{ id: "fhir" }]);
+    const byDestination = fhirConfig(dir.path, server, [{ id: "fhir" }]);
     assert.equal(
       routesWithoutApplicationStep(byDestination, byDestination.integrations[0]!),
       false,
     );
     // A plain HTTPS destination asked for FHIR by the subscription.
-    const plain = fhirConfig(dir, server, [{ id: "app", format: "fhir" }]);
+    const plain = fhirConfig(dir.path, server, [{ id: "app", format: "fhir" }]);
     plain.destinations[0]!.https!.fhir = undefined;
     assert.equal(routesWithoutApplicationStep(plain, plain.integrations[0]!), false);
     // The same subscription in HL7 v2 may be routed at intake.
@@ -228,7 +228,6 @@ Deno.test("a FHIR subscription or a FHIR destination keeps its integration off t
     assert.equal(routesWithoutApplicationStep(plain, plain.integrations[0]!), true);
   } finally {
     await server.close();
-    await Deno.remove(dir, { recursive: true });
   }
 });
 

@@ -22,6 +22,7 @@ import {
   SMART_SCOPE,
   startFhirServer,
 } from "./fhir_server.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 /** `POST /query` with `body` (and `Accept: accept` unless empty): status, content type and JSON. */
 async function postQuery(base: string, token: string, body: unknown, accept: string) {
@@ -129,14 +130,14 @@ function configFor(
 }
 
 Deno.test("POST /query to a FHIR destination searches its Patients and answers in the data model", async (t) => {
-  const dir = await Deno.makeTempDir({ prefix: "fhir-query-" });
+  await using dir = await tempDir({ prefix: "fhir-query-" });
   const server = await startFhirServer(pki, {
     failSearch: { identifier: `${HOSP}|BROKEN`, status: 500 },
     hangSearchIdentifier: `${HOSP}|SLOW`,
   });
   for (const p of PATIENTS) server.resources.set(`Patient/${p.id}`, p);
   const httpSender = new FetchSender({ caCerts: [pki.caCert] });
-  const e = await startEngine(configFor(dir, server), { httpSender, http: true });
+  const e = await startEngine(configFor(dir.path, server), { httpSender, http: true });
   const { engine } = e;
   try {
     const api = apiOf(e);
@@ -270,12 +271,11 @@ Deno.test("POST /query to a FHIR destination searches its Patients and answers i
     await e.close();
     httpSender.close();
     await server.close();
-    await Deno.remove(dir, { recursive: true });
   }
 });
 
 Deno.test("POST /query with Accept: application/fhir+json answers a searchset Bundle, refusals as OperationOutcomes", async (t) => {
-  const dir = await Deno.makeTempDir({ prefix: "fhir-query-" });
+  await using dir = await tempDir({ prefix: "fhir-query-" });
   const server = await startFhirServer(pki, {
     failSearch: { identifier: `${HOSP}|BROKEN`, status: 500 },
     hangSearchIdentifier: `${HOSP}|SLOW`,
@@ -293,7 +293,7 @@ Deno.test("POST /query with Accept: application/fhir+json answers a searchset Bu
     },
   ];
   const httpSender = new FetchSender({ caCerts: [pki.caCert] });
-  const e = await startEngine(configFor(dir, server, others), { httpSender, http: true });
+  const e = await startEngine(configFor(dir.path, server, others), { httpSender, http: true });
   const { engine } = e;
   try {
     const api = apiOf(e);
@@ -509,6 +509,5 @@ Deno.test("POST /query with Accept: application/fhir+json answers a searchset Bu
     await e.close();
     httpSender.close();
     await server.close();
-    await Deno.remove(dir, { recursive: true });
   }
 });

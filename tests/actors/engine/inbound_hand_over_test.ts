@@ -11,6 +11,7 @@ import { Hl7Client } from "@medplum/hl7";
 import { parseConfig } from "../../../actors/config/mod.ts";
 import { startRecordingHl7Server, waitFor } from "../../helpers/net.ts";
 import { startEngine } from "../../helpers/engine.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 function adt(controlId: string): string {
   return [
@@ -22,11 +23,11 @@ function adt(controlId: string): string {
 }
 
 Deno.test("a message edited by the application step is handed to its destination's actor, which sends the edit without reading it back from KV", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "inbound-hand-over-" });
+  await using dir = await tempDir({ prefix: "inbound-hand-over-" });
   const { received, server: ehr, port: ehrPort } = await startRecordingHl7Server();
   const parsed = parseConfig({
     node: { id: "hand-over" },
-    kv: { path: `${dir}/engine.kv` },
+    kv: { path: `${dir.path}/engine.kv` },
     environments: [{ id: "dev", type: "development" }],
     integrations: [{
       id: "feed",
@@ -80,6 +81,5 @@ Deno.test("a message edited by the application step is handed to its destination
     await client.close();
     await e.close();
     await ehr.stop();
-    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -12,9 +12,10 @@ import { listLogs } from "../../../actors/store/mod.ts";
 import { FetchSender } from "../../../transports/https/mod.ts";
 import { adt, waitFor } from "../../helpers/net.ts";
 import { startEngine } from "../../helpers/engine.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 Deno.test("MLLP in reaches an HTTPS destination as data-model JSON with its token headers", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "mllp-to-https-" });
+  await using dir = await tempDir({ prefix: "mllp-to-https-" });
   // deno-lint-ignore no-explicit-any -- the test reads deep into the JSON it received
   const received: { headers: Headers; body: Record<string, any> }[] = [];
   const receiver = Deno.serve(
@@ -26,7 +27,7 @@ Deno.test("MLLP in reaches an HTTPS destination as data-model JSON with its toke
   );
   const parsed = parseConfig({
     node: { id: "test" },
-    kv: { path: `${dir}/engine.kv` },
+    kv: { path: `${dir.path}/engine.kv` },
     environments: [{ id: "dev", type: "development" }],
     integrations: [{
       id: "adt-feed",
@@ -90,6 +91,5 @@ Deno.test("MLLP in reaches an HTTPS destination as data-model JSON with its toke
     await e.close();
     httpSender.close();
     await receiver.shutdown();
-    await Deno.remove(dir, { recursive: true });
   }
 });

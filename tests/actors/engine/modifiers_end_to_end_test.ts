@@ -15,6 +15,7 @@ import { listLogs, type LogRecord } from "../../../actors/store/mod.ts";
 import { FetchSender } from "../../../transports/https/mod.ts";
 import { startRecordingHl7Server, waitFor } from "../../helpers/net.ts";
 import { startEngine } from "../../helpers/engine.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 const ADMIN = "admin-token-for-shaping";
 
@@ -122,7 +123,7 @@ async function sendLogs(kv: Deno.Kv, destinationId: string): Promise<LogRecord[]
 }
 
 Deno.test("shaping: HL7 edits to an Hl7Server and modifiers to HTTPS, logged by path; a failure is FAILED, dead-lettered and reprocessed after the fix", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "modifiers-end-to-end-" });
+  await using dir = await tempDir({ prefix: "modifiers-end-to-end-" });
   const { received: hl7Received, server: ehr, port: ehrPort } = await startRecordingHl7Server();
   // deno-lint-ignore no-explicit-any -- the test reads deep into the JSON it received
   const posted: any[] = [];
@@ -135,7 +136,7 @@ Deno.test("shaping: HL7 edits to an Hl7Server and modifiers to HTTPS, logged by 
   );
   const appUrl = `http://127.0.0.1:${receiver.addr.port}/hook`;
   const httpSender = new FetchSender();
-  let e = await startEngine(config(dir, ehrPort, appUrl), { httpSender, http: true });
+  let e = await startEngine(config(dir.path, ehrPort, appUrl), { httpSender, http: true });
   let client = new Hl7Client({ host: "127.0.0.1", port: e.mllpPort });
   try {
     const ack = await client.sendAndWait(Hl7Message.parse(feed("S1", "1")));
@@ -236,7 +237,10 @@ Deno.test("shaping: HL7 edits to an Hl7Server and modifiers to HTTPS, logged by 
     const inPort = e.mllpPort;
     await client.close();
     await e.close();
-    e = await startEngine(config(dir, ehrPort, appUrl, inPort, "U"), { httpSender, http: true });
+    e = await startEngine(config(dir.path, ehrPort, appUrl, inPort, "U"), {
+      httpSender,
+      http: true,
+    });
     client = new Hl7Client({ host: "127.0.0.1", port: e.mllpPort });
     const res = await fetch(`${e.base}/admin/logs/${failed!.id}/reprocess`, {
       method: "POST",
@@ -255,6 +259,5 @@ Deno.test("shaping: HL7 edits to an Hl7Server and modifiers to HTTPS, logged by 
     httpSender.close();
     await ehr.stop();
     await receiver.shutdown();
-    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -12,6 +12,7 @@ import { apiOf } from "../../helpers/api.ts";
 import { FetchSender } from "../../../transports/https/mod.ts";
 import { freePort, startHl7Server } from "../../helpers/net.ts";
 import { startEngine } from "../../helpers/engine.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 const QUERY = {
   Meta: { DataModel: "PatientSearch", EventType: "Query", Destinations: [{ ID: "pdq" }] },
@@ -174,9 +175,9 @@ function configFor(dir: string, ports: Record<string, number>): Config {
 }
 
 Deno.test("POST /query asks MLLP and HTTPS destinations synchronously and answers or explains", async (t) => {
-  const dir = await Deno.makeTempDir({ prefix: "query-end-to-end-" });
+  await using dir = await tempDir({ prefix: "query-end-to-end-" });
   const { peers, ports } = await startPeers();
-  const config = configFor(dir, ports);
+  const config = configFor(dir.path, ports);
   const httpSender = new FetchSender();
   const e = await startEngine(config, { httpSender, http: true });
   const { engine } = e;
@@ -374,6 +375,5 @@ Deno.test("POST /query asks MLLP and HTTPS destinations synchronously and answer
     await e.close();
     httpSender.close();
     await peers.stop();
-    await Deno.remove(dir, { recursive: true });
   }
 });

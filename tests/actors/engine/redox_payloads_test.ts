@@ -19,9 +19,10 @@ import { makePki } from "../../helpers/tls.ts";
 import { REDOX_FIXTURES } from "./redox_fixtures.ts";
 import { startEngine } from "../../helpers/engine.ts";
 import { at, leaves } from "../../helpers/json_leaves.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 Deno.test("Redox-shaped payloads of every listed event are accepted unchanged and lose nothing on the way to HL7", async (t) => {
-  const dir = await Deno.makeTempDir({ prefix: "redox-payloads-" });
+  await using dir = await tempDir({ prefix: "redox-payloads-" });
   const pki = await makePki();
   const { received: hl7Received, server: hl7Server, port: mllpPort } =
     await startRecordingHl7Server();
@@ -38,7 +39,7 @@ Deno.test("Redox-shaped payloads of every listed event are accepted unchanged an
   });
   const parsed = parseConfig({
     node: { id: "test" },
-    kv: { path: `${dir}/engine.kv` },
+    kv: { path: `${dir.path}/engine.kv` },
     environments: [{ id: "dev", type: "development" }],
     sources: [{
       id: "app",
@@ -166,7 +167,6 @@ Deno.test("Redox-shaped payloads of every listed event are accepted unchanged an
     httpSender.close();
     await receiver.shutdown();
     await hl7Server.stop({ forceDrainTimeoutMs: 100 });
-    await Deno.remove(dir, { recursive: true });
     await Deno.remove(pki.dir, { recursive: true });
   }
 });

@@ -12,6 +12,7 @@ import { listLogs } from "../../../actors/store/mod.ts";
 import { configFrom, startEngine, type TestEngine } from "../../helpers/engine.ts";
 import { adt, startHl7Server, waitFor } from "../../helpers/net.ts";
 import { controlIds, startHoldingReceiver } from "../../helpers/receivers.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 const REPO_ROOT = new URL("../../../", import.meta.url).pathname;
 
@@ -56,9 +57,9 @@ const ids = (prefix: string, n: number) =>
   Array.from({ length: n }, (_, i) => `${prefix}${String(i).padStart(3, "0")}`);
 
 Deno.test("a stopped engine's queue, one message in flight, is delivered in order by the next engine on the same KV", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "restart-" });
+  await using dir = await tempDir({ prefix: "restart-" });
   const { receiver, release } = startHoldingReceiver();
-  const config = parsed(configJson(`${dir}/engine.kv`, 0, receiver.port));
+  const config = parsed(configJson(`${dir.path}/engine.kv`, 0, receiver.port));
   const actorId = `mllp-out:127.0.0.1:${receiver.port}`;
   let engine: TestEngine | undefined;
   try {
@@ -100,7 +101,6 @@ Deno.test("a stopped engine's queue, one message in flight, is delivered in orde
     release();
     await engine?.close();
     await receiver.close();
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });
 
@@ -137,8 +137,8 @@ function spawnServe(cfgPath: string) {
 }
 
 Deno.test("after SIGKILL, every message that got AA is delivered in order by the next process", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "sigkill-" });
-  const cfgPath = `${dir}/config.json`;
+  await using dir = await tempDir({ prefix: "sigkill-" });
+  const cfgPath = `${dir.path}/config.json`;
   const received: string[] = [];
   let holding = true;
   const receiver = new Hl7Server((connection) => {
@@ -152,7 +152,7 @@ Deno.test("after SIGKILL, every message that got AA is delivered in order by the
   // The first process listens on a port of the system's choosing and logs it.
   await Deno.writeTextFile(
     cfgPath,
-    JSON.stringify(configJson(`${dir}/engine.kv`, 0, outPort), null, 2),
+    JSON.stringify(configJson(`${dir.path}/engine.kv`, 0, outPort), null, 2),
   );
   const first = spawnServe(cfgPath);
   let second: ReturnType<typeof spawnServe> | undefined;
@@ -186,7 +186,7 @@ Deno.test("after SIGKILL, every message that got AA is delivered in order by the
     // The second process on the first one's port: the integration's queue is named after it.
     await Deno.writeTextFile(
       cfgPath,
-      JSON.stringify(configJson(`${dir}/engine.kv`, inPort, outPort), null, 2),
+      JSON.stringify(configJson(`${dir.path}/engine.kv`, inPort, outPort), null, 2),
     );
     second = spawnServe(cfgPath);
     await waitFor(
@@ -204,6 +204,5 @@ Deno.test("after SIGKILL, every message that got AA is delivered in order by the
     await first.end("SIGKILL");
     await second?.end("SIGTERM");
     await receiver.stop({ forceDrainTimeoutMs: 100 });
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
   }
 });

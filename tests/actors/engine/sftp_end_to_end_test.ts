@@ -18,6 +18,7 @@ import { startEngine, type TestEngine } from "../../helpers/engine.ts";
 import { adt, startRecordingHl7Server, waitFor } from "../../helpers/net.ts";
 import { sftpBatch, type Sshd, startSshd, testKey } from "../../helpers/sshd.ts";
 import { testNeeding } from "../../helpers/system_tools.ts";
+import { tempDir } from "../../helpers/temp.ts";
 /** These tests drive sshd, sftp, ssh-keygen as a real peer. */
 const sshTest = testNeeding("sshd", "sftp", "ssh-keygen");
 
@@ -92,7 +93,7 @@ async function startRemote(): Promise<{ sshd: Sshd; endpoint: Record<string, unk
 sshTest(
   "polled SFTP batch file: split, delivered over MLLP in file order, archived, every message logged",
   async () => {
-    const dir = await Deno.makeTempDir({ prefix: "sftp-e2e-" });
+    await using dir = await tempDir({ prefix: "sftp-e2e-" });
     const { sshd, endpoint } = await startRemote();
     const ehr = await startHl7Receiver();
     let running: TestEngine | undefined;
@@ -104,7 +105,7 @@ sshTest(
       await Deno.writeFile(`${sshd.files}/adt/admissions.hl7`, file);
       const config = configOf({
         node: { id: "e2e" },
-        kv: { path: `${dir}/engine.kv` },
+        kv: { path: `${dir.path}/engine.kv` },
         environments: [{ id: "dev", type: "development" }],
         integrations: [{
           id: "lab-adt",
@@ -172,7 +173,6 @@ sshTest(
       await running?.close();
       await ehr.stop();
       await sshd.stop();
-      await Deno.remove(dir, { recursive: true });
     }
   },
 );
@@ -180,7 +180,7 @@ sshTest(
 sshTest(
   "polled SFTP PDF is delivered byte for byte to an SFTP destination, renamed from a temporary name",
   async () => {
-    const dir = await Deno.makeTempDir({ prefix: "sftp-e2e-" });
+    await using dir = await tempDir({ prefix: "sftp-e2e-" });
     const { sshd, endpoint } = await startRemote();
     let running: TestEngine | undefined;
     let stopWatching = () => Promise.resolve();
@@ -196,7 +196,7 @@ sshTest(
       await Deno.writeFile(`${sshd.files}/docs/report.pdf`, pdf);
       const config = configOf({
         node: { id: "e2e" },
-        kv: { path: `${dir}/engine.kv` },
+        kv: { path: `${dir.path}/engine.kv` },
         environments: [{ id: "dev", type: "development" }],
         integrations: [{
           id: "lab-docs",
@@ -262,7 +262,6 @@ sshTest(
       await stopWatching();
       await running?.close();
       await sshd.stop();
-      await Deno.remove(dir, { recursive: true });
     }
   },
 );
@@ -270,7 +269,7 @@ sshTest(
 sshTest(
   "hosted SFTP: a file uploaded with sftp -b is routed over MLLP, and an sftpOutbox destination leaves files another user downloads",
   async () => {
-    const dir = await Deno.makeTempDir({ prefix: "sftp-e2e-" });
+    await using dir = await tempDir({ prefix: "sftp-e2e-" });
     const [hostKey, clinicKey, recordsKey] = await Promise.all([
       testKey("hosted_e2e_host", { type: "ed25519" }),
       testKey("hosted_e2e_clinic"),
@@ -281,7 +280,7 @@ sshTest(
     try {
       const config = configOf({
         node: { id: "e2e" },
-        kv: { path: `${dir}/engine.kv` },
+        kv: { path: `${dir.path}/engine.kv` },
         environments: [{ id: "dev", type: "development" }],
         integrations: [
           { id: "clinic-uploads", environment: "dev" },
@@ -291,7 +290,7 @@ sshTest(
           port: 0,
           hostname: "127.0.0.1",
           hostKey: { env: "SFTP_HOST_KEY" },
-          root: `${dir}/sftp`,
+          root: `${dir.path}/sftp`,
           users: [
             { name: "clinic", publicKeys: [clinicKey.publicKey], integration: "clinic-uploads" },
             { name: "records", publicKeys: [recordsKey.publicKey], integration: "records-uploads" },
@@ -316,7 +315,7 @@ sshTest(
       // Three messages back to back without an envelope, LF line ends.
       const ids = ["UP2001", "UP2002", "UP2003"];
       const messages = ids.map((id) => adt(id));
-      const local = `${dir}/local`;
+      const local = `${dir.path}/local`;
       await Deno.mkdir(local);
       const upload = encoder.encode(
         messages.map((m) => m.replaceAll("\r", "\n")).join("\n") + "\n",
@@ -360,7 +359,7 @@ sshTest(
       // The records user downloads what the outbox destination delivered, one file per message.
       const expected = records.map((r) => `admissions-${r!.id}.hl7`);
       assert.deepEqual(await names(`${root}/records/outbox`), [...expected].sort());
-      const downloads = `${dir}/downloads`;
+      const downloads = `${dir.path}/downloads`;
       await Deno.mkdir(downloads);
       const get = await sftpBatch({
         port: hosted.port,
@@ -382,7 +381,6 @@ sshTest(
     } finally {
       await running?.close();
       await ehr.stop();
-      await Deno.remove(dir, { recursive: true });
     }
   },
 );

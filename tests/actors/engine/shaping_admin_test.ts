@@ -12,6 +12,7 @@ import { type Config, parseConfig } from "../../../actors/config/mod.ts";
 import { listLogs, type LogRecord } from "../../../actors/store/mod.ts";
 import { startRecordingHl7Server, waitFor } from "../../helpers/net.ts";
 import { startEngine, type TestEngine } from "../../helpers/engine.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 const ADMIN = "admin-token-for-sets";
 const auth = { authorization: `Bearer ${ADMIN}` };
@@ -75,9 +76,9 @@ async function ehrLog(e: TestEngine, controlId: string): Promise<LogRecord | und
 }
 
 Deno.test("translation sets: a CSV import is a new version in KV, used from the next message on and named in its SEND log; a reprocess after the import delivers what failed; it outlives a restart", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "shaping-admin-" });
+  await using dir = await tempDir({ prefix: "shaping-admin-" });
   const { received, server: ehr, port: ehrPort } = await startRecordingHl7Server();
-  let e = await startEngine(config(dir, ehrPort));
+  let e = await startEngine(config(dir.path, ehrPort));
   let client = new Hl7Client({ host: "127.0.0.1", port: e.mllpPort });
   try {
     // Version 0: the config's table. Code 2 is missing (onMissing fail): FAILED, dead letter.
@@ -162,7 +163,7 @@ Deno.test("translation sets: a CSV import is a new version in KV, used from the 
     const inPort = e.mllpPort;
     await client.close();
     await e.close();
-    e = await startEngine(config(dir, ehrPort, inPort));
+    e = await startEngine(config(dir.path, ehrPort, inPort));
     client = new Hl7Client({ host: "127.0.0.1", port: e.mllpPort });
     assert.deepEqual((await call(e, "/admin/translation-sets")).json.sets[0].version, 1);
     await client.sendAndWait(Hl7Message.parse(feed("A4", "2")));
@@ -175,14 +176,13 @@ Deno.test("translation sets: a CSV import is a new version in KV, used from the 
     await client.close();
     await e.close();
     await ehr.stop();
-    await Deno.remove(dir, { recursive: true });
   }
 });
 
 Deno.test("POST /admin/modifiers/try runs modifiers on a stored message's JSON and HL7 edits on its HL7, answers the result and the paths changed, and delivers nothing", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "shaping-admin-" });
+  await using dir = await tempDir({ prefix: "shaping-admin-" });
   const { received, server: ehr, port: ehrPort } = await startRecordingHl7Server();
-  const e = await startEngine(config(dir, ehrPort));
+  const e = await startEngine(config(dir.path, ehrPort));
   const client = new Hl7Client({ host: "127.0.0.1", port: e.mllpPort });
   try {
     await client.sendAndWait(Hl7Message.parse(feed("T1", "1")));
@@ -282,6 +282,5 @@ Deno.test("POST /admin/modifiers/try runs modifiers on a stored message's JSON a
     await client.close();
     await e.close();
     await ehr.stop();
-    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -12,6 +12,7 @@ import { startEngine } from "../../helpers/engine.ts";
 import { adt, waitFor } from "../../helpers/net.ts";
 import { RawMllpSender, summarizeAck } from "../../helpers/raw_sender.ts";
 import { type RawReceiver, startReceiver } from "../../helpers/receivers.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 const DFT = [
   "MSH|^~\\&|BILLING|HOSP|ENGINE|CLINIC|20240315123000||DFT^P03^DFT_P03|DFT1|P|2.5.1",
@@ -95,10 +96,10 @@ async function failedSendLog(engine: Engine): Promise<LogRecord> {
 }
 
 Deno.test("a JSON destination of an unmapped DFT^P03 gets a FAILED SEND log and a dead letter; the MLLP one gets the message", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "unmapped-destination-" });
+  await using dir = await tempDir({ prefix: "unmapped-destination-" });
   const peers = startPeers();
   const { mllp, posted } = peers;
-  const { engine, log, reprocess, stop, mllpPort } = await startBilling(dir, peers);
+  const { engine, log, reprocess, stop, mllpPort } = await startBilling(dir.path, peers);
   const sender = await RawMllpSender.connect(mllpPort);
   try {
     const ack = summarizeAck(await sender.request(DFT));
@@ -159,16 +160,15 @@ Deno.test("a JSON destination of an unmapped DFT^P03 gets a FAILED SEND log and 
     await stop();
     await mllp.close();
     await peers.app.shutdown();
-    await Deno.remove(dir, { recursive: true });
   }
 });
 
 Deno.test("an ADT^A01 without PID fails its JSON destination naming the segment; reprocessed after the subscription asks for HL7, it is delivered under a new SEND log", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "unmapped-destination-" });
+  await using dir = await tempDir({ prefix: "unmapped-destination-" });
   const peers = startPeers();
   // Segments joined by spaces: one long MSH, no PID.
   const joined = adt("NOPID").replaceAll("\r", " ");
-  let running = await startBilling(dir, peers);
+  let running = await startBilling(dir.path, peers);
   try {
     const sender = await RawMllpSender.connect(running.mllpPort);
     try {
@@ -187,7 +187,7 @@ Deno.test("an ADT^A01 without PID fails its JSON destination naming the segment;
     // The same port again: an MLLP integration's queue is named after its port (mllp-in:<port>).
     const port = running.mllpPort;
     await running.stop();
-    running = await startBilling(dir, peers, port, "hl7v2");
+    running = await startBilling(dir.path, peers, port, "hl7v2");
     const res = await running.reprocess(failed.id);
     assert.equal(res.status, 200, await res.clone().text());
     await waitFor("the HTTPS destination got the HL7", () => peers.posted.length === 1);
@@ -207,6 +207,5 @@ Deno.test("an ADT^A01 without PID fails its JSON destination naming the segment;
     await running.stop();
     await peers.mllp.close();
     await peers.app.shutdown();
-    await Deno.remove(dir, { recursive: true });
   }
 });

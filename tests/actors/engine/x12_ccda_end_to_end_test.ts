@@ -24,6 +24,7 @@ import {
 import { CCD, documentOf } from "../../codecs/ccda/fixtures.ts";
 import { parseCcda } from "../../../codecs/ccda/mod.ts";
 import { apiOf } from "../../helpers/api.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 const sftpTest = testNeeding("sftp", "ssh-keygen");
 const WAIT_MS = 15_000;
@@ -91,7 +92,7 @@ async function names(dir: string): Promise<string[]> {
 sftpTest(
   "an 837 file put in the hosted SFTP folder is split, routed by transaction set, delivered as JSON over HTTPS, and a 999 waits in the sender's outbox",
   async () => {
-    const dir = await Deno.makeTempDir({ prefix: "x12-e2e-" });
+    await using dir = await tempDir({ prefix: "x12-e2e-" });
     const [hostKey, billingKey] = await Promise.all([
       testKey("x12_host", { type: "ed25519" }),
       testKey("x12_billing"),
@@ -101,7 +102,7 @@ sftpTest(
     let e: TestEngine | undefined;
     try {
       const config = configOf({
-        kv: { path: `${dir}/engine.kv` },
+        kv: { path: `${dir.path}/engine.kv` },
         integrations: [{
           id: "claims",
           environment: "dev",
@@ -111,7 +112,7 @@ sftpTest(
           port: 0,
           hostname: "127.0.0.1",
           hostKey: { env: "HOST_KEY" },
-          root: `${dir}/sftp`,
+          root: `${dir.path}/sftp`,
           users: [{ name: "billing", publicKeys: [billingKey.publicKey], integration: "claims" }],
         },
         destinations: [{
@@ -130,7 +131,7 @@ sftpTest(
 
       // Two professional claims and an institutional one, line breaks after terminators.
       const file = wrap([X837P_BODY, X837P_BODY, X837I_BODY], { control: 905, lineBreak: "\n" });
-      const local = `${dir}/local`;
+      const local = `${dir.path}/local`;
       await Deno.mkdir(local);
       await Deno.writeTextFile(`${local}/claims-0905.x12`, file);
       const put = await sftpBatch({
@@ -143,7 +144,7 @@ sftpTest(
       assert.equal(put.success, true, put.stderr);
 
       // The 999 is in the outbox once the upload is answered; the sender downloads it.
-      const root = await Deno.realPath(`${dir}/sftp`);
+      const root = await Deno.realPath(`${dir.path}/sftp`);
       assert.deepEqual(await names(`${root}/billing/outbox`), ["claims-0905.999"]);
       const get = await sftpBatch({
         port,
@@ -205,7 +206,6 @@ sftpTest(
       await e?.close();
       httpSender.close();
       await payer.stop();
-      await Deno.remove(dir, { recursive: true });
     }
   },
 );
@@ -241,9 +241,9 @@ async function apiEngine(
 }
 
 Deno.test("a CCD posted to /endpoint reaches an HTTPS destination as ClinicalSummary JSON", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "ccda-e2e-" });
+  await using dir = await tempDir({ prefix: "ccda-e2e-" });
   const app = startReceiver();
-  const { e, token, httpSender } = await apiEngine(dir, [{ id: "app", url: app.url }], [{
+  const { e, token, httpSender } = await apiEngine(dir.path, [{ id: "app", url: app.url }], [{
     from: { source: "clinic" },
     to: ["app"],
     documentTypes: ["CCD"],
@@ -298,15 +298,14 @@ Deno.test("a CCD posted to /endpoint reaches an HTTPS destination as ClinicalSum
     await e.close();
     httpSender.close();
     await app.stop();
-    await Deno.remove(dir, { recursive: true });
   }
 });
 
 Deno.test("X12 over /endpoint: split and routed, the 999 answered in the response; ISA15 must fit the environment", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "x12-api-" });
+  await using dir = await tempDir({ prefix: "x12-api-" });
   const payer = startReceiver();
   const { e, token, httpSender } = await apiEngine(
-    dir,
+    dir.path,
     [{ id: "payer", url: payer.url }],
     [{ from: { source: "clinic" }, to: ["payer"], x12: { transactionSets: ["837"] } }],
     { x12: { acknowledge: true } },
@@ -340,18 +339,17 @@ Deno.test("X12 over /endpoint: split and routed, the 999 answered in the respons
     await e.close();
     httpSender.close();
     await payer.stop();
-    await Deno.remove(dir, { recursive: true });
   }
 });
 
 Deno.test("a 270 posted to /query goes to the HTTPS payer and its synchronous 271 comes back", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "x12-query-" });
+  await using dir = await tempDir({ prefix: "x12-query-" });
   const reply = wrap([X271_BODY], { sender: "PAYER", receiver: "CLINIC", control: 9 });
   const payer = startReceiver(() =>
     new Response(reply, { headers: { "content-type": "application/edi-x12" } })
   );
   const { e, token, httpSender } = await apiEngine(
-    dir,
+    dir.path,
     [{ id: "payer", url: payer.url }],
     [{ from: { source: "clinic" }, to: ["payer"], x12: { transactionSets: ["270"] } }],
   );
@@ -381,6 +379,5 @@ Deno.test("a 270 posted to /query goes to the HTTPS payer and its synchronous 27
     await e.close();
     httpSender.close();
     await payer.stop();
-    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -13,6 +13,7 @@ import { waitFor } from "../../helpers/net.ts";
 import { startSshd, testKey } from "../../helpers/sshd.ts";
 import { testNeeding } from "../../helpers/system_tools.ts";
 import { wrap, X837I_BODY, X837P_BODY } from "../../codecs/x12/fixtures.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 const sshTest = testNeeding("sshd", "ssh-keygen");
 const WAIT_MS = 15_000;
@@ -30,7 +31,7 @@ async function names(dir: string): Promise<string[]> {
 sshTest(
   "polled SFTP X12: the file is split and stored, its 999 written to the remote ackFolder, the file archived",
   async () => {
-    const dir = await Deno.makeTempDir({ prefix: "x12-poll-" });
+    await using dir = await tempDir({ prefix: "x12-poll-" });
     const key = await testKey("x12_poll_engine");
     const sshd = await startSshd({ authorizedKeys: [key.publicKey] });
     let e: TestEngine | undefined;
@@ -40,7 +41,7 @@ sshTest(
       await Deno.writeTextFile(`${sshd.files}/claims/claims-0911.x12`, file);
       const parsed = parseConfig({
         node: { id: "x12-poll" },
-        kv: { path: `${dir}/engine.kv` },
+        kv: { path: `${dir.path}/engine.kv` },
         environments: [{ id: "dev", type: "development" }],
         integrations: [{
           id: "claims",
@@ -99,7 +100,6 @@ sshTest(
     } finally {
       await e?.close();
       await sshd.stop();
-      await Deno.remove(dir, { recursive: true });
     }
   },
 );

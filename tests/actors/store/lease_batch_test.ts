@@ -7,17 +7,17 @@
 import assert from "node:assert/strict";
 import { ACQUIRE_BATCH, Leases } from "../../../actors/store/leases.ts";
 import { startKvConnectServer } from "../../helpers/kv_connect_server.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 const TOKEN = "lease-batch-test-token-0123";
 
 async function withKvFile(fn: (kv: Deno.Kv) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "lease-batch-" });
-  const kv = await Deno.openKv(`${dir}/engine.kv`);
+  await using dir = await tempDir({ prefix: "lease-batch-" });
+  const kv = await Deno.openKv(`${dir.path}/engine.kv`);
   try {
     await fn(kv);
   } finally {
     kv.close();
-    await Deno.remove(dir, { recursive: true });
   }
 }
 

@@ -5,10 +5,11 @@
 
 import assert from "node:assert/strict";
 import { Store } from "../../../actors/store/mod.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 Deno.test("renewals keep a lease and its fencing token for many lifetimes", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "lease-life-" });
-  const store = await Store.open({ path: `${dir}/engine.kv`, node: "n1" });
+  await using dir = await tempDir({ prefix: "lease-life-" });
+  const store = await Store.open({ path: `${dir.path}/engine.kv`, node: "n1" });
   try {
     // A 150 ms lifetime. (The owner key also used to carry a KV expiry of 4 lifetimes; KV expires
     // lazily, so that loss showed only after minutes under load, not within this test.)
@@ -28,13 +29,12 @@ Deno.test("renewals keep a lease and its fencing token for many lifetimes", asyn
     assert.equal(leases.valid("mllp-out:h:1"), true);
   } finally {
     store.close();
-    await Deno.remove(dir, { recursive: true });
   }
 });
 
 Deno.test("a stale release does not give up the lease a newer activation took", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "lease-release-" });
-  const store = await Store.open({ path: `${dir}/engine.kv`, node: "n1" });
+  await using dir = await tempDir({ prefix: "lease-release-" });
+  const store = await Store.open({ path: `${dir.path}/engine.kv`, node: "n1" });
   try {
     const leases = store.leases({ ttlMs: 10_000 });
     assert.equal(await leases.acquire("a"), true);
@@ -49,6 +49,5 @@ Deno.test("a stale release does not give up the lease a newer activation took", 
     assert.deepEqual(await leases.renew(["a"]), []);
   } finally {
     store.close();
-    await Deno.remove(dir, { recursive: true });
   }
 });

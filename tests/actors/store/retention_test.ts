@@ -7,13 +7,14 @@
 import assert from "node:assert/strict";
 import { storageReport, sweepStore } from "../../../actors/store/retention.ts";
 import { Store } from "../../../actors/store/store.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 const DAY = 86_400_000;
 
 Deno.test("sweepStore: bounded batches remove what is past retention and keep what is pending", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "retention-" });
+  await using dir = await tempDir({ prefix: "retention-" });
   let now = Date.UTC(2026, 0, 1);
-  const store = await Store.open({ path: `${dir}/kv`, node: "n1", now: () => now });
+  const store = await Store.open({ path: `${dir.path}/kv`, node: "n1", now: () => now });
   try {
     const accept = (payload: Uint8Array, dedupe?: string) =>
       store.accept({
@@ -70,6 +71,5 @@ Deno.test("sweepStore: bounded batches remove what is past retention and keep wh
     if (kept.status === "stored") assert.ok(await store.getMessage(kept.messageId));
   } finally {
     store.close();
-    await Deno.remove(dir, { recursive: true });
   }
 });

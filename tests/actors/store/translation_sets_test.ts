@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { Store } from "../../../actors/store/store.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 Deno.test("translation set store: a table larger than one KV value reads back whole; concurrent imports get distinct versions; every version stays readable", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "translation-sets-" });
-  const store = await Store.open({ path: `${dir}/engine.kv`, node: "n1" });
+  await using dir = await tempDir({ prefix: "translation-sets-" });
+  const store = await Store.open({ path: `${dir.path}/engine.kv`, node: "n1" });
   try {
     const sets = store.translationSets;
     // ~30,000 entries of ~40 bytes: about 1.2 MB, 20 chunks, written in two commits.
@@ -37,6 +38,5 @@ Deno.test("translation set store: a table larger than one KV value reads back wh
     assert.equal(await sets.get("none"), undefined);
   } finally {
     store.close();
-    await Deno.remove(dir, { recursive: true });
   }
 });

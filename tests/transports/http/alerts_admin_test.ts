@@ -11,6 +11,7 @@ import { type Config, parseConfig } from "../../../actors/config/mod.ts";
 import { startEngine, type TestEngine } from "../../helpers/engine.ts";
 import { adt, freePort, waitFor } from "../../helpers/net.ts";
 import { HOOK_SECRET, startHookReceiver } from "../../actors/alerts/fixture.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 const ADMIN = "admin-token-for-alerts";
 const auth = { authorization: `Bearer ${ADMIN}` };
@@ -50,10 +51,10 @@ async function call(
 }
 
 Deno.test("admin alerts: config rules, a refused PUT with paths, a PUT rule firing on a stuck queue", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "alerts-admin-" });
+  await using dir = await tempDir({ prefix: "alerts-admin-" });
   const hook = startHookReceiver();
   // Nothing listens on the destination's port: a port free a moment ago is all a test can name.
-  const e = await startEngine(config(dir, hook.url, freePort()));
+  const e = await startEngine(config(dir.path, hook.url, freePort()));
   const client = new Hl7Client({ host: "127.0.0.1", port: e.mllpPort });
   try {
     let got = await call(e, "/admin/alerts");
@@ -119,6 +120,5 @@ Deno.test("admin alerts: config rules, a refused PUT with paths, a PUT rule firi
     client.close();
     await e.close();
     await hook.close();
-    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -11,6 +11,7 @@ import { V2_EVENT_SYSTEM } from "../../../codecs/fhir/mod.ts";
 import { apiOf } from "../../helpers/api.ts";
 import { startEngine, type TestEngine } from "../../helpers/engine.ts";
 import { waitFor } from "../../helpers/net.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 /** A served engine with one API source, a token for it, and a poster of FHIR bodies. */
 interface Fhir {
@@ -25,10 +26,10 @@ interface Fhir {
 }
 
 async function withFhir(fn: (f: Fhir) => Promise<void>): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "fhir-refusals-" });
+  await using dir = await tempDir({ prefix: "fhir-refusals-" });
   const parsed = parseConfig({
     node: { id: "test" },
-    kv: { path: `${dir}/engine.kv` },
+    kv: { path: `${dir.path}/engine.kv` },
     environments: [{ id: "dev", type: "development" }],
     sources: [{
       id: "app",
@@ -64,7 +65,6 @@ async function withFhir(fn: (f: Fhir) => Promise<void>): Promise<void> {
     });
   } finally {
     await e.close();
-    await Deno.remove(dir, { recursive: true });
   }
 }
 

@@ -12,14 +12,15 @@ import { FetchSender } from "../../../transports/https/mod.ts";
 import { apiOf } from "../../helpers/api.ts";
 import { adt, startRecordingHl7Server, waitFor } from "../../helpers/net.ts";
 import { startEngine } from "../../helpers/engine.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 Deno.test("POST /fhir/R4/$process-message: a message bundle reaches an Hl7Server as HL7 v2; refusals are OperationOutcomes", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "fhir-" });
+  await using dir = await tempDir({ prefix: "fhir-" });
   const { received: hl7Received, server: hl7Server, port: mllpPort } =
     await startRecordingHl7Server();
   const parsed = parseConfig({
     node: { id: "test" },
-    kv: { path: `${dir}/engine.kv` },
+    kv: { path: `${dir.path}/engine.kv` },
     environments: [{ id: "dev", type: "development" }],
     sources: [{
       id: "app",
@@ -125,6 +126,5 @@ Deno.test("POST /fhir/R4/$process-message: a message bundle reaches an Hl7Server
     await e.close();
     httpSender.close();
     await hl7Server.stop({ forceDrainTimeoutMs: 100 });
-    await Deno.remove(dir, { recursive: true });
   }
 });

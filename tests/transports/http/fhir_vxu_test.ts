@@ -18,18 +18,19 @@ import { startEngine } from "../../helpers/engine.ts";
 import { startRecordingHl7Server, waitFor } from "../../helpers/net.ts";
 import { makePki } from "../../helpers/tls.ts";
 import { SMART_CLIENT_ID, SMART_SCOPE, startFhirServer } from "../../actors/engine/fhir_server.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 const pki = await makePki();
 await Deno.remove(pki.dir, { recursive: true });
 
 Deno.test("POST /fhir/R4/$process-message: a V04 bundle reaches an Hl7Server as VXU^V04 and a FHIR server as the bundle; unwritable V04 bundles are 400s located by FHIRPath", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "fhir-vxu-" });
+  await using dir = await tempDir({ prefix: "fhir-vxu-" });
   const { received: hl7Received, server: hl7Server, port: mllpPort } =
     await startRecordingHl7Server();
   const fhir = await startFhirServer(pki, {});
   const parsed = parseConfig({
     node: { id: "test" },
-    kv: { path: `${dir}/engine.kv` },
+    kv: { path: `${dir.path}/engine.kv` },
     environments: [{ id: "dev", type: "development" }],
     sources: [{
       id: "app",
@@ -145,6 +146,5 @@ Deno.test("POST /fhir/R4/$process-message: a V04 bundle reaches an Hl7Server as 
     httpSender.close();
     await fhir.close();
     await hl7Server.stop({ forceDrainTimeoutMs: 100 });
-    await Deno.remove(dir, { recursive: true });
   }
 });

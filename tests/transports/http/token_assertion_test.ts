@@ -12,6 +12,7 @@ import {
   testSources,
   withIngress,
 } from "./ingress_fixture.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -133,8 +134,8 @@ Deno.test("token endpoint refuses a replayed jti", async () => {
 });
 
 Deno.test("a jti is accepted once even when verifiers on two KV connections race for it", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "token-assertion-" });
-  const kvs = [await Deno.openKv(`${dir}/auth.kv`), await Deno.openKv(`${dir}/auth.kv`)];
+  await using dir = await tempDir({ prefix: "token-assertion-" });
+  const kvs = [await Deno.openKv(`${dir.path}/auth.kv`), await Deno.openKv(`${dir.path}/auth.kv`)];
   try {
     const sources = testSources();
     const verifiers = kvs.map((kv) =>
@@ -154,7 +155,6 @@ Deno.test("a jti is accepted once even when verifiers on two KV connections race
     }
   } finally {
     for (const kv of kvs) kv.close();
-    await Deno.remove(dir, { recursive: true });
   }
 });
 

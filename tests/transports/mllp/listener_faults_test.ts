@@ -25,6 +25,7 @@ import {
   writeAllThenRead,
 } from "./peers.ts";
 import type { ConnectResetRequest } from "./connect_reset_worker.ts";
+import { tempDir } from "../../helpers/temp.ts";
 
 const dec = new TextDecoder();
 const KINDS: ListenerKind[] = ["tcp", "tls", "mtls"];
@@ -321,22 +322,22 @@ for (const kind of KINDS) {
 }
 
 Deno.test("main.ts serve: a listener port already in use ends the start with one line naming it", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "mllp_port_taken_" });
+  await using dir = await tempDir({ prefix: "mllp_port_taken_" });
   const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (taken.addr as Deno.NetAddr).port;
   try {
     const config = {
       node: { id: "port-taken" },
-      kv: { path: `${dir}/engine.kv` },
+      kv: { path: `${dir.path}/engine.kv` },
       http: { port: 0, hostname: "127.0.0.1", development: true },
       admin: { token: { env: "ADMIN_T" } },
       environments: [{ id: "dev", type: "development" }],
       integrations: [{ id: "feed", environment: "dev", mllp: { port, allowedIps: ["127.0.0.1"] } }],
       listeners: [{ port, hostname: "127.0.0.1" }],
     };
-    await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(config));
+    await Deno.writeTextFile(`${dir.path}/config.json`, JSON.stringify(config));
     const out = await new Deno.Command(Deno.execPath(), {
-      args: ["run", "-A", "main.ts", "serve", "--config", `${dir}/config.json`],
+      args: ["run", "-A", "main.ts", "serve", "--config", `${dir.path}/config.json`],
       cwd: new URL("../../../", import.meta.url).pathname,
       env: { ADMIN_T: "test-token" },
       stdin: "null",
@@ -351,7 +352,6 @@ Deno.test("main.ts serve: a listener port already in use ends the start with one
     ]);
   } finally {
     taken.close();
-    await Deno.remove(dir, { recursive: true });
   }
 });
 

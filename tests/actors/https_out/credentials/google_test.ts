@@ -18,6 +18,7 @@ import { callApi, strategyFor } from "../fixtures/call.ts";
 import { httpsDestinationConfig } from "../fixtures/config.ts";
 import { startGoogleServer } from "../fixtures/google_server.ts";
 import { startHttpsOutbound } from "../fixtures/https_outbound.ts";
+import { tempDir } from "../../../helpers/temp.ts";
 
 const pki = await makePki();
 await Deno.remove(pki.dir, { recursive: true });
@@ -197,7 +198,7 @@ Deno.test("google credential JSON: accepted unchanged; a wrong file is a config 
 });
 
 Deno.test("google workload identity federation from a file: STS exchange, cached, refreshed with the file read again", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "wif-" });
+  await using dir = await tempDir({ prefix: "wif-" });
   const valid = new Set(["subject-1"]);
   const google = startGoogleServer({
     pki,
@@ -208,12 +209,12 @@ Deno.test("google workload identity federation from a file: STS exchange, cached
   });
   const sender = new FetchSender({ caCerts: [pki.caCert] });
   try {
-    await Deno.writeTextFile(`${dir}/token.json`, JSON.stringify({ id_token: "subject-1" }));
+    await Deno.writeTextFile(`${dir.path}/token.json`, JSON.stringify({ id_token: "subject-1" }));
     const { https } = googleHttps(
       google.apiUrl,
       { type: "google-external-account" },
       externalAccountJson(google.stsUrl, {
-        file: `${dir}/token.json`,
+        file: `${dir.path}/token.json`,
         format: { type: "json", subject_token_field_name: "id_token" },
       }),
     );
@@ -228,7 +229,7 @@ Deno.test("google workload identity federation from a file: STS exchange, cached
     // The platform rotated the file: the refresh reads it again.
     valid.clear();
     valid.add("subject-2");
-    await Deno.writeTextFile(`${dir}/token.json`, JSON.stringify({ id_token: "subject-2" }));
+    await Deno.writeTextFile(`${dir.path}/token.json`, JSON.stringify({ id_token: "subject-2" }));
     clock.advance(strategy.info().tokenRefreshAt! - clock.now());
     assert.equal((await callApi(strategy, sender, google.apiUrl)).status, 200);
     assert.equal(google.count("sts"), 2, "refreshed at the refresh time");
@@ -242,21 +243,21 @@ Deno.test("google workload identity federation from a file: STS exchange, cached
         /^Google STS token exchange: token endpoint .*\/v1\/token answered HTTP 400: invalid_grant: The token has expired/
           .test(e.message),
     );
-    await Deno.remove(`${dir}/token.json`);
+    await Deno.remove(`${dir.path}/token.json`);
     await assert.rejects(
       callApi(strategy, sender, google.apiUrl),
       (e: Error) =>
-        e instanceof CredentialError && e.message.includes(`subject token file ${dir}/token.json`),
+        e instanceof CredentialError &&
+        e.message.includes(`subject token file ${dir.path}/token.json`),
     );
   } finally {
     sender.close();
     await google.close();
-    await Deno.remove(dir, { recursive: true });
   }
 });
 
 Deno.test("google workload identity federation with impersonation: STS, then generateAccessToken; a refusal is named in the attempt", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "wif-" });
+  await using dir = await tempDir({ prefix: "wif-" });
   const google = startGoogleServer({
     pki,
     audience: AUDIENCE,
@@ -265,8 +266,8 @@ Deno.test("google workload identity federation with impersonation: STS, then gen
     impersonable: SA_EMAIL,
   });
   const sender = new FetchSender({ caCerts: [pki.caCert] });
-  await Deno.writeTextFile(`${dir}/token`, "subject-1\n");
-  const source = { file: `${dir}/token` };
+  await Deno.writeTextFile(`${dir.path}/token`, "subject-1\n");
+  const source = { file: `${dir.path}/token` };
   const good = googleHttps(
     google.apiUrl,
     { type: "google-external-account", scope: "https://www.googleapis.com/auth/cloud-healthcare" },
@@ -308,12 +309,11 @@ Deno.test("google workload identity federation with impersonation: STS, then gen
     await out.stop();
     sender.close();
     await google.close();
-    await Deno.remove(dir, { recursive: true });
   }
 });
 
 Deno.test("google workload identity federation from an executable: run only when allowed, with Google's variables and response format", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "wif-exe-" });
+  await using dir = await tempDir({ prefix: "wif-exe-" });
   const google = startGoogleServer({
     pki,
     audience: AUDIENCE,
@@ -322,7 +322,7 @@ Deno.test("google workload identity federation from an executable: run only when
   });
   const sender = new FetchSender({ caCerts: [pki.caCert] });
   // Prints Google's executable response; the token proves the variables reached it.
-  const script = `${dir}/token.sh`;
+  const script = `${dir.path}/token.sh`;
   await Deno.writeTextFile(
     script,
     `#!/bin/sh
@@ -370,6 +370,5 @@ echo "{\\"version\\": 1, \\"success\\": true, \\"token_type\\": \\"$GOOGLE_EXTER
     else Deno.env.set(ALLOW_EXECUTABLES, previous);
     sender.close();
     await google.close();
-    await Deno.remove(dir, { recursive: true });
   }
 });

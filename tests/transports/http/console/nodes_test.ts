@@ -12,15 +12,16 @@ import { NodeRegistry } from "../../../../actors/store/nodes.ts";
 import { startEngine } from "../../../helpers/engine.ts";
 import { waitFor } from "../../../helpers/net.ts";
 import { consoleConfig, signIn, TOKEN } from "./fixture.ts";
+import { tempDir } from "../../../helpers/temp.ts";
 
 Deno.test("console: the actors page lists the nodes and each actor's owning node", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "console-nodes-" });
-  const config = await consoleConfig(`${dir}/engine.kv`);
+  await using dir = await tempDir({ prefix: "console-nodes-" });
+  const config = await consoleConfig(`${dir.path}/engine.kv`);
   // A short lease: membership is re-read every third of it.
   const e = await startEngine({ ...config, cluster: { ...config.cluster, leaseSeconds: 3 } }, {
     http: true,
   });
-  const other = await Deno.openKv(`${dir}/engine.kv`);
+  const other = await Deno.openKv(`${dir.path}/engine.kv`);
   try {
     const now = Date.now();
     await new NodeRegistry(other).heartbeat({
@@ -64,6 +65,5 @@ Deno.test("console: the actors page lists the nodes and each actor's owning node
   } finally {
     other.close();
     await e.close();
-    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -19,6 +19,7 @@ import { CCD } from "../../../codecs/ccda/fixtures.ts";
 import { testKey } from "../../../helpers/sshd.ts";
 import { testNeeding } from "../../../helpers/system_tools.ts";
 import { signIn, TOKEN } from "./fixture.ts";
+import { tempDir } from "../../../helpers/temp.ts";
 
 // The file-fed integration is the hosted SFTP folder's (the config needs a way in for it).
 const keyedTest = testNeeding("ssh-keygen");
@@ -93,9 +94,9 @@ function form(csrf: string, fields: Record<string, string>, file?: [string, stri
 keyedTest(
   "console upload: an X12 file is split, routed, acknowledged on the page and audited; C-CDA raw; refusals",
   async () => {
-    const dir = await Deno.makeTempDir({ prefix: "console-upload-" });
+    await using dir = await tempDir({ prefix: "console-upload-" });
     const receiver = startJsonReceiver();
-    const e = await uploadEngine(dir, receiver.url);
+    const e = await uploadEngine(dir.path, receiver.url);
     try {
       const admin = await signIn(e.base, { token: TOKEN });
       const post = (body: BodyInit, headers: Record<string, string> = {}, query = "") =>
@@ -199,7 +200,6 @@ keyedTest(
       await e.close();
       e.httpSender.close();
       await receiver.stop();
-      await Deno.remove(dir, { recursive: true });
     }
   },
 );
