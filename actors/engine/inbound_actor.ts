@@ -115,7 +115,16 @@ export class InboundActor implements Actor {
         await clock.sleep(pollMs, AbortSignal.any([signal, this.#wake.signal()]));
         continue;
       }
-      const heads = await store.peek(this.id, 64);
+      // In turn with other actors' reads (see the store's `queueReads`).
+      const { heads, records, logs } = await store.queueReads.run(async () => {
+        const heads = await store.peek(this.id, 64);
+        // A few reads for the whole batch; only this actor changes its entries' RECEIVE logs.
+        const [records, logs] = heads.length === 0 ? [[], []] : await Promise.all([
+          store.getMessages(heads.map((h) => h.entry.messageId)),
+          store.getLogs(heads.map((h) => h.entry.logId)),
+        ]);
+        return { heads, records, logs };
+      });
       if (heads.length === 0) {
         this.#state = "idle";
         if (clock.now() - idleSince >= idleLimit) return;
@@ -123,11 +132,6 @@ export class InboundActor implements Actor {
         continue;
       }
       this.#state = "processing";
-      // A few reads for the whole batch; only this actor changes its entries' RECEIVE logs.
-      const [records, logs] = await Promise.all([
-        store.getMessages(heads.map((h) => h.entry.messageId)),
-        store.getLogs(heads.map((h) => h.entry.logId)),
-      ]);
       const epoch = this.#epoch;
       try {
         for (let i = 0; i < heads.length; i++) {

@@ -12,6 +12,7 @@ export {
   type QueryIds,
   type QueryPart,
   type QueryRecord,
+  QUEUE_READS_AT_ONCE,
   type QueueHead,
   type QueueItem,
   type RoutedEntry,
@@ -23,6 +24,7 @@ export { idFloor, IdGenerator, idTime } from "./ids.ts";
 export { type OwedCompletion, OwedCompletions } from "./owed_completions.ts";
 export { isLockedError, openKv, withKvRetry } from "./kv.ts";
 export { keys } from "./keys.ts";
+export { ReadGate } from "./read_gate.ts";
 export { FencedError } from "./leases.ts";
 export { listLogs, type LogFilter, type LogPage, sweepRetention } from "./logs.ts";
 export { CHUNK_SIZE, collectOrphanChunks, INLINE_MAX, readPayload } from "./payloads.ts";

@@ -12,6 +12,7 @@ import { isStorageFault, StoreHealth, StoreUnavailableError } from "./health.ts"
 import { IdGenerator, idTime } from "./ids.ts";
 import { boundText, keys, MAX_RECORD_CONTROL_ID } from "./keys.ts";
 import { getValues, openKv } from "./kv.ts";
+import { ReadGate } from "./read_gate.ts";
 import { AuthState } from "./auth_state.ts";
 import { ConsoleState } from "./console_state.ts";
 import { FencedError, type LeaseOptions, Leases } from "./leases.ts";
@@ -43,6 +44,12 @@ import type { ActorControl, Attempt, LogRecord, MessageRecord, QueueEntry } from
 
 /** Times a log update is read again after another writer changed the log first. */
 const MAX_LOG_RETRIES = 10;
+
+/**
+ * Actors reading their queues back from KV at once (a page of entries with their messages, logs
+ * and payloads each); see `read_gate.ts` for why and what it measured.
+ */
+export const QUEUE_READS_AT_ONCE = 4;
 
 export type { QueryIds, QueryPart, QueryRecord } from "./queries.ts";
 export type { LogUpdate } from "./records.ts";
@@ -136,6 +143,11 @@ export class Store {
   readonly console: ConsoleState;
   /** The node id this store writes ids with. */
   readonly node: string;
+  /**
+   * Actors' reads of their queues go through this gate, so that commits never wait behind more
+   * than {@link QUEUE_READS_AT_ONCE} of them (see `read_gate.ts`).
+   */
+  readonly queueReads: ReadGate = new ReadGate(QUEUE_READS_AT_ONCE);
   readonly #ids: IdGenerator;
   readonly #committer: GroupCommitter;
   /** Payload compression dictionaries (see dictionaries.ts). */

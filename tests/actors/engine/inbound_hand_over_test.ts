@@ -22,12 +22,12 @@ function adt(controlId: string): string {
   ].join("\r");
 }
 
-Deno.test("a message edited by the application step is handed to its destination's actor, which sends the edit without reading it back from KV", async () => {
-  await using dir = await tempDir({ prefix: "inbound-hand-over-" });
+/** An engine whose destination `ehr` has an HL7 edit (the application step), and its receiver. */
+async function editingEngine(kvPath: string) {
   const { received, server: ehr, port: ehrPort } = await startRecordingHl7Server();
   const parsed = parseConfig({
     node: { id: "hand-over" },
-    kv: { path: `${dir.path}/engine.kv` },
+    kv: { path: kvPath },
     environments: [{ id: "dev", type: "development" }],
     integrations: [{
       id: "feed",
@@ -43,7 +43,17 @@ Deno.test("a message edited by the application step is handed to its destination
     subscriptions: [{ from: { integration: "feed" }, to: ["ehr"] }],
   }, { env: () => undefined, readFile: () => new Error("no files") });
   assert.ok(parsed.ok, JSON.stringify(!parsed.ok && parsed.problems));
-  const e = await startEngine(parsed.config);
+  try {
+    return { received, ehr, ehrPort, e: await startEngine(parsed.config) };
+  } catch (error) {
+    await ehr.stop();
+    throw error;
+  }
+}
+
+Deno.test("a message edited by the application step is handed to its destination's actor, which sends the edit without reading it back from KV", async () => {
+  await using dir = await tempDir({ prefix: "inbound-hand-over-" });
+  const { received, ehr, ehrPort, e } = await editingEngine(`${dir.path}/engine.kv`);
   const client = new Hl7Client({ host: "127.0.0.1", port: e.mllpPort });
   try {
     const send = async (controlId: string) => {
@@ -78,6 +88,39 @@ Deno.test("a message edited by the application step is handed to its destination
     assert.deepEqual(sent.map((m) => m.split("|")[9]), ["H0", "H1", "H2", "H3", "H4", "H5"]);
     for (const m of sent) assert.equal(m.split("|")[3], "EDITED", m.slice(0, 60));
   } finally {
+    await client.close();
+    await e.close();
+    await ehr.stop();
+  }
+});
+
+Deno.test("the application step reads its queue in turn with other actors' reads: the sender's ACK does not wait, the message goes on once a slot frees", async () => {
+  await using dir = await tempDir({ prefix: "inbound-read-gate-" });
+  const { received, ehr, e } = await editingEngine(`${dir.path}/engine.kv`);
+  const client = new Hl7Client({ host: "127.0.0.1", port: e.mllpPort });
+  const slots: (() => void)[] = [];
+  try {
+    const ackOf = async (controlId: string) =>
+      (await client.sendAndWait(Hl7Message.parse(adt(controlId)))).getSegment("MSA")?.getField(1)
+        ?.toString();
+    assert.equal(await ackOf("G0"), "AA");
+    await waitFor("G0 delivered", () => received.some((m) => m.includes("|G0|")));
+    const gate = e.engine.store.queueReads;
+    // Other actors' reads take every slot.
+    const others = Array.from(
+      { length: gate.limit },
+      () => gate.run(() => new Promise<void>((resolve) => slots.push(resolve))),
+    );
+    await waitFor("the gate full", () => slots.length === gate.limit);
+    // Stored and acknowledged at once: the commit does not go through the gate.
+    assert.equal(await ackOf("G1"), "AA");
+    await waitFor("the application step in line", () => gate.waiting === 1);
+    assert.equal(received.some((m) => m.includes("|G1|")), false);
+    for (const release of slots) release();
+    await Promise.all(others);
+    await waitFor("G1 delivered", () => received.some((m) => m.includes("|G1|")));
+  } finally {
+    for (const release of slots) release();
     await client.close();
     await e.close();
     await ehr.stop();
