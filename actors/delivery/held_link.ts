@@ -53,6 +53,18 @@ export class HeldLink<T extends Link> {
     this.#lastTraffic = now;
   }
 
+  /**
+   * The connection held, if it ended by itself since (the peer closed it, a fault) rather than
+   * by {@link drop}; it is forgotten, so each end is reported once.
+   */
+  lost(): T | undefined {
+    const link = this.#link;
+    if (!link || link.open) return undefined;
+    this.#link = undefined;
+    this.#connectedAt = undefined;
+    return link;
+  }
+
   /** Closes the connection (if any) and forgets it. */
   drop(): void {
     this.#link?.close();

@@ -41,6 +41,8 @@ export interface MllpConnection {
   close(): void;
   /** False once the socket closed for any reason. */
   readonly open: boolean;
+  /** Why the connection ended, once it has (the peer closed it, a fault, the engine closed it). */
+  readonly endReason?: string;
   /** Local address and port, for the admin endpoint. */
   readonly local?: string;
   /** Present when the connection can send queued messages on its own (see the type). */

@@ -52,8 +52,11 @@ export interface MllpDelivererOptions {
 export class MllpDeliverer implements Deliverer {
   readonly #options: MllpDelivererOptions;
   readonly #link: HeldLink<MllpConnection>;
-  /** The ACK wait under way: its connection, and when it times out. */
-  #waiting: { conn: MllpConnection; deadline: number } | undefined;
+  /**
+   * The ACK wait under way (or, `sending`, the message's write): its connection, and when it
+   * times out.
+   */
+  #waiting: { conn: MllpConnection; deadline: number; sending?: boolean } | undefined;
   /** The ACK watchdog's sleep, and when it wakes (see {@link #watch}). */
   #watchdog: AbortController | undefined;
   #watchdogAt: number | undefined;
@@ -158,6 +161,14 @@ export class MllpDeliverer implements Deliverer {
       // so the resend goes on a fresh connection rather than after an answer meant for it.
       this.#link.drop();
     }
+    const lost = this.#link.lost();
+    if (lost) {
+      // Ended while no ACK was awaited (a wait learns of an end as it happens, in its reason).
+      const reason = lost.endReason ?? "closed";
+      const fields = { actor: actorId, remote: this.#where(), reason: clipPeerText(reason) };
+      if (reason === PEER_CLOSED) log.info("mllp.disconnected", fields);
+      else log.warn("mllp.disconnected", fields);
+    }
     let conn = this.#link.current;
     if (!conn) {
       onWire = false;
@@ -182,29 +193,31 @@ export class MllpDeliverer implements Deliverer {
       if (onWire) this.#listed--;
       else this.#listed = 0;
     }
+    // The ACK timeout runs from here: writing the message counts against it, so a destination that
+    // stops reading (its window shut) fails the attempt as one that does not answer does.
+    const deadline = clock.now() + settings.ackTimeoutMs;
     if (!onWire) {
       job.setState("sending");
-      try {
-        // The list goes with the message, before its ACK can come back.
-        await (ahead
+      // The list goes with the message, before its ACK can come back.
+      const failed = await this.#written(
+        conn,
+        ahead
           ? ahead.sendKeyed(
             { key, controlId, payload: job.payload },
             this.#list(ahead, job, key)?.next,
           )
-          : conn.send(job.payload));
-      } catch (error) {
-        this.#link.drop();
-        // Nothing went out; if MLLP cannot frame this message at all, no retry ever will.
-        return this.#unframeable(job) ??
-          { ok: false, reason: `send failed: ${errorMessage(error)}` };
-      }
+          : conn.send(job.payload),
+        deadline,
+        job,
+        settings,
+      );
+      if (failed) return failed;
       this.#link.touch(clock.now());
     } else if (ahead && this.#listed < AHEAD_REFILL_BELOW) {
       const list = this.#list(ahead, job, key, this.#tail);
       if (list) ahead.follow(list.after, list.next);
     }
     job.setState("awaiting-ack");
-    const deadline = clock.now() + settings.ackTimeoutMs;
     // Replies that acknowledge another message (or nothing): named in the reason if no ACK comes.
     // The wait goes on after one until the timeout, rather than failing at once: a receiver may
     // send a late or repeated ACK of an earlier message (an AA after an AE, one for a message
@@ -264,6 +277,47 @@ export class MllpDeliverer implements Deliverer {
   }
 
   /**
+   * Waits for `sending` (the message's write) to finish, for at most the attempt's deadline: a
+   * write the destination does not take (it stopped reading and its window is shut) would
+   * otherwise wait for ever, holding the queue, a skip and the engine's stop. The watchdog closes
+   * the connection at the deadline, and a skip or a stop closes it at once; either ends the write.
+   * Undefined once written, else the attempt's failure.
+   */
+  async #written(
+    conn: MllpConnection,
+    sending: Promise<void>,
+    deadline: number,
+    job: DeliveryJob,
+    settings: MllpDeliverySettings,
+  ): Promise<DeliveryOutcome | undefined> {
+    const onAbort = () => conn.close();
+    job.signal.addEventListener("abort", onAbort, { once: true });
+    this.#waiting = { conn, deadline, sending: true };
+    this.#watch(deadline);
+    try {
+      await sending;
+      return undefined;
+    } catch (error) {
+      this.#link.drop();
+      if (job.signal.aborted) return { ok: false, reason: "aborted" };
+      if (this.#options.clock.now() >= deadline) {
+        return {
+          ok: false,
+          reason: `the destination took no more of the message for ${
+            settings.ackTimeoutMs / 1000
+          } s (it stopped reading); socket closed`,
+        };
+      }
+      // Nothing went out; if MLLP cannot frame this message at all, no retry ever will.
+      return this.#unframeable(job) ??
+        { ok: false, reason: `send failed: ${errorMessage(error)}` };
+    } finally {
+      this.#waiting = undefined;
+      job.signal.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /**
    * Arms the ACK watchdog to wake by `deadline`. One sleep serves many waits: under load a wait
    * ends long before its deadline, and the next one's deadline is later, so the sleep armed for
    * an earlier wait is kept; when it wakes early it sleeps again until the current wait's deadline.
@@ -281,8 +335,10 @@ export class MllpDeliverer implements Deliverer {
       this.#watchdogAt = undefined;
       const waiting = this.#waiting;
       if (!waiting) return;
-      if (this.#options.clock.now() >= waiting.deadline) waiting.conn.interrupt();
-      else this.#watch(waiting.deadline);
+      if (this.#options.clock.now() < waiting.deadline) this.#watch(waiting.deadline);
+      // A write not taken by then ends with the connection; a wait for the ACK is interrupted.
+      else if (waiting.sending) waiting.conn.close();
+      else waiting.conn.interrupt();
     });
   }
 
@@ -362,6 +418,9 @@ const AHEAD_REFILL_BELOW = 8;
 
 /** Characters of the awaited MSH-10 in an `mllp.uncorrelated-reply` line. */
 const LOGGED_CONTROL_ID_MAX = 256;
+
+/** How a connection's end reads when the destination closed it (a normal idle close). */
+const PEER_CLOSED = "closed by the peer";
 
 /** Why a watchdog sleep is cut short (cancelled or replaced; not an error). */
 const ENDED = "ended";

@@ -86,6 +86,9 @@ export class WatchedThreadConnector implements MllpConnector {
       get open() {
         return conn.open;
       },
+      get endReason() {
+        return conn.endReason;
+      },
       get local() {
         return conn.local;
       },

@@ -15,11 +15,28 @@ export interface SocketMllpConnectionOptions {
   maxFrameBytes?: number;
 }
 
+/**
+ * Replies a destination may send for each message (an accept acknowledgment and an application
+ * one, in enhanced mode), and how many replies that answer nothing sent it may get ahead by. A
+ * receiver sends one or two replies a message, and now and then a late or repeated one; past
+ * that it floods the connection, and every frame it sends would be read and held (a peer writing
+ * unsolicited ACKs as fast as TCP takes them grew the engine by ~1 KB a frame, hundreds of MB in
+ * seconds, and kept its thread too busy to renew other actors' leases).
+ */
+const REPLIES_PER_MESSAGE = 2;
+const SPARE_REPLIES = 16;
+/** Reply credit a connection may save up while the destination answers less than it may. */
+const MAX_REPLY_CREDIT = 2 * REPLIES_PER_MESSAGE;
+
 /** See the module doc. */
 export class SocketMllpConnection implements MllpConnection {
   readonly #conn: Deno.Conn;
   readonly #decoder: MllpDecoder;
   readonly #inbox = new FrameInbox();
+  /** Replies the destination may still send: {@link REPLIES_PER_MESSAGE} a message sent. */
+  #replyCredit = 0;
+  /** Replies beyond that, since the connection opened. */
+  #unasked = 0;
   /** `ip:port` of this end. */
   readonly local: string;
 
@@ -37,6 +54,11 @@ export class SocketMllpConnection implements MllpConnection {
     return this.#inbox.ended === undefined;
   }
 
+  /** Why the connection ended, once it has. */
+  get endReason(): string | undefined {
+    return this.#inbox.ended;
+  }
+
   async #readLoop(): Promise<void> {
     const buf = new Uint8Array(64 * 1024);
     let reason = "closed by the peer";
@@ -46,8 +68,17 @@ export class SocketMllpConnection implements MllpConnection {
         if (n === null) break;
         // A copy: the decoder keeps views of pushed chunks until their frame ends, and buf is reused.
         for (const event of this.#decoder.push(buf.slice(0, n))) {
-          if (event.type === "frame") this.#inbox.put({ type: "frame", payload: event.payload });
-          else if (event.type === "oversize") {
+          if (event.type === "frame") {
+            // A frame the flood check refuses is not kept: the connection ends with it.
+            if (this.#tooManyReplies()) {
+              reason = `the destination sent more than ${SPARE_REPLIES} replies beyond ` +
+                `${REPLIES_PER_MESSAGE} a message sent (it floods the connection)`;
+              this.#inbox.end(reason);
+              this.close();
+              break;
+            }
+            this.#inbox.put({ type: "frame", payload: event.payload });
+          } else if (event.type === "oversize") {
             reason = `the peer sent a frame over ${event.limit} bytes`;
             this.#inbox.end(reason); // the reason, not close()'s "closed by the engine"
             this.close();
@@ -62,6 +93,15 @@ export class SocketMllpConnection implements MllpConnection {
     this.#finish(reason);
   }
 
+  /** Counts a reply; true once the destination is more than SPARE_REPLIES replies ahead. */
+  #tooManyReplies(): boolean {
+    if (this.#replyCredit > 0) {
+      this.#replyCredit--;
+      return false;
+    }
+    return ++this.#unasked > SPARE_REPLIES;
+  }
+
   #finish(reason: string): void {
     try {
       this.#conn.close();
@@ -74,6 +114,8 @@ export class SocketMllpConnection implements MllpConnection {
     const ended = this.#inbox.ended;
     if (ended !== undefined) throw new Error(`connection closed: ${ended}`);
     const frame = encodeMllp(payload);
+    // Counted before the write: its replies may come before the write's answer does.
+    this.#replyCredit = Math.min(this.#replyCredit + REPLIES_PER_MESSAGE, MAX_REPLY_CREDIT);
     let off = 0;
     while (off < frame.length) off += await this.#conn.write(frame.subarray(off));
   }

@@ -229,6 +229,10 @@ class ThreadMllpConnection implements MllpConnection, MllpRunAhead {
     return this.#inbox.ended === undefined;
   }
 
+  get endReason(): string | undefined {
+    return this.#inbox.ended;
+  }
+
   /** The thread connected it; false when the engine closed it meanwhile. */
   opened(local: string | undefined): boolean {
     if (this.#inbox.ended !== undefined) return false;
