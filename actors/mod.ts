@@ -10,6 +10,7 @@ export { errorMessage } from "./runtime/errors.ts";
 export { RESERVED_USER_NAMES, reservedUserName } from "./config/reserved_names.ts";
 export { systemClock } from "./runtime/clock.ts";
 export { DEFAULT_MAX_BODY_BYTES, HttpSendError } from "./https_out/http_client.ts";
+export { redact, secretValues } from "./https_out/redact.ts";
 export {
   FileTooLargeError,
   HostKeyMismatchError,

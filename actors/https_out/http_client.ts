@@ -19,8 +19,9 @@ export interface HttpRequest {
   /** Read at most this many bytes of the response body (default {@link DEFAULT_MAX_BODY_BYTES}). */
   maxBodyBytes?: number;
   /**
-   * Drop the body of a 2xx answer unread (`body` is then empty): a delivery only needs the
-   * status when it succeeds, and reading costs more than the rest of a small exchange.
+   * Keep nothing of a 2xx answer's body (`body` is then empty): a delivery only needs the status
+   * when it succeeds. The body is still read to its end (or the bound): a 2xx whose body does not
+   * end is not an answer the receiver finished.
    */
   discardSuccessBody?: boolean;
 }
@@ -38,12 +39,19 @@ export interface HttpResponse {
 /** Why no response came. */
 export type HttpSendErrorKind = "timeout" | "network" | "aborted";
 
-/** A request that got no HTTP response: the deadline passed, the network failed, or it was aborted. */
+/**
+ * A request that got no whole HTTP response: the deadline passed, the network failed, or it was
+ * aborted (before the status, or while the body was read).
+ */
 export class HttpSendError extends Error {
   /** What went wrong. */
   readonly kind: HttpSendErrorKind;
 
-  /** An error of `kind`; `message` says what happened (never a header or body value). */
+  /**
+   * An error of `kind`; `message` says what happened. It never holds a request header's value; it
+   * may quote the start of an answer's body that did not end, with the request's credentials
+   * replaced by `[redacted]`.
+   */
   constructor(kind: HttpSendErrorKind, message: string, options?: ErrorOptions) {
     super(message, options);
     this.name = "HttpSendError";
