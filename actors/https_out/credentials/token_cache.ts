@@ -1,6 +1,7 @@
 /**
  * An access token kept between requests: used until shortly before it expires (30 s, or a tenth
  * of its lifetime when that is shorter), dropped on a 401, and fetched by one request at a time.
+ * A lifetime is taken as one year at most ({@link MAX_TOKEN_LIFETIME_S}).
  * @module
  */
 
@@ -10,7 +11,7 @@ import type { Logger } from "../../runtime/log.ts";
 /** An access token as granted. */
 export interface TokenGrant {
   accessToken: string;
-  /** `expires_in` in seconds, when the endpoint said. */
+  /** `expires_in` in seconds, when the endpoint said (the cache takes one year at most). */
   expiresInS?: number;
 }
 
@@ -28,6 +29,14 @@ export interface TokenCacheOptions {
 
 /** Refresh this long before expiry at most. */
 const MAX_MARGIN_MS = 30_000;
+
+/**
+ * The longest a token is taken to live: one year (365 days). A longer `expires_in` (some servers
+ * say "never expires" with 9999999999999, or 1e308) counts as one year, so every time computed
+ * from it stays a valid date; such a token is fetched again at least once a year, and at once
+ * after a 401.
+ */
+export const MAX_TOKEN_LIFETIME_S = 365 * 24 * 3600;
 
 interface Cached {
   token: string;
@@ -90,7 +99,7 @@ export class TokenCache {
     const generation = this.#generation;
     const fetchedAt = clock.now();
     const grant = await this.#options.fetch(signal);
-    const lifetimeMs = (grant.expiresInS ?? this.#options.defaultLifetimeS ?? 300) * 1000;
+    const lifetimeMs = lifetimeS(grant.expiresInS ?? this.#options.defaultLifetimeS ?? 300) * 1000;
     const margin = Math.min(MAX_MARGIN_MS, lifetimeMs / 10);
     const cached = {
       token: grant.accessToken,
@@ -106,4 +115,9 @@ export class TokenCache {
     });
     return cached;
   }
+}
+
+/** `seconds` as a lifetime: at most {@link MAX_TOKEN_LIFETIME_S}, and 0 when not a number ≥ 0. */
+function lifetimeS(seconds: number): number {
+  return seconds >= 0 ? Math.min(seconds, MAX_TOKEN_LIFETIME_S) : 0;
 }

@@ -16,7 +16,7 @@ import type {
   HttpsAuthConfig,
   StrategyDeps,
 } from "./strategy.ts";
-import { TokenCache, type TokenGrant } from "./token_cache.ts";
+import { MAX_TOKEN_LIFETIME_S, TokenCache, type TokenGrant } from "./token_cache.ts";
 
 /** A token request. */
 export interface TokenRequest {
@@ -84,19 +84,21 @@ export async function requestToken(request: TokenRequest): Promise<TokenGrant> {
   }
   const expires = readExpiresIn(json["expires_in"]);
   if (expires === null) {
-    throw new CredentialError(
-      `${where}: expires_in is ${JSON.stringify(json["expires_in"])}, not a number of seconds`,
-    );
+    const said = clip(JSON.stringify(json["expires_in"]), 100);
+    throw new CredentialError(`${where}: expires_in is ${said}, not a number of seconds`);
   }
   return { accessToken: token, ...(expires !== undefined ? { expiresInS: expires } : {}) };
 }
 
-/** `expires_in` as seconds; undefined when absent, null when unreadable. */
+/**
+ * `expires_in` as seconds, at most {@link MAX_TOKEN_LIFETIME_S} (a larger one, even one too large
+ * for a double, is cut to it); undefined when absent, null when not a number of seconds ≥ 0.
+ */
 function readExpiresIn(value: unknown): number | undefined | null {
   if (value === undefined || value === null) return undefined;
   // Some servers send it as a string of digits.
   const n = typeof value === "string" && /^\d+$/.test(value) ? Number(value) : value;
-  return typeof n === "number" && Number.isFinite(n) && n >= 0 ? n : null;
+  return typeof n === "number" && n >= 0 ? Math.min(n, MAX_TOKEN_LIFETIME_S) : null;
 }
 
 /** `error: error_description` of an OAuth error answer (RFC 6749 §5.2), if it is one. */
