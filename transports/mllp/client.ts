@@ -1,10 +1,23 @@
 /**
  * Opening outbound MLLP connections over TCP or TLS 1.2+, with keepalive and no Nagle delay.
+ *
+ * The connect deadline (`timeoutMs`) and the abort signal cover the whole opening: the TCP connect
+ * and, over TLS, the handshake too. A peer that takes the TCP connection but never completes the
+ * handshake (a hung TLS terminator, a port that is not TLS and waits for the client to speak)
+ * fails at the deadline with "TLS handshake with host:port did not complete within N s", and its
+ * socket is closed.
+ *
+ * TLS goes through `node:tls`, not `Deno.connectTls`: a Deno TLS connection still in its handshake
+ * cannot be closed (`close()` waits for the handshake to finish, so the socket stays open until
+ * the peer speaks or hangs up, one socket left behind per attempt), while a `node:tls` socket is
+ * destroyed at once. Both are rustls in Deno: TLS 1.2 and 1.3 only, AEAD suites only.
  * @module
  */
 
+import { isIP } from "node:net";
+import tls from "node:tls";
 import type { MllpConnection, MllpConnector, MllpTarget } from "../../actors/ports.ts";
-import { SocketMllpConnection } from "./connection.ts";
+import { type MllpSocket, SocketMllpConnection } from "./connection.ts";
 
 /** Connects with a deadline; a connection that arrives after it is closed at once. */
 async function withDeadline<T extends Deno.Conn>(
@@ -31,40 +44,167 @@ async function withDeadline<T extends Deno.Conn>(
   }
 }
 
+/**
+ * A TLS connection whose TCP connect and handshake both end within `timeoutMs`, or at `signal`;
+ * either way the socket is destroyed then, mid-handshake too. The server certificate must chain to
+ * `tls.ca` (the default roots without it) and name the host.
+ */
+function connectTls(
+  target: MllpTarget & { tls: NonNullable<MllpTarget["tls"]> },
+  timeoutMs: number,
+  signal: AbortSignal,
+  where: string,
+): Promise<NodeTlsConn> {
+  const { ca, cert, key } = target.tls;
+  return new Promise((resolve, reject) => {
+    if (signal.aborted) return reject(new Error(`${where}: aborted`));
+    const socket = tls.connect({
+      host: target.host,
+      port: target.port,
+      // SNI carries names only; an IP address is still checked against the certificate.
+      ...(isIP(target.host) ? {} : { servername: target.host }),
+      ...(ca ? { ca: [ca] } : {}),
+      ...(cert && key ? { cert, key } : {}),
+      minVersion: "TLSv1.2",
+      rejectUnauthorized: true,
+    });
+    let tcpConnected = false;
+    const seconds = timeoutMs / 1000;
+    const onTcp = () => (tcpConnected = true);
+    const onSecure = () => settle();
+    const onError = (error: Error) => settle(error);
+    const onAbort = () => settle(new Error(`${where}: aborted`));
+    const timer = setTimeout(() =>
+      settle(
+        new Error(
+          tcpConnected
+            ? `TLS handshake with ${where} did not complete within ${seconds} s`
+            : `${where}: no connection within ${seconds} s`,
+        ),
+      ), timeoutMs);
+    function settle(error?: Error): void {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", onAbort);
+      socket.off("connect", onTcp);
+      socket.off("secureConnect", onSecure);
+      socket.off("error", onError);
+      if (error === undefined) {
+        resolve(new NodeTlsConn(socket));
+        return;
+      }
+      socket.on("error", () => {/* given up on: nothing more to report */});
+      socket.destroy();
+      reject(error);
+    }
+    signal.addEventListener("abort", onAbort, { once: true });
+    socket.once("connect", onTcp);
+    socket.once("secureConnect", onSecure);
+    socket.once("error", onError);
+  });
+}
+
+/** Buffered beyond this, reading from the socket pauses until the reader catches up. */
+const MAX_BUFFERED = 1024 * 1024;
+
+/**
+ * A `node:tls` socket read by pulling, as the {@link MllpSocket} a {@link SocketMllpConnection}
+ * reads and writes, with the `setNoDelay` and `setKeepAlive` {@link connectMllp} sets.
+ */
+class NodeTlsConn {
+  readonly #socket: tls.TLSSocket;
+  readonly localAddr: Deno.NetAddr;
+  #chunks: Uint8Array[] = [];
+  #buffered = 0;
+  #ended = false;
+  #error: Error | undefined;
+  #wake: (() => void) | undefined;
+
+  constructor(socket: tls.TLSSocket) {
+    this.#socket = socket;
+    this.localAddr = netAddr(socket.localAddress, socket.localPort);
+    socket.on("data", (chunk: Uint8Array) => {
+      this.#chunks.push(chunk);
+      this.#buffered += chunk.length;
+      if (this.#buffered > MAX_BUFFERED) socket.pause();
+      this.#wakeReader();
+    });
+    const end = () => {
+      this.#ended = true;
+      this.#wakeReader();
+    };
+    socket.on("end", end);
+    socket.on("close", end);
+    socket.on("error", (error: Error) => {
+      this.#error ??= error;
+      end();
+    });
+  }
+
+  #wakeReader(): void {
+    const wake = this.#wake;
+    this.#wake = undefined;
+    wake?.();
+  }
+
+  setNoDelay(noDelay = true): void {
+    this.#socket.setNoDelay(noDelay);
+  }
+
+  setKeepAlive(keepAlive = true): void {
+    this.#socket.setKeepAlive(keepAlive);
+  }
+
+  /** Bytes into `p`; null at the end; rejects with the socket's error. */
+  async read(p: Uint8Array): Promise<number | null> {
+    while (this.#chunks.length === 0) {
+      if (this.#error) throw this.#error;
+      if (this.#ended) return null;
+      await new Promise<void>((r) => (this.#wake = r));
+    }
+    const chunk = this.#chunks[0]!;
+    const n = Math.min(p.length, chunk.length);
+    p.set(chunk.subarray(0, n));
+    if (n === chunk.length) this.#chunks.shift();
+    else this.#chunks[0] = chunk.subarray(n);
+    this.#buffered -= n;
+    if (this.#buffered <= MAX_BUFFERED && this.#socket.isPaused()) this.#socket.resume();
+    return n;
+  }
+
+  /** Writes all of `p`; resolves once the socket took it, rejects when it is closed meanwhile. */
+  write(p: Uint8Array): Promise<number> {
+    const socket = this.#socket;
+    if (socket.destroyed) return Promise.reject(new Deno.errors.BadResource("connection closed"));
+    return new Promise((resolve, reject) => {
+      socket.write(p, (error?: Error | null) => error ? reject(error) : resolve(p.length));
+    });
+  }
+
+  close(): void {
+    this.#socket.destroy();
+  }
+}
+
+function netAddr(hostname: string | undefined, port: number | undefined): Deno.NetAddr {
+  return { transport: "tcp", hostname: (hostname ?? "").replace(/^::ffff:/, ""), port: port ?? 0 };
+}
+
 /** Opens TCP connections to `target` (or TLS when `target.tls` is set). */
 export async function connectMllp(
   target: MllpTarget,
   options: { timeoutMs: number; signal: AbortSignal; maxFrameBytes?: number },
 ): Promise<MllpConnection> {
   const where = `${target.host}:${target.port}`;
-  let conn: Deno.Conn;
-  if (target.tls) {
-    const { ca, cert, key } = target.tls;
-    // Deno's TLS (rustls) speaks TLS 1.2 and 1.3 only, with AEAD suites only, and checks the name.
-    conn = await withDeadline(
-      Deno.connectTls({
-        hostname: target.host,
-        port: target.port,
-        ...(ca ? { caCerts: [ca] } : {}),
-        ...(cert && key ? { cert, key } : {}),
-      }),
-      options.timeoutMs,
-      options.signal,
-      where,
-    );
-    await (conn as Deno.TlsConn).handshake();
-  } else {
-    conn = await withDeadline(
+  const conn: MllpSocket & Pick<Deno.TcpConn, "setNoDelay" | "setKeepAlive"> = target.tls
+    ? await connectTls({ ...target, tls: target.tls }, options.timeoutMs, options.signal, where)
+    : await withDeadline(
       Deno.connect({ hostname: target.host, port: target.port }),
       options.timeoutMs,
       options.signal,
       where,
     );
-  }
-  if ("setNoDelay" in conn) {
-    (conn as Deno.TcpConn).setNoDelay(true);
-    (conn as Deno.TcpConn).setKeepAlive(true);
-  }
+  conn.setNoDelay(true);
+  conn.setKeepAlive(true);
   return new SocketMllpConnection(conn, {
     ...(options.maxFrameBytes ? { maxFrameBytes: options.maxFrameBytes } : {}),
   });

@@ -28,9 +28,15 @@ const SPARE_REPLIES = 16;
 /** Reply credit a connection may save up while the destination answers less than it may. */
 const MAX_REPLY_CREDIT = 2 * REPLIES_PER_MESSAGE;
 
+/**
+ * The part of a socket an {@link SocketMllpConnection} uses: a `Deno.Conn` (TCP), or the
+ * `node:tls` socket of client.ts behind the same methods.
+ */
+export type MllpSocket = Pick<Deno.Conn, "read" | "write" | "close" | "localAddr">;
+
 /** See the module doc. */
 export class SocketMllpConnection implements MllpConnection {
-  readonly #conn: Deno.Conn;
+  readonly #conn: MllpSocket;
   readonly #decoder: MllpDecoder;
   readonly #inbox = new FrameInbox();
   /** Replies the destination may still send: {@link REPLIES_PER_MESSAGE} a message sent. */
@@ -41,7 +47,7 @@ export class SocketMllpConnection implements MllpConnection {
   readonly local: string;
 
   /** Wraps an open socket and starts reading from it. */
-  constructor(conn: Deno.Conn, options: SocketMllpConnectionOptions = {}) {
+  constructor(conn: MllpSocket, options: SocketMllpConnectionOptions = {}) {
     this.#conn = conn;
     this.#decoder = new MllpDecoder({ maxFrameBytes: options.maxFrameBytes ?? 30 * 1024 * 1024 });
     const addr = conn.localAddr as Deno.NetAddr;

@@ -231,3 +231,76 @@ opensslTest(
     }
   },
 );
+
+opensslTest(
+  "MLLP over TLS, outbound: the client takes TLS 1.3 and 1.2 with an AEAD suite, and refuses TLS 1.1 and suites without AEAD (openssl s_server)",
+  async () => {
+    const pki = await makePki();
+    /** Whether connectMllp opens a connection to `openssl s_server` run with `flags`. */
+    const outcome = async (...flags: string[]): Promise<string> => {
+      const child = new Deno.Command("openssl", {
+        args: [
+          "s_server",
+          "-accept",
+          "127.0.0.1:0",
+          "-cert",
+          `${pki.dir}/server.crt`,
+          "-key",
+          `${pki.dir}/server.key`,
+          ...flags,
+        ],
+        stdin: "piped",
+        stdout: "piped",
+        stderr: "null",
+      }).spawn();
+      try {
+        // s_server says "ACCEPT 127.0.0.1:<port>" once it listens.
+        let seen = "";
+        let port: number | undefined;
+        const reader = child.stdout.getReader();
+        const deadline = AbortSignal.timeout(10_000);
+        while (port === undefined) {
+          if (deadline.aborted) throw new Error(`openssl s_server did not listen: ${seen}`);
+          const { value, done } = await reader.read();
+          if (done) throw new Error(`openssl s_server ended: ${seen}`);
+          seen += dec.decode(value);
+          const m = /ACCEPT 127\.0\.0\.1:(\d+)/.exec(seen);
+          if (m) port = Number(m[1]);
+        }
+        reader.releaseLock();
+        void child.stdout.cancel().catch(() => {});
+        try {
+          const conn = await connectMllp(
+            { host: "localhost", port, tls: { ca: pki.caCert } },
+            { timeoutMs: 5_000, signal: AbortSignal.timeout(10_000) },
+          );
+          conn.close();
+          return "connected";
+        } catch (error) {
+          return `refused: ${error instanceof Error ? error.message : error}`;
+        }
+      } finally {
+        child.kill();
+        await child.status;
+      }
+    };
+    try {
+      assert.equal(await outcome("-tls1_3"), "connected");
+      assert.equal(
+        await outcome("-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256"),
+        "connected",
+      );
+      for (
+        const flags of [
+          ["-tls1_2", "-cipher", "AES128-SHA"],
+          ["-tls1_2", "-cipher", "ECDHE-RSA-AES128-SHA"],
+          ["-tls1_1", "-cipher", "ALL:@SECLEVEL=0"],
+        ]
+      ) {
+        assert.match(await outcome(...flags), /^refused: /, flags.join(" "));
+      }
+    } finally {
+      await Deno.remove(pki.dir, { recursive: true });
+    }
+  },
+);
