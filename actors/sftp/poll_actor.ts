@@ -12,6 +12,12 @@
  * the archive leads to a download next time that the sink recognises by content hash. Poll errors
  * are logged with their reason and retried at the next interval. Temporary names (`.x`, `*.part`,
  * `*.tmp`…) are left alone until their sender renames them.
+ *
+ * Every request has a deadline (the connect, the list, each read…; `sftpDeadlineMs` in
+ * `sftp_deliverer.ts`): a server that stops answering SFTP while SSH stays alive (a hung disk
+ * behind it) ends the poll at the deadline with the session closed, logged like any poll error
+ * (`sftp.poll-failed`, e.g. `the SFTP server did not answer within 60 s (list in); session
+ * closed`), and the next poll runs at its interval on a new session.
  * @module
  */
 
@@ -35,6 +41,12 @@ import {
 } from "./connector.ts";
 import { errorMessage } from "../runtime/errors.ts";
 import type { FileInboxResult, ReceivedFile } from "./file_inbox.ts";
+import {
+  type BoundedSftpSession,
+  openWithin,
+  SFTP_REQUEST_TIMEOUT_MS,
+  type SftpDeadlines,
+} from "./sftp_deliverer.ts";
 import { writeAcknowledgment } from "./ack_writer.ts";
 import { fileTimestamp, globMatcher, isTemporaryName, joinPath } from "../../codecs/files/mod.ts";
 
@@ -75,6 +87,11 @@ export interface SftpPollActorOptions {
   maxFileBytes: number;
   /** Where X12 acknowledgments are written (config `x12.ackFolder`, relative to `folder`). */
   ackFolder?: string;
+  /**
+   * A request (the connect, the list, a read…) not answered within this closes the session and
+   * ends the poll; default {@link SFTP_REQUEST_TIMEOUT_MS} (see `sftpDeadlineMs`).
+   */
+  requestTimeoutMs?: number;
 }
 
 /** What the last poll did. */
@@ -96,6 +113,7 @@ export class SftpPollActor implements Actor {
   readonly #options: SftpPollActorOptions;
   readonly #match: (name: string) => boolean;
   readonly #wake = new Wakeup();
+  readonly #deadlines: SftpDeadlines;
   #state: ActorState = "idle";
   #control: ActorControl | undefined;
   #lastPoll: PollSummary | undefined;
@@ -108,6 +126,10 @@ export class SftpPollActor implements Actor {
     this.id = pollActorId(options.integration.id);
     this.#options = options;
     this.#match = globMatcher(options.settings.pattern);
+    this.#deadlines = {
+      clock: options.clock,
+      requestTimeoutMs: options.requestTimeoutMs ?? SFTP_REQUEST_TIMEOUT_MS,
+    };
   }
 
   /** Polls now (an operator's retry, or a test). */
@@ -156,12 +178,12 @@ export class SftpPollActor implements Actor {
       movedToError: 0,
       waiting: 0,
     };
-    let session: SftpSession | undefined;
+    let session: BoundedSftpSession | undefined;
     const onAbort = () => session?.close();
     signal.addEventListener("abort", onAbort, { once: true });
     try {
       this.#state = "connecting";
-      session = await sessions.open(signal);
+      session = await openWithin(sessions, this.#deadlines, signal);
       this.#state = "processing";
       const entries = await session.list(settings.folder);
       const files = entries
@@ -199,7 +221,7 @@ export class SftpPollActor implements Actor {
 
   /** One file; throws on anything that should end the poll (connection, store). */
   async #take(
-    session: SftpSession,
+    session: BoundedSftpSession,
     entry: SftpEntry,
     summary: PollSummary,
     made: Set<string>,
@@ -214,7 +236,11 @@ export class SftpPollActor implements Actor {
     }
     let bytes: Uint8Array;
     try {
-      bytes = await session.read(path, { maxBytes: maxFileBytes, signal });
+      bytes = await session.read(path, {
+        maxBytes: maxFileBytes,
+        signal,
+        expectedBytes: entry.size,
+      });
     } catch (error) {
       if (!(error instanceof FileTooLargeError)) throw error;
       await this.#moveAside(session, entry.name, error.size, made);

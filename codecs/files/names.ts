@@ -20,7 +20,11 @@ export interface FileNameFields {
   name: string;
 }
 
-/** Throws an Error naming the problem when `template` cannot make safe file names. */
+/**
+ * Throws an Error naming the problem when `template` cannot make safe file names: it must use
+ * `{id}` or `{name}`. Only `{id}` makes names unique; with `{name}` alone several messages can get
+ * one name and then wait for each other at the destination.
+ */
 export function checkTemplate(template: string): void {
   if (template.length === 0) throw new Error("fileName template is empty");
   if (/[/\\\0]/.test(template)) {
@@ -35,9 +39,13 @@ export function checkTemplate(template: string): void {
       );
     }
   }
+  // {name} alone is accepted (configs rely on it) although it is not unique: the messages split
+  // from one file, and every upload of one name, share it; the deliverer makes them wait in turn.
   if (!/\{(id|name)\}/.test(template)) {
     throw new Error(
-      `fileName template ${JSON.stringify(template)} needs {id} (or {name}) so names are unique`,
+      `fileName template ${JSON.stringify(template)} needs {id} (unique per message) or {name} ` +
+        `(the original file's name, which several messages can share: they then wait for each ` +
+        `other, see the README)`,
     );
   }
 }
@@ -153,9 +161,12 @@ export function isTemporaryName(name: string): boolean {
   return leaf.startsWith(".") || /\.(part|filepart|partial|tmp|upload)$/i.test(leaf);
 }
 
-/** The name `.<name>.part` a deliverer writes before renaming to `name`. */
-export function temporaryNameFor(name: string): string {
-  return `.${name}.part`;
+/**
+ * The name `.<name>.part` a deliverer writes before renaming to `name`; with `attempt`,
+ * `.<name>.<attempt>.part`, a name of that attempt's own.
+ */
+export function temporaryNameFor(name: string, attempt?: string): string {
+  return attempt === undefined ? `.${name}.part` : `.${name}.${attempt}.part`;
 }
 
 /** `folder/name`, for a folder given as `.`, `/`, `a/b/` or `/a/b`. */

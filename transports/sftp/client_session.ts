@@ -3,19 +3,39 @@
  * pipelined: up to {@link DEPTH} read or write requests of {@link CHUNK} bytes are outstanding at
  * once, so throughput is bound by bandwidth, not by round trips (one request at a time makes a
  * 30 MB file cost ~1,000 round trips).
+ *
+ * No request waits for ever: a server that stops answering SFTP while SSH stays alive (a hung disk
+ * or filesystem behind it; sshd still answers keepalives) would otherwise hold the caller, and a
+ * delivery queue behind it, for good. While any request waits, the server must answer one of them
+ * (any answer counts: a transfer that keeps moving is never cut, however long it takes) within
+ * {@link REQUEST_TIMEOUT_MS}; when it does not, the session is closed and every request under way
+ * fails with an {@link SftpNoAnswerError}: `the SFTP server did not answer within 60 s (write
+ * out/.x.hl7.part); session closed`. Closing the session for any reason (an actor's own deadline,
+ * a skip, a stop) fails the requests under way at once, rather than when ssh2 notices the end.
  * @module
  */
 
 import { Buffer } from "node:buffer";
 // @ts-types="@types/ssh2"
 import type ssh2 from "ssh2";
-import type { SftpEntry, SftpSession, SftpStat, SftpStatusKind } from "../../actors/ports.ts";
-import { FileTooLargeError, SftpStatusError } from "../../actors/mod.ts";
+import type {
+  Clock,
+  SftpEntry,
+  SftpSession,
+  SftpStat,
+  SftpStatusKind,
+} from "../../actors/ports.ts";
+import { FileTooLargeError, SftpStatusError, systemClock } from "../../actors/mod.ts";
 
 /** Bytes per read or write request. */
 export const CHUNK = 64 * 1024;
 /** Requests outstanding at once. */
 export const DEPTH = 32;
+/**
+ * How long the server may leave every waiting request unanswered before the session is closed:
+ * 60 s. Per request, not per file: each answer starts the wait afresh.
+ */
+export const REQUEST_TIMEOUT_MS = 60_000;
 
 const S_IFMT = 0o170000;
 const S_IFREG = 0o100000;
@@ -38,6 +58,30 @@ export function statusError(what: string, error: unknown): SftpStatusError {
   return new SftpStatusError(what, "failure", e.message ?? String(error));
 }
 
+/** A request the server left unanswered: the session was closed (see the module doc). */
+export class SftpNoAnswerError extends SftpStatusError {
+  /** `what` (e.g. `write out/.x.hl7.part`) got no answer within `ms`. */
+  constructor(what: string, ms: number) {
+    super(what, "connection-lost");
+    this.name = "SftpNoAnswerError";
+    this.message = `the SFTP server did not answer within ${ms / 1000} s (${what}); session closed`;
+  }
+}
+
+/** Tuning of an {@link SshSftpSession}. */
+export interface SshSftpSessionOptions {
+  /** See {@link REQUEST_TIMEOUT_MS} (the default). */
+  requestTimeoutMs?: number;
+  /** Times the wait for answers; the system clock by default. */
+  clock?: Clock;
+}
+
+/** A request waiting for its answer. */
+interface Waiting {
+  what: string;
+  fail(error: Error): void;
+}
+
 function attrsOf(attrs: ssh2.Attributes, longname?: string): SftpStat {
   const mode = attrs.mode;
   const type = typeof mode === "number" ? mode & S_IFMT : undefined;
@@ -53,16 +97,35 @@ function attrsOf(attrs: ssh2.Attributes, longname?: string): SftpStat {
 export class SshSftpSession implements SftpSession {
   readonly #client: ssh2.Client;
   readonly #sftp: ssh2.SFTPWrapper;
+  readonly #clock: Clock;
+  readonly #timeoutMs: number;
   #open = true;
+  /** Requests sent and not answered yet. */
+  readonly #waiting = new Set<Waiting>();
+  /** When the server last answered (or, when nothing was waiting, when a wait began). */
+  #answeredAt = 0;
+  /** The watchdog's sleep while requests wait (one for the session, not one per request). */
+  #watchdog: AbortController | undefined;
   /** Local address:port of the TCP connection. */
   readonly local?: string;
 
   /** Wraps a logged-in client and its SFTP channel; closing either ends the session. */
-  constructor(client: ssh2.Client, sftp: ssh2.SFTPWrapper, local?: string) {
+  constructor(
+    client: ssh2.Client,
+    sftp: ssh2.SFTPWrapper,
+    local?: string,
+    options: SshSftpSessionOptions = {},
+  ) {
     this.#client = client;
     this.#sftp = sftp;
+    this.#clock = options.clock ?? systemClock;
+    this.#timeoutMs = options.requestTimeoutMs ?? REQUEST_TIMEOUT_MS;
     if (local) this.local = local;
-    const gone = () => (this.#open = false);
+    const gone = () => {
+      this.#open = false;
+      // ssh2 fails its requests as the channel ends; any it missed fail here.
+      this.#failWaiting((w) => new SftpStatusError(w.what, "connection-lost", "connection closed"));
+    };
     client.on("close", gone);
     client.on("end", gone);
     sftp.on("close", gone);
@@ -73,10 +136,11 @@ export class SshSftpSession implements SftpSession {
     return this.#open;
   }
 
-  /** Ends the connection. */
+  /** Ends the connection; the requests under way fail at once. */
   close(): void {
     if (!this.#open) return;
     this.#open = false;
+    this.#failWaiting((w) => new SftpStatusError(w.what, "connection-lost", "session closed"));
     this.#client.end();
   }
 
@@ -85,12 +149,58 @@ export class SshSftpSession implements SftpSession {
       return Promise.reject(new SftpStatusError(what, "connection-lost", "session closed"));
     }
     return new Promise<T>((resolve, reject) => {
+      const waiting: Waiting = { what, fail: reject };
+      if (this.#waiting.size === 0) this.#answeredAt = this.#clock.now();
+      this.#waiting.add(waiting);
+      this.#watch(this.#timeoutMs);
+      const answered = (err: unknown, value?: T) => {
+        // Failed already (the session was closed or stalled): a late answer changes nothing.
+        if (!this.#waiting.delete(waiting)) return;
+        this.#answeredAt = this.#clock.now();
+        if (this.#waiting.size === 0) this.#unwatch();
+        if (err) reject(statusError(what, err));
+        else resolve(value as T);
+      };
       try {
-        run((err, value) => (err ? reject(statusError(what, err)) : resolve(value)));
+        run((err, value) => answered(err, value));
       } catch (error) {
-        reject(statusError(what, error));
+        answered(error ?? new Error("failed"));
       }
     });
+  }
+
+  /**
+   * Arms the watchdog, unless armed (it is while requests wait): it wakes after `ms`, then sleeps
+   * on when the server answered meanwhile (until the timeout after that answer), or else closes
+   * the stalled session.
+   */
+  #watch(ms: number): void {
+    if (this.#watchdog) return;
+    const armed = new AbortController();
+    this.#watchdog = armed;
+    void this.#clock.sleep(ms, armed.signal).then(() => {
+      if (this.#watchdog !== armed) return; // disarmed meanwhile
+      this.#watchdog = undefined;
+      if (this.#waiting.size === 0) return;
+      const timeout = this.#timeoutMs;
+      const quiet = this.#clock.now() - this.#answeredAt;
+      if (quiet < timeout) return this.#watch(timeout - quiet);
+      this.#failWaiting((w) => new SftpNoAnswerError(w.what, timeout));
+      this.close();
+    });
+  }
+
+  #unwatch(): void {
+    this.#watchdog?.abort();
+    this.#watchdog = undefined;
+  }
+
+  /** Fails every request under way with `error(request)` and disarms the watchdog. */
+  #failWaiting(error: (waiting: Waiting) => Error): void {
+    const waiting = [...this.#waiting];
+    this.#waiting.clear();
+    this.#unwatch();
+    for (const w of waiting) w.fail(error(w));
   }
 
   /** See {@link SftpSession.list}. */

@@ -242,10 +242,13 @@ sshTest(
       assert.deepEqual(await Deno.readFile(`${sshd.files}/outgoing/${final}`), pdf);
       const touched = (e: Deno.FsEvent, name: string) =>
         e.paths.some((p) => p.endsWith(`/${name}`));
+      // The temporary name is `.<final>.<attempt>.part`.
+      const temporary = (e: Deno.FsEvent) =>
+        e.paths.some((p) => p.includes(`/.${final}.`) && p.endsWith(".part"));
       await waitFor("the final name seen", () => events.some((e) => touched(e, final)), WAIT_MS);
       // inotify may fold a small file's writes into its create event.
       const lastWrite = events.findLastIndex((e) =>
-        (e.kind === "modify" || e.kind === "create") && touched(e, `.${final}.part`)
+        (e.kind === "modify" || e.kind === "create") && temporary(e)
       );
       const appeared = events.findIndex((e) => touched(e, final));
       assert.ok(lastWrite >= 0, `nothing written under .${final}.part: ${JSON.stringify(events)}`);

@@ -27,6 +27,8 @@ export interface DeliveryOptions {
   folder?: string;
   fileName?: string;
   idleCloseMs?: number;
+  /** The deliverer's request timeout (its default otherwise). */
+  requestTimeoutMs?: number;
   /** Wraps each session (to watch what the deliverer asks). */
   session?: (real: SftpSession) => SftpSession;
 }
@@ -91,6 +93,9 @@ export async function startDelivery(options: DeliveryOptions): Promise<Delivery>
     clock,
     log,
     ...(options.idleCloseMs !== undefined ? { idleCloseMs: options.idleCloseMs } : {}),
+    ...(options.requestTimeoutMs !== undefined
+      ? { requestTimeoutMs: options.requestTimeoutMs }
+      : {}),
   });
   const actor = new DeliveryActor({
     id: actorId,
@@ -148,4 +153,12 @@ export async function startDelivery(options: DeliveryOptions): Promise<Delivery>
       }
     },
   };
+}
+
+/**
+ * `text` with the attempt part of each temporary name left out (`.x.hl7.<attempt>.part` →
+ * `.x.hl7.part`): every attempt writes under a name of its own.
+ */
+export function withoutAttempt(text: string): string {
+  return text.replace(/\.[0-9a-z]{8,}\.part\b/g, ".part");
 }

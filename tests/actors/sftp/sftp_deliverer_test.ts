@@ -6,7 +6,7 @@
 
 import assert from "node:assert/strict";
 import { delegate } from "./poll_fixture.ts";
-import { deliveryKey, startDelivery } from "./delivery_fixture.ts";
+import { deliveryKey, startDelivery, withoutAttempt } from "./delivery_fixture.ts";
 import { waitFor } from "../../helpers/net.ts";
 import { type Sshd, startSshd, startTcpProxy } from "../../helpers/sshd.ts";
 import { testNeeding } from "../../helpers/system_tools.ts";
@@ -75,7 +75,7 @@ sshTest(
         }
         // What the deliverer asked: each file under its temporary name, then renamed, in order.
         assert.deepEqual(
-          ops,
+          ops.map(withoutAttempt),
           finals.flatMap((n) => [`write out/.${n}.part`, `rename out/.${n}.part out/${n}`]),
         );
         // What the receiver's SFTP server served, in its own log: each file opened under its
@@ -83,7 +83,7 @@ sshTest(
         // nothing ever opened under a final name.
         const served = (await sshd.sftpLog())
           .filter((l) => /^(open|close|rename) /.test(l))
-          .map((l) => l.replace(/ mode \d+$/, ""));
+          .map((l) => withoutAttempt(l.replace(/ mode \d+$/, "")));
         assert.deepEqual(
           served,
           finals.flatMap((n, i) => [
@@ -166,8 +166,17 @@ sshTest(
           async () => (await d.logOf(record!.id)).attemptCount === 1,
         );
         assert.ok(!(await names(out)).includes(name), "a partial file got its final name");
+        // What the cut attempt wrote is under a temporary name of that attempt's own.
+        const partial = (await names(out)).filter((n) => n.startsWith(`.${name}.`));
+        assert.equal(partial.length, 1, (await names(out)).join(", "));
+        assert.match(
+          partial[0]!,
+          new RegExp(`^\\.${name.replaceAll(".", "\\.")}\\.[0-9a-z]{8,}\\.part$`),
+        );
         d.clock.advance(0);
         await waitFor("delivered", async () => (await d.logOf(record!.id)).status === "SUCCEEDED");
+        // The first attempt's partial temporary file went at the retry, which wrote under a name
+        // of its own (an abandoned session's late requests cannot touch it).
         assert.deepEqual(await names(out), [name]);
         assert.deepEqual(await Deno.readFile(`${out}/${name}`), bytes);
         assert.match((await d.logOf(record!.id)).attempts[0]?.reason ?? "", /failed/);
@@ -179,26 +188,151 @@ sshTest(
   },
 );
 
-sshTest("sftp deliverer recognises a delivery whose rename answer was lost", async () => {
+sshTest(
+  "sftp deliverer recognises a delivery whose rename answer was lost by reading the file back",
+  async () => {
+    await withSshd(async (sshd) => {
+      const out = `${sshd.files}/out`;
+      await Deno.mkdir(out);
+      const ops: string[] = [];
+      const d = await startDelivery({
+        target: target(sshd),
+        session: (real) => {
+          const spy = delegate(real);
+          spy.read = (path, o) => (ops.push(`read ${path}`), real.read(path, o));
+          return spy;
+        },
+      });
+      try {
+        await d.actor.command("pause", "test", "set the scene first");
+        const [record] = await d.enqueue({ bytes: adt("L1") });
+        const name = d.deliverer.fileNameFor(record!);
+        // The previous attempt's rename went through but its answer never came back.
+        await Deno.writeFile(`${out}/${name}`, adt("L1"));
+        await d.actor.command("resume", "test", "go");
+        await waitFor("delivered", async () => (await d.logOf(record!.id)).status === "SUCCEEDED");
+        const log = await d.logOf(record!.id);
+        assert.deepEqual(log.attempts.map((a) => a.outcome), ["SUCCEEDED"]);
+        assert.equal(
+          log.attempts[0]?.reason,
+          `out/${name} (${adt("L1").length} bytes), already in place`,
+        );
+        // Taken for this message's only once its bytes were read back and compared.
+        assert.deepEqual(ops, [`read out/${name}`]);
+        // The temporary file is gone and the final one is untouched.
+        assert.deepEqual(await names(out), [name]);
+        assert.deepEqual(await Deno.readFile(`${out}/${name}`), adt("L1"));
+      } finally {
+        await d.stop();
+      }
+    });
+  },
+);
+
+/** The reason a message gets while `final` holds another file of `size` bytes. */
+function takenReason(final: string, size: number, template?: string): string {
+  const reason = `${final} already holds another file (${size} bytes, not this message's); ` +
+    `this message waits until that file is taken away`;
+  return template === undefined ? reason : `${reason}. The fileName template ` +
+    `${JSON.stringify(template)} gives more than one message this name: add {id} to make each ` +
+    `name unique`;
+}
+
+/**
+ * Three messages through a `{name}.{ext}` template: two split from one uploaded `res.hl7` (so one
+ * final name; the second's bytes are `second`), then `other.hl7`. The second waits, not delivered,
+ * while the first's file is there, and is written once the receiver has taken that file away;
+ * the third goes only after it.
+ */
+async function sameNameWaits(second: Uint8Array): Promise<void> {
   await withSshd(async (sshd) => {
     const out = `${sshd.files}/out`;
     await Deno.mkdir(out);
-    const d = await startDelivery({ target: target(sshd) });
+    const d = await startDelivery({ target: target(sshd), fileName: "{name}.{ext}" });
     try {
-      await d.actor.command("pause", "test", "set the scene first");
-      const [record] = await d.enqueue({ bytes: adt("L1") });
-      const name = d.deliverer.fileNameFor(record!);
-      // The previous attempt's rename went through but its answer never came back.
-      await Deno.writeFile(`${out}/${name}`, adt("L1"));
-      await d.actor.command("resume", "test", "go");
-      await waitFor("delivered", async () => (await d.logOf(record!.id)).status === "SUCCEEDED");
-      assert.match((await d.logOf(record!.id)).attempts[0]?.reason ?? "", /already in place/);
-      assert.deepEqual(await names(out), [name]);
+      const first = adt("S1");
+      const [m1, m2, m3] = await d.enqueue(
+        { bytes: first, fileName: "res.hl7" },
+        { bytes: second, fileName: "res.hl7" },
+        { bytes: adt("S3"), fileName: "other.hl7" },
+      );
+      assert.equal(d.deliverer.fileNameFor(m2!), "res.hl7");
+      const waiting = async (attempts: number) => {
+        await waitFor(`backoff after ${attempts}`, async () => {
+          const s = await d.actor.status();
+          return s.state === "backoff" && (await d.logOf(m2!.id)).attemptCount === attempts &&
+            d.clock.pending === 1;
+        });
+        return (await d.actor.status()).nextRetryAt! - d.clock.now();
+      };
+      assert.equal(await waiting(1), 0);
+      assert.equal((await d.logOf(m1!.id)).status, "SUCCEEDED");
+      d.clock.advance(0);
+      assert.equal(await waiting(2), 10_000);
+      // Not delivered, and nothing to say otherwise: the file there is still the first's.
+      const log = await d.logOf(m2!.id);
+      assert.equal(log.status, "PENDING");
+      assert.deepEqual(log.attempts.map((a) => a.outcome), ["FAILED", "FAILED"]);
+      for (const a of log.attempts) {
+        assert.equal(a.reason, takenReason("out/res.hl7", first.length, "{name}.{ext}"));
+      }
+      assert.deepEqual(await Deno.readFile(`${out}/res.hl7`), first);
+      assert.deepEqual(await names(out), ["res.hl7"], "a temporary file was left behind");
+      assert.equal((await d.logOf(m3!.id)).attemptCount, 0, "the third went before the second");
+      assert.equal(d.lines("sftp.name-taken").length, 2);
+      // The receiver takes the first file away; the next attempt writes the second.
+      await Deno.remove(`${out}/res.hl7`);
+      d.clock.advance(10_000);
+      await waitFor("all delivered", async () => (await d.store.depth(d.actorId)) === 0);
+      const done = await d.logOf(m2!.id);
+      assert.equal(done.status, "SUCCEEDED");
+      assert.equal(done.attempts[2]?.reason, `out/res.hl7 (${second.length} bytes)`);
+      assert.deepEqual(await Deno.readFile(`${out}/res.hl7`), second);
+      assert.deepEqual(await Deno.readFile(`${out}/other.hl7`), adt("S3"));
+      assert.equal((await d.logOf(m3!.id)).attemptCount, 1);
     } finally {
       await d.stop();
     }
   });
-});
+}
+
+sshTest(
+  "sftp deliverer: a message whose {name} file name holds another message's file of the same size waits until it is taken away, then is written, in order",
+  () => sameNameWaits(adt("S2")),
+);
+
+sshTest(
+  "sftp deliverer: a message whose {name} file name holds another message's file of another size waits until it is taken away, then is written, in order",
+  () => sameNameWaits(adt("S22")),
+);
+
+sshTest(
+  "sftp deliverer: with an {id} template a final name taken by a foreign file of the same size is not taken for the message",
+  async () => {
+    await withSshd(async (sshd) => {
+      const out = `${sshd.files}/out`;
+      await Deno.mkdir(out);
+      const d = await startDelivery({ target: target(sshd) });
+      try {
+        await d.actor.command("pause", "test", "set the scene first");
+        const [record] = await d.enqueue({ bytes: adt("T1") });
+        const name = d.deliverer.fileNameFor(record!);
+        const foreign = adt("T9");
+        assert.equal(foreign.length, adt("T1").length);
+        await Deno.writeFile(`${out}/${name}`, foreign);
+        await d.actor.command("resume", "test", "go");
+        await waitFor("first attempt", async () => (await d.logOf(record!.id)).attemptCount === 1);
+        const log = await d.logOf(record!.id);
+        assert.equal(log.status, "PENDING");
+        assert.equal(log.attempts[0]?.reason, takenReason(`out/${name}`, foreign.length));
+        assert.deepEqual(await Deno.readFile(`${out}/${name}`), foreign);
+        assert.deepEqual(await names(out), [name]);
+      } finally {
+        await d.stop();
+      }
+    });
+  },
+);
 
 sshTest(
   "sftp deliverer closes its session after the idle period and reconnects for the next file",

@@ -39,6 +39,53 @@ Deno.test("file name template refuses unknown fields, folders and names that are
   checkTemplate("{ts}-{id}.{ext}");
 });
 
+Deno.test(
+  "file name template without {id} or {name} is refused with a text that says only {id} is unique",
+  () => {
+    assert.throws(() => checkTemplate("{ts}.{ext}"), {
+      message: 'fileName template "{ts}.{ext}" needs {id} (unique per message) or {name} ' +
+        "(the original file's name, which several messages can share: they then wait for each " +
+        "other, see the README)",
+    });
+    // {name} without {id} stays accepted: existing configs use it.
+    checkTemplate("{name}.{ext}");
+    checkTemplate("{id}");
+  },
+);
+
+/** A config with a hosted user `lab` and an outbox destination for it using `fileName`. */
+function outboxConfig(fileName: string) {
+  return {
+    environments: [{ id: "dev", type: "development" }],
+    integrations: [{ id: "lab-files", environment: "dev" }],
+    sftpServer: {
+      port: 2222,
+      hostKey: { env: "HOST_KEY" },
+      users: [{ name: "lab", publicKeys: ["ssh-ed25519 AAAAC3Nz lab"], integration: "lab-files" }],
+    },
+    destinations: [{ id: "results", environment: "dev", sftpOutbox: { user: "lab", fileName } }],
+  };
+}
+
+const lenient = { env: (name: string) => `value-of-${name}`, readFile: (p: string) => `pem:${p}` };
+
+Deno.test(
+  "a config whose SFTP file name template has neither {id} nor {name} says why at its JSON path",
+  () => {
+    const result = parseConfig(outboxConfig("{ts}.{ext}"), lenient);
+    assert.equal(result.ok, false);
+    assert.deepEqual(!result.ok && result.problems, [{
+      path: "$.destinations[0].sftpOutbox.fileName",
+      message: 'fileName template "{ts}.{ext}" needs {id} (unique per message) or {name} ' +
+        "(the original file's name, which several messages can share: they then wait for each " +
+        "other, see the README)",
+    }]);
+    // {name} without {id} stays accepted: existing configs use it.
+    const named = parseConfig(outboxConfig("{name}.{ext}"), lenient);
+    assert.ok(named.ok, JSON.stringify(!named.ok && named.problems));
+  },
+);
+
 Deno.test("a config with a bad SFTP file name template is refused at its JSON path", () => {
   const result = parseConfig({
     environments: [{ id: "dev", type: "development" }],
