@@ -9,11 +9,21 @@ import { Hl7Server } from "@medplum/hl7";
  * port 0 and read the port back. See {@link retryOnPortTaken}.
  */
 export function freePort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
+  // The kernel may hand the port just released to the next bind too: two calls in a row (two
+  // listeners of one config) then got one port. A port given out lately is not given again.
+  for (;;) {
+    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const port = (l.addr as Deno.NetAddr).port;
+    l.close();
+    if (givenOut.includes(port)) continue;
+    givenOut.push(port);
+    if (givenOut.length > 256) givenOut.shift();
+    return port;
+  }
 }
+
+/** Ports {@link freePort} gave out lately, oldest first. */
+const givenOut: number[] = [];
 
 /**
  * Runs `start` again, at most `tries` times in all, while it fails because a port was taken
