@@ -18,6 +18,7 @@ import { isIP } from "node:net";
 import tls from "node:tls";
 import type { MllpConnection, MllpConnector, MllpTarget } from "../../actors/ports.ts";
 import { type MllpSocket, SocketMllpConnection } from "./connection.ts";
+import { NodeSocketConn } from "./node_tls.ts";
 
 /** Connects with a deadline; a connection that arrives after it is closed at once. */
 async function withDeadline<T extends Deno.Conn>(
@@ -54,7 +55,7 @@ function connectTls(
   timeoutMs: number,
   signal: AbortSignal,
   where: string,
-): Promise<NodeTlsConn> {
+): Promise<NodeSocketConn> {
   const { ca, cert, key } = target.tls;
   return new Promise((resolve, reject) => {
     if (signal.aborted) return reject(new Error(`${where}: aborted`));
@@ -89,7 +90,7 @@ function connectTls(
       socket.off("secureConnect", onSecure);
       socket.off("error", onError);
       if (error === undefined) {
-        resolve(new NodeTlsConn(socket));
+        resolve(new NodeSocketConn(socket));
         return;
       }
       socket.on("error", () => {/* given up on: nothing more to report */});
@@ -101,92 +102,6 @@ function connectTls(
     socket.once("secureConnect", onSecure);
     socket.once("error", onError);
   });
-}
-
-/** Buffered beyond this, reading from the socket pauses until the reader catches up. */
-const MAX_BUFFERED = 1024 * 1024;
-
-/**
- * A `node:tls` socket read by pulling, as the {@link MllpSocket} a {@link SocketMllpConnection}
- * reads and writes, with the `setNoDelay` and `setKeepAlive` {@link connectMllp} sets.
- */
-class NodeTlsConn {
-  readonly #socket: tls.TLSSocket;
-  readonly localAddr: Deno.NetAddr;
-  #chunks: Uint8Array[] = [];
-  #buffered = 0;
-  #ended = false;
-  #error: Error | undefined;
-  #wake: (() => void) | undefined;
-
-  constructor(socket: tls.TLSSocket) {
-    this.#socket = socket;
-    this.localAddr = netAddr(socket.localAddress, socket.localPort);
-    socket.on("data", (chunk: Uint8Array) => {
-      this.#chunks.push(chunk);
-      this.#buffered += chunk.length;
-      if (this.#buffered > MAX_BUFFERED) socket.pause();
-      this.#wakeReader();
-    });
-    const end = () => {
-      this.#ended = true;
-      this.#wakeReader();
-    };
-    socket.on("end", end);
-    socket.on("close", end);
-    socket.on("error", (error: Error) => {
-      this.#error ??= error;
-      end();
-    });
-  }
-
-  #wakeReader(): void {
-    const wake = this.#wake;
-    this.#wake = undefined;
-    wake?.();
-  }
-
-  setNoDelay(noDelay = true): void {
-    this.#socket.setNoDelay(noDelay);
-  }
-
-  setKeepAlive(keepAlive = true): void {
-    this.#socket.setKeepAlive(keepAlive);
-  }
-
-  /** Bytes into `p`; null at the end; rejects with the socket's error. */
-  async read(p: Uint8Array): Promise<number | null> {
-    while (this.#chunks.length === 0) {
-      if (this.#error) throw this.#error;
-      if (this.#ended) return null;
-      await new Promise<void>((r) => (this.#wake = r));
-    }
-    const chunk = this.#chunks[0]!;
-    const n = Math.min(p.length, chunk.length);
-    p.set(chunk.subarray(0, n));
-    if (n === chunk.length) this.#chunks.shift();
-    else this.#chunks[0] = chunk.subarray(n);
-    this.#buffered -= n;
-    if (this.#buffered <= MAX_BUFFERED && this.#socket.isPaused()) this.#socket.resume();
-    return n;
-  }
-
-  /** Writes all of `p`; resolves once the socket took it, rejects when it is closed meanwhile. */
-  write(p: Uint8Array): Promise<number> {
-    const socket = this.#socket;
-    if (socket.destroyed) return Promise.reject(new Deno.errors.BadResource("connection closed"));
-    return new Promise((resolve, reject) => {
-      socket.write(p, (error?: Error | null) => error ? reject(error) : resolve(p.length));
-    });
-  }
-
-  close(): void {
-    this.#socket.destroy();
-  }
-}
-
-function netAddr(hostname: string | undefined, port: number | undefined): Deno.NetAddr {
-  return { transport: "tcp", hostname: (hostname ?? "").replace(/^::ffff:/, ""), port: port ?? 0 };
 }
 
 /** Opens TCP connections to `target` (or TLS when `target.tls` is set). */

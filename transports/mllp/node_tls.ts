@@ -144,10 +144,14 @@ export async function listenMutualTls(options: MutualTlsOptions): Promise<ByteLi
   };
 }
 
-/** A `node:tls` socket read by pulling, with backpressure on the socket. */
-class NodeSocketConn implements ByteConn {
+/**
+ * A `node:tls` socket read by pulling, with backpressure on the socket: what the listener yields,
+ * and the outbound TLS connection of client.ts.
+ */
+export class NodeSocketConn implements ByteConn {
   readonly #socket: tls.TLSSocket;
   readonly remoteAddr: Deno.NetAddr;
+  readonly localAddr: Deno.NetAddr;
   #chunks: Uint8Array[] = [];
   #buffered = 0;
   #ended = false;
@@ -156,11 +160,8 @@ class NodeSocketConn implements ByteConn {
 
   constructor(socket: tls.TLSSocket) {
     this.#socket = socket;
-    this.remoteAddr = {
-      transport: "tcp",
-      hostname: (socket.remoteAddress ?? "").replace(/^::ffff:/, ""),
-      port: socket.remotePort ?? 0,
-    };
+    this.remoteAddr = netAddr(socket.remoteAddress, socket.remotePort);
+    this.localAddr = netAddr(socket.localAddress, socket.localPort);
     socket.on("data", (chunk: Uint8Array) => {
       this.#chunks.push(chunk);
       this.#buffered += chunk.length;
@@ -183,6 +184,10 @@ class NodeSocketConn implements ByteConn {
     this.#socket.setNoDelay(noDelay);
   }
 
+  setKeepAlive(keepAlive = true): void {
+    this.#socket.setKeepAlive(keepAlive);
+  }
+
   async read(p: Uint8Array): Promise<number | null> {
     while (this.#chunks.length === 0) {
       if (this.#error) throw this.#error;
@@ -201,8 +206,10 @@ class NodeSocketConn implements ByteConn {
   }
 
   write(p: Uint8Array): Promise<number> {
+    const socket = this.#socket;
+    if (socket.destroyed) return Promise.reject(new Deno.errors.BadResource("connection closed"));
     return new Promise((resolve, reject) => {
-      this.#socket.write(p, (error?: Error | null) => error ? reject(error) : resolve(p.length));
+      socket.write(p, (error?: Error | null) => error ? reject(error) : resolve(p.length));
     });
   }
 
@@ -219,4 +226,8 @@ class NodeSocketConn implements ByteConn {
   close(): void {
     this.#socket.destroy();
   }
+}
+
+function netAddr(hostname: string | undefined, port: number | undefined): Deno.NetAddr {
+  return { transport: "tcp", hostname: (hostname ?? "").replace(/^::ffff:/, ""), port: port ?? 0 };
 }
