@@ -73,13 +73,22 @@ async function handOverItem(store: Store, queue: string, controlId: string): Pro
   return { head, record, log: null, payload: await store.getPayload(record) };
 }
 
-/** Runs one delivery actor per queue on `store`; `stop()` ends them all. */
-function startActors(store: Store, clock: ManualClock, queues: string[]) {
+/**
+ * Runs one delivery actor per queue on `store` (its deliverer answering at once, or holding each
+ * attempt with `holding`); `stop()` ends them all.
+ */
+function startActors(
+  store: Store,
+  clock: ManualClock,
+  queues: string[],
+  options: { holding?: boolean } = {},
+) {
   const abort = new AbortController();
   const deliverers = new Map<string, AcceptingDeliverer>();
   const actors = new Map<string, DeliveryActor>();
   const runs = queues.map((id) => {
     const deliverer = new AcceptingDeliverer();
+    deliverer.holding = options.holding ?? false;
     deliverers.set(id, deliverer);
     const actor = new DeliveryActor({
       id,
@@ -204,20 +213,8 @@ Deno.test("a cold actor's look waits while the gate is full, so what memory hold
     return await getMessages(ids);
   };
   const clock = new ManualClock();
-  const deliverer = new AcceptingDeliverer();
-  deliverer.holding = true;
-  const abort = new AbortController();
-  const actor = new DeliveryActor({
-    id: queue,
-    kind: "mllp-out",
-    store,
-    deliverer,
-    clock,
-    log: memoryLogger(),
-    pollMs: POLL_MS,
-    idleDeactivateMs: 24 * 3600_000,
-  });
-  const running = actor.run(abort.signal);
+  const run = startActors(store, clock, [queue], { holding: true });
+  const deliverer = run.deliverers.get(queue)!;
   const fillers: ReturnType<typeof fillGate>[] = [];
   const gate = store.queueReads;
   try {
@@ -262,10 +259,9 @@ Deno.test("a cold actor's look waits while the gate is full, so what memory hold
   } finally {
     for (const release of heldReads) release();
     for (const f of fillers) await f.end();
-    abort.abort();
     deliverer.holding = false;
     deliverer.answer();
-    await running;
+    await run.stop();
     store.close();
   }
 });
