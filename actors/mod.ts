@@ -17,3 +17,4 @@ export {
   SftpAuthError,
   SftpStatusError,
 } from "./sftp/connector.ts";
+export { SftpDeadlineError } from "./sftp/bounded_session.ts";

@@ -46,7 +46,7 @@ import {
   openWithin,
   SFTP_REQUEST_TIMEOUT_MS,
   type SftpDeadlines,
-} from "./sftp_deliverer.ts";
+} from "./bounded_session.ts";
 import { writeAcknowledgment } from "./ack_writer.ts";
 import { fileTimestamp, globMatcher, isTemporaryName, joinPath } from "../../codecs/files/mod.ts";
 

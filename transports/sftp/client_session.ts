@@ -9,7 +9,7 @@
  * delivery queue behind it, for good. While any request waits, the server must answer one of them
  * (any answer counts: a transfer that keeps moving is never cut, however long it takes) within
  * {@link REQUEST_TIMEOUT_MS}; when it does not, the session is closed and every request under way
- * fails with an {@link SftpNoAnswerError}: `the SFTP server did not answer within 60 s (write
+ * fails with an {@link SftpDeadlineError}: `the SFTP server did not answer within 60 s (write
  * out/.x.hl7.part); session closed`. Closing the session for any reason (an actor's own deadline,
  * a skip, a stop) fails the requests under way at once, rather than when ssh2 notices the end.
  * @module
@@ -25,7 +25,12 @@ import type {
   SftpStat,
   SftpStatusKind,
 } from "../../actors/ports.ts";
-import { FileTooLargeError, SftpStatusError, systemClock } from "../../actors/mod.ts";
+import {
+  FileTooLargeError,
+  SftpDeadlineError,
+  SftpStatusError,
+  systemClock,
+} from "../../actors/mod.ts";
 
 /** Bytes per read or write request. */
 export const CHUNK = 64 * 1024;
@@ -56,16 +61,6 @@ export function statusError(what: string, error: unknown): SftpStatusError {
     return new SftpStatusError(what, "connection-lost", e.message);
   }
   return new SftpStatusError(what, "failure", e.message ?? String(error));
-}
-
-/** A request the server left unanswered: the session was closed (see the module doc). */
-export class SftpNoAnswerError extends SftpStatusError {
-  /** `what` (e.g. `write out/.x.hl7.part`) got no answer within `ms`. */
-  constructor(what: string, ms: number) {
-    super(what, "connection-lost");
-    this.name = "SftpNoAnswerError";
-    this.message = `the SFTP server did not answer within ${ms / 1000} s (${what}); session closed`;
-  }
 }
 
 /** Tuning of an {@link SshSftpSession}. */
@@ -185,7 +180,7 @@ export class SshSftpSession implements SftpSession {
       const timeout = this.#timeoutMs;
       const quiet = this.#clock.now() - this.#answeredAt;
       if (quiet < timeout) return this.#watch(timeout - quiet);
-      this.#failWaiting((w) => new SftpNoAnswerError(w.what, timeout));
+      this.#failWaiting((w) => new SftpDeadlineError(w.what, timeout));
       this.close();
     });
   }

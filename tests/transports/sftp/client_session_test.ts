@@ -12,11 +12,8 @@ import { Buffer } from "node:buffer";
 import ssh2 from "ssh2";
 import { ManualClock } from "../../../actors/runtime/clock.ts";
 import { SftpStatusError } from "../../../actors/sftp/connector.ts";
-import {
-  CHUNK,
-  SftpNoAnswerError,
-  SshSftpSession,
-} from "../../../transports/sftp/client_session.ts";
+import { SftpDeadlineError } from "../../../actors/sftp/bounded_session.ts";
+import { CHUNK, SshSftpSession } from "../../../transports/sftp/client_session.ts";
 import { waitFor } from "../../helpers/net.ts";
 import { type Sshd, startSshd, testKey } from "../../helpers/sshd.ts";
 import { testNeeding } from "../../helpers/system_tools.ts";
@@ -116,7 +113,7 @@ Deno.test(
     assert.equal(clock.pending, 1, "the watchdog woke before the timeout");
     clock.advance(1);
     await waitFor("the stat failed", () => stat.done);
-    assert.ok(stat.error instanceof SftpNoAnswerError);
+    assert.ok(stat.error instanceof SftpDeadlineError);
     assert.ok(stat.error instanceof SftpStatusError);
     assert.equal(stat.error.kind, "connection-lost");
     assert.equal(
