@@ -38,6 +38,7 @@ import type { Duplex } from "node:stream";
 import type { Config, LimitsConfig, Logger } from "../../actors/ports.ts";
 import { bridgeRequest, refuseBodyFraming } from "./node_bridge.ts";
 import { errorMessage } from "../../actors/mod.ts";
+import { watchAccepts } from "../net/accept_watch.ts";
 
 /** What the server passes to the app as Hono's `env` (the shape `Deno.serve` passes). */
 export type ServeInfo = Pick<Deno.ServeHandlerInfo<Deno.NetAddr>, "remoteAddr" | "completed">;
@@ -63,6 +64,8 @@ export interface ServePublicOptions {
   log: Logger;
   /** Stops the server when aborted (same as {@link PublicServer.shutdown}). */
   signal?: AbortSignal;
+  /** How often the listener's accept queue is read (`transports/net/accept_watch.ts`), 5 s. */
+  acceptWatchIntervalMs?: number;
 }
 
 /** A running public server. */
@@ -172,6 +175,15 @@ export async function servePublic(options: ServePublicOptions): Promise<PublicSe
   const port = typeof addr === "object" && addr ? addr.port : http.port;
   const hostname = typeof addr === "object" && addr ? addr.address : http.hostname;
   origin = `${scheme}://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`;
+  // Deno's node:http stops accepting for good after one failed accept (out of file descriptors).
+  const watch = watchAccepts({
+    server,
+    hostname: http.hostname,
+    port,
+    name: "http",
+    log,
+    intervalMs: options.acceptWatchIntervalMs,
+  });
   const finished = new Promise<void>((resolve) => server.once("close", () => resolve()));
   // Requests being answered: shutdown waits for these, and for nothing else. `closeIdleConnections`
   // leaves a connection that has not sent a request yet (a client's spare or a probe's), which
@@ -187,6 +199,7 @@ export async function servePublic(options: ServePublicOptions): Promise<PublicSe
   let stopping: Promise<void> | undefined;
   const shutdown = () => {
     stopping ??= (async () => {
+      watch.stop();
       server.close();
       server.closeIdleConnections();
       // Once the requests in flight are answered, no connection holds anything worth waiting for.

@@ -7,6 +7,7 @@
 
 import tls from "node:tls";
 import type { Logger } from "../../actors/ports.ts";
+import { watchAccepts } from "../net/accept_watch.ts";
 import { LogThrottle } from "./log_throttle.ts";
 import { errorMessage } from "../../actors/mod.ts";
 
@@ -42,6 +43,8 @@ export interface MutualTlsOptions {
   /** Refuse clients without a valid certificate (otherwise one is asked for but optional). */
   requireClientCert: boolean;
   log: Logger;
+  /** How often the listener's accept queue is read (`transports/net/accept_watch.ts`), 5 s. */
+  acceptWatchIntervalMs?: number;
 }
 
 /** Starts a `node:tls` listener; resolves once it is bound. */
@@ -124,10 +127,20 @@ export async function listenMutualTls(options: MutualTlsOptions): Promise<ByteLi
   });
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : options.port;
+  // Deno's node:tls stops accepting for good after one failed accept (out of file descriptors).
+  const watch = watchAccepts({
+    server,
+    hostname: options.hostname,
+    port,
+    name: "mllp",
+    log,
+    intervalMs: options.acceptWatchIntervalMs,
+  });
   return {
     addr: { transport: "tcp", hostname: options.hostname, port },
     close() {
       closed = true;
+      watch.stop();
       server.close();
       for (const conn of accepted.splice(0)) conn.close();
       const w = waiter;
