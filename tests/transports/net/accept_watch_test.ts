@@ -129,7 +129,7 @@ Deno.test("accept watch: connections waiting at two looks with none taken betwee
     await waitFor("the listener replaced", () => watch.restarts === 1);
     waiting = 0;
     assert.match(log.lines[0]!, /ERROR test\.accept-stalled port=\d+ waiting=2 /);
-    assert.match(log.lines[1]!, /WARN  test\.accept-restored port=\d+ stalledMs=\d+/);
+    assert.match(log.lines[1]!, /WARN {2}test\.accept-restored port=\d+ stalledMs=\d+/);
     assert.equal((server.address() as { port: number }).port, port);
     assert.equal(await askOk(port), "ok");
     assert.equal(closed, false, "the server's close event means shut down to its owner");

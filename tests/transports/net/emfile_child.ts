@@ -115,4 +115,6 @@ let after = "";
 const until = Date.now() + 10_000;
 while (after !== "ok" && Date.now() < until) after = await ask(1_000);
 await stop();
-console.log(JSON.stringify({ before, during, after, lines }));
+Deno.stdout.writeSync(
+  new TextEncoder().encode(JSON.stringify({ before, during, after, lines }) + "\n"),
+);
