@@ -18,6 +18,7 @@ import { age, Csrf, href, Page, PostButton, time } from "./layout.tsx";
 import { requireRole } from "./roles.ts";
 import type { Session } from "./sessions.ts";
 import { allows } from "./users.ts";
+import { readForm } from "./security.ts";
 
 const COMMANDS: readonly ActorCommand[] = ["pause", "resume", "retry", "skip"];
 /** Actors whose dead letters are listed at most, and letters per actor. */
@@ -220,7 +221,8 @@ export function actorRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
       const id = c.req.param("id").slice(0, 256);
       const command = c.req.param("command") as ActorCommand;
       if (!COMMANDS.includes(command)) return c.text("no such command", 404);
-      const form = await c.req.parseBody();
+      const form = await readForm(c);
+      if (!form) return c.text("refused: the form could not be read (not a valid form body)", 400);
       const reason = typeof form.reason === "string" ? form.reason.trim().slice(0, 1000) : "";
       if (command === "skip" && reason === "") {
         return c.text("skip needs a reason (it is written to the audit log)", 400);

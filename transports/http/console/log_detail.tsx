@@ -13,6 +13,7 @@ import { Payload } from "./hl7_view.tsx";
 import { requireRole } from "./roles.ts";
 import { writeAudit } from "./audit.ts";
 import { peerIp } from "../peer.ts";
+import { readForm } from "./security.ts";
 
 const MAX_ID = 256;
 
@@ -224,7 +225,8 @@ export function logDetailRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void 
 
   app.post("/console/logs/:id/reprocess", requireRole("operator"), async (c) => {
     const id = c.req.param("id").slice(0, MAX_ID);
-    const form = await c.req.parseBody();
+    const form = await readForm(c);
+    if (!form) return c.text("refused: the form could not be read (not a valid form body)", 400);
     const reason = typeof form.reason === "string" ? form.reason.trim().slice(0, 1000) : "";
     const who = c.var.session.principal;
     const result = await deps.store.reprocess(id, who.name, reason);

@@ -12,7 +12,13 @@ import { peerIp } from "../peer.ts";
 import { RateLimiter } from "../rate_limit.ts";
 import type { ConsoleDeps, ConsoleEnv } from "./context.ts";
 import { Page } from "./layout.tsx";
-import { clearSessionCookie, requireCsrf, requireSession, setSessionCookie } from "./security.ts";
+import {
+  clearSessionCookie,
+  readForm,
+  requireCsrf,
+  requireSession,
+  setSessionCookie,
+} from "./security.ts";
 import { randomToken } from "./sessions.ts";
 import { type Principal, sameString } from "./users.ts";
 
@@ -80,7 +86,8 @@ export function loginRoutes(
       c.header("Retry-After", String(decision.retryAfterSeconds));
       return form(c, "Too many sign-in attempts from your address; wait and try again.", 429);
     }
-    const body = await c.req.parseBody();
+    const body = await readForm(c);
+    if (!body) return form(c, "The sign-in form could not be read; try again.", 400);
     const field = (n: string) => {
       const v = body[n];
       return typeof v === "string" ? v.slice(0, MAX_FIELD) : "";

@@ -33,7 +33,7 @@ import { logDetailRoutes } from "./log_detail.tsx";
 import { loginRoutes } from "./login.tsx";
 import { logRoutes } from "./logs.tsx";
 import { metricsRoutes } from "./metrics.tsx";
-import { requireCsrf, requireSession, securityHeaders } from "./security.ts";
+import { formBodyLimit, requireCsrf, requireSession, securityHeaders } from "./security.ts";
 import { Sessions } from "./sessions.ts";
 import { TallyCache } from "./tally.ts";
 import { uploadBodyLimit, uploadRoutes } from "./upload.tsx";
@@ -136,6 +136,8 @@ export function createConsole(options: ConsoleOptions): ConsoleApp {
       "Cache-Control": "public, max-age=3600",
     });
   });
+  // No console body is read whole before its size is checked: sign-in needs no session.
+  app.use("/console/*", formBodyLimit());
   loginRoutes(app, deps, {
     attemptsPerWindow: admin.loginAttemptsPerIp,
     windowMs: 300_000,

@@ -6,6 +6,7 @@
  */
 
 import type { Context, MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import { getCookie, setCookie } from "hono/cookie";
 import type { ConsoleDeps, ConsoleEnv } from "./context.ts";
 import { sameString } from "./users.ts";
@@ -83,6 +84,47 @@ export function requireSession(deps: ConsoleDeps): MiddlewareHandler<ConsoleEnv>
   };
 }
 
+/** The largest body of a console form (sign-in, an action, a user): a few fields. */
+export const MAX_FORM_BYTES = 64 * 1024;
+
+/**
+ * Refuses (413) a request body over {@link MAX_FORM_BYTES} before anything reads it: mounted ahead
+ * of every console route, sign-in included (an unauthenticated body is buffered whole by the form
+ * parser). `/console/upload` is left to its own, larger limit.
+ */
+export function formBodyLimit(): MiddlewareHandler {
+  const limit = bodyLimit({
+    maxSize: MAX_FORM_BYTES,
+    onError: (c) => c.text(`refused: a console form is at most ${MAX_FORM_BYTES} bytes`, 413),
+  });
+  return (c, next) =>
+    c.req.method === "GET" || c.req.method === "HEAD" || c.req.path === "/console/upload"
+      ? next()
+      : limit(c, next);
+}
+
+/**
+ * The fields of a form body, or undefined when the body is not a form that can be parsed (the
+ * caller answers 400: the sender's mistake, not the engine's).
+ */
+export async function readForm(c: Context): Promise<Record<string, unknown> | undefined> {
+  try {
+    return await c.req.parseBody();
+  } catch (error) {
+    // Past the size limit as it streams: the limit's own answer (413), not a malformed form.
+    if (overLimit(error)) throw error;
+    return undefined;
+  }
+}
+
+/** Whether `error` (or what caused it) is hono's body-limit error. */
+function overLimit(error: unknown): boolean {
+  for (let e = error, depth = 0; e instanceof Error && depth < 4; e = e.cause, depth++) {
+    if (e.name === "BodyLimitError") return true;
+  }
+  return false;
+}
+
 /**
  * Refuses a state-changing request (POST) whose CSRF token (form field `_csrf` or header
  * `X-CSRF-Token`) is not its session's, with 403.
@@ -94,7 +136,10 @@ export function requireCsrf(): MiddlewareHandler<ConsoleEnv> {
     if (token === "") {
       const type = c.req.header("content-type") ?? "";
       if (type.includes("form")) {
-        const form = await c.req.parseBody();
+        const form = await readForm(c);
+        if (!form) {
+          return c.text("refused: the form could not be read (not a valid form body)", 400);
+        }
         token = typeof form["_csrf"] === "string" ? form["_csrf"] : "";
       }
     }

@@ -21,6 +21,7 @@ import type { ConsoleDeps, ConsoleEnv, ConsoleFileIntake, UploadOutcome } from "
 import { Csrf, Page } from "./layout.tsx";
 import { requireRole } from "./roles.ts";
 import { allows } from "./users.ts";
+import { readForm } from "./security.ts";
 
 /** Room for the multipart envelope and the small fields around the file. */
 const FORM_OVERHEAD = 64 * 1024;
@@ -70,7 +71,8 @@ export function uploadRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
     let reason = "";
     let bytes: Uint8Array | undefined;
     if (type.startsWith("multipart/form-data")) {
-      const form = await c.req.parseBody();
+      const form = await readForm(c);
+      if (!form) return c.text("refused: the form could not be read (not a valid form body)", 400);
       integrationId = typeof form["integration"] === "string" ? form["integration"] : "";
       reason = typeof form["reason"] === "string" ? form["reason"] : "";
       const file = form["file"];

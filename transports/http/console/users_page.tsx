@@ -15,6 +15,7 @@ import { Csrf, href, Page, time } from "./layout.tsx";
 import { requireRole } from "./roles.ts";
 import { randomToken } from "./sessions.ts";
 import { reservedUserName, ROLES, tokenDigest, Users } from "./users.ts";
+import { readForm } from "./security.ts";
 
 const NAME = /^[\w.@-]{1,100}$/;
 
@@ -111,7 +112,8 @@ export function userRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
   app.get("/console/users", requireRole("admin"), (c) => page(c));
 
   app.post("/console/users", requireRole("admin"), async (c) => {
-    const form = await c.req.parseBody();
+    const form = await readForm(c);
+    if (!form) return c.text("refused: the form could not be read (not a valid form body)", 400);
     const name = typeof form.name === "string" ? form.name.trim() : "";
     const role = typeof form.role === "string" ? form.role : "";
     const password = typeof form.password === "string" ? form.password : "";
