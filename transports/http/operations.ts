@@ -5,7 +5,8 @@
  * @module
  */
 
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import type { AlertsAdmin } from "../../actors/ports.ts";
 import { errorMessage } from "../../actors/mod.ts";
 import { parsePageQuery } from "./params.ts";
@@ -64,9 +65,10 @@ export function createOperationsApp(options: OperationsAppOptions): Hono {
   const alerts = options.alerts;
   if (alerts) {
     app.get("/alerts", async (c) => sendJson(c, isoTimes(await alerts.view())));
-    app.put("/alerts", async (c) => {
+    // The size is checked before the body is read (a length, or as it streams).
+    const tooLarge = (c: Context) => sendJson(c, { error: `body over ${MAX_BODY} bytes` }, 413);
+    app.put("/alerts", bodyLimit({ maxSize: MAX_BODY, onError: tooLarge }), async (c) => {
       const text = await c.req.text();
-      if (text.length > MAX_BODY) return sendJson(c, { error: `body over ${MAX_BODY} bytes` }, 413);
       let body: unknown;
       try {
         body = JSON.parse(text);

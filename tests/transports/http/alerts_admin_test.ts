@@ -122,3 +122,35 @@ Deno.test("admin alerts: config rules, a refused PUT with paths, a PUT rule firi
     await hook.close();
   }
 });
+
+Deno.test("admin alerts: a PUT body over 256 KiB is refused with 413, by its length or as it streams, and nothing changes", async () => {
+  await using dir = await tempDir({ prefix: "alerts-admin-" });
+  const hook = startHookReceiver();
+  const e = await startEngine(config(dir.path, hook.url, freePort()));
+  try {
+    const big = JSON.stringify({ rules: [], pad: "x".repeat(256 * 1024) });
+    let got = await call(e, "/admin/alerts", { method: "PUT", body: big });
+    assert.deepEqual(got, { status: 413, json: { error: "body over 262144 bytes" } });
+    const bytes = new TextEncoder().encode(big);
+    const stream = new ReadableStream<Uint8Array>({
+      start(controller) {
+        for (let i = 0; i < bytes.length; i += 65_536) {
+          controller.enqueue(bytes.slice(i, i + 65_536));
+        }
+        controller.close();
+      },
+    });
+    got = await call(e, "/admin/alerts", {
+      method: "PUT",
+      body: stream,
+      duplex: "half",
+      headers: { "transfer-encoding": "chunked" },
+    } as RequestInit);
+    assert.equal(got.status, 413);
+    got = await call(e, "/admin/alerts");
+    assert.equal(got.json.rules.length, 1, "nothing changed");
+  } finally {
+    await e.close();
+    await hook.close();
+  }
+});
