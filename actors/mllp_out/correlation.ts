@@ -23,6 +23,8 @@ export function correlationId(
   recorded: string | undefined,
   payload: Uint8Array | undefined,
 ): string | undefined {
+  // An X12 interchange's control number is no MSH-10: no HL7 ACK can ever answer it.
+  if (payload && notHl7Reason(payload) !== undefined) return undefined;
   if (recorded !== undefined && recorded.length <= MAX_RECORD_CONTROL_ID) return recorded;
   if (!payload) return undefined;
   // Should the payload not say (not HL7 after all), the record's copy is all there is.
@@ -53,6 +55,29 @@ export function messageControlId(payload: Uint8Array): string | undefined {
     }
   }
   return raw;
+}
+
+/** A UTF-8 byte order mark, which some senders put before MSH. */
+const BOM = [0xef, 0xbb, 0xbf];
+
+/**
+ * Why `payload` is not an HL7 v2 message an MLLP destination can send (it does not begin with
+ * `MSH`, after an optional UTF-8 byte order mark and blanks: X12, XML, JSON, UTF-16 text…), or undefined
+ * when it is one. Such a message goes to the dead letters at once: no retry makes a receiver's
+ * HL7 ACK answer it, and waiting for one would hold the destination's queue for good.
+ */
+export function notHl7Reason(payload: Uint8Array): string | undefined {
+  let from = BOM.every((b, i) => payload[i] === b) ? 3 : 0;
+  // Line breaks or blanks before MSH: a sender's sloppiness a receiver's parser forgives.
+  while (from < payload.length && [0x0d, 0x0a, 0x20, 0x09].includes(payload[from]!)) from++;
+  if (payload[from] === 0x4d && payload[from + 1] === 0x53 && payload[from + 2] === 0x48) {
+    return undefined; // "MSH"
+  }
+  const start = decoder.decode(payload.subarray(0, 24));
+  const more = payload.length > 24 ? "…" : "";
+  return `not an HL7 v2 message (it begins "${
+    clipPeerText(start)
+  }${more}", not MSH): an MLLP destination sends HL7 v2 only, and no ACK could answer this message`;
 }
 
 /**

@@ -24,6 +24,7 @@ import {
   clipPeerText,
   correlationId,
   describeStrayReplies,
+  notHl7Reason,
   unframeableReason,
 } from "./correlation.ts";
 
@@ -140,6 +141,8 @@ export class MllpDeliverer implements Deliverer {
   async #attempt(job: DeliveryJob): Promise<DeliveryOutcome> {
     const { clock, log, actorId } = this.#options;
     const settings = this.#options.settings(job.head.entry.destinationId);
+    const notHl7 = notHl7Reason(job.payload);
+    if (notHl7 !== undefined) return { ok: false, reason: notHl7, deadLetter: true };
     // The record's MSH-10, or the payload's when the record keeps only a bounded copy of it.
     const controlId = correlationId(job.record.controlId, job.payload);
     if (controlId === undefined) {
