@@ -24,7 +24,21 @@ export function parseJsonBytes(bytes: Uint8Array): ParsedJson {
     }
   }
   try {
-    return { ok: true, value: JSON.parse(text) };
+    const value = JSON.parse(text);
+    // Half of a UTF-16 pair can only come from a `\uD800`–`\uDFFF` escape (UTF-8 cannot hold
+    // one): rare, so the parsed value is walked only when the text has such an escape.
+    if (SURROGATE_ESCAPE.test(text)) {
+      const at = loneSurrogateAt(value, "$");
+      if (at) {
+        return {
+          ok: false,
+          error: `invalid text at ${at.path}: a lone UTF-16 surrogate (\\u${
+            at.unit.toString(16)
+          }) is not a character; send the character itself, or both halves of its pair`,
+        };
+      }
+    }
+    return { ok: true, value };
   } catch {
     const where = locateJsonError(text);
     return {
@@ -35,6 +49,51 @@ export function parseJsonBytes(bytes: Uint8Array): ParsedJson {
         : "invalid JSON: the parser refused it (nested too deeply?)",
     };
   }
+}
+
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+
+/**
+ * The first string (a value or a key) in `value` holding half of a UTF-16 surrogate pair without
+ * the other half, with its JSON path and the code unit; undefined when there is none. Iterative.
+ */
+export function loneSurrogateAt(
+  value: unknown,
+  root: string,
+): { path: string; unit: number } | undefined {
+  const stack: [unknown, string][] = [[value, root]];
+  const lone = (s: string) => {
+    if (s.isWellFormed()) return undefined;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0xd800 && c <= 0xdbff) {
+        const next = s.charCodeAt(i + 1);
+        if (next >= 0xdc00 && next <= 0xdfff) i++;
+        else return c;
+      } else if (c >= 0xdc00 && c <= 0xdfff) return c;
+    }
+    return undefined;
+  };
+  const segment = (key: string) =>
+    /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(key) ? `.${key}` : `[${JSON.stringify(key)}]`;
+  while (stack.length > 0) {
+    const [v, path] = stack.pop()!;
+    if (typeof v === "string") {
+      const unit = lone(v);
+      if (unit !== undefined) return { path, unit };
+    } else if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push([v[i], `${path}[${i}]`]);
+    } else if (v !== null && typeof v === "object") {
+      const entries = Object.entries(v);
+      for (let i = entries.length - 1; i >= 0; i--) {
+        const [k, child] = entries[i]!;
+        const unit = lone(k);
+        if (unit !== undefined) return { path: `${path} (a key)`, unit };
+        stack.push([child, `${path}${segment(k)}`]);
+      }
+    }
+  }
+  return undefined;
 }
 
 /** Where a JSON text first breaks the grammar. */

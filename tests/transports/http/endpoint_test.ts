@@ -120,6 +120,17 @@ Deno.test("endpoint answers bad JSON with 400 naming the line, column and what w
     const latin1 = await e.post(new Uint8Array([0x7b, 0x22, 0xe9, 0x22, 0x3a, 0x31, 0x7d]), token);
     assert.equal(latin1.status, 400);
     assert.equal(latin1.json.Meta.Errors[0].Text, "body is not valid UTF-8 (at byte 2)");
+    // Half a surrogate pair is valid JSON text but no character: refused, naming where.
+    const lone = await e.post(
+      String.raw`{"Patient": {"Names": [{"LastName": "\udc00\ud800DOE"}]}}`,
+      token,
+    );
+    assert.equal(lone.status, 400);
+    assert.equal(
+      lone.json.Meta.Errors[0].Text,
+      String.raw`invalid text at $.Patient.Names[0].LastName: a lone UTF-16 surrogate (\udc00) ` +
+        "is not a character; send the character itself, or both halves of its pair",
+    );
     const xml = await e.post("<Patient/>", token, { "content-type": "application/xml" });
     assert.equal(xml.status, 415);
     assert.match(xml.json.Meta.Errors[0].Text, /Content-Type must be application\/json/);

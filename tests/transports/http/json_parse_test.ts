@@ -94,3 +94,20 @@ Deno.test("the first invalid UTF-8 byte is found where a fatal decoder would sto
     { numRuns: 2_000 },
   );
 });
+
+Deno.test("half of a surrogate pair, in a value or a key, is refused with its path; a whole pair is text", () => {
+  const refused = (json: string) => {
+    const r = parseJsonBytes(enc.encode(json));
+    assert.equal(r.ok, false, json);
+    return r.ok ? "" : r.error;
+  };
+  assert.match(
+    refused(String.raw`{"a":[1,{"b":"x\ud800"}]}`),
+    /^invalid text at \$\.a\[1\]\.b: a lone UTF-16 surrogate \(\\ud800\)/,
+  );
+  assert.match(refused(String.raw`["\udfff"]`), /at \$\[0\]: .*\(\\udfff\)/);
+  assert.match(refused(String.raw`{"k\udc00":1}`), /at \$ \(a key\): /);
+  assert.match(refused(String.raw`{"x y":"\ude00\ud83d"}`), /at \$\["x y"\]: .*\(\\ude00\)/);
+  const pair = parseJsonBytes(enc.encode(String.raw`{"a":"\uD83D\uDE00","b":"\\ud800"}`));
+  assert.deepEqual(pair, { ok: true, value: { a: "😀", b: "\\ud800" } });
+});
