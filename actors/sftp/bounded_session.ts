@@ -8,6 +8,7 @@
 import type { Clock } from "../runtime/clock.ts";
 import {
   type SftpEntry,
+  type SftpListOptions,
   type SftpSession,
   type SftpSessionSource,
   type SftpStat,
@@ -24,7 +25,8 @@ const MiB = 1024 * 1024;
 
 /**
  * The deadline of one SFTP call of a deliverer or a poller: the request timeout (60 s by default)
- * for the connect, a stat, a rename, a remove, a mkdir or a list; for a read or a write of `bytes`,
+ * for the connect, a stat, a rename, a remove or a mkdir, and for a list after each answer of the
+ * server (a listing that keeps coming is never cut); for a read or a write of `bytes`,
  * {@link SFTP_MS_PER_MIB} (10 s) more per whole MiB: 60 s for anything under 1 MiB, 360 s for
  * 30 MiB, so a transfer moving at 100 KiB/s or more always fits. The ssh2 session also bounds its
  * own requests (no answer to any of them for 60 s closes it), so a large transfer that stalls
@@ -149,9 +151,19 @@ export class BoundedSftpSession implements SftpSession {
     }
   }
 
-  /** See {@link SftpSession.list}. */
-  list(folder: string): Promise<SftpEntry[]> {
-    return this.#bound(`list ${folder}`, 0, () => this.#session.list(folder));
+  /**
+   * See {@link SftpSession.list}: each answer of the server (reported through `onProgress` by
+   * the session below) starts the deadline afresh.
+   */
+  list(folder: string, options: SftpListOptions = {}): Promise<SftpEntry[]> {
+    return this.#bound(`list ${folder}`, 0, (answered) =>
+      this.#session.list(folder, {
+        ...options,
+        onProgress: (listed) => {
+          answered();
+          options.onProgress?.(listed);
+        },
+      }));
   }
 
   /**
@@ -199,8 +211,11 @@ export class BoundedSftpSession implements SftpSession {
     return this.#bound(`stat ${path}`, 0, () => this.#session.stat(path));
   }
 
-  /** Runs `run` (a call named `what` moving `bytes`) against its deadline. */
-  #bound<T>(what: string, bytes: number, run: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `run` (a call named `what` moving `bytes`) against its deadline; each call of the
+   * `answered` it is given starts the deadline afresh.
+   */
+  #bound<T>(what: string, bytes: number, run: (answered: () => void) => Promise<T>): Promise<T> {
     if (!this.open) {
       return Promise.reject(new SftpStatusError(what, "connection-lost", "session closed"));
     }
@@ -220,14 +235,19 @@ export class BoundedSftpSession implements SftpSession {
         },
       };
       this.#calls.add(call);
-      void clock.sleep(ms, timer.signal).then(() => {
-        if (!this.#calls.has(call)) return;
-        call.fail(new SftpDeadlineError(what, ms));
-        this.close();
-      });
+      let answeredAt = clock.now();
+      const sleep = (wait: number) =>
+        void clock.sleep(wait, timer.signal).then(() => {
+          if (!this.#calls.has(call)) return;
+          const quiet = clock.now() - answeredAt;
+          if (quiet < ms) return sleep(ms - quiet);
+          call.fail(new SftpDeadlineError(what, ms));
+          this.close();
+        });
+      sleep(ms);
       let running: Promise<T>;
       try {
-        running = run();
+        running = run(() => void (answeredAt = clock.now()));
       } catch (error) {
         running = Promise.reject(error);
       }

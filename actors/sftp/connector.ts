@@ -35,10 +35,22 @@ export interface SftpEntry {
 /** What {@link SftpSession.stat} says about a path. */
 export type SftpStat = Omit<SftpEntry, "name">;
 
+/** How {@link SftpSession.list} reads a folder. */
+export interface SftpListOptions {
+  /**
+   * Stop asking the server for more once more than this many entries are read. The result then
+   * holds what was read (at most this many plus one answer of the server), so a result longer
+   * than `maxEntries` says the folder holds more than was listed. No limit by default.
+   */
+  maxEntries?: number;
+  /** Called at each answer of the server while the listing goes on, with the entries so far. */
+  onProgress?: (listed: number) => void;
+}
+
 /** An open SFTP session. Paths are as the server understands them (relative to the login folder). */
 export interface SftpSession {
-  /** The entries of a folder (without `.` and `..`). */
-  list(folder: string): Promise<SftpEntry[]>;
+  /** The entries of a folder (without `.` and `..`); see {@link SftpListOptions}. */
+  list(folder: string, options?: SftpListOptions): Promise<SftpEntry[]>;
   /**
    * The whole content of a file. Rejects with {@link FileTooLargeError} as soon as the file is
    * known to exceed `maxBytes` (before downloading the rest).

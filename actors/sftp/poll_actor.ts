@@ -1,11 +1,10 @@
 /**
  * The poller of an SFTP integration (`sftp-poll:<integrationId>`): every `intervalSeconds` it
- * logs in, lists the folder, and takes each file matching the pattern, oldest first:
- *
- * - larger than the limit: moved to the error folder and logged, never downloaded;
- * - otherwise downloaded whole, checked unchanged (a file still being written waits for the next
- *   poll), handed to the {@link FileSink} (which stores it durably in queue `sftp:<id>`), and only
- *   then moved to the archive folder or deleted.
+ * logs in, lists the folder, and takes each file matching the pattern, oldest first; what becomes
+ * of each file (stored then archived or deleted, moved to the error folder, skipped, left in
+ * place) is `poll_take.ts`'s. A file that cannot be taken is skipped and the poll goes on; the
+ * actor's status shows such files (`notTaken`) and files stored but left in place
+ * (`leftInPlace`), each with its reason.
  *
  * While KV cannot commit (a full disk) no poll runs: files stay where they are until it can.
  * A failure before the store commits leaves the file in place; a crash between the commit and
@@ -13,11 +12,14 @@
  * are logged with their reason and retried at the next interval. Temporary names (`.x`, `*.part`,
  * `*.tmp`…) are left alone until their sender renames them.
  *
+ * A listing reads at most {@link MAX_LISTED_ENTRIES} entries (100,000): a larger folder is still
+ * polled, from the entries read (the server's order), and that is logged once (`sftp.listing-cut`).
+ *
  * Every request has a deadline (the connect, the list, each read…; `sftpDeadlineMs` in
- * `sftp_deliverer.ts`): a server that stops answering SFTP while SSH stays alive (a hung disk
- * behind it) ends the poll at the deadline with the session closed, logged like any poll error
- * (`sftp.poll-failed`, e.g. `the SFTP server did not answer within 60 s (list in); session
- * closed`), and the next poll runs at its interval on a new session.
+ * `bounded_session.ts`; a listing's restarts at each answer): a server that stops answering SFTP
+ * while SSH stays alive (a hung disk behind it) ends the poll at the deadline with the session
+ * closed, logged like any poll error (`sftp.poll-failed`, e.g. `the SFTP server did not answer
+ * within 60 s (list in); session closed`), and the next poll runs at its interval on a new session.
  * @module
  */
 
@@ -33,12 +35,7 @@ import type { Clock } from "../runtime/clock.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Store } from "../store/store.ts";
 import type { ActorControl } from "../store/types.ts";
-import {
-  FileTooLargeError,
-  type SftpEntry,
-  type SftpSession,
-  type SftpSessionSource,
-} from "./connector.ts";
+import type { SftpEntry, SftpSessionSource } from "./connector.ts";
 import { errorMessage } from "../runtime/errors.ts";
 import type { FileInboxResult, ReceivedFile } from "./file_inbox.ts";
 import {
@@ -47,8 +44,11 @@ import {
   SFTP_REQUEST_TIMEOUT_MS,
   type SftpDeadlines,
 } from "./bounded_session.ts";
-import { writeAcknowledgment } from "./ack_writer.ts";
-import { fileTimestamp, globMatcher, isTemporaryName, joinPath } from "../../codecs/files/mod.ts";
+import { FileTaker, type PollPass } from "./poll_take.ts";
+import { globMatcher, isTemporaryName, joinPath } from "../../codecs/files/mod.ts";
+
+/** Most entries one poll lists: 100,000 (see the module doc). */
+export const MAX_LISTED_ENTRIES = 100_000;
 
 /** The identity of an integration's poller. */
 export function pollActorId(integrationId: string): string {
@@ -92,18 +92,27 @@ export interface SftpPollActorOptions {
    * ends the poll; default {@link SFTP_REQUEST_TIMEOUT_MS} (see `sftpDeadlineMs`).
    */
   requestTimeoutMs?: number;
+  /** Most entries a poll lists, default {@link MAX_LISTED_ENTRIES}. */
+  maxListedEntries?: number;
 }
 
 /** What the last poll did. */
 export interface PollSummary {
   at: number;
   durationMs: number;
+  /** Files listed that match the pattern. */
   listed: number;
   taken: number;
   stored: number;
   duplicates: number;
   movedToError: number;
   waiting: number;
+  /** Files skipped: the server would not hand them over (see the status's `notTaken`). */
+  notTaken: number;
+  /** Files stored at an earlier poll and still left in place, not taken again. */
+  leftInPlace: number;
+  /** The folder holds more entries than a poll lists. */
+  listingCut: boolean;
 }
 
 /** See the module doc. */
@@ -114,6 +123,10 @@ export class SftpPollActor implements Actor {
   readonly #match: (name: string) => boolean;
   readonly #wake = new Wakeup();
   readonly #deadlines: SftpDeadlines;
+  readonly #taker: FileTaker;
+  readonly #maxListed: number;
+  /** `sftp.listing-cut` was logged, and no complete listing came since. */
+  #cutLogged = false;
   #state: ActorState = "idle";
   #control: ActorControl | undefined;
   #lastPoll: PollSummary | undefined;
@@ -130,6 +143,8 @@ export class SftpPollActor implements Actor {
       clock: options.clock,
       requestTimeoutMs: options.requestTimeoutMs ?? SFTP_REQUEST_TIMEOUT_MS,
     };
+    this.#taker = new FileTaker(this.id, options);
+    this.#maxListed = options.maxListedEntries ?? MAX_LISTED_ENTRIES;
   }
 
   /** Polls now (an operator's retry, or a test). */
@@ -177,6 +192,9 @@ export class SftpPollActor implements Actor {
       duplicates: 0,
       movedToError: 0,
       waiting: 0,
+      notTaken: 0,
+      leftInPlace: 0,
+      listingCut: false,
     };
     let session: BoundedSftpSession | undefined;
     const onAbort = () => session?.close();
@@ -185,15 +203,22 @@ export class SftpPollActor implements Actor {
       this.#state = "connecting";
       session = await openWithin(sessions, this.#deadlines, signal);
       this.#state = "processing";
-      const entries = await session.list(settings.folder);
+      const left = await this.#taker.markers.load();
+      const entries = await this.#list(session, summary);
       const files = entries
         .filter((e) => e.isFile && this.#match(e.name) && !isTemporaryName(e.name))
         .sort((a, b) => a.mtimeMs - b.mtimeMs || (a.name < b.name ? -1 : 1));
       summary.listed = files.length;
-      const made = new Set<string>();
+      const pass: PollPass = { session, summary, made: new Set(), signal, left };
       for (const entry of files) {
         if (signal.aborted) break;
-        await this.#take(session, entry, summary, made, signal);
+        await this.#taker.take(pass, entry);
+      }
+      if (!summary.listingCut && !signal.aborted) {
+        const present = entries.filter((e) => e.isFile).map((e) =>
+          joinPath(settings.folder, e.name)
+        );
+        await this.#taker.settle(pass, new Set(present));
       }
       this.#lastError = undefined;
       this.#polls++;
@@ -219,127 +244,26 @@ export class SftpPollActor implements Actor {
     }
   }
 
-  /** One file; throws on anything that should end the poll (connection, store). */
-  async #take(
-    session: BoundedSftpSession,
-    entry: SftpEntry,
-    summary: PollSummary,
-    made: Set<string>,
-    signal: AbortSignal,
-  ): Promise<void> {
-    const { settings, log, maxFileBytes } = this.#options;
-    const path = joinPath(settings.folder, entry.name);
-    if (entry.size > maxFileBytes) {
-      await this.#moveAside(session, entry.name, entry.size, made);
-      summary.movedToError++;
-      return;
-    }
-    let bytes: Uint8Array;
-    try {
-      bytes = await session.read(path, {
-        maxBytes: maxFileBytes,
-        signal,
-        expectedBytes: entry.size,
-      });
-    } catch (error) {
-      if (!(error instanceof FileTooLargeError)) throw error;
-      await this.#moveAside(session, entry.name, error.size, made);
-      summary.movedToError++;
-      return;
-    }
-    // A sender still writing under the final name: take it when it has stopped changing.
-    const after = await session.stat(path);
-    if (!after || after.size !== bytes.length || after.mtimeMs !== entry.mtimeMs) {
-      summary.waiting++;
-      log.info("sftp.file-changing", {
+  /**
+   * The folder's entries, at most {@link MAX_LISTED_ENTRIES} (or `maxListedEntries`): a longer
+   * folder sets `listingCut` and is logged once, until a listing is complete again.
+   */
+  async #list(session: BoundedSftpSession, summary: PollSummary): Promise<SftpEntry[]> {
+    const { settings, log } = this.#options;
+    const max = this.#maxListed;
+    const entries = await session.list(settings.folder, { maxEntries: max });
+    summary.listingCut = entries.length > max;
+    if (summary.listingCut && !this.#cutLogged) {
+      log.warn("sftp.listing-cut", {
         actor: this.id,
-        file: path,
-        listed: entry.size,
-        downloaded: bytes.length,
-        now: after?.size,
+        folder: settings.folder,
+        limit: max,
+        reason: `the folder holds more than ${max} entries; each poll lists the first ${max} ` +
+          "the server sends and takes the matching files among them",
       });
-      return;
     }
-    const result = await this.#options.sink.ingest({
-      integration: this.#options.integration,
-      fileName: entry.name,
-      bytes,
-      peer: String(this.#options.sessions.describe()["remote"] ?? ""),
-    });
-    if (result.acknowledgment && this.#options.ackFolder !== undefined) {
-      await this.#acknowledge(session, entry.name, result.acknowledgment);
-    }
-    summary.taken++;
-    summary.stored += result.stored;
-    summary.duplicates += result.duplicates;
-    try {
-      if (settings.afterIngest === "delete") await session.remove(path);
-      else await this.#moveTo(session, settings.archiveFolder, entry.name, made);
-    } catch (error) {
-      // Stored but still there: the next poll downloads it again and the sink recognises it.
-      log.error("sftp.archive-failed", {
-        actor: this.id,
-        file: path,
-        afterIngest: settings.afterIngest,
-        reason: errorMessage(error),
-      });
-      if (!session.open) throw error;
-    }
-  }
-
-  /** Writes a file's TA1 / 999; a failure is logged (the file is stored all the same). */
-  async #acknowledge(
-    session: SftpSession,
-    name: string,
-    ack: { fileName: string; bytes: Uint8Array },
-  ): Promise<void> {
-    const { settings, log, clock } = this.#options;
-    const folder = this.#options.ackFolder!;
-    const dir = folder.startsWith("/") ? folder : joinPath(settings.folder, folder);
-    try {
-      const path = await writeAcknowledgment(session, dir, ack.fileName, ack.bytes, clock.now());
-      log.info("sftp.x12-acknowledged", { actor: this.id, file: name, ack: path });
-    } catch (error) {
-      log.error("sftp.x12-ack-failed", { actor: this.id, file: name, reason: errorMessage(error) });
-      if (!session.open) throw error;
-    }
-  }
-
-  async #moveAside(
-    session: SftpSession,
-    name: string,
-    size: number,
-    made: Set<string>,
-  ): Promise<void> {
-    const { settings, log, maxFileBytes } = this.#options;
-    const to = await this.#moveTo(session, settings.errorFolder, name, made);
-    log.warn("sftp.file-too-large", {
-      actor: this.id,
-      file: joinPath(settings.folder, name),
-      size,
-      limit: maxFileBytes,
-      movedTo: to,
-    });
-  }
-
-  /** Moves `name` into `folder` (made if missing); a name already taken there gets a prefix. */
-  async #moveTo(
-    session: SftpSession,
-    folder: string,
-    name: string,
-    made: Set<string>,
-  ): Promise<string> {
-    const { settings, clock } = this.#options;
-    const dir = folder.startsWith("/") ? folder : joinPath(settings.folder, folder);
-    if (!made.has(dir)) {
-      await session.mkdir(dir, { recursive: true });
-      made.add(dir);
-    }
-    const from = joinPath(settings.folder, name);
-    let to = joinPath(dir, name);
-    if (await session.stat(to)) to = joinPath(dir, `${fileTimestamp(clock.now())}-${name}`);
-    await session.rename(from, to);
-    return to;
+    this.#cutLogged = summary.listingCut;
+    return summary.listingCut ? entries.slice(0, max) : entries;
   }
 
   /** Pause and resume polling; retry polls now; skip does not apply. */
@@ -363,9 +287,15 @@ export class SftpPollActor implements Actor {
     }
   }
 
-  /** Last poll, last error, next poll and the endpoint with the key in use. */
+  /**
+   * Last poll, last error, next poll, the endpoint with the key in use, and the files in trouble
+   * (`notTaken`, `leftInPlace`: a count and the first 20, each with its reason, since when and
+   * for how many polls).
+   */
   status(): Promise<ActorStatus> {
     const { settings, sessions } = this.#options;
+    const notTaken = this.#taker.notTaken.report();
+    const leftInPlace = this.#taker.leftInPlace.report();
     const status: ActorStatus = {
       id: this.id,
       kind: this.kind,
@@ -378,6 +308,8 @@ export class SftpPollActor implements Actor {
         intervalSeconds: settings.intervalSeconds,
         polls: this.#polls,
         ...(this.#lastPoll ? { lastPoll: this.#lastPoll } : {}),
+        ...(notTaken ? { notTaken } : {}),
+        ...(leftInPlace ? { leftInPlace } : {}),
       },
     };
     if (this.#lastPoll) status.lastActivityAt = this.#lastPoll.at;

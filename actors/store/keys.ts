@@ -106,6 +106,17 @@ export const keys = {
     i,
   ],
   translationSetPrefix: ["tset"] as Deno.KvKey,
+  /**
+   * A polled file stored but left in place (its archive or delete was refused), by integration
+   * and path on the server: the poller does not take it again while it is there unchanged
+   * (`left_in_place.ts`).
+   */
+  sftpLeftFile: (integration: string, path: string): Deno.KvKey => [
+    "sftp_left",
+    keyPart(integration),
+    keyPart(path),
+  ],
+  sftpLeftFilePrefix: (integration: string): Deno.KvKey => ["sftp_left", keyPart(integration)],
   /** The store's probe write while it is not writable (one per node). */
   healthProbe: (node: string): Deno.KvKey => ["health_probe", keyPart(node)],
 };

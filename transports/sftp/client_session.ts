@@ -18,19 +18,14 @@
 import { Buffer } from "node:buffer";
 // @ts-types="@types/ssh2"
 import type ssh2 from "ssh2";
-import type {
-  Clock,
-  SftpEntry,
-  SftpSession,
-  SftpStat,
-  SftpStatusKind,
-} from "../../actors/ports.ts";
+import type { Clock, SftpEntry, SftpSession, SftpStat } from "../../actors/ports.ts";
 import {
   FileTooLargeError,
   SftpDeadlineError,
   SftpStatusError,
   systemClock,
 } from "../../actors/mod.ts";
+import { attrsOf, isEof, statusError } from "./sftp_status.ts";
 
 /** Bytes per read or write request. */
 export const CHUNK = 64 * 1024;
@@ -42,26 +37,7 @@ export const DEPTH = 32;
  */
 export const REQUEST_TIMEOUT_MS = 60_000;
 
-const S_IFMT = 0o170000;
-const S_IFREG = 0o100000;
-const S_IFDIR = 0o040000;
-
-/** An error of an SFTP request as a {@link SftpStatusError} naming what was asked. */
-export function statusError(what: string, error: unknown): SftpStatusError {
-  const e = error as { code?: unknown; message?: string };
-  const kinds: Record<number, SftpStatusKind> = {
-    2: "no-such-file",
-    3: "permission-denied",
-    4: "failure",
-    8: "unsupported",
-  };
-  const kind = typeof e.code === "number" ? kinds[e.code] : undefined;
-  if (kind) return new SftpStatusError(what, kind, e.message);
-  if (/no response from server|not connected|channel.*closed/i.test(e.message ?? "")) {
-    return new SftpStatusError(what, "connection-lost", e.message);
-  }
-  return new SftpStatusError(what, "failure", e.message ?? String(error));
-}
+export { statusError };
 
 /** Tuning of an {@link SshSftpSession}. */
 export interface SshSftpSessionOptions {
@@ -75,17 +51,6 @@ export interface SshSftpSessionOptions {
 interface Waiting {
   what: string;
   fail(error: Error): void;
-}
-
-function attrsOf(attrs: ssh2.Attributes, longname?: string): SftpStat {
-  const mode = attrs.mode;
-  const type = typeof mode === "number" ? mode & S_IFMT : undefined;
-  return {
-    size: Number(attrs.size ?? 0),
-    mtimeMs: Number(attrs.mtime ?? 0) * 1000,
-    isFile: type !== undefined ? type === S_IFREG : longname?.startsWith("-") === true,
-    isDirectory: type !== undefined ? type === S_IFDIR : longname?.startsWith("d") === true,
-  };
 }
 
 /** See the module doc. */
@@ -198,15 +163,35 @@ export class SshSftpSession implements SftpSession {
     for (const w of waiting) w.fail(error(w));
   }
 
-  /** See {@link SftpSession.list}. */
-  async list(folder: string): Promise<SftpEntry[]> {
-    const entries = await this.#call<ssh2.FileEntryWithStats[]>(
-      `list ${folder}`,
-      (cb) => this.#sftp.readdir(folder, cb),
-    );
-    return entries
-      .filter((e) => e.filename !== "." && e.filename !== "..")
-      .map((e) => ({ name: e.filename, ...attrsOf(e.attrs, e.longname) }));
+  /**
+   * See {@link SftpSession.list}: READDIR by READDIR, each a request of its own (each answer starts
+   * the wait afresh: a listing that keeps coming is never cut), kept only as {@link SftpEntry}s.
+   */
+  async list(
+    folder: string,
+    options: Parameters<SftpSession["list"]>[1] = {},
+  ): Promise<SftpEntry[]> {
+    const what = `list ${folder}`;
+    const handle = await this.#call<Buffer>(what, (cb) => this.#sftp.opendir(folder, cb));
+    const out: SftpEntry[] = [];
+    try {
+      while (out.length <= (options.maxEntries ?? Infinity)) {
+        // The end comes as an EOF status; an empty answer (for ever, maybe) ends it too.
+        const batch = await this.#call<ssh2.FileEntryWithStats[] | undefined>(
+          what,
+          (cb) => this.#sftp.readdir(handle, (err, list) => cb(isEof(err) ? null : err, list)),
+        );
+        if (!batch?.length) break;
+        for (const e of batch) {
+          if (e.filename === "." || e.filename === "..") continue;
+          out.push({ name: e.filename, ...attrsOf(e.attrs, e.longname) });
+        }
+        options.onProgress?.(out.length);
+      }
+    } finally {
+      this.#closeHandle(handle);
+    }
+    return out;
   }
 
   /** See {@link SftpSession.stat}. */

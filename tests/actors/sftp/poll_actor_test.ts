@@ -170,17 +170,19 @@ sshTest(
 );
 
 sshTest(
-  "sftp poller: a crash between storing and archiving leads to a re-download that is not stored twice",
+  "sftp poller: a connection lost between storing and archiving leaves a marker, and the next poll archives the file without storing it again; after a crash there (no marker) the re-download is recognised by its hash and not stored twice",
   async () => {
     await withSshd(async (sshd) => {
-      let crash = true;
+      let fault: "connection" | "crash" | undefined = "connection";
       const p = await startPoll(sshd, {
         sink: (real) => ({
           async ingest(file) {
             const result = await real.ingest(file);
-            // Stored durably; now the connection dies before the file is archived.
-            if (crash) sshd.killSessions();
-            crash = false;
+            // Stored durably; now the connection dies, or the engine, before the archive.
+            const now = fault;
+            fault = undefined;
+            if (now === "connection") sshd.killSessions();
+            if (now === "crash") throw new Error("the engine died here");
             return result;
           },
         }),
@@ -192,9 +194,27 @@ sshTest(
         assert.deepEqual(await names(`${sshd.files}/in`), ["batch.hl7"]);
         assert.deepEqual((await p.queued()).map((q) => q.record.controlId), ["X1", "X2"]);
         const again = await p.actor.poll(new AbortController().signal);
-        assert.deepEqual(again && [again.taken, again.stored, again.duplicates], [1, 0, 2]);
+        assert.deepEqual(
+          again && [again.taken, again.stored, again.duplicates, again.leftInPlace],
+          [0, 0, 0, 1],
+        );
         assert.deepEqual((await p.queued()).map((q) => q.record.controlId), ["X1", "X2"]);
         assert.deepEqual(await names(`${sshd.files}/in/archive`), ["batch.hl7"]);
+        assert.equal(p.lines("sftp.left-file-cleared").length, 1);
+
+        fault = "crash";
+        await Deno.writeTextFile(`${sshd.files}/in/crash.hl7`, [oru("Y1"), oru("Y2")].join("\r"));
+        assert.equal(await p.actor.poll(new AbortController().signal), undefined);
+        assert.deepEqual(await names(`${sshd.files}/in`), ["archive/", "crash.hl7"]);
+        const redone = await p.actor.poll(new AbortController().signal);
+        assert.deepEqual(redone && [redone.taken, redone.stored, redone.duplicates], [1, 0, 2]);
+        assert.deepEqual((await p.queued()).map((q) => q.record.controlId), [
+          "X1",
+          "X2",
+          "Y1",
+          "Y2",
+        ]);
+        assert.deepEqual(await names(`${sshd.files}/in/archive`), ["batch.hl7", "crash.hl7"]);
       } finally {
         await p.close();
       }

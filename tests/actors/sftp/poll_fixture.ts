@@ -32,6 +32,12 @@ export interface PollOptions {
   sink?: (real: FileInbox) => FileSink;
   /** Wraps each session (to act during a transfer). */
   session?: (real: SftpSession) => SftpSession;
+  /** The inbox's dedupe window (3600 s by default); the store's time is the poller's clock. */
+  dedupeWindowSeconds?: number;
+  /** The poller's request timeout (60 s by default). */
+  requestTimeoutMs?: number;
+  /** Most entries a poll lists (the poller's default otherwise). */
+  maxListedEntries?: number;
 }
 
 /** A poller and what tests look at. */
@@ -44,6 +50,8 @@ export interface Poll {
   /** The records queued for the integration, in order, with their payloads. */
   queued(): Promise<{ record: MessageRecord; payload: Uint8Array }[]>;
   lines(event: string): string[];
+  /** A new poller on the same store, sessions and clock (the engine restarted). */
+  restart(): SftpPollActor;
   close(): Promise<void>;
 }
 
@@ -75,8 +83,8 @@ export function pollKey(): ReturnType<typeof testKey> {
 /** Builds a poller for integration `lab` polling `in/*.hl7` on `sshd`. */
 export async function startPoll(sshd: Sshd, options: PollOptions = {}): Promise<Poll> {
   const dir = await Deno.makeTempDir({ prefix: "sftp-poll-" });
-  const store = await Store.open({ path: `${dir}/engine.kv`, node: "t" });
   const clock = new ManualClock();
+  const store = await Store.open({ path: `${dir}/engine.kv`, node: "t", now: () => clock.now() });
   const log = memoryLogger();
   const key = await pollKey();
   const endpoint = new RemoteSftpEndpoint({
@@ -103,29 +111,37 @@ export async function startPoll(sshd: Sshd, options: PollOptions = {}): Promise<
   const inbox = new FileInbox({
     store,
     log,
-    dedupeWindowSeconds: 3600,
+    dedupeWindowSeconds: options.dedupeWindowSeconds ?? 3600,
     fallbackCharset: "windows-1252",
     maxFileBytes: options.maxFileBytes ?? 30 * 1024 * 1024,
     notify: () => {},
   });
-  const actor = new SftpPollActor({
-    integration: { id: "lab", environment: "dev" },
-    settings: {
-      folder: "in",
-      pattern: "*.hl7",
-      intervalSeconds: 60,
-      afterIngest: "archive",
-      archiveFolder: "archive",
-      errorFolder: "error",
-      ...options.settings,
-    },
-    sessions,
-    sink: options.sink ? options.sink(inbox) : inbox,
-    store,
-    clock,
-    log,
-    maxFileBytes: options.maxFileBytes ?? 30 * 1024 * 1024,
-  });
+  const makeActor = () =>
+    new SftpPollActor({
+      integration: { id: "lab", environment: "dev" },
+      settings: {
+        folder: "in",
+        pattern: "*.hl7",
+        intervalSeconds: 60,
+        afterIngest: "archive",
+        archiveFolder: "archive",
+        errorFolder: "error",
+        ...options.settings,
+      },
+      sessions,
+      sink: options.sink ? options.sink(inbox) : inbox,
+      store,
+      clock,
+      log,
+      maxFileBytes: options.maxFileBytes ?? 30 * 1024 * 1024,
+      ...(options.requestTimeoutMs !== undefined
+        ? { requestTimeoutMs: options.requestTimeoutMs }
+        : {}),
+      ...(options.maxListedEntries !== undefined
+        ? { maxListedEntries: options.maxListedEntries }
+        : {}),
+    });
+  const actor = makeActor();
   const queue = fileQueueId("lab");
   return {
     actor,
@@ -141,6 +157,7 @@ export async function startPoll(sshd: Sshd, options: PollOptions = {}): Promise<
       }));
     },
     lines: (event) => log.lines.filter((l) => l.includes(` ${event} `) || l.endsWith(` ${event}`)),
+    restart: makeActor,
     async close() {
       store.close();
       await Deno.remove(dir, { recursive: true });

@@ -17,6 +17,7 @@ import { CHUNK, SshSftpSession } from "../../../transports/sftp/client_session.t
 import { waitFor } from "../../helpers/net.ts";
 import { type Sshd, startSshd, testKey } from "../../helpers/sshd.ts";
 import { testNeeding } from "../../helpers/system_tools.ts";
+import { startHostileSftpd } from "../../actors/sftp/hostile_sftpd.ts";
 
 /** These tests drive sshd (with OpenSSH's sftp-server, to stop it) and ssh-keygen. */
 const sshTest = testNeeding("sshd", "ssh-keygen");
@@ -231,6 +232,68 @@ sshTest(
       }
       client.end();
       await sshd.stop();
+    }
+  },
+);
+
+/** Tests against npm ssh2's server (scripted): they need ssh-keygen for its host key. */
+const keyTest = testNeeding("ssh-keygen");
+
+keyTest(
+  "ssh sftp session over a real server: a listing answered READDIR by READDIR, each within the 1 s timeout, is not cut after 1.8 s; with maxEntries it stops asking once past it",
+  async () => {
+    const server = await startHostileSftpd({});
+    server.behaviour.extraNames = 250; // answers of 100, 100 and 50 names, then EOF
+    const held = new Map<number, () => void>();
+    server.behaviour.beforeReaddir = (n) =>
+      n === 2 || n === 3 ? new Promise((resolve) => held.set(n, resolve)) : Promise.resolve();
+    const key = await testKey("client_rsa");
+    const client = new ssh2.Client();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        client.on("ready", () => resolve()).on("error", reject).connect({
+          host: "127.0.0.1",
+          port: server.sshd.port,
+          username: server.sshd.user,
+          privateKey: key.privateKey,
+        });
+      });
+      const sftp = await new Promise<ssh2.SFTPWrapper>((resolve, reject) =>
+        client.sftp((err, s) => (err ? reject(err) : resolve(s)))
+      );
+      const clock = new ManualClock();
+      const session = new SshSftpSession(client, sftp, undefined, {
+        clock,
+        requestTimeoutMs: 1000,
+      });
+      const progress: number[] = [];
+      const list = track(session.list("in", { onProgress: (n) => progress.push(n) }));
+      for (const n of [2, 3]) {
+        await waitFor(`READDIR ${n} held`, () => held.has(n) && clock.pending === 1);
+        clock.advance(900); // 1.8 s since the listing began once both are answered
+        held.get(n)!();
+        held.delete(n);
+      }
+      await waitFor("the listing done", () => list.done);
+      assert.equal(list.error, undefined);
+      assert.equal(list.value?.length, 250);
+      assert.equal(list.value?.[0]?.name, "other-000000000.dat");
+      assert.equal(list.value?.[0]?.isFile, true);
+      assert.deepEqual(progress, [100, 200, 250]);
+      assert.equal(session.open, true);
+      await waitFor("no watchdog left", () => clock.pending === 0);
+
+      // At most 150: two answers (200 names) and no third READDIR; the session goes on.
+      server.behaviour.beforeReaddir = undefined;
+      const before = server.count("READDIR");
+      const some = await session.list("in", { maxEntries: 150 });
+      assert.equal(some.length, 200);
+      assert.equal(server.count("READDIR") - before, 2);
+      assert.equal((await session.stat("in"))?.isDirectory, true);
+    } finally {
+      for (const release of held.values()) release();
+      client.end();
+      await server.stop();
     }
   },
 );
