@@ -6,7 +6,7 @@
 
 // @ts-types="@types/ssh2"
 import ssh2 from "ssh2";
-import { JailError } from "./jail.ts";
+import { JailError, NameTooLong } from "./jail.ts";
 import { errorMessage } from "../../actors/mod.ts";
 
 const { STATUS_CODE } = ssh2.utils.sftp;
@@ -30,6 +30,7 @@ export class Refusal extends Error {
  */
 export function replyFor(error: unknown): { code: number; message: string; unexpected?: string } {
   if (error instanceof Refusal) return { code: error.code, message: error.message };
+  if (error instanceof NameTooLong) return { code: STATUS_CODE.FAILURE, message: error.message };
   if (error instanceof JailError) {
     return { code: STATUS_CODE.PERMISSION_DENIED, message: error.message };
   }
@@ -47,6 +48,35 @@ export function replyFor(error: unknown): { code: number; message: string; unexp
     message: "the server could not do that",
     unexpected: errorMessage(error),
   };
+}
+
+/** A system error's text without its ` (os error 28)` tail: `No space left on device`. */
+export function osReason(error: unknown): string {
+  return errorMessage(error).replace(/ \(os error \d+\)$/, "");
+}
+
+/** Absolute paths in a message (after a space, quote, bracket, `=` or `:`, or at its start). */
+const HOST_PATH = /(^|[\s'"(=:])(\/[^\s'"()]*)/g;
+
+/**
+ * Why something failed, in words a client may read: a file-system error becomes a short generic
+ * reason (its message names host paths), and in any other message a path inside the user's folder
+ * (`home`) becomes the path the client knows and every other absolute path becomes `<path>`.
+ */
+export function forClient(error: unknown, home: string): string {
+  if (error instanceof Deno.errors.NotFound) return "the file was removed before it was read";
+  if (error instanceof Deno.errors.PermissionDenied) return "the engine may not read it";
+  if (isFileSystemError(error)) return "the engine could not read it";
+  return errorMessage(error)
+    .replace(HOST_PATH, (_, before: string, path: string) => {
+      const inside = path === home || path.startsWith(`${home}/`);
+      return before + (inside ? path.slice(home.length) || "/" : "<path>");
+    })
+    .replace(/ \(os error \d+\)/g, "");
+}
+
+function isFileSystemError(error: unknown): boolean {
+  return Object.values(Deno.errors).some((kind) => error instanceof kind);
 }
 
 const S_IFREG = 0o100000;

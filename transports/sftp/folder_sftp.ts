@@ -5,7 +5,10 @@
  *   and becomes visible under its name only when the client closes it, at which point it is
  *   taken in (stored by the engine, then archived) before the close is answered; a held-back
  *   name (`x.filepart`, `.x.part`…) is taken in when the client renames it to its final name;
- * - an upload cut off (connection lost before the close) is discarded: nothing half-ingested;
+ * - an upload cut off (connection lost before the close) is discarded: nothing half-ingested,
+ *   and so is one a write failed for (disk full…): its close says so;
+ * - open files and folders count against per-user and server-wide caps (`handle_limits.ts`);
+ *   folders are listed page by page (`folder_listing.ts`);
  * - `outbox/` offers the files the engine delivered to this user: readable and removable only;
  * - `archive/` shows what was taken in: readable only;
  * - symbolic links are never followed and nothing outside the folder can be named.
@@ -13,15 +16,18 @@
  */
 
 import { Buffer } from "node:buffer";
-import { join } from "node:path";
 // @ts-types="@types/ssh2"
 import ssh2 from "ssh2";
 import type { Logger } from "../../actors/ports.ts";
-import { attrsOf, longName, Refusal, replyFor } from "./folder_replies.ts";
-import type { FolderJail, JailedPath } from "./jail.ts";
+import { attrsOf, Refusal, replyFor } from "./folder_replies.ts";
+import { FolderListing } from "./folder_listing.ts";
+import { type Interrupted, logInterrupted, SessionLog } from "./folder_log.ts";
+import { FolderPaths } from "./folder_paths.ts";
+import type { HandleLease, HandleLimits } from "./handle_limits.ts";
+import type { FolderJail } from "./jail.ts";
 import type { HostedUser } from "./server_users.ts";
-import { RESERVED, STAGING, type UploadDesk } from "./uploads.ts";
-import { errorMessage } from "../../actors/mod.ts";
+import { UploadHandle } from "./upload_handle.ts";
+import { type UploadDesk, UploadNotTaken } from "./uploads.ts";
 
 const { STATUS_CODE, OPEN_MODE } = ssh2.utils.sftp;
 
@@ -29,20 +35,11 @@ const { STATUS_CODE, OPEN_MODE } = ssh2.utils.sftp;
 const MAX_READ = 256 * 1024;
 /** Open handles per session. */
 const MAX_HANDLES = 64;
-/** Directory entries per READDIR answer. */
-const DIR_BATCH = 100;
 
 type Handle =
-  | { kind: "read"; file: Deno.FsFile; path: JailedPath }
-  | {
-    kind: "write";
-    file: Deno.FsFile;
-    path: JailedPath;
-    staging: string;
-    size: number;
-    tooLarge: boolean;
-  }
-  | { kind: "dir"; entries: ssh2.FileEntry[] };
+  | { kind: "read"; file: Deno.FsFile; lease: HandleLease }
+  | { kind: "write"; upload: UploadHandle; lease: HandleLease }
+  | { kind: "dir"; listing: FolderListing; lease: HandleLease };
 
 /** What a session serves from. */
 export interface FolderSftpOptions {
@@ -50,20 +47,33 @@ export interface FolderSftpOptions {
   user: HostedUser;
   jail: FolderJail;
   desk: UploadDesk;
+  /** Caps on open files and folders, shared by every session of the server. */
+  limits: HandleLimits;
   peer: string;
   maxFileBytes: number;
   log: Logger;
+  /** Called on every request (the connection's idle clock). */
+  onRequest?(): void;
+  /** Gets the uploads cut off when the session ends; logged by the session when absent. */
+  onInterrupted?(uploads: Interrupted[]): void;
 }
 
 /** See the module doc. */
 export class FolderSftpSession {
   readonly #options: FolderSftpOptions;
+  readonly #paths: FolderPaths;
+  readonly #log: SessionLog;
   readonly #handles = new Map<number, Handle>();
   #nextHandle = 1;
+  /** OPENDIRs reading their folder. */
+  #opening = 0;
+  #ended = false;
 
   /** Serves `options.sftp` until the channel closes. */
   constructor(options: FolderSftpOptions) {
     this.#options = options;
+    this.#paths = new FolderPaths(options);
+    this.#log = new SessionLog(options.log, options.user.name, options.peer);
     const s = options.sftp;
     s.on("REALPATH", (id, path) => this.#run(id, "realpath", path, () => this.#realpath(id, path)));
     s.on("STAT", (id, path) => this.#run(id, "stat", path, () => this.#stat(id, path)));
@@ -84,15 +94,20 @@ export class FolderSftpSession {
       (id, h, offset, data) => this.#run(id, "write", "", () => this.#write(id, h, offset, data)),
     );
     s.on("CLOSE", (id, h) => this.#run(id, "close", "", () => this.#close(id, h)));
-    s.on("REMOVE", (id, path) => this.#run(id, "remove", path, () => this.#remove(id, path)));
-    s.on(
-      "RENAME",
-      (id, from, to) => this.#run(id, "rename", from, () => this.#rename(id, from, to)),
-    );
-    s.on("MKDIR", (id, path) => this.#run(id, "mkdir", path, () => this.#mkdir(id, path)));
-    s.on("RMDIR", (id, path) => this.#run(id, "rmdir", path, () => this.#rmdir(id, path)));
+    // Requests that name a path and hold nothing open: answered OK once done.
+    const done =
+      (op: string, step: (path: string, to: string) => unknown) =>
+      (id: number, path: string, to?: unknown) =>
+        this.#run(id, op, path, async () => {
+          await step(path, typeof to === "string" ? to : "");
+          this.#status(id, STATUS_CODE.OK);
+        });
+    s.on("REMOVE", done("remove", (path) => this.#paths.remove(path)));
+    s.on("RENAME", done("rename", (from, to) => this.#paths.rename(from, to)));
+    s.on("MKDIR", done("mkdir", (path) => this.#paths.mkdir(path)));
+    s.on("RMDIR", done("rmdir", (path) => this.#paths.rmdir(path)));
     // Times and modes are the server's business; accepted and ignored so `put -p` works.
-    s.on("SETSTAT", (id, path) => this.#run(id, "setstat", path, () => this.#setstat(id, path)));
+    s.on("SETSTAT", done("setstat", (path) => this.#paths.stat(path)));
     s.on("FSETSTAT", (id, h) => this.#run(id, "fsetstat", "", () => this.#fsetstat(id, h)));
     const noLinks = (id: number, path: string) =>
       this.#run(id, "link", path, () => {
@@ -107,6 +122,7 @@ export class FolderSftpSession {
 
   /** Runs a request handler, answering any error it throws with a status. */
   #run(id: number, op: string, path: string, handler: () => void | Promise<void>): void {
+    this.#options.onRequest?.();
     try {
       const result = handler();
       if (result instanceof Promise) result.catch((error) => this.#fail(id, op, path, error));
@@ -117,13 +133,8 @@ export class FolderSftpSession {
 
   #fail(id: number, op: string, path: string, error: unknown): void {
     const { code, message, unexpected } = replyFor(error);
-    const where = { user: this.#options.user.name, peer: this.#options.peer, op, path };
-    if (unexpected) {
-      this.#options.log.error("sftp-server.request-failed", { ...where, reason: unexpected });
-    }
-    if (code === STATUS_CODE.PERMISSION_DENIED) {
-      this.#options.log.warn("sftp-server.denied", { ...where, reason: message });
-    }
+    if (unexpected) this.#log.failed(op, path, unexpected);
+    if (code === STATUS_CODE.PERMISSION_DENIED) this.#log.denied(op, path, message);
     this.#status(id, code, message);
   }
 
@@ -135,36 +146,26 @@ export class FolderSftpSession {
     }
   }
 
-  /** Resolves inside the folder, refusing links and our own hidden files. */
-  #resolve(path: string): JailedPath {
-    const p = this.#options.jail.resolveChecked(path);
-    const leaf = p.segments[p.segments.length - 1];
-    if (leaf && this.#hidden(p.segments.slice(0, -1), leaf)) {
-      throw new Refusal(STATUS_CODE.NO_SUCH_FILE, "no such file or folder");
-    }
-    return p;
-  }
-
-  /** Staging files anywhere, and deliveries still being written in `outbox/`. */
-  #hidden(parent: string[], name: string): boolean {
-    if (STAGING.test(name)) return true;
-    return parent[0] === "outbox" && this.#options.desk.holdBack(name);
-  }
-
-  #mustBeUploadSpace(p: JailedPath, what: string): void {
-    if (p.segments.length === 0 || RESERVED.has(p.segments[0]!)) {
-      throw new Refusal(
-        STATUS_CODE.PERMISSION_DENIED,
-        `${what} ${p.virtual} refused: outbox/ and archive/ are read-only (upload elsewhere)`,
-      );
-    }
-  }
-
   #handleOf(raw: Buffer): [number, Handle] {
     const n = raw.length === 4 ? raw.readUInt32BE(0) : -1;
     const handle = this.#handles.get(n);
     if (!handle) throw new Refusal(STATUS_CODE.FAILURE, "invalid handle");
     return [n, handle];
+  }
+
+  /** Refuses when the session holds {@link MAX_HANDLES} handles. */
+  #roomForOne(): void {
+    if (this.#handles.size + this.#opening >= MAX_HANDLES) {
+      throw new Refusal(
+        STATUS_CODE.FAILURE,
+        `too many open handles (limit ${MAX_HANDLES} per session)`,
+      );
+    }
+  }
+
+  /** Counts one more open handle against the user's and the server's caps. */
+  #lease(): HandleLease {
+    return this.#options.limits.take(this.#options.user.name, this.#options.peer);
   }
 
   #newHandle(id: number, handle: Handle): void {
@@ -185,61 +186,68 @@ export class FolderSftpSession {
   }
 
   #stat(id: number, path: string): void {
-    const p = this.#resolve(path);
-    this.#options.sftp.attrs(id, attrsOf(Deno.statSync(p.real)));
+    this.#options.sftp.attrs(id, attrsOf(this.#paths.stat(path)));
   }
 
   #fstat(id: number, raw: Buffer): void {
     const [, h] = this.#handleOf(raw);
     if (h.kind === "dir") throw new Refusal(STATUS_CODE.FAILURE, "not a file handle");
-    const info = h.file.statSync();
-    this.#options.sftp.attrs(id, attrsOf(h.kind === "write" ? { ...info, size: h.size } : info));
+    this.#options.sftp.attrs(id, attrsOf(h.kind === "write" ? h.upload.stat() : h.file.statSync()));
   }
 
-  #opendir(id: number, path: string): void {
-    const p = this.#resolve(path);
-    if (!Deno.statSync(p.real).isDirectory) throw new Refusal(STATUS_CODE.FAILURE, "not a folder");
-    if (this.#handles.size >= MAX_HANDLES) {
-      throw new Refusal(STATUS_CODE.FAILURE, "too many open handles");
+  async #opendir(id: number, path: string): Promise<void> {
+    const p = this.#paths.resolve(path);
+    if (!(await Deno.stat(p.real)).isDirectory) {
+      throw new Refusal(STATUS_CODE.FAILURE, "not a folder");
     }
-    const entries: ssh2.FileEntry[] = [];
-    for (const e of Deno.readDirSync(p.real)) {
-      if (e.isSymlink || this.#hidden(p.segments, e.name)) continue;
-      let info: Deno.FileInfo;
-      try {
-        info = Deno.lstatSync(join(p.real, e.name));
-      } catch {
-        continue; // removed meanwhile
-      }
-      entries.push({
-        filename: e.name,
-        longname: longName(e.name, info, this.#options.user.name),
-        attrs: attrsOf(info),
-      });
+    this.#roomForOne();
+    const { limits, user, peer } = this.#options;
+    const lease = limits.take(user.name, peer, p.real);
+    this.#opening++;
+    try {
+      const listing = await FolderListing.read(
+        p.real,
+        (e) => !e.isSymlink && !this.#paths.hidden(p.segments, e.name),
+      );
+      lease.list(listing.size, p.real);
+      if (this.#ended) return lease.release();
+      this.#newHandle(id, { kind: "dir", listing, lease });
+    } catch (error) {
+      lease.release();
+      throw error;
+    } finally {
+      this.#opening--;
     }
-    entries.sort((a, b) => (a.filename < b.filename ? -1 : 1));
-    this.#newHandle(id, { kind: "dir", entries });
   }
 
-  #readdir(id: number, raw: Buffer): void {
+  async #readdir(id: number, raw: Buffer): Promise<void> {
     const [, h] = this.#handleOf(raw);
     if (h.kind !== "dir") throw new Refusal(STATUS_CODE.FAILURE, "not a folder handle");
-    if (h.entries.length === 0) return this.#status(id, STATUS_CODE.EOF);
-    this.#options.sftp.name(id, h.entries.splice(0, DIR_BATCH));
+    const entries = await h.listing.next(this.#options.user.name);
+    if (!entries) return this.#status(id, STATUS_CODE.EOF);
+    try {
+      this.#options.sftp.name(id, entries);
+    } catch {
+      // The channel closed meanwhile.
+    }
   }
 
   #open(id: number, path: string, flags: number): void {
-    if (this.#handles.size >= MAX_HANDLES) {
-      throw new Refusal(STATUS_CODE.FAILURE, "too many open handles");
-    }
-    const p = this.#resolve(path);
+    this.#roomForOne();
+    const p = this.#paths.resolve(path);
     const writing = (flags & (OPEN_MODE.WRITE | OPEN_MODE.APPEND | OPEN_MODE.CREAT)) !== 0;
     if (!writing) {
       if (!Deno.statSync(p.real).isFile) throw new Refusal(STATUS_CODE.FAILURE, "not a file");
-      const file = Deno.openSync(p.real, { read: true });
-      return this.#newHandle(id, { kind: "read", file, path: p });
+      const lease = this.#lease();
+      try {
+        const file = Deno.openSync(p.real, { read: true });
+        return this.#newHandle(id, { kind: "read", file, lease });
+      } catch (error) {
+        lease.release();
+        throw error;
+      }
     }
-    this.#mustBeUploadSpace(p, "writing");
+    this.#paths.mustBeUploadSpace(p, "writing");
     let existing: Deno.FileInfo | undefined;
     try {
       existing = Deno.statSync(p.real);
@@ -256,15 +264,14 @@ export class FolderSftpSession {
         "appending to or resuming an upload is not supported; upload the whole file again",
       );
     }
-    const staging = this.#options.desk.stage(p.real);
-    let file: Deno.FsFile;
+    const lease = this.#lease();
     try {
-      file = Deno.openSync(staging, { write: true, createNew: true, mode: 0o640 });
+      const upload = UploadHandle.open(this.#options.desk, p, this.#options.maxFileBytes);
+      this.#newHandle(id, { kind: "write", upload, lease });
     } catch (error) {
-      this.#options.desk.unstage(staging);
+      lease.release();
       throw error;
     }
-    this.#newHandle(id, { kind: "write", file, path: p, staging, size: 0, tooLarge: false });
   }
 
   #read(id: number, raw: Buffer, offset: number, length: number): void {
@@ -285,115 +292,44 @@ export class FolderSftpSession {
   #write(id: number, raw: Buffer, offset: number, data: Buffer): void {
     const [, h] = this.#handleOf(raw);
     if (h.kind !== "write") throw new Refusal(STATUS_CODE.FAILURE, "not opened for writing");
-    const end = offset + data.length;
-    if (h.tooLarge || end > this.#options.maxFileBytes) {
-      h.tooLarge = true;
-      throw new Refusal(
-        STATUS_CODE.FAILURE,
-        `file larger than the limit of ${this.#options.maxFileBytes} bytes: refused`,
-      );
-    }
-    h.file.seekSync(offset, Deno.SeekMode.Start);
-    let n = 0;
-    while (n < data.length) n += h.file.writeSync(data.subarray(n));
-    h.size = Math.max(h.size, end);
+    h.upload.write(offset, data);
     this.#status(id, STATUS_CODE.OK);
   }
 
   async #close(id: number, raw: Buffer): Promise<void> {
     const [n, h] = this.#handleOf(raw);
     this.#handles.delete(n);
+    h.lease.release();
     if (h.kind === "dir") return this.#status(id, STATUS_CODE.OK);
-    h.file.close();
-    if (h.kind === "read") return this.#status(id, STATUS_CODE.OK);
-    const { desk, user, log } = this.#options;
-    if (h.tooLarge) {
-      this.#discard(h.staging);
-      log.warn("sftp-server.upload-too-large", {
-        user: user.name,
-        file: h.path.virtual,
-        limit: this.#options.maxFileBytes,
-      });
-      throw new Refusal(
-        STATUS_CODE.FAILURE,
-        `file larger than the limit of ${this.#options.maxFileBytes} bytes: discarded`,
-      );
-    }
-    // Complete: it takes its name now (replacing an earlier upload of the same name).
-    Deno.renameSync(h.staging, h.path.real);
-    desk.unstage(h.staging);
-    if (desk.holdBack(h.path.segments[h.path.segments.length - 1]!)) {
+    if (h.kind === "read") {
+      h.file.close();
       return this.#status(id, STATUS_CODE.OK);
     }
-    await this.#takeIn(id, h.path);
-  }
-
-  /** Takes a completed file in and answers the request that completed it. */
-  async #takeIn(id: number, p: JailedPath): Promise<void> {
-    const { desk, user, jail, peer } = this.#options;
+    const { desk, user, jail, peer, log } = this.#options;
+    const upload = h.upload;
+    upload.closeFile();
+    const spoiled = upload.spoiled();
+    if (spoiled) {
+      upload.discard(desk);
+      const level = spoiled.event === "sftp-server.upload-too-large" ? "warn" : "error";
+      log[level](spoiled.event, { user: user.name, peer, ...spoiled.fields });
+      throw spoiled.refusal;
+    }
+    // Complete: it takes its name and is taken in, one upload of a name at a time.
     try {
-      await desk.takeIn(user, jail, p, peer);
+      await desk.complete({
+        user,
+        jail,
+        path: upload.path,
+        peer,
+        from: upload.staging,
+        staged: true,
+      });
     } catch (error) {
-      throw new Refusal(
-        STATUS_CODE.FAILURE,
-        `received, but the engine could not store it (${
-          errorMessage(error)
-        }); it stays here and will be retried`,
-      );
+      if (error instanceof UploadNotTaken) throw new Refusal(STATUS_CODE.FAILURE, error.message);
+      upload.discard(desk);
+      throw error;
     }
-    this.#status(id, STATUS_CODE.OK);
-  }
-
-  #remove(id: number, path: string): void {
-    const p = this.#resolve(path);
-    const inOutbox = p.segments[0] === "outbox" && p.segments.length > 1;
-    if (!inOutbox) this.#mustBeUploadSpace(p, "removing");
-    if (!Deno.lstatSync(p.real).isFile) throw new Refusal(STATUS_CODE.FAILURE, "not a file");
-    Deno.removeSync(p.real);
-    this.#status(id, STATUS_CODE.OK);
-  }
-
-  async #rename(id: number, from: string, to: string): Promise<void> {
-    const a = this.#resolve(from);
-    const b = this.#resolve(to);
-    this.#mustBeUploadSpace(a, "renaming");
-    this.#mustBeUploadSpace(b, "renaming to");
-    const info = Deno.lstatSync(a.real);
-    let taken = true;
-    try {
-      Deno.lstatSync(b.real);
-    } catch (error) {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-      taken = false;
-    }
-    if (taken) throw new Refusal(STATUS_CODE.FAILURE, `${b.virtual} already exists`);
-    Deno.renameSync(a.real, b.real);
-    const leafA = a.segments[a.segments.length - 1]!;
-    const leafB = b.segments[b.segments.length - 1]!;
-    const { desk } = this.#options;
-    if (info.isFile && desk.holdBack(leafA) && !desk.holdBack(leafB)) {
-      return await this.#takeIn(id, b);
-    }
-    this.#status(id, STATUS_CODE.OK);
-  }
-
-  #mkdir(id: number, path: string): void {
-    const p = this.#resolve(path);
-    this.#mustBeUploadSpace(p, "making a folder");
-    Deno.mkdirSync(p.real, { mode: 0o750 });
-    this.#status(id, STATUS_CODE.OK);
-  }
-
-  #rmdir(id: number, path: string): void {
-    const p = this.#resolve(path);
-    this.#mustBeUploadSpace(p, "removing a folder");
-    if (!Deno.lstatSync(p.real).isDirectory) throw new Refusal(STATUS_CODE.FAILURE, "not a folder");
-    Deno.removeSync(p.real);
-    this.#status(id, STATUS_CODE.OK);
-  }
-
-  #setstat(id: number, path: string): void {
-    Deno.statSync(this.#resolve(path).real);
     this.#status(id, STATUS_CODE.OK);
   }
 
@@ -402,40 +338,39 @@ export class FolderSftpSession {
     this.#status(id, STATUS_CODE.OK);
   }
 
+  /** Handles open now. */
+  get openHandles(): number {
+    return this.#handles.size;
+  }
+
   /**
    * The channel or connection ended: uploads the client did not close are discarded, never taken
-   * in (idempotent).
+   * in, and reported together (idempotent).
    */
   end(): void {
+    this.#ended = true;
+    const interrupted: Interrupted[] = [];
     for (const h of this.#handles.values()) {
-      if (h.kind === "dir") continue;
-      try {
-        h.file.close();
-      } catch {
-        // already closed
-      }
-      if (h.kind === "write") {
-        this.#discard(h.staging);
-        this.#options.log.warn("sftp-server.upload-interrupted", {
-          user: this.#options.user.name,
-          peer: this.#options.peer,
-          file: h.path.virtual,
-          received: h.size,
-          reason: "connection closed before the file was closed; discarded",
-        });
+      h.lease.release();
+      if (h.kind === "read") {
+        try {
+          h.file.close();
+        } catch {
+          // already closed
+        }
+      } else if (h.kind === "write") {
+        interrupted.push({ file: h.upload.path.virtual, received: h.upload.size });
+        h.upload.discard(this.#options.desk);
       }
     }
     this.#handles.clear();
+    const { onInterrupted, log, user, peer } = this.#options;
+    if (interrupted.length > 0) {
+      if (onInterrupted) onInterrupted(interrupted);
+      else logInterrupted(log, user.name, peer, interrupted);
+    }
+    this.#log.end();
     // The client sent EOF (or went away): close our side of the channel too.
     this.#options.sftp.end();
-  }
-
-  #discard(staging: string): void {
-    try {
-      Deno.removeSync(staging);
-    } catch {
-      // gone already
-    }
-    this.#options.desk.unstage(staging);
   }
 }

@@ -8,12 +8,26 @@
 
 import { join } from "node:path";
 
+const encoder = new TextEncoder();
+
 /** A path was refused; answered with SFTP's PERMISSION_DENIED. */
 export class JailError extends Error {
   /** `path` was refused because of `reason`. */
   constructor(path: string, reason: string) {
     super(`${JSON.stringify(path)}: ${reason}`);
     this.name = "JailError";
+  }
+}
+
+/** The longest name, in bytes, of a file or folder (ext4, xfs, btrfs, tmpfs). */
+export const NAME_MAX = 255;
+
+/** A path with a name longer than {@link NAME_MAX} bytes; answered with a plain failure. */
+export class NameTooLong extends Error {
+  /** A name in the path is too long. */
+  constructor() {
+    super(`file name longer than ${NAME_MAX} bytes`);
+    this.name = "NameTooLong";
   }
 }
 
@@ -37,12 +51,18 @@ export class FolderJail {
     this.home = home;
   }
 
-  /** Resolves a client path; throws {@link JailError} if it escapes or holds a NUL. */
+  /**
+   * Resolves a client path; throws {@link JailError} if it escapes or holds a NUL, and
+   * {@link NameTooLong} if one of its names is longer than the file system takes.
+   */
   resolve(path: string): JailedPath {
     if (path.includes("\0")) throw new JailError(path, "a path must not contain NUL");
     const segments: string[] = [];
     for (const part of path.split("/")) {
       if (part === "" || part === ".") continue;
+      if (part.length > NAME_MAX / 3 && encoder.encode(part).length > NAME_MAX) {
+        throw new NameTooLong();
+      }
       if (part === "..") {
         if (segments.length === 0) throw new JailError(path, "the path leaves your folder");
         segments.pop();

@@ -9,6 +9,10 @@
  * `maxFailedLoginsPerIp` failed logins the address is refused for a while; both refusals happen
  * at TCP accept (before any cryptography) and are logged. A connection must log in within the
  * grace period. Algorithms are SHA-1-free (`algorithms.ts`); RSA logins must sign with SHA-2.
+ *
+ * Once logged in: open files and folders are capped per user and across the server
+ * (`handle_limits.ts`), and a connection that holds some open but sends no request for
+ * {@link IDLE_TIMEOUT_MS} is closed (`sftp-server.idle-closed`; its uploads are discarded).
  * @module
  */
 
@@ -20,15 +24,18 @@ import type { Logger } from "../../actors/ports.ts";
 import { AddressLimits } from "./address_limits.ts";
 import { MODERN_ALGORITHMS } from "./algorithms.ts";
 import { sshFingerprint } from "./fingerprint.ts";
+import { InterruptedLog } from "./folder_log.ts";
 import { FolderSftpSession } from "./folder_sftp.ts";
+import { HandleLimits } from "./handle_limits.ts";
 import { FolderJail } from "./jail.ts";
 import {
-  checkSignature,
-  type HostedUser,
+  authenticate,
   type HostedUserConfig,
+  type LoginState,
   UserDirectory,
 } from "./server_users.ts";
 import { RESERVED, type Upload, UploadDesk } from "./uploads.ts";
+import { type AcceptWatch, watchAccepts } from "../net/accept_watch.ts";
 
 export type { Upload } from "./uploads.ts";
 
@@ -57,25 +64,40 @@ export interface HostedSftpServerOptions {
   loginGraceMs?: number;
   /** Offer files left in place (engine refused, or a crash) again this often, default 60 s. */
   rescanIntervalMs?: number;
+  /** Open files and folders per user, default `MAX_OPEN_HANDLES_PER_USER` (256). */
+  maxOpenHandlesPerUser?: number;
+  /** Open files and folders in all, default `MAX_OPEN_HANDLES` (1,024 or half the fd limit). */
+  maxOpenHandles?: number;
+  /** Characters of names one user's open listings hold, default `MAX_LISTED_CHARS_PER_USER`. */
+  maxListedCharsPerUser?: number;
+  /** See {@link IDLE_TIMEOUT_MS} (the default). */
+  idleTimeoutMs?: number;
+  /** How often the accept queue is read (`transports/net/accept_watch.ts`), 5 s. */
+  acceptWatchIntervalMs?: number;
 }
 
-/** Auth requests one connection may make before it is dropped. */
-const MAX_AUTH_ATTEMPTS = 10;
 /** Sessions (channels) one connection may open; each SFTP session may hold 64 open files. */
 const MAX_SESSIONS = 4;
 
-interface Connection {
-  ip: string;
+/**
+ * A logged-in connection that holds open files or folders but sends no request for 10 minutes is
+ * closed: a working client sends a request at least every few seconds while it transfers (and
+ * closes what it opened), so one that holds files that long is stuck or keeping them on purpose.
+ * An idle connection that holds nothing stays open (keepalives tell a dead peer).
+ */
+export const IDLE_TIMEOUT_MS = 10 * 60_000;
+
+interface Connection extends LoginState {
   socket: Socket;
   closed: Promise<void>;
   grace?: ReturnType<typeof setTimeout>;
   client?: ssh2.Connection;
-  user?: string;
   authenticated: boolean;
-  offeredCredentials: boolean;
-  lastRefusal?: string;
-  attempts: number;
   sessions: FolderSftpSession[];
+  /** When the last SFTP request came (`Date.now()`). */
+  lastRequest: number;
+  /** Uploads cut off by its sessions, logged in one line. */
+  interrupted: InterruptedLog;
 }
 
 /** See the module doc. */
@@ -84,6 +106,7 @@ export class HostedSftpServer {
   readonly #users: UserDirectory;
   readonly #limits: AddressLimits;
   readonly #desk: UploadDesk;
+  readonly #handleLimits: HandleLimits;
   readonly #jails = new Map<string, FolderJail>();
   readonly #connections = new Map<string, Connection>();
   /** Address and cause of refusals logged in the last minute, with how many were not logged. */
@@ -91,7 +114,9 @@ export class HostedSftpServer {
   readonly #ssh: ssh2.Server;
   readonly #net: NetServer;
   #rescanTimer: ReturnType<typeof setInterval> | undefined;
+  #idleTimer: ReturnType<typeof setInterval> | undefined;
   #rescanning: Promise<void> | undefined;
+  #acceptWatch: AcceptWatch | undefined;
   #stopped = false;
   /** The host key's fingerprint, for counterparties to pin. */
   readonly hostKeyFingerprint: string;
@@ -120,6 +145,12 @@ export class HostedSftpServer {
       onUpload: options.onUpload,
       holdBack: options.holdBack,
       maxFileBytes: options.maxFileBytes,
+      log: options.log,
+    });
+    this.#handleLimits = new HandleLimits({
+      ...(options.maxOpenHandlesPerUser ? { maxPerUser: options.maxOpenHandlesPerUser } : {}),
+      ...(options.maxOpenHandles ? { maxTotal: options.maxOpenHandles } : {}),
+      ...(options.maxListedCharsPerUser ? { maxListedPerUser: options.maxListedCharsPerUser } : {}),
       log: options.log,
     });
     this.#ssh = new ssh2.Server({
@@ -151,15 +182,28 @@ export class HostedSftpServer {
     server.#net.on("error", (error) => options.log.error("sftp-server.error", { error }));
     const address = server.#net.address();
     server.port = typeof address === "object" && address ? address.port : options.port;
+    // Deno's node:net stops accepting for good after one failed accept (out of descriptors).
+    server.#acceptWatch = watchAccepts({
+      server: server.#net,
+      hostname: options.hostname,
+      port: server.port,
+      name: "sftp-server",
+      log: options.log,
+      intervalMs: options.acceptWatchIntervalMs,
+    });
     options.log.info("sftp-server.listening", {
       hostname: options.hostname,
       port: server.port,
       hostKey: server.hostKeyFingerprint,
       users: server.#users.all.length,
+      maxOpenHandles: server.#handleLimits.maxTotal,
+      maxOpenHandlesPerUser: server.#handleLimits.maxPerUser,
     });
     server.#rescan();
     const every = options.rescanIntervalMs ?? 60_000;
     if (every > 0) server.#rescanTimer = setInterval(() => server.#rescan(), every);
+    const idle = options.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
+    server.#idleTimer = setInterval(() => server.#closeIdle(idle), Math.min(idle / 4, 30_000));
     return server;
   }
 
@@ -197,6 +241,25 @@ export class HostedSftpServer {
     return this.#rescanning ?? Promise.resolve();
   }
 
+  /** Closes logged-in connections that hold open handles but sent no request for `idleMs`. */
+  #closeIdle(idleMs: number): void {
+    const now = Date.now();
+    for (const c of this.#connections.values()) {
+      const handles = c.sessions.reduce((n, s) => n + s.openHandles, 0);
+      if (!c.authenticated || handles === 0 || now - c.lastRequest < idleMs) continue;
+      this.#options.log.warn("sftp-server.idle-closed", {
+        user: c.user,
+        peer: c.ip,
+        handles,
+        reason: `no request for ${
+          Math.round((now - c.lastRequest) / 1000)
+        } s while holding ${handles} open files or folders; connection closed`,
+      });
+      c.lastRequest = Infinity; // logged once
+      c.socket.destroy();
+    }
+  }
+
   #rescan(): void {
     if (this.#rescanning || this.#stopped) return;
     const users = this.#users.all.map((user) => ({ user, jail: this.#jails.get(user.name)! }));
@@ -209,7 +272,9 @@ export class HostedSftpServer {
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
+    this.#acceptWatch?.stop();
     clearInterval(this.#rescanTimer);
+    clearInterval(this.#idleTimer);
     const closing = new Promise<void>((resolve) => this.#net.close(() => resolve()));
     for (const c of this.#connections.values()) {
       for (const s of c.sessions) s.end();
@@ -233,12 +298,14 @@ export class HostedSftpServer {
     socket.setKeepAlive(true, 30_000);
     const conn: Connection = {
       ip,
+      interrupted: new InterruptedLog(this.#options.log, ip, () => conn.user),
       socket,
       closed: new Promise((resolve) => socket.once("close", () => resolve())),
       authenticated: false,
       offeredCredentials: false,
       attempts: 0,
       sessions: [],
+      lastRequest: Date.now(),
     };
     this.#connections.set(key, conn);
     const grace = this.#options.loginGraceMs ?? 30_000;
@@ -274,6 +341,7 @@ export class HostedSftpServer {
     this.#connections.delete(key);
     this.#limits.closed(conn.ip);
     for (const s of conn.sessions) s.end();
+    conn.interrupted.flush();
     if (conn.authenticated) {
       this.#options.log.debug("sftp-server.disconnected", { user: conn.user, peer: conn.ip });
       return;
@@ -308,7 +376,10 @@ export class HostedSftpServer {
         client.end();
       }
     });
-    client.on("authentication", (ctx) => this.#authenticate(conn, ctx));
+    client.on(
+      "authentication",
+      (ctx) => authenticate(this.#users, conn, ctx, this.#options.log, () => conn.socket.destroy()),
+    );
     client.on("ready", () => {
       conn.authenticated = true;
       clearTimeout(conn.grace);
@@ -327,53 +398,15 @@ export class HostedSftpServer {
             user,
             jail: this.#jails.get(user.name)!,
             desk: this.#desk,
+            limits: this.#handleLimits,
             peer: conn.ip,
             maxFileBytes: this.#options.maxFileBytes,
             log: this.#options.log,
+            onRequest: () => (conn.lastRequest = Date.now()),
+            onInterrupted: (uploads) => conn.interrupted.add(uploads),
           }),
         );
       });
     });
-  }
-
-  #authenticate(conn: Connection, ctx: ssh2.AuthContext): void {
-    conn.user = ctx.username;
-    if (ctx.method === "none") return ctx.reject(["publickey"]);
-    conn.offeredCredentials = true;
-    if (++conn.attempts > MAX_AUTH_ATTEMPTS) {
-      conn.lastRefusal = `more than ${MAX_AUTH_ATTEMPTS} attempts`;
-      ctx.reject([]);
-      conn.socket.destroy();
-      return;
-    }
-    if (ctx.method !== "publickey") {
-      conn.lastRefusal = `${ctx.method} login is not allowed; use a key`;
-      return ctx.reject(["publickey"]);
-    }
-    const user: HostedUser | undefined = this.#users.get(ctx.username);
-    const key = user ? this.#users.key(ctx.username, ctx.key.data) : undefined;
-    if (!user || !key) {
-      conn.lastRefusal = user ? "key not authorised for this user" : "no such user";
-      return ctx.reject(["publickey"]);
-    }
-    // Without a signature the client only asks whether the key would do.
-    if (!ctx.signature || !ctx.blob) return ctx.accept();
-    const problem = checkSignature(key, {
-      algo: ctx.key.algo,
-      signature: ctx.signature,
-      blob: ctx.blob,
-      ...(ctx.hashAlgo ? { hashAlgo: ctx.hashAlgo } : {}),
-    });
-    if (problem) {
-      conn.lastRefusal = problem;
-      return ctx.reject(["publickey"]);
-    }
-    this.#options.log.info("sftp-server.login", {
-      user: user.name,
-      peer: conn.ip,
-      key: key.index,
-      fingerprint: key.fingerprint,
-    });
-    ctx.accept();
   }
 }

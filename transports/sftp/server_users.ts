@@ -6,9 +6,10 @@
  * @module
  */
 
-import { Buffer } from "node:buffer";
+import type { Buffer } from "node:buffer";
 // @ts-types="@types/ssh2"
 import ssh2 from "ssh2";
+import type { Logger } from "../../actors/ports.ts";
 import { sshFingerprint } from "./fingerprint.ts";
 
 /** A user as configured (`sftpServer.users[]`). */
@@ -131,4 +132,69 @@ export function checkSignature(
     ? key.parsed.verify(attempt.blob, attempt.signature)
     : key.parsed.verify(attempt.blob, attempt.signature, attempt.hashAlgo);
   return ok ? undefined : "bad signature";
+}
+
+/** Auth requests one connection may make before it is dropped. */
+const MAX_AUTH_ATTEMPTS = 10;
+
+/** What a connection knows of its login so far. */
+export interface LoginState {
+  ip: string;
+  /** The name asked for last. */
+  user?: string;
+  /** Some credential was offered (a failure worth counting against the address). */
+  offeredCredentials: boolean;
+  lastRefusal?: string;
+  attempts: number;
+}
+
+/**
+ * Answers one SSH auth request: public keys of configured users only, signed with SHA-2 for RSA;
+ * after {@link MAX_AUTH_ATTEMPTS} requests the connection is dropped (`drop`). Logs a login.
+ */
+export function authenticate(
+  users: UserDirectory,
+  state: LoginState,
+  ctx: ssh2.AuthContext,
+  log: Logger,
+  drop: () => void,
+): void {
+  state.user = ctx.username;
+  if (ctx.method === "none") return ctx.reject(["publickey"]);
+  state.offeredCredentials = true;
+  if (++state.attempts > MAX_AUTH_ATTEMPTS) {
+    state.lastRefusal = `more than ${MAX_AUTH_ATTEMPTS} attempts`;
+    ctx.reject([]);
+    drop();
+    return;
+  }
+  if (ctx.method !== "publickey") {
+    state.lastRefusal = `${ctx.method} login is not allowed; use a key`;
+    return ctx.reject(["publickey"]);
+  }
+  const user = users.get(ctx.username);
+  const key = user ? users.key(ctx.username, ctx.key.data) : undefined;
+  if (!user || !key) {
+    state.lastRefusal = user ? "key not authorised for this user" : "no such user";
+    return ctx.reject(["publickey"]);
+  }
+  // Without a signature the client only asks whether the key would do.
+  if (!ctx.signature || !ctx.blob) return ctx.accept();
+  const problem = checkSignature(key, {
+    algo: ctx.key.algo,
+    signature: ctx.signature,
+    blob: ctx.blob,
+    ...(ctx.hashAlgo ? { hashAlgo: ctx.hashAlgo } : {}),
+  });
+  if (problem) {
+    state.lastRefusal = problem;
+    return ctx.reject(["publickey"]);
+  }
+  log.info("sftp-server.login", {
+    user: user.name,
+    peer: state.ip,
+    key: key.index,
+    fingerprint: key.fingerprint,
+  });
+  ctx.accept();
 }

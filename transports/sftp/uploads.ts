@@ -3,13 +3,19 @@
  * (`onUpload`, which stores it durably) and only then move it to the user's `archive/`. If the
  * engine refuses, the file stays where it is, is logged, and is offered again by the next rescan
  * (at start and periodically), which also removes staging files left by interrupted uploads.
+ *
+ * Everything that happens to one name happens one step at a time: putting a closed upload under
+ * its name and taking it in is one step ({@link UploadDesk.complete}), so two uploads of the same
+ * name closed together are each stored with their own bytes, one after the other; a file of that
+ * name still waiting to be stored is taken in before a newer upload may replace it.
  * @module
  */
 
 import { dirname, join, relative } from "node:path";
 import type { Logger } from "../../actors/ports.ts";
-import type { FolderJail, JailedPath } from "./jail.ts";
+import { type FolderJail, type JailedPath, NAME_MAX } from "./jail.ts";
 import type { HostedUser } from "./server_users.ts";
+import { forClient } from "./folder_replies.ts";
 import { errorMessage } from "../../actors/mod.ts";
 
 /** A completed upload handed to the engine. */
@@ -29,8 +35,47 @@ export interface Upload {
 /** Top-level folders of a user that are not upload space. */
 export const RESERVED = new Set(["outbox", "archive"]);
 
-/** Staging files that uploads are written to until the client closes them. */
-export const STAGING = /^\..+\.[0-9a-f]{12}\.upload$/;
+/**
+ * Staging files that uploads are written to until the client closes them: `.<12 hex>.upload`,
+ * short so that any name the file system takes can be uploaded (earlier versions put the name in
+ * it too: `.<name>.<12 hex>.upload`, still recognised so that the rescan removes them).
+ */
+export const STAGING = /^\.(?:.+\.)?[0-9a-f]{12}\.upload$/;
+
+/** An upload was not taken in; the message is for the client (no host path, no system text). */
+export class UploadNotTaken extends Error {
+  /** Why, in a few words (also for the client). */
+  readonly reason: string;
+
+  /** Refused with `message` because of `reason`. */
+  constructor(message: string, reason = message) {
+    super(message);
+    this.name = "UploadNotTaken";
+    this.reason = reason;
+  }
+}
+
+/** A held-back file cannot be renamed to a name that is taken. */
+export class NameTaken extends Error {
+  /** `virtual` exists already. */
+  constructor(virtual: string) {
+    super(`${virtual} already exists`);
+    this.name = "NameTaken";
+  }
+}
+
+/** A finished upload to put under its name (see {@link UploadDesk.complete}). */
+export interface Completion {
+  user: HostedUser;
+  jail: FolderJail;
+  /** The name it takes. */
+  path: JailedPath;
+  peer: string;
+  /** Where it is now: its staging file, or the held-back name the client renames. */
+  from: string;
+  /** `from` is a staging file (replaces a file of that name) rather than a client's rename. */
+  staged: boolean;
+}
 
 /** What the desk needs. */
 export interface UploadDeskOptions {
@@ -45,7 +90,7 @@ export interface UploadDeskOptions {
 /** See the module doc. */
 export class UploadDesk {
   readonly #options: UploadDeskOptions;
-  /** Real paths being taken in right now, with the work under way. */
+  /** Per real path, the end of the last step queued on it. */
   readonly #busy = new Map<string, Promise<void>>();
   /** Staging files of uploads under way. */
   readonly #staging = new Set<string>();
@@ -60,12 +105,11 @@ export class UploadDesk {
     return this.#options.holdBack(name);
   }
 
-  /** A fresh staging path next to `real`, registered as in use. */
+  /** A fresh staging path next to `real` (`.<12 hex>.upload`), registered as in use. */
   stage(real: string): string {
     const random = crypto.getRandomValues(new Uint8Array(6));
     const tag = Array.from(random, (b) => b.toString(16).padStart(2, "0")).join("");
-    const leaf = real.split("/").pop() ?? "file";
-    const staging = join(dirname(real), `.${leaf}.${tag}.upload`);
+    const staging = join(dirname(real), `.${tag}.upload`);
     this.#staging.add(staging);
     return staging;
   }
@@ -75,21 +119,91 @@ export class UploadDesk {
     this.#staging.delete(staging);
   }
 
+  /** Runs `step` after every step queued on `real` has ended (one step per name at a time). */
+  #exclusive<T>(real: string, step: () => Promise<T>): Promise<T> {
+    const run = (this.#busy.get(real) ?? Promise.resolve()).then(step);
+    const ended = run.then(() => {}, () => {});
+    this.#busy.set(real, ended);
+    ended.then(() => {
+      if (this.#busy.get(real) === ended) this.#busy.delete(real);
+    });
+    return run;
+  }
+
   /**
-   * Takes in the completed file at `path`: engine first, then archive. Rejects with the reason
-   * when the engine refused (the file stays in place).
+   * Puts a finished upload under its name and takes it in, as one step for that name: an upload
+   * closed meanwhile under the same name waits for this one to be stored and archived. A file of
+   * that name still waiting to be stored (its take-in failed earlier) is taken in first; if it
+   * still cannot be, the new upload is discarded rather than replacing it. Resolves `"held"` for a
+   * held-back name (put in place, not taken in), `"taken"` once stored. Rejects with an
+   * {@link UploadNotTaken} (logged) or, for a rename onto an existing name, a {@link NameTaken}.
    */
-  async takeIn(user: HostedUser, jail: FolderJail, path: JailedPath, peer: string): Promise<void> {
-    // One at a time per path: a re-upload while a rescan takes the old content waits for it.
-    for (let earlier = this.#busy.get(path.real); earlier; earlier = this.#busy.get(path.real)) {
-      await earlier.catch(() => {});
-    }
-    const work = this.#takeIn(user, jail, path, peer);
-    this.#busy.set(path.real, work);
+  complete(c: Completion): Promise<"held" | "taken"> {
+    return this.#exclusive(c.path.real, async () => {
+      const { user, jail, path, peer, from, staged } = c;
+      const held = this.holdBack(path.segments[path.segments.length - 1]!);
+      const there = await lstatOrNothing(path.real);
+      if (there && !staged) throw new NameTaken(path.virtual);
+      if (there && (!there.isFile || !held)) {
+        try {
+          if (there.isDirectory) throw new UploadNotTaken("a folder of that name exists");
+          if (!there.isFile) throw new UploadNotTaken("something other than a file has that name");
+          await this.#takeInOrSay(user, jail, path, "rescan");
+        } catch (error) {
+          await this.#drop(from);
+          const reason = error instanceof UploadNotTaken
+            ? error.reason
+            : forClient(error, jail.home);
+          const why = there.isFile
+            ? `a file of this name sent earlier is still waiting to be stored (the engine could not store it: ${reason})`
+            : reason;
+          this.#options.log.error("sftp-server.upload-not-stored", {
+            user: user.name,
+            file: path.virtual,
+            peer,
+            reason: `${why}; discarded`,
+          });
+          throw new UploadNotTaken(
+            `not stored: ${why}; this upload was discarded, send it again later`,
+          );
+        }
+      }
+      await Deno.rename(from, path.real);
+      if (staged) this.unstage(from);
+      if (held) return "held";
+      await this.#takeInOrSay(user, jail, path, peer);
+      return "taken";
+    });
+  }
+
+  /** Removes a staging file that will not be used. */
+  async #drop(staging: string): Promise<void> {
+    await Deno.remove(staging).catch(() => {});
+    this.unstage(staging);
+  }
+
+  /** {@link #takeIn}, its failure logged and said in words for the client. */
+  async #takeInOrSay(
+    user: HostedUser,
+    jail: FolderJail,
+    path: JailedPath,
+    peer: string,
+  ): Promise<void> {
     try {
-      await work;
-    } finally {
-      this.#busy.delete(path.real);
+      await this.#takeIn(user, jail, path, peer);
+    } catch (error) {
+      if (error instanceof UploadNotTaken) throw error;
+      this.#options.log.error("sftp-server.upload-not-stored", {
+        user: user.name,
+        file: path.virtual,
+        peer,
+        reason: errorMessage(error),
+      });
+      const reason = forClient(error, jail.home);
+      throw new UploadNotTaken(
+        `received, but the engine could not store it (${reason}); it stays here and will be retried`,
+        reason,
+      );
     }
   }
 
@@ -103,24 +217,14 @@ export class UploadDesk {
     }
     const bytes = await Deno.readFile(path.real);
     const fileName = path.segments[path.segments.length - 1] ?? "file";
-    try {
-      await this.#options.onUpload({
-        user: user.name,
-        integration: user.integration,
-        path: path.virtual,
-        fileName,
-        bytes,
-        peer,
-      });
-    } catch (error) {
-      log.error("sftp-server.upload-not-stored", {
-        user: user.name,
-        file: path.virtual,
-        bytes: bytes.length,
-        reason: errorMessage(error),
-      });
-      throw error;
-    }
+    await this.#options.onUpload({
+      user: user.name,
+      integration: user.integration,
+      path: path.virtual,
+      fileName,
+      bytes,
+      peer,
+    });
     const archived = await this.#archive(jail, path);
     log.info("sftp-server.upload-taken", {
       user: user.name,
@@ -138,9 +242,9 @@ export class UploadDesk {
     let target = join(jail.home, "archive", rel);
     try {
       await Deno.mkdir(dirname(target), { recursive: true, mode: 0o750 });
-      if (await exists(target)) {
-        const stamp = new Date().toISOString().replace(/[-:]/g, "");
-        target = join(dirname(target), `${stamp}-${path.segments[path.segments.length - 1]}`);
+      for (let n = 1; await exists(target); n++) {
+        const stamp = new Date().toISOString().replace(/[-:]/g, "") + (n > 1 ? `-${n}` : "");
+        target = join(dirname(target), fitName(`${stamp}-`, path.segments.at(-1)!));
       }
       await Deno.rename(path.real, target);
       return "/" + relative(jail.home, target);
@@ -167,7 +271,10 @@ export class UploadDesk {
           continue;
         }
         if (this.#options.holdBack(leaf)) continue;
-        await this.takeIn(user, jail, path, "rescan").catch(() => {});
+        await this.#exclusive(path.real, async () => {
+          // Taken in meanwhile (by an upload of the same name): nothing to do.
+          if (await lstatOrNothing(path.real)) await this.#takeInOrSay(user, jail, path, "rescan");
+        }).catch(() => {});
       }
     }
   }
@@ -192,12 +299,25 @@ export class UploadDesk {
   }
 }
 
-async function exists(path: string): Promise<boolean> {
+async function lstatOrNothing(path: string): Promise<Deno.FileInfo | undefined> {
   try {
-    await Deno.lstat(path);
-    return true;
+    return await Deno.lstat(path);
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
+    if (error instanceof Deno.errors.NotFound) return undefined;
     throw error;
   }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return (await lstatOrNothing(path)) !== undefined;
+}
+
+/** `prefix + name`, cutting the start of `name` so that it fits in {@link NAME_MAX} bytes. */
+function fitName(prefix: string, name: string): string {
+  const encoder = new TextEncoder();
+  let chars = [...name];
+  while (chars.length > 1 && encoder.encode(prefix + chars.join("")).length > NAME_MAX) {
+    chars = chars.slice(1);
+  }
+  return prefix + chars.join("");
 }

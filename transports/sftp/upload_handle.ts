@@ -1,0 +1,145 @@
+/**
+ * One upload being written to the hosted folder: its hidden staging file, the bytes received, and
+ * whether it is spoiled. An upload is spoiled by a write over the size limit or by a write the
+ * file system refused (disk full, I/O error, quota…): every later write is refused too, and its
+ * close discards it and says why, so a file with a hole in it is never taken in.
+ * @module
+ */
+
+// @ts-types="@types/ssh2"
+import ssh2 from "ssh2";
+import type { Buffer } from "node:buffer";
+import { osReason, Refusal } from "./folder_replies.ts";
+import type { JailedPath } from "./jail.ts";
+import type { UploadDesk } from "./uploads.ts";
+
+const { STATUS_CODE } = ssh2.utils.sftp;
+
+/** Why an upload was spoiled, for the log. */
+export interface Spoiled {
+  /** `sftp-server.upload-too-large` or `sftp-server.upload-write-failed`. */
+  event: string;
+  fields: Record<string, unknown>;
+  /** The answer to the close. */
+  refusal: Refusal;
+}
+
+/** See the module doc. */
+export class UploadHandle {
+  /** Where the client writes. */
+  readonly path: JailedPath;
+  /** The hidden file the bytes go to until the close. */
+  readonly staging: string;
+  /** The end of the furthest write so far. */
+  size = 0;
+  readonly #file: Deno.FsFile;
+  readonly #maxFileBytes: number;
+  #closed = false;
+  #tooLarge = false;
+  /** The first write error and how many writes were refused since it happened. */
+  #failure: { reason: string; writes: number } | undefined;
+
+  private constructor(path: JailedPath, staging: string, file: Deno.FsFile, max: number) {
+    this.path = path;
+    this.staging = staging;
+    this.#file = file;
+    this.#maxFileBytes = max;
+  }
+
+  /** Creates the staging file for an upload to `path`. */
+  static open(desk: UploadDesk, path: JailedPath, maxFileBytes: number): UploadHandle {
+    const staging = desk.stage(path.real);
+    try {
+      const file = Deno.openSync(staging, { write: true, createNew: true, mode: 0o640 });
+      return new UploadHandle(path, staging, file, maxFileBytes);
+    } catch (error) {
+      desk.unstage(staging);
+      throw error;
+    }
+  }
+
+  /** Writes `data` at `offset`; throws a {@link Refusal} (and spoils the upload) if it cannot. */
+  write(offset: number, data: Buffer): void {
+    if (this.#failure) {
+      this.#failure.writes++;
+      throw new Refusal(
+        STATUS_CODE.FAILURE,
+        `a write to this file failed earlier (${this.#failure.reason}); the upload will be discarded, send it again`,
+      );
+    }
+    const end = offset + data.length;
+    if (this.#tooLarge || end > this.#maxFileBytes) {
+      this.#tooLarge = true;
+      throw new Refusal(
+        STATUS_CODE.FAILURE,
+        `file larger than the limit of ${this.#maxFileBytes} bytes: refused`,
+      );
+    }
+    try {
+      this.#file.seekSync(offset, Deno.SeekMode.Start);
+      let n = 0;
+      while (n < data.length) n += this.#file.writeSync(data.subarray(n));
+    } catch (error) {
+      this.#failure = { reason: osReason(error), writes: 1 };
+      throw new Refusal(
+        STATUS_CODE.FAILURE,
+        `the write failed (${this.#failure.reason}); the upload will be discarded, send it again`,
+      );
+    }
+    this.size = Math.max(this.size, end);
+  }
+
+  /** The staging file's attributes with the size received. */
+  stat(): Deno.FileInfo {
+    return { ...this.#file.statSync(), size: this.size };
+  }
+
+  /** Closes the staging file (idempotent). */
+  closeFile(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    try {
+      this.#file.close();
+    } catch {
+      // already closed
+    }
+  }
+
+  /** Why the upload must be discarded at its close, if it must. */
+  spoiled(): Spoiled | undefined {
+    const file = this.path.virtual;
+    if (this.#tooLarge) {
+      return {
+        event: "sftp-server.upload-too-large",
+        fields: { file, limit: this.#maxFileBytes },
+        refusal: new Refusal(
+          STATUS_CODE.FAILURE,
+          `file larger than the limit of ${this.#maxFileBytes} bytes: discarded`,
+        ),
+      };
+    }
+    if (this.#failure) {
+      const { reason, writes } = this.#failure;
+      return {
+        event: "sftp-server.upload-write-failed",
+        fields: { file, received: this.size, failedWrites: writes, reason },
+        refusal: new Refusal(
+          STATUS_CODE.FAILURE,
+          `a write to this file failed earlier (${reason}); the upload was discarded, send it again`,
+        ),
+      };
+    }
+    return undefined;
+  }
+
+  /** Closes and removes the staging file. */
+  discard(desk: UploadDesk): void {
+    this.closeFile();
+    try {
+      Deno.removeSync(this.staging);
+    } catch {
+      // gone already
+    }
+    desk.unstage(this.staging);
+  }
+}
