@@ -42,6 +42,7 @@ for (
   const [mode, what, event] of [
     ["serve", "the public HTTP server (node:http)", "http"],
     ["mllp-tls", "the MLLP TLS listener (node:tls)", "mllp"],
+    ["sftp", "the hosted SFTP folder (node:net)", "sftp-server"],
   ] as const
 ) {
   Deno.test(`${what} takes connections again after an accept failed for want of file descriptors, and says so`, async () => {

@@ -1,6 +1,7 @@
 /**
  * Run by accept_watch_test.ts under `ulimit -n 64`: starts one of the engine's `node:net`-based
- * listeners (`serve`: the public HTTP server; `mllp-tls`: the MLLP TLS listener), checks it
+ * listeners (`serve`: the public HTTP server; `mllp-tls`: the MLLP TLS listener; `sftp`: the
+ * hosted SFTP folder), checks it
  * answers, makes its next accept fail for want of a file descriptor, frees them all, and checks
  * whether it answers again. Prints one JSON line: `{ before, during, after, lines }`.
  * @module
@@ -9,6 +10,8 @@
 import { createLogger } from "../../../actors/runtime/log.ts";
 import { servePublic } from "../../../transports/http/serve.ts";
 import { listenMutualTls } from "../../../transports/mllp/node_tls.ts";
+import { HostedSftpServer } from "../../../transports/sftp/server.ts";
+import ssh2 from "ssh2";
 import { makePki } from "../../helpers/tls.ts";
 
 // Deno's signal machinery opens a descriptor the first time: take it while there are some.
@@ -67,7 +70,64 @@ if (mode === "serve") {
     listener.close();
     await Deno.remove(pki.dir, { recursive: true });
   };
+} else if (mode === "sftp") {
+  const root = await Deno.makeTempDir({ prefix: "emfile-sftp-" });
+  const server = await HostedSftpServer.start({
+    hostname: "127.0.0.1",
+    port: 0,
+    hostKey: ssh2.utils.generateKeyPairSync("ed25519").private,
+    root,
+    users: [],
+    maxConnectionsPerIp: 10,
+    maxFailedLoginsPerIp: 5,
+    maxFileBytes: 1024,
+    onUpload: () => Promise.resolve(),
+    holdBack: () => false,
+    log,
+    rescanIntervalMs: 0,
+    acceptWatchIntervalMs: WATCH_MS,
+  });
+  // The server speaks first: its SSH identification line is the answer.
+  ask = (deadlineMs) =>
+    talkUntil(
+      () => Deno.connect({ port: server.port, hostname: "127.0.0.1" }),
+      "SSH-2.0-",
+      deadlineMs,
+    ).then((text) => text.startsWith("SSH-2.0-") ? "ok" : text);
+  stop = async () => {
+    await server.stop();
+    await Deno.remove(root, { recursive: true });
+  };
 } else throw new Error(`unknown mode ${mode}`);
+
+/** Connects and reads until the answer holds `until` (or ends); "no answer" past the deadline. */
+async function talkUntil(
+  open: () => Promise<Deno.Conn>,
+  until: string,
+  deadlineMs: number,
+): Promise<string> {
+  let conn: Deno.Conn | undefined;
+  const timer = setTimeout(() => conn?.close(), deadlineMs);
+  let text = "";
+  try {
+    conn = await open();
+    const buf = new Uint8Array(4096);
+    while (!text.includes(until)) {
+      const n = await conn.read(buf);
+      if (n === null) break;
+      text += decoder.decode(buf.subarray(0, n));
+    }
+    conn.close();
+    return text;
+  } catch (error) {
+    try {
+      conn?.close();
+    } catch { /* closed by the deadline */ }
+    return text || `no answer (${(error as Error).name})`;
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /** Connects, sends `request`, reads to the end; "no answer" past the deadline. */
 async function talk(
