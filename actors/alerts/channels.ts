@@ -28,12 +28,21 @@ export interface MailMessage {
   to: string[];
   subject: string;
   text: string;
+  /**
+   * The deadline of the whole attempt (connect, greeting, EHLO, STARTTLS, AUTH, envelope and
+   * message), not an idle timeout: a server sending a byte now and then does not extend it.
+   */
   timeoutMs: number;
+  /** Ends the attempt at once, closing its connection (the engine stopping, a backstop). */
+  signal?: AbortSignal;
 }
 
 /** Sends e-mail (implemented in transports/smtp; injected by app/compose.ts). */
 export interface MailSender {
-  /** Resolves once the server accepted the message; rejects with a reason otherwise. */
+  /**
+   * Resolves once the server accepted the message; rejects with a reason otherwise, at the latest
+   * at `timeoutMs` (saying so), or at once when `signal` aborts.
+   */
   send(message: MailMessage): Promise<void>;
 }
 
@@ -63,11 +72,15 @@ export interface ChannelDeps {
   mail?: MailSender;
 }
 
-/** Sends `n` once on `channel`; rejects with a reason the history shows. */
+/**
+ * Sends `n` once on `channel`; rejects with a reason the history shows. The senders bound the
+ * whole attempt by the channel's `timeoutSeconds` themselves; `signal` ends it at once.
+ */
 export async function sendOnce(
   channel: AlertChannelConfig,
   n: AlertNotification,
   deps: ChannelDeps,
+  signal?: AbortSignal,
 ): Promise<void> {
   if (channel.webhook) {
     const w = channel.webhook;
@@ -84,6 +97,7 @@ export async function sendOnce(
       body,
       timeoutMs: w.timeoutSeconds * 1000,
       maxBodyBytes: 1024,
+      ...(signal ? { signal } : {}),
     });
     if (response.status < 200 || response.status >= 300) {
       throw new Error(describeResponse(response, 120));
@@ -119,6 +133,7 @@ export async function sendOnce(
       `id: ${n.id}`,
     ].join("\n"),
     timeoutMs: e.timeoutSeconds * 1000,
+    ...(signal ? { signal } : {}),
   });
 }
 

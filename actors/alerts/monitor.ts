@@ -5,12 +5,16 @@
  * is sent (an outbox), so a restart neither repeats nor forgets one; with several processes on
  * one KV, only the holder of the `alerts` lease evaluates and sends. Failed sends are retried
  * with backoff up to the channel's attempts; every notification is kept in the history.
+ *
+ * Sending is the {@link Dispatcher}'s: one lane per channel, in the background, each attempt
+ * bounded by its channel's `timeoutSeconds`. Evaluation goes on while sends are under way, and a
+ * hung channel holds only its own lane. {@link AlertMonitor.stop} aborts the attempts under way
+ * (their deliveries stay pending in KV) and returns without waiting for them to finish.
  * @module
  */
 
 import type { AlertRule, AlertsConfig } from "../config/alerts.ts";
 import type { Clock } from "../runtime/clock.ts";
-import { errorMessage } from "../runtime/errors.ts";
 import type { Logger } from "../runtime/log.ts";
 import {
   type AlertNotification,
@@ -21,8 +25,9 @@ import {
 } from "../store/alerts.ts";
 import type { Leases } from "../store/leases.ts";
 import type { Store } from "../store/store.ts";
-import { attemptsOf, backoffMs, type ChannelDeps, sendOnce } from "./channels.ts";
+import type { ChannelDeps } from "./channels.ts";
 import { type AlertInputs, evaluateRule } from "./conditions.ts";
+import { Dispatcher } from "./dispatch.ts";
 
 /** The lease (in the actors' lease space) whose holder evaluates and sends. */
 export const ALERTS_LEASE = "alerts";
@@ -36,7 +41,14 @@ export interface AlertMonitorOptions {
   deps: ChannelDeps;
   clock: Clock;
   log: Logger;
+  /** Attempts under way at once over all channels (default 8; one per channel at most). */
+  maxParallelSends?: number;
+  /** How long an attempt past its deadline is waited for before it is abandoned (ms; tests). */
+  attemptGraceMs?: number;
 }
+
+/** The least pause after a pass that failed (KV refusing reads or commits). */
+const FAILED_PASS_PAUSE_MS = 1000;
 
 const key = (rule: string, subject: string) => `${rule}\u0000${subject}`;
 
@@ -49,9 +61,12 @@ export class AlertMonitor {
   /** When a condition without a `since` of its own was first seen holding. */
   readonly #firstSeen = new Map<string, number>();
   readonly #stop = new AbortController();
+  readonly #dispatch: Dispatcher;
   #wake = new AbortController();
+  /** Aborted when a retry falls due before the loop's sleep would end. */
+  #resched: AbortController | undefined;
   #loop: Promise<void> | undefined;
-  #nextDue: number | undefined;
+  #held = false;
   #waiters: (() => void)[] = [];
 
   /** A monitor; {@link start} runs it. */
@@ -61,6 +76,16 @@ export class AlertMonitor {
     const ttlMs = Math.max(30_000, 3 * options.config().evaluateEverySeconds * 1000);
     this.#leases = options.store.leases({ ttlMs, now: () => options.clock.now() });
     this.#startedAt = options.clock.now();
+    this.#dispatch = new Dispatcher({
+      alerts: this.#alerts,
+      channels: () => options.config().channels,
+      deps: options.deps,
+      clock: options.clock,
+      log: options.log,
+      ...(options.maxParallelSends !== undefined ? { maxParallel: options.maxParallelSends } : {}),
+      ...(options.attemptGraceMs !== undefined ? { graceMs: options.attemptGraceMs } : {}),
+      onRetry: () => this.#resched?.abort(),
+    });
   }
 
   /** Starts evaluating: at once, then every `evaluateEverySeconds` (sooner for a retry due). */
@@ -68,9 +93,13 @@ export class AlertMonitor {
     this.#loop ??= this.#run();
   }
 
-  /** Stops the loop and gives the lease up. */
+  /**
+   * Stops the loop, aborts the sends under way (their deliveries stay pending in KV, to be sent
+   * after a restart or by the next lease holder) and gives the lease up. No send starts after it.
+   */
   async stop(): Promise<void> {
     this.#stop.abort();
+    await this.#dispatch.close();
     await this.#loop;
     await this.#leases.release(ALERTS_LEASE).catch(() => {});
   }
@@ -80,7 +109,10 @@ export class AlertMonitor {
     this.#wake.abort();
   }
 
-  /** Resolves when the evaluation after this call has finished (tests on a manual clock). */
+  /**
+   * Resolves when the loop's next pass (evaluation, then the sends it started) has finished (tests
+   * on a manual clock).
+   */
   nextTick(): Promise<void> {
     return new Promise((resolve) => this.#waiters.push(resolve));
   }
@@ -111,27 +143,66 @@ export class AlertMonitor {
   async #run(): Promise<void> {
     const signal = this.#stop.signal;
     while (!signal.aborted) {
+      const startedAt = this.#o.clock.now();
+      // A wake during this pass must not be lost: it ends the coming sleep.
+      if (this.#wake.signal.aborted) this.#wake = new AbortController();
+      let settled = Promise.resolve();
+      let failed = false;
       try {
-        await this.tick();
+        settled = (await this.#pass()).settled;
       } catch (error) {
+        failed = true;
         this.#o.log.warn("alerts.evaluation-failed", { error });
       }
-      for (const w of this.#waiters.splice(0)) w();
+      // The sends go on in the background; who waits for this pass waits for them too.
+      const waiters = this.#waiters.splice(0);
+      void settled.then(() => waiters.forEach((w) => w()));
       if (signal.aborted) break;
-      const now = this.#o.clock.now();
-      let wait = this.#o.config().evaluateEverySeconds * 1000;
-      if (this.#nextDue !== undefined) wait = Math.min(wait, Math.max(0, this.#nextDue - now));
-      if (this.#wake.signal.aborted) this.#wake = new AbortController();
-      await this.#o.clock.sleep(wait, AbortSignal.any([signal, this.#wake.signal]));
+      await this.#sleep(startedAt, signal, failed ? FAILED_PASS_PAUSE_MS : 0);
     }
     for (const w of this.#waiters.splice(0)) w();
   }
 
-  /** One evaluation and one pass over the outbox, if this process holds the lease. */
+  /**
+   * Sleeps until the next evaluation or the earliest retry due (a new retry reschedules it), and
+   * at least `minMs` (after a failed pass, so a KV in trouble is not retried in a tight loop).
+   */
+  async #sleep(startedAt: number, signal: AbortSignal, minMs: number): Promise<void> {
+    const { clock } = this.#o;
+    const earliest = clock.now() + minMs;
+    for (;;) {
+      const now = clock.now();
+      let wait = startedAt + this.#o.config().evaluateEverySeconds * 1000 - now;
+      const due = this.#held ? this.#dispatch.nextDue() : undefined;
+      if (due !== undefined) wait = Math.min(wait, due - now);
+      wait = Math.max(wait, earliest - now);
+      if (wait <= 0 || signal.aborted || this.#wake.signal.aborted) return;
+      const resched = (this.#resched = new AbortController());
+      await clock.sleep(wait, AbortSignal.any([signal, this.#wake.signal, resched.signal]));
+      if (!resched.signal.aborted) return;
+    }
+  }
+
+  /**
+   * One evaluation and one pass over the outbox, if this process holds the lease; resolves once
+   * the sends it started (or found under way) have ended.
+   */
   async tick(): Promise<void> {
-    if (!(await this.#leases.acquire(ALERTS_LEASE))) return;
+    await (await this.#pass()).settled;
+  }
+
+  /** Evaluates and queues what is due; resolves (with the sends' end) without waiting for them. */
+  async #pass(): Promise<{ settled: Promise<void> }> {
+    if (!(await this.#leases.acquire(ALERTS_LEASE))) {
+      if (this.#held) {
+        this.#held = false;
+        await this.#dispatch.halt("the alerts lease went to another process");
+      }
+      return { settled: Promise.resolve() };
+    }
+    this.#held = true;
     await this.#evaluate();
-    await this.#drain();
+    return await this.#dispatch.drain();
   }
 
   async #evaluate(): Promise<void> {
@@ -235,62 +306,5 @@ export class AlertMonitor {
       );
     }
     await this.#alerts.commit(t);
-  }
-
-  /** Sends what is due in the outbox; remembers when the next retry is due. */
-  async #drain(): Promise<void> {
-    const { clock, log } = this.#o;
-    const channels = new Map(this.#o.config().channels.map((c) => [c.id, c]));
-    let nextDue: number | undefined;
-    for (const n of await this.#alerts.outbox()) {
-      let changed = false;
-      for (const d of n.deliveries) {
-        if (d.status !== "pending") continue;
-        const now = clock.now();
-        if (d.nextAt > now) {
-          nextDue = Math.min(nextDue ?? d.nextAt, d.nextAt);
-          continue;
-        }
-        changed = true;
-        const channel = channels.get(d.channel);
-        if (!channel) {
-          d.status = "failed";
-          d.lastError = `no channel ${d.channel} in the config`;
-          log.error("alert.send-failed", { id: n.id, channel: d.channel, error: d.lastError });
-          continue;
-        }
-        d.attempts++;
-        try {
-          await sendOnce(channel, n, this.#o.deps);
-          d.status = "sent";
-          d.sentAt = clock.now();
-          delete d.lastError;
-          log.info("alert.sent", { id: n.id, rule: n.rule, event: n.event, channel: d.channel });
-        } catch (error) {
-          d.lastError = errorMessage(error);
-          if (d.attempts >= attemptsOf(channel)) {
-            d.status = "failed";
-            log.error("alert.send-failed", {
-              id: n.id,
-              channel: d.channel,
-              attempts: d.attempts,
-              error: d.lastError,
-            });
-          } else {
-            d.nextAt = clock.now() + backoffMs(d.attempts);
-            nextDue = Math.min(nextDue ?? d.nextAt, d.nextAt);
-            log.warn("alert.send-retry", {
-              id: n.id,
-              channel: d.channel,
-              attempts: d.attempts,
-              retryInMs: d.nextAt - clock.now(),
-              error: d.lastError,
-            });
-          }
-        }
-      }
-      if (changed) await this.#alerts.record(n);
-    }
-    this.#nextDue = nextDue;
   }
 }
