@@ -171,6 +171,9 @@ async function hasPendingLog(kv: Deno.Kv, m: MessageRecord): Promise<boolean> {
     ? (await kv.get<MessageRecord>(keys.message(original))).value
     : m;
   if (originalRecord?.receiveLogId) ids.push(originalRecord.receiveLogId);
+  // A message routed at intake names its SEND logs here only (no log_by_msg rows): without them a
+  // message still queued for a destination that is down looked done, and was deleted.
+  for (const id of originalRecord?.sendLogIds ?? []) ids.push(id);
   for await (const l of kv.list<string>({ prefix: keys.logByMessagePrefix(original) })) {
     ids.push(l.value);
   }

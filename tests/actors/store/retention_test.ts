@@ -73,3 +73,53 @@ Deno.test("sweepStore: bounded batches remove what is past retention and keep wh
     store.close();
   }
 });
+
+Deno.test("sweepStore keeps a message routed at intake while one of its SEND logs is PENDING, whatever its age, and its payload with it", async () => {
+  await using dir = await tempDir({ prefix: "retention-" });
+  let now = Date.UTC(2026, 0, 1);
+  const store = await Store.open({ path: `${dir.path}/kv`, node: "n1", now: () => now });
+  try {
+    // As the MLLP intake stores a pass-through message: routed in the accept commit, its SEND
+    // logs named by the record only (no log_by_msg rows); the RECEIVE log ends SUCCEEDED at once.
+    const messageId = store.newId();
+    const to = (queue: string) => ({
+      queue,
+      destinationId: queue,
+      messageId,
+      originalId: messageId,
+      log: { integrationId: "lab" },
+    });
+    const r = await store.accept({
+      queue: "mllp:lab",
+      messageId,
+      origin: { kind: "integration", id: "lab" },
+      payload: new Uint8Array(200_000).fill(65), // chunked: its payload rows must stay too
+      contentType: "application/hl7-v2",
+      log: { type: "RECEIVE", integrationId: "lab" },
+      deliveries: [to("mllp-out:up"), to("mllp-out:down")],
+    });
+    assert.equal(r.status, "stored");
+    if (r.status !== "stored") return;
+    const [up, down] = r.sendLogIds!;
+    await store.updateLog(up!, { status: "SUCCEEDED" });
+
+    // The destination "down" is down for longer than retention: its SEND log stays PENDING.
+    now += 31 * DAY;
+    let swept = await sweepStore(store, { now, retentionMs: 30 * DAY, dedupeWindowMs: DAY });
+    assert.equal(swept.messages, 0, "a message still queued is not deleted");
+    assert.equal(swept.chunks, 0);
+    assert.equal(swept.logs, 2, "the RECEIVE log and the finished SEND log go");
+    const kept = await store.getMessage(messageId);
+    assert.ok(kept, "the message is still there for its destination");
+    assert.equal((await store.getPayload(kept)).length, 200_000);
+
+    // Delivered at last: the next sweep takes it.
+    await store.updateLog(down!, { status: "SUCCEEDED" });
+    swept = await sweepStore(store, { now, retentionMs: 30 * DAY, dedupeWindowMs: DAY });
+    assert.equal(swept.messages, 1);
+    assert.ok(swept.chunks >= 1);
+    assert.equal(await store.getMessage(messageId), null);
+  } finally {
+    store.close();
+  }
+});
