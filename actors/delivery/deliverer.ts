@@ -47,6 +47,12 @@ export interface Deliverer {
    * `deliver` has taken yet: the next `deliver` must be for it.
    */
   sentAhead?(): string | undefined;
+  /**
+   * True while other processes commit to this queue too (scale-out with other live nodes): a
+   * commit of theirs may land after this process's with an older seq. The actor then confirms the
+   * KV queue's head before each send and offers nothing to send ahead. Absent: never.
+   */
+  shared?(): boolean;
   /** Called while the queue is empty, e.g. to close a socket idle too long. */
   idle?(now: number): Promise<void>;
   /** True while the deliverer holds a resource (an open socket) that keeps the actor active. */

@@ -30,6 +30,7 @@ import type { QueueHead, Store } from "../store/store.ts";
 import type { QueueItem } from "../store/requests.ts";
 import type { ActorControl, Attempt, LogRecord } from "../store/types.ts";
 import type { Deliverer } from "./deliverer.ts";
+import { olderInKv } from "./head_check.ts";
 import { type HeldBudget, ReadyQueue } from "./ready_queue.ts";
 
 /** What a delivery actor is made of. */
@@ -244,6 +245,8 @@ export class DeliveryActor implements Actor {
           continue;
         }
         idleSince = now;
+        // Scale-out: an entry another process committed late, older than this head, goes first.
+        if (this.#shared() && !this.#aheadIsHead() && !(await this.#confirmHead(item))) continue;
         this.#readAhead();
         await this.#attempt(item, signal);
       }
@@ -259,6 +262,43 @@ export class DeliveryActor implements Actor {
         await deliverer.close();
       }
     }
+  }
+
+  /** Whether other processes commit to this queue too (see {@link Deliverer.shared}). */
+  #shared(): boolean {
+    return this.#options.deliverer.shared?.() === true;
+  }
+
+  /**
+   * With a shared KV, just before `item` (the head in memory) goes: true when KV holds no entry
+   * before it that this actor does not know (see head_check.ts) and nothing changed the head
+   * meanwhile. Otherwise the older entries are read in, to go first, and false: the loop takes
+   * the head again. One small KV list per send; a read only when a late entry is there.
+   */
+  async #confirmHead(item: QueueItem): Promise<boolean> {
+    const { store } = this.#options;
+    const epoch = this.#epoch;
+    const older = await olderInKv(
+      store,
+      this.id,
+      item.head.entry.seq,
+      this.#ready,
+      this.#completing.size,
+    );
+    if (!older) {
+      // A skip, a pause or a read may have changed the head meanwhile.
+      return epoch === this.#epoch && this.#ready.head === item && !this.#control?.paused;
+    }
+    // One read at a time: each keeps track of what is forgotten while it lists.
+    await this.#readDone();
+    if (epoch !== this.#epoch) return false;
+    if (this.#ready.room === 0) {
+      // Memory is full and cannot take the older entry: read the queue again from its head.
+      this.#ready.reset(this.#completing);
+      return false;
+    }
+    await this.#read(false, this.#completing.size + 1);
+    return false;
   }
 
   /**
@@ -290,17 +330,17 @@ export class DeliveryActor implements Actor {
   }
 
   /**
-   * Reads entries from KV into memory: after the cursor (`advance`), or from the head of the
-   * queue. Entries known already (waiting, in flight, completing) are not read again.
+   * Reads up to `limit` entries from KV into memory: after the cursor (`advance`), or from the
+   * head of the queue. Entries known already (waiting, in flight, completing) are not read again.
    */
-  async #read(advance: boolean): Promise<void> {
+  async #read(advance: boolean, limit = BATCH): Promise<void> {
     const { store } = this.#options;
     const room = this.#ready.room;
     if (advance && room === 0) return; // memory is full: read on once some are sent
     const epoch = this.#epoch;
     this.#ready.beginRead();
     const read = async () => {
-      const listed = await store.peek(this.id, BATCH, advance ? this.#ready.cursor : undefined);
+      const listed = await store.peek(this.id, limit, advance ? this.#ready.cursor : undefined);
       const fresh = listed.filter((h) =>
         !this.#ready.knows(h.entry.seq) && !this.#ready.forgotten(h.entry.seq)
       )
@@ -339,7 +379,7 @@ export class DeliveryActor implements Actor {
       if (payload) item.payload = payload;
       items.set(head.entry.seq, item);
     }
-    this.#ready.merge(listed, items, { advance, complete: listed.length < BATCH });
+    this.#ready.merge(listed, items, { advance, complete: listed.length < limit });
   }
 
   /** An entry whose message is gone (should not happen): never block the queue on it. */
@@ -374,7 +414,8 @@ export class DeliveryActor implements Actor {
         payload,
         signal: skip.signal,
         setState: (s) => (this.#state = s),
-        upcoming: (max) => this.#ready.following(head.entry.seq, max),
+        // Sent ahead, an entry would go unchecked against the KV head: not while KV is shared.
+        upcoming: (max) => this.#shared() ? [] : this.#ready.following(head.entry.seq, max),
       });
     } finally {
       this.#inFlight = undefined;

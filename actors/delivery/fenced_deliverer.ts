@@ -16,6 +16,8 @@ export interface SendGate {
   beginSend(id: string, options?: { onWire?: boolean }): boolean;
   /** The message allowed by `beginSend` is done. */
   endSend(id: string): void;
+  /** Whether other live nodes share the KV (see {@link Deliverer.shared}); absent: never. */
+  shared?(): boolean;
 }
 
 /** `inner` behind `gate` for actor `id`. */
@@ -54,6 +56,7 @@ export function fencedDeliverer(
   if (inner.hold) fenced.hold = () => inner.hold!();
   if (inner.release) fenced.release = () => inner.release!();
   if (inner.sentAhead) fenced.sentAhead = () => inner.sentAhead!();
+  fenced.shared = () => gate()?.shared?.() ?? false;
   if (inner.idle) fenced.idle = (now) => inner.idle!(now);
   if (inner.holdsConnection) fenced.holdsConnection = () => inner.holdsConnection!();
   if (inner.detail) fenced.detail = () => inner.detail!();

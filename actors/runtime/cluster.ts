@@ -53,6 +53,14 @@ export class Cluster {
   }
 
   /**
+   * True while other live nodes share the KV with this one: they commit to the same queues, and
+   * a commit of theirs may land after this node's with an older seq. Read per message: no copy.
+   */
+  get shared(): boolean {
+    return this.#live.length > 1;
+  }
+
+  /**
    * Writes this node's heartbeat and reads everyone's; true when the set of live nodes changed
    * (actors may have to move).
    */

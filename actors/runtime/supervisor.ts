@@ -152,6 +152,15 @@ export class Supervisor {
     if (a.handingOver) setTimeout(() => a.abort.abort(), 0);
   }
 
+  /**
+   * True while other live nodes share the KV (scale-out): their commits to a queue may land after
+   * this node's with older seqs, so a delivery actor confirms its queue's head in KV before each
+   * send and its socket sends nothing ahead (see DeliveryActor). False without a cluster.
+   */
+  shared(): boolean {
+    return this.#options.cluster?.shared ?? false;
+  }
+
   /** Which node an actor belongs to (this one without a cluster). */
   ownerOf(id: string): string | undefined {
     return this.#options.cluster?.ownerOf(id);
@@ -178,8 +187,7 @@ export class Supervisor {
     const a = this.#active.get(id);
     // With other live nodes, another process may have committed older entries to this queue:
     // the actor reads KV in seq order instead of taking these ahead of them.
-    const shared = (this.#options.cluster?.liveIds.length ?? 1) > 1;
-    if (a?.actor.take && !shared) a.actor.take(items);
+    if (a?.actor.take && !this.shared()) a.actor.take(items);
     else this.notify(id);
   }
 
