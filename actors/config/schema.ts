@@ -204,6 +204,8 @@ export function configSchema(sources: ConfigSources) {
     httpBodyTimeoutSeconds: seconds.default(60),
     /** Deepest nesting of arrays and objects a JSON body may have. */
     maxJsonDepth: z.number().int().positive().default(64),
+    /** Most entries a Bundle posted to the FHIR API may have; more are refused (413). */
+    maxFhirBundleEntries: z.number().int().positive().default(1000),
     /** While KV cannot commit, a warning is logged at most once per this many seconds. */
     storageWarningIntervalSeconds: seconds.default(30),
   });

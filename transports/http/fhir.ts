@@ -2,21 +2,30 @@
  * The FHIR API: `POST /fhir/R4/$process-message` and `POST /fhir/R4/Bundle` take a FHIR R4
  * message Bundle, on the same tokens, limits, rate limit and logs as `POST /endpoint`, in the
  * same order (rate limit, token before any of the body, media type, size, nesting depth, JSON).
- * The bundle is validated against the R4 definitions (@medplum/core), converted to the data
- * model by the FHIR tables, and handed to the same {@link ApiInbox} as `/endpoint`: same
- * validation, routing, storage and logs. Answers are `application/fhir+json`: an
+ * A bundle of more than `limits.maxFhirBundleEntries` entries (1,000 by default; its own
+ * entries, not those of bundles inside it) is refused with a `413` before it is validated. The
+ * bundle is validated against the R4 definitions (@medplum/core), a few entries at a time with
+ * the event loop let run in between (timers, other requests, MLLP and lease renewals go on),
+ * converted to the data model by the FHIR tables, and handed to the same {@link ApiInbox} as
+ * `/endpoint`: same validation, routing, storage and logs. Answers are `application/fhir+json`: an
  * OperationOutcome, whose issues carry FHIRPath locations (`Bundle.entry[1].resource.birthDate`)
  * for refusals. Bodies are taken uncompressed: a `Content-Encoding` other than `identity` is a 415.
  * Every refusal is logged (warn): `fhir.rate-limited`, `fhir.unauthorized`, `fhir.body-timeout`,
- * `fhir.body-failed`, `fhir.too-large`, `fhir.too-deep`, `fhir.unmapped`, and `fhir.invalid` for
- * the rest below 500 (the route, the status, the first issue cut to 300 characters and how many
- * issues; never the body).
+ * `fhir.body-failed`, `fhir.too-large`, `fhir.too-deep`, `fhir.too-many-entries`, `fhir.unmapped`,
+ * and `fhir.invalid` for the rest below 500 (the route, the status, the first issue cut to 300
+ * characters and how many issues; never the body).
  *
  * @module
  */
 
 import { type Context, Hono } from "hono";
-import type { ApiAcceptResult, ApiInbox, ApiRequest, Logger } from "../../actors/ports.ts";
+import type {
+  ApiAcceptResult,
+  ApiInbox,
+  ApiRequest,
+  LimitsConfig,
+  Logger,
+} from "../../actors/ports.ts";
 import {
   FhirError,
   type FhirIssue,
@@ -25,7 +34,7 @@ import {
   operationOutcome,
 } from "../../codecs/fhir/mod.ts";
 import { locateInBundle } from "../../codecs/fhir/locate.ts";
-import { validateFhirBundle } from "../../codecs/fhir/validate.ts";
+import { fhirBundleEntryCount, validateFhirBundleAsync } from "../../codecs/fhir/validate.ts";
 import type { AccessTokenVerifier } from "./access_token.ts";
 import { BodyTimeoutError, readLimited } from "./body.ts";
 import { type EndpointAppOptions, requestLimits } from "./endpoint.ts";
@@ -41,6 +50,9 @@ import { BodyFramingError } from "./node_bridge.ts";
 /** The FHIR base path. */
 export const FHIR_BASE = "/fhir/R4";
 
+/** `limits.maxFhirBundleEntries` when the options leave it out. */
+export const DEFAULT_MAX_FHIR_BUNDLE_ENTRIES = 1000;
+
 const encoder = new TextEncoder();
 const FHIR_JSON = "application/fhir+json";
 
@@ -48,7 +60,8 @@ const FHIR_JSON = "application/fhir+json";
 export interface FhirAppOptions {
   tokens: AccessTokenVerifier;
   inbox: ApiInbox;
-  limits: EndpointAppOptions["limits"];
+  /** `/endpoint`'s, and the most entries a Bundle may have (1,000 when absent). */
+  limits: EndpointAppOptions["limits"] & Partial<Pick<LimitsConfig, "maxFhirBundleEntries">>;
   /** Shared with `/endpoint`, so that both count against one per-IP limit. */
   rateLimiter?: RateLimiter;
   log: Logger;
@@ -67,6 +80,7 @@ type Status = 200 | 400 | 401 | 403 | 404 | 405 | 408 | 413 | 415 | 422 | 429 | 
 export function createFhirApp(options: FhirAppOptions): Hono {
   const { tokens, inbox, log } = options;
   const { maxBytes, maxDepth, limiter } = requestLimits(options);
+  const maxEntries = options.limits.maxFhirBundleEntries ?? DEFAULT_MAX_FHIR_BUNDLE_ENTRIES;
   const app = new Hono();
 
   const answer = (
@@ -189,8 +203,24 @@ export function createFhirApp(options: FhirAppOptions): Hono {
     const parsed = parseJsonBytes(body.bytes);
     if (!parsed.ok) return invalidText(c, who, 400, parsed.error);
     const bundle = parsed.value;
+    // Validation costs up to a few milliseconds an entry: bounded before it starts.
+    const entries = fhirBundleEntryCount(bundle);
+    if (entries > maxEntries) {
+      log.warn("fhir.too-many-entries", {
+        ip,
+        source: checked.sourceId,
+        entries,
+        limit: maxEntries,
+      });
+      return answer(c, 413, [{
+        path: "Bundle.entry",
+        text: `the Bundle has ${entries} entries, more than the limit of ${maxEntries} ` +
+          `(limits.maxFhirBundleEntries)`,
+        code: codeOf(413),
+      }]);
+    }
 
-    const issues = validateFhirBundle(bundle);
+    const issues = await validateFhirBundleAsync(bundle);
     if (issues.length > 0) return invalid(c, who, 400, issues);
     // VXU^V04 has no data model: the engine writes it as HL7 itself (api_vxu.ts).
     // The inbox stores before it answers; when it throws, nothing was acknowledged: try again.

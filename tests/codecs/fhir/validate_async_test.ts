@@ -1,0 +1,49 @@
+/**
+ * `validateFhirBundleAsync` shares the thread: while Bundles of 1,000 US Core patients are
+ * validated, one or several at once, a timer on the same thread keeps firing (no gap of 100 ms
+ * spent working: see {@link timed}), and each answer is the synchronous validation's.
+ */
+
+import { deepStrictEqual, ok } from "node:assert/strict";
+import { hl7ToFhir } from "../../../codecs/fhir/mod.ts";
+import {
+  loadDefinitions,
+  validateFhirBundle,
+  validateFhirBundleAsync,
+} from "../../../codecs/fhir/validate.ts";
+import { ADT_A01, ZONE } from "../datamodel/fixtures.ts";
+import { timed } from "./thread_timer.ts";
+
+type Json = Record<string, unknown>;
+
+/** The ADT^A01 message Bundle with copies of its Patient up to `total` entries. */
+function bundleOf(total: number, faultAt?: number): Json & { entry: Json[] } {
+  const b = JSON.parse(JSON.stringify(hl7ToFhir(ADT_A01, { timeZone: ZONE })));
+  const patient = b.entry.find((e: Json) => (e.resource as Json).resourceType === "Patient");
+  for (let i = b.entry.length; i < total; i++) {
+    const id = `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`;
+    const resource = {
+      ...patient.resource,
+      id,
+      ...(i === faultAt ? { birthDate: "1980-02-30x" } : {}),
+    };
+    b.entry.push({ fullUrl: `urn:uuid:${id}`, resource });
+  }
+  return b;
+}
+
+for (const count of [1, 3]) {
+  Deno.test(`${count} Bundle(s) of 1,000 entries validated at once leave a timer firing (no gap of 100 ms), with the synchronous answers`, async () => {
+    loadDefinitions(); // Seconds, once per process: not what is measured.
+    const bundles = Array.from({ length: count }, (_, n) => bundleOf(1000, 500 + n));
+    const want = bundles.map((b) => validateFhirBundle(structuredClone(b)));
+    for (const [n, issues] of want.entries()) {
+      ok(issues.some((i) => i.path === `Bundle.entry[${500 + n}].resource.birthDate`), "the fault");
+    }
+    const run = await timed(() => Promise.all(bundles.map((b) => validateFhirBundleAsync(b))));
+    deepStrictEqual(run.value, want);
+    const waits = `${run.held.toFixed(0)} ms (${run.longest.toFixed(0)} ms with the machine's)`;
+    ok(run.held < 100, `the timer waited ${waits} at once`);
+    ok(run.ticks > 20, `${run.ticks} ticks: too short to tell`);
+  });
+}
