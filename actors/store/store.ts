@@ -41,6 +41,17 @@ import type {
 } from "./requests.ts";
 import { applyLogUpdate, type LogUpdate, optional, RECORD_BYTES } from "./records.ts";
 import type { ActorControl, Attempt, LogRecord, MessageRecord, QueueEntry } from "./types.ts";
+import type { Logger } from "../runtime/log.ts";
+import {
+  clipRaw,
+  moveQueueEntries,
+  type MoveResult,
+  setAsideEntry,
+  unreadableEntry,
+} from "./queue_repair.ts";
+
+/** Times a queue is listed again after unreadable entries were set aside from it. */
+const PEEK_PASSES = 4;
 
 /** Times a log update is read again after another writer changed the log first. */
 const MAX_LOG_RETRIES = 10;
@@ -143,6 +154,8 @@ export class Store {
   readonly console: ConsoleState;
   /** The node id this store writes ids with. */
   readonly node: string;
+  /** Where the store reports what it does on its own (an unreadable queue entry set aside). */
+  log: Logger | undefined;
   /**
    * Actors' reads of their queues go through this gate, so that commits never wait behind more
    * than {@link QUEUE_READS_AT_ONCE} of them (see `read_gate.ts`).
@@ -486,21 +499,78 @@ export class Store {
     };
   }
 
-  /** The first `limit` entries of a queue, in order (those after the seq `after`, if given). */
+  /**
+   * The first `limit` entries of a queue, in order (those after the seq `after`, if given). An
+   * entry that cannot be read (another version's, or damaged) is taken out of the queue into its
+   * dead-letter list on the way, with an ERROR `queue.unreadable-entry` (see queue_repair.ts).
+   */
   async peek(queue: string, limit = 1, after?: string): Promise<QueueHead[]> {
-    const out: QueueHead[] = [];
     // After a seq: from that entry's key (inclusive), skipping it.
     const selector = after === undefined
       ? { prefix: keys.queuePrefix(queue) }
       : { prefix: keys.queuePrefix(queue), start: keys.queueEntry(queue, after) };
-    const iter = this.kv.list<QueueEntry>(selector, {
-      limit: after === undefined ? limit : limit + 1,
-    });
-    for await (const e of iter) {
-      if (after !== undefined && e.value.seq <= after) continue;
-      if (out.length < limit) out.push({ queue, entry: e.value, versionstamp: e.versionstamp });
+    for (let pass = 0;; pass++) {
+      const out: QueueHead[] = [];
+      let setAside = 0;
+      const iter = this.kv.list<unknown>(selector, {
+        limit: after === undefined ? limit : limit + 1,
+      });
+      for await (const e of iter) {
+        const why = unreadableEntry(queue, e.key, e.value);
+        if (why) {
+          if (pass < PEEK_PASSES && await this.setAside(queue, e, why)) setAside++;
+          continue;
+        }
+        const entry = e.value as QueueEntry;
+        if (after !== undefined && entry.seq <= after) continue;
+        if (out.length < limit) out.push({ queue, entry, versionstamp: e.versionstamp });
+      }
+      // What was set aside made room: list again for the entries behind it.
+      if (setAside === 0 || pass >= PEEK_PASSES) return out;
     }
-    return out;
+  }
+
+  /**
+   * Takes an unreadable entry of `queue` out into its dead-letter list and logs an ERROR
+   * `queue.unreadable-entry` naming the key, why, and the raw value (clipped). False if the entry
+   * changed or went meanwhile.
+   */
+  async setAside(queue: string, e: Deno.KvEntry<unknown>, why: string): Promise<boolean> {
+    const ok = await setAsideEntry((w) => this.#committer.commit(w), queue, e, why, this.#now());
+    if (ok) {
+      this.log?.error("queue.unreadable-entry", {
+        queue,
+        key: clipRaw(e.key),
+        reason: why,
+        value: clipRaw(e.value),
+        movedTo: "dead-letters",
+      });
+    }
+    return ok;
+  }
+
+  /**
+   * Moves the entries of queue `from` that `targetOf` sends elsewhere to that queue, keeping
+   * their order (see {@link moveQueueEntries}); unreadable ones are set aside. Call it with no
+   * actor running for `from` (the completions its last actor still owes are committed first).
+   */
+  async moveQueue(
+    from: string,
+    targetOf: (entry: QueueEntry) => string | undefined,
+  ): Promise<MoveResult> {
+    // Delivered by the queue's last actor, their completion still owed: completed, not moved
+    // (moved, they would be sent again).
+    for (const o of this.owed.of(from)) {
+      await this.complete(o.head, o.attempt, o.log ? { log: o.log } : {});
+      this.owed.settled(from, o.head.entry.seq);
+    }
+    return await moveQueueEntries(
+      this.kv,
+      (w) => this.#committer.commit(w),
+      from,
+      targetOf,
+      (e, why) => this.setAside(from, e, why),
+    );
   }
 
   /** How many entries a queue holds. */
