@@ -12,7 +12,7 @@
 
 import { Hono, type MiddlewareHandler } from "hono";
 import type { Config } from "../actors/config/mod.ts";
-import { Engine } from "../actors/engine/engine.ts";
+import { Engine, type EngineOptions } from "../actors/engine/engine.ts";
 import type { HttpSender, MllpConnector, SftpConnector } from "../actors/ports.ts";
 import { type Clock, systemClock } from "../actors/runtime/clock.ts";
 import { healthReport } from "../actors/runtime/health.ts";
@@ -74,6 +74,8 @@ export interface Adapters {
   mailSender?: MailSender;
   /** The file the config came from: `POST /admin/config/reload` and SIGHUP read it again. */
   configFile?: string;
+  /** How the planning thread for large messages runs (tests); see actors/engine/plan_threads.ts. */
+  planThreads?: EngineOptions["planThreads"];
 }
 
 /** The servers {@link compose} started, with the ports they are bound to. */
@@ -172,6 +174,7 @@ export async function compose(configured: Config, adapters: Adapters): Promise<C
       ...(adapters.store ? { store: adapters.store } : {}),
       ...(adapters.pollMs !== undefined ? { pollMs: adapters.pollMs } : {}),
       ...(configHash ? { configHash } : {}),
+      ...(adapters.planThreads ? { planThreads: adapters.planThreads } : {}),
     }));
   stack.defer(() => engine.stop());
 

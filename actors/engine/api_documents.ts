@@ -12,7 +12,6 @@
  * @module
  */
 
-import { CcdaError, parseCcda } from "../../codecs/ccda/mod.ts";
 import { judgeGroup, type X12Document } from "../../codecs/x12/mod.ts";
 import type { Config, SourceConfig } from "../config/mod.ts";
 import type { Logger } from "../runtime/log.ts";
@@ -24,7 +23,6 @@ import { firstAttemptId } from "./api_inbox.ts";
 import {
   CCDA_MODEL,
   type Origin,
-  planCcda,
   planX12Transaction,
   X12_MODEL,
   X12_TYPE,
@@ -36,15 +34,18 @@ import { environmentType, NO_ACKS, takeInX12, usageProblem } from "./x12_intake.
 import { errorMessage } from "../runtime/errors.ts";
 import { passOn, type PassOnTargets } from "./pass_on.ts";
 import { Translations } from "./translations.ts";
+import { type CcdaOutcome, planPostedCcda } from "./plan_transfer.ts";
+import type { PlanThreads } from "./plan_threads.ts";
 
 const encoder = new TextEncoder();
-const utf8 = new TextDecoder();
 
 /** What the document side of the API inbox needs. */
 export interface ApiDocumentOptions extends PassOnTargets {
   config: Config;
   store: Store;
   log: Logger;
+  /** Where large C-CDA are read and planned, off the engine's thread. */
+  threads?: PlanThreads;
 }
 
 /** One stored message, as the JSON answer lists it. */
@@ -175,22 +176,28 @@ async function acceptCcda(
   source: SourceConfig,
   origin: Origin,
 ): Promise<ApiDocumentResult> {
-  let summary;
-  try {
-    summary = parseCcda(utf8.decode(request.bytes));
-  } catch (error) {
-    if (error instanceof CcdaError) return refusal(`the body is not a C-CDA: ${error.message}`);
-    throw error;
+  const { config, threads } = options;
+  let read: CcdaOutcome | undefined;
+  // A large document is read and planned on the planning thread (plan_threads.ts).
+  if (threads && request.bytes.byteLength > threads.offloadBytes) {
+    const offloaded = await threads.ccda(config, origin, request.bytes);
+    if (offloaded.status === "done") read = offloaded.value;
+    else if (offloaded.status !== "unavailable") {
+      const why = offloaded.status === "failed" ? offloaded.reason : "the engine is stopping";
+      return { ok: false, status: 500, error: `could not read the document: ${why}` };
+    }
   }
-  const plan = planCcda(options.config, origin, summary);
+  read ??= planPostedCcda(config, origin, request.bytes);
+  if (!read.ok) return refusal(read.refusal);
+  const { plan, documentType, documentId } = read;
   if (plan.failures.length > 0) {
     return refusal(plan.problems.join("; "));
   }
   const result = await store(options, request, source, plan, {
     bytes: request.bytes,
     contentType: "application/xml",
-    messageType: `${CCDA_MODEL}.${summary.Meta.DocumentType}`,
-    ...(summary.Meta.DocumentId?.ID ? { controlId: summary.Meta.DocumentId.ID } : {}),
+    messageType: `${CCDA_MODEL}.${documentType}`,
+    ...(documentId ? { controlId: documentId } : {}),
   });
   if ("error" in result) return result.error;
   return {
@@ -198,7 +205,7 @@ async function acceptCcda(
     body: {
       Meta: {
         DataModel: CCDA_MODEL,
-        EventType: summary.Meta.DocumentType,
+        EventType: documentType,
         Source: { ID: source.id, ...(source.name ? { Name: source.name } : {}) },
         Destinations: result.Destinations,
         Logs: result.Logs,
@@ -237,9 +244,10 @@ async function store(
     let id = messageId;
     if (r.shaped) {
       id = await translations.add(r.shaped.bytes, r.shaped.contentType);
-    } else if (r.format === "json" && plan.json) {
+    } else if (r.format === "json" && (plan.json || plan.jsonBytes)) {
+      // Serialised already when the planning thread made the plan.
       jsonId ??= await translations.add(
-        encoder.encode(JSON.stringify(plan.json)),
+        plan.jsonBytes ?? encoder.encode(JSON.stringify(plan.json)),
         "application/json",
       );
       id = jsonId;

@@ -34,12 +34,15 @@ import { acceptApiVxu } from "./api_vxu.ts";
 import { prepareShaped, shapeApiRoutes, type ShapedRoute } from "./api_shaping.ts";
 import { passOn, type PassOnTargets } from "./pass_on.ts";
 import { Translations } from "./translations.ts";
+import type { PlanThreads } from "./plan_threads.ts";
 
 /** What the API inbox needs; routed entries go to their actors through `handOver`/`notify`. */
 export interface EngineApiInboxOptions extends PassOnTargets {
   config: Config;
   store: Store;
   log: Logger;
+  /** Where large C-CDA are read and planned, off the engine's thread (api_documents.ts). */
+  threads?: PlanThreads;
 }
 
 const encoder = new TextEncoder();

@@ -42,6 +42,8 @@ import { forwardActors } from "../forward/actors.ts";
 import { ForwardInbox } from "../forward/forward_inbox.ts";
 import { configHash, ConfigHolder, type ConfigVersion } from "./config_holder.ts";
 import { actorChanges } from "./reconfigure.ts";
+import { PlanThreads, type PlanThreadsOptions } from "./plan_threads.ts";
+import { QueueMoves } from "./queue_moves.ts";
 
 /** What the engine is built from. */
 export interface EngineOptions {
@@ -62,6 +64,8 @@ export interface EngineOptions {
   pollMs?: number;
   /** The version of `config` (its file's hash), when it came from a file. */
   configHash?: string;
+  /** How the planning thread for large messages runs (tests: a module that fails on purpose). */
+  planThreads?: Omit<PlanThreadsOptions, "log">;
 }
 
 /** What the actor factory derives from the config (rebuilt by a reload). */
@@ -70,8 +74,6 @@ interface Derived {
   https: HttpsDestinations | undefined;
   pollers: string[];
   sftpOut: Config["destinations"];
-  /** Moved MLLP queues (old actor id → new): the old one drains to the new address first. */
-  moved: Map<string, string>;
 }
 
 /** See the module doc. */
@@ -84,6 +86,8 @@ export class Engine {
   /** Applies a new config to the actors (set by {@link Engine.start}). */
   #apply!: (next: Config, hash: string, loadedAt: number) => Promise<string[]>;
   readonly #housekeeping = new AbortController();
+  /** Where large messages are read and planned, off this thread (set by {@link Engine.start}). */
+  #planThreads: PlanThreads | undefined;
   #housekeepingDone: Promise<void> = Promise.resolve();
   #appAcks: AppAcks | undefined;
   /** HTTPS destinations (listing and verification for the admin endpoint), when wired. */
@@ -154,10 +158,15 @@ export class Engine {
       log,
       warnIntervalMs: config.limits.storageWarningIntervalSeconds * 1000,
     });
+    // An unreadable queue entry is set aside with an ERROR (queue_repair.ts).
+    store.log = log;
     // Each RECEIVE and SEND log records the config version it was routed under.
     store.configVersion = () => holder.label;
     const fallback = config.limits.fallbackCharset;
     const decode = (bytes: Uint8Array) => decodeHl7Bytes(bytes, fallback);
+    // Large messages are read and planned on a thread of their own (see plan_threads.ts).
+    const planThreads = new PlanThreads({ ...options.planThreads, log });
+    const threads = { pool: planThreads, fallbackCharset: fallback };
     const pollMs = options.pollMs ?? 1000;
     // What the delivery actors hold in memory beyond each one's own 1,024 entries, all together.
     const held = new HeldBudget();
@@ -190,17 +199,12 @@ export class Engine {
 
     const sftp = options.sftp;
     // What the factory needs from the config, rebuilt when a reload swaps it.
-    const derive = (c: Config, moved = new Map<string, string>()): Derived => {
+    const derive = (c: Config): Derived => {
       const outbound = new Map<string, Config["destinations"]>();
       for (const d of c.destinations) {
         if (!d.mllp) continue;
         const id = destinationActorId(d);
         outbound.set(id, [...outbound.get(id) ?? [], d]);
-      }
-      // A moved queue is delivered with the settings of the address it moved to.
-      for (const [from, to] of moved) {
-        const dests = outbound.get(to);
-        if (dests) outbound.set(from, dests);
       }
       return {
         outbound,
@@ -215,10 +219,18 @@ export class Engine {
           : undefined,
         pollers: sftp ? c.integrations.filter((i) => i.sftp).map((i) => pollActorId(i.id)) : [],
         sftpOut: c.destinations.filter((d) => d.sftp || d.sftpOutbox),
-        moved,
       };
     };
     let derived = derive(config);
+    // MLLP destinations moved by a reload (see queue_moves.ts).
+    const moves = new QueueMoves({
+      store,
+      log,
+      clock,
+      pollMs,
+      config: () => holder.current,
+      actors: () => supervisorRef.current,
+    });
     const fileInbox = new FileInbox({
       store,
       log,
@@ -311,6 +323,7 @@ export class Engine {
           decode,
           pollMs,
           appAcks,
+          threads,
         });
       },
       https: (id, destinationId) => {
@@ -328,8 +341,8 @@ export class Engine {
           });
       },
       "mllp-out": (id) => {
-        // Held back while the queue it moved from still drains (FIFO across a port change).
-        if ([...derived.moved.values()].includes(id)) return undefined;
+        // Held back while a moved queue is merged into it (FIFO across a port change).
+        if (moves.held.has(id)) return undefined;
         const dests = derived.outbound.get(id);
         const first = dests?.[0]?.mllp;
         if (!dests || !first) return undefined;
@@ -374,6 +387,7 @@ export class Engine {
           decode,
           pollMs,
           appAcks,
+          threads,
         });
       },
     };
@@ -424,9 +438,11 @@ export class Engine {
       notify,
       handOver,
       appAcks,
+      threads: planThreads,
     });
     const engine = new Engine(holder, store, supervisor, inbox, log);
     engine.#appAcks = appAcks;
+    engine.#planThreads = planThreads;
     engine.https = derived.https;
     engine.api = new EngineApiInbox({
       get config() {
@@ -436,6 +452,7 @@ export class Engine {
       log,
       notify,
       handOver,
+      threads: planThreads,
     });
     engine.queries = new ApiQuery({
       get config() {
@@ -461,12 +478,9 @@ export class Engine {
     engine.#apply = async (next, hash, loadedAt) => {
       const running = holder.current;
       const changes = actorChanges(running, next, sftp !== undefined);
-      // Only queues that still hold messages move; an empty one has nothing to keep in order.
-      const moved = new Map<string, string>();
-      for (const [from, to] of changes.moved) {
-        if (await store.depth(from) > 0) moved.set(from, to);
-      }
-      derived = derive(next, new Map([...derived.moved, ...moved]));
+      // Queues of MLLP destinations at a new address, held (no actor) until merged into its queue.
+      const plan = await moves.plan(running, next);
+      derived = derive(next);
       engine.https = derived.https;
       // One assignment: the next message is routed under `next`.
       holder.swap(next, hash, loadedAt);
@@ -480,22 +494,8 @@ export class Engine {
         if (await supervisor.retire(id)) supervisor.notify(id);
         applied.push(`restarted ${id}`);
       }
-      for (const [from, to] of moved) {
-        // The old queue now goes to the new address; the new queue waits until it is empty.
-        await supervisor.retire(from);
-        supervisor.notify(from);
-        applied.push(`moved ${from} to ${to}`);
-        engine.#drain(
-          from,
-          to,
-          () => {
-            derived.moved.delete(from);
-            supervisor.notify(to);
-          },
-          clock,
-          pollMs,
-        );
-      }
+      // The old queue's entries join the new address's queue, in order (queue_moves.ts).
+      applied.push(...await moves.apply(plan));
       for (const id of changes.pollersStart) {
         await supervisor.activate(id);
         applied.push(`started ${id}`);
@@ -507,7 +507,10 @@ export class Engine {
     await supervisor.start();
     // Pollers have no queue to be activated by: they start with the engine.
     for (const id of derived.pollers) await supervisor.activate(id);
-    engine.#housekeepingDone = engine.#housekeep(clock);
+    engine.#housekeepingDone = Promise.all([
+      engine.#housekeep(clock),
+      moves.watch(engine.#housekeeping.signal),
+    ]).then(() => {});
     log.info("engine.started", {
       node: config.node.id,
       kv: config.kv.path,
@@ -539,29 +542,12 @@ export class Engine {
     }
   }
 
-  /** Waits until queue `from` is empty, then calls `done` (a moved MLLP queue, see #apply). */
-  #drain(from: string, to: string, done: () => void, clock: Clock, pollMs: number): void {
-    const signal = this.#housekeeping.signal;
-    const watch = (async () => {
-      while (!signal.aborted) {
-        try {
-          if (await this.store.depth(from) === 0) {
-            this.#log.info("config.queue-moved", { from, to });
-            return done();
-          }
-        } catch (error) {
-          this.#log.warn("config.move-check-failed", { from, to, error });
-        }
-        await clock.sleep(Math.max(pollMs, 50), signal);
-      }
-    })();
-    this.#housekeepingDone = Promise.all([this.#housekeepingDone, watch]).then(() => {});
-  }
-
   /** Stops every actor and closes the store. */
   async stop(): Promise<void> {
     this.#housekeeping.abort();
     await this.supervisor.stop();
+    // After the actors: a plan they waited for was dropped when they stopped.
+    await this.#planThreads?.close();
     this.#appAcks?.clear();
     await this.#housekeepingDone;
     this.store.close();

@@ -101,6 +101,11 @@ export interface Hl7Plan {
   routes: PlannedRoute[];
   /** The translation, when a route wants JSON and a mapping exists. */
   json?: DataModelMessage;
+  /**
+   * The translation already serialised (as `JSON.stringify(json)` in UTF-8), when the plan was
+   * made on the planning thread: it then comes without `json`.
+   */
+  jsonBytes?: Uint8Array;
   /** Selected destinations that get nothing, and why: each gets a FAILED SEND log. */
   failures: FailedRoute[];
   /** The failures' reasons, for the RECEIVE log. */

@@ -9,7 +9,7 @@
  * @module
  */
 
-import { parseErrorCondition, tryParseHl7 } from "../../codecs/hl7v2/mod.ts";
+import { parseErrorCondition } from "../../codecs/hl7v2/mod.ts";
 import type { Config } from "../config/mod.ts";
 import {
   type Actor,
@@ -33,18 +33,15 @@ import type {
 import type { ActorControl, LogRecord, MessageRecord } from "../store/types.ts";
 import { PendingWrites } from "../runtime/pending_writes.ts";
 import type { AppAcks, AppVerdict } from "./app_acks.ts";
-import { destinationActorId } from "./identities.ts";
-import { type Hl7Plan, planFileRoutes, planHl7Routes } from "./hl7_routing.ts";
-import { planStoredDocument } from "./document_routing.ts";
-import { Translations } from "./translations.ts";
+import type { Hl7Plan } from "./hl7_routing.ts";
+import { HL7_TYPE } from "./plan_transfer.ts";
+import { deliveriesOf, type OffloadSettings, planStored } from "./inbound_plan.ts";
 
 /** A message an entry sends: its record, and its payload when it was read already. */
 interface Sent {
   record: MessageRecord;
   payload?: Uint8Array;
 }
-
-const encoder = new TextEncoder();
 
 /** What an inbound actor is made of. */
 export interface InboundActorOptions {
@@ -68,6 +65,11 @@ export interface InboundActorOptions {
   appAcks?: AppAcks;
   /** `mllp-in` (default) or `sftp` (files polled or uploaded). */
   kind?: string;
+  /**
+   * Where large messages are planned, off the engine's thread, with `fallbackCharset` decoding
+   * their HL7 (as `decode` does); without it, every message is planned here (see `planStored`).
+   */
+  threads?: OffloadSettings;
 }
 
 /** See the module doc. */
@@ -85,6 +87,8 @@ export class InboundActor implements Actor {
   #epoch = 0;
   /** Routing commits under way while the next message is parsed. */
   readonly #routes: PendingWrites;
+  /** The signal `run` was given: a plan on the planning thread is dropped when it aborts. */
+  #signal: AbortSignal | undefined;
 
   /** An inbound actor for queue `options.id`. */
   constructor(options: InboundActorOptions) {
@@ -105,6 +109,7 @@ export class InboundActor implements Actor {
     const { store, clock } = this.#options;
     const pollMs = this.#options.pollMs ?? 1000;
     const idleLimit = this.#options.idleDeactivateMs ?? 5 * 60_000;
+    this.#signal = signal;
     // A command may have arrived while the actor was starting: it wins over what KV held.
     const stored = await store.getControl(this.id);
     this.#control ??= stored;
@@ -137,7 +142,8 @@ export class InboundActor implements Actor {
         for (let i = 0; i < heads.length; i++) {
           // A skip re-reads the queue: the batch read before it may hold the skipped head.
           if (signal.aborted || this.#control.paused || epoch !== this.#epoch) break;
-          await this.#process(heads[i]!, records[i] ?? null, logs[i] ?? null);
+          // Not planned (the planning thread was stopped): the batch stops at this head.
+          if (!await this.#process(heads[i]!, records[i] ?? null, logs[i] ?? null)) break;
         }
       } finally {
         await this.#routes.settle();
@@ -147,27 +153,37 @@ export class InboundActor implements Actor {
     this.#state = "stopped";
   }
 
+  /** Routes one head; false when it was left as it is (its plan was cancelled). */
   async #process(
     head: QueueHead,
     record: MessageRecord | null,
     receiveLog: LogRecord | null,
-  ): Promise<void> {
+  ): Promise<boolean> {
     const { store, config } = this.#options;
     if (!record) {
       await store.deadLetter(head, "engine", `message ${head.entry.messageId} is missing from KV`);
-      return;
+      return true;
     }
     const integrationId = record.origin.id;
     const integration = config.integrations.find((i) => i.id === integrationId);
     // An HL7 message's payload is read to parse it; it goes on with its entries, to be sent as is.
     const original: Sent = { record };
-    const plan = record.contentType === "application/hl7-v2"
-      ? await this.#planHl7(head, original, integrationId)
-      : await this.#planDocument(head, record, integrationId);
-    if (!plan) return;
+    const plan = await this.#plan(head, original, integrationId);
+    if (plan === "cancelled") {
+      // Not stopping: the planning thread was closed under a running actor. Not a busy loop.
+      const signal = this.#signal;
+      if (signal && !signal.aborted) {
+        await this.#options.clock.sleep(this.#options.pollMs ?? 1000, signal);
+      }
+      return false;
+    }
+    if (!plan) return true;
     // An entry naming a destination is one destination's share whose form could not be made.
     const only = head.entry.destinationId;
-    if (only !== undefined) return await this.#retry(head, original, receiveLog, plan, only);
+    if (only !== undefined) {
+      await this.#retry(head, original, receiveLog, plan, only);
+      return true;
+    }
     const problems = plan.problems;
     const log = {
       integrationId,
@@ -175,7 +191,7 @@ export class InboundActor implements Actor {
       ...(record.controlId ? { controlId: record.controlId } : {}),
       ...(plan.dataModel ? { dataModel: plan.dataModel, eventType: plan.eventType } : {}),
     };
-    const { deliveries, derived } = await this.#deliveries(record, plan, log);
+    const { deliveries, derived } = await deliveriesOf(this.#options.store, record, plan, log);
     // A destination whose form cannot be made gets its SEND log all the same: its share comes
     // back to this queue, where it is dead-lettered with the reason and can be reprocessed.
     for (const f of plan.failures) {
@@ -214,63 +230,7 @@ export class InboundActor implements Actor {
     await this.#routes.add(
       routed.then((entries) => this.#routed(entries, original, derived, deliveries, verdict)),
     );
-  }
-
-  /**
-   * The queue entries of the routes a plan could make, and the translations they send, which the
-   * routing commit stores with them (so the next message need not wait for a commit of its own).
-   */
-  async #deliveries(
-    record: MessageRecord,
-    plan: Hl7Plan,
-    log: Delivery["log"],
-  ): Promise<{ deliveries: Delivery[]; derived: DerivedMessage[] }> {
-    const translations = new Translations(this.#options.store, {
-      id: record.id,
-      sender: record.origin,
-      kind: record.messageType ?? record.contentType,
-    });
-    let jsonId: string | undefined;
-    if (plan.json && plan.routes.some((r) => r.format === "json" && !r.shaped)) {
-      jsonId = await translations.add(
-        encoder.encode(JSON.stringify(plan.json)),
-        "application/json",
-      );
-    }
-    const out: Delivery[] = [];
-    // FHIR bundles stored once per distinct setting (a shaped route's is its own).
-    const fhirIds = new Map<string, string>();
-    for (const r of plan.routes) {
-      let messageId = r.format === "json" && jsonId ? jsonId : record.id;
-      let sendLog = log;
-      if (r.fhir) {
-        const key = r.shaped ? undefined : r.fhir.key;
-        let id = key === undefined ? undefined : fhirIds.get(key);
-        if (id === undefined) {
-          id = await translations.add(r.fhir.bytes, r.fhir.contentType);
-          if (key !== undefined) fhirIds.set(key, id);
-        }
-        messageId = id;
-        if (r.shaped) {
-          const withShaping = { ...log, shaping: r.shaped.log };
-          sendLog = withShaping;
-        }
-      } else if (r.shaped) {
-        // Modified by the route's modifiers or HL7 edits: its own payload, and what ran (paths).
-        messageId = await translations.add(r.shaped.bytes, r.shaped.contentType);
-        // The log names the payload it sends: GET /admin/messages/:id shows it beside the original.
-        const withShaping = { ...log, shaping: { ...r.shaped.log, messageId } };
-        sendLog = withShaping;
-      }
-      out.push({
-        queue: destinationActorId(r.destination),
-        destinationId: r.destination.id,
-        messageId,
-        originalId: record.id,
-        log: sendLog,
-      });
-    }
-    return { deliveries: out, derived: translations.prepared };
+    return true;
   }
 
   /**
@@ -311,7 +271,7 @@ export class InboundActor implements Actor {
       }, known);
       return;
     }
-    const { deliveries: [delivery], derived } = await this.#deliveries(record, {
+    const { deliveries: [delivery], derived } = await deliveriesOf(this.#options.store, record, {
       ...plan,
       routes: [route],
     }, {
@@ -327,53 +287,51 @@ export class InboundActor implements Actor {
     for (const entry of entries ?? []) this.#handOver(entry, original, derived);
   }
 
-  /** Plans a file (X12, C-CDA, anything else); undefined when it failed (dead-lettered). */
-  async #planDocument(
-    head: QueueHead,
-    record: MessageRecord,
-    integrationId: string,
-  ): Promise<Hl7Plan | undefined> {
-    const { store, config, log } = this.#options;
-    const planned = await planStoredDocument({
-      config,
-      integrationId,
-      contentType: record.contentType,
-      payload: () => store.getPayload(record),
-      planFile: () => planFileRoutes({ config, integrationId, contentType: record.contentType }),
-    });
-    if (planned.ok) return planned.plan;
-    await store.deadLetter(head, "engine", planned.reason);
-    this.#lastError = planned.reason;
-    log.warn("inbound.failed", { actor: this.id, messageId: record.id, reason: planned.reason });
-    return undefined;
-  }
-
-  /** Parses an HL7 message and plans its routes; undefined when it failed (dead-lettered). */
-  async #planHl7(
+  /**
+   * Plans a stored message (see {@link planStored}). Undefined when it failed (it is then
+   * dead-lettered with the reason); `cancelled` when the planning thread was stopped meanwhile.
+   */
+  async #plan(
     head: QueueHead,
     original: Sent,
     integrationId: string,
-  ): Promise<Hl7Plan | undefined> {
-    const { store, config, log } = this.#options;
+  ): Promise<Hl7Plan | "cancelled" | undefined> {
+    const { store, config, log, threads } = this.#options;
     const { record } = original;
-    original.payload = await store.getPayload(record);
-    const parsed = tryParseHl7(this.#options.decode(original.payload));
-    if (!parsed.ok) {
-      const reason = `cannot parse: ${parsed.error.message}`;
-      await store.deadLetter(head, "engine", reason);
-      const fault = parseErrorCondition(parsed.error.code);
+    const hl7 = record.contentType === HL7_TYPE;
+    let payload: Uint8Array | undefined;
+    const outcome = await planStored({
+      config,
+      record,
+      integrationId,
+      payload: async () => {
+        payload ??= await store.getPayload(record);
+        // An HL7 message's payload goes on with its entries, to be sent as is.
+        if (hl7) original.payload = payload;
+        return payload;
+      },
+      decode: this.#options.decode,
+      ...(threads ? { threads } : {}),
+      ...(this.#signal ? { signal: this.#signal } : {}),
+    });
+    if (outcome === "cancelled" || outcome.ok) {
+      return outcome === "cancelled" ? outcome : outcome.plan;
+    }
+    const reason = outcome.reason;
+    await store.deadLetter(head, "engine", reason);
+    // The sender of an HL7 message waits for an application ACK that says why (enhanced mode).
+    if (hl7) {
+      const fault = outcome.parseError ? parseErrorCondition(outcome.parseError) : undefined;
       this.#options.appAcks?.settle(record.id, {
         code: "AE",
         text: reason,
-        errorCode: fault.code,
-        location: fault.location,
+        errorCode: fault?.code ?? "207",
+        ...(fault?.location ? { location: fault.location } : {}),
       });
-      this.#lastError = reason;
-      log.warn("inbound.failed", { actor: this.id, messageId: record.id, reason });
-      return undefined;
     }
-    const integration = config.integrations.find((i) => i.id === integrationId);
-    return planHl7Routes({ config, integration, integrationId, message: parsed.message });
+    this.#lastError = reason;
+    log.warn("inbound.failed", { actor: this.id, messageId: record.id, reason });
+    return undefined;
   }
 
   /**

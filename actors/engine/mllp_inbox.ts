@@ -10,8 +10,6 @@ import {
   buildAckText,
   buildNakForUnparsable,
   type Hl7Message,
-  type Hl7ParseErrorCode,
-  parseErrorCondition,
   tryParseHl7,
 } from "../../codecs/hl7v2/mod.ts";
 import type { Config, IntegrationConfig } from "../config/mod.ts";
@@ -19,15 +17,16 @@ import type { Logger } from "../runtime/log.ts";
 import type { Store } from "../store/store.ts";
 import { StoreUnavailableError } from "../store/health.ts";
 import { destinationActorId, inboundActorId } from "./identities.ts";
-import { hl7TypeOf, planHl7Routes, routesWithoutApplicationStep } from "./hl7_routing.ts";
+import { hl7TypeOf, routesWithoutApplicationStep } from "./hl7_routing.ts";
 import type { Delivery, QueueItem } from "../store/requests.ts";
 import { idTime } from "../store/ids.ts";
 import type { InboxReply, MllpInbox, ReceivedFrame } from "../ports.ts";
 import { PeerDirectory } from "./peers.ts";
-import { type DecodedHl7, decodeHl7 } from "../../codecs/hl7v2/mod.ts";
 import { ackWanted, type AppAcks, type AppVerdict } from "./app_acks.ts";
 import { errorMessage } from "../runtime/errors.ts";
 import { passOn } from "./pass_on.ts";
+import { notRead, planIntake, readIntake } from "./intake_offload.ts";
+import type { PlanThreads } from "./plan_threads.ts";
 
 /** What the inbox needs. */
 export interface EngineMllpInboxOptions {
@@ -40,6 +39,11 @@ export interface EngineMllpInboxOptions {
   handOver?(actorId: string, items: readonly QueueItem[]): void;
   /** Where enhanced-mode application ACKs wait for the application step. */
   appAcks?: AppAcks;
+  /**
+   * Where frames larger than `offloadBytes` are read (and routed, when their integration
+   * routes at intake), off the engine's thread; without it, every frame is read here.
+   */
+  threads?: PlanThreads;
 }
 
 /**
@@ -109,14 +113,20 @@ export class EngineMllpInbox implements MllpInbox {
   async receive(frame: ReceivedFrame): Promise<InboxReply> {
     const { log } = this.#options;
     const where = { port: frame.localPort, peer: frame.peerIp, connection: frame.connection };
-    const decoded = this.#decode(frame.payload);
-    const text = decoded.text;
-    const parsed = tryParseHl7(text);
-    if (!parsed.ok) {
-      log.warn("mllp.unreadable", { ...where, reason: parsed.error.message });
-      return this.#nak(`cannot read the message: ${parsed.error.message}`, text, parsed.error.code);
+    const read = await readIntake(
+      this.#options.threads,
+      frame.payload,
+      this.#options.config.limits.fallbackCharset,
+    );
+    if ("failed" in read) {
+      log.warn("mllp.unreadable", { ...where, reason: read.failed });
+      return { reply: notRead(frame.payload, read.failed) };
     }
-    const msg = parsed.message;
+    if (!read.ok) {
+      log.warn("mllp.unreadable", { ...where, reason: read.error });
+      return { reply: read.nak };
+    }
+    const { message: msg, text } = read;
     const integration = this.#identify(frame, msg);
     if ("reason" in integration) {
       log.warn("mllp.unknown-sender", { ...where, reason: integration.reason });
@@ -133,12 +143,9 @@ export class EngineMllpInbox implements MllpInbox {
       ackWanted(acceptWhen, "error") ? reply : { ...reply, reply: undefined };
     // A start block (0x0B) or end block (0x1C) in the content (the strict decoder keeps an FS not
     // followed by CR): no MLLP destination could ever send it on, so it is refused, not stored.
-    const bad = controlByteAt(frame.payload, decoded);
-    if (bad !== -1) {
-      const byte = frame.payload[bad]!;
+    if (read.control) {
+      const { offset: bad, byte, location } = read.control;
       const hex = byte.toString(16).toUpperCase().padStart(2, "0");
-      // Read from the bytes, which only a charset where ASCII bytes are characters allows.
-      const location = ASCII_SAFE.has(decoded.charset) ? locationOf(frame.payload, bad) : undefined;
       log.warn("mllp.control-byte", {
         ...where,
         integration: integration.id,
@@ -179,7 +186,7 @@ export class EngineMllpInbox implements MllpInbox {
     let routedAtIntake = false;
     const queue = inboundActorId(frame.localPort, frame.peerIp);
     try {
-      const routing = await this.#routeNow(integration, queue, msg, messageId, controlId);
+      const routing = await this.#routeNow(integration, queue, frame, msg, messageId, controlId);
       routedAtIntake = routing !== undefined;
       const result = await this.#options.store.accept({
         messageId,
@@ -248,6 +255,7 @@ export class EngineMllpInbox implements MllpInbox {
   async #routeNow(
     integration: IntegrationConfig,
     queue: string,
+    frame: ReceivedFrame,
     msg: Hl7Message,
     messageId: string,
     controlId: string,
@@ -265,14 +273,14 @@ export class EngineMllpInbox implements MllpInbox {
       if ((await store.depth(queue)) > 0) return undefined;
       this.#drained.add(queue);
     }
-    const plan = planHl7Routes({
-      config,
-      integration,
-      integrationId: integration.id,
-      message: msg,
-    });
-    // Not expected of an eligible integration; the inbound actor reports it properly.
-    if (plan.failures.length > 0 || plan.routes.some((r) => r.format !== "hl7v2")) return undefined;
+    const { payload } = frame;
+    const plan = await planIntake(this.#options.threads, { config, integration, payload, msg });
+    // Not expected of an eligible integration (nor that the planning thread fails); the inbound
+    // actor reports it properly. Its queue then holds a message: the next ones go there too.
+    if (!plan || plan.failures.length > 0 || plan.routes.some((r) => r.format !== "hl7v2")) {
+      this.#drained.delete(queue);
+      return undefined;
+    }
     const model = plan.dataModel ? { dataModel: plan.dataModel, eventType: plan.eventType } : {};
     const log = {
       integrationId: integration.id,
@@ -323,12 +331,6 @@ export class EngineMllpInbox implements MllpInbox {
     return { reply: encoder.encode(buildAck(msg, { code, error }).encode()) };
   }
 
-  #nak(reason: string, raw: string, parseError: Hl7ParseErrorCode): InboxReply {
-    const { code: errorCode, location: errorLocation } = parseErrorCondition(parseError);
-    const nak = buildNakForUnparsable({ reason, raw, errorCode, errorLocation });
-    return { reply: encoder.encode(nak.encode()) };
-  }
-
   /** The peers of the running config; a new config also forgets what was decided for the old. */
   #directory(): PeerDirectory {
     const config = this.#options.config;
@@ -340,61 +342,6 @@ export class EngineMllpInbox implements MllpInbox {
     }
     return this.#peers;
   }
-
-  #decode(payload: Uint8Array): DecodedHl7 {
-    return decodeHl7(payload, { fallbackCharset: this.#options.config.limits.fallbackCharset });
-  }
-}
-
-/**
- * Charsets whose text holds U+000B and U+001C exactly where the bytes hold 0x0B and 0x1C (every
- * ASCII byte is its own character, never part of another).
- */
-const ASCII_SAFE = new Set(["utf-8", "windows-1252", "iso-8859-1"]);
-
-/**
- * Offset of the first MLLP start (0x0B) or end block (0x1C) byte in `payload`, or -1. Every
- * message is checked: a scan of the decoded text (`String#indexOf`, tens of nanoseconds for a few
- * KB) answers for the common charsets; the bytes are scanned (`Uint8Array#indexOf`, about 1 µs
- * per KB) only when the text has one, or in a charset such as UTF-16 where it cannot tell.
- */
-function controlByteAt(payload: Uint8Array, decoded: DecodedHl7): number {
-  if (
-    ASCII_SAFE.has(decoded.charset) && decoded.text.indexOf("\x0b") === -1 &&
-    decoded.text.indexOf("\x1c") === -1
-  ) return -1;
-  const start = payload.indexOf(0x0b);
-  const end = payload.indexOf(0x1c);
-  return start === -1 ? end : end === -1 ? start : Math.min(start, end);
-}
-
-/**
- * The HL7 path (`PID-5`, `OBX[2]-5`, or the segment alone) of the byte at `offset`, read from the
- * bytes (segment IDs and the field separator are ASCII); undefined when it cannot be told.
- */
-function locationOf(payload: Uint8Array, offset: number): string | undefined {
-  const separator = payload[3];
-  if (separator === undefined) return undefined;
-  let start = 0;
-  const seen = new Map<string, number>();
-  for (let i = 0; i < offset; i++) {
-    const b = payload[i];
-    if (b !== 0x0d && b !== 0x0a) continue;
-    if (i > start) {
-      const id = String.fromCharCode(...payload.subarray(start, Math.min(start + 3, i)));
-      seen.set(id, (seen.get(id) ?? 0) + 1);
-    }
-    start = i + 1;
-  }
-  if (offset - start < 3) return undefined;
-  const id = String.fromCharCode(...payload.subarray(start, start + 3));
-  if (!/^[A-Z][A-Z0-9]{2}$/.test(id)) return undefined;
-  let fields = 0;
-  for (let i = start + 3; i < offset; i++) if (payload[i] === separator) fields++;
-  const rep = (seen.get(id) ?? 0) + 1;
-  const segment = rep > 1 ? `${id}[${rep}]` : id;
-  if (fields === 0) return segment;
-  return `${segment}-${id === "MSH" ? fields + 1 : fields}`;
 }
 
 /**

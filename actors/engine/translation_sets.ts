@@ -56,10 +56,19 @@ export interface SetSummary {
 }
 
 const attached = new WeakMap<Config, ImportedSets>();
+const pinned = new WeakMap<Config, TranslationSets>();
 
 /** The sets in use for `config`: the imported ones when attached, else the config's own. */
 export function translationSetsFor(config: Config): TranslationSets {
-  return attached.get(config)?.inUse() ?? shapingOf(config).sets;
+  return pinned.get(config) ?? attached.get(config)?.inUse() ?? shapingOf(config).sets;
+}
+
+/**
+ * Makes `sets` the sets `config`'s shaping uses: the planning thread's copy of the running config
+ * gets the sets in use on the engine's thread, imports included (`plan_thread_serve.ts`).
+ */
+export function pinTranslationSets(config: Config, sets: TranslationSets): void {
+  pinned.set(config, sets);
 }
 
 /**

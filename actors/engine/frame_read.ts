@@ -1,0 +1,150 @@
+/**
+ * What the MLLP intake reads of a frame before it stores it: the text (decoded by MSH-18), the
+ * parsed message, and the first MLLP control byte in the content, if any; or, for a frame that
+ * cannot be parsed, the negative ACK that says why. A large frame is read on the planning thread
+ * (see `plan_threads.ts`), which sends back only the MSH segment: everything the intake reads
+ * of a message (sender, control id, ACK modes, type) is in it.
+ * @module
+ */
+
+import {
+  buildNakForUnparsable,
+  type DecodedHl7,
+  decodeHl7,
+  type Hl7Message,
+  type Hl7ParseErrorCode,
+  parseErrorCondition,
+  tryParseHl7,
+} from "../../codecs/hl7v2/mod.ts";
+
+/** An MLLP start (0x0B) or end block (0x1C) byte in a frame's content. */
+export interface ControlByte {
+  /** Its offset in the payload (counted from 0 after the start block). */
+  offset: number;
+  /** The byte. */
+  byte: number;
+  /** Its HL7 path (`PID-5`), when the bytes tell it (see {@link locationOf}). */
+  location?: string;
+}
+
+/** A frame read: the message, or why it cannot be and its negative ACK. */
+export type FrameRead =
+  | {
+    readonly ok: true;
+    readonly message: Hl7Message;
+    /** The decoded text (of the MSH segment alone when read on the planning thread). */
+    readonly text: string;
+    readonly control?: ControlByte;
+  }
+  | { readonly ok: false; readonly error: string; readonly nak: Uint8Array };
+
+/** A {@link FrameRead} between threads: the MSH segment's text in place of the message. */
+export type PortableRead =
+  | { readonly ok: true; readonly header: string; readonly control?: ControlByte }
+  | { readonly ok: false; readonly error: string; readonly nak: Uint8Array };
+
+const encoder = new TextEncoder();
+
+/** Reads a frame's payload; `fallbackCharset` decodes text MSH-18 does not name. */
+export function readFrame(payload: Uint8Array, fallbackCharset: string | undefined): FrameRead {
+  const decoded = decodeHl7(payload, fallbackCharset ? { fallbackCharset } : {});
+  const text = decoded.text;
+  const parsed = tryParseHl7(text);
+  if (!parsed.ok) {
+    const error = parsed.error.message;
+    return {
+      ok: false,
+      error,
+      nak: nakForUnparsable(`cannot read the message: ${error}`, text, parsed.error.code),
+    };
+  }
+  const bad = controlByteAt(payload, decoded);
+  if (bad === -1) return { ok: true, message: parsed.message, text };
+  // Read from the bytes, which only a charset where ASCII bytes are characters allows.
+  const location = ASCII_SAFE.has(decoded.charset) ? locationOf(payload, bad) : undefined;
+  const control = { offset: bad, byte: payload[bad]!, ...(location ? { location } : {}) };
+  return { ok: true, message: parsed.message, text, control };
+}
+
+/** `read` for the other thread: the message's MSH segment only (a copy, not a slice). */
+export function toPortableRead(read: FrameRead): PortableRead {
+  if (!read.ok) return read;
+  const header = (" " + (read.message.get("MSH") ?? "")).slice(1);
+  return { ok: true, header, ...(read.control ? { control: read.control } : {}) };
+}
+
+/** A {@link PortableRead} back as a {@link FrameRead}: its MSH segment parsed. */
+export function fromPortableRead(read: PortableRead): FrameRead {
+  if (!read.ok) return read;
+  const parsed = tryParseHl7(read.header);
+  // The whole message parsed on the other thread, so its MSH segment alone does too.
+  if (!parsed.ok) throw new Error(`the MSH segment did not parse alone: ${parsed.error.message}`);
+  return {
+    ok: true,
+    message: parsed.message,
+    text: read.header,
+    ...(read.control ? { control: read.control } : {}),
+  };
+}
+
+/** The negative ACK (`AR`) for text that cannot be parsed, naming the parse error's condition. */
+export function nakForUnparsable(
+  reason: string,
+  raw: string,
+  parseError: Hl7ParseErrorCode,
+): Uint8Array {
+  const { code: errorCode, location: errorLocation } = parseErrorCondition(parseError);
+  const nak = buildNakForUnparsable({ reason, raw, errorCode, errorLocation });
+  return encoder.encode(nak.encode());
+}
+
+/**
+ * Charsets whose text holds U+000B and U+001C exactly where the bytes hold 0x0B and 0x1C (every
+ * ASCII byte is its own character, never part of another).
+ */
+const ASCII_SAFE = new Set(["utf-8", "windows-1252", "iso-8859-1"]);
+
+/**
+ * Offset of the first MLLP start (0x0B) or end block (0x1C) byte in `payload`, or -1. Every
+ * message is checked: a scan of the decoded text (`String#indexOf`, tens of nanoseconds for a few
+ * KB) answers for the common charsets; the bytes are scanned (`Uint8Array#indexOf`, about 1 µs
+ * per KB) only when the text has one, or in a charset such as UTF-16 where it cannot tell.
+ */
+function controlByteAt(payload: Uint8Array, decoded: DecodedHl7): number {
+  if (
+    ASCII_SAFE.has(decoded.charset) && decoded.text.indexOf("\x0b") === -1 &&
+    decoded.text.indexOf("\x1c") === -1
+  ) return -1;
+  const start = payload.indexOf(0x0b);
+  const end = payload.indexOf(0x1c);
+  return start === -1 ? end : end === -1 ? start : Math.min(start, end);
+}
+
+/**
+ * The HL7 path (`PID-5`, `OBX[2]-5`, or the segment alone) of the byte at `offset`, read from the
+ * bytes (segment IDs and the field separator are ASCII); undefined when it cannot be told.
+ */
+function locationOf(payload: Uint8Array, offset: number): string | undefined {
+  const separator = payload[3];
+  if (separator === undefined) return undefined;
+  let start = 0;
+  const seen = new Map<string, number>();
+  for (let i = 0; i < offset; i++) {
+    const b = payload[i];
+    if (b !== 0x0d && b !== 0x0a) continue;
+    if (i > start) {
+      const id = String.fromCharCode(...payload.subarray(start, Math.min(start + 3, i)));
+      seen.set(id, (seen.get(id) ?? 0) + 1);
+    }
+    start = i + 1;
+  }
+  if (offset - start < 3) return undefined;
+  const id = String.fromCharCode(...payload.subarray(start, start + 3));
+  if (!/^[A-Z][A-Z0-9]{2}$/.test(id)) return undefined;
+  let fields = 0;
+  for (let i = start + 3; i < offset; i++) if (payload[i] === separator) fields++;
+  const rep = (seen.get(id) ?? 0) + 1;
+  const segment = rep > 1 ? `${id}[${rep}]` : id;
+  if (fields === 0) return segment;
+  return `${segment}-${id === "MSH" ? fields + 1 : fields}`;
+}

@@ -1,0 +1,151 @@
+/**
+ * A large C-CDA posted to `POST /endpoint` is read and planned on the planning thread
+ * (actors/engine/plan_threads.ts), with the result the engine's thread makes of it. Real engine
+ * (compose) with its HTTP server, a real HTTP destination, KV file.
+ */
+
+import assert from "node:assert/strict";
+import { type Config, parseConfig } from "../../../actors/config/mod.ts";
+import { PlanThreads } from "../../../actors/engine/plan_threads.ts";
+import { planPostedCcda } from "../../../actors/engine/plan_transfer.ts";
+import type { Origin } from "../../../actors/engine/document_routing.ts";
+import { memoryLogger } from "../../../actors/runtime/log.ts";
+import { CCD } from "../../codecs/ccda/fixtures.ts";
+import { apiOf } from "../../helpers/api.ts";
+import { startEngine } from "../../helpers/engine.ts";
+import { waitFor } from "../../helpers/net.ts";
+import { tempDir } from "../../helpers/temp.ts";
+
+/** A CCD with `count` empty sections (the red team's took 4.2 s to read with 500,000). */
+function bigCcd(count: number): string {
+  const head = '<?xml version="1.0"?><ClinicalDocument xmlns="urn:hl7-org:v3">' +
+    '<templateId root="2.16.840.1.113883.10.20.22.1.2"/>' +
+    '<code code="34133-9" codeSystem="2.16.840.1.113883.6.1"/><title>Summary</title>' +
+    '<recordTarget><patientRole><id root="1.2" extension="123"/><patient><name>' +
+    "<given>JANE</given><family>DOE</family></name></patient></patientRole></recordTarget>";
+  return head + "<component><section/></component>".repeat(count) + "</ClinicalDocument>";
+}
+
+/** CPU time of this thread so far, in ms (Linux: /proc, 10 ms steps), or undefined elsewhere. */
+function threadCpuMs(): number | undefined {
+  if (Deno.build.os !== "linux") return undefined;
+  const stat = Deno.readTextFileSync("/proc/thread-self/stat");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** The longest the thread was held between two ticks of a 10 ms timer (its CPU time then). */
+function heldMonitor(): { stop(): number } {
+  let last = performance.now();
+  let lastCpu = threadCpuMs();
+  let held = 0;
+  const tick = () => {
+    const now = performance.now();
+    const cpu = threadCpuMs();
+    const wall = now - last;
+    held = Math.max(held, cpu === undefined ? wall : Math.min(wall + 10, cpu - lastCpu!));
+    last = now;
+    lastCpu = cpu;
+  };
+  const timer = setInterval(tick, 10);
+  return {
+    stop() {
+      tick();
+      clearInterval(timer);
+      return held;
+    },
+  };
+}
+
+function configFor(dir: string, hookPort: number): Config {
+  const parsed = parseConfig({
+    node: { id: "test" },
+    kv: { path: `${dir}/engine.kv` },
+    http: { port: 0, development: true },
+    environments: [{ id: "dev", type: "development" }],
+    sources: [{
+      id: "clinic",
+      environment: "dev",
+      clientId: "clinic",
+      auth: { secret: { env: "CLINIC_SECRET" } },
+    }],
+    destinations: [{
+      id: "app",
+      environment: "dev",
+      https: { url: `http://127.0.0.1:${hookPort}/hook`, verificationToken: { env: "T" } },
+    }],
+    subscriptions: [{ from: { source: "clinic" }, to: ["app"] }],
+  }, {
+    env: (n) => n === "CLINIC_SECRET" ? "clinic-secret" : "token",
+    readFile: () => new Error("-"),
+  });
+  assert.ok(parsed.ok, JSON.stringify(!parsed.ok && parsed.problems));
+  return parsed.config;
+}
+
+const ORIGIN: Origin = {
+  from: { source: "clinic" },
+  who: "source clinic",
+  environment: "dev",
+};
+
+Deno.test("a 3 MB C-CDA posted to /endpoint is read and planned off the engine's thread: it is never held 200 ms, and the JSON delivered is the engine thread's own", async () => {
+  await using dir = await tempDir({ prefix: "large-document-" });
+  const bodies: string[] = [];
+  const hook = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, async (req) => {
+    bodies.push(await req.text());
+    return new Response("ok");
+  });
+  const e = await startEngine(configFor(dir.path, hook.addr.port), { http: true });
+  try {
+    const token = await apiOf(e).token("clinic", "clinic-secret");
+    const xml = bigCcd(100_000);
+    assert.ok(xml.length > 3_000_000, `${xml.length}`);
+    const monitor = heldMonitor();
+    const res = await fetch(`${e.base}/endpoint`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/xml" },
+      body: xml,
+    });
+    const answer = await res.json();
+    const held = monitor.stop();
+    assert.equal(res.status, 200, JSON.stringify(answer));
+    assert.equal(answer.Meta.EventType, "CCD");
+    assert.ok(held < 200, `the engine's thread was held ${held} ms`);
+    await waitFor("the summary delivered", () => bodies.length === 1, 30_000);
+    const here = planPostedCcda(e.config, ORIGIN, new TextEncoder().encode(xml));
+    assert.ok(here.ok);
+    assert.equal(bodies[0], JSON.stringify(here.plan.json));
+  } finally {
+    await e.close();
+    await hook.shutdown();
+  }
+});
+
+Deno.test("the planning thread reads and plans a posted C-CDA as the engine's thread does, and refuses what is not one with the same reason", async () => {
+  await using dir = await tempDir({ prefix: "ccda-parity-" });
+  const config = configFor(dir.path, 9);
+  const pool = new PlanThreads({ log: memoryLogger() });
+  const encoder = new TextEncoder();
+  try {
+    for (const xml of [CCD, bigCcd(10), "<ClinicalDocument/>", "<notXml"]) {
+      const bytes = encoder.encode(xml);
+      const here = planPostedCcda(config, ORIGIN, bytes);
+      const there = await pool.ccda(config, ORIGIN, bytes);
+      assert.equal(there.status, "done");
+      if (there.status !== "done") continue;
+      if (!here.ok || !there.value.ok) {
+        assert.deepEqual(there.value, here);
+        continue;
+      }
+      const { plan: a, ...restHere } = here;
+      const { plan: b, ...restThere } = there.value;
+      assert.deepEqual(restThere, restHere);
+      assert.equal(new TextDecoder().decode(b.jsonBytes), JSON.stringify(a.json));
+      assert.deepEqual(b.routes.map((r) => r.destination), a.routes.map((r) => r.destination));
+      assert.deepEqual(b.problems, a.problems);
+    }
+  } finally {
+    await pool.close();
+  }
+});
