@@ -89,10 +89,11 @@ if (mode === "serve") {
   });
   // The server speaks first: its SSH identification line is the answer.
   ask = (deadlineMs) =>
-    talkUntil(
+    talk(
       () => Deno.connect({ port: server.port, hostname: "127.0.0.1" }),
-      "SSH-2.0-",
+      "",
       deadlineMs,
+      "SSH-2.0-",
     ).then((text) => text.startsWith("SSH-2.0-") ? "ok" : text);
   stop = async () => {
     await server.stop();
@@ -100,40 +101,15 @@ if (mode === "serve") {
   };
 } else throw new Error(`unknown mode ${mode}`);
 
-/** Connects and reads until the answer holds `until` (or ends); "no answer" past the deadline. */
-async function talkUntil(
-  open: () => Promise<Deno.Conn>,
-  until: string,
-  deadlineMs: number,
-): Promise<string> {
-  let conn: Deno.Conn | undefined;
-  const timer = setTimeout(() => conn?.close(), deadlineMs);
-  let text = "";
-  try {
-    conn = await open();
-    const buf = new Uint8Array(4096);
-    while (!text.includes(until)) {
-      const n = await conn.read(buf);
-      if (n === null) break;
-      text += decoder.decode(buf.subarray(0, n));
-    }
-    conn.close();
-    return text;
-  } catch (error) {
-    try {
-      conn?.close();
-    } catch { /* closed by the deadline */ }
-    return text || `no answer (${(error as Error).name})`;
-  } finally {
-    clearTimeout(timer);
-  }
-}
-
-/** Connects, sends `request`, reads to the end; "no answer" past the deadline. */
+/**
+ * Connects, sends `request` (when not empty), reads to the end or until the answer holds `until`;
+ * "no answer" past the deadline.
+ */
 async function talk(
   open: () => Promise<Deno.Conn>,
   request: string,
   deadlineMs: number,
+  until?: string,
 ): Promise<string> {
   let conn: Deno.Conn | undefined;
   const timer = setTimeout(() => conn?.close(), deadlineMs);
@@ -142,7 +118,7 @@ async function talk(
     conn = await open();
     if (request) await conn.write(encoder.encode(request));
     const buf = new Uint8Array(4096);
-    while (true) {
+    while (until === undefined || !text.includes(until)) {
       const n = await conn.read(buf);
       if (n === null) break;
       text += decoder.decode(buf.subarray(0, n));
