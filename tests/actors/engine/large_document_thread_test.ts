@@ -15,6 +15,7 @@ import { apiOf } from "../../helpers/api.ts";
 import { startEngine } from "../../helpers/engine.ts";
 import { waitFor } from "../../helpers/net.ts";
 import { tempDir } from "../../helpers/temp.ts";
+import { gapMonitor } from "./plan_thread_fixture.ts";
 
 /** A CCD with `count` empty sections (the red team's took 4.2 s to read with 500,000). */
 function bigCcd(count: number): string {
@@ -24,37 +25,6 @@ function bigCcd(count: number): string {
     '<recordTarget><patientRole><id root="1.2" extension="123"/><patient><name>' +
     "<given>JANE</given><family>DOE</family></name></patient></patientRole></recordTarget>";
   return head + "<component><section/></component>".repeat(count) + "</ClinicalDocument>";
-}
-
-/** CPU time of this thread so far, in ms (Linux: /proc, 10 ms steps), or undefined elsewhere. */
-function threadCpuMs(): number | undefined {
-  if (Deno.build.os !== "linux") return undefined;
-  const stat = Deno.readTextFileSync("/proc/thread-self/stat");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
-/** The longest the thread was held between two ticks of a 10 ms timer (its CPU time then). */
-function heldMonitor(): { stop(): number } {
-  let last = performance.now();
-  let lastCpu = threadCpuMs();
-  let held = 0;
-  const tick = () => {
-    const now = performance.now();
-    const cpu = threadCpuMs();
-    const wall = now - last;
-    held = Math.max(held, cpu === undefined ? wall : Math.min(wall + 10, cpu - lastCpu!));
-    last = now;
-    lastCpu = cpu;
-  };
-  const timer = setInterval(tick, 10);
-  return {
-    stop() {
-      tick();
-      clearInterval(timer);
-      return held;
-    },
-  };
 }
 
 function configFor(dir: string, hookPort: number): Config {
@@ -101,14 +71,14 @@ Deno.test("a 3 MB C-CDA posted to /endpoint is read and planned off the engine's
     const token = await apiOf(e).token("clinic", "clinic-secret");
     const xml = bigCcd(100_000);
     assert.ok(xml.length > 3_000_000, `${xml.length}`);
-    const monitor = heldMonitor();
+    const monitor = gapMonitor();
     const res = await fetch(`${e.base}/endpoint`, {
       method: "POST",
       headers: { authorization: `Bearer ${token}`, "content-type": "application/xml" },
       body: xml,
     });
     const answer = await res.json();
-    const held = monitor.stop();
+    const { held } = monitor.stop();
     assert.equal(res.status, 200, JSON.stringify(answer));
     assert.equal(answer.Meta.EventType, "CCD");
     assert.ok(held < 200, `the engine's thread was held ${held} ms`);

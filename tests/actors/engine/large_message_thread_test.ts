@@ -7,7 +7,6 @@
  */
 
 import assert from "node:assert/strict";
-import { parseConfig } from "../../../actors/config/mod.ts";
 import { planHl7Routes } from "../../../actors/engine/hl7_routing.ts";
 import { destinationActorId } from "../../../actors/engine/identities.ts";
 import { listLogs } from "../../../actors/store/mod.ts";
@@ -16,6 +15,7 @@ import { startEngine } from "../../helpers/engine.ts";
 import { adt, waitFor } from "../../helpers/net.ts";
 import { RawMllpSender, summarizeAck } from "../../helpers/raw_sender.ts";
 import { tempDir } from "../../helpers/temp.ts";
+import { configFor, gapMonitor } from "./plan_thread_fixture.ts";
 
 /** An ORU^R01 of `count` OBX (a 6 MB one: 150,000). */
 function bigOru(controlId: string, count: number): string {
@@ -26,63 +26,6 @@ function bigOru(controlId: string, count: number): string {
   ];
   for (let i = 1; i <= count; i++) parts.push(`OBX|${i}|NM|718-7^HGB^LN||${i % 20}.${i % 10}|g/dL`);
   return parts.join("\r") + "\r";
-}
-
-/**
- * CPU time of this thread so far, in ms (Linux: /proc, 10 ms steps), or undefined elsewhere (a
- * sync read runs on the thread that calls it).
- */
-function threadCpuMs(): number | undefined {
-  if (Deno.build.os !== "linux") return undefined;
-  const stat = Deno.readTextFileSync("/proc/thread-self/stat");
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
-/**
- * Watches a 10 ms timer on this thread. `held` is the longest the thread was held by work between
- * two ticks: the CPU time it spent in that gap (on Linux; the gap itself elsewhere), so that a
- * machine busy with other processes, which delays the timer without any work here, does not count.
- */
-function gapMonitor(): { stop(): { gap: number; held: number } } {
-  let last = performance.now();
-  let lastCpu = threadCpuMs();
-  let gap = 0;
-  let held = 0;
-  const tick = () => {
-    const now = performance.now();
-    const cpu = threadCpuMs();
-    const wall = now - last;
-    gap = Math.max(gap, wall);
-    held = Math.max(held, cpu === undefined ? wall : Math.min(wall + 10, cpu - lastCpu!));
-    last = now;
-    lastCpu = cpu;
-  };
-  const timer = setInterval(tick, 10);
-  return {
-    stop() {
-      tick();
-      clearInterval(timer);
-      return { gap, held };
-    },
-  };
-}
-
-function configFor(dir: string, hookPort: number) {
-  const parsed = parseConfig({
-    node: { id: "test" },
-    kv: { path: `${dir}/engine.kv` },
-    environments: [{ id: "dev", type: "development" }],
-    integrations: [{ id: "lab", environment: "dev", mllp: { port: 0, allowedIps: ["127.0.0.1"] } }],
-    destinations: [{
-      id: "app",
-      environment: "dev",
-      https: { url: `http://127.0.0.1:${hookPort}/hook`, verificationToken: { env: "T" } },
-    }],
-    subscriptions: [{ from: { integration: "lab" }, to: ["app"] }],
-  }, { env: () => "token", readFile: () => new Error("-") });
-  assert.ok(parsed.ok, JSON.stringify(!parsed.ok && parsed.problems));
-  return parsed.config;
 }
 
 Deno.test("a 6 MB ORU routed to a JSON destination is read, routed and translated off the engine's thread: no gap of a 10 ms timer holds the thread 200 ms, and the JSON delivered is the engine thread's own, in order", async () => {

@@ -6,7 +6,6 @@
  */
 
 import assert from "node:assert/strict";
-import { parseConfig } from "../../../actors/config/mod.ts";
 import { inboundActorId } from "../../../actors/engine/identities.ts";
 import { PlanThreads } from "../../../actors/engine/plan_threads.ts";
 import { memoryLogger } from "../../../actors/runtime/log.ts";
@@ -15,25 +14,9 @@ import { startEngine } from "../../helpers/engine.ts";
 import { adt, waitFor } from "../../helpers/net.ts";
 import { RawMllpSender, summarizeAck } from "../../helpers/raw_sender.ts";
 import { tempDir } from "../../helpers/temp.ts";
+import { configFor } from "./plan_thread_fixture.ts";
 
 const FAILING = new URL("./failing_plan_thread.ts", import.meta.url);
-
-function configFor(dir: string, hookPort: number) {
-  const parsed = parseConfig({
-    node: { id: "test" },
-    kv: { path: `${dir}/engine.kv` },
-    environments: [{ id: "dev", type: "development" }],
-    integrations: [{ id: "lab", environment: "dev", mllp: { port: 0, allowedIps: ["127.0.0.1"] } }],
-    destinations: [{
-      id: "app",
-      environment: "dev",
-      https: { url: `http://127.0.0.1:${hookPort}/hook`, verificationToken: { env: "T" } },
-    }],
-    subscriptions: [{ from: { integration: "lab" }, to: ["app"] }],
-  }, { env: () => "token", readFile: () => new Error("-") });
-  assert.ok(parsed.ok, JSON.stringify(!parsed.ok && parsed.problems));
-  return parsed.config;
-}
 
 Deno.test("a planning thread that crashes, runs out of memory or hangs fails that message's step with the reason; the messages after it are planned on a new thread, in order", async () => {
   await using dir = await tempDir({ prefix: "plan-thread-failures-" });
