@@ -63,8 +63,12 @@ export class MllpDeliverer implements Deliverer {
   #watchdogAt: number | undefined;
   /** The message a run-ahead connection sent on its own after the last ACK, and on which. */
   #followed: { conn: MllpConnection; key: string } | undefined;
-  /** How many messages the connection's follow list still holds after the one in flight. */
-  #listed = 0;
+  /**
+   * The keys the connection's follow list still holds after the one in flight, in order: a
+   * mirror of the socket thread's list, so that a message it did not send on its own (its turn
+   * to go on had passed) but that heads that list goes out without the list crossing again.
+   */
+  #listKeys: string[] = [];
   /** The connection whose follow list is not empty, if any, and the last message on it. */
   #listedOn: MllpRunAhead | undefined;
   #tail: string | undefined;
@@ -188,13 +192,19 @@ export class MllpDeliverer implements Deliverer {
       log.info("mllp.connected", { actor: actorId, remote: this.#where(), local: conn.local });
     }
     const ahead = conn.runAhead;
+    let continuing = false;
     if (ahead) {
       // Let through just now by the actor's gate (fencing): the connection may go on by itself
       // briefly, unless paused or handing over.
       if (this.#held) ahead.hold();
       else ahead.allow(AHEAD_ALLOWED_MS);
-      if (onWire) this.#listed--;
-      else this.#listed = 0;
+      // The list the connection holds goes on from this message when it heads that list: the
+      // connection sent it on its own (on the wire), or was not let go on by itself in time
+      // (under load, the actor's turn came after the allowance ended): then it is sent alone and
+      // the list stays. Anything else (a skip, a retry, another connection) lists anew.
+      continuing = this.#listedOn === ahead && this.#listKeys[0] === key;
+      if (continuing) this.#listKeys.shift();
+      else this.#listKeys = [];
     }
     // The ACK timeout runs from here: writing the message counts against it, so a destination that
     // stops reading (its window shut) fails the attempt as one that does not answer does.
@@ -207,7 +217,7 @@ export class MllpDeliverer implements Deliverer {
         ahead
           ? ahead.sendKeyed(
             { key, controlId, payload: job.payload },
-            this.#list(ahead, job, key)?.next,
+            continuing ? undefined : this.#list(ahead, job, key)?.next,
           )
           : conn.send(job.payload),
         deadline,
@@ -216,7 +226,8 @@ export class MllpDeliverer implements Deliverer {
       );
       if (failed) return failed;
       this.#link.touch(clock.now());
-    } else if (ahead && this.#listed < AHEAD_REFILL_BELOW) {
+    }
+    if ((onWire || continuing) && ahead && this.#listKeys.length < AHEAD_REFILL_BELOW) {
       const list = this.#list(ahead, job, key, this.#tail);
       if (list) ahead.follow(list.after, list.next);
     }
@@ -377,11 +388,12 @@ export class MllpDeliverer implements Deliverer {
       if (!item.payload || !controlId) break;
       next.push({ key: item.head.entry.seq, controlId, payload: item.payload });
     }
-    this.#listed = from + next.length;
+    if (from === 0) this.#listKeys = [];
+    for (const n of next) this.#listKeys.push(n.key);
     if (next.length === 0 && (from > 0 || this.#listedOn !== ahead)) return undefined;
     const after = from > 0 ? tail! : key;
     this.#tail = next.at(-1)?.key ?? after;
-    this.#listedOn = this.#listed > 0 ? ahead : undefined;
+    this.#listedOn = this.#listKeys.length > 0 ? ahead : undefined;
     return { after, next };
   }
 

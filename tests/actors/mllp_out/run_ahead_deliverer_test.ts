@@ -267,3 +267,41 @@ Deno.test("run-ahead: as the queue grows, only the messages beyond the end of th
   await fourth;
   await deliverer.close();
 });
+
+Deno.test("run-ahead: a message heading the connection's list that it did not send on its own (its allowance had ended) goes out alone, and the list does not cross again", async () => {
+  const { conns, deliverer, job } = rig();
+  const q = [entry(1), entry(2), entry(3), entry(4), entry(5)];
+  const first = deliverer.deliver(job(q));
+  await settle();
+  const c = conns[0]!;
+  assert.deepEqual(c.calls, ["allow", "send 001", "follow 001 [002:C2 003:C3 004:C4 005:C5]"]);
+  // Under load the actor's next turn came after the allowance: the connection did not go on.
+  c.ack("C1");
+  await first;
+  const second = deliverer.deliver(job(q.slice(1)));
+  await settle();
+  // 002 heads the list the connection holds: sent alone, the list after it kept as it is.
+  assert.deepEqual(c.calls.slice(3), ["allow", "send 002"]);
+  c.ack("C2", "003");
+  await second;
+  // The connection went on with 003 from that same list, and nothing new is listed.
+  const third = deliverer.deliver(job(q.slice(2)));
+  await settle();
+  assert.deepEqual(c.calls.slice(5), ["allow"]);
+  assert.equal(deliverer.sentAhead(), undefined);
+  c.ack("C3");
+  assert.deepEqual(await third, { ok: true, detail: "AA" });
+  // A retry of the same message is not the list's head: listed anew with it.
+  const fourth = deliverer.deliver(job(q.slice(3)));
+  await settle();
+  assert.deepEqual(c.calls.slice(6), ["allow", "send 004"]);
+  c.ack("C9"); // not this message's ACK: the deliverer waits on
+  c.ack("C4");
+  await fourth;
+  const retry = deliverer.deliver(job(q.slice(3)));
+  await settle();
+  assert.deepEqual(c.calls.slice(8), ["allow", "send 004", "follow 004 [005:C5]"]);
+  c.ack("C4");
+  await retry;
+  await deliverer.close();
+});
