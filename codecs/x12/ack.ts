@@ -21,12 +21,18 @@ export function ta1Status(ic: X12Interchange): { code: Ta1Code; note: string } {
   return first ? { code: "R", note: first.ta1! } : { code: "A", note: "000" };
 }
 
-/** The TA1 segment (without terminator) answering an interchange. */
+/**
+ * The TA1 segment (without terminator) answering an interchange. TA101 is ISA13 as received,
+ * brought to its 9 digits when it is a shorter number (an ISA refused for that width).
+ */
 export function buildTa1Segment(ic: X12Interchange): string {
   const el = ic.separators.element;
   const { code, note } = ta1Status(ic);
   const h = ic.header.elements;
-  return ["TA1", ic.controlNumber, h[9] ?? "", h[10] ?? "", code, note].join(el);
+  const ctrl = /^\d{1,8}$/.test(ic.controlNumber)
+    ? ic.controlNumber.padStart(9, "0")
+    : ic.controlNumber;
+  return ["TA1", ctrl, h[9] ?? "", h[10] ?? "", code, note].join(el);
 }
 
 /** What happens to a transaction set with syntax errors in its content (not its envelope). */

@@ -11,10 +11,11 @@
  * Every refusal has the same JSON shape, `{"Meta": {"Errors": [{"Text": "...", "Path": "..."}]}}`
  * (`Path` only where a problem has a place in the message), and `Cache-Control: no-store`.
  * Statuses: 200 (the inbox's body, with `Meta.Logs`), 400 (bad JSON: line, column and what was
- * expected; nested deeper than `limits.maxJsonDepth`, with the path; invalid message: one
- * error per problem; or a body that could not be read to its end, e.g. malformed chunked
- * encoding, after which the connection is closed), 401 (no, bad or expired token, with
- * `WWW-Authenticate: Bearer`), 403, 404, 405, 408 (the body did not arrive within
+ * expected; nested deeper than `limits.maxJsonDepth`, with the path; an object naming a key
+ * twice, with the key and its path (`JSON.parse` would keep the last value, other readers of the
+ * bytes the first); invalid message: one error per problem; or a body that could not be read to
+ * its end, e.g. malformed chunked encoding, after which the connection is closed), 401 (no, bad
+ * or expired token, with `WWW-Authenticate: Bearer`), 403, 404, 405, 408 (the body did not arrive within
  * `limits.httpBodyTimeoutSeconds`; the connection is closed), 413, 415 (a media type, or a
  * `Content-Encoding` other than `identity`: bodies are taken uncompressed), 429 (with
  * `Retry-After`), 500, 503;
@@ -299,8 +300,14 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
         Path: nested.path,
       }]);
     }
-    const parsed = parseJsonBytes(body.bytes);
-    if (!parsed.ok) return invalid(c, who, 400, [{ Text: parsed.error }]);
+    // The depth scan also said whether an object may repeat a key: only then is it checked.
+    const parsed = parseJsonBytes(body.bytes, { keysMayRepeat: depth.mayRepeatKeys });
+    if (!parsed.ok) {
+      return invalid(c, who, 400, [{
+        Text: parsed.error,
+        ...(parsed.path ? { Path: parsed.path } : {}),
+      }]);
+    }
     return {
       sourceId: checked.sourceId,
       environment: checked.environment,

@@ -1,7 +1,8 @@
 /**
  * The FHIR API: `POST /fhir/R4/$process-message` and `POST /fhir/R4/Bundle` take a FHIR R4
  * message Bundle, on the same tokens, limits, rate limit and logs as `POST /endpoint`, in the
- * same order (rate limit, token before any of the body, media type, size, nesting depth, JSON).
+ * same order (rate limit, token before any of the body, media type, size, nesting depth, JSON;
+ * an object naming a key twice is a `400` naming the key and its JSON path).
  * A bundle of more than `limits.maxFhirBundleEntries` entries (1,000 by default; its own
  * entries, not those of bundles inside it) is refused with a `413` before it is validated. The
  * bundle is validated against the R4 definitions (@medplum/core), a few entries at a time with
@@ -200,7 +201,9 @@ export function createFhirApp(options: FhirAppOptions): Hono {
         `the JSON is nested more than ${maxDepth} levels deep at ${nested.path}`,
       );
     }
-    const parsed = parseJsonBytes(body.bytes);
+    // An object naming a key twice is refused too; checked in full only when the depth scan
+    // saw a sign of it.
+    const parsed = parseJsonBytes(body.bytes, { keysMayRepeat: depth.mayRepeatKeys });
     if (!parsed.ok) return invalidText(c, who, 400, parsed.error);
     const bundle = parsed.value;
     // Validation costs up to a few milliseconds an entry: bounded before it starts.

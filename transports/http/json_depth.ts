@@ -5,6 +5,12 @@
  * the event loop for long, and keeps no more than the current key per open level. Strings (with
  * their escapes) are skipped, so brackets inside them do not count. Malformed JSON is not judged
  * here: the parser reports it.
+ *
+ * The same pass tells whether an object may name a key twice
+ * ({@link JsonDepthScanner.mayRepeatKeys}): each key's bytes are hashed and compared with the
+ * hashes of the keys before it in its object (at most 64 hashes per open object are kept). A hash
+ * seen twice, a key with an escape (`"I\u0044"` is `"ID"`), or an object of more keys than are
+ * tracked only raises the suspicion; the parser's full check (json_parse.ts) then says.
  * @module
  */
 
@@ -29,6 +35,12 @@ const OPEN_OBJECT = 0x7b;
 const CLOSE_OBJECT = 0x7d;
 const COMMA = 0x2c;
 
+/** Keys of one object whose hashes are compared one by one; past them, the full check decides. */
+const MAX_TRACKED_KEYS = 64;
+/** FNV-1a (32-bit) over a key's bytes. */
+const FNV_OFFSET = 0x811c9dc5 | 0;
+const FNV_PRIME = 0x01000193;
+
 /** Path segments shown at the start and at the end of a long path. */
 const HEAD_SEGMENTS = 6;
 const TAIL_SEGMENTS = 3;
@@ -49,6 +61,14 @@ export class JsonDepthScanner {
   readonly #keyChunk: Uint8Array[] = [];
   readonly #keyFrom: number[] = [];
   readonly #keyTo: number[] = [];
+  // The hashes of the keys seen so far in each open object: a stack up to hashTop, where an
+  // object's keys start at hashFrom[level] (a nested object's are dropped when it closes).
+  readonly #hashes: number[] = [];
+  readonly #hashFrom: number[] = [];
+  #hashTop = 0;
+  /** The hash so far of a key string that is open at a chunk's end. */
+  #keyHash = FNV_OFFSET;
+  #mayRepeat = false;
   #depth = 0;
   #inString = false;
   #escaped = false;
@@ -69,6 +89,14 @@ export class JsonDepthScanner {
     return this.#result;
   }
 
+  /**
+   * Whether some object of valid JSON fed so far may name a key twice (see the module doc);
+   * false means that none does. Meaningless for malformed JSON, and once the depth is exceeded.
+   */
+  get mayRepeatKeys(): boolean {
+    return this.#mayRepeat;
+  }
+
   /** Scans the next bytes; once the limit is crossed, further bytes are ignored. */
   feed(bytes: Uint8Array): DepthCheck {
     if (!this.#result.ok) return this.#result;
@@ -77,6 +105,11 @@ export class JsonDepthScanner {
     const isArray = this.#isArray;
     const index = this.#index;
     const keyChunk = this.#keyChunk;
+    const hashes = this.#hashes;
+    const hashFrom = this.#hashFrom;
+    let hashTop = this.#hashTop;
+    let mayRepeat = this.#mayRepeat;
+    let keyHash = this.#keyHash;
     let depth = this.#depth;
     let inString = this.#inString;
     let escaped = this.#escaped;
@@ -93,6 +126,19 @@ export class JsonDepthScanner {
           inString = false;
           if (keyStart >= 0) {
             this.#endKey(depth - 1, bytes, keyStart, i);
+            if (!mayRepeat) {
+              // The key's hash, then a look for it among its object's earlier keys.
+              let h = keyHash;
+              for (let k = keyStart; k < i; k++) {
+                const c = bytes[k]!;
+                if (c === BACKSLASH) mayRepeat = true;
+                h = Math.imul(h ^ c, FNV_PRIME);
+              }
+              const from = hashFrom[depth - 1]!;
+              if (hashTop - from >= MAX_TRACKED_KEYS) mayRepeat = true;
+              for (let k = from; k < hashTop && !mayRepeat; k++) mayRepeat = hashes[k] === h;
+              hashes[hashTop++] = h;
+            }
             keyStart = -1;
           }
         }
@@ -102,6 +148,7 @@ export class JsonDepthScanner {
         inString = true;
         if (expectKey) {
           keyStart = i + 1;
+          keyHash = FNV_OFFSET;
           this.#keyOpen = true;
           this.#keyHead = NO_KEY;
           expectKey = false;
@@ -116,9 +163,14 @@ export class JsonDepthScanner {
         isArray[d] = b === OPEN_ARRAY;
         index[d] = 0;
         keyChunk[d] = NO_KEY;
+        hashFrom[d] = hashTop;
         expectKey = b === OPEN_OBJECT;
       } else if (b === CLOSE_ARRAY || b === CLOSE_OBJECT) {
-        if (depth > 0) depth--;
+        if (depth > 0) {
+          depth--;
+          // A closed object's keys are no longer compared with anything.
+          if (!isArray[depth]) hashTop = hashFrom[depth]!;
+        }
         expectKey = false;
       } else if (b === COMMA && depth > 0) {
         const d = depth - 1;
@@ -126,8 +178,15 @@ export class JsonDepthScanner {
         else expectKey = true;
       }
     }
-    // A key still open at the chunk's end: keep what it has so far.
-    if (keyStart >= 0) this.#keyHead = this.#keyBytes(this.#keyHead, bytes, keyStart, n);
+    // A key still open at the chunk's end: keep what it has so far, and its hash.
+    if (keyStart >= 0) {
+      this.#keyHead = this.#keyBytes(this.#keyHead, bytes, keyStart, n);
+      for (let k = keyStart; k < n; k++) {
+        const c = bytes[k]!;
+        if (c === BACKSLASH) mayRepeat = true;
+        keyHash = Math.imul(keyHash ^ c, FNV_PRIME);
+      }
+    }
     // Keys of the levels still open that lie in this chunk are copied: the caller may reuse it.
     const keyFrom = this.#keyFrom, keyTo = this.#keyTo;
     for (let d = 0; d < depth; d++) {
@@ -140,6 +199,9 @@ export class JsonDepthScanner {
     this.#inString = inString;
     this.#escaped = escaped;
     this.#expectKey = expectKey;
+    this.#mayRepeat = mayRepeat;
+    this.#keyHash = keyHash;
+    this.#hashTop = hashTop;
     return this.#result;
   }
 
