@@ -14,6 +14,7 @@ import {
 } from "./sandbox.ts";
 import { originalPath, salvage } from "./salvage.ts";
 import { errorMessage } from "../runtime/errors.ts";
+import { duplicateKeyAt } from "../../codecs/json/mod.ts";
 
 const sandboxSecret = crypto.randomUUID();
 
@@ -85,6 +86,17 @@ export function parseConfigText(text: string, sources: ConfigSources): ConfigRes
     return {
       ok: false,
       problems: [{ path: "$", message: `not valid JSON: ${describeJsonError(text, error)}` }],
+    };
+  }
+  // JSON.parse keeps a repeated key's last value: a second "limits" block would silently win.
+  const repeated = duplicateKeyAt(text);
+  if (repeated) {
+    return {
+      ok: false,
+      problems: [{
+        path: repeated.path,
+        message: `"${repeated.key}" is named twice in one object (only the last would count)`,
+      }],
     };
   }
   return parseConfig(value, sources);

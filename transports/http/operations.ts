@@ -12,6 +12,7 @@ import { errorMessage } from "../../actors/mod.ts";
 import { parsePageQuery } from "./params.ts";
 import { isoTimes } from "./present.ts";
 import { sendJson } from "./respond.ts";
+import { duplicateKeyAt } from "../../codecs/json/mod.ts";
 
 /** One problem of a refused change, at its JSON path. */
 export interface PathProblem {
@@ -74,6 +75,11 @@ export function createOperationsApp(options: OperationsAppOptions): Hono {
         body = JSON.parse(text);
       } catch (error) {
         return sendJson(c, { error: `not valid JSON: ${errorMessage(error)}` }, 400);
+      }
+      const repeated = duplicateKeyAt(text);
+      if (repeated) {
+        const error = `not valid: "${repeated.key}" is named twice at ${repeated.path}`;
+        return sendJson(c, { error }, 400);
       }
       const result = await alerts.put(body);
       if (!result.ok) {

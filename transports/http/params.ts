@@ -6,6 +6,7 @@
 
 import type { LogFilter, LogStatus, LogType } from "../../actors/ports.ts";
 import { errorMessage } from "../../actors/mod.ts";
+import { duplicateKeyAt } from "../../codecs/json/mod.ts";
 
 /** A parsed value, or the message of a 400 answer. */
 export type Parsed<T> = { ok: true; value: T } | { ok: false; error: string };
@@ -196,6 +197,8 @@ export function parseCommandBody(text: string, reasonRequired: boolean): Parsed<
     } catch (error) {
       return fail(`invalid JSON body: ${errorMessage(error)}`);
     }
+    const repeated = duplicateKeyAt(text);
+    if (repeated) return fail(`invalid JSON body: "${repeated.key}" is named twice`);
   }
   if (typeof body !== "object" || body === null || Array.isArray(body)) {
     return fail('invalid body: expected a JSON object like {"reason": "...", "by": "..."}');

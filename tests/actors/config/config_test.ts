@@ -163,6 +163,19 @@ Deno.test("config reports JSON syntax errors with line and column", () => {
   if (!result.ok) assert.match(result.problems[0]?.message ?? "", /not valid JSON: .*line 4/);
 });
 
+Deno.test("config refuses an object naming a key twice, with its path, instead of keeping the last", () => {
+  const text = '{"node": {"id": "a"}, "limits": {"maxMessageBytes": 1000}, "limits": {}}';
+  const result = parseConfigText(text, lenient);
+  assert.equal(result.ok, false);
+  if (result.ok) return;
+  assert.deepEqual(result.problems, [{
+    path: "$.limits",
+    message: '"limits" is named twice in one object (only the last would count)',
+  }]);
+  // The same key in two different objects is fine.
+  assert.ok(parseConfigText('{"node": {"id": "a"}, "kv": {"path": "x.kv"}}', lenient).ok);
+});
+
 Deno.test("secrets never show their value when printed or serialised", () => {
   const result = parseConfig(
     { admin: { token: { env: "ADMIN" } } },

@@ -136,6 +136,9 @@ Deno.test("admin refuses a skip without a reason and, with one, moves the head t
     assert.equal(noReason.status, 400);
     assert.match(noReason.json.error, /^reason: required/);
     assert.equal((await skip(JSON.stringify({ reason: "  " }))).status, 400);
+    const twice = await skip('{"reason": "bad PID-3", "reason": ""}');
+    assert.equal(twice.status, 400);
+    assert.equal(twice.json.error, 'invalid JSON body: "reason" is named twice');
     const badJson = await skip("{reason: oops");
     assert.equal(badJson.status, 400);
     assert.match(badJson.json.error, /^invalid JSON body: /);

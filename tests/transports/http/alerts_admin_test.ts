@@ -123,7 +123,7 @@ Deno.test("admin alerts: config rules, a refused PUT with paths, a PUT rule firi
   }
 });
 
-Deno.test("admin alerts: a PUT body over 256 KiB is refused with 413, by its length or as it streams, and nothing changes", async () => {
+Deno.test("admin alerts: a PUT body over 256 KiB is refused with 413, by its length or as it streams, one naming a key twice with 400, and nothing changes", async () => {
   await using dir = await tempDir({ prefix: "alerts-admin-" });
   const hook = startHookReceiver();
   const e = await startEngine(config(dir.path, hook.url, freePort()));
@@ -147,6 +147,12 @@ Deno.test("admin alerts: a PUT body over 256 KiB is refused with 413, by its len
       headers: { "transfer-encoding": "chunked" },
     } as RequestInit);
     assert.equal(got.status, 413);
+    // Rules naming a key twice: refused, not read with the last value.
+    got = await call(e, "/admin/alerts", { method: "PUT", body: '{"rules": [], "rules": []}' });
+    assert.deepEqual(got, {
+      status: 400,
+      json: { error: 'not valid: "rules" is named twice at $.rules' },
+    });
     got = await call(e, "/admin/alerts");
     assert.equal(got.json.rules.length, 1, "nothing changed");
   } finally {
