@@ -11,7 +11,11 @@ export interface HttpRequest {
   method: string;
   /** Header names in lower case. */
   headers: Record<string, string>;
-  body?: Uint8Array | string;
+  /**
+   * A large body comes as a `Blob` of the same bytes (see `large_body.ts`): `fetch` sends it with
+   * `content-length`, a part at a time, instead of in one go from the event loop.
+   */
+  body?: Uint8Array | string | Blob;
   /** Deadline for the whole exchange: connect, send, status and reading the body. */
   timeoutMs: number;
   /** Aborts the exchange (engine stop, operator skip). */

@@ -15,6 +15,7 @@ import { describeResponse, type HttpSender, HttpSendError } from "./http_client.
 import { redact, secretValues } from "./redact.ts";
 import { postHeaders } from "./post_headers.ts";
 import { deliveryBody } from "./request_body.ts";
+import { wireBody } from "./large_body.ts";
 import { describeFhirFailure, fhirTarget, processMessageFailure } from "./fhir_answer.ts";
 import { isVerifiedFor, type VerificationStore } from "../store/verifications.ts";
 
@@ -67,11 +68,14 @@ export class HttpsDeliverer implements Deliverer {
       );
     }
     job.setState("sending");
-    const { contentType, body } = deliveryBody(
-      job.record,
-      job.payload,
-      this.#options.fallbackCharset,
-    );
+    let made;
+    try {
+      made = await deliveryBody(job.record, job.payload, this.#options.fallbackCharset, job.signal);
+    } catch (error) {
+      if (job.signal.aborted) return { ok: false, reason: "aborted" };
+      throw error;
+    }
+    const { contentType, body } = made;
     // A FHIR server: `url` is its base; the bundle kind says where it goes.
     const fhir = https.fhir;
     const url = fhir ? fhirTarget(https.url, fhir.bundle) : https.url;
@@ -90,6 +94,14 @@ export class HttpsDeliverer implements Deliverer {
       if (error instanceof CredentialError) return this.#fail(`credentials: ${error.message}`);
       throw error;
     }
+    // A large body goes as a Blob of the same bytes, sent a part at a time (see large_body.ts).
+    let wire;
+    try {
+      wire = await wireBody(body, job.signal);
+    } catch (error) {
+      if (job.signal.aborted) return { ok: false, reason: "aborted" };
+      throw error;
+    }
     job.setState("awaiting-ack");
     let response;
     try {
@@ -97,7 +109,7 @@ export class HttpsDeliverer implements Deliverer {
         url,
         method: "POST",
         headers: sent,
-        body,
+        body: wire,
         timeoutMs: https.timeoutSeconds * 1000,
         signal: job.signal,
         maxBodyBytes: fhir ? MAX_FHIR_ANSWER_BYTES : MAX_ANSWER_BYTES,

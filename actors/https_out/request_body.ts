@@ -1,11 +1,14 @@
 /**
  * What goes in the body of a delivery: FHIR as `application/fhir+json`, JSON as `application/json`, HL7v2 as UTF-8 text (decoded by
- * MSH-18, or the fallback charset for unlabelled non-UTF-8 bytes), anything else as stored.
+ * MSH-18, or the fallback charset for unlabelled non-UTF-8 bytes), anything else as stored. A
+ * large HL7v2 payload is decoded and encoded a step at a time (see hl7_body.ts), to the same bytes.
  * @module
  */
 
 import { decodeHl7 } from "../../codecs/hl7v2/mod.ts";
 import type { MessageRecord } from "../store/types.ts";
+import { hl7Utf8 } from "./hl7_body.ts";
+import { LARGE_BODY_BYTES } from "./large_body.ts";
 
 /** A body ready to send. */
 export interface DeliveryBody {
@@ -20,19 +23,25 @@ const HEADER_VALUE = /^[\w!#$&^.+-]+\/[\w!#$&^.+-]+(?:\s*;[\x20-\x7e]*)?$/;
 
 const encoder = new TextEncoder();
 
-/** The body and content type for `record`'s `payload`. */
-export function deliveryBody(
+/**
+ * The body and content type for `record`'s `payload`. Rejects with `signal`'s reason when it is
+ * aborted while a large HL7v2 payload is decoded.
+ */
+export async function deliveryBody(
   record: Pick<MessageRecord, "contentType">,
   payload: Uint8Array,
   fallbackCharset = "windows-1252",
-): DeliveryBody {
+  signal?: AbortSignal,
+): Promise<DeliveryBody> {
   const type = record.contentType;
   // FHIR servers answer 415 to plain JSON: a FHIR bundle keeps its media type.
   if (FHIR_TYPE.test(type)) return { contentType: "application/fhir+json", body: payload };
   if (JSON_TYPE.test(type)) return { contentType: "application/json", body: payload };
   if (HL7_TYPE.test(type)) {
-    const { text } = decodeHl7(payload, { fallbackCharset });
-    return { contentType: "text/plain; charset=utf-8", body: encoder.encode(text) };
+    const body = payload.length < LARGE_BODY_BYTES
+      ? encoder.encode(decodeHl7(payload, { fallbackCharset }).text)
+      : await hl7Utf8(payload, { fallbackCharset, ...(signal ? { signal } : {}) });
+    return { contentType: "text/plain; charset=utf-8", body };
   }
   return {
     contentType: HEADER_VALUE.test(type) ? type : "application/octet-stream",
