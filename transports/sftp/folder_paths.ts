@@ -2,7 +2,8 @@
  * A hosted user's folder as paths: what a client path names (inside the folder, no symbolic
  * links, the engine's own hidden files left out), where uploads may go, and the requests that name
  * a path and hold nothing open (STAT, REMOVE, RENAME, MKDIR, RMDIR, SETSTAT). Each throws a
- * {@link Refusal} or a system error when refused; the session answers.
+ * {@link Refusal} or a system error when refused; the session answers. Every file-system call is
+ * asynchronous: a slow disk holds the request, never the engine's thread.
  * @module
  */
 
@@ -33,8 +34,8 @@ export class FolderPaths {
   }
 
   /** Resolves inside the folder, refusing links and the engine's own hidden files. */
-  resolve(path: string): JailedPath {
-    const p = this.#o.jail.resolveChecked(path);
+  async resolve(path: string): Promise<JailedPath> {
+    const p = await this.#o.jail.resolveChecked(path);
     const leaf = p.segments[p.segments.length - 1];
     if (leaf && this.hidden(p.segments.slice(0, -1), leaf)) {
       throw new Refusal(STATUS_CODE.NO_SUCH_FILE, "no such file or folder");
@@ -59,66 +60,72 @@ export class FolderPaths {
   }
 
   /** STAT and LSTAT (links are refused by {@link resolve}, so both are the same). */
-  stat(path: string): Deno.FileInfo {
-    return Deno.statSync(this.resolve(path).real);
+  async stat(path: string): Promise<Deno.FileInfo> {
+    return await Deno.stat((await this.resolve(path)).real);
   }
 
   /** REMOVE: a file in upload space, or one in `outbox/` (downloaded). */
-  remove(path: string): void {
-    const p = this.resolve(path);
+  async remove(path: string): Promise<void> {
+    const p = await this.resolve(path);
     const inOutbox = p.segments[0] === "outbox" && p.segments.length > 1;
     if (!inOutbox) this.mustBeUploadSpace(p, "removing");
-    if (!Deno.lstatSync(p.real).isFile) throw new Refusal(STATUS_CODE.FAILURE, "not a file");
-    Deno.removeSync(p.real);
+    if (!(await Deno.lstat(p.real)).isFile) throw new Refusal(STATUS_CODE.FAILURE, "not a file");
+    await Deno.remove(p.real);
   }
 
   /**
-   * RENAME within upload space, never onto an existing name. A held-back upload (`x.filepart`)
-   * renamed to its final name is taken in before this resolves (see `UploadDesk.complete`).
+   * RENAME within upload space, never onto an existing name. For a held-back upload (`x.filepart`)
+   * renamed to its final name, resolves to the step that renames and takes it in (see
+   * `UploadDesk.complete`), which the session runs beside its other requests; otherwise the
+   * rename is done when this resolves.
    */
-  async rename(from: string, to: string): Promise<void> {
-    const a = this.resolve(from);
-    const b = this.resolve(to);
+  async rename(from: string, to: string): Promise<(() => Promise<void>) | undefined> {
+    const a = await this.resolve(from);
+    const b = await this.resolve(to);
     this.mustBeUploadSpace(a, "renaming");
     this.mustBeUploadSpace(b, "renaming to");
-    const info = Deno.lstatSync(a.real);
+    const info = await Deno.lstat(a.real);
     const { desk, user, jail, peer } = this.#o;
     const leafA = a.segments[a.segments.length - 1]!;
     const leafB = b.segments[b.segments.length - 1]!;
     if (info.isFile && desk.holdBack(leafA) && !desk.holdBack(leafB)) {
-      try {
-        await desk.complete({ user, jail, path: b, peer, from: a.real, staged: false });
-      } catch (error) {
-        if (error instanceof UploadNotTaken || error instanceof NameTaken) {
-          throw new Refusal(STATUS_CODE.FAILURE, error.message);
+      return async () => {
+        try {
+          await desk.complete({ user, jail, path: b, peer, from: a.real, staged: false });
+        } catch (error) {
+          if (error instanceof UploadNotTaken || error instanceof NameTaken) {
+            throw new Refusal(STATUS_CODE.FAILURE, error.message);
+          }
+          throw error;
         }
-        throw error;
-      }
-      return;
+      };
     }
     let taken = true;
     try {
-      Deno.lstatSync(b.real);
+      await Deno.lstat(b.real);
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
       taken = false;
     }
     if (taken) throw new Refusal(STATUS_CODE.FAILURE, `${b.virtual} already exists`);
-    Deno.renameSync(a.real, b.real);
+    await Deno.rename(a.real, b.real);
+    return undefined;
   }
 
   /** MKDIR in upload space. */
-  mkdir(path: string): void {
-    const p = this.resolve(path);
+  async mkdir(path: string): Promise<void> {
+    const p = await this.resolve(path);
     this.mustBeUploadSpace(p, "making a folder");
-    Deno.mkdirSync(p.real, { mode: 0o750 });
+    await Deno.mkdir(p.real, { mode: 0o750 });
   }
 
   /** RMDIR in upload space. */
-  rmdir(path: string): void {
-    const p = this.resolve(path);
+  async rmdir(path: string): Promise<void> {
+    const p = await this.resolve(path);
     this.mustBeUploadSpace(p, "removing a folder");
-    if (!Deno.lstatSync(p.real).isDirectory) throw new Refusal(STATUS_CODE.FAILURE, "not a folder");
-    Deno.removeSync(p.real);
+    if (!(await Deno.lstat(p.real)).isDirectory) {
+      throw new Refusal(STATUS_CODE.FAILURE, "not a folder");
+    }
+    await Deno.remove(p.real);
   }
 }

@@ -12,6 +12,17 @@
  * - `outbox/` offers the files the engine delivered to this user: readable and removable only;
  * - `archive/` shows what was taken in: readable only;
  * - symbolic links are never followed and nothing outside the folder can be named.
+ *
+ * Every file-system call is asynchronous, so a slow disk or a large read holds only the requests
+ * waiting on it, never the engine's thread (its other connections, listeners and actors). A
+ * session serves its requests one at a time in the order they came, as the synchronous server did:
+ * pipelined WRITEs at any offsets then a CLOSE are answered in that order, the CLOSE after the
+ * writes are on disk, and a request sees what every earlier one did. Only the slow tails that
+ * never held the session before go on beside later requests: taking an upload in (at its CLOSE or
+ * the RENAME of a held-back name) and reading a folder for OPENDIR. A session that has
+ * {@link MAX_QUEUED} requests or {@link MAX_QUEUED_BYTES} of writes waiting asks its connection to
+ * stop reading (`onBacklog`) until half of them are served, so a fast client on a slow disk
+ * cannot fill the engine's memory.
  * @module
  */
 
@@ -35,11 +46,21 @@ const { STATUS_CODE, OPEN_MODE } = ssh2.utils.sftp;
 const MAX_READ = 256 * 1024;
 /** Open handles per session. */
 const MAX_HANDLES = 64;
+/** Requests a session may have waiting before its connection stops reading. */
+export const MAX_QUEUED = 256;
+/** Bytes of WRITEs a session may have waiting before its connection stops reading: 8 MiB. */
+export const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
+/** Rounds {@link FolderSftpSession.settled} waits at most (an ended session adds no work). */
+const SETTLE_ROUNDS = 100;
 
 type Handle =
-  | { kind: "read"; file: Deno.FsFile; lease: HandleLease }
-  | { kind: "write"; upload: UploadHandle; lease: HandleLease }
-  | { kind: "dir"; listing: FolderListing; lease: HandleLease };
+  & (
+    /** `position`: the file's offset, NaN when unknown (a sequential READ skips the seek). */
+    | { kind: "read"; file: Deno.FsFile; position: number }
+    | { kind: "write"; upload: UploadHandle }
+    | { kind: "dir"; listing: FolderListing }
+  )
+  & { lease: HandleLease };
 
 /** What a session serves from. */
 export interface FolderSftpOptions {
@@ -56,6 +77,11 @@ export interface FolderSftpOptions {
   onRequest?(): void;
   /** Gets the uploads cut off when the session ends; logged by the session when absent. */
   onInterrupted?(uploads: Interrupted[]): void;
+  /**
+   * Told `true` when the session's waiting requests reach {@link MAX_QUEUED} or
+   * {@link MAX_QUEUED_BYTES} (stop reading from the client), `false` once half are served.
+   */
+  onBacklog?(full: boolean): void;
 }
 
 /** See the module doc. */
@@ -68,6 +94,17 @@ export class FolderSftpSession {
   /** OPENDIRs reading their folder. */
   #opening = 0;
   #ended = false;
+  /** The end of the last request queued: requests are served one at a time, in order. */
+  #lane: Promise<void> = Promise.resolve();
+  /** Requests queued and not yet served, and the bytes their WRITEs carry. */
+  #queued = 0;
+  #queuedBytes = 0;
+  #full = false;
+  /** Take-ins and folder reads under way beside the lane. */
+  readonly #tails = new Set<Promise<void>>();
+  #markEnded!: () => void;
+  /** Resolves when the session ends (the channel or connection closed). */
+  readonly ended: Promise<void> = new Promise((resolve) => (this.#markEnded = resolve));
 
   /** Serves `options.sftp` until the channel closes. */
   constructor(options: FolderSftpOptions) {
@@ -91,19 +128,23 @@ export class FolderSftpSession {
     );
     s.on(
       "WRITE",
-      (id, h, offset, data) => this.#run(id, "write", "", () => this.#write(id, h, offset, data)),
+      (id, h, offset, data) =>
+        this.#run(id, "write", "", () => this.#write(id, h, offset, data), data.length),
     );
     s.on("CLOSE", (id, h) => this.#run(id, "close", "", () => this.#close(id, h)));
     // Requests that name a path and hold nothing open: answered OK once done.
     const done =
-      (op: string, step: (path: string, to: string) => unknown) =>
+      (op: string, step: (path: string, to: string) => Promise<unknown>) =>
       (id: number, path: string, to?: unknown) =>
         this.#run(id, op, path, async () => {
           await step(path, typeof to === "string" ? to : "");
           this.#status(id, STATUS_CODE.OK);
         });
     s.on("REMOVE", done("remove", (path) => this.#paths.remove(path)));
-    s.on("RENAME", done("rename", (from, to) => this.#paths.rename(from, to)));
+    s.on(
+      "RENAME",
+      (id, from, to) => this.#run(id, "rename", from, () => this.#rename(id, from, to)),
+    );
     s.on("MKDIR", done("mkdir", (path) => this.#paths.mkdir(path)));
     s.on("RMDIR", done("rmdir", (path) => this.#paths.rmdir(path)));
     // Times and modes are the server's business; accepted and ignored so `put -p` works.
@@ -115,20 +156,58 @@ export class FolderSftpSession {
       });
     s.on("READLINK", noLinks);
     s.on("SYMLINK", noLinks);
-    const end = () => this.end();
-    s.on("close", end);
-    s.on("end", end);
+    // The client sent EOF: it may still read the answers to what it sent before, so those are
+    // served first. The channel closed (or the connection): nobody is there to answer.
+    s.on("end", () => (this.#lane = this.#lane.then(() => this.end())));
+    s.on("close", () => this.end());
   }
 
-  /** Runs a request handler, answering any error it throws with a status. */
-  #run(id: number, op: string, path: string, handler: () => void | Promise<void>): void {
+  /**
+   * Queues a request: its handler runs once every earlier request of the session is served, and
+   * any error it throws is answered with a status. Requests queued after the session ended are
+   * dropped (nobody is there to answer).
+   */
+  #run(
+    id: number,
+    op: string,
+    path: string,
+    handler: () => void | Promise<void>,
+    bytes = 0,
+  ): void {
     this.#options.onRequest?.();
-    try {
-      const result = handler();
-      if (result instanceof Promise) result.catch((error) => this.#fail(id, op, path, error));
-    } catch (error) {
-      this.#fail(id, op, path, error);
-    }
+    this.#queued++;
+    this.#queuedBytes += bytes;
+    this.#backlog();
+    this.#lane = this.#lane.then(async () => {
+      try {
+        if (!this.#ended) await handler();
+      } catch (error) {
+        this.#fail(id, op, path, error);
+      } finally {
+        this.#queued--;
+        this.#queuedBytes -= bytes;
+        this.#backlog();
+      }
+    });
+  }
+
+  /** Tells the connection to stop or go on reading when the backlog crosses its marks. */
+  #backlog(): void {
+    if (this.#ended) return; // end() said so already; its connection may go on with others
+    const full = this.#full
+      ? this.#queued > MAX_QUEUED / 2 || this.#queuedBytes > MAX_QUEUED_BYTES / 2
+      : this.#queued >= MAX_QUEUED || this.#queuedBytes >= MAX_QUEUED_BYTES;
+    if (full === this.#full) return;
+    this.#full = full;
+    this.#options.onBacklog?.(full);
+  }
+
+  /** Lets `work` (a request's slow tail) go on beside the lane; its error is answered. */
+  #beside(id: number, op: string, path: string, work: Promise<void>): void {
+    const tail: Promise<void> = work
+      .catch((error) => this.#fail(id, op, path, error))
+      .finally(() => this.#tails.delete(tail));
+    this.#tails.add(tail);
   }
 
   #fail(id: number, op: string, path: string, error: unknown): void {
@@ -185,18 +264,20 @@ export class FolderSftpSession {
     }]);
   }
 
-  #stat(id: number, path: string): void {
-    this.#options.sftp.attrs(id, attrsOf(this.#paths.stat(path)));
+  async #stat(id: number, path: string): Promise<void> {
+    this.#options.sftp.attrs(id, attrsOf(await this.#paths.stat(path)));
   }
 
-  #fstat(id: number, raw: Buffer): void {
+  async #fstat(id: number, raw: Buffer): Promise<void> {
     const [, h] = this.#handleOf(raw);
     if (h.kind === "dir") throw new Refusal(STATUS_CODE.FAILURE, "not a file handle");
-    this.#options.sftp.attrs(id, attrsOf(h.kind === "write" ? h.upload.stat() : h.file.statSync()));
+    const info = h.kind === "write" ? await h.upload.stat() : await h.file.stat();
+    this.#options.sftp.attrs(id, attrsOf(info));
   }
 
+  /** Checks the folder in the lane; reads its names beside it. */
   async #opendir(id: number, path: string): Promise<void> {
-    const p = this.#paths.resolve(path);
+    const p = await this.#paths.resolve(path);
     if (!(await Deno.stat(p.real)).isDirectory) {
       throw new Refusal(STATUS_CODE.FAILURE, "not a folder");
     }
@@ -204,20 +285,23 @@ export class FolderSftpSession {
     const { limits, user, peer } = this.#options;
     const lease = limits.take(user.name, peer, p.real);
     this.#opening++;
-    try {
-      const listing = await FolderListing.read(
-        p.real,
-        (e) => !e.isSymlink && !this.#paths.hidden(p.segments, e.name),
-      );
-      lease.list(listing.size, p.real);
-      if (this.#ended) return lease.release();
-      this.#newHandle(id, { kind: "dir", listing, lease });
-    } catch (error) {
-      lease.release();
-      throw error;
-    } finally {
-      this.#opening--;
-    }
+    const read = async () => {
+      try {
+        const listing = await FolderListing.read(
+          p.real,
+          (e) => !e.isSymlink && !this.#paths.hidden(p.segments, e.name),
+        );
+        lease.list(listing.size, p.real);
+        if (this.#ended) return lease.release();
+        this.#newHandle(id, { kind: "dir", listing, lease });
+      } catch (error) {
+        lease.release();
+        throw error;
+      } finally {
+        this.#opening--;
+      }
+    };
+    this.#beside(id, "opendir", path, read());
   }
 
   async #readdir(id: number, raw: Buffer): Promise<void> {
@@ -232,16 +316,16 @@ export class FolderSftpSession {
     }
   }
 
-  #open(id: number, path: string, flags: number): void {
+  async #open(id: number, path: string, flags: number): Promise<void> {
     this.#roomForOne();
-    const p = this.#paths.resolve(path);
+    const p = await this.#paths.resolve(path);
     const writing = (flags & (OPEN_MODE.WRITE | OPEN_MODE.APPEND | OPEN_MODE.CREAT)) !== 0;
     if (!writing) {
-      if (!Deno.statSync(p.real).isFile) throw new Refusal(STATUS_CODE.FAILURE, "not a file");
+      if (!(await Deno.stat(p.real)).isFile) throw new Refusal(STATUS_CODE.FAILURE, "not a file");
       const lease = this.#lease();
       try {
-        const file = Deno.openSync(p.real, { read: true });
-        return this.#newHandle(id, { kind: "read", file, lease });
+        const file = await Deno.open(p.real, { read: true });
+        return this.#newHandle(id, { kind: "read", file, position: 0, lease });
       } catch (error) {
         lease.release();
         throw error;
@@ -250,7 +334,7 @@ export class FolderSftpSession {
     this.#paths.mustBeUploadSpace(p, "writing");
     let existing: Deno.FileInfo | undefined;
     try {
-      existing = Deno.statSync(p.real);
+      existing = await Deno.stat(p.real);
     } catch (error) {
       if (!(error instanceof Deno.errors.NotFound)) throw error;
     }
@@ -266,7 +350,7 @@ export class FolderSftpSession {
     }
     const lease = this.#lease();
     try {
-      const upload = UploadHandle.open(this.#options.desk, p, this.#options.maxFileBytes);
+      const upload = await UploadHandle.open(this.#options.desk, p, this.#options.maxFileBytes);
       this.#newHandle(id, { kind: "write", upload, lease });
     } catch (error) {
       lease.release();
@@ -274,48 +358,68 @@ export class FolderSftpSession {
     }
   }
 
-  #read(id: number, raw: Buffer, offset: number, length: number): void {
+  async #read(id: number, raw: Buffer, offset: number, length: number): Promise<void> {
     const [, h] = this.#handleOf(raw);
     if (h.kind !== "read") throw new Refusal(STATUS_CODE.FAILURE, "not opened for reading");
     const buf = Buffer.allocUnsafe(Math.min(length, MAX_READ));
-    h.file.seekSync(offset, Deno.SeekMode.Start);
     let n = 0;
-    while (n < buf.length) {
-      const got = h.file.readSync(buf.subarray(n));
-      if (got === null || got === 0) break;
-      n += got;
+    try {
+      if (h.position !== offset) {
+        h.position = NaN;
+        await h.file.seek(offset, Deno.SeekMode.Start);
+        h.position = offset;
+      }
+      while (n < buf.length) {
+        const got = await h.file.read(buf.subarray(n));
+        if (got === null || got === 0) break;
+        n += got;
+        h.position += got;
+      }
+    } catch (error) {
+      h.position = NaN;
+      throw error;
     }
     if (n === 0) return this.#status(id, STATUS_CODE.EOF);
     this.#options.sftp.data(id, n === buf.length ? buf : buf.subarray(0, n));
   }
 
-  #write(id: number, raw: Buffer, offset: number, data: Buffer): void {
+  async #write(id: number, raw: Buffer, offset: number, data: Buffer): Promise<void> {
     const [, h] = this.#handleOf(raw);
     if (h.kind !== "write") throw new Refusal(STATUS_CODE.FAILURE, "not opened for writing");
-    h.upload.write(offset, data);
+    await h.upload.write(offset, data);
     this.#status(id, STATUS_CODE.OK);
   }
 
+  /** Closes in the lane (after every earlier write); takes a complete upload in beside it. */
   async #close(id: number, raw: Buffer): Promise<void> {
     const [n, h] = this.#handleOf(raw);
     this.#handles.delete(n);
-    h.lease.release();
-    if (h.kind === "dir") return this.#status(id, STATUS_CODE.OK);
-    if (h.kind === "read") {
-      h.file.close();
+    if (h.kind === "dir") {
+      h.lease.release();
       return this.#status(id, STATUS_CODE.OK);
     }
-    const { desk, user, jail, peer, log } = this.#options;
+    if (h.kind === "read") {
+      h.file.close();
+      h.lease.release();
+      return this.#status(id, STATUS_CODE.OK);
+    }
+    const { desk, user, peer, log } = this.#options;
     const upload = h.upload;
     upload.closeFile();
+    h.lease.release();
     const spoiled = upload.spoiled();
     if (spoiled) {
-      upload.discard(desk);
+      await upload.discard(desk);
       const level = spoiled.event === "sftp-server.upload-too-large" ? "warn" : "error";
       log[level](spoiled.event, { user: user.name, peer, ...spoiled.fields });
       throw spoiled.refusal;
     }
-    // Complete: it takes its name and is taken in, one upload of a name at a time.
+    this.#beside(id, "close", "", this.#complete(id, upload));
+  }
+
+  /** Complete: it takes its name and is taken in, one upload of a name at a time. */
+  async #complete(id: number, upload: UploadHandle): Promise<void> {
+    const { desk, user, jail, peer } = this.#options;
     try {
       await desk.complete({
         user,
@@ -327,10 +431,22 @@ export class FolderSftpSession {
       });
     } catch (error) {
       if (error instanceof UploadNotTaken) throw new Refusal(STATUS_CODE.FAILURE, error.message);
-      upload.discard(desk);
+      await upload.discard(desk);
       throw error;
     }
     this.#status(id, STATUS_CODE.OK);
+  }
+
+  /** Renames in the lane; a held-back upload renamed to its final name is taken in beside it. */
+  async #rename(id: number, from: string, to: string): Promise<void> {
+    const takeIn = await this.#paths.rename(from, typeof to === "string" ? to : "");
+    if (!takeIn) return this.#status(id, STATUS_CODE.OK);
+    this.#beside(
+      id,
+      "rename",
+      from,
+      takeIn().then(() => this.#status(id, STATUS_CODE.OK)),
+    );
   }
 
   #fsetstat(id: number, raw: Buffer): void {
@@ -344,33 +460,81 @@ export class FolderSftpSession {
   }
 
   /**
+   * Resolves once the session has ended and the request it was serving is done and its uploads
+   * cut off are discarded (take-ins under way may go on: see {@link settled}).
+   */
+  async drained(): Promise<void> {
+    await this.ended;
+    for (let round = 0; round < SETTLE_ROUNDS; round++) {
+      const lane = this.#lane;
+      await lane;
+      if (lane === this.#lane) return;
+    }
+  }
+
+  /**
+   * Resolves once the session has ended and everything it started is done: the requests queued,
+   * the uploads it discards, the take-ins under way.
+   */
+  async settled(): Promise<void> {
+    await this.ended;
+    for (let round = 0; round < SETTLE_ROUNDS; round++) {
+      const lane = this.#lane;
+      const tails = [...this.#tails];
+      await lane;
+      await Promise.all(tails);
+      if (lane === this.#lane && this.#tails.size === 0) return;
+    }
+  }
+
+  /**
    * The channel or connection ended: uploads the client did not close are discarded, never taken
-   * in, and reported together (idempotent).
+   * in, and reported together (idempotent). The request being served finishes first; the ones
+   * still queued are dropped (their answers could not be sent): an upload whose CLOSE was among
+   * them is discarded too, and the client, which never heard back, sends it again.
    */
   end(): void {
+    if (this.#ended) return;
     this.#ended = true;
     const interrupted: Interrupted[] = [];
-    for (const h of this.#handles.values()) {
+    const handles = [...this.#handles.values()];
+    this.#handles.clear();
+    for (const h of handles) {
       h.lease.release();
-      if (h.kind === "read") {
-        try {
-          h.file.close();
-        } catch {
-          // already closed
-        }
-      } else if (h.kind === "write") {
+      if (h.kind === "write") {
         interrupted.push({ file: h.upload.path.virtual, received: h.upload.size });
-        h.upload.discard(this.#options.desk);
       }
     }
-    this.#handles.clear();
-    const { onInterrupted, log, user, peer } = this.#options;
+    const { onInterrupted, log, user, peer, desk } = this.#options;
     if (interrupted.length > 0) {
       if (onInterrupted) onInterrupted(interrupted);
       else logInterrupted(log, user.name, peer, interrupted);
     }
     this.#log.end();
+    // After the request being served, whatever it opened meanwhile included.
+    this.#lane = this.#lane.then(async () => {
+      for (const h of [...handles, ...this.#handles.values()]) {
+        if (h.kind === "read") {
+          try {
+            h.file.close();
+          } catch {
+            // already closed
+          }
+        } else if (h.kind === "write") await h.upload.discard(desk);
+      }
+      for (const h of this.#handles.values()) h.lease.release();
+      this.#handles.clear();
+    });
+    if (this.#full) {
+      this.#full = false;
+      this.#options.onBacklog?.(false);
+    }
+    this.#markEnded();
     // The client sent EOF (or went away): close our side of the channel too.
-    this.#options.sftp.end();
+    try {
+      this.#options.sftp.end();
+    } catch {
+      // closed already
+    }
   }
 }

@@ -48,6 +48,8 @@ export interface HandleLimitsOptions {
   maxTotal?: number;
   maxListedPerUser?: number;
   maxListedTotal?: number;
+  /** Half the process's open-file limit ({@link halfTheFdLimit}): `maxTotal`'s default is no higher. */
+  halfFdLimit?: number;
   log: Logger;
 }
 
@@ -91,10 +93,11 @@ export class HandleLimits {
   /** Characters of the last listing of each folder, the latest last. */
   readonly #sizes = new Map<string, number>();
 
-  /** Caps from `options`, else the defaults (the server-wide one lowered to the fd limit). */
+  /** Caps from `options`, else the defaults (the server-wide one lowered to `halfFdLimit`). */
   constructor(options: HandleLimitsOptions) {
     this.#log = options.log;
-    this.maxTotal = options.maxTotal ?? Math.min(MAX_OPEN_HANDLES, halfTheFdLimit());
+    this.maxTotal = options.maxTotal ??
+      Math.min(MAX_OPEN_HANDLES, options.halfFdLimit ?? Infinity);
     this.maxPerUser = Math.min(options.maxPerUser ?? MAX_OPEN_HANDLES_PER_USER, this.maxTotal);
     this.#maxListedPerUser = options.maxListedPerUser ?? MAX_LISTED_CHARS_PER_USER;
     this.#maxListedTotal = options.maxListedTotal ?? MAX_LISTED_CHARS;
@@ -216,11 +219,11 @@ export class HandleLimits {
 }
 
 /** Half the soft limit on open files (Linux: `/proc/self/limits`), or Infinity when unknown. */
-function halfTheFdLimit(): number {
+export async function halfTheFdLimit(): Promise<number> {
   try {
     const path = "/proc/self/limits";
-    if (Deno.permissions.querySync({ name: "read", path }).state !== "granted") return Infinity;
-    const line = Deno.readTextFileSync(path).split("\n")
+    if ((await Deno.permissions.query({ name: "read", path })).state !== "granted") return Infinity;
+    const line = (await Deno.readTextFile(path)).split("\n")
       .find((l) => l.startsWith("Max open files"));
     const soft = Number(line?.split(/\s+/)[3]);
     return Number.isFinite(soft) && soft > 0 ? Math.max(16, Math.floor(soft / 2)) : Infinity;

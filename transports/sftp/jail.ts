@@ -78,16 +78,17 @@ export class FolderJail {
   /**
    * Resolves and checks that no existing component of the path is a symbolic link (a link placed
    * in the folder by someone on the host must not lead out of it). Missing components are fine:
-   * the caller decides whether the path must exist.
+   * the caller decides whether the path must exist. Asynchronous: a slow disk holds this request,
+   * not the engine's thread.
    */
-  resolveChecked(path: string): JailedPath {
+  async resolveChecked(path: string): Promise<JailedPath> {
     const resolved = this.resolve(path);
     let real = this.home;
     for (const segment of resolved.segments) {
       real = join(real, segment);
       let info: Deno.FileInfo;
       try {
-        info = Deno.lstatSync(real);
+        info = await Deno.lstat(real);
       } catch (error) {
         if (error instanceof Deno.errors.NotFound) break;
         throw error;

@@ -42,10 +42,10 @@ export class LocalFolderSession implements SftpSession {
     this.#open = false;
   }
 
-  #real(path: string, what: string): string {
+  async #real(path: string, what: string): Promise<string> {
     if (!this.#open) throw new SftpStatusError(what, "connection-lost", "session closed");
     try {
-      return this.#jail.resolveChecked(path).real;
+      return (await this.#jail.resolveChecked(path)).real;
     } catch (error) {
       throw new SftpStatusError(what, "permission-denied", (error as Error).message);
     }
@@ -67,7 +67,7 @@ export class LocalFolderSession implements SftpSession {
   /** See {@link SftpSession.list}. */
   async list(folder: string): Promise<SftpEntry[]> {
     const what = `list ${folder}`;
-    const real = this.#real(folder, what);
+    const real = await this.#real(folder, what);
     return await this.#fs(what, async () => {
       const out: SftpEntry[] = [];
       for await (const e of Deno.readDir(real)) {
@@ -82,7 +82,7 @@ export class LocalFolderSession implements SftpSession {
   async stat(path: string): Promise<SftpStat | undefined> {
     try {
       const what = `stat ${path}`;
-      const real = this.#real(path, what);
+      const real = await this.#real(path, what);
       return await this.#fs(what, async () => statOf(await Deno.stat(real)));
     } catch (error) {
       if (error instanceof SftpStatusError && error.kind === "no-such-file") return undefined;
@@ -93,7 +93,7 @@ export class LocalFolderSession implements SftpSession {
   /** See {@link SftpSession.read}. */
   async read(path: string, options: { maxBytes: number }): Promise<Uint8Array> {
     const what = `read ${path}`;
-    const real = this.#real(path, what);
+    const real = await this.#real(path, what);
     return await this.#fs(what, async () => {
       const size = (await Deno.stat(real)).size;
       if (size > options.maxBytes) throw new FileTooLargeError(path, size, options.maxBytes);
@@ -104,7 +104,7 @@ export class LocalFolderSession implements SftpSession {
   /** See {@link SftpSession.write}: written and flushed to disk before it resolves. */
   async write(path: string, bytes: Uint8Array): Promise<void> {
     const what = `write ${path}`;
-    const real = this.#real(path, what);
+    const real = await this.#real(path, what);
     return await this.#fs(what, async () => {
       using file = await Deno.open(real, {
         write: true,
@@ -121,8 +121,8 @@ export class LocalFolderSession implements SftpSession {
   /** See {@link SftpSession.rename}: refuses to replace an existing `to`. */
   async rename(from: string, to: string): Promise<void> {
     const what = `rename ${from} to ${to}`;
-    const a = this.#real(from, what);
-    const b = this.#real(to, what);
+    const a = await this.#real(from, what);
+    const b = await this.#real(to, what);
     return await this.#fs(what, async () => {
       const taken = await Deno.lstat(b).then(() => true, () => false);
       if (taken) throw new SftpStatusError(what, "failure", `${to} already exists`);
@@ -133,14 +133,14 @@ export class LocalFolderSession implements SftpSession {
   /** See {@link SftpSession.remove}. */
   async remove(path: string): Promise<void> {
     const what = `remove ${path}`;
-    const real = this.#real(path, what);
+    const real = await this.#real(path, what);
     return await this.#fs(what, () => Deno.remove(real));
   }
 
   /** See {@link SftpSession.mkdir}. */
   async mkdir(path: string, options: { recursive?: boolean } = {}): Promise<void> {
     const what = `mkdir ${path}`;
-    const real = this.#real(path, what);
+    const real = await this.#real(path, what);
     return await this.#fs(what, async () => {
       if (!options.recursive) await Deno.stat(dirname(real));
       await Deno.mkdir(real, { recursive: true, mode: 0o750 });

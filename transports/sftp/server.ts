@@ -13,6 +13,12 @@
  * Once logged in: open files and folders are capped per user and across the server
  * (`handle_limits.ts`), and a connection that holds some open but sends no request for
  * {@link IDLE_TIMEOUT_MS} is closed (`sftp-server.idle-closed`; its uploads are discarded).
+ *
+ * The engine's thread never waits on the disk: every file-system call is asynchronous, and a
+ * session whose requests pile up behind a slow disk stops its connection from being read until
+ * it catches up (`folder_sftp.ts`; `sftp-server.backlog-full`, DEBUG). {@link stop} waits for the
+ * requests being served and the take-ins under way. Files stored but not archived are remembered
+ * under `<root>/.archive-pending/` and never stored twice (`uploads.ts`).
  * @module
  */
 
@@ -22,11 +28,12 @@ import { join } from "node:path";
 import ssh2 from "ssh2";
 import type { Logger } from "../../actors/ports.ts";
 import { AddressLimits } from "./address_limits.ts";
+import { ArchivePending } from "./archive_pending.ts";
 import { MODERN_ALGORITHMS } from "./algorithms.ts";
 import { sshFingerprint } from "./fingerprint.ts";
 import { InterruptedLog } from "./folder_log.ts";
 import { FolderSftpSession } from "./folder_sftp.ts";
-import { HandleLimits } from "./handle_limits.ts";
+import { halfTheFdLimit, HandleLimits } from "./handle_limits.ts";
 import { FolderJail } from "./jail.ts";
 import {
   authenticate,
@@ -74,7 +81,15 @@ export interface HostedSftpServerOptions {
   idleTimeoutMs?: number;
   /** How often the accept queue is read (`transports/net/accept_watch.ts`), 5 s. */
   acceptWatchIntervalMs?: number;
+  /** Entries one rescan looks at per user, default `MAX_RESCAN_ENTRIES` (`uploads.ts`). */
+  maxRescanEntries?: number;
 }
+
+/**
+ * Where the markers of files stored but not archived are kept, under `root`: a name no user can
+ * have (user names start with a letter or a digit).
+ */
+const PENDING_FOLDER = ".archive-pending";
 
 /** Sessions (channels) one connection may open; each SFTP session may hold 64 open files. */
 const MAX_SESSIONS = 4;
@@ -98,6 +113,8 @@ interface Connection extends LoginState {
   lastRequest: number;
   /** Uploads cut off by its sessions, logged in one line. */
   interrupted: InterruptedLog;
+  /** Its sessions whose backlog is full: the socket is not read while there are any. */
+  backlogged: number;
 }
 
 /** See the module doc. */
@@ -109,6 +126,8 @@ export class HostedSftpServer {
   readonly #handleLimits: HandleLimits;
   readonly #jails = new Map<string, FolderJail>();
   readonly #connections = new Map<string, Connection>();
+  /** Sessions not yet settled (ended and done with what they started). */
+  readonly #sessions = new Set<FolderSftpSession>();
   /** Address and cause of refusals logged in the last minute, with how many were not logged. */
   readonly #refusals = new Map<string, { at: number; suppressed: number }>();
   readonly #ssh: ssh2.Server;
@@ -123,7 +142,12 @@ export class HostedSftpServer {
   /** The port listened on. */
   port = 0;
 
-  private constructor(options: HostedSftpServerOptions, root: string) {
+  private constructor(
+    options: HostedSftpServerOptions,
+    root: string,
+    pending: ArchivePending,
+    halfFdLimit: number,
+  ) {
     this.#options = options;
     const hostKey = ssh2.utils.parseKey(options.hostKey);
     const key = Array.isArray(hostKey) ? hostKey[0] : hostKey;
@@ -146,11 +170,14 @@ export class HostedSftpServer {
       holdBack: options.holdBack,
       maxFileBytes: options.maxFileBytes,
       log: options.log,
+      pending,
+      ...(options.maxRescanEntries ? { maxRescanEntries: options.maxRescanEntries } : {}),
     });
     this.#handleLimits = new HandleLimits({
       ...(options.maxOpenHandlesPerUser ? { maxPerUser: options.maxOpenHandlesPerUser } : {}),
       ...(options.maxOpenHandles ? { maxTotal: options.maxOpenHandles } : {}),
       ...(options.maxListedCharsPerUser ? { maxListedPerUser: options.maxListedCharsPerUser } : {}),
+      halfFdLimit,
       log: options.log,
     });
     this.#ssh = new ssh2.Server({
@@ -166,7 +193,14 @@ export class HostedSftpServer {
   static async start(options: HostedSftpServerOptions): Promise<HostedSftpServer> {
     await Deno.mkdir(options.root, { recursive: true, mode: 0o750 });
     const root = await Deno.realPath(options.root);
-    const server = new HostedSftpServer(options, root);
+    const pending = await ArchivePending.load(join(root, PENDING_FOLDER), options.log);
+    if (pending.size > 0) {
+      options.log.info("sftp-server.archive-pending", {
+        files: pending.size,
+        reason: "stored but not yet moved to archive/; the rescans try again",
+      });
+    }
+    const server = new HostedSftpServer(options, root, pending, await halfTheFdLimit());
     for (const user of server.#users.all) {
       for (const sub of ["", ...RESERVED]) {
         await Deno.mkdir(join(root, user.name, sub), { recursive: true, mode: 0o750 });
@@ -199,7 +233,8 @@ export class HostedSftpServer {
       maxOpenHandles: server.#handleLimits.maxTotal,
       maxOpenHandlesPerUser: server.#handleLimits.maxPerUser,
     });
-    server.#rescan();
+    // Waits until the first rescan has listed the folders (the files it offers are those there now).
+    await new Promise<void>((listed) => server.#rescan(listed));
     const every = options.rescanIntervalMs ?? 60_000;
     if (every > 0) server.#rescanTimer = setInterval(() => server.#rescan(), every);
     const idle = options.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
@@ -260,10 +295,11 @@ export class HostedSftpServer {
     }
   }
 
-  #rescan(): void {
-    if (this.#rescanning || this.#stopped) return;
+  /** Starts a rescan unless one is under way; `listed` is called once it has listed the folders. */
+  #rescan(listed?: () => void): void {
+    if (this.#rescanning || this.#stopped) return listed?.();
     const users = this.#users.all.map((user) => ({ user, jail: this.#jails.get(user.name)! }));
-    this.#rescanning = this.#desk.rescan(users)
+    this.#rescanning = this.#desk.rescan(users, listed)
       .catch((error) => this.#options.log.error("sftp-server.rescan-failed", { error }))
       .finally(() => (this.#rescanning = undefined));
   }
@@ -281,6 +317,8 @@ export class HostedSftpServer {
       c.socket.destroy();
     }
     await Promise.all([closing, ...[...this.#connections.values()].map((c) => c.closed)]);
+    // Writes being served, uploads discarded and take-ins under way finish first.
+    await Promise.all([...this.#sessions].map((s) => s.settled()));
     await this.#rescanning;
   }
 
@@ -306,6 +344,7 @@ export class HostedSftpServer {
       attempts: 0,
       sessions: [],
       lastRequest: Date.now(),
+      backlogged: 0,
     };
     this.#connections.set(key, conn);
     const grace = this.#options.loginGraceMs ?? 30_000;
@@ -336,12 +375,28 @@ export class HostedSftpServer {
     });
   }
 
+  /**
+   * A session's backlog filled (`full`) or drained: the connection's socket is not read while any
+   * of its sessions is full, so the client waits (TCP flow control) instead of the engine
+   * buffering its requests.
+   */
+  #backlog(conn: Connection, full: boolean): void {
+    const before = conn.backlogged;
+    conn.backlogged = Math.max(0, before + (full ? 1 : -1));
+    if (before === 0 && conn.backlogged > 0) {
+      conn.socket.pause();
+      this.#options.log.debug("sftp-server.backlog-full", { user: conn.user, peer: conn.ip });
+    } else if (before > 0 && conn.backlogged === 0) conn.socket.resume();
+  }
+
   #onClose(key: string, conn: Connection): void {
     clearTimeout(conn.grace);
-    this.#connections.delete(key);
     this.#limits.closed(conn.ip);
     for (const s of conn.sessions) s.end();
     conn.interrupted.flush();
+    // Listed until what its sessions were writing is done and their cut-off uploads are removed.
+    Promise.all(conn.sessions.map((s) => s.drained()))
+      .finally(() => this.#connections.delete(key));
     if (conn.authenticated) {
       this.#options.log.debug("sftp-server.disconnected", { user: conn.user, peer: conn.ip });
       return;
@@ -392,20 +447,22 @@ export class HostedSftpServer {
       session.on("sftp", (acceptSftp) => {
         const user = conn.user ? this.#users.get(conn.user) : undefined;
         if (!user) return;
-        conn.sessions.push(
-          new FolderSftpSession({
-            sftp: acceptSftp(),
-            user,
-            jail: this.#jails.get(user.name)!,
-            desk: this.#desk,
-            limits: this.#handleLimits,
-            peer: conn.ip,
-            maxFileBytes: this.#options.maxFileBytes,
-            log: this.#options.log,
-            onRequest: () => (conn.lastRequest = Date.now()),
-            onInterrupted: (uploads) => conn.interrupted.add(uploads),
-          }),
-        );
+        const folder = new FolderSftpSession({
+          sftp: acceptSftp(),
+          user,
+          jail: this.#jails.get(user.name)!,
+          desk: this.#desk,
+          limits: this.#handleLimits,
+          peer: conn.ip,
+          maxFileBytes: this.#options.maxFileBytes,
+          log: this.#options.log,
+          onRequest: () => (conn.lastRequest = Date.now()),
+          onInterrupted: (uploads) => conn.interrupted.add(uploads),
+          onBacklog: (full) => this.#backlog(conn, full),
+        });
+        conn.sessions.push(folder);
+        this.#sessions.add(folder);
+        folder.settled().finally(() => this.#sessions.delete(folder));
       });
     });
   }

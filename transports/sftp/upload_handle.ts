@@ -3,6 +3,9 @@
  * whether it is spoiled. An upload is spoiled by a write over the size limit or by a write the
  * file system refused (disk full, I/O error, quota…): every later write is refused too, and its
  * close discards it and says why, so a file with a hole in it is never taken in.
+ *
+ * Its file-system calls are asynchronous (a slow disk holds the upload, not the engine's thread);
+ * the session runs one request at a time (`folder_sftp.ts`), so writes never overlap.
  * @module
  */
 
@@ -34,6 +37,8 @@ export class UploadHandle {
   size = 0;
   readonly #file: Deno.FsFile;
   readonly #maxFileBytes: number;
+  /** The file's offset (NaN when unknown): a write where the last one ended skips the seek. */
+  #position = 0;
   #closed = false;
   #tooLarge = false;
   /** The first write error and how many writes were refused since it happened. */
@@ -47,10 +52,14 @@ export class UploadHandle {
   }
 
   /** Creates the staging file for an upload to `path`. */
-  static open(desk: UploadDesk, path: JailedPath, maxFileBytes: number): UploadHandle {
+  static async open(
+    desk: UploadDesk,
+    path: JailedPath,
+    maxFileBytes: number,
+  ): Promise<UploadHandle> {
     const staging = desk.stage(path.real);
     try {
-      const file = Deno.openSync(staging, { write: true, createNew: true, mode: 0o640 });
+      const file = await Deno.open(staging, { write: true, createNew: true, mode: 0o640 });
       return new UploadHandle(path, staging, file, maxFileBytes);
     } catch (error) {
       desk.unstage(staging);
@@ -58,8 +67,11 @@ export class UploadHandle {
     }
   }
 
-  /** Writes `data` at `offset`; throws a {@link Refusal} (and spoils the upload) if it cannot. */
-  write(offset: number, data: Buffer): void {
+  /**
+   * Writes `data` at `offset`; throws a {@link Refusal} (and spoils the upload) if it cannot. One
+   * write at a time: the caller awaits each before the next.
+   */
+  async write(offset: number, data: Buffer): Promise<void> {
     if (this.#failure) {
       this.#failure.writes++;
       throw new Refusal(
@@ -76,10 +88,19 @@ export class UploadHandle {
       );
     }
     try {
-      this.#file.seekSync(offset, Deno.SeekMode.Start);
+      if (this.#position !== offset) {
+        this.#position = NaN; // unknown until the seek is done
+        await this.#file.seek(offset, Deno.SeekMode.Start);
+        this.#position = offset;
+      }
       let n = 0;
-      while (n < data.length) n += this.#file.writeSync(data.subarray(n));
+      while (n < data.length) {
+        const wrote = await this.#file.write(data.subarray(n));
+        n += wrote;
+        this.#position += wrote;
+      }
     } catch (error) {
+      this.#position = NaN;
       this.#failure = { reason: osReason(error), writes: 1 };
       throw new Refusal(
         STATUS_CODE.FAILURE,
@@ -90,8 +111,8 @@ export class UploadHandle {
   }
 
   /** The staging file's attributes with the size received. */
-  stat(): Deno.FileInfo {
-    return { ...this.#file.statSync(), size: this.size };
+  async stat(): Promise<Deno.FileInfo> {
+    return { ...(await this.#file.stat()), size: this.size };
   }
 
   /** Closes the staging file (idempotent). */
@@ -133,10 +154,10 @@ export class UploadHandle {
   }
 
   /** Closes and removes the staging file. */
-  discard(desk: UploadDesk): void {
+  async discard(desk: UploadDesk): Promise<void> {
     this.closeFile();
     try {
-      Deno.removeSync(this.staging);
+      await Deno.remove(this.staging);
     } catch {
       // gone already
     }
