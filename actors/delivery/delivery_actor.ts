@@ -338,6 +338,10 @@ export class DeliveryActor implements Actor {
     const room = this.#ready.room;
     if (advance && room === 0) return; // memory is full: read on once some are sent
     const epoch = this.#epoch;
+    // Nothing read yet: a read from the head is a read on from the (unset) cursor, and counts as
+    // one (a complete list warms the queue). Otherwise a restart with a thousand backlogs read
+    // every queue twice through the read gate, the second time to learn nothing new.
+    const first = !advance && this.#ready.cursor === undefined;
     this.#ready.beginRead();
     const read = async () => {
       const listed = await store.peek(this.id, limit, advance ? this.#ready.cursor : undefined);
@@ -379,7 +383,10 @@ export class DeliveryActor implements Actor {
       if (payload) item.payload = payload;
       items.set(head.entry.seq, item);
     }
-    this.#ready.merge(listed, items, { advance, complete: listed.length < limit });
+    this.#ready.merge(listed, items, {
+      advance: advance || first,
+      complete: listed.length < limit,
+    });
   }
 
   /** An entry whose message is gone (should not happen): never block the queue on it. */

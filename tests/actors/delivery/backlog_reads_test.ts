@@ -265,3 +265,33 @@ Deno.test("a cold actor's look waits while the gate is full, so what memory hold
     store.close();
   }
 });
+
+Deno.test("an actor restoring its backlog lists its queue once through the read gate: a complete first read from the head warms it", async () => {
+  await using dir = await tempDir({ prefix: "backlog-reads-once-" });
+  const store = await Store.open({ path: `${dir.path}/engine.kv`, node: "test" });
+  const queues = Array.from({ length: 6 }, (_, q) => `mllp-out:fake:${q}`);
+  for (let m = 0; m < 5; m++) {
+    for (const [q, queue] of queues.entries()) await enqueueAdt(store, queue, `Q${q}-M${m}`);
+  }
+  let gated = 0;
+  const run0 = store.queueReads.run.bind(store.queueReads);
+  store.queueReads.run = (read) => {
+    gated++;
+    return run0(read);
+  };
+  const clock = new ManualClock();
+  const run = startActors(store, clock, queues);
+  try {
+    const sent = () => [...run.deliverers.values()].reduce((n, d) => n + d.sent.length, 0);
+    await waitFor("every backlog delivered", () => sent() === queues.length * 5);
+    for (const [q, queue] of queues.entries()) {
+      const order = Array.from({ length: 5 }, (_, m) => `Q${q}-M${m}`);
+      assert.deepEqual(run.deliverers.get(queue)!.sent, order);
+    }
+    // One read each: the second (on from the cursor, to learn nothing new) is gone.
+    assert.equal(gated, queues.length);
+  } finally {
+    await run.stop();
+    store.close();
+  }
+});
