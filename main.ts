@@ -14,6 +14,7 @@ import {
   type Level,
   listen,
   loadConfigFile,
+  lockNode,
   parseConfig,
   processSources,
   sendFiles,
@@ -77,6 +78,12 @@ async function serve(file: string | undefined, level: Level): Promise<void> {
     ? parseConfig({ sandbox: true }, processSources())
     : await loadConfigFile(file);
   if (!result.ok) fail(formatProblems(file ?? "(no config)", result.problems), 1);
+  // One running engine per node id on a KV file, held until the process ends (app/node_lock.ts).
+  try {
+    await lockNode({ kvPath: result.config.kv.path, nodeId: result.config.node.id });
+  } catch (error) {
+    fail(errorMessage(error), 1);
+  }
   let composed: Awaited<ReturnType<typeof compose>> | undefined;
   // SIGHUP reads the config file again (as POST /admin/config/reload); the answer is logged.
   // Listened for before the engine starts: the default action of an early SIGHUP is to exit.
