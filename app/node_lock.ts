@@ -19,6 +19,8 @@
  * @module
  */
 
+import { dirname } from "node:path";
+
 /** A held lock; {@link NodeLock.release} lets the next process with this node id start. */
 export interface NodeLock {
   /** The lock file's path. */
@@ -45,7 +47,16 @@ export async function lockNode(
   const { kvPath, nodeId } = options;
   if (kvPath === ":memory:" || /^https?:\/\//i.test(kvPath)) return undefined;
   const path = nodeLockPath(kvPath, nodeId);
-  const file = await Deno.open(path, { read: true, write: true, create: true });
+  let file: Deno.FsFile;
+  try {
+    // The KV's folder is made as opening the KV would make it.
+    await Deno.mkdir(dirname(path), { recursive: true });
+    file = await Deno.open(path, { read: true, write: true, create: true });
+  } catch {
+    // A place the lock cannot be made is one the KV cannot be opened in either: opening the KV
+    // then says why, in its own words.
+    return undefined;
+  }
   let timer: ReturnType<typeof setTimeout> | undefined;
   const waited = new Promise<"busy">((resolve) => {
     timer = setTimeout(() => resolve("busy"), options.waitMs ?? WAIT_MS);

@@ -27,6 +27,10 @@ Deno.test("node lock: a second holder of one node id on one KV file is refused, 
   assert.ok(next, "free once released");
   next.release();
   other.release();
+  // A KV folder not made yet is made, as opening the KV makes it.
+  const fresh = await lockNode({ kvPath: `${dir.path}/data/engine.kv`, nodeId: "node-1" });
+  assert.ok(fresh);
+  fresh.release();
   assert.equal(await lockNode({ kvPath: ":memory:", nodeId: "x" }), undefined);
   assert.equal(await lockNode({ kvPath: "https://kv.example/x", nodeId: "x" }), undefined);
 });
