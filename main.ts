@@ -7,16 +7,20 @@
 import {
   allocatorReport,
   compose,
+  type ConfigWarning,
   containStrayErrors,
   createLogger,
+  describeKv,
   errorMessage,
   formatProblems,
+  kvLocation,
   type Level,
   listen,
   loadConfigFile,
   lockNode,
   parseConfig,
   processSources,
+  runtimeProblems,
   sendFiles,
 } from "./app/mod.ts";
 
@@ -64,9 +68,38 @@ async function check(file: string): Promise<void> {
   const result = await loadConfigFile(file);
   if (!result.ok) fail(formatProblems(file, result.problems), 1);
   const c = result.config;
+  // What serve would refuse although the schema passes: TLS pairs, a KV URL without a token.
+  const problems = runtimeProblems(c);
+  if (problems.length > 0) fail(formatProblems(file, problems), 1);
+  for (const w of result.warnings ?? []) warnLine(`${file}: warning: ${w.message}`);
   out(
     `${file}: valid (${c.integrations.length} integrations, ${c.destinations.length} destinations, ${c.subscriptions.length} subscriptions)`,
   );
+  out(`  ${describeKv(c)}`);
+}
+
+function warnLine(line: string): void {
+  Deno.stderr.writeSync(new TextEncoder().encode(line + "\n"));
+}
+
+/** The start's word on the config: where the KV is, and secret files others may read. */
+function logConfig(
+  log: ReturnType<typeof createLogger>,
+  kvPath: string,
+  warnings: readonly ConfigWarning[],
+): void {
+  const kv = kvLocation(kvPath);
+  log.info("engine.kv-path", {
+    path: kv.absolute,
+    ...(kv.relative ? { configured: kvPath, relativeTo: kv.cwd } : {}),
+  });
+  for (const w of warnings) {
+    log.warn("config.secret-file-mode", {
+      file: w.file,
+      mode: w.mode,
+      hint: `chmod 600 ${w.file}`,
+    });
+  }
 }
 
 async function serve(file: string | undefined, level: Level): Promise<void> {
@@ -99,6 +132,10 @@ async function serve(file: string | undefined, level: Level): Promise<void> {
     // compose() closed whatever it had opened; its message names the step that failed.
     fail(errorMessage(error), 1);
   }
+  // The KV file the engine opened, absolute (a relative kv.path is relative to the working
+  // directory), and secret files others may read: said once the start succeeded, so a refused
+  // start keeps its one line.
+  logConfig(log, result.config.kv.path, result.warnings ?? []);
   // Which malloc runs matters to the CPU per message: said once, with how to preload jemalloc.
   log.info("engine.allocator", allocatorReport());
   let stopping = false;
@@ -204,6 +241,16 @@ async function simulate(flags: Map<string, string>): Promise<void> {
   if ((r.refused as number) > 0 || (r.failed as number) > 0) Deno.exit(1);
 }
 
+/** Why `listen` could not start, in one line: a port in use is said as such. */
+function listenFailure(port: number, hostname: string, error: unknown): string {
+  const message = errorMessage(error);
+  if (error instanceof Deno.errors.AddrInUse || /address already in use/i.test(message)) {
+    return `port ${port} on ${hostname} is in use (another program listens there): ` +
+      "stop it or choose another port";
+  }
+  return message;
+}
+
 async function main(args: string[]): Promise<void> {
   const [command, ...rest] = args;
   const { positional, flags } = parseArgs(rest);
@@ -237,13 +284,17 @@ async function main(args: string[]): Promise<void> {
       if (reply !== "AA" && reply !== "AE" && reply !== "AR") {
         fail("listen: --reply must be AA, AE or AR");
       }
-      await listen({
-        port,
-        reply,
-        ...(flags.get("hostname") ? { hostname: flags.get("hostname")! } : {}),
-        print: out,
-        log: createLogger({ level: "info" }),
-      });
+      try {
+        await listen({
+          port,
+          reply,
+          ...(flags.get("hostname") ? { hostname: flags.get("hostname")! } : {}),
+          print: out,
+          log: createLogger({ level: "info" }),
+        });
+      } catch (error) {
+        fail(`listen: ${listenFailure(port, flags.get("hostname") ?? "0.0.0.0", error)}`, 1);
+      }
       out(`listening for MLLP on port ${port}, answering ${reply}`);
       return;
     }

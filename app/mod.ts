@@ -7,7 +7,9 @@ export { type Adapters, compose, type Composed, ComposeError, type Servers } fro
 export { adminToken } from "./admin_token.ts";
 export { allocatorReport } from "./allocator.ts";
 export { lockNode, type NodeLock } from "./node_lock.ts";
+export { describeKv, kvLocation, runtimeProblems } from "./config_check.ts";
 export {
+  type ConfigWarning,
   formatProblems,
   loadConfigFile,
   parseConfig,

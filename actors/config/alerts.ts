@@ -8,12 +8,14 @@
 
 import { z } from "zod";
 import type { Secret } from "./secret.ts";
+import { days, duration } from "./durations.ts";
 
 const id = z.string().regex(
   /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/,
   "expected an id of letters, digits, '.', '_' or '-' (at most 128, starting with a letter or digit)",
 );
-const seconds = z.number().positive();
+/** A duration in seconds, at most the runtime's longest timer (durations.ts). */
+const seconds = duration("seconds");
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, "expected HH:MM (24-hour)");
 const timeZone = z.string().refine((tz) => {
   try {
@@ -85,13 +87,13 @@ export const alertRuleSchema = z.discriminatedUnion("kind", [
     ...common,
     kind: z.literal("store-unavailable"),
     /** Fires once KV has refused commits for this long (0: at once). */
-    forSeconds: z.number().nonnegative().default(0),
+    forSeconds: duration("seconds", { zero: true }).default(0),
   }),
   z.strictObject({
     ...common,
     kind: z.literal("certificate-expiry"),
     /** Fires for each certificate or SSH key of the config expiring within this many days. */
-    withinDays: z.number().positive(),
+    withinDays: days(),
   }),
 ]);
 

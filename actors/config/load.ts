@@ -33,9 +33,21 @@ export interface ConfigProblem {
   message: string;
 }
 
+/**
+ * Something about a valid config worth a log line, never a refusal: a secret file that group or
+ * others can read (or write). Names the file and its mode, never the value.
+ */
+export interface ConfigWarning {
+  /** The file as the config names it. */
+  file: string;
+  /** Its permission bits in octal, e.g. `0644`. */
+  mode: string;
+  message: string;
+}
+
 /** The outcome of validating a config. */
 export type ConfigResult =
-  | { ok: true; config: Config }
+  | { ok: true; config: Config; warnings?: ConfigWarning[] }
   | { ok: false; problems: ConfigProblem[] };
 
 /** Formats a path of keys and indexes as `$.a.b[0].c`. */
@@ -79,6 +91,8 @@ export function parseConfig(raw: unknown, sources: ConfigSources): ConfigResult 
 
 /** Validates config text; a JSON syntax error is reported with its line and column. */
 export function parseConfigText(text: string, sources: ConfigSources): ConfigResult {
+  // A byte-order mark (Windows Notepad saves one) is not part of the JSON.
+  if (text.startsWith("\uFEFF")) text = text.slice(1);
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -102,9 +116,17 @@ export function parseConfigText(text: string, sources: ConfigSources): ConfigRes
   return parseConfig(value, sources);
 }
 
-/** Sources backed by the real process environment and file system. */
-export function processSources(baseDir = "."): ConfigSources {
+/**
+ * Sources backed by the real process environment and file system. Files named relative to
+ * `baseDir` (the config's folder). `warnings` collects, once per file, each file read (a secret)
+ * that group or others may read or write (`mode & 0o077`; a certificate without a private key
+ * only when they may write it).
+ */
+export function processSources(baseDir = "."): ConfigSources & { warnings: ConfigWarning[] } {
+  const warned = new Set<string>();
+  const warnings: ConfigWarning[] = [];
   return {
+    warnings,
     env: (name) => Deno.env.get(name),
     readFile: (path) => {
       try {
@@ -114,13 +136,40 @@ export function processSources(baseDir = "."): ConfigSources {
         const kind = notRegular(info);
         if (kind) return new Error(`not a regular file (${kind})`);
         if (info.size > MAX_CONFIG_BYTES) return new Error(tooBig(info.size));
-        return Deno.readTextFileSync(full);
+        const text = Deno.readTextFileSync(full);
+        const warning = permissionWarning(path, info.mode, text);
+        if (warning && !warned.has(full)) {
+          warned.add(full);
+          warnings.push(warning);
+        }
+        return text;
       } catch (error) {
         if (error instanceof Deno.errors.NotFound) return new Error("no such file");
         if (error instanceof Deno.errors.PermissionDenied) return new Error("permission denied");
         return error instanceof Error ? error : new Error(String(error));
       }
     },
+  };
+}
+
+/** A warning when a secret file's mode lets group or others read (or write) it. */
+function permissionWarning(
+  file: string,
+  mode: number | null,
+  text: string,
+): ConfigWarning | undefined {
+  if (mode === null) return undefined; // Windows: no POSIX mode
+  // A certificate (or CA bundle) alone is public: only someone else writing it matters.
+  const publicCert = text.includes("-----BEGIN CERTIFICATE-----") && !/PRIVATE KEY/.test(text);
+  const open = mode & (publicCert ? 0o022 : 0o077);
+  if (open === 0) return undefined;
+  const octal = `0${(mode & 0o777).toString(8).padStart(3, "0")}`;
+  const who = open & 0o022 ? "written" : "read";
+  return {
+    file,
+    mode: octal,
+    message: `secret file ${file} has mode ${octal}: it can be ${who} by group or others ` +
+      `(chmod 600 ${file})`,
   };
 }
 
@@ -193,7 +242,12 @@ export async function readConfigText(
     bytes.set(chunk, at);
     at += chunk.length;
   }
-  return { ok: true, text: new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes) };
+  // UTF-16 (Notepad's "Unicode") would read as noise: say what it is instead.
+  if ((bytes[0] === 0xff && bytes[1] === 0xfe) || (bytes[0] === 0xfe && bytes[1] === 0xff)) {
+    return { ok: false, message: `${path} is UTF-16 text: save it as UTF-8` };
+  }
+  // The decoder drops a UTF-8 byte-order mark (Notepad writes one): it is not part of the JSON.
+  return { ok: true, text: new TextDecoder("utf-8").decode(bytes) };
 }
 
 /** Reads and validates a config file; a missing or unreadable file is a problem, not a throw. */
@@ -202,7 +256,11 @@ export async function loadConfigFile(path: string): Promise<ConfigResult> {
   if (!read.ok) return { ok: false, problems: [{ path: "$", message: read.message }] };
   const text = read.text;
   const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
-  return parseConfigText(text, processSources(dir));
+  const sources = processSources(dir);
+  const result = parseConfigText(text, sources);
+  return result.ok && sources.warnings.length > 0
+    ? { ...result, warnings: sources.warnings }
+    : result;
 }
 
 /** Prints problems one per line, the way `check` and `serve` report them. */

@@ -10,12 +10,14 @@ export {
   type DestinationConfig,
   type IntegrationConfig,
   type LimitsConfig,
+  MIN_ADMIN_TOKEN_LENGTH,
   type SourceConfig,
   type SubscriptionConfig,
 } from "./schema.ts";
 export {
   type ConfigProblem,
   type ConfigResult,
+  type ConfigWarning,
   formatProblems,
   jsonPath,
   loadConfigFile,
@@ -26,6 +28,7 @@ export {
   readConfigText,
 } from "./load.ts";
 export { crossCheck } from "./cross_check.ts";
+export { MAX_DAYS, MAX_TIMER_MS, maxTimerUnits } from "./durations.ts";
 export { RESERVED_USER_NAMES, reservedUserName } from "./reserved_names.ts";
 export { Secret, timingSafeEqual } from "./secret.ts";
 export { expandSandbox, SANDBOX_CLIENT_ID, SANDBOX_IDS, type SandboxConfig } from "./sandbox.ts";

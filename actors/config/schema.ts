@@ -11,6 +11,7 @@ import { reservedUserName } from "./reserved_names.ts";
 import { Secret } from "./secret.ts";
 import { checkTemplate } from "../../codecs/files/mod.ts";
 import { alertsSchema } from "./alerts.ts";
+import { days, duration } from "./durations.ts";
 import {
   GOOGLE_CLOUD_PLATFORM_SCOPE,
   googleExternalAccountJson,
@@ -21,7 +22,10 @@ import {
 export interface ConfigSources {
   /** The value of an environment variable, or `undefined` when unset. */
   env(name: string): string | undefined;
-  /** A file's text, or an `Error` saying why it cannot be read. */
+  /**
+   * A file's text, or an `Error` saying why it cannot be read. A secret's one trailing line end
+   * (`\n` or `\r\n`) is removed by the schema, not here.
+   */
   readFile(path: string): string | Error;
 }
 
@@ -30,7 +34,8 @@ const MiB = 1024 * 1024;
 const port = z.number().int().min(1).max(65535);
 /** A port this engine listens on: 0 lets the system choose (tests); compose reports the bound one. */
 const listenPort = z.number().int().min(0).max(65535);
-const seconds = z.number().positive();
+/** A timer's duration in seconds: at most 2,147,483 (the runtime's longest timer, durations.ts). */
+const seconds = duration("seconds");
 const id = z.string().regex(
   /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/,
   "expected an id of letters, digits, '.', '_' or '-' (at most 128, starting with a letter or digit)",
@@ -97,9 +102,19 @@ function secretSchema(sources: ConfigSources) {
       });
       return z.NEVER;
     }
-    return new Secret(text, `file:${file}`);
+    // One line end is what `echo token > file`, editors and Kubernetes/Docker secrets add: it is
+    // not part of the secret. Only one, and nothing else: spaces inside or before it are kept.
+    const value = text.replace(/\r?\n$/, "");
+    if (value === "") {
+      ctx.issues.push({ code: "custom", input: ref, message: `file ${file} is empty` });
+      return z.NEVER;
+    }
+    return new Secret(value, `file:${file}`);
   });
 }
+
+/** The shortest admin token accepted: a short one can be guessed by trying. */
+export const MIN_ADMIN_TOKEN_LENGTH = 16;
 
 /** Builds the schema; secret references are resolved through `sources`. */
 // The schema's inferred type is the contract (see `Config`); spelling it out would duplicate it.
@@ -171,12 +186,15 @@ export function configSchema(sources: ConfigSources) {
 
   const admin = z.strictObject({
     /** Bearer token for /admin; when absent one is generated into the KV folder. */
-    token: secret.optional(),
+    token: secret.refine((t) => t.reveal().length >= MIN_ADMIN_TOKEN_LENGTH, {
+      error: `too short: an admin token needs at least ${MIN_ADMIN_TOKEN_LENGTH} characters ` +
+        "(e.g. openssl rand -hex 32)",
+    }).optional(),
     users: z.array(consoleUser).default([]),
     /** A console session ends after this long without a request… */
-    sessionIdleMinutes: z.number().positive().default(30),
+    sessionIdleMinutes: duration("minutes").default(30),
     /** …and this long after sign-in, whatever. */
-    sessionMaxHours: z.number().positive().default(12),
+    sessionMaxHours: duration("hours").default(12),
     /** Sign-in attempts allowed per address in 5 minutes. */
     loginAttemptsPerIp: z.number().int().positive().default(10),
   });
@@ -188,7 +206,7 @@ export function configSchema(sources: ConfigSources) {
     rateLimitPerIp: z.number().int().positive().default(10_000),
     rateLimitWindowSeconds: seconds.default(300),
     dedupeWindowSeconds: seconds.default(24 * 3600),
-    logRetentionDays: z.number().positive().default(30),
+    logRetentionDays: days().default(30),
     queryTimeoutSeconds: seconds.default(120),
     /** Fallback when MSH-18 is absent and the bytes are not valid UTF-8. */
     fallbackCharset: z.string().default("windows-1252"),

@@ -35,7 +35,7 @@ function sandboxConfig(
     ...extra,
   }, {
     ...processSources(dir),
-    env: (n) => n === "SANDBOX_TEST_ADMIN_TOKEN" ? "t0ken" : undefined,
+    env: (n) => n === "SANDBOX_TEST_ADMIN_TOKEN" ? "t0ken-0123456789ab" : undefined,
   });
   if (!result.ok) throw new Error(formatProblems("config", result.problems));
   return result.config;
@@ -65,7 +65,7 @@ Deno.test("every event type goes out from the simulated EHR, through the engine 
     assert.equal(via.filter((v) => v === "mllp").length, count);
     assert.equal(via.filter((v) => v === "https").length, count);
     // The default connections show up in the admin endpoint like any other.
-    const auth = { authorization: "Bearer t0ken" };
+    const auth = { authorization: "Bearer t0ken-0123456789ab" };
     const actors = await (await composed.app.request("/admin/actors", { headers: auth })).json();
     const ids = JSON.stringify(actors);
     for (
@@ -95,7 +95,7 @@ Deno.test("POST /admin/sandbox/send sends through the engine; /admin/sandbox/mis
   const log = createLogger({ level: "info", write: (l) => lines.push(l) });
   const composed = await composeSandbox(dir.path, log);
   try {
-    const auth = { authorization: "Bearer t0ken", "content-type": "application/json" };
+    const auth = { authorization: "Bearer t0ken-0123456789ab", "content-type": "application/json" };
     const denied = await composed.app.request("/admin/sandbox/send", {
       method: "POST",
       body: "{}",
@@ -179,7 +179,7 @@ Deno.test("POST /admin/sandbox/send with format json: the simulated EHR posts to
   const log = createLogger({ level: "info", write: (l) => lines.push(l) });
   const composed = await composeSandbox(dir.path, log);
   try {
-    const auth = { authorization: "Bearer t0ken", "content-type": "application/json" };
+    const auth = { authorization: "Bearer t0ken-0123456789ab", "content-type": "application/json" };
     const sent = await composed.app.request("/admin/sandbox/send", {
       method: "POST",
       headers: auth,

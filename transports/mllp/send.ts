@@ -76,8 +76,15 @@ export async function sendFiles(options: SendOptions): Promise<SendResult[]> {
   }
   try {
     for (const { file, index, payload, controlId, correlate } of outgoing) {
-      await conn.send(payload);
-      const result = await awaitAck(conn, correlate, options.timeoutMs ?? 30_000);
+      let writeError: unknown;
+      try {
+        await conn.send(payload);
+      } catch (error) {
+        writeError = error;
+      }
+      const result = writeError === undefined
+        ? await awaitAck(conn, correlate, options.timeoutMs ?? 30_000)
+        : await answerAfterFailedWrite(conn, correlate, writeError);
       const { msa2, ...rest } = result;
       const full: SendResult = { file, index, controlId: controlId ?? msa2, ...rest };
       results.push(full);
@@ -131,6 +138,28 @@ function mshField(text: string, n: number): string | undefined {
   return line.split(line[3]!)[n - 1] || undefined;
 }
 
+/**
+ * The peer stopped the write (it refused the message mid-way, e.g. over its size limit, and
+ * closed): what it answered before closing is the result, else why the write failed.
+ */
+async function answerAfterFailedWrite(
+  conn: Awaited<ReturnType<typeof connectMllp>>,
+  controlId: string | undefined,
+  writeError: unknown,
+): Promise<{ code: string; ack?: string; msa2?: string; errors?: AckErrorText[] }> {
+  const answer = await awaitAck(conn, controlId, AFTER_WRITE_ERROR_MS);
+  if (answer.code !== "CLOSED" && answer.code !== "TIMEOUT") return answer;
+  return {
+    code: "CLOSED",
+    ack: `the peer closed the connection while the message was being sent (${
+      errorMessage(writeError)
+    })`,
+  };
+}
+
+/** How long an answer is waited for after a failed write (the peer has usually sent it). */
+const AFTER_WRITE_ERROR_MS = 2_000;
+
 async function awaitAck(
   conn: Awaited<ReturnType<typeof connectMllp>>,
   controlId: string | undefined,
@@ -146,7 +175,9 @@ async function awaitAck(
     if (!parsed.ok) return { code: "UNREADABLE", ack };
     const m = parsed.message;
     const answered = m.get("MSA-2");
-    if (controlId !== undefined && answered !== controlId) continue; // a stale reply
+    // A reply to another MSH-10 is stale. One with an empty MSA-2 answers the message in flight:
+    // a peer that could not read MSH-10 (a frame over its size limit, discarded unread) sends it.
+    if (controlId !== undefined && answered && answered !== controlId) continue;
     const code = m.get("MSA-1") ?? "NO-MSA";
     // get() decodes escapes: `\F\` in ERR-8 is shown as the `|` it stands for.
     const codes = m.getAll("ERR-3.1");

@@ -64,7 +64,8 @@ Deno.test("API sources: modifiers shape the JSON an HTTPS destination gets, HL7 
       }],
     }],
   }, {
-    env: (n) => ({ APP_SECRET: "app-s3cret", HOOK_TOKEN: "hook-token", ADMIN: "adm" })[n],
+    env: (n) =>
+      ({ APP_SECRET: "app-s3cret", HOOK_TOKEN: "hook-token", ADMIN: "adm-0123456789abcdef" })[n],
     readFile: () => new Error("none"),
   });
   assert.ok(parsed.ok, JSON.stringify(!parsed.ok && parsed.problems));
@@ -116,7 +117,7 @@ Deno.test("API sources: modifiers shape the JSON an HTTPS destination gets, HL7 
     }
     // The original and both modified payloads, through the admin endpoint.
     const view = await (await e.app.request(`/admin/messages/${answer.Meta.Message.ID}`, {
-      headers: { authorization: "Bearer adm" },
+      headers: { authorization: "Bearer adm-0123456789abcdef" },
     })).json();
     assert.match(view.payload, /123-45-6789/);
     assert.deepEqual(
@@ -130,7 +131,9 @@ Deno.test("API sources: modifiers shape the JSON an HTTPS destination gets, HL7 
 
     // A sex code the set lacks (onMissing fail): refused at once, nothing stored or sent.
     const logCount = async () =>
-      (await (await e.app.request("/admin/logs", { headers: { authorization: "Bearer adm" } }))
+      (await (await e.app.request("/admin/logs", {
+        headers: { authorization: "Bearer adm-0123456789abcdef" },
+      }))
         .json()).logs.length;
     const before = await logCount();
     const odd = structuredClone(message);

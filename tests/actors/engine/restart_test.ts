@@ -40,7 +40,7 @@ function configJson(kvPath: string, inPort: number, outPort: number) {
 }
 
 const parsed = (json: ReturnType<typeof configJson>) =>
-  configFrom(json, (name) => (name === "ADMIN_T" ? "test-token" : undefined));
+  configFrom(json, (name) => (name === "ADMIN_T" ? "test-token-0123456789" : undefined));
 
 /** Consecutive repeats collapsed: what the receiver got, each message once. */
 function collapse(ids: string[]): { order: string[]; duplicates: string[] } {
@@ -109,7 +109,7 @@ function spawnServe(cfgPath: string) {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "main.ts", "serve", "--config", cfgPath],
     cwd: REPO_ROOT,
-    env: { ADMIN_T: "test-token" },
+    env: { ADMIN_T: "test-token-0123456789" },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",

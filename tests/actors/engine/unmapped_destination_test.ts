@@ -70,7 +70,8 @@ async function startBilling(dir: string, peers: Peers, port = 0, appFormat?: "hl
       },
     ],
   }, {
-    env: (n) => ({ APP_TOKEN: "tok", ADMIN_T: "admin-token" } as Record<string, string>)[n],
+    env: (n) =>
+      ({ APP_TOKEN: "tok", ADMIN_T: "admin-token-0123456789" } as Record<string, string>)[n],
     readFile: () => new Error("-"),
   });
   assert.ok(parsed.ok, JSON.stringify(!parsed.ok && parsed.problems));
@@ -78,7 +79,7 @@ async function startBilling(dir: string, peers: Peers, port = 0, appFormat?: "hl
   const reprocess = (logId: string) =>
     running.app.request(`/admin/logs/${logId}/reprocess`, {
       method: "POST",
-      headers: { authorization: "Bearer admin-token" },
+      headers: { authorization: "Bearer admin-token-0123456789" },
       body: JSON.stringify({ by: "ops", reason: "try again" }),
     });
   return { ...running, reprocess, stop: () => running.close() };

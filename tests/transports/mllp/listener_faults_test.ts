@@ -339,7 +339,7 @@ Deno.test("main.ts serve: a listener port already in use ends the start with one
     const out = await new Deno.Command(Deno.execPath(), {
       args: ["run", "-A", "main.ts", "serve", "--config", `${dir.path}/config.json`],
       cwd: new URL("../../../", import.meta.url).pathname,
-      env: { ADMIN_T: "test-token" },
+      env: { ADMIN_T: "test-token-0123456789" },
       stdin: "null",
       stdout: "piped",
       stderr: "piped",

@@ -1,0 +1,95 @@
+/**
+ * What `check FILE` verifies beyond the schema, and what `serve` says about a config at start:
+ * the KV file the engine would open (a relative `kv.path` is relative to the working directory,
+ * unlike `{"file": …}` secrets, which are relative to the config's folder), TLS certificate/key
+ * pairs loaded the way the listeners load them, and a KV Connect URL without a token.
+ * @module
+ */
+
+import type { Config } from "../actors/config/mod.ts";
+import { errorMessage } from "../actors/runtime/errors.ts";
+
+/** Where the KV is: `absolute` is what the engine opens; `relative` says it came from the cwd. */
+export interface KvLocation {
+  /** The absolute file path, or `:memory:` / the KV Connect URL as written. */
+  absolute: string;
+  /** True when `kv.path` was relative and was resolved against `cwd`. */
+  relative: boolean;
+  cwd: string;
+}
+
+/**
+ * The KV a config opens from `cwd` (the working directory): `kv.path` as given when it is
+ * absolute, `:memory:` or a URL; otherwise resolved against `cwd` (not the config's folder).
+ */
+export function kvLocation(kvPath: string, cwd: string = Deno.cwd()): KvLocation {
+  if (kvPath === ":memory:" || /^https?:\/\//.test(kvPath) || kvPath.startsWith("/")) {
+    return { absolute: kvPath, relative: false, cwd };
+  }
+  const parts = cwd.split("/").filter(Boolean);
+  for (const part of kvPath.split("/")) {
+    if (part === "" || part === ".") continue;
+    if (part === "..") parts.pop();
+    else parts.push(part);
+  }
+  return { absolute: `/${parts.join("/")}`, relative: true, cwd };
+}
+
+/** One line for `check`: the KV the engine would use, and why when it depends on the cwd. */
+export function describeKv(config: Config, cwd: string = Deno.cwd()): string {
+  const kv = kvLocation(config.kv.path, cwd);
+  return kv.relative
+    ? `kv: ${kv.absolute} (kv.path ${
+      JSON.stringify(config.kv.path)
+    } is relative to the working directory ${cwd}, not to the config's folder)`
+    : `kv: ${kv.absolute}`;
+}
+
+/** A problem found by {@link runtimeProblems}, with the config path at fault. */
+export interface CheckProblem {
+  path: string;
+  message: string;
+}
+
+/**
+ * What the schema cannot see and `serve` would refuse: a TLS certificate and key that do not load
+ * together (tried with `Deno.listenTls` on an ephemeral loopback port, closed at once, as the HTTP
+ * server does before it starts), and a KV Connect URL with no access token.
+ */
+export function runtimeProblems(config: Config): CheckProblem[] {
+  const problems: CheckProblem[] = [];
+  const pairs: { path: string; tls: { cert: { reveal(): string }; key: { reveal(): string } } }[] =
+    [];
+  if (config.http.tls) pairs.push({ path: "$.http.tls", tls: config.http.tls });
+  config.listeners.forEach((l, i) => {
+    if (l.tls) pairs.push({ path: `$.listeners[${i}].tls`, tls: l.tls });
+  });
+  for (const { path, tls } of pairs) {
+    const cert = tls.cert.reveal().trim();
+    const key = tls.key.reveal().trim();
+    try {
+      Deno.listenTls({ hostname: "127.0.0.1", port: 0, cert, key }).close();
+    } catch (error) {
+      // Without the net permission nothing could be tried: serve will say.
+      if (
+        error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied
+      ) {
+        continue;
+      }
+      problems.push({
+        path,
+        message: `the certificate and key do not load together: ${errorMessage(error)}`,
+      });
+    }
+  }
+  if (
+    /^https?:\/\//.test(config.kv.path) && config.kv.accessToken === undefined &&
+    !Deno.env.get("DENO_KV_ACCESS_TOKEN")
+  ) {
+    problems.push({
+      path: "$.kv.accessToken",
+      message: 'a KV Connect URL needs an access token: {"env": "NAME"} or {"file": "path"}',
+    });
+  }
+  return problems;
+}
