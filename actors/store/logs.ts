@@ -1,11 +1,12 @@
 /**
  * Listing logs with the filters operators use (status, type, data model, destination, time range)
- * and a cursor, and sweeping logs and messages past their retention.
+ * and a cursor, the logs of one message, and sweeping logs and messages past their retention.
  * @module
  */
 
 import { idFloor } from "./ids.ts";
 import { keys } from "./keys.ts";
+import { getValues } from "./kv.ts";
 import { deleteChunks } from "./payloads.ts";
 import type { LogRecord, LogStatus, LogType, MessageRecord } from "./types.ts";
 
@@ -33,6 +34,22 @@ export interface LogFilter {
 export interface LogPage {
   logs: LogRecord[];
   next?: string;
+}
+
+/** The logs of one message (its RECEIVE log and one SEND log per destination), oldest first. */
+export async function logsOfMessage(kv: Deno.Kv, messageId: string): Promise<LogRecord[]> {
+  const ids: string[] = [];
+  const record = (await kv.get<MessageRecord>(keys.message(messageId))).value;
+  const receive = record?.receiveLogId;
+  if (receive !== undefined) ids.push(receive);
+  // SEND logs made with the message are named by its record; later ones are indexed.
+  ids.push(...record?.sendLogIds ?? []);
+  for await (const e of kv.list<string>({ prefix: keys.logByMessagePrefix(messageId) })) {
+    if (e.value !== receive) ids.push(e.value);
+  }
+  ids.sort();
+  const logs = await getValues<LogRecord>(kv, ids.map(keys.log));
+  return logs.filter((l) => l !== null);
 }
 
 /** Logs scanned per call at most, so a rare filter cannot make one request unbounded. */

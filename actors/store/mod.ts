@@ -15,6 +15,7 @@ export {
   QUEUE_READS_AT_ONCE,
   type QueueHead,
   type QueueItem,
+  type QueueLook,
   type RoutedEntry,
   Store,
   type StoreOptions,

@@ -63,10 +63,27 @@ export function clipRaw(value: unknown): string {
 }
 
 /**
+ * What can be read of an unreadable entry at `key` as a {@link QueueEntry}: its seq (the key's
+ * last part), its message and log ids (empty when not text) and when it was queued (`now` when
+ * not a number).
+ */
+export function readableParts(key: Deno.KvKey, value: unknown, now: number): QueueEntry {
+  const last = key[key.length - 1]!;
+  const v = (typeof value === "object" && value !== null ? value : {}) as Record<string, unknown>;
+  const text = (x: unknown) => typeof x === "string" ? x : "";
+  return {
+    seq: typeof last === "string" ? last : String(last),
+    messageId: text(v.messageId),
+    logId: text(v.logId),
+    enqueuedAt: typeof v.enqueuedAt === "number" ? v.enqueuedAt : now,
+  };
+}
+
+/**
  * Takes the unreadable entry (`key`, `versionstamp`) out of `queue` into its dead-letter list, in
- * one atomic step: a record with `by` {@link UNREADABLE_BY}, the `reason` and the raw value
- * clipped (`unreadable`), under the same last key part. False if the entry changed or went
- * meanwhile (nothing written).
+ * one atomic step: a record with `by` {@link UNREADABLE_BY} (or, `skipped` by an operator, who),
+ * the `reason` (with the operator's) and the raw value clipped (`unreadable`), under the same
+ * last key part. False if the entry changed or went meanwhile (nothing written).
  */
 export async function setAsideEntry(
   commit: Commit,
@@ -74,20 +91,13 @@ export async function setAsideEntry(
   entry: { key: Deno.KvKey; value: unknown; versionstamp: string },
   reason: string,
   now: number,
+  skipped?: { by: string; reason: string },
 ): Promise<boolean> {
   const last = entry.key[entry.key.length - 1]!;
-  const v = (typeof entry.value === "object" && entry.value !== null ? entry.value : {}) as Record<
-    string,
-    unknown
-  >;
-  const text = (x: unknown) => typeof x === "string" ? x : "";
   const record = {
-    seq: typeof last === "string" ? last : String(last),
-    messageId: text(v.messageId),
-    logId: text(v.logId),
-    enqueuedAt: typeof v.enqueuedAt === "number" ? v.enqueuedAt : now,
-    by: UNREADABLE_BY,
-    reason: `unreadable queue entry: ${reason}`,
+    ...readableParts(entry.key, entry.value, now),
+    by: skipped ? skipped.by : UNREADABLE_BY,
+    reason: `unreadable queue entry: ${reason}` + (skipped ? ` (skipped: ${skipped.reason})` : ""),
     unreadable: clipRaw(entry.value),
   };
   const outcome = await commit({

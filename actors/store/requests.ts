@@ -1,6 +1,6 @@
 /**
  * What the store's writers hand it and get back: a message to accept, its outcome, a queue head
- * as read, one destination's share of a routing step.
+ * as read (or as an operator looks at it), one destination's share of a routing step.
  * @module
  */
 
@@ -72,6 +72,23 @@ export interface QueueHead {
   queue: string;
   entry: QueueEntry;
   versionstamp: string;
+}
+
+/**
+ * A queue's first entry as a look that is not its actor's read finds it (`Store.look`): an
+ * operator's listing, or the head a skip moves aside. An entry that cannot be read (another
+ * version's, or damaged) is left in place and flagged `unreadable`, `entry` holding what could be
+ * read of it; `Store.deadLetter` of such a look sets that very entry aside.
+ */
+export interface QueueLook extends QueueHead {
+  unreadable?: {
+    /** Why the entry cannot be read. */
+    reason: string;
+    /** Its key, as found (its seq may not name it). */
+    key: Deno.KvKey;
+    /** Its raw value. */
+    value: unknown;
+  };
 }
 
 /**
