@@ -22,6 +22,8 @@ interface UsedJti {
 
 /** How long past `exp` a jti is kept at least, ms (clock tolerance between nodes). */
 const KEEP_PAST_EXPIRY_MS = 60_000;
+/** How long past its use a used `jti` record may stay before KV cleans it up. */
+const WEEK_MS = 7 * 24 * 3600_000;
 
 /** Reads and writes the HTTP API's shared state; see the module doc. */
 export class AuthState {
@@ -74,7 +76,9 @@ export class AuthState {
       if (seen.value && seen.value.until > at) return false;
       const result = await this.#kv.atomic()
         .check({ key, versionstamp: seen.versionstamp })
-        .set(key, { until } satisfies UsedJti, { expireIn: Math.max(until - at, 1000) })
+        // Cleanup only, a week late: KV expires keys by the reading process's wall clock, and a
+        // node whose clock stepped forward would otherwise erase records still in use.
+        .set(key, { until } satisfies UsedJti, { expireIn: Math.max(until - at, 1000) + WEEK_MS })
         .commit();
       return result.ok;
     });

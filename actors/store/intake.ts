@@ -169,8 +169,10 @@ export async function acceptMessage(
     // An empty one is not kept: the sender rebuilds its ACK (from the message id) instead.
     ...(dedupe.ack && dedupe.ack.length <= MAX_STORED_ACK ? { ack: dedupe.ack } : {}),
   };
-  // KV's expireIn only cleans up, and lazily: the window is the record's time, compared here.
-  write.sets!.push({ key: dedupeKey, value: remembered, expireIn: dedupe.windowMs });
+  // No expireIn: KV expires keys by the wall clock of whichever process reads them, so one whose
+  // clock stepped forward would erase every record at once, for good. The window is the record's
+  // own time, compared on reading; the retention sweep removes records past it.
+  write.sets!.push({ key: dedupeKey, value: remembered });
   for (let attempt = 1; attempt <= 3; attempt++) {
     write.checks = [{ key: dedupeKey, versionstamp: seenVersion }];
     const outcome = await ctx.committer.commit(write);
