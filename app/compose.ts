@@ -198,6 +198,11 @@ export async function compose(configured: Config, adapters: Adapters): Promise<C
   metrics.instrument(engine.store, () => (adapters.clock ?? systemClock).now());
   const observed = processMetrics(metrics);
   stack.defer(() => observed.stop());
+  const clockSteps = metrics.registry.counter(
+    "engine_clock_steps_total",
+    "Wall-clock steps noticed (over 1 s beyond the monotonic clock), by direction.",
+  );
+  engine.clockWatch.onStep((s) => clockSteps.inc({ direction: s.direction }));
   // Translation sets imported into KV override the config's from the first message on.
   const shaping = await step(
     "cannot load the translation sets",
@@ -356,7 +361,9 @@ async function httpApp(
       supervisor: engine.supervisor,
       listeners: servers.mllp,
     });
-    return c.json(report, report.status === "ok" ? 200 : 503, { "cache-control": "no-store" });
+    // Degraded (not failing) for a while after a wall-clock step: reported, 200 still.
+    const body = { ...report, checks: [...report.checks, engine.clockWatch.health()] };
+    return c.json(body, report.status === "ok" ? 200 : 503, { "cache-control": "no-store" });
   });
   app.get("/metrics", async (c) => {
     const text = await metricsText(

@@ -176,7 +176,9 @@ export class DeliveryActor implements Actor {
       });
       for (const c of completions) await this.#completions.add(c);
     }
-    let idleSince = clock.now();
+    // Idle periods and the poll period on the monotonic clock: a wall-clock step neither ends
+    // nor stretches them.
+    let idleSince = clock.monotonic();
     try {
       while (!signal.aborted) {
         // Paused: a message its socket sent ahead before the pause is still taken in (its
@@ -192,8 +194,8 @@ export class DeliveryActor implements Actor {
           await waitWritable(store.health, clock, signal);
           continue;
         }
-        const now = clock.now();
-        const sinceScan = now - this.#lastScan;
+        const mono = clock.monotonic();
+        const sinceScan = mono - this.#lastScan;
         if (
           sinceScan >= pollMs &&
           (!this.#ready.cold || !store.queueReads.busy || sinceScan >= pollMs * SCAN_DEFER)
@@ -203,7 +205,7 @@ export class DeliveryActor implements Actor {
           // A cold actor's look goes through the read gate (see #read): while other actors'
           // reads fill it, the look waits (up to SCAN_DEFER polls) rather than wait in line
           // and hold up what memory holds.
-          this.#lastScan = now;
+          this.#lastScan = mono;
           await this.#readDone();
           await this.#read(false);
         }
@@ -239,12 +241,12 @@ export class DeliveryActor implements Actor {
             continue;
           }
           this.#state = "idle";
-          await deliverer.idle?.(now);
-          if (now - idleSince >= idleLimit && !deliverer.holdsConnection?.()) return;
+          await deliverer.idle?.(mono);
+          if (mono - idleSince >= idleLimit && !deliverer.holdsConnection?.()) return;
           await clock.sleep(pollMs, AbortSignal.any([signal, this.#newWork.signal()]));
           continue;
         }
-        idleSince = now;
+        idleSince = mono;
         // Scale-out: an entry another process committed late, older than this head, goes first.
         if (this.#shared() && !this.#aheadIsHead() && !(await this.#confirmHead(item))) continue;
         this.#readAhead();
@@ -410,11 +412,12 @@ export class DeliveryActor implements Actor {
     signal.addEventListener("abort", stopping, { once: true });
     this.#inFlight = { head, skip };
     let outcome;
-    let started = clock.now();
+    // The attempt's duration on the monotonic clock (one read per attempt, no allocation).
+    let started = clock.monotonic();
     try {
       const payload = item.payload ?? await store.getPayload(record);
       if (signal.aborted || skip.signal.aborted) return;
-      started = clock.now();
+      started = clock.monotonic();
       outcome = await deliverer.deliver({
         head,
         record,
@@ -436,13 +439,13 @@ export class DeliveryActor implements Actor {
           at: clock.now(),
           outcome: "FAILED",
           reason: "skipped by an operator during the attempt; the receiver may have received it",
-          durationMs: clock.now() - started,
+          durationMs: clock.monotonic() - started,
         }), signal);
       return;
     }
     const at = clock.now();
     this.#lastActivityAt = at;
-    const durationMs = at - started;
+    const durationMs = clock.monotonic() - started;
     if (outcome.ok) {
       if (epoch === this.#epoch) this.#ready.remove(head.entry.seq);
       const attempt = { at, outcome: "SUCCEEDED" as const, reason: outcome.detail, durationMs };
@@ -616,6 +619,7 @@ export class DeliveryActor implements Actor {
       state: this.#state,
       store,
       now: clock.now(),
+      mono: clock.monotonic(),
       ...(this.#control ? { control: this.#control } : {}),
     });
     // The message being sent, or the head waiting for its retry.

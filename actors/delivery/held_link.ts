@@ -1,6 +1,8 @@
 /**
  * The connection a deliverer keeps open between messages (an MLLP socket, an SFTP session): when
- * it was opened, when it last carried traffic, and closing it after an idle period.
+ * it was opened, when it last carried traffic, and closing it after an idle period. The idle
+ * period is measured on the clock's monotonic reading (a wall-clock step neither closes a busy
+ * connection nor keeps an idle one open); `connectedAt` is the wall time, for display.
  * @module
  */
 
@@ -28,6 +30,7 @@ export interface HeldLinkOptions {
 export class HeldLink<T extends Link> {
   readonly #options: HeldLinkOptions;
   #link: T | undefined;
+  /** Monotonic time of the last traffic. */
   #lastTraffic = 0;
   #connectedAt: number | undefined;
 
@@ -41,16 +44,16 @@ export class HeldLink<T extends Link> {
     return this.#link?.open ? this.#link : undefined;
   }
 
-  /** Holds a new connection opened at `now`. */
-  hold(link: T, now: number): void {
+  /** Holds a new connection opened at wall time `at`, monotonic time `mono`. */
+  hold(link: T, at: number, mono: number): void {
     this.#link = link;
-    this.#connectedAt = now;
-    this.#lastTraffic = now;
+    this.#connectedAt = at;
+    this.#lastTraffic = mono;
   }
 
-  /** Notes traffic at `now`, which postpones the idle close. */
-  touch(now: number): void {
-    this.#lastTraffic = now;
+  /** Notes traffic at monotonic time `mono`, which postpones the idle close. */
+  touch(mono: number): void {
+    this.#lastTraffic = mono;
   }
 
   /**
@@ -72,12 +75,12 @@ export class HeldLink<T extends Link> {
     this.#connectedAt = undefined;
   }
 
-  /** Closes a connection that has carried nothing for the idle period. */
-  idle(now: number): void {
-    if (this.#link?.open && now - this.#lastTraffic >= this.#options.idleCloseMs) {
+  /** Closes a connection that has carried nothing for the idle period (`mono`: monotonic now). */
+  idle(mono: number): void {
+    if (this.#link?.open && mono - this.#lastTraffic >= this.#options.idleCloseMs) {
       this.#options.log.info(this.#options.idleEvent, {
         actor: this.#options.actorId,
-        idleMs: now - this.#lastTraffic,
+        idleMs: mono - this.#lastTraffic,
       });
       this.drop();
     }

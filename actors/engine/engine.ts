@@ -26,7 +26,8 @@ import { type Clock, systemClock } from "../runtime/clock.ts";
 import type { Logger } from "../runtime/log.ts";
 import { Supervisor } from "../runtime/supervisor.ts";
 import { type QueueItem, Store } from "../store/store.ts";
-import { sweepStore } from "../store/retention.ts";
+import { HOLD_AFTER_STEP_MS, HOLD_STEP_MS, retentionHold, sweepStore } from "../store/retention.ts";
+import { ClockWatch } from "../runtime/clock_watch.ts";
 import { NodeRegistry } from "../store/nodes.ts";
 import { Cluster } from "../runtime/cluster.ts";
 import type { Deliverer } from "../delivery/deliverer.ts";
@@ -102,6 +103,8 @@ export class Engine {
   files!: FileInbox;
   /** Where `POST /forward` (agent mode) hands messages other engines forward. */
   forwards!: ForwardInbox;
+  /** Notices wall-clock steps: logs, `/healthz`'s `clock` check, the retention hold. */
+  clockWatch!: ClockWatch;
 
   private constructor(
     holder: ConfigHolder,
@@ -507,6 +510,8 @@ export class Engine {
     await supervisor.start();
     // Pollers have no queue to be activated by: they start with the engine.
     for (const id of derived.pollers) await supervisor.activate(id);
+    engine.clockWatch = new ClockWatch({ clock, log });
+    engine.clockWatch.start();
     engine.#housekeepingDone = Promise.all([
       engine.#housekeep(clock),
       moves.watch(engine.#housekeeping.signal),
@@ -525,15 +530,33 @@ export class Engine {
     while (!signal.aborted) {
       try {
         const now = clock.now();
-        // In bounded batches, yielding between commits: intake goes on during a sweep.
-        const swept = await sweepStore(this.store, {
+        // Not while the wall clock may be wrong: a sweep would delete history that is not old.
+        const step = this.clockWatch.forwardStepWithin(HOLD_AFTER_STEP_MS, HOLD_STEP_MS);
+        const hold = await retentionHold(this.store, {
           now,
-          retentionMs: this.config.limits.logRetentionDays * 86_400_000,
-          dedupeWindowMs: this.config.limits.dedupeWindowSeconds * 1000,
-          signal,
+          ...(step
+            ? {
+              forwardStep: {
+                offsetMs: step.offsetMs,
+                at: step.at,
+                ageMs: clock.monotonic() - step.mono,
+              },
+            }
+            : {}),
         });
-        if (swept.commits > 0 || swept.orphanChunks > 0) {
-          this.#log.info("engine.housekeeping", { ...swept });
+        if (hold) {
+          this.#log.warn("retention.held-clock-step", { ...hold });
+        } else {
+          // In bounded batches, yielding between commits: intake goes on during a sweep.
+          const swept = await sweepStore(this.store, {
+            now,
+            retentionMs: this.config.limits.logRetentionDays * 86_400_000,
+            dedupeWindowMs: this.config.limits.dedupeWindowSeconds * 1000,
+            signal,
+          });
+          if (swept.commits > 0 || swept.orphanChunks > 0) {
+            this.#log.info("engine.housekeeping", { ...swept });
+          }
         }
       } catch (error) {
         this.#log.warn("engine.housekeeping-failed", { error });
@@ -544,6 +567,7 @@ export class Engine {
 
   /** Stops every actor and closes the store. */
   async stop(): Promise<void> {
+    this.clockWatch?.stop();
     this.#housekeeping.abort();
     await this.supervisor.stop();
     // After the actors: a plan they waited for was dropped when they stopped.

@@ -178,9 +178,16 @@ export class EngineMllpInbox implements MllpInbox {
       ));
     }
     // The ACK is made from the message id (its MSH-10) and time (MSH-7), so a repeat within the
-    // dedupe window is answered with the very same ACK without storing it.
+    // dedupe window is answered with the very same ACK without storing it. MSH-7 is the wall
+    // clock's now when that is earlier than the id's time: after a forward clock excursion ids
+    // stay stamped ahead until real time catches up (they never go back), and an ACK must not
+    // claim a time in the future. (A fresh id's time is now, so a first ACK carries the time now.)
     const ackOf = (id: string) =>
-      buildAckText(msg, { code: enhanced ? "CA" : "AA", controlId: id, now: new Date(idTime(id)) });
+      buildAckText(msg, {
+        code: enhanced ? "CA" : "AA",
+        controlId: id,
+        now: new Date(Math.min(idTime(id), Date.now())),
+      });
     let messageId = this.#options.store.newId();
     const ack = ackOf(messageId);
     let routedAtIntake = false;

@@ -182,12 +182,16 @@ export class HttpsDeliverer implements Deliverer {
   /** True when the latest verification succeeded for this URL. */
   async #verified(): Promise<boolean> {
     const { verifications, destinationId, https, clock } = this.#options;
-    const now = clock.now();
-    if (now < this.#verifiedUntil) return true;
+    // The recheck period on the monotonic clock: a wall-clock step back must not stretch it.
+    const mono = clock.monotonic();
+    if (mono < this.#verifiedUntil) return true;
     const record = await verifications.get(destinationId);
     if (isVerifiedFor(record, https.url)) {
-      this.#verifiedUntil = now + VERIFIED_RECHECK_MS;
-      this.#verification = { verified: true, at: record?.verifiedAt ?? record?.checkedAt ?? now };
+      this.#verifiedUntil = mono + VERIFIED_RECHECK_MS;
+      this.#verification = {
+        verified: true,
+        at: record?.verifiedAt ?? record?.checkedAt ?? clock.now(),
+      };
       return true;
     }
     this.#verifiedUntil = -Infinity;

@@ -76,7 +76,7 @@ export async function httpsQuery(
     };
   }
   const deadline = AbortSignal.any([request.signal, AbortSignal.timeout(request.timeoutMs)]);
-  const started = Date.now();
+  const started = performance.now();
   for (let attempt = 1;; attempt++) {
     let headers: Record<string, string>;
     try {
@@ -104,7 +104,7 @@ export async function httpsQuery(
         method: request.method ?? "POST",
         headers,
         ...(request.method === "GET" ? {} : { body: request.body }),
-        timeoutMs: Math.max(1, request.timeoutMs - (Date.now() - started)),
+        timeoutMs: Math.max(1, request.timeoutMs - (performance.now() - started)),
         signal: request.signal,
         maxBodyBytes: request.maxBodyBytes,
       });

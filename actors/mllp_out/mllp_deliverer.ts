@@ -55,7 +55,7 @@ export class MllpDeliverer implements Deliverer {
   readonly #link: HeldLink<MllpConnection>;
   /**
    * The ACK wait under way (or, `sending`, the message's write): its connection, and when it
-   * times out.
+   * times out (on the clock's monotonic reading).
    */
   #waiting: { conn: MllpConnection; deadline: number; sending?: boolean } | undefined;
   /** The ACK watchdog's sleep, and when it wakes (see {@link #watch}). */
@@ -119,11 +119,11 @@ export class MllpDeliverer implements Deliverer {
     return f && f.conn === this.#link.current ? f.key : undefined;
   }
 
-  /** Closes a socket that has carried nothing for the idle period. */
-  idle(now: number): Promise<void> {
+  /** Closes a socket that has carried nothing for the idle period (`mono`: monotonic now). */
+  idle(mono: number): Promise<void> {
     // Nothing to send: the watchdog is not needed until the next wait arms it again.
     this.#unwatch();
-    this.#link.idle(now);
+    this.#link.idle(mono);
     return Promise.resolve();
   }
 
@@ -188,7 +188,7 @@ export class MllpDeliverer implements Deliverer {
       } catch (error) {
         return { ok: false, reason: `connect to ${this.#where()} failed: ${errorMessage(error)}` };
       }
-      this.#link.hold(conn, clock.now());
+      this.#link.hold(conn, clock.now(), clock.monotonic());
       log.info("mllp.connected", { actor: actorId, remote: this.#where(), local: conn.local });
     }
     const ahead = conn.runAhead;
@@ -207,8 +207,9 @@ export class MllpDeliverer implements Deliverer {
       else this.#listKeys = [];
     }
     // The ACK timeout runs from here: writing the message counts against it, so a destination that
-    // stops reading (its window shut) fails the attempt as one that does not answer does.
-    const deadline = clock.now() + settings.ackTimeoutMs;
+    // stops reading (its window shut) fails the attempt as one that does not answer does. On the
+    // monotonic clock: a wall-clock step neither stretches the wait nor ends it early.
+    const deadline = clock.monotonic() + settings.ackTimeoutMs;
     if (!onWire) {
       job.setState("sending");
       // The list goes with the message, before its ACK can come back.
@@ -225,7 +226,7 @@ export class MllpDeliverer implements Deliverer {
         settings,
       );
       if (failed) return failed;
-      this.#link.touch(clock.now());
+      this.#link.touch(clock.monotonic());
     }
     if ((onWire || continuing) && ahead && this.#listKeys.length < AHEAD_REFILL_BELOW) {
       const list = this.#list(ahead, job, key, this.#tail);
@@ -240,7 +241,7 @@ export class MllpDeliverer implements Deliverer {
     let strays = 0;
     let firstStray = "";
     while (true) {
-      if (deadline - clock.now() <= 0) return this.#timeout(settings, strays, firstStray);
+      if (deadline - clock.monotonic() <= 0) return this.#timeout(settings, strays, firstStray);
       // The job's signal ends the wait on a skip or stop; the watchdog interrupts it at the deadline.
       this.#waiting = { conn, deadline };
       this.#watch(deadline);
@@ -265,7 +266,7 @@ export class MllpDeliverer implements Deliverer {
         const stray = strays > 0 ? `; ${describeStrayReplies(strays, firstStray)}` : "";
         return { ok: false, reason: `connection closed before the ACK: ${got.reason}${stray}` };
       }
-      this.#link.touch(clock.now());
+      this.#link.touch(clock.monotonic());
       // A glance first, as the socket thread reads it (so both take the same ACK as an accept).
       const scan = scanAck(got.payload, controlId);
       const verdict = scan.kind === "accept" ? scan : readAck(got.payload, controlId);
@@ -314,7 +315,7 @@ export class MllpDeliverer implements Deliverer {
     } catch (error) {
       this.#link.drop();
       if (job.signal.aborted) return { ok: false, reason: "aborted" };
-      if (this.#options.clock.now() >= deadline) {
+      if (this.#options.clock.monotonic() >= deadline) {
         return {
           ok: false,
           reason: `the destination took no more of the message for ${
@@ -343,13 +344,14 @@ export class MllpDeliverer implements Deliverer {
     const armed = new AbortController();
     this.#watchdog = armed;
     this.#watchdogAt = deadline;
-    void this.#options.clock.sleep(deadline - this.#options.clock.now(), armed.signal).then(() => {
+    const { clock } = this.#options;
+    void clock.sleep(deadline - clock.monotonic(), armed.signal).then(() => {
       if (this.#watchdog !== armed) return; // cancelled or replaced meanwhile
       this.#watchdog = undefined;
       this.#watchdogAt = undefined;
       const waiting = this.#waiting;
       if (!waiting) return;
-      if (this.#options.clock.now() < waiting.deadline) this.#watch(waiting.deadline);
+      if (clock.monotonic() < waiting.deadline) this.#watch(waiting.deadline);
       // A write not taken by then ends with the connection; a wait for the ACK is interrupted.
       else if (waiting.sending) waiting.conn.close();
       else waiting.conn.interrupt();

@@ -1,6 +1,13 @@
 /**
  * The part of an actor's status that comes from its KV queue and pause state, shared by every
  * queue-backed actor.
+ *
+ * The oldest message's age: its wall-clock age when this process first saw it at the head of the
+ * queue, plus the monotonic time elapsed since (when the caller gives `mono`). A wall-clock step
+ * after that sight then neither freezes the age at 0 (a step back) nor makes it jump by the step
+ * (a step forward). An entry first seen with an enqueue time in the future (the clock had been
+ * stepped back before that sight, e.g. across a restart) has no knowable age: it is counted from
+ * that sight, a lower bound rather than a silent 0. Without `mono`, the wall-clock age (at least 0).
  * @module
  */
 
@@ -14,7 +21,10 @@ export interface QueueStatusInput {
   kind: string;
   state: ActorState;
   store: Store;
+  /** Wall-clock now. */
   now: number;
+  /** The clock's monotonic reading now: ages are then measured on it (see the module doc). */
+  mono?: number;
   /** The actor's pause state if it has it in memory; read from KV otherwise. */
   control?: ActorControl;
 }
@@ -30,7 +40,7 @@ export async function queueStatus(
     input.control ?? store.getControl(id),
   ]);
   const status: ActorStatus = { id, kind: input.kind, state: input.state, queueDepth: depth };
-  if (head) status.oldestAgeMs = Math.max(0, input.now - head.entry.enqueuedAt);
+  if (head) status.oldestAgeMs = ageOf(input, head);
   if (control.paused) {
     status.paused = {
       ...(control.by ? { by: control.by } : {}),
@@ -39,4 +49,31 @@ export async function queueStatus(
     };
   }
   return head ? { status, head } : { status };
+}
+
+/** Where and when this process first saw an actor's head entry. */
+interface Sight {
+  seq: string;
+  enqueuedAt: number;
+  /** The wall-clock age then, at least 0. */
+  age: number;
+  mono: number;
+}
+
+/** Per store (tests run several in one process), per actor: the head as first seen. */
+const sights = new WeakMap<Store, Map<string, Sight>>();
+
+/** The head's age in ms: see the module doc. */
+function ageOf(input: QueueStatusInput, head: QueueHead): number {
+  const { enqueuedAt, seq } = head.entry;
+  const wallAge = Math.max(0, input.now - enqueuedAt);
+  if (input.mono === undefined) return wallAge;
+  let byActor = sights.get(input.store);
+  if (!byActor) sights.set(input.store, byActor = new Map());
+  let sight = byActor.get(input.id);
+  if (!sight || sight.seq !== seq || sight.enqueuedAt !== enqueuedAt) {
+    sight = { seq, enqueuedAt, age: wallAge, mono: input.mono };
+    byActor.set(input.id, sight);
+  }
+  return sight.age + Math.max(0, input.mono - sight.mono);
 }

@@ -235,11 +235,12 @@ export class BoundedSftpSession implements SftpSession {
         },
       };
       this.#calls.add(call);
-      let answeredAt = clock.now();
+      // Quiet time on the monotonic clock: a wall-clock step neither stretches nor ends it.
+      let answeredAt = clock.monotonic();
       const sleep = (wait: number) =>
         void clock.sleep(wait, timer.signal).then(() => {
           if (!this.#calls.has(call)) return;
-          const quiet = clock.now() - answeredAt;
+          const quiet = clock.monotonic() - answeredAt;
           if (quiet < ms) return sleep(ms - quiet);
           call.fail(new SftpDeadlineError(what, ms));
           this.close();
@@ -247,7 +248,7 @@ export class BoundedSftpSession implements SftpSession {
       sleep(ms);
       let running: Promise<T>;
       try {
-        running = run(() => void (answeredAt = clock.now()));
+        running = run(() => void (answeredAt = clock.monotonic()));
       } catch (error) {
         running = Promise.reject(error);
       }

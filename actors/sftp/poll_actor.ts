@@ -183,6 +183,8 @@ export class SftpPollActor implements Actor {
       return undefined;
     }
     const started = clock.now();
+    // The duration on the monotonic clock: a wall-clock step during the poll is not part of it.
+    const startedMono = clock.monotonic();
     const summary: PollSummary = {
       at: started,
       durationMs: 0,
@@ -239,7 +241,7 @@ export class SftpPollActor implements Actor {
     } finally {
       signal.removeEventListener("abort", onAbort);
       session?.close();
-      summary.durationMs = clock.now() - started;
+      summary.durationMs = clock.monotonic() - startedMono;
       this.#lastPoll = summary;
     }
   }

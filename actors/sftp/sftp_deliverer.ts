@@ -112,9 +112,9 @@ export class SftpDeliverer implements Deliverer {
     };
   }
 
-  /** Closes a session that has carried nothing for the idle period. */
-  idle(now: number): Promise<void> {
-    this.#link.idle(now);
+  /** Closes a session that has carried nothing for the idle period (`mono`: monotonic now). */
+  idle(mono: number): Promise<void> {
+    this.#link.idle(mono);
     return Promise.resolve();
   }
 
@@ -141,10 +141,10 @@ export class SftpDeliverer implements Deliverer {
       } catch (error) {
         return { ok: false, reason: `connect failed: ${errorMessage(error)}` };
       }
-      this.#link.hold(session, clock.now());
+      this.#link.hold(session, clock.now(), clock.monotonic());
       log.info("sftp.connected", { actor: actorId, local: session.local });
     }
-    this.#link.touch(clock.now());
+    this.#link.touch(clock.monotonic());
     job.setState("sending");
     const leftover = this.#leftover;
     if (leftover !== undefined) {
@@ -183,7 +183,7 @@ export class SftpDeliverer implements Deliverer {
       return { ok: false, reason: `writing ${final} failed: ${reason}` };
     } finally {
       job.signal.removeEventListener("abort", onAbort);
-      this.#link.touch(clock.now());
+      this.#link.touch(clock.monotonic());
     }
   }
 

@@ -4,10 +4,13 @@
  * retention, dedupe records past their window, compression dictionaries no kept message needs,
  * chunks of abandoned uploads, used client-assertion `jti`s and alert history past their time. And
  * what the store holds, counted by record kind.
+ *
+ * A sweep deletes by the wall clock, so a wall clock stepped far forward would delete the whole
+ * history at once, for good: {@link retentionHold} says when the sweep must wait instead.
  * @module
  */
 
-import { idFloor } from "./ids.ts";
+import { idFloor, idTime } from "./ids.ts";
 import { sweepDictionaries } from "./dictionaries.ts";
 import { keys } from "./keys.ts";
 import { withKvRetry } from "./kv.ts";
@@ -248,4 +251,79 @@ function sizeOf(value: unknown): number {
   } catch {
     return 0;
   }
+}
+
+/** Why the retention sweep is held (see {@link retentionHold}). */
+export interface RetentionHold {
+  /** The clock offset behind the hold, in ms (positive: the clock ran, or runs, ahead). */
+  offsetMs: number;
+  /** What was seen. */
+  reason: string;
+  /** What the operator should do. */
+  advice: string;
+}
+
+/** What {@link retentionHold} looks at besides the store. */
+export interface RetentionHoldInput {
+  /** The wall clock now. */
+  now: number;
+  /**
+   * The largest forward wall-clock step over {@link HOLD_STEP_MS} noticed within the last
+   * {@link HOLD_AFTER_STEP_MS}, if any (`ageMs`: monotonic time since it was noticed).
+   */
+  forwardStep?: { offsetMs: number; at: number; ageMs: number };
+}
+
+/** A clock offset (a step, or records stamped ahead of the clock) that holds the sweep: 1 h. */
+export const HOLD_STEP_MS = 3_600_000;
+/** How long a forward step holds the sweep: 24 h. */
+export const HOLD_AFTER_STEP_MS = 86_400_000;
+
+/**
+ * Whether the retention sweep must not run now: while a forward wall-clock step over 1 h was
+ * noticed within the last 24 h (the clock may be wrong: sweeping would delete history that is not
+ * old), or while the newest stored log or message is stamped more than 1 h after the clock's now
+ * (the clock was stepped back, or was ahead when they were written: one of the two is wrong).
+ * Undefined when the sweep may run. One reverse read of one key per prefix.
+ */
+export async function retentionHold(
+  store: Store,
+  input: RetentionHoldInput,
+): Promise<RetentionHold | undefined> {
+  const hours = (ms: number) => `${Math.round(ms / 360_000) / 10} h`;
+  const iso = (ms: number) => new Date(ms).toISOString();
+  const step = input.forwardStep;
+  if (step && step.offsetMs > HOLD_STEP_MS && step.ageMs < HOLD_AFTER_STEP_MS) {
+    return {
+      offsetMs: step.offsetMs,
+      reason: `the wall clock stepped forward by ${hours(step.offsetMs)} (noticed at ` +
+        `${iso(step.at)}); a sweep now could delete history that is not past retention`,
+      advice: `check the system clock (NTP): if it is wrong, correct it; if it is right, ` +
+        `nothing to do: the sweep resumes by itself ${hours(HOLD_AFTER_STEP_MS - step.ageMs)} ` +
+        `from now (24 h after the step)`,
+    };
+  }
+  let newest = -Infinity;
+  for (const prefix of [keys.logPrefix, ["msg"]]) {
+    for await (const e of store.kv.list({ prefix }, { reverse: true, limit: 1 })) {
+      const id = e.key[prefix.length];
+      if (typeof id === "string" && /^[0-9a-z]{11}/.test(id)) {
+        newest = Math.max(newest, idTime(id));
+      }
+    }
+  }
+  if (newest - input.now > HOLD_STEP_MS) {
+    return {
+      offsetMs: newest - input.now,
+      reason:
+        `the newest stored record is stamped ${iso(newest)}, ${
+          hours(newest - input.now)
+        } after the clock's ${iso(input.now)}: the clock was stepped back, or was ahead when ` +
+        `those records were written`,
+      advice: `check the system clock (NTP): if it is wrong (behind), correct it; if it is ` +
+        `right, nothing to do: the sweep resumes by itself once the clock passes ` +
+        `${iso(newest - HOLD_STEP_MS)}`,
+    };
+  }
+  return undefined;
 }

@@ -6,6 +6,10 @@
  * Refused requests are not counted, so a client that backs off as told by `Retry-After` gets
  * through when its earlier requests age out.
  *
+ * Only elapsed time matters, so it is read from `performance.now()` (monotonic): a wall-clock step
+ * (NTP, `date -s`) neither refuses a client for the step's length nor forgives its requests. An
+ * injected clock that goes back anyway starts the client's window afresh.
+ *
  * In a cluster every node counts on its own: behind a load balancer spreading one client over N
  * nodes, that client may send up to N times the limit.
  * @module
@@ -21,7 +25,7 @@ export interface RateLimitOptions {
   slices?: number;
   /** Clients tracked at most (default 100,000); past it, the longest-known are forgotten. */
   maxClients?: number;
-  /** `Date.now` unless a test injects a clock. */
+  /** Milliseconds on a monotonic clock: `performance.now` unless a test injects one. */
   now?: () => number;
 }
 
@@ -70,7 +74,7 @@ export class RateLimiter {
     this.#ring = slices + 1;
     this.#sliceMs = options.windowMs / slices;
     this.#maxClients = options.maxClients ?? 100_000;
-    this.#now = options.now ?? Date.now;
+    this.#now = options.now ?? (() => performance.now());
   }
 
   /** Clients currently tracked. */
@@ -101,8 +105,18 @@ export class RateLimiter {
     return { allowed: true, limit: this.limit, remaining: this.limit - counter.total };
   }
 
-  /** Drops the slices that left the window since the counter was last touched. */
+  /**
+   * Drops the slices that left the window since the counter was last touched. A slice before the
+   * newest one written means the clock went back: counting on would keep every request counted
+   * until it caught up, so the window starts afresh.
+   */
   #advance(counter: Counter, slice: number): void {
+    if (slice < counter.newest) {
+      counter.counts.fill(0);
+      counter.total = 0;
+      counter.newest = slice;
+      return;
+    }
     const gap = Math.min(slice - counter.newest, this.#ring);
     for (let k = 1; k <= gap; k++) {
       const at = (counter.newest + k) % this.#ring;

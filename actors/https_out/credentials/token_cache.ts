@@ -45,6 +45,11 @@ interface Cached {
   expiresAt: number;
   /** When the token stops being used (shortly before the endpoint's expiry). */
   useUntil: number;
+  /**
+   * The same moment on the monotonic clock: what {@link TokenCache.get} compares with, as
+   * `expires_in` is a duration (a wall-clock step back would otherwise keep an expired token).
+   */
+  useUntilMono: number;
 }
 
 /** See the module doc. */
@@ -62,8 +67,8 @@ export class TokenCache {
 
   /** A usable token: the cached one, or a new one. Rejects when the endpoint refuses. */
   async get(signal?: AbortSignal): Promise<string> {
-    const now = this.#options.clock.now();
-    if (this.#cached && now < this.#cached.useUntil) return this.#cached.token;
+    const mono = this.#options.clock.monotonic();
+    if (this.#cached && mono < this.#cached.useUntilMono) return this.#cached.token;
     this.#fetching ??= this.#fetch(signal).finally(() => (this.#fetching = undefined));
     return (await this.#fetching).token;
   }
@@ -98,6 +103,7 @@ export class TokenCache {
     const { clock, log } = this.#options;
     const generation = this.#generation;
     const fetchedAt = clock.now();
+    const fetchedMono = clock.monotonic();
     const grant = await this.#options.fetch(signal);
     const lifetimeMs = lifetimeS(grant.expiresInS ?? this.#options.defaultLifetimeS ?? 300) * 1000;
     const margin = Math.min(MAX_MARGIN_MS, lifetimeMs / 10);
@@ -106,6 +112,7 @@ export class TokenCache {
       fetchedAt,
       expiresAt: fetchedAt + lifetimeMs,
       useUntil: fetchedAt + lifetimeMs - margin,
+      useUntilMono: fetchedMono + lifetimeMs - margin,
     };
     if (generation === this.#generation) this.#cached = cached;
     log.info("https.token-fetched", {

@@ -1,7 +1,10 @@
 /**
  * Console sessions, in this process's memory: a random id in an `HttpOnly`, `SameSite=Strict`
  * cookie (`Secure` over TLS), a CSRF token per session, and two expiries: idle (no request for
- * `idleMs`) and absolute (`maxMs` after sign-in), both read from an injectable clock.
+ * `idleMs`) and absolute (`maxMs` after sign-in). Both are measured on the monotonic clock and on
+ * the wall clock, and a session ends when either says it has expired: a wall-clock step back does
+ * not keep it alive for the step's length (a step forward may end it early, which only asks for
+ * a new sign-in).
  * @module
  */
 
@@ -27,18 +30,32 @@ export function randomToken(bytes = 32): string {
 /** Sessions kept at most; past it the oldest is dropped. */
 const MAX_SESSIONS = 10_000;
 
+/** A session with its monotonic times. */
+interface Held {
+  session: Session;
+  createdMono: number;
+  lastSeenMono: number;
+}
+
 /** See the module doc. */
 export class Sessions {
-  readonly #sessions = new Map<string, Session>();
+  readonly #sessions = new Map<string, Held>();
   readonly idleMs: number;
   readonly maxMs: number;
   readonly #now: () => number;
+  readonly #monotonic: () => number;
 
-  /** Expiries in ms; `now` is the clock (a ManualClock's in tests). */
-  constructor(options: { idleMs: number; maxMs: number; now: () => number }) {
+  /**
+   * Expiries in ms; `now` is the wall clock (a ManualClock's in tests), `monotonic` a clock that
+   * never steps (default `performance.now`).
+   */
+  constructor(
+    options: { idleMs: number; maxMs: number; now: () => number; monotonic?: () => number },
+  ) {
     this.idleMs = options.idleMs;
     this.maxMs = options.maxMs;
     this.#now = options.now;
+    this.#monotonic = options.monotonic ?? (() => performance.now());
   }
 
   /** Starts a session for `principal`. */
@@ -56,21 +73,28 @@ export class Sessions {
       lastSeenAt: now,
       address,
     };
-    this.#sessions.set(session.id, session);
+    const mono = this.#monotonic();
+    this.#sessions.set(session.id, { session, createdMono: mono, lastSeenMono: mono });
     return session;
   }
 
   /** The live session of `id` (its idle time restarted), or undefined when unknown or expired. */
   touch(id: string | undefined): Session | undefined {
     if (!id) return undefined;
-    const s = this.#sessions.get(id);
-    if (!s) return undefined;
+    const held = this.#sessions.get(id);
+    if (!held) return undefined;
+    const s = held.session;
     const now = this.#now();
-    if (now - s.lastSeenAt >= this.idleMs || now - s.createdAt >= this.maxMs) {
+    const mono = this.#monotonic();
+    if (
+      mono - held.lastSeenMono >= this.idleMs || mono - held.createdMono >= this.maxMs ||
+      now - s.lastSeenAt >= this.idleMs || now - s.createdAt >= this.maxMs
+    ) {
       this.#sessions.delete(id);
       return undefined;
     }
     s.lastSeenAt = now;
+    held.lastSeenMono = mono;
     return s;
   }
 
@@ -81,7 +105,7 @@ export class Sessions {
 
   /** Ends every session of a user (deleted by an admin); the admin token's are not a user's. */
   endUser(name: string): void {
-    for (const [id, s] of this.#sessions) {
+    for (const [id, { session: s }] of this.#sessions) {
       if (s.principal.name === name && !s.principal.adminToken) this.#sessions.delete(id);
     }
   }

@@ -47,6 +47,11 @@ export async function* recentLogs(
   return true;
 }
 
+/** An age within `[0, ttlMs)`: a negative one (the clock went back) is not fresh. */
+function fresh(age: number, ttlMs: number): boolean {
+  return age >= 0 && age < ttlMs;
+}
+
 function bump(map: Map<string, Counts>, key: string, failed: boolean): void {
   let c = map.get(key);
   if (!c) map.set(key, c = { total: 0, failed: 0 });
@@ -59,22 +64,32 @@ export function flowKey(from: string, destinationId: string): string {
   return `flow:${from}→${destinationId}`;
 }
 
-/** See the module doc: the 24-hour tally, rebuilt at most every `ttlMs`. */
+/**
+ * See the module doc: the 24-hour tally, rebuilt at most every `ttlMs`. The cache is kept only
+ * while both clocks call it fresh: less than `ttlMs` old on the monotonic clock, and on the wall
+ * clock (whose time the 24 hours are counted back from) neither older nor in the future, so a
+ * wall-clock step either way rebuilds it at once rather than freeze it for the step's length.
+ */
 export class TallyCache {
   readonly #store: Pick<AdminService, "listLogs">;
   readonly #now: () => number;
+  readonly #monotonic: () => number;
   readonly #budget: number;
   readonly #ttlMs: number;
-  #cached?: { at: number; tally: Promise<Tally> };
+  #cached?: { at: number; mono: number; tally: Promise<Tally> };
 
-  /** `budget`: logs scanned at most (default 5,000). */
+  /**
+   * `now`: the wall clock; `budget`: logs scanned at most (default 5,000); `monotonic`: a clock
+   * that never steps (default `performance.now`).
+   */
   constructor(
     store: Pick<AdminService, "listLogs">,
     now: () => number,
-    options: { budget?: number; ttlMs?: number } = {},
+    options: { budget?: number; ttlMs?: number; monotonic?: () => number } = {},
   ) {
     this.#store = store;
     this.#now = now;
+    this.#monotonic = options.monotonic ?? (() => performance.now());
     this.#budget = options.budget ?? 5000;
     this.#ttlMs = options.ttlMs ?? 5000;
   }
@@ -82,9 +97,11 @@ export class TallyCache {
   /** The tally of the last 24 hours. */
   last24h(): Promise<Tally> {
     const now = this.#now();
-    if (this.#cached && now - this.#cached.at < this.#ttlMs) return this.#cached.tally;
+    const mono = this.#monotonic();
+    const c = this.#cached;
+    if (c && fresh(mono - c.mono, this.#ttlMs) && fresh(now - c.at, this.#ttlMs)) return c.tally;
     const tally = this.#build(now);
-    this.#cached = { at: now, tally };
+    this.#cached = { at: now, mono, tally };
     tally.catch(() => this.#cached = undefined);
     return tally;
   }
