@@ -136,7 +136,9 @@ export async function readPayload(
   }
   const out = new Uint8Array(record.size);
   let offset = 0;
-  for await (const entry of kv.list<Uint8Array>({ prefix: keys.chunkPrefix(record.id) })) {
+  // 16 chunks (~1 MiB) a batch: the default 100 (~6 MiB) held the thread 20-30 ms a batch.
+  const chunks = kv.list<Uint8Array>({ prefix: keys.chunkPrefix(record.id) }, { batchSize: 16 });
+  for await (const entry of chunks) {
     out.set(entry.value, offset);
     offset += entry.value.length;
   }
