@@ -22,7 +22,7 @@ import { Wakeup } from "../runtime/actor.ts";
 import type { Clock } from "../runtime/clock.ts";
 import type { Logger } from "../runtime/log.ts";
 import { PendingWrites } from "../runtime/pending_writes.ts";
-import { queueStatus } from "../runtime/queue_status.ts";
+import { queueStatus, unreadableSkipped } from "../runtime/queue_status.ts";
 import { retryDelayMs } from "../runtime/retry.ts";
 import { waitWritable } from "../runtime/storage_wait.ts";
 import { StoreUnavailableError } from "../store/health.ts";
@@ -582,10 +582,12 @@ export class DeliveryActor implements Actor {
       case "skip": {
         // Messages already delivered but not yet completed in KV are not the head to skip.
         await this.#completions.settle();
-        const [head] = await store.peek(this.id);
+        // A look, not a read: an unreadable head is the one skipped (set aside), not the next.
+        const head = await store.look(this.id);
         if (!head) return { ok: false, message: "the queue is empty" };
         const moved = await store.deadLetter(head, by, reason);
         if (!moved) return { ok: false, message: "the head changed meanwhile; look again" };
+        if (head.unreadable) return { ok: true, message: unreadableSkipped(head) };
         this.#epoch++;
         // What memory holds may include the skipped head: read the queue again from KV.
         this.#ready.reset(this.#completing);

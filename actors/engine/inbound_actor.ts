@@ -20,7 +20,7 @@ import {
   Wakeup,
 } from "../runtime/actor.ts";
 import type { Clock } from "../runtime/clock.ts";
-import { queueStatus } from "../runtime/queue_status.ts";
+import { queueStatus, unreadableSkipped } from "../runtime/queue_status.ts";
 import type { Logger } from "../runtime/log.ts";
 import type {
   Delivery,
@@ -381,10 +381,12 @@ export class InboundActor implements Actor {
     if (command === "retry") return { ok: false, message: "an inbound actor has no retry waiting" };
     // Messages already routed but not yet committed are not the head to skip.
     await this.#routes.settle();
-    const [head] = await store.peek(this.id);
+    // A look, not a read: an unreadable head is the one skipped (set aside), not the next.
+    const head = await store.look(this.id);
     if (!head) return { ok: false, message: "the queue is empty" };
     const moved = await store.deadLetter(head, by, reason);
     if (moved) this.#epoch++;
+    if (moved && head.unreadable) return { ok: true, message: unreadableSkipped(head) };
     return moved
       ? { ok: true, message: `message ${head.entry.messageId} moved to the dead-letter list` }
       : { ok: false, message: "the head changed meanwhile; look again" };

@@ -25,6 +25,11 @@ export interface ActorStatus {
   queueDepth: number;
   /** Age in ms of the oldest queued message, if any. */
   oldestAgeMs?: number;
+  /**
+   * The queue's first entry cannot be read (another version's, or damaged): its seq and why. The
+   * actor sets it aside when it reads its queue; a skip sets it aside (not the message behind it).
+   */
+  unreadableHead?: { seq: string; reason: string };
   inFlight?: { messageId: string; logId: string; attempts: number };
   nextRetryAt?: number;
   lastActivityAt?: number;

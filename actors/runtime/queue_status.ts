@@ -12,7 +12,7 @@
  */
 
 import type { ActorState, ActorStatus } from "./actor.ts";
-import type { QueueHead, Store } from "../store/store.ts";
+import type { QueueHead, QueueLook, Store } from "../store/store.ts";
 import type { ActorControl } from "../store/types.ts";
 
 /** What {@link queueStatus} reads from. */
@@ -34,13 +34,17 @@ export async function queueStatus(
   input: QueueStatusInput,
 ): Promise<{ status: ActorStatus; head?: QueueHead }> {
   const { id, store } = input;
-  const [depth, [head], control] = await Promise.all([
+  const [depth, head, control] = await Promise.all([
     store.depth(id),
-    store.peek(id),
+    // A look, not the actor's read: an unreadable head stays where it is, shown as such.
+    store.look(id),
     input.control ?? store.getControl(id),
   ]);
   const status: ActorStatus = { id, kind: input.kind, state: input.state, queueDepth: depth };
   if (head) status.oldestAgeMs = ageOf(input, head);
+  if (head?.unreadable) {
+    status.unreadableHead = { seq: head.entry.seq, reason: head.unreadable.reason };
+  }
   if (control.paused) {
     status.paused = {
       ...(control.by ? { by: control.by } : {}),
@@ -48,7 +52,13 @@ export async function queueStatus(
       ...(control.at ? { at: control.at } : {}),
     };
   }
-  return head ? { status, head } : { status };
+  return head && !head.unreadable ? { status, head } : { status };
+}
+
+/** A skip's answer when the head it moved aside was an unreadable entry (`Store.look`). */
+export function unreadableSkipped(head: QueueLook): string {
+  return `unreadable entry ${head.entry.seq} (${head.unreadable?.reason}) moved to the ` +
+    "dead-letter list";
 }
 
 /** Where and when this process first saw an actor's head entry. */
