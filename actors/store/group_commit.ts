@@ -44,6 +44,8 @@ const U64_MAX = (1n << 64n) - 1n;
 export interface CommitObserver {
   succeeded(): void;
   failed(error: unknown): void;
+  /** An error to refuse every commit with, without trying KV (a damaged file). */
+  refusal?(): Error | undefined;
 }
 
 /** Batches writes into shared atomics; see the module doc. */
@@ -88,6 +90,8 @@ export class GroupCommitter {
     ) {
       return Promise.reject(new RangeError("write exceeds the limits of one atomic operation"));
     }
+    const refused = this.#observer?.refusal?.();
+    if (refused) return Promise.reject(refused);
     return new Promise((resolve, reject) => {
       this.#queue.push({ write, resolve, reject });
       this.#schedule();

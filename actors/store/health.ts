@@ -46,6 +46,16 @@ export function isStorageFault(error: unknown): boolean {
   return !/too large|too many|exceeds|invalid|must be|not supported/i.test(message);
 }
 
+/**
+ * True when `error` says the KV file itself is damaged (SQLite's "database disk image is
+ * malformed", "file is not a database"): a torn page, a bad sector, a file overwritten.
+ */
+export function isDamage(error: unknown): boolean {
+  return /disk image is malformed|file is not a database|database corrupt/i.test(
+    errorMessage(error),
+  );
+}
+
 /** How a {@link StoreHealth} reports and probes. */
 export interface StoreHealthOptions {
   now: () => number;
@@ -72,6 +82,8 @@ export class StoreHealth {
   #lastProbeAt: number | undefined;
   #probing: Promise<void> | undefined;
   #closed = false;
+  /** The file was found damaged: every commit is refused with this until the engine restarts. */
+  #damage: StoreUnavailableError | undefined;
 
   /** Writable until a commit fails. */
   constructor(options: StoreHealthOptions) {
@@ -100,9 +112,37 @@ export class StoreHealth {
     };
   }
 
+  /**
+   * A read or a commit found the KV file damaged (see {@link isDamage}); false for any other
+   * error. From then on the store is not writable, whatever a commit does: pages other than the
+   * damaged ones may still take commits, and senders would be told their messages were stored in
+   * a file whose queues cannot be read. They get AE/CE or 503 instead, and keep their messages.
+   */
+  noticeDamage(error: unknown): boolean {
+    if (this.#closed || !isDamage(error)) return false;
+    if (this.#damage) return true;
+    const reason = `the KV file is damaged (${errorMessage(error)})`;
+    this.#damage = new StoreUnavailableError(reason);
+    this.#writable = false;
+    this.#since = this.#options.now();
+    this.#reason = reason;
+    this.#log?.error("store.damaged", {
+      reason: errorMessage(error),
+      effect: "nothing more is stored: senders get AE/CE or 503, deliveries and polls wait",
+      next: "stop the engine, restore the KV file from a backup (or recover it with sqlite3's " +
+        "`.recover`), then start it again",
+    });
+    return true;
+  }
+
+  /** The error every commit is refused with once the file was found damaged, else undefined. */
+  refusal(): StoreUnavailableError | undefined {
+    return this.#damage;
+  }
+
   /** A commit failed with a storage fault. */
   failed(error: unknown): void {
-    if (this.#closed) return;
+    if (this.#closed || this.noticeDamage(error) || this.#damage) return;
     const now = this.#options.now();
     const reason = error instanceof StoreUnavailableError
       ? error.reason
@@ -136,7 +176,7 @@ export class StoreHealth {
 
   /** A commit succeeded. */
   succeeded(): void {
-    if (this.#writable) return;
+    if (this.#writable || this.#damage) return;
     const now = this.#options.now();
     // The end of an outage is logged when its start was; the warning interval runs on, so the
     // next outage within it is counted in the next warning instead of logged on its own.

@@ -117,6 +117,11 @@ export class Store {
   readonly #ctx: StoreContext;
   /** Whether KV can commit now; see {@link StoreHealth}. */
   readonly health: StoreHealth;
+  /** Rethrows a read's error, after telling {@link health} if it says the file is damaged. */
+  readonly #damaged = (error: unknown): never => {
+    this.health.noticeDamage(error);
+    throw error;
+  };
   /** Deliveries whose completion has not committed, kept across actor activations. */
   readonly owed: OwedCompletions = new OwedCompletions();
   /** Checks an atomic operation may carry on this KV (100 on a file, 10 over KV Connect). */
@@ -271,7 +276,7 @@ export class Store {
    * {@link look} instead.
    */
   peek(queue: string, limit = 1, after?: string): Promise<QueueHead[]> {
-    return peekQueue(this.#ctx, queue, limit, after);
+    return peekQueue(this.#ctx, queue, limit, after).catch(this.#damaged);
   }
 
   /**
@@ -415,7 +420,7 @@ export class Store {
 
   /** Several logs by id, in the same order (null where missing). */
   getLogs(ids: string[]): Promise<(LogRecord | null)[]> {
-    return getValues<LogRecord>(this.kv, ids.map(keys.log));
+    return getValues<LogRecord>(this.kv, ids.map(keys.log)).catch(this.#damaged);
   }
   /** The logs of one message (its RECEIVE log and one SEND log per destination). */
   logsOfMessage(messageId: string): Promise<LogRecord[]> {
@@ -429,7 +434,7 @@ export class Store {
 
   /** Several message records by id, in the same order (null where missing). */
   getMessages(ids: string[]): Promise<(MessageRecord | null)[]> {
-    return getValues<MessageRecord>(this.kv, ids.map(keys.message));
+    return getValues<MessageRecord>(this.kv, ids.map(keys.message)).catch(this.#damaged);
   }
 
   /** A message's payload bytes. */
