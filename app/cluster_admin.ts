@@ -1,7 +1,9 @@
 /**
  * `GET /admin/nodes` (behind the admin token): the engine processes sharing the KV, from their
- * heartbeats — id, address, version, start and last seen (ISO 8601 UTC), live or not, actors
- * held, load, weight — and which node this answer came from.
+ * heartbeats — id, address, version, start and last seen (ISO 8601 UTC), live or not (judged by
+ * this node: records seen changing within a lease), actors held, load, weight, newest id, and the
+ * estimated offset of each node's clock from this one's (`clockOffsetMs`) — and which node this
+ * answer came from.
  * @module
  */
 

@@ -405,6 +405,7 @@ export class Engine {
     const cluster = new Cluster({
       registry: new NodeRegistry(store.kv),
       node: config.node.id,
+      ids: store.idGenerator,
       ...(config.cluster.address ? { address: config.cluster.address } : {}),
       weight: config.cluster.weight,
       leaseMs,

@@ -93,6 +93,7 @@ export class Supervisor {
   constructor(options: SupervisorOptions) {
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
+    options.cluster?.attachLog(options.log);
   }
 
   /** Activates every actor whose queue holds messages, and starts the background loops. */
@@ -246,6 +247,13 @@ export class Supervisor {
         // Fenced or handed over meanwhile: not restarted here (the new owner resumes from KV).
         const leases = this.#options.leases;
         if (a.handingOver || (leases && !leases.valid(id))) break;
+        // A crash may be the fence refusing its commits (another node took the lease): the lease
+        // is checked in KV before a restart, which would send the head again. Lost, the actor
+        // stays stopped until this node takes the lease again (restore or a new message).
+        if (leases && !(await this.#stillHeld(id, leases))) {
+          this.#options.log.warn("actor.lease-lost", { actor: id, error });
+          break;
+        }
         // A run that lasted longer than the longest backoff ends a crash loop.
         if (this.#clock.now() - started >= max) a.crashes = 0;
         a.crashes++;
@@ -431,6 +439,16 @@ export class Supervisor {
     await Promise.all(Array.from({ length: Math.min(RESTORE_PARALLEL, batches.length) }, lane));
   }
 
+  /** Renews `id`'s lease now: false when it is lost (the renewal was refused) or lapsed. */
+  async #stillHeld(id: string, leases: Leases): Promise<boolean> {
+    try {
+      if ((await leases.renew([id])).length > 0) return false;
+    } catch {
+      // KV unreachable: the lease ages, and `valid` says when it may no longer be trusted.
+    }
+    return leases.valid(id);
+  }
+
   async #renewLeases(): Promise<void> {
     const lost = await this.#options.leases!.renew([...this.#active.keys()]);
     for (const id of lost) {
@@ -458,7 +476,18 @@ export class Supervisor {
   /** Heartbeat; when the live nodes changed, hands over what belongs elsewhere now. */
   async #membership(): Promise<void> {
     const cluster = this.#options.cluster!;
-    if (!(await cluster.refresh())) return;
+    const changed = await cluster.refresh();
+    // Every lease's renewal, seen changing or not on this node's clock, while other nodes hold
+    // some: a dead node's leases are then takeable a lifetime after their last renewal. (Alone,
+    // nothing is looked at: leases of nodes gone before are taken a lifetime after their first
+    // read.)
+    if (cluster.shared || changed) {
+      await this.#options.leases!.observeAll().catch((error) => {
+        // A failed look only delays a takeover: the membership change below must not wait on it.
+        this.#options.log.warn("supervisor.background-failed", { error });
+      });
+    }
+    if (!changed) return;
     this.#options.log.info("cluster.changed", { live: cluster.liveIds });
     for (const [id, a] of this.#active) {
       if (cluster.isMine(id) || a.handingOver) continue;

@@ -4,7 +4,12 @@
  * @module
  */
 
-/** Makes ids that sort in creation order within this process, and roughly by time across them. */
+/**
+ * Makes ids that sort in creation order within this process, and roughly by time across them.
+ * Across the nodes of a cluster the heartbeat keeps them ordered despite skewed clocks: each node
+ * {@link observe}s the newest id of every other at each heartbeat read, so its ids never sort
+ * before one another node made more than a heartbeat ago.
+ */
 export class IdGenerator {
   #last = 0;
   #counter = 0;
@@ -20,14 +25,30 @@ export class IdGenerator {
 
   /**
    * Raises the clock floor so later ids sort after `id`: used at start with the highest id found
-   * in the store, in case the wall clock went backwards across a restart.
+   * in the store, in case the wall clock went backwards across a restart, and at each heartbeat
+   * with the newest id of every other node (their clocks may be ahead of this one's).
    */
   observe(id: string): void {
     const ms = parseInt(id.slice(0, 11), 36);
-    if (Number.isFinite(ms) && ms > this.#last) {
+    if (!Number.isFinite(ms) || ms < this.#last) return;
+    // The counter too: ids of the same millisecond sort by it before the node part.
+    const parsed = parseInt(id.slice(11, 16), 36);
+    const counter = Number.isFinite(parsed) && id.length > 16 ? parsed : 0xfff_fff;
+    if (ms > this.#last || counter >= this.#counter) {
       this.#last = ms;
-      this.#counter = 0xfff_fff;
+      this.#counter = counter;
     }
+  }
+
+  /**
+   * The newest id made (or observed) so far, undefined before any: what the heartbeat carries.
+   * Computed on demand; nothing is kept per id.
+   */
+  newest(): string | undefined {
+    if (this.#last === 0) return undefined;
+    const counter = Math.min(this.#counter, 36 ** 5 - 1);
+    return this.#last.toString(36).padStart(11, "0") + counter.toString(36).padStart(5, "0") +
+      this.#suffix;
   }
 
   /** A new id: 11 base-36 digits of milliseconds, 5 of counter, then the node. */

@@ -9,7 +9,20 @@
  * change the token, so they never fail a commit of the rightful owner.
  *
  * Timing: renew every third of the lifetime; an owner that has not renewed for two thirds of it
- * must stop ({@link Leases.valid} turns false), a third before anyone else may take over.
+ * must stop ({@link Leases.valid} turns false, as it does at once when a renewal is refused), a
+ * third before anyone else may take over.
+ *
+ * Expiry is judged by the reader, on its own monotonic clock, never from the owner's wall-clock
+ * stamp: a lease held by another node is takeable once its renewal key has not changed (its
+ * versionstamp) for a lifetime of the reader's elapsed time, observed across the reader's reads
+ * ({@link Leases.observeAll} reads them all at each membership look, so a takeover need not wait
+ * a lifetime from its first read); a renewal first seen counts as made then. A node whose clock
+ * steps, or runs an hour off, can then neither keep a dead node's leases held nor take a live
+ * one's. Neither key carries a KV expiry: KV expires keys by the wall clock of whichever process
+ * reads or cleans the file, so one node whose clock stepped forward would delete every renewal
+ * (and every lease would look free). Leases whose renewal has not changed for long are deleted
+ * explicitly by {@link Leases.observeAll}. The renewal still carries `expiresAt` (the owner's clock
+ * + lifetime) for engines of the previous version sharing the KV during an upgrade.
  * @module
  */
 
@@ -25,8 +38,22 @@ interface LeaseValue {
 
 interface RenewalValue {
   owner: string;
+  /** The owner's wall clock + lifetime: read only by engines of the previous version. */
   expiresAt: number;
+  /** The owner's lease lifetime: a reader waits at least this long for a change. */
+  ttlMs?: number;
 }
+
+/** What this process has seen of a lease held by another node. */
+interface Observed {
+  /** The renewal key's versionstamp (the owner key's when there is no renewal key). */
+  token: string;
+  /** When this process first saw it, by its monotonic `elapsed()`. */
+  at: number;
+}
+
+/** A lease whose renewal has not changed this long (and six lifetimes) is deleted. */
+const FORGET_AFTER_MS = 60_000;
 
 /** Lease timing. */
 export interface LeaseOptions {
@@ -34,8 +61,9 @@ export interface LeaseOptions {
   ttlMs?: number;
   now?: () => number;
   /**
-   * Elapsed time for {@link Leases.valid}, default `performance.now` (real and monotonic: it runs
-   * on while the process is frozen, and a test's manual clock does not age leases).
+   * Elapsed time for {@link Leases.valid} and for judging another node's lease expired, default
+   * `performance.now` (real and monotonic: it runs on while the process is frozen, and a test's
+   * manual clock does not age leases).
    */
   elapsed?: () => number;
   /**
@@ -76,6 +104,8 @@ interface Take {
 }
 
 const renewalKey = (actor: string): Deno.KvKey => [...keys.lease(actor), "renew"];
+/** The prefix of every lease key: `keys.lease(actor)` less the actor. */
+const LEASE_ROOT: Deno.KvKey = keys.lease("").slice(0, -1);
 
 interface Held {
   /** Versionstamp of the lease key: the fencing token. */
@@ -93,6 +123,8 @@ export class Leases {
   readonly #elapsed: () => number;
   readonly #renewPerCommit: number;
   readonly #held = new Map<string, Held>();
+  /** Other nodes' leases as this process has seen them change, by actor. */
+  readonly #seen = new Map<string, Observed>();
   /**
    * Takes under way, by actor. A second take of a lease this node is taking would take it again
    * (a lease this node owns is takeable: a restart takes its own leases back) and change the
@@ -180,7 +212,7 @@ export class Leases {
       keys.lease(actor),
       renewalKey(actor),
     ]);
-    if (!this.#takeable(lease, renewal, started)) return false;
+    if (!this.#takeable(actor, lease, renewal)) return false;
     return await this.#take([{ actor, lease, renewal }], started, since);
   }
 
@@ -223,7 +255,7 @@ export class Leases {
     actors.forEach((actor, i) => {
       const lease = entries[2 * i] as Deno.KvEntryMaybe<LeaseValue>;
       const renewal = entries[2 * i + 1] as Deno.KvEntryMaybe<RenewalValue>;
-      if (this.#takeable(lease, renewal, started)) free.push({ actor, lease, renewal });
+      if (this.#takeable(actor, lease, renewal)) free.push({ actor, lease, renewal });
     });
     if (free.length === 0) return [];
     if (await this.#take(free, started, since)) return free.map((t) => t.actor);
@@ -233,14 +265,90 @@ export class Leases {
     return got;
   }
 
-  /** Free, expired, or this node's own (a restart of this node takes its leases back at once). */
+  /**
+   * Free (never taken, or released), this node's own (a restart of this node takes its leases
+   * back at once), or expired: its renewal unchanged for a lifetime of this process's elapsed time.
+   */
   #takeable(
+    actor: string,
     lease: Deno.KvEntryMaybe<LeaseValue>,
     renewal: Deno.KvEntryMaybe<RenewalValue>,
-    now: number,
   ): boolean {
-    const expiresAt = renewal.value?.expiresAt ?? lease.value?.expiresAt ?? 0;
-    return !lease.value || lease.value.owner === this.#node || expiresAt <= now;
+    if (!lease.value || lease.versionstamp === null) return true;
+    if (lease.value.owner === this.#node) return true;
+    return this.#silentFor(actor, lease.versionstamp, renewal) >= this.#ttlOf(renewal);
+  }
+
+  /** How long (elapsed, here) the lease read has been seen unchanged; 0 when it just changed. */
+  #silentFor(
+    actor: string,
+    leaseStamp: string,
+    renewal: Deno.KvEntryMaybe<RenewalValue>,
+  ): number {
+    const token = renewal.versionstamp ?? leaseStamp;
+    const now = this.#elapsed();
+    const seen = this.#seen.get(actor);
+    if (seen?.token === token) return now - seen.at;
+    this.#seen.set(actor, { token, at: now });
+    return 0;
+  }
+
+  /** The lifetime a reader waits out: the longer of this node's and the owner's. */
+  #ttlOf(renewal: Deno.KvEntryMaybe<RenewalValue>): number {
+    const theirs = renewal.value?.ttlMs;
+    return typeof theirs === "number" && theirs > this.#ttl ? theirs : this.#ttl;
+  }
+
+  /**
+   * Reads every lease in KV and notes which changed since the last read (by this process's
+   * elapsed time): called at each membership look, so that when a node dies its leases are
+   * takeable a lifetime after their last renewal, not a lifetime after this node first reads them.
+   * Leases of others unchanged for six lifetimes (at least a minute) are deleted: their owner is
+   * gone (a live owner renews every third of a lifetime), and nobody took them. Runs on its own
+   * schedule, never per message.
+   */
+  async observeAll(): Promise<void> {
+    const found = new Map<
+      string,
+      { lease?: Deno.KvEntry<LeaseValue>; renewal?: Deno.KvEntry<RenewalValue> }
+    >();
+    // keys.lease(actor) is LEASE_ROOT + actor; its renewal key is one part longer.
+    for await (const e of this.#kv.list<LeaseValue | RenewalValue>({ prefix: LEASE_ROOT })) {
+      const actor = e.key[LEASE_ROOT.length];
+      if (typeof actor !== "string") continue;
+      const slot = found.get(actor) ?? {};
+      if (e.key.length === LEASE_ROOT.length + 1) slot.lease = e as Deno.KvEntry<LeaseValue>;
+      else if (e.key.length === LEASE_ROOT.length + 2 && e.key.at(-1) === "renew") {
+        slot.renewal = e as Deno.KvEntry<RenewalValue>;
+      } else continue;
+      found.set(actor, slot);
+    }
+    for (const actor of this.#seen.keys()) if (!found.has(actor)) this.#seen.delete(actor);
+    const stale: Take[] = [];
+    for (const [actor, { lease, renewal }] of found) {
+      if (!lease || lease.value.owner === this.#node) {
+        this.#seen.delete(actor);
+        continue;
+      }
+      const none: Deno.KvEntryMaybe<RenewalValue> = {
+        key: renewalKey(actor),
+        value: null,
+        versionstamp: null,
+      };
+      const r = renewal ?? none;
+      const silent = this.#silentFor(actor, lease.versionstamp, r);
+      if (silent >= Math.max(FORGET_AFTER_MS, this.#ttlOf(r) * 6)) {
+        stale.push({ actor, lease, renewal: r });
+      }
+    }
+    for (const { actor, lease, renewal } of stale) {
+      // Checked against what was read: a lease taken or renewed meanwhile stays.
+      const result = await withKvRetry(() =>
+        this.#kv.atomic().check(lease, renewal).delete(keys.lease(actor)).delete(renewalKey(actor))
+          .commit()
+      ).catch(() => undefined);
+      if (result?.ok) this.#seen.delete(actor);
+    }
   }
 
   /** Takes every lease of `takes` in one atomic operation, checked against what was read. */
@@ -255,15 +363,14 @@ export class Leases {
             // to) lost the lease of every actor that ran that long. The renewal key says when it
             // ends.
             .set(keys.lease(actor), { owner: this.#node })
-            .set(renewalKey(actor), { owner: this.#node, expiresAt: started + this.#ttl }, {
-              expireIn: this.#ttl * 2,
-            });
+            .set(renewalKey(actor), this.#renewal(started));
         }
         return op.commit();
       });
       if (!result.ok) return false;
       for (const { actor } of takes) {
         this.#held.set(actor, { token: result.versionstamp, renewedAt: since });
+        this.#seen.delete(actor);
       }
       return true;
     } catch (error) {
@@ -315,9 +422,7 @@ export class Leases {
       const h = this.#held.get(a);
       if (!h) return false;
       op.check({ key: keys.lease(a), versionstamp: h.token })
-        .set(renewalKey(a), { owner: this.#node, expiresAt: started + this.#ttl }, {
-          expireIn: this.#ttl * 2,
-        });
+        .set(renewalKey(a), this.#renewal(started));
     }
     try {
       return (await withKvRetry(() => op.commit())).ok;
@@ -327,6 +432,14 @@ export class Leases {
       // it stays ours. A KV that cannot be reached never answers instead, and `valid` turns false.
       return true;
     }
+  }
+
+  /**
+   * A renewal record. No KV expiry (see the module doc); `expiresAt` on the owner's clock only
+   * for engines of the previous version sharing the KV.
+   */
+  #renewal(started: number): RenewalValue {
+    return { owner: this.#node, expiresAt: started + this.#ttl, ttlMs: this.#ttl };
   }
 
   /** Gives the lease up if this node holds it. */
@@ -344,14 +457,19 @@ export class Leases {
     );
   }
 
-  /** The node holding an actor's lease, if any (unexpired). */
+  /**
+   * The node holding an actor's lease, if any: not expired as this process judges it (another
+   * node's renewal seen changing within a lifetime of elapsed time; a first read counts as a
+   * change).
+   */
   async owner(actor: string): Promise<string | undefined> {
     const [lease, renewal] = await this.#kv.getMany<[LeaseValue, RenewalValue]>([
       keys.lease(actor),
       renewalKey(actor),
     ]);
-    const expiresAt = renewal.value?.expiresAt ?? lease.value?.expiresAt ?? 0;
-    return lease.value && expiresAt > this.#now() ? lease.value.owner : undefined;
+    if (!lease.value || lease.versionstamp === null) return undefined;
+    if (lease.value.owner === this.#node) return this.#node;
+    return this.#takeable(actor, lease, renewal) ? undefined : lease.value.owner;
   }
 
   /** Actors whose lease this node holds. */

@@ -214,6 +214,14 @@ export class Store {
     return { orphans, ...swept };
   }
 
+  /**
+   * This store's id generator, for the cluster's heartbeat: it carries the newest id and keeps
+   * later ids after other nodes' (their clocks may be ahead).
+   */
+  get idGenerator(): Pick<IdGenerator, "newest" | "observe"> {
+    return this.#ids;
+  }
+
   /** A new time-ordered id. */
   newId(): string {
     return this.#ids.next(this.#now());

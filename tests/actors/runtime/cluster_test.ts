@@ -50,6 +50,7 @@ Deno.test("membership: nodes register with a heartbeat; one missing heartbeats f
       address: `http://${node}:8080`,
       leaseMs: 10_000,
       now: () => now,
+      monotonic: () => now,
       load: () => ({ actors: 3, load: 0 }),
     });
   const a = make("a"), b = make("b");
@@ -104,6 +105,7 @@ Deno.test("fencing: after another node took the lease, the old owner's completio
     assert.equal(a.valid(queue), false);
     assert.equal(await b.acquire(queue), false, "not expired yet: b waits");
     now += 9_001;
+    elapsed += 9_001;
     assert.equal(await b.acquire(queue), true, "expired: b takes over");
     // a wakes up and tries to complete (or skip) the next head: refused as fenced (not "gone",
     // which would let a read it back and send it again), the head stays for b.

@@ -31,13 +31,16 @@ async function fencedCommitLands(kv: Deno.Kv, leases: Leases, actor: string): Pr
 Deno.test("acquireMany takes a batch in one commit and leaves the lease another node holds", async () => {
   await withKvFile(async (kv) => {
     let now = 1_000_000;
-    const a = new Leases(kv, "node-a", { ttlMs: 10_000, now: () => now });
-    const b = new Leases(kv, "node-b", { ttlMs: 10_000, now: () => now });
+    let elapsed = 0;
+    const a = new Leases(kv, "node-a", { ttlMs: 10_000, now: () => now, elapsed: () => elapsed });
+    const b = new Leases(kv, "node-b", { ttlMs: 10_000, now: () => now, elapsed: () => elapsed });
     const actors = ["d1", "d2", "d3", "d4", "d5"];
     assert.equal(actors.length, ACQUIRE_BATCH);
     assert.equal(await a.acquire("d3"), true);
     const aToken = a.tokenOf("d3");
+    assert.equal(await b.owner("d3"), "node-a", "node-b first sees node-a's renewal");
     now += 5_000; // node-a's lease on d3 still has 5 s to live
+    elapsed += 5_000;
 
     const got = await b.acquireMany(actors);
     assert.deepEqual(got.sort(), ["d1", "d2", "d4", "d5"]);
@@ -60,6 +63,7 @@ Deno.test("acquireMany takes a batch in one commit and leaves the lease another 
 
     // Once node-a's lease has expired, node-b takes d3 too; node-a's late commits are fenced.
     now += 5_001;
+    elapsed += 5_001;
     assert.deepEqual(await b.acquireMany(actors), [...got, "d3"]);
     assert.equal(await fencedCommitLands(kv, a, "d3"), false, "the old owner is fenced");
     assert.equal(await a.acquire("d3"), false);

@@ -39,9 +39,12 @@ Deno.test("two processes accepting into one KV file both succeed, retrying 'data
 Deno.test("an actor lease is held by one node until it expires; the same node takes it back at once", async () => {
   const kv = await Deno.openKv(":memory:");
   let now = 1_000_000;
-  const a = new Leases(kv, "node-a", { ttlMs: 30_000, now: () => now });
-  const b = new Leases(kv, "node-b", { ttlMs: 30_000, now: () => now });
-  const aAgain = new Leases(kv, "node-a", { ttlMs: 30_000, now: () => now });
+  // Each node judges another's lease expired by its own elapsed time since the renewal changed.
+  let elapsed = 0;
+  const clocks = { now: () => now, elapsed: () => elapsed };
+  const a = new Leases(kv, "node-a", { ttlMs: 30_000, ...clocks });
+  const b = new Leases(kv, "node-b", { ttlMs: 30_000, ...clocks });
+  const aAgain = new Leases(kv, "node-a", { ttlMs: 30_000, ...clocks });
   try {
     assert.equal(await a.acquire("mllp-out:h:1"), true);
     assert.equal(await b.acquire("mllp-out:h:1"), false);
@@ -50,9 +53,12 @@ Deno.test("an actor lease is held by one node until it expires; the same node ta
       true,
       "a restarted node-a resumes its lease",
     );
+    assert.equal(await b.acquire("mllp-out:h:1"), false, "node-b sees the new take");
     now += 29_000;
+    elapsed += 29_000;
     assert.equal(await b.acquire("mllp-out:h:1"), false);
     now += 2_000;
+    elapsed += 2_000;
     assert.equal(await b.acquire("mllp-out:h:1"), true, "expired: node-b takes over");
     assert.equal(await b.owner("mllp-out:h:1"), "node-b");
     assert.equal(await a.acquire("mllp-out:h:1"), false);
