@@ -21,7 +21,8 @@ async function run(args: string[], cwd = root) {
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", `${root}main.ts`, ...args],
     cwd,
-    env: { NO_COLOR: "1" },
+    // Empty, not inherited: another test file in this process may have set it.
+    env: { NO_COLOR: "1", DENO_KV_ACCESS_TOKEN: "" },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
