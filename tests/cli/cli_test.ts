@@ -3,6 +3,7 @@ import { buildAck, buildNakForUnparsable, parseHl7 } from "../../codecs/hl7v2/mo
 import { encodeMllp, MllpDecoder } from "../../codecs/mllp/mod.ts";
 import { freePort } from "../helpers/net.ts";
 import { tempDir } from "../helpers/temp.ts";
+import { readUntil } from "../helpers/child_output.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 
@@ -26,24 +27,6 @@ function spawn(args: string[]) {
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-}
-
-async function readUntil(stream: ReadableStream<Uint8Array>, pattern: RegExp, timeoutMs = 15_000) {
-  const reader = stream.getReader();
-  const dec = new TextDecoder();
-  let text = "";
-  const deadline = Date.now() + timeoutMs;
-  try {
-    while (!pattern.test(text)) {
-      if (Date.now() > deadline) throw new Error(`no ${pattern} in output:\n${text}`);
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`output ended without ${pattern}:\n${text}`);
-      text += dec.decode(value);
-    }
-  } finally {
-    reader.releaseLock();
-  }
-  return text;
 }
 
 Deno.test("check accepts the demo config", async () => {

@@ -12,6 +12,7 @@ import { encodeMllp, MllpDecoder } from "../../codecs/mllp/mod.ts";
 import { freePort } from "../helpers/net.ts";
 import { tempDir } from "../helpers/temp.ts";
 import { makePki } from "../helpers/tls.ts";
+import { readUntil } from "../helpers/child_output.ts";
 
 const root = new URL("../../", import.meta.url).pathname;
 const DEADLINE_MS = 60_000;
@@ -31,25 +32,6 @@ async function run(args: string[], cwd = root) {
   const dec = new TextDecoder();
   assert.ok(!deadline.aborted, `main.ts ${args.join(" ")} still ran after ${DEADLINE_MS} ms`);
   return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
-
-/** Reads `stream` until `pattern` shows, returning everything read (the reader is released). */
-async function readUntil(stream: ReadableStream<Uint8Array>, pattern: RegExp) {
-  const reader = stream.getReader();
-  const dec = new TextDecoder();
-  let text = "";
-  const deadline = Date.now() + DEADLINE_MS;
-  try {
-    while (!pattern.test(text)) {
-      if (Date.now() > deadline) throw new Error(`no ${pattern} in output:\n${text}`);
-      const { value, done } = await reader.read();
-      if (done) throw new Error(`output ended without ${pattern}:\n${text}`);
-      text += dec.decode(value);
-    }
-  } finally {
-    reader.releaseLock();
-  }
-  return text;
 }
 
 const AR_EMPTY_MSA2 = "MSH|^~\\&|||||20240101||ACK|R1|P|2.5.1\rMSA|AR||message larger than the " +
@@ -222,7 +204,7 @@ Deno.test("serve takes an admin token file written with echo, and logs the absol
   }).spawn();
   try {
     // Logged once the start succeeded (after the HTTP server is up).
-    const log = await readUntil(child.stderr, /engine\.kv-path[^\n]*\n/);
+    const log = await readUntil(child.stderr, /engine\.kv-path[^\n]*\n/, DEADLINE_MS);
     const res = await fetch(`http://127.0.0.1:${port}/admin/actors`, {
       headers: { authorization: `Bearer ${token}` },
     });

@@ -39,3 +39,30 @@ export async function firstLine(
   })();
   return text.split("\n")[0]!;
 }
+
+/**
+ * Reads `stream` until `pattern` shows in what came, returning everything read; the reader is
+ * released, so the caller may read on. Fails when the output ends first or after `timeoutMs`
+ * (checked as each chunk comes).
+ */
+export async function readUntil(
+  stream: ReadableStream<Uint8Array>,
+  pattern: RegExp,
+  timeoutMs = 15_000,
+): Promise<string> {
+  const reader = stream.getReader();
+  const dec = new TextDecoder();
+  let text = "";
+  const deadline = Date.now() + timeoutMs;
+  try {
+    while (!pattern.test(text)) {
+      if (Date.now() > deadline) throw new Error(`no ${pattern} in output:\n${text}`);
+      const { value, done } = await reader.read();
+      if (done) throw new Error(`output ended without ${pattern}:\n${text}`);
+      text += dec.decode(value);
+    }
+  } finally {
+    reader.releaseLock();
+  }
+  return text;
+}
