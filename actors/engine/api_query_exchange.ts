@@ -5,7 +5,12 @@
  * @module
  */
 
-import { QUERY_EVENT, QUERY_MODEL, RESPONSE_EVENT } from "../../codecs/datamodel/mod.ts";
+import {
+  QUERY_EVENT,
+  QUERY_MODEL,
+  RESPONSE_EVENT,
+  validateQuery,
+} from "../../codecs/datamodel/mod.ts";
 import type { Config, DestinationConfig, SourceConfig } from "../config/mod.ts";
 import type { HttpsDestinations } from "../https_out/mod.ts";
 import type { MllpConnector } from "../mllp_out/connector.ts";
@@ -68,6 +73,22 @@ export function answerMeta(q: Query, eventType: string): Record<string, unknown>
       ID: destination.id,
       ...(destination.name ? { Name: destination.name } : {}),
     }],
+  };
+}
+
+/**
+ * The query's own problems (the data model's rules for a query), as the 400 that refuses it
+ * before anything is sent to `what` ("MLLP destination d1"), with `note` after the kind of query
+ * it answers; undefined when there are none.
+ */
+export function invalidQuery(q: Query, what: string, note = ""): ApiQueryResult | undefined {
+  const issues = validateQuery(q.request.json);
+  if (issues.length === 0) return undefined;
+  return {
+    ok: false,
+    status: 400,
+    error: `${what} answers ${QUERY_MODEL}.${QUERY_EVENT} queries${note}; this one cannot be sent`,
+    problems: issues.map((i) => ({ path: i.path, rule: i.rule })),
   };
 }
 

@@ -9,12 +9,7 @@
  * @module
  */
 
-import {
-  QUERY_EVENT,
-  QUERY_MODEL,
-  RESPONSE_EVENT,
-  validateQuery,
-} from "../../codecs/datamodel/mod.ts";
+import { RESPONSE_EVENT } from "../../codecs/datamodel/mod.ts";
 import {
   FhirError,
   outcomeIssuesOf,
@@ -30,6 +25,7 @@ import {
   answerMeta,
   type ApiQueryOptions,
   encoder,
+  invalidQuery,
   parseJson,
   type Query,
   recordExchange,
@@ -46,16 +42,8 @@ export async function fhirQuery(
   const { config, log } = options;
   const https = q.destination.https!;
   const id = q.destination.id;
-  const issues = validateQuery(q.request.json);
-  if (issues.length > 0) {
-    return {
-      ok: false,
-      status: 400,
-      error: `FHIR destination ${id} answers ${QUERY_MODEL}.${QUERY_EVENT} queries ` +
-        "(a Patient search); this one cannot be sent",
-      problems: issues.map((i) => ({ path: i.path, rule: i.rule })),
-    };
-  }
+  const invalid = invalidQuery(q, `FHIR destination ${id}`, " (a Patient search)");
+  if (invalid) return invalid;
   const searchOptions = https.fhir?.identifierSystems
     ? { identifierSystems: https.fhir.identifierSystems }
     : {};

@@ -5,14 +5,7 @@
  * @module
  */
 
-import {
-  hl7ToQueryResponse,
-  QUERY_EVENT,
-  QUERY_MODEL,
-  queryToHl7,
-  RESPONSE_EVENT,
-  validateQuery,
-} from "../../codecs/datamodel/mod.ts";
+import { hl7ToQueryResponse, queryToHl7, RESPONSE_EVENT } from "../../codecs/datamodel/mod.ts";
 import { decodeHl7Bytes, newControlId, tryParseHl7 } from "../../codecs/hl7v2/mod.ts";
 import { mllpQuery } from "../mllp_out/query.ts";
 import { mllpTarget } from "../mllp_out/target.ts";
@@ -22,6 +15,7 @@ import {
   answerMeta,
   type ApiQueryOptions,
   encoder,
+  invalidQuery,
   type Query,
   recordExchange,
   timedOut,
@@ -36,16 +30,8 @@ export async function mllpQueryOf(
   const { config, log } = options;
   const mllp = q.destination.mllp!;
   const id = q.destination.id;
-  const issues = validateQuery(q.request.json);
-  if (issues.length > 0) {
-    return {
-      ok: false,
-      status: 400,
-      error: `MLLP destination ${id} answers ${QUERY_MODEL}.${QUERY_EVENT} queries; ` +
-        "this one cannot be sent",
-      problems: issues.map((i) => ({ path: i.path, rule: i.rule })),
-    };
-  }
+  const invalid = invalidQuery(q, `MLLP destination ${id}`);
+  if (invalid) return invalid;
   const controlId = newControlId();
   const settings = mllp.query;
   const hl7 = queryToHl7(q.request.json, {
