@@ -113,7 +113,8 @@ export class InboundActor implements Actor {
     // A command may have arrived while the actor was starting: it wins over what KV held.
     const stored = await store.getControl(this.id);
     this.#control ??= stored;
-    let idleSince = clock.now();
+    // The idle period on the monotonic clock: a wall-clock step neither ends nor stretches it.
+    let idleSince = clock.monotonic();
     while (!signal.aborted) {
       if (this.#control.paused) {
         this.#state = "paused";
@@ -132,7 +133,7 @@ export class InboundActor implements Actor {
       });
       if (heads.length === 0) {
         this.#state = "idle";
-        if (clock.now() - idleSince >= idleLimit) return;
+        if (clock.monotonic() - idleSince >= idleLimit) return;
         await clock.sleep(pollMs, AbortSignal.any([signal, this.#wake.signal()]));
         continue;
       }
@@ -148,7 +149,7 @@ export class InboundActor implements Actor {
       } finally {
         await this.#routes.settle();
       }
-      idleSince = clock.now();
+      idleSince = clock.monotonic();
     }
     this.#state = "stopped";
   }
@@ -401,6 +402,7 @@ export class InboundActor implements Actor {
       state: this.#state,
       store,
       now: clock.now(),
+      mono: clock.monotonic(),
       ...(this.#control ? { control: this.#control } : {}),
     });
     if (this.#lastActivityAt !== undefined) status.lastActivityAt = this.#lastActivityAt;
