@@ -24,6 +24,49 @@ interface Node {
   skew: number;
 }
 
+/**
+ * A cluster over `store`'s KV, with the store's own id generator (as the engine wires it), the
+ * wall clock `now` and the monotonic clock `mono`.
+ */
+function storeCluster(
+  store: Store,
+  now: () => number,
+  mono: () => number,
+  log?: ReturnType<typeof memoryLogger>,
+): Cluster {
+  return new Cluster({
+    registry: new NodeRegistry(store.kv),
+    node: store.node,
+    leaseMs: LEASE,
+    now,
+    monotonic: mono,
+    ids: store.idGenerator,
+    ...(log ? { log } : {}),
+    load: () => ({ actors: 0, load: 0 }),
+  });
+}
+
+/**
+ * A sender failing over: F-0..2 queued through `from`, then (after `between`) F-3..5 through `to`;
+ * asserts that the queue holds them in the order sent.
+ */
+async function assertFailoverInOrder(
+  from: Store,
+  to: Store,
+  between: () => Promise<void> = () => Promise.resolve(),
+): Promise<void> {
+  const sent: string[] = [];
+  for (let i = 0; i < 3; i++) {
+    sent.push((await enqueueAdt(from, "mllp-out:ehr", `F-${i}`)).messageId);
+  }
+  await between();
+  for (let i = 3; i < 6; i++) {
+    sent.push((await enqueueAdt(to, "mllp-out:ehr", `F-${i}`)).messageId);
+  }
+  const queued = await from.peek("mllp-out:ehr", 10);
+  assert.deepEqual(queued.map((h) => h.entry.messageId), sent, "queued in the order sent");
+}
+
 /** Two clusters `a` and `b` on one KV file; `mono` is the monotonic time both read. */
 async function twoNodes(
   fn: (
@@ -145,34 +188,16 @@ Deno.test("ids stay ordered across a sender's failover between nodes whose clock
   const storeA = await Store.open({ path, node: "skew-ids-a", now: () => wall });
   const storeB = await Store.open({ path, node: "skew-ids-b", now: () => wall - HOUR });
   const log = memoryLogger();
-  const make = (store: Store, skew: number) =>
-    new Cluster({
-      registry: new NodeRegistry(store.kv),
-      node: store.node,
-      leaseMs: LEASE,
-      now: () => wall + skew,
-      monotonic: () => mono,
-      ids: store.idGenerator,
-      log,
-      load: () => ({ actors: 0, load: 0 }),
-    });
-  // The store's own generator, as the engine wires it.
-  const a = make(storeA, 0), b = make(storeB, -HOUR);
+  const a = storeCluster(storeA, () => wall, () => mono, log);
+  const b = storeCluster(storeB, () => wall - HOUR, () => mono, log);
   try {
     for (const c of [a, b]) await c.refresh();
-    const sent: string[] = [];
-    for (let i = 0; i < 3; i++) {
-      sent.push((await enqueueAdt(storeA, "mllp-out:ehr", `F-${i}`)).messageId);
-    }
-    // A heartbeat of each later (node-a's carries its newest id; node-b reads it).
-    wall += 1_000;
-    mono += 1_000;
-    for (const c of [a, b]) await c.refresh();
-    for (let i = 3; i < 6; i++) {
-      sent.push((await enqueueAdt(storeB, "mllp-out:ehr", `F-${i}`)).messageId);
-    }
-    const queued = await storeA.peek("mllp-out:ehr", 10);
-    assert.deepEqual(queued.map((h) => h.entry.messageId), sent, "queued in the order sent");
+    await assertFailoverInOrder(storeA, storeB, async () => {
+      // A heartbeat of each later (node-a's carries its newest id; node-b reads it).
+      wall += 1_000;
+      mono += 1_000;
+      for (const c of [a, b]) await c.refresh();
+    });
     // node-a's ids are an hour ahead of node-b's clock: logged by node-b.
     assert.ok(
       log.lines.some((l) => l.includes("cluster.clock-skew") && l.includes("source=ids")),
@@ -191,32 +216,15 @@ Deno.test("a sender failing over at once from a node whose clock is ahead: its m
   let mono = 0;
   const storeA = await Store.open({ path, node: "skew-now-a", now: () => wall });
   const storeB = await Store.open({ path, node: "skew-now-b", now: () => wall - HOUR });
-  const make = (store: Store, skew: number) =>
-    new Cluster({
-      registry: new NodeRegistry(store.kv),
-      node: store.node,
-      leaseMs: LEASE,
-      now: () => wall + skew,
-      monotonic: () => mono,
-      ids: store.idGenerator,
-      load: () => ({ actors: 0, load: 0 }),
-    });
-  const a = make(storeA, 0), b = make(storeB, -HOUR);
+  const a = storeCluster(storeA, () => wall, () => mono);
+  const b = storeCluster(storeB, () => wall - HOUR, () => mono);
   try {
     for (let i = 0; i < 2; i++) {
       for (const c of [a, b]) await c.refresh();
       mono += 1_000;
     }
     // No heartbeat between node-a's messages and node-b's: node-b has not seen node-a's ids.
-    const sent: string[] = [];
-    for (let i = 0; i < 3; i++) {
-      sent.push((await enqueueAdt(storeA, "mllp-out:ehr", `F-${i}`)).messageId);
-    }
-    for (let i = 3; i < 6; i++) {
-      sent.push((await enqueueAdt(storeB, "mllp-out:ehr", `F-${i}`)).messageId);
-    }
-    const queued = await storeA.peek("mllp-out:ehr", 10);
-    assert.deepEqual(queued.map((h) => h.entry.messageId), sent, "queued in the order sent");
+    await assertFailoverInOrder(storeA, storeB);
   } finally {
     storeA.close();
     storeB.close();
@@ -231,17 +239,8 @@ Deno.test("after a node's forward excursion its ids stay ahead, and a failover f
   let mono = 0;
   const storeA = await Store.open({ path, node: "excursion-a", now: () => wall + stepA });
   const storeB = await Store.open({ path, node: "excursion-b", now: () => wall });
-  const make = (store: Store, skew: () => number) =>
-    new Cluster({
-      registry: new NodeRegistry(store.kv),
-      node: store.node,
-      leaseMs: LEASE,
-      now: () => wall + skew(),
-      monotonic: () => mono,
-      ids: store.idGenerator,
-      load: () => ({ actors: 0, load: 0 }),
-    });
-  const a = make(storeA, () => stepA), b = make(storeB, () => 0);
+  const a = storeCluster(storeA, () => wall + stepA, () => mono);
+  const b = storeCluster(storeB, () => wall, () => mono);
   try {
     await enqueueAdt(storeA, "mllp-out:other", "during the excursion");
     stepA = 0; // node-a's clock is right again; its ids stay at the excursion's millisecond
@@ -250,15 +249,7 @@ Deno.test("after a node's forward excursion its ids stay ahead, and a failover f
       mono += 1_000;
     }
     // More of node-a's ids (in that same millisecond) after node-b's last look, then a failover.
-    const sent: string[] = [];
-    for (let i = 0; i < 3; i++) {
-      sent.push((await enqueueAdt(storeA, "mllp-out:ehr", `F-${i}`)).messageId);
-    }
-    for (let i = 3; i < 6; i++) {
-      sent.push((await enqueueAdt(storeB, "mllp-out:ehr", `F-${i}`)).messageId);
-    }
-    const queued = await storeA.peek("mllp-out:ehr", 10);
-    assert.deepEqual(queued.map((h) => h.entry.messageId), sent, "queued in the order sent");
+    await assertFailoverInOrder(storeA, storeB);
   } finally {
     storeA.close();
     storeB.close();
