@@ -19,6 +19,7 @@ import {
   removedDestinations,
   restartNeeded,
   sameJson,
+  unboundPort,
 } from "../actors/engine/reconfigure.ts";
 import { destinationActorId } from "../actors/engine/identities.ts";
 import { carryImportedSets } from "../actors/engine/translation_sets.ts";
@@ -180,22 +181,28 @@ export class ConfigReloader implements ConfigAdmin {
       return refuse(409, "cannot remove a destination whose queue is not empty", queued);
     }
 
-    // New ports are bound before anything changes: a port that cannot be bound refuses all.
+    // New ports are bound before anything changes: a port that cannot be bound (in use, not
+    // permitted, an address this host lacks) refuses all, naming each port's field and reason.
     const before = mllpPorts(running);
     const added = mllpPorts(next).filter((p) => !before.includes(p));
     const bound: BoundMllpListener[] = [];
-    try {
-      for (const port of added) {
-        const listener = await bindListener(port, next, log);
-        bound.push(listener);
-        if (port === 0) {
-          this.#port0 = listener.port;
-          next = withPort0(next, listener.port);
-        }
+    const unbound: ReloadProblem[] = [];
+    for (const port of added) {
+      try {
+        bound.push(await bindListener(port, next, log));
+      } catch (error) {
+        unbound.push(unboundPort(next, port, errorMessage(error)));
       }
-    } catch (error) {
+    }
+    if (unbound.length > 0) {
       for (const l of bound) l.close();
-      return refuse(500, `cannot listen: ${errorMessage(error)}; nothing changed`);
+      return refuse(409, "cannot listen on a new MLLP port; nothing changed", unbound);
+    }
+    // Every new port is bound (in `added`'s order): a port 0 is the one the OS chose.
+    const chosen = bound[added.indexOf(0)]?.port;
+    if (chosen !== undefined) {
+      this.#port0 = chosen;
+      next = withPort0(next, chosen);
     }
 
     carryImportedSets(running, next);

@@ -14,8 +14,8 @@ const id = z.string().regex(
   /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/,
   "expected an id of letters, digits, '.', '_' or '-' (at most 128, starting with a letter or digit)",
 );
-/** A duration in seconds, at most the runtime's longest timer (durations.ts). */
-const seconds = duration("seconds");
+/** A duration in seconds, at least `min` (why less harms: `why`), at most the longest timer. */
+const seconds = (min: number, why: string) => duration("seconds", { min, why });
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, "expected HH:MM (24-hour)");
 const timeZone = z.string().refine((tz) => {
   try {
@@ -35,7 +35,7 @@ const common = {
   /** Channel ids; every channel when absent. */
   channels: z.array(id).optional(),
   /** While it lasts, a reminder every this many seconds; none when absent. */
-  remindEverySeconds: seconds.optional(),
+  remindEverySeconds: seconds(60, "reminders would flood the channels").optional(),
 };
 
 /** The rule schema alone (for `PUT /admin/alerts`, which takes rules only). */
@@ -45,7 +45,7 @@ export const alertRuleSchema = z.discriminatedUnion("kind", [
     kind: z.literal("failed-logs"),
     /** Fires when at least this many logs failed within the window. */
     threshold: z.number().int().positive(),
-    windowSeconds: seconds,
+    windowSeconds: seconds(1, "a shorter window counts almost no failures"),
     /** Only this integration's or destination's logs; all when neither is given. */
     integration: id.optional(),
     destination: id.optional(),
@@ -58,7 +58,7 @@ export const alertRuleSchema = z.discriminatedUnion("kind", [
     /** A destination's queue, by destination id. */
     destination: id.optional(),
     maxDepth: z.number().int().nonnegative().optional(),
-    maxAgeSeconds: seconds.optional(),
+    maxAgeSeconds: seconds(1, "every queued message would be too old at once").optional(),
   }).refine((r) => r.maxDepth !== undefined || r.maxAgeSeconds !== undefined, {
     message: 'a queue rule needs "maxDepth", "maxAgeSeconds" or both',
   }),
@@ -66,7 +66,7 @@ export const alertRuleSchema = z.discriminatedUnion("kind", [
     ...common,
     kind: z.literal("actor-stalled"),
     /** Paused or backing off for at least this long. */
-    forSeconds: seconds,
+    forSeconds: seconds(1, "every backoff of a delivery would fire it"),
     actor: z.string().min(1).optional(),
   }),
   z.strictObject({
@@ -74,7 +74,7 @@ export const alertRuleSchema = z.discriminatedUnion("kind", [
     kind: z.literal("no-traffic"),
     integration: id,
     /** Fires when nothing was received for this long (counted only within `hours`). */
-    forSeconds: seconds,
+    forSeconds: seconds(1, "it would fire between any two messages"),
     /** Only watched within these hours, e.g. weekdays 06:00–22:00 in the hospital's zone. */
     hours: z.strictObject({
       days: z.array(z.enum(WEEKDAYS)).min(1).default([...WEEKDAYS]),
@@ -87,13 +87,13 @@ export const alertRuleSchema = z.discriminatedUnion("kind", [
     ...common,
     kind: z.literal("store-unavailable"),
     /** Fires once KV has refused commits for this long (0: at once). */
-    forSeconds: duration("seconds", { zero: true }).default(0),
+    forSeconds: duration("seconds", { min: 0, why: "fires at once" }).default(0),
   }),
   z.strictObject({
     ...common,
     kind: z.literal("certificate-expiry"),
     /** Fires for each certificate or SSH key of the config expiring within this many days. */
-    withinDays: days(),
+    withinDays: days({ min: 1, why: "the warning would come too late to renew in time" }),
   }),
 ]);
 
@@ -110,7 +110,7 @@ export function alertsSchema(secret: z.ZodType<Secret>) {
       url: z.url({ protocol: /^https?$/ }),
       /** HMAC-SHA256 key: the body's signature is sent in `X-Engine-Signature: sha256=<hex>`. */
       secret,
-      timeoutSeconds: seconds.default(10),
+      timeoutSeconds: seconds(0.1, "the webhook gets no time to answer").default(10),
       /** Attempts before the notification is given up (logged), with doubling backoff. */
       attempts: z.number().int().min(1).max(20).default(5),
     }).optional(),
@@ -125,7 +125,7 @@ export function alertsSchema(secret: z.ZodType<Secret>) {
       ca: secret.optional(),
       from: z.string().min(3),
       to: z.array(z.string().min(3)).min(1),
-      timeoutSeconds: seconds.default(30),
+      timeoutSeconds: seconds(0.1, "the mail server gets no time to answer").default(30),
       attempts: z.number().int().min(1).max(20).default(5),
     }).optional(),
   }).refine((c) => (c.webhook === undefined) !== (c.email === undefined), {
@@ -133,7 +133,7 @@ export function alertsSchema(secret: z.ZodType<Secret>) {
   });
   return z.strictObject({
     /** How often rules are evaluated. */
-    evaluateEverySeconds: seconds.default(30),
+    evaluateEverySeconds: seconds(1, "the rules would be evaluated in a busy loop").default(30),
     channels: z.array(channel).default([]),
     rules: z.array(alertRuleSchema).default([]),
   });

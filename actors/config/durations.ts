@@ -5,6 +5,12 @@
  * turn a frame timeout into an instant one, and an idle timer into a busy loop. Every duration
  * that can feed a timer is therefore bounded by {@link MAX_TIMER_MS}; `…Days` settings (retention,
  * certificate warnings) are only compared with dates and get a bound of their own.
+ *
+ * Every duration has a lower bound too, its {@link Floor}, chosen per setting: a timeout of 0
+ * (or 1 µs) fails every exchange at once, an interval of 0 turns a poller into a busy loop. The
+ * refusal says why: `at least 1 second: a destination gets no time to answer`. A floor is as low
+ * as a fast test still needs (tests poll SFTP every 0.2 s): it refuses what harms, not what is
+ * merely short. A setting where 0 means something (fire at once) has floor 0 and says what it means.
  * @module
  */
 
@@ -32,21 +38,42 @@ function roughly(ms: number): string {
 }
 
 /**
- * A positive duration in `unit` (or zero, with `zero: true`), at most the longest timer. The
- * refusal names the bound: `at most 2147483 seconds (about 24 days 20 h; longer timers overflow)`.
+ * The shortest value of a duration setting, inclusive, in its unit, and why a shorter one harms
+ * (shown in the refusal). With `min: 0`, `why` says what 0 means instead.
+ */
+export interface Floor {
+  min: number;
+  why: string;
+}
+
+/** The refusal of a value under `floor`: `at least 1 second: a destination gets no time…`. */
+function atLeast(floor: Floor, unit: string): string {
+  const units = floor.min === 1 ? unit.replace(/s$/, "") : unit;
+  return floor.min === 0
+    ? `at least 0 ${units} (0: ${floor.why})`
+    : `at least ${floor.min} ${units}: ${floor.why}`;
+}
+
+/**
+ * A duration in `unit`, at least `floor.min` and at most the longest timer. The refusals name the
+ * bound: `at least 1 second: a destination gets no time to answer`, `at most 2147483 seconds
+ * (about 24 days 20 h; longer timers overflow)`. A floor of 0 is described in the JSON Schema
+ * (`0: fires at once`): the schema-walking test tells an intended 0 from a missing floor by it.
  */
 // The inferred zod type is what callers chain on (`.default(30)`, `.optional()`).
 // deno-lint-ignore explicit-module-boundary-types
-export function duration(unit: keyof typeof UNIT_MS, options: { zero?: boolean } = {}) {
+export function duration(unit: keyof typeof UNIT_MS, floor: Floor) {
   const limit = maxTimerUnits(unit);
-  const base = options.zero ? z.number().nonnegative() : z.number().positive();
-  return base.max(limit, {
+  const bounded = z.number().min(floor.min, { error: atLeast(floor, unit) }).max(limit, {
     error: `at most ${limit} ${unit} (${roughly(limit * UNIT_MS[unit])}; longer timers overflow)`,
   });
+  return floor.min === 0 ? bounded.meta({ description: `0: ${floor.why}` }) : bounded;
 }
 
-/** A whole or fractional number of days, positive, at most {@link MAX_DAYS}. */
+/** A whole or fractional number of days, at least `floor.min` (over 0), at most {@link MAX_DAYS}. */
 // deno-lint-ignore explicit-module-boundary-types
-export function days() {
-  return z.number().positive().max(MAX_DAYS, { error: `at most ${MAX_DAYS} days (10 years)` });
+export function days(floor: Floor) {
+  return z.number().min(floor.min, { error: atLeast(floor, "days") }).max(MAX_DAYS, {
+    error: `at most ${MAX_DAYS} days (10 years)`,
+  });
 }

@@ -88,7 +88,9 @@ const externalAccount = z.looseObject({
     headers: z.record(z.string(), z.string()).optional(),
     executable: z.looseObject({
       command: z.string().min(1),
-      timeout_millis: z.number().int().min(5000).max(120_000).default(30_000),
+      timeout_millis: z.number().int().min(5000, {
+        error: "at least 5000 ms: Google's minimum for an executable source's timeout",
+      }).max(120_000).default(30_000),
       output_file: z.string().min(1).optional(),
     }).optional(),
     environment_id: z.string().optional(),

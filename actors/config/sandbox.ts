@@ -22,6 +22,7 @@
  */
 
 import { z } from "zod";
+import { duration } from "./durations.ts";
 
 /** The sandbox's settings (ports on 127.0.0.1). */
 export const sandboxSchema = z.union([
@@ -45,7 +46,10 @@ export const sandboxSchema = z.union([
       /** A data model, `Model.Event`, an HL7 type (`ADT^A01`) or `all`; absent: stories. */
       event: z.string().min(1).optional(),
       count: z.number().int().min(1).max(100_000).default(1),
-      everySeconds: z.number().min(0.1).max(86_400),
+      everySeconds: duration("seconds", {
+        min: 0.1,
+        why: "the simulated EHR would send in a busy loop",
+      }).max(86_400),
       /** `hl7v2` over MLLP into `sandbox-ehr`, or `json` to `POST /endpoint`. */
       format: z.enum(["hl7v2", "json"]).default("hl7v2"),
       /** Messages per second within a round. */

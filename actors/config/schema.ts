@@ -34,8 +34,11 @@ const MiB = 1024 * 1024;
 const port = z.number().int().min(1).max(65535);
 /** A port this engine listens on: 0 lets the system choose (tests); compose reports the bound one. */
 const listenPort = z.number().int().min(0).max(65535);
-/** A timer's duration in seconds: at most 2,147,483 (the runtime's longest timer, durations.ts). */
-const seconds = duration("seconds");
+/**
+ * A timer's duration in seconds: at least `min` (why less harms: `why`), at most 2,147,483 (the
+ * runtime's longest timer); durations.ts.
+ */
+const seconds = (min: number, why: string) => duration("seconds", { min, why });
 const id = z.string().regex(
   /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/,
   "expected an id of letters, digits, '.', '_' or '-' (at most 128, starting with a letter or digit)",
@@ -142,7 +145,8 @@ export function configSchema(sources: ConfigSources) {
   /** Scale-out: several processes on one KV (README "Scale-out"). */
   const cluster = z.strictObject({
     /** Lease lifetime: a dead node's actors resume elsewhere about this long after. */
-    leaseSeconds: z.number().min(1).max(600).default(10),
+    leaseSeconds: seconds(1, "a shorter lease lapses before its node renews it: actors hop nodes")
+      .max(600).default(10),
     /** This node's share of actors in rendezvous hashing (capacity), default 1. */
     weight: z.number().positive().max(1000).default(1),
     /** Where operators reach this node (shown by GET /admin/nodes). */
@@ -192,9 +196,15 @@ export function configSchema(sources: ConfigSources) {
     }).optional(),
     users: z.array(consoleUser).default([]),
     /** A console session ends after this long without a request… */
-    sessionIdleMinutes: duration("minutes").default(30),
+    sessionIdleMinutes: duration("minutes", {
+      min: 1,
+      why: "a session would end between two clicks",
+    }).default(30),
     /** …and this long after sign-in, whatever. */
-    sessionMaxHours: duration("hours").default(12),
+    sessionMaxHours: duration("hours", {
+      min: 0.1,
+      why: "a session would end before the operator gets anything done",
+    }).default(12),
     /** Sign-in attempts allowed per address in 5 minutes. */
     loginAttemptsPerIp: z.number().int().positive().default(10),
   });
@@ -204,28 +214,32 @@ export function configSchema(sources: ConfigSources) {
     maxJsonBytes: z.number().int().positive().default(40 * 1000 * 1000),
     maxEmbeddedFileBytes: z.number().int().positive().default(10 * 1000 * 1000),
     rateLimitPerIp: z.number().int().positive().default(10_000),
-    rateLimitWindowSeconds: seconds.default(300),
-    dedupeWindowSeconds: seconds.default(24 * 3600),
-    logRetentionDays: days().default(30),
-    queryTimeoutSeconds: seconds.default(120),
+    rateLimitWindowSeconds: seconds(1, "requests would be forgotten before any limit").default(300),
+    dedupeWindowSeconds: seconds(1, "a message sent again would be taken as new")
+      .default(24 * 3600),
+    logRetentionDays: days({
+      min: 1,
+      why: "logs and messages would be deleted before anyone can look at them",
+    }).default(30),
+    queryTimeoutSeconds: seconds(1, "a query gets no time to be answered").default(120),
     /** Fallback when MSH-18 is absent and the bytes are not valid UTF-8. */
     fallbackCharset: z.string().default("windows-1252"),
     /** A started MLLP frame must end within this many seconds, or the connection is closed. */
-    frameTimeoutSeconds: seconds.default(60),
+    frameTimeoutSeconds: seconds(1, "a sender gets no time to finish a frame").default(60),
     /** Most open connections one MLLP listener holds; more are refused and logged. */
     maxConnectionsPerListener: z.number().int().positive().default(1000),
     /** Most open connections one peer address holds on one MLLP listener. */
     maxConnectionsPerPeer: z.number().int().positive().default(100),
     /** HTTP: the request line and headers must arrive within this many seconds. */
-    httpHeaderTimeoutSeconds: seconds.default(30),
+    httpHeaderTimeoutSeconds: seconds(1, "a client gets no time to send its headers").default(30),
     /** HTTP: a request body must arrive within this many seconds, or `408`. */
-    httpBodyTimeoutSeconds: seconds.default(60),
+    httpBodyTimeoutSeconds: seconds(1, "a client gets no time to send its body").default(60),
     /** Deepest nesting of arrays and objects a JSON body may have. */
     maxJsonDepth: z.number().int().positive().default(64),
     /** Most entries a Bundle posted to the FHIR API may have; more are refused (413). */
     maxFhirBundleEntries: z.number().int().positive().default(1000),
     /** While KV cannot commit, a warning is logged at most once per this many seconds. */
-    storageWarningIntervalSeconds: seconds.default(30),
+    storageWarningIntervalSeconds: seconds(1, "the warning would flood the log").default(30),
   });
 
   const environment = z.strictObject({
@@ -309,7 +323,8 @@ export function configSchema(sources: ConfigSources) {
       /** Tells apart two integrations that share a peer address. */
       sendingFacility: z.string().optional(),
       ackMode: z.enum(["original", "enhanced"]).default("original"),
-      idleTimeoutSeconds: seconds.default(600),
+      idleTimeoutSeconds: seconds(1, "a sender's connection would be closed between two messages")
+        .default(600),
     }).optional(),
     /**
      * Messages another engine forwards (`POST /forward`, agent mode) with a token of `source`
@@ -322,7 +337,7 @@ export function configSchema(sources: ConfigSources) {
     sftp: z.strictObject({
       ...sftpEndpoint,
       pattern: z.string().default("*"),
-      intervalSeconds: seconds.default(60),
+      intervalSeconds: seconds(0.1, "the folder would be listed in a busy loop").default(60),
       afterIngest: z.enum(["archive", "delete"]).default("archive"),
       archiveFolder: z.string().default("archive"),
       errorFolder: z.string().default("error"),
@@ -429,10 +444,11 @@ export function configSchema(sources: ConfigSources) {
     mllp: z.strictObject({
       host: z.string().min(1),
       port,
-      ackTimeoutSeconds: seconds.default(30),
+      ackTimeoutSeconds: seconds(1, "a destination gets no time to answer").default(30),
       onNack: retryPolicy.default("retry"),
-      idleCloseSeconds: seconds.default(7200),
-      connectTimeoutSeconds: seconds.default(10),
+      idleCloseSeconds: seconds(1, "the connection would be opened again for every message")
+        .default(7200),
+      connectTimeoutSeconds: seconds(0.1, "a connection gets no time to open").default(10),
       tls: tlsClient.optional(),
       /** How `POST /query` asks this destination (on a connection of its own). */
       query: z.strictObject({
@@ -451,7 +467,7 @@ export function configSchema(sources: ConfigSources) {
       url: httpUrl,
       verificationToken: secret,
       auth: httpsAuth.default({ type: "token" }),
-      timeoutSeconds: seconds.default(30),
+      timeoutSeconds: seconds(0.1, "a receiver gets no time to answer").default(30),
       verifyMethod: z.enum(["POST", "GET"]).default("POST"),
       /**
        * A FHIR R4 server: `url` is its base; message bundles go to `<url>/$process-message`,
@@ -475,12 +491,13 @@ export function configSchema(sources: ConfigSources) {
         message: 'forward needs credentials for the central engine, e.g. "oauth2" against its ' +
           "/v2/auth/token",
       }),
-      timeoutSeconds: seconds.default(30),
+      timeoutSeconds: seconds(1, "the central engine gets no time to answer").default(30),
       /**
        * How long the central engine may hold its answer for its application verdict when the
        * site's sender waits for an enhanced-mode application ACK.
        */
-      appAckWaitSeconds: seconds.max(300).default(30),
+      appAckWaitSeconds: seconds(1, "the central engine gets no time for its application ACK")
+        .max(300).default(30),
     }).optional(),
     /** Files left in the `outbox/` of a user of the hosted `sftpServer`, for it to download. */
     sftpOutbox: z.strictObject({

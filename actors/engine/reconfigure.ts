@@ -152,3 +152,17 @@ export function removedDestinations(running: Config, next: Config): DestinationC
   const kept = new Set(next.destinations.map((d) => d.id));
   return running.destinations.filter((d) => !kept.has(d.id));
 }
+
+/**
+ * The problem of a new MLLP `port` of `next` that cannot be bound, at the config path of the
+ * first integration listening on it (`$.integrations[3].mllp.port`); `reason` is the bind error,
+ * which names the address and the OS's reason (`MLLP listener cannot bind 127.0.0.1:2575: address
+ * already in use`).
+ */
+export function unboundPort(next: Config, port: number, reason: string): ReloadProblem {
+  const i = next.integrations.findIndex((x) => x.mllp?.port === port);
+  return {
+    path: `$.integrations[${i}].mllp.port`,
+    message: `integration ${next.integrations[i]?.id ?? "?"}: ${reason}`,
+  };
+}

@@ -56,7 +56,9 @@ const MAX_BODY = 256 * 1024;
  *   another parameter, or a bad value, → 400 naming it.
  * - `GET /config` → `{version, hash, generation, loadedAt, file}`, `loadedAt` as ISO 8601.
  * - `POST /config/reload` → 200 `{ok, version, changed, applied}`; 400 with `problems` for an
- *   invalid file, 409 when a removed destination still has queued messages.
+ *   invalid file; 409 when a removed destination still has queued messages, when a change needs
+ *   a restart, or when a new MLLP port cannot be bound (`problems` at
+ *   `$.integrations[i].mllp.port`).
  * - `GET /storage` → counts and approximate bytes per record kind.
  */
 export function createOperationsApp(options: OperationsAppOptions): Hono {

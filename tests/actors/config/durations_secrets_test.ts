@@ -1,6 +1,7 @@
 /**
  * Operator mistakes the config must catch or forgive: a duration too long for a timer (it would
- * fire after 1 ms), a secret file written with `echo` (its line end is not part of the secret),
+ * fire after 1 ms) or too short to be of use (a timeout of 0 fails at once, an interval of 0 spins),
+ * a secret file written with `echo` (its line end is not part of the secret),
  * an empty or short admin token, a secret file others can read, a config saved with a BOM.
  * @module
  */
@@ -45,6 +46,18 @@ function maximumOf(node: Record<string, unknown>): number | undefined {
   return undefined;
 }
 
+/** The inclusive `minimum` of a JSON Schema node, looking through wrappers (not `exclusiveMinimum`). */
+function minimumOf(node: Record<string, unknown>): number | undefined {
+  if (typeof node.minimum === "number") return node.minimum;
+  for (const key of ["anyOf", "oneOf", "allOf"]) {
+    for (const branch of (node[key] ?? []) as Record<string, unknown>[]) {
+      const min = minimumOf(branch);
+      if (min !== undefined) return min;
+    }
+  }
+  return undefined;
+}
+
 /** Every `properties` entry of a JSON Schema, with its dotted path, at any depth. */
 function* properties(node: unknown, at = "$"): Generator<[string, string, unknown]> {
   if (Array.isArray(node)) {
@@ -62,23 +75,30 @@ function* properties(node: unknown, at = "$"): Generator<[string, string, unknow
   }
 }
 
-Deno.test("every duration setting of the config schema has a maximum a timer can hold", () => {
+/** Every duration setting of the config and sandbox schemas: path, unit and JSON Schema node. */
+function* durationSettings(): Generator<[string, number | "days", Record<string, unknown>]> {
   const schemas = [
     z.toJSONSchema(configSchema(lenient), { io: "input", unrepresentable: "any" }),
     z.toJSONSchema(sandboxSchema, { io: "input", unrepresentable: "any" }),
   ];
-  const seen: string[] = [];
-  const unbounded: string[] = [];
   for (const schema of schemas) {
     for (const [path, name, node] of properties(schema)) {
       const unit = unitMs(name);
       if (unit === undefined || typeof node !== "object" || node === null) continue;
-      seen.push(path);
-      const max = maximumOf(node as Record<string, unknown>);
-      if (max === undefined) unbounded.push(`${path}: no maximum`);
-      else if (unit === "days" ? max > MAX_DAYS : max * unit > MAX_TIMER_MS) {
-        unbounded.push(`${path}: maximum ${max} is over the longest timer (2^31-1 ms)`);
-      }
+      yield [path, unit, node as Record<string, unknown>];
+    }
+  }
+}
+
+Deno.test("every duration setting of the config schema has a maximum a timer can hold", () => {
+  const seen: string[] = [];
+  const unbounded: string[] = [];
+  for (const [path, unit, node] of durationSettings()) {
+    seen.push(path);
+    const max = maximumOf(node);
+    if (max === undefined) unbounded.push(`${path}: no maximum`);
+    else if (unit === "days" ? max > MAX_DAYS : max * unit > MAX_TIMER_MS) {
+      unbounded.push(`${path}: maximum ${max} is over the longest timer (2^31-1 ms)`);
     }
   }
   // The walk reaches every section (a schema change that hid them would make this test empty).
@@ -97,6 +117,113 @@ Deno.test("every duration setting of the config schema has a maximum a timer can
     ]
   ) assert.ok(seen.some((p) => p.endsWith(name)), `${name} not reached; seen: ${seen.join(" ")}`);
   assert.deepEqual(unbounded, []);
+});
+
+Deno.test("every duration setting of the config schema has a floor over 0, or says what its 0 means", () => {
+  const seen: string[] = [];
+  const floorless: string[] = [];
+  for (const [path, , node] of durationSettings()) {
+    seen.push(path);
+    // `positive()` alone (an `exclusiveMinimum` of 0) lets 1e-9 through: a floor is inclusive.
+    const min = minimumOf(node);
+    if (min === undefined) floorless.push(`${path}: no minimum`);
+    else if (min < 0) floorless.push(`${path}: minimum ${min} is under 0`);
+    else if (min === 0 && !String(node.description ?? "").startsWith("0: ")) {
+      floorless.push(`${path}: minimum 0 without a "0: <what it means>" description`);
+    }
+  }
+  for (
+    const name of [
+      "limits.frameTimeoutSeconds",
+      "cluster.leaseSeconds",
+      "mllp.ackTimeoutSeconds",
+      "sftp.intervalSeconds",
+      "admin.sessionMaxHours",
+      "limits.logRetentionDays",
+      "alerts.evaluateEverySeconds",
+      "schedule.everySeconds",
+    ]
+  ) assert.ok(seen.some((p) => p.endsWith(name)), `${name} not reached; seen: ${seen.join(" ")}`);
+  assert.deepEqual(floorless, []);
+});
+
+/** An SFTP endpoint the schema takes (never connected to). */
+const SFTP = {
+  host: "127.0.0.1",
+  user: "u",
+  keys: [{ privateKey: { file: "id" } }],
+  hostKeyFingerprint: `SHA256:${"A".repeat(43)}`,
+  folder: "in",
+};
+
+Deno.test("a duration under its floor is refused with its path, the floor and why; short values tests use pass", () => {
+  const result = parseConfig({
+    admin: { sessionIdleMinutes: 0.5 },
+    cluster: { leaseSeconds: 0.5 },
+    limits: { frameTimeoutSeconds: 0, logRetentionDays: 0.01, storageWarningIntervalSeconds: 0 },
+    integrations: [{
+      id: "feed",
+      environment: "development",
+      sftp: { ...SFTP, intervalSeconds: 0 },
+    }],
+    destinations: [{
+      id: "out",
+      environment: "development",
+      mllp: { host: "127.0.0.1", port: 9961, ackTimeoutSeconds: 0, connectTimeoutSeconds: 0.001 },
+    }],
+    alerts: {
+      evaluateEverySeconds: 0.001,
+      rules: [{ id: "r", kind: "store-unavailable", forSeconds: -1 }],
+    },
+  }, lenient);
+  assert.equal(result.ok, false);
+  const problems = result.ok ? [] : result.problems;
+  const at = (path: string) => problems.find((p) => p.path === path)?.message ?? "(none)";
+  assert.equal(
+    at("$.destinations[0].mllp.ackTimeoutSeconds"),
+    "at least 1 second: a destination gets no time to answer",
+  );
+  assert.match(at("$.destinations[0].mllp.connectTimeoutSeconds"), /^at least 0\.1 seconds: /);
+  assert.match(at("$.limits.frameTimeoutSeconds"), /^at least 1 second: a sender gets no time/);
+  assert.match(at("$.limits.storageWarningIntervalSeconds"), /^at least 1 second: .*flood/);
+  assert.match(at("$.limits.logRetentionDays"), /^at least 1 day: .*deleted/);
+  assert.match(at("$.cluster.leaseSeconds"), /^at least 1 second: .*lease/);
+  assert.match(at("$.admin.sessionIdleMinutes"), /^at least 1 minute: /);
+  assert.match(at("$.integrations[0].sftp.intervalSeconds"), /^at least 0\.1 seconds: .*busy loop/);
+  assert.match(at("$.alerts.evaluateEverySeconds"), /^at least 1 second: .*busy loop/);
+  assert.match(at("$.alerts.rules[0].forSeconds"), /^at least 0 seconds \(0: fires at once\)/);
+
+  // The short values tests use for speed stay legal, and so does a 0 that means "at once".
+  const fast = parseConfig({
+    limits: { frameTimeoutSeconds: 1, queryTimeoutSeconds: 1, httpHeaderTimeoutSeconds: 1 },
+    cluster: { leaseSeconds: 3 },
+    integrations: [{
+      id: "feed",
+      environment: "development",
+      sftp: { ...SFTP, intervalSeconds: 0.2 },
+    }],
+    destinations: [{
+      id: "out",
+      environment: "development",
+      mllp: { host: "127.0.0.1", port: 9961, ackTimeoutSeconds: 1, connectTimeoutSeconds: 1 },
+    }, {
+      id: "web",
+      environment: "development",
+      https: {
+        url: "https://127.0.0.1:9443/in",
+        verificationToken: { env: "V" },
+        timeoutSeconds: 0.3,
+      },
+    }],
+    alerts: {
+      channels: [{
+        id: "mail",
+        email: { host: "127.0.0.1", from: "e@x.org", to: ["o@x.org"], timeoutSeconds: 0.5 },
+      }],
+      rules: [{ id: "r", kind: "store-unavailable", forSeconds: 0 }],
+    },
+  }, lenient);
+  assert.ok(fast.ok, JSON.stringify(!fast.ok && fast.problems));
 });
 
 Deno.test("a timeout longer than the longest timer is refused with its path and the maximum", () => {
