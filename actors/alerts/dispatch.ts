@@ -10,6 +10,10 @@
  * turn, so one channel's result never overwrites another's. An attempt is written when it ends;
  * one aborted (the monitor stopping, the lease lost) is not written at all: its delivery stays
  * pending in KV as it was, for this process after a restart or for the next lease holder.
+ *
+ * A delivery's retry time is a wall timestamp in its record (shown, and kept for other processes
+ * and later runs), but the backoff is waited out on the monotonic clock (`anchors.ts`): a
+ * wall-clock step neither sends a retry early nor holds it back by the step.
  * @module
  */
 
@@ -18,6 +22,7 @@ import type { Clock } from "../runtime/clock.ts";
 import { errorMessage } from "../runtime/errors.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { AlertNotification, AlertStore, ChannelDelivery } from "../store/alerts.ts";
+import { WallAnchors } from "./anchors.ts";
 import { attemptOnce } from "./attempt.ts";
 import { attemptsOf, backoffMs, type ChannelDeps } from "./channels.ts";
 
@@ -39,7 +44,10 @@ export interface DispatcherOptions {
   maxParallel?: number;
   /** How long an attempt past its deadline is waited for before it is abandoned. */
   graceMs?: number;
-  /** Called when a failed attempt was given a retry time (the monitor wakes up for it). */
+  /**
+   * Called when a failed attempt was given a retry time, `at` on the monotonic clock
+   * (`Clock.monotonic`; the monitor wakes up for it).
+   */
   onRetry?: (at: number) => void;
 }
 
@@ -89,10 +97,13 @@ export class Dispatcher {
   #closed = false;
   #reads = 0;
   #passes: Promise<unknown> = Promise.resolve();
+  /** The deliveries' retry times on the monotonic clock, by delivery key. */
+  readonly #due: WallAnchors;
 
   /** A dispatcher; {@link drain} feeds it. */
   constructor(options: DispatcherOptions) {
     this.#o = options;
+    this.#due = new WallAnchors(options.clock);
     this.#max = Math.max(1, options.maxParallel ?? DEFAULT_MAX_PARALLEL);
   }
 
@@ -103,13 +114,18 @@ export class Dispatcher {
     return pass;
   }
 
-  /** When the earliest delivery waiting out its backoff is due, if any. */
+  /**
+   * When the earliest delivery waiting out its backoff is due, if any: a reading of the monotonic
+   * clock (`Clock.monotonic`).
+   */
   nextDue(): number | undefined {
     let due: number | undefined;
     for (const e of this.#live.values()) {
       e.n.deliveries.forEach((d, i) => {
-        if (d.status !== "pending" || this.#queued.has(`${e.n.id}\u0000${i}`)) return;
-        due = Math.min(due ?? d.nextAt, d.nextAt);
+        const key = `${e.n.id}\u0000${i}`;
+        if (d.status !== "pending" || this.#queued.has(key)) return;
+        const at = this.#due.monoOf(key, d.nextAt);
+        due = Math.min(due ?? at, at);
       });
     }
     return due;
@@ -132,6 +148,7 @@ export class Dispatcher {
     this.#ready = [];
     await Promise.all(this.#running);
     this.#live.clear();
+    this.#due.retain(() => false);
   }
 
   /** Halts for good: no attempt starts after this. */
@@ -165,11 +182,13 @@ export class Dispatcher {
         this.#live.delete(id);
       }
     }
-    const now = this.#o.clock.now();
+    this.#due.retain((key) => this.#live.has(key.slice(0, key.indexOf("\u0000"))));
+    const mono = this.#o.clock.monotonic();
     for (const entry of this.#live.values()) {
       entry.n.deliveries.forEach((d, i) => {
         const key = `${entry.n.id}\u0000${i}`;
-        if (d.status !== "pending" || d.nextAt > now || this.#queued.has(key)) return;
+        if (d.status !== "pending" || this.#queued.has(key)) return;
+        if (this.#due.monoOf(key, d.nextAt) > mono) return;
         this.#enqueue(entry, d, key);
       });
     }
@@ -206,8 +225,9 @@ export class Dispatcher {
         this.#end(job);
         if (lane.queue.length > 0) this.#ready.push(lane);
         this.#pump();
-        if (job.delivery.status === "pending" && job.delivery.nextAt > this.#o.clock.now()) {
-          this.#o.onRetry?.(job.delivery.nextAt);
+        if (job.delivery.status === "pending") {
+          const due = this.#due.monoOf(job.key, job.delivery.nextAt);
+          if (due > this.#o.clock.monotonic()) this.#o.onRetry?.(due);
         }
       });
       this.#running.add(run);
@@ -260,12 +280,14 @@ export class Dispatcher {
           error: d.lastError,
         });
       } else {
-        d.nextAt = clock.now() + backoffMs(d.attempts);
+        const backoff = backoffMs(d.attempts);
+        d.nextAt = clock.now() + backoff;
+        this.#due.mark(job.key, d.nextAt, clock.monotonic() + backoff);
         log.warn("alert.send-retry", {
           id: n.id,
           channel: d.channel,
           attempts: d.attempts,
-          retryInMs: d.nextAt - clock.now(),
+          retryInMs: backoff,
           error: d.lastError,
         });
       }

@@ -10,6 +10,13 @@
  * bounded by its channel's `timeoutSeconds`. Evaluation goes on while sends are under way, and a
  * hung channel holds only its own lane. {@link AlertMonitor.stop} aborts the attempts under way
  * (their deliveries stay pending in KV) and returns without waiting for them to finish.
+ *
+ * Every duration is counted on the monotonic clock: the evaluation interval, a rule's `forSeconds`
+ * (from the condition's `since`), the reminder interval (from the last notification), a
+ * no-traffic rule's silence (from the last message received, or the monitor's start) and the
+ * retries' backoff. The records keep wall timestamps; each is tied to a monotonic reading when
+ * this process sets it or first sees it (`anchors.ts`), so a wall-clock step (NTP, `date -s`)
+ * after that neither ends nor stretches the duration counted from it.
  * @module
  */
 
@@ -25,6 +32,7 @@ import {
 } from "../store/alerts.ts";
 import type { Leases } from "../store/leases.ts";
 import type { Store } from "../store/store.ts";
+import { WallAnchors } from "./anchors.ts";
 import type { ChannelDeps } from "./channels.ts";
 import { type AlertInputs, evaluateRule } from "./conditions.ts";
 import { Dispatcher } from "./dispatch.ts";
@@ -57,8 +65,13 @@ export class AlertMonitor {
   readonly #o: AlertMonitorOptions;
   readonly #alerts: AlertStore;
   readonly #leases: Leases;
-  readonly #startedAt: number;
-  /** When a condition without a `since` of its own was first seen holding. */
+  /** When the monitor started, on the monotonic clock (the baseline of "no traffic yet"). */
+  readonly #startedMono: number;
+  /** The wall timestamps durations are counted from, tied to monotonic readings. */
+  readonly #anchors: WallAnchors;
+  /** The inputs, with the last message's time counted from on the monotonic clock. */
+  readonly #steadyInputs: AlertInputs;
+  /** When a condition without a `since` of its own was first seen holding (wall time). */
   readonly #firstSeen = new Map<string, number>();
   readonly #stop = new AbortController();
   readonly #dispatch: Dispatcher;
@@ -75,7 +88,21 @@ export class AlertMonitor {
     this.#alerts = alertStoreOf(options.store);
     const ttlMs = Math.max(30_000, 3 * options.config().evaluateEverySeconds * 1000);
     this.#leases = options.store.leases({ ttlMs, now: () => options.clock.now() });
-    this.#startedAt = options.clock.now();
+    this.#startedMono = options.clock.monotonic();
+    const anchors = (this.#anchors = new WallAnchors(options.clock));
+    const base = options.inputs;
+    this.#steadyInputs = {
+      countFailed: (filter, atLeast) => base.countFailed(filter, atLeast),
+      actors: () => base.actors(),
+      // The last message's time as a never-stepped wall clock would show it now.
+      lastReceived: async (integrationId) => {
+        const at = await base.lastReceived(integrationId);
+        return at === undefined ? undefined : anchors.steady(`last\u0000${integrationId}`, at);
+      },
+      storeHealth: () => base.storeHealth(),
+      expiries: () => base.expiries(),
+      actorOfDestination: (id) => base.actorOfDestination(id),
+    };
     this.#dispatch = new Dispatcher({
       alerts: this.#alerts,
       channels: () => options.config().channels,
@@ -143,7 +170,7 @@ export class AlertMonitor {
   async #run(): Promise<void> {
     const signal = this.#stop.signal;
     while (!signal.aborted) {
-      const startedAt = this.#o.clock.now();
+      const startedAt = this.#o.clock.monotonic();
       // A wake during this pass must not be lost: it ends the coming sleep.
       if (this.#wake.signal.aborted) this.#wake = new AbortController();
       let settled = Promise.resolve();
@@ -165,13 +192,14 @@ export class AlertMonitor {
 
   /**
    * Sleeps until the next evaluation or the earliest retry due (a new retry reschedules it), and
-   * at least `minMs` (after a failed pass, so a KV in trouble is not retried in a tight loop).
+   * at least `minMs` (after a failed pass, so a KV in trouble is not retried in a tight loop). All
+   * on the monotonic clock (`startedAt` too).
    */
   async #sleep(startedAt: number, signal: AbortSignal, minMs: number): Promise<void> {
     const { clock } = this.#o;
-    const earliest = clock.now() + minMs;
+    const earliest = clock.monotonic() + minMs;
     for (;;) {
-      const now = clock.now();
+      const now = clock.monotonic();
       let wait = startedAt + this.#o.config().evaluateEverySeconds * 1000 - now;
       const due = this.#held ? this.#dispatch.nextDue() : undefined;
       if (due !== undefined) wait = Math.min(wait, due - now);
@@ -206,12 +234,18 @@ export class AlertMonitor {
   }
 
   async #evaluate(): Promise<void> {
-    const { clock, log, inputs } = this.#o;
+    const { clock, log } = this.#o;
     const config = this.#o.config();
     const now = clock.now();
+    const anchors = this.#anchors;
+    const inputs = this.#steadyInputs;
+    // The start as a never-stepped wall clock would show it now.
+    const startedAt = now - (clock.monotonic() - this.#startedMono);
     const rules = await this.rules();
     const states = new Map((await this.#alerts.states()).map((s) => [key(s.rule, s.subject), s]));
     const held = new Set<string>();
+    /** Subjects in alarm this pass, over every rule. */
+    const seen = new Set<string>();
     const t: Required<AlertTransition> = { put: [], remove: [], notify: [] };
     const channelsOf = (rule?: AlertRule) => rule?.channels ?? config.channels.map((c) => c.id);
     const notify = (s: AlertState, event: AlertNotification["event"], rule?: AlertRule) => {
@@ -241,7 +275,7 @@ export class AlertMonitor {
     for (const rule of rules) {
       let conditions;
       try {
-        conditions = await evaluateRule(rule, inputs, now, this.#startedAt);
+        conditions = await evaluateRule(rule, inputs, now, startedAt);
       } catch (error) {
         // Unknown now: what was firing stays firing, nothing new starts.
         log.warn("alerts.rule-failed", { rule: rule.id, error });
@@ -253,13 +287,14 @@ export class AlertMonitor {
       for (const c of conditions) {
         const k = key(rule.id, c.subject);
         current.add(k);
+        seen.add(k);
         const state = states.get(k);
         let since = state?.since ?? c.since;
         if (since === undefined) {
           since = this.#firstSeen.get(k) ?? now;
           this.#firstSeen.set(k, since);
         }
-        if (!state && now - since < forMs) continue;
+        if (!state && anchors.since(`since\u0000${k}`, since) < forMs) continue;
         held.add(k);
         if (!state) {
           const s: AlertState = {
@@ -271,11 +306,13 @@ export class AlertMonitor {
             reminders: 0,
             summary: c.summary,
           };
+          anchors.mark(`notified\u0000${k}`, now);
           t.put.push(s);
           notify(s, "firing", rule);
         } else if (
           rule.remindEverySeconds !== undefined &&
-          now - state.lastNotifiedAt >= rule.remindEverySeconds * 1000
+          anchors.since(`notified\u0000${k}`, state.lastNotifiedAt) >=
+            rule.remindEverySeconds * 1000
         ) {
           const s = {
             ...state,
@@ -283,6 +320,7 @@ export class AlertMonitor {
             reminders: state.reminders + 1,
             summary: c.summary,
           };
+          anchors.mark(`notified\u0000${k}`, now);
           t.put.push(s);
           notify(s, "reminder", rule);
         }
@@ -305,6 +343,15 @@ export class AlertMonitor {
         rule,
       );
     }
+    // Anchors of subjects no longer in alarm (nor remembered) and of integrations not watched go.
+    const watched = new Set(rules.flatMap((r) => r.kind === "no-traffic" ? [r.integration] : []));
+    anchors.retain((a) => {
+      const at = a.indexOf("\u0000");
+      const tag = a.slice(0, at);
+      const of = a.slice(at + 1);
+      if (tag === "last") return watched.has(of);
+      return seen.has(of) || held.has(of) || this.#firstSeen.has(of);
+    });
     await this.#alerts.commit(t);
   }
 }

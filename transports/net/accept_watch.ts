@@ -13,12 +13,14 @@
  * how many connections were waiting and how many files the process holds against its limit.
  * Until the listener is back (a new socket needs a free descriptor too) it tries again at each
  * check, at intervals doubling up to a minute. Where `/proc` is missing the watch does nothing.
+ * How long the listener was stalled (`stalledMs` on `<name>.accept-restored`) is measured on the
+ * monotonic clock: a wall-clock step meanwhile is not counted in it.
  * @module
  */
 
 import type { Server } from "node:net";
-import type { Logger } from "../../actors/ports.ts";
-import { errorMessage } from "../../actors/mod.ts";
+import type { Clock, Logger } from "../../actors/ports.ts";
+import { errorMessage, systemClock } from "../../actors/mod.ts";
 
 /** How often the accept queue is read by default. */
 export const ACCEPT_WATCH_INTERVAL_MS = 5_000;
@@ -43,6 +45,8 @@ export interface AcceptWatchOptions {
    * this time; default {@link kernelAcceptQueue}.
    */
   acceptQueue?: (port: number) => number | undefined | null;
+  /** Times a stall (its monotonic reading); the system clock by default. */
+  clock?: Clock;
 }
 
 /** A running watch. */
@@ -71,6 +75,7 @@ export function watchAccepts(options: AcceptWatchOptions): AcceptWatch {
   const { server, hostname, port, name, log } = options;
   const interval = options.intervalMs ?? ACCEPT_WATCH_INTERVAL_MS;
   const acceptQueue = options.acceptQueue ?? kernelAcceptQueue;
+  const clock = options.clock ?? systemClock;
   let taken = 0;
   let waitingBefore = 0;
   let restarts = 0;
@@ -84,7 +89,7 @@ export function watchAccepts(options: AcceptWatchOptions): AcceptWatch {
   const relisten = (waiting: number) => {
     const handle = (server as unknown as { _handle?: { close(): void } | null })._handle;
     if (stalledSince === undefined) {
-      stalledSince = Date.now();
+      stalledSince = clock.monotonic();
       log.error(`${name}.accept-stalled`, {
         port,
         waiting,
@@ -102,7 +107,7 @@ export function watchAccepts(options: AcceptWatchOptions): AcceptWatch {
         restarts++;
         log.warn(`${name}.accept-restored`, {
           port,
-          stalledMs: Date.now() - (stalledSince ?? Date.now()),
+          stalledMs: Math.round(clock.monotonic() - (stalledSince ?? clock.monotonic())),
         });
         stalledSince = undefined;
         delay = interval;

@@ -12,7 +12,11 @@ export interface AddressLimitsOptions {
   maxFailedLoginsPerIp: number;
   /** How long an address stays refused after its last failed login, default 15 min. */
   lockoutMs?: number;
-  now?: () => number;
+  /**
+   * Milliseconds on a clock that never steps (`Clock.monotonic`), for the lockout: a wall-clock
+   * step neither ends nor stretches it. Default `performance.now`.
+   */
+  monotonic?: () => number;
 }
 
 interface Failures {
@@ -37,7 +41,7 @@ export class AddressLimits {
   }
 
   #now(): number {
-    return (this.#options.now ?? Date.now)();
+    return this.#options.monotonic?.() ?? performance.now();
   }
 
   #lockoutMs(): number {

@@ -110,13 +110,13 @@ export class SshSftpSession implements SftpSession {
     }
     return new Promise<T>((resolve, reject) => {
       const waiting: Waiting = { what, fail: reject };
-      if (this.#waiting.size === 0) this.#answeredAt = this.#clock.now();
+      if (this.#waiting.size === 0) this.#answeredAt = this.#clock.monotonic();
       this.#waiting.add(waiting);
       this.#watch(this.#timeoutMs);
       const answered = (err: unknown, value?: T) => {
         // Failed already (the session was closed or stalled): a late answer changes nothing.
         if (!this.#waiting.delete(waiting)) return;
-        this.#answeredAt = this.#clock.now();
+        this.#answeredAt = this.#clock.monotonic();
         if (this.#waiting.size === 0) this.#unwatch();
         if (err) reject(statusError(what, err));
         else resolve(value as T);
@@ -143,7 +143,7 @@ export class SshSftpSession implements SftpSession {
       this.#watchdog = undefined;
       if (this.#waiting.size === 0) return;
       const timeout = this.#timeoutMs;
-      const quiet = this.#clock.now() - this.#answeredAt;
+      const quiet = this.#clock.monotonic() - this.#answeredAt;
       if (quiet < timeout) return this.#watch(timeout - quiet);
       this.#failWaiting((w) => new SftpDeadlineError(w.what, timeout));
       this.close();

@@ -4,10 +4,12 @@
  * per session, the rest counted (`notLoggedBefore` on the next line logged, or one
  * `sftp-server.not-logged` line when the session ends), and uploads cut off together by a dropped
  * connection in one `sftp-server.upload-interrupted` line, however many ({@link InterruptedLog}).
+ * The minute is counted on the monotonic clock: a wall-clock step does not start a new one.
  * @module
  */
 
-import type { Logger } from "../../actors/ports.ts";
+import type { Clock, Logger } from "../../actors/ports.ts";
+import { systemClock } from "../../actors/runtime/clock.ts";
 
 /** Refusal lines one session may log per minute. */
 export const LINES_PER_MINUTE = 20;
@@ -69,14 +71,17 @@ export class InterruptedLog {
 export class SessionLog {
   readonly #log: Logger;
   readonly #where: { user: string; peer: string };
-  #minute = 0;
+  readonly #clock: Clock;
+  /** The current minute, on the monotonic clock (undefined before the first line). */
+  #minute: number | undefined;
   #lines = 0;
   #notLogged = 0;
 
-  /** Logs for `user` connected from `peer`. */
-  constructor(log: Logger, user: string, peer: string) {
+  /** Logs for `user` connected from `peer`, counting minutes on `clock`'s monotonic reading. */
+  constructor(log: Logger, user: string, peer: string, clock: Clock = systemClock) {
     this.#log = log;
     this.#where = { user, peer };
+    this.#clock = clock;
   }
 
   /** A request refused with a permission error. */
@@ -97,7 +102,7 @@ export class SessionLog {
   }
 
   #may(): boolean {
-    const minute = Math.floor(Date.now() / 60_000);
+    const minute = Math.floor(this.#clock.monotonic() / 60_000);
     if (minute !== this.#minute) {
       this.#minute = minute;
       this.#lines = 0;

@@ -13,6 +13,8 @@
  * Once logged in: open files and folders are capped per user and across the server
  * (`handle_limits.ts`), and a connection that holds some open but sends no request for
  * {@link IDLE_TIMEOUT_MS} is closed (`sftp-server.idle-closed`; its uploads are discarded).
+ * That period, the lockout and the refusal log's minute are measured on the monotonic clock: an
+ * NTP step or `date -s` neither ends nor stretches them.
  *
  * The engine's thread never waits on the disk: every file-system call is asynchronous, and a
  * session whose requests pile up behind a slow disk stops its connection from being read until
@@ -26,7 +28,8 @@ import { createServer, type Server as NetServer, type Socket } from "node:net";
 import { join } from "node:path";
 // @ts-types="@types/ssh2"
 import ssh2 from "ssh2";
-import type { Logger } from "../../actors/ports.ts";
+import type { Clock, Logger } from "../../actors/ports.ts";
+import { systemClock } from "../../actors/runtime/clock.ts";
 import { AddressLimits } from "./address_limits.ts";
 import { ArchivePending } from "./archive_pending.ts";
 import { MODERN_ALGORITHMS } from "./algorithms.ts";
@@ -83,6 +86,12 @@ export interface HostedSftpServerOptions {
   acceptWatchIntervalMs?: number;
   /** Entries one rescan looks at per user, default `MAX_RESCAN_ENTRIES` (`uploads.ts`). */
   maxRescanEntries?: number;
+  /**
+   * Times the idle close, the lockout after failed logins and the refusal log's minute, all on its
+   * monotonic reading (a wall-clock step neither ends nor stretches them); the system clock by
+   * default.
+   */
+  clock?: Clock;
 }
 
 /**
@@ -109,7 +118,7 @@ interface Connection extends LoginState {
   client?: ssh2.Connection;
   authenticated: boolean;
   sessions: FolderSftpSession[];
-  /** When the last SFTP request came (`Date.now()`). */
+  /** When the last SFTP request came (`Clock.monotonic()`). */
   lastRequest: number;
   /** Uploads cut off by its sessions, logged in one line. */
   interrupted: InterruptedLog;
@@ -133,7 +142,9 @@ export class HostedSftpServer {
   readonly #ssh: ssh2.Server;
   readonly #net: NetServer;
   #rescanTimer: ReturnType<typeof setInterval> | undefined;
-  #idleTimer: ReturnType<typeof setInterval> | undefined;
+  /** Aborted by {@link stop}: ends the idle check's sleep. */
+  readonly #idleStop = new AbortController();
+  readonly #clock: Clock;
   #rescanning: Promise<void> | undefined;
   #acceptWatch: AcceptWatch | undefined;
   #stopped = false;
@@ -149,6 +160,7 @@ export class HostedSftpServer {
     halfFdLimit: number,
   ) {
     this.#options = options;
+    const clock = (this.#clock = options.clock ?? systemClock);
     const hostKey = ssh2.utils.parseKey(options.hostKey);
     const key = Array.isArray(hostKey) ? hostKey[0] : hostKey;
     if (!key || key instanceof Error || !key.isPrivateKey()) {
@@ -163,6 +175,7 @@ export class HostedSftpServer {
     this.#limits = new AddressLimits({
       maxConnectionsPerIp: options.maxConnectionsPerIp,
       maxFailedLoginsPerIp: options.maxFailedLoginsPerIp,
+      monotonic: () => clock.monotonic(),
       ...(options.lockoutMs !== undefined ? { lockoutMs: options.lockoutMs } : {}),
     });
     this.#desk = new UploadDesk({
@@ -224,6 +237,7 @@ export class HostedSftpServer {
       name: "sftp-server",
       log: options.log,
       intervalMs: options.acceptWatchIntervalMs,
+      clock: server.#clock,
     });
     options.log.info("sftp-server.listening", {
       hostname: options.hostname,
@@ -238,8 +252,17 @@ export class HostedSftpServer {
     const every = options.rescanIntervalMs ?? 60_000;
     if (every > 0) server.#rescanTimer = setInterval(() => server.#rescan(), every);
     const idle = options.idleTimeoutMs ?? IDLE_TIMEOUT_MS;
-    server.#idleTimer = setInterval(() => server.#closeIdle(idle), Math.min(idle / 4, 30_000));
+    void server.#watchIdle(idle, Math.min(idle / 4, 30_000));
     return server;
+  }
+
+  /** Checks for idle connections every `everyMs` (on the clock) until {@link stop}. */
+  async #watchIdle(idleMs: number, everyMs: number): Promise<void> {
+    const signal = this.#idleStop.signal;
+    while (!signal.aborted) {
+      await this.#clock.sleep(everyMs, signal);
+      if (!signal.aborted) this.#closeIdle(idleMs);
+    }
   }
 
   /** The folder on disk where the engine puts files for `user` to download. */
@@ -278,7 +301,7 @@ export class HostedSftpServer {
 
   /** Closes logged-in connections that hold open handles but sent no request for `idleMs`. */
   #closeIdle(idleMs: number): void {
-    const now = Date.now();
+    const now = this.#clock.monotonic();
     for (const c of this.#connections.values()) {
       const handles = c.sessions.reduce((n, s) => n + s.openHandles, 0);
       if (!c.authenticated || handles === 0 || now - c.lastRequest < idleMs) continue;
@@ -310,7 +333,7 @@ export class HostedSftpServer {
     this.#stopped = true;
     this.#acceptWatch?.stop();
     clearInterval(this.#rescanTimer);
-    clearInterval(this.#idleTimer);
+    this.#idleStop.abort();
     const closing = new Promise<void>((resolve) => this.#net.close(() => resolve()));
     for (const c of this.#connections.values()) {
       for (const s of c.sessions) s.end();
@@ -343,7 +366,7 @@ export class HostedSftpServer {
       offeredCredentials: false,
       attempts: 0,
       sessions: [],
-      lastRequest: Date.now(),
+      lastRequest: this.#clock.monotonic(),
       backlogged: 0,
     };
     this.#connections.set(key, conn);
@@ -359,7 +382,7 @@ export class HostedSftpServer {
 
   /** Logs a refused connection, at most once a minute per address and cause (a flood stays short). */
   #logRefusal(ip: string, kind: string, reason: string): void {
-    const now = Date.now();
+    const now = this.#clock.monotonic();
     const key = `${ip}|${kind}`;
     const seen = this.#refusals.get(key);
     if (seen && now - seen.at < 60_000) {
@@ -456,7 +479,7 @@ export class HostedSftpServer {
           peer: conn.ip,
           maxFileBytes: this.#options.maxFileBytes,
           log: this.#options.log,
-          onRequest: () => (conn.lastRequest = Date.now()),
+          onRequest: () => (conn.lastRequest = this.#clock.monotonic()),
           onInterrupted: (uploads) => conn.interrupted.add(uploads),
           onBacklog: (full) => this.#backlog(conn, full),
         });
