@@ -9,7 +9,7 @@
  */
 
 import type { Clock, Logger } from "../../actors/ports.ts";
-import { systemClock } from "../../actors/runtime/clock.ts";
+import { systemClock } from "../../actors/mod.ts";
 
 /** Refusal lines one session may log per minute. */
 export const LINES_PER_MINUTE = 20;

@@ -29,7 +29,7 @@ import { join } from "node:path";
 // @ts-types="@types/ssh2"
 import ssh2 from "ssh2";
 import type { Clock, Logger } from "../../actors/ports.ts";
-import { systemClock } from "../../actors/runtime/clock.ts";
+import { systemClock } from "../../actors/mod.ts";
 import { AddressLimits } from "./address_limits.ts";
 import { ArchivePending } from "./archive_pending.ts";
 import { MODERN_ALGORITHMS } from "./algorithms.ts";
