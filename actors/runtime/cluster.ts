@@ -13,12 +13,32 @@
  * node made, which every other node's ids are then kept after (see `IdGenerator.observe`); while
  * a node's clock is certainly ahead of this one's, this node's ids are also kept after what that
  * clock can reach before the next heartbeat. Nothing of this runs per message.
+ *
+ * One process per node id: two processes with one node id on a shared KV (a config copied to a
+ * second host) would both take that node's leases as their own and deliver every queue twice.
+ * Each process makes a random instance token at start and its heartbeat carries it; it writes
+ * its record only with a check that the record is still the one it wrote last. Its first
+ * {@link Cluster.refresh} (the supervisor's, before any lease is taken or actor started) claims the
+ * node id: no record, or one marked `stopped` by a clean stop ({@link Cluster.leave}), and it
+ * starts at once; otherwise it watches the record for about one heartbeat interval of the process
+ * that wrote it plus a margin (on this process's monotonic clock: no clocks compared), and if the
+ * record changes under another token, the start is refused (ERROR `cluster.node-id-in-use`, and a
+ * {@link NodeIdInUseError} thrown); unchanged, its writer is gone (crashed or killed) and the node
+ * starts, saying so at info (`cluster.node-id-taken-over`, with the time waited). While running,
+ * a heartbeat that finds the record written under another token (a process started meanwhile,
+ * e.g. while this one was cut off from KV) fences this process: ERROR `cluster.node-id-in-use`,
+ * no more heartbeats, {@link Cluster.isMine} false for every actor (the supervisor hands them all
+ * over: each finishes its message in flight, then its lease is released), and `/healthz` failing
+ * (`nodeIdInUse` of `actors/store/nodes.ts`). It stays so until restarted. While a heartbeat of this process is
+ * unconfirmed for as long as a newcomer waits (KV unreachable), it takes no new actor either: a
+ * newcomer may have judged it gone meanwhile.
  * @module
  */
 
 import type { NodeEntry, NodeRecord, NodeRegistry } from "../store/nodes.ts";
 import { idFloor, idTime } from "../store/ids.ts";
 import type { Logger } from "./log.ts";
+import { type Clock, systemClock } from "./clock.ts";
 
 /** The ids a node makes, as its heartbeat reads and raises them (the store's `IdGenerator`). */
 export interface ClusterIds {
@@ -49,6 +69,19 @@ export interface ClusterOptions {
   log?: Logger;
   /** Actors active and writes waiting, for the heartbeat. */
   load: () => { actors: number; load: number };
+  /**
+   * How often the heartbeat is written, default a third of the lease but at most 1 s (the
+   * supervisor's membership look): carried in the record (raised to the longest recent gap seen)
+   * for a process starting with this node id to wait for.
+   */
+  heartbeatMs?: number;
+  /** Sleeps of the start's wait for a predecessor's heartbeat, default the system clock. */
+  clock?: Pick<Clock, "sleep">;
+  /**
+   * The node id is held by this process by other means (the OS lock `serve` takes on a local KV
+   * file): a record not stopped cleanly is a predecessor's that died, taken over without waiting.
+   */
+  exclusive?: boolean;
 }
 
 /** A node as `GET /admin/nodes` shows it. */
@@ -85,6 +118,42 @@ interface Judged {
 
 /** A record unchanged this long (and at least six of its leases) is removed from KV. */
 const FORGET_AFTER_MS = 60_000;
+/** Longest gaps between heartbeats kept to say how often this process beats. */
+const GAPS_KEPT = 16;
+/** Claims of a node id that lost a race to another write before giving up. */
+const CLAIM_ATTEMPTS = 5;
+
+/**
+ * The start of a process was refused: another running process has the same node id on this KV.
+ * Its message says what to do.
+ */
+export class NodeIdInUseError extends Error {
+  /** Another process holds `node` (its record changed within `waitedMs`). */
+  constructor(readonly node: string, waitedMs: number) {
+    super(
+      `node.id "${node}" is in use by another running engine on this KV (its heartbeat record ` +
+        `changed under another process's token, ${waitedMs} ms into this start): two processes ` +
+        `with one node id deliver every queue twice. Give each process sharing the KV its own node.id ` +
+        `(a copied config keeps the original's), or stop the other process first`,
+    );
+    this.name = "NodeIdInUseError";
+  }
+}
+
+/** How long to watch a record not stopped cleanly: its writer's heartbeat interval + margin. */
+export function claimWaitMs(record: NodeRecord, fallbackHeartbeatMs: number): number {
+  const lease = record.leaseMs > 0 ? record.leaseMs : Infinity;
+  const beat = record.heartbeatMs && record.heartbeatMs > 0
+    ? record.heartbeatMs
+    : Math.min(fallbackHeartbeatMs, lease / 3);
+  // Never longer than its lease: unchanged that long, it is dead by everyone's judgement.
+  return Math.round(Math.min(beat + Math.max(500, beat / 2), lease));
+}
+
+/** The default heartbeat interval for a lease: the supervisor's membership look. */
+function defaultHeartbeatMs(leaseMs: number): number {
+  return Math.max(1, Math.min(1000, Math.floor(leaseMs / 3)));
+}
 
 /** See the module doc. */
 export class Cluster {
@@ -98,6 +167,21 @@ export class Cluster {
   #lastRead: { mono: number; wall: number } | undefined;
   /** Monotonic time of the last {@link refresh}. */
   #lastRefresh: number | undefined;
+  /** This process's random token (see the module doc). */
+  readonly #instance = crypto.randomUUID();
+  /** The node id was claimed at start (see the module doc). */
+  #claimed = false;
+  /** The versionstamp of this process's last write of its record (null: none expected). */
+  #mine: string | null = null;
+  /** Another process holds this node id: this one is fenced for good. */
+  #inUse: { since: number; by?: string } | undefined;
+  /** Monotonic start of the oldest heartbeat write not yet confirmed. */
+  #unconfirmedSince: number | undefined;
+  /** Recent gaps between heartbeats (monotonic ms). */
+  readonly #gaps: number[] = [];
+  #lastBeat: number | undefined;
+  /** The record as last written by this process (the `stopped` mark repeats it). */
+  #record: NodeRecord | undefined;
 
   /** A cluster view that, until the first {@link refresh}, holds this node alone. */
   constructor(options: ClusterOptions) {
@@ -111,6 +195,19 @@ export class Cluster {
   /** This node's id. */
   get node(): string {
     return this.#o.node;
+  }
+
+  /** This process's random instance token. */
+  get instance(): string {
+    return this.#instance;
+  }
+
+  /**
+   * Set once another process was found holding this node id while this one ran: this process
+   * takes no actor any more (see the module doc).
+   */
+  get fenced(): boolean {
+    return this.#inUse !== undefined;
   }
 
   /** Ids of the live nodes, sorted. */
@@ -136,22 +233,11 @@ export class Cluster {
    * (actors may have to move).
    */
   async refresh(): Promise<boolean> {
-    const now = this.#o.now();
-    const { actors, load } = this.#o.load();
+    // The first one claims the node id (throws NodeIdInUseError if another process holds it).
+    if (!this.#claimed) await this.#claim();
     const ids = this.#o.ids;
-    const newestId = ids?.newest();
-    await this.#o.registry.heartbeat({
-      id: this.#o.node,
-      ...(this.#o.address ? { address: this.#o.address } : {}),
-      version: `engine/1 deno/${Deno.version.deno}`,
-      startedAt: this.#startedAt,
-      lastSeen: now,
-      actors,
-      load,
-      weight: this.#o.weight ?? 1,
-      leaseMs: this.#o.leaseMs,
-      ...(newestId ? { newestId } : {}),
-    });
+    let fencedNow = false;
+    if (!this.#inUse) fencedNow = !(await this.#beat());
     const judged = await this.#read();
     const mono = this.#monotonic();
     const wall = this.#o.now();
@@ -179,7 +265,164 @@ export class Cluster {
     }
     const before = this.liveIds.join("\n");
     this.#live = live;
-    return this.liveIds.join("\n") !== before;
+    // Fenced: every actor is someone else's now (the supervisor hands them over on a change).
+    return fencedNow || this.liveIds.join("\n") !== before;
+  }
+
+  /** This node's heartbeat record as of now. */
+  #heartbeat(): NodeRecord {
+    const { actors, load } = this.#o.load();
+    const newestId = this.#o.ids?.newest();
+    const configured = this.#o.heartbeatMs ?? defaultHeartbeatMs(this.#o.leaseMs);
+    const heartbeatMs = Math.round(Math.min(
+      Math.max(configured, ...this.#gaps),
+      this.#o.leaseMs,
+    ));
+    return {
+      id: this.#o.node,
+      ...(this.#o.address ? { address: this.#o.address } : {}),
+      version: `engine/1 deno/${Deno.version.deno}`,
+      startedAt: this.#startedAt,
+      lastSeen: this.#o.now(),
+      actors,
+      load,
+      weight: this.#o.weight ?? 1,
+      leaseMs: this.#o.leaseMs,
+      ...(newestId ? { newestId } : {}),
+      instance: this.#instance,
+      heartbeatMs,
+    };
+  }
+
+  /**
+   * Writes this node's heartbeat over the record this process wrote last; false (and this process
+   * fenced) when another process has written it since.
+   */
+  async #beat(): Promise<boolean> {
+    const registry = this.#o.registry;
+    const started = this.#monotonic();
+    this.#unconfirmedSince ??= started;
+    if (this.#lastBeat !== undefined) {
+      this.#gaps.push(started - this.#lastBeat);
+      if (this.#gaps.length > GAPS_KEPT) this.#gaps.shift();
+    }
+    this.#lastBeat = started;
+    const record = this.#heartbeat();
+    for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+      const written = await registry.write(record, this.#mine);
+      if (written !== undefined) {
+        this.#mine = written;
+        this.#record = record;
+        this.#unconfirmedSince = undefined;
+        return true;
+      }
+      const found = await registry.entry(this.#o.node);
+      if (found && found.record.instance !== this.#instance) {
+        this.#fence(found.record);
+        return false;
+      }
+      // Removed by a reader that judged this node dead (it was silent for long), or written by
+      // this process itself (a commit retried after its answer was lost): written over.
+      this.#mine = found?.versionstamp ?? null;
+    }
+    throw new Error(`the heartbeat record of node ${this.#o.node} kept changing under its write`);
+  }
+
+  /** Another process holds this node id: stops claiming actors, for good. */
+  #fence(other: NodeRecord): void {
+    this.#inUse = { since: this.#o.now(), ...(other.instance ? { by: other.instance } : {}) };
+    this.#o.registry.markInUse(this.#o.node, {
+      since: this.#inUse.since,
+      reason: `node.id "${this.#o.node}" is in use by another process (started ` +
+        `${new Date(other.startedAt).toISOString()} by its clock): this one stopped delivering. ` +
+        "Give each process its own node.id, then restart this one",
+    });
+    this.#log?.error("cluster.node-id-in-use", {
+      node: this.#o.node,
+      other: { startedAt: new Date(other.startedAt).toISOString(), address: other.address },
+      action: "fenced: this process stopped delivering (its actors hand over, their leases are " +
+        "released, /healthz fails) and sends no more heartbeats",
+      hint: "give each process sharing the KV its own node.id (a copied config keeps the " +
+        "original's), then restart this process; or stop the other one",
+    });
+  }
+
+  /**
+   * Claims this node id at start (see the module doc): at once when its record is missing or
+   * stopped cleanly, else after watching it for a heartbeat interval plus margin.
+   */
+  async #claim(): Promise<void> {
+    const registry = this.#o.registry;
+    for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+      let found = await registry.entry(this.#o.node);
+      if (found && found.record.stopped === undefined) found = await this.#watch(found);
+      const record = this.#heartbeat();
+      const written = await registry.write(record, found?.versionstamp ?? null);
+      if (written !== undefined) {
+        this.#mine = written;
+        this.#record = record;
+        this.#lastBeat = this.#monotonic();
+        this.#claimed = true;
+        return;
+      }
+      // Another write came between the read and this one: looked at again (a process starting
+      // at the same moment with this node id then holds it, and this start is refused).
+    }
+    this.#refuse(0);
+  }
+
+  /**
+   * Watches a record not stopped cleanly: throws when it changes under another token, returns
+   * what to write over when it stays unchanged (its writer is gone) or is stopped meanwhile.
+   */
+  async #watch(first: NodeEntry): Promise<NodeEntry | undefined> {
+    const from = this.#monotonic();
+    if (this.#o.exclusive) {
+      this.#log?.info("cluster.node-id-taken-over", {
+        node: this.#o.node,
+        waitedMs: 0,
+        reason: "the previous process with this node id did not stop cleanly; this process holds " +
+          "the node id's lock, so that one is gone",
+      });
+      return first;
+    }
+    const waitMs = claimWaitMs(
+      first.record,
+      this.#o.heartbeatMs ?? defaultHeartbeatMs(this.#o.leaseMs),
+    );
+    const step = Math.max(10, Math.min(250, Math.ceil(waitMs / 6)));
+    const clock = this.#o.clock ?? systemClock;
+    // Bounded by count: the sleeps (not the monotonic clock) pace the watch.
+    for (let waited = 0; waited < waitMs;) {
+      const ms = Math.min(step, waitMs - waited);
+      await clock.sleep(ms);
+      waited += ms;
+      const now = await this.#o.registry.entry(this.#o.node);
+      if (now?.versionstamp === first.versionstamp) continue;
+      // Stopped cleanly (or removed) meanwhile: free.
+      if (!now || now.record.stopped !== undefined) return now;
+      this.#refuse(waited);
+    }
+    this.#log?.info("cluster.node-id-taken-over", {
+      node: this.#o.node,
+      waitedMs: Math.round(this.#monotonic() - from),
+      reason: `the previous process with this node id did not stop cleanly and its heartbeat ` +
+        `record did not change in ${waitMs} ms: it is gone (crashed or killed); start delayed ` +
+        `by that wait`,
+    });
+    return first;
+  }
+
+  /** Refuses this start: another process holds the node id. */
+  #refuse(waitedMs: number): never {
+    const error = new NodeIdInUseError(this.#o.node, waitedMs);
+    this.#log?.error("cluster.node-id-in-use", {
+      node: this.#o.node,
+      action: "start refused",
+      hint: "give each process sharing the KV its own node.id (a copied config keeps the " +
+        "original's), or stop the other process first",
+    });
+    throw error;
   }
 
   /** Every node with a heartbeat record, whether it is live, and its estimated clock offset. */
@@ -197,14 +440,42 @@ export class Cluster {
     return rendezvous(actor, this.#live);
   }
 
-  /** True when `actor` belongs to this node. */
+  /**
+   * True when `actor` belongs to this node. Never while fenced, nor while a heartbeat of this
+   * process has gone unconfirmed for as long as a process starting with this node id waits.
+   */
   isMine(actor: string): boolean {
+    if (this.#inUse) return false;
+    if (this.#unconfirmedSince !== undefined) {
+      const wait = claimWaitMs(
+        this.#record ?? this.#heartbeat(),
+        this.#o.heartbeatMs ?? defaultHeartbeatMs(this.#o.leaseMs),
+      );
+      if (this.#monotonic() - this.#unconfirmedSince >= wait) return false;
+    }
     return this.ownerOf(actor) === this.#o.node;
   }
 
-  /** Removes this node's record (a clean stop), so the others take its actors at once. */
+  /**
+   * A clean stop: marks this node's record `stopped` (not live: the others take its actors at
+   * once; a process starting with this node id starts without waiting). Only over this process's
+   * own record: a fenced process leaves the other's be.
+   */
   async leave(): Promise<void> {
-    await this.#o.registry.leave(this.#o.node);
+    if (this.#inUse || !this.#claimed || !this.#record) return;
+    const registry = this.#o.registry;
+    const record: NodeRecord = { ...this.#record, lastSeen: this.#o.now(), stopped: this.#o.now() };
+    for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
+      const written = await registry.write(record, this.#mine);
+      if (written !== undefined) {
+        this.#mine = written;
+        return;
+      }
+      // Another process's record now (this one leaves it be), or none (nothing to mark).
+      const found = await registry.entry(this.#o.node);
+      if (!found || found.record.instance !== this.#instance) return;
+      this.#mine = found.versionstamp;
+    }
   }
 
   /**
@@ -225,7 +496,7 @@ export class Cluster {
       const { record, versionstamp } = entry;
       present.add(record.id);
       if (record.id === this.#o.node) {
-        out.push({ entry, live: true, changed: true, offsetMs: 0 });
+        out.push({ entry, live: record.stopped === undefined, changed: true, offsetMs: 0 });
         continue;
       }
       let seen = this.#seen.get(record.id);
@@ -241,7 +512,8 @@ export class Cluster {
       const silentMs = mono - seen.at;
       out.push({
         entry,
-        live: silentMs < leaseMs,
+        // Stopped cleanly: gone at once.
+        live: silentMs < leaseMs && record.stopped === undefined,
         changed: fresh,
         ...(seen.offsetMs !== undefined ? { offsetMs: seen.offsetMs } : {}),
       });

@@ -1,6 +1,8 @@
 /**
  * What `GET /healthz` reports: one check per MLLP listener (still accepting connections), one for
- * KV (commits succeed; see the store's health), and one for the actors (none crashing in a loop).
+ * KV (commits succeed; see the store's health), and one for the actors (none crashing in a loop);
+ * and, only once this process found its node id in use by another process and stopped delivering
+ * (see `Cluster`), a failing `node-id` check.
  * Cheap enough to poll every second: no KV read, and while KV is failing at most one probe commit
  * per second.
  * @module
@@ -8,6 +10,7 @@
 
 import type { Store } from "../store/store.ts";
 import type { Supervisor } from "./supervisor.ts";
+import { nodeIdInUse } from "../store/nodes.ts";
 
 /** One check of {@link HealthReport}. */
 export interface HealthCheck {
@@ -66,6 +69,15 @@ export async function healthReport(sources: HealthSources): Promise<HealthReport
       ).join("; "),
     },
   );
+  const inUse = nodeIdInUse(sources.store.kv, sources.node);
+  if (inUse) {
+    checks.push({
+      name: "node-id",
+      ok: false,
+      reason: inUse.reason,
+      since: new Date(inUse.since).toISOString(),
+    });
+  }
   return {
     status: checks.every((c) => c.ok) ? "ok" : "failing",
     node: sources.node,

@@ -1,11 +1,16 @@
 /**
  * Cluster membership in KV: each engine process writes its heartbeat record (id, address,
- * version, start time, last seen, actors held, load, weight, newest id). Whether a node is live is
+ * version, start time, last seen, actors held, load, weight, newest id, the random token of the
+ * process, and a `stopped` mark once it stopped cleanly). Whether a node is live is
  * judged by each reader on its own monotonic clock, from whether the record *changes* (its
  * versionstamp), never from the writer's wall-clock stamps: see `actors/runtime/cluster.ts`.
  * Records carry no KV expiry (KV expires keys by the wall clock of whichever process reads or
  * cleans the file, so one node whose clock steps forward would delete everyone's heartbeat); the
  * readers delete the records that have stopped changing for long ({@link NodeRegistry.remove}).
+ *
+ * A process writes its own record only with a check that it is still the one it wrote last
+ * ({@link NodeRegistry.write}): a second process started with the same node id is then noticed,
+ * never written over (see `Cluster`, "one process per node id").
  * @module
  */
 
@@ -35,6 +40,21 @@ export interface NodeRecord {
    * sender's failover between nodes whose clocks differ). Absent from older engines' records.
    */
   newestId?: string;
+  /**
+   * A random token made by the process at start: two processes with one node id write different
+   * ones. Absent from older engines' records.
+   */
+  instance?: string;
+  /**
+   * How often it heartbeats (ms, the longest recent gap between its heartbeats): how long a
+   * process starting with the same node id waits to see whether this one is still running.
+   */
+  heartbeatMs?: number;
+  /**
+   * Its wall clock when it stopped cleanly (the last write of a process; shown only): the node
+   * is not live, and a process starting with this node id starts at once.
+   */
+  stopped?: number;
 }
 
 /** A heartbeat record with its versionstamp: a new one at every heartbeat. */
@@ -59,6 +79,31 @@ export class NodeRegistry {
   /** Writes this node's heartbeat (no KV expiry: see the module doc). */
   async heartbeat(record: NodeRecord): Promise<void> {
     await withKvRetry(() => this.#kv.set(nodeKey(record.id), record));
+  }
+
+  /** One node's record with its versionstamp, if it has one. */
+  async entry(id: string): Promise<NodeEntry | undefined> {
+    const e = await withKvRetry(() => this.#kv.get<NodeRecord>(nodeKey(id)));
+    return e.versionstamp === null ? undefined : { record: e.value, versionstamp: e.versionstamp };
+  }
+
+  /**
+   * Writes `record` if its node's record is still the one with `versionstamp` (`null`: none);
+   * returns the new versionstamp, or undefined when another write came first.
+   */
+  async write(record: NodeRecord, versionstamp: string | null): Promise<string | undefined> {
+    const key = nodeKey(record.id);
+    const result = await withKvRetry(() =>
+      this.#kv.atomic().check({ key, versionstamp }).set(key, record).commit()
+    );
+    return result.ok ? result.versionstamp : undefined;
+  }
+
+  /** Notes that a process of `id` on this KV found its node id in use by another process. */
+  markInUse(id: string, conflict: NodeIdConflict): void {
+    let byNode = conflicts.get(this.#kv);
+    if (!byNode) conflicts.set(this.#kv, byNode = new Map());
+    byNode.set(id, conflict);
   }
 
   /** Every node with a record, live or not, by id. */
@@ -91,4 +136,23 @@ export class NodeRegistry {
     );
     return result.ok;
   }
+}
+
+/** A process found its node id in use by another process (see `Cluster`). */
+export interface NodeIdConflict {
+  /** Its wall clock when it found out. */
+  since: number;
+  /** Why, in words for `/healthz`. */
+  reason: string;
+}
+
+/** Conflicts noted in this process, by KV handle and node id (read by `/healthz`). */
+const conflicts = new WeakMap<Deno.Kv, Map<string, NodeIdConflict>>();
+
+/**
+ * Whether a process of node `id` running in this process on `kv` gave up its node id to another
+ * process with the same one (and stopped delivering): `/healthz` then fails.
+ */
+export function nodeIdInUse(kv: Deno.Kv, id: string): NodeIdConflict | undefined {
+  return conflicts.get(kv)?.get(id);
 }
