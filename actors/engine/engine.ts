@@ -26,7 +26,9 @@ import { type Clock, systemClock } from "../runtime/clock.ts";
 import type { Logger } from "../runtime/log.ts";
 import { Supervisor } from "../runtime/supervisor.ts";
 import { type QueueItem, Store } from "../store/store.ts";
-import { HOLD_AFTER_STEP_MS, HOLD_STEP_MS, retentionHold, sweepStore } from "../store/retention.ts";
+import { sweepStore } from "../store/retention.ts";
+import { LAST_SEEN_EVERY_MS } from "../store/last_seen.ts";
+import { RetentionGuard } from "./retention_guard.ts";
 import { ClockWatch } from "../runtime/clock_watch.ts";
 import { NodeRegistry } from "../store/nodes.ts";
 import { Cluster } from "../runtime/cluster.ts";
@@ -525,44 +527,62 @@ export class Engine {
     return engine;
   }
 
-  /** Hourly: collects orphan chunks and sweeps logs and messages past retention. */
+  /**
+   * Hourly from start: collects orphan chunks and sweeps logs and messages past retention, unless
+   * the sweep is held (retention_guard.ts: a forward clock step, records stamped ahead, or a start
+   * far from when the engine was last seen running). Every {@link LAST_SEEN_EVERY_MS} and once
+   * more at stop: the last-seen row.
+   */
   async #housekeep(clock: Clock): Promise<void> {
     const signal = this.#housekeeping.signal;
+    const guard = new RetentionGuard({
+      store: this.store,
+      clock,
+      log: this.#log,
+      watch: this.clockWatch,
+    });
+    try {
+      await guard.start();
+    } catch (error) {
+      this.#log.warn("engine.housekeeping-failed", { error });
+    }
+    let nextSweep = clock.monotonic();
     while (!signal.aborted) {
       try {
-        const now = clock.now();
         // Not while the wall clock may be wrong: a sweep would delete history that is not old.
-        const step = this.clockWatch.forwardStepWithin(HOLD_AFTER_STEP_MS, HOLD_STEP_MS);
-        const hold = await retentionHold(this.store, {
-          now,
-          ...(step
-            ? {
-              forwardStep: {
-                offsetMs: step.offsetMs,
-                at: step.at,
-                ageMs: clock.monotonic() - step.mono,
-              },
+        const hold = await guard.hold();
+        if (clock.monotonic() >= nextSweep) {
+          nextSweep = clock.monotonic() + 3600_000;
+          if (hold?.cause === "downtime") {
+            // Said once, at start (retention.held-after-downtime).
+            this.#log.debug("retention.held", { ...hold });
+          } else if (hold) {
+            this.#log.warn("retention.held-clock-step", { ...hold });
+          } else {
+            // In bounded batches, yielding between commits: intake goes on during a sweep.
+            const swept = await sweepStore(this.store, {
+              now: clock.now(),
+              retentionMs: this.config.limits.logRetentionDays * 86_400_000,
+              dedupeWindowMs: this.config.limits.dedupeWindowSeconds * 1000,
+              signal,
+            });
+            if (swept.commits > 0 || swept.orphanChunks > 0) {
+              this.#log.info("engine.housekeeping", { ...swept });
             }
-            : {}),
-        });
-        if (hold) {
-          this.#log.warn("retention.held-clock-step", { ...hold });
-        } else {
-          // In bounded batches, yielding between commits: intake goes on during a sweep.
-          const swept = await sweepStore(this.store, {
-            now,
-            retentionMs: this.config.limits.logRetentionDays * 86_400_000,
-            dedupeWindowMs: this.config.limits.dedupeWindowSeconds * 1000,
-            signal,
-          });
-          if (swept.commits > 0 || swept.orphanChunks > 0) {
-            this.#log.info("engine.housekeeping", { ...swept });
           }
         }
+        await guard.seen(hold);
       } catch (error) {
         this.#log.warn("engine.housekeeping-failed", { error });
       }
-      await clock.sleep(3600_000, signal);
+      const due = Math.min(LAST_SEEN_EVERY_MS, nextSweep - clock.monotonic());
+      await clock.sleep(Math.max(0, due), signal);
+    }
+    // A clean stop: the next start measures its gap from now.
+    try {
+      await guard.seen(await guard.hold());
+    } catch (error) {
+      this.#log.warn("engine.housekeeping-failed", { error });
     }
   }
 

@@ -119,4 +119,9 @@ export const keys = {
   sftpLeftFilePrefix: (integration: string): Deno.KvKey => ["sftp_left", keyPart(integration)],
   /** The store's probe write while it is not writable (one per node). */
   healthProbe: (node: string): Deno.KvKey => ["health_probe", keyPart(node)],
+  /**
+   * The wall time an engine on this KV was last seen running (one row for the whole KV; see
+   * last_seen.ts).
+   */
+  lastSeen: ["last_seen"] as Deno.KvKey,
 };

@@ -6,7 +6,8 @@
  * what the store holds, counted by record kind.
  *
  * A sweep deletes by the wall clock, so a wall clock stepped far forward would delete the whole
- * history at once, for good: {@link retentionHold} says when the sweep must wait instead.
+ * history at once, for good: {@link retentionHold} says when the sweep must wait instead (also
+ * after a start far from when the engine was last seen running: see last_seen.ts).
  * @module
  */
 
@@ -14,6 +15,7 @@ import { idFloor, idTime } from "./ids.ts";
 import { sweepDictionaries } from "./dictionaries.ts";
 import { keys } from "./keys.ts";
 import { withKvRetry } from "./kv.ts";
+import type { Downtime } from "./last_seen.ts";
 import { collectOrphanChunks } from "./payloads.ts";
 import type { Store } from "./store.ts";
 import type { LogRecord, MessageRecord } from "./types.ts";
@@ -253,8 +255,23 @@ function sizeOf(value: unknown): number {
   }
 }
 
+/** `ms` (either sign) for people: `1.5 hours`, `1 day`, `31 days 5 hours`. */
+export function span(ms: number): string {
+  const h = Math.abs(ms) / 3_600_000;
+  const plural = (n: number, unit: string) => `${n} ${unit}${n === 1 ? "" : "s"}`;
+  if (h < 24) return plural(Math.round(h * 10) / 10, "hour");
+  const d = Math.floor(h / 24);
+  const rest = Math.round(h - d * 24);
+  return rest === 0 ? plural(d, "day") : `${plural(d, "day")} ${plural(rest, "hour")}`;
+}
+
 /** Why the retention sweep is held (see {@link retentionHold}). */
 export interface RetentionHold {
+  /**
+   * A forward step noticed while running; records stamped ahead of the clock; or a start far
+   * from the last-seen time (the engine was down, or its clock was stepped while it was).
+   */
+  cause: "clock-step" | "records-ahead" | "downtime";
   /** The clock offset behind the hold, in ms (positive: the clock ran, or runs, ahead). */
   offsetMs: number;
   /** What was seen. */
@@ -272,6 +289,12 @@ export interface RetentionHoldInput {
    * {@link HOLD_AFTER_STEP_MS}, if any (`ageMs`: monotonic time since it was noticed).
    */
   forwardStep?: { offsetMs: number; at: number; ageMs: number };
+  /**
+   * The hold found at start (last_seen.ts: a gap over {@link HOLD_STEP_MS} between the wall clock
+   * and the last-seen time, or a hold on at the last stop); `ageMs`: how long it has held (since
+   * `since`, by the wall clock at start, then by the monotonic clock).
+   */
+  downtime?: Downtime & { ageMs: number };
 }
 
 /** A clock offset (a step, or records stamped ahead of the clock) that holds the sweep: 1 h. */
@@ -283,7 +306,9 @@ export const HOLD_AFTER_STEP_MS = 86_400_000;
  * Whether the retention sweep must not run now: while a forward wall-clock step over 1 h was
  * noticed within the last 24 h (the clock may be wrong: sweeping would delete history that is not
  * old), or while the newest stored log or message is stamped more than 1 h after the clock's now
- * (the clock was stepped back, or was ahead when they were written: one of the two is wrong).
+ * (the clock was stepped back, or was ahead when they were written: one of the two is wrong), or
+ * within 24 h of a start whose wall clock was over 1 h from the last-seen time either way (or of
+ * the start of a hold still on at the last stop).
  * Undefined when the sweep may run. One reverse read of one key per prefix.
  */
 export async function retentionHold(
@@ -295,12 +320,33 @@ export async function retentionHold(
   const step = input.forwardStep;
   if (step && step.offsetMs > HOLD_STEP_MS && step.ageMs < HOLD_AFTER_STEP_MS) {
     return {
+      cause: "clock-step",
       offsetMs: step.offsetMs,
       reason: `the wall clock stepped forward by ${hours(step.offsetMs)} (noticed at ` +
         `${iso(step.at)}); a sweep now could delete history that is not past retention`,
       advice: `check the system clock (NTP): if it is wrong, correct it; if it is right, ` +
         `nothing to do: the sweep resumes by itself ${hours(HOLD_AFTER_STEP_MS - step.ageMs)} ` +
         `from now (24 h after the step)`,
+    };
+  }
+  const down = input.downtime;
+  if (down && down.ageMs < HOLD_AFTER_STEP_MS) {
+    const left = `the sweep resumes by itself ${hours(HOLD_AFTER_STEP_MS - down.ageMs)} from ` +
+      `now (24 h after ${iso(down.since)})`;
+    return {
+      cause: "downtime",
+      offsetMs: down.gapMs,
+      reason: down.continued
+        ? `the sweep was held since ${iso(down.since)} and still was when the engine stopped`
+        : down.gapMs > 0
+        ? `the engine was last seen running at ${iso(down.lastSeen)}, ${span(down.gapMs)} ` +
+          `before it started at ${iso(down.startedAt)}: it was down that long, or the clock ` +
+          `was stepped forward while it was down`
+        : `at start the clock (${iso(down.startedAt)}) was ${span(down.gapMs)} behind the ` +
+          `time the engine was last seen running (${iso(down.lastSeen)}): it was stepped back ` +
+          `while the engine was down, or it was ahead before`,
+      advice: `if the clock is wrong, correct it (NTP) and restart the engine; if it is right, ` +
+        `nothing to do: ${left}`,
     };
   }
   let newest = -Infinity;
@@ -314,6 +360,7 @@ export async function retentionHold(
   }
   if (newest - input.now > HOLD_STEP_MS) {
     return {
+      cause: "records-ahead",
       offsetMs: newest - input.now,
       reason:
         `the newest stored record is stamped ${iso(newest)}, ${
