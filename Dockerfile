@@ -12,7 +12,7 @@ COPY app ./app
 COPY codecs ./codecs
 COPY actors ./actors
 COPY transports ./transports
-RUN deno compile --unstable-kv --allow-net --allow-read --allow-write --allow-env --allow-sys --v8-flags=--no-memory-reducer --include transports/mllp/out_worker.ts --include actors/engine/plan_thread.ts --output dist/engine main.ts
+RUN deno compile --unstable-kv --allow-net --allow-read --allow-write --allow-env --allow-sys --v8-flags=--no-memory-reducer --include transports/mllp/out_worker.ts --include actors/engine/plan_thread.ts --include actors/store/integrity_worker.ts --output dist/engine main.ts
 # The runtime image has no shell: the data folder is made here, owned by the unprivileged user.
 RUN mkdir -p /out/data && chown -R 65532:65532 /out/data
 

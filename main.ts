@@ -23,12 +23,13 @@ import {
   runtimeProblems,
   sendFiles,
 } from "./app/mod.ts";
+import { checkKvFile } from "./app/config_check.ts";
 
 const USAGE = `usage:
   main.ts serve [--config FILE] [--log-level debug|info|warn|error]
   main.ts simulate [--event ADT^A01] [--count N] [--rate 50/s] [--format hl7v2|json]
                    [--url http://127.0.0.1:8080] [--token-file data/admin.token]
-  main.ts check FILE
+  main.ts check FILE [--kv]
   main.ts send HOST:PORT FILE... [--timeout SECONDS]
   main.ts listen PORT [--reply AA|AE|AR] [--hostname ADDR]
   main.ts health URL`;
@@ -64,7 +65,7 @@ function parseArgs(args: string[]): { positional: string[]; flags: Map<string, s
   return { positional, flags };
 }
 
-async function check(file: string): Promise<void> {
+async function check(file: string, kv = false): Promise<void> {
   const result = await loadConfigFile(file);
   if (!result.ok) fail(formatProblems(file, result.problems), 1);
   const c = result.config;
@@ -76,6 +77,12 @@ async function check(file: string): Promise<void> {
     `${file}: valid (${c.integrations.length} integrations, ${c.destinations.length} destinations, ${c.subscriptions.length} subscriptions)`,
   );
   out(`  ${describeKv(c)}`);
+  // --kv: the KV file's integrity, as serve checks it in the background at start.
+  if (kv) {
+    const r = await checkKvFile(c);
+    if (!r.ok) fail(`  ${r.text}`, 1);
+    out(`  ${r.text}`);
+  }
 }
 
 function warnLine(line: string): void {
@@ -139,11 +146,35 @@ async function serve(file: string | undefined, level: Level): Promise<void> {
   // Which malloc runs matters to the CPU per message: said once, with how to preload jemalloc.
   log.info("engine.allocator", allocatorReport());
   let stopping = false;
+  // Drains first (compose.ts stop): what was received is committed and answered, what comes
+  // meanwhile is refused, within the grace; a second signal stops at once.
   const stop = async (signal: string) => {
-    if (stopping) return;
+    if (stopping) {
+      log.warn("engine.stop-forced", { signal });
+      Deno.exit(1);
+    }
     stopping = true;
-    log.info("engine.stopping", { signal });
-    await composed.close();
+    // What is in flight gets 10 s (compose.ts DEFAULT_STOP_GRACE_MS); the rest of the close 5 s.
+    const graceMs = 10_000;
+    const backstopMs = graceMs + 5_000;
+    log.info("engine.stopping", { signal, graceMs, ...composed.intake() });
+    // A close that hangs past the grace (a store that never answers) does not keep the process.
+    const backstop = setTimeout(() => {
+      log.error("engine.stop-timeout", { signal, afterMs: backstopMs });
+      Deno.exit(1);
+    }, backstopMs);
+    const r = await composed.stop({ graceMs });
+    clearTimeout(backstop);
+    const left = r.mllp.unanswered + (r.http?.unanswered ?? 0);
+    log[left > 0 ? "warn" : "info"]("engine.stopped", {
+      signal,
+      drainMs: r.drainMs,
+      answered: r.mllp.answered + (r.http?.answered ?? 0),
+      refused: r.mllp.refused + (r.http?.refused ?? 0),
+      unanswered: left,
+      mllp: r.mllp,
+      ...(r.http ? { http: r.http } : {}),
+    });
     Deno.exit(0);
   };
   Deno.addSignalListener("SIGINT", () => void stop("SIGINT"));
@@ -253,7 +284,9 @@ function listenFailure(port: number, hostname: string, error: unknown): string {
 
 async function main(args: string[]): Promise<void> {
   const [command, ...rest] = args;
-  const { positional, flags } = parseArgs(rest);
+  // `check FILE --kv` is the one option without a value.
+  const kvCheck = command === "check" && rest.includes("--kv");
+  const { positional, flags } = parseArgs(rest.filter((a) => !kvCheck || a !== "--kv"));
   switch (command) {
     case "serve": {
       const file = flags.get("config") ?? positional[0];
@@ -268,7 +301,7 @@ async function main(args: string[]): Promise<void> {
     case "check": {
       const file = positional[0] ?? flags.get("config");
       if (!file) fail(`check: name the config file\n${USAGE}`);
-      return await check(file);
+      return await check(file, kvCheck);
     }
     case "send": {
       const timeout = Number(flags.get("timeout") ?? 30);

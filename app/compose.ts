@@ -27,11 +27,11 @@ import { createEndpointApp } from "../transports/http/endpoint.ts";
 import { createFhirApp } from "../transports/http/fhir.ts";
 import { createForwardApp } from "../transports/http/forward.ts";
 import { RateLimiter } from "../transports/http/rate_limit.ts";
-import { type PublicServer, servePublic } from "../transports/http/serve.ts";
+import { type HttpDrainReport, type PublicServer, servePublic } from "../transports/http/serve.ts";
 import { createTokenApp, tokenUrlFor } from "../transports/http/token_endpoint.ts";
 import { FetchSender } from "../transports/https/mod.ts";
 import { ThreadMllpConnector } from "../transports/mllp/thread_connector.ts";
-import type { BoundMllpListener, MllpServer } from "../transports/mllp/server.ts";
+import type { BoundMllpListener, MllpDrainReport, MllpServer } from "../transports/mllp/server.ts";
 import {
   hostedOutboxSessions,
   HostedSftpServer,
@@ -45,6 +45,11 @@ import { engineInputs } from "../actors/alerts/inputs.ts";
 import type { MailSender } from "../actors/ports.ts";
 import { EngineMetrics } from "../actors/engine/metrics.ts";
 import { storageReport } from "../actors/store/retention.ts";
+import {
+  type IntegrityResult,
+  localKvFile,
+  watchKvIntegrity,
+} from "../actors/store/integrity_check.ts";
 import { metricsText, processMetrics } from "./metrics.ts";
 import { adminToken } from "./admin_token.ts";
 import { mountConsole } from "./console.ts";
@@ -98,10 +103,47 @@ export interface Composed extends AsyncDisposable {
   sandbox?: Sandbox;
   /** The alert monitor (config `alerts`). */
   alerts: AlertMonitor;
+  /** The background integrity check of the KV file the engine opened (none for `:memory:`, a
+   * KV Connect URL or a store given in `adapters`): its result, once reported. */
+  kvIntegrity?: Promise<IntegrityResult>;
   /** Reads the config file again and applies it (app/reload.ts); refused without a file. */
   reload(by: string): Promise<ReloadResult>;
-  /** Stops everything: HTTP, MLLP, the SFTP folder, the engine (and its store), the sender. */
+  /** What a stop would drain now (see {@link Composed.stop}). */
+  intake(): IntakeInFlight;
+  /**
+   * Stops everything. First the intake drains, HTTP and MLLP together, within `graceMs` (10 s by
+   * default): no new connections; requests and MLLP frames already received finish (commit and
+   * answer); what comes meanwhile is refused (HTTP `503`, MLLP `AE`, never stored); at the grace
+   * what is left is cut off. Then the sandbox, the SFTP folder, the engine (and its store), the
+   * sender. Calling it again (or {@link close}) joins the stop under way.
+   */
+  stop(options?: { graceMs?: number }): Promise<StopReport>;
+  /** {@link stop} with the default grace, without the report. */
   close(): Promise<void>;
+}
+
+/** Default grace of {@link Composed.stop} for what is in flight. */
+export const DEFAULT_STOP_GRACE_MS = 10_000;
+
+/** What {@link Composed.intake} reports. */
+export interface IntakeInFlight {
+  /** Open MLLP connections. */
+  mllpConnections: number;
+  /** MLLP frames received and not answered yet (being committed, or queued behind a commit). */
+  mllpUnanswered: number;
+  /** HTTP requests being answered. */
+  httpRequests: number;
+}
+
+/** How {@link Composed.stop} went. */
+export interface StopReport {
+  /** Whether the intake drained within the grace (nothing was cut off). */
+  drained: boolean;
+  /** From the start of the stop to the end of the drain, ms. */
+  drainMs: number;
+  /** Summed over the MLLP listeners. */
+  mllp: Omit<MllpDrainReport, "port">;
+  http?: HttpDrainReport;
 }
 
 /** A step of {@link compose} failed; the message says which (`cannot listen: …`). */
@@ -177,6 +219,13 @@ export async function compose(configured: Config, adapters: Adapters): Promise<C
       ...(adapters.planThreads ? { planThreads: adapters.planThreads } : {}),
     }));
   stack.defer(() => engine.stop());
+  // A local KV file the engine opened is checked in the background (integrity_check.ts): a
+  // damaged page it would not read for hours is found now. Stopped before the store closes.
+  const kvFile = adapters.store ? undefined : localKvFile(config.kv.path);
+  const integrity = kvFile
+    ? watchKvIntegrity({ file: kvFile, health: engine.store.health, log })
+    : undefined;
+  if (integrity) stack.defer(() => integrity.stop());
 
   // Alerts: deferred after the engine, so stopped before the store closes.
   const alerts = new AlertMonitor({
@@ -306,14 +355,20 @@ export async function compose(configured: Config, adapters: Adapters): Promise<C
 
   // Everything is up: from here on, close() owns what the stack holds.
   const owned = stack.move();
-  let closing: Promise<void> | undefined;
-  const close = () => closing ??= owned.disposeAsync();
+  let closing: Promise<StopReport> | undefined;
+  const stop = (options: { graceMs?: number } = {}) =>
+    closing ??= (async () => {
+      const report = await drainIntake(servers, options.graceMs ?? DEFAULT_STOP_GRACE_MS, closers);
+      await owned.disposeAsync();
+      return report;
+    })();
   return {
     engine,
     servers,
     app,
     ...(sandbox ? { sandbox } : {}),
     alerts,
+    ...(integrity ? { kvIntegrity: integrity.done } : {}),
     reload: (by) =>
       reloader?.reload(by) ??
         Promise.resolve({
@@ -321,8 +376,46 @@ export async function compose(configured: Config, adapters: Adapters): Promise<C
           status: 409,
           error: "the engine was started without a config file: nothing to reload",
         }),
-    close,
-    [Symbol.asyncDispose]: close,
+    intake: () => ({
+      mllpConnections: servers.mllp.reduce((n, s) => n + s.connections, 0),
+      mllpUnanswered: servers.mllp.reduce((n, s) => n + s.unanswered, 0),
+      httpRequests: servers.http?.answering ?? 0,
+    }),
+    stop,
+    close: async () => void await stop(),
+    [Symbol.asyncDispose]: async () => void await stop(),
+  };
+}
+
+/**
+ * The first step of a stop: HTTP and every MLLP listener drain together, within one grace (see
+ * {@link Composed.stop}); the console's event streams end first (an open one would hold HTTP).
+ */
+async function drainIntake(
+  servers: Servers,
+  graceMs: number,
+  closers: readonly (() => void)[],
+): Promise<StopReport> {
+  const started = performance.now();
+  const deadline = started + graceMs;
+  closers.forEach((close) => close());
+  const [http, mllp] = await Promise.all([
+    servers.http?.drain(graceMs),
+    Promise.all([...servers.mllp].map((s) => s.drain(deadline))),
+  ]);
+  const sum = { connections: 0, answered: 0, refused: 0, unanswered: 0, senders: 0 };
+  for (const r of mllp) {
+    sum.connections += r.connections;
+    sum.answered += r.answered;
+    sum.refused += r.refused;
+    sum.unanswered += r.unanswered;
+    sum.senders += r.senders;
+  }
+  return {
+    drained: sum.unanswered === 0 && (http?.unanswered ?? 0) === 0,
+    drainMs: Math.round(performance.now() - started),
+    mllp: sum,
+    ...(http ? { http } : {}),
   };
 }
 

@@ -2,12 +2,14 @@
  * What `check FILE` verifies beyond the schema, and what `serve` says about a config at start:
  * the KV file the engine would open (a relative `kv.path` is relative to the working directory,
  * unlike `{"file": …}` secrets, which are relative to the config's folder), TLS certificate/key
- * pairs loaded the way the listeners load them, and a KV Connect URL without a token.
+ * pairs loaded the way the listeners load them, and a KV Connect URL without a token; with
+ * `--kv`, the KV file's integrity ({@link checkKvFile}).
  * @module
  */
 
 import type { Config } from "../actors/config/mod.ts";
 import { errorMessage } from "../actors/runtime/errors.ts";
+import { checkKvIntegrity, localKvFile } from "../actors/store/integrity_check.ts";
 
 /** Where the KV is: `absolute` is what the engine opens; `relative` says it came from the cwd. */
 export interface KvLocation {
@@ -92,4 +94,52 @@ export function runtimeProblems(config: Config): CheckProblem[] {
     });
   }
   return problems;
+}
+
+/** What {@link checkKvFile} found: `ok` false when the file is damaged or could not be checked. */
+export interface KvFileCheck {
+  ok: boolean;
+  /** What `check --kv` prints (one line, or a few for a damaged file). */
+  text: string;
+}
+
+/**
+ * `check FILE --kv`: SQLite's `PRAGMA quick_check` over the KV file the config opens, in the
+ * foreground, the check `serve` runs in the background at start (actors/store/integrity_check.ts).
+ * Safe while the engine runs: the file is opened read-only and the engine's commits go on.
+ * `:memory:`, a KV Connect URL and a file not created yet have nothing to check (ok).
+ */
+export async function checkKvFile(config: Config, cwd: string = Deno.cwd()): Promise<KvFileCheck> {
+  const kv = kvLocation(config.kv.path, cwd);
+  const file = localKvFile(kv.absolute);
+  if (file === undefined) {
+    return {
+      ok: true,
+      text: `kv integrity: nothing to check (${kv.absolute} is not a local file)`,
+    };
+  }
+  try {
+    await Deno.stat(file);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) {
+      return { ok: true, text: `kv integrity: no file yet at ${file} (the engine creates it)` };
+    }
+    return { ok: false, text: `kv integrity: not checked: ${file}: ${errorMessage(error)}` };
+  }
+  const r = await checkKvIntegrity(file);
+  if (r.status === "ok") {
+    return { ok: true, text: `kv integrity: ok (${file}, PRAGMA quick_check, ${r.ms} ms)` };
+  }
+  if (r.status === "not-run") {
+    return { ok: false, text: `kv integrity: not checked: ${file}: ${r.reason}` };
+  }
+  return {
+    ok: false,
+    text: [
+      `kv integrity: DAMAGED: ${file} (PRAGMA quick_check, ${r.ms} ms):`,
+      ...r.problems.map((p) => `  ${p}`),
+      "  the engine refuses every commit on this file once it finds it: stop the engine, restore " +
+      "the KV file from a backup (or recover it with sqlite3's `.recover`), then start it again",
+    ].join("\n"),
+  };
 }

@@ -596,6 +596,7 @@ export class Engine {
     this.#appAcks?.clear();
     await this.#housekeepingDone;
     this.store.close();
-    this.#log.info("engine.stopped", {});
+    // `engine.stopped`, with what the stop drained, is main.ts's line once everything closed.
+    this.#log.info("engine.store-closed", {});
   }
 }

@@ -56,6 +56,16 @@ export function isDamage(error: unknown): boolean {
   );
 }
 
+/** Where damage was found, for {@link StoreHealth.noticeDamage}'s log line. */
+export interface DamageFound {
+  /** The KV file. */
+  file?: string;
+  /** SQLite's first problems, as it words them (`PRAGMA quick_check`). */
+  problems?: readonly string[];
+  /** What found it, e.g. "the integrity check at start". */
+  foundBy?: string;
+}
+
 /** How a {@link StoreHealth} reports and probes. */
 export interface StoreHealthOptions {
   now: () => number;
@@ -117,8 +127,10 @@ export class StoreHealth {
    * error. From then on the store is not writable, whatever a commit does: pages other than the
    * damaged ones may still take commits, and senders would be told their messages were stored in
    * a file whose queues cannot be read. They get AE/CE or 503 instead, and keep their messages.
+   * `found` says where it was found, for the log (the integrity check at start names the file and
+   * SQLite's first problems).
    */
-  noticeDamage(error: unknown): boolean {
+  noticeDamage(error: unknown, found?: DamageFound): boolean {
     if (this.#closed || !isDamage(error)) return false;
     if (this.#damage) return true;
     const reason = `the KV file is damaged (${errorMessage(error)})`;
@@ -128,6 +140,7 @@ export class StoreHealth {
     this.#reason = reason;
     this.#log?.error("store.damaged", {
       reason: errorMessage(error),
+      ...found,
       effect: "nothing more is stored: senders get AE/CE or 503, deliveries and polls wait",
       next: "stop the engine, restore the KV file from a backup (or recover it with sqlite3's " +
         "`.recover`), then start it again",

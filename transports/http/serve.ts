@@ -52,6 +52,8 @@ export const MAX_HEADER_BYTES = 16 * 1024;
 const BACKSTOP_MS = 5_000;
 /** How long in-flight requests get to finish on shutdown before their connections are closed. */
 const SHUTDOWN_GRACE_MS = 10_000;
+/** `Retry-After` of the `503` a request gets once the shutdown began, seconds. */
+export const STOPPING_RETRY_AFTER_SECONDS = 30;
 
 /** What {@link servePublic} needs. */
 export interface ServePublicOptions {
@@ -75,10 +77,29 @@ export interface PublicServer {
   readonly hostname: string;
   /** True when serving HTTPS. */
   readonly tls: boolean;
-  /** Stops accepting, lets requests in flight finish (10 s at most), then resolves. */
+  /** Requests being answered now. */
+  readonly answering: number;
+  /**
+   * Stops accepting, lets requests in flight finish (`graceMs`, 10 s by default; then their
+   * connections are closed), answers a request that comes meanwhile on an open connection `503`
+   * with `Retry-After` and `Connection: close` (the app never sees it), then resolves with how it
+   * went. Calling it again (or {@link shutdown}) joins the stop under way.
+   */
+  drain(graceMs?: number): Promise<HttpDrainReport>;
+  /** {@link drain} with the default grace, without the report. */
   shutdown(): Promise<void>;
   /** Resolves when the server has stopped. */
   readonly finished: Promise<void>;
+}
+
+/** How a {@link PublicServer.drain} went. */
+export interface HttpDrainReport {
+  /** Requests in flight when it began that were answered in full. */
+  answered: number;
+  /** Requests that came after it began: answered `503`. */
+  refused: number;
+  /** Requests whose connection was closed at the grace before their answer was complete. */
+  unanswered: number;
 }
 
 /**
@@ -136,10 +157,15 @@ export async function servePublic(options: ServePublicOptions): Promise<PublicSe
   };
   const scheme = tls ? "https" : "http";
   let origin = "";
+  /** The shutdown began: a request now gets `503`. */
+  let draining = false;
   const listener = (
     req: Parameters<typeof bridgeRequest>[0],
     res: Parameters<typeof bridgeRequest>[1],
-  ) => void bridgeRequest(req, res, { fetch: options.fetch, origin, bodyTimeoutMs: bodyMs, log });
+  ) => {
+    if (draining) return refuseStopping(res);
+    void bridgeRequest(req, res, { fetch: options.fetch, origin, bodyTimeoutMs: bodyMs, log });
+  };
   const server: Server = tls
     ? createHttpsServer(serverOptions, listener)
     : createHttpServer(serverOptions, listener);
@@ -190,30 +216,63 @@ export async function servePublic(options: ServePublicOptions): Promise<PublicSe
   // held every shutdown for the whole grace.
   let answering = 0;
   let answered: (() => void) | undefined;
+  const report: HttpDrainReport = { answered: 0, refused: 0, unanswered: 0 };
   server.on("request", (_req, res: ServerResponse) => {
     answering++;
+    // In flight when the shutdown began (a 503 of the shutdown is counted as refused).
+    const inFlight = !draining;
     res.once("close", () => {
+      if (draining && inFlight) {
+        if (res.writableFinished) report.answered++;
+        else report.unanswered++;
+      }
       if (--answering === 0) answered?.();
     });
   });
-  let stopping: Promise<void> | undefined;
-  const shutdown = () => {
+  let stopping: Promise<HttpDrainReport> | undefined;
+  const drain = (graceMs = SHUTDOWN_GRACE_MS) => {
     stopping ??= (async () => {
+      draining = true;
       watch.stop();
       server.close();
       server.closeIdleConnections();
       // Once the requests in flight are answered, no connection holds anything worth waiting for.
       answered = () => server.closeAllConnections();
       if (answering === 0) answered();
-      const grace = setTimeout(() => server.closeAllConnections(), SHUTDOWN_GRACE_MS);
+      const grace = setTimeout(() => server.closeAllConnections(), graceMs);
       await finished;
       clearTimeout(grace);
+      return report;
     })();
     return stopping;
   };
+  /** A request once the shutdown began: `503`, try again later, and the connection closes. */
+  const refuseStopping = (res: ServerResponse) => {
+    report.refused++;
+    const body = JSON.stringify({ error: "the engine is stopping: send the request again later" });
+    res.writeHead(503, {
+      "content-type": "application/json",
+      "content-length": String(new TextEncoder().encode(body).length),
+      "retry-after": String(STOPPING_RETRY_AFTER_SECONDS),
+      "cache-control": "no-store",
+      connection: "close",
+    });
+    res.end(body);
+  };
+  const shutdown = async () => void await drain();
   options.signal?.addEventListener("abort", () => void shutdown(), { once: true });
   log.info("http.listening", { hostname, port, tls: tls !== undefined });
-  return { port, hostname, tls: tls !== undefined, shutdown, finished };
+  return {
+    port,
+    hostname,
+    tls: tls !== undefined,
+    get answering() {
+      return answering;
+    },
+    drain,
+    shutdown,
+    finished,
+  };
 }
 
 /**

@@ -16,10 +16,20 @@
  * frame timeout. An over-size frame is answered `AR`, the write side is closed, and what follows
  * is read and dropped until the peer closes (or the drain time passes): closing with unread bytes
  * would reset the connection, and many stacks then drop the `AR` unread.
+ *
+ * Stopping ({@link InboundConnectionOptions.onOpen} gives the listener the connection's
+ * {@link ConnectionDrain}): every frame received before the stop is handed to the inbox as usual
+ * (its commit finishes, its ACK is written); frames completed after it are answered with
+ * {@link stopAnswer} (`AE`, "the engine is stopping"), never stored; once those answers are out
+ * the write side is closed (FIN), what the peer still sends is read and dropped until it closes
+ * (at most {@link STOP_LINGER_MS}, within the grace; at once when nothing was answered since
+ * the stop began), and the socket closes: an answered sender sees an orderly end, not a reset.
+ * At the deadline the connection is closed whatever is still due.
  * @module
  */
 
 import { encodeMllp, MllpDecoder } from "../../codecs/mllp/mod.ts";
+import { buildNakForUnparsable } from "../../codecs/hl7v2/mod.ts";
 import type { Logger, MllpInbox } from "../../actors/ports.ts";
 import type { ByteConn } from "./node_tls.ts";
 import { errorMessage } from "../../actors/mod.ts";
@@ -38,7 +48,57 @@ export interface InboundConnectionOptions {
   frameTimeoutMs: number;
   /** After an over-size `AR`, how long to read and drop what follows before closing. */
   oversizeDrainMs: number;
+  /** Given, once, how to drain this connection when its listener stops. */
+  onOpen?(handle: InboundHandle): void;
 }
+
+/** What the connections of a listener did while it stopped (summed over them). */
+export interface DrainTally {
+  /** Frames received before the stop whose answer was written during the drain. */
+  answered: number;
+  /** Frames completed after the stop began: answered {@link stopAnswer}, not stored. */
+  refused: number;
+  /** Frames received and still unanswered when the grace ran out (their connection closed). */
+  unanswered: number;
+  /** Connections closed at the grace with frames unanswered: senders left without an answer. */
+  senders: number;
+}
+
+/**
+ * Starts a connection's drain (see the module doc); resolves once it is closed, at `deadline`
+ * (`performance.now()` time) at the latest. Tallies into `tally`. Calling it again returns the
+ * same promise.
+ */
+export type ConnectionDrain = (deadline: number, tally: DrainTally) => Promise<void>;
+
+/** What the listener may ask of one of its connections. */
+export interface InboundHandle {
+  /** Starts the drain. */
+  readonly drain: ConnectionDrain;
+  /** Frames received and not answered yet. */
+  readonly unanswered: number;
+}
+
+/** After the last stop answer and the FIN, how long the peer gets to close before we do. */
+export const STOP_LINGER_MS = 2_000;
+
+const STOP_REASON =
+  "the engine is stopping: the message was not stored; send it again once the engine is back";
+
+/**
+ * The answer to a frame completed after the listener began stopping: `AE`, error 207, MSA-2 its
+ * MSH-10, the reason saying the engine is stopping. The message is not stored: a sender resends
+ * it, as after the engine's `AE` for a store failure. (`AE` in either ack mode: which mode the
+ * integration uses is the inbox's to know, not the listener's.)
+ */
+export function stopAnswer(payload: Uint8Array): Uint8Array {
+  const raw = latin1.decode(payload.subarray(0, 4096));
+  const nak = buildNakForUnparsable({ raw, reason: STOP_REASON, code: "AE", errorCode: "207" });
+  return encoder.encode(nak.encode());
+}
+
+const latin1 = new TextDecoder("latin1");
+const encoder = new TextEncoder();
 
 /**
  * Most frames of one connection received and not yet answered: a pipelining sender keeps the inbox
@@ -81,6 +141,17 @@ export async function handleInboundConnection(options: InboundConnectionOptions)
   let unansweredBytes = 0;
   /** Set while reading waits for the answers to catch up (or the close). */
   let resumeReading: (() => void) | undefined;
+  /** The listener is stopping: frames completed from now on get the stop answer. */
+  let stopping = false;
+  /** The drain's tally (while stopping), and its promise and timers. */
+  let tally: DrainTally | undefined;
+  let drained: Promise<void> | undefined;
+  let onDrained: (() => void) | undefined;
+  let cutTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Our write side is closed (FIN sent): nothing more is written. */
+  let writeShut = false;
+  /** Answers written since the drain began. */
+  let drainAnswers = 0;
   const wakeReader = () => {
     const resume = resumeReading;
     resumeReading = undefined;
@@ -98,6 +169,8 @@ export async function handleInboundConnection(options: InboundConnectionOptions)
     clearTimeout(idleTimer);
     clearTimeout(frameTimer);
     clearTimeout(drainTimer);
+    clearTimeout(cutTimer);
+    onDrained?.();
     try {
       conn.close();
     } catch { /* already closed */ }
@@ -197,7 +270,7 @@ export async function handleInboundConnection(options: InboundConnectionOptions)
       return;
     }
     if (!bytes) return;
-    if (closing) {
+    if (closing || writeShut) {
       log.info("mllp.app-ack-undelivered", where);
       return;
     }
@@ -215,6 +288,60 @@ export async function handleInboundConnection(options: InboundConnectionOptions)
       if (!closing) drainTimer = setTimeout(closeConn, options.oversizeDrainMs);
     });
   };
+
+  // The listener stops: see the module doc.
+  const drain: ConnectionDrain = (deadline, into) => {
+    if (drained) return drained;
+    if (closing) return drained = Promise.resolve();
+    stopping = true;
+    tally = into;
+    drained = new Promise<void>((resolve) => (onDrained = resolve));
+    cutTimer = setTimeout(() => {
+      cutTimer = undefined;
+      if (closing) return;
+      if (unanswered > 0) {
+        into.unanswered += unanswered;
+        into.senders++;
+        log.warn("mllp.stop-unanswered", { ...where, unanswered });
+      }
+      closeConn();
+    }, Math.max(0, deadline - performance.now()));
+    void (async () => {
+      // Frames received before the stop: committed and answered as usual.
+      await chain;
+      // From here on nothing more is taken; what was completed meanwhile gets the stop answer.
+      discarding = true;
+      clearTimeout(frameTimer);
+      wakeReader();
+      await chain;
+      if (closing) return;
+      writeShut = true;
+      let shut = true;
+      try {
+        await conn.closeWrite();
+      } catch {
+        shut = false; // the peer is gone
+      }
+      if (closing) return;
+      // Nothing answered since the stop began (an idle connection): closed at once.
+      if (!shut || drainAnswers === 0) return closeConn();
+      // The peer has its answers and our FIN: it closes (the read loop ends), or is cut off. Not
+      // closed sooner: closing on bytes it still sends would reset the connection, and many
+      // stacks then drop the answers not read yet.
+      clearTimeout(drainTimer);
+      drainTimer = setTimeout(
+        closeConn,
+        Math.max(0, Math.min(STOP_LINGER_MS, deadline - performance.now())),
+      );
+    })();
+    return drained;
+  };
+  options.onOpen?.({
+    drain,
+    get unanswered() {
+      return unanswered;
+    },
+  });
 
   let skipped = 0;
   let dropped = 0;
@@ -238,16 +365,35 @@ export async function handleInboundConnection(options: InboundConnectionOptions)
           const payload = event.payload;
           unanswered++;
           unansweredBytes += payload.length;
-          step(async () => {
-            try {
-              const answer = await inbox.receive({ payload, localPort, peerIp, connection });
-              if (answer.reply) await write(answer.reply);
-              if (answer.close) closeConn();
-              if (answer.later) void sendLater(answer.later);
-            } finally {
-              onAnswered(payload.length);
-            }
-          });
+          // Completed after the stop began: answered, never handed to the inbox.
+          if (stopping) {
+            step(async () => {
+              try {
+                await write(stopAnswer(payload));
+                tally!.refused++;
+                drainAnswers++;
+              } finally {
+                onAnswered(payload.length);
+              }
+            });
+          } else {
+            step(async () => {
+              try {
+                const answer = await inbox.receive({ payload, localPort, peerIp, connection });
+                if (answer.reply) {
+                  await write(answer.reply);
+                  if (stopping) {
+                    tally!.answered++;
+                    drainAnswers++;
+                  }
+                }
+                if (answer.close) closeConn();
+                if (answer.later) void sendLater(answer.later);
+              } finally {
+                onAnswered(payload.length);
+              }
+            });
+          }
           if (
             (unanswered >= MAX_UNANSWERED_FRAMES || unansweredBytes >= MAX_UNANSWERED_BYTES) &&
             !closing
@@ -257,7 +403,7 @@ export async function handleInboundConnection(options: InboundConnectionOptions)
             clearTimeout(frameTimer);
             frameTimer = undefined;
             await new Promise<void>((resume) => (resumeReading = resume));
-            if (closing) break;
+            if (closing || discarding) break;
           }
         } else if (event.type === "skipped") {
           skipped += event.bytes;

@@ -7,7 +7,11 @@
 
 import type { Logger, MllpInbox } from "../../actors/ports.ts";
 import { type AcceptLoop, startAcceptLoop } from "./accept_loop.ts";
-import { handleInboundConnection } from "./inbound_connection.ts";
+import {
+  type DrainTally,
+  handleInboundConnection,
+  type InboundHandle,
+} from "./inbound_connection.ts";
 import { LogThrottle } from "./log_throttle.ts";
 import { type ByteConn, type ByteListener, listenMutualTls } from "./node_tls.ts";
 import { errorMessage } from "../../actors/mod.ts";
@@ -49,8 +53,32 @@ export interface MllpServer {
    * false once it has stopped, or after close().
    */
   readonly accepting: boolean;
-  /** Stops accepting and closes every connection. */
+  /**
+   * Frames received on the open connections and not answered yet (their commits under way, or
+   * queued behind one), summed.
+   */
+  readonly unanswered: number;
+  /**
+   * Stops gracefully: accepts no more connections; on each open one, answers every frame received
+   * so far (its commit finishes, its ACK is written), answers frames completed from now on with
+   * the stop answer (`AE`, not stored), then closes it (see inbound_connection.ts). Resolves
+   * once every connection is closed, at `deadline` (`performance.now()` time) at the latest, when
+   * what is still unanswered is cut off. Calling it again returns the same promise.
+   */
+  drain(deadline: number): Promise<MllpDrainReport>;
+  /**
+   * Stops accepting and closes every connection at once (after a drain: what it left), then waits
+   * for their handlers (after a drain, no longer than its deadline).
+   */
   close(): Promise<void>;
+}
+
+/** How an MLLP listener's {@link MllpServer.drain} went. */
+export interface MllpDrainReport extends DrainTally {
+  /** The listener's port. */
+  port: number;
+  /** Connections open when the drain began. */
+  connections: number;
 }
 
 /** Starts a listener; resolves once it is bound, or rejects naming the address it could not bind. */
@@ -110,6 +138,11 @@ function serveBound(
   const open = new Set<ByteConn>();
   const perPeer = new Map<string, number>();
   const handlers = new Set<Promise<void>>();
+  /** How to drain each open connection (inbound_connection.ts). */
+  const drains = new Map<ByteConn, InboundHandle>();
+  /** Set once a drain began: its deadline, tally and promise. */
+  let draining: { deadline: number; tally: DrainTally } | undefined;
+  let drained: Promise<MllpDrainReport> | undefined;
   const refusals = new LogThrottle(5_000);
 
   const refuse = (conn: ByteConn, peer: string, reason: string, cap: number) => {
@@ -148,6 +181,11 @@ function serveBound(
       requireFinalCr: options.requireFinalCr ?? true,
       frameTimeoutMs,
       oversizeDrainMs,
+      onOpen: (handle) => {
+        drains.set(conn, handle);
+        // Accepted as the stop began: it drains at once (it is closed with a FIN, not a reset).
+        if (draining) void handle.drain(draining.deadline, draining.tally);
+      },
     }).catch((error) => {
       // Not expected (the handler contains its failures); logged rather than left unhandled.
       log.warn("mllp.connection-error", { port, peer: peer.ip, reason: errorMessage(error) });
@@ -156,6 +194,7 @@ function serveBound(
         conn.close();
       } catch { /* already closed */ }
       open.delete(conn);
+      drains.delete(conn);
       const left = (perPeer.get(peer.ip) ?? 1) - 1;
       if (left > 0) perPeer.set(peer.ip, left);
       else perPeer.delete(peer.ip);
@@ -171,6 +210,14 @@ function serveBound(
     tls: options.tls ? (options.tls.ca ? "mutual" : "server") : "none",
   });
 
+  const stopAccepting = () => {
+    const stopped = loop.stop();
+    try {
+      listener.close();
+    } catch { /* already closed */ }
+    return stopped;
+  };
+
   return {
     port,
     get connections() {
@@ -179,18 +226,40 @@ function serveBound(
     get accepting() {
       return loop.accepting;
     },
+    get unanswered() {
+      let n = 0;
+      for (const handle of drains.values()) n += handle.unanswered;
+      return n;
+    },
+    drain(deadline) {
+      if (drained) return drained;
+      const tally: DrainTally = { answered: 0, refused: 0, unanswered: 0, senders: 0 };
+      const connections = open.size;
+      draining = { deadline, tally };
+      const stopped = stopAccepting();
+      const each = [...drains.values()].map((h) => h.drain(deadline, tally));
+      drained = Promise.all([...each, stopped]).then(() => ({ port, connections, ...tally }));
+      return drained;
+    },
     async close() {
-      const stopped = loop.stop();
-      try {
-        listener.close();
-      } catch { /* already closed */ }
+      const stopped = stopAccepting();
       for (const c of open) {
         try {
           c.close();
         } catch { /* already closed */ }
       }
       await stopped;
-      await Promise.allSettled([...handlers]);
+      const settled = Promise.allSettled([...handlers]);
+      if (!draining) return void await settled;
+      // A handler whose commit never ends (a hung disk) does not hold the stop past the grace.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        settled,
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, Math.max(0, draining!.deadline - performance.now()));
+        }),
+      ]);
+      clearTimeout(timer);
     },
   };
 }
