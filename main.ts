@@ -119,8 +119,11 @@ async function serve(file: string | undefined, level: Level): Promise<void> {
     : await loadConfigFile(file);
   if (!result.ok) fail(formatProblems(file ?? "(no config)", result.problems), 1);
   // One running engine per node id on a KV file, held until the process ends (app/node_lock.ts).
+  let nodeLocked = false;
   try {
-    await lockNode({ kvPath: result.config.kv.path, nodeId: result.config.node.id });
+    nodeLocked =
+      await lockNode({ kvPath: result.config.kv.path, nodeId: result.config.node.id }) !==
+        undefined;
   } catch (error) {
     fail(errorMessage(error), 1);
   }
@@ -134,7 +137,11 @@ async function serve(file: string | undefined, level: Level): Promise<void> {
     });
   }
   try {
-    composed = await compose(result.config, { log, ...(file ? { configFile: file } : {}) });
+    composed = await compose(result.config, {
+      log,
+      nodeLocked,
+      ...(file ? { configFile: file } : {}),
+    });
   } catch (error) {
     // compose() closed whatever it had opened; its message names the step that failed.
     fail(errorMessage(error), 1);

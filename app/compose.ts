@@ -73,6 +73,8 @@ export interface Adapters {
   store?: Store;
   /** Poll period for work written by other processes, default 1 s. */
   pollMs?: number;
+  /** This process holds its node id's lock on the local KV file (see `EngineOptions`). */
+  nodeLocked?: boolean;
   /** Leave out the HTTP server (tests of MLLP or SFTP only). */
   http?: boolean;
   /** E-mail for alert channels; SMTP through nodemailer by default. */
@@ -215,6 +217,7 @@ export async function compose(configured: Config, adapters: Adapters): Promise<C
       ...(adapters.clock ? { clock: adapters.clock } : {}),
       ...(adapters.store ? { store: adapters.store } : {}),
       ...(adapters.pollMs !== undefined ? { pollMs: adapters.pollMs } : {}),
+      ...(adapters.nodeLocked ? { nodeLocked: true } : {}),
       ...(configHash ? { configHash } : {}),
       ...(adapters.planThreads ? { planThreads: adapters.planThreads } : {}),
     }));

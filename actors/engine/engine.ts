@@ -69,6 +69,11 @@ export interface EngineOptions {
   configHash?: string;
   /** How the planning thread for large messages runs (tests: a module that fails on purpose). */
   planThreads?: Omit<PlanThreadsOptions, "log">;
+  /**
+   * This process holds the OS lock of its node id on a local KV file (app/node_lock.ts): no other
+   * process runs with it, so the start does not watch the node's record for one (cluster.ts).
+   */
+  nodeLocked?: boolean;
 }
 
 /** What the actor factory derives from the config (rebuilt by a reload). */
@@ -411,6 +416,7 @@ export class Engine {
       ...(config.cluster.address ? { address: config.cluster.address } : {}),
       weight: config.cluster.weight,
       leaseMs,
+      exclusive: options.nodeLocked === true,
       now: Date.now,
       load: () => ({
         actors: supervisorRef.current?.activeIds.length ?? 0,
@@ -510,7 +516,14 @@ export class Engine {
       return applied;
     };
     engine.cluster = cluster;
-    await supervisor.start();
+    try {
+      await supervisor.start();
+    } catch (error) {
+      // Refused (another process runs with this node id): what the start opened closes.
+      await planThreads.close();
+      if (!options.store) store.close();
+      throw error;
+    }
     // Pollers have no queue to be activated by: they start with the engine.
     for (const id of derived.pollers) await supervisor.activate(id);
     engine.clockWatch = new ClockWatch({ clock, log });

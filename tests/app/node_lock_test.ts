@@ -75,3 +75,37 @@ Deno.test("node lock: a second main.ts serve with the same node id on the same K
     await a.drained;
   }
 });
+
+Deno.test("node lock: after a killed main.ts serve, the next on the same local KV file starts without watching the node's record (waitedMs=0: the lock says no other process runs)", async () => {
+  await using dir = await tempDir({ prefix: "node-lock-kill-" });
+  const config = {
+    node: { id: "solo" },
+    kv: { path: `${dir.path}/engine.kv` },
+    http: { port: freePort(), hostname: "127.0.0.1", development: true },
+    environments: [{ id: "dev", type: "development" }],
+  };
+  await Deno.writeTextFile(`${dir.path}/c.json`, JSON.stringify(config));
+  const run = async (stop: "SIGKILL" | "SIGTERM") => {
+    const e = spawnEngine({ flags: ["-A"], args: ["serve", "--config", `${dir.path}/c.json`] });
+    try {
+      await waitFor("the engine up", () => {
+        assert.ok(!e.exited(), e.output());
+        return e.output().includes("engine.started");
+      }, 30_000);
+    } finally {
+      e.child.kill(stop);
+      await e.status;
+      await e.drained;
+    }
+    return e.output();
+  };
+  await run("SIGKILL");
+  // Killed: its heartbeat record is not marked stopped. Over a shared KV the next start would
+  // watch it for a heartbeat interval and log the takeover; on a local file the lock answers.
+  const second = await run("SIGTERM");
+  assert.match(
+    second,
+    /cluster\.node-id-taken-over node=solo waitedMs=0 .*holds the node id's lock/,
+  );
+  assert.doesNotMatch(second, /node-id-in-use/, second);
+});
