@@ -6,13 +6,7 @@
  * @module
  */
 
-import {
-  type DataModelMessage,
-  DataModelValidationError,
-  jsonToHl7,
-  validateDataModel,
-} from "../../codecs/datamodel/mod.ts";
-import type { Config, DestinationConfig, SourceConfig } from "../config/mod.ts";
+import type { Config, DestinationConfig } from "../config/mod.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Delivery, Store } from "../store/store.ts";
 import { StoreUnavailableError } from "../store/health.ts";
@@ -23,17 +17,17 @@ import type {
   ApiInbox,
   ApiRequest,
 } from "../ports.ts";
-import { readDestinations, sourceOf } from "./api_checks.ts";
-import { defaultFormat } from "./hl7_routing.ts";
 import { destinationActorId } from "./identities.ts";
-import { selectRoutes } from "./subscriptions.ts";
-import { fhirKey, fhirPayload } from "./fhir_routing.ts";
+import { fhirKey } from "./fhir_routing.ts";
 import { errorMessage } from "../runtime/errors.ts";
 import { acceptApiDocument } from "./api_documents.ts";
 import { acceptApiVxu } from "./api_vxu.ts";
-import { prepareShaped, shapeApiRoutes, type ShapedRoute } from "./api_shaping.ts";
+import { prepareShaped, type ShapedRoute } from "./api_shaping.ts";
 import { passOn, type PassOnTargets } from "./pass_on.ts";
 import { Translations } from "./translations.ts";
+import { type ApiJsonOutcome, mshOptions, planApiJson } from "./api_json_plan.ts";
+import { acceptLargeJson, type LargeJsonRequest, type LargeJsonResult } from "./api_large_json.ts";
+import { acceptLargeFhir, type LargeFhirRequest, type LargeFhirResult } from "./api_large_fhir.ts";
 import type { PlanThreads } from "./plan_threads.ts";
 
 /** What the API inbox needs; routed entries go to their actors through `handOver`/`notify`. */
@@ -41,11 +35,12 @@ export interface EngineApiInboxOptions extends PassOnTargets {
   config: Config;
   store: Store;
   log: Logger;
-  /** Where large C-CDA are read and planned, off the engine's thread (api_documents.ts). */
+  /**
+   * Where large C-CDA (api_documents.ts), data-model JSON (api_large_json.ts) and FHIR bundles
+   * (api_large_fhir.ts) are read and planned, off the engine's thread.
+   */
   threads?: PlanThreads;
 }
-
-const encoder = new TextEncoder();
 
 /** See the module doc. */
 export class EngineApiInbox implements ApiInbox {
@@ -54,7 +49,11 @@ export class EngineApiInbox implements ApiInbox {
 
   /** The running config's destinations by id (rebuilt when a reload swaps the config). */
   get #destinations(): Map<string, DestinationConfig> {
-    const config = this.#options.config;
+    return this.#destinationsOf(this.#options.config);
+  }
+
+  /** `config`'s destinations by id (kept for the running config). */
+  #destinationsOf(config: Config): Map<string, DestinationConfig> {
     if (this.#byId?.of !== config) {
       this.#byId = { of: config, map: new Map(config.destinations.map((d) => [d.id, d])) };
     }
@@ -78,80 +77,64 @@ export class EngineApiInbox implements ApiInbox {
 
   /** Validates, routes and stores one message; see the module doc. */
   async accept(request: ApiRequest): Promise<ApiAcceptResult> {
-    const { config, store, log } = this.#options;
-    const found = sourceOf(config, request);
-    if (!found.ok) return found;
-    const source = found.source;
-    const checked = validateDataModel(request.json, {
-      maxEmbeddedFileBytes: config.limits.maxEmbeddedFileBytes,
+    const config = this.#options.config;
+    let thrown: unknown;
+    const outcome = planApiJson(config, request, request.json, {
+      destinations: this.#destinationsOf(config),
+      thrown: (error) => thrown = error,
     });
-    if (!checked.ok) {
-      const tooLarge = checked.issues.find((i) => /over the limit/.test(i.rule));
-      if (tooLarge) {
-        return { ok: false, status: 413, error: `${tooLarge.path}: ${tooLarge.rule}` };
-      }
-      return {
-        ok: false,
-        status: 400,
-        error: `the message does not match the ${describe(request.json)} schema`,
-        problems: checked.issues.map((i) => ({ path: i.path, rule: i.rule })),
-      };
-    }
-    const json = request.json as { Meta: Record<string, unknown> };
-    const read = readDestinations(json.Meta.Destinations, config.destinations, source.environment);
-    if (!read.ok) {
-      return read.status === 400
-        ? {
-          ok: false,
-          status: 400,
-          error: read.error,
-          problems: [{ path: read.path, rule: read.error }],
-        }
-        : { ok: false, status: 404, error: read.error };
-    }
-    const named = read.matches?.map((m) => m.id);
-    if (read.notes.length > 0) {
-      log.info("api.destination-by-name", { source: source.id, notes: read.notes });
-    }
-    for (const id of named ?? []) {
-      const d = this.#destinations.get(id)!;
-      if (d.environment !== source.environment) {
-        return {
-          ok: false,
-          status: 403,
-          error: `destination ${id} is in environment ${d.environment}, not ${source.environment}`,
-        };
-      }
-    }
-    let routes = selectRoutes(
-      config.subscriptions,
-      {
-        from: { source: source.id },
-        dataModel: checked.dataModel,
-        eventType: checked.eventType,
-        json: request.json,
-      },
-      (id) => defaultFormat(this.#destinations.get(id)),
-    );
-    if (named) {
-      const unsubscribed = named.filter((id) => !routes.some((r) => r.destinationId === id));
-      if (unsubscribed.length > 0) {
-        return {
-          ok: false,
-          status: 403,
-          error: `no subscription of source ${source.id} sends ${checked.dataModel}.` +
-            `${checked.eventType} to ${unsubscribed.join(", ")}`,
-        };
-      }
-      routes = routes.filter((r) => named.includes(r.destinationId));
-    }
+    return await this.#store(config, request, outcome, thrown);
+  }
 
+  /**
+   * JSON bodies larger than this (bytes) are parsed and planned on the planning thread
+   * ({@link acceptLargeJson}); Infinity without one.
+   */
+  get largeJsonBytes(): number {
+    return this.#options.threads?.offloadBytes ?? Infinity;
+  }
+
+  /** Parses, validates, routes and stores a large JSON body off the engine's thread (api_large_json.ts). */
+  acceptLargeJson(request: LargeJsonRequest): Promise<LargeJsonResult> {
+    return acceptLargeJson(
+      this.#options,
+      request,
+      (config, outcome) => this.#store(config, request, outcome, undefined),
+    );
+  }
+
+  /** Parses, validates, converts and stores a large FHIR bundle off the engine's thread (api_large_fhir.ts). */
+  acceptLargeFhir(request: LargeFhirRequest): Promise<LargeFhirResult> {
+    return acceptLargeFhir(
+      this.#options,
+      request,
+      (config, outcome, bytes) => this.#store(config, { ...request, bytes }, outcome, undefined),
+    );
+  }
+
+  /** Stores a planned message (api_json_plan.ts) with its routes in one commit; answers a refusal. */
+  async #store(
+    config: Config,
+    request: Pick<ApiRequest, "sourceId" | "peerIp" | "bytes">,
+    outcome: ApiJsonOutcome,
+    thrown: unknown,
+  ): Promise<ApiAcceptResult> {
+    const { store, log } = this.#options;
+    for (const line of outcome.logs) log[line.level](line.event, line.fields);
+    if (outcome.kind === "refused") return outcome.result;
+    if (outcome.kind === "threw") {
+      return storeFailure(log, request, thrown ?? new Error(outcome.error));
+    }
+    const plan = outcome.plan;
+    const destinations = this.#destinationsOf(config);
+    const source = config.sources.find((s) => s.id === plan.sourceId)!;
     const messageId = store.newId();
+    const kind = `${plan.dataModel}.${plan.eventType}`;
     // Stored by the commit that stores the message and its routes (none without them).
     const translations = new Translations(store, {
       id: messageId,
       sender: { kind: "source", id: source.id },
-      kind: `${checked.dataModel}.${checked.eventType}`,
+      kind,
     });
     // One HL7 translation per distinct MSH-3..6 (destinations may name themselves differently).
     const hl7Ids = new Map<string, string>();
@@ -160,69 +143,21 @@ export class EngineApiInbox implements ApiInbox {
     // Routes with modifiers (JSON) or HL7 edits get a payload of their own (api_shaping.ts).
     let shaped: Map<string, ShapedRoute>;
     try {
-      const planned = shapeApiRoutes(
-        config,
-        routes,
-        this.#destinations,
-        request.json,
-        (d) =>
-          jsonToHl7(request.json, {
-            timeZone: "UTC",
-            maxEmbeddedFileBytes: config.limits.maxEmbeddedFileBytes,
-            validated: checked,
-            ...mshOptions(json.Meta, source, d),
-          }),
-      );
-      if (!planned.ok) {
-        log.warn("api.shaping-failed", { source: source.id, reason: planned.reason });
-        return { ok: false, status: 422, error: planned.reason };
+      shaped = await prepareShaped(translations, new Map(plan.shaped));
+      for (const [key, { bytes, contentType }] of plan.fhir) {
+        fhirIds.set(key, await translations.add(bytes, contentType));
       }
-      shaped = await prepareShaped(translations, planned.shaped);
-      for (const r of routes) {
-        if (r.format !== "fhir") continue;
-        const d = this.#destinations.get(r.destinationId)!;
-        if (fhirIds.has(fhirKey(d))) continue;
-        const made = fhirPayload(request.json as DataModelMessage, d);
-        if (!made.ok) {
-          return {
-            ok: false,
-            status: 400,
-            error: `destination ${d.id} wants FHIR: ${made.reason}`,
-            problems: [{ path: "Meta.EventType", rule: made.reason }],
-          };
-        }
-        const { bytes, contentType } = made.payload;
-        fhirIds.set(made.payload.key, await translations.add(bytes, contentType));
-      }
-      for (const r of routes) {
-        if (r.format !== "hl7v2" || shaped.has(r.destinationId)) continue;
-        const header = mshOptions(json.Meta, source, this.#destinations.get(r.destinationId));
-        const key = JSON.stringify(header);
-        if (hl7Ids.has(key)) continue;
-        const hl7 = jsonToHl7(request.json, {
-          timeZone: "UTC",
-          maxEmbeddedFileBytes: config.limits.maxEmbeddedFileBytes,
-          validated: checked,
-          ...header,
-        });
-        hl7Ids.set(key, await translations.add(encoder.encode(hl7), "application/hl7-v2"));
+      for (const [key, bytes] of plan.hl7) {
+        hl7Ids.set(key, await translations.add(bytes, "application/hl7-v2"));
       }
     } catch (error) {
-      if (error instanceof DataModelValidationError) {
-        return {
-          ok: false,
-          status: 400,
-          error: "the message cannot be written as HL7 v2",
-          problems: error.issues.map((i) => ({ path: i.path, rule: i.rule })),
-        };
-      }
       return storeFailure(log, request, error);
     }
     const deliveries: Delivery[] = [];
-    for (const r of routes) {
-      const d = this.#destinations.get(r.destinationId)!;
+    for (const r of plan.routes) {
+      const d = destinations.get(r.destinationId)!;
       const hl7Id = r.format === "hl7v2"
-        ? hl7Ids.get(JSON.stringify(mshOptions(json.Meta, source, d)))
+        ? hl7Ids.get(JSON.stringify(mshOptions(plan.meta, source, d)))
         : r.format === "fhir"
         ? fhirIds.get(fhirKey(d))
         : undefined;
@@ -230,8 +165,8 @@ export class EngineApiInbox implements ApiInbox {
       const log = {
         sourceId: source.id,
         environment: source.environment,
-        dataModel: checked.dataModel,
-        eventType: checked.eventType,
+        dataModel: plan.dataModel,
+        eventType: plan.eventType,
         // What ran, the paths it changed and the payload it made (never values).
         ...(own ? { shaping: own.log } : {}),
       };
@@ -250,13 +185,13 @@ export class EngineApiInbox implements ApiInbox {
         origin: { kind: "source", id: source.id, peer: request.peerIp },
         payload: request.bytes,
         contentType: "application/json",
-        messageType: `${checked.dataModel}.${checked.eventType}`,
+        messageType: kind,
         log: {
           type: "RECEIVE",
           sourceId: source.id,
           environment: source.environment,
           // Said in the sender's terms: it asked for no destination (subscriptions or not).
-          ...(named?.length === 0
+          ...(plan.named?.length === 0
             ? { reason: "Meta.Destinations is empty: the sender addressed no destination" }
             : {}),
         },
@@ -276,15 +211,15 @@ export class EngineApiInbox implements ApiInbox {
         ok: true,
         body: {
           Meta: {
-            ...json.Meta,
+            ...plan.meta,
             Source: { ID: source.id, ...(source.name ? { Name: source.name } : {}) },
             Destinations: deliveries.map((d) => {
-              const dest = this.#destinations.get(d.destinationId);
+              const dest = destinations.get(d.destinationId);
               return { ID: d.destinationId, ...(dest?.name ? { Name: dest.name } : {}) };
             }),
             Logs: logs,
             Message: { ID: messageId },
-            Errors: read.notes.map((Text) => ({ Text, Type: "warning", Module: "routing" })),
+            Errors: plan.notes.map((Text) => ({ Text, Type: "warning", Module: "routing" })),
           },
         },
       };
@@ -294,39 +229,12 @@ export class EngineApiInbox implements ApiInbox {
   }
 }
 
+export { mshOptions };
+
 /** The id of a log's first delivery attempt, as `Meta.Logs[].AttemptID` names it. */
 export function firstAttemptId(logId: string): string {
   return `${logId}-1`;
 }
-
-/** MSH-3 to MSH-6 for a destination: its own values, else the source's; MSH-4 `Meta.FacilityCode`. */
-export function mshOptions(
-  meta: Record<string, unknown>,
-  source: SourceConfig,
-  destination: DestinationConfig | undefined,
-): {
-  sendingApplication?: string;
-  sendingFacility?: string;
-  receivingApplication?: string;
-  receivingFacility?: string;
-} {
-  const out: Record<string, string> = {};
-  for (const k of MSH_KEYS) {
-    const v = destination?.msh?.[k] ?? source.msh?.[k];
-    if (v !== undefined) out[k] = v;
-  }
-  if (typeof meta.FacilityCode === "string" && meta.FacilityCode !== "") {
-    out.sendingFacility = meta.FacilityCode;
-  }
-  return out;
-}
-
-const MSH_KEYS = [
-  "sendingApplication",
-  "sendingFacility",
-  "receivingApplication",
-  "receivingFacility",
-] as const;
 
 /** The answer when storing failed: 503 with a retry, logged (debug when the store is down). */
 export function storeFailure(
@@ -343,12 +251,4 @@ export function storeFailure(
     error: `could not store the message: ${errorMessage(error)}`,
     retryAfterSeconds: 5,
   };
-}
-
-function describe(json: unknown): string {
-  const meta = json && typeof json === "object"
-    ? (json as Record<string, unknown>).Meta as Record<string, unknown> | undefined
-    : undefined;
-  const model = typeof meta?.DataModel === "string" ? meta.DataModel : "data model";
-  return typeof meta?.EventType === "string" ? `${model}.${meta.EventType}` : model;
 }

@@ -1,7 +1,9 @@
 /**
  * The planning thread's side (started by `plan_threads.ts`; its module is `plan_thread.ts`):
  * reads large MLLP frames, and plans large stored messages (parse, routes, JSON and FHIR
- * translations, modifiers and HL7 edits) and large C-CDA posted to the API, with the engine's
+ * translations, modifiers and HL7 edits), large C-CDA, data-model JSON and FHIR bundles posted to
+ * the API (their parse, duplicate-key check, validation, conversion, routing and translations),
+ * with the engine's
  * own code, on a copy of the running config, and sends back plain results whose payload
  * buffers are moved, not copied.
  *
@@ -32,6 +34,8 @@ import {
   transferables,
 } from "./plan_transfer.ts";
 import type { Origin } from "./document_routing.ts";
+import { type ApiJsonJobResult, runApiJsonJob } from "./api_large_json.ts";
+import { type FhirJobResult, runFhirJob } from "./api_large_fhir.ts";
 
 /** A translation set imported into KV, as the config copy gets it (see {@link ToThread}). */
 export interface PackedSet {
@@ -63,12 +67,40 @@ export type ToThread =
     fallbackCharset: string;
   }
   | { op: "read"; id: number; payload: SharedArrayBuffer; fallbackCharset?: string }
-  | { op: "ccda"; id: number; gen: number; origin: Origin; payload: SharedArrayBuffer };
+  | { op: "ccda"; id: number; gen: number; origin: Origin; payload: SharedArrayBuffer }
+  | {
+    op: "api-json";
+    id: number;
+    gen: number;
+    sourceId: string;
+    environment: string;
+    keysMayRepeat: boolean;
+    payload: SharedArrayBuffer;
+  }
+  | {
+    op: "fhir-json";
+    id: number;
+    gen: number;
+    sourceId: string;
+    environment: string;
+    keysMayRepeat: boolean;
+    maxEntries: number;
+    vxu: boolean;
+    payload: SharedArrayBuffer;
+  };
 
 /** Messages from the planning thread. */
 export type FromThread =
   | { ev: "started"; nice?: number; error?: string }
-  | { ev: "done"; id: number; plan?: PortableOutcome; read?: PortableRead; ccda?: PortableCcda }
+  | {
+    ev: "done";
+    id: number;
+    plan?: PortableOutcome;
+    read?: PortableRead;
+    ccda?: PortableCcda;
+    apiJson?: ApiJsonJobResult;
+    fhirJson?: FhirJobResult;
+  }
   /** The job threw: the engine's thread throws the same message, as it would have itself. */
   | { ev: "threw"; id: number; error: string };
 
@@ -76,7 +108,7 @@ export type FromThread =
 export interface ThreadHooks {
   /** Runs before the job, which waits for what it returns. */
   beforeJob?(
-    job: Extract<ToThread, { op: "plan" | "read" | "ccda" }>,
+    job: Extract<ToThread, { op: "plan" | "read" | "ccda" | "api-json" | "fhir-json" }>,
     payload: Uint8Array,
   ): void | Promise<void>;
 }
@@ -113,6 +145,16 @@ export function servePlans(hooks: ThreadHooks = {}): void {
         return;
       }
       if (!config || m.gen !== gen) throw new Error(`no config ${m.gen} on the planning thread`);
+      if (m.op === "api-json") {
+        const { result, transfer } = runApiJsonJob(config, m, payload);
+        post({ ev: "done", id: m.id, apiJson: result }, transfer);
+        return;
+      }
+      if (m.op === "fhir-json") {
+        const { result, transfer } = runFhirJob(config, m, payload);
+        post({ ev: "done", id: m.id, fhirJson: result }, transfer);
+        return;
+      }
       if (m.op === "ccda") {
         const portable = ccdaToPortable(config, planPostedCcda(config, m.origin, payload));
         post(

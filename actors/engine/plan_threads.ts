@@ -1,7 +1,7 @@
 /**
  * The planning thread, seen from the engine's thread: large MLLP frames are read, and large stored
- * messages and C-CDA posted to the API planned (parsed, routed, translated to JSON and FHIR,
- * shaped), on a thread of their own
+ * messages, C-CDA, data-model JSON and FHIR bundles posted to the API planned (parsed, routed, translated to
+ * JSON, FHIR and HL7 v2, shaped), on a thread of their own
  * (`plan_thread.ts`), so that no message holds the engine's thread (its timers, leases, sockets)
  * for longer than a few milliseconds, whatever its size. Small messages never come here (see
  * {@link OFFLOAD_BYTES}).
@@ -40,6 +40,8 @@ import {
   type PayloadOutcome,
 } from "./plan_transfer.ts";
 import type { Origin } from "./document_routing.ts";
+import type { ApiJsonJobResult, LargeJsonRequest } from "./api_large_json.ts";
+import type { FhirJobResult, LargeFhirRequest } from "./api_large_fhir.ts";
 import type { FromThread, ToThread } from "./plan_thread_serve.ts";
 import { configUpdate } from "./plan_thread_config.ts";
 import { startThread, type Thread } from "./plan_thread_start.ts";
@@ -80,7 +82,7 @@ export interface OffloadedPlan {
   fallbackCharset: string;
 }
 
-type JobMessage = Extract<ToThread, { op: "plan" | "read" | "ccda" }>;
+type JobMessage = Extract<ToThread, { op: "plan" | "read" | "ccda" | "api-json" | "fhir-json" }>;
 type Done = Extract<FromThread, { ev: "done" }>;
 type Running = NonNullable<Thread["running"]>;
 
@@ -177,6 +179,65 @@ export class PlanThreads {
     });
     if (done.status !== "done") return done;
     return { status: "done", value: ccdaFromPortable(config, done.value.ccda!) };
+  }
+
+  /**
+   * Parses and plans a large JSON body posted to `POST /endpoint` on the thread (see
+   * `api_large_json.ts`); the plan's destinations are `config`'s.
+   */
+  async apiJson(
+    config: Config,
+    request: Pick<LargeJsonRequest, "sourceId" | "environment" | "keysMayRepeat" | "bytes">,
+  ): Promise<Offloaded<ApiJsonJobResult>> {
+    const { sourceId, environment, keysMayRepeat } = request;
+    const done = await this.#submit({
+      payload: request.bytes,
+      signal: undefined,
+      config,
+      message: (id, payload, gen) => ({
+        op: "api-json",
+        id,
+        gen,
+        sourceId,
+        environment,
+        keysMayRepeat,
+        payload,
+      }),
+    });
+    if (done.status !== "done") return done;
+    return { status: "done", value: done.value.apiJson! };
+  }
+
+  /**
+   * Parses, validates, converts and plans a large FHIR message Bundle posted to the FHIR API on the
+   * thread (see `api_large_fhir.ts`); the plan's destinations are `config`'s.
+   */
+  async fhirJson(
+    config: Config,
+    request: Pick<
+      LargeFhirRequest,
+      "sourceId" | "environment" | "keysMayRepeat" | "bytes" | "maxEntries" | "vxu"
+    >,
+  ): Promise<Offloaded<FhirJobResult>> {
+    const { sourceId, environment, keysMayRepeat, maxEntries, vxu } = request;
+    const done = await this.#submit({
+      payload: request.bytes,
+      signal: undefined,
+      config,
+      message: (id, payload, gen) => ({
+        op: "fhir-json",
+        id,
+        gen,
+        sourceId,
+        environment,
+        keysMayRepeat,
+        maxEntries,
+        vxu,
+        payload,
+      }),
+    });
+    if (done.status !== "done") return done;
+    return { status: "done", value: done.value.fhirJson! };
   }
 
   /** Cancels every job and stops the thread. */

@@ -3,8 +3,27 @@
  * before anything is read, and a streamed (chunked) body is cut off the moment it crosses the
  * limit, so an oversized upload never sits in memory. A body that does not arrive in time fails
  * with {@link BodyTimeoutError} (raised by the server, see node_bridge.ts).
+ *
+ * A body that arrives faster than it is taken in comes as a run of chunks the event loop hands
+ * over one after the other, timers waiting: a 24 MB JSON body held the engine's thread ~100 ms
+ * at a time (copying, and the caller's depth scan). The reading gives the loop a turn (a timer
+ * task, as actors/https_out/time_slice.ts does) every {@link READ_SLICE_MS}; a small body is read
+ * before the first.
  * @module
  */
+
+/** How long reading a body may go on before the event loop gets a turn (timers, sockets). */
+export const READ_SLICE_MS = 8;
+
+/** Gives the event loop a turn once the current slice of reading is used up. */
+class ReadSlicer {
+  #since = performance.now();
+  async pause(): Promise<void> {
+    if (performance.now() - this.#since < READ_SLICE_MS) return;
+    await new Promise<void>((resolve) => setTimeout(resolve, 0));
+    this.#since = performance.now();
+  }
+}
 
 /** The request body did not arrive within `limits.httpBodyTimeoutSeconds`. */
 export class BodyTimeoutError extends Error {
@@ -53,6 +72,7 @@ export async function readLimited(
   }
   if (!request.body) return { ok: true, bytes: new Uint8Array(0) };
   const reader = request.body.getReader();
+  const slicer = new ReadSlicer();
   if (declared !== undefined) {
     // The HTTP layer delivers no more than a declared length (it ends the body there): one
     // buffer of that size holds it, with no copy to join chunks.
@@ -68,6 +88,7 @@ export async function readLimited(
       bytes.set(value, at);
       at += value.length;
       onChunk?.(value);
+      await slicer.pause();
     }
     return { ok: true, bytes: at === declared ? bytes : bytes.subarray(0, at) };
   }
@@ -83,6 +104,7 @@ export async function readLimited(
     chunks.push(value);
     length += value.length;
     onChunk?.(value);
+    await slicer.pause();
   }
   if (chunks.length === 1) return { ok: true, bytes: chunks[0]! };
   const bytes = new Uint8Array(length);

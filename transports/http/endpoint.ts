@@ -5,7 +5,10 @@
  * the media type, the size limit (a `Content-Length` over it is refused before reading; a
  * streamed body is cut off as soon as it crosses it), the nesting depth, JSON parsing. Then a message goes
  * to the engine's {@link ApiInbox}, which validates and stores it and says what to answer, and a
- * query to its {@link ApiQuerier}, which asks the destination and returns the answer. A
+ * query to its {@link ApiQuerier}, which asks the destination and returns the answer. A message
+ * body larger than the inbox's `largeJsonBytes` (the planning thread's 32 KiB) goes to it unparsed
+ * (large_json.ts): the engine parses, validates and plans it on its planning thread, and the
+ * answers are the ones given here, byte for byte. A
  * `PatientSearch` posted to `/endpoint` (where Redox's clients post every data model) is a query.
  *
  * Every refusal has the same JSON shape, `{"Meta": {"Errors": [{"Text": "...", "Path": "..."}]}}`
@@ -24,7 +27,8 @@
  * (warn) with the client's address and, once authenticated, its source: `endpoint.rate-limited`,
  * `endpoint.unauthorized`, `endpoint.body-timeout`, `endpoint.body-failed`, `endpoint.too-large`,
  * `endpoint.too-deep`, and `endpoint.invalid` for the rest below 500 (the status and the first
- * problem, cut to 300 characters; never the body).
+ * problem, cut to 300 characters; never the body). `endpoint.too-large` is logged at most once per
+ * address every 5 s, with how many were refused (`refused=`).
  *
  * A `POST /query` whose `Accept` prefers `application/fhir+json` is answered in FHIR: the
  * engine's `searchset` Bundle (from a FHIR-server destination), and every refusal as an
@@ -51,6 +55,12 @@ import { QUERY_MODEL } from "../../codecs/datamodel/mod.ts";
 import { BodyTimeoutError, readLimited } from "./body.ts";
 import { DEFAULT_MAX_JSON_DEPTH, JsonDepthScanner } from "./json_depth.ts";
 import { parseJsonBytes } from "./json_parse.ts";
+import {
+  type LargeJsonInbox,
+  largeJsonInbox,
+  type LargeJsonRequest,
+  type LargeJsonResult,
+} from "./large_json.ts";
 import { BodyFramingError } from "./node_bridge.ts";
 import { peerIp } from "./peer.ts";
 import { RateLimiter } from "./rate_limit.ts";
@@ -195,7 +205,8 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
   const admit = async (
     c: Context,
     documents = false,
-  ): Promise<Response | ApiRequest | ApiDocumentRequest> => {
+    large?: LargeJsonInbox,
+  ): Promise<Response | ApiRequest | ApiDocumentRequest | LargeJsonRequest> => {
     c.header("Cache-Control", "no-store");
     const ip = peerIp(c);
     const verdict = limiter.take(ip);
@@ -300,22 +311,37 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
         Path: nested.path,
       }]);
     }
-    // The depth scan also said whether an object may repeat a key: only then is it checked.
-    const parsed = parseJsonBytes(body.bytes, { keysMayRepeat: depth.mayRepeatKeys });
-    if (!parsed.ok) {
-      return invalid(c, who, 400, [{
-        Text: parsed.error,
-        ...(parsed.path ? { Path: parsed.path } : {}),
-      }]);
-    }
-    return {
+    const request = {
       sourceId: checked.sourceId,
       environment: checked.environment,
-      json: parsed.value,
       bytes: body.bytes,
       peerIp: ip,
+      // The depth scan also said whether an object may repeat a key: only then is it checked.
+      keysMayRepeat: depth.mayRepeatKeys,
     };
+    // A large body is parsed, checked and planned off the engine's thread (large_json.ts).
+    if (large && body.bytes.byteLength > large.largeJsonBytes) return request;
+    return parse(c, request);
   };
+
+  /** Parses a body here: the request for the engine, or the 400 saying why it is not JSON. */
+  const parse = (c: Context, large: LargeJsonRequest): Response | ApiRequest => {
+    const { keysMayRepeat, ...request } = large;
+    const parsed = parseJsonBytes(request.bytes, { keysMayRepeat });
+    if (!parsed.ok) return notJson(c, request, parsed);
+    return { ...request, json: parsed.value };
+  };
+
+  /** The 400 of a body that is not JSON (or names a key twice), wherever it was parsed. */
+  const notJson = (
+    c: Context,
+    who: { peerIp: string; sourceId: string },
+    parsed: { error: string; path?: string },
+  ) =>
+    invalid(c, who, 400, [{
+      Text: parsed.error,
+      ...(parsed.path ? { Path: parsed.path } : {}),
+    }]);
 
   const queries = options.queries;
 
@@ -362,10 +388,27 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
     );
   };
 
+  const large = largeJsonInbox(inbox);
+
   app.post(ENDPOINT_PATH, async (c) => {
-    const request = await admit(c, inbox.acceptDocument !== undefined);
+    let request = await admit(c, inbox.acceptDocument !== undefined, large);
     if (request instanceof Response) return request;
     if ("contentType" in request) return answerDocument(c, request, inbox);
+    if (!("json" in request)) {
+      let taken: LargeJsonResult = { kind: "inline" };
+      if (large) {
+        try {
+          taken = await large.acceptLargeJson(request);
+        } catch (error) {
+          return inboxFailed(c, request, error);
+        }
+      }
+      if (taken.kind === "invalid-json") return notJson(c, request, taken);
+      if (taken.kind === "answered") return answerAccepted(c, request, taken.result);
+      // A query, or no planning thread: parsed and taken here, as a small body is.
+      request = parse(c, request);
+      if (request instanceof Response) return request;
+    }
     // Redox's clients post every data model to /endpoint: a query is answered synchronously.
     if (isQuery(request.json)) {
       if (queries) return answerQuery(c, request, queries);
@@ -378,10 +421,28 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
     try {
       result = await inbox.accept(request);
     } catch (error) {
-      if (storeUnavailable(error)) return unavailable(c, error);
-      log.error("endpoint.inbox-failed", { ip: request.peerIp, source: request.sourceId, error });
-      return refuse(c, 500, [{ Text: "the message could not be stored: try again" }]);
+      return inboxFailed(c, request, error);
     }
+    return answerAccepted(c, request, result);
+  });
+
+  /** The inbox threw: nothing was acknowledged, the client tries again. */
+  const inboxFailed = (
+    c: Context,
+    request: { peerIp: string; sourceId: string },
+    error: unknown,
+  ) => {
+    if (storeUnavailable(error)) return unavailable(c, error);
+    log.error("endpoint.inbox-failed", { ip: request.peerIp, source: request.sourceId, error });
+    return refuse(c, 500, [{ Text: "the message could not be stored: try again" }]);
+  };
+
+  /** Answers what the inbox said of a message. */
+  const answerAccepted = (
+    c: Context,
+    request: { peerIp: string; sourceId: string },
+    result: ApiAcceptResult,
+  ) => {
     if (result.ok) return sendJson(c, result.body, 200);
     return invalid(
       c,
@@ -392,15 +453,19 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
         ? { "Retry-After": String(Math.max(1, Math.ceil(result.retryAfterSeconds))) }
         : {},
     );
-  });
+  };
 
   if (queries) {
     app.post(QUERY_PATH, async (c) => {
-      const request = await admit(c, queries.queryDocument !== undefined);
+      // Queries are small: parsed here whatever their size (no planning thread is given).
+      let request = await admit(c, queries.queryDocument !== undefined);
       if (request instanceof Response) return request;
       if ("contentType" in request) {
-        return answerQueryResult(c, () => queries.queryDocument!(request), request);
+        const document = request;
+        return answerQueryResult(c, () => queries.queryDocument!(document), document);
       }
+      if (!("json" in request)) request = parse(c, request);
+      if (request instanceof Response) return request;
       return answerQuery(c, wantsFhir(c) ? { ...request, fhir: true } : request, queries);
     });
     app.all(QUERY_PATH, (c) =>

@@ -11,6 +11,10 @@
  * `/endpoint`: same validation, routing, storage and logs. Answers are `application/fhir+json`: an
  * OperationOutcome, whose issues carry FHIRPath locations (`Bundle.entry[1].resource.birthDate`)
  * for refusals. Bodies are taken uncompressed: a `Content-Encoding` other than `identity` is a 415.
+ * A bundle larger than the inbox's `largeJsonBytes` (the planning thread's 32 KiB) is parsed,
+ * counted, validated, converted and planned on the engine's planning thread (large_json.ts,
+ * actors/engine/api_large_fhir.ts), with the same answers; a VXU^V04 bundle, or any when no
+ * thread can be started, is taken here.
  * Every refusal is logged (warn): `fhir.rate-limited`, `fhir.unauthorized`, `fhir.body-timeout`,
  * `fhir.body-failed`, `fhir.too-large`, `fhir.too-deep`, `fhir.too-many-entries`, `fhir.unmapped`,
  * and `fhir.invalid` for the rest below 500 (the route, the status, the first issue cut to 300
@@ -41,6 +45,7 @@ import { BodyTimeoutError, readLimited } from "./body.ts";
 import { type EndpointAppOptions, requestLimits } from "./endpoint.ts";
 import { JsonDepthScanner } from "./json_depth.ts";
 import { parseJsonBytes } from "./json_parse.ts";
+import { largeJsonInbox } from "./large_json.ts";
 import { peerIp } from "./peer.ts";
 import type { RateLimiter } from "./rate_limit.ts";
 import { codeOf } from "./fhir_outcome.ts";
@@ -81,6 +86,7 @@ type Status = 200 | 400 | 401 | 403 | 404 | 405 | 408 | 413 | 415 | 422 | 429 | 
 export function createFhirApp(options: FhirAppOptions): Hono {
   const { tokens, inbox, log } = options;
   const { maxBytes, maxDepth, limiter } = requestLimits(options);
+  const large = largeJsonInbox(inbox);
   const maxEntries = options.limits.maxFhirBundleEntries ?? DEFAULT_MAX_FHIR_BUNDLE_ENTRIES;
   const app = new Hono();
 
@@ -201,14 +207,8 @@ export function createFhirApp(options: FhirAppOptions): Hono {
         `the JSON is nested more than ${maxDepth} levels deep at ${nested.path}`,
       );
     }
-    // An object naming a key twice is refused too; checked in full only when the depth scan
-    // saw a sign of it.
-    const parsed = parseJsonBytes(body.bytes, { keysMayRepeat: depth.mayRepeatKeys });
-    if (!parsed.ok) return invalidText(c, who, 400, parsed.error);
-    const bundle = parsed.value;
-    // Validation costs up to a few milliseconds an entry: bounded before it starts.
-    const entries = fhirBundleEntryCount(bundle);
-    if (entries > maxEntries) {
+    const vxuInbox = inbox.acceptFhirVxu?.bind(inbox);
+    const tooMany = (entries: number) => {
       log.warn("fhir.too-many-entries", {
         ip,
         source: checked.sourceId,
@@ -221,7 +221,46 @@ export function createFhirApp(options: FhirAppOptions): Hono {
           `(limits.maxFhirBundleEntries)`,
         code: codeOf(413),
       }]);
+    };
+    const unmapped = (why: string, issues: FhirIssue[]) => {
+      log.warn("fhir.unmapped", { ip, source: checked.sourceId, why: clip(why) });
+      return answer(c, 400, issues);
+    };
+    // A large bundle is parsed, validated, converted and planned off the engine's thread, each
+    // answer as below (large_json.ts).
+    if (large?.acceptLargeFhir && body.bytes.byteLength > large.largeJsonBytes) {
+      const taken = await large.acceptLargeFhir({
+        sourceId: checked.sourceId,
+        environment: checked.environment,
+        bytes: body.bytes,
+        peerIp: ip,
+        keysMayRepeat: depth.mayRepeatKeys,
+        maxEntries,
+        vxu: vxuInbox !== undefined,
+      });
+      switch (taken.kind) {
+        case "invalid-json":
+          return invalidText(c, who, 400, taken.error);
+        case "too-many-entries":
+          return tooMany(taken.entries);
+        case "invalid":
+          return invalid(c, who, 400, taken.issues);
+        case "unmapped":
+          return unmapped(taken.error, taken.issues);
+        case "answered": {
+          const located = new Map(taken.located);
+          return outcomeOf(c, taken.result, (p) => located.get(p.path) ?? "Bundle", who);
+        }
+      }
     }
+    // An object naming a key twice is refused too; checked in full only when the depth scan
+    // saw a sign of it.
+    const parsed = parseJsonBytes(body.bytes, { keysMayRepeat: depth.mayRepeatKeys });
+    if (!parsed.ok) return invalidText(c, who, 400, parsed.error);
+    const bundle = parsed.value;
+    // Validation costs up to a few milliseconds an entry: bounded before it starts.
+    const entries = fhirBundleEntryCount(bundle);
+    if (entries > maxEntries) return tooMany(entries);
 
     const issues = await validateFhirBundleAsync(bundle);
     if (issues.length > 0) return invalid(c, who, 400, issues);
@@ -240,7 +279,6 @@ export function createFhirApp(options: FhirAppOptions): Hono {
         return refuse(c, 500, "the message could not be stored: try again");
       }
     };
-    const vxuInbox = inbox.acceptFhirVxu?.bind(inbox);
     if (isVxuBundle(bundle) && vxuInbox !== undefined) {
       const vxu = await store(vxuInbox, bundle, body.bytes);
       if (vxu instanceof Response) return vxu;
@@ -256,8 +294,7 @@ export function createFhirApp(options: FhirAppOptions): Hono {
       dm = fhirToModel(bundle);
     } catch (error) {
       if (!(error instanceof FhirError)) throw error;
-      log.warn("fhir.unmapped", { ip, source: checked.sourceId, why: clip(error.message) });
-      return answer(c, 400, error.issues);
+      return unmapped(error.message, error.issues);
     }
     const result = await store(
       (request) => inbox.accept(request),
