@@ -24,12 +24,14 @@ import {
   sendFiles,
 } from "./app/mod.ts";
 import { checkKvFile } from "./app/config_check.ts";
+import { BackupError, backupKv, describeBackup } from "./app/backup.ts";
 
 const USAGE = `usage:
   main.ts serve [--config FILE] [--log-level debug|info|warn|error]
   main.ts simulate [--event ADT^A01] [--count N] [--rate 50/s] [--format hl7v2|json]
                    [--url http://127.0.0.1:8080] [--token-file data/admin.token]
   main.ts check FILE [--kv]
+  main.ts backup CONFIG OUT [--force] [--timeout SECONDS]
   main.ts send HOST:PORT FILE... [--timeout SECONDS]
   main.ts listen PORT [--reply AA|AE|AR] [--hostname ADDR]
   main.ts health URL`;
@@ -82,6 +84,21 @@ async function check(file: string, kv = false): Promise<void> {
     const r = await checkKvFile(c);
     if (!r.ok) fail(`  ${r.text}`, 1);
     out(`  ${r.text}`);
+  }
+}
+
+/** `backup CONFIG OUT`: a consistent copy of the config's local KV file (app/backup.ts). */
+async function backup(
+  file: string,
+  target: string,
+  options: { force: boolean; lockTimeoutMs: number },
+): Promise<void> {
+  const result = await loadConfigFile(file);
+  if (!result.ok) fail(formatProblems(file, result.problems), 1);
+  try {
+    for (const line of describeBackup(await backupKv(result.config, target, options))) out(line);
+  } catch (error) {
+    fail(error instanceof BackupError ? error.message : `backup: ${errorMessage(error)}`, 1);
   }
 }
 
@@ -291,9 +308,12 @@ function listenFailure(port: number, hostname: string, error: unknown): string {
 
 async function main(args: string[]): Promise<void> {
   const [command, ...rest] = args;
-  // `check FILE --kv` is the one option without a value.
+  // `check FILE --kv` and `backup CONFIG OUT --force` are the options without a value.
   const kvCheck = command === "check" && rest.includes("--kv");
-  const { positional, flags } = parseArgs(rest.filter((a) => !kvCheck || a !== "--kv"));
+  const force = command === "backup" && rest.includes("--force");
+  const { positional, flags } = parseArgs(
+    rest.filter((a) => !(kvCheck && a === "--kv") && !(force && a === "--force")),
+  );
   switch (command) {
     case "serve": {
       const file = flags.get("config") ?? positional[0];
@@ -309,6 +329,13 @@ async function main(args: string[]): Promise<void> {
       const file = positional[0] ?? flags.get("config");
       if (!file) fail(`check: name the config file\n${USAGE}`);
       return await check(file, kvCheck);
+    }
+    case "backup": {
+      const [file, target] = positional;
+      if (!file || !target) fail(`backup: name the config file and the copy to write\n${USAGE}`);
+      const timeout = Number(flags.get("timeout") ?? 10);
+      if (!(timeout > 0)) fail("backup: --timeout must be a positive number of seconds");
+      return await backup(file, target, { force, lockTimeoutMs: timeout * 1000 });
     }
     case "send": {
       const timeout = Number(flags.get("timeout") ?? 30);
