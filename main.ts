@@ -24,6 +24,7 @@ import {
   sendFiles,
 } from "./app/mod.ts";
 import { checkKvFile } from "./app/config_check.ts";
+import { checkFdLimit } from "./app/fd_limit.ts";
 import { BackupError, backupKv, describeBackup } from "./app/backup.ts";
 
 const USAGE = `usage:
@@ -169,6 +170,9 @@ async function serve(file: string | undefined, level: Level): Promise<void> {
   logConfig(log, result.config.kv.path, result.warnings ?? []);
   // Which malloc runs matters to the CPU per message: said once, with how to preload jemalloc.
   log.info("engine.allocator", allocatorReport());
+  // Every connection is a file descriptor: a soft limit below what the caps can hold open is said.
+  const fdLimit = await checkFdLimit(result.config);
+  if (fdLimit) log.warn("engine.fd-limit", { ...fdLimit });
   let stopping = false;
   // Drains first (compose.ts stop): what was received is committed and answered, what comes
   // meanwhile is refused, within the grace; a second signal stops at once.

@@ -67,6 +67,7 @@ import { RateLimiter } from "./rate_limit.ts";
 import { codeOf, FHIR_JSON, prefersFhir } from "./fhir_outcome.ts";
 import { sendBody, sendJson } from "./respond.ts";
 import { clip } from "./clip.ts";
+import { LogThrottle } from "../mllp/log_throttle.ts";
 
 const encoder = new TextEncoder();
 
@@ -145,6 +146,8 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
   const { tokens, inbox, log } = options;
   const { maxBytes, maxDepth, limiter } = requestLimits(options);
   const app = new Hono();
+  /** `endpoint.too-large` lines, per client address (a client can send one per request). */
+  const tooLargeLog = new LogThrottle(5_000);
 
   const refuse = (
     c: Context,
@@ -279,12 +282,17 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
       });
     }
     if (!body.ok) {
-      log.warn("endpoint.too-large", {
-        ip,
-        source: checked.sourceId,
-        limit: body.limit,
-        ...(body.declared !== undefined ? { declared: body.declared } : { read: body.read }),
-      });
+      // One line per address every 5 s, with how many were refused since the last.
+      const refused = tooLargeLog.note(ip);
+      if (refused > 0) {
+        log.warn("endpoint.too-large", {
+          ip,
+          source: checked.sourceId,
+          limit: body.limit,
+          ...(body.declared !== undefined ? { declared: body.declared } : { read: body.read }),
+          refused,
+        });
+      }
       return refuse(c, 413, [{
         Text: body.declared !== undefined
           ? `the body (Content-Length ${body.declared}) is larger than the limit of ${maxBytes} bytes`

@@ -39,6 +39,7 @@ import type { Config, LimitsConfig, Logger } from "../../actors/ports.ts";
 import { bridgeRequest, refuseBodyFraming } from "./node_bridge.ts";
 import { errorMessage } from "../../actors/mod.ts";
 import { watchAccepts } from "../net/accept_watch.ts";
+import { limitConnections, refusedAtAccept } from "./connection_limits.ts";
 
 /** What the server passes to the app as Hono's `env` (the shape `Deno.serve` passes). */
 export type ServeInfo = Pick<Deno.ServeHandlerInfo<Deno.NetAddr>, "remoteAddr" | "completed">;
@@ -163,19 +164,26 @@ export async function servePublic(options: ServePublicOptions): Promise<PublicSe
     req: Parameters<typeof bridgeRequest>[0],
     res: Parameters<typeof bridgeRequest>[1],
   ) => {
+    // Past the connection's pipelining bound it was closed: the request is not served.
+    if (!limits.admit(req, res)) return;
     if (draining) return refuseStopping(res);
     void bridgeRequest(req, res, { fetch: options.fetch, origin, bodyTimeoutMs: bodyMs, log });
   };
   const server: Server = tls
     ? createHttpsServer(serverOptions, listener)
     : createHttpServer(serverOptions, listener);
+  // Connection caps, and the bound on requests a connection holds unanswered.
+  const limits = limitConnections(server, { log });
   server.on("clientError", (error: Error & { code?: string }, socket: Duplex) => {
     answerClientError(error, socket, headerMs / 1000, log);
   });
   if (tls) {
     // A failed or stalled handshake: the peer gets nothing to read; one line for the operator.
     server.on("tlsClientError", (error: Error & { code?: string }, socket: Duplex) => {
-      log.warn("http.tls-failed", { remote: remoteOf(socket), reason: error.message });
+      // A connection refused at accept by a cap was logged there (throttled).
+      if (!refusedAtAccept(socket)) {
+        log.warn("http.tls-failed", { remote: remoteOf(socket), reason: error.message });
+      }
       socket.destroy();
     });
   }
