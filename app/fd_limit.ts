@@ -9,7 +9,7 @@
  * {@link checkFdLimit} reads the soft limit (Linux: `/proc/self/limits`) and returns a warning
  * (log it as `engine.fd-limit`) when it is below what the configuration can hold open:
  * - each MLLP listener's cap (`limits.maxConnectionsPerListener`, one listener per MLLP port);
- * - the HTTP(S) listener's cap ({@link MAX_HTTP_CONNECTIONS});
+ * - the HTTP(S) listener's cap (`limits.maxHttpConnections`, {@link MAX_HTTP_CONNECTIONS});
  * - the hosted SFTP server's connections (`sftpServer.maxConnectionsPerIp` per user: the server
  *   has no total cap) and its open files and folders (at most {@link MAX_OPEN_HANDLES}, or half
  *   the limit when that is lower);
@@ -50,7 +50,7 @@ export interface FdLimitWarning extends FdNeeds {
 /** The configuration fields the check reads (a `Config` is one). */
 export interface FdLimitConfig {
   integrations: readonly { mllp?: { port: number } }[];
-  limits: { maxConnectionsPerListener: number };
+  limits: { maxConnectionsPerListener: number; maxHttpConnections?: number };
   destinations: readonly unknown[];
   sftpServer?: { maxConnectionsPerIp: number; users: readonly unknown[] };
 }
@@ -75,7 +75,7 @@ export function fdNeeds(config: FdLimitConfig, softLimit: number): FdNeeds {
     : 0;
   return {
     mllp: mllpPorts.size * config.limits.maxConnectionsPerListener,
-    http: MAX_HTTP_CONNECTIONS,
+    http: config.limits.maxHttpConnections ?? MAX_HTTP_CONNECTIONS,
     sftp,
     destinations: config.destinations.length,
     margin: FD_MARGIN,

@@ -230,6 +230,13 @@ export function configSchema(sources: ConfigSources) {
     maxConnectionsPerListener: z.number().int().positive().default(1000),
     /** Most open connections one peer address holds on one MLLP listener. */
     maxConnectionsPerPeer: z.number().int().positive().default(100),
+    /** Most open HTTP(S) connections the public listener holds; more are refused and logged. */
+    maxHttpConnections: z.number().int().positive().default(1000),
+    /**
+     * Most open HTTP(S) connections from one address (a reverse proxy in front of the engine is
+     * one address for all its clients: raise it there).
+     */
+    maxHttpConnectionsPerPeer: z.number().int().positive().default(100),
     /** HTTP: the request line and headers must arrive within this many seconds. */
     httpHeaderTimeoutSeconds: seconds(1, "a client gets no time to send its headers").default(30),
     /** HTTP: a request body must arrive within this many seconds, or `408`. */

@@ -63,7 +63,9 @@ export interface ServePublicOptions {
   /** The config's `http` section: port, hostname, tls, development. */
   http: Pick<Config["http"], "port" | "hostname" | "tls" | "development">;
   /** The header and body timeouts (30 s and 60 s when absent, the config's defaults). */
-  limits?: Pick<LimitsConfig, "httpHeaderTimeoutSeconds" | "httpBodyTimeoutSeconds">;
+  limits?:
+    & Pick<LimitsConfig, "httpHeaderTimeoutSeconds" | "httpBodyTimeoutSeconds">
+    & Partial<Pick<LimitsConfig, "maxHttpConnections" | "maxHttpConnectionsPerPeer">>;
   log: Logger;
   /** Stops the server when aborted (same as {@link PublicServer.shutdown}). */
   signal?: AbortSignal;
@@ -173,7 +175,15 @@ export async function servePublic(options: ServePublicOptions): Promise<PublicSe
     ? createHttpsServer(serverOptions, listener)
     : createHttpServer(serverOptions, listener);
   // Connection caps, and the bound on requests a connection holds unanswered.
-  const limits = limitConnections(server, { log });
+  const limits = limitConnections(server, {
+    log,
+    ...(options.limits?.maxHttpConnections !== undefined
+      ? { maxConnections: options.limits.maxHttpConnections }
+      : {}),
+    ...(options.limits?.maxHttpConnectionsPerPeer !== undefined
+      ? { maxConnectionsPerPeer: options.limits.maxHttpConnectionsPerPeer }
+      : {}),
+  });
   server.on("clientError", (error: Error & { code?: string }, socket: Duplex) => {
     answerClientError(error, socket, headerMs / 1000, log);
   });

@@ -159,3 +159,33 @@ Deno.test("HTTP connection limits: past the listener's total a connection is ref
     await new Promise((resolve) => server.close(resolve));
   }
 });
+
+Deno.test("HTTP: limits.maxHttpConnectionsPerPeer sets the cap from one address (a reverse proxy's)", async () => {
+  const log = memoryLogger();
+  const server = await servePublic({
+    fetch: () => new Response("ok"),
+    http: { port: 0, hostname: "127.0.0.1", development: true },
+    limits: {
+      httpHeaderTimeoutSeconds: 30,
+      httpBodyTimeoutSeconds: 60,
+      maxHttpConnections: 1000,
+      maxHttpConnectionsPerPeer: 2,
+    },
+    log,
+  });
+  const open: Deno.Conn[] = [];
+  try {
+    for (let i = 0; i < 2; i++) {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+      open.push(conn);
+      await conn.write(HEALTHZ);
+      assert.equal((await readResponse(conn, 5_000)).status, 200, `connection ${i + 1}`);
+    }
+    const extra = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    assert.ok(await closedByServer(extra, 5_000), "the third connection was not refused");
+    assert.match(log.lines.join("\n"), /http\.connection-refused .*cap=2 refused=1/);
+  } finally {
+    for (const c of open) c.close();
+    await server.shutdown();
+  }
+});
