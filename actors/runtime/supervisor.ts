@@ -37,6 +37,12 @@ export interface SupervisorOptions {
   /** Actors with no queue to be activated by (SFTP pollers): kept active on their node. */
   alwaysOn?: () => Iterable<string>;
   clock?: Clock;
+  /**
+   * The clock the lease loops (renewal, fencing, membership) sleep on and time with: it must be
+   * the one the leases age on (their `elapsed`); the system clock by default, whatever
+   * {@link clock} the actors are given.
+   */
+  leaseClock?: Clock;
   /** How often to look for queues written by other processes, default 1 s; 0 disables. */
   pollMs?: number;
   /** Restart backoff bounds in ms, default 100 ms doubling to 30 s. */
@@ -50,6 +56,9 @@ export interface SupervisorOptions {
  * few enough not to crowd out the commits of the actors already running.
  */
 const RESTORE_PARALLEL = 20;
+
+/** Actors named on one `actor.lease-expired` line; the rest are counted. */
+export const LEASE_EXPIRED_LISTED = 10;
 
 /** Crashes in a row (no run in between lasting the longest backoff) that make an actor failing. */
 export const CRASH_LOOP = 3;
@@ -88,11 +97,20 @@ export class Supervisor {
   readonly #restarts = new Map<string, number>();
   readonly #stopping = new AbortController();
   #background: Promise<void>[] = [];
+  /** The clock the leases age on (see {@link SupervisorOptions.leaseClock}). */
+  #leaseClock: Clock;
+  /** When the last renewal of every held lease that went through began, by `#leaseClock`. */
+  #renewedAt: number | undefined;
+  /** How late the renewal loop's timer fired last (the process not running meanwhile). */
+  #renewLateMs = 0;
+  /** When the fencing loop is due to wake next, by `#leaseClock`. */
+  #fenceDueAt: number | undefined;
 
   /** A supervisor over `options.store`; call {@link start} to restore queues. */
   constructor(options: SupervisorOptions) {
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
+    this.#leaseClock = options.leaseClock ?? systemClock;
     options.cluster?.attachLog(options.log);
   }
 
@@ -104,11 +122,16 @@ export class Supervisor {
       // Leases age in real time whatever clock the actors are given (see Leases.valid). Renewed
       // from the start: restoring hundreds of actors can take longer than a lease lives without
       // renewal, and the first ones started would lapse before the last were.
+      this.#renewedAt = this.#leaseClock.monotonic(); // leases taken from now on
       this.#background.push(
-        this.#loop(leases.renewEveryMs, () => this.#renewLeases(), systemClock),
+        this.#loop(leases.renewEveryMs, (late) => this.#renewLeases(late), this.#leaseClock),
       );
       const watch = Math.max(20, Math.min(250, Math.floor(leases.stopAfterMs / 8)));
-      this.#background.push(this.#loop(watch, () => this.#fenceExpired(), systemClock));
+      this.#background.push(
+        this.#loop(watch, (late) => this.#fenceExpired(late), this.#leaseClock, (due) => {
+          this.#fenceDueAt = due;
+        }),
+      );
     }
     await this.#restore();
     const poll = this.#options.pollMs ?? 1000;
@@ -135,7 +158,12 @@ export class Supervisor {
     // A message that went out already (sent ahead by its socket) is taken in even while handing
     // over: its ACK is on its way, and the next owner would send it again.
     if ((a.handingOver && !options.onWire) || (leases && !leases.valid(id))) {
-      if (!a.handingOver) this.#options.log.warn("actor.lease-expired", { actor: id });
+      // Found before the fencing loop's next look (the process just ran again after a pause):
+      // that look now, one line for every actor whose lease lapsed, this one among them.
+      if (!a.handingOver) {
+        const due = this.#fenceDueAt;
+        void this.#fenceExpired(due === undefined ? 0 : this.#leaseClock.monotonic() - due);
+      }
       a.abort.abort();
       return false;
     }
@@ -449,8 +477,11 @@ export class Supervisor {
     return leases.valid(id);
   }
 
-  async #renewLeases(): Promise<void> {
+  async #renewLeases(lateMs: number): Promise<void> {
+    this.#renewLateMs = lateMs;
+    const started = this.#leaseClock.monotonic();
     const lost = await this.#options.leases!.renew([...this.#active.keys()]);
+    this.#renewedAt = started;
     for (const id of lost) {
       const a = this.#active.get(id);
       if (!a) continue;
@@ -459,17 +490,41 @@ export class Supervisor {
     }
   }
 
-  /** Stops at once every actor whose lease is no longer certainly held (fencing). */
-  #fenceExpired(): Promise<void> {
+  /**
+   * Stops at once every actor whose lease is no longer certainly held (fencing), with one
+   * `actor.lease-expired` line for them all: how many, the first {@link LEASE_EXPIRED_LISTED},
+   * how long since the last renewal, and whether the process itself did not run meanwhile (a
+   * lease loop's timer `lateMs` late by a renewal period or more: that alone lapses a lease).
+   */
+  #fenceExpired(lateMs: number): Promise<void> {
     const leases = this.#options.leases!;
+    const expired: string[] = [];
     for (const [id, a] of this.#active) {
       if (a.abort.signal.aborted || leases.valid(id)) continue;
-      this.#options.log.warn("actor.lease-expired", {
-        actor: id,
-        reason: `not renewed for ${leases.stopAfterMs} ms`,
-      });
+      expired.push(id);
       a.abort.abort();
     }
+    if (expired.length === 0) return Promise.resolve();
+    const since = this.#renewedAt === undefined
+      ? undefined
+      : Math.round(this.#leaseClock.monotonic() - this.#renewedAt);
+    const stalled = Math.round(Math.max(lateMs, this.#renewLateMs));
+    const paused = stalled >= leases.renewEveryMs;
+    this.#options.log.warn("actor.lease-expired", {
+      count: expired.length,
+      actors: expired.slice(0, LEASE_EXPIRED_LISTED),
+      ...(expired.length > LEASE_EXPIRED_LISTED
+        ? { more: expired.length - LEASE_EXPIRED_LISTED }
+        : {}),
+      ...(since !== undefined ? { sinceLastRenewalMs: since } : {}),
+      ...(paused ? { notRunMs: stalled } : {}),
+      reason: `not renewed${since === undefined ? "" : ` for ${since} ms`}, past the ` +
+        `${leases.stopAfterMs} ms a lease may go unrenewed` +
+        (paused
+          ? `: the process did not run for ${stalled} ms (paused, or its event loop blocked)`
+          : ""),
+    });
+    this.#renewLateMs = 0;
     return Promise.resolve();
   }
 
@@ -498,17 +553,24 @@ export class Supervisor {
     await this.#restore();
   }
 
+  /**
+   * Runs `fn` every `everyMs` on `clock`, telling it how late its timer fired (ms); `onSleep`
+   * learns when each wake-up is due.
+   */
   async #loop(
     everyMs: number,
-    fn: () => Promise<void>,
+    fn: (lateMs: number) => Promise<void>,
     clock: Clock = this.#clock,
+    onSleep?: (due: number) => void,
   ): Promise<void> {
     const signal = this.#stopping.signal;
     while (!signal.aborted) {
+      const due = clock.monotonic() + everyMs;
+      onSleep?.(due);
       await clock.sleep(everyMs, signal);
       if (signal.aborted) break;
       try {
-        await fn();
+        await fn(Math.max(0, clock.monotonic() - due));
       } catch (error) {
         if (error instanceof StoreUnavailableError) this.#options.store.health.failed(error);
         else this.#options.log.warn("supervisor.background-failed", { error });

@@ -8,6 +8,7 @@ import { encodeMllp, MllpDecoder } from "../../codecs/mllp/mod.ts";
 import type { MllpConnection, Received } from "../../actors/ports.ts";
 import { errorMessage } from "../../actors/mod.ts";
 import { FrameInbox } from "./frame_inbox.ts";
+import { ReadBuffer } from "./read_buffer.ts";
 
 /** Options for {@link SocketMllpConnection}. */
 export interface SocketMllpConnectionOptions {
@@ -66,14 +67,15 @@ export class SocketMllpConnection implements MllpConnection {
   }
 
   async #readLoop(): Promise<void> {
-    const buf = new Uint8Array(64 * 1024);
+    // Small until the destination sends much (read_buffer.ts): most connections wait idle.
+    const buf = new ReadBuffer();
     let reason = "closed by the peer";
     try {
       while (this.#inbox.ended === undefined) {
-        const n = await this.#conn.read(buf);
+        const n = await this.#conn.read(buf.space);
         if (n === null) break;
         // A copy: the decoder keeps views of pushed chunks until their frame ends, and buf is reused.
-        for (const event of this.#decoder.push(buf.slice(0, n))) {
+        for (const event of this.#decoder.push(buf.take(n))) {
           if (event.type === "frame") {
             // A frame the flood check refuses is not kept: the connection ends with it.
             if (this.#tooManyReplies()) {

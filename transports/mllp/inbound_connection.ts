@@ -33,6 +33,7 @@ import { buildNakForUnparsable } from "../../codecs/hl7v2/mod.ts";
 import type { Logger, MllpInbox } from "../../actors/ports.ts";
 import type { ByteConn } from "./node_tls.ts";
 import { errorMessage } from "../../actors/mod.ts";
+import { ReadBuffer } from "./read_buffer.ts";
 
 /** What {@link handleInboundConnection} needs. */
 export interface InboundConnectionOptions {
@@ -347,19 +348,21 @@ export async function handleInboundConnection(options: InboundConnectionOptions)
   let dropped = 0;
   log.debug("mllp.connection-opened", where);
   armIdle();
-  const buf = new Uint8Array(64 * 1024);
+  // Small until the peer sends much (read_buffer.ts): an idle connection holds 4 KiB, not 64.
+  const buf = new ReadBuffer();
   try {
     while (!closing) {
-      const n = await conn.read(buf);
+      const n = await conn.read(buf.space);
       if (n === null) break;
       if (discarding) {
         dropped += n;
+        buf.skip(n);
         continue;
       }
       armIdle();
       let completed = false;
       // A copy: the decoder keeps views of pushed chunks until their frame ends, and buf is reused.
-      for (const event of decoder.push(buf.slice(0, n))) {
+      for (const event of decoder.push(buf.take(n))) {
         if (event.type === "frame") {
           completed = true;
           const payload = event.payload;

@@ -16,6 +16,7 @@ import { scanAck } from "../../codecs/hl7v2/mod.ts";
 import type { AheadMessage, MllpConnection } from "../../actors/ports.ts";
 import { errorMessage } from "../../actors/mod.ts";
 import { connectMllp } from "./client.ts";
+import { outOfFilesNote, readOpenFiles } from "../net/open_files.ts";
 import type { ToMain, ToThread } from "./thread_protocol.ts";
 import { nowMs } from "./thread_protocol.ts";
 
@@ -33,6 +34,10 @@ interface Held {
 }
 
 const held = new Map<number, Held>();
+
+// Learns the open-files limit while a descriptor is free to read it: a connect that fails for
+// want of one says "N of M open" (outOfFilesNote), and M cannot be read then.
+readOpenFiles();
 
 function post(message: ToMain): void {
   self.postMessage(message);
@@ -143,7 +148,8 @@ async function open(id: number, h: Held, m: Extract<ToThread, { op: "connect" }>
     });
   } catch (error) {
     held.delete(id);
-    post({ id, ev: "connect-failed", error: errorMessage(error) });
+    // Out of descriptors, a name lookup fails as "Invalid argument": the cause is said too.
+    post({ id, ev: "connect-failed", error: errorMessage(error) + outOfFilesNote(error) });
     return;
   }
   if (h.cancelled!.signal.aborted) {

@@ -40,6 +40,7 @@ Deno.test("accept watch: a stall's stalledMs is monotonic time, not the wall clo
     log,
     intervalMs: 20,
     acceptQueue: () => waiting,
+    openFiles: () => ({ exhausted: true }), // out of descriptors: the accept loop died
     clock,
   });
   try {

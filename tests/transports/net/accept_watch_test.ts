@@ -108,7 +108,7 @@ Deno.test("accept watch: a server that takes connections is left alone, however 
   }
 });
 
-Deno.test("accept watch: connections waiting at two looks with none taken between replace the listening socket, on the same port, without closing the server", async () => {
+Deno.test("accept watch: connections waiting at two looks with none taken between, the process near its file limit, replace the listening socket, on the same port, without closing the server", async () => {
   const { server, port } = await okServer();
   const log = memoryLogger();
   let closed = false;
@@ -122,6 +122,8 @@ Deno.test("accept watch: connections waiting at two looks with none taken betwee
     log,
     intervalMs: 20,
     acceptQueue: () => waiting,
+    // The process near its limit: the evidence that the accept loop died (see the busy-loop tests).
+    openFiles: () => ({ open: 60, limit: 64, exhausted: false }),
   });
   try {
     // Nothing waits: nothing happens, however long nothing is taken.
