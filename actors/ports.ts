@@ -201,6 +201,8 @@ export type {
   SftpStat,
   SftpStatusKind,
 } from "./sftp/connector.ts";
+export type { LargeJsonRequest, LargeJsonResult } from "./engine/api_large_json.ts";
+export type { LargeFhirRequest, LargeFhirResult } from "./engine/api_large_fhir.ts";
 export type { Logger } from "./runtime/log.ts";
 export type { Clock } from "./runtime/clock.ts";
 export type { Secret } from "./config/secret.ts";

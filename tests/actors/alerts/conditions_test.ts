@@ -4,88 +4,9 @@
  */
 
 import assert from "node:assert/strict";
-import { activeMs, type AlertInputs, withinHours } from "../../../actors/alerts/conditions.ts";
-import { AlertMonitor } from "../../../actors/alerts/monitor.ts";
+import { activeMs, withinHours } from "../../../actors/alerts/conditions.ts";
 import { alertRuleSchema } from "../../../actors/config/alerts.ts";
-import type { ActorStatus } from "../../../actors/runtime/actor.ts";
-import { ManualClock } from "../../../actors/runtime/clock.ts";
-import { memoryLogger } from "../../../actors/runtime/log.ts";
-import { Store } from "../../../actors/store/store.ts";
-import { FetchSender } from "../../../transports/https/mod.ts";
-import { alertConfig, startHookReceiver } from "./fixture.ts";
-
-/** What the engine shows, set by each test step. */
-interface World {
-  actors: ActorStatus[];
-  lastReceived?: number;
-  health: { writable: boolean; since: number; reason?: string };
-  expiries: { subject: string; notAfter: number }[];
-}
-
-async function cycle(
-  rule: Record<string, unknown>,
-  steps: (w: World, clock: ManualClock) => (() => string[])[],
-): Promise<void> {
-  const hook = startHookReceiver();
-  const clock = new ManualClock(Date.UTC(2026, 0, 5, 12)); // a Monday, 12:00 UTC
-  const store = await Store.open({ path: ":memory:", node: "n1", now: () => clock.now() });
-  const sender = new FetchSender();
-  const world: World = { actors: [], health: { writable: true, since: 0 }, expiries: [] };
-  const inputs: AlertInputs = {
-    countFailed: () => Promise.resolve(0),
-    actors: () => Promise.resolve(world.actors),
-    lastReceived: () => Promise.resolve(world.lastReceived),
-    storeHealth: () => world.health,
-    expiries: () => world.expiries,
-    actorOfDestination: (id) => `https:${id}`,
-  };
-  const config = alertConfig({
-    integrations: [{
-      id: "lab",
-      environment: "development",
-      mllp: { port: 0, allowedIps: ["127.0.0.1"] },
-    }],
-    destinations: [{
-      id: "lab",
-      environment: "development",
-      https: { url: "http://127.0.0.1:9/x", verificationToken: { env: "HOOK_SECRET" } },
-    }],
-    alerts: {
-      channels: [{ id: "ops", webhook: { url: hook.url, secret: { env: "HOOK_SECRET" } } }],
-      rules: [{ id: "r", remindEverySeconds: 600, ...rule }],
-    },
-  });
-  const monitor = new AlertMonitor({
-    store,
-    inputs,
-    config: () => config.alerts,
-    deps: { http: sender },
-    clock,
-    log: memoryLogger(),
-  });
-  try {
-    const events: string[] = [];
-    for (const [i, step] of steps(world, clock).entries()) {
-      const expect = step();
-      await monitor.tick();
-      events.push(...hook.hooks.splice(0).map((h) => `${h.body.event}:${h.body.subject}`));
-      assert.deepEqual(events.splice(0), expect, `step ${i}`);
-    }
-  } finally {
-    await monitor.stop();
-    store.close();
-    await sender.close();
-    await hook.close();
-  }
-}
-
-const actor = (over: Partial<ActorStatus>): ActorStatus => ({
-  id: "https:lab",
-  kind: "https",
-  state: "idle",
-  queueDepth: 0,
-  ...over,
-});
+import { actor, cycle } from "./rule_rig.ts";
 
 Deno.test("queue rule: depth and oldest age fire, remind, resolve", async () => {
   await cycle({ kind: "queue", destination: "lab", maxDepth: 10, maxAgeSeconds: 300 }, (w, c) => [
