@@ -102,17 +102,26 @@ const ticked = (lines: string[]) =>
   count(lines, "engine.housekeeping") + count(lines, "retention.held") +
       count(lines, "retention.held-clock-step") > 0;
 
-Deno.test("a restart after the clock was stepped 31 days forward while the engine was stopped holds the retention sweep (nothing deleted) and warns once, with what to do", async () => {
-  await using dir = await tempDir({ prefix: "restart-clock-gap-" });
-  const path = `${dir.path}/kv`;
+/** A first engine on a fresh KV file in `dir` that stores one finished message and stops cleanly. */
+async function storedAndStopped(dir: string): Promise<{
+  path: string;
+  clock: TickClock;
+  message: string;
+}> {
+  const path = `${dir}/kv`;
   const clock = new TickClock();
   const first = await engineOn(path, clock);
-  let kept: string;
   try {
-    kept = await finished(first.store, "written before the stop");
+    // A clean stop: the row says when.
+    return { path, clock, message: await finished(first.store, "written before the stop") };
   } finally {
-    await first.e.close(); // a clean stop: the row says when
+    await first.e.close();
   }
+}
+
+Deno.test("a restart after the clock was stepped 31 days forward while the engine was stopped holds the retention sweep (nothing deleted) and warns once, with what to do", async () => {
+  await using dir = await tempDir({ prefix: "restart-clock-gap-" });
+  const { path, clock, message: kept } = await storedAndStopped(dir.path);
 
   clock.stepWall(31 * DAY); // libfaketime's +31 d, while stopped
   const second = await engineOn(path, clock);
@@ -178,15 +187,7 @@ Deno.test("a restart after a 10-minute stop sweeps as usual, and the last-seen r
 
 Deno.test("the hold after a 31-day gap ends 24 h after start (monotonic), and the sweep then deletes what is past retention", async () => {
   await using dir = await tempDir({ prefix: "restart-clock-gap-" });
-  const path = `${dir.path}/kv`;
-  const clock = new TickClock();
-  const first = await engineOn(path, clock);
-  let message: string;
-  try {
-    message = await finished(first.store, "written before the stop");
-  } finally {
-    await first.e.close();
-  }
+  const { path, clock, message } = await storedAndStopped(dir.path);
 
   clock.stepWall(31 * DAY);
   const second = await engineOn(path, clock);
@@ -240,14 +241,7 @@ Deno.test("the last-seen row is written at the first tick, every 10 minutes, and
 
 Deno.test("a restart with the clock stepped 31 days back while stopped holds and warns; the row keeps the time last seen unheld, so correcting the clock and restarting lifts the hold", async () => {
   await using dir = await tempDir({ prefix: "restart-clock-gap-" });
-  const path = `${dir.path}/kv`;
-  const clock = new TickClock();
-  const first = await engineOn(path, clock);
-  try {
-    await finished(first.store, "written before the stop");
-  } finally {
-    await first.e.close();
-  }
+  const { path, clock } = await storedAndStopped(dir.path);
   const stoppedAt = clock.now();
 
   clock.stepWall(-31 * DAY);
@@ -325,15 +319,7 @@ Deno.test("a restart within 24 h of a forward step noticed while running keeps t
 
 Deno.test("a restart during the hold after a long stop keeps the hold's end (24 h after it began) instead of starting it over", async () => {
   await using dir = await tempDir({ prefix: "restart-clock-gap-" });
-  const path = `${dir.path}/kv`;
-  const clock = new TickClock();
-  const first = await engineOn(path, clock);
-  let message: string;
-  try {
-    message = await finished(first.store, "written before the stop");
-  } finally {
-    await first.e.close();
-  }
+  const { path, clock, message } = await storedAndStopped(dir.path);
 
   clock.advance(3 * DAY); // a real 3-day stop
   const heldAt = clock.now();
