@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# Build: docker build -t hl7-engine .
+# Build: docker build --build-arg ENGINE_BUILD=$(git rev-parse --short=12 HEAD) -t hl7-engine .
 # Run:   docker run -p 8080:8080 -p 9960:9960 -v engine-data:/app/data hl7-engine
 
 # Stage 1: one binary, built exactly as `deno task compile` builds it (same flags as
@@ -30,6 +30,10 @@ WORKDIR /app
 COPY --from=build /src/dist/engine /app/engine
 COPY --from=jemalloc /libjemalloc.so.2 /usr/local/lib/libjemalloc.so.2
 ENV LD_PRELOAD=/usr/local/lib/libjemalloc.so.2
+# The build shown on GET /admin/nodes and engine_build_info (a binary cannot read .git):
+# docker build --build-arg ENGINE_BUILD=$(git rev-parse --short=12 HEAD) .
+ARG ENGINE_BUILD=unknown
+ENV ENGINE_BUILD=$ENGINE_BUILD
 COPY config ./config
 COPY --from=build --chown=65532:65532 /out/data /app/data
 # KV (./data/engine.kv) and the generated admin token live on a volume.

@@ -9,9 +9,10 @@ import type { Context, Next } from "hono";
 import type { EngineMetrics } from "../actors/engine/metrics.ts";
 import type { Engine } from "../actors/engine/engine.ts";
 import type { MllpServer } from "../transports/mllp/server.ts";
+import { ENGINE_VERSION, engineBuild } from "../actors/runtime/version.ts";
 
-/** The engine's version as built (shown by `engine_build_info`). */
-export const ENGINE_VERSION = "0.1.0";
+/** The engine's release (shown by `engine_build_info`; defined in actors/runtime/version.ts). */
+export { ENGINE_VERSION };
 
 /** How often the event-loop lag is sampled. */
 const LAG_SAMPLE_MS = 500;
@@ -45,8 +46,13 @@ export function processMetrics(metrics: EngineMetrics): {
     `How late the last ${LAG_SAMPLE_MS} ms timer fired.`,
     () => [{ value: lag }],
   );
-  r.gauge("engine_build_info", "The engine's version and runtime; always 1.", () => [{
-    labels: { version: ENGINE_VERSION, deno: Deno.version.deno, v8: Deno.version.v8 },
+  r.gauge("engine_build_info", "The engine's version, build and runtime; always 1.", () => [{
+    labels: {
+      version: ENGINE_VERSION,
+      build: engineBuild(),
+      deno: Deno.version.deno,
+      v8: Deno.version.v8,
+    },
     value: 1,
   }]);
   const requests = r.counter("engine_http_requests_total", "HTTP requests by route and status.");

@@ -11,10 +11,14 @@ import { jsonPath } from "../config/load.ts";
 import type { Config } from "../config/mod.ts";
 import type { AlertNotification } from "../store/alerts.ts";
 import type { AlertMonitor } from "./monitor.ts";
+import { STORED_RULES_FIX } from "./stored_rules.ts";
 
 /** The admin API's view of alerts (transports see this through ports.ts). */
 export interface AlertsAdmin {
-  /** Rules, their source (`config` or `admin`), channels, firing alerts. */
+  /**
+   * Rules, their source (`config` or `admin`), channels, firing alerts; and, when rules stored
+   * by an older engine are refused by this one, `storedRulesProblems` (each with its path).
+   */
   view(): Promise<Record<string, unknown>>;
   /**
    * Replaces the rules with `body.rules` (`null`: back to the config's). Refused with every
@@ -36,9 +40,9 @@ export function alertsAdmin(monitor: AlertMonitor, config: () => Config): Alerts
   return {
     async view() {
       const c = config();
-      const own = await monitor.rules();
+      const set = await monitor.ruleSet();
       return {
-        source: own === c.alerts.rules ? "config" : "admin",
+        source: set.source,
         evaluateEverySeconds: c.alerts.evaluateEverySeconds,
         channels: c.alerts.channels.map((ch) => ({
           id: ch.id,
@@ -46,7 +50,11 @@ export function alertsAdmin(monitor: AlertMonitor, config: () => Config): Alerts
           ...(ch.webhook ? { url: ch.webhook.url } : {}),
           ...(ch.email ? { host: ch.email.host, port: ch.email.port, to: ch.email.to } : {}),
         })),
-        rules: own,
+        rules: set.rules,
+        // Rules stored by an older engine that this one refuses: set aside, the config's apply.
+        ...(set.storedRulesProblems
+          ? { storedRulesProblems: set.storedRulesProblems, storedRulesFix: STORED_RULES_FIX }
+          : {}),
         firing: await monitor.firing(),
       };
     },

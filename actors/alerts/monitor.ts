@@ -36,6 +36,7 @@ import { WallAnchors } from "./anchors.ts";
 import type { ChannelDeps } from "./channels.ts";
 import { type AlertInputs, evaluateRule } from "./conditions.ts";
 import { Dispatcher } from "./dispatch.ts";
+import { checkStoredRules, type RuleSet, STORED_RULES_FIX } from "./stored_rules.ts";
 
 /** The lease (in the actors' lease space) whose holder evaluates and sends. */
 export const ALERTS_LEASE = "alerts";
@@ -81,6 +82,8 @@ export class AlertMonitor {
   #loop: Promise<void> | undefined;
   #held = false;
   #waiters: (() => void)[] = [];
+  /** The stored rules last reported invalid (JSON), so the WARN is logged once for them. */
+  #warnedStored: string | undefined;
 
   /** A monitor; {@link start} runs it. */
   constructor(options: AlertMonitorOptions) {
@@ -146,7 +149,40 @@ export class AlertMonitor {
 
   /** The rules in force: those set through the admin API, else the config's. */
   async rules(): Promise<AlertRule[]> {
-    return (await this.#alerts.rules<AlertRule>()) ?? this.#o.config().rules;
+    return (await this.ruleSet()).rules;
+  }
+
+  /**
+   * The rules in force and their source. Stored rules are checked with the schema
+   * `PUT /admin/alerts` uses every time they are read: rules an older engine stored that this one
+   * refuses are not used (the config's are), and `alerts.stored-rules-invalid` is logged once for
+   * them, with every problem at its path.
+   */
+  async ruleSet(): Promise<RuleSet> {
+    const stored = await this.#alerts.rules<unknown>();
+    if (stored === undefined) {
+      this.#warnedStored = undefined;
+      return { rules: this.#o.config().rules, source: "config" };
+    }
+    const checked = checkStoredRules(stored);
+    if (checked.ok) {
+      this.#warnedStored = undefined;
+      return { rules: checked.rules, source: "admin" };
+    }
+    const seen = JSON.stringify(stored);
+    if (this.#warnedStored !== seen) {
+      this.#warnedStored = seen;
+      this.#o.log.warn("alerts.stored-rules-invalid", {
+        problems: checked.problems.map((p) => `${p.path}: ${p.message}`).join("; "),
+        using: "the config's rules",
+        fix: STORED_RULES_FIX,
+      });
+    }
+    return {
+      rules: this.#o.config().rules,
+      source: "config",
+      storedRulesProblems: checked.problems,
+    };
   }
 
   /** Replaces the rules (for every process on the KV); `undefined` goes back to the config's. */
@@ -169,6 +205,9 @@ export class AlertMonitor {
 
   async #run(): Promise<void> {
     const signal = this.#stop.signal;
+    // Stored rules are checked at start on every process, not only on the lease holder (a failed
+    // read is the passes' to report).
+    await this.ruleSet().catch(() => {});
     while (!signal.aborted) {
       const startedAt = this.#o.clock.monotonic();
       // A wake during this pass must not be lost: it ends the coming sleep.

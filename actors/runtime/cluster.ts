@@ -39,6 +39,7 @@ import type { NodeEntry, NodeRecord, NodeRegistry } from "../store/nodes.ts";
 import { idFloor, idTime } from "../store/ids.ts";
 import type { Logger } from "./log.ts";
 import { type Clock, systemClock } from "./clock.ts";
+import { engineVersionLine } from "./version.ts";
 
 /** The ids a node makes, as its heartbeat reads and raises them (the store's `IdGenerator`). */
 export interface ClusterIds {
@@ -281,7 +282,7 @@ export class Cluster {
     return {
       id: this.#o.node,
       ...(this.#o.address ? { address: this.#o.address } : {}),
-      version: `engine/1 deno/${Deno.version.deno}`,
+      version: engineVersionLine(),
       startedAt: this.#startedAt,
       lastSeen: this.#o.now(),
       actors,
