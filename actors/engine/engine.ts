@@ -47,6 +47,7 @@ import { configHash, ConfigHolder, type ConfigVersion } from "./config_holder.ts
 import { actorChanges } from "./reconfigure.ts";
 import { PlanThreads, type PlanThreadsOptions } from "./plan_threads.ts";
 import { QueueMoves } from "./queue_moves.ts";
+import { servedActors } from "./served_actors.ts";
 
 /** What the engine is built from. */
 export interface EngineOptions {
@@ -409,8 +410,27 @@ export class Engine {
     const leaseMs = config.cluster.leaseSeconds * 1000;
     const leases = store.leases({ ttlMs: leaseMs, now: () => clock.now() });
     store.fenceWith((queue) => leases.fence(queue));
+    // What this node's config builds, for its heartbeat (only nodes that serve an actor get it).
+    let served: { config: Config; list: string[] } | undefined;
+    const serves = (): string[] => {
+      const c = holder.current;
+      if (served?.config !== c) {
+        served = {
+          config: c,
+          list: servedActors({
+            config: c,
+            https: options.httpSender !== undefined,
+            sftp: sftp !== undefined,
+            forwardIds: forward.actorIds,
+            forwardConfig: config,
+          }),
+        };
+      }
+      return served.list;
+    };
     const cluster = new Cluster({
       registry: new NodeRegistry(store.kv),
+      serves,
       node: config.node.id,
       ids: store.idGenerator,
       ...(config.cluster.address ? { address: config.cluster.address } : {}),

@@ -32,6 +32,15 @@
  * (`nodeIdInUse` of `actors/store/nodes.ts`). It stays so until restarted. While a heartbeat of this process is
  * unconfirmed for as long as a newcomer waits (KV unreachable), it takes no new actor either: a
  * newcomer may have judged it gone meanwhile.
+ *
+ * Nodes with different configs (two processes on one host have their own MLLP ports): each
+ * heartbeat carries what its config can build ({@link ClusterOptions.serves}, the record's
+ * `serves`), and an actor is hashed only over the live nodes that serve it — an inbound queue of
+ * port P goes to a node listening on P whatever the hash says of the others. A record without
+ * the list (an older engine) serves everything. An actor no live node serves falls back to the
+ * hash over every live node (none can build it: as before) and {@link Cluster.served} says so
+ * (the supervisor warns of its queue). Owners are cached until the membership or a node's list
+ * changes: nothing of this runs per message.
  * @module
  */
 
@@ -39,6 +48,7 @@ import type { NodeEntry, NodeRecord, NodeRegistry } from "../store/nodes.ts";
 import { idFloor, idTime } from "../store/ids.ts";
 import type { Logger } from "./log.ts";
 import { type Clock, systemClock } from "./clock.ts";
+import { SERVES_MAX_CHARS, servesKey, ServesMatcher } from "./serves.ts";
 import { engineVersionLine } from "./version.ts";
 
 /** The ids a node makes, as its heartbeat reads and raises them (the store's `IdGenerator`). */
@@ -83,7 +93,23 @@ export interface ClusterOptions {
    * file): a record not stopped cleanly is a predecessor's that died, taken over without waiting.
    */
   exclusive?: boolean;
+  /**
+   * The actor ids this node's config can build, as patterns (see `serves.ts`), read at every
+   * heartbeat (a reload changes them). Without it the node serves everything.
+   */
+  serves?: () => readonly string[];
 }
+
+/** A live node as ownership sees it. */
+interface LiveNode {
+  id: string;
+  weight: number;
+  /** What it serves; undefined: everything. */
+  serves?: ServesMatcher;
+}
+
+/** Owners cached past this many actor ids are forgotten at once (recomputed on demand). */
+const OWNERS_CACHED = 50_000;
 
 /** A node as `GET /admin/nodes` shows it. */
 export interface NodeView extends NodeRecord {
@@ -162,7 +188,15 @@ export class Cluster {
   readonly #startedAt: number;
   readonly #monotonic: () => number;
   #log: Logger | undefined;
-  #live: { id: string; weight: number }[];
+  #live: LiveNode[];
+  /** What identifies `#live` (ids, weights, served lists): ownership changes with it. */
+  #liveKey = "";
+  /** Each actor's owner (and whether a live node serves it) under `#live`. */
+  readonly #owners = new Map<string, { owner: string; served: boolean }>();
+  /** Matchers built from the nodes' lists, by node id, with the list's key. */
+  readonly #matchers = new Map<string, { key: string; matcher: ServesMatcher }>();
+  /** This node's list was too long to carry (warned once). */
+  #servesTooLarge = false;
   readonly #seen = new Map<string, Seen>();
   /** Monotonic and wall time of the last read of the records (offsets are estimated from it). */
   #lastRead: { mono: number; wall: number } | undefined;
@@ -191,6 +225,7 @@ export class Cluster {
     this.#monotonic = options.monotonic ?? (() => performance.now());
     this.#log = options.log;
     this.#live = [{ id: options.node, weight: options.weight ?? 1 }];
+    this.#liveKey = `${options.node}\u0000${options.weight ?? 1}\u0000${servesKey(undefined)}`;
   }
 
   /** This node's id. */
@@ -247,7 +282,8 @@ export class Cluster {
       ? 0
       : Math.min(Math.max(0, mono - this.#lastRefresh), this.#o.leaseMs);
     this.#lastRefresh = mono;
-    const live: { id: string; weight: number }[] = [];
+    const live: LiveNode[] = [];
+    const keys: string[] = [];
     for (const { entry: { record }, live: isLive, changed } of judged) {
       if (record.id !== this.#o.node && ids) {
         // Another node's ids: this node's are kept after them, whatever the two clocks say —
@@ -262,18 +298,67 @@ export class Cluster {
           ids.observe(idFloor(record.lastSeen + 2 * interval));
         }
       }
-      if (isLive) live.push({ id: record.id, weight: record.weight > 0 ? record.weight : 1 });
+      if (!isLive) continue;
+      const weight = record.weight > 0 ? record.weight : 1;
+      const key = servesKey(record.serves);
+      keys.push(`${record.id}\u0000${weight}\u0000${key}`);
+      live.push({ id: record.id, weight, ...this.#matcher(record.id, record.serves, key) });
     }
-    const before = this.liveIds.join("\n");
-    this.#live = live;
+    const liveKey = keys.join("\n");
+    const changed = liveKey !== this.#liveKey;
+    if (changed) {
+      this.#live = live;
+      this.#liveKey = liveKey;
+      this.#owners.clear();
+    }
+    for (const id of this.#matchers.keys()) {
+      if (!live.some((n) => n.id === id)) this.#matchers.delete(id);
+    }
     // Fenced: every actor is someone else's now (the supervisor hands them over on a change).
-    return fencedNow || this.liveIds.join("\n") !== before;
+    return fencedNow || changed;
+  }
+
+  /** The matcher of a node's list, rebuilt only when the list changes. */
+  #matcher(
+    node: string,
+    serves: readonly string[] | undefined,
+    key: string,
+  ): { serves?: ServesMatcher } {
+    if (serves === undefined) return {};
+    const known = this.#matchers.get(node);
+    if (known?.key === key) return { serves: known.matcher };
+    const matcher = new ServesMatcher(serves);
+    this.#matchers.set(node, { key, matcher });
+    return { serves: matcher };
+  }
+
+  /** What this node serves, for its heartbeat; undefined (everything) when too long to carry. */
+  #serves(): string[] | undefined {
+    const patterns = this.#o.serves?.();
+    if (patterns === undefined) return undefined;
+    const list = [...new Set(patterns)].sort();
+    if (JSON.stringify(list).length <= SERVES_MAX_CHARS) {
+      this.#servesTooLarge = false;
+      return list;
+    }
+    if (!this.#servesTooLarge) {
+      this.#servesTooLarge = true;
+      this.#log?.warn("cluster.serves-too-large", {
+        node: this.#o.node,
+        patterns: list.length,
+        maxChars: SERVES_MAX_CHARS,
+        action: "this node's heartbeat says it serves every actor (as an older engine's does): " +
+          "an actor its config cannot build may be given to it and not drained",
+      });
+    }
+    return undefined;
   }
 
   /** This node's heartbeat record as of now. */
   #heartbeat(): NodeRecord {
     const { actors, load } = this.#o.load();
     const newestId = this.#o.ids?.newest();
+    const serves = this.#serves();
     const configured = this.#o.heartbeatMs ?? defaultHeartbeatMs(this.#o.leaseMs);
     const heartbeatMs = Math.round(Math.min(
       Math.max(configured, ...this.#gaps),
@@ -292,6 +377,7 @@ export class Cluster {
       ...(newestId ? { newestId } : {}),
       instance: this.#instance,
       heartbeatMs,
+      ...(serves ? { serves } : {}),
     };
   }
 
@@ -436,9 +522,33 @@ export class Cluster {
     }));
   }
 
-  /** The live node `actor` belongs to. */
+  /**
+   * The live node `actor` belongs to: rendezvous over the live nodes that serve it (over every
+   * live node when none does).
+   */
   ownerOf(actor: string): string {
-    return rendezvous(actor, this.#live);
+    return this.#ownership(actor).owner;
+  }
+
+  /**
+   * Whether some live node serves `actor` (its config can build it, or its record does not say:
+   * an older engine). False: no running node can drain its queue.
+   */
+  served(actor: string): boolean {
+    return this.#ownership(actor).served;
+  }
+
+  /** `actor`'s owner under the current live nodes, cached until they change. */
+  #ownership(actor: string): { owner: string; served: boolean } {
+    let found = this.#owners.get(actor);
+    if (found) return found;
+    const serving = this.#live.filter((n) => !n.serves || n.serves.has(actor));
+    found = serving.length > 0
+      ? { owner: rendezvous(actor, serving), served: true }
+      : { owner: rendezvous(actor, this.#live), served: false };
+    if (this.#owners.size >= OWNERS_CACHED) this.#owners.clear();
+    this.#owners.set(actor, found);
+    return found;
   }
 
   /**

@@ -43,6 +43,12 @@ export interface SupervisorOptions {
    * {@link clock} the actors are given.
    */
   leaseClock?: Clock;
+  /**
+   * How long a queue with entries may go without any live node serving it (no running node's
+   * config can build its actor: see `Cluster.served`) before `cluster.actor-unserved` is
+   * warned, default 10 s (a node restarting, a destination's queue being moved).
+   */
+  unservedGraceMs?: number;
   /** How often to look for queues written by other processes, default 1 s; 0 disables. */
   pollMs?: number;
   /** Restart backoff bounds in ms, default 100 ms doubling to 30 s. */
@@ -59,6 +65,9 @@ const RESTORE_PARALLEL = 20;
 
 /** Actors named on one `actor.lease-expired` line; the rest are counted. */
 export const LEASE_EXPIRED_LISTED = 10;
+
+/** `cluster.actor-unserved` is repeated for one actor at most this often while it lasts. */
+export const UNSERVED_WARN_EVERY_MS = 10 * 60_000;
 
 /** Crashes in a row (no run in between lasting the longest backoff) that make an actor failing. */
 export const CRASH_LOOP = 3;
@@ -105,6 +114,8 @@ export class Supervisor {
   #renewLateMs = 0;
   /** When the fencing loop is due to wake next, by `#leaseClock`. */
   #fenceDueAt: number | undefined;
+  /** Queues no live node serves: since when (by `#leaseClock`), and when last warned. */
+  readonly #unserved = new Map<string, { since: number; warnedAt?: number }>();
 
   /** A supervisor over `options.store`; call {@link start} to restore queues. */
   constructor(options: SupervisorOptions) {
@@ -424,8 +435,10 @@ export class Supervisor {
 
   async #restore(): Promise<void> {
     const cluster = this.#options.cluster;
+    const queued = await this.#options.store.nonEmptyQueues();
+    if (cluster) this.#warnUnserved(cluster, queued);
     const ids = [
-      ...(await this.#options.store.nonEmptyQueues()).keys(),
+      ...queued.keys(),
       ...this.#options.alwaysOn?.() ?? [],
     ];
     const waiting = [...new Set(ids)].filter((id) =>
@@ -465,6 +478,36 @@ export class Supervisor {
       }
     };
     await Promise.all(Array.from({ length: Math.min(RESTORE_PARALLEL, batches.length) }, lane));
+  }
+
+  /**
+   * Warns (`cluster.actor-unserved`, once per actor, again every {@link UNSERVED_WARN_EVERY_MS}
+   * while it lasts) of queues with entries that no live node serves past the grace: their
+   * messages were accepted and stay queued until a node whose config builds the actor runs.
+   */
+  #warnUnserved(cluster: Cluster, queued: Map<string, number>): void {
+    const now = this.#leaseClock.monotonic();
+    const grace = this.#options.unservedGraceMs ?? 10_000;
+    for (const id of this.#unserved.keys()) {
+      if (!queued.has(id) || cluster.served(id)) this.#unserved.delete(id);
+    }
+    for (const [id, depth] of queued) {
+      if (cluster.served(id)) continue;
+      let u = this.#unserved.get(id);
+      if (!u) this.#unserved.set(id, u = { since: now });
+      if (now - u.since < grace) continue;
+      if (u.warnedAt !== undefined && now - u.warnedAt < UNSERVED_WARN_EVERY_MS) continue;
+      u.warnedAt = now;
+      this.#options.log.warn("cluster.actor-unserved", {
+        actor: id,
+        queued: depth,
+        forMs: Math.round(now - u.since),
+        live: cluster.liveIds,
+        reason: "no running node's config has this actor (an MLLP listener port, a destination " +
+          "or an integration it names): its queued messages wait until a node that has it runs",
+        hint: "start a node whose config has it (or add it back to a running node's config)",
+      });
+    }
   }
 
   /** Renews `id`'s lease now: false when it is lost (the renewal was refused) or lapsed. */

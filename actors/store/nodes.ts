@@ -1,9 +1,10 @@
 /**
  * Cluster membership in KV: each engine process writes its heartbeat record (id, address,
  * version, start time, last seen, actors held, load, weight, newest id, the random token of the
- * process, and a `stopped` mark once it stopped cleanly). Whether a node is live is
- * judged by each reader on its own monotonic clock, from whether the record *changes* (its
- * versionstamp), never from the writer's wall-clock stamps: see `actors/runtime/cluster.ts`.
+ * process, a `stopped` mark once it stopped cleanly, and the actors its config can build).
+ * Whether a node is live is judged by each reader on its own monotonic clock, from whether the
+ * record *changes* (its versionstamp), never from the writer's wall-clock stamps: see
+ * `actors/runtime/cluster.ts`.
  * Records carry no KV expiry (KV expires keys by the wall clock of whichever process reads or
  * cleans the file, so one node whose clock steps forward would delete everyone's heartbeat); the
  * readers delete the records that have stopped changing for long ({@link NodeRegistry.remove}).
@@ -22,7 +23,7 @@ export interface NodeRecord {
   id: string;
   /** Where operators (and a load balancer) reach it, when configured. */
   address?: string;
-  /** The engine's version (Deno's, and the protocol of this record). */
+  /** The engine's release, build and Deno version (`engine/0.2.0 build/<commit> deno/2.9.6`). */
   version: string;
   startedAt: number;
   /** Its own wall clock at its last heartbeat: shown, and used to estimate its clock's offset. */
@@ -55,6 +56,12 @@ export interface NodeRecord {
    * is not live, and a process starting with this node id starts at once.
    */
   stopped?: number;
+  /**
+   * The actor ids its config can build, as patterns (an id, or a prefix ending in `*`: see
+   * `actors/runtime/serves.ts`): only nodes that serve an actor are given it. Absent from older
+   * engines' records (and when the list is too long to carry): it serves everything.
+   */
+  serves?: string[];
 }
 
 /** A heartbeat record with its versionstamp: a new one at every heartbeat. */
