@@ -555,7 +555,8 @@ export class Supervisor {
     const paused = stalled >= leases.renewEveryMs;
     this.#options.log.warn("actor.lease-expired", {
       count: expired.length,
-      actors: expired.slice(0, LEASE_EXPIRED_LISTED),
+      // In id order: the same set reads the same whatever order the actors were started in.
+      actors: expired.sort().slice(0, LEASE_EXPIRED_LISTED),
       ...(expired.length > LEASE_EXPIRED_LISTED
         ? { more: expired.length - LEASE_EXPIRED_LISTED }
         : {}),
