@@ -48,8 +48,18 @@ import type { NodeEntry, NodeRecord, NodeRegistry } from "../store/nodes.ts";
 import { idFloor, idTime } from "../store/ids.ts";
 import type { Logger } from "./log.ts";
 import { type Clock, systemClock } from "./clock.ts";
+import {
+  CLAIM_ATTEMPTS,
+  claimWaitMs,
+  defaultHeartbeatMs,
+  NodeIdInUseError,
+  refuseNodeId,
+  watchPredecessor,
+} from "./node_claim.ts";
 import { SERVES_MAX_CHARS, servesKey, ServesMatcher } from "./serves.ts";
 import { engineVersionLine } from "./version.ts";
+
+export { claimWaitMs, NodeIdInUseError };
 
 /** The ids a node makes, as its heartbeat reads and raises them (the store's `IdGenerator`). */
 export interface ClusterIds {
@@ -147,41 +157,6 @@ interface Judged {
 const FORGET_AFTER_MS = 60_000;
 /** Longest gaps between heartbeats kept to say how often this process beats. */
 const GAPS_KEPT = 16;
-/** Claims of a node id that lost a race to another write before giving up. */
-const CLAIM_ATTEMPTS = 5;
-
-/**
- * The start of a process was refused: another running process has the same node id on this KV.
- * Its message says what to do.
- */
-export class NodeIdInUseError extends Error {
-  /** Another process holds `node` (its record changed within `waitedMs`). */
-  constructor(readonly node: string, waitedMs: number) {
-    super(
-      `node.id "${node}" is in use by another running engine on this KV (its heartbeat record ` +
-        `changed under another process's token, ${waitedMs} ms into this start): two processes ` +
-        `with one node id deliver every queue twice. Give each process sharing the KV its own node.id ` +
-        `(a copied config keeps the original's), or stop the other process first`,
-    );
-    this.name = "NodeIdInUseError";
-  }
-}
-
-/** How long to watch a record not stopped cleanly: its writer's heartbeat interval + margin. */
-export function claimWaitMs(record: NodeRecord, fallbackHeartbeatMs: number): number {
-  const lease = record.leaseMs > 0 ? record.leaseMs : Infinity;
-  const beat = record.heartbeatMs && record.heartbeatMs > 0
-    ? record.heartbeatMs
-    : Math.min(fallbackHeartbeatMs, lease / 3);
-  // Never longer than its lease: unchanged that long, it is dead by everyone's judgement.
-  return Math.round(Math.min(beat + Math.max(500, beat / 2), lease));
-}
-
-/** The default heartbeat interval for a lease: the supervisor's membership look. */
-function defaultHeartbeatMs(leaseMs: number): number {
-  return Math.max(1, Math.min(1000, Math.floor(leaseMs / 3)));
-}
-
 /** See the module doc. */
 export class Cluster {
   readonly #o: ClusterOptions;
@@ -442,7 +417,17 @@ export class Cluster {
     const registry = this.#o.registry;
     for (let attempt = 0; attempt < CLAIM_ATTEMPTS; attempt++) {
       let found = await registry.entry(this.#o.node);
-      if (found && found.record.stopped === undefined) found = await this.#watch(found);
+      if (found && found.record.stopped === undefined) {
+        found = await watchPredecessor(found, {
+          registry,
+          node: this.#o.node,
+          exclusive: this.#o.exclusive === true,
+          heartbeatMs: this.#o.heartbeatMs ?? defaultHeartbeatMs(this.#o.leaseMs),
+          clock: this.#o.clock ?? systemClock,
+          monotonic: () => this.#monotonic(),
+          ...(this.#log ? { log: this.#log } : {}),
+        });
+      }
       const record = this.#heartbeat();
       const written = await registry.write(record, found?.versionstamp ?? null);
       if (written !== undefined) {
@@ -455,61 +440,7 @@ export class Cluster {
       // Another write came between the read and this one: looked at again (a process starting
       // at the same moment with this node id then holds it, and this start is refused).
     }
-    this.#refuse(0);
-  }
-
-  /**
-   * Watches a record not stopped cleanly: throws when it changes under another token, returns
-   * what to write over when it stays unchanged (its writer is gone) or is stopped meanwhile.
-   */
-  async #watch(first: NodeEntry): Promise<NodeEntry | undefined> {
-    const from = this.#monotonic();
-    if (this.#o.exclusive) {
-      this.#log?.info("cluster.node-id-taken-over", {
-        node: this.#o.node,
-        waitedMs: 0,
-        reason: "the previous process with this node id did not stop cleanly; this process holds " +
-          "the node id's lock, so that one is gone",
-      });
-      return first;
-    }
-    const waitMs = claimWaitMs(
-      first.record,
-      this.#o.heartbeatMs ?? defaultHeartbeatMs(this.#o.leaseMs),
-    );
-    const step = Math.max(10, Math.min(250, Math.ceil(waitMs / 6)));
-    const clock = this.#o.clock ?? systemClock;
-    // Bounded by count: the sleeps (not the monotonic clock) pace the watch.
-    for (let waited = 0; waited < waitMs;) {
-      const ms = Math.min(step, waitMs - waited);
-      await clock.sleep(ms);
-      waited += ms;
-      const now = await this.#o.registry.entry(this.#o.node);
-      if (now?.versionstamp === first.versionstamp) continue;
-      // Stopped cleanly (or removed) meanwhile: free.
-      if (!now || now.record.stopped !== undefined) return now;
-      this.#refuse(waited);
-    }
-    this.#log?.info("cluster.node-id-taken-over", {
-      node: this.#o.node,
-      waitedMs: Math.round(this.#monotonic() - from),
-      reason: `the previous process with this node id did not stop cleanly and its heartbeat ` +
-        `record did not change in ${waitMs} ms: it is gone (crashed or killed); start delayed ` +
-        `by that wait`,
-    });
-    return first;
-  }
-
-  /** Refuses this start: another process holds the node id. */
-  #refuse(waitedMs: number): never {
-    const error = new NodeIdInUseError(this.#o.node, waitedMs);
-    this.#log?.error("cluster.node-id-in-use", {
-      node: this.#o.node,
-      action: "start refused",
-      hint: "give each process sharing the KV its own node.id (a copied config keeps the " +
-        "original's), or stop the other process first",
-    });
-    throw error;
+    refuseNodeId(this.#o.node, 0, this.#log);
   }
 
   /** Every node with a heartbeat record, whether it is live, and its estimated clock offset. */
