@@ -19,23 +19,49 @@ export interface Timed<T> {
 }
 
 /**
+ * CPU time of the calling thread so far (ms), from Linux's `/proc/thread-self/stat` (user and
+ * system ticks, 10 ms each); undefined where it cannot be read. Work on other threads of the
+ * process (a Worker, the planning thread) is not in it, where `process.cpuUsage()` counts it.
+ */
+function threadCpuMs(): number | undefined {
+  try {
+    const stat = Deno.readTextFileSync("/proc/thread-self/stat");
+    // The fields after the command name (which may hold spaces) start after its ")".
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) * 10;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The CPU time (ms) this thread (or, where that cannot be read, the process) has used. */
+function cpuMs(): number {
+  const own = threadCpuMs();
+  if (own !== undefined) return own;
+  const cpu = process.cpuUsage();
+  return (cpu.user + cpu.system) / 1000;
+}
+
+/**
  * Runs `work` with a 2 ms timer on the thread: the longest wait between two ticks during which
- * the process was working (the smaller of the wait and the CPU time spent in it: a wait while
- * the machine ran something else is not the thread being held), the longest wait, and the ticks.
+ * this thread was working (the smaller of the wait and the CPU time this thread spent in it: a
+ * wait while the machine, or another thread of the process, ran is not the thread being held),
+ * the longest wait, and the ticks.
  */
 export async function timed<T>(work: () => Promise<T>): Promise<Timed<T>> {
   let last = performance.now();
-  let lastCpu = process.cpuUsage();
+  let lastCpu = cpuMs();
   let held = 0;
   let longest = 0;
   let ticks = 0;
   const tick = () => {
     const now = performance.now();
-    const cpu = process.cpuUsage(lastCpu);
-    held = Math.max(held, Math.min(now - last, (cpu.user + cpu.system) / 1000));
+    const cpu = cpuMs();
+    // The thread's CPU is counted in ticks of 10 ms: one tick more is within its rounding.
+    held = Math.max(held, Math.min(now - last, cpu - lastCpu));
     longest = Math.max(longest, now - last);
     last = now;
-    lastCpu = process.cpuUsage();
+    lastCpu = cpu;
     ticks++;
   };
   const timer = setInterval(tick, 2);
