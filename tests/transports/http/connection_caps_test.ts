@@ -45,6 +45,9 @@ async function closedByServer(conn: Deno.Conn, ms: number): Promise<boolean> {
   }
 }
 
+/** The per-address cap the per-peer cases set (the default, 100, is checked on its own). */
+const PER_PEER = 5;
+
 async function perPeerCase(tls: boolean) {
   const pki = tls ? await testPki() : undefined;
   const log = memoryLogger();
@@ -64,6 +67,14 @@ async function perPeerCase(tls: boolean) {
         }
         : {}),
     },
+    // A small cap: the connections under it are opened and served well within the keep-alive
+    // timeout (5 s) even on a loaded machine, so none is closed by the server meanwhile.
+    limits: {
+      httpHeaderTimeoutSeconds: 30,
+      httpBodyTimeoutSeconds: 60,
+      maxHttpConnections: 1000,
+      maxHttpConnectionsPerPeer: PER_PEER,
+    },
     log,
   });
   const connect = (): Promise<Deno.Conn> =>
@@ -73,7 +84,7 @@ async function perPeerCase(tls: boolean) {
   const open: Deno.Conn[] = [];
   try {
     // The cap's worth of connections from 127.0.0.1, each served.
-    for (let i = 0; i < MAX_HTTP_CONNECTIONS_PER_PEER; i++) {
+    for (let i = 0; i < PER_PEER; i++) {
       const conn = await connect();
       open.push(conn);
       await conn.write(HEALTHZ);
@@ -83,7 +94,7 @@ async function perPeerCase(tls: boolean) {
     for (let i = 0; i < 4; i++) {
       const extra = await connect();
       const closed = await closedByServer(extra, 5_000);
-      assert.ok(closed, `connection ${MAX_HTTP_CONNECTIONS_PER_PEER + 1 + i} was not refused`);
+      assert.ok(closed, `connection ${PER_PEER + 1 + i} was not refused`);
     }
     const refused = log.lines.filter((l) => l.includes("http.connection-refused"));
     assert.equal(refused.length, 1, refused.join("\n"));
@@ -92,7 +103,7 @@ async function perPeerCase(tls: boolean) {
     assert.deepEqual(others, []);
     assert.match(
       refused[0]!,
-      /peer=127\.0\.0\.1 reason="too many connections from this address" cap=100 refused=1/,
+      /peer=127\.0\.0\.1 reason="too many connections from this address" cap=5 refused=1/,
     );
     // The connections already open are still served.
     await open[0]!.write(HEALTHZ);
@@ -122,11 +133,11 @@ async function perPeerCase(tls: boolean) {
   }
 }
 
-Deno.test("HTTP: the 101st connection from one address is refused at accept, logged once", async () => {
+Deno.test("HTTP: the connection past the per-address cap is refused at accept, logged once", async () => {
   await perPeerCase(false);
 });
 
-Deno.test("HTTPS: the 101st connection from one address is refused before the handshake, logged once", async () => {
+Deno.test("HTTPS: the connection past the per-address cap is refused before the handshake, logged once", async () => {
   await perPeerCase(true);
 });
 
@@ -188,4 +199,12 @@ Deno.test("HTTP: limits.maxHttpConnectionsPerPeer sets the cap from one address 
     for (const c of open) c.close();
     await server.shutdown();
   }
+});
+
+Deno.test("HTTP connection caps: 1,000 in all and 100 from one address unless the config says otherwise", async () => {
+  assert.equal(MAX_HTTP_CONNECTIONS_PER_PEER, 100);
+  const { configFrom } = await import("../../helpers/engine.ts");
+  const config = configFrom({ environments: [{ id: "dev", type: "development" }] });
+  assert.equal(config.limits.maxHttpConnections, 1000);
+  assert.equal(config.limits.maxHttpConnectionsPerPeer, 100);
 });
