@@ -5,11 +5,15 @@
  * @module
  */
 
+import assert from "node:assert/strict";
 import { createHmac, timingSafeEqual } from "node:crypto";
 // @ts-types="@types/smtp-server"
 import { SMTPServer } from "smtp-server";
 import { type Config, parseConfig } from "../../../actors/config/mod.ts";
 import type { TestPki } from "../../helpers/tls.ts";
+import type { Store } from "../../../actors/store/store.ts";
+
+const enc = new TextEncoder();
 
 /** The webhook key tests sign with. */
 export const HOOK_SECRET = "test-hook-secret-0123456789";
@@ -129,4 +133,41 @@ export function alertConfig(raw: Record<string, unknown>): Config {
   });
   if (!result.ok) throw new Error(JSON.stringify(result.problems));
   return result.config;
+}
+
+/** Stores `n` messages of integration `integrationId` whose RECEIVE logs then fail. */
+export async function failLogs(store: Store, n: number, integrationId = "lab"): Promise<void> {
+  for (let i = 0; i < n; i++) {
+    const r = await store.accept({
+      queue: `sftp:${integrationId}`,
+      origin: { kind: "integration", id: integrationId },
+      payload: enc.encode(`message ${i}`),
+      contentType: "text/plain",
+      log: { type: "RECEIVE", integrationId },
+    });
+    assert.equal(r.status, "stored");
+    if (r.status === "stored") await store.updateLog(r.logId, { status: "FAILED", reason: "bad" });
+  }
+}
+
+/** A config with SFTP integration `lab`, webhook channel `ops` to `hook`, and `rules`. */
+export function hookConfig(hook: HookReceiver, rules: unknown[]): Config {
+  return alertConfig({
+    integrations: [{
+      id: "lab",
+      environment: "development",
+      sftp: {
+        host: "127.0.0.1",
+        user: "u",
+        keys: [{ privateKey: { env: "HOOK_SECRET" } }],
+        hostKeyFingerprint: `SHA256:${"A".repeat(43)}`,
+        folder: "in",
+      },
+    }],
+    alerts: {
+      evaluateEverySeconds: 30,
+      channels: [{ id: "ops", webhook: { url: hook.url, secret: { env: "HOOK_SECRET" } } }],
+      rules,
+    },
+  });
 }

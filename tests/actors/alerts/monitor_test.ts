@@ -14,44 +14,14 @@ import { Store } from "../../../actors/store/store.ts";
 import { FetchSender } from "../../../transports/https/mod.ts";
 import { NodemailerSender } from "../../../transports/smtp/mod.ts";
 import { makePki } from "../../helpers/tls.ts";
-import { alertConfig, type HookReceiver, startHookReceiver, startSmtp } from "./fixture.ts";
-
-const enc = new TextEncoder();
-
-async function failLogs(store: Store, n: number, integrationId = "lab"): Promise<void> {
-  for (let i = 0; i < n; i++) {
-    const r = await store.accept({
-      queue: `sftp:${integrationId}`,
-      origin: { kind: "integration", id: integrationId },
-      payload: enc.encode(`message ${i}`),
-      contentType: "text/plain",
-      log: { type: "RECEIVE", integrationId },
-    });
-    assert.equal(r.status, "stored");
-    if (r.status === "stored") await store.updateLog(r.logId, { status: "FAILED", reason: "bad" });
-  }
-}
-
-function hookConfig(hook: HookReceiver, rules: unknown[]): Config {
-  return alertConfig({
-    integrations: [{
-      id: "lab",
-      environment: "development",
-      sftp: {
-        host: "127.0.0.1",
-        user: "u",
-        keys: [{ privateKey: { env: "HOOK_SECRET" } }],
-        hostKeyFingerprint: `SHA256:${"A".repeat(43)}`,
-        folder: "in",
-      },
-    }],
-    alerts: {
-      evaluateEverySeconds: 30,
-      channels: [{ id: "ops", webhook: { url: hook.url, secret: { env: "HOOK_SECRET" } } }],
-      rules,
-    },
-  });
-}
+import {
+  alertConfig,
+  failLogs,
+  hookConfig,
+  type HookReceiver,
+  startHookReceiver,
+  startSmtp,
+} from "./fixture.ts";
 
 interface Rig {
   clock: ManualClock;

@@ -16,44 +16,7 @@ import { keys } from "../../../actors/store/keys.ts";
 import { Store } from "../../../actors/store/store.ts";
 import { FetchSender } from "../../../transports/https/mod.ts";
 import { NodemailerSender } from "../../../transports/smtp/mod.ts";
-import { alertConfig, type HookReceiver, startHookReceiver } from "./fixture.ts";
-
-const enc = new TextEncoder();
-
-async function failLogs(store: Store, n: number): Promise<void> {
-  for (let i = 0; i < n; i++) {
-    const r = await store.accept({
-      queue: "sftp:lab",
-      origin: { kind: "integration", id: "lab" },
-      payload: enc.encode(`message ${i}`),
-      contentType: "text/plain",
-      log: { type: "RECEIVE", integrationId: "lab" },
-    });
-    assert.equal(r.status, "stored");
-    if (r.status === "stored") await store.updateLog(r.logId, { status: "FAILED", reason: "bad" });
-  }
-}
-
-function hookConfig(hook: HookReceiver, rules: unknown[]): Config {
-  return alertConfig({
-    integrations: [{
-      id: "lab",
-      environment: "development",
-      sftp: {
-        host: "127.0.0.1",
-        user: "u",
-        keys: [{ privateKey: { env: "HOOK_SECRET" } }],
-        hostKeyFingerprint: `SHA256:${"A".repeat(43)}`,
-        folder: "in",
-      },
-    }],
-    alerts: {
-      evaluateEverySeconds: 30,
-      channels: [{ id: "ops", webhook: { url: hook.url, secret: { env: "HOOK_SECRET" } } }],
-      rules,
-    },
-  });
-}
+import { failLogs, hookConfig, type HookReceiver, startHookReceiver } from "./fixture.ts";
 
 /** One monitor on a fresh KV file, with `stored` written under the rules key first (raw). */
 async function withMonitor(
