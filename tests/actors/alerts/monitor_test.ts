@@ -14,14 +14,7 @@ import { Store } from "../../../actors/store/store.ts";
 import { FetchSender } from "../../../transports/https/mod.ts";
 import { NodemailerSender } from "../../../transports/smtp/mod.ts";
 import { makePki } from "../../helpers/tls.ts";
-import {
-  alertConfig,
-  failLogs,
-  hookConfig,
-  type HookReceiver,
-  startHookReceiver,
-  startSmtp,
-} from "./fixture.ts";
+import { alertConfig, failLogs, hookConfig, startHookReceiver, startSmtp } from "./fixture.ts";
 
 interface Rig {
   clock: ManualClock;

@@ -16,7 +16,7 @@ import { keys } from "../../../actors/store/keys.ts";
 import { Store } from "../../../actors/store/store.ts";
 import { FetchSender } from "../../../transports/https/mod.ts";
 import { NodemailerSender } from "../../../transports/smtp/mod.ts";
-import { failLogs, hookConfig, type HookReceiver, startHookReceiver } from "./fixture.ts";
+import { failLogs, hookConfig, startHookReceiver } from "./fixture.ts";
 
 /** One monitor on a fresh KV file, with `stored` written under the rules key first (raw). */
 async function withMonitor(
