@@ -10,7 +10,7 @@
  */
 
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:net";
+import type { Server } from "node:net";
 import { memoryLogger } from "../../../actors/runtime/log.ts";
 import {
   type AcceptWatch,
@@ -19,27 +19,7 @@ import {
 } from "../../../transports/net/accept_watch.ts";
 import type { FileUse } from "../../../transports/net/open_files.ts";
 import { waitFor } from "../../helpers/net.ts";
-
-/** A plain node:net server answering "ok" on 127.0.0.1, listening. */
-async function okServer(): Promise<{ server: Server; port: number }> {
-  const server = createServer((socket) => {
-    socket.on("error", () => {});
-    socket.end("ok");
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
-  return { server, port: (server.address() as { port: number }).port };
-}
-
-async function askOk(port: number): Promise<string> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  let text = "";
-  const buf = new Uint8Array(16);
-  for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) {
-    text += new TextDecoder().decode(buf.subarray(0, n));
-  }
-  conn.close();
-  return text;
-}
+import { askOk, okServer } from "./ok_server.ts";
 
 const handleOf = (server: Server) => (server as unknown as { _handle?: unknown })._handle;
 

@@ -7,10 +7,10 @@
  */
 
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:net";
 import { memoryLogger } from "../../../actors/runtime/log.ts";
 import { kernelAcceptQueue, watchAccepts } from "../../../transports/net/accept_watch.ts";
 import { waitFor } from "../../helpers/net.ts";
+import { askOk, okServer } from "./ok_server.ts";
 
 /** Runs emfile_child.ts in `mode` with an open-files limit of 64; its JSON answer. */
 async function starvedChild(mode: string) {
@@ -55,27 +55,6 @@ for (
     assert.match(stalled, /waiting=\d+ openFiles=\d+ fileLimit=64 reason="the listener stopped/);
     assert.ok(seen.lines.some((l) => l.includes(`WARN  ${event}.accept-restored`)));
   });
-}
-
-/** A plain node:net server answering "ok" on 127.0.0.1, listening. */
-async function okServer(): Promise<{ server: Server; port: number }> {
-  const server = createServer((socket) => {
-    socket.on("error", () => {});
-    socket.end("ok");
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", () => resolve()));
-  return { server, port: (server.address() as { port: number }).port };
-}
-
-async function askOk(port: number): Promise<string> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  let text = "";
-  const buf = new Uint8Array(16);
-  for (let n = await conn.read(buf); n !== null; n = await conn.read(buf)) {
-    text += new TextDecoder().decode(buf.subarray(0, n));
-  }
-  conn.close();
-  return text;
 }
 
 Deno.test("accept watch: a server that takes connections is left alone, however many wait at each look", async () => {
