@@ -26,7 +26,11 @@ Deno.test("a connect through the socket thread while every file descriptor is ta
   const stdout = new TextDecoder().decode(out.stdout);
   assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
   const { error } = JSON.parse(stdout.trim().split("\n").at(-1)!) as { error: string };
-  assert.match(error, /: the engine is out of file descriptors \(64 of 64 open\)$/);
+  // The resolver may give up with a descriptor still free (63 of 64 in CI, where the name does
+  // not resolve at all); at 90 % of the limit or more the note names the limit.
+  const [, open] = error.match(/: the engine is out of file descriptors \((\d+) of 64 open\)$/) ??
+    [];
+  assert.ok(Number(open) >= 58, error);
 });
 
 const at = (open: number, limit: number): () => FileUse => () => ({
