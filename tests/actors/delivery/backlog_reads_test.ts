@@ -295,3 +295,38 @@ Deno.test("an actor restoring its backlog lists its queue once through the read 
     store.close();
   }
 });
+
+Deno.test("an actor whose first read waited in the read gate's line past a poll period does not list its queue again at once", async () => {
+  await using dir = await tempDir({ prefix: "backlog-reads-line-" });
+  const store = await Store.open({ path: `${dir.path}/engine.kv`, node: "test" });
+  const queue = "mllp-out:fake:line";
+  for (let m = 0; m < 5; m++) await enqueueAdt(store, queue, `L-M${m}`);
+  let listed = 0;
+  const peek = store.peek.bind(store);
+  store.peek = (...args) => {
+    listed++;
+    return peek(...args);
+  };
+  const others = fillGate(store);
+  await others.ready();
+  const clock = new ManualClock();
+  const run = startActors(store, clock, [queue]);
+  const deliverer = run.deliverers.get(queue)!;
+  try {
+    await waitFor("the first read in line", () => store.queueReads.waiting === 1);
+    // Seconds in line, as behind a thousand backlogs restoring: a poll period and more pass.
+    clock.advance(2 * POLL_MS);
+    await others.end();
+    await waitFor("the backlog delivered", () => deliverer.sent.length === 5);
+    await waitFor("the actor idle", () => clock.pending === 1);
+    assert.deepEqual(deliverer.sent, [0, 1, 2, 3, 4].map((m) => `L-M${m}`));
+    // Its look from the head counts from when it listed, not from when it joined the line.
+    assert.equal(listed, 1, "the queue was listed once");
+    clock.advance(POLL_MS);
+    await waitFor("the next poll period's look", () => listed === 2);
+  } finally {
+    await others.end();
+    await run.stop();
+    store.close();
+  }
+});
