@@ -10,15 +10,16 @@
  * (log it as `engine.fd-limit`) when it is below what the configuration can hold open:
  * - each MLLP listener's cap (`limits.maxConnectionsPerListener`, one listener per MLLP port);
  * - the HTTP(S) listener's cap (`limits.maxHttpConnections`, {@link MAX_HTTP_CONNECTIONS});
- * - the hosted SFTP server's connections (`sftpServer.maxConnectionsPerIp` per user: the server
- *   has no total cap) and its open files and folders (at most {@link MAX_OPEN_HANDLES}, or half
- *   the limit when that is lower);
+ * - when `sftpServer` is configured, the hosted SFTP server's cap on connections
+ *   (`limits.maxSftpConnections`, {@link MAX_SFTP_CONNECTIONS}) and its open files and folders
+ *   (at most {@link MAX_OPEN_HANDLES}, or half the limit when that is lower);
  * - a socket per destination and {@link FD_MARGIN} more for the KV store, logs, DNS and files.
  * @module
  */
 
 import { MAX_HTTP_CONNECTIONS } from "../transports/http/connection_limits.ts";
 import { MAX_OPEN_HANDLES } from "../transports/sftp/handle_limits.ts";
+import { MAX_SFTP_CONNECTIONS } from "../transports/sftp/address_limits.ts";
 
 /** Descriptors kept for the KV store (SQLite and its WAL), logs, DNS, certificates and files. */
 export const FD_MARGIN = 256;
@@ -50,9 +51,14 @@ export interface FdLimitWarning extends FdNeeds {
 /** The configuration fields the check reads (a `Config` is one). */
 export interface FdLimitConfig {
   integrations: readonly { mllp?: { port: number } }[];
-  limits: { maxConnectionsPerListener: number; maxHttpConnections?: number };
+  limits: {
+    maxConnectionsPerListener: number;
+    maxHttpConnections?: number;
+    maxSftpConnections?: number;
+  };
   destinations: readonly unknown[];
-  sftpServer?: { maxConnectionsPerIp: number; users: readonly unknown[] };
+  /** Only whether it is there counts (its connections are capped by `limits`). */
+  sftpServer?: object;
 }
 
 /** The soft and hard limits on open files in the text of `/proc/self/limits`. */
@@ -70,7 +76,7 @@ export function parseFdLimits(text: string): { soft?: number; hard?: number } {
 export function fdNeeds(config: FdLimitConfig, softLimit: number): FdNeeds {
   const mllpPorts = new Set(config.integrations.flatMap((i) => (i.mllp ? [i.mllp.port] : [])));
   const sftp = config.sftpServer
-    ? config.sftpServer.maxConnectionsPerIp * Math.max(1, config.sftpServer.users.length) +
+    ? (config.limits.maxSftpConnections ?? MAX_SFTP_CONNECTIONS) +
       Math.min(MAX_OPEN_HANDLES, Math.max(16, Math.floor(softLimit / 2)))
     : 0;
   return {

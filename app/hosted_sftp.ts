@@ -24,6 +24,7 @@ export function startHostedSftp(
     ...s,
     hostKey: s.hostKey.reveal(),
     maxFileBytes: config.limits.maxHl7Bytes,
+    maxConnections: config.limits.maxSftpConnections,
     holdBack: isTemporaryName,
     log,
     onUpload: async (u) => {

@@ -237,6 +237,15 @@ export function configSchema(sources: ConfigSources) {
      * one address for all its clients: raise it there).
      */
     maxHttpConnectionsPerPeer: z.number().int().positive().default(100),
+    /**
+     * Most open connections the hosted SFTP server (`sftpServer`) holds, from all addresses;
+     * more are closed at accept (before the SSH handshake) and logged (`sftp.connection-refused`).
+     * Default 200: see `MAX_SFTP_CONNECTIONS` (transports/sftp/address_limits.ts).
+     */
+    maxSftpConnections: z.number({ error: "expected a whole number of connections, at least 1" })
+      .int({ error: "expected a whole number of connections, at least 1" })
+      .min(1, { error: "at least 1: 0 would refuse every SFTP connection" })
+      .default(200),
     /** HTTP: the request line and headers must arrive within this many seconds. */
     httpHeaderTimeoutSeconds: seconds(1, "a client gets no time to send its headers").default(30),
     /** HTTP: a request body must arrive within this many seconds, or `408`. */

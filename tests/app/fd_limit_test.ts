@@ -51,18 +51,6 @@ Deno.test("fd limit: a soft limit below the MLLP listeners' caps, HTTP's, the de
   assert.equal(fdLimitWarning(config, "no limits known"), undefined);
 });
 
-Deno.test("fd limit: the hosted SFTP server counts its connections per user and its open files", () => {
-  const withSftp: FdLimitConfig = {
-    ...config,
-    sftpServer: { maxConnectionsPerIp: 10, users: [{}, {}, {}] },
-  };
-  const w = fdLimitWarning(withSftp, limitsText("4000", "4000"));
-  assert.ok(w);
-  // 3 users × 10 connections, and open files capped at 1,024 (half the limit is higher).
-  assert.equal(w.sftp, 30 + 1024);
-  assert.equal(w.needed, 2000 + MAX_HTTP_CONNECTIONS + 30 + 1024 + 2 + FD_MARGIN);
-});
-
 Deno.test("fd limit: checkFdLimit reads the process's own limits", async () => {
   const text = await Deno.readTextFile("/proc/self/limits").catch(() => undefined);
   const w = await checkFdLimit(config);

@@ -6,7 +6,8 @@
  * Connections: past {@link MAX_HTTP_CONNECTIONS} open in all, or
  * {@link MAX_HTTP_CONNECTIONS_PER_PEER} from one address, a new one is closed as soon as it is
  * accepted (before any TLS handshake), with at most one `http.connection-refused` line per
- * address every 5 s, saying how many were refused (as the MLLP listeners do). Every connection is
+ * address every 5 s, saying how many were refused (as the MLLP listeners do; the caps are
+ * `transports/net/connection_caps.ts`, shared with the hosted SFTP server). Every connection is
  * a file descriptor of the process, shared with the MLLP listeners, the KV store and outbound
  * sockets: without a cap, one client's idle connections exhausted them and stopped MLLP intake.
  *
@@ -30,6 +31,10 @@
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { Logger } from "../../actors/ports.ts";
 import { LogThrottle } from "../mllp/log_throttle.ts";
+import { ConnectionCaps, peerAddress } from "../net/connection_caps.ts";
+
+/** The peer's address, IPv4-mapped IPv6 as plain IPv4 (as node_bridge.ts gives it to the app). */
+export { peerAddress };
 
 /**
  * Most HTTP(S) connections open at once: 1,000, as one MLLP listener's default
@@ -124,11 +129,16 @@ export function limitConnections(
   const close = options.pipelineClose ?? PIPELINE_CLOSE;
   const pauseBytes = options.pendingBytesPause ?? PENDING_BYTES_PAUSE;
   const closeBytes = options.pendingBytesClose ?? PENDING_BYTES_CLOSE;
-  const refusals = new LogThrottle(LOG_INTERVAL_MS);
+  const caps = new ConnectionCaps({
+    log,
+    event: "http.connection-refused",
+    maxConnections,
+    maxConnectionsPerPeer: maxPerPeer,
+    totalReason: "too many connections on this listener",
+    perPeerReason: "too many connections from this address",
+  });
   const overrunLog = new LogThrottle(LOG_INTERVAL_MS);
-  const perPeer = new Map<string, number>();
   const pipelines = new WeakMap<PausableSocket, Pipeline>();
-  let open = 0;
   let unanswered = 0;
   let overruns = 0;
   /** Responses that emitted `close`. */
@@ -148,28 +158,13 @@ export function limitConnections(
   };
 
   server.on("connection", (socket: PausableSocket) => {
-    const peer = peerOf(socket);
-    const fromPeer = perPeer.get(peer) ?? 0;
-    const why = open >= maxConnections
-      ? { reason: "too many connections on this listener", cap: maxConnections }
-      : fromPeer >= maxPerPeer
-      ? { reason: "too many connections from this address", cap: maxPerPeer }
-      : undefined;
-    if (why) {
+    const peer = peerAddress(socket);
+    if (!caps.admit(peer)) {
       refusedSockets.add(socket);
       socket.destroy();
-      const refused = refusals.note(peer);
-      if (refused > 0) log.warn("http.connection-refused", { peer, ...why, refused });
       return;
     }
-    open++;
-    perPeer.set(peer, fromPeer + 1);
-    socket.once("close", () => {
-      open--;
-      const left = (perPeer.get(peer) ?? 1) - 1;
-      if (left > 0) perPeer.set(peer, left);
-      else perPeer.delete(peer);
-    });
+    socket.once("close", () => caps.release(peer));
   });
 
   /** Bytes of answers waiting on the connection: in the socket, and queued in its responses. */
@@ -200,8 +195,8 @@ export function limitConnections(
     let p = pipelines.get(socket);
     if (p) return p;
     const made: Pipeline = {
-      peer: peerOf(socket),
-      remote: `${peerOf(socket)}:${socket.remotePort ?? 0}`,
+      peer: peerAddress(socket),
+      remote: `${peerAddress(socket)}:${socket.remotePort ?? 0}`,
       held: new Set(),
       paused: false,
       closed: false,
@@ -272,7 +267,7 @@ export function limitConnections(
       return true;
     },
     get connections() {
-      return open;
+      return caps.open;
     },
     get unanswered() {
       return unanswered;
@@ -281,10 +276,4 @@ export function limitConnections(
       return overruns;
     },
   };
-}
-
-/** The peer's address, IPv4-mapped IPv6 as plain IPv4 (as node_bridge.ts gives it to the app). */
-function peerOf(socket: { remoteAddress?: string }): string {
-  const address = socket.remoteAddress ?? "unknown";
-  return address.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
 }

@@ -2,9 +2,22 @@
  * Per-source-address limits of the hosted SFTP server: how many connections one address may hold
  * at once, and how many failed logins it may make before it is refused for a while. A failed
  * login is a connection that offered credentials and ended without logging in; a successful
- * login clears the address's count.
+ * login clears the address's count. Across all addresses, the server holds at most
+ * {@link MAX_SFTP_CONNECTIONS} connections (config `limits.maxSftpConnections`; the count is
+ * `transports/net/connection_caps.ts`).
  * @module
  */
+
+/**
+ * Most connections the hosted SFTP server holds at once, by default: 200. Counterparties are
+ * few (one hosted user each) and each needs a connection or two at a time, up to
+ * `sftpServer.maxConnectionsPerIp` (10): 200 leaves room for twenty of them at their per-address
+ * cap, or many more behind one NAT. An SSH connection costs far more than an HTTP one (a key
+ * exchange, ssh2's buffers, up to 4 sessions of open files), so the cap is lower than
+ * `limits.maxHttpConnections` (1,000); with the open files (`handle_limits.ts`, 1,024) it keeps
+ * the server's share of the process's file descriptors known (`app/fd_limit.ts`).
+ */
+export const MAX_SFTP_CONNECTIONS = 200;
 
 /** The limits (config `sftpServer.maxConnectionsPerIp`, `maxFailedLoginsPerIp`). */
 export interface AddressLimitsOptions {

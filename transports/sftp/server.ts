@@ -5,10 +5,21 @@
  * `folder_sftp.ts` for what it may do there). Completed uploads are handed to `onUpload` and
  * archived only once it resolves.
  *
- * Per source address: at most `maxConnectionsPerIp` connections at once, and after
- * `maxFailedLoginsPerIp` failed logins the address is refused for a while; both refusals happen
- * at TCP accept (before any cryptography) and are logged. A connection must log in within the
- * grace period. Algorithms are SHA-1-free (`algorithms.ts`); RSA logins must sign with SHA-2.
+ * In all, at most `maxConnections` connections at once (config `limits.maxSftpConnections`,
+ * {@link MAX_SFTP_CONNECTIONS}); per source address at most `maxConnectionsPerIp`, and after
+ * `maxFailedLoginsPerIp` failed logins the address is refused for a while. Every refusal happens
+ * at TCP accept (the socket closed at once, before the SSH banner: no key exchange is spent on
+ * it): past the total cap one `sftp.connection-refused` line per address every 5 s with how many
+ * were refused (`transports/net/connection_caps.ts`, as `http.connection-refused`); the others
+ * `sftp-server.refused`, once a minute per address and cause. A connection must log in within
+ * the grace period. Algorithms are SHA-1-free (`algorithms.ts`); RSA logins must sign with SHA-2.
+ *
+ * What a peer can make the server log without logging in is bounded per address: refusals as
+ * above (a client that picks SHA-1 host key signatures too); SSH errors (a failed key exchange,
+ * a reset) at most one `sftp-server.ssh-error` line (DEBUG) per address and kind every 5 s, with
+ * how many it stands for (`errors`); failed logins one line each up to the lockout (their count
+ * is `failures`), and beyond it (connections that were open before it) one line per address
+ * every 5 s. A connection that closes before offering a credential is not logged.
  *
  * Once logged in: open files and folders are capped per user and across the server
  * (`handle_limits.ts`), and a connection that holds some open but sends no request for
@@ -30,7 +41,7 @@ import { join } from "node:path";
 import ssh2 from "ssh2";
 import type { Clock, Logger } from "../../actors/ports.ts";
 import { systemClock } from "../../actors/mod.ts";
-import { AddressLimits } from "./address_limits.ts";
+import { AddressLimits, MAX_SFTP_CONNECTIONS } from "./address_limits.ts";
 import { ArchivePending } from "./archive_pending.ts";
 import { MODERN_ALGORITHMS } from "./algorithms.ts";
 import { sshFingerprint } from "./fingerprint.ts";
@@ -46,8 +57,11 @@ import {
 } from "./server_users.ts";
 import { RESERVED, type Upload, UploadDesk } from "./uploads.ts";
 import { type AcceptWatch, watchAccepts } from "../net/accept_watch.ts";
+import { ConnectionCaps, REFUSAL_LOG_INTERVAL_MS } from "../net/connection_caps.ts";
+import { LogThrottle } from "../mllp/log_throttle.ts";
 
 export type { Upload } from "./uploads.ts";
+export { MAX_SFTP_CONNECTIONS } from "./address_limits.ts";
 
 /** How to run the hosted folder (config `sftpServer` plus what the engine injects). */
 export interface HostedSftpServerOptions {
@@ -59,6 +73,11 @@ export interface HostedSftpServerOptions {
   /** Folder holding one folder per user. */
   root: string;
   users: readonly HostedUserConfig[];
+  /**
+   * Most connections open at once, from all addresses (config `limits.maxSftpConnections`),
+   * default {@link MAX_SFTP_CONNECTIONS} (200).
+   */
+  maxConnections?: number;
   maxConnectionsPerIp: number;
   maxFailedLoginsPerIp: number;
   /** How long an address stays refused after too many failed logins, default 15 min. */
@@ -131,6 +150,12 @@ export class HostedSftpServer {
   readonly #options: HostedSftpServerOptions;
   readonly #users: UserDirectory;
   readonly #limits: AddressLimits;
+  /** The total cap, counted at accept. */
+  readonly #caps: ConnectionCaps;
+  /** `sftp-server.ssh-error` lines, per address and kind of error. */
+  readonly #sshErrors: LogThrottle;
+  /** `sftp-server.login-failed` lines of an address already locked out. */
+  readonly #lateFailures: LogThrottle;
   readonly #desk: UploadDesk;
   readonly #handleLimits: HandleLimits;
   readonly #jails = new Map<string, FolderJail>();
@@ -178,6 +203,17 @@ export class HostedSftpServer {
       monotonic: () => clock.monotonic(),
       ...(options.lockoutMs !== undefined ? { lockoutMs: options.lockoutMs } : {}),
     });
+    const monotonic = () => clock.monotonic();
+    this.#caps = new ConnectionCaps({
+      log: options.log,
+      event: "sftp.connection-refused",
+      maxConnections: options.maxConnections ?? MAX_SFTP_CONNECTIONS,
+      totalReason: "too many SFTP connections open on this server; raise " +
+        "limits.maxSftpConnections if counterparties need more at once",
+      monotonic,
+    });
+    this.#sshErrors = new LogThrottle(REFUSAL_LOG_INTERVAL_MS, monotonic);
+    this.#lateFailures = new LogThrottle(REFUSAL_LOG_INTERVAL_MS, monotonic);
     this.#desk = new UploadDesk({
       onUpload: options.onUpload,
       holdBack: options.holdBack,
@@ -244,6 +280,7 @@ export class HostedSftpServer {
       port: server.port,
       hostKey: server.hostKeyFingerprint,
       users: server.#users.all.length,
+      maxConnections: server.#caps.maxConnections,
       maxOpenHandles: server.#handleLimits.maxTotal,
       maxOpenHandlesPerUser: server.#handleLimits.maxPerUser,
     });
@@ -349,8 +386,11 @@ export class HostedSftpServer {
     const ip = socket.remoteAddress ?? "?";
     const key = `${ip}|${socket.remotePort}`;
     if (this.#stopped) return void socket.destroy();
+    // Past the total cap: closed before ssh2 sees it (no banner, no key exchange); logged.
+    if (!this.#caps.admit(ip)) return void socket.destroy();
     const admission = this.#limits.admit(ip);
     if (!admission.ok) {
+      this.#caps.release(ip);
       this.#logRefusal(ip, admission.kind, admission.reason);
       socket.destroy();
       return;
@@ -415,6 +455,7 @@ export class HostedSftpServer {
   #onClose(key: string, conn: Connection): void {
     clearTimeout(conn.grace);
     this.#limits.closed(conn.ip);
+    this.#caps.release(conn.ip);
     for (const s of conn.sessions) s.end();
     conn.interrupted.flush();
     // Listed until what its sessions were writing is done and their cut-off uploads are removed.
@@ -426,13 +467,17 @@ export class HostedSftpServer {
     }
     if (!conn.offeredCredentials) return;
     const failures = this.#limits.failed(conn.ip);
+    const limit = this.#options.maxFailedLoginsPerIp;
+    // Up to the lockout each failure has its line; beyond it (connections opened before it), one
+    // per address every 5 s: `failures` counts them all.
+    if (failures > limit && this.#lateFailures.note(conn.ip) === 0) return;
     this.#options.log.warn("sftp-server.login-failed", {
       peer: conn.ip,
       user: conn.user,
       reason: conn.lastRefusal,
       failures,
-      limit: this.#options.maxFailedLoginsPerIp,
-      ...(failures >= this.#options.maxFailedLoginsPerIp ? { locked: true } : {}),
+      limit,
+      ...(failures >= limit ? { locked: true } : {}),
     });
   }
 
@@ -440,17 +485,22 @@ export class HostedSftpServer {
     const conn = this.#connections.get(`${info.ip}|${info.port}`);
     if (!conn) return void client.end();
     conn.client = client;
-    client.on(
-      "error",
-      (error) => this.#options.log.debug("sftp-server.ssh-error", { peer: conn.ip, error }),
-    );
+    client.on("error", (error: Error & { level?: unknown }) => {
+      // A failed key exchange, a reset, a protocol error: one line per address and kind (ssh2's
+      // `level`: a fixed set) every 5 s, with how many it stands for.
+      const errors = this.#sshErrors.note(`${conn.ip}|${String(error.level)}`);
+      if (errors > 0) {
+        this.#options.log.debug("sftp-server.ssh-error", { peer: conn.ip, error, errors });
+      }
+    });
     client.on("handshake", (negotiated) => {
       // ssh2 always offers `ssh-rsa` with an RSA host key; a client that picks it gets no further.
       if (negotiated.serverHostKey === "ssh-rsa") {
-        this.#options.log.warn("sftp-server.refused", {
-          peer: conn.ip,
-          reason: "the client chose SHA-1 (ssh-rsa) host key signatures; rsa-sha2-256/512 required",
-        });
+        this.#logRefusal(
+          conn.ip,
+          "sha1-host-key",
+          "the client chose SHA-1 (ssh-rsa) host key signatures; rsa-sha2-256/512 required",
+        );
         client.end();
       }
     });
