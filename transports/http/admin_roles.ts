@@ -11,6 +11,7 @@ import type { AuditEntry, Logger, Role } from "../../actors/ports.ts";
 import { checkBearer, remoteAddress } from "./auth.ts";
 import { peerIp } from "./peer.ts";
 import { sendJson } from "./respond.ts";
+import { AUTH_LOG_BURST, PeerLog } from "./peer_log.ts";
 
 /** Who a token stands for. */
 export interface TokenPrincipal {
@@ -38,13 +39,15 @@ const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
  * POST from a `viewer` with 403. The principal is kept as `c.get("principal")`.
  */
 export function requireRoleByToken(users: AdminUsers, log: Logger): MiddlewareHandler {
+  // A client may retry a wrong token in a loop: throttled per address (peer_log.ts).
+  const denials = new PeerLog(log, { burst: AUTH_LOG_BURST });
   return async (c, next) => {
     const header = c.req.header("authorization")?.trim() ?? "";
     const credential = /^bearer\s+(\S+)$/i.exec(header)?.[1] ?? "";
     const shape = checkBearer(header, { equals: () => true } as never);
     const who = shape.ok ? await users.byToken(credential) : undefined;
     if (!who) {
-      log.warn("admin.denied", {
+      denials.warn("admin.denied", peerIp(c), {
         remote: remoteAddress(c),
         method: c.req.method,
         path: c.req.path.slice(0, 256),

@@ -8,6 +8,8 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { sendJson } from "./respond.ts";
 import type { Logger, Secret } from "../../actors/ports.ts";
+import { peerIp } from "./peer.ts";
+import { AUTH_LOG_BURST, PeerLog } from "./peer_log.ts";
 
 /** Why a request was refused: logged for the operator, never told to the client. */
 export type DenialReason = "missing" | "scheme" | "malformed" | "mismatch";
@@ -53,11 +55,13 @@ export function remoteAddress(c: Context): string {
  */
 export function requireBearer(options: { token: Secret; log: Logger }): MiddlewareHandler {
   const { token, log } = options;
+  // A client may retry a wrong token in a loop: throttled per address (peer_log.ts).
+  const denials = new PeerLog(log, { burst: AUTH_LOG_BURST });
   return async (c, next) => {
     const check = checkBearer(c.req.header("authorization"), token);
     if (check.ok) return await next();
     const path = c.req.path;
-    log.warn("admin.denied", {
+    denials.warn("admin.denied", peerIp(c), {
       remote: remoteAddress(c),
       method: c.req.method,
       path: path.length > MAX_LOGGED_PATH ? `${path.slice(0, MAX_LOGGED_PATH)}…` : path,

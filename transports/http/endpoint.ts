@@ -68,6 +68,7 @@ import { codeOf, FHIR_JSON, prefersFhir } from "./fhir_outcome.ts";
 import { sendBody, sendJson } from "./respond.ts";
 import { clip } from "./clip.ts";
 import { LogThrottle } from "../mllp/log_throttle.ts";
+import { AUTH_LOG_BURST, PeerLog } from "./peer_log.ts";
 
 const encoder = new TextEncoder();
 
@@ -148,6 +149,11 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
   const app = new Hono();
   /** `endpoint.too-large` lines, per client address (a client can send one per request). */
   const tooLargeLog = new LogThrottle(5_000);
+  // Lines a client causes before it authenticates, throttled per address (peer_log.ts): past its
+  // rate every request is refused, so one line, then one every 5 s with the count; a bad token
+  // may be a client's occasional mistake, so a few lines before the count.
+  const rateLog = new PeerLog(log);
+  const authLog = new PeerLog(log, { burst: AUTH_LOG_BURST });
 
   const refuse = (
     c: Context,
@@ -217,7 +223,7 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
     c.header("X-RateLimit-Remaining", String(verdict.remaining));
     if (!verdict.allowed) {
       await c.req.raw.body?.cancel().catch(() => {});
-      log.warn("endpoint.rate-limited", { ip, limit: verdict.limit });
+      rateLog.warn("endpoint.rate-limited", ip, { ip, limit: verdict.limit });
       return refuse(c, 429, [{
         Text: `more than ${verdict.limit} requests from ${ip} within ${
           limiter.windowMs / 1000
@@ -231,7 +237,7 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
       : { ok: false as const, error: bearer.error };
     if (!checked.ok) {
       await c.req.raw.body?.cancel().catch(() => {});
-      log.warn("endpoint.unauthorized", { ip, why: checked.error });
+      authLog.warn("endpoint.unauthorized", ip, { ip, why: checked.error });
       const challenge = typeof bearer === "string"
         ? `Bearer error="invalid_token", error_description="${checked.error.replace(/"/g, "'")}"`
         : "Bearer";

@@ -52,6 +52,7 @@ import { codeOf } from "./fhir_outcome.ts";
 import { sendBody } from "./respond.ts";
 import { clip } from "./clip.ts";
 import { BodyFramingError } from "./node_bridge.ts";
+import { AUTH_LOG_BURST, PeerLog } from "./peer_log.ts";
 
 /** The FHIR base path. */
 export const FHIR_BASE = "/fhir/R4";
@@ -85,6 +86,9 @@ type Status = 200 | 400 | 401 | 403 | 404 | 405 | 408 | 413 | 415 | 422 | 429 | 
 /** The FHIR app (see the module doc). */
 export function createFhirApp(options: FhirAppOptions): Hono {
   const { tokens, inbox, log } = options;
+  // Refused before the client authenticates: throttled per address (peer_log.ts).
+  const rateLog = new PeerLog(log);
+  const authLog = new PeerLog(log, { burst: AUTH_LOG_BURST });
   const { maxBytes, maxDepth, limiter } = requestLimits(options);
   const large = largeJsonInbox(inbox);
   const maxEntries = options.limits.maxFhirBundleEntries ?? DEFAULT_MAX_FHIR_BUNDLE_ENTRIES;
@@ -139,7 +143,7 @@ export function createFhirApp(options: FhirAppOptions): Hono {
     c.header("X-RateLimit-Remaining", String(verdict.remaining));
     if (!verdict.allowed) {
       await c.req.raw.body?.cancel().catch(() => {});
-      log.warn("fhir.rate-limited", { ip, limit: verdict.limit });
+      rateLog.warn("fhir.rate-limited", ip, { ip, limit: verdict.limit });
       return refuse(c, 429, `more than ${verdict.limit} requests from ${ip}; retry later`, {
         "Retry-After": String(verdict.retryAfterSeconds),
       });
@@ -150,7 +154,7 @@ export function createFhirApp(options: FhirAppOptions): Hono {
       : { ok: false as const, error: "no access token: send Authorization: Bearer <token>" };
     if (!checked.ok) {
       await c.req.raw.body?.cancel().catch(() => {});
-      log.warn("fhir.unauthorized", { ip, why: checked.error });
+      authLog.warn("fhir.unauthorized", ip, { ip, why: checked.error });
       return refuse(c, 401, checked.error, { "WWW-Authenticate": "Bearer" });
     }
     const who: Who = { ip, source: checked.sourceId, route };

@@ -22,6 +22,7 @@ import type { ForwardInboxPort, Logger } from "../../actors/ports.ts";
 import type { AccessTokenVerifier } from "./access_token.ts";
 import { BodyTimeoutError, readLimited } from "./body.ts";
 import { peerIp } from "./peer.ts";
+import { AUTH_LOG_BURST, PeerLog } from "./peer_log.ts";
 import type { RateLimiter } from "./rate_limit.ts";
 import { sendJson } from "./respond.ts";
 
@@ -39,6 +40,9 @@ type Status = 400 | 401 | 403 | 405 | 408 | 413 | 429 | 500 | 503;
 export function createForwardApp(options: ForwardAppOptions): Hono {
   const { tokens, inbox, rateLimiter, log } = options;
   const app = new Hono();
+  // Refused before the client authenticates: throttled per address (peer_log.ts).
+  const rateLog = new PeerLog(log);
+  const authLog = new PeerLog(log, { burst: AUTH_LOG_BURST });
   const refuse = (
     c: Context,
     status: Status,
@@ -52,7 +56,7 @@ export function createForwardApp(options: ForwardAppOptions): Hono {
     const verdict = rateLimiter.take(ip);
     if (!verdict.allowed) {
       await discard();
-      log.warn("forward.rate-limited", { ip, limit: verdict.limit });
+      rateLog.warn("forward.rate-limited", ip, { ip, limit: verdict.limit });
       return refuse(c, 429, `more than ${verdict.limit} requests from ${ip}; retry later`, {
         "Retry-After": String(verdict.retryAfterSeconds),
       });
@@ -65,7 +69,7 @@ export function createForwardApp(options: ForwardAppOptions): Hono {
       : { ok: false as const, error: "no access token: send Authorization: Bearer <token>" };
     if (!checked.ok) {
       await discard();
-      log.warn("forward.unauthorized", { ip, why: checked.error });
+      authLog.warn("forward.unauthorized", ip, { ip, why: checked.error });
       return refuse(c, 401, checked.error, { "WWW-Authenticate": "Bearer" });
     }
     const messageId = c.req.header(H.messageId)?.trim();

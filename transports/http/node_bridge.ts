@@ -13,6 +13,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "../../actors/ports.ts";
 import { BodyTimeoutError } from "./body.ts";
 import type { FetchHandler } from "./serve.ts";
+import type { PeerLog } from "./peer_log.ts";
 
 /**
  * The request body broke HTTP/1.1 framing (a bad chunk size, no CRLF after a chunk's data, a chunk
@@ -57,6 +58,11 @@ export interface BridgeOptions {
   /** How long a request body may take to arrive, from the end of its headers. */
   bodyTimeoutMs: number;
   log: Logger;
+  /**
+   * Throttles `http.body-timeout` per client address (a client can stall one body per request);
+   * every line is written when absent.
+   */
+  peerLog?: PeerLog;
 }
 
 const encoder = new TextEncoder();
@@ -216,11 +222,10 @@ class BodyStream {
     this.#timer = setTimeout(() => {
       if (req.complete) return;
       const seconds = options.bodyTimeoutMs / 1000;
-      options.log.warn("http.body-timeout", {
-        remote: `${remoteAddr(req).hostname}`,
-        seconds,
-        answered: res.headersSent,
-      });
+      const address = `${remoteAddr(req).hostname}`;
+      const fields = { remote: address, seconds, answered: res.headersSent };
+      if (options.peerLog) options.peerLog.warn("http.body-timeout", address, fields, "count");
+      else options.log.warn("http.body-timeout", fields);
       if (res.writableEnded || res.headersSent) {
         // Answered already, yet the client is still sending: it gets no more of our time.
         req.socket.destroy();

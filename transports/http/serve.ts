@@ -13,7 +13,13 @@
  * that is not HTTP gets `400` and close. A body whose framing breaks mid-request (malformed
  * chunked encoding) fails the handler's read with a `BodyFramingError` (node_bridge.ts): the app
  * answers (`POST /endpoint`: `400`) with `Connection: close`, then the connection closes. Each
- * of these is logged once (`http.client-error`).
+ * of these is logged (`http.client-error`, with `refused`: how many it stands for), at most
+ * {@link CLIENT_ERROR_BURST} lines per client address every 5 s, then one per 5 s counting those
+ * held back: a client with an occasional bad request keeps a line for each, a flood does not
+ * fill the log. A TLS handshake that fails (a port scanner, plain HTTP to the HTTPS port, a
+ * client offering only TLS 1.0, or one that times out) is logged once per client address every
+ * 5 s (`http.tls-failed`, with its `reason` and `failed`: how many handshakes from the address
+ * failed since the last line, this one included).
  * The cost, measured with bench/https_ingress.ts on this project's 2-core machine (64 keep-alive
  * TLS clients, one round each, noisy): a bare handler answers about 5,800 requests/s instead of
  * 16,000, the durable `POST /endpoint` about 2,300 instead of 3,200 (a quarter fewer).
@@ -39,7 +45,9 @@ import type { Config, LimitsConfig, Logger } from "../../actors/ports.ts";
 import { bridgeRequest, refuseBodyFraming } from "./node_bridge.ts";
 import { errorMessage } from "../../actors/mod.ts";
 import { watchAccepts } from "../net/accept_watch.ts";
-import { limitConnections, refusedAtAccept } from "./connection_limits.ts";
+import { limitConnections, peerAddress, refusedAtAccept } from "./connection_limits.ts";
+import { LogThrottle } from "../mllp/log_throttle.ts";
+import { PeerLog } from "./peer_log.ts";
 
 /** What the server passes to the app as Hono's `env` (the shape `Deno.serve` passes). */
 export type ServeInfo = Pick<Deno.ServeHandlerInfo<Deno.NetAddr>, "remoteAddr" | "completed">;
@@ -55,6 +63,10 @@ const BACKSTOP_MS = 5_000;
 const SHUTDOWN_GRACE_MS = 10_000;
 /** `Retry-After` of the `503` a request gets once the shutdown began, seconds. */
 export const STOPPING_RETRY_AFTER_SECONDS = 30;
+/** The interval of the `http.tls-failed` and `http.client-error` throttles, per client address. */
+export const CONNECTION_LOG_INTERVAL_MS = 5_000;
+/** `http.client-error` lines per client address and interval before they are only counted. */
+export const CLIENT_ERROR_BURST = 20;
 
 /** What {@link servePublic} needs. */
 export interface ServePublicOptions {
@@ -71,6 +83,11 @@ export interface ServePublicOptions {
   signal?: AbortSignal;
   /** How often the listener's accept queue is read (`transports/net/accept_watch.ts`), 5 s. */
   acceptWatchIntervalMs?: number;
+  /**
+   * The clock timing the throttled per-connection lines (`http.tls-failed`,
+   * `http.client-error`), milliseconds: `performance.now` when absent (tests pass a manual one).
+   */
+  now?: () => number;
 }
 
 /** A running public server. */
@@ -162,6 +179,8 @@ export async function servePublic(options: ServePublicOptions): Promise<PublicSe
   let origin = "";
   /** The shutdown began: a request now gets `503`. */
   let draining = false;
+  // A client can stall one body per request: `http.body-timeout` is throttled per address.
+  const bodyTimeoutLog = new PeerLog(log, { burst: CLIENT_ERROR_BURST, now: options.now });
   const listener = (
     req: Parameters<typeof bridgeRequest>[0],
     res: Parameters<typeof bridgeRequest>[1],
@@ -169,7 +188,13 @@ export async function servePublic(options: ServePublicOptions): Promise<PublicSe
     // Past the connection's pipelining bound it was closed: the request is not served.
     if (!limits.admit(req, res)) return;
     if (draining) return refuseStopping(res);
-    void bridgeRequest(req, res, { fetch: options.fetch, origin, bodyTimeoutMs: bodyMs, log });
+    void bridgeRequest(req, res, {
+      fetch: options.fetch,
+      origin,
+      bodyTimeoutMs: bodyMs,
+      log,
+      peerLog: bodyTimeoutLog,
+    });
   };
   const server: Server = tls
     ? createHttpsServer(serverOptions, listener)
@@ -184,15 +209,24 @@ export async function servePublic(options: ServePublicOptions): Promise<PublicSe
       ? { maxConnectionsPerPeer: options.limits.maxHttpConnectionsPerPeer }
       : {}),
   });
+  // Lines a client can cause once per connection, without authenticating: per address, a burst
+  // every 5 s at most, then one counting those held back (memory bounded: log_throttle.ts).
+  const clientErrors = new LogThrottle(CONNECTION_LOG_INTERVAL_MS, options.now, {
+    burst: CLIENT_ERROR_BURST,
+  });
   server.on("clientError", (error: Error & { code?: string }, socket: Duplex) => {
-    answerClientError(error, socket, headerMs / 1000, log);
+    answerClientError(error, socket, headerMs / 1000, log, clientErrors);
   });
   if (tls) {
-    // A failed or stalled handshake: the peer gets nothing to read; one line for the operator.
+    const tlsFailures = new LogThrottle(CONNECTION_LOG_INTERVAL_MS, options.now);
+    // A failed or stalled handshake: the peer gets nothing to read; a line for the operator.
     server.on("tlsClientError", (error: Error & { code?: string }, socket: Duplex) => {
       // A connection refused at accept by a cap was logged there (throttled).
       if (!refusedAtAccept(socket)) {
-        log.warn("http.tls-failed", { remote: remoteOf(socket), reason: error.message });
+        const failed = tlsFailures.note(addressOf(socket));
+        if (failed > 0) {
+          log.warn("http.tls-failed", { remote: remoteOf(socket), reason: error.message, failed });
+        }
       }
       socket.destroy();
     });
@@ -302,6 +336,7 @@ function answerClientError(
   socket: Duplex,
   headerSeconds: number,
   log: Logger,
+  throttle: LogThrottle,
 ): void {
   const code = error.code ?? "unknown";
   if (refused.has(socket)) return; // the parser says it again for every later read
@@ -312,7 +347,15 @@ function answerClientError(
     const what = refuseBodyFraming(answering);
     if (what !== undefined) {
       refused.add(socket);
-      log.warn("http.client-error", { remote: remoteOf(socket), code, body: what });
+      const count = throttle.note(addressOf(socket));
+      if (count > 0) {
+        log.warn("http.client-error", {
+          remote: remoteOf(socket),
+          code,
+          body: what,
+          refused: count,
+        });
+      }
       // A handler that never answers does not keep the connection.
       const timer = setTimeout(() => socket.destroy(), BACKSTOP_MS);
       Deno.unrefTimer(timer);
@@ -337,7 +380,10 @@ function answerClientError(
       `the request headers were not received within ${headerSeconds} s (limits.httpHeaderTimeoutSeconds)`,
     ]
     : [400, "Bad Request", "the request is not valid HTTP/1.1"];
-  log.warn("http.client-error", { remote: remoteOf(socket), status, code });
+  const count = throttle.note(addressOf(socket));
+  if (count > 0) {
+    log.warn("http.client-error", { remote: remoteOf(socket), status, code, refused: count });
+  }
   const body = JSON.stringify({ error: text });
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\n` +
@@ -353,7 +399,22 @@ function answerClientError(
 /** Connections whose request body Node's parser refused, answered by their handler. */
 const refused = new WeakSet<Duplex>();
 
+/**
+ * The socket's peer, or that of the TCP socket under it: a TLS socket whose handshake failed no
+ * longer knows its own (Deno 2.9.6 says `undefined`).
+ */
+function peerOfSocket(socket: Duplex): { remoteAddress?: string; remotePort?: number } {
+  type Peer = { remoteAddress?: string; remotePort?: number; _parent?: Peer };
+  const s = socket as Duplex & Peer;
+  return s.remoteAddress !== undefined ? s : (s._parent ?? s);
+}
+
+/** The client's address (no port): what the per-connection lines are throttled by. */
+function addressOf(socket: Duplex): string {
+  return peerAddress(peerOfSocket(socket));
+}
+
 function remoteOf(socket: Duplex): string {
-  const s = socket as Duplex & { remoteAddress?: string; remotePort?: number };
+  const s = peerOfSocket(socket);
   return `${s.remoteAddress ?? "unknown"}:${s.remotePort ?? 0}`;
 }

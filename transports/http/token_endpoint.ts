@@ -19,6 +19,7 @@ import type { AccessTokens } from "./access_token.ts";
 import { remoteAddress } from "./auth.ts";
 import { BodyTimeoutError, readLimited } from "./body.ts";
 import { peerIp } from "./peer.ts";
+import { AUTH_LOG_BURST, PeerLog } from "./peer_log.ts";
 import { type ClientAssertionVerifier, JWT_BEARER, type SourceConfig } from "./client_assertion.ts";
 import type { RateLimiter } from "./rate_limit.ts";
 import { sendJson } from "./respond.ts";
@@ -77,6 +78,9 @@ const refusal = (
 /** The token endpoint (see the module doc). */
 export function createTokenApp(options: TokenAppOptions): Hono {
   const { tokens, assertions, log } = options;
+  // A refused client (wrong secret, bad assertion) may retry in a loop, and the rate limit is
+  // optional: throttled per address (peer_log.ts).
+  const refusedLog = new PeerLog(log, { burst: AUTH_LOG_BURST });
   const bySecretClient = new Map<string, SourceConfig>();
   for (const s of options.sources) bySecretClient.set(s.clientId, s);
   const app = new Hono();
@@ -98,7 +102,7 @@ export function createTokenApp(options: TokenAppOptions): Hono {
     }
     const outcome = await handle(c);
     if ("status" in outcome) {
-      log.warn("token.refused", {
+      refusedLog.warn("token.refused", peerIp(c), {
         remote: peer,
         ...(outcome.clientId ? { clientId: outcome.clientId } : {}),
         error: outcome.error,

@@ -25,6 +25,14 @@
  * (at most {@link STOP_LINGER_MS}, within the grace; at once when nothing was answered since
  * the stop began), and the socket closes: an answered sender sees an orderly end, not a reset.
  * At the deadline the connection is closed whatever is still due.
+ *
+ * Log lines a peer can cause once per connection without sending a valid message (a failed read:
+ * a TLS handshake that fails, a reset; stray bytes; a truncated frame; a frame timeout; an answer
+ * it does not take) go through the listener's {@link InboundConnectionOptions.peerLog}: at most
+ * {@link PEER_LOG_BURST} lines of each event per peer address every {@link PEER_LOG_INTERVAL_MS},
+ * then one line per interval with `count`, how many it stands for (held back since the last
+ * line, itself included): a sender with an occasional fault keeps a line for each, a flood (a
+ * port scanner, a client speaking the wrong protocol in a loop) becomes a few lines.
  * @module
  */
 
@@ -34,6 +42,12 @@ import type { Logger, MllpInbox } from "../../actors/ports.ts";
 import type { ByteConn } from "./node_tls.ts";
 import { errorMessage } from "../../actors/mod.ts";
 import { ReadBuffer } from "./read_buffer.ts";
+import type { LogThrottle } from "./log_throttle.ts";
+
+/** The interval of the per-connection lines' throttle (see the module doc). */
+export const PEER_LOG_INTERVAL_MS = 5_000;
+/** Lines of one event per peer address and interval before they are only counted. */
+export const PEER_LOG_BURST = 20;
 
 /** What {@link handleInboundConnection} needs. */
 export interface InboundConnectionOptions {
@@ -51,6 +65,11 @@ export interface InboundConnectionOptions {
   oversizeDrainMs: number;
   /** Given, once, how to drain this connection when its listener stops. */
   onOpen?(handle: InboundHandle): void;
+  /**
+   * The listener's throttle of the lines a peer can cause once per connection (see the module
+   * doc), keyed by event and peer address; every such line is written when absent.
+   */
+  peerLog?: LogThrottle;
 }
 
 /** What the connections of a listener did while it stopped (summed over them). */
@@ -119,6 +138,11 @@ export async function handleInboundConnection(options: InboundConnectionOptions)
   const { conn, localPort, peerIp, inbox, log } = options;
   const connection = `c${++connectionCounter}@${peerIp}:${options.peerPort}`;
   const where = { port: localPort, peer: peerIp, connection };
+  /** A warning the peer can cause once per connection: throttled per event and address. */
+  const warnPeer = (event: string, fields: Record<string, unknown>) => {
+    const count = options.peerLog?.note(`${event} ${peerIp}`) ?? 1;
+    if (count > 0) log.warn(event, { ...where, ...fields, ...(count > 1 ? { count } : {}) });
+  };
   try {
     conn.setNoDelay?.(true);
   } catch { /* a connection already reset: the first read says so */ }
@@ -188,7 +212,7 @@ export async function handleInboundConnection(options: InboundConnectionOptions)
         await fn();
       } catch (error) {
         if (!closing && !reported) {
-          log.warn("mllp.reply-failed", { ...where, reason: errorMessage(error) });
+          warnPeer("mllp.reply-failed", { reason: errorMessage(error) });
         }
         reported = true;
         closeConn();
@@ -238,7 +262,7 @@ export async function handleInboundConnection(options: InboundConnectionOptions)
       closeAfterReplies();
     } else if (writing && blockedMs >= idleMs) {
       // Idle already, and an answer due since then has not been taken for the timeout either.
-      log.warn("mllp.replies-unread", { ...where, idleMs, unanswered });
+      warnPeer("mllp.replies-unread", { idleMs, unanswered });
       return closeConn();
     }
     // Answers still due are watched until they are out (closeConn clears this timer).
@@ -252,8 +276,7 @@ export async function handleInboundConnection(options: InboundConnectionOptions)
     frameTimer = undefined;
     if (closing || discarding) return;
     discarding = true;
-    log.warn("mllp.frame-timeout", {
-      ...where,
+    warnPeer("mllp.frame-timeout", {
       bytes: decoder.bufferedBytes,
       timeoutMs: options.frameTimeoutMs,
     });
@@ -426,7 +449,7 @@ export async function handleInboundConnection(options: InboundConnectionOptions)
       }
     }
   } catch (error) {
-    if (!closing) log.warn("mllp.connection-error", { ...where, reason: errorMessage(error) });
+    if (!closing) warnPeer("mllp.connection-error", { reason: errorMessage(error) });
     // Answers still due go out (the inbox may have stored their messages); if the peer is gone,
     // writing them fails quietly: this line already says why.
     reported = true;
@@ -434,8 +457,8 @@ export async function handleInboundConnection(options: InboundConnectionOptions)
   clearTimeout(frameTimer);
   await chain;
   const truncated = discarding ? undefined : decoder.end().find((e) => e.type === "truncated");
-  if (truncated) log.warn("mllp.truncated-frame", { ...where, bytes: truncated.bytes });
-  if (skipped > 0) log.warn("mllp.stray-bytes", { ...where, bytes: skipped });
+  if (truncated) warnPeer("mllp.truncated-frame", { bytes: truncated.bytes });
+  if (skipped > 0) warnPeer("mllp.stray-bytes", { bytes: skipped });
   closeConn();
   log.debug("mllp.connection-closed", { ...where, ...(dropped > 0 ? { dropped } : {}) });
 }

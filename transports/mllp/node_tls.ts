@@ -45,6 +45,8 @@ export interface MutualTlsOptions {
   log: Logger;
   /** How often the listener's accept queue is read (`transports/net/accept_watch.ts`), 5 s. */
   acceptWatchIntervalMs?: number;
+  /** The clock timing the throttled `mllp.tls-client-refused` lines, ms; `performance.now`. */
+  now?: () => number;
 }
 
 /** Starts a `node:tls` listener; resolves once it is bound. */
@@ -53,6 +55,21 @@ export async function listenMutualTls(options: MutualTlsOptions): Promise<ByteLi
   const accepted: ByteConn[] = [];
   let waiter: { resolve(conn: ByteConn): void; reject(error: Error): void } | undefined;
   let closed = false;
+  // A flood of failed or refused handshakes (a scanner, peers resetting mid-handshake, a client
+  // presenting a bad certificate in a loop) becomes a few lines: one per address and reason every
+  // 5 s, with `count` when it stands for more than one.
+  const refusals = new LogThrottle(5_000, options.now);
+  const refuse = (peer: string | undefined, reason: string) => {
+    const count = refusals.note(`${peer} ${reason}`);
+    if (count > 0) {
+      log.warn("mllp.tls-client-refused", {
+        port: options.port,
+        peer,
+        reason,
+        ...(count > 1 ? { count } : {}),
+      });
+    }
+  };
   const server = tls.createServer({
     cert: options.cert,
     key: options.key,
@@ -68,11 +85,7 @@ export async function listenMutualTls(options: MutualTlsOptions): Promise<ByteLi
       const peer = socket.getPeerCertificate();
       const presented = peer && Object.keys(peer).length > 0;
       if (presented && !socket.authorized) {
-        log.warn("mllp.tls-client-refused", {
-          port: options.port,
-          peer: socket.remoteAddress,
-          reason: String(socket.authorizationError),
-        });
+        refuse(peerOf(socket), String(socket.authorizationError));
         socket.destroy();
         return;
       }
@@ -84,11 +97,7 @@ export async function listenMutualTls(options: MutualTlsOptions): Promise<ByteLi
         });
       }
     } catch (error) {
-      log.warn("mllp.tls-client-refused", {
-        port: options.port,
-        peer: socket.remoteAddress,
-        reason: errorMessage(error),
-      });
+      refuse(peerOf(socket), errorMessage(error));
       socket.destroy();
       return;
     }
@@ -100,19 +109,8 @@ export async function listenMutualTls(options: MutualTlsOptions): Promise<ByteLi
       w.resolve(conn);
     } else accepted.push(conn);
   });
-  // A flood of failed handshakes (peers resetting mid-handshake) becomes a few lines.
-  const refusals = new LogThrottle(5_000);
   server.on("tlsClientError", (error: Error, socket: tls.TLSSocket) => {
-    const peer = socket?.remoteAddress;
-    const count = refusals.note(`${peer} ${error.message}`);
-    if (count > 0) {
-      log.warn("mllp.tls-client-refused", {
-        port: options.port,
-        peer,
-        reason: error.message,
-        ...(count > 1 ? { count } : {}),
-      });
-    }
+    refuse(socket ? peerOf(socket) : undefined, error.message);
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -239,6 +237,16 @@ export class NodeSocketConn implements ByteConn {
   close(): void {
     this.#socket.destroy();
   }
+}
+
+/**
+ * The peer's address, IPv4-mapped IPv6 as plain IPv4; from the TCP socket under the TLS one when
+ * the handshake failed (Deno 2.9.6's TLS socket then no longer knows it).
+ */
+function peerOf(socket: tls.TLSSocket): string | undefined {
+  const parent = (socket as tls.TLSSocket & { _parent?: { remoteAddress?: string } })._parent;
+  const address = socket.remoteAddress ?? parent?.remoteAddress;
+  return address?.startsWith("::ffff:") && address.includes(".") ? address.slice(7) : address;
 }
 
 function netAddr(hostname: string | undefined, port: number | undefined): Deno.NetAddr {

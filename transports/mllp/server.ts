@@ -11,6 +11,8 @@ import {
   type DrainTally,
   handleInboundConnection,
   type InboundHandle,
+  PEER_LOG_BURST,
+  PEER_LOG_INTERVAL_MS,
 } from "./inbound_connection.ts";
 import { LogThrottle } from "./log_throttle.ts";
 import { type ByteConn, type ByteListener, listenMutualTls } from "./node_tls.ts";
@@ -38,6 +40,11 @@ export interface MllpServerOptions {
   maxConnectionsPerPeer?: number;
   /** After an over-size `AR`, how long what the peer still sends is read and dropped (5000). */
   oversizeDrainMs?: number;
+  /**
+   * The clock timing the throttled per-connection lines (inbound_connection.ts: failed reads,
+   * stray bytes, truncated frames...), milliseconds; `performance.now` when absent.
+   */
+  now?: () => number;
   inbox: MllpInbox;
   log: Logger;
 }
@@ -144,6 +151,8 @@ function serveBound(
   let draining: { deadline: number; tally: DrainTally } | undefined;
   let drained: Promise<MllpDrainReport> | undefined;
   const refusals = new LogThrottle(5_000);
+  // The lines a peer can cause once per connection: a few per address and event every 5 s.
+  const peerLog = new LogThrottle(PEER_LOG_INTERVAL_MS, options.now, { burst: PEER_LOG_BURST });
 
   const refuse = (conn: ByteConn, peer: string, reason: string, cap: number) => {
     try {
@@ -181,6 +190,7 @@ function serveBound(
       requireFinalCr: options.requireFinalCr ?? true,
       frameTimeoutMs,
       oversizeDrainMs,
+      peerLog,
       onOpen: (handle) => {
         drains.set(conn, handle);
         // Accepted as the stop began: it drains at once (it is closed with a FIN, not a reset).
@@ -281,6 +291,7 @@ async function bind(
         ca: requireCa(tlsOptions.ca),
         requireClientCert: tlsOptions.requireClientCert ?? false,
         log,
+        ...(options.now ? { now: options.now } : {}),
       });
     }
     return tlsOptions

@@ -10,6 +10,7 @@ import type { Context, Hono } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import { peerIp } from "../peer.ts";
 import { RateLimiter } from "../rate_limit.ts";
+import { PeerLog } from "../peer_log.ts";
 import type { ConsoleDeps, ConsoleEnv } from "./context.ts";
 import { Page } from "./layout.tsx";
 import {
@@ -65,6 +66,9 @@ export function loginRoutes(
     windowMs: options.windowMs,
     now: deps.now,
   });
+  // Past its limit every attempt is refused: one line per address, then one every 5 s counting
+  // those held back (peer_log.ts), not one per attempt.
+  const limitedLog = new PeerLog(deps.log);
   const form = (c: Context<ConsoleEnv>, error?: string, status = 200) => {
     const token = randomToken(18);
     setCookie(c, LOGIN_COOKIE, token, {
@@ -82,7 +86,7 @@ export function loginRoutes(
     const ip = peerIp(c);
     const decision = limiter.take(ip);
     if (!decision.allowed) {
-      deps.log.warn("console.login-limited", { remote: ip });
+      limitedLog.warn("console.login-limited", ip, { remote: ip });
       c.header("Retry-After", String(decision.retryAfterSeconds));
       return form(c, "Too many sign-in attempts from your address; wait and try again.", 429);
     }
