@@ -168,11 +168,6 @@ async function serve(file: string | undefined, level: Level): Promise<void> {
   // directory), and secret files others may read: said once the start succeeded, so a refused
   // start keeps its one line.
   logConfig(log, result.config.kv.path, result.warnings ?? []);
-  // Which malloc runs matters to the CPU per message: said once, with how to preload jemalloc.
-  log.info("engine.allocator", allocatorReport());
-  // Every connection is a file descriptor: a soft limit below what the caps can hold open is said.
-  const fdLimit = await checkFdLimit(result.config);
-  if (fdLimit) log.warn("engine.fd-limit", { ...fdLimit });
   let stopping = false;
   // Drains first (compose.ts stop): what was received is committed and answered, what comes
   // meanwhile is refused, within the grace; a second signal stops at once.
@@ -207,6 +202,13 @@ async function serve(file: string | undefined, level: Level): Promise<void> {
   };
   Deno.addSignalListener("SIGINT", () => void stop("SIGINT"));
   Deno.addSignalListener("SIGTERM", () => void stop("SIGTERM"));
+  // Said after the signals are listened for: tests (and operators' scripts) take the allocator
+  // line as the engine's last start line, and a SIGTERM sent then must drain, not kill.
+  // Which malloc runs matters to the CPU per message: said once, with how to preload jemalloc.
+  log.info("engine.allocator", allocatorReport());
+  // Every connection is a file descriptor: a soft limit below what the caps can hold open is said.
+  const fdLimit = await checkFdLimit(result.config);
+  if (fdLimit) log.warn("engine.fd-limit", { ...fdLimit });
 }
 
 async function send(target: string, files: string[], timeoutSeconds: number): Promise<void> {
