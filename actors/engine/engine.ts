@@ -206,6 +206,7 @@ export class Engine {
       decode,
       pollMs,
       wrap: fenced,
+      threads,
     });
 
     const sftp = options.sftp;
@@ -506,6 +507,7 @@ export class Engine {
       log,
       notify,
       appAcks,
+      threads: planThreads,
     });
     engine.#apply = async (next, hash, loadedAt) => {
       const running = holder.current;

@@ -10,6 +10,7 @@ import { DeliveryActor } from "../delivery/delivery_actor.ts";
 import type { Deliverer } from "../delivery/deliverer.ts";
 import type { AppAcks } from "../engine/app_acks.ts";
 import { InboundActor } from "../engine/inbound_actor.ts";
+import type { OffloadSettings } from "../engine/inbound_plan.ts";
 import { createCredentialStrategy, type HttpsConfig } from "../https_out/credentials/mod.ts";
 import type { HttpSender } from "../https_out/http_client.ts";
 import type { Actor } from "../runtime/actor.ts";
@@ -31,6 +32,8 @@ export interface ForwardActorDeps {
   pollMs: number;
   /** Wraps each deliverer (the engine's fencing: one live activation across processes). */
   wrap?: (actorId: string, deliverer: Deliverer) => Deliverer;
+  /** Where `forward-in` actors plan large messages, off the engine's thread (plan_threads.ts). */
+  threads?: OffloadSettings;
 }
 
 /** The makers of `forward` and `forward-in` actors, and the ids of the `forward` ones. */
@@ -97,6 +100,7 @@ export function forwardActors(deps: ForwardActorDeps): {
           decode: deps.decode,
           pollMs: deps.pollMs,
           appAcks: deps.appAcks,
+          ...(deps.threads ? { threads: deps.threads } : {}),
         });
       },
     },

@@ -9,13 +9,19 @@
  *
  * When the sender asks (`wait`), the answer is held until the application step's verdict (AA
  * once routed or filtered, AE when it cannot be read or mapped), at most that long.
+ *
+ * An HL7 v2 message over the planning thread's `offloadBytes` (32 KiB) is read (decoded by
+ * MSH-18, parsed) there, as a large MLLP frame is (intake_offload.ts), and its inbound actor plans
+ * it there too: only its MSH segment comes back here. A thread that fails while reading it fails
+ * this request alone: `500 could not read the message: <why>`, nothing stored.
  * @module
  */
 
-import { decodeHl7Bytes, tryParseHl7 } from "../../codecs/hl7v2/mod.ts";
 import type { ForwardVerdict } from "../../codecs/forward/mod.ts";
 import type { Config, IntegrationConfig } from "../config/mod.ts";
 import type { AppAcks, AppVerdict } from "../engine/app_acks.ts";
+import { readIntake } from "../engine/intake_offload.ts";
+import type { PlanThreads } from "../engine/plan_threads.ts";
 import { errorMessage } from "../runtime/errors.ts";
 import type { Logger } from "../runtime/log.ts";
 import { StoreUnavailableError } from "../store/health.ts";
@@ -66,6 +72,11 @@ export interface ForwardInboxOptions {
   log: Logger;
   notify(queue: string): void;
   appAcks?: AppAcks;
+  /**
+   * Where an HL7 v2 message over its `offloadBytes` (32 KiB) is decoded and parsed, off the
+   * engine's thread (the MLLP intake's read, intake_offload.ts); without it, every one is read here.
+   */
+  threads?: PlanThreads;
 }
 
 const encoder = new TextEncoder();
@@ -123,10 +134,15 @@ export class ForwardInbox implements ForwardInboxPort {
       };
     }
     const hl7 = request.contentType.split(";")[0]!.trim().toLowerCase() === HL7;
-    const parsed = hl7
-      ? tryParseHl7(decodeHl7Bytes(request.bytes, config.limits.fallbackCharset))
+    // Only its MSH is used: a message that does not parse is stored all the same (its inbound
+    // actor says why it cannot be routed). A large one is read on the planning thread.
+    const read = hl7
+      ? await readIntake(this.#options.threads, request.bytes, config.limits.fallbackCharset)
       : undefined;
-    const msg = parsed?.ok ? parsed.message : undefined;
+    if (read && "failed" in read) {
+      return { ok: false, status: 500, error: `could not read the message: ${read.failed}` };
+    }
+    const msg = read?.ok ? read.message : undefined;
     const controlId = msg?.controlId || request.controlId;
     const messageType = msg
       ? [msg.messageType, msg.triggerEvent].filter(Boolean).join("^")
