@@ -74,8 +74,11 @@ export async function compose(configured: Config, adapters: Adapters): Promise<C
     bound.set(port, listener);
   }
   const config = withBoundPorts(configured, bound);
-  const configHash = adapters.configFile
-    ? await ConfigReloader.hashOf(adapters.configFile)
+  // The config file's hash, as reloads compare it: a file that cannot be read now (moved, or
+  // its permissions changed since it was parsed) fails the start, naming it.
+  const configFile = adapters.configFile;
+  const configHash = configFile
+    ? await step("cannot hash the config file", () => ConfigReloader.hashOf(configFile))
     : undefined;
 
   // Outbound MLLP sockets live on a thread of their own (see thread_connector.ts).

@@ -103,10 +103,14 @@ export class ConfigReloader implements ConfigAdmin {
     this.#port0 = options.port0;
   }
 
-  /** The version hash of the file's text as it is now (the engine starts with it). */
-  static async hashOf(file: string): Promise<string | undefined> {
+  /**
+   * The version hash of the file's text as it is now (the engine starts with it); throws with the
+   * read's message, which names the file, when it cannot be read.
+   */
+  static async hashOf(file: string): Promise<string> {
     const read = await readConfigText(file);
-    return read.ok ? await configHash(read.text) : undefined;
+    if (!read.ok) throw new Error(read.message);
+    return await configHash(read.text);
   }
 
   /** The running version. */

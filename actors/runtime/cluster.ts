@@ -12,7 +12,10 @@
  * as `cluster.clock-skew` past a third of a lease), and the heartbeat carries the newest id the
  * node made, which every other node's ids are then kept after (see `IdGenerator.observe`); while
  * a node's clock is certainly ahead of this one's, this node's ids are also kept after what that
- * clock can reach before the next heartbeat. Nothing of this runs per message.
+ * clock can reach before the next heartbeat. Nothing of this runs per message. Only
+ * {@link Cluster.refresh} keeps what it reads of the records: {@link Cluster.nodes} (`GET
+ * /admin/nodes`, the console's nodes page) reads them the same way and keeps nothing, so an
+ * operator polling it between heartbeats changes nothing the next refresh sees.
  *
  * One process per node id: two processes with one node id on a shared KV (a config copied to a
  * second host) would both take that node's leases as their own and deliver every queue twice.
@@ -156,9 +159,14 @@ export class Cluster {
     return fencedNow || changed;
   }
 
-  /** Every node with a heartbeat record, whether it is live, and its estimated clock offset. */
+  /**
+   * Every node with a heartbeat record, whether it is live, and its estimated clock offset, as
+   * {@link refresh} would judge them now. A pure read: what it sees is not kept (nothing logged
+   * or removed either), so the next refresh still finds every record changed since its own last
+   * look, and applies the id guards that go by it (see the module doc).
+   */
   async nodes(): Promise<NodeView[]> {
-    return (await this.#liveness.read()).map(({ entry: { record }, live, offsetMs }) => ({
+    return (await this.#liveness.peek()).map(({ entry: { record }, live, offsetMs }) => ({
       ...record,
       live,
       self: record.id === this.#o.node,

@@ -5,6 +5,11 @@
  * cleanly. The wall-clock stamps only estimate each node's clock offset, logged as
  * `cluster.clock-skew` past a third of a lease (as are ids made ahead of this clock). Records
  * unchanged for long are removed from KV.
+ *
+ * Only the cluster's refresh keeps what it reads ({@link Liveness.read}): which records changed
+ * since its last look is what its id guards go by. Any other reader (`GET /admin/nodes`, the
+ * console's nodes page) peeks ({@link Liveness.peek}): judged the same way, nothing kept, logged
+ * or removed, so polling it between heartbeats cannot hide a change from the next refresh.
  * @module
  */
 
@@ -68,15 +73,32 @@ export class Liveness {
 
   /**
    * Reads every record and judges it: live while its versionstamp changed less than a lease ago
-   * by this process's monotonic clock. Records unchanged for long are removed from KV.
+   * by this process's monotonic clock. What it saw is kept (`changed` at the next read is
+   * against this one), skew is logged, and records unchanged for long are removed from KV.
+   * The one reader whose view is kept: the cluster's refresh.
    */
-  async read(): Promise<Judged[]> {
+  read(): Promise<Judged[]> {
+    return this.#judge(true);
+  }
+
+  /**
+   * Reads every record and judges it as {@link read} would now, keeping nothing: `changed` is
+   * against the last {@link read}, nothing is logged or removed, and the next {@link read} judges
+   * as if this one had not happened (`GET /admin/nodes` polled between heartbeats changes
+   * nothing the cluster's refresh sees).
+   */
+  peek(): Promise<Judged[]> {
+    return this.#judge(false);
+  }
+
+  /** {@link read} when `keep`, else {@link peek}. */
+  async #judge(keep: boolean): Promise<Judged[]> {
     const entries = await this.#o.registry.entries();
     const mono = this.#o.monotonic();
     const wall = this.#o.now();
     // A change seen now was written since the last read: its midpoint estimates when.
     const writtenAt = this.#lastRead ? wall - (mono - this.#lastRead.mono) / 2 : wall;
-    this.#lastRead = { mono, wall };
+    if (keep) this.#lastRead = { mono, wall };
     const present = new Set<string>();
     const out: Judged[] = [];
     const stale: NodeEntry[] = [];
@@ -87,14 +109,18 @@ export class Liveness {
         out.push({ entry, live: record.stopped === undefined, changed: true, offsetMs: 0 });
         continue;
       }
-      let seen = this.#seen.get(record.id);
-      const fresh = !seen || seen.versionstamp !== versionstamp;
-      if (!seen || seen.versionstamp !== versionstamp) {
-        const changed = seen !== undefined;
-        seen = { ...(seen ?? { skewed: false, idsAhead: false }), versionstamp, at: mono };
-        if (changed) seen.offsetMs = Math.round(record.lastSeen - writtenAt);
-        this.#checkSkew(record, seen, wall);
-        this.#seen.set(record.id, seen);
+      const known = this.#seen.get(record.id);
+      const changed = known?.versionstamp !== versionstamp;
+      let seen: Seen;
+      if (known && !changed) seen = known;
+      else {
+        // A copy: what was seen before stays as it was unless kept.
+        seen = { ...(known ?? { skewed: false, idsAhead: false }), versionstamp, at: mono };
+        if (known) seen.offsetMs = Math.round(record.lastSeen - writtenAt);
+        if (keep) {
+          this.#checkSkew(record, seen, wall);
+          this.#seen.set(record.id, seen);
+        }
       }
       const leaseMs = record.leaseMs > 0 ? record.leaseMs : this.#o.leaseMs;
       const silentMs = mono - seen.at;
@@ -102,11 +128,12 @@ export class Liveness {
         entry,
         // Stopped cleanly: gone at once.
         live: silentMs < leaseMs && record.stopped === undefined,
-        changed: fresh,
+        changed,
         ...(seen.offsetMs !== undefined ? { offsetMs: seen.offsetMs } : {}),
       });
       if (silentMs >= Math.max(FORGET_AFTER_MS, leaseMs * 6)) stale.push(entry);
     }
+    if (!keep) return out;
     for (const id of this.#seen.keys()) if (!present.has(id)) this.#seen.delete(id);
     for (const { record, versionstamp } of stale) {
       // Checked against the versionstamp read: a node that came back keeps its new heartbeat.
