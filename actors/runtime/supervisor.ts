@@ -2,6 +2,14 @@
  * The supervisor: activates actors on their first message or at start when their queue is not empty,
  * supervises them one-for-one (a crash restarts that actor with backoff; no other actor notices),
  * lets idle ones deactivate, holds their leases, and answers inspection and operator commands.
+ *
+ * The parts, each in a module of its own: `supervisor_options.ts` (the types),
+ * `supervisor_restore.ts` (activating the actors of non-empty queues, leases taken in batches),
+ * `supervisor_leases.ts` (renewal and fencing), `supervisor_unserved.ts` (warnings of queues no
+ * live node serves), `supervisor_inspection.ts` (statuses, problems, operator commands) and
+ * `supervisor_loop.ts` (the background loops). This module keeps what runs per message
+ * ({@link Supervisor.beginSend}, `endSend`, `notify`, `handOver`), activation and the one-for-one
+ * restart loop, and membership changes.
  * @module
  */
 
@@ -9,94 +17,26 @@ import type { QueueItem } from "../store/requests.ts";
 
 import type { Actor, ActorCommand, ActorStatus, CommandResult } from "./actor.ts";
 import { type Clock, systemClock } from "./clock.ts";
-import type { Cluster } from "./cluster.ts";
-import { ACQUIRE_BATCH, type Leases } from "../store/leases.ts";
-import type { Logger } from "./log.ts";
-import type { Store } from "../store/store.ts";
 import { StoreUnavailableError } from "../store/health.ts";
 import { waitWritable } from "./storage_wait.ts";
 import { errorMessage } from "./errors.ts";
+import type { Activation, SupervisionProblem, SupervisorOptions } from "./supervisor_options.ts";
+import { LeaseKeeper, stillHeld } from "./supervisor_leases.ts";
+import { UnservedWarnings } from "./supervisor_unserved.ts";
+import { restoreActors, type RestoreContext } from "./supervisor_restore.ts";
+import {
+  type InspectionContext,
+  problemsOf,
+  runCommand,
+  statusesOf,
+  statusOf,
+} from "./supervisor_inspection.ts";
+import { runEvery } from "./supervisor_loop.ts";
 
-/** Makes the actor for an identity, or `undefined` if the identity is unknown. */
-export type ActorFactory = (id: string) => Actor | undefined;
-
-/** What the supervisor needs. */
-export interface SupervisorOptions {
-  store: Store;
-  factory: ActorFactory;
-  log: Logger;
-  /** Every identity the config defines (shown by inspection even while inactive). */
-  knownIds?: () => Iterable<string>;
-  leases?: Leases;
-  /**
-   * Scale-out: the live nodes and which one each actor belongs to. An actor is activated only on
-   * its node; when nodes come or go, actors that belong elsewhere now are handed over (the
-   * message in flight finishes, then the lease is released).
-   */
-  cluster?: Cluster;
-  /** Actors with no queue to be activated by (SFTP pollers): kept active on their node. */
-  alwaysOn?: () => Iterable<string>;
-  clock?: Clock;
-  /**
-   * The clock the lease loops (renewal, fencing, membership) sleep on and time with: it must be
-   * the one the leases age on (their `elapsed`); the system clock by default, whatever
-   * {@link clock} the actors are given.
-   */
-  leaseClock?: Clock;
-  /**
-   * How long a queue with entries may go without any live node serving it (no running node's
-   * config can build its actor: see `Cluster.served`) before `cluster.actor-unserved` is
-   * warned, default 10 s (a node restarting, a destination's queue being moved).
-   */
-  unservedGraceMs?: number;
-  /** How often to look for queues written by other processes, default 1 s; 0 disables. */
-  pollMs?: number;
-  /** Restart backoff bounds in ms, default 100 ms doubling to 30 s. */
-  restartBaseMs?: number;
-  restartMaxMs?: number;
-}
-
-/**
- * Lease commits {@link Supervisor} has in flight side by side when restoring non-empty queues
- * (each takes up to {@link ACQUIRE_BATCH} leases): enough to hide a remote KV's round trips,
- * few enough not to crowd out the commits of the actors already running.
- */
-const RESTORE_PARALLEL = 20;
-
-/** Actors named on one `actor.lease-expired` line; the rest are counted. */
-export const LEASE_EXPIRED_LISTED = 10;
-
-/** `cluster.actor-unserved` is repeated for one actor at most this often while it lasts. */
-export const UNSERVED_WARN_EVERY_MS = 10 * 60_000;
-
-/** Crashes in a row (no run in between lasting the longest backoff) that make an actor failing. */
-export const CRASH_LOOP = 3;
-
-interface Activation {
-  actor: Actor;
-  abort: AbortController;
-  done: Promise<void>;
-  restarts: number;
-  lastCrash?: string;
-  /** Crashes in a row; reset by a run that lasts. */
-  crashes: number;
-  /** Set while the actor waits for KV to take writes again (not a crash of its own). */
-  waitingForStorage: boolean;
-  /** Belongs to another node now: stops once its message in flight is done. */
-  handingOver: boolean;
-  /** A message is on the wire (between {@link Supervisor.beginSend} and `endSend`). */
-  sending: boolean;
-  /** The lease this activation took: released at its end only if still the one held. */
-  leaseToken?: string;
-}
-
-/** An actor that is not running as it should, for `/healthz`. */
-export interface SupervisionProblem {
-  actor: string;
-  /** Crashes in a row. */
-  crashes: number;
-  reason: string;
-}
+export type { ActorFactory, SupervisionProblem, SupervisorOptions } from "./supervisor_options.ts";
+export { LEASE_EXPIRED_LISTED } from "./supervisor_leases.ts";
+export { UNSERVED_WARN_EVERY_MS } from "./supervisor_unserved.ts";
+export { CRASH_LOOP } from "./supervisor_inspection.ts";
 
 /** See the module doc. */
 export class Supervisor {
@@ -108,20 +48,30 @@ export class Supervisor {
   #background: Promise<void>[] = [];
   /** The clock the leases age on (see {@link SupervisorOptions.leaseClock}). */
   #leaseClock: Clock;
-  /** When the last renewal of every held lease that went through began, by `#leaseClock`. */
-  #renewedAt: number | undefined;
-  /** How late the renewal loop's timer fired last (the process not running meanwhile). */
-  #renewLateMs = 0;
-  /** When the fencing loop is due to wake next, by `#leaseClock`. */
-  #fenceDueAt: number | undefined;
-  /** Queues no live node serves: since when (by `#leaseClock`), and when last warned. */
-  readonly #unserved = new Map<string, { since: number; warnedAt?: number }>();
+  /** Renewal and fencing of the active actors' leases (used only with `options.leases`). */
+  readonly #leaseKeeper: LeaseKeeper;
+  /** Queues no live node serves, warned of by each restore round. */
+  readonly #unserved: UnservedWarnings;
+  /** What restoring reads of this supervisor. */
+  readonly #restoreContext: RestoreContext;
+  /** What inspection reads of this supervisor. */
+  readonly #inspection: InspectionContext;
 
   /** A supervisor over `options.store`; call {@link start} to restore queues. */
   constructor(options: SupervisorOptions) {
     this.#options = options;
     this.#clock = options.clock ?? systemClock;
     this.#leaseClock = options.leaseClock ?? systemClock;
+    this.#leaseKeeper = new LeaseKeeper(options, this.#active, this.#leaseClock);
+    this.#unserved = new UnservedWarnings(options, this.#leaseClock);
+    this.#restoreContext = {
+      options,
+      active: this.#active,
+      stopping: this.#stopping.signal,
+      activate: (id) => this.activate(id),
+      begin: (id, actor) => this.#begin(id, actor),
+    };
+    this.#inspection = { options, active: this.#active };
     options.cluster?.attachLog(options.log);
   }
 
@@ -133,14 +83,15 @@ export class Supervisor {
       // Leases age in real time whatever clock the actors are given (see Leases.valid). Renewed
       // from the start: restoring hundreds of actors can take longer than a lease lives without
       // renewal, and the first ones started would lapse before the last were.
-      this.#renewedAt = this.#leaseClock.monotonic(); // leases taken from now on
+      const keeper = this.#leaseKeeper;
+      keeper.started(); // leases taken from now on
       this.#background.push(
-        this.#loop(leases.renewEveryMs, (late) => this.#renewLeases(late), this.#leaseClock),
+        this.#loop(leases.renewEveryMs, (late) => keeper.renew(late), this.#leaseClock),
       );
       const watch = Math.max(20, Math.min(250, Math.floor(leases.stopAfterMs / 8)));
       this.#background.push(
-        this.#loop(watch, (late) => this.#fenceExpired(late), this.#leaseClock, (due) => {
-          this.#fenceDueAt = due;
+        this.#loop(watch, (late) => keeper.fenceExpired(late), this.#leaseClock, (due) => {
+          keeper.fenceDue(due);
         }),
       );
     }
@@ -171,10 +122,7 @@ export class Supervisor {
     if ((a.handingOver && !options.onWire) || (leases && !leases.valid(id))) {
       // Found before the fencing loop's next look (the process just ran again after a pause):
       // that look now, one line for every actor whose lease lapsed, this one among them.
-      if (!a.handingOver) {
-        const due = this.#fenceDueAt;
-        void this.#fenceExpired(due === undefined ? 0 : this.#leaseClock.monotonic() - due);
-      }
+      if (!a.handingOver) this.#leaseKeeper.fenceNow();
       a.abort.abort();
       return false;
     }
@@ -289,7 +237,7 @@ export class Supervisor {
         // A crash may be the fence refusing its commits (another node took the lease): the lease
         // is checked in KV before a restart, which would send the head again. Lost, the actor
         // stays stopped until this node takes the lease again (restore or a new message).
-        if (leases && !(await this.#stillHeld(id, leases))) {
+        if (leases && !(await stillHeld(id, leases))) {
           this.#options.log.warn("actor.lease-lost", { actor: id, error });
           break;
         }
@@ -350,13 +298,7 @@ export class Supervisor {
    * are not listed: the store's health says why. Cheap: no KV read.
    */
   get problems(): SupervisionProblem[] {
-    const out: SupervisionProblem[] = [];
-    for (const [id, a] of this.#active) {
-      if (a.crashes >= CRASH_LOOP && !a.waitingForStorage) {
-        out.push({ actor: id, crashes: a.crashes, reason: a.lastCrash ?? "crashed" });
-      }
-    }
-    return out;
+    return problemsOf(this.#active);
   }
 
   /** Ids of the active actors. */
@@ -371,36 +313,13 @@ export class Supervisor {
   }
 
   /** Status of one actor, active or not; undefined if the identity is unknown. */
-  async status(id: string): Promise<ActorStatus | undefined> {
-    const a = this.#active.get(id);
-    if (a) {
-      return {
-        ...(await a.actor.status()),
-        restarts: a.restarts,
-        ...(a.lastCrash ? { lastError: a.lastCrash } : {}),
-      };
-    }
-    const actor = this.#options.factory(id);
-    if (!actor) return undefined;
-    // Inactive: its queue and pause state are in KV; the actor object is built only to describe.
-    return {
-      ...(await actor.status()),
-      state: (await this.#options.store.getControl(id)).paused ? "paused" : "idle",
-    };
+  status(id: string): Promise<ActorStatus | undefined> {
+    return statusOf(this.#inspection, id);
   }
 
   /** Status of every known or active actor. */
-  async statuses(): Promise<ActorStatus[]> {
-    const ids = new Set<string>([...this.#options.knownIds?.() ?? [], ...this.#active.keys()]);
-    for (const q of (await this.#options.store.nonEmptyQueues()).keys()) {
-      if (this.#options.factory(q)) ids.add(q);
-    }
-    const out: ActorStatus[] = [];
-    for (const id of [...ids].sort()) {
-      const s = await this.status(id);
-      if (s) out.push(s);
-    }
-    return out;
+  statuses(): Promise<ActorStatus[]> {
+    return statusesOf(this.#inspection, (id) => this.status(id));
   }
 
   /** Runs an operator command on `id`, activating it first. */
@@ -411,165 +330,15 @@ export class Supervisor {
     reason: string,
   ): Promise<CommandResult | undefined> {
     const actor = await this.get(id);
-    if (!actor) {
-      if (!this.#options.factory(id)) return undefined;
-      const owner = this.#options.cluster?.ownerOf(id);
-      return {
-        ok: false,
-        message: owner && owner !== this.#options.cluster?.node
-          ? `actor ${id} belongs to node ${owner}: send the command there`
-          : `actor ${id} is active on another node`,
-      };
-    }
-    const result = await actor.command(command, by, reason);
-    this.#options.log.info("actor.command", {
-      actor: id,
-      command,
-      by,
-      reason,
-      ok: result.ok,
-      result: result.message,
-    });
-    return result;
+    return runCommand(this.#inspection, id, actor, command, by, reason);
   }
 
+  /** Activates the actors of non-empty queues (and always-on ones) that belong here. */
   async #restore(): Promise<void> {
     const cluster = this.#options.cluster;
     const queued = await this.#options.store.nonEmptyQueues();
-    if (cluster) this.#warnUnserved(cluster, queued);
-    const ids = [
-      ...queued.keys(),
-      ...this.#options.alwaysOn?.() ?? [],
-    ];
-    const waiting = [...new Set(ids)].filter((id) =>
-      !this.#active.has(id) && (!cluster || cluster.isMine(id))
-    );
-    const leases = this.#options.leases;
-    if (!leases) {
-      await Promise.all(waiting.map((id) => this.activate(id)));
-      return;
-    }
-    const actors = new Map<string, Actor>();
-    for (const id of waiting) {
-      const actor = this.#options.factory(id);
-      if (actor) actors.set(id, actor);
-    }
-    // A takeover (a node died) or a restart finds hundreds of actors waiting: their leases are
-    // taken a batch per commit, several commits side by side. One lease per commit, the last of
-    // 300 actors of a killed node started seconds after the first on a loaded machine.
-    const batches: string[][] = [];
-    const all = [...actors.keys()];
-    for (let i = 0; i < all.length; i += ACQUIRE_BATCH) {
-      batches.push(all.slice(i, i + ACQUIRE_BATCH));
-    }
-    let next = 0;
-    const lane = async () => {
-      while (next < batches.length && !this.#stopping.signal.aborted) {
-        const batch = batches[next++]!.filter((id) => !this.#active.has(id));
-        for (const id of await leases.acquireMany(batch)) {
-          // Activated meanwhile (a message came): that activation runs under this same lease.
-          if (this.#active.has(id)) continue;
-          if (this.#stopping.signal.aborted || (cluster && !cluster.isMine(id))) {
-            await leases.release(id).catch(() => {});
-            continue;
-          }
-          this.#begin(id, actors.get(id)!);
-        }
-      }
-    };
-    await Promise.all(Array.from({ length: Math.min(RESTORE_PARALLEL, batches.length) }, lane));
-  }
-
-  /**
-   * Warns (`cluster.actor-unserved`, once per actor, again every {@link UNSERVED_WARN_EVERY_MS}
-   * while it lasts) of queues with entries that no live node serves past the grace: their
-   * messages were accepted and stay queued until a node whose config builds the actor runs.
-   */
-  #warnUnserved(cluster: Cluster, queued: Map<string, number>): void {
-    const now = this.#leaseClock.monotonic();
-    const grace = this.#options.unservedGraceMs ?? 10_000;
-    for (const id of this.#unserved.keys()) {
-      if (!queued.has(id) || cluster.served(id)) this.#unserved.delete(id);
-    }
-    for (const [id, depth] of queued) {
-      if (cluster.served(id)) continue;
-      let u = this.#unserved.get(id);
-      if (!u) this.#unserved.set(id, u = { since: now });
-      if (now - u.since < grace) continue;
-      if (u.warnedAt !== undefined && now - u.warnedAt < UNSERVED_WARN_EVERY_MS) continue;
-      u.warnedAt = now;
-      this.#options.log.warn("cluster.actor-unserved", {
-        actor: id,
-        queued: depth,
-        forMs: Math.round(now - u.since),
-        live: cluster.liveIds,
-        reason: "no running node's config has this actor (an MLLP listener port, a destination " +
-          "or an integration it names): its queued messages wait until a node that has it runs",
-        hint: "start a node whose config has it (or add it back to a running node's config)",
-      });
-    }
-  }
-
-  /** Renews `id`'s lease now: false when it is lost (the renewal was refused) or lapsed. */
-  async #stillHeld(id: string, leases: Leases): Promise<boolean> {
-    try {
-      if ((await leases.renew([id])).length > 0) return false;
-    } catch {
-      // KV unreachable: the lease ages, and `valid` says when it may no longer be trusted.
-    }
-    return leases.valid(id);
-  }
-
-  async #renewLeases(lateMs: number): Promise<void> {
-    this.#renewLateMs = lateMs;
-    const started = this.#leaseClock.monotonic();
-    const lost = await this.#options.leases!.renew([...this.#active.keys()]);
-    this.#renewedAt = started;
-    for (const id of lost) {
-      const a = this.#active.get(id);
-      if (!a) continue;
-      this.#options.log.warn("actor.lease-lost", { actor: id });
-      a.abort.abort();
-    }
-  }
-
-  /**
-   * Stops at once every actor whose lease is no longer certainly held (fencing), with one
-   * `actor.lease-expired` line for them all: how many, the first {@link LEASE_EXPIRED_LISTED},
-   * how long since the last renewal, and whether the process itself did not run meanwhile (a
-   * lease loop's timer `lateMs` late by a renewal period or more: that alone lapses a lease).
-   */
-  #fenceExpired(lateMs: number): Promise<void> {
-    const leases = this.#options.leases!;
-    const expired: string[] = [];
-    for (const [id, a] of this.#active) {
-      if (a.abort.signal.aborted || leases.valid(id)) continue;
-      expired.push(id);
-      a.abort.abort();
-    }
-    if (expired.length === 0) return Promise.resolve();
-    const since = this.#renewedAt === undefined
-      ? undefined
-      : Math.round(this.#leaseClock.monotonic() - this.#renewedAt);
-    const stalled = Math.round(Math.max(lateMs, this.#renewLateMs));
-    const paused = stalled >= leases.renewEveryMs;
-    this.#options.log.warn("actor.lease-expired", {
-      count: expired.length,
-      // In id order: the same set reads the same whatever order the actors were started in.
-      actors: expired.sort().slice(0, LEASE_EXPIRED_LISTED),
-      ...(expired.length > LEASE_EXPIRED_LISTED
-        ? { more: expired.length - LEASE_EXPIRED_LISTED }
-        : {}),
-      ...(since !== undefined ? { sinceLastRenewalMs: since } : {}),
-      ...(paused ? { notRunMs: stalled } : {}),
-      reason: `not renewed${since === undefined ? "" : ` for ${since} ms`}, past the ` +
-        `${leases.stopAfterMs} ms a lease may go unrenewed` +
-        (paused
-          ? `: the process did not run for ${stalled} ms (paused, or its event loop blocked)`
-          : ""),
-    });
-    this.#renewLateMs = 0;
-    return Promise.resolve();
+    if (cluster) this.#unserved.check(cluster, queued);
+    await restoreActors(this.#restoreContext, queued);
   }
 
   /** Heartbeat; when the live nodes changed, hands over what belongs elsewhere now. */
@@ -601,24 +370,21 @@ export class Supervisor {
    * Runs `fn` every `everyMs` on `clock`, telling it how late its timer fired (ms); `onSleep`
    * learns when each wake-up is due.
    */
-  async #loop(
+  #loop(
     everyMs: number,
     fn: (lateMs: number) => Promise<void>,
     clock: Clock = this.#clock,
     onSleep?: (due: number) => void,
   ): Promise<void> {
-    const signal = this.#stopping.signal;
-    while (!signal.aborted) {
-      const due = clock.monotonic() + everyMs;
-      onSleep?.(due);
-      await clock.sleep(everyMs, signal);
-      if (signal.aborted) break;
-      try {
-        await fn(Math.max(0, clock.monotonic() - due));
-      } catch (error) {
+    return runEvery({
+      signal: this.#stopping.signal,
+      everyMs,
+      clock,
+      onSleep,
+      onError: (error) => {
         if (error instanceof StoreUnavailableError) this.#options.store.health.failed(error);
         else this.#options.log.warn("supervisor.background-failed", { error });
-      }
-    }
+      },
+    }, fn);
   }
 }
