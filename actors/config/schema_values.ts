@@ -39,12 +39,25 @@ export const timeZone = z.string().refine((tz) => {
 
 const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
 const IPV6 = /^[0-9A-Fa-f:.]+$/;
+/**
+ * Whether `addr` (hex digits, `:` and `.` only) is an IPv6 address: the URL parser's own check
+ * (eight groups, at most one `::`, an IPv4 tail only last). `":"` or `"1:2:3"` are not.
+ */
+function isIpv6(addr: string): boolean {
+  try {
+    new URL(`http://[${addr}]/`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** An IPv4 or IPv6 address, optionally with a CIDR prefix length. */
 export const ipOrCidr = z.string().refine((value) => {
   const [addr = "", prefix, extra] = value.split("/");
   if (extra !== undefined) return false;
   const v4 = IPV4.test(addr);
-  const v6 = !v4 && addr.includes(":") && IPV6.test(addr);
+  const v6 = !v4 && addr.includes(":") && IPV6.test(addr) && isIpv6(addr);
   if (!v4 && !v6) return false;
   if (prefix === undefined) return true;
   const bits = Number(prefix);

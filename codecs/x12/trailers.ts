@@ -13,7 +13,8 @@ import { element, type X12Segment } from "./segment.ts";
 /** Checks `seg` (an IEA) against interchange `ic`: problems go to `ic.issues`. */
 export function checkInterchangeTrailer(seg: X12Segment, ic: X12Interchange): void {
   const count = element(seg, 1);
-  if (count !== String(ic.groups.length) && Number(count) !== ic.groups.length) {
+  // Digits only, as GE01 and SE01: `Number` alone took "", "1e0", "0x1" or " 1" for 1.
+  if (!/^\d+$/.test(count) || Number(count) !== ic.groups.length) {
     ic.issues.push(makeIssue({
       code: "COUNT_MISMATCH",
       level: "interchange",

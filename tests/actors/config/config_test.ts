@@ -221,3 +221,22 @@ Deno.test("a console user in the config may not be named admin or SIGHUP, in any
   }, lenient);
   assert.ok(ok.ok, JSON.stringify(!ok.ok && ok.problems));
 });
+
+Deno.test("config refuses an allowedIps entry that only looks like IPv6, and takes real ones", () => {
+  const withIps = (allowedIps: string[]) => {
+    const r = parseConfig({
+      ...minimal,
+      integrations: [{ id: "feed", environment: "dev", mllp: { port: 2575, allowedIps } }],
+    }, lenient);
+    return r.ok ? [] : r.problems.filter((p) => p.path.includes("allowedIps"));
+  };
+  for (const bad of [":", "1:2:3", ":::", "1::2::3", "12345::1", "1:2:3:4:5:6:7:8:9", "::1/129"]) {
+    const problems = withIps([bad]);
+    assert.equal(problems.length, 1, bad);
+    assert.equal(problems[0]!.path, "$.integrations[0].mllp.allowedIps[0]", bad);
+    assert.match(problems[0]!.message, /expected an IP address or CIDR range/, bad);
+  }
+  for (const good of ["::1", "fe80::/10", "2001:db8::8a2e:370:7334", "::ffff:10.0.0.1", "::/0"]) {
+    assert.deepEqual(withIps([good]), [], good);
+  }
+});

@@ -23,6 +23,12 @@ Deno.test("x12 TA1: interchange envelope problems get the note code the standard
     ["valid", good, "000"],
     ["IEA02 differs from ISA13", good.replace("IEA*1*000000001", "IEA*1*000000002"), "001"],
     ["IEA01 wrong group count", good.replace("IEA*1*", "IEA*2*"), "021"],
+    // The count is digits, as GE01 and SE01: these are not 1.
+    ...["1e0", "0x1", " 1", ""].map((count): [string, string, string] => [
+      `IEA01 "${count}"`,
+      good.replace("IEA*1*", `IEA*${count}*`),
+      "021",
+    ]),
     ["missing IEA", good.replace("IEA*1*000000001~", ""), "023"],
     ["ISA15 not P/T/I", good.replace("*1*T*:~", "*1*X*:~"), "020"],
     ["ISA13 not 9 digits", good.replace("*00501*000000001*", "*00501*00000000A*"), "018"],
