@@ -71,7 +71,7 @@ export class Supervisor {
       activate: (id) => this.activate(id),
       begin: (id, actor) => this.#begin(id, actor),
     };
-    this.#inspection = { options, active: this.#active };
+    this.#inspection = { options, active: this.#active, stopping: this.#stopping.signal };
     options.cluster?.attachLog(options.log);
   }
 

@@ -18,6 +18,8 @@ export interface InspectionContext {
   readonly options: SupervisorOptions;
   /** The active actors. */
   readonly active: ReadonlyMap<string, Activation>;
+  /** Aborted once the supervisor stops: no actor is activated any more. */
+  readonly stopping: AbortSignal;
 }
 
 /**
@@ -93,9 +95,14 @@ export async function runCommand(
     const owner = ctx.options.cluster?.ownerOf(id);
     return {
       ok: false,
-      message: owner && owner !== ctx.options.cluster?.node
+      message: ctx.stopping.aborted
+        ? `the engine is stopping: actor ${id} takes no command now`
+        : owner && owner !== ctx.options.cluster?.node
         ? `actor ${id} belongs to node ${owner}: send the command there`
-        : `actor ${id} is active on another node`,
+        // Here, when its lease is another process's: one still running it, or one that stopped
+        // without releasing it (it lapses within cluster.leaseSeconds).
+        : `actor ${id} could not be activated here: its lease is held by another process ` +
+          `(one running it, or one that stopped without releasing it); try again once it lapses`,
     };
   }
   const result = await actor.command(command, by, reason);
