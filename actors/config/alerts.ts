@@ -9,22 +9,9 @@
 import { z } from "zod";
 import type { Secret } from "./secret.ts";
 import { days, duration } from "./durations.ts";
+import { id, seconds, timeZone } from "./schema_values.ts";
 
-const id = z.string().regex(
-  /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/,
-  "expected an id of letters, digits, '.', '_' or '-' (at most 128, starting with a letter or digit)",
-);
-/** A duration in seconds, at least `min` (why less harms: `why`), at most the longest timer. */
-const seconds = (min: number, why: string) => duration("seconds", { min, why });
 const hhmm = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, "expected HH:MM (24-hour)");
-const timeZone = z.string().refine((tz) => {
-  try {
-    new Intl.DateTimeFormat("en-US", { timeZone: tz });
-    return true;
-  } catch {
-    return false;
-  }
-}, "expected an IANA time zone such as America/Chicago");
 
 /** Days of the week as rules name them. */
 export const WEEKDAYS = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"] as const;
