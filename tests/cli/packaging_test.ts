@@ -29,8 +29,13 @@ function flagsOf(command: string): string[] {
   );
 }
 
-/** The modules the engine starts as Workers (`new Worker(new URL("./x.ts", import.meta.url)…`). */
-async function workerModules(): Promise<string[]> {
+/**
+ * The modules started as Workers (`new Worker(new URL("./x.ts", import.meta.url)…`) under `tops`:
+ * the engine's by default.
+ */
+async function workerModules(
+  tops: readonly string[] = ["app", "actors", "transports", "codecs"],
+): Promise<string[]> {
   const found: string[] = [];
   async function walk(dir: URL, rel: string): Promise<void> {
     for await (const e of Deno.readDir(dir)) {
@@ -43,9 +48,7 @@ async function workerModules(): Promise<string[]> {
       }
     }
   }
-  for (const top of ["app", "actors", "transports", "codecs"]) {
-    await walk(new URL(`${top}/`, root), `${top}/`);
-  }
+  for (const top of tops) await walk(new URL(`${top}/`, root), `${top}/`);
   return found.sort();
 }
 
@@ -258,4 +261,25 @@ Deno.test("main.ts health exits 0 on a 200 from /healthz and 1 otherwise (the im
     await server.shutdown();
   }
   assert.equal(await run(), 1, "nothing listening");
+});
+
+Deno.test("the test task type-checks every module started as a Worker before the tests run (checked inside a test, under the suite's load, a worker took longer than the test's wait)", async () => {
+  const all = await tasks() as Record<string, string | undefined>;
+  assert.match(all.test ?? "", /^deno task test:workers && deno test /);
+  const checked = (all["test:workers"] ?? "").split(" && ").map((c) => {
+    const m = /^deno check (\S+)$/.exec(c.trim());
+    assert.ok(m, `one module per deno check (its own root, as the Worker checks it): ${c}`);
+    return m[1]!;
+  }).sort();
+  // Modules that exist: this file's own doc names an example.
+  const workers = (await workerModules(["app", "actors", "transports", "codecs", "tests"]))
+    .filter((m) => {
+      try {
+        return Deno.statSync(new URL(m, root)).isFile;
+      } catch {
+        return false;
+      }
+    });
+  assert.ok(workers.includes("tests/actors/engine/large_json_post_worker.ts"), workers.join(", "));
+  assert.deepEqual(checked, workers);
 });
