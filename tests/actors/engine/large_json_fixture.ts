@@ -131,3 +131,17 @@ export function postFromWorker(job: PostJob): Promise<PostAnswer> {
     worker.postMessage(job);
   }).finally(() => worker.terminate());
 }
+
+/** A hook recording each body it is posted, by path. */
+export function startHook(): {
+  bodies: { path: string; text: string }[];
+  server: Deno.HttpServer<Deno.NetAddr>;
+  port: number;
+} {
+  const bodies: { path: string; text: string }[] = [];
+  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, async (req) => {
+    bodies.push({ path: new URL(req.url).pathname, text: await req.text() });
+    return new Response("ok");
+  });
+  return { bodies, server, port: server.addr.port };
+}

@@ -24,17 +24,8 @@ import {
   mediaMessage,
   type PostAnswer,
   postFromWorker,
+  startHook,
 } from "./large_json_fixture.ts";
-
-/** A hook recording each body it is posted, by path. */
-function startHook() {
-  const bodies: { path: string; text: string }[] = [];
-  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, async (req) => {
-    bodies.push({ path: new URL(req.url).pathname, text: await req.text() });
-    return new Response("ok");
-  });
-  return { bodies, server, port: server.addr.port };
-}
 
 /** HL7 v2 text with MSH-10 emptied. */
 function withoutControlId(hl7: string): string {

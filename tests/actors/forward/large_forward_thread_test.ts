@@ -16,6 +16,7 @@ import { startEngine, type TestEngine } from "../../helpers/engine.ts";
 import { adt, waitFor } from "../../helpers/net.ts";
 import { RawMllpSender, summarizeAck } from "../../helpers/raw_sender.ts";
 import { tempDir } from "../../helpers/temp.ts";
+import { startHook } from "../engine/large_json_fixture.ts";
 import { gapMonitor } from "../engine/plan_thread_fixture.ts";
 import {
   type ForwardAnswer,
@@ -27,16 +28,6 @@ import {
 } from "./large_forward_fixture.ts";
 
 const FAILING = new URL("../engine/failing_plan_thread.ts", import.meta.url);
-
-/** A hook recording each body it is posted, by path. */
-function startHook() {
-  const bodies: { path: string; text: string }[] = [];
-  const server = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, async (req) => {
-    bodies.push({ path: new URL(req.url).pathname, text: await req.text() });
-    return new Response("ok");
-  });
-  return { bodies, server, port: server.addr.port };
-}
 
 /** Whether `e`'s planning thread was ever started (it starts with its first job). */
 function threadStarted(e: TestEngine): boolean {

@@ -6,6 +6,7 @@ import {
   CONNECTION_LOG_INTERVAL_MS,
   servePublic,
 } from "../../../transports/http/serve.ts";
+import { untilLogged } from "../../helpers/log_flood.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -33,12 +34,6 @@ async function notHttp(port: number): Promise<string> {
   return got;
 }
 
-/** Waits until `done` holds, polling (bounded); fails with the log. */
-async function until(log: { lines: string[] }, what: string, done: () => boolean) {
-  for (let i = 0; i < 2_000 && !done(); i++) await new Promise((r) => setTimeout(r, 5));
-  assert.ok(done(), `${what}:\n${log.lines.join("\n")}`);
-}
-
 const refusedOf = (line: string) => Number(/ refused=(\d+)/.exec(line)?.[1] ?? NaN);
 
 Deno.test("http.client-error: 200 connections that are not HTTP from one address write a bounded number of lines, then one counting those held back", async () => {
@@ -62,7 +57,7 @@ Deno.test("http.client-error: 200 connections that are not HTTP from one address
 
     clock.advance(CONNECTION_LOG_INTERVAL_MS);
     await notHttp(server.port);
-    await until(log, "the next line", () => lines().length === CLIENT_ERROR_BURST + 1);
+    await untilLogged(log, "the next line", () => lines().length === CLIENT_ERROR_BURST + 1);
     assert.equal(refusedOf(lines().at(-1)!), 201 - CLIENT_ERROR_BURST);
 
     // A good client is still served.

@@ -3,35 +3,12 @@ import { Secret } from "../../../actors/config/secret.ts";
 import { ManualClock } from "../../../actors/runtime/clock.ts";
 import { memoryLogger } from "../../../actors/runtime/log.ts";
 import { CONNECTION_LOG_INTERVAL_MS, servePublic } from "../../../transports/http/serve.ts";
+import { sendAndClose, untilLogged } from "../../helpers/log_flood.ts";
 import { makePki } from "../../helpers/tls.ts";
 
 const enc = new TextEncoder();
-
-/**
- * One connection that sends plain HTTP to the TLS port (as a port scanner or a misconfigured
- * client does) and waits until the server closed it: its handshake failed.
- */
-async function plainTextToTlsPort(port: number): Promise<void> {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  try {
-    await conn.write(enc.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
-    const buf = new Uint8Array(1024);
-    // Bounded: the server answers a TLS alert at most, then closes.
-    for (let i = 0; i < 100; i++) if ((await conn.read(buf)) === null) break;
-  } catch {
-    // A reset is a close too.
-  } finally {
-    try {
-      conn.close();
-    } catch { /* already closed */ }
-  }
-}
-
-/** Waits, on the logger's own lines, until `done` holds (bounded by the test's timeout). */
-async function until(log: { lines: string[] }, what: string, done: () => boolean) {
-  for (let i = 0; i < 2_000 && !done(); i++) await new Promise((r) => setTimeout(r, 5));
-  assert.ok(done(), `${what}:\n${log.lines.join("\n")}`);
-}
+/** Plain HTTP to the HTTPS port: the TLS handshake fails. */
+const plainHttp = enc.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
 
 /** The `failed=` count of an `http.tls-failed` line. */
 const failedOf = (line: string) => Number(/ failed=(\d+)/.exec(line)?.[1] ?? NaN);
@@ -58,8 +35,8 @@ Deno.test("http.tls-failed: 200 failed handshakes from one address write one lin
   const client = Deno.createHttpClient({ caCerts: [pki.caCert] });
   try {
     const tlsFailed = () => log.lines.filter((l) => l.includes(" http.tls-failed "));
-    for (let i = 0; i < 200; i++) await plainTextToTlsPort(server.port);
-    await until(log, "the first failure logged", () => tlsFailed().length >= 1);
+    for (let i = 0; i < 200; i++) await sendAndClose(server.port, plainHttp);
+    await untilLogged(log, "the first failure logged", () => tlsFailed().length >= 1);
     // Every failure was seen, yet one line only: the first, with its reason.
     const [first, ...more] = tlsFailed();
     assert.deepEqual(more, [], "more than one line within the interval");
@@ -68,8 +45,8 @@ Deno.test("http.tls-failed: 200 failed handshakes from one address write one lin
 
     // The interval passes: the next failure is logged, counting the 199 held back and itself.
     clock.advance(CONNECTION_LOG_INTERVAL_MS);
-    await plainTextToTlsPort(server.port);
-    await until(log, "the next line", () => tlsFailed().length === 2);
+    await sendAndClose(server.port, plainHttp);
+    await untilLogged(log, "the next line", () => tlsFailed().length === 2);
     assert.equal(failedOf(tlsFailed()[1]!), 200);
     assert.match(tlsFailed()[1]!, / reason=\S+/);
 

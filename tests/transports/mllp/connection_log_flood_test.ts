@@ -11,6 +11,7 @@ import { serveMllp } from "../../../transports/mllp/server.ts";
 import type { MllpInbox } from "../../../actors/ports.ts";
 import { adt } from "../../helpers/net.ts";
 import { makeClientCert, makePki } from "../../helpers/tls.ts";
+import { readToClose, sendAndClose, untilLogged } from "../../helpers/log_flood.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -24,33 +25,6 @@ const echoAck: MllpInbox = {
       reply: enc.encode(buildAck(parseHl7(dec.decode(f.payload)), { code: "AA" }).encode()),
     }),
 };
-
-/**
- * One connection that sends `bytes` (not MLLP, or not TLS) and waits until the listener closed
- * it, or closes it itself once the listener has nothing more to say.
- */
-async function sendAndClose(port: number, bytes: Uint8Array, waitForClose: boolean) {
-  const conn = await Deno.connect({ hostname: "127.0.0.1", port });
-  try {
-    await conn.write(bytes);
-    if (waitForClose) {
-      const buf = new Uint8Array(1024);
-      for (let i = 0; i < 100; i++) if ((await conn.read(buf)) === null) break;
-    }
-  } catch {
-    // A reset is a close too.
-  } finally {
-    try {
-      conn.close();
-    } catch { /* already closed */ }
-  }
-}
-
-/** Waits until `done` holds, polling (bounded); fails with the log. */
-async function until(log: { lines: string[] }, what: string, done: () => boolean) {
-  for (let i = 0; i < 2_000 && !done(); i++) await new Promise((r) => setTimeout(r, 5));
-  assert.ok(done(), `${what}:\n${log.lines.slice(-30).join("\n")}`);
-}
 
 const linesOf = (log: { lines: string[] }, event: string) =>
   log.lines.filter((l) => l.includes(` ${event} `));
@@ -89,7 +63,7 @@ Deno.test("MLLP over TLS: 200 failed handshakes from one address write a bounded
   try {
     const plain = enc.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n");
     for (let i = 0; i < 200; i++) await sendAndClose(server.port, plain, true);
-    await until(log, "every connection closed", () => server.connections === 0);
+    await untilLogged(log, "every connection closed", () => server.connections === 0);
     const first = linesOf(log, "mllp.connection-error");
     assert.equal(first.length, PEER_LOG_BURST, "one line each for the first ones only");
     assert.match(first[0]!, /WARN +mllp\.connection-error port=\d+ peer=127\.0\.0\.1 .*reason=/);
@@ -98,7 +72,11 @@ Deno.test("MLLP over TLS: 200 failed handshakes from one address write a bounded
     // The interval passes: the next failure is logged, counting those held back and itself.
     clock.advance(PEER_LOG_INTERVAL_MS);
     await sendAndClose(server.port, plain, true);
-    await until(log, "the next line", () => linesOf(log, "mllp.connection-error").length > 20);
+    await untilLogged(
+      log,
+      "the next line",
+      () => linesOf(log, "mllp.connection-error").length > 20,
+    );
     const all = linesOf(log, "mllp.connection-error");
     assert.equal(all.length, PEER_LOG_BURST + 1);
     assert.equal(countOf(all.at(-1)!), 200 + 1 - PEER_LOG_BURST);
@@ -126,7 +104,7 @@ Deno.test("MLLP: 200 connections sending stray bytes from one address write a bo
     for (let i = 0; i < 200; i++) {
       await sendAndClose(server.port, probe, false);
       // Each connection's line (if any) is written as it closes.
-      await until(log, "the connection to close", () => server.connections === 0);
+      await untilLogged(log, "the connection to close", () => server.connections === 0);
     }
     const first = linesOf(log, "mllp.stray-bytes");
     assert.equal(first.length, PEER_LOG_BURST);
@@ -134,7 +112,7 @@ Deno.test("MLLP: 200 connections sending stray bytes from one address write a bo
 
     clock.advance(PEER_LOG_INTERVAL_MS);
     await sendAndClose(server.port, probe, false);
-    await until(log, "the next line", () => linesOf(log, "mllp.stray-bytes").length > 20);
+    await untilLogged(log, "the next line", () => linesOf(log, "mllp.stray-bytes").length > 20);
     const all = linesOf(log, "mllp.stray-bytes");
     assert.equal(all.length, PEER_LOG_BURST + 1);
     assert.equal(sum(all), 201);
@@ -168,26 +146,18 @@ Deno.test("MLLP over mutual TLS: 200 clients presenting an untrusted certificate
         cert: stranger.cert,
         key: stranger.key,
       });
-      try {
-        const buf = new Uint8Array(1024);
-        for (let i = 0; i < 100; i++) if ((await conn.read(buf)) === null) break;
-      } catch {
-        // Refused: a reset.
-      } finally {
-        try {
-          conn.close();
-        } catch { /* already closed */ }
-      }
+      // Refused: an alert or a reset, then the close.
+      await readToClose(conn);
     };
     for (let i = 0; i < 200; i++) await tryStranger();
     const refused = () => linesOf(log, "mllp.tls-client-refused");
-    await until(log, "the first refusal", () => refused().length >= 1);
+    await untilLogged(log, "the first refusal", () => refused().length >= 1);
     assert.equal(refused().length, 1);
     assert.match(refused()[0]!, /peer=127\.0\.0\.1 reason=/);
 
     clock.advance(5_000);
     await tryStranger();
-    await until(log, "the next line", () => refused().length === 2);
+    await untilLogged(log, "the next line", () => refused().length === 2);
     assert.equal(countOf(refused()[1]!), 200);
 
     const good = await makeClientCert(pki, "good");
