@@ -5,6 +5,7 @@
  */
 
 import type { Config } from "../actors/config/mod.ts";
+import { withPort0 } from "./reload.ts";
 import type { BoundMllpListener } from "../transports/mllp/server.ts";
 
 /** `config` with each MLLP port 0 (integrations and listeners) replaced by the bound port. */
@@ -12,13 +13,5 @@ export function withBoundPorts(
   config: Config,
   bound: ReadonlyMap<number, BoundMllpListener>,
 ): Config {
-  const chosen = bound.get(0)?.port;
-  if (chosen === undefined) return config;
-  return {
-    ...config,
-    integrations: config.integrations.map((i) =>
-      i.mllp?.port === 0 ? { ...i, mllp: { ...i.mllp, port: chosen } } : i
-    ),
-    listeners: config.listeners.map((l) => l.port === 0 ? { ...l, port: chosen } : l),
-  };
+  return withPort0(config, bound.get(0)?.port);
 }

@@ -5,43 +5,34 @@
  * @module
  */
 
-import {
-  describeLocation,
-  type X12Issue,
-  type X12IssueCode,
-  type X12IssueLevel,
-} from "./errors.ts";
+import { describeLocation, type X12Issue } from "./errors.ts";
 import type { X12Segment } from "./segment.ts";
 
-/** What {@link makeIssue} builds an issue from. */
-export interface IssueInit {
-  /** What is wrong. */
-  readonly code: X12IssueCode;
-  /** At which envelope level it is answered. */
-  readonly level: X12IssueLevel;
-  /** Where: the segment, or its index and offset. */
-  readonly seg: X12Segment | { index: number; offset: number; id?: string };
-  /** The message, before its location is added. */
-  readonly detail: string;
-  /** The element's position in the segment. */
-  readonly element?: number;
-  /** TA1 note code (TA105) answering it. */
-  readonly ta1?: string;
-  /** AK9 code answering it. */
-  readonly ak9?: string;
-  /** IK5 code answering it. */
-  readonly ik5?: string;
-  /** IK3 code answering it. */
-  readonly ik3?: string;
-  /** IK4 code answering it. */
-  readonly ik4?: string;
-  /** The element's value. */
-  readonly value?: string;
-  /** The loop it was found in. */
-  readonly loop?: string;
-  /** The segment's position in its transaction set (1 for ST). */
-  readonly positionInSet?: number;
-}
+/** The fields of an {@link X12Issue} that {@link makeIssue} copies as given. */
+const COPIED = [
+  "ta1",
+  "ak9",
+  "ik5",
+  "ik3",
+  "ik4",
+  "value",
+  "loop",
+  "positionInSet",
+  "element",
+] as const;
+
+/**
+ * What {@link makeIssue} builds an issue from: the issue's code, level and answering codes as
+ * {@link X12Issue} has them, where it is, and its message before the location is added.
+ */
+export type IssueInit =
+  & Pick<X12Issue, "code" | "level" | (typeof COPIED)[number]>
+  & {
+    /** Where: the segment, or its index and offset. */
+    readonly seg: X12Segment | { index: number; offset: number; id?: string };
+    /** The message, before its location is added. */
+    readonly detail: string;
+  };
 
 /** Builds an issue with its location and message. */
 export function makeIssue(init: IssueInit): X12Issue {
@@ -58,21 +49,7 @@ export function makeIssue(init: IssueInit): X12Issue {
     offset: where.offset,
     message: describeLocation(init.detail, where),
   };
-  for (
-    const k of [
-      "ta1",
-      "ak9",
-      "ik5",
-      "ik3",
-      "ik4",
-      "value",
-      "loop",
-      "positionInSet",
-      "element",
-    ] as const
-  ) {
-    if (init[k] !== undefined) issue[k] = init[k];
-  }
+  for (const k of COPIED) if (init[k] !== undefined) issue[k] = init[k];
   if (init.seg.id !== undefined) issue.segmentId = init.seg.id;
   return issue as unknown as X12Issue;
 }
