@@ -14,36 +14,14 @@ import { NodeRegistry } from "../../../actors/store/nodes.ts";
 import { Store } from "../../../actors/store/mod.ts";
 import { enqueueAdt } from "../../helpers/queue.ts";
 import { tempDir } from "../../helpers/temp.ts";
+import { LEASE, storeCluster } from "./store_cluster.ts";
 
-const LEASE = 10_000;
 const HOUR = 3_600_000;
 
 interface Node {
   cluster: Cluster;
   /** Offset of this node's wall clock from the test's base time. */
   skew: number;
-}
-
-/**
- * A cluster over `store`'s KV, with the store's own id generator (as the engine wires it), the
- * wall clock `now` and the monotonic clock `mono`.
- */
-function storeCluster(
-  store: Store,
-  now: () => number,
-  mono: () => number,
-  log?: ReturnType<typeof memoryLogger>,
-): Cluster {
-  return new Cluster({
-    registry: new NodeRegistry(store.kv),
-    node: store.node,
-    leaseMs: LEASE,
-    now,
-    monotonic: mono,
-    ids: store.idGenerator,
-    ...(log ? { log } : {}),
-    load: () => ({ actors: 0, load: 0 }),
-  });
 }
 
 /**

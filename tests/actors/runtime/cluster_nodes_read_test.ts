@@ -7,27 +7,12 @@
  */
 
 import assert from "node:assert/strict";
-import { Cluster } from "../../../actors/runtime/cluster.ts";
-import { NodeRegistry } from "../../../actors/store/nodes.ts";
 import { Store } from "../../../actors/store/mod.ts";
 import { enqueueAdt } from "../../helpers/queue.ts";
 import { tempDir } from "../../helpers/temp.ts";
+import { storeCluster } from "./store_cluster.ts";
 
-const LEASE = 10_000;
 const HOUR = 3_600_000;
-
-/** A cluster over `store`'s KV with the store's id generator (as the engine wires it). */
-function storeCluster(store: Store, now: () => number, mono: () => number): Cluster {
-  return new Cluster({
-    registry: new NodeRegistry(store.kv),
-    node: store.node,
-    leaseMs: LEASE,
-    now,
-    monotonic: mono,
-    ids: store.idGenerator,
-    load: () => ({ actors: 0, load: 0 }),
-  });
-}
 
 Deno.test("nodes() between two heartbeats leaves a clock that stepped ahead to the next refresh's id guard", async () => {
   await using dir = await tempDir({ prefix: "cluster-nodes-read-" });
