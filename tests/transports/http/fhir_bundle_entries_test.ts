@@ -128,7 +128,7 @@ Deno.test("limits.maxFhirBundleEntries is the bound: one entry more is refused 4
   });
 });
 
-Deno.test("while a Bundle at the limit (1,000 US Core patients) is validated, a timer on the engine's thread keeps firing (no gap of 100 ms) and /healthz answers", async () => {
+Deno.test("while a Bundle at the limit (1,000 US Core patients) is validated, a timer on the engine's thread keeps firing (no gap of 250 ms) and /healthz answers", async () => {
   await withFhir({}, async (f) => {
     // The R4 definitions load on the first FHIR request (seconds, once per process), and a large
     // body starts the planning thread (its Worker's constructor holds this thread ~50 ms, once
@@ -154,7 +154,9 @@ Deno.test("while a Bundle at the limit (1,000 US Core patients) is validated, a 
     });
     assert.equal(run.value.status, 200, run.value.text.slice(0, 500));
     const waits = `${run.held.toFixed(0)} ms (${run.longest.toFixed(0)} ms with the machine's)`;
-    assert.ok(run.held < 100, `the timer waited ${waits} at once`);
+    // Here 8-10 ms, once 110 ms on a slower machine running the whole suite; validated on this
+    // thread without a pause, seconds (4 ms an entry before profiles were parsed once).
+    assert.ok(run.held < 250, `the timer waited ${waits} at once`);
     assert.ok(run.ticks > 20, `${run.ticks} ticks: the Bundle took too little time to tell`);
     assert.ok(healthy >= 3, `/healthz answered ${healthy} times while the Bundle was in`);
   });
