@@ -1,6 +1,6 @@
 /**
  * `validateFhirBundleAsync` shares the thread: while Bundles of 1,000 US Core patients are
- * validated, one or several at once, a timer on the same thread keeps firing (no gap of 100 ms
+ * validated, one or several at once, a timer on the same thread keeps firing (no gap of 200 ms
  * spent working: see {@link timed}), and each answer is the synchronous validation's.
  */
 
@@ -33,7 +33,7 @@ function bundleOf(total: number, faultAt?: number): Json & { entry: Json[] } {
 }
 
 for (const count of [1, 3]) {
-  Deno.test(`${count} Bundle(s) of 1,000 entries validated at once leave a timer firing (no gap of 100 ms), with the synchronous answers`, async () => {
+  Deno.test(`${count} Bundle(s) of 1,000 entries validated at once leave a timer firing (no gap of 200 ms), with the synchronous answers`, async () => {
     loadDefinitions(); // Seconds, once per process: not what is measured.
     const bundles = Array.from({ length: count }, (_, n) => bundleOf(1000, 500 + n));
     const want = bundles.map((b) => validateFhirBundle(structuredClone(b)));
@@ -43,7 +43,9 @@ for (const count of [1, 3]) {
     const run = await timed(() => Promise.all(bundles.map((b) => validateFhirBundleAsync(b))));
     deepStrictEqual(run.value, want);
     const waits = `${run.held.toFixed(0)} ms (${run.longest.toFixed(0)} ms with the machine's)`;
-    ok(run.held < 100, `the timer waited ${waits} at once`);
+    // One such Bundle validated without a pause holds the thread 600-730 ms here; with its
+    // pauses, ~10 ms at once: 200 ms leaves room for a slower machine and a collection.
+    ok(run.held < 200, `the timer waited ${waits} at once`);
     ok(run.ticks > 20, `${run.ticks} ticks: too short to tell`);
   });
 }
