@@ -49,11 +49,15 @@ function portTaken(error: unknown): boolean {
   return false;
 }
 
-/** Polls `check` every 10 ms until it returns true, or fails after `timeoutMs`. */
+/**
+ * Polls `check` every 10 ms until it returns true, or fails after `timeoutMs` (30 s by default:
+ * it returns as soon as `check` holds, and a slower machine running the whole suite has taken
+ * more than 10 s for an engine's first delivery).
+ */
 export async function waitFor(
   what: string,
   check: () => boolean | Promise<boolean>,
-  timeoutMs = 10_000,
+  timeoutMs = 30_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {

@@ -168,12 +168,12 @@ export async function enqueue(
   return { messageId: r.messageId, sendLogId: send.id };
 }
 
-/** Polls `probe` until it returns a truthy value (5 s at most). */
+/** Polls `probe` until it returns a truthy value (30 s at most: it returns as soon as it has one). */
 export async function waitFor<T>(
   what: string,
   probe: () => Promise<T | undefined | false>,
 ): Promise<T> {
-  const deadline = Date.now() + 5000;
+  const deadline = Date.now() + 30_000;
   while (Date.now() < deadline) {
     const v = await probe();
     if (v) return v;
