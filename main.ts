@@ -22,8 +22,9 @@ import {
   processSources,
   runtimeProblems,
   sendFiles,
+  startFailure,
 } from "./app/mod.ts";
-import { checkKvFile } from "./app/config_check.ts";
+import { checkKvFile, checkKvFormat } from "./app/config_check.ts";
 import { checkFdLimit } from "./app/fd_limit.ts";
 import { BackupError, backupKv, describeBackup } from "./app/backup.ts";
 
@@ -85,6 +86,10 @@ async function check(file: string, kv = false): Promise<void> {
     const r = await checkKvFile(c);
     if (!r.ok) fail(`  ${r.text}`, 1);
     out(`  ${r.text}`);
+    // What serve would find: a KV a newer engine wrote is refused, as serve refuses it.
+    const f = await checkKvFormat(c);
+    if (!f.ok) fail(`  ${f.text}`, 1);
+    out(`  ${f.text}`);
   }
 }
 
@@ -162,7 +167,7 @@ async function serve(file: string | undefined, level: Level): Promise<void> {
     });
   } catch (error) {
     // compose() closed whatever it had opened; its message names the step that failed.
-    fail(errorMessage(error), 1);
+    fail(startFailure(error), 1);
   }
   // The KV file the engine opened, absolute (a relative kv.path is relative to the working
   // directory), and secret files others may read: said once the start succeeded, so a refused

@@ -5,6 +5,7 @@
  */
 
 import { errorMessage } from "../actors/mod.ts";
+import { StoreFormatError } from "../actors/store/format.ts";
 
 /** A step of `compose` failed; the message says which (`cannot listen: …`). */
 export class ComposeError extends Error {
@@ -26,4 +27,15 @@ export async function step<T>(what: string, run: () => Promise<T>): Promise<T> {
   } catch (error) {
     throw new ComposeError(what, error);
   }
+}
+
+/**
+ * The one line `main.ts serve` prints when `compose` fails: the step and its error, except a KV a
+ * newer engine wrote, whose refusal names the KV and says what to do on its own.
+ */
+export function startFailure(error: unknown): string {
+  if (error instanceof ComposeError && error.cause instanceof StoreFormatError) {
+    return `cannot start the engine: ${error.cause.message}`;
+  }
+  return errorMessage(error);
 }

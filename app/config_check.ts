@@ -10,6 +10,8 @@
 import type { Config } from "../actors/config/mod.ts";
 import { errorMessage } from "../actors/runtime/errors.ts";
 import { checkKvIntegrity, localKvFile } from "../actors/store/integrity_check.ts";
+import { inspectStoreFormat, STORE_FORMAT } from "../actors/store/format.ts";
+import { ENGINE_VERSION } from "../actors/runtime/version.ts";
 
 /** Where the KV is: `absolute` is what the engine opens; `relative` says it came from the cwd. */
 export interface KvLocation {
@@ -142,4 +144,52 @@ export async function checkKvFile(config: Config, cwd: string = Deno.cwd()): Pro
       "the KV file from a backup (or recover it with sqlite3's `.recover`), then start it again",
     ].join("\n"),
   };
+}
+
+/**
+ * `check FILE --kv`: the store-format marker of the KV the config opens, as `serve` would find it
+ * (actors/store/format.ts): `ok` false, with the refusal `serve` would give, when a newer engine
+ * wrote it. Nothing is written; a local file not created yet and `:memory:` have no marker.
+ */
+export async function checkKvFormat(
+  config: Config,
+  cwd: string = Deno.cwd(),
+): Promise<KvFileCheck> {
+  const kv = kvLocation(config.kv.path, cwd);
+  if (kv.absolute === ":memory:") {
+    return { ok: true, text: "store format: nothing to read (:memory:)" };
+  }
+  const file = localKvFile(kv.absolute);
+  if (file !== undefined) {
+    try {
+      await Deno.stat(file);
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) {
+        return { ok: true, text: `store format: no file yet at ${file}` };
+      }
+      return { ok: false, text: `store format: not read: ${file}: ${errorMessage(error)}` };
+    }
+  }
+  try {
+    const r = await inspectStoreFormat({
+      path: kv.absolute,
+      ...(config.kv.accessToken ? { accessToken: config.kv.accessToken.reveal() } : {}),
+      release: ENGINE_VERSION,
+    });
+    if (r.status === "refused") return { ok: false, text: `store format: ${r.error.message}` };
+    if (r.status === "absent") {
+      return {
+        ok: true,
+        text: `store format: no marker yet (the engine writes format ${STORE_FORMAT} at start)`,
+      };
+    }
+    const at = new Date(r.marker.at).toISOString();
+    return {
+      ok: true,
+      text: `store format: ${r.marker.format} (marker written by engine ${r.marker.release} at ` +
+        `${at}); this engine (${ENGINE_VERSION}) reads store format ≤ ${STORE_FORMAT}`,
+    };
+  } catch (error) {
+    return { ok: false, text: `store format: not read: ${kv.absolute}: ${errorMessage(error)}` };
+  }
 }

@@ -4,6 +4,7 @@
  */
 
 export { type Adapters, compose, type Composed, ComposeError, type Servers } from "./compose.ts";
+export { startFailure } from "./compose_error.ts";
 export { adminToken } from "./admin_token.ts";
 export { allocatorReport } from "./allocator.ts";
 export { lockNode, type NodeLock } from "./node_lock.ts";

@@ -124,4 +124,9 @@ export const keys = {
    * last_seen.ts).
    */
   lastSeen: ["last_seen"] as Deno.KvKey,
+  /**
+   * The store-format marker: which layout of rows the KV holds and which engine release wrote it
+   * (one row for the whole KV; see format.ts). Never swept, listed or moved.
+   */
+  storeFormat: ["store", "format"] as Deno.KvKey,
 };

@@ -25,6 +25,12 @@ export { idFloor, IdGenerator, idTime } from "./ids.ts";
 export { type OwedCompletion, OwedCompletions } from "./owed_completions.ts";
 export { isLockedError, openKv, withKvRetry } from "./kv.ts";
 export { keys } from "./keys.ts";
+export {
+  ensureStoreFormat,
+  STORE_FORMAT,
+  StoreFormatError,
+  type StoreFormatMarker,
+} from "./format.ts";
 export { ReadGate } from "./read_gate.ts";
 export { FencedError } from "./leases.ts";
 export { listLogs, type LogFilter, type LogPage, sweepRetention } from "./logs.ts";

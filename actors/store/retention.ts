@@ -203,6 +203,7 @@ const KINDS: Record<string, string> = {
   dict_count: "compressionDictionaries",
   auth: "auth",
   alert_hist: "alertHistory",
+  store: "storeFormat",
 };
 
 /** Entries read at most per report (the counts say when they stopped short). */

@@ -18,6 +18,8 @@ import { StoreHealth } from "./health.ts";
 import { IdGenerator } from "./ids.ts";
 import { keys } from "./keys.ts";
 import { getValues, openKv } from "./kv.ts";
+import { ensureStoreFormat } from "./format.ts";
+import { ENGINE_VERSION } from "../runtime/version.ts";
 import { ReadGate } from "./read_gate.ts";
 import { AuthState } from "./auth_state.ts";
 import { ConsoleState } from "./console_state.ts";
@@ -82,6 +84,8 @@ export interface StoreOptions {
   node: string;
   /** `Date.now` unless a test injects a clock. */
   now?: () => number;
+  /** The engine release the store-format marker names (format.ts); `ENGINE_VERSION` default. */
+  release?: string;
 }
 
 /** See the module doc. */
@@ -161,9 +165,12 @@ export class Store {
     };
   }
 
-  /** Opens the KV at `options.path` and the store on it. */
+  /** Opens the KV at `options.path` and the store on it; a KV a newer engine wrote is closed
+   * again and refused with a `StoreFormatError`, one without a marker gets it (format.ts). */
   static async open(options: StoreOptions): Promise<Store> {
     const kv = await openKv(options);
+    const release = options.release ?? ENGINE_VERSION;
+    await ensureStoreFormat(kv, { path: options.path, release, now: options.now ?? Date.now });
     const remote = /^https?:\/\//.test(options.path);
     const store = new Store(kv, {
       node: options.node,
