@@ -19,7 +19,9 @@
  * a reset) at most one `sftp-server.ssh-error` line (DEBUG) per address and kind every 5 s, with
  * how many it stands for (`errors`); failed logins one line each up to the lockout (their count
  * is `failures`), and beyond it (connections that were open before it) one line per address
- * every 5 s. A connection that closes before offering a credential is not logged.
+ * every 5 s. A connection that closes before offering a credential has one
+ * `sftp-server.closed-before-login` line per address and phase every 5 s naming the phase it
+ * reached and why, in the counterparty's terms (`pre_login_log.ts`).
  *
  * Once logged in: open files and folders are capped per user and across the server
  * (`handle_limits.ts`), and a connection that holds some open but sends no request for
@@ -46,6 +48,7 @@ import { ArchivePending } from "./archive_pending.ts";
 import { MODERN_ALGORITHMS } from "./algorithms.ts";
 import { sshFingerprint } from "./fingerprint.ts";
 import { InterruptedLog } from "./folder_log.ts";
+import { ClientOpening, PreLoginLog } from "./pre_login_log.ts";
 import { FolderSftpSession } from "./folder_sftp.ts";
 import { halfTheFdLimit, HandleLimits } from "./handle_limits.ts";
 import { FolderJail } from "./jail.ts";
@@ -141,6 +144,8 @@ interface Connection extends LoginState {
   lastRequest: number;
   /** Uploads cut off by its sessions, logged in one line. */
   interrupted: InterruptedLog;
+  /** What it showed of itself before logging in (logged if it closes before offering a key). */
+  opening: ClientOpening;
   /** Its sessions whose backlog is full: the socket is not read while there are any. */
   backlogged: number;
 }
@@ -156,6 +161,8 @@ export class HostedSftpServer {
   readonly #sshErrors: LogThrottle;
   /** `sftp-server.login-failed` lines of an address already locked out. */
   readonly #lateFailures: LogThrottle;
+  /** `sftp-server.closed-before-login` lines. */
+  readonly #preLogin: PreLoginLog;
   readonly #desk: UploadDesk;
   readonly #handleLimits: HandleLimits;
   readonly #jails = new Map<string, FolderJail>();
@@ -214,6 +221,7 @@ export class HostedSftpServer {
     });
     this.#sshErrors = new LogThrottle(REFUSAL_LOG_INTERVAL_MS, monotonic);
     this.#lateFailures = new LogThrottle(REFUSAL_LOG_INTERVAL_MS, monotonic);
+    this.#preLogin = new PreLoginLog({ log: options.log, now: monotonic, hostKey: key });
     this.#desk = new UploadDesk({
       onUpload: options.onUpload,
       holdBack: options.holdBack,
@@ -400,6 +408,7 @@ export class HostedSftpServer {
     const conn: Connection = {
       ip,
       interrupted: new InterruptedLog(this.#options.log, ip, () => conn.user),
+      opening: new ClientOpening(),
       socket,
       closed: new Promise((resolve) => socket.once("close", () => resolve())),
       authenticated: false,
@@ -418,6 +427,7 @@ export class HostedSftpServer {
     socket.on("error", () => {}); // reported through close; ssh2 logs protocol errors
     socket.once("close", () => this.#onClose(key, conn));
     this.#ssh.injectSocket(socket);
+    conn.opening.watch(socket);
   }
 
   /** Logs a refused connection, at most once a minute per address and cause (a flood stays short). */
@@ -465,7 +475,10 @@ export class HostedSftpServer {
       this.#options.log.debug("sftp-server.disconnected", { user: conn.user, peer: conn.ip });
       return;
     }
-    if (!conn.offeredCredentials) return;
+    if (!conn.offeredCredentials) {
+      if (this.#stopped) return;
+      return this.#preLogin.closed(conn);
+    }
     const failures = this.#limits.failed(conn.ip);
     const limit = this.#options.maxFailedLoginsPerIp;
     // Up to the lockout each failure has its line; beyond it (connections opened before it), one
@@ -486,6 +499,7 @@ export class HostedSftpServer {
     if (!conn) return void client.end();
     conn.client = client;
     client.on("error", (error: Error & { level?: unknown }) => {
+      conn.opening.noteError(error);
       // A failed key exchange, a reset, a protocol error: one line per address and kind (ssh2's
       // `level`: a fixed set) every 5 s, with how many it stands for.
       const errors = this.#sshErrors.note(`${conn.ip}|${String(error.level)}`);
@@ -494,6 +508,7 @@ export class HostedSftpServer {
       }
     });
     client.on("handshake", (negotiated) => {
+      conn.opening.handshake = true;
       // ssh2 always offers `ssh-rsa` with an RSA host key; a client that picks it gets no further.
       if (negotiated.serverHostKey === "ssh-rsa") {
         this.#logRefusal(
@@ -501,6 +516,7 @@ export class HostedSftpServer {
           "sha1-host-key",
           "the client chose SHA-1 (ssh-rsa) host key signatures; rsa-sha2-256/512 required",
         );
+        conn.opening.logged = true;
         client.end();
       }
     });
