@@ -1,7 +1,8 @@
 /**
  * Process-level metrics and the HTTP request counter, next to the engine's own (engine/metrics.ts):
  * memory, event-loop lag, build info, HTTP requests by route and status, and the `/metrics` text
- * with queue depths, oldest message ages, KV commits and MLLP connections.
+ * with queue depths, oldest message ages, queues no live node serves, KV commits and MLLP
+ * connections.
  * @module
  */
 
@@ -10,6 +11,7 @@ import type { EngineMetrics } from "../actors/engine/metrics.ts";
 import type { Engine } from "../actors/engine/engine.ts";
 import type { MllpServer } from "../transports/mllp/server.ts";
 import { ENGINE_VERSION, engineBuild } from "../actors/runtime/version.ts";
+import type { UnservedQueue } from "../actors/runtime/supervisor_unserved.ts";
 
 /** The engine's release (shown by `engine_build_info`; defined in actors/runtime/version.ts). */
 export { ENGINE_VERSION };
@@ -69,11 +71,14 @@ export function processMetrics(metrics: EngineMetrics): {
 /** The `/metrics` text: every registered family, then queue and connection gauges. */
 export async function metricsText(
   metrics: EngineMetrics,
-  engine: Engine,
+  engine: Pick<Engine, "supervisor" | "store">,
   mllp: readonly MllpServer[],
 ): Promise<string> {
   const actors = await engine.supervisor.statuses();
   const stats = engine.store.commitStats;
+  // Past the grace only (what `cluster.actor-unserved` warns of): a node restarting or an actor
+  // moving between nodes is not reported as stuck.
+  const unserved = engine.supervisor.unserved().filter((u) => u.pastGrace);
   return metrics.registry.render([
     "# HELP engine_queue_depth Messages waiting in an actor's queue.",
     "# TYPE engine_queue_depth gauge",
@@ -85,6 +90,7 @@ export async function metricsText(
         (a.oldestAgeMs ?? 0) / 1000
       }`
     ),
+    ...unservedLines(unserved),
     "# HELP engine_kv_commits_total Group commits to KV.",
     "# TYPE engine_kv_commits_total counter",
     `engine_kv_commits_total ${stats.batches}`,
@@ -101,4 +107,29 @@ export async function metricsText(
     "# TYPE engine_mllp_connections gauge",
     ...mllp.map((s) => `engine_mllp_connections{port="${s.port}"} ${s.connections}`),
   ]);
+}
+
+/**
+ * `engine_unserved_queues` (how many) and `engine_unserved_queue_depth` (messages waiting in each)
+ * for `unserved`: queues with entries whose actor no running node's config can build, so they
+ * are in no `engine_queue_depth` series. Every node reports the same queues (each looks at the
+ * whole KV): aggregate with `max`, not `sum`.
+ */
+function unservedLines(unserved: readonly UnservedQueue[]): string[] {
+  return [
+    "# HELP engine_unserved_queues Queues with messages that no running node's config can build " +
+    "an actor for, unserved past the grace (see cluster.actor-unserved).",
+    "# TYPE engine_unserved_queues gauge",
+    `engine_unserved_queues ${unserved.length}`,
+    "# HELP engine_unserved_queue_depth Messages waiting in a queue no running node serves.",
+    "# TYPE engine_unserved_queue_depth gauge",
+    ...unserved.map((u) =>
+      `engine_unserved_queue_depth{actor="${labelValue(u.actor)}"} ${u.queued}`
+    ),
+  ];
+}
+
+/** `value` escaped as a label value of the text format (backslash, quote, line feed). */
+function labelValue(value: string): string {
+  return value.replace(/[\\"\n]/g, (c) => c === "\n" ? "\\n" : `\\${c}`);
 }

@@ -5,11 +5,11 @@
  *
  * The parts, each in a module of its own: `supervisor_options.ts` (the types),
  * `supervisor_restore.ts` (activating the actors of non-empty queues, leases taken in batches),
- * `supervisor_leases.ts` (renewal and fencing), `supervisor_unserved.ts` (warnings of queues no
- * live node serves), `supervisor_inspection.ts` (statuses, problems, operator commands) and
- * `supervisor_loop.ts` (the background loops). This module keeps what runs per message
- * ({@link Supervisor.beginSend}, `endSend`, `notify`, `handOver`), activation and the one-for-one
- * restart loop, and membership changes.
+ * `supervisor_leases.ts` (renewal and fencing), `supervisor_unserved.ts` (queues no live node
+ * serves: warned of, and listed by {@link Supervisor.unserved}), `supervisor_inspection.ts`
+ * (statuses, problems, operator commands) and `supervisor_loop.ts` (the background loops). This
+ * module keeps what runs per message ({@link Supervisor.beginSend}, `endSend`, `notify`,
+ * `handOver`), activation and the one-for-one restart loop, and membership changes.
  * @module
  */
 
@@ -22,7 +22,7 @@ import { waitWritable } from "./storage_wait.ts";
 import { errorMessage } from "./errors.ts";
 import type { Activation, SupervisionProblem, SupervisorOptions } from "./supervisor_options.ts";
 import { LeaseKeeper, stillHeld } from "./supervisor_leases.ts";
-import { UnservedWarnings } from "./supervisor_unserved.ts";
+import { type UnservedQueue, UnservedWarnings } from "./supervisor_unserved.ts";
 import { restoreActors, type RestoreContext } from "./supervisor_restore.ts";
 import {
   type InspectionContext,
@@ -36,6 +36,7 @@ import { runEvery } from "./supervisor_loop.ts";
 export type { ActorFactory, SupervisionProblem, SupervisorOptions } from "./supervisor_options.ts";
 export { LEASE_EXPIRED_LISTED } from "./supervisor_leases.ts";
 export { UNSERVED_WARN_EVERY_MS } from "./supervisor_unserved.ts";
+export type { UnservedQueue } from "./supervisor_unserved.ts";
 export { CRASH_LOOP } from "./supervisor_inspection.ts";
 
 /** See the module doc. */
@@ -299,6 +300,11 @@ export class Supervisor {
    */
   get problems(): SupervisionProblem[] {
     return problemsOf(this.#active);
+  }
+
+  /** Queues with entries that no live node serves, as the last restore round saw them. */
+  unserved(): UnservedQueue[] {
+    return this.#unserved.list();
   }
 
   /** Ids of the active actors. */

@@ -12,13 +12,7 @@ import { type Context, Hono } from "hono";
 import { sendJson as sendRaw } from "./respond.ts";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
-import type {
-  ActorCommand,
-  AdminService,
-  AdminSupervisor,
-  Logger,
-  Secret,
-} from "../../actors/ports.ts";
+import type { ActorCommand, AdminService, Logger, Secret } from "../../actors/ports.ts";
 import { requireBearer } from "./auth.ts";
 import { type AdminUsers, auditApi, requireRoleByToken } from "./admin_roles.ts";
 import { BodyTimeoutError } from "./body.ts";
@@ -27,6 +21,7 @@ import { createOperationsApp, type OperationsAppOptions } from "./operations.ts"
 import { parseCommandBody, parseLimitQuery, parseLogFilter, parsePageQuery } from "./params.ts";
 import { actorView, isoTimes, messageView, rawContentType } from "./present.ts";
 import { withModified } from "./shaped_view.ts";
+import { type ListingSupervisor, unservedOf } from "./unserved.ts";
 
 export type { AdminSupervisor } from "../../actors/ports.ts";
 
@@ -39,7 +34,8 @@ const sendJson = (
 
 /** What {@link createAdminApp} is built from. */
 export interface AdminAppOptions {
-  supervisor: AdminSupervisor;
+  /** Actors and their commands; the queues no live node serves too when it lists them. */
+  supervisor: ListingSupervisor;
   /** Logs, messages, dead letters and reprocessing (the engine's store). */
   store: AdminService;
   /** The bearer token clients must present; must not be empty. */
@@ -68,10 +64,13 @@ export const MAX_ID = 256;
  * `400 {"error": "id: at most 256 characters; got N"}`. Routes (all need `Authorization: Bearer <token>`, else
  * `401 {"error":"unauthorized"}` with `WWW-Authenticate: Bearer`):
  *
- * - `GET /admin/actors` → `{at, actors: ActorStatusView[]}` (`at`: when the list was made). Every time in
- *   every answer is ISO 8601 UTC to the millisecond (`2024-03-15T17:30:00.123Z`).
- * - `GET /admin/actors/:id` → `ActorStatusView`, or 404 `{"error":"no actor <id>"}`. Ids may
- *   contain `:` as is or percent-encoded (`%3A`).
+ * - `GET /admin/actors` → `{at, actors: ActorStatusView[], unserved: UnservedQueueView[]}` (`at`:
+ *   when the list was made). Every time in every answer is ISO 8601 UTC to the millisecond
+ *   (`2024-03-15T17:30:00.123Z`). `unserved`: queues with messages that no running node's config
+ *   can build an actor for (no actor anywhere, so in no `actors` list), as the last restore round
+ *   saw them: `{actor, queued, since, forMs, pastGrace, warned, reason, hint}` (unserved.ts).
+ * - `GET /admin/actors/:id` → `ActorStatusView`, or 404 `{"error":"no actor <id>"}` (with
+ *   `unserved` when it is an unserved queue). Ids may contain `:` as is or percent-encoded (`%3A`).
  * - `POST /admin/actors/:id/{pause,resume,retry,skip}`, optional JSON body `{"by"?, "reason"?}`
  *   (`by` defaults to `"admin"`; `reason` to `""`, but is required for `skip`) → `CommandResult`
  *   `{ok, message}`: 200 when ok, 409 when refused, 404 for an unknown actor, 400 for a bad body,
@@ -113,14 +112,16 @@ export function createAdminApp(options: AdminAppOptions): Hono {
 
   app.get("/admin/actors", async (c) => {
     const actors = (await supervisor.statuses()).map(actorView);
-    return sendJson(c, { at: now(), actors });
+    return sendJson(c, { at: now(), actors, unserved: unservedOf(supervisor) });
   });
 
   app.get("/admin/actors/:id", async (c) => {
     const id = c.req.param("id");
     if (id.length > MAX_ID) return idTooLong(c, id);
     const status = await supervisor.status(id);
-    return status ? sendJson(c, actorView(status)) : noActor(c, id);
+    if (status) return sendJson(c, actorView(status));
+    const unserved = unservedOf(supervisor).find((u) => u.actor === id);
+    return unserved ? sendJson(c, { error: `no actor ${id}`, unserved }, 404) : noActor(c, id);
   });
 
   app.get("/admin/actors/:id/dead-letters", async (c) => {

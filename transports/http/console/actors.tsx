@@ -4,8 +4,9 @@
  * message in flight, next retry and owning node (rendezvous over the live nodes, through the
  * `ClusterView` port); pause, resume, retry now, and skip the head to the dead-letter list with a
  * reason. Each row carries `data-actor-id` and `data-node`. The nodes sharing the KV (from their
- * heartbeats) are listed above, each row with `data-node-id`. Dead letters per actor with
- * reprocess.
+ * heartbeats) are listed above, each row with `data-node-id`, and the queues with messages that no
+ * running node's config can build an actor for (unserved past the grace: in no actor list), each
+ * row with `data-unserved-actor`. Dead letters per actor with reprocess.
  * @module
  */
 
@@ -19,6 +20,7 @@ import { requireRole } from "./roles.ts";
 import type { Session } from "./sessions.ts";
 import { allows } from "./users.ts";
 import { readForm } from "./security.ts";
+import { unservedOf, type UnservedQueueView } from "../unserved.ts";
 
 const COMMANDS: readonly ActorCommand[] = ["pause", "resume", "retry", "skip"];
 /** Actors whose dead letters are listed at most, and letters per actor. */
@@ -94,12 +96,52 @@ function Nodes(props: { nodes: NodeView[]; now: number }) {
   );
 }
 
+/** The queues no running node serves past the grace, why and what to do; nothing when none. */
+function Unserved(props: { queues: UnservedQueueView[] }) {
+  if (props.queues.length === 0) return null;
+  return (
+    <>
+      <h2>Unserved queues</h2>
+      <p class="notice" role="status">
+        {props.queues.length}{" "}
+        queue(s) hold messages that no running node's config has an actor for: they wait, accepted,
+        until a node that has it runs.
+      </p>
+      <table>
+        <thead>
+          <tr>
+            <th>Queue</th>
+            <th class="num">Messages</th>
+            <th>Unserved since</th>
+            <th>For</th>
+            <th>Why</th>
+            <th>What to do</th>
+          </tr>
+        </thead>
+        <tbody>
+          {props.queues.map((u) => (
+            <tr data-unserved-actor={u.actor} data-queued={String(u.queued)}>
+              <td>{u.actor}</td>
+              <td class="num">{u.queued}</td>
+              <td>{time(u.since)}</td>
+              <td>{age(u.forMs)}</td>
+              <td class="muted">{u.reason}</td>
+              <td>{u.hint}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </>
+  );
+}
+
 /** Adds the actors page and its commands. */
 export function actorRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
   app.get("/console/actors", async (c) => {
     const now = deps.now();
     const statuses = (await deps.supervisor.statuses()).sort((a, b) => a.id.localeCompare(b.id));
     const nodes = (await deps.cluster?.nodes()) ?? [];
+    const unserved = unservedOf(deps.supervisor).filter((u) => u.pastGrace);
     const ownerOf = (a: ActorStatus) =>
       deps.cluster?.ownerOf(a.id) ?? String(a.detail?.node ?? deps.config.node.id);
     const letters = await Promise.all(
@@ -116,7 +158,8 @@ export function actorRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
         {flash ? <p class="notice" role="status">{flash.slice(0, 300)}</p> : null}
         <div id="live" data-live>
           <Nodes nodes={nodes} now={now} />
-          {nodes.length > 0 ? <h2>Actors</h2> : null}
+          <Unserved queues={unserved} />
+          {nodes.length > 0 || unserved.length > 0 ? <h2>Actors</h2> : null}
           <table>
             <thead>
               <tr>

@@ -5,13 +5,13 @@
 
 import type {
   AdminService,
-  AdminSupervisor,
   ClusterView,
   Config,
   ConsoleStateStore,
   DestinationAdmin,
   Logger,
 } from "../../../actors/ports.ts";
+import type { ListingSupervisor } from "../unserved.ts";
 import type { Session, Sessions } from "./sessions.ts";
 import type { Users } from "./users.ts";
 
@@ -22,7 +22,8 @@ export interface ConsoleDeps {
     Config,
     "connections" | "integrations" | "sources" | "destinations" | "subscriptions" | "node"
   >;
-  supervisor: AdminSupervisor;
+  /** Actors and their commands; the queues no live node serves too when it lists them. */
+  supervisor: ListingSupervisor;
   store: AdminService;
   state: ConsoleStateStore;
   destinations?: DestinationAdmin;

@@ -14,7 +14,6 @@
 import { Hono } from "hono";
 import type {
   AdminService,
-  AdminSupervisor,
   ClusterView,
   Config,
   ConsoleStateStore,
@@ -22,6 +21,7 @@ import type {
   Logger,
   Secret,
 } from "../../../actors/ports.ts";
+import type { ListingSupervisor } from "../unserved.ts";
 import { actorRoutes } from "./actors.tsx";
 import { ASSETS } from "./assets.ts";
 import { auditRoutes } from "./audit_page.tsx";
@@ -46,7 +46,8 @@ export { CSP } from "./security.ts";
 /** What {@link createConsole} is built from. */
 export interface ConsoleOptions {
   config: ConsoleDeps["config"] & Pick<Config, "admin">;
-  supervisor: AdminSupervisor;
+  /** Actors and their commands; the queues no live node serves too when it lists them. */
+  supervisor: ListingSupervisor;
   store: AdminService;
   state: ConsoleStateStore;
   destinations?: DestinationAdmin;
