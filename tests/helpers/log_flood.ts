@@ -44,12 +44,15 @@ export async function sendAndClose(
   } catch { /* already closed */ }
 }
 
-/** Waits until `done` holds, polling (bounded: 10 s); fails with the log's last 30 lines. */
+/**
+ * Waits until `done` holds, polling (bounded: 30 s, as `waitFor`: a loaded machine took more than
+ * 10 s for what a test polls for); fails with the log's last 30 lines.
+ */
 export async function untilLogged(
   log: { lines: string[] },
   what: string,
   done: () => boolean,
 ): Promise<void> {
-  for (let i = 0; i < 2_000 && !done(); i++) await new Promise((r) => setTimeout(r, 5));
+  for (let i = 0; i < 6_000 && !done(); i++) await new Promise((r) => setTimeout(r, 5));
   assert.ok(done(), `${what}:\n${log.lines.slice(-30).join("\n")}`);
 }

@@ -57,7 +57,7 @@ async function post(
   };
 }
 
-Deno.test("a 24 MB Media message posted to /endpoint is parsed, validated and translated to HL7 off the engine's thread: MLLP messages sent every 10 ms meanwhile are all acknowledged, and no gap of a 10 ms timer holds the engine's thread 200 ms", async () => {
+Deno.test("a 24 MB Media message posted to /endpoint is parsed, validated and translated to HL7 off the engine's thread: MLLP messages sent every 10 ms meanwhile are all acknowledged, and no gap of a 10 ms timer holds the engine's thread 300 ms", async () => {
   await using dir = await tempDir({ prefix: "large-json-" });
   const hook = startHook();
   const e = await startEngine(largeJsonConfig(dir.path, hook.port, 40_000_000), { http: true });
@@ -108,8 +108,10 @@ Deno.test("a 24 MB Media message posted to /endpoint is parsed, validated and tr
     assert.ok(during > 0, "MLLP messages were acknowledged while the body was taken");
     // Its own CPU time, so a machine busy elsewhere does not count. On the engine's thread this
     // body held it 470 ms at once (the parse ~250 ms, validation and HL7 ~400 ms); off it, the
-    // longest was 20-70 ms (KV writes of the 24 MB stored twice, the answer).
-    assert.ok(held < 200, `the engine's thread was held ${held.toFixed(0)} ms`);
+    // longest was 20-70 ms (KV writes of the 24 MB stored twice, the answer), 100 ms with two CPU
+    // hogs beside the test (held off the CPU, the thread catches up on its sockets in one gap):
+    // 300 ms leaves room for a slower machine and still fails on the 470 ms.
+    assert.ok(held < 300, `the engine's thread was held ${held.toFixed(0)} ms`);
     assert.ok(threadStarted(e), "the planning thread took the body");
   } finally {
     posting = false;

@@ -28,7 +28,7 @@ function bigOru(controlId: string, count: number): string {
   return parts.join("\r") + "\r";
 }
 
-Deno.test("a 6 MB ORU routed to a JSON destination is read, routed and translated off the engine's thread: no gap of a 10 ms timer holds the thread 200 ms, and the JSON delivered is the engine thread's own, in order", async () => {
+Deno.test("a 6 MB ORU routed to a JSON destination is read, routed and translated off the engine's thread: no gap of a 10 ms timer holds the thread 400 ms, and the JSON delivered is the engine thread's own, in order", async () => {
   await using dir = await tempDir({ prefix: "large-message-" });
   const bodies: string[] = [];
   const hook = Deno.serve({ port: 0, hostname: "127.0.0.1", onListen: () => {} }, async (req) => {
@@ -64,7 +64,10 @@ Deno.test("a 6 MB ORU routed to a JSON destination is read, routed and translate
       `${text.length} bytes routed in ${(performance.now() - started).toFixed(0)} ms; longest ` +
         `timer gap ${gap.toFixed(0)} ms, of which the thread was busy ${held.toFixed(0)} ms`,
     );
-    assert.ok(held < 200, `the engine's thread was held ${held.toFixed(0)} ms`);
+    // Its own CPU time in one timer gap. Off the thread, 100 ms with two CPU hogs beside the test
+    // (a thread held off the CPU catches up on its sockets in one gap); on it (BIG_INLINE=1),
+    // 1.3 s in one gap: 400 ms tells the two apart on a slower machine too.
+    assert.ok(held < 400, `the engine's thread was held ${held.toFixed(0)} ms`);
     assert.equal((await e.engine.supervisor.command(app, "resume", "test", "go"))?.ok, true);
     await waitFor("both delivered", () => bodies.length === 3, 120_000);
     assert.equal(JSON.parse(bodies[2]!).Patient.Identifiers[0].ID, "SMALL2");

@@ -93,7 +93,7 @@ function ackReader(conn: Deno.Conn) {
   const decoder = new MllpDecoder();
   const buf = new Uint8Array(65536);
   const ready: Uint8Array[] = [];
-  return async (timeoutMs = 10_000) => {
+  return async (timeoutMs = 30_000) => {
     const timer = setTimeout(() => conn.close(), timeoutMs);
     try {
       while (ready.length === 0) {
@@ -317,7 +317,7 @@ Deno.test("listener waits for FS CR by default, and with requireFinalCr false an
   try {
     const a = await Deno.connect({ hostname: "127.0.0.1", port });
     await a.write(noCr("NOCR1"));
-    assert.deepEqual(await ackReader(a)(5_000), { code: "AA", id: "NOCR1", err: undefined });
+    assert.deepEqual(await ackReader(a)(30_000), { code: "AA", id: "NOCR1", err: undefined });
     a.close();
     assert.equal(await store.depth(OUT), 1);
 
@@ -326,7 +326,7 @@ Deno.test("listener waits for FS CR by default, and with requireFinalCr false an
     await b.write(noCr("NOCR2"));
     await new Promise((r) => setTimeout(r, 300));
     await b.write(Uint8Array.of(0x0d));
-    assert.equal((await ackReader(b)(5_000))?.id, "NOCR2");
+    assert.equal((await ackReader(b)(30_000))?.id, "NOCR2");
     b.close();
     const c = await Deno.connect({ hostname: "127.0.0.1", port: strict.port });
     await c.write(noCr("NOCR3"));

@@ -61,12 +61,14 @@ function idleActor(id: string): Actor {
 }
 
 Deno.test("a slow start renews the leases it has taken: the first actors keep theirs while the last are still being started", async () => {
-  // 400 actors, 5 leases a commit, 20 commits side by side, each take 300 ms: the start takes
-  // four rounds (~1.2 s), longer than a lease may go unrenewed (1 s of its 1.5 s).
+  // 400 actors, 5 leases a commit, 20 commits side by side, each take 600 ms: the start takes
+  // four rounds (~2.4 s), longer than a lease may go unrenewed (2 s of its 3 s). (Twice the
+  // 300 ms and 1.5 s it was: a renewal may now be 1 s late on a loaded machine, not 0.5 s; a
+  // start that renews nothing still leaves the first leases unrenewed from ~0.6 s to ~3.4 s.)
   const ids = Array.from({ length: 400 }, (_, i) => `actor-${i}`);
-  const kv = await slowTakesKv(300);
+  const kv = await slowTakesKv(600);
   const store = new Store(kv, { node: "n1" });
-  const leases = store.leases({ ttlMs: 1500 }); // renewed every 500 ms, stopped after 1,000 ms
+  const leases = store.leases({ ttlMs: 3000 }); // renewed every 1 s, stopped after 2 s
   const log = memoryLogger();
   const supervisor = new Supervisor({
     store,
@@ -81,10 +83,10 @@ Deno.test("a slow start renews the leases it has taken: the first actors keep th
   try {
     await started;
     const took = performance.now() - t0;
-    assert.ok(took > 900, `the start took ${Math.round(took)} ms: not slow enough to tell`);
-    // Past the point where the first leases (taken ~300 ms in) lapse unless renewed, with the
-    // fence's looks (every 125 ms) in between.
-    await waitFor("the first leases' deadline passed", () => performance.now() - t0 > 1900);
+    assert.ok(took > 1800, `the start took ${Math.round(took)} ms: not slow enough to tell`);
+    // Past the point where the first leases (taken ~600 ms in) lapse unless renewed, with the
+    // fence's looks in between.
+    await waitFor("the first leases' deadline passed", () => performance.now() - t0 > 3800);
     const expired = log.lines.filter((l) => l.includes("actor.lease-expired"));
     assert.deepEqual(expired.slice(0, 3), [], `${expired.length} leases lapsed during the start`);
     for (const id of ids) assert.ok(leases.valid(id), `${id}'s lease is valid`);

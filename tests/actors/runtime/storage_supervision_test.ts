@@ -52,7 +52,7 @@ async function advanceUntil(
   done: () => boolean | Promise<boolean>,
 ) {
   for (let i = 0; i < 200 && !(await done()); i++) {
-    await waitFor(`a sleeper while waiting for ${what}`, () => clock.pending > 0, 5_000);
+    await waitFor(`a sleeper while waiting for ${what}`, () => clock.pending > 0);
     clock.advance(clock.nextWake! - clock.now());
     await new Promise((r) => setTimeout(r, 1));
   }
@@ -238,7 +238,7 @@ Deno.test("a disk that takes small commits and refuses larger ones: the actor wa
     // Many probe and poll periods while the store flaps: each small commit makes it writable
     // for a moment, the next completion fails again.
     for (let i = 0; i < 40; i++) {
-      await waitFor("a sleeper", () => clock.pending > 0, 5_000);
+      await waitFor("a sleeper", () => clock.pending > 0);
       clock.advance(clock.nextWake! - clock.now());
       await new Promise((r) => setTimeout(r, 1));
     }
@@ -279,7 +279,7 @@ Deno.test("a message delivered by an activation that stopped before its completi
   const again = actor().run(second.signal);
   try {
     for (let i = 0; i < 5; i++) {
-      await waitFor("a sleeper", () => clock.pending > 0, 5_000);
+      await waitFor("a sleeper", () => clock.pending > 0);
       clock.advance(clock.nextWake! - clock.now());
       await new Promise((r) => setTimeout(r, 1));
     }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { type Ingress, withIngress } from "./ingress_fixture.ts";
 import { readResponse } from "./raw_http.ts";
+import { waitFor } from "../../helpers/net.ts";
 
 const enc = new TextEncoder();
 const LIMIT = 64 * 1024;
@@ -103,9 +104,7 @@ Deno.test("endpoint stores nothing from a body cut off by a disconnect or broken
     await gone.write(enc.encode(head(token, "Transfer-Encoding: chunked\r\n") + "2\r\n{}\r\n"));
     await new Promise((r) => setTimeout(r, 200));
     gone.close();
-    for (let i = 0; i < 100 && bodyFailed() === 0; i++) {
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await waitFor("the cut body logged", () => bodyFailed() > 0).catch(() => {});
     assert.equal(bodyFailed(), 1, e.lines.join("\n"));
     assert.match(
       e.lines.find((l) => l.includes("endpoint.body-failed"))!,

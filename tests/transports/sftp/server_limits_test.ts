@@ -227,7 +227,9 @@ sshTest(
       } finally {
         clearInterval(tick);
       }
-      assert.ok(worst < 1000, `the event loop stalled for ${Math.round(worst)} ms`);
+      // Wall time, which a loaded machine stretches (gaps of 300-600 ms seen under two CPU hogs):
+      // 1.5 s still fails on the 2 s the listing held the thread when it was done on it.
+      assert.ok(worst < 1500, `the event loop stalled for ${Math.round(worst)} ms`);
       for (const handle of handles) {
         assert.equal((await readdir(c.sftp, handle))?.length, 100);
         await close(c.sftp, handle);
