@@ -14,7 +14,7 @@ import { NodeRegistry } from "../../../actors/store/nodes.ts";
 import { Store } from "../../../actors/store/mod.ts";
 import { waitFor } from "../../helpers/net.ts";
 import { enqueueAdt } from "../../helpers/queue.ts";
-import { tempDir } from "../../helpers/temp.ts";
+import { twoNodes } from "./fixtures.ts";
 
 const LEASE = 10_000;
 const BOTH = [{ id: "a", weight: 1 }, { id: "b", weight: 1 }];
@@ -34,22 +34,8 @@ function storeCluster(store: Store, serves?: () => string[]): Cluster {
   });
 }
 
-/** Two stores (nodes "a" and "b") on one KV file, closed after `body`. */
-async function twoNodes(body: (a: Store, b: Store) => Promise<void>): Promise<void> {
-  await using dir = await tempDir({ prefix: "cluster-serves-" });
-  const path = `${dir.path}/engine.kv`;
-  const a = await Store.open({ path, node: "a" });
-  const b = await Store.open({ path, node: "b" });
-  try {
-    await body(a, b);
-  } finally {
-    a.close();
-    b.close();
-  }
-}
-
 Deno.test("ownership: every actor of MLLP port P goes to the node listening on P, whatever the hash over both nodes says", async () => {
-  await twoNodes(async (storeA, storeB) => {
+  await twoNodes("cluster-serves-", async (storeA, storeB) => {
     let bServes = ["mllp-in:2576:*", "mllp-out:ehr:7000"];
     const a = storeCluster(storeA, () => ["mllp-in:2575:*", "mllp-out:ehr:7000"]);
     const b = storeCluster(storeB, () => bServes);
@@ -87,7 +73,7 @@ Deno.test("ownership: every actor of MLLP port P goes to the node listening on P
 });
 
 Deno.test("ownership: a node record without the list (an older engine) serves everything", async () => {
-  await twoNodes(async (storeA, storeB) => {
+  await twoNodes("cluster-serves-", async (storeA, storeB) => {
     const a = storeCluster(storeA, () => ["mllp-in:2575:*"]);
     const old = storeCluster(storeB); // no `serves`: its record has none
     await a.refresh();
@@ -120,7 +106,7 @@ function idleActor(id: string, runs: Map<string, number>): Actor {
 }
 
 Deno.test("supervisors: the queues of port P that the hash gives to the node without P are drained by the node with P", async () => {
-  await twoNodes(async (storeA, storeB) => {
+  await twoNodes("cluster-serves-", async (storeA, storeB) => {
     // Queued before either node runs (as after a restart): those the hash over both gives to b.
     const queues = peers(2575).filter((id) => rendezvous(id, BOTH) === "b").slice(0, 5);
     assert.ok(queues.length > 0);
@@ -155,7 +141,7 @@ Deno.test("supervisors: the queues of port P that the hash gives to the node wit
 });
 
 Deno.test("supervisors: a queue with entries that no live node serves is warned of once, naming it", async () => {
-  await twoNodes(async (storeA) => {
+  await twoNodes("cluster-serves-", async (storeA) => {
     await enqueueAdt(storeA, "mllp-in:2577:127.0.0.1", "U-1");
     await enqueueAdt(storeA, "mllp-in:2575:127.0.0.1", "S-1");
     let looks = 0;

@@ -6,7 +6,6 @@
  */
 
 import assert from "node:assert/strict";
-import type { Actor } from "../../../actors/runtime/actor.ts";
 import { Cluster } from "../../../actors/runtime/cluster.ts";
 import { healthReport } from "../../../actors/runtime/health.ts";
 import { memoryLogger } from "../../../actors/runtime/log.ts";
@@ -16,21 +15,9 @@ import { Store } from "../../../actors/store/mod.ts";
 import { NodeRegistry } from "../../../actors/store/nodes.ts";
 import { waitFor } from "../../helpers/net.ts";
 import { tempDir } from "../../helpers/temp.ts";
+import { idleActor } from "./fixtures.ts";
 
 const NODE = "node-1";
-
-/** An actor that only waits to be stopped. */
-function idleActor(id: string): Actor {
-  return {
-    id,
-    kind: "test",
-    run: (signal) =>
-      new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve())),
-    notify() {},
-    status: () => Promise.resolve({ id, kind: "test", state: "idle" } as never),
-    command: () => Promise.resolve({ ok: true } as never),
-  };
-}
 
 /** A registry counting its reads of every record (one per membership look). */
 class CountingRegistry extends NodeRegistry {

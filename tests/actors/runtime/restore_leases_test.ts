@@ -6,11 +6,11 @@
  */
 
 import assert from "node:assert/strict";
-import type { Actor } from "../../../actors/runtime/actor.ts";
 import { memoryLogger } from "../../../actors/runtime/log.ts";
 import { Supervisor } from "../../../actors/runtime/supervisor.ts";
 import { Store } from "../../../actors/store/mod.ts";
 import { waitFor } from "../../helpers/net.ts";
+import { idleActor } from "./fixtures.ts";
 
 /** An in-memory KV whose commits taking a lease take `delayMs` each (a loaded KV). */
 async function slowTakesKv(delayMs: number): Promise<Deno.Kv> {
@@ -45,19 +45,6 @@ async function slowTakesKv(delayMs: number): Promise<Deno.Kv> {
       return typeof v === "function" ? v.bind(t) : v;
     },
   });
-}
-
-/** An actor that only waits to be stopped. */
-function idleActor(id: string): Actor {
-  return {
-    id,
-    kind: "test",
-    run: (signal) =>
-      new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve())),
-    notify() {},
-    status: () => Promise.resolve({ id, kind: "test", state: "idle" } as never),
-    command: () => Promise.resolve({ ok: true } as never),
-  };
 }
 
 Deno.test("a slow start renews the leases it has taken: the first actors keep theirs while the last are still being started", async () => {

@@ -8,7 +8,6 @@
  */
 
 import assert from "node:assert/strict";
-import type { Actor } from "../../../actors/runtime/actor.ts";
 import { ManualClock } from "../../../actors/runtime/clock.ts";
 import { Cluster } from "../../../actors/runtime/cluster.ts";
 import { memoryLogger } from "../../../actors/runtime/log.ts";
@@ -18,7 +17,7 @@ import { NodeRegistry } from "../../../actors/store/nodes.ts";
 import { Store } from "../../../actors/store/mod.ts";
 import { waitFor } from "../../helpers/net.ts";
 import { enqueueAdt } from "../../helpers/queue.ts";
-import { tempDir } from "../../helpers/temp.ts";
+import { idleActor, twoNodes } from "./fixtures.ts";
 
 const LEASE = 10_000;
 const GRACE = 60_000;
@@ -38,19 +37,6 @@ function storeCluster(store: Store, prefix: string): Cluster {
     load: () => ({ actors: 0, load: 0 }),
     serves: () => [`${prefix}*`],
   });
-}
-
-/** An actor that waits to be stopped (its queue stays as it is). */
-function idleActor(id: string): Actor {
-  return {
-    id,
-    kind: "test",
-    run: (signal) =>
-      new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve())),
-    notify() {},
-    status: () => Promise.resolve({ id, kind: "test", state: "idle" } as never),
-    command: () => Promise.resolve({ ok: true } as never),
-  };
 }
 
 /**
@@ -76,22 +62,8 @@ function supervisorOf(
   });
 }
 
-/** Node stores "a" and "b" on one KV file, closed after `body`. */
-async function twoNodes(body: (a: Store, b: Store) => Promise<void>): Promise<void> {
-  await using dir = await tempDir({ prefix: "unserved-queues-" });
-  const path = `${dir.path}/engine.kv`;
-  const a = await Store.open({ path, node: "a" });
-  const b = await Store.open({ path, node: "b" });
-  try {
-    await body(a, b);
-  } finally {
-    a.close();
-    b.close();
-  }
-}
-
 Deno.test("unserved queues: listed with their depth, past the grace once it has gone by, gone once a node serving them runs; served queues never", async () => {
-  await twoNodes(async (storeA, storeB) => {
+  await twoNodes("unserved-queues-", async (storeA, storeB) => {
     for (const id of ["U-1", "U-2"]) await enqueueAdt(storeA, UNSERVED, id);
     await enqueueAdt(storeA, SERVED, "S-1");
     const clock = new ManualClock();
@@ -142,7 +114,7 @@ Deno.test("unserved queues: listed with their depth, past the grace once it has 
 });
 
 Deno.test("unserved queues: one leaves the list once its queue is empty", async () => {
-  await twoNodes(async (storeA) => {
+  await twoNodes("unserved-queues-", async (storeA) => {
     await enqueueAdt(storeA, UNSERVED, "U-1");
     const a = supervisorOf(storeA, 2575);
     try {

@@ -1,0 +1,39 @@
+/**
+ * Pieces the supervisor and cluster tests share: an actor that only waits to be stopped, and two
+ * nodes' stores on one KV file.
+ * @module
+ */
+
+import type { Actor } from "../../../actors/runtime/actor.ts";
+import { Store } from "../../../actors/store/mod.ts";
+import { tempDir } from "../../helpers/temp.ts";
+
+/** An actor that only waits to be stopped (its queue stays as it is). */
+export function idleActor(id: string): Actor {
+  return {
+    id,
+    kind: "test",
+    run: (signal) =>
+      new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve())),
+    notify() {},
+    status: () => Promise.resolve({ id, kind: "test", state: "idle" } as never),
+    command: () => Promise.resolve({ ok: true } as never),
+  };
+}
+
+/** Stores of nodes "a" and "b" on one KV file (in a temporary folder named `prefix`…), closed after `body`. */
+export async function twoNodes(
+  prefix: string,
+  body: (a: Store, b: Store) => Promise<void>,
+): Promise<void> {
+  await using dir = await tempDir({ prefix });
+  const path = `${dir.path}/engine.kv`;
+  const a = await Store.open({ path, node: "a" });
+  const b = await Store.open({ path, node: "b" });
+  try {
+    await body(a, b);
+  } finally {
+    a.close();
+    b.close();
+  }
+}
