@@ -10,26 +10,7 @@ import assert from "node:assert/strict";
 import { Store } from "../../actors/store/mod.ts";
 import { damageMiddleLeaf, writeHistory } from "../helpers/damaged_kv.ts";
 import { tempDir } from "../helpers/temp.ts";
-
-const root = new URL("../../", import.meta.url).pathname;
-const DEADLINE_MS = 60_000;
-
-/** Starts `main.ts args…`; a run still going after {@link DEADLINE_MS} is killed and fails. */
-async function run(args: string[]) {
-  const deadline = AbortSignal.timeout(DEADLINE_MS);
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "main.ts", ...args],
-    cwd: root,
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    signal: deadline,
-  }).output();
-  const dec = new TextDecoder();
-  assert.ok(!deadline.aborted, `main.ts ${args.join(" ")} still ran after ${DEADLINE_MS} ms`);
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-}
+import { runMain } from "../helpers/run_main.ts";
 
 async function configFile(dir: string, kvPath: string): Promise<string> {
   const file = `${dir}/engine.json`;
@@ -44,14 +25,14 @@ Deno.test("check --kv finds a KV file damaged in a page of old history: exit 1, 
   const page = await damageMiddleLeaf(kv);
   const config = await configFile(dir.path, kv);
 
-  const r = await run(["check", config, "--kv"]);
+  const r = await runMain(["check", config, "--kv"]);
   assert.equal(r.code, 1, r.stdout + r.stderr);
   assert.match(r.stderr, new RegExp(`kv integrity: DAMAGED: ${kv} \\(PRAGMA quick_check`));
   assert.match(r.stderr, new RegExp(`page ${page}\\b`));
   assert.match(r.stderr, /restore the KV file from a backup/);
   assert.match(r.stdout, /valid \(0 integrations/);
 
-  const plain = await run(["check", config]);
+  const plain = await runMain(["check", config]);
   assert.equal(plain.code, 0, plain.stderr);
   assert.doesNotMatch(plain.stdout + plain.stderr, /kv integrity/);
 });
@@ -64,7 +45,7 @@ Deno.test("check --kv on a sound KV file an engine's store has open prints ok, a
   const store = await Store.open({ path: kv, node: "t" });
   try {
     let running = true;
-    const checked = run(["check", "--kv", config]).finally(() => {
+    const checked = runMain(["check", "--kv", config]).finally(() => {
       running = false;
     });
     // Commits while the check runs (bounded): none fails.
@@ -88,11 +69,11 @@ Deno.test("check --kv on a sound KV file an engine's store has open prints ok, a
 
 Deno.test("check --kv has nothing to check for :memory: or a file not created yet", async () => {
   await using dir = await tempDir({ prefix: "check-kv-none-" });
-  const memory = await run(["check", await configFile(dir.path, ":memory:"), "--kv"]);
+  const memory = await runMain(["check", await configFile(dir.path, ":memory:"), "--kv"]);
   assert.equal(memory.code, 0, memory.stderr);
   assert.match(memory.stdout, /kv integrity: nothing to check \(:memory: is not a local file\)/);
   const kv = `${dir.path}/not-yet.kv`;
-  const none = await run(["check", await configFile(dir.path, kv), "--kv"]);
+  const none = await runMain(["check", await configFile(dir.path, kv), "--kv"]);
   assert.equal(none.code, 0, none.stderr);
   assert.ok(none.stdout.includes(`kv integrity: no file yet at ${kv} (the engine creates it)`));
 });

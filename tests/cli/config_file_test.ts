@@ -15,27 +15,7 @@ import {
   sparseFile,
 } from "../helpers/special_files.ts";
 import { tempDir } from "../helpers/temp.ts";
-
-const root = new URL("../../", import.meta.url).pathname;
-const DEADLINE_MS = 60_000;
-
-/** Runs `main.ts args…`; a run still going after {@link DEADLINE_MS} is killed and fails. */
-async function run(args: string[]) {
-  const deadline = AbortSignal.timeout(DEADLINE_MS);
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "main.ts", ...args],
-    cwd: root,
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    signal: deadline,
-  }).output();
-  const dec = new TextDecoder();
-  const stderr = dec.decode(out.stderr);
-  assert.ok(!deadline.aborted, `main.ts ${args.join(" ")} still ran after ${DEADLINE_MS} ms`);
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr };
-}
+import { runMain } from "../helpers/run_main.ts";
 
 const noFifo = !(await canMkfifo());
 const noDevZero = await Deno.stat("/dev/zero").then((s) => !s.isCharDevice, () => true);
@@ -50,7 +30,7 @@ Deno.test({
   name: "check /dev/zero is refused at once as not a regular file (a character device)",
   ignore: noDevZero,
   fn: async () => {
-    const r = await run(["check", "/dev/zero"]);
+    const r = await runMain(["check", "/dev/zero"]);
     assertRefused(r, "/dev/zero", "/dev/zero is not a regular file (a character device)");
   },
 });
@@ -63,14 +43,14 @@ Deno.test({
     const fifo = `${dir.path}/config.json`;
     await mkfifo(fifo);
     const reason = `${fifo} is not a regular file (a FIFO)`;
-    assertRefused(await run(["check", fifo]), fifo, reason);
-    assertRefused(await run(["serve", "--config", fifo]), fifo, reason);
+    assertRefused(await runMain(["check", fifo]), fifo, reason);
+    assertRefused(await runMain(["serve", "--config", fifo]), fifo, reason);
   },
 });
 
 Deno.test("check refuses a directory as not a regular file", async () => {
   await using dir = await tempDir({ prefix: "cli-dir-" });
-  const r = await run(["check", dir.path]);
+  const r = await runMain(["check", dir.path]);
   assertRefused(r, dir.path, `${dir.path} is not a regular file (a directory)`);
 });
 
@@ -80,13 +60,13 @@ Deno.test("check refuses a config over 16 MiB from its size, naming it; one of e
   // Sparse files: nothing is written but their size.
   await sparseFile(big, LIMIT + 1);
   assertRefused(
-    await run(["check", big]),
+    await runMain(["check", big]),
     big,
     `${big} is ${LIMIT + 1} bytes; a config file is at most 16 MiB (${LIMIT} bytes)`,
   );
   // At the limit it is read and parsed (the zero bytes are not JSON).
   await Deno.truncate(big, LIMIT);
-  const r = await run(["check", big]);
+  const r = await runMain(["check", big]);
   assert.equal(r.code, 1);
   assert.match(r.stderr, /\$: not valid JSON/);
 });
@@ -98,7 +78,7 @@ Deno.test({
     await using dir = await tempDir({ prefix: "cli-secret-" });
     const file = `${dir.path}/config.json`;
     await Deno.writeTextFile(file, JSON.stringify({ admin: { token: { file: "/dev/zero" } } }));
-    const r = await run(["check", file]);
+    const r = await runMain(["check", file]);
     assert.equal(r.code, 1, r.stderr);
     assert.match(
       r.stderr,

@@ -9,32 +9,13 @@ import assert from "node:assert/strict";
 import { keys } from "../../actors/store/mod.ts";
 import { ENGINE_VERSION } from "../../actors/runtime/version.ts";
 import { tempDir } from "../helpers/temp.ts";
-
-const root = new URL("../../", import.meta.url).pathname;
-const DEADLINE_MS = 60_000;
+import { runMain } from "../helpers/run_main.ts";
 
 /** The refusal of a KV at `path` that engine 0.9.0 wrote in store format 2. */
 function refusal(path: string): string {
   return `the KV at ${path} was written by engine 0.9.0 (store format 2); this engine ` +
     `(${ENGINE_VERSION}) reads store format ≤ 1; start that release or newer, or restore a ` +
     "backup taken before the upgrade";
-}
-
-/** Runs `main.ts args…`; a run still going after {@link DEADLINE_MS} is killed and fails. */
-async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const deadline = AbortSignal.timeout(DEADLINE_MS);
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "main.ts", ...args],
-    cwd: root,
-    env: { NO_COLOR: "1" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    signal: deadline,
-  }).output();
-  assert.ok(!deadline.aborted, `main.ts ${args.join(" ")} still ran after ${DEADLINE_MS} ms`);
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
 }
 
 /** A KV file at `path` written by engine 0.9.0 in store format 2, and a config opening it. */
@@ -70,7 +51,7 @@ Deno.test("serve on a KV written by a newer engine (store format 2) exits 1 with
   await using dir = await tempDir({ prefix: "cli-store-format-" });
   const { path, config } = await newerKv(dir.path);
   const before = await rows(path);
-  const { code, stdout, stderr } = await run(["serve", "--config", config]);
+  const { code, stdout, stderr } = await runMain(["serve", "--config", config]);
   assert.equal(code, 1, stdout + stderr);
   const lines = stderr.split("\n").filter((l) => l.trim() !== "");
   assert.equal(lines.length, 1, stderr);
@@ -84,7 +65,7 @@ Deno.test("check --kv on a KV a newer engine wrote exits 1 with the refusal serv
   await using dir = await tempDir({ prefix: "cli-store-format-check-" });
   const { path, config } = await newerKv(dir.path);
   const before = await rows(path);
-  const refused = await run(["check", config, "--kv"]);
+  const refused = await runMain(["check", config, "--kv"]);
   assert.equal(refused.code, 1, refused.stdout + refused.stderr);
   assert.equal(refused.stderr.trim(), `store format: ${refusal(path)}`);
   assert.deepEqual(await rows(path), before, "check wrote nothing");
@@ -101,7 +82,7 @@ Deno.test("check --kv on a KV a newer engine wrote exits 1 with the refusal serv
       http: { port: 0, hostname: "127.0.0.1", development: true },
     }),
   );
-  const ok = await run(["check", config, "--kv"]);
+  const ok = await runMain(["check", config, "--kv"]);
   assert.equal(ok.code, 0, ok.stdout + ok.stderr);
   assert.match(
     ok.stdout,
