@@ -219,6 +219,7 @@ export type { MailMessage, MailSender } from "./alerts/channels.ts";
 export type { AlertsAdmin } from "./alerts/admin.ts";
 export type { AuditEntry, AuditPage, Role, UserRecord } from "./store/console_state.ts";
 export type { NodeView } from "./runtime/cluster.ts";
+export type { UnservedQueue } from "./runtime/supervisor_unserved.ts";
 
 import type { ActorCommand, ActorStatus, CommandResult } from "./runtime/actor.ts";
 import type { Store } from "./store/store.ts";

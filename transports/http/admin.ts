@@ -64,7 +64,7 @@ export const MAX_ID = 256;
  * `400 {"error": "id: at most 256 characters; got N"}`. Routes (all need `Authorization: Bearer <token>`, else
  * `401 {"error":"unauthorized"}` with `WWW-Authenticate: Bearer`):
  *
- * - `GET /admin/actors` → `{at, actors: ActorStatusView[], unserved: UnservedQueueView[]}` (`at`:
+ * - `GET /admin/actors` → `{at, actors: ActorStatusView[], unserved: UnservedQueue[]}` (`at`:
  *   when the list was made). Every time in every answer is ISO 8601 UTC to the millisecond
  *   (`2024-03-15T17:30:00.123Z`). `unserved`: queues with messages that no running node's config
  *   can build an actor for (no actor anywhere, so in no `actors` list), as the last restore round

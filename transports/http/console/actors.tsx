@@ -20,7 +20,7 @@ import { requireRole } from "./roles.ts";
 import type { Session } from "./sessions.ts";
 import { allows } from "./users.ts";
 import { readForm } from "./security.ts";
-import { unservedOf, type UnservedQueueView } from "../unserved.ts";
+import { unservedOf, type UnservedQueue } from "../unserved.ts";
 
 const COMMANDS: readonly ActorCommand[] = ["pause", "resume", "retry", "skip"];
 /** Actors whose dead letters are listed at most, and letters per actor. */
@@ -97,7 +97,7 @@ function Nodes(props: { nodes: NodeView[]; now: number }) {
 }
 
 /** The queues no running node serves past the grace, why and what to do; nothing when none. */
-function Unserved(props: { queues: UnservedQueueView[] }) {
+function Unserved(props: { queues: UnservedQueue[] }) {
   if (props.queues.length === 0) return null;
   return (
     <>
