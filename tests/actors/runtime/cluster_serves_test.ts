@@ -7,38 +7,24 @@
 
 import assert from "node:assert/strict";
 import type { Actor } from "../../../actors/runtime/actor.ts";
-import { Cluster, rendezvous } from "../../../actors/runtime/cluster.ts";
+import { rendezvous } from "../../../actors/runtime/cluster.ts";
 import { memoryLogger } from "../../../actors/runtime/log.ts";
 import { Supervisor } from "../../../actors/runtime/supervisor.ts";
-import { NodeRegistry } from "../../../actors/store/nodes.ts";
 import { Store } from "../../../actors/store/mod.ts";
 import { waitFor } from "../../helpers/net.ts";
 import { enqueueAdt } from "../../helpers/queue.ts";
-import { twoNodes } from "./fixtures.ts";
+import { servingCluster, twoNodes } from "./fixtures.ts";
 
 const LEASE = 10_000;
 const BOTH = [{ id: "a", weight: 1 }, { id: "b", weight: 1 }];
 /** 60 peers of each port: rendezvous over both nodes gives some of each port to each node. */
 const peers = (port: number) => Array.from({ length: 60 }, (_, i) => `mllp-in:${port}:10.0.0.${i}`);
 
-/** A cluster over `store`'s KV serving `serves()` (everything when not given). */
-function storeCluster(store: Store, serves?: () => string[]): Cluster {
-  return new Cluster({
-    registry: new NodeRegistry(store.kv),
-    node: store.node,
-    leaseMs: LEASE,
-    now: Date.now,
-    ids: store.idGenerator,
-    load: () => ({ actors: 0, load: 0 }),
-    ...(serves ? { serves } : {}),
-  });
-}
-
 Deno.test("ownership: every actor of MLLP port P goes to the node listening on P, whatever the hash over both nodes says", async () => {
   await twoNodes("cluster-serves-", async (storeA, storeB) => {
     let bServes = ["mllp-in:2576:*", "mllp-out:ehr:7000"];
-    const a = storeCluster(storeA, () => ["mllp-in:2575:*", "mllp-out:ehr:7000"]);
-    const b = storeCluster(storeB, () => bServes);
+    const a = servingCluster(storeA, () => ["mllp-in:2575:*", "mllp-out:ehr:7000"]);
+    const b = servingCluster(storeB, () => bServes);
     await a.refresh();
     await b.refresh();
     await a.refresh();
@@ -74,8 +60,8 @@ Deno.test("ownership: every actor of MLLP port P goes to the node listening on P
 
 Deno.test("ownership: a node record without the list (an older engine) serves everything", async () => {
   await twoNodes("cluster-serves-", async (storeA, storeB) => {
-    const a = storeCluster(storeA, () => ["mllp-in:2575:*"]);
-    const old = storeCluster(storeB); // no `serves`: its record has none
+    const a = servingCluster(storeA, () => ["mllp-in:2575:*"]);
+    const old = servingCluster(storeB); // no `serves`: its record has none
     await a.refresh();
     await old.refresh();
     await a.refresh();
@@ -119,7 +105,7 @@ Deno.test("supervisors: the queues of port P that the hash gives to the node wit
         log: memoryLogger(),
         pollMs: 50,
         leases: store.leases({ ttlMs: LEASE }),
-        cluster: storeCluster(store, () => [`${prefix}*`]),
+        cluster: servingCluster(store, () => [`${prefix}*`]),
         // Its config has only its own port (the engine's factory: no actor for another port).
         factory: (id) => id.startsWith(prefix) ? idleActor(`${store.node}/${id}`, runs) : undefined,
       });
@@ -158,7 +144,7 @@ Deno.test("supervisors: a queue with entries that no live node serves is warned 
       pollMs: 20,
       unservedGraceMs: 0,
       leases: storeA.leases({ ttlMs: LEASE }),
-      cluster: storeCluster(storeA, () => ["mllp-in:2575:*"]),
+      cluster: servingCluster(storeA, () => ["mllp-in:2575:*"]),
       factory: (id) => id.startsWith("mllp-in:2575:") ? idleActor(id, runs) : undefined,
     });
     try {

@@ -1,10 +1,12 @@
 /**
- * Pieces the supervisor and cluster tests share: an actor that only waits to be stopped, and two
- * nodes' stores on one KV file.
+ * Pieces the supervisor and cluster tests share: an actor that only waits to be stopped, two
+ * nodes' stores on one KV file, and a cluster over a store serving what it is told.
  * @module
  */
 
 import type { Actor } from "../../../actors/runtime/actor.ts";
+import { Cluster } from "../../../actors/runtime/cluster.ts";
+import { NodeRegistry } from "../../../actors/store/nodes.ts";
 import { Store } from "../../../actors/store/mod.ts";
 import { tempDir } from "../../helpers/temp.ts";
 
@@ -36,4 +38,20 @@ export async function twoNodes(
     a.close();
     b.close();
   }
+}
+
+/**
+ * A cluster over `store`'s KV (a 10 s lease, the wall clock, the store's ids) serving `serves()`,
+ * everything when not given.
+ */
+export function servingCluster(store: Store, serves?: () => string[]): Cluster {
+  return new Cluster({
+    registry: new NodeRegistry(store.kv),
+    node: store.node,
+    leaseMs: 10_000,
+    now: Date.now,
+    ids: store.idGenerator,
+    load: () => ({ actors: 0, load: 0 }),
+    ...(serves ? { serves } : {}),
+  });
 }

@@ -9,15 +9,13 @@
 
 import assert from "node:assert/strict";
 import { ManualClock } from "../../../actors/runtime/clock.ts";
-import { Cluster } from "../../../actors/runtime/cluster.ts";
 import { memoryLogger } from "../../../actors/runtime/log.ts";
 import { Supervisor } from "../../../actors/runtime/supervisor.ts";
 import { UNSERVED_HINT, UNSERVED_REASON } from "../../../actors/runtime/supervisor_unserved.ts";
-import { NodeRegistry } from "../../../actors/store/nodes.ts";
 import { Store } from "../../../actors/store/mod.ts";
 import { waitFor } from "../../helpers/net.ts";
 import { enqueueAdt } from "../../helpers/queue.ts";
-import { idleActor, twoNodes } from "./fixtures.ts";
+import { idleActor, servingCluster, twoNodes } from "./fixtures.ts";
 
 const LEASE = 10_000;
 const GRACE = 60_000;
@@ -25,19 +23,6 @@ const GRACE = 60_000;
 const UNSERVED = "mllp-in:2577:127.0.0.1";
 /** Node a serves port 2575. */
 const SERVED = "mllp-in:2575:127.0.0.1";
-
-/** A cluster over `store`'s KV serving the actors whose ids start with `prefix`. */
-function storeCluster(store: Store, prefix: string): Cluster {
-  return new Cluster({
-    registry: new NodeRegistry(store.kv),
-    node: store.node,
-    leaseMs: LEASE,
-    now: Date.now,
-    ids: store.idGenerator,
-    load: () => ({ actors: 0, load: 0 }),
-    serves: () => [`${prefix}*`],
-  });
-}
 
 /**
  * A supervisor of node `store.node` serving port `port`, polling every 20 ms, its grace timed on
@@ -57,7 +42,7 @@ function supervisorOf(
     unservedGraceMs: GRACE,
     ...(leaseClock ? { leaseClock } : {}),
     leases: store.leases({ ttlMs: LEASE }),
-    cluster: storeCluster(store, prefix),
+    cluster: servingCluster(store, () => [`${prefix}*`]),
     factory: (id) => id.startsWith(prefix) ? idleActor(id) : undefined,
   });
 }
