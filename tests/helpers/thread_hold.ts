@@ -1,0 +1,69 @@
+/**
+ * How the thread-hold tests tell code that holds the engine's thread from a machine that paused
+ * it: a measurement is repeated, up to a few times, until one run stays under the bound.
+ *
+ * What those tests measure (the longest CPU time this thread spent in one timer gap) also counts a
+ * garbage collection of the test's own large inputs, a lazily compiled module, or a CI machine
+ * that ran slower for a moment: one such pause failed a test at 140 ms where it measures 30-80 ms
+ * here. Code that does the work in one go holds the thread for the same long stretch on every
+ * run; such a pause seldom falls on every run. So a test passes when any run stays under its
+ * bound, and fails, naming every run's figure, when none does.
+ * @module
+ */
+
+import assert from "node:assert/strict";
+
+/** One run's figure. */
+export interface HoldRun {
+  /** The longest this thread was held at once (ms). */
+  held: number;
+  /** What else the run saw, for the failure message (e.g. the longest gaps). */
+  detail?: string;
+}
+
+/** Options for {@link assertHeldBelow}. */
+export interface HeldBelowOptions {
+  /** The thread must have been held less than this (ms) in at least one run. */
+  boundMs: number;
+  /** Runs at most (default 3). */
+  tries?: number;
+  /** What was held, for the message (e.g. "the engine's thread"). */
+  what?: string;
+  /** One run: sets up what it needs, measures, and gives its figure. `attempt` counts from 1. */
+  run: (attempt: number) => Promise<HoldRun>;
+}
+
+/**
+ * Runs `run` until one run holds the thread less than `boundMs` (at most `tries` runs), and
+ * throws, naming each run's figure, when none does. Returns every run's figure.
+ *
+ * @example
+ * ```ts
+ * await assertHeldBelow({
+ *   boundMs: 200,
+ *   what: "the engine's thread",
+ *   run: async (attempt) => {
+ *     const monitor = gapMonitor();
+ *     await sendBig(`BIG${attempt}`);
+ *     return { held: monitor.stop().held };
+ *   },
+ * });
+ * ```
+ */
+export async function assertHeldBelow(options: HeldBelowOptions): Promise<HoldRun[]> {
+  const tries = options.tries ?? 3;
+  assert.ok(tries >= 1, "at least one run");
+  const runs: HoldRun[] = [];
+  for (let attempt = 1; attempt <= tries; attempt++) {
+    const run = await options.run(attempt);
+    runs.push(run);
+    if (run.held < options.boundMs) return runs;
+  }
+  const figures = runs.map((r, i) =>
+    `run ${i + 1}: ${r.held.toFixed(0)} ms${r.detail ? ` (${r.detail})` : ""}`
+  );
+  assert.fail(
+    `${options.what ?? "the thread"} was held ${options.boundMs} ms or more at once in each of ` +
+      `${tries} runs: ${figures.join("; ")}`,
+  );
+}
