@@ -3,14 +3,17 @@
  * validated, converted to the data model and planned on the planning thread
  * (actors/engine/api_large_fhir.ts), and every answer is the one the engine's thread gives. Real
  * engines (compose) with their HTTP servers, real HTTP destinations, KV files; the reference
- * engine is given `planThreads: { offloadBytes: Infinity }` (all on its own thread).
+ * engine is given `planThreads: { offloadBytes: Infinity }` (all on its own thread). With
+ * BIG_INLINE=1 the engine of the hold test is given it too, as before the planning thread (that
+ * test then fails).
  */
 
 import assert from "node:assert/strict";
 import { apiOf } from "../../helpers/api.ts";
 import { startEngine, type TestEngine } from "../../helpers/engine.ts";
 import { tempDir } from "../../helpers/temp.ts";
-import { gapMonitor } from "./plan_thread_fixture.ts";
+import { assertHeldBelow } from "../../helpers/thread_hold.ts";
+import { gapMonitor, inlineWhenAsked } from "./plan_thread_fixture.ts";
 import {
   largeJsonConfig,
   mediaBundle,
@@ -120,6 +123,7 @@ Deno.test("a 36 MB FHIR bundle posted to $process-message is parsed and validate
   });
   const e = await startEngine(largeJsonConfig(dir.path, hook.addr.port, 40_000_000), {
     http: true,
+    ...inlineWhenAsked(),
   });
   try {
     const token = await apiOf(e).token("clinic", "clinic-secret");
@@ -131,22 +135,37 @@ Deno.test("a 36 MB FHIR bundle posted to $process-message is parsed and validate
       fhir: true,
     });
     assert.equal(warm.status, 200, warm.text.slice(0, 300));
-    const monitor = gapMonitor();
-    const answer = await postFromWorker({
-      url: `${e.base}${ROUTE}`,
-      token,
-      blobChars: 36_000_000,
-      fhir: true,
+    // Each run posts the bundle again: refused, it is not stored, so a re-send is as new.
+    // Its own CPU time in one timer gap (a machine busy elsewhere does not count). On the engine's
+    // thread (BIG_INLINE=1) the parse held it 260-330 ms at once; off it, 20-90 ms (the socket
+    // reads, a garbage collection), once 110 ms on CI's slower machine. 200 ms still fails the
+    // parse on the thread (all three runs, 260-270 ms) and leaves a machine twice as slow as this
+    // one room; a pause like that 110 ms seldom falls on every run.
+    await assertHeldBelow({
+      boundMs: 200,
+      what: "the engine's thread",
+      run: async (attempt) => {
+        const monitor = gapMonitor();
+        const started = performance.now();
+        const answer = await postFromWorker({
+          url: `${e.base}${ROUTE}`,
+          token,
+          blobChars: 36_000_000,
+          fhir: true,
+        });
+        const { gap, held } = monitor.stop();
+        // FHIR strings are at most 1 MB: the bundle is refused, after its 36 MB were parsed.
+        assert.equal(answer.status, 400, answer.text.slice(0, 300));
+        assert.match(answer.text, /String cannot be larger than 1 MB/);
+        const detail = `answered in ${(performance.now() - started).toFixed(0)} ms; longest ` +
+          `timer gap ${gap.toFixed(0)} ms`;
+        // deno-lint-ignore no-console -- the figures, for the record
+        console.log(
+          `run ${attempt}: ${detail}, of which the thread was busy ${held.toFixed(0)} ms`,
+        );
+        return { held, detail };
+      },
     });
-    const { gap, held } = monitor.stop();
-    // deno-lint-ignore no-console -- the figures, for the record
-    console.log(`longest timer gap ${gap.toFixed(0)} ms, of which the thread was busy ${held} ms`);
-    // FHIR strings are at most 1 MB: the bundle is refused, after its 36 MB were parsed.
-    assert.equal(answer.status, 400, answer.text.slice(0, 300));
-    assert.match(answer.text, /String cannot be larger than 1 MB/);
-    // Its own CPU time (a machine busy elsewhere does not count). On the engine's thread the parse
-    // held it 280-330 ms at once; off it, 20-90 ms (the socket reads, a garbage collection).
-    assert.ok(held < 200, `the engine's thread was held ${held} ms`);
     assert.ok(threadStarted(e));
   } finally {
     await e.close();

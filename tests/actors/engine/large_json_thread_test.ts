@@ -4,7 +4,9 @@
  * not on the engine's thread, and the engine answers and stores exactly what its own thread
  * would have. Real engine (compose) with its HTTP server and MLLP listener, real HTTP
  * destinations, KV files. An engine given `planThreads: { offloadBytes: Infinity }` does all of
- * it on its own thread: that is the reference the answers are compared with.
+ * it on its own thread: that is the reference the answers are compared with. With BIG_INLINE=1
+ * the engine of the hold test is given it too, as before the planning thread (that test then
+ * fails).
  */
 
 import assert from "node:assert/strict";
@@ -17,7 +19,8 @@ import { startEngine, type TestEngine } from "../../helpers/engine.ts";
 import { adt, waitFor } from "../../helpers/net.ts";
 import { RawMllpSender, summarizeAck } from "../../helpers/raw_sender.ts";
 import { tempDir } from "../../helpers/temp.ts";
-import { gapMonitor } from "./plan_thread_fixture.ts";
+import { assertHeldBelow } from "../../helpers/thread_hold.ts";
+import { gapMonitor, inlineWhenAsked } from "./plan_thread_fixture.ts";
 import {
   largeJsonConfig,
   mediaBody,
@@ -57,12 +60,15 @@ async function post(
   };
 }
 
-Deno.test("a 24 MB Media message posted to /endpoint is parsed, validated and translated to HL7 off the engine's thread: MLLP messages sent every 10 ms meanwhile are all acknowledged, and no gap of a 10 ms timer holds the engine's thread 300 ms", async () => {
+Deno.test("a 24 MB Media message posted to /endpoint is parsed, validated and translated to HL7 off the engine's thread: MLLP messages sent every 10 ms meanwhile are all acknowledged, and no gap of a 10 ms timer holds the engine's thread 250 ms", async () => {
   await using dir = await tempDir({ prefix: "large-json-" });
   const hook = startHook();
-  const e = await startEngine(largeJsonConfig(dir.path, hook.port, 40_000_000), { http: true });
+  const e = await startEngine(largeJsonConfig(dir.path, hook.port, 40_000_000), {
+    http: true,
+    ...inlineWhenAsked(),
+  });
   const sender = await RawMllpSender.connect(e.mllpPort);
-  let posting = true;
+  let posting = false;
   let mllp: Promise<unknown> = Promise.resolve();
   try {
     const token = await apiOf(e).token("clinic", "clinic-secret");
@@ -72,46 +78,64 @@ Deno.test("a 24 MB Media message posted to /endpoint is parsed, validated and tr
       const paused = await e.engine.supervisor.command(destinationActorId(d), "pause", "t", "hold");
       assert.equal(paused?.ok, true);
     }
-    let acked = 0;
-    let worstAck = 0;
-    mllp = (async () => {
-      for (let i = 0; posting && i < 100_000; i++) {
-        const sent = performance.now();
-        const ack = summarizeAck(await sender.request(adt(`TICK${i}`), 60_000));
-        assert.equal(ack.code, "AA", `TICK${i}`);
-        worstAck = Math.max(worstAck, performance.now() - sent);
-        acked++;
-        // Paced: one small message every 10 ms, as a busy feed sends them.
-        await new Promise((r) => setTimeout(r, 10));
-      }
-    })();
-    const monitor = gapMonitor();
-    const started = performance.now();
-    const answer = await postFromWorker({
-      url: `${e.base}/endpoint`,
-      token,
-      blobChars: 24_000_000,
+    // Each run posts the body again (nothing on /endpoint takes a body for a copy of another:
+    // each is stored as a new message), with MLLP messages TICK<run>-<n> sent meanwhile.
+    // Its own CPU time, so a machine busy elsewhere does not count. On the engine's thread
+    // (BIG_INLINE=1) this body held it 430-840 ms at once (the parse ~250 ms, validation and HL7
+    // ~400 ms); off it, the longest was 20-70 ms (KV writes of the 24 MB stored twice, the
+    // answer), 100-120 ms with two CPU hogs or other tests beside it (held off the CPU, the thread
+    // catches up on its sockets in one gap): 250 ms, under half of what the one-go code holds at
+    // its worst and twice the most the good code held, leaves room for a slower machine.
+    const acks: number[] = [];
+    await assertHeldBelow({
+      boundMs: 250,
+      what: "the engine's thread",
+      run: async (attempt) => {
+        let acked = 0;
+        let worstAck = 0;
+        posting = true;
+        mllp = (async () => {
+          for (let i = 0; posting && i < 100_000; i++) {
+            const sent = performance.now();
+            const id = `TICK${attempt}-${i}`;
+            const ack = summarizeAck(await sender.request(adt(id), 60_000));
+            assert.equal(ack.code, "AA", id);
+            worstAck = Math.max(worstAck, performance.now() - sent);
+            acked++;
+            // Paced: one small message every 10 ms, as a busy feed sends them.
+            await new Promise((r) => setTimeout(r, 10));
+          }
+        })();
+        // Its failure is thrown where it is awaited, below.
+        mllp.catch(() => {});
+        const monitor = gapMonitor();
+        const started = performance.now();
+        const answer = await postFromWorker({
+          url: `${e.base}/endpoint`,
+          token,
+          blobChars: 24_000_000,
+        });
+        const took = performance.now() - started;
+        const { gap, held } = monitor.stop();
+        const during = acked;
+        posting = false;
+        await mllp;
+        const detail = `24 MB taken in ${took.toFixed(0)} ms; ${during} MLLP messages ` +
+          `acknowledged meanwhile (slowest ACK ${worstAck.toFixed(0)} ms); longest timer gap ` +
+          `${gap.toFixed(0)} ms`;
+        // deno-lint-ignore no-console -- the figures, for the record
+        console.log(
+          `run ${attempt}: ${detail}, of which the engine's thread was busy ${held.toFixed(0)} ms`,
+        );
+        assert.equal(answer.status, 200, answer.text.slice(0, 500));
+        assert.equal(JSON.parse(answer.text).Meta.DataModel, "Media");
+        acks.push(during);
+        return { held, detail };
+      },
     });
-    const took = performance.now() - started;
-    const { gap, held } = monitor.stop();
-    const during = acked;
-    posting = false;
-    await mllp;
-    // deno-lint-ignore no-console -- the figures, for the record
-    console.log(
-      `24 MB taken in ${took.toFixed(0)} ms; ${during} MLLP messages acknowledged meanwhile ` +
-        `(slowest ACK ${worstAck.toFixed(0)} ms); longest timer gap ${gap.toFixed(0)} ms, of ` +
-        `which the engine's thread was busy ${held.toFixed(0)} ms`,
-    );
-    assert.equal(answer.status, 200, answer.text.slice(0, 500));
-    assert.equal(JSON.parse(answer.text).Meta.DataModel, "Media");
-    assert.ok(during > 0, "MLLP messages were acknowledged while the body was taken");
-    // Its own CPU time, so a machine busy elsewhere does not count. On the engine's thread this
-    // body held it 470 ms at once (the parse ~250 ms, validation and HL7 ~400 ms); off it, the
-    // longest was 20-70 ms (KV writes of the 24 MB stored twice, the answer), 100 ms with two CPU
-    // hogs beside the test (held off the CPU, the thread catches up on its sockets in one gap):
-    // 300 ms leaves room for a slower machine and still fails on the 470 ms.
-    assert.ok(held < 300, `the engine's thread was held ${held.toFixed(0)} ms`);
+    for (const during of acks) {
+      assert.ok(during > 0, "MLLP messages were acknowledged while the body was taken");
+    }
     assert.ok(threadStarted(e), "the planning thread took the body");
   } finally {
     posting = false;

@@ -48,6 +48,18 @@ export function gapMonitor(): { stop(): { gap: number; held: number } } {
   };
 }
 
+/**
+ * Whether `BIG_INLINE` is set: the thread-hold tests then run the code they guard against, every
+ * message planned on the engine's own thread (`planThreads: { offloadBytes: Infinity }`), as
+ * before the planning thread, and must fail.
+ */
+export const BIG_INLINE: boolean = Boolean(Deno.env.get("BIG_INLINE"));
+
+/** The engine options {@link BIG_INLINE} asks for: none unless it is set. */
+export function inlineWhenAsked(): { planThreads?: { offloadBytes: number } } {
+  return BIG_INLINE ? { planThreads: { offloadBytes: Infinity } } : {};
+}
+
 /** MLLP integration `lab` (port 0) → HTTPS destination `app` at `127.0.0.1:hookPort/hook`. */
 export function configFor(dir: string, hookPort: number): Config {
   const parsed = parseConfig({
