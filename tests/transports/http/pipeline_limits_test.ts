@@ -102,13 +102,15 @@ async function pipelineCase(tls: boolean) {
     conns.push(flooder);
     const flooding = flood(flooder, 50_000);
 
-    // Another client is answered meanwhile, within a bound.
+    // Another client is answered meanwhile, within a bound. Measured 375-626 ms, 1,461-1,698 ms
+    // beside two CPU hogs (2 s was not 3x that): 6 s leaves a slow, busy machine its pauses, while
+    // a server that reads every pipelined request starves its event loop for minutes.
     const started = performance.now();
-    const other = await fetch(url, { client, signal: AbortSignal.timeout(5_000) });
+    const other = await fetch(url, { client, signal: AbortSignal.timeout(15_000) });
     assert.equal(other.status, 200);
     await other.body?.cancel();
     const otherMs = performance.now() - started;
-    assert.ok(otherMs < 2_000, `another client's /healthz took ${Math.round(otherMs)} ms`);
+    assert.ok(otherMs < 6_000, `another client's /healthz took ${Math.round(otherMs)} ms`);
 
     // The flooder is closed, with one line naming it; the requests beyond the bound never
     // reached the app, and nothing of them is held.

@@ -63,7 +63,9 @@ Deno.test("SMTP server trickling its EHLO reply: the send fails at its overall d
     assert.match(error.message, /the SMTP server 127\.0\.0\.1:\d+ did not finish within 0\.7 s/);
     assert.match(error.message, /after EHLO it sent \d+ bytes? in [\d.]+ s, not a complete reply/);
     assert.ok(elapsed >= 650, `not before the deadline (${elapsed} ms)`);
-    assert.ok(elapsed < 1700, `at the deadline, not much later (${elapsed} ms)`);
+    // Measured 704-736 ms, 720 ms beside two CPU hogs (1.7 s was under 3x that): 4 s leaves a
+    // slow, busy machine its pauses; a sender without the deadline never ends (the 5 s bound).
+    assert.ok(elapsed < 4000, `at the deadline, not much later (${elapsed} ms)`);
     await peer.until("the connection closed", () => peer.closed === 1, 2000);
     assert.equal(peer.connections, 1);
   } finally {
