@@ -12,6 +12,7 @@ import { hl7ToFhir } from "../../../codecs/fhir/mod.ts";
 import { ADT_A01, ZONE } from "../../codecs/datamodel/fixtures.ts";
 import { timed } from "../../codecs/fhir/thread_timer.ts";
 import { apiOf } from "../../helpers/api.ts";
+import { assertHeldBelow } from "../../helpers/thread_hold.ts";
 import { startEngine, type TestEngine } from "../../helpers/engine.ts";
 import { tempDir } from "../../helpers/temp.ts";
 
@@ -63,13 +64,16 @@ async function withFhir(limits: Json, fn: (f: Fhir) => Promise<void>): Promise<v
 
 /**
  * The ADT^A01 message Bundle (a MessageHeader, a US Core Patient, an Encounter...) with copies
- * of its Patient (each its own id) up to `total` entries (9 at least).
+ * of its Patient (each its own id, `variant` in each: another Bundle of as many) up to `total`
+ * entries (9 at least).
  */
-function bundleOf(total: number): Json & { entry: Json[] } {
+function bundleOf(total: number, variant = 0): Json & { entry: Json[] } {
   const b = JSON.parse(JSON.stringify(hl7ToFhir(ADT_A01, { timeZone: ZONE })));
   const patient = b.entry.find((e: Json) => (e.resource as Json).resourceType === "Patient");
   for (let i = b.entry.length; i < total; i++) {
-    const id = `00000000-0000-4000-8000-${String(i).padStart(12, "0")}`;
+    const id = `00000000-0000-4000-8${String(variant).padStart(3, "0")}-${
+      String(i).padStart(12, "0")
+    }`;
     b.entry.push({ fullUrl: `urn:uuid:${id}`, resource: { ...patient.resource, id } });
   }
   assert.equal(b.entry.length, total);
@@ -135,29 +139,44 @@ Deno.test("while a Bundle at the limit (1,000 US Core patients) is validated, a 
     // per minute without a large message): neither is measured.
     assert.equal((await f.post("$process-message", bundleOf(9))).status, 200);
     assert.equal((await f.post("$process-message", bundleOf(200))).status, 200);
-    // Made before the timing starts: the client shares the engine's thread here.
-    const big = JSON.stringify(bundleOf(1000));
-    let healthy = 0;
-    const run = await timed(async () => {
-      let answered = false;
-      const pending = f.post("$process-message", big).then(async (r) => {
-        answered = true;
-        return { status: r.status, text: await r.text() };
-      });
-      // /healthz asked again and again while the Bundle is in the engine (bounded: 10,000 asks).
-      for (let n = 0; !answered && n < 10_000; n++) {
-        const h = await fetch(`${f.e.base}/healthz`);
-        await h.body?.cancel();
-        if (!answered && h.status === 200) healthy++;
-      }
-      return await pending;
+    /** Of the last run: the one that passed. */
+    let last = { ticks: 0, healthy: 0 };
+    await assertHeldBelow({
+      // Here 10-40 ms (once 100), once 110 ms on a slower machine running the whole suite;
+      // validated on this thread without a pause, 820-1,190 ms in every run.
+      boundMs: 250,
+      what: "the engine's thread",
+      // Another run posts another Bundle of as many entries (other Patient ids) to the same engine.
+      run: async (attempt) => {
+        // Made before the timing starts: the client shares the engine's thread here.
+        const big = JSON.stringify(bundleOf(1000, attempt));
+        let healthy = 0;
+        const run = await timed(async () => {
+          let answered = false;
+          const pending = f.post("$process-message", big).then(async (r) => {
+            answered = true;
+            return { status: r.status, text: await r.text() };
+          });
+          // /healthz asked again and again while the Bundle is in the engine (bounded: 10,000).
+          for (let n = 0; !answered && n < 10_000; n++) {
+            const h = await fetch(`${f.e.base}/healthz`);
+            await h.body?.cancel();
+            if (!answered && h.status === 200) healthy++;
+          }
+          return await pending;
+        });
+        assert.equal(run.value.status, 200, run.value.text.slice(0, 500));
+        last = { ticks: run.ticks, healthy };
+        return {
+          held: run.held,
+          detail: `${run.longest.toFixed(0)} ms with the machine's, ${run.ticks} ticks`,
+        };
+      },
     });
-    assert.equal(run.value.status, 200, run.value.text.slice(0, 500));
-    const waits = `${run.held.toFixed(0)} ms (${run.longest.toFixed(0)} ms with the machine's)`;
-    // Here 8-10 ms, once 110 ms on a slower machine running the whole suite; validated on this
-    // thread without a pause, seconds (4 ms an entry before profiles were parsed once).
-    assert.ok(run.held < 250, `the timer waited ${waits} at once`);
-    assert.ok(run.ticks > 20, `${run.ticks} ticks: the Bundle took too little time to tell`);
-    assert.ok(healthy >= 3, `/healthz answered ${healthy} times while the Bundle was in`);
+    assert.ok(last.ticks > 20, `${last.ticks} ticks: the Bundle took too little time to tell`);
+    assert.ok(
+      last.healthy >= 3,
+      `/healthz answered ${last.healthy} times while the Bundle was in`,
+    );
   });
 });
