@@ -7,7 +7,8 @@
  * that ran slower for a moment: one such pause failed a test at 140 ms where it measures 30-80 ms
  * here. Code that does the work in one go holds the thread for the same long stretch on every
  * run; such a pause seldom falls on every run. So a test passes when any run stays under its
- * bound, and fails, naming every run's figure, when none does.
+ * bound, and fails, naming every run's figure, when none does. The watch most of them use is here
+ * too: a timer, and this thread's own CPU time in its longest gap ({@link gapMonitor}).
  * @module
  */
 
@@ -66,4 +67,44 @@ export async function assertHeldBelow(options: HeldBelowOptions): Promise<HoldRu
     `${options.what ?? "the thread"} was held ${options.boundMs} ms or more at once in each of ` +
       `${tries} runs: ${figures.join("; ")}`,
   );
+}
+
+/**
+ * CPU time of this thread so far, in ms (Linux: /proc, 10 ms steps), or undefined elsewhere (a
+ * sync read runs on the thread that calls it).
+ */
+export function threadCpuMs(): number | undefined {
+  if (Deno.build.os !== "linux") return undefined;
+  const stat = Deno.readTextFileSync("/proc/thread-self/stat");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/**
+ * Watches a 10 ms timer on this thread. `held` is the longest the thread was held by work between
+ * two ticks: the CPU time it spent in that gap (on Linux; the gap itself elsewhere), so that a
+ * machine busy with other processes, which delays the timer without any work here, does not count.
+ */
+export function gapMonitor(): { stop(): { gap: number; held: number } } {
+  let last = performance.now();
+  let lastCpu = threadCpuMs();
+  let gap = 0;
+  let held = 0;
+  const tick = () => {
+    const now = performance.now();
+    const cpu = threadCpuMs();
+    const wall = now - last;
+    gap = Math.max(gap, wall);
+    held = Math.max(held, cpu === undefined ? wall : Math.min(wall + 10, cpu - lastCpu!));
+    last = now;
+    lastCpu = cpu;
+  };
+  const timer = setInterval(tick, 10);
+  return {
+    stop() {
+      tick();
+      clearInterval(timer);
+      return { gap, held };
+    },
+  };
 }

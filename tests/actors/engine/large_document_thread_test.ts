@@ -17,8 +17,8 @@ import { apiOf } from "../../helpers/api.ts";
 import { startEngine } from "../../helpers/engine.ts";
 import { waitFor } from "../../helpers/net.ts";
 import { tempDir } from "../../helpers/temp.ts";
-import { assertHeldBelow } from "../../helpers/thread_hold.ts";
-import { gapMonitor, inlineWhenAsked } from "./plan_thread_fixture.ts";
+import { assertHeldBelow, gapMonitor } from "../../helpers/thread_hold.ts";
+import { inlineWhenAsked } from "./plan_thread_fixture.ts";
 
 /**
  * A CCD with `count` empty sections (the red team's took 4.2 s to read with 500,000), of patient

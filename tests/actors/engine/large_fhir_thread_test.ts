@@ -12,8 +12,8 @@ import assert from "node:assert/strict";
 import { apiOf } from "../../helpers/api.ts";
 import { startEngine, type TestEngine } from "../../helpers/engine.ts";
 import { tempDir } from "../../helpers/temp.ts";
-import { assertHeldBelow } from "../../helpers/thread_hold.ts";
-import { gapMonitor, inlineWhenAsked } from "./plan_thread_fixture.ts";
+import { assertHeldBelow, gapMonitor } from "../../helpers/thread_hold.ts";
+import { inlineWhenAsked } from "./plan_thread_fixture.ts";
 import {
   largeJsonConfig,
   mediaBundle,

@@ -19,8 +19,8 @@ import { startEngine, type TestEngine } from "../../helpers/engine.ts";
 import { adt, waitFor } from "../../helpers/net.ts";
 import { RawMllpSender, summarizeAck } from "../../helpers/raw_sender.ts";
 import { tempDir } from "../../helpers/temp.ts";
-import { assertHeldBelow } from "../../helpers/thread_hold.ts";
-import { gapMonitor, inlineWhenAsked } from "./plan_thread_fixture.ts";
+import { assertHeldBelow, gapMonitor } from "../../helpers/thread_hold.ts";
+import { inlineWhenAsked } from "./plan_thread_fixture.ts";
 import {
   largeJsonConfig,
   mediaBody,

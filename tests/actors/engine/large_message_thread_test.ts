@@ -15,8 +15,8 @@ import { startEngine } from "../../helpers/engine.ts";
 import { adt, waitFor } from "../../helpers/net.ts";
 import { RawMllpSender, summarizeAck } from "../../helpers/raw_sender.ts";
 import { tempDir } from "../../helpers/temp.ts";
-import { assertHeldBelow } from "../../helpers/thread_hold.ts";
-import { configFor, gapMonitor, inlineWhenAsked } from "./plan_thread_fixture.ts";
+import { assertHeldBelow, gapMonitor } from "../../helpers/thread_hold.ts";
+import { configFor, inlineWhenAsked } from "./plan_thread_fixture.ts";
 
 /** An ORU^R01 of `count` OBX (a 6 MB one: 150,000). */
 function bigOru(controlId: string, count: number): string {

@@ -18,8 +18,8 @@ import { adt, waitFor } from "../../helpers/net.ts";
 import { RawMllpSender, summarizeAck } from "../../helpers/raw_sender.ts";
 import { tempDir } from "../../helpers/temp.ts";
 import { startHook } from "../engine/large_json_fixture.ts";
-import { BIG_INLINE, gapMonitor, inlineWhenAsked } from "../engine/plan_thread_fixture.ts";
-import { assertHeldBelow } from "../../helpers/thread_hold.ts";
+import { BIG_INLINE, inlineWhenAsked } from "../engine/plan_thread_fixture.ts";
+import { assertHeldBelow, gapMonitor } from "../../helpers/thread_hold.ts";
 import {
   type ForwardAnswer,
   forwardConfig,

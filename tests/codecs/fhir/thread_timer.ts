@@ -5,6 +5,7 @@
  */
 
 import process from "node:process";
+import { threadCpuMs } from "../../helpers/thread_hold.ts";
 
 /** What {@link timed} measured. */
 export interface Timed<T> {
@@ -16,22 +17,6 @@ export interface Timed<T> {
   longest: number;
   /** How many times the timer fired. */
   ticks: number;
-}
-
-/**
- * CPU time of the calling thread so far (ms), from Linux's `/proc/thread-self/stat` (user and
- * system ticks, 10 ms each); undefined where it cannot be read. Work on other threads of the
- * process (a Worker, the planning thread) is not in it, where `process.cpuUsage()` counts it.
- */
-function threadCpuMs(): number | undefined {
-  try {
-    const stat = Deno.readTextFileSync("/proc/thread-self/stat");
-    // The fields after the command name (which may hold spaces) start after its ")".
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) * 10;
-  } catch {
-    return undefined;
-  }
 }
 
 /** The CPU time (ms) this thread (or, where that cannot be read, the process) has used. */

@@ -12,8 +12,7 @@ import type ssh2 from "ssh2";
 import { waitFor } from "../../helpers/net.ts";
 import { testKey } from "../../helpers/sshd.ts";
 import { testNeeding } from "../../helpers/system_tools.ts";
-import { gapMonitor, threadCpuMs } from "../../actors/engine/plan_thread_fixture.ts";
-import { assertHeldBelow } from "../../helpers/thread_hold.ts";
+import { assertHeldBelow, gapMonitor, threadCpuMs } from "../../helpers/thread_hold.ts";
 import {
   close,
   connectHosted,
