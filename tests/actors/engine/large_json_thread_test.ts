@@ -17,6 +17,7 @@ import { listLogs } from "../../../actors/store/mod.ts";
 import { apiOf } from "../../helpers/api.ts";
 import { startEngine, type TestEngine } from "../../helpers/engine.ts";
 import { adt, waitFor } from "../../helpers/net.ts";
+import { type MllpTicker, startMllpTicker } from "../../helpers/mllp_ticker.ts";
 import { RawMllpSender, summarizeAck } from "../../helpers/raw_sender.ts";
 import { tempDir } from "../../helpers/temp.ts";
 import { assertHeldBelow, gapMonitor } from "../../helpers/thread_hold.ts";
@@ -68,8 +69,7 @@ Deno.test("a 24 MB Media message posted to /endpoint is parsed, validated and tr
     ...inlineWhenAsked(),
   });
   const sender = await RawMllpSender.connect(e.mllpPort);
-  let posting = false;
-  let mllp: Promise<unknown> = Promise.resolve();
+  let ticker: MllpTicker | undefined;
   try {
     const token = await apiOf(e).token("clinic", "clinic-secret");
     assert.equal(summarizeAck(await sender.request(adt("WARM"))).code, "AA");
@@ -91,23 +91,7 @@ Deno.test("a 24 MB Media message posted to /endpoint is parsed, validated and tr
       boundMs: 250,
       what: "the engine's thread",
       run: async (attempt) => {
-        let acked = 0;
-        let worstAck = 0;
-        posting = true;
-        mllp = (async () => {
-          for (let i = 0; posting && i < 100_000; i++) {
-            const sent = performance.now();
-            const id = `TICK${attempt}-${i}`;
-            const ack = summarizeAck(await sender.request(adt(id), 60_000));
-            assert.equal(ack.code, "AA", id);
-            worstAck = Math.max(worstAck, performance.now() - sent);
-            acked++;
-            // Paced: one small message every 10 ms, as a busy feed sends them.
-            await new Promise((r) => setTimeout(r, 10));
-          }
-        })();
-        // Its failure is thrown where it is awaited, below.
-        mllp.catch(() => {});
+        ticker = startMllpTicker(sender, `TICK${attempt}`);
         const monitor = gapMonitor();
         const started = performance.now();
         const answer = await postFromWorker({
@@ -117,11 +101,10 @@ Deno.test("a 24 MB Media message posted to /endpoint is parsed, validated and tr
         });
         const took = performance.now() - started;
         const { gap, held } = monitor.stop();
-        const during = acked;
-        posting = false;
-        await mllp;
+        const during = ticker.acked;
+        const { worstAckMs } = await ticker.stop();
         const detail = `24 MB taken in ${took.toFixed(0)} ms; ${during} MLLP messages ` +
-          `acknowledged meanwhile (slowest ACK ${worstAck.toFixed(0)} ms); longest timer gap ` +
+          `acknowledged meanwhile (slowest ACK ${worstAckMs.toFixed(0)} ms); longest timer gap ` +
           `${gap.toFixed(0)} ms`;
         // deno-lint-ignore no-console -- the figures, for the record
         console.log(
@@ -138,8 +121,7 @@ Deno.test("a 24 MB Media message posted to /endpoint is parsed, validated and tr
     }
     assert.ok(threadStarted(e), "the planning thread took the body");
   } finally {
-    posting = false;
-    await mllp.catch(() => {});
+    await ticker?.stop().catch(() => {});
     await sender.close();
     await e.close();
     await hook.server.shutdown();

@@ -15,6 +15,7 @@ import { listLogs } from "../../../actors/store/mod.ts";
 import { apiOf } from "../../helpers/api.ts";
 import { startEngine, type TestEngine } from "../../helpers/engine.ts";
 import { adt, waitFor } from "../../helpers/net.ts";
+import { type MllpTicker, startMllpTicker } from "../../helpers/mllp_ticker.ts";
 import { RawMllpSender, summarizeAck } from "../../helpers/raw_sender.ts";
 import { tempDir } from "../../helpers/temp.ts";
 import { startHook } from "../engine/large_json_fixture.ts";
@@ -137,8 +138,7 @@ Deno.test("a 5 MB HL7 message forwarded to /forward and routed as JSON does not 
   });
   const sender = await RawMllpSender.connect(e.mllpPort);
   const client = await startWorkerClient();
-  let sending = false;
-  let mllp: Promise<unknown> = Promise.resolve();
+  let ticker: MllpTicker | undefined;
   try {
     const token = await apiOf(e).token(SITE.clientId, SITE.secret);
     assert.equal(summarizeAck(await sender.request(adt("WARM"))).code, "AA");
@@ -166,20 +166,7 @@ Deno.test("a 5 MB HL7 message forwarded to /forward and routed as JSON does not 
       boundMs: 250,
       what: "the engine's thread",
       run: async (attempt) => {
-        let acked = 0;
-        sending = true;
-        mllp = (async () => {
-          for (let i = 0; sending && i < 100_000; i++) {
-            const tick = `TICK${attempt}-${i}`;
-            const ack = summarizeAck(await sender.request(adt(tick), 60_000));
-            assert.equal(ack.code, "AA", tick);
-            acked++;
-            // Paced: one small message every 10 ms, as a busy feed sends them.
-            await new Promise((r) => setTimeout(r, 10));
-          }
-        })();
-        // Its failure is thrown where it is awaited, below.
-        mllp.catch(() => {});
+        ticker = startMllpTicker(sender, `TICK${attempt}`);
         const monitor = gapMonitor();
         const started = performance.now();
         const answer = await client.post({
@@ -195,9 +182,8 @@ Deno.test("a 5 MB HL7 message forwarded to /forward and routed as JSON does not 
         }, 60_000);
         const took = performance.now() - started;
         const { gap, held } = monitor.stop();
-        const during = acked;
-        sending = false;
-        await mllp;
+        const during = ticker.acked;
+        await ticker.stop();
         acks.push(during);
         const detail = `5 MB answered in ${answered.toFixed(0)} ms, routed in ${
           took.toFixed(0)
@@ -215,8 +201,7 @@ Deno.test("a 5 MB HL7 message forwarded to /forward and routed as JSON does not 
       assert.ok(during > 0, "MLLP messages were acknowledged while the message was taken");
     }
   } finally {
-    sending = false;
-    await mllp.catch(() => {});
+    await ticker?.stop().catch(() => {});
     client.close();
     await sender.close();
     await e.close();
