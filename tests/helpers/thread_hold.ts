@@ -35,8 +35,9 @@ export interface HeldBelowOptions {
 }
 
 /**
- * Runs `run` until one run holds the thread less than `boundMs` (at most `tries` runs), and
- * throws, naming each run's figure, when none does. Returns every run's figure.
+ * Runs `run` until one run holds the thread less than `boundMs` (at most `tries` runs), printing
+ * each run's figure, and throws, naming each run's figure, when none does. Returns every run's
+ * figure.
  *
  * @example
  * ```ts
@@ -58,6 +59,11 @@ export async function assertHeldBelow(options: HeldBelowOptions): Promise<HoldRu
   for (let attempt = 1; attempt <= tries; attempt++) {
     const run = await options.run(attempt);
     runs.push(run);
+    // deno-lint-ignore no-console -- each run's figure, for the record (CI's log shows them)
+    console.log(
+      `${options.what ?? "the thread"}, run ${attempt}: held ${run.held.toFixed(0)} ms at once` +
+        (run.detail ? ` (${run.detail})` : ""),
+    );
     if (run.held < options.boundMs) return runs;
   }
   const figures = runs.map((r, i) =>

@@ -103,10 +103,6 @@ Deno.test("a 3 MB C-CDA posted to /endpoint is read and planned off the engine's
         assert.equal(answer.Meta.EventType, "CCD");
         const detail = `answered in ${(performance.now() - started).toFixed(0)} ms; longest ` +
           `timer gap ${gap.toFixed(0)} ms`;
-        // deno-lint-ignore no-console -- the figures, for the record
-        console.log(
-          `run ${attempt}: ${detail}, of which the thread was busy ${held.toFixed(0)} ms`,
-        );
         return { held, detail };
       },
     });

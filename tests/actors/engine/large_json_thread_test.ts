@@ -106,10 +106,6 @@ Deno.test("a 24 MB Media message posted to /endpoint is parsed, validated and tr
         const detail = `24 MB taken in ${took.toFixed(0)} ms; ${during} MLLP messages ` +
           `acknowledged meanwhile (slowest ACK ${worstAckMs.toFixed(0)} ms); longest timer gap ` +
           `${gap.toFixed(0)} ms`;
-        // deno-lint-ignore no-console -- the figures, for the record
-        console.log(
-          `run ${attempt}: ${detail}, of which the engine's thread was busy ${held.toFixed(0)} ms`,
-        );
         assert.equal(answer.status, 200, answer.text.slice(0, 500));
         assert.equal(JSON.parse(answer.text).Meta.DataModel, "Media");
         acks.push(during);

@@ -72,10 +72,6 @@ Deno.test("a 6 MB ORU routed to a JSON destination is read, routed and translate
         const detail = `${text.length} bytes routed in ${
           (performance.now() - started).toFixed(0)
         } ms; longest timer gap ${gap.toFixed(0)} ms`;
-        // deno-lint-ignore no-console -- the figures, for the record
-        console.log(
-          `run ${attempt}: ${detail}, of which the thread was busy ${held.toFixed(0)} ms`,
-        );
         return { held, detail };
       },
     });

@@ -190,10 +190,6 @@ Deno.test("a 5 MB HL7 message forwarded to /forward and routed as JSON does not 
         } ms; ${during} MLLP messages acknowledged meanwhile; longest timer gap ${
           gap.toFixed(0)
         } ms`;
-        // deno-lint-ignore no-console -- the figures, for the record
-        console.log(
-          `run ${attempt}: ${detail}, of which the engine's thread was busy ${held.toFixed(0)} ms`,
-        );
         return { held, detail };
       },
     });
