@@ -18,6 +18,9 @@
  *     machine's ceiling at that cost, the KV commits' shape, how long `Engine.start` takes with
  *     every backlog in KV (restoring the 1,000 actors), and the latency of a one-row commit made
  *     every 20 ms meanwhile (what an intake's commit would wait while the actors read back).
+ *     The limit, in the same run: the same backlog queued the same way in a KV file of its own,
+ *     drained to the same ACK server by the bare drain (bench/drain/bare_drain.ts: the same rows
+ *     read and written, with no actors, leases, socket thread or error paths).
  *
  * Run: `deno run -A bench/mllp_delivery.ts [single=5000] [perActor=20]`. Takes about 15-25 s.
  * Everything binds and connects to 127.0.0.1 only. Prints tables, then one JSON line.
@@ -44,6 +47,7 @@ import {
   serveMllpReplies,
   waitUntil,
 } from "./harness.ts";
+import { type BareDrain, runBareDrain } from "./drain/mod.ts";
 import {
   cpuByGroup,
   type CpuSnapshot,
@@ -387,6 +391,8 @@ interface ManyResult {
   /** One-row commits, one every 20 ms while the backlog drains: what an intake's commit waits. */
   probe: { commits: number; p50Ms: number; p99Ms: number; maxMs: number };
   drain: DrainCost;
+  /** The same backlog, queued the same way, drained by the bare drain (the limit). */
+  bare: BareDrain;
 }
 
 /** What the backlog's drain cost: CPU per delivered message and the shape of its KV commits. */
@@ -572,6 +578,36 @@ async function many(): Promise<ManyResult> {
     }
     drainLat.sort((a, b) => a - b);
     pacedLat.sort((a, b) => a - b);
+
+    // The limit: the same backlog queued the same way in a KV file of its own, drained by the
+    // bare drain (bench/drain/bare_drain.ts) to the same ACK server.
+    const barePath = `${dir}/bare.kv`;
+    const bareStore = await Store.open({ path: barePath, node: "bench" });
+    try {
+      await enqueue(bareStore, backlog);
+    } finally {
+      bareStore.close();
+    }
+    const bare = await runBareDrain({ kvPath: barePath, ackPid: child.pid });
+    if (bare.delivered !== backlog.length) {
+      throw new Error(`the bare drain delivered ${bare.delivered} of ${backlog.length}`);
+    }
+    // Its figure counts only if it did the work: every entry gone, every SEND log SUCCEEDED.
+    const bareKv = await Deno.openKv(barePath);
+    try {
+      for await (const _ of bareKv.list({ prefix: ["q"] }, { limit: 1 })) {
+        throw new Error("the bare drain left entries queued");
+      }
+      let succeeded = 0;
+      for await (const e of bareKv.list<LogRecord>({ prefix: keys.logPrefix })) {
+        if (e.value.status === "SUCCEEDED") succeeded++;
+      }
+      if (succeeded !== backlog.length) {
+        throw new Error(`the bare drain completed ${succeeded} logs of ${backlog.length}`);
+      }
+    } finally {
+      bareKv.close();
+    }
     return {
       actors: ids.length,
       idleActorRssKiB: kib(idle.rss / ACTORS),
@@ -593,6 +629,7 @@ async function many(): Promise<ManyResult> {
         maxMs: round1(probeMs[probeMs.length - 1] ?? NaN),
       },
       drain: drain!,
+      bare,
     };
   } finally {
     child.stdin.close();
@@ -623,6 +660,8 @@ printTable(["1,000 integrations", "value", "target"], [
     Math.round(b.aggregateMsgPerS),
     ">= 5,000",
   ],
+  ["the bare drain, same backlog (the limit): msg/s", Math.round(b.bare.msgPerS), ""],
+  ["the engine ÷ the bare drain", Number((b.aggregateMsgPerS / b.bare.msgPerS).toFixed(2)), ""],
   ["engine start with every backlog in KV (ms)", b.startMs, ""],
   [`a one-row commit during the drain: p50 (ms, ${b.probe.commits} commits)`, b.probe.p50Ms, ""],
   ["a one-row commit during the drain: p99 (ms)", b.probe.p99Ms, ""],
@@ -646,7 +685,17 @@ printTable(["the drain's CPU per delivered message", "µs"], [
   // The engine runs in this process: its main thread also runs this script's wait (a poll).
   ...Object.entries(b.drain.cpuUsPerMsg).map(([group, us]) => [`engine: ${group}`, us]),
   ["ACK server (child process)", b.drain.ackServerUsPerMsg],
+  ...Object.entries(b.bare.usPerMsgByThread).filter(([, us]) => us > 0).map((
+    [group, us],
+  ) => [`bare drain: ${group}`, us]),
+  ["ACK server, beside the bare drain", b.bare.ackServerUsPerMsg],
 ]);
+printLine(
+  `the bare drain: ${b.bare.usPerMsg} µs per delivered message (its whole process; the ACK ` +
+    `server ${b.bare.ackServerUsPerMsg}), ${b.bare.machineUsPerMsg} on the whole machine, ` +
+    `${b.bare.coresBusy} of ${b.drain.cores} cores busy; ${b.bare.commits} KV commits of ` +
+    `${b.bare.completionsPerCommit} completions`,
+);
 
 printJson({
   bench: "mllp_delivery",
@@ -675,6 +724,10 @@ printJson({
     startMs: b.startMs,
     probe: b.probe,
     drain: b.drain,
+    bare: { ...b.bare, msgPerS: Math.round(b.bare.msgPerS) },
+    // In the runner's summary: the drain against its limit in this run, and against the target.
+    drainVsBare: { ratio: Number((b.aggregateMsgPerS / b.bare.msgPerS).toFixed(3)) },
+    drainVsTarget: { ratio: Number((b.aggregateMsgPerS / 5000).toFixed(3)), target: 1 },
   },
   ratio: Number(a.ratio.toFixed(3)),
 });
