@@ -8,6 +8,7 @@
 
 import process from "node:process";
 import { findJemalloc } from "../app/allocator.ts";
+import { MllpDecoder } from "../codecs/mllp/mod.ts";
 
 /** Options of {@link measure}. */
 export interface MeasureOptions {
@@ -292,6 +293,32 @@ export async function serveMllpReplies(
   try {
     conn.close();
   } catch { /* closed */ }
+}
+
+/**
+ * Calls `onFrame` with each MLLP frame `conn` sends, in order, one at a time (waiting for it when
+ * it returns a promise), until `conn` ends. For the bare peers (bench/pipeline/bare_pipeline.ts,
+ * bench/drain/bare_drain.ts), which read with the engine's own decoder.
+ *
+ * @example
+ * ```ts ignore
+ * void readMllpFrames(conn, (body) => acks.shift()?.(body)).catch(() => {});
+ * ```
+ */
+export async function readMllpFrames(
+  conn: Deno.Conn,
+  onFrame: (body: Uint8Array) => Promise<void> | void,
+): Promise<void> {
+  const decoder = new MllpDecoder();
+  const buf = new Uint8Array(1 << 16);
+  for (;;) {
+    const n = await conn.read(buf);
+    if (n === null) return;
+    // A copy: the decoder keeps views of pushed chunks until their frame ends, and buf is reused.
+    for (const event of decoder.push(buf.slice(0, n))) {
+      if (event.type === "frame") await onFrame(event.payload);
+    }
+  }
 }
 
 const mllpDecoder = new TextDecoder();

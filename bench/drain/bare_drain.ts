@@ -36,7 +36,8 @@ import { readSmallPayloads } from "../../actors/store/payloads.ts";
 import { applyLogUpdate } from "../../actors/store/records.ts";
 import type { LogRecord, MessageRecord, QueueEntry } from "../../actors/store/types.ts";
 import { getValues } from "../../actors/store/kv.ts";
-import { encodeMllp, MllpDecoder } from "../../codecs/mllp/mod.ts";
+import { encodeMllp } from "../../codecs/mllp/mod.ts";
+import { readMllpFrames } from "../harness.ts";
 
 const [KV_PATH = "./bare-drain.kv"] = Deno.args;
 const HOST = "127.0.0.1";
@@ -143,27 +144,13 @@ async function readBatch(queue: string, after: Deno.KvKey | undefined) {
   }
 }
 
-/** Calls `onFrame` with each MLLP frame `conn` sends, in order. */
-async function readFrames(conn: Deno.Conn, onFrame: (body: Uint8Array) => void): Promise<void> {
-  const mllp = new MllpDecoder();
-  const buf = new Uint8Array(1 << 16);
-  for (;;) {
-    const n = await conn.read(buf);
-    if (n === null) return;
-    // A copy: the decoder keeps views of pushed chunks until their frame ends, and buf is reused.
-    for (const event of mllp.push(buf.slice(0, n))) {
-      if (event.type === "frame") onFrame(event.payload);
-    }
-  }
-}
-
 /** Sends every entry of `queue` in order, one in flight; resolves with how many. */
 async function drain(queue: string): Promise<number> {
   const port = Number(queue.slice(queue.lastIndexOf(":") + 1));
   const conn = await Deno.connect({ hostname: HOST, port });
   conn.setNoDelay(true);
   const acks: ((body: Uint8Array) => void)[] = [];
-  const answering = readFrames(conn, (body) => acks.shift()?.(body)).catch(() => {});
+  const answering = readMllpFrames(conn, (body) => acks.shift()?.(body)).catch(() => {});
   let completing = 0;
   let settled: (() => void) | undefined;
   const pending: Promise<boolean>[] = [];

@@ -28,7 +28,8 @@
 
 import { inlinePayload } from "../../actors/store/payloads.ts";
 import type { Dictionary } from "../../actors/store/dictionaries.ts";
-import { encodeMllp, MllpDecoder } from "../../codecs/mllp/mod.ts";
+import { encodeMllp } from "../../codecs/mllp/mod.ts";
+import { readMllpFrames } from "../harness.ts";
 
 const [DEST_PORT, KV_PATH = "./bare-pipeline.kv"] = Deno.args;
 const HOST = "127.0.0.1";
@@ -192,29 +193,12 @@ function frame(body: Uint8Array): Uint8Array {
   return encodeMllp(body, { validate: false });
 }
 
-/** Calls `onFrame` for each MLLP frame `conn` sends, in order, one at a time. */
-async function readFrames(
-  conn: Deno.Conn,
-  onFrame: (body: Uint8Array) => Promise<void> | void,
-): Promise<void> {
-  const decoder = new MllpDecoder();
-  const buf = new Uint8Array(1 << 16);
-  for (;;) {
-    const n = await conn.read(buf);
-    if (n === null) return;
-    // A copy: the decoder keeps views of pushed chunks until their frame ends, and buf is reused.
-    for (const event of decoder.push(buf.slice(0, n))) {
-      if (event.type === "frame") await onFrame(event.payload);
-    }
-  }
-}
-
 /** The destination: FIFO, one in flight, completions committed while the next is on the wire. */
 async function deliver(): Promise<void> {
   const conn = await Deno.connect({ hostname: HOST, port: Number(DEST_PORT) });
   conn.setNoDelay(true);
   const acks: ((body: Uint8Array) => void)[] = [];
-  void readFrames(conn, (body) => acks.shift()?.(body)).catch(() => {});
+  void readMllpFrames(conn, (body) => acks.shift()?.(body)).catch(() => {});
   let completing = 0;
   let settled: (() => void) | undefined;
   let head = 0;
@@ -264,7 +248,7 @@ say(
 );
 for await (const conn of listener) {
   conn.setNoDelay(true);
-  void readFrames(conn, (body) => accept(body, conn)).catch(() => {}).finally(() => {
+  void readMllpFrames(conn, (body) => accept(body, conn)).catch(() => {}).finally(() => {
     try {
       conn.close();
     } catch { /* closed */ }
