@@ -22,7 +22,7 @@
  *     drained to the same ACK server by the bare drain (bench/drain/bare_drain.ts: the same rows
  *     read and written, with no actors, leases, socket thread or error paths).
  *
- * Run: `deno run -A bench/mllp_delivery.ts [single=5000] [perActor=20]`. Takes about 15-25 s.
+ * Run: `deno run -A bench/mllp_delivery.ts [single=5000] [perActor=20]`. Takes about 35 s.
  * Everything binds and connects to 127.0.0.1 only. Prints tables, then one JSON line.
  *
  * @module

@@ -18,8 +18,8 @@
  *   SUCCEEDED with the attempt, and its queue's depth less one, at most 32 completions
  *   uncommitted on a queue while the next message is on the wire.
  *
- * What it leaves out: actors, leases and their checks, the supervisor, a socket thread, the read
- * gate, retries, timeouts, metrics, logs to stdout, memory bounds, every error path. So it is
+ * What it leaves out: actors, leases and their checks, the supervisor, a socket thread, retries,
+ * timeouts, metrics, logs to stdout, memory bounds, every error path. So it is
  * faster than any engine that writes the same rows can be on this machine; the engine's drain
  * divided by its own says what all of that costs.
  *
