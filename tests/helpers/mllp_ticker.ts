@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { adt } from "./net.ts";
 import { type RawMllpSender, summarizeAck } from "./raw_sender.ts";
+import { gapMonitor } from "./thread_hold.ts";
 
 /** A running feed. */
 export interface MllpTicker {
@@ -57,4 +58,52 @@ export function startMllpTicker(sender: RawMllpSender, prefix: string): MllpTick
       return { acked, worstAckMs };
     },
   };
+}
+
+/** What {@link whileTicking} measured around the work. */
+export interface Ticked<T> {
+  /** What the work returned. */
+  value: T;
+  /** How long the work took, ms. */
+  ms: number;
+  /** The longest gap of a 10 ms timer meanwhile, and this thread's CPU in it (see gapMonitor). */
+  gap: number;
+  held: number;
+  /** Feed messages acknowledged while the work ran, and the slowest ACK of the feed. */
+  acked: number;
+  worstAckMs: number;
+}
+
+/**
+ * Runs `work` with a feed started on `sender` (messages `<prefix>-<n>`) and a watch of this
+ * thread's timer around it; the feed's fault, if any, is thrown once the work is done. Both end
+ * whether the work succeeds or not. One run of a thread-hold test's `assertHeldBelow`.
+ *
+ * @example
+ * ```ts ignore
+ * const t = await whileTicking(sender, `TICK${attempt}`, () => postLargeMessage());
+ * return { held: t.held, detail: `${t.acked} acknowledged meanwhile` };
+ * ```
+ */
+export async function whileTicking<T>(
+  sender: RawMllpSender,
+  prefix: string,
+  work: () => Promise<T>,
+): Promise<Ticked<T>> {
+  const ticker = startMllpTicker(sender, prefix);
+  const monitor = gapMonitor();
+  let watched: { gap: number; held: number } | undefined;
+  try {
+    const started = performance.now();
+    const value = await work();
+    const ms = performance.now() - started;
+    watched = monitor.stop();
+    const acked = ticker.acked;
+    const { worstAckMs } = await ticker.stop();
+    return { value, ms, ...watched, acked, worstAckMs };
+  } finally {
+    // The work failed: its timer and feed end too (the work's error is the one thrown).
+    if (!watched) monitor.stop();
+    await ticker.stop().catch(() => {});
+  }
 }

@@ -17,10 +17,10 @@ import { listLogs } from "../../../actors/store/mod.ts";
 import { apiOf } from "../../helpers/api.ts";
 import { startEngine, type TestEngine } from "../../helpers/engine.ts";
 import { adt, waitFor } from "../../helpers/net.ts";
-import { type MllpTicker, startMllpTicker } from "../../helpers/mllp_ticker.ts";
+import { whileTicking } from "../../helpers/mllp_ticker.ts";
 import { RawMllpSender, summarizeAck } from "../../helpers/raw_sender.ts";
 import { tempDir } from "../../helpers/temp.ts";
-import { assertHeldBelow, gapMonitor } from "../../helpers/thread_hold.ts";
+import { assertHeldBelow } from "../../helpers/thread_hold.ts";
 import { inlineWhenAsked } from "./plan_thread_fixture.ts";
 import {
   largeJsonConfig,
@@ -69,7 +69,6 @@ Deno.test("a 24 MB Media message posted to /endpoint is parsed, validated and tr
     ...inlineWhenAsked(),
   });
   const sender = await RawMllpSender.connect(e.mllpPort);
-  let ticker: MllpTicker | undefined;
   try {
     const token = await apiOf(e).token("clinic", "clinic-secret");
     assert.equal(summarizeAck(await sender.request(adt("WARM"))).code, "AA");
@@ -91,25 +90,19 @@ Deno.test("a 24 MB Media message posted to /endpoint is parsed, validated and tr
       boundMs: 250,
       what: "the engine's thread",
       run: async (attempt) => {
-        ticker = startMllpTicker(sender, `TICK${attempt}`);
-        const monitor = gapMonitor();
-        const started = performance.now();
-        const answer = await postFromWorker({
-          url: `${e.base}/endpoint`,
-          token,
-          blobChars: 24_000_000,
-        });
-        const took = performance.now() - started;
-        const { gap, held } = monitor.stop();
-        const during = ticker.acked;
-        const { worstAckMs } = await ticker.stop();
-        const detail = `24 MB taken in ${took.toFixed(0)} ms; ${during} MLLP messages ` +
-          `acknowledged meanwhile (slowest ACK ${worstAckMs.toFixed(0)} ms); longest timer gap ` +
-          `${gap.toFixed(0)} ms`;
-        assert.equal(answer.status, 200, answer.text.slice(0, 500));
-        assert.equal(JSON.parse(answer.text).Meta.DataModel, "Media");
-        acks.push(during);
-        return { held, detail };
+        const t = await whileTicking(sender, `TICK${attempt}`, () =>
+          postFromWorker({
+            url: `${e.base}/endpoint`,
+            token,
+            blobChars: 24_000_000,
+          }));
+        const detail = `24 MB taken in ${t.ms.toFixed(0)} ms; ${t.acked} MLLP messages ` +
+          `acknowledged meanwhile (slowest ACK ${t.worstAckMs.toFixed(0)} ms); longest timer gap ` +
+          `${t.gap.toFixed(0)} ms`;
+        assert.equal(t.value.status, 200, t.value.text.slice(0, 500));
+        assert.equal(JSON.parse(t.value.text).Meta.DataModel, "Media");
+        acks.push(t.acked);
+        return { held: t.held, detail };
       },
     });
     for (const during of acks) {
@@ -117,7 +110,6 @@ Deno.test("a 24 MB Media message posted to /endpoint is parsed, validated and tr
     }
     assert.ok(threadStarted(e), "the planning thread took the body");
   } finally {
-    await ticker?.stop().catch(() => {});
     await sender.close();
     await e.close();
     await hook.server.shutdown();

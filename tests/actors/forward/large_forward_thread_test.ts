@@ -15,12 +15,12 @@ import { listLogs } from "../../../actors/store/mod.ts";
 import { apiOf } from "../../helpers/api.ts";
 import { startEngine, type TestEngine } from "../../helpers/engine.ts";
 import { adt, waitFor } from "../../helpers/net.ts";
-import { type MllpTicker, startMllpTicker } from "../../helpers/mllp_ticker.ts";
+import { whileTicking } from "../../helpers/mllp_ticker.ts";
 import { RawMllpSender, summarizeAck } from "../../helpers/raw_sender.ts";
 import { tempDir } from "../../helpers/temp.ts";
 import { startHook } from "../engine/large_json_fixture.ts";
 import { BIG_INLINE, inlineWhenAsked } from "../engine/plan_thread_fixture.ts";
-import { assertHeldBelow, gapMonitor } from "../../helpers/thread_hold.ts";
+import { assertHeldBelow } from "../../helpers/thread_hold.ts";
 import {
   type ForwardAnswer,
   forwardConfig,
@@ -138,7 +138,6 @@ Deno.test("a 5 MB HL7 message forwarded to /forward and routed as JSON does not 
   });
   const sender = await RawMllpSender.connect(e.mllpPort);
   const client = await startWorkerClient();
-  let ticker: MllpTicker | undefined;
   try {
     const token = await apiOf(e).token(SITE.clientId, SITE.secret);
     assert.equal(summarizeAck(await sender.request(adt("WARM"))).code, "AA");
@@ -166,38 +165,34 @@ Deno.test("a 5 MB HL7 message forwarded to /forward and routed as JSON does not 
       boundMs: 250,
       what: "the engine's thread",
       run: async (attempt) => {
-        ticker = startMllpTicker(sender, `TICK${attempt}`);
-        const monitor = gapMonitor();
-        const started = performance.now();
-        const answer = await client.post({
-          base: e.base,
-          token,
-          controlId: `BIG5MB-${attempt}`,
-          bytes: 5_000_000,
+        const t = await whileTicking(sender, `TICK${attempt}`, async () => {
+          const started = performance.now();
+          const answer = await client.post({
+            base: e.base,
+            token,
+            controlId: `BIG5MB-${attempt}`,
+            bytes: 5_000_000,
+          });
+          const id = storedId(answer);
+          const answered = performance.now() - started;
+          await waitFor("routed", async () => {
+            return (await e.engine.store.logsOfMessage(id)).some((l) => l.type === "SEND");
+          }, 60_000);
+          return answered;
         });
-        const id = storedId(answer);
-        const answered = performance.now() - started;
-        await waitFor("routed", async () => {
-          return (await e.engine.store.logsOfMessage(id)).some((l) => l.type === "SEND");
-        }, 60_000);
-        const took = performance.now() - started;
-        const { gap, held } = monitor.stop();
-        const during = ticker.acked;
-        await ticker.stop();
-        acks.push(during);
-        const detail = `5 MB answered in ${answered.toFixed(0)} ms, routed in ${
-          took.toFixed(0)
-        } ms; ${during} MLLP messages acknowledged meanwhile; longest timer gap ${
-          gap.toFixed(0)
+        acks.push(t.acked);
+        const detail = `5 MB answered in ${t.value.toFixed(0)} ms, routed in ${
+          t.ms.toFixed(0)
+        } ms; ${t.acked} MLLP messages acknowledged meanwhile; longest timer gap ${
+          t.gap.toFixed(0)
         } ms`;
-        return { held, detail };
+        return { held: t.held, detail };
       },
     });
     for (const during of acks) {
       assert.ok(during > 0, "MLLP messages were acknowledged while the message was taken");
     }
   } finally {
-    await ticker?.stop().catch(() => {});
     client.close();
     await sender.close();
     await e.close();
