@@ -1,7 +1,8 @@
 /**
  * The communication step for MLLP: identify the sender, read MSH, store the message durably
- * (group commit, dedupe by integration + MSH-10), and only then acknowledge. Every failure gets a
- * negative ACK that says why, and a log line.
+ * (group commit, dedupe by integration + MSH-10: a message sent again, not another reusing its
+ * MSH-10), and only then acknowledge. Every failure gets a negative ACK that says why, and a log
+ * line.
  * @module
  */
 
@@ -10,6 +11,7 @@ import {
   buildAckText,
   buildNakForUnparsable,
   type Hl7Message,
+  sameHl7Message,
   tryParseHl7,
 } from "../../codecs/hl7v2/mod.ts";
 import type { Config, IntegrationConfig } from "../config/mod.ts";
@@ -209,6 +211,9 @@ export class EngineMllpInbox implements MllpInbox {
           key: controlId,
           ack: "",
           windowMs: this.#options.config.limits.dedupeWindowSeconds * 1000,
+          // A sender that reuses MSH-10 (a counter restarted) sends new messages under old ids:
+          // only the same message sent again (MSH-7 aside) is a duplicate.
+          sameMessage: (earlier) => sameHl7Message(earlier, frame.payload),
         },
         log: {
           type: "RECEIVE",
@@ -228,6 +233,17 @@ export class EngineMllpInbox implements MllpInbox {
         return ackWanted(acceptWhen, "success") ? { reply: encoder.encode(again) } : {};
       }
       messageId = result.messageId;
+      if (result.reused) {
+        log.warn("mllp.control-id-reused", {
+          ...where,
+          integration: integration.id,
+          controlId,
+          messageId,
+          earlier: result.reused,
+          reason: `MSH-10 ${controlId} named another message ${result.reused} within the ` +
+            `dedupe window: stored as a new message, not answered as a duplicate`,
+        });
+      }
       // Routed in the same commit: each destination actor gets its entry in memory.
       if (routing) passOn(result.routed, routing.deliveries, this.#options);
       log.debug("mllp.accepted", {

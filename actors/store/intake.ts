@@ -11,9 +11,9 @@ import { idTime } from "./ids.ts";
 import { boundText, keys, MAX_RECORD_CONTROL_ID } from "./keys.ts";
 import type { Dictionary } from "./dictionaries.ts";
 import { MAX_WITH_DICTIONARY } from "./raw_deflate.ts";
-import { DEFLATE_FROM, INLINE_MAX, smallPayload, writePayload } from "./payloads.ts";
+import { DEFLATE_FROM, INLINE_MAX, readPayload, smallPayload, writePayload } from "./payloads.ts";
 import { addRows, appendDeliveries, type Appended, routedItems } from "./deliveries.ts";
-import type { AcceptRequest, AcceptResult, DerivedMessage } from "./requests.ts";
+import type { AcceptDedupe, AcceptRequest, AcceptResult, DerivedMessage } from "./requests.ts";
 import { optional, RECORD_BYTES } from "./records.ts";
 import type { StoreContext } from "./store_context.ts";
 import type { LogRecord, MessageRecord, QueueEntry } from "./types.ts";
@@ -72,11 +72,16 @@ export async function acceptMessage(
   // repeat (answered below): a read before every accept would wait behind the commit in flight
   // on KV's one worker thread. A large one is looked up first, so a repeat does not write chunks.
   let seenVersion: string | null = null;
+  /** The message the dedupe key named within its window, when this one is another (`reused`). */
+  let reused: string | undefined;
   if (dedupe && dedupeKey && request.payload.length > INLINE_MAX) {
     const seen = await ctx.kv.get<DedupeRecord>(dedupeKey);
     if (seen.value) {
-      if (fresh(ctx, seen.value, dedupe.windowMs)) return duplicate(seen.value, dedupe.ack);
-      seenVersion = seen.versionstamp; // past the window: replaced by this message
+      if (fresh(ctx, seen.value, dedupe.windowMs)) {
+        if (await isRepeat(ctx, seen.value, dedupe)) return duplicate(seen.value, dedupe.ack);
+        reused = seen.value.messageId;
+      }
+      seenVersion = seen.versionstamp; // past the window, or another message: replaced by this one
     }
   }
   const now = ctx.now();
@@ -151,6 +156,7 @@ export async function acceptMessage(
     messageId,
     logId,
     seq,
+    ...(reused ? { reused } : {}),
     ...(appended
       ? {
         sendLogIds: appended.map((a) => a.log.id),
@@ -179,13 +185,33 @@ export async function acceptMessage(
     if (outcome.ok) return stored(outcome.versionstamp);
     // A repeat: stored earlier (a small message is not looked up first), or by another process.
     const seen = await ctx.kv.get<DedupeRecord>(dedupeKey);
+    reused = undefined;
     if (seen.value && fresh(ctx, seen.value, dedupe.windowMs)) {
-      return duplicate(seen.value, dedupe.ack);
+      if (await isRepeat(ctx, seen.value, dedupe)) return duplicate(seen.value, dedupe.ack);
+      reused = seen.value.messageId;
     }
-    // Gone, or older than the window: this message replaces it (checked, in case of a race).
+    // Gone, older than the window, or another message under the key: this message replaces it
+    // (checked, in case of a race).
     seenVersion = seen.versionstamp;
   }
   throw new Error("accept: the dedupe record kept changing; not stored");
+}
+
+/**
+ * Whether the message `record` names is this one sent again: always without `sameMessage`;
+ * with it, what it says of that message's payload. One no longer stored (kept for less time than
+ * the dedupe window) cannot be compared, and is not taken for this one: a message stored twice
+ * is delivered twice, one taken for a repeat is lost.
+ */
+async function isRepeat(
+  ctx: StoreContext,
+  record: DedupeRecord,
+  dedupe: AcceptDedupe,
+): Promise<boolean> {
+  if (!dedupe.sameMessage) return true;
+  const first = (await ctx.kv.get<MessageRecord>(keys.message(record.messageId))).value;
+  if (!first) return false;
+  return dedupe.sameMessage(await readPayload(ctx.kv, first, ctx.dictionaries));
 }
 
 /** Whether a dedupe record is still within `windowMs` of its first copy. */

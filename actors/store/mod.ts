@@ -4,6 +4,7 @@
  */
 
 export {
+  type AcceptDedupe,
   type AcceptRequest,
   type AcceptResult,
   type Delivery,

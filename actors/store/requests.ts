@@ -7,6 +7,26 @@
 import type { LogRecord, MessageRecord, Origin, QueueEntry } from "./types.ts";
 import type { Write } from "./group_commit.ts";
 
+/** How `Store.accept` tells a repeat of a message (see {@link AcceptRequest.dedupe}). */
+export interface AcceptDedupe {
+  /** The key's namespace (the integration). */
+  scope: string;
+  /** What a repeat carries again (an HL7 message's MSH-10). */
+  key: string;
+  /** The answer a repeat gets again; empty: not stored. */
+  ack: string;
+  /** How long after the first copy a repeat is one; after that the key names a new message. */
+  windowMs: number;
+  /**
+   * Whether the payload of the message stored first under the key is this one sent again.
+   * Without it every repeat of the key within the window is a duplicate. With it, a repeat it
+   * says is another message (a sender reusing the key) is stored as a new message, which the key
+   * names from then on, and the result's `reused` names the earlier one. It is asked only when
+   * the key was seen: never for a message the key does not name yet.
+   */
+  sameMessage?: (earlier: Uint8Array) => boolean;
+}
+
 /** A message handed to `Store.accept`. */
 export interface AcceptRequest {
   /** The inbound actor's queue. */
@@ -22,7 +42,7 @@ export interface AcceptRequest {
    * Remember this message so a repeat within `windowMs` is answered with `ack` again (an empty
    * `ack` is not stored: the caller rebuilds it from the message id the duplicate names).
    */
-  dedupe?: { scope: string; key: string; ack: string; windowMs: number };
+  dedupe?: AcceptDedupe;
   /**
    * Fields of the RECEIVE log created with the message (`reason`: why it was FILTERED, when
    * `deliveries` is empty).
@@ -64,6 +84,11 @@ export type AcceptResult =
      * accept is not here: its actor must be woken to read it.
      */
     routed?: QueueItem[];
+    /**
+     * The message stored earlier under the same dedupe key, which `dedupe.sameMessage` said this
+     * one is not (or whose payload was gone): the sender reused the key.
+     */
+    reused?: string;
   }
   | { status: "duplicate"; messageId: string; ack: string };
 

@@ -65,6 +65,7 @@ export const QUEUE_READS_AT_ONCE = 4;
 export type { QueryIds, QueryPart, QueryRecord } from "./queries.ts";
 export type { LogUpdate } from "./records.ts";
 export type {
+  AcceptDedupe,
   AcceptRequest,
   AcceptResult,
   Delivery,
@@ -115,7 +116,11 @@ export class Store {
   /** Payload compression dictionaries (see dictionaries.ts). */
   readonly dictionaries: PayloadDictionaries;
   readonly #now: () => number;
-  readonly #inflightDedupe = new Map<string, { promise: Promise<AcceptResult>; ack: string }>();
+  /** Accepts with a dedupe key being stored now, by scope and key. */
+  readonly #inflightDedupe = new Map<
+    string,
+    { promise: Promise<AcceptResult>; ack: string; payload: Uint8Array }
+  >();
   #closed = false;
   /** What the store's modules work with: its KV, committer, clock, fencing and itself. */
   readonly #ctx: StoreContext;
@@ -251,6 +256,12 @@ export class Store {
     if (!dedupe) return acceptMessage(this.#ctx, request);
     const flight = `${dedupe.scope}\u0000${dedupe.key}`;
     const earlier = this.#inflightDedupe.get(flight);
+    if (earlier && dedupe.sameMessage && !dedupe.sameMessage(earlier.payload)) {
+      // Another message under the key being stored (a sender reusing it): stored after that one,
+      // which the dedupe record then names, so this one is told apart from it there.
+      const after = () => this.accept(request);
+      return earlier.promise.then(after, after);
+    }
     if (earlier) {
       // The same message is being stored right now (a sender retry): answer it like a duplicate,
       // with the ACK stored for the first copy, as every later repeat will get.
@@ -263,7 +274,7 @@ export class Store {
     const promise = acceptMessage(this.#ctx, request).finally(() =>
       this.#inflightDedupe.delete(flight)
     );
-    this.#inflightDedupe.set(flight, { promise, ack: dedupe.ack });
+    this.#inflightDedupe.set(flight, { promise, ack: dedupe.ack, payload: request.payload });
     return promise;
   }
 

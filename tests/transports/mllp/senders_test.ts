@@ -189,6 +189,31 @@ Deno.test("Hl7Client: 20 ADTs sent and awaited one by one are each answered AA w
   }
 });
 
+Deno.test("Hl7Client whose counter restarted: the new messages under MSH-10s it used before are all stored, none taken for a duplicate", async () => {
+  const rig = await startRig();
+  try {
+    const ids = ["1", "2", "3", "4", "5"];
+    for (const [run, extra] of [[1, ""], [2, " RESTARTED"]] as const) {
+      const client = new Hl7Client({ host: "127.0.0.1", port: rig.port });
+      try {
+        for (const id of ids) {
+          const ack = await client.sendAndWait(Hl7Message.parse(adt(id, extra)), {
+            timeoutMs: 10_000,
+          });
+          assert.equal(ack.getSegment("MSA")?.getField(1)?.toString(), "AA", `run ${run}, ${id}`);
+        }
+      } finally {
+        await client.close();
+      }
+    }
+    await assertStored(rig, [...ids, ...ids]);
+    assert.equal(rig.log.lines.filter((l) => l.includes(" mllp.control-id-reused ")).length, 5);
+    assert.equal(rig.log.lines.filter((l) => l.includes(" mllp.duplicate ")).length, 0);
+  } finally {
+    await rig.close();
+  }
+});
+
 Deno.test("Hl7Client from an address no integration claims is answered AR naming the address, closed, and nothing is stored", async () => {
   const rig = await startRig({ allowedIps: ["10.20.30.40"] });
   const client = new Hl7Client({ host: "127.0.0.1", port: rig.port });
@@ -614,6 +639,85 @@ Deno.test("raw sender: the same MSH-10 sent twice gets byte-identical ACKs and i
     await assertStored(rig, ["DUP1", "OTHER1", "DUP2"]);
     assert.equal(rig.log.lines.filter((l) => l.includes(" mllp.duplicate ")).length, 3);
   } finally {
+    await rig.close();
+  }
+});
+
+Deno.test("raw sender: another message under an MSH-10 already stored (a reused control id) is stored, answered with its own AA and logged naming both", async () => {
+  const rig = await startRig();
+  try {
+    const a = await RawMllpSender.connect(rig.port);
+    let second: Uint8Array;
+    try {
+      const first = await a.request(adt("REUSE1"));
+      assert.equal(ackKey(first), "AA:REUSE1");
+      // The sender's counter restarted: a new patient under an MSH-10 it used before.
+      second = await a.request(adt("REUSE1", " SMITH"));
+      assert.equal(ackKey(second), "AA:REUSE1");
+      assert.notDeepEqual(second, first, "its own ACK, not the first message's");
+      // Its resend is its duplicate: the MSH-10 names the newer message now.
+      assert.deepEqual(await a.request(adt("REUSE1", " SMITH")), second);
+    } finally {
+      await a.close();
+    }
+    await assertStored(rig, ["REUSE1", "REUSE1"]);
+    const [one, two] = await rig.store.peek(rig.queue, 2);
+    const records = await rig.store.getMessages([one!.entry.messageId, two!.entry.messageId]);
+    const texts = await Promise.all(
+      records.map(async (r) => dec.decode(await rig.store.getPayload(r!))),
+    );
+    assert.deepEqual(texts, [adt("REUSE1"), adt("REUSE1", " SMITH")]);
+    const warned = rig.log.lines.filter((l) => l.includes(" mllp.control-id-reused "));
+    assert.equal(warned.length, 1, warned.join("\n"));
+    assert.match(warned[0]!, /WARN/);
+    assert.ok(warned[0]!.includes(one!.entry.messageId), "names the earlier message");
+    assert.ok(warned[0]!.includes(two!.entry.messageId), "names the new message");
+    assert.equal(rig.log.lines.filter((l) => l.includes(" mllp.duplicate ")).length, 1);
+  } finally {
+    await rig.close();
+  }
+});
+
+Deno.test("raw sender: a resend rebuilt with a new MSH-7 (send time) is a duplicate", async () => {
+  const rig = await startRig();
+  const a = await RawMllpSender.connect(rig.port);
+  try {
+    const first = await a.request(adt("STAMP1"));
+    const rebuilt = adt("STAMP1").replace("|20240315123000||ADT^A01", "|20240315123507||ADT^A01");
+    assert.notEqual(rebuilt, adt("STAMP1"));
+    assert.deepEqual(await a.request(rebuilt), first);
+    await assertStored(rig, ["STAMP1"]);
+    assert.equal(rig.log.lines.filter((l) => l.includes(" mllp.control-id-reused ")).length, 0);
+  } finally {
+    await a.close();
+    await rig.close();
+  }
+});
+
+Deno.test("raw sender: two messages under one MSH-10 sent on two connections at once are both stored and answered AA", async () => {
+  const rig = await startRig();
+  const a = await RawMllpSender.connect(rig.port);
+  const b = await RawMllpSender.connect(rig.port);
+  try {
+    const ids = Array.from({ length: 6 }, (_, i) => `TWIN${i}`);
+    for (const id of ids) {
+      const [ra, rb] = await Promise.all([a.request(adt(id)), b.request(adt(id, " TWIN"))]);
+      assert.equal(ackKey(ra), `AA:${id}`);
+      assert.equal(ackKey(rb), `AA:${id}`);
+      assert.notDeepEqual(ra, rb);
+    }
+    await assertStored(rig, ids.flatMap((id) => [id, id]));
+    const heads = await rig.store.peek(rig.queue, 100);
+    const records = await rig.store.getMessages(heads.map((h) => h.entry.messageId));
+    const texts = new Set(
+      await Promise.all(records.map(async (r) => dec.decode(await rig.store.getPayload(r!)))),
+    );
+    for (const id of ids) assert.ok(texts.has(adt(id)) && texts.has(adt(id, " TWIN")), id);
+    const warned = rig.log.lines.filter((l) => l.includes(" mllp.control-id-reused "));
+    assert.equal(warned.length, ids.length);
+  } finally {
+    await a.close();
+    await b.close();
     await rig.close();
   }
 });
