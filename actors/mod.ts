@@ -9,6 +9,7 @@ export type * from "./ports.ts";
 export { errorMessage } from "./runtime/errors.ts";
 export { RESERVED_USER_NAMES, reservedUserName } from "./config/reserved_names.ts";
 export { systemClock } from "./runtime/clock.ts";
+export { LogThrottle, type LogThrottleOptions } from "./runtime/log_throttle.ts";
 export { DEFAULT_MAX_BODY_BYTES, HttpSendError } from "./https_out/http_client.ts";
 export { redact, secretValues } from "./https_out/redact.ts";
 export {

@@ -472,6 +472,7 @@ export class Engine {
       handOver,
       appAcks,
       threads: planThreads,
+      monotonic: () => clock.monotonic(),
     });
     const engine = new Engine(holder, store, supervisor, inbox, log);
     engine.#appAcks = appAcks;

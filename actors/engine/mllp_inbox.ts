@@ -26,6 +26,7 @@ import type { InboxReply, MllpInbox, ReceivedFrame } from "../ports.ts";
 import { PeerDirectory } from "./peers.ts";
 import { ackWanted, type AppAcks, type AppVerdict } from "./app_acks.ts";
 import { errorMessage } from "../runtime/errors.ts";
+import { LogThrottle } from "../runtime/log_throttle.ts";
 import { passOn } from "./pass_on.ts";
 import { notRead, planIntake, readIntake } from "./intake_offload.ts";
 import type { PlanThreads } from "./plan_threads.ts";
@@ -46,7 +47,16 @@ export interface EngineMllpInboxOptions {
    * routes at intake), off the engine's thread; without it, every frame is read here.
    */
   threads?: PlanThreads;
+  /** Milliseconds of a monotonic clock, for the throttle of `mllp.control-id-reused` lines. */
+  monotonic?: () => number;
 }
+
+/**
+ * `mllp.control-id-reused` lines per integration: a sender with a fixed MSH-10 would write one
+ * for every message. As the lines a client can repeat: 20 every 5 s, then one with the count.
+ */
+const REUSE_LOG_INTERVAL_MS = 5_000;
+const REUSE_LOG_BURST = 20;
 
 /**
  * `text` as a string of its own. A field read from a message is a slice of the message's text, and
@@ -72,6 +82,7 @@ export class EngineMllpInbox implements MllpInbox {
   readonly #drained = new Set<string>();
   /** Largest frame accepted (config `limits.maxHl7Bytes`). */
   readonly maxFrameBytes: number;
+  readonly #reuseLog: LogThrottle;
 
   /** An inbox for the integrations of `options.config`. */
   constructor(options: EngineMllpInboxOptions) {
@@ -79,6 +90,11 @@ export class EngineMllpInbox implements MllpInbox {
     this.#seen = options.config;
     this.#peers = new PeerDirectory(this.#seen.integrations);
     this.maxFrameBytes = options.config.limits.maxHl7Bytes;
+    this.#reuseLog = new LogThrottle(
+      REUSE_LOG_INTERVAL_MS,
+      options.monotonic ?? (() => performance.now()),
+      { burst: REUSE_LOG_BURST },
+    );
   }
 
   /** The local ports MLLP integrations listen on. */
@@ -233,7 +249,8 @@ export class EngineMllpInbox implements MllpInbox {
         return ackWanted(acceptWhen, "success") ? { reply: encoder.encode(again) } : {};
       }
       messageId = result.messageId;
-      if (result.reused) {
+      const count = result.reused ? this.#reuseLog.note(integration.id) : 0;
+      if (count > 0) {
         log.warn("mllp.control-id-reused", {
           ...where,
           integration: integration.id,
@@ -242,6 +259,7 @@ export class EngineMllpInbox implements MllpInbox {
           earlier: result.reused,
           reason: `MSH-10 ${controlId} named another message ${result.reused} within the ` +
             `dedupe window: stored as a new message, not answered as a duplicate`,
+          ...(count > 1 ? { count } : {}),
         });
       }
       // Routed in the same commit: each destination actor gets its entry in memory.

@@ -124,14 +124,15 @@ export class ConsoleState {
   }
 
   /**
-   * The message stored for an MSH-10 control id within the dedupe window of the integrations
-   * named (`scopes`), from the dedupe records the store keeps anyway: no scan of the logs.
+   * The messages stored for an MSH-10 control id within the dedupe window of the integrations
+   * named (`scopes`), from the dedupe records the store keeps anyway: no scan of the logs. Newest
+   * first: a sender reusing the control id has up to 20 earlier ones named by its record too.
    */
   async messageByControlId(scopes: readonly string[], controlId: string): Promise<string[]> {
-    const got = await getValues<{ messageId: string }>(
+    const got = await getValues<{ messageId: string; earlier?: string[] }>(
       this.#kv,
       scopes.map((s) => keys.dedupe(s, controlId)),
     );
-    return got.flatMap((g) => g?.messageId ? [g.messageId] : []);
+    return got.flatMap((g) => g?.messageId ? [g.messageId, ...(g.earlier ?? [])] : []);
   }
 }

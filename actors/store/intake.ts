@@ -24,6 +24,19 @@ interface DedupeRecord {
   ack?: string;
   /** When the first copy was stored (ms); older records were written without it. */
   at?: number;
+  /**
+   * The messages the key named before this one within their windows, newest first (a sender
+   * reusing it), at most {@link MAX_EARLIER}: a search by the key finds them too.
+   */
+  earlier?: string[];
+}
+
+/** Most earlier messages a dedupe record names (a sender with a fixed MSH-10 has many). */
+const MAX_EARLIER = 20;
+
+/** What a record replacing `replaced` (another message under the key) says came before it. */
+function earlierThan(replaced: DedupeRecord): string[] {
+  return [replaced.messageId, ...(replaced.earlier ?? [])].slice(0, MAX_EARLIER);
 }
 
 /** Largest ACK kept in a dedupe record (a KV value holds 64 KiB; a peer's MSH-10 is unbounded). */
@@ -72,14 +85,14 @@ export async function acceptMessage(
   // repeat (answered below): a read before every accept would wait behind the commit in flight
   // on KV's one worker thread. A large one is looked up first, so a repeat does not write chunks.
   let seenVersion: string | null = null;
-  /** The message the dedupe key named within its window, when this one is another (`reused`). */
-  let reused: string | undefined;
+  /** The key's record within its window, when it names another message than this one. */
+  let replaced: DedupeRecord | undefined;
   if (dedupe && dedupeKey && request.payload.length > INLINE_MAX) {
     const seen = await ctx.kv.get<DedupeRecord>(dedupeKey);
     if (seen.value) {
       if (fresh(ctx, seen.value, dedupe.windowMs)) {
         if (await isRepeat(ctx, seen.value, dedupe)) return duplicate(seen.value, dedupe.ack);
-        reused = seen.value.messageId;
+        replaced = seen.value;
       }
       seenVersion = seen.versionstamp; // past the window, or another message: replaced by this one
     }
@@ -156,7 +169,7 @@ export async function acceptMessage(
     messageId,
     logId,
     seq,
-    ...(reused ? { reused } : {}),
+    ...(replaced ? { reused: replaced.messageId } : {}),
     ...(appended
       ? {
         sendLogIds: appended.map((a) => a.log.id),
@@ -181,14 +194,17 @@ export async function acceptMessage(
   write.sets!.push({ key: dedupeKey, value: remembered });
   for (let attempt = 1; attempt <= 3; attempt++) {
     write.checks = [{ key: dedupeKey, versionstamp: seenVersion }];
+    // Set between attempts only: the write is serialized when its batch is taken.
+    if (replaced) remembered.earlier = earlierThan(replaced);
+    else delete remembered.earlier;
     const outcome = await ctx.committer.commit(write);
     if (outcome.ok) return stored(outcome.versionstamp);
     // A repeat: stored earlier (a small message is not looked up first), or by another process.
     const seen = await ctx.kv.get<DedupeRecord>(dedupeKey);
-    reused = undefined;
+    replaced = undefined;
     if (seen.value && fresh(ctx, seen.value, dedupe.windowMs)) {
       if (await isRepeat(ctx, seen.value, dedupe)) return duplicate(seen.value, dedupe.ack);
-      reused = seen.value.messageId;
+      replaced = seen.value;
     }
     // Gone, older than the window, or another message under the key: this message replaces it
     // (checked, in case of a race).

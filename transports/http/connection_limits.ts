@@ -30,7 +30,7 @@
 
 import type { IncomingMessage, Server, ServerResponse } from "node:http";
 import type { Logger } from "../../actors/ports.ts";
-import { LogThrottle } from "../mllp/log_throttle.ts";
+import { LogThrottle } from "../../actors/mod.ts";
 import { ConnectionCaps, peerAddress } from "../net/connection_caps.ts";
 
 /** The peer's address, IPv4-mapped IPv6 as plain IPv4 (as node_bridge.ts gives it to the app). */

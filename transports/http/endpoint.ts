@@ -67,7 +67,7 @@ import { RateLimiter } from "./rate_limit.ts";
 import { codeOf, FHIR_JSON, prefersFhir } from "./fhir_outcome.ts";
 import { sendBody, sendJson } from "./respond.ts";
 import { clip } from "./clip.ts";
-import { LogThrottle } from "../mllp/log_throttle.ts";
+import { LogThrottle } from "../../actors/mod.ts";
 import { AUTH_LOG_BURST, PeerLog } from "./peer_log.ts";
 
 const encoder = new TextEncoder();

@@ -8,7 +8,7 @@
  */
 
 import type { Logger } from "../../actors/ports.ts";
-import { LogThrottle } from "../mllp/log_throttle.ts";
+import { LogThrottle } from "../../actors/mod.ts";
 
 /** The interval of the throttle: per event and address, at most a burst of lines this often. */
 export const PEER_LOG_INTERVAL_MS = 5_000;

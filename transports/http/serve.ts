@@ -46,7 +46,7 @@ import { bridgeRequest, refuseBodyFraming } from "./node_bridge.ts";
 import { errorMessage } from "../../actors/mod.ts";
 import { watchAccepts } from "../net/accept_watch.ts";
 import { limitConnections, peerAddress, refusedAtAccept } from "./connection_limits.ts";
-import { LogThrottle } from "../mllp/log_throttle.ts";
+import { LogThrottle } from "../../actors/mod.ts";
 import { PeerLog } from "./peer_log.ts";
 
 /** What the server passes to the app as Hono's `env` (the shape `Deno.serve` passes). */
@@ -210,7 +210,7 @@ export async function servePublic(options: ServePublicOptions): Promise<PublicSe
       : {}),
   });
   // Lines a client can cause once per connection, without authenticating: per address, a burst
-  // every 5 s at most, then one counting those held back (memory bounded: log_throttle.ts).
+  // every 5 s at most, then one counting those held back (memory bounded: actors/runtime/log_throttle.ts).
   const clientErrors = new LogThrottle(CONNECTION_LOG_INTERVAL_MS, options.now, {
     burst: CLIENT_ERROR_BURST,
   });

@@ -9,7 +9,7 @@
 import type { Clock, Logger } from "../../actors/ports.ts";
 import { errorMessage, systemClock } from "../../actors/mod.ts";
 import type { ByteConn, ByteListener } from "./node_tls.ts";
-import { LogThrottle } from "./log_throttle.ts";
+import { LogThrottle } from "../../actors/mod.ts";
 
 /** Options for {@link startAcceptLoop}. */
 export interface AcceptLoopOptions {

@@ -42,7 +42,7 @@ import type { Logger, MllpInbox } from "../../actors/ports.ts";
 import type { ByteConn } from "./node_tls.ts";
 import { errorMessage } from "../../actors/mod.ts";
 import { ReadBuffer } from "./read_buffer.ts";
-import type { LogThrottle } from "./log_throttle.ts";
+import type { LogThrottle } from "../../actors/mod.ts";
 
 /** The interval of the per-connection lines' throttle (see the module doc). */
 export const PEER_LOG_INTERVAL_MS = 5_000;

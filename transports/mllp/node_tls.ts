@@ -8,7 +8,7 @@
 import tls from "node:tls";
 import type { Logger } from "../../actors/ports.ts";
 import { watchAccepts } from "../net/accept_watch.ts";
-import { LogThrottle } from "./log_throttle.ts";
+import { LogThrottle } from "../../actors/mod.ts";
 import { errorMessage } from "../../actors/mod.ts";
 
 /** What the MLLP server needs of a connection; `Deno.Conn` has the same shape. */

@@ -14,7 +14,7 @@ import {
   PEER_LOG_BURST,
   PEER_LOG_INTERVAL_MS,
 } from "./inbound_connection.ts";
-import { LogThrottle } from "./log_throttle.ts";
+import { LogThrottle } from "../../actors/mod.ts";
 import { type ByteConn, type ByteListener, listenMutualTls } from "./node_tls.ts";
 import { errorMessage } from "../../actors/mod.ts";
 

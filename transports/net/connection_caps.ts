@@ -14,7 +14,7 @@
  */
 
 import type { Logger } from "../../actors/ports.ts";
-import { LogThrottle } from "../mllp/log_throttle.ts";
+import { LogThrottle } from "../../actors/mod.ts";
 
 /** One refusal line per peer address at most this often, with the count since the last. */
 export const REFUSAL_LOG_INTERVAL_MS = 5_000;

@@ -30,7 +30,7 @@ import type { Socket } from "node:net";
 // @ts-types="@types/ssh2"
 import type ssh2 from "ssh2";
 import type { Logger } from "../../actors/ports.ts";
-import { LogThrottle } from "../mllp/log_throttle.ts";
+import { LogThrottle } from "../../actors/mod.ts";
 import { REFUSAL_LOG_INTERVAL_MS } from "../net/connection_caps.ts";
 import { type AcceptedAlgorithms, acceptedAlgorithms } from "./algorithms.ts";
 import { sshFingerprint } from "./fingerprint.ts";

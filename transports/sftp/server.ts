@@ -61,7 +61,7 @@ import {
 import { RESERVED, type Upload, UploadDesk } from "./uploads.ts";
 import { type AcceptWatch, watchAccepts } from "../net/accept_watch.ts";
 import { ConnectionCaps, REFUSAL_LOG_INTERVAL_MS } from "../net/connection_caps.ts";
-import { LogThrottle } from "../mllp/log_throttle.ts";
+import { LogThrottle } from "../../actors/mod.ts";
 
 export type { Upload } from "./uploads.ts";
 export { MAX_SFTP_CONNECTIONS } from "./address_limits.ts";

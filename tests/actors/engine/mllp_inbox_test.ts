@@ -24,7 +24,11 @@ const OUT = "mllp-out:127.0.0.1:9";
 async function setup(
   overrides: Record<string, unknown> = {},
   port = 1,
-  options: { json?: boolean; log?: ReturnType<typeof memoryLogger> } = {},
+  options: {
+    json?: boolean;
+    log?: ReturnType<typeof memoryLogger>;
+    monotonic?: () => number;
+  } = {},
 ) {
   const dir = await tempDir({ prefix: "mllp-inbox-" });
   const result = parseConfig({
@@ -58,6 +62,7 @@ async function setup(
     log,
     notify: (id) => notified.push(id),
     handOver: (queue, items) => handed.push({ queue, items }),
+    ...(options.monotonic ? { monotonic: options.monotonic } : {}),
   });
   return {
     store,
@@ -336,4 +341,20 @@ Deno.test("listener waits for FS CR by default, and with requireFinalCr false an
     await lenient.close();
     store.close();
   }
+});
+
+Deno.test("inbox: a sender reusing one MSH-10 for every message has each stored; mllp.control-id-reused is logged 20 times in 5 s, then once with the count held back", async () => {
+  let now = 0;
+  await using t = await setup({}, 1, { monotonic: () => now });
+  const reused = () => t.log.lines.filter((l) => l.includes(" mllp.control-id-reused "));
+  for (let i = 0; i <= 25; i++) {
+    assert.equal(msa((await t.inbox.receive(frame(adt("FIXED", ` P${i}`)))).reply).code, "AA");
+  }
+  assert.equal(reused().length, 20);
+  assert.ok(reused().every((l) => !l.includes("count=")), reused()[0]);
+  now = 5_000;
+  assert.equal(msa((await t.inbox.receive(frame(adt("FIXED", " P26")))).reply).code, "AA");
+  assert.equal(reused().length, 21);
+  assert.match(reused()[20]!, /count=6\b/, "this one and the 5 held back");
+  assert.equal(await t.store.depth(OUT), 27);
 });

@@ -9,7 +9,8 @@
 import assert from "node:assert/strict";
 import { ManualClock } from "../../../../actors/runtime/clock.ts";
 import { STATE_CHANGING_ROUTES } from "../../../../transports/http/console/mod.ts";
-import { signIn, startConsoleEngine, TOKEN } from "./fixture.ts";
+import { adt } from "../../../helpers/net.ts";
+import { sendHl7, signIn, startConsoleEngine, TOKEN } from "./fixture.ts";
 
 const XSS_FILE = `"><img src=x onerror="window.__xss=4"><script>window.__xss=5</script>.hl7`;
 const XSS_PEER = `javascript:window.__xss=6`;
@@ -215,6 +216,24 @@ Deno.test("console: viewers share one scan of the metrics data for 5 s, then see
     assert.equal(await received(), 1, "the same data within 5 s");
     clock.advance(1);
     assert.equal(await received(), 2, "a new scan after 5 s");
+  } finally {
+    await e.close();
+    await Deno.remove(e.dir, { recursive: true });
+  }
+});
+
+Deno.test("console: a search by an MSH-10 a sender reused within the dedupe window finds every message it named", async () => {
+  const e = await startConsoleEngine();
+  try {
+    // A sender whose counter restarted twice: three messages under one MSH-10.
+    for (const patient of ["", " SMITH", " JONES"]) await sendHl7(e.mllpPort, adt("R77", patient));
+    const { logs } = await e.engine.store.listLogs({ type: "RECEIVE", limit: 10 });
+    assert.equal(logs.length, 3);
+    const admin = await signIn(e.base, { token: TOKEN });
+    const page = await fetch(`${e.base}/console/logs?q=R77`, { headers: { cookie: admin.cookie } });
+    assert.equal(page.status, 200);
+    const html = await page.text();
+    for (const log of logs) assert.ok(html.includes(`data-log-id="${log.id}"`), log.id);
   } finally {
     await e.close();
     await Deno.remove(e.dir, { recursive: true });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ManualClock } from "../../../actors/runtime/clock.ts";
-import { LogThrottle } from "../../../transports/mllp/log_throttle.ts";
+import { LogThrottle } from "../../../actors/runtime/log_throttle.ts";
 
 Deno.test("LogThrottle: a flood from more addresses than it tracks keeps its memory bounded and shares one line per interval", () => {
   const clock = new ManualClock();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { ManualClock } from "../../../actors/runtime/clock.ts";
-import { LogThrottle } from "../../../transports/mllp/log_throttle.ts";
+import { LogThrottle } from "../../../actors/runtime/log_throttle.ts";
 
 Deno.test("LogThrottle: one line per key and interval, carrying the count since the last line", () => {
   const clock = new ManualClock();
