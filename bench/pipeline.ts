@@ -48,7 +48,10 @@
  *    queue entry, dedupe, a payload row for ~30 % of the corpus, and the completion's log and
  *    entry), and every one of them shares KV's single commit cycle. Beside it, the engine's own
  *    `Store` alone (bench/pipeline/store_limit.ts: 16 writers storing and routing the same
- *    messages, a completer completing them; no sockets, no HL7): what its rows cost here.
+ *    messages, a completer completing them; no sockets, no HL7): what its rows cost here. And
+ *    the engine's group commits in that run (its `/metrics`: `engine_kv_commits_total`,
+ *    `engine_kv_commit_seconds`): per second, writes each, mean time in KV, and the share of the
+ *    run a commit was in KV; near 1, KV's one commit at a time held the run.
  * 7. The bare pipeline (bench/pipeline/bare_pipeline.ts), under the same load to a destination
  *    like the engine's: the engine's rows, commits, deflate, ACK after the commit and FIFO delivery with
  *    one in flight, in one Deno process, and nothing else. Its sustained and intake figures are
@@ -90,6 +93,7 @@
 
 import { engineAllocator, printJson, printLine, printTable } from "./harness.ts";
 import {
+  commitPace,
   corpusStats,
   cpuByGroup,
   cpuSnapshot,
@@ -99,6 +103,7 @@ import {
   installGuard,
   killAll,
   kvBytes,
+  kvCommits,
   LagMonitor,
   type LoadResult,
   machineCpu,
@@ -299,6 +304,7 @@ try {
   const cpu0 = cpuSnapshot(e.pid);
   const m0 = machineCpu();
   const rows0 = await e.metric("engine_kv_mutations_total");
+  const commits0 = await kvCommits(e);
   const load = await mllpLoad(e.mllpPort, CONNS, SECONDS);
   acked += load.ok;
   const deliveredAtLoadEnd = receiver.count - base;
@@ -308,6 +314,7 @@ try {
   // Rows KV changed per delivered message: what the KV limit is run with below, for comparison.
   const rowsPerMsg = ((await e.metric("engine_kv_mutations_total")) - rows0) /
     Math.max(1, receiver.count - base);
+  const commits = commitPace(commits0, await kvCommits(e), load.seconds + drain.seconds);
   if (!drain.done) printLine(`  not drained in ${DRAIN_MS / 1000} s; actors: ${await e.actors()}`);
   const delivered = receiver.count - base;
   if (load.bad > 0 || load.errors > 0) {
@@ -558,6 +565,10 @@ try {
     ["drain seconds", round(drain.seconds, 2)],
     ["undelivered after the drain", Math.max(0, load.ok - delivered)],
     ["duplicates at the destination (whole run)", receiver.duplicates],
+    ["KV group commits per second (engine_kv_commits_total)", round(commits.perSecond)],
+    ["writes per commit (accepts and completions)", round(commits.writesEach, 1)],
+    ["a commit's time in KV, mean ms (engine_kv_commit_seconds)", round(commits.msEach, 2)],
+    ["share of the run a commit was in KV", round(commits.inFlightShare, 2)],
   ]);
   printLine();
   printTable(
@@ -657,6 +668,13 @@ try {
       },
     },
     rowsPerDeliveredMessage: round(rowsPerMsg, 2),
+    // The engine's group commits in the sustained run, from its /metrics.
+    kvCommits: {
+      perSecond: round(commits.perSecond),
+      writesEach: round(commits.writesEach, 1),
+      msEach: round(commits.msEach, 2),
+      inFlightShare: round(commits.inFlightShare, 2),
+    },
     machine: {
       cores: machine.cores,
       coresBusy: {

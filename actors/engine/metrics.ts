@@ -2,7 +2,7 @@
  * The engine's Prometheus metrics, labelled by integration, destination and environment: messages
  * received, routed, filtered, delivered, failed; delivery attempts and retries; end-to-end
  * (receive → delivered) and delivery (queued → delivered) latency; ACK codes; accept (KV commit)
- * latency; SFTP files. They are counted where the store is called — the store's own methods are
+ * latency and each group commit's time in KV; SFTP files. They are counted where the store is called — the store's own methods are
  * wrapped on the instance, so its code (and its hot path) is untouched and a failed call counts
  * nothing.
  * @module
@@ -32,6 +32,7 @@ export class EngineMetrics {
   readonly endToEnd: Histogram;
   readonly delivery: Histogram;
   readonly accept: Histogram;
+  readonly commit: Histogram;
   #config: () => Config;
   /** The config the cached label objects were made from. */
   #labelsOf: Config | undefined;
@@ -77,6 +78,10 @@ export class EngineMetrics {
     this.accept = r.histogram(
       "engine_kv_accept_commit_seconds",
       "Accepting a message: from the call to its durable (group) commit in KV.",
+    );
+    this.commit = r.histogram(
+      "engine_kv_commit_seconds",
+      "One group commit in KV: from sending its atomic operation to the answer.",
     );
   }
 
@@ -139,6 +144,7 @@ export class EngineMetrics {
 
   /** Wraps `store`'s writing methods on the instance to count what they did. */
   instrument(store: Store, now: () => number): void {
+    store.observeCommits((seconds) => this.commit.observe({}, seconds));
     const accept = store.accept.bind(store);
     store.accept = async (request) => {
       const started = performance.now();

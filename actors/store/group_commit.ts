@@ -64,6 +64,11 @@ export class GroupCommitter {
   writes = 0;
   /** Rows set, deleted or summed by those commits (sums on one counter count once per batch). */
   mutations = 0;
+  /**
+   * Told how long each commit was in KV, in seconds: from sending its atomic operation to the
+   * answer (retries included; a refused check or an error as well).
+   */
+  onCommitted: ((seconds: number) => void) | undefined;
 
   /** Commits into `kv` within `limits`, reporting each commit's fate to `observer`. */
   constructor(kv: Deno.Kv, limits: GroupCommitLimits = {}, observer?: CommitObserver) {
@@ -157,10 +162,12 @@ export class GroupCommitter {
       return await this.#refuseAlone(batch, error);
     }
     let result: Deno.KvCommitResult | Deno.KvCommitError;
+    const sent = performance.now();
     try {
       // A retry (KV busy) sends the same operation again: committing it leaves it as it was.
       result = await withKvRetry(() => op.commit());
     } catch (error) {
+      this.onCommitted?.((performance.now() - sent) / 1000);
       if (isStorageFault(error)) {
         this.#observer?.failed(error);
         const refused = new StoreUnavailableError(error);
@@ -170,6 +177,7 @@ export class GroupCommitter {
       // One write over a limit fails the whole atomic.
       return await this.#refuseAlone(batch, error);
     }
+    this.onCommitted?.((performance.now() - sent) / 1000);
     if (result.ok) {
       // Only a commit that wrote says the disk takes writes: a refused check writes nothing, and
       // KV answers it on a full disk as well.

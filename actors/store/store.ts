@@ -192,6 +192,14 @@ export class Store {
     return { batches: c.batches, writes: c.writes, mutations: c.mutations };
   }
 
+  /**
+   * Tells `observer` how long each group commit was in KV, in seconds (see
+   * `GroupCommitter.onCommitted`); one observer at a time.
+   */
+  observeCommits(observer: (seconds: number) => void): void {
+    this.#committer.onCommitted = observer;
+  }
+
   /** Writes waiting for a commit: how far behind durability the engine's writers are. */
   get commitBacklog(): number {
     return this.#committer.waiting;

@@ -19,6 +19,7 @@ export { freePort, HOST, installGuard, killAll, removeNow, sleep } from "./child
 export { corpusStats, type LoadResult, mllpLoad, mllpPaced } from "./load.ts";
 export { Probe, Receiver, waitDelivered } from "./receiver.ts";
 export { EngineChild, kvBytes, residentBytes } from "./engine_child.ts";
+export { type CommitPace, commitPace, kvCommits } from "./commit_pace.ts";
 export {
   type Peer,
   settleDisk,

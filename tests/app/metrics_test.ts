@@ -127,6 +127,15 @@ Deno.test("/metrics: labelled counters and histograms after traffic, in Promethe
       assert.equal(one(`${h}_count`, dest, h).value, 2);
     }
     assert.equal(families.get("engine_kv_accept_commit_seconds")!.type, "histogram");
+    // Every group commit is timed: at least the accepts' commits, each well under a minute.
+    assert.equal(families.get("engine_kv_commit_seconds")!.type, "histogram");
+    const commits = one("engine_kv_commit_seconds_count", {}, "engine_kv_commit_seconds").value;
+    assert.ok(
+      commits >= 1 && commits <= one("engine_kv_commits_total", {}).value + 1,
+      `${commits}`,
+    );
+    const sum = one("engine_kv_commit_seconds_sum", {}, "engine_kv_commit_seconds").value;
+    assert.ok(sum > 0 && sum < commits * 60, `${sum}`);
     assert.equal(families.get("engine_queue_oldest_age_seconds")!.type, "gauge");
     assert.equal(families.get("engine_event_loop_lag_seconds")!.type, "gauge");
     assert.ok(one("engine_process_resident_memory_bytes", {}).value > 0);

@@ -299,3 +299,24 @@ Deno.test("group commit: keys that end alike are told apart, in the keys a batch
     assert.equal((await kv.get(["f", "x"])).value, null);
   });
 });
+
+Deno.test("group commit: onCommitted is told each commit's time in KV, a refused check's too", async () => {
+  await withKv(async (faulty, kv) => {
+    const committer = new GroupCommitter(kv);
+    const told: number[] = [];
+    committer.onCommitted = (seconds) => told.push(seconds);
+    await Promise.all(
+      [1, 2, 3].map((n) => committer.commit({ sets: [{ key: ["t", n], value: n }], bytes: 8 })),
+    );
+    assert.equal(told.length, 1, "one batch, one commit");
+    const refused = await committer.commit({
+      checks: [{ key: ["t", 1], versionstamp: null }],
+      sets: [{ key: ["t", 1], value: 0 }],
+      bytes: 8,
+    });
+    assert.equal(refused.ok, false);
+    assert.equal(told.length, faulty.commits);
+    assert.equal(told.length, 2);
+    assert.ok(told.every((s) => s >= 0 && s < 60), `${told}`);
+  });
+});
