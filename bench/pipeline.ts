@@ -49,9 +49,10 @@
  *    entry), and every one of them shares KV's single commit cycle. Beside it, the engine's own
  *    `Store` alone (bench/pipeline/store_limit.ts: 16 writers storing and routing the same
  *    messages, a completer completing them; no sockets, no HL7): what its rows cost here. And
- *    the engine's group commits in that run (its `/metrics`: `engine_kv_commits_total`,
- *    `engine_kv_commit_seconds`): per second, writes each, mean time in KV, and the share of the
- *    run a commit was in KV; near 1, KV's one commit at a time held the run.
+ *    the engine's group commits in that run and in the intake alone (its `/metrics`:
+ *    `engine_kv_commits_total`, `engine_kv_commit_seconds`): per second, writes each, mean time
+ *    in KV, and the share of the run a commit was in KV; near 1, KV's one commit at a time held
+ *    the run.
  * 7. The bare pipeline (bench/pipeline/bare_pipeline.ts), under the same load to a destination
  *    like the engine's: the engine's rows, commits, deflate, ACK after the commit and FIFO delivery with
  *    one in flight, in one Deno process, and nothing else. Its sustained and intake figures are
@@ -93,6 +94,7 @@
 
 import { engineAllocator, printJson, printLine, printTable } from "./harness.ts";
 import {
+  type CommitPace,
   commitPace,
   corpusStats,
   cpuByGroup,
@@ -127,6 +129,22 @@ import {
 import { storeLimit } from "./pipeline/store_limit.ts";
 
 type MachineShare = ReturnType<typeof machineShare>;
+
+/** A run's group commits in one line: per second, writes each, ms in KV, share in KV. */
+function paceText(p: CommitPace): string {
+  return `${Math.round(p.perSecond)}/s of ${p.writesEach.toFixed(1)} writes, ` +
+    `${p.msEach.toFixed(2)} ms each in KV, in KV ${p.inFlightShare.toFixed(2)} of the run`;
+}
+
+/** A run's group commits, rounded for the JSON. */
+function paceJson(p: CommitPace): CommitPace {
+  return {
+    perSecond: round(p.perSecond),
+    writesEach: round(p.writesEach, 1),
+    msEach: round(p.msEach, 2),
+    inFlightShare: round(p.inFlightShare, 2),
+  };
+}
 
 const SECONDS = Number(Deno.args[0] ?? 10);
 /**
@@ -340,7 +358,9 @@ try {
   const destActor = `mllp-out:${HOST}:${receiver.port}`;
   await e.command(destActor, "pause");
   const beforeIntake = receiver.count;
+  const intakeCommits0 = await kvCommits(e);
   const { load: intakeOnly, machine: intakeMachine } = await machineLoad(e.mllpPort, STEP_SECONDS);
+  const intakeCommits = commitPace(intakeCommits0, await kvCommits(e), intakeOnly.seconds);
   // Frames the destination got meanwhile: none while the pause holds (printed, so a run whose
   // "intake alone" also delivered says so).
   const deliveredDuringIntake = receiver.count - beforeIntake;
@@ -517,6 +537,11 @@ try {
       `${vsKv4x.toFixed(2)}x kv4x, p99 ${load.p99_ms} ms`,
   );
   printLine(
+    `engine's group commits: sustained ${paceText(commits)}; intake alone ${
+      paceText(intakeCommits)
+    }`,
+  );
+  printLine(
     `bare pipeline (the same rows and guarantees, nothing else, one process): sustained ` +
       `${Math.round(bare.sustained)} msg/s, ${bareVsHl7.toFixed(2)}x Hl7Server, ` +
       `${bareVsKv1.toFixed(2)}x kv1; intake ${bare.load.msg_per_s} msg/s, ` +
@@ -669,12 +694,7 @@ try {
     },
     rowsPerDeliveredMessage: round(rowsPerMsg, 2),
     // The engine's group commits in the sustained run, from its /metrics.
-    kvCommits: {
-      perSecond: round(commits.perSecond),
-      writesEach: round(commits.writesEach, 1),
-      msEach: round(commits.msEach, 2),
-      inFlightShare: round(commits.inFlightShare, 2),
-    },
+    kvCommits: paceJson(commits),
     machine: {
       cores: machine.cores,
       coresBusy: {
@@ -729,6 +749,7 @@ try {
         p99: { ratio: intakeOnly.p99_ms ?? NaN, targetMax: 10 },
         drainSeconds: round(intakeDrain.seconds, 2),
         deliveredDuring: deliveredDuringIntake,
+        kvCommits: paceJson(intakeCommits),
       },
     },
     cpu: {
