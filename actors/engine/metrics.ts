@@ -2,9 +2,9 @@
  * The engine's Prometheus metrics, labelled by integration, destination and environment: messages
  * received, routed, filtered, delivered, failed; delivery attempts and retries; end-to-end
  * (receive → delivered) and delivery (queued → delivered) latency; ACK codes; accept (KV commit)
- * latency and each group commit's time in KV; SFTP files. They are counted where the store is called — the store's own methods are
- * wrapped on the instance, so its code (and its hot path) is untouched and a failed call counts
- * nothing.
+ * latency and each group commit's time in KV; SFTP files. They are counted where the store is
+ * called — the store's own methods are wrapped on the instance, so its code (and its hot path) is
+ * untouched and a failed call counts nothing (a commit's time is told by the store itself).
  * @module
  */
 

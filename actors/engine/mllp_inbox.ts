@@ -257,8 +257,8 @@ export class EngineMllpInbox implements MllpInbox {
           controlId,
           messageId,
           earlier: result.reused,
-          reason: `MSH-10 ${controlId} named another message ${result.reused} within the ` +
-            `dedupe window: stored as a new message, not answered as a duplicate`,
+          reason: "its MSH-10 named another message within the dedupe window: stored as a new " +
+            "message, not answered as a duplicate",
           ...(count > 1 ? { count } : {}),
         });
       }

@@ -210,7 +210,7 @@ export async function servePublic(options: ServePublicOptions): Promise<PublicSe
       : {}),
   });
   // Lines a client can cause once per connection, without authenticating: per address, a burst
-  // every 5 s at most, then one counting those held back (memory bounded: actors/runtime/log_throttle.ts).
+  // every 5 s at most, then one counting those held back (memory bounded: LogThrottle).
   const clientErrors = new LogThrottle(CONNECTION_LOG_INTERVAL_MS, options.now, {
     burst: CLIENT_ERROR_BURST,
   });

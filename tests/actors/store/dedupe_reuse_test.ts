@@ -72,7 +72,7 @@ for (const [label, size] of [["small", 300], ["large (chunked)", 120_000]] as co
   });
 }
 
-Deno.test("dedupe with sameMessage: two messages under one key at once are both stored, a copy of either is a duplicate", async () => {
+Deno.test("dedupe with sameMessage: two messages under one key at once are both stored, a copy of either is its duplicate", async () => {
   const { store } = await clockedStore();
   try {
     const results = await Promise.all([
