@@ -96,6 +96,13 @@ async function queuedControlIds(rig: Rig): Promise<string[]> {
   return records.map((r) => r?.controlId ?? "<missing record>");
 }
 
+/** The text of every message in the destination's queue, in queue order. */
+async function queuedTexts(rig: Rig): Promise<string[]> {
+  const heads = await rig.store.peek(rig.queue, 10_000);
+  const records = await rig.store.getMessages(heads.map((h) => h.entry.messageId));
+  return await Promise.all(records.map(async (r) => dec.decode(await rig.store.getPayload(r!))));
+}
+
 /** MSH-10 of every RECEIVE log of the integration, oldest first. */
 async function receivedControlIds(rig: Rig): Promise<string[]> {
   const { logs } = await listLogs(rig.store.kv, {
@@ -662,11 +669,7 @@ Deno.test("raw sender: another message under an MSH-10 already stored (a reused 
     }
     await assertStored(rig, ["REUSE1", "REUSE1"]);
     const [one, two] = await rig.store.peek(rig.queue, 2);
-    const records = await rig.store.getMessages([one!.entry.messageId, two!.entry.messageId]);
-    const texts = await Promise.all(
-      records.map(async (r) => dec.decode(await rig.store.getPayload(r!))),
-    );
-    assert.deepEqual(texts, [adt("REUSE1"), adt("REUSE1", " SMITH")]);
+    assert.deepEqual(await queuedTexts(rig), [adt("REUSE1"), adt("REUSE1", " SMITH")]);
     const warned = rig.log.lines.filter((l) => l.includes(" mllp.control-id-reused "));
     assert.equal(warned.length, 1, warned.join("\n"));
     assert.match(warned[0]!, /WARN/);
@@ -707,11 +710,7 @@ Deno.test("raw sender: two messages under one MSH-10 sent on two connections at 
       assert.notDeepEqual(ra, rb);
     }
     await assertStored(rig, ids.flatMap((id) => [id, id]));
-    const heads = await rig.store.peek(rig.queue, 100);
-    const records = await rig.store.getMessages(heads.map((h) => h.entry.messageId));
-    const texts = new Set(
-      await Promise.all(records.map(async (r) => dec.decode(await rig.store.getPayload(r!)))),
-    );
+    const texts = new Set(await queuedTexts(rig));
     for (const id of ids) assert.ok(texts.has(adt(id)) && texts.has(adt(id, " TWIN")), id);
     const warned = rig.log.lines.filter((l) => l.includes(" mllp.control-id-reused "));
     assert.equal(warned.length, ids.length);
