@@ -1,18 +1,12 @@
 import assert from "node:assert/strict";
-import { ManualClock } from "../../../actors/runtime/clock.ts";
 import { keys, Store } from "../../../actors/store/mod.ts";
 import type { AcceptResult } from "../../../actors/store/mod.ts";
+import { clockedStore } from "./fixtures/clocked_store.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
 const QUEUE = "mllp-in:1:127.0.0.1";
 const DAY = 86_400_000;
-
-async function clockedStore() {
-  const clock = new ManualClock();
-  const kv = await Deno.openKv(":memory:");
-  return { clock, store: new Store(kv, { node: "t", now: () => clock.now() }) };
-}
 
 /** Accepts `text` under dedupe key `key`; a repeat is the same message when the texts are equal. */
 function accept(store: Store, key: string, text: string): Promise<AcceptResult> {

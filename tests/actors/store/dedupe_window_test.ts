@@ -1,12 +1,12 @@
 import assert from "node:assert/strict";
 import { parseConfig } from "../../../actors/config/mod.ts";
 import { EngineMllpInbox } from "../../../actors/engine/mllp_inbox.ts";
-import { ManualClock } from "../../../actors/runtime/clock.ts";
 import { memoryLogger } from "../../../actors/runtime/log.ts";
 import { FileInbox } from "../../../actors/sftp/file_inbox.ts";
 import { Store } from "../../../actors/store/mod.ts";
 import { parseHl7 } from "../../../codecs/hl7v2/mod.ts";
 import { adt } from "../../helpers/net.ts";
+import { clockedStore } from "./fixtures/clocked_store.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -14,12 +14,6 @@ const QUEUE = "mllp-in:1:127.0.0.1";
 /** The destination queue of the inbox below. */
 const OUT = "mllp-out:127.0.0.1:9";
 const DAY = 86_400_000;
-
-async function clockedStore() {
-  const clock = new ManualClock();
-  const kv = await Deno.openKv(":memory:");
-  return { clock, store: new Store(kv, { node: "t", now: () => clock.now() }) };
-}
 
 function accept(store: Store, id: string, windowMs: number, size = 200) {
   return store.accept({
