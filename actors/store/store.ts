@@ -260,6 +260,14 @@ export class Store {
    * after this resolves may a transport acknowledge. Rejects when KV fails: nothing was stored.
    */
   accept(request: AcceptRequest): Promise<AcceptResult> {
+    return this.#accept(request);
+  }
+
+  /**
+   * {@link accept} itself: what it calls again for a message that waited for another under its
+   * dedupe key, so that the call counts once where `accept` is wrapped (the engine's metrics).
+   */
+  #accept(request: AcceptRequest): Promise<AcceptResult> {
     const dedupe = request.dedupe;
     if (!dedupe) return acceptMessage(this.#ctx, request);
     const flight = `${dedupe.scope}\u0000${dedupe.key}`;
@@ -267,7 +275,7 @@ export class Store {
     if (earlier && dedupe.sameMessage && !dedupe.sameMessage(earlier.payload)) {
       // Another message under the key being stored (a sender reusing it): stored after that one,
       // which the dedupe record then names, so this one is told apart from it there.
-      const after = () => this.accept(request);
+      const after = () => this.#accept(request);
       return earlier.promise.then(after, after);
     }
     if (earlier) {

@@ -81,3 +81,33 @@ Deno.test("engine metrics: a message routed by the application step is counted, 
     store.close();
   }
 });
+
+Deno.test("engine metrics: a message stored after another under the same dedupe key at once is counted once", async () => {
+  await using dir = await tempDir({ prefix: "metrics-labels-" });
+  const store = await Store.open({ path: `${dir.path}/engine.kv`, node: "t" });
+  const metrics = new EngineMetrics(() => config("dev"));
+  metrics.instrument(store, () => Date.now());
+  try {
+    const accept = (text: string) =>
+      store.accept({
+        queue: "mllp-in:9961:127.0.0.1",
+        origin: { kind: "integration", id: "feed", peer: "127.0.0.1" },
+        payload: new TextEncoder().encode(text),
+        contentType: "application/hl7-v2",
+        dedupe: {
+          scope: "feed",
+          key: "K",
+          ack: "",
+          windowMs: 60_000,
+          sameMessage: (earlier) => new TextDecoder().decode(earlier) === text,
+        },
+        log: { type: "RECEIVE", integrationId: "feed", environment: "dev" },
+      });
+    // The second waits for the first (stored now under the key), then is stored after it.
+    const [a, b] = await Promise.all([accept("MSH|one"), accept("MSH|two")]);
+    assert.deepEqual([a.status, b.status], ["stored", "stored"]);
+    assert.equal(metrics.received.get({ integration: "feed", environment: "dev" }), 2);
+  } finally {
+    store.close();
+  }
+});
