@@ -9,7 +9,12 @@ export type * from "./ports.ts";
 export { errorMessage } from "./runtime/errors.ts";
 export { RESERVED_USER_NAMES, reservedUserName } from "./config/reserved_names.ts";
 export { systemClock } from "./runtime/clock.ts";
-export { LogThrottle, type LogThrottleOptions } from "./runtime/log_throttle.ts";
+export {
+  LogThrottle,
+  type LogThrottleOptions,
+  REPEATABLE_LOG_BURST,
+  REPEATABLE_LOG_INTERVAL_MS,
+} from "./runtime/log_throttle.ts";
 export { DEFAULT_MAX_BODY_BYTES, HttpSendError } from "./https_out/http_client.ts";
 export { redact, secretValues } from "./https_out/redact.ts";
 export {

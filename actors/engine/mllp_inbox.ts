@@ -26,7 +26,11 @@ import type { InboxReply, MllpInbox, ReceivedFrame } from "../ports.ts";
 import { PeerDirectory } from "./peers.ts";
 import { ackWanted, type AppAcks, type AppVerdict } from "./app_acks.ts";
 import { errorMessage } from "../runtime/errors.ts";
-import { LogThrottle } from "../runtime/log_throttle.ts";
+import {
+  LogThrottle,
+  REPEATABLE_LOG_BURST,
+  REPEATABLE_LOG_INTERVAL_MS,
+} from "../runtime/log_throttle.ts";
 import { passOn } from "./pass_on.ts";
 import { notRead, planIntake, readIntake } from "./intake_offload.ts";
 import type { PlanThreads } from "./plan_threads.ts";
@@ -50,13 +54,6 @@ export interface EngineMllpInboxOptions {
   /** Milliseconds of a monotonic clock, for the throttle of `mllp.control-id-reused` lines. */
   monotonic?: () => number;
 }
-
-/**
- * `mllp.control-id-reused` lines per integration: a sender with a fixed MSH-10 would write one
- * for every message. As the lines a client can repeat: 20 every 5 s, then one with the count.
- */
-const REUSE_LOG_INTERVAL_MS = 5_000;
-const REUSE_LOG_BURST = 20;
 
 /**
  * `text` as a string of its own. A field read from a message is a slice of the message's text, and
@@ -90,10 +87,12 @@ export class EngineMllpInbox implements MllpInbox {
     this.#seen = options.config;
     this.#peers = new PeerDirectory(this.#seen.integrations);
     this.maxFrameBytes = options.config.limits.maxHl7Bytes;
+    // Per integration, as the lines a client can repeat: a sender with a fixed MSH-10 would
+    // write one `mllp.control-id-reused` for every message.
     this.#reuseLog = new LogThrottle(
-      REUSE_LOG_INTERVAL_MS,
+      REPEATABLE_LOG_INTERVAL_MS,
       options.monotonic ?? (() => performance.now()),
-      { burst: REUSE_LOG_BURST },
+      { burst: REPEATABLE_LOG_BURST },
     );
   }
 

@@ -13,6 +13,14 @@
  * @module
  */
 
+/**
+ * The interval of the lines a client can repeat (README "Log lines a client can repeat"): per
+ * event and key (an address, an integration), at most a burst of lines this often.
+ */
+export const REPEATABLE_LOG_INTERVAL_MS = 5_000;
+/** Lines of one event per key and interval before they are only counted, for such lines. */
+export const REPEATABLE_LOG_BURST = 20;
+
 /** Options of a {@link LogThrottle}. */
 export interface LogThrottleOptions {
   /**

@@ -8,10 +8,10 @@
  */
 
 import type { Logger } from "../../actors/ports.ts";
-import { LogThrottle } from "../../actors/mod.ts";
+import { LogThrottle, REPEATABLE_LOG_INTERVAL_MS } from "../../actors/mod.ts";
 
 /** The interval of the throttle: per event and address, at most a burst of lines this often. */
-export const PEER_LOG_INTERVAL_MS = 5_000;
+export const PEER_LOG_INTERVAL_MS = REPEATABLE_LOG_INTERVAL_MS;
 
 /**
  * The burst of the lines of refused credentials (a wrong token, secret or password): an honest

@@ -42,12 +42,16 @@ import type { Logger, MllpInbox } from "../../actors/ports.ts";
 import type { ByteConn } from "./node_tls.ts";
 import { errorMessage } from "../../actors/mod.ts";
 import { ReadBuffer } from "./read_buffer.ts";
-import type { LogThrottle } from "../../actors/mod.ts";
+import {
+  type LogThrottle,
+  REPEATABLE_LOG_BURST,
+  REPEATABLE_LOG_INTERVAL_MS,
+} from "../../actors/mod.ts";
 
 /** The interval of the per-connection lines' throttle (see the module doc). */
-export const PEER_LOG_INTERVAL_MS = 5_000;
+export const PEER_LOG_INTERVAL_MS = REPEATABLE_LOG_INTERVAL_MS;
 /** Lines of one event per peer address and interval before they are only counted. */
-export const PEER_LOG_BURST = 20;
+export const PEER_LOG_BURST = REPEATABLE_LOG_BURST;
 
 /** What {@link handleInboundConnection} needs. */
 export interface InboundConnectionOptions {
