@@ -8,13 +8,18 @@
 import type { ActorState } from "../runtime/actor.ts";
 import type { QueueHead } from "../store/store.ts";
 import type { QueueItem } from "../store/requests.ts";
-import type { MessageRecord } from "../store/types.ts";
+import type { LogRecord, MessageRecord } from "../store/types.ts";
 
 /** One delivery attempt's input. */
 export interface DeliveryJob {
   head: QueueHead;
   record: MessageRecord;
   payload: Uint8Array;
+  /**
+   * The entry's log as committed, when the actor knows it (a message routed in memory, before a
+   * failed attempt changed it in KV); absent, a deliverer that needs it reads it.
+   */
+  log?: LogRecord;
   /** Aborts when the engine stops or an operator skips the message. */
   signal: AbortSignal;
   /** Reports progress (connecting, sending, awaiting-ack) for the admin endpoint. */

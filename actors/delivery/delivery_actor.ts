@@ -427,6 +427,7 @@ export class DeliveryActor implements Actor {
         head,
         record,
         payload,
+        ...(item.log ? { log: item.log } : {}),
         signal: skip.signal,
         setState: (s) => (this.#state = s),
         // Sent ahead, an entry would go unchecked against the KV head: not while KV is shared.

@@ -224,6 +224,8 @@ export class Engine {
           ? new HttpsDestinations({
             config: c,
             records: store.verifications,
+            // The SEND logs' attempt counts, for `x-engine-attempt` after a failure or a restart.
+            logs: store,
             sender: options.httpSender,
             clock,
             log,

@@ -4,6 +4,12 @@
  * status, a timeout or a network error is a failure whose reason holds the status and a bounded,
  * redacted snippet of the answer. A `401` drops the cached token so the next attempt fetches a new
  * one. A production destination gets nothing until it has been verified.
+ *
+ * Each `POST` names its delivery (`x-engine-delivery-id`, `x-engine-message-id`,
+ * `x-engine-attempt`; see post_headers.ts). The attempt number is one more than the attempts the
+ * SEND log counts (read from KV before each attempt, with {@link HttpsDelivererOptions.logs}), and
+ * never less than one more than this deliverer's previous attempt at the same log (an attempt cut
+ * short by a stop is not counted in the log).
  * @module
  */
 
@@ -13,11 +19,18 @@ import type { Logger } from "../runtime/log.ts";
 import { CredentialError, type CredentialStrategy, type HttpsConfig } from "./credentials/mod.ts";
 import { describeResponse, type HttpSender, HttpSendError } from "./http_client.ts";
 import { redact, secretValues } from "./redact.ts";
-import { postHeaders } from "./post_headers.ts";
+import { type DeliveryIds, postHeaders } from "./post_headers.ts";
 import { deliveryBody } from "./request_body.ts";
 import { wireBody } from "./large_body.ts";
 import { describeFhirFailure, fhirTarget, processMessageFailure } from "./fhir_answer.ts";
 import { isVerifiedFor, type VerificationStore } from "../store/verifications.ts";
+import type { LogRecord } from "../store/types.ts";
+
+/** Where a deliverer reads a SEND log's attempt count (the store). */
+export interface AttemptLogs {
+  /** The log `id`, or null when it is missing. */
+  getLog(id: string): Promise<Pick<LogRecord, "attemptCount"> | null>;
+}
 
 /** What an {@link HttpsDeliverer} is made of. */
 export interface HttpsDelivererOptions {
@@ -34,6 +47,11 @@ export interface HttpsDelivererOptions {
   fallbackCharset?: string;
   /** Characters of the answer kept in an attempt's reason, default 256. */
   snippetChars?: number;
+  /**
+   * The SEND logs, for `x-engine-attempt` (the engine's store). Without them the attempt is
+   * counted by this deliverer alone: 1 again after a restart.
+   */
+  logs?: AttemptLogs;
 }
 
 /** A verified state is read again from KV after this long (another process may re-verify). */
@@ -51,6 +69,8 @@ export class HttpsDeliverer implements Deliverer {
   /** The verification as last read from KV: undefined before the first attempt. */
   #verification: { verified: boolean; at?: number } | undefined;
   #last: { status?: number; at: number; outcome: string } | undefined;
+  /** The log of the latest attempt and its number. */
+  #tried: { logId: string; attempt: number } | undefined;
 
   /** A deliverer to `options.https.url`. */
   constructor(options: HttpsDelivererOptions) {
@@ -69,8 +89,13 @@ export class HttpsDeliverer implements Deliverer {
     }
     job.setState("sending");
     let made;
+    let delivery: DeliveryIds;
     try {
-      made = await deliveryBody(job.record, job.payload, this.#options.fallbackCharset, job.signal);
+      // The log is read while a large HL7v2 body is decoded.
+      [made, delivery] = await Promise.all([
+        deliveryBody(job.record, job.payload, this.#options.fallbackCharset, job.signal),
+        this.#ids(job),
+      ]);
     } catch (error) {
       if (job.signal.aborted) return { ok: false, reason: "aborted" };
       throw error;
@@ -86,6 +111,7 @@ export class HttpsDeliverer implements Deliverer {
         credentials,
         contentType,
         body,
+        delivery,
         signal: job.signal,
         ...(fhir ? { url, headers: { accept: "application/fhir+json" } } : {}),
       });
@@ -168,6 +194,19 @@ export class HttpsDeliverer implements Deliverer {
       ...(this.#last?.status !== undefined ? { lastStatus: this.#last.status } : {}),
       ...(this.#last ? { lastOutcome: this.#last.outcome, lastAt: this.#last.at } : {}),
     };
+  }
+
+  /** The ids this attempt at `job` is sent with (see the module doc). */
+  async #ids(job: DeliveryJob): Promise<DeliveryIds> {
+    const { logId, messageId, originalId } = job.head.entry;
+    // Known to the actor for a message routed in memory: read only after a failed attempt or a
+    // restart.
+    const log = job.log ?? (this.#options.logs ? await this.#options.logs.getLog(logId) : null);
+    const previous = this.#tried?.logId === logId ? this.#tried.attempt : 0;
+    const attempt = Math.max((log?.attemptCount ?? 0) + 1, previous + 1);
+    this.#tried = { logId, attempt };
+    // The SEND log's messageId: the original, also when the payload is a translation of it.
+    return { deliveryId: logId, messageId: originalId ?? messageId, attempt };
   }
 
   #fail(reason: string, status?: number): DeliveryOutcome {

@@ -15,7 +15,7 @@ import {
 } from "./credentials/mod.ts";
 import { httpsQuery, type HttpsQueryRequest, type HttpsQueryResult } from "./query.ts";
 import type { HttpSender } from "./http_client.ts";
-import { HttpsDeliverer } from "./https_deliverer.ts";
+import { type AttemptLogs, HttpsDeliverer } from "./https_deliverer.ts";
 import { verifyDestination, type VerifyResult } from "./verification.ts";
 import {
   isVerifiedFor,
@@ -31,6 +31,11 @@ export interface HttpsDestinationsOptions {
   sender: HttpSender;
   clock: Clock;
   log: Logger;
+  /**
+   * The SEND logs (the store), whose attempt counts number each delivery's `x-engine-attempt`;
+   * without them a deliverer counts its own attempts (1 again after a restart).
+   */
+  logs?: AttemptLogs;
 }
 
 /** One destination as `GET /admin/destinations` lists it. */
@@ -119,6 +124,7 @@ export class HttpsDestinations {
       clock,
       log,
       fallbackCharset: config.limits.fallbackCharset,
+      ...(this.#options.logs ? { logs: this.#options.logs } : {}),
     });
   }
 

@@ -22,7 +22,14 @@ export {
   type HttpsQueryResult,
   type HttpsQueryTarget,
 } from "./query.ts";
-export { HttpsDeliverer, type HttpsDelivererOptions } from "./https_deliverer.ts";
+export { type AttemptLogs, HttpsDeliverer, type HttpsDelivererOptions } from "./https_deliverer.ts";
+export {
+  ATTEMPT_HEADER,
+  DELIVERY_ID_HEADER,
+  deliveryHeaders,
+  type DeliveryIds,
+  MESSAGE_ID_HEADER,
+} from "./post_headers.ts";
 export {
   type DestinationView,
   HttpsDestinations,

@@ -1,7 +1,7 @@
 /**
  * End to end across the data model: HL7 v2 over MLLP in, the data-model JSON out to an HTTPS
  * destination (a real HTTP server on loopback, development environment), with the basic
- * credential headers.
+ * credential headers and the ids of each delivery.
  */
 
 import assert from "node:assert/strict";
@@ -14,7 +14,7 @@ import { adt, waitFor } from "../../helpers/net.ts";
 import { startEngine } from "../../helpers/engine.ts";
 import { tempDir } from "../../helpers/temp.ts";
 
-Deno.test("MLLP in reaches an HTTPS destination as data-model JSON with its token headers", async () => {
+Deno.test("MLLP in reaches an HTTPS destination as data-model JSON with its token and delivery id headers", async () => {
   await using dir = await tempDir({ prefix: "mllp-to-https-" });
   // deno-lint-ignore no-explicit-any -- the test reads deep into the JSON it received
   const received: { headers: Headers; body: Record<string, any> }[] = [];
@@ -85,6 +85,17 @@ Deno.test("MLLP in reaches an HTTPS destination as data-model JSON with its toke
       const { logs } = await listLogs(engine.store.kv, { type: "SEND", status: "SUCCEEDED" });
       return logs.length === 2 && logs.every((l) => l.dataModel === "PatientAdmin");
     });
+    // Each POST names its delivery (the SEND log) and the HL7 message as received, not the JSON
+    // translation it carries.
+    const { logs } = await listLogs(engine.store.kv, { type: "SEND" });
+    for (const [i, controlId] of ["J1", "J2"].entries()) {
+      const send = logs.find((l) => l.controlId === controlId);
+      assert.ok(send?.deliveredId && send.deliveredId !== send.messageId, "a translation");
+      const headers = received[i]!.headers;
+      assert.equal(headers.get("x-engine-delivery-id"), send.id);
+      assert.equal(headers.get("x-engine-message-id"), send.messageId);
+      assert.equal(headers.get("x-engine-attempt"), "1");
+    }
     assert.ok(!log.lines.some((l) => l.includes("s3cret-token")), "the token was logged");
   } finally {
     await client.close();

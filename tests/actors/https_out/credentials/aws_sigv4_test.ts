@@ -15,6 +15,8 @@ import { makePki } from "../../../helpers/tls.ts";
 import { callApi, strategyFor } from "../fixtures/call.ts";
 import { httpsDestinationConfig } from "../fixtures/config.ts";
 import { type Received, startServer } from "../fixtures/server.ts";
+import { startHttpsOutbound } from "../fixtures/https_outbound.ts";
+import { waitFor } from "../../../helpers/net.ts";
 
 const pki = await makePki();
 await Deno.remove(pki.dir, { recursive: true });
@@ -96,9 +98,13 @@ function startAwsLikeServer(expect: { region: string; service: string; sessionTo
 }
 
 function awsConfig(secretVar = "SECRET", sessionToken = false) {
+  return awsDestination("https://127.0.0.1:1/unused", secretVar, sessionToken).https;
+}
+
+function awsDestination(url: string, secretVar = "SECRET", sessionToken = false) {
   return httpsDestinationConfig({
     https: {
-      url: "https://127.0.0.1:1/unused",
+      url,
       verificationToken: { env: "VT" },
       auth: {
         type: "aws-sigv4",
@@ -110,7 +116,7 @@ function awsConfig(secretVar = "SECRET", sessionToken = false) {
       },
     },
     env: { VT: "verify-me", KEY_ID, SECRET, WRONG: "x" + SECRET.slice(1), SESSION },
-  }).https;
+  });
 }
 
 Deno.test("aws sigv4 signature is accepted by a server that recomputes it from the request", async () => {
@@ -179,6 +185,58 @@ Deno.test("aws sigv4 signed with a wrong secret key is refused with SignatureDoe
     assert.deepEqual(verdicts, ["SignatureDoesNotMatch"]);
   } finally {
     sender.close();
+    await server.close();
+  }
+});
+
+Deno.test("aws sigv4 signs a delivery's x-engine id headers on every attempt", async () => {
+  const expect = { region: "eu-west-1", service: "execute-api" };
+  const verdicts: string[] = [];
+  const server = startServer((req) => {
+    const verdict = checkSigV4(req, expect);
+    verdicts.push(verdict.ok ? "ok" : verdict.why);
+    if (!verdict.ok) return Response.json({ message: verdict.why }, { status: 403 });
+    // The first attempt fails after the signature checked out: the retry is signed anew.
+    return server.requests.length === 1
+      ? new Response("busy", { status: 500 })
+      : Response.json({ accepted: true });
+  }, pki);
+  const out = await startHttpsOutbound({
+    config: awsDestination(`${server.origin}/prod/messages`).config,
+    caCert: pki.caCert,
+  });
+  try {
+    await out.enqueue({ key: "m", payload: '{"Meta":{"DataModel":"PatientAdmin"}}' });
+    await waitFor("delivered", async () => (await out.logOf("m")).status === "SUCCEEDED");
+    assert.deepEqual(verdicts, ["ok", "ok"]);
+    const log = await out.logOf("m");
+    for (const [i, req] of server.requests.entries()) {
+      assert.equal(req.headers.get("x-engine-delivery-id"), log.id);
+      assert.equal(req.headers.get("x-engine-message-id"), log.messageId);
+      assert.equal(req.headers.get("x-engine-attempt"), String(i + 1));
+      const signed = AUTH.exec(req.headers.get("authorization") ?? "")?.[5]?.split(";") ?? [];
+      for (const name of ["x-engine-attempt", "x-engine-delivery-id", "x-engine-message-id"]) {
+        assert.ok(signed.includes(name), `${name} is signed: ${signed.join(";")}`);
+      }
+    }
+    // A replay with any of them changed does not verify.
+    const retry = server.requests[1]!;
+    for (
+      const [name, value] of Object.entries({
+        "x-engine-attempt": "1",
+        "x-engine-delivery-id": "another-log",
+        "x-engine-message-id": "another-message",
+      })
+    ) {
+      const headers = new Headers(retry.headers);
+      headers.set(name, value);
+      assert.deepEqual(checkSigV4({ ...retry, headers }, expect), {
+        ok: false,
+        why: "SignatureDoesNotMatch",
+      }, name);
+    }
+  } finally {
+    await out.stop();
     await server.close();
   }
 });
