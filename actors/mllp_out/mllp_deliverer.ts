@@ -4,10 +4,18 @@
  * payload when the record keeps only a bounded copy of a long one). An ACK timeout closes the
  * socket so the resend goes on a fresh connection. A message MLLP cannot frame (a 0x0B or 0x1C
  * byte in it) fails for good at once: the actor dead-letters it and the queue goes on.
+ *
+ * A reply names the message it answers only by MSA-2, and a destination may answer a message
+ * twice (an accept ACK, then an application ACK) or late: a message whose MSH-10 the connection
+ * already carried for another message (a sender that reuses MSH-10, or sends a fixed one) goes
+ * out on a fresh connection, so that no reply still due to that one can be taken for its ACK;
+ * nor does the socket thread send such a message on its own (it is left out of the list it
+ * follows). A retry of the same message stays on its connection.
  * @module
  */
 
 import { readAck, scanAck } from "../../codecs/hl7v2/mod.ts";
+import { CarriedControlIds } from "../../codecs/hl7v2/carried_ids.ts";
 import type { Clock } from "../runtime/clock.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Deliverer, DeliveryJob, DeliveryOutcome } from "../delivery/deliverer.ts";
@@ -20,6 +28,11 @@ import type {
   MllpTarget,
 } from "./connector.ts";
 import { errorMessage } from "../runtime/errors.ts";
+import {
+  LogThrottle,
+  REPEATABLE_LOG_BURST,
+  REPEATABLE_LOG_INTERVAL_MS,
+} from "../runtime/log_throttle.ts";
 import {
   clipPeerText,
   correlationId,
@@ -74,10 +87,19 @@ export class MllpDeliverer implements Deliverer {
   #tail: string | undefined;
   /** Paused or handing over: nothing goes out on the connection's own. */
   #held = false;
+  /** The MSH-10s the connection held carried (or was listed to send), for which message. */
+  #carried: { conn: MllpConnection; ids: CarriedControlIds } | undefined;
+  /** `mllp.reconnect-reused-control-id` lines: 20 per 5 s, then one with the count. */
+  readonly #reconnectLog: LogThrottle;
 
   /** A deliverer to `options.target`. */
   constructor(options: MllpDelivererOptions) {
     this.#options = options;
+    this.#reconnectLog = new LogThrottle(
+      REPEATABLE_LOG_INTERVAL_MS,
+      () => options.clock.monotonic(),
+      { burst: REPEATABLE_LOG_BURST },
+    );
     this.#link = new HeldLink({
       actorId: options.actorId,
       idleCloseMs: options.idleCloseMs ?? 2 * 3600_000,
@@ -168,6 +190,25 @@ export class MllpDeliverer implements Deliverer {
       // so the resend goes on a fresh connection rather than after an answer meant for it.
       this.#link.drop();
     }
+    if (
+      !onWire && this.#link.current && this.#carriedOn(this.#link.current).clashes(controlId, key)
+    ) {
+      // A reply still due to the earlier message under this MSH-10 would read as this one's ACK.
+      // Throttled as the lines a client can repeat: a sender with a fixed MSH-10 makes one a message.
+      const count = this.#reconnectLog.note("");
+      if (count > 0) {
+        log.info("mllp.reconnect-reused-control-id", {
+          actor: actorId,
+          ...(job.head.entry.destinationId ? { destination: job.head.entry.destinationId } : {}),
+          controlId: clipPeerText(controlId, LOGGED_CONTROL_ID_MAX),
+          remote: this.#where(),
+          next: "an earlier message on this connection had the same MSH-10: sent on a fresh " +
+            "connection, so that a late reply to that one cannot be taken as this one's ACK",
+          ...(count > 1 ? { count } : {}),
+        });
+      }
+      this.#link.drop();
+    }
     const lost = this.#link.lost();
     if (lost) {
       // Ended while no ACK was awaited (a wait learns of an end as it happens, in its reason).
@@ -206,6 +247,8 @@ export class MllpDeliverer implements Deliverer {
       if (continuing) this.#listKeys.shift();
       else this.#listKeys = [];
     }
+    // Before the list is made: none of it may share this MSH-10.
+    this.#carriedOn(conn).note(controlId, key);
     // The ACK timeout runs from here: writing the message counts against it, so a destination that
     // stops reading (its window shut) fails the attempt as one that does not answer does. On the
     // monotonic clock: a wall-clock step neither stretches the wait nor ends it early.
@@ -218,7 +261,7 @@ export class MllpDeliverer implements Deliverer {
         ahead
           ? ahead.sendKeyed(
             { key, controlId, payload: job.payload },
-            continuing ? undefined : this.#list(ahead, job, key)?.next,
+            continuing ? undefined : this.#list(conn, ahead, job, key)?.next,
           )
           : conn.send(job.payload),
         deadline,
@@ -229,7 +272,7 @@ export class MllpDeliverer implements Deliverer {
       this.#link.touch(clock.monotonic());
     }
     if ((onWire || continuing) && ahead && this.#listKeys.length < AHEAD_REFILL_BELOW) {
-      const list = this.#list(ahead, job, key, this.#tail);
+      const list = this.#list(conn, ahead, job, key, this.#tail);
       if (list) ahead.follow(list.after, list.next);
     }
     job.setState("awaiting-ack");
@@ -369,12 +412,13 @@ export class MllpDeliverer implements Deliverer {
   }
 
   /**
-   * The messages queued after `key` to give the connection to send on its own, or undefined when
+   * The messages queued after `key` to give `conn` (`ahead`) to send on its own, or undefined when
    * it has nothing new to be told. Continuing from `tail` (the end of the list it holds, when
    * `key` came from that list), only what lies beyond `tail` (each message crosses to the socket
    * thread once), to follow `tail`; otherwise the whole list, to follow `key`.
    */
   #list(
+    conn: MllpConnection,
     ahead: MllpRunAhead,
     job: DeliveryJob,
     key: string,
@@ -384,11 +428,17 @@ export class MllpDeliverer implements Deliverer {
     if (this.#listedOn !== ahead) tail = undefined;
     const from = tail === undefined ? 0 : items.findIndex((i) => i.head.entry.seq === tail) + 1;
     const next: AheadMessage[] = [];
+    const carried = this.#carriedOn(conn);
     for (const item of from > 0 ? items.slice(from) : items) {
       const controlId = correlationId(item.record.controlId, item.payload);
-      // One without its payload in memory or its MSH-10 is sent (or refused) by the actor.
+      // One without its payload in memory or its MSH-10 is sent (or refused) by the actor, and so
+      // is one whose MSH-10 this connection carried (or lists) for another message: on a fresh
+      // connection (see the module doc).
       if (!item.payload || !controlId) break;
-      next.push({ key: item.head.entry.seq, controlId, payload: item.payload });
+      const itemKey = item.head.entry.seq;
+      if (carried.clashes(controlId, itemKey)) break;
+      carried.note(controlId, itemKey);
+      next.push({ key: itemKey, controlId, payload: item.payload });
     }
     if (from === 0) this.#listKeys = [];
     for (const n of next) this.#listKeys.push(n.key);
@@ -397,6 +447,12 @@ export class MllpDeliverer implements Deliverer {
     this.#tail = next.at(-1)?.key ?? after;
     this.#listedOn = this.#listKeys.length > 0 ? ahead : undefined;
     return { after, next };
+  }
+
+  /** The MSH-10s `conn` carried, when it is the connection held (anew for a new connection). */
+  #carriedOn(conn: MllpConnection): CarriedControlIds {
+    if (this.#carried?.conn !== conn) this.#carried = { conn, ids: new CarriedControlIds() };
+    return this.#carried.ids;
   }
 
   #timeout(settings: MllpDeliverySettings, strays: number, firstStray: string): DeliveryOutcome {

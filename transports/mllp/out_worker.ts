@@ -13,6 +13,7 @@
 
 import { getPriority, setPriority } from "node:os";
 import { scanAck } from "../../codecs/hl7v2/mod.ts";
+import { CarriedControlIds } from "../../codecs/hl7v2/carried_ids.ts";
 import type { AheadMessage, MllpConnection } from "../../actors/ports.ts";
 import { errorMessage } from "../../actors/mod.ts";
 import { connectMllp } from "./client.ts";
@@ -31,6 +32,12 @@ interface Held {
   /** The messages that follow `after`. */
   after?: string;
   next: AheadMessage[];
+  /**
+   * The MSH-10s this connection carried, for which message: a listed message under one of them
+   * (another message's) is not sent on its own here (a late reply to that one would read as its
+   * ACK); the delivery actor sends it on a fresh connection.
+   */
+  carried: CarriedControlIds;
 }
 
 const held = new Map<number, Held>();
@@ -91,6 +98,7 @@ function handle(m: ToThread): void {
       const h: Held = {
         control: new BigInt64Array(m.control),
         next: [],
+        carried: new CarriedControlIds(),
         cancelled: new AbortController(),
       };
       held.set(m.id, h);
@@ -106,6 +114,7 @@ function handle(m: ToThread): void {
       h.onWire = m.key !== undefined && m.controlId !== undefined
         ? { key: m.key, controlId: m.controlId }
         : undefined;
+      if (h.onWire) h.carried.note(h.onWire.controlId, h.onWire.key);
       if (m.key !== undefined && m.next) list(h, m.key, m.next);
       h.conn.send(m.payload).then(
         () => post({ id: m.id, ev: "written", req: m.req }),
@@ -212,6 +221,9 @@ function follow(
   }
   const next = h.next[i];
   if (!next) return undefined;
+  // Never after a message of the same MSH-10 on this socket: left for the engine's thread.
+  if (h.carried.clashes(next.controlId, next.key)) return undefined;
+  h.carried.note(next.controlId, next.key);
   h.onWire = { key: next.key, controlId: next.controlId };
   h.after = next.key;
   h.next = h.next.slice(i + 1);

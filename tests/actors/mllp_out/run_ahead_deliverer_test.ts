@@ -84,10 +84,16 @@ class ScriptedConnection implements MllpConnection, MllpRunAhead {
   }
 }
 
-/** Queue entry `n`: key `00n`, MSH-10 `C<n>`; `payload: false` leaves its payload in KV. */
-function entry(n: number, options: { payload?: boolean; controlId?: boolean } = {}): QueueItem {
+/**
+ * Queue entry `n`: key `00n`, MSH-10 `C<n>` (or `controlId` when a string); `payload: false`
+ * leaves its payload in KV.
+ */
+function entry(
+  n: number,
+  options: { payload?: boolean; controlId?: boolean | string } = {},
+): QueueItem {
   const seq = String(n).padStart(3, "0");
-  const controlId = `C${n}`;
+  const controlId = typeof options.controlId === "string" ? options.controlId : `C${n}`;
   const record = {
     id: `m${n}`,
     receivedAt: 0,
@@ -303,5 +309,32 @@ Deno.test("run-ahead: a message heading the connection's list that it did not se
   assert.deepEqual(c.calls.slice(8), ["allow", "send 004", "follow 004 [005:C5]"]);
   c.ack("C4");
   await retry;
+  await deliverer.close();
+});
+
+Deno.test("run-ahead: the list ends before a message under an MSH-10 the connection carried for another message, which the deliverer then sends on a fresh connection", async () => {
+  const { conns, deliverer, job } = rig();
+  const q = [entry(1), entry(2), entry(3, { controlId: "C1" }), entry(4)];
+  const first = deliverer.deliver(job(q));
+  await settle();
+  const c = conns[0]!;
+  assert.deepEqual(c.calls, ["allow", "send 001", "follow 001 [002:C2]"]);
+  c.ack("C1", "002");
+  await first;
+  // Refilled once 002 went on its own: 003 is still left out.
+  const second = deliverer.deliver(job(q.slice(1)));
+  await settle();
+  assert.deepEqual(c.calls.slice(3), ["allow", "follow 002 []"]);
+  c.ack("C2");
+  await second;
+  // 003 goes on a connection of its own, with what follows it listed there.
+  const third = deliverer.deliver(job(q.slice(2)));
+  await settle();
+  assert.equal(c.calls.at(-1), "close");
+  assert.equal(conns.length, 2);
+  assert.deepEqual(conns[1]!.calls, ["allow", "send 003", "follow 003 [004:C4]"]);
+  conns[1]!.ack("C1", "004");
+  assert.deepEqual(await third, { ok: true, detail: "AA" });
+  assert.equal(deliverer.sentAhead(), "004");
   await deliverer.close();
 });

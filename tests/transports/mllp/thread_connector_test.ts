@@ -606,6 +606,32 @@ Deno.test("a message sent with the list that follows it is followed as with a li
     assert.deepEqual(side.overlapped, []);
   });
 });
+Deno.test("run-ahead never sends on its own a listed message under an MSH-10 the connection carried for another message, next or later in the list", async () => {
+  await withRig(async (rig) => {
+    // Another message (key 9) under message 1's MSH-10: a late reply to 1 would read as its ACK.
+    const twin: AheadMessage = { key: "9", controlId: "C1", payload: enc.encode(adt("C1", "X")) };
+    for (const list of [[twin], [message("2"), twin]]) {
+      const { conn, side } = await rig.open();
+      conn.runAhead!.allow(5_000);
+      await conn.runAhead!.sendKeyed(message("1"), list);
+      const ids = ["C1"];
+      for (const [i, n] of list.entries()) {
+        assert.equal(controlIdOf(await side.frames.next(`frame ${i + 1}`)), ids.at(-1));
+        await side.answer(ack("AA", ids.at(-1)!));
+        const got = await frame(conn);
+        if (n === twin) assert.equal(got.followedBy, undefined, "the twin went on its own");
+        else {
+          assert.equal(got.followedBy, n.key);
+          ids.push(n.controlId);
+        }
+      }
+      await assertNothingSentAhead(conn, side);
+      assert.deepEqual(side.seenIds, [...ids, "PROBE"]);
+      assert.deepEqual(side.overlapped, []);
+      conn.close();
+    }
+  });
+});
 
 Deno.test("a socket thread that fails ends its connections with the reason, the process stays up, and the next connect starts a thread again", async () => {
   const log = memoryLogger();
