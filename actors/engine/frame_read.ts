@@ -35,13 +35,34 @@ export type FrameRead =
     /** The decoded text (of the MSH segment alone when read on the planning thread). */
     readonly text: string;
     readonly control?: ControlByte;
+    /**
+     * The charset the message was read in (MSH-18, else the fallback), when replies to it are to
+     * be written in it: any but UTF-8, ASCII and UTF-16 (answered in UTF-8).
+     */
+    readonly charset?: string;
   }
   | { readonly ok: false; readonly error: string; readonly nak: Uint8Array };
 
 /** A {@link FrameRead} between threads: the MSH segment's text in place of the message. */
 export type PortableRead =
-  | { readonly ok: true; readonly header: string; readonly control?: ControlByte }
+  | {
+    readonly ok: true;
+    readonly header: string;
+    readonly control?: ControlByte;
+    readonly charset?: string;
+  }
   | { readonly ok: false; readonly error: string; readonly nak: Uint8Array };
+
+/**
+ * The charset replies to a message read in `charset` are written in, or undefined for UTF-8: a
+ * sender that compares its MSH-10 with MSA-2 byte for byte, or reads the reply by the MSH-18 it
+ * copies, gets bytes in its own charset. UTF-16 replies would not be what an MLLP peer expects.
+ */
+function replyCharset(charset: string): string | undefined {
+  return charset === "utf-8" || charset === "ascii" || charset.startsWith("utf-16")
+    ? undefined
+    : charset;
+}
 
 const encoder = new TextEncoder();
 
@@ -59,18 +80,25 @@ export function readFrame(payload: Uint8Array, fallbackCharset: string | undefin
     };
   }
   const bad = controlByteAt(payload, decoded);
-  if (bad === -1) return { ok: true, message: parsed.message, text };
+  const reply = replyCharset(decoded.charset);
+  const charset = reply === undefined ? {} : { charset: reply };
+  if (bad === -1) return { ok: true, message: parsed.message, text, ...charset };
   // Read from the bytes, which only a charset where ASCII bytes are characters allows.
   const location = ASCII_SAFE.has(decoded.charset) ? locationOf(payload, bad) : undefined;
   const control = { offset: bad, byte: payload[bad]!, ...(location ? { location } : {}) };
-  return { ok: true, message: parsed.message, text, control };
+  return { ok: true, message: parsed.message, text, control, ...charset };
 }
 
 /** `read` for the other thread: the message's MSH segment only (a copy, not a slice). */
 export function toPortableRead(read: FrameRead): PortableRead {
   if (!read.ok) return read;
   const header = (" " + (read.message.get("MSH") ?? "")).slice(1);
-  return { ok: true, header, ...(read.control ? { control: read.control } : {}) };
+  return {
+    ok: true,
+    header,
+    ...(read.control ? { control: read.control } : {}),
+    ...(read.charset ? { charset: read.charset } : {}),
+  };
 }
 
 /** A {@link PortableRead} back as a {@link FrameRead}: its MSH segment parsed. */
@@ -84,6 +112,7 @@ export function fromPortableRead(read: PortableRead): FrameRead {
     message: parsed.message,
     text: read.header,
     ...(read.control ? { control: read.control } : {}),
+    ...(read.charset ? { charset: read.charset } : {}),
   };
 }
 

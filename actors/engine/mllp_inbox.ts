@@ -10,6 +10,7 @@ import {
   buildAck,
   buildAckText,
   buildNakForUnparsable,
+  encodeHl7,
   type Hl7Message,
   sameHl7Message,
   tryParseHl7,
@@ -66,6 +67,11 @@ function detached<T extends string | undefined>(text: T): T {
 }
 
 const encoder = new TextEncoder();
+
+/** A reply's bytes: in `charset` (see `FrameRead.charset`), else UTF-8. */
+function replyBytes(text: string, charset: string | undefined): Uint8Array {
+  return charset === undefined ? encoder.encode(text) : encodeHl7(text, charset);
+}
 
 /** See the module doc. */
 export class EngineMllpInbox implements MllpInbox {
@@ -149,7 +155,7 @@ export class EngineMllpInbox implements MllpInbox {
       log.warn("mllp.unknown-sender", { ...where, reason: integration.reason });
       // 204 Unknown key identifier: the sender (its address, or MSH-4) is not one we know.
       const { reason, location } = integration;
-      return { ...this.#reply(msg, "AR", reason, "204", location), close: true };
+      return { ...this.#reply(msg, "AR", reason, "204", location, read.charset), close: true };
     }
     const enhanced = integration.mllp?.ackMode === "enhanced";
     // Enhanced mode: MSH-15 says which accept ACKs the sender wants (AL when empty), MSH-16 which
@@ -180,6 +186,7 @@ export class EngineMllpInbox implements MllpInbox {
         // 102 Data type error: a control character is not allowed in any HL7 text data type.
         "102",
         location,
+        read.charset,
       ));
     }
     // Kept in the records that wait in memory for delivery: a copy, not a slice of the text.
@@ -192,6 +199,7 @@ export class EngineMllpInbox implements MllpInbox {
         "MSH-10 (message control id) is empty",
         "101",
         "MSH-10",
+        read.charset,
       ));
     }
     // The ACK is made from the message id (its MSH-10) and time (MSH-7), so a repeat within the
@@ -245,7 +253,7 @@ export class EngineMllpInbox implements MllpInbox {
           messageId: result.messageId,
         });
         const again = result.ack || ackOf(result.messageId);
-        return ackWanted(acceptWhen, "success") ? { reply: encoder.encode(again) } : {};
+        return ackWanted(acceptWhen, "success") ? { reply: replyBytes(again, read.charset) } : {};
       }
       messageId = result.messageId;
       const count = result.reused ? this.#reuseLog.note(integration.id) : 0;
@@ -274,13 +282,18 @@ export class EngineMllpInbox implements MllpInbox {
       const level = error instanceof StoreUnavailableError ? "debug" : "error";
       log[level]("mllp.store-failed", { ...where, integration: integration.id, controlId, error });
       const reason = `could not store the message: ${errorMessage(error)}`;
-      return negative(this.#reply(msg, enhanced ? "CE" : "AE", reason, "207"));
+      return negative(
+        this.#reply(msg, enhanced ? "CE" : "AE", reason, "207", undefined, read.charset),
+      );
     }
     const answer: InboxReply = ackWanted(acceptWhen, "success")
-      ? { reply: encoder.encode(ack) }
+      ? { reply: replyBytes(ack, read.charset) }
       : {};
     if (appWhen !== "NE" && this.#options.appAcks) {
-      answer.later = this.#options.appAcks.expect(messageId, appAckBuilder(text, appWhen));
+      answer.later = this.#options.appAcks.expect(
+        messageId,
+        appAckBuilder(text, appWhen, read.charset),
+      );
     }
     if (!routedAtIntake) this.#options.notify(queue);
     return answer;
@@ -366,9 +379,10 @@ export class EngineMllpInbox implements MllpInbox {
     text: string,
     errorCode: string,
     location?: string,
+    charset?: string,
   ): InboxReply {
     const error = { code: errorCode, text, ...(location ? { location } : {}) };
-    return { reply: encoder.encode(buildAck(msg, { code, error }).encode()) };
+    return { reply: replyBytes(buildAck(msg, { code, error }).encode(), charset) };
   }
 
   /** The peers of the running config; a new config also forgets what was decided for the old. */
@@ -391,6 +405,7 @@ export class EngineMllpInbox implements MllpInbox {
 function appAckBuilder(
   text: string,
   when: string,
+  charset: string | undefined,
 ): (verdict: AppVerdict) => Uint8Array | undefined {
   const end = text.search(/[\r\n]/);
   const header = end < 0 ? text : text.slice(0, end);
@@ -410,6 +425,6 @@ function appAckBuilder(
         }
         : {}),
     });
-    return encoder.encode(ack.encode());
+    return replyBytes(ack.encode(), charset);
   };
 }

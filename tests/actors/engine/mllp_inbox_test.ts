@@ -358,3 +358,36 @@ Deno.test("inbox: a sender reusing one MSH-10 for every message has each stored;
   assert.match(reused()[20]!, /count=6\b/, "this one and the 5 held back");
   assert.equal(await t.store.depth(OUT), 27);
 });
+
+/** `text` as bytes, one byte a character (each below U+0100). */
+function bytesOf(text: string): Uint8Array {
+  return Uint8Array.from(text, (c) => c.charCodeAt(0));
+}
+
+/** The reply's MSA segment, read byte for byte (each byte one character). */
+function msaBytes(reply: Uint8Array | undefined): string {
+  if (!reply) throw new Error("no reply");
+  const text = String.fromCharCode(...reply);
+  return text.slice(text.indexOf("MSA|")).split("\r")[0]!;
+}
+
+Deno.test("inbox answers a message in ISO 8859-1 or windows-1252 in its own charset: MSA-2 is the sender's MSH-10 byte for byte", async () => {
+  await using rig = await setup();
+  const { inbox } = rig;
+  // MSH-18 8859/1, MSH-10 "é-2" (0xE9 in Latin-1, two bytes in UTF-8).
+  const latin1 =
+    `MSH|^~\\&|EPIC|HOSP|ENGINE|CLINIC|20240315123000||ADT^A01^ADT_A01|\xe9-2|P|2.5.1|||AL|NE||8859/1\r` +
+    "PID|1||1^^^HOSP^MR||M\xfcLLER^J\xf6RG||19800101|F";
+  const labelled = await inbox.receive({ ...frame(""), payload: bytesOf(latin1) });
+  assert.equal(msaBytes(labelled.reply), "MSA|AA|\xe9-2");
+  // Unlabelled, not UTF-8: read in the fallback charset (windows-1252), answered in it: 0x92 is ’.
+  const cp1252 = adt("O\x923");
+  const unlabelled = await inbox.receive({ ...frame(""), payload: bytesOf(cp1252) });
+  assert.equal(msaBytes(unlabelled.reply), "MSA|AA|O\x923");
+  // A repeat gets the same bytes.
+  const again = await inbox.receive({ ...frame(""), payload: bytesOf(cp1252) });
+  assert.deepEqual(again.reply, unlabelled.reply);
+  // UTF-8 stays UTF-8.
+  const utf8 = await inbox.receive(frame(adt("\u00e9-3")));
+  assert.equal(msa(utf8.reply).id, "\u00e9-3");
+});
