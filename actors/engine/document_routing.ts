@@ -28,6 +28,7 @@ import {
   parseCcda,
 } from "../../codecs/ccda/mod.ts";
 import type { DataModelMessage } from "../../codecs/datamodel/mod.ts";
+import { latin1Decode } from "../../codecs/text/mod.ts";
 import type { Config, DestinationConfig } from "../config/mod.ts";
 import { defaultFormat, type FailedRoute, type Hl7Plan, type PlannedRoute } from "./hl7_routing.ts";
 import { shapeJson } from "./shaping.ts";
@@ -42,7 +43,6 @@ export const X12_MODEL = "X12";
 /** The data model of a C-CDA (as `ClinicalSummary.Meta.DataModel`). */
 export const CCDA_MODEL = "Clinical Summary";
 
-const latin1 = new TextDecoder("latin1");
 const utf8 = new TextDecoder();
 
 /** Whether a stored content type may be a C-CDA (read to find out). */
@@ -247,7 +247,7 @@ export async function planStoredDocument(options: {
     return planX12Text(
       config,
       origin,
-      latin1.decode(await options.payload()),
+      latin1Decode(await options.payload()),
       x12Settings(integration?.x12),
     );
   }

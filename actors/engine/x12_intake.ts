@@ -23,9 +23,8 @@ import {
   type X12Interchange,
   X12ParseError,
 } from "../../codecs/x12/mod.ts";
+import { latin1Decode, latin1Encode } from "../../codecs/text/mod.ts";
 import type { Config } from "../config/mod.ts";
-
-const latin1 = new TextDecoder("latin1");
 
 /** What an integration or source asks of X12 intake (config `x12`). */
 export interface X12IntakeSettings {
@@ -126,8 +125,9 @@ export function takeInX12(
     settings: X12IntakeSettings;
   },
 ): X12IntakeResult {
-  // Latin-1 maps bytes to characters one to one: pieces are cut at exact byte offsets.
-  const text = latin1.decode(bytes);
+  // Read one byte per character (true Latin-1, not the WHATWG label, which is windows-1252):
+  // every piece's text is made of the file's characters, so it gives back the file's bytes.
+  const text = latin1Decode(bytes);
   let doc: X12Document;
   try {
     doc = parseX12(text, { strict: false });
@@ -141,7 +141,7 @@ export function takeInX12(
   }
   const messages: X12Message[] = canSplitX12(doc)
     ? splitX12(doc).map((p) => ({
-      bytes: latin1Bytes(p.text),
+      bytes: latin1Encode(p.text),
       controlId: `${p.interchange.controlNumber}/${p.group.controlNumber}/` +
         p.transaction.controlNumber,
       messageType: p.transaction.setId,
@@ -157,13 +157,6 @@ export function takeInX12(
     ).filter((a): a is string => a !== undefined);
     if (acks.length > 0) out.acknowledgment = acks.join("");
   }
-  return out;
-}
-
-/** The bytes of a Latin-1 string (each character one byte). */
-export function latin1Bytes(text: string): Uint8Array {
-  const out = new Uint8Array(text.length);
-  for (let i = 0; i < text.length; i++) out[i] = text.charCodeAt(i);
   return out;
 }
 

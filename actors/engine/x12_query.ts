@@ -6,6 +6,7 @@
  * @module
  */
 
+import { latin1Decode } from "../../codecs/text/mod.ts";
 import { parseX12, X12Error } from "../../codecs/x12/mod.ts";
 import type { Config, DestinationConfig, SourceConfig } from "../config/mod.ts";
 import type { ApiDocumentRequest, ApiQueryResult } from "../ports.ts";
@@ -13,8 +14,6 @@ import { sourceOf } from "./api_checks.ts";
 import { x12Facts } from "./document_routing.ts";
 import { selectRoutes } from "./subscriptions.ts";
 import { environmentType, usageProblem } from "./x12_intake.ts";
-
-const latin1 = new TextDecoder("latin1");
 
 /** The source, destination and set of a query, or the answer refusing it. */
 export type X12QueryPlan =
@@ -38,7 +37,7 @@ export function planX12Query(config: Config, request: ApiDocumentRequest): X12Qu
   }
   let doc;
   try {
-    doc = parseX12(latin1.decode(request.bytes));
+    doc = parseX12(latin1Decode(request.bytes));
   } catch (error) {
     if (error instanceof X12Error) return invalid(`the X12 query cannot be read: ${error.message}`);
     throw error;

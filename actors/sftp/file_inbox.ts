@@ -12,19 +12,14 @@
 
 import { splitBatch, tryParseHl7 } from "../../codecs/hl7v2/mod.ts";
 import { decodeHl7Bytes } from "../../codecs/hl7v2/mod.ts";
+import { latin1Decode, latin1Encode } from "../../codecs/text/mod.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { AcceptRequest, AcceptResult, Store } from "../store/store.ts";
 import { INLINE_MAX } from "../store/payloads.ts";
 import { FileTooLargeError } from "./connector.ts";
 import { guessContentType, looksLikeHl7 } from "../../codecs/files/mod.ts";
 import type { Config } from "../config/mod.ts";
-import {
-  ackFileName,
-  environmentType,
-  latin1Bytes,
-  NO_ACKS,
-  takeInX12,
-} from "../engine/x12_intake.ts";
+import { ackFileName, environmentType, NO_ACKS, takeInX12 } from "../engine/x12_intake.ts";
 
 const X12_TYPE = "application/edi-x12";
 
@@ -81,7 +76,8 @@ export interface FileInboxResult {
 /** Concurrent accepts per group commit window (they share fsyncs). */
 const WINDOW = 256;
 const HL7 = "application/hl7-v2";
-const latin1 = new TextDecoder("latin1");
+const CR = 0x0d;
+const LF = 0x0a;
 
 /** See the module doc. */
 export class FileInbox {
@@ -179,15 +175,18 @@ export class FileInbox {
     return {
       requests,
       ...(ack
-        ? { acknowledgment: { fileName: ackFileName(file.fileName, ack), bytes: latin1Bytes(ack) } }
+        ? {
+          acknowledgment: { fileName: ackFileName(file.fileName, ack), bytes: latin1Encode(ack) },
+        }
         : {}),
     };
   }
 
   #hl7Requests(file: ReceivedFile, queue: string, sha256: string): AcceptRequest[] {
-    // Latin-1 maps bytes to characters one to one, so messages are cut at exact byte offsets
-    // whatever the charset (HL7 delimiters and segment names are ASCII).
-    const batch = splitBatch(latin1.decode(file.bytes));
+    // Read one byte per character (true Latin-1, not the WHATWG label, which is windows-1252):
+    // the spans splitBatch finds are byte offsets, and each message is cut from the file's own
+    // bytes whatever its charset (HL7 delimiters and segment names are ASCII).
+    const batch = splitBatch(latin1Decode(file.bytes));
     for (const warning of batch.warnings.slice(0, 5)) {
       this.#options.log.warn("sftp.batch-warning", {
         integration: file.integration.id,
@@ -203,9 +202,8 @@ export class FileInbox {
         reason: "the file has an HL7 envelope but no MSH message",
       });
     }
-    return batch.messages.map((text, index) => {
-      // HL7 ends segments with CR; files often carry CRLF or LF, which MLLP receivers may refuse.
-      const payload = latin1Bytes(text.replace(/\r\n|\n/g, "\r"));
+    return batch.spans.map((span, index) => {
+      const payload = segmentsEndingInCr(file.bytes.subarray(span.start, span.end));
       const parsed = tryParseHl7(decodeHl7Bytes(payload, this.#options.fallbackCharset));
       const msg = parsed.ok ? parsed.message : undefined;
       const messageType = msg
@@ -270,6 +268,24 @@ export class FileInbox {
     }
     return results;
   }
+}
+
+/**
+ * A message cut from a file, as MLLP carries it: every segment ends with CR. Files often end lines
+ * with CRLF or LF, which MLLP receivers may refuse, and `splitBatch` ends a message at its last
+ * segment, without the terminator, which is put back (as `main.ts send` does). Every other byte is
+ * kept as it is.
+ */
+function segmentsEndingInCr(bytes: Uint8Array): Uint8Array {
+  const out = new Uint8Array(bytes.length + 1);
+  let n = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (b === CR && bytes[i + 1] === LF) continue; // CRLF: its LF becomes the CR
+    out[n++] = b === LF ? CR : b;
+  }
+  out[n++] = CR;
+  return n === out.length ? out : out.slice(0, n);
 }
 
 /** Lower-case hex SHA-256 of `bytes`. */

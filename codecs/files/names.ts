@@ -5,6 +5,8 @@
  * @module
  */
 
+import { latin1Decode } from "../text/mod.ts";
+
 /** Placeholders a file name template may use. */
 export const TEMPLATE_FIELDS = ["id", "ts", "ext", "name"] as const;
 
@@ -110,15 +112,13 @@ const TYPE_BY_EXT: Record<string, string> = {
   txt: "text/plain",
 };
 
-const latin1 = new TextDecoder("latin1");
-
 /** True when the bytes begin (after a BOM and blank space) like an HL7v2 message or batch. */
 export function looksLikeHl7(bytes: Uint8Array): boolean {
   return /^(MSH|FHS|BHS)[^\r\n\w]/.test(leading(bytes));
 }
 
 function leading(bytes: Uint8Array): string {
-  return latin1.decode(bytes.subarray(0, 512)).replace(/^\u00ef\u00bb\u00bf/, "").trimStart();
+  return latin1Decode(bytes.subarray(0, 512)).replace(/^\u00ef\u00bb\u00bf/, "").trimStart();
 }
 
 /**

@@ -35,12 +35,24 @@ export interface Hl7BatchInfo {
   readonly declaredCount?: number;
 }
 
+/** Where a message is in the input of {@link splitBatch}: `[start, end)` in UTF-16 code units. */
+export interface Hl7Span {
+  readonly start: number;
+  readonly end: number;
+}
+
 /** Result of {@link splitBatch}. */
 export interface Hl7Batch {
   /** The messages, each the exact text from its MSH to the end of its last segment. */
   readonly messages: string[];
   /** 1-based line of each message's MSH, parallel to `messages`. */
   readonly lines: number[];
+  /**
+   * Where each message is in the input, parallel to `messages`: `messages[i]` is
+   * `text.slice(spans[i].start, spans[i].end)`. For text read one byte per character
+   * (`latin1Decode`) these are byte offsets, so messages can be cut from the bytes themselves.
+   */
+  readonly spans: Hl7Span[];
   /** The FHS segment text, if the file has one. */
   readonly fileHeader?: string;
   /** The FTS segment text, if the file has one. */
@@ -78,6 +90,15 @@ function trailingFraming(line: string): number {
   return endBlock ? line.length - i : 0;
 }
 
+/**
+ * The length of the byte order mark `src` starts with: U+FEFF in decoded text, or the three
+ * characters `ï»¿` of a UTF-8 BOM in text read one byte per character; else 0.
+ */
+function bomLength(src: string): number {
+  if (src.charCodeAt(0) === 0xfeff) return 1;
+  return src.startsWith("\u00ef\u00bb\u00bf") ? 3 : 0;
+}
+
 interface OpenBatch {
   header?: string;
   firstMessage: number;
@@ -101,6 +122,7 @@ export function splitBatch(text: string): Hl7Batch {
   const src = typeof text === "string" ? text : "";
   const messages: string[] = [];
   const lines: number[] = [];
+  const spans: Hl7Span[] = [];
   const batches: Hl7BatchInfo[] = [];
   const warnings: Hl7BatchWarning[] = [];
   let fileHeader: string | undefined;
@@ -115,6 +137,7 @@ export function splitBatch(text: string): Hl7Batch {
     if (msgStart !== -1) {
       messages.push(src.slice(msgStart, msgEnd));
       lines.push(msgLine);
+      spans.push({ start: msgStart, end: msgEnd });
       msgStart = -1;
     }
   };
@@ -144,7 +167,7 @@ export function splitBatch(text: string): Hl7Batch {
     batch = undefined;
   };
 
-  let pos = src.charCodeAt(0) === 0xfeff ? 1 : 0;
+  let pos = bomLength(src);
   let line = 1;
   while (pos < src.length) {
     let end = pos;
@@ -243,6 +266,7 @@ export function splitBatch(text: string): Hl7Batch {
   return {
     messages,
     lines,
+    spans,
     ...(fileHeader !== undefined ? { fileHeader } : {}),
     ...(fileTrailer !== undefined ? { fileTrailer } : {}),
     ...(declaredBatchCount !== undefined ? { declaredBatchCount } : {}),

@@ -38,6 +38,7 @@
 
 import { encodeMllp, MllpDecoder } from "../../codecs/mllp/mod.ts";
 import { buildNakForUnparsable } from "../../codecs/hl7v2/mod.ts";
+import { latin1Decode, latin1Encode } from "../../codecs/text/mod.ts";
 import type { Logger, MllpInbox } from "../../actors/ports.ts";
 import type { ByteConn } from "./node_tls.ts";
 import { errorMessage } from "../../actors/mod.ts";
@@ -116,13 +117,12 @@ const STOP_REASON =
  * integration uses is the inbox's to know, not the listener's.)
  */
 export function stopAnswer(payload: Uint8Array): Uint8Array {
-  const raw = latin1.decode(payload.subarray(0, 4096));
+  // Read and written one byte per character (true Latin-1, not the WHATWG label, which is
+  // windows-1252): MSA-2 gives back the bytes of MSH-10 whatever the message's charset.
+  const raw = latin1Decode(payload.subarray(0, 4096));
   const nak = buildNakForUnparsable({ raw, reason: STOP_REASON, code: "AE", errorCode: "207" });
-  return encoder.encode(nak.encode());
+  return latin1Encode(nak.encode());
 }
-
-const latin1 = new TextDecoder("latin1");
-const encoder = new TextEncoder();
 
 /**
  * Most frames of one connection received and not yet answered: a pipelining sender keeps the inbox

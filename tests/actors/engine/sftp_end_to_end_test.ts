@@ -377,7 +377,8 @@ sshTest(
       );
       assert.deepEqual(listed.sort(), [...expected].sort());
       for (const [i, name] of expected.entries()) {
-        assert.equal(await Deno.readTextFile(`${downloads}/${name}`), messages[i]);
+        // As stored: segments ended by CR, the last one too (as a message received over MLLP).
+        assert.equal(await Deno.readTextFile(`${downloads}/${name}`), messages[i] + "\r");
       }
       // The outbox is not upload space: nothing the engine delivered came back in as an upload.
       assert.equal((await logsOf(engine, "records-uploads")).length, 0);

@@ -85,9 +85,10 @@ Deno.test("file inbox splits an FHS/BHS batch into messages queued in file order
       assert.equal(q.record.messageType, "ORU^R01");
       assert.equal(q.record.fileName, "batch.hl7");
       assert.equal(q.record.origin.id, "lab");
-      // Segments end with CR as HL7 requires, whatever the file used; no envelope segments.
+      // Segments end with CR as HL7 requires, whatever the file used, the last one included (as
+      // a message received over MLLP); no envelope segments.
       assert.ok(!q.text.includes("\n"), JSON.stringify(q.text));
-      assert.equal(q.text, oru(q.record.controlId!));
+      assert.equal(q.text, oru(q.record.controlId!) + "\r");
     }
     assert.deepEqual(t.notified, ["sftp:lab"]);
     // A RECEIVE log per message.
@@ -186,8 +187,8 @@ Deno.test("file inbox keeps non-UTF-8 HL7 bytes exact and cuts large batches in 
     assert.equal(r.stored, 3);
     const queued = await t.queued();
     assert.deepEqual(queued.map((q) => q.record.controlId), ["L1", "L2", "L3"]);
-    assert.deepEqual(await t.store.getPayload(queued[0]!.record), latin);
-    assert.ok(queued[1]!.text.endsWith(big));
+    assert.deepEqual(await t.store.getPayload(queued[0]!.record), new Uint8Array([...latin, 0x0d]));
+    assert.ok(queued[1]!.text.endsWith(big + "\r"));
   } finally {
     await t.close();
   }
@@ -210,6 +211,130 @@ Deno.test("file inbox refuses a file over the limit and fails when the store doe
       }),
     );
     assert.deepEqual(t.notified, []);
+  } finally {
+    await t.close();
+  }
+});
+
+/** Every byte 0x80-0xFF: UTF-8 continuation bytes, windows-1252 `€…’“”`, Latin-1 letters. */
+const HIGH = Uint8Array.from({ length: 128 }, (_, i) => 0x80 + i);
+/** Raw bytes for the placeholders of {@link bytesOf}. */
+const RAW: Record<string, Uint8Array> = {
+  "@HIGH@": HIGH,
+  "@CP1252@": new Uint8Array([0x4f, 0x92, 0x42, 0x85]), // O’B… in windows-1252
+  "@UTF8@": enc.encode("O’Brien–Straße Ærø Пётр"),
+};
+
+/** The bytes of ASCII `text` with each `@NAME@` placeholder replaced by its raw bytes. */
+function bytesOf(text: string): Uint8Array {
+  const parts = text.split(/(@[A-Z0-9]+@)/);
+  const chunks = parts.map((p) => RAW[p] ?? enc.encode(p));
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const c of chunks) {
+    out.set(c, at);
+    at += c.length;
+  }
+  return out;
+}
+
+function highAdt(id: string, eol: string): string {
+  return [
+    `MSH|^~\\&|LAB|HOSP|ENGINE|CLINIC|20240315123000||ADT^A01^ADT_A01|${id}|P|2.5.1`,
+    `PID|1||${id}^^^HOSP^MR||@HIGH@^@CP1252@^@UTF8@||19800101|F`,
+    "PV1|1|I",
+  ].join(eol);
+}
+
+Deno.test("file inbox stores a message holding every byte 0x80-0xFF exactly, its last segment ended by CR", async () => {
+  const t = await setup();
+  try {
+    // An FHS/BHS batch with CRLF line ends, and a single message whose file ends in CR.
+    const batch = bytesOf([
+      "FHS|^~\\&|LAB|HOSP|||20240315",
+      "BHS|^~\\&|LAB|HOSP|||20240315",
+      highAdt("H1", "\r\n"),
+      highAdt("H2", "\r\n"),
+      "BTS|2",
+      "FTS|1",
+      "",
+    ].join("\r\n"));
+    const single = bytesOf(highAdt("H3", "\r") + "\r");
+    for (const [fileName, bytes] of [["batch.hl7", batch], ["single.hl7", single]] as const) {
+      const r = await t.inbox.ingest({ integration: lab, fileName, bytes, peer: "p" });
+      assert.equal(r.stored, r.messages, fileName);
+    }
+    const queued = await t.queued();
+    assert.deepEqual(queued.map((q) => q.record.controlId), ["H1", "H2", "H3"]);
+    for (const q of queued) {
+      const expected = bytesOf(highAdt(q.record.controlId!, "\r") + "\r");
+      assert.deepEqual(await t.store.getPayload(q.record), expected, q.record.controlId);
+      assert.equal(q.record.messageType, "ADT^A01");
+    }
+    assert.deepEqual(t.log.lines.filter((l) => l.includes("sftp.batch-warning")), []);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("file inbox takes a UTF-8 batch with a byte order mark without a warning, bytes exact", async () => {
+  const t = await setup();
+  try {
+    const bom = new Uint8Array([0xef, 0xbb, 0xbf]);
+    const text = [
+      "FHS|^~\\&|LAB|HOSP|||20240315",
+      "BHS|^~\\&|LAB|HOSP|||20240315",
+      highAdt("U1", "\n").replace("@HIGH@^@CP1252@^", ""),
+      highAdt("U2", "\n").replace("@HIGH@^@CP1252@^", ""),
+      "BTS|2",
+      "FTS|1",
+      "",
+    ].join("\n");
+    const bytes = new Uint8Array([...bom, ...bytesOf(text)]);
+    const r = await t.inbox.ingest({ integration: lab, fileName: "bom.hl7", bytes, peer: "p" });
+    assert.equal(r.stored, 2);
+    assert.deepEqual(t.log.lines.filter((l) => l.includes("sftp.batch-")), []);
+    const queued = await t.queued();
+    assert.deepEqual(queued.map((q) => q.record.controlId), ["U1", "U2"]);
+    for (const q of queued) {
+      const id = q.record.controlId!;
+      const expected = bytesOf(highAdt(id, "\r").replace("@HIGH@^@CP1252@^", "") + "\r");
+      assert.deepEqual(await t.store.getPayload(q.record), expected, id);
+      assert.match(q.text, /\|O’Brien–Straße Ærø Пётр\|/);
+    }
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("file inbox splits an X12 interchange holding bytes 0x80-0xFF into exact pieces", async () => {
+  const t = await setup();
+  try {
+    const isa = "ISA*00*          *00*          *ZZ*SUBMITTERID    *ZZ*RECEIVERID     " +
+      "*061015*1023*^*00501*000000007*0*T*:";
+    const gs = "GS*HC*SENDERGS*RECEIVERGS*20061015*1023*1*X*005010X222A1";
+    const set = (n: string, name: string) => [
+      `ST*837*${n}*005010X222A1`,
+      "BHT*0019*00*244579*20061015*1023*CH",
+      `NM1*IL*1*${name}*JANE****MI*JS00111223333`,
+      "N3*@UTF8@",
+      `SE*5*${n}`,
+    ];
+    const a = set("0001", "@HIGH@"), b = set("0002", "M@CP1252@LLER");
+    const file = bytesOf([isa, gs, ...a, ...b, "GE*2*1", "IEA*1*000000007", ""].join("~\n"));
+    const r = await t.inbox.ingest({ integration: lab, fileName: "c.x12", bytes: file, peer: "p" });
+    assert.equal(r.contentType, "application/edi-x12");
+    assert.equal(r.stored, 2);
+    const queued = await t.queued();
+    assert.deepEqual(queued.map((q) => q.record.controlId), [
+      "000000007/1/0001",
+      "000000007/1/0002",
+    ]);
+    for (const [i, body] of [a, b].entries()) {
+      // The original ISA, GS and set byte for byte, then a GE and an IEA counting the one set.
+      const expected = bytesOf([isa, gs, ...body, "GE*1*1", "IEA*1*000000007", ""].join("~\n"));
+      assert.deepEqual(await t.store.getPayload(queued[i]!.record), expected, `set ${i + 1}`);
+    }
   } finally {
     await t.close();
   }

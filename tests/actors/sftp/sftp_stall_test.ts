@@ -259,7 +259,8 @@ async function pollStall(at: "list" | "read"): Promise<void> {
     p.clock.advance(60_000);
     await waitFor("the file taken", async () => (await p.queued()).length === 1);
     await waitFor("the poll ended", async () => (await p.actor.status()).lastError === undefined);
-    assert.deepEqual((await p.queued())[0]!.payload, adt("P1"));
+    // Stored with its last segment ended by CR, as over MLLP.
+    assert.deepEqual((await p.queued())[0]!.payload, new Uint8Array([...adt("P1"), 0x0d]));
     assert.deepEqual(await names(`${sshd.files}/in`), ["archive/"]);
     assert.equal(opened.length, 2);
     assert.equal(p.lines("sftp.poll-failed").length, 1);

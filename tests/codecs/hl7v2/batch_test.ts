@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { parseHl7, splitBatch } from "../../../codecs/hl7v2/mod.ts";
+import { latin1Decode } from "../../../codecs/text/mod.ts";
 import { ADT_A01, ORU_R01, SIU_S12 } from "./fixtures.ts";
 
 const FHS = "FHS|^~\\&|SENDER|FAC|RECV|FAC2|20240101";
@@ -123,4 +124,29 @@ Deno.test("splitBatch takes a capture of MLLP traffic apart without its framing 
   // A 0x1C inside a segment is content, not framing: the message keeps it (MLLP destinations
   // dead-letter it, naming the byte).
   assert.deepEqual(splitBatch(`${a}\rZZZ|1|p\x1cq\r`).messages, [`${a}\rZZZ|1|p\x1cq`]);
+});
+
+Deno.test("splitBatch skips a UTF-8 byte order mark in text read one byte per character", () => {
+  const bytes = new Uint8Array([
+    0xef,
+    0xbb,
+    0xbf,
+    ...new TextEncoder().encode([FHS, BHS, ADT_A01, ORU_R01, "BTS|2", "FTS|1", ""].join("\r\n")),
+  ]);
+  const b = splitBatch(latin1Decode(bytes));
+  assert.deepEqual(b.warnings, []);
+  assert.equal(b.fileHeader, FHS);
+  assert.deepEqual(b.messages, [ADT_A01, ORU_R01]);
+  // Decoded as UTF-8 the mark is U+FEFF, skipped as well.
+  assert.deepEqual(splitBatch(`\ufeff${ADT_A01}`).warnings, []);
+});
+
+Deno.test("splitBatch gives where each message is, so it can be cut from the bytes", () => {
+  const text = `\x0b${ADT_A01}\r\x1c\r\n\n${FHS}\r${BHS}\r${ORU_R01}\r\nBTS|1\rFTS|1\r`;
+  const b = splitBatch(text);
+  assert.equal(b.spans.length, 2);
+  for (const [i, span] of b.spans.entries()) {
+    assert.equal(text.slice(span.start, span.end), b.messages[i]);
+  }
+  assert.deepEqual(b.messages, [ADT_A01, ORU_R01]);
 });
