@@ -9,6 +9,8 @@ import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { getCookie, setCookie } from "hono/cookie";
 import type { ConsoleDeps, ConsoleEnv } from "./context.ts";
+import { peerIp } from "../peer.ts";
+import { signedOut } from "./signed_out.tsx";
 import { sameString } from "./users.ts";
 
 /** The policy on every console response: scripts, styles and connections from the engine only. */
@@ -69,15 +71,46 @@ export function clearSessionCookie(c: Context, secure: boolean): void {
 /**
  * Lets a request through only with a live session (`c.var.session`); otherwise a page request
  * is sent to `/console/login`, anything else gets 401.
+ *
+ * A KV user's session acts only while its user is in KV as the same user, with the role KV gives
+ * it now: the user is read again before every state-changing request (anything but GET and HEAD)
+ * and at most every `sessions.userRecheckMs` (5 s) on page views. A user gone (deleted, or
+ * deleted and created again) ends the session: logged as `console.session-ended`, and the
+ * browser is told why ({@link signedOut}), as it is after a delete on this node.
  */
 export function requireSession(deps: ConsoleDeps): MiddlewareHandler<ConsoleEnv> {
   return async (c, next) => {
-    const session = deps.sessions.touch(getCookie(c, sessionCookieName(deps.secure)));
+    const id = getCookie(c, sessionCookieName(deps.secure));
+    const session = deps.sessions.touch(id);
     if (!session) {
+      const ended = deps.sessions.takeEnded(id);
+      if (ended) {
+        clearSessionCookie(c, deps.secure);
+        return signedOut(c, ended);
+      }
       if (c.req.method === "GET" && !c.req.header("HX-Request")) {
         return c.redirect("/console/login", 303);
       }
       return c.text("signed out: sign in again", 401);
+    }
+    const reads = c.req.method === "GET" || c.req.method === "HEAD";
+    if (session.principal.kvIdentity && (!reads || deps.sessions.claimUserCheck(session))) {
+      const now = await deps.users.check(session.principal);
+      if ("ended" in now) {
+        const ended = { user: session.principal.name, reason: now.ended };
+        deps.sessions.end(session.id);
+        deps.log.warn("console.session-ended", { ...ended, remote: peerIp(c) });
+        clearSessionCookie(c, deps.secure);
+        return signedOut(c, ended);
+      }
+      const before = deps.sessions.userChecked(session, now.role);
+      if (before) {
+        deps.log.info("console.session-role", {
+          user: session.principal.name,
+          from: before,
+          to: now.role,
+        });
+      }
     }
     c.set("session", session);
     return await next();

@@ -27,7 +27,7 @@ function verify(phc: string, password: string): Promise<boolean> {
   return argon2Verify({ password, hash: phc });
 }
 import { createHash, timingSafeEqual } from "node:crypto";
-import type { ConsoleStateStore, Role, Secret } from "../../../actors/ports.ts";
+import type { ConsoleStateStore, Role, Secret, UserRecord } from "../../../actors/ports.ts";
 import { reservedUserName as reservedName } from "../../../actors/mod.ts";
 
 /** Roles, weakest first. */
@@ -42,6 +42,27 @@ export interface Principal {
    * that name, created before the name was reserved, is someone else.
    */
   adminToken?: true;
+  /**
+   * A KV user's: which record signed in ({@link userIdentity}), so that a session outlives
+   * neither its user's deletion nor a new user created under the same name. Absent for the admin
+   * token and for configured users (they change only with the config, at a restart).
+   */
+  kvIdentity?: string;
+}
+
+/** What a re-read of a session's KV user says: its role now, or why the session ends. */
+export type UserCheck = { role: Role } | { ended: "deleted" | "re-created" };
+
+/**
+ * Which stored user a record is, as a hex SHA-256 of its creation time, creator and password
+ * hash (salted: a user deleted and created again, even at the same millisecond with the same
+ * password, is another one). Its role is not part of it: a role changed in place applies to the
+ * sessions open, it does not end them.
+ */
+export function userIdentity(record: UserRecord): string {
+  return createHash("sha256")
+    .update(JSON.stringify([record.createdAt, record.createdBy, record.passwordHash]))
+    .digest("hex");
 }
 
 /** Whether `role` may do what `needed` may. */
@@ -110,7 +131,8 @@ export class Users {
       return undefined;
     }
     const ok = await verify(phc, password).catch(() => false);
-    return ok ? { name, role } : undefined;
+    if (!ok) return undefined;
+    return stored ? { name, role, kvIdentity: userIdentity(stored) } : { name, role };
   }
 
   /** The principal a bearer token stands for: the admin token, a configured or a KV user's. */
@@ -123,7 +145,20 @@ export class Users {
       if (u.token && u.token.equals(token)) return { name: u.name, role: u.role };
     }
     const user = await this.#state.userByTokenSha256(tokenDigest(token));
-    return user ? { name: user.name, role: user.role } : undefined;
+    return user ? { name: user.name, role: user.role, kvIdentity: userIdentity(user) } : undefined;
+  }
+
+  /**
+   * Reads a session's KV user again: its role now, or `ended` when it is no longer there
+   * (`deleted`) or another user has its name (`re-created`). A principal that is not a KV
+   * user's keeps its role.
+   */
+  async check(who: Principal): Promise<UserCheck> {
+    if (!who.kvIdentity) return { role: who.role };
+    const record = await this.#state.getUser(who.name);
+    if (!record) return { ended: "deleted" };
+    if (!sameString(userIdentity(record), who.kvIdentity)) return { ended: "re-created" };
+    return { role: record.role };
   }
 
   /** Whether `name` is taken by a configured user (those cannot be changed in the console). */

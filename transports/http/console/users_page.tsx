@@ -7,14 +7,14 @@
  */
 
 import type { Context, Hono } from "hono";
-import type { Role } from "../../../actors/ports.ts";
+import type { Role, UserRecord } from "../../../actors/ports.ts";
 import { peerIp } from "../peer.ts";
 import { writeAudit } from "./audit.ts";
 import type { ConsoleDeps, ConsoleEnv } from "./context.ts";
 import { Csrf, href, Page, time } from "./layout.tsx";
 import { requireRole } from "./roles.ts";
 import { randomToken } from "./sessions.ts";
-import { reservedUserName, ROLES, tokenDigest, Users } from "./users.ts";
+import { reservedUserName, ROLES, tokenDigest, userIdentity, Users } from "./users.ts";
 import { readForm } from "./security.ts";
 
 const NAME = /^[\w.@-]{1,100}$/;
@@ -133,14 +133,22 @@ export function userRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
     }
     const token = form.token === "1" ? randomToken() : undefined;
     const who = c.var.session.principal;
-    const created = await deps.state.createUser({
+    const record: UserRecord = {
       name,
       role: role as Role,
       passwordHash: await Users.hashPassword(password),
       ...(token ? { tokenSha256: tokenDigest(token) } : {}),
       createdAt: deps.now(),
       createdBy: who.name,
-    });
+    };
+    const created = await deps.state.createUser(record);
+    if (created) {
+      // Sessions of that name here are a former user's, deleted through another node.
+      const sessions = deps.sessions.endUser(name, "re-created", userIdentity(record));
+      if (sessions > 0) {
+        deps.log.info("console.session-ended", { user: name, reason: "re-created", sessions });
+      }
+    }
     await writeAudit(deps, who, {
       action: "user.create",
       target: `user:${name}`,
@@ -157,7 +165,13 @@ export function userRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
   app.post("/console/users/:name/delete", requireRole("admin"), async (c) => {
     const name = c.req.param("name").slice(0, 100);
     const deleted = await deps.state.deleteUser(name);
-    if (deleted) deps.sessions.endUser(name);
+    if (deleted) {
+      // This node's sessions of the user end now; other nodes' at their next check of it.
+      const sessions = deps.sessions.endUser(name);
+      if (sessions > 0) {
+        deps.log.info("console.session-ended", { user: name, reason: "deleted", sessions });
+      }
+    }
     await writeAudit(deps, c.var.session.principal, {
       action: "user.delete",
       target: `user:${name}`,
