@@ -6,7 +6,7 @@
  */
 
 import { keyPart, keys } from "./keys.ts";
-import { getValues } from "./kv.ts";
+import { getValues, withKvRetry } from "./kv.ts";
 
 /** Roles, weakest first: `viewer` reads, `operator` acts on queues and logs, `admin` manages users. */
 export type Role = "viewer" | "operator" | "admin";
@@ -66,7 +66,7 @@ export class ConsoleState {
 
   /** Appends one audit entry. */
   async appendAudit(entry: AuditEntry): Promise<void> {
-    await this.#kv.set(audit(entry.id), entry);
+    await withKvRetry(() => this.#kv.set(audit(entry.id), entry));
   }
 
   /** Audit entries newest first, `limit` (1..500) per page, before the id `cursor` if given. */
@@ -97,12 +97,12 @@ export class ConsoleState {
 
   /** One user, or null. */
   async getUser(name: string): Promise<UserRecord | null> {
-    return (await this.#kv.get<UserRecord>(user(name))).value;
+    return (await withKvRetry(() => this.#kv.get<UserRecord>(user(name)))).value;
   }
 
   /** The user whose API token has this SHA-256 (hex), or null. */
   async userByTokenSha256(sha: string): Promise<UserRecord | null> {
-    const name = (await this.#kv.get<string>(userByToken(sha))).value;
+    const name = (await withKvRetry(() => this.#kv.get<string>(userByToken(sha)))).value;
     return name === null ? null : await this.getUser(name);
   }
 
@@ -111,16 +111,17 @@ export class ConsoleState {
     const op = this.#kv.atomic().check({ key: user(record.name), versionstamp: null })
       .set(user(record.name), record);
     if (record.tokenSha256) op.set(userByToken(record.tokenSha256), record.name);
-    return (await op.commit()).ok;
+    // Another process on the KV file may hold its write lock (scale-out): retried, as every write.
+    return (await withKvRetry(() => op.commit())).ok;
   }
 
   /** Deletes a user and its token; false when there was none. */
   async deleteUser(name: string): Promise<boolean> {
-    const current = await this.#kv.get<UserRecord>(user(name));
+    const current = await withKvRetry(() => this.#kv.get<UserRecord>(user(name)));
     if (!current.value) return false;
     const op = this.#kv.atomic().check(current).delete(current.key);
     if (current.value.tokenSha256) op.delete(userByToken(current.value.tokenSha256));
-    return (await op.commit()).ok;
+    return (await withKvRetry(() => op.commit())).ok;
   }
 
   /**
