@@ -1,7 +1,8 @@
 /**
- * The engine's one Hono app, served over HTTP(S) by `compose`: `/healthz`, `/metrics`, the
- * sandbox's and data shaping's admin routes, `GET /admin/nodes`, the console, the admin API
- * (with the HTTPS destinations' list and verification), then the JSON API (`api_app.ts`).
+ * The engine's one Hono app, served over HTTP(S) by `compose`: `/healthz`, `/metrics` (behind
+ * `http.metricsToken` when set), the sandbox's and data shaping's admin routes, `GET /admin/nodes`,
+ * the console, the admin API (with the HTTPS destinations' list and verification), then the JSON
+ * API (`api_app.ts`). Every answer carries `X-Content-Type-Options: nosniff`.
  * @module
  */
 
@@ -19,6 +20,7 @@ import { mountNodes } from "./cluster_admin.ts";
 import type { Servers } from "./composed.ts";
 import { mountConsole } from "./console.ts";
 import { metricsText } from "./metrics.ts";
+import { metricsAccess } from "./metrics_access.ts";
 import type { Sandbox } from "./sandbox.ts";
 import type { ShapingRuntime } from "./shaping.ts";
 
@@ -40,6 +42,11 @@ export async function httpApp(
 ): Promise<Hono> {
   const app = new Hono();
   if (observability) app.use(observability.middleware);
+  // Every answer is taken for what its Content-Type says (JSON built by c.json included).
+  app.use(async (c, next) => {
+    await next();
+    if (!c.res.headers.has("X-Content-Type-Options")) c.header("X-Content-Type-Options", "nosniff");
+  });
   app.get("/healthz", async (c) => {
     const report = await healthReport({
       node: config.node.id,
@@ -51,7 +58,8 @@ export async function httpApp(
     const body = { ...report, checks: [...report.checks, engine.clockWatch.health()] };
     return c.json(body, report.status === "ok" ? 200 : 503, { "cache-control": "no-store" });
   });
-  app.get("/metrics", async (c) => {
+  // Open unless http.metricsToken is set (metrics_access.ts).
+  app.get("/metrics", metricsAccess(config, log), async (c) => {
     const text = await metricsText(
       observability?.metrics ?? new EngineMetrics(() => config),
       engine,

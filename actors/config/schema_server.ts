@@ -66,6 +66,14 @@ export function serverSchemas(secret: SecretSchema) {
      * assertions may name `<publicUrl>/v2/auth/token` as their audience.
      */
     publicUrl: z.url({ protocol: /^https?$/ }).optional(),
+    /**
+     * When set, `GET /metrics` needs `Authorization: Bearer <this token>` (a Prometheus
+     * `bearer_token`); when absent it is open, as `/healthz`.
+     */
+    metricsToken: secret.refine((t) => t.reveal().length >= MIN_ADMIN_TOKEN_LENGTH, {
+      error: `too short: a metrics token needs at least ${MIN_ADMIN_TOKEN_LENGTH} characters ` +
+        "(e.g. openssl rand -hex 32)",
+    }).optional(),
   }).refine((h) => h.tls !== undefined || h.development, {
     message: 'plain HTTP needs "development": true; otherwise configure http.tls',
   });
@@ -79,8 +87,18 @@ export function serverSchemas(secret: SecretSchema) {
     role: z.enum(["viewer", "operator", "admin"]),
     /** An argon2id PHC string (`$argon2id$v=19$…`), never the password itself. */
     passwordHash: z.string().regex(/^\$argon2id?\$/, "expected an argon2 PHC string").optional(),
-    /** A bearer token for `/admin` with this user's role. */
+    /** A bearer token for `/admin` with this user's role: as long as the admin token at least. */
     token: secret.optional(),
+  }).superRefine((u, ctx) => {
+    // Checked here rather than on the field, so that the error names the user.
+    if (typeof u.token?.reveal === "function" && u.token.reveal().length < MIN_ADMIN_TOKEN_LENGTH) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["token"],
+        message: `too short: user "${u.name}"'s token needs at least ${MIN_ADMIN_TOKEN_LENGTH} ` +
+          "characters, as the admin token does (e.g. openssl rand -hex 32)",
+      });
+    }
   });
 
   const admin = z.strictObject({
@@ -100,7 +118,10 @@ export function serverSchemas(secret: SecretSchema) {
       min: 0.1,
       why: "a session would end before the operator gets anything done",
     }).default(12),
-    /** Sign-in attempts allowed per address in 5 minutes. */
+    /**
+     * Failed console sign-ins allowed per address and user name in 5 minutes (successes do not
+     * count); sign-in with a token has its own budget per address, 5 times this.
+     */
     loginAttemptsPerIp: z.number().int().positive().default(10),
   });
 

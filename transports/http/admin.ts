@@ -19,7 +19,7 @@ import { BodyTimeoutError } from "./body.ts";
 import { createDestinationsApp, type DestinationsAppOptions } from "./destinations.ts";
 import { createOperationsApp, type OperationsAppOptions } from "./operations.ts";
 import { parseCommandBody, parseLimitQuery, parseLogFilter, parsePageQuery } from "./params.ts";
-import { actorView, isoTimes, messageView, rawContentType } from "./present.ts";
+import { actorView, isoTimes, messageView, rawDownloadHeaders } from "./present.ts";
 import { withModified } from "./shaped_view.ts";
 import { type ListingSupervisor, unservedOf } from "./unserved.ts";
 
@@ -86,7 +86,8 @@ export const MAX_ID = 256;
  *   in a dead-letter list, 404 for an unknown log.
  * - `GET /admin/messages/:id` → `MessageView` (the record without `inline`, plus
  *   `encoding`, `payload` and `logs`), or 404. With `?raw=1` the payload bytes themselves, with
- *   the record's content type.
+ *   the record's content type, as a download (`Content-Disposition: attachment; filename="<id>"`
+ *   or `"<id>-<file name>"`, `Content-Security-Policy: sandbox; default-src 'none'`, `nosniff`).
  * - `GET /admin/audit?limit=1..500&cursor=<next>` (with users) → `{entries, next}` newest first
  *   (default 100); another parameter, or a bad value, → 400 naming it, as on `/admin/logs`.
  * - `GET /admin/destinations`, `POST /admin/destinations/:id/verify`: see destinations.ts.
@@ -213,10 +214,8 @@ export function createAdminApp(options: AdminAppOptions): Hono {
     const payload = await store.getPayload(record);
     if (rawFlag === "1" || rawFlag === "true") {
       // The store builds payloads on plain ArrayBuffers (never shared ones).
-      return c.body(payload as Uint8Array<ArrayBuffer>, 200, {
-        "Content-Type": rawContentType(record),
-        "X-Content-Type-Options": "nosniff",
-      });
+      // A download that is never rendered: the bytes are the sender's (present.ts).
+      return c.body(payload as Uint8Array<ArrayBuffer>, 200, rawDownloadHeaders(record));
     }
     const view = messageView(record, payload, await store.logsOfMessage(id));
     // A shaped delivery's own payload is shown beside the original (shaped_view.ts).

@@ -2,13 +2,20 @@
  * Roles on the JSON admin routes: a bearer token stands for a user (the admin token for `admin`,
  * or a user's own token) whose role decides what it may do: `viewer` reads, `operator` changes
  * queues and logs (every POST under `/admin`). Refusals: 401 without a known token, 403 when the
- * role is too weak. Operator actions are written to the audit log.
+ * role is too weak. Operator actions are written to the audit log. Wrong tokens count against
+ * their address as in auth.ts (`429` with `Retry-After` past the limit).
  * @module
  */
 
 import type { Context, MiddlewareHandler } from "hono";
 import type { AuditEntry, Logger, Role } from "../../actors/ports.ts";
-import { checkBearer, remoteAddress } from "./auth.ts";
+import {
+  type BearerFailures,
+  bearerFailures,
+  checkBearer,
+  remoteAddress,
+  setAdminLog,
+} from "./auth.ts";
 import { peerIp } from "./peer.ts";
 import { sendJson } from "./respond.ts";
 import { AUTH_LOG_BURST, PeerLog } from "./peer_log.ts";
@@ -38,15 +45,23 @@ const RANK: Record<Role, number> = { viewer: 0, operator: 1, admin: 2 };
  * Authenticates by bearer token through `users` (401 as `requireBearer` does), then refuses a
  * POST from a `viewer` with 403. The principal is kept as `c.get("principal")`.
  */
-export function requireRoleByToken(users: AdminUsers, log: Logger): MiddlewareHandler {
+export function requireRoleByToken(
+  users: AdminUsers,
+  log: Logger,
+  failures: BearerFailures = bearerFailures(log),
+): MiddlewareHandler {
   // A client may retry a wrong token in a loop: throttled per address (peer_log.ts).
   const denials = new PeerLog(log, { burst: AUTH_LOG_BURST });
   return async (c, next) => {
+    const throttled = failures.refuse(c);
+    if (throttled) return throttled;
     const header = c.req.header("authorization")?.trim() ?? "";
     const credential = /^bearer\s+(\S+)$/i.exec(header)?.[1] ?? "";
     const shape = checkBearer(header, { equals: () => true } as never);
     const who = shape.ok ? await users.byToken(credential) : undefined;
     if (!who) {
+      // Only a token presented and wrong is a guess; a missing header guesses nothing.
+      if (shape.ok) failures.failed(c);
       denials.warn("admin.denied", peerIp(c), {
         remote: remoteAddress(c),
         method: c.req.method,
@@ -69,8 +84,17 @@ export function requireRoleByToken(users: AdminUsers, log: Logger): MiddlewareHa
       );
     }
     c.set("principal" as never, who as never);
+    c.set(ADMIN_USERS as never, users as never);
+    setAdminLog(c, log);
     return await next();
   };
+}
+
+const ADMIN_USERS = "adminUsers";
+
+/** The users (and audit log) of the request's admin app, when it has users (set by requireRoleByToken). */
+export function adminUsersOf(c: Context): AdminUsers | undefined {
+  return c.get(ADMIN_USERS as never) as AdminUsers | undefined;
 }
 
 /** Audits an admin API action, if the app was given users. */

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { type Context, Hono } from "hono";
+import { type Context, Hono, type MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { AlertsAdmin } from "../../actors/ports.ts";
 import { errorMessage } from "../../actors/mod.ts";
@@ -13,6 +13,8 @@ import { parsePageQuery } from "./params.ts";
 import { isoTimes } from "./present.ts";
 import { sendJson } from "./respond.ts";
 import { duplicateKeyAt } from "../../codecs/json/mod.ts";
+import { adminUsersOf, auditApi, type TokenPrincipal } from "./admin_roles.ts";
+import { adminLogOf } from "./auth.ts";
 
 /** One problem of a refused change, at its JSON path. */
 export interface PathProblem {
@@ -45,13 +47,43 @@ export interface OperationsAppOptions {
 
 /** Largest accepted body (alert rules). */
 const MAX_BODY = 256 * 1024;
+/** Rule ids named in an audit entry at most (the rest counted). */
+const MAX_AUDITED_IDS = 50;
+
+/**
+ * `403` unless the request's principal has the admin role (a request authenticated by the admin
+ * token alone, without users, is the admin), with a warning `admin.forbidden`; else undefined.
+ */
+function refuseUnlessAdmin(c: Context): Response | undefined {
+  const who = c.get("principal" as never) as TokenPrincipal | undefined;
+  if (!who || who.role === "admin") return undefined;
+  adminLogOf(c)?.warn("admin.forbidden", {
+    user: who.name,
+    role: who.role,
+    path: c.req.path.slice(0, 256),
+  });
+  return sendJson(c, { error: `forbidden: ${who.name} is ${who.role}; this needs admin` }, 403);
+}
+
+/** The ids of `rules` (what an audit entry names), the first {@link MAX_AUDITED_IDS}. */
+function ruleIds(rules: unknown): string {
+  const list = Array.isArray(rules) ? rules : [];
+  const ids = list.slice(0, MAX_AUDITED_IDS).map((r) =>
+    String((r as { id?: unknown } | null)?.id ?? "?").slice(0, 128)
+  );
+  const more = list.length - ids.length;
+  return `[${ids.join(", ")}${more > 0 ? `, … ${more} more` : ""}]`;
+}
 
 /**
  * Routes, relative to where the app is mounted:
  *
  * - `GET /alerts` → `{source, evaluateEverySeconds, channels, rules, firing}`.
  * - `PUT /alerts` with `{"rules": [...]}` (or `{"rules": null}`: back to the config's) → 200
- *   `{ok: true, rules}`, or 400 `{error, problems: [{path, message}]}`.
+ *   `{ok: true, rules}`, or 400 `{error, problems: [{path, message}]}`. The admin role only (an
+ *   operator or viewer gets 403): replacing the rules can silence every alert. A change is
+ *   audited (`alerts.replace`, the rule ids before and after) and logged
+ *   (`alerts.rules-replaced by=… role=… before=N after=M source=admin|config`).
  * - `GET /alerts/history?limit=1..500&before=<next>` → `{notifications, next}` newest first;
  *   another parameter, or a bad value, → 400 naming it.
  * - `GET /config` → `{version, hash, generation, loadedAt, file}`, `loadedAt` as ISO 8601.
@@ -70,25 +102,58 @@ export function createOperationsApp(options: OperationsAppOptions): Hono {
     app.get("/alerts", async (c) => sendJson(c, isoTimes(await alerts.view())));
     // The size is checked before the body is read (a length, or as it streams).
     const tooLarge = (c: Context) => sendJson(c, { error: `body over ${MAX_BODY} bytes` }, 413);
-    app.put("/alerts", bodyLimit({ maxSize: MAX_BODY, onError: tooLarge }), async (c) => {
-      const text = await c.req.text();
-      let body: unknown;
-      try {
-        body = JSON.parse(text);
-      } catch (error) {
-        return sendJson(c, { error: `not valid JSON: ${errorMessage(error)}` }, 400);
-      }
-      const repeated = duplicateKeyAt(text);
-      if (repeated) {
-        const error = `not valid: "${repeated.key}" is named twice at ${repeated.path}`;
-        return sendJson(c, { error }, 400);
-      }
-      const result = await alerts.put(body);
-      if (!result.ok) {
-        return sendJson(c, { error: "invalid alert rules", problems: result.problems }, 400);
-      }
-      return sendJson(c, { ok: true, rules: result.rules });
-    });
+    const adminOnly: MiddlewareHandler = async (c, next) => {
+      const refused = refuseUnlessAdmin(c);
+      return refused ?? await next();
+    };
+    app.put(
+      "/alerts",
+      adminOnly,
+      bodyLimit({ maxSize: MAX_BODY, onError: tooLarge }),
+      async (c) => {
+        const text = await c.req.text();
+        let body: unknown;
+        try {
+          body = JSON.parse(text);
+        } catch (error) {
+          return sendJson(c, { error: `not valid JSON: ${errorMessage(error)}` }, 400);
+        }
+        const repeated = duplicateKeyAt(text);
+        if (repeated) {
+          const error = `not valid: "${repeated.key}" is named twice at ${repeated.path}`;
+          return sendJson(c, { error }, 400);
+        }
+        const before = (await alerts.view()).rules;
+        const result = await alerts.put(body);
+        if (!result.ok) {
+          return sendJson(c, { error: "invalid alert rules", problems: result.problems }, 400);
+        }
+        const who = c.get("principal" as never) as TokenPrincipal | undefined;
+        const source = (body as { rules?: unknown }).rules === null ? "config" : "admin";
+        const counts = {
+          before: Array.isArray(before) ? before.length : 0,
+          after: result.rules.length,
+        };
+        // Ids and counts only: a rule names no secret, and channels (webhook secrets, SMTP
+        // passwords) are not part of the change.
+        adminLogOf(c)?.info("alerts.rules-replaced", {
+          by: who?.name ?? "admin",
+          role: who?.role ?? "admin",
+          ...counts,
+          source,
+        });
+        await auditApi(adminUsersOf(c), c, {
+          action: "alerts.replace",
+          target: "alerts",
+          reason: "",
+          ok: true,
+          message: `rules ${counts.before} → ${counts.after} (${source}): before ${
+            ruleIds(before)
+          }, after ${ruleIds(result.rules)}`,
+        });
+        return sendJson(c, { ok: true, rules: result.rules });
+      },
+    );
     app.get("/alerts/history", async (c) => {
       const query = parsePageQuery(new URL(c.req.url).searchParams, "before", 50);
       if (!query.ok) return sendJson(c, { error: query.error }, 400);
@@ -103,14 +168,9 @@ export function createOperationsApp(options: OperationsAppOptions): Hono {
     app.get("/config", (c) => sendJson(c, isoTimes(config.current())));
     app.post("/config/reload", async (c) => {
       // Reloading changes listeners and destinations: the admin role only (an operator gets 403).
-      const who = c.get("principal" as never) as { name: string; role: string } | undefined;
-      if (who && who.role !== "admin") {
-        return sendJson(
-          c,
-          { error: `forbidden: ${who.name} is ${who.role}; this needs admin` },
-          403,
-        );
-      }
+      const refused = refuseUnlessAdmin(c);
+      if (refused) return refused;
+      const who = c.get("principal" as never) as TokenPrincipal | undefined;
       const result = await config.reload(who?.name ?? "admin");
       if (result.ok) return sendJson(c, result);
       return sendJson(c, result, result.status);

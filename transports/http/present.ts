@@ -112,3 +112,31 @@ export function rawContentType(record: MessageRecord): string {
     ? ct
     : "application/octet-stream";
 }
+
+/**
+ * The headers of a message's raw bytes (`GET /admin/messages/:id?raw=1`): the record's content
+ * type ({@link rawContentType}), but always a download that a browser neither renders, sniffs nor
+ * runs (the bytes are the sender's, not the engine's), as the console's download.
+ */
+export function rawDownloadHeaders(record: MessageRecord): Record<string, string> {
+  return {
+    "Content-Type": rawContentType(record),
+    "Content-Disposition": `attachment; filename="${rawFileName(record)}"`,
+    "Content-Security-Policy": "sandbox; default-src 'none'",
+    "X-Content-Type-Options": "nosniff",
+  };
+}
+
+/**
+ * The download's file name: the message id, then `-` and the sender's file name when it has one,
+ * both reduced to letters, digits, `_`, `.` and `-` (no quote, slash, space or control character
+ * can reach the header), the file name without its folders and at most 100 characters.
+ */
+export function rawFileName(record: Pick<MessageRecord, "id" | "fileName">): string {
+  const id = headerSafe(record.id).slice(0, 100) || "message";
+  const base = record.fileName?.split(/[\\/]/).pop() ?? "";
+  const name = headerSafe(base).slice(0, 100).replace(/^[.-]+/, "");
+  return name === "" ? id : `${id}-${name}`;
+}
+
+const headerSafe = (text: string): string => text.replace(/[^\w.-]+/g, "_");

@@ -82,6 +82,27 @@ export class RateLimiter {
     return this.#clients.size;
   }
 
+  /**
+   * The verdict {@link take} would give `client` now, without counting anything: for limits that
+   * count failures only, checked before the attempt and counted (with `take`) once it failed.
+   */
+  peek(client: string): RateDecision {
+    const counter = this.#clients.get(client);
+    if (!counter) return { allowed: true, limit: this.limit, remaining: this.limit };
+    const now = this.#now();
+    const slice = Math.floor(now / this.#sliceMs);
+    this.#advance(counter, slice);
+    if (counter.total >= this.limit) {
+      return {
+        allowed: false,
+        limit: this.limit,
+        remaining: 0,
+        retryAfterSeconds: this.#retryAfter(counter, slice, now),
+      };
+    }
+    return { allowed: true, limit: this.limit, remaining: this.limit - counter.total };
+  }
+
   /** Counts one request from `client` if it is within the limit. */
   take(client: string): RateDecision {
     const now = this.#now();

@@ -81,3 +81,18 @@ Deno.test("rate limit forgets idle clients first when it tracks too many", () =>
   assert.throws(() => new RateLimiter({ limit: 0, windowMs: 1 }), /limit must be a positive/);
   assert.throws(() => new RateLimiter({ limit: 1, windowMs: 0 }), /window must be positive/);
 });
+
+Deno.test("rate limit: peek tells the verdict without counting; take counts", () => {
+  let now = 0;
+  const limiter = new RateLimiter({ limit: 2, windowMs: 60_000, now: () => now });
+  for (let i = 0; i < 5; i++) assert.equal(limiter.peek("a").allowed, true);
+  assert.equal(limiter.size, 0, "peek tracks nobody");
+  limiter.take("a");
+  limiter.take("a");
+  const held = limiter.peek("a");
+  assert.equal(held.allowed, false);
+  assert.ok(!held.allowed && held.retryAfterSeconds >= 1);
+  assert.equal(limiter.peek("b").allowed, true);
+  now += 62_000;
+  assert.equal(limiter.peek("a").allowed, true, "the failures aged out");
+});

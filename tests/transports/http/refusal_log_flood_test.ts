@@ -7,6 +7,7 @@
 
 import assert from "node:assert/strict";
 import { AUTH_LOG_BURST, PEER_LOG_INTERVAL_MS } from "../../../transports/http/peer_log.ts";
+import { BEARER_FAILURE_LIMIT } from "../../../transports/http/auth.ts";
 import { withEngine } from "./engine_fixture.ts";
 import { withIngress } from "./ingress_fixture.ts";
 
@@ -54,21 +55,38 @@ Deno.test("token endpoint: 200 wrong client secrets from one address write a bou
   });
 });
 
-Deno.test("admin: 200 requests with a wrong token from one address write a bounded number of admin.denied lines", async () => {
+Deno.test("admin: 200 requests with a wrong token from one address: 20 answered 401 and logged, the rest 429 with a bounded number of admin.throttled lines", async () => {
   await withEngine(async (e) => {
     const started = performance.now();
+    const statuses: number[] = [];
+    let retryAfter = "";
     for (let i = 0; i < 200; i++) {
-      assert.equal((await e.call("/admin/actors", { auth: `Bearer wrong-${i}` })).status, 401);
+      const r = await e.call("/admin/actors", { auth: `Bearer wrong-${i}` });
+      statuses.push(r.status);
+      if (r.status === 429) retryAfter = r.headers.get("retry-after") ?? "";
     }
     const elapsed = performance.now() - started;
+    assert.deepEqual(
+      statuses.slice(0, BEARER_FAILURE_LIMIT),
+      Array(BEARER_FAILURE_LIMIT).fill(401),
+    );
+    assert.ok(statuses.slice(BEARER_FAILURE_LIMIT).every((s) => s === 429), String(statuses));
+    assert.ok(Number(retryAfter) >= 1 && Number(retryAfter) <= 62, `Retry-After ${retryAfter}`);
     const denied = linesOf(e.lines, "admin.denied");
-    assert.ok(denied.length >= AUTH_LOG_BURST, denied.join("\n"));
-    assert.ok(denied.length <= AUTH_LOG_BURST * intervals(elapsed), `${denied.length} lines`);
+    assert.equal(denied.length, Math.min(AUTH_LOG_BURST, BEARER_FAILURE_LIMIT), denied.join("\n"));
     assert.match(
       denied[0]!,
       /WARN +admin\.denied remote=127\.0\.0\.1:\d+ .*why=mismatch refused=1$/,
     );
-    // The right token is still served.
-    assert.equal((await e.call("/admin/actors")).status, 200);
+    const throttled = linesOf(e.lines, "admin.throttled");
+    assert.ok(
+      throttled.length >= 1 && throttled.length <= intervals(elapsed),
+      throttled.join("\n"),
+    );
+    assert.match(
+      throttled[0]!,
+      /WARN +admin\.throttled remote=127\.0\.0\.1 method=GET path=\/admin\/actors failures=20 windowSeconds=60 refused=1$/,
+    );
+    assert.ok(throttled.reduce((n, l) => n + refusedOf(l), 0) <= 180);
   });
 });

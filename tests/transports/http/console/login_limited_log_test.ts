@@ -28,7 +28,10 @@ Deno.test("console: 200 sign-in attempts from one address past its limit write o
     const lines = e.log.lines.filter((l) => l.includes(" console.login-limited "));
     const intervals = 1 + Math.floor(elapsed / PEER_LOG_INTERVAL_MS);
     assert.ok(lines.length >= 1 && lines.length <= intervals, lines.join("\n"));
-    assert.match(lines[0]!, /WARN +console\.login-limited remote=127\.0\.0\.1 refused=1$/);
+    assert.match(
+      lines[0]!,
+      /WARN +console\.login-limited remote=127\.0\.0\.1 via=password refused=1$/,
+    );
   } finally {
     await e.close();
     await Deno.remove(e.dir, { recursive: true });
