@@ -143,15 +143,39 @@ function join(path: string, key: string): string {
   return path === "" ? key : `${path}.${key}`;
 }
 
+/**
+ * At most this many problems are listed; past it one more says how many were left out. A body
+ * wrong at every element (300,000 numbers where objects go) is then answered at once, in a few
+ * KB, instead of in minutes with megabytes of errors.
+ */
+export const MAX_LISTED_ISSUES = 100;
+
 class Checker {
-  readonly issues: ValidationIssue[] = [];
+  readonly #listed: ValidationIssue[] = [];
+  // `path \n rule` of every problem found: two required paths below one missing object report
+  // it once. A set, not a scan of the list: a scan per problem made wide bodies quadratic.
+  readonly #seen = new Set<string>();
+  #unlisted = 0;
+  #firstUnlisted: ValidationIssue | undefined;
   constructor(readonly maxFile: number) {}
 
+  /** The problems found, the first {@link MAX_LISTED_ISSUES}, then one counting the rest. */
+  get issues(): ValidationIssue[] {
+    const first = this.#firstUnlisted;
+    if (first === undefined) return this.#listed;
+    return [...this.#listed, {
+      path: first.path,
+      rule: this.#unlisted === 1 ? first.rule : `${first.rule}; and ${this.#unlisted - 1} ` +
+        `more problems after this one, not listed (only the first ${MAX_LISTED_ISSUES} are)`,
+    }];
+  }
+
   add(path: string, rule: string): void {
-    // Two required paths below one missing object report it once.
-    if (!this.issues.some((i) => i.path === path && i.rule === rule)) {
-      this.issues.push({ path, rule });
-    }
+    const key = `${path}\n${rule}`;
+    if (this.#seen.has(key)) return;
+    this.#seen.add(key);
+    if (this.#listed.length < MAX_LISTED_ISSUES) this.#listed.push({ path, rule });
+    else if (this.#unlisted++ === 0) this.#firstUnlisted = { path, rule };
   }
 
   value(t: ValueType, v: unknown, path: string): void {

@@ -12,6 +12,7 @@ import type { OperationOutcomeIssue, Resource } from "@medplum/fhirtypes";
 import { isObject } from "../datamodel/json_path.ts";
 import { append, bundlePass } from "./bundle_pass.ts";
 import type { FhirIssue } from "./errors.ts";
+import { hostileKeyIssues } from "./hostile_keys.ts";
 import { checkResource, loadDefinitions, profilesByUrl, type Verdict } from "./profiles.ts";
 
 export { loadDefinitions };
@@ -51,6 +52,8 @@ export function validateFhirResource(resource: unknown, prefix = ""): FhirIssue[
   if (!isObject(resource) || typeof resource.resourceType !== "string") {
     return [{ path: prefix || "$this", text: "not a FHIR resource (no resourceType)" }];
   }
+  const hostile = hostileKeyIssues(resource, prefix || String(resource.resourceType));
+  if (hostile.length > 0) return hostile;
   return append(
     errorsOf(checkResource(resource as unknown as Resource), prefix),
     profileIssues(resource, prefix),
@@ -95,6 +98,10 @@ function* bundleSteps(bundle: unknown): Generator<void, FhirIssue[]> {
     return [{ path: "Bundle", text: "not a FHIR Bundle (resourceType)" }];
   }
   loadDefinitions();
+  // Keys and types the validator would take for known ones (hostile_keys.ts): refused first.
+  const hostile = hostileKeyIssues(bundle, "Bundle");
+  if (hostile.length > 0) return hostile;
+  yield;
   const out = errorsOf(yield* bundlePass(bundle), "");
   const entries = Array.isArray(bundle.entry) ? bundle.entry : [];
   for (let i = 0; i < entries.length; i++) {

@@ -37,6 +37,7 @@
  * @module
  */
 
+import { charsetRefusal, foreignCharset } from "./charset.ts";
 import { type Context, Hono } from "hono";
 import type {
   ApiAcceptResult,
@@ -257,6 +258,11 @@ export function createEndpointApp(options: EndpointAppOptions): Hono {
           documents ? ", application/edi-x12 or an XML type (C-CDA)" : ""
         }; got ${JSON.stringify(clip(type))}`,
       }]);
+    }
+    const charset = document ? undefined : foreignCharset(type);
+    if (charset !== undefined) {
+      await c.req.raw.body?.cancel().catch(() => {});
+      return invalid(c, who, 415, [{ Text: charsetRefusal(charset) }]);
     }
     // Bodies are read as they are: a compressed one would only fail later as "not UTF-8".
     const encoding = c.req.header("content-encoding")?.trim();

@@ -70,6 +70,11 @@ export function uploadRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
     let name: string;
     let reason = "";
     let bytes: Uint8Array | undefined;
+    // Media types are case-insensitive, but the form reader takes `multipart/form-data` as
+    // written only: any other spelling of a form is refused below, not stored as the file.
+    const media = type.split(";")[0]!.trim().toLowerCase();
+    const formType = media.startsWith("multipart/") ||
+      media === "application/x-www-form-urlencoded";
     if (type.startsWith("multipart/form-data")) {
       const form = await readForm(c);
       if (!form) return c.text("refused: the form could not be read (not a valid form body)", 400);
@@ -87,7 +92,7 @@ export function uploadRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
     integrationId = integrationId.slice(0, 128);
     const fileName = safeFileName(name);
     const integration = fileIntegrations(deps.config).find((i) => i.id === integrationId);
-    const refuse = async (status: 400 | 404 | 413 | 503, message: string) => {
+    const refuse = async (status: 400 | 404 | 413 | 415 | 503, message: string) => {
       await writeAudit(deps, who, {
         action: "upload",
         target: `integration:${integrationId}`,
@@ -100,6 +105,14 @@ export function uploadRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
       return c.html(page(c, deps, { error: message }), status);
     };
     if (!files) return await refuse(503, "this engine takes no file uploads");
+    if (formType && !type.startsWith("multipart/form-data")) {
+      return await refuse(
+        415,
+        `Content-Type ${JSON.stringify(type.slice(0, 100))} is a form the upload does not read: ` +
+          `send the form as "multipart/form-data" (in lower case), or the file's own bytes ` +
+          `with ?integration= and &name=`,
+      );
+    }
     if (!integration) {
       return await refuse(404, `no file-fed integration ${integrationId} (MLLP ones take none)`);
     }
