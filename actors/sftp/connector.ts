@@ -45,6 +45,14 @@ export interface SftpListOptions {
   maxEntries?: number;
   /** Called at each answer of the server while the listing goes on, with the entries so far. */
   onProgress?: (listed: number) => void;
+  /**
+   * Names longer than this (in UTF-16 code units) are left out of the result and reported to
+   * {@link onLongName} instead: a server listing huge names (an SFTP packet holds up to 256 KiB)
+   * would otherwise make a listing of `maxEntries` entries cost gigabytes. No limit by default.
+   */
+  maxNameLength?: number;
+  /** Called for each name left out by {@link maxNameLength}, with its length and its start. */
+  onLongName?: (length: number, start: string) => void;
 }
 
 /** An open SFTP session. Paths are as the server understands them (relative to the login folder). */

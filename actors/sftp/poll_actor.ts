@@ -50,6 +50,13 @@ import { globMatcher, isTemporaryName, joinPath } from "../../codecs/files/mod.t
 /** Most entries one poll lists: 100,000 (see the module doc). */
 export const MAX_LISTED_ENTRIES = 100_000;
 
+/**
+ * The longest file name a poll keeps from a listing: 1,024 characters (file systems allow 255).
+ * A longer name is left out and logged (`sftp.name-too-long`): a server listing huge names (up to
+ * 256 KiB each) would otherwise make one listing of {@link MAX_LISTED_ENTRIES} cost gigabytes.
+ */
+export const MAX_LISTED_NAME_LENGTH = 1024;
+
 /** The identity of an integration's poller. */
 export function pollActorId(integrationId: string): string {
   return `sftp-poll:${integrationId}`;
@@ -113,6 +120,8 @@ export interface PollSummary {
   leftInPlace: number;
   /** The folder holds more entries than a poll lists. */
   listingCut: boolean;
+  /** Names left out of the listing for their length ({@link MAX_LISTED_NAME_LENGTH}). */
+  namesTooLong: number;
 }
 
 /** See the module doc. */
@@ -127,6 +136,7 @@ export class SftpPollActor implements Actor {
   readonly #maxListed: number;
   /** `sftp.listing-cut` was logged, and no complete listing came since. */
   #cutLogged = false;
+  #longNamesLogged = false;
   #state: ActorState = "idle";
   #control: ActorControl | undefined;
   #lastPoll: PollSummary | undefined;
@@ -197,6 +207,7 @@ export class SftpPollActor implements Actor {
       notTaken: 0,
       leftInPlace: 0,
       listingCut: false,
+      namesTooLong: 0,
     };
     let session: BoundedSftpSession | undefined;
     const onAbort = () => session?.close();
@@ -253,7 +264,27 @@ export class SftpPollActor implements Actor {
   async #list(session: BoundedSftpSession, summary: PollSummary): Promise<SftpEntry[]> {
     const { settings, log } = this.#options;
     const max = this.#maxListed;
-    const entries = await session.list(settings.folder, { maxEntries: max });
+    let longest: { length: number; start: string } | undefined;
+    const entries = await session.list(settings.folder, {
+      maxEntries: max,
+      maxNameLength: MAX_LISTED_NAME_LENGTH,
+      onLongName: (length, start) => {
+        summary.namesTooLong++;
+        longest ??= { length, start };
+      },
+    });
+    if (longest && !this.#longNamesLogged) {
+      log.warn("sftp.name-too-long", {
+        actor: this.id,
+        folder: settings.folder,
+        count: summary.namesTooLong,
+        first: `${longest.start}…`,
+        length: longest.length,
+        reason: `the server listed names longer than ${MAX_LISTED_NAME_LENGTH} characters; ` +
+          "they are left out of each poll",
+      });
+    }
+    this.#longNamesLogged = longest !== undefined;
     summary.listingCut = entries.length > max;
     if (summary.listingCut && !this.#cutLogged) {
       log.warn("sftp.listing-cut", {

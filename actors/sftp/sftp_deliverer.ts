@@ -6,7 +6,8 @@
  * name holds exactly this message's bytes (read back and compared). A final name that holds any
  * other file (a template without `{id}` gives several messages one name) is never taken for this
  * message: the attempt fails with a reason saying so, and the message waits at the head of its
- * queue until that file is taken away. The session stays open between messages and is closed
+ * queue until that file is taken away. With such a template the final name is looked at before
+ * the rename too, since some servers' RENAME replaces an existing file instead of failing. The session stays open between messages and is closed
  * after an idle period; any other failure drops it and returns a reason, and the delivery actor
  * retries on its schedule.
  *
@@ -69,11 +70,17 @@ export class SftpDeliverer implements Deliverer {
   readonly #link: HeldLink<BoundedSftpSession>;
   readonly #deadlines: SftpDeadlines;
   #lastFile: string | undefined;
+  /**
+   * Whether two messages can get one final name (a template without `{id}`): only then can a
+   * file already under the name be another message's.
+   */
+  readonly #shared: boolean;
 
   /** A deliverer; throws when the file name template is unusable. */
   constructor(options: SftpDelivererOptions) {
     checkTemplate(options.fileName);
     this.#options = options;
+    this.#shared = !options.fileName.includes("{id}");
     this.#deadlines = {
       clock: options.clock,
       requestTimeoutMs: options.requestTimeoutMs ?? SFTP_REQUEST_TIMEOUT_MS,
@@ -159,6 +166,12 @@ export class SftpDeliverer implements Deliverer {
     try {
       await session.write(temporary, job.payload, { signal: job.signal });
       try {
+        // A name several messages can share: look before the rename, for servers whose RENAME
+        // replaces an existing file (S3- or Azure-backed gateways, some Windows servers) would
+        // otherwise put this message over another one the receiver has not fetched yet.
+        if (this.#shared && (await session.stat(final))?.isFile) {
+          throw new Error(`${final} is taken`);
+        }
         await session.rename(temporary, final);
       } catch (error) {
         // The final name is taken: by this very message (a rename whose answer was lost, or a retry

@@ -165,7 +165,8 @@ export class SshSftpSession implements SftpSession {
 
   /**
    * See {@link SftpSession.list}: READDIR by READDIR, each a request of its own (each answer starts
-   * the wait afresh: a listing that keeps coming is never cut), kept only as {@link SftpEntry}s.
+   * the wait afresh: a listing that keeps coming is never cut), kept only as {@link SftpEntry}s;
+   * names over `maxNameLength` are reported, not kept.
    */
   async list(
     folder: string,
@@ -182,8 +183,14 @@ export class SshSftpSession implements SftpSession {
           (cb) => this.#sftp.readdir(handle, (err, list) => cb(isEof(err) ? null : err, list)),
         );
         if (!batch?.length) break;
+        const maxName = options.maxNameLength ?? Infinity;
         for (const e of batch) {
           if (e.filename === "." || e.filename === "..") continue;
+          if (e.filename.length > maxName) {
+            // Kept, even as a slice, a string would pin the whole name: copy its start.
+            options.onLongName?.(e.filename.length, [...e.filename.slice(0, 64)].join(""));
+            continue;
+          }
           out.push({ name: e.filename, ...attrsOf(e.attrs, e.longname) });
         }
         options.onProgress?.(out.length);
@@ -254,11 +261,14 @@ export class SshSftpSession implements SftpSession {
         if (n === 0) throw new SftpStatusError(`read ${path}`, "failure", "the file shrank");
         return n;
       });
-      // The file may have grown since the stat: read on to its end (within the limit).
-      while (true) {
-        const more = new Uint8Array(CHUNK);
-        const n = await this.#readAt(path, handle, more, 0, CHUNK, out.length);
-        if (n === 0) break;
+      // The file may have grown since the stat. One more read says so: bytes past the size come
+      // back with the rest (at most one chunk more), and the caller, seeing a content longer than
+      // the file's size, takes it as still being written. Reading on to the end instead would
+      // never end on a file that keeps growing (or a server that answers every offset): the read
+      // would go on, copying ever more, until the limit or the deadline, and fail the whole poll.
+      const more = new Uint8Array(CHUNK);
+      const n = await this.#readAt(path, handle, more, 0, CHUNK, out.length);
+      if (n > 0) {
         if (out.length + n > options.maxBytes) {
           throw new FileTooLargeError(path, out.length + n, options.maxBytes);
         }

@@ -42,6 +42,10 @@ export interface HostileBehaviour {
    * e.g. a huge folder of other files.
    */
   extraNames: number;
+  /** The length of each extra name (padded with `y`; its own short name when unset). */
+  extraNameLength?: number;
+  /** READ of these paths past their end keeps answering data (a file that never stops growing). */
+  endless: Set<string>;
   /** Awaited before each READDIR is answered (its 1-based number on its handle): to hold it back. */
   beforeReaddir?: (n: number) => Promise<void>;
 }
@@ -92,6 +96,7 @@ export async function startHostileSftpd(
     denyRemove: false,
     namesPerAnswer: 100,
     extraNames: 0,
+    endless: new Set(),
   };
   const clients = new Set<ssh2.Connection>();
   const now = Math.floor(Date.now() / 1000);
@@ -116,10 +121,10 @@ export async function startHostileSftpd(
           const sftp = acceptSftp();
           const handles = new Map<
             number,
-            { dir?: string; sent?: number; asked?: number; file?: HostileFile }
+            { dir?: string; sent?: number; asked?: number; file?: HostileFile; path?: string }
           >();
           let next = 1;
-          const handle = (v: { dir?: string; file?: HostileFile }) => {
+          const handle = (v: { dir?: string; file?: HostileFile; path?: string }) => {
             const b = Buffer.alloc(4);
             b.writeUInt32BE(next);
             handles.set(next++, v);
@@ -163,8 +168,9 @@ export async function startHostileSftpd(
             if (sent >= total) return sftp.status(id, STATUS_CODE.EOF);
             const batch = [];
             for (let i = sent; i < Math.min(total, sent + behaviour.namesPerAnswer); i++) {
+              const other = `${x.dir}/other-${String(i).padStart(9, "0")}`;
               const [path, f] = real[i] ?? [
-                `${x.dir}/other-${String(i).padStart(9, "0")}.dat`,
+                `${other.padEnd(behaviour.extraNameLength ?? 0, "y")}.dat`,
                 { data: new Uint8Array(10), mtime: now },
               ];
               const filename = path.slice(x.dir.length + 1);
@@ -188,10 +194,14 @@ export async function startHostileSftpd(
             if (!f || behaviour.vanishOnOpen.has(p)) {
               return sftp.status(id, STATUS_CODE.NO_SUCH_FILE);
             }
-            sftp.handle(id, handle({ file: f }));
+            sftp.handle(id, handle({ file: f, path: p }));
           });
           sftp.on("READ", (id, h, offset, length) => {
-            const f = get(h)?.file;
+            const x = get(h);
+            const f = x?.file;
+            if (f && offset >= f.data.length && behaviour.endless.has(x?.path ?? "")) {
+              return sftp.data(id, Buffer.alloc(length, 0x41));
+            }
             if (!f || offset >= f.data.length) return sftp.status(id, STATUS_CODE.EOF);
             sftp.data(id, Buffer.from(f.data.subarray(offset, offset + length)));
           });
