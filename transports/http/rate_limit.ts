@@ -92,14 +92,7 @@ export class RateLimiter {
     const now = this.#now();
     const slice = Math.floor(now / this.#sliceMs);
     this.#advance(counter, slice);
-    if (counter.total >= this.limit) {
-      return {
-        allowed: false,
-        limit: this.limit,
-        remaining: 0,
-        retryAfterSeconds: this.#retryAfter(counter, slice, now),
-      };
-    }
+    if (counter.total >= this.limit) return this.#refused(counter, slice, now);
     return { allowed: true, limit: this.limit, remaining: this.limit - counter.total };
   }
 
@@ -113,14 +106,7 @@ export class RateLimiter {
       counter = { counts: new Uint32Array(this.#ring), newest: slice, total: 0 };
       this.#clients.set(client, counter);
     } else this.#advance(counter, slice);
-    if (counter.total >= this.limit) {
-      return {
-        allowed: false,
-        limit: this.limit,
-        remaining: 0,
-        retryAfterSeconds: this.#retryAfter(counter, slice, now),
-      };
-    }
+    if (counter.total >= this.limit) return this.#refused(counter, slice, now);
     counter.counts[slice % this.#ring]!++;
     counter.total++;
     return { allowed: true, limit: this.limit, remaining: this.limit - counter.total };
@@ -145,6 +131,16 @@ export class RateLimiter {
       counter.counts[at] = 0;
     }
     if (slice > counter.newest) counter.newest = slice;
+  }
+
+  /** The refusal of a `client` whose `counter` is at the limit. */
+  #refused(counter: Counter, slice: number, now: number): RateDecision {
+    return {
+      allowed: false,
+      limit: this.limit,
+      remaining: 0,
+      retryAfterSeconds: this.#retryAfter(counter, slice, now),
+    };
   }
 
   /** Seconds until enough of the oldest slices leave the window to admit one more request. */
