@@ -57,6 +57,15 @@ export const MAX_LISTED_ENTRIES = 100_000;
  */
 export const MAX_LISTED_NAME_LENGTH = 1024;
 
+/**
+ * A listed name that cannot be a file of the folder listed: one holding `/` (a path, which the
+ * poll would open and archive as one, anywhere on the server), NUL, CR or LF. A broken or hostile
+ * server's; left out of the poll and logged (`sftp.name-refused`).
+ */
+export function isRefusedListedName(name: string): boolean {
+  return /[\/\0\r\n]/.test(name);
+}
+
 /** The identity of an integration's poller. */
 export function pollActorId(integrationId: string): string {
   return `sftp-poll:${integrationId}`;
@@ -137,6 +146,8 @@ export class SftpPollActor implements Actor {
   /** `sftp.listing-cut` was logged, and no complete listing came since. */
   #cutLogged = false;
   #longNamesLogged = false;
+  /** `sftp.name-refused` was logged, and no listing without such a name came since. */
+  #refusedNamesLogged = false;
   #state: ActorState = "idle";
   #control: ActorControl | undefined;
   #lastPoll: PollSummary | undefined;
@@ -285,6 +296,19 @@ export class SftpPollActor implements Actor {
       });
     }
     this.#longNamesLogged = longest !== undefined;
+    const refused = entries.filter((e) => isRefusedListedName(e.name));
+    if (refused.length > 0 && !this.#refusedNamesLogged) {
+      log.warn("sftp.name-refused", {
+        actor: this.id,
+        folder: settings.folder,
+        count: refused.length,
+        first: JSON.stringify(refused[0]!.name.slice(0, 64)),
+        reason: "the server listed names holding /, NUL, CR or LF, which no file of the folder " +
+          "has; they are left out of each poll",
+      });
+    }
+    this.#refusedNamesLogged = refused.length > 0;
+    const kept = refused.length > 0 ? entries.filter((e) => !isRefusedListedName(e.name)) : entries;
     summary.listingCut = entries.length > max;
     if (summary.listingCut && !this.#cutLogged) {
       log.warn("sftp.listing-cut", {
@@ -296,7 +320,7 @@ export class SftpPollActor implements Actor {
       });
     }
     this.#cutLogged = summary.listingCut;
-    return summary.listingCut ? entries.slice(0, max) : entries;
+    return summary.listingCut ? kept.slice(0, max) : kept;
   }
 
   /** Pause and resume polling; retry polls now; skip does not apply. */

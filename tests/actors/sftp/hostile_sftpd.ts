@@ -46,6 +46,11 @@ export interface HostileBehaviour {
   extraNameLength?: number;
   /** READ of these paths past their end keeps answering data (a file that never stops growing). */
   endless: Set<string>;
+  /**
+   * Paths in a subfolder listed in their folder's listing as if they were its files, with the `/`
+   * in their name (`in/sub/x.hl7` listed in `in` as `sub/x.hl7`): a broken server's names.
+   */
+  listedDeep: Set<string>;
   /** Awaited before each READDIR is answered (its 1-based number on its handle): to hold it back. */
   beforeReaddir?: (n: number) => Promise<void>;
 }
@@ -97,6 +102,7 @@ export async function startHostileSftpd(
     namesPerAnswer: 100,
     extraNames: 0,
     endless: new Set(),
+    listedDeep: new Set(),
   };
   const clients = new Set<ssh2.Connection>();
   const now = Math.floor(Date.now() / 1000);
@@ -162,7 +168,8 @@ export async function startHostileSftpd(
             await behaviour.beforeReaddir?.(x.asked);
             const sent = x.sent ?? 0;
             const real = [...store].filter(([p]) =>
-              p.startsWith(`${x.dir}/`) && !p.slice(x.dir!.length + 1).includes("/")
+              p.startsWith(`${x.dir}/`) &&
+              (!p.slice(x.dir!.length + 1).includes("/") || behaviour.listedDeep.has(p))
             );
             const total = real.length + behaviour.extraNames;
             if (sent >= total) return sftp.status(id, STATUS_CODE.EOF);

@@ -3,7 +3,8 @@
  * `hostile_sftpd.ts`): a file whose reads past its end keep answering data (a file that keeps
  * growing, a broken server), and a listing of huge names. Neither may hold the poll, nor cost
  * memory without bound: the growing file waits for a later poll while the newer files are taken,
- * and names over 1,024 characters are left out and logged once.
+ * and names over 1,024 characters are left out and logged once. Nor may a listed name that no file
+ * of the folder can have (a `/`, NUL, CR or LF in it) be opened or archived.
  */
 
 import assert from "node:assert/strict";
@@ -87,6 +88,38 @@ keyTest(
         const second = await poll(p);
         assert.equal(second?.namesTooLong, 30);
         assert.equal(p.lines("sftp.name-too-long").length, 1);
+      } finally {
+        await p.close();
+      }
+    });
+  },
+);
+
+keyTest(
+  "sftp poller: listed names holding /, NUL, CR or LF are left out of the poll, never opened, and logged once",
+  async () => {
+    await withServer({
+      "ok.hl7": hl7File("OK1", T0),
+      "a\nb.hl7": hl7File("LF1", T0 + 1),
+      "c\rd.hl7": hl7File("CR1", T0 + 2),
+      "n\0ul.hl7": hl7File("NUL1", T0 + 3),
+      "sub/x.hl7": hl7File("DEEP1", T0 + 4),
+    }, async (server) => {
+      server.behaviour.listedDeep.add("in/sub/x.hl7");
+      const p = await startPoll(server.sshd);
+      try {
+        const first = await poll(p);
+        assert.ok(first, `the poll failed: ${(await p.actor.status()).lastError}`);
+        assert.deepEqual([first.listed, first.taken], [1, 1]);
+        assert.deepEqual((await p.queued()).map((q) => q.record.controlId), ["OK1"]);
+        assert.deepEqual(server.requests.filter((r) => r.startsWith("OPEN ")), ["OPEN in/ok.hl7"]);
+        assert.ok(server.files.has("in/sub/x.hl7"), "the deep file stays where it is");
+        const warned = p.lines("sftp.name-refused");
+        assert.equal(warned.length, 1);
+        assert.ok(warned[0]!.includes("count=4"), warned[0]);
+        // Still listed at the next poll: not logged again.
+        await poll(p);
+        assert.equal(p.lines("sftp.name-refused").length, 1);
       } finally {
         await p.close();
       }
