@@ -261,3 +261,16 @@ export async function startHostileSftpd(
     },
   };
 }
+
+/** Runs `fn` against a {@link startHostileSftpd} server holding `files`, stopped afterwards. */
+export async function withHostileSftpd(
+  files: Parameters<typeof startHostileSftpd>[0],
+  fn: (server: HostileSftpd) => Promise<void>,
+): Promise<void> {
+  const server = await startHostileSftpd(files);
+  try {
+    await fn(server);
+  } finally {
+    await server.stop();
+  }
+}

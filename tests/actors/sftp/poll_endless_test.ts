@@ -8,8 +8,8 @@
  */
 
 import assert from "node:assert/strict";
-import { hl7File, type HostileSftpd, startHostileSftpd } from "./hostile_sftpd.ts";
-import { type Poll, startPoll } from "./poll_fixture.ts";
+import { hl7File, withHostileSftpd } from "./hostile_sftpd.ts";
+import { pollOnce, startPoll } from "./poll_fixture.ts";
 import { testNeeding } from "../../helpers/system_tools.ts";
 import { MAX_LISTED_NAME_LENGTH } from "../../../actors/sftp/poll_actor.ts";
 
@@ -18,31 +18,17 @@ const keyTest = testNeeding("ssh-keygen");
 
 const T0 = 1_700_000_000;
 
-async function withServer(
-  files: Parameters<typeof startHostileSftpd>[0],
-  fn: (server: HostileSftpd) => Promise<void>,
-): Promise<void> {
-  const server = await startHostileSftpd(files);
-  try {
-    await fn(server);
-  } finally {
-    await server.stop();
-  }
-}
-
-const poll = (p: Poll) => p.actor.poll(new AbortController().signal);
-
 keyTest(
   "sftp poller: a file that never stops growing waits for a later poll, neither moved to the error folder nor holding the newer files",
   async () => {
-    await withServer({
+    await withHostileSftpd({
       "old.hl7": hl7File("OLD1", T0),
       "new.hl7": hl7File("NEW1", T0 + 100),
     }, async (server) => {
       server.behaviour.endless.add("in/old.hl7");
       const p = await startPoll(server.sshd, { maxFileBytes: 4 * 1024 * 1024 });
       try {
-        const first = await poll(p);
+        const first = await pollOnce(p);
         assert.ok(first, `the poll failed: ${(await p.actor.status()).lastError}`);
         assert.deepEqual(
           [first.taken, first.waiting, first.movedToError, first.notTaken],
@@ -55,7 +41,7 @@ keyTest(
         // One read past the listed size says the file grew: no more than one chunk more.
         assert.ok(server.count("OPEN in/old.hl7") === 1);
         // It grows no less at the next poll: still waiting, the poll still ends.
-        const second = await poll(p);
+        const second = await pollOnce(p);
         assert.deepEqual(second && [second.waiting, second.movedToError], [1, 0]);
         assert.equal(p.lines("sftp.poll-failed").length, 0);
       } finally {
@@ -68,13 +54,13 @@ keyTest(
 keyTest(
   "sftp poller: names over 1,024 characters are left out of the listing and logged once, the other files taken",
   async () => {
-    await withServer({ "a.hl7": hl7File("A1", T0) }, async (server) => {
+    await withHostileSftpd({ "a.hl7": hl7File("A1", T0) }, async (server) => {
       server.behaviour.extraNames = 30;
       server.behaviour.extraNameLength = 20_000;
       server.behaviour.namesPerAnswer = 5;
       const p = await startPoll(server.sshd);
       try {
-        const first = await poll(p);
+        const first = await pollOnce(p);
         assert.ok(first, `the poll failed: ${(await p.actor.status()).lastError}`);
         assert.deepEqual([first.listed, first.taken, first.namesTooLong], [1, 1, 30]);
         const warned = p.lines("sftp.name-too-long");
@@ -85,7 +71,7 @@ keyTest(
         assert.ok(warned[0]!.length < 1000, "the log line holds the name's start only");
         assert.ok(warned[0]!.includes(`longer than ${MAX_LISTED_NAME_LENGTH} characters`));
         // Still there at the next poll: not logged again.
-        const second = await poll(p);
+        const second = await pollOnce(p);
         assert.equal(second?.namesTooLong, 30);
         assert.equal(p.lines("sftp.name-too-long").length, 1);
       } finally {
@@ -98,7 +84,7 @@ keyTest(
 keyTest(
   "sftp poller: listed names holding /, NUL, CR or LF are left out of the poll, never opened, and logged once",
   async () => {
-    await withServer({
+    await withHostileSftpd({
       "ok.hl7": hl7File("OK1", T0),
       "a\nb.hl7": hl7File("LF1", T0 + 1),
       "c\rd.hl7": hl7File("CR1", T0 + 2),
@@ -108,7 +94,7 @@ keyTest(
       server.behaviour.listedDeep.add("in/sub/x.hl7");
       const p = await startPoll(server.sshd);
       try {
-        const first = await poll(p);
+        const first = await pollOnce(p);
         assert.ok(first, `the poll failed: ${(await p.actor.status()).lastError}`);
         assert.deepEqual([first.listed, first.taken], [1, 1]);
         assert.deepEqual((await p.queued()).map((q) => q.record.controlId), ["OK1"]);
@@ -118,7 +104,7 @@ keyTest(
         assert.equal(warned.length, 1);
         assert.ok(warned[0]!.includes("count=4"), warned[0]);
         // Still listed at the next poll: not logged again.
-        await poll(p);
+        await pollOnce(p);
         assert.equal(p.lines("sftp.name-refused").length, 1);
       } finally {
         await p.close();

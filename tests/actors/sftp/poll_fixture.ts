@@ -164,3 +164,8 @@ export async function startPoll(sshd: Sshd, options: PollOptions = {}): Promise<
     },
   };
 }
+
+/** One poll of `p`'s poller, never aborted: its summary, or undefined when it failed. */
+export function pollOnce(p: Poll): ReturnType<Poll["actor"]["poll"]> {
+  return p.actor.poll(new AbortController().signal);
+}

@@ -8,8 +8,8 @@
 
 import assert from "node:assert/strict";
 import { keys } from "../../../actors/store/keys.ts";
-import { hl7File, type HostileSftpd, readOnlyText, startHostileSftpd } from "./hostile_sftpd.ts";
-import { type Poll, startPoll } from "./poll_fixture.ts";
+import { hl7File, readOnlyText, withHostileSftpd } from "./hostile_sftpd.ts";
+import { type Poll, pollOnce, startPoll } from "./poll_fixture.ts";
 import { testNeeding } from "../../helpers/system_tools.ts";
 
 /** npm ssh2's server as the peer: ssh-keygen makes its host key and the poller's key. */
@@ -30,31 +30,17 @@ async function troubles(p: Poll, field: "notTaken" | "leftInPlace") {
   return detail[field] as { count: number; files: Trouble[] } | undefined;
 }
 
-async function withServer(
-  files: Parameters<typeof startHostileSftpd>[0],
-  fn: (server: HostileSftpd) => Promise<void>,
-): Promise<void> {
-  const server = await startHostileSftpd(files);
-  try {
-    await fn(server);
-  } finally {
-    await server.stop();
-  }
-}
-
-const poll = (p: Poll) => p.actor.poll(new AbortController().signal);
-
 keyTest(
   "sftp poller: a listed file it may not open is skipped and logged once with its reason, shown in the status; the newer files are taken at every poll, and the file once it may be read",
   async () => {
-    await withServer({
+    await withHostileSftpd({
       "old.hl7": hl7File("OLD1", T0),
       "new.hl7": hl7File("NEW1", T0 + 100),
     }, async (server) => {
       server.behaviour.denyOpen.add("in/old.hl7");
       const p = await startPoll(server.sshd);
       try {
-        const first = await poll(p);
+        const first = await pollOnce(p);
         assert.ok(first, `the poll failed: ${(await p.actor.status()).lastError}`);
         assert.deepEqual([first.listed, first.taken, first.notTaken], [2, 1, 1]);
         assert.deepEqual((await p.queued()).map((q) => q.record.controlId), ["NEW1"]);
@@ -85,7 +71,7 @@ keyTest(
         server.files.set("in/newer.hl7", hl7File("NEW2", T0 + 200));
         const since = p.clock.now();
         p.clock.advance(60_000);
-        const second = await poll(p);
+        const second = await pollOnce(p);
         assert.deepEqual(second && [second.taken, second.notTaken], [1, 1]);
         assert.deepEqual((await p.queued()).map((q) => q.record.controlId), ["NEW1", "NEW2"]);
         assert.equal(p.lines("sftp.file-not-taken").length, 1, "logged at every poll");
@@ -97,7 +83,7 @@ keyTest(
 
         // The counterparty fixes the permission: the file is taken, and no longer listed.
         server.behaviour.denyOpen.clear();
-        const third = await poll(p);
+        const third = await pollOnce(p);
         assert.deepEqual(third && [third.taken, third.notTaken], [1, 0]);
         assert.deepEqual((await p.queued()).map((q) => q.record.controlId), [
           "NEW1",
@@ -115,7 +101,7 @@ keyTest(
 keyTest(
   "sftp poller: a file gone between list and open and a too-large file whose move to the error folder is refused are skipped with their reasons, the others taken oldest first; a lost connection still ends the poll",
   async () => {
-    await withServer({
+    await withHostileSftpd({
       "gone.hl7": hl7File("GONE", T0),
       "big.hl7": { data: new Uint8Array(5000).fill(65), mtime: T0 + 1 },
       "a.hl7": hl7File("A1", T0 + 2),
@@ -128,7 +114,7 @@ keyTest(
       const p = await startPoll(server.sshd, { maxFileBytes: 1000 });
       try {
         // The connection is lost at drop.hl7: the poll ends there, as any session failure does.
-        assert.equal(await poll(p), undefined);
+        assert.equal(await pollOnce(p), undefined);
         const failed = p.lines("sftp.poll-failed");
         assert.equal(failed.length, 1);
         assert.match(failed[0]!, /open in\/drop\.hl7: connection-lost/);
@@ -149,7 +135,7 @@ keyTest(
 
         server.behaviour.dropOnOpen.clear();
         p.clock.advance(60_000);
-        const second = await poll(p);
+        const second = await pollOnce(p);
         assert.deepEqual(second && [second.taken, second.notTaken], [2, 2]);
         assert.deepEqual((await p.queued()).map((q) => q.record.controlId), ["A1", "D1", "B1"]);
         assert.equal(p.lines("sftp.file-not-taken").length, 2, "logged again");
@@ -161,13 +147,13 @@ keyTest(
 
         // The error folder is writable again: the large file goes there, logged as before.
         server.behaviour.denyRename = () => false;
-        const third = await poll(p);
+        const third = await pollOnce(p);
         assert.deepEqual(third && [third.movedToError, third.notTaken], [1, 1]);
         assert.equal(p.lines("sftp.file-too-large").length, 1);
         assert.ok(server.files.has("in/error/big.hl7"));
         // The vanished file really goes: nothing is left to show.
         server.files.delete("in/gone.hl7");
-        const fourth = await poll(p);
+        const fourth = await pollOnce(p);
         assert.equal(fourth?.notTaken, 0);
         assert.equal(await troubles(p, "notTaken"), undefined);
       } finally {
@@ -189,14 +175,14 @@ async function markers(p: Poll): Promise<string[]> {
 keyTest(
   "sftp poller on a read-only share: a file stored but not archived is never ingested again while unchanged, past the dedupe window and after a restart; logged once at WARN; a changed file is taken, and the marker goes with the file",
   async () => {
-    await withServer({
+    await withHostileSftpd({
       "keep.hl7": hl7File("KEEP1", T0),
       "gone.hl7": hl7File("GONE1", T0 + 1),
     }, async (server) => {
       server.behaviour.denyRename = () => true;
       const p = await startPoll(server.sshd, { dedupeWindowSeconds: 60 });
       try {
-        const first = await poll(p);
+        const first = await pollOnce(p);
         assert.deepEqual(first && [first.taken, first.stored, first.leftInPlace], [2, 2, 0]);
         const warned = p.lines("sftp.archive-failed");
         assert.equal(warned.length, 2);
@@ -206,7 +192,7 @@ keyTest(
 
         // Well past the dedupe window: not downloaded, not stored, not logged again.
         p.clock.advance(3600_000);
-        const second = await poll(p);
+        const second = await pollOnce(p);
         assert.deepEqual(
           second && [second.taken, second.stored, second.duplicates, second.leftInPlace],
           [0, 0, 0, 2],
