@@ -75,6 +75,8 @@ export {
 } from "./translate.ts";
 export {
   DEFAULT_MAX_EMBEDDED_FILE_BYTES,
+  MAX_LISTED_ISSUES,
+  notListedNote,
   validateDataModel,
   type ValidateOptions,
   type ValidationResult,

@@ -150,6 +150,16 @@ function join(path: string, key: string): string {
  */
 export const MAX_LISTED_ISSUES = 100;
 
+/**
+ * What the last listed problem adds when `more` were left out past {@link MAX_LISTED_ISSUES}
+ * (`noun`: what the answer calls them), e.g. `; and 39899 more problems after this one, not
+ * listed (only the first 100 are)`.
+ */
+export function notListedNote(more: number, noun: string): string {
+  return `; and ${more} more ${noun} after this one, not listed (only the first ` +
+    `${MAX_LISTED_ISSUES} are)`;
+}
+
 class Checker {
   readonly #listed: ValidationIssue[] = [];
   // `path \n rule` of every problem found: two required paths below one missing object report
@@ -165,8 +175,9 @@ class Checker {
     if (first === undefined) return this.#listed;
     return [...this.#listed, {
       path: first.path,
-      rule: this.#unlisted === 1 ? first.rule : `${first.rule}; and ${this.#unlisted - 1} ` +
-        `more problems after this one, not listed (only the first ${MAX_LISTED_ISSUES} are)`,
+      rule: this.#unlisted === 1
+        ? first.rule
+        : first.rule + notListedNote(this.#unlisted - 1, "problems"),
     }];
   }
 

@@ -39,6 +39,7 @@ import {
   isVxuBundle,
   operationOutcome,
 } from "../../codecs/fhir/mod.ts";
+import { MAX_LISTED_ISSUES, notListedNote } from "../../codecs/datamodel/mod.ts";
 import { locateInBundle } from "../../codecs/fhir/locate.ts";
 import { fhirBundleEntryCount, validateFhirBundleAsync } from "../../codecs/fhir/validate.ts";
 import type { AccessTokenVerifier } from "./access_token.ts";
@@ -64,19 +65,16 @@ export const DEFAULT_MAX_FHIR_BUNDLE_ENTRIES = 1000;
 const encoder = new TextEncoder();
 
 /**
- * At most this many issues are answered; one more, the next, says how many were left out. A
- * Bundle wrong at each of 60,000 elements was answered with every issue: 10 MB from a 780 KB body.
+ * The issues an answer lists: the first `MAX_LISTED_ISSUES` (as `/endpoint` lists problems), then
+ * the next one saying how many were left out. A Bundle wrong at each of 60,000 elements was
+ * answered with every issue: 10 MB from a 780 KB body.
  */
-export const MAX_ANSWERED_ISSUES = 100;
-
-/** The issues an answer lists (see {@link MAX_ANSWERED_ISSUES}). */
 function listed(issues: FhirIssue[]): FhirIssue[] {
-  if (issues.length <= MAX_ANSWERED_ISSUES + 1) return issues;
-  const next = issues[MAX_ANSWERED_ISSUES]!;
-  return [...issues.slice(0, MAX_ANSWERED_ISSUES), {
+  if (issues.length <= MAX_LISTED_ISSUES + 1) return issues;
+  const next = issues[MAX_LISTED_ISSUES]!;
+  return [...issues.slice(0, MAX_LISTED_ISSUES), {
     ...next,
-    text: `${next.text}; and ${issues.length - MAX_ANSWERED_ISSUES - 1} more issues after ` +
-      `this one, not listed (only the first ${MAX_ANSWERED_ISSUES} are)`,
+    text: next.text + notListedNote(issues.length - MAX_LISTED_ISSUES - 1, "issues"),
   }];
 }
 const FHIR_JSON = "application/fhir+json";
