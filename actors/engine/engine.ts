@@ -6,36 +6,23 @@
  */
 
 import type { Config } from "../config/mod.ts";
-import { DeliveryActor } from "../delivery/delivery_actor.ts";
 import { HeldBudget } from "../delivery/ready_queue.ts";
 import type { MllpConnector } from "../mllp_out/connector.ts";
-import { HttpsDestinations, type HttpSender } from "../https_out/mod.ts";
-import {
-  FileInbox,
-  pollActorId,
-  RemoteSftpEndpoint,
-  type SftpConnector,
-  SftpDeliverer,
-  SftpPollActor,
-  type SftpSessionSource,
-} from "../sftp/mod.ts";
-import { mllpTarget } from "../mllp_out/target.ts";
-import { MllpDeliverer } from "../mllp_out/mllp_deliverer.ts";
+import type { HttpsDestinations, HttpSender } from "../https_out/mod.ts";
+import { FileInbox } from "../sftp/mod.ts";
 import type { Actor } from "../runtime/actor.ts";
 import { type Clock, systemClock } from "../runtime/clock.ts";
 import type { Logger } from "../runtime/log.ts";
 import { Supervisor } from "../runtime/supervisor.ts";
 import { type QueueItem, Store } from "../store/store.ts";
-import { sweepStore } from "../store/retention.ts";
-import { LAST_SEEN_EVERY_MS } from "../store/last_seen.ts";
-import { RetentionGuard } from "./retention_guard.ts";
+import { housekeep } from "./housekeeping.ts";
 import { ClockWatch } from "../runtime/clock_watch.ts";
 import { NodeRegistry } from "../store/nodes.ts";
 import { Cluster } from "../runtime/cluster.ts";
 import type { Deliverer } from "../delivery/deliverer.ts";
 import { fencedDeliverer } from "../delivery/fenced_deliverer.ts";
-import { type ActorKind, destinationActorId, parseActorId } from "./identities.ts";
-import { InboundActor } from "./inbound_actor.ts";
+import { destinationActorId, parseActorId } from "./identities.ts";
+import { actorMakers, deriveActors, type EngineSftp } from "./actor_makers.ts";
 import { EngineMllpInbox } from "./mllp_inbox.ts";
 import { AppAcks } from "./app_acks.ts";
 import { EngineApiInbox } from "./api_inbox.ts";
@@ -57,10 +44,7 @@ export interface EngineOptions {
   /** Sends HTTP requests for HTTPS destinations (the `fetch` sender from transports/https). */
   httpSender?: HttpSender;
   /** SFTP for polled integrations and SFTP destinations, and the hosted folder's outboxes. */
-  sftp?: {
-    connector: SftpConnector;
-    outboxSessions(user: string): SftpSessionSource;
-  };
+  sftp?: EngineSftp;
   clock?: Clock;
   /** An already-open store (tests); otherwise opened from `config.kv`. */
   store?: Store;
@@ -75,14 +59,6 @@ export interface EngineOptions {
    * process runs with it, so the start does not watch the node's record for one (cluster.ts).
    */
   nodeLocked?: boolean;
-}
-
-/** What the actor factory derives from the config (rebuilt by a reload). */
-interface Derived {
-  outbound: Map<string, Config["destinations"]>;
-  https: HttpsDestinations | undefined;
-  pollers: string[];
-  sftpOut: Config["destinations"];
 }
 
 /** See the module doc. */
@@ -210,32 +186,14 @@ export class Engine {
     });
 
     const sftp = options.sftp;
-    // What the factory needs from the config, rebuilt when a reload swaps it.
-    const derive = (c: Config): Derived => {
-      const outbound = new Map<string, Config["destinations"]>();
-      for (const d of c.destinations) {
-        if (!d.mllp) continue;
-        const id = destinationActorId(d);
-        outbound.set(id, [...outbound.get(id) ?? [], d]);
-      }
-      return {
-        outbound,
-        https: options.httpSender
-          ? new HttpsDestinations({
-            config: c,
-            records: store.verifications,
-            // The SEND logs' attempt counts, for `x-engine-attempt` after a failure or a restart.
-            logs: store,
-            sender: options.httpSender,
-            clock,
-            log,
-          })
-          : undefined,
-        pollers: sftp ? c.integrations.filter((i) => i.sftp).map((i) => pollActorId(i.id)) : [],
-        sftpOut: c.destinations.filter((d) => d.sftp || d.sftpOutbox),
-      };
+    const deriveOptions = {
+      store,
+      clock,
+      log,
+      ...(options.httpSender ? { httpSender: options.httpSender } : {}),
+      ...(sftp ? { sftp } : {}),
     };
-    let derived = derive(config);
+    let derived = deriveActors(config, deriveOptions);
     // MLLP destinations moved by a reload (see queue_moves.ts).
     const moves = new QueueMoves({
       store,
@@ -256,155 +214,30 @@ export class Engine {
         return holder.current;
       },
     });
-    // One maker per kind of actor; each gets the whole identity and the part after the kind.
-    const makers: Record<ActorKind, (id: string, rest: string) => Actor | undefined> = {
-      ...forward.makers,
-      "sftp-poll": (id, integrationId) => {
-        if (!sftp) return undefined;
-        const i = holder.current.integrations.find((x) => x.id === integrationId);
-        if (!i?.sftp) return undefined;
-        return new SftpPollActor({
-          integration: i,
-          settings: i.sftp,
-          sink: fileInbox,
-          ...(i.x12?.ackFolder ? { ackFolder: i.x12.ackFolder } : {}),
-          store,
-          clock,
-          log,
-          maxFileBytes: holder.current.limits.maxHl7Bytes,
-          sessions: new RemoteSftpEndpoint({
-            owner: id,
-            endpoint: i.sftp,
-            connector: sftp.connector,
-            clock,
-            log,
-          }),
-        });
+    const makers = actorMakers({
+      get config() {
+        return holder.current;
       },
-      "sftp-out": (id, destinationId) => {
-        if (!sftp) return undefined;
-        const d = derived.sftpOut.find((x) => x.id === destinationId);
-        if (!d) return undefined;
-        const deliverer = d.sftp
-          ? new SftpDeliverer({
-            actorId: id,
-            folder: d.sftp.folder,
-            fileName: d.sftp.fileName,
-            clock,
-            log,
-            sessions: new RemoteSftpEndpoint({
-              owner: id,
-              endpoint: d.sftp,
-              connector: sftp.connector,
-              clock,
-              log,
-            }),
-          })
-          : new SftpDeliverer({
-            actorId: id,
-            folder: "outbox",
-            fileName: d.sftpOutbox!.fileName,
-            clock,
-            log,
-            sessions: sftp.outboxSessions(d.sftpOutbox!.user),
-          });
-        return new DeliveryActor({
-          id,
-          kind: "sftp-out",
-          store,
-          deliverer: fenced(id, deliverer),
-          clock,
-          log,
-          pollMs,
-          held,
-        });
+      get derived() {
+        return derived;
       },
-      // The inbound queue of an SFTP-fed integration (polled, or the hosted folder's user).
-      sftp: (id, integrationId) => {
-        const c = holder.current;
-        if (!c.integrations.some((i) => i.id === integrationId && !i.mllp)) return undefined;
-        return new InboundActor({
-          id,
-          kind: "sftp",
-          get config() {
-            return holder.current;
-          },
-          store,
-          clock,
-          log,
-          notify,
-          handOver,
-          decode,
-          pollMs,
-          appAcks,
-          threads,
-        });
-      },
-      https: (id, destinationId) => {
-        const deliverer = derived.https?.deliverer(destinationId);
-        return deliverer &&
-          new DeliveryActor({
-            id,
-            kind: "https",
-            store,
-            deliverer: fenced(id, deliverer),
-            clock,
-            log,
-            pollMs,
-            held,
-          });
-      },
-      "mllp-out": (id) => {
-        // Held back while a moved queue is merged into it (FIFO across a port change).
-        if (moves.held.has(id)) return undefined;
-        const dests = derived.outbound.get(id);
-        const first = dests?.[0]?.mllp;
-        if (!dests || !first) return undefined;
-        const deliverer = new MllpDeliverer({
-          actorId: id,
-          target: mllpTarget(first),
-          connector: options.mllpConnector,
-          clock,
-          log,
-          idleCloseMs: first.idleCloseSeconds * 1000,
-          connectTimeoutMs: first.connectTimeoutSeconds * 1000,
-          settings: (destinationId) => {
-            const m = (dests.find((d) => d.id === destinationId) ?? dests[0]!).mllp!;
-            return { ackTimeoutMs: m.ackTimeoutSeconds * 1000, onNack: m.onNack };
-          },
-        });
-        return new DeliveryActor({
-          id,
-          kind: "mllp-out",
-          store,
-          deliverer: fenced(id, deliverer),
-          clock,
-          log,
-          pollMs,
-          held,
-        });
-      },
-      // `<localPort>:<peerIp>`: any peer of a configured listener port.
-      "mllp-in": (id, portAndPeer) => {
-        const port = Number(portAndPeer.slice(0, portAndPeer.indexOf(":")));
-        if (!holder.current.integrations.some((i) => i.mllp?.port === port)) return undefined;
-        return new InboundActor({
-          id,
-          get config() {
-            return holder.current;
-          },
-          store,
-          clock,
-          log,
-          notify,
-          handOver,
-          decode,
-          pollMs,
-          appAcks,
-          threads,
-        });
-      },
-    };
+      store,
+      clock,
+      log,
+      pollMs,
+      held,
+      notify,
+      handOver,
+      fenced,
+      decode,
+      appAcks,
+      threads,
+      mllpConnector: options.mllpConnector,
+      ...(sftp ? { sftp } : {}),
+      files: fileInbox,
+      movesHeld: moves.held,
+      forwardMakers: forward.makers,
+    });
     const factory = (id: string): Actor | undefined => {
       const parsed = parseActorId(id);
       return parsed && makers[parsed.kind](id, parsed.rest);
@@ -517,7 +350,7 @@ export class Engine {
       const changes = actorChanges(running, next, sftp !== undefined);
       // Queues of MLLP destinations at a new address, held (no actor) until merged into its queue.
       const plan = await moves.plan(running, next);
-      derived = derive(next);
+      derived = deriveActors(next, deriveOptions);
       engine.https = derived.https;
       // One assignment: the next message is routed under `next`.
       holder.swap(next, hash, loadedAt);
@@ -554,7 +387,14 @@ export class Engine {
     engine.clockWatch = new ClockWatch({ clock, log });
     engine.clockWatch.start();
     engine.#housekeepingDone = Promise.all([
-      engine.#housekeep(clock),
+      housekeep({
+        store,
+        clock,
+        log,
+        watch: engine.clockWatch,
+        config: () => holder.current,
+        signal: engine.#housekeeping.signal,
+      }),
       moves.watch(engine.#housekeeping.signal),
     ]).then(() => {});
     log.info("engine.started", {
@@ -563,65 +403,6 @@ export class Engine {
       actors: supervisor.activeIds.length,
     });
     return engine;
-  }
-
-  /**
-   * Hourly from start: collects orphan chunks and sweeps logs and messages past retention, unless
-   * the sweep is held (retention_guard.ts: a forward clock step, records stamped ahead, or a start
-   * far from when the engine was last seen running). Every {@link LAST_SEEN_EVERY_MS} and once
-   * more at stop: the last-seen row.
-   */
-  async #housekeep(clock: Clock): Promise<void> {
-    const signal = this.#housekeeping.signal;
-    const guard = new RetentionGuard({
-      store: this.store,
-      clock,
-      log: this.#log,
-      watch: this.clockWatch,
-    });
-    try {
-      await guard.start();
-    } catch (error) {
-      this.#log.warn("engine.housekeeping-failed", { error });
-    }
-    let nextSweep = clock.monotonic();
-    while (!signal.aborted) {
-      try {
-        // Not while the wall clock may be wrong: a sweep would delete history that is not old.
-        const hold = await guard.hold();
-        if (clock.monotonic() >= nextSweep) {
-          nextSweep = clock.monotonic() + 3600_000;
-          if (hold?.cause === "downtime") {
-            // Said once, at start (retention.held-after-downtime).
-            this.#log.debug("retention.held", { ...hold });
-          } else if (hold) {
-            this.#log.warn("retention.held-clock-step", { ...hold });
-          } else {
-            // In bounded batches, yielding between commits: intake goes on during a sweep.
-            const swept = await sweepStore(this.store, {
-              now: clock.now(),
-              retentionMs: this.config.limits.logRetentionDays * 86_400_000,
-              dedupeWindowMs: this.config.limits.dedupeWindowSeconds * 1000,
-              signal,
-            });
-            if (swept.commits > 0 || swept.orphanChunks > 0) {
-              this.#log.info("engine.housekeeping", { ...swept });
-            }
-          }
-        }
-        await guard.seen(hold);
-      } catch (error) {
-        this.#log.warn("engine.housekeeping-failed", { error });
-      }
-      const due = Math.min(LAST_SEEN_EVERY_MS, nextSweep - clock.monotonic());
-      await clock.sleep(Math.max(0, due), signal);
-    }
-    // A clean stop: the next start measures its gap from now.
-    try {
-      await guard.seen(await guard.hold());
-    } catch (error) {
-      this.#log.warn("engine.housekeeping-failed", { error });
-    }
   }
 
   /** Stops every actor and closes the store. */
