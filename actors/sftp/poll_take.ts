@@ -3,7 +3,8 @@
  *
  * - larger than the limit: moved to the error folder and logged, never downloaded;
  * - otherwise downloaded whole, checked unchanged (a file still being written waits for the next
- *   poll), handed to the {@link FileSink}, and only then moved to the archive folder or deleted;
+ *   poll, with `sftp.file-changing` once as listed, then at most hourly), handed to the
+ *   {@link FileSink}, and only then moved to the archive folder or deleted;
  * - stored but not archived or deleted (a read-only share, a lost connection): marked in KV
  *   (`actors/store/left_in_place.ts`) and logged once (`sftp.archive-failed`, WARN); while the file stays
  *   there unchanged it is not taken again, however long (the archive is tried again at each poll,
@@ -31,7 +32,7 @@ import {
 import { sha256Hex } from "./file_inbox.ts";
 import { type LeftFile, LeftInPlace } from "../store/left_in_place.ts";
 import type { PollSummary, SftpPollActorOptions } from "./poll_actor.ts";
-import { FileTroubles } from "./poll_troubles.ts";
+import { ChangingFiles, FileTroubles } from "./poll_troubles.ts";
 
 /** One poll's state, shared by the files it takes. */
 export interface PollPass {
@@ -60,6 +61,8 @@ export class FileTaker {
   readonly notTaken: FileTroubles = new FileTroubles();
   /** Files stored but left in place, and why. */
   readonly leftInPlace: FileTroubles = new FileTroubles();
+  /** Files found changing, for their `sftp.file-changing` lines. */
+  readonly changing: ChangingFiles = new ChangingFiles();
   /** The durable markers of files left in place. */
   readonly markers: LeftInPlace;
   readonly #actor: string;
@@ -95,6 +98,7 @@ export class FileTaker {
   async settle(pass: PollPass, present: ReadonlySet<string>): Promise<void> {
     this.notTaken.keepOnly(present);
     this.leftInPlace.keepOnly(present);
+    this.changing.keepOnly(present);
     const gone = [...pass.left.keys()].filter((path) => !present.has(path));
     if (gone.length > 0) await this.markers.drop(gone);
   }
@@ -123,15 +127,25 @@ export class FileTaker {
     const after = await session.stat(path);
     if (!after || after.size !== bytes.length || after.mtimeMs !== entry.mtimeMs) {
       summary.waiting++;
+      // Once as listed, then at most hourly: a server whose reads of a file always go past its
+      // listed size (endless, lying) would otherwise make a line at every poll, for ever.
+      const unlogged = this.changing.note(
+        path,
+        `${entry.size}@${entry.mtimeMs}`,
+        clock.monotonic(),
+      );
+      if (unlogged === undefined) return;
       log.info("sftp.file-changing", {
         actor: this.#actor,
         file: path,
         listed: entry.size,
         downloaded: bytes.length,
         now: after?.size,
+        ...(unlogged > 0 ? { unloggedPolls: unlogged } : {}),
       });
       return;
     }
+    this.changing.clear(path);
     const seen = { size: bytes.length, mtimeMs: entry.mtimeMs };
     if (marker && (await sha256Hex(bytes)) === marker.sha256) {
       // Touched, not changed: the content stored already, still left in place.

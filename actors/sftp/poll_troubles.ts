@@ -2,7 +2,8 @@
  * What a poller remembers, in memory, about files it keeps meeting with the same trouble (a file
  * it may not open, a file it stored but may not archive): so each file and reason is logged once,
  * not at every poll, and the actor's status can show them with a count of polls. An entry goes
- * when the file is taken or cleared, or once a complete listing no longer shows the file.
+ * when the file is taken or cleared, or once a complete listing no longer shows the file. Files
+ * found changing ({@link ChangingFiles}) are logged once, then at a bounded rate.
  * @module
  */
 
@@ -62,5 +63,59 @@ export class FileTroubles {
       files.push({ ...t });
     }
     return { count: this.#byFile.size, files };
+  }
+}
+
+/** A file that keeps changing while listed the same is logged again at most this often. */
+export const CHANGING_RELOG_MS = 3_600_000;
+
+/** Files {@link ChangingFiles} remembers at most (the oldest is forgotten first). */
+export const CHANGING_FILES_KEPT = 10_000;
+
+/**
+ * The `sftp.file-changing` lines of a poller: a file found changing is logged once as listed (its
+ * size and time), then at most once per {@link CHANGING_RELOG_MS} while it is listed the same,
+ * with the polls not logged in between: a file whose reads always go past its listed size (a
+ * broken or hostile server's) would otherwise get a line at every poll, for ever.
+ * A file still being written is listed with a new size or time at each poll: logged each time, as
+ * it is news. An entry goes when the file is taken, once a complete listing no longer shows it,
+ * or, past {@link CHANGING_FILES_KEPT} files, the oldest first (it is then logged as news again).
+ */
+export class ChangingFiles {
+  readonly #byFile = new Map<string, { listedAs: string; loggedAt: number; unlogged: number }>();
+
+  /**
+   * Notes that `file`, listed as `listedAs` (its size and time), was found changing at `at`
+   * (monotonic ms). Returns undefined when this is not to be logged, else how many polls found it
+   * so, unlogged, since its last line (0 for a file new here or listed otherwise).
+   */
+  note(file: string, listedAs: string, at: number): number | undefined {
+    const known = this.#byFile.get(file);
+    if (known && known.listedAs === listedAs) {
+      if (at - known.loggedAt < CHANGING_RELOG_MS) {
+        known.unlogged++;
+        return undefined;
+      }
+      const unlogged = known.unlogged;
+      Object.assign(known, { loggedAt: at, unlogged: 0 });
+      return unlogged;
+    }
+    this.#byFile.delete(file);
+    if (this.#byFile.size >= CHANGING_FILES_KEPT) {
+      const oldest = this.#byFile.keys().next();
+      if (!oldest.done) this.#byFile.delete(oldest.value);
+    }
+    this.#byFile.set(file, { listedAs, loggedAt: at, unlogged: 0 });
+    return 0;
+  }
+
+  /** `file` no longer changes (taken). */
+  clear(file: string): void {
+    this.#byFile.delete(file);
+  }
+
+  /** Forgets every file not in `present` (a complete listing's paths). */
+  keepOnly(present: ReadonlySet<string>): void {
+    for (const file of this.#byFile.keys()) if (!present.has(file)) this.#byFile.delete(file);
   }
 }

@@ -1,15 +1,17 @@
 /**
  * Delivering one message as a file over SFTP: write it under a temporary name of the attempt's
  * own (`.<name>.<attempt>.part`), then rename it to its final name, so the receiver never sees half
- * a file under the final name. The name comes from the destination's template and is stable across retries, so a
- * rename that succeeded but whose answer was lost is recognised on the next attempt: the final
- * name holds exactly this message's bytes (read back and compared). A final name that holds any
- * other file (a template without `{id}` gives several messages one name) is never taken for this
- * message: the attempt fails with a reason saying so, and the message waits at the head of its
- * queue until that file is taken away. With such a template the final name is looked at before
- * the rename too, since some servers' RENAME replaces an existing file instead of failing. The session stays open between messages and is closed
- * after an idle period; any other failure drops it and returns a reason, and the delivery actor
- * retries on its schedule.
+ * a file under the final name. The name comes from the destination's template and is stable across
+ * retries, so a rename that succeeded but whose answer was lost is recognised on the next attempt:
+ * the final name holds exactly this message's bytes (read back and compared). A final name that
+ * holds any other file (a template without `{id}` gives several messages one name) is never taken
+ * for this message: the attempt fails with a reason saying so, and the message waits at the head
+ * of its queue until that file is taken away. With such a template the final name is looked at
+ * before the upload, so that a message waiting for its name is not uploaded again at each retry,
+ * and before the rename too (the name can be taken in between), since some servers' RENAME
+ * replaces an existing file instead of failing. The session stays open between messages and is
+ * closed after an idle period; any other failure drops it and returns a reason, and the delivery
+ * actor retries on its schedule.
  *
  * Every request has a deadline ({@link BoundedSftpSession}): a server that stops answering SFTP
  * while SSH stays alive (a hung disk behind it) fails the attempt at the deadline, with the
@@ -23,7 +25,7 @@ import type { Deliverer, DeliveryJob, DeliveryOutcome } from "../delivery/delive
 import type { Clock } from "../runtime/clock.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { MessageRecord } from "../store/types.ts";
-import { FileTooLargeError, type SftpSessionSource } from "./connector.ts";
+import { FileTooLargeError, type SftpSessionSource, type SftpStat } from "./connector.ts";
 import { errorMessage } from "../runtime/errors.ts";
 import {
   type BoundedSftpSession,
@@ -164,6 +166,10 @@ export class SftpDeliverer implements Deliverer {
     const onAbort = () => this.#link.drop();
     job.signal.addEventListener("abort", onAbort, { once: true });
     try {
+      // A name several messages can share, taken already: settled without uploading the payload
+      // (a message waiting for its name would otherwise upload it whole at every retry).
+      const settled = this.#shared ? await this.#settledAhead(session, final, job) : undefined;
+      if (settled) return settled;
       await session.write(temporary, job.payload, { signal: job.signal });
       try {
         // A name several messages can share: look before the rename, for servers whose RENAME
@@ -198,6 +204,30 @@ export class SftpDeliverer implements Deliverer {
       job.signal.removeEventListener("abort", onAbort);
       this.#link.touch(clock.monotonic());
     }
+  }
+
+  /**
+   * Before the upload, with a name several messages can share: the outcome when `final` already
+   * holds a file ("already in place" when it holds this message's bytes, else the message waits),
+   * else undefined and the upload goes on. A look refused (or failing otherwise) while the session
+   * stays open goes on too: the checks at the rename still decide, as without this look.
+   */
+  async #settledAhead(
+    session: BoundedSftpSession,
+    final: string,
+    job: DeliveryJob,
+  ): Promise<DeliveryOutcome | undefined> {
+    let there: SftpStat | undefined;
+    try {
+      there = await session.stat(final);
+    } catch (error) {
+      if (!session.open) throw error;
+      return undefined;
+    }
+    if (!there?.isFile) return undefined;
+    const taken = await this.#heldBy(session, final, there.size, job);
+    if (taken === "this message") return this.#done(final, job.payload.length, "already in place");
+    return { ok: false, reason: this.#takenReason(final, taken) };
   }
 
   /**
