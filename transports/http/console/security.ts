@@ -10,6 +10,7 @@ import { bodyLimit } from "hono/body-limit";
 import { getCookie, setCookie } from "hono/cookie";
 import type { ConsoleDeps, ConsoleEnv } from "./context.ts";
 import { peerIp } from "../peer.ts";
+import { parseMultipart } from "./multipart.ts";
 import { signedOut } from "./signed_out.tsx";
 import { sameString } from "./users.ts";
 
@@ -136,18 +137,45 @@ export function formBodyLimit(): MiddlewareHandler {
       : limit(c, next);
 }
 
+/** Multipart forms already read, per request (the CSRF check and the route read the same). */
+const multipartForms = new WeakMap<object, Promise<Record<string, unknown> | undefined>>();
+
 /**
  * The fields of a form body, or undefined when the body is not a form that can be parsed (the
- * caller answers 400: the sender's mistake, not the engine's).
+ * caller answers 400: the sender's mistake, not the engine's). A `multipart/form-data` body is
+ * read by {@link parseMultipart} (file names whole, `filename*` preferred, paths dropped);
+ * `application/x-www-form-urlencoded` by hono. As with hono, a repeated field keeps its last
+ * value unless its name ends in `[]`.
  */
 export async function readForm(c: Context): Promise<Record<string, unknown> | undefined> {
   try {
-    return await c.req.parseBody();
+    const type = c.req.header("content-type") ?? "";
+    if (!type.startsWith("multipart/form-data")) return await c.req.parseBody();
+    let form = multipartForms.get(c.req);
+    if (!form) {
+      form = c.req.arrayBuffer().then((body) => {
+        const parts = parseMultipart(new Uint8Array(body), type);
+        return parts ? formFields(parts) : undefined;
+      });
+      multipartForms.set(c.req, form);
+    }
+    return await form;
   } catch (error) {
     // Past the size limit as it streams: the limit's own answer (413), not a malformed form.
     if (overLimit(error)) throw error;
     return undefined;
   }
+}
+
+/** A form's fields as hono's `parseBody` gives them. */
+function formFields(parts: FormData): Record<string, unknown> {
+  const form: Record<string, unknown> = Object.create(null);
+  parts.forEach((value, key) => {
+    const before = form[key];
+    if (!key.endsWith("[]")) form[key] = value;
+    else form[key] = Array.isArray(before) ? [...before, value] : [value];
+  });
+  return form;
 }
 
 /** Whether `error` (or what caused it) is hono's body-limit error. */

@@ -7,8 +7,14 @@
  *
  * The form posts `multipart/form-data` (fields `_csrf`, `integration`, `reason`, `file`); a
  * script may instead post the raw bytes with `X-CSRF-Token` and `?integration=…&name=…`. The
- * request body is capped before it is read ({@link uploadBodyLimit}). Nothing of the file is
- * rendered but its sanitised name and the acknowledgment, both as escaped text.
+ * request body is capped before it is read ({@link uploadBodyLimit}). The form is read by the
+ * console's own multipart reader (`multipart.ts`: a file name holding `=`, `;` or `\"` comes out
+ * whole, `filename*` is preferred, a path is dropped). A file that holds nothing of the format
+ * its name or first bytes promise (an empty file, PNG bytes named `.hl7`, text with no MSH line)
+ * is refused, 400 when empty, else 422, saying what was found (`upload_content.ts`); logged as
+ * `console.upload-refused` and audited, nothing stored. Nothing of the file is rendered but its
+ * sanitised name, the acknowledgment and, in a refusal, at most its first four bytes in hex, all
+ * as escaped text.
  * @module
  */
 
@@ -22,6 +28,7 @@ import { Csrf, Page } from "./layout.tsx";
 import { requireRole } from "./roles.ts";
 import { allows } from "./users.ts";
 import { readForm } from "./security.ts";
+import { missingContent } from "./upload_content.ts";
 
 /** Room for the multipart envelope and the small fields around the file. */
 const FORM_OVERHEAD = 64 * 1024;
@@ -92,7 +99,7 @@ export function uploadRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
     integrationId = integrationId.slice(0, 128);
     const fileName = safeFileName(name);
     const integration = fileIntegrations(deps.config).find((i) => i.id === integrationId);
-    const refuse = async (status: 400 | 404 | 413 | 415 | 503, message: string) => {
+    const refuse = async (status: 400 | 404 | 413 | 415 | 422 | 503, message: string) => {
       await writeAudit(deps, who, {
         action: "upload",
         target: `integration:${integrationId}`,
@@ -100,7 +107,7 @@ export function uploadRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
         address: peerIp(c),
         via: "console",
         ok: false,
-        message: `${fileName}: ${message}`,
+        message: message.startsWith(`${fileName} `) ? message : `${fileName}: ${message}`,
       });
       return c.html(page(c, deps, { error: message }), status);
     };
@@ -116,10 +123,26 @@ export function uploadRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
     if (!integration) {
       return await refuse(404, `no file-fed integration ${integrationId} (MLLP ones take none)`);
     }
-    if (!bytes || bytes.length === 0) return await refuse(400, "no file, or an empty one");
+    if (!bytes) return await refuse(400, "no file in the form (its field is `file`)");
+    // A file that holds nothing the intake can take (empty, or not the format its name or first
+    // bytes promise): the intake would answer "0 messages", or store it whole under that format.
+    // The uploader is told what was found, the operator's log says so too.
+    const refuseContent = async (status: 400 | 422, reason: string) => {
+      deps.log.warn("console.upload-refused", {
+        integration: integration.id,
+        file: fileName,
+        user: who.name,
+        remote: peerIp(c),
+        reason,
+      });
+      return await refuse(status, `${reason}: nothing stored`);
+    };
+    if (bytes.length === 0) return await refuseContent(400, `${fileName} is empty (0 bytes)`);
     if (bytes.length > files.maxBytes) {
       return await refuse(413, `${bytes.length} bytes is over the limit of ${files.maxBytes}`);
     }
+    const missing = missingContent(fileName, bytes);
+    if (missing) return await refuseContent(422, missing);
     let outcome: UploadOutcome;
     try {
       outcome = await files.ingest({
@@ -235,7 +258,8 @@ function page(c: Context<ConsoleEnv>, deps: ConsoleDeps, shown: Shown = {}) {
             <p>
               Up to {deps.files?.maxBytes ?? 0}{" "}
               bytes. Taken in as if it came over SFTP: an HL7 batch is split per message, X12 per
-              transaction set, anything else (C-CDA…) travels whole.
+              transaction set, anything else (C-CDA…) travels whole. A file that holds no message of
+              the kind its name or first bytes promise (.hl7, .x12, .xml) is refused.
             </p>
           </form>
         )}
