@@ -1,13 +1,13 @@
 /**
  * What goes in the body of a delivery: FHIR as `application/fhir+json`, JSON as `application/json`, HL7v2 as UTF-8 text (decoded by
- * MSH-18, or the fallback charset for unlabelled non-UTF-8 bytes), anything else as stored. A
- * large HL7v2 payload is decoded and encoded a step at a time (see hl7_body.ts), to the same bytes.
+ * MSH-18, or the fallback charset for unlabelled non-UTF-8 bytes) whose MSH-18 says
+ * `UNICODE UTF-8` where it said something else of those bytes (see hl7_body.ts), anything else as
+ * stored. A large HL7v2 payload is decoded and encoded a step at a time, to the same bytes.
  * @module
  */
 
-import { decodeHl7 } from "../../codecs/hl7v2/mod.ts";
 import type { MessageRecord } from "../store/types.ts";
-import { hl7Utf8 } from "./hl7_body.ts";
+import { hl7Utf8, hl7Utf8InOneGo } from "./hl7_body.ts";
 import { LARGE_BODY_BYTES } from "./large_body.ts";
 
 /** A body ready to send. */
@@ -20,8 +20,6 @@ const FHIR_TYPE = /^application\/fhir\+json\s*(?:;|$)/i;
 const JSON_TYPE = /^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i;
 const HL7_TYPE = /^(?:application|x-application)\/hl7-v2(?:\+er7)?\s*(?:;|$)/i;
 const HEADER_VALUE = /^[\w!#$&^.+-]+\/[\w!#$&^.+-]+(?:\s*;[\x20-\x7e]*)?$/;
-
-const encoder = new TextEncoder();
 
 /**
  * The body and content type for `record`'s `payload`. Rejects with `signal`'s reason when it is
@@ -39,7 +37,7 @@ export async function deliveryBody(
   if (JSON_TYPE.test(type)) return { contentType: "application/json", body: payload };
   if (HL7_TYPE.test(type)) {
     const body = payload.length < LARGE_BODY_BYTES
-      ? encoder.encode(decodeHl7(payload, { fallbackCharset }).text)
+      ? hl7Utf8InOneGo(payload, fallbackCharset)
       : await hl7Utf8(payload, { fallbackCharset, ...(signal ? { signal } : {}) });
     return { contentType: "text/plain; charset=utf-8", body };
   }

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { escapeHl7, type Hl7Message, newControlId, parseHl7 } from "../hl7v2/mod.ts";
+import { escapeHl7, type Hl7Message, newControlId, parseHl7, withUtf8Label } from "../hl7v2/mod.ts";
 import { tryHl7ToIso } from "../time/mod.ts";
 import { DataModelError, DataModelValidationError } from "./errors.ts";
 import { eventFor, type EventSpec, identifyHl7, meansEvent, unmappedReason } from "./events.ts";
@@ -211,7 +211,9 @@ export function hl7ToJson(
 
 /**
  * Translates data-model JSON to an HL7 v2 message (segments separated by CR, delimiters
- * `|^~\&`). The JSON is validated first (unless `options.validated` says it was).
+ * `|^~\&`), to be sent as UTF-8: when the text is not pure ASCII, MSH-18 is `UNICODE UTF-8` (an
+ * MSH-18 the JSON carries is kept only if it names UTF-8); an MSH-18 naming UTF-16 is replaced
+ * as well. The JSON is validated first (unless `options.validated` says it was).
  *
  * @throws {DataModelValidationError} listing every schema problem with its JSON path.
  * @throws {DataModelError} `invalid` for an unknown time zone.
@@ -259,5 +261,7 @@ export function jsonToHl7(json: unknown, options: JsonToHl7Options = {}): string
     eventType: ev.eventType,
     finish,
   });
-  return segments.join("\r");
+  // The text goes out as UTF-8: MSH-18 says so when it holds more than ASCII (an MSH-18 the JSON
+  // kept from the HL7 it came from, `8859/1`, is no longer true of it).
+  return withUtf8Label(segments.join("\r"));
 }

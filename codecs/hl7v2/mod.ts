@@ -77,6 +77,18 @@ export {
   type ReadOptions,
   type WriteOptions,
 } from "./message.ts";
+export {
+  applyMsh18Edit,
+  type Hl7Source,
+  type Msh18Edit,
+  type Msh18Field,
+  msh18Field,
+  UTF8_LABEL,
+  utf8LabelEdit,
+  type Utf8LabelFacts,
+  utf8LabelNeeded,
+  withUtf8Label,
+} from "./msh18_rewrite.ts";
 export type { SegmentStore } from "./segments.ts";
 export { type Hl7ParseResult, parseHl7, type ParseOptions, tryParseHl7 } from "./parse.ts";
 export { formatHl7Path, type Hl7Path, parseHl7Path } from "./path.ts";

@@ -1,21 +1,28 @@
 /**
  * The body of a large HL7v2 delivery, made a step at a time (`hl7Utf8`), is byte for byte what
- * `decodeHl7` and `TextEncoder` give in one go: for every charset choice (BOM, MSH-18, strict
- * UTF-8, the fallback), any step size (cutting multi-byte characters and surrogate pairs), and the
- * same error for an unknown fallback charset.
+ * `hl7Utf8InOneGo` (the small body) gives: `decodeHl7`'s text as UTF-8, but for MSH-18 saying
+ * `UNICODE UTF-8` where it changed; for every charset choice (BOM, MSH-18, strict UTF-8, the
+ * fallback), any step size (cutting multi-byte characters and surrogate pairs), and the same error
+ * for an unknown fallback charset.
  */
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { decodeHl7, encodeHl7, Hl7CharsetError } from "../../../codecs/hl7v2/mod.ts";
-import { hl7Utf8 } from "../../../actors/https_out/hl7_body.ts";
+import {
+  decodeHl7,
+  encodeHl7,
+  Hl7CharsetError,
+  msh18Field,
+  UTF8_LABEL,
+} from "../../../codecs/hl7v2/mod.ts";
+import { hl7Utf8, hl7Utf8InOneGo } from "../../../actors/https_out/hl7_body.ts";
 
 const encoder = new TextEncoder();
 
-/** What the deliverer sent before: the whole payload decoded, then encoded, in one go. */
+/** What the deliverer sends a small payload: decoded, labelled and encoded in one go. */
 function inOneGo(bytes: Uint8Array, fallbackCharset: string): Uint8Array | Hl7CharsetError {
   try {
-    return encoder.encode(decodeHl7(bytes, { fallbackCharset }).text);
+    return hl7Utf8InOneGo(bytes, fallbackCharset);
   } catch (error) {
     if (error instanceof Hl7CharsetError) return error;
     throw error;
@@ -123,7 +130,18 @@ const messages = fc.record({
   return noise.length ? new Uint8Array([...bytes, ...noise]) : bytes;
 });
 
-Deno.test("hl7Utf8 gives the bytes decodeHl7 and TextEncoder give in one go, whatever the charset and the step", async () => {
+/**
+ * `decodeHl7`'s text of `bytes`, as UTF-8 with MSH-18 replaced by (or padded out to)
+ * `UNICODE UTF-8` when `labelled`: what the body must be, but for whether MSH-18 changes.
+ */
+function plainOrLabelled(bytes: Uint8Array, fallbackCharset: string, labelled: boolean): string {
+  const text = decodeHl7(bytes, { fallbackCharset }).text;
+  if (!labelled) return text;
+  const f = msh18Field(text)!;
+  return text.slice(0, f.start) + f.separator.repeat(f.pad) + UTF8_LABEL + text.slice(f.end);
+}
+
+Deno.test("hl7Utf8 gives the bytes hl7Utf8InOneGo gives, decodeHl7's text but for MSH-18, whatever the charset and the step", async () => {
   await fc.assert(
     fc.asyncProperty(
       messages,
@@ -139,6 +157,9 @@ Deno.test("hl7Utf8 gives the bytes decodeHl7 and TextEncoder give in one go, wha
         } else {
           assert.ok(got instanceof Uint8Array, String(got));
           assert.deepEqual(got, want);
+          const sent = new TextDecoder().decode(got);
+          const labelled = msh18Field(sent)?.raw === UTF8_LABEL;
+          assert.equal(sent, plainOrLabelled(bytes, fallback, labelled));
         }
       },
     ),
