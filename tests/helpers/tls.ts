@@ -46,12 +46,15 @@ async function keyPem(keys: CryptoKeyPair): Promise<string> {
   );
 }
 
-function validity(): { notBefore: Date; notAfter: Date; serialNumber: string } {
-  // A minute back for clock skew; two days ahead, as the tests never run that long.
+function validity(
+  expired = false,
+): { notBefore: Date; notAfter: Date; serialNumber: string } {
+  // A minute back for clock skew; two days ahead, as the tests never run that long. Expired:
+  // valid for a day, ending a day ago.
   const now = Date.now();
   return {
-    notBefore: new Date(now - 60_000),
-    notAfter: new Date(now + 2 * 86_400_000),
+    notBefore: new Date(expired ? now - 2 * 86_400_000 : now - 60_000),
+    notAfter: new Date(expired ? now - 86_400_000 : now + 2 * 86_400_000),
     serialNumber: (Date.now() * 1000 + ++serial % 1000).toString(16),
   };
 }
@@ -60,10 +63,11 @@ async function issue(
   issuer: Issuer,
   cn: string,
   extensions: x509.Extension[],
+  expired = false,
 ): Promise<{ cert: string; key: string }> {
   const keys = await newKeys();
   const cert = await x509.X509CertificateGenerator.create({
-    ...validity(),
+    ...validity(expired),
     subject: `CN=${cn}`,
     issuer: issuer.cert.subject,
     signingAlgorithm: ALG,
@@ -116,14 +120,117 @@ export async function makePki(): Promise<TestPki> {
   return { dir, caCert, serverCert: server.cert, serverKey: server.key };
 }
 
-/** A client certificate (X.509 v3, clientAuth) for `cn`, signed by the PKI's CA, and its key. */
+/** What may be wrong with a client certificate from {@link makeClientCert}. */
+export interface ClientCertFlaws {
+  /** Valid for a day that ended a day ago. */
+  expired?: boolean;
+  /** Its extended key usage is serverAuth only, not clientAuth. */
+  serverAuthOnly?: boolean;
+}
+
+/**
+ * A client certificate (X.509 v3, clientAuth) for `cn`, signed by the PKI's CA, and its key;
+ * with `flaws`, one a server must refuse.
+ */
 export async function makeClientCert(
   pki: TestPki,
   cn: string,
+  flaws: ClientCertFlaws = {},
 ): Promise<{ cert: string; key: string }> {
   const issuer = issuers.get(pki.dir);
   if (!issuer) throw new Error(`makeClientCert: ${pki.dir} was not made by makePki here`);
-  return await issue(issuer, cn, [
-    new x509.ExtendedKeyUsageExtension([x509.ExtendedKeyUsage.clientAuth]),
+  const usage = flaws.serverAuthOnly
+    ? x509.ExtendedKeyUsage.serverAuth
+    : x509.ExtendedKeyUsage.clientAuth;
+  return await issue(
+    issuer,
+    cn,
+    [new x509.ExtendedKeyUsageExtension([usage])],
+    flaws.expired,
+  );
+}
+
+/**
+ * An X.509 **v1** client certificate (no extensions: what `openssl x509 -req` makes without
+ * `-extfile`) for `cn`, signed by the PKI's CA, and its key. Needs `openssl` (tests using it are
+ * gated with `needs("openssl")`).
+ */
+export async function makeV1ClientCert(
+  pki: TestPki,
+  cn: string,
+): Promise<{ cert: string; key: string }> {
+  const keys = await newKeys();
+  const key = await keyPem(keys) + "\n";
+  const base = `${pki.dir}/v1-${++serial}`;
+  await Deno.writeTextFile(`${base}.key`, key);
+  const run = async (args: string[]) => {
+    const out = await new Deno.Command("openssl", { args, stdout: "null", stderr: "piped" })
+      .output();
+    if (!out.success) {
+      throw new Error(`openssl ${args[0]}: ${new TextDecoder().decode(out.stderr)}`);
+    }
+  };
+  await run(["req", "-new", "-key", `${base}.key`, "-subj", `/CN=${cn}`, "-out", `${base}.csr`]);
+  await run([
+    "x509",
+    "-req",
+    "-in",
+    `${base}.csr`,
+    "-CA",
+    `${pki.dir}/ca.crt`,
+    "-CAkey",
+    `${pki.dir}/ca.key`,
+    "-set_serial",
+    String(Date.now()),
+    "-days",
+    "2",
+    "-out",
+    `${base}.crt`,
   ]);
+  return { cert: await Deno.readTextFile(`${base}.crt`), key };
+}
+
+/** An `openssl s_client` handshake in progress (see {@link startSClient}). */
+export interface SClient {
+  /** Closes its input (so it ends once the handshake is over) and resolves with its output. */
+  finish(): Promise<string>;
+}
+
+/**
+ * Starts `openssl s_client` against 127.0.0.1:`port` with `flags`. Its input stays open (a TLS 1.3
+ * client would otherwise close before the server judged its certificate) until
+ * {@link SClient.finish}, which the test must call (in `finally`). Needs `openssl`.
+ */
+export function startSClient(port: number, flags: string[]): SClient {
+  const child = new Deno.Command("openssl", {
+    args: ["s_client", "-connect", `127.0.0.1:${port}`, ...flags],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const output = child.output();
+  let finished: Promise<string> | undefined;
+  return {
+    finish() {
+      finished ??= (async () => {
+        try {
+          await child.stdin.close();
+        } catch { /* it exited already */ }
+        // Bounded: with its input closed s_client ends; 10 s more and it is killed.
+        const timer = setTimeout(() => {
+          try {
+            child.kill();
+          } catch { /* gone */ }
+        }, 10_000);
+        try {
+          const out = await output;
+          const dec = new TextDecoder();
+          return dec.decode(out.stdout) + dec.decode(out.stderr);
+        } finally {
+          clearTimeout(timer);
+        }
+      })();
+      return finished;
+    },
+  };
 }

@@ -45,6 +45,7 @@ import type { Config, LimitsConfig, Logger } from "../../actors/ports.ts";
 import { bridgeRequest, refuseBodyFraming } from "./node_bridge.ts";
 import { errorMessage } from "../../actors/mod.ts";
 import { watchAccepts } from "../net/accept_watch.ts";
+import { tlsFailureReason } from "../net/tls_reason.ts";
 import { limitConnections, peerAddress, refusedAtAccept } from "./connection_limits.ts";
 import { LogThrottle } from "../../actors/mod.ts";
 import { PeerLog } from "./peer_log.ts";
@@ -225,7 +226,11 @@ export async function servePublic(options: ServePublicOptions): Promise<PublicSe
       if (!refusedAtAccept(socket)) {
         const failed = tlsFailures.note(addressOf(socket));
         if (failed > 0) {
-          log.warn("http.tls-failed", { remote: remoteOf(socket), reason: error.message, failed });
+          log.warn("http.tls-failed", {
+            remote: remoteOf(socket),
+            reason: tlsFailureReason(error, socket),
+            failed,
+          });
         }
       }
       socket.destroy();

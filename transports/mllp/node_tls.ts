@@ -1,15 +1,25 @@
 /**
  * A TLS listener that can ask for and check client certificates (mutual TLS), which
  * `Deno.listenTls` cannot: `node:tls` underneath, adapted to the small pull-based connection the
- * MLLP server reads from. TLS 1.2 is the floor, as everywhere in the engine.
+ * MLLP server reads from. TLS 1.2 is the floor, as everywhere in the engine. A refused handshake is
+ * logged as `mllp.tls-client-refused` with its cause in words (`transports/net/tls_reason.ts`):
+ * the library itself says only "socket hang up" when it refuses a client certificate.
  * @module
  */
 
+import type { X509Certificate } from "node:crypto";
+import type net from "node:net";
 import tls from "node:tls";
 import type { Logger } from "../../actors/ports.ts";
 import { watchAccepts } from "../net/accept_watch.ts";
 import { LogThrottle } from "../../actors/mod.ts";
 import { errorMessage } from "../../actors/mod.ts";
+import {
+  caCertificates,
+  type PresentedCertificate,
+  refusedCertificateReason,
+  tlsFailureReason,
+} from "../net/tls_reason.ts";
 
 /** What the MLLP server needs of a connection; `Deno.Conn` has the same shape. */
 export interface ByteConn {
@@ -70,6 +80,12 @@ export async function listenMutualTls(options: MutualTlsOptions): Promise<ByteLi
       });
     }
   };
+  // To name why a client certificate was refused: the CA bundle, and each client's certificate
+  // as seen before the library judged it (once it refused one, the certificate is gone).
+  const cas = caCertificates(options.ca);
+  const seen = new WeakMap<tls.TLSSocket, X509Certificate>();
+  const presentedOf = (cert: X509Certificate | undefined): PresentedCertificate | undefined =>
+    cert ? { cert, cas } : undefined;
   const server = tls.createServer({
     cert: options.cert,
     key: options.key,
@@ -80,12 +96,16 @@ export async function listenMutualTls(options: MutualTlsOptions): Promise<ByteLi
   }, (socket) => {
     // A peer may reset at any moment: nothing here may throw into node's event emitter.
     socket.on("error", () => {/* the connection's own listener below reports it */});
+    seen.delete(socket);
     try {
       // Optional client certificate: one that is presented must still be valid.
       const peer = socket.getPeerCertificate();
       const presented = peer && Object.keys(peer).length > 0;
       if (presented && !socket.authorized) {
-        refuse(peerOf(socket), String(socket.authorizationError));
+        refuse(
+          peerOf(socket),
+          refusedCertificateReason(socket.authorizationError, presentedOf(peerX509(socket))),
+        );
         socket.destroy();
         return;
       }
@@ -109,8 +129,15 @@ export async function listenMutualTls(options: MutualTlsOptions): Promise<ByteLi
       w.resolve(conn);
     } else accepted.push(conn);
   });
+  // Registered after the server's own: the TLS socket exists by now. (Client certificates
+  // optional: a refused one is judged in the listener above, certificate at hand.)
+  if (options.requireClientCert) {
+    server.on("connection", (raw: net.Socket) => keepPeerCertificate(raw, seen));
+  }
   server.on("tlsClientError", (error: Error, socket: tls.TLSSocket) => {
-    refuse(socket ? peerOf(socket) : undefined, error.message);
+    // A refused client certificate arrives as "socket hang up": the reason is on the socket.
+    const reason = tlsFailureReason(error, socket, presentedOf(socket && seen.get(socket)));
+    refuse(socket ? peerOf(socket) : undefined, reason);
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
@@ -237,6 +264,39 @@ export class NodeSocketConn implements ByteConn {
   close(): void {
     this.#socket.destroy();
   }
+}
+
+/** The peer's certificate, when there is one and it can be read. */
+function peerX509(socket: tls.TLSSocket): X509Certificate | undefined {
+  try {
+    return socket.getPeerX509Certificate() ?? undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Keeps the client certificate of the TLS socket over `raw` in `seen`, read when the handshake
+ * completes, just before `node:tls` judges it: when it refuses the certificate it destroys the
+ * socket, and the certificate is gone by the time `tlsClientError` says "socket hang up". Only
+ * reads; the verdict stays the library's. The TLS socket is found as the owner of the TCP
+ * handle (Deno 2.9.6's `node:tls` internals); where it is not, nothing is kept and the reason
+ * is the library's code alone.
+ */
+function keepPeerCertificate(raw: net.Socket, seen: WeakMap<tls.TLSSocket, X509Certificate>) {
+  try {
+    const handle = (raw as net.Socket & { _handle?: Record<symbol, unknown> })._handle;
+    if (!handle) return;
+    const owner = Object.getOwnPropertySymbols(handle)
+      .filter((key) => key.description === "ownerSymbol")
+      .map((key) => handle[key])
+      .find((value) => value instanceof tls.TLSSocket);
+    if (!(owner instanceof tls.TLSSocket)) return;
+    owner.prependOnceListener("secure", () => {
+      const cert = peerX509(owner);
+      if (cert) seen.set(owner, cert);
+    });
+  } catch { /* the reason is the library's code alone */ }
 }
 
 /**
