@@ -9,6 +9,7 @@ export type * from "./ports.ts";
 export { errorMessage } from "./runtime/errors.ts";
 export { RESERVED_USER_NAMES, reservedUserName } from "./config/reserved_names.ts";
 export { systemClock } from "./runtime/clock.ts";
+export { ipBytes, ipMatches } from "./engine/peers.ts";
 export {
   LogThrottle,
   type LogThrottleOptions,

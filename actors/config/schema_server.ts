@@ -9,10 +9,23 @@ import { z } from "zod";
 import { duration } from "./durations.ts";
 import { reservedUserName } from "./reserved_names.ts";
 import type { SecretSchema } from "./schema_secret.ts";
-import { id, seconds } from "./schema_values.ts";
+import { id, ipOrCidr, seconds } from "./schema_values.ts";
 
 /** The shortest admin token accepted: a short one can be guessed by trying. */
 export const MIN_ADMIN_TOKEN_LENGTH = 16;
+
+/** Entries of `http.trustedProxies` at most. */
+export const MAX_TRUSTED_PROXIES = 256;
+
+/** An entry of `http.trustedProxies`: an error names the entry that is not an address or range. */
+const trustedProxy = z.string().superRefine((value, ctx) => {
+  if (ipOrCidr.safeParse(value).success) return;
+  ctx.addIssue({
+    code: "custom",
+    message: `${JSON.stringify(value.slice(0, 100))} is not an IP address or CIDR range ` +
+      "(e.g. 10.0.0.5, 10.0.0.0/8 or fd00::/8)",
+  });
+});
 
 /**
  * The schemas of the engine's own sections and of TLS settings, their secrets through `secret`.
@@ -74,6 +87,12 @@ export function serverSchemas(secret: SecretSchema) {
       error: `too short: a metrics token needs at least ${MIN_ADMIN_TOKEN_LENGTH} characters ` +
         "(e.g. openssl rand -hex 32)",
     }).optional(),
+    /**
+     * Reverse proxies (IP addresses or CIDR ranges, IPv4 or IPv6) whose `X-Forwarded-For` names
+     * the client: a request from one of them is throttled, allowed and logged by the client that
+     * header names (transports/http/forwarded_for.ts). Absent, the header is ignored.
+     */
+    trustedProxies: z.array(trustedProxy).max(MAX_TRUSTED_PROXIES).optional(),
   }).refine((h) => h.tls !== undefined || h.development, {
     message: 'plain HTTP needs "development": true; otherwise configure http.tls',
   });

@@ -14,7 +14,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { sendJson } from "./respond.ts";
 import type { Logger, Secret } from "../../actors/ports.ts";
-import { peerIp } from "./peer.ts";
+import { peerIp, peerLabel, peerVia } from "./peer.ts";
 import { AUTH_LOG_BURST, PeerLog } from "./peer_log.ts";
 import { RateLimiter } from "./rate_limit.ts";
 
@@ -141,9 +141,12 @@ export function checkBearer(header: string | undefined | null, token: Secret): B
 
 /**
  * The peer's address as `host:port`, read from the `Deno.ServeHandlerInfo` that `Deno.serve`
- * passes to `app.fetch` as Hono's `env`; `"unknown"` when the app is called some other way.
+ * passes to `app.fetch` as Hono's `env`; `"unknown"` when the app is called some other way. When
+ * the client address came from a trusted proxy's `X-Forwarded-For`: `<client> via <proxy
+ * host:port>` (peer.ts).
  */
 export function remoteAddress(c: Context): string {
+  if (peerVia(c) !== undefined) return peerLabel(c);
   const env = c.env as { remoteAddr?: { hostname?: unknown; port?: unknown } } | undefined;
   const addr = env?.remoteAddr;
   if (addr && typeof addr.hostname === "string") {

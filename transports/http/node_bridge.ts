@@ -6,6 +6,11 @@
  * The body has a deadline: it must have arrived within `bodyTimeoutMs` of the headers. Past it,
  * a handler still reading gets a {@link BodyTimeoutError} from the stream (and answers 408); a
  * client still sending a body that was already answered is disconnected.
+ *
+ * The handler's `remoteAddr` is the client's: the TCP peer's, or, when the peer is one of
+ * `trustedProxies`, the client its `X-Forwarded-For` names (forwarded_for.ts), the peer then
+ * passed as `via`. A request with more than one `Host` header is answered `400` and the connection
+ * closed (RFC 9112 §3.2; Node's parser keeps the first).
  * @module
  */
 
@@ -14,6 +19,7 @@ import type { Logger } from "../../actors/ports.ts";
 import { BodyTimeoutError } from "./body.ts";
 import type { FetchHandler } from "./serve.ts";
 import type { PeerLog } from "./peer_log.ts";
+import { forwardedClient } from "./forwarded_for.ts";
 
 /**
  * The request body broke HTTP/1.1 framing (a bad chunk size, no CRLF after a chunk's data, a chunk
@@ -63,6 +69,13 @@ export interface BridgeOptions {
    * every line is written when absent.
    */
   peerLog?: PeerLog;
+  /**
+   * The config's `http.trustedProxies`: from these peers the client address is read from
+   * `X-Forwarded-For` (forwarded_for.ts); absent, the header is ignored.
+   */
+  trustedProxies?: readonly string[];
+  /** Throttles `http.forwarded-for-refused` per proxy and reason; every line when absent. */
+  forwardedLog?: PeerLog;
 }
 
 const encoder = new TextEncoder();
@@ -73,16 +86,44 @@ export async function bridgeRequest(
   res: ServerResponse,
   options: BridgeOptions,
 ): Promise<void> {
-  const remote = remoteAddr(req);
+  const peer = remoteAddr(req);
   const method = req.method ?? "GET";
   const path = requestPath(req.url ?? "/");
   if (path === undefined) {
     answerJson(res, 400, { error: "the request target is not a valid path" }, true);
     return;
   }
-  const body = method === "GET" || method === "HEAD" ? null : new BodyStream(req, res, options);
-  const headers = new Headers();
   const raw = req.rawHeaders;
+  const forwardedFor: string[] = [];
+  let hosts = 0;
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (name === "host") hosts++;
+    else if (name === "x-forwarded-for") forwardedFor.push(raw[i + 1]!);
+  }
+  if (hosts > 1) {
+    answerJson(res, 400, {
+      error: "the request has more than one Host header (RFC 9112 section 3.2)",
+    }, true);
+    return;
+  }
+  const found = forwardedClient(peer.hostname, forwardedFor, options.trustedProxies);
+  if (found.kind === "refused") {
+    const fields = { remote: `${peer.hostname}:${peer.port}`, reason: found.reason };
+    const key = `${peer.hostname} ${found.reason}`;
+    if (options.forwardedLog) {
+      options.forwardedLog.warn("http.forwarded-for-refused", key, fields, "count");
+    } else options.log.warn("http.forwarded-for-refused", fields);
+  }
+  const remote: Deno.NetAddr = found.kind === "forwarded"
+    ? { transport: "tcp", hostname: found.client, port: 0 }
+    : peer;
+  const via = found.kind === "forwarded" ? peer : undefined;
+  const client = via ? `${remote.hostname} via ${via.hostname}:${via.port}` : undefined;
+  const body = method === "GET" || method === "HEAD"
+    ? null
+    : new BodyStream(req, res, options, remote.hostname, client);
+  const headers = new Headers();
   try {
     for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
   } catch {
@@ -95,7 +136,8 @@ export async function bridgeRequest(
       headers,
       ...(body ? { body: body.stream, duplex: "half" } : {}),
     } as RequestInit);
-    const response = await options.fetch(request, { remoteAddr: remote, completed: done });
+    const info = { remoteAddr: remote, completed: done, ...(via ? { via } : {}) };
+    const response = await options.fetch(request, info);
     // Answered before the body was read (a 413 on Content-Length, a 401 before the body): the
     // rest is read and dropped, as Node's own server does, so the connection reaches its next
     // request. Left unread, a client reusing the connection got no answer until a timeout closed
@@ -103,7 +145,10 @@ export async function bridgeRequest(
     if (body && !req.complete) body.discard();
     await writeResponse(res, response, method === "HEAD");
   } catch (error) {
-    options.log.error("http.failed", { remote: `${remote.hostname}:${remote.port}`, error });
+    options.log.error("http.failed", {
+      remote: client ?? `${remote.hostname}:${remote.port}`,
+      error,
+    });
     if (!res.headersSent) answerJson(res, 500, { error: "internal error" }, false);
     else res.destroy();
   }
@@ -202,7 +247,14 @@ class BodyStream {
   readonly #timer: ReturnType<typeof setTimeout>;
   readonly #req: IncomingMessage;
 
-  constructor(req: IncomingMessage, res: ServerResponse, options: BridgeOptions) {
+  /** `address`: the client's (throttle key); `label`: how it is logged when not `address`. */
+  constructor(
+    req: IncomingMessage,
+    res: ServerResponse,
+    options: BridgeOptions,
+    address: string,
+    label?: string,
+  ) {
     this.#req = req;
     bodies.set(req, this);
     this.stream = new ReadableStream<Uint8Array<ArrayBuffer>>({
@@ -222,8 +274,7 @@ class BodyStream {
     this.#timer = setTimeout(() => {
       if (req.complete) return;
       const seconds = options.bodyTimeoutMs / 1000;
-      const address = `${remoteAddr(req).hostname}`;
-      const fields = { remote: address, seconds, answered: res.headersSent };
+      const fields = { remote: label ?? address, seconds, answered: res.headersSent };
       if (options.peerLog) options.peerLog.warn("http.body-timeout", address, fields, "count");
       else options.log.warn("http.body-timeout", fields);
       if (res.writableEnded || res.headersSent) {

@@ -51,7 +51,13 @@ import { LogThrottle } from "../../actors/mod.ts";
 import { PeerLog } from "./peer_log.ts";
 
 /** What the server passes to the app as Hono's `env` (the shape `Deno.serve` passes). */
-export type ServeInfo = Pick<Deno.ServeHandlerInfo<Deno.NetAddr>, "remoteAddr" | "completed">;
+export type ServeInfo = Pick<Deno.ServeHandlerInfo<Deno.NetAddr>, "remoteAddr" | "completed"> & {
+  /**
+   * The trusted proxy (TCP peer) the request came through, when `remoteAddr` is the client its
+   * `X-Forwarded-For` names (`http.trustedProxies`; forwarded_for.ts); absent otherwise.
+   */
+  via?: Deno.NetAddr;
+};
 
 /** What the server calls: a Hono app's `fetch` fits. */
 export type FetchHandler = (request: Request, info: ServeInfo) => Response | Promise<Response>;
@@ -73,8 +79,10 @@ export const CLIENT_ERROR_BURST = 20;
 export interface ServePublicOptions {
   /** The app to serve (pass `app.fetch`). */
   fetch: FetchHandler;
-  /** The config's `http` section: port, hostname, tls, development. */
-  http: Pick<Config["http"], "port" | "hostname" | "tls" | "development">;
+  /** The config's `http` section: port, hostname, tls, development, trustedProxies. */
+  http:
+    & Pick<Config["http"], "port" | "hostname" | "tls" | "development">
+    & Partial<Pick<Config["http"], "trustedProxies">>;
   /** The header and body timeouts (30 s and 60 s when absent, the config's defaults). */
   limits?:
     & Pick<LimitsConfig, "httpHeaderTimeoutSeconds" | "httpBodyTimeoutSeconds">
@@ -182,6 +190,8 @@ export async function servePublic(options: ServePublicOptions): Promise<PublicSe
   let draining = false;
   // A client can stall one body per request: `http.body-timeout` is throttled per address.
   const bodyTimeoutLog = new PeerLog(log, { burst: CLIENT_ERROR_BURST, now: options.now });
+  // A proxy sending bad X-Forwarded-For sends it on every request: one line per proxy and reason.
+  const forwardedLog = new PeerLog(log, { now: options.now });
   const listener = (
     req: Parameters<typeof bridgeRequest>[0],
     res: Parameters<typeof bridgeRequest>[1],
@@ -195,6 +205,7 @@ export async function servePublic(options: ServePublicOptions): Promise<PublicSe
       bodyTimeoutMs: bodyMs,
       log,
       peerLog: bodyTimeoutLog,
+      ...(http.trustedProxies ? { trustedProxies: http.trustedProxies, forwardedLog } : {}),
     });
   };
   const server: Server = tls

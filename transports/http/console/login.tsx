@@ -21,7 +21,7 @@
 
 import type { Context, Hono } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
-import { peerIp } from "../peer.ts";
+import { peerIp, peerLabel } from "../peer.ts";
 import { RateLimiter } from "../rate_limit.ts";
 import { AUTH_LOG_BURST, PeerLog } from "../peer_log.ts";
 import type { ConsoleDeps, ConsoleEnv } from "./context.ts";
@@ -131,7 +131,7 @@ export function loginRoutes(
     const decision = limiter.peek(key);
     if (!decision.allowed) {
       limitedLog.warn("console.login-limited", ip, {
-        remote: ip,
+        remote: peerLabel(c),
         via: viaToken ? "token" : "password",
       });
       c.header("Retry-After", String(decision.retryAfterSeconds));
@@ -152,14 +152,14 @@ export function loginRoutes(
         "console.login-failed",
         ip,
         viaToken
-          ? { remote: ip, via: "token" }
-          : { remote: ip, via: "password", name: await loggedName(name) },
+          ? { remote: peerLabel(c), via: "token" }
+          : { remote: peerLabel(c), via: "password", name: await loggedName(name) },
       );
       return form(c, "Wrong user name, password or token.", 401);
     }
     const session = deps.sessions.create(who, ip);
     setSessionCookie(c, deps.secure, session.id);
-    deps.log.info("console.login", { remote: ip, user: who.name, role: who.role });
+    deps.log.info("console.login", { remote: peerLabel(c), user: who.name, role: who.role });
     return c.redirect("/console/connections", 303);
   });
 
