@@ -30,7 +30,7 @@ import type { QueueHead, Store } from "../store/store.ts";
 import type { QueueItem } from "../store/requests.ts";
 import type { ActorControl, Attempt, LogRecord } from "../store/types.ts";
 import type { Deliverer } from "./deliverer.ts";
-import { olderInKv } from "./head_check.ts";
+import { MAX_HELD_PAYLOAD, QueueReader } from "./queue_reader.ts";
 import { type HeldBudget, ReadyQueue } from "./ready_queue.ts";
 
 /** What a delivery actor is made of. */
@@ -55,20 +55,14 @@ export interface DeliveryActorOptions {
 /** The reason an attempt is aborted with when the actor stops (a skip uses the default). */
 const STOPPING = "stopping";
 
-/** Queue entries read from KV at once. */
-const BATCH = 128;
 /** Poll periods a look from the head may wait for a free read slot before it waits in line. */
 const SCAN_DEFER = 10;
-/** While cold, the next batch is read ahead once fewer entries than this wait in memory. */
-const READ_AHEAD_BELOW = BATCH;
 /**
  * Completions committing in the background while the next messages go out. A crash before they
  * commit resends at most this many messages that their receiver already has (each counted as an
  * attempt of its log); in exchange, under load many completions share one fsync.
  */
 const MAX_COMPLETING = 64;
-/** A payload larger than this is not kept in memory with its entry; it is read when sent. */
-const MAX_HELD_PAYLOAD = 64 * 1024;
 
 interface InFlight {
   head: QueueHead;
@@ -92,10 +86,10 @@ export class DeliveryActor implements Actor {
   #failures = 0;
   /** The queue in memory: what the KV queue holds, as far as this actor knows it. */
   readonly #ready: ReadyQueue;
+  /** Reads the KV queue into {@link #ready}. */
+  readonly #reader: QueueReader;
   /** A writer that does not hand entries over said the KV queue changed: look after the cursor. */
   #look = false;
-  /** When KV was last scanned from the head (for other processes' writes). */
-  #lastScan = -Infinity;
   /**
    * Completing a delivered message (log SUCCEEDED, entry removed) commits while the next message
    * is on the wire: the peer already has it, so order and one-in-flight hold, and under load the
@@ -105,10 +99,6 @@ export class DeliveryActor implements Actor {
   readonly #completions: PendingWrites;
   /** Seqs delivered whose completion has not committed yet (KV still lists them). */
   readonly #completing = new Set<string>();
-  /** A read ahead under way (see {@link #readAhead}). */
-  #reading: Promise<void> | undefined;
-  /** Bumped by a skip, so what was read before it is not sent on. */
-  #epoch = 0;
   #nextRetryAt: number | undefined;
   #lastActivityAt: number | undefined;
   #lastError: string | undefined;
@@ -119,6 +109,14 @@ export class DeliveryActor implements Actor {
     this.kind = options.kind;
     this.#options = options;
     this.#ready = new ReadyQueue(options.held ? { budget: options.held } : {});
+    this.#reader = new QueueReader({
+      id: options.id,
+      store: options.store,
+      clock: options.clock,
+      log: options.log,
+      ready: this.#ready,
+      completing: this.#completing,
+    });
     this.#completions = new PendingWrites({
       maxPending: MAX_COMPLETING,
       backlog: () => options.store.commitBacklog,
@@ -195,7 +193,7 @@ export class DeliveryActor implements Actor {
           continue;
         }
         const mono = clock.monotonic();
-        const sinceScan = mono - this.#lastScan;
+        const sinceScan = mono - this.#reader.lastScan;
         if (
           sinceScan >= pollMs &&
           (!this.#ready.cold || !store.queueReads.busy || sinceScan >= pollMs * SCAN_DEFER)
@@ -205,33 +203,33 @@ export class DeliveryActor implements Actor {
           // A cold actor's look goes through the read gate (see #read): while other actors'
           // reads fill it, the look waits (up to SCAN_DEFER polls) rather than wait in line
           // and hold up what memory holds.
-          this.#lastScan = mono;
-          await this.#readDone();
-          await this.#read(false);
+          this.#reader.lastScan = mono;
+          await this.#reader.done();
+          await this.#reader.read(false);
         }
         if (this.#look && this.#ready.headIsNext) {
           // A notify while the head may go: what it announces comes after the cursor, so it is
           // read while the head is on the wire instead of before (a writer that notifies every
           // message would otherwise put a KV read before every send). One read at a time: one
           // under way keeps the notify for the next.
-          if (!this.#reading) {
+          if (!this.#reader.reading) {
             this.#look = false;
-            this.#readOn();
+            this.#reader.readOn();
           }
         } else if (this.#look || (this.#ready.cold && !this.#ready.headIsNext)) {
           // After a notify, or while KV may hold what comes next, read on from the cursor (a
           // read ahead under way may bring it).
-          await this.#readDone();
+          await this.#reader.done();
           if (this.#look || (this.#ready.cold && !this.#ready.headIsNext)) {
             this.#look = false;
-            await this.#read(true);
+            await this.#reader.read(true);
           }
         }
         const item = this.#ready.headIsNext ? this.#ready.head : undefined;
         if (!item) {
-          if (this.#reading) {
+          if (this.#reader.reading) {
             // A read on from the cursor is under way: what it brings goes next.
-            await this.#readDone();
+            await this.#reader.done();
             continue;
           }
           if (this.#ready.cold && this.#ready.room > 0) {
@@ -248,14 +246,17 @@ export class DeliveryActor implements Actor {
         }
         idleSince = mono;
         // Scale-out: an entry another process committed late, older than this head, goes first.
-        if (this.#shared() && !this.#aheadIsHead() && !(await this.#confirmHead(item))) continue;
-        this.#readAhead();
+        if (
+          this.#shared() && !this.#aheadIsHead() &&
+          !(await this.#reader.confirmHead(item, () => this.#control?.paused === true))
+        ) continue;
+        this.#reader.readAhead();
         await this.#attempt(item, signal);
       }
     } finally {
       this.#state = "stopped";
       try {
-        await this.#reading?.catch(() => {});
+        await this.#reader.settle();
         await this.#completions.settle();
       } finally {
         // What memory held goes back (to the shared budget too). The queue is cold again: nothing
@@ -271,143 +272,11 @@ export class DeliveryActor implements Actor {
     return this.#options.deliverer.shared?.() === true;
   }
 
-  /**
-   * With a shared KV, just before `item` (the head in memory) goes: true when KV holds no entry
-   * before it that this actor does not know (see head_check.ts) and nothing changed the head
-   * meanwhile. Otherwise the older entries are read in, to go first, and false: the loop takes
-   * the head again. One small KV list per send; a read only when a late entry is there.
-   */
-  async #confirmHead(item: QueueItem): Promise<boolean> {
-    const { store } = this.#options;
-    const epoch = this.#epoch;
-    const older = await olderInKv(
-      store,
-      this.id,
-      item.head.entry.seq,
-      this.#ready,
-      this.#completing.size,
-    );
-    if (!older) {
-      // A skip, a pause or a read may have changed the head meanwhile.
-      return epoch === this.#epoch && this.#ready.head === item && !this.#control?.paused;
-    }
-    // One read at a time: each keeps track of what is forgotten while it lists.
-    await this.#readDone();
-    if (epoch !== this.#epoch) return false;
-    if (this.#ready.room === 0) {
-      // Memory is full and cannot take the older entry: read the queue again from its head.
-      this.#ready.reset(this.#completing);
-      return false;
-    }
-    await this.#read(false, this.#completing.size + 1);
-    return false;
-  }
-
-  /**
-   * While KV holds more than memory (cold), the next batch is read after the cursor while the
-   * head is on the wire, so the wait for KV under load does not stop deliveries. Only reads after
-   * the cursor run ahead: their entries all come after the head in flight (`headIsNext`), so the
-   * head stays first. One read at a time.
-   */
-  #readAhead(): void {
-    if (this.#reading || !this.#ready.cold || this.#ready.length > READ_AHEAD_BELOW) return;
-    if (this.#ready.room === 0) return;
-    this.#readOn();
-  }
-
-  /** Reads after the cursor in the background (see {@link #readAhead}); one at a time. */
-  #readOn(): void {
-    const reading = this.#read(true).finally(() => {
-      if (this.#reading === reading) this.#reading = undefined;
-    });
-    // Awaited by the loop (which rethrows a KV error so the supervisor restarts the actor);
-    // observed here so that it is never an unhandled rejection meanwhile.
-    reading.catch(() => {});
-    this.#reading = reading;
-  }
-
-  /** Waits for a read ahead under way; rethrows its failure. */
-  async #readDone(): Promise<void> {
-    if (this.#reading) await this.#reading;
-  }
-
-  /**
-   * Reads up to `limit` entries from KV into memory: after the cursor (`advance`), or from the
-   * head of the queue. Entries known already (waiting, in flight, completing) are not read again.
-   */
-  async #read(advance: boolean, limit = BATCH): Promise<void> {
-    const { store } = this.#options;
-    const room = this.#ready.room;
-    if (advance && room === 0) return; // memory is full: read on once some are sent
-    const epoch = this.#epoch;
-    // Nothing read yet: a read from the head is a read on from the (unset) cursor, and counts as
-    // one (a complete list warms the queue). Otherwise a restart with a thousand backlogs read
-    // every queue twice through the read gate, the second time to learn nothing new.
-    const first = !advance && this.#ready.cursor === undefined;
-    const fromHead = !advance || this.#ready.cursor === undefined;
-    this.#ready.beginRead();
-    const read = async () => {
-      // A look from the head counts from when it lists, not from when it joined the read gate's
-      // line: after seconds in line (a thousand backlogs restoring), the next look was due at
-      // once and listed the entries just read again (17 of every 20 in a 1,000-queue drain).
-      if (fromHead) this.#lastScan = this.#options.clock.monotonic();
-      const listed = await store.peek(this.id, limit, advance ? this.#ready.cursor : undefined);
-      const fresh = listed.filter((h) =>
-        !this.#ready.knows(h.entry.seq) && !this.#ready.forgotten(h.entry.seq)
-      )
-        .slice(0, room);
-      const [records, logs] = fresh.length === 0 ? [[], []] : await Promise.all([
-        store.getMessages(fresh.map((h) => h.entry.messageId)),
-        store.getLogs(fresh.map((h) => h.entry.logId)),
-      ]);
-      // Payloads come with their entries: one read for the batch, not one per message sent.
-      const found = records.filter((r) => r !== null);
-      const payloads = found.length === 0
-        ? []
-        : await store.getSmallPayloads(found, MAX_HELD_PAYLOAD);
-      return { listed, fresh, records, logs, payloads };
-    };
-    // A cold actor reads its backlog back in turn with the others (the store's `queueReads`):
-    // commits queue behind every read issued before them. A warm actor's look from the head (a
-    // page it knows, every poll period) goes straight on: in line behind a thousand backlogs
-    // it would hold up what was handed over (paced p99 2–3.8 s, against 66–221 ms).
-    const { listed, fresh, records, logs, payloads } = this.#ready.cold
-      ? await store.queueReads.run(read)
-      : await read();
-    if (epoch !== this.#epoch) return; // a skip reset the queue meanwhile
-    const items = new Map<string, QueueItem | null>();
-    let p = 0;
-    for (let i = 0; i < fresh.length; i++) {
-      const head = fresh[i]!;
-      const record = records[i];
-      if (!record) {
-        items.set(head.entry.seq, null);
-        await this.#missing(head);
-        continue;
-      }
-      const payload = payloads[p++];
-      const item: QueueItem = { head, record, log: logs[i] ?? null };
-      if (payload) item.payload = payload;
-      items.set(head.entry.seq, item);
-    }
-    this.#ready.merge(listed, items, {
-      advance: advance || first,
-      complete: listed.length < limit,
-    });
-  }
-
-  /** An entry whose message is gone (should not happen): never block the queue on it. */
-  async #missing(head: QueueHead): Promise<void> {
-    const { store, log } = this.#options;
-    await store.deadLetter(head, "engine", `message ${head.entry.messageId} is missing from KV`);
-    log.error("delivery.missing-message", { actor: this.id, messageId: head.entry.messageId });
-  }
-
   /** One attempt at the head of the queue. */
   async #attempt(item: QueueItem, signal: AbortSignal): Promise<void> {
     const { store, clock, deliverer, log } = this.#options;
     const { head, record } = item;
-    const epoch = this.#epoch;
+    const epoch = this.#reader.epoch;
     // In flight from the moment the head is taken, so a skip arriving during the read below
     // aborts this attempt instead of letting a dead-lettered message go out.
     // Aborted by a skip of this message, or by the actor stopping (cheaper than AbortSignal.any
@@ -453,7 +322,7 @@ export class DeliveryActor implements Actor {
     this.#lastActivityAt = at;
     const durationMs = clock.monotonic() - started;
     if (outcome.ok) {
-      if (epoch === this.#epoch) this.#ready.remove(head.entry.seq);
+      if (epoch === this.#reader.epoch) this.#ready.remove(head.entry.seq);
       const attempt = { at, outcome: "SUCCEEDED" as const, reason: outcome.detail, durationMs };
       const known = item.log ?? undefined;
       store.owed.add(head, attempt, known);
@@ -478,7 +347,7 @@ export class DeliveryActor implements Actor {
           reason: outcome.reason,
           durationMs,
         }), signal);
-      if (epoch === this.#epoch) this.#ready.remove(head.entry.seq);
+      if (epoch === this.#reader.epoch) this.#ready.remove(head.entry.seq);
       this.#ready.forget(head.entry.seq);
       log.warn("delivery.dead-lettered", {
         actor: this.id,
@@ -594,7 +463,7 @@ export class DeliveryActor implements Actor {
         const moved = await store.deadLetter(head, by, reason);
         if (!moved) return { ok: false, message: "the head changed meanwhile; look again" };
         if (head.unreadable) return { ok: true, message: unreadableSkipped(head) };
-        this.#epoch++;
+        this.#reader.epoch++;
         // What memory holds may include the skipped head: read the queue again from KV.
         this.#ready.reset(this.#completing);
         if (this.#inFlight?.head.entry.seq === head.entry.seq) this.#inFlight.skip.abort();
