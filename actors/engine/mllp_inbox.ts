@@ -12,6 +12,7 @@ import {
   buildNakForUnparsable,
   encodeHl7,
   type Hl7Message,
+  hl7ResendDigest,
   sameHl7Message,
   tryParseHl7,
 } from "../../codecs/hl7v2/mod.ts";
@@ -235,8 +236,11 @@ export class EngineMllpInbox implements MllpInbox {
           ack: "",
           windowMs: this.#options.config.limits.dedupeWindowSeconds * 1000,
           // A sender that reuses MSH-10 (a counter restarted) sends new messages under old ids:
-          // only the same message sent again (MSH-7 aside) is a duplicate.
+          // only the same message sent again (MSH-7 and line ends aside) is a duplicate, of the
+          // message the MSH-10 names now or of one it named before within the window (told by
+          // the digest of the same comparable form; taken only when the key is seen).
           sameMessage: (earlier) => sameHl7Message(earlier, frame.payload),
+          digest: hl7ResendDigest,
         },
         log: {
           type: "RECEIVE",

@@ -5,47 +5,28 @@
  * @module
  */
 
+import {
+  copiesAfter,
+  DedupeRecord,
+  earlierThan,
+  fresh,
+  judge,
+  lazyDigest,
+  MAX_STORED_ACK,
+  OwnDigest,
+  Replaced,
+} from "./dedupe_records.ts";
 import type { Write } from "./group_commit.ts";
 import { isStorageFault, StoreUnavailableError } from "./health.ts";
-import { idTime } from "./ids.ts";
 import { boundText, keys, MAX_RECORD_CONTROL_ID } from "./keys.ts";
 import type { Dictionary } from "./dictionaries.ts";
 import { MAX_WITH_DICTIONARY } from "./raw_deflate.ts";
-import { DEFLATE_FROM, INLINE_MAX, readPayload, smallPayload, writePayload } from "./payloads.ts";
+import { DEFLATE_FROM, INLINE_MAX, smallPayload, writePayload } from "./payloads.ts";
 import { addRows, appendDeliveries, type Appended, routedItems } from "./deliveries.ts";
-import type { AcceptDedupe, AcceptRequest, AcceptResult, DerivedMessage } from "./requests.ts";
+import type { AcceptRequest, AcceptResult, DerivedMessage } from "./requests.ts";
 import { optional, RECORD_BYTES } from "./records.ts";
 import type { StoreContext } from "./store_context.ts";
 import type { LogRecord, MessageRecord, QueueEntry } from "./types.ts";
-
-interface DedupeRecord {
-  messageId: string;
-  /** Absent when the ACK was too large to keep: the request's own ACK is answered instead. */
-  ack?: string;
-  /** When the first copy was stored (ms); older records were written without it. */
-  at?: number;
-  /**
-   * The messages the key named before this one within their windows, newest first (a sender
-   * reusing it), at most {@link MAX_EARLIER}: a search by the key finds them too.
-   */
-  earlier?: string[];
-}
-
-/** Most earlier messages a dedupe record names (a sender with a fixed MSH-10 has many). */
-const MAX_EARLIER = 20;
-
-/** What a record replacing `replaced` (another message under the key) says came before it. */
-function earlierThan(replaced: DedupeRecord): string[] {
-  return [replaced.messageId, ...(replaced.earlier ?? [])].slice(0, MAX_EARLIER);
-}
-
-/** Largest ACK kept in a dedupe record (a KV value holds 64 KiB; a peer's MSH-10 is unbounded). */
-const MAX_STORED_ACK = 8 * 1024;
-
-/** A duplicate's answer: the first copy's ACK, or the request's own when it was not kept. */
-function duplicate(record: DedupeRecord, ack: string): AcceptResult {
-  return { status: "duplicate", messageId: record.messageId, ack: record.ack ?? ack };
-}
 
 /** The compression dictionary of the sender's messages of this kind, once there is one. */
 function dictionaryFor(
@@ -86,13 +67,21 @@ export async function acceptMessage(
   // on KV's one worker thread. A large one is looked up first, so a repeat does not write chunks.
   let seenVersion: string | null = null;
   /** The key's record within its window, when it names another message than this one. */
-  let replaced: DedupeRecord | undefined;
+  let replaced: Replaced | undefined;
+  /** This message's `dedupe.digest`, taken once, and only when an earlier copy is compared. */
+  let ownDigest: OwnDigest | undefined;
   if (dedupe && dedupeKey && request.payload.length > INLINE_MAX) {
     const seen = await ctx.kv.get<DedupeRecord>(dedupeKey);
     if (seen.value) {
       if (fresh(ctx, seen.value, dedupe.windowMs)) {
-        if (await isRepeat(ctx, seen.value, dedupe)) return duplicate(seen.value, dedupe.ack);
-        replaced = seen.value;
+        const judged = await judge(
+          ctx,
+          seen.value,
+          dedupe,
+          ownDigest ??= lazyDigest(request.payload),
+        );
+        if ("duplicate" in judged) return judged.duplicate;
+        replaced = judged.replaced;
       }
       seenVersion = seen.versionstamp; // past the window, or another message: replaced by this one
     }
@@ -169,7 +158,7 @@ export async function acceptMessage(
     messageId,
     logId,
     seq,
-    ...(replaced ? { reused: replaced.messageId } : {}),
+    ...(replaced ? { reused: replaced.record.messageId } : {}),
     ...(appended
       ? {
         sendLogIds: appended.map((a) => a.log.id),
@@ -195,45 +184,36 @@ export async function acceptMessage(
   for (let attempt = 1; attempt <= 3; attempt++) {
     write.checks = [{ key: dedupeKey, versionstamp: seenVersion }];
     // Set between attempts only: the write is serialized when its batch is taken.
-    if (replaced) remembered.earlier = earlierThan(replaced);
-    else delete remembered.earlier;
+    if (replaced) {
+      remembered.earlier = earlierThan(replaced.record);
+      const copies = copiesAfter(ctx, replaced, dedupe.windowMs);
+      if (copies.length > 0) remembered.digests = copies;
+      else delete remembered.digests;
+    } else if (attempt > 1) {
+      // The first attempt's record has neither (nothing more on the path of a new key).
+      delete remembered.earlier;
+      delete remembered.digests;
+    }
     const outcome = await ctx.committer.commit(write);
     if (outcome.ok) return stored(outcome.versionstamp);
     // A repeat: stored earlier (a small message is not looked up first), or by another process.
     const seen = await ctx.kv.get<DedupeRecord>(dedupeKey);
     replaced = undefined;
     if (seen.value && fresh(ctx, seen.value, dedupe.windowMs)) {
-      if (await isRepeat(ctx, seen.value, dedupe)) return duplicate(seen.value, dedupe.ack);
-      replaced = seen.value;
+      const judged = await judge(
+        ctx,
+        seen.value,
+        dedupe,
+        ownDigest ??= lazyDigest(request.payload),
+      );
+      if ("duplicate" in judged) return judged.duplicate;
+      replaced = judged.replaced;
     }
     // Gone, older than the window, or another message under the key: this message replaces it
     // (checked, in case of a race).
     seenVersion = seen.versionstamp;
   }
   throw new Error("accept: the dedupe record kept changing; not stored");
-}
-
-/**
- * Whether the message `record` names is this one sent again: always without `sameMessage`;
- * with it, what it says of that message's payload. One no longer stored (kept for less time than
- * the dedupe window) cannot be compared, and is not taken for this one: a message stored twice
- * is delivered twice, one taken for a repeat is lost.
- */
-async function isRepeat(
-  ctx: StoreContext,
-  record: DedupeRecord,
-  dedupe: AcceptDedupe,
-): Promise<boolean> {
-  if (!dedupe.sameMessage) return true;
-  const first = (await ctx.kv.get<MessageRecord>(keys.message(record.messageId))).value;
-  if (!first) return false;
-  return dedupe.sameMessage(await readPayload(ctx.kv, first, ctx.dictionaries));
-}
-
-/** Whether a dedupe record is still within `windowMs` of its first copy. */
-function fresh(ctx: StoreContext, record: DedupeRecord, windowMs: number): boolean {
-  const at = record.at ?? idTime(record.messageId);
-  return !(ctx.now() - at >= windowMs);
 }
 
 /** Writes a large payload's chunks; a KV fault is reported as the store being unwritable. */

@@ -25,6 +25,15 @@ export interface AcceptDedupe {
    * the key was seen: never for a message the key does not name yet.
    */
   sameMessage?: (earlier: Uint8Array) => boolean;
+  /**
+   * With `sameMessage`: a digest of a payload's form as `sameMessage` compares it (equal for two
+   * payloads it takes for one message). When a message replaces another under the key, the
+   * replaced one's digest is kept in the record with its id (only then: a message the key does
+   * not name yet, or its repeat, is never digested), so a resend of a message the key named
+   * before its current one, within that one's window, is still its duplicate (answered with its
+   * id and its ACK) rather than stored again. Without it only the current message is compared.
+   */
+  digest?: (payload: Uint8Array) => string;
 }
 
 /** A message handed to `Store.accept`. */
@@ -90,7 +99,13 @@ export type AcceptResult =
      */
     reused?: string;
   }
-  | { status: "duplicate"; messageId: string; ack: string };
+  | {
+    status: "duplicate";
+    /** The message this one is a copy of: the key's current one, or (`dedupe.digest`) an earlier. */
+    messageId: string;
+    /** That message's first copy's ACK, or the request's own `dedupe.ack` when it was not kept. */
+    ack: string;
+  };
 
 /** A queue entry as read, with what a later atomic check needs. */
 export interface QueueHead {

@@ -92,4 +92,4 @@ export {
 export type { SegmentStore } from "./segments.ts";
 export { type Hl7ParseResult, parseHl7, type ParseOptions, tryParseHl7 } from "./parse.ts";
 export { formatHl7Path, type Hl7Path, parseHl7Path } from "./path.ts";
-export { sameHl7Message } from "./resend.ts";
+export { hl7ResendDigest, sameHl7Message } from "./resend.ts";

@@ -1,13 +1,28 @@
 /**
- * Whether two HL7 v2 messages carrying the same MSH-10 are one message sent again (a sender that
- * never saw its ACK resends it) or two messages (a sender that reuses control ids: a counter
- * restarted, or a fixed MSH-10). A resend is the same bytes; some senders rebuild it with a new
- * send time, so MSH-7 alone may differ.
+ * The form in which two copies of an HL7 v2 message under one MSH-10 are compared to tell a resend
+ * (a sender that never saw its ACK sends the message again) from another message (a sender that
+ * reuses control ids): the bytes as received, but
+ *
+ * - MSH-7 (the send time) blanked: some senders rebuild a resend with a new one;
+ * - every segment terminator written as CR: CR, LF and CR LF end a segment alike (HL7 says CR;
+ *   some senders' retry paths convert line ends);
+ * - the terminators after the last segment dropped: with or without a final CR (or CR LF, or
+ *   blank lines), the message is the same.
+ *
+ * Two copies are one message when their comparable forms are equal ({@link sameHl7Message}), and
+ * {@link hl7ResendDigest} is the SHA-256 of that form, so a message can be compared with one whose
+ * bytes are no longer at hand. Bytes that do not begin with MSH (after an optional UTF-8 BOM, kept
+ * in the form) have no MSH-7 to blank; an MSH without MSH-7 is compared whole too.
  *
  * @module
  */
 
+import { createHash } from "node:crypto";
+
 const M = 0x4d, S = 0x53, H = 0x48, CR = 0x0d, LF = 0x0a;
+
+/** The CR that stands for a lone LF in the comparable form. */
+const CR_ONLY = Uint8Array.of(CR);
 
 /** Where MSH-7 lies in `bytes`: `[start, end)`, or undefined when they do not begin with MSH. */
 function sendTimeSpan(bytes: Uint8Array): [number, number] | undefined {
@@ -35,29 +50,91 @@ function sendTimeSpan(bytes: Uint8Array): [number, number] | undefined {
   return undefined;
 }
 
-function sameRange(a: Uint8Array, aFrom: number, b: Uint8Array, bFrom: number, n: number): boolean {
-  for (let i = 0; i < n; i++) if (a[aFrom + i] !== b[bFrom + i]) return false;
+/**
+ * The comparable form of `bytes` (see the module), as pieces to be read one after another: slices
+ * of `bytes` (no copy) and CRs standing for lone LFs.
+ */
+export function comparablePieces(bytes: Uint8Array): Uint8Array[] {
+  let end = bytes.length;
+  while (end > 0 && (bytes[end - 1] === CR || bytes[end - 1] === LF)) end--;
+  const pieces: Uint8Array[] = [];
+  const walk = (from: number, to: number) => {
+    let start = from;
+    for (let i = from; i < to; i++) {
+      const b = bytes[i];
+      if (b === CR) {
+        if (i + 1 < to && bytes[i + 1] === LF) {
+          pieces.push(bytes.subarray(start, i + 1)); // the CR, without its LF
+          start = i + 2;
+          i++;
+        }
+      } else if (b === LF) {
+        pieces.push(bytes.subarray(start, i), CR_ONLY);
+        start = i + 1;
+      }
+    }
+    if (start < to) pieces.push(bytes.subarray(start, to));
+  };
+  const span = sendTimeSpan(bytes);
+  if (span) {
+    // MSH-7 follows a separator and holds no CR or LF: the cut never splits a CR LF.
+    walk(0, Math.min(span[0], end));
+    walk(span[1], end);
+  } else {
+    walk(0, end);
+  }
+  return pieces;
+}
+
+/** Whether two lists of pieces read as the same bytes. */
+function samePieces(a: readonly Uint8Array[], b: readonly Uint8Array[]): boolean {
+  let total = 0;
+  for (const p of a) total += p.length;
+  for (const p of b) total -= p.length;
+  if (total !== 0) return false;
+  let ia = 0, oa = 0, ib = 0, ob = 0;
+  // Each turn ends at least one piece: at most a.length + b.length turns.
+  while (ia < a.length && ib < b.length) {
+    const pa = a[ia]!, pb = b[ib]!;
+    const n = Math.min(pa.length - oa, pb.length - ob);
+    for (let k = 0; k < n; k++) if (pa[oa + k] !== pb[ob + k]) return false;
+    oa += n;
+    ob += n;
+    if (oa === pa.length) [ia, oa] = [ia + 1, 0];
+    if (ob === pb.length) [ib, ob] = [ib + 1, 0];
+  }
   return true;
 }
 
 /**
- * True when `again` is `first` sent again: the same bytes, or the same but for MSH-7 (the time the
- * sender stamped on it). Bytes that do not begin with an MSH segment must be equal.
+ * True when `again` is `first` sent again: their comparable forms (see the module) are equal, so
+ * the same bytes, or the same but for MSH-7, CR / LF / CR LF segment terminators and the
+ * terminators after the last segment.
  *
  * @example
  * ```ts
  * const enc = new TextEncoder();
  * sameHl7Message(
- *   enc.encode("MSH|^~\\&|LAB||||20240101120000||ORU^R01|42|P|2.5\rPID|1"),
- *   enc.encode("MSH|^~\\&|LAB||||20240101120530||ORU^R01|42|P|2.5\rPID|1"),
- * ); // true: only the send time differs
+ *   enc.encode("MSH|^~\\&|LAB||||20240101120000||ORU^R01|42|P|2.5\rPID|1\r"),
+ *   enc.encode("MSH|^~\\&|LAB||||20240101120530||ORU^R01|42|P|2.5\r\nPID|1\r\n"),
+ * ); // true: only the send time and the line ends differ
  * ```
  */
 export function sameHl7Message(first: Uint8Array, again: Uint8Array): boolean {
-  if (first.length === again.length && sameRange(first, 0, again, 0, first.length)) return true;
-  const a = sendTimeSpan(first), b = sendTimeSpan(again);
-  if (!a || !b || a[0] !== b[0]) return false;
-  const tailA = first.length - a[1], tailB = again.length - b[1];
-  return tailA === tailB && sameRange(first, 0, again, 0, a[0]) &&
-    sameRange(first, a[1], again, b[1], tailA);
+  if (first.length === again.length) {
+    let i = 0;
+    while (i < first.length && first[i] === again[i]) i++;
+    if (i === first.length) return true;
+  }
+  return samePieces(comparablePieces(first), comparablePieces(again));
+}
+
+/**
+ * The SHA-256 (base64) of the comparable form of `bytes` (see the module): equal for two copies
+ * {@link sameHl7Message} takes for one message, so a resend can be told by it alone.
+ */
+export function hl7ResendDigest(bytes: Uint8Array): string {
+  const hash = createHash("sha256");
+  for (const piece of comparablePieces(bytes)) hash.update(piece);
+  return hash.digest("base64");
 }
