@@ -9,11 +9,9 @@
  */
 
 import assert from "node:assert/strict";
-import { parseConfig } from "../../../../actors/config/mod.ts";
-import { startEngine } from "../../../helpers/engine.ts";
-import { testKey } from "../../../helpers/sshd.ts";
 import { testNeeding } from "../../../helpers/system_tools.ts";
 import { signIn, TOKEN } from "./fixture.ts";
+import { filesEngine } from "./upload_fixture.ts";
 import { tempDir } from "../../../helpers/temp.ts";
 
 // The file-fed integration is the hosted SFTP folder's (the config needs a way in for it).
@@ -21,33 +19,6 @@ const keyedTest = testNeeding("ssh-keygen");
 
 const hl7 = (id: string) =>
   `MSH|^~\\&|A|B|C|D|20260101000000||ADT^A01|${id}|P|2.5\rPID|1||1^^^H^MR||DOE^J\r`;
-
-async function filesEngine(dir: string) {
-  const [hostKey, userKey] = await Promise.all([
-    testKey("upload_name_host", { type: "ed25519" }),
-    testKey("upload_name_user", { type: "ed25519" }),
-  ]);
-  const parsed = parseConfig({
-    node: { id: "upload-name" },
-    kv: { path: `${dir}/engine.kv` },
-    http: { port: 0, hostname: "127.0.0.1", development: true },
-    admin: { token: { env: "CONSOLE_TEST_TOKEN" } },
-    environments: [{ id: "dev", type: "development" }],
-    integrations: [{ id: "files", environment: "dev" }],
-    sftpServer: {
-      port: 0,
-      hostname: "127.0.0.1",
-      hostKey: { env: "HOST_KEY" },
-      root: `${dir}/sftp`,
-      users: [{ name: "lab", publicKeys: [userKey.publicKey], integration: "files" }],
-    },
-  }, {
-    env: (name) => ({ CONSOLE_TEST_TOKEN: TOKEN, HOST_KEY: hostKey.privateKey })[name],
-    readFile: () => new Error("none"),
-  });
-  assert.ok(parsed.ok, JSON.stringify(!parsed.ok && parsed.problems));
-  return await startEngine(parsed.config, { http: true });
-}
 
 /** A multipart body written by hand: the file part's Content-Disposition parameters as given. */
 function multipart(boundary: string, csrf: string, fileParams: string, content: string): string {
@@ -74,7 +45,7 @@ keyedTest(
   "console upload: file names with = ; quotes, filename*, UTF-8 and Windows paths come out whole from the form, sanitised and inert",
   async () => {
     await using dir = await tempDir({ prefix: "console-upload-name-" });
-    const e = await filesEngine(dir.path);
+    const e = await filesEngine(dir.path, "upload_name");
     try {
       const admin = await signIn(e.base, { token: TOKEN });
       // [the file part's parameters, the name shown (sanitised)]

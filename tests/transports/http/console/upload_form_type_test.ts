@@ -9,11 +9,9 @@
  */
 
 import assert from "node:assert/strict";
-import { parseConfig } from "../../../../actors/config/mod.ts";
-import { startEngine } from "../../../helpers/engine.ts";
-import { testKey } from "../../../helpers/sshd.ts";
 import { testNeeding } from "../../../helpers/system_tools.ts";
 import { signIn, TOKEN } from "./fixture.ts";
+import { filesEngine } from "./upload_fixture.ts";
 import { tempDir } from "../../../helpers/temp.ts";
 
 // The file-fed integration is the hosted SFTP folder's (the config needs a way in for it).
@@ -21,38 +19,11 @@ const keyedTest = testNeeding("ssh-keygen");
 
 const HL7 = "MSH|^~\\&|A|B|C|D|20260101000000||ADT^A01|UPF1|P|2.5\rPID|1||1^^^H^MR||DOE^J\r";
 
-async function filesEngine(dir: string) {
-  const [hostKey, userKey] = await Promise.all([
-    testKey("upload_form_host", { type: "ed25519" }),
-    testKey("upload_form_user", { type: "ed25519" }),
-  ]);
-  const parsed = parseConfig({
-    node: { id: "upload-form" },
-    kv: { path: `${dir}/engine.kv` },
-    http: { port: 0, hostname: "127.0.0.1", development: true },
-    admin: { token: { env: "CONSOLE_TEST_TOKEN" } },
-    environments: [{ id: "dev", type: "development" }],
-    integrations: [{ id: "files", environment: "dev" }],
-    sftpServer: {
-      port: 0,
-      hostname: "127.0.0.1",
-      hostKey: { env: "HOST_KEY" },
-      root: `${dir}/sftp`,
-      users: [{ name: "lab", publicKeys: [userKey.publicKey], integration: "files" }],
-    },
-  }, {
-    env: (name) => ({ CONSOLE_TEST_TOKEN: TOKEN, HOST_KEY: hostKey.privateKey })[name],
-    readFile: () => new Error("none"),
-  });
-  assert.ok(parsed.ok, JSON.stringify(!parsed.ok && parsed.problems));
-  return await startEngine(parsed.config, { http: true });
-}
-
 keyedTest(
   "console upload: a form typed other than multipart/form-data is refused 415 and nothing of it is stored; hostile names are sanitised",
   async () => {
     await using dir = await tempDir({ prefix: "console-upload-form-" });
-    const e = await filesEngine(dir.path);
+    const e = await filesEngine(dir.path, "upload_form");
     try {
       const admin = await signIn(e.base, { token: TOKEN });
       const boundary = "rt11boundary";
