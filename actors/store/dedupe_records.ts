@@ -119,7 +119,7 @@ function duplicate(record: DedupeRecord, ack: string): AcceptResult {
  * message replaces, with the digest of the payload just read to compare (taken only here: never
  * for a message the key does not name yet).
  */
-export async function judge(
+async function judge(
   ctx: StoreContext,
   record: DedupeRecord,
   dedupe: AcceptDedupe,
@@ -140,6 +140,21 @@ export async function judge(
     }
   }
   return { replaced: seen === false ? { record } : { record, digest: digest(seen) } };
+}
+
+/**
+ * {@link judge} of the key's record as read: nothing to judge against when there is none or it is
+ * past its window (this message then replaces it, if any).
+ */
+export async function judgeRead(
+  ctx: StoreContext,
+  record: DedupeRecord | null,
+  dedupe: AcceptDedupe,
+  ownDigest: OwnDigest,
+): Promise<{ duplicate?: AcceptResult; replaced?: Replaced }> {
+  if (!record || !fresh(ctx, record, dedupe.windowMs)) return {};
+  const judged = await judge(ctx, record, dedupe, ownDigest);
+  return "duplicate" in judged ? { duplicate: judged.duplicate } : { replaced: judged.replaced };
 }
 
 /** A message's `dedupe.digest`, taken when first asked for, then kept. */
@@ -171,7 +186,7 @@ async function isRepeat(
 }
 
 /** Whether a dedupe record is still within `windowMs` of its first copy. */
-export function fresh(ctx: StoreContext, record: DedupeRecord, windowMs: number): boolean {
+function fresh(ctx: StoreContext, record: DedupeRecord, windowMs: number): boolean {
   return within(ctx, record.at ?? idTime(record.messageId), windowMs);
 }
 

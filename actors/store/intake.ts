@@ -7,14 +7,12 @@
 
 import {
   copiesAfter,
-  DedupeRecord,
+  type DedupeRecord,
   earlierThan,
-  fresh,
-  judge,
+  judgeRead,
   lazyDigest,
   MAX_STORED_ACK,
-  OwnDigest,
-  Replaced,
+  type Replaced,
 } from "./dedupe_records.ts";
 import type { Write } from "./group_commit.ts";
 import { isStorageFault, StoreUnavailableError } from "./health.ts";
@@ -69,20 +67,13 @@ export async function acceptMessage(
   /** The key's record within its window, when it names another message than this one. */
   let replaced: Replaced | undefined;
   /** This message's `dedupe.digest`, taken once, and only when an earlier copy is compared. */
-  let ownDigest: OwnDigest | undefined;
+  const ownDigest = lazyDigest(request.payload);
   if (dedupe && dedupeKey && request.payload.length > INLINE_MAX) {
     const seen = await ctx.kv.get<DedupeRecord>(dedupeKey);
     if (seen.value) {
-      if (fresh(ctx, seen.value, dedupe.windowMs)) {
-        const judged = await judge(
-          ctx,
-          seen.value,
-          dedupe,
-          ownDigest ??= lazyDigest(request.payload),
-        );
-        if ("duplicate" in judged) return judged.duplicate;
-        replaced = judged.replaced;
-      }
+      const judged = await judgeRead(ctx, seen.value, dedupe, ownDigest);
+      if (judged.duplicate) return judged.duplicate;
+      replaced = judged.replaced;
       seenVersion = seen.versionstamp; // past the window, or another message: replaced by this one
     }
   }
@@ -198,17 +189,9 @@ export async function acceptMessage(
     if (outcome.ok) return stored(outcome.versionstamp);
     // A repeat: stored earlier (a small message is not looked up first), or by another process.
     const seen = await ctx.kv.get<DedupeRecord>(dedupeKey);
-    replaced = undefined;
-    if (seen.value && fresh(ctx, seen.value, dedupe.windowMs)) {
-      const judged = await judge(
-        ctx,
-        seen.value,
-        dedupe,
-        ownDigest ??= lazyDigest(request.payload),
-      );
-      if ("duplicate" in judged) return judged.duplicate;
-      replaced = judged.replaced;
-    }
+    const judged = await judgeRead(ctx, seen.value, dedupe, ownDigest);
+    if (judged.duplicate) return judged.duplicate;
+    replaced = judged.replaced;
     // Gone, older than the window, or another message under the key: this message replaces it
     // (checked, in case of a race).
     seenVersion = seen.versionstamp;
