@@ -93,6 +93,24 @@ async function goodClientIsFirstAccepted(listener: ByteListener, pki: TestPki): 
   }
 }
 
+/** A mutual-TLS listener on loopback with `pki`'s server certificate and CA, logging to `t.log`. */
+function mutualListener(
+  pki: Awaited<ReturnType<typeof makePki>>,
+  requireClientCert: boolean,
+  t: { log: ReturnType<typeof memoryLogger>; clock: ManualClock },
+) {
+  return listenMutualTls({
+    port: 0,
+    hostname: "127.0.0.1",
+    cert: pki.serverCert,
+    key: pki.serverKey,
+    ca: pki.caCert,
+    requireClientCert,
+    log: t.log,
+    now: () => t.clock.now(),
+  });
+}
+
 opensslTest(
   "MLLP over mutual TLS, client certificate required: each refusal's log line names its cause (v1, expired, unknown CA, self-signed, no clientAuth, none sent, TLS 1.1, no AEAD suite)",
   async () => {
@@ -101,16 +119,7 @@ opensslTest(
     const log = memoryLogger();
     const clock = new ManualClock();
     const t = { log, clock };
-    const listener = await listenMutualTls({
-      port: 0,
-      hostname: "127.0.0.1",
-      cert: pki.serverCert,
-      key: pki.serverKey,
-      ca: pki.caCert,
-      requireClientCert: true,
-      log,
-      now: () => clock.now(),
-    });
+    const listener = await mutualListener(pki, true, t);
     try {
       const good = await certFlags(pki, "good", await makeClientCert(pki, "good"));
       // An X.509 v1 certificate signed by the configured CA (rustls: UnsupportedCertVersion).
@@ -178,16 +187,7 @@ opensslTest(
     const log = memoryLogger();
     const clock = new ManualClock();
     const t = { log, clock };
-    const listener = await listenMutualTls({
-      port: 0,
-      hostname: "127.0.0.1",
-      cert: pki.serverCert,
-      key: pki.serverKey,
-      ca: pki.caCert,
-      requireClientCert: false,
-      log,
-      now: () => clock.now(),
-    });
+    const listener = await mutualListener(pki, false, t);
     try {
       const v1 = await certFlags(pki, "v1", await makeV1ClientCert(pki, "v1-client"));
       assert.equal(
