@@ -97,7 +97,8 @@ export class Liveness {
     const mono = this.#o.monotonic();
     const wall = this.#o.now();
     // A change seen now was written since the last read: its midpoint estimates when.
-    const writtenAt = this.#lastRead ? wall - (mono - this.#lastRead.mono) / 2 : wall;
+    const gapMs = this.#lastRead ? mono - this.#lastRead.mono : 0;
+    const writtenAt = wall - gapMs / 2;
     if (keep) this.#lastRead = { mono, wall };
     const present = new Set<string>();
     const out: Judged[] = [];
@@ -118,7 +119,7 @@ export class Liveness {
         seen = { ...(known ?? { skewed: false, idsAhead: false }), versionstamp, at: mono };
         if (known) seen.offsetMs = Math.round(record.lastSeen - writtenAt);
         if (keep) {
-          this.#checkSkew(record, seen, wall);
+          this.#checkSkew(record, seen, wall, gapMs / 2);
           this.#seen.set(record.id, seen);
         }
       }
@@ -144,11 +145,17 @@ export class Liveness {
     return out;
   }
 
-  /** Logs `cluster.clock-skew` once per episode of a node's clock (or ids) off by a third lease. */
-  #checkSkew(record: NodeRecord, seen: Seen, wall: number): void {
+  /**
+   * Logs `cluster.clock-skew` once per episode of a node's clock (or ids) off by a third lease.
+   * The heartbeat's offset is estimated within `uncertaintyMs` (half the time since this process's
+   * previous read): when that is over the limit itself (this process, or its reads, did not run
+   * for long: a SIGSTOP, a VM freeze, a KV file locked by a frozen peer) the estimate tells
+   * nothing and is not judged; the next read on time judges it.
+   */
+  #checkSkew(record: NodeRecord, seen: Seen, wall: number, uncertaintyMs: number): void {
     const limit = this.#o.leaseMs / 3;
     const offset = seen.offsetMs;
-    if (offset !== undefined) {
+    if (offset !== undefined && uncertaintyMs <= limit) {
       if (Math.abs(offset) > limit && !seen.skewed) {
         seen.skewed = true;
         this.#o.log()?.warn("cluster.clock-skew", {

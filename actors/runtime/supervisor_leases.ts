@@ -103,8 +103,13 @@ export class LeaseKeeper {
         : {}),
       ...(since !== undefined ? { sinceLastRenewalMs: since } : {}),
       ...(paused ? { notRunMs: stalled } : {}),
-      reason: `not renewed${since === undefined ? "" : ` for ${since} ms`}, past the ` +
-        `${leases.stopAfterMs} ms a lease may go unrenewed` +
+      // A renewal round that went through recently but did not renew these leases (their own
+      // renewal failed, or they were not held any more) is not "not renewed for <that round> ms".
+      reason: (since !== undefined && since < leases.stopAfterMs
+        ? `not renewed by the last renewal round (${since} ms ago, it did not renew ` +
+          `${expired.length === 1 ? "this lease" : "these leases"})`
+        : `not renewed${since === undefined ? "" : ` for ${since} ms`}`) +
+        `, past the ${leases.stopAfterMs} ms a lease may go unrenewed` +
         (paused
           ? `: the process did not run for ${stalled} ms (paused, or its event loop blocked)`
           : ""),
