@@ -114,6 +114,12 @@ export interface ClinicalSummary {
     CreationDateTime?: string;
     Confidentiality?: string;
     Language?: string;
+    /**
+     * Values that could not be read (a time that is not a valid HL7 TS, such as
+     * `birthTime` `19800230`), left out of the summary; present only when there are some, as the
+     * data model's `Meta.Errors`.
+     */
+    Errors?: { Text: string; Type: "warning"; Module: "ccda" }[];
   };
   Header: {
     Author?: Party;

@@ -455,7 +455,12 @@ export function readCcda(xml: string, options: ParseCcdaOptions = {}): CcdaReadR
     throw new CcdaError("NOT_CDA", `ClinicalDocument is in namespace ${ns}, not urn:hl7-org:v3`);
   }
   const r = new Reader(options.timeZone ?? "UTC");
-  return { summary: readDocument(doc, r), warnings: r.warnings };
+  const summary = readDocument(doc, r);
+  // A value left out is named in the summary too, so that whoever gets only the JSON knows.
+  if (r.warnings.length > 0) {
+    summary.Meta.Errors = r.warnings.map((Text) => ({ Text, Type: "warning", Module: "ccda" }));
+  }
+  return { summary, warnings: r.warnings };
 }
 
 /** Parses a C-CDA document into its {@link ClinicalSummary} (see {@link readCcda}). */

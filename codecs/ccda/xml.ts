@@ -35,24 +35,66 @@ const parser = new XMLParser({
   htmlEntities: true,
 });
 
+/** Where the construct opened at `i` by `open` ends (after `close`). */
+function skipPast(text: string, i: number, open: string, close: string, what: string): number {
+  const end = text.indexOf(close, i + open.length);
+  if (end === -1) throw notClosed(what, i);
+  return end + close.length;
+}
+
+/** Refused here rather than left to the parser, so that it never reads past such a point. */
+function notClosed(what: string, at: number): CcdaError {
+  return new CcdaError(
+    "NOT_XML",
+    `The document is not well-formed XML: the ${what} at offset ${at} is never closed`,
+  );
+}
+
 /**
- * Checks nesting depth with one linear scan (a parser recursing on 100,000 nested elements could
- * exhaust the stack before saying anything useful).
+ * One linear scan of the markup before the parser sees the text (a parser recursing on 100,000
+ * nested elements could exhaust the stack before saying anything useful): refuses any
+ * declaration (`<!DOCTYPE`, `<!ENTITY`…) and nesting deeper than `maxDepth`. Comments, CDATA
+ * sections and processing instructions are skipped whole, and a `>` inside a quoted attribute
+ * value does not end its tag, so that neither counts as an element or a declaration (a comment
+ * holding `<br>` 300 times, or `<!DOCTYPE` in its words, is no reason to refuse a document).
+ * A comment, CDATA section, processing instruction or tag that is never closed is `NOT_XML`.
  */
-function checkDepth(text: string, maxDepth: number): void {
+function checkMarkup(text: string, maxDepth: number): void {
   let depth = 0;
-  for (let i = text.indexOf("<"); i !== -1; i = text.indexOf("<", i + 1)) {
-    const next = text.charCodeAt(i + 1);
-    if (next === 47) depth--; // </
-    else if (next !== 33 && next !== 63) { // not <! or <?
-      const close = text.indexOf(">", i);
-      if (close === -1) return;
-      if (text.charCodeAt(close - 1) !== 47) depth++;
+  let i = text.indexOf("<");
+  while (i !== -1) {
+    let next: number;
+    if (text.startsWith("<!--", i)) next = skipPast(text, i, "<!--", "-->", "comment");
+    else if (text.startsWith("<![CDATA[", i)) {
+      next = skipPast(text, i, "<![CDATA[", "]]>", "CDATA section");
+    } else if (text.startsWith("<?", i)) {
+      next = skipPast(text, i, "<?", "?>", "processing instruction");
+    } else if (text.charCodeAt(i + 1) === 33) { // <! that opens neither a comment nor CDATA
+      const word = /^<!\s*([A-Za-z]*)/.exec(text.slice(i, i + 40))?.[1] ?? "";
+      throw new CcdaError(
+        "DTD_REFUSED",
+        `The document declares a DTD (<!${word} at offset ${i}): refused, CDA has none`,
+      );
+    } else if (text.charCodeAt(i + 1) === 47) { // </
+      depth--;
+      next = i + 2;
+    } else {
+      let k = i + 1, quote = 0;
+      for (; k < text.length; k++) {
+        const c = text.charCodeAt(k);
+        if (quote !== 0) {
+          if (c === quote) quote = 0;
+        } else if (c === 34 || c === 39) quote = c;
+        else if (c === 62) break;
+      }
+      if (k >= text.length) throw notClosed("tag", i);
+      if (text.charCodeAt(k - 1) !== 47) depth++;
       if (depth > maxDepth) {
         throw new CcdaError("TOO_DEEP", `Elements are nested deeper than ${maxDepth} levels`);
       }
-      i = close;
+      next = k + 1;
     }
+    i = text.indexOf("<", next);
   }
 }
 
@@ -68,14 +110,7 @@ export function parseXmlSafe(text: string, options: SafeXmlOptions = {}): XmlNod
   if (text.length > max) {
     throw new CcdaError("TOO_LARGE", `The document has ${text.length} characters, over ${max}`);
   }
-  const dtd = /<!\s*(DOCTYPE|ENTITY|ELEMENT|ATTLIST)/i.exec(text);
-  if (dtd) {
-    throw new CcdaError(
-      "DTD_REFUSED",
-      `The document declares a DTD (<!${dtd[1]} at offset ${dtd.index}): refused, CDA has none`,
-    );
-  }
-  checkDepth(text, options.maxDepth ?? 256);
+  checkMarkup(text, options.maxDepth ?? 256);
   try {
     return parser.parse(text, true) as XmlNode;
   } catch (e) {

@@ -384,12 +384,15 @@ export function fhirToModel(input: unknown, options: FhirOptions = {}): DataMode
   }
   const resources: FhirResource[] = [];
   const index = new Map<string, FhirResource>();
-  for (const e of entries.slice(1)) {
+  const entryOf = new Map<FhirResource, number>([[header as FhirResource, 0]]);
+  for (const [i, e] of entries.entries()) {
+    if (i === 0) continue;
     if (!isObject(e) || !isObject(e.resource) || typeof e.resource.resourceType !== "string") {
       continue;
     }
     const r = e.resource as FhirResource;
     resources.push(r);
+    entryOf.set(r, i);
     if (typeof e.fullUrl === "string") index.set(e.fullUrl, r);
     if (typeof r.id === "string") index.set(`${r.resourceType}/${r.id}`, r);
   }
@@ -397,7 +400,17 @@ export function fhirToModel(input: unknown, options: FhirOptions = {}): DataMode
   const { ctx } = context(options, ev.eventType, (ref) => index.get(ref));
   const meta: JsonObject = { DataModel: ev.dataModel, EventType: ev.eventType };
   if (ev.canceledEvent) meta.CanceledEvent = ev.canceledEvent;
-  const root: JsonObject = read(MESSAGE_HEADER, header, ctx);
+  // A value a table refuses is named where the sender put it.
+  const readEntry = (map: ResourceMap, res: FhirResource): JsonObject => {
+    try {
+      return read(map, res, ctx);
+    } catch (error) {
+      if (!(error instanceof FhirError)) throw error;
+      const at = `Bundle.entry[${entryOf.get(res) ?? "?"}].resource`;
+      throw new FhirError(error.issues.map((i) => ({ ...i, path: `${at}.${i.path}` })));
+    }
+  };
+  const root: JsonObject = readEntry(MESSAGE_HEADER, header as FhirResource);
   root.Meta = { ...meta, ...(isObject(root.Meta) ? root.Meta : {}) };
   if (typeof bundle.timestamp === "string" && getPath(root, "Meta.EventDateTime") === undefined) {
     setPath(root, "Meta.EventDateTime", bundle.timestamp);
@@ -420,7 +433,7 @@ export function fhirToModel(input: unknown, options: FhirOptions = {}): DataMode
       const objs: JsonObject[] = [];
       for (const res of candidates) {
         claimed.add(res);
-        const obj = read(part.map, res, ctx);
+        const obj = readEntry(part.map, res);
         if (part.children) readParts(part.children, obj, res);
         objs.push(obj);
       }

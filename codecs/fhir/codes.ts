@@ -155,17 +155,24 @@ export const instant: Conv = {
 /** A data-model value ⇄ a FHIR code by a table of `[dataModel, fhir]` pairs (first wins). */
 export function code(
   pairs: readonly (readonly [string | boolean, string])[],
-  options: { otherwise?: string } = {},
+  options: { otherwise?: string; required?: string } = {},
 ): Conv {
   const to = new Map<unknown, string>(), from = new Map<string, string | boolean>();
   for (const [dm, fx] of pairs) {
     if (!to.has(dm)) to.set(dm, fx);
     if (!from.has(fx)) from.set(fx, dm);
   }
-  return {
+  const conv: Conv = {
     toFhir: (v) => to.get(v) ?? options.otherwise,
     toDm: (v) => (typeof v === "string" ? from.get(v) : undefined),
   };
+  const binding = options.required;
+  if (binding !== undefined) {
+    // A required binding: a code outside it is the sender's error, not something to drop.
+    conv.refuse = (v) =>
+      `${JSON.stringify(v)} is not a code of ${binding} (${[...from.keys()].join(", ")})`;
+  }
+  return conv;
 }
 
 /**

@@ -20,6 +20,7 @@ import {
   writeFhir,
   writeSteps,
 } from "./fhir_path.ts";
+import { FhirError } from "./errors.ts";
 import type { MapContext, ResourceMap, Rule } from "./rules.ts";
 
 /**
@@ -183,7 +184,12 @@ function applyToDm(rules: readonly Rule[], res: JsonObject, obj: JsonObject, ctx
         const f = c.fx === undefined ? readFhir(res, r.fx) : readSteps(res, c.fx);
         if (f === undefined || f === null) break;
         const v = r.conv ? r.conv.toDm(f, ctx) : f;
-        if (v === undefined) break;
+        if (v === undefined) {
+          const why = r.conv?.refuse?.(f);
+          // Located by the caller, which knows the entry (`Bundle.entry[1].resource.` + path).
+          if (why !== undefined) throw new FhirError([{ path: r.fx, text: why }]);
+          break;
+        }
         if (r.dm === "") obj[""] = v;
         else if (getKeys(obj, c.dm) === undefined) setKeys(obj, c.dm, v);
         break;

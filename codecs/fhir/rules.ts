@@ -35,6 +35,11 @@ export interface MapContext {
 export interface Conv {
   toFhir(value: unknown, ctx: MapContext): unknown;
   toDm(value: unknown, ctx: MapContext): unknown;
+  /**
+   * For a FHIR value `toDm` gave nothing for: why it is refused rather than dropped (a code
+   * outside a required binding), or `undefined` to leave it out silently.
+   */
+  refuse?(value: unknown): string | undefined;
 }
 
 /** A rule that applies only to some objects (OBX value types). */

@@ -61,6 +61,30 @@ function issueText(issue: JsonObject): string {
 }
 
 /**
+ * A matched Patient read with the Patient table. A value the table refuses (a `gender` outside
+ * administrative-gender) is the server's to fix, not a reason to fail the query: it is left out
+ * with a warning that names it.
+ */
+function readMatch(res: JsonObject, options: FhirOptions, warn: (text: string) => void) {
+  let copy = res;
+  // Each round leaves out at least one top-level element, so this ends.
+  for (let round = 0; round <= Object.keys(res).length; round++) {
+    try {
+      return resourceToModel(PATIENT, copy, options);
+    } catch (error) {
+      if (!(error instanceof FhirError)) throw error;
+      copy = { ...copy };
+      for (const i of error.issues) {
+        const id = typeof res.id === "string" ? ` ${res.id}` : "";
+        warn(`the FHIR server's Patient${id}: ${i.path}: ${i.text}; left out`);
+        delete copy[i.path.split(/[.[]/)[0]!];
+      }
+    }
+  }
+  return resourceToModel(PATIENT, {}, options);
+}
+
+/**
  * A `searchset` Bundle → a `PatientSearch.Response`. Patients of `search.mode` `match` (or no
  * mode) are the matches; `include`d ones are not. An OperationOutcome in the bundle and a bundle
  * with more matches than it holds (another page) are `Meta.Errors[]` warnings.
@@ -81,7 +105,7 @@ export function searchsetToQueryResponse(
     if (!isObject(res)) continue;
     const mode = isObject(e.search) ? e.search.mode : undefined;
     if (res.resourceType === "Patient" && (mode === undefined || mode === "match")) {
-      patients.push(resourceToModel(PATIENT, res, options));
+      patients.push(readMatch(res, options, warn));
     } else if (res.resourceType === "OperationOutcome" && Array.isArray(res.issue)) {
       for (const i of res.issue.filter(isObject)) warn(`the FHIR server said: ${issueText(i)}`);
     }

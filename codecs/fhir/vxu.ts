@@ -393,12 +393,23 @@ export function fhirToVxu(bundle: unknown, options: VxuFhirOptions = {}): string
     addExtensions(a31Header, hl7v2Extension({ Fields: { "MSH-9": VXU_TYPE } }));
   }
   delete a31Header.focus;
-  const a31Text = fhirToHl7({
-    resourceType: "Bundle",
-    type: "message",
-    timestamp: bundle.timestamp,
-    entry: [{ resource: a31Header }, { resource: patient }],
-  }, options);
+  let a31Text: string;
+  try {
+    a31Text = fhirToHl7({
+      resourceType: "Bundle",
+      type: "message",
+      timestamp: bundle.timestamp,
+      entry: [{ resource: a31Header }, { resource: patient }],
+    }, options);
+  } catch (error) {
+    if (!(error instanceof FhirError)) throw error;
+    // Issues of the two-entry bundle above, located in the bundle as sent.
+    const at = bundle.entry.findIndex((e) => isObject(e) && e.resource === patient);
+    throw new FhirError(error.issues.map((i) => ({
+      ...i,
+      path: i.path.replace(/^Bundle\.entry\[1\]/, `Bundle.entry[${at}]`),
+    })));
+  }
   const lines = a31Text.split("\r").filter((l) => !l.startsWith("EVN|"));
   for (const res of imms) lines.push(...immunizationSegments(res, o));
   const out = parseHl7(lines.join("\r"));

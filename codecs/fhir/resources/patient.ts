@@ -49,7 +49,7 @@ export const GENDER: Conv = code([
   ["Male", "male"],
   ["Other", "other"],
   ["Unknown", "unknown"],
-], { otherwise: "unknown" });
+], { otherwise: "unknown", required: "administrative-gender" });
 
 /** HL7 0002 (data-model words) ⇄ v3 MaritalStatus. */
 export const MARITAL: Conv = conceptOf("http://terminology.hl7.org/CodeSystem/v3-MaritalStatus", [

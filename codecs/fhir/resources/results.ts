@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { JsonObject } from "../../datamodel/json_path.ts";
+import { isObject, type JsonObject } from "../../datamodel/json_path.ts";
 import { ABNORMAL_FLAG } from "../../datamodel/models/results.ts";
 import { tryHl7ToIso, tryIsoToHl7 } from "../../time/mod.ts";
 import {
@@ -77,7 +77,44 @@ function valueType(...types: string[]): When {
   };
 }
 
-const NUMERIC = valueType("Numeric");
+/** `<5`, `>= 10`: a comparator FHIR's Quantity carries, then a number. */
+const COMPARED = /^\s*(<=|>=|<|>)\s*([+-]?(?:\d+\.?\d*|\.\d+))\s*$/;
+
+/**
+ * Whether a Numeric result's value fits a Quantity: none, a number, or a comparator and a number.
+ * Anything else (`12,5`, `POS`) is a valueString, never a Quantity without its value.
+ */
+function quantityValue(o: JsonObject): boolean {
+  const v = o.Value;
+  return v == null || num.toFhir(v, undefined as never) !== undefined ||
+    (typeof v === "string" && COMPARED.test(v));
+}
+
+const NUMERIC: When = {
+  toFhir: (o) => o.ValueType === "Numeric" && quantityValue(o),
+  toDm: () => true,
+};
+
+/**
+ * A Numeric value with a comparator (`<5`) ⇄ `valueQuantity.comparator` and `value`. It comes
+ * before the plain value rule, which leaves a `Value` this one has read as it is.
+ */
+const COMPARATOR: FnRule = {
+  kind: "fn",
+  toFhir(obj, res) {
+    if (!NUMERIC.toFhir(obj, undefined as never) || typeof obj.Value !== "string") return;
+    const m = COMPARED.exec(obj.Value);
+    if (m === null) return;
+    const q = isObject(res.valueQuantity) ? res.valueQuantity : (res.valueQuantity = {});
+    Object.assign(q as JsonObject, { comparator: m[1], value: Number(m[2]) });
+  },
+  toDm(res, obj) {
+    const q = res.valueQuantity;
+    if (obj.Value !== undefined || !isObject(q)) return;
+    if (typeof q.comparator !== "string" || typeof q.value !== "number") return;
+    obj.Value = `${q.comparator}${String(q.value)}`;
+  },
+};
 const CODED = valueType("Coded Entry");
 const TIME = valueType("Date", "DateTime");
 const ED = valueType("Encapsulated Data");
@@ -92,7 +129,8 @@ const TEXT: When = {
       "Date",
       "DateTime",
       "Encapsulated Data",
-    ].includes(String(o.ValueType)),
+    ].includes(String(o.ValueType)) ||
+    (o.ValueType === "Numeric" && !quantityValue(o)),
   toDm: () => true,
 };
 
@@ -135,6 +173,7 @@ export const OBSERVATION: ResourceMap = {
     refTo("subject", "Patient"),
     refTo("encounter", "Encounter"),
     path("ObservedDateTime", "effectiveDateTime", dateTime),
+    COMPARATOR,
     path("Value", "valueQuantity.value", num, NUMERIC),
     path("Units", "valueQuantity.unit", str, NUMERIC),
     fixed("valueQuantity.system", (o) => NUMERIC.toFhir(o, never) && o.Units ? UCUM : undefined),

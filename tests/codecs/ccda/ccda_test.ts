@@ -172,3 +172,48 @@ Deno.test("ccda: other refusals are typed", () => {
     (e: unknown) => e instanceof CcdaError && e.code === "TOO_LARGE",
   );
 });
+
+Deno.test("ccda: comments, CDATA and quoted '>' are not markup: no false TOO_DEEP or DTD_REFUSED", () => {
+  const inTitle = (extra: string) => CCD.replace("</title>", `</title>${extra}`);
+  const legal = [
+    // A commented-out fragment of HTML: 300 unclosed <br> inside one comment.
+    inTitle(`<!-- ${"<br>".repeat(300)} -->`),
+    // The same inside a CDATA section of a narrative.
+    inTitle(`<text><![CDATA[${"<br>".repeat(300)}]]></text>`),
+    // 300 empty elements whose attribute value holds a '>' (legal XML).
+    inTitle(`<x a="1>2"/>`.repeat(300)),
+    // A comment that merely mentions a DTD.
+    inTitle(`<!-- never add a <!DOCTYPE here -->`),
+  ];
+  for (const xml of legal) assert.equal(parseCcda(xml).Meta.DocumentType, "CCD");
+});
+
+Deno.test("ccda: a DTD after an unclosed comment, CDATA or quote is refused before parsing", () => {
+  const dtd = `<!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>`;
+  const cases: [string, string][] = [
+    [`<?xml version="1.0"?><!-- ${dtd}<ClinicalDocument xmlns="urn:hl7-org:v3"/>`, "NOT_XML"],
+    [`<ClinicalDocument xmlns="urn:hl7-org:v3"><![CDATA[${dtd}</ClinicalDocument>`, "NOT_XML"],
+    [`<ClinicalDocument xmlns="urn:hl7-org:v3" a='${dtd}<title/></ClinicalDocument>`, "NOT_XML"],
+    [`<ClinicalDocument xmlns="urn:hl7-org:v3" a='<!--'>${dtd}</ClinicalDocument>`, "DTD_REFUSED"],
+  ];
+  for (const [xml, code] of cases) {
+    assert.throws(
+      () => parseCcda(xml),
+      (e: unknown) => e instanceof CcdaError && e.code === code,
+      xml,
+    );
+  }
+});
+
+Deno.test("ccda: a time that is not a valid TS is named in Meta.Errors, not dropped silently", () => {
+  const xml = CCD.replace(/<birthTime value="[^"]*"/, '<birthTime value="19800230"');
+  const s = parseCcda(xml);
+  assert.equal(s.Patient.Demographics.DOB, undefined);
+  assert.deepEqual(s.Meta.Errors, [{
+    Text: 'birthTime: Invalid HL7 date/time "19800230": day 30 does not exist in February',
+    Type: "warning",
+    Module: "ccda",
+  }]);
+  // A document without such values has no Meta.Errors at all.
+  assert.equal("Errors" in parseCcda(CCD).Meta, false);
+});
