@@ -26,6 +26,11 @@ export interface AlertInputs {
   expiries(): { subject: string; notAfter: number }[];
   /** The actor delivering to a destination. */
   actorOfDestination(id: string): string | undefined;
+  /**
+   * The destinations an actor delivers to (several MLLP destinations at one `host:port` share
+   * one), named in summaries so that `mllp-out:10.0.0.5:6661` says which destination it is.
+   */
+  destinationsOfActor?(actorId: string): string[];
 }
 
 /** A subject in alarm. */
@@ -34,9 +39,53 @@ export interface Condition {
   summary: string;
   /** Since when it has held, when known (else the monitor counts from its first sight). */
   since?: number;
+  /**
+   * Not known to hold, nor known to have ended: keeps an alert already firing for the subject
+   * (no resolved), starts none. An actor in the middle of an attempt whose outcome is not known
+   * yet (the first attempt after a restart, with nothing in memory about the head) is such a case.
+   */
+  holdOnly?: boolean;
 }
 
 const DAY_MS = 86_400_000;
+
+/** The actor's id and, when known, the destinations it delivers to. */
+function named(a: ActorStatus, inputs: AlertInputs): string {
+  const ids = inputs.destinationsOfActor?.(a.id) ?? [];
+  // `https:lab` already names its one destination.
+  if (ids.length === 0 || (ids.length === 1 && a.id.endsWith(`:${ids[0]}`))) return a.id;
+  return `${a.id} (destination ${ids.join(", ")})`;
+}
+
+/** Why an actor is not delivering, in the peer's terms when it said something. */
+function stateOf(a: ActorStatus): string {
+  if (a.state === "paused") {
+    return `paused${a.paused?.by ? ` by ${a.paused.by}` : ""}${
+      a.paused?.reason ? `: ${a.paused.reason}` : ""
+    }${a.lastError ? ` (last error: ${a.lastError})` : ""}`;
+  }
+  if (a.state === "backoff" || retrying(a)) {
+    return `backing off${a.lastError ? ` (${a.lastError})` : ""}`;
+  }
+  return a.state;
+}
+
+/**
+ * An actor out of backoff to try again a head that has already failed (connecting, sending or
+ * awaiting its ACK, with attempts on record: an attempt is recorded when it ends, and a success
+ * moves the head on): still stalled. Without this, each retry of a peer that times out (an ACK or
+ * an HTTP answer that never comes) ended the alert and the next backoff fired it again, a
+ * resolved and a firing per retry; so did the first retry after a restart (no error in memory
+ * yet).
+ */
+function retrying(a: ActorStatus): boolean {
+  return attempting(a) && (a.inFlight?.attempts ?? 0) > 0;
+}
+
+/** In the middle of an attempt: its outcome is not known yet. */
+function attempting(a: ActorStatus): boolean {
+  return a.state === "connecting" || a.state === "sending" || a.state === "awaiting-ack";
+}
 
 /** The subjects in alarm for `rule` now. `startedAt`: the baseline of "no traffic yet". */
 export async function evaluateRule(
@@ -80,7 +129,12 @@ export async function evaluateRule(
           reasons.push(`oldest message ${Math.round(age / 1000)} s old > ${rule.maxAgeSeconds} s`);
         }
         if (reasons.length) {
-          out.push({ subject: a.id, summary: `queue ${a.id}: ${reasons.join(", ")}` });
+          out.push({
+            subject: a.id,
+            summary: `queue ${named(a, inputs)}: ${reasons.join(", ")}; ${a.queueDepth} waiting, ${
+              stateOf(a)
+            }`,
+          });
         }
       }
       return out;
@@ -89,15 +143,19 @@ export async function evaluateRule(
       const out: Condition[] = [];
       for (const a of await inputs.actors()) {
         if (rule.actor !== undefined && a.id !== rule.actor) continue;
-        if (a.state !== "paused" && a.state !== "backoff") continue;
-        const why = a.state === "paused"
-          ? `paused${a.paused?.by ? ` by ${a.paused.by}` : ""}${
-            a.paused?.reason ? `: ${a.paused.reason}` : ""
-          }`
-          : `backing off${a.lastError ? ` (${a.lastError})` : ""}`;
+        if (a.state !== "paused" && a.state !== "backoff" && !retrying(a)) {
+          if (attempting(a) && a.queueDepth > 0) {
+            out.push({
+              subject: a.id,
+              summary: `actor ${named(a, inputs)} ${a.state}; ${a.queueDepth} waiting`,
+              holdOnly: true,
+            });
+          }
+          continue;
+        }
         out.push({
           subject: a.id,
-          summary: `actor ${a.id} ${why}`,
+          summary: `actor ${named(a, inputs)} ${stateOf(a)}; ${a.queueDepth} waiting`,
           ...(a.state === "paused" && a.paused?.at !== undefined ? { since: a.paused.at } : {}),
         });
       }

@@ -52,6 +52,10 @@ export function engineInputs(options: {
       const d = options.config().destinations.find((x) => x.id === id);
       return d && destinationActorId(d);
     },
+    destinationsOfActor(actorId) {
+      return options.config().destinations.filter((d) => destinationActorId(d) === actorId)
+        .map((d) => d.id);
+    },
   };
 }
 

@@ -328,6 +328,8 @@ export class AlertMonitor {
         current.add(k);
         seen.add(k);
         const state = states.get(k);
+        // Neither holding nor over (an attempt under way): an alert firing stays, none starts.
+        if (c.holdOnly && !state) continue;
         let since = state?.since ?? c.since;
         if (since === undefined) {
           since = this.#firstSeen.get(k) ?? now;

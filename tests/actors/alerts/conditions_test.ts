@@ -4,8 +4,13 @@
  */
 
 import assert from "node:assert/strict";
-import { activeMs, withinHours } from "../../../actors/alerts/conditions.ts";
-import { alertRuleSchema } from "../../../actors/config/alerts.ts";
+import {
+  activeMs,
+  type AlertInputs,
+  evaluateRule,
+  withinHours,
+} from "../../../actors/alerts/conditions.ts";
+import { type AlertRule, alertRuleSchema } from "../../../actors/config/alerts.ts";
 import { actor, cycle } from "./rule_rig.ts";
 
 Deno.test("queue rule: depth and oldest age fire, remind, resolve", async () => {
@@ -29,6 +34,78 @@ Deno.test("actor-stalled rule: paused or backing off for longer than T", async (
     () => (w.actors = [actor({ state: "paused", paused: { by: "ops", at: c.now() - 301_000 } })],
       ["firing:https:lab"]),
   ]);
+});
+
+Deno.test("actor-stalled rule: a retry of a failed head neither resolves nor refires it", async () => {
+  const failing = { messageId: "m1", logId: "l1", attempts: 3 };
+  await cycle({ kind: "actor-stalled", forSeconds: 15 }, (w, c) => [
+    () => (w.actors = [
+      actor({ state: "backoff", inFlight: failing, lastError: "no ACK within 3 s" }),
+    ],
+      []),
+    () => (c.advance(16_000), ["firing:https:lab"]),
+    // Out of backoff, awaiting the ACK of the same failed head: still stalled, nothing sent.
+    () => (w.actors = [
+      actor({ state: "awaiting-ack", inFlight: failing, lastError: "no ACK within 3 s" }),
+    ],
+      []),
+    () => (c.advance(3_000),
+      w.actors = [actor({
+        state: "backoff",
+        inFlight: { ...failing, attempts: 4 },
+        lastError: "no ACK within 3 s",
+      })],
+      []),
+    // After a restart: retrying the same head, no error in this process's memory yet.
+    () => (w.actors = [actor({ state: "awaiting-ack", inFlight: failing })], []),
+    // The first attempt after a restart, its head not yet shown: not known to be over, kept.
+    () => (w.actors = [actor({ state: "awaiting-ack", queueDepth: 1 })], []),
+    // Delivered, the queue empty: resolved.
+    () => (w.actors = [actor({ state: "idle" })], ["resolved:https:lab"]),
+    // A healthy first attempt starts no alert, however long it lasts.
+    () => (w.actors = [actor({ state: "awaiting-ack", queueDepth: 1 })], []),
+    () => (c.advance(60_000), []),
+  ]);
+});
+
+Deno.test("queue and actor-stalled summaries name the destinations, the depth and why", async () => {
+  const shared = actor({
+    id: "mllp-out:10.0.0.5:6661",
+    kind: "mllp-out",
+    state: "paused",
+    queueDepth: 20_001,
+    oldestAgeMs: 400_000,
+    paused: { by: "ops", reason: "peer down until 08:00" },
+    lastError: "connect to 10.0.0.5:6661 failed: Connection refused",
+  });
+  const inputs: AlertInputs = {
+    countFailed: () => Promise.resolve(0),
+    actors: () => Promise.resolve([shared]),
+    lastReceived: () => Promise.resolve(undefined),
+    storeHealth: () => ({ writable: true, since: 0 }),
+    expiries: () => [],
+    actorOfDestination: () => shared.id,
+    destinationsOfActor: (id) => id === shared.id ? ["ehr-adt", "ehr-bulk"] : [],
+  };
+  const rule = (r: Record<string, unknown>) =>
+    alertRuleSchema.parse({ id: "r", ...r }) as AlertRule;
+  const [queue] = await evaluateRule(rule({ kind: "queue", maxAgeSeconds: 300 }), inputs, 0, 0);
+  assert.equal(
+    queue?.summary,
+    "queue mllp-out:10.0.0.5:6661 (destination ehr-adt, ehr-bulk): oldest message 400 s old > " +
+      "300 s; 20001 waiting, paused by ops: peer down until 08:00 (last error: connect to " +
+      "10.0.0.5:6661 failed: Connection refused)",
+  );
+  const [stalled] = await evaluateRule(
+    rule({ kind: "actor-stalled", forSeconds: 60 }),
+    inputs,
+    0,
+    0,
+  );
+  assert.match(
+    stalled?.summary ?? "",
+    /\(destination ehr-adt, ehr-bulk\) paused by ops: .*20001 waiting$/,
+  );
 });
 
 Deno.test("no-traffic rule, within weekday hours in a time zone", async () => {

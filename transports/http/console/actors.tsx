@@ -150,6 +150,12 @@ export function actorRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
         entries: await deps.store.deadLetters(a.id, DL_PER_ACTOR),
       })),
     );
+    // Which destinations each actor delivers to: MLLP destinations at one host:port share one.
+    const served = new Map<string, string[]>();
+    for (const d of deps.config.destinations) {
+      const actor = deps.actorOfDestination(d.id);
+      if (actor) served.set(actor, [...(served.get(actor) ?? []), d.id]);
+    }
     const flash = c.req.query("done");
     const session = c.var.session;
     return c.html(
@@ -182,10 +188,23 @@ export function actorRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
                   data-state={a.paused ? "paused" : a.state}
                   data-node={ownerOf(a)}
                 >
-                  <td>{a.id}</td>
+                  <td>
+                    {a.id}
+                    {served.get(a.id)
+                      ? (
+                        <div class="muted" data-destinations={served.get(a.id)!.join(" ")}>
+                          → {served.get(a.id)!.join(", ")}
+                        </div>
+                      )
+                      : null}
+                  </td>
                   <td>{a.kind}</td>
                   <td>
-                    {a.paused ? `paused by ${a.paused.by ?? "?"}` : a.state}
+                    {a.paused
+                      ? `paused by ${a.paused.by ?? "?"}${
+                        a.paused.at !== undefined ? ` since ${time(a.paused.at)}` : ""
+                      }${a.paused.reason ? `: ${a.paused.reason.slice(0, 200)}` : ""}`
+                      : a.state}
                   </td>
                   <td class="num">{a.queueDepth}</td>
                   <td>{age(a.oldestAgeMs)}</td>

@@ -1,7 +1,8 @@
 /** @jsxImportSource hono/jsx */
 /**
  * `/console/destinations`: every destination with its verification state (HTTPS), a verify
- * button, and its last delivery (its actor's last activity).
+ * button, and how its delivery stands: its actor (shared by MLLP destinations at one host:port),
+ * state, messages waiting, last error and last activity (an attempt, not necessarily a delivery).
  * @module
  */
 
@@ -37,7 +38,7 @@ export function destinationRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): voi
                 <th>Environment</th>
                 <th>Type</th>
                 <th>Verification</th>
-                <th>Last delivery</th>
+                <th>Delivery</th>
                 <th></th>
               </tr>
             </thead>
@@ -53,7 +54,7 @@ export function destinationRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): voi
                     <td>{d.environment}</td>
                     <td>{type}</td>
                     <td>
-                      {v
+                      {v && v.verified !== null
                         ? (v.verified
                           ? `verified ${time(v.verifiedAt ?? undefined)}`
                           : v.verificationRequired
@@ -61,8 +62,27 @@ export function destinationRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): voi
                           : "not verified")
                         : "–"}
                     </td>
-                    <td>
-                      {status?.lastActivityAt ? time(status.lastActivityAt) : "–"}{" "}
+                    <td data-actor-id={actor} data-state={status?.state}>
+                      {status
+                        ? (
+                          <>
+                            <a href="/console/actors">{status.id}</a> {status.paused
+                              ? `paused by ${status.paused.by ?? "?"}${
+                                status.paused.reason
+                                  ? `: ${status.paused.reason.slice(0, 200)}`
+                                  : ""
+                              }`
+                              : status.state}
+                            {` · ${status.queueDepth} waiting`}
+                            {status.lastActivityAt
+                              ? ` · last activity ${time(status.lastActivityAt)}`
+                              : ""}
+                            {status.lastError
+                              ? <div class="muted">{status.lastError.slice(0, 200)}</div>
+                              : null}
+                          </>
+                        )
+                        : "–"}{" "}
                       <a href={`/console/logs?destination=${encodeURIComponent(d.id)}`}>logs</a>
                     </td>
                     <td>

@@ -133,7 +133,7 @@ export function logDetailRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void 
                 {attempts.map((a) => (
                   <li data-outcome={a.outcome}>
                     {time(a.at)} <span class={`status ${a.outcome}`}>{a.outcome}</span>
-                    {a.durationMs !== undefined ? ` in ${a.durationMs} ms` : ""}
+                    {a.durationMs !== undefined ? ` in ${millis(a.durationMs)}` : ""}
                     {a.reason ? ` · ${a.reason}` : ""}
                   </li>
                 ))}
@@ -244,4 +244,11 @@ export function logDetailRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void 
     deps.log.info("console.reprocess", { log: id, by: who.name, ok: result.ok });
     return c.redirect(href("/console/logs", id), 303);
   });
+}
+
+/** An attempt's duration as people read it: `19 ms`, `3.7 ms`, `2.35 s` (not `19.0774459 ms`). */
+function millis(ms: number): string {
+  if (ms < 10) return `${Math.round(ms * 10) / 10} ms`;
+  if (ms < 10_000) return `${Math.round(ms)} ms`;
+  return `${Math.round(ms / 10) / 100} s`;
 }

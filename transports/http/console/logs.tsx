@@ -41,6 +41,18 @@ async function search(deps: ConsoleDeps, q: string): Promise<{ logs: LogRecord[]
   return page;
 }
 
+/**
+ * Why a log stands where it does: its reason, else (a PENDING delivery being retried) the last
+ * failed attempt's, marked as such, so a list of waiting messages says why they wait.
+ */
+function reasonOf(l: LogRecord): string {
+  if (l.reason) return l.reason;
+  const last = l.attempts.at(-1);
+  return l.status === "PENDING" && last?.outcome === "FAILED" && last.reason
+    ? `retrying: ${last.reason}`
+    : "";
+}
+
 function Row(props: { log: LogRecord }) {
   const l = props.log;
   return (
@@ -56,7 +68,7 @@ function Row(props: { log: LogRecord }) {
       <td>{l.eventType ?? ""}</td>
       <td>{l.controlId ? l.controlId.slice(0, 60) : ""}</td>
       <td class="num">{l.attemptCount}</td>
-      <td class="muted">{l.reason ? l.reason.slice(0, 120) : ""}</td>
+      <td class="muted">{reasonOf(l).slice(0, 120)}</td>
     </tr>
   );
 }
