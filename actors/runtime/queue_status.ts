@@ -85,5 +85,6 @@ function ageOf(input: QueueStatusInput, head: QueueHead): number {
     sight = { seq, enqueuedAt, age: wallAge, mono: input.mono };
     byActor.set(input.id, sight);
   }
-  return sight.age + Math.max(0, input.mono - sight.mono);
+  // Whole milliseconds: the monotonic clock has fractions no reader wants to see.
+  return Math.round(sight.age + Math.max(0, input.mono - sight.mono));
 }

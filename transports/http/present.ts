@@ -45,6 +45,7 @@ const TIME_KEYS: ReadonlySet<string> = new Set([
   "sentAt",
   "startedAt",
   "lastSeen",
+  "lastAt",
 ]);
 
 /**

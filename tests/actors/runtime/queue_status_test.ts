@@ -37,6 +37,8 @@ Deno.test("queue status: the oldest message's age goes on at the real rate acros
     wall += 3 * HOUR;
     mono += 5_000;
     assert.equal(await age(), 20_000, "a step forward does not add the step");
+    mono += 1.7344;
+    assert.equal(await age(), 20_002, "whole milliseconds (the monotonic clock has fractions)");
   } finally {
     store.close();
   }

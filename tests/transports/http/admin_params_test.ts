@@ -161,3 +161,11 @@ Deno.test("isoTimes writes the nodes' heartbeat times as ISO 8601 and leaves the
     },
   );
 });
+
+Deno.test("isoTimes writes an HTTPS destination's last outcome time (detail.lastAt) as ISO 8601", () => {
+  const t = Date.UTC(2026, 0, 15, 8, 30, 0, 250);
+  assert.deepEqual(
+    isoTimes({ detail: { lastOutcome: "SUCCEEDED", lastAt: t }, oldestAgeMs: 1200 }),
+    { detail: { lastOutcome: "SUCCEEDED", lastAt: "2026-01-15T08:30:00.250Z" }, oldestAgeMs: 1200 },
+  );
+});
