@@ -140,6 +140,7 @@ export function crossCheck(config: Config, broken: Broken = NOTHING_BROKEN): Con
   }
   checkPorts(config, broken, add);
   checkMllpClaims(config, add);
+  checkSharedMllpAddresses(config, add);
   // Without a readable sftpServer section, who feeds an integration or takes an outbox is unknown.
   if (!broken.sections.has("sftpServer")) {
     checkHostedFolder(config, integrations, broken, add);
@@ -274,3 +275,51 @@ function checkOutboxes(config: Config, add: (path: string, message: string) => v
     }
   });
 }
+
+/**
+ * MLLP destinations at one `host:port` share one actor: one connection and one FIFO queue (each
+ * keeps its own `ackTimeoutSeconds` and `onNack`). The connection's settings are the first such
+ * destination's, so another that says otherwise would be silently overruled: refused instead.
+ */
+function checkSharedMllpAddresses(
+  config: Config,
+  add: (path: string, message: string) => void,
+): void {
+  const first = new Map<string, number>();
+  config.destinations.forEach((d, i) => {
+    if (!d.mllp) return;
+    const address = `${d.mllp.host}:${d.mllp.port}`;
+    const j = first.get(address);
+    if (j === undefined) {
+      first.set(address, i);
+      return;
+    }
+    const a = config.destinations[j]!;
+    const differs = (field: string) =>
+      add(
+        `$.destinations[${i}].mllp.${field}`,
+        `destination "${d.id}" shares ${address} with "${a.id}" ($.destinations[${j}]): one ` +
+          `connection and one FIFO queue carry both, with "${a.id}"'s ${field}; give both the ` +
+          "same, or make them one destination",
+      );
+    if (d.mllp.idleCloseSeconds !== a.mllp!.idleCloseSeconds) differs("idleCloseSeconds");
+    if (d.mllp.connectTimeoutSeconds !== a.mllp!.connectTimeoutSeconds) {
+      differs("connectTimeoutSeconds");
+    }
+    if (!sameTls(d.mllp.tls, a.mllp!.tls)) differs("tls");
+  });
+}
+
+/** Whether two MLLP destinations' TLS settings are the same (secrets compared by value). */
+function sameTls(
+  a: DestinationTls | undefined,
+  b: DestinationTls | undefined,
+): boolean {
+  if (!a || !b) return a === b;
+  const value = (s: { reveal(): string } | undefined) => s?.reveal();
+  return value(a.ca) === value(b.ca) && value(a.cert) === value(b.cert) &&
+    value(a.key) === value(b.key);
+}
+
+/** An MLLP destination's `tls`. */
+type DestinationTls = NonNullable<NonNullable<Config["destinations"][number]["mllp"]>["tls"]>;

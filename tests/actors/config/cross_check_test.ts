@@ -181,3 +181,40 @@ Deno.test("config lists cross-section problems together with schema problems, at
   );
   assert.equal(lines.length, 7, lines.join("\n"));
 });
+
+/** Two MLLP destinations at one address (one actor, one connection), the second with `second`. */
+function sharedAddress(second: Record<string, unknown>) {
+  return {
+    environments: [{ id: "dev", type: "development" }],
+    integrations: [
+      { id: "feed", environment: "dev", mllp: { port: 9960, allowedIps: ["127.0.0.1"] } },
+    ],
+    destinations: [
+      { id: "adt", environment: "dev", mllp: { host: "10.0.0.5", port: 6661 } },
+      { id: "orders", environment: "dev", mllp: { host: "10.0.0.5", port: 6661, ...second } },
+    ],
+    subscriptions: [{ from: { integration: "feed" }, to: ["adt", "orders"] }],
+  };
+}
+
+Deno.test("config refuses MLLP destinations at one host:port whose connection settings differ (the first's would silently apply)", () => {
+  const problems = problemsOf(
+    sharedAddress({ idleCloseSeconds: 60, tls: { ca: { env: "LAB_CA" } } }),
+  );
+  assert.deepEqual(problems.map((p) => p.path), [
+    "$.destinations[1].mllp.idleCloseSeconds",
+    "$.destinations[1].mllp.tls",
+  ]);
+  assert.match(
+    problems[1]!.message,
+    /^destination "orders" shares 10\.0\.0\.5:6661 with "adt" \(\$\.destinations\[0\]\): one connection and one FIFO queue carry both, with "adt"'s tls/,
+  );
+});
+
+Deno.test("config accepts MLLP destinations at one host:port with their own ACK timeout and onNack (each message keeps its destination's)", () => {
+  const result = parseConfig(
+    sharedAddress({ ackTimeoutSeconds: 5, onNack: "dead-letter" }),
+    lenient,
+  );
+  assert.ok(result.ok, JSON.stringify(!result.ok && result.problems));
+});
