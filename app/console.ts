@@ -5,11 +5,14 @@
  */
 
 import type { Hono } from "hono";
+import { checkStoredRules } from "../actors/alerts/stored_rules.ts";
 import type { Config, Secret } from "../actors/ports.ts";
 import type { Engine } from "../actors/engine/engine.ts";
 import { destinationActorId } from "../actors/engine/identities.ts";
 import type { Logger } from "../actors/runtime/log.ts";
+import { alertStoreOf } from "../actors/store/alerts.ts";
 import { createConsole } from "../transports/http/console/mod.ts";
+import type { ConsoleAlerts } from "../transports/http/console/context.ts";
 import type { AdminUsers } from "../transports/http/admin_roles.ts";
 
 /** What the console mount gives back. */
@@ -61,6 +64,7 @@ export function mountConsole(
     cluster: engine.cluster,
     // Uploads go through the SFTP folders' intake: split, stored, routed and acknowledged alike.
     files: { maxBytes: config.limits.maxHl7Bytes, ingest: (file) => engine.files.ingest(file) },
+    alerts: consoleAlerts(engine),
   });
   app.route("/", console.app);
   return {
@@ -70,5 +74,35 @@ export function mountConsole(
       listAudit: (options) => store.console.listAudit(options),
     },
     close: () => console.close(),
+  };
+}
+
+/**
+ * The alert records in the engine's KV, read only (the same ones `GET /admin/alerts` and the alert
+ * monitor read, shared by every process on the KV), and the rules in force: stored through
+ * `PUT /admin/alerts` when the running schema takes them, else the running config's. The monitor
+ * itself logs stored rules it sets aside; the page only shows the problems.
+ */
+function consoleAlerts(engine: Engine): ConsoleAlerts {
+  const records = alertStoreOf(engine.store);
+  return {
+    firing: () => records.states(),
+    history: (options) => records.history(options),
+    async ruleSet() {
+      const stored = await records.rules<unknown>();
+      const rules = engine.config.alerts.rules;
+      if (stored === undefined) return { rules, source: "config" };
+      const checked = checkStoredRules(stored);
+      return checked.ok
+        ? { rules: checked.rules, source: "admin" }
+        : { rules, source: "config", storedRulesProblems: checked.problems };
+    },
+    settings: () => ({
+      evaluateEverySeconds: engine.config.alerts.evaluateEverySeconds,
+      channels: engine.config.alerts.channels.map((ch) => ({
+        id: ch.id,
+        type: ch.webhook ? "webhook" : "email",
+      })),
+    }),
   };
 }

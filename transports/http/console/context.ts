@@ -5,11 +5,14 @@
 
 import type {
   AdminService,
+  AlertNotification,
+  AlertState,
   ClusterView,
   Config,
   ConsoleStateStore,
   DestinationAdmin,
   Logger,
+  RuleSet,
 } from "../../../actors/ports.ts";
 import type { ListingSupervisor } from "../unserved.ts";
 import type { Session, Sessions } from "./sessions.ts";
@@ -41,6 +44,25 @@ export interface ConsoleDeps {
   cluster?: ClusterView;
   /** The engine's file intake (the SFTP folders'), for uploads; none: uploads are refused. */
   files?: ConsoleFileIntake;
+  /** The alert monitor's records, for `/console/alerts` (none: the page says so). */
+  alerts?: ConsoleAlerts;
+}
+
+/**
+ * What `/console/alerts` reads (read only): the alerts firing and the notifications the alert
+ * monitor keeps in KV (shared by every process on it), and the rules and channels in force.
+ */
+export interface ConsoleAlerts {
+  /** Alerts firing now. */
+  firing(): Promise<AlertState[]>;
+  /** Notifications, newest first; `before` continues after a previous page's `next`. */
+  history(
+    options: { limit?: number; before?: string },
+  ): Promise<{ notifications: AlertNotification[]; next?: string }>;
+  /** The rules in force and their source (`config`, or `admin`: set by `PUT /admin/alerts`). */
+  ruleSet(): Promise<RuleSet>;
+  /** How often rules are evaluated, and the channels (never their secrets). */
+  settings(): { evaluateEverySeconds: number; channels: { id: string; type: string }[] };
 }
 
 /** What became of an uploaded file (the file intake's answer). */

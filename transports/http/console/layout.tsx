@@ -14,6 +14,7 @@ const NAV: readonly [string, string][] = [
   ["/console/logs", "Logs"],
   ["/console/actors", "Actors"],
   ["/console/destinations", "Destinations"],
+  ["/console/alerts", "Alerts"],
   ["/console/upload", "Upload"],
   ["/console/metrics", "Metrics"],
   ["/console/audit", "Audit"],

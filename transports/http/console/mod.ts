@@ -1,9 +1,9 @@
 /**
  * The operator console (HTML, server-rendered with `hono/jsx`, htmx and Server-Sent Events):
- * connections and data flows, logs with attempts, actors and queues, destinations, metrics, the
- * audit log and users. Routes under `/console` (DESIGN.md's contract): `login`, `connections`,
- * `connections/:id`, `logs`, `logs/:id`, `actors`, `destinations`, `metrics`, `audit`, `users`,
- * `upload`.
+ * connections and data flows, logs with attempts, actors and queues, destinations, alerts,
+ * metrics, the audit log and users. Routes under `/console` (DESIGN.md's contract): `login`,
+ * `connections`, `connections/:id`, `logs`, `logs/:id`, `actors`, `destinations`, `alerts`,
+ * `metrics`, `audit`, `users`, `upload`.
  *
  * Everything goes through the engine's ports (`AdminService`, `AdminSupervisor`,
  * `ConsoleStateStore`, `DestinationAdmin`); sign-in by password (argon2id) or token, sessions
@@ -23,10 +23,11 @@ import type {
 } from "../../../actors/ports.ts";
 import type { ListingSupervisor } from "../unserved.ts";
 import { actorRoutes } from "./actors.tsx";
+import { alertRoutes } from "./alerts.tsx";
 import { ASSETS } from "./assets.ts";
 import { auditRoutes } from "./audit_page.tsx";
 import { connectionRoutes } from "./connections.tsx";
-import type { ConsoleDeps, ConsoleEnv, ConsoleFileIntake } from "./context.ts";
+import type { ConsoleAlerts, ConsoleDeps, ConsoleEnv, ConsoleFileIntake } from "./context.ts";
 import { destinationRoutes } from "./destinations.tsx";
 import { ChangeFeed, eventRoutes } from "./events.ts";
 import { logDetailRoutes } from "./log_detail.tsx";
@@ -67,6 +68,8 @@ export interface ConsoleOptions {
   pollMs?: number;
   /** The engine's file intake, for `/console/upload` (refused without it). */
   files?: ConsoleFileIntake;
+  /** The alert monitor's records and rules, for `/console/alerts` (read only). */
+  alerts?: ConsoleAlerts;
 }
 
 /** The console app and what the rest of the engine shares with it. */
@@ -123,6 +126,7 @@ export function createConsole(options: ConsoleOptions): ConsoleApp {
     actorOfDestination: options.actorOfDestination,
     ...(options.cluster ? { cluster: options.cluster } : {}),
     ...(options.files ? { files: options.files } : {}),
+    ...(options.alerts ? { alerts: options.alerts } : {}),
   };
   const feed = new ChangeFeed(deps, options.pollMs ?? 1000);
   const app = new Hono<ConsoleEnv>();
@@ -155,6 +159,7 @@ export function createConsole(options: ConsoleOptions): ConsoleApp {
   logDetailRoutes(app, deps);
   actorRoutes(app, deps);
   destinationRoutes(app, deps);
+  alertRoutes(app, deps);
   metricsRoutes(app, deps);
   auditRoutes(app, deps);
   userRoutes(app, deps);
