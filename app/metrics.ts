@@ -1,8 +1,8 @@
 /**
  * Process-level metrics and the HTTP request counter, next to the engine's own (engine/metrics.ts):
  * memory, event-loop lag, build info, HTTP requests by route and status, and the `/metrics` text
- * with queue depths, oldest message ages, queues no live node serves, KV commits and MLLP
- * connections.
+ * with queue depths, oldest message ages, each actor's state and destinations, queues no live
+ * node serves, KV commits and MLLP connections.
  * @module
  */
 
@@ -12,6 +12,9 @@ import type { Engine } from "../actors/engine/engine.ts";
 import type { MllpServer } from "../transports/mllp/server.ts";
 import { ENGINE_VERSION, engineBuild } from "../actors/runtime/version.ts";
 import type { UnservedQueue } from "../actors/runtime/supervisor_unserved.ts";
+import type { ActorStatus } from "../actors/runtime/actor.ts";
+import type { Config } from "../actors/config/mod.ts";
+import { destinationActorId } from "../actors/engine/identities.ts";
 
 /** The engine's release (shown by `engine_build_info`; defined in actors/runtime/version.ts). */
 export { ENGINE_VERSION };
@@ -68,10 +71,14 @@ export function processMetrics(metrics: EngineMetrics): {
   return { middleware, stop: () => clearInterval(timer) };
 }
 
-/** The `/metrics` text: every registered family, then queue and connection gauges. */
+/**
+ * The `/metrics` text: every registered family, then queue, actor state and connection gauges.
+ * `engine.config` (the running config) maps actors to the destinations they deliver to; without
+ * it, `engine_actor_destination_info` has no series.
+ */
 export async function metricsText(
   metrics: EngineMetrics,
-  engine: Pick<Engine, "supervisor" | "store">,
+  engine: Pick<Engine, "supervisor" | "store"> & { readonly config?: Config },
   mllp: readonly MllpServer[],
 ): Promise<string> {
   const actors = await engine.supervisor.statuses();
@@ -82,14 +89,17 @@ export async function metricsText(
   return metrics.registry.render([
     "# HELP engine_queue_depth Messages waiting in an actor's queue.",
     "# TYPE engine_queue_depth gauge",
-    ...actors.map((a) => `engine_queue_depth{actor="${a.id}",kind="${a.kind}"} ${a.queueDepth}`),
+    ...actors.map((a) =>
+      `engine_queue_depth{actor="${labelValue(a.id)}",kind="${labelValue(a.kind)}"} ${a.queueDepth}`
+    ),
     "# HELP engine_queue_oldest_age_seconds Age of the oldest message waiting in a queue.",
     "# TYPE engine_queue_oldest_age_seconds gauge",
     ...actors.map((a) =>
-      `engine_queue_oldest_age_seconds{actor="${a.id}",kind="${a.kind}"} ${
+      `engine_queue_oldest_age_seconds{actor="${labelValue(a.id)}",kind="${labelValue(a.kind)}"} ${
         (a.oldestAgeMs ?? 0) / 1000
       }`
     ),
+    ...actorLines(actors, engine.config),
     ...unservedLines(unserved),
     "# HELP engine_kv_commits_total Group commits to KV.",
     "# TYPE engine_kv_commits_total counter",
@@ -107,6 +117,37 @@ export async function metricsText(
     "# TYPE engine_mllp_connections gauge",
     ...mllp.map((s) => `engine_mllp_connections{port="${s.port}"} ${s.connections}`),
   ]);
+}
+
+/**
+ * `engine_actor_state` (one series per actor, its current state, value 1: a paused queue and a
+ * stuck one told apart) and `engine_actor_destination_info` (one series per actor and destination
+ * it delivers to: several MLLP destinations at one `host:port` share an actor), for joins such as
+ * `engine_queue_depth * on(actor) group_right engine_actor_destination_info`.
+ */
+function actorLines(actors: readonly ActorStatus[], config: Config | undefined): string[] {
+  const listed = new Set(actors.map((a) => a.id));
+  const served = (config?.destinations ?? []).flatMap((d) => {
+    const actor = destinationActorId(d);
+    return listed.has(actor) ? [{ actor, destination: d.id }] : [];
+  });
+  return [
+    "# HELP engine_actor_state An actor's current state (idle, connecting, sending, awaiting-ack, " +
+    "backoff, paused, processing, stopped): one series per actor, value 1.",
+    "# TYPE engine_actor_state gauge",
+    ...actors.map((a) =>
+      `engine_actor_state{actor="${labelValue(a.id)}",kind="${labelValue(a.kind)}",state="${
+        labelValue(a.state)
+      }"} 1`
+    ),
+    "# HELP engine_actor_destination_info The destinations each actor delivers to (value 1).",
+    "# TYPE engine_actor_destination_info gauge",
+    ...served.map((s) =>
+      `engine_actor_destination_info{actor="${labelValue(s.actor)}",destination="${
+        labelValue(s.destination)
+      }"} 1`
+    ),
+  ];
 }
 
 /**

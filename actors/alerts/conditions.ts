@@ -12,10 +12,13 @@ import type { ActorStatus } from "../runtime/actor.ts";
 /** What rules are evaluated against (the engine provides it; tests may fake parts). */
 export interface AlertInputs {
   /** FAILED logs created since `since`, counted up to `atLeast` (no need to count further). */
-  countFailed(
-    filter: { since: number; integrationId?: string; destinationId?: string },
-    atLeast: number,
-  ): Promise<number>;
+  countFailed(filter: FailedFilter, atLeast: number): Promise<number>;
+  /**
+   * The same count, with the newest of those logs (read by the same listing: no read more), so
+   * that a `failed-logs` summary says which log, where and why. Used instead of
+   * {@link countFailed} when given.
+   */
+  failedLogs?(filter: FailedFilter, atLeast: number): Promise<FailedLogs>;
   /** Every known actor's status. */
   actors(): Promise<ActorStatus[]>;
   /** When the integration last received a message (ms), if ever. */
@@ -33,6 +36,19 @@ export interface AlertInputs {
   destinationsOfActor?(actorId: string): string[];
 }
 
+/** Which FAILED logs a `failed-logs` rule counts. */
+export interface FailedFilter {
+  since: number;
+  integrationId?: string;
+  destinationId?: string;
+}
+
+/** FAILED logs counted (up to what was asked) and the newest of them. */
+export interface FailedLogs {
+  count: number;
+  newest?: { id: string; integrationId?: string; destinationId?: string; reason?: string };
+}
+
 /** A subject in alarm. */
 export interface Condition {
   subject: string;
@@ -45,6 +61,44 @@ export interface Condition {
    * yet (the first attempt after a restart, with nothing in memory about the head) is such a case.
    */
   holdOnly?: boolean;
+  /**
+   * What the alert is about, without the numbers of the moment (`queue mllp-out:… (destination
+   * lab)`): a resolved names it, with the worst seen, instead of the last summary's numbers.
+   */
+  about?: string;
+  /** A queue's numbers now: the monitor keeps the worst seen while the alert fires. */
+  measure?: { depth: number; oldestAgeMs?: number };
+}
+
+/** Reasons quoted in summaries are cut to this many characters. */
+const MAX_REASON = 200;
+
+/**
+ * A duration as an operator reads it: seconds up to 10 min, then minutes up to 5 h, then hours
+ * (coarse on purpose: a summary holding an age changes, and is stored, once a minute at most
+ * past 10 min).
+ */
+export function durationText(ms: number): string {
+  const s = Math.max(0, Math.round(ms / 1000));
+  if (s < 600) return `${s} s`;
+  const min = Math.round(s / 60);
+  if (min < 300) return `${min} min`;
+  return `${Math.round(min / 60)} h`;
+}
+
+/** The newest failed log, as a summary names it: its id, where it went or came from, and why. */
+function newestText(newest: NonNullable<FailedLogs["newest"]>): string {
+  const where = newest.destinationId
+    ? ` to ${newest.destinationId}${newest.integrationId ? ` (from ${newest.integrationId})` : ""}`
+    : newest.integrationId
+    ? ` from ${newest.integrationId}`
+    : "";
+  const reason = newest.reason
+    ? `: ${
+      newest.reason.length > MAX_REASON ? `${newest.reason.slice(0, MAX_REASON)}…` : newest.reason
+    }`
+    : "";
+  return `newest ${newest.id}${where}${reason}`;
 }
 
 const DAY_MS = 86_400_000;
@@ -96,20 +150,27 @@ export async function evaluateRule(
 ): Promise<Condition[]> {
   switch (rule.kind) {
     case "failed-logs": {
-      const n = await inputs.countFailed({
+      const filter: FailedFilter = {
         since: now - rule.windowSeconds * 1000,
         ...(rule.integration ? { integrationId: rule.integration } : {}),
         ...(rule.destination ? { destinationId: rule.destination } : {}),
-      }, rule.threshold);
-      if (n < rule.threshold) return [];
+      };
+      const got: FailedLogs = inputs.failedLogs
+        ? await inputs.failedLogs(filter, rule.threshold)
+        : { count: await inputs.countFailed(filter, rule.threshold) };
+      if (got.count < rule.threshold) return [];
       const scope = rule.integration
         ? `integration ${rule.integration}`
         : rule.destination
         ? `destination ${rule.destination}`
         : "all";
+      // Counting stops at the threshold (bounded work): more may have failed.
+      const counted = `at least ${rule.threshold} failed ${
+        rule.threshold === 1 ? "log" : "logs"
+      } (${scope}) within ${rule.windowSeconds} s`;
       return [{
         subject: scope,
-        summary: `at least ${rule.threshold} failed logs (${scope}) within ${rule.windowSeconds} s`,
+        summary: got.newest ? `${counted}; ${newestText(got.newest)}` : counted,
       }];
     }
     case "queue": {
@@ -126,14 +187,18 @@ export async function evaluateRule(
         if (
           rule.maxAgeSeconds !== undefined && age !== undefined && age > rule.maxAgeSeconds * 1000
         ) {
-          reasons.push(`oldest message ${Math.round(age / 1000)} s old > ${rule.maxAgeSeconds} s`);
+          reasons.push(`oldest message ${durationText(age)} old > ${rule.maxAgeSeconds} s`);
         }
         if (reasons.length) {
+          const about = `queue ${named(a, inputs)}`;
           out.push({
             subject: a.id,
-            summary: `queue ${named(a, inputs)}: ${reasons.join(", ")}; ${a.queueDepth} waiting, ${
-              stateOf(a)
-            }`,
+            summary: `${about}: ${reasons.join(", ")}; ${a.queueDepth} waiting, ${stateOf(a)}`,
+            about,
+            measure: {
+              depth: a.queueDepth,
+              ...(a.oldestAgeMs !== undefined ? { oldestAgeMs: a.oldestAgeMs } : {}),
+            },
           });
         }
       }

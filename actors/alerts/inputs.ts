@@ -10,7 +10,8 @@ import type { Config } from "../config/mod.ts";
 import { destinationActorId } from "../engine/identities.ts";
 import type { ActorStatus } from "../runtime/actor.ts";
 import type { Store } from "../store/store.ts";
-import type { AlertInputs } from "./conditions.ts";
+import type { LogRecord } from "../store/types.ts";
+import type { AlertInputs, FailedLogs } from "./conditions.ts";
 
 /** Pages of logs read at most to count failures (bounded work per evaluation). */
 const MAX_PAGES = 20;
@@ -22,25 +23,31 @@ export function engineInputs(options: {
   config: () => Config;
 }): AlertInputs {
   const { store } = options;
+  const failedLogs: NonNullable<AlertInputs["failedLogs"]> = async (filter, atLeast) => {
+    let n = 0;
+    let newest: FailedLogs["newest"];
+    let cursor: string | undefined;
+    for (let page = 0; page < MAX_PAGES; page++) {
+      const got = await store.listLogs({
+        status: "FAILED",
+        since: filter.since,
+        ...(filter.integrationId ? { integrationId: filter.integrationId } : {}),
+        ...(filter.destinationId ? { destinationId: filter.destinationId } : {}),
+        limit: Math.min(500, Math.max(1, atLeast - n)),
+        ...(cursor ? { cursor } : {}),
+      });
+      // Pages are newest first: the first log listed is the newest.
+      const first = got.logs[0];
+      if (!newest && first) newest = brief(first);
+      n += got.logs.length;
+      if (n >= atLeast || !got.next) break;
+      cursor = got.next;
+    }
+    return { count: n, ...(newest ? { newest } : {}) };
+  };
   return {
-    async countFailed(filter, atLeast) {
-      let n = 0;
-      let cursor: string | undefined;
-      for (let page = 0; page < MAX_PAGES; page++) {
-        const got = await store.listLogs({
-          status: "FAILED",
-          since: filter.since,
-          ...(filter.integrationId ? { integrationId: filter.integrationId } : {}),
-          ...(filter.destinationId ? { destinationId: filter.destinationId } : {}),
-          limit: Math.min(500, Math.max(1, atLeast - n)),
-          ...(cursor ? { cursor } : {}),
-        });
-        n += got.logs.length;
-        if (n >= atLeast || !got.next) break;
-        cursor = got.next;
-      }
-      return n;
-    },
+    failedLogs,
+    countFailed: async (filter, atLeast) => (await failedLogs(filter, atLeast)).count,
     actors: options.actors,
     async lastReceived(integrationId) {
       const got = await store.listLogs({ integrationId, type: "RECEIVE", limit: 1 });
@@ -56,6 +63,24 @@ export function engineInputs(options: {
       return options.config().destinations.filter((d) => destinationActorId(d) === actorId)
         .map((d) => d.id);
     },
+  };
+}
+
+/**
+ * What a summary says of a FAILED log: its id, where, and why (its reason, with its last failed
+ * attempt's when that differs: a skip's reason is the operator's, the peer's is the attempt's).
+ */
+function brief(log: LogRecord): NonNullable<FailedLogs["newest"]> {
+  const last = log.attempts.at(-1);
+  const tried = last?.outcome === "FAILED" ? last.reason : undefined;
+  const reason = log.reason && tried && tried !== log.reason
+    ? `${log.reason} (last attempt: ${tried})`
+    : log.reason ?? tried;
+  return {
+    id: log.id,
+    ...(log.integrationId ? { integrationId: log.integrationId } : {}),
+    ...(log.destinationId ? { destinationId: log.destinationId } : {}),
+    ...(reason ? { reason } : {}),
   };
 }
 

@@ -6,6 +6,11 @@
  * one KV, only the holder of the `alerts` lease evaluates and sends. Failed sends are retried
  * with backoff up to the channel's attempts; every notification is kept in the history.
  *
+ * What a firing alert says follows what holds: its summary is stored again when it changes (at
+ * most once an evaluation, in that evaluation's one commit, notifying no one: the next reminder or
+ * the resolved carries it), and a queue alert keeps the worst depth and age seen. A resolved says
+ * how long the alert lasted and, for a queue, that worst rather than the last evaluation's numbers.
+ *
  * Sending is the {@link Dispatcher}'s: one lane per channel, in the background, each attempt
  * bounded by its channel's `timeoutSeconds`. Evaluation goes on while sends are under way, and a
  * hung channel holds only its own lane. {@link AlertMonitor.stop} aborts the attempts under way
@@ -34,7 +39,7 @@ import type { Leases } from "../store/leases.ts";
 import type { Store } from "../store/store.ts";
 import { WallAnchors } from "./anchors.ts";
 import type { ChannelDeps } from "./channels.ts";
-import { type AlertInputs, evaluateRule } from "./conditions.ts";
+import { type AlertInputs, type Condition, durationText, evaluateRule } from "./conditions.ts";
 import { Dispatcher } from "./dispatch.ts";
 import { checkStoredRules, type RuleSet, STORED_RULES_FIX } from "./stored_rules.ts";
 
@@ -60,6 +65,66 @@ export interface AlertMonitorOptions {
 const FAILED_PASS_PAUSE_MS = 1000;
 
 const key = (rule: string, subject: string) => `${rule}\u0000${subject}`;
+
+/**
+ * Firing alerts brought up to date (their text alone changed) one evaluation stores at most, the
+ * rest on the next ones: its commit stays well under KV's 1000 mutations.
+ */
+const MAX_REFRESHES = 200;
+
+/** A queue alert's worst as a resolved says it (`; at worst 20001 waiting, oldest message 19 min old`). */
+function worstText(worst: AlertState["worst"]): string {
+  if (!worst) return "";
+  const age = worst.oldestAgeMs !== undefined
+    ? `, oldest message ${durationText(worst.oldestAgeMs)} old`
+    : "";
+  return `; at worst ${worst.depth} waiting${age}`;
+}
+
+/** The worst of `worst` and the numbers of now. */
+function worstOf(worst: AlertState["worst"], m: Condition["measure"]): AlertState["worst"] {
+  if (!m) return worst;
+  const depth = Math.max(worst?.depth ?? 0, m.depth);
+  const ages = [worst?.oldestAgeMs, m.oldestAgeMs].filter((a) => a !== undefined);
+  return { depth, ...(ages.length ? { oldestAgeMs: Math.max(...ages) } : {}) };
+}
+
+/**
+ * `state` brought up to date with what holds now (`c`), or `undefined` when nothing it would show
+ * changed: its summary (kept when `c` only holds it, an attempt under way saying less than the
+ * cause it keeps), what it is about, and the worst seen (stored once the resolved's text of it
+ * would change, so a growing age is written once a minute at most).
+ */
+function refreshed(state: AlertState, c: Condition): AlertState | undefined {
+  const summary = c.holdOnly ? state.summary : c.summary;
+  const about = c.about ?? state.about;
+  const worst = worstOf(state.worst, c.measure);
+  if (
+    summary === state.summary && about === state.about &&
+    worstText(worst) === worstText(state.worst)
+  ) {
+    return undefined;
+  }
+  return {
+    ...state,
+    summary,
+    ...(about !== undefined ? { about } : {}),
+    ...(worst ? { worst } : {}),
+  };
+}
+
+/**
+ * A resolved's summary: how long the alert lasted and, for a queue, its name and the worst seen
+ * while it fired (the last summary's numbers are those of a queue almost back under its limits);
+ * else the last summary.
+ */
+function resolvedText(s: AlertState, lastedMs: number, removed: boolean): string {
+  const what = s.about !== undefined && s.worst ? `${s.about}${worstText(s.worst)}` : s.summary;
+  const lasted = durationText(lastedMs);
+  return removed
+    ? `rule ${s.rule} removed (firing for ${lasted}): ${what}`
+    : `resolved after ${lasted}: ${what}`;
+}
 
 /** See the module doc. */
 export class AlertMonitor {
@@ -105,6 +170,12 @@ export class AlertMonitor {
       storeHealth: () => base.storeHealth(),
       expiries: () => base.expiries(),
       actorOfDestination: (id) => base.actorOfDestination(id),
+      // Optional ones, passed on when given (summaries name the destinations and the newest
+      // failed log through them).
+      ...(base.failedLogs ? { failedLogs: base.failedLogs.bind(base) } : {}),
+      ...(base.destinationsOfActor
+        ? { destinationsOfActor: base.destinationsOfActor.bind(base) }
+        : {}),
     };
     this.#dispatch = new Dispatcher({
       alerts: this.#alerts,
@@ -286,6 +357,7 @@ export class AlertMonitor {
     /** Subjects in alarm this pass, over every rule. */
     const seen = new Set<string>();
     const t: Required<AlertTransition> = { put: [], remove: [], notify: [] };
+    let refreshes = 0;
     const channelsOf = (rule?: AlertRule) => rule?.channels ?? config.channels.map((c) => c.id);
     const notify = (s: AlertState, event: AlertNotification["event"], rule?: AlertRule) => {
       const n: AlertNotification = {
@@ -346,6 +418,8 @@ export class AlertMonitor {
             lastNotifiedAt: now,
             reminders: 0,
             summary: c.summary,
+            ...(c.about !== undefined ? { about: c.about } : {}),
+            ...(c.measure ? { worst: worstOf(undefined, c.measure)! } : {}),
           };
           anchors.mark(`notified\u0000${k}`, now);
           t.put.push(s);
@@ -356,14 +430,21 @@ export class AlertMonitor {
             rule.remindEverySeconds * 1000
         ) {
           const s = {
-            ...state,
+            ...(refreshed(state, c) ?? state),
             lastNotifiedAt: now,
             reminders: state.reminders + 1,
-            summary: c.summary,
           };
           anchors.mark(`notified\u0000${k}`, now);
           t.put.push(s);
           notify(s, "reminder", rule);
+        } else if (refreshes < MAX_REFRESHES) {
+          // Still firing: what it says is kept up to date, without notifying anyone (a text
+          // changing is no new alert; the next reminder or the resolved carries it).
+          const s = refreshed(state, c);
+          if (s) {
+            refreshes++;
+            t.put.push(s);
+          }
         }
       }
       for (const k of this.#firstSeen.keys()) {
@@ -375,14 +456,8 @@ export class AlertMonitor {
       if (held.has(k)) continue;
       const rule = byId.get(s.rule);
       t.remove.push({ rule: s.rule, subject: s.subject });
-      notify(
-        {
-          ...s,
-          summary: rule ? `resolved: ${s.summary}` : `rule ${s.rule} removed: ${s.summary}`,
-        },
-        "resolved",
-        rule,
-      );
+      const lasted = anchors.since(`since\u0000${k}`, s.since);
+      notify({ ...s, summary: resolvedText(s, lasted, !rule) }, "resolved", rule);
     }
     // Anchors of subjects no longer in alarm (nor remembered) and of integrations not watched go.
     const watched = new Set(rules.flatMap((r) => r.kind === "no-traffic" ? [r.integration] : []));

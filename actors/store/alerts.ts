@@ -23,7 +23,12 @@ export interface AlertState {
   /** When a notification about it was last queued (ms). */
   lastNotifiedAt: number;
   reminders: number;
+  /** What holds now: kept up to date while it fires (stored when it changes), not only at firing. */
   summary: string;
+  /** What it is about without the numbers of the moment (a queue's name), for the resolved. */
+  about?: string;
+  /** A queue alert: the deepest the queue and the oldest its head were while it fired. */
+  worst?: { depth: number; oldestAgeMs?: number };
 }
 
 /** One channel's part of a notification. */
