@@ -14,6 +14,7 @@ import {
   parseAddress,
   type RangeRule,
   type SegmentMap,
+  type StructuredRule,
 } from "./rules.ts";
 
 /** A JSON location: keys from the segment's base object, or from the scope object. */
@@ -74,8 +75,16 @@ export interface CRange {
   readonly at: Place;
 }
 
+/** A structured numeric rule (its components are 1-4 of repetition 1 of field `f`). */
+export interface CStructured {
+  readonly kind: "structured";
+  readonly rule: StructuredRule;
+  readonly f: number;
+  readonly at: Place;
+}
+
 /** Any compiled rule. */
-export type CRule = CLeaf | CConst | CReps | CRange;
+export type CRule = CLeaf | CConst | CReps | CRange | CStructured;
 
 /** A compiled segment map. */
 export interface CSegment {
@@ -153,6 +162,9 @@ export function compileSegment(map: SegmentMap): CSegment {
         });
         break;
       }
+      case "structured":
+        rules.push({ kind: "structured", rule, f: rule.f, at: place(prefix, rule.j) });
+        break;
       case "reps":
         rules.push({
           kind: "reps",

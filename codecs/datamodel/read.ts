@@ -20,6 +20,7 @@ import {
   compileSegment,
   type CRange,
   type CReps,
+  type CStructured,
   type Place,
 } from "./compile.ts";
 import { DataModelError } from "./errors.ts";
@@ -38,6 +39,7 @@ import {
 import { arrayAt, type JsonObject, setPath } from "./json_path.ts";
 import { type Frame, handler, newFrame } from "./scopes.ts";
 import { leafKey, uncovered, uncoveredComponents } from "./residue.ts";
+import { snComponents } from "./structured.ts";
 import {
   type LeafRule,
   parseAddress,
@@ -194,6 +196,9 @@ class Reader {
         case "range":
           this.#readRange(inst, base, rule, field);
           break;
+        case "structured":
+          this.#readStructured(inst, base, rule, field);
+          break;
       }
     }
     for (const leaf of cs.fallbacks) {
@@ -314,13 +319,27 @@ class Reader {
           const raw = leafInRep(rep, l.c, l.s, this.d);
           if (this.#readLeaf(inst, holder, l, raw, i + 1, rule.f)) any = true;
         }
+        const derive = b.bucket.derive;
+        let kept = false;
         if (!any) {
           // Nothing to carry: undo the coverage so that the whole repetition stays an extension.
           inst.covered.length = before;
-          continue;
+          const derived = derive?.value(view ??= repView(rep, this.d));
+          if (derived === undefined || !b.scalar) continue;
+          // Read only: the repetition stays in the extension whole (the components the value is
+          // built from, and its marks as sent: the writer adds none the message did not have).
+          holder.$ = derived;
+          kept = true;
+        } else if (derive?.value(view ??= repView(rep, this.d)) !== undefined) {
+          // Both forms: the extension keeps both, so that the writer can tell an edited value
+          // (whose stale components it drops) from the one read.
+          inst.covered.length = before;
+          kept = true;
         }
-        for (const [c, s, value] of b.fill) {
-          if (leafInRep(rep, c, s, this.d) === value) this.#cover(inst, rule.f, i + 1, c, s);
+        if (!kept) {
+          for (const [c, s, value] of b.fill) {
+            if (leafInRep(rep, c, s, this.d) === value) this.#cover(inst, rule.f, i + 1, c, s);
+          }
         }
         const value = b.scalar ? holder.$ : holder;
         if (got === undefined) found.set(b, [{ input: i + 1, value }]);
@@ -366,6 +385,24 @@ class Reader {
     }
   }
 
+  /**
+   * Reads an SN value (components 1-4) as one text; covers them when that text is written back
+   * the same. A value that is no SN text is read as component 1 would be by a leaf rule.
+   */
+  #readStructured(inst: Instance, base: JsonObject, rule: CStructured, field: string): void {
+    const raw = [1, 2, 3, 4].map((c) => leafInField(field, 1, c, 1, this.d));
+    if (raw.every((c) => c === "")) return;
+    const text = raw.map((c) => decodeLeaf(c, this.d)).join("");
+    const comps = snComponents(text);
+    if (comps !== undefined && raw.every((c, i) => c === (comps[i] ?? ""))) {
+      setAt(base, inst.frame.obj, rule.at, text);
+      for (let c = 1; c <= comps.length; c++) this.#cover(inst, rule.f, 1, c, 1);
+      return;
+    }
+    const l = plainLeaf(rule);
+    this.#readLeaf(inst, base, l, raw[0] as string, 1);
+  }
+
   /** Puts what the rules did not carry into the scope's `Extensions.HL7v2.Fields`. */
   #residue(inst: Instance): void {
     const { seg } = inst;
@@ -393,6 +430,25 @@ class Reader {
     }
   }
 }
+
+/** Component 1 of a structured rule's field, read or written as text. */
+export function plainLeaf(rule: CStructured): CLeaf {
+  let l = plainLeaves.get(rule);
+  if (l === undefined) {
+    const leaf: LeafRule = {
+      kind: "leaf",
+      j: rule.rule.j,
+      h: String(rule.f),
+      t: "string",
+      ...(rule.rule.when ? { when: rule.rule.when } : {}),
+    };
+    l = { kind: "leaf", rule: leaf, f: rule.f, r: 1, c: 1, s: 1, at: rule.at };
+    plainLeaves.set(rule, l);
+  }
+  return l;
+}
+
+const plainLeaves = new WeakMap<CStructured, CLeaf>();
 
 /** `3.5-5.1`, `>10`, `<0.5` (spaces allowed). */
 const RANGE = /^\s*(?:(-?\d+(?:\.\d+)?)\s*-\s*(-?\d+(?:\.\d+)?)|([<>])=?\s*(-?\d+(?:\.\d+)?))\s*$/;

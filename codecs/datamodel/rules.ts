@@ -121,6 +121,21 @@ export interface Bucket {
   readonly leaves: readonly LeafRule[];
   /** Components the writer fills to mark the class (`{"2": "NET"}`); read back if equal. */
   readonly fill?: Readonly<Record<string, string>>;
+  /**
+   * The value of a scalar bucket when its leaves are empty, built from other components (a
+   * v2.5 phone number in XTN-5/6/7/8). Read only: those components stay in the extension, and
+   * the writer leaves its own leaf out of a repetition whose kept components derive the value
+   * it would write (so HL7 → JSON → HL7 gives the repetition back as it was).
+   */
+  readonly derive?: Derivation;
+}
+
+/** A bucket value built from components of the repetition (see {@link Bucket.derive}). */
+export interface Derivation {
+  /** The components (`C[.S]`) the value is built from. */
+  readonly from: readonly string[];
+  /** The value, or `undefined` when those components do not give one. */
+  readonly value: (rep: SegmentView) => string | undefined;
 }
 
 /**
@@ -145,8 +160,20 @@ export interface RangeRule {
   readonly when?: Condition;
 }
 
+/**
+ * A structured numeric value (SN: comparator, number, separator, number in components 1-4 of
+ * repetition 1 of field `f`) ⇄ one text: `>^500` is `>500`, `^10^-^20` is `10-20`, `^2^:^3` is
+ * `2:3`. A value that is no SN text is read and written as component 1, as a leaf rule would.
+ */
+export interface StructuredRule {
+  readonly kind: "structured";
+  readonly j: string;
+  readonly f: number;
+  readonly when?: Condition;
+}
+
 /** Any rule of a segment. */
-export type Rule = LeafRule | ConstRule | RepsRule | RangeRule;
+export type Rule = LeafRule | ConstRule | RepsRule | RangeRule | StructuredRule;
 
 /** A segment and where its values live in JSON. */
 export interface SegmentMap {

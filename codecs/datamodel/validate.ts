@@ -100,6 +100,7 @@ function buildScope(items: readonly ScopeItem[], scope: ObjectNode): void {
     for (const r of item.rules) {
       if (r.kind === "leaf") leafInto(obj, scope, r);
       else if (r.kind === "range") put(obj, r.j, { kind: "range" });
+      else if (r.kind === "structured") put(obj, r.j, { kind: "value", t: "string" });
       else if (r.kind === "reps") {
         for (const b of r.buckets) {
           const only = b.leaves.every((l) => l.j === "") ? b.leaves[0] : undefined;

@@ -23,6 +23,7 @@ import {
 } from "./hl7_tree.ts";
 import { getPath, isObject, type JsonObject, keysOf } from "./json_path.ts";
 import {
+  type Derivation,
   type LeafAddress,
   type LeafRule,
   parseAddress,
@@ -31,8 +32,11 @@ import {
   type RepsRule,
   type ScopeItem,
   type SegmentMap,
+  type SegmentView,
+  type StructuredRule,
   type WriteContext,
 } from "./rules.ts";
+import { snComponents } from "./structured.ts";
 import { sameValue, toHl7Text, toJsonValue } from "./values.ts";
 
 /** What the writer needs. */
@@ -89,9 +93,34 @@ function repetitionAddress(h: string): LeafAddress {
 /** What a leaf's check is when the segment has no extension fields to lay over it: unused. */
 const UNCHECKED: Check = () => true;
 
+/** A repetition a bucket with a derivation wrote its value in (see {@link Bucket.derive}). */
+interface DerivedRep {
+  readonly f: number;
+  readonly r: number;
+  /** The value written (`null`: `""`, the value deleted). */
+  readonly value: string | null;
+  readonly derive: Derivation;
+  /** The leaves (component, subcomponent) the bucket wrote the value in. */
+  readonly own: readonly LeafAddress[];
+  /** The leaves the bucket's fill wrote (marks of its class). */
+  readonly fill: readonly LeafAddress[];
+}
+
+/** Decoded text of the leaves of repetition `r` of a tree, addressed `C[.S]`. */
+function treeRepView(t: FieldTree, r: number): SegmentView {
+  return {
+    text(h: string): string | undefined {
+      const a = repetitionAddress(h);
+      const raw = getLeaf(t, r, a.comp, a.sub);
+      return raw === "" || raw === '""' ? undefined : decodeLeaf(raw, STD);
+    },
+  };
+}
+
 class SegmentWriter {
   readonly trees: FieldTree[] = [];
   readonly claims = new Map<string, Check>();
+  readonly derived: DerivedRep[] = [];
   content = false;
 
   /** `overlaid`: extension fields are laid over this segment, so each leaf's claim is kept. */
@@ -132,15 +161,23 @@ class SegmentWriter {
       for (const el of elements) {
         r++;
         let wrote = false;
+        const own: LeafAddress[] = [];
         for (const lr of b.leaves) {
           if (lr.fallback === "read") continue;
           const a = repetitionAddress(lr.h);
           const value = lr.j === "" ? el : lookup(el, "", scope, lr.j);
-          if (this.leaf(lr, value, rule.f, r, a.comp, a.sub)) wrote = true;
+          if (this.leaf(lr, value, rule.f, r, a.comp, a.sub)) {
+            wrote = true;
+            own.push(a);
+          }
         }
         if (!wrote) {
           r--; // nothing in this element: leave no empty repetition behind
           continue;
+        }
+        if (b.derive !== undefined && this.overlaid && (typeof el === "string" || el === null)) {
+          const fill = Object.keys(b.fill ?? {}).map(repetitionAddress);
+          this.derived.push({ f: rule.f, r, value: el, derive: b.derive, own, fill });
         }
         this.content = true;
         for (const [comp, value] of Object.entries(b.fill ?? {})) {
@@ -172,6 +209,26 @@ class SegmentWriter {
     this.content = true;
   }
 
+  /**
+   * An SN text as components 1-4 of field `f` (`>500` → `>^500`); any other text in
+   * component 1.
+   */
+  structured(rule: StructuredRule, v: unknown): void {
+    if (v === undefined) return;
+    const comps = typeof v === "string" ? snComponents(v) : undefined;
+    if (comps === undefined) {
+      const plain: LeafRule = { kind: "leaf", j: rule.j, h: String(rule.f), t: "string" };
+      if (this.leaf(plain, v, rule.f, 1, 1, 1)) this.content = true;
+      return;
+    }
+    comps.forEach((text, i) => {
+      if (text !== "") {
+        this.put(rule.f, 1, i + 1, 1, text, (raw) => decodeLeaf(raw, STD) === text);
+      }
+    });
+    this.content = true;
+  }
+
   /** Lays extension fields over what the rules wrote (see the module doc). */
   overlay(fields: readonly [number, string][]): void {
     for (const [f, raw] of fields) {
@@ -182,6 +239,33 @@ class SegmentWriter {
           setLeaf(out, r, c, s, v);
         }
       });
+      for (const d of this.derived) if (d.f === f) this.settle(d, t, out);
+    }
+  }
+
+  /**
+   * A bucket value written where the extension kept the components it is derived from: the
+   * same value leaves the bucket's own leaf out (it was not in the message read); an edited one
+   * drops those components, which would contradict it.
+   */
+  settle(d: DerivedRep, ext: FieldTree, out: FieldTree): void {
+    const kept = d.derive.value(treeRepView(ext, d.r));
+    if (kept === undefined) return;
+    const extOwn = d.own.filter((a) => getLeaf(ext, d.r, a.comp, a.sub) !== "");
+    const same = extOwn.length === 0 ? kept === d.value : extOwn.some((a) => {
+      const raw = getLeaf(ext, d.r, a.comp, a.sub);
+      return d.value === null ? raw === '""' : decodeLeaf(raw, STD) === d.value;
+    });
+    if (same) {
+      // The repetition as read (the extension kept it whole): no leaf it did not have.
+      for (const a of [...(extOwn.length === 0 ? d.own : []), ...d.fill]) {
+        if (getLeaf(ext, d.r, a.comp, a.sub) === "") setLeaf(out, d.r, a.comp, a.sub, "");
+      }
+      return;
+    }
+    for (const h of d.derive.from) {
+      const a = repetitionAddress(h);
+      if (getLeaf(out, d.r, a.comp, a.sub) !== "") setLeaf(out, d.r, a.comp, a.sub, "");
     }
   }
 }
@@ -298,6 +382,9 @@ class Writer {
           break;
         case "range":
           w.range(rule, lookup(base, prefix, scope, rule.j));
+          break;
+        case "structured":
+          w.structured(rule, lookup(base, prefix, scope, rule.j));
           break;
       }
     }

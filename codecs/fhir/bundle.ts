@@ -27,6 +27,7 @@ import {
   LOCAL_ID_SYSTEM,
   V2_EVENT_SYSTEM,
 } from "./codes.ts";
+import { requiredCodeIssues } from "./bindings.ts";
 import { FhirError, type FhirIssue } from "./errors.ts";
 import {
   addExtensions,
@@ -39,6 +40,7 @@ import {
 import { applyResidue, fromResource, residueOf, toResource } from "./map.ts";
 import { type KeyContext, MESSAGE_PARTS, type Part } from "./messages.ts";
 import { orderEventOfStatus } from "./resources/orders.ts";
+import { referenceIssues } from "./references.ts";
 import { fixed, type MapContext, path, type ResourceMap } from "./rules.ts";
 import { liftSpecimens, lowerSpecimens } from "./specimen.ts";
 import { uuidV5 } from "./uuid.ts";
@@ -397,17 +399,34 @@ export function fhirToModel(input: unknown, options: FhirOptions = {}): DataMode
     if (typeof r.id === "string") index.set(`${r.resourceType}/${r.id}`, r);
   }
   const ev = eventOf(header, resources);
+  // What the translation follows must be in the bundle (references.ts).
+  const located = (res: FhirResource, issues: FhirIssue[]) => {
+    const at = `Bundle.entry[${entryOf.get(res) ?? "?"}].resource`;
+    return issues.map((i) => ({ ...i, path: i.path === "" ? at : `${at}.${i.path}` }));
+  };
+  const readTypes = typesRead(ev.dataModel);
+  const refIssues = resources.filter((r) => readTypes.has(r.resourceType)).flatMap((r) =>
+    located(
+      r,
+      referenceIssues(r, (ref) => {
+        const hit = index.get(ref);
+        return hit === undefined ? undefined : { resource: hit, entry: entryOf.get(hit) ?? -1 };
+      }),
+    )
+  );
+  if (refIssues.length > 0) throw new FhirError(refIssues);
   const { ctx } = context(options, ev.eventType, (ref) => index.get(ref));
   const meta: JsonObject = { DataModel: ev.dataModel, EventType: ev.eventType };
   if (ev.canceledEvent) meta.CanceledEvent = ev.canceledEvent;
   // A value a table refuses is named where the sender put it.
   const readEntry = (map: ResourceMap, res: FhirResource): JsonObject => {
+    const unread = requiredCodeIssues(res, res.resourceType);
+    if (unread.length > 0) throw new FhirError(located(res, unread));
     try {
       return read(map, res, ctx);
     } catch (error) {
       if (!(error instanceof FhirError)) throw error;
-      const at = `Bundle.entry[${entryOf.get(res) ?? "?"}].resource`;
-      throw new FhirError(error.issues.map((i) => ({ ...i, path: `${at}.${i.path}` })));
+      throw new FhirError(located(res, error.issues));
     }
   };
   const root: JsonObject = readEntry(MESSAGE_HEADER, header as FhirResource);
@@ -445,7 +464,41 @@ export function fhirToModel(input: unknown, options: FhirOptions = {}): DataMode
     }
   };
   readParts(MESSAGE_PARTS[ev.dataModel], root);
+  // The data model holds one patient (and an A40's merged one): another would be lost.
+  const first = [...claimed].find((r) => r.resourceType === "Patient");
+  const extra = resources.filter((r) => r.resourceType === "Patient" && !claimed.has(r));
+  if (extra.length > 0) {
+    throw new FhirError(extra.flatMap((r) =>
+      located(r, [{
+        path: "",
+        text: first === undefined
+          ? `a Patient a ${ev.dataModel} message does not read (link.type "replaced-by")`
+          : `a second Patient (the message is about one patient: Bundle.entry[${
+            entryOf.get(first)
+          }])`,
+      }])
+    ));
+  }
   return root as DataModelMessage;
+}
+
+const readTypeSets = new Map<string, Set<string>>();
+
+/** The resource types a data model's message reads (the Specimens its reports name, too). */
+function typesRead(model: EventSpec["dataModel"]): Set<string> {
+  let set = readTypeSets.get(model);
+  if (set === undefined) {
+    set = new Set(["Specimen"]);
+    const add = (parts: readonly Part[]) => {
+      for (const p of parts) {
+        set!.add(p.map.resourceType);
+        if (p.children) add(p.children);
+      }
+    };
+    add(MESSAGE_PARTS[model]);
+    readTypeSets.set(model, set);
+  }
+  return set;
 }
 
 /** The issues of a FhirError as a list (for callers that collect). */

@@ -8,6 +8,7 @@
 
 import { isObject } from "../datamodel/json_path.ts";
 import type { CodeTable } from "../datamodel/values.ts";
+import { type Binding, outsideBinding } from "./bindings.ts";
 import type { Conv } from "./rules.ts";
 export type { Conv };
 
@@ -152,10 +153,14 @@ export const instant: Conv = {
   toDm: (v) => (typeof v === "string" ? v : undefined),
 };
 
-/** A data-model value ⇄ a FHIR code by a table of `[dataModel, fhir]` pairs (first wins). */
+/**
+ * A data-model value ⇄ a FHIR code by a table of `[dataModel, fhir]` pairs (first wins). With
+ * `required` (the element's required binding), a code outside the binding is refused
+ * (`Conv.refuse`) rather than left out.
+ */
 export function code(
   pairs: readonly (readonly [string | boolean, string])[],
-  options: { otherwise?: string; required?: string } = {},
+  options: { otherwise?: string; required?: Binding } = {},
 ): Conv {
   const to = new Map<unknown, string>(), from = new Map<string, string | boolean>();
   for (const [dm, fx] of pairs) {
@@ -168,9 +173,10 @@ export function code(
   };
   const binding = options.required;
   if (binding !== undefined) {
-    // A required binding: a code outside it is the sender's error, not something to drop.
+    // A required binding: a code outside it is the sender's error, not something to drop. A
+    // code of the binding the table has no row for (`unknown`) is still left out.
     conv.refuse = (v) =>
-      `${JSON.stringify(v)} is not a code of ${binding} (${[...from.keys()].join(", ")})`;
+      typeof v === "string" && binding.codes.includes(v) ? undefined : outsideBinding(v, binding);
   }
   return conv;
 }

@@ -23,7 +23,8 @@ import {
   systemUri,
   V2_EVENT_SYSTEM,
 } from "./codes.ts";
-import { FhirError } from "./errors.ts";
+import { referenceIssues } from "./references.ts";
+import { FhirError, type FhirIssue } from "./errors.ts";
 import { addExtensions, findExtension, hl7v2Extension, readHl7v2Extension } from "./extensions.ts";
 import { readFhir, writeFhir } from "./fhir_path.ts";
 import { fhirToHl7, hl7ToFhir } from "./hl7.ts";
@@ -386,6 +387,7 @@ export function fhirToVxu(bundle: unknown, options: VxuFhirOptions = {}): string
       text: "a V04 needs a Patient and an Immunization",
     }]);
   }
+  refuseLoose(bundle.entry, patient);
   // MSH and PID through the data model as an ADT^A31; the VXU's header segments are put back
   // by the same writer (they are kept as `segment`s after PID on the MessageHeader).
   const a31Header: JsonObject = { ...mh, eventCoding: { system: V2_EVENT_SYSTEM, code: "A31" } };
@@ -415,6 +417,41 @@ export function fhirToVxu(bundle: unknown, options: VxuFhirOptions = {}): string
   const out = parseHl7(lines.join("\r"));
   if (out.get("MSH-9") === A31_TYPE || out.messageType !== "VXU") out.setRaw("MSH-9", VXU_TYPE);
   return out.toString();
+}
+
+/**
+ * A V04 carries one patient: a second Patient would be lost, and an Immunization whose `patient`
+ * names no entry (or not a Patient) would be written for this one (references.ts). Its other
+ * references (an encounter, a performer) are not what the VXU is written from.
+ */
+function refuseLoose(entries: unknown[], patient: JsonObject): void {
+  const index = new Map<string, { resource: JsonObject; entry: number }>();
+  entries.forEach((e, entry) => {
+    if (!isObject(e) || !isObject(e.resource)) return;
+    const resource = e.resource;
+    if (typeof e.fullUrl === "string") index.set(e.fullUrl, { resource, entry });
+    if (typeof resource.id === "string") {
+      index.set(`${String(resource.resourceType)}/${resource.id}`, { resource, entry });
+    }
+  });
+  const first = entries.findIndex((e) => isObject(e) && e.resource === patient);
+  const issues: FhirIssue[] = [];
+  entries.forEach((e, i) => {
+    const r = isObject(e) ? e.resource : undefined;
+    if (!isObject(r)) return;
+    const at = `Bundle.entry[${i}].resource`;
+    if (r.resourceType === "Patient" && r !== patient) {
+      issues.push({
+        path: at,
+        text: `a second Patient (the message is about one patient: Bundle.entry[${first}])`,
+      });
+    }
+    if (r.resourceType !== "Immunization") return;
+    for (const issue of referenceIssues(r, (ref) => index.get(ref))) {
+      if (issue.path.startsWith("patient.")) issues.push({ ...issue, path: `${at}.${issue.path}` });
+    }
+  });
+  if (issues.length > 0) throw new FhirError(issues);
 }
 
 function immunizationSegments(res: JsonObject, o: { timeZone: string }): string[] {

@@ -21,6 +21,7 @@ import {
   under,
   within,
 } from "../rules.ts";
+import { XTN_NUMBER_PARTS, xtnNumber } from "../structured.ts";
 import { codes } from "../values.ts";
 
 // ---- code tables ---------------------------------------------------------------------------
@@ -152,10 +153,16 @@ function isEmail(v: SegmentView): boolean {
   return v.text("2") === "NET" || v.text("3") === "Internet" || v.text("3") === "X.400";
 }
 
+/** A number in XTN-1, or else built from XTN-5/6/7/8 (v2.5 senders leave XTN-1 empty). */
+const NUMBER = { from: XTN_NUMBER_PARTS, value: xtnNumber };
+
+/** An address in XTN-4 (since v2.3), or else in XTN-1 (older senders). */
+const ADDRESS = { from: ["1"], value: (v: SegmentView) => v.text("1") };
+
 /**
  * An XTN field: the first home number to `PhoneNumber.Home`, the first mobile to
  * `PhoneNumber.Mobile`, every e-mail address to `EmailAddresses`. Work numbers and the rest
- * stay extensions.
+ * stay extensions. A number is XTN-1, or when that is empty XTN-5/6/7/8 as `+1 (312)555-1212X12`.
  */
 export function phones(f: number, prefix = ""): RepsRule {
   const p = prefix === "" ? "" : `${prefix}.`;
@@ -168,23 +175,33 @@ export function phones(f: number, prefix = ""): RepsRule {
       },
       leaves: [leaf("", "1")],
       fill: { "2": "PRN", "3": "PH" },
+      derive: NUMBER,
     },
     {
       j: `${p}PhoneNumber.Mobile`,
       match: (v) => v.text("3") === "CP",
       leaves: [leaf("", "1")],
       fill: { "2": "PRN", "3": "CP" },
+      derive: NUMBER,
     },
     {
       j: `${p}EmailAddresses`,
       many: true,
       match: isEmail,
-      // XTN-4 since v2.3; older senders put the address in XTN-1.
-      leaves: [leaf("", "4"), leaf("", "1", { fallback: "read" })],
+      leaves: [leaf("", "4")],
       fill: { "2": "NET", "3": "Internet" },
+      derive: ADDRESS,
     },
   ];
   return { kind: "reps", f, buckets };
+}
+
+/**
+ * One phone number of an XTN field at `j` (PID-14, NK1-6, GT1-6/7/18, IN1-7, ORC-23): the first
+ * repetition that has one, in XTN-1 or else built from XTN-5/6/7/8 as {@link phones} does.
+ */
+export function onePhone(f: number, j: string): RepsRule {
+  return { kind: "reps", f, buckets: [{ j, leaves: [leaf("", "1")], derive: NUMBER }] };
 }
 
 /** Identifiers of a CX field as `[{ID, IDType}]` (IDType: the assigning authority). */
@@ -221,7 +238,6 @@ export const PID = segment("PID", "Patient", [
     leaf("Sex", "8", { codes: SEX }),
     leaf("Race", "10", { codes: RACE }),
     ...within("Address", under(11, address())),
-    leaf("PhoneNumber.Office", "14"),
     leaf("Language", "15"),
     leaf("MaritalStatus", "16", { codes: MARITAL_STATUS }),
     leaf("Religion", "17"),
@@ -231,6 +247,7 @@ export const PID = segment("PID", "Patient", [
     leaf("IsDeceased", "30", { t: "boolean", codes: YES_NO }),
   ]),
   phones(13, "Demographics"),
+  onePhone(14, "Demographics.PhoneNumber.Office"),
   leaf("/Visit.AccountNumber", "18"),
 ], { required: true });
 
@@ -245,7 +262,7 @@ export function nk1(at: string): SegmentMap {
     leaf("RelationToPatient", "3", { codes: RELATIONSHIP }),
     ...within("Address", under(4, address())),
     phones(5),
-    leaf("PhoneNumber.Office", "6"),
+    onePhone(6, "PhoneNumber.Office"),
   ], { many: true });
 }
 
@@ -298,8 +315,8 @@ export function gt1(at: string): SegmentMap {
     leaf("Number", "2"),
     ...under(3, personName()),
     ...within("Address", under(5, address())),
-    leaf("PhoneNumber.Home", "6"),
-    leaf("PhoneNumber.Business", "7"),
+    onePhone(6, "PhoneNumber.Home"),
+    onePhone(7, "PhoneNumber.Business"),
     leaf("DOB", "8", { t: "date" }),
     leaf("Sex", "9", { codes: SEX }),
     leaf("Type", "10"),
@@ -307,7 +324,7 @@ export function gt1(at: string): SegmentMap {
     leaf("SSN", "12"),
     leaf("Employer.Name", "16"),
     ...within("Employer.Address", under(17, address())),
-    leaf("Employer.PhoneNumber", "18"),
+    onePhone(18, "Employer.PhoneNumber"),
   ]);
 }
 
@@ -320,7 +337,7 @@ export function in1(at: string): SegmentMap {
     leaf("Company.ID", "3"),
     leaf("Company.Name", "4"),
     ...within("Company.Address", under(5, address())),
-    leaf("Company.PhoneNumber", "7"),
+    onePhone(7, "Company.PhoneNumber"),
     leaf("GroupNumber", "8"),
     leaf("GroupName", "9"),
     leaf("EffectiveDate", "12", { t: "date" }),

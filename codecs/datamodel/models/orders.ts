@@ -17,7 +17,21 @@ import {
   under,
 } from "../rules.ts";
 import { codes } from "../values.ts";
-import { al1, coded, dg1, gt1, in1, MSH, nte, PD1, PID, providerAt, PV1, PV2 } from "./common.ts";
+import {
+  al1,
+  coded,
+  dg1,
+  gt1,
+  in1,
+  MSH,
+  nte,
+  onePhone,
+  PD1,
+  PID,
+  providerAt,
+  PV1,
+  PV2,
+} from "./common.ts";
 
 /** HL7 0027 priority (TQ-6). */
 export const PRIORITY = codes({
@@ -57,7 +71,7 @@ export const ORDER: readonly ScopeItem[] = [
       leaf("OrderingFacility.Address.ZIP", "22.5"),
       leaf("OrderingFacility.Address.Country", "22.6"),
       leaf("OrderingFacility.Address.County", "22.9"),
-      leaf("OrderingFacility.PhoneNumber", "23"),
+      onePhone(23, "OrderingFacility.PhoneNumber"),
     ], { required: true }),
     segment("OBR", "", [
       setId(),

@@ -75,21 +75,33 @@ export const ENCAPSULATED: Condition = {
   write: (ctx) => ctx.obj.ValueType === "Encapsulated Data",
 };
 
+/** OBX segments that carry a structured numeric value (SN). */
+export const STRUCTURED: Condition = {
+  read: (seg) => seg.text("2") === "SN",
+  write: (ctx) => ctx.obj.ValueType === "Structured Numeric",
+};
+
 /** OBX segments that carry a plain value. */
 export const PLAIN: Condition = {
-  read: (seg) => seg.text("2") !== "ED",
-  write: (ctx) => ctx.obj.ValueType !== "Encapsulated Data",
+  read: (seg) => {
+    const t = seg.text("2");
+    return t !== "ED" && t !== "SN";
+  },
+  write: (ctx) =>
+    ctx.obj.ValueType !== "Encapsulated Data" && ctx.obj.ValueType !== "Structured Numeric",
 };
 
 /**
- * OBX → one result. The value is OBX-5.1, or for encapsulated data the base64 of OBX-5.5 with
- * the file type of OBX-5.3.
+ * OBX → one result. The value is OBX-5.1; for a structured numeric (SN) the whole value as one
+ * text (`>^500` is `>500`, `^10^-^20` is `10-20`, `^2^:^3` is `2:3`); for encapsulated data the
+ * base64 of OBX-5.5 with the file type of OBX-5.3.
  */
 export const RESULT_OBX = segment("OBX", "", [
   setId(),
   leaf("ValueType", "2", { codes: VALUE_TYPE }),
   ...under(3, coded()),
   leaf("Value", "5", { when: PLAIN }),
+  { kind: "structured", j: "Value", f: 5, when: STRUCTURED },
   leaf("Value", "5.5", { t: "base64", when: ENCAPSULATED }),
   leaf("FileType", "5.3", { when: ENCAPSULATED }),
   constant("5.2", () => "AP", { when: ENCAPSULATED }),

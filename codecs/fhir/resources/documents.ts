@@ -4,6 +4,7 @@
  * @module
  */
 
+import { COMPOSITION_STATUS, DOCUMENT_REFERENCE_STATUS } from "../bindings.ts";
 import {
   code,
   dateTime,
@@ -22,7 +23,7 @@ const STATUS = code([
   ["Available", "current"],
   ["Obsolete", "superseded"],
   ["Canceled", "entered-in-error"],
-]);
+], { required: DOCUMENT_REFERENCE_STATUS });
 
 /** TXA-17 completion status ⇄ DocumentReference.docStatus. */
 const DOC_STATUS = code([
@@ -33,7 +34,7 @@ const DOC_STATUS = code([
   ["DO", "preliminary"],
   ["IN", "preliminary"],
   ["PA", "preliminary"],
-]);
+], { required: COMPOSITION_STATUS });
 
 function txa(created: string): Rule[] {
   return [

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { REQUEST_PRIORITY } from "../bindings.ts";
 import { code, dateTime } from "../codes.ts";
 import { dmUnder, each, fixed, type MapContext, path, type ResourceMap } from "../rules.ts";
 import { concept, practitioner, refTo } from "./common.ts";
@@ -27,7 +28,7 @@ const PRIORITY = code([
   ["ASAP", "asap"],
   ["Routine", "routine"],
   ["Timing Critical", "urgent"],
-]);
+], { required: REQUEST_PRIORITY });
 
 /** The order (ORC, OBR) → ServiceRequest. */
 export const SERVICE_REQUEST: ResourceMap = {

@@ -5,6 +5,11 @@
  * @module
  */
 
+import {
+  ADMINISTRATIVE_GENDER,
+  ALLERGY_INTOLERANCE_CATEGORY,
+  REACTION_EVENT_SEVERITY,
+} from "../bindings.ts";
 import { getPath, isObject, type JsonObject, setPath } from "../../datamodel/json_path.ts";
 import { DIAGNOSIS_TYPE, ETHNICITY, RACE, RELATIONSHIP } from "../../datamodel/models/common.ts";
 import {
@@ -49,7 +54,7 @@ export const GENDER: Conv = code([
   ["Male", "male"],
   ["Other", "other"],
   ["Unknown", "unknown"],
-], { otherwise: "unknown", required: "administrative-gender" });
+], { otherwise: "unknown", required: ADMINISTRATIVE_GENDER });
 
 /** HL7 0002 (data-model words) ⇄ v3 MaritalStatus. */
 export const MARITAL: Conv = conceptOf("http://terminology.hl7.org/CodeSystem/v3-MaritalStatus", [
@@ -299,9 +304,11 @@ const ALLERGY_CATEGORY = code([
   ["EA", "environment"],
   ["AA", "environment"],
   ["PA", "environment"],
-]);
+], { required: ALLERGY_INTOLERANCE_CATEGORY });
 
-const SEVERITY = code([["SV", "severe"], ["MO", "moderate"], ["MI", "mild"]]);
+const SEVERITY = code([["SV", "severe"], ["MO", "moderate"], ["MI", "mild"]], {
+  required: REACTION_EVENT_SEVERITY,
+});
 
 /** An allergy (AL1) → AllergyIntolerance (with the elements US Core requires). */
 export const ALLERGY: ResourceMap = {

@@ -5,8 +5,10 @@
  * @module
  */
 
+import { DIAGNOSTIC_REPORT_STATUS, OBSERVATION_STATUS } from "../bindings.ts";
 import { isObject, type JsonObject } from "../../datamodel/json_path.ts";
 import { ABNORMAL_FLAG } from "../../datamodel/models/results.ts";
+import { parseSn } from "../../datamodel/structured.ts";
 import { tryHl7ToIso, tryIsoToHl7 } from "../../time/mod.ts";
 import {
   code,
@@ -42,7 +44,9 @@ const RESULT_STATUS = code([
   ["Deleted", "entered-in-error"],
   ["Incomplete", "registered"],
   ["Unverified", "preliminary"],
-], { otherwise: "unknown" });
+  // Read only: an amended result is a corrected one in HL7 (OBX-11 C).
+  ["Corrected", "amended"],
+], { otherwise: "unknown", required: OBSERVATION_STATUS });
 
 /** HL7 0123 (data-model words) ⇄ DiagnosticReport.status. */
 const REPORT_STATUS = code([
@@ -54,7 +58,10 @@ const REPORT_STATUS = code([
   ["Scheduled", "registered"],
   ["Incomplete", "registered"],
   ["Unverified", "preliminary"],
-], { otherwise: "unknown" });
+  // Read only: an amended or appended report is a corrected one in HL7 (OBR-25 C).
+  ["Corrected", "amended"],
+  ["Corrected", "appended"],
+], { otherwise: "unknown", required: DIAGNOSTIC_REPORT_STATUS });
 
 /** An HL7 DT/DTM text (OBX-5 of type DT, TS, DTM) ⇄ FHIR dateTime, in the facility's zone. */
 const hl7Time: Conv = {
@@ -90,9 +97,75 @@ function quantityValue(o: JsonObject): boolean {
     (typeof v === "string" && COMPARED.test(v));
 }
 
+/** The FHIR form of a Structured Numeric (SN) result's value, `undefined` for valueString. */
+type SnForm = "quantity" | "range" | "ratio";
+
+/**
+ * `>500`, `<=5`, `7` → a Quantity (with its comparator); `10-20` → a Range; `2:3` or `1/128`
+ * → a Ratio; anything else (`=5`, `2+`) stays a valueString.
+ */
+function snForm(o: JsonObject): SnForm | undefined {
+  if (o.ValueType !== "Structured Numeric" || typeof o.Value !== "string") return undefined;
+  const sn = parseSn(o.Value);
+  if (sn === undefined || sn.num1 === undefined) return undefined;
+  const { comparator: c, separator: sep, num2 } = sn;
+  if (sep === undefined && num2 === undefined) {
+    return c === undefined || COMPARATORS.includes(c) ? "quantity" : undefined;
+  }
+  if (c !== undefined || num2 === undefined) return undefined;
+  if (sep === "-") return "range";
+  if (sep === ":" || sep === "/") return "ratio";
+  return undefined;
+}
+
+/** Comparators FHIR's Quantity has. */
+const COMPARATORS = ["<", "<=", ">=", ">"];
+
 const NUMERIC: When = {
-  toFhir: (o) => o.ValueType === "Numeric" && quantityValue(o),
+  toFhir: (o) => (o.ValueType === "Numeric" && quantityValue(o)) || snForm(o) === "quantity",
   toDm: () => true,
+};
+
+/** A SimpleQuantity of `value` in the result's units (UCUM). */
+function simpleQuantity(value: number, units: unknown): JsonObject {
+  return typeof units === "string" && units !== ""
+    ? { value, unit: units, system: UCUM, code: units }
+    : { value };
+}
+
+/**
+ * A Structured Numeric range or ratio (`10-20`, `2:3`) ⇄ `valueRange` (low, high in the
+ * result's units) or `valueRatio` (numerator, denominator); read back as a Structured Numeric.
+ */
+const SN_RANGE_RATIO: FnRule = {
+  kind: "fn",
+  toFhir(obj, res) {
+    const form = snForm(obj);
+    if (form !== "range" && form !== "ratio") return;
+    const sn = parseSn(obj.Value as string);
+    if (sn?.num1 === undefined || sn.num2 === undefined) return;
+    if (form === "range") {
+      res.valueRange = {
+        low: simpleQuantity(sn.num1, obj.Units),
+        high: simpleQuantity(sn.num2, obj.Units),
+      };
+    } else res.valueRatio = { numerator: { value: sn.num1 }, denominator: { value: sn.num2 } };
+  },
+  toDm(res, obj) {
+    if (obj.Value !== undefined) return;
+    const range = res.valueRange, ratio = res.valueRatio;
+    let a: unknown, b: unknown, sep: string;
+    if (isObject(range) && isObject(range.low) && isObject(range.high)) {
+      [a, b, sep] = [range.low.value, range.high.value, "-"];
+      const unit = range.low.unit ?? range.low.code;
+      if (obj.Units === undefined && typeof unit === "string") obj.Units = unit;
+    } else if (isObject(ratio) && isObject(ratio.numerator) && isObject(ratio.denominator)) {
+      [a, b, sep] = [ratio.numerator.value, ratio.denominator.value, ":"];
+    } else return;
+    if (typeof a !== "number" || typeof b !== "number") return;
+    obj.Value = `${a}${sep}${b}`;
+    obj.ValueType ??= "Structured Numeric";
+  },
 };
 
 /**
@@ -131,6 +204,12 @@ const TEXT: When = {
       "Encapsulated Data",
     ].includes(String(o.ValueType)) ||
     (o.ValueType === "Numeric" && !quantityValue(o)),
+  toDm: () => true,
+};
+
+/** A value that is a valueString (a Structured Numeric only when it has no other form). */
+const STRING: When = {
+  toFhir: (o) => TEXT.toFhir(o, never) && snForm(o) === undefined,
   toDm: () => true,
 };
 
@@ -180,7 +259,8 @@ export const OBSERVATION: ResourceMap = {
     fixed("valueQuantity.code", (o) => NUMERIC.toFhir(o, never) && o.Units ? o.Units : undefined),
     path("Value", "valueCodeableConcept.coding[0].code", str, CODED),
     path("Value", "valueDateTime", hl7Time, TIME),
-    path("Value", "valueString", str, TEXT),
+    SN_RANGE_RATIO,
+    path("Value", "valueString", str, STRING),
     path("Value", `extension[url=${OBSERVATION_ATTACHMENT}].valueAttachment.data`, str, ED),
     path(
       "FileType",

@@ -131,7 +131,16 @@ Deno.test("an edited Specimen changes its SPM; a Specimen taken out takes its SP
     }],
   };
   full!.receivedTime = "2024-03-15T15:30:00Z";
+  // Taken out with the references to it (a reference to no entry is refused).
+  const gone = b.entry?.find((e) => e.resource === serum)?.fullUrl;
   b.entry = b.entry?.filter((e) => e.resource !== serum);
+  for (const r of [...all(b, "DiagnosticReport"), ...all(b, "Observation")]) {
+    const list = Array.isArray(r.specimen) ? r.specimen : r.specimen ? [r.specimen] : [];
+    const kept = list.filter((x: { reference?: string }) => x.reference !== gone);
+    if (kept.length === list.length) continue;
+    if (Array.isArray(r.specimen) && kept.length > 0) r.specimen = kept;
+    else delete r.specimen;
+  }
   const out = spms(fhirToHl7(b, opts));
   equal(out.length, 1);
   const spm = parseHl7(`MSH|^~\\&|A|B|C|D|20240101||ORU^R01|1|P|2.5.1\r${out[0]}`);

@@ -138,7 +138,8 @@ Deno.test("while a Bundle at the limit (1,000 US Core patients) is validated, a 
     // body starts the planning thread (its Worker's constructor holds this thread ~50 ms, once
     // per minute without a large message): neither is measured.
     assert.equal((await f.post("$process-message", bundleOf(9))).status, 200);
-    assert.equal((await f.post("$process-message", bundleOf(200))).status, 200);
+    // Validated whole, then refused: one message carries one Patient (the others were dropped).
+    assert.equal((await f.post("$process-message", bundleOf(200))).status, 400);
     /** Of the last run: the one that passed. */
     let last = { ticks: 0, healthy: 0 };
     await assertHeldBelow({
@@ -165,7 +166,8 @@ Deno.test("while a Bundle at the limit (1,000 US Core patients) is validated, a 
           }
           return await pending;
         });
-        assert.equal(run.value.status, 200, run.value.text.slice(0, 500));
+        assert.equal(run.value.status, 400, run.value.text.slice(0, 500));
+        assert.match(run.value.text, /a second Patient \(the message is about one patient/);
         last = { ticks: run.ticks, healthy };
         return {
           held: run.held,
