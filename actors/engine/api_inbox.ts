@@ -7,6 +7,7 @@
  */
 
 import type { Config, DestinationConfig } from "../config/mod.ts";
+import { routeBegins } from "./config_holder.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Delivery, Store } from "../store/store.ts";
 import { StoreUnavailableError } from "../store/health.ts";
@@ -67,23 +68,42 @@ export class EngineApiInbox implements ApiInbox {
 
   /** Checks, routes and stores a FHIR VXU^V04 bundle (api_vxu.ts). */
   acceptFhirVxu(request: ApiRequest): Promise<ApiAcceptResult> {
-    return acceptApiVxu(this.#options, this.#destinations, request);
+    return this.#routing(() => acceptApiVxu(this.#options, this.#destinations, request));
   }
 
   /** Reads, routes and stores an X12 or C-CDA body (api_documents.ts). */
   acceptDocument(request: ApiDocumentRequest): Promise<ApiDocumentResult> {
-    return acceptApiDocument(this.#options, request);
+    return this.#routing(() => acceptApiDocument(this.#options, request));
   }
 
   /** Validates, routes and stores one message; see the module doc. */
   async accept(request: ApiRequest): Promise<ApiAcceptResult> {
     const config = this.#options.config;
-    let thrown: unknown;
-    const outcome = planApiJson(config, request, request.json, {
-      destinations: this.#destinationsOf(config),
-      thrown: (error) => thrown = error,
-    });
-    return await this.#store(config, request, outcome, thrown);
+    const inProgress = routeBegins(config);
+    try {
+      let thrown: unknown;
+      const outcome = planApiJson(config, request, request.json, {
+        destinations: this.#destinationsOf(config),
+        thrown: (error) => thrown = error,
+      });
+      return await this.#store(config, request, outcome, thrown);
+    } finally {
+      inProgress.end();
+    }
+  }
+
+  /**
+   * `route()`, counted as a route under the running config until it settles: a reload moving a
+   * destination waits for it (config_holder.ts, queue_moves.ts). The config `route` reads is
+   * this one or a later one, so the count is never short.
+   */
+  async #routing<T>(route: () => Promise<T>): Promise<T> {
+    const inProgress = routeBegins(this.#options.config);
+    try {
+      return await route();
+    } finally {
+      inProgress.end();
+    }
   }
 
   /**
@@ -96,19 +116,23 @@ export class EngineApiInbox implements ApiInbox {
 
   /** Parses, validates, routes and stores a large JSON body off the engine's thread (api_large_json.ts). */
   acceptLargeJson(request: LargeJsonRequest): Promise<LargeJsonResult> {
-    return acceptLargeJson(
-      this.#options,
-      request,
-      (config, outcome) => this.#store(config, request, outcome, undefined),
+    return this.#routing(() =>
+      acceptLargeJson(
+        this.#options,
+        request,
+        (config, outcome) => this.#store(config, request, outcome, undefined),
+      )
     );
   }
 
   /** Parses, validates, converts and stores a large FHIR bundle off the engine's thread (api_large_fhir.ts). */
   acceptLargeFhir(request: LargeFhirRequest): Promise<LargeFhirResult> {
-    return acceptLargeFhir(
-      this.#options,
-      request,
-      (config, outcome, bytes) => this.#store(config, { ...request, bytes }, outcome, undefined),
+    return this.#routing(() =>
+      acceptLargeFhir(
+        this.#options,
+        request,
+        (config, outcome, bytes) => this.#store(config, { ...request, bytes }, outcome, undefined),
+      )
     );
   }
 

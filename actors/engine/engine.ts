@@ -30,7 +30,7 @@ import { ApiQuery } from "./api_query.ts";
 import { decodeHl7Bytes } from "../../codecs/hl7v2/mod.ts";
 import { forwardActors } from "../forward/actors.ts";
 import { ForwardInbox } from "../forward/forward_inbox.ts";
-import { configHash, ConfigHolder, type ConfigVersion } from "./config_holder.ts";
+import { configHash, ConfigHolder, type ConfigVersion, routesUnder } from "./config_holder.ts";
 import { actorChanges } from "./reconfigure.ts";
 import { PlanThreads, type PlanThreadsOptions } from "./plan_threads.ts";
 import { QueueMoves } from "./queue_moves.ts";
@@ -349,7 +349,7 @@ export class Engine {
       const running = holder.current;
       const changes = actorChanges(running, next, sftp !== undefined);
       // Queues of MLLP destinations at a new address, held (no actor) until merged into its queue.
-      const plan = await moves.plan(running, next);
+      const plan = moves.plan(running, next);
       derived = deriveActors(next, deriveOptions);
       engine.https = derived.https;
       // One assignment: the next message is routed under `next`.
@@ -364,8 +364,9 @@ export class Engine {
         if (await supervisor.retire(id)) supervisor.notify(id);
         applied.push(`restarted ${id}`);
       }
-      // The old queue's entries join the new address's queue, in order (queue_moves.ts).
-      applied.push(...await moves.apply(plan));
+      // The old queue's entries join the new address's queue, in order, once the routes begun
+      // under `running` have committed into it (queue_moves.ts).
+      applied.push(...await moves.apply(plan, routesUnder(running)));
       for (const id of changes.pollersStart) {
         await supervisor.activate(id);
         applied.push(`started ${id}`);

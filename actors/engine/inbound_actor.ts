@@ -36,6 +36,7 @@ import type { AppAcks, AppVerdict } from "./app_acks.ts";
 import type { Hl7Plan } from "./hl7_routing.ts";
 import { HL7_TYPE } from "./plan_transfer.ts";
 import { deliveriesOf, type OffloadSettings, planStored } from "./inbound_plan.ts";
+import { routeBegins } from "./config_holder.ts";
 
 /** A message an entry sends: its record, and its payload when it was read already. */
 interface Sent {
@@ -154,84 +155,107 @@ export class InboundActor implements Actor {
     this.#state = "stopped";
   }
 
-  /** Routes one head; false when it was left as it is (its plan was cancelled). */
+  /**
+   * Routes one head; false when it was left as it is (its plan was cancelled). Counted as a route
+   * under the config it read until its commit settles: a reload moving a destination waits for
+   * it (config_holder.ts, queue_moves.ts).
+   */
   async #process(
     head: QueueHead,
     record: MessageRecord | null,
     receiveLog: LogRecord | null,
   ): Promise<boolean> {
-    const { store, config } = this.#options;
-    if (!record) {
-      await store.deadLetter(head, "engine", `message ${head.entry.messageId} is missing from KV`);
-      return true;
-    }
-    const integrationId = record.origin.id;
-    const integration = config.integrations.find((i) => i.id === integrationId);
-    // An HL7 message's payload is read to parse it; it goes on with its entries, to be sent as is.
-    const original: Sent = { record };
-    const plan = await this.#plan(head, original, integrationId);
-    if (plan === "cancelled") {
-      // Not stopping: the planning thread was closed under a running actor. Not a busy loop.
-      const signal = this.#signal;
-      if (signal && !signal.aborted) {
-        await this.#options.clock.sleep(this.#options.pollMs ?? 1000, signal);
+    const config = this.#options.config;
+    const inProgress = routeBegins(config);
+    // True once the commit's settling ends the count instead of the finally below.
+    let handed = false;
+    try {
+      const { store } = this.#options;
+      if (!record) {
+        await store.deadLetter(
+          head,
+          "engine",
+          `message ${head.entry.messageId} is missing from KV`,
+        );
+        return true;
       }
-      return false;
-    }
-    if (!plan) return true;
-    // An entry naming a destination is one destination's share whose form could not be made.
-    const only = head.entry.destinationId;
-    if (only !== undefined) {
-      await this.#retry(head, original, receiveLog, plan, only);
-      return true;
-    }
-    const problems = plan.problems;
-    const log = {
-      integrationId,
-      ...(integration ? { environment: integration.environment } : {}),
-      ...(record.controlId ? { controlId: record.controlId } : {}),
-      ...(plan.dataModel ? { dataModel: plan.dataModel, eventType: plan.eventType } : {}),
-    };
-    const { deliveries, derived } = await deliveriesOf(this.#options.store, record, plan, log);
-    // A destination whose form cannot be made gets its SEND log all the same: its share comes
-    // back to this queue, where it is dead-lettered with the reason and can be reprocessed.
-    for (const f of plan.failures) {
-      deliveries.push({
-        queue: this.id,
-        destinationId: f.destination.id,
-        messageId: record.id,
-        originalId: record.id,
-        log,
-      });
-    }
-    const known = receiveLog ? { log: receiveLog, derived } : { derived };
-    const model = plan.dataModel ? { dataModel: plan.dataModel, eventType: plan.eventType } : {};
-    const routed = deliveries.length > 0
-      ? store.routeEntries(head, deliveries, {
-        status: "SUCCEEDED",
-        ...model,
-        ...(problems.length ? { reason: problems.join("; ") } : {}),
-      }, known)
-      : store.routeEntries(head, [], {
-        status: "FILTERED",
-        ...model,
-        reason: "no subscription wants this message",
-      }, known);
-    // Nothing could be delivered at all: the sender's application ACK says why.
-    const failed = plan.routes.length === 0 ? plan.failures[0] : undefined;
-    const verdict: AppVerdict = failed
-      ? {
-        code: "AE",
-        text: problems.join("; "),
-        errorCode: failed.fault?.condition ?? "207",
-        ...(failed.fault?.location ? { location: failed.fault.location } : {}),
+      const integrationId = record.origin.id;
+      const integration = config.integrations.find((i) => i.id === integrationId);
+      // An HL7 message's payload is read to parse it; it goes on with its entries, sent as is.
+      const original: Sent = { record };
+      const plan = await this.#plan(config, head, original, integrationId);
+      if (plan === "cancelled") {
+        // Not stopping: the planning thread was closed under a running actor. Not a busy loop.
+        const signal = this.#signal;
+        if (signal && !signal.aborted) {
+          await this.#options.clock.sleep(this.#options.pollMs ?? 1000, signal);
+        }
+        return false;
       }
-      : { code: "AA" };
-    // The next message is read and parsed while this one commits; see PendingWrites.
-    await this.#routes.add(
-      routed.then((entries) => this.#routed(entries, original, derived, deliveries, verdict)),
-    );
-    return true;
+      if (!plan) return true;
+      // An entry naming a destination is one destination's share whose form could not be made.
+      const only = head.entry.destinationId;
+      if (only !== undefined) {
+        await this.#retry(head, original, receiveLog, plan, only);
+        return true;
+      }
+      const problems = plan.problems;
+      const log = {
+        integrationId,
+        ...(integration ? { environment: integration.environment } : {}),
+        ...(record.controlId ? { controlId: record.controlId } : {}),
+        ...(plan.dataModel ? { dataModel: plan.dataModel, eventType: plan.eventType } : {}),
+      };
+      const { deliveries, derived } = await deliveriesOf(this.#options.store, record, plan, log);
+      // A destination whose form cannot be made gets its SEND log all the same: its share comes
+      // back to this queue, where it is dead-lettered with the reason and can be reprocessed.
+      for (const f of plan.failures) {
+        deliveries.push({
+          queue: this.id,
+          destinationId: f.destination.id,
+          messageId: record.id,
+          originalId: record.id,
+          log,
+        });
+      }
+      const known = receiveLog ? { log: receiveLog, derived } : { derived };
+      const model = plan.dataModel ? { dataModel: plan.dataModel, eventType: plan.eventType } : {};
+      const routed = deliveries.length > 0
+        ? store.routeEntries(head, deliveries, {
+          status: "SUCCEEDED",
+          ...model,
+          ...(problems.length ? { reason: problems.join("; ") } : {}),
+        }, known)
+        : store.routeEntries(head, [], {
+          status: "FILTERED",
+          ...model,
+          reason: "no subscription wants this message",
+        }, known);
+      // Nothing could be delivered at all: the sender's application ACK says why.
+      const failed = plan.routes.length === 0 ? plan.failures[0] : undefined;
+      const verdict: AppVerdict = failed
+        ? {
+          code: "AE",
+          text: problems.join("; "),
+          errorCode: failed.fault?.condition ?? "207",
+          ...(failed.fault?.location ? { location: failed.fault.location } : {}),
+        }
+        : { code: "AA" };
+      // The next message is read and parsed while this one commits; see PendingWrites.
+      handed = true;
+      await this.#routes.add(
+        routed.then((entries) => {
+          inProgress.end();
+          this.#routed(entries, original, derived, deliveries, verdict);
+        }, (error) => {
+          inProgress.end();
+          throw error;
+        }),
+      );
+      return true;
+    } finally {
+      if (!handed) inProgress.end();
+    }
   }
 
   /**
@@ -293,11 +317,12 @@ export class InboundActor implements Actor {
    * dead-lettered with the reason); `cancelled` when the planning thread was stopped meanwhile.
    */
   async #plan(
+    config: Config,
     head: QueueHead,
     original: Sent,
     integrationId: string,
   ): Promise<Hl7Plan | "cancelled" | undefined> {
-    const { store, config, log, threads } = this.#options;
+    const { store, log, threads } = this.#options;
     const { record } = original;
     const hl7 = record.contentType === HL7_TYPE;
     let payload: Uint8Array | undefined;

@@ -26,6 +26,7 @@ import type { Delivery, QueueItem } from "../store/requests.ts";
 import { idTime } from "../store/ids.ts";
 import type { InboxReply, MllpInbox, ReceivedFrame } from "../ports.ts";
 import { PeerDirectory } from "./peers.ts";
+import { routeBegins } from "./config_holder.ts";
 import { ackWanted, type AppAcks, type AppVerdict } from "./app_acks.ts";
 import { errorMessage } from "../runtime/errors.ts";
 import {
@@ -218,9 +219,27 @@ export class EngineMllpInbox implements MllpInbox {
     const ack = ackOf(messageId);
     let routedAtIntake = false;
     const queue = inboundActorId(frame.localPort, frame.peerIp);
+    // Routed under this config until its commit settles: a reload moving a destination waits
+    // for it (config_holder.ts, queue_moves.ts).
+    const config = this.#options.config;
+    const inProgress = routeBegins(config);
+    let counted = true;
     try {
-      const routing = await this.#routeNow(integration, queue, frame, msg, messageId, controlId);
+      const routing = await this.#routeNow(
+        config,
+        integration,
+        queue,
+        frame,
+        msg,
+        messageId,
+        controlId,
+      );
       routedAtIntake = routing !== undefined;
+      if (!routing) {
+        // Stored for the inbound actor, which routes it (and counts that route) itself.
+        counted = false;
+        inProgress.end();
+      }
       const result = await this.#options.store.accept({
         messageId,
         ...(routing ? { deliveries: routing.deliveries } : {}),
@@ -289,6 +308,8 @@ export class EngineMllpInbox implements MllpInbox {
       return negative(
         this.#reply(msg, enhanced ? "CE" : "AE", reason, "207", undefined, read.charset),
       );
+    } finally {
+      if (counted) inProgress.end();
     }
     const answer: InboxReply = ackWanted(acceptWhen, "success")
       ? { reply: replyBytes(ack, read.charset) }
@@ -310,6 +331,7 @@ export class EngineMllpInbox implements MllpInbox {
    * queue is used while it still holds messages (after a restart), so none overtakes them.
    */
   async #routeNow(
+    config: Config,
     integration: IntegrationConfig,
     queue: string,
     frame: ReceivedFrame,
@@ -319,7 +341,7 @@ export class EngineMllpInbox implements MllpInbox {
   ): Promise<
     { deliveries: Delivery[]; model: { dataModel?: string; eventType?: string } } | undefined
   > {
-    const { config, store } = this.#options;
+    const { store } = this.#options;
     let eligible = this.#routeAtIntake.get(integration.id);
     if (eligible === undefined) {
       eligible = routesWithoutApplicationStep(config, integration);

@@ -7,14 +7,21 @@
  *
  * While a move runs, the queues it reads and writes are held: the actor factory makes no actor
  * for them (see {@link QueueMoves.held}); their actors are retired first, after their message in
- * flight, and woken after. An old address stays watched: a message routed under the old config
- * whose commit lands in its queue after the move is moved on too. Entries that have nowhere to go
- * (their destination is no longer an MLLP destination of the config) are logged as an ERROR
- * (`config.queue-stranded`), never left silently.
+ * flight, and woken after. Every moved destination's new queue is held, whatever the old queue
+ * holds at the reload: a message routed under the old config may still be on its way to the old
+ * queue (its route read the config before the swap and has not committed yet). The move waits
+ * for those routes (config_holder.ts counts them; at most `drainMs`, then a WARN
+ * `config.move-waited` and the move goes on), moves the old queue once, and only then lets the new
+ * address's actor start: nothing routed after the reload is delivered before them. An old address
+ * stays watched: a message another process on the same KV (not yet reloaded) routes to it later
+ * is moved on too. Entries that have nowhere to go (their destination is no longer an MLLP
+ * destination of the config) are logged as an ERROR (`config.queue-stranded`), never left
+ * silently.
  * @module
  */
 
 import type { Config } from "../config/mod.ts";
+import type { RoutesInProgress } from "./config_holder.ts";
 import type { Clock } from "../runtime/clock.ts";
 import type { Logger } from "../runtime/log.ts";
 import type { Store } from "../store/store.ts";
@@ -28,6 +35,11 @@ export interface QueueMovesOptions {
   clock: Clock;
   /** How often watched old queues are looked at. */
   pollMs: number;
+  /**
+   * How long a move waits for the routes begun under the replaced config to commit before it
+   * moves the old queue all the same (WARN `config.move-waited`). Default 10,000.
+   */
+  drainMs?: number;
   /** The running config. */
   config: () => Config;
   /** Stops an actor after its message in flight; wakes one. */
@@ -52,8 +64,6 @@ export class QueueMoves {
   readonly #o: QueueMovesOptions;
   /** Old addresses' queues, moved on whenever entries land in them. */
   readonly #watched = new Set<string>();
-  /** Old queues of the reload under way, watched once it is applied (their actors stopped). */
-  readonly #later = new Set<string>();
   /** Each watched queue's stranded count last logged (logged again only when it changes). */
   readonly #stranded = new Map<string, number>();
   #chain: Promise<unknown> = Promise.resolve();
@@ -65,10 +75,10 @@ export class QueueMoves {
 
   /**
    * Before `next` is swapped in: the queues whose destinations `next` puts at another address,
-   * with what they hold held (no actor starts for them, nor for the queues they move to, until
+   * held, empty or not (no actor starts for them, nor for the queues they move to, until
    * {@link apply}).
    */
-  async plan(running: Config, next: Config): Promise<MovePlan> {
+  plan(running: Config, next: Config): MovePlan {
     const plan: MovePlan = new Map();
     const add = (from: string, id: string) => plan.set(from, (plan.get(from) ?? new Set()).add(id));
     for (const d of running.destinations) {
@@ -78,32 +88,31 @@ export class QueueMoves {
       if (to !== undefined && to !== from) add(from, d.id);
     }
     for (const [from, ids] of plan) {
-      if (await this.#o.store.depth(from) === 0) {
-        // Nothing to move now; watched from then on, for what lands in it late.
-        this.#later.add(from);
-        plan.delete(from);
-        continue;
-      }
+      // Empty now or not: a route begun under `running` may still commit into it.
       this.held.add(from);
       for (const id of ids) this.held.add(mllpQueue(next, id)!);
     }
     return plan;
   }
 
-  /** After the swap: runs `plan` (see the module doc); returns what was done, one line each. */
-  apply(plan: MovePlan): Promise<string[]> {
-    const run = this.#chain.then(() => this.#apply(plan));
+  /**
+   * After the swap: runs `plan` (see the module doc) once `before`, the routes begun under the
+   * replaced config, have committed; returns what was done, one line each.
+   */
+  apply(plan: MovePlan, before?: RoutesInProgress): Promise<string[]> {
+    const run = this.#chain.then(() => this.#apply(plan, before));
     this.#chain = run.catch(() => {});
     return run;
   }
 
-  async #apply(plan: MovePlan): Promise<string[]> {
+  async #apply(plan: MovePlan, before: RoutesInProgress | undefined): Promise<string[]> {
     const actors = this.#o.actors();
     const config = this.#o.config();
     const applied: string[] = [];
     const woken = new Set(this.held);
     try {
       for (const id of this.held) await actors?.retire(id);
+      if (plan.size > 0 && before) await this.#drained(before, plan);
       for (const [from, ids] of plan) {
         for (const id of ids) applied.push(`moved ${from} to ${mllpQueue(config, id)}`);
         await this.#move(from);
@@ -111,8 +120,7 @@ export class QueueMoves {
     } finally {
       this.held.clear();
       for (const id of woken) actors?.notify(id);
-      for (const q of [...this.#later, ...plan.keys()]) this.#watched.add(q);
-      this.#later.clear();
+      for (const q of plan.keys()) this.#watched.add(q);
     }
     // An address the running config names again is delivered by its own actor.
     const current = new Set(
@@ -120,6 +128,35 @@ export class QueueMoves {
     );
     for (const q of this.#watched) if (current.has(q)) this.#watched.delete(q);
     return applied;
+  }
+
+  /**
+   * Waits for the routes begun under the replaced config to commit (into the old queues), at most
+   * `drainMs`; past it, says what is still under way and lets the move go on.
+   */
+  async #drained(routes: RoutesInProgress, plan: MovePlan): Promise<void> {
+    if (routes.count === 0) return;
+    const { clock, log } = this.#o;
+    const limit = this.#o.drainMs ?? 10_000;
+    const start = clock.monotonic();
+    const timer = new AbortController();
+    let idle = false;
+    await Promise.race([
+      routes.idle().then(() => {
+        idle = true;
+      }),
+      clock.sleep(limit, timer.signal),
+    ]);
+    timer.abort();
+    if (idle) return;
+    log.warn("config.move-waited", {
+      routes: routes.count,
+      waitedMs: Math.round(clock.monotonic() - start),
+      queues: [...plan.keys()],
+      reason: `${routes.count} route(s) begun under the previous config had not committed after ` +
+        `${limit} ms; the old queues are moved now, and a message those routes commit later is ` +
+        "moved by the watcher, possibly after newer ones",
+    });
   }
 
   /** Moves what `from` holds for destinations now elsewhere; logs what it moved and what it could not. */
