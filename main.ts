@@ -182,7 +182,9 @@ async function serve(file: string | undefined, level: Level): Promise<void> {
       Deno.exit(1);
     }
     stopping = true;
-    // What is in flight gets 10 s (compose.ts DEFAULT_STOP_GRACE_MS); the rest of the close 5 s.
+    // What is in flight gets 10 s (compose.ts DEFAULT_STOP_GRACE_MS): the intake drains first,
+    // deliveries going on; then (at the latest 2 s before the end) the delivery actors take in
+    // the ACKs of what they have on the wire. The rest of the close 5 s.
     const graceMs = 10_000;
     const backstopMs = graceMs + 5_000;
     log.info("engine.stopping", { signal, graceMs, ...composed.intake() });
@@ -194,7 +196,7 @@ async function serve(file: string | undefined, level: Level): Promise<void> {
     const r = await composed.stop({ graceMs });
     clearTimeout(backstop);
     const left = r.mllp.unanswered + (r.http?.unanswered ?? 0);
-    log[left > 0 ? "warn" : "info"]("engine.stopped", {
+    log[left > 0 || r.deliveries.unmarked > 0 ? "warn" : "info"]("engine.stopped", {
       signal,
       drainMs: r.drainMs,
       answered: r.mllp.answered + (r.http?.answered ?? 0),
@@ -202,6 +204,9 @@ async function serve(file: string | undefined, level: Level): Promise<void> {
       unanswered: left,
       mllp: r.mllp,
       ...(r.http ? { http: r.http } : {}),
+      // What the delivery actors had on the wire: marked, or left to be sent again.
+      deliveriesMarked: r.deliveries.marked,
+      deliveriesUnmarked: r.deliveries.unmarked,
     });
     Deno.exit(0);
   };

@@ -34,6 +34,7 @@ import {
   type Adapters,
   type Composed,
   DEFAULT_STOP_GRACE_MS,
+  DELIVERY_RESERVE_MS,
   type Servers,
   type StopReport,
 } from "./composed.ts";
@@ -108,7 +109,7 @@ export async function compose(configured: Config, adapters: Adapters): Promise<C
       ...(configHash ? { configHash } : {}),
       ...(adapters.planThreads ? { planThreads: adapters.planThreads } : {}),
     }));
-  stack.defer(() => engine.stop());
+  stack.defer(async () => void await engine.stop());
   // A local KV file the engine opened is checked in the background (integrity_check.ts): a
   // damaged page it would not read for hours is found now. Stopped before the store closes.
   const kvFile = adapters.store ? undefined : localKvFile(config.kv.path);
@@ -207,9 +208,19 @@ export async function compose(configured: Config, adapters: Adapters): Promise<C
   let closing: Promise<StopReport> | undefined;
   const stop = (options: { graceMs?: number } = {}) =>
     closing ??= (async () => {
-      const report = await drainIntake(servers, options.graceMs ?? DEFAULT_STOP_GRACE_MS, closers);
+      const graceMs = options.graceMs ?? DEFAULT_STOP_GRACE_MS;
+      const started = performance.now();
+      const intake = drainIntake(servers, graceMs, closers);
+      // Deliveries go on while the intake drains (a forward destination's verdict may be what a
+      // sender waits for); then, or at the latest DELIVERY_RESERVE_MS before the grace ends, they
+      // are held and given the rest of the grace to take in the ACKs of what is on the wire.
+      await holdFrom(intake, Math.max(0, graceMs - deliveryReserveMs(graceMs)));
+      const deliveries = await engine.supervisor.drain(
+        Math.max(0, started + graceMs - performance.now()),
+      );
+      const report = await intake;
       await owned.disposeAsync();
-      return report;
+      return { ...report, deliveries };
     })();
   return {
     engine,
@@ -230,4 +241,19 @@ export async function compose(configured: Config, adapters: Adapters): Promise<C
     close: async () => void await stop(),
     [Symbol.asyncDispose]: async () => void await stop(),
   };
+}
+
+/** The part of a stop's grace kept for the delivery actors: 2 s of 10 s (a fifth of a short one). */
+function deliveryReserveMs(graceMs: number): number {
+  return Math.min(DELIVERY_RESERVE_MS, Math.floor(graceMs / 5));
+}
+
+/** Resolves when `intake` has drained, or after `ms`, whichever comes first. */
+async function holdFrom(intake: Promise<unknown>, ms: number): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([
+    intake.then(() => {}, () => {}),
+    new Promise<void>((resolve) => timer = setTimeout(resolve, ms)),
+  ]);
+  clearTimeout(timer);
 }

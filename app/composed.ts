@@ -8,6 +8,7 @@
 
 import type { Hono } from "hono";
 import type { Engine, EngineOptions } from "../actors/engine/engine.ts";
+import type { DeliveryDrainReport } from "../actors/runtime/supervisor.ts";
 import type { HttpSender, MailSender, MllpConnector, SftpConnector } from "../actors/ports.ts";
 import type { Clock } from "../actors/runtime/clock.ts";
 import type { Logger } from "../actors/runtime/log.ts";
@@ -81,7 +82,10 @@ export interface Composed extends AsyncDisposable {
    * Stops everything. First the intake drains, HTTP and MLLP together, within `graceMs` (10 s by
    * default): no new connections; requests and MLLP frames already received finish (commit and
    * answer); what comes meanwhile is refused (HTTP `503`, MLLP `AE`, never stored); at the grace
-   * what is left is cut off. Then the sandbox, the SFTP folder, the engine (and its store), the
+   * what is left is cut off. Deliveries go on meanwhile; once the intake has drained (at the
+   * latest {@link DELIVERY_RESERVE_MS} before the grace ends) the delivery actors send nothing
+   * new and take in, until the grace ends, the ACKs of what is on the wire, marking it delivered
+   * (`Supervisor.drain`). Then the sandbox, the SFTP folder, the engine (and its store), the
    * sender. Calling it again (or {@link close}) joins the stop under way.
    */
   stop(options?: { graceMs?: number }): Promise<StopReport>;
@@ -91,6 +95,12 @@ export interface Composed extends AsyncDisposable {
 
 /** Default grace of {@link Composed.stop} for what is in flight. */
 export const DEFAULT_STOP_GRACE_MS = 10_000;
+
+/**
+ * Of a stop's grace, what the delivery actors get at least (a fifth of a grace shorter than
+ * 10 s): they are held when the intake has drained, or this long before the grace ends.
+ */
+export const DELIVERY_RESERVE_MS = 2_000;
 
 /** What {@link Composed.intake} reports. */
 export interface IntakeInFlight {
@@ -112,4 +122,6 @@ export interface StopReport {
   mllp: Omit<MllpDrainReport, "port">;
   /** The HTTP server's drain, when it was serving. */
   http?: HttpDrainReport;
+  /** The delivery actors' part: what was on the wire, marked or left unmarked. */
+  deliveries: DeliveryDrainReport;
 }

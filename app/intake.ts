@@ -24,7 +24,7 @@ export async function drainIntake(
   servers: Servers,
   graceMs: number,
   closers: readonly (() => void)[],
-): Promise<StopReport> {
+): Promise<Omit<StopReport, "deliveries">> {
   const started = performance.now();
   const deadline = started + graceMs;
   closers.forEach((close) => close());

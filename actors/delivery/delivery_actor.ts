@@ -17,6 +17,7 @@ import type {
   ActorState,
   ActorStatus,
   CommandResult,
+  HeldCounts,
 } from "../runtime/actor.ts";
 import { Wakeup } from "../runtime/actor.ts";
 import type { Clock } from "../runtime/clock.ts";
@@ -102,6 +103,8 @@ export class DeliveryActor implements Actor {
   #nextRetryAt: number | undefined;
   #lastActivityAt: number | undefined;
   #lastError: string | undefined;
+  /** Held (a stop or a handover): what became of its deliveries since (see {@link held}). */
+  #held: HeldCounts | undefined;
 
   /** An actor for queue `options.id`. */
   constructor(options: DeliveryActorOptions) {
@@ -123,9 +126,18 @@ export class DeliveryActor implements Actor {
     });
   }
 
-  /** Handing over: nothing more goes out on its own (see {@link Deliverer.hold}). */
+  /**
+   * Stopping or handing over: nothing more goes out on its own (see {@link Deliverer.hold}); the
+   * supervisor lets the message on the wire (and one its socket sent ahead) be taken in first.
+   */
   hold(): void {
+    this.#held ??= { marked: 0, unmarked: 0 };
     this.#options.deliverer.hold?.();
+  }
+
+  /** Deliveries marked since {@link hold}, and those left unmarked (see {@link Actor.held}). */
+  held(): HeldCounts {
+    return { ...(this.#held ?? { marked: 0, unmarked: 0 }) };
   }
 
   /** Whether the deliverer sent the head ahead and its outcome is still to be taken. */
@@ -259,6 +271,8 @@ export class DeliveryActor implements Actor {
         await this.#reader.settle();
         await this.#completions.settle();
       } finally {
+        // Delivered and not marked: completed by a next activation in this process, if any.
+        if (this.#held) this.#held.unmarked += store.owed.of(this.id).length;
         // What memory held goes back (to the shared budget too). The queue is cold again: nothing
         // handed over is held until a next run has read KV from its head.
         this.#ready.reset(this.#completing);
@@ -286,6 +300,9 @@ export class DeliveryActor implements Actor {
     signal.addEventListener("abort", stopping, { once: true });
     this.#inFlight = { head, skip };
     let outcome;
+    // Whether this attempt's message went on the wire (the deliverer said it was sending it or
+    // awaiting its ACK): one a stop cuts off then may have arrived.
+    let onWire = false;
     // The attempt's duration on the monotonic clock (one read per attempt, no allocation).
     let started = clock.monotonic();
     try {
@@ -298,7 +315,10 @@ export class DeliveryActor implements Actor {
         payload,
         ...(item.log ? { log: item.log } : {}),
         signal: skip.signal,
-        setState: (s) => (this.#state = s),
+        setState: (s) => {
+          this.#state = s;
+          onWire = s === "sending" || s === "awaiting-ack";
+        },
         // Sent ahead, an entry would go unchecked against the KV head: not while KV is shared.
         upcoming: (max) => this.#shared() ? [] : this.#ready.following(head.entry.seq, max),
       });
@@ -306,7 +326,12 @@ export class DeliveryActor implements Actor {
       this.#inFlight = undefined;
       signal.removeEventListener("abort", stopping);
     }
-    if (signal.aborted) return; // stopping: the head stays and is sent again after restart
+    if (signal.aborted) {
+      // Stopping: the head stays and is sent again after restart. On the wire, it may have
+      // arrived (a stop's grace ended before its ACK did).
+      if (this.#held && onWire) this.#held.unmarked++;
+      return;
+    }
     if (skip.signal.aborted) {
       // Already dead-lettered by the operator; say that the receiver may have it.
       await this.#durably(() =>
@@ -401,7 +426,10 @@ export class DeliveryActor implements Actor {
       (result) => {
         // Committed, or the entry was gone: nothing is owed. Undefined: stopped before it could
         // commit; the next activation of this process completes it.
-        if (result !== undefined) store.owed.settled(head.queue, seq);
+        if (result !== undefined) {
+          store.owed.settled(head.queue, seq);
+          if (this.#held) this.#held.marked++;
+        }
         this.#completing.delete(seq);
         this.#ready.forget(seq);
         return result;

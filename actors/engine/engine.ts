@@ -13,7 +13,7 @@ import { FileInbox } from "../sftp/mod.ts";
 import type { Actor } from "../runtime/actor.ts";
 import { type Clock, systemClock } from "../runtime/clock.ts";
 import type { Logger } from "../runtime/log.ts";
-import { Supervisor } from "../runtime/supervisor.ts";
+import { type DeliveryDrainReport, Supervisor } from "../runtime/supervisor.ts";
 import { type QueueItem, Store } from "../store/store.ts";
 import { housekeep } from "./housekeeping.ts";
 import { ClockWatch } from "../runtime/clock_watch.ts";
@@ -406,11 +406,16 @@ export class Engine {
     return engine;
   }
 
-  /** Stops every actor and closes the store. */
-  async stop(): Promise<void> {
+  /**
+   * Stops every actor and closes the store. The delivery actors first take in the ACKs of what
+   * they have on the wire and mark it, within `graceMs` (see {@link Supervisor.drain}; a stop
+   * that began their drain already is joined): the report says how many were marked, and how
+   * many left unmarked (sent again after the restart).
+   */
+  async stop(options: { graceMs?: number } = {}): Promise<DeliveryDrainReport> {
     this.clockWatch?.stop();
     this.#housekeeping.abort();
-    await this.supervisor.stop();
+    const deliveries = await this.supervisor.stop(options);
     // After the actors: a plan they waited for was dropped when they stopped.
     await this.#planThreads?.close();
     this.#appAcks?.clear();
@@ -418,5 +423,6 @@ export class Engine {
     this.store.close();
     // `engine.stopped`, with what the stop drained, is main.ts's line once everything closed.
     this.#log.info("engine.store-closed", {});
+    return deliveries;
   }
 }

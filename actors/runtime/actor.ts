@@ -51,6 +51,14 @@ export interface CommandResult {
   message: string;
 }
 
+/** See {@link Actor.held}. */
+export interface HeldCounts {
+  /** Deliveries marked (their completion committed) since the hold. */
+  marked: number;
+  /** Deliveries that may have reached their destination and are not marked: sent again later. */
+  unmarked: number;
+}
+
 /** An actor as the supervisor runs it. */
 export interface Actor {
   readonly id: string;
@@ -72,6 +80,12 @@ export interface Actor {
    * on its own account meanwhile (a socket that sends ahead stops doing so).
    */
   hold?(): void;
+  /**
+   * What became of its deliveries since {@link hold} (read once it has stopped): how many it
+   * marked delivered, and how many may have reached their destination without being marked (on
+   * the wire when it was stopped, or their completion not committed).
+   */
+  held?(): HeldCounts;
   /** A snapshot for the admin endpoint. */
   status(): Promise<ActorStatus>;
   /** Carries out an operator command. */

@@ -39,6 +39,23 @@ export { UNSERVED_WARN_EVERY_MS } from "./supervisor_unserved.ts";
 export type { UnservedQueue } from "./supervisor_unserved.ts";
 export { CRASH_LOOP } from "./supervisor_inspection.ts";
 
+/** How the delivery actors' part of a stop went (see {@link Supervisor.drain}). */
+export interface DeliveryDrainReport {
+  /** Delivery actors held (those that were active when the stop began). */
+  actors: number;
+  /** Of those, stopped at the end of the grace with a message still unanswered or uncommitted. */
+  cutOff: number;
+  /** Deliveries marked during the stop (their completion committed). */
+  marked: number;
+  /** Deliveries that may have arrived and are not marked: sent again after the restart. */
+  unmarked: number;
+  /** From the hold to the last actor's end, ms. */
+  drainMs: number;
+}
+
+/** The grace a stop gives the delivery actors when not told (see {@link Supervisor.drain}). */
+export const DEFAULT_DELIVERY_DRAIN_MS = 10_000;
+
 /** See the module doc. */
 export class Supervisor {
   readonly #options: SupervisorOptions;
@@ -46,6 +63,13 @@ export class Supervisor {
   readonly #active = new Map<string, Activation>();
   readonly #restarts = new Map<string, number>();
   readonly #stopping = new AbortController();
+  /**
+   * Aborted when a stop begins (its drain, before {@link #stopping}): from then on no actor is
+   * activated or restored, while the background loops (lease renewal) still run.
+   */
+  readonly #closing = new AbortController();
+  /** The delivery actors' drain a stop begins with, once begun (no activation from then on). */
+  #draining: Promise<DeliveryDrainReport> | undefined;
   #background: Promise<void>[] = [];
   /** The clock the leases age on (see {@link SupervisorOptions.leaseClock}). */
   #leaseClock: Clock;
@@ -68,7 +92,7 @@ export class Supervisor {
     this.#restoreContext = {
       options,
       active: this.#active,
-      stopping: this.#stopping.signal,
+      stopping: this.#closing.signal,
       activate: (id) => this.activate(id),
       begin: (id, actor) => this.#begin(id, actor),
     };
@@ -183,12 +207,17 @@ export class Supervisor {
   /** Activates `id` if it is not already active; false if unknown or leased elsewhere. */
   async activate(id: string): Promise<boolean> {
     if (this.#active.has(id)) return true;
-    if (this.#stopping.signal.aborted) return false;
+    if (this.#closing.signal.aborted) return false;
     if (this.#options.cluster && !this.#options.cluster.isMine(id)) return false;
     const actor = this.#options.factory(id);
     if (!actor) return false;
     if (this.#options.leases && !(await this.#options.leases.acquire(id))) return false;
     if (this.#active.has(id)) return true; // activated while the lease was being taken
+    if (this.#closing.signal.aborted) {
+      // A stop began while the lease was being taken: nothing more is started.
+      await this.#options.leases?.release(id).catch(() => {});
+      return false;
+    }
     this.#begin(id, actor);
     return true;
   }
@@ -283,8 +312,67 @@ export class Supervisor {
     return true;
   }
 
-  /** Stops every actor and waits for them; releases their leases; leaves the cluster. */
-  async stop(): Promise<void> {
+  /**
+   * The first step of a stop, for the delivery actors (those that can {@link Actor.hold}): each
+   * sends nothing new, and the message it has on the wire (with one its socket sent ahead) is
+   * taken in, its completion committed, before it stops — as {@link retire} does — so that what
+   * a destination acknowledged is marked before the store closes. Bounded by `graceMs` (an
+   * attempt also ends at its own ACK timeout): at the end of it those still waiting are stopped,
+   * their message left queued (sent again after the restart). From the first call on nothing is
+   * activated; a second call joins the first. Leases are still renewed meanwhile. Logged as
+   * `delivery.stopped`.
+   */
+  drain(graceMs: number = DEFAULT_DELIVERY_DRAIN_MS): Promise<DeliveryDrainReport> {
+    return this.#draining ??= this.#drain(graceMs);
+  }
+
+  async #drain(graceMs: number): Promise<DeliveryDrainReport> {
+    this.#closing.abort();
+    const started = performance.now();
+    const held = [...this.#active.values()].filter((a) => a.actor.hold);
+    for (const a of held) {
+      a.handingOver = true;
+      a.actor.hold!();
+      if (!a.sending) a.abort.abort();
+    }
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const ended = new Set<Activation>();
+    const all = Promise.all(held.map((a) => a.done.then(() => void ended.add(a))));
+    await Promise.race([all, new Promise((resolve) => timer = setTimeout(resolve, graceMs))]);
+    clearTimeout(timer);
+    const cut = held.filter((a) => !ended.has(a));
+    for (const a of cut) a.abort.abort();
+    await all;
+    const report: DeliveryDrainReport = {
+      actors: held.length,
+      cutOff: cut.length,
+      marked: 0,
+      unmarked: 0,
+      drainMs: Math.round(performance.now() - started),
+    };
+    for (const a of held) {
+      const counts = a.actor.held?.();
+      report.marked += counts?.marked ?? 0;
+      report.unmarked += counts?.unmarked ?? 0;
+    }
+    if (held.length > 0) {
+      this.#options.log[report.unmarked > 0 ? "warn" : "info"]("delivery.stopped", {
+        ...report,
+        ...(report.unmarked > 0
+          ? { effect: "the unmarked messages stay queued and are sent again after the restart" }
+          : {}),
+      });
+    }
+    return report;
+  }
+
+  /**
+   * Stops every actor and waits for them; releases their leases; leaves the cluster. The delivery
+   * actors first take in what is on the wire, within `graceMs` (see {@link drain}, joined if a
+   * stop began it already).
+   */
+  async stop(options: { graceMs?: number } = {}): Promise<DeliveryDrainReport> {
+    const drained = await this.drain(options.graceMs);
     this.#stopping.abort();
     const all = [...this.#active.values()];
     for (const a of all) a.abort.abort();
@@ -292,6 +380,7 @@ export class Supervisor {
     await Promise.all(this.#background);
     // The others take this node's actors at their next membership look, not a lease later.
     await this.#options.cluster?.leave().catch(() => {});
+    return drained;
   }
 
   /**
