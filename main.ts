@@ -27,6 +27,9 @@ import {
 import { checkKvFile, checkKvFormat } from "./app/config_check.ts";
 import { checkFdLimit } from "./app/fd_limit.ts";
 import { BackupError, backupKv, describeBackup } from "./app/backup.ts";
+import { AdminClient, AdminUnreachable, readAdminToken } from "./app/admin_client.ts";
+import { runStatus } from "./app/status_command.ts";
+import { ACTOR_COMMANDS, isActorCommand, runActorCommand } from "./app/actor_command.ts";
 
 const USAGE = `usage:
   main.ts serve [--config FILE] [--log-level debug|info|warn|error]
@@ -36,7 +39,10 @@ const USAGE = `usage:
   main.ts backup CONFIG OUT [--force] [--timeout SECONDS]
   main.ts send HOST:PORT FILE... [--timeout SECONDS]
   main.ts listen PORT [--reply AA|AE|AR] [--hostname ADDR]
-  main.ts health URL`;
+  main.ts health URL
+  main.ts status [URL] [--token-file data/admin.token] [--max-age SECONDS] [--all] [--json]
+  main.ts actor [URL] ID pause|resume|retry|skip [--reason TEXT] [--by NAME]
+                [--token-file data/admin.token]`;
 
 function out(line: string): void {
   Deno.stdout.writeSync(new TextEncoder().encode(line + "\n"));
@@ -312,6 +318,42 @@ async function simulate(flags: Map<string, string>): Promise<void> {
   if ((r.refused as number) > 0 || (r.failed as number) > 0) Deno.exit(1);
 }
 
+/** The engine's URL (first positional when it is one, else `--url`) and the rest of them. */
+function engineUrl(
+  positional: string[],
+  flags: Map<string, string>,
+): { url: string; rest: string[] } {
+  const first = positional[0];
+  if (first !== undefined && /^https?:\/\//i.test(first)) {
+    return { url: first, rest: positional.slice(1) };
+  }
+  return { url: flags.get("url") ?? "http://127.0.0.1:8080", rest: positional };
+}
+
+/**
+ * The admin API client of `status` and `actor`: the token from `ENGINE_ADMIN_TOKEN` or
+ * `--token-file` (never the command line), and how the printed commands name it.
+ */
+async function adminClient(
+  command: string,
+  url: string,
+  flags: Map<string, string>,
+): Promise<{ client: AdminClient; tokenArgs: string }> {
+  const tokenFile = flags.get("token-file") ?? "./data/admin.token";
+  try {
+    const token = await readAdminToken(tokenFile);
+    const fromEnv = (Deno.env.get("ENGINE_ADMIN_TOKEN") ?? "").trim() !== "";
+    // How the printed commands name the token: the same file (or the environment), not its value.
+    const tokenArgs = fromEnv || !flags.has("token-file")
+      ? ""
+      : ` --token-file '${tokenFile.replaceAll("'", "'\\''")}'`;
+    return { client: new AdminClient(url, token), tokenArgs };
+  } catch (error) {
+    if (error instanceof AdminUnreachable) fail(`${command}: ${error.message}`, 2);
+    throw error;
+  }
+}
+
 /** Why `listen` could not start, in one line: a port in use is said as such. */
 function listenFailure(port: number, hostname: string, error: unknown): string {
   const message = errorMessage(error);
@@ -327,8 +369,14 @@ async function main(args: string[]): Promise<void> {
   // `check FILE --kv` and `backup CONFIG OUT --force` are the options without a value.
   const kvCheck = command === "check" && rest.includes("--kv");
   const force = command === "backup" && rest.includes("--force");
+  // `status --all --json`: options without a value too.
+  const statusAll = command === "status" && rest.includes("--all");
+  const statusJson = command === "status" && rest.includes("--json");
   const { positional, flags } = parseArgs(
-    rest.filter((a) => !(kvCheck && a === "--kv") && !(force && a === "--force")),
+    rest.filter((a) =>
+      !(kvCheck && a === "--kv") && !(force && a === "--force") &&
+      !(statusAll && a === "--all") && !(statusJson && a === "--json")
+    ),
   );
   switch (command) {
     case "serve": {
@@ -393,6 +441,44 @@ async function main(args: string[]): Promise<void> {
       } catch (error) {
         fail(`health: ${url}: ${errorMessage(error)}`, 1);
       }
+      return;
+    }
+    case "status": {
+      const { url, rest: extra } = engineUrl(positional, flags);
+      if (extra.length > 0) fail(`status: unexpected ${JSON.stringify(extra[0])}\n${USAGE}`);
+      const maxAge = Number(flags.get("max-age") ?? 60);
+      if (!(maxAge > 0)) fail("status: --max-age must be a positive number of seconds");
+      const { client, tokenArgs } = await adminClient("status", url, flags);
+      const code = await runStatus(
+        client,
+        { maxAgeSeconds: maxAge, tokenArgs, all: statusAll, json: statusJson },
+        out,
+        warnLine,
+      );
+      if (code !== 0) Deno.exit(code);
+      return;
+    }
+    case "actor": {
+      const { url, rest: extra } = engineUrl(positional, flags);
+      const [id, name] = extra;
+      if (!id || !name || extra.length > 2) {
+        fail(`actor: name the actor and one of ${ACTOR_COMMANDS.join(", ")}\n${USAGE}`);
+      }
+      if (!isActorCommand(name)) {
+        fail(`actor: unknown command ${JSON.stringify(name)}: one of ${ACTOR_COMMANDS.join(", ")}`);
+      }
+      const reason = flags.get("reason") ?? "";
+      if (name === "skip" && reason.trim() === "") {
+        fail("actor: skip needs --reason TEXT (it is logged with who skipped)");
+      }
+      const { client } = await adminClient("actor", url, flags);
+      const code = await runActorCommand(
+        client,
+        { id, command: name, reason, by: flags.get("by") ?? "cli" },
+        out,
+        warnLine,
+      );
+      if (code !== 0) Deno.exit(code);
       return;
     }
     case "help":
