@@ -8,43 +8,19 @@
  */
 
 import assert from "node:assert/strict";
-import { type Config, parseConfig } from "../../../../actors/config/mod.ts";
-import { Users } from "../../../../transports/http/console/mod.ts";
+import type { Config } from "../../../../actors/config/mod.ts";
 import { alertStoreOf } from "../../../../actors/store/alerts.ts";
 import { startEngine } from "../../../helpers/engine.ts";
 import { adt } from "../../../helpers/net.ts";
-import { sendHl7, signIn, TOKEN, VIEWER_PASSWORD } from "./fixture.ts";
+import { consoleConfig, sendHl7, signIn, TOKEN, VIEWER_PASSWORD } from "./fixture.ts";
 
 const ACTOR = "mllp-out:127.0.0.1:1";
 const MARKUP = `<script>alert("x")</script><img src=x onerror=alert(1)>`;
 const TIME = /\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ/;
 
-async function config(kvPath: string): Promise<Config> {
-  const result = parseConfig({
-    node: { id: "test" },
-    kv: { path: kvPath },
-    http: { port: 0, hostname: "127.0.0.1", development: true },
-    admin: {
-      token: { env: "CONSOLE_TEST_TOKEN" },
-      users: [{
-        name: "vera",
-        role: "viewer",
-        passwordHash: await Users.hashPassword(VIEWER_PASSWORD),
-      }],
-    },
-    environments: [{ id: "dev", type: "development" }],
-    listeners: [{ port: 0, hostname: "127.0.0.1", requireFinalCr: false }],
-    integrations: [{
-      id: "feed",
-      environment: "dev",
-      mllp: { port: 0, allowedIps: ["127.0.0.1"] },
-    }],
-    destinations: [{
-      id: "lab",
-      environment: "dev",
-      mllp: { host: "127.0.0.1", port: 1, connectTimeoutSeconds: 1 },
-    }],
-    subscriptions: [{ from: { integration: "feed" }, to: ["lab"] }],
+/** The console fixture's engine with a queue and an actor-stalled rule on `lab`, via `ops`. */
+function config(kvPath: string): Promise<Config> {
+  return consoleConfig(kvPath, {
     alerts: {
       // Evaluated by the test (tick), not by the loop.
       evaluateEverySeconds: 3600,
@@ -62,12 +38,7 @@ async function config(kvPath: string): Promise<Config> {
         { id: "lab-stalled", kind: "actor-stalled", forSeconds: 3600 },
       ],
     },
-  }, {
-    env: (name) => name === "CONSOLE_TEST_TOKEN" ? TOKEN : undefined,
-    readFile: () => new Error("none"),
   });
-  assert.ok(result.ok, JSON.stringify(!result.ok && result.problems));
-  return result.config;
 }
 
 /** Waits (bounded) until `test` holds, polling the engine's own state. */

@@ -17,8 +17,14 @@ export const TOKEN = "console-admin-token-5f1c2e9a7b3d4c6e8f0a";
 /** A viewer's password (its argon2id hash is in the config). */
 export const VIEWER_PASSWORD = "viewer-password-123";
 
-/** The config: `feed` (MLLP, port 0) → `lab` (MLLP to a closed port), connection `acme`. */
-export async function consoleConfig(kvPath: string): Promise<Config> {
+/**
+ * The config: `feed` (MLLP, port 0) → `lab` (MLLP to a closed port), connection `acme`; `more`
+ * adds (or replaces) top-level sections, such as `alerts`.
+ */
+export async function consoleConfig(
+  kvPath: string,
+  more: Record<string, unknown> = {},
+): Promise<Config> {
   const result = parseConfig({
     node: { id: "test" },
     kv: { path: kvPath },
@@ -54,6 +60,7 @@ export async function consoleConfig(kvPath: string): Promise<Config> {
     }],
     subscriptions: [{ from: { integration: "feed" }, to: ["lab"] }],
     connections: [{ id: "acme", name: "Acme Lab", integrations: [], destinations: ["lab"] }],
+    ...more,
   }, {
     env: (name) => name === "CONSOLE_TEST_TOKEN" ? TOKEN : undefined,
     readFile: () => new Error("none"),
