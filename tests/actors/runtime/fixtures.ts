@@ -10,13 +10,18 @@ import { NodeRegistry } from "../../../actors/store/nodes.ts";
 import { Store } from "../../../actors/store/mod.ts";
 import { tempDir } from "../../helpers/temp.ts";
 
-/** An actor that only waits to be stopped (its queue stays as it is). */
-export function idleActor(id: string): Actor {
+/** An actor that only waits to be stopped (its queue stays as it is); `stopped` lists the ones that were. */
+export function idleActor(id: string, stopped?: Set<string>): Actor {
   return {
     id,
     kind: "test",
     run: (signal) =>
-      new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve())),
+      new Promise<void>((resolve) =>
+        signal.addEventListener("abort", () => {
+          stopped?.add(id);
+          resolve();
+        })
+      ),
     notify() {},
     status: () => Promise.resolve({ id, kind: "test", state: "idle" } as never),
     command: () => Promise.resolve({ ok: true } as never),

@@ -14,24 +14,7 @@ import { memoryLogger } from "../../../actors/runtime/log.ts";
 import { Supervisor } from "../../../actors/runtime/supervisor.ts";
 import { Store } from "../../../actors/store/mod.ts";
 import { waitFor } from "../../helpers/net.ts";
-
-/** An actor that only waits to be stopped; `stopped` lists the ones that were. */
-function idleActor(id: string, stopped: Set<string>): Actor {
-  return {
-    id,
-    kind: "test",
-    run: (signal) =>
-      new Promise<void>((resolve) =>
-        signal.addEventListener("abort", () => {
-          stopped.add(id);
-          resolve();
-        })
-      ),
-    notify() {},
-    status: () => Promise.resolve({ id, kind: "test", state: "idle" } as never),
-    command: () => Promise.resolve({ ok: true } as never),
-  };
-}
+import { idleActor } from "./fixtures.ts";
 
 Deno.test("leases a recent renewal round did not renew are reported as such, never as 'not renewed for less than the limit, past the limit'", async () => {
   const clock = new ManualClock(Date.UTC(2026, 0, 1));

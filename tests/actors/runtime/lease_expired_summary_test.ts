@@ -15,24 +15,7 @@ import { memoryLogger } from "../../../actors/runtime/log.ts";
 import { Supervisor } from "../../../actors/runtime/supervisor.ts";
 import { Store } from "../../../actors/store/mod.ts";
 import { waitFor } from "../../helpers/net.ts";
-
-/** An actor that only waits to be stopped; `stopped` lists the ones that were. */
-function idleActor(id: string, stopped: Set<string>): Actor {
-  return {
-    id,
-    kind: "test",
-    run: (signal) =>
-      new Promise<void>((resolve) =>
-        signal.addEventListener("abort", () => {
-          stopped.add(id);
-          resolve();
-        })
-      ),
-    notify() {},
-    status: () => Promise.resolve({ id, kind: "test", state: "idle" } as never),
-    command: () => Promise.resolve({ ok: true } as never),
-  };
-}
+import { idleActor } from "./fixtures.ts";
 
 /**
  * A ManualClock whose time can also {@link jump}: move on without any timer firing yet, as when
