@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
-import { Secret } from "../../../actors/config/secret.ts";
 import { ManualClock } from "../../../actors/runtime/clock.ts";
 import { memoryLogger } from "../../../actors/runtime/log.ts";
-import { CONNECTION_LOG_INTERVAL_MS, servePublic } from "../../../transports/http/serve.ts";
+import { CONNECTION_LOG_INTERVAL_MS } from "../../../transports/http/serve.ts";
 import { sendAndClose, untilLogged } from "../../helpers/log_flood.ts";
 import { makePki } from "../../helpers/tls.ts";
+import { httpsServer } from "./tls_server_fixture.ts";
 
 const enc = new TextEncoder();
 /** Plain HTTP to the HTTPS port: the TLS handshake fails. */
@@ -17,21 +17,7 @@ Deno.test("http.tls-failed: 200 failed handshakes from one address write one lin
   const pki = await makePki();
   const clock = new ManualClock();
   const log = memoryLogger();
-  const server = await servePublic({
-    fetch: () => new Response("ok"),
-    http: {
-      port: 0,
-      hostname: "127.0.0.1",
-      development: false,
-      tls: {
-        cert: new Secret(pki.serverCert, "t"),
-        key: new Secret(pki.serverKey, "t"),
-        requireClientCert: false,
-      },
-    },
-    log,
-    now: () => clock.now(),
-  });
+  const server = await httpsServer(pki, log, clock);
   const client = Deno.createHttpClient({ caCerts: [pki.caCert] });
   try {
     const tlsFailed = () => log.lines.filter((l) => l.includes(" http.tls-failed "));

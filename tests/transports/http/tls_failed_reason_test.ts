@@ -1,14 +1,10 @@
 import assert from "node:assert/strict";
-import { Secret } from "../../../actors/config/secret.ts";
 import { ManualClock } from "../../../actors/runtime/clock.ts";
 import { memoryLogger } from "../../../actors/runtime/log.ts";
-import {
-  CONNECTION_LOG_INTERVAL_MS,
-  type PublicServer,
-  servePublic,
-} from "../../../transports/http/serve.ts";
+import { CONNECTION_LOG_INTERVAL_MS } from "../../../transports/http/serve.ts";
 import { sendAndClose, untilLogged } from "../../helpers/log_flood.ts";
-import { makePki, startSClient, type TestPki } from "../../helpers/tls.ts";
+import { makePki, startSClient } from "../../helpers/tls.ts";
+import { httpsServer } from "./tls_server_fixture.ts";
 import { testNeeding } from "../../helpers/system_tools.ts";
 
 /** These tests drive `openssl s_client` as the client. */
@@ -21,25 +17,6 @@ const reasons = (log: Log) =>
   log.lines.filter((l) => l.includes(" http.tls-failed ")).map((l) =>
     /reason="([^"]*)"|reason=(\S+)/.exec(l)?.slice(1).find((r) => r !== undefined) ?? l
   );
-
-/** An HTTPS server logging to `log`, its throttle timed by `clock`; what it serves is moot. */
-async function httpsServer(pki: TestPki, log: Log, clock: ManualClock): Promise<PublicServer> {
-  return await servePublic({
-    fetch: () => new Response("ok"),
-    http: {
-      port: 0,
-      hostname: "127.0.0.1",
-      development: false,
-      tls: {
-        cert: new Secret(pki.serverCert, "t"),
-        key: new Secret(pki.serverKey, "t"),
-        requireClientCert: false,
-      },
-    },
-    log,
-    now: () => clock.now(),
-  });
-}
 
 /**
  * The reason logged for one failed handshake made by `fail`; the clock first moves past the
