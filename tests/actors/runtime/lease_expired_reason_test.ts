@@ -8,7 +8,6 @@
  */
 
 import assert from "node:assert/strict";
-import type { Actor } from "../../../actors/runtime/actor.ts";
 import { ManualClock } from "../../../actors/runtime/clock.ts";
 import { memoryLogger } from "../../../actors/runtime/log.ts";
 import { Supervisor } from "../../../actors/runtime/supervisor.ts";

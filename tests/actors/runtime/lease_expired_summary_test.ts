@@ -9,7 +9,6 @@
  */
 
 import assert from "node:assert/strict";
-import type { Actor } from "../../../actors/runtime/actor.ts";
 import { type Clock, ManualClock } from "../../../actors/runtime/clock.ts";
 import { memoryLogger } from "../../../actors/runtime/log.ts";
 import { Supervisor } from "../../../actors/runtime/supervisor.ts";
