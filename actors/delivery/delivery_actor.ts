@@ -376,7 +376,10 @@ export class DeliveryActor implements Actor {
       this.#ready.forget(head.entry.seq);
       log.warn("delivery.dead-lettered", {
         actor: this.id,
+        ...(head.entry.destinationId ? { destination: head.entry.destinationId } : {}),
         messageId: head.entry.messageId,
+        logId: head.entry.logId,
+        ...(record.controlId !== undefined ? { controlId: record.controlId } : {}),
         reason: outcome.reason,
       });
       return;
@@ -396,7 +399,12 @@ export class DeliveryActor implements Actor {
     this.#state = "backoff";
     log.warn("delivery.failed", {
       actor: this.id,
+      // Which destination (an MLLP actor may serve several), log and sender's control id: what an
+      // operator greps for.
+      ...(head.entry.destinationId ? { destination: head.entry.destinationId } : {}),
       messageId: head.entry.messageId,
+      logId: head.entry.logId,
+      ...(record.controlId !== undefined ? { controlId: record.controlId } : {}),
       reason: outcome.reason,
       failures: this.#failures,
       retryInMs: delay,

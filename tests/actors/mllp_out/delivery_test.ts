@@ -156,6 +156,9 @@ Deno.test("outbound actor retries after a NACK (AE) and logs a FAILED attempt th
     // A NACK is an answer: the connection stays usable for the resend.
     assert.deepEqual(receiver.frames.map((f) => f.connection), [1, 1]);
     assert.equal(out.lines("delivery.failed").length, 1);
+    // The line names the log and the sender's control id, what an operator greps for.
+    assert.match(out.lines("delivery.failed")[0]!, new RegExp(` logId=${log.id} `));
+    assert.match(out.lines("delivery.failed")[0]!, / controlId=NACK1 /);
   } finally {
     await out.stop();
     await receiver.close();
