@@ -328,7 +328,10 @@ export class MllpDeliverer implements Deliverer {
       }
       return {
         ok: false,
-        reason: `${verdict.code}${verdict.text ? `: ${verdict.text}` : ""}`,
+        // `AE: Patient MRN 12345 not found (error 204)`: the peer's error code too, when it gave one.
+        reason: `${verdict.code}${verdict.text ? `: ${verdict.text}` : ""}${
+          verdict.errorCode ? ` (error ${verdict.errorCode})` : ""
+        }`,
         deadLetter: settings.onNack === "dead-letter",
       };
     }

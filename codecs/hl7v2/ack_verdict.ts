@@ -10,7 +10,13 @@ import { tryParseHl7 } from "./parse.ts";
 /** The verdict of one reply on the message whose MSH-10 is `controlId`. */
 export type AckVerdict =
   | { kind: "accept"; code: string }
-  | { kind: "reject"; code: string; text?: string }
+  | {
+    kind: "reject";
+    code: string;
+    text?: string;
+    /** The peer's error code (ERR-3.1, or ERR-1.4.1 before v2.5: `204`), when it gave one. */
+    errorCode?: string;
+  }
   | { kind: "uncorrelated"; detail: string };
 
 const decoder = new TextDecoder();
@@ -40,14 +46,10 @@ export function readAck(payload: Uint8Array, controlId: string): AckVerdict {
   }
   if (code === "AA" || code === "CA") return { kind: "accept", code };
   const text = msg.get("ERR-8") || msg.get("MSA-3") || msg.get("ERR-3.2") || msg.get("ERR-1.4.2");
-  if (["AE", "AR", "CE", "CR"].includes(code)) {
-    return { kind: "reject", code, ...(text ? { text } : {}) };
-  }
-  return {
-    kind: "reject",
-    code: `unknown acknowledgment code ${JSON.stringify(code)}`,
-    ...(text ? { text } : {}),
-  };
+  const errorCode = msg.get("ERR-3.1") || msg.get("ERR-1.4.1");
+  const said = { ...(text ? { text } : {}), ...(errorCode ? { errorCode } : {}) };
+  if (["AE", "AR", "CE", "CR"].includes(code)) return { kind: "reject", code, ...said };
+  return { kind: "reject", code: `unknown acknowledgment code ${JSON.stringify(code)}`, ...said };
 }
 
 /** What {@link scanAck} could tell at a glance. */

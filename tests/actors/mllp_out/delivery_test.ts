@@ -165,6 +165,27 @@ Deno.test("outbound actor retries after a NACK (AE) and logs a FAILED attempt th
   }
 });
 
+Deno.test("a NACK's reason carries the peer's error code (ERR-3.1) after its text: AE: … (error 204)", async () => {
+  const receiver = startReceiver((f) =>
+    f.n === 1
+      ? f.send(
+        `MSH|^~\\&|EMPI||ENGINE||20260101000000||ACK|R${f.n}|P|2.5\rMSA|AE|${f.controlId}\r` +
+          "ERR|||204^Unknown key identifier^HL70357|E||||Patient MRN 12345 not found in EMPI",
+      )
+      : f.ack("AA")
+  );
+  const out = await startOutbound({ port: receiver.port, ackTimeoutMs: ANSWERED_MS });
+  try {
+    await out.enqueue("ERRCODE1");
+    await waitFor("delivered", async () => (await out.logOf("ERRCODE1")).status === "SUCCEEDED");
+    const log = await out.logOf("ERRCODE1");
+    assert.equal(log.attempts[0]?.reason, "AE: Patient MRN 12345 not found in EMPI (error 204)");
+  } finally {
+    await out.stop();
+    await receiver.close();
+  }
+});
+
 Deno.test("outbound actor ignores an ACK whose MSA-2 names another message", async () => {
   const receiver = startReceiver(async (f) => {
     if (f.n === 1) {
