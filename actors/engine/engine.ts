@@ -244,7 +244,22 @@ export class Engine {
     };
     // Scale-out: leases fence every commit of an actor's queue; membership spreads actors.
     const leaseMs = config.cluster.leaseSeconds * 1000;
-    const leases = store.leases({ ttlMs: leaseMs, now: () => clock.now() });
+    const leases = store.leases({
+      ttlMs: leaseMs,
+      now: () => clock.now(),
+      // Said on the node that takes them: which node's actors, and which ones (a dead or frozen
+      // node's, a lease after its last renewal).
+      onTakeover: (taken) => {
+        const byNode = Map.groupBy(taken, (t) => t.from);
+        for (const [from, list] of byNode) {
+          log.info("cluster.actors-taken-over", {
+            from,
+            count: list.length,
+            actors: list.slice(0, 20).map((t) => t.actor),
+          });
+        }
+      },
+    });
     store.fenceWith((queue) => leases.fence(queue));
     // What this node's config builds, for its heartbeat (only nodes that serve an actor get it).
     let served: { config: Config; list: string[] } | undefined;

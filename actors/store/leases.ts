@@ -73,6 +73,11 @@ export interface LeaseOptions {
    * load, so their leases do not lapse for want of a turn.
    */
   maxChecks?: number;
+  /**
+   * Told of leases this node took from another node (its lease expired: the node died or froze),
+   * with that node's id, once each take committed: what the engine logs as a takeover.
+   */
+  onTakeover?: (taken: readonly { actor: string; from: string }[]) => void;
 }
 
 /**
@@ -122,6 +127,7 @@ export class Leases {
   readonly #now: () => number;
   readonly #elapsed: () => number;
   readonly #renewPerCommit: number;
+  readonly #onTakeover: LeaseOptions["onTakeover"];
   readonly #held = new Map<string, Held>();
   /** Other nodes' leases as this process has seen them change, by actor. */
   readonly #seen = new Map<string, Observed>();
@@ -140,6 +146,7 @@ export class Leases {
     this.#now = options.now ?? Date.now;
     this.#elapsed = options.elapsed ?? (() => performance.now());
     this.#renewPerCommit = Math.max(1, options.maxChecks ?? 10);
+    this.#onTakeover = options.onTakeover;
   }
 
   /** The lease lifetime in ms. */
@@ -372,6 +379,11 @@ export class Leases {
         this.#held.set(actor, { token: result.versionstamp, renewedAt: since });
         this.#seen.delete(actor);
       }
+      const fromOthers = takes.flatMap(({ actor, lease }) => {
+        const from = lease.value?.owner;
+        return from !== undefined && from !== this.#node ? [{ actor, from }] : [];
+      });
+      if (fromOthers.length > 0) this.#onTakeover?.(fromOthers);
       return true;
     } catch (error) {
       if (!isStorageFault(error)) throw error;
