@@ -227,7 +227,13 @@ export class ConfigReloader implements ConfigAdmin {
       applied.push(`closed MLLP port ${server.port}`);
     }
     const version = engine.configVersion;
-    log.info("config.reloaded", { by, file, version: `${version.hash}@${version.generation}` });
+    // With everything applied, the listeners' changes included (config.applied came before them).
+    log.info("config.reloaded", {
+      by,
+      file,
+      version: `${version.hash}@${version.generation}`,
+      applied,
+    });
     return { ok: true, version: `${version.hash}@${version.generation}`, changed: true, applied };
   }
 }

@@ -31,7 +31,7 @@ import { decodeHl7Bytes } from "../../codecs/hl7v2/mod.ts";
 import { forwardActors } from "../forward/actors.ts";
 import { ForwardInbox } from "../forward/forward_inbox.ts";
 import { configHash, ConfigHolder, type ConfigVersion, routesUnder } from "./config_holder.ts";
-import { actorChanges } from "./reconfigure.ts";
+import { actorChanges, sectionChanges } from "./reconfigure.ts";
 import { PlanThreads, type PlanThreadsOptions } from "./plan_threads.ts";
 import { QueueMoves } from "./queue_moves.ts";
 import { servedActors } from "./served_actors.ts";
@@ -387,6 +387,8 @@ export class Engine {
         applied.push(`started ${id}`);
       }
       for (const id of changes.start) applied.push(`added ${id}`);
+      // Routing and the other sections: a filter change or a removed integration says so too.
+      applied.push(...sectionChanges(running, next));
       return applied;
     };
     engine.cluster = cluster;

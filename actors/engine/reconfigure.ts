@@ -166,3 +166,32 @@ export function unboundPort(next: Config, port: number, reason: string): ReloadP
     message: `integration ${next.integrations[i]?.id ?? "?"}: ${reason}`,
   };
 }
+
+/**
+ * What a reload changes besides the delivery actors (those are {@link actorChanges}): integrations,
+ * subscriptions, connections added, removed or changed, and the alerts section, one line each
+ * (`changed subscription feed-to-lab`), so that `config.applied` says what a filter change or a
+ * removed integration did. Subscriptions without an id are named by their place (`#2`).
+ */
+export function sectionChanges(running: Config, next: Config): string[] {
+  const out: string[] = [];
+  const diff = <T>(kind: string, before: readonly T[], after: readonly T[], idOf: KeyOf<T>) => {
+    const old = new Map(before.map((x, i) => [idOf(x, i), x]));
+    const now = new Map(after.map((x, i) => [idOf(x, i), x]));
+    for (const [id, x] of now) {
+      const was = old.get(id);
+      if (was === undefined) out.push(`added ${kind} ${id}`);
+      else if (!sameJson(was, x)) out.push(`changed ${kind} ${id}`);
+    }
+    for (const id of old.keys()) if (!now.has(id)) out.push(`removed ${kind} ${id}`);
+  };
+  const byId = (x: { id: string }) => x.id;
+  diff("integration", running.integrations, next.integrations, byId);
+  diff("subscription", running.subscriptions, next.subscriptions, (s, i) => s.id ?? `#${i + 1}`);
+  diff("connection", running.connections, next.connections, byId);
+  if (!sameJson(running.alerts, next.alerts)) out.push("changed alerts");
+  return out;
+}
+
+/** How {@link sectionChanges} names an item of a list: its id, or its place. */
+type KeyOf<T> = (item: T, index: number) => string;

@@ -266,6 +266,11 @@ Deno.test("reload opens a new MLLP listener and closes a removed one; the other'
     const removed = await r.reload();
     assert.equal(removed.status, 200, JSON.stringify(removed.body));
     assert.ok((removed.body.applied as string[]).includes(`closed MLLP port ${second}`));
+    // What else the reload did is said too: the integration it removed, in the answer and the log.
+    assert.ok((removed.body.applied as string[]).includes("removed integration feed1"));
+    const reloaded = r.e.log.lines.filter((l) => l.includes(" config.reloaded "));
+    assert.match(reloaded.at(-1) ?? "", /closed MLLP port/);
+    assert.match(reloaded.at(-1) ?? "", /removed integration feed1/);
     await assert.rejects(() => Deno.connect({ hostname: "127.0.0.1", port: second }));
     // The first port's connection was never touched.
     assert.equal(summarizeAck(await kept.request(adt("K2"))).code, "AA");
