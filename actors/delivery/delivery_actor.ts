@@ -513,6 +513,8 @@ export class DeliveryActor implements Actor {
           });
         }
         this.#failures = 0;
+        // The failing head is gone: its error no longer says how this queue stands.
+        this.#lastError = undefined;
         this.#cutBackoff?.abort();
         this.#newWork.wake();
         return {

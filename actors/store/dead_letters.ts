@@ -11,14 +11,20 @@ import { RECORD_BYTES } from "./records.ts";
 import type { StoreContext } from "./store_context.ts";
 import type { LogRecord, QueueEntry } from "./types.ts";
 
+/**
+ * A dead-lettered queue entry: who moved it aside and why, and when (`at`, ms; entries moved
+ * before it was kept have none).
+ */
+export type DeadLetter = QueueEntry & { by: string; reason: string; at?: number };
+
 /** Up to `limit` entries moved aside from `queue`, oldest first. */
 export async function listDeadLetters(
   kv: Deno.Kv,
   queue: string,
   limit: number,
-): Promise<(QueueEntry & { by: string; reason: string })[]> {
-  const out: (QueueEntry & { by: string; reason: string })[] = [];
-  const iter = kv.list<QueueEntry & { by: string; reason: string }>({
+): Promise<DeadLetter[]> {
+  const out: DeadLetter[] = [];
+  const iter = kv.list<DeadLetter>({
     prefix: keys.deadLetterPrefix(queue),
   }, { limit });
   for await (const e of iter) out.push(e.value);

@@ -125,5 +125,9 @@ export function deadLetterHead(
     reason,
     deadLetter: { by, reason, queue: head.queue, seq: head.entry.seq },
     ...(attempt ? { attempt } : {}),
-  }, { key: keys.deadLetter(head.queue, head.entry.seq), value: { ...head.entry, by, reason } });
+  }, {
+    key: keys.deadLetter(head.queue, head.entry.seq),
+    // When, too: the entry's own time is when it was queued, not when it was moved aside.
+    value: { ...head.entry, by, reason, at: ctx.now() },
+  });
 }

@@ -99,6 +99,7 @@ export async function setAsideEntry(
     by: skipped ? skipped.by : UNREADABLE_BY,
     reason: `unreadable queue entry: ${reason}` + (skipped ? ` (skipped: ${skipped.reason})` : ""),
     unreadable: clipRaw(entry.value),
+    at: now,
   };
   const outcome = await commit({
     checks: [{ key: entry.key, versionstamp: entry.versionstamp }],

@@ -54,7 +54,7 @@ import {
 } from "./queue_reads.ts";
 import { completeHead, deadLetterHead, routeHead } from "./head_writes.ts";
 import { changeLog, readLog } from "./log_updates.ts";
-import { listDeadLetters, reprocess } from "./dead_letters.ts";
+import { type DeadLetter, listDeadLetters, reprocess } from "./dead_letters.ts";
 
 /**
  * Actors reading their queues back from KV at once (a page of entries with their messages, logs
@@ -512,7 +512,7 @@ export class Store {
   deadLetters(
     queue: string,
     limit = 100,
-  ): Promise<(QueueEntry & { by: string; reason: string })[]> {
+  ): Promise<DeadLetter[]> {
     return listDeadLetters(this.kv, queue, limit);
   }
 

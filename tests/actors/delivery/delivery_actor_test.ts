@@ -341,8 +341,11 @@ Deno.test("skip during a backoff moves the head to the dead-letter list with who
     await r.enqueue("K1", "K2");
     await r.failTwice("AE: bad data");
     await r.parkedUntil(r.clock.now() + 10_000);
+    assert.equal((await r.actor.status()).lastError, "AE: bad data");
     const skipped = await r.actor.command("skip", "ops", "bad data, fixed at source");
     assert.equal(skipped.ok, true, skipped.message);
+    // The failing head is gone: its error no longer describes the queue.
+    assert.equal((await r.actor.status()).lastError, undefined);
     const next = await r.deliverer.call(3);
     assert.equal(next.controlId, "K2");
     next.answer({ ok: true, detail: "AA" });
@@ -352,6 +355,7 @@ Deno.test("skip during a backoff moves the head to the dead-letter list with who
     assert.equal(dead[0]!.messageId, r.ids.get("K1")!.messageId);
     assert.equal(dead[0]!.by, "ops");
     assert.equal(dead[0]!.reason, "bad data, fixed at source");
+    assert.equal(typeof dead[0]!.at, "number", "when it was moved aside");
     assert.equal((await logOf(r, "K1")).status, "FAILED");
     // A retry of K1 after the skip would be a second message in flight: there was none.
     assert.equal(r.deliverer.calls.filter((c) => c.controlId === "K1").length, 2);

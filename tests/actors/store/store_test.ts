@@ -301,18 +301,23 @@ Deno.test("store routes a head to several queues in one step and refuses a stale
   }
 });
 
-Deno.test("store dead-letters a head with who and why", async () => {
+Deno.test("store dead-letters a head with who, why and when", async () => {
   await using dir = await tempDir({ prefix: "store-test-" });
-  const { store } = await tempStore(dir);
+  let now = Date.UTC(2026, 5, 1, 8, 0);
+  const { store } = await tempStore(dir, () => now);
   try {
     await acceptOne(store, "MSH|dlq", "q1");
     const [head] = await store.peek("q1");
     assert.ok(head);
+    now += 90_000;
     assert.equal(await store.deadLetter(head, "admin:ops", "bad PID"), true);
     assert.equal(await store.depth("q1"), 0);
     const dlq = await store.deadLetters("q1");
     assert.equal(dlq.length, 1);
     assert.equal(dlq[0]?.by, "admin:ops");
+    // When it was moved aside, not only when it was queued.
+    assert.equal(dlq[0]?.at, now);
+    assert.equal(dlq[0]?.enqueuedAt, now - 90_000);
     const log = await store.getLog(head.entry.logId);
     assert.equal(log?.status, "FAILED");
     assert.equal(log?.deadLetter?.reason, "bad PID");

@@ -240,6 +240,7 @@ export function actorRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
                     <th>By</th>
                     <th>Reason</th>
                     <th>Queued</th>
+                    <th>Moved aside</th>
                     <th></th>
                   </tr>
                 </thead>
@@ -254,6 +255,7 @@ export function actorRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
                         <td>{e.by}</td>
                         <td>{e.reason}</td>
                         <td>{time(e.enqueuedAt)}</td>
+                        <td>{e.at === undefined ? "" : time(e.at)}</td>
                         <td>
                           {allows(session.principal.role, "operator")
                             ? (

@@ -165,6 +165,11 @@ browserTest(
       await submitted(page, "skip", () => row().locator("text=Skip head").click());
       await page.waitForURL(/done=skip/);
       await page.waitForSelector("tr[data-dead-letter]");
+      // When it was moved aside, beside when it was queued.
+      assert.match(
+        (await page.textContent("tr[data-dead-letter] td:nth-child(6)")) ?? "",
+        /\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ/,
+      );
       await page.screenshot({ path: join(shots, "actors.png"), fullPage: true });
       await page.locator("tr[data-dead-letter] >> text=Reprocess").click();
       await page.waitForURL(sendUrl);
