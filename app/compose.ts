@@ -19,6 +19,7 @@ import type { Config } from "../actors/config/mod.ts";
 import { Engine } from "../actors/engine/engine.ts";
 import { alertsAdmin } from "../actors/alerts/admin.ts";
 import { storageReport } from "../actors/store/retention.ts";
+import { settlesWithin } from "../actors/runtime/settles_within.ts";
 import { localKvFile, watchKvIntegrity } from "../actors/store/integrity_check.ts";
 import { servePublic } from "../transports/http/serve.ts";
 import { FetchSender } from "../transports/https/mod.ts";
@@ -214,7 +215,7 @@ export async function compose(configured: Config, adapters: Adapters): Promise<C
       // Deliveries go on while the intake drains (a forward destination's verdict may be what a
       // sender waits for); then, or at the latest DELIVERY_RESERVE_MS before the grace ends, they
       // are held and given the rest of the grace to take in the ACKs of what is on the wire.
-      await holdFrom(intake, Math.max(0, graceMs - deliveryReserveMs(graceMs)));
+      await settlesWithin(intake, Math.max(0, graceMs - deliveryReserveMs(graceMs)));
       const deliveries = await engine.supervisor.drain(
         Math.max(0, started + graceMs - performance.now()),
       );
@@ -246,14 +247,4 @@ export async function compose(configured: Config, adapters: Adapters): Promise<C
 /** The part of a stop's grace kept for the delivery actors: 2 s of 10 s (a fifth of a short one). */
 function deliveryReserveMs(graceMs: number): number {
   return Math.min(DELIVERY_RESERVE_MS, Math.floor(graceMs / 5));
-}
-
-/** Resolves when `intake` has drained, or after `ms`, whichever comes first. */
-async function holdFrom(intake: Promise<unknown>, ms: number): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  await Promise.race([
-    intake.then(() => {}, () => {}),
-    new Promise<void>((resolve) => timer = setTimeout(resolve, ms)),
-  ]);
-  clearTimeout(timer);
 }

@@ -13,6 +13,7 @@
  * @module
  */
 
+import { settlesWithin } from "./settles_within.ts";
 import type { QueueItem } from "../store/requests.ts";
 
 import type { Actor, ActorCommand, ActorStatus, CommandResult } from "./actor.ts";
@@ -305,9 +306,7 @@ export class Supervisor {
   async retire(id: string): Promise<boolean> {
     const a = this.#active.get(id);
     if (!a) return false;
-    a.handingOver = true;
-    a.actor.hold?.();
-    if (!a.sending) a.abort.abort();
+    letGo(a);
     await a.done;
     return true;
   }
@@ -330,16 +329,10 @@ export class Supervisor {
     this.#closing.abort();
     const started = performance.now();
     const held = [...this.#active.values()].filter((a) => a.actor.hold);
-    for (const a of held) {
-      a.handingOver = true;
-      a.actor.hold!();
-      if (!a.sending) a.abort.abort();
-    }
-    let timer: ReturnType<typeof setTimeout> | undefined;
+    for (const a of held) letGo(a);
     const ended = new Set<Activation>();
     const all = Promise.all(held.map((a) => a.done.then(() => void ended.add(a))));
-    await Promise.race([all, new Promise((resolve) => timer = setTimeout(resolve, graceMs))]);
-    clearTimeout(timer);
+    await settlesWithin(all, graceMs);
     const cut = held.filter((a) => !ended.has(a));
     for (const a of cut) a.abort.abort();
     await all;
@@ -482,4 +475,14 @@ export class Supervisor {
       },
     }, fn);
   }
+}
+
+/**
+ * Lets `a` go as a handover does (a retire, a stop's drain): it sends nothing new, and stops at
+ * once unless a message of its is on the wire, which it takes in first.
+ */
+function letGo(a: Activation): void {
+  a.handingOver = true;
+  a.actor.hold?.();
+  if (!a.sending) a.abort.abort();
 }
