@@ -5,8 +5,7 @@
  */
 
 import type { Hono } from "hono";
-import { checkStoredRules } from "../actors/alerts/stored_rules.ts";
-import type { Config, Secret } from "../actors/ports.ts";
+import type { AlertsAdmin, Config, Secret } from "../actors/ports.ts";
 import type { Engine } from "../actors/engine/engine.ts";
 import { destinationActorId } from "../actors/engine/identities.ts";
 import type { Logger } from "../actors/runtime/log.ts";
@@ -31,6 +30,7 @@ export function mountConsole(
   token: Secret,
   log: Logger,
   now: () => number = Date.now,
+  alerts?: AlertsAdmin,
 ): MountedConsole {
   const store = engine.store;
   const https = engine.https;
@@ -64,7 +64,7 @@ export function mountConsole(
     cluster: engine.cluster,
     // Uploads go through the SFTP folders' intake: split, stored, routed and acknowledged alike.
     files: { maxBytes: config.limits.maxHl7Bytes, ingest: (file) => engine.files.ingest(file) },
-    alerts: consoleAlerts(engine),
+    ...(alerts ? { alerts: consoleAlerts(engine, alerts) } : {}),
   });
   app.route("/", console.app);
   return {
@@ -78,25 +78,16 @@ export function mountConsole(
 }
 
 /**
- * The alert records in the engine's KV, read only (the same ones `GET /admin/alerts` and the alert
- * monitor read, shared by every process on the KV), and the rules in force: stored through
- * `PUT /admin/alerts` when the running schema takes them, else the running config's. The monitor
- * itself logs stored rules it sets aside; the page only shows the problems.
+ * What the alerts page reads: the alert records in the engine's KV (the same ones the monitor
+ * writes, shared by every process on the KV), and the rules in force as `GET /admin/alerts` gives
+ * them (the monitor's choice between stored and configured rules, with any problems).
  */
-function consoleAlerts(engine: Engine): ConsoleAlerts {
+function consoleAlerts(engine: Engine, admin: AlertsAdmin): ConsoleAlerts {
   const records = alertStoreOf(engine.store);
   return {
     firing: () => records.states(),
-    history: (options) => records.history(options),
-    async ruleSet() {
-      const stored = await records.rules<unknown>();
-      const rules = engine.config.alerts.rules;
-      if (stored === undefined) return { rules, source: "config" };
-      const checked = checkStoredRules(stored);
-      return checked.ok
-        ? { rules: checked.rules, source: "admin" }
-        : { rules, source: "config", storedRulesProblems: checked.problems };
-    },
+    history: (options) => admin.history(options),
+    ruleSet: () => admin.ruleSet(),
     settings: () => ({
       evaluateEverySeconds: engine.config.alerts.evaluateEverySeconds,
       channels: engine.config.alerts.channels.map((ch) => ({

@@ -72,7 +72,7 @@ export async function httpApp(
   if (sandbox) sandbox.mount(app, token);
   mountNodes(app, engine, token, log);
   shaping?.mount(app, token);
-  const console = mountConsole(app, config, engine, token, log, now);
+  const console = mountConsole(app, config, engine, token, log, now, operations.alerts);
   closers.push(console.close);
   const https = engine.https;
   app.route(

@@ -11,7 +11,7 @@ import { jsonPath } from "../config/load.ts";
 import type { Config } from "../config/mod.ts";
 import type { AlertNotification } from "../store/alerts.ts";
 import type { AlertMonitor } from "./monitor.ts";
-import { STORED_RULES_FIX } from "./stored_rules.ts";
+import { type RuleSet, STORED_RULES_FIX } from "./stored_rules.ts";
 
 /** The admin API's view of alerts (transports see this through ports.ts). */
 export interface AlertsAdmin {
@@ -20,6 +20,8 @@ export interface AlertsAdmin {
    * by an older engine are refused by this one, `storedRulesProblems` (each with its path).
    */
   view(): Promise<Record<string, unknown>>;
+  /** The rules in force and their source, as {@link view} shows them (the console reads it). */
+  ruleSet(): Promise<RuleSet>;
   /**
    * Replaces the rules with `body.rules` (`null`: back to the config's). Refused with every
    * problem and its path (`$.rules[0].threshold`) when invalid; nothing changes then.
@@ -86,5 +88,6 @@ export function alertsAdmin(monitor: AlertMonitor, config: () => Config): Alerts
       return { ok: true, rules: rules ?? config().alerts.rules };
     },
     history: (options) => monitor.history(options),
+    ruleSet: () => monitor.ruleSet(),
   };
 }
