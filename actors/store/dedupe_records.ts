@@ -115,7 +115,7 @@ function duplicate(record: DedupeRecord, ack: string): AcceptResult {
 /**
  * What the key's record within its window says of this message: a duplicate of the message it
  * names ({@link isRepeat}) or, with `dedupe.digest`, of an earlier one it keeps the digest of
- * (this message's digest is taken only when there is one to compare); otherwise the record this
+ * (this message's `payload` is digested only when there is one to compare); otherwise the record this
  * message replaces, with the digest of the payload just read to compare (taken only here: never
  * for a message the key does not name yet).
  */
@@ -123,7 +123,7 @@ async function judge(
   ctx: StoreContext,
   record: DedupeRecord,
   dedupe: AcceptDedupe,
-  ownDigest: OwnDigest,
+  payload: Uint8Array,
 ): Promise<{ duplicate: AcceptResult } | { replaced: Replaced }> {
   const seen = await isRepeat(ctx, record, dedupe);
   if (seen === true) return { duplicate: duplicate(record, dedupe.ack) };
@@ -131,7 +131,7 @@ async function judge(
   if (!digest) return { replaced: { record } };
   const copies = copiesOf(record).filter((c) => within(ctx, c.at, dedupe.windowMs));
   if (copies.length > 0) {
-    const mine = ownDigest(digest);
+    const mine = digest(payload);
     const copy = copies.find((c) => c.digest === mine);
     if (copy) {
       return {
@@ -150,20 +150,11 @@ export async function judgeRead(
   ctx: StoreContext,
   record: DedupeRecord | null,
   dedupe: AcceptDedupe,
-  ownDigest: OwnDigest,
+  payload: Uint8Array,
 ): Promise<{ duplicate?: AcceptResult; replaced?: Replaced }> {
   if (!record || !fresh(ctx, record, dedupe.windowMs)) return {};
-  const judged = await judge(ctx, record, dedupe, ownDigest);
+  const judged = await judge(ctx, record, dedupe, payload);
   return "duplicate" in judged ? { duplicate: judged.duplicate } : { replaced: judged.replaced };
-}
-
-/** A message's `dedupe.digest`, taken when first asked for, then kept. */
-export type OwnDigest = (digest: (payload: Uint8Array) => string) => string;
-
-/** The {@link OwnDigest} of `payload` (made only where a record under the key was read). */
-export function lazyDigest(payload: Uint8Array): OwnDigest {
-  let value: string | undefined;
-  return (digest) => value ??= digest(payload);
 }
 
 /**

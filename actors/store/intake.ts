@@ -10,7 +10,6 @@ import {
   type DedupeRecord,
   earlierThan,
   judgeRead,
-  lazyDigest,
   MAX_STORED_ACK,
   type Replaced,
 } from "./dedupe_records.ts";
@@ -66,12 +65,10 @@ export async function acceptMessage(
   let seenVersion: string | null = null;
   /** The key's record within its window, when it names another message than this one. */
   let replaced: Replaced | undefined;
-  /** This message's `dedupe.digest`, taken once, and only when an earlier copy is compared. */
-  const ownDigest = lazyDigest(request.payload);
   if (dedupe && dedupeKey && request.payload.length > INLINE_MAX) {
     const seen = await ctx.kv.get<DedupeRecord>(dedupeKey);
     if (seen.value) {
-      const judged = await judgeRead(ctx, seen.value, dedupe, ownDigest);
+      const judged = await judgeRead(ctx, seen.value, dedupe, request.payload);
       if (judged.duplicate) return judged.duplicate;
       replaced = judged.replaced;
       seenVersion = seen.versionstamp; // past the window, or another message: replaced by this one
@@ -189,7 +186,7 @@ export async function acceptMessage(
     if (outcome.ok) return stored(outcome.versionstamp);
     // A repeat: stored earlier (a small message is not looked up first), or by another process.
     const seen = await ctx.kv.get<DedupeRecord>(dedupeKey);
-    const judged = await judgeRead(ctx, seen.value, dedupe, ownDigest);
+    const judged = await judgeRead(ctx, seen.value, dedupe, request.payload);
     if (judged.duplicate) return judged.duplicate;
     replaced = judged.replaced;
     // Gone, older than the window, or another message under the key: this message replaces it
