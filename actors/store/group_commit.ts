@@ -2,7 +2,9 @@
  * Group commit: concurrent writers share one KV atomic operation. Each write is a set of checks
  * and mutations; a batch is flushed as soon as no commit is in flight, so under load many writes
  * ride on one fsync, and alone a write waits for nothing. Each caller learns whether its own
- * write is durable.
+ * write is durable. KV commits one operation at a time, so the time between two commits is lost
+ * to it: the next batch's operation is built while the last one commits, and sent before that
+ * one's writers are told.
  * @module
  */
 
@@ -38,6 +40,26 @@ interface Pending {
   reject(error: unknown): void;
 }
 
+/**
+ * A batch being gathered: its atomic operation is built as its writes come (each value
+ * serialized then), so that once the commit in flight is answered the next one only has to be
+ * sent, not built, while KV waits.
+ */
+interface Gathering {
+  readonly pending: Pending[];
+  /** Undefined once a write could not be added (a value KV cannot serialize): built at commit. */
+  op: Deno.AtomicOperation | undefined;
+  bytes: number;
+  /** Mutations by the limits' count (each sum counted). */
+  mutations: number;
+  checks: number;
+  /** Rows set or deleted so far (sums are added at commit, one per counter). */
+  rows: number;
+  readonly changed: ChangedKeys;
+  readonly checked: CheckSet;
+  readonly sums: Sums;
+}
+
 const U64_MAX = (1n << 64n) - 1n;
 
 /** Told the fate of every commit: how the store's health learns that KV can (not) commit. */
@@ -55,7 +77,8 @@ export class GroupCommitter {
   readonly #maxBytes: number;
   readonly #maxMutations: number;
   readonly #maxChecks: number;
-  #queue: Pending[] = [];
+  /** Batches not yet sent, oldest first; only the last one takes new writes. */
+  #queue: Gathering[] = [];
   #flushing = false;
   #scheduled = false;
   /** Batches committed so far (for metrics and tests). */
@@ -81,7 +104,9 @@ export class GroupCommitter {
 
   /** Writes queued and not yet in a batch being committed. */
   get waiting(): number {
-    return this.#queue.length;
+    let n = 0;
+    for (const g of this.#queue) n += g.pending.length;
+    return n;
   }
 
   /**
@@ -98,7 +123,7 @@ export class GroupCommitter {
     const refused = this.#observer?.refusal?.();
     if (refused) return Promise.reject(refused);
     return new Promise((resolve, reject) => {
-      this.#queue.push({ write, resolve, reject });
+      this.#gather({ write, resolve, reject });
       this.#schedule();
     });
   }
@@ -116,44 +141,81 @@ export class GroupCommitter {
   async #flush(): Promise<void> {
     if (this.#flushing) return;
     this.#flushing = true;
+    /** Tells the writers of the batch committed last that it is durable. */
+    let settle: (() => void) | undefined;
     try {
       while (this.#queue.length > 0) {
-        const batch = this.#take();
-        await this.#commitBatch(batch);
+        const batch = this.#queue.shift()!;
+        // The next batch goes to KV before the last one's writers are told: what they do next
+        // (ACKs written to sockets, the actors' next steps) then runs while KV commits, instead
+        // of keeping KV idle between two commits. Only the telling waits: the commits stay one
+        // at a time and in the order the writes came.
+        const committed = this.#commitBatch(batch);
+        settle?.();
+        settle = await committed;
       }
     } finally {
       this.#flushing = false;
+      settle?.();
     }
   }
 
-  #take(): Pending[] {
-    const batch: Pending[] = [];
-    let bytes = 0, mutations = 0, checks = 0;
+  /** Adds `pending` to the last batch, or to a new one when it does not fit there. */
+  #gather(pending: Pending): void {
+    const w = pending.write;
+    let g = this.#queue[this.#queue.length - 1];
+    const b = w.bytes, m = mutationCount(w);
     // Keys the batch so far changes. An atomic operation runs every check before any mutation, so
     // a write checking one of them would not see the earlier write (two routes of one queue head
     // would both pass): it goes to the next batch, which makes a batch commit as if one by one.
-    const changed = new ChangedKeys();
-    const checked = new CheckSet();
-    while (this.#queue.length > 0) {
-      const next = this.#queue[0]!;
-      const w = next.write;
-      const b = w.bytes, m = mutationCount(w), c = newChecks(w, checked);
-      if (
-        batch.length > 0 &&
-        (bytes + b > this.#maxBytes || mutations + m > this.#maxMutations ||
-          checks + c > this.#maxChecks || w.checks?.some((k) => changed.has(k.key)))
-      ) break;
-      batch.push(this.#queue.shift()!);
-      bytes += b;
-      mutations += m;
-      checks += c;
-      changed.add(w);
-      for (const k of w.checks ?? []) checked.add(k);
+    if (
+      !g || g.bytes + b > this.#maxBytes || g.mutations + m > this.#maxMutations ||
+      g.checks + newChecks(w, g.checked) > this.#maxChecks ||
+      (w.checks?.some((k) => g!.changed.has(k.key)) ?? false)
+    ) {
+      g = {
+        pending: [],
+        op: this.#kv.atomic(),
+        bytes: 0,
+        mutations: 0,
+        checks: 0,
+        rows: 0,
+        changed: new ChangedKeys(),
+        checked: new CheckSet(),
+        sums: new Sums(),
+      };
+      this.#queue.push(g);
     }
-    return batch;
+    g.checks += newChecks(w, g.checked);
+    g.pending.push(pending);
+    g.bytes += b;
+    g.mutations += m;
+    g.changed.add(w);
+    if (g.op) {
+      try {
+        g.rows += addWrite(g.op, w, g.checked, g.sums);
+        return;
+      } catch {
+        // Built again at commit, where the write that cannot be stored is refused alone.
+        g.op = undefined;
+      }
+    }
+    for (const k of w.checks ?? []) g.checked.add(k);
   }
 
-  async #commitBatch(batch: Pending[]): Promise<void> {
+  /**
+   * Commits `batch` (its operation as gathered, or built now). A batch that committed whole is
+   * told by the function it resolves to (see {@link #flush}); every other outcome (a refused
+   * check, an error) is told before it resolves.
+   */
+  #commitBatch(batch: Gathering): Promise<(() => void) | undefined> {
+    const { op } = batch;
+    if (!op) return this.#commitWrites(batch.pending);
+    return this.#send(batch.pending, op, batch.rows + batch.sums.addTo(op));
+  }
+
+  /** Commits `batch` in an operation built now. */
+  async #commitWrites(batch: Pending[]): Promise<(() => void) | undefined> {
     let op: Deno.AtomicOperation, mutations: number;
     try {
       ({ op, mutations } = this.#atomic(batch.map((p) => p.write)));
@@ -161,6 +223,15 @@ export class GroupCommitter {
       // A value KV cannot store (it serializes each as it is set): not a storage fault.
       return await this.#refuseAlone(batch, error);
     }
+    return await this.#send(batch, op, mutations);
+  }
+
+  /** Sends `op`, which holds the writes of `batch` and `mutations` rows, and tells the outcome. */
+  async #send(
+    batch: Pending[],
+    op: Deno.AtomicOperation,
+    mutations: number,
+  ): Promise<(() => void) | undefined> {
     let result: Deno.KvCommitResult | Deno.KvCommitError;
     const sent = performance.now();
     try {
@@ -172,7 +243,7 @@ export class GroupCommitter {
         this.#observer?.failed(error);
         const refused = new StoreUnavailableError(error);
         for (const p of batch) p.reject(refused);
-        return;
+        return undefined;
       }
       // One write over a limit fails the whole atomic.
       return await this.#refuseAlone(batch, error);
@@ -185,63 +256,90 @@ export class GroupCommitter {
       this.batches++;
       this.writes += batch.length;
       this.mutations += mutations;
-      for (const p of batch) p.resolve({ ok: true, versionstamp: result.versionstamp });
-      return;
+      const outcome: WriteOutcome = { ok: true, versionstamp: result.versionstamp };
+      return () => {
+        for (const p of batch) p.resolve(outcome);
+      };
     }
     if (batch.length === 1) {
       batch[0]!.resolve({ ok: false, reason: "check" });
-      return;
+      return undefined;
     }
     // Some write's check failed: commit one by one so only that write is refused.
-    for (const p of batch) await this.#commitBatch([p]);
+    return await this.#oneByOne(batch);
+  }
+
+  /** Commits each write of `batch` alone, each told before the next is sent. */
+  async #oneByOne(batch: Pending[]): Promise<undefined> {
+    for (const p of batch) (await this.#commitWrites([p]))?.();
+    return undefined;
   }
 
   /** A write of `batch` is wrong (`error`): each commits alone, so only that one is refused. */
-  async #refuseAlone(batch: Pending[], error: unknown): Promise<void> {
-    if (batch.length === 1) return batch[0]!.reject(error);
-    for (const p of batch) await this.#commitBatch([p]);
+  async #refuseAlone(batch: Pending[], error: unknown): Promise<undefined> {
+    if (batch.length > 1) return await this.#oneByOne(batch);
+    batch[0]!.reject(error);
+    return undefined;
   }
 
   /** One atomic operation for `writes`, and the rows it changes. */
   #atomic(writes: Write[]): { op: Deno.AtomicOperation; mutations: number } {
     const op = this.#kv.atomic();
     let mutations = 0;
-    // Sums on one counter (a queue's depth) are added up first: one mutation per counter and
-    // batch instead of one per write, which is the same result since sums commute.
-    const sums = new Map<string, { key: Deno.KvKey; n: bigint }>();
-    // The same check made by several writes (each completion of one queue carries its lease's)
-    // is made once: checks run before any mutation, so once is the same as many times.
     const checked = new CheckSet();
-    for (const w of writes) {
-      for (const k of w.checks ?? []) if (checked.add(k)) op.check(k);
-      for (const s of w.sets ?? []) {
-        op.set(s.key, s.value, s.expireIn !== undefined ? { expireIn: s.expireIn } : undefined);
-      }
-      for (const k of w.deletes ?? []) op.delete(k);
-      mutations += (w.sets?.length ?? 0) + (w.deletes?.length ?? 0);
-      for (const s of w.sums ?? []) {
-        const id = stringKeyId(s.key);
-        const seen = id === undefined ? undefined : sums.get(id);
-        if (seen) seen.n += s.n;
-        else if (id !== undefined) sums.set(id, { key: s.key, n: s.n });
-        else {
-          addSum(op, s.key, s.n);
-          mutations++;
-        }
-      }
-    }
-    for (const s of sums.values()) {
-      if (s.n === 0n) continue;
-      addSum(op, s.key, s.n);
-      mutations++;
-    }
-    return { op, mutations };
+    const sums = new Sums();
+    for (const w of writes) mutations += addWrite(op, w, checked, sums);
+    return { op, mutations: mutations + sums.addTo(op) };
   }
 }
 
-function addSum(op: Deno.AtomicOperation, key: Deno.KvKey, n: bigint): void {
+/**
+ * Adds `w` to `op`: its checks not in `checked` yet (the same check made by several writes, as
+ * each completion of one queue carries its lease's, is made once: checks run before any
+ * mutation, so once is the same as many times), its sets and deletes, and its sums to `sums`.
+ * Returns the rows it added. Throws when a value cannot be serialized (`op` is then unusable).
+ */
+function addWrite(op: Deno.AtomicOperation, w: Write, checked: CheckSet, sums: Sums): number {
+  for (const k of w.checks ?? []) if (checked.add(k)) op.check(k);
+  for (const s of w.sets ?? []) {
+    op.set(s.key, s.value, s.expireIn !== undefined ? { expireIn: s.expireIn } : undefined);
+  }
+  for (const k of w.deletes ?? []) op.delete(k);
+  let rows = (w.sets?.length ?? 0) + (w.deletes?.length ?? 0);
+  for (const s of w.sums ?? []) if (!sums.add(s.key, s.n)) rows += addSum(op, s.key, s.n);
+  return rows;
+}
+
+/**
+ * Sums on counters named by strings only (a queue's depth), added up per counter and batch: one
+ * mutation per counter instead of one per write, the same result since sums commute.
+ */
+class Sums {
+  readonly #sums = new Map<string, { key: Deno.KvKey; n: bigint }>();
+
+  /** Adds `n` to `key`'s total; false for a key not made of strings (sum it at once). */
+  add(key: Deno.KvKey, n: bigint): boolean {
+    const id = stringKeyId(key);
+    if (id === undefined) return false;
+    const seen = this.#sums.get(id);
+    if (seen) seen.n += n;
+    else this.#sums.set(id, { key, n });
+    return true;
+  }
+
+  /** Adds the totals that are not zero to `op`; returns how many. */
+  addTo(op: Deno.AtomicOperation): number {
+    let rows = 0;
+    for (const s of this.#sums.values()) if (s.n !== 0n) rows += addSum(op, s.key, s.n);
+    return rows;
+  }
+}
+
+/** Adds `n` (which may be negative) to the counter at `key`; returns 1, the row it changes. */
+function addSum(op: Deno.AtomicOperation, key: Deno.KvKey, n: bigint): number {
   // KvU64 sums wrap, so subtracting n is adding 2^64 - n.
   op.sum(key, n >= 0n ? n & U64_MAX : (U64_MAX + 1n + (n % (U64_MAX + 1n))) & U64_MAX);
+  return 1;
 }
 
 /**

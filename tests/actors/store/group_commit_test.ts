@@ -320,3 +320,71 @@ Deno.test("group commit: onCommitted is told each commit's time in KV, a refused
     assert.ok(told.every((s) => s >= 0 && s < 60), `${told}`);
   });
 });
+
+/**
+ * A KV that only builds atomic operations (all the committer asks of it), recording when each
+ * operation is given a value and sent, and holding each commit until the test answers it.
+ */
+function gatedKv() {
+  const events: string[] = [];
+  const answers: (() => void)[] = [];
+  let sent = 0;
+  const kv = {
+    atomic() {
+      const op = {
+        check: () => op,
+        delete: () => op,
+        sum: () => op,
+        set(key: Deno.KvKey) {
+          events.push(`set ${key.join("/")}`);
+          return op;
+        },
+        commit() {
+          const n = ++sent;
+          events.push(`sent ${n}`);
+          return new Promise<Deno.KvCommitResult>((resolve) =>
+            answers.push(() => resolve({ ok: true, versionstamp: `${n}`.padStart(20, "0") }))
+          );
+        },
+      };
+      return op;
+    },
+  } as unknown as Deno.Kv;
+  return { kv, events, answer: () => answers.shift()!() };
+}
+
+Deno.test("group commit: writes made while a commit is in flight are serialized then, not after its answer", async () => {
+  const { kv, events, answer } = gatedKv();
+  const committer = new GroupCommitter(kv);
+  const first = committer.commit({ sets: [{ key: ["a"], value: 1 }], bytes: 8 });
+  await Promise.resolve(); // the first batch leaves on a microtask
+  const later = [committer.commit({ sets: [{ key: ["b"], value: 2 }], bytes: 8 })];
+  later.push(committer.commit({ sets: [{ key: ["c"], value: 3 }], bytes: 8 }));
+  // The next batch's values were given to its operation while KV holds the first commit: once
+  // it is answered, only sending is left.
+  assert.deepEqual(events, ["set a", "sent 1", "set b", "set c"]);
+  answer();
+  await first;
+  assert.deepEqual(events, ["set a", "sent 1", "set b", "set c", "sent 2"]);
+  answer();
+  await Promise.all(later);
+  assert.equal(committer.batches, 2);
+  assert.equal(committer.writes, 3);
+});
+
+Deno.test("group commit: the next batch is sent before the writers of the last one are told", async () => {
+  const { kv, events, answer } = gatedKv();
+  const committer = new GroupCommitter(kv);
+  const first = committer.commit({ sets: [{ key: ["a"], value: 1 }], bytes: 8 })
+    .then(() => events.push("told a"));
+  await Promise.resolve();
+  const second = committer.commit({ sets: [{ key: ["b"], value: 2 }], bytes: 8 })
+    .then(() => events.push("told b"));
+  answer();
+  await first;
+  // What a writer does once told (an ACK to its socket) runs while KV commits the next batch.
+  assert.deepEqual(events, ["set a", "sent 1", "set b", "sent 2", "told a"]);
+  answer();
+  await second;
+  assert.deepEqual(events.slice(-1), ["told b"]);
+});
