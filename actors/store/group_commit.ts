@@ -110,7 +110,9 @@ export class GroupCommitter {
   }
 
   /**
-   * Queues a write; resolves once it is durable (or its checks failed). Rejects with a
+   * Queues a write; resolves once it is durable (or its checks failed). Its values are serialized
+   * now: changing them afterwards changes nothing stored (to retry after a refused check, change
+   * them and commit the write again). Rejects with a
    * {@link StoreUnavailableError} when KV cannot commit (nothing of the write was stored), or with
    * KV's error when this write alone is wrong (over a limit).
    */

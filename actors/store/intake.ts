@@ -171,7 +171,7 @@ export async function acceptMessage(
   write.sets!.push({ key: dedupeKey, value: remembered });
   for (let attempt = 1; attempt <= 3; attempt++) {
     write.checks = [{ key: dedupeKey, versionstamp: seenVersion }];
-    // Set between attempts only: the write is serialized when its batch is taken.
+    // Set between attempts only: the committer serializes the write when it is given it.
     if (replaced) {
       remembered.earlier = earlierThan(replaced.record);
       const copies = copiesAfter(ctx, replaced, dedupe.windowMs);
