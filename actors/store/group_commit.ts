@@ -111,8 +111,8 @@ export class GroupCommitter {
 
   /**
    * Queues a write; resolves once it is durable (or its checks failed). Its values are serialized
-   * now: changing them afterwards changes nothing stored (to retry after a refused check, change
-   * them and commit the write again). Rejects with a
+   * now (in a batch with a value KV cannot serialize, when the batch is sent): do not change them
+   * until it resolves (to retry after a refused check, change them and commit the write again). Rejects with a
    * {@link StoreUnavailableError} when KV cannot commit (nothing of the write was stored), or with
    * KV's error when this write alone is wrong (over a limit).
    */
