@@ -44,38 +44,80 @@ export interface RetryOptions {
    * No attempt starts once this many ms have passed since the first, default 10,000. Deno KV's
    * SQLite already waits up to 5 s for the lock inside each attempt, so the attempts alone could
    * keep a caller (and the sender waiting for its ACK) silent for minutes behind a stalled process.
+   * Only time this process was awake counts: see {@link RetryOptions.attemptWaitMs}.
    */
   budgetMs?: number;
+  /**
+   * How long one attempt may take waiting for the lock inside SQLite, default 5,000. An attempt (or
+   * a backoff) that ends more than a second later than it could have means that this process was
+   * itself paused (SIGSTOP, a VM pause, a debugger): that excess does not count against the budget.
+   */
+  attemptWaitMs?: number;
+  /** Monotonic ms clock, default `performance.now` (a manual clock in tests). */
+  now?: () => number;
+  /** Waits `ms`, default `setTimeout`. */
+  sleep?: (ms: number) => Promise<void>;
+}
+
+// Module-level, so that every commit (each goes through withKvRetry) does not make its own.
+const monotonicNow = () => performance.now();
+const timerSleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+/** Lateness past which a wait is taken for this process having been paused, not for the lock. */
+const PAUSE_MS = 1_000;
+
+/** How much of a wait of `took` ms, expected to last `expected` at most, this process was paused. */
+function pausedFor(took: number, expected: number): number {
+  const late = took - expected;
+  return late > PAUSE_MS ? late : 0;
 }
 
 /**
  * Runs `op`, retrying with jittered exponential backoff while the database is locked. When the lock
  * is still held at the end of the budget, the error says for how long, and still matches
- * {@link isLockedError}.
+ * {@link isLockedError}. Time this process spent paused is left out of the budget and named apart,
+ * so that its own freeze is not blamed on another process.
  */
 export async function withKvRetry<T>(op: () => Promise<T>, options: RetryOptions = {}): Promise<T> {
   const attempts = options.attempts ?? 20;
   const base = options.baseMs ?? 2;
   const max = options.maxMs ?? 250;
   const budget = options.budgetMs ?? 10_000;
-  const start = Date.now();
+  const attemptWait = options.attemptWaitMs ?? 5_000;
+  const now = options.now ?? monotonicNow;
+  const sleep = options.sleep ?? timerSleep;
+  const start = now();
+  let paused = 0;
   for (let i = 1;; i++) {
+    const began = now();
     try {
       return await op();
     } catch (error) {
       if (!isLockedError(error)) throw error;
-      const waited = Date.now() - start;
+      paused += pausedFor(now() - began, attemptWait);
+      const waited = now() - start - paused;
       if (i >= attempts || waited >= budget) {
+        const pause = paused > 0
+          ? ` (this process was itself paused for ${seconds(paused)} s meanwhile, not counted)`
+          : "";
         throw new Error(
-          `the KV file stayed locked by another process for ${(waited / 1000).toFixed(1)} s ` +
-            `over ${i} attempts (database is locked)`,
+          `the KV file stayed locked by another process for ${seconds(waited)} s ` +
+            `over ${i} attempts (database is locked)${pause}`,
           { cause: error },
         );
       }
       const ceiling = Math.min(max, base * 2 ** i);
-      await new Promise((r) => setTimeout(r, ceiling / 2 + Math.random() * ceiling / 2));
+      const delay = ceiling / 2 + Math.random() * ceiling / 2;
+      const slept = now();
+      await sleep(delay);
+      paused += pausedFor(now() - slept, delay);
     }
   }
+}
+
+/** Ms as seconds with one decimal. */
+function seconds(ms: number): string {
+  return (ms / 1000).toFixed(1);
 }
 
 /** Keys one `getMany` takes at most. */
