@@ -40,4 +40,10 @@ export {
   US_REALM_HEADER,
 } from "./vocab.ts";
 export { writeCcd } from "./write.ts";
-export { parseXmlSafe, type SafeXmlOptions, type XmlNode } from "./xml.ts";
+export {
+  parseXmlSafe,
+  readXmlSafe,
+  type SafeXmlOptions,
+  type SafeXmlResult,
+  type XmlNode,
+} from "./xml.ts";

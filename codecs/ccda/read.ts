@@ -26,7 +26,16 @@ import {
   SECTIONS,
   US_REALM_HEADER,
 } from "./vocab.ts";
-import { attr, kid, kids, parseXmlSafe, type SafeXmlOptions, text, type XmlNode } from "./xml.ts";
+import {
+  attr,
+  kid,
+  kids,
+  parseXmlSafe,
+  readXmlSafe,
+  type SafeXmlOptions,
+  text,
+  type XmlNode,
+} from "./xml.ts";
 
 /** Options of {@link parseCcda}. */
 export interface ParseCcdaOptions extends SafeXmlOptions {
@@ -40,7 +49,10 @@ export interface ParseCcdaOptions extends SafeXmlOptions {
 /** What a parse gives: the summary and the parts of the document that could not be read. */
 export interface CcdaReadResult {
   readonly summary: ClinicalSummary;
-  /** Times that are not valid HL7 TS values (left out of the summary), with where they were. */
+  /**
+   * Entities XML does not declare (HTML names read as their characters, unknown ones kept as text),
+   * then times that are not valid HL7 TS values (left out of the summary), with where they were.
+   */
   readonly warnings: string[];
 }
 
@@ -440,7 +452,7 @@ function readDocument(doc: XmlNode, r: Reader): ClinicalSummary {
  * @throws {CcdaError} `EMPTY`, `TOO_LARGE`, `DTD_REFUSED`, `TOO_DEEP`, `NOT_XML`, `NOT_CDA`.
  */
 export function readCcda(xml: string, options: ParseCcdaOptions = {}): CcdaReadResult {
-  const root = parseXmlSafe(xml, options);
+  const { root, warnings } = readXmlSafe(xml, options);
   const doc = kid(root, "ClinicalDocument");
   if (doc === undefined) {
     const first = Object.keys(root).find((k) => !k.startsWith("?") && !k.startsWith("#"));
@@ -455,6 +467,7 @@ export function readCcda(xml: string, options: ParseCcdaOptions = {}): CcdaReadR
     throw new CcdaError("NOT_CDA", `ClinicalDocument is in namespace ${ns}, not urn:hl7-org:v3`);
   }
   const r = new Reader(options.timeZone ?? "UTC");
+  r.warnings.push(...warnings);
   const summary = readDocument(doc, r);
   // A value left out is named in the summary too, so that whoever gets only the JSON knows.
   if (r.warnings.length > 0) {

@@ -1,12 +1,14 @@
 /**
  * Safe XML reading for CDA: DTDs and entity declarations are refused before the parser sees the
- * text (no XXE, no entity expansion), nesting depth is bounded, and the tree is read with
- * `fast-xml-parser` into plain nodes where every child element is an array.
+ * text (no XXE, no entity expansion), nesting depth is bounded, HTML named entities are read as
+ * their characters with a warning (see `entities.ts`), and the tree is read with `fast-xml-parser`
+ * into plain nodes where every child element is an array.
  *
  * @module
  */
 
 import { XMLParser } from "fast-xml-parser";
+import { expandHtmlEntities } from "./entities.ts";
 import { CcdaError } from "./errors.ts";
 
 /** An element: attributes under `@name`, child elements under their local name, text `#text`. */
@@ -32,6 +34,8 @@ const parser = new XMLParser({
   textNodeName: "#text",
   trimValues: true,
   processEntities: true,
+  // Needed for numeric references. No other name reaches the parser: `expandHtmlEntities` has
+  // turned each into numeric references or `&amp;`, so the parser's own short table never applies.
   htmlEntities: true,
 });
 
@@ -58,17 +62,24 @@ function notClosed(what: string, at: number): CcdaError {
  * value does not end its tag, so that neither counts as an element or a declaration (a comment
  * holding `<br>` 300 times, or `<!DOCTYPE` in its words, is no reason to refuse a document).
  * A comment, CDATA section, processing instruction or tag that is never closed is `NOT_XML`.
+ * Returns where those comments, CDATA sections and processing instructions are (`[start, end)`, in
+ * order): entities inside them are not entities.
  */
-function checkMarkup(text: string, maxDepth: number): void {
+function checkMarkup(text: string, maxDepth: number): [number, number][] {
+  const verbatim: [number, number][] = [];
   let depth = 0;
   let i = text.indexOf("<");
   while (i !== -1) {
     let next: number;
-    if (text.startsWith("<!--", i)) next = skipPast(text, i, "<!--", "-->", "comment");
-    else if (text.startsWith("<![CDATA[", i)) {
+    if (text.startsWith("<!--", i)) {
+      next = skipPast(text, i, "<!--", "-->", "comment");
+      verbatim.push([i, next]);
+    } else if (text.startsWith("<![CDATA[", i)) {
       next = skipPast(text, i, "<![CDATA[", "]]>", "CDATA section");
+      verbatim.push([i, next]);
     } else if (text.startsWith("<?", i)) {
       next = skipPast(text, i, "<?", "?>", "processing instruction");
+      verbatim.push([i, next]);
     } else if (text.charCodeAt(i + 1) === 33) { // <! that opens neither a comment nor CDATA
       const word = /^<!\s*([A-Za-z]*)/.exec(text.slice(i, i + 40))?.[1] ?? "";
       throw new CcdaError(
@@ -96,6 +107,15 @@ function checkMarkup(text: string, maxDepth: number): void {
     }
     i = text.indexOf("<", next);
   }
+  return verbatim;
+}
+
+/** What {@link readXmlSafe} gives. */
+export interface SafeXmlResult {
+  /** The document node (its children are the root). */
+  readonly root: XmlNode;
+  /** Recoverable problems of the text (entities XML does not declare). */
+  readonly warnings: string[];
 }
 
 /**
@@ -103,6 +123,16 @@ function checkMarkup(text: string, maxDepth: number): void {
  * @throws {CcdaError} `EMPTY`, `TOO_LARGE`, `DTD_REFUSED`, `TOO_DEEP` or `NOT_XML`.
  */
 export function parseXmlSafe(text: string, options: SafeXmlOptions = {}): XmlNode {
+  return readXmlSafe(text, options).root;
+}
+
+/**
+ * Parses XML text with DTDs refused, and says what was recovered: HTML named entities (which XML
+ * does not declare) are read as their characters, other undeclared names stay as text, and one
+ * warning names them all with the line each first appears on.
+ * @throws {CcdaError} `EMPTY`, `TOO_LARGE`, `DTD_REFUSED`, `TOO_DEEP` or `NOT_XML`.
+ */
+export function readXmlSafe(text: string, options: SafeXmlOptions = {}): SafeXmlResult {
   if (typeof text !== "string" || text.trim() === "") {
     throw new CcdaError("EMPTY", "The document is empty");
   }
@@ -110,9 +140,11 @@ export function parseXmlSafe(text: string, options: SafeXmlOptions = {}): XmlNod
   if (text.length > max) {
     throw new CcdaError("TOO_LARGE", `The document has ${text.length} characters, over ${max}`);
   }
-  checkMarkup(text, options.maxDepth ?? 256);
+  const verbatim = checkMarkup(text, options.maxDepth ?? 256);
+  const expanded = expandHtmlEntities(text, verbatim);
+  const warnings = expanded.warning === undefined ? [] : [expanded.warning];
   try {
-    return parser.parse(text, true) as XmlNode;
+    return { root: parser.parse(expanded.text, true) as XmlNode, warnings };
   } catch (e) {
     const why = e instanceof Error ? e.message : String(e);
     throw new CcdaError("NOT_XML", `The document is not well-formed XML: ${why}`);
