@@ -209,6 +209,7 @@ export type { Secret } from "./config/secret.ts";
 export type { Config, LimitsConfig, SourceConfig } from "./config/mod.ts";
 export type { ActorCommand, ActorStatus, CommandResult } from "./runtime/actor.ts";
 export type { LogFilter, LogPage } from "./store/logs.ts";
+export type { PayloadSearchPage } from "./store/payload_search.ts";
 export type { LogRecord, LogStatus, LogType, MessageRecord } from "./store/types.ts";
 export type { DestinationView } from "./https_out/https_destinations.ts";
 export type { VerifyResult } from "./https_out/verification.ts";
@@ -260,6 +261,7 @@ export type AdminService = Pick<
   | "getMessage"
   | "getPayload"
   | "logsOfMessage"
+  | "searchPayloads"
 >;
 
 /** HTTPS destinations as the admin endpoint lists and verifies them. */

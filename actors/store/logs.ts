@@ -72,7 +72,7 @@ export async function listLogs(kv: Deno.Kv, filter: LogFilter = {}): Promise<Log
   for await (const e of kv.list<LogRecord>({ start, end }, { reverse: true, batchSize: 500 })) {
     lastSeen = e.value.id;
     if (++scanned > SCAN_BUDGET) return { logs, next: lastSeen };
-    if (matches(e.value, filter)) {
+    if (logMatches(e.value, filter)) {
       logs.push(e.value);
       if (logs.length === limit) return { logs, next: e.value.id };
     }
@@ -80,7 +80,8 @@ export async function listLogs(kv: Deno.Kv, filter: LogFilter = {}): Promise<Log
   return { logs };
 }
 
-function matches(log: LogRecord, f: LogFilter): boolean {
+/** Whether `log` meets every filter of `f` given (its time range and cursor aside). */
+export function logMatches(log: LogRecord, f: LogFilter): boolean {
   return (f.status === undefined || log.status === f.status) &&
     (f.type === undefined || log.type === f.type) &&
     (f.dataModel === undefined || log.dataModel === f.dataModel) &&

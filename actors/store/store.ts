@@ -25,6 +25,7 @@ import { AuthState } from "./auth_state.ts";
 import { ConsoleState } from "./console_state.ts";
 import { type LeaseOptions, Leases } from "./leases.ts";
 import { listLogs, type LogFilter, type LogPage, logsOfMessage, sweepRetention } from "./logs.ts";
+import { type PayloadSearch, type PayloadSearchPage, searchPayloads } from "./payload_search.ts";
 import { VerificationStore } from "./verifications.ts";
 import { TranslationSetStore } from "./translation_sets.ts";
 import { PayloadDictionaries } from "./dictionaries.ts";
@@ -222,6 +223,11 @@ export class Store {
   /** One page of logs, newest first; see {@link listLogs}. */
   listLogs(filter: LogFilter = {}): Promise<LogPage> {
     return listLogs(this.kv, filter);
+  }
+
+  /** RECEIVE logs whose payload a predicate accepts, by a bounded scan; see {@link searchPayloads}. */
+  searchPayloads(search: PayloadSearch): Promise<PayloadSearchPage> {
+    return searchPayloads(this.kv, this.dictionaries, search);
   }
 
   /** Hourly housekeeping: orphan chunks collected, logs and messages past `retentionMs` swept. */

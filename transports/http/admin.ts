@@ -19,6 +19,7 @@ import { BodyTimeoutError } from "./body.ts";
 import { createDestinationsApp, type DestinationsAppOptions } from "./destinations.ts";
 import { createOperationsApp, type OperationsAppOptions } from "./operations.ts";
 import { parseCommandBody, parseLimitQuery, parseLogFilter, parsePageQuery } from "./params.ts";
+import { searchByPatient, splitPatientQuery } from "./patient_search.ts";
 import { actorView, isoTimes, messageView, rawDownloadHeaders } from "./present.ts";
 import { withModified } from "./shaped_view.ts";
 import { type ListingSupervisor, unservedOf } from "./unserved.ts";
@@ -79,6 +80,10 @@ export const MAX_ID = 256;
  * - `GET /admin/logs?status&type&dataModel&eventType&destination&integration&since&until&cursor&limit`
  *   → `{logs: LogRecord[], next: string | null}` newest first; pass `next` as `cursor` for the
  *   next page. Times are ISO 8601 with a zone, a date, or ms. Bad values → 400 naming them.
+ *   With `patient=ID` or `patient=ID^^^AUTHORITY`: the RECEIVE logs of HL7 v2 messages whose
+ *   PID-3 holds that identifier, by a bounded scan (20,000 logs, 32 MiB of messages) of the logs
+ *   the other filters select; `scan: {logs, bytes, cut, unreadable}` says how far it went (`cut`
+ *   "logs" or "bytes" when a bound stopped it: `next` continues; `unreadable` messages skipped).
  * - `GET /admin/logs/:id` → the `LogRecord` (with its attempts), or 404.
  * - `POST /admin/logs/:id/reprocess`, optional body `{"by"?, "reason"?}`: a dead-lettered
  *   message (FAILED: unparsable, unmapped, skipped, or rejected under `onNack: dead-letter`) goes
@@ -157,8 +162,23 @@ export function createAdminApp(options: AdminAppOptions): Hono {
   );
 
   app.get("/admin/logs", async (c) => {
-    const filter = parseLogFilter(new URL(c.req.url).searchParams);
+    const split = splitPatientQuery(new URL(c.req.url).searchParams);
+    if (!split.ok) return sendJson(c, { error: split.error }, 400);
+    const filter = parseLogFilter(split.value.rest);
     if (!filter.ok) return sendJson(c, { error: filter.error }, 400);
+    if (split.value.patient) {
+      const found = await searchByPatient(store, split.value.patient, filter.value);
+      return sendJson(c, {
+        logs: found.logs,
+        next: found.next ?? null,
+        scan: {
+          logs: found.scanned,
+          bytes: found.bytes,
+          cut: found.cut ?? null,
+          unreadable: found.unreadable,
+        },
+      });
+    }
     const page = await store.listLogs(filter.value);
     return sendJson(c, { logs: page.logs, next: page.next ?? null });
   });

@@ -84,12 +84,19 @@ export function parseCursor(name: string, raw: string): Parsed<string> {
     : fail(`${name}: expected the "next" of a previous page; got ${shown(raw)}`);
 }
 
-/** Refuses a query parameter that is not in `allowed`, or one given more than once. */
-function checkNames(query: URLSearchParams, allowed: readonly string[]): Parsed<void> {
+/**
+ * Refuses a query parameter that is not in `allowed`, or one given more than once. The refusal
+ * lists `listed` (default `allowed`: more when a caller takes some parameters out beforehand).
+ */
+function checkNames(
+  query: URLSearchParams,
+  allowed: readonly string[],
+  listed: readonly string[] = allowed,
+): Parsed<void> {
   const seen = new Set<string>();
   for (const name of query.keys()) {
     if (!allowed.includes(name)) {
-      return fail(`unknown parameter ${shown(name)}; allowed: ${allowed.join(", ")}`);
+      return fail(`unknown parameter ${shown(name)}; allowed: ${listed.join(", ")}`);
     }
     if (seen.has(name)) return fail(`${name}: given more than once`);
     seen.add(name);
@@ -140,7 +147,8 @@ export function parseLimitQuery(query: URLSearchParams, defaultLimit: number): P
  */
 export function parseLogFilter(query: URLSearchParams): Parsed<LogFilter> {
   const filter: LogFilter = {};
-  const names = checkNames(query, LOG_PARAMS);
+  // `patient` is taken out before (transports/http/patient_search.ts), but is one a user may give.
+  const names = checkNames(query, LOG_PARAMS, [...LOG_PARAMS, "patient"]);
   if (!names.ok) return names;
   for (const [name, raw] of query) {
     if (name === "status" || name === "type") {

@@ -265,6 +265,7 @@ Deno.test("admin lists logs with filters and pages through them with a cursor", 
     await bad("?since=2026-01-02&until=2026-01-01", /^since: must not be later than until/);
     await bad("?cursor=..%2F..", /^cursor: /);
     await bad("?statuss=FAILED", /^unknown parameter "statuss"; allowed: status, type/);
+    await bad("?patien=P1", /^unknown parameter "patien"; allowed: .*, limit, patient$/);
     await bad("?status=FAILED&status=PENDING", /^status: given more than once/);
     await bad("?dataModel=", /^dataModel: /);
   });

@@ -2,13 +2,15 @@
 // deno-lint-ignore-file jsx-key -- server-rendered once, never diffed: keys serve nothing
 /**
  * `/console/logs`: every log, newest first, with filters, a search by MSH-10 control id, message
- * id or log id, and cursor pagination. Each row carries `data-log-id` and `data-status`.
+ * id or log id, a search by patient identifier (PID-3, a bounded scan: see `patient_search.ts`),
+ * and cursor pagination. Each row carries `data-log-id` and `data-status`.
  * @module
  */
 
 import type { Hono } from "hono";
-import type { LogFilter, LogRecord } from "../../../actors/ports.ts";
+import type { LogFilter, LogRecord, PayloadSearchPage } from "../../../actors/ports.ts";
 import { LOG_STATUSES, LOG_TYPES, parseLogFilter } from "../params.ts";
+import { PATIENT_PARAM, searchByPatient, splitPatientQuery } from "../patient_search.ts";
 import type { ConsoleDeps, ConsoleEnv } from "./context.ts";
 import { href, Page, time } from "./layout.tsx";
 
@@ -83,11 +85,18 @@ export function logRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
       if (v) params.set(name, v);
     }
     const q = (url.searchParams.get("q") ?? "").trim().slice(0, 200);
-    const parsed = parseLogFilter(params);
+    const patientRaw = url.searchParams.get(PATIENT_PARAM) ?? "";
+    if (patientRaw !== "") params.set(PATIENT_PARAM, patientRaw.trim());
+    const split = splitPatientQuery(params);
+    const parsed = split.ok ? parseLogFilter(split.value.rest) : split;
     let error: string | undefined;
     let page: { logs: LogRecord[]; next?: string } = { logs: [] };
+    let scan: PayloadSearchPage | undefined;
     if (!parsed.ok) error = parsed.error;
-    else if (q) page = await search(deps, q);
+    else if (split.ok && split.value.patient) {
+      if (q) error = "Search either by text or by patient, not both";
+      else page = scan = await searchByPatient(deps.store, split.value.patient, parsed.value);
+    } else if (q) page = await search(deps, q);
     else page = await deps.store.listLogs({ ...parsed.value, limit: PAGE } as LogFilter);
     const value = (n: string) => url.searchParams.get(n) ?? "";
     const nextUrl = page.next
@@ -110,6 +119,15 @@ export function logRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
         <form class="filters" method="get" action="/console/logs">
           <label>
             Search <input name="q" value={q} placeholder="MSH-10, message id or log id" size={30} />
+          </label>
+          <label>
+            Patient{" "}
+            <input
+              name={PATIENT_PARAM}
+              value={patientRaw}
+              placeholder="PID-3 id or ID^^^AUTHORITY"
+              size={24}
+            />
           </label>
           <label>
             Status <Select name="status" options={LOG_STATUSES} />
@@ -140,7 +158,24 @@ export function logRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
           <button type="submit">Filter</button> <a href="/console/logs">clear</a>
         </form>
         {error ? <p class="error" role="alert">{error}</p> : null}
-        <div id="live" data-live>
+        {scan
+          ? (
+            <p class="muted" data-patient-scan={scan.cut ?? "done"}>
+              Messages about patient <strong>{patientRaw.trim()}</strong>: {scan.next ? "≥ " : ""}
+              {scan.logs.length} found in {scan.scanned} logs scanned
+              {scan.cut
+                ? ` (stopped at the search bound of ${
+                  scan.cut === "logs" ? "logs" : "message bytes"
+                } read; "Older" continues)`
+                : ""}
+              {scan.unreadable > 0
+                ? ` (${scan.unreadable} message(s) could not be read and were skipped)`
+                : ""}
+            </p>
+          )
+          : null}
+        {/* A patient search is a snapshot: a scan per live refresh would cost too much. */}
+        <div id="live" {...(scan ? {} : { "data-live": true })}>
           <table>
             <thead>
               <tr>
