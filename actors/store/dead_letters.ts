@@ -13,9 +13,35 @@ import type { LogRecord, QueueEntry } from "./types.ts";
 
 /**
  * A dead-lettered queue entry: who moved it aside and why, and when (`at`, ms; entries moved
- * before it was kept have none).
+ * before it was kept have none). `lastError`: the destination's own words on the message's last
+ * failed delivery attempt when it was moved aside (an HL7 NAK's code, text and error code, an
+ * HTTPS status and body excerpt, a connection error), at most {@link LAST_ERROR_CHARS}
+ * characters; absent when no attempt had failed, and on entries moved before it was kept.
  */
-export type DeadLetter = QueueEntry & { by: string; reason: string; at?: number };
+export type DeadLetter = QueueEntry & {
+  by: string;
+  reason: string;
+  at?: number;
+  lastError?: string;
+};
+
+/** Most characters of a delivery error kept on a dead letter (`lastError`). */
+export const LAST_ERROR_CHARS = 500;
+
+/**
+ * The last delivery error of `log` for a dead letter: the reason of its newest attempt when that
+ * attempt failed and came after the message's last reprocess (an error from before it was sent
+ * back to its queue says nothing of this time), clipped to {@link LAST_ERROR_CHARS}.
+ */
+export function lastErrorOf(log: LogRecord | null): string | undefined {
+  const newest = log?.attempts.at(-1);
+  if (!newest || newest.outcome !== "FAILED" || !newest.reason) return undefined;
+  if (log!.reprocessed && newest.at < log!.reprocessed.at) return undefined;
+  const text = newest.reason;
+  return text.length <= LAST_ERROR_CHARS
+    ? text
+    : `${text.slice(0, LAST_ERROR_CHARS)}… (${text.length} characters)`;
+}
 
 /** Up to `limit` entries moved aside from `queue`, oldest first. */
 export async function listDeadLetters(
@@ -70,10 +96,9 @@ export async function reprocess(
   if (!found) return { ok: false, error: `log ${logId}: its dead-letter entry is gone` };
   const now = ctx.now();
   const seq = ctx.self.newId();
-  const { by: _by, reason: _reason, ...entryFields } = found.value as QueueEntry & {
-    by?: string;
-    reason?: string;
-  };
+  // The queue entry alone goes back: what the dead-letter list added stays behind with it.
+  const { by: _by, reason: _reason, at: _at, lastError: _lastError, ...entryFields } = found
+    .value as Partial<DeadLetter> & QueueEntry;
   const entry: QueueEntry = { ...entryFields, seq, enqueuedAt: now };
   const { deadLetter: _dl, ...rest } = current;
   const log: LogRecord = {

@@ -14,7 +14,8 @@ import { MAX_LOG_RETRIES, readLog } from "./log_updates.ts";
 import { applyLogUpdate, type LogUpdate, RECORD_BYTES } from "./records.ts";
 import type { Delivery, DerivedMessage, QueueHead, RoutedEntry } from "./requests.ts";
 import { fenced, type StoreContext } from "./store_context.ts";
-import type { Attempt, LogRecord } from "./types.ts";
+import type { Attempt, LogRecord, QueueEntry } from "./types.ts";
+import { type DeadLetter, lastErrorOf } from "./dead_letters.ts";
 
 /**
  * In one atomic operation: removes `head` from its queue, appends an entry to each delivery's
@@ -59,7 +60,8 @@ export async function routeHead(
 
 /**
  * Removes `head` from its queue and writes its log with `update` applied (`known`, when the caller
- * has it; else read, and checked), with `extra` (the dead-letter record) in the same atomic step.
+ * has it; else read, and checked), with `extra` (the dead-letter record, made from the log as
+ * written) in the same atomic step.
  * False if the head was already gone; a {@link FencedError} if this node's lease of the queue is
  * not the one in KV (or the log kept changing).
  */
@@ -67,7 +69,7 @@ export async function finishHead(
   ctx: StoreContext,
   head: QueueHead,
   update: LogUpdate,
-  extra?: { key: Deno.KvKey; value: unknown },
+  extra?: (log: LogRecord | null) => { key: Deno.KvKey; value: unknown },
   known?: LogRecord,
 ): Promise<boolean> {
   const entryKey = keys.queueEntry(head.queue, head.entry.seq);
@@ -83,7 +85,10 @@ export async function finishHead(
         ...(read ? [{ key: read.key, versionstamp: read.versionstamp }] : []),
         ...fenced(ctx, head.queue),
       ],
-      sets: [...(log ? [{ key: keys.log(log.id), value: log }] : []), ...(extra ? [extra] : [])],
+      sets: [
+        ...(log ? [{ key: keys.log(log.id), value: log }] : []),
+        ...(extra ? [extra(log)] : []),
+      ],
       deletes: [entryKey],
       sums: [{ key: keys.queueDepth(head.queue), n: -1n }],
       bytes: RECORD_BYTES * 3,
@@ -120,14 +125,32 @@ export function deadLetterHead(
   reason: string,
   attempt: Omit<Attempt, "n"> | undefined,
 ): Promise<boolean> {
+  const key = keys.deadLetter(head.queue, head.entry.seq);
   return finishHead(ctx, head, {
     status: "FAILED",
     reason,
     deadLetter: { by, reason, queue: head.queue, seq: head.entry.seq },
     ...(attempt ? { attempt } : {}),
-  }, {
-    key: keys.deadLetter(head.queue, head.entry.seq),
-    // When, too: the entry's own time is when it was queued, not when it was moved aside.
-    value: { ...head.entry, by, reason, at: ctx.now() },
+  }, (log) => {
+    // The peer's own words from the log as written (this failure's when `attempt` is one): the
+    // operator's reason says why it was moved aside, not what the destination answered.
+    const lastError = lastErrorOf(log);
+    const value: DeadLetter = {
+      ...entryOf(head.entry),
+      by,
+      reason,
+      // When, too: the entry's own time is when it was queued, not when it was moved aside.
+      at: ctx.now(),
+      ...(lastError !== undefined ? { lastError } : {}),
+    };
+    return { key, value };
   });
+}
+
+/** The queue entry's own fields (a reprocessed entry of an older version may carry others). */
+function entryOf(entry: QueueEntry): QueueEntry {
+  const { by: _by, reason: _reason, at: _at, lastError: _lastError, ...own } = entry as
+    & QueueEntry
+    & Partial<DeadLetter>;
+  return own;
 }

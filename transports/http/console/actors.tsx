@@ -6,7 +6,8 @@
  * reason. Each row carries `data-actor-id` and `data-node`. The nodes sharing the KV (from their
  * heartbeats) are listed above, each row with `data-node-id`, and the queues with messages that no
  * running node's config can build an actor for (unserved past the grace: in no actor list), each
- * row with `data-unserved-actor`. Dead letters per actor with reprocess.
+ * row with `data-unserved-actor`. Dead letters per actor (who, why, when, and the last delivery
+ * error the destination gave) with reprocess.
  * @module
  */
 
@@ -241,6 +242,7 @@ export function actorRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
                     <th>Reason</th>
                     <th>Queued</th>
                     <th>Moved aside</th>
+                    <th>Last error</th>
                     <th></th>
                   </tr>
                 </thead>
@@ -256,6 +258,8 @@ export function actorRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
                         <td>{e.reason}</td>
                         <td>{time(e.enqueuedAt)}</td>
                         <td>{e.at === undefined ? "" : time(e.at)}</td>
+                        {/* The destination's own words (a NAK, an HTTP status): escaped text. */}
+                        <td class="muted" data-last-error>{e.lastError ?? ""}</td>
                         <td>
                           {allows(session.principal.role, "operator")
                             ? (
