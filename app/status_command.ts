@@ -40,7 +40,7 @@ export interface ActorReport {
   since?: { at: string; what: string };
   queueDepth: number;
   oldestAgeSeconds?: number;
-  inFlight?: { messageId: string; logId: string; attempts: number };
+  inFlight?: { messageId: string; logId: string; attempts: number; since?: string };
   lastError?: string;
   nextRetryAt?: string;
   paused?: { by?: string; reason?: string; at?: string };
@@ -261,6 +261,7 @@ async function actorReport(
       messageId: clean(str(inFlightRaw.messageId) ?? ""),
       logId: clean(str(inFlightRaw.logId) ?? ""),
       attempts: num(inFlightRaw.attempts) ?? 0,
+      ...(str(inFlightRaw.since) ? { since: clean(str(inFlightRaw.since)!) } : {}),
     }
     : undefined;
   const pausedRaw = obj(s.paused);
@@ -520,7 +521,8 @@ function actorBlock(a: ActorReport, at: string): string[] {
   if (a.inFlight) {
     lines.push(
       `  head:         message ${a.inFlight.messageId}, log ${a.inFlight.logId}, ` +
-        `${a.inFlight.attempts} attempt(s)`,
+        `${a.inFlight.attempts} attempt(s)` +
+        (a.inFlight.since ? `, delivering since ${a.inFlight.since}` : ""),
     );
   }
   if (a.paused) {

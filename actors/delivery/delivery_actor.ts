@@ -84,6 +84,15 @@ export class DeliveryActor implements Actor {
   #state: ActorState = "idle";
   #control: ActorControl | undefined;
   #inFlight: InFlight | undefined;
+  /**
+   * The message status shows in flight: set with {@link #inFlight}, kept past it (that one ends as
+   * soon as the deliverer answers, for skip's sake) until the attempt's outcome is recorded. While
+   * a failure commits (slow behind the queue reads of a restart) the state still read
+   * `awaiting-ack` and the status said nothing was in flight.
+   */
+  #current: QueueHead | undefined;
+  /** Since when this activation has been delivering the head `seq` (its first attempt here). */
+  #since: { seq: string; at: number } | undefined;
   #failures = 0;
   /** The queue in memory: what the KV queue holds, as far as this actor knows it. */
   readonly #ready: ReadyQueue;
@@ -288,8 +297,7 @@ export class DeliveryActor implements Actor {
 
   /** One attempt at the head of the queue. */
   async #attempt(item: QueueItem, signal: AbortSignal): Promise<void> {
-    const { store, clock, deliverer, log } = this.#options;
-    const { head, record } = item;
+    const { head } = item;
     const epoch = this.#reader.epoch;
     // In flight from the moment the head is taken, so a skip arriving during the read below
     // aborts this attempt instead of letting a dead-lettered message go out.
@@ -299,6 +307,28 @@ export class DeliveryActor implements Actor {
     const stopping = () => skip.abort(STOPPING);
     signal.addEventListener("abort", stopping, { once: true });
     this.#inFlight = { head, skip };
+    this.#current = head;
+    if (this.#since?.seq !== head.entry.seq) {
+      this.#since = { seq: head.entry.seq, at: this.#options.clock.now() };
+    }
+    try {
+      await this.#settle(item, signal, epoch, skip, stopping);
+    } finally {
+      // Recorded, or left queued for the next activation: nothing of it is under way any more.
+      if (this.#current === head) this.#current = undefined;
+    }
+  }
+
+  /** The attempt {@link #attempt} began: delivers `item`, records the outcome, waits a backoff. */
+  async #settle(
+    item: QueueItem,
+    signal: AbortSignal,
+    epoch: number,
+    skip: AbortController,
+    stopping: () => void,
+  ): Promise<void> {
+    const { store, clock, deliverer, log } = this.#options;
+    const { head, record } = item;
     let outcome;
     // Whether this attempt's message went on the wire (the deliverer said it was sending it or
     // awaiting its ACK): one a stop cuts off then may have arrived.
@@ -397,6 +427,8 @@ export class DeliveryActor implements Actor {
     const delay = retryDelayMs(this.#failures);
     this.#nextRetryAt = at + delay;
     this.#state = "backoff";
+    // Recorded: while it waits, the status shows the head from KV with its attempts.
+    this.#current = undefined;
     log.warn("delivery.failed", {
       actor: this.id,
       // Which destination (an MLLP actor may serve several), log and sender's control id: what an
@@ -538,14 +570,16 @@ export class DeliveryActor implements Actor {
       ...(this.#control ? { control: this.#control } : {}),
     });
     // The message being sent, or the head waiting for its retry.
-    const current = this.#inFlight?.head ?? (this.#nextRetryAt !== undefined ? head : undefined);
+    const current = this.#current ?? (this.#nextRetryAt !== undefined ? head : undefined);
     if (current) {
       // Attempts made so far (one under way is recorded when it ends).
       const log = await store.getLog(current.entry.logId);
+      const since = this.#since?.seq === current.entry.seq ? this.#since.at : undefined;
       status.inFlight = {
         messageId: current.entry.messageId,
         logId: current.entry.logId,
         attempts: log?.attemptCount ?? 0,
+        ...(since !== undefined ? { since } : {}),
       };
     }
     if (this.#nextRetryAt !== undefined) status.nextRetryAt = this.#nextRetryAt;

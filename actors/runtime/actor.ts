@@ -30,7 +30,12 @@ export interface ActorStatus {
    * actor sets it aside when it reads its queue; a skip sets it aside (not the message behind it).
    */
   unreadableHead?: { seq: string; reason: string };
-  inFlight?: { messageId: string; logId: string; attempts: number };
+  /**
+   * The message being delivered, or the head waiting for its retry: its attempts recorded so far
+   * and `since` when this activation began delivering it (its first attempt here, ms; kept across
+   * its retries).
+   */
+  inFlight?: { messageId: string; logId: string; attempts: number; since?: number };
   nextRetryAt?: number;
   lastActivityAt?: number;
   lastError?: string;

@@ -214,6 +214,7 @@ export function actorRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
                       ? (
                         <a href={href("/console/logs", a.inFlight.logId)}>
                           {a.inFlight.attempts} attempt(s)
+                          {a.inFlight.since !== undefined ? ` since ${time(a.inFlight.since)}` : ""}
                         </a>
                       )
                       : "–"}
