@@ -110,11 +110,11 @@ export class GroupCommitter {
   }
 
   /**
-   * Queues a write; resolves once it is durable (or its checks failed). Its values are serialized
-   * now (in a batch with a value KV cannot serialize, when the batch is sent): do not change them
-   * until it resolves (to retry after a refused check, change them and commit the write again). Rejects with a
+   * Queues a write; resolves once it is durable (or its checks failed). Rejects with a
    * {@link StoreUnavailableError} when KV cannot commit (nothing of the write was stored), or with
-   * KV's error when this write alone is wrong (over a limit).
+   * KV's error when this write alone is wrong (over a limit). Its values are serialized now (in a
+   * batch with a value KV cannot serialize, when the batch is sent): do not change them until it
+   * resolves (to retry after a refused check, change them and commit the write again).
    */
   commit(write: Write): Promise<WriteOutcome> {
     if (
@@ -153,7 +153,9 @@ export class GroupCommitter {
         // of keeping KV idle between two commits. Only the telling waits: the commits stay one
         // at a time and in the order the writes came.
         const committed = this.#commitBatch(batch);
-        settle?.();
+        const tell = settle;
+        settle = undefined;
+        tell?.();
         settle = await committed;
       }
     } finally {
