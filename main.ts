@@ -83,9 +83,12 @@ async function check(file: string, kv = false): Promise<void> {
   const problems = runtimeProblems(c);
   if (problems.length > 0) fail(formatProblems(file, problems), 1);
   for (const w of result.warnings ?? []) warnLine(`${file}: warning: ${w.message}`);
-  out(
-    `${file}: valid (${c.integrations.length} integrations, ${c.destinations.length} destinations, ${c.subscriptions.length} subscriptions)`,
-  );
+  const counted = [
+    count(c.integrations.length, "integration"),
+    count(c.destinations.length, "destination"),
+    count(c.subscriptions.length, "subscription"),
+  ];
+  out(`${file}: valid (${counted.join(", ")})`);
   out(`  ${describeKv(c)}`);
   // --kv: the KV file's integrity, as serve checks it in the background at start.
   if (kv) {
@@ -494,3 +497,8 @@ async function main(args: string[]): Promise<void> {
 }
 
 if (import.meta.main) await main(Deno.args);
+
+/** `n` and `noun`, plural unless one: "1 integration", "3 destinations". */
+function count(n: number, noun: string): string {
+  return `${n} ${noun}${n === 1 ? "" : "s"}`;
+}

@@ -36,6 +36,32 @@ Deno.test("check accepts the demo config", async () => {
   assert.match(r.stdout, /config\/demo\.json: valid \(3 integrations, 4 destinations/);
 });
 
+Deno.test("check counts one of a kind in the singular", async () => {
+  await using dir = await tempDir({ prefix: "cli-check-" });
+  const file = `${dir.path}/one.json`;
+  await Deno.writeTextFile(
+    file,
+    JSON.stringify({
+      kv: { path: ":memory:" },
+      environments: [{ id: "development", type: "development" }],
+      integrations: [{
+        id: "feed",
+        environment: "development",
+        mllp: { port: 0, allowedIps: ["127.0.0.1"] },
+      }],
+      destinations: [{
+        id: "out",
+        environment: "development",
+        mllp: { host: "127.0.0.1", port: 9 },
+      }],
+      subscriptions: [{ id: "s", from: { integration: "feed" }, to: ["out"] }],
+    }),
+  );
+  const r = await run(["check", file]);
+  assert.equal(r.code, 0, r.stderr + r.stdout);
+  assert.match(r.stdout, /: valid \(1 integration, 1 destination, 1 subscription\)/);
+});
+
 Deno.test("check lists every problem with its JSON path and exits non-zero, without a stack trace", async () => {
   await using dir = await tempDir({ prefix: "cli-check-" });
   const file = `${dir.path}/bad.json`;
