@@ -24,9 +24,10 @@ export type MessageView = Omit<MessageRecord, "inline"> & {
 /**
  * Properties that hold a time as ms since the epoch in the engine's records (actors, logs and
  * their attempts, messages, dead letters, verifications, the storage state, the running config's
- * `loadedAt`, alerts and their notifications' channels, the nodes' heartbeats).
+ * `loadedAt`, alerts and their notifications' channels, the nodes' heartbeats); {@link isoTimes}
+ * writes them as ISO 8601.
  */
-const TIME_KEYS: ReadonlySet<string> = new Set([
+export const TIME_KEYS: ReadonlySet<string> = new Set([
   "at",
   "since",
   "createdAt",

@@ -6,7 +6,8 @@
  *   registry) and `POST /sandbox/ehr/query` (the same handler, for HTTPS query destinations);
  * - the engine echo, `POST /sandbox/echo` (`200` for anything);
  * - under `/admin` (mounted after the admin token check): `GET /sandbox` (registry size,
- *   misbehaviour, receipts), `POST /sandbox/send` and `POST /sandbox/misbehave`.
+ *   misbehaviour, receipts), `POST /sandbox/send` and `POST /sandbox/misbehave`, their times as
+ *   ISO 8601 like every admin answer's.
  *
  * @module
  */
@@ -15,6 +16,7 @@ import { type Context, Hono } from "hono";
 import type { ContentfulStatusCode } from "hono/utils/http-status";
 import type { Logger } from "../../actors/ports.ts";
 import { readLimited } from "./body.ts";
+import { isoTimes } from "./present.ts";
 import { sendJson } from "./respond.ts";
 
 /** What a receiver answers a JSON request with. */
@@ -102,6 +104,17 @@ export interface SandboxAdminOptions {
 }
 
 /**
+ * An admin answer: every time (a receipt's `at`…) as ISO 8601 UTC, as every admin answer gives
+ * times ({@link isoTimes}).
+ */
+const adminJson = (
+  c: Context,
+  value: unknown,
+  status: ContentfulStatusCode = 200,
+  headers: Record<string, string> = {},
+): Response => sendJson(c, isoTimes(value), status, headers);
+
+/**
  * Admin routes, relative to where they are mounted (`/admin`):
  *
  * - `GET /sandbox` → `{patients, misbehaviour, counts, receipts}`;
@@ -115,7 +128,7 @@ export function createSandboxAdminApp(options: SandboxAdminOptions): Hono {
   const app = new Hono();
   const { ehr } = options;
   app.get("/sandbox", (c) =>
-    sendJson(
+    adminJson(
       c,
       {
         patients: ehr.registry.patients.length,
@@ -128,13 +141,13 @@ export function createSandboxAdminApp(options: SandboxAdminOptions): Hono {
     ));
   app.post("/sandbox/send", async (c) => {
     const body = await readJson(c.req.raw);
-    if (typeof body === "string") return sendJson(c, { error: body }, 400);
+    if (typeof body === "string") return adminJson(c, { error: body }, 400);
     const model = body.dataModel, event = body.event;
     if (model !== undefined && typeof model !== "string") {
-      return sendJson(c, { error: "dataModel: must be a string" }, 400);
+      return adminJson(c, { error: "dataModel: must be a string" }, 400);
     }
     if (event !== undefined && typeof event !== "string") {
-      return sendJson(c, { error: "event: must be a string" }, 400);
+      return adminJson(c, { error: "event: must be a string" }, 400);
     }
     // `dataModel` and `event` together name `Model.Event`; either alone is a label of its own.
     const label = model && event && !event.includes("^") ? `${model}.${event}` : (event ?? model);
@@ -149,7 +162,7 @@ export function createSandboxAdminApp(options: SandboxAdminOptions): Hono {
     if (format === "hl7v2" && options.mllpTarget) to = { mllp: options.mllpTarget };
     else if (format === "json" && options.httpsTarget) to = { https: options.httpsTarget };
     else {
-      return sendJson(c, {
+      return adminJson(c, {
         error: format !== "hl7v2" && format !== "json"
           ? `format: must be "hl7v2" or "json"`
           : `format: no ${format} target is configured for the sandbox`,
@@ -165,19 +178,19 @@ export function createSandboxAdminApp(options: SandboxAdminOptions): Hono {
     }
     if (body.wait === false) {
       run.catch((error) => options.log.error("sandbox.send-failed", { reason: error }));
-      return sendJson(c, { started: true, ...request, format }, 202);
+      return adminJson(c, { started: true, ...request, format }, 202);
     }
     try {
-      return sendJson(c, await run, 200);
+      return adminJson(c, await run, 200);
     } catch (error) {
       return refusal(c, error);
     }
   });
   app.post("/sandbox/misbehave", async (c) => {
     const body = await readJson(c.req.raw);
-    if (typeof body === "string") return sendJson(c, { error: body }, 400);
+    if (typeof body === "string") return adminJson(c, { error: body }, 400);
     try {
-      return sendJson(c, { misbehaviour: ehr.misbehave(body as Record<string, number>) }, 200);
+      return adminJson(c, { misbehaviour: ehr.misbehave(body as Record<string, number>) }, 200);
     } catch (error) {
       return refusal(c, error);
     }
@@ -187,7 +200,7 @@ export function createSandboxAdminApp(options: SandboxAdminOptions): Hono {
 
 /** A RangeError is a 400 naming the field; anything else is rethrown (Hono answers 500). */
 function refusal(c: Context, error: unknown): Response {
-  if (error instanceof RangeError) return sendJson(c, { error: error.message }, 400);
+  if (error instanceof RangeError) return adminJson(c, { error: error.message }, 400);
   throw error;
 }
 
