@@ -189,6 +189,8 @@ export function answerJson(
     "Content-Type": "application/json",
     "Content-Length": String(bytes.length),
     "Cache-Control": "no-store",
+    // As every answer of the app (respond.ts): taken for what its Content-Type says.
+    "X-Content-Type-Options": "nosniff",
     ...(close ? { Connection: "close" } : {}),
   });
   res.end(bytes);

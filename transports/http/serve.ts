@@ -323,6 +323,7 @@ export async function servePublic(options: ServePublicOptions): Promise<PublicSe
       "content-length": String(new TextEncoder().encode(body).length),
       "retry-after": String(STOPPING_RETRY_AFTER_SECONDS),
       "cache-control": "no-store",
+      "x-content-type-options": "nosniff",
       connection: "close",
     });
     res.end(body);
@@ -404,7 +405,8 @@ function answerClientError(
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\n` +
       `Content-Length: ${new TextEncoder().encode(body).length}\r\nCache-Control: no-store\r\n` +
-      `Connection: close\r\n\r\n${body}`,
+      // As every answer of the app (respond.ts): taken for what its Content-Type says.
+      `X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n${body}`,
   );
   // The peer may never read or close: it gets a moment to read the answer, no more.
   const timer = setTimeout(() => socket.destroy(), 2_000);
