@@ -9,6 +9,7 @@ import type { ConfigProblem } from "./load.ts";
 import { type Broken, isBroken, NOTHING_BROKEN } from "./salvage.ts";
 import { shapingOf } from "./shaping.ts";
 import { crossCheckAlerts } from "./alerts.ts";
+import { formatMismatch } from "./destination_formats.ts";
 
 /**
  * Every cross-section problem of a well-formed config, or of the well-formed parts of one
@@ -103,6 +104,16 @@ export function crossCheck(config: Config, broken: Broken = NOTHING_BROKEN): Con
     }
     s.to.forEach((to, j) => {
       const dest = destinations.get(to);
+      const mismatch = dest && s.format ? formatMismatch(dest, s.format) : undefined;
+      if (mismatch) {
+        // Routing would fail every message of it (destination_formats.ts), after the sender was
+        // answered AA: refused here instead.
+        add(
+          `${here}.format`,
+          `"${s.format}" cannot go to destination "${to}": an ${mismatch.kind} destination ` +
+            `takes ${mismatch.takes} only (use "hl7v2" or leave format out)`,
+        );
+      }
       if (!dest) {
         if (!isBroken(broken, "destinations", to)) {
           add(`${here}.to[${j}]`, `unknown destination "${to}"`);

@@ -6,6 +6,7 @@
 
 import { type Config, configSchema, type ConfigSources } from "./schema.ts";
 import { crossCheck } from "./cross_check.ts";
+import { configErrorMap } from "./issue_messages.ts";
 import {
   expandSandbox,
   SANDBOX_SECRET_ENV,
@@ -73,7 +74,7 @@ export function parseConfig(raw: unknown, sources: ConfigSources): ConfigResult 
   const schema = configSchema(
     sandbox.sandbox ? { ...sources, env: (n) => sources.env(n) ?? sandboxEnv(n) } : sources,
   );
-  const result = schema.safeParse(value);
+  const result = schema.safeParse(value, { error: configErrorMap });
   if (!result.success) {
     const problems = result.error.issues.map((issue) => ({
       path: jsonPath(issue.path),

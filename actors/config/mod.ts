@@ -28,6 +28,11 @@ export {
   readConfigText,
 } from "./load.ts";
 export { crossCheck } from "./cross_check.ts";
+export {
+  type DestinationFormat,
+  type FormatMismatch,
+  formatMismatch,
+} from "./destination_formats.ts";
 export { MAX_DAYS, MAX_TIMER_MS, maxTimerUnits } from "./durations.ts";
 export { RESERVED_USER_NAMES, reservedUserName } from "./reserved_names.ts";
 export { Secret, timingSafeEqual } from "./secret.ts";

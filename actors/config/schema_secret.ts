@@ -26,7 +26,10 @@ export interface ConfigSources {
 // deno-lint-ignore explicit-module-boundary-types
 export function secretSchema(sources: ConfigSources) {
   return exactlyOne(
-    z.strictObject({ env: z.string().min(1).optional(), file: z.string().min(1).optional() }),
+    z.strictObject(
+      { env: z.string().min(1).optional(), file: z.string().min(1).optional() },
+      { error: notAReference },
+    ),
     ["env", "file"],
     'a secret is referenced as {"env": "NAME"} or {"file": "path"}',
   ).transform((ref, ctx) => {
@@ -61,6 +64,27 @@ export function secretSchema(sources: ConfigSources) {
     }
     return new Secret(value, `file:${file}`);
   });
+}
+
+/** How a secret is written (README "Configuration"), for the messages below. */
+const FORMS =
+  '{"env": "NAME"} (an environment variable) or {"file": "path"} (a file, relative to ' +
+  "the config's folder)";
+
+/**
+ * The message of a secret that is no reference: absent, or a value written inline (a string
+ * most often). Never the value itself, which may be the real secret.
+ */
+function notAReference(issue: z.core.$ZodRawIssue): string | undefined {
+  if (issue.code !== "invalid_type") return undefined; // unknown keys: zod's message names them
+  const input = issue.input;
+  if (input === undefined) {
+    return 'required (a secret reference: {"env": "NAME"} or {"file": "path"})';
+  }
+  if (typeof input === "string" || typeof input === "number" || typeof input === "boolean") {
+    return `a secret is given by reference, not inline: ${FORMS}`;
+  }
+  return `expected a secret reference: ${FORMS}`;
 }
 
 /** What {@link secretSchema} builds: the schema every secret of the config goes through. */

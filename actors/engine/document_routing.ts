@@ -29,7 +29,7 @@ import {
 } from "../../codecs/ccda/mod.ts";
 import type { DataModelMessage } from "../../codecs/datamodel/mod.ts";
 import { latin1Decode } from "../../codecs/text/mod.ts";
-import type { Config, DestinationConfig } from "../config/mod.ts";
+import { type Config, type DestinationConfig, formatMismatch } from "../config/mod.ts";
 import { defaultFormat, type FailedRoute, type Hl7Plan, type PlannedRoute } from "./hl7_routing.ts";
 import { shapeJson } from "./shaping.ts";
 import { type RoutingFacts, selectRoutes } from "./subscriptions.ts";
@@ -179,7 +179,7 @@ function planRoutes(
       fail(destination, `wants FHIR: no FHIR mapping exists for ${facts.dataModel}`);
       continue;
     }
-    if (route.format === "json" && destination.mllp) {
+    if (formatMismatch(destination, route.format)) {
       fail(destination, "is MLLP: it takes the document as received, not JSON");
       continue;
     }

@@ -14,11 +14,12 @@ import {
   identifyHl7,
   unmappedReason,
 } from "../../codecs/datamodel/mod.ts";
-import type {
-  Config,
-  DestinationConfig,
-  IntegrationConfig,
-  SubscriptionConfig,
+import {
+  type Config,
+  type DestinationConfig,
+  formatMismatch,
+  type IntegrationConfig,
+  type SubscriptionConfig,
 } from "../config/mod.ts";
 import { type RouteFormat, selectRoutes } from "./subscriptions.ts";
 import { type FhirPayload, fhirPayload, type FhirResult, vxuPayload } from "./fhir_routing.ts";
@@ -195,10 +196,14 @@ export function planHl7Routes(options: {
     if (!destination) continue;
     if (route.format !== "hl7v2") {
       const form = route.format === "json" ? "JSON" : "FHIR";
-      if (destination.mllp) {
+      // The rule `main.ts check` applies to subscriptions too; kept for a config built unchecked.
+      const mismatch = formatMismatch(destination, route.format);
+      if (mismatch) {
         failures.push({
           destination,
-          reason: `destination ${destination.id} is MLLP: it takes HL7 v2, not ${form}`,
+          reason:
+            `destination ${destination.id} is ${mismatch.kind}: it takes ${mismatch.takes}, ` +
+            `not ${mismatch.asked}`,
         });
         continue;
       }

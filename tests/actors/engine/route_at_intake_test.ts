@@ -42,7 +42,7 @@ Deno.test("HL7 passed through to an MLLP destination is routed at intake", () =>
 Deno.test("anything of the application step keeps an integration on its inbound queue", () => {
   assert.equal(eligible({ mllp: { ackMode: "enhanced" } }), false, "application ACKs");
   assert.equal(eligible({ subscription: { to: ["ehr", "app"] } }), false, "JSON to HTTPS");
-  assert.equal(eligible({ subscription: { format: "json" } }), false, "JSON asked");
+  assert.equal(eligible({ subscription: { to: ["app"], format: "json" } }), false, "JSON asked");
   assert.equal(
     eligible({ subscription: { modifiers: [{ flavor: "delete", selector: "Patient" }] } }),
     false,

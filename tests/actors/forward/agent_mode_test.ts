@@ -189,7 +189,7 @@ Deno.test("agent mode: an enhanced-mode sender at the site gets the central engi
       } finally {
         await ok.close();
       }
-      // The central engine's flow fails it (JSON asked of an MLLP destination): the site would
+      // The central engine's flow fails it (an HL7 edit with no translation): the site would
       // have said AA; the sender gets the central engine's AE and its reason.
       const bad = await RawMllpSender.connect(pair.sitePorts.enhancedJson);
       try {
@@ -198,7 +198,7 @@ Deno.test("agent mode: an enhanced-mode sender at the site gets the central engi
         const verdict = summarizeAck(app!);
         assert.equal(verdict.code, "AE");
         assert.equal(verdict.msa2, "ENH-2");
-        assert.match(verdict.reason ?? "", /destination ehr is MLLP: it takes HL7 v2, not JSON/);
+        assert.match(verdict.reason ?? "", /destination ehr: .*no entry in translation set noSex/);
       } finally {
         await bad.close();
       }

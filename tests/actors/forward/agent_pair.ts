@@ -253,7 +253,7 @@ export function siteConfig(
 
 /**
  * The central engine: source `site-a` (the site's client), its integrations mapped to the site's
- * (one whose flow asks JSON of an MLLP destination: the application step fails it), and the
+ * (one whose flow has an HL7 edit that fails: the application step fails it), and the
  * receiver as an MLLP destination.
  */
 export function centralConfig(
@@ -291,7 +291,14 @@ export function centralConfig(
     subscriptions: [
       { from: { integration: "site-a-adt" }, to: ["ehr"] },
       { from: { integration: "site-a-enh" }, to: ["ehr"] },
-      { from: { integration: "site-a-json" }, to: ["ehr"], format: "json" },
+      // `main.ts check` refuses JSON to an MLLP destination: an HL7 edit that fails every
+      // message (no entry for PID-8 "F") fails this flow in the application step instead.
+      {
+        from: { integration: "site-a-json" },
+        to: ["ehr"],
+        hl7Edits: [{ op: "translate", path: "PID-8", set: "noSex" }],
+      },
     ],
+    translationSets: { noSex: { entries: { M: "M" }, onMissing: "fail" } },
   };
 }
