@@ -1,12 +1,18 @@
 /**
  * A query to an MLLP destination: a `PatientSearch.Query` becomes `QBP^Q22` or `QRY^A19` (per
  * destination) sent on a connection of its own; the `RSP^K22` / `ADR^A19` comes back as a
- * `PatientSearch.Response`, a refusal (MSA `AE`/`AR`, QAK `AE`/`AR`) in its `Meta.Errors[]`.
+ * `PatientSearch.Response`, a refusal (MSA `AE`/`AR`, QAK `AE`/`AR`) in its `Meta.Errors[]`. An
+ * accepted answer with neither QAK-2 nor PID (a plain ACK) is a 502: it says nothing about matches.
  * @module
  */
 
 import { hl7ToQueryResponse, queryToHl7, RESPONSE_EVENT } from "../../codecs/datamodel/mod.ts";
-import { decodeHl7Bytes, newControlId, tryParseHl7 } from "../../codecs/hl7v2/mod.ts";
+import {
+  decodeHl7Bytes,
+  type Hl7Message,
+  newControlId,
+  tryParseHl7,
+} from "../../codecs/hl7v2/mod.ts";
 import { mllpQuery } from "../mllp_out/query.ts";
 import { mllpTarget } from "../mllp_out/target.ts";
 import type { QueryPart } from "../store/store.ts";
@@ -85,6 +91,11 @@ export async function mllpQueryOf(
     await recordExchange(options, q, { status: "FAILED", reason, sent, response: answer });
     return { ok: false, status: 502, error: `destination ${id}: ${reason}` };
   }
+  const silent = withoutQueryStatus(msg, answer.messageType);
+  if (silent) {
+    await recordExchange(options, q, { status: "FAILED", reason: silent, sent, response: answer });
+    return { ok: false, status: 502, error: `destination ${id}: ${silent}` };
+  }
   const response = hl7ToQueryResponse(msg, { timeZone: settings.timeZone });
   const refused = response.Meta.Errors.filter((e) => e.Type === "destination");
   const reason = refused.length > 0
@@ -111,6 +122,24 @@ export async function mllpQueryOf(
       },
     },
   };
+}
+
+/**
+ * Why an accepted answer cannot tell "no match" from "query not understood", or undefined.
+ * Without QAK-2 (`OK`/`NF`/`AE`/`AR`) and without a PID, an `MSA-1 AA` is most likely a plain
+ * ACK from a receiver that does not answer queries: reporting it as no match would say a patient
+ * does not exist when nobody looked. A refusal (MSA-1 `AE`/`AR`) is already an error, and PID
+ * segments without QAK (an HL7 2.3 `ADR^A19`) are still matches.
+ */
+function withoutQueryStatus(msg: Hl7Message, type: string): string | undefined {
+  const ack = msg.get("MSA-1") ?? "";
+  if (ack !== "AA" && ack !== "CA") return undefined;
+  if ((msg.get("QAK-2") ?? "") !== "" || msg.count("PID") > 0) return undefined;
+  const what = msg.count("QAK") > 0
+    ? "with an empty QAK-2 (query status)"
+    : "without a QAK segment";
+  return `the destination answered ${type} ${what} (MSA-1 ${ack}): ` +
+    "it does not seem to answer patient queries";
 }
 
 function optional<T extends Record<string, unknown>>(fields: T): Partial<T> {

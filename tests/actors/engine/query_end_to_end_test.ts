@@ -79,6 +79,29 @@ async function startPeers(): Promise<{ peers: Peers; ports: Record<string, numbe
     });
   });
   const refusePort = await startHl7Server(refuser);
+  // A receiver that does not answer queries: a plain ACK, no QAK, no PID.
+  const acker = new Hl7Server((connection) => {
+    connection.addEventListener("message", ({ message }) => {
+      received.push(message.toString());
+      connection.send(message.buildAck({ ackCode: "AA", errSegment: undefined }));
+    });
+  });
+  const ackPort = await startHl7Server(acker);
+  // A PDQ supplier that finds nobody: QAK-2 NF.
+  const finder = new Hl7Server((connection) => {
+    connection.addEventListener("message", ({ message }) => {
+      received.push(message.toString());
+      const id = message.getSegment("MSH")?.getField(10)?.toString() ?? "";
+      const qpd = message.getSegment("QPD")!;
+      connection.send(Hl7Message.parse([
+        `MSH|^~\\&|PDQ|HOSP|ENGINE|X|20250101120000||RSP^K22^RSP_K21|R${id}|P|2.5.1`,
+        `MSA|AA|${id}`,
+        `QAK|${qpd.getField(2)?.toString()}|NF|Q22^Find Candidates^HL70471|0`,
+        qpd.toString(),
+      ].join("\r")));
+    });
+  });
+  const nfPort = await startHl7Server(finder);
   // Accepts connections and reads, but never answers.
   const silent = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const silentPort = silent.addr.port;
@@ -108,6 +131,8 @@ async function startPeers(): Promise<{ peers: Peers; ports: Record<string, numbe
     ports: {
       pdq: pdqPort,
       refuse: refusePort,
+      ack: ackPort,
+      nf: nfPort,
       silent: silentPort,
       closed: closedPort,
       http: http.addr.port,
@@ -119,6 +144,8 @@ async function startPeers(): Promise<{ peers: Peers; ports: Record<string, numbe
         releaseSlow();
         await pdq.stop({ forceDrainTimeoutMs: 100 });
         await refuser.stop({ forceDrainTimeoutMs: 100 });
+        await acker.stop({ forceDrainTimeoutMs: 100 });
+        await finder.stop({ forceDrainTimeoutMs: 100 });
         silent.close();
         for (const c of held) {
           try {
@@ -159,6 +186,8 @@ function configFor(dir: string, ports: Record<string, number>): Config {
         mllp: mllp(ports.pdq!, { query: { message: "QRY^A19", sendingApplication: "ENGINE" } }),
       },
       { id: "refuse", environment: "dev", mllp: mllp(ports.refuse!) },
+      { id: "acker", environment: "dev", mllp: mllp(ports.ack!) },
+      { id: "nf", environment: "dev", mllp: mllp(ports.nf!) },
       { id: "silent", environment: "dev", mllp: mllp(ports.silent!) },
       { id: "closed", environment: "dev", mllp: mllp(ports.closed!) },
       { id: "api", environment: "dev", https: https("/api") },
@@ -169,7 +198,7 @@ function configFor(dir: string, ports: Record<string, number>): Config {
     ],
     subscriptions: [{
       from: { source: "app" },
-      to: ["pdq", "adt", "refuse", "silent", "closed", "api", "broken", "slow"],
+      to: ["pdq", "adt", "refuse", "acker", "nf", "silent", "closed", "api", "broken", "slow"],
     }],
   }, {
     env: (n) => ({ APP_SECRET: "app-s3cret", HOOK_TOKEN: "hook-token" })[n],
@@ -289,6 +318,36 @@ Deno.test("POST /query asks MLLP and HTTPS destinations synchronously and answer
         assert.match(request?.reason ?? "", /MSA-1 AR/);
       },
     );
+
+    await t.step(
+      "a plain ACK (no QAK, no PID) is a 502 logged FAILED, not a no match",
+      async () => {
+        const res = await query(to("acker"));
+        assert.equal(res.status, 502, res.text);
+        assert.equal(res.json.Patient, undefined);
+        assert.match(
+          res.json.Meta.Errors[0].Text,
+          /^destination acker: the destination answered ACK\^Q22 without a QAK segment \(MSA-1 AA\): it does not seem to answer patient queries$/,
+        );
+        const { logs } = await engine.store.listLogs({ destinationId: "acker" });
+        assert.deepEqual(logs.map((l) => [l.type, l.status]).sort(), [
+          ["REQUEST", "FAILED"],
+          ["RESPOND", "FAILED"],
+        ]);
+        assert.match(logs[0]!.reason ?? "", /ACK\^Q22 without a QAK segment \(MSA-1 AA\)/);
+      },
+    );
+
+    await t.step("QAK-2 NF is a no match: 200, no Patient, no PotentialMatches", async () => {
+      const res = await query(to("nf"));
+      assert.equal(res.status, 200, res.text);
+      assert.equal(res.json.Patient, null);
+      assert.deepEqual(res.json.PotentialMatches, []);
+      assert.deepEqual(res.json.Meta.Errors, []);
+      const request = await engine.store.getLog(res.json.Meta.Logs[0].ID);
+      assert.equal(request?.status, "SUCCEEDED");
+      assert.equal(request?.reason, "RSP^K22: 0 patient(s)");
+    });
 
     await t.step("no answer within the query timeout is a 504", async () => {
       const started = Date.now();
