@@ -27,7 +27,7 @@ import {
 import { checkKvFile, checkKvFormat } from "./app/config_check.ts";
 import { checkFdLimit } from "./app/fd_limit.ts";
 import { BackupError, backupKv, describeBackup } from "./app/backup.ts";
-import { AdminClient, AdminUnreachable, readAdminToken } from "./app/admin_client.ts";
+import { AdminClient, AdminUnreachable, reachFailure, readAdminToken } from "./app/admin_client.ts";
 import { runStatus } from "./app/status_command.ts";
 import { ACTOR_COMMANDS, isActorCommand, runActorCommand } from "./app/actor_command.ts";
 
@@ -48,13 +48,27 @@ function out(line: string): void {
   Deno.stdout.writeSync(new TextEncoder().encode(line + "\n"));
 }
 
+/**
+ * A usage mistake of the commands that ask a running engine (`status`, `actor`, `simulate`):
+ * EX_USAGE from sysexits.h, not 2, which for them says the engine could not be asked.
+ */
+const EX_USAGE = 64;
+
+/** The exit code of a usage mistake of `command`. */
+function usageExit(command: string | undefined): number {
+  return command === "status" || command === "actor" || command === "simulate" ? EX_USAGE : 2;
+}
+
 function fail(message: string, code = 2): never {
   Deno.stderr.writeSync(new TextEncoder().encode(message + "\n"));
   Deno.exit(code);
 }
 
 /** Splits `--name value` options from positional arguments. */
-function parseArgs(args: string[]): { positional: string[]; flags: Map<string, string> } {
+function parseArgs(
+  args: string[],
+  usageCode: number,
+): { positional: string[]; flags: Map<string, string> } {
   const positional: string[] = [];
   const flags = new Map<string, string>();
   for (let i = 0; i < args.length; i++) {
@@ -65,7 +79,7 @@ function parseArgs(args: string[]): { positional: string[]; flags: Map<string, s
       else {
         const value = args[i + 1];
         if (value === undefined || value.startsWith("--")) {
-          fail(`option ${a} needs a value\n${USAGE}`);
+          fail(`option ${a} needs a value\n${USAGE}`, usageCode);
         }
         flags.set(a.slice(2), value);
         i++;
@@ -244,7 +258,9 @@ async function send(target: string, files: string[], timeoutSeconds: number): Pr
       onResult: (r) => {
         const ok = r.code === "AA" || r.code === "CA";
         if (!ok) bad++;
-        out(`${r.file} #${r.index} ${r.controlId ?? "(no MSH-10)"}: ${r.code}`);
+        const label = `${r.file} #${r.index} ${r.controlId ?? "(no MSH-10)"}`;
+        if (r.notSent !== undefined) return out(`${label}: not sent: ${r.notSent}`);
+        out(`${label}: ${r.code}`);
         // The reason first, escapes decoded; then the ACK as it came on the wire.
         for (const e of r.errors ?? []) {
           const name = e.code ? ` ${e.code}${e.name ? ` (${e.name})` : ""}` : "";
@@ -269,17 +285,18 @@ async function simulate(flags: Map<string, string>): Promise<void> {
     try {
       token = (await Deno.readTextFile(tokenFile)).trim();
     } catch (error) {
-      fail(`simulate: cannot read the admin token from ${tokenFile}: ${errorMessage(error)}`, 1);
+      // 2 as for `status` and `actor`: without its token the engine cannot be asked.
+      fail(`simulate: cannot read the admin token from ${tokenFile}: ${errorMessage(error)}`, 2);
     }
   }
   const count = Number(flags.get("count") ?? 1);
   // Checked here: NaN would travel as null and the engine would read a missing count (1).
   if (!Number.isInteger(count) || count < 1) {
-    fail("simulate: --count must be a whole number of at least 1");
+    fail("simulate: --count must be a whole number of at least 1", EX_USAGE);
   }
   const rateText = flags.get("rate");
   const rate = rateText === undefined ? undefined : Number(rateText.replace(/\/s$/, ""));
-  if (rate !== undefined && !(rate > 0)) fail("simulate: --rate must be like 50/s");
+  if (rate !== undefined && !(rate > 0)) fail("simulate: --rate must be like 50/s", EX_USAGE);
   const body = {
     count,
     ...(flags.get("event") ? { event: flags.get("event") } : {}),
@@ -294,7 +311,8 @@ async function simulate(flags: Map<string, string>): Promise<void> {
       body: JSON.stringify(body),
     });
   } catch (error) {
-    fail(`simulate: cannot reach the engine at ${url}: ${errorMessage(error)}`, 1);
+    // Said and coded as `status` and `actor` say it: 2, the engine cannot be asked.
+    fail(`simulate: ${reachFailure(url, error)}`, 2);
   }
   const text = await response.text();
   if (response.status === 404) {
@@ -380,6 +398,7 @@ async function main(args: string[]): Promise<void> {
       !(kvCheck && a === "--kv") && !(force && a === "--force") &&
       !(statusAll && a === "--all") && !(statusJson && a === "--json")
     ),
+    usageExit(command),
   );
   switch (command) {
     case "serve": {
@@ -448,9 +467,11 @@ async function main(args: string[]): Promise<void> {
     }
     case "status": {
       const { url, rest: extra } = engineUrl(positional, flags);
-      if (extra.length > 0) fail(`status: unexpected ${JSON.stringify(extra[0])}\n${USAGE}`);
+      if (extra.length > 0) {
+        fail(`status: unexpected ${JSON.stringify(extra[0])}\n${USAGE}`, EX_USAGE);
+      }
       const maxAge = Number(flags.get("max-age") ?? 60);
-      if (!(maxAge > 0)) fail("status: --max-age must be a positive number of seconds");
+      if (!(maxAge > 0)) fail("status: --max-age must be a positive number of seconds", EX_USAGE);
       const { client, tokenArgs } = await adminClient("status", url, flags);
       const code = await runStatus(
         client,
@@ -465,14 +486,17 @@ async function main(args: string[]): Promise<void> {
       const { url, rest: extra } = engineUrl(positional, flags);
       const [id, name] = extra;
       if (!id || !name || extra.length > 2) {
-        fail(`actor: name the actor and one of ${ACTOR_COMMANDS.join(", ")}\n${USAGE}`);
+        fail(`actor: name the actor and one of ${ACTOR_COMMANDS.join(", ")}\n${USAGE}`, EX_USAGE);
       }
       if (!isActorCommand(name)) {
-        fail(`actor: unknown command ${JSON.stringify(name)}: one of ${ACTOR_COMMANDS.join(", ")}`);
+        fail(
+          `actor: unknown command ${JSON.stringify(name)}: one of ${ACTOR_COMMANDS.join(", ")}`,
+          EX_USAGE,
+        );
       }
       const reason = flags.get("reason") ?? "";
       if (name === "skip" && reason.trim() === "") {
-        fail("actor: skip needs --reason TEXT (it is logged with who skipped)");
+        fail("actor: skip needs --reason TEXT (it is logged with who skipped)", EX_USAGE);
       }
       const { client } = await adminClient("actor", url, flags);
       const code = await runActorCommand(

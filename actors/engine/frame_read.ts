@@ -16,6 +16,11 @@ import {
   parseErrorCondition,
   tryParseHl7,
 } from "../../codecs/hl7v2/mod.ts";
+import {
+  ASCII_SAFE_CHARSETS,
+  controlByteLocation,
+  firstControlByte,
+} from "../../codecs/hl7v2/control_byte.ts";
 
 /** An MLLP start (0x0B) or end block (0x1C) byte in a frame's content. */
 export interface ControlByte {
@@ -23,7 +28,7 @@ export interface ControlByte {
   offset: number;
   /** The byte. */
   byte: number;
-  /** Its HL7 path (`PID-5`), when the bytes tell it (see {@link locationOf}). */
+  /** Its HL7 path (`PID-5`), when the bytes tell it (see {@link controlByteLocation}). */
   location?: string;
 }
 
@@ -84,7 +89,9 @@ export function readFrame(payload: Uint8Array, fallbackCharset: string | undefin
   const charset = reply === undefined ? {} : { charset: reply };
   if (bad === -1) return { ok: true, message: parsed.message, text, ...charset };
   // Read from the bytes, which only a charset where ASCII bytes are characters allows.
-  const location = ASCII_SAFE.has(decoded.charset) ? locationOf(payload, bad) : undefined;
+  const location = ASCII_SAFE_CHARSETS.has(decoded.charset)
+    ? controlByteLocation(payload, bad)
+    : undefined;
   const control = { offset: bad, byte: payload[bad]!, ...(location ? { location } : {}) };
   return { ok: true, message: parsed.message, text, control, ...charset };
 }
@@ -128,12 +135,6 @@ export function nakForUnparsable(
 }
 
 /**
- * Charsets whose text holds U+000B and U+001C exactly where the bytes hold 0x0B and 0x1C (every
- * ASCII byte is its own character, never part of another).
- */
-const ASCII_SAFE = new Set(["utf-8", "windows-1252", "iso-8859-1"]);
-
-/**
  * Offset of the first MLLP start (0x0B) or end block (0x1C) byte in `payload`, or -1. Every
  * message is checked: a scan of the decoded text (`String#indexOf`, tens of nanoseconds for a few
  * KB) answers for the common charsets; the bytes are scanned (`Uint8Array#indexOf`, about 1 µs
@@ -141,39 +142,8 @@ const ASCII_SAFE = new Set(["utf-8", "windows-1252", "iso-8859-1"]);
  */
 function controlByteAt(payload: Uint8Array, decoded: DecodedHl7): number {
   if (
-    ASCII_SAFE.has(decoded.charset) && decoded.text.indexOf("\x0b") === -1 &&
+    ASCII_SAFE_CHARSETS.has(decoded.charset) && decoded.text.indexOf("\x0b") === -1 &&
     decoded.text.indexOf("\x1c") === -1
   ) return -1;
-  const start = payload.indexOf(0x0b);
-  const end = payload.indexOf(0x1c);
-  return start === -1 ? end : end === -1 ? start : Math.min(start, end);
-}
-
-/**
- * The HL7 path (`PID-5`, `OBX[2]-5`, or the segment alone) of the byte at `offset`, read from the
- * bytes (segment IDs and the field separator are ASCII); undefined when it cannot be told.
- */
-function locationOf(payload: Uint8Array, offset: number): string | undefined {
-  const separator = payload[3];
-  if (separator === undefined) return undefined;
-  let start = 0;
-  const seen = new Map<string, number>();
-  for (let i = 0; i < offset; i++) {
-    const b = payload[i];
-    if (b !== 0x0d && b !== 0x0a) continue;
-    if (i > start) {
-      const id = String.fromCharCode(...payload.subarray(start, Math.min(start + 3, i)));
-      seen.set(id, (seen.get(id) ?? 0) + 1);
-    }
-    start = i + 1;
-  }
-  if (offset - start < 3) return undefined;
-  const id = String.fromCharCode(...payload.subarray(start, start + 3));
-  if (!/^[A-Z][A-Z0-9]{2}$/.test(id)) return undefined;
-  let fields = 0;
-  for (let i = start + 3; i < offset; i++) if (payload[i] === separator) fields++;
-  const rep = (seen.get(id) ?? 0) + 1;
-  const segment = rep > 1 ? `${id}[${rep}]` : id;
-  if (fields === 0) return segment;
-  return `${segment}-${id === "MSH" ? fields + 1 : fields}`;
+  return firstControlByte(payload);
 }

@@ -198,7 +198,8 @@ Deno.test("serve with a sandbox config and simulate --event all, as child proces
     assert.match(bad.stderr, /^simulate: event: "NOPE\^Z99" names no supported event/);
     assert.doesNotMatch(bad.stderr, /\n\s+at /, "no stack trace");
     const count = await simulate(engine, ["--event", "all", "--count", "many"]);
-    assert.equal(count.code, 2, count.stdout + count.stderr);
+    // EX_USAGE: 2 says the engine could not be asked.
+    assert.equal(count.code, 64, count.stdout + count.stderr);
     assert.match(count.stderr, /^simulate: --count must be a whole number of at least 1/);
   } finally {
     await engine.stop();
@@ -212,8 +213,12 @@ Deno.test("simulate names an engine it cannot reach", async () => {
     // Nothing listens there: the port was free a moment ago and nothing here binds it.
     const nowhere = { url: `http://127.0.0.1:${freePort()}`, tokenFile: `${dir}/admin.token` };
     const r = await simulate(nowhere as Engine, ["--event", "ADT^A01"]);
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /^simulate: cannot reach the engine at http:\/\/127\.0\.0\.1:\d+: /);
+    // As `status` and `actor` say it, with their exit code.
+    assert.equal(r.code, 2);
+    assert.match(
+      r.stderr,
+      /^simulate: cannot reach the engine at http:\/\/127\.0\.0\.1:\d+: connection refused \(is the engine running, with HTTP on this port\?\)\n$/,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

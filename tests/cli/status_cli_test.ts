@@ -173,7 +173,7 @@ Deno.test("status names each stuck destination with its error, pause and dead le
 
     // The lab head skipped: the actor is idle and empty, its dead letter still says stuck.
     const noReason = await runMain(["actor", e.base, lab, "skip", "--token-file", tokenFile]);
-    assert.equal(noReason.code, 2);
+    assert.equal(noReason.code, 64); // EX_USAGE: 2 says the engine could not be asked
     assert.match(noReason.stderr, /skip needs --reason/);
     const skip = await runMain([
       "actor",

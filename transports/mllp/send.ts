@@ -6,6 +6,11 @@
  */
 
 import { decodeHl7, encodeHl7, HL70357, splitBatch, tryParseHl7 } from "../../codecs/hl7v2/mod.ts";
+import {
+  ASCII_SAFE_CHARSETS,
+  controlByteLocation,
+  firstControlByte,
+} from "../../codecs/hl7v2/control_byte.ts";
 import { connectMllp } from "./client.ts";
 import { errorMessage } from "../../actors/mod.ts";
 
@@ -25,8 +30,10 @@ export interface SendResult {
   index: number;
   /** MSH-10 of the message sent (read even when the message does not parse), else MSA-2. */
   controlId: string | undefined;
-  /** MSA-1, or `TIMEOUT` / `CLOSED` / `UNREADABLE` / `NO-MSA`. */
+  /** MSA-1, or `TIMEOUT` / `CLOSED` / `UNREADABLE` / `NO-MSA` / `NOT-SENT`. */
   code: string;
+  /** Why the message was not sent (code `NOT-SENT`): MLLP cannot frame it. */
+  notSent?: string;
   /** The ACK as received. */
   ack?: string;
   /** What a negative ACK says, unescaped for display. */
@@ -55,15 +62,36 @@ interface Outgoing {
   controlId: string | undefined;
   /** The MSA-2 to wait for: MSH-10 when the message parses (else any answer is taken). */
   correlate: string | undefined;
+  /** Why MLLP cannot carry it (a control byte in the content): reported, never sent. */
+  unsendable?: string;
 }
 
 /**
  * Sends every message of every file in order; stops at the first timeout or closed connection.
- * Every file is read and split before connecting, so a missing or empty file sends nothing.
+ * Every file is read and split before connecting, so a missing or empty file sends nothing. A
+ * message holding an MLLP control byte is reported `NOT-SENT`, never sent, and the others go on.
  */
 export async function sendFiles(options: SendOptions): Promise<SendResult[]> {
   const outgoing = await readMessages(options.files);
   const results: SendResult[] = [];
+  const skip = (m: Outgoing) => {
+    const result: SendResult = {
+      file: m.file,
+      index: m.index,
+      controlId: m.controlId,
+      code: "NOT-SENT",
+      notSent: m.unsendable!,
+    };
+    results.push(result);
+    options.onResult?.(result);
+  };
+  // Those before the first sendable one are said before connecting (a refused connection ends
+  // the run): when none can be sent, nothing connects.
+  let first = 0;
+  while (first < outgoing.length && outgoing[first]!.unsendable !== undefined) {
+    skip(outgoing[first++]!);
+  }
+  if (first === outgoing.length) return results;
   let conn: Awaited<ReturnType<typeof connectMllp>>;
   try {
     conn = await connectMllp({ host: options.host, port: options.port }, {
@@ -75,7 +103,12 @@ export async function sendFiles(options: SendOptions): Promise<SendResult[]> {
     throw new Error(`cannot connect to ${options.host}:${options.port}: ${reason}`);
   }
   try {
-    for (const { file, index, payload, controlId, correlate } of outgoing) {
+    for (const message of outgoing.slice(first)) {
+      if (message.unsendable !== undefined) {
+        skip(message);
+        continue;
+      }
+      const { file, index, payload, controlId, correlate } = message;
       let writeError: unknown;
       try {
         await conn.send(payload);
@@ -118,17 +151,33 @@ async function readMessages(files: readonly string[]): Promise<Outgoing[]> {
       const text = message.split(/\r\n|\r|\n/).join("\r") + "\r";
       const parsed = tryParseHl7(text);
       const correlate = parsed.ok ? parsed.message.controlId : undefined;
+      // Re-encoded in the charset it was read in: the bytes of the file.
+      const payload = encodeHl7(text, decoded.charset);
+      const unsendable = controlByteProblem(payload, decoded.charset);
       outgoing.push({
         file,
         index: index + 1,
-        // Re-encoded in the charset it was read in: the bytes of the file.
-        payload: encodeHl7(text, decoded.charset),
+        payload,
         controlId: correlate ?? mshField(text, 10),
         correlate,
+        ...(unsendable ? { unsendable } : {}),
       });
     }
   }
   return outgoing;
+}
+
+/**
+ * Why MLLP cannot carry `payload` (a start or end block byte in it would end or restart the
+ * frame at the receiver), named as the engine's own AR names it; undefined when it can.
+ */
+function controlByteProblem(payload: Uint8Array, charset: string): string | undefined {
+  const at = firstControlByte(payload);
+  if (at === -1) return undefined;
+  const hex = payload[at]!.toString(16).toUpperCase().padStart(2, "0");
+  const location = ASCII_SAFE_CHARSETS.has(charset) ? controlByteLocation(payload, at) : undefined;
+  return `the message contains the MLLP control byte 0x${hex} at byte ${at}` +
+    `${location ? ` (in ${location})` : ""}, which would corrupt framing; remove it from the file`;
 }
 
 /** MSH-`n` as written, read from the first line even when the message does not parse. */
