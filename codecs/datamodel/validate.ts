@@ -11,7 +11,7 @@ import { CANCELED_EVENTS, type DataModelName, dataModels, eventFor, eventTypes }
 import type { ValidationIssue } from "./errors.ts";
 import { FIELD_KEY, HL7_EXTENSION, SEGMENT_KEY } from "./extensions.ts";
 import { isObject, keysOf } from "./json_path.ts";
-import { MODELS, REQUIRED } from "./models/mod.ts";
+import { MODELS, REQUIRED, type RequiredChoice } from "./models/mod.ts";
 import { isNoteFile, NOTE_CONTENT_TYPES } from "./notes_body.ts";
 import type { LeafRule, ScopeItem, ValueType } from "./rules.ts";
 import { BASE64, base64Bytes, DATE } from "./values.ts";
@@ -296,6 +296,35 @@ class Checker {
     }
     this.required(v, keys, i + 1, p);
   }
+
+  /**
+   * Each object at `keys` (from `i`) needs one of `choice.keys`. A missing object on the way is
+   * not reported here: a required path says so when it matters.
+   */
+  choice(
+    value: unknown,
+    keys: readonly string[],
+    i: number,
+    path: string,
+    choice: RequiredChoice,
+  ): void {
+    if (!isObject(value)) return;
+    if (i === keys.length) {
+      const has = (k: string) => value[k] !== undefined && value[k] !== null && value[k] !== "";
+      if (!choice.keys.some(has)) this.add(path, choice.rule);
+      return;
+    }
+    const raw = keys[i] as string;
+    const each = raw.endsWith("[]");
+    const k = each ? raw.slice(0, -2) : raw;
+    const v = value[k];
+    const p = join(path, k);
+    if (Array.isArray(v)) {
+      if (each) v.forEach((el, n) => this.choice(el, keys, i + 1, `${p}[${n}]`, choice));
+      return;
+    }
+    this.choice(v, keys, i + 1, p, choice);
+  }
 }
 
 /** Checks Meta; returns the model and event when they are known. */
@@ -412,8 +441,9 @@ export function validateDataModel(json: unknown, options: ValidateOptions = {}):
   c.node(schemaOf(model), json, "");
   if (model === "Notes") checkNoteBody(c, json.Note);
   const req = REQUIRED[model];
-  for (const path of [...(req["*"] ?? []), ...(req[event] ?? [])]) {
-    c.required(json, path.split("."), 0, "");
+  for (const r of [...(req["*"] ?? []), ...(req[event] ?? [])]) {
+    if (typeof r === "string") c.required(json, r.split("."), 0, "");
+    else c.choice(json, r.path.split("."), 0, "", r);
   }
   return c.issues.length === 0
     ? { ok: true, dataModel: model, eventType: event }

@@ -23,11 +23,34 @@ export const MODELS: Readonly<Record<DataModelName, readonly ScopeItem[]>> = {
 };
 
 /**
- * JSON paths a message must carry (`[]` = every element of an array; an array must also be
- * non-empty). `*` applies to every event of the model.
+ * A choice a message must make: each object at `path` (`[]` = every element of an array) needs
+ * at least one of `keys`, and when it has none `rule` says so at that object's path.
+ */
+export interface RequiredChoice {
+  readonly path: string;
+  readonly keys: readonly string[];
+  readonly rule: string;
+}
+
+/** One thing a message must carry: a JSON path, or one of several properties. */
+export type Requirement = string | RequiredChoice;
+
+/**
+ * An order is identified by its placer number, its filler number, or both (HL7 requires OBR-2
+ * or OBR-3): labs often send only the filler number.
+ */
+const ORDER_NUMBER: RequiredChoice = {
+  path: "Orders[]",
+  keys: ["ID", "ApplicationOrderID"],
+  rule: "needs ID (OBR-2, placer order number) or ApplicationOrderID (OBR-3, filler order number)",
+};
+
+/**
+ * What a message must carry: JSON paths (`[]` = every element of an array; an array must also
+ * be non-empty) and choices. `*` applies to every event of the model.
  */
 export const REQUIRED: Readonly<
-  Record<DataModelName, Readonly<Record<string, readonly string[]>>>
+  Record<DataModelName, Readonly<Record<string, readonly Requirement[]>>>
 > = {
   PatientAdmin: {
     "*": ["Patient.Identifiers", "Patient.Identifiers[].ID"],
@@ -39,7 +62,7 @@ export const REQUIRED: Readonly<
       "Patient.Identifiers",
       "Patient.Identifiers[].ID",
       "Orders",
-      "Orders[].ID",
+      ORDER_NUMBER,
       "Orders[].Results[].Code",
     ],
   },

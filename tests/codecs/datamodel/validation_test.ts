@@ -95,7 +95,11 @@ Deno.test("required properties of each model are reported, arrays must not be em
     }),
     [
       { path: "Patient.Identifiers", rule: "must not be empty" },
-      { path: "Orders[0].ID", rule: "required" },
+      {
+        path: "Orders[0]",
+        rule:
+          "needs ID (OBR-2, placer order number) or ApplicationOrderID (OBR-3, filler order number)",
+      },
       { path: "Orders[0].Results[1].Code", rule: "required" },
     ],
   );
