@@ -46,6 +46,16 @@ const ORDER_NUMBER: RequiredChoice = {
 };
 
 /**
+ * The same choice for the one order of an Order message (HL7 requires ORC-2 or ORC-3): a filler
+ * system's order, or an order passed on with only its filler number, has no ORC-2.
+ */
+const ORDER_MESSAGE_NUMBER: RequiredChoice = {
+  path: "Order",
+  keys: ["ID", "ApplicationOrderID"],
+  rule: "needs ID (ORC-2, placer order number) or ApplicationOrderID (ORC-3, filler order number)",
+};
+
+/**
  * What a message must carry: JSON paths (`[]` = every element of an array; an array must also
  * be non-empty) and choices. `*` applies to every event of the model.
  */
@@ -70,7 +80,7 @@ export const REQUIRED: Readonly<
     "*": ["Patient.Identifiers", "Patient.Identifiers[].ID", "Visit.VisitDateTime"],
   },
   Order: {
-    "*": ["Patient.Identifiers", "Patient.Identifiers[].ID", "Order.ID"],
+    "*": ["Patient.Identifiers", "Patient.Identifiers[].ID", "Order", ORDER_MESSAGE_NUMBER],
   },
   Notes: {
     "*": ["Patient.Identifiers", "Patient.Identifiers[].ID", "Note.DocumentID"],
