@@ -147,6 +147,10 @@ function logConfig(
     ...(kv.relative ? { configured: kvPath, relativeTo: kv.cwd } : {}),
   });
   for (const w of warnings) {
+    if (w.file === undefined) {
+      log.warn("config.warning", { path: w.path, message: w.message });
+      continue;
+    }
     log.warn("config.secret-file-mode", {
       file: w.file,
       mode: w.mode,

@@ -16,6 +16,7 @@ import {
 import { originalPath, salvage } from "./salvage.ts";
 import { errorMessage } from "../runtime/errors.ts";
 import { duplicateKeyAt } from "../../codecs/json/mod.ts";
+import { documentRouteWarnings } from "./document_route_warnings.ts";
 
 const sandboxSecret = crypto.randomUUID();
 
@@ -36,13 +37,16 @@ export interface ConfigProblem {
 
 /**
  * Something about a valid config worth a log line, never a refusal: a secret file that group or
- * others can read (or write). Names the file and its mode, never the value.
+ * others can read (or write), named with its mode (never the value); or a route that some
+ * messages may fail (`path`, see document_route_warnings.ts).
  */
 export interface ConfigWarning {
-  /** The file as the config names it. */
-  file: string;
+  /** The file as the config names it (a secret file's warning). */
+  file?: string;
   /** Its permission bits in octal, e.g. `0644`. */
-  mode: string;
+  mode?: string;
+  /** Where in the config (`$.subscriptions[0].to[1]`), for a routing warning. */
+  path?: string;
   message: string;
 }
 
@@ -87,7 +91,11 @@ export function parseConfig(raw: unknown, sources: ConfigSources): ConfigResult 
     return { ok: false, problems: dedupe(problems) };
   }
   const problems = crossCheck(result.data);
-  return problems.length > 0 ? { ok: false, problems } : { ok: true, config: result.data };
+  if (problems.length > 0) return { ok: false, problems };
+  const warnings = documentRouteWarnings(result.data);
+  return warnings.length > 0
+    ? { ok: true, config: result.data, warnings }
+    : { ok: true, config: result.data };
 }
 
 /** Validates config text; a JSON syntax error is reported with its line and column. */
@@ -260,7 +268,7 @@ export async function loadConfigFile(path: string): Promise<ConfigResult> {
   const sources = processSources(dir);
   const result = parseConfigText(text, sources);
   return result.ok && sources.warnings.length > 0
-    ? { ...result, warnings: sources.warnings }
+    ? { ...result, warnings: [...sources.warnings, ...(result.warnings ?? [])] }
     : result;
 }
 

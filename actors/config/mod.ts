@@ -30,6 +30,8 @@ export {
 export { crossCheck } from "./cross_check.ts";
 export {
   type DestinationFormat,
+  type DocumentKind,
+  documentMismatch,
   type FormatMismatch,
   formatMismatch,
 } from "./destination_formats.ts";

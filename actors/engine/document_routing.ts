@@ -29,7 +29,12 @@ import {
 } from "../../codecs/ccda/mod.ts";
 import type { DataModelMessage } from "../../codecs/datamodel/mod.ts";
 import { latin1Decode } from "../../codecs/text/mod.ts";
-import { type Config, type DestinationConfig, formatMismatch } from "../config/mod.ts";
+import {
+  type Config,
+  type DestinationConfig,
+  type DocumentKind,
+  documentMismatch,
+} from "../config/mod.ts";
 import { defaultFormat, type FailedRoute, type Hl7Plan, type PlannedRoute } from "./hl7_routing.ts";
 import { shapeJson } from "./shaping.ts";
 import { type RoutingFacts, selectRoutes } from "./subscriptions.ts";
@@ -131,7 +136,7 @@ export function planX12Transaction(
     },
     ...transactionJson(tx, group, ic),
   });
-  return planRoutes(config, origin, {
+  return planRoutes(config, origin, "X12", {
     dataModel: X12_MODEL,
     eventType: tx.setId,
     x12: facts,
@@ -142,7 +147,7 @@ export function planX12Transaction(
 export function planCcda(config: Config, origin: Origin, summary: ClinicalSummary): Hl7Plan {
   const documentType = summary.Meta.DocumentType;
   const json = () => ({ ...summary, Meta: { ...summary.Meta, Source: sourceOf(origin) } });
-  return planRoutes(config, origin, {
+  return planRoutes(config, origin, "C-CDA", {
     dataModel: CCDA_MODEL,
     eventType: documentType,
     documentType,
@@ -154,10 +159,11 @@ function sourceOf(origin: Origin): { ID: string; Name?: string } {
   return { ID: id, ...(origin.name ? { Name: origin.name } : {}) };
 }
 
-/** Selects, makes the JSON form once, applies modifiers; FHIR and JSON-to-MLLP fail. */
+/** Selects, makes the JSON form once, applies modifiers; FHIR and MLLP routes fail. */
 function planRoutes(
   config: Config,
   origin: Origin,
+  document: DocumentKind,
   facts: Omit<RoutingFacts, "from">,
   makeJson: () => Record<string, unknown>,
 ): Hl7Plan {
@@ -175,12 +181,15 @@ function planRoutes(
   for (const route of routes) {
     const destination = destinations.get(route.destinationId);
     if (!destination) continue;
-    if (route.format === "fhir") {
-      fail(destination, `wants FHIR: no FHIR mapping exists for ${facts.dataModel}`);
+    // Failed here, at intake, rather than dead-lettered by the MLLP actor after the sender was
+    // told it goes there: no form of the document is HL7 v2 (destination_formats.ts).
+    const mismatch = documentMismatch(destination, document);
+    if (mismatch) {
+      fail(destination, mismatch);
       continue;
     }
-    if (formatMismatch(destination, route.format)) {
-      fail(destination, "is MLLP: it takes the document as received, not JSON");
+    if (route.format === "fhir") {
+      fail(destination, `wants FHIR: no FHIR mapping exists for ${facts.dataModel}`);
       continue;
     }
     const r: PlannedRoute = {

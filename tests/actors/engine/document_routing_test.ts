@@ -29,15 +29,20 @@ function config(): Config {
     destinations: [
       { id: "ccd-store", environment: "dev", mllp: { host: "127.0.0.1", port: 1 } },
       { id: "notes", environment: "dev", mllp: { host: "127.0.0.1", port: 2 } },
-      { id: "payer", environment: "prod", mllp: { host: "127.0.0.1", port: 3 } },
+      {
+        id: "payer",
+        environment: "prod",
+        https: { url: "https://payer.example/x12", verificationToken: { env: "APP_TOKEN" } },
+      },
+      { id: "payer-mllp", environment: "prod", mllp: { host: "127.0.0.1", port: 3 } },
     ],
     subscriptions: [
       { from: { integration: "docs" }, to: ["ccd-store"], documentTypes: ["CCD"] },
       { from: { integration: "docs" }, to: ["notes"], documentTypes: ["Progress Note"] },
-      { from: { integration: "claims" }, to: ["payer"] },
+      { from: { integration: "claims" }, to: ["payer", "payer-mllp"], format: "hl7v2" },
     ],
   }, {
-    env: (n) => n === "HOST_KEY" ? "not read here" : undefined,
+    env: (n) => n === "HOST_KEY" || n === "APP_TOKEN" ? "not read here" : undefined,
     readFile: () => new Error("-"),
   });
   assert.ok(parsed.ok, JSON.stringify(!parsed.ok && parsed.problems));
@@ -118,4 +123,26 @@ Deno.test("ISA15 T in a production integration: TA1 R 020, the file kept whole, 
     "hl7v2",
   ]]);
   assert.equal(routed.plan.eventType, "837");
+});
+
+Deno.test("an X12 set routed to an MLLP destination fails that route at intake with the reason, the HTTPS one is planned", async () => {
+  const prod = takeInX12(new TextEncoder().encode(wrap([X837P_BODY], { usage: "P" })), {
+    who: "integration claims",
+    environment: "prod",
+    environmentType: "production",
+    settings: { acknowledge: true, contentErrors: "reject" },
+  });
+  const routed = await planStoredDocument({
+    config: config(),
+    integrationId: "claims",
+    contentType: "application/edi-x12",
+    payload: () => Promise.resolve(prod.messages[0]!.bytes),
+    planFile: () => assert.fail("planned as X12"),
+  });
+  assert.ok(routed.ok);
+  assert.deepEqual(routed.plan.routes.map((r) => r.destination.id), ["payer"]);
+  assert.deepEqual(routed.plan.failures.map((f) => [f.destination.id, f.reason]), [[
+    "payer-mllp",
+    "destination payer-mllp is MLLP: it carries HL7 v2 only, not X12",
+  ]]);
 });
