@@ -255,7 +255,7 @@ class Reader {
     if (rule.t === "base64") this.#checkSize(inst, f, text);
     if (existing !== undefined) {
       if (
-        existing !== null && rule.fallback !== "read" &&
+        existing !== null && rule.fallback !== "read" && rule.fallback !== "kept" &&
         this.#writesBack(rule, existing, v, text, raw)
       ) {
         this.#cover(inst, f, rep, l.c, l.s);
@@ -263,8 +263,12 @@ class Reader {
       return false;
     }
     setAt(base, scope, l.at, v);
-    // A read-only second home is never written: the extension must keep it.
-    if (rule.fallback !== "read" && this.#writesBack(rule, v, v, text, raw)) {
+    // A read-only second home is never written, a kept one only where the extension has it:
+    // the extension must keep it.
+    if (
+      rule.fallback !== "read" && rule.fallback !== "kept" &&
+      this.#writesBack(rule, v, v, text, raw)
+    ) {
       this.#cover(inst, f, rep, l.c, l.s);
     }
     return true;

@@ -90,11 +90,17 @@ export interface LeafRule {
   readonly when?: Condition;
   /**
    * A second home of a JSON property mapped elsewhere (ORC-2 beside OBR-2): read only when
-   * the primary left the property unset; written whenever the property is set (`true`) or
-   * never (`"read"`, for deprecated places that receivers should not get new values in).
+   * the primary left the property unset; written whenever the property is set (`true`),
+   * never (`"read"`, for deprecated places that receivers should not get new values in), or
+   * only into a message that had it (`"kept"`: the leaf is left in the extension when read,
+   * and the writer puts the property's value there, so a newer home that not every sender
+   * uses neither appears in messages that lacked it nor keeps a stale value after an edit).
    */
-  readonly fallback?: boolean | "read";
+  readonly fallback?: FallbackMode;
 }
+
+/** How a second home of a property is written (see {@link LeafRule.fallback}). */
+export type FallbackMode = boolean | "read" | "kept";
 
 /** A value the writer derives (set IDs, EVN-1, ORC-1); it maps to no JSON property. */
 export interface ConstRule {
@@ -208,7 +214,7 @@ export type ScopeItem = SegmentMap | GroupMap;
 export function leaf(
   j: string,
   h: string,
-  options: { t?: ValueType; codes?: CodeTable; when?: Condition; fallback?: boolean | "read" } = {},
+  options: { t?: ValueType; codes?: CodeTable; when?: Condition; fallback?: FallbackMode } = {},
 ): LeafRule {
   return { kind: "leaf", j, h, t: options.t ?? "string", ...withoutUndefined(options) };
 }
@@ -265,7 +271,10 @@ export function within(path: string, rules: readonly LeafRule[]): LeafRule[] {
 }
 
 /** Marks leaf rules as fallbacks (second homes of properties mapped elsewhere). */
-export function asFallback(rules: readonly LeafRule[], mode: true | "read" = true): LeafRule[] {
+export function asFallback(
+  rules: readonly LeafRule[],
+  mode: true | "read" | "kept" = true,
+): LeafRule[] {
   return rules.map((r) => ({ ...r, fallback: mode }));
 }
 

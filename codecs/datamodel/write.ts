@@ -146,7 +146,11 @@ class SegmentWriter {
     }
     const text = toHl7Text(v, rule.t, rule.codes, this.o);
     if (text === undefined || text === "") return false;
-    const check: Check = !this.overlaid || rule.fallback ? UNCHECKED : (raw) =>
+    // A kept second home is checked as a primary one: the extension's text stays only if it is
+    // the same value (an edited property is written over it).
+    const unchecked = !this.overlaid || (rule.fallback !== undefined && rule.fallback !== false &&
+      rule.fallback !== "kept");
+    const check: Check = unchecked ? UNCHECKED : (raw) =>
       raw !== '""' &&
       sameValue(toJsonValue(decodeLeaf(raw, STD), rule.t, rule.codes, this.o), v, rule.t);
     this.put(f, r, c, s, escapeHl7(text, STD), check);
@@ -163,7 +167,7 @@ class SegmentWriter {
         let wrote = false;
         const own: LeafAddress[] = [];
         for (const lr of b.leaves) {
-          if (lr.fallback === "read") continue;
+          if (lr.fallback === "read" || lr.fallback === "kept") continue;
           const a = repetitionAddress(lr.h);
           const value = lr.j === "" ? el : lookup(el, "", scope, lr.j);
           if (this.leaf(lr, value, rule.f, r, a.comp, a.sub)) {
@@ -356,6 +360,7 @@ class Writer {
         case "leaf": {
           if (rule.fallback === "read") break;
           const a = parseAddress(rule.h);
+          if (rule.fallback === "kept" && !extHasLeaf(ext, a)) break;
           const v = lookup(base, prefix, scope, rule.j);
           if (w.leaf(rule, v, a.field, a.rep, a.comp, a.sub)) w.content = true;
           break;
@@ -393,6 +398,14 @@ class Writer {
     this.o.finish?.(sm.seg, w.trees);
     return encodeSegment(sm.seg, w.trees);
   }
+}
+
+/** Whether the extension fields of a segment hold leaf `a` (a kept second home was read there). */
+function extHasLeaf(ext: readonly [number, string][] | undefined, a: LeafAddress): boolean {
+  const raw = ext?.find(([f]) => f === a.field)?.[1];
+  if (raw === undefined) return false;
+  const leaf = getLeaf(fieldTree(raw, STD), a.rep, a.comp, a.sub);
+  return leaf !== "" && leaf !== '""';
 }
 
 /** `SEG|f1|f2…` (MSH: `MSH|^~\&|f3…`), trailing empty fields dropped. */

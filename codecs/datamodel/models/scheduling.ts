@@ -26,10 +26,22 @@ const SCH = segment("SCH", "Visit", [
   leaf("Status", "25"),
 ], { required: true });
 
+/**
+ * TQ1 → the appointment's start (TQ1-7), where HL7 v2.5+ puts it (SCH-11 is kept for backward
+ * compatibility only). Read when SCH-11.4 is empty; written only into a message that had TQ1-7,
+ * so SIUs without TQ1 come back without it.
+ */
+const TQ1 = segment(
+  "TQ1",
+  "Visit",
+  asFallback([leaf("VisitDateTime", "7", { t: "datetime" })], "kept"),
+);
+
 /** SIU_S12: the appointment, its notes, the patient, the visit and the first resources. */
 export const SCHEDULING: readonly ScopeItem[] = [
   MSH,
   SCH,
+  TQ1,
   nte("Visit.Instructions"),
   PID,
   PD1,

@@ -219,7 +219,8 @@ function collect(): Row[] {
                 f: a[0],
                 c: a[1] ?? 1,
                 s: a[2] ?? 1,
-                text: rule.fallback === "read" ? "" : v.back,
+                // Read-only and kept second homes: not written from JSON without extensions.
+                text: rule.fallback === "read" || rule.fallback === "kept" ? "" : v.back,
               },
             });
           } else if (rule.kind === "reps") {
