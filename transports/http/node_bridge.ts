@@ -123,6 +123,12 @@ export async function bridgeRequest(
   const body = method === "GET" || method === "HEAD"
     ? null
     : new BodyStream(req, res, options, remote.hostname, client);
+  // Methods the Fetch standard forbids (`new Request` throws on them): a client's choice, answered
+  // as such, not an internal error (it was a 500 and an ERROR line per request).
+  if (FORBIDDEN_METHODS.has(method.toUpperCase())) {
+    answerJson(res, 405, { error: `the method ${method} is not served here` }, true);
+    return;
+  }
   const headers = new Headers();
   try {
     for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
@@ -153,6 +159,9 @@ export async function bridgeRequest(
     else res.destroy();
   }
 }
+
+/** Methods `new Request` refuses (the Fetch standard's forbidden methods; CONNECT never gets here). */
+const FORBIDDEN_METHODS: ReadonlySet<string> = new Set(["TRACE", "TRACK"]);
 
 /** `Deno.ServeHandlerInfo.completed` has no meaning here; handlers do not use it. */
 const done = Promise.resolve();

@@ -229,6 +229,11 @@ export async function servePublic(options: ServePublicOptions): Promise<PublicSe
   server.on("clientError", (error: Error & { code?: string }, socket: Duplex) => {
     answerClientError(error, socket, headerMs / 1000, log, clientErrors);
   });
+  // A proxy's CONNECT (Node hands it here, not to the handler): nothing here tunnels; told so
+  // instead of the connection just closing.
+  server.on("connect", (_req: unknown, socket: Duplex) => {
+    endWithJson(socket, 405, "Method Not Allowed", "the method CONNECT is not served here");
+  });
   if (tls) {
     const tlsFailures = new LogThrottle(CONNECTION_LOG_INTERVAL_MS, options.now);
     // A failed or stalled handshake: the peer gets nothing to read; a line for the operator.
@@ -401,6 +406,11 @@ function answerClientError(
   if (count > 0) {
     log.warn("http.client-error", { remote: remoteOf(socket), status, code, refused: count });
   }
+  endWithJson(socket, status, reason, text);
+}
+
+/** Answers `{error: text}` with `status` on the raw socket and closes it. */
+function endWithJson(socket: Duplex, status: number, reason: string, text: string): void {
   const body = JSON.stringify({ error: text });
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\n` +

@@ -40,18 +40,29 @@ const refusals: Record<string, Refusal> = {
     status: 400,
     error: /^the request target is not a valid path$/,
   },
+  "a TRACE": {
+    request: "TRACE / HTTP/1.1\r\nHost: engine\r\n\r\n",
+    status: 405,
+    error: /^the method TRACE is not served here$/,
+  },
+  "a CONNECT": {
+    request: "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+    status: 405,
+    error: /^the method CONNECT is not served here$/,
+  },
 };
 
 for (const [what, refusal] of Object.entries(refusals)) {
   Deno.test(`http: ${what} is refused with X-Content-Type-Options: nosniff, JSON and Connection: close`, async () => {
     let served = 0;
+    const log = memoryLogger();
     const server = await servePublic({
       fetch: () => {
         served++;
         return new Response("ok");
       },
       http: { port: 0, hostname: "127.0.0.1", development: true },
-      log: memoryLogger(),
+      log,
     });
     try {
       const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
@@ -69,6 +80,8 @@ for (const [what, refusal] of Object.entries(refusals)) {
         conn.close();
       }
       assert.equal(served, 0);
+      // A client's mistake, not the engine's: no ERROR line (TRACE was a 500 and one each).
+      assert.deepEqual(log.lines.filter((l) => / ERROR /.test(l)), []);
     } finally {
       await server.shutdown();
     }
