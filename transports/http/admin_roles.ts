@@ -77,9 +77,14 @@ export function requireRoleByToken(
         role: who.role,
         path: c.req.path.slice(0, 256),
       });
+      // Only what is sure here: a viewer may only read. Some routes need an admin (they say so
+      // to an operator); naming "operator" to a viewer there would send them to the wrong role.
       return sendJson(
         c,
-        { error: `forbidden: ${who.name} is ${who.role}; this needs ${needed}` },
+        {
+          error: `forbidden: ${who.name} is ${who.role}, who may only read; ` +
+            `${c.req.method} needs an operator or an admin`,
+        },
         403,
       );
     }

@@ -1,5 +1,5 @@
 /**
- * The composed engine with users (an operator, an admin) and alert rules, its app served over
+ * The composed engine with users (an operator, an admin, a viewer) and alert rules, its app served over
  * real HTTP on the dual-stack wildcard `::`, so that a test reaches it from two client addresses:
  * `127.0.0.1` (seen as `::ffff:127.0.0.1`) and `::1`.
  * @module
@@ -14,6 +14,8 @@ export const ADMIN = "admin-token-0123456789abcdef";
 export const OTTO = "otto-operator-token-0123456789";
 /** The admin user `ada`'s token. */
 export const ADA = "ada-admin-user-token-0123456789";
+/** The viewer `vic`'s token. */
+export const VIC = "vic-viewer-user-token-0123456789";
 /** The webhook channel's secret: never in a log line or an answer. */
 export const HOOK_SECRET = "hook-secret-never-logged-5e1f";
 
@@ -40,7 +42,7 @@ export interface UsersEngine {
 /** Runs `fn` with the engine, then closes the server and the engine and removes the KV. */
 export async function withUsersEngine(fn: (e: UsersEngine) => Promise<void>): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "admin-users-" });
-  const env: Record<string, string> = { ADMIN, OTTO, ADA, HOOK_SECRET };
+  const env: Record<string, string> = { ADMIN, OTTO, ADA, VIC, HOOK_SECRET };
   const engine = await startEngine(configFrom({
     kv: { path: `${dir}/engine.kv` },
     admin: {
@@ -48,6 +50,7 @@ export async function withUsersEngine(fn: (e: UsersEngine) => Promise<void>): Pr
       users: [
         { name: "otto", role: "operator", token: { env: "OTTO" } },
         { name: "ada", role: "admin", token: { env: "ADA" } },
+        { name: "vic", role: "viewer", token: { env: "VIC" } },
       ],
     },
     environments: [{ id: "dev", type: "development" }],

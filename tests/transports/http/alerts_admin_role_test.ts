@@ -7,7 +7,7 @@
 
 import assert from "node:assert/strict";
 import { assertNoSecrets, withUsersEngine } from "./admin_users_fixture.ts";
-import { ADA, OTTO } from "./admin_users_fixture.ts";
+import { ADA, OTTO, VIC } from "./admin_users_fixture.ts";
 
 Deno.test("alerts: an operator's PUT /admin/alerts is refused 403 and changes nothing", async () => {
   await withUsersEngine(async (e) => {
@@ -21,6 +21,18 @@ Deno.test("alerts: an operator's PUT /admin/alerts is refused 403 and changes no
     assert.equal((await e.call("/admin/audit")).json.entries.length, 0);
     assert.equal(e.lines.filter((l) => l.includes("alerts.rules-replaced")).length, 0);
     assert.ok(e.lines.some((l) => /WARN +admin\.forbidden user=otto role=operator/.test(l)));
+  });
+});
+
+Deno.test("a viewer refused a change is told a viewer may only read, not sent to the operator role", async () => {
+  await withUsersEngine(async (e) => {
+    // An admin-only route: "needs operator" would be wrong (an operator is refused too).
+    const put = await e.call("/admin/alerts", { method: "PUT", token: VIC, body: { rules: [] } });
+    assert.equal(put.status, 403);
+    assert.deepEqual(put.json, {
+      error: "forbidden: vic is viewer, who may only read; PUT needs an operator or an admin",
+    });
+    assert.equal((await e.call("/admin/alerts", { token: VIC })).status, 200);
   });
 });
 
