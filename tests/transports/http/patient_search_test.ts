@@ -157,6 +157,12 @@ Deno.test("patient search: a bad patient value gets 400 naming the parameter", a
     const send = await adminLogs(e.base, "patient=A&type=SEND");
     assert.equal(send.status, 400);
     assert.match(send.body.error, /^patient: finds RECEIVE logs only/);
+    // The console refuses a repeated value as the admin API does (it used the first, silently).
+    const admin = await signIn(e.base, { token: TOKEN });
+    const page = await (await fetch(`${e.base}/console/logs?patient=A&patient=B`, {
+      headers: { cookie: admin.cookie },
+    })).text();
+    assert.match(page, /role="alert">patient: given more than once</);
   });
 });
 

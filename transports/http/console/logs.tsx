@@ -85,8 +85,10 @@ export function logRoutes(app: Hono<ConsoleEnv>, deps: ConsoleDeps): void {
       if (v) params.set(name, v);
     }
     const q = (url.searchParams.get("q") ?? "").trim().slice(0, 200);
-    const patientRaw = url.searchParams.get(PATIENT_PARAM) ?? "";
-    if (patientRaw !== "") params.set(PATIENT_PARAM, patientRaw.trim());
+    // Every value given, so that a repeated one is refused as /admin/logs refuses it.
+    const patients = url.searchParams.getAll(PATIENT_PARAM).filter((v) => v.trim() !== "");
+    for (const v of patients) params.append(PATIENT_PARAM, v.trim());
+    const patientRaw = patients[0] ?? "";
     const split = splitPatientQuery(params);
     const parsed = split.ok ? parseLogFilter(split.value.rest) : split;
     let error: string | undefined;
