@@ -1,7 +1,11 @@
 /**
- * Reading an HTTP/1.1 response off a raw connection, for tests that write requests byte by byte.
+ * Reading an HTTP/1.1 response off a raw connection, for tests that write requests byte by byte,
+ * and sending one such request to a fresh public server ({@link sendRaw}).
  * @module
  */
+
+import { memoryLogger } from "../../../actors/runtime/log.ts";
+import { servePublic } from "../../../transports/http/serve.ts";
 
 const dec = new TextDecoder();
 
@@ -80,5 +84,43 @@ export async function readUntilClosed(conn: Deno.Conn, ms: number): Promise<stri
     }
     if (n === null) return text;
     text += dec.decode(chunk.subarray(0, n));
+  }
+}
+
+/** What {@link sendRaw} saw: the answer, how many requests reached the app, the log lines. */
+export interface RawExchange {
+  response: RawResponse;
+  /** Requests the app's handler was called for. */
+  served: number;
+  lines: string[];
+}
+
+/**
+ * Writes `request` byte for byte to a fresh public server (plain HTTP on loopback, an app that
+ * counts what reaches it) and reads its answer, within 10 s; the server is shut down after.
+ */
+export async function sendRaw(request: string): Promise<RawExchange> {
+  let served = 0;
+  const log = memoryLogger();
+  const server = await servePublic({
+    fetch: () => {
+      served++;
+      return new Response("ok");
+    },
+    http: { port: 0, hostname: "127.0.0.1", development: true },
+    log,
+  });
+  try {
+    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
+    try {
+      // The server may answer and close before it has read a large request whole.
+      await conn.write(new TextEncoder().encode(request)).catch(() => {});
+      const response = await readResponse(conn, 10_000);
+      return { response, served, lines: log.lines };
+    } finally {
+      conn.close();
+    }
+  } finally {
+    await server.shutdown();
   }
 }

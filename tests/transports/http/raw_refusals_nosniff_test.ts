@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { memoryLogger } from "../../../actors/runtime/log.ts";
 import { servePublic } from "../../../transports/http/serve.ts";
-import { readResponse } from "./raw_http.ts";
+import { readResponse, sendRaw } from "./raw_http.ts";
 
 const enc = new TextEncoder();
 
@@ -54,37 +54,16 @@ const refusals: Record<string, Refusal> = {
 
 for (const [what, refusal] of Object.entries(refusals)) {
   Deno.test(`http: ${what} is refused with X-Content-Type-Options: nosniff, JSON and Connection: close`, async () => {
-    let served = 0;
-    const log = memoryLogger();
-    const server = await servePublic({
-      fetch: () => {
-        served++;
-        return new Response("ok");
-      },
-      http: { port: 0, hostname: "127.0.0.1", development: true },
-      log,
-    });
-    try {
-      const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
-      try {
-        // The server may answer and close before it has read a large request whole.
-        await conn.write(enc.encode(refusal.request)).catch(() => {});
-        const r = await readResponse(conn, 10_000);
-        assert.equal(r.status, refusal.status, r.body);
-        assert.match(JSON.parse(r.body).error, refusal.error);
-        assert.equal(r.headers.get("x-content-type-options"), "nosniff");
-        assert.equal(r.headers.get("content-type"), "application/json");
-        assert.equal(r.headers.get("cache-control"), "no-store");
-        assert.equal(r.headers.get("connection"), "close");
-      } finally {
-        conn.close();
-      }
-      assert.equal(served, 0);
-      // A client's mistake, not the engine's: no ERROR line (TRACE was a 500 and one each).
-      assert.deepEqual(log.lines.filter((l) => / ERROR /.test(l)), []);
-    } finally {
-      await server.shutdown();
-    }
+    const { response: r, served, lines } = await sendRaw(refusal.request);
+    assert.equal(r.status, refusal.status, r.body);
+    assert.match(JSON.parse(r.body).error, refusal.error);
+    assert.equal(r.headers.get("x-content-type-options"), "nosniff");
+    assert.equal(r.headers.get("content-type"), "application/json");
+    assert.equal(r.headers.get("cache-control"), "no-store");
+    assert.equal(r.headers.get("connection"), "close");
+    assert.equal(served, 0);
+    // A client's mistake, not the engine's: no ERROR line (TRACE was a 500 and one each).
+    assert.deepEqual(lines.filter((l) => / ERROR /.test(l)), []);
   });
 }
 

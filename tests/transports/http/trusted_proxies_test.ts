@@ -14,7 +14,7 @@ import { parseConfig } from "../../../actors/config/mod.ts";
 import { memoryLogger } from "../../../actors/runtime/log.ts";
 import { peerIp } from "../../../transports/http/peer.ts";
 import { servePublic } from "../../../transports/http/serve.ts";
-import { readResponse } from "./raw_http.ts";
+import { readResponse, sendRaw } from "./raw_http.ts";
 
 const enc = new TextEncoder();
 
@@ -157,29 +157,11 @@ Deno.test("trusted proxies: the config names an entry that is not an IP address 
 });
 
 Deno.test("http: a request with two Host headers is answered 400 and the connection closed", async () => {
-  const log = memoryLogger();
-  let served = 0;
-  const server = await servePublic({
-    fetch: () => {
-      served++;
-      return new Response("ok");
-    },
-    http: { port: 0, hostname: "127.0.0.1", development: true },
-    log,
-  });
-  try {
-    const conn = await Deno.connect({ hostname: "127.0.0.1", port: server.port });
-    try {
-      await conn.write(enc.encode("GET /x HTTP/1.1\r\nHost: engine\r\nhost: other\r\n\r\n"));
-      const r = await readResponse(conn, 10_000);
-      assert.equal(r.status, 400);
-      assert.match(r.body, /more than one Host header/);
-      assert.equal(r.headers.get("connection"), "close");
-    } finally {
-      conn.close();
-    }
-    assert.equal(served, 0);
-  } finally {
-    await server.shutdown();
-  }
+  const { response: r, served } = await sendRaw(
+    "GET /x HTTP/1.1\r\nHost: engine\r\nhost: other\r\n\r\n",
+  );
+  assert.equal(r.status, 400);
+  assert.match(r.body, /more than one Host header/);
+  assert.equal(r.headers.get("connection"), "close");
+  assert.equal(served, 0);
 });
