@@ -27,6 +27,7 @@ import {
 import { checkKvFile, checkKvFormat } from "./app/config_check.ts";
 import { checkFdLimit } from "./app/fd_limit.ts";
 import { BackupError, backupKv, describeBackup } from "./app/backup.ts";
+import { KvIndexError, narrowKvIndex } from "./app/kv_index.ts";
 import { AdminClient, AdminUnreachable, reachFailure, readAdminToken } from "./app/admin_client.ts";
 import { runStatus } from "./app/status_command.ts";
 import { ACTOR_COMMANDS, isActorCommand, runActorCommand } from "./app/actor_command.ts";
@@ -37,6 +38,7 @@ const USAGE = `usage:
                    [--url http://127.0.0.1:8080] [--token-file data/admin.token]
   main.ts check FILE [--kv]
   main.ts backup CONFIG OUT [--force] [--timeout SECONDS]
+  main.ts kv-index CONFIG [--timeout SECONDS]
   main.ts send HOST:PORT FILE... [--timeout SECONDS]
   main.ts listen PORT [--reply AA|AE|AR] [--hostname ADDR]
   main.ts health URL
@@ -128,6 +130,16 @@ async function backup(
     for (const line of describeBackup(await backupKv(result.config, target, options))) out(line);
   } catch (error) {
     fail(error instanceof BackupError ? error.message : `backup: ${errorMessage(error)}`, 1);
+  }
+}
+
+async function kvIndex(file: string, lockTimeoutMs: number): Promise<void> {
+  const result = await loadConfigFile(file);
+  if (!result.ok) fail(formatProblems(file, result.problems), 1);
+  try {
+    out(await narrowKvIndex(result.config, { lockTimeoutMs }));
+  } catch (error) {
+    fail(error instanceof KvIndexError ? error.message : `kv-index: ${errorMessage(error)}`, 1);
   }
 }
 
@@ -426,6 +438,13 @@ async function main(args: string[]): Promise<void> {
       const timeout = Number(flags.get("timeout") ?? 10);
       if (!(timeout > 0)) fail("backup: --timeout must be a positive number of seconds");
       return await backup(file, target, { force, lockTimeoutMs: timeout * 1000 });
+    }
+    case "kv-index": {
+      const file = positional[0];
+      if (!file) fail(`kv-index: name the config file\n${USAGE}`);
+      const timeout = Number(flags.get("timeout") ?? 10);
+      if (!(timeout > 0)) fail("kv-index: --timeout must be a positive number of seconds");
+      return await kvIndex(file, timeout * 1000);
     }
     case "send": {
       const timeout = Number(flags.get("timeout") ?? 30);

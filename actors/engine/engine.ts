@@ -15,6 +15,7 @@ import { type Clock, systemClock } from "../runtime/clock.ts";
 import type { Logger } from "../runtime/log.ts";
 import { type DeliveryDrainReport, Supervisor } from "../runtime/supervisor.ts";
 import { type QueueItem, Store } from "../store/store.ts";
+import { reportExpiryIndex } from "../store/expiry_index.ts";
 import { housekeep } from "./housekeeping.ts";
 import { ClockWatch } from "../runtime/clock_watch.ts";
 import { NodeRegistry } from "../store/nodes.ts";
@@ -147,6 +148,7 @@ export class Engine {
     });
     // An unreadable queue entry is set aside with an ERROR (queue_repair.ts).
     store.log = log;
+    reportExpiryIndex(store.expiryIndex, log);
     // Each RECEIVE and SEND log records the config version it was routed under.
     store.configVersion = () => holder.label;
     const fallback = config.limits.fallbackCharset;

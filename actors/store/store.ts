@@ -19,6 +19,7 @@ import { IdGenerator } from "./ids.ts";
 import { keys } from "./keys.ts";
 import { getValues, openKv } from "./kv.ts";
 import { ensureStoreFormat } from "./format.ts";
+import { type ExpiryIndexOutcome, narrowExpiryIndex } from "./expiry_index.ts";
 import { ENGINE_VERSION } from "../runtime/version.ts";
 import { ReadGate } from "./read_gate.ts";
 import { AuthState } from "./auth_state.ts";
@@ -88,6 +89,11 @@ export interface StoreOptions {
   now?: () => number;
   /** The engine release the store-format marker names (format.ts); `ENGINE_VERSION` default. */
   release?: string;
+  /**
+   * A local file larger than this keeps Deno KV's expiry index over every row (narrowing it reads
+   * the whole file under the write lock); default `NARROW_AT_START_MAX_BYTES` (expiry_index.ts).
+   */
+  narrowIndexMaxBytes?: number;
 }
 
 /** See the module doc. */
@@ -107,6 +113,11 @@ export class Store {
   readonly node: string;
   /** Where the store reports what it does on its own (an unreadable queue entry set aside). */
   log: Logger | undefined;
+  /**
+   * What opening did to Deno KV's expiry index of a local file (expiry_index.ts), for the
+   * engine to report; undefined for `:memory:` and KV Connect.
+   */
+  expiryIndex: ExpiryIndexOutcome | undefined;
   /**
    * Actors' reads of their queues go through this gate, so that commits never wait behind more
    * than {@link QUEUE_READS_AT_ONCE} of them (see `read_gate.ts`).
@@ -178,11 +189,17 @@ export class Store {
     const release = options.release ?? ENGINE_VERSION;
     await ensureStoreFormat(kv, { path: options.path, release, now: options.now ?? Date.now });
     const remote = /^https?:\/\//.test(options.path);
+    // Before the first write: every row the engine writes would otherwise change the index too.
+    const expiryIndex = remote || options.path === ":memory:" ? undefined : await narrowExpiryIndex(
+      options.path,
+      options.narrowIndexMaxBytes === undefined ? {} : { maxBytes: options.narrowIndexMaxBytes },
+    );
     const store = new Store(kv, {
       node: options.node,
       ...(options.now ? { now: options.now } : {}),
       maxChecks: remote ? 10 : 100,
     });
+    store.expiryIndex = expiryIndex;
     await store.#raiseIdFloor();
     return store;
   }
