@@ -8,8 +8,9 @@
  *   kind, written once to KV in a commit of its own) (a stored form over 640 bytes goes to a row
  *   of its own, as the engine's does);
  * - stores in one group commit per batch (one commit in flight): the message, its RECEIVE log,
- *   its SEND log, the destination's queue entry and the dedupe record (checked absent, with an
- *   expiry), and a queue-depth sum per batch;
+ *   its SEND log, the destination's queue entry and the dedupe record (checked absent; no KV
+ *   expiry, as the engine's), and a queue-depth sum per batch, in a KV file whose expiry index
+ *   is narrowed to the rows that expire, as the engine narrows its own;
  * - ACKs AA after the commit, then hands the message in memory to the one destination;
  * - delivers first-in-first-out, one message in flight: writes the frame, waits for an AA, then
  *   completes it (entry deleted, SEND log SUCCEEDED with its attempt, queue depth less one) in the
@@ -27,6 +28,7 @@
  */
 
 import { inlinePayload } from "../../actors/store/payloads.ts";
+import { narrowExpiryIndex } from "../../actors/store/expiry_index.ts";
 import type { Dictionary } from "../../actors/store/dictionaries.ts";
 import { encodeMllp } from "../../codecs/mllp/mod.ts";
 import { readMllpFrames } from "../harness.ts";
@@ -39,6 +41,7 @@ const MAX_COMPLETING = 64;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const kv = await Deno.openKv(KV_PATH);
+await narrowExpiryIndex(KV_PATH);
 
 let counter = 0;
 /** Time-ordered ids, as the engine's (appends in KV's b-tree). */
@@ -178,7 +181,7 @@ async function accept(payload: Uint8Array, conn: Deno.Conn): Promise<void> {
         .set(["log", sendId], sendLog)
         .set(["q", QUEUE, seq], entry)
         .check({ key: dedupe, versionstamp: null })
-        .set(dedupe, { messageId, at: now, ack: ackText }, { expireIn: 3_600_000 });
+        .set(dedupe, { messageId, at: now, ack: ackText });
       if (ownRow) op.set(["chunk", messageId, 0], packed);
     },
   }, 1n);
