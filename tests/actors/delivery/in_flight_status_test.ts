@@ -63,13 +63,13 @@ Deno.test("after a restart, the first attempt at the queue's head shows the mess
     await waitFor("the message on the wire", () => receiver.frames.length === 1);
     const before = (await engine.engine.supervisor.status(actorId))?.inFlight;
     assert.ok(before, "in flight before the restart");
-    // Stopped with its ACK outstanding: it stays queued, sent again by the next engine.
-    const bound = engine.config;
+    // Stopped with its ACK outstanding: it stays queued, sent again by the next engine (whose
+    // listener takes a port of its own: the one freed may meanwhile be another test's).
     await engine.stop({ graceMs: 200 });
     engine = undefined;
     restarted = true;
     const startedAt = Date.now();
-    engine = await startEngine(bound);
+    engine = await startEngine(configFrom(configJson(`${dir.path}/engine.kv`, receiver.port)));
     const running = engine;
     await waitFor(
       "the first attempt after the restart on the wire",
