@@ -9,16 +9,40 @@ import { Hl7Server } from "@medplum/hl7";
  * port 0 and read the port back. See {@link retryOnPortTaken}.
  */
 export function freePort(): number {
-  // The kernel may hand the port just released to the next bind too: two calls in a row (two
-  // listeners of one config) then got one port. A port given out lately is not given again.
-  for (;;) {
-    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const port = (l.addr as Deno.NetAddr).port;
+  // Below the kernel's range for outgoing connections: a port picked there (as port 0 picks)
+  // could be taken as the local port of any test's connection before the caller binds it (seen
+  // in CI: "address already in use" at a restart, or at a cluster node's start). A port given
+  // out lately is not given again (two listeners of one config got one port).
+  const low = 20_000, high = ephemeralStart();
+  for (let tries = 0;; tries++) {
+    const port = high - low > 1_000 && tries < 200
+      ? low + Math.floor(Math.random() * (high - low))
+      : 0;
+    let l: Deno.TcpListener;
+    try {
+      l = Deno.listen({ hostname: "127.0.0.1", port });
+    } catch (error) {
+      if (error instanceof Deno.errors.AddrInUse) continue;
+      throw error;
+    }
+    const bound = (l.addr as Deno.NetAddr).port;
     l.close();
-    if (givenOut.includes(port)) continue;
-    givenOut.push(port);
+    if (givenOut.includes(bound)) continue;
+    givenOut.push(bound);
     if (givenOut.length > 256) givenOut.shift();
-    return port;
+    return bound;
+  }
+}
+
+/** The first port of the kernel's range for outgoing connections (32768 where unknown). */
+function ephemeralStart(): number {
+  try {
+    const first = Number(
+      Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range").trim().split(/\s+/)[0],
+    );
+    return Number.isInteger(first) && first > 0 ? first : 32_768;
+  } catch {
+    return 32_768;
   }
 }
 
