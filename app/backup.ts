@@ -27,6 +27,7 @@ import { basename, dirname, resolve } from "node:path";
 import type { Config } from "../actors/config/mod.ts";
 import { errorMessage } from "../actors/runtime/errors.ts";
 import { type CopyCounts, countCopy, MAX_COUNTED } from "../actors/store/copy_counts.ts";
+import { loadSqlite, type SqliteModule } from "../actors/store/node_sqlite.ts";
 import { kvLocation } from "./config_check.ts";
 
 /** A backup refused or failed: its message is the one line `main.ts backup` prints. */
@@ -63,22 +64,6 @@ export interface BackupReport {
   /** The source's `-wal` size before and after the copy, bytes (0 when there is none). */
   wal: { before: number; after: number };
 }
-
-/**
- * The part of `node:sqlite` used here, typed locally: the project's `@types/node` (brought in by
- * an npm package's types) predates the module.
- */
-interface Sqlite {
-  DatabaseSync: new (
-    file: string,
-    options: { readOnly: boolean; timeout: number },
-  ) => SqliteDatabase;
-}
-interface SqliteDatabase {
-  prepare(sql: string): { run(...params: unknown[]): unknown };
-  close(): void;
-}
-const SQLITE = "node:sqlite";
 
 /**
  * Copies the config's local KV file to `out` (see the module doc). Rejects with a
@@ -235,9 +220,9 @@ async function claim(part: string, force: boolean): Promise<void> {
 
 /** `VACUUM INTO part` over `source` opened read-only; returns the ms it took. */
 async function vacuumInto(source: string, part: string, lockTimeoutMs: number): Promise<number> {
-  let sqlite: Sqlite;
+  let sqlite: SqliteModule;
   try {
-    sqlite = await import(SQLITE) as Sqlite;
+    sqlite = await loadSqlite();
   } catch (error) {
     throw new BackupError(`backup: node:sqlite is not available: ${errorMessage(error)}`);
   }

@@ -17,6 +17,7 @@
  */
 
 import type { Logger } from "../runtime/log.ts";
+import { loadSqlite, type SqliteDatabase } from "./node_sqlite.ts";
 
 /** Deno KV's index of rows by expiry (the name its schema gives it). */
 export const EXPIRY_INDEX = "kv_expiration_ms_idx";
@@ -52,20 +53,6 @@ export interface NarrowOptions {
 }
 
 /**
- * The part of `node:sqlite` used here, typed locally: the project's `@types/node` (brought in by
- * an npm package's types) predates the module.
- */
-interface Sqlite {
-  DatabaseSync: new (file: string, options: { timeout: number }) => SqliteDatabase;
-}
-interface SqliteDatabase {
-  prepare(sql: string): { get(...params: unknown[]): Record<string, unknown> | undefined };
-  exec(sql: string): void;
-  close(): void;
-}
-const SQLITE = "node:sqlite";
-
-/**
  * Narrows Deno KV's expiry index in the SQLite file at `path` (see the module doc); never throws.
  * Safe while a `Deno.Kv` has the file open (in this process or another): the change is one
  * transaction under the write lock, and the other connections pick up the new schema.
@@ -83,8 +70,8 @@ export async function narrowExpiryIndex(
   const limitBytes = options.maxBytes ?? NARROW_AT_START_MAX_BYTES;
   let db: SqliteDatabase | undefined;
   try {
-    const sqlite = await import(SQLITE) as Sqlite;
-    db = new sqlite.DatabaseSync(path, { timeout: options.busyTimeoutMs ?? 5000 });
+    const { DatabaseSync } = await loadSqlite();
+    db = new DatabaseSync(path, { timeout: options.busyTimeoutMs ?? 5000 });
     const state = indexState(db);
     if (state !== "full") return { status: state };
     const bytes = fileBytes(path) + fileBytes(`${path}-wal`);

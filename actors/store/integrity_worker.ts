@@ -9,6 +9,8 @@
 
 /// <reference lib="deno.worker" />
 
+import { loadSqlite, type SqliteDatabase, type SqliteModule } from "./node_sqlite.ts";
+
 /** What the check is asked. */
 export interface IntegrityRequest {
   /** The SQLite file. */
@@ -30,22 +32,6 @@ export interface IntegrityAnswer {
   ms: number;
 }
 
-/**
- * The part of `node:sqlite` used here, typed locally: the project's `@types/node` (brought in by
- * an npm package's types) predates the module.
- */
-interface Sqlite {
-  DatabaseSync: new (
-    file: string,
-    options: { readOnly: boolean; timeout: number },
-  ) => SqliteDatabase;
-}
-interface SqliteDatabase {
-  prepare(sql: string): { iterate(): Iterable<Record<string, unknown>> };
-  close(): void;
-}
-const SQLITE = "node:sqlite";
-
 self.onmessage = async (event: MessageEvent<IntegrityRequest>) => {
   const { file, maxProblems, busyTimeoutMs } = event.data;
   const start = performance.now();
@@ -53,9 +39,9 @@ self.onmessage = async (event: MessageEvent<IntegrityRequest>) => {
     self.postMessage({ ...a, ms: Math.round(performance.now() - start) });
     self.close();
   };
-  let sqlite: Sqlite;
+  let sqlite: SqliteModule;
   try {
-    sqlite = await import(SQLITE) as Sqlite;
+    sqlite = await loadSqlite();
   } catch (error) {
     return answer({ error: `node:sqlite is not available: ${messageOf(error)}` });
   }
