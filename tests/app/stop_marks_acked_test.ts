@@ -11,7 +11,7 @@ import assert from "node:assert/strict";
 import { listLogs } from "../../actors/store/mod.ts";
 import { Store } from "../../actors/store/store.ts";
 import { configFrom, startEngine, type TestEngine } from "../helpers/engine.ts";
-import { adt, waitFor } from "../helpers/net.ts";
+import { adt, freePort, waitFor } from "../helpers/net.ts";
 import { RawMllpSender, summarizeAck } from "../helpers/raw_sender.ts";
 import { delay, startReceiver } from "../helpers/receivers.ts";
 import { tempDir } from "../helpers/temp.ts";
@@ -68,8 +68,9 @@ Deno.test("a stop takes in the ACK of the message on the wire and marks it: the 
     acked.push(f.controlId);
   });
   const kvPath = `${dir.path}/engine.kv`;
+  // The next engine binds the same port: one picked where no test's connection can take it.
   let engine: TestEngine | undefined = await startEngine(
-    configFrom(configJson(kvPath, 0, receiver.port)),
+    configFrom(configJson(kvPath, freePort(), receiver.port)),
   );
   try {
     await feed(engine, sent);

@@ -10,7 +10,7 @@ import { Hl7Message } from "@medplum/core";
 import { Hl7Client, Hl7Server } from "@medplum/hl7";
 import { listLogs } from "../../../actors/store/mod.ts";
 import { configFrom, startEngine, type TestEngine } from "../../helpers/engine.ts";
-import { adt, startHl7Server, waitFor } from "../../helpers/net.ts";
+import { adt, freePort, startHl7Server, waitFor } from "../../helpers/net.ts";
 import { controlIds, startHoldingReceiver } from "../../helpers/receivers.ts";
 import { tempDir } from "../../helpers/temp.ts";
 
@@ -59,7 +59,9 @@ const ids = (prefix: string, n: number) =>
 Deno.test("a stopped engine's queue, one message in flight, is delivered in order by the next engine on the same KV", async () => {
   await using dir = await tempDir({ prefix: "restart-" });
   const { receiver, release } = startHoldingReceiver();
-  const config = parsed(configJson(`${dir.path}/engine.kv`, 0, receiver.port));
+  // The next engine binds the same port: one picked where no test's connection can take it
+  // meanwhile (port 0 would give one from the range outgoing connections use).
+  const config = parsed(configJson(`${dir.path}/engine.kv`, freePort(), receiver.port));
   const actorId = `mllp-out:127.0.0.1:${receiver.port}`;
   let engine: TestEngine | undefined;
   try {
@@ -149,10 +151,11 @@ Deno.test("after SIGKILL, every message that got AA is delivered in order by the
     });
   });
   const outPort = await startHl7Server(receiver);
-  // The first process listens on a port of the system's choosing and logs it.
+  // The first process listens on a port no test's connection can take before the second binds
+  // it again (see freePort), and logs it.
   await Deno.writeTextFile(
     cfgPath,
-    JSON.stringify(configJson(`${dir.path}/engine.kv`, 0, outPort), null, 2),
+    JSON.stringify(configJson(`${dir.path}/engine.kv`, freePort(), outPort), null, 2),
   );
   const first = spawnServe(cfgPath);
   let second: ReturnType<typeof spawnServe> | undefined;
