@@ -6,26 +6,12 @@
 
 import assert from "node:assert/strict";
 import { freePort } from "../helpers/net.ts";
-import { MAIN_DEADLINE_MS, type MainRun } from "../helpers/run_main.ts";
+import { type MainRun, runMain as runMainWith } from "../helpers/run_main.ts";
 import { tempDir } from "../helpers/temp.ts";
 
-const root = new URL("../../", import.meta.url).pathname;
-
-async function runMain(args: string[]): Promise<MainRun> {
-  const deadline = AbortSignal.timeout(MAIN_DEADLINE_MS);
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "main.ts", ...args],
-    cwd: root,
-    // Empty: an inherited token would win over --token-file.
-    env: { NO_COLOR: "1", ENGINE_ADMIN_TOKEN: "" },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    signal: deadline,
-  }).output();
-  assert.ok(!deadline.aborted, `main.ts ${args.join(" ")} still ran after ${MAIN_DEADLINE_MS} ms`);
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+/** `main.ts args…` with `ENGINE_ADMIN_TOKEN` empty: an inherited token would win over --token-file. */
+function runMain(args: string[]): Promise<MainRun> {
+  return runMainWith(args, { ENGINE_ADMIN_TOKEN: "" });
 }
 
 Deno.test("simulate says an unreachable engine as status and actor do, and exits 2 as they do", async () => {

@@ -8,30 +8,16 @@
 import assert from "node:assert/strict";
 import { configFrom, startEngine, type TestEngine } from "../helpers/engine.ts";
 import { adt, freePort, startRecordingHl7Server, waitFor } from "../helpers/net.ts";
-import { MAIN_DEADLINE_MS, type MainRun } from "../helpers/run_main.ts";
+import { type MainRun, runMain as runMainWith } from "../helpers/run_main.ts";
 import { tempDir } from "../helpers/temp.ts";
 import { sendFiles } from "../../transports/mllp/send.ts";
 
-const root = new URL("../../", import.meta.url).pathname;
-
 /**
- * Runs `main.ts args…` as runMain does (tests/helpers/run_main.ts), with `ENGINE_ADMIN_TOKEN`
- * set to `token` (empty by default: an inherited one would win over `--token-file`).
+ * `main.ts args…` with `ENGINE_ADMIN_TOKEN` set to `token` (empty by default: an inherited one
+ * would win over `--token-file`).
  */
-async function runMain(args: string[], token = ""): Promise<MainRun> {
-  const deadline = AbortSignal.timeout(MAIN_DEADLINE_MS);
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", "main.ts", ...args],
-    cwd: root,
-    env: { NO_COLOR: "1", ENGINE_ADMIN_TOKEN: token },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-    signal: deadline,
-  }).output();
-  assert.ok(!deadline.aborted, `main.ts ${args.join(" ")} still ran after ${MAIN_DEADLINE_MS} ms`);
-  const dec = new TextDecoder();
-  return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
+function runMain(args: string[], token = ""): Promise<MainRun> {
+  return runMainWith(args, { ENGINE_ADMIN_TOKEN: token });
 }
 
 /** A config: one MLLP integration routed to every destination of `destinations`. */

@@ -18,13 +18,19 @@ export interface MainRun {
   stderr: string;
 }
 
-/** Runs `main.ts args…` (`deno run -A`, no colour, no stdin) and waits for it to end. */
-export async function runMain(args: string[]): Promise<MainRun> {
+/**
+ * Runs `main.ts args…` (`deno run -A`, no colour, no stdin) and waits for it to end; `env` adds
+ * variables (say an empty `ENGINE_ADMIN_TOKEN`, so that an inherited one does not win).
+ */
+export async function runMain(
+  args: string[],
+  env: Record<string, string> = {},
+): Promise<MainRun> {
   const deadline = AbortSignal.timeout(MAIN_DEADLINE_MS);
   const out = await new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", "main.ts", ...args],
     cwd: root,
-    env: { NO_COLOR: "1" },
+    env: { NO_COLOR: "1", ...env },
     stdin: "null",
     stdout: "piped",
     stderr: "piped",
