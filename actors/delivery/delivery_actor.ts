@@ -59,6 +59,14 @@ const STOPPING = "stopping";
 /** Poll periods a look from the head may wait for a free read slot before it waits in line. */
 const SCAN_DEFER = 10;
 /**
+ * While the supervisor tells a warm actor its queue's depth (see {@link DeliveryActor.queueDepth}),
+ * the actor still looks from the head on its own once in this many poll periods: a writer that
+ * does not keep the depth (or a depth read that raced a completion) is found at the latest then.
+ */
+const LOOK_EVERY_TOLD = 30;
+/** Poll periods without a depth from the supervisor after which the actor looks every period. */
+const TOLD_FOR = 3;
+/**
  * Completions committing in the background while the next messages go out. A crash before they
  * commit resends at most this many messages that their receiver already has (each counted as an
  * attempt of its log); in exchange, under load many completions share one fsync.
@@ -100,6 +108,10 @@ export class DeliveryActor implements Actor {
   readonly #reader: QueueReader;
   /** A writer that does not hand entries over said the KV queue changed: look after the cursor. */
   #look = false;
+  /** The supervisor's last depth of the queue was more than memory knows of: look from the head. */
+  #depthLook = false;
+  /** When the supervisor last told the queue's depth (monotonic ms), if ever. */
+  #depthAt: number | undefined;
   /**
    * Completing a delivered message (log SUCCEEDED, entry removed) commits while the next message
    * is on the wire: the peer already has it, so order and one-in-flight hold, and under load the
@@ -162,6 +174,36 @@ export class DeliveryActor implements Actor {
     this.#newWork.wake();
   }
 
+  /**
+   * The supervisor read the queue's depth in KV: a warm actor (memory knows every entry of the
+   * KV queue) looks from the head only when KV holds more entries than it knows of. Until now,
+   * every actor listed its queue every poll period to learn that: with a thousand destinations, a
+   * thousand KV reads a second, idle or not.
+   */
+  queueDepth(depth: number): void {
+    this.#depthAt = this.#options.clock.monotonic();
+    if (this.#ready.cold || depth <= this.#ready.known) return;
+    this.#depthLook = true;
+    this.#newWork.wake();
+  }
+
+  /**
+   * Whether to look at the KV queue from its head now (`sinceScan`: ms since the last look).
+   * Cold (KV may hold what memory does not): every poll period, deferred while other actors'
+   * reads fill the read gate. Warm: when the supervisor's depth says KV holds more than memory
+   * knows, else every poll period only while no depth comes (an actor run on its own, or a
+   * supervisor that stopped telling), and once in {@link LOOK_EVERY_TOLD} periods regardless.
+   */
+  #lookDue(mono: number, sinceScan: number, pollMs: number): boolean {
+    if (this.#ready.cold) {
+      return sinceScan >= pollMs &&
+        (!this.#options.store.queueReads.busy || sinceScan >= pollMs * SCAN_DEFER);
+    }
+    if (this.#depthLook) return true;
+    const told = this.#depthAt !== undefined && mono - this.#depthAt <= pollMs * TOLD_FOR;
+    return sinceScan >= (told ? pollMs * LOOK_EVERY_TOLD : pollMs);
+  }
+
   /** Entries just committed to this actor's queue, handed over so they need not be read back. */
   take(items: readonly QueueItem[]): void {
     this.#ready.take(
@@ -215,15 +257,13 @@ export class DeliveryActor implements Actor {
         }
         const mono = clock.monotonic();
         const sinceScan = mono - this.#reader.lastScan;
-        if (
-          sinceScan >= pollMs &&
-          (!this.#ready.cold || !store.queueReads.busy || sinceScan >= pollMs * SCAN_DEFER)
-        ) {
+        if (this.#lookDue(mono, sinceScan, pollMs)) {
           // Other processes write to this queue too (scale-out), and a commit may land out of
-          // seq order: a look from the head every poll period finds what was not handed over.
-          // A cold actor's look goes through the read gate (see #read): while other actors'
-          // reads fill it, the look waits (up to SCAN_DEFER polls) rather than wait in line
-          // and hold up what memory holds.
+          // seq order: a look from the head finds what was not handed over (see #lookDue for
+          // when). A cold actor's look goes through the read gate (see #read): while other
+          // actors' reads fill it, the look waits (up to SCAN_DEFER polls) rather than wait in
+          // line and hold up what memory holds.
+          this.#depthLook = false;
           this.#reader.lastScan = mono;
           await this.#reader.done();
           await this.#reader.read(false);

@@ -114,6 +114,15 @@ export class ReadyQueue {
     return this.#forgottenDuringRead.has(seq);
   }
 
+  /**
+   * Entries known to be in KV or possibly still there: waiting, in flight, or delivered and not
+   * yet forgotten (their completion may not have committed). While the queue is warm, KV holds no
+   * entry beyond these.
+   */
+  get known(): number {
+    return this.#known.size;
+  }
+
   /** Whether the entry `seq` is waiting, in flight or completing. */
   knows(seq: string): boolean {
     return this.#known.has(seq);

@@ -95,6 +95,12 @@ export interface Actor {
   status(): Promise<ActorStatus>;
   /** Carries out an operator command. */
   command(command: ActorCommand, by: string, reason: string): Promise<CommandResult>;
+  /**
+   * How many entries KV held in this actor's queue when the supervisor last read every queue's
+   * depth (once a poll period): an actor that knows its queue in memory looks at KV only when it
+   * holds more than that, instead of listing its queue every poll period on its own.
+   */
+  queueDepth?(depth: number): void;
 }
 
 /** The abort reason of a wake. */

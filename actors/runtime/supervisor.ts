@@ -425,6 +425,9 @@ export class Supervisor {
   async #restore(): Promise<void> {
     const cluster = this.#options.cluster;
     const queued = await this.#options.store.nonEmptyQueues();
+    // One read of every queue's depth tells each active actor whether KV holds what it does not
+    // know of: a thousand actors no longer list their queues every poll period to learn it.
+    for (const [id, a] of this.#active) a.actor.queueDepth?.(queued.get(id) ?? 0);
     if (cluster) this.#unserved.check(cluster, queued);
     await restoreActors(this.#restoreContext, queued);
   }

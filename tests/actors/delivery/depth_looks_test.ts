@@ -1,0 +1,210 @@
+/**
+ * A delivery actor that knows its queue in memory learns from the supervisor's one read of every
+ * queue's depth (each poll period) whether KV holds entries it does not know of, instead of
+ * listing its own queue every poll period: with a thousand destinations that was a thousand KV
+ * reads a second, idle or not. What another writer commits without telling the actor is still
+ * found: at the next poll through the depth, and at the latest by the actor's own look once in
+ * 30 poll periods (a writer that does not keep the depth). Real KV file, the real supervisor and
+ * delivery actor on a manual clock; the deliverer is a recording fake behind the port.
+ */
+
+import assert from "node:assert/strict";
+import { DeliveryActor } from "../../../actors/delivery/delivery_actor.ts";
+import type { Deliverer, DeliveryJob } from "../../../actors/delivery/deliverer.ts";
+import { ManualClock } from "../../../actors/runtime/clock.ts";
+import { memoryLogger } from "../../../actors/runtime/log.ts";
+import { Supervisor } from "../../../actors/runtime/supervisor.ts";
+import { keys } from "../../../actors/store/keys.ts";
+import { Store } from "../../../actors/store/store.ts";
+import { waitFor } from "../../helpers/net.ts";
+import { enqueueAdt } from "../../helpers/queue.ts";
+import { tempDir } from "../../helpers/temp.ts";
+
+const POLL_MS = 1000;
+const QUEUES = ["mllp-out:127.0.0.1:1001", "mllp-out:127.0.0.1:1002", "mllp-out:127.0.0.1:1003"];
+
+/** Records what it is asked to deliver and accepts it. */
+class RecordingDeliverer implements Deliverer {
+  readonly delivered: string[] = [];
+  deliver(job: DeliveryJob) {
+    this.delivered.push(job.record.controlId ?? "");
+    return Promise.resolve({ ok: true as const, detail: "AA" });
+  }
+  close() {
+    return Promise.resolve();
+  }
+}
+
+/**
+ * A store on a KV file with a second one on the same file (another process, which neither hands
+ * entries over nor notifies), the supervisor and one delivery actor for each of {@link QUEUES},
+ * all on one manual clock; counts the lists each actor makes of its own queue.
+ */
+async function engine() {
+  const dir = await tempDir({ prefix: "depth-looks-" });
+  const path = `${dir.path}/engine.kv`;
+  const store = await Store.open({ path, node: "a" });
+  const other = await Store.open({ path, node: "b" });
+  const clock = new ManualClock();
+  const log = memoryLogger();
+  const delivered: string[] = [];
+  const peeks = new Map<string, number>();
+  const peek = store.peek.bind(store);
+  store.peek = (queue, limit, after) => {
+    peeks.set(queue, (peeks.get(queue) ?? 0) + 1);
+    return peek(queue, limit, after);
+  };
+  const supervisor = new Supervisor({
+    store,
+    log,
+    clock,
+    pollMs: POLL_MS,
+    factory: (id) => {
+      if (!QUEUES.includes(id)) return undefined;
+      const deliverer = new RecordingDeliverer();
+      deliverer.delivered.push = (...ids: string[]) => delivered.push(...ids);
+      return new DeliveryActor({
+        id,
+        kind: "mllp-out",
+        store,
+        deliverer,
+        clock,
+        log,
+        pollMs: POLL_MS,
+      });
+    },
+  });
+  /** Every actor and the supervisor's poll asleep again (the barrier between two steps). */
+  const settle = () =>
+    waitFor(
+      "every loop asleep",
+      () => clock.pending === QUEUES.length + 1 && store.commitBacklog === 0,
+    );
+  return {
+    store,
+    other,
+    clock,
+    delivered,
+    /** Lists of the KV queues of every actor so far. */
+    get peeks() {
+      return QUEUES.reduce((n, q) => n + (peeks.get(q) ?? 0), 0);
+    },
+    /** One message on each queue, delivered: every actor active, warm, and idle. */
+    async start() {
+      for (const [i, q] of QUEUES.entries()) await enqueueAdt(store, q, `START-${i}`);
+      await supervisor.start();
+      await waitFor("the first messages", () => delivered.length === QUEUES.length);
+      await settle();
+    },
+    /** `n` poll periods, each followed by every loop going back to sleep. */
+    async polls(n: number) {
+      for (let i = 0; i < n; i++) {
+        clock.advance(POLL_MS);
+        await settle();
+      }
+    },
+    async [Symbol.asyncDispose]() {
+      try {
+        await supervisor.stop();
+      } finally {
+        store.close();
+        other.close();
+        await dir[Symbol.asyncDispose]();
+      }
+    },
+  };
+}
+
+Deno.test("idle warm actors do not list their queues every poll period: the supervisor's read of the depths stands in", async () => {
+  await using t = await engine();
+  await t.start();
+  // The first period after start may see an actor look before the supervisor has told it.
+  await t.polls(2);
+  const before = t.peeks;
+  await t.polls(20);
+  const lists = t.peeks - before;
+  // Before, each actor listed its queue every poll period: 3 actors × 20 periods.
+  assert.ok(lists === 0, `${lists} lists of 3 idle queues over 20 poll periods`);
+});
+
+Deno.test("an entry another process commits without telling the actor is delivered after the next poll period", async () => {
+  await using t = await engine();
+  await t.start();
+  await t.polls(2);
+  await enqueueAdt(t.other, QUEUES[1]!, "FROM-B");
+  await t.polls(1);
+  await waitFor("the other process's message", () => t.delivered.includes("FROM-B"));
+  assert.deepEqual(t.delivered.slice(QUEUES.length), ["FROM-B"]);
+});
+
+Deno.test("a writer that leaves the queue's depth as it was is found by the actor's own look, within 30 poll periods", async () => {
+  await using t = await engine();
+  await t.start();
+  await t.polls(2);
+  await enqueueAdt(t.other, QUEUES[2]!, "UNCOUNTED");
+  // The depth taken back: KV holds an entry the depth does not count (an older writer, a repair).
+  await t.other.kv.atomic().sum(keys.queueDepth(QUEUES[2]!), (1n << 64n) - 1n).commit();
+  await t.polls(27);
+  assert.ok(!t.delivered.includes("UNCOUNTED"), "the depth said nothing new: no look yet");
+  await t.polls(3);
+  await waitFor("the uncounted message", () => t.delivered.includes("UNCOUNTED"));
+});
+
+Deno.test("an actor no supervisor tells the depth looks at its queue every poll period, and again once the telling stops", async () => {
+  await using dir = await tempDir({ prefix: "depth-looks-alone-" });
+  const store = await Store.open({ path: `${dir.path}/engine.kv`, node: "a" });
+  const clock = new ManualClock();
+  const queue = QUEUES[0]!;
+  let peeks = 0;
+  const peek = store.peek.bind(store);
+  store.peek = (q, limit, after) => {
+    if (q === queue) peeks++;
+    return peek(q, limit, after);
+  };
+  const deliverer = new RecordingDeliverer();
+  const actor = new DeliveryActor({
+    id: queue,
+    kind: "mllp-out",
+    store,
+    deliverer,
+    clock,
+    log: memoryLogger(),
+    pollMs: POLL_MS,
+  });
+  const abort = new AbortController();
+  await enqueueAdt(store, queue, "FIRST");
+  const running = actor.run(abort.signal);
+  const asleep = () =>
+    waitFor("the actor asleep", () => clock.pending === 1 && store.commitBacklog === 0);
+  const polls = async (n: number) => {
+    for (let i = 0; i < n; i++) {
+      clock.advance(POLL_MS);
+      await asleep();
+    }
+  };
+  try {
+    await waitFor("the first message", () => deliverer.delivered.length === 1);
+    await asleep();
+    let before = peeks;
+    await polls(5);
+    assert.equal(peeks - before, 5, "alone: one look a poll period");
+    // Told for a while: no look of its own.
+    before = peeks;
+    for (let i = 0; i < 3; i++) {
+      actor.queueDepth(0);
+      await polls(1);
+    }
+    assert.equal(peeks - before, 0, "told the depth: no look of its own");
+    // The telling stops: after three poll periods without it, a look every period again.
+    before = peeks;
+    await polls(6);
+    assert.ok(
+      peeks - before >= 2,
+      `${peeks - before} looks in the 6 periods after the telling stopped`,
+    );
+  } finally {
+    abort.abort();
+    await running;
+    store.close();
+  }
+});
