@@ -38,6 +38,15 @@ import { HL7_TYPE } from "./plan_transfer.ts";
 import { deliveriesOf, type OffloadSettings, planStored } from "./inbound_plan.ts";
 import { routeBegins } from "./config_holder.ts";
 
+/**
+ * While the supervisor tells an idle inbound actor its queue's depth (see
+ * {@link InboundActor.queueDepth}), the actor still reads its queue on its own once in this many
+ * poll periods: a writer that neither notifies it nor keeps the depth is found at the latest then.
+ */
+const READ_EVERY_TOLD = 30;
+/** Poll periods without a depth from the supervisor after which the actor reads every period. */
+const TOLD_FOR = 3;
+
 /** A message an entry sends: its record, and its payload when it was read already. */
 interface Sent {
   record: MessageRecord;
@@ -90,6 +99,15 @@ export class InboundActor implements Actor {
   readonly #routes: PendingWrites;
   /** The signal `run` was given: a plan on the planning thread is dropped when it aborts. */
   #signal: AbortSignal | undefined;
+  /** Woken since the last read (a message accepted, a command): read the queue. */
+  #woken = true;
+  /** The last read found entries: read on until one finds none. */
+  #found = false;
+  /** When this actor last read its queue (monotonic ms). */
+  #readAt = -Infinity;
+  /** When the supervisor last told the queue's depth (monotonic ms), if ever, and whether > 0. */
+  #depthAt: number | undefined;
+  #depthSaysMore = false;
 
   /** An inbound actor for queue `options.id`. */
   constructor(options: InboundActorOptions) {
@@ -101,8 +119,28 @@ export class InboundActor implements Actor {
 
   /** A new message was accepted. */
   notify(): void {
+    this.#woken = true;
     // A paused actor would only wake to sleep again; resuming wakes it.
     if (!this.#control?.paused) this.#wake.wake();
+  }
+
+  /**
+   * The supervisor read the queue's depth in KV (each poll period): an idle actor reads its
+   * queue only when it holds entries, when woken, and once in {@link READ_EVERY_TOLD} periods,
+   * instead of every poll period (with many senders, one read a second each, through the read
+   * gate the destinations' backlogs take turns at).
+   */
+  queueDepth(depth: number): void {
+    this.#depthAt = this.#options.clock.monotonic();
+    this.#depthSaysMore = depth > 0;
+    if (depth > 0 && !this.#control?.paused) this.#wake.wake();
+  }
+
+  /** Whether to read the queue now (`mono`: monotonic now); see {@link queueDepth}. */
+  #readDue(mono: number, pollMs: number): boolean {
+    if (this.#woken || this.#found || this.#depthSaysMore) return true;
+    const told = this.#depthAt !== undefined && mono - this.#depthAt <= pollMs * TOLD_FOR;
+    return !told || mono - this.#readAt >= pollMs * READ_EVERY_TOLD;
   }
 
   /** Processes the queue until stopped or idle long enough to deactivate. */
@@ -122,6 +160,17 @@ export class InboundActor implements Actor {
         await clock.sleep(pollMs, AbortSignal.any([signal, this.#wake.signal()]));
         continue;
       }
+      const mono = clock.monotonic();
+      if (!this.#readDue(mono, pollMs)) {
+        this.#state = "idle";
+        if (mono - idleSince >= idleLimit) return;
+        await clock.sleep(pollMs, AbortSignal.any([signal, this.#wake.signal()]));
+        continue;
+      }
+      // What woke it is read now; a depth told later says whether the queue still holds more.
+      this.#woken = false;
+      this.#depthSaysMore = false;
+      this.#readAt = mono;
       // In turn with other actors' reads (see the store's `queueReads`).
       const { heads, records, logs } = await store.queueReads.run(async () => {
         const heads = await store.peek(this.id, 64);
@@ -132,6 +181,7 @@ export class InboundActor implements Actor {
         ]);
         return { heads, records, logs };
       });
+      this.#found = heads.length > 0;
       if (heads.length === 0) {
         this.#state = "idle";
         if (clock.monotonic() - idleSince >= idleLimit) return;
@@ -401,6 +451,7 @@ export class InboundActor implements Actor {
     if (command === "pause" || command === "resume") {
       this.#control = { paused: command === "pause", by, reason, at: clock.now() };
       await store.setControl(this.id, this.#control);
+      this.#woken = true;
       this.#wake.wake();
       return { ok: true, message: command === "pause" ? "paused" : "resumed" };
     }
