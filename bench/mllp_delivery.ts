@@ -20,9 +20,10 @@
  *     every 20 ms meanwhile (what an intake's commit would wait while the actors read back).
  *     The limit, in the same run: the same backlog queued the same way in a KV file of its own,
  *     drained to the same ACK server by the bare drain (bench/drain/bare_drain.ts: the same rows
- *     read and written, with no actors, leases, socket thread or error paths).
+ *     read and written, with no actors, leases, socket thread or error paths). Last, the idle
+ *     engine: every actor still active with nothing to send, its CPU a second by thread for 5 s.
  *
- * Run: `deno run -A bench/mllp_delivery.ts [single=5000] [perActor=20]`. Takes about 35 s.
+ * Run: `deno run -A bench/mllp_delivery.ts [single=5000] [perActor=20]`. Takes about 45 s.
  * Everything binds and connects to 127.0.0.1 only. Prints tables, then one JSON line.
  *
  * @module
@@ -83,6 +84,9 @@ const PER_ACTOR = Number(Deno.args[1] ?? 20);
 /** Offered load of the latency phase, messages per second over all 1,000 actors. */
 const PACED_RATE = 2500;
 const PACED_MS = 4000;
+/** After the paced load: let the last completions land, then measure the idle engine this long. */
+const IDLE_SETTLE_MS = 2000;
+const IDLE_MS = 5000;
 
 // Hard stop: the script must end on its own even if something hangs.
 const guard = setTimeout(() => {
@@ -393,6 +397,11 @@ interface ManyResult {
   drain: DrainCost;
   /** The same backlog, queued the same way, drained by the bare drain (the limit). */
   bare: BareDrain;
+  /**
+   * Every actor active and nothing to send (between two bursts, before idle deactivation): the
+   * engine's CPU, ms a second, by thread group.
+   */
+  idleCpuMsPerS: Record<string, number>;
 }
 
 /** What the backlog's drain cost: CPU per delivered message and the shape of its KV commits. */
@@ -510,6 +519,7 @@ async function many(): Promise<ManyResult> {
     let drainMs = 0;
     let drain: DrainCost | undefined;
     let paced = 0;
+    let idleCpuMsPerS: Record<string, number> = {};
     try {
       try {
         await waitUntil("the backlog to drain", () => log.succeeded >= backlog.length, 45_000);
@@ -554,6 +564,17 @@ async function many(): Promise<ManyResult> {
         "the paced messages to be delivered",
         () => log.succeeded >= backlog.length + paced,
         30_000,
+      );
+      // Idle: a fixed window is what is measured here (the CPU an idle engine spends per second).
+      await new Promise((r) => setTimeout(r, IDLE_SETTLE_MS));
+      const idle0 = cpuSnapshot(Deno.pid), tIdle = performance.now();
+      await new Promise((r) => setTimeout(r, IDLE_MS));
+      const idleS = (performance.now() - tIdle) / 1000;
+      idleCpuMsPerS = Object.fromEntries(
+        cpuByGroup(Deno.pid, idle0, cpuSnapshot(Deno.pid), tps).map((row) => [
+          row.group,
+          round1(row.ms / idleS),
+        ]),
       );
     } finally {
       await engine.stop();
@@ -630,6 +651,7 @@ async function many(): Promise<ManyResult> {
       },
       drain: drain!,
       bare,
+      idleCpuMsPerS,
     };
   } finally {
     child.stdin.close();
@@ -691,6 +713,11 @@ printTable(["the drain's CPU per delivered message", "µs"], [
   ) => [`bare drain: ${group}`, us]),
   ["ACK server, beside the bare drain", b.bare.ackServerUsPerMsg],
 ]);
+printTable([`${ACTORS} actors idle (active, nothing to send)`, "CPU ms a second"], [
+  ...Object.entries(b.idleCpuMsPerS).filter(([, ms]) => ms > 0).map((
+    [group, ms],
+  ) => [`engine: ${group}`, ms]),
+]);
 printLine(
   `the bare drain: ${b.bare.usPerMsg} µs per delivered message (its whole process; the ACK ` +
     `server ${b.bare.ackServerUsPerMsg}), ${b.bare.machineUsPerMsg} on the whole machine, ` +
@@ -726,6 +753,7 @@ printJson({
     probe: b.probe,
     drain: b.drain,
     bare: { ...b.bare, msgPerS: Math.round(b.bare.msgPerS) },
+    idleCpuMsPerS: b.idleCpuMsPerS,
     // In the runner's summary: the drain against its limit in this run, and against the target.
     drainVsBare: { ratio: Number((b.aggregateMsgPerS / b.bare.msgPerS).toFixed(3)) },
     drainVsTarget: { ratio: Number((b.aggregateMsgPerS / 5000).toFixed(3)), target: 1 },
