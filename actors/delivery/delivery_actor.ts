@@ -25,6 +25,7 @@ import type { Logger } from "../runtime/log.ts";
 import { PendingWrites } from "../runtime/pending_writes.ts";
 import { queueStatus, unreadableSkipped } from "../runtime/queue_status.ts";
 import { retryDelayMs } from "../runtime/retry.ts";
+import { ToldDepth } from "../runtime/told_depth.ts";
 import { waitWritable } from "../runtime/storage_wait.ts";
 import { StoreUnavailableError } from "../store/health.ts";
 import type { QueueHead, Store } from "../store/store.ts";
@@ -58,14 +59,6 @@ const STOPPING = "stopping";
 
 /** Poll periods a look from the head may wait for a free read slot before it waits in line. */
 const SCAN_DEFER = 10;
-/**
- * While the supervisor tells a warm actor its queue's depth (see {@link DeliveryActor.queueDepth}),
- * the actor still looks from the head on its own once in this many poll periods: a writer that
- * does not keep the depth (or a depth read that raced a completion) is found at the latest then.
- */
-const LOOK_EVERY_TOLD = 30;
-/** Poll periods without a depth from the supervisor after which the actor looks every period. */
-const TOLD_FOR = 3;
 /**
  * Completions committing in the background while the next messages go out. A crash before they
  * commit resends at most this many messages that their receiver already has (each counted as an
@@ -110,8 +103,8 @@ export class DeliveryActor implements Actor {
   #look = false;
   /** The supervisor's last depth of the queue was more than memory knows of: look from the head. */
   #depthLook = false;
-  /** When the supervisor last told the queue's depth (monotonic ms), if ever. */
-  #depthAt: number | undefined;
+  /** When the supervisor last told the queue's depth. */
+  readonly #told = new ToldDepth();
   /**
    * Completing a delivered message (log SUCCEEDED, entry removed) commits while the next message
    * is on the wire: the peer already has it, so order and one-in-flight hold, and under load the
@@ -181,7 +174,7 @@ export class DeliveryActor implements Actor {
    * thousand KV reads a second, idle or not.
    */
   queueDepth(depth: number): void {
-    this.#depthAt = this.#options.clock.monotonic();
+    this.#told.told(this.#options.clock.monotonic());
     if (this.#ready.cold || depth <= this.#ready.known) return;
     this.#depthLook = true;
     this.#newWork.wake();
@@ -192,7 +185,7 @@ export class DeliveryActor implements Actor {
    * Cold (KV may hold what memory does not): every poll period, deferred while other actors'
    * reads fill the read gate. Warm: when the supervisor's depth says KV holds more than memory
    * knows, else every poll period only while no depth comes (an actor run on its own, or a
-   * supervisor that stopped telling), and once in {@link LOOK_EVERY_TOLD} periods regardless.
+   * supervisor that stopped telling), and once in 30 periods regardless (see `told_depth.ts`).
    */
   #lookDue(mono: number, sinceScan: number, pollMs: number): boolean {
     if (this.#ready.cold) {
@@ -200,8 +193,7 @@ export class DeliveryActor implements Actor {
         (!this.#options.store.queueReads.busy || sinceScan >= pollMs * SCAN_DEFER);
     }
     if (this.#depthLook) return true;
-    const told = this.#depthAt !== undefined && mono - this.#depthAt <= pollMs * TOLD_FOR;
-    return sinceScan >= (told ? pollMs * LOOK_EVERY_TOLD : pollMs);
+    return sinceScan >= this.#told.lookEvery(mono, pollMs);
   }
 
   /** Entries just committed to this actor's queue, handed over so they need not be read back. */

@@ -32,20 +32,12 @@ import type {
 } from "../store/store.ts";
 import type { ActorControl, LogRecord, MessageRecord } from "../store/types.ts";
 import { PendingWrites } from "../runtime/pending_writes.ts";
+import { ToldDepth } from "../runtime/told_depth.ts";
 import type { AppAcks, AppVerdict } from "./app_acks.ts";
 import type { Hl7Plan } from "./hl7_routing.ts";
 import { HL7_TYPE } from "./plan_transfer.ts";
 import { deliveriesOf, type OffloadSettings, planStored } from "./inbound_plan.ts";
 import { routeBegins } from "./config_holder.ts";
-
-/**
- * While the supervisor tells an idle inbound actor its queue's depth (see
- * {@link InboundActor.queueDepth}), the actor still reads its queue on its own once in this many
- * poll periods: a writer that neither notifies it nor keeps the depth is found at the latest then.
- */
-const READ_EVERY_TOLD = 30;
-/** Poll periods without a depth from the supervisor after which the actor reads every period. */
-const TOLD_FOR = 3;
 
 /** A message an entry sends: its record, and its payload when it was read already. */
 interface Sent {
@@ -105,8 +97,8 @@ export class InboundActor implements Actor {
   #found = false;
   /** When this actor last read its queue (monotonic ms). */
   #readAt = -Infinity;
-  /** When the supervisor last told the queue's depth (monotonic ms), if ever, and whether > 0. */
-  #depthAt: number | undefined;
+  /** When the supervisor last told the queue's depth, and whether it was more than 0. */
+  readonly #told = new ToldDepth();
   #depthSaysMore = false;
 
   /** An inbound actor for queue `options.id`. */
@@ -126,12 +118,12 @@ export class InboundActor implements Actor {
 
   /**
    * The supervisor read the queue's depth in KV (each poll period): an idle actor reads its
-   * queue only when it holds entries, when woken, and once in {@link READ_EVERY_TOLD} periods,
+   * queue only when it holds entries, when woken, and once in 30 periods (see `told_depth.ts`),
    * instead of every poll period (with many senders, one read a second each, through the read
    * gate the destinations' backlogs take turns at).
    */
   queueDepth(depth: number): void {
-    this.#depthAt = this.#options.clock.monotonic();
+    this.#told.told(this.#options.clock.monotonic());
     this.#depthSaysMore = depth > 0;
     if (depth > 0 && !this.#control?.paused) this.#wake.wake();
   }
@@ -139,8 +131,7 @@ export class InboundActor implements Actor {
   /** Whether to read the queue now (`mono`: monotonic now); see {@link queueDepth}. */
   #readDue(mono: number, pollMs: number): boolean {
     if (this.#woken || this.#found || this.#depthSaysMore) return true;
-    const told = this.#depthAt !== undefined && mono - this.#depthAt <= pollMs * TOLD_FOR;
-    return !told || mono - this.#readAt >= pollMs * READ_EVERY_TOLD;
+    return mono - this.#readAt >= this.#told.lookEvery(mono, pollMs);
   }
 
   /** Processes the queue until stopped or idle long enough to deactivate. */

@@ -57,3 +57,17 @@ export function enqueueAdt(
     log: { environment: "dev", integrationId: "feed", controlId },
   }, options.name ?? controlId);
 }
+
+/**
+ * Counts, from now on, the lists `store` makes of the queues `counted` selects (each `peek` is one
+ * KV list of a queue); returns a function giving the count so far.
+ */
+export function countPeeks(store: Store, counted: (queue: string) => boolean): () => number {
+  let peeks = 0;
+  const peek = store.peek.bind(store);
+  store.peek = (queue, limit, after) => {
+    if (counted(queue)) peeks++;
+    return peek(queue, limit, after);
+  };
+  return () => peeks;
+}

@@ -17,15 +17,15 @@ import { Supervisor } from "../../../actors/runtime/supervisor.ts";
 import { keys } from "../../../actors/store/keys.ts";
 import { Store } from "../../../actors/store/store.ts";
 import { waitFor } from "../../helpers/net.ts";
-import { enqueueAdt } from "../../helpers/queue.ts";
+import { countPeeks, enqueueAdt } from "../../helpers/queue.ts";
 import { tempDir } from "../../helpers/temp.ts";
 
 const POLL_MS = 1000;
 const QUEUES = ["mllp-out:127.0.0.1:1001", "mllp-out:127.0.0.1:1002", "mllp-out:127.0.0.1:1003"];
 
-/** Records what it is asked to deliver and accepts it. */
+/** Records the MSH-10 of what it is asked to deliver (in `delivered`) and accepts it. */
 class RecordingDeliverer implements Deliverer {
-  readonly delivered: string[] = [];
+  constructor(readonly delivered: string[] = []) {}
   deliver(job: DeliveryJob) {
     this.delivered.push(job.record.controlId ?? "");
     return Promise.resolve({ ok: true as const, detail: "AA" });
@@ -48,12 +48,7 @@ async function engine() {
   const clock = new ManualClock();
   const log = memoryLogger();
   const delivered: string[] = [];
-  const peeks = new Map<string, number>();
-  const peek = store.peek.bind(store);
-  store.peek = (queue, limit, after) => {
-    peeks.set(queue, (peeks.get(queue) ?? 0) + 1);
-    return peek(queue, limit, after);
-  };
+  const peeks = countPeeks(store, (queue) => QUEUES.includes(queue));
   const supervisor = new Supervisor({
     store,
     log,
@@ -61,8 +56,7 @@ async function engine() {
     pollMs: POLL_MS,
     factory: (id) => {
       if (!QUEUES.includes(id)) return undefined;
-      const deliverer = new RecordingDeliverer();
-      deliverer.delivered.push = (...ids: string[]) => delivered.push(...ids);
+      const deliverer = new RecordingDeliverer(delivered);
       return new DeliveryActor({
         id,
         kind: "mllp-out",
@@ -87,7 +81,7 @@ async function engine() {
     delivered,
     /** Lists of the KV queues of every actor so far. */
     get peeks() {
-      return QUEUES.reduce((n, q) => n + (peeks.get(q) ?? 0), 0);
+      return peeks();
     },
     /** One message on each queue, delivered: every actor active, warm, and idle. */
     async start() {
@@ -155,12 +149,7 @@ Deno.test("an actor no supervisor tells the depth looks at its queue every poll 
   const store = await Store.open({ path: `${dir.path}/engine.kv`, node: "a" });
   const clock = new ManualClock();
   const queue = QUEUES[0]!;
-  let peeks = 0;
-  const peek = store.peek.bind(store);
-  store.peek = (q, limit, after) => {
-    if (q === queue) peeks++;
-    return peek(q, limit, after);
-  };
+  const peeks = countPeeks(store, (q) => q === queue);
   const deliverer = new RecordingDeliverer();
   const actor = new DeliveryActor({
     id: queue,
@@ -185,22 +174,22 @@ Deno.test("an actor no supervisor tells the depth looks at its queue every poll 
   try {
     await waitFor("the first message", () => deliverer.delivered.length === 1);
     await asleep();
-    let before = peeks;
+    let before = peeks();
     await polls(5);
-    assert.equal(peeks - before, 5, "alone: one look a poll period");
+    assert.equal(peeks() - before, 5, "alone: one look a poll period");
     // Told for a while: no look of its own.
-    before = peeks;
+    before = peeks();
     for (let i = 0; i < 3; i++) {
       actor.queueDepth(0);
       await polls(1);
     }
-    assert.equal(peeks - before, 0, "told the depth: no look of its own");
+    assert.equal(peeks() - before, 0, "told the depth: no look of its own");
     // The telling stops: after three poll periods without it, a look every period again.
-    before = peeks;
+    before = peeks();
     await polls(6);
     assert.ok(
-      peeks - before >= 2,
-      `${peeks - before} looks in the 6 periods after the telling stopped`,
+      peeks() - before >= 2,
+      `${peeks() - before} looks in the 6 periods after the telling stopped`,
     );
   } finally {
     abort.abort();

@@ -19,7 +19,7 @@ import { NodeRegistry } from "../../../actors/store/nodes.ts";
 import { Store } from "../../../actors/store/store.ts";
 import { waitFor } from "../../helpers/net.ts";
 import { WatchedThreadConnector } from "../../helpers/outbound.ts";
-import { enqueueAdt } from "../../helpers/queue.ts";
+import { countPeeks, enqueueAdt } from "../../helpers/queue.ts";
 import { controlIds, type RawReceiver, startReceiver } from "../../helpers/receivers.ts";
 import { tempDir } from "../../helpers/temp.ts";
 
@@ -60,12 +60,7 @@ async function twoNodes(shared: boolean) {
     pollMs: NO_POLL_MS,
   });
   // KV lists node a's actor makes of its queue.
-  let peeks = 0;
-  const peek = a.peek.bind(a);
-  a.peek = (queue, limit, after) => {
-    if (queue === actorId) peeks++;
-    return peek(queue, limit, after);
-  };
+  const peeks = countPeeks(a, (queue) => queue === actorId);
   const abort = new AbortController();
   let running: Promise<void> | undefined;
   return {
@@ -76,7 +71,7 @@ async function twoNodes(shared: boolean) {
     actor,
     connector,
     get peeks() {
-      return peeks;
+      return peeks();
     },
     start() {
       running = actor.run(abort.signal);

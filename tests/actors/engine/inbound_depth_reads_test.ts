@@ -7,40 +7,15 @@
  */
 
 import assert from "node:assert/strict";
-import { parseConfig } from "../../../actors/config/mod.ts";
-import { InboundActor } from "../../../actors/engine/inbound_actor.ts";
-import { ManualClock } from "../../../actors/runtime/clock.ts";
-import { memoryLogger } from "../../../actors/runtime/log.ts";
-import { Store } from "../../../actors/store/mod.ts";
 import { waitFor } from "../../helpers/net.ts";
+import { countPeeks } from "../../helpers/queue.ts";
+import { idleInboundActor } from "./inbound_fixture.ts";
 
 const POLL_MS = 1000;
-const ID = "mllp-in:2575:127.0.0.1";
 
 Deno.test("an idle inbound actor told its queue's depth reads it only when woken, when it holds entries, and once in 30 poll periods", async () => {
-  const parsed = parseConfig({ environments: [{ id: "dev", type: "development" }] }, {
-    env: () => undefined,
-    readFile: () => new Error("no files"),
-  });
-  assert.ok(parsed.ok);
-  const store = new Store(await Deno.openKv(":memory:"), { node: "t" });
-  let reads = 0;
-  const peek = store.peek.bind(store);
-  store.peek = (queue, limit, after) => {
-    if (queue === ID) reads++;
-    return peek(queue, limit, after);
-  };
-  const clock = new ManualClock();
-  const actor = new InboundActor({
-    id: ID,
-    config: parsed.config,
-    store,
-    clock,
-    log: memoryLogger(),
-    notify: () => {},
-    decode: (b) => new TextDecoder().decode(b),
-    pollMs: POLL_MS,
-  });
+  const { actor, store, clock } = await idleInboundActor({ pollMs: POLL_MS });
+  const reads = countPeeks(store, (queue) => queue === actor.id);
   const abort = new AbortController();
   const run = actor.run(abort.signal);
   const asleep = () => waitFor("the actor asleep", () => clock.pending === 1);
@@ -54,25 +29,25 @@ Deno.test("an idle inbound actor told its queue's depth reads it only when woken
   };
   try {
     await asleep();
-    assert.equal(reads, 1, "read once when it starts");
+    assert.equal(reads(), 1, "read once when it starts");
     await polls(3);
-    assert.equal(reads, 4, "untold: a read every poll period");
+    assert.equal(reads(), 4, "untold: a read every poll period");
     await polls(1, 0);
-    const told = reads;
+    const told = reads();
     await polls(20, 0);
-    assert.equal(reads - told, 0, "told an empty queue: no read of its own");
+    assert.equal(reads() - told, 0, "told an empty queue: no read of its own");
     actor.queueDepth(2);
-    await waitFor("a read once the depth says the queue holds entries", () => reads === told + 1);
+    await waitFor("a read once the depth says the queue holds entries", () => reads() === told + 1);
     await asleep();
     actor.notify();
-    await waitFor("a read once woken", () => reads === told + 2);
+    await waitFor("a read once woken", () => reads() === told + 2);
     await asleep();
     await polls(29, 0);
-    assert.equal(reads, told + 2, "no read of its own for 29 periods");
+    assert.equal(reads(), told + 2, "no read of its own for 29 periods");
     await polls(1, 0);
-    assert.equal(reads, told + 3, "its own read, 30 periods after the last one");
+    assert.equal(reads(), told + 3, "its own read, 30 periods after the last one");
     await polls(4);
-    assert.ok(reads >= told + 4, "the telling stopped: reads every period again");
+    assert.ok(reads() >= told + 4, "the telling stopped: reads every period again");
   } finally {
     abort.abort();
     await run;

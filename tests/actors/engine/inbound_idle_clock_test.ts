@@ -5,32 +5,11 @@
  */
 
 import assert from "node:assert/strict";
-import { parseConfig } from "../../../actors/config/mod.ts";
-import { InboundActor } from "../../../actors/engine/inbound_actor.ts";
-import { ManualClock } from "../../../actors/runtime/clock.ts";
-import { memoryLogger } from "../../../actors/runtime/log.ts";
-import { Store } from "../../../actors/store/mod.ts";
 import { waitFor } from "../../helpers/net.ts";
+import { idleInboundActor } from "./inbound_fixture.ts";
 
 Deno.test("an idle inbound actor is not deactivated by a wall-clock step forward, only by idle time passing", async () => {
-  const parsed = parseConfig({ environments: [{ id: "dev", type: "development" }] }, {
-    env: () => undefined,
-    readFile: () => new Error("no files"),
-  });
-  assert.ok(parsed.ok);
-  const store = new Store(await Deno.openKv(":memory:"), { node: "t" });
-  const clock = new ManualClock();
-  const actor = new InboundActor({
-    id: "mllp-in:2575:127.0.0.1",
-    config: parsed.config,
-    store,
-    clock,
-    log: memoryLogger(),
-    notify: () => {},
-    decode: (b) => new TextDecoder().decode(b),
-    pollMs: 1000,
-    idleDeactivateMs: 5000,
-  });
+  const { actor, store, clock } = await idleInboundActor({ pollMs: 1000, idleDeactivateMs: 5000 });
   const abort = new AbortController();
   let ended = false;
   const run = actor.run(abort.signal).then(() => ended = true);
