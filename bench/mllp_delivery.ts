@@ -713,7 +713,10 @@ printTable(["the drain's CPU per delivered message", "µs"], [
   ) => [`bare drain: ${group}`, us]),
   ["ACK server, beside the bare drain", b.bare.ackServerUsPerMsg],
 ]);
-printTable([`${ACTORS} actors idle (active, nothing to send)`, "CPU ms a second"], [
+printTable([
+  `${ACTORS.toLocaleString("en-US")} actors idle (active, nothing to send)`,
+  "CPU ms a second",
+], [
   ...Object.entries(b.idleCpuMsPerS).filter(([, ms]) => ms > 0).map((
     [group, ms],
   ) => [`engine: ${group}`, ms]),
