@@ -60,6 +60,11 @@ export interface Deliverer {
   shared?(): boolean;
   /** Called while the queue is empty, e.g. to close a socket idle too long. */
   idle?(now: number): Promise<void>;
+  /**
+   * When (monotonic ms) {@link idle} would close the connection held, if one is: an idle actor
+   * sleeps until then rather than wake every poll period to ask. Absent or undefined: nothing due.
+   */
+  idleCloseAt?(): number | undefined;
   /** True while the deliverer holds a resource (an open socket) that keeps the actor active. */
   holdsConnection?(): boolean;
   /** Releases everything (engine stop or actor deactivation). */

@@ -196,6 +196,27 @@ export class DeliveryActor implements Actor {
     return sinceScan >= this.#told.lookEvery(mono, pollMs);
   }
 
+  /**
+   * How long an idle actor sleeps unless woken (new messages, a depth saying KV holds more, a
+   * command, a stop). Cold or untold, one poll period (it looks at KV every period). Warm and told
+   * the depth, nothing is due before its own look at KV (once in 30 periods), the idle close of
+   * its connection or `deactivateAt` (monotonic ms), so it sleeps until the first of these: with a
+   * thousand idle destinations, a thousand wake-ups a second were most of an idle engine's CPU.
+   * Should the supervisor stop telling, the actor finds that at that wake and looks every period
+   * again.
+   */
+  #idleSleep(mono: number, pollMs: number, deactivateAt: number | undefined): number {
+    const every = this.#told.lookEvery(mono, pollMs);
+    if (this.#ready.cold || every === pollMs) return pollMs;
+    let until = this.#reader.lastScan + every;
+    const closes = this.#options.deliverer.idleCloseAt?.();
+    if (closes !== undefined && closes < until) until = closes;
+    if (deactivateAt !== undefined && deactivateAt < until) until = deactivateAt;
+    // Each of these is done by the time the actor sleeps (the look made, the idle connection
+    // closed, the actor ended): at least a millisecond, so that no slip can make a spin of it.
+    return Math.max(1, until - mono);
+  }
+
   /** Entries just committed to this actor's queue, handed over so they need not be read back. */
   take(items: readonly QueueItem[]): void {
     this.#ready.take(
@@ -293,8 +314,13 @@ export class DeliveryActor implements Actor {
           }
           this.#state = "idle";
           await deliverer.idle?.(mono);
-          if (mono - idleSince >= idleLimit && !deliverer.holdsConnection?.()) return;
-          await clock.sleep(pollMs, AbortSignal.any([signal, this.#newWork.signal()]));
+          const connected = deliverer.holdsConnection?.() === true;
+          if (mono - idleSince >= idleLimit && !connected) return;
+          const wake = connected ? undefined : idleSince + idleLimit;
+          await clock.sleep(
+            this.#idleSleep(mono, pollMs, wake),
+            AbortSignal.any([signal, this.#newWork.signal()]),
+          );
           continue;
         }
         idleSince = mono;

@@ -58,6 +58,7 @@ export function fencedDeliverer(
   if (inner.sentAhead) fenced.sentAhead = () => inner.sentAhead!();
   fenced.shared = () => gate()?.shared?.() ?? false;
   if (inner.idle) fenced.idle = (now) => inner.idle!(now);
+  if (inner.idleCloseAt) fenced.idleCloseAt = () => inner.idleCloseAt!();
   if (inner.holdsConnection) fenced.holdsConnection = () => inner.holdsConnection!();
   if (inner.detail) fenced.detail = () => inner.detail!();
   return fenced;

@@ -86,6 +86,11 @@ export class HeldLink<T extends Link> {
     }
   }
 
+  /** When (monotonic ms) {@link idle} closes the open connection, if any, unless it carries more. */
+  closesAt(): number | undefined {
+    return this.current ? this.#lastTraffic + this.#options.idleCloseMs : undefined;
+  }
+
   /** `local` and `connectedAt` while open, for the admin endpoint. */
   detail(): { local?: string; connectedAt?: number } {
     const link = this.current;

@@ -149,6 +149,11 @@ export class MllpDeliverer implements Deliverer {
     return Promise.resolve();
   }
 
+  /** When the idle socket is closed, if one is open (see {@link Deliverer.idleCloseAt}). */
+  idleCloseAt(): number | undefined {
+    return this.#link.closesAt();
+  }
+
   /** Closes the socket. */
   close(): Promise<void> {
     this.#unwatch();

@@ -121,6 +121,11 @@ export class SftpDeliverer implements Deliverer {
     };
   }
 
+  /** When the idle session is closed, if one is open (see {@link Deliverer.idleCloseAt}). */
+  idleCloseAt(): number | undefined {
+    return this.#link.closesAt();
+  }
+
   /** Closes a session that has carried nothing for the idle period (`mono`: monotonic now). */
   idle(mono: number): Promise<void> {
     this.#link.idle(mono);

@@ -4,13 +4,16 @@
  * listing its own queue every poll period: with a thousand destinations that was a thousand KV
  * reads a second, idle or not. What another writer commits without telling the actor is still
  * found: at the next poll through the depth, and at the latest by the actor's own look once in
- * 30 poll periods (a writer that does not keep the depth). Real KV file, the real supervisor and
- * delivery actor on a manual clock; the deliverer is a recording fake behind the port.
+ * 30 poll periods (a writer that does not keep the depth). Nor does such an actor wake every poll
+ * period while idle: it sleeps until its own look, its connection's idle close or its deactivation
+ * is due. Real KV file, the real supervisor and delivery actor on a manual clock; the deliverer is
+ * a recording fake behind the port (holding a connection through the real `HeldLink`).
  */
 
 import assert from "node:assert/strict";
 import { DeliveryActor } from "../../../actors/delivery/delivery_actor.ts";
 import type { Deliverer, DeliveryJob } from "../../../actors/delivery/deliverer.ts";
+import { HeldLink } from "../../../actors/delivery/held_link.ts";
 import { ManualClock } from "../../../actors/runtime/clock.ts";
 import { memoryLogger } from "../../../actors/runtime/log.ts";
 import { Supervisor } from "../../../actors/runtime/supervisor.ts";
@@ -36,11 +39,72 @@ class RecordingDeliverer implements Deliverer {
 }
 
 /**
+ * A {@link RecordingDeliverer} that holds a connection (the real `HeldLink`), opened by its first
+ * delivery and closed after `idleCloseMs` without traffic; `closedAt`: the monotonic time it was.
+ */
+class ConnectedDeliverer extends RecordingDeliverer {
+  closedAt: number | undefined;
+  readonly #link: HeldLink<{ open: boolean; close(): void }>;
+  constructor(delivered: string[], readonly clock: ManualClock, idleCloseMs: number) {
+    super(delivered);
+    this.#link = new HeldLink({
+      actorId: "test",
+      idleCloseMs,
+      idleEvent: "test.idle-close",
+      log: memoryLogger(),
+    });
+  }
+  override deliver(job: DeliveryJob) {
+    const mono = this.clock.monotonic();
+    if (!this.#link.current) {
+      const link = {
+        open: true,
+        close: () => {
+          link.open = false;
+          this.closedAt = this.clock.monotonic();
+        },
+      };
+      this.#link.hold(link, this.clock.now(), mono);
+    }
+    this.#link.touch(mono);
+    return super.deliver(job);
+  }
+  idle(mono: number) {
+    this.#link.idle(mono);
+    return Promise.resolve();
+  }
+  idleCloseAt() {
+    return this.#link.closesAt();
+  }
+  holdsConnection() {
+    return this.#link.current !== undefined;
+  }
+}
+
+/** Counts the sleeps begun on `clock` (every loop's wake-up ends in one). */
+function countSleeps(clock: ManualClock): () => number {
+  let sleeps = 0;
+  const sleep = clock.sleep.bind(clock);
+  clock.sleep = (ms, signal) => {
+    sleeps++;
+    return sleep(ms, signal);
+  };
+  return () => sleeps;
+}
+
+/** How the actors of {@link engine} are made. */
+interface EngineOptions {
+  /** Each actor's connection closes after this long idle (none held when absent). */
+  idleCloseMs?: number;
+  idleDeactivateMs?: number;
+}
+
+/**
  * A store on a KV file with a second one on the same file (another process, which neither hands
  * entries over nor notifies), the supervisor and one delivery actor for each of {@link QUEUES},
  * all on one manual clock; counts the lists each actor makes of its own queue.
  */
-async function engine() {
+async function engine(options: EngineOptions = {}) {
   const dir = await tempDir({ prefix: "depth-looks-" });
   const path = `${dir.path}/engine.kv`;
   const store = await Store.open({ path, node: "a" });
@@ -49,6 +113,9 @@ async function engine() {
   const log = memoryLogger();
   const delivered: string[] = [];
   const peeks = countPeeks(store, (queue) => QUEUES.includes(queue));
+  const sleeps = countSleeps(clock);
+  const actors = new Map<string, DeliveryActor>();
+  const deliverers: ConnectedDeliverer[] = [];
   const supervisor = new Supervisor({
     store,
     log,
@@ -56,8 +123,12 @@ async function engine() {
     pollMs: POLL_MS,
     factory: (id) => {
       if (!QUEUES.includes(id)) return undefined;
-      const deliverer = new RecordingDeliverer(delivered);
-      return new DeliveryActor({
+      let deliverer = new RecordingDeliverer(delivered);
+      if (options.idleCloseMs !== undefined) {
+        deliverer = new ConnectedDeliverer(delivered, clock, options.idleCloseMs);
+        deliverers.push(deliverer as ConnectedDeliverer);
+      }
+      const actor = new DeliveryActor({
         id,
         kind: "mllp-out",
         store,
@@ -65,23 +136,35 @@ async function engine() {
         clock,
         log,
         pollMs: POLL_MS,
+        ...(options.idleDeactivateMs ? { idleDeactivateMs: options.idleDeactivateMs } : {}),
       });
+      actors.set(id, actor);
+      return actor;
     },
   });
   /** Every actor and the supervisor's poll asleep again (the barrier between two steps). */
-  const settle = () =>
+  const settle = (loops = QUEUES.length + 1) =>
     waitFor(
       "every loop asleep",
-      () => clock.pending === QUEUES.length + 1 && store.commitBacklog === 0,
+      () => clock.pending === loops && store.commitBacklog === 0,
     );
   return {
     store,
     other,
     clock,
     delivered,
+    supervisor,
+    deliverers,
+    settle,
+    /** The actors' activations whose run has ended (deactivated). */
+    ended: () => [...actors.keys()].filter((id) => !supervisor.activeIds.includes(id)).length,
     /** Lists of the KV queues of every actor so far. */
     get peeks() {
       return peeks();
+    },
+    /** Sleeps begun on the clock so far (the supervisor's poll and every actor's wake-ups). */
+    get sleeps() {
+      return sleeps();
     },
     /** One message on each queue, delivered: every actor active, warm, and idle. */
     async start() {
@@ -121,6 +204,47 @@ Deno.test("idle warm actors do not list their queues every poll period: the supe
   assert.ok(lists === 0, `${lists} lists of 3 idle queues over 20 poll periods`);
 });
 
+Deno.test("idle warm actors told the depth do not wake every poll period: each sleeps until something is due", async () => {
+  await using t = await engine();
+  await t.start();
+  await t.polls(2);
+  const before = t.sleeps;
+  await t.polls(20);
+  const sleeps = t.sleeps - before;
+  // The supervisor's poll sleeps once a period (20); before, each idle actor woke and slept again
+  // every period too (60 more): with a thousand destinations, a thousand wake-ups a second.
+  assert.ok(sleeps <= 20 + QUEUES.length, `${sleeps} sleeps begun over 20 poll periods`);
+});
+
+Deno.test("an idle actor's connection still closes when its idle period ends, between poll periods", async () => {
+  await using t = await engine({ idleCloseMs: 2_500 });
+  await t.start();
+  const openedAt = t.clock.monotonic();
+  for (let half = 1; half <= 6; half++) {
+    t.clock.advance(POLL_MS / 2);
+    await t.settle();
+  }
+  assert.deepEqual(
+    t.deliverers.map((d) => d.closedAt === undefined ? undefined : d.closedAt - openedAt),
+    [2_500, 2_500, 2_500],
+    "each connection closed at the end of its idle period",
+  );
+});
+
+Deno.test("an idle actor with no connection still deactivates when its idle period ends", async () => {
+  await using t = await engine({ idleDeactivateMs: 4_500 });
+  await t.start();
+  for (let half = 1; half <= 8; half++) {
+    t.clock.advance(POLL_MS / 2);
+    await t.settle();
+  }
+  assert.equal(t.ended(), 0, "4 s idle: every actor still active");
+  t.clock.advance(POLL_MS / 2);
+  // Deactivated, the actors sleep no more: the supervisor's poll alone is left.
+  await t.settle(1);
+  await waitFor("every actor deactivated", () => t.ended() === QUEUES.length, 2_000);
+});
+
 Deno.test("an entry another process commits without telling the actor is delivered after the next poll period", async () => {
   await using t = await engine();
   await t.start();
@@ -144,7 +268,7 @@ Deno.test("a writer that leaves the queue's depth as it was is found by the acto
   await waitFor("the uncounted message", () => t.delivered.includes("UNCOUNTED"));
 });
 
-Deno.test("an actor no supervisor tells the depth looks at its queue every poll period, and again once the telling stops", async () => {
+Deno.test("an actor no supervisor tells the depth looks at its queue every poll period, and again once it finds the telling stopped", async () => {
   await using dir = await tempDir({ prefix: "depth-looks-alone-" });
   const store = await Store.open({ path: `${dir.path}/engine.kv`, node: "a" });
   const clock = new ManualClock();
@@ -184,13 +308,14 @@ Deno.test("an actor no supervisor tells the depth looks at its queue every poll 
       await polls(1);
     }
     assert.equal(peeks() - before, 0, "told the depth: no look of its own");
-    // The telling stops: after three poll periods without it, a look every period again.
+    // The telling stops: the actor, asleep until its own look, finds that then (within 30 poll
+    // periods), and looks every period again.
     before = peeks();
-    await polls(6);
-    assert.ok(
-      peeks() - before >= 2,
-      `${peeks() - before} looks in the 6 periods after the telling stopped`,
-    );
+    await polls(30);
+    assert.ok(peeks() - before >= 1, "no look in the 30 periods after the telling stopped");
+    before = peeks();
+    await polls(5);
+    assert.equal(peeks() - before, 5, "untold again: one look a poll period");
   } finally {
     abort.abort();
     await running;
