@@ -197,24 +197,14 @@ export class DeliveryActor implements Actor {
   }
 
   /**
-   * How long an idle actor sleeps unless woken (new messages, a depth saying KV holds more, a
-   * command, a stop). Cold or untold, one poll period (it looks at KV every period). Warm and told
-   * the depth, nothing is due before its own look at KV (once in 30 periods), the idle close of
-   * its connection or `deactivateAt` (monotonic ms), so it sleeps until the first of these: with a
-   * thousand idle destinations, a thousand wake-ups a second were most of an idle engine's CPU.
-   * Should the supervisor stop telling, the actor finds that at that wake and looks every period
-   * again.
+   * How long an idle actor sleeps unless woken: a cold one a poll period (it looks at KV every
+   * period); a warm one as `told_depth.ts` says, until its own look, its connection's idle close
+   * or `deactivateAt` (monotonic ms).
    */
   #idleSleep(mono: number, pollMs: number, deactivateAt: number | undefined): number {
-    const every = this.#told.lookEvery(mono, pollMs);
-    if (this.#ready.cold || every === pollMs) return pollMs;
-    let until = this.#reader.lastScan + every;
+    if (this.#ready.cold) return pollMs;
     const closes = this.#options.deliverer.idleCloseAt?.();
-    if (closes !== undefined && closes < until) until = closes;
-    if (deactivateAt !== undefined && deactivateAt < until) until = deactivateAt;
-    // Each of these is done by the time the actor sleeps (the look made, the idle connection
-    // closed, the actor ended): at least a millisecond, so that no slip can make a spin of it.
-    return Math.max(1, until - mono);
+    return this.#told.idleSleep(mono, pollMs, this.#reader.lastScan, closes, deactivateAt);
   }
 
   /** Entries just committed to this actor's queue, handed over so they need not be read back. */

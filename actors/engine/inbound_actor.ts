@@ -155,7 +155,10 @@ export class InboundActor implements Actor {
       if (!this.#readDue(mono, pollMs)) {
         this.#state = "idle";
         if (mono - idleSince >= idleLimit) return;
-        await clock.sleep(pollMs, AbortSignal.any([signal, this.#wake.signal()]));
+        await clock.sleep(
+          this.#told.idleSleep(mono, pollMs, this.#readAt, idleSince + idleLimit),
+          AbortSignal.any([signal, this.#wake.signal()]),
+        );
         continue;
       }
       // What woke it is read now; a depth told later says whether the queue still holds more.
@@ -175,8 +178,12 @@ export class InboundActor implements Actor {
       this.#found = heads.length > 0;
       if (heads.length === 0) {
         this.#state = "idle";
-        if (clock.monotonic() - idleSince >= idleLimit) return;
-        await clock.sleep(pollMs, AbortSignal.any([signal, this.#wake.signal()]));
+        const now = clock.monotonic();
+        if (now - idleSince >= idleLimit) return;
+        await clock.sleep(
+          this.#told.idleSleep(now, pollMs, this.#readAt, idleSince + idleLimit),
+          AbortSignal.any([signal, this.#wake.signal()]),
+        );
         continue;
       }
       this.#state = "processing";

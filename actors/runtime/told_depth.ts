@@ -12,6 +12,7 @@
  * told.lookEvery(0, 1000); // 1000: never told, a look every poll period
  * told.told(0);
  * told.lookEvery(500, 1000); // 30000
+ * told.idleSleep(500, 1000, 0, 12_000); // 11500: until the earliest of its look and 12 s
  * ```
  * @module
  */
@@ -34,5 +35,29 @@ export class ToldDepth {
   lookEvery(mono: number, pollMs: number): number {
     const standing = this.#at !== undefined && mono - this.#at <= pollMs * TOLD_FOR;
     return standing ? pollMs * OWN_LOOK_EVERY : pollMs;
+  }
+
+  /**
+   * How long (ms) an idle actor sleeps unless woken (a message, a depth saying KV holds more, a
+   * command, a stop), at monotonic time `mono`, having last looked at KV at `lastLook`. Untold, one
+   * poll period (it looks every period). Told, nothing is due before its own look or the earliest
+   * of `due` (its connection's idle close, its deactivation; monotonic ms), so it sleeps until
+   * then: with a thousand idle destinations, a wake-up a poll period each was most of an idle
+   * engine's CPU. Should the telling stop, the actor finds that when it wakes and looks every
+   * period again.
+   */
+  idleSleep(
+    mono: number,
+    pollMs: number,
+    lastLook: number,
+    ...due: (number | undefined)[]
+  ): number {
+    const every = this.lookEvery(mono, pollMs);
+    if (every === pollMs) return pollMs;
+    let until = lastLook + every;
+    for (const at of due) if (at !== undefined && at < until) until = at;
+    // Each of these is done by the time the actor sleeps (the look made, the idle connection
+    // closed, the actor ended): at least a millisecond, so that no slip can make a spin of it.
+    return Math.max(1, until - mono);
   }
 }

@@ -21,6 +21,7 @@ import { keys } from "../../../actors/store/keys.ts";
 import { Store } from "../../../actors/store/store.ts";
 import { waitFor } from "../../helpers/net.ts";
 import { countPeeks, enqueueAdt } from "../../helpers/queue.ts";
+import { countSleeps } from "../../helpers/sleeps.ts";
 import { tempDir } from "../../helpers/temp.ts";
 
 const POLL_MS = 1000;
@@ -79,17 +80,6 @@ class ConnectedDeliverer extends RecordingDeliverer {
   holdsConnection() {
     return this.#link.current !== undefined;
   }
-}
-
-/** Counts the sleeps begun on `clock` (every loop's wake-up ends in one). */
-function countSleeps(clock: ManualClock): () => number {
-  let sleeps = 0;
-  const sleep = clock.sleep.bind(clock);
-  clock.sleep = (ms, signal) => {
-    sleeps++;
-    return sleep(ms, signal);
-  };
-  return () => sleeps;
 }
 
 /** How the actors of {@link engine} are made. */
