@@ -27,6 +27,7 @@ import { basename, dirname, resolve } from "node:path";
 import type { Config } from "../actors/config/mod.ts";
 import { errorMessage } from "../actors/runtime/errors.ts";
 import { type CopyCounts, countCopy, MAX_COUNTED } from "../actors/store/copy_counts.ts";
+import { kvPathKind } from "../actors/store/kv.ts";
 import { loadSqlite, type SqliteModule } from "../actors/store/node_sqlite.ts";
 import { kvLocation } from "./config_check.ts";
 
@@ -78,13 +79,14 @@ export async function backupKv(
 ): Promise<BackupReport> {
   const cwd = options.cwd ?? Deno.cwd();
   const kvPath = config.kv.path;
-  if (kvPath === ":memory:") {
+  const kind = kvPathKind(kvPath);
+  if (kind === "memory") {
     throw new BackupError(
       "backup: kv.path is :memory:: the KV lives in the engine's memory and is gone when it " +
         "stops; there is no file to back up",
     );
   }
-  if (/^https?:\/\//i.test(kvPath)) {
+  if (kind === "remote") {
     throw new BackupError(
       `backup: kv.path is a KV Connect URL (${kvPath}): this command copies a local KV file ` +
         "only; back up on the KV Connect server's side instead (denokv's continuous backup to " +

@@ -11,6 +11,7 @@ import type { Config } from "../actors/config/mod.ts";
 import { errorMessage } from "../actors/runtime/errors.ts";
 import { checkKvIntegrity, localKvFile } from "../actors/store/integrity_check.ts";
 import { inspectStoreFormat, STORE_FORMAT } from "../actors/store/format.ts";
+import { kvPathKind } from "../actors/store/kv.ts";
 import { ENGINE_VERSION } from "../actors/runtime/version.ts";
 
 /** Where the KV is: `absolute` is what the engine opens; `relative` says it came from the cwd. */
@@ -27,7 +28,7 @@ export interface KvLocation {
  * absolute, `:memory:` or a URL; otherwise resolved against `cwd` (not the config's folder).
  */
 export function kvLocation(kvPath: string, cwd: string = Deno.cwd()): KvLocation {
-  if (kvPath === ":memory:" || /^https?:\/\//.test(kvPath) || kvPath.startsWith("/")) {
+  if (kvPathKind(kvPath) !== "file" || kvPath.startsWith("/")) {
     return { absolute: kvPath, relative: false, cwd };
   }
   const parts = cwd.split("/").filter(Boolean);
@@ -87,7 +88,7 @@ export function runtimeProblems(config: Config): CheckProblem[] {
     }
   }
   if (
-    /^https?:\/\//.test(config.kv.path) && config.kv.accessToken === undefined &&
+    kvPathKind(config.kv.path) === "remote" && config.kv.accessToken === undefined &&
     !Deno.env.get("DENO_KV_ACCESS_TOKEN")
   ) {
     problems.push({
@@ -156,7 +157,7 @@ export async function checkKvFormat(
   cwd: string = Deno.cwd(),
 ): Promise<KvFileCheck> {
   const kv = kvLocation(config.kv.path, cwd);
-  if (kv.absolute === ":memory:") {
+  if (kvPathKind(kv.absolute) === "memory") {
     return { ok: true, text: "store format: nothing to read (:memory:)" };
   }
   const file = localKvFile(kv.absolute);

@@ -8,6 +8,7 @@
 
 import type { Config } from "../actors/config/mod.ts";
 import { narrowExpiryIndex } from "../actors/store/expiry_index.ts";
+import { kvPathKind } from "../actors/store/kv.ts";
 import { kvLocation } from "./config_check.ts";
 
 /** Why `kv-index` could not do it, in one line for the operator. */
@@ -35,7 +36,7 @@ export interface KvIndexOptions {
  */
 export async function narrowKvIndex(config: Config, options: KvIndexOptions = {}): Promise<string> {
   const kvPath = config.kv.path;
-  if (kvPath === ":memory:" || /^https?:\/\//i.test(kvPath)) {
+  if (kvPathKind(kvPath) !== "file") {
     throw new KvIndexError(
       `kv-index: kv.path is ${kvPath}: this command changes a local KV file only`,
     );

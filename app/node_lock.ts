@@ -20,6 +20,7 @@
  */
 
 import { dirname } from "node:path";
+import { kvPathKind } from "../actors/store/kv.ts";
 
 /** A held lock; {@link NodeLock.release} lets the next process with this node id start. */
 export interface NodeLock {
@@ -45,7 +46,7 @@ export async function lockNode(
   options: { kvPath: string; nodeId: string; waitMs?: number },
 ): Promise<NodeLock | undefined> {
   const { kvPath, nodeId } = options;
-  if (kvPath === ":memory:" || /^https?:\/\//i.test(kvPath)) return undefined;
+  if (kvPathKind(kvPath) !== "file") return undefined;
   const path = nodeLockPath(kvPath, nodeId);
   let file: Deno.FsFile;
   try {

@@ -16,6 +16,7 @@
 import type { Logger } from "../runtime/log.ts";
 import { errorMessage } from "../runtime/errors.ts";
 import { isDamage, type StoreHealth } from "./health.ts";
+import { kvPathKind } from "./kv.ts";
 import type { IntegrityAnswer, IntegrityRequest } from "./integrity_worker.ts";
 
 /** What a check found. */
@@ -44,7 +45,7 @@ export interface IntegrityOptions {
  * URL (which have no file here to check).
  */
 export function localKvFile(kvPath: string): string | undefined {
-  if (kvPath === ":memory:" || /^https?:\/\//.test(kvPath)) return undefined;
+  if (kvPathKind(kvPath) !== "file") return undefined;
   return kvPath;
 }
 

@@ -12,14 +12,39 @@ export interface KvOptions {
   accessToken?: string;
 }
 
+/** What a `kv.path` names: the engine's memory, a KV Connect server, or a local file. */
+export type KvPathKind = "memory" | "remote" | "file";
+
+/**
+ * The one rule for what a `kv.path` names, which every part of the engine follows: exactly
+ * `:memory:` is memory; `http://` or `https://` (the scheme in any case: RFC 3986 schemes are
+ * case-insensitive) is a KV Connect URL; anything else is a local file path (`http:foo`, without
+ * `//`, included).
+ *
+ * @example
+ * ```ts
+ * kvPathKind(":memory:"); // "memory"
+ * kvPathKind("HTTPS://kv.example.org"); // "remote"
+ * kvPathKind("./data/engine.kv"); // "file"
+ * ```
+ */
+export function kvPathKind(path: string): KvPathKind {
+  if (path === ":memory:") return "memory";
+  if (/^https?:\/\//i.test(path)) return "remote";
+  return "file";
+}
+
 /** Opens the KV; creates the folder of a local file. */
 export async function openKv(options: KvOptions): Promise<Deno.Kv> {
   const { path } = options;
-  if (/^https?:\/\//.test(path)) {
+  const kind = kvPathKind(path);
+  if (kind === "remote") {
     if (options.accessToken) Deno.env.set("DENO_KV_ACCESS_TOKEN", options.accessToken);
-    return await Deno.openKv(path);
+    // Deno.openKv knows a URL by its lower-case scheme only (it would open `HTTPS://…` as a file
+    // path): the scheme is lower-cased, the rest passed as written.
+    return await Deno.openKv(path.replace(/^https?/i, (s) => s.toLowerCase()));
   }
-  if (path === ":memory:") return await Deno.openKv(":memory:");
+  if (kind === "memory") return await Deno.openKv(":memory:");
   const slash = path.lastIndexOf("/");
   if (slash > 0) await Deno.mkdir(path.slice(0, slash), { recursive: true });
   // Opening a file runs SQLite's schema set-up under the write lock, so a second process starting

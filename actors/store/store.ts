@@ -17,7 +17,7 @@ import { OwedCompletions } from "./owed_completions.ts";
 import { StoreHealth } from "./health.ts";
 import { IdGenerator } from "./ids.ts";
 import { keys } from "./keys.ts";
-import { getValues, openKv } from "./kv.ts";
+import { getValues, kvPathKind, openKv } from "./kv.ts";
 import { ensureStoreFormat } from "./format.ts";
 import { type ExpiryIndexOutcome, narrowExpiryIndex } from "./expiry_index.ts";
 import { ENGINE_VERSION } from "../runtime/version.ts";
@@ -188,9 +188,10 @@ export class Store {
     const kv = await openKv(options);
     const release = options.release ?? ENGINE_VERSION;
     await ensureStoreFormat(kv, { path: options.path, release, now: options.now ?? Date.now });
-    const remote = /^https?:\/\//.test(options.path);
+    const kind = kvPathKind(options.path);
+    const remote = kind === "remote";
     // Before the first write: every row the engine writes would otherwise change the index too.
-    const expiryIndex = remote || options.path === ":memory:" ? undefined : await narrowExpiryIndex(
+    const expiryIndex = kind !== "file" ? undefined : await narrowExpiryIndex(
       options.path,
       options.narrowIndexMaxBytes === undefined ? {} : { maxBytes: options.narrowIndexMaxBytes },
     );
