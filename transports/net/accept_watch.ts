@@ -6,7 +6,7 @@
  * the routes that went dead. (The plain MLLP listeners run their own accept loop with a backoff.)
  *
  * The watch reads the kernel's accept queue of the listening socket every interval (Linux:
- * `/proc/net/tcp` and `/proc/net/tcp6`). Connections waiting at two checks in a row, with none
+ * `/proc/net/tcp` or `/proc/net/tcp6`, only as far as the listening sockets: `proc_net_tcp.ts`). Connections waiting at two checks in a row, with none
  * taken by the server between them, are what a dead accept loop looks like, and also what an
  * event loop too busy to take them looks like; the watch tells them apart:
  * - the accept loop is taken for dead when, since the server last took a connection, the process
@@ -32,6 +32,7 @@
 import type { Server } from "node:net";
 import type { Clock, Logger } from "../../actors/ports.ts";
 import { errorMessage, systemClock } from "../../actors/mod.ts";
+import { kernelAcceptQueue, procNetTcpFor } from "./proc_net_tcp.ts";
 import {
   type FileUse,
   fileUseFields,
@@ -115,7 +116,8 @@ export interface AcceptWatch {
 export function watchAccepts(options: AcceptWatchOptions): AcceptWatch {
   const { server, hostname, port, name, log } = options;
   const interval = options.intervalMs ?? ACCEPT_WATCH_INTERVAL_MS;
-  const acceptQueue = options.acceptQueue ?? kernelAcceptQueue;
+  const files = procNetTcpFor(hostname);
+  const acceptQueue = options.acceptQueue ?? ((p: number) => kernelAcceptQueue(p, files));
   const openFiles = options.openFiles ?? readOpenFiles;
   const elapsed = options.elapsed ?? (() => performance.now());
   const clock = options.clock ?? systemClock;
@@ -276,33 +278,4 @@ export function watchAccepts(options: AcceptWatchOptions): AcceptWatch {
       server.off("connection", onConnection);
     },
   };
-}
-
-/**
- * Connections waiting in the accept queue of the socket listening on `port` (any address), read
- * from `/proc/net/tcp` and `/proc/net/tcp6`; undefined where neither exists, null when they could
- * not be read (the process out of file descriptors, say).
- */
-export function kernelAcceptQueue(port: number): number | undefined | null {
-  const hexPort = port.toString(16).toUpperCase().padStart(4, "0");
-  let found = false;
-  let waiting = 0;
-  for (const file of ["/proc/net/tcp", "/proc/net/tcp6"]) {
-    let text: string;
-    try {
-      text = Deno.readTextFileSync(file);
-    } catch (error) {
-      if (error instanceof Deno.errors.NotFound) continue;
-      return null;
-    }
-    found = true;
-    for (const line of text.split("\n")) {
-      // "  0: 0100007F:1F90 00000000:0000 0A 00000000:00000002 …": local, remote, state, tx:rx.
-      const fields = line.trim().split(/\s+/);
-      if (fields[3] !== "0A" || !fields[1]?.endsWith(`:${hexPort}`)) continue; // 0A: LISTEN
-      const rx = fields[4]?.split(":")[1];
-      if (rx) waiting += parseInt(rx, 16) || 0;
-    }
-  }
-  return found ? waiting : undefined;
 }

@@ -8,7 +8,8 @@
 
 import assert from "node:assert/strict";
 import { memoryLogger } from "../../../actors/runtime/log.ts";
-import { kernelAcceptQueue, watchAccepts } from "../../../transports/net/accept_watch.ts";
+import { watchAccepts } from "../../../transports/net/accept_watch.ts";
+import { kernelAcceptQueue } from "../../../transports/net/proc_net_tcp.ts";
 import { waitFor } from "../../helpers/net.ts";
 import { askOk, okServer } from "./ok_server.ts";
 
