@@ -163,10 +163,10 @@ async function engine(options: EngineOptions = {}) {
       await waitFor("the first messages", () => delivered.length === QUEUES.length);
       await settle();
     },
-    /** `n` poll periods, each followed by every loop going back to sleep. */
-    async polls(n: number) {
+    /** `n` steps of `ms` (a poll period), each followed by every loop going back to sleep. */
+    async polls(n: number, ms = POLL_MS) {
       for (let i = 0; i < n; i++) {
-        clock.advance(POLL_MS);
+        clock.advance(ms);
         await settle();
       }
     },
@@ -210,10 +210,7 @@ Deno.test("an idle actor's connection still closes when its idle period ends, be
   await using t = await engine({ idleCloseMs: 2_500 });
   await t.start();
   const openedAt = t.clock.monotonic();
-  for (let half = 1; half <= 6; half++) {
-    t.clock.advance(POLL_MS / 2);
-    await t.settle();
-  }
+  await t.polls(6, POLL_MS / 2);
   assert.deepEqual(
     t.deliverers.map((d) => d.closedAt === undefined ? undefined : d.closedAt - openedAt),
     [2_500, 2_500, 2_500],
@@ -224,10 +221,7 @@ Deno.test("an idle actor's connection still closes when its idle period ends, be
 Deno.test("an idle actor with no connection still deactivates when its idle period ends", async () => {
   await using t = await engine({ idleDeactivateMs: 4_500 });
   await t.start();
-  for (let half = 1; half <= 8; half++) {
-    t.clock.advance(POLL_MS / 2);
-    await t.settle();
-  }
+  await t.polls(8, POLL_MS / 2);
   assert.equal(t.ended(), 0, "4 s idle: every actor still active");
   t.clock.advance(POLL_MS / 2);
   // Deactivated, the actors sleep no more: the supervisor's poll alone is left.
