@@ -1,11 +1,11 @@
 /**
  * The kernel's accept queue of a listening TCP socket, read from `/proc/net/tcp` and
  * `/proc/net/tcp6` (Linux). Those files list every TCP socket of the host, and reading one whole
- * is the kernel formatting all of them: with 10,000 sockets, 1.5 MB and ~30 ms, synchronously, on
+ * is the kernel formatting all of them: with 10,000 sockets, 1.5 MB and 30–75 ms, synchronously, on
  * the event loop, every check of every watched listener. The kernel lists the listening sockets
  * first (then the other states), so the read stops at the first socket in another state; and only
  * the file of the listener's address family is read ({@link procNetTcpFor}). With 10,000 sockets,
- * 0.3–0.7 ms instead of 40–75.
+ * 0.3–0.7 ms instead of 30–75.
  * @module
  */
 
