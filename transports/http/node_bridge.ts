@@ -129,19 +129,15 @@ export async function bridgeRequest(
     answerJson(res, 405, { error: `the method ${method} is not served here` }, true);
     return;
   }
-  const headers = new Headers();
-  try {
-    for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
-  } catch {
-    answerJson(res, 400, { error: "a request header has a value HTTP does not allow" }, true);
-    return;
-  }
   try {
     const request = new Request(`${options.origin}${path}`, {
       method,
-      headers,
       ...(body ? { body: body.stream, duplex: "half" } : {}),
     } as RequestInit);
+    if (!appendHeaders(request.headers, raw)) {
+      answerJson(res, 400, { error: "a request header has a value HTTP does not allow" }, true);
+      return;
+    }
     const info = { remoteAddr: remote, completed: done, ...(via ? { via } : {}) };
     const response = await options.fetch(request, info);
     // Answered before the body was read (a 413 on Content-Length, a 401 before the body): the
@@ -157,6 +153,20 @@ export async function bridgeRequest(
     });
     if (!res.headersSent) answerJson(res, 500, { error: "internal error" }, false);
     else res.destroy();
+  }
+}
+
+/**
+ * Appends Node's raw header pairs to a request's own headers; false when one is not valid HTTP.
+ * (A `Headers` given to `new Request` instead is copied through its iterator, sorted, combined and
+ * checked again: four times the cost of the appends.)
+ */
+function appendHeaders(headers: Headers, raw: readonly string[]): boolean {
+  try {
+    for (let i = 0; i + 1 < raw.length; i += 2) headers.append(raw[i]!, raw[i + 1]!);
+    return true;
+  } catch {
+    return false;
   }
 }
 
