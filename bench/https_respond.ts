@@ -1,9 +1,10 @@
 /**
- * The Nagle stall that `transports/http/respond.ts` avoids, measured: median time of sequential
- * POSTs on one keep-alive HTTP/1.1 TLS connection, answered by `sendJson` (streamed) and by
- * Hono's `c.json` (known length), for answers of several sizes. A known-length answer from about
- * 300–400 bytes waits ~40 ms for the client's delayed ACK; a streamed one does not. If the
- * `c.json` column drops to the `sendJson` one after a Deno upgrade, the stall is fixed.
+ * HTTPS answers on one keep-alive HTTP/1.1 TLS connection through the public server (`servePublic`,
+ * `node:https`): median time of sequential POSTs answered by `sendJson` (known length: the bridge
+ * writes headers and body in one write) and by Hono's `c.json` (no length given: the bridge streams
+ * it, chunked), for answers of several sizes. Under `Deno.serve` (no longer used) a known-length
+ * answer from about 300–400 bytes waited ~40 ms for the client's delayed ACK (Nagle's algorithm);
+ * a column near 40 ms here means that stall is back.
  *
  * Run: `deno run -A bench/https_respond.ts`.
  * @module
@@ -73,12 +74,12 @@ async function medianMs(path: string): Promise<number> {
 const rows: (string | number)[][] = [];
 const result: Record<string, unknown> = {};
 for (const n of SIZES) {
-  const streamed = await medianMs(`/send-json/${n}`);
-  const known = await medianMs(`/c-json/${n}`);
-  rows.push([n, Number(streamed.toFixed(2)), Number(known.toFixed(2))]);
-  result[`${n}B`] = { sendJsonMs: streamed, cJsonMs: known };
+  const known = await medianMs(`/send-json/${n}`);
+  const streamed = await medianMs(`/c-json/${n}`);
+  rows.push([n, Number(known.toFixed(2)), Number(streamed.toFixed(2))]);
+  result[`${n}B`] = { sendJsonMs: known, cJsonMs: streamed };
 }
 await server.shutdown();
 printLine("HTTPS answer latency on a keep-alive HTTP/1.1 connection (median ms)");
-printTable(["bytes", "sendJson (streamed)", "c.json (known length)"], rows);
+printTable(["bytes", "sendJson (known length)", "c.json (streamed)"], rows);
 printJson({ bench: "https_respond", ...result });

@@ -215,6 +215,9 @@ export function answerJson(
   res.end(bytes);
 }
 
+/** Largest body of known length read whole before it is written (larger ones are streamed). */
+const WHOLE_BODY_MAX = 1024 * 1024;
+
 async function writeResponse(res: ServerResponse, response: Response, head: boolean) {
   res.statusCode = response.status;
   if (response.statusText) res.statusMessage = response.statusText;
@@ -226,6 +229,15 @@ async function writeResponse(res: ServerResponse, response: Response, head: bool
   if (!response.body || head) {
     await response.body?.cancel().catch(() => {});
     res.end();
+    return;
+  }
+  const declared = Number(response.headers.get("content-length") ?? NaN);
+  if (declared <= WHOLE_BODY_MAX) {
+    // A body of known, small length (every JSON answer of the app): read whole and written with
+    // the headers in one go; a stream's reader costs more than the rest of writing the answer.
+    const bytes = await response.bytes();
+    if (bytes.length !== declared) res.setHeader("content-length", String(bytes.length));
+    if (!res.destroyed) res.end(bytes);
     return;
   }
   const reader = response.body.getReader();

@@ -1,10 +1,10 @@
 /**
- * JSON answers that avoid a stall of Deno's HTTPS server: over TLS it may write the headers and a
- * known-length body in two writes on a socket without TCP_NODELAY, and on a keep-alive
- * connection the body then waits ~40 ms for the client's delayed ACK (Nagle's algorithm). Measured
- * on Deno 2.9: bodies over 384 bytes on an idle connection, from about 300 bytes under load. A
- * body sent as a stream (chunked encoding) goes out at once, so every answer is streamed. Every
- * answer carries `X-Content-Type-Options: nosniff`: a browser takes it for what it says it is.
+ * JSON (and other byte) answers of known length, each carrying `X-Content-Type-Options: nosniff`:
+ * a browser takes it for what it says it is. The public server (serve.ts, `node:https` with
+ * TCP_NODELAY) writes such an answer's headers and body in one write (node_bridge.ts). (Under
+ * `Deno.serve`, which the engine no longer uses, a known-length body over ~300 bytes could wait
+ * ~40 ms for the client's delayed ACK, and answers were streamed instead; `deno task bench
+ * https_respond` times both kinds of answer through the public server.)
  * @module
  */
 
@@ -36,11 +36,9 @@ export function sendBody(
   status: ContentfulStatusCode,
   headers: Record<string, string>,
 ): Response {
-  const stream = new ReadableStream<Uint8Array>({
-    start(controller) {
-      controller.enqueue(bytes);
-      controller.close();
-    },
+  return c.newResponse(bytes as Uint8Array<ArrayBuffer>, status, {
+    "X-Content-Type-Options": "nosniff",
+    "Content-Length": String(bytes.length),
+    ...headers,
   });
-  return c.newResponse(stream, status, { "X-Content-Type-Options": "nosniff", ...headers });
 }

@@ -32,9 +32,9 @@
  * with an ECDSA certificate the ECDHE-ECDSA counterparts. tests/transports/http/tls_policy_test.ts
  * checks this list against every suite openssl knows.
  *
- * Beware: over TLS a known-length body of a few hundred bytes may still wait ~40 ms for the
- * client's delayed ACK on a keep-alive connection (bench/https_respond.ts measures it). Apps answer
- * through `respond.ts`, which streams bodies instead.
+ * Sockets have TCP_NODELAY, and an answer of known length up to 1 MiB goes out with its headers in
+ * one write (node_bridge.ts), so no answer waits for the client's delayed ACK (Nagle's algorithm;
+ * bench/https_respond.ts times answers of known and unknown length).
  * @module
  */
 

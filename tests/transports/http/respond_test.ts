@@ -10,11 +10,11 @@ import { testPki } from "./ingress_fixture.ts";
 const ofSize = (bytes: number) => ({ pad: "x".repeat(bytes - '{"pad":""}'.length) });
 
 /**
- * What the Nagle stall depends on, checked structurally: every `sendJson` answer goes out as a
- * stream (chunked over HTTP/1.1, no Content-Length), whole, with the headers set before it. The
- * stall itself is timed by `deno task bench https_respond`, not here.
+ * Every `sendJson` answer goes out whole with its length (no chunked encoding), with the headers
+ * set before it; an answer of unknown length still streams. How long either kind takes on a
+ * keep-alive connection is timed by `deno task bench https_respond`, not here.
  */
-Deno.test("sendJson answers of every size are streamed whole, keeping the headers already set", async () => {
+Deno.test("sendJson answers of every size go out whole with their length, keeping the headers already set", async () => {
   const pki = await testPki();
   const app = new Hono();
   // The headers POST /endpoint sets, which move where the stall starts.
@@ -27,6 +27,18 @@ Deno.test("sendJson answers of every size are streamed whole, keeping the header
     await c.req.arrayBuffer();
     return sendJson(c, ofSize(Number(c.req.param("n"))), 201, { "X-Extra": "yes" });
   });
+  // A body whose length the app does not know: written as it comes.
+  app.get("/stream", () =>
+    new Response(
+      new ReadableStream({
+        start(controller) {
+          for (const part of ["[1,", "2,", "3]"]) {
+            controller.enqueue(new TextEncoder().encode(part));
+          }
+          controller.close();
+        },
+      }),
+    ));
   const server = await servePublic({
     fetch: app.fetch,
     http: {
@@ -54,13 +66,16 @@ Deno.test("sendJson answers of every size are streamed whole, keeping the header
       assert.equal(r.status, 201);
       assert.equal(text.length, bytes);
       assert.deepEqual(JSON.parse(text), ofSize(bytes));
-      assert.equal(r.headers.get("content-length"), null, `${bytes} bytes: known length`);
-      assert.equal(r.headers.get("transfer-encoding"), "chunked");
+      assert.equal(r.headers.get("content-length"), String(bytes));
+      assert.equal(r.headers.get("transfer-encoding"), null, `${bytes} bytes: chunked`);
       assert.equal(r.headers.get("content-type"), "application/json");
       assert.equal(r.headers.get("cache-control"), "no-store");
       assert.equal(r.headers.get("x-ratelimit-limit"), "10000");
       assert.equal(r.headers.get("x-extra"), "yes");
     }
+    const streamed = await fetch(`https://127.0.0.1:${server.port}/stream`, { client });
+    assert.equal(streamed.headers.get("transfer-encoding"), "chunked");
+    assert.deepEqual(await streamed.json(), [1, 2, 3]);
   } finally {
     client.close();
     await server.shutdown();
