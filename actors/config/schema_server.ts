@@ -62,7 +62,10 @@ export function serverSchemas(secret: SecretSchema) {
   });
 
   const kv = z.strictObject({
-    /** `:memory:`, a file path, or an `https://` KV Connect URL. */
+    /**
+     * Exactly `:memory:`, an `http://` or `https://` KV Connect URL (the scheme in any letter
+     * case), or else a file path (see `kvPathKind` in actors/store/kv.ts).
+     */
     path: z.string().min(1).default("./data/engine.kv"),
     /** Access token for a KV Connect URL (sent as DENO_KV_ACCESS_TOKEN). */
     accessToken: secret.optional(),
