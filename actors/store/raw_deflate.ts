@@ -135,8 +135,9 @@ export const MAX_WITH_DICTIONARY = 32 * 1024 - 262 - MAX_DICTIONARY_BYTES;
 
 /**
  * `input` raw-deflated after `dictionary` (level 1: with a dictionary that matches, smaller than
- * level 3 without one, in a third of the time), or undefined when that is not smaller than `input`, or
- * when either is over its limit ({@link MAX_DICTIONARY_BYTES}, {@link MAX_WITH_DICTIONARY}).
+ * level 3 without one, in a third of the time), or undefined when that is not smaller than
+ * `input`, or when either is over its limit ({@link MAX_DICTIONARY_BYTES},
+ * {@link MAX_WITH_DICTIONARY}).
  * {@link inflateExact} with the same dictionary gives `input` back.
  *
  * @example
