@@ -129,6 +129,6 @@ export async function httpsAnswer(
 function redactedResponse(response: HttpResponse, secrets: readonly string[]): HttpResponse {
   if (secrets.length === 0) return response;
   const headers = new Headers();
-  for (const [name, value] of response.headers) headers.append(name, redact(value, secrets));
+  response.headers.forEach((value, name) => headers.append(name, redact(value, secrets)));
   return { ...response, headers, body: redact(response.body, secrets) };
 }
