@@ -45,7 +45,7 @@ async function served(app: Hono) {
 
 Deno.test("sendJson answers of every size go out whole with their length, keeping the headers already set", async () => {
   const app = new Hono();
-  // The headers POST /endpoint sets, which move where the stall starts.
+  // The headers POST /endpoint sets: they go out with the answer.
   app.use(async (c, next) => {
     c.header("Cache-Control", "no-store");
     c.header("X-RateLimit-Limit", "10000");
