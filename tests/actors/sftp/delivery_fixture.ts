@@ -15,6 +15,7 @@ import { SftpDeliverer } from "../../../actors/sftp/sftp_deliverer.ts";
 import { Store } from "../../../actors/store/mod.ts";
 import type { LogRecord, MessageRecord } from "../../../actors/store/types.ts";
 import { sshSftpConnector } from "../../../transports/sftp/client.ts";
+import { waitFor } from "../../helpers/net.ts";
 import { acceptAndRoute } from "../../helpers/queue.ts";
 import { testKey } from "../../helpers/sshd.ts";
 
@@ -46,6 +47,11 @@ export interface Delivery {
     MessageRecord[]
   >;
   logOf(messageId: string): Promise<LogRecord>;
+  /**
+   * Waits until the actor is asleep in its backoff after `attempts` attempts at `messageId` (its
+   * one sleep on the clock), so that advancing the clock then wakes it; the ms until its retry.
+   */
+  backoff(messageId: string, attempts: number): Promise<number>;
   lines(event: string): string[];
   stop(): Promise<void>;
 }
@@ -110,6 +116,11 @@ export async function startDelivery(options: DeliveryOptions): Promise<Delivery>
   const abort = new AbortController();
   const running = actor.run(abort.signal);
   const logs = new Map<string, string>();
+  const logOf = async (messageId: string): Promise<LogRecord> => {
+    const record = await store.getLog(logs.get(messageId) ?? "?");
+    if (!record) throw new Error(`no SEND log for ${messageId}`);
+    return record;
+  };
   return {
     actorId,
     actor,
@@ -137,10 +148,14 @@ export async function startDelivery(options: DeliveryOptions): Promise<Delivery>
       }
       return records;
     },
-    async logOf(messageId) {
-      const record = await store.getLog(logs.get(messageId) ?? "?");
-      if (!record) throw new Error(`no SEND log for ${messageId}`);
-      return record;
+    logOf,
+    async backoff(messageId, attempts) {
+      await waitFor(`backoff after ${attempts}`, async () => {
+        const s = await actor.status();
+        return s.state === "backoff" && (await logOf(messageId)).attemptCount === attempts &&
+          clock.pending === 1;
+      });
+      return (await actor.status()).nextRetryAt! - clock.now();
     },
     lines: (event) => log.lines.filter((l) => l.includes(` ${event} `) || l.endsWith(` ${event}`)),
     async stop() {

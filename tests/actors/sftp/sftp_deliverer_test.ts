@@ -108,17 +108,9 @@ sshTest("sftp deliverer keeps the head on failure and retries on the schedule", 
     try {
       // The folder is missing: the receiver cannot take files yet.
       const [first, second] = await d.enqueue({ bytes: adt("R1") }, { bytes: adt("R2") });
-      const backoff = async (attempts: number) => {
-        await waitFor(`backoff after ${attempts}`, async () => {
-          const s = await d.actor.status();
-          return s.state === "backoff" && (await d.logOf(first!.id)).attemptCount === attempts &&
-            d.clock.pending === 1;
-        });
-        return (await d.actor.status()).nextRetryAt! - d.clock.now();
-      };
-      assert.equal(await backoff(1), 0);
+      assert.equal(await d.backoff(first!.id, 1), 0);
       d.clock.advance(0);
-      assert.equal(await backoff(2), 10_000);
+      assert.equal(await d.backoff(first!.id, 2), 10_000);
       const log = await d.logOf(first!.id);
       assert.match(log.attempts[0]?.reason ?? "", /writing out\/.*\.hl7 failed: .*no-such-file/);
       assert.equal((await d.logOf(second!.id)).attemptCount, 0, "the second went before the head");
@@ -161,10 +153,9 @@ sshTest(
         });
         const name = d.deliverer.fileNameFor(record!);
         assert.match(name, /-.*\.pdf$/);
-        await waitFor(
-          "the first attempt failed",
-          async () => (await d.logOf(record!.id)).attemptCount === 1,
-        );
+        // Asleep in its backoff before the clock moves: advanced earlier, the clock would leave
+        // the sleep the actor then begins (due at once, on a clock that moves no more) unwoken.
+        assert.equal(await d.backoff(record!.id, 1), 0);
         assert.ok(!(await names(out)).includes(name), "a partial file got its final name");
         // What the cut attempt wrote is under a temporary name of that attempt's own.
         const partial = (await names(out)).filter((n) => n.startsWith(`.${name}.`));
@@ -257,18 +248,10 @@ async function sameNameWaits(second: Uint8Array): Promise<void> {
         { bytes: adt("S3"), fileName: "other.hl7" },
       );
       assert.equal(d.deliverer.fileNameFor(m2!), "res.hl7");
-      const waiting = async (attempts: number) => {
-        await waitFor(`backoff after ${attempts}`, async () => {
-          const s = await d.actor.status();
-          return s.state === "backoff" && (await d.logOf(m2!.id)).attemptCount === attempts &&
-            d.clock.pending === 1;
-        });
-        return (await d.actor.status()).nextRetryAt! - d.clock.now();
-      };
-      assert.equal(await waiting(1), 0);
+      assert.equal(await d.backoff(m2!.id, 1), 0);
       assert.equal((await d.logOf(m1!.id)).status, "SUCCEEDED");
       d.clock.advance(0);
-      assert.equal(await waiting(2), 10_000);
+      assert.equal(await d.backoff(m2!.id, 2), 10_000);
       // Not delivered, and nothing to say otherwise: the file there is still the first's.
       const log = await d.logOf(m2!.id);
       assert.equal(log.status, "PENDING");
