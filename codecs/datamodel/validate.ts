@@ -35,6 +35,9 @@ interface ObjectNode {
   kind: "object";
   props: Map<string, Node>;
   scope: boolean;
+  /** `props`' keys and nodes, in order, once the schema is built: walked per message. */
+  keys?: string[];
+  nodes?: Node[];
 }
 
 type Node =
@@ -127,9 +130,22 @@ function schemaOf(model: DataModelName): ObjectNode {
   const s = objectNode(true);
   buildScope(MODELS[model], s);
   s.props.delete("Meta"); // checked by checkMeta, with the engine's properties
+  listProps(s);
   schemas.set(model, s);
   return s;
 }
+
+/** Fills in `keys` and `nodes` of every object node below `node` (a built schema). */
+function listProps(node: Node): void {
+  if (node.kind === "array") return listProps(node.of);
+  if (node.kind !== "object") return;
+  node.keys = [...node.props.keys()];
+  node.nodes = [...node.props.values()];
+  for (const child of node.nodes) listProps(child);
+}
+
+const NUMBER: Node = { kind: "value", t: "number" };
+const STRING: Node = { kind: "value", t: "string" };
 
 const RULES: Record<ValueType, string> = {
   string: "not a string",
@@ -190,7 +206,14 @@ class Checker {
     else if (this.#unlisted++ === 0) this.#firstUnlisted = { path, rule };
   }
 
+  /** Checks a value of type `t`, reporting a problem at `path`. */
   value(t: ValueType, v: unknown, path: string): void {
+    const rule = this.#verdict(t, v);
+    if (rule !== undefined) this.add(path, rule);
+  }
+
+  /** What is wrong with `v` as a value of type `t`, or undefined when nothing is. */
+  #verdict(t: ValueType, v: unknown): string | undefined {
     let ok: boolean;
     switch (t) {
       case "string":
@@ -211,39 +234,71 @@ class Checker {
       case "base64":
         ok = typeof v === "string" && v.length % 4 === 0 && BASE64.test(v);
         if (ok && base64Bytes(v as string) > this.maxFile) {
-          this.add(
-            path,
-            `embedded file of ${base64Bytes(v as string)} bytes is over the limit of ` +
-              `${this.maxFile}`,
-          );
-          return;
+          return `embedded file of ${base64Bytes(v as string)} bytes is over the limit of ` +
+            `${this.maxFile}`;
         }
         break;
     }
-    if (!ok) this.add(path, RULES[t]);
+    return ok ? undefined : RULES[t];
   }
 
+  // Where the walk of {@link node} is: its starting path, then the keys (a number: an array's
+  // index) below it. A path string is built only for a problem: most values have none, and
+  // building one per value was most of what validating a message allocated.
+  #base = "";
+  readonly #keys: (string | number)[] = [];
+
+  /** The path where the walk is. */
+  #here(): string {
+    let path = this.#base;
+    for (const k of this.#keys) path = typeof k === "number" ? `${path}[${k}]` : join(path, k);
+    return path;
+  }
+
+  /** Checks `v` against the schema node `n`, reporting problems below `path`. */
   node(n: Node, v: unknown, path: string): void {
+    this.#base = path;
+    this.#keys.length = 0;
+    this.#walk(n, v);
+  }
+
+  #walk(n: Node, v: unknown): void {
     if (v === undefined || v === null) return;
     switch (n.kind) {
-      case "value":
-        return this.value(n.t, v, path);
+      case "value": {
+        const rule = this.#verdict(n.t, v);
+        if (rule !== undefined) this.add(this.#here(), rule);
+        return;
+      }
       case "array":
-        if (!Array.isArray(v)) return this.add(path, "not an array");
-        v.forEach((el, i) => this.node(n.of, el, `${path}[${i}]`));
+        if (!Array.isArray(v)) return this.add(this.#here(), "not an array");
+        for (let i = 0; i < v.length; i++) this.#below(i, n.of, v[i]);
         return;
       case "range":
-        if (!isObject(v)) return this.add(path, "not an object");
-        this.node({ kind: "value", t: "number" }, v.Low, join(path, "Low"));
-        this.node({ kind: "value", t: "number" }, v.High, join(path, "High"));
-        this.node({ kind: "value", t: "string" }, v.Text, join(path, "Text"));
+        if (!isObject(v)) return this.add(this.#here(), "not an object");
+        this.#below("Low", NUMBER, v.Low);
+        this.#below("High", NUMBER, v.High);
+        this.#below("Text", STRING, v.Text);
         return;
-      case "object":
-        if (!isObject(v)) return this.add(path, "not an object");
-        for (const [k, child] of n.props) this.node(child, v[k], join(path, k));
-        if (n.scope) this.extensions(v.Extensions, join(path, "Extensions"));
+      case "object": {
+        if (!isObject(v)) return this.add(this.#here(), "not an object");
+        const keys = n.keys!, nodes = n.nodes!;
+        for (let i = 0; i < keys.length; i++) this.#below(keys[i]!, nodes[i]!, v[keys[i]!]);
+        const extensions = v.Extensions;
+        if (n.scope && extensions !== undefined && extensions !== null) {
+          this.extensions(extensions, join(this.#here(), "Extensions"));
+        }
         return;
+      }
     }
+  }
+
+  /** Walks `v` (at `key` below where the walk is) against `n`; an absent value costs nothing. */
+  #below(key: string | number, n: Node, v: unknown): void {
+    if (v === undefined || v === null) return;
+    this.#keys.push(key);
+    this.#walk(n, v);
+    this.#keys.pop();
   }
 
   extensions(v: unknown, path: string): void {
