@@ -39,6 +39,9 @@ export class BodyTimeoutError extends Error {
   }
 }
 
+/** Bodies of a declared length up to this are read whole (larger ones chunk by chunk). */
+export const WHOLE_READ_MAX = 64 * 1024;
+
 /** The outcome of {@link readLimited}. */
 export type LimitedBody =
   | { ok: true; bytes: Uint8Array<ArrayBuffer> }
@@ -53,8 +56,9 @@ export type LimitedBody =
   };
 
 /**
- * Reads `request`'s body, at most `limit` bytes: into one buffer of the declared length (within
- * the limit), otherwise chunk by chunk, stopping at the first chunk over the limit. Rejects when
+ * Reads `request`'s body, at most `limit` bytes: whole when its declared length is small (up to
+ * {@link WHOLE_READ_MAX}), into one buffer of the declared length when larger (within the limit),
+ * otherwise chunk by chunk, stopping at the first chunk over the limit. Rejects when
  * the client's stream fails (the connection dropped, or {@link BodyTimeoutError}). An absent body
  * reads as zero bytes.
  */
@@ -69,6 +73,14 @@ export async function readLimited(
   if (declared !== undefined && declared > limit) {
     await request.body?.cancel().catch(() => {});
     return { ok: false, limit, declared, read: 0 };
+  }
+  if (declared !== undefined && declared <= WHOLE_READ_MAX) {
+    // Small and declared: taken whole and seen once. Most such bodies came with their headers
+    // and are already here (node_bridge.ts); a stream's reader costs more than the rest.
+    const bytes = await request.bytes();
+    if (bytes.length > limit) return { ok: false, limit, read: bytes.length };
+    onChunk?.(bytes);
+    return { ok: true, bytes };
   }
   if (!request.body) return { ok: true, bytes: new Uint8Array(0) };
   const reader = request.body.getReader();

@@ -1,7 +1,8 @@
 /**
  * Runs a fetch handler (`app.fetch` of Hono) on a `node:http` request: the request becomes a
- * `Request` whose body is pulled from the socket only as the handler reads it, and the
- * `Response` is written back with backpressure.
+ * `Request` whose body is pulled from the socket only as the handler reads it (a body that arrived
+ * whole with its headers, as most API requests do, is handed over as the bytes Node holds), and
+ * the `Response` is written back with backpressure.
  *
  * The body has a deadline: it must have arrived within `bodyTimeoutMs` of the headers. Past it,
  * a handler still reading gets a {@link BodyTimeoutError} from the stream (and answers 408); a
@@ -36,6 +37,8 @@ export class BodyFramingError extends Error {
 
 /** The body streams of requests being served, for {@link refuseBodyFraming}. */
 const bodies = new WeakMap<IncomingMessage, BodyStream>();
+/** Framing refused before the request's body stream was made (see {@link bridgeRequest}). */
+const refusedEarly = new WeakMap<IncomingMessage, BodyFramingError>();
 
 /**
  * Node's parser refused the body of the request `res` answers (the server's `clientError`):
@@ -52,7 +55,10 @@ export function refuseBodyFraming(res: ServerResponse): string | undefined {
   res.shouldKeepAlive = false;
   const chunked = /\bchunked\b/i.test(String(req.headers["transfer-encoding"] ?? ""));
   const what = chunked ? "malformed chunked encoding" : "malformed body framing";
-  bodies.get(req)?.refuse(new BodyFramingError(what));
+  const error = new BodyFramingError(what);
+  const body = bodies.get(req);
+  if (body) body.refuse(error);
+  else refusedEarly.set(req, error);
   return what;
 }
 
@@ -120,19 +126,32 @@ export async function bridgeRequest(
     : peer;
   const via = found.kind === "forwarded" ? peer : undefined;
   const client = via ? `${remote.hostname} via ${via.hostname}:${via.port}` : undefined;
-  const body = method === "GET" || method === "HEAD"
-    ? null
-    : new BodyStream(req, res, options, remote.hostname, client);
   // Methods the Fetch standard forbids (`new Request` throws on them): a client's choice, answered
   // as such, not an internal error (it was a 500 and an ERROR line per request).
   if (FORBIDDEN_METHODS.has(method.toUpperCase())) {
     answerJson(res, 405, { error: `the method ${method} is not served here` }, true);
     return;
   }
+  let body: BodyStream | null = null;
+  let arrived: Uint8Array | undefined;
+  if (method !== "GET" && method !== "HEAD") {
+    // Node's parser reads on through the bytes it was given once this listener returns: a body
+    // that came with its headers (most API requests, one TLS record) is complete a microtask
+    // later, and goes to the handler as bytes, without a stream, its listeners and its deadline
+    // timer (~10 µs a request). A body still on its way is streamed as it arrives.
+    await null;
+    if (req.complete) arrived = arrivedBody(req);
+    else {
+      body = new BodyStream(req, res, options, remote.hostname, client);
+      // Node's parser refused the rest in the same bytes: the handler's read fails at once.
+      const refused = refusedEarly.get(req);
+      if (refused) body.refuse(refused);
+    }
+  }
   try {
     const request = new Request(`${options.origin}${path}`, {
       method,
-      ...(body ? { body: body.stream, duplex: "half" } : {}),
+      ...(body ? { body: body.stream, duplex: "half" } : arrived ? { body: arrived } : {}),
     } as RequestInit);
     if (!appendHeaders(request.headers, raw)) {
       answerJson(res, 400, { error: "a request header has a value HTTP does not allow" }, true);
@@ -168,6 +187,27 @@ function appendHeaders(headers: Headers, raw: readonly string[]): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The body of a request Node's parser has read to its end, as Node holds it: nothing has listened
+ * to `req` yet, so every byte is still in its buffer.
+ */
+function arrivedBody(req: IncomingMessage): Uint8Array {
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  for (let chunk = req.read(); chunk !== null; chunk = req.read()) {
+    chunks.push(chunk);
+    length += chunk.length;
+  }
+  if (chunks.length === 1) return chunks[0]!;
+  const bytes = new Uint8Array(length);
+  let at = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, at);
+    at += chunk.length;
+  }
+  return bytes;
 }
 
 /** Methods `new Request` refuses (the Fetch standard's forbidden methods; CONNECT never gets here). */
@@ -228,7 +268,7 @@ async function writeResponse(res: ServerResponse, response: Response, head: bool
   });
   const cookies = response.headers.getSetCookie();
   if (cookies.length > 0) res.setHeader("set-cookie", cookies);
-  if (!response.body || head) {
+  if (head) {
     await response.body?.cancel().catch(() => {});
     res.end();
     return;
@@ -237,9 +277,14 @@ async function writeResponse(res: ServerResponse, response: Response, head: bool
   if (declared <= WHOLE_BODY_MAX) {
     // A body of known, small length (every JSON answer of the app): read whole and written with
     // the headers in one go; a stream's reader costs more than the rest of writing the answer.
+    // (Not `response.body` first: for bytes it makes a stream only to be read back.)
     const bytes = await response.bytes();
     if (bytes.length !== declared) res.setHeader("content-length", String(bytes.length));
     if (!res.destroyed) res.end(bytes);
+    return;
+  }
+  if (!response.body) {
+    res.end();
     return;
   }
   const reader = response.body.getReader();
