@@ -118,12 +118,20 @@ export async function readLimited(
     onChunk?.(value);
     await slicer.pause();
   }
-  if (chunks.length === 1) return { ok: true, bytes: chunks[0]! };
+  return { ok: true, bytes: joinChunks(chunks, length) };
+}
+
+/** `chunks` (of `length` bytes in all) as one array: the only chunk itself, or a copy of them. */
+export function joinChunks<T extends ArrayBufferLike>(
+  chunks: readonly Uint8Array<T>[],
+  length: number,
+): Uint8Array<T | ArrayBuffer> {
+  if (chunks.length === 1) return chunks[0]!;
   const bytes = new Uint8Array(length);
   let at = 0;
   for (const chunk of chunks) {
     bytes.set(chunk, at);
     at += chunk.length;
   }
-  return { ok: true, bytes };
+  return bytes;
 }

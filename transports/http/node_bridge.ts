@@ -17,7 +17,7 @@
 
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "../../actors/ports.ts";
-import { BodyTimeoutError } from "./body.ts";
+import { BodyTimeoutError, joinChunks } from "./body.ts";
 import type { FetchHandler } from "./serve.ts";
 import type { PeerLog } from "./peer_log.ts";
 import { forwardedClient } from "./forwarded_for.ts";
@@ -37,7 +37,7 @@ export class BodyFramingError extends Error {
 
 /** The body streams of requests being served, for {@link refuseBodyFraming}. */
 const bodies = new WeakMap<IncomingMessage, BodyStream>();
-/** Framing refused before the request's body stream was made (see {@link bridgeRequest}). */
+/** Framing refused before the request's body stream was made (see {@link BodyStream}). */
 const refusedEarly = new WeakMap<IncomingMessage, BodyFramingError>();
 
 /**
@@ -141,12 +141,7 @@ export async function bridgeRequest(
     // timer (~10 µs a request). A body still on its way is streamed as it arrives.
     await null;
     if (req.complete) arrived = arrivedBody(req);
-    else {
-      body = new BodyStream(req, res, options, remote.hostname, client);
-      // Node's parser refused the rest in the same bytes: the handler's read fails at once.
-      const refused = refusedEarly.get(req);
-      if (refused) body.refuse(refused);
-    }
+    else body = new BodyStream(req, res, options, remote.hostname, client);
   }
   try {
     const request = new Request(`${options.origin}${path}`, {
@@ -200,14 +195,7 @@ function arrivedBody(req: IncomingMessage): Uint8Array {
     chunks.push(chunk);
     length += chunk.length;
   }
-  if (chunks.length === 1) return chunks[0]!;
-  const bytes = new Uint8Array(length);
-  let at = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, at);
-    at += chunk.length;
-  }
-  return bytes;
+  return joinChunks(chunks, length);
 }
 
 /** Methods `new Request` refuses (the Fetch standard's forbidden methods; CONNECT never gets here). */
@@ -369,6 +357,10 @@ class BodyStream {
     req.once("end", stop);
     // Still armed after the answer while the client keeps sending: see the timer.
     res.once("close", () => (req.complete || req.socket.destroyed) && stop());
+    // Node's parser refused the body in the bytes that brought its headers, before this stream
+    // was made (see bridgeRequest): the handler's read fails at once.
+    const refused = refusedEarly.get(req);
+    if (refused) this.refuse(refused);
   }
 
   /** The handler answered without reading the rest: it is read and dropped from here on. */
