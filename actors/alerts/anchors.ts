@@ -47,7 +47,10 @@ export class WallAnchors {
 
   /** Milliseconds since `key`'s timestamp `wall` (negative: still to come), on the monotonic clock. */
   since(key: string, wall: number): number {
-    return this.#clock.monotonic() - this.monoOf(key, wall);
+    // Anchored before the reading of now: a timestamp first seen now is then 0 ms old, never the
+    // moment between two readings below it (which kept a rule without `forSeconds` from firing).
+    const mono = this.monoOf(key, wall);
+    return this.#clock.monotonic() - mono;
   }
 
   /**

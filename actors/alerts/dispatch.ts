@@ -183,12 +183,14 @@ export class Dispatcher {
       }
     }
     this.#due.retain((key) => this.#live.has(key.slice(0, key.indexOf("\u0000"))));
-    const mono = this.#o.clock.monotonic();
     for (const entry of this.#live.values()) {
       entry.n.deliveries.forEach((d, i) => {
         const key = `${entry.n.id}\u0000${i}`;
         if (d.status !== "pending" || this.#queued.has(key)) return;
-        if (this.#due.monoOf(key, d.nextAt) > mono) return;
+        // The clock is read after the time is anchored: a delivery due now (first seen now) is
+        // due, not a moment between two readings early.
+        const due = this.#due.monoOf(key, d.nextAt);
+        if (due > this.#o.clock.monotonic()) return;
         this.#enqueue(entry, d, key);
       });
     }

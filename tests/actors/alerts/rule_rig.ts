@@ -33,10 +33,16 @@ export interface RuleRig {
   close(): Promise<void>;
 }
 
-/** Starts a {@link RuleRig} for `rule` on a Monday, 12:00 UTC. */
-export async function ruleRig(rule: Record<string, unknown>): Promise<RuleRig> {
+/**
+ * Starts a {@link RuleRig} for `rule` on a Monday, 12:00 UTC (on `options.clock`, a ManualClock
+ * set to that time by default).
+ */
+export async function ruleRig(
+  rule: Record<string, unknown>,
+  options: { clock?: ManualClock } = {},
+): Promise<RuleRig> {
   const hook = startHookReceiver();
-  const clock = new ManualClock(Date.UTC(2026, 0, 5, 12));
+  const clock = options.clock ?? new ManualClock(Date.UTC(2026, 0, 5, 12));
   const store = await Store.open({ path: ":memory:", node: "n1", now: () => clock.now() });
   const sender = new FetchSender();
   const world: World = { actors: [], health: { writable: true, since: 0 }, expiries: [] };
