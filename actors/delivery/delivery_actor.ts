@@ -356,6 +356,9 @@ export class DeliveryActor implements Actor {
     signal.addEventListener("abort", stopping, { once: true });
     this.#inFlight = { head, skip };
     this.#current = head;
+    // Until the deliverer says more (connecting, awaiting the ACK): a retry is not shown as the
+    // backoff that came before it.
+    this.#state = "sending";
     if (this.#since?.seq !== head.entry.seq) {
       this.#since = { seq: head.entry.seq, at: this.#options.clock.now() };
     }
@@ -630,6 +633,9 @@ export class DeliveryActor implements Actor {
         ...(since !== undefined ? { since } : {}),
       };
     }
+    // The state and its retry time of one moment, after the reads above (the actor moves on
+    // meanwhile): never a backoff without the time it ends, read before that backoff began.
+    status.state = this.#state;
     if (this.#nextRetryAt !== undefined) status.nextRetryAt = this.#nextRetryAt;
     if (this.#lastActivityAt !== undefined) status.lastActivityAt = this.#lastActivityAt;
     if (this.#lastError !== undefined) status.lastError = this.#lastError;

@@ -278,6 +278,34 @@ Deno.test("retry now cuts the backoff short; the next failure waits for the next
   }
 });
 
+Deno.test("a status taken as a backoff ends shows the backoff with its retry time or the retry under way, never the backoff without its time; the retry shows as sending, not as the backoff before it", async () => {
+  const r = await rig();
+  try {
+    await r.enqueue("B1");
+    (await r.deliverer.call(1)).answer({ ok: false, reason: "AE: first" });
+    const failedAt = r.clock.now();
+    await r.parkedUntil(failedAt);
+    // Its reads of KV under way, the backoff (0 s, the first) ends and the retry begins.
+    const taken = r.actor.status();
+    r.clock.advance(0);
+    const either = await taken;
+    if (either.state === "backoff") assert.equal(either.nextRetryAt, failedAt);
+    else {
+      assert.equal(either.state, "sending");
+      assert.equal(either.nextRetryAt, undefined);
+    }
+    // The scripted deliverer says nothing of its state while it holds the attempt.
+    await r.deliverer.call(2);
+    const retrying = await r.actor.status();
+    assert.equal(retrying.state, "sending");
+    assert.equal(retrying.nextRetryAt, undefined);
+    assert.equal(retrying.inFlight?.messageId, r.ids.get("B1")!.messageId);
+    assert.equal(retrying.inFlight?.attempts, 1);
+  } finally {
+    await r.stop();
+  }
+});
+
 Deno.test("pause holds the queue (and a backoff) for any time; resume sends at once", async () => {
   const r = await rig();
   try {
