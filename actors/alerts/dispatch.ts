@@ -187,10 +187,9 @@ export class Dispatcher {
       entry.n.deliveries.forEach((d, i) => {
         const key = `${entry.n.id}\u0000${i}`;
         if (d.status !== "pending" || this.#queued.has(key)) return;
-        // The clock is read after the time is anchored: a delivery due now (first seen now) is
-        // due, not a moment between two readings early.
-        const due = this.#due.monoOf(key, d.nextAt);
-        if (due > this.#o.clock.monotonic()) return;
+        // Still to come (`since` anchors a time first seen before it reads the clock: one due
+        // now is due, not a moment between two readings early).
+        if (this.#due.since(key, d.nextAt) < 0) return;
         this.#enqueue(entry, d, key);
       });
     }
